@@ -1,0 +1,160 @@
+//! `verge-js` owns the QuickJS embedding: one [`Isolate`] is one QuickJS `Runtime` plus
+//! `Context`, with its own memory limit, stack limit and CPU deadline.
+//!
+//! Everything here is single-threaded by design (thread-per-core, see `docs/DESIGN.md`): an
+//! isolate lives on the thread that made it, and asynchronous work started from JavaScript runs
+//! as `tokio::task::spawn_local` tasks on that thread's `LocalSet`, re-entering the isolate through
+//! an [`IsolateHandle`] when it completes. This crate knows nothing of the Web APIs or of HTTP; it
+//! must never let a script's error or resource use become a Rust panic.
+
+mod bytes;
+mod host_state;
+mod error;
+mod loader;
+mod settle;
+
+pub use bytes::{bytes_of, bytes_of_buffer};
+pub use error::JsError;
+pub use host_state::{store as store_host_state, with as with_host_state};
+pub use loader::ProjectLoader;
+pub use rquickjs;
+pub use settle::{settle, Settled};
+
+use rquickjs::{Context, Ctx, Runtime};
+use std::cell::Cell;
+use std::rc::{Rc, Weak};
+use std::time::{Duration, Instant};
+
+/// Resource limits of one isolate, fixed when it is created.
+#[derive(Debug, Clone)]
+pub struct IsolateLimits {
+    /// Bytes the JavaScript heap may hold before allocations fail.
+    pub memory_bytes: usize,
+    /// Bytes of native stack JavaScript may use; deep recursion throws a RangeError past it.
+    pub stack_bytes: usize,
+    /// Longest stretch of JavaScript that one entry into the isolate may run for.
+    pub cpu_slice: Option<Duration>,
+}
+
+impl Default for IsolateLimits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 128 * 1024 * 1024,
+            stack_bytes: 512 * 1024,
+            cpu_slice: None,
+        }
+    }
+}
+
+struct IsolateCore {
+    // Field order matters: the context must be dropped before its runtime.
+    context: Context,
+    runtime: Runtime,
+    deadline: Rc<Cell<Option<Instant>>>,
+    limits: IsolateLimits,
+}
+
+/// One JavaScript isolate: a QuickJS runtime and context on the current thread.
+///
+/// Lifecycle: created once per worker version per thread (a cold start), dropped when the worker
+/// is replaced or evicted. Cloning is cheap and shares the same isolate.
+#[derive(Clone)]
+pub struct Isolate {
+    core: Rc<IsolateCore>,
+}
+
+/// A weak reference to an [`Isolate`], held by asynchronous work started from JavaScript so that
+/// a pending timer or I/O never keeps a discarded isolate alive.
+#[derive(Clone)]
+pub struct IsolateHandle {
+    core: Weak<IsolateCore>,
+}
+
+impl Isolate {
+    /// Creates an isolate with the given limits and an empty global scope (the ECMAScript
+    /// intrinsics only; the Web APIs are installed by `verge-web`).
+    pub fn new(limits: IsolateLimits) -> Result<Self, JsError> {
+        let runtime = Runtime::new().map_err(|e| JsError::internal(format!("creating runtime: {e}")))?;
+        runtime.set_memory_limit(limits.memory_bytes);
+        runtime.set_max_stack_size(limits.stack_bytes);
+        let deadline: Rc<Cell<Option<Instant>>> = Rc::default();
+        let interrupt_deadline = deadline.clone();
+        runtime.set_interrupt_handler(Some(Box::new(move || {
+            interrupt_deadline.get().is_some_and(|d| Instant::now() >= d)
+        })));
+        let context =
+            Context::full(&runtime).map_err(|e| JsError::internal(format!("creating context: {e}")))?;
+        Ok(Self {
+            core: Rc::new(IsolateCore {
+                context,
+                runtime,
+                deadline,
+                limits,
+            }),
+        })
+    }
+
+    pub fn handle(&self) -> IsolateHandle {
+        IsolateHandle {
+            core: Rc::downgrade(&self.core),
+        }
+    }
+
+    /// Installs a module loader for the isolate's `import` statements.
+    pub fn set_loader(&self, loader: ProjectLoader) {
+        self.core.runtime.set_loader(loader.clone(), loader);
+    }
+
+    /// Runs `f` inside the isolate, then runs every microtask it queued. An exception thrown by
+    /// `f` comes back as a [`JsError`] carrying the JavaScript stack.
+    pub fn enter<R>(&self, f: impl FnOnce(&Ctx<'_>) -> rquickjs::Result<R>) -> Result<R, JsError> {
+        self.core.enter(f)
+    }
+
+    /// Bytes the JavaScript heap holds now.
+    pub fn heap_bytes(&self) -> usize {
+        usize::try_from(self.core.runtime.memory_usage().memory_used_size).unwrap_or(usize::MAX)
+    }
+}
+
+impl IsolateCore {
+    fn enter<R>(&self, f: impl FnOnce(&Ctx<'_>) -> rquickjs::Result<R>) -> Result<R, JsError> {
+        let nested = self.deadline.get().is_some();
+        if !nested {
+            if let Some(slice) = self.limits.cpu_slice {
+                self.deadline.set(Some(Instant::now() + slice));
+            }
+        }
+        let result = self.context.with(|ctx| {
+            let result = f(&ctx).map_err(|e| JsError::from_rquickjs(&ctx, e));
+            drain_jobs(&ctx);
+            result
+        });
+        if !nested {
+            self.deadline.set(None);
+        }
+        result
+    }
+}
+
+/// Runs queued promise jobs until none is left. A job can only fail outside JavaScript's own
+/// error handling (interrupt, out of memory); such a failure is reported, never ignored.
+fn drain_jobs(ctx: &Ctx<'_>) {
+    while ctx.execute_pending_job() {}
+    if ctx.has_exception() {
+        let error = JsError::from_value(ctx, ctx.catch());
+        tracing::error!(target: "verge::js", "uncaught error in promise job: {error}");
+    }
+}
+
+impl IsolateHandle {
+    /// Re-enters the isolate if it still exists; see [`Isolate::enter`].
+    pub fn enter<R>(&self, f: impl FnOnce(&Ctx<'_>) -> rquickjs::Result<R>) -> Option<Result<R, JsError>> {
+        self.core.upgrade().map(|core| core.enter(f))
+    }
+
+    /// Whether the isolate this handle points to has been dropped.
+    pub fn is_gone(&self) -> bool {
+        self.core.strong_count() == 0
+    }
+}

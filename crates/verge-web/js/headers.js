@@ -1,0 +1,118 @@
+// Headers (Fetch §5.2): case-insensitive names, combined values, Set-Cookie kept apart, guards.
+(function (ops, internals) {
+  const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+  const normalize = (value) => String(value).replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, '');
+  function checkName(name) {
+    name = String(name);
+    if (!TOKEN.test(name)) throw new TypeError(`Invalid header name: '${name}'`);
+    return name.toLowerCase();
+  }
+  function checkValue(value, name) {
+    value = normalize(value);
+    if (/[\0\r\n]/.test(value) || /[^\x00-\xff]/.test(value)) throw new TypeError(`Invalid header value for '${name}'`);
+    return value;
+  }
+
+  class Headers {
+    // lower-cased name -> array of values, in insertion order of first appearance
+    #map = new Map();
+    #guard = 'none';
+    constructor(init = undefined) {
+      if (init === undefined || init === null) return;
+      if (init instanceof Headers) {
+        for (const [name, values] of init.#map) this.#map.set(name, values.slice());
+      } else if (typeof init === 'object' || typeof init === 'function') {
+        if (typeof init[Symbol.iterator] === 'function') {
+          for (const pair of init) {
+            if (typeof pair !== 'object' || pair === null || typeof pair[Symbol.iterator] !== 'function') {
+              throw new TypeError("Failed to construct 'Headers': The provided value cannot be converted to a sequence.");
+            }
+            const entry = [...pair];
+            if (entry.length !== 2) throw new TypeError("Failed to construct 'Headers': Invalid value");
+            this.append(entry[0], entry[1]);
+          }
+        } else {
+          for (const key of Reflect.ownKeys(init)) {
+            const desc = Reflect.getOwnPropertyDescriptor(init, key);
+            if (desc?.enumerable && typeof key === 'string') this.append(key, init[key]);
+          }
+        }
+      } else {
+        throw new TypeError("Failed to construct 'Headers': The provided value is not of type '(record<ByteString, ByteString> or sequence<sequence<ByteString>>)'.");
+      }
+    }
+    static _guard(headers, guard) { headers.#guard = guard; }
+    static _fromList(list, guard) {
+      // Trusted input from the host (already valid HTTP): skip validation.
+      const headers = new Headers();
+      for (let i = 0; i < list.length; i += 2) {
+        const name = list[i].toLowerCase();
+        const values = headers.#map.get(name);
+        if (values) values.push(list[i + 1]); else headers.#map.set(name, [list[i + 1]]);
+      }
+      headers.#guard = guard;
+      return headers;
+    }
+    static _toList(headers) {
+      const list = [];
+      for (const [name, values] of headers.#map) for (const v of values) list.push(name, v);
+      return list;
+    }
+    #mutable() {
+      if (this.#guard === 'immutable') throw new TypeError("Can't modify immutable headers.");
+    }
+    append(name, value) {
+      const key = checkName(name);
+      value = checkValue(value, name);
+      this.#mutable();
+      const values = this.#map.get(key);
+      if (values) values.push(value); else this.#map.set(key, [value]);
+    }
+    delete(name) {
+      const key = checkName(name);
+      this.#mutable();
+      this.#map.delete(key);
+    }
+    get(name) {
+      const values = this.#map.get(checkName(name));
+      return values ? values.join(', ') : null;
+    }
+    getSetCookie() { return (this.#map.get('set-cookie') ?? []).slice(); }
+    getAll(name) {
+      // Workers-only API, limited there to Set-Cookie.
+      const key = checkName(name);
+      if (key !== 'set-cookie') throw new TypeError('getAll() can only be used with the header name "Set-Cookie".');
+      return this.getSetCookie();
+    }
+    has(name) { return this.#map.has(checkName(name)); }
+    set(name, value) {
+      const key = checkName(name);
+      value = checkValue(value, name);
+      this.#mutable();
+      this.#map.set(key, [value]);
+    }
+    #sorted() {
+      const names = [...this.#map.keys()].sort();
+      const out = [];
+      for (const name of names) {
+        const values = this.#map.get(name);
+        if (name === 'set-cookie') for (const v of values) out.push([name, v]);
+        else out.push([name, values.join(', ')]);
+      }
+      return out;
+    }
+    forEach(callback, thisArg) {
+      for (const [name, value] of this.#sorted()) callback.call(thisArg, value, name, this);
+    }
+    *entries() { yield* this.#sorted(); }
+    *keys() { for (const [name] of this.#sorted()) yield name; }
+    *values() { for (const [, value] of this.#sorted()) yield value; }
+    [Symbol.iterator]() { return this.entries(); }
+  }
+  Object.defineProperty(Headers.prototype, Symbol.toStringTag, { value: 'Headers' });
+  internals.setHeadersGuard = Headers._guard;
+  internals.headersFromList = Headers._fromList;
+  internals.headersToList = Headers._toList;
+  delete Headers._guard; delete Headers._fromList; delete Headers._toList;
+  internals.defineGlobal('Headers', Headers);
+})

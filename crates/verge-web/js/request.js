@@ -1,0 +1,82 @@
+// Request (Fetch §5.4) as Workers shape it: absolute URLs only, `cf`, no browser-only modes.
+(function (ops, internals) {
+  const BODY = internals.bodyBytes;
+  const NORMALIZED = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH'];
+  const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+  function normalizeMethod(method) {
+    method = String(method);
+    if (!TOKEN.test(method)) throw new TypeError(`'${method}' is not a valid HTTP method.`);
+    const upper = method.toUpperCase();
+    if (['CONNECT', 'TRACE', 'TRACK'].includes(upper)) throw new TypeError(`'${method}' HTTP method is unsupported.`);
+    return NORMALIZED.includes(upper) ? upper : method;
+  }
+
+  class Request extends internals.BodyMixin {
+    #method; #url; #headers; #redirect; #signal; #cf;
+    constructor(input, init = {}) {
+      super();
+      if (arguments.length === 0) throw new TypeError("Failed to construct 'Request': 1 argument required, but only 0 present.");
+      init ??= {};
+      let source = null;
+      if (input instanceof Request) {
+        source = input;
+        this.#url = input.#url;
+      } else {
+        const parsed = URL.parse(String(input));
+        if (parsed === null) throw new TypeError(`Invalid URL: ${String(input)}`);
+        this.#url = parsed.href;
+      }
+      this.#method = init.method !== undefined ? normalizeMethod(init.method) : source ? source.#method : 'GET';
+      const redirect = init.redirect ?? source?.#redirect ?? 'follow';
+      if (!['follow', 'manual', 'error'].includes(redirect)) {
+        throw new TypeError(`Invalid redirect value '${redirect}': must be 'follow', 'manual' or 'error'.`);
+      }
+      this.#redirect = redirect;
+      this.#signal = init.signal ?? source?.#signal ?? internals.newAbortSignal();
+      this.#cf = init.cf ?? source?.#cf;
+      this.#headers = new Headers(init.headers ?? source?.#headers);
+      let bytes = null;
+      if (init.body !== undefined && init.body !== null) {
+        if (this.#method === 'GET' || this.#method === 'HEAD') {
+          throw new TypeError('Request with a GET or HEAD method cannot have a body.');
+        }
+        const extracted = internals.extractBody(init.body);
+        bytes = extracted.bytes;
+        if (extracted.contentType && !this.#headers.has('content-type')) this.#headers.set('content-type', extracted.contentType);
+      } else if (source && source[BODY] !== null) {
+        if (source.bodyUsed) throw new TypeError('Cannot construct a Request with a Request whose body has already been used.');
+        bytes = source[BODY];
+        internals.markBodyUsed(source);
+      }
+      this[BODY] = bytes;
+    }
+    get method() { return this.#method; }
+    get url() { return this.#url; }
+    get headers() { return this.#headers; }
+    get redirect() { return this.#redirect; }
+    get signal() { return this.#signal; }
+    get cf() { return this.#cf; }
+    get keepalive() { return false; }
+    get integrity() { return ''; }
+    get fetcher() { return null; }
+    clone() {
+      if (this.bodyUsed) throw new TypeError('Cannot clone a Request whose body has already been used.');
+      const copy = new Request(this.#url, {
+        method: this.#method, headers: this.#headers, redirect: this.#redirect, signal: this.#signal, cf: this.#cf,
+      });
+      copy[BODY] = this[BODY];
+      return copy;
+    }
+  }
+  Object.defineProperty(Request.prototype, Symbol.toStringTag, { value: 'Request' });
+
+  // An incoming request: trusted parts from the host, immutable headers as on Workers.
+  internals.incomingRequest = function (method, url, headerList, body, cf) {
+    const request = new Request(url, { method, cf });
+    const headers = internals.headersFromList(headerList, 'immutable');
+    request[BODY] = body ?? null;
+    Object.defineProperty(request, 'headers', { value: headers });
+    return request;
+  };
+  internals.defineGlobal('Request', Request);
+})

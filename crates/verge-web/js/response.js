@@ -1,0 +1,85 @@
+// Response (Fetch §5.5), with the statics json, redirect and error.
+(function (ops, internals) {
+  const BODY = internals.bodyBytes;
+  const NULL_BODY_STATUS = [101, 103, 204, 205, 304];
+  const REDIRECT_STATUS = [301, 302, 303, 307, 308];
+  const REASON = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+  class Response extends internals.BodyMixin {
+    #status = 200; #statusText = ''; #headers; #type = 'default'; #url = ''; #webSocket = null;
+    constructor(body = null, init = {}) {
+      super();
+      init ??= {};
+      if (typeof init !== 'object') throw new TypeError("Failed to construct 'Response': init must be an object.");
+      const status = init.status === undefined ? 200 : Number(init.status);
+      if (init.webSocket != null) {
+        if (status !== 101) throw new RangeError('Responses with a WebSocket must have status code 101.');
+        this.#webSocket = init.webSocket;
+      } else if (!Number.isInteger(status) || status < 200 || status > 599) {
+        throw new RangeError(`Failed to construct 'Response': The status provided (${init.status}) is outside the range [200, 599].`);
+      }
+      const statusText = init.statusText === undefined ? '' : String(init.statusText);
+      if (!REASON.test(statusText)) throw new TypeError("Failed to construct 'Response': Invalid statusText.");
+      this.#status = status;
+      this.#statusText = statusText;
+      this.#headers = new Headers(init.headers);
+      let bytes = null;
+      if (body !== null && body !== undefined) {
+        if (NULL_BODY_STATUS.includes(status)) {
+          throw new TypeError(`Response with null body status (${status}) cannot have a body.`);
+        }
+        const extracted = internals.extractBody(body);
+        bytes = extracted.bytes;
+        if (extracted.contentType && !this.#headers.has('content-type')) this.#headers.set('content-type', extracted.contentType);
+      }
+      this[BODY] = bytes;
+    }
+    static json(data, init = {}) {
+      const text = JSON.stringify(data);
+      if (text === undefined) throw new TypeError('Response.json: the value cannot be serialized as JSON.');
+      const headers = new Headers(init?.headers);
+      if (!headers.has('content-type')) headers.set('content-type', 'application/json');
+      return new Response(text, { ...init, headers });
+    }
+    static redirect(url, status = 302) {
+      const parsed = URL.parse(String(url));
+      if (parsed === null) throw new TypeError(`Invalid URL: ${String(url)}`);
+      status = Number(status);
+      if (!REDIRECT_STATUS.includes(status)) throw new RangeError(`Invalid status code ${status}: a redirect must be 301, 302, 303, 307 or 308.`);
+      const response = new Response(null, { status, headers: { location: parsed.href } });
+      internals.setHeadersGuard(response.#headers, 'immutable');
+      return response;
+    }
+    static error() {
+      const response = new Response(null, { status: 200 });
+      response.#status = 0;
+      response.#type = 'error';
+      internals.setHeadersGuard(response.#headers, 'immutable');
+      return response;
+    }
+    get status() { return this.#status; }
+    get statusText() { return this.#statusText; }
+    get ok() { return this.#status >= 200 && this.#status <= 299; }
+    get headers() { return this.#headers; }
+    get type() { return this.#type; }
+    get url() { return this.#url; }
+    get redirected() { return false; }
+    get webSocket() { return this.#webSocket; }
+    clone() {
+      if (this.bodyUsed) throw new TypeError('Cannot clone a Response whose body has already been used.');
+      const copy = new Response(null, { status: this.#status === 0 ? 200 : this.#status, statusText: this.#statusText, headers: this.#headers });
+      copy.#status = this.#status;
+      copy.#type = this.#type;
+      copy.#url = this.#url;
+      copy[BODY] = this[BODY];
+      return copy;
+    }
+    static _parts(response) {
+      return [response.#status, response.#statusText, internals.headersToList(response.#headers), response[BODY]];
+    }
+  }
+  Object.defineProperty(Response.prototype, Symbol.toStringTag, { value: 'Response' });
+  internals.responseParts = Response._parts;
+  delete Response._parts;
+  internals.defineGlobal('Response', Response);
+})

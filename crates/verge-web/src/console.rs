@@ -1,0 +1,33 @@
+//! The sink behind `console.*`: the host decides where a worker's output goes.
+
+use crate::WebHost;
+use rquickjs::{Ctx, Function, Object};
+use std::rc::Rc;
+use verge_js::rquickjs;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Debug,
+    Log,
+    Warn,
+    Error,
+}
+
+/// Receives each line (or multi-line message) a worker logs.
+pub type ConsoleSink = Rc<dyn Fn(LogLevel, &str)>;
+
+pub(crate) fn register<'js>(ctx: &Ctx<'js>, ops: &Object<'js>, host: &WebHost) -> rquickjs::Result<()> {
+    let sink = host.console.clone();
+    ops.set(
+        "print",
+        Function::new(ctx.clone(), move |level: i32, text: String| {
+            let level = match level {
+                0 => LogLevel::Debug,
+                2 => LogLevel::Warn,
+                3 => LogLevel::Error,
+                _ => LogLevel::Log,
+            };
+            sink(level, &text);
+        })?,
+    )
+}

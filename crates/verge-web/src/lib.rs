@@ -1,0 +1,111 @@
+//! `verge-web` owns the Web APIs of the Workers global scope: one module per API, each a
+//! JavaScript file (the WebIDL surface: classes, argument checks, spec algorithms that are
+//! cheap in JS) plus, where the work is heavy or needs the host, native Rust *ops* it calls.
+//!
+//! [`install`] runs once per isolate: it builds the hidden `ops` object, then evaluates every
+//! API's file in the order of [`APIS`], each as `(function (ops, internals) { … })`. `internals`
+//! is how files share what scripts must not see (the Body mixin, the header list of a request);
+//! the host reaches it through [`internals`]. Nothing here touches the network, files or the
+//! environment: those come as bindings, granted by the runtime.
+
+mod base64;
+mod clock;
+mod console;
+mod crypto;
+mod encoding;
+mod timers;
+mod url;
+
+pub use console::{ConsoleSink, LogLevel};
+
+use rquickjs::context::EvalOptions;
+use rquickjs::{Ctx, Function, Object, Persistent};
+use verge_js::{rquickjs, Isolate, IsolateHandle, JsError};
+
+/// What the host gives the Web APIs of one isolate.
+#[derive(Clone)]
+pub struct WebHost {
+    /// Where `console.*` output goes.
+    pub console: ConsoleSink,
+    /// The isolate itself, for asynchronous ops (timers) that must re-enter it.
+    pub isolate: IsolateHandle,
+}
+
+type RegisterOps = for<'js> fn(&Ctx<'js>, &Object<'js>, &WebHost) -> rquickjs::Result<()>;
+
+/// One Web API: its JavaScript file and the native ops it needs.
+struct Api {
+    file: &'static str,
+    source: &'static str,
+    ops: Option<RegisterOps>,
+}
+
+macro_rules! api {
+    ($file:literal) => {
+        Api { file: $file, source: include_str!(concat!("../js/", $file)), ops: None }
+    };
+    ($file:literal, $ops:path) => {
+        Api { file: $file, source: include_str!(concat!("../js/", $file)), ops: Some($ops) }
+    };
+}
+
+/// The Web APIs in dependency order: one line each.
+const APIS: &[Api] = &[
+    api!("dom_exception.js", clock::register),
+    api!("events.js"),
+    api!("console.js", console::register),
+    api!("timers.js", timers::register),
+    api!("abort.js"),
+    api!("encoding.js", encoding::register),
+    api!("base64.js", base64::register),
+    api!("url.js", url::register),
+    api!("headers.js"),
+    api!("body.js"),
+    api!("request.js"),
+    api!("response.js"),
+    api!("structured_clone.js"),
+    api!("crypto.js", crypto::register),
+    api!("navigator.js"),
+    api!("fetch_event.js"),
+];
+
+struct Internals(Persistent<Object<'static>>);
+
+/// Installs the Web APIs into a fresh isolate. Runs once per isolate, before any user code.
+pub fn install(isolate: &Isolate, host: WebHost) -> Result<(), JsError> {
+    isolate.enter(|ctx| {
+        let ops = Object::new(ctx.clone())?;
+        for api in APIS {
+            if let Some(register) = api.ops {
+                register(ctx, &ops, &host)?;
+            }
+        }
+        let internals = Object::new(ctx.clone())?;
+        let define_global: Function = ctx.eval(
+            "(name, value) => Object.defineProperty(globalThis, name, \
+             { value, writable: true, configurable: true, enumerable: false })",
+        )?;
+        internals.set("defineGlobal", define_global)?;
+        for api in APIS {
+            let mut options = EvalOptions::default();
+            options.global = true;
+            options.strict = true;
+            options.filename = Some(format!("verge:web/{}", api.file));
+            let init: Function = ctx.eval_with_options(api.source, options)?;
+            init.call::<_, ()>((ops.clone(), internals.clone()))?;
+        }
+        verge_js::store_host_state(ctx, Internals(Persistent::save(ctx, internals)))
+    })
+}
+
+/// The hidden `internals` object of an isolate set up by [`install`].
+pub fn internals<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
+    verge_js::with_host_state(ctx, |internals: &Internals| internals.0.clone())
+        .ok_or_else(|| rquickjs::Error::new_from_js("isolate", "Web APIs (install was not called)"))?
+        .restore(ctx)
+}
+
+/// Throws a JavaScript `TypeError` with `message`.
+pub(crate) fn type_error(ctx: &Ctx<'_>, message: &str) -> rquickjs::Error {
+    rquickjs::Exception::throw_type(ctx, message)
+}

@@ -1,0 +1,98 @@
+//! URL parsing and setters for `URL`, and the urlencoded codec for `URLSearchParams`: the `url`
+//! crate's WHATWG implementation (its `quirks` module is the setter API of the URL Standard).
+
+use crate::WebHost;
+use rquickjs::function::Opt;
+use rquickjs::{Ctx, Function, Object};
+use url::{quirks, Url};
+use verge_js::rquickjs;
+
+/// The components in the order `url.js` reads them: href, origin, protocol, username, password,
+/// host, hostname, port, pathname, search, hash.
+fn components(url: &Url) -> Vec<String> {
+    vec![
+        quirks::href(url).to_owned(),
+        quirks::origin(url),
+        quirks::protocol(url).to_owned(),
+        quirks::username(url).to_owned(),
+        quirks::password(url).to_owned(),
+        quirks::host(url).to_owned(),
+        quirks::hostname(url).to_owned(),
+        quirks::port(url).to_owned(),
+        quirks::pathname(url).to_owned(),
+        quirks::search(url).to_owned(),
+        quirks::hash(url).to_owned(),
+    ]
+}
+
+/// Parses `input` against an optional `base`, as `new URL(input, base)` does.
+pub fn parse(input: &str, base: Option<&str>) -> Option<Url> {
+    let base = match base {
+        Some(base) => Some(Url::parse(base).ok()?),
+        None => None,
+    };
+    Url::options().base_url(base.as_ref()).parse(input).ok()
+}
+
+fn set(url: &mut Url, setter: &str, value: &str) {
+    // A setter that fails leaves the URL as it was, as the spec says.
+    let _ = match setter {
+        "protocol" => quirks::set_protocol(url, value),
+        "username" => quirks::set_username(url, value),
+        "password" => quirks::set_password(url, value),
+        "host" => quirks::set_host(url, value),
+        "hostname" => quirks::set_hostname(url, value),
+        "port" => quirks::set_port(url, value),
+        "pathname" => {
+            quirks::set_pathname(url, value);
+            Ok(())
+        }
+        "search" => {
+            quirks::set_search(url, value);
+            Ok(())
+        }
+        "hash" => {
+            quirks::set_hash(url, value);
+            Ok(())
+        }
+        _ => Err(()),
+    };
+}
+
+pub(crate) fn register<'js>(ctx: &Ctx<'js>, ops: &Object<'js>, _host: &WebHost) -> rquickjs::Result<()> {
+    ops.set(
+        "urlParse",
+        Function::new(ctx.clone(), |input: String, base: Opt<String>| {
+            parse(&input, base.0.as_deref()).map(|url| components(&url))
+        })?,
+    )?;
+    ops.set(
+        "urlSet",
+        Function::new(ctx.clone(), |href: String, setter: String, value: String| {
+            parse(&href, None).map(|mut url| {
+                set(&mut url, &setter, &value);
+                components(&url)
+            })
+        })?,
+    )?;
+    ops.set(
+        "formDecode",
+        Function::new(ctx.clone(), |query: String| {
+            url::form_urlencoded::parse(query.as_bytes())
+                .map(|(k, v)| vec![k.into_owned(), v.into_owned()])
+                .collect::<Vec<_>>()
+        })?,
+    )?;
+    ops.set(
+        "formEncode",
+        Function::new(ctx.clone(), |pairs: Vec<Vec<String>>| {
+            let mut serializer = url::form_urlencoded::Serializer::new(String::new());
+            for pair in &pairs {
+                if let [name, value] = pair.as_slice() {
+                    serializer.append_pair(name, value);
+                }
+            }
+            serializer.finish()
+        })?,
+    )
+}
