@@ -66,6 +66,12 @@
     throw new TypeError("The worker registers no fetch handler: use `export default { fetch(request, env, ctx) { … } }` or `addEventListener('fetch', event => event.respondWith(…))`.");
   };
 
+  // Called by the host once the entry module has evaluated (with top-level await done).
+  internals.finishLoad = async (evaluation, namespace) => {
+    await evaluation;
+    return internals.bindEntry(namespace);
+  };
+
   async function toParts(response) {
     const value = await response;
     if (!(value instanceof Response)) {
@@ -84,15 +90,15 @@
     }
   }
 
-  // Runs the fetch handler for one request. Returns [Promise<parts>, () => Promise<void>, state]:
-  // the response's parts for the host, a function giving a promise that settles once every
-  // `waitUntil` promise has, and the state whose `passThrough` says what to do on failure.
+  // Runs the fetch handler for one request. Returns a promise that never rejects, of
+  // `{ parts, error, passThrough, done }`: the response's parts for the host (or the error that
+  // failed the request), whether the worker asked to pass through to the origin on failure, and
+  // a promise that settles once every `ctx.waitUntil` promise has.
   internals.dispatchFetch = function (method, url, headerList, body, cf, env) {
-    const request = internals.incomingRequest(method, url, headerList, body, cf);
     const state = { waitUntil: [], passThrough: false, responded: false, response: undefined };
-    const drain = () => drainWaitUntil(state.waitUntil);
     let result;
     try {
+      const request = internals.incomingRequest(method, url, headerList, body, cf);
       if (moduleEntry) {
         result = toParts(moduleEntry.fetch(request, env, new ExecutionContext(state)));
       } else {
@@ -107,6 +113,7 @@
     } catch (error) {
       result = Promise.reject(error);
     }
-    return [result, drain, state];
+    const settled = (outcome) => ({ ...outcome, passThrough: state.passThrough, done: drainWaitUntil(state.waitUntil) });
+    return result.then((parts) => settled({ parts }), (error) => settled({ error }));
   };
 })

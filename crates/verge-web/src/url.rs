@@ -2,7 +2,6 @@
 //! crate's WHATWG implementation (its `quirks` module is the setter API of the URL Standard).
 
 use crate::WebHost;
-use rquickjs::function::Opt;
 use rquickjs::{Ctx, Function, Object};
 use url::{quirks, Url};
 use verge_js::rquickjs;
@@ -62,8 +61,8 @@ fn set(url: &mut Url, setter: &str, value: &str) {
 pub(crate) fn register<'js>(ctx: &Ctx<'js>, ops: &Object<'js>, _host: &WebHost) -> rquickjs::Result<()> {
     ops.set(
         "urlParse",
-        Function::new(ctx.clone(), |input: String, base: Opt<String>| {
-            parse(&input, base.0.as_deref()).map(|url| components(&url))
+        Function::new(ctx.clone(), |input: String, base: Option<String>| {
+            parse(&input, base.as_deref()).map(|url| components(&url))
         })?,
     )?;
     ops.set(

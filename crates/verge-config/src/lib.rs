@@ -1,0 +1,163 @@
+//! `verge-config` reads a Workers project the way wrangler does: `wrangler.json`,
+//! `wrangler.jsonc` (comments and trailing commas allowed) or `wrangler.toml`, in that order of
+//! precedence, or a bare script file. It is pure data: parsing and validation, no I/O beyond
+//! reading the config and checking that the entry point exists, and every error names the file
+//! (and, where the parser knows it, the line) that is wrong.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The config file names wrangler looks for, in its order of precedence.
+pub const CONFIG_FILES: [&str; 3] = ["wrangler.json", "wrangler.jsonc", "wrangler.toml"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{} does not exist", .0.display())]
+    NotFound(PathBuf),
+    #[error("no wrangler.json, wrangler.jsonc or wrangler.toml in {}", .0.display())]
+    NoConfig(PathBuf),
+    #[error("cannot read {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{}: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+    #[error("{}: no `main` entry point; add for example `main = \"src/index.js\"`", .0.display())]
+    NoMain(PathBuf),
+    #[error("{}: `main` names {}, which does not exist", config.display(), main.display())]
+    MainMissing { config: PathBuf, main: PathBuf },
+    #[error("invalid --var '{0}': expected NAME:VALUE")]
+    BadVar(String),
+}
+
+/// A worker project, resolved: where its files are and what its config says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerConfig {
+    pub name: String,
+    /// The project directory; module names are relative to it.
+    pub root: PathBuf,
+    /// The entry module, relative to `root`, with `/` separators.
+    pub main: String,
+    /// The config file read, if any (a bare script has none).
+    pub config_file: Option<PathBuf>,
+    pub compatibility_date: Option<String>,
+    pub compatibility_flags: Vec<String>,
+    /// `[vars]`: strings, or any JSON value, exposed on `env`.
+    pub vars: BTreeMap<String, serde_json::Value>,
+}
+
+/// The subset of wrangler's schema that Verge reads; other keys are accepted and ignored, so a
+/// user's existing config loads as it is.
+#[derive(Debug, Default, Deserialize)]
+struct RawConfig {
+    name: Option<String>,
+    main: Option<String>,
+    compatibility_date: Option<String>,
+    #[serde(default)]
+    compatibility_flags: Vec<String>,
+    #[serde(default)]
+    vars: BTreeMap<String, serde_json::Value>,
+}
+
+impl WorkerConfig {
+    /// Resolves `path` as `verge dev PATH` takes it: a project directory holding a wrangler
+    /// config, a wrangler config file, or a script file.
+    pub fn locate(path: &Path) -> Result<Self, ConfigError> {
+        if !path.exists() {
+            return Err(ConfigError::NotFound(path.to_owned()));
+        }
+        if path.is_dir() {
+            let config = CONFIG_FILES
+                .iter()
+                .map(|name| path.join(name))
+                .find(|candidate| candidate.is_file())
+                .ok_or_else(|| ConfigError::NoConfig(path.to_owned()))?;
+            return Self::from_config_file(&config);
+        }
+        let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if CONFIG_FILES.contains(&file_name) {
+            return Self::from_config_file(path);
+        }
+        Ok(Self::from_script(path))
+    }
+
+    fn from_script(script: &Path) -> Self {
+        let root = parent_dir(script);
+        let main = script.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = script.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "worker".into());
+        Self {
+            name,
+            root,
+            main,
+            config_file: None,
+            compatibility_date: None,
+            compatibility_flags: Vec::new(),
+            vars: BTreeMap::new(),
+        }
+    }
+
+    /// Reads and validates one wrangler config file.
+    pub fn from_config_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let raw = parse(path, &text)?;
+        let root = parent_dir(path);
+        let main = raw.main.ok_or_else(|| ConfigError::NoMain(path.to_owned()))?;
+        let main = main.trim_start_matches("./").replace('\\', "/");
+        if !root.join(&main).is_file() {
+            return Err(ConfigError::MainMissing {
+                config: path.to_owned(),
+                main: root.join(&main),
+            });
+        }
+        let name = raw.name.unwrap_or_else(|| {
+            root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "worker".into())
+        });
+        Ok(Self {
+            name,
+            root,
+            main,
+            config_file: Some(path.to_owned()),
+            compatibility_date: raw.compatibility_date,
+            compatibility_flags: raw.compatibility_flags,
+            vars: raw.vars,
+        })
+    }
+
+    /// Applies `--var NAME:VALUE` overrides, as wrangler's flag does: the value is a string.
+    pub fn apply_var_overrides<S: AsRef<str>>(&mut self, overrides: &[S]) -> Result<(), ConfigError> {
+        for spec in overrides {
+            let spec = spec.as_ref();
+            let (name, value) = spec
+                .split_once(':')
+                .filter(|(name, _)| !name.is_empty())
+                .ok_or_else(|| ConfigError::BadVar(spec.to_owned()))?;
+            self.vars.insert(name.to_owned(), serde_json::Value::String(value.to_owned()));
+        }
+        Ok(())
+    }
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn parse(path: &Path, text: &str) -> Result<RawConfig, ConfigError> {
+    let error = |message: String| ConfigError::Parse {
+        path: path.to_owned(),
+        message,
+    };
+    if path.extension().is_some_and(|e| e == "toml") {
+        toml::from_str(text).map_err(|e| error(e.to_string().trim_end().to_owned()))
+    } else {
+        // JSON5 is a superset of JSONC: comments and trailing commas parse as wrangler allows.
+        json5::from_str(text).map_err(|e| error(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests;

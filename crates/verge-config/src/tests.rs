@@ -1,0 +1,90 @@
+use super::*;
+use std::fs;
+
+fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn reads_toml_with_vars() {
+    let dir = project(&[
+        ("wrangler.toml", "name = \"shop\"\nmain = \"src/index.js\"\n[vars]\nGREETING = \"hi\"\nLIMITS = { max = 3 }\n"),
+        ("src/index.js", ""),
+    ]);
+    let config = WorkerConfig::locate(dir.path()).unwrap();
+    assert_eq!(config.name, "shop");
+    assert_eq!(config.main, "src/index.js");
+    assert_eq!(config.vars["GREETING"], serde_json::json!("hi"));
+    assert_eq!(config.vars["LIMITS"], serde_json::json!({ "max": 3 }));
+}
+
+#[test]
+fn reads_jsonc_with_comments_and_trailing_commas() {
+    let dir = project(&[
+        ("wrangler.jsonc", "{\n  // the entry\n  \"main\": \"./index.js\",\n  \"vars\": { \"A\": \"1\", },\n}\n"),
+        ("index.js", ""),
+    ]);
+    let config = WorkerConfig::locate(dir.path()).unwrap();
+    assert_eq!(config.main, "index.js");
+    assert_eq!(config.vars["A"], serde_json::json!("1"));
+}
+
+#[test]
+fn json_takes_precedence_over_toml() {
+    let dir = project(&[
+        ("wrangler.toml", "main = \"a.js\""),
+        ("wrangler.json", "{\"main\": \"b.js\"}"),
+        ("a.js", ""),
+        ("b.js", ""),
+    ]);
+    assert_eq!(WorkerConfig::locate(dir.path()).unwrap().main, "b.js");
+}
+
+#[test]
+fn a_script_file_is_its_own_project() {
+    let dir = project(&[("hello.js", "")]);
+    let config = WorkerConfig::locate(&dir.path().join("hello.js")).unwrap();
+    assert_eq!((config.name.as_str(), config.main.as_str()), ("hello", "hello.js"));
+    assert!(config.config_file.is_none());
+}
+
+#[test]
+fn errors_name_what_was_looked_for() {
+    let dir = project(&[("wrangler.toml", "name = \"x\"\n")]);
+    let error = WorkerConfig::locate(dir.path()).unwrap_err().to_string();
+    assert!(error.contains("wrangler.toml") && error.contains("main"), "{error}");
+
+    let dir = project(&[("wrangler.toml", "main = \"src/missing.js\"\n")]);
+    let error = WorkerConfig::locate(dir.path()).unwrap_err().to_string();
+    assert!(error.contains("src/missing.js") && error.contains("does not exist"), "{error}");
+
+    let dir = project(&[]);
+    let error = WorkerConfig::locate(dir.path()).unwrap_err().to_string();
+    assert!(error.contains("no wrangler.json, wrangler.jsonc or wrangler.toml"), "{error}");
+
+    let error = WorkerConfig::locate(&dir.path().join("nope")).unwrap_err().to_string();
+    assert!(error.contains("nope") && error.contains("does not exist"), "{error}");
+}
+
+#[test]
+fn parse_errors_carry_the_line() {
+    let dir = project(&[("wrangler.toml", "main = \"a.js\"\nname = \n")]);
+    let error = WorkerConfig::locate(dir.path()).unwrap_err().to_string();
+    assert!(error.contains("wrangler.toml") && error.contains("line 2"), "{error}");
+}
+
+#[test]
+fn var_overrides_replace_and_add() {
+    let dir = project(&[("wrangler.toml", "main = \"a.js\"\n[vars]\nA = \"1\"\n"), ("a.js", "")]);
+    let mut config = WorkerConfig::locate(dir.path()).unwrap();
+    config.apply_var_overrides(&["A:2", "B:x:y"]).unwrap();
+    assert_eq!(config.vars["A"], serde_json::json!("2"));
+    assert_eq!(config.vars["B"], serde_json::json!("x:y"));
+    assert!(config.apply_var_overrides(&["novalue"]).is_err());
+}

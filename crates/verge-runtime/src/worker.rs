@@ -1,0 +1,221 @@
+//! One loaded worker on one thread: its isolate, its entry point and `env`, and the fetch path.
+
+use crate::format;
+use bytes::Bytes;
+use std::time::Duration;
+use verge_config::WorkerConfig;
+use verge_js::rquickjs::context::EvalOptions;
+use verge_js::rquickjs::{self, Ctx, Function, Module, Object, Promise, TypedArray, Value};
+use verge_js::{Isolate, IsolateLimits, JsError, ProjectLoader};
+use verge_web::{ConsoleSink, WebHost};
+
+/// Per-worker limits; defaults follow Workers' paid plan where one exists.
+#[derive(Debug, Clone)]
+pub struct WorkerLimits {
+    pub isolate: IsolateLimits,
+    /// How long `ctx.waitUntil` work may run on after the response (Workers: 30 s).
+    pub wait_until: Duration,
+}
+
+impl Default for WorkerLimits {
+    fn default() -> Self {
+        Self {
+            isolate: IsolateLimits {
+                cpu_slice: Some(Duration::from_secs(30)),
+                ..IsolateLimits::default()
+            },
+            wait_until: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why a worker could not be loaded; each says which file and what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{0}")]
+    Script(JsError),
+    #[error("{0}")]
+    Internal(JsError),
+}
+
+/// A request as the worker sees it: an absolute URL and the header list as received.
+#[derive(Debug, Clone)]
+pub struct WorkerRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+    /// `request.cf`, as JSON.
+    pub cf: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+/// What became of one request.
+#[derive(Debug)]
+pub enum Outcome {
+    Response(WorkerResponse),
+    /// The handler threw, rejected or returned something other than a Response.
+    Exception { error: JsError, pass_through: bool },
+}
+
+/// A worker loaded into an isolate on the current thread.
+pub struct Worker {
+    name: String,
+    isolate: Isolate,
+    limits: WorkerLimits,
+}
+
+impl Worker {
+    /// Loads `config`'s project into a new isolate: installs the Web APIs, builds `env` from its
+    /// vars, evaluates the entry (as an ES module or a service-worker script) and finds its fetch
+    /// handler. Must run inside a `LocalSet`.
+    pub async fn load(config: &WorkerConfig, limits: WorkerLimits, console: ConsoleSink) -> Result<Self, LoadError> {
+        let main_path = config.root.join(&config.main);
+        let source = std::fs::read_to_string(&main_path).map_err(|source| LoadError::Read {
+            path: main_path.display().to_string(),
+            source,
+        })?;
+        let isolate = Isolate::new(limits.isolate.clone()).map_err(LoadError::Internal)?;
+        verge_web::install(
+            &isolate,
+            WebHost {
+                console,
+                isolate: isolate.handle(),
+            },
+        )
+        .map_err(LoadError::Internal)?;
+        isolate.set_loader(ProjectLoader::new(config.root.clone()));
+
+        let vars = serde_json::Value::Object(config.vars.clone().into_iter().collect()).to_string();
+        let is_module = format::is_module(&source);
+        let loaded = isolate
+            .enter(|ctx| {
+                let env: Value = ctx.json_parse(vars)?;
+                let internals = verge_web::internals(ctx)?;
+                internals.set("env", env.clone())?;
+                let finish_load: Function = internals.get("finishLoad")?;
+                let (evaluation, namespace) = if is_module {
+                    let module = Module::declare(ctx.clone(), config.main.as_str(), source)?;
+                    let (module, evaluation) = module.eval()?;
+                    (evaluation.into_value(), module.namespace()?.into_value())
+                } else {
+                    // Service-worker syntax: bindings are globals, as on Workers.
+                    if let Some(env) = env.as_object() {
+                        for key in env.keys::<String>() {
+                            let key = key?;
+                            ctx.globals().set(key.as_str(), env.get::<_, Value>(key.as_str())?)?;
+                        }
+                    }
+                    let mut options = EvalOptions::default();
+                    options.global = true;
+                    options.strict = false;
+                    options.filename = Some(config.main.clone());
+                    ctx.eval_with_options::<Value, _>(source, options)?;
+                    (Value::new_undefined(ctx.clone()), Value::new_undefined(ctx.clone()))
+                };
+                let bound: Promise = finish_load.call((evaluation, namespace))?;
+                verge_js::settle(ctx, bound, |_, format: Value| Ok(format.as_string().and_then(|s| s.to_string().ok())))
+            })
+            .map_err(LoadError::Script)?;
+        loaded
+            .await
+            .map_err(|_| LoadError::Internal(JsError::internal("the isolate was dropped while loading")))?
+            .map_err(LoadError::Script)?;
+        Ok(Self {
+            name: config.name.clone(),
+            isolate,
+            limits,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Bytes the worker's JavaScript heap holds now.
+    pub fn heap_bytes(&self) -> usize {
+        self.isolate.heap_bytes()
+    }
+
+    /// Runs the fetch handler for `request`. `ctx.waitUntil` work goes on in a local task after
+    /// this returns, for at most the configured bound.
+    pub async fn fetch(&self, request: WorkerRequest) -> Outcome {
+        let WorkerRequest { method, url, headers, body, cf } = request;
+        let dispatched = self.isolate.enter(|ctx| {
+            let internals = verge_web::internals(ctx)?;
+            let dispatch: Function = internals.get("dispatchFetch")?;
+            let env: Value = internals.get("env")?;
+            let header_list: Vec<String> = headers.into_iter().flat_map(|(name, value)| [name, value]).collect();
+            let body = if body.is_empty() && (method == "GET" || method == "HEAD") {
+                Value::new_null(ctx.clone())
+            } else {
+                TypedArray::<u8>::new_copy(ctx.clone(), &body[..])?.into_value()
+            };
+            let cf = ctx.json_parse(cf.to_string())?;
+            let settled: Promise = dispatch.call((method, url, header_list, body, cf, env))?;
+            verge_js::settle(ctx, settled, read_outcome)
+        });
+        let outcome = match dispatched {
+            Ok(receiver) => receiver.await.unwrap_or_else(|_| Err(JsError::internal("the isolate was dropped mid-request"))),
+            Err(error) => Err(error),
+        };
+        match outcome {
+            Ok((outcome, done)) => {
+                if let Some(done) = done {
+                    self.keep_alive(done);
+                }
+                outcome
+            }
+            Err(error) => Outcome::Exception { error, pass_through: false },
+        }
+    }
+
+    fn keep_alive(&self, done: verge_js::Settled<()>) {
+        let bound = self.limits.wait_until;
+        let name = self.name.clone();
+        tokio::task::spawn_local(async move {
+            if tokio::time::timeout(bound, done).await.is_err() {
+                tracing::warn!(worker = %name, "ctx.waitUntil() work was cancelled after {bound:?}");
+            }
+        });
+    }
+}
+
+/// Reads `{ parts, error, passThrough, done }` from `dispatchFetch` (see `fetch_event.js`).
+fn read_outcome<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> rquickjs::Result<(Outcome, Option<verge_js::Settled<()>>)> {
+    let object: Object = value.get()?;
+    let done = match object.get::<_, Option<Promise>>("done")? {
+        Some(done) => Some(verge_js::settle(ctx, done, |_, _| Ok(()))?),
+        None => None,
+    };
+    let pass_through: bool = object.get("passThrough").unwrap_or(false);
+    if let Some(parts) = object.get::<_, Option<rquickjs::Array>>("parts")? {
+        let status: u16 = parts.get(0)?;
+        let header_list: Vec<String> = parts.get(2)?;
+        let body: Option<TypedArray<u8>> = parts.get(3)?;
+        let headers = header_list
+            .chunks_exact(2)
+            .map(|pair| (pair[0].clone(), pair[1].clone()))
+            .collect();
+        let body = body.map(|b| Bytes::from(verge_js::bytes_of(&b))).unwrap_or_default();
+        if status == 0 {
+            let error = JsError {
+                name: "TypeError".into(),
+                message: "The worker returned an error response (Response.error()).".into(),
+                stack: String::new(),
+            };
+            return Ok((Outcome::Exception { error, pass_through }, done));
+        }
+        return Ok((Outcome::Response(WorkerResponse { status, headers, body }), done));
+    }
+    let error = JsError::from_value(ctx, object.get("error")?);
+    Ok((Outcome::Exception { error, pass_through }, done))
+}

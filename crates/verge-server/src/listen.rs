@@ -1,0 +1,39 @@
+//! Binding the listening socket before any thread starts, so that "Ready" means ready and a port
+//! conflict is reported to the user, not discovered by a thread.
+//!
+//! Every serving thread accepts on its own handle to one socket. `SO_REUSEPORT` would spread
+//! connections more evenly, but it would also let a second server silently share a port that is
+//! already in use, which is the worse failure.
+
+use socket2::{Domain, Protocol, Socket, Type};
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+
+/// One handle per serving thread to the same listening socket.
+pub struct BoundListeners {
+    pub(crate) listeners: Vec<TcpListener>,
+    local_addr: SocketAddr,
+}
+
+impl BoundListeners {
+    /// Binds `addr` (port 0 picks a free port) and makes `count` handles to it.
+    pub fn bind(addr: SocketAddr, count: usize) -> io::Result<Self> {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_reuse_address(true)?;
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(1024)?;
+        let first: TcpListener = socket.into();
+        let local_addr = first.local_addr()?;
+        let mut listeners = Vec::with_capacity(count.max(1));
+        for _ in 1..count.max(1) {
+            listeners.push(first.try_clone()?);
+        }
+        listeners.push(first);
+        Ok(Self { listeners, local_addr })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+}
