@@ -3,6 +3,9 @@
 use rquickjs::{Ctx, Exception, Value};
 use std::fmt;
 
+/// The file-name prefix of the runtime's built-in scripts, whose frames stack traces omit.
+pub const INTERNAL_FRAME: &str = "(verge:";
+
 /// An error raised by JavaScript (or by the engine on its behalf), formatted the way a developer
 /// expects to read it: `TypeError: message` followed by the stack with file and line.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -88,9 +91,9 @@ impl JsError {
 impl fmt::Display for JsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.name, self.message)?;
-        let stack = self.stack.trim_end();
-        if !stack.is_empty() {
-            write!(f, "\n{stack}")?;
+        // Frames inside the runtime's own JavaScript are not the developer's to read.
+        for frame in self.stack.lines().filter(|l| !l.trim().is_empty() && !l.contains(INTERNAL_FRAME)) {
+            write!(f, "\n{frame}")?;
         }
         Ok(())
     }

@@ -1,0 +1,128 @@
+//! Starting a real `verge` process on a free loopback port and speaking HTTP to it.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub fn verge() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_verge"))
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+/// A running `verge dev`, stopped when dropped. Its stdout and stderr are collected as they come.
+pub struct DevServer {
+    child: Child,
+    pub base: String,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+fn collect(stream: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            let mut text = into.lock().unwrap();
+            text.push_str(&line);
+            text.push('\n');
+        }
+    });
+}
+
+impl DevServer {
+    /// Starts `verge dev PATH --port 0 ARGS…` and waits (bounded) for its Ready line.
+    pub fn start(path: &Path, args: &[&str]) -> Self {
+        let mut child = verge()
+            .arg("dev")
+            .arg(path)
+            .args(["--port", "0"])
+            .args(args)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start verge");
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        collect(child.stdout.take().unwrap(), stdout.clone());
+        collect(child.stderr.take().unwrap(), stderr.clone());
+        let mut server = Self { child, base: String::new(), stdout, stderr };
+        let ready = server.wait_for_stdout("Ready on http://", Duration::from_secs(30));
+        assert!(ready, "verge dev did not become ready; stderr:\n{}", server.stderr());
+        let out = server.stdout();
+        let line = out.lines().find(|l| l.starts_with("Ready on ")).unwrap();
+        server.base = line.trim_start_matches("Ready on ").trim().to_owned();
+        server
+    }
+
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits until stdout contains `needle`, for at most `bound`.
+    pub fn wait_for_stdout(&mut self, needle: &str, bound: Duration) -> bool {
+        wait_until(bound, || self.stdout().contains(needle) || self.child.try_wait().ok().flatten().is_some())
+            && self.stdout().contains(needle)
+    }
+
+    pub fn wait_for_stderr(&mut self, needle: &str, bound: Duration) -> bool {
+        wait_until(bound, || self.stderr().contains(needle))
+    }
+}
+
+impl Drop for DevServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `condition` every 10 ms until it holds or `bound` passes.
+pub fn wait_until(bound: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + bound;
+    while Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    condition()
+}
+
+/// An HTTP client that reports every status as it is and follows no redirect.
+pub fn client() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: String,
+}
+
+pub fn send(agent: &ureq::Agent, request: http::Request<Vec<u8>>) -> Reply {
+    let mut response = agent.run(request).expect("HTTP request");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.body_mut().read_to_string().expect("read body");
+    Reply { status, headers, body }
+}
+
+pub fn get(agent: &ureq::Agent, url: &str) -> Reply {
+    send(agent, http::Request::get(url).body(Vec::new()).unwrap())
+}

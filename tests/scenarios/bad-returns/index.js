@@ -1,0 +1,11 @@
+export default {
+  async fetch(request) {
+    const { pathname } = new URL(request.url);
+    if (pathname === '/string') return 'not a response';
+    if (pathname === '/error') return Response.error();
+    if (pathname === '/reject') await Promise.reject(new Error('async failure'));
+    if (pathname === '/throw-string') throw 'a bare string';
+    if (pathname === '/bad-status') return new Response('x', { status: 99 });
+    return new Response('fine');
+  },
+};
