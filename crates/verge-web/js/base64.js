@@ -13,7 +13,7 @@
   internals.defineGlobal('atob', function atob(data) {
     if (arguments.length === 0) throw new TypeError("Failed to execute 'atob': 1 argument required.");
     const decoded = ops.atob(String(data));
-    if (decoded === null) throw new DOMException('The string to be decoded is not correctly encoded.', 'InvalidCharacterError');
+    if (decoded == null) throw new DOMException('The string to be decoded is not correctly encoded.', 'InvalidCharacterError');
     return decoded;
   });
 })

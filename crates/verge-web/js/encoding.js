@@ -44,7 +44,7 @@
     #encoding; #fatal; #ignoreBOM; #id = 0;
     constructor(label = 'utf-8', options = {}) {
       const name = ops.encodingForLabel(String(label));
-      if (name === null || name === 'replacement') throw new RangeError(`TextDecoder: the encoding label '${label}' is not supported`);
+      if (name == null || name === 'replacement') throw new RangeError(`TextDecoder: the encoding label '${label}' is not supported`);
       this.#encoding = name;
       this.#fatal = !!options?.fatal;
       this.#ignoreBOM = !!options?.ignoreBOM;

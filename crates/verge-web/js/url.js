@@ -88,11 +88,11 @@
     constructor(url, base) {
       if (arguments.length === 0) throw new TypeError("Failed to construct 'URL': 1 argument required, but only 0 present.");
       const parts = ops.urlParse(toUSV(url), base === undefined ? undefined : toUSV(base));
-      if (parts === null) throw new TypeError(`Invalid URL: ${String(url)}`);
+      if (parts == null) throw new TypeError(`Invalid URL: ${String(url)}`);
       this.#parts = parts;
     }
     static canParse(url, base) {
-      return ops.urlParse(toUSV(url), base === undefined ? undefined : toUSV(base)) !== null;
+      return ops.urlParse(toUSV(url), base === undefined ? undefined : toUSV(base)) != null;
     }
     static parse(url, base) {
       try { return new URL(url, base); } catch { return null; }
@@ -106,7 +106,7 @@
     get href() { return this.#parts[HREF]; }
     set href(value) {
       const parts = ops.urlParse(toUSV(value), undefined);
-      if (parts === null) throw new TypeError(`Invalid URL: ${String(value)}`);
+      if (parts == null) throw new TypeError(`Invalid URL: ${String(value)}`);
       this.#parts = parts;
       if (this.#params) reparseParams(this.#params, parts[SEARCH].slice(1));
     }

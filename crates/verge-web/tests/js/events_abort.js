@@ -1,0 +1,72 @@
+test('EventTarget listeners: once, removal, handleEvent, stopImmediatePropagation', () => {
+  const target = new EventTarget();
+  const seen = [];
+  const listener = () => seen.push('removed');
+  target.addEventListener('x', () => seen.push('once'), { once: true });
+  target.addEventListener('x', listener);
+  target.removeEventListener('x', listener);
+  target.addEventListener('x', { handleEvent: (e) => seen.push(e.type) });
+  target.dispatchEvent(new Event('x'));
+  target.dispatchEvent(new Event('x'));
+  assertEquals(seen, ['once', 'x', 'x']);
+  const t2 = new EventTarget();
+  t2.addEventListener('y', (e) => { seen.push('first'); e.stopImmediatePropagation(); });
+  t2.addEventListener('y', () => seen.push('second'));
+  t2.dispatchEvent(new Event('y'));
+  assertEquals(seen.slice(-1), ['first']);
+});
+test('Event properties and preventDefault', () => {
+  const e = new Event('go', { cancelable: true });
+  const target = new EventTarget();
+  target.addEventListener('go', (ev) => { assertEquals(ev.target, target); ev.preventDefault(); });
+  assertEquals(target.dispatchEvent(e), false);
+  assert(e.defaultPrevented);
+  assertThrows(() => new Event(), TypeError);
+  const seen = [];
+  const err = new EventTarget();
+  err.addEventListener('z', () => { throw new Error('listener error'); });
+  err.addEventListener('z', () => seen.push('still runs'));
+  err.dispatchEvent(new Event('z'));
+  assertEquals(seen, ['still runs']);
+  assert(takeConsole().some((l) => l.includes('listener error')));
+});
+test('AbortController aborts once with a reason', () => {
+  const c = new AbortController();
+  let count = 0;
+  c.signal.addEventListener('abort', () => count++);
+  c.abort('why');
+  c.abort('again');
+  assertEquals([c.signal.aborted, c.signal.reason, count], [true, 'why', 1]);
+  assertThrows(() => c.signal.throwIfAborted());
+  const d = new AbortController();
+  d.abort();
+  assertEquals(d.signal.reason.name, 'AbortError');
+  assertThrows(() => new AbortSignal(), TypeError);
+  assertEquals(AbortSignal.abort('r').reason, 'r');
+});
+test('AbortSignal.any follows the first to abort', () => {
+  const a = new AbortController(), b = new AbortController();
+  const any = AbortSignal.any([a.signal, b.signal]);
+  assert(!any.aborted);
+  b.abort('b first');
+  a.abort('a second');
+  assertEquals(any.reason, 'b first');
+  assertEquals(AbortSignal.any([AbortSignal.abort('now')]).reason, 'now');
+});
+test('AbortSignal.timeout aborts with a TimeoutError', async () => {
+  const s = AbortSignal.timeout(10);
+  assert(!s.aborted);
+  await new Promise((resolve) => s.addEventListener('abort', resolve));
+  assertEquals(s.reason.name, 'TimeoutError');
+  assertEquals(s.reason instanceof DOMException, true);
+});
+test('listener removal through an AbortSignal', () => {
+  const c = new AbortController();
+  const t = new EventTarget();
+  let n = 0;
+  t.addEventListener('e', () => n++, { signal: c.signal });
+  t.dispatchEvent(new Event('e'));
+  c.abort();
+  t.dispatchEvent(new Event('e'));
+  assertEquals(n, 1);
+});
