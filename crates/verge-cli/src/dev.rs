@@ -39,11 +39,16 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
 
     // Load once before listening, so that a script that does not compile or registers no
     // handler is reported here, with its file and line, and nothing is served.
-    check_loads(&config, &limits, &console)
-        .with_context(|| format!("could not load worker {}", config.root.join(&config.main).display()))?;
+    check_loads(&config, &limits, &console).with_context(|| {
+        format!(
+            "could not load worker {}",
+            config.root.join(&config.main).display()
+        )
+    })?;
 
     let addr = SocketAddr::new(args.ip, args.port);
-    let listeners = BoundListeners::bind(addr, args.threads).with_context(|| format!("cannot listen on {addr}"))?;
+    let listeners = BoundListeners::bind(addr, args.threads)
+        .with_context(|| format!("cannot listen on {addr}"))?;
     let shown = listeners.local_addr();
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "Ready on http://{shown}");
@@ -62,13 +67,22 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
     anyhow::bail!("the server stopped: no serving thread could run the worker")
 }
 
-fn check_loads(config: &WorkerConfig, limits: &WorkerLimits, console: &LogSink) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+fn check_loads(
+    config: &WorkerConfig,
+    limits: &WorkerLimits,
+    console: &LogSink,
+) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let local = tokio::task::LocalSet::new();
     let sink = console.clone();
     local.block_on(&runtime, async {
-        let console: verge_runtime::ConsoleSink = std::rc::Rc::new(move |level, text| sink(level, text));
-        Worker::load(config, limits.clone(), console).await.map(drop)
+        let console: verge_runtime::ConsoleSink =
+            std::rc::Rc::new(move |level, text| sink(level, text));
+        Worker::load(config, limits.clone(), console)
+            .await
+            .map(drop)
     })?;
     Ok(())
 }

@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "verge", version, about = "Run Cloudflare Workers scripts on your own machines")]
+#[command(
+    name = "verge",
+    version,
+    about = "Run Cloudflare Workers scripts on your own machines"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -2,6 +2,9 @@
 //! which project to serve (default: the folder itself), the requests to send and the responses
 //! expected, or the load error expected. See `tests/scenarios/README.md`.
 
+// Test code fails by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod support;
 
 use serde_json::Value;
@@ -28,21 +31,39 @@ fn scenarios() {
             eprintln!("scenario {name}: ok");
         }
     }
-    assert!(failures.is_empty(), "{} of {} scenarios failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} scenarios failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 fn run_scenario(dir: &Path) -> Result<(), String> {
-    let spec: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("scenario.json")).unwrap())
-        .map_err(|e| format!("scenario.json: {e}"))?;
+    let spec: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("scenario.json")).unwrap())
+            .map_err(|e| format!("scenario.json: {e}"))?;
     let project = dir.join(spec["project"].as_str().unwrap_or("."));
     let args: Vec<String> = spec["args"]
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
 
     if let Some(expected) = spec.get("loadError") {
-        let output = verge().arg("dev").arg(&project).args(["--port", "0"]).args(&args).env("NO_COLOR", "1").output().unwrap();
+        let output = verge()
+            .arg("dev")
+            .arg(&project)
+            .args(["--port", "0"])
+            .args(&args)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
         if output.status.success() {
             return Err("expected verge dev to fail to load".into());
         }
@@ -61,8 +82,16 @@ fn run_scenario(dir: &Path) -> Result<(), String> {
 
     let mut server = DevServer::start(&project, &args);
     let agent = client();
-    for (index, step) in spec["requests"].as_array().ok_or("no requests")?.iter().enumerate() {
-        let label = step["name"].as_str().map(str::to_owned).unwrap_or_else(|| format!("request {index}"));
+    for (index, step) in spec["requests"]
+        .as_array()
+        .ok_or("no requests")?
+        .iter()
+        .enumerate()
+    {
+        let label = step["name"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("request {index}"));
         check_step(&agent, &mut server, step).map_err(|e| format!("{label}: {e}"))?;
     }
     if server.stderr().contains("panicked") {
@@ -75,7 +104,9 @@ fn check_step(agent: &ureq::Agent, server: &mut DevServer, step: &Value) -> Resu
     let request = &step["request"];
     let method = request["method"].as_str().unwrap_or("GET");
     let path = request["path"].as_str().unwrap_or("/");
-    let mut builder = http::Request::builder().method(method).uri(format!("{}{}", server.base, path));
+    let mut builder = http::Request::builder()
+        .method(method)
+        .uri(format!("{}{}", server.base, path));
     if let Some(headers) = request["headers"].as_object() {
         for (name, value) in headers {
             builder = builder.header(name, value.as_str().unwrap());
@@ -90,17 +121,29 @@ fn check_step(agent: &ureq::Agent, server: &mut DevServer, step: &Value) -> Resu
     let expect = &step["expect"];
     if let Some(status) = expect["status"].as_u64() {
         if u64::from(reply.status) != status {
-            return Err(format!("status {} instead of {status}; body: {}", reply.status, reply.body));
+            return Err(format!(
+                "status {} instead of {status}; body: {}",
+                reply.status, reply.body
+            ));
         }
     }
     if let Some(headers) = expect["headers"].as_object() {
         for (name, value) in headers {
-            let actual: Vec<&str> = reply.headers.get_all(name).iter().map(|v| v.to_str().unwrap_or("")).collect();
+            let actual: Vec<&str> = reply
+                .headers
+                .get_all(name)
+                .iter()
+                .map(|v| v.to_str().unwrap_or(""))
+                .collect();
             let ok = match value {
                 Value::Null => actual.is_empty(),
                 Value::String(s) => actual.len() == 1 && actual[0] == s,
-                Value::Array(all) => all.len() == actual.len() && all.iter().zip(&actual).all(|(e, a)| matches(e, a)),
-                Value::Object(o) if o.contains_key("matches") => actual.len() == 1 && matches(value, actual[0]),
+                Value::Array(all) => {
+                    all.len() == actual.len() && all.iter().zip(&actual).all(|(e, a)| matches(e, a))
+                }
+                Value::Object(o) if o.contains_key("matches") => {
+                    actual.len() == 1 && matches(value, actual[0])
+                }
                 _ => false,
             };
             if !ok {
@@ -119,17 +162,24 @@ fn check_step(agent: &ureq::Agent, server: &mut DevServer, step: &Value) -> Resu
         }
     }
     if let Some(json) = expect.get("json") {
-        let actual: Value = serde_json::from_str(&reply.body).map_err(|e| format!("body is not JSON ({e}): {}", reply.body))?;
+        let actual: Value = serde_json::from_str(&reply.body)
+            .map_err(|e| format!("body is not JSON ({e}): {}", reply.body))?;
         json_matches(json, &actual, "$")?;
     }
     if let Some(needle) = expect["stdoutEventually"].as_str() {
         if !server.wait_for_stdout(needle, Duration::from_secs(10)) {
-            return Err(format!("stdout never showed {needle:?}:\n{}", server.stdout()));
+            return Err(format!(
+                "stdout never showed {needle:?}:\n{}",
+                server.stdout()
+            ));
         }
     }
     if let Some(needle) = expect["stderrEventually"].as_str() {
         if !server.wait_for_stderr(needle, Duration::from_secs(10)) {
-            return Err(format!("stderr never showed {needle:?}:\n{}", server.stderr()));
+            return Err(format!(
+                "stderr never showed {needle:?}:\n{}",
+                server.stderr()
+            ));
         }
     }
     Ok(())
@@ -139,7 +189,9 @@ fn check_step(agent: &ureq::Agent, server: &mut DevServer, step: &Value) -> Resu
 fn matches(expected: &Value, actual: &str) -> bool {
     match expected {
         Value::String(s) => s == actual,
-        Value::Object(o) => o["matches"].as_str().is_some_and(|re| regex_lite::Regex::new(re).unwrap().is_match(actual)),
+        Value::Object(o) => o["matches"]
+            .as_str()
+            .is_some_and(|re| regex_lite::Regex::new(re).unwrap().is_match(actual)),
         _ => false,
     }
 }
@@ -154,7 +206,9 @@ fn json_matches(expected: &Value, actual: &Value, at: &str) -> Result<(), String
         },
         (Value::Object(e), Value::Object(a)) => {
             for (key, value) in e {
-                let inner = a.get(key).ok_or_else(|| format!("{at}.{key} is missing in {actual}"))?;
+                let inner = a
+                    .get(key)
+                    .ok_or_else(|| format!("{at}.{key} is missing in {actual}"))?;
                 json_matches(value, inner, &format!("{at}.{key}"))?;
             }
             Ok(())

@@ -18,7 +18,10 @@ pub enum ConfigError {
     #[error("no wrangler.json, wrangler.jsonc or wrangler.toml in {}", .0.display())]
     NoConfig(PathBuf),
     #[error("cannot read {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}: {message}", path.display())]
     Parse { path: PathBuf, message: String },
     #[error("{}: no `main` entry point; add for example `main = \"src/index.js\"`", .0.display())]
@@ -73,7 +76,10 @@ impl WorkerConfig {
                 .ok_or_else(|| ConfigError::NoConfig(path.to_owned()))?;
             return Self::from_config_file(&config);
         }
-        let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let file_name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         if CONFIG_FILES.contains(&file_name) {
             return Self::from_config_file(path);
         }
@@ -82,8 +88,14 @@ impl WorkerConfig {
 
     fn from_script(script: &Path) -> Self {
         let root = parent_dir(script);
-        let main = script.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let name = script.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "worker".into());
+        let main = script
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name = script
+            .file_stem()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "worker".into());
         Self {
             name,
             root,
@@ -103,7 +115,9 @@ impl WorkerConfig {
         })?;
         let raw = parse(path, &text)?;
         let root = parent_dir(path);
-        let main = raw.main.ok_or_else(|| ConfigError::NoMain(path.to_owned()))?;
+        let main = raw
+            .main
+            .ok_or_else(|| ConfigError::NoMain(path.to_owned()))?;
         let main = main.trim_start_matches("./").replace('\\', "/");
         if !root.join(&main).is_file() {
             return Err(ConfigError::MainMissing {
@@ -112,7 +126,9 @@ impl WorkerConfig {
             });
         }
         let name = raw.name.unwrap_or_else(|| {
-            root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "worker".into())
+            root.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "worker".into())
         });
         Ok(Self {
             name,
@@ -126,14 +142,18 @@ impl WorkerConfig {
     }
 
     /// Applies `--var NAME:VALUE` overrides, as wrangler's flag does: the value is a string.
-    pub fn apply_var_overrides<S: AsRef<str>>(&mut self, overrides: &[S]) -> Result<(), ConfigError> {
+    pub fn apply_var_overrides<S: AsRef<str>>(
+        &mut self,
+        overrides: &[S],
+    ) -> Result<(), ConfigError> {
         for spec in overrides {
             let spec = spec.as_ref();
             let (name, value) = spec
                 .split_once(':')
                 .filter(|(name, _)| !name.is_empty())
                 .ok_or_else(|| ConfigError::BadVar(spec.to_owned()))?;
-            self.vars.insert(name.to_owned(), serde_json::Value::String(value.to_owned()));
+            self.vars
+                .insert(name.to_owned(), serde_json::Value::String(value.to_owned()));
         }
         Ok(())
     }

@@ -27,7 +27,10 @@ fn reads_toml_with_vars() {
 #[test]
 fn reads_jsonc_with_comments_and_trailing_commas() {
     let dir = project(&[
-        ("wrangler.jsonc", "{\n  // the entry\n  \"main\": \"./index.js\",\n  \"vars\": { \"A\": \"1\", },\n}\n"),
+        (
+            "wrangler.jsonc",
+            "{\n  // the entry\n  \"main\": \"./index.js\",\n  \"vars\": { \"A\": \"1\", },\n}\n",
+        ),
         ("index.js", ""),
     ]);
     let config = WorkerConfig::locate(dir.path()).unwrap();
@@ -50,7 +53,10 @@ fn json_takes_precedence_over_toml() {
 fn a_script_file_is_its_own_project() {
     let dir = project(&[("hello.js", "")]);
     let config = WorkerConfig::locate(&dir.path().join("hello.js")).unwrap();
-    assert_eq!((config.name.as_str(), config.main.as_str()), ("hello", "hello.js"));
+    assert_eq!(
+        (config.name.as_str(), config.main.as_str()),
+        ("hello", "hello.js")
+    );
     assert!(config.config_file.is_none());
 }
 
@@ -58,30 +64,50 @@ fn a_script_file_is_its_own_project() {
 fn errors_name_what_was_looked_for() {
     let dir = project(&[("wrangler.toml", "name = \"x\"\n")]);
     let error = WorkerConfig::locate(dir.path()).unwrap_err().to_string();
-    assert!(error.contains("wrangler.toml") && error.contains("main"), "{error}");
+    assert!(
+        error.contains("wrangler.toml") && error.contains("main"),
+        "{error}"
+    );
 
     let dir = project(&[("wrangler.toml", "main = \"src/missing.js\"\n")]);
     let error = WorkerConfig::locate(dir.path()).unwrap_err().to_string();
-    assert!(error.contains("src/missing.js") && error.contains("does not exist"), "{error}");
+    assert!(
+        error.contains("src/missing.js") && error.contains("does not exist"),
+        "{error}"
+    );
 
     let dir = project(&[]);
     let error = WorkerConfig::locate(dir.path()).unwrap_err().to_string();
-    assert!(error.contains("no wrangler.json, wrangler.jsonc or wrangler.toml"), "{error}");
+    assert!(
+        error.contains("no wrangler.json, wrangler.jsonc or wrangler.toml"),
+        "{error}"
+    );
 
-    let error = WorkerConfig::locate(&dir.path().join("nope")).unwrap_err().to_string();
-    assert!(error.contains("nope") && error.contains("does not exist"), "{error}");
+    let error = WorkerConfig::locate(&dir.path().join("nope"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("nope") && error.contains("does not exist"),
+        "{error}"
+    );
 }
 
 #[test]
 fn parse_errors_carry_the_line() {
     let dir = project(&[("wrangler.toml", "main = \"a.js\"\nname = \n")]);
     let error = WorkerConfig::locate(dir.path()).unwrap_err().to_string();
-    assert!(error.contains("wrangler.toml") && error.contains("line 2"), "{error}");
+    assert!(
+        error.contains("wrangler.toml") && error.contains("line 2"),
+        "{error}"
+    );
 }
 
 #[test]
 fn var_overrides_replace_and_add() {
-    let dir = project(&[("wrangler.toml", "main = \"a.js\"\n[vars]\nA = \"1\"\n"), ("a.js", "")]);
+    let dir = project(&[
+        ("wrangler.toml", "main = \"a.js\"\n[vars]\nA = \"1\"\n"),
+        ("a.js", ""),
+    ]);
     let mut config = WorkerConfig::locate(dir.path()).unwrap();
     config.apply_var_overrides(&["A:2", "B:x:y"]).unwrap();
     assert_eq!(config.vars["A"], serde_json::json!("2"));

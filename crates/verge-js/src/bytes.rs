@@ -7,12 +7,16 @@ use rquickjs::{ArrayBuffer, TypedArray};
 pub fn bytes_of(array: &TypedArray<'_, u8>) -> Vec<u8> {
     // SAFETY: the slice is copied before any JavaScript can run again, so nothing can detach or
     // resize the buffer while it is borrowed.
-    unsafe { array.as_bytes() }.map(<[u8]>::to_vec).unwrap_or_default()
+    unsafe { array.as_bytes() }
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default()
 }
 
 /// Copies the bytes of an `ArrayBuffer`. Empty when the buffer was detached.
 #[allow(unsafe_code)]
 pub fn bytes_of_buffer(buffer: &ArrayBuffer<'_>) -> Vec<u8> {
     // SAFETY: as in `bytes_of`, the copy completes before JavaScript runs again.
-    unsafe { buffer.as_bytes() }.map(<[u8]>::to_vec).unwrap_or_default()
+    unsafe { buffer.as_bytes() }
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default()
 }

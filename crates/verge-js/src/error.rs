@@ -49,7 +49,11 @@ impl JsError {
             let message: Option<String> = object.get("message").ok();
             if let (Some(name), Some(message)) = (name, message) {
                 let stack = object.get::<_, String>("stack").unwrap_or_default();
-                return Self { name, message, stack };
+                return Self {
+                    name,
+                    message,
+                    stack,
+                };
             }
         }
         let message = ctx
@@ -92,7 +96,11 @@ impl fmt::Display for JsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.name, self.message)?;
         // Frames inside the runtime's own JavaScript are not the developer's to read.
-        for frame in self.stack.lines().filter(|l| !l.trim().is_empty() && !l.contains(INTERNAL_FRAME)) {
+        for frame in self
+            .stack
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.contains(INTERNAL_FRAME))
+        {
             write!(f, "\n{frame}")?;
         }
         Ok(())

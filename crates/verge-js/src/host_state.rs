@@ -20,7 +20,9 @@ unsafe impl<'js, T: 'static> JsLifetime<'js> for HostState<T> {
 pub fn store<T: 'static>(ctx: &Ctx<'_>, value: T) -> rquickjs::Result<()> {
     ctx.store_userdata(HostState(value))
         .map(|_| ())
-        .map_err(|_| rquickjs::Error::new_into_js_message("host state", "userdata", "userdata is borrowed"))
+        .map_err(|_| {
+            rquickjs::Error::new_into_js_message("host state", "userdata", "userdata is borrowed")
+        })
 }
 
 /// Runs `f` on the value of type `T` stored in the isolate of `ctx`; `None` if there is none.

@@ -8,8 +8,8 @@
 //! must never let a script's error or resource use become a Rust panic.
 
 mod bytes;
-mod host_state;
 mod error;
+mod host_state;
 mod loader;
 mod settle;
 
@@ -74,16 +74,19 @@ impl Isolate {
     /// Creates an isolate with the given limits and an empty global scope (the ECMAScript
     /// intrinsics only; the Web APIs are installed by `verge-web`).
     pub fn new(limits: IsolateLimits) -> Result<Self, JsError> {
-        let runtime = Runtime::new().map_err(|e| JsError::internal(format!("creating runtime: {e}")))?;
+        let runtime =
+            Runtime::new().map_err(|e| JsError::internal(format!("creating runtime: {e}")))?;
         runtime.set_memory_limit(limits.memory_bytes);
         runtime.set_max_stack_size(limits.stack_bytes);
         let deadline: Rc<Cell<Option<Instant>>> = Rc::default();
         let interrupt_deadline = deadline.clone();
         runtime.set_interrupt_handler(Some(Box::new(move || {
-            interrupt_deadline.get().is_some_and(|d| Instant::now() >= d)
+            interrupt_deadline
+                .get()
+                .is_some_and(|d| Instant::now() >= d)
         })));
-        let context =
-            Context::full(&runtime).map_err(|e| JsError::internal(format!("creating context: {e}")))?;
+        let context = Context::full(&runtime)
+            .map_err(|e| JsError::internal(format!("creating context: {e}")))?;
         Ok(Self {
             core: Rc::new(IsolateCore {
                 context,
@@ -149,7 +152,10 @@ fn drain_jobs(ctx: &Ctx<'_>) {
 
 impl IsolateHandle {
     /// Re-enters the isolate if it still exists; see [`Isolate::enter`].
-    pub fn enter<R>(&self, f: impl FnOnce(&Ctx<'_>) -> rquickjs::Result<R>) -> Option<Result<R, JsError>> {
+    pub fn enter<R>(
+        &self,
+        f: impl FnOnce(&Ctx<'_>) -> rquickjs::Result<R>,
+    ) -> Option<Result<R, JsError>> {
         self.core.upgrade().map(|core| core.enter(f))
     }
 

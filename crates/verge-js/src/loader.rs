@@ -76,8 +76,9 @@ impl Loader for ProjectLoader {
         _attributes: Option<ImportAttributes<'js>>,
     ) -> Result<Module<'js, Declared>> {
         let path = self.root.join(name);
-        let source = std::fs::read(&path)
-            .map_err(|e| Error::new_loading_message(name, format!("cannot read {}: {e}", path.display())))?;
+        let source = std::fs::read(&path).map_err(|e| {
+            Error::new_loading_message(name, format!("cannot read {}: {e}", path.display()))
+        })?;
         Module::declare(ctx.clone(), name, source)
     }
 }
@@ -88,9 +89,18 @@ mod tests {
 
     #[test]
     fn resolves_against_the_importing_module() {
-        assert_eq!(resolve_relative("src/index.js", "./lib/a.js").as_deref(), Some("src/lib/a.js"));
-        assert_eq!(resolve_relative("src/lib/a.js", "../b.js").as_deref(), Some("src/b.js"));
-        assert_eq!(resolve_relative("index.js", "./x/./y.js").as_deref(), Some("x/y.js"));
+        assert_eq!(
+            resolve_relative("src/index.js", "./lib/a.js").as_deref(),
+            Some("src/lib/a.js")
+        );
+        assert_eq!(
+            resolve_relative("src/lib/a.js", "../b.js").as_deref(),
+            Some("src/b.js")
+        );
+        assert_eq!(
+            resolve_relative("index.js", "./x/./y.js").as_deref(),
+            Some("x/y.js")
+        );
     }
 
     #[test]

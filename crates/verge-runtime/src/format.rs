@@ -15,7 +15,8 @@ pub fn is_module(source: &str) -> bool {
             return rest.starts_with([' ', '{', '*', '\t']);
         }
         if let Some(rest) = line.strip_prefix("import") {
-            return rest.starts_with([' ', '{', '*', '\t', '"', '\'']) && !rest.trim_start().starts_with('(');
+            return rest.starts_with([' ', '{', '*', '\t', '"', '\''])
+                && !rest.trim_start().starts_with('(');
         }
         false
     })
@@ -28,11 +29,17 @@ mod tests {
     #[test]
     fn detects_module_syntax() {
         assert!(is_module("export default { fetch() {} }"));
-        assert!(is_module("import { a } from './a.js';\naddEventListener('fetch', () => {})"));
+        assert!(is_module(
+            "import { a } from './a.js';\naddEventListener('fetch', () => {})"
+        ));
         assert!(is_module("  export async function x() {}"));
         assert!(is_module("import './side-effect.js'"));
-        assert!(!is_module("addEventListener('fetch', (e) => e.respondWith(new Response('x')))"));
-        assert!(!is_module("const exported = 1; const m = import('./x.js');"));
+        assert!(!is_module(
+            "addEventListener('fetch', (e) => e.respondWith(new Response('x')))"
+        ));
+        assert!(!is_module(
+            "const exported = 1; const m = import('./x.js');"
+        ));
         assert!(!is_module("importScripts('x')"));
     }
 }

@@ -33,7 +33,10 @@ impl Default for WorkerLimits {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Script(JsError),
     #[error("{0}")]
@@ -63,7 +66,10 @@ pub struct WorkerResponse {
 pub enum Outcome {
     Response(WorkerResponse),
     /// The handler threw, rejected or returned something other than a Response.
-    Exception { error: JsError, pass_through: bool },
+    Exception {
+        error: JsError,
+        pass_through: bool,
+    },
 }
 
 /// A worker loaded into an isolate on the current thread.
@@ -77,7 +83,11 @@ impl Worker {
     /// Loads `config`'s project into a new isolate: installs the Web APIs, builds `env` from its
     /// vars, evaluates the entry (as an ES module or a service-worker script) and finds its fetch
     /// handler. Must run inside a `LocalSet`.
-    pub async fn load(config: &WorkerConfig, limits: WorkerLimits, console: ConsoleSink) -> Result<Self, LoadError> {
+    pub async fn load(
+        config: &WorkerConfig,
+        limits: WorkerLimits,
+        console: ConsoleSink,
+    ) -> Result<Self, LoadError> {
         let main_path = config.root.join(&config.main);
         let source = std::fs::read_to_string(&main_path).map_err(|source| LoadError::Read {
             path: main_path.display().to_string(),
@@ -111,7 +121,8 @@ impl Worker {
                     if let Some(env) = env.as_object() {
                         for key in env.keys::<String>() {
                             let key = key?;
-                            ctx.globals().set(key.as_str(), env.get::<_, Value>(key.as_str())?)?;
+                            ctx.globals()
+                                .set(key.as_str(), env.get::<_, Value>(key.as_str())?)?;
                         }
                     }
                     let mut options = EvalOptions::default();
@@ -119,15 +130,22 @@ impl Worker {
                     options.strict = false;
                     options.filename = Some(config.main.clone());
                     ctx.eval_with_options::<Value, _>(source, options)?;
-                    (Value::new_undefined(ctx.clone()), Value::new_undefined(ctx.clone()))
+                    (
+                        Value::new_undefined(ctx.clone()),
+                        Value::new_undefined(ctx.clone()),
+                    )
                 };
                 let bound: Promise = finish_load.call((evaluation, namespace))?;
-                verge_js::settle(ctx, bound, |_, format: Value| Ok(format.as_string().and_then(|s| s.to_string().ok())))
+                verge_js::settle(ctx, bound, |_, format: Value| {
+                    Ok(format.as_string().and_then(|s| s.to_string().ok()))
+                })
             })
             .map_err(LoadError::Script)?;
         loaded
             .await
-            .map_err(|_| LoadError::Internal(JsError::internal("the isolate was dropped while loading")))?
+            .map_err(|_| {
+                LoadError::Internal(JsError::internal("the isolate was dropped while loading"))
+            })?
             .map_err(LoadError::Script)?;
         Ok(Self {
             name: config.name.clone(),
@@ -148,12 +166,21 @@ impl Worker {
     /// Runs the fetch handler for `request`. `ctx.waitUntil` work goes on in a local task after
     /// this returns, for at most the configured bound.
     pub async fn fetch(&self, request: WorkerRequest) -> Outcome {
-        let WorkerRequest { method, url, headers, body, cf } = request;
+        let WorkerRequest {
+            method,
+            url,
+            headers,
+            body,
+            cf,
+        } = request;
         let dispatched = self.isolate.enter(|ctx| {
             let internals = verge_web::internals(ctx)?;
             let dispatch: Function = internals.get("dispatchFetch")?;
             let env: Value = internals.get("env")?;
-            let header_list: Vec<String> = headers.into_iter().flat_map(|(name, value)| [name, value]).collect();
+            let header_list: Vec<String> = headers
+                .into_iter()
+                .flat_map(|(name, value)| [name, value])
+                .collect();
             let body = if body.is_empty() && (method == "GET" || method == "HEAD") {
                 Value::new_null(ctx.clone())
             } else {
@@ -164,7 +191,9 @@ impl Worker {
             verge_js::settle(ctx, settled, read_outcome)
         });
         let outcome = match dispatched {
-            Ok(receiver) => receiver.await.unwrap_or_else(|_| Err(JsError::internal("the isolate was dropped mid-request"))),
+            Ok(receiver) => receiver
+                .await
+                .unwrap_or_else(|_| Err(JsError::internal("the isolate was dropped mid-request"))),
             Err(error) => Err(error),
         };
         match outcome {
@@ -174,7 +203,10 @@ impl Worker {
                 }
                 outcome
             }
-            Err(error) => Outcome::Exception { error, pass_through: false },
+            Err(error) => Outcome::Exception {
+                error,
+                pass_through: false,
+            },
         }
     }
 
@@ -190,7 +222,10 @@ impl Worker {
 }
 
 /// Reads `{ parts, error, passThrough, done }` from `dispatchFetch` (see `fetch_event.js`).
-fn read_outcome<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> rquickjs::Result<(Outcome, Option<verge_js::Settled<()>>)> {
+fn read_outcome<'js>(
+    ctx: &Ctx<'js>,
+    value: Value<'js>,
+) -> rquickjs::Result<(Outcome, Option<verge_js::Settled<()>>)> {
     let object: Object = value.get()?;
     let done = match object.get::<_, Option<Promise>>("done")? {
         Some(done) => Some(verge_js::settle(ctx, done, |_, _| Ok(()))?),
@@ -205,17 +240,38 @@ fn read_outcome<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> rquickjs::Result<(Out
             .chunks_exact(2)
             .map(|pair| (pair[0].clone(), pair[1].clone()))
             .collect();
-        let body = body.map(|b| Bytes::from(verge_js::bytes_of(&b))).unwrap_or_default();
+        let body = body
+            .map(|b| Bytes::from(verge_js::bytes_of(&b)))
+            .unwrap_or_default();
         if status == 0 {
             let error = JsError {
                 name: "TypeError".into(),
                 message: "The worker returned an error response (Response.error()).".into(),
                 stack: String::new(),
             };
-            return Ok((Outcome::Exception { error, pass_through }, done));
+            return Ok((
+                Outcome::Exception {
+                    error,
+                    pass_through,
+                },
+                done,
+            ));
         }
-        return Ok((Outcome::Response(WorkerResponse { status, headers, body }), done));
+        return Ok((
+            Outcome::Response(WorkerResponse {
+                status,
+                headers,
+                body,
+            }),
+            done,
+        ));
     }
     let error = JsError::from_value(ctx, object.get("error")?);
-    Ok((Outcome::Exception { error, pass_through }, done))
+    Ok((
+        Outcome::Exception {
+            error,
+            pass_through,
+        },
+        done,
+    ))
 }

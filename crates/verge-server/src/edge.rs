@@ -51,7 +51,10 @@ pub fn serve_worker(listeners: BoundListeners, config: Arc<WorkerConfig>, option
 }
 
 fn serve_thread(listener: std::net::TcpListener, config: &WorkerConfig, options: EdgeOptions) {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => return tracing::error!("cannot start the serving runtime: {e}"),
     };
@@ -82,9 +85,14 @@ fn serve_thread(listener: std::net::TcpListener, config: &WorkerConfig, options:
             let worker = worker.clone();
             let options = options.clone();
             tokio::task::spawn_local(async move {
-                let service = service_fn(move |request| handle(worker.clone(), options.clone(), peer, request));
+                let service = service_fn(move |request| {
+                    handle(worker.clone(), options.clone(), peer, request)
+                });
                 let builder = auto::Builder::new(LocalExec);
-                if let Err(e) = builder.serve_connection(TokioIo::new(stream), service).await {
+                if let Err(e) = builder
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await
+                {
                     tracing::debug!("connection from {peer} ended: {e}");
                 }
             });
@@ -110,7 +118,11 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let started = Instant::now();
     let method = request.method().clone();
-    let path = request.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
+    let path = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "/".into());
     let response = match to_worker_request(request, peer, options.max_request_body).await {
         Ok(worker_request) => run(&worker, worker_request).await,
         Err(response) => response,
@@ -130,28 +142,46 @@ async fn run(worker: &Worker, request: WorkerRequest) -> Response<Full<Bytes>> {
             let mut builder = Response::builder().status(response.status);
             for (name, value) in &response.headers {
                 // hyper frames the body itself; a worker's framing headers would contradict it.
-                if matches!(name.as_str(), "content-length" | "transfer-encoding" | "connection" | "keep-alive") {
+                if matches!(
+                    name.as_str(),
+                    "content-length" | "transfer-encoding" | "connection" | "keep-alive"
+                ) {
                     continue;
                 }
-                match (HeaderName::from_bytes(name.as_bytes()), latin1_header_value(value)) {
+                match (
+                    HeaderName::from_bytes(name.as_bytes()),
+                    latin1_header_value(value),
+                ) {
                     (Ok(name), Some(value)) => builder = builder.header(name, value),
-                    _ => tracing::warn!(worker = worker.name(), "dropped an invalid response header {name:?}"),
+                    _ => tracing::warn!(
+                        worker = worker.name(),
+                        "dropped an invalid response header {name:?}"
+                    ),
                 }
             }
-            builder
-                .body(Full::new(response.body))
-                .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "invalid response from worker\n"))
+            builder.body(Full::new(response.body)).unwrap_or_else(|_| {
+                plain(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "invalid response from worker\n",
+                )
+            })
         }
         Outcome::Exception { error, .. } => {
             tracing::error!(worker = worker.name(), "uncaught exception: {error}");
-            plain(StatusCode::INTERNAL_SERVER_ERROR, "Error 1101: Worker threw exception\n")
+            plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Error 1101: Worker threw exception\n",
+            )
         }
     }
 }
 
 /// A header value from the worker, whose strings hold bytes as Latin-1 code points (ByteString).
 fn latin1_header_value(value: &str) -> Option<HeaderValue> {
-    let bytes: Option<Vec<u8>> = value.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect();
+    let bytes: Option<Vec<u8>> = value
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).ok())
+        .collect();
     HeaderValue::from_bytes(&bytes?).ok()
 }
 
@@ -168,19 +198,36 @@ async fn to_worker_request(
         .map(str::to_owned)
         .or_else(|| parts.uri.authority().map(|a| a.as_str().to_owned()))
         .unwrap_or_else(|| "localhost".into());
-    let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
     let url = format!("http://{host}{path}");
     let headers = parts
         .headers
         .iter()
-        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().iter().map(|&b| char::from(b)).collect()))
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                value.as_bytes().iter().map(|&b| char::from(b)).collect(),
+            )
+        })
         .collect();
     let body = match Limited::new(body, max_body).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return Err(plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n"));
+            return Err(plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body too large\n",
+            ));
         }
-        Err(_) => return Err(plain(StatusCode::BAD_REQUEST, "the request body could not be read\n")),
+        Err(_) => {
+            return Err(plain(
+                StatusCode::BAD_REQUEST,
+                "the request body could not be read\n",
+            ))
+        }
     };
     let version = format!("{:?}", parts.version);
     Ok(WorkerRequest {
@@ -199,8 +246,9 @@ async fn to_worker_request(
 fn plain(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/plain;charset=UTF-8"));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain;charset=UTF-8"),
+    );
     response
 }

@@ -30,7 +30,10 @@ impl BoundListeners {
             listeners.push(first.try_clone()?);
         }
         listeners.push(first);
-        Ok(Self { listeners, local_addr })
+        Ok(Self {
+            listeners,
+            local_addr,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {

@@ -24,31 +24,43 @@ pub fn forgiving_decode(input: &str) -> Option<Vec<u8>> {
     if !input.is_ascii() {
         return None;
     }
-    if data.len() % 4 == 0 {
+    if data.len().is_multiple_of(4) {
         for _ in 0..2 {
             if data.last() == Some(&b'=') {
                 data.pop();
             }
         }
     }
-    if data.len() % 4 == 1 || data.iter().any(|b| !(b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/')) {
+    if data.len() % 4 == 1
+        || data
+            .iter()
+            .any(|b| !(b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/'))
+    {
         return None;
     }
     FORGIVING.decode(&data).ok()
 }
 
-pub(crate) fn register<'js>(ctx: &Ctx<'js>, ops: &Object<'js>, _host: &WebHost) -> rquickjs::Result<()> {
+pub(crate) fn register<'js>(
+    ctx: &Ctx<'js>,
+    ops: &Object<'js>,
+    _host: &WebHost,
+) -> rquickjs::Result<()> {
     ops.set(
         "atob",
         Function::new(ctx.clone(), |input: String| {
-            forgiving_decode(&input).map(|bytes| bytes.into_iter().map(char::from).collect::<String>())
+            forgiving_decode(&input)
+                .map(|bytes| bytes.into_iter().map(char::from).collect::<String>())
         })?,
     )?;
     // The caller has checked that every code unit is at most 0xFF.
     ops.set(
         "btoa",
         Function::new(ctx.clone(), |input: String| {
-            let bytes: Vec<u8> = input.chars().map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?')).collect();
+            let bytes: Vec<u8> = input
+                .chars()
+                .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+                .collect();
             base64::engine::general_purpose::STANDARD.encode(bytes)
         })?,
     )

@@ -5,7 +5,11 @@ use rquickjs::{Ctx, Function, Object};
 use std::time::Instant;
 use verge_js::rquickjs;
 
-pub(crate) fn register<'js>(ctx: &Ctx<'js>, ops: &Object<'js>, _host: &WebHost) -> rquickjs::Result<()> {
+pub(crate) fn register<'js>(
+    ctx: &Ctx<'js>,
+    ops: &Object<'js>,
+    _host: &WebHost,
+) -> rquickjs::Result<()> {
     let origin = Instant::now();
     ops.set(
         "now",

@@ -16,7 +16,11 @@ pub enum LogLevel {
 /// Receives each line (or multi-line message) a worker logs.
 pub type ConsoleSink = Rc<dyn Fn(LogLevel, &str)>;
 
-pub(crate) fn register<'js>(ctx: &Ctx<'js>, ops: &Object<'js>, host: &WebHost) -> rquickjs::Result<()> {
+pub(crate) fn register<'js>(
+    ctx: &Ctx<'js>,
+    ops: &Object<'js>,
+    host: &WebHost,
+) -> rquickjs::Result<()> {
     let sink = host.console.clone();
     ops.set(
         "print",

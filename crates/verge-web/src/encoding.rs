@@ -31,9 +31,13 @@ impl StreamDecoder {
     /// flushed and reset for the next stream.
     fn decode(&mut self, input: &[u8], last: bool) -> Option<String> {
         let result = if self.fatal {
-            let capacity = self.decoder.max_utf8_buffer_length_without_replacement(input.len())?;
+            let capacity = self
+                .decoder
+                .max_utf8_buffer_length_without_replacement(input.len())?;
             let mut out = String::with_capacity(capacity);
-            let (result, _read) = self.decoder.decode_to_string_without_replacement(input, &mut out, last);
+            let (result, _read) = self
+                .decoder
+                .decode_to_string_without_replacement(input, &mut out, last);
             match result {
                 DecoderResult::InputEmpty => Some(out),
                 DecoderResult::Malformed(_, _) | DecoderResult::OutputFull => None,
@@ -62,53 +66,85 @@ pub fn encoding_for_label(label: &str) -> Option<String> {
     Encoding::for_label(label.trim().as_bytes()).map(|e| e.name().to_ascii_lowercase())
 }
 
-pub(crate) fn register<'js>(ctx: &Ctx<'js>, ops: &Object<'js>, _host: &WebHost) -> rquickjs::Result<()> {
+pub(crate) fn register<'js>(
+    ctx: &Ctx<'js>,
+    ops: &Object<'js>,
+    _host: &WebHost,
+) -> rquickjs::Result<()> {
     verge_js::store_host_state(ctx, DecoderTable::default())?;
-    ops.set("encodingForLabel", Function::new(ctx.clone(), |label: String| encoding_for_label(&label))?)?;
+    ops.set(
+        "encodingForLabel",
+        Function::new(ctx.clone(), |label: String| encoding_for_label(&label))?,
+    )?;
     ops.set(
         "utf8Encode",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, text: String| TypedArray::<u8>::new(ctx, text.into_bytes()))?,
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, text: String| {
+            TypedArray::<u8>::new(ctx, text.into_bytes())
+        })?,
     )?;
     ops.set(
         "utf8Decode",
         Function::new(ctx.clone(), |bytes: TypedArray<'js, u8>| {
             let bytes = bytes_of(&bytes);
-            encoding_rs::UTF_8.decode_with_bom_removal(&bytes).0.into_owned()
+            encoding_rs::UTF_8
+                .decode_with_bom_removal(&bytes)
+                .0
+                .into_owned()
         })?,
     )?;
     ops.set(
         "decoderNew",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, name: String, fatal: bool, ignore_bom: bool| {
-            let encoding = Encoding::for_label(name.as_bytes())
-                .ok_or_else(|| type_error(&ctx, &format!("unknown encoding {name}")))?;
-            let id = verge_js::with_host_state(&ctx, |table: &DecoderTable| {
-                let id = table.next_id.get().wrapping_add(1);
-                table.next_id.set(id);
-                let decoder = StreamDecoder::fresh_decoder(encoding, ignore_bom);
-                table.decoders.borrow_mut().insert(id, StreamDecoder { encoding, fatal, ignore_bom, decoder });
-                id
-            });
-            Ok::<_, rquickjs::Error>(id.unwrap_or(0))
-        })?,
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, name: String, fatal: bool, ignore_bom: bool| {
+                let encoding = Encoding::for_label(name.as_bytes())
+                    .ok_or_else(|| type_error(&ctx, &format!("unknown encoding {name}")))?;
+                let id = verge_js::with_host_state(&ctx, |table: &DecoderTable| {
+                    let id = table.next_id.get().wrapping_add(1);
+                    table.next_id.set(id);
+                    let decoder = StreamDecoder::fresh_decoder(encoding, ignore_bom);
+                    table.decoders.borrow_mut().insert(
+                        id,
+                        StreamDecoder {
+                            encoding,
+                            fatal,
+                            ignore_bom,
+                            decoder,
+                        },
+                    );
+                    id
+                });
+                Ok::<_, rquickjs::Error>(id.unwrap_or(0))
+            },
+        )?,
     )?;
     ops.set(
         "decode",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, id: u32, bytes: TypedArray<'js, u8>, stream: bool| {
-            let bytes = bytes_of(&bytes);
-            let decoded = verge_js::with_host_state(&ctx, |table: &DecoderTable| {
-                table.decoders.borrow_mut().get_mut(&id).map(|d| d.decode(&bytes, !stream))
-            });
-            match decoded.flatten() {
-                Some(Some(text)) => Ok(text),
-                Some(None) => Err(type_error(&ctx, "The encoded data was not valid.")),
-                None => Err(type_error(&ctx, "TextDecoder: decoder state is gone")),
-            }
-        })?,
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, id: u32, bytes: TypedArray<'js, u8>, stream: bool| {
+                let bytes = bytes_of(&bytes);
+                let decoded = verge_js::with_host_state(&ctx, |table: &DecoderTable| {
+                    table
+                        .decoders
+                        .borrow_mut()
+                        .get_mut(&id)
+                        .map(|d| d.decode(&bytes, !stream))
+                });
+                match decoded.flatten() {
+                    Some(Some(text)) => Ok(text),
+                    Some(None) => Err(type_error(&ctx, "The encoded data was not valid.")),
+                    None => Err(type_error(&ctx, "TextDecoder: decoder state is gone")),
+                }
+            },
+        )?,
     )?;
     ops.set(
         "decoderFree",
         Function::new(ctx.clone(), |ctx: Ctx<'js>, id: u32| {
-            verge_js::with_host_state(&ctx, |table: &DecoderTable| table.decoders.borrow_mut().remove(&id));
+            verge_js::with_host_state(&ctx, |table: &DecoderTable| {
+                table.decoders.borrow_mut().remove(&id)
+            });
         })?,
     )
 }

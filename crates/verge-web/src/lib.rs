@@ -42,10 +42,18 @@ struct Api {
 
 macro_rules! api {
     ($file:literal) => {
-        Api { file: $file, source: include_str!(concat!("../js/", $file)), ops: None }
+        Api {
+            file: $file,
+            source: include_str!(concat!("../js/", $file)),
+            ops: None,
+        }
     };
     ($file:literal, $ops:path) => {
-        Api { file: $file, source: include_str!(concat!("../js/", $file)), ops: Some($ops) }
+        Api {
+            file: $file,
+            source: include_str!(concat!("../js/", $file)),
+            ops: Some($ops),
+        }
     };
 }
 
@@ -101,7 +109,9 @@ pub fn install(isolate: &Isolate, host: WebHost) -> Result<(), JsError> {
 /// The hidden `internals` object of an isolate set up by [`install`].
 pub fn internals<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
     verge_js::with_host_state(ctx, |internals: &Internals| internals.0.clone())
-        .ok_or_else(|| rquickjs::Error::new_from_js("isolate", "Web APIs (install was not called)"))?
+        .ok_or_else(|| {
+            rquickjs::Error::new_from_js("isolate", "Web APIs (install was not called)")
+        })?
         .restore(ctx)
 }
 

@@ -28,7 +28,11 @@ impl Drop for TimerTable {
     }
 }
 
-pub(crate) fn register<'js>(ctx: &Ctx<'js>, ops: &Object<'js>, host: &WebHost) -> rquickjs::Result<()> {
+pub(crate) fn register<'js>(
+    ctx: &Ctx<'js>,
+    ops: &Object<'js>,
+    host: &WebHost,
+) -> rquickjs::Result<()> {
     verge_js::store_host_state(
         ctx,
         TimerTable {
@@ -40,14 +44,20 @@ pub(crate) fn register<'js>(ctx: &Ctx<'js>, ops: &Object<'js>, host: &WebHost) -
         "timerInit",
         Function::new(ctx.clone(), |ctx: Ctx<'js>, fire: Function<'js>| {
             let fire = Persistent::save(&ctx, fire);
-            verge_js::with_host_state(&ctx, |table: &TimerTable| *table.fire.borrow_mut() = Some(fire));
+            verge_js::with_host_state(&ctx, |table: &TimerTable| {
+                *table.fire.borrow_mut() = Some(fire)
+            });
         })?,
     )?;
     let isolate = host.isolate.clone();
     ops.set(
         "timerStart",
         Function::new(ctx.clone(), move |ctx: Ctx<'js>, id: u32, delay_ms: f64| {
-            let delay_ms = if (0.0..=MAX_DELAY_MS).contains(&delay_ms) { delay_ms } else { 0.0 };
+            let delay_ms = if (0.0..=MAX_DELAY_MS).contains(&delay_ms) {
+                delay_ms
+            } else {
+                0.0
+            };
             let isolate = isolate.clone();
             let task = tokio::task::spawn_local(async move {
                 tokio::time::sleep(Duration::from_secs_f64(delay_ms / 1000.0)).await;

@@ -58,7 +58,11 @@ fn set(url: &mut Url, setter: &str, value: &str) {
     };
 }
 
-pub(crate) fn register<'js>(ctx: &Ctx<'js>, ops: &Object<'js>, _host: &WebHost) -> rquickjs::Result<()> {
+pub(crate) fn register<'js>(
+    ctx: &Ctx<'js>,
+    ops: &Object<'js>,
+    _host: &WebHost,
+) -> rquickjs::Result<()> {
     ops.set(
         "urlParse",
         Function::new(ctx.clone(), |input: String, base: Option<String>| {
@@ -67,12 +71,15 @@ pub(crate) fn register<'js>(ctx: &Ctx<'js>, ops: &Object<'js>, _host: &WebHost) 
     )?;
     ops.set(
         "urlSet",
-        Function::new(ctx.clone(), |href: String, setter: String, value: String| {
-            parse(&href, None).map(|mut url| {
-                set(&mut url, &setter, &value);
-                components(&url)
-            })
-        })?,
+        Function::new(
+            ctx.clone(),
+            |href: String, setter: String, value: String| {
+                parse(&href, None).map(|mut url| {
+                    set(&mut url, &setter, &value);
+                    components(&url)
+                })
+            },
+        )?,
     )?;
     ops.set(
         "formDecode",

@@ -25,9 +25,10 @@ async function assertRejects(fn, type, message = '') {
   throw new Error(`${message} did not reject`);
 }
 async function __run() {
-  const failures = [];
+  const names = [], errors = [];
   for (const t of __tests) {
-    try { await t.fn(); } catch (error) { failures.push(`${t.name}: ${error?.message ?? error}\n${error?.stack ?? ''}`); }
+    names.push(t.name);
+    try { await t.fn(); errors.push(null); } catch (error) { errors.push(`${error?.message ?? error}\n${error?.stack ?? ''}`.trimEnd()); }
   }
-  return { count: __tests.length, failures };
+  return { names, errors };
 }

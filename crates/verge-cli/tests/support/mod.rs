@@ -1,5 +1,6 @@
 //! Starting a real `verge` process on a free loopback port and speaking HTTP to it.
 
+// Each test crate uses a different subset of these helpers.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
@@ -13,7 +14,10 @@ pub fn verge() -> Command {
 }
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// A running `verge dev`, stopped when dropped. Its stdout and stderr are collected as they come.
@@ -52,9 +56,18 @@ impl DevServer {
         let stderr = Arc::new(Mutex::new(String::new()));
         collect(child.stdout.take().unwrap(), stdout.clone());
         collect(child.stderr.take().unwrap(), stderr.clone());
-        let mut server = Self { child, base: String::new(), stdout, stderr };
+        let mut server = Self {
+            child,
+            base: String::new(),
+            stdout,
+            stderr,
+        };
         let ready = server.wait_for_stdout("Ready on http://", Duration::from_secs(30));
-        assert!(ready, "verge dev did not become ready; stderr:\n{}", server.stderr());
+        assert!(
+            ready,
+            "verge dev did not become ready; stderr:\n{}",
+            server.stderr()
+        );
         let out = server.stdout();
         let line = out.lines().find(|l| l.starts_with("Ready on ")).unwrap();
         server.base = line.trim_start_matches("Ready on ").trim().to_owned();
@@ -71,8 +84,9 @@ impl DevServer {
 
     /// Waits until stdout contains `needle`, for at most `bound`.
     pub fn wait_for_stdout(&mut self, needle: &str, bound: Duration) -> bool {
-        wait_until(bound, || self.stdout().contains(needle) || self.child.try_wait().ok().flatten().is_some())
-            && self.stdout().contains(needle)
+        wait_until(bound, || {
+            self.stdout().contains(needle) || self.child.try_wait().ok().flatten().is_some()
+        }) && self.stdout().contains(needle)
     }
 
     pub fn wait_for_stderr(&mut self, needle: &str, bound: Duration) -> bool {
@@ -120,7 +134,11 @@ pub fn send(agent: &ureq::Agent, request: http::Request<Vec<u8>>) -> Reply {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let body = response.body_mut().read_to_string().expect("read body");
-    Reply { status, headers, body }
+    Reply {
+        status,
+        headers,
+        body,
+    }
 }
 
 pub fn get(agent: &ureq::Agent, url: &str) -> Reply {

@@ -1,0 +1,120 @@
+//! The `verge` command as a user meets it: help, errors at start-up, and a real server under
+//! concurrent requests.
+
+// Test code fails by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use support::*;
+
+#[test]
+fn help_explains_every_flag() {
+    let top = verge().arg("--help").output().unwrap();
+    assert!(top.status.success());
+    let top = String::from_utf8_lossy(&top.stdout);
+    assert!(top.contains("dev") && top.contains("wrangler dev"), "{top}");
+    let dev = verge().args(["dev", "--help"]).output().unwrap();
+    let dev = String::from_utf8_lossy(&dev.stdout);
+    for flag in ["--port", "--ip", "--var", "--threads", "[PATH]"] {
+        assert!(dev.contains(flag), "dev --help lacks {flag}:\n{dev}");
+    }
+}
+
+fn write_project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn many_requests_are_in_flight_in_one_isolate_at_once() {
+    // Each request waits until eight are waiting together: if the isolate served them one at a
+    // time, none would ever be released and the clients would time out.
+    const WORKER: &str = r#"
+        let waiting = [];
+        export default {
+          fetch(request) {
+            return new Promise((resolve) => {
+              waiting.push(resolve);
+              if (waiting.length === 8) {
+                const released = waiting;
+                waiting = [];
+                released.forEach((release, i) => release(new Response(`released ${i}`)));
+              }
+            });
+          },
+        };
+    "#;
+    let project = write_project(&[("barrier.js", WORKER)]);
+    let server = DevServer::start(&project.path().join("barrier.js"), &[]);
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let url = server.base.clone();
+            std::thread::spawn(move || get(&client(), &url))
+        })
+        .collect();
+    let mut bodies: Vec<String> = clients
+        .into_iter()
+        .map(|c| c.join().unwrap().body)
+        .collect();
+    bodies.sort();
+    assert_eq!(
+        bodies,
+        (0..8).map(|i| format!("released {i}")).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_port_in_use_is_reported() {
+    let project = write_project(&[("w.js", "export default { fetch: () => new Response('x') }")]);
+    let server = DevServer::start(&project.path().join("w.js"), &[]);
+    let port = server.base.rsplit(':').next().unwrap().to_owned();
+    let output = verge()
+        .args(["dev", "--port", &port])
+        .arg(project.path().join("w.js"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    // The first server is unharmed.
+    assert_eq!(get(&client(), &server.base).body, "x");
+}
+
+#[test]
+fn bad_var_flag_is_a_clear_error() {
+    let project = write_project(&[("w.js", "export default { fetch: () => new Response('x') }")]);
+    let output = verge()
+        .args(["dev", "--var", "NOCOLON"])
+        .arg(project.path().join("w.js"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr)
+        .contains("invalid --var 'NOCOLON': expected NAME:VALUE"));
+}
+
+#[test]
+fn oversized_bodies_and_several_threads() {
+    let project = write_project(&[(
+        "echo.js",
+        "export default { async fetch(r) { return new Response(`${(await r.arrayBuffer()).byteLength}`) } }",
+    )]);
+    let server = DevServer::start(&project.path().join("echo.js"), &["--threads", "2"]);
+    let agent = client();
+    let body = vec![b'x'; 1024 * 1024];
+    let reply = send(
+        &agent,
+        http::Request::post(&server.base).body(body).unwrap(),
+    );
+    assert_eq!((reply.status, reply.body.as_str()), (200, "1048576"));
+    for _ in 0..20 {
+        assert_eq!(get(&agent, &server.base).body, "0");
+    }
+}

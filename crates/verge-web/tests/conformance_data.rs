@@ -1,0 +1,84 @@
+//! Web conformance from WPT's data files (`../shared/conformance-data/`, see its README): each
+//! driver in `tests/conformance/` runs one data set, and every failure must be listed, with its
+//! reason, in `tests/conformance/expectations.json`. A new failure fails this test, and so does a
+//! listed failure that now passes, so the list stays exact.
+
+// Test code fails by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Each driver and the data file it reads.
+const SUITES: &[(&str, &str)] = &[
+    ("urltestdata.js", "url/urltestdata.json"),
+    ("setters.js", "url/setters_tests.json"),
+    ("toascii.js", "url/toascii.json"),
+    ("base64.js", "fetch-misc/base64.json"),
+];
+
+fn data_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance-data");
+    assert!(
+        dir.is_dir(),
+        "the WPT data files are expected at {} (a copy of shared/ beside the repository)",
+        dir.display()
+    );
+    dir
+}
+
+#[test]
+fn wpt_data_driven() {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance");
+    let expectations: BTreeMap<String, BTreeMap<String, String>> =
+        serde_json::from_str(&std::fs::read_to_string(here.join("expectations.json")).unwrap())
+            .unwrap();
+    let data = data_dir();
+    let mut problems = Vec::new();
+    let mut summary = Vec::new();
+    let mut failing: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    common::block_on_local(async {
+        for (driver, data_file) in SUITES {
+            let source = std::fs::read_to_string(here.join(driver)).unwrap();
+            let json = std::fs::read_to_string(data.join(data_file)).unwrap();
+            let results = match common::run_js(driver, &source, Some(&json)).await {
+                Ok(results) => results,
+                Err(error) => {
+                    problems.push(error);
+                    continue;
+                }
+            };
+            let known = expectations.get(*driver).cloned().unwrap_or_default();
+            let passed = results.iter().filter(|(_, e)| e.is_none()).count();
+            summary.push(format!("{driver}: {passed}/{}", results.len()));
+            for (name, error) in &results {
+                if let Some(error) = error {
+                    failing
+                        .entry(driver.to_string())
+                        .or_default()
+                        .insert(name.clone(), error.clone());
+                }
+                match (error, known.contains_key(name)) {
+                    (Some(error), false) => problems.push(format!("{driver} › {name}: {error}")),
+                    (None, true) => problems.push(format!(
+                        "{driver} › {name}: passes now; remove it from expectations.json"
+                    )),
+                    _ => {}
+                }
+            }
+        }
+    });
+    eprintln!("WPT data-driven: {}", summary.join(", "));
+    // To review the failures when the implementation changes: VERGE_WPT_FAILURES=path.json.
+    if let Ok(path) = std::env::var("VERGE_WPT_FAILURES") {
+        std::fs::write(path, serde_json::to_string_pretty(&failing).unwrap()).unwrap();
+    }
+    assert!(
+        problems.is_empty(),
+        "{} unexpected results:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
