@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use verge_config::WorkerConfig;
-use verge_runtime::{LogLevel, Worker, WorkerLimits};
+use verge_runtime::{LogLevel, WorkerLimits};
 use verge_server::{BoundListeners, EdgeOptions, LogSink};
 
 #[derive(Args)]
@@ -37,25 +37,12 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
     let console = dev_console();
     let limits = WorkerLimits::default();
 
-    // Load once before listening, so that a script that does not compile or registers no
-    // handler is reported here, with its file and line, and nothing is served.
-    check_loads(&config, &limits, &console).with_context(|| {
-        format!(
-            "could not load worker {}",
-            config.root.join(&config.main).display()
-        )
-    })?;
-
     let addr = SocketAddr::new(args.ip, args.port);
     let listeners = BoundListeners::bind(addr, args.threads)
         .with_context(|| format!("cannot listen on {addr}"))?;
     let shown = listeners.local_addr();
-    let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "Ready on http://{shown}");
-    let _ = stdout.flush();
-    drop(stdout);
-
-    verge_server::serve_worker(
+    let entry = config.root.join(&config.main);
+    let server = verge_server::serve_worker(
         listeners,
         Arc::new(config),
         EdgeOptions {
@@ -64,27 +51,17 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
             console,
         },
     );
-    anyhow::bail!("the server stopped: no serving thread could run the worker")
-}
-
-fn check_loads(
-    config: &WorkerConfig,
-    limits: &WorkerLimits,
-    console: &LogSink,
-) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let local = tokio::task::LocalSet::new();
-    let sink = console.clone();
-    local.block_on(&runtime, async {
-        let console: verge_runtime::ConsoleSink =
-            std::rc::Rc::new(move |level, text| sink(level, text));
-        Worker::load(config, limits.clone(), console)
-            .await
-            .map(drop)
-    })?;
-    Ok(())
+    // A script that does not compile or registers no handler is reported here, with its file and
+    // line, and nothing is served.
+    server
+        .wait_loaded()
+        .with_context(|| format!("could not load worker {}", entry.display()))?;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "Ready on http://{shown}");
+    let _ = stdout.flush();
+    drop(stdout);
+    server.join();
+    anyhow::bail!("the server stopped: no serving thread is running")
 }
 
 /// Worker output goes to stdout (log, info, debug) and stderr (warn, error), unadorned, as

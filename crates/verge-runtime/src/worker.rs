@@ -235,14 +235,18 @@ fn read_outcome<'js>(
     if let Some(parts) = object.get::<_, Option<rquickjs::Array>>("parts")? {
         let status: u16 = parts.get(0)?;
         let header_list: Vec<String> = parts.get(2)?;
-        let body: Option<TypedArray<u8>> = parts.get(3)?;
+        let body: Value = parts.get(3)?;
         let headers = header_list
             .chunks_exact(2)
             .map(|pair| (pair[0].clone(), pair[1].clone()))
             .collect();
-        let body = body
-            .map(|b| Bytes::from(verge_js::bytes_of(&b)))
-            .unwrap_or_default();
+        let body = if let Some(text) = body.as_string() {
+            Bytes::from(text.to_string()?)
+        } else if let Ok(bytes) = TypedArray::<u8>::from_value(body) {
+            Bytes::from(verge_js::bytes_of(&bytes))
+        } else {
+            Bytes::new()
+        };
         if status == 0 {
             let error = JsError {
                 name: "TypeError".into(),

@@ -11,11 +11,13 @@ use hyper_util::server::conn::auto;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::Instant;
 use tokio::net::TcpListener;
 use verge_config::WorkerConfig;
-use verge_runtime::{ConsoleSink, LogLevel, Outcome, Worker, WorkerLimits, WorkerRequest};
+use verge_runtime::{
+    ConsoleSink, LoadError, LogLevel, Outcome, Worker, WorkerLimits, WorkerRequest,
+};
 
 /// Where a worker's console output goes, shared by every serving thread.
 pub type LogSink = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
@@ -28,29 +30,66 @@ pub struct EdgeOptions {
     pub console: LogSink,
 }
 
-/// Serves `config` on every listener, one thread each; returns when all threads have stopped
-/// (that is, when none could load the worker or all listeners failed).
-pub fn serve_worker(listeners: BoundListeners, config: Arc<WorkerConfig>, options: EdgeOptions) {
-    let threads: Vec<_> = listeners
+/// A server whose threads are loading or serving one worker.
+pub struct RunningServer {
+    loaded: mpsc::Receiver<Result<(), LoadError>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// Waits until every serving thread has loaded the worker, or one has failed to: the first
+    /// failure is returned, and the caller should then exit.
+    pub fn wait_loaded(&self) -> Result<(), LoadError> {
+        for _ in 0..self.threads.len() {
+            match self.loaded.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => return Err(error),
+                Err(_) => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Blocks until every serving thread has stopped.
+    pub fn join(self) {
+        for thread in self.threads {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Starts one serving thread per listener, each loading its own isolate of `config`; connections
+/// wait in the listen backlog until a thread has loaded the worker.
+pub fn serve_worker(
+    listeners: BoundListeners,
+    config: Arc<WorkerConfig>,
+    options: EdgeOptions,
+) -> RunningServer {
+    let (loaded_sender, loaded) = mpsc::channel();
+    let threads = listeners
         .listeners
         .into_iter()
         .enumerate()
         .filter_map(|(index, listener)| {
             let config = config.clone();
             let options = options.clone();
+            let loaded = loaded_sender.clone();
             std::thread::Builder::new()
                 .name(format!("verge-serve-{index}"))
-                .spawn(move || serve_thread(listener, &config, options))
+                .spawn(move || serve_thread(listener, &config, options, loaded))
                 .map_err(|e| tracing::error!("cannot start serving thread {index}: {e}"))
                 .ok()
         })
         .collect();
-    for thread in threads {
-        let _ = thread.join();
-    }
+    RunningServer { loaded, threads }
 }
 
-fn serve_thread(listener: std::net::TcpListener, config: &WorkerConfig, options: EdgeOptions) {
+fn serve_thread(
+    listener: std::net::TcpListener,
+    config: &WorkerConfig,
+    options: EdgeOptions,
+    loaded: mpsc::Sender<Result<(), LoadError>>,
+) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -64,12 +103,16 @@ fn serve_thread(listener: std::net::TcpListener, config: &WorkerConfig, options:
         let console: ConsoleSink = Rc::new(move |level, text| sink(level, text));
         let worker = match Worker::load(config, options.limits.clone(), console).await {
             Ok(worker) => Rc::new(worker),
-            Err(e) => return tracing::error!("cannot load worker {}: {e}", config.name),
+            Err(error) => {
+                let _ = loaded.send(Err(error));
+                return;
+            }
         };
         let listener = match TcpListener::from_std(listener) {
             Ok(listener) => listener,
             Err(e) => return tracing::error!("cannot listen: {e}"),
         };
+        let _ = loaded.send(Ok(()));
         let options = Rc::new(options);
         loop {
             let (stream, peer) = match listener.accept().await {

@@ -9,5 +9,5 @@
 mod edge;
 mod listen;
 
-pub use edge::{serve_worker, EdgeOptions, LogSink};
+pub use edge::{serve_worker, EdgeOptions, LogSink, RunningServer};
 pub use listen::BoundListeners;

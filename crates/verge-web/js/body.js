@@ -4,7 +4,8 @@
   // Returns { bytes: Uint8Array | null, contentType: string | null }.
   internals.extractBody = function extractBody(init) {
     if (init === undefined || init === null) return { bytes: null, contentType: null };
-    if (typeof init === 'string') return { bytes: internals.utf8Encode(init), contentType: 'text/plain;charset=UTF-8' };
+    // A string stays a string until someone needs its bytes: most are handed straight to the host.
+    if (typeof init === 'string') return { bytes: init, contentType: 'text/plain;charset=UTF-8' };
     if (init instanceof URLSearchParams) {
       return { bytes: internals.utf8Encode(init.toString()), contentType: 'application/x-www-form-urlencoded;charset=UTF-8' };
     }
@@ -17,20 +18,25 @@
 
   const used = Symbol('bodyUsed');
   internals.BodyMixin = class Body {
-    // Subclasses store the body as a Uint8Array (or null) in this[internals.bodyBytes].
+    // Subclasses store the body as a Uint8Array, a string (UTF-8 when encoded) or null in
+    // this[internals.bodyBytes].
     get bodyUsed() { return !!this[used]; }
+    // Resolves to the body as a Uint8Array, or as a string if it was given as one.
     #consume(kind) {
       if (this[used]) return Promise.reject(new TypeError(`${kind}: Body has already been used. It can only be used once.`));
-      const bytes = this[internals.bodyBytes];
-      if (bytes !== null) this[used] = true;
-      return Promise.resolve(bytes ?? new Uint8Array(0));
+      const body = this[internals.bodyBytes];
+      if (body !== null) this[used] = true;
+      return Promise.resolve(body ?? new Uint8Array(0));
     }
-    text() { return this.#consume('text()').then((b) => internals.utf8Decode(b)); }
-    json() { return this.#consume('json()').then((b) => JSON.parse(internals.utf8Decode(b))); }
+    #consumeBytes(kind) {
+      return this.#consume(kind).then((b) => (typeof b === 'string' ? internals.utf8Encode(b) : b));
+    }
+    text() { return this.#consume('text()').then((b) => (typeof b === 'string' ? b : internals.utf8Decode(b))); }
+    json() { return this.text().then(JSON.parse); }
     arrayBuffer() {
-      return this.#consume('arrayBuffer()').then((b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+      return this.#consumeBytes('arrayBuffer()').then((b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
     }
-    bytes() { return this.#consume('bytes()').then((b) => b.slice()); }
+    bytes() { return this.#consumeBytes('bytes()').then((b) => (b === this[internals.bodyBytes] ? b.slice() : b)); }
   };
   internals.bodyBytes = Symbol('bodyBytes');
   internals.markBodyUsed = (body) => { body[used] = true; };

@@ -72,13 +72,13 @@
     return internals.bindEntry(namespace);
   };
 
-  async function toParts(response) {
-    const value = await response;
+  function parts(value) {
     if (!(value instanceof Response)) {
       throw new TypeError("Incorrect type for Promise: the Promise did not resolve to 'Response'.");
     }
     return internals.responseParts(value);
   }
+  const toParts = (response) => (response instanceof Promise ? response.then(parts) : Promise.resolve(response).then(parts));
 
   async function drainWaitUntil(list) {
     for (let done = 0; done < list.length;) {
@@ -113,7 +113,9 @@
     } catch (error) {
       result = Promise.reject(error);
     }
-    const settled = (outcome) => ({ ...outcome, passThrough: state.passThrough, done: drainWaitUntil(state.waitUntil) });
-    return result.then((parts) => settled({ parts }), (error) => settled({ error }));
+    const done = () => (state.waitUntil.length ? drainWaitUntil(state.waitUntil) : undefined);
+    return result.then(
+      (parts) => ({ parts, passThrough: state.passThrough, done: done() }),
+      (error) => ({ error, passThrough: state.passThrough, done: done() }));
   };
 })

@@ -1,6 +1,7 @@
 // Request (Fetch §5.4) as Workers shape it: absolute URLs only, `cf`, no browser-only modes.
 (function (ops, internals) {
   const BODY = internals.bodyBytes;
+  const TRUSTED = Symbol('trusted');
   const NORMALIZED = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH'];
   const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
   function normalizeMethod(method) {
@@ -15,6 +16,11 @@
     #method; #url; #headers; #redirect; #signal; #cf;
     constructor(input, init = {}) {
       super();
+      if (input === TRUSTED) {
+        this.#method = init.method; this.#url = init.url; this.#headers = init.headers; this.#cf = init.cf;
+        this.#redirect = 'follow'; this.#signal = null; this[BODY] = init.body;
+        return;
+      }
       if (arguments.length === 0) throw new TypeError("Failed to construct 'Request': 1 argument required, but only 0 present.");
       init ??= {};
       let source = null;
@@ -32,7 +38,7 @@
         throw new TypeError(`Invalid redirect value '${redirect}': must be 'follow', 'manual' or 'error'.`);
       }
       this.#redirect = redirect;
-      this.#signal = init.signal ?? source?.#signal ?? internals.newAbortSignal();
+      this.#signal = init.signal ?? source?.#signal ?? null;
       this.#cf = init.cf ?? source?.#cf;
       this.#headers = new Headers(init.headers ?? source?.#headers);
       let bytes = null;
@@ -54,7 +60,7 @@
     get url() { return this.#url; }
     get headers() { return this.#headers; }
     get redirect() { return this.#redirect; }
-    get signal() { return this.#signal; }
+    get signal() { return (this.#signal ??= internals.newAbortSignal()); }
     get cf() { return this.#cf; }
     get keepalive() { return false; }
     get integrity() { return ''; }
@@ -70,13 +76,9 @@
   }
   Object.defineProperty(Request.prototype, Symbol.toStringTag, { value: 'Request' });
 
-  // An incoming request: trusted parts from the host, immutable headers as on Workers.
-  internals.incomingRequest = function (method, url, headerList, body, cf) {
-    const request = new Request(url, { method, cf });
-    const headers = internals.headersFromList(headerList, 'immutable');
-    request[BODY] = body ?? null;
-    Object.defineProperty(request, 'headers', { value: headers });
-    return request;
-  };
+  // An incoming request: trusted parts from the host (a valid method and absolute URL), so
+  // none of the constructor's checks apply. Headers are immutable, as on Workers.
+  internals.incomingRequest = (method, url, headerList, body, cf) =>
+    new Request(TRUSTED, { method, url, headers: internals.headersFromList(headerList, 'immutable'), body, cf });
   internals.defineGlobal('Request', Request);
 })

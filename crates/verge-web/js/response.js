@@ -75,7 +75,9 @@
       return copy;
     }
     static _parts(response) {
-      return [response.#status, response.#statusText, internals.headersToList(response.#headers), response[BODY]];
+      const body = response[BODY];
+      // The host reads strings as UTF-8: lone surrogates become U+FFFD, as TextEncoder would make them.
+      return [response.#status, response.#statusText, internals.headersToList(response.#headers), typeof body === 'string' ? body.toWellFormed() : body];
     }
   }
   Object.defineProperty(Response.prototype, Symbol.toStringTag, { value: 'Response' });
