@@ -11,6 +11,7 @@ mod bytes;
 mod error;
 mod host_state;
 mod loader;
+mod rejections;
 mod settle;
 
 pub use bytes::{bytes_of, bytes_of_buffer};
@@ -85,6 +86,7 @@ impl Isolate {
                 .get()
                 .is_some_and(|d| Instant::now() >= d)
         })));
+        runtime.set_host_promise_rejection_tracker(Some(Box::new(rejections::track)));
         let context = Context::full(&runtime)
             .map_err(|e| JsError::internal(format!("creating context: {e}")))?;
         Ok(Self {
@@ -131,6 +133,9 @@ impl IsolateCore {
         let result = self.context.with(|ctx| {
             let result = f(&ctx).map_err(|e| JsError::from_rquickjs(&ctx, e));
             drain_jobs(&ctx);
+            for reason in rejections::take_unhandled(&ctx) {
+                tracing::error!(target: "verge::js", "Uncaught (in promise) {reason}");
+            }
             result
         });
         if !nested {

@@ -5,6 +5,13 @@ export default {
     if (pathname === '/error') return Response.error();
     if (pathname === '/reject') await Promise.reject(new Error('async failure'));
     if (pathname === '/throw-string') throw 'a bare string';
+    if (pathname === '/floating') {
+      Promise.reject(new Error('floating rejection'));
+      const later = Promise.reject(new Error('handled later'));
+      await null;
+      later.catch(() => {});
+      return new Response('floated');
+    }
     if (pathname === '/bad-status') return new Response('x', { status: 99 });
     return new Response('fine');
   },
