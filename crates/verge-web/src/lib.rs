@@ -65,6 +65,7 @@ const APIS: &[Api] = &[
     api!("timers.js", timers::register),
     api!("abort.js"),
     api!("encoding.js", encoding::register),
+    api!("streams.js"),
     api!("base64.js", base64::register),
     api!("url.js", url::register),
     api!("headers.js"),
