@@ -10,5 +10,6 @@
 mod format;
 mod worker;
 
+pub use verge_web::{BoxError, ChannelBody, NativeBody};
 pub use verge_web::{ConsoleSink, LogLevel};
-pub use worker::{LoadError, Outcome, Worker, WorkerLimits, WorkerRequest, WorkerResponse};
+pub use worker::{Body, LoadError, Outcome, Worker, WorkerLimits, WorkerRequest, WorkerResponse};

@@ -3,8 +3,8 @@
 use crate::BoundListeners;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use http_body_util::{BodyExt, Empty, Full, Limited};
+use hyper::body::{Body as _, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::conn::auto;
@@ -16,7 +16,8 @@ use std::time::Instant;
 use tokio::net::TcpListener;
 use verge_config::WorkerConfig;
 use verge_runtime::{
-    ConsoleSink, LoadError, LogLevel, Outcome, Worker, WorkerLimits, WorkerRequest,
+    Body, ConsoleSink, LoadError, LogLevel, NativeBody, Outcome, Worker, WorkerLimits,
+    WorkerRequest,
 };
 
 /// Where a worker's console output goes, shared by every serving thread.
@@ -158,7 +159,7 @@ async fn handle(
     options: Rc<EdgeOptions>,
     peer: SocketAddr,
     request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<NativeBody>, Infallible> {
     let started = Instant::now();
     let method = request.method().clone();
     let path = request
@@ -166,7 +167,7 @@ async fn handle(
         .path_and_query()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "/".into());
-    let response = match to_worker_request(request, peer, options.max_request_body).await {
+    let response = match to_worker_request(request, peer, options.max_request_body) {
         Ok(worker_request) => run(&worker, worker_request).await,
         Err(response) => response,
     };
@@ -179,7 +180,7 @@ async fn handle(
     Ok(response)
 }
 
-async fn run(worker: &Worker, request: WorkerRequest) -> Response<Full<Bytes>> {
+async fn run(worker: &Worker, request: WorkerRequest) -> Response<NativeBody> {
     match worker.fetch(request).await {
         Outcome::Response(response) => {
             let mut builder = Response::builder().status(response.status);
@@ -202,7 +203,14 @@ async fn run(worker: &Worker, request: WorkerRequest) -> Response<Full<Bytes>> {
                     ),
                 }
             }
-            builder.body(Full::new(response.body)).unwrap_or_else(|_| {
+            let body = match response.body {
+                Body::Empty => Empty::new().map_err(|never| match never {}).boxed_unsync(),
+                Body::Full(bytes) => Full::new(bytes)
+                    .map_err(|never| match never {})
+                    .boxed_unsync(),
+                Body::Stream(stream) => stream,
+            };
+            builder.body(body).unwrap_or_else(|_| {
                 plain(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "invalid response from worker\n",
@@ -228,11 +236,11 @@ fn latin1_header_value(value: &str) -> Option<HeaderValue> {
     HeaderValue::from_bytes(&bytes?).ok()
 }
 
-async fn to_worker_request(
+fn to_worker_request(
     request: Request<Incoming>,
     peer: SocketAddr,
     max_body: usize,
-) -> Result<WorkerRequest, Response<Full<Bytes>>> {
+) -> Result<WorkerRequest, Response<NativeBody>> {
     let (parts, body) = request.into_parts();
     let host = parts
         .headers
@@ -257,20 +265,23 @@ async fn to_worker_request(
             )
         })
         .collect();
-    let body = match Limited::new(body, max_body).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return Err(plain(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "request body too large\n",
-            ));
-        }
-        Err(_) => {
-            return Err(plain(
-                StatusCode::BAD_REQUEST,
-                "the request body could not be read\n",
-            ))
-        }
+    let declared_length = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared_length.is_some_and(|length| length > max_body as u64) {
+        return Err(plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body too large\n",
+        ));
+    }
+    // The body streams into the worker as it arrives; one that outgrows the limit without
+    // declaring its length fails the worker's read.
+    let body = if body.is_end_stream() {
+        Body::Empty
+    } else {
+        Body::Stream(Limited::new(body, max_body).boxed_unsync())
     };
     let version = format!("{:?}", parts.version);
     Ok(WorkerRequest {
@@ -286,8 +297,12 @@ async fn to_worker_request(
     })
 }
 
-fn plain(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+fn plain(status: StatusCode, body: &'static str) -> Response<NativeBody> {
+    let mut response = Response::new(
+        Full::new(Bytes::from_static(body.as_bytes()))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
     *response.status_mut() = status;
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,

@@ -1,7 +1,7 @@
 // The Body mixin (Fetch §5.3) shared by Request and Response: extracting a body from what a
 // script passes in, and reading it once as text, JSON, bytes or an ArrayBuffer.
 (function (ops, internals) {
-  // Returns { bytes: Uint8Array | null, contentType: string | null }.
+  // Returns { bytes, contentType }: bytes is null, a string, a Uint8Array or a ReadableStream.
   internals.extractBody = function extractBody(init) {
     if (init === undefined || init === null) return { bytes: null, contentType: null };
     // A string stays a string until someone needs its bytes: most are handed straight to the host.
@@ -12,21 +12,50 @@
     if (init instanceof ArrayBuffer || ArrayBuffer.isView(init)) {
       return { bytes: internals.toBytes(init, 'body').slice(), contentType: null };
     }
+    if (init instanceof ReadableStream) {
+      if (init.locked || internals.isDisturbed(init)) throw new TypeError('The ReadableStream body is locked or was already read.');
+      return { bytes: init, contentType: null };
+    }
     if (internals.isBodySource?.(init)) return internals.bodySource(init);
     return { bytes: internals.utf8Encode(String(init)), contentType: 'text/plain;charset=UTF-8' };
   };
 
   const used = Symbol('bodyUsed');
+  const BODY = Symbol('body');
+  internals.bodyBytes = BODY;
   internals.BodyMixin = class Body {
-    // Subclasses store the body as a Uint8Array, a string (UTF-8 when encoded) or null in
-    // this[internals.bodyBytes].
-    get bodyUsed() { return !!this[used]; }
+    // Subclasses store the body in this[internals.bodyBytes]: null, a string (UTF-8 when
+    // encoded), a Uint8Array or a ReadableStream. Strings and bytes become a stream only when
+    // a script asks for `body`.
+    get body() {
+      const body = this[BODY];
+      if (body === null || body instanceof ReadableStream) return body;
+      const bytes = typeof body === 'string' ? internals.utf8Encode(body) : body;
+      const stream = new ReadableStream({
+        type: 'bytes',
+        start(controller) {
+          if (bytes.byteLength) controller.enqueue(bytes);
+          controller.close();
+        },
+      });
+      this[BODY] = stream;
+      return stream;
+    }
+    get bodyUsed() {
+      const body = this[BODY];
+      return !!this[used] || (body instanceof ReadableStream && internals.isDisturbed(body));
+    }
     // Resolves to the body as a Uint8Array, or as a string if it was given as one.
     #consume(kind) {
-      if (this[used]) return Promise.reject(new TypeError(`${kind}: Body has already been used. It can only be used once.`));
-      const body = this[internals.bodyBytes];
-      if (body !== null) this[used] = true;
-      return Promise.resolve(body ?? new Uint8Array(0));
+      if (this.bodyUsed) return Promise.reject(new TypeError(`${kind}: Body has already been used. It can only be used once.`));
+      const body = this[BODY];
+      if (body === null) return Promise.resolve(new Uint8Array(0));
+      this[used] = true;
+      if (body instanceof ReadableStream) {
+        if (body.locked) return Promise.reject(new TypeError(`${kind}: the body stream is locked.`));
+        return internals.readAllNative(body) ?? internals.readAllBytes(body);
+      }
+      return Promise.resolve(body);
     }
     #consumeBytes(kind) {
       return this.#consume(kind).then((b) => (typeof b === 'string' ? internals.utf8Encode(b) : b));
@@ -34,10 +63,53 @@
     text() { return this.#consume('text()').then((b) => (typeof b === 'string' ? b : internals.utf8Decode(b))); }
     json() { return this.text().then(JSON.parse); }
     arrayBuffer() {
-      return this.#consumeBytes('arrayBuffer()').then((b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+      return this.#consumeBytes('arrayBuffer()').then((b) => (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b.buffer : b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)));
     }
-    bytes() { return this.#consumeBytes('bytes()').then((b) => (b === this[internals.bodyBytes] ? b.slice() : b)); }
+    bytes() { return this.#consumeBytes('bytes()').then((b) => (b === this[BODY] ? b.slice() : b)); }
   };
-  internals.bodyBytes = Symbol('bodyBytes');
   internals.markBodyUsed = (body) => { body[used] = true; };
+  // For clone(): the body to give the copy. A stream is teed, and the original keeps one branch.
+  internals.cloneBody = (owner) => {
+    const body = owner[BODY];
+    if (!(body instanceof ReadableStream)) return body;
+    const [mine, theirs] = body.tee();
+    owner[BODY] = mine;
+    return theirs;
+  };
+
+  // The body as the host takes it: null, a string, bytes, { native: id } for a native body no
+  // script has touched, or { pump: id } for a stream the host reads through pumpRead(id).
+  const pumps = new Map();
+  let nextPump = 1;
+  internals.hostBody = (owner) => {
+    const body = owner[BODY];
+    if (!(body instanceof ReadableStream)) return typeof body === 'string' ? body.toWellFormed() : body;
+    const native = internals.untouchedNativeBody(body);
+    if (native !== undefined) return { native };
+    if (body.locked || internals.isDisturbed(body)) throw new TypeError('The response body stream is locked or was already read.');
+    const id = nextPump++;
+    pumps.set(id, body.getReader());
+    return { pump: id };
+  };
+  // Next chunk of a pumped stream as a Uint8Array; undefined at the end.
+  internals.pumpRead = async (id) => {
+    const reader = pumps.get(id);
+    if (!reader) return undefined;
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) { pumps.delete(id); return undefined; }
+        const bytes = typeof value === 'string' ? internals.utf8Encode(value) : internals.toBytes(value, 'a body chunk');
+        if (bytes.byteLength) return bytes;
+      }
+    } catch (error) {
+      pumps.delete(id);
+      throw error;
+    }
+  };
+  internals.pumpCancel = (id, reason) => {
+    const reader = pumps.get(id);
+    pumps.delete(id);
+    if (reader) reader.cancel(reason).catch(() => {});
+  };
 })

@@ -54,6 +54,9 @@
         bytes = source[BODY];
         internals.markBodyUsed(source);
       }
+      if (bytes !== null && (this.#method === 'GET' || this.#method === 'HEAD')) {
+        throw new TypeError('Request with a GET or HEAD method cannot have a body.');
+      }
       this[BODY] = bytes;
     }
     get method() { return this.#method; }
@@ -70,7 +73,7 @@
       const copy = new Request(this.#url, {
         method: this.#method, headers: this.#headers, redirect: this.#redirect, signal: this.#signal, cf: this.#cf,
       });
-      copy[BODY] = this[BODY];
+      copy[BODY] = internals.cloneBody(this);
       return copy;
     }
   }

@@ -71,13 +71,11 @@
       copy.#status = this.#status;
       copy.#type = this.#type;
       copy.#url = this.#url;
-      copy[BODY] = this[BODY];
+      copy[BODY] = internals.cloneBody(this);
       return copy;
     }
     static _parts(response) {
-      const body = response[BODY];
-      // The host reads strings as UTF-8: lone surrogates become U+FFFD, as TextEncoder would make them.
-      return [response.#status, response.#statusText, internals.headersToList(response.#headers), typeof body === 'string' ? body.toWellFormed() : body];
+      return [response.#status, response.#statusText, internals.headersToList(response.#headers), internals.hostBody(response)];
     }
   }
   Object.defineProperty(Response.prototype, Symbol.toStringTag, { value: 'Response' });

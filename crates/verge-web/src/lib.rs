@@ -9,6 +9,7 @@
 //! environment: those come as bindings, granted by the runtime.
 
 mod base64;
+mod body;
 mod clock;
 mod console;
 mod crypto;
@@ -16,6 +17,7 @@ mod encoding;
 mod timers;
 mod url;
 
+pub use body::{register_body, take_body, BoxError, ChannelBody, NativeBody};
 pub use console::{ConsoleSink, LogLevel};
 
 use rquickjs::context::EvalOptions;
@@ -66,6 +68,7 @@ const APIS: &[Api] = &[
     api!("abort.js"),
     api!("encoding.js", encoding::register),
     api!("streams.js"),
+    api!("native_body.js", body::register),
     api!("base64.js", base64::register),
     api!("url.js", url::register),
     api!("headers.js"),

@@ -1,0 +1,129 @@
+//! Native operations that return a promise: the Rust future runs as a local task, and when it
+//! completes the isolate is re-entered to settle the promise.
+//!
+//! The promise's resolving functions stay in the isolate's userdata, keyed by an id; the task
+//! holds only the id and a weak handle. Dropping the isolate drops the table, which aborts every
+//! pending task, so no JavaScript value outlives its runtime.
+
+use crate::{host_state, IsolateHandle};
+use rquickjs::{Ctx, Exception, Function, Persistent, Promise, Value};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::future::Future;
+use tokio::task::AbortHandle;
+
+struct Pending {
+    resolve: Persistent<Function<'static>>,
+    reject: Persistent<Function<'static>>,
+    task: Option<AbortHandle>,
+}
+
+#[derive(Default)]
+struct PendingOps {
+    next_id: Cell<u64>,
+    pending: RefCell<HashMap<u64, Pending>>,
+}
+
+impl Drop for PendingOps {
+    fn drop(&mut self) {
+        for (_, pending) in self.pending.borrow_mut().drain() {
+            if let Some(task) = pending.task {
+                task.abort();
+            }
+        }
+    }
+}
+
+/// How a failed op rejects its promise: the JavaScript error class and message.
+#[derive(Debug, Clone)]
+pub enum OpError {
+    Type(String),
+    Range(String),
+    /// A `DOMException` with the given name (`AbortError`, `TimeoutError`…).
+    Dom {
+        name: &'static str,
+        message: String,
+    },
+    Error(String),
+}
+
+impl OpError {
+    /// The JavaScript value this error rejects with.
+    pub fn into_value<'js>(self, ctx: &Ctx<'js>) -> Value<'js> {
+        let _ = match self {
+            OpError::Type(message) => Exception::throw_type(ctx, &message),
+            OpError::Range(message) => Exception::throw_range(ctx, &message),
+            OpError::Dom { name, message } => Exception::throw_dom(ctx, name, &message),
+            OpError::Error(message) => Exception::throw_message(ctx, &message),
+        };
+        ctx.catch()
+    }
+}
+
+/// Starts `future` and returns a promise settled with its output, converted by `convert` inside
+/// the isolate. Must be called inside a `LocalSet`.
+pub fn spawn_promise<'js, T, F, C>(
+    ctx: &Ctx<'js>,
+    isolate: &IsolateHandle,
+    future: F,
+    convert: C,
+) -> rquickjs::Result<Promise<'js>>
+where
+    T: 'static,
+    F: Future<Output = Result<T, OpError>> + 'static,
+    C: for<'a> FnOnce(&Ctx<'a>, T) -> rquickjs::Result<Value<'a>> + 'static,
+{
+    if host_state::with(ctx, |_: &PendingOps| ()).is_none() {
+        host_state::store(ctx, PendingOps::default())?;
+    }
+    let (promise, resolve, reject) = ctx.promise()?;
+    let id = host_state::with(ctx, |ops: &PendingOps| {
+        let id = ops.next_id.get() + 1;
+        ops.next_id.set(id);
+        ops.pending.borrow_mut().insert(
+            id,
+            Pending {
+                resolve: Persistent::save(ctx, resolve),
+                reject: Persistent::save(ctx, reject),
+                task: None,
+            },
+        );
+        id
+    })
+    .unwrap_or_default();
+    let isolate = isolate.clone();
+    let task = tokio::task::spawn_local(async move {
+        let output = future.await;
+        let settled = isolate.enter(|ctx| {
+            let Some(pending) =
+                host_state::with(ctx, |ops: &PendingOps| ops.pending.borrow_mut().remove(&id))
+                    .flatten()
+            else {
+                return Ok(());
+            };
+            match output.map(|value| convert(ctx, value)) {
+                Ok(Ok(value)) => pending.resolve.restore(ctx)?.call::<_, ()>((value,)),
+                Ok(Err(error)) => {
+                    let reason = match error {
+                        rquickjs::Error::Exception => ctx.catch(),
+                        other => OpError::Error(other.to_string()).into_value(ctx),
+                    };
+                    pending.reject.restore(ctx)?.call::<_, ()>((reason,))
+                }
+                Err(error) => pending
+                    .reject
+                    .restore(ctx)?
+                    .call::<_, ()>((error.into_value(ctx),)),
+            }
+        });
+        if let Some(Err(error)) = settled {
+            tracing::error!(target: "verge::js", "settling a promise failed: {error}");
+        }
+    });
+    host_state::with(ctx, |ops: &PendingOps| {
+        if let Some(pending) = ops.pending.borrow_mut().get_mut(&id) {
+            pending.task = Some(task.abort_handle());
+        }
+    });
+    Ok(promise)
+}

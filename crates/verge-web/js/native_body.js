@@ -1,0 +1,40 @@
+// ReadableStreams over the host's native bodies (see src/body.rs). A stream made here remembers
+// its source id, so that while JavaScript has not read it the host can take the body back whole.
+(function (ops, internals) {
+  const NATIVE = Symbol('nativeBody');
+  const registry = new FinalizationRegistry((id) => ops.bodyCancel(id));
+  internals.nativeStream = function (id) {
+    const stream = new ReadableStream({
+      type: 'bytes',
+      async pull(controller) {
+        const chunk = await ops.bodyRead(id);
+        if (chunk === undefined) {
+          controller.close();
+          // A BYOB read waiting when the body ends must be answered with zero bytes.
+          controller.byobRequest?.respond(0);
+        } else {
+          controller.enqueue(chunk);
+        }
+      },
+      cancel() { ops.bodyCancel(id); },
+    }, { highWaterMark: 0 });
+    stream[NATIVE] = id;
+    registry.register(stream, id, stream);
+    return stream;
+  };
+  // The native body behind `stream` if nothing has read, locked or wrapped it yet; it leaves the
+  // stream, which is no longer usable.
+  internals.untouchedNativeBody = function (stream) {
+    const id = stream?.[NATIVE];
+    if (id === undefined || stream.locked || internals.isDisturbed(stream)) return undefined;
+    registry.unregister(stream);
+    delete stream[NATIVE];
+    stream.getReader();
+    return id;
+  };
+  // Reads a whole native body in one op when nothing has touched its stream.
+  internals.readAllNative = function (stream) {
+    const id = internals.untouchedNativeBody(stream);
+    return id === undefined ? undefined : ops.bodyReadAll(id);
+  };
+})

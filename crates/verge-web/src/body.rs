@@ -1,0 +1,183 @@
+//! Native byte sources behind `ReadableStream`s: an incoming request body, a fetched response
+//! body. JavaScript reads them by id through ops; a stream that JavaScript never touched can be
+//! handed back to the host whole, so a pass-through proxy copies no bytes through the isolate.
+//!
+//! Lifecycle: one [`BodyTable`] per isolate, in its userdata. A source leaves the table when it
+//! ends, is cancelled, is taken back by the host, or when its stream is garbage-collected (the
+//! JS side registers a finalizer), so an unread body never pins a connection.
+
+use crate::WebHost;
+use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::BodyExt;
+use rquickjs::{Ctx, Function, Object, TypedArray, Value};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use verge_js::{rquickjs, OpError};
+
+/// Errors a body can fail with while being read.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A body the host can hand to JavaScript or take back: any `http_body::Body` of bytes.
+pub type NativeBody = UnsyncBoxBody<Bytes, BoxError>;
+
+type Slot = Rc<RefCell<Option<NativeBody>>>;
+
+#[derive(Default)]
+struct BodyTable {
+    next_id: Cell<u32>,
+    sources: RefCell<HashMap<u32, Slot>>,
+}
+
+/// Registers `body` in the isolate and returns its id, for `internals.nativeStream(id)`.
+pub fn register_body(ctx: &Ctx<'_>, body: NativeBody) -> u32 {
+    verge_js::with_host_state(ctx, |table: &BodyTable| {
+        let id = table.next_id.get().wrapping_add(1).max(1);
+        table.next_id.set(id);
+        table
+            .sources
+            .borrow_mut()
+            .insert(id, Rc::new(RefCell::new(Some(body))));
+        id
+    })
+    .unwrap_or(0)
+}
+
+/// Takes a native body back out of the isolate (the stream wrapping it was never read).
+pub fn take_body(ctx: &Ctx<'_>, id: u32) -> Option<NativeBody> {
+    let slot = verge_js::with_host_state(ctx, |table: &BodyTable| {
+        table.sources.borrow_mut().remove(&id)
+    })
+    .flatten()?;
+    let body = slot.borrow_mut().take();
+    body
+}
+
+fn slot(ctx: &Ctx<'_>, id: u32) -> Option<Slot> {
+    verge_js::with_host_state(ctx, |table: &BodyTable| {
+        table.sources.borrow().get(&id).cloned()
+    })
+    .flatten()
+}
+
+fn read_error(error: BoxError) -> OpError {
+    OpError::Type(format!("the body could not be read: {error}"))
+}
+
+/// Reads the next data frame; `None` at the end. Trailers are skipped.
+async fn next_chunk(slot: &Slot) -> Result<Option<Bytes>, OpError> {
+    // The body leaves its slot while being polled so that no RefCell borrow spans an await.
+    let Some(mut body) = slot.borrow_mut().take() else {
+        return Ok(None);
+    };
+    let result = loop {
+        match body.frame().await {
+            None => break Ok(None),
+            Some(Err(error)) => break Err(read_error(error)),
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    if !data.is_empty() {
+                        break Ok(Some(data));
+                    }
+                }
+            }
+        }
+    };
+    if matches!(result, Ok(Some(_))) {
+        *slot.borrow_mut() = Some(body);
+    }
+    result
+}
+
+pub(crate) fn register<'js>(
+    ctx: &Ctx<'js>,
+    ops: &Object<'js>,
+    host: &WebHost,
+) -> rquickjs::Result<()> {
+    verge_js::store_host_state(ctx, BodyTable::default())?;
+    let isolate = host.isolate.clone();
+    ops.set(
+        "bodyRead",
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>, id: u32| {
+            let slot = slot(&ctx, id);
+            verge_js::spawn_promise(
+                &ctx,
+                &isolate,
+                async move {
+                    match slot {
+                        Some(slot) => next_chunk(&slot).await,
+                        None => Ok(None),
+                    }
+                },
+                |ctx, chunk| match chunk {
+                    Some(bytes) => {
+                        Ok(TypedArray::<u8>::new_copy(ctx.clone(), &bytes[..])?.into_value())
+                    }
+                    None => Ok(Value::new_undefined(ctx.clone())),
+                },
+            )
+        })?,
+    )?;
+    let isolate = host.isolate.clone();
+    ops.set(
+        "bodyReadAll",
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>, id: u32| {
+            let body = take_body(&ctx, id);
+            verge_js::spawn_promise(
+                &ctx,
+                &isolate,
+                async move {
+                    match body {
+                        Some(body) => body
+                            .collect()
+                            .await
+                            .map(|c| c.to_bytes())
+                            .map_err(read_error),
+                        None => Ok(Bytes::new()),
+                    }
+                },
+                |ctx, bytes| Ok(TypedArray::<u8>::new_copy(ctx.clone(), &bytes[..])?.into_value()),
+            )
+        })?,
+    )?;
+    ops.set(
+        "bodyCancel",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, id: u32| {
+            drop(take_body(&ctx, id));
+        })?,
+    )
+}
+
+/// A body fed through a channel: the receiving half of a producer that applies backpressure by
+/// waiting for room in the channel.
+pub struct ChannelBody {
+    receiver: tokio::sync::mpsc::Receiver<Result<Bytes, BoxError>>,
+}
+
+impl ChannelBody {
+    /// A body and the sender that feeds it; `capacity` chunks may wait in between.
+    pub fn new(
+        capacity: usize,
+    ) -> (
+        tokio::sync::mpsc::Sender<Result<Bytes, BoxError>>,
+        NativeBody,
+    ) {
+        let (sender, receiver) = tokio::sync::mpsc::channel(capacity.max(1));
+        (sender, ChannelBody { receiver }.boxed_unsync())
+    }
+}
+
+impl http_body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        self.receiver
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|result| result.map(http_body::Frame::data)))
+    }
+}
