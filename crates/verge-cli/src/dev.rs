@@ -25,6 +25,11 @@ pub struct DevArgs {
     /// Add or override a var, as NAME:VALUE (repeatable).
     #[arg(long = "var", value_name = "NAME:VALUE")]
     vars: Vec<String>,
+    /// An origin server behind the worker (http or https URL): requests reach the worker with
+    /// its host in their URL, so `fetch(request)` goes there, and a worker that called
+    /// `ctx.passThroughOnException()` and then throws is bypassed to it.
+    #[arg(long, value_name = "URL", value_parser = parse_origin)]
+    origin: Option<url::Url>,
     /// Serving threads, each with its own isolate of the worker. One keeps a single global
     /// scope, as wrangler dev has.
     #[arg(long, default_value_t = 1)]
@@ -49,6 +54,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
             limits,
             max_request_body: 100 * 1024 * 1024,
             console,
+            origin: args.origin,
         },
     );
     // A script that does not compile or registers no handler is reported here, with its file and
@@ -73,4 +79,12 @@ fn dev_console() -> LogSink {
             LogLevel::Warn | LogLevel::Error => writeln!(std::io::stderr().lock(), "{text}"),
         };
     })
+}
+
+fn parse_origin(value: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(value).map_err(|e| format!("not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+        return Err("expected an http:// or https:// URL with a host".into());
+    }
+    Ok(url)
 }

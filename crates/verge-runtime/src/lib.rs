@@ -8,8 +8,12 @@
 //! ([`WorkerRequest`], [`WorkerResponse`]), so the server and the tests share one path.
 
 mod format;
+mod outbound;
 mod worker;
 
-pub use verge_web::{BoxError, ChannelBody, NativeBody};
-pub use verge_web::{ConsoleSink, LogLevel};
-pub use worker::{Body, LoadError, Outcome, Worker, WorkerLimits, WorkerRequest, WorkerResponse};
+pub use outbound::HttpClient;
+pub use verge_web::{
+    Body, BoxError, ChannelBody, ConsoleSink, LogLevel, NativeBody, Outbound, OutboundRequest,
+    OutboundResponse, RedirectMode,
+};
+pub use worker::{LoadError, Outcome, Worker, WorkerLimits, WorkerRequest, WorkerResponse};

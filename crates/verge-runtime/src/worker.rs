@@ -1,13 +1,13 @@
 //! One loaded worker on one thread: its isolate, its entry point and `env`, and the fetch path.
 
 use crate::format;
-use bytes::Bytes;
+use std::rc::Rc;
 use std::time::Duration;
 use verge_config::WorkerConfig;
 use verge_js::rquickjs::context::EvalOptions;
 use verge_js::rquickjs::{self, Ctx, Function, Module, Object, Promise, TypedArray, Value};
 use verge_js::{Isolate, IsolateHandle, IsolateLimits, JsError, ProjectLoader};
-use verge_web::{ChannelBody, ConsoleSink, NativeBody, WebHost};
+use verge_web::{Body, ConsoleSink, Outbound, WebHost};
 
 /// Per-worker limits; defaults follow Workers' paid plan where one exists.
 #[derive(Debug, Clone)]
@@ -41,26 +41,6 @@ pub enum LoadError {
     Script(JsError),
     #[error("{0}")]
     Internal(JsError),
-}
-
-/// A request or response body as it crosses between the host and a worker.
-pub enum Body {
-    Empty,
-    /// Bytes known in full.
-    Full(Bytes),
-    /// Bytes that arrive over time: an incoming upload, a fetched response, a stream a worker
-    /// writes.
-    Stream(NativeBody),
-}
-
-impl std::fmt::Debug for Body {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Body::Empty => f.write_str("Body::Empty"),
-            Body::Full(bytes) => write!(f, "Body::Full({} bytes)", bytes.len()),
-            Body::Stream(_) => f.write_str("Body::Stream"),
-        }
-    }
 }
 
 /// A request as the worker sees it: an absolute URL and the header list as received.
@@ -107,6 +87,7 @@ impl Worker {
         config: &WorkerConfig,
         limits: WorkerLimits,
         console: ConsoleSink,
+        outbound: Rc<dyn Outbound>,
     ) -> Result<Self, LoadError> {
         let main_path = config.root.join(&config.main);
         let source = std::fs::read_to_string(&main_path).map_err(|source| LoadError::Read {
@@ -119,6 +100,7 @@ impl Worker {
             WebHost {
                 console,
                 isolate: isolate.handle(),
+                outbound,
             },
         )
         .map_err(LoadError::Internal)?;
@@ -206,10 +188,7 @@ impl Worker {
                 Body::Full(bytes) => {
                     TypedArray::<u8>::new_copy(ctx.clone(), &bytes[..])?.into_value()
                 }
-                Body::Stream(stream) => {
-                    let id = verge_web::register_body(ctx, stream);
-                    internals.get::<_, Function>("nativeStream")?.call((id,))?
-                }
+                Body::Stream(stream) => verge_web::native_stream(ctx, stream)?,
             };
             let cf = ctx.json_parse(cf.to_string())?;
             let settled: Promise = dispatch.call((method, url, header_list, body, cf, env))?;
@@ -269,7 +248,7 @@ fn read_outcome<'js>(
             .chunks_exact(2)
             .map(|pair| (pair[0].clone(), pair[1].clone()))
             .collect();
-        let body = host_body(ctx, body, isolate)?;
+        let body = verge_web::host_body_from_js(ctx, body, isolate)?;
         if status == 0 {
             let error = JsError {
                 name: "TypeError".into(),
@@ -301,72 +280,4 @@ fn read_outcome<'js>(
         },
         done,
     ))
-}
-
-/// Converts the body `internals.hostBody` handed over (see `body.js`).
-fn host_body<'js>(
-    ctx: &Ctx<'js>,
-    body: Value<'js>,
-    isolate: IsolateHandle,
-) -> rquickjs::Result<Body> {
-    if let Some(text) = body.as_string() {
-        return Ok(Body::Full(Bytes::from(text.to_string()?)));
-    }
-    if let Some(object) = body.as_object() {
-        if let Ok(bytes) = TypedArray::<u8>::from_object(object.clone()) {
-            return Ok(Body::Full(Bytes::from(verge_js::bytes_of(&bytes))));
-        }
-        if let Some(id) = object.get::<_, Option<u32>>("native")? {
-            return Ok(verge_web::take_body(ctx, id).map_or(Body::Empty, Body::Stream));
-        }
-        if let Some(id) = object.get::<_, Option<u32>>("pump")? {
-            return Ok(Body::Stream(pump(isolate, id)));
-        }
-    }
-    Ok(Body::Empty)
-}
-
-/// A body fed by reading a JavaScript stream chunk by chunk (`internals.pumpRead`). The channel
-/// holds one chunk, so the stream is read only as fast as the client takes it; if the client
-/// goes away, the stream is cancelled.
-fn pump(isolate: IsolateHandle, id: u32) -> NativeBody {
-    let (sender, body) = ChannelBody::new(1);
-    tokio::task::spawn_local(async move {
-        loop {
-            let read = isolate.enter(|ctx| {
-                let read: Function = verge_web::internals(ctx)?.get("pumpRead")?;
-                let chunk: Promise = read.call((id,))?;
-                verge_js::settle(ctx, chunk, |_, value: Value| {
-                    Ok(TypedArray::<u8>::from_value(value)
-                        .ok()
-                        .map(|bytes| Bytes::from(verge_js::bytes_of(&bytes))))
-                })
-            });
-            let chunk = match read {
-                None => return,
-                Some(Ok(receiver)) => receiver
-                    .await
-                    .unwrap_or_else(|_| Err(JsError::internal("the isolate was dropped"))),
-                Some(Err(error)) => Err(error),
-            };
-            match chunk {
-                Ok(Some(bytes)) => {
-                    if sender.send(Ok(bytes)).await.is_err() {
-                        isolate.enter(|ctx| {
-                            let cancel: Function = verge_web::internals(ctx)?.get("pumpCancel")?;
-                            cancel.call::<_, ()>((id,))
-                        });
-                        return;
-                    }
-                }
-                Ok(None) => return,
-                Err(error) => {
-                    tracing::warn!("a response body stream failed: {error}");
-                    let _ = sender.send(Err(Box::new(error))).await;
-                    return;
-                }
-            }
-        }
-    });
-    body
 }

@@ -1,4 +1,4 @@
-//! Serving one worker over HTTP/1.1 and HTTP/2 (cleartext, prior knowledge or upgrade-free).
+//! Serving one worker over HTTP/1.1 and HTTP/2 (cleartext), and the origin behind it.
 
 use crate::BoundListeners;
 use bytes::Bytes;
@@ -16,8 +16,8 @@ use std::time::Instant;
 use tokio::net::TcpListener;
 use verge_config::WorkerConfig;
 use verge_runtime::{
-    Body, ConsoleSink, LoadError, LogLevel, NativeBody, Outcome, Worker, WorkerLimits,
-    WorkerRequest,
+    Body, ConsoleSink, HttpClient, LoadError, LogLevel, NativeBody, Outbound, OutboundRequest,
+    Outcome, RedirectMode, Worker, WorkerLimits, WorkerRequest,
 };
 
 /// Where a worker's console output goes, shared by every serving thread.
@@ -29,6 +29,9 @@ pub struct EdgeOptions {
     /// Request bodies above this size are refused with 413 (Workers' paid plan: 100 MB).
     pub max_request_body: usize,
     pub console: LogSink,
+    /// The origin behind the worker (`verge dev --origin`): incoming URLs name it, so that
+    /// `fetch(request)` reaches it, and `passThroughOnException` forwards to it.
+    pub origin: Option<url::Url>,
 }
 
 /// A server whose threads are loading or serving one worker.
@@ -85,6 +88,13 @@ pub fn serve_worker(
     RunningServer { loaded, threads }
 }
 
+/// What one serving thread shares between its connections.
+struct ThreadState {
+    worker: Worker,
+    client: HttpClient,
+    options: EdgeOptions,
+}
+
 fn serve_thread(
     listener: std::net::TcpListener,
     config: &WorkerConfig,
@@ -102,8 +112,10 @@ fn serve_thread(
     local.block_on(&runtime, async move {
         let sink = options.console.clone();
         let console: ConsoleSink = Rc::new(move |level, text| sink(level, text));
-        let worker = match Worker::load(config, options.limits.clone(), console).await {
-            Ok(worker) => Rc::new(worker),
+        let client = HttpClient::new();
+        let outbound: Rc<dyn Outbound> = Rc::new(client.clone());
+        let worker = match Worker::load(config, options.limits.clone(), console, outbound).await {
+            Ok(worker) => worker,
             Err(error) => {
                 let _ = loaded.send(Err(error));
                 return;
@@ -114,7 +126,11 @@ fn serve_thread(
             Err(e) => return tracing::error!("cannot listen: {e}"),
         };
         let _ = loaded.send(Ok(()));
-        let options = Rc::new(options);
+        let state = Rc::new(ThreadState {
+            worker,
+            client,
+            options,
+        });
         loop {
             let (stream, peer) = match listener.accept().await {
                 Ok(accepted) => accepted,
@@ -126,12 +142,9 @@ fn serve_thread(
                 }
             };
             let _ = stream.set_nodelay(true);
-            let worker = worker.clone();
-            let options = options.clone();
+            let state = state.clone();
             tokio::task::spawn_local(async move {
-                let service = service_fn(move |request| {
-                    handle(worker.clone(), options.clone(), peer, request)
-                });
+                let service = service_fn(move |request| handle(state.clone(), peer, request));
                 let builder = auto::Builder::new(LocalExec);
                 if let Err(e) = builder
                     .serve_connection(TokioIo::new(stream), service)
@@ -155,8 +168,7 @@ impl<F: std::future::Future + 'static> hyper::rt::Executor<F> for LocalExec {
 }
 
 async fn handle(
-    worker: Rc<Worker>,
-    options: Rc<EdgeOptions>,
+    state: Rc<ThreadState>,
     peer: SocketAddr,
     request: Request<Incoming>,
 ) -> Result<Response<NativeBody>, Infallible> {
@@ -167,9 +179,9 @@ async fn handle(
         .path_and_query()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "/".into());
-    let response = match to_worker_request(request, peer, options.max_request_body) {
-        Ok(worker_request) => run(&worker, worker_request).await,
-        Err(response) => response,
+    let response = match to_worker_request(request, peer, &state.options) {
+        Ok(worker_request) => run(&state, worker_request).await,
+        Err((status, message)) => plain(status, message),
     };
     tracing::info!(
         target: "verge::request",
@@ -180,51 +192,102 @@ async fn handle(
     Ok(response)
 }
 
-async fn run(worker: &Worker, request: WorkerRequest) -> Response<NativeBody> {
+/// Runs the worker. With an origin configured, a failure after `passThroughOnException` forwards
+/// the request there as if there were no worker.
+async fn run(state: &ThreadState, request: WorkerRequest) -> Response<NativeBody> {
+    let worker = &state.worker;
+    // What pass-through needs to resend the request; a streamed body cannot be replayed.
+    let replay = state.options.origin.as_ref().and_then(|_| {
+        let body = match &request.body {
+            Body::Empty => Body::Empty,
+            Body::Full(bytes) => Body::Full(bytes.clone()),
+            Body::Stream(_) => return None,
+        };
+        Some(OutboundRequest {
+            method: request.method.clone(),
+            url: request.url.clone(),
+            headers: request.headers.clone(),
+            body,
+            redirect: RedirectMode::Manual,
+        })
+    });
     match worker.fetch(request).await {
         Outcome::Response(response) => {
-            let mut builder = Response::builder().status(response.status);
-            for (name, value) in &response.headers {
-                // hyper frames the body itself; a worker's framing headers would contradict it.
-                if matches!(
-                    name.as_str(),
-                    "content-length" | "transfer-encoding" | "connection" | "keep-alive"
-                ) {
-                    continue;
-                }
-                match (
-                    HeaderName::from_bytes(name.as_bytes()),
-                    latin1_header_value(value),
-                ) {
-                    (Ok(name), Some(value)) => builder = builder.header(name, value),
-                    _ => tracing::warn!(
-                        worker = worker.name(),
-                        "dropped an invalid response header {name:?}"
-                    ),
-                }
-            }
-            let body = match response.body {
-                Body::Empty => Empty::new().map_err(|never| match never {}).boxed_unsync(),
-                Body::Full(bytes) => Full::new(bytes)
-                    .map_err(|never| match never {})
-                    .boxed_unsync(),
-                Body::Stream(stream) => stream,
-            };
-            builder.body(body).unwrap_or_else(|_| {
-                plain(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "invalid response from worker\n",
-                )
-            })
+            to_hyper(worker, response.status, &response.headers, response.body)
         }
-        Outcome::Exception { error, .. } => {
+        Outcome::Exception {
+            error,
+            pass_through,
+        } => {
             tracing::error!(worker = worker.name(), "uncaught exception: {error}");
+            match replay {
+                Some(request) if pass_through => pass_to_origin(state, request).await,
+                _ => plain(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Error 1101: Worker threw exception\n",
+                ),
+            }
+        }
+    }
+}
+
+async fn pass_to_origin(state: &ThreadState, request: OutboundRequest) -> Response<NativeBody> {
+    let worker = &state.worker;
+    tracing::info!(
+        worker = worker.name(),
+        "passing {} {} through to the origin",
+        request.method,
+        request.url
+    );
+    match state.client.send(request).await {
+        Ok(response) => to_hyper(worker, response.status, &response.headers, response.body),
+        Err(error) => {
+            tracing::error!(worker = worker.name(), "the origin failed: {error:?}");
             plain(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Error 1101: Worker threw exception\n",
+                StatusCode::BAD_GATEWAY,
+                "Error 502: the origin could not be reached\n",
             )
         }
     }
+}
+
+fn to_hyper(
+    worker: &Worker,
+    status: u16,
+    headers: &[(String, String)],
+    body: Body,
+) -> Response<NativeBody> {
+    let mut builder = Response::builder().status(status);
+    for (name, value) in headers {
+        // hyper frames the body itself; a worker's framing headers would contradict it.
+        if matches!(
+            name.as_str(),
+            "content-length" | "transfer-encoding" | "connection" | "keep-alive"
+        ) {
+            continue;
+        }
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            latin1_header_value(value),
+        ) {
+            (Ok(name), Some(value)) => builder = builder.header(name, value),
+            _ => tracing::warn!(
+                worker = worker.name(),
+                "dropped an invalid response header {name:?}"
+            ),
+        }
+    }
+    let body = match body {
+        Body::Empty => Empty::new().map_err(|never| match never {}).boxed(),
+        Body::Full(bytes) => Full::new(bytes).map_err(|never| match never {}).boxed(),
+        Body::Stream(stream) => stream,
+    };
+    builder.body(body).unwrap_or_else(|_| {
+        plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "invalid response from worker\n",
+        )
+    })
 }
 
 /// A header value from the worker, whose strings hold bytes as Latin-1 code points (ByteString).
@@ -239,8 +302,8 @@ fn latin1_header_value(value: &str) -> Option<HeaderValue> {
 fn to_worker_request(
     request: Request<Incoming>,
     peer: SocketAddr,
-    max_body: usize,
-) -> Result<WorkerRequest, Response<NativeBody>> {
+    options: &EdgeOptions,
+) -> Result<WorkerRequest, (StatusCode, &'static str)> {
     let (parts, body) = request.into_parts();
     let host = parts
         .headers
@@ -254,10 +317,23 @@ fn to_worker_request(
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or("/");
-    let url = format!("http://{host}{path}");
-    let headers = parts
+    let url = match &options.origin {
+        Some(origin) => format!("{}{path}", origin.origin().ascii_serialization()),
+        None => format!("http://{host}{path}"),
+    };
+    let client_ip = peer.ip().to_string();
+    let forwarded_for = match parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(earlier) => format!("{earlier}, {client_ip}"),
+        None => client_ip.clone(),
+    };
+    let mut headers: Vec<(String, String)> = parts
         .headers
         .iter()
+        .filter(|(name, _)| !matches!(name.as_str(), "cf-connecting-ip" | "x-forwarded-for"))
         .map(|(name, value)| {
             (
                 name.as_str().to_owned(),
@@ -265,23 +341,26 @@ fn to_worker_request(
             )
         })
         .collect();
+    // As at Cloudflare's edge: the client's address, which the origin sees on a pass-through.
+    headers.push(("cf-connecting-ip".into(), client_ip.clone()));
+    headers.push(("x-forwarded-for".into(), forwarded_for));
+
+    let max_body = options.max_request_body;
     let declared_length = parts
         .headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared_length.is_some_and(|length| length > max_body as u64) {
-        return Err(plain(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "request body too large\n",
-        ));
+        return Err((StatusCode::PAYLOAD_TOO_LARGE, "request body too large
+"));
     }
     // The body streams into the worker as it arrives; one that outgrows the limit without
     // declaring its length fails the worker's read.
     let body = if body.is_end_stream() {
         Body::Empty
     } else {
-        Body::Stream(Limited::new(body, max_body).boxed_unsync())
+        Body::Stream(Limited::new(body, max_body).boxed())
     };
     let version = format!("{:?}", parts.version);
     Ok(WorkerRequest {
@@ -292,7 +371,7 @@ fn to_worker_request(
         cf: serde_json::json!({
             "httpProtocol": version,
             "clientTcpRtt": 0,
-            "clientIp": peer.ip().to_string(),
+            "clientIp": client_ip,
         }),
     })
 }
@@ -301,7 +380,7 @@ fn plain(status: StatusCode, body: &'static str) -> Response<NativeBody> {
     let mut response = Response::new(
         Full::new(Bytes::from_static(body.as_bytes()))
             .map_err(|never| match never {})
-            .boxed_unsync(),
+            .boxed(),
     );
     *response.status_mut() = status;
     response.headers_mut().insert(

@@ -6,7 +6,7 @@
   const REASON = /^[\t\x20-\x7e\x80-\xff]*$/;
 
   class Response extends internals.BodyMixin {
-    #status = 200; #statusText = ''; #headers; #type = 'default'; #url = ''; #webSocket = null;
+    #status = 200; #statusText = ''; #headers; #type = 'default'; #url = ''; #redirected = false; #webSocket = null;
     constructor(body = null, init = {}) {
       super();
       init ??= {};
@@ -63,7 +63,7 @@
     get headers() { return this.#headers; }
     get type() { return this.#type; }
     get url() { return this.#url; }
-    get redirected() { return false; }
+    get redirected() { return this.#redirected; }
     get webSocket() { return this.#webSocket; }
     clone() {
       if (this.bodyUsed) throw new TypeError('Cannot clone a Response whose body has already been used.');
@@ -74,12 +74,24 @@
       copy[BODY] = internals.cloneBody(this);
       return copy;
     }
+    static _fetched(status, statusText, headerList, body, url, redirected) {
+      const response = new Response(null, { status: 200 });
+      response.#status = status;
+      response.#statusText = statusText;
+      response.#headers = internals.headersFromList(headerList, 'immutable');
+      response.#url = url;
+      response.#redirected = redirected;
+      response[BODY] = body;
+      return response;
+    }
     static _parts(response) {
       return [response.#status, response.#statusText, internals.headersToList(response.#headers), internals.hostBody(response)];
     }
   }
   Object.defineProperty(Response.prototype, Symbol.toStringTag, { value: 'Response' });
   internals.responseParts = Response._parts;
+  internals.fetchedResponse = Response._fetched;
   delete Response._parts;
+  delete Response._fetched;
   internals.defineGlobal('Response', Response);
 })

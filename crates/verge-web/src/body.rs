@@ -8,19 +8,19 @@
 
 use crate::WebHost;
 use bytes::Bytes;
-use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::combinators::BoxBody;
 use http_body_util::BodyExt;
-use rquickjs::{Ctx, Function, Object, TypedArray, Value};
+use rquickjs::{Ctx, Function, Object, Promise, TypedArray, Value};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
-use verge_js::{rquickjs, OpError};
+use verge_js::{rquickjs, IsolateHandle, JsError, OpError};
 
 /// Errors a body can fail with while being read.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A body the host can hand to JavaScript or take back: any `http_body::Body` of bytes.
-pub type NativeBody = UnsyncBoxBody<Bytes, BoxError>;
+pub type NativeBody = BoxBody<Bytes, BoxError>;
 
 type Slot = Rc<RefCell<Option<NativeBody>>>;
 
@@ -157,14 +157,14 @@ pub struct ChannelBody {
 
 impl ChannelBody {
     /// A body and the sender that feeds it; `capacity` chunks may wait in between.
-    pub fn new(
+    pub fn channel(
         capacity: usize,
     ) -> (
         tokio::sync::mpsc::Sender<Result<Bytes, BoxError>>,
         NativeBody,
     ) {
         let (sender, receiver) = tokio::sync::mpsc::channel(capacity.max(1));
-        (sender, ChannelBody { receiver }.boxed_unsync())
+        (sender, ChannelBody { receiver }.boxed())
     }
 }
 
@@ -180,4 +180,109 @@ impl http_body::Body for ChannelBody {
             .poll_recv(cx)
             .map(|chunk| chunk.map(|result| result.map(http_body::Frame::data)))
     }
+}
+
+/// A request or response body as it crosses between the host and a worker.
+pub enum Body {
+    Empty,
+    /// Bytes known in full.
+    Full(Bytes),
+    /// Bytes that arrive over time: an incoming upload, a fetched response, a stream a worker
+    /// writes.
+    Stream(NativeBody),
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Body::Empty => f.write_str("Body::Empty"),
+            Body::Full(bytes) => write!(f, "Body::Full({} bytes)", bytes.len()),
+            Body::Stream(_) => f.write_str("Body::Stream"),
+        }
+    }
+}
+
+/// A JavaScript value for `body`: null, or a ReadableStream over a native body.
+pub fn native_stream<'js>(ctx: &Ctx<'js>, body: NativeBody) -> rquickjs::Result<Value<'js>> {
+    let id = register_body(ctx, body);
+    crate::internals(ctx)?
+        .get::<_, Function>("nativeStream")?
+        .call((id,))
+}
+
+/// A body as a JavaScript value for a Request or Response: null, bytes, or a stream.
+pub fn host_body_to_js<'js>(ctx: &Ctx<'js>, body: Body) -> rquickjs::Result<Value<'js>> {
+    match body {
+        Body::Empty => Ok(Value::new_null(ctx.clone())),
+        Body::Full(bytes) => Ok(TypedArray::<u8>::new_copy(ctx.clone(), &bytes[..])?.into_value()),
+        Body::Stream(stream) => native_stream(ctx, stream),
+    }
+}
+
+/// Converts the body `internals.hostBody` handed over (see `body.js`).
+pub fn host_body_from_js<'js>(
+    ctx: &Ctx<'js>,
+    body: Value<'js>,
+    isolate: IsolateHandle,
+) -> rquickjs::Result<Body> {
+    if let Some(text) = body.as_string() {
+        return Ok(Body::Full(Bytes::from(text.to_string()?)));
+    }
+    if let Some(object) = body.as_object() {
+        if let Ok(bytes) = TypedArray::<u8>::from_object(object.clone()) {
+            return Ok(Body::Full(Bytes::from(verge_js::bytes_of(&bytes))));
+        }
+        if let Some(id) = object.get::<_, Option<u32>>("native")? {
+            return Ok(take_body(ctx, id).map_or(Body::Empty, Body::Stream));
+        }
+        if let Some(id) = object.get::<_, Option<u32>>("pump")? {
+            return Ok(Body::Stream(pump(isolate, id)));
+        }
+    }
+    Ok(Body::Empty)
+}
+
+/// A body fed by reading a JavaScript stream chunk by chunk (`internals.pumpRead`). The channel
+/// holds one chunk, so the stream is read only as fast as the client takes it; if the client
+/// goes away, the stream is cancelled.
+fn pump(isolate: IsolateHandle, id: u32) -> NativeBody {
+    let (sender, body) = ChannelBody::channel(1);
+    tokio::task::spawn_local(async move {
+        loop {
+            let read = isolate.enter(|ctx| {
+                let read: Function = crate::internals(ctx)?.get("pumpRead")?;
+                let chunk: Promise = read.call((id,))?;
+                verge_js::settle(ctx, chunk, |_, value: Value| {
+                    Ok(TypedArray::<u8>::from_value(value)
+                        .ok()
+                        .map(|bytes| Bytes::from(verge_js::bytes_of(&bytes))))
+                })
+            });
+            let chunk = match read {
+                None => return,
+                Some(Ok(receiver)) => receiver
+                    .await
+                    .unwrap_or_else(|_| Err(JsError::internal("the isolate was dropped"))),
+                Some(Err(error)) => Err(error),
+            };
+            match chunk {
+                Ok(Some(bytes)) => {
+                    if sender.send(Ok(bytes)).await.is_err() {
+                        isolate.enter(|ctx| {
+                            let cancel: Function = crate::internals(ctx)?.get("pumpCancel")?;
+                            cancel.call::<_, ()>((id,))
+                        });
+                        return;
+                    }
+                }
+                Ok(None) => return,
+                Err(error) => {
+                    tracing::warn!("a response body stream failed: {error}");
+                    let _ = sender.send(Err(Box::new(error))).await;
+                    return;
+                }
+            }
+        }
+    });
+    body
 }

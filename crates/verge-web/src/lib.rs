@@ -14,11 +14,15 @@ mod clock;
 mod console;
 mod crypto;
 mod encoding;
+mod fetch;
 mod timers;
 mod url;
 
-pub use body::{register_body, take_body, BoxError, ChannelBody, NativeBody};
+pub use body::{
+    host_body_from_js, host_body_to_js, native_stream, Body, BoxError, ChannelBody, NativeBody,
+};
 pub use console::{ConsoleSink, LogLevel};
+pub use fetch::{Outbound, OutboundFuture, OutboundRequest, OutboundResponse, RedirectMode};
 
 use rquickjs::context::EvalOptions;
 use rquickjs::{Ctx, Function, Object, Persistent};
@@ -31,6 +35,8 @@ pub struct WebHost {
     pub console: ConsoleSink,
     /// The isolate itself, for asynchronous ops (timers) that must re-enter it.
     pub isolate: IsolateHandle,
+    /// Where `fetch()` goes.
+    pub outbound: std::rc::Rc<dyn Outbound>,
 }
 
 type RegisterOps = for<'js> fn(&Ctx<'js>, &Object<'js>, &WebHost) -> rquickjs::Result<()>;
@@ -75,6 +81,7 @@ const APIS: &[Api] = &[
     api!("body.js"),
     api!("request.js"),
     api!("response.js"),
+    api!("fetch.js", fetch::register),
     api!("structured_clone.js"),
     api!("crypto.js", crypto::register),
     api!("navigator.js"),

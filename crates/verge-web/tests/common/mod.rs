@@ -10,6 +10,16 @@ use verge_web::{LogLevel, WebHost};
 
 const HARNESS: &str = include_str!("../js/harness.js");
 
+/// Unit tests run without a network: `fetch()` is covered by the scenario tests, against real
+/// servers.
+struct NoNetwork;
+
+impl verge_web::Outbound for NoNetwork {
+    fn fetch(&self, request: verge_web::OutboundRequest) -> verge_web::OutboundFuture {
+        Box::pin(async move { Err(verge_js::OpError::Type(format!("no network in unit tests: {}", request.url))) })
+    }
+}
+
 /// The outcome of each `test(name, fn)` in order: `None` for a pass, the message for a failure.
 pub type Results = Vec<(String, Option<String>)>;
 
@@ -26,6 +36,7 @@ pub async fn run_js(name: &str, source: &str, data: Option<&str>) -> Result<Resu
                 sink_lines.borrow_mut().push(format!("{level:?}: {text}"))
             }),
             isolate: isolate.handle(),
+            outbound: Rc::new(NoNetwork),
         },
     )
     .map_err(|e| e.to_string())?;

@@ -1,0 +1,269 @@
+//! The HTTP client behind a worker's `fetch()`: HTTP/1.1 and HTTP/2 over TCP or TLS (rustls with
+//! the system's roots, falling back to the webpki roots), pooled connections, redirects followed
+//! as the Fetch standard says, and `Content-Encoding` decoded as Workers do.
+//!
+//! Lifecycle: one client per serving thread, shared by every worker on it.
+
+use futures_util::TryStreamExt;
+use http::header::{HeaderName, HeaderValue};
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyDataStream, BodyExt, Empty, Full, StreamBody};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use std::time::Duration;
+use tokio_util::io::{ReaderStream, StreamReader};
+use url::Url;
+use verge_js::OpError;
+use verge_web::{
+    Body, BoxError, NativeBody, Outbound, OutboundFuture, OutboundRequest, OutboundResponse,
+    RedirectMode,
+};
+
+/// The most redirects one fetch follows (Fetch §4.4, step 5).
+const MAX_REDIRECTS: usize = 20;
+
+#[derive(Clone)]
+pub struct HttpClient {
+    client: Client<HttpsConnector<HttpConnector>, NativeBody>,
+}
+
+impl HttpClient {
+    pub fn new() -> Self {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(Duration::from_secs(10)));
+        let builder = hyper_rustls::HttpsConnectorBuilder::new();
+        let builder = match builder.with_native_roots() {
+            Ok(builder) => builder,
+            Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots(),
+        };
+        let https = builder
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build(https);
+        Self { client }
+    }
+
+    /// Sends `request`, following redirects as its mode says.
+    pub async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, OpError> {
+        let OutboundRequest {
+            method,
+            url,
+            headers,
+            mut body,
+            redirect,
+        } = request;
+        let mut url = parse_url(&url)?;
+        let mut method = Method::from_bytes(method.as_bytes())
+            .map_err(|_| OpError::Type(format!("invalid method {method:?}")))?;
+        let mut headers = headers;
+        for redirects in 0..=MAX_REDIRECTS {
+            // A streamed body can be sent once; a redirect that must resend it fails below.
+            let replay = match &body {
+                Body::Empty => Some(Body::Empty),
+                Body::Full(bytes) => Some(Body::Full(bytes.clone())),
+                Body::Stream(_) => None,
+            };
+            let sent = std::mem::replace(&mut body, Body::Empty);
+            let response = self.send_once(&method, &url, &headers, sent).await?;
+            let status = response.status();
+            let location = response
+                .headers()
+                .get(http::header::LOCATION)
+                .and_then(|l| l.to_str().ok());
+            let is_redirect =
+                matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) && location.is_some();
+            if !is_redirect || redirect == RedirectMode::Manual {
+                return Ok(into_response(response, &url, redirects > 0));
+            }
+            if redirect == RedirectMode::Error {
+                return Err(OpError::Type(format!(
+                    "fetch failed: {url} redirected while redirect is \"error\""
+                )));
+            }
+            let location = location.unwrap_or_default();
+            let next = url.join(location).map_err(|_| {
+                OpError::Type(format!(
+                    "fetch failed: invalid redirect location {location:?}"
+                ))
+            })?;
+            if !matches!(next.scheme(), "http" | "https") {
+                return Err(OpError::Type(format!(
+                    "fetch failed: redirect to unsupported scheme {}",
+                    next.scheme()
+                )));
+            }
+            // 303, and 301/302 after a POST, become a GET without a body (Fetch §4.4, step 12).
+            if status == StatusCode::SEE_OTHER && method != Method::HEAD
+                || matches!(status.as_u16(), 301 | 302) && method == Method::POST
+            {
+                method = Method::GET;
+                body = Body::Empty;
+                headers.retain(|(name, _)| !is_request_body_header(name));
+            } else {
+                body = replay.ok_or_else(|| {
+                    OpError::Type(
+                        "fetch failed: cannot follow a redirect that must resend a streamed body"
+                            .into(),
+                    )
+                })?;
+            }
+            if next.origin() != url.origin() {
+                headers.retain(|(name, _)| !name.eq_ignore_ascii_case("authorization"));
+            }
+            url = next;
+        }
+        Err(OpError::Type(format!(
+            "fetch failed: more than {MAX_REDIRECTS} redirects"
+        )))
+    }
+
+    async fn send_once(
+        &self,
+        method: &Method,
+        url: &Url,
+        headers: &[(String, String)],
+        body: Body,
+    ) -> Result<http::Response<hyper::body::Incoming>, OpError> {
+        let mut builder = Request::builder().method(method.clone()).uri(url.as_str());
+        let mut has_accept_encoding = false;
+        for (name, value) in headers {
+            // The host comes from the URL and the framing from the body, as on Workers.
+            if matches!(
+                name.as_str(),
+                "host" | "content-length" | "transfer-encoding" | "connection" | "keep-alive"
+            ) {
+                continue;
+            }
+            has_accept_encoding |= name == "accept-encoding";
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| OpError::Type(format!("invalid header name {name:?}")))?;
+            let bytes: Option<Vec<u8>> = value
+                .chars()
+                .map(|c| u8::try_from(u32::from(c)).ok())
+                .collect();
+            let value = bytes
+                .and_then(|b| HeaderValue::from_bytes(&b).ok())
+                .ok_or_else(|| OpError::Type(format!("invalid value for header {name}")))?;
+            builder = builder.header(name, value);
+        }
+        if !has_accept_encoding {
+            builder = builder.header(http::header::ACCEPT_ENCODING, "gzip, deflate, br");
+        }
+        let body = match body {
+            Body::Empty => Empty::new().map_err(|never| match never {}).boxed(),
+            Body::Full(bytes) => Full::new(bytes).map_err(|never| match never {}).boxed(),
+            Body::Stream(stream) => stream,
+        };
+        let request = builder
+            .body(body)
+            .map_err(|e| OpError::Type(format!("fetch failed: {e}")))?;
+        self.client.request(request).await.map_err(|e| {
+            let mut message = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(inner) = source {
+                message = format!("{message}: {inner}");
+                source = inner.source();
+            }
+            OpError::Type(format!("fetch failed: {url}: {message}"))
+        })
+    }
+}
+
+impl Default for HttpClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Outbound for HttpClient {
+    fn fetch(&self, request: OutboundRequest) -> OutboundFuture {
+        let client = self.clone();
+        Box::pin(async move { client.send(request).await })
+    }
+}
+
+fn parse_url(url: &str) -> Result<Url, OpError> {
+    let parsed = Url::parse(url).map_err(|_| OpError::Type(format!("Invalid URL: {url}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(OpError::Type(format!(
+            "Fetch API cannot load {url}: scheme {:?} is not supported",
+            parsed.scheme()
+        )));
+    }
+    Ok(parsed)
+}
+
+fn is_request_body_header(name: &str) -> bool {
+    matches!(
+        name,
+        "content-type"
+            | "content-encoding"
+            | "content-language"
+            | "content-location"
+            | "content-length"
+    )
+}
+
+fn into_response(
+    response: http::Response<hyper::body::Incoming>,
+    url: &Url,
+    redirected: bool,
+) -> OutboundResponse {
+    let (parts, body) = response.into_parts();
+    let encoding = parts
+        .headers
+        .get(http::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_ascii_lowercase());
+    let body = body.map_err(|e| -> BoxError { Box::new(e) }).boxed();
+    let (body, drop_framing) = match encoding.as_deref() {
+        Some(encoding @ ("gzip" | "x-gzip" | "deflate" | "br")) => (decode(body, encoding), true),
+        _ => (body, false),
+    };
+    let headers = parts
+        .headers
+        .iter()
+        .filter(|(name, _)| {
+            !(drop_framing
+                && (*name == http::header::CONTENT_ENCODING
+                    || *name == http::header::CONTENT_LENGTH))
+        })
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                value.as_bytes().iter().map(|&b| char::from(b)).collect(),
+            )
+        })
+        .collect();
+    OutboundResponse {
+        status: parts.status.as_u16(),
+        status_text: parts.status.canonical_reason().unwrap_or("").to_owned(),
+        headers,
+        url: url.to_string(),
+        redirected,
+        body: Body::Stream(body),
+    }
+}
+
+/// A body decoding `encoding` (gzip, deflate or br) on the fly.
+fn decode(body: NativeBody, encoding: &str) -> NativeBody {
+    use async_compression::tokio::bufread::{BrotliDecoder, GzipDecoder, ZlibDecoder};
+    let reader = StreamReader::new(BodyDataStream::new(body).map_err(std::io::Error::other));
+    let decoded: std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send + Sync>> = match encoding {
+        "gzip" | "x-gzip" => Box::pin(GzipDecoder::new(reader)),
+        "deflate" => Box::pin(ZlibDecoder::new(reader)),
+        _ => Box::pin(BrotliDecoder::new(reader)),
+    };
+    let frames = ReaderStream::new(decoded)
+        .map_ok(http_body::Frame::data)
+        .map_err(|e| -> BoxError { Box::new(e) });
+    StreamBody::new(frames).boxed()
+}

@@ -1,0 +1,39 @@
+// fetch() (Fetch §5.6) as Workers have it: the request is built and validated here, sent by the
+// host's Outbound capability, and the response's body arrives as a native stream. An AbortSignal
+// cancels the request in flight and errors a body still being read.
+(function (ops, internals) {
+  internals.defineGlobal('fetch', function fetch(input, init = undefined) {
+    let request;
+    try {
+      request = new Request(input, init);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const signal = request.signal;
+    if (signal.aborted) return Promise.reject(signal.reason);
+    let parts;
+    try {
+      parts = [request.method, request.url, internals.headersToList(request.headers), internals.hostBody(request), request.redirect];
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const [id, sent] = ops.fetch(parts);
+    return new Promise((resolve, reject) => {
+      let body = null;
+      const onAbort = () => {
+        ops.fetchAbort(id);
+        if (body) body.cancel(signal.reason).catch(() => {});
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      sent.then(([status, statusText, headerList, url, redirected, bodySource]) => {
+        if (typeof bodySource === 'number') body = internals.nativeStream(bodySource);
+        else body = bodySource;
+        resolve(internals.fetchedResponse(status, statusText, headerList, body, url, redirected));
+      }, (error) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      });
+    });
+  });
+})

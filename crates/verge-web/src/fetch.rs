@@ -1,0 +1,147 @@
+//! `fetch()`'s native half. The network is the host's: an [`Outbound`] capability decides where
+//! a request may go and carries it (the runtime's HTTP client, an origin, another worker). This
+//! module turns the JS request into an [`OutboundRequest`], runs it as a cancellable op, and
+//! hands the response back with its body as a native stream.
+
+use crate::body::{host_body_from_js, register_body, Body};
+use crate::WebHost;
+use rquickjs::{Array, Ctx, Function, Object, Value};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use tokio::sync::oneshot;
+use verge_js::{rquickjs, OpError};
+
+/// `Request.redirect` (Fetch §5.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedirectMode {
+    Follow,
+    Manual,
+    Error,
+}
+
+#[derive(Debug)]
+pub struct OutboundRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Body,
+    pub redirect: RedirectMode,
+}
+
+#[derive(Debug)]
+pub struct OutboundResponse {
+    pub status: u16,
+    pub status_text: String,
+    pub headers: Vec<(String, String)>,
+    /// The final URL, after redirects.
+    pub url: String,
+    pub redirected: bool,
+    pub body: Body,
+}
+
+pub type OutboundFuture = Pin<Box<dyn Future<Output = Result<OutboundResponse, OpError>>>>;
+
+/// Where a worker's `fetch()` goes: granted by the host, per isolate.
+pub trait Outbound {
+    fn fetch(&self, request: OutboundRequest) -> OutboundFuture;
+}
+
+/// In-flight fetches that an AbortSignal may cancel, by the id the JS side chose.
+#[derive(Default)]
+struct FetchTable {
+    cancel: RefCell<HashMap<u32, oneshot::Sender<()>>>,
+    next_id: Cell<u32>,
+}
+
+fn read_request<'js>(
+    ctx: &Ctx<'js>,
+    parts: Array<'js>,
+    host: &WebHost,
+) -> rquickjs::Result<OutboundRequest> {
+    let header_list: Vec<String> = parts.get(2)?;
+    let redirect = match parts.get::<String>(4)?.as_str() {
+        "manual" => RedirectMode::Manual,
+        "error" => RedirectMode::Error,
+        _ => RedirectMode::Follow,
+    };
+    Ok(OutboundRequest {
+        method: parts.get(0)?,
+        url: parts.get(1)?,
+        headers: header_list
+            .chunks_exact(2)
+            .map(|p| (p[0].clone(), p[1].clone()))
+            .collect(),
+        body: host_body_from_js(ctx, parts.get(3)?, host.isolate.clone())?,
+        redirect,
+    })
+}
+
+pub(crate) fn register<'js>(
+    ctx: &Ctx<'js>,
+    ops: &Object<'js>,
+    host: &WebHost,
+) -> rquickjs::Result<()> {
+    verge_js::store_host_state(ctx, FetchTable::default())?;
+    let fetch_host = host.clone();
+    ops.set(
+        "fetch",
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>, parts: Array<'js>| {
+            let request = read_request(&ctx, parts, &fetch_host)?;
+            let (cancel, cancelled) = oneshot::channel();
+            let id = verge_js::with_host_state(&ctx, |table: &FetchTable| {
+                let id = table.next_id.get().wrapping_add(1);
+                table.next_id.set(id);
+                table.cancel.borrow_mut().insert(id, cancel);
+                id
+            })
+            .unwrap_or_default();
+            let response = fetch_host.outbound.fetch(request);
+            let promise = verge_js::spawn_promise(
+                &ctx,
+                &fetch_host.isolate,
+                async move {
+                    tokio::select! {
+                        response = response => response,
+                        _ = cancelled => Err(OpError::Dom { name: "AbortError", message: "The operation was aborted.".into() }),
+                    }
+                },
+                move |ctx, response| {
+                    verge_js::with_host_state(ctx, |table: &FetchTable| table.cancel.borrow_mut().remove(&id));
+                    let body = match response.body {
+                        Body::Empty => Value::new_null(ctx.clone()),
+                        Body::Full(bytes) => {
+                            rquickjs::TypedArray::<u8>::new_copy(ctx.clone(), &bytes[..])?.into_value()
+                        }
+                        Body::Stream(stream) => Value::new_number(ctx.clone(), f64::from(register_body(ctx, stream))),
+                    };
+                    let header_list: Vec<String> =
+                        response.headers.into_iter().flat_map(|(name, value)| [name, value]).collect();
+                    let out = Array::new(ctx.clone())?;
+                    out.set(0, response.status)?;
+                    out.set(1, response.status_text)?;
+                    out.set(2, header_list)?;
+                    out.set(3, response.url)?;
+                    out.set(4, response.redirected)?;
+                    out.set(5, body)?;
+                    Ok(out.into_value())
+                },
+            )?;
+            let pair = Array::new(ctx.clone())?;
+            pair.set(0, id)?;
+            pair.set(1, promise)?;
+            Ok::<_, rquickjs::Error>(pair)
+        })?,
+    )?;
+    ops.set(
+        "fetchAbort",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, id: u32| {
+            if let Some(Some(cancel)) = verge_js::with_host_state(&ctx, |table: &FetchTable| {
+                table.cancel.borrow_mut().remove(&id)
+            }) {
+                let _ = cancel.send(());
+            }
+        })?,
+    )
+}
