@@ -45,7 +45,7 @@ fn run_scenario(dir: &Path) -> Result<(), String> {
         serde_json::from_str(&std::fs::read_to_string(dir.join("scenario.json")).unwrap())
             .map_err(|e| format!("scenario.json: {e}"))?;
     let project = dir.join(spec["project"].as_str().unwrap_or("."));
-    let args: Vec<String> = spec["args"]
+    let mut args: Vec<String> = spec["args"]
         .as_array()
         .map(|a| {
             a.iter()
@@ -53,6 +53,19 @@ fn run_scenario(dir: &Path) -> Result<(), String> {
                 .collect()
         })
         .unwrap_or_default();
+    // An origin project is served by its own `verge dev`; the worker under test gets its address
+    // as --origin and as the var ORIGIN.
+    let origin = spec["origin"]
+        .as_str()
+        .map(|path| DevServer::start(&dir.join(path), &[]));
+    if let Some(origin) = &origin {
+        args.extend([
+            "--origin".into(),
+            origin.base.clone(),
+            "--var".into(),
+            format!("ORIGIN:{}", origin.base),
+        ]);
+    }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
 
     if let Some(expected) = spec.get("loadError") {
@@ -92,7 +105,29 @@ fn run_scenario(dir: &Path) -> Result<(), String> {
             .as_str()
             .map(str::to_owned)
             .unwrap_or_else(|| format!("request {index}"));
-        check_step(&agent, &mut server, step).map_err(|e| format!("{label}: {e}"))?;
+        // A step marked "eventually" is retried (for at most 10 s) until it passes: for effects
+        // that happen after a response, such as ctx.waitUntil work.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let target = match step["target"].as_str() {
+                Some("origin") => origin
+                    .as_ref()
+                    .map(|o| o.base.clone())
+                    .ok_or("no origin in this scenario")?,
+                _ => server.base.clone(),
+            };
+            match check_step(&agent, &mut server, &target, step) {
+                Ok(()) => break,
+                Err(e)
+                    if step["eventually"].as_bool() == Some(true)
+                        && std::time::Instant::now() < deadline =>
+                {
+                    let _ = e;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => return Err(format!("{label}: {e}")),
+            }
+        }
     }
     if server.stderr().contains("panicked") {
         return Err(format!("verge panicked:\n{}", server.stderr()));
@@ -100,13 +135,18 @@ fn run_scenario(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn check_step(agent: &ureq::Agent, server: &mut DevServer, step: &Value) -> Result<(), String> {
+fn check_step(
+    agent: &ureq::Agent,
+    server: &mut DevServer,
+    base: &str,
+    step: &Value,
+) -> Result<(), String> {
     let request = &step["request"];
     let method = request["method"].as_str().unwrap_or("GET");
     let path = request["path"].as_str().unwrap_or("/");
     let mut builder = http::Request::builder()
         .method(method)
-        .uri(format!("{}{}", server.base, path));
+        .uri(format!("{base}{path}"));
     if let Some(headers) = request["headers"].as_object() {
         for (name, value) in headers {
             builder = builder.header(name, value.as_str().unwrap());
@@ -197,7 +237,7 @@ fn matches(expected: &Value, actual: &str) -> bool {
 }
 
 /// `expected` must appear in `actual`: objects may have more keys, everything else is equal,
-/// and `{ "matches": "regex" }` matches a string.
+/// `{ "matches": "regex" }` matches a string and `{ "absent": true }` a missing key.
 fn json_matches(expected: &Value, actual: &Value, at: &str) -> Result<(), String> {
     match (expected, actual) {
         (Value::Object(e), _) if e.len() == 1 && e.contains_key("matches") => match actual {
@@ -206,6 +246,12 @@ fn json_matches(expected: &Value, actual: &Value, at: &str) -> Result<(), String
         },
         (Value::Object(e), Value::Object(a)) => {
             for (key, value) in e {
+                if value == &serde_json::json!({ "absent": true }) {
+                    if a.contains_key(key) {
+                        return Err(format!("{at}.{key} should be absent in {actual}"));
+                    }
+                    continue;
+                }
                 let inner = a
                     .get(key)
                     .ok_or_else(|| format!("{at}.{key} is missing in {actual}"))?;

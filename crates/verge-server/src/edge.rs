@@ -352,8 +352,11 @@ fn to_worker_request(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared_length.is_some_and(|length| length > max_body as u64) {
-        return Err((StatusCode::PAYLOAD_TOO_LARGE, "request body too large
-"));
+        return Err((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body too large
+",
+        ));
     }
     // The body streams into the worker as it arrives; one that outgrows the limit without
     // declaring its length fails the worker's read.

@@ -16,7 +16,12 @@ struct NoNetwork;
 
 impl verge_web::Outbound for NoNetwork {
     fn fetch(&self, request: verge_web::OutboundRequest) -> verge_web::OutboundFuture {
-        Box::pin(async move { Err(verge_js::OpError::Type(format!("no network in unit tests: {}", request.url))) })
+        Box::pin(async move {
+            Err(verge_js::OpError::Type(format!(
+                "no network in unit tests: {}",
+                request.url
+            )))
+        })
     }
 }
 
