@@ -10,6 +10,10 @@ use verge_config::WorkerConfig;
 use verge_runtime::{LogLevel, WorkerLimits};
 use verge_server::{BoundListeners, EdgeOptions, LogSink};
 
+/// The largest request body a worker is given: Cloudflare's Enterprise limit (500 MB). Bodies
+/// stream, so this bounds what reaches the worker, not memory.
+const MAX_REQUEST_BODY: usize = 500 * 1000 * 1000;
+
 #[derive(Args)]
 pub struct DevArgs {
     /// A project directory holding wrangler.json, wrangler.jsonc or wrangler.toml, one of those
@@ -52,7 +56,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
         Arc::new(config),
         EdgeOptions {
             limits,
-            max_request_body: 100 * 1024 * 1024,
+            max_request_body: MAX_REQUEST_BODY,
             console,
             origin: args.origin,
         },

@@ -26,7 +26,8 @@ pub type LogSink = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
 #[derive(Clone)]
 pub struct EdgeOptions {
     pub limits: WorkerLimits,
-    /// Request bodies above this size are refused with 413 (Workers' paid plan: 100 MB).
+    /// Request bodies above this size are refused with 413 when they declare their length, and
+    /// fail the worker's read when they do not.
     pub max_request_body: usize,
     pub console: LogSink,
     /// The origin behind the worker (`verge dev --origin`): incoming URLs name it, so that

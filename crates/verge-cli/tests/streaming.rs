@@ -1,0 +1,105 @@
+//! Bodies stream end to end: hundreds of MiB pass through a worker's TransformStream, both ways,
+//! while the server's memory stays bounded (its peak RSS is read from /proc).
+
+// Test code fails by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::io::Read;
+use support::*;
+
+const MIB: u64 = 1024 * 1024;
+/// Peak RSS the proxy may reach while streaming; far below the sizes streamed.
+const RSS_BOUND_KIB: u64 = 160 * 1024;
+
+const ORIGIN: &str = r#"
+export default {
+  async fetch(request) {
+    const url = new URL(request.url);
+    if (url.pathname === '/big') {
+      const chunks = Number(url.searchParams.get('mib')) * 16;
+      const chunk = new Uint8Array(65536).fill(120);
+      let sent = 0;
+      return new Response(new ReadableStream({
+        pull(controller) { if (sent++ < chunks) controller.enqueue(chunk); else controller.close(); },
+      }, { highWaterMark: 0 }));
+    }
+    let total = 0;
+    for await (const chunk of request.body) total += chunk.byteLength;
+    return new Response(String(total));
+  },
+};
+"#;
+
+const PROXY: &str = r#"
+const passThrough = () => new TransformStream({ transform(chunk, controller) { controller.enqueue(chunk); } });
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    if (url.pathname === '/down') {
+      const upstream = await fetch(`${env.ORIGIN}/big?mib=${url.searchParams.get('mib')}`);
+      return new Response(upstream.body.pipeThrough(passThrough()), { headers: { 'x-streamed': 'yes' } });
+    }
+    const upstream = await fetch(`${env.ORIGIN}/count`, { method: 'POST', body: request.body.pipeThrough(passThrough()), duplex: 'half' });
+    return new Response(upstream.body, upstream);
+  },
+};
+"#;
+
+/// A reader producing `len` bytes without holding them.
+struct Zeros(u64);
+
+impl Read for Zeros {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = (buf.len() as u64).min(self.0) as usize;
+        buf[..n].fill(0);
+        self.0 -= n as u64;
+        Ok(n)
+    }
+}
+
+#[test]
+fn hundreds_of_mib_stream_through_a_worker_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("origin.js"), ORIGIN).unwrap();
+    std::fs::write(dir.path().join("proxy.js"), PROXY).unwrap();
+    let origin = DevServer::start(&dir.path().join("origin.js"), &[]);
+    let proxy = DevServer::start(
+        &dir.path().join("proxy.js"),
+        &["--var", &format!("ORIGIN:{}", origin.base)],
+    );
+    let agent = client();
+
+    // 512 MiB down: origin → fetch → TransformStream → client.
+    let mut response = agent
+        .get(format!("{}/down?mib=512", proxy.base))
+        .call()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.headers().get("x-streamed").unwrap(), "yes");
+    let mut body = response.body_mut().with_config().limit(u64::MAX).reader();
+    let received = std::io::copy(&mut body, &mut std::io::sink()).unwrap();
+    assert_eq!(received, 512 * MIB);
+
+    // 256 MiB up: client → worker → TransformStream → fetch → origin, which counts.
+    let sent = 256 * MIB;
+    let mut response = agent
+        .post(format!("{}/up", proxy.base))
+        .send(ureq::SendBody::from_owned_reader(Zeros(sent)))
+        .unwrap();
+    assert_eq!(
+        response.body_mut().read_to_string().unwrap(),
+        sent.to_string()
+    );
+
+    let peak = proxy.peak_rss_kib();
+    assert!(
+        peak < RSS_BOUND_KIB,
+        "the proxy's peak RSS was {peak} KiB while streaming"
+    );
+    eprintln!(
+        "streamed 512 MiB down and 256 MiB up; proxy peak RSS {} MiB",
+        peak / 1024
+    );
+}
