@@ -16,7 +16,8 @@
       if (init.locked || internals.isDisturbed(init)) throw new TypeError('The ReadableStream body is locked or was already read.');
       return { bytes: init, contentType: null };
     }
-    if (internals.isBodySource?.(init)) return internals.bodySource(init);
+    if (init instanceof Blob) return { bytes: internals.blobBytes(init), contentType: init.type || null };
+    if (init instanceof FormData) return internals.serializeFormData(init);
     return { bytes: internals.utf8Encode(String(init)), contentType: 'text/plain;charset=UTF-8' };
   };
 
@@ -66,6 +67,14 @@
       return this.#consumeBytes('arrayBuffer()').then((b) => (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b.buffer : b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)));
     }
     bytes() { return this.#consumeBytes('bytes()').then((b) => (b === this[BODY] ? b.slice() : b)); }
+    blob() {
+      const type = this.headers.get('content-type') ?? '';
+      return this.#consumeBytes('blob()').then((b) => internals.makeBlob(b === this[BODY] ? b.slice() : b, type));
+    }
+    formData() {
+      const type = this.headers.get('content-type');
+      return this.#consumeBytes('formData()').then((b) => internals.parseFormData(b, type));
+    }
   };
   internals.markBodyUsed = (body) => { body[used] = true; };
   // For clone(): the body to give the copy. A stream is teed, and the original keeps one branch.

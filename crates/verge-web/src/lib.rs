@@ -11,6 +11,7 @@
 mod base64;
 mod body;
 mod clock;
+mod compression;
 mod console;
 mod crypto;
 mod encoding;
@@ -75,8 +76,11 @@ const APIS: &[Api] = &[
     api!("encoding.js", encoding::register),
     api!("streams.js"),
     api!("native_body.js", body::register),
+    api!("transform_streams.js", compression::register),
     api!("base64.js", base64::register),
     api!("url.js", url::register),
+    api!("blob.js"),
+    api!("form_data.js"),
     api!("headers.js"),
     api!("body.js"),
     api!("request.js"),
