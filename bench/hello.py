@@ -13,33 +13,14 @@ Needs: a release build (cargo build --release) and wrk (apt-get install wrk).
 
 import argparse
 import os
-import re
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VERGE = os.path.join(ROOT, "target", "release", "verge")
+from common import VERGE, ROOT, free_port, http_ok, measure_load, memory_kib, stop, wait_ready
+
 PROJECT = os.path.join(ROOT, "examples", "hello")
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_ok(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-            s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-            return s.recv(12).startswith(b"HTTP/1.1 200")
-    except OSError:
-        return False
 
 
 def start(port, threads):
@@ -49,15 +30,6 @@ def start(port, threads):
         stderr=subprocess.DEVNULL,
         env={**os.environ, "VERGE_LOG": "warn"},
     )
-
-
-def stop(process):
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def startup_times(runs, threads):
@@ -77,55 +49,17 @@ def startup_times(runs, threads):
     return times
 
 
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def load(seconds, connections, threads):
     port = free_port()
     process = start(port, threads)
-    deadline = time.time() + 10
-    while not http_ok(port):
-        if time.time() > deadline:
-            stop(process)
-            sys.exit("verge dev did not start")
-        time.sleep(0.01)
-    idle_rss = rss_kib(process.pid)
-    before = cpu_seconds(process.pid)
-    wrk = subprocess.run(
-        ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "--latency", f"http://127.0.0.1:{port}/"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    cpu = cpu_seconds(process.pid) - before
-    loaded_rss = rss_kib(process.pid)
+    wait_ready(port, process)
+    idle_rss = memory_kib(process.pid, "VmRSS")
+    result = measure_load(process.pid, f"http://127.0.0.1:{port}/", seconds, connections)
+    result["us_per_request"] = result["cpu"] / result["requests"] * 1e6
+    result["idle_rss_mib"] = idle_rss / 1024
+    result["loaded_rss_mib"] = memory_kib(process.pid, "VmRSS") / 1024
     stop(process)
-    requests = int(re.search(r"(\d+) requests in", wrk).group(1))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", wrk)
-    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", wrk, re.M))
-    return {
-        "requests": requests,
-        "errors": int(errors.group(1)) if errors else 0,
-        "rps": requests / seconds,
-        "cpu_s": cpu,
-        "us_per_request": cpu / requests * 1e6,
-        "rps_per_core": requests / cpu if cpu else float("inf"),
-        "p50": latency.get("50"),
-        "p99": latency.get("99"),
-        "idle_rss_mib": idle_rss / 1024,
-        "loaded_rss_mib": loaded_rss / 1024,
-    }
+    return result
 
 
 def main():

@@ -59,14 +59,23 @@ fn an_origin_that_resets_mid_body_aborts_the_client_response_only() {
     let origin = raw_origin(CUT, true);
     let (_dir, server) = proxy();
     let agent = client();
-    let mut response = agent.get(format!("{}/?to={origin}/", server.base)).call().unwrap();
+    let mut response = agent
+        .get(format!("{}/?to={origin}/", server.base))
+        .call()
+        .unwrap();
     assert_eq!(response.status().as_u16(), 200);
     let mut body = Vec::new();
     let read = response.body_mut().as_reader().read_to_end(&mut body);
-    assert!(read.is_err() || body.len() < 1_000_000, "the client must see the body cut short");
+    assert!(
+        read.is_err() || body.len() < 1_000_000,
+        "the client must see the body cut short"
+    );
     // The server is unharmed.
     let healthy = raw_origin(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", true);
-    assert_eq!(get(&agent, &format!("{}/?to={healthy}/", server.base)).body, "ok");
+    assert_eq!(
+        get(&agent, &format!("{}/?to={healthy}/", server.base)).body,
+        "ok"
+    );
 }
 
 #[test]
@@ -76,10 +85,19 @@ fn malformed_and_oversized_origin_headers_are_errors_the_worker_handles() {
     let malformed = raw_origin(b"HTTP/1.1 200 OK\r\nthis is not a header\r\n\r\n", true);
     let reply = get(&agent, &format!("{}/?to={malformed}/", server.base));
     assert_eq!(reply.status, 502, "{}", reply.body);
-    assert!(reply.body.contains("\"name\":\"TypeError\"") && reply.body.contains("fetch failed"), "{}", reply.body);
+    assert!(
+        reply.body.contains("\"name\":\"TypeError\"") && reply.body.contains("fetch failed"),
+        "{}",
+        reply.body
+    );
 
     let huge: &'static [u8] = Box::leak(
-        format!("HTTP/1.1 200 OK\r\nx-huge: {}\r\n\r\n", "a".repeat(2 * 1024 * 1024)).into_bytes().into_boxed_slice(),
+        format!(
+            "HTTP/1.1 200 OK\r\nx-huge: {}\r\n\r\n",
+            "a".repeat(2 * 1024 * 1024)
+        )
+        .into_bytes()
+        .into_boxed_slice(),
     );
     let oversized = raw_origin(huge, true);
     let reply = get(&agent, &format!("{}/?to={oversized}/", server.base));
@@ -87,6 +105,9 @@ fn malformed_and_oversized_origin_headers_are_errors_the_worker_handles() {
     assert!(reply.body.contains("TypeError"), "{}", reply.body);
 
     let garbage = raw_origin(b"\x00\x01\x02 definitely not HTTP\r\n\r\n", true);
-    assert_eq!(get(&agent, &format!("{}/?to={garbage}/", server.base)).status, 502);
+    assert_eq!(
+        get(&agent, &format!("{}/?to={garbage}/", server.base)).status,
+        502
+    );
     assert!(!server.stderr().contains("panicked"));
 }

@@ -9,8 +9,8 @@
     } catch (error) {
       return Promise.reject(error);
     }
-    const signal = request.signal;
-    if (signal.aborted) return Promise.reject(signal.reason);
+    const signal = internals.requestSignal(request);
+    if (signal?.aborted) return Promise.reject(signal.reason);
     let parts;
     try {
       parts = [request.method, request.url, internals.headersToList(request.headers), internals.hostBody(request), request.redirect];
@@ -25,13 +25,13 @@
         if (body) body.cancel(signal.reason).catch(() => {});
         reject(signal.reason);
       };
-      signal.addEventListener('abort', onAbort, { once: true });
+      signal?.addEventListener('abort', onAbort, { once: true });
       sent.then(([status, statusText, headerList, url, redirected, bodySource]) => {
         if (typeof bodySource === 'number') body = internals.nativeStream(bodySource);
         else body = bodySource;
         resolve(internals.fetchedResponse(status, statusText, headerList, body, url, redirected));
       }, (error) => {
-        signal.removeEventListener('abort', onAbort);
+        signal?.removeEventListener('abort', onAbort);
         reject(error);
       });
     });

@@ -28,9 +28,9 @@
         source = input;
         this.#url = input.#url;
       } else {
-        const parsed = URL.parse(String(input));
-        if (parsed === null) throw new TypeError(`Invalid URL: ${String(input)}`);
-        this.#url = parsed.href;
+        const href = internals.parseHref(input);
+        if (href === undefined) throw new TypeError(`Invalid URL: ${String(input)}`);
+        this.#url = href;
       }
       this.#method = init.method !== undefined ? normalizeMethod(init.method) : source ? source.#method : 'GET';
       const redirect = init.redirect ?? source?.#redirect ?? 'follow';
@@ -64,6 +64,7 @@
     get headers() { return this.#headers; }
     get redirect() { return this.#redirect; }
     get signal() { return (this.#signal ??= internals.newAbortSignal()); }
+    static _signalIfAny(request) { return request.#signal; }
     get cf() { return this.#cf; }
     get keepalive() { return false; }
     get integrity() { return ''; }
@@ -81,6 +82,9 @@
 
   // An incoming request: trusted parts from the host (a valid method and absolute URL), so
   // none of the constructor's checks apply. Headers are immutable, as on Workers.
+  // The signal a script gave, or null: fetch() need not make one just to listen to it.
+  internals.requestSignal = Request._signalIfAny;
+  delete Request._signalIfAny;
   internals.incomingRequest = (method, url, headerList, body, cf) =>
     new Request(TRUSTED, { method, url, headers: internals.headersFromList(headerList, 'immutable'), body, cf });
   internals.defineGlobal('Request', Request);

@@ -143,6 +143,8 @@
     toJSON() { return this.#parts[HREF]; }
   }
   Object.defineProperty(URL.prototype, Symbol.toStringTag, { value: 'URL' });
+  // The serialized URL, or undefined if `input` does not parse: for Request, which needs no more.
+  internals.parseHref = (input) => ops.urlHref(toUSV(input));
   internals.setUrlQuery = URL._setQuery;
   delete URL._setQuery;
   internals.defineGlobal('URL', URL);

@@ -70,6 +70,12 @@ pub(crate) fn register<'js>(
         })?,
     )?;
     ops.set(
+        "urlHref",
+        Function::new(ctx.clone(), |input: String| {
+            parse(&input, None).map(|url| String::from(url))
+        }),
+    )?;
+    ops.set(
         "urlSet",
         Function::new(
             ctx.clone(),
