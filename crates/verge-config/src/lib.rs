@@ -46,6 +46,18 @@ pub struct WorkerConfig {
     pub compatibility_flags: Vec<String>,
     /// `[vars]`: strings, or any JSON value, exposed on `env`.
     pub vars: BTreeMap<String, serde_json::Value>,
+    /// `[limits]`: what this worker asks for; unset values take the server's defaults.
+    pub limits: Limits,
+}
+
+/// wrangler's `[limits]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// CPU milliseconds one request may use.
+    pub cpu_ms: Option<u64>,
+    /// `fetch()` calls one request may make.
+    pub subrequests: Option<u32>,
 }
 
 /// The subset of wrangler's schema that Verge reads; other keys are accepted and ignored, so a
@@ -59,6 +71,8 @@ struct RawConfig {
     compatibility_flags: Vec<String>,
     #[serde(default)]
     vars: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    limits: Limits,
 }
 
 impl WorkerConfig {
@@ -104,6 +118,7 @@ impl WorkerConfig {
             compatibility_date: None,
             compatibility_flags: Vec::new(),
             vars: BTreeMap::new(),
+            limits: Limits::default(),
         }
     }
 
@@ -138,6 +153,7 @@ impl WorkerConfig {
             compatibility_date: raw.compatibility_date,
             compatibility_flags: raw.compatibility_flags,
             vars: raw.vars,
+            limits: raw.limits,
         })
     }
 

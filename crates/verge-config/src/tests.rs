@@ -114,3 +114,33 @@ fn var_overrides_replace_and_add() {
     assert_eq!(config.vars["B"], serde_json::json!("x:y"));
     assert!(config.apply_var_overrides(&["novalue"]).is_err());
 }
+
+#[test]
+fn reads_limits_and_refuses_unknown_ones() {
+    let dir = project(&[
+        (
+            "wrangler.toml",
+            "main = \"a.js\"\n[limits]\ncpu_ms = 50\nsubrequests = 3\n",
+        ),
+        ("a.js", ""),
+    ]);
+    let limits = WorkerConfig::locate(dir.path()).unwrap().limits;
+    assert_eq!((limits.cpu_ms, limits.subrequests), (Some(50), Some(3)));
+    let dir = project(&[
+        ("wrangler.toml", "main = \"a.js\"\n[limits]\ncpu = 50\n"),
+        ("a.js", ""),
+    ]);
+    let error = WorkerConfig::locate(dir.path()).unwrap_err().to_string();
+    assert!(
+        error.contains("wrangler.toml") && error.contains("cpu"),
+        "{error}"
+    );
+    let dir = project(&[
+        (
+            "wrangler.toml",
+            "main = \"a.js\"\n[limits]\nsubrequests = -1\n",
+        ),
+        ("a.js", ""),
+    ]);
+    assert!(WorkerConfig::locate(dir.path()).is_err());
+}

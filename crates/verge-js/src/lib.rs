@@ -60,6 +60,8 @@ struct IsolateCore {
     runtime: Runtime,
     deadline: Rc<Cell<Option<Instant>>>,
     limits: IsolateLimits,
+    /// The request the JavaScript now running works for (0: none); see [`Isolate::enter_as`].
+    current_tag: Cell<u64>,
 }
 
 /// One JavaScript isolate: a QuickJS runtime and context on the current thread.
@@ -103,6 +105,7 @@ impl Isolate {
                 runtime,
                 deadline,
                 limits,
+                current_tag: Cell::new(0),
             }),
         })
     }
@@ -124,6 +127,17 @@ impl Isolate {
         self.core.enter(f)
     }
 
+    /// Like [`enter`](Self::enter), on behalf of the request tagged `tag`: ops started while it
+    /// runs remember the tag and restore it when they complete, so work is attributed to the
+    /// request that caused it (per-request limits such as subrequests) across awaits.
+    pub fn enter_as<R>(
+        &self,
+        tag: u64,
+        f: impl FnOnce(&Ctx<'_>) -> rquickjs::Result<R>,
+    ) -> Result<R, JsError> {
+        self.core.enter_as(tag, f)
+    }
+
     /// Bytes the JavaScript heap holds now.
     pub fn heap_bytes(&self) -> usize {
         usize::try_from(self.core.runtime.memory_usage().memory_used_size).unwrap_or(usize::MAX)
@@ -131,6 +145,17 @@ impl Isolate {
 }
 
 impl IsolateCore {
+    fn enter_as<R>(
+        &self,
+        tag: u64,
+        f: impl FnOnce(&Ctx<'_>) -> rquickjs::Result<R>,
+    ) -> Result<R, JsError> {
+        let previous = self.current_tag.replace(tag);
+        let result = self.enter(f);
+        self.current_tag.set(previous);
+        result
+    }
+
     fn enter<R>(&self, f: impl FnOnce(&Ctx<'_>) -> rquickjs::Result<R>) -> Result<R, JsError> {
         let nested = self.deadline.get().is_some();
         if !nested {
@@ -170,6 +195,20 @@ impl IsolateHandle {
         f: impl FnOnce(&Ctx<'_>) -> rquickjs::Result<R>,
     ) -> Option<Result<R, JsError>> {
         self.core.upgrade().map(|core| core.enter(f))
+    }
+
+    /// Re-enters the isolate on behalf of `tag`; see [`Isolate::enter_as`].
+    pub fn enter_as<R>(
+        &self,
+        tag: u64,
+        f: impl FnOnce(&Ctx<'_>) -> rquickjs::Result<R>,
+    ) -> Option<Result<R, JsError>> {
+        self.core.upgrade().map(|core| core.enter_as(tag, f))
+    }
+
+    /// The tag of the request the JavaScript now running works for (0: none).
+    pub fn current_tag(&self) -> u64 {
+        self.core.upgrade().map_or(0, |core| core.current_tag.get())
     }
 
     /// Whether the isolate this handle points to has been dropped.

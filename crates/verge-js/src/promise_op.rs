@@ -92,9 +92,10 @@ where
     })
     .unwrap_or_default();
     let isolate = isolate.clone();
+    let tag = isolate.current_tag();
     let task = tokio::task::spawn_local(async move {
         let output = future.await;
-        let settled = isolate.enter(|ctx| {
+        let settled = isolate.enter_as(tag, |ctx| {
             let Some(pending) =
                 host_state::with(ctx, |ops: &PendingOps| ops.pending.borrow_mut().remove(&id))
                     .flatten()

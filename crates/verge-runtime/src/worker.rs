@@ -15,6 +15,9 @@ pub struct WorkerLimits {
     pub isolate: IsolateLimits,
     /// How long `ctx.waitUntil` work may run on after the response (Workers: 30 s).
     pub wait_until: Duration,
+    /// `fetch()` calls per request unless the worker's `[limits] subrequests` says otherwise
+    /// (Workers' paid plan: 1000).
+    pub subrequests: u32,
 }
 
 impl Default for WorkerLimits {
@@ -25,6 +28,7 @@ impl Default for WorkerLimits {
                 ..IsolateLimits::default()
             },
             wait_until: Duration::from_secs(30),
+            subrequests: 1000,
         }
     }
 }
@@ -77,6 +81,8 @@ pub struct Worker {
     name: String,
     isolate: Isolate,
     limits: WorkerLimits,
+    /// The tag of the last request started (see `Isolate::enter_as`).
+    last_request: std::cell::Cell<u64>,
 }
 
 impl Worker {
@@ -101,6 +107,7 @@ impl Worker {
                 console,
                 isolate: isolate.handle(),
                 outbound,
+                subrequest_limit: config.limits.subrequests.unwrap_or(limits.subrequests),
             },
         )
         .map_err(LoadError::Internal)?;
@@ -153,6 +160,7 @@ impl Worker {
             name: config.name.clone(),
             isolate,
             limits,
+            last_request: std::cell::Cell::new(0),
         })
     }
 
@@ -175,7 +183,9 @@ impl Worker {
             body,
             cf,
         } = request;
-        let dispatched = self.isolate.enter(|ctx| {
+        let tag = self.last_request.get() + 1;
+        self.last_request.set(tag);
+        let dispatched = self.isolate.enter_as(tag, |ctx| {
             let internals = verge_web::internals(ctx)?;
             let dispatch: Function = internals.get("dispatchFetch")?;
             let env: Value = internals.get("env")?;

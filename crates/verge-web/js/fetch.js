@@ -17,7 +17,12 @@
     } catch (error) {
       return Promise.reject(error);
     }
-    const [id, sent] = ops.fetch(parts);
+    let id, sent;
+    try {
+      [id, sent] = ops.fetch(parts);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return new Promise((resolve, reject) => {
       let body = null;
       const onAbort = () => {

@@ -247,9 +247,10 @@ pub fn host_body_from_js<'js>(
 /// goes away, the stream is cancelled.
 fn pump(isolate: IsolateHandle, id: u32) -> NativeBody {
     let (sender, body) = ChannelBody::channel(1);
+    let tag = isolate.current_tag();
     tokio::task::spawn_local(async move {
         loop {
-            let read = isolate.enter(|ctx| {
+            let read = isolate.enter_as(tag, |ctx| {
                 let read: Function = crate::internals(ctx)?.get("pumpRead")?;
                 let chunk: Promise = read.call((id,))?;
                 verge_js::settle(ctx, chunk, |_, value: Value| {

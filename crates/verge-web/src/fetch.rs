@@ -53,6 +53,40 @@ pub trait Outbound {
 struct FetchTable {
     cancel: RefCell<HashMap<u32, oneshot::Sender<()>>>,
     next_id: Cell<u32>,
+    /// Subrequests made so far by each request in flight, by request tag.
+    subrequests: RefCell<HashMap<u64, u32>>,
+}
+
+/// Forgets the subrequest count of a finished request.
+pub fn forget_request(ctx: &Ctx<'_>, tag: u64) {
+    verge_js::with_host_state(ctx, |table: &FetchTable| {
+        table.subrequests.borrow_mut().remove(&tag)
+    });
+}
+
+/// Counts one more subrequest for the current request; an error once it is over the limit.
+fn count_subrequest(ctx: &Ctx<'_>, host: &WebHost) -> rquickjs::Result<()> {
+    let tag = host.isolate.current_tag();
+    if tag == 0 {
+        return Ok(());
+    }
+    let count = verge_js::with_host_state(ctx, |table: &FetchTable| {
+        let mut counts = table.subrequests.borrow_mut();
+        let count = counts.entry(tag).or_default();
+        *count += 1;
+        *count
+    })
+    .unwrap_or_default();
+    if count > host.subrequest_limit {
+        return Err(rquickjs::Exception::throw_message(
+            ctx,
+            &format!(
+                "Too many subrequests: this request has made more than {} (set [limits] subrequests in the wrangler config to allow more).",
+                host.subrequest_limit
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn read_request<'js>(
@@ -88,6 +122,7 @@ pub(crate) fn register<'js>(
     ops.set(
         "fetch",
         Function::new(ctx.clone(), move |ctx: Ctx<'js>, parts: Array<'js>| {
+            count_subrequest(&ctx, &fetch_host)?;
             let request = read_request(&ctx, parts, &fetch_host)?;
             let (cancel, cancelled) = oneshot::channel();
             let id = verge_js::with_host_state(&ctx, |table: &FetchTable| {

@@ -23,7 +23,9 @@ pub use body::{
     host_body_from_js, host_body_to_js, native_stream, Body, BoxError, ChannelBody, NativeBody,
 };
 pub use console::{ConsoleSink, LogLevel};
-pub use fetch::{Outbound, OutboundFuture, OutboundRequest, OutboundResponse, RedirectMode};
+pub use fetch::{
+    forget_request, Outbound, OutboundFuture, OutboundRequest, OutboundResponse, RedirectMode,
+};
 
 use rquickjs::context::EvalOptions;
 use rquickjs::{Ctx, Function, Object, Persistent};
@@ -38,6 +40,8 @@ pub struct WebHost {
     pub isolate: IsolateHandle,
     /// Where `fetch()` goes.
     pub outbound: std::rc::Rc<dyn Outbound>,
+    /// The most `fetch()` calls one request may make.
+    pub subrequest_limit: u32,
 }
 
 type RegisterOps = for<'js> fn(&Ctx<'js>, &Object<'js>, &WebHost) -> rquickjs::Result<()>;

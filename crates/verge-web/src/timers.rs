@@ -59,9 +59,10 @@ pub(crate) fn register<'js>(
                 0.0
             };
             let isolate = isolate.clone();
+            let tag = isolate.current_tag();
             let task = tokio::task::spawn_local(async move {
                 tokio::time::sleep(Duration::from_secs_f64(delay_ms / 1000.0)).await;
-                let fired = isolate.enter(|ctx| {
+                let fired = isolate.enter_as(tag, |ctx| {
                     let fire = verge_js::with_host_state(ctx, |table: &TimerTable| {
                         table.pending.borrow_mut().remove(&id);
                         table.fire.borrow().clone()
