@@ -35,12 +35,8 @@ impl HttpClient {
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(Duration::from_secs(10)));
-        let builder = hyper_rustls::HttpsConnectorBuilder::new();
-        let builder = match builder.with_native_roots() {
-            Ok(builder) => builder,
-            Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots(),
-        };
-        let https = builder
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls_config())
             .https_or_http()
             .enable_http1()
             .enable_http2()
@@ -187,6 +183,31 @@ impl Outbound for HttpClient {
     fn fetch(&self, request: OutboundRequest) -> OutboundFuture {
         let client = self.clone();
         Box::pin(async move { client.send(request).await })
+    }
+}
+
+/// TLS trusting the webpki roots (Mozilla's) plus the system's store, so that a private CA
+/// installed on the machine works as it does for other programs there.
+fn tls_config() -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let native = rustls_native_certs::load_native_certs();
+    for error in &native.errors {
+        tracing::warn!("skipping part of the system certificate store: {error}");
+    }
+    let (added, ignored) = roots.add_parsable_certificates(native.certs);
+    tracing::debug!(
+        "trusting the webpki roots and {added} system certificates ({ignored} unparsable)"
+    );
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    match rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+    {
+        Ok(builder) => builder.with_root_certificates(roots).with_no_client_auth(),
+        // Only reachable if ring supported no protocol version at all.
+        Err(_) => rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
     }
 }
 

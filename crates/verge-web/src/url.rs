@@ -72,7 +72,7 @@ pub(crate) fn register<'js>(
     ops.set(
         "urlHref",
         Function::new(ctx.clone(), |input: String| {
-            parse(&input, None).map(|url| String::from(url))
+            parse(&input, None).map(String::from)
         }),
     )?;
     ops.set(

@@ -41,12 +41,18 @@ fn collect(stream: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
 impl DevServer {
     /// Starts `verge dev PATH --port 0 ARGS…` and waits (bounded) for its Ready line.
     pub fn start(path: &Path, args: &[&str]) -> Self {
+        Self::start_with_env(path, args, &[])
+    }
+
+    /// Like [`start`](Self::start), with extra environment variables for the server.
+    pub fn start_with_env(path: &Path, args: &[&str], env: &[(&str, PathBuf)]) -> Self {
         let mut child = verge()
             .arg("dev")
             .arg(path)
             .args(["--port", "0"])
             .args(args)
             .env("NO_COLOR", "1")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_os_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
