@@ -61,7 +61,8 @@ struct IsolateCore {
     deadline: Rc<Cell<Option<Instant>>>,
     limits: IsolateLimits,
     /// The request the JavaScript now running works for (0: none); see [`Isolate::enter_as`].
-    current_tag: Cell<u64>,
+    /// Shared with the isolate's userdata, so ops can read it from a `Ctx` ([`current_tag`]).
+    current_tag: Rc<Cell<u64>>,
 }
 
 /// One JavaScript isolate: a QuickJS runtime and context on the current thread.
@@ -71,6 +72,13 @@ struct IsolateCore {
 #[derive(Clone)]
 pub struct Isolate {
     core: Rc<IsolateCore>,
+}
+
+struct CurrentTag(Rc<Cell<u64>>);
+
+/// The tag of the request the JavaScript now running in `ctx` works for (0: none).
+pub fn current_tag(ctx: &Ctx<'_>) -> u64 {
+    host_state::with(ctx, |tag: &CurrentTag| tag.0.get()).unwrap_or(0)
 }
 
 /// A weak reference to an [`Isolate`], held by asynchronous work started from JavaScript so that
@@ -99,13 +107,17 @@ impl Isolate {
         runtime.set_host_promise_rejection_tracker(Some(Box::new(rejections::track)));
         let context = Context::full(&runtime)
             .map_err(|e| JsError::internal(format!("creating context: {e}")))?;
+        let current_tag: Rc<Cell<u64>> = Rc::default();
+        context
+            .with(|ctx| host_state::store(&ctx, CurrentTag(current_tag.clone())))
+            .map_err(|e| JsError::internal(format!("creating context: {e}")))?;
         Ok(Self {
             core: Rc::new(IsolateCore {
                 context,
                 runtime,
                 deadline,
                 limits,
-                current_tag: Cell::new(0),
+                current_tag,
             }),
         })
     }

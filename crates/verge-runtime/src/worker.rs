@@ -215,25 +215,43 @@ impl Worker {
         };
         match outcome {
             Ok((outcome, done)) => {
-                if let Some(done) = done {
-                    self.keep_alive(done);
-                }
+                self.keep_alive(tag, done);
                 outcome
             }
-            Err(error) => Outcome::Exception {
-                error,
-                pass_through: false,
-            },
+            Err(error) => {
+                self.finish(tag);
+                Outcome::Exception {
+                    error,
+                    pass_through: false,
+                }
+            }
         }
     }
 
-    fn keep_alive(&self, done: verge_js::Settled<()>) {
+    /// Lets `ctx.waitUntil` work run on (bounded), then forgets the request.
+    fn keep_alive(&self, tag: u64, done: Option<verge_js::Settled<()>>) {
+        let Some(done) = done else {
+            return self.finish(tag);
+        };
         let bound = self.limits.wait_until;
         let name = self.name.clone();
+        let isolate = self.isolate.handle();
         tokio::task::spawn_local(async move {
             if tokio::time::timeout(bound, done).await.is_err() {
                 tracing::warn!(worker = %name, "ctx.waitUntil() work was cancelled after {bound:?}");
             }
+            isolate.enter(|ctx| {
+                verge_web::forget_request(ctx, tag);
+                Ok(())
+            });
+        });
+    }
+
+    /// Drops what the isolate keeps for a finished request (see `verge_web::forget_request`).
+    fn finish(&self, tag: u64) {
+        let _ = self.isolate.enter(|ctx| {
+            verge_web::forget_request(ctx, tag);
+            Ok(())
         });
     }
 }

@@ -27,7 +27,15 @@ type Slot = Rc<RefCell<Option<NativeBody>>>;
 #[derive(Default)]
 struct BodyTable {
     next_id: Cell<u32>,
-    sources: RefCell<HashMap<u32, Slot>>,
+    sources: RefCell<HashMap<u32, Source>>,
+}
+
+struct Source {
+    slot: Slot,
+    /// The request it was made for: like Workers' I/O objects, it does not outlive that
+    /// request unless something has started reading it.
+    tag: u64,
+    touched: Cell<bool>,
 }
 
 /// Registers `body` in the isolate and returns its id, for `internals.nativeStream(id)`.
@@ -35,10 +43,12 @@ pub fn register_body(ctx: &Ctx<'_>, body: NativeBody) -> u32 {
     verge_js::with_host_state(ctx, |table: &BodyTable| {
         let id = table.next_id.get().wrapping_add(1).max(1);
         table.next_id.set(id);
-        table
-            .sources
-            .borrow_mut()
-            .insert(id, Rc::new(RefCell::new(Some(body))));
+        let source = Source {
+            slot: Rc::new(RefCell::new(Some(body))),
+            tag: verge_js::current_tag(ctx),
+            touched: Cell::new(false),
+        };
+        table.sources.borrow_mut().insert(id, source);
         id
     })
     .unwrap_or(0)
@@ -46,17 +56,31 @@ pub fn register_body(ctx: &Ctx<'_>, body: NativeBody) -> u32 {
 
 /// Takes a native body back out of the isolate (the stream wrapping it was never read).
 pub fn take_body(ctx: &Ctx<'_>, id: u32) -> Option<NativeBody> {
-    let slot = verge_js::with_host_state(ctx, |table: &BodyTable| {
+    let source = verge_js::with_host_state(ctx, |table: &BodyTable| {
         table.sources.borrow_mut().remove(&id)
     })
     .flatten()?;
-    let body = slot.borrow_mut().take();
+    let body = source.slot.borrow_mut().take();
     body
+}
+
+/// Drops the bodies made for request `tag` that nothing has started reading: an unread fetch
+/// response closes its connection when its request ends, not when the garbage collector runs.
+pub(crate) fn drop_unread(ctx: &Ctx<'_>, tag: u64) {
+    verge_js::with_host_state(ctx, |table: &BodyTable| {
+        table
+            .sources
+            .borrow_mut()
+            .retain(|_, source| source.tag != tag || source.touched.get());
+    });
 }
 
 fn slot(ctx: &Ctx<'_>, id: u32) -> Option<Slot> {
     verge_js::with_host_state(ctx, |table: &BodyTable| {
-        table.sources.borrow().get(&id).cloned()
+        table.sources.borrow().get(&id).map(|source| {
+            source.touched.set(true);
+            source.slot.clone()
+        })
     })
     .flatten()
 }

@@ -57,11 +57,13 @@ struct FetchTable {
     subrequests: RefCell<HashMap<u64, u32>>,
 }
 
-/// Forgets the subrequest count of a finished request.
+/// Forgets a finished request: its subrequest count, and the bodies made for it that nothing
+/// is reading.
 pub fn forget_request(ctx: &Ctx<'_>, tag: u64) {
     verge_js::with_host_state(ctx, |table: &FetchTable| {
         table.subrequests.borrow_mut().remove(&tag)
     });
+    crate::body::drop_unread(ctx, tag);
 }
 
 /// Counts one more subrequest for the current request; an error once it is over the limit.
