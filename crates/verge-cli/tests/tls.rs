@@ -12,9 +12,9 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use support::*;
 
-/// Starts a TLS server for `localhost` that answers every request with "secure"; returns its
-/// port and the PEM of the authority that signed it.
-fn tls_origin() -> (u16, String) {
+/// A TLS configuration for `localhost` signed by a new authority, offering `alpn`, and the PEM
+/// of that authority.
+fn tls_config(alpn: &[&[u8]]) -> (Arc<rustls::ServerConfig>, String) {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -36,7 +36,15 @@ fn tls_origin() -> (u16, String) {
             rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into()),
         )
         .unwrap();
-    let config = Arc::new(config);
+    let mut config = config;
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    (Arc::new(config), ca_cert.pem())
+}
+
+/// Starts a TLS server for `localhost` that answers every request with "secure"; returns its
+/// port and the PEM of the authority that signed it.
+fn tls_origin() -> (u16, String) {
+    let (config, ca_pem) = tls_config(&[]);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -63,7 +71,67 @@ fn tls_origin() -> (u16, String) {
             });
         }
     });
-    (port, ca_cert.pem())
+    (port, ca_pem)
+}
+
+/// Starts an HTTP/2 server (TLS, ALPN h2 only) that answers with the protocol it spoke.
+fn h2_origin() -> (u16, String) {
+    use hyper::service::service_fn;
+    let (config, ca_pem) = tls_config(&[b"h2"]);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let acceptor = tokio_rustls::TlsAcceptor::from(config);
+            loop {
+                let (tcp, _) = listener.accept().await.unwrap();
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service = service_fn(
+                        |request: hyper::Request<hyper::body::Incoming>| async move {
+                            let body = format!("{:?}", request.version());
+                            Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                                http_body_util::Full::new(bytes::Bytes::from(body)),
+                            ))
+                        },
+                    );
+                    let _ = hyper::server::conn::http2::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+                });
+            }
+        });
+    });
+    (port, ca_pem)
+}
+
+#[test]
+fn fetch_speaks_http2_when_the_origin_offers_it() {
+    let (port, ca_pem) = h2_origin();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), ca_pem).unwrap();
+    std::fs::write(dir.path().join("w.js"), WORKER).unwrap();
+    let server = DevServer::start_with_env(
+        &dir.path().join("w.js"),
+        &[],
+        &[("SSL_CERT_FILE", dir.path().join("ca.pem"))],
+    );
+    let reply = get(
+        &client(),
+        &format!("{}/?to=https://localhost:{port}/", server.base),
+    );
+    assert_eq!((reply.status, reply.body.as_str()), (200, "200 HTTP/2.0"));
 }
 
 const WORKER: &str = r#"
