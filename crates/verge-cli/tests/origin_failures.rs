@@ -18,11 +18,7 @@ fn raw_origin(reply: &'static [u8], then_close: bool) -> String {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
-                head.push(byte[0]);
-            }
+            let _ = read_request_head(&mut stream);
             let _ = stream.write_all(reply);
             if then_close {
                 let _ = stream.shutdown(std::net::Shutdown::Both);

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -163,4 +164,18 @@ pub fn send(agent: &ureq::Agent, request: http::Request<Vec<u8>>) -> Reply {
 
 pub fn get(agent: &ureq::Agent, url: &str) -> Reply {
     send(agent, http::Request::get(url).body(Vec::new()).unwrap())
+}
+
+/// Reads an HTTP request head (up to the blank line) from a raw test server's stream; false if
+/// the client went away first.
+pub fn read_request_head(stream: &mut impl Read) -> Option<String> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    Some(String::from_utf8_lossy(&head).into_owned())
 }
