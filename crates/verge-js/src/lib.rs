@@ -10,6 +10,7 @@
 mod bytes;
 mod error;
 mod host_state;
+mod id_table;
 mod loader;
 mod promise_op;
 mod rejections;
@@ -18,6 +19,7 @@ mod settle;
 pub use bytes::{bytes_of, bytes_of_buffer};
 pub use error::JsError;
 pub use host_state::{store as store_host_state, with as with_host_state};
+pub use id_table::IdTable;
 pub use loader::ProjectLoader;
 pub use promise_op::{spawn_promise, OpError};
 pub use rquickjs;

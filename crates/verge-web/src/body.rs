@@ -12,9 +12,8 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::BodyExt;
 use rquickjs::{Ctx, Function, Object, Promise, TypedArray, Value};
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
-use verge_js::{rquickjs, IsolateHandle, JsError, OpError};
+use verge_js::{rquickjs, IdTable, IsolateHandle, JsError, OpError};
 
 /// Errors a body can fail with while being read.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -24,11 +23,7 @@ pub type NativeBody = BoxBody<Bytes, BoxError>;
 
 type Slot = Rc<RefCell<Option<NativeBody>>>;
 
-#[derive(Default)]
-struct BodyTable {
-    next_id: Cell<u32>,
-    sources: RefCell<HashMap<u32, Source>>,
-}
+type BodyTable = IdTable<Source>;
 
 struct Source {
     slot: Slot,
@@ -40,26 +35,17 @@ struct Source {
 
 /// Registers `body` in the isolate and returns its id, for `internals.nativeStream(id)`.
 pub fn register_body(ctx: &Ctx<'_>, body: NativeBody) -> u32 {
-    verge_js::with_host_state(ctx, |table: &BodyTable| {
-        let id = table.next_id.get().wrapping_add(1).max(1);
-        table.next_id.set(id);
-        let source = Source {
-            slot: Rc::new(RefCell::new(Some(body))),
-            tag: verge_js::current_tag(ctx),
-            touched: Cell::new(false),
-        };
-        table.sources.borrow_mut().insert(id, source);
-        id
-    })
-    .unwrap_or(0)
+    let source = Source {
+        slot: Rc::new(RefCell::new(Some(body))),
+        tag: verge_js::current_tag(ctx),
+        touched: Cell::new(false),
+    };
+    verge_js::with_host_state(ctx, |table: &BodyTable| table.insert(source)).unwrap_or(0)
 }
 
 /// Takes a native body back out of the isolate (the stream wrapping it was never read).
 pub fn take_body(ctx: &Ctx<'_>, id: u32) -> Option<NativeBody> {
-    let source = verge_js::with_host_state(ctx, |table: &BodyTable| {
-        table.sources.borrow_mut().remove(&id)
-    })
-    .flatten()?;
+    let source = verge_js::with_host_state(ctx, |table: &BodyTable| table.remove(id)).flatten()?;
     let body = source.slot.borrow_mut().take();
     body
 }
@@ -68,16 +54,13 @@ pub fn take_body(ctx: &Ctx<'_>, id: u32) -> Option<NativeBody> {
 /// response closes its connection when its request ends, not when the garbage collector runs.
 pub(crate) fn drop_unread(ctx: &Ctx<'_>, tag: u64) {
     verge_js::with_host_state(ctx, |table: &BodyTable| {
-        table
-            .sources
-            .borrow_mut()
-            .retain(|_, source| source.tag != tag || source.touched.get());
+        table.retain(|source| source.tag != tag || source.touched.get())
     });
 }
 
 fn slot(ctx: &Ctx<'_>, id: u32) -> Option<Slot> {
     verge_js::with_host_state(ctx, |table: &BodyTable| {
-        table.sources.borrow().get(&id).map(|source| {
+        table.with(id, |source| {
             source.touched.set(true);
             source.slot.clone()
         })

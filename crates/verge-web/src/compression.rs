@@ -8,10 +8,8 @@ use flate2::write::{
 };
 use flate2::Compression;
 use rquickjs::{Ctx, Function, Object, TypedArray};
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::io::Write;
-use verge_js::{bytes_of, rquickjs};
+use verge_js::{bytes_of, rquickjs, IdTable};
 
 enum Coder {
     GzipEncode(GzEncoder<Vec<u8>>),
@@ -67,11 +65,7 @@ impl Coder {
     }
 }
 
-#[derive(Default)]
-struct CoderTable {
-    next_id: Cell<u32>,
-    coders: RefCell<HashMap<u32, Coder>>,
-}
+type CoderTable = IdTable<Coder>;
 
 pub(crate) fn register<'js>(
     ctx: &Ctx<'js>,
@@ -86,13 +80,8 @@ pub(crate) fn register<'js>(
                 type_error(&ctx, &format!("Unsupported compression format: '{format}' (gzip, deflate or deflate-raw)"))
             })?;
             Ok::<_, rquickjs::Error>(
-                verge_js::with_host_state(&ctx, |table: &CoderTable| {
-                    let id = table.next_id.get().wrapping_add(1);
-                    table.next_id.set(id);
-                    table.coders.borrow_mut().insert(id, coder);
-                    id
-                })
-                .unwrap_or_default(),
+                verge_js::with_host_state(&ctx, |table: &CoderTable| table.insert(coder))
+                    .unwrap_or_default(),
             )
         })?,
     )?;
@@ -103,10 +92,9 @@ pub(crate) fn register<'js>(
             |ctx: Ctx<'js>, id: u32, chunk: TypedArray<'js, u8>| {
                 let input = bytes_of(&chunk);
                 let output = verge_js::with_host_state(&ctx, |table: &CoderTable| {
-                    let mut coders = table.coders.borrow_mut();
-                    let result = coders.get_mut(&id).map(|coder| coder.write(&input));
+                    let result = table.with(id, |coder| coder.write(&input));
                     if matches!(result, Some(Err(_))) {
-                        coders.remove(&id);
+                        table.remove(id);
                     }
                     result
                 })
@@ -125,10 +113,8 @@ pub(crate) fn register<'js>(
     ops.set(
         "coderFinish",
         Function::new(ctx.clone(), |ctx: Ctx<'js>, id: u32| {
-            let coder = verge_js::with_host_state(&ctx, |table: &CoderTable| {
-                table.coders.borrow_mut().remove(&id)
-            })
-            .flatten();
+            let coder =
+                verge_js::with_host_state(&ctx, |table: &CoderTable| table.remove(id)).flatten();
             match coder.map(Coder::finish) {
                 Some(Ok(bytes)) => TypedArray::<u8>::new(ctx.clone(), bytes),
                 Some(Err(e)) => Err(type_error(
@@ -142,9 +128,7 @@ pub(crate) fn register<'js>(
     ops.set(
         "coderFree",
         Function::new(ctx.clone(), |ctx: Ctx<'js>, id: u32| {
-            verge_js::with_host_state(&ctx, |table: &CoderTable| {
-                table.coders.borrow_mut().remove(&id)
-            });
+            verge_js::with_host_state(&ctx, |table: &CoderTable| table.remove(id));
         })?,
     )
 }

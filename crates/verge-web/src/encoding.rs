@@ -7,9 +7,7 @@
 use crate::{type_error, WebHost};
 use encoding_rs::{CoderResult, Decoder, DecoderResult, Encoding};
 use rquickjs::{Ctx, Function, Object, TypedArray};
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
-use verge_js::{bytes_of, rquickjs};
+use verge_js::{bytes_of, rquickjs, IdTable};
 
 struct StreamDecoder {
     encoding: &'static Encoding,
@@ -55,11 +53,7 @@ impl StreamDecoder {
     }
 }
 
-#[derive(Default)]
-struct DecoderTable {
-    next_id: Cell<u32>,
-    decoders: RefCell<HashMap<u32, StreamDecoder>>,
-}
+type DecoderTable = IdTable<StreamDecoder>;
 
 /// The Encoding Standard's name for `label`, lower-cased as `TextDecoder.encoding` reports it.
 pub fn encoding_for_label(label: &str) -> Option<String> {
@@ -99,21 +93,14 @@ pub(crate) fn register<'js>(
             |ctx: Ctx<'js>, name: String, fatal: bool, ignore_bom: bool| {
                 let encoding = Encoding::for_label(name.as_bytes())
                     .ok_or_else(|| type_error(&ctx, &format!("unknown encoding {name}")))?;
-                let id = verge_js::with_host_state(&ctx, |table: &DecoderTable| {
-                    let id = table.next_id.get().wrapping_add(1);
-                    table.next_id.set(id);
-                    let decoder = StreamDecoder::fresh_decoder(encoding, ignore_bom);
-                    table.decoders.borrow_mut().insert(
-                        id,
-                        StreamDecoder {
-                            encoding,
-                            fatal,
-                            ignore_bom,
-                            decoder,
-                        },
-                    );
-                    id
-                });
+                let decoder = StreamDecoder {
+                    encoding,
+                    fatal,
+                    ignore_bom,
+                    decoder: StreamDecoder::fresh_decoder(encoding, ignore_bom),
+                };
+                let id =
+                    verge_js::with_host_state(&ctx, |table: &DecoderTable| table.insert(decoder));
                 Ok::<_, rquickjs::Error>(id.unwrap_or(0))
             },
         )?,
@@ -125,11 +112,7 @@ pub(crate) fn register<'js>(
             |ctx: Ctx<'js>, id: u32, bytes: TypedArray<'js, u8>, stream: bool| {
                 let bytes = bytes_of(&bytes);
                 let decoded = verge_js::with_host_state(&ctx, |table: &DecoderTable| {
-                    table
-                        .decoders
-                        .borrow_mut()
-                        .get_mut(&id)
-                        .map(|d| d.decode(&bytes, !stream))
+                    table.with(id, |d| d.decode(&bytes, !stream))
                 });
                 match decoded.flatten() {
                     Some(Some(text)) => Ok(text),
@@ -142,9 +125,7 @@ pub(crate) fn register<'js>(
     ops.set(
         "decoderFree",
         Function::new(ctx.clone(), |ctx: Ctx<'js>, id: u32| {
-            verge_js::with_host_state(&ctx, |table: &DecoderTable| {
-                table.decoders.borrow_mut().remove(&id)
-            });
+            verge_js::with_host_state(&ctx, |table: &DecoderTable| table.remove(id));
         })?,
     )
 }

@@ -6,12 +6,12 @@
 use crate::body::{host_body_from_js, register_body, Body};
 use crate::WebHost;
 use rquickjs::{Array, Ctx, Function, Object, Value};
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use tokio::sync::oneshot;
-use verge_js::{rquickjs, OpError};
+use verge_js::{rquickjs, IdTable, OpError};
 
 /// `Request.redirect` (Fetch §5.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,11 +48,10 @@ pub trait Outbound {
     fn fetch(&self, request: OutboundRequest) -> OutboundFuture;
 }
 
-/// In-flight fetches that an AbortSignal may cancel, by the id the JS side chose.
 #[derive(Default)]
 struct FetchTable {
-    cancel: RefCell<HashMap<u32, oneshot::Sender<()>>>,
-    next_id: Cell<u32>,
+    /// In-flight fetches that an AbortSignal may cancel.
+    cancel: IdTable<oneshot::Sender<()>>,
     /// Subrequests made so far by each request in flight, by request tag.
     subrequests: RefCell<HashMap<u64, u32>>,
 }
@@ -127,13 +126,8 @@ pub(crate) fn register<'js>(
             count_subrequest(&ctx, &fetch_host)?;
             let request = read_request(&ctx, parts, &fetch_host)?;
             let (cancel, cancelled) = oneshot::channel();
-            let id = verge_js::with_host_state(&ctx, |table: &FetchTable| {
-                let id = table.next_id.get().wrapping_add(1);
-                table.next_id.set(id);
-                table.cancel.borrow_mut().insert(id, cancel);
-                id
-            })
-            .unwrap_or_default();
+            let id = verge_js::with_host_state(&ctx, |table: &FetchTable| table.cancel.insert(cancel))
+                .unwrap_or_default();
             let response = fetch_host.outbound.fetch(request);
             let promise = verge_js::spawn_promise(
                 &ctx,
@@ -145,7 +139,7 @@ pub(crate) fn register<'js>(
                     }
                 },
                 move |ctx, response| {
-                    verge_js::with_host_state(ctx, |table: &FetchTable| table.cancel.borrow_mut().remove(&id));
+                    verge_js::with_host_state(ctx, |table: &FetchTable| table.cancel.remove(id));
                     let body = match response.body {
                         Body::Empty => Value::new_null(ctx.clone()),
                         Body::Full(bytes) => {
@@ -174,9 +168,9 @@ pub(crate) fn register<'js>(
     ops.set(
         "fetchAbort",
         Function::new(ctx.clone(), |ctx: Ctx<'js>, id: u32| {
-            if let Some(Some(cancel)) = verge_js::with_host_state(&ctx, |table: &FetchTable| {
-                table.cancel.borrow_mut().remove(&id)
-            }) {
+            if let Some(Some(cancel)) =
+                verge_js::with_host_state(&ctx, |table: &FetchTable| table.cancel.remove(id))
+            {
                 let _ = cancel.send(());
             }
         })?,
