@@ -1,0 +1,295 @@
+//! Running one WPT file: a fresh isolate with the Web APIs, testharness.js, the file's META
+//! scripts and the file itself, evaluated as one script turn so that every test is registered
+//! before the harness sees the page as loaded.
+//!
+//! Tests that `fetch()` their data (`resources/urltestdata.json`…) get it from the checkout:
+//! relative URLs resolve against `http://wpt.test/<path of the test>` (a shim in the glue, since
+//! Workers have no base URL), and an `Outbound` serves that host from disk.
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Duration;
+use verge_js::rquickjs::context::EvalOptions;
+use verge_js::rquickjs::{Array, Promise};
+use verge_js::{Isolate, IsolateLimits, OpError};
+use verge_web::{Body, Outbound, OutboundFuture, OutboundRequest, OutboundResponse, WebHost};
+
+const ORIGIN: &str = "http://wpt.test";
+
+pub enum Status {
+    Pass,
+    Fail(String),
+}
+
+pub struct FileOutcome {
+    pub results: Vec<(String, Status)>,
+}
+
+/// Serves the checkout's files at `http://wpt.test/`; nothing else is reachable.
+struct CheckoutFiles {
+    root: PathBuf,
+}
+
+impl Outbound for CheckoutFiles {
+    fn fetch(&self, request: OutboundRequest) -> OutboundFuture {
+        let root = self.root.clone();
+        Box::pin(async move {
+            let Some(path) = request.url.strip_prefix(ORIGIN) else {
+                return Err(OpError::Type(format!(
+                    "fetch failed: {} is not reachable from the WPT runner",
+                    request.url
+                )));
+            };
+            let path = path
+                .split(['?', '#'])
+                .next()
+                .unwrap_or("")
+                .trim_start_matches('/');
+            let file = root.join(path);
+            let (status, body, content_type) = match (path.contains(".."), std::fs::read(&file)) {
+                (false, Ok(bytes)) => (200, bytes, content_type(&file)),
+                _ => (404, b"not found".to_vec(), "text/plain"),
+            };
+            Ok(OutboundResponse {
+                status,
+                status_text: if status == 200 {
+                    "OK".into()
+                } else {
+                    "Not Found".into()
+                },
+                headers: vec![("content-type".into(), content_type.into())],
+                url: request.url,
+                redirected: false,
+                body: Body::Full(body.into()),
+            })
+        })
+    }
+}
+
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("json") => "application/json",
+        Some("js") => "text/javascript",
+        Some("html") => "text/html",
+        Some("txt") => "text/plain",
+        _ => "application/octet-stream",
+    }
+}
+
+/// The META lines of a test file.
+struct Meta {
+    scripts: Vec<String>,
+    long: bool,
+    runs_in_workers: bool,
+}
+
+fn read_meta(source: &str) -> Meta {
+    let mut meta = Meta {
+        scripts: Vec::new(),
+        long: false,
+        runs_in_workers: true,
+    };
+    for line in source.lines().take_while(|l| l.starts_with("//")) {
+        let Some(rest) = line.strip_prefix("// META:") else {
+            continue;
+        };
+        let Some((key, value)) = rest.trim().split_once('=') else {
+            continue;
+        };
+        match key.trim() {
+            "script" => meta.scripts.push(value.trim().to_owned()),
+            "timeout" => meta.long = value.trim() == "long",
+            "global" => {
+                meta.runs_in_workers = value.split(',').any(|g| {
+                    matches!(
+                        g.trim(),
+                        "worker"
+                            | "dedicatedworker"
+                            | "serviceworker"
+                            | "sharedworker"
+                            | "jsshell"
+                            | "shadowrealm"
+                    ) || g.trim().starts_with("worker")
+                        || g.trim().starts_with("dedicatedworker")
+                })
+            }
+            _ => {}
+        }
+    }
+    meta
+}
+
+/// Some vendored copies (llrt's) turn helpers into `export default function (scope) { … }`
+/// modules; such a file runs here as that function called with the global scope, which holds
+/// everything testharness.js defines.
+fn as_script(text: String) -> String {
+    match text.find("export default function") {
+        Some(at)
+            if text[..at].lines().all(|l| {
+                l.trim().is_empty()
+                    || l.trim().starts_with("//")
+                    || l.trim().starts_with("/*")
+                    || l.trim().starts_with('*')
+                    || l.trim().trim_end_matches(';') == "\"use strict\""
+                    || l.trim().trim_end_matches(';') == "'use strict'"
+            }) =>
+        {
+            format!(
+                "{}(function{}\n)(globalThis);",
+                &text[..at],
+                &text[at + "export default function".len()..]
+            )
+        }
+        _ => text,
+    }
+}
+
+/// JavaScript run after testharness.js: collects results and resolves `__wptDone` at completion.
+const GLUE: &str = r#"
+globalThis.__wptResults = [];
+globalThis.__wptDone = new Promise((resolve) => {
+  add_result_callback((test) => __wptResults.push([test.name, test.status, String(test.message ?? '')]));
+  add_completion_callback((tests, status) => resolve([status.status, String(status.message ?? '')]));
+});
+{
+  const base = globalThis.__wptBase;
+  const realFetch = fetch;
+  globalThis.fetch = (input, init) =>
+    realFetch(typeof input === 'string' || input instanceof URL ? new URL(String(input), base).href : input, init);
+  globalThis.location = new URL(base);
+}
+"#;
+
+pub async fn run_file(
+    root: &Path,
+    file: &Path,
+    testharness: &str,
+    timeout: Duration,
+) -> FileOutcome {
+    let source = match std::fs::read_to_string(file) {
+        Ok(source) => source,
+        Err(e) => return failure("(file)", format!("cannot read: {e}")),
+    };
+    let meta = read_meta(&source);
+    if !meta.runs_in_workers {
+        return FileOutcome {
+            results: Vec::new(),
+        };
+    }
+    let relative = file
+        .strip_prefix(root)
+        .unwrap_or(file)
+        .to_string_lossy()
+        .replace('\\', "/");
+    let mut scripts = Vec::new();
+    for script in &meta.scripts {
+        let path = if let Some(absolute) = script.strip_prefix('/') {
+            root.join(absolute)
+        } else {
+            file.parent().unwrap_or(root).join(script)
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => scripts.push((script.clone(), as_script(text))),
+            Err(e) => return failure("(file)", format!("META script {script}: {e}")),
+        }
+    }
+    let isolate = match Isolate::new(IsolateLimits {
+        memory_bytes: 1 << 30,
+        ..IsolateLimits::default()
+    }) {
+        Ok(isolate) => isolate,
+        Err(e) => return failure("(file)", e.to_string()),
+    };
+    let host = WebHost {
+        console: Rc::new(|_, _| {}),
+        isolate: isolate.handle(),
+        outbound: Rc::new(CheckoutFiles {
+            root: root.to_owned(),
+        }),
+        subrequest_limit: u32::MAX,
+    };
+    if let Err(e) = verge_web::install(&isolate, host) {
+        return failure("(file)", e.to_string());
+    }
+    let base = format!("{ORIGIN}/{relative}");
+    let started = isolate.enter(|ctx| {
+        ctx.globals().set("__wptBase", base.as_str())?;
+        let mut all = vec![
+            (
+                "resources/testharness.js".to_owned(),
+                as_script(testharness.to_owned()),
+            ),
+            ("glue".to_owned(), GLUE.to_owned()),
+        ];
+        all.extend(scripts.iter().cloned());
+        all.push((relative.clone(), source.clone()));
+        for (name, text) in all {
+            let mut options = EvalOptions::default();
+            options.global = true;
+            options.filename = Some(name);
+            ctx.eval_with_options::<(), _>(text, options)?;
+        }
+        let done: Promise = ctx.globals().get("__wptDone")?;
+        verge_js::settle(ctx, done, |_, status| {
+            let status: Array = status.get()?;
+            Ok((status.get::<i32>(0)?, status.get::<String>(1)?))
+        })
+    });
+    let receiver = match started {
+        Ok(receiver) => receiver,
+        Err(error) => return with_results(&isolate, Some(format!("the file threw: {error}"))),
+    };
+    let limit = if meta.long { timeout * 4 } else { timeout };
+    let harness_error = match tokio::time::timeout(limit, receiver).await {
+        Ok(Ok(Ok((0, _)))) => None,
+        Ok(Ok(Ok((status, message)))) => Some(format!("harness status {status}: {message}")),
+        Ok(Ok(Err(error))) => Some(error.to_string()),
+        Ok(Err(_)) => Some("the isolate went away".into()),
+        Err(_) => Some(format!("timed out after {limit:?}")),
+    };
+    with_results(&isolate, harness_error)
+}
+
+fn failure(name: &str, message: String) -> FileOutcome {
+    FileOutcome {
+        results: vec![(name.to_owned(), Status::Fail(message))],
+    }
+}
+
+/// The subtests reported so far, plus the harness's own error as a failing entry.
+fn with_results(isolate: &Isolate, harness_error: Option<String>) -> FileOutcome {
+    let collected: Rc<RefCell<Vec<(String, Status)>>> = Rc::default();
+    let sink = collected.clone();
+    let _ = isolate.enter(|ctx| {
+        let results: Array = ctx.globals().get("__wptResults")?;
+        for entry in results.iter::<Array>() {
+            let entry = entry?;
+            let name: String = entry.get(0)?;
+            let status: i32 = entry.get(1)?;
+            let message: String = entry.get(2)?;
+            let status = if status == 0 {
+                Status::Pass
+            } else {
+                Status::Fail(format!("{} {message}", status_name(status)))
+            };
+            sink.borrow_mut().push((name, status));
+        }
+        Ok(())
+    });
+    let mut results = collected.take();
+    if let Some(error) = harness_error {
+        results.push(("(harness)".into(), Status::Fail(error)));
+    }
+    FileOutcome { results }
+}
+
+fn status_name(status: i32) -> &'static str {
+    match status {
+        1 => "FAIL",
+        2 => "TIMEOUT",
+        3 => "NOTRUN",
+        4 => "PRECONDITION_FAILED",
+        _ => "UNKNOWN",
+    }
+}
