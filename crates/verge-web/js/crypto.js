@@ -3,6 +3,7 @@
   const INTEGER_ARRAYS = ['Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array',
     'Int32Array', 'Uint32Array', 'BigInt64Array', 'BigUint64Array'];
   class Crypto {
+    get subtle() { return internals.subtle; }
     getRandomValues(array) {
       if (!ArrayBuffer.isView(array) || !INTEGER_ARRAYS.includes(array.constructor.name)) {
         throw new DOMException('The provided ArrayBufferView is not an integer array type.', 'TypeMismatchError');

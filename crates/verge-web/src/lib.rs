@@ -16,6 +16,7 @@ mod console;
 mod crypto;
 mod encoding;
 mod fetch;
+mod subtle;
 mod timers;
 mod url;
 
@@ -91,6 +92,7 @@ const APIS: &[Api] = &[
     api!("response.js"),
     api!("fetch.js", fetch::register),
     api!("structured_clone.js"),
+    api!("subtle.js", subtle::register),
     api!("crypto.js", crypto::register),
     api!("navigator.js"),
     api!("fetch_event.js"),
