@@ -42,7 +42,8 @@ struct Args {
     timeout: u64,
 }
 
-/// Known failures: file (relative to the checkout) → subtest → reason.
+/// Known failures: file (relative to the checkout) → subtest → reason. A file in which nothing
+/// passes is listed once, with the subtest name `*`.
 type Expectations = BTreeMap<String, BTreeMap<String, String>>;
 
 fn main() -> ExitCode {
@@ -107,31 +108,44 @@ fn run(args: Args) -> anyhow::Result<bool> {
                 ),
             );
             let known = expectations.get(&name).cloned().unwrap_or_default();
+            let whole_file = known.get("*").cloned();
+            let mut file_passes = 0;
             for (subtest, result) in &outcome.results {
                 total += 1;
                 match result {
                     harness::Status::Pass => {
                         passed += 1;
+                        file_passes += 1;
                         if known.contains_key(subtest) {
                             fixed.push(format!("{name} › {subtest}"));
                         }
                     }
                     harness::Status::Fail(message) => {
-                        let reason = known
-                            .get(subtest)
-                            .cloned()
-                            .unwrap_or_else(|| "unclassified".into());
-                        if !known.contains_key(subtest) {
+                        let listed = known.get(subtest).or(whole_file.as_ref());
+                        if listed.is_none() {
                             regressions.push(format!("{name} › {subtest}: {message}"));
                         }
                         if args.verbose {
                             println!("  FAIL {name} › {subtest}: {message}");
                         }
+                        let reason = listed.cloned().unwrap_or_else(|| "unclassified".into());
                         failures
                             .entry(name.clone())
                             .or_default()
                             .insert(subtest.clone(), reason);
                     }
+                }
+            }
+            if file_passes > 0 && whole_file.is_some() {
+                fixed.push(format!(
+                    "{name}: {file_passes} subtests pass now; list its failures one by one"
+                ));
+            }
+            // A file in which nothing passes is kept as one entry.
+            if file_passes == 0 {
+                if let Some(subtests) = failures.get_mut(&name) {
+                    let reason = whole_file.clone().unwrap_or_else(|| most_common(subtests));
+                    *subtests = BTreeMap::from([("*".to_owned(), reason)]);
                 }
             }
         }
@@ -168,6 +182,19 @@ fn run(args: Args) -> anyhow::Result<bool> {
         println!("UNEXPECTED FAILURE: {line}");
     }
     Ok(regressions.is_empty())
+}
+
+/// The reason given most often among a file's failures.
+fn most_common(subtests: &BTreeMap<String, String>) -> String {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for reason in subtests.values() {
+        *counts.entry(reason).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .map(|(r, _)| r.to_owned())
+        .unwrap_or_default()
 }
 
 /// The `.any.js` test files under `dir`.
