@@ -158,6 +158,8 @@ globalThis.__wptDone = new Promise((resolve) => {
   globalThis.fetch = (input, init) =>
     realFetch(typeof input === 'string' || input instanceof URL ? new URL(String(input), base).href : input, init);
   globalThis.location = new URL(base);
+  // What newer testharness.js defines about the environment, for files that ask it.
+  globalThis.GLOBAL ??= { isWindow: () => false, isWorker: () => true, isShadowRealm: () => false };
 }
 "#;
 

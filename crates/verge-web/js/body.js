@@ -31,6 +31,13 @@
     get body() {
       const body = this[BODY];
       if (body === null || body instanceof ReadableStream) return body;
+      if (this[used]) {
+        // Consumed without a stream ever being made: report one that is already disturbed.
+        const spent = new ReadableStream({ start(c) { c.close(); } });
+        spent.getReader().read();
+        this[BODY] = spent;
+        return spent;
+      }
       const bytes = typeof body === 'string' ? internals.utf8Encode(body) : body;
       const stream = new ReadableStream({
         type: 'bytes',
@@ -108,8 +115,8 @@
       for (;;) {
         const { value, done } = await reader.read();
         if (done) { pumps.delete(id); return undefined; }
-        const bytes = typeof value === 'string' ? internals.utf8Encode(value) : internals.toBytes(value, 'a body chunk');
-        if (bytes.byteLength) return bytes;
+        if (!(value instanceof Uint8Array)) throw new TypeError('A body stream chunk was not a Uint8Array.');
+        if (value.byteLength) return value;
       }
     } catch (error) {
       pumps.delete(id);

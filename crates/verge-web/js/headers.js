@@ -18,8 +18,9 @@
     #map = new Map();
     #guard = 'none';
     constructor(init = undefined) {
-      if (init === undefined || init === null) return;
-      if (init instanceof Headers) {
+      if (init === undefined) return;
+      if (init === null) throw new TypeError("Failed to construct 'Headers': null is not a valid initializer.");
+      if (init instanceof Headers && init[Symbol.iterator] === Headers.prototype[Symbol.iterator]) {
         for (const [name, values] of init.#map) this.#map.set(name, values.slice());
       } else if (typeof init === 'object' || typeof init === 'function') {
         if (typeof init[Symbol.iterator] === 'function') {
@@ -104,12 +105,15 @@
     forEach(callback, thisArg) {
       for (const [name, value] of this.#sorted()) callback.call(thisArg, value, name, this);
     }
-    *entries() { yield* this.#sorted(); }
-    *keys() { for (const [name] of this.#sorted()) yield name; }
-    *values() { for (const [, value] of this.#sorted()) yield value; }
+    // Iterators see the list as it is at each step (WebIDL §3.7.10.1: the index is kept, the
+    // sorted list recomputed), so changes made while iterating show.
+    entries() { return internals.makeIterator(HeadersIterator, () => this.#sorted(), 'entries'); }
+    keys() { return internals.makeIterator(HeadersIterator, () => this.#sorted(), 'keys'); }
+    values() { return internals.makeIterator(HeadersIterator, () => this.#sorted(), 'values'); }
     [Symbol.iterator]() { return this.entries(); }
   }
   Object.defineProperty(Headers.prototype, Symbol.toStringTag, { value: 'Headers' });
+  const HeadersIterator = internals.iteratorPrototype('Headers Iterator');
   internals.setHeadersGuard = Headers._guard;
   internals.headersFromList = Headers._fromList;
   internals.headersToList = Headers._toList;

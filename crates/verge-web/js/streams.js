@@ -1126,22 +1126,38 @@
   const countSize = function size() { return 1; };
 
   // Reads a whole stream into one Uint8Array (for Body.text() and friends).
-  internals.readAllBytes = async function (stream) {
+  // Reads a whole body stream into one Uint8Array. Reads go through the internal read requests,
+  // not promises of { value, done } objects, so a patched Object.prototype.then cannot observe
+  // or change them (Fetch §5.3, "fully read"). Every chunk must be a Uint8Array.
+  internals.readAllBytes = function (stream) {
     const reader = stream.getReader();
     const chunks = [];
     let total = 0;
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      const bytes = typeof value === 'string' ? internals.utf8Encode(value) : internals.toBytes(value, 'stream chunk');
-      chunks.push(bytes);
-      total += bytes.byteLength;
-    }
-    if (chunks.length === 1) return chunks[0];
-    const out = new Uint8Array(total);
-    let offset = 0;
-    for (const c of chunks) { out.set(c, offset); offset += c.byteLength; }
-    return out;
+    return new Promise((resolve, reject) => {
+      const fail = (error) => { reader.releaseLock(); reject(error); };
+      const request = {
+        chunk(value) {
+          if (!(value instanceof Uint8Array)) {
+            const error = new TypeError('A body stream chunk was not a Uint8Array.');
+            cancelStream(stream, error).catch(noop);
+            return fail(error);
+          }
+          chunks.push(value);
+          total += value.byteLength;
+          queueMicrotask(() => readInto(reader, request));
+        },
+        close() {
+          reader.releaseLock();
+          if (chunks.length === 1) return resolve(chunks[0]);
+          const out = new Uint8Array(total);
+          let offset = 0;
+          for (const c of chunks) { out.set(c, offset); offset += c.byteLength; }
+          resolve(out);
+        },
+        error: fail,
+      };
+      readInto(reader, request);
+    });
   };
   internals.isDisturbed = (stream) => stream._disturbed;
   internals.createReadable = createReadable;

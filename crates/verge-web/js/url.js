@@ -72,13 +72,14 @@
     forEach(callback, thisArg) {
       for (let i = 0; i < this.#list.length; i++) callback.call(thisArg, this.#list[i][1], this.#list[i][0], this);
     }
-    *entries() { for (let i = 0; i < this.#list.length; i++) yield [this.#list[i][0], this.#list[i][1]]; }
-    *keys() { for (let i = 0; i < this.#list.length; i++) yield this.#list[i][0]; }
-    *values() { for (let i = 0; i < this.#list.length; i++) yield this.#list[i][1]; }
+    entries() { return internals.makeIterator(ParamsIterator, () => this.#list, 'entries'); }
+    keys() { return internals.makeIterator(ParamsIterator, () => this.#list, 'keys'); }
+    values() { return internals.makeIterator(ParamsIterator, () => this.#list, 'values'); }
     [Symbol.iterator]() { return this.entries(); }
     toString() { return ops.formEncode(this.#list); }
   }
   Object.defineProperty(URLSearchParams.prototype, Symbol.toStringTag, { value: 'URLSearchParams' });
+  const ParamsIterator = internals.iteratorPrototype('URLSearchParams Iterator');
   const linkParams = URLSearchParams._link, reparseParams = URLSearchParams._reparse;
   delete URLSearchParams._link; delete URLSearchParams._reparse;
 

@@ -62,9 +62,14 @@ test('Response.body streams strings and bytes; stream bodies read once', async (
   const { value } = await reader.read();
   assertEquals(new TextDecoder().decode(value), 'streamed');
   assert(r.bodyUsed);
-  const s = new Response(ReadableStream.from(['a', 'b']));
+  const s = new Response(ReadableStream.from([new Uint8Array([97]), new Uint8Array([98])]));
   assertEquals(await s.text(), 'ab');
   await assertRejects(() => s.text(), TypeError);
+  await assertRejects(() => new Response(ReadableStream.from(['not bytes'])).text(), TypeError);
+  const consumed = new Response('x');
+  await consumed.text();
+  assert(consumed.bodyUsed);
+  assertThrows(() => consumed.body.getReader(), TypeError);
   const c = new Response(ReadableStream.from([new Uint8Array([104, 105])]));
   const copy = c.clone();
   assertEquals([await c.text(), await copy.text()], ['hi', 'hi']);
