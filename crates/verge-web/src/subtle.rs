@@ -1,4 +1,4 @@
-//! The primitives behind `crypto.subtle`: digests and HMAC from `ring`, and a constant-time
+//! The primitives behind `crypto.subtle`: digests, HMAC, AES-GCM, PBKDF2 and HKDF from `ring`, and a constant-time
 //! comparison for Workers' `timingSafeEqual`. Key handling, algorithm normalization and the
 //! WebCrypto error rules are in `subtle.js`; these ops see only bytes and hash names.
 
@@ -25,6 +25,59 @@ fn hmac_algorithm(name: &str) -> Option<hmac::Algorithm> {
         "SHA-512" => hmac::HMAC_SHA512,
         _ => return None,
     })
+}
+
+/// AES-GCM with a 128-bit tag, the tag appended to the ciphertext (WebCrypto §32). `Err` is the
+/// message of an OperationError.
+fn aes_gcm(
+    encrypt: bool,
+    key: &[u8],
+    iv: &[u8],
+    aad: &[u8],
+    mut data: Vec<u8>,
+) -> Result<Vec<u8>, &'static str> {
+    use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM, AES_256_GCM};
+    let algorithm = match key.len() {
+        16 => &AES_128_GCM,
+        32 => &AES_256_GCM,
+        _ => return Err("AES-GCM: only 128- and 256-bit keys are supported"),
+    };
+    let key =
+        LessSafeKey::new(UnboundKey::new(algorithm, key).map_err(|_| "AES-GCM: invalid key")?);
+    let nonce = Nonce::try_assume_unique_for_key(iv)
+        .map_err(|_| "AES-GCM: only 96-bit IVs are supported")?;
+    if encrypt {
+        key.seal_in_place_append_tag(nonce, Aad::from(aad), &mut data)
+            .map_err(|_| "AES-GCM: encryption failed")?;
+        Ok(data)
+    } else {
+        let plain = key
+            .open_in_place(nonce, Aad::from(aad), &mut data)
+            .map_err(|_| "AES-GCM: the data could not be authenticated")?;
+        Ok(plain.to_vec())
+    }
+}
+
+/// HKDF-Extract then Expand to `len` bytes; `None` if `len` exceeds 255 hash lengths.
+fn hkdf(
+    algorithm: ring::hkdf::Algorithm,
+    key: &[u8],
+    salt: &[u8],
+    info: &[u8],
+    len: usize,
+) -> Option<Vec<u8>> {
+    struct Len(usize);
+    impl ring::hkdf::KeyType for Len {
+        fn len(&self) -> usize {
+            self.0
+        }
+    }
+    let prk = ring::hkdf::Salt::new(algorithm, salt).extract(key);
+    let info = [info];
+    let okm = prk.expand(&info, Len(len)).ok()?;
+    let mut out = vec![0u8; len];
+    okm.fill(&mut out).ok()?;
+    Some(out)
 }
 
 /// Compares without an early exit, so the time taken does not tell where two secrets differ.
@@ -77,6 +130,93 @@ pub(crate) fn register<'js>(
                 Ok::<_, rquickjs::Error>(
                     hmac::verify(&key, &bytes_of(&data), &bytes_of(&signature)).is_ok(),
                 )
+            },
+        )?,
+    )?;
+    ops.set(
+        "aesGcm",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>,
+             encrypt: bool,
+             key: TypedArray<'js, u8>,
+             iv: TypedArray<'js, u8>,
+             aad: TypedArray<'js, u8>,
+             data: TypedArray<'js, u8>| {
+                match aes_gcm(
+                    encrypt,
+                    &bytes_of(&key),
+                    &bytes_of(&iv),
+                    &bytes_of(&aad),
+                    bytes_of(&data),
+                ) {
+                    Ok(out) => TypedArray::<u8>::new(ctx.clone(), out),
+                    Err(message) => Err(rquickjs::Exception::throw_message(&ctx, message)),
+                }
+            },
+        )?,
+    )?;
+    ops.set(
+        "pbkdf2",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>,
+             hash: String,
+             password: TypedArray<'js, u8>,
+             salt: TypedArray<'js, u8>,
+             iterations: u32,
+             bytes: usize| {
+                let algorithm = match hash.as_str() {
+                    "SHA-1" => ring::pbkdf2::PBKDF2_HMAC_SHA1,
+                    "SHA-256" => ring::pbkdf2::PBKDF2_HMAC_SHA256,
+                    "SHA-384" => ring::pbkdf2::PBKDF2_HMAC_SHA384,
+                    "SHA-512" => ring::pbkdf2::PBKDF2_HMAC_SHA512,
+                    _ => return Err(type_error(&ctx, &format!("unknown hash {hash}"))),
+                };
+                let iterations = std::num::NonZeroU32::new(iterations)
+                    .ok_or_else(|| type_error(&ctx, "iterations must be positive"))?;
+                let mut out = vec![0u8; bytes];
+                ring::pbkdf2::derive(
+                    algorithm,
+                    iterations,
+                    &bytes_of(&salt),
+                    &bytes_of(&password),
+                    &mut out,
+                );
+                TypedArray::<u8>::new(ctx.clone(), out)
+            },
+        )?,
+    )?;
+    ops.set(
+        "hkdf",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>,
+             hash: String,
+             key: TypedArray<'js, u8>,
+             salt: TypedArray<'js, u8>,
+             info: TypedArray<'js, u8>,
+             bytes: usize| {
+                let algorithm = match hash.as_str() {
+                    "SHA-1" => ring::hkdf::HKDF_SHA1_FOR_LEGACY_USE_ONLY,
+                    "SHA-256" => ring::hkdf::HKDF_SHA256,
+                    "SHA-384" => ring::hkdf::HKDF_SHA384,
+                    "SHA-512" => ring::hkdf::HKDF_SHA512,
+                    _ => return Err(type_error(&ctx, &format!("unknown hash {hash}"))),
+                };
+                match hkdf(
+                    algorithm,
+                    &bytes_of(&key),
+                    &bytes_of(&salt),
+                    &bytes_of(&info),
+                    bytes,
+                ) {
+                    Some(out) => TypedArray::<u8>::new(ctx.clone(), out),
+                    None => Err(rquickjs::Exception::throw_message(
+                        &ctx,
+                        "HKDF cannot derive that many bits",
+                    )),
+                }
             },
         )?,
     )?;
