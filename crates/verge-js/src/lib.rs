@@ -26,7 +26,7 @@ pub use rquickjs;
 pub use settle::{settle, Settled};
 
 use rquickjs::{Context, Ctx, Runtime};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
@@ -65,6 +65,10 @@ struct IsolateCore {
     /// The request the JavaScript now running works for (0: none); see [`Isolate::enter_as`].
     /// Shared with the isolate's userdata, so ops can read it from a `Ctx` ([`current_tag`]).
     current_tag: Rc<Cell<u64>>,
+    /// Set by the interrupt handler when it stops JavaScript at the CPU deadline.
+    interrupted: Rc<Cell<bool>>,
+    /// Told the tag of each entry that was interrupted; see [`Isolate::on_interrupt`].
+    interrupt_listener: RefCell<Option<Box<dyn Fn(u64)>>>,
 }
 
 /// One JavaScript isolate: a QuickJS runtime and context on the current thread.
@@ -101,10 +105,16 @@ impl Isolate {
         runtime.set_gc_threshold(GC_THRESHOLD);
         let deadline: Rc<Cell<Option<Instant>>> = Rc::default();
         let interrupt_deadline = deadline.clone();
+        let interrupted: Rc<Cell<bool>> = Rc::default();
+        let interrupt_flag = interrupted.clone();
         runtime.set_interrupt_handler(Some(Box::new(move || {
-            interrupt_deadline
+            let stop = interrupt_deadline
                 .get()
-                .is_some_and(|d| Instant::now() >= d)
+                .is_some_and(|d| Instant::now() >= d);
+            if stop {
+                interrupt_flag.set(true);
+            }
+            stop
         })));
         runtime.set_host_promise_rejection_tracker(Some(Box::new(rejections::track)));
         let context = Context::full(&runtime)
@@ -120,6 +130,8 @@ impl Isolate {
                 deadline,
                 limits,
                 current_tag,
+                interrupted,
+                interrupt_listener: RefCell::new(None),
             }),
         })
     }
@@ -139,6 +151,13 @@ impl Isolate {
     /// `f` comes back as a [`JsError`] carrying the JavaScript stack.
     pub fn enter<R>(&self, f: impl FnOnce(&Ctx<'_>) -> rquickjs::Result<R>) -> Result<R, JsError> {
         self.core.enter(f)
+    }
+
+    /// Calls `listener` with the request tag of every entry stopped at the CPU deadline. The
+    /// engine discards an exception thrown inside a promise job, so without this a request
+    /// whose continuation was stopped would wait forever.
+    pub fn on_interrupt(&self, listener: impl Fn(u64) + 'static) {
+        *self.core.interrupt_listener.borrow_mut() = Some(Box::new(listener));
     }
 
     /// Like [`enter`](Self::enter), on behalf of the request tagged `tag`: ops started while it
@@ -187,6 +206,11 @@ impl IsolateCore {
         });
         if !nested {
             self.deadline.set(None);
+            if self.interrupted.replace(false) {
+                if let Some(listener) = self.interrupt_listener.borrow().as_ref() {
+                    listener(self.current_tag.get());
+                }
+            }
         }
         result
     }

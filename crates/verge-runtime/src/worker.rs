@@ -1,8 +1,11 @@
 //! One loaded worker on one thread: its isolate, its entry point and `env`, and the fetch path.
 
 use crate::format;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
+use tokio::sync::oneshot;
 use verge_config::WorkerConfig;
 use verge_js::rquickjs::context::EvalOptions;
 use verge_js::rquickjs::{self, Ctx, Function, Module, Object, Promise, TypedArray, Value};
@@ -74,6 +77,10 @@ pub enum Outcome {
         error: JsError,
         pass_through: bool,
     },
+    /// The request ran past a limit (CPU time) and was stopped; the message names the limit.
+    LimitExceeded {
+        message: String,
+    },
 }
 
 /// A worker loaded into an isolate on the current thread.
@@ -83,6 +90,9 @@ pub struct Worker {
     limits: WorkerLimits,
     /// The tag of the last request started (see `Isolate::enter_as`).
     last_request: std::cell::Cell<u64>,
+    /// Requests in flight that the CPU deadline may stop, by tag.
+    interruptible: Rc<RefCell<HashMap<u64, oneshot::Sender<()>>>>,
+    cpu_slice: Option<Duration>,
 }
 
 impl Worker {
@@ -100,7 +110,19 @@ impl Worker {
             path: main_path.display().to_string(),
             source,
         })?;
-        let isolate = Isolate::new(limits.isolate.clone()).map_err(LoadError::Internal)?;
+        let mut isolate_limits = limits.isolate.clone();
+        if let Some(cpu_ms) = config.limits.cpu_ms {
+            isolate_limits.cpu_slice = Some(Duration::from_millis(cpu_ms));
+        }
+        let cpu_slice = isolate_limits.cpu_slice;
+        let isolate = Isolate::new(isolate_limits).map_err(LoadError::Internal)?;
+        let interruptible: Rc<RefCell<HashMap<u64, oneshot::Sender<()>>>> = Rc::default();
+        let stopped = interruptible.clone();
+        isolate.on_interrupt(move |tag| {
+            if let Some(stop) = stopped.borrow_mut().remove(&tag) {
+                let _ = stop.send(());
+            }
+        });
         verge_web::install(
             &isolate,
             WebHost {
@@ -161,6 +183,8 @@ impl Worker {
             isolate,
             limits,
             last_request: std::cell::Cell::new(0),
+            interruptible,
+            cpu_slice,
         })
     }
 
@@ -185,6 +209,8 @@ impl Worker {
         } = request;
         let tag = self.last_request.get() + 1;
         self.last_request.set(tag);
+        let (stop, stopped) = oneshot::channel();
+        self.interruptible.borrow_mut().insert(tag, stop);
         let dispatched = self.isolate.enter_as(tag, |ctx| {
             let internals = verge_web::internals(ctx)?;
             let dispatch: Function = internals.get("dispatchFetch")?;
@@ -208,12 +234,18 @@ impl Worker {
             })
         });
         let outcome = match dispatched {
-            Ok(receiver) => receiver
-                .await
-                .unwrap_or_else(|_| Err(JsError::internal("the isolate was dropped mid-request"))),
+            Ok(receiver) => tokio::select! {
+                settled = receiver => settled.unwrap_or_else(|_| Err(JsError::internal("the isolate was dropped mid-request"))),
+                Ok(()) = stopped => return self.stopped(tag),
+            },
+            Err(error) if error.is_interrupt() => return self.stopped(tag),
             Err(error) => Err(error),
         };
+        self.interruptible.borrow_mut().remove(&tag);
         match outcome {
+            // A continuation stopped at the deadline rejects with the engine's uncatchable error.
+            Ok((Outcome::Exception { error, .. }, _)) if error.is_interrupt() => self.stopped(tag),
+            Err(error) if error.is_interrupt() => self.stopped(tag),
             Ok((outcome, done)) => {
                 self.keep_alive(tag, done);
                 outcome
@@ -225,6 +257,19 @@ impl Worker {
                     pass_through: false,
                 }
             }
+        }
+    }
+
+    /// Ends a request whose JavaScript was stopped at the CPU deadline.
+    fn stopped(&self, tag: u64) -> Outcome {
+        self.interruptible.borrow_mut().remove(&tag);
+        self.finish(tag);
+        let limit = match self.cpu_slice {
+            Some(slice) => format!("its CPU time limit ({} ms)", slice.as_millis()),
+            None => "its CPU time limit".to_owned(),
+        };
+        Outcome::LimitExceeded {
+            message: format!("the worker exceeded {limit}"),
         }
     }
 

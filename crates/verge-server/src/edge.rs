@@ -216,6 +216,13 @@ async fn run(state: &ThreadState, request: WorkerRequest) -> Response<NativeBody
         Outcome::Response(response) => {
             to_hyper(worker, response.status, &response.headers, response.body)
         }
+        Outcome::LimitExceeded { message } => {
+            tracing::error!(worker = worker.name(), "request stopped: {message}");
+            plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Error 1102: Worker exceeded resource limits\n",
+            )
+        }
         Outcome::Exception {
             error,
             pass_through,
