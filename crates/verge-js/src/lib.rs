@@ -56,6 +56,9 @@ impl Default for IsolateLimits {
     }
 }
 
+/// Told the request tag of an entry stopped at the CPU deadline.
+type InterruptListener = Box<dyn Fn(u64)>;
+
 struct IsolateCore {
     // Field order matters: the context must be dropped before its runtime.
     context: Context,
@@ -68,7 +71,7 @@ struct IsolateCore {
     /// Set by the interrupt handler when it stops JavaScript at the CPU deadline.
     interrupted: Rc<Cell<bool>>,
     /// Told the tag of each entry that was interrupted; see [`Isolate::on_interrupt`].
-    interrupt_listener: RefCell<Option<Box<dyn Fn(u64)>>>,
+    interrupt_listener: RefCell<Option<InterruptListener>>,
 }
 
 /// One JavaScript isolate: a QuickJS runtime and context on the current thread.
