@@ -142,13 +142,13 @@
     if (length % 8 !== 0) throw error('OperationError', `${op}: the length must be a multiple of 8`);
     const hash = normalizeHash(alg.hash, op);
     const salt = bytes(alg.salt, op);
-    if (alg.name === 'PBKDF2') {
-      const iterations = Number(alg.iterations);
-      if (!(iterations > 0)) throw error('OperationError', `${op}: iterations must be positive`);
-      return ops.pbkdf2(hash, s.material, salt, iterations, length / 8);
-    }
+    const iterations = Number(alg.iterations);
+    if (alg.name === 'PBKDF2' && !(iterations > 0)) throw error('OperationError', `${op}: iterations must be positive`);
+    const info = alg.name === 'HKDF' ? bytes(alg.info, op) : null;
     try {
-      return ops.hkdf(hash, s.material, salt, bytes(alg.info, op), length / 8);
+      return alg.name === 'PBKDF2'
+        ? ops.pbkdf2(hash, s.material, salt, iterations, length / 8)
+        : ops.hkdf(hash, s.material, salt, info, length / 8);
     } catch (e) {
       throw error('OperationError', `${op}: ${e.message}`);
     }

@@ -7,25 +7,66 @@ use ring::{digest, hmac};
 use rquickjs::{Ctx, Function, Object, TypedArray};
 use verge_js::{bytes_of, rquickjs};
 
-fn digest_algorithm(name: &str) -> Option<&'static digest::Algorithm> {
-    Some(match name {
-        "SHA-1" => &digest::SHA1_FOR_LEGACY_USE_ONLY,
-        "SHA-256" => &digest::SHA256,
-        "SHA-384" => &digest::SHA384,
-        "SHA-512" => &digest::SHA512,
-        _ => return None,
-    })
+/// The hash functions WebCrypto names, as `subtle.js` normalizes them.
+#[derive(Debug, Clone, Copy)]
+enum Hash {
+    Sha1,
+    Sha256,
+    Sha384,
+    Sha512,
 }
 
-fn hmac_algorithm(name: &str) -> Option<hmac::Algorithm> {
-    Some(match name {
-        "SHA-1" => hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
-        "SHA-256" => hmac::HMAC_SHA256,
-        "SHA-384" => hmac::HMAC_SHA384,
-        "SHA-512" => hmac::HMAC_SHA512,
-        _ => return None,
-    })
+impl Hash {
+    fn named(ctx: &Ctx<'_>, name: &str) -> rquickjs::Result<Self> {
+        Ok(match name {
+            "SHA-1" => Hash::Sha1,
+            "SHA-256" => Hash::Sha256,
+            "SHA-384" => Hash::Sha384,
+            "SHA-512" => Hash::Sha512,
+            _ => return Err(type_error(ctx, &format!("unknown hash {name}"))),
+        })
+    }
+
+    fn digest(self) -> &'static digest::Algorithm {
+        match self {
+            Hash::Sha1 => &digest::SHA1_FOR_LEGACY_USE_ONLY,
+            Hash::Sha256 => &digest::SHA256,
+            Hash::Sha384 => &digest::SHA384,
+            Hash::Sha512 => &digest::SHA512,
+        }
+    }
+
+    fn hmac(self) -> hmac::Algorithm {
+        match self {
+            Hash::Sha1 => hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+            Hash::Sha256 => hmac::HMAC_SHA256,
+            Hash::Sha384 => hmac::HMAC_SHA384,
+            Hash::Sha512 => hmac::HMAC_SHA512,
+        }
+    }
+
+    fn pbkdf2(self) -> ring::pbkdf2::Algorithm {
+        match self {
+            Hash::Sha1 => ring::pbkdf2::PBKDF2_HMAC_SHA1,
+            Hash::Sha256 => ring::pbkdf2::PBKDF2_HMAC_SHA256,
+            Hash::Sha384 => ring::pbkdf2::PBKDF2_HMAC_SHA384,
+            Hash::Sha512 => ring::pbkdf2::PBKDF2_HMAC_SHA512,
+        }
+    }
+
+    fn hkdf(self) -> ring::hkdf::Algorithm {
+        match self {
+            Hash::Sha1 => ring::hkdf::HKDF_SHA1_FOR_LEGACY_USE_ONLY,
+            Hash::Sha256 => ring::hkdf::HKDF_SHA256,
+            Hash::Sha384 => ring::hkdf::HKDF_SHA384,
+            Hash::Sha512 => ring::hkdf::HKDF_SHA512,
+        }
+    }
 }
+
+/// The most bytes one deriveBits call produces: far above any key, and a script cannot make
+/// the host allocate without bound.
+const MAX_DERIVED_BYTES: usize = 64 * 1024;
 
 /// AES-GCM with a 128-bit tag, the tag appended to the ciphertext (WebCrypto §32). `Err` is the
 /// message of an OperationError.
@@ -95,8 +136,7 @@ pub(crate) fn register<'js>(
         Function::new(
             ctx.clone(),
             |ctx: Ctx<'js>, hash: String, data: TypedArray<'js, u8>| {
-                let algorithm = digest_algorithm(&hash)
-                    .ok_or_else(|| type_error(&ctx, &format!("unknown hash {hash}")))?;
+                let algorithm = Hash::named(&ctx, &hash)?.digest();
                 let output = digest::digest(algorithm, &bytes_of(&data));
                 TypedArray::<u8>::new(ctx.clone(), output.as_ref().to_vec())
             },
@@ -107,8 +147,7 @@ pub(crate) fn register<'js>(
         Function::new(
             ctx.clone(),
             |ctx: Ctx<'js>, hash: String, key: TypedArray<'js, u8>, data: TypedArray<'js, u8>| {
-                let algorithm = hmac_algorithm(&hash)
-                    .ok_or_else(|| type_error(&ctx, &format!("unknown hash {hash}")))?;
+                let algorithm = Hash::named(&ctx, &hash)?.hmac();
                 let key = hmac::Key::new(algorithm, &bytes_of(&key));
                 let tag = hmac::sign(&key, &bytes_of(&data));
                 TypedArray::<u8>::new(ctx.clone(), tag.as_ref().to_vec())
@@ -124,8 +163,7 @@ pub(crate) fn register<'js>(
              key: TypedArray<'js, u8>,
              signature: TypedArray<'js, u8>,
              data: TypedArray<'js, u8>| {
-                let algorithm = hmac_algorithm(&hash)
-                    .ok_or_else(|| type_error(&ctx, &format!("unknown hash {hash}")))?;
+                let algorithm = Hash::named(&ctx, &hash)?.hmac();
                 let key = hmac::Key::new(algorithm, &bytes_of(&key));
                 Ok::<_, rquickjs::Error>(
                     hmac::verify(&key, &bytes_of(&data), &bytes_of(&signature)).is_ok(),
@@ -166,13 +204,13 @@ pub(crate) fn register<'js>(
              salt: TypedArray<'js, u8>,
              iterations: u32,
              bytes: usize| {
-                let algorithm = match hash.as_str() {
-                    "SHA-1" => ring::pbkdf2::PBKDF2_HMAC_SHA1,
-                    "SHA-256" => ring::pbkdf2::PBKDF2_HMAC_SHA256,
-                    "SHA-384" => ring::pbkdf2::PBKDF2_HMAC_SHA384,
-                    "SHA-512" => ring::pbkdf2::PBKDF2_HMAC_SHA512,
-                    _ => return Err(type_error(&ctx, &format!("unknown hash {hash}"))),
-                };
+                let algorithm = Hash::named(&ctx, &hash)?.pbkdf2();
+                if bytes > MAX_DERIVED_BYTES {
+                    return Err(type_error(
+                        &ctx,
+                        &format!("PBKDF2 derives at most {MAX_DERIVED_BYTES} bytes"),
+                    ));
+                }
                 let iterations = std::num::NonZeroU32::new(iterations)
                     .ok_or_else(|| type_error(&ctx, "iterations must be positive"))?;
                 let mut out = vec![0u8; bytes];
@@ -197,13 +235,7 @@ pub(crate) fn register<'js>(
              salt: TypedArray<'js, u8>,
              info: TypedArray<'js, u8>,
              bytes: usize| {
-                let algorithm = match hash.as_str() {
-                    "SHA-1" => ring::hkdf::HKDF_SHA1_FOR_LEGACY_USE_ONLY,
-                    "SHA-256" => ring::hkdf::HKDF_SHA256,
-                    "SHA-384" => ring::hkdf::HKDF_SHA384,
-                    "SHA-512" => ring::hkdf::HKDF_SHA512,
-                    _ => return Err(type_error(&ctx, &format!("unknown hash {hash}"))),
-                };
+                let algorithm = Hash::named(&ctx, &hash)?.hkdf();
                 match hkdf(
                     algorithm,
                     &bytes_of(&key),

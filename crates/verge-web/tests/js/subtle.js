@@ -77,4 +77,6 @@ test('PBKDF2 and HKDF: known answers and deriveKey', async () => {
   const aes = await crypto.subtle.deriveKey({ name: 'PBKDF2', hash: 'SHA-256', salt: text('salt'), iterations: 1000 }, password, { name: 'AES-GCM', length: 128 }, false, ['encrypt']);
   assertEquals([aes.algorithm.name, aes.algorithm.length, aes.extractable], ['AES-GCM', 128, false]);
   await assertRejects(() => crypto.subtle.importKey('raw', text('p'), 'PBKDF2', true, ['deriveBits']), DOMException);
+  const huge = await assertRejects(() => crypto.subtle.deriveBits({ name: 'PBKDF2', hash: 'SHA-256', salt: text('s'), iterations: 1 }, password, 2 ** 31), DOMException);
+  assertEquals(huge.name, 'OperationError');
 });
