@@ -209,7 +209,7 @@ impl Worker {
         } = request;
         let tag = self.last_request.get() + 1;
         self.last_request.set(tag);
-        let (stop, stopped) = oneshot::channel();
+        let (stop, mut stopped) = oneshot::channel();
         self.interruptible.borrow_mut().insert(tag, stop);
         let dispatched = self.isolate.enter_as(tag, |ctx| {
             let internals = verge_web::internals(ctx)?;
@@ -235,8 +235,10 @@ impl Worker {
         });
         let outcome = match dispatched {
             Ok(receiver) => tokio::select! {
+                // Both are ready at once when a stopped chain is freed: the stop explains it.
+                biased;
+                Ok(()) = &mut stopped => return self.stopped(tag),
                 settled = receiver => settled.unwrap_or_else(|_| Err(JsError::internal("the isolate was dropped mid-request"))),
-                Ok(()) = stopped => return self.stopped(tag),
             },
             Err(error) if error.is_interrupt() => return self.stopped(tag),
             Err(error) => Err(error),
