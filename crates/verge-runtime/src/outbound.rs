@@ -24,29 +24,43 @@ use verge_web::{
 /// The most redirects one fetch follows (Fetch §4.4, step 5).
 const MAX_REDIRECTS: usize = 20;
 
-#[derive(Clone)]
+type Pooled = Client<HttpsConnector<HttpConnector>, NativeBody>;
+
+/// One per serving thread. The connection pool and TLS roots are built on the first request
+/// that needs them: reading the system certificate store costs milliseconds that a worker which
+/// never fetches should not pay at start-up.
+#[derive(Clone, Default)]
 pub struct HttpClient {
-    client: Client<HttpsConnector<HttpConnector>, NativeBody>,
+    client: std::rc::Rc<std::cell::OnceCell<Pooled>>,
 }
 
 impl HttpClient {
     pub fn new() -> Self {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(Duration::from_secs(10)));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls_config())
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build(https);
-        Self { client }
+        Self::default()
     }
 
+    fn pooled(&self) -> Pooled {
+        self.client.get_or_init(build_client).clone()
+    }
+}
+
+fn build_client() -> Pooled {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(Duration::from_secs(10)));
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls_config())
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(http);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build(https)
+}
+
+impl HttpClient {
     /// Sends `request`, following redirects as its mode says.
     pub async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, OpError> {
         let OutboundRequest {
@@ -161,7 +175,7 @@ impl HttpClient {
         let request = builder
             .body(body)
             .map_err(|e| OpError::Type(format!("fetch failed: {e}")))?;
-        self.client.request(request).await.map_err(|e| {
+        self.pooled().request(request).await.map_err(|e| {
             let mut message = e.to_string();
             let mut source = std::error::Error::source(&e);
             while let Some(inner) = source {
@@ -170,12 +184,6 @@ impl HttpClient {
             }
             OpError::Type(format!("fetch failed: {url}: {message}"))
         })
-    }
-}
-
-impl Default for HttpClient {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
