@@ -17,6 +17,7 @@ const SUITES: &[(&str, &str)] = &[
     ("setters.js", "url/setters_tests.json"),
     ("toascii.js", "url/toascii.json"),
     ("base64.js", "fetch-misc/base64.json"),
+    ("percent_encoding.js", "url/percent-encoding.json"),
 ];
 
 fn data_dir() -> PathBuf {
