@@ -1,6 +1,6 @@
 //! Copying bytes out of JavaScript buffers: the one place that reads engine-owned memory.
 
-use rquickjs::{ArrayBuffer, TypedArray};
+use rquickjs::TypedArray;
 
 /// Copies the bytes a `Uint8Array` views. Empty when the buffer was detached.
 #[allow(unsafe_code)]
@@ -8,15 +8,6 @@ pub fn bytes_of(array: &TypedArray<'_, u8>) -> Vec<u8> {
     // SAFETY: the slice is copied before any JavaScript can run again, so nothing can detach or
     // resize the buffer while it is borrowed.
     unsafe { array.as_bytes() }
-        .map(<[u8]>::to_vec)
-        .unwrap_or_default()
-}
-
-/// Copies the bytes of an `ArrayBuffer`. Empty when the buffer was detached.
-#[allow(unsafe_code)]
-pub fn bytes_of_buffer(buffer: &ArrayBuffer<'_>) -> Vec<u8> {
-    // SAFETY: as in `bytes_of`, the copy completes before JavaScript runs again.
-    unsafe { buffer.as_bytes() }
         .map(<[u8]>::to_vec)
         .unwrap_or_default()
 }

@@ -85,11 +85,6 @@ impl JsError {
     pub fn is_interrupt(&self) -> bool {
         self.name == "InternalError" && self.message == "interrupted"
     }
-
-    /// Whether the engine could not allocate within the isolate's memory limit.
-    pub fn is_out_of_memory(&self) -> bool {
-        self.message == "out of memory"
-    }
 }
 
 impl fmt::Display for JsError {

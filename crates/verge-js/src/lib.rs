@@ -16,7 +16,7 @@ mod promise_op;
 mod rejections;
 mod settle;
 
-pub use bytes::{bytes_of, bytes_of_buffer};
+pub use bytes::bytes_of;
 pub use error::JsError;
 pub use host_state::{store as store_host_state, with as with_host_state};
 pub use id_table::IdTable;
@@ -250,10 +250,5 @@ impl IsolateHandle {
     /// The tag of the request the JavaScript now running works for (0: none).
     pub fn current_tag(&self) -> u64 {
         self.core.upgrade().map_or(0, |core| core.current_tag.get())
-    }
-
-    /// Whether the isolate this handle points to has been dropped.
-    pub fn is_gone(&self) -> bool {
-        self.core.strong_count() == 0
     }
 }

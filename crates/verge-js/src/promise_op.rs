@@ -5,10 +5,8 @@
 //! holds only the id and a weak handle. Dropping the isolate drops the table, which aborts every
 //! pending task, so no JavaScript value outlives its runtime.
 
-use crate::{host_state, IsolateHandle};
+use crate::{host_state, IdTable, IsolateHandle};
 use rquickjs::{Ctx, Exception, Function, Persistent, Promise, Value};
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::future::Future;
 use tokio::task::AbortHandle;
 
@@ -18,21 +16,16 @@ struct Pending {
     task: Option<AbortHandle>,
 }
 
-#[derive(Default)]
-struct PendingOps {
-    next_id: Cell<u64>,
-    pending: RefCell<HashMap<u64, Pending>>,
-}
-
-impl Drop for PendingOps {
+/// Dropping a pending op (with its isolate) aborts the task that would settle it.
+impl Drop for Pending {
     fn drop(&mut self) {
-        for (_, pending) in self.pending.borrow_mut().drain() {
-            if let Some(task) = pending.task {
-                task.abort();
-            }
+        if let Some(task) = self.task.take() {
+            task.abort();
         }
     }
 }
+
+type PendingOps = IdTable<Pending>;
 
 /// How a failed op rejects its promise: the JavaScript error class and message.
 #[derive(Debug, Clone)]
@@ -77,42 +70,44 @@ where
         host_state::store(ctx, PendingOps::default())?;
     }
     let (promise, resolve, reject) = ctx.promise()?;
-    let id = host_state::with(ctx, |ops: &PendingOps| {
-        let id = ops.next_id.get() + 1;
-        ops.next_id.set(id);
-        ops.pending.borrow_mut().insert(
-            id,
-            Pending {
-                resolve: Persistent::save(ctx, resolve),
-                reject: Persistent::save(ctx, reject),
-                task: None,
-            },
-        );
-        id
-    })
-    .unwrap_or_default();
+    let pending = Pending {
+        resolve: Persistent::save(ctx, resolve),
+        reject: Persistent::save(ctx, reject),
+        task: None,
+    };
+    let id = host_state::with(ctx, |ops: &PendingOps| ops.insert(pending)).unwrap_or_default();
     let isolate = isolate.clone();
     let tag = isolate.current_tag();
     let task = tokio::task::spawn_local(async move {
         let output = future.await;
         let settled = isolate.enter_as(tag, |ctx| {
-            let Some(pending) =
-                host_state::with(ctx, |ops: &PendingOps| ops.pending.borrow_mut().remove(&id))
-                    .flatten()
+            let Some(mut pending) =
+                host_state::with(ctx, |ops: &PendingOps| ops.remove(id)).flatten()
             else {
                 return Ok(());
             };
+            // This task is the one settling it: nothing to abort.
+            pending.task = None;
             match output.map(|value| convert(ctx, value)) {
-                Ok(Ok(value)) => pending.resolve.restore(ctx)?.call::<_, ()>((value,)),
+                Ok(Ok(value)) => pending
+                    .resolve
+                    .clone()
+                    .restore(ctx)?
+                    .call::<_, ()>((value,)),
                 Ok(Err(error)) => {
                     let reason = match error {
                         rquickjs::Error::Exception => ctx.catch(),
                         other => OpError::Error(other.to_string()).into_value(ctx),
                     };
-                    pending.reject.restore(ctx)?.call::<_, ()>((reason,))
+                    pending
+                        .reject
+                        .clone()
+                        .restore(ctx)?
+                        .call::<_, ()>((reason,))
                 }
                 Err(error) => pending
                     .reject
+                    .clone()
                     .restore(ctx)?
                     .call::<_, ()>((error.into_value(ctx),)),
             }
@@ -122,9 +117,7 @@ where
         }
     });
     host_state::with(ctx, |ops: &PendingOps| {
-        if let Some(pending) = ops.pending.borrow_mut().get_mut(&id) {
-            pending.task = Some(task.abort_handle());
-        }
+        ops.with(id, |pending| pending.task = Some(task.abort_handle()))
     });
     Ok(promise)
 }

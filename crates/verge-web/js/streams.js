@@ -1160,8 +1160,6 @@
     });
   };
   internals.isDisturbed = (stream) => stream._disturbed;
-  internals.createReadable = createReadable;
-  internals.ReadableByteStreamController = ReadableByteStreamController;
 
   for (const [name, value] of Object.entries({ ReadableStream, ReadableStreamDefaultReader, ReadableStreamBYOBReader,
     ReadableStreamDefaultController, ReadableByteStreamController, ReadableStreamBYOBRequest, WritableStream,
