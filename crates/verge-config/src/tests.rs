@@ -1,3 +1,5 @@
+//! Tests of config discovery, parsing and validation against real files in temporary projects.
+
 use super::*;
 use std::fs;
 
