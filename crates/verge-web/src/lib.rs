@@ -16,6 +16,7 @@ mod console;
 mod crypto;
 mod encoding;
 mod fetch;
+mod html_rewriter;
 mod subtle;
 mod timers;
 mod url;
@@ -95,6 +96,7 @@ const APIS: &[Api] = &[
     api!("subtle.js", subtle::register),
     api!("crypto.js", crypto::register),
     api!("navigator.js"),
+    api!("html_rewriter.js", html_rewriter::register),
     api!("fetch_event.js"),
 ];
 
