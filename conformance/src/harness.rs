@@ -155,8 +155,12 @@ globalThis.__wptDone = new Promise((resolve) => {
 {
   const base = globalThis.__wptBase;
   const realFetch = fetch;
-  globalThis.fetch = (input, init) =>
-    realFetch(typeof input === 'string' || input instanceof URL ? new URL(String(input), base).href : input, init);
+  globalThis.fetch = (input, init) => {
+    if (typeof input !== 'string' && !(input instanceof URL)) return realFetch(input, init);
+    let url;
+    try { url = new URL(String(input), base).href; } catch (error) { return Promise.reject(error); }
+    return realFetch(url, init);
+  };
   globalThis.location = new URL(base);
   // What newer testharness.js defines about the environment, for files that ask it.
   globalThis.GLOBAL ??= { isWindow: () => false, isWorker: () => true, isShadowRealm: () => false };

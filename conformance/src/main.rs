@@ -22,7 +22,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "url,encoding,fetch/api/headers,fetch/api/request,fetch/api/response,fetch/api/body,streams,FileAPI/blob,FileAPI/file,WebCryptoAPI,html/webappapis/atob,html/webappapis/structured-clone,html/webappapis/timers"
+        default_value = "url,encoding,fetch/api/headers,fetch/api/request,fetch/api/response,fetch/api/body,fetch/data-urls,mimesniff,streams,FileAPI/blob,FileAPI/file,WebCryptoAPI,html/webappapis/atob,html/webappapis/structured-clone,html/webappapis/timers"
     )]
     areas: Vec<String>,
     /// Only files whose path contains this.

@@ -39,6 +39,7 @@
     }
     get size() { return this[BYTES].byteLength; }
     get type() { return this.#type; }
+    static { internals.setBlobType = (blob, type) => { blob.#type = type; }; }
     slice(start = 0, end = this.size, contentType = '') {
       const size = this.size;
       const clamp = (v) => (v < 0 ? Math.max(size + v, 0) : Math.min(v, size));
@@ -79,7 +80,13 @@
   }
   Object.defineProperty(File.prototype, Symbol.toStringTag, { value: 'File' });
   internals.blobBytes = (blob) => blob[BYTES];
-  internals.makeBlob = (bytes, type) => { const b = new Blob([], { type }); b[BYTES] = bytes; return b; };
+  // A body's blob keeps its serialized MIME type as it is (Fetch §5 `blob()`), not lowercased.
+  internals.makeBlob = (bytes, type) => {
+    const blob = new Blob([]);
+    blob[BYTES] = bytes;
+    internals.setBlobType(blob, type);
+    return blob;
+  };
   internals.defineGlobal('Blob', Blob);
   internals.defineGlobal('File', File);
 })

@@ -75,7 +75,7 @@
     }
     bytes() { return this.#consumeBytes('bytes()').then((b) => (b === this[BODY] ? b.slice() : b)); }
     blob() {
-      const type = this.headers.get('content-type') ?? '';
+      const type = internals.bodyMimeType(this.headers);
       return this.#consumeBytes('blob()').then((b) => internals.makeBlob(b === this[BODY] ? b.slice() : b, type));
     }
     formData() {

@@ -11,6 +11,7 @@
     }
     const signal = internals.requestSignal(request);
     if (signal?.aborted) return Promise.reject(signal.reason);
+    if (request.url.startsWith('data:')) return internals.fetchDataUrl(request);
     let parts;
     try {
       parts = [request.method, request.url, internals.headersToList(request.headers), internals.hostBody(request), request.redirect];

@@ -84,6 +84,7 @@ const APIS: &[Api] = &[
     api!("native_body.js", body::register),
     api!("transform_streams.js", compression::register),
     api!("base64.js", base64::register),
+    api!("mime.js"),
     api!("url.js", url::register),
     api!("blob.js"),
     api!("form_data.js"),

@@ -11,14 +11,40 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Each driver and the data file it reads.
-const SUITES: &[(&str, &str)] = &[
-    ("urltestdata.js", "url/urltestdata.json"),
-    ("setters.js", "url/setters_tests.json"),
-    ("toascii.js", "url/toascii.json"),
-    ("base64.js", "fetch-misc/base64.json"),
-    ("percent_encoding.js", "url/percent-encoding.json"),
+/// Each driver and the data files it reads (several are concatenated into one array).
+const SUITES: &[(&str, &[&str])] = &[
+    ("urltestdata.js", &["url/urltestdata.json"]),
+    ("setters.js", &["url/setters_tests.json"]),
+    ("toascii.js", &["url/toascii.json"]),
+    ("base64.js", &["fetch-misc/base64.json"]),
+    ("percent_encoding.js", &["url/percent-encoding.json"]),
+    ("data_urls.js", &["fetch-misc/data-urls.json"]),
+    (
+        "mime_types.js",
+        &[
+            "mimesniff/mime-types.json",
+            "mimesniff/generated-mime-types.json",
+        ],
+    ),
 ];
+
+/// The suite's data: one file as it is, or several arrays joined.
+fn read_data(dir: &Path, files: &[&str]) -> String {
+    let read = |file: &str| std::fs::read_to_string(dir.join(file)).unwrap();
+    match files {
+        [file] => read(file),
+        files => {
+            let joined: Vec<serde_json::Value> = files
+                .iter()
+                .flat_map(|file| {
+                    let value: serde_json::Value = serde_json::from_str(&read(file)).unwrap();
+                    value.as_array().cloned().unwrap()
+                })
+                .collect();
+            serde_json::to_string(&joined).unwrap()
+        }
+    }
+}
 
 fn data_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance-data");
@@ -41,9 +67,9 @@ fn wpt_data_driven() {
     let mut summary = Vec::new();
     let mut failing: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     common::block_on_local(async {
-        for (driver, data_file) in SUITES {
+        for (driver, data_files) in SUITES {
             let source = std::fs::read_to_string(here.join(driver)).unwrap();
-            let json = std::fs::read_to_string(data.join(data_file)).unwrap();
+            let json = read_data(&data, data_files);
             let results = match common::run_js(driver, &source, Some(&json)).await {
                 Ok(results) => results,
                 Err(error) => {
