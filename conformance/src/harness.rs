@@ -233,6 +233,8 @@ pub async fn run_file(
         for (name, text) in all {
             let mut options = EvalOptions::default();
             options.global = true;
+            // WPT files are classic scripts: sloppy unless they say otherwise.
+            options.strict = false;
             options.filename = Some(name);
             ctx.eval_with_options::<(), _>(text, options)?;
         }

@@ -2,10 +2,13 @@
 (function (ops, internals) {
   const INTEGER_ARRAYS = ['Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array',
     'Int32Array', 'Uint32Array', 'BigInt64Array', 'BigUint64Array'];
+  // The [[TypedArrayName]] of a typed array, subclasses included; undefined for a DataView.
+  const typedArrayName = Object.getOwnPropertyDescriptor(
+    Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag).get;
   class Crypto {
     get subtle() { return internals.subtle; }
     getRandomValues(array) {
-      if (!ArrayBuffer.isView(array) || !INTEGER_ARRAYS.includes(array.constructor.name)) {
+      if (!ArrayBuffer.isView(array) || !INTEGER_ARRAYS.includes(typedArrayName.call(array))) {
         throw new DOMException('The provided ArrayBufferView is not an integer array type.', 'TypeMismatchError');
       }
       if (array.byteLength > 65536) {
