@@ -3,6 +3,7 @@
 
 use crate::WebHost;
 use rquickjs::{Ctx, Function, Object};
+use std::borrow::Cow;
 use url::{quirks, Url};
 use verge_js::rquickjs;
 
@@ -30,7 +31,43 @@ pub fn parse(input: &str, base: Option<&str>) -> Option<Url> {
         Some(base) => Some(Url::parse(base).ok()?),
         None => None,
     };
-    Url::options().base_url(base.as_ref()).parse(input).ok()
+    let input = skip_extra_authority_slashes(input, base.as_ref());
+    let mut url = Url::options().base_url(base.as_ref()).parse(&input).ok()?;
+    encode_space_before_query(&mut url);
+    Some(url)
+}
+
+/// The URL Standard (2023) percent-encodes the space that ends an opaque path when a query or
+/// fragment follows (`sc:a ?q` is `sc:a%20?q`), so that removing them later cannot leave a
+/// trailing space; `url` 2.5 keeps the space.
+fn encode_space_before_query(url: &mut Url) {
+    if url.cannot_be_a_base() && (url.query().is_some() || url.fragment().is_some()) {
+        if let Some(path) = url.path().strip_suffix(' ') {
+            let path = format!("{path}%20");
+            url.set_path(&path);
+        }
+    }
+}
+
+/// The URL Standard's "special authority ignore slashes" state, which `url` 2.5 lacks: against
+/// a special (non-file) base, a scheme-relative input's extra slashes are skipped, so
+/// `///host/p` means `//host/p` rather than being an error.
+fn skip_extra_authority_slashes<'a>(input: &'a str, base: Option<&Url>) -> Cow<'a, str> {
+    let special = base.is_some_and(|b| b.is_special() && b.scheme() != "file");
+    let cleaned: String = input
+        .trim_start_matches(|c: char| c <= ' ')
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    let slashes = cleaned
+        .chars()
+        .take_while(|c| matches!(c, '/' | '\\'))
+        .count();
+    if special && slashes > 2 {
+        Cow::Owned(format!("//{}", &cleaned[slashes..]))
+    } else {
+        Cow::Borrowed(input)
+    }
 }
 
 fn set(url: &mut Url, setter: &str, value: &str) {

@@ -152,9 +152,11 @@ fn generate(kind: Kind, modulus_bits: u32, exponent: &[u8]) -> OpResult<(Vec<u8>
                 3072 => KeySize::Rsa3072,
                 4096 => KeySize::Rsa4096,
                 8192 => KeySize::Rsa8192,
-                _ => return Err(format!(
+                _ => {
+                    return Err(format!(
                     "RSA keys of {modulus_bits} bits are not supported (2048, 3072, 4096 or 8192)"
-                )),
+                ))
+                }
             };
             let pair = RsaKeyPair::generate(size).map_err(|_| "key generation failed")?;
             Ok((
