@@ -1,6 +1,7 @@
 //! The `verge` command: wrangler's commands and flags, where the same job exists.
 
 mod dev;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -20,6 +21,8 @@ struct Cli {
 enum Command {
     /// Serve a Workers project (or one script) on this machine, as `wrangler dev` does.
     Dev(dev::DevArgs),
+    /// Serve many workers from a verge.toml, routed by their wrangler routes.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +38,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Dev(args) => dev::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -48,6 +48,53 @@ pub struct WorkerConfig {
     pub vars: BTreeMap<String, serde_json::Value>,
     /// `[limits]`: what this worker asks for; unset values take the server's defaults.
     pub limits: Limits,
+    /// `route` / `routes`: where `verge serve` sends requests to this worker.
+    pub routes: Vec<Route>,
+}
+
+/// One of a worker's routes, as wrangler writes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// `host/path` with `*` wildcards (`example.com/api/*`, `*.example.com/*`), or a bare host
+    /// for a custom domain.
+    pub pattern: String,
+    pub zone_name: Option<String>,
+    /// The worker is the whole of `pattern`'s host (every path).
+    pub custom_domain: bool,
+}
+
+/// `routes` entries: a pattern string or a table.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawRoute {
+    Pattern(String),
+    Table {
+        pattern: String,
+        zone_name: Option<String>,
+        #[serde(default)]
+        custom_domain: bool,
+    },
+}
+
+impl From<RawRoute> for Route {
+    fn from(raw: RawRoute) -> Self {
+        match raw {
+            RawRoute::Pattern(pattern) => Route {
+                pattern,
+                zone_name: None,
+                custom_domain: false,
+            },
+            RawRoute::Table {
+                pattern,
+                zone_name,
+                custom_domain,
+            } => Route {
+                pattern,
+                zone_name,
+                custom_domain,
+            },
+        }
+    }
 }
 
 /// wrangler's `[limits]`.
@@ -73,6 +120,9 @@ struct RawConfig {
     vars: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     limits: Limits,
+    route: Option<RawRoute>,
+    #[serde(default)]
+    routes: Vec<RawRoute>,
 }
 
 impl WorkerConfig {
@@ -119,6 +169,7 @@ impl WorkerConfig {
             compatibility_flags: Vec::new(),
             vars: BTreeMap::new(),
             limits: Limits::default(),
+            routes: Vec::new(),
         }
     }
 
@@ -154,6 +205,12 @@ impl WorkerConfig {
             compatibility_flags: raw.compatibility_flags,
             vars: raw.vars,
             limits: raw.limits,
+            routes: raw
+                .route
+                .into_iter()
+                .chain(raw.routes)
+                .map(Route::from)
+                .collect(),
         })
     }
 
@@ -194,6 +251,10 @@ fn parse(path: &Path, text: &str) -> Result<RawConfig, ConfigError> {
         json5::from_str(text).map_err(|e| error(e.to_string()))
     }
 }
+
+mod server;
+
+pub use server::{AdminConfig, ServerConfig, ServerLimits, Zone};
 
 #[cfg(test)]
 mod tests;

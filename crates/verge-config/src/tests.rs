@@ -146,3 +146,67 @@ fn reads_limits_and_refuses_unknown_ones() {
     ]);
     assert!(WorkerConfig::locate(dir.path()).is_err());
 }
+
+#[test]
+fn reads_route_and_routes_in_every_form() {
+    let dir = project(&[
+        (
+            "wrangler.toml",
+            "main = \"a.js\"\nroute = \"example.com/api/*\"\nroutes = [\"*.example.net/*\", { pattern = \"shop.example.org\", custom_domain = true }]\n",
+        ),
+        ("a.js", ""),
+    ]);
+    let routes = WorkerConfig::locate(dir.path()).unwrap().routes;
+    let patterns: Vec<_> = routes
+        .iter()
+        .map(|r| (r.pattern.as_str(), r.custom_domain))
+        .collect();
+    assert_eq!(
+        patterns,
+        [
+            ("example.com/api/*", false),
+            ("*.example.net/*", false),
+            ("shop.example.org", true)
+        ]
+    );
+}
+
+#[test]
+fn reads_verge_toml_and_names_the_line_of_a_bad_key() {
+    let dir = project(&[
+        ("a/wrangler.toml", "name = \"a\"\nmain = \"a.js\"\nroute = \"a.test/*\"\n"),
+        ("a/a.js", ""),
+        (
+            "verge.toml",
+            "[server]\nlisten = \"127.0.0.1:0\"\n\n[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"0123456789abcdef\"\n\n[[workers]]\npath = \"a\"\n\n[[zones]]\nname = \"a.test\"\norigin = \"http://127.0.0.1:9\"\n\n[limits]\ncpu_ms = 50\n\n[outbound]\nallow = [\"10.0.0.0/8\"]\n",
+        ),
+    ]);
+    let config = ServerConfig::load(&dir.path().join("verge.toml")).unwrap();
+    assert_eq!(config.workers[0].name, "a");
+    assert_eq!(config.limits.cpu_ms, 50);
+    assert_eq!(config.limits.memory_mib, 128);
+    assert_eq!(config.admin.unwrap().token, "0123456789abcdef");
+    assert_eq!(config.outbound_allow[0].to_string(), "10.0.0.0/8");
+
+    std::fs::write(
+        dir.path().join("verge.toml"),
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[limits]\ncpu = 5\n",
+    )
+    .unwrap();
+    let error = ServerConfig::load(&dir.path().join("verge.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("verge.toml") && error.contains("line 5") && error.contains("cpu"),
+        "{error}"
+    );
+    std::fs::write(
+        dir.path().join("verge.toml"),
+        "[server]\nlisten = \"127.0.0.1:0\"\n[[workers]]\npath = \"missing\"\n",
+    )
+    .unwrap();
+    let error = ServerConfig::load(&dir.path().join("verge.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("missing"), "{error}");
+}

@@ -85,6 +85,11 @@ impl JsError {
     pub fn is_interrupt(&self) -> bool {
         self.name == "InternalError" && self.message == "interrupted"
     }
+
+    /// Whether the isolate ran out of heap: its memory limit was reached.
+    pub fn is_out_of_memory(&self) -> bool {
+        self.name == "InternalError" && self.message == "out of memory"
+    }
 }
 
 impl fmt::Display for JsError {

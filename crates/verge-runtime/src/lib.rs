@@ -9,9 +9,11 @@
 
 mod format;
 mod outbound;
+mod policy;
 mod worker;
 
 pub use outbound::HttpClient;
+pub use policy::NetworkPolicy;
 pub use verge_web::{
     Body, BoxError, ChannelBody, ConsoleSink, LogLevel, NativeBody, Outbound, OutboundRequest,
     OutboundResponse, RedirectMode,

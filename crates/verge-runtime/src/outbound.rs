@@ -4,6 +4,7 @@
 //!
 //! Lifecycle: one client per serving thread, shared by every worker on it.
 
+use crate::policy::{refusal, NetworkPolicy, PolicyResolver};
 use futures_util::TryStreamExt;
 use http::header::{HeaderName, HeaderValue};
 use http::{Method, Request, StatusCode};
@@ -12,9 +13,12 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::io::{ReaderStream, StreamReader};
 use url::Url;
+use verge_config::Zone;
 use verge_js::OpError;
 use verge_web::{
     Body, BoxError, NativeBody, Outbound, OutboundFuture, OutboundRequest, OutboundResponse,
@@ -24,28 +28,84 @@ use verge_web::{
 /// The most redirects one fetch follows (Fetch §4.4, step 5).
 const MAX_REDIRECTS: usize = 20;
 
-type Pooled = Client<HttpsConnector<HttpConnector>, NativeBody>;
+type Pooled = Client<HttpsConnector<HttpConnector<PolicyResolver>>, NativeBody>;
 
 /// One per serving thread. The connection pool and TLS roots are built on the first request
 /// that needs them: reading the system certificate store costs milliseconds that a worker which
 /// never fetches should not pay at start-up.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct HttpClient {
-    client: std::rc::Rc<std::cell::OnceCell<Pooled>>,
+    client: Rc<std::cell::OnceCell<Pooled>>,
+    /// For zone origins, which the operator configured: not subject to `policy`.
+    trusted: Rc<std::cell::OnceCell<Pooled>>,
+    policy: Arc<NetworkPolicy>,
+    /// Zones whose hosts are served by an origin (`verge serve`'s `[[zones]]`): a request to
+    /// the zone's host (or a subdomain) goes to the origin, with the host it named.
+    zones: Rc<Vec<Zone>>,
+}
+
+impl Default for HttpClient {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl HttpClient {
+    /// A client that reaches every address (`verge dev`).
     pub fn new() -> Self {
-        Self::default()
+        Self::with_policy(NetworkPolicy::open(), Vec::new())
     }
 
-    fn pooled(&self) -> Pooled {
-        self.client.get_or_init(build_client).clone()
+    /// A client limited by `policy`, with `zones` routed to their origins.
+    pub fn with_policy(policy: NetworkPolicy, zones: Vec<Zone>) -> Self {
+        Self {
+            client: Rc::default(),
+            trusted: Rc::default(),
+            policy: Arc::new(policy),
+            zones: Rc::new(zones),
+        }
+    }
+
+    fn pooled(&self, trusted: bool) -> Pooled {
+        if trusted {
+            let open = || build_client(Arc::new(NetworkPolicy::open()));
+            return self.trusted.get_or_init(open).clone();
+        }
+        self.client
+            .get_or_init(|| build_client(self.policy.clone()))
+            .clone()
+    }
+
+    /// Where a request for `url` really goes: the zone origin serving its host, if any, and the
+    /// host header to send there.
+    fn route(&self, url: &Url) -> (Url, Option<String>) {
+        let Some(host) = url.host_str() else {
+            return (url.clone(), None);
+        };
+        let zone = self.zones.iter().find(|zone| {
+            host == zone.name
+                || host
+                    .strip_suffix(zone.name.as_str())
+                    .is_some_and(|sub| sub.ends_with('.'))
+        });
+        match zone {
+            Some(zone) => {
+                let mut target = zone.origin.clone();
+                target.set_path(url.path());
+                target.set_query(url.query());
+                let host_header = match url.port() {
+                    Some(port) => format!("{host}:{port}"),
+                    None => host.to_owned(),
+                };
+                (target, Some(host_header))
+            }
+            None => (url.clone(), None),
+        }
     }
 }
 
-fn build_client() -> Pooled {
-    let mut http = HttpConnector::new();
+fn build_client(policy: Arc<NetworkPolicy>) -> Pooled {
+    let mut http = HttpConnector::new_with_resolver(PolicyResolver::new(policy));
     http.enforce_http(false);
     http.set_nodelay(true);
     http.set_connect_timeout(Some(Duration::from_secs(10)));
@@ -142,7 +202,26 @@ impl HttpClient {
         headers: &[(String, String)],
         body: Body,
     ) -> Result<http::Response<hyper::body::Incoming>, OpError> {
-        let mut builder = Request::builder().method(method.clone()).uri(url.as_str());
+        let (target, host_header) = self.route(url);
+        let literal = match target.host() {
+            Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+            _ => None,
+        };
+        let trusted = host_header.is_some();
+        if !trusted && literal.is_some_and(|ip| !self.policy.permits(ip)) {
+            let host = target.host_str().unwrap_or_default();
+            return Err(OpError::Type(format!(
+                "fetch failed: {url}: {}",
+                refusal(host)
+            )));
+        }
+        let mut builder = Request::builder()
+            .method(method.clone())
+            .uri(target.as_str());
+        if let Some(host) = host_header {
+            builder = builder.header(http::header::HOST, host);
+        }
         let mut has_accept_encoding = false;
         for (name, value) in headers {
             // The host comes from the URL and the framing from the body, as on Workers.
@@ -175,7 +254,7 @@ impl HttpClient {
         let request = builder
             .body(body)
             .map_err(|e| OpError::Type(format!("fetch failed: {e}")))?;
-        self.pooled().request(request).await.map_err(|e| {
+        self.pooled(trusted).request(request).await.map_err(|e| {
             let mut message = e.to_string();
             let mut source = std::error::Error::source(&e);
             while let Some(inner) = source {

@@ -1,5 +1,8 @@
-//! Serving one worker over HTTP/1.1 and HTTP/2 (cleartext), and the origin behind it.
+//! Serving workers over HTTP/1.1 and HTTP/2 (cleartext): one worker for every request (`verge
+//! dev`, with the origin behind it), or many tenants routed by host and path (`verge serve`),
+//! each loaded into its own isolate on a thread when a request first needs it there.
 
+use crate::routes::{strip_port, RouteTable};
 use crate::BoundListeners;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
@@ -14,10 +17,10 @@ use std::rc::Rc;
 use std::sync::{mpsc, Arc};
 use std::time::Instant;
 use tokio::net::TcpListener;
-use verge_config::WorkerConfig;
+use verge_config::{WorkerConfig, Zone};
 use verge_runtime::{
-    Body, ConsoleSink, HttpClient, LoadError, LogLevel, NativeBody, Outbound, OutboundRequest,
-    Outcome, RedirectMode, Worker, WorkerLimits, WorkerRequest,
+    Body, ConsoleSink, HttpClient, LoadError, LogLevel, NativeBody, NetworkPolicy, Outbound,
+    OutboundRequest, Outcome, RedirectMode, Worker, WorkerLimits, WorkerRequest,
 };
 
 /// Where a worker's console output goes, shared by every serving thread.
@@ -63,6 +66,29 @@ impl RunningServer {
     }
 }
 
+/// What a server serves.
+pub struct Site {
+    pub workers: Vec<Arc<WorkerConfig>>,
+    /// Which worker a request goes to; `None` sends every request to the first (`verge dev`).
+    pub routes: Option<RouteTable>,
+    /// Hosts served by an origin: requests no route claims go there, and so does `fetch()`.
+    pub zones: Vec<Zone>,
+    /// Where workers' `fetch()` may connect.
+    pub policy: NetworkPolicy,
+}
+
+impl Site {
+    /// One worker answering everything, reaching any address.
+    pub fn single(config: Arc<WorkerConfig>) -> Self {
+        Self {
+            workers: vec![config],
+            routes: None,
+            zones: Vec::new(),
+            policy: NetworkPolicy::open(),
+        }
+    }
+}
+
 /// Starts one serving thread per listener, each loading its own isolate of `config`; connections
 /// wait in the listen backlog until a thread has loaded the worker.
 pub fn serve_worker(
@@ -70,18 +96,30 @@ pub fn serve_worker(
     config: Arc<WorkerConfig>,
     options: EdgeOptions,
 ) -> RunningServer {
+    serve_site(listeners, Arc::new(Site::single(config)), options, true)
+}
+
+/// Starts one serving thread per listener for `site`. With `eager`, each thread loads the first
+/// worker before it accepts connections and reports to [`RunningServer::wait_loaded`];
+/// otherwise workers load on their first request on each thread.
+pub fn serve_site(
+    listeners: BoundListeners,
+    site: Arc<Site>,
+    options: EdgeOptions,
+    eager: bool,
+) -> RunningServer {
     let (loaded_sender, loaded) = mpsc::channel();
     let threads = listeners
         .listeners
         .into_iter()
         .enumerate()
         .filter_map(|(index, listener)| {
-            let config = config.clone();
+            let site = site.clone();
             let options = options.clone();
             let loaded = loaded_sender.clone();
             std::thread::Builder::new()
                 .name(format!("verge-serve-{index}"))
-                .spawn(move || serve_thread(listener, &config, options, loaded))
+                .spawn(move || serve_thread(listener, site, options, eager, loaded))
                 .map_err(|e| tracing::error!("cannot start serving thread {index}: {e}"))
                 .ok()
         })
@@ -89,17 +127,93 @@ pub fn serve_worker(
     RunningServer { loaded, threads }
 }
 
+/// Loads every worker of `site` once, to refuse a server whose workers do not compile before it
+/// listens. Runs on the calling thread.
+pub fn check_site(site: &Site, options: &EdgeOptions) -> Result<(), (String, LoadError)> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            (
+                "(runtime)".to_owned(),
+                LoadError::Read {
+                    path: String::new(),
+                    source: e,
+                },
+            )
+        })?;
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&runtime, async {
+        for config in &site.workers {
+            let console: ConsoleSink = Rc::new(|_, _| {});
+            let outbound: Rc<dyn Outbound> = Rc::new(HttpClient::new());
+            Worker::load(config, options.limits.clone(), console, outbound)
+                .await
+                .map_err(|error| (config.name.clone(), error))?;
+        }
+        Ok(())
+    })
+}
+
+/// One worker on one serving thread: its isolate, loaded when a request first needs it.
+struct Tenant {
+    config: Arc<WorkerConfig>,
+    /// Replaced by an empty cell to discard the isolate; requests in flight keep theirs.
+    slot: std::cell::RefCell<Rc<tokio::sync::OnceCell<Rc<Worker>>>>,
+}
+
 /// What one serving thread shares between its connections.
 struct ThreadState {
-    worker: Worker,
+    site: Arc<Site>,
+    tenants: Vec<Tenant>,
     client: HttpClient,
     options: EdgeOptions,
 }
 
+impl ThreadState {
+    /// The isolate of tenant `index` on this thread, loading it on first use (a cold start).
+    async fn worker(&self, index: usize) -> Result<Rc<Worker>, LoadError> {
+        let tenant = &self.tenants[index];
+        let slot = tenant.slot.borrow().clone();
+        slot.get_or_try_init(|| async {
+            let started = Instant::now();
+            let sink = self.options.console.clone();
+            let console: ConsoleSink = if self.site.routes.is_some() {
+                let name = tenant.config.name.clone();
+                Rc::new(move |level, text| sink(level, &format!("[{name}] {text}")))
+            } else {
+                Rc::new(move |level, text| sink(level, text))
+            };
+            let outbound: Rc<dyn Outbound> = Rc::new(self.client.clone());
+            let worker = Worker::load(
+                &tenant.config,
+                self.options.limits.clone(),
+                console,
+                outbound,
+            )
+            .await?;
+            tracing::debug!(
+                worker = %tenant.config.name,
+                "isolate created in {:.2} ms",
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+            Ok(Rc::new(worker))
+        })
+        .await
+        .cloned()
+    }
+
+    /// Drops tenant `index`'s isolate on this thread; the next request creates a fresh one.
+    fn discard(&self, index: usize) {
+        *self.tenants[index].slot.borrow_mut() = Rc::default();
+    }
+}
+
 fn serve_thread(
     listener: std::net::TcpListener,
-    config: &WorkerConfig,
+    site: Arc<Site>,
     options: EdgeOptions,
+    eager: bool,
     loaded: mpsc::Sender<Result<(), LoadError>>,
 ) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -111,27 +225,32 @@ fn serve_thread(
     };
     let local = tokio::task::LocalSet::new();
     local.block_on(&runtime, async move {
-        let sink = options.console.clone();
-        let console: ConsoleSink = Rc::new(move |level, text| sink(level, text));
-        let client = HttpClient::new();
-        let outbound: Rc<dyn Outbound> = Rc::new(client.clone());
-        let worker = match Worker::load(config, options.limits.clone(), console, outbound).await {
-            Ok(worker) => worker,
-            Err(error) => {
+        let client = HttpClient::with_policy(site.policy.clone(), site.zones.clone());
+        let tenants = site
+            .workers
+            .iter()
+            .map(|config| Tenant {
+                config: config.clone(),
+                slot: Default::default(),
+            })
+            .collect();
+        let state = Rc::new(ThreadState {
+            site,
+            tenants,
+            client,
+            options,
+        });
+        if eager {
+            if let Err(error) = state.worker(0).await {
                 let _ = loaded.send(Err(error));
                 return;
             }
-        };
+        }
         let listener = match TcpListener::from_std(listener) {
             Ok(listener) => listener,
             Err(e) => return tracing::error!("cannot listen: {e}"),
         };
         let _ = loaded.send(Ok(()));
-        let state = Rc::new(ThreadState {
-            worker,
-            client,
-            options,
-        });
         loop {
             let (stream, peer) = match listener.accept().await {
                 Ok(accepted) => accepted,
@@ -180,9 +299,37 @@ async fn handle(
         .path_and_query()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "/".into());
+    let host = request_host(&request);
+    let tenant = match &state.site.routes {
+        None => Some(0),
+        Some(routes) => routes.find(&host, &path),
+    };
     let response = match to_worker_request(request, peer, &state.options) {
-        Ok(worker_request) => run(&state, worker_request).await,
         Err((status, message)) => plain(status, message),
+        Ok(worker_request) => match tenant {
+            Some(index) => run(&state, index, worker_request).await,
+            None if zone_of(&state.site.zones, &host).is_some() => {
+                let WorkerRequest {
+                    method,
+                    url,
+                    headers,
+                    body,
+                    ..
+                } = worker_request;
+                let request = OutboundRequest {
+                    method,
+                    url,
+                    headers,
+                    body,
+                    redirect: RedirectMode::Manual,
+                };
+                to_origin(&state, "(no route)", request).await
+            }
+            None => plain(
+                StatusCode::NOT_FOUND,
+                "Error 404: no worker is routed for this host and path\n",
+            ),
+        },
     };
     tracing::info!(
         target: "verge::request",
@@ -193,12 +340,44 @@ async fn handle(
     Ok(response)
 }
 
-/// Runs the worker. With an origin configured, a failure after `passThroughOnException` forwards
-/// the request there as if there were no worker.
-async fn run(state: &ThreadState, request: WorkerRequest) -> Response<NativeBody> {
-    let worker = &state.worker;
+/// The zone whose host `host` is, or is under.
+fn zone_of<'a>(zones: &'a [Zone], host: &str) -> Option<&'a Zone> {
+    let host = strip_port(host);
+    zones.iter().find(|zone| {
+        host == zone.name
+            || host
+                .strip_suffix(zone.name.as_str())
+                .is_some_and(|sub| sub.ends_with('.'))
+    })
+}
+
+fn request_host(request: &Request<Incoming>) -> String {
+    request
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned()))
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// Runs tenant `index`. With an origin behind it, a failure after `passThroughOnException`
+/// forwards the request there as if there were no worker.
+async fn run(state: &ThreadState, index: usize, request: WorkerRequest) -> Response<NativeBody> {
+    let name = state.tenants[index].config.name.as_str();
+    let worker = match state.worker(index).await {
+        Ok(worker) => worker,
+        Err(error) => {
+            tracing::error!(worker = name, "cannot load the worker: {error}");
+            return plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Error 1101: Worker threw exception\n",
+            );
+        }
+    };
+    let has_origin = state.options.origin.is_some() || !state.site.zones.is_empty();
     // What pass-through needs to resend the request; a streamed body cannot be replayed.
-    let replay = state.options.origin.as_ref().and_then(|_| {
+    let replay = has_origin.then_some(()).and_then(|_| {
         let body = match &request.body {
             Body::Empty => Body::Empty,
             Body::Full(bytes) => Body::Full(bytes.clone()),
@@ -214,22 +393,33 @@ async fn run(state: &ThreadState, request: WorkerRequest) -> Response<NativeBody
     });
     match worker.fetch(request).await {
         Outcome::Response(response) => {
-            to_hyper(worker, response.status, &response.headers, response.body)
+            to_hyper(name, response.status, &response.headers, response.body)
         }
         Outcome::LimitExceeded { message } => {
-            tracing::error!(worker = worker.name(), "request stopped: {message}");
+            tracing::error!(worker = name, "request stopped: {message}");
             plain(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "Error 1102: Worker exceeded resource limits\n",
+                "Error 1102: Worker exceeded resource limits (CPU time)\n",
+            )
+        }
+        Outcome::Exception { error, .. } if error.is_out_of_memory() => {
+            tracing::error!(
+                worker = name,
+                "request stopped: the isolate ran out of memory; it is discarded"
+            );
+            state.discard(index);
+            plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Error 1102: Worker exceeded resource limits (memory)\n",
             )
         }
         Outcome::Exception {
             error,
             pass_through,
         } => {
-            tracing::error!(worker = worker.name(), "uncaught exception: {error}");
+            tracing::error!(worker = name, "uncaught exception: {error}");
             match replay {
-                Some(request) if pass_through => pass_to_origin(state, request).await,
+                Some(request) if pass_through => to_origin(state, name, request).await,
                 _ => plain(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "Error 1101: Worker threw exception\n",
@@ -239,18 +429,23 @@ async fn run(state: &ThreadState, request: WorkerRequest) -> Response<NativeBody
     }
 }
 
-async fn pass_to_origin(state: &ThreadState, request: OutboundRequest) -> Response<NativeBody> {
-    let worker = &state.worker;
+/// Sends `request` to the origin behind the worker `name` (a pass-through, or a zone's request
+/// that no route claims).
+async fn to_origin(
+    state: &ThreadState,
+    name: &str,
+    request: OutboundRequest,
+) -> Response<NativeBody> {
     tracing::info!(
-        worker = worker.name(),
+        worker = name,
         "passing {} {} through to the origin",
         request.method,
         request.url
     );
     match state.client.send(request).await {
-        Ok(response) => to_hyper(worker, response.status, &response.headers, response.body),
+        Ok(response) => to_hyper(name, response.status, &response.headers, response.body),
         Err(error) => {
-            tracing::error!(worker = worker.name(), "the origin failed: {error:?}");
+            tracing::error!(worker = name, "the origin failed: {error:?}");
             plain(
                 StatusCode::BAD_GATEWAY,
                 "Error 502: the origin could not be reached\n",
@@ -260,7 +455,7 @@ async fn pass_to_origin(state: &ThreadState, request: OutboundRequest) -> Respon
 }
 
 fn to_hyper(
-    worker: &Worker,
+    worker: &str,
     status: u16,
     headers: &[(String, String)],
     body: Body,
@@ -279,10 +474,7 @@ fn to_hyper(
             latin1_header_value(value),
         ) {
             (Ok(name), Some(value)) => builder = builder.header(name, value),
-            _ => tracing::warn!(
-                worker = worker.name(),
-                "dropped an invalid response header {name:?}"
-            ),
+            _ => tracing::warn!(worker, "dropped an invalid response header {name:?}"),
         }
     }
     let body = match body {
@@ -312,14 +504,8 @@ fn to_worker_request(
     peer: SocketAddr,
     options: &EdgeOptions,
 ) -> Result<WorkerRequest, (StatusCode, &'static str)> {
+    let host = request_host(&request);
     let (parts, body) = request.into_parts();
-    let host = parts
-        .headers
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| parts.uri.authority().map(|a| a.as_str().to_owned()))
-        .unwrap_or_else(|| "localhost".into());
     let path = parts
         .uri
         .path_and_query()

@@ -2,12 +2,14 @@
 //! hyper's requests and responses and the runtime's.
 //!
 //! Threads: each serving thread has its own current-thread tokio runtime, `LocalSet` and
-//! listening socket (`SO_REUSEPORT` on one port, so the kernel spreads connections), and loads
-//! its own copy of the worker: a request never crosses threads. A worker's failure becomes an
+//! listening socket (a duplicate of one bound socket), and loads its own isolate of each worker
+//! it serves: a request never crosses threads. A worker's failure becomes an
 //! HTTP error for that request only.
 
 mod edge;
 mod listen;
+mod routes;
 
-pub use edge::{serve_worker, EdgeOptions, LogSink, RunningServer};
+pub use edge::{check_site, serve_site, serve_worker, EdgeOptions, LogSink, RunningServer, Site};
 pub use listen::BoundListeners;
+pub use routes::RouteTable;

@@ -47,13 +47,27 @@ impl DevServer {
 
     /// Like [`start`](Self::start), with extra environment variables for the server.
     pub fn start_with_env(path: &Path, args: &[&str], env: &[(&str, PathBuf)]) -> Self {
-        let mut child = verge()
+        let mut command = verge();
+        command
             .arg("dev")
             .arg(path)
             .args(["--port", "0"])
             .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_os_str())));
+        Self::launch(command)
+    }
+
+    /// Starts `verge serve --config CONFIG ARGS…` (its config listens on port 0) and waits for
+    /// its Ready line.
+    pub fn serve(config: &Path, args: &[&str]) -> Self {
+        let mut command = verge();
+        command.arg("serve").arg("--config").arg(config).args(args);
+        Self::launch(command)
+    }
+
+    fn launch(mut command: Command) -> Self {
+        let mut child = command
             .env("NO_COLOR", "1")
-            .envs(env.iter().map(|(k, v)| (*k, v.as_os_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -72,7 +86,7 @@ impl DevServer {
         let ready = server.wait_for_stdout("Ready on http://", Duration::from_secs(30));
         assert!(
             ready,
-            "verge dev did not become ready; stderr:\n{}",
+            "verge did not become ready; stderr:\n{}",
             server.stderr()
         );
         let out = server.stdout();

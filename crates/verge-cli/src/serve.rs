@@ -1,0 +1,78 @@
+//! `verge serve`: many workers from `verge.toml` on one server, each routed by its own
+//! wrangler `routes`, each in its own isolate per thread, created on its first request.
+
+use anyhow::Context as _;
+use clap::Args;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use verge_config::ServerConfig;
+use verge_runtime::{LogLevel, NetworkPolicy, WorkerLimits};
+use verge_server::{BoundListeners, EdgeOptions, LogSink, RouteTable, Site};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The server's config: [server], [admin], [[workers]], [[zones]], [limits], [outbound].
+    #[arg(long, default_value = "verge.toml")]
+    config: PathBuf,
+    /// Serving threads (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let config = ServerConfig::load(&args.config)?;
+    let routes = RouteTable::new(&config.workers)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", config.file.display()))?;
+    let site = Site {
+        workers: config.workers.iter().cloned().map(Arc::new).collect(),
+        routes: Some(routes),
+        zones: config.zones.clone(),
+        // Zone origins are the operator's own servers: the client reaches them whatever the policy.
+        policy: NetworkPolicy::public_only(config.outbound_allow.clone()),
+    };
+    let mut limits = WorkerLimits::default();
+    limits.isolate.cpu_slice = Some(Duration::from_millis(config.limits.cpu_ms));
+    limits.isolate.memory_bytes =
+        usize::try_from(config.limits.memory_mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
+    limits.subrequests = config.limits.subrequests;
+    let options = EdgeOptions {
+        limits,
+        max_request_body: usize::try_from(config.limits.max_request_body).unwrap_or(usize::MAX),
+        console: tagged_console(),
+        origin: None,
+    };
+    // A worker that does not compile stops the server before it listens, naming the worker.
+    verge_server::check_site(&site, &options)
+        .map_err(|(name, error)| anyhow::anyhow!("worker {name:?} could not be loaded: {error}"))?;
+
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let listeners = BoundListeners::bind(config.listen, threads)
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let shown = listeners.local_addr();
+    let server = verge_server::serve_site(listeners, Arc::new(site), options, false);
+    server.wait_loaded()?;
+    let mut stdout = std::io::stdout().lock();
+    for worker in &config.workers {
+        let patterns: Vec<&str> = worker.routes.iter().map(|r| r.pattern.as_str()).collect();
+        let _ = writeln!(stdout, "  {} → {}", worker.name, patterns.join(", "));
+    }
+    let _ = writeln!(stdout, "Ready on http://{shown}");
+    let _ = stdout.flush();
+    drop(stdout);
+    server.join();
+    anyhow::bail!("the server stopped: no serving thread is running")
+}
+
+/// Worker output, each line already prefixed with its worker's name, as log lines.
+fn tagged_console() -> LogSink {
+    Arc::new(|level, text| {
+        let _ = match level {
+            LogLevel::Debug | LogLevel::Log => writeln!(std::io::stdout().lock(), "{text}"),
+            LogLevel::Warn | LogLevel::Error => writeln!(std::io::stderr().lock(), "{text}"),
+        };
+    })
+}

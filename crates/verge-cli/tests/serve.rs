@@ -1,0 +1,257 @@
+//! `verge serve` with several tenants from one verge.toml: routing by host and path, isolation
+//! between tenants, CPU and memory limits that fail one request, the outbound policy, and a
+//! zone whose origin answers what no route claims.
+
+// Test code fails by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+use support::*;
+
+const ALPHA: &str = r#"
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    if (url.pathname === '/pollute') {
+      globalThis.counter = 41;
+      Object.prototype.polluted = 'by alpha';
+      Array.prototype.push = () => 'hijacked';
+      return new Response('polluted');
+    }
+    if (url.pathname === '/fetch') {
+      try {
+        const response = await fetch(url.searchParams.get('url'));
+        return new Response(`reached: ${response.status} ${await response.text()}`);
+      } catch (error) {
+        return new Response(`${error.name}: ${error.message}`, { status: 502 });
+      }
+    }
+    return Response.json({ worker: 'alpha', host: url.host, path: url.pathname, counter: globalThis.counter ?? null });
+  },
+};
+"#;
+
+const BETA: &str = r#"
+export default {
+  fetch(request) {
+    const url = new URL(request.url);
+    const list = [];
+    list.push(1);
+    return Response.json({
+      worker: 'beta', path: url.pathname, counter: globalThis.counter ?? null,
+      polluted: ({}).polluted ?? null, pushWorks: list.length === 1,
+    });
+  },
+};
+"#;
+
+const LOOP: &str = r#"
+export default {
+  fetch(request) {
+    if (new URL(request.url).pathname.endsWith('/spin')) { for (;;) {} }
+    return new Response('loop tenant is fine');
+  },
+};
+"#;
+
+const HOG: &str = r#"
+const kept = [];
+export default {
+  fetch(request) {
+    if (new URL(request.url).pathname.endsWith('/grow')) {
+      for (;;) kept.push(new Array(100000).fill(kept.length));
+    }
+    return new Response(`hog has ${kept.length} blocks`);
+  },
+};
+"#;
+
+const ORIGIN: &str = r#"
+export default {
+  fetch(request) {
+    const url = new URL(request.url);
+    return new Response(`origin saw ${request.headers.get('host')} ${url.pathname}`);
+  },
+};
+"#;
+
+fn tenant(dir: &Path, name: &str, script: &str, extra: &str) {
+    let root = dir.join(name);
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("index.js"), script).unwrap();
+    std::fs::write(
+        root.join("wrangler.toml"),
+        format!("name = \"{name}\"\nmain = \"index.js\"\n{extra}"),
+    )
+    .unwrap();
+}
+
+fn get_host(base: &str, host: &str, path: &str) -> Reply {
+    let request = http::Request::get(format!("{base}{path}"))
+        .header("host", host)
+        .body(Vec::new())
+        .unwrap();
+    send(&client(), request)
+}
+
+#[test]
+fn tenants_are_routed_isolated_and_limited() {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = DevServer::start(
+        &{
+            std::fs::write(dir.path().join("origin.js"), ORIGIN).unwrap();
+            dir.path().join("origin.js")
+        },
+        &[],
+    );
+    tenant(dir.path(), "alpha", ALPHA, "route = \"alpha.test/*\"\n");
+    tenant(
+        dir.path(),
+        "beta",
+        BETA,
+        "routes = [\"beta.test/*\", \"shared.test/beta/*\"]\n",
+    );
+    tenant(
+        dir.path(),
+        "looper",
+        LOOP,
+        "routes = [{ pattern = \"shared.test/loop/*\" }]\n[limits]\ncpu_ms = 50\n",
+    );
+    tenant(dir.path(), "hog", HOG, "route = \"hog.test/*\"\n");
+    let config = dir.path().join("verge.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n\n\
+             [[workers]]\npath = \"alpha\"\n[[workers]]\npath = \"beta\"\n\
+             [[workers]]\npath = \"looper\"\n[[workers]]\npath = \"hog\"\n\n\
+             [[zones]]\nname = \"zone.test\"\norigin = \"{}\"\n\n\
+             [limits]\nmemory_mib = 32\n",
+            origin.base
+        ),
+    )
+    .unwrap();
+    // One thread, so that every tenant shares it: isolation must hold within a thread.
+    let server = DevServer::serve(&config, &["--threads", "1"]);
+    let base = server.base.clone();
+
+    // Routing by host and by path; no route is a 404.
+    let alpha = get_host(&base, "alpha.test", "/hello");
+    assert_eq!(alpha.status, 200, "{}", alpha.body);
+    assert!(alpha.body.contains(r#""worker":"alpha""#), "{}", alpha.body);
+    assert!(
+        alpha.body.contains(r#""host":"alpha.test""#),
+        "{}",
+        alpha.body
+    );
+    let beta = get_host(&base, "shared.test", "/beta/x");
+    assert!(beta.body.contains(r#""worker":"beta""#), "{}", beta.body);
+    assert_eq!(get_host(&base, "nobody.test", "/").status, 404);
+    assert_eq!(get_host(&base, "shared.test", "/other").status, 404);
+
+    // One tenant's globals and prototypes are invisible to another.
+    assert_eq!(get_host(&base, "alpha.test", "/pollute").body, "polluted");
+    let beta = get_host(&base, "beta.test", "/check");
+    assert!(
+        beta.body.contains(r#""counter":null"#)
+            && beta.body.contains(r#""polluted":null"#)
+            && beta.body.contains(r#""pushWorks":true"#),
+        "{}",
+        beta.body
+    );
+    assert!(get_host(&base, "alpha.test", "/again")
+        .body
+        .contains(r#""counter":41"#));
+
+    // An endless loop under cpu_ms = 50 is stopped quickly; the others answer meanwhile.
+    let started = Instant::now();
+    let spin = get_host(&base, "shared.test", "/loop/spin");
+    assert_eq!(spin.status, 503, "{}", spin.body);
+    assert!(spin.body.contains("1102"), "{}", spin.body);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        get_host(&base, "shared.test", "/loop/ok").body,
+        "loop tenant is fine"
+    );
+
+    // Allocating forever fails that request; the isolate is replaced and serves again.
+    let grow = get_host(&base, "hog.test", "/grow");
+    assert_eq!(grow.status, 503, "{}", grow.body);
+    assert!(grow.body.contains("memory"), "{}", grow.body);
+    assert_eq!(
+        get_host(&base, "hog.test", "/count").body,
+        "hog has 0 blocks"
+    );
+    assert_eq!(get_host(&base, "alpha.test", "/after").status, 200);
+
+    // fetch() reaches public addresses only: the server itself (loopback) is refused.
+    let own = get_host(&base, "alpha.test", &format!("/fetch?url={base}/"));
+    assert_eq!(own.status, 502, "{}", own.body);
+    assert!(own.body.contains("not a public address"), "{}", own.body);
+    let metadata = get_host(
+        &base,
+        "alpha.test",
+        "/fetch?url=http://169.254.169.254/latest/",
+    );
+    assert!(
+        metadata.body.contains("not a public address"),
+        "{}",
+        metadata.body
+    );
+
+    // A zone's origin answers what no route claims, and workers' fetch() to the zone reaches it.
+    let zone = get_host(&base, "zone.test", "/page");
+    assert_eq!(zone.body, "origin saw zone.test /page");
+    let via_worker = get_host(&base, "alpha.test", "/fetch?url=http://www.zone.test/x");
+    assert_eq!(via_worker.body, "reached: 200 origin saw www.zone.test /x");
+
+    // Console output and errors are tagged with the worker's name.
+    assert!(server.stderr().contains("looper"), "{}", server.stderr());
+}
+
+#[test]
+fn bad_configs_are_refused_with_the_file_and_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    tenant(dir.path(), "a", ALPHA, "route = \"same.test/*\"\n");
+    tenant(dir.path(), "b", BETA, "route = \"same.test/*\"\n");
+    tenant(
+        dir.path(),
+        "broken",
+        "export default {",
+        "route = \"broken.test/*\"\n",
+    );
+    let run = |toml: &str| {
+        let config = dir.path().join("verge.toml");
+        std::fs::write(&config, toml).unwrap();
+        let output = verge()
+            .arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let duplicate = run("[server]\nlisten = \"127.0.0.1:0\"\n[[workers]]\npath = \"a\"\n[[workers]]\npath = \"b\"\n");
+    assert!(
+        duplicate.contains("same.test/*") && duplicate.contains("duplicates"),
+        "{duplicate}"
+    );
+    let unknown = run("[server]\nlisten = \"127.0.0.1:0\"\nthreads = 4\n");
+    assert!(
+        unknown.contains("verge.toml") && unknown.contains("line 3") && unknown.contains("threads"),
+        "{unknown}"
+    );
+    let broken = run("[server]\nlisten = \"127.0.0.1:0\"\n[[workers]]\npath = \"broken\"\n");
+    assert!(
+        broken.contains("\"broken\"") && broken.contains("index.js"),
+        "{broken}"
+    );
+}

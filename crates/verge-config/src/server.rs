@@ -1,0 +1,187 @@
+//! `verge.toml`, the config of `verge serve`: where to listen, the admin listener, the workers
+//! (each a project directory with its own wrangler config), the zones and their origins, the
+//! server-wide limits and the outbound network policy. Unknown keys are errors, and every error
+//! names the file, the key and the line.
+
+use crate::{ConfigError, WorkerConfig};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// `verge.toml`, resolved: worker paths are read, tokens taken from the environment.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub file: PathBuf,
+    pub listen: SocketAddr,
+    pub data_dir: Option<PathBuf>,
+    pub admin: Option<AdminConfig>,
+    pub workers: Vec<WorkerConfig>,
+    pub zones: Vec<Zone>,
+    pub limits: ServerLimits,
+    /// Networks `fetch()` may reach although they are not public (loopback, private, …).
+    pub outbound_allow: Vec<ipnet::IpNet>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AdminConfig {
+    pub listen: SocketAddr,
+    pub token: String,
+}
+
+/// A zone: requests for its host (and subdomains) that no route claims go to its origin, and
+/// workers' `fetch()` to its hosts reaches the origin.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Zone {
+    pub name: String,
+    pub origin: url::Url,
+}
+
+/// Server-wide defaults; a worker's own `[limits]` overrides `cpu_ms` and `subrequests`.
+/// Defaults follow Workers' paid plan.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerLimits {
+    /// CPU milliseconds per request.
+    pub cpu_ms: u64,
+    /// Heap per isolate, in MiB.
+    pub memory_mib: u64,
+    /// `fetch()` calls per request.
+    pub subrequests: u32,
+    /// Request bodies above this many bytes are refused with 413.
+    pub max_request_body: u64,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            cpu_ms: 30_000,
+            memory_mib: 128,
+            subrequests: 1000,
+            max_request_body: 500 * 1000 * 1000,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServerConfig {
+    server: RawServer,
+    admin: Option<RawAdmin>,
+    #[serde(default)]
+    workers: Vec<RawWorker>,
+    #[serde(default)]
+    zones: Vec<Zone>,
+    #[serde(default)]
+    limits: ServerLimits,
+    #[serde(default)]
+    outbound: RawOutbound,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: SocketAddr,
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdmin {
+    listen: SocketAddr,
+    token: Option<String>,
+    token_env: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorker {
+    path: PathBuf,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutbound {
+    #[serde(default)]
+    allow: Vec<ipnet::IpNet>,
+}
+
+impl ServerConfig {
+    /// Reads `verge.toml` at `path` and every worker project it names.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let error = |message: String| ConfigError::Parse {
+            path: path.to_owned(),
+            message,
+        };
+        let raw: RawServerConfig =
+            toml::from_str(&text).map_err(|e| error(e.to_string().trim_end().to_owned()))?;
+        let base = crate::parent_dir(path);
+        let admin = raw
+            .admin
+            .map(|admin| {
+                let token = match (admin.token, admin.token_env) {
+                    (Some(token), None) => token,
+                    (None, Some(name)) => std::env::var(&name).map_err(|_| {
+                        error(format!("[admin] token_env names {name}, which is not set"))
+                    })?,
+                    _ => {
+                        return Err(error(
+                            "[admin] needs exactly one of `token` and `token_env`".into(),
+                        ))
+                    }
+                };
+                if token.len() < 16 {
+                    return Err(error(
+                        "[admin] the token must be at least 16 characters".into(),
+                    ));
+                }
+                Ok(AdminConfig {
+                    listen: admin.listen,
+                    token,
+                })
+            })
+            .transpose()?;
+        let mut workers: Vec<WorkerConfig> = Vec::new();
+        for (index, worker) in raw.workers.iter().enumerate() {
+            let dir = base.join(&worker.path);
+            let config = WorkerConfig::locate(&dir).map_err(|e| {
+                error(format!(
+                    "[[workers]] #{} (path = {:?}): {e}",
+                    index + 1,
+                    worker.path
+                ))
+            })?;
+            if let Some(other) = workers.iter().find(|w| w.name == config.name) {
+                return Err(error(format!(
+                    "two workers are named {:?} ({} and {})",
+                    config.name,
+                    other.root.display(),
+                    config.root.display()
+                )));
+            }
+            workers.push(config);
+        }
+        for zone in &raw.zones {
+            if !matches!(zone.origin.scheme(), "http" | "https") || !zone.origin.has_host() {
+                return Err(error(format!(
+                    "[[zones]] {:?}: origin must be an http:// or https:// URL",
+                    zone.name
+                )));
+            }
+        }
+        Ok(Self {
+            file: path.to_owned(),
+            listen: raw.server.listen,
+            data_dir: raw.server.data_dir.map(|dir| base.join(dir)),
+            admin,
+            workers,
+            zones: raw.zones,
+            limits: raw.limits,
+            outbound_allow: raw.outbound.allow,
+        })
+    }
+}

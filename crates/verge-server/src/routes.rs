@@ -1,0 +1,213 @@
+//! Which worker a request goes to, from the workers' `route`/`routes` patterns as Workers match
+//! them: `host/path`, a leading `*` on the host (`*.example.com` for subdomains, `*example.com`
+//! for the host and its subdomains), a trailing `*` on the path for a prefix, and a bare host
+//! (a custom domain) for every path. Query strings do not take part. The most specific pattern
+//! wins: an exact host before a wildcard one, a longer host before a shorter, an exact path
+//! before a prefix, a longer path before a shorter.
+
+use verge_config::WorkerConfig;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HostPattern {
+    Exact(String),
+    /// `*suffix`: hosts that end with `suffix`.
+    Suffix(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PathPattern {
+    text: String,
+    prefix: bool,
+}
+
+#[derive(Debug, Clone)]
+struct CompiledRoute {
+    host: HostPattern,
+    path: PathPattern,
+    worker: usize,
+    pattern: String,
+}
+
+impl CompiledRoute {
+    fn parse(pattern: &str, custom_domain: bool, worker: usize) -> Result<Self, String> {
+        let bare = pattern
+            .trim()
+            .trim_start_matches("https://")
+            .trim_start_matches("http://");
+        let (host, path) = match bare.find('/') {
+            Some(slash) => (&bare[..slash], &bare[slash..]),
+            None => (bare, "/*"),
+        };
+        if custom_domain && path != "/*" && path != "/" {
+            return Err(format!(
+                "route {pattern:?}: a custom domain is a hostname, without a path"
+            ));
+        }
+        let host = host.to_ascii_lowercase();
+        if host.is_empty() || host.contains(['*', ' ']) && !host.starts_with('*') {
+            return Err(format!("route {pattern:?}: invalid host"));
+        }
+        let host = match host.strip_prefix('*') {
+            Some(suffix) if !suffix.contains('*') => HostPattern::Suffix(suffix.to_owned()),
+            Some(_) => return Err(format!("route {pattern:?}: `*` only leads a host")),
+            None => HostPattern::Exact(host),
+        };
+        let (path, prefix) = match path.strip_suffix('*') {
+            Some(start) => (start, true),
+            None => (path, false),
+        };
+        if path.contains('*') {
+            return Err(format!("route {pattern:?}: `*` only ends a path"));
+        }
+        Ok(Self {
+            host,
+            path: PathPattern {
+                text: path.to_owned(),
+                prefix: prefix || custom_domain,
+            },
+            worker,
+            pattern: pattern.to_owned(),
+        })
+    }
+
+    fn matches(&self, host: &str, path: &str) -> bool {
+        let host_matches = match &self.host {
+            HostPattern::Exact(exact) => host == exact,
+            HostPattern::Suffix(suffix) => host.ends_with(suffix.as_str()),
+        };
+        host_matches
+            && if self.path.prefix {
+                path.starts_with(&self.path.text)
+            } else {
+                path == self.path.text
+            }
+    }
+
+    /// Orders routes most specific first.
+    fn specificity(&self) -> (bool, usize, bool, usize) {
+        let (exact_host, host_len) = match &self.host {
+            HostPattern::Exact(host) => (true, host.len()),
+            HostPattern::Suffix(suffix) => (false, suffix.len()),
+        };
+        (
+            exact_host,
+            host_len,
+            !self.path.prefix,
+            self.path.text.len(),
+        )
+    }
+}
+
+/// Every worker's routes, most specific first.
+#[derive(Debug, Default)]
+pub struct RouteTable {
+    routes: Vec<CompiledRoute>,
+}
+
+impl RouteTable {
+    /// Compiles the routes of `workers`; a pattern claimed twice is an error naming both.
+    pub fn new(workers: &[WorkerConfig]) -> Result<Self, String> {
+        let mut routes: Vec<CompiledRoute> = Vec::new();
+        for (index, worker) in workers.iter().enumerate() {
+            for route in &worker.routes {
+                let compiled = CompiledRoute::parse(&route.pattern, route.custom_domain, index)
+                    .map_err(|e| format!("worker {:?}: {e}", worker.name))?;
+                if let Some(other) = routes
+                    .iter()
+                    .find(|r| r.host == compiled.host && r.path == compiled.path)
+                {
+                    return Err(format!(
+                        "route {:?} of worker {:?} duplicates {:?} of worker {:?}",
+                        route.pattern, worker.name, other.pattern, workers[other.worker].name
+                    ));
+                }
+                routes.push(compiled);
+            }
+        }
+        routes.sort_by_key(|route| std::cmp::Reverse(route.specificity()));
+        Ok(Self { routes })
+    }
+
+    /// The worker (an index into the workers given to [`RouteTable::new`]) for a request to
+    /// `host` (a port is ignored) and `path` (a query is ignored).
+    pub fn find(&self, host: &str, path: &str) -> Option<usize> {
+        let host = strip_port(host).to_ascii_lowercase();
+        let path = path.split('?').next().unwrap_or("/");
+        self.routes
+            .iter()
+            .find(|route| route.matches(&host, path))
+            .map(|route| route.worker)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+}
+
+/// `host` without a `:port`, IPv6 literals (`[::1]:80`) included.
+pub fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.find(']').map_or(host, |end| &host[..=end]);
+    }
+    host.rsplit_once(':').map_or(host, |(name, _)| name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use verge_config::Route;
+
+    fn worker(name: &str, patterns: &[(&str, bool)]) -> WorkerConfig {
+        WorkerConfig {
+            name: name.into(),
+            root: ".".into(),
+            main: "index.js".into(),
+            config_file: None,
+            compatibility_date: None,
+            compatibility_flags: Vec::new(),
+            vars: Default::default(),
+            limits: Default::default(),
+            routes: patterns
+                .iter()
+                .map(|(pattern, custom_domain)| Route {
+                    pattern: (*pattern).into(),
+                    zone_name: None,
+                    custom_domain: *custom_domain,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_most_specific_route_wins() -> Result<(), String> {
+        let table = RouteTable::new(&[
+            worker("site", &[("*example.com/*", false)]),
+            worker("api", &[("example.com/api/*", false)]),
+            worker("health", &[("example.com/api/health", false)]),
+            worker("blog", &[("blog.example.com", true)]),
+            worker("sub", &[("*.example.com/*", false)]),
+        ])?;
+        let find = |host, path| table.find(host, path);
+        assert_eq!(find("example.com:8080", "/"), Some(0));
+        assert_eq!(find("example.com", "/api/users?x=1"), Some(1));
+        assert_eq!(find("example.com", "/api/health"), Some(2));
+        assert_eq!(find("example.com", "/api/health/more"), Some(1));
+        assert_eq!(find("BLOG.example.com", "/post/1"), Some(3));
+        assert_eq!(find("www.example.com", "/"), Some(4));
+        assert_eq!(find("example.org", "/"), None);
+        assert_eq!(find("[::1]:80", "/"), None);
+        Ok(())
+    }
+
+    #[test]
+    fn duplicates_and_bad_patterns_are_refused() {
+        let duplicate = RouteTable::new(&[
+            worker("a", &[("example.com/*", false)]),
+            worker("b", &[("http://example.com/*", false)]),
+        ]);
+        assert!(duplicate.is_err_and(|e| e.contains("\"a\"") && e.contains("\"b\"")));
+        assert!(RouteTable::new(&[worker("a", &[("exa*mple.com/*", false)])]).is_err());
+        assert!(RouteTable::new(&[worker("a", &[("example.com/*/x", false)])]).is_err());
+        assert!(RouteTable::new(&[worker("a", &[("example.com/x", true)])]).is_err());
+    }
+}
