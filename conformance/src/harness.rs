@@ -120,10 +120,30 @@ fn read_meta(source: &str) -> Meta {
     meta
 }
 
-/// Some vendored copies (llrt's) turn helpers into `export default function (scope) { … }`
-/// modules; such a file runs here as that function called with the global scope, which holds
-/// everything testharness.js defines.
+/// Some vendored copies (llrt's) turn helpers into modules: `export default function (scope)
+/// { … }`, which runs here as that function called with the global scope (which holds
+/// everything testharness.js defines), or a script ending in `export default name;`, which runs
+/// without that line (its top-level bindings are global already).
 fn as_script(text: String) -> String {
+    let exports_a_binding = |line: &str| {
+        line.trim()
+            .strip_prefix("export default ")
+            .map(|rest| rest.trim_end_matches(';').trim())
+            .is_some_and(|name| {
+                !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+            })
+    };
+    let text = if text.lines().any(exports_a_binding) {
+        text.lines()
+            .filter(|line| !exports_a_binding(line))
+            .collect::<Vec<_>>()
+            .join("\n")
+    } else {
+        text
+    };
     match text.find("export default function") {
         Some(at)
             if text[..at].lines().all(|l| {

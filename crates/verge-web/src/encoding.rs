@@ -57,7 +57,8 @@ type DecoderTable = IdTable<StreamDecoder>;
 
 /// The Encoding Standard's name for `label`, lower-cased as `TextDecoder.encoding` reports it.
 pub fn encoding_for_label(label: &str) -> Option<String> {
-    Encoding::for_label(label.trim().as_bytes()).map(|e| e.name().to_ascii_lowercase())
+    // encoding_rs trims ASCII whitespace only, as the Encoding Standard says (not \v or U+00A0).
+    Encoding::for_label(label.as_bytes()).map(|e| e.name().to_ascii_lowercase())
 }
 
 pub(crate) fn register<'js>(
