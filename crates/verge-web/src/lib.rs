@@ -99,6 +99,7 @@ const APIS: &[Api] = &[
     api!("navigator.js"),
     api!("html_rewriter.js", html_rewriter::register),
     api!("fetch_event.js"),
+    api!("codegen.js"),
 ];
 
 struct Internals(Persistent<Object<'static>>);

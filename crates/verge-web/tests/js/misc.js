@@ -61,3 +61,22 @@ test('navigator and the global scope', () => {
   assertEquals(typeof ops, 'undefined');
   assertEquals(typeof internals, 'undefined');
 });
+test('code generation from strings is refused with an EvalError', () => {
+  for (const generate of [
+    () => eval('1 + 1'),
+    () => (0, eval)('1 + 1'),
+    () => new Function('return 1'),
+    () => Function('return 1'),
+    () => (function () {}).constructor('return 1'),
+    () => (async function () {}).constructor('return 1'),
+    () => (function* () {}).constructor('yield 1'),
+    () => Object.getPrototypeOf(async function* () {}).constructor('yield 1'),
+    () => Reflect.construct(Function, ['return 1']),
+  ]) {
+    const error = assertThrows(generate, EvalError);
+    assertEquals(error.message, 'Code generation from strings disallowed for this context');
+  }
+  assert((() => {}) instanceof Function);
+  assertEquals(typeof Function.prototype.call, 'function');
+  assertEquals(Function.name, 'Function');
+});
