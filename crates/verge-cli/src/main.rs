@@ -1,5 +1,6 @@
 //! The `verge` command: wrangler's commands and flags, where the same job exists.
 
+mod deploy;
 mod dev;
 mod serve;
 
@@ -23,6 +24,8 @@ enum Command {
     Dev(dev::DevArgs),
     /// Serve many workers from a verge.toml, routed by their wrangler routes.
     Serve(serve::ServeArgs),
+    /// Upload a project to a running `verge serve` (admin API).
+    Deploy(deploy::DeployArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Dev(args) => dev::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Deploy(args) => deploy::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

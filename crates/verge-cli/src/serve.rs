@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use verge_config::ServerConfig;
 use verge_runtime::{LogLevel, NetworkPolicy, WorkerLimits};
-use verge_server::{BoundListeners, EdgeOptions, LogSink, RouteTable, Site};
+use verge_server::{
+    Admin, BoundListeners, EdgeOptions, LogSink, Metrics, RouteTable, Site, SiteHandle,
+};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -27,6 +29,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{}: {e}", config.file.display()))?;
     let site = Site {
         workers: config.workers.iter().cloned().map(Arc::new).collect(),
+        versions: vec![1; config.workers.len()],
         routes: Some(routes),
         zones: config.zones.clone(),
         // Zone origins are the operator's own servers: the client reaches them whatever the policy.
@@ -44,7 +47,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         origin: None,
     };
     // A worker that does not compile stops the server before it listens, naming the worker.
-    verge_server::check_site(&site, &options)
+    verge_server::check_workers(&site.workers, &options)
         .map_err(|(name, error)| anyhow::anyhow!("worker {name:?} could not be loaded: {error}"))?;
 
     let threads = args.threads.unwrap_or_else(|| {
@@ -53,9 +56,38 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let listeners = BoundListeners::bind(config.listen, threads)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let shown = listeners.local_addr();
-    let server = verge_server::serve_site(listeners, Arc::new(site), options, false);
+    let site = SiteHandle::new(site);
+    let metrics = Arc::new(Metrics::default());
+    let admin = match &config.admin {
+        Some(admin) => {
+            let listener = std::net::TcpListener::bind(admin.listen)
+                .with_context(|| format!("cannot listen for the admin API on {}", admin.listen))?;
+            listener.set_nonblocking(true)?;
+            let shown = listener.local_addr()?;
+            let data_dir = config
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| config.file.with_file_name("verge-data"));
+            verge_server::serve_admin(
+                listener,
+                Admin {
+                    token: admin.token.clone(),
+                    site: site.clone(),
+                    metrics: metrics.clone(),
+                    options: options.clone(),
+                    data_dir,
+                },
+            )?;
+            Some(shown)
+        }
+        None => None,
+    };
+    let server = verge_server::serve_site(listeners, site, metrics, options, false);
     server.wait_loaded()?;
     let mut stdout = std::io::stdout().lock();
+    if let Some(admin) = admin {
+        let _ = writeln!(stdout, "Admin API on http://{admin}");
+    }
     for worker in &config.workers {
         let patterns: Vec<&str> = worker.routes.iter().map(|r| r.pattern.as_str()).collect();
         let _ = writeln!(stdout, "  {} → {}", worker.name, patterns.join(", "));

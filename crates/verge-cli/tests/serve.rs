@@ -255,3 +255,155 @@ fn bad_configs_are_refused_with_the_file_and_the_problem() {
         "{broken}"
     );
 }
+
+fn version_script(version: &str) -> String {
+    format!(
+        r#"
+export default {{
+  async fetch(request) {{
+    const url = new URL(request.url);
+    if (url.pathname === '/slow') await new Promise((resolve) => setTimeout(resolve, 400));
+    if (url.pathname === '/fetch') {{
+      try {{ await fetch(url.searchParams.get('url')); return new Response('reached'); }}
+      catch (error) {{ return new Response(error.message, {{ status: 502 }}); }}
+    }}
+    return new Response('{version} ' + url.pathname);
+  }},
+}};
+"#
+    )
+}
+
+fn admin_call(method: &str, url: &str, token: &str) -> Reply {
+    let request = http::Request::builder()
+        .method(method)
+        .uri(url)
+        .header("authorization", format!("Bearer {token}"))
+        .body(Vec::new())
+        .unwrap();
+    send(&client(), request)
+}
+
+#[test]
+fn the_admin_api_deploys_live_and_reports_metrics() {
+    const TOKEN: &str = "test-token-0123456789";
+    let dir = tempfile::tempdir().unwrap();
+    tenant(
+        dir.path(),
+        "alpha",
+        &version_script("v1"),
+        "route = \"app.test/*\"\n",
+    );
+    let config = dir.path().join("verge.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n\n\
+             [admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{TOKEN}\"\n\n\
+             [[workers]]\npath = \"alpha\"\n"
+        ),
+    )
+    .unwrap();
+    let server = DevServer::serve(&config, &["--threads", "2"]);
+    let stdout = server.stdout();
+    let admin = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Admin API on "))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let base = server.base.clone();
+
+    // No token, a wrong token: 401.
+    assert_eq!(get(&client(), &format!("{admin}/workers")).status, 401);
+    assert_eq!(
+        admin_call("GET", &format!("{admin}/workers"), "wrong-token-0123456789").status,
+        401
+    );
+    let listed = admin_call("GET", &format!("{admin}/workers"), TOKEN);
+    assert!(listed.body.contains(r#""name":"alpha""#), "{}", listed.body);
+
+    assert_eq!(get_host(&base, "app.test", "/a").body, "v1 /a");
+    // A slow request in flight during the deploy finishes on the old version.
+    let slow = {
+        let base = base.clone();
+        std::thread::spawn(move || get_host(&base, "app.test", "/slow").body)
+    };
+    std::thread::sleep(Duration::from_millis(100));
+
+    let v2 = dir.path().join("alpha-v2");
+    std::fs::create_dir_all(v2.join("src")).unwrap();
+    std::fs::write(v2.join("src/index.js"), version_script("v2")).unwrap();
+    std::fs::write(
+        v2.join("wrangler.toml"),
+        "name = \"alpha\"\nmain = \"src/index.js\"\nroute = \"app.test/*\"\n",
+    )
+    .unwrap();
+    let deploy = |project: &Path| {
+        verge()
+            .arg("deploy")
+            .arg(project)
+            .args(["--server", &admin, "--token", TOKEN])
+            .output()
+            .unwrap()
+    };
+    let output = deploy(&v2);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("Deployed alpha version 2"));
+    assert_eq!(get_host(&base, "app.test", "/b").body, "v2 /b");
+    assert_eq!(slow.join().unwrap(), "v1 /slow");
+
+    // A version that does not compile is refused with the message; v2 keeps serving.
+    std::fs::write(v2.join("src/index.js"), "export default {").unwrap();
+    let output = deploy(&v2);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("index.js"), "{stderr}");
+    assert_eq!(get_host(&base, "app.test", "/c").body, "v2 /c");
+
+    // A new worker goes live with its routes; deleting it takes them away.
+    let gamma = dir.path().join("gamma");
+    tenant(
+        dir.path(),
+        "gamma",
+        &version_script("gamma"),
+        "route = \"gamma.test/*\"\n",
+    );
+    assert!(deploy(&gamma).status.success());
+    assert_eq!(get_host(&base, "gamma.test", "/").body, "gamma /");
+    assert_eq!(
+        admin_call("DELETE", &format!("{admin}/workers/gamma"), TOKEN).status,
+        200
+    );
+    assert_eq!(get_host(&base, "gamma.test", "/").status, 404);
+
+    // A tenant cannot reach the admin listener.
+    let probe = get_host(&base, "app.test", &format!("/fetch?url={admin}/workers"));
+    assert_eq!(probe.status, 502, "{}", probe.body);
+
+    // Metrics are labelled by worker.
+    let metrics = admin_call("GET", &format!("{admin}/metrics"), TOKEN).body;
+    let requests: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("verge_requests_total{worker=\"alpha\"} "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(requests >= 5, "{metrics}");
+    assert!(
+        metrics.contains("verge_cold_starts_total{worker=\"alpha\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("verge_live_isolates{worker=\"alpha\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("verge_cpu_seconds_total{worker=\"gamma\"}"),
+        "{metrics}"
+    );
+}

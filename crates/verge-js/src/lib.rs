@@ -72,6 +72,8 @@ struct IsolateCore {
     interrupted: Rc<Cell<bool>>,
     /// Told the tag of each entry that was interrupted; see [`Isolate::on_interrupt`].
     interrupt_listener: RefCell<Option<InterruptListener>>,
+    /// Time spent in outermost entries; see [`Isolate::busy_time`].
+    busy: Cell<Duration>,
 }
 
 /// One JavaScript isolate: a QuickJS runtime and context on the current thread.
@@ -135,6 +137,7 @@ impl Isolate {
                 current_tag,
                 interrupted,
                 interrupt_listener: RefCell::new(None),
+                busy: Cell::default(),
             }),
         })
     }
@@ -174,6 +177,12 @@ impl Isolate {
         self.core.enter_as(tag, f)
     }
 
+    /// Time spent running this isolate's JavaScript so far (entries measured on the wall clock:
+    /// JavaScript runs to completion on its thread, so this is its CPU time plus preemption).
+    pub fn busy_time(&self) -> Duration {
+        self.core.busy.get()
+    }
+
     /// Bytes the JavaScript heap holds now.
     pub fn heap_bytes(&self) -> usize {
         usize::try_from(self.core.runtime.memory_usage().memory_used_size).unwrap_or(usize::MAX)
@@ -194,6 +203,7 @@ impl IsolateCore {
 
     fn enter<R>(&self, f: impl FnOnce(&Ctx<'_>) -> rquickjs::Result<R>) -> Result<R, JsError> {
         let nested = self.deadline.get().is_some();
+        let started = Instant::now();
         if !nested {
             if let Some(slice) = self.limits.cpu_slice {
                 self.deadline.set(Some(Instant::now() + slice));
@@ -208,6 +218,7 @@ impl IsolateCore {
             result
         });
         if !nested {
+            self.busy.set(self.busy.get() + started.elapsed());
             self.deadline.set(None);
             if self.interrupted.replace(false) {
                 if let Some(listener) = self.interrupt_listener.borrow().as_ref() {

@@ -96,6 +96,11 @@ pub struct Worker {
 }
 
 impl Worker {
+    /// Time this worker's isolate has spent running JavaScript.
+    pub fn busy_time(&self) -> Duration {
+        self.isolate.busy_time()
+    }
+
     /// Loads `config`'s project into a new isolate: installs the Web APIs, builds `env` from its
     /// vars, evaluates the entry (as an ES module or a service-worker script) and finds its fetch
     /// handler. Must run inside a `LocalSet`.

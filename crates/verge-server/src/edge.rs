@@ -2,6 +2,7 @@
 //! dev`, with the origin behind it), or many tenants routed by host and path (`verge serve`),
 //! each loaded into its own isolate on a thread when a request first needs it there.
 
+use crate::metrics::{Metrics, WorkerMetrics};
 use crate::routes::{strip_port, RouteTable};
 use crate::BoundListeners;
 use bytes::Bytes;
@@ -11,9 +12,11 @@ use hyper::body::{Body as _, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::conn::auto;
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use std::time::Instant;
 use tokio::net::TcpListener;
@@ -69,6 +72,9 @@ impl RunningServer {
 /// What a server serves.
 pub struct Site {
     pub workers: Vec<Arc<WorkerConfig>>,
+    /// Each worker's version, parallel to `workers`: a thread whose isolate is of an older
+    /// version makes a new one, while requests in flight finish on the old.
+    pub versions: Vec<u64>,
     /// Which worker a request goes to; `None` sends every request to the first (`verge dev`).
     pub routes: Option<RouteTable>,
     /// Hosts served by an origin: requests no route claims go there, and so does `fetch()`.
@@ -82,10 +88,35 @@ impl Site {
     pub fn single(config: Arc<WorkerConfig>) -> Self {
         Self {
             workers: vec![config],
+            versions: vec![1],
             routes: None,
             zones: Vec::new(),
             policy: NetworkPolicy::open(),
         }
+    }
+}
+
+/// The site being served, replaced whole by a deploy; each request reads the current one.
+#[derive(Clone)]
+pub struct SiteHandle(Arc<std::sync::RwLock<Arc<Site>>>);
+
+impl SiteHandle {
+    pub fn new(site: Site) -> Self {
+        Self(Arc::new(std::sync::RwLock::new(Arc::new(site))))
+    }
+
+    pub fn current(&self) -> Arc<Site> {
+        self.0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    pub fn replace(&self, site: Site) {
+        *self
+            .0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(site);
     }
 }
 
@@ -96,7 +127,8 @@ pub fn serve_worker(
     config: Arc<WorkerConfig>,
     options: EdgeOptions,
 ) -> RunningServer {
-    serve_site(listeners, Arc::new(Site::single(config)), options, true)
+    let site = SiteHandle::new(Site::single(config));
+    serve_site(listeners, site, Arc::default(), options, true)
 }
 
 /// Starts one serving thread per listener for `site`. With `eager`, each thread loads the first
@@ -104,7 +136,8 @@ pub fn serve_worker(
 /// otherwise workers load on their first request on each thread.
 pub fn serve_site(
     listeners: BoundListeners,
-    site: Arc<Site>,
+    site: SiteHandle,
+    metrics: Arc<Metrics>,
     options: EdgeOptions,
     eager: bool,
 ) -> RunningServer {
@@ -115,11 +148,12 @@ pub fn serve_site(
         .enumerate()
         .filter_map(|(index, listener)| {
             let site = site.clone();
+            let metrics = metrics.clone();
             let options = options.clone();
             let loaded = loaded_sender.clone();
             std::thread::Builder::new()
                 .name(format!("verge-serve-{index}"))
-                .spawn(move || serve_thread(listener, site, options, eager, loaded))
+                .spawn(move || serve_thread(listener, site, metrics, options, eager, loaded))
                 .map_err(|e| tracing::error!("cannot start serving thread {index}: {e}"))
                 .ok()
         })
@@ -127,9 +161,13 @@ pub fn serve_site(
     RunningServer { loaded, threads }
 }
 
-/// Loads every worker of `site` once, to refuse a server whose workers do not compile before it
-/// listens. Runs on the calling thread.
-pub fn check_site(site: &Site, options: &EdgeOptions) -> Result<(), (String, LoadError)> {
+/// Loads each of `workers` once, to refuse workers that do not compile before they serve: the
+/// failing worker's name and the error. Runs on the calling thread, which must not be inside a
+/// tokio runtime; see [`check_workers_here`] for one that is.
+pub fn check_workers(
+    workers: &[Arc<WorkerConfig>],
+    options: &EdgeOptions,
+) -> Result<(), (String, LoadError)> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -142,76 +180,135 @@ pub fn check_site(site: &Site, options: &EdgeOptions) -> Result<(), (String, Loa
                 },
             )
         })?;
-    let local = tokio::task::LocalSet::new();
-    local.block_on(&runtime, async {
-        for config in &site.workers {
-            let console: ConsoleSink = Rc::new(|_, _| {});
-            let outbound: Rc<dyn Outbound> = Rc::new(HttpClient::new());
-            Worker::load(config, options.limits.clone(), console, outbound)
-                .await
-                .map_err(|error| (config.name.clone(), error))?;
-        }
-        Ok(())
-    })
+    tokio::task::LocalSet::new().block_on(&runtime, check_workers_here(workers, options))
 }
 
-/// One worker on one serving thread: its isolate, loaded when a request first needs it.
+/// [`check_workers`] inside a `LocalSet` that is already running.
+pub async fn check_workers_here(
+    workers: &[Arc<WorkerConfig>],
+    options: &EdgeOptions,
+) -> Result<(), (String, LoadError)> {
+    for config in workers {
+        let console: ConsoleSink = Rc::new(|_, _| {});
+        let outbound: Rc<dyn Outbound> = Rc::new(HttpClient::new());
+        Worker::load(config, options.limits.clone(), console, outbound)
+            .await
+            .map_err(|error| (config.name.clone(), error))?;
+    }
+    Ok(())
+}
+
+/// A loaded isolate of a worker, counted among the live ones while it exists.
+struct LiveWorker {
+    worker: Worker,
+    metrics: Arc<WorkerMetrics>,
+    /// The isolate's busy time already added to the metrics.
+    busy_counted: std::cell::Cell<std::time::Duration>,
+}
+
+impl LiveWorker {
+    /// Adds the isolate's running time since the last call to the worker's metrics.
+    fn count_busy(&self) {
+        let busy = self.worker.busy_time();
+        let delta = busy.saturating_sub(self.busy_counted.replace(busy));
+        let nanos = u64::try_from(delta.as_nanos()).unwrap_or(u64::MAX);
+        self.metrics.busy_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+}
+
+impl Drop for LiveWorker {
+    fn drop(&mut self) {
+        self.metrics.live_isolates.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One worker on one serving thread: its isolate of one version, loaded when a request first
+/// needs it. Replaced by a fresh slot to discard the isolate; requests in flight keep theirs.
 struct Tenant {
-    config: Arc<WorkerConfig>,
-    /// Replaced by an empty cell to discard the isolate; requests in flight keep theirs.
-    slot: std::cell::RefCell<Rc<tokio::sync::OnceCell<Rc<Worker>>>>,
+    version: u64,
+    slot: Rc<tokio::sync::OnceCell<Rc<LiveWorker>>>,
 }
 
 /// What one serving thread shares between its connections.
 struct ThreadState {
-    site: Arc<Site>,
-    tenants: Vec<Tenant>,
+    site: SiteHandle,
+    metrics: Arc<Metrics>,
+    /// This thread's isolates, by worker name.
+    tenants: std::cell::RefCell<HashMap<String, Tenant>>,
     client: HttpClient,
     options: EdgeOptions,
 }
 
 impl ThreadState {
-    /// The isolate of tenant `index` on this thread, loading it on first use (a cold start).
-    async fn worker(&self, index: usize) -> Result<Rc<Worker>, LoadError> {
-        let tenant = &self.tenants[index];
-        let slot = tenant.slot.borrow().clone();
+    /// The isolate of `site`'s worker `index` on this thread, loading it on first use (a cold
+    /// start) or when the worker's version changed.
+    async fn worker(&self, site: &Site, index: usize) -> Result<Rc<LiveWorker>, LoadError> {
+        let config = &site.workers[index];
+        let version = site.versions[index];
+        let slot = {
+            let mut tenants = self.tenants.borrow_mut();
+            let tenant = tenants
+                .entry(config.name.clone())
+                .or_insert_with(|| Tenant {
+                    version,
+                    slot: Rc::default(),
+                });
+            if tenant.version != version {
+                *tenant = Tenant {
+                    version,
+                    slot: Rc::default(),
+                };
+            }
+            tenant.slot.clone()
+        };
         slot.get_or_try_init(|| async {
             let started = Instant::now();
             let sink = self.options.console.clone();
-            let console: ConsoleSink = if self.site.routes.is_some() {
-                let name = tenant.config.name.clone();
+            let console: ConsoleSink = if site.routes.is_some() {
+                let name = config.name.clone();
                 Rc::new(move |level, text| sink(level, &format!("[{name}] {text}")))
             } else {
                 Rc::new(move |level, text| sink(level, text))
             };
             let outbound: Rc<dyn Outbound> = Rc::new(self.client.clone());
-            let worker = Worker::load(
-                &tenant.config,
-                self.options.limits.clone(),
-                console,
-                outbound,
-            )
-            .await?;
+            let worker =
+                Worker::load(config, self.options.limits.clone(), console, outbound).await?;
+            let metrics = self.metrics.worker(&config.name);
+            metrics.cold_starts.fetch_add(1, Ordering::Relaxed);
+            metrics.live_isolates.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(
-                worker = %tenant.config.name,
+                worker = %config.name,
                 "isolate created in {:.2} ms",
                 started.elapsed().as_secs_f64() * 1000.0
             );
-            Ok(Rc::new(worker))
+            Ok(Rc::new(LiveWorker {
+                worker,
+                metrics,
+                busy_counted: Default::default(),
+            }))
         })
         .await
         .cloned()
     }
 
-    /// Drops tenant `index`'s isolate on this thread; the next request creates a fresh one.
-    fn discard(&self, index: usize) {
-        *self.tenants[index].slot.borrow_mut() = Rc::default();
+    /// Drops worker `name`'s isolate on this thread; the next request creates a fresh one.
+    fn discard(&self, name: &str) {
+        self.tenants.borrow_mut().remove(name);
+    }
+
+    /// Drops the isolates of workers that are no longer deployed.
+    fn forget_removed(&self, site: &Site) {
+        let mut tenants = self.tenants.borrow_mut();
+        if tenants.len() > site.workers.len() {
+            tenants.retain(|name, _| site.workers.iter().any(|w| &w.name == name));
+        }
     }
 }
 
 fn serve_thread(
     listener: std::net::TcpListener,
-    site: Arc<Site>,
+    site: SiteHandle,
+    metrics: Arc<Metrics>,
     options: EdgeOptions,
     eager: bool,
     loaded: mpsc::Sender<Result<(), LoadError>>,
@@ -225,23 +322,17 @@ fn serve_thread(
     };
     let local = tokio::task::LocalSet::new();
     local.block_on(&runtime, async move {
-        let client = HttpClient::with_policy(site.policy.clone(), site.zones.clone());
-        let tenants = site
-            .workers
-            .iter()
-            .map(|config| Tenant {
-                config: config.clone(),
-                slot: Default::default(),
-            })
-            .collect();
+        let current = site.current();
+        let client = HttpClient::with_policy(current.policy.clone(), current.zones.clone());
         let state = Rc::new(ThreadState {
             site,
-            tenants,
+            metrics,
+            tenants: Default::default(),
             client,
             options,
         });
         if eager {
-            if let Err(error) = state.worker(0).await {
+            if let Err(error) = state.worker(&current, 0).await {
                 let _ = loaded.send(Err(error));
                 return;
             }
@@ -300,15 +391,17 @@ async fn handle(
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "/".into());
     let host = request_host(&request);
-    let tenant = match &state.site.routes {
+    let site = state.site.current();
+    state.forget_removed(&site);
+    let tenant = match &site.routes {
         None => Some(0),
         Some(routes) => routes.find(&host, &path),
     };
     let response = match to_worker_request(request, peer, &state.options) {
         Err((status, message)) => plain(status, message),
         Ok(worker_request) => match tenant {
-            Some(index) => run(&state, index, worker_request).await,
-            None if zone_of(&state.site.zones, &host).is_some() => {
+            Some(index) => run(&state, &site, index, worker_request).await,
+            None if zone_of(&site.zones, &host).is_some() => {
                 let WorkerRequest {
                     method,
                     url,
@@ -363,10 +456,31 @@ fn request_host(request: &Request<Incoming>) -> String {
 
 /// Runs tenant `index`. With an origin behind it, a failure after `passThroughOnException`
 /// forwards the request there as if there were no worker.
-async fn run(state: &ThreadState, index: usize, request: WorkerRequest) -> Response<NativeBody> {
-    let name = state.tenants[index].config.name.as_str();
-    let worker = match state.worker(index).await {
-        Ok(worker) => worker,
+async fn run(
+    state: &ThreadState,
+    site: &Site,
+    index: usize,
+    request: WorkerRequest,
+) -> Response<NativeBody> {
+    let name = site.workers[index].name.as_str();
+    let metrics = state.metrics.worker(name);
+    metrics.requests.fetch_add(1, Ordering::Relaxed);
+    let response = run_worker(state, site, index, request).await;
+    if response.status().is_server_error() {
+        metrics.errors.fetch_add(1, Ordering::Relaxed);
+    }
+    response
+}
+
+async fn run_worker(
+    state: &ThreadState,
+    site: &Site,
+    index: usize,
+    request: WorkerRequest,
+) -> Response<NativeBody> {
+    let name = site.workers[index].name.as_str();
+    let live = match state.worker(site, index).await {
+        Ok(live) => live,
         Err(error) => {
             tracing::error!(worker = name, "cannot load the worker: {error}");
             return plain(
@@ -375,7 +489,7 @@ async fn run(state: &ThreadState, index: usize, request: WorkerRequest) -> Respo
             );
         }
     };
-    let has_origin = state.options.origin.is_some() || !state.site.zones.is_empty();
+    let has_origin = state.options.origin.is_some() || !site.zones.is_empty();
     // What pass-through needs to resend the request; a streamed body cannot be replayed.
     let replay = has_origin.then_some(()).and_then(|_| {
         let body = match &request.body {
@@ -391,7 +505,9 @@ async fn run(state: &ThreadState, index: usize, request: WorkerRequest) -> Respo
             redirect: RedirectMode::Manual,
         })
     });
-    match worker.fetch(request).await {
+    let outcome = live.worker.fetch(request).await;
+    live.count_busy();
+    match outcome {
         Outcome::Response(response) => {
             to_hyper(name, response.status, &response.headers, response.body)
         }
@@ -407,7 +523,7 @@ async fn run(state: &ThreadState, index: usize, request: WorkerRequest) -> Respo
                 worker = name,
                 "request stopped: the isolate ran out of memory; it is discarded"
             );
-            state.discard(index);
+            state.discard(name);
             plain(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Error 1102: Worker exceeded resource limits (memory)\n",

@@ -6,10 +6,16 @@
 //! it serves: a request never crosses threads. A worker's failure becomes an
 //! HTTP error for that request only.
 
+mod admin;
 mod edge;
 mod listen;
+mod metrics;
 mod routes;
 
-pub use edge::{check_site, serve_site, serve_worker, EdgeOptions, LogSink, RunningServer, Site};
+pub use admin::{serve_admin, Admin};
+pub use edge::{
+    check_workers, serve_site, serve_worker, EdgeOptions, LogSink, RunningServer, Site, SiteHandle,
+};
 pub use listen::BoundListeners;
+pub use metrics::Metrics;
 pub use routes::RouteTable;

@@ -28,6 +28,7 @@ pub use console::{ConsoleSink, LogLevel};
 pub use fetch::{
     forget_request, Outbound, OutboundFuture, OutboundRequest, OutboundResponse, RedirectMode,
 };
+pub use subtle::constant_time_eq;
 
 use rquickjs::context::EvalOptions;
 use rquickjs::{Ctx, Function, Object, Persistent};

@@ -1,0 +1,298 @@
+//! The admin API of `verge serve`, on its own listener, every call authorized by a bearer token
+//! (compared in constant time):
+//!
+//! - `GET /workers`: the deployed workers, their versions and routes;
+//! - `PUT /workers/{name}`: deploy a version, `{"config_file": "wrangler.toml", "files":
+//!   {"path": "<base64>", …}}`. The files are written under the data directory, the worker is
+//!   loaded once to check that it compiles, the routes are checked against the other workers',
+//!   and only then does the site switch: requests in flight finish on the old version, new ones
+//!   get the new. A version that fails is refused with the message and the old one keeps serving;
+//! - `DELETE /workers/{name}`;
+//! - `GET /metrics`: Prometheus text, labelled by worker.
+
+use crate::edge::{check_workers_here, EdgeOptions, Site, SiteHandle};
+use crate::metrics::Metrics;
+use crate::routes::RouteTable;
+use base64::Engine as _;
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::path::{Component, Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
+use verge_config::WorkerConfig;
+
+/// The largest upload one deploy may send.
+const MAX_UPLOAD: usize = 64 * 1024 * 1024;
+
+/// What the admin API works on.
+pub struct Admin {
+    pub token: String,
+    pub site: SiteHandle,
+    pub metrics: Arc<Metrics>,
+    pub options: EdgeOptions,
+    /// Uploaded versions are kept under `<data_dir>/workers/<name>/<version>/`.
+    pub data_dir: PathBuf,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Upload {
+    /// The wrangler config among `files`.
+    config_file: String,
+    /// Path (relative to the project) to base64 contents.
+    files: BTreeMap<String, String>,
+}
+
+/// Serves the admin API on `listener` from a thread of its own.
+pub fn serve_admin(
+    listener: std::net::TcpListener,
+    admin: Admin,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("verge-admin".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => return tracing::error!("cannot start the admin runtime: {e}"),
+            };
+            let local = tokio::task::LocalSet::new();
+            local.block_on(&runtime, async move {
+                let listener = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(listener) => listener,
+                    Err(e) => return tracing::error!("cannot listen for the admin API: {e}"),
+                };
+                let admin = Rc::new(admin);
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    let admin = admin.clone();
+                    tokio::task::spawn_local(async move {
+                        let service = service_fn(move |request| {
+                            let admin = admin.clone();
+                            async move { Ok::<_, Infallible>(handle(&admin, request).await) }
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+            });
+        })
+}
+
+fn reply(status: StatusCode, content_type: &str, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    if let Ok(value) = http::HeaderValue::from_str(content_type) {
+        response
+            .headers_mut()
+            .insert(http::header::CONTENT_TYPE, value);
+    }
+    response
+}
+
+fn json(status: StatusCode, value: serde_json::Value) -> Response<Full<Bytes>> {
+    reply(status, "application/json", value.to_string())
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response<Full<Bytes>> {
+    json(status, serde_json::json!({ "error": message.into() }))
+}
+
+fn authorized(admin: &Admin, request: &Request<Incoming>) -> bool {
+    let presented = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    verge_runtime::constant_time_eq(presented.as_bytes(), admin.token.as_bytes())
+}
+
+async fn handle(admin: &Admin, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    if !authorized(admin, &request) {
+        let mut response = error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
+        response.headers_mut().insert(
+            http::header::WWW_AUTHENTICATE,
+            http::HeaderValue::from_static("Bearer"),
+        );
+        return response;
+    }
+    let path = request.uri().path().to_owned();
+    let name = path.strip_prefix("/workers/").map(str::to_owned);
+    match (request.method().clone(), path.as_str(), name) {
+        (Method::GET, "/metrics", _) => reply(
+            StatusCode::OK,
+            "text/plain; version=0.0.4",
+            admin.metrics.render(),
+        ),
+        (Method::GET, "/workers", _) => {
+            let site = admin.site.current();
+            let workers: Vec<_> = site
+                .workers
+                .iter()
+                .zip(&site.versions)
+                .map(|(worker, version)| {
+                    let routes: Vec<&str> =
+                        worker.routes.iter().map(|r| r.pattern.as_str()).collect();
+                    serde_json::json!({ "name": worker.name, "version": version, "routes": routes })
+                })
+                .collect();
+            json(StatusCode::OK, serde_json::json!(workers))
+        }
+        (Method::PUT, _, Some(name)) => match deploy(admin, &name, request).await {
+            Ok(version) => json(
+                StatusCode::OK,
+                serde_json::json!({ "name": name, "version": version }),
+            ),
+            Err((status, message)) => {
+                tracing::warn!(worker = %name, "deploy refused: {message}");
+                error(status, message)
+            }
+        },
+        (Method::DELETE, _, Some(name)) => {
+            let site = admin.site.current();
+            let Some(index) = site.workers.iter().position(|w| w.name == name) else {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    format!("no worker is named {name:?}"),
+                );
+            };
+            let mut workers = site.workers.clone();
+            let mut versions = site.versions.clone();
+            workers.remove(index);
+            versions.remove(index);
+            match replace_site(admin, &site, workers, versions) {
+                Ok(()) => {
+                    tracing::info!(worker = %name, "deleted");
+                    json(StatusCode::OK, serde_json::json!({ "deleted": name }))
+                }
+                Err(message) => error(StatusCode::INTERNAL_SERVER_ERROR, message),
+            }
+        }
+        _ => error(
+            StatusCode::NOT_FOUND,
+            format!("no such admin endpoint: {path}"),
+        ),
+    }
+}
+
+/// Deploys a new version of worker `name`; its version number on success.
+async fn deploy(
+    admin: &Admin,
+    name: &str,
+    request: Request<Incoming>,
+) -> Result<u64, (StatusCode, String)> {
+    let bad = |message: String| (StatusCode::BAD_REQUEST, message);
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(bad(format!(
+            "invalid worker name {name:?}: letters, digits, '-' and '_'"
+        )));
+    }
+    let body = Limited::new(request.into_body(), MAX_UPLOAD)
+        .collect()
+        .await
+        .map_err(|e| {
+            (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the upload could not be read (at most {MAX_UPLOAD} bytes): {e}"),
+            )
+        })?
+        .to_bytes();
+    let upload: Upload = serde_json::from_slice(&body)
+        .map_err(|e| bad(format!("the upload is not valid JSON for a deploy: {e}")))?;
+    let site = admin.site.current();
+    let version = site.versions.iter().copied().max().unwrap_or(0) + 1;
+    let dir = admin
+        .data_dir
+        .join("workers")
+        .join(name)
+        .join(version.to_string());
+    write_files(&dir, &upload.files).map_err(bad)?;
+    let config_path = dir.join(safe_path(&upload.config_file).map_err(bad)?);
+    let mut config =
+        WorkerConfig::from_config_file(&config_path).map_err(|e| bad(e.to_string()))?;
+    config.name = name.to_owned();
+    let config = Arc::new(config);
+    check_workers_here(std::slice::from_ref(&config), &admin.options)
+        .await
+        .map_err(|(_, e)| bad(e.to_string()))?;
+    let mut workers = site.workers.clone();
+    let mut versions = site.versions.clone();
+    match workers.iter().position(|w| w.name == name) {
+        Some(index) => {
+            workers[index] = config;
+            versions[index] = version;
+        }
+        None => {
+            workers.push(config);
+            versions.push(version);
+        }
+    }
+    replace_site(admin, &site, workers, versions).map_err(bad)?;
+    tracing::info!(worker = %name, version, "deployed");
+    Ok(version)
+}
+
+/// Switches to a site with `workers`, keeping `current`'s zones and policy; refuses routes that
+/// collide.
+fn replace_site(
+    admin: &Admin,
+    current: &Site,
+    workers: Vec<Arc<WorkerConfig>>,
+    versions: Vec<u64>,
+) -> Result<(), String> {
+    let configs: Vec<WorkerConfig> = workers.iter().map(|w| (**w).clone()).collect();
+    let routes = RouteTable::new(&configs)?;
+    admin.site.replace(Site {
+        workers,
+        versions,
+        routes: Some(routes),
+        zones: current.zones.clone(),
+        policy: current.policy.clone(),
+    });
+    Ok(())
+}
+
+/// A relative path inside a project: no `..`, no absolute paths, no empty names.
+fn safe_path(path: &str) -> Result<PathBuf, String> {
+    let candidate = Path::new(path);
+    let normal = candidate
+        .components()
+        .all(|component| matches!(component, Component::Normal(_)));
+    if path.is_empty() || !normal || path.contains('\\') {
+        return Err(format!("invalid file path {path:?} in the upload"));
+    }
+    Ok(candidate.to_owned())
+}
+
+fn write_files(dir: &Path, files: &BTreeMap<String, String>) -> Result<(), String> {
+    for (path, contents) in files {
+        let relative = safe_path(path)?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(contents)
+            .map_err(|e| format!("{path}: the contents are not base64: {e}"))?;
+        let target = dir.join(relative);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        }
+        std::fs::write(&target, bytes)
+            .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
+    }
+    Ok(())
+}
