@@ -59,6 +59,8 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
             max_request_body: MAX_REQUEST_BODY,
             console,
             origin: args.origin,
+            header_timeout: std::time::Duration::from_secs(10),
+            drain_timeout: std::time::Duration::from_secs(5),
         },
     );
     // A script that does not compile or registers no handler is reported here, with its file and
@@ -70,8 +72,9 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
     let _ = writeln!(stdout, "Ready on http://{shown}");
     let _ = stdout.flush();
     drop(stdout);
+    crate::signals::stop_on_signal(server.shutdown_handle());
     server.join();
-    anyhow::bail!("the server stopped: no serving thread is running")
+    Ok(())
 }
 
 /// Worker output goes to stdout (log, info, debug) and stderr (warn, error), unadorned, as

@@ -3,6 +3,7 @@
 mod deploy;
 mod dev;
 mod serve;
+mod signals;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

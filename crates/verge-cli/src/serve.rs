@@ -45,6 +45,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_request_body: usize::try_from(config.limits.max_request_body).unwrap_or(usize::MAX),
         console: tagged_console(),
         origin: None,
+        header_timeout: config.header_timeout,
+        drain_timeout: config.drain_timeout,
     };
     // A worker that does not compile stops the server before it listens, naming the worker.
     verge_server::check_workers(&site.workers, &options)
@@ -95,8 +97,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let _ = writeln!(stdout, "Ready on http://{shown}");
     let _ = stdout.flush();
     drop(stdout);
+    crate::signals::stop_on_signal(server.shutdown_handle());
     server.join();
-    anyhow::bail!("the server stopped: no serving thread is running")
+    Ok(())
 }
 
 /// Worker output, each line already prefixed with its worker's name, as log lines.

@@ -407,3 +407,78 @@ fn the_admin_api_deploys_live_and_reports_metrics() {
         "{metrics}"
     );
 }
+
+#[test]
+fn bad_clients_are_cut_off_and_sigterm_drains_requests_in_flight() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    tenant(
+        dir.path(),
+        "alpha",
+        &version_script("v1"),
+        "route = \"app.test/*\"\n",
+    );
+    let config = dir.path().join("verge.toml");
+    std::fs::write(
+        &config,
+        "[server]\nlisten = \"127.0.0.1:0\"\nheader_timeout_ms = 300\ndrain_timeout_ms = 5000\n\n\
+         [[workers]]\npath = \"alpha\"\n",
+    )
+    .unwrap();
+    let mut server = DevServer::serve(&config, &["--threads", "1"]);
+    let base = server.base.clone();
+    let address = base.trim_start_matches("http://").to_owned();
+
+    // Oversized headers: 431. Malformed HTTP: 400.
+    let raw_reply = |request: &[u8]| {
+        let mut raw = std::net::TcpStream::connect(&address).unwrap();
+        raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let _ = raw.write_all(request);
+        let mut reply = Vec::new();
+        let _ = raw.read_to_end(&mut reply);
+        String::from_utf8_lossy(&reply).into_owned()
+    };
+    let huge = format!(
+        "GET / HTTP/1.1\r\nHost: app.test\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(200 * 1024)
+    );
+    let reply = raw_reply(huge.as_bytes());
+    assert!(
+        reply.starts_with("HTTP/1.1 431"),
+        "{:?}",
+        &reply[..reply.len().min(80)]
+    );
+    let reply = raw_reply(b"NOT HTTP AT ALL\r\n\r\n");
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply:?}");
+
+    // A client that never finishes its request head is disconnected.
+    let mut slow = std::net::TcpStream::connect(&address).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: app.test\r\n")
+        .unwrap();
+    let started = Instant::now();
+    let mut buffer = [0u8; 256];
+    let read = slow.read(&mut buffer);
+    assert!(
+        matches!(read, Ok(0)) || read.is_err() || buffer.starts_with(b"HTTP/1.1 408"),
+        "{read:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // SIGTERM: the request in flight finishes, then the server exits cleanly.
+    let in_flight = {
+        let base = base.clone();
+        std::thread::spawn(move || get_host(&base, "app.test", "/slow"))
+    };
+    std::thread::sleep(Duration::from_millis(150));
+    server.terminate();
+    let reply = in_flight.join().unwrap();
+    assert_eq!((reply.status, reply.body.as_str()), (200, "v1 /slow"));
+    let status = server.wait_exit(Duration::from_secs(10));
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    assert!(std::net::TcpStream::connect(&address).is_err());
+}

@@ -7,6 +7,7 @@ use crate::{ConfigError, WorkerConfig};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// `verge.toml`, resolved: worker paths are read, tokens taken from the environment.
 #[derive(Debug, Clone)]
@@ -14,6 +15,10 @@ pub struct ServerConfig {
     pub file: PathBuf,
     pub listen: SocketAddr,
     pub data_dir: Option<PathBuf>,
+    /// Clients that do not send a whole request head within this time are disconnected.
+    pub header_timeout: Duration,
+    /// On SIGTERM, how long requests in flight may take to finish.
+    pub drain_timeout: Duration,
     pub admin: Option<AdminConfig>,
     pub workers: Vec<WorkerConfig>,
     pub zones: Vec<Zone>,
@@ -83,6 +88,8 @@ struct RawServerConfig {
 struct RawServer {
     listen: SocketAddr,
     data_dir: Option<PathBuf>,
+    header_timeout_ms: Option<u64>,
+    drain_timeout_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -177,6 +184,8 @@ impl ServerConfig {
             file: path.to_owned(),
             listen: raw.server.listen,
             data_dir: raw.server.data_dir.map(|dir| base.join(dir)),
+            header_timeout: Duration::from_millis(raw.server.header_timeout_ms.unwrap_or(10_000)),
+            drain_timeout: Duration::from_millis(raw.server.drain_timeout_ms.unwrap_or(30_000)),
             admin,
             workers,
             zones: raw.zones,

@@ -11,14 +11,16 @@ use http_body_util::{BodyExt, Empty, Full, Limited};
 use hyper::body::{Body as _, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use hyper_util::rt::TokioTimer;
 use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use verge_config::{WorkerConfig, Zone};
 use verge_runtime::{
@@ -39,12 +41,31 @@ pub struct EdgeOptions {
     /// The origin behind the worker (`verge dev --origin`): incoming URLs name it, so that
     /// `fetch(request)` reaches it, and `passThroughOnException` forwards to it.
     pub origin: Option<url::Url>,
+    /// A client that has not sent a whole request head within this time is disconnected.
+    pub header_timeout: Duration,
+    /// On shutdown, how long requests in flight may take to finish.
+    pub drain_timeout: Duration,
 }
 
-/// A server whose threads are loading or serving one worker.
+/// Request heads above this size get 431 (Workers allow 128 KB of headers).
+const MAX_REQUEST_HEAD: usize = 128 * 1024;
+
+/// A server whose threads are loading or serving workers.
 pub struct RunningServer {
     loaded: mpsc::Receiver<Result<(), LoadError>>,
     threads: Vec<std::thread::JoinHandle<()>>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+/// Stops a [`RunningServer`] from another thread (a signal handler).
+#[derive(Clone)]
+pub struct ShutdownHandle(tokio::sync::watch::Sender<bool>);
+
+impl ShutdownHandle {
+    /// Stops accepting connections and lets requests in flight finish, within the drain bound.
+    pub fn shutdown(&self) {
+        let _ = self.0.send(true);
+    }
 }
 
 impl RunningServer {
@@ -59,6 +80,10 @@ impl RunningServer {
             }
         }
         Ok(())
+    }
+
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle(self.shutdown.clone())
     }
 
     /// Blocks until every serving thread has stopped.
@@ -142,6 +167,7 @@ pub fn serve_site(
     eager: bool,
 ) -> RunningServer {
     let (loaded_sender, loaded) = mpsc::channel();
+    let (shutdown, stop) = tokio::sync::watch::channel(false);
     let threads = listeners
         .listeners
         .into_iter()
@@ -150,15 +176,20 @@ pub fn serve_site(
             let site = site.clone();
             let metrics = metrics.clone();
             let options = options.clone();
+            let stop = stop.clone();
             let loaded = loaded_sender.clone();
             std::thread::Builder::new()
                 .name(format!("verge-serve-{index}"))
-                .spawn(move || serve_thread(listener, site, metrics, options, eager, loaded))
+                .spawn(move || serve_thread(listener, site, metrics, options, eager, loaded, stop))
                 .map_err(|e| tracing::error!("cannot start serving thread {index}: {e}"))
                 .ok()
         })
         .collect();
-    RunningServer { loaded, threads }
+    RunningServer {
+        loaded,
+        threads,
+        shutdown,
+    }
 }
 
 /// Loads each of `workers` once, to refuse workers that do not compile before they serve: the
@@ -312,6 +343,7 @@ fn serve_thread(
     options: EdgeOptions,
     eager: bool,
     loaded: mpsc::Sender<Result<(), LoadError>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -342,28 +374,50 @@ fn serve_thread(
             Err(e) => return tracing::error!("cannot listen: {e}"),
         };
         let _ = loaded.send(Ok(()));
+        let mut builder = auto::Builder::new(LocalExec);
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(state.options.header_timeout)
+            .max_buf_size(MAX_REQUEST_HEAD);
+        builder.http2().timer(TokioTimer::new());
+        let graceful = GracefulShutdown::new();
         loop {
-            let (stream, peer) = match listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off rather than spin.
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off rather than spin.
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = stop.wait_for(|stop| *stop) => break,
             };
             let _ = stream.set_nodelay(true);
-            let state = state.clone();
+            let service = {
+                let state = state.clone();
+                service_fn(move |request| handle(state.clone(), peer, request))
+            };
+            let connection = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .into_owned();
+            let connection = graceful.watch(connection);
             tokio::task::spawn_local(async move {
-                let service = service_fn(move |request| handle(state.clone(), peer, request));
-                let builder = auto::Builder::new(LocalExec);
-                if let Err(e) = builder
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await
-                {
+                if let Err(e) = connection.await {
                     tracing::debug!("connection from {peer} ended: {e}");
                 }
             });
+        }
+        // Shutting down: no more connections; those open finish their requests, within bounds.
+        drop(listener);
+        let drain = state.options.drain_timeout;
+        if tokio::time::timeout(drain, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("requests still in flight after {drain:?} were cut off");
         }
     });
 }

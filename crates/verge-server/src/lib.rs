@@ -14,7 +14,8 @@ mod routes;
 
 pub use admin::{serve_admin, Admin};
 pub use edge::{
-    check_workers, serve_site, serve_worker, EdgeOptions, LogSink, RunningServer, Site, SiteHandle,
+    check_workers, serve_site, serve_worker, EdgeOptions, LogSink, RunningServer, ShutdownHandle,
+    Site, SiteHandle,
 };
 pub use listen::BoundListeners;
 pub use metrics::Metrics;
