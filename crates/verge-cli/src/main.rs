@@ -4,6 +4,7 @@ mod deploy;
 mod dev;
 mod serve;
 mod signals;
+mod tail;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -27,6 +28,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Upload a project to a running `verge serve` (admin API).
     Deploy(deploy::DeployArgs),
+    /// Follow a worker's console output and exceptions on a running `verge serve`.
+    Tail(tail::TailArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         Command::Dev(args) => dev::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Deploy(args) => deploy::run(args),
+        Command::Tail(args) => tail::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

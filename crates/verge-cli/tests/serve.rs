@@ -267,6 +267,8 @@ export default {{
       try {{ await fetch(url.searchParams.get('url')); return new Response('reached'); }}
       catch (error) {{ return new Response(error.message, {{ status: 502 }}); }}
     }}
+    if (url.pathname === '/log') console.log('{version} logs /log');
+    if (url.pathname === '/throw') throw new Error('{version} throws');
     return new Response('{version} ' + url.pathname);
   }},
 }};
@@ -384,6 +386,40 @@ fn the_admin_api_deploys_live_and_reports_metrics() {
     // A tenant cannot reach the admin listener.
     let probe = get_host(&base, "app.test", &format!("/fetch?url={admin}/workers"));
     assert_eq!(probe.status, 502, "{}", probe.body);
+
+    // verge tail follows the worker's console output and exceptions live.
+    let mut tail = std::process::Command::new(env!("CARGO_BIN_EXE_verge"))
+        .args(["tail", "alpha", "--server", &admin, "--token", TOKEN])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    {
+        let lines = lines.clone();
+        let stdout = tail.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                lines.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+    }
+    assert!(wait_until(Duration::from_secs(10), || lines
+        .lock()
+        .unwrap()
+        .contains("tailing alpha")));
+    assert_eq!(get_host(&base, "app.test", "/log").status, 200);
+    assert_eq!(get_host(&base, "app.test", "/throw").status, 500);
+    let followed = wait_until(Duration::from_secs(10), || {
+        let text = lines.lock().unwrap();
+        text.contains("[log] v2 logs /log") && text.contains("[exception] Error: v2 throws")
+    });
+    let _ = tail.kill();
+    let _ = tail.wait();
+    assert!(followed, "{}", lines.lock().unwrap());
 
     // Metrics are labelled by worker.
     let metrics = admin_call("GET", &format!("{admin}/metrics"), TOKEN).body;

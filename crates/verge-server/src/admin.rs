@@ -8,6 +8,8 @@
 //!   and only then does the site switch: requests in flight finish on the old version, new ones
 //!   get the new. A version that fails is refused with the message and the old one keeps serving;
 //! - `DELETE /workers/{name}`;
+//! - `GET /workers/{name}/tail`: the worker's console output and exceptions as they happen, one
+//!   JSON object per line (`{"level": …, "message": …}`), until the client goes away;
 //! - `GET /metrics`: Prometheus text, labelled by worker.
 
 use crate::edge::{check_workers_here, EdgeOptions, Site, SiteHandle};
@@ -16,7 +18,9 @@ use crate::routes::RouteTable;
 use base64::Engine as _;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, Limited, StreamBody};
+use hyper::body::Frame;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -90,8 +94,10 @@ pub fn serve_admin(
         })
 }
 
-fn reply(status: StatusCode, content_type: &str, body: String) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+type AdminBody = UnsyncBoxBody<Bytes, Infallible>;
+
+fn reply(status: StatusCode, content_type: &str, body: String) -> Response<AdminBody> {
+    let mut response = Response::new(Full::new(Bytes::from(body)).boxed_unsync());
     *response.status_mut() = status;
     if let Ok(value) = http::HeaderValue::from_str(content_type) {
         response
@@ -101,11 +107,11 @@ fn reply(status: StatusCode, content_type: &str, body: String) -> Response<Full<
     response
 }
 
-fn json(status: StatusCode, value: serde_json::Value) -> Response<Full<Bytes>> {
+fn json(status: StatusCode, value: serde_json::Value) -> Response<AdminBody> {
     reply(status, "application/json", value.to_string())
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response<Full<Bytes>> {
+fn error(status: StatusCode, message: impl Into<String>) -> Response<AdminBody> {
     json(status, serde_json::json!({ "error": message.into() }))
 }
 
@@ -119,7 +125,7 @@ fn authorized(admin: &Admin, request: &Request<Incoming>) -> bool {
     verge_runtime::constant_time_eq(presented.as_bytes(), admin.token.as_bytes())
 }
 
-async fn handle(admin: &Admin, request: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn handle(admin: &Admin, request: Request<Incoming>) -> Response<AdminBody> {
     if !authorized(admin, &request) {
         let mut response = error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
         response.headers_mut().insert(
@@ -149,6 +155,10 @@ async fn handle(admin: &Admin, request: Request<Incoming>) -> Response<Full<Byte
                 })
                 .collect();
             json(StatusCode::OK, serde_json::json!(workers))
+        }
+        (Method::GET, _, Some(name)) if name.ends_with("/tail") => {
+            let name = name.trim_end_matches("/tail");
+            tail(admin, name)
         }
         (Method::PUT, _, Some(name)) => match deploy(admin, &name, request).await {
             Ok(version) => json(
@@ -185,6 +195,40 @@ async fn handle(admin: &Admin, request: Request<Incoming>) -> Response<Full<Byte
             format!("no such admin endpoint: {path}"),
         ),
     }
+}
+
+/// Streams worker `name`'s console output and exceptions, one JSON line per event.
+fn tail(admin: &Admin, name: &str) -> Response<AdminBody> {
+    if !admin.site.current().workers.iter().any(|w| w.name == name) {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("no worker is named {name:?}"),
+        );
+    }
+    let receiver = admin.metrics.tail.subscribe(name);
+    let hello = serde_json::json!({ "level": "info", "message": format!("tailing {name}") });
+    let line = |value: serde_json::Value| Frame::data(Bytes::from(format!("{value}\n")));
+    let first = futures_util::stream::once(std::future::ready(Ok::<_, Infallible>(line(hello))));
+    let events = futures_util::stream::unfold(receiver, move |mut receiver| async move {
+        use tokio::sync::broadcast::error::RecvError;
+        let value = match receiver.recv().await {
+            Ok(event) => serde_json::json!(event),
+            Err(RecvError::Lagged(missed)) => serde_json::json!({
+                "level": "warn",
+                "message": format!("{missed} lines were dropped: the tail fell behind"),
+            }),
+            Err(RecvError::Closed) => return None,
+        };
+        Some((Ok(line(value)), receiver))
+    });
+    let mut response = Response::new(
+        StreamBody::new(futures_util::StreamExt::chain(first, events)).boxed_unsync(),
+    );
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/x-ndjson"),
+    );
+    response
 }
 
 /// Deploys a new version of worker `name`; its version number on success.

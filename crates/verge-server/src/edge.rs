@@ -229,6 +229,15 @@ pub async fn check_workers_here(
     Ok(())
 }
 
+fn level_name(level: LogLevel) -> &'static str {
+    match level {
+        LogLevel::Debug => "debug",
+        LogLevel::Log => "log",
+        LogLevel::Warn => "warn",
+        LogLevel::Error => "error",
+    }
+}
+
 /// A loaded isolate of a worker, counted among the live ones while it exists.
 struct LiveWorker {
     worker: Worker,
@@ -297,7 +306,11 @@ impl ThreadState {
             let sink = self.options.console.clone();
             let console: ConsoleSink = if site.routes.is_some() {
                 let name = config.name.clone();
-                Rc::new(move |level, text| sink(level, &format!("[{name}] {text}")))
+                let metrics = self.metrics.clone();
+                Rc::new(move |level, text| {
+                    metrics.tail.publish(&name, level_name(level), text);
+                    sink(level, &format!("[{name}] {text}"))
+                })
             } else {
                 Rc::new(move |level, text| sink(level, text))
             };
@@ -588,6 +601,10 @@ async fn run_worker(
             pass_through,
         } => {
             tracing::error!(worker = name, "uncaught exception: {error}");
+            state
+                .metrics
+                .tail
+                .publish(name, "exception", &error.to_string());
             match replay {
                 Some(request) if pass_through => to_origin(state, name, request).await,
                 _ => plain(

@@ -1,6 +1,8 @@
-//! Per-worker counters, shared by every serving thread and rendered in Prometheus' text format
-//! for the admin API's `GET /metrics`.
+//! What the server observes of each worker, shared by every serving thread: counters, rendered
+//! in Prometheus' text format for the admin API's `GET /metrics`, and the live console output
+//! that `verge tail` follows.
 
+use crate::tail::TailHub;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -22,6 +24,8 @@ pub struct WorkerMetrics {
 #[derive(Debug, Default)]
 pub struct Metrics {
     workers: RwLock<BTreeMap<String, Arc<WorkerMetrics>>>,
+    /// Console output and exceptions, for whoever tails a worker.
+    pub tail: TailHub,
 }
 
 impl Metrics {

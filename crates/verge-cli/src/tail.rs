@@ -1,0 +1,54 @@
+//! `verge tail NAME`: follow a worker's console output and exceptions on a running
+//! `verge serve`, live, through its admin API.
+
+use anyhow::Context as _;
+use clap::Args;
+use std::io::{BufRead, BufReader, Write as _};
+
+#[derive(Args)]
+pub struct TailArgs {
+    /// The worker to follow.
+    name: String,
+    /// The admin API of the server, e.g. http://127.0.0.1:9000.
+    #[arg(long)]
+    server: String,
+    /// The admin token (or set VERGE_TOKEN).
+    #[arg(long, env = "VERGE_TOKEN", hide_env_values = true)]
+    token: String,
+}
+
+pub fn run(args: TailArgs) -> anyhow::Result<()> {
+    let url = format!(
+        "{}/workers/{}/tail",
+        args.server.trim_end_matches('/'),
+        args.name
+    );
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut response = agent
+        .get(&url)
+        .header("authorization", format!("Bearer {}", args.token))
+        .call()
+        .with_context(|| format!("cannot reach {url}"))?;
+    let status = response.status().as_u16();
+    if status != 200 {
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        anyhow::bail!(
+            "the server refused to tail {} ({status}): {text}",
+            args.name
+        );
+    }
+    let reader = BufReader::new(response.into_body().into_reader());
+    let mut stdout = std::io::stdout();
+    for line in reader.lines() {
+        let line = line.context("the server closed the tail")?;
+        let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        let level = event["level"].as_str().unwrap_or("log");
+        let message = event["message"].as_str().unwrap_or(&line);
+        writeln!(stdout, "[{level}] {message}")?;
+        stdout.flush()?;
+    }
+    Ok(())
+}
