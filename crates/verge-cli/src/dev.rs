@@ -61,6 +61,8 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
             origin: args.origin,
             header_timeout: std::time::Duration::from_secs(10),
             drain_timeout: std::time::Duration::from_secs(5),
+            isolate_idle: None,
+            isolate_budget: None,
         },
     );
     // A script that does not compile or registers no handler is reported here, with its file and

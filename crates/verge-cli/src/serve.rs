@@ -40,6 +40,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     limits.isolate.memory_bytes =
         usize::try_from(config.limits.memory_mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
     limits.subrequests = config.limits.subrequests;
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
     let options = EdgeOptions {
         limits,
         max_request_body: usize::try_from(config.limits.max_request_body).unwrap_or(usize::MAX),
@@ -47,14 +50,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         origin: None,
         header_timeout: config.header_timeout,
         drain_timeout: config.drain_timeout,
+        isolate_idle: Some(Duration::from_millis(config.limits.isolate_idle_ms)),
+        isolate_budget: (config.limits.isolate_budget_mib > 0).then(|| {
+            // The budget is the server's; each thread keeps its share.
+            let bytes = config.limits.isolate_budget_mib.saturating_mul(1024 * 1024);
+            usize::try_from(bytes / threads as u64).unwrap_or(usize::MAX)
+        }),
     };
     // A worker that does not compile stops the server before it listens, naming the worker.
     verge_server::check_workers(&site.workers, &options)
         .map_err(|(name, error)| anyhow::anyhow!("worker {name:?} could not be loaded: {error}"))?;
 
-    let threads = args.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    });
     let listeners = BoundListeners::bind(config.listen, threads)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let shown = listeners.local_addr();

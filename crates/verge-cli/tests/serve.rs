@@ -518,3 +518,118 @@ fn bad_clients_are_cut_off_and_sigterm_drains_requests_in_flight() {
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
     assert!(std::net::TcpStream::connect(&address).is_err());
 }
+
+#[test]
+fn idle_isolates_are_dropped_and_created_again_on_demand() {
+    const TOKEN: &str = "idle-token-0123456789";
+    let dir = tempfile::tempdir().unwrap();
+    tenant(
+        dir.path(),
+        "alpha",
+        &version_script("v1"),
+        "route = \"app.test/*\"\n",
+    );
+    let config = dir.path().join("verge.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{TOKEN}\"\n\
+             [[workers]]\npath = \"alpha\"\n[limits]\nisolate_idle_ms = 300\n"
+        ),
+    )
+    .unwrap();
+    let server = DevServer::serve(&config, &["--threads", "1"]);
+    let admin = server
+        .stdout()
+        .lines()
+        .find_map(|l| l.strip_prefix("Admin API on ").map(|a| a.trim().to_owned()))
+        .unwrap();
+    let metric = |name: &str| -> i64 {
+        let text = admin_call("GET", &format!("{admin}/metrics"), TOKEN).body;
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}{{worker=\"alpha\"}} ")))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(get_host(&server.base, "app.test", "/").body, "v1 /");
+    assert_eq!(
+        (
+            metric("verge_live_isolates"),
+            metric("verge_cold_starts_total")
+        ),
+        (1, 1)
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || metric("verge_live_isolates")
+            == 0),
+        "the idle isolate was not dropped"
+    );
+    assert_eq!(get_host(&server.base, "app.test", "/").body, "v1 /");
+    assert_eq!(
+        (
+            metric("verge_live_isolates"),
+            metric("verge_cold_starts_total")
+        ),
+        (1, 2)
+    );
+}
+
+#[test]
+fn isolates_over_the_memory_budget_are_dropped_least_recently_used_first() {
+    const TOKEN: &str = "budget-token-0123456789";
+    const BIG: &str = r#"
+let kept = null;
+export default {
+  fetch(request) {
+    if (new URL(request.url).pathname === '/fill') kept = new Array(2 * 1024 * 1024).fill(1.5);
+    return new Response(kept ? 'full' : 'empty');
+  },
+};
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    tenant(
+        dir.path(),
+        "small",
+        &version_script("small"),
+        "route = \"small.test/*\"\n",
+    );
+    tenant(dir.path(), "big", BIG, "route = \"big.test/*\"\n");
+    let config = dir.path().join("verge.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{TOKEN}\"\n\
+             [[workers]]\npath = \"small\"\n[[workers]]\npath = \"big\"\n\
+             [limits]\nisolate_budget_mib = 12\n"
+        ),
+    )
+    .unwrap();
+    let server = DevServer::serve(&config, &["--threads", "1"]);
+    let admin = server
+        .stdout()
+        .lines()
+        .find_map(|l| l.strip_prefix("Admin API on ").map(|a| a.trim().to_owned()))
+        .unwrap();
+    let live = |worker: &str| -> i64 {
+        let text = admin_call("GET", &format!("{admin}/metrics"), TOKEN).body;
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("verge_live_isolates{{worker=\"{worker}\"}} ")))
+            .map_or(0, |v| v.parse().unwrap())
+    };
+    assert_eq!(get_host(&server.base, "small.test", "/").body, "small /");
+    assert_eq!(get_host(&server.base, "big.test", "/").body, "empty");
+    // Both fit: after a few eviction rounds, both are alive.
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!((live("small"), live("big")), (1, 1));
+    // big's heap grows past the budget: small (least recently used) goes first, then big.
+    assert_eq!(get_host(&server.base, "big.test", "/fill").body, "full");
+    assert!(
+        wait_until(Duration::from_secs(5), || live("small") == 0
+            && live("big") == 0),
+        "small {} big {}",
+        live("small"),
+        live("big")
+    );
+    assert_eq!(get_host(&server.base, "big.test", "/").body, "empty");
+}

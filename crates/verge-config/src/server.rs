@@ -55,6 +55,11 @@ pub struct ServerLimits {
     pub subrequests: u32,
     /// Request bodies above this many bytes are refused with 413.
     pub max_request_body: u64,
+    /// An isolate unused for this long is dropped (re-created on the next request).
+    pub isolate_idle_ms: u64,
+    /// The JavaScript heap all isolates may hold together, in MiB; past it, the least recently
+    /// used are dropped. 0: no budget.
+    pub isolate_budget_mib: u64,
 }
 
 impl Default for ServerLimits {
@@ -64,6 +69,8 @@ impl Default for ServerLimits {
             memory_mib: 128,
             subrequests: 1000,
             max_request_body: 500 * 1000 * 1000,
+            isolate_idle_ms: 5 * 60 * 1000,
+            isolate_budget_mib: 0,
         }
     }
 }

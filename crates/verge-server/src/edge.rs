@@ -45,7 +45,15 @@ pub struct EdgeOptions {
     pub header_timeout: Duration,
     /// On shutdown, how long requests in flight may take to finish.
     pub drain_timeout: Duration,
+    /// Isolates unused for this long are dropped; `None` keeps them.
+    pub isolate_idle: Option<Duration>,
+    /// The JavaScript heap one serving thread's isolates may hold together; past it the least
+    /// recently used are dropped. `None`: no budget.
+    pub isolate_budget: Option<usize>,
 }
+
+/// How often a serving thread looks for isolates to drop.
+const EVICTION_PERIOD: Duration = Duration::from_millis(100);
 
 /// Request heads above this size get 431 (Workers allow 128 KB of headers).
 const MAX_REQUEST_HEAD: usize = 128 * 1024;
@@ -267,6 +275,7 @@ impl Drop for LiveWorker {
 struct Tenant {
     version: u64,
     slot: Rc<tokio::sync::OnceCell<Rc<LiveWorker>>>,
+    last_used: std::cell::Cell<Instant>,
 }
 
 /// What one serving thread shares between its connections.
@@ -287,18 +296,16 @@ impl ThreadState {
         let version = site.versions[index];
         let slot = {
             let mut tenants = self.tenants.borrow_mut();
-            let tenant = tenants
-                .entry(config.name.clone())
-                .or_insert_with(|| Tenant {
-                    version,
-                    slot: Rc::default(),
-                });
+            let fresh = || Tenant {
+                version,
+                slot: Rc::default(),
+                last_used: std::cell::Cell::new(Instant::now()),
+            };
+            let tenant = tenants.entry(config.name.clone()).or_insert_with(fresh);
             if tenant.version != version {
-                *tenant = Tenant {
-                    version,
-                    slot: Rc::default(),
-                };
+                *tenant = fresh();
             }
+            tenant.last_used.set(Instant::now());
             tenant.slot.clone()
         };
         slot.get_or_try_init(|| async {
@@ -338,6 +345,39 @@ impl ThreadState {
     /// Drops worker `name`'s isolate on this thread; the next request creates a fresh one.
     fn discard(&self, name: &str) {
         self.tenants.borrow_mut().remove(name);
+    }
+
+    /// Drops isolates idle past the idle bound, then the least recently used ones while this
+    /// thread's isolates hold more heap than the budget. Requests in flight keep theirs.
+    fn evict(&self) {
+        let mut tenants = self.tenants.borrow_mut();
+        if let Some(idle) = self.options.isolate_idle {
+            tenants.retain(|name, tenant| {
+                let keep = tenant.last_used.get().elapsed() < idle;
+                if !keep && tenant.slot.initialized() {
+                    tracing::debug!(worker = %name, "isolate dropped after {idle:?} idle");
+                }
+                keep
+            });
+        }
+        let Some(budget) = self.options.isolate_budget else {
+            return;
+        };
+        let heap = |tenant: &Tenant| tenant.slot.get().map_or(0, |live| live.worker.heap_bytes());
+        let mut total: usize = tenants.values().map(heap).sum();
+        while total > budget {
+            let Some((oldest, bytes)) = tenants
+                .iter()
+                .filter(|(_, tenant)| tenant.slot.initialized())
+                .min_by_key(|(_, tenant)| tenant.last_used.get())
+                .map(|(name, tenant)| (name.clone(), heap(tenant)))
+            else {
+                break;
+            };
+            tracing::debug!(worker = %oldest, "isolate dropped: the isolates' heap is over budget");
+            tenants.remove(&oldest);
+            total = total.saturating_sub(bytes);
+        }
     }
 
     /// Drops the isolates of workers that are no longer deployed.
@@ -387,6 +427,19 @@ fn serve_thread(
             Err(e) => return tracing::error!("cannot listen: {e}"),
         };
         let _ = loaded.send(Ok(()));
+        if state.options.isolate_idle.is_some() || state.options.isolate_budget.is_some() {
+            let state = Rc::downgrade(&state);
+            tokio::task::spawn_local(async move {
+                let mut ticks = tokio::time::interval(EVICTION_PERIOD);
+                loop {
+                    ticks.tick().await;
+                    match state.upgrade() {
+                        Some(state) => state.evict(),
+                        None => break,
+                    }
+                }
+            });
+        }
         let mut builder = auto::Builder::new(LocalExec);
         builder
             .http1()
