@@ -633,3 +633,115 @@ export default {
     );
     assert_eq!(get_host(&server.base, "big.test", "/").body, "empty");
 }
+
+/// How long the saturation test runs; `VERGE_LOAD_SECONDS` shortens it when iterating locally.
+fn load_duration() -> Duration {
+    let seconds = std::env::var("VERGE_LOAD_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    Duration::from_secs(seconds)
+}
+
+#[test]
+fn ten_tenants_under_saturating_load_fail_nothing_and_hold_memory_flat() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut workers = String::new();
+    for index in 0..10 {
+        let name = format!("t{index}");
+        let script = format!(
+            r#"
+const seen = new Map();
+export default {{
+  async fetch(request) {{
+    const url = new URL(request.url);
+    seen.set(url.pathname, (seen.get(url.pathname) ?? 0) + 1);
+    if (seen.size > 100) seen.clear();
+    const body = JSON.stringify({{ tenant: '{name}', path: url.pathname, hits: seen.get(url.pathname) }});
+    return new Response(body, {{ headers: {{ 'content-type': 'application/json', 'x-tenant': '{name}' }} }});
+  }},
+}};
+"#
+        );
+        tenant(
+            dir.path(),
+            &name,
+            &script,
+            &format!("route = \"{name}.test/*\"\n"),
+        );
+        workers.push_str(&format!("[[workers]]\npath = \"{name}\"\n"));
+    }
+    let config = dir.path().join("verge.toml");
+    std::fs::write(
+        &config,
+        format!("[server]\nlisten = \"127.0.0.1:0\"\n{workers}"),
+    )
+    .unwrap();
+    let server = DevServer::serve(&config, &["--threads", "2"]);
+    let base = server.base.clone();
+
+    let duration = load_duration();
+    let started = Instant::now();
+    let rss_after_warmup = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let clients: Vec<_> = (0..16)
+        .map(|client_index| {
+            let base = base.clone();
+            std::thread::spawn(move || {
+                let agent = client();
+                let (mut ok, mut failed) = (0u64, Vec::new());
+                let mut n = client_index;
+                while started.elapsed() < duration {
+                    n += 1;
+                    let tenant = format!("t{}", n % 10);
+                    let request = http::Request::get(format!("{base}/p{}", n % 7))
+                        .header("host", format!("{tenant}.test"))
+                        .body(Vec::new())
+                        .unwrap();
+                    let reply = send(&agent, request);
+                    let right_tenant = reply
+                        .headers
+                        .get("x-tenant")
+                        .is_some_and(|v| v.as_bytes() == tenant.as_bytes());
+                    if reply.status == 200 && right_tenant {
+                        ok += 1;
+                    } else if failed.len() < 5 {
+                        failed.push(format!("{} {}", reply.status, reply.body));
+                    }
+                }
+                (ok, failed)
+            })
+        })
+        .collect();
+    // Memory after a quarter of the run (everything warm) and at the end must match closely.
+    std::thread::sleep(duration / 4);
+    *rss_after_warmup.lock().unwrap() = Some(current_rss_kib(server.pid()));
+    let mut total = 0;
+    for client in clients {
+        let (ok, failed) = client.join().unwrap();
+        assert!(failed.is_empty(), "failed requests: {failed:?}");
+        total += ok;
+    }
+    let warm = rss_after_warmup.lock().unwrap().unwrap();
+    let end = current_rss_kib(server.pid());
+    eprintln!(
+        "{total} requests in {:?} over ten tenants ({:.0}/s); RSS {} MiB after warm-up, {} MiB at the end",
+        duration,
+        total as f64 / duration.as_secs_f64(),
+        warm / 1024,
+        end / 1024
+    );
+    assert!(total > 1000, "only {total} requests completed");
+    assert!(
+        end < warm + 16 * 1024,
+        "RSS grew from {warm} KiB to {end} KiB under steady load"
+    );
+}
+
+fn current_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap()
+}
