@@ -30,8 +30,8 @@ pub use fetch::{
 };
 pub use subtle::constant_time_eq;
 
-use rquickjs::context::EvalOptions;
-use rquickjs::{Ctx, Function, Object, Persistent};
+use rquickjs::module::WriteOptions;
+use rquickjs::{Ctx, Function, Module, Object, Persistent};
 use verge_js::{rquickjs, Isolate, IsolateHandle, JsError};
 
 /// What the host gives the Web APIs of one isolate.
@@ -103,6 +103,19 @@ const APIS: &[Api] = &[
     api!("codegen.js"),
 ];
 
+/// The bytecode of each file of [`APIS`], compiled by the first isolate of the process and read
+/// by every later one: parsing the Web APIs' JavaScript is most of the cost of a new isolate.
+static BYTECODE: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+
+/// Reads one API file's module from [`BYTECODE`].
+#[allow(unsafe_code)]
+fn load_bytecode<'js>(ctx: &Ctx<'js>, bytecode: &'static [u8]) -> rquickjs::Result<Module<'js>> {
+    // SAFETY: the bytes were written by `Module::write` in this process, by the same QuickJS
+    // build, from our own sources, and are never changed; QuickJS reads them as ROM data that
+    // must outlive the context, which a `static` does.
+    unsafe { Module::load(ctx.clone(), bytecode) }
+}
+
 struct Internals(Persistent<Object<'static>>);
 
 /// Installs the Web APIs into a fresh isolate. Runs once per isolate, before any user code.
@@ -120,13 +133,27 @@ pub fn install(isolate: &Isolate, host: WebHost) -> Result<(), JsError> {
              { value, writable: true, configurable: true, enumerable: false })",
         )?;
         internals.set("defineGlobal", define_global)?;
-        for api in APIS {
-            let mut options = EvalOptions::default();
-            options.global = true;
-            options.strict = true;
-            options.filename = Some(format!("verge:web/{}", api.file));
-            let init: Function = ctx.eval_with_options(api.source, options)?;
+        let cached = BYTECODE.get();
+        let mut compiled = Vec::new();
+        for (index, api) in APIS.iter().enumerate() {
+            let name = format!("verge:web/{}", api.file);
+            let module = match cached.and_then(|cache| cache.get(index)) {
+                Some(bytecode) => load_bytecode(ctx, bytecode)?,
+                None => {
+                    let source = format!("export default {}", api.source);
+                    let module = Module::declare(ctx.clone(), name, source)?;
+                    compiled.push(module.write(WriteOptions::default())?);
+                    module
+                }
+            };
+            let (module, evaluated) = module.eval()?;
+            evaluated.finish::<()>()?;
+            let init: Function = module.get("default")?;
             init.call::<_, ()>((ops.clone(), internals.clone()))?;
+        }
+        if cached.is_none() {
+            // Another thread may have compiled them meanwhile; either copy is the same.
+            let _ = BYTECODE.set(compiled);
         }
         verge_js::store_host_state(ctx, Internals(Persistent::save(ctx, internals)))
     })
