@@ -15,7 +15,7 @@ mod worker;
 pub use outbound::HttpClient;
 pub use policy::NetworkPolicy;
 pub use verge_web::{
-    constant_time_eq, Body, BoxError, ChannelBody, ConsoleSink, LogLevel, NativeBody, Outbound,
-    OutboundRequest, OutboundResponse, RedirectMode,
+    constant_time_eq, precompile, Body, BoxError, ChannelBody, ConsoleSink, LogLevel, NativeBody,
+    Outbound, OutboundRequest, OutboundResponse, RedirectMode,
 };
 pub use worker::{LoadError, Outcome, Worker, WorkerLimits, WorkerRequest, WorkerResponse};

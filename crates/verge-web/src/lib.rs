@@ -30,6 +30,7 @@ pub use fetch::{
 };
 pub use subtle::constant_time_eq;
 
+use rquickjs::context::EvalOptions;
 use rquickjs::module::WriteOptions;
 use rquickjs::{Ctx, Function, Module, Object, Persistent};
 use verge_js::{rquickjs, Isolate, IsolateHandle, JsError};
@@ -103,9 +104,38 @@ const APIS: &[Api] = &[
     api!("codegen.js"),
 ];
 
-/// The bytecode of each file of [`APIS`], compiled by the first isolate of the process and read
-/// by every later one: parsing the Web APIs' JavaScript is most of the cost of a new isolate.
+/// The bytecode of each file of [`APIS`], once [`precompile`] made it: then every new isolate
+/// reads it instead of parsing the Web APIs' JavaScript, most of the cost of a new isolate.
+/// Without it (`verge dev`, one isolate per thread), isolates parse the sources.
 static BYTECODE: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+
+/// Compiles the Web APIs to bytecode now, on this thread, unless that is done: a server about
+/// to create many isolates calls this first, so that every one of them skips parsing.
+pub fn precompile() {
+    if BYTECODE.get().is_none() {
+        match compile_apis() {
+            Ok(compiled) => {
+                let _ = BYTECODE.set(compiled);
+            }
+            Err(e) => tracing::warn!("the Web APIs could not be compiled to bytecode: {e}"),
+        }
+    }
+}
+
+/// Each API file as the bytecode of a module whose default export is its init function.
+fn compile_apis() -> rquickjs::Result<Vec<Vec<u8>>> {
+    let runtime = rquickjs::Runtime::new()?;
+    let context = rquickjs::Context::full(&runtime)?;
+    context.with(|ctx| {
+        APIS.iter()
+            .map(|api| {
+                let name = format!("verge:web/{}", api.file);
+                let source = format!("export default {}", api.source);
+                Module::declare(ctx.clone(), name, source)?.write(WriteOptions::default())
+            })
+            .collect()
+    })
+}
 
 /// Reads one API file's module from [`BYTECODE`].
 #[allow(unsafe_code)]
@@ -134,26 +164,23 @@ pub fn install(isolate: &Isolate, host: WebHost) -> Result<(), JsError> {
         )?;
         internals.set("defineGlobal", define_global)?;
         let cached = BYTECODE.get();
-        let mut compiled = Vec::new();
         for (index, api) in APIS.iter().enumerate() {
             let name = format!("verge:web/{}", api.file);
-            let module = match cached.and_then(|cache| cache.get(index)) {
-                Some(bytecode) => load_bytecode(ctx, bytecode)?,
+            let init: Function = match cached.and_then(|cache| cache.get(index)) {
+                Some(bytecode) => {
+                    let (module, evaluated) = load_bytecode(ctx, bytecode)?.eval()?;
+                    evaluated.finish::<()>()?;
+                    module.get("default")?
+                }
                 None => {
-                    let source = format!("export default {}", api.source);
-                    let module = Module::declare(ctx.clone(), name, source)?;
-                    compiled.push(module.write(WriteOptions::default())?);
-                    module
+                    let mut options = EvalOptions::default();
+                    options.global = true;
+                    options.strict = true;
+                    options.filename = Some(name);
+                    ctx.eval_with_options(api.source, options)?
                 }
             };
-            let (module, evaluated) = module.eval()?;
-            evaluated.finish::<()>()?;
-            let init: Function = module.get("default")?;
             init.call::<_, ()>((ops.clone(), internals.clone()))?;
-        }
-        if cached.is_none() {
-            // Another thread may have compiled them meanwhile; either copy is the same.
-            let _ = BYTECODE.set(compiled);
         }
         verge_js::store_host_state(ctx, Internals(Persistent::save(ctx, internals)))
     })
