@@ -51,7 +51,18 @@ export default {
 const LOOP: &str = r#"
 export default {
   fetch(request) {
-    if (new URL(request.url).pathname.endsWith('/spin')) { for (;;) {} }
+    const path = new URL(request.url).pathname;
+    if (path.endsWith('/spin')) { for (;;) {} }
+    if (path.endsWith('/regex')) return new Response(String(/^(a+)+$/.test('a'.repeat(40) + 'b')));
+    if (path.endsWith('/microtasks')) {
+      const again = () => Promise.resolve().then(again);
+      again();
+      return new Promise(() => {});
+    }
+    if (path.endsWith('/recurse')) {
+      const down = (n) => down(n + 1) + 1;
+      try { down(0); } catch (error) { return new Response(`${error.name}`); }
+    }
     return new Response('loop tenant is fine');
   },
 };
@@ -180,6 +191,23 @@ fn tenants_are_routed_isolated_and_limited() {
         get_host(&base, "shared.test", "/loop/ok").body,
         "loop tenant is fine"
     );
+    // Catastrophic backtracking and an endless chain of microtasks are stopped the same way;
+    // unbounded recursion is a RangeError the worker can catch.
+    for hostile in ["/loop/regex", "/loop/microtasks"] {
+        let started = Instant::now();
+        let reply = get_host(&base, "shared.test", hostile);
+        assert_eq!(reply.status, 503, "{hostile}: {}", reply.body);
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{hostile}: {:?}",
+            started.elapsed()
+        );
+    }
+    assert_eq!(
+        get_host(&base, "shared.test", "/loop/recurse").body,
+        "RangeError"
+    );
+    assert_eq!(get_host(&base, "alpha.test", "/still").status, 200);
 
     // Allocating forever fails that request; the isolate is replaced and serves again.
     let grow = get_host(&base, "hog.test", "/grow");
