@@ -43,7 +43,7 @@ pub struct DevArgs {
 pub fn run(args: DevArgs) -> anyhow::Result<()> {
     let mut config = WorkerConfig::locate(&args.path)?;
     config.apply_var_overrides(&args.vars)?;
-    let console = dev_console();
+    let console = stdio_console();
     let limits = WorkerLimits::default();
 
     let addr = SocketAddr::new(args.ip, args.port);
@@ -80,8 +80,8 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
 }
 
 /// Worker output goes to stdout (log, info, debug) and stderr (warn, error), unadorned, as
-/// `wrangler dev` prints it.
-fn dev_console() -> LogSink {
+/// `wrangler dev` prints it (`verge serve` has already prefixed each line with its worker).
+pub fn stdio_console() -> LogSink {
     Arc::new(|level, text| {
         let _ = match level {
             LogLevel::Debug | LogLevel::Log => writeln!(std::io::stdout().lock(), "{text}"),

@@ -8,10 +8,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use verge_config::ServerConfig;
-use verge_runtime::{LogLevel, NetworkPolicy, WorkerLimits};
-use verge_server::{
-    Admin, BoundListeners, EdgeOptions, LogSink, Metrics, RouteTable, Site, SiteHandle,
-};
+use verge_runtime::{NetworkPolicy, WorkerLimits};
+use verge_server::{Admin, BoundListeners, EdgeOptions, Metrics, RouteTable, Site, SiteHandle};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -46,7 +44,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let options = EdgeOptions {
         limits,
         max_request_body: usize::try_from(config.limits.max_request_body).unwrap_or(usize::MAX),
-        console: tagged_console(),
+        console: crate::dev::stdio_console(),
         origin: None,
         header_timeout: config.header_timeout,
         drain_timeout: config.drain_timeout,
@@ -108,14 +106,4 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     crate::signals::stop_on_signal(server.shutdown_handle());
     server.join();
     Ok(())
-}
-
-/// Worker output, each line already prefixed with its worker's name, as log lines.
-fn tagged_console() -> LogSink {
-    Arc::new(|level, text| {
-        let _ = match level {
-            LogLevel::Debug | LogLevel::Log => writeln!(std::io::stdout().lock(), "{text}"),
-            LogLevel::Warn | LogLevel::Error => writeln!(std::io::stderr().lock(), "{text}"),
-        };
-    })
 }

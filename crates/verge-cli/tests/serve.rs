@@ -314,6 +314,24 @@ fn admin_call(method: &str, url: &str, token: &str) -> Reply {
     send(&client(), request)
 }
 
+/// The admin API's address, from the line `verge serve` prints.
+fn admin_address(server: &DevServer) -> String {
+    server
+        .stdout()
+        .lines()
+        .find_map(|l| l.strip_prefix("Admin API on ").map(|a| a.trim().to_owned()))
+        .unwrap()
+}
+
+/// One worker's value of metric `name` (0 before the worker has any).
+fn metric(admin: &str, token: &str, name: &str, worker: &str) -> i64 {
+    let text = admin_call("GET", &format!("{admin}/metrics"), token).body;
+    let prefix = format!("{name}{{worker=\"{worker}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map_or(0, |v| v.parse().unwrap())
+}
+
 #[test]
 fn the_admin_api_deploys_live_and_reports_metrics() {
     const TOKEN: &str = "test-token-0123456789";
@@ -335,13 +353,7 @@ fn the_admin_api_deploys_live_and_reports_metrics() {
     )
     .unwrap();
     let server = DevServer::serve(&config, &["--threads", "2"]);
-    let stdout = server.stdout();
-    let admin = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("Admin API on "))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let admin = admin_address(&server);
     let base = server.base.clone();
 
     // No token, a wrong token: 401.
@@ -451,12 +463,7 @@ fn the_admin_api_deploys_live_and_reports_metrics() {
 
     // Metrics are labelled by worker.
     let metrics = admin_call("GET", &format!("{admin}/metrics"), TOKEN).body;
-    let requests: u64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("verge_requests_total{worker=\"alpha\"} "))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let requests = metric(&admin, TOKEN, "verge_requests_total", "alpha");
     assert!(requests >= 5, "{metrics}");
     assert!(
         metrics.contains("verge_cold_starts_total{worker=\"alpha\"}"),
@@ -567,19 +574,8 @@ fn idle_isolates_are_dropped_and_created_again_on_demand() {
     )
     .unwrap();
     let server = DevServer::serve(&config, &["--threads", "1"]);
-    let admin = server
-        .stdout()
-        .lines()
-        .find_map(|l| l.strip_prefix("Admin API on ").map(|a| a.trim().to_owned()))
-        .unwrap();
-    let metric = |name: &str| -> i64 {
-        let text = admin_call("GET", &format!("{admin}/metrics"), TOKEN).body;
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{name}{{worker=\"alpha\"}} ")))
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
+    let admin = admin_address(&server);
+    let metric = |name: &str| metric(&admin, TOKEN, name, "alpha");
     assert_eq!(get_host(&server.base, "app.test", "/").body, "v1 /");
     assert_eq!(
         (
@@ -634,17 +630,8 @@ export default {
     )
     .unwrap();
     let server = DevServer::serve(&config, &["--threads", "1"]);
-    let admin = server
-        .stdout()
-        .lines()
-        .find_map(|l| l.strip_prefix("Admin API on ").map(|a| a.trim().to_owned()))
-        .unwrap();
-    let live = |worker: &str| -> i64 {
-        let text = admin_call("GET", &format!("{admin}/metrics"), TOKEN).body;
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("verge_live_isolates{{worker=\"{worker}\"}} ")))
-            .map_or(0, |v| v.parse().unwrap())
-    };
+    let admin = admin_address(&server);
+    let live = |worker: &str| metric(&admin, TOKEN, "verge_live_isolates", worker);
     assert_eq!(get_host(&server.base, "small.test", "/").body, "small /");
     assert_eq!(get_host(&server.base, "big.test", "/").body, "empty");
     // Both fit: after a few eviction rounds, both are alive.

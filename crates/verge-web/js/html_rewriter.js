@@ -52,12 +52,23 @@
   }
   const internalKey = Symbol('HTMLRewriter token');
 
-  class Element extends Token {
+  // What every content token can do: insert content around it, replace it, remove it.
+  class ContentToken extends Token {
+    get removed() { return this._op(OP.REMOVED); }
+    before(content, options) { return this._content(OP.BEFORE, content, options); }
+    after(content, options) { return this._content(OP.AFTER, content, options); }
+    replace(content, options) { return this._content(OP.REPLACE, content, options); }
+    remove() {
+      this._op(OP.REMOVE);
+      return this;
+    }
+  }
+
+  class Element extends ContentToken {
     get tagName() { return this._op(OP.TAG_NAME); }
     set tagName(name) { this._op(OP.SET_TAG_NAME, String(name)); }
     get attributes() { return this._op(OP.ATTRIBUTES)[Symbol.iterator](); }
     get namespaceURI() { return this._op(OP.NAMESPACE_URI); }
-    get removed() { return this._op(OP.REMOVED); }
     get canHaveContent() { return this._op(OP.CAN_HAVE_CONTENT); }
     get selfClosing() { return this._op(OP.SELF_CLOSING); }
     getAttribute(name) { return this._op(OP.GET_ATTRIBUTE, String(name)); }
@@ -70,17 +81,10 @@
       this._op(OP.REMOVE_ATTRIBUTE, String(name));
       return this;
     }
-    before(content, options) { return this._content(OP.BEFORE, content, options); }
-    after(content, options) { return this._content(OP.AFTER, content, options); }
     prepend(content, options) { return this._content(OP.PREPEND, content, options); }
     append(content, options) { return this._content(OP.APPEND, content, options); }
-    replace(content, options) { return this._content(OP.REPLACE, content, options); }
     setInnerContent(content, options) {
       return this._content(OP.SET_INNER_CONTENT, content, options);
-    }
-    remove() {
-      this._op(OP.REMOVE);
-      return this;
     }
     removeAndKeepContent() {
       this._op(OP.REMOVE_AND_KEEP_CONTENT);
@@ -94,20 +98,12 @@
     }
   }
 
-  class EndTag extends Token {
+  class EndTag extends ContentToken {
     get name() { return this._op(OP.NAME); }
     set name(name) { this._op(OP.SET_NAME, String(name)); }
-    get removed() { return this._op(OP.REMOVED); }
-    before(content, options) { return this._content(OP.BEFORE, content, options); }
-    after(content, options) { return this._content(OP.AFTER, content, options); }
-    replace(content, options) { return this._content(OP.REPLACE, content, options); }
-    remove() {
-      this._op(OP.REMOVE);
-      return this;
-    }
   }
 
-  class Text extends Token {
+  class Text extends ContentToken {
     #text; #lastInTextNode; #textType;
     constructor(key, run, text, lastInTextNode, textType) {
       super(key, run);
@@ -118,27 +114,11 @@
     get text() { return this.#text; }
     get lastInTextNode() { return this.#lastInTextNode; }
     get textType() { return this.#textType; }
-    get removed() { return this._op(OP.REMOVED); }
-    before(content, options) { return this._content(OP.BEFORE, content, options); }
-    after(content, options) { return this._content(OP.AFTER, content, options); }
-    replace(content, options) { return this._content(OP.REPLACE, content, options); }
-    remove() {
-      this._op(OP.REMOVE);
-      return this;
-    }
   }
 
-  class Comment extends Token {
+  class Comment extends ContentToken {
     get text() { return this._op(OP.TEXT); }
     set text(text) { this._op(OP.SET_TEXT, String(text)); }
-    get removed() { return this._op(OP.REMOVED); }
-    before(content, options) { return this._content(OP.BEFORE, content, options); }
-    after(content, options) { return this._content(OP.AFTER, content, options); }
-    replace(content, options) { return this._content(OP.REPLACE, content, options); }
-    remove() {
-      this._op(OP.REMOVE);
-      return this;
-    }
   }
 
   class Doctype extends Token {

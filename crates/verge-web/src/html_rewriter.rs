@@ -255,46 +255,43 @@ fn mutate(apply: impl FnOnce()) -> Reply {
     Reply::Undefined
 }
 
+/// The operations every content token shares (insert around it, replace or remove it), after
+/// the arms particular to the token.
+macro_rules! content_ops {
+    ($token:expr, $op:expr, { $($arm:tt)* }) => {
+        match $op.code {
+            $($arm)*
+            code::BEFORE => mutate(|| $token.before(&$op.text, content_type($op))),
+            code::AFTER => mutate(|| $token.after(&$op.text, content_type($op))),
+            code::REPLACE => mutate(|| $token.replace(&$op.text, content_type($op))),
+            code::REMOVE => mutate(|| $token.remove()),
+            code::REMOVED => Reply::Bool($token.removed()),
+            _ => Reply::unsupported($op),
+        }
+    };
+}
+
 impl Token for EndTag<'_> {
     fn apply(&mut self, op: &Op, _: &Suspender) -> Reply {
-        match op.code {
+        content_ops!(self, op, {
             code::NAME => Reply::Str(self.name()),
             code::SET_NAME => mutate(|| self.set_name_str(op.text.clone())),
-            code::BEFORE => mutate(|| self.before(&op.text, content_type(op))),
-            code::AFTER => mutate(|| self.after(&op.text, content_type(op))),
-            code::REPLACE => mutate(|| self.replace(&op.text, content_type(op))),
-            code::REMOVE => mutate(|| self.remove()),
-            code::REMOVED => Reply::Bool(self.removed()),
-            _ => Reply::unsupported(op),
-        }
+        })
     }
 }
 
 impl Token for TextChunk<'_> {
     fn apply(&mut self, op: &Op, _: &Suspender) -> Reply {
-        match op.code {
-            code::BEFORE => mutate(|| self.before(&op.text, content_type(op))),
-            code::AFTER => mutate(|| self.after(&op.text, content_type(op))),
-            code::REPLACE => mutate(|| self.replace(&op.text, content_type(op))),
-            code::REMOVE => mutate(|| self.remove()),
-            code::REMOVED => Reply::Bool(self.removed()),
-            _ => Reply::unsupported(op),
-        }
+        content_ops!(self, op, {})
     }
 }
 
 impl Token for Comment<'_> {
     fn apply(&mut self, op: &Op, _: &Suspender) -> Reply {
-        match op.code {
+        content_ops!(self, op, {
             code::TEXT => Reply::Str(self.text()),
             code::SET_TEXT => Reply::from_result(self.set_text(&op.text)),
-            code::BEFORE => mutate(|| self.before(&op.text, content_type(op))),
-            code::AFTER => mutate(|| self.after(&op.text, content_type(op))),
-            code::REPLACE => mutate(|| self.replace(&op.text, content_type(op))),
-            code::REMOVE => mutate(|| self.remove()),
-            code::REMOVED => Reply::Bool(self.removed()),
-            _ => Reply::unsupported(op),
-        }
+        })
     }
 }
 
