@@ -33,15 +33,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("VERGE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .without_time()
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .init();
+    init_logs();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Dev(args) => dev::run(args),
@@ -55,5 +47,21 @@ fn main() -> ExitCode {
             eprintln!("✘ [ERROR] {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Logs go to stderr: readable lines by default, or one JSON object per event (with a
+/// timestamp and the event's fields, such as `worker`) when `VERGE_LOG_FORMAT=json`, for a log
+/// pipeline. `VERGE_LOG` filters them (`info` by default).
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VERGE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("VERGE_LOG_FORMAT").is_ok_and(|format| format == "json") {
+        builder.json().with_current_span(false).init();
+    } else {
+        builder.without_time().with_target(false).init();
     }
 }

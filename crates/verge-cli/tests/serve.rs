@@ -146,7 +146,11 @@ fn tenants_are_routed_isolated_and_limited() {
     )
     .unwrap();
     // One thread, so that every tenant shares it: isolation must hold within a thread.
-    let server = DevServer::serve(&config, &["--threads", "1"]);
+    let server = DevServer::serve_with_env(
+        &config,
+        &["--threads", "1"],
+        &[("VERGE_LOG_FORMAT", "json")],
+    );
     let base = server.base.clone();
 
     // Routing by host and by path; no route is a 404.
@@ -240,8 +244,23 @@ fn tenants_are_routed_isolated_and_limited() {
     let via_worker = get_host(&base, "alpha.test", "/fetch?url=http://www.zone.test/x");
     assert_eq!(via_worker.body, "reached: 200 origin saw www.zone.test /x");
 
-    // Console output and errors are tagged with the worker's name.
-    assert!(server.stderr().contains("looper"), "{}", server.stderr());
+    // Logs are structured: one JSON object per line, the worker's name a field of its events.
+    let stderr = server.stderr();
+    let events: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["fields"]["worker"] == "looper" && e["level"] == "ERROR"),
+        "{stderr}"
+    );
+    assert!(
+        events.iter().all(|e| e["timestamp"].is_string()),
+        "{stderr}"
+    );
 }
 
 #[test]

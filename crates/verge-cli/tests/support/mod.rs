@@ -60,8 +60,18 @@ impl DevServer {
     /// Starts `verge serve --config CONFIG ARGS…` (its config listens on port 0) and waits for
     /// its Ready line.
     pub fn serve(config: &Path, args: &[&str]) -> Self {
+        Self::serve_with_env(config, args, &[])
+    }
+
+    /// Like [`serve`](Self::serve), with extra environment variables for the server.
+    pub fn serve_with_env(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut command = verge();
-        command.arg("serve").arg("--config").arg(config).args(args);
+        command
+            .arg("serve")
+            .arg("--config")
+            .arg(config)
+            .args(args)
+            .envs(env.iter().copied());
         Self::launch(command)
     }
 
