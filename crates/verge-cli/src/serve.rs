@@ -38,6 +38,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     limits.isolate.memory_bytes =
         usize::try_from(config.limits.memory_mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
     limits.subrequests = config.limits.subrequests;
+    limits.wall_time = Some(Duration::from_millis(config.limits.wall_ms));
     let threads = args.threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });

@@ -59,6 +59,8 @@ export default {
       again();
       return new Promise(() => {});
     }
+    // A promise kept reachable (its resolver in a global) but never settled.
+    if (path.endsWith('/hang')) return new Promise((resolve) => { globalThis.pending = resolve; });
     if (path.endsWith('/recurse')) {
       const down = (n) => down(n + 1) + 1;
       try { down(0); } catch (error) { return new Response(`${error.name}`); }
@@ -140,7 +142,7 @@ fn tenants_are_routed_isolated_and_limited() {
              [[workers]]\npath = \"alpha\"\n[[workers]]\npath = \"beta\"\n\
              [[workers]]\npath = \"looper\"\n[[workers]]\npath = \"hog\"\n\n\
              [[zones]]\nname = \"zone.test\"\norigin = \"{}\"\n\n\
-             [limits]\nmemory_mib = 32\n",
+             [limits]\nmemory_mib = 32\nwall_ms = 500\n",
             origin.base
         ),
     )
@@ -210,6 +212,20 @@ fn tenants_are_routed_isolated_and_limited() {
     assert_eq!(
         get_host(&base, "shared.test", "/loop/recurse").body,
         "RangeError"
+    );
+    // A response that never comes ends at the wall-time limit, naming it.
+    let started = Instant::now();
+    let hang = get_host(&base, "shared.test", "/loop/hang");
+    assert_eq!(hang.status, 503, "{}", hang.body);
+    assert!(
+        hang.body.contains("wall-time limit (500 ms)"),
+        "{}",
+        hang.body
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
     );
     assert_eq!(get_host(&base, "alpha.test", "/still").status, 200);
 

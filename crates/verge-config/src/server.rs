@@ -55,6 +55,8 @@ pub struct ServerLimits {
     pub subrequests: u32,
     /// Request bodies above this many bytes are refused with 413.
     pub max_request_body: u64,
+    /// How long a request may wait for its worker's response (a promise that never settles).
+    pub wall_ms: u64,
     /// An isolate unused for this long is dropped (re-created on the next request).
     pub isolate_idle_ms: u64,
     /// The JavaScript heap all isolates may hold together, in MiB; past it, the least recently
@@ -69,6 +71,7 @@ impl Default for ServerLimits {
             memory_mib: 128,
             subrequests: 1000,
             max_request_body: 500 * 1000 * 1000,
+            wall_ms: 120_000,
             isolate_idle_ms: 5 * 60 * 1000,
             isolate_budget_mib: 0,
         }

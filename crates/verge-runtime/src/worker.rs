@@ -21,6 +21,9 @@ pub struct WorkerLimits {
     /// `fetch()` calls per request unless the worker's `[limits] subrequests` says otherwise
     /// (Workers' paid plan: 1000).
     pub subrequests: u32,
+    /// How long a request may wait for the worker's response, CPU or not: a handler whose
+    /// promise never settles is ended here. `None`: no bound.
+    pub wall_time: Option<Duration>,
 }
 
 impl Default for WorkerLimits {
@@ -32,7 +35,20 @@ impl Default for WorkerLimits {
             },
             wait_until: Duration::from_secs(30),
             subrequests: 1000,
+            wall_time: None,
         }
+    }
+}
+
+/// Why a request failed whose handler's promise was collected unsettled: nothing can settle it.
+const NEVER_SETTLES: &str =
+    "the script will never generate a response: its promise was dropped without settling";
+
+/// Completes after `bound`, or never.
+async fn wall_clock(bound: Option<Duration>) {
+    match bound {
+        Some(bound) => tokio::time::sleep(bound).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -243,7 +259,8 @@ impl Worker {
                 // Both are ready at once when a stopped chain is freed: the stop explains it.
                 biased;
                 Ok(()) = &mut stopped => return self.stopped(tag),
-                settled = receiver => settled.unwrap_or_else(|_| Err(JsError::internal("the isolate was dropped mid-request"))),
+                settled = receiver => settled.unwrap_or_else(|_| Err(JsError::internal(NEVER_SETTLES))),
+                () = wall_clock(self.limits.wall_time) => return self.timed_out(tag),
             },
             Err(error) if error.is_interrupt() => return self.stopped(tag),
             Err(error) => Err(error),
@@ -277,6 +294,19 @@ impl Worker {
         };
         Outcome::LimitExceeded {
             message: format!("the worker exceeded {limit}"),
+        }
+    }
+
+    /// Ends a request that waited past the wall-time limit without a response.
+    fn timed_out(&self, tag: u64) -> Outcome {
+        self.interruptible.borrow_mut().remove(&tag);
+        self.finish(tag);
+        let bound = self.limits.wall_time.unwrap_or_default();
+        Outcome::LimitExceeded {
+            message: format!(
+                "the worker did not respond within its wall-time limit ({} ms)",
+                bound.as_millis()
+            ),
         }
     }
 

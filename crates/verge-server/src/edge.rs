@@ -633,10 +633,7 @@ async fn run_worker(
         }
         Outcome::LimitExceeded { message } => {
             tracing::error!(worker = name, "request stopped: {message}");
-            plain(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Error 1102: Worker exceeded resource limits (CPU time)\n",
-            )
+            limit_exceeded(&message)
         }
         Outcome::Exception { error, .. } if error.is_out_of_memory() => {
             tracing::error!(
@@ -644,10 +641,7 @@ async fn run_worker(
                 "request stopped: the isolate ran out of memory; it is discarded"
             );
             state.discard(name);
-            plain(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Error 1102: Worker exceeded resource limits (memory)\n",
-            )
+            limit_exceeded("the worker ran out of memory")
         }
         Outcome::Exception {
             error,
@@ -811,6 +805,22 @@ fn to_worker_request(
             "clientIp": client_ip,
         }),
     })
+}
+
+/// Workers' error 1102, naming the limit.
+fn limit_exceeded(limit: &str) -> Response<NativeBody> {
+    let body = format!("Error 1102: Worker exceeded resource limits: {limit}\n");
+    let mut response = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain;charset=UTF-8"),
+    );
+    response
 }
 
 fn plain(status: StatusCode, body: &'static str) -> Response<NativeBody> {
