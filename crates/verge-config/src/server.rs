@@ -27,6 +27,16 @@ pub struct ServerConfig {
     pub outbound_allow: Vec<ipnet::IpNet>,
 }
 
+impl Zone {
+    /// Whether `host` (without a port) is the zone's name or a subdomain of it.
+    pub fn serves(&self, host: &str) -> bool {
+        host == self.name
+            || host
+                .strip_suffix(self.name.as_str())
+                .is_some_and(|sub| sub.ends_with('.'))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct AdminConfig {
     pub listen: SocketAddr,

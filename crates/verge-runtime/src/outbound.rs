@@ -82,13 +82,7 @@ impl HttpClient {
         let Some(host) = url.host_str() else {
             return (url.clone(), None);
         };
-        let zone = self.zones.iter().find(|zone| {
-            host == zone.name
-                || host
-                    .strip_suffix(zone.name.as_str())
-                    .is_some_and(|sub| sub.ends_with('.'))
-        });
-        match zone {
+        match self.zones.iter().find(|zone| zone.serves(host)) {
             Some(zone) => {
                 let mut target = zone.origin.clone();
                 target.set_path(url.path());

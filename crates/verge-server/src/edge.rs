@@ -521,7 +521,7 @@ async fn handle(
         Err((status, message)) => plain(status, message),
         Ok(worker_request) => match tenant {
             Some(index) => run(&state, &site, index, worker_request).await,
-            None if zone_of(&site.zones, &host).is_some() => {
+            None if in_a_zone(&site.zones, &host) => {
                 let WorkerRequest {
                     method,
                     url,
@@ -553,15 +553,10 @@ async fn handle(
     Ok(response)
 }
 
-/// The zone whose host `host` is, or is under.
-fn zone_of<'a>(zones: &'a [Zone], host: &str) -> Option<&'a Zone> {
+/// Whether some zone serves `host` (a port is ignored).
+fn in_a_zone(zones: &[Zone], host: &str) -> bool {
     let host = strip_port(host);
-    zones.iter().find(|zone| {
-        host == zone.name
-            || host
-                .strip_suffix(zone.name.as_str())
-                .is_some_and(|sub| sub.ends_with('.'))
-    })
+    zones.iter().any(|zone| zone.serves(host))
 }
 
 fn request_host(request: &Request<Incoming>) -> String {
