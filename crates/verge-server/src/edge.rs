@@ -804,23 +804,15 @@ fn to_worker_request(
 
 /// Workers' error 1102, naming the limit.
 fn limit_exceeded(limit: &str) -> Response<NativeBody> {
-    let body = format!("Error 1102: Worker exceeded resource limits: {limit}\n");
-    let mut response = Response::new(
-        Full::new(Bytes::from(body))
-            .map_err(|never| match never {})
-            .boxed(),
-    );
-    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain;charset=UTF-8"),
-    );
-    response
+    plain(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("Error 1102: Worker exceeded resource limits: {limit}\n"),
+    )
 }
 
-fn plain(status: StatusCode, body: &'static str) -> Response<NativeBody> {
+fn plain(status: StatusCode, body: impl Into<Bytes>) -> Response<NativeBody> {
     let mut response = Response::new(
-        Full::new(Bytes::from_static(body.as_bytes()))
+        Full::new(body.into())
             .map_err(|never| match never {})
             .boxed(),
     );
