@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use verge_config::ServerConfig;
 use verge_runtime::{NetworkPolicy, WorkerLimits};
-use verge_server::{Admin, BoundListeners, EdgeOptions, Metrics, RouteTable, Site, SiteHandle};
+use verge_server::{
+    Admin, BoundListeners, Deployed, EdgeOptions, Metrics, RouteTable, Site, SiteHandle,
+};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -26,8 +28,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let routes = RouteTable::new(&config.workers)
         .map_err(|e| anyhow::anyhow!("{}: {e}", config.file.display()))?;
     let site = Site {
-        workers: config.workers.iter().cloned().map(Arc::new).collect(),
-        versions: vec![1; config.workers.len()],
+        workers: config
+            .workers
+            .iter()
+            .map(|worker| Deployed {
+                config: Arc::new(worker.clone()),
+                version: 1,
+            })
+            .collect(),
         routes: Some(routes),
         zones: config.zones.clone(),
         // Zone origins are the operator's own servers: the client reaches them whatever the policy.

@@ -12,7 +12,7 @@
 //!   JSON object per line (`{"level": …, "message": …}`), until the client goes away;
 //! - `GET /metrics`: Prometheus text, labelled by worker.
 
-use crate::edge::{check_workers_here, EdgeOptions, Site, SiteHandle};
+use crate::edge::{check_workers_here, Deployed, EdgeOptions, Site, SiteHandle};
 use crate::metrics::Metrics;
 use crate::routes::RouteTable;
 use base64::Engine as _;
@@ -147,11 +147,10 @@ async fn handle(admin: &Admin, request: Request<Incoming>) -> Response<AdminBody
             let workers: Vec<_> = site
                 .workers
                 .iter()
-                .zip(&site.versions)
-                .map(|(worker, version)| {
+                .map(|Deployed { config, version }| {
                     let routes: Vec<&str> =
-                        worker.routes.iter().map(|r| r.pattern.as_str()).collect();
-                    serde_json::json!({ "name": worker.name, "version": version, "routes": routes })
+                        config.routes.iter().map(|r| r.pattern.as_str()).collect();
+                    serde_json::json!({ "name": config.name, "version": version, "routes": routes })
                 })
                 .collect();
             json(StatusCode::OK, serde_json::json!(workers))
@@ -172,17 +171,15 @@ async fn handle(admin: &Admin, request: Request<Incoming>) -> Response<AdminBody
         },
         (Method::DELETE, _, Some(name)) => {
             let site = admin.site.current();
-            let Some(index) = site.workers.iter().position(|w| w.name == name) else {
+            let Some(index) = site.workers.iter().position(|w| w.config.name == name) else {
                 return error(
                     StatusCode::NOT_FOUND,
                     format!("no worker is named {name:?}"),
                 );
             };
             let mut workers = site.workers.clone();
-            let mut versions = site.versions.clone();
             workers.remove(index);
-            versions.remove(index);
-            match replace_site(admin, &site, workers, versions) {
+            match replace_site(admin, &site, workers) {
                 Ok(()) => {
                     tracing::info!(worker = %name, "deleted");
                     json(StatusCode::OK, serde_json::json!({ "deleted": name }))
@@ -199,7 +196,13 @@ async fn handle(admin: &Admin, request: Request<Incoming>) -> Response<AdminBody
 
 /// Streams worker `name`'s console output and exceptions, one JSON line per event.
 fn tail(admin: &Admin, name: &str) -> Response<AdminBody> {
-    if !admin.site.current().workers.iter().any(|w| w.name == name) {
+    if !admin
+        .site
+        .current()
+        .workers
+        .iter()
+        .any(|w| w.config.name == name)
+    {
         return error(
             StatusCode::NOT_FOUND,
             format!("no worker is named {name:?}"),
@@ -260,7 +263,7 @@ async fn deploy(
     let upload: Upload = serde_json::from_slice(&body)
         .map_err(|e| bad(format!("the upload is not valid JSON for a deploy: {e}")))?;
     let site = admin.site.current();
-    let version = site.versions.iter().copied().max().unwrap_or(0) + 1;
+    let version = site.workers.iter().map(|w| w.version).max().unwrap_or(0) + 1;
     let dir = admin
         .data_dir
         .join("workers")
@@ -275,36 +278,23 @@ async fn deploy(
     check_workers_here(std::slice::from_ref(&config), &admin.options)
         .await
         .map_err(|(_, e)| bad(e.to_string()))?;
+    let deployed = Deployed { config, version };
     let mut workers = site.workers.clone();
-    let mut versions = site.versions.clone();
-    match workers.iter().position(|w| w.name == name) {
-        Some(index) => {
-            workers[index] = config;
-            versions[index] = version;
-        }
-        None => {
-            workers.push(config);
-            versions.push(version);
-        }
+    match workers.iter().position(|w| w.config.name == name) {
+        Some(index) => workers[index] = deployed,
+        None => workers.push(deployed),
     }
-    replace_site(admin, &site, workers, versions).map_err(bad)?;
+    replace_site(admin, &site, workers).map_err(bad)?;
     tracing::info!(worker = %name, version, "deployed");
     Ok(version)
 }
 
 /// Switches to a site with `workers`, keeping `current`'s zones and policy; refuses routes that
 /// collide.
-fn replace_site(
-    admin: &Admin,
-    current: &Site,
-    workers: Vec<Arc<WorkerConfig>>,
-    versions: Vec<u64>,
-) -> Result<(), String> {
-    let configs: Vec<WorkerConfig> = workers.iter().map(|w| (**w).clone()).collect();
-    let routes = RouteTable::new(&configs)?;
+fn replace_site(admin: &Admin, current: &Site, workers: Vec<Deployed>) -> Result<(), String> {
+    let routes = RouteTable::new(&workers)?;
     admin.site.replace(Site {
         workers,
-        versions,
         routes: Some(routes),
         zones: current.zones.clone(),
         policy: current.policy.clone(),

@@ -102,12 +102,23 @@ impl RunningServer {
     }
 }
 
+/// A worker as deployed: its config and its version. A thread whose isolate is of an older
+/// version makes a new one, while requests in flight finish on the old.
+#[derive(Clone)]
+pub struct Deployed {
+    pub config: Arc<WorkerConfig>,
+    pub version: u64,
+}
+
+impl std::borrow::Borrow<WorkerConfig> for Deployed {
+    fn borrow(&self) -> &WorkerConfig {
+        &self.config
+    }
+}
+
 /// What a server serves.
 pub struct Site {
-    pub workers: Vec<Arc<WorkerConfig>>,
-    /// Each worker's version, parallel to `workers`: a thread whose isolate is of an older
-    /// version makes a new one, while requests in flight finish on the old.
-    pub versions: Vec<u64>,
+    pub workers: Vec<Deployed>,
     /// Which worker a request goes to; `None` sends every request to the first (`verge dev`).
     pub routes: Option<RouteTable>,
     /// Hosts served by an origin: requests no route claims go there, and so does `fetch()`.
@@ -120,8 +131,7 @@ impl Site {
     /// One worker answering everything, reaching any address.
     pub fn single(config: Arc<WorkerConfig>) -> Self {
         Self {
-            workers: vec![config],
-            versions: vec![1],
+            workers: vec![Deployed { config, version: 1 }],
             routes: None,
             zones: Vec::new(),
             policy: NetworkPolicy::open(),
@@ -203,8 +213,8 @@ pub fn serve_site(
 /// Loads each of `workers` once, to refuse workers that do not compile before they serve: the
 /// failing worker's name and the error. Runs on the calling thread, which must not be inside a
 /// tokio runtime; see [`check_workers_here`] for one that is.
-pub fn check_workers(
-    workers: &[Arc<WorkerConfig>],
+pub fn check_workers<W: std::borrow::Borrow<WorkerConfig>>(
+    workers: &[W],
     options: &EdgeOptions,
 ) -> Result<(), (String, LoadError)> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -223,11 +233,11 @@ pub fn check_workers(
 }
 
 /// [`check_workers`] inside a `LocalSet` that is already running.
-pub async fn check_workers_here(
-    workers: &[Arc<WorkerConfig>],
+pub async fn check_workers_here<W: std::borrow::Borrow<WorkerConfig>>(
+    workers: &[W],
     options: &EdgeOptions,
 ) -> Result<(), (String, LoadError)> {
-    for config in workers {
+    for config in workers.iter().map(std::borrow::Borrow::borrow) {
         let console: ConsoleSink = Rc::new(|_, _| {});
         let outbound: Rc<dyn Outbound> = Rc::new(HttpClient::new());
         Worker::load(config, options.limits.clone(), console, outbound)
@@ -292,8 +302,8 @@ impl ThreadState {
     /// The isolate of `site`'s worker `index` on this thread, loading it on first use (a cold
     /// start) or when the worker's version changed.
     async fn worker(&self, site: &Site, index: usize) -> Result<Rc<LiveWorker>, LoadError> {
-        let config = &site.workers[index];
-        let version = site.versions[index];
+        let Deployed { config, version } = &site.workers[index];
+        let version = *version;
         let slot = {
             let mut tenants = self.tenants.borrow_mut();
             let fresh = || Tenant {
@@ -384,7 +394,7 @@ impl ThreadState {
     fn forget_removed(&self, site: &Site) {
         let mut tenants = self.tenants.borrow_mut();
         if tenants.len() > site.workers.len() {
-            tenants.retain(|name, _| site.workers.iter().any(|w| &w.name == name));
+            tenants.retain(|name, _| site.workers.iter().any(|w| &w.config.name == name));
         }
     }
 }
@@ -577,7 +587,7 @@ async fn run(
     index: usize,
     request: WorkerRequest,
 ) -> Response<NativeBody> {
-    let name = site.workers[index].name.as_str();
+    let name = site.workers[index].config.name.as_str();
     let metrics = state.metrics.worker(name);
     metrics.requests.fetch_add(1, Ordering::Relaxed);
     let response = run_worker(state, site, index, request).await;
@@ -593,7 +603,7 @@ async fn run_worker(
     index: usize,
     request: WorkerRequest,
 ) -> Response<NativeBody> {
-    let name = site.workers[index].name.as_str();
+    let name = site.workers[index].config.name.as_str();
     let live = match state.worker(site, index).await {
         Ok(live) => live,
         Err(error) => {

@@ -15,8 +15,8 @@ mod tail;
 
 pub use admin::{serve_admin, Admin};
 pub use edge::{
-    check_workers, serve_site, serve_worker, EdgeOptions, LogSink, RunningServer, ShutdownHandle,
-    Site, SiteHandle,
+    check_workers, serve_site, serve_worker, Deployed, EdgeOptions, LogSink, RunningServer,
+    ShutdownHandle, Site, SiteHandle,
 };
 pub use listen::BoundListeners;
 pub use metrics::Metrics;

@@ -5,6 +5,7 @@
 //! wins: an exact host before a wildcard one, a longer host before a shorter, an exact path
 //! before a prefix, a longer path before a shorter.
 
+use std::borrow::Borrow;
 use verge_config::WorkerConfig;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,9 +107,9 @@ pub struct RouteTable {
 
 impl RouteTable {
     /// Compiles the routes of `workers`; a pattern claimed twice is an error naming both.
-    pub fn new(workers: &[WorkerConfig]) -> Result<Self, String> {
+    pub fn new<W: Borrow<WorkerConfig>>(workers: &[W]) -> Result<Self, String> {
         let mut routes: Vec<CompiledRoute> = Vec::new();
-        for (index, worker) in workers.iter().enumerate() {
+        for (index, worker) in workers.iter().map(Borrow::borrow).enumerate() {
             for route in &worker.routes {
                 let compiled = CompiledRoute::parse(&route.pattern, route.custom_domain, index)
                     .map_err(|e| format!("worker {:?}: {e}", worker.name))?;
@@ -118,7 +119,10 @@ impl RouteTable {
                 {
                     return Err(format!(
                         "route {:?} of worker {:?} duplicates {:?} of worker {:?}",
-                        route.pattern, worker.name, other.pattern, workers[other.worker].name
+                        route.pattern,
+                        worker.name,
+                        other.pattern,
+                        workers[other.worker].borrow().name
                     ));
                 }
                 routes.push(compiled);
