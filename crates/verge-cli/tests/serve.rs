@@ -457,6 +457,16 @@ fn the_admin_api_deploys_live_and_reports_metrics() {
         200
     );
     assert_eq!(get_host(&base, "gamma.test", "/").status, 404);
+    // Its isolates go too, on every thread.
+    assert!(
+        wait_until(Duration::from_secs(5), || metric(
+            &admin,
+            TOKEN,
+            "verge_live_isolates",
+            "gamma"
+        ) == 0),
+        "a deleted worker's isolate is still alive"
+    );
 
     // A tenant cannot reach the admin listener.
     let probe = get_host(&base, "app.test", &format!("/fetch?url={admin}/workers"));

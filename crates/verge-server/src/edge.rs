@@ -291,6 +291,8 @@ struct Tenant {
 /// What one serving thread shares between its connections.
 struct ThreadState {
     site: SiteHandle,
+    /// The site the last eviction round saw; a different one may have dropped workers.
+    evicted_for: std::cell::RefCell<Arc<Site>>,
     metrics: Arc<Metrics>,
     /// This thread's isolates, by worker name.
     tenants: std::cell::RefCell<HashMap<String, Tenant>>,
@@ -357,9 +359,11 @@ impl ThreadState {
         self.tenants.borrow_mut().remove(name);
     }
 
-    /// Drops isolates idle past the idle bound, then the least recently used ones while this
-    /// thread's isolates hold more heap than the budget. Requests in flight keep theirs.
+    /// Drops the isolates of workers no longer deployed, those idle past the idle bound, then
+    /// the least recently used ones while this thread's isolates hold more heap than the
+    /// budget. Requests in flight keep theirs.
     fn evict(&self) {
+        self.forget_removed();
         let mut tenants = self.tenants.borrow_mut();
         if let Some(idle) = self.options.isolate_idle {
             tenants.retain(|name, tenant| {
@@ -390,12 +394,20 @@ impl ThreadState {
         }
     }
 
-    /// Drops the isolates of workers that are no longer deployed.
-    fn forget_removed(&self, site: &Site) {
-        let mut tenants = self.tenants.borrow_mut();
-        if tenants.len() > site.workers.len() {
-            tenants.retain(|name, _| site.workers.iter().any(|w| &w.config.name == name));
+    /// Drops the isolates of workers that are no longer deployed, once per change of site.
+    fn forget_removed(&self) {
+        let site = self.site.current();
+        if Arc::ptr_eq(&site, &self.evicted_for.replace(site.clone())) {
+            return;
         }
+        let deployed: std::collections::HashSet<&str> = site
+            .workers
+            .iter()
+            .map(|w| w.config.name.as_str())
+            .collect();
+        self.tenants
+            .borrow_mut()
+            .retain(|name, _| deployed.contains(name.as_str()));
     }
 }
 
@@ -420,6 +432,7 @@ fn serve_thread(
         let current = site.current();
         let client = HttpClient::with_policy(current.policy.clone(), current.zones.clone());
         let state = Rc::new(ThreadState {
+            evicted_for: std::cell::RefCell::new(current.clone()),
             site,
             metrics,
             tenants: Default::default(),
@@ -522,7 +535,6 @@ async fn handle(
         .unwrap_or_else(|| "/".into());
     let host = request_host(&request);
     let site = state.site.current();
-    state.forget_removed(&site);
     let tenant = match &site.routes {
         None => Some(0),
         Some(routes) => routes.find(&host, &path),
