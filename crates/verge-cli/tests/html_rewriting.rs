@@ -97,14 +97,7 @@ impl Counter {
 
 #[test]
 fn a_100_mib_page_is_rewritten_while_streaming_in_bounded_memory() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("origin.js"), ORIGIN).unwrap();
-    std::fs::write(dir.path().join("proxy.js"), PROXY).unwrap();
-    let origin = DevServer::start(&dir.path().join("origin.js"), &[]);
-    let proxy = DevServer::start(
-        &dir.path().join("proxy.js"),
-        &["--var", &format!("ORIGIN:{}", origin.base)],
-    );
+    let (_dir, _origin, proxy) = origin_and_proxy(ORIGIN, PROXY);
 
     let mut response = client()
         .get(format!("{}/?mib=100", proxy.base))

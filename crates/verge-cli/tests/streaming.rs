@@ -61,14 +61,7 @@ impl Read for Zeros {
 
 #[test]
 fn hundreds_of_mib_stream_through_a_worker_in_bounded_memory() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("origin.js"), ORIGIN).unwrap();
-    std::fs::write(dir.path().join("proxy.js"), PROXY).unwrap();
-    let origin = DevServer::start(&dir.path().join("origin.js"), &[]);
-    let proxy = DevServer::start(
-        &dir.path().join("proxy.js"),
-        &["--var", &format!("ORIGIN:{}", origin.base)],
-    );
+    let (_dir, _origin, proxy) = origin_and_proxy(ORIGIN, PROXY);
     let agent = client();
 
     // 512 MiB down: origin → fetch → TransformStream → client.

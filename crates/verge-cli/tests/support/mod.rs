@@ -165,6 +165,20 @@ impl Drop for DevServer {
     }
 }
 
+/// An origin worker and a proxy worker in front of it (its var ORIGIN names the origin), each
+/// under its own `verge dev`; the directory holds their scripts while they run.
+pub fn origin_and_proxy(origin: &str, proxy: &str) -> (tempfile::TempDir, DevServer, DevServer) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("origin.js"), origin).unwrap();
+    std::fs::write(dir.path().join("proxy.js"), proxy).unwrap();
+    let origin = DevServer::start(&dir.path().join("origin.js"), &[]);
+    let proxy = DevServer::start(
+        &dir.path().join("proxy.js"),
+        &["--var", &format!("ORIGIN:{}", origin.base)],
+    );
+    (dir, origin, proxy)
+}
+
 /// Polls `condition` every 10 ms until it holds or `bound` passes.
 pub fn wait_until(bound: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + bound;
