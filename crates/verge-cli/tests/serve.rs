@@ -102,6 +102,13 @@ fn tenant(dir: &Path, name: &str, script: &str, extra: &str) {
     .unwrap();
 }
 
+/// Writes `toml` as `dir`'s verge.toml; its path.
+fn write_config(dir: &Path, toml: &str) -> std::path::PathBuf {
+    let config = dir.join("verge.toml");
+    std::fs::write(&config, toml).unwrap();
+    config
+}
+
 fn get_host(base: &str, host: &str, path: &str) -> Reply {
     let request = http::Request::get(format!("{base}{path}"))
         .header("host", host)
@@ -134,10 +141,9 @@ fn tenants_are_routed_isolated_and_limited() {
         "routes = [{ pattern = \"shared.test/loop/*\" }]\n[limits]\ncpu_ms = 50\n",
     );
     tenant(dir.path(), "hog", HOG, "route = \"hog.test/*\"\n");
-    let config = dir.path().join("verge.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let config = write_config(
+        dir.path(),
+        &format!(
             "[server]\nlisten = \"127.0.0.1:0\"\n\n\
              [[workers]]\npath = \"alpha\"\n[[workers]]\npath = \"beta\"\n\
              [[workers]]\npath = \"looper\"\n[[workers]]\npath = \"hog\"\n\n\
@@ -145,8 +151,7 @@ fn tenants_are_routed_isolated_and_limited() {
              [limits]\nmemory_mib = 32\nwall_ms = 500\n",
             origin.base
         ),
-    )
-    .unwrap();
+    );
     // One thread, so that every tenant shares it: isolation must hold within a thread.
     let server = DevServer::serve_with_env(
         &config,
@@ -291,8 +296,7 @@ fn bad_configs_are_refused_with_the_file_and_the_problem() {
         "route = \"broken.test/*\"\n",
     );
     let run = |toml: &str| {
-        let config = dir.path().join("verge.toml");
-        std::fs::write(&config, toml).unwrap();
+        let config = write_config(dir.path(), toml);
         let output = verge()
             .arg("serve")
             .arg("--config")
@@ -377,16 +381,14 @@ fn the_admin_api_deploys_live_and_reports_metrics() {
         &version_script("v1"),
         "route = \"app.test/*\"\n",
     );
-    let config = dir.path().join("verge.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let config = write_config(
+        dir.path(),
+        &format!(
             "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n\n\
              [admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{TOKEN}\"\n\n\
              [[workers]]\npath = \"alpha\"\n"
         ),
-    )
-    .unwrap();
+    );
     let server = DevServer::serve(&config, &["--threads", "2"]);
     let admin = admin_address(&server);
     let base = server.base.clone();
@@ -534,13 +536,11 @@ fn bad_clients_are_cut_off_and_sigterm_drains_requests_in_flight() {
         &version_script("v1"),
         "route = \"app.test/*\"\n",
     );
-    let config = dir.path().join("verge.toml");
-    std::fs::write(
-        &config,
+    let config = write_config(
+        dir.path(),
         "[server]\nlisten = \"127.0.0.1:0\"\nheader_timeout_ms = 300\ndrain_timeout_ms = 5000\n\n\
          [[workers]]\npath = \"alpha\"\n",
-    )
-    .unwrap();
+    );
     let mut server = DevServer::serve(&config, &["--threads", "1"]);
     let base = server.base.clone();
     let address = base.trim_start_matches("http://").to_owned();
@@ -609,15 +609,10 @@ fn idle_isolates_are_dropped_and_created_again_on_demand() {
         &version_script("v1"),
         "route = \"app.test/*\"\n",
     );
-    let config = dir.path().join("verge.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let config = write_config(dir.path(), &format!(
             "[server]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{TOKEN}\"\n\
              [[workers]]\npath = \"alpha\"\n[limits]\nisolate_idle_ms = 300\n"
-        ),
-    )
-    .unwrap();
+        ));
     let server = DevServer::serve(&config, &["--threads", "1"]);
     let admin = admin_address(&server);
     let metric = |name: &str| metric(&admin, TOKEN, name, "alpha");
@@ -664,16 +659,11 @@ export default {
         "route = \"small.test/*\"\n",
     );
     tenant(dir.path(), "big", BIG, "route = \"big.test/*\"\n");
-    let config = dir.path().join("verge.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let config = write_config(dir.path(), &format!(
             "[server]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{TOKEN}\"\n\
              [[workers]]\npath = \"small\"\n[[workers]]\npath = \"big\"\n\
              [limits]\nisolate_budget_mib = 12\n"
-        ),
-    )
-    .unwrap();
+        ));
     let server = DevServer::serve(&config, &["--threads", "1"]);
     let admin = admin_address(&server);
     let live = |worker: &str| metric(&admin, TOKEN, "verge_live_isolates", worker);
@@ -731,12 +721,10 @@ export default {{
         );
         workers.push_str(&format!("[[workers]]\npath = \"{name}\"\n"));
     }
-    let config = dir.path().join("verge.toml");
-    std::fs::write(
-        &config,
-        format!("[server]\nlisten = \"127.0.0.1:0\"\n{workers}"),
-    )
-    .unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!("[server]\nlisten = \"127.0.0.1:0\"\n{workers}"),
+    );
     let server = DevServer::serve(&config, &["--threads", "2"]);
     let base = server.base.clone();
 
