@@ -76,25 +76,19 @@ impl HttpClient {
             .clone()
     }
 
-    /// Where a request for `url` really goes: the zone origin serving its host, if any, and the
-    /// host header to send there.
-    fn route(&self, url: &Url) -> (Url, Option<String>) {
-        let Some(host) = url.host_str() else {
-            return (url.clone(), None);
+    /// Where a request for `url` goes instead, when a zone serves its host: the zone origin's
+    /// URL and the host header to send there.
+    fn zone_route(&self, url: &Url) -> Option<(Url, String)> {
+        let host = url.host_str()?;
+        let zone = self.zones.iter().find(|zone| zone.serves(host))?;
+        let mut target = zone.origin.clone();
+        target.set_path(url.path());
+        target.set_query(url.query());
+        let host_header = match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
         };
-        match self.zones.iter().find(|zone| zone.serves(host)) {
-            Some(zone) => {
-                let mut target = zone.origin.clone();
-                target.set_path(url.path());
-                target.set_query(url.query());
-                let host_header = match url.port() {
-                    Some(port) => format!("{host}:{port}"),
-                    None => host.to_owned(),
-                };
-                (target, Some(host_header))
-            }
-            None => (url.clone(), None),
-        }
+        Some((target, host_header))
     }
 }
 
@@ -196,13 +190,18 @@ impl HttpClient {
         headers: &[(String, String)],
         body: Body,
     ) -> Result<http::Response<hyper::body::Incoming>, OpError> {
-        let (target, host_header) = self.route(url);
+        let routed = self.zone_route(url);
+        let (target, host_header) = match &routed {
+            Some((target, host)) => (target, Some(host)),
+            None => (url, None),
+        };
         let literal = match target.host() {
             Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
             Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
             _ => None,
         };
-        let trusted = host_header.is_some();
+        // A zone's origin is the operator's own: the policy limits workers' other requests.
+        let trusted = routed.is_some();
         if !trusted && literal.is_some_and(|ip| !self.policy.permits(ip)) {
             let host = target.host_str().unwrap_or_default();
             return Err(OpError::Type(format!(
@@ -214,7 +213,7 @@ impl HttpClient {
             .method(method.clone())
             .uri(target.as_str());
         if let Some(host) = host_header {
-            builder = builder.header(http::header::HOST, host);
+            builder = builder.header(http::header::HOST, host.as_str());
         }
         let mut has_accept_encoding = false;
         for (name, value) in headers {
