@@ -70,12 +70,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
     server
         .wait_loaded()
         .with_context(|| format!("could not load worker {}", entry.display()))?;
-    let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "Ready on http://{shown}");
-    let _ = stdout.flush();
-    drop(stdout);
-    crate::signals::stop_on_signal(server.shutdown_handle());
-    server.join();
+    crate::signals::serve_until_stopped(server, shown);
     Ok(())
 }
 

@@ -109,10 +109,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         let patterns: Vec<&str> = worker.routes.iter().map(|r| r.pattern.as_str()).collect();
         let _ = writeln!(stdout, "  {} → {}", worker.name, patterns.join(", "));
     }
-    let _ = writeln!(stdout, "Ready on http://{shown}");
-    let _ = stdout.flush();
     drop(stdout);
-    crate::signals::stop_on_signal(server.shutdown_handle());
-    server.join();
+    crate::signals::serve_until_stopped(server, shown);
     Ok(())
 }
