@@ -6,18 +6,18 @@
     if (init === undefined || init === null) return { bytes: null, contentType: null };
     // A string stays a string until someone needs its bytes: most are handed straight to the host.
     if (typeof init === 'string') return { bytes: init, contentType: 'text/plain;charset=UTF-8' };
-    if (init instanceof URLSearchParams) {
+    if (internals.isA(init, 'URLSearchParams')) {
       return { bytes: internals.utf8Encode(init.toString()), contentType: 'application/x-www-form-urlencoded;charset=UTF-8' };
     }
     if (init instanceof ArrayBuffer || ArrayBuffer.isView(init)) {
       return { bytes: internals.toBytes(init, 'body').slice(), contentType: null };
     }
-    if (init instanceof ReadableStream) {
+    if (internals.isA(init, 'ReadableStream')) {
       if (init.locked || internals.isDisturbed(init)) throw new TypeError('The ReadableStream body is locked or was already read.');
       return { bytes: init, contentType: null };
     }
-    if (init instanceof Blob) return { bytes: internals.blobBytes(init), contentType: init.type || null };
-    if (init instanceof FormData) return internals.serializeFormData(init);
+    if (internals.isA(init, 'Blob')) return { bytes: internals.blobBytes(init), contentType: init.type || null };
+    if (internals.isA(init, 'FormData')) return internals.serializeFormData(init);
     return { bytes: internals.utf8Encode(String(init)), contentType: 'text/plain;charset=UTF-8' };
   };
 
@@ -30,7 +30,7 @@
     // a script asks for `body`.
     get body() {
       const body = this[BODY];
-      if (body === null || body instanceof ReadableStream) return body;
+      if (body === null || internals.isA(body, 'ReadableStream')) return body;
       if (this[used]) {
         // Consumed without a stream ever being made: report one that is already disturbed.
         const spent = new ReadableStream({ start(c) { c.close(); } });
@@ -51,7 +51,7 @@
     }
     get bodyUsed() {
       const body = this[BODY];
-      return !!this[used] || (body instanceof ReadableStream && internals.isDisturbed(body));
+      return !!this[used] || (internals.isA(body, 'ReadableStream') && internals.isDisturbed(body));
     }
     // Resolves to the body as a Uint8Array, or as a string if it was given as one.
     #consume(kind) {
@@ -59,7 +59,7 @@
       const body = this[BODY];
       if (body === null) return Promise.resolve(new Uint8Array(0));
       this[used] = true;
-      if (body instanceof ReadableStream) {
+      if (internals.isA(body, 'ReadableStream')) {
         if (body.locked) return Promise.reject(new TypeError(`${kind}: the body stream is locked.`));
         return internals.readAllNative(body) ?? internals.readAllBytes(body);
       }
@@ -87,7 +87,7 @@
   // For clone(): the body to give the copy. A stream is teed, and the original keeps one branch.
   internals.cloneBody = (owner) => {
     const body = owner[BODY];
-    if (!(body instanceof ReadableStream)) return body;
+    if (!internals.isA(body, 'ReadableStream')) return body;
     const [mine, theirs] = body.tee();
     owner[BODY] = mine;
     return theirs;
@@ -99,7 +99,7 @@
   let nextPump = 1;
   internals.hostBody = (owner) => {
     const body = owner[BODY];
-    if (!(body instanceof ReadableStream)) return typeof body === 'string' ? body.toWellFormed() : body;
+    if (!internals.isA(body, 'ReadableStream')) return typeof body === 'string' ? body.toWellFormed() : body;
     const native = internals.untouchedNativeBody(body);
     if (native !== undefined) return { native };
     if (body.locked || internals.isDisturbed(body)) throw new TypeError('The response body stream is locked or was already read.');

@@ -2,10 +2,11 @@
 //! JavaScript file (the WebIDL surface: classes, argument checks, spec algorithms that are
 //! cheap in JS) plus, where the work is heavy or needs the host, native Rust *ops* it calls.
 //!
-//! [`install`] runs once per isolate: it builds the hidden `ops` object, then evaluates every
-//! API's file in the order of [`APIS`], each as `(function (ops, internals) { … })`. `internals`
-//! is how files share what scripts must not see (the Body mixin, the header list of a request);
-//! the host reaches it through [`internals`]. Nothing here touches the network, files or the
+//! [`install`] runs once per isolate: it builds the hidden `ops` object, then evaluates the
+//! eager APIs' files in the order of [`APIS`], each as `(function (ops, internals) { … })`, and
+//! leaves accessors where the lazy ones' names go, which load their file on first use
+//! (`js/install.js`). `internals` is how files share what scripts must not see (the Body mixin,
+//! the header list of a request); the host reaches it through [`internals`]. Nothing here touches the network, files or the
 //! environment: those come as bindings, granted by the runtime.
 
 mod base64;
@@ -50,56 +51,92 @@ pub struct WebHost {
 
 type RegisterOps = for<'js> fn(&Ctx<'js>, &Object<'js>, &WebHost) -> rquickjs::Result<()>;
 
-/// One Web API: its JavaScript file and the native ops it needs.
+/// When an API's file runs in a new isolate.
+enum Load {
+    /// While the isolate is set up: what every request needs, and what other files build on.
+    Eager,
+    /// On first use of one of the names it defines: `globals` (on `globalThis`) or `internals`
+    /// (on the internals object). `install.js` puts accessors there that load the file.
+    Lazy {
+        globals: &'static [&'static str],
+        internals: &'static [&'static str],
+    },
+}
+
+/// One Web API: its JavaScript file, the native ops it needs and when it loads.
 struct Api {
     file: &'static str,
     source: &'static str,
-    ops: Option<RegisterOps>,
+    ops: &'static [RegisterOps],
+    load: Load,
 }
 
 macro_rules! api {
-    ($file:literal) => {
+    ($file:literal $(, $ops:path)*) => {
         Api {
             file: $file,
             source: include_str!(concat!("../js/", $file)),
-            ops: None,
+            ops: &[$($ops),*],
+            load: Load::Eager,
         }
     };
-    ($file:literal, $ops:path) => {
+    ($file:literal $(, $ops:path)*; globals $globals:expr; internals $internals:expr) => {
         Api {
             file: $file,
             source: include_str!(concat!("../js/", $file)),
-            ops: Some($ops),
+            ops: &[$($ops),*],
+            load: Load::Lazy {
+                globals: &$globals,
+                internals: &$internals,
+            },
         }
     };
 }
 
-/// The Web APIs in dependency order: one line each.
+/// The Web APIs in dependency order: one line each. A hello-world request runs only the eager
+/// ones; the lazy ones cost nothing until a script touches what they define.
 const APIS: &[Api] = &[
-    api!("dom_exception.js", clock::register),
-    api!("events.js"),
-    api!("console.js", console::register),
+    api!("install.js", register_loader),
+    api!("dom_exception.js"; globals ["DOMException"]; internals []),
+    api!("events.js", clock::register),
+    api!("console.js", console::register; globals ["console"]; internals ["inspect", "reportError"]),
     api!("timers.js", timers::register),
-    api!("abort.js"),
-    api!("encoding.js", encoding::register),
-    api!("streams.js"),
+    api!("abort.js"; globals ["AbortSignal", "AbortController"]; internals ["newAbortSignal"]),
+    api!("encoding.js", encoding::register;
+        globals ["TextEncoder", "TextDecoder"];
+        internals ["toBytes", "utf8Encode", "utf8Decode"]),
+    api!("streams.js";
+        globals [
+            "ReadableStream", "ReadableStreamDefaultReader", "ReadableStreamBYOBReader",
+            "ReadableStreamDefaultController", "ReadableByteStreamController",
+            "ReadableStreamBYOBRequest", "WritableStream", "WritableStreamDefaultWriter",
+            "WritableStreamDefaultController", "TransformStream", "TransformStreamDefaultController",
+            "ByteLengthQueuingStrategy", "CountQueuingStrategy",
+        ];
+        internals ["isDisturbed", "readAllBytes"]),
     api!("native_body.js", body::register),
-    api!("transform_streams.js", compression::register),
-    api!("base64.js", base64::register),
-    api!("mime.js"),
-    api!("url.js", url::register),
-    api!("blob.js"),
-    api!("form_data.js"),
+    api!("transform_streams.js", compression::register;
+        globals ["TextEncoderStream", "TextDecoderStream", "CompressionStream", "DecompressionStream"];
+        internals []),
+    api!("base64.js", base64::register; globals ["btoa", "atob"]; internals []),
+    api!("mime.js", base64::register; globals []; internals ["bodyMimeType", "fetchDataUrl"]),
+    api!("url.js", url::register;
+        globals ["URL", "URLSearchParams"];
+        internals ["parseHref", "setUrlQuery"]),
+    api!("blob.js"; globals ["Blob", "File"]; internals ["blobBytes", "makeBlob", "setBlobType"]),
+    api!("form_data.js"; globals ["FormData"]; internals ["parseFormData", "serializeFormData"]),
     api!("headers.js"),
     api!("body.js"),
     api!("request.js"),
     api!("response.js"),
     api!("fetch.js", fetch::register),
-    api!("structured_clone.js"),
-    api!("subtle.js", subtle::register),
-    api!("crypto.js", crypto::register),
-    api!("navigator.js"),
-    api!("html_rewriter.js", html_rewriter::register),
+    api!("structured_clone.js"; globals ["structuredClone"]; internals []),
+    api!("subtle.js", subtle::register; globals ["SubtleCrypto", "CryptoKey"]; internals ["subtle"]),
+    api!("crypto.js", crypto::register; globals ["Crypto", "crypto"]; internals []),
+    api!("navigator.js";
+        globals ["Performance", "performance", "Navigator", "navigator", "self"];
+        internals []),
+    api!("html_rewriter.js", html_rewriter::register; globals ["HTMLRewriter"]; internals []),
     api!("fetch_event.js"),
     api!("codegen.js"),
 ];
@@ -148,39 +185,72 @@ fn load_bytecode<'js>(ctx: &Ctx<'js>, bytecode: &'static [u8]) -> rquickjs::Resu
 
 struct Internals(Persistent<Object<'static>>);
 
-/// Installs the Web APIs into a fresh isolate. Runs once per isolate, before any user code.
+/// Registers `ops.loadApi(index, ops)`, which `install.js` calls to load a lazy API: it adds
+/// that API's ops to `ops` and returns its init function.
+fn register_loader<'js>(ctx: &Ctx<'js>, ops: &Object<'js>, host: &WebHost) -> rquickjs::Result<()> {
+    let host = host.clone();
+    let load = move |ctx: Ctx<'js>, index: usize, ops: Object<'js>| {
+        let api = APIS
+            .get(index)
+            .ok_or_else(|| type_error(&ctx, "no such Web API"))?;
+        for register in api.ops {
+            register(&ctx, &ops, &host)?;
+        }
+        init_function(&ctx, index)
+    };
+    ops.set("loadApi", Function::new(ctx.clone(), load)?)
+}
+
+/// The init function of `APIS[index]`, from its bytecode when [`precompile`] made it.
+fn init_function<'js>(ctx: &Ctx<'js>, index: usize) -> rquickjs::Result<Function<'js>> {
+    let api = &APIS[index];
+    match BYTECODE.get().and_then(|cache| cache.get(index)) {
+        Some(bytecode) => {
+            let (module, evaluated) = load_bytecode(ctx, bytecode)?.eval()?;
+            evaluated.finish::<()>()?;
+            module.get("default")
+        }
+        None => {
+            let mut options = EvalOptions::default();
+            options.global = true;
+            options.strict = true;
+            options.filename = Some(format!("verge:web/{}", api.file));
+            ctx.eval_with_options(api.source, options)
+        }
+    }
+}
+
+/// Installs the Web APIs into a fresh isolate. Runs once per isolate, before any user code:
+/// eager APIs run now, lazy ones get their accessors.
 pub fn install(isolate: &Isolate, host: WebHost) -> Result<(), JsError> {
     isolate.enter(|ctx| {
         let ops = Object::new(ctx.clone())?;
-        for api in APIS {
-            if let Some(register) = api.ops {
-                register(ctx, &ops, &host)?;
-            }
-        }
         let internals = Object::new(ctx.clone())?;
-        let define_global: Function = ctx.eval(
-            "(name, value) => Object.defineProperty(globalThis, name, \
-             { value, writable: true, configurable: true, enumerable: false })",
-        )?;
-        internals.set("defineGlobal", define_global)?;
-        let cached = BYTECODE.get();
+        let mut define_lazy: Option<Function> = None;
         for (index, api) in APIS.iter().enumerate() {
-            let name = format!("verge:web/{}", api.file);
-            let init: Function = match cached.and_then(|cache| cache.get(index)) {
-                Some(bytecode) => {
-                    let (module, evaluated) = load_bytecode(ctx, bytecode)?.eval()?;
-                    evaluated.finish::<()>()?;
-                    module.get("default")?
+            match api.load {
+                Load::Eager => {
+                    for register in api.ops {
+                        register(ctx, &ops, &host)?;
+                    }
+                    init_function(ctx, index)?.call::<_, ()>((ops.clone(), internals.clone()))?;
                 }
-                None => {
-                    let mut options = EvalOptions::default();
-                    options.global = true;
-                    options.strict = true;
-                    options.filename = Some(name);
-                    ctx.eval_with_options(api.source, options)?
+                Load::Lazy {
+                    globals,
+                    internals: names,
+                } => {
+                    let define_lazy = match &define_lazy {
+                        Some(f) => f,
+                        None => define_lazy.insert(internals.get("defineLazy")?),
+                    };
+                    define_lazy.call::<_, ()>((
+                        index,
+                        api.file,
+                        globals.to_vec(),
+                        names.to_vec(),
+                    ))?;
                 }
-            };
-            init.call::<_, ()>((ops.clone(), internals.clone()))?;
+            }
         }
         verge_js::store_host_state(ctx, Internals(Persistent::save(ctx, internals)))
     })
@@ -198,4 +268,114 @@ pub fn internals<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
 /// Throws a JavaScript `TypeError` with `message`.
 pub(crate) fn type_error(ctx: &Ctx<'_>, message: &str) -> rquickjs::Error {
     rquickjs::Exception::throw_type(ctx, message)
+}
+
+#[cfg(test)]
+mod tests {
+    // Test code fails by panicking.
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+    use std::collections::BTreeSet;
+    use std::rc::Rc;
+
+    struct NoNetwork;
+
+    impl Outbound for NoNetwork {
+        fn fetch(&self, _request: OutboundRequest) -> OutboundFuture {
+            Box::pin(async { Err(verge_js::OpError::Type("no network".into())) })
+        }
+    }
+
+    fn installed() -> Isolate {
+        let isolate = Isolate::new(verge_js::IsolateLimits::default()).unwrap();
+        let host = WebHost {
+            console: Rc::new(|_, _| {}),
+            isolate: isolate.handle(),
+            outbound: Rc::new(NoNetwork),
+            subrequest_limit: 10,
+        };
+        install(&isolate, host).unwrap();
+        isolate
+    }
+
+    /// Runs `body` as a function of `internals` and returns its result.
+    fn run<T: for<'js> rquickjs::FromJs<'js>>(isolate: &Isolate, body: &str) -> T {
+        isolate
+            .enter(|ctx| {
+                let f: Function = ctx.eval(format!("(internals) => {{ {body} }}"))?;
+                f.call((internals(ctx)?,))
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn a_plain_request_and_response_load_no_lazy_api() {
+        let isolate = installed();
+        let loaded: Vec<String> = run(
+            &isolate,
+            "const request = internals.incomingRequest('GET', 'https://a.example/', \
+               ['accept', 'text/html'], null, {});
+             const response = new Response(`hello ${request.headers.get('accept')}`, \
+               { headers: { 'content-type': 'text/plain' } });
+             internals.responseParts(response);
+             return internals.loadedApis();",
+        );
+        assert_eq!(loaded, Vec::<String>::new());
+    }
+
+    #[test]
+    fn each_lazy_api_defines_exactly_what_it_declares() {
+        let declared: BTreeSet<&str> = APIS
+            .iter()
+            .filter_map(|api| match api.load {
+                Load::Lazy { globals, internals } => Some(globals.iter().chain(internals)),
+                Load::Eager => None,
+            })
+            .flatten()
+            .copied()
+            .collect();
+        for api in APIS {
+            let Load::Lazy {
+                globals,
+                internals: names,
+            } = api.load
+            else {
+                continue;
+            };
+            let isolate = installed();
+            let first = globals.first().or(names.first()).unwrap();
+            let target = if globals.is_empty() {
+                "internals"
+            } else {
+                "globalThis"
+            };
+            // Names that appeared, and declared names still lazy, after using the first one.
+            let [appeared, still_lazy]: [Vec<String>; 2] = run::<Vec<Vec<String>>>(
+                &isolate,
+                &format!(
+                    "const own = () => [...Object.getOwnPropertyNames(globalThis), \
+                       ...Object.getOwnPropertyNames(internals).map((n) => 'internals.' + n)];
+                     const before = new Set(own());
+                     void {target}['{first}'];
+                     const lazy = (o, n) => Object.getOwnPropertyDescriptor(o, n)?.get !== undefined;
+                     return [own().filter((n) => !before.has(n)),
+                       [...{globals:?}.filter((n) => lazy(globalThis, n)),
+                        ...{names:?}.filter((n) => lazy(internals, n))]];"
+                ),
+            )
+            .try_into()
+            .unwrap();
+            assert_eq!(still_lazy, Vec::<String>::new(), "{}", api.file);
+            let undeclared: Vec<&String> = appeared
+                .iter()
+                .filter(|n| !declared.contains(n.trim_start_matches("internals.")))
+                .collect();
+            assert!(
+                undeclared.is_empty(),
+                "{} defines names it does not declare lazy: {undeclared:?}",
+                api.file
+            );
+        }
+    }
 }
