@@ -31,10 +31,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         workers: config
             .workers
             .iter()
-            .map(|worker| Deployed {
-                config: Arc::new(worker.clone()),
-                version: 1,
-            })
+            .map(|worker| Deployed::new(Arc::new(worker.clone()), 1))
             .collect(),
         routes: Some(routes),
         zones: config.zones.clone(),

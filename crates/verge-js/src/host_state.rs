@@ -25,6 +25,15 @@ pub fn store<T: 'static>(ctx: &Ctx<'_>, value: T) -> rquickjs::Result<()> {
         })
 }
 
+/// Stores `T::default()` in the isolate of `ctx` unless a `T` is there already: for tables that
+/// an op or the host may need first, whichever comes first.
+pub fn ensure<T: Default + 'static>(ctx: &Ctx<'_>) -> rquickjs::Result<()> {
+    if with(ctx, |_: &T| ()).is_none() {
+        store(ctx, T::default())?;
+    }
+    Ok(())
+}
+
 /// Runs `f` on the value of type `T` stored in the isolate of `ctx`; `None` if there is none.
 pub fn with<T: 'static, R>(ctx: &Ctx<'_>, f: impl FnOnce(&T) -> R) -> Option<R> {
     ctx.userdata::<HostState<T>>().map(|state| f(&state.0))

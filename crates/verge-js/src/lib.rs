@@ -18,15 +18,19 @@ mod settle;
 
 pub use bytes::bytes_of;
 pub use error::JsError;
-pub use host_state::{store as store_host_state, with as with_host_state};
+pub use host_state::{
+    ensure as ensure_host_state, store as store_host_state, with as with_host_state,
+};
 pub use id_table::IdTable;
-pub use loader::ProjectLoader;
+use loader::RetainedBytecode;
+pub use loader::{ModuleCache, ProjectLoader};
 pub use promise_op::{spawn_promise, OpError};
 pub use rquickjs;
 pub use settle::{settle, Settled};
 
 use rquickjs::{Context, Ctx, Runtime};
 use std::cell::{Cell, RefCell};
+use std::path::PathBuf;
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
@@ -74,6 +78,8 @@ struct IsolateCore {
     interrupt_listener: RefCell<Option<InterruptListener>>,
     /// Time spent in outermost entries; see [`Isolate::busy_time`].
     busy: Cell<Duration>,
+    /// Bytecode the modules were read from in place: dropped after the runtime, so last.
+    retained_bytecode: RetainedBytecode,
 }
 
 /// One JavaScript isolate: a QuickJS runtime and context on the current thread.
@@ -125,9 +131,12 @@ impl Isolate {
         let context = Context::full(&runtime)
             .map_err(|e| JsError::internal(format!("creating context: {e}")))?;
         let current_tag: Rc<Cell<u64>> = Rc::default();
-        context
-            .with(|ctx| host_state::store(&ctx, CurrentTag(current_tag.clone())))
-            .map_err(|e| JsError::internal(format!("creating context: {e}")))?;
+        let retained_bytecode = context
+            .with(|ctx| {
+                host_state::store(&ctx, CurrentTag(current_tag.clone()))?;
+                Ok(RetainedBytecode::new(&ctx))
+            })
+            .map_err(|e: rquickjs::Error| JsError::internal(format!("creating context: {e}")))?;
         Ok(Self {
             core: Rc::new(IsolateCore {
                 context,
@@ -138,6 +147,7 @@ impl Isolate {
                 interrupted,
                 interrupt_listener: RefCell::new(None),
                 busy: Cell::default(),
+                retained_bytecode,
             }),
         })
     }
@@ -148,9 +158,16 @@ impl Isolate {
         }
     }
 
-    /// Installs a module loader for the isolate's `import` statements.
-    pub fn set_loader(&self, loader: ProjectLoader) {
-        self.core.runtime.set_loader(loader.clone(), loader);
+    /// Installs a loader for the isolate's `import` statements that reads modules under `root`,
+    /// from `cache` where it holds them, and returns it (to declare the entry module with).
+    pub fn set_loader(
+        &self,
+        root: impl Into<PathBuf>,
+        cache: Option<ModuleCache>,
+    ) -> ProjectLoader {
+        let loader = ProjectLoader::new(root, cache, self.core.retained_bytecode.clone());
+        self.core.runtime.set_loader(loader.clone(), loader.clone());
+        loader
     }
 
     /// Runs `f` inside the isolate, then runs every microtask it queued. An exception thrown by

@@ -1,26 +1,140 @@
-//! Resolving and loading a worker's ES modules from its project directory.
+//! Resolving and loading a worker's ES modules from its project directory, and caching their
+//! bytecode.
 //!
 //! Module names are paths relative to the project root (`src/index.js`), so that stack traces
 //! and errors name files as the developer sees them. Relative specifiers resolve against the
 //! importing module; bare specifiers (npm packages) are not resolved yet and fail with a message
 //! that names both the specifier and the importer.
+//!
+//! A [`ModuleCache`] holds the compiled bytecode of one version of a project's modules, shared
+//! by every isolate made from it on any thread: the first isolate parses and writes each module,
+//! later ones (other threads, isolates re-created after eviction) read the bytecode instead.
 
 use rquickjs::loader::{ImportAttributes, Loader, Resolver};
-use rquickjs::module::Declared;
+use rquickjs::module::{Declared, WriteOptions};
 use rquickjs::{Ctx, Error, Module, Result};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+
+/// Compiled modules of one project version by name; cheap to clone, shared across threads.
+/// Only for files that do not change: a new version gets a new cache.
+#[derive(Clone, Default)]
+pub struct ModuleCache(Arc<Mutex<HashMap<String, Arc<[u8]>>>>);
+
+impl ModuleCache {
+    fn get(&self, name: &str) -> Option<Arc<[u8]>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    fn insert(&self, name: &str, bytecode: Vec<u8>) {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(name.to_owned(), bytecode.into());
+    }
+
+    /// How many modules are cached.
+    pub fn len(&self) -> usize {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The bytecode buffers an isolate's modules were read from. QuickJS reads bytecode in place
+/// (as ROM data): the buffers must outlive every function made from them, so the isolate drops
+/// this only after its runtime is freed (see `IsolateCore`).
+#[derive(Clone)]
+pub(crate) struct RetainedBytecode {
+    runtime: *mut rquickjs::qjs::JSRuntime,
+    buffers: Rc<RefCell<Vec<Arc<[u8]>>>>,
+}
+
+impl RetainedBytecode {
+    /// Keeps the buffers of the isolate `ctx` belongs to.
+    pub(crate) fn new(ctx: &Ctx<'_>) -> Self {
+        Self {
+            runtime: runtime_of(ctx),
+            buffers: Rc::default(),
+        }
+    }
+}
+
+#[allow(unsafe_code)]
+fn runtime_of(ctx: &Ctx<'_>) -> *mut rquickjs::qjs::JSRuntime {
+    // SAFETY: `ctx` is a live context; this only reads which runtime it belongs to.
+    unsafe { rquickjs::qjs::JS_GetRuntime(ctx.as_raw().as_ptr()) }
+}
 
 #[derive(Clone)]
 pub struct ProjectLoader {
     root: Rc<PathBuf>,
+    cache: Option<ModuleCache>,
+    retained: RetainedBytecode,
 }
 
 impl ProjectLoader {
-    pub fn new(root: impl Into<PathBuf>) -> Self {
+    pub(crate) fn new(
+        root: impl Into<PathBuf>,
+        cache: Option<ModuleCache>,
+        retained: RetainedBytecode,
+    ) -> Self {
         Self {
             root: Rc::new(root.into()),
+            cache,
+            retained,
         }
+    }
+
+    /// Declares the module `name` from its cached bytecode, or else from `source`, writing
+    /// its bytecode to the cache for the next isolate.
+    pub fn declare<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        name: &str,
+        source: impl FnOnce() -> Result<Vec<u8>>,
+    ) -> Result<Module<'js, Declared>> {
+        let Some(cache) = &self.cache else {
+            return Module::declare(ctx.clone(), name, source()?);
+        };
+        if let Some(bytecode) = cache.get(name) {
+            return self.load_bytecode(ctx, bytecode);
+        }
+        let module = Module::declare(ctx.clone(), name, source()?)?;
+        cache.insert(name, module.write(WriteOptions::default())?);
+        Ok(module)
+    }
+
+    #[allow(unsafe_code)]
+    fn load_bytecode<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        bytecode: Arc<[u8]>,
+    ) -> Result<Module<'js, Declared>> {
+        if runtime_of(ctx) != self.retained.runtime {
+            return Err(Error::new_loading_message(
+                "module",
+                "the loader belongs to another isolate",
+            ));
+        }
+        self.retained.buffers.borrow_mut().push(bytecode.clone());
+        // SAFETY: the bytes were written by `Module::write` in this process, by the same QuickJS
+        // build, and are never changed (an `Arc<[u8]>`); QuickJS reads them in place, and the
+        // isolate whose runtime `ctx` belongs to (checked above) keeps them until that runtime
+        // is freed.
+        unsafe { Module::load(ctx.clone(), &bytecode) }
     }
 }
 
@@ -75,11 +189,12 @@ impl Loader for ProjectLoader {
         name: &str,
         _attributes: Option<ImportAttributes<'js>>,
     ) -> Result<Module<'js, Declared>> {
-        let path = self.root.join(name);
-        let source = std::fs::read(&path).map_err(|e| {
-            Error::new_loading_message(name, format!("cannot read {}: {e}", path.display()))
-        })?;
-        Module::declare(ctx.clone(), name, source)
+        self.declare(ctx, name, || {
+            let path = self.root.join(name);
+            std::fs::read(&path).map_err(|e| {
+                Error::new_loading_message(name, format!("cannot read {}: {e}", path.display()))
+            })
+        })
     }
 }
 

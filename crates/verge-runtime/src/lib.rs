@@ -14,6 +14,7 @@ mod worker;
 
 pub use outbound::HttpClient;
 pub use policy::NetworkPolicy;
+pub use verge_js::ModuleCache;
 pub use verge_web::{
     constant_time_eq, precompile, Body, BoxError, ChannelBody, ConsoleSink, LogLevel, NativeBody,
     Outbound, OutboundRequest, OutboundResponse, RedirectMode,

@@ -8,8 +8,8 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use verge_config::WorkerConfig;
 use verge_js::rquickjs::context::EvalOptions;
-use verge_js::rquickjs::{self, Ctx, Function, Module, Object, Promise, TypedArray, Value};
-use verge_js::{Isolate, IsolateHandle, IsolateLimits, JsError, ProjectLoader};
+use verge_js::rquickjs::{self, Ctx, Function, Object, Promise, TypedArray, Value};
+use verge_js::{Isolate, IsolateHandle, IsolateLimits, JsError, ModuleCache};
 use verge_web::{Body, ConsoleSink, Outbound, WebHost};
 
 /// Per-worker limits; defaults follow Workers' paid plan where one exists.
@@ -119,12 +119,14 @@ impl Worker {
 
     /// Loads `config`'s project into a new isolate: installs the Web APIs, builds `env` from its
     /// vars, evaluates the entry (as an ES module or a service-worker script) and finds its fetch
-    /// handler. Must run inside a `LocalSet`.
+    /// handler. ES modules come from `modules` where it holds them, and go into it otherwise.
+    /// Must run inside a `LocalSet`.
     pub async fn load(
         config: &WorkerConfig,
         limits: WorkerLimits,
         console: ConsoleSink,
         outbound: Rc<dyn Outbound>,
+        modules: Option<ModuleCache>,
     ) -> Result<Self, LoadError> {
         let main_path = config.root.join(&config.main);
         let source = std::fs::read_to_string(&main_path).map_err(|source| LoadError::Read {
@@ -154,7 +156,7 @@ impl Worker {
             },
         )
         .map_err(LoadError::Internal)?;
-        isolate.set_loader(ProjectLoader::new(config.root.clone()));
+        let loader = isolate.set_loader(config.root.clone(), modules);
 
         let vars = serde_json::Value::Object(config.vars.clone().into_iter().collect()).to_string();
         let is_module = format::is_module(&source);
@@ -165,7 +167,7 @@ impl Worker {
                 internals.set("env", env.clone())?;
                 let finish_load: Function = internals.get("finishLoad")?;
                 let (evaluation, namespace) = if is_module {
-                    let module = Module::declare(ctx.clone(), config.main.as_str(), source)?;
+                    let module = loader.declare(ctx, &config.main, || Ok(source.into_bytes()))?;
                     let (module, evaluation) = module.eval()?;
                     (evaluation.into_value(), module.namespace()?.into_value())
                 } else {

@@ -147,7 +147,7 @@ async fn handle(admin: &Admin, request: Request<Incoming>) -> Response<AdminBody
             let workers: Vec<_> = site
                 .workers
                 .iter()
-                .map(|Deployed { config, version }| {
+                .map(|Deployed { config, version, .. }| {
                     let routes: Vec<&str> =
                         config.routes.iter().map(|r| r.pattern.as_str()).collect();
                     serde_json::json!({ "name": config.name, "version": version, "routes": routes })
@@ -275,10 +275,11 @@ async fn deploy(
         WorkerConfig::from_config_file(&config_path).map_err(|e| bad(e.to_string()))?;
     config.name = name.to_owned();
     let config = Arc::new(config);
-    check_workers_here(std::slice::from_ref(&config), &admin.options)
+    // The check compiles the new version's modules into its cache: its isolates skip parsing.
+    let deployed = Deployed::new(config, version);
+    check_workers_here(std::slice::from_ref(&deployed), &admin.options)
         .await
         .map_err(|(_, e)| bad(e.to_string()))?;
-    let deployed = Deployed { config, version };
     let mut workers = site.workers.clone();
     match workers.iter().position(|w| w.config.name == name) {
         Some(index) => workers[index] = deployed,

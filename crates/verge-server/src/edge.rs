@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use verge_config::{WorkerConfig, Zone};
 use verge_runtime::{
-    Body, ConsoleSink, HttpClient, LoadError, LogLevel, NativeBody, NetworkPolicy, Outbound,
-    OutboundRequest, Outcome, RedirectMode, Worker, WorkerLimits, WorkerRequest,
+    Body, ConsoleSink, HttpClient, LoadError, LogLevel, ModuleCache, NativeBody, NetworkPolicy,
+    Outbound, OutboundRequest, Outcome, RedirectMode, Worker, WorkerLimits, WorkerRequest,
 };
 
 /// Where a worker's console output goes, shared by every serving thread.
@@ -108,11 +108,23 @@ impl RunningServer {
 pub struct Deployed {
     pub config: Arc<WorkerConfig>,
     pub version: u64,
+    /// This version's compiled modules, shared by its isolates on every thread.
+    pub modules: ModuleCache,
 }
 
 impl std::borrow::Borrow<WorkerConfig> for Deployed {
     fn borrow(&self) -> &WorkerConfig {
         &self.config
+    }
+}
+
+impl Deployed {
+    pub fn new(config: Arc<WorkerConfig>, version: u64) -> Self {
+        Self {
+            config,
+            version,
+            modules: ModuleCache::default(),
+        }
     }
 }
 
@@ -131,7 +143,7 @@ impl Site {
     /// One worker answering everything, reaching any address.
     pub fn single(config: Arc<WorkerConfig>) -> Self {
         Self {
-            workers: vec![Deployed { config, version: 1 }],
+            workers: vec![Deployed::new(config, 1)],
             routes: None,
             zones: Vec::new(),
             policy: NetworkPolicy::open(),
@@ -213,8 +225,8 @@ pub fn serve_site(
 /// Loads each of `workers` once, to refuse workers that do not compile before they serve: the
 /// failing worker's name and the error. Runs on the calling thread, which must not be inside a
 /// tokio runtime; see [`check_workers_here`] for one that is.
-pub fn check_workers<W: std::borrow::Borrow<WorkerConfig>>(
-    workers: &[W],
+pub fn check_workers(
+    workers: &[Deployed],
     options: &EdgeOptions,
 ) -> Result<(), (String, LoadError)> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -233,16 +245,25 @@ pub fn check_workers<W: std::borrow::Borrow<WorkerConfig>>(
 }
 
 /// [`check_workers`] inside a `LocalSet` that is already running.
-pub async fn check_workers_here<W: std::borrow::Borrow<WorkerConfig>>(
-    workers: &[W],
+pub async fn check_workers_here(
+    workers: &[Deployed],
     options: &EdgeOptions,
 ) -> Result<(), (String, LoadError)> {
-    for config in workers.iter().map(std::borrow::Borrow::borrow) {
+    for Deployed {
+        config, modules, ..
+    } in workers
+    {
         let console: ConsoleSink = Rc::new(|_, _| {});
         let outbound: Rc<dyn Outbound> = Rc::new(HttpClient::new());
-        Worker::load(config, options.limits.clone(), console, outbound)
-            .await
-            .map_err(|error| (config.name.clone(), error))?;
+        Worker::load(
+            config,
+            options.limits.clone(),
+            console,
+            outbound,
+            Some(modules.clone()),
+        )
+        .await
+        .map_err(|error| (config.name.clone(), error))?;
     }
     Ok(())
 }
@@ -304,7 +325,11 @@ impl ThreadState {
     /// The isolate of `site`'s worker `index` on this thread, loading it on first use (a cold
     /// start) or when the worker's version changed.
     async fn worker(&self, site: &Site, index: usize) -> Result<Rc<LiveWorker>, LoadError> {
-        let Deployed { config, version } = &site.workers[index];
+        let Deployed {
+            config,
+            version,
+            modules,
+        } = &site.workers[index];
         let version = *version;
         let slot = {
             let mut tenants = self.tenants.borrow_mut();
@@ -334,8 +359,14 @@ impl ThreadState {
                 Rc::new(move |level, text| sink(level, text))
             };
             let outbound: Rc<dyn Outbound> = Rc::new(self.client.clone());
-            let worker =
-                Worker::load(config, self.options.limits.clone(), console, outbound).await?;
+            let worker = Worker::load(
+                config,
+                self.options.limits.clone(),
+                console,
+                outbound,
+                Some(modules.clone()),
+            )
+            .await?;
             let metrics = self.metrics.worker(&config.name);
             metrics.cold_starts.fetch_add(1, Ordering::Relaxed);
             metrics.live_isolates.fetch_add(1, Ordering::Relaxed);
