@@ -86,29 +86,6 @@
       return !event.defaultPrevented;
     }
   }
-  // WebIDL pair iterators (§3.7.10): objects whose prototype inherits %IteratorPrototype%, with
-  // a `next` that reads the live list at the kept index.
-  const IteratorPrototype = Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]()));
-  const iteratorState = new WeakMap();
-  internals.iteratorPrototype = (tag) => Object.create(IteratorPrototype, {
-    next: {
-      value: function next() {
-        const state = iteratorState.get(this);
-        if (!state) throw new TypeError(`next() called on an object that is not a ${tag}`);
-        const list = state.list();
-        if (state.index >= list.length) return { value: undefined, done: true };
-        const [key, value] = list[state.index++];
-        return { value: state.kind === 'keys' ? key : state.kind === 'values' ? value : [key, value], done: false };
-      },
-      writable: true, configurable: true,
-    },
-    [Symbol.toStringTag]: { value: tag, configurable: true },
-  });
-  internals.makeIterator = (prototype, list, kind) => {
-    const iterator = Object.create(prototype);
-    iteratorState.set(iterator, { list, kind, index: 0 });
-    return iterator;
-  };
   internals.defineGlobal('Event', Event);
   internals.defineGlobal('EventTarget', EventTarget);
 })

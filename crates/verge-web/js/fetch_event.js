@@ -1,6 +1,7 @@
 // The worker's entry points: ES-module `export default { fetch }` and service-worker
-// `addEventListener('fetch', …)`, the ExecutionContext (`ctx.waitUntil`,
-// `ctx.passThroughOnException`) and the hand-off of a finished Response to the host.
+// `addEventListener('fetch', …)` (the listeners live in service_worker.js), the
+// ExecutionContext (`ctx.waitUntil`, `ctx.passThroughOnException`) and the hand-off of a
+// finished Response to the host.
 (function (ops, internals) {
   class ExecutionContext {
     #state;
@@ -12,43 +13,8 @@
     get props() { return {}; }
   }
 
-  class FetchEvent extends Event {
-    #request; #state; #ctx;
-    constructor(type, init) {
-      super(type);
-      this.#request = init.request;
-      this.#state = init.state;
-      this.#ctx = new ExecutionContext(init.state);
-    }
-    get request() { return this.#request; }
-    respondWith(response) {
-      if (this.#state.responded) throw new DOMException('respondWith() was already called.', 'InvalidStateError');
-      this.#state.responded = true;
-      this.#state.response = response;
-    }
-    waitUntil(promise) { this.#ctx.waitUntil(promise); }
-    passThroughOnException() { this.#ctx.passThroughOnException(); }
-  }
-  internals.defineGlobal('FetchEvent', FetchEvent);
+  internals.ExecutionContext = ExecutionContext;
   internals.defineGlobal('ExecutionContext', ExecutionContext);
-
-  // Service-worker syntax: the global scope is the event target. Exceptions thrown by a fetch
-  // listener must fail the request, so those listeners are called directly, not through
-  // EventTarget's error reporting.
-  const listeners = { fetch: [], scheduled: [] };
-  const globalTarget = new EventTarget();
-  internals.defineGlobal('addEventListener', (type, listener, options) => {
-    if (type in listeners) {
-      if (typeof listener === 'function' && !listeners[type].includes(listener)) listeners[type].push(listener);
-    } else {
-      globalTarget.addEventListener(type, listener, options);
-    }
-  });
-  internals.defineGlobal('removeEventListener', (type, listener, options) => {
-    if (type in listeners) listeners[type] = listeners[type].filter((l) => l !== listener);
-    else globalTarget.removeEventListener(type, listener, options);
-  });
-  internals.defineGlobal('dispatchEvent', (event) => globalTarget.dispatchEvent(event));
 
   let moduleEntry = null;
   // Called once after the main module is evaluated. Returns the format, or throws naming what
@@ -59,7 +25,8 @@
       moduleEntry = entry;
       return 'modules';
     }
-    if (listeners.fetch.length) return 'service-worker';
+    // Checked only now: a module worker never loads the service-worker globals.
+    if (internals.hasFetchListeners()) return 'service-worker';
     if (entry !== undefined) {
       throw new TypeError('The default export has no fetch() handler: export default { async fetch(request, env, ctx) { … } }');
     }
@@ -102,13 +69,7 @@
       if (moduleEntry) {
         result = toParts(moduleEntry.fetch(request, env, new ExecutionContext(state)));
       } else {
-        const event = new FetchEvent('fetch', { request, state });
-        for (const listener of listeners.fetch) {
-          listener.call(globalThis, event);
-          if (state.responded) break;
-        }
-        if (!state.responded) throw new Error('No fetch listener called event.respondWith(), so the worker did not respond.');
-        result = toParts(state.response);
+        result = toParts(internals.dispatchFetchEvent(request, state));
       }
     } catch (error) {
       result = Promise.reject(error);

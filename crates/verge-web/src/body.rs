@@ -40,6 +40,10 @@ pub fn register_body(ctx: &Ctx<'_>, body: NativeBody) -> u32 {
         tag: verge_js::current_tag(ctx),
         touched: Cell::new(false),
     };
+    // The table may not exist yet: the host hands over a body before native_body.js loads.
+    if verge_js::ensure_host_state::<BodyTable>(ctx).is_err() {
+        return 0;
+    }
     verge_js::with_host_state(ctx, |table: &BodyTable| table.insert(source)).unwrap_or(0)
 }
 
@@ -102,7 +106,7 @@ pub(crate) fn register<'js>(
     ops: &Object<'js>,
     host: &WebHost,
 ) -> rquickjs::Result<()> {
-    verge_js::store_host_state(ctx, BodyTable::default())?;
+    verge_js::ensure_host_state::<BodyTable>(ctx)?;
     let isolate = host.isolate.clone();
     ops.set(
         "bodyRead",

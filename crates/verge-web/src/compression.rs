@@ -72,7 +72,7 @@ pub(crate) fn register<'js>(
     ops: &Object<'js>,
     _host: &WebHost,
 ) -> rquickjs::Result<()> {
-    verge_js::store_host_state(ctx, CoderTable::default())?;
+    verge_js::ensure_host_state::<CoderTable>(ctx)?;
     ops.set(
         "coderNew",
         Function::new(ctx.clone(), |ctx: Ctx<'js>, format: String, compress: bool| {

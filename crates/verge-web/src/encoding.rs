@@ -66,7 +66,7 @@ pub(crate) fn register<'js>(
     ops: &Object<'js>,
     _host: &WebHost,
 ) -> rquickjs::Result<()> {
-    verge_js::store_host_state(ctx, DecoderTable::default())?;
+    verge_js::ensure_host_state::<DecoderTable>(ctx)?;
     ops.set(
         "encodingForLabel",
         Function::new(ctx.clone(), |label: String| encoding_for_label(&label))?,

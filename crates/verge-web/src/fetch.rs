@@ -118,7 +118,7 @@ pub(crate) fn register<'js>(
     ops: &Object<'js>,
     host: &WebHost,
 ) -> rquickjs::Result<()> {
-    verge_js::store_host_state(ctx, FetchTable::default())?;
+    verge_js::ensure_host_state::<FetchTable>(ctx)?;
     let fetch_host = host.clone();
     ops.set(
         "fetch",

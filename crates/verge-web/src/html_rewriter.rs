@@ -537,7 +537,7 @@ pub(crate) fn register<'js>(
     ops: &Object<'js>,
     _host: &WebHost,
 ) -> rquickjs::Result<()> {
-    verge_js::store_host_state(ctx, RewriterTable::default())?;
+    verge_js::ensure_host_state::<RewriterTable>(ctx)?;
     ops.set(
         "htmlCheckSelector",
         Function::new(ctx.clone(), |ctx: Ctx<'js>, selector: String| {

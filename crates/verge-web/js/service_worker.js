@@ -1,0 +1,52 @@
+// Service-worker syntax: `addEventListener('fetch', …)` on the global scope, and FetchEvent.
+// Loaded when a script first touches one of them (see install.js).
+(function (ops, internals) {
+  class FetchEvent extends Event {
+    #request; #state; #ctx;
+    constructor(type, init) {
+      super(type);
+      this.#request = init.request;
+      this.#state = init.state;
+      this.#ctx = new internals.ExecutionContext(init.state);
+    }
+    get request() { return this.#request; }
+    respondWith(response) {
+      if (this.#state.responded) throw new DOMException('respondWith() was already called.', 'InvalidStateError');
+      this.#state.responded = true;
+      this.#state.response = response;
+    }
+    waitUntil(promise) { this.#ctx.waitUntil(promise); }
+    passThroughOnException() { this.#ctx.passThroughOnException(); }
+  }
+  internals.defineGlobal('FetchEvent', FetchEvent);
+
+  // Service-worker syntax: the global scope is the event target. Exceptions thrown by a fetch
+  // listener must fail the request, so those listeners are called directly, not through
+  // EventTarget's error reporting.
+  const listeners = { fetch: [], scheduled: [] };
+  const globalTarget = new EventTarget();
+  internals.defineGlobal('addEventListener', (type, listener, options) => {
+    if (type in listeners) {
+      if (typeof listener === 'function' && !listeners[type].includes(listener)) listeners[type].push(listener);
+    } else {
+      globalTarget.addEventListener(type, listener, options);
+    }
+  });
+  internals.defineGlobal('removeEventListener', (type, listener, options) => {
+    if (type in listeners) listeners[type] = listeners[type].filter((l) => l !== listener);
+    else globalTarget.removeEventListener(type, listener, options);
+  });
+  internals.defineGlobal('dispatchEvent', (event) => globalTarget.dispatchEvent(event));
+
+  internals.hasFetchListeners = () => listeners.fetch.length > 0;
+  // Runs the fetch listeners for `request`; returns what one gave `respondWith`.
+  internals.dispatchFetchEvent = (request, state) => {
+    const event = new FetchEvent('fetch', { request, state });
+    for (const listener of listeners.fetch) {
+      listener.call(globalThis, event);
+      if (state.responded) break;
+    }
+    if (!state.responded) throw new Error('No fetch listener called event.respondWith(), so the worker did not respond.');
+    return state.response;
+  };
+})
