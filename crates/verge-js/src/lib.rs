@@ -39,7 +39,8 @@ use std::time::{Duration, Instant};
 /// collector can run less often at a small cost in memory.
 const GC_THRESHOLD: usize = 4 * 1024 * 1024;
 
-/// Resource limits of one isolate, fixed when it is created.
+/// Resource limits of one isolate: set when it is created, or when a blank one is given to a
+/// worker ([`Isolate::set_limits`]).
 #[derive(Debug, Clone)]
 pub struct IsolateLimits {
     /// Bytes the JavaScript heap may hold before allocations fail.
@@ -68,7 +69,8 @@ struct IsolateCore {
     context: Context,
     runtime: Runtime,
     deadline: Rc<Cell<Option<Instant>>>,
-    limits: IsolateLimits,
+    /// Longest stretch of JavaScript one entry may run for; see [`IsolateLimits::cpu_slice`].
+    cpu_slice: Cell<Option<Duration>>,
     /// The request the JavaScript now running works for (0: none); see [`Isolate::enter_as`].
     /// Shared with the isolate's userdata, so ops can read it from a `Ctx` ([`current_tag`]).
     current_tag: Rc<Cell<u64>>,
@@ -142,7 +144,7 @@ impl Isolate {
                 context,
                 runtime,
                 deadline,
-                limits,
+                cpu_slice: Cell::new(limits.cpu_slice),
                 current_tag,
                 interrupted,
                 interrupt_listener: RefCell::new(None),
@@ -150,6 +152,15 @@ impl Isolate {
                 retained_bytecode,
             }),
         })
+    }
+
+    /// Replaces the isolate's limits: how a blank isolate made ahead of time takes on those of
+    /// the worker it is given to. A heap already larger than the new memory limit fails its next
+    /// allocation.
+    pub fn set_limits(&self, limits: &IsolateLimits) {
+        self.core.runtime.set_memory_limit(limits.memory_bytes);
+        self.core.runtime.set_max_stack_size(limits.stack_bytes);
+        self.core.cpu_slice.set(limits.cpu_slice);
     }
 
     pub fn handle(&self) -> IsolateHandle {
@@ -222,7 +233,7 @@ impl IsolateCore {
         let nested = self.deadline.get().is_some();
         let started = Instant::now();
         if !nested {
-            if let Some(slice) = self.limits.cpu_slice {
+            if let Some(slice) = self.cpu_slice.get() {
                 self.deadline.set(Some(Instant::now() + slice));
             }
         }

@@ -19,4 +19,6 @@ pub use verge_web::{
     constant_time_eq, precompile, Body, BoxError, ChannelBody, ConsoleSink, LogLevel, NativeBody,
     Outbound, OutboundRequest, OutboundResponse, RedirectMode,
 };
-pub use worker::{LoadError, Outcome, Worker, WorkerLimits, WorkerRequest, WorkerResponse};
+pub use worker::{
+    BlankIsolate, LoadError, Outcome, Worker, WorkerLimits, WorkerRequest, WorkerResponse,
+};

@@ -99,6 +99,38 @@ pub enum Outcome {
     },
 }
 
+/// An isolate with the Web APIs installed that belongs to no worker yet. A server makes one
+/// ahead of time, off the request path, so that a cold start skips creating the engine and
+/// installing the APIs: [`Worker::load`] gives it the worker's limits, console and network.
+pub struct BlankIsolate(Isolate);
+
+impl BlankIsolate {
+    pub fn new() -> Result<Self, LoadError> {
+        let isolate = Isolate::new(IsolateLimits::default()).map_err(LoadError::Internal)?;
+        let host = WebHost {
+            console: Rc::new(|_, _| {}),
+            isolate: isolate.handle(),
+            outbound: Rc::new(Unassigned),
+            subrequest_limit: 0,
+        };
+        verge_web::install(&isolate, host).map_err(LoadError::Internal)?;
+        Ok(Self(isolate))
+    }
+}
+
+/// The network of an isolate no worker has: it runs no script, so nothing asks.
+struct Unassigned;
+
+impl Outbound for Unassigned {
+    fn fetch(&self, _: verge_web::OutboundRequest) -> verge_web::OutboundFuture {
+        Box::pin(async {
+            Err(verge_js::OpError::Type(
+                "no worker owns this isolate".into(),
+            ))
+        })
+    }
+}
+
 /// A worker loaded into an isolate on the current thread.
 pub struct Worker {
     name: String,
@@ -117,16 +149,17 @@ impl Worker {
         self.isolate.busy_time()
     }
 
-    /// Loads `config`'s project into a new isolate: installs the Web APIs, builds `env` from its
-    /// vars, evaluates the entry (as an ES module or a service-worker script) and finds its fetch
-    /// handler. ES modules come from `modules` where it holds them, and go into it otherwise.
-    /// Must run inside a `LocalSet`.
+    /// Loads `config`'s project into `isolate`: gives it the worker's limits, console and
+    /// network, builds `env` from its vars, evaluates the entry (as an ES module or a
+    /// service-worker script) and finds its fetch handler. ES modules come from `modules` where
+    /// it holds them, and go into it otherwise. Must run inside a `LocalSet`.
     pub async fn load(
         config: &WorkerConfig,
         limits: WorkerLimits,
         console: ConsoleSink,
         outbound: Rc<dyn Outbound>,
         modules: Option<ModuleCache>,
+        isolate: BlankIsolate,
     ) -> Result<Self, LoadError> {
         let main_path = config.root.join(&config.main);
         let source = std::fs::read_to_string(&main_path).map_err(|source| LoadError::Read {
@@ -138,7 +171,8 @@ impl Worker {
             isolate_limits.cpu_slice = Some(Duration::from_millis(cpu_ms));
         }
         let cpu_slice = isolate_limits.cpu_slice;
-        let isolate = Isolate::new(isolate_limits).map_err(LoadError::Internal)?;
+        let BlankIsolate(isolate) = isolate;
+        isolate.set_limits(&isolate_limits);
         let interruptible: Rc<RefCell<HashMap<u64, oneshot::Sender<()>>>> = Rc::default();
         let stopped = interruptible.clone();
         isolate.on_interrupt(move |tag| {
@@ -146,7 +180,7 @@ impl Worker {
                 let _ = stop.send(());
             }
         });
-        verge_web::install(
+        verge_web::set_host(
             &isolate,
             WebHost {
                 console,

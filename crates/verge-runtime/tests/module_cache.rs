@@ -6,7 +6,7 @@
 
 use std::rc::Rc;
 use verge_config::WorkerConfig;
-use verge_runtime::{Body, HttpClient, ModuleCache, Outcome, Worker, WorkerRequest};
+use verge_runtime::{BlankIsolate, Body, HttpClient, ModuleCache, Outcome, Worker, WorkerRequest};
 
 async fn answer(worker: &Worker) -> String {
     let request = WorkerRequest {
@@ -33,6 +33,7 @@ async fn load(config: &WorkerConfig, modules: &ModuleCache) -> Worker {
         Rc::new(|_, _| {}),
         Rc::new(HttpClient::new()),
         Some(modules.clone()),
+        BlankIsolate::new().unwrap(),
     )
     .await
     .unwrap()
@@ -90,6 +91,7 @@ fn a_second_isolate_reads_modules_from_bytecode() {
             Rc::new(|_, _| {}),
             Rc::new(HttpClient::new()),
             None,
+            BlankIsolate::new().unwrap(),
         )
         .await;
         let error = uncached

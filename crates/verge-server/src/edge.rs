@@ -24,8 +24,9 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use verge_config::{WorkerConfig, Zone};
 use verge_runtime::{
-    Body, ConsoleSink, HttpClient, LoadError, LogLevel, ModuleCache, NativeBody, NetworkPolicy,
-    Outbound, OutboundRequest, Outcome, RedirectMode, Worker, WorkerLimits, WorkerRequest,
+    BlankIsolate, Body, ConsoleSink, HttpClient, LoadError, LogLevel, ModuleCache, NativeBody,
+    NetworkPolicy, Outbound, OutboundRequest, Outcome, RedirectMode, Worker, WorkerLimits,
+    WorkerRequest,
 };
 
 /// Where a worker's console output goes, shared by every serving thread.
@@ -255,12 +256,14 @@ pub async fn check_workers_here(
     {
         let console: ConsoleSink = Rc::new(|_, _| {});
         let outbound: Rc<dyn Outbound> = Rc::new(HttpClient::new());
+        let isolate = BlankIsolate::new().map_err(|error| (config.name.clone(), error))?;
         Worker::load(
             config,
             options.limits.clone(),
             console,
             outbound,
             Some(modules.clone()),
+            isolate,
         )
         .await
         .map_err(|error| (config.name.clone(), error))?;
@@ -319,12 +322,44 @@ struct ThreadState {
     tenants: std::cell::RefCell<HashMap<String, Tenant>>,
     client: HttpClient,
     options: EdgeOptions,
+    /// The isolate the next cold start takes, made after the last one (serving many workers).
+    spare: std::cell::RefCell<Option<BlankIsolate>>,
 }
 
 impl ThreadState {
+    /// An isolate for a cold start: the spare if there is one, and a spare for the next.
+    fn blank_isolate(self: &Rc<Self>) -> Result<BlankIsolate, LoadError> {
+        let spare = self.spare.borrow_mut().take();
+        if self.site.current().routes.is_some() {
+            self.make_spare();
+        }
+        spare.map_or_else(BlankIsolate::new, Ok)
+    }
+
+    /// Makes a spare isolate as soon as the thread has nothing else to do.
+    fn make_spare(self: &Rc<Self>) {
+        let state = Rc::downgrade(self);
+        tokio::task::spawn_local(async move {
+            // Runs once the cold start that asked has answered its request.
+            tokio::task::yield_now().await;
+            let Some(state) = state.upgrade() else { return };
+            if state.spare.borrow().is_some() {
+                return;
+            }
+            match BlankIsolate::new() {
+                Ok(spare) => *state.spare.borrow_mut() = Some(spare),
+                Err(e) => tracing::warn!("cannot make a spare isolate: {e}"),
+            }
+        });
+    }
+
     /// The isolate of `site`'s worker `index` on this thread, loading it on first use (a cold
     /// start) or when the worker's version changed.
-    async fn worker(&self, site: &Site, index: usize) -> Result<Rc<LiveWorker>, LoadError> {
+    async fn worker(
+        self: &Rc<Self>,
+        site: &Site,
+        index: usize,
+    ) -> Result<Rc<LiveWorker>, LoadError> {
         let Deployed {
             config,
             version,
@@ -365,6 +400,7 @@ impl ThreadState {
                 console,
                 outbound,
                 Some(modules.clone()),
+                self.blank_isolate()?,
             )
             .await?;
             let metrics = self.metrics.worker(&config.name);
@@ -469,7 +505,11 @@ fn serve_thread(
             tenants: Default::default(),
             client,
             options,
+            spare: Default::default(),
         });
+        if !eager {
+            state.make_spare();
+        }
         if eager {
             if let Err(error) = state.worker(&current, 0).await {
                 let _ = loaded.send(Err(error));
@@ -625,7 +665,7 @@ fn request_host(request: &Request<Incoming>) -> String {
 /// Runs tenant `index`. With an origin behind it, a failure after `passThroughOnException`
 /// forwards the request there as if there were no worker.
 async fn run(
-    state: &ThreadState,
+    state: &Rc<ThreadState>,
     site: &Site,
     index: usize,
     request: WorkerRequest,
@@ -641,7 +681,7 @@ async fn run(
 }
 
 async fn run_worker(
-    state: &ThreadState,
+    state: &Rc<ThreadState>,
     site: &Site,
     index: usize,
     request: WorkerRequest,

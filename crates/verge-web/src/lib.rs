@@ -203,13 +203,15 @@ fn load_bytecode<'js>(ctx: &Ctx<'js>, bytecode: &'static [u8]) -> rquickjs::Resu
 struct Internals(Persistent<Object<'static>>);
 
 /// Registers `ops.loadApi(index, ops)`, which `install.js` calls to load a lazy API: it adds
-/// that API's ops to `ops` and returns its init function.
-fn register_loader<'js>(ctx: &Ctx<'js>, ops: &Object<'js>, host: &WebHost) -> rquickjs::Result<()> {
-    let host = host.clone();
-    let load = move |ctx: Ctx<'js>, index: usize, ops: Object<'js>| {
+/// that API's ops to `ops`, made for the isolate's host at that moment, and returns its init
+/// function.
+fn register_loader<'js>(ctx: &Ctx<'js>, ops: &Object<'js>, _: &WebHost) -> rquickjs::Result<()> {
+    let load = |ctx: Ctx<'js>, index: usize, ops: Object<'js>| {
         let api = APIS
             .get(index)
             .ok_or_else(|| type_error(&ctx, "no such Web API"))?;
+        let host = verge_js::with_host_state(&ctx, |host: &WebHost| host.clone())
+            .ok_or_else(|| type_error(&ctx, "the isolate has no host"))?;
         for register in api.ops {
             register(&ctx, &ops, &host)?;
         }
@@ -269,7 +271,28 @@ pub fn install(isolate: &Isolate, host: WebHost) -> Result<(), JsError> {
                 }
             }
         }
+        verge_js::store_host_state(ctx, host)?;
         verge_js::store_host_state(ctx, Internals(Persistent::save(ctx, internals)))
+    })
+}
+
+/// Gives an isolate set up by [`install`] another host: how an isolate made ahead of time,
+/// before anyone knew which worker would need it, becomes that worker's. Refused once a lazy
+/// API has loaded, since its ops were made for the host before.
+pub fn set_host(isolate: &Isolate, host: WebHost) -> Result<(), JsError> {
+    isolate.enter(|ctx| {
+        let loaded: Vec<String> = internals(ctx)?.get::<_, Function>("loadedApis")?.call(())?;
+        if !loaded.is_empty() {
+            return Err(rquickjs::Error::new_from_js_message(
+                "isolate",
+                "blank isolate",
+                format!(
+                    "the host cannot change: {} already loaded",
+                    loaded.join(", ")
+                ),
+            ));
+        }
+        verge_js::store_host_state(ctx, host)
     })
 }
 
@@ -304,16 +327,50 @@ mod tests {
         }
     }
 
-    fn installed() -> Isolate {
-        let isolate = Isolate::new(verge_js::IsolateLimits::default()).unwrap();
-        let host = WebHost {
-            console: Rc::new(|_, _| {}),
+    fn host(isolate: &Isolate, console: ConsoleSink) -> WebHost {
+        WebHost {
+            console,
             isolate: isolate.handle(),
             outbound: Rc::new(NoNetwork),
             subrequest_limit: 10,
-        };
-        install(&isolate, host).unwrap();
+        }
+    }
+
+    fn installed() -> Isolate {
+        let isolate = Isolate::new(verge_js::IsolateLimits::default()).unwrap();
+        install(&isolate, host(&isolate, Rc::new(|_, _| {}))).unwrap();
         isolate
+    }
+
+    /// A console sink and what it printed.
+    fn recording() -> (ConsoleSink, Rc<std::cell::RefCell<Vec<String>>>) {
+        let lines: Rc<std::cell::RefCell<Vec<String>>> = Rc::default();
+        let sink = lines.clone();
+        let console: ConsoleSink = Rc::new(move |_, text| sink.borrow_mut().push(text.to_owned()));
+        (console, lines)
+    }
+
+    #[test]
+    fn an_isolate_takes_a_new_host_until_a_lazy_api_loads() {
+        // Eager APIs' ops would keep the host of `install`: only the loader may be eager.
+        for api in APIS.iter().filter(|api| matches!(api.load, Load::Eager)) {
+            assert!(
+                api.file == "install.js" || api.ops.is_empty(),
+                "{} is eager and registers ops",
+                api.file
+            );
+        }
+        let isolate = Isolate::new(verge_js::IsolateLimits::default()).unwrap();
+        let (first, first_lines) = recording();
+        install(&isolate, host(&isolate, first)).unwrap();
+        let (second, second_lines) = recording();
+        set_host(&isolate, host(&isolate, second)).unwrap();
+        let _: () = run(&isolate, "console.log('to the second host');");
+        assert_eq!(*second_lines.borrow(), ["to the second host"]);
+        assert!(first_lines.borrow().is_empty());
+        let (third, _) = recording();
+        let refused = set_host(&isolate, host(&isolate, third)).unwrap_err();
+        assert!(refused.to_string().contains("console.js"), "{refused}");
     }
 
     /// Runs `body` as a function of `internals` and returns its result.
