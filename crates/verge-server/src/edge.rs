@@ -322,30 +322,31 @@ struct ThreadState {
     tenants: std::cell::RefCell<HashMap<String, Tenant>>,
     client: HttpClient,
     options: EdgeOptions,
-    /// The isolate the next cold start takes, made after the last one (serving many workers).
+    /// The isolate the next cold start takes (serving many workers), made once the request
+    /// that took the last one is answered.
     spare: std::cell::RefCell<Option<BlankIsolate>>,
+    /// A task to make the spare is queued.
+    making_spare: std::cell::Cell<bool>,
 }
 
 impl ThreadState {
-    /// An isolate for a cold start: the spare if there is one, and a spare for the next.
-    fn blank_isolate(self: &Rc<Self>) -> Result<BlankIsolate, LoadError> {
+    /// An isolate for a cold start: the spare if there is one.
+    fn blank_isolate(&self) -> Result<BlankIsolate, LoadError> {
         let spare = self.spare.borrow_mut().take();
-        if self.site.current().routes.is_some() {
-            self.make_spare();
-        }
         spare.map_or_else(BlankIsolate::new, Ok)
     }
 
-    /// Makes a spare isolate as soon as the thread has nothing else to do.
-    fn make_spare(self: &Rc<Self>) {
+    /// Queues making a spare isolate if there is none. Called as a response is handed to the
+    /// connection, which writes it before this thread's next task runs: the work stays off
+    /// every request's path.
+    fn replenish_spare(self: &Rc<Self>) {
+        if self.spare.borrow().is_some() || self.making_spare.replace(true) {
+            return;
+        }
         let state = Rc::downgrade(self);
         tokio::task::spawn_local(async move {
-            // Runs once the cold start that asked has answered its request.
-            tokio::task::yield_now().await;
             let Some(state) = state.upgrade() else { return };
-            if state.spare.borrow().is_some() {
-                return;
-            }
+            state.making_spare.set(false);
             match BlankIsolate::new() {
                 Ok(spare) => *state.spare.borrow_mut() = Some(spare),
                 Err(e) => tracing::warn!("cannot make a spare isolate: {e}"),
@@ -355,11 +356,7 @@ impl ThreadState {
 
     /// The isolate of `site`'s worker `index` on this thread, loading it on first use (a cold
     /// start) or when the worker's version changed.
-    async fn worker(
-        self: &Rc<Self>,
-        site: &Site,
-        index: usize,
-    ) -> Result<Rc<LiveWorker>, LoadError> {
+    async fn worker(&self, site: &Site, index: usize) -> Result<Rc<LiveWorker>, LoadError> {
         let Deployed {
             config,
             version,
@@ -506,9 +503,10 @@ fn serve_thread(
             client,
             options,
             spare: Default::default(),
+            making_spare: Default::default(),
         });
         if !eager {
-            state.make_spare();
+            state.replenish_spare();
         }
         if eager {
             if let Err(error) = state.worker(&current, 0).await {
@@ -643,6 +641,9 @@ async fn handle(
         response.status().as_u16(),
         started.elapsed().as_secs_f64() * 1000.0
     );
+    if site.routes.is_some() {
+        state.replenish_spare();
+    }
     Ok(response)
 }
 
@@ -665,7 +666,7 @@ fn request_host(request: &Request<Incoming>) -> String {
 /// Runs tenant `index`. With an origin behind it, a failure after `passThroughOnException`
 /// forwards the request there as if there were no worker.
 async fn run(
-    state: &Rc<ThreadState>,
+    state: &ThreadState,
     site: &Site,
     index: usize,
     request: WorkerRequest,
@@ -681,7 +682,7 @@ async fn run(
 }
 
 async fn run_worker(
-    state: &Rc<ThreadState>,
+    state: &ThreadState,
     site: &Site,
     index: usize,
     request: WorkerRequest,
