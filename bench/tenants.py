@@ -5,7 +5,11 @@ socket each). For N distinct workers it prints, from one run: process start to r
 ready, RSS with every worker loaded and the cost per worker, and the latency of each worker's
 first request (Verge's cold start) and of a second one.
 
-Usage: python3 bench/tenants.py [--workers 1000] [--peers workerd]
+Requests go one at a time, --gap-ms apart (default 2), as from clients arriving separately
+rather than back to back: a server may work between requests (Verge makes the isolate its next
+cold start will take then), and both servers get the same pauses.
+
+Usage: python3 bench/tenants.py [--workers 1000] [--peers workerd] [--gap-ms 2]
 Needs `cargo build --release`; installs workerd into bench/.peers (npm) unless --peers "".
 """
 
@@ -41,8 +45,13 @@ def install_workerd():
     return binary
 
 
+GAP_SECONDS = 0.002
+
+
 def get(connection, host, path):
-    """One request; its latency in ms. Fails loudly on anything but the expected answer."""
+    """One request after the gap; its latency in ms. Fails loudly on anything but the expected
+    answer."""
+    time.sleep(GAP_SECONDS)
     started = time.perf_counter()
     connection.request("GET", path, headers={"Host": host})
     response = connection.getresponse()
@@ -156,7 +165,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=1000)
     parser.add_argument("--peers", default="workerd")
+    parser.add_argument("--gap-ms", type=float, default=2.0)
     args = parser.parse_args()
+    global GAP_SECONDS
+    GAP_SECONDS = args.gap_ms / 1000
     if not os.path.exists(VERGE):
         sys.exit("build Verge first: cargo build --release")
     runs = {}
@@ -164,7 +176,7 @@ def main():
         runs["verge"] = run_verge(work, args.workers)
         if "workerd" in args.peers.split(","):
             runs["workerd"] = run_workerd(work, args.workers, install_workerd())
-    print(f"{args.workers} workers, one run (ms, MiB; per worker: KiB)")
+    print(f"{args.workers} workers, one run, requests {args.gap_ms:g} ms apart (ms, MiB; per worker: KiB)")
     print(f"{'server':8} {'ready ms':>9} {'RSS ready':>10} {'RSS loaded':>11} {'per worker':>11} "
           f"{'first p50':>10} {'first p99':>10} {'second p50':>11}")
     for name, (ready_ms, ready_rss, loaded_rss, first, second) in runs.items():
