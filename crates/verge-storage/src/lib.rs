@@ -1,0 +1,160 @@
+//! `verge-storage` owns the storage traits the bindings are written against, their data types,
+//! errors and Workers' limits — no JavaScript and no backend. The embedded backends live in
+//! `verge-store-embedded`; a distributed one implements the same traits (see docs/DESIGN.md).
+
+use bytes::Bytes;
+use std::future::Future;
+use std::pin::Pin;
+
+/// What a storage operation returns: a future that owns everything it needs, so a backend may
+/// run it on a blocking pool or another machine.
+pub type StorageFuture<T> = Pin<Box<dyn Future<Output = Result<T, StorageError>> + Send>>;
+
+/// Why a storage operation failed; the message is for the script that asked.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StorageError {
+    /// The request broke one of Workers' limits or rules; says which.
+    #[error("{0}")]
+    Invalid(String),
+    /// The backend could not do it (disk full, I/O error); nothing stored was changed.
+    #[error("storage failed: {0}")]
+    Backend(String),
+}
+
+/// Workers KV's limits.
+pub mod kv_limits {
+    /// Bytes of a key, UTF-8 encoded.
+    pub const KEY_BYTES: usize = 512;
+    /// Bytes of a value.
+    pub const VALUE_BYTES: usize = 25 * 1024 * 1024;
+    /// Bytes of a key's metadata, serialized as JSON.
+    pub const METADATA_BYTES: usize = 1024;
+    /// The soonest an expiration may be, in seconds from now.
+    pub const MIN_TTL_SECONDS: u64 = 60;
+    /// The most keys one `list` returns.
+    pub const LIST_LIMIT: usize = 1000;
+}
+
+/// A value as stored: its bytes, when it expires and its metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvEntry {
+    pub value: Bytes,
+    /// Seconds since the Unix epoch after which the key reads as absent.
+    pub expiration: Option<u64>,
+    /// JSON text, as the script gave it.
+    pub metadata: Option<String>,
+}
+
+/// One key of a `list` answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvListKey {
+    pub name: String,
+    pub expiration: Option<u64>,
+    pub metadata: Option<String>,
+}
+
+/// A page of keys in order; `cursor` continues after it unless the list is complete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvPage {
+    pub keys: Vec<KvListKey>,
+    pub cursor: Option<String>,
+}
+
+/// A key-value store holding many namespaces. Keys read back as written until deleted or
+/// expired; an expired key is never returned. A write is durable once its future resolves.
+pub trait KvStore: Send + Sync {
+    fn get(&self, namespace: &str, key: &str) -> StorageFuture<Option<KvEntry>>;
+    fn put(&self, namespace: &str, key: &str, entry: KvEntry) -> StorageFuture<()>;
+    fn delete(&self, namespace: &str, key: &str) -> StorageFuture<()>;
+    /// Keys starting with `prefix`, in byte order, after `cursor` (from an earlier page), at
+    /// most `limit` of them.
+    fn list(
+        &self,
+        namespace: &str,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> StorageFuture<KvPage>;
+}
+
+/// Checks a key against Workers' rules: not empty, not `.` or `..`, at most 512 bytes.
+pub fn check_kv_key(key: &str) -> Result<(), StorageError> {
+    if key.is_empty() {
+        return Err(StorageError::Invalid("KV key must not be empty.".into()));
+    }
+    if key == "." || key == ".." {
+        return Err(StorageError::Invalid(format!(
+            "Illegal key name \"{key}\". Please use a different name."
+        )));
+    }
+    if key.len() > kv_limits::KEY_BYTES {
+        return Err(StorageError::Invalid(format!(
+            "KV key is {} bytes, over the limit of {} bytes.",
+            key.len(),
+            kv_limits::KEY_BYTES
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a value and its metadata against Workers' size limits.
+pub fn check_kv_entry(entry: &KvEntry) -> Result<(), StorageError> {
+    if entry.value.len() > kv_limits::VALUE_BYTES {
+        return Err(StorageError::Invalid(format!(
+            "KV value is {} bytes, over the limit of {} bytes.",
+            entry.value.len(),
+            kv_limits::VALUE_BYTES
+        )));
+    }
+    if let Some(metadata) = &entry.metadata {
+        if metadata.len() > kv_limits::METADATA_BYTES {
+            return Err(StorageError::Invalid(format!(
+                "KV metadata is {} bytes serialized, over the limit of {} bytes.",
+                metadata.len(),
+                kv_limits::METADATA_BYTES
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    // Test code fails by panicking.
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn keys_are_checked_as_workers_does() {
+        assert!(check_kv_key("a").is_ok());
+        assert!(check_kv_key(&"k".repeat(512)).is_ok());
+        let long = check_kv_key(&"k".repeat(513)).unwrap_err().to_string();
+        assert!(long.contains("513 bytes") && long.contains("512"), "{long}");
+        assert!(check_kv_key("").is_err());
+        assert!(check_kv_key("..").is_err());
+    }
+
+    #[test]
+    fn values_and_metadata_are_bounded() {
+        let entry = |value: usize, metadata: usize| KvEntry {
+            value: Bytes::from(vec![0; value]),
+            expiration: None,
+            metadata: Some("x".repeat(metadata)),
+        };
+        assert!(check_kv_entry(&entry(10, 1024)).is_ok());
+        let meta = check_kv_entry(&entry(10, 1025)).unwrap_err().to_string();
+        assert!(meta.contains("metadata"), "{meta}");
+        let big = check_kv_entry(&entry(kv_limits::VALUE_BYTES + 1, 0))
+            .unwrap_err()
+            .to_string();
+        assert!(big.contains("value"), "{big}");
+    }
+}
