@@ -7,8 +7,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use verge_config::WorkerConfig;
-use verge_runtime::{LogLevel, WorkerLimits};
+use verge_runtime::{LogLevel, Storage, WorkerLimits};
 use verge_server::{BoundListeners, EdgeOptions, LogSink};
+use verge_store_embedded::RedbKv;
 
 /// The largest request body a worker is given: Cloudflare's Enterprise limit (500 MB). Bodies
 /// stream, so this bounds what reaches the worker, not memory.
@@ -38,6 +39,20 @@ pub struct DevArgs {
     /// scope, as wrangler dev has.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Where bindings keep their data (KV); by default `.verge/state` in the project.
+    #[arg(long, value_name = "DIR")]
+    persist_to: Option<PathBuf>,
+}
+
+/// The storage behind a project's bindings, opened under `state` only if it has any.
+pub fn open_storage(config: &WorkerConfig, state: &std::path::Path) -> anyhow::Result<Storage> {
+    let mut storage = Storage::default();
+    if !config.kv_namespaces.is_empty() {
+        let kv = RedbKv::open(&state.join("kv.redb"))
+            .with_context(|| format!("cannot open the KV store in {}", state.display()))?;
+        storage.kv = Some(Arc::new(kv));
+    }
+    Ok(storage)
 }
 
 pub fn run(args: DevArgs) -> anyhow::Result<()> {
@@ -45,6 +60,11 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
     config.apply_var_overrides(&args.vars)?;
     let console = stdio_console();
     let limits = WorkerLimits::default();
+    let state = args
+        .persist_to
+        .clone()
+        .unwrap_or_else(|| config.root.join(".verge").join("state"));
+    let storage = open_storage(&config, &state)?;
 
     let addr = SocketAddr::new(args.ip, args.port);
     let listeners = BoundListeners::bind(addr, args.threads)
@@ -63,6 +83,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
             drain_timeout: std::time::Duration::from_secs(5),
             isolate_idle: None,
             isolate_budget: None,
+            storage,
         },
     );
     // A script that does not compile or registers no handler is reported here, with its file and

@@ -8,10 +8,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use verge_config::ServerConfig;
-use verge_runtime::{NetworkPolicy, WorkerLimits};
+use verge_runtime::{NetworkPolicy, Storage, WorkerLimits};
 use verge_server::{
     Admin, BoundListeners, Deployed, EdgeOptions, Metrics, RouteTable, Site, SiteHandle,
 };
+use verge_store_embedded::RedbKv;
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -47,6 +48,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let threads = args.threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
+    let data_dir = config
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| config.file.with_file_name("verge-data"));
+    // Deploys may add KV bindings later: the store is always open.
+    let kv = RedbKv::open(&data_dir.join("kv.redb"))
+        .with_context(|| format!("cannot open the KV store in {}", data_dir.display()))?;
     let options = EdgeOptions {
         limits,
         max_request_body: usize::try_from(config.limits.max_request_body).unwrap_or(usize::MAX),
@@ -60,6 +68,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             let bytes = config.limits.isolate_budget_mib.saturating_mul(1024 * 1024);
             usize::try_from(bytes / threads as u64).unwrap_or(usize::MAX)
         }),
+        storage: Storage {
+            kv: Some(Arc::new(kv)),
+        },
     };
     // Every isolate of this server will read the Web APIs as bytecode.
     verge_runtime::precompile();
@@ -78,10 +89,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot listen for the admin API on {}", admin.listen))?;
             listener.set_nonblocking(true)?;
             let shown = listener.local_addr()?;
-            let data_dir = config
-                .data_dir
-                .clone()
-                .unwrap_or_else(|| config.file.with_file_name("verge-data"));
             verge_server::serve_admin(
                 listener,
                 Admin {
@@ -89,7 +96,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                     site: site.clone(),
                     metrics: metrics.clone(),
                     options: options.clone(),
-                    data_dir,
+                    data_dir: data_dir.clone(),
                 },
             )?;
             Some(shown)

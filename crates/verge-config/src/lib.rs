@@ -50,6 +50,26 @@ pub struct WorkerConfig {
     pub limits: Limits,
     /// `route` / `routes`: where `verge serve` sends requests to this worker.
     pub routes: Vec<Route>,
+    /// `kv_namespaces`: KV bindings on `env`.
+    pub kv_namespaces: Vec<KvNamespace>,
+}
+
+/// One of wrangler's `kv_namespaces`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct KvNamespace {
+    /// The name on `env`.
+    pub binding: String,
+    /// The namespace's id: workers naming the same id share its keys.
+    pub id: Option<String>,
+    pub preview_id: Option<String>,
+}
+
+impl KvNamespace {
+    /// Which namespace the binding's keys live in: its id, or else the binding's name (as
+    /// wrangler's local mode does).
+    pub fn namespace(&self) -> &str {
+        self.id.as_deref().unwrap_or(&self.binding)
+    }
 }
 
 /// One of a worker's routes, as wrangler writes them.
@@ -123,6 +143,8 @@ struct RawConfig {
     route: Option<RawRoute>,
     #[serde(default)]
     routes: Vec<RawRoute>,
+    #[serde(default)]
+    kv_namespaces: Vec<KvNamespace>,
 }
 
 impl WorkerConfig {
@@ -170,6 +192,7 @@ impl WorkerConfig {
             vars: BTreeMap::new(),
             limits: Limits::default(),
             routes: Vec::new(),
+            kv_namespaces: Vec::new(),
         }
     }
 
@@ -211,6 +234,7 @@ impl WorkerConfig {
                 .chain(raw.routes)
                 .map(Route::from)
                 .collect(),
+            kv_namespaces: raw.kv_namespaces,
         })
     }
 

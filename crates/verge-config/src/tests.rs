@@ -210,3 +210,40 @@ fn reads_verge_toml_and_names_the_line_of_a_bad_key() {
         .to_string();
     assert!(error.contains("missing"), "{error}");
 }
+
+#[test]
+fn reads_kv_namespaces_in_toml_and_jsonc() {
+    let dir = project(&[
+        (
+            "wrangler.toml",
+            "main = \"a.js\"\nkv_namespaces = [{ binding = \"CACHE\", id = \"0f2a\" }, { binding = \"LOCAL\" }]\n",
+        ),
+        ("a.js", ""),
+    ]);
+    let kv = WorkerConfig::locate(dir.path()).unwrap().kv_namespaces;
+    let namespaces: Vec<(&str, &str)> = kv
+        .iter()
+        .map(|k| (k.binding.as_str(), k.namespace()))
+        .collect();
+    assert_eq!(namespaces, [("CACHE", "0f2a"), ("LOCAL", "LOCAL")]);
+
+    let dir = project(&[
+        (
+            "wrangler.jsonc",
+            "{ \"main\": \"a.js\", // KV\n \"kv_namespaces\": [{ \"binding\": \"K\", \"id\": \"abc\" },] }",
+        ),
+        ("a.js", ""),
+    ]);
+    let kv = WorkerConfig::locate(dir.path()).unwrap().kv_namespaces;
+    assert_eq!(kv[0].namespace(), "abc");
+
+    let dir = project(&[
+        (
+            "wrangler.toml",
+            "main = \"a.js\"\nkv_namespaces = [{ id = \"x\" }]\n",
+        ),
+        ("a.js", ""),
+    ]);
+    let error = WorkerConfig::locate(dir.path()).unwrap_err().to_string();
+    assert!(error.contains("binding"), "{error}");
+}

@@ -20,5 +20,5 @@ pub use verge_web::{
     Outbound, OutboundRequest, OutboundResponse, RedirectMode,
 };
 pub use worker::{
-    BlankIsolate, LoadError, Outcome, Worker, WorkerLimits, WorkerRequest, WorkerResponse,
+    BlankIsolate, LoadError, Outcome, Storage, Worker, WorkerLimits, WorkerRequest, WorkerResponse,
 };

@@ -4,13 +4,15 @@ use crate::format;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 use verge_config::WorkerConfig;
 use verge_js::rquickjs::context::EvalOptions;
 use verge_js::rquickjs::{self, Ctx, Function, Object, Promise, TypedArray, Value};
 use verge_js::{Isolate, IsolateHandle, IsolateLimits, JsError, ModuleCache};
-use verge_web::{Body, ConsoleSink, Outbound, WebHost};
+use verge_storage::KvStore;
+use verge_web::{Body, ConsoleSink, KvBinding, Outbound, WebHost};
 
 /// Per-worker limits; defaults follow Workers' paid plan where one exists.
 #[derive(Debug, Clone)]
@@ -38,6 +40,13 @@ impl Default for WorkerLimits {
             wall_time: None,
         }
     }
+}
+
+/// The storage backends a worker's bindings reach; cheap to clone.
+#[derive(Clone, Default)]
+pub struct Storage {
+    /// Where `kv_namespaces` keep their keys; `None`: a worker with KV bindings does not load.
+    pub kv: Option<Arc<dyn KvStore>>,
 }
 
 /// Why a request failed whose handler's promise was collected unsettled: nothing can settle it.
@@ -150,7 +159,7 @@ impl Worker {
     }
 
     /// Loads `config`'s project into `isolate`: gives it the worker's limits, console and
-    /// network, builds `env` from its vars, evaluates the entry (as an ES module or a
+    /// network, builds `env` from its vars and bindings (on `storage`), evaluates the entry (as an ES module or a
     /// service-worker script) and finds its fetch handler. ES modules come from `modules` where
     /// it holds them, and go into it otherwise. Must run inside a `LocalSet`.
     pub async fn load(
@@ -159,6 +168,7 @@ impl Worker {
         console: ConsoleSink,
         outbound: Rc<dyn Outbound>,
         modules: Option<ModuleCache>,
+        storage: &Storage,
         isolate: BlankIsolate,
     ) -> Result<Self, LoadError> {
         let main_path = config.root.join(&config.main);
@@ -197,6 +207,21 @@ impl Worker {
         let loaded = isolate
             .enter(|ctx| {
                 let env: Value = ctx.json_parse(vars)?;
+                if let Some(env) = env.as_object() {
+                    for kv in &config.kv_namespaces {
+                        let store = storage.kv.clone().ok_or_else(|| {
+                            rquickjs::Exception::throw_type(
+                                ctx,
+                                &format!("KV binding {} has no store to use", kv.binding),
+                            )
+                        })?;
+                        let binding = KvBinding {
+                            store,
+                            namespace: kv.namespace().to_owned(),
+                        };
+                        env.set(kv.binding.as_str(), verge_web::kv_namespace(ctx, binding)?)?;
+                    }
+                }
                 let internals = verge_web::internals(ctx)?;
                 internals.set("env", env.clone())?;
                 let finish_load: Function = internals.get("finishLoad")?;

@@ -6,7 +6,9 @@
 
 use std::rc::Rc;
 use verge_config::WorkerConfig;
-use verge_runtime::{BlankIsolate, Body, HttpClient, ModuleCache, Outcome, Worker, WorkerRequest};
+use verge_runtime::{
+    BlankIsolate, Body, HttpClient, ModuleCache, Outcome, Storage, Worker, WorkerRequest,
+};
 
 async fn answer(worker: &Worker) -> String {
     let request = WorkerRequest {
@@ -33,6 +35,7 @@ async fn load(config: &WorkerConfig, modules: &ModuleCache) -> Worker {
         Rc::new(|_, _| {}),
         Rc::new(HttpClient::new()),
         Some(modules.clone()),
+        &Storage::default(),
         BlankIsolate::new().unwrap(),
     )
     .await
@@ -91,6 +94,7 @@ fn a_second_isolate_reads_modules_from_bytecode() {
             Rc::new(|_, _| {}),
             Rc::new(HttpClient::new()),
             None,
+            &Storage::default(),
             BlankIsolate::new().unwrap(),
         )
         .await;

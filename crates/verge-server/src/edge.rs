@@ -25,7 +25,7 @@ use tokio::net::TcpListener;
 use verge_config::{WorkerConfig, Zone};
 use verge_runtime::{
     BlankIsolate, Body, ConsoleSink, HttpClient, LoadError, LogLevel, ModuleCache, NativeBody,
-    NetworkPolicy, Outbound, OutboundRequest, Outcome, RedirectMode, Worker, WorkerLimits,
+    NetworkPolicy, Outbound, OutboundRequest, Outcome, RedirectMode, Storage, Worker, WorkerLimits,
     WorkerRequest,
 };
 
@@ -51,6 +51,8 @@ pub struct EdgeOptions {
     /// The JavaScript heap one serving thread's isolates may hold together; past it the least
     /// recently used are dropped. `None`: no budget.
     pub isolate_budget: Option<usize>,
+    /// What workers' storage bindings reach.
+    pub storage: Storage,
 }
 
 /// How often a serving thread looks for isolates to drop.
@@ -263,6 +265,7 @@ pub async fn check_workers_here(
             console,
             outbound,
             Some(modules.clone()),
+            &options.storage,
             isolate,
         )
         .await
@@ -397,6 +400,7 @@ impl ThreadState {
                 console,
                 outbound,
                 Some(modules.clone()),
+                &self.options.storage,
                 self.blank_isolate()?,
             )
             .await?;

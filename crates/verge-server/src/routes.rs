@@ -171,6 +171,7 @@ mod tests {
             compatibility_flags: Vec::new(),
             vars: Default::default(),
             limits: Default::default(),
+            kv_namespaces: Vec::new(),
             routes: patterns
                 .iter()
                 .map(|(pattern, custom_domain)| Route {

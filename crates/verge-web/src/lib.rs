@@ -18,6 +18,7 @@ mod crypto;
 mod encoding;
 mod fetch;
 mod html_rewriter;
+mod kv;
 mod subtle;
 mod timers;
 mod url;
@@ -29,6 +30,7 @@ pub use console::{ConsoleSink, LogLevel};
 pub use fetch::{
     forget_request, Outbound, OutboundFuture, OutboundRequest, OutboundResponse, RedirectMode,
 };
+pub use kv::{kv_namespace, KvBinding};
 pub use subtle::constant_time_eq;
 
 use rquickjs::context::EvalOptions;
@@ -144,6 +146,7 @@ const APIS: &[Api] = &[
         globals ["Performance", "performance", "Navigator", "navigator", "self"];
         internals []),
     api!("html_rewriter.js", html_rewriter::register; globals ["HTMLRewriter"]; internals []),
+    api!("kv.js", kv::register; globals []; internals ["makeKvNamespace"]),
     api!("fetch_event.js"),
     api!("service_worker.js";
         globals ["FetchEvent", "addEventListener", "removeEventListener", "dispatchEvent"];

@@ -1,0 +1,155 @@
+//! KV bindings end to end: a worker under `verge dev` uses every part of the KV API against the
+//! redb store, and what it wrote survives the server being killed with SIGKILL.
+
+// Test code fails by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use support::{client, get, send, DevServer};
+
+const WORKER: &str = r#"
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    const kv = env.STORE;
+    if (url.pathname === '/put') {
+      await kv.put(url.searchParams.get('key'), await request.arrayBuffer());
+      return new Response('stored');
+    }
+    if (url.pathname === '/get') {
+      const value = await kv.get(url.searchParams.get('key'), 'arrayBuffer');
+      return value === null ? new Response('missing', { status: 404 }) : new Response(value);
+    }
+    // Every part of the API; each observation is reported, the test compares.
+    const seen = {};
+    await kv.put('text', 'héllo');
+    seen.text = await kv.get('text');
+    await kv.put('json', JSON.stringify({ n: 1, list: [1, 2] }), { metadata: { owner: 'ana' }, expirationTtl: 3600 });
+    seen.json = await kv.get('json', { type: 'json', cacheTtl: 60 });
+    const withMeta = await kv.getWithMetadata('json', 'json');
+    seen.metadata = withMeta.metadata;
+    seen.missing = await kv.get('nope');
+    seen.missingWithMeta = await kv.getWithMetadata('nope');
+    await kv.put('bytes', new Uint8Array([0, 255, 1, 254]));
+    seen.bytes = [...new Uint8Array(await kv.get('bytes', 'arrayBuffer'))];
+    const stream = await kv.get('bytes', 'stream');
+    seen.streamed = [...new Uint8Array(await new Response(stream).arrayBuffer())];
+    await kv.put('streamed', new Response('from a stream').body);
+    seen.fromStream = await kv.get('streamed');
+    const many = await kv.get(['text', 'nope']);
+    seen.bulk = [...many];
+    for (let i = 0; i < 5; i++) await kv.put(`page/${i}`, String(i), { metadata: { i } });
+    const pages = [];
+    let cursor;
+    do {
+      const page = await kv.list({ prefix: 'page/', limit: 2, cursor });
+      pages.push(page.keys.map((k) => `${k.name}:${k.metadata.i}`));
+      cursor = page.list_complete ? undefined : page.cursor;
+    } while (cursor);
+    seen.pages = pages;
+    const listed = await kv.list();
+    seen.jsonExpiration = listed.keys.find((k) => k.name === 'json').expiration - Math.floor(Date.now() / 1000);
+    await kv.delete('text');
+    seen.deleted = await kv.get('text');
+    const error = async (f) => { try { await f(); return 'no error'; } catch (e) { return `${e.name}: ${e.message}`; } };
+    seen.longKey = await error(() => kv.put('k'.repeat(513), 'x'));
+    seen.shortTtl = await error(() => kv.put('k', 'x', { expirationTtl: 10 }));
+    seen.bigMetadata = await error(() => kv.put('k', 'x', { metadata: 'm'.repeat(1100) }));
+    seen.badType = await error(() => kv.get('k', 'blob'));
+    seen.badCursor = await error(() => kv.list({ cursor: '!!' }));
+    seen.afterErrors = await kv.get('k');
+    return Response.json(seen);
+  },
+};
+"#;
+
+const CONFIG: &str = r#"name = "kv-test"
+main = "index.js"
+kv_namespaces = [{ binding = "STORE", id = "store-1" }]
+"#;
+
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("index.js"), WORKER).unwrap();
+    std::fs::write(dir.path().join("wrangler.toml"), CONFIG).unwrap();
+    dir
+}
+
+#[test]
+fn a_worker_uses_the_whole_kv_api() {
+    let project = project();
+    let server = DevServer::start(project.path(), &[]);
+    let reply = get(&client(), &format!("{}/all", server.base));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let seen: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    let expect = |key: &str, value: serde_json::Value| assert_eq!(seen[key], value, "{key}");
+    use serde_json::json;
+    expect("text", json!("héllo"));
+    expect("json", json!({ "n": 1, "list": [1, 2] }));
+    expect("metadata", json!({ "owner": "ana" }));
+    expect("missing", json!(null));
+    expect(
+        "missingWithMeta",
+        json!({ "value": null, "metadata": null, "cacheStatus": null }),
+    );
+    expect("bytes", json!([0, 255, 1, 254]));
+    expect("streamed", json!([0, 255, 1, 254]));
+    expect("fromStream", json!("from a stream"));
+    expect("bulk", json!([["text", "héllo"], ["nope", null]]));
+    expect(
+        "pages",
+        json!([
+            ["page/0:0", "page/1:1"],
+            ["page/2:2", "page/3:3"],
+            ["page/4:4"]
+        ]),
+    );
+    let ttl = seen["jsonExpiration"].as_i64().unwrap();
+    assert!((3590..=3600).contains(&ttl), "expiration {ttl} s from now");
+    expect("deleted", json!(null));
+    let error = |key: &str, needle: &str| {
+        let message = seen[key].as_str().unwrap();
+        assert!(message.contains(needle), "{key}: {message}");
+    };
+    error("longKey", "513 bytes");
+    error("shortTtl", "Expiration TTL must be at least 60");
+    error("bigMetadata", "metadata");
+    error("badType", "Unknown response type");
+    error("badCursor", "cursor");
+    expect("afterErrors", json!(null));
+    // The store is where `verge dev` keeps state by default.
+    assert!(project.path().join(".verge/state/kv.redb").is_file());
+}
+
+#[test]
+fn an_acknowledged_write_survives_sigkill() {
+    let project = project();
+    let state = tempfile::tempdir().unwrap();
+    let persist = state.path().to_str().unwrap();
+    let value: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
+    let server = DevServer::start(project.path(), &["--persist-to", persist]);
+    let agent = client();
+    let reply = send(
+        &agent,
+        http::Request::post(format!("{}/put?key=blob", server.base))
+            .body(value.clone())
+            .unwrap(),
+    );
+    assert_eq!((reply.status, reply.body.as_str()), (200, "stored"));
+    // Dropping the server kills it with SIGKILL: no shutdown, no flush.
+    drop(server);
+
+    let server = DevServer::start(project.path(), &["--persist-to", persist]);
+    let response = agent
+        .get(format!("{}/get?key=blob", server.base))
+        .call()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.into_body().read_to_vec().unwrap();
+    assert!(
+        body == value,
+        "read back {} bytes, not what was stored",
+        body.len()
+    );
+}
