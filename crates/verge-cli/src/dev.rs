@@ -57,6 +57,7 @@ pub fn open_storage(config: &WorkerConfig, state: &std::path::Path) -> anyhow::R
 
 pub fn run(args: DevArgs) -> anyhow::Result<()> {
     let mut config = WorkerConfig::locate(&args.path)?;
+    config.apply_dev_vars()?;
     config.apply_var_overrides(&args.vars)?;
     let console = stdio_console();
     let limits = WorkerLimits::default();

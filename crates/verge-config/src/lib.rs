@@ -30,6 +30,8 @@ pub enum ConfigError {
     MainMissing { config: PathBuf, main: PathBuf },
     #[error("invalid --var '{0}': expected NAME:VALUE")]
     BadVar(String),
+    #[error("{}:{line}: expected NAME=value", .path.display())]
+    BadDevVar { path: PathBuf, line: usize },
 }
 
 /// A worker project, resolved: where its files are and what its config says.
@@ -236,6 +238,42 @@ impl WorkerConfig {
                 .collect(),
             kv_namespaces: raw.kv_namespaces,
         })
+    }
+
+    /// Adds the secrets of `.dev.vars` in the project directory, as `wrangler dev` does: one
+    /// `NAME=value` per line (the value may be quoted), `#` comments; they override `[vars]`.
+    /// No file, no change.
+    pub fn apply_dev_vars(&mut self) -> Result<(), ConfigError> {
+        let path = self.root.join(".dev.vars");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        };
+        for (index, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let line = line.strip_prefix("export ").unwrap_or(line);
+            let (name, value) = line
+                .split_once('=')
+                .map(|(name, value)| (name.trim(), value.trim()))
+                .filter(|(name, _)| !name.is_empty())
+                .ok_or_else(|| ConfigError::BadDevVar {
+                    path: path.clone(),
+                    line: index + 1,
+                })?;
+            let unquoted = ['"', '\'']
+                .iter()
+                .find_map(|q| value.strip_prefix(*q).and_then(|v| v.strip_suffix(*q)))
+                .unwrap_or(value);
+            self.vars.insert(
+                name.to_owned(),
+                serde_json::Value::String(unquoted.to_owned()),
+            );
+        }
+        Ok(())
     }
 
     /// Applies `--var NAME:VALUE` overrides, as wrangler's flag does: the value is a string.

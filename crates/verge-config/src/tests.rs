@@ -247,3 +247,30 @@ fn reads_kv_namespaces_in_toml_and_jsonc() {
     let error = WorkerConfig::locate(dir.path()).unwrap_err().to_string();
     assert!(error.contains("binding"), "{error}");
 }
+
+#[test]
+fn dev_vars_add_secrets_and_override_vars() {
+    let dir = project(&[
+        (
+            "wrangler.toml",
+            "main = \"a.js\"\n[vars]\nMODE = \"plain\"\n",
+        ),
+        ("a.js", ""),
+        (
+            ".dev.vars",
+            "# secrets\nAPI_KEY=\"s3cr=t\"\nMODE = dev\nexport TOKEN='t'\n\n",
+        ),
+    ]);
+    let mut config = WorkerConfig::locate(dir.path()).unwrap();
+    config.apply_dev_vars().unwrap();
+    assert_eq!(config.vars["API_KEY"], serde_json::json!("s3cr=t"));
+    assert_eq!(config.vars["MODE"], serde_json::json!("dev"));
+    assert_eq!(config.vars["TOKEN"], serde_json::json!("t"));
+
+    fs::write(dir.path().join(".dev.vars"), "OK=1\nno equals sign\n").unwrap();
+    let error = config.apply_dev_vars().unwrap_err().to_string();
+    assert!(
+        error.ends_with(".dev.vars:2: expected NAME=value"),
+        "{error}"
+    );
+}
