@@ -2,6 +2,7 @@
 
 mod deploy;
 mod dev;
+mod kv;
 mod serve;
 mod signals;
 mod tail;
@@ -30,6 +31,8 @@ enum Command {
     Deploy(deploy::DeployArgs),
     /// Follow a worker's console output and exceptions on a running `verge serve`.
     Tail(tail::TailArgs),
+    /// Read and write a project's local KV data.
+    Kv(kv::KvArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Deploy(args) => deploy::run(args),
         Command::Tail(args) => tail::run(args),
+        Command::Kv(args) => kv::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

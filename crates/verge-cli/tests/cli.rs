@@ -122,8 +122,14 @@ fn oversized_bodies_and_several_threads() {
 #[test]
 fn dev_reads_secrets_from_dev_vars() {
     let project = write_project(&[
-        ("wrangler.toml", "main = \"w.js\"\n[vars]\nMODE = \"plain\"\n"),
-        ("w.js", "export default { fetch: (r, env) => new Response(`${env.SECRET} ${env.MODE}`) }"),
+        (
+            "wrangler.toml",
+            "main = \"w.js\"\n[vars]\nMODE = \"plain\"\n",
+        ),
+        (
+            "w.js",
+            "export default { fetch: (r, env) => new Response(`${env.SECRET} ${env.MODE}`) }",
+        ),
         (".dev.vars", "SECRET=\"open sesame\"\nMODE=dev\n"),
     ]);
     let server = DevServer::start(project.path(), &[]);

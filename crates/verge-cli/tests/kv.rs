@@ -153,3 +153,73 @@ fn an_acknowledged_write_survives_sigkill() {
         body.len()
     );
 }
+
+/// Runs `verge kv key ARGS… --config PROJECT --binding STORE`; its stdout, or a failure.
+fn kv_key(project: &std::path::Path, args: &[&str]) -> Result<Vec<u8>, String> {
+    let output = support::verge()
+        .args(["kv", "key"])
+        .args(args)
+        .arg("--config")
+        .arg(project)
+        .args(["--binding", "STORE"])
+        .output()
+        .unwrap();
+    if output.status.success() {
+        Ok(output.stdout)
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+#[test]
+fn the_cli_and_a_worker_share_local_kv_data() {
+    let project = project();
+    let file = project.path().join("value.bin");
+    let bytes: Vec<u8> = (0..=255u8).rev().collect();
+    std::fs::write(&file, &bytes).unwrap();
+    kv_key(
+        project.path(),
+        &[
+            "put",
+            "from-cli",
+            "--path",
+            file.to_str().unwrap(),
+            "--metadata",
+            "{\"by\":\"cli\"}",
+        ],
+    )
+    .unwrap();
+    let refused = kv_key(project.path(), &["put", "short", "x", "--ttl", "5"]).unwrap_err();
+    assert!(refused.contains("at least 60"), "{refused}");
+
+    let server = DevServer::start(project.path(), &[]);
+    let agent = client();
+    let response = agent
+        .get(format!("{}/get?key=from-cli", server.base))
+        .call()
+        .unwrap();
+    assert_eq!(response.into_body().read_to_vec().unwrap(), bytes);
+    let reply = send(
+        &agent,
+        http::Request::post(format!("{}/put?key=from-worker", server.base))
+            .body(b"written by the worker".to_vec())
+            .unwrap(),
+    );
+    assert_eq!(reply.status, 200);
+    drop(server);
+
+    let read = kv_key(project.path(), &["get", "from-worker"]).unwrap();
+    assert_eq!(read, b"written by the worker");
+    let listed: serde_json::Value =
+        serde_json::from_slice(&kv_key(project.path(), &["list"]).unwrap()).unwrap();
+    assert_eq!(
+        listed,
+        serde_json::json!([
+            { "name": "from-cli", "metadata": { "by": "cli" } },
+            { "name": "from-worker" }
+        ])
+    );
+    kv_key(project.path(), &["delete", "from-cli"]).unwrap();
+    let missing = kv_key(project.path(), &["get", "from-cli"]).unwrap_err();
+    assert!(missing.contains("not found"), "{missing}");
+}
