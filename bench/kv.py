@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""KV from inside a worker: the latency a KV read and a KV write add to a request, and the
+requests/s of each path, on `verge dev` with its embedded store (redb; every write is committed
+durably before the promise resolves).
+
+For each path — `/noop` (no KV), `/read` (one `get` of a 1 KiB value), `/write` (one `put` of a
+1 KiB value to one of 1,000 keys) — wrk runs with 1 connection (latency alone) and with 10
+(throughput), and the table gives p50/p99 and requests/s, with the read's and write's added
+latency (their p50 minus the no-op's) from the same run.
+
+Usage: python3 bench/kv.py [--seconds 5]
+Needs: a release build (cargo build --release) and wrk (apt-get install wrk).
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+from common import VERGE, free_port, http_ok, stop, wait_ready, wrk
+
+WORKER = """
+let written = 0;
+export default {
+  async fetch(request, env) {
+    const path = new URL(request.url).pathname;
+    if (path === '/seed') { await env.KV.put('hot', 'v'.repeat(1024)); return new Response('seeded'); }
+    if (path === '/read') {
+      const value = await env.KV.get('hot');
+      if (value === null) return new Response('missing', { status: 500 });
+      return new Response(value.slice(0, 16));
+    }
+    if (path === '/write') { await env.KV.put(`key-${written++ % 1000}`, 'w'.repeat(1024)); return new Response('ok'); }
+    return new Response('ok');
+  },
+};
+"""
+
+
+def to_ms(text):
+    """wrk's latency (`812.00us`, `1.20ms`, `2.00s`) in ms."""
+    for unit, scale in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * scale
+    return float(text)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=int, default=5)
+    args = parser.parse_args()
+    if not os.path.exists(VERGE):
+        sys.exit("build Verge first: cargo build --release")
+    with tempfile.TemporaryDirectory() as project:
+        with open(os.path.join(project, "index.js"), "w") as f:
+            f.write(WORKER)
+        with open(os.path.join(project, "wrangler.toml"), "w") as f:
+            f.write('name = "kv-bench"\nmain = "index.js"\nkv_namespaces = [{ binding = "KV", id = "bench" }]\n')
+        port = free_port()
+        process = subprocess.Popen([VERGE, "dev", project, "--port", str(port)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   env={**os.environ, "VERGE_LOG": "warn"})
+        try:
+            wait_ready(port, process)
+            if not http_ok(port, "/seed"):
+                sys.exit("the worker could not seed its KV key")
+            rows = {}
+            for path in ("/noop", "/read", "/write"):
+                url = f"http://127.0.0.1:{port}{path}"
+                _, errors1, p50, p99 = wrk(url, args.seconds, 1)
+                requests, errors10, _, _ = wrk(url, args.seconds, 10)
+                if errors1 or errors10:
+                    sys.exit(f"{path}: {errors1 + errors10} failed requests")
+                rows[path] = (to_ms(p50), to_ms(p99), requests / args.seconds)
+        finally:
+            stop(process)
+    print(f"KV on verge dev (redb), one run, {args.seconds} s per measurement")
+    print(f"{'path':8} {'p50 ms (1 conn)':>16} {'p99 ms (1 conn)':>16} {'req/s (10 conns)':>17} {'added p50 ms':>13}")
+    base = rows["/noop"][0]
+    for path, (p50, p99, rps) in rows.items():
+        added = "" if path == "/noop" else f"{p50 - base:13.3f}"
+        print(f"{path:8} {p50:16.3f} {p99:16.3f} {rps:17.0f} {added:>13}")
+
+
+if __name__ == "__main__":
+    main()
