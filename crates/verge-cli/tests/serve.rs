@@ -793,3 +793,73 @@ fn current_rss_kib(pid: u32) -> u64 {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap()
 }
+
+#[test]
+fn service_bindings_call_another_worker_without_the_network() {
+    let dir = tempfile::tempdir().unwrap();
+    tenant(
+        dir.path(),
+        "gateway",
+        r#"export default {
+          async fetch(request, env) {
+            const path = new URL(request.url).pathname;
+            if (path === '/loop') {
+              // Calls itself through its own binding until the depth limit stops it.
+              const depth = Number(request.headers.get('x-depth') ?? 0);
+              try {
+                const inner = await env.SELF.fetch('https://self/loop', { headers: { 'x-depth': String(depth + 1) } });
+                return new Response(await inner.text(), { status: inner.status });
+              } catch (e) {
+                return new Response(`stopped at depth ${depth}: ${e.message}`);
+              }
+            }
+            if (path === '/missing') {
+              try { await env.GONE.fetch('https://gone/'); return new Response('reached'); }
+              catch (e) { return new Response(`${e.name}: ${e.message}`); }
+            }
+            const answer = await env.AUTH.fetch('https://auth.internal/check?user=ana', {
+              method: 'POST', headers: { authorization: 'Bearer t0k' }, body: 'payload',
+            });
+            return new Response(`${answer.status} ${answer.headers.get('x-auth')} ${await answer.text()} ${String(env.AUTH)}`);
+          },
+        };"#,
+        "route = \"gw.test/*\"\nservices = [{ binding = \"AUTH\", service = \"auth\" }, { binding = \"SELF\", service = \"gateway\" }, { binding = \"GONE\", service = \"nobody\" }]\n",
+    );
+    tenant(
+        dir.path(),
+        "auth",
+        r#"export default {
+          async fetch(request) {
+            const url = new URL(request.url);
+            const body = await request.text();
+            return new Response(`${request.method} ${url.host}${url.pathname}?${url.searchParams.get('user')} ${request.headers.get('authorization')} ${body}`,
+              { status: 201, headers: { 'x-auth': 'ok' } });
+          },
+        };"#,
+        "",
+    );
+    let config = write_config(
+        dir.path(),
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[[workers]]\npath = \"gateway\"\n\n[[workers]]\npath = \"auth\"\n",
+    );
+    let server = DevServer::serve(&config, &[]);
+    let reply = get_host(&server.base, "gw.test", "/");
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (200, "201 ok POST auth.internal/check?ana Bearer t0k payload [object Fetcher]")
+    );
+    // The auth worker has no route: clients cannot reach it, only its binding can.
+    assert_eq!(get_host(&server.base, "auth.internal", "/check").status, 404);
+
+    let reply = get_host(&server.base, "gw.test", "/loop");
+    assert!(
+        reply.body.starts_with("stopped at depth 32: Subrequest depth limit exceeded"),
+        "{}",
+        reply.body
+    );
+    let reply = get_host(&server.base, "gw.test", "/missing");
+    assert_eq!(
+        reply.body,
+        "TypeError: service binding: no worker named \"nobody\" runs on this server"
+    );
+}

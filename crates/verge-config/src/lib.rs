@@ -54,6 +54,17 @@ pub struct WorkerConfig {
     pub routes: Vec<Route>,
     /// `kv_namespaces`: KV bindings on `env`.
     pub kv_namespaces: Vec<KvNamespace>,
+    /// `services`: other workers of the same server, reached with `env.BINDING.fetch()`.
+    pub services: Vec<ServiceBinding>,
+}
+
+/// One of wrangler's `services`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ServiceBinding {
+    /// The name on `env`.
+    pub binding: String,
+    /// The worker it calls, by name.
+    pub service: String,
 }
 
 /// One of wrangler's `kv_namespaces`.
@@ -147,6 +158,8 @@ struct RawConfig {
     routes: Vec<RawRoute>,
     #[serde(default)]
     kv_namespaces: Vec<KvNamespace>,
+    #[serde(default)]
+    services: Vec<ServiceBinding>,
 }
 
 impl WorkerConfig {
@@ -195,6 +208,7 @@ impl WorkerConfig {
             limits: Limits::default(),
             routes: Vec::new(),
             kv_namespaces: Vec::new(),
+            services: Vec::new(),
         }
     }
 
@@ -237,6 +251,7 @@ impl WorkerConfig {
                 .map(Route::from)
                 .collect(),
             kv_namespaces: raw.kv_namespaces,
+            services: raw.services,
         })
     }
 

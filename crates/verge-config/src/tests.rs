@@ -216,11 +216,19 @@ fn reads_kv_namespaces_in_toml_and_jsonc() {
     let dir = project(&[
         (
             "wrangler.toml",
-            "main = \"a.js\"\nkv_namespaces = [{ binding = \"CACHE\", id = \"0f2a\" }, { binding = \"LOCAL\" }]\n",
+            "main = \"a.js\"\nkv_namespaces = [{ binding = \"CACHE\", id = \"0f2a\" }, { binding = \"LOCAL\" }]\nservices = [{ binding = \"AUTH\", service = \"auth-worker\" }]\n",
         ),
         ("a.js", ""),
     ]);
-    let kv = WorkerConfig::locate(dir.path()).unwrap().kv_namespaces;
+    let config = WorkerConfig::locate(dir.path()).unwrap();
+    assert_eq!(
+        config.services,
+        [ServiceBinding {
+            binding: "AUTH".into(),
+            service: "auth-worker".into()
+        }]
+    );
+    let kv = config.kv_namespaces;
     let namespaces: Vec<(&str, &str)> = kv
         .iter()
         .map(|k| (k.binding.as_str(), k.namespace()))

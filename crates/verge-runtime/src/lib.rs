@@ -14,11 +14,12 @@ mod worker;
 
 pub use outbound::HttpClient;
 pub use policy::NetworkPolicy;
-pub use verge_js::ModuleCache;
+pub use verge_js::{ModuleCache, OpError};
 pub use verge_web::{
     constant_time_eq, precompile, Body, BoxError, ChannelBody, ConsoleSink, LogLevel, NativeBody,
-    Outbound, OutboundRequest, OutboundResponse, RedirectMode,
+    Outbound, OutboundFuture, OutboundRequest, OutboundResponse, RedirectMode,
 };
 pub use worker::{
-    BlankIsolate, LoadError, Outcome, Storage, Worker, WorkerLimits, WorkerRequest, WorkerResponse,
+    BlankIsolate, Grants, LoadError, Outcome, ServiceResolver, Storage, Worker, WorkerLimits,
+    WorkerRequest, WorkerResponse,
 };

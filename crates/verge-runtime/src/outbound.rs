@@ -117,6 +117,7 @@ impl HttpClient {
             headers,
             mut body,
             redirect,
+            ..
         } = request;
         let mut url = parse_url(&url)?;
         let mut method = Method::from_bytes(method.as_bytes())

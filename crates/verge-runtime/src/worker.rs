@@ -49,6 +49,22 @@ pub struct Storage {
     pub kv: Option<Arc<dyn KvStore>>,
 }
 
+/// Where service bindings go: the [`Outbound`] that reaches the worker of a name.
+pub type ServiceResolver = Rc<dyn Fn(&str) -> Rc<dyn Outbound>>;
+
+/// What a worker reaches outside its isolate, granted by the host.
+#[derive(Clone)]
+pub struct Grants {
+    /// Where its console output goes.
+    pub console: ConsoleSink,
+    /// Where its `fetch()` goes.
+    pub outbound: Rc<dyn Outbound>,
+    /// What its storage bindings reach.
+    pub storage: Storage,
+    /// Where its service bindings (`services`) go.
+    pub services: ServiceResolver,
+}
+
 /// Why a request failed whose handler's promise was collected unsettled: nothing can settle it.
 const NEVER_SETTLES: &str =
     "the script will never generate a response: its promise was dropped without settling";
@@ -84,6 +100,8 @@ pub struct WorkerRequest {
     pub body: Body,
     /// `request.cf`, as JSON.
     pub cf: serde_json::Value,
+    /// Through how many service bindings it came (0: from a client).
+    pub depth: u32,
 }
 
 #[derive(Debug)]
@@ -158,19 +176,23 @@ impl Worker {
         self.isolate.busy_time()
     }
 
-    /// Loads `config`'s project into `isolate`: gives it the worker's limits, console and
-    /// network, builds `env` from its vars and bindings (on `storage`), evaluates the entry (as an ES module or a
-    /// service-worker script) and finds its fetch handler. ES modules come from `modules` where
-    /// it holds them, and go into it otherwise. Must run inside a `LocalSet`.
+    /// Loads `config`'s project into `isolate`: gives it the worker's limits and `grants`
+    /// (console, network), builds `env` from its vars and bindings, evaluates the entry (as an
+    /// ES module or a service-worker script) and finds its fetch handler. ES modules come from
+    /// `modules` where it holds them, and go into it otherwise. Must run inside a `LocalSet`.
     pub async fn load(
         config: &WorkerConfig,
         limits: WorkerLimits,
-        console: ConsoleSink,
-        outbound: Rc<dyn Outbound>,
+        grants: Grants,
         modules: Option<ModuleCache>,
-        storage: &Storage,
         isolate: BlankIsolate,
     ) -> Result<Self, LoadError> {
+        let Grants {
+            console,
+            outbound,
+            storage,
+            services,
+        } = grants;
         let main_path = config.root.join(&config.main);
         let source = std::fs::read_to_string(&main_path).map_err(|source| LoadError::Read {
             path: main_path.display().to_string(),
@@ -220,6 +242,10 @@ impl Worker {
                             namespace: kv.namespace().to_owned(),
                         };
                         env.set(kv.binding.as_str(), verge_web::kv_namespace(ctx, binding)?)?;
+                    }
+                    for service in &config.services {
+                        let fetcher = verge_web::fetcher(ctx, services(&service.service))?;
+                        env.set(service.binding.as_str(), fetcher)?;
                     }
                 }
                 let internals = verge_web::internals(ctx)?;
@@ -288,12 +314,16 @@ impl Worker {
             headers,
             body,
             cf,
+            depth,
         } = request;
         let tag = self.last_request.get() + 1;
         self.last_request.set(tag);
         let (stop, mut stopped) = oneshot::channel();
         self.interruptible.borrow_mut().insert(tag, stop);
         let dispatched = self.isolate.enter_as(tag, |ctx| {
+            if depth > 0 {
+                verge_web::set_request_depth(ctx, tag, depth)?;
+            }
             let internals = verge_web::internals(ctx)?;
             let dispatch: Function = internals.get("dispatchFetch")?;
             let env: Value = internals.get("env")?;

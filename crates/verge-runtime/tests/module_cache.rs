@@ -7,7 +7,7 @@
 use std::rc::Rc;
 use verge_config::WorkerConfig;
 use verge_runtime::{
-    BlankIsolate, Body, HttpClient, ModuleCache, Outcome, Storage, Worker, WorkerRequest,
+    BlankIsolate, Body, Grants, HttpClient, ModuleCache, Outcome, Storage, Worker, WorkerRequest,
 };
 
 async fn answer(worker: &Worker) -> String {
@@ -17,6 +17,7 @@ async fn answer(worker: &Worker) -> String {
         headers: Vec::new(),
         body: Body::Empty,
         cf: serde_json::json!({}),
+        depth: 0,
     };
     match worker.fetch(request).await {
         Outcome::Response(response) => match response.body {
@@ -28,14 +29,21 @@ async fn answer(worker: &Worker) -> String {
     }
 }
 
+fn grants() -> Grants {
+    Grants {
+        console: Rc::new(|_, _| {}),
+        outbound: Rc::new(HttpClient::new()),
+        storage: Storage::default(),
+        services: Rc::new(|_| Rc::new(HttpClient::new())),
+    }
+}
+
 async fn load(config: &WorkerConfig, modules: &ModuleCache) -> Worker {
     Worker::load(
         config,
         Default::default(),
-        Rc::new(|_, _| {}),
-        Rc::new(HttpClient::new()),
+        grants(),
         Some(modules.clone()),
-        &Storage::default(),
         BlankIsolate::new().unwrap(),
     )
     .await
@@ -91,10 +99,8 @@ fn a_second_isolate_reads_modules_from_bytecode() {
         let uncached = Worker::load(
             &config,
             Default::default(),
-            Rc::new(|_, _| {}),
-            Rc::new(HttpClient::new()),
+            grants(),
             None,
-            &Storage::default(),
             BlankIsolate::new().unwrap(),
         )
         .await;

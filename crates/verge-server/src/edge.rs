@@ -24,9 +24,9 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use verge_config::{WorkerConfig, Zone};
 use verge_runtime::{
-    BlankIsolate, Body, ConsoleSink, HttpClient, LoadError, LogLevel, ModuleCache, NativeBody,
-    NetworkPolicy, Outbound, OutboundRequest, Outcome, RedirectMode, Storage, Worker, WorkerLimits,
-    WorkerRequest,
+    BlankIsolate, Body, ConsoleSink, Grants, HttpClient, LoadError, LogLevel, ModuleCache,
+    NativeBody, NetworkPolicy, OpError, Outbound, OutboundFuture, OutboundRequest,
+    OutboundResponse, Outcome, RedirectMode, Storage, Worker, WorkerLimits, WorkerRequest,
 };
 
 /// Where a worker's console output goes, shared by every serving thread.
@@ -256,16 +256,19 @@ pub async fn check_workers_here(
         config, modules, ..
     } in workers
     {
-        let console: ConsoleSink = Rc::new(|_, _| {});
-        let outbound: Rc<dyn Outbound> = Rc::new(HttpClient::new());
+        let grants = Grants {
+            console: Rc::new(|_, _| {}),
+            outbound: Rc::new(HttpClient::new()),
+            storage: options.storage.clone(),
+            // A check runs no request: nothing calls a service.
+            services: Rc::new(|_| Rc::new(HttpClient::new())),
+        };
         let isolate = BlankIsolate::new().map_err(|error| (config.name.clone(), error))?;
         Worker::load(
             config,
             options.limits.clone(),
-            console,
-            outbound,
+            grants,
             Some(modules.clone()),
-            &options.storage,
             isolate,
         )
         .await
@@ -315,8 +318,79 @@ struct Tenant {
     last_used: std::cell::Cell<Instant>,
 }
 
+/// Through how many service bindings one request may go, as on Workers.
+const MAX_SERVICE_DEPTH: u32 = 32;
+
+/// A service binding: `fetch()` that runs another worker of this server, on this thread, with
+/// no network in between.
+struct ServiceOutbound {
+    state: std::rc::Weak<ThreadState>,
+    service: String,
+}
+
+impl Outbound for ServiceOutbound {
+    fn fetch(&self, request: OutboundRequest) -> OutboundFuture {
+        let state = self.state.clone();
+        let service = self.service.clone();
+        Box::pin(async move {
+            let state = state
+                .upgrade()
+                .ok_or_else(|| OpError::Error("the server is stopping".into()))?;
+            let site = state.site.current();
+            let index = site
+                .workers
+                .iter()
+                .position(|w| w.config.name == service)
+                .ok_or_else(|| {
+                    OpError::Type(format!(
+                        "service binding: no worker named \"{service}\" runs on this server"
+                    ))
+                })?;
+            let depth = request.depth + 1;
+            if depth > MAX_SERVICE_DEPTH {
+                return Err(OpError::Error(format!(
+                    "Subrequest depth limit exceeded: this request went through more than {MAX_SERVICE_DEPTH} service bindings."
+                )));
+            }
+            let OutboundRequest {
+                method,
+                url,
+                headers,
+                body,
+                ..
+            } = request;
+            let worker_request = WorkerRequest {
+                method,
+                url: url.clone(),
+                headers,
+                body,
+                cf: serde_json::json!({}),
+                depth,
+            };
+            let (parts, body) = run(&state, &site, index, worker_request).await.into_parts();
+            Ok(OutboundResponse {
+                status: parts.status.as_u16(),
+                status_text: parts.status.canonical_reason().unwrap_or("").to_owned(),
+                headers: parts
+                    .headers
+                    .iter()
+                    .map(|(name, value)| {
+                        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                        (name.as_str().to_owned(), value)
+                    })
+                    .collect(),
+                url,
+                redirected: false,
+                body: Body::Stream(body),
+            })
+        })
+    }
+}
+
 /// What one serving thread shares between its connections.
 struct ThreadState {
+    /// Itself, for what must reach it later (service bindings).
+    this: std::rc::Weak<ThreadState>,
     site: SiteHandle,
     /// The site the last eviction round saw; a different one may have dropped workers.
     evicted_for: std::cell::RefCell<Arc<Site>>,
@@ -393,14 +467,23 @@ impl ThreadState {
             } else {
                 Rc::new(move |level, text| sink(level, text))
             };
-            let outbound: Rc<dyn Outbound> = Rc::new(self.client.clone());
+            let this = self.this.clone();
+            let grants = Grants {
+                console,
+                outbound: Rc::new(self.client.clone()),
+                storage: self.options.storage.clone(),
+                services: Rc::new(move |service| {
+                    Rc::new(ServiceOutbound {
+                        state: this.clone(),
+                        service: service.to_owned(),
+                    })
+                }),
+            };
             let worker = Worker::load(
                 config,
                 self.options.limits.clone(),
-                console,
-                outbound,
+                grants,
                 Some(modules.clone()),
-                &self.options.storage,
                 self.blank_isolate()?,
             )
             .await?;
@@ -499,7 +582,8 @@ fn serve_thread(
     local.block_on(&runtime, async move {
         let current = site.current();
         let client = HttpClient::with_policy(current.policy.clone(), current.zones.clone());
-        let state = Rc::new(ThreadState {
+        let state = Rc::new_cyclic(|this| ThreadState {
+            this: this.clone(),
             evicted_for: std::cell::RefCell::new(current.clone()),
             site,
             metrics,
@@ -630,6 +714,7 @@ async fn handle(
                     headers,
                     body,
                     redirect: RedirectMode::Manual,
+                    depth: 0,
                 };
                 to_origin(&state, "(no route)", request).await
             }
@@ -716,6 +801,7 @@ async fn run_worker(
             headers: request.headers.clone(),
             body,
             redirect: RedirectMode::Manual,
+            depth: request.depth,
         })
     });
     let outcome = live.worker.fetch(request).await;
@@ -897,6 +983,7 @@ fn to_worker_request(
             "clientTcpRtt": 0,
             "clientIp": client_ip,
         }),
+        depth: 0,
     })
 }
 

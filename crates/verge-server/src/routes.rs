@@ -172,6 +172,7 @@ mod tests {
             vars: Default::default(),
             limits: Default::default(),
             kv_namespaces: Vec::new(),
+            services: Vec::new(),
             routes: patterns
                 .iter()
                 .map(|(pattern, custom_domain)| Route {

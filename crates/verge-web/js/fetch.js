@@ -1,8 +1,9 @@
 // fetch() (Fetch §5.6) as Workers have it: the request is built and validated here, sent by the
 // host's Outbound capability, and the response's body arrives as a native stream. An AbortSignal
-// cancels the request in flight and errors a body still being read.
+// cancels the request in flight and errors a body still being read. A service binding is a
+// Fetcher whose `fetch` goes the same way to another worker (`fetcher`: its id, see src/fetch.rs).
 (function (ops, internals) {
-  internals.defineGlobal('fetch', function fetch(input, init = undefined) {
+  function fetchVia(fetcher, input, init) {
     let request;
     try {
       request = new Request(input, init);
@@ -20,7 +21,7 @@
     }
     let id, sent;
     try {
-      [id, sent] = ops.fetch(parts);
+      [id, sent] = ops.fetch(parts, fetcher);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -41,5 +42,17 @@
         reject(error);
       });
     });
+  }
+
+  internals.defineGlobal('fetch', function fetch(input, init = undefined) {
+    return fetchVia(undefined, input, init);
   });
+
+  const FETCHER = Symbol('fetcher');
+  class Fetcher {
+    constructor(id) { this[FETCHER] = id; }
+    fetch(input, init = undefined) { return fetchVia(this[FETCHER], input, init); }
+  }
+  Object.defineProperty(Fetcher.prototype, Symbol.toStringTag, { value: 'Fetcher' });
+  internals.makeFetcher = (id) => new Fetcher(id);
 })

@@ -28,6 +28,8 @@ pub struct OutboundRequest {
     pub headers: Vec<(String, String)>,
     pub body: Body,
     pub redirect: RedirectMode,
+    /// Through how many service bindings the request making this one came (0: a client's).
+    pub depth: u32,
 }
 
 #[derive(Debug)]
@@ -48,19 +50,53 @@ pub trait Outbound {
     fn fetch(&self, request: OutboundRequest) -> OutboundFuture;
 }
 
+/// The Outbounds of an isolate's service bindings, by fetcher id.
+#[derive(Default)]
+struct Fetchers(RefCell<Vec<std::rc::Rc<dyn Outbound>>>);
+
+/// A `Fetcher` object for `env` whose `fetch()` goes to `outbound` (a service binding: another
+/// worker), counted and cancellable as `fetch()` is.
+pub fn fetcher<'js>(
+    ctx: &Ctx<'js>,
+    outbound: std::rc::Rc<dyn Outbound>,
+) -> rquickjs::Result<Value<'js>> {
+    verge_js::ensure_host_state::<Fetchers>(ctx)?;
+    let id = verge_js::with_host_state(ctx, |fetchers: &Fetchers| {
+        let mut fetchers = fetchers.0.borrow_mut();
+        fetchers.push(outbound);
+        fetchers.len() - 1
+    })
+    .unwrap_or_default();
+    crate::internals(ctx)?
+        .get::<_, Function>("makeFetcher")?
+        .call((id,))
+}
+
 #[derive(Default)]
 struct FetchTable {
     /// In-flight fetches that an AbortSignal may cancel.
     cancel: IdTable<oneshot::Sender<()>>,
     /// Subrequests made so far by each request in flight, by request tag.
     subrequests: RefCell<HashMap<u64, u32>>,
+    /// The service-binding depth of requests in flight that came through one, by tag.
+    depths: RefCell<HashMap<u64, u32>>,
+}
+
+/// Records that request `tag` came through `depth` service bindings; its subrequests carry it.
+pub fn set_request_depth(ctx: &Ctx<'_>, tag: u64, depth: u32) -> rquickjs::Result<()> {
+    verge_js::ensure_host_state::<FetchTable>(ctx)?;
+    verge_js::with_host_state(ctx, |table: &FetchTable| {
+        table.depths.borrow_mut().insert(tag, depth)
+    });
+    Ok(())
 }
 
 /// Forgets a finished request: its subrequest count, and the bodies made for it that nothing
 /// is reading.
 pub fn forget_request(ctx: &Ctx<'_>, tag: u64) {
     verge_js::with_host_state(ctx, |table: &FetchTable| {
-        table.subrequests.borrow_mut().remove(&tag)
+        table.subrequests.borrow_mut().remove(&tag);
+        table.depths.borrow_mut().remove(&tag);
     });
     crate::body::drop_unread(ctx, tag);
 }
@@ -110,6 +146,15 @@ fn read_request<'js>(
             .collect(),
         body: host_body_from_js(ctx, parts.get(3)?, host.isolate.clone())?,
         redirect,
+        depth: verge_js::with_host_state(ctx, |table: &FetchTable| {
+            table
+                .depths
+                .borrow()
+                .get(&host.isolate.current_tag())
+                .copied()
+        })
+        .flatten()
+        .unwrap_or(0),
     })
 }
 
@@ -122,13 +167,19 @@ pub(crate) fn register<'js>(
     let fetch_host = host.clone();
     ops.set(
         "fetch",
-        Function::new(ctx.clone(), move |ctx: Ctx<'js>, parts: Array<'js>| {
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>, parts: Array<'js>, fetcher: Option<usize>| {
+            let outbound = match fetcher {
+                None => fetch_host.outbound.clone(),
+                Some(id) => verge_js::with_host_state(&ctx, |fetchers: &Fetchers| fetchers.0.borrow().get(id).cloned())
+                    .flatten()
+                    .ok_or_else(|| crate::type_error(&ctx, "not a service binding of this worker"))?,
+            };
             count_subrequest(&ctx, &fetch_host)?;
             let request = read_request(&ctx, parts, &fetch_host)?;
             let (cancel, cancelled) = oneshot::channel();
             let id = verge_js::with_host_state(&ctx, |table: &FetchTable| table.cancel.insert(cancel))
                 .unwrap_or_default();
-            let response = fetch_host.outbound.fetch(request);
+            let response = outbound.fetch(request);
             let promise = verge_js::spawn_promise(
                 &ctx,
                 &fetch_host.isolate,

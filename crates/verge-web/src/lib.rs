@@ -28,7 +28,8 @@ pub use body::{
 };
 pub use console::{ConsoleSink, LogLevel};
 pub use fetch::{
-    forget_request, Outbound, OutboundFuture, OutboundRequest, OutboundResponse, RedirectMode,
+    fetcher, forget_request, set_request_depth, Outbound, OutboundFuture, OutboundRequest,
+    OutboundResponse, RedirectMode,
 };
 pub use kv::{kv_namespace, KvBinding};
 pub use subtle::constant_time_eq;
@@ -138,7 +139,7 @@ const APIS: &[Api] = &[
     api!("body.js"),
     api!("request.js"),
     api!("response.js"),
-    api!("fetch.js", fetch::register; globals ["fetch"]; internals []),
+    api!("fetch.js", fetch::register; globals ["fetch"]; internals ["makeFetcher"]),
     api!("structured_clone.js"; globals ["structuredClone"]; internals []),
     api!("subtle.js", subtle::register; globals ["SubtleCrypto", "CryptoKey"]; internals ["subtle"]),
     api!("crypto.js", crypto::register; globals ["Crypto", "crypto"]; internals []),
