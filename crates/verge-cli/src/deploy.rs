@@ -45,23 +45,8 @@ pub fn run(args: DeployArgs) -> anyhow::Result<()> {
         args.server.trim_end_matches('/'),
         config.name
     );
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    let mut response = agent
-        .put(&url)
-        .header("authorization", format!("Bearer {}", args.token))
-        .header("content-type", "application/json")
-        .send(body)
-        .with_context(|| format!("cannot reach {url}"))?;
-    let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().unwrap_or_default();
-    let reply: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-    if status != 200 {
-        let message = reply["error"].as_str().unwrap_or(text.as_str());
-        anyhow::bail!("the server refused the deploy ({status}): {message}");
-    }
+    let reply = crate::secret::call_admin("PUT", &url, &args.token, Some(body))
+        .context("the deploy failed")?;
     println!(
         "Deployed {} version {} ({} files, {} bytes)",
         config.name,

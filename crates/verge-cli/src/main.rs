@@ -3,6 +3,7 @@
 mod deploy;
 mod dev;
 mod kv;
+mod secret;
 mod serve;
 mod signals;
 mod tail;
@@ -33,6 +34,8 @@ enum Command {
     Tail(tail::TailArgs),
     /// Read and write a project's local KV data.
     Kv(kv::KvArgs),
+    /// Set, list and delete a worker's secrets on a running `verge serve`.
+    Secret(secret::SecretArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         Command::Deploy(args) => deploy::run(args),
         Command::Tail(args) => tail::run(args),
         Command::Kv(args) => kv::run(args),
+        Command::Secret(args) => secret::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -28,12 +28,20 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = ServerConfig::load(&args.config)?;
     let routes = RouteTable::new(&config.workers)
         .map_err(|e| anyhow::anyhow!("{}: {e}", config.file.display()))?;
+    let data_dir = config
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| config.file.with_file_name("verge-data"));
+    let mut workers = Vec::new();
+    for worker in &config.workers {
+        let mut worker = worker.clone();
+        let secrets =
+            verge_server::secrets::load(&data_dir, &worker.name).map_err(anyhow::Error::msg)?;
+        verge_server::secrets::apply(&mut worker, &secrets);
+        workers.push(Deployed::new(Arc::new(worker), 1));
+    }
     let site = Site {
-        workers: config
-            .workers
-            .iter()
-            .map(|worker| Deployed::new(Arc::new(worker.clone()), 1))
-            .collect(),
+        workers,
         routes: Some(routes),
         zones: config.zones.clone(),
         // Zone origins are the operator's own servers: the client reaches them whatever the policy.
@@ -48,10 +56,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let threads = args.threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
-    let data_dir = config
-        .data_dir
-        .clone()
-        .unwrap_or_else(|| config.file.with_file_name("verge-data"));
     // Deploys may add KV bindings later: the store is always open.
     let kv = RedbKv::open(&data_dir.join("kv.redb"))
         .with_context(|| format!("cannot open the KV store in {}", data_dir.display()))?;

@@ -846,14 +846,22 @@ fn service_bindings_call_another_worker_without_the_network() {
     let reply = get_host(&server.base, "gw.test", "/");
     assert_eq!(
         (reply.status, reply.body.as_str()),
-        (200, "201 ok POST auth.internal/check?ana Bearer t0k payload [object Fetcher]")
+        (
+            200,
+            "201 ok POST auth.internal/check?ana Bearer t0k payload [object Fetcher]"
+        )
     );
     // The auth worker has no route: clients cannot reach it, only its binding can.
-    assert_eq!(get_host(&server.base, "auth.internal", "/check").status, 404);
+    assert_eq!(
+        get_host(&server.base, "auth.internal", "/check").status,
+        404
+    );
 
     let reply = get_host(&server.base, "gw.test", "/loop");
     assert!(
-        reply.body.starts_with("stopped at depth 32: Subrequest depth limit exceeded"),
+        reply
+            .body
+            .starts_with("stopped at depth 32: Subrequest depth limit exceeded"),
         "{}",
         reply.body
     );
@@ -862,4 +870,76 @@ fn service_bindings_call_another_worker_without_the_network() {
         reply.body,
         "TypeError: service binding: no worker named \"nobody\" runs on this server"
     );
+}
+
+/// Runs `verge secret ARGS… --name vault --server ADMIN --token TOKEN` with `stdin`; its stdout.
+fn secret_command(admin: &str, token: &str, args: &[&str], stdin: &str) -> String {
+    use std::io::Write as _;
+    let mut child = support::verge()
+        .arg("secret")
+        .args(args)
+        .args(["--name", "vault", "--server", admin, "--token", token])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "verge secret {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn secrets_reach_env_through_the_admin_api_and_nowhere_else() {
+    const TOKEN: &str = "secret-token-0123456789";
+    const VALUE: &str = "s3cret-value-42";
+    let dir = tempfile::tempdir().unwrap();
+    tenant(
+        dir.path(),
+        "vault",
+        "export default { fetch: (r, env) => new Response(`${env.API_KEY} ${env.MODE}`) };",
+        "route = \"vault.test/*\"\n[vars]\nMODE = \"plain\"\n",
+    );
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n\n\
+             [admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{TOKEN}\"\n\n\
+             [[workers]]\npath = \"vault\"\n"
+        ),
+    );
+    let server = DevServer::serve(&config, &[]);
+    let admin = admin_address(&server);
+    let answer = |server: &DevServer| get_host(&server.base, "vault.test", "/").body;
+    assert_eq!(answer(&server), "undefined plain");
+
+    secret_command(&admin, TOKEN, &["put", "API_KEY"], &format!("{VALUE}\n"));
+    assert_eq!(answer(&server), format!("{VALUE} plain"));
+    secret_command(&admin, TOKEN, &["put", "MODE"], "secret-mode");
+    assert_eq!(answer(&server), format!("{VALUE} secret-mode"));
+    let listed: serde_json::Value =
+        serde_json::from_str(&secret_command(&admin, TOKEN, &["list"], "")).unwrap();
+    assert_eq!(listed, serde_json::json!(["API_KEY", "MODE"]));
+
+    // The value is in no listing, metric or log.
+    for path in ["/workers", "/metrics"] {
+        let body = admin_call("GET", &format!("{admin}{path}"), TOKEN).body;
+        assert!(!body.contains(VALUE), "{path} shows the secret");
+    }
+    assert!(!server.stdout().contains(VALUE) && !server.stderr().contains(VALUE));
+
+    secret_command(&admin, TOKEN, &["delete", "MODE"], "");
+    assert_eq!(answer(&server), format!("{VALUE} plain"));
+    let bad = admin_call("PUT", &format!("{admin}/workers/vault/secrets/9bad"), TOKEN);
+    assert_eq!(bad.status, 400);
+
+    // A restarted server still has them.
+    drop(server);
+    let server = DevServer::serve(&config, &[]);
+    assert_eq!(answer(&server), format!("{VALUE} plain"));
 }

@@ -8,6 +8,9 @@
 //!   and only then does the site switch: requests in flight finish on the old version, new ones
 //!   get the new. A version that fails is refused with the message and the old one keeps serving;
 //! - `DELETE /workers/{name}`;
+//! - `PUT /workers/{name}/secrets/{key}` (the body is the value), `DELETE` of the same, and
+//!   `GET /workers/{name}/secrets` (names only): each change is a new version of the worker,
+//!   checked and switched to as a deploy is;
 //! - `GET /workers/{name}/tail`: the worker's console output and exceptions as they happen, one
 //!   JSON object per line (`{"level": …, "message": …}`), until the client goes away;
 //! - `GET /metrics`: Prometheus text, labelled by worker.
@@ -15,6 +18,7 @@
 use crate::edge::{check_workers_here, Deployed, EdgeOptions, Site, SiteHandle};
 use crate::metrics::Metrics;
 use crate::routes::RouteTable;
+use crate::secrets;
 use base64::Engine as _;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
@@ -136,6 +140,10 @@ async fn handle(admin: &Admin, request: Request<Incoming>) -> Response<AdminBody
     }
     let path = request.uri().path().to_owned();
     let name = path.strip_prefix("/workers/").map(str::to_owned);
+    if let Some((worker, key)) = name.as_deref().and_then(|n| n.split_once("/secrets")) {
+        let key = key.trim_start_matches('/');
+        return secrets_endpoint(admin, request, worker, key).await;
+    }
     match (request.method().clone(), path.as_str(), name) {
         (Method::GET, "/metrics", _) => reply(
             StatusCode::OK,
@@ -271,12 +279,31 @@ async fn deploy(
         .join(version.to_string());
     write_files(&dir, &upload.files).map_err(bad)?;
     let config_path = dir.join(safe_path(&upload.config_file).map_err(bad)?);
-    let mut config =
-        WorkerConfig::from_config_file(&config_path).map_err(|e| bad(e.to_string()))?;
+    let secrets = secrets::load(&admin.data_dir, name).map_err(internal)?;
+    let version = switch_version(admin, &site, name, &config_path, &secrets, version).await?;
+    tracing::info!(worker = %name, version, "deployed");
+    Ok(version)
+}
+
+fn internal(message: String) -> (StatusCode, String) {
+    (StatusCode::INTERNAL_SERVER_ERROR, message)
+}
+
+/// Loads worker `name` from its wrangler config at `config_path` with `secrets`, checks that it
+/// compiles (which fills its module cache) and switches the site to it as `version`.
+async fn switch_version(
+    admin: &Admin,
+    site: &Site,
+    name: &str,
+    config_path: &Path,
+    secrets: &BTreeMap<String, String>,
+    version: u64,
+) -> Result<u64, (StatusCode, String)> {
+    let bad = |message: String| (StatusCode::BAD_REQUEST, message);
+    let mut config = WorkerConfig::from_config_file(config_path).map_err(|e| bad(e.to_string()))?;
     config.name = name.to_owned();
-    let config = Arc::new(config);
-    // The check compiles the new version's modules into its cache: its isolates skip parsing.
-    let deployed = Deployed::new(config, version);
+    secrets::apply(&mut config, secrets);
+    let deployed = Deployed::new(Arc::new(config), version);
     check_workers_here(std::slice::from_ref(&deployed), &admin.options)
         .await
         .map_err(|(_, e)| bad(e.to_string()))?;
@@ -285,9 +312,102 @@ async fn deploy(
         Some(index) => workers[index] = deployed,
         None => workers.push(deployed),
     }
-    replace_site(admin, &site, workers).map_err(bad)?;
-    tracing::info!(worker = %name, version, "deployed");
+    replace_site(admin, site, workers).map_err(bad)?;
     Ok(version)
+}
+
+/// `/workers/{worker}/secrets[/{key}]`.
+async fn secrets_endpoint(
+    admin: &Admin,
+    request: Request<Incoming>,
+    worker: &str,
+    key: &str,
+) -> Response<AdminBody> {
+    let site = admin.site.current();
+    let Some(deployed) = site.workers.iter().find(|w| w.config.name == worker) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("no worker is named {worker:?}"),
+        );
+    };
+    let previous = match secrets::load(&admin.data_dir, worker) {
+        Ok(secrets) => secrets,
+        Err(message) => return error(StatusCode::INTERNAL_SERVER_ERROR, message),
+    };
+    let mut secrets = previous.clone();
+    let method = request.method().clone();
+    if method == Method::GET && key.is_empty() {
+        let names: Vec<&String> = secrets.keys().collect();
+        return json(StatusCode::OK, serde_json::json!(names));
+    }
+    let valid = key
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "invalid secret name {key:?}: letters, digits and '_', not starting with a digit"
+            ),
+        );
+    }
+    match method {
+        Method::PUT => {
+            let value = match Limited::new(request.into_body(), 64 * 1024).collect().await {
+                Ok(body) => String::from_utf8_lossy(&body.to_bytes()).into_owned(),
+                Err(e) => {
+                    return error(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        format!("the value could not be read (at most 64 KiB): {e}"),
+                    )
+                }
+            };
+            secrets.insert(key.to_owned(), value);
+        }
+        Method::DELETE => {
+            if secrets.remove(key).is_none() {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    format!("{worker} has no secret {key:?}"),
+                );
+            }
+        }
+        _ => {
+            return error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "secrets take PUT, DELETE or GET",
+            )
+        }
+    }
+    let Some(config_path) = deployed.config.config_file.clone() else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("{worker} has no wrangler config to load again"),
+        );
+    };
+    let version = site.workers.iter().map(|w| w.version).max().unwrap_or(0) + 1;
+    // Stored first, so that a version serving them is never lost; put back if it is refused.
+    if let Err(message) = secrets::store(&admin.data_dir, worker, &secrets) {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, message);
+    }
+    let switched = switch_version(admin, &site, worker, &config_path, &secrets, version).await;
+    if switched.is_err() {
+        if let Err(message) = secrets::store(&admin.data_dir, worker, &previous) {
+            tracing::error!(worker = %worker, "cannot restore the secrets: {message}");
+        }
+    }
+    match switched {
+        Ok(version) => {
+            tracing::info!(worker = %worker, secret = %key, version, "secret changed");
+            json(
+                StatusCode::OK,
+                serde_json::json!({ "name": worker, "version": version }),
+            )
+        }
+        Err((status, message)) => error(status, message),
+    }
 }
 
 /// Switches to a site with `workers`, keeping `current`'s zones and policy; refuses routes that

@@ -11,6 +11,7 @@ mod edge;
 mod listen;
 mod metrics;
 mod routes;
+pub mod secrets;
 mod tail;
 
 pub use admin::{serve_admin, Admin};
