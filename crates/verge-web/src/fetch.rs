@@ -50,26 +50,13 @@ pub trait Outbound {
     fn fetch(&self, request: OutboundRequest) -> OutboundFuture;
 }
 
-/// The Outbounds of an isolate's service bindings, by fetcher id.
-#[derive(Default)]
-struct Fetchers(RefCell<Vec<std::rc::Rc<dyn Outbound>>>);
-
 /// A `Fetcher` object for `env` whose `fetch()` goes to `outbound` (a service binding: another
 /// worker), counted and cancellable as `fetch()` is.
 pub fn fetcher<'js>(
     ctx: &Ctx<'js>,
     outbound: std::rc::Rc<dyn Outbound>,
 ) -> rquickjs::Result<Value<'js>> {
-    verge_js::ensure_host_state::<Fetchers>(ctx)?;
-    let id = verge_js::with_host_state(ctx, |fetchers: &Fetchers| {
-        let mut fetchers = fetchers.0.borrow_mut();
-        fetchers.push(outbound);
-        fetchers.len() - 1
-    })
-    .unwrap_or_default();
-    crate::internals(ctx)?
-        .get::<_, Function>("makeFetcher")?
-        .call((id,))
+    crate::bind(ctx, outbound, "makeFetcher")
 }
 
 #[derive(Default)]
@@ -170,9 +157,7 @@ pub(crate) fn register<'js>(
         Function::new(ctx.clone(), move |ctx: Ctx<'js>, parts: Array<'js>, fetcher: Option<usize>| {
             let outbound = match fetcher {
                 None => fetch_host.outbound.clone(),
-                Some(id) => verge_js::with_host_state(&ctx, |fetchers: &Fetchers| fetchers.0.borrow().get(id).cloned())
-                    .flatten()
-                    .ok_or_else(|| crate::type_error(&ctx, "not a service binding of this worker"))?,
+                Some(id) => crate::bound::<std::rc::Rc<dyn Outbound>>(&ctx, id)?,
             };
             count_subrequest(&ctx, &fetch_host)?;
             let request = read_request(&ctx, parts, &fetch_host)?;

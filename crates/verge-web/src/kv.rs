@@ -3,11 +3,10 @@
 
 use crate::WebHost;
 use bytes::Bytes;
-use rquickjs::{Ctx, Function, Object, TypedArray, Value};
-use std::cell::RefCell;
+use rquickjs::{Ctx, Function, Object, Promise, TypedArray, Value};
 use std::sync::Arc;
-use verge_js::{rquickjs, OpError};
-use verge_storage::{check_kv_entry, check_kv_key, KvEntry, KvStore, StorageError};
+use verge_js::{rquickjs, IsolateHandle, OpError};
+use verge_storage::{check_kv_entry, check_kv_key, KvEntry, KvStore, StorageError, StorageFuture};
 
 /// One KV namespace as a worker sees it.
 #[derive(Clone)]
@@ -16,29 +15,9 @@ pub struct KvBinding {
     pub namespace: String,
 }
 
-#[derive(Default)]
-struct KvBindings(RefCell<Vec<KvBinding>>);
-
 /// The `KVNamespace` object for `binding`, to put on `env`.
 pub fn kv_namespace<'js>(ctx: &Ctx<'js>, binding: KvBinding) -> rquickjs::Result<Value<'js>> {
-    verge_js::ensure_host_state::<KvBindings>(ctx)?;
-    let id = verge_js::with_host_state(ctx, |bindings: &KvBindings| {
-        let mut bindings = bindings.0.borrow_mut();
-        bindings.push(binding);
-        bindings.len() - 1
-    })
-    .unwrap_or_default();
-    crate::internals(ctx)?
-        .get::<_, Function>("makeKvNamespace")?
-        .call((id,))
-}
-
-fn binding(ctx: &Ctx<'_>, id: usize) -> rquickjs::Result<KvBinding> {
-    verge_js::with_host_state(ctx, |bindings: &KvBindings| {
-        bindings.0.borrow().get(id).cloned()
-    })
-    .flatten()
-    .ok_or_else(|| crate::type_error(ctx, "not a KV namespace of this worker"))
+    crate::bind(ctx, binding, "makeKvNamespace")
 }
 
 fn op_error(error: StorageError) -> OpError {
@@ -46,6 +25,30 @@ fn op_error(error: StorageError) -> OpError {
         StorageError::Invalid(message) => OpError::Type(message),
         StorageError::Backend(message) => OpError::Error(message),
     }
+}
+
+/// A promise of one call on KV binding `id`: rejected with `checked`'s error if the arguments
+/// broke a limit, else settled by `call(store, namespace)`, its output converted by `convert`.
+fn store_call<'js, T: 'static>(
+    ctx: &Ctx<'js>,
+    isolate: &IsolateHandle,
+    id: usize,
+    checked: Result<(), StorageError>,
+    call: impl FnOnce(Arc<dyn KvStore>, String) -> StorageFuture<T>,
+    convert: impl for<'a> FnOnce(&Ctx<'a>, T) -> rquickjs::Result<Value<'a>> + 'static,
+) -> rquickjs::Result<Promise<'js>> {
+    let KvBinding { store, namespace } = crate::bound(ctx, id)?;
+    let pending = checked.map(|()| call(store, namespace));
+    verge_js::spawn_promise(
+        ctx,
+        isolate,
+        async move { pending.map_err(op_error)?.await.map_err(op_error) },
+        convert,
+    )
+}
+
+fn undefined<'js>(ctx: &Ctx<'js>, (): ()) -> rquickjs::Result<Value<'js>> {
+    Ok(Value::new_undefined(ctx.clone()))
 }
 
 pub(crate) fn register<'js>(
@@ -57,26 +60,24 @@ pub(crate) fn register<'js>(
     ops.set(
         "kvGet",
         Function::new(ctx.clone(), move |ctx: Ctx<'js>, id: usize, key: String| {
-            let KvBinding { store, namespace } = binding(&ctx, id)?;
             let checked = check_kv_key(&key);
-            verge_js::spawn_promise(
+            store_call(
                 &ctx,
                 &isolate,
-                async move {
-                    checked.map_err(op_error)?;
-                    store.get(&namespace, &key).await.map_err(op_error)
-                },
+                id,
+                checked,
+                move |store, namespace| store.get(&namespace, &key),
                 |ctx, entry| match entry {
                     None => Ok(Value::new_null(ctx.clone())),
                     Some(entry) => {
-                        let pair = rquickjs::Array::new(ctx.clone())?;
-                        pair.set(
+                        let found = rquickjs::Array::new(ctx.clone())?;
+                        found.set(
                             0,
                             TypedArray::<u8>::new_copy(ctx.clone(), &entry.value[..])?,
                         )?;
-                        pair.set(1, entry.metadata)?;
-                        pair.set(2, entry.expiration)?;
-                        Ok(pair.into_value())
+                        found.set(1, entry.metadata)?;
+                        found.set(2, entry.expiration)?;
+                        Ok(found.into_value())
                     }
                 },
             )
@@ -93,21 +94,19 @@ pub(crate) fn register<'js>(
                   value: TypedArray<'js, u8>,
                   expiration: Option<u64>,
                   metadata: Option<String>| {
-                let KvBinding { store, namespace } = binding(&ctx, id)?;
                 let entry = KvEntry {
                     value: Bytes::from(verge_js::bytes_of(&value)),
                     expiration,
                     metadata,
                 };
                 let checked = check_kv_key(&key).and_then(|()| check_kv_entry(&entry));
-                verge_js::spawn_promise(
+                store_call(
                     &ctx,
                     &isolate,
-                    async move {
-                        checked.map_err(op_error)?;
-                        store.put(&namespace, &key, entry).await.map_err(op_error)
-                    },
-                    |ctx, ()| Ok(Value::new_undefined(ctx.clone())),
+                    id,
+                    checked,
+                    move |store, namespace| store.put(&namespace, &key, entry),
+                    undefined,
                 )
             },
         )?,
@@ -116,16 +115,14 @@ pub(crate) fn register<'js>(
     ops.set(
         "kvDelete",
         Function::new(ctx.clone(), move |ctx: Ctx<'js>, id: usize, key: String| {
-            let KvBinding { store, namespace } = binding(&ctx, id)?;
             let checked = check_kv_key(&key);
-            verge_js::spawn_promise(
+            store_call(
                 &ctx,
                 &isolate,
-                async move {
-                    checked.map_err(op_error)?;
-                    store.delete(&namespace, &key).await.map_err(op_error)
-                },
-                |ctx, ()| Ok(Value::new_undefined(ctx.clone())),
+                id,
+                checked,
+                move |store, namespace| store.delete(&namespace, &key),
+                undefined,
             )
         })?,
     )?;
@@ -139,31 +136,23 @@ pub(crate) fn register<'js>(
                   prefix: String,
                   cursor: Option<String>,
                   limit: usize| {
-                let KvBinding { store, namespace } = binding(&ctx, id)?;
-                verge_js::spawn_promise(
-                    &ctx,
-                    &isolate,
-                    async move {
-                        store
-                            .list(&namespace, &prefix, cursor.as_deref(), limit)
-                            .await
-                            .map_err(op_error)
-                    },
-                    |ctx, page| {
-                        let keys = rquickjs::Array::new(ctx.clone())?;
-                        for (index, key) in page.keys.into_iter().enumerate() {
-                            let entry = rquickjs::Array::new(ctx.clone())?;
-                            entry.set(0, key.name)?;
-                            entry.set(1, key.metadata)?;
-                            entry.set(2, key.expiration)?;
-                            keys.set(index, entry)?;
-                        }
-                        let result = rquickjs::Array::new(ctx.clone())?;
-                        result.set(0, keys)?;
-                        result.set(1, page.cursor)?;
-                        Ok(result.into_value())
-                    },
-                )
+                let list = move |store: Arc<dyn KvStore>, namespace: String| {
+                    store.list(&namespace, &prefix, cursor.as_deref(), limit)
+                };
+                store_call(&ctx, &isolate, id, Ok(()), list, |ctx, page| {
+                    let keys = rquickjs::Array::new(ctx.clone())?;
+                    for (index, key) in page.keys.into_iter().enumerate() {
+                        let entry = rquickjs::Array::new(ctx.clone())?;
+                        entry.set(0, key.name)?;
+                        entry.set(1, key.metadata)?;
+                        entry.set(2, key.expiration)?;
+                        keys.set(index, entry)?;
+                    }
+                    let result = rquickjs::Array::new(ctx.clone())?;
+                    result.set(0, keys)?;
+                    result.set(1, page.cursor)?;
+                    Ok(result.into_value())
+                })
             },
         )?,
     )

@@ -36,7 +36,7 @@ pub use subtle::constant_time_eq;
 
 use rquickjs::context::EvalOptions;
 use rquickjs::module::WriteOptions;
-use rquickjs::{Ctx, Function, Module, Object, Persistent};
+use rquickjs::{Ctx, Function, Module, Object, Persistent, Value};
 use verge_js::{rquickjs, Isolate, IsolateHandle, JsError};
 
 /// What the host gives the Web APIs of one isolate.
@@ -307,6 +307,38 @@ pub fn internals<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
             rquickjs::Error::new_from_js("isolate", "Web APIs (install was not called)")
         })?
         .restore(ctx)
+}
+
+/// The host-side values of an isolate's binding objects of one kind (KV namespaces, service
+/// bindings), by id: the index each JavaScript object carries.
+struct Bindings<T>(std::cell::RefCell<Vec<T>>);
+
+impl<T> Default for Bindings<T> {
+    fn default() -> Self {
+        Self(std::cell::RefCell::default())
+    }
+}
+
+/// Keeps `value` for the isolate of `ctx` and returns the JavaScript object that stands for it,
+/// made by `internals[maker](id)`.
+fn bind<'js, T: 'static>(ctx: &Ctx<'js>, value: T, maker: &str) -> rquickjs::Result<Value<'js>> {
+    verge_js::ensure_host_state::<Bindings<T>>(ctx)?;
+    let id = verge_js::with_host_state(ctx, |bindings: &Bindings<T>| {
+        let mut bindings = bindings.0.borrow_mut();
+        bindings.push(value);
+        bindings.len() - 1
+    })
+    .unwrap_or_default();
+    internals(ctx)?.get::<_, Function>(maker)?.call((id,))
+}
+
+/// The value behind binding object `id` of kind `T`; a TypeError if there is none.
+fn bound<T: Clone + 'static>(ctx: &Ctx<'_>, id: usize) -> rquickjs::Result<T> {
+    verge_js::with_host_state(ctx, |bindings: &Bindings<T>| {
+        bindings.0.borrow().get(id).cloned()
+    })
+    .flatten()
+    .ok_or_else(|| type_error(ctx, "not a binding of this worker"))
 }
 
 /// Throws a JavaScript `TypeError` with `message`.
