@@ -948,3 +948,48 @@ fn secrets_reach_env_through_the_admin_api_and_nowhere_else() {
     let server = DevServer::serve(&config, &[]);
     assert_eq!(answer(&server), format!("{VALUE} plain"));
 }
+
+#[test]
+fn kv_namespaces_are_shared_by_id_and_separate_otherwise() {
+    const SCRIPT: &str = r#"export default {
+      async fetch(request, env) {
+        const url = new URL(request.url);
+        const key = url.searchParams.get('key');
+        if (request.method === 'PUT') { await env.KV.put(key, await request.text()); return new Response('ok'); }
+        return new Response(String(await env.KV.get(key)));
+      },
+    };"#;
+    let dir = tempfile::tempdir().unwrap();
+    for (name, id) in [
+        ("writer", "shared"),
+        ("reader", "shared"),
+        ("other", "private"),
+    ] {
+        tenant(
+            dir.path(),
+            name,
+            SCRIPT,
+            &format!("route = \"{name}.test/*\"\nkv_namespaces = [{{ binding = \"KV\", id = \"{id}\" }}]\n"),
+        );
+    }
+    let config = write_config(
+        dir.path(),
+        "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n\n\
+         [[workers]]\npath = \"writer\"\n\n[[workers]]\npath = \"reader\"\n\n[[workers]]\npath = \"other\"\n",
+    );
+    let server = DevServer::serve(&config, &[]);
+    let put = http::Request::put(format!("{}/?key=greeting", server.base))
+        .header("host", "writer.test")
+        .body(b"hello from writer".to_vec())
+        .unwrap();
+    assert_eq!(send(&client(), put).body, "ok");
+    assert_eq!(
+        get_host(&server.base, "reader.test", "/?key=greeting").body,
+        "hello from writer"
+    );
+    assert_eq!(
+        get_host(&server.base, "other.test", "/?key=greeting").body,
+        "null"
+    );
+    assert!(dir.path().join("data/kv.redb").is_file());
+}
