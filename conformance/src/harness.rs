@@ -234,6 +234,7 @@ pub async fn run_file(
             root: root.to_owned(),
         }),
         subrequest_limit: u32::MAX,
+        cache: None,
     };
     if let Err(e) = verge_web::install(&isolate, host) {
         return failure("(file)", e.to_string());

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use verge_config::WorkerConfig;
 use verge_runtime::{LogLevel, Storage, WorkerLimits};
 use verge_server::{BoundListeners, EdgeOptions, LogSink};
-use verge_store_embedded::RedbKv;
+use verge_store_embedded::{MemoryCache, RedbKv};
 
 /// The largest request body a worker is given: Cloudflare's Enterprise limit (500 MB). Bodies
 /// stream, so this bounds what reaches the worker, not memory.
@@ -44,9 +44,16 @@ pub struct DevArgs {
     persist_to: Option<PathBuf>,
 }
 
-/// The storage behind a project's bindings, opened under `state` only if it has any.
-pub fn open_storage(config: &WorkerConfig, state: &std::path::Path) -> anyhow::Result<Storage> {
-    let mut storage = Storage::default();
+/// What `verge dev`'s Cache API may hold.
+const DEV_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+/// The storage behind a project's bindings: KV opened under `state` only if it has any, and a
+/// cache in memory.
+fn open_storage(config: &WorkerConfig, state: &std::path::Path) -> anyhow::Result<Storage> {
+    let mut storage = Storage {
+        kv: None,
+        cache: Some(Arc::new(MemoryCache::new(DEV_CACHE_BYTES))),
+    };
     if !config.kv_namespaces.is_empty() {
         let kv = RedbKv::open(&state.join("kv.redb"))
             .with_context(|| format!("cannot open the KV store in {}", state.display()))?;

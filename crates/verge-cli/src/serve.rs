@@ -12,7 +12,7 @@ use verge_runtime::{NetworkPolicy, Storage, WorkerLimits};
 use verge_server::{
     Admin, BoundListeners, Deployed, EdgeOptions, Metrics, RouteTable, Site, SiteHandle,
 };
-use verge_store_embedded::RedbKv;
+use verge_store_embedded::{MemoryCache, RedbKv};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -74,6 +74,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         }),
         storage: Storage {
             kv: Some(Arc::new(kv)),
+            cache: Some(Arc::new(MemoryCache::new(
+                usize::try_from(config.limits.cache_mib.saturating_mul(1024 * 1024))
+                    .unwrap_or(usize::MAX),
+            ))),
         },
     };
     // Every isolate of this server will read the Web APIs as bytecode.

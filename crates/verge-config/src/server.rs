@@ -72,6 +72,8 @@ pub struct ServerLimits {
     /// The JavaScript heap all isolates may hold together, in MiB; past it, the least recently
     /// used are dropped. 0: no budget.
     pub isolate_budget_mib: u64,
+    /// What the Cache API may hold, in MiB (memory); past it, the least recently used go.
+    pub cache_mib: u64,
 }
 
 impl Default for ServerLimits {
@@ -84,6 +86,7 @@ impl Default for ServerLimits {
             wall_ms: 120_000,
             isolate_idle_ms: 5 * 60 * 1000,
             isolate_budget_mib: 0,
+            cache_mib: 256,
         }
     }
 }

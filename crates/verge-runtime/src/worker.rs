@@ -11,8 +11,8 @@ use verge_config::WorkerConfig;
 use verge_js::rquickjs::context::EvalOptions;
 use verge_js::rquickjs::{self, Ctx, Function, Object, Promise, TypedArray, Value};
 use verge_js::{Isolate, IsolateHandle, IsolateLimits, JsError, ModuleCache};
-use verge_storage::KvStore;
-use verge_web::{Body, ConsoleSink, KvBinding, Outbound, WebHost};
+use verge_storage::{CacheStore, KvStore};
+use verge_web::{Body, CacheBinding, ConsoleSink, KvBinding, Outbound, WebHost};
 
 /// Per-worker limits; defaults follow Workers' paid plan where one exists.
 #[derive(Debug, Clone)]
@@ -47,6 +47,8 @@ impl Default for WorkerLimits {
 pub struct Storage {
     /// Where `kv_namespaces` keep their keys; `None`: a worker with KV bindings does not load.
     pub kv: Option<Arc<dyn KvStore>>,
+    /// What the Cache API keeps responses in; `None`: `caches` fail with a TypeError.
+    pub cache: Option<Arc<dyn CacheStore>>,
 }
 
 /// Where service bindings go: the [`Outbound`] that reaches the worker of a name.
@@ -139,6 +141,7 @@ impl BlankIsolate {
             isolate: isolate.handle(),
             outbound: Rc::new(Unassigned),
             subrequest_limit: 0,
+            cache: None,
         };
         verge_web::install(&isolate, host).map_err(LoadError::Internal)?;
         Ok(Self(isolate))
@@ -219,6 +222,10 @@ impl Worker {
                 isolate: isolate.handle(),
                 outbound,
                 subrequest_limit: config.limits.subrequests.unwrap_or(limits.subrequests),
+                cache: storage.cache.clone().map(|store| CacheBinding {
+                    store,
+                    scope: config.name.clone(),
+                }),
             },
         )
         .map_err(LoadError::Internal)?;

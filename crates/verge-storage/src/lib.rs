@@ -77,6 +77,27 @@ pub trait KvStore: Send + Sync {
     ) -> StorageFuture<KvPage>;
 }
 
+/// A response as the Cache API keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+    /// Milliseconds since the Unix epoch after which it is stale and never returned.
+    pub expires_ms: Option<u64>,
+    /// The request headers its `Vary` names, with the values the storing request had.
+    pub vary: Vec<(String, Option<String>)>,
+}
+
+/// An HTTP cache of responses by cache name and URL, bounded in size: the least recently used
+/// entries go first, and an expired entry is never returned.
+pub trait CacheStore: Send + Sync {
+    fn get(&self, cache: &str, url: &str) -> StorageFuture<Option<CachedResponse>>;
+    fn put(&self, cache: &str, url: &str, response: CachedResponse) -> StorageFuture<()>;
+    /// Whether there was an entry to delete.
+    fn delete(&self, cache: &str, url: &str) -> StorageFuture<bool>;
+}
+
 /// Checks a key against Workers' rules: not empty, not `.` or `..`, at most 512 bytes.
 pub fn check_kv_key(key: &str) -> Result<(), StorageError> {
     if key.is_empty() {

@@ -11,6 +11,7 @@
 
 mod base64;
 mod body;
+mod cache;
 mod clock;
 mod compression;
 mod console;
@@ -26,6 +27,7 @@ mod url;
 pub use body::{
     host_body_from_js, host_body_to_js, native_stream, Body, BoxError, ChannelBody, NativeBody,
 };
+pub use cache::CacheBinding;
 pub use console::{ConsoleSink, LogLevel};
 pub use fetch::{
     fetcher, forget_request, set_request_depth, Outbound, OutboundFuture, OutboundRequest,
@@ -50,6 +52,8 @@ pub struct WebHost {
     pub outbound: std::rc::Rc<dyn Outbound>,
     /// The most `fetch()` calls one request may make.
     pub subrequest_limit: u32,
+    /// What `caches` reach; `None`: the Cache API fails with a TypeError.
+    pub cache: Option<CacheBinding>,
 }
 
 type RegisterOps = for<'js> fn(&Ctx<'js>, &Object<'js>, &WebHost) -> rquickjs::Result<()>;
@@ -148,6 +152,7 @@ const APIS: &[Api] = &[
         internals []),
     api!("html_rewriter.js", html_rewriter::register; globals ["HTMLRewriter"]; internals []),
     api!("kv.js", kv::register; globals []; internals ["makeKvNamespace"]),
+    api!("cache.js", cache::register; globals ["Cache", "CacheStorage", "caches"]; internals []),
     api!("fetch_event.js"),
     api!("service_worker.js";
         globals ["FetchEvent", "addEventListener", "removeEventListener", "dispatchEvent"];
@@ -369,6 +374,7 @@ mod tests {
             isolate: isolate.handle(),
             outbound: Rc::new(NoNetwork),
             subrequest_limit: 10,
+            cache: None,
         }
     }
 

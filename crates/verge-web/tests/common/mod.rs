@@ -43,6 +43,7 @@ pub async fn run_js(name: &str, source: &str, data: Option<&str>) -> Result<Resu
             isolate: isolate.handle(),
             outbound: Rc::new(NoNetwork),
             subrequest_limit: 1000,
+            cache: None,
         },
     )
     .map_err(|e| e.to_string())?;

@@ -1,0 +1,137 @@
+//! The Cache API's native half (`caches.default`, `caches.open`): ops over the host's
+//! [`CacheStore`], each cache name scoped to the worker so that tenants never share entries.
+//! HTTP semantics (what may be stored, for how long, conditional and range matches) live in
+//! `js/cache.js`.
+
+use crate::WebHost;
+use bytes::Bytes;
+use rquickjs::{Array, Ctx, Function, Object, TypedArray, Value};
+use std::sync::Arc;
+use verge_js::{rquickjs, OpError};
+use verge_storage::{CacheStore, CachedResponse};
+
+/// The cache a worker's `caches` reach, and the scope its cache names live in.
+#[derive(Clone)]
+pub struct CacheBinding {
+    pub store: Arc<dyn CacheStore>,
+    pub scope: String,
+}
+
+fn pairs(list: Vec<String>) -> Vec<(String, String)> {
+    list.chunks_exact(2)
+        .map(|pair| (pair[0].clone(), pair[1].clone()))
+        .collect()
+}
+
+fn cache_of(ctx: &Ctx<'_>, host: &WebHost) -> rquickjs::Result<CacheBinding> {
+    host.cache
+        .clone()
+        .ok_or_else(|| crate::type_error(ctx, "this server has no cache"))
+}
+
+pub(crate) fn register<'js>(
+    ctx: &Ctx<'js>,
+    ops: &Object<'js>,
+    host: &WebHost,
+) -> rquickjs::Result<()> {
+    let matching = host.clone();
+    ops.set(
+        "cacheMatch",
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, name: String, url: String, request_headers: Vec<String>| {
+                let CacheBinding { store, scope } = cache_of(&ctx, &matching)?;
+                let found = store.get(&format!("{scope}/{name}"), &url);
+                let request_headers = pairs(request_headers);
+                verge_js::spawn_promise(
+                    &ctx,
+                    &matching.isolate,
+                    async move { found.await.map_err(|e| OpError::Error(e.to_string())) },
+                    move |ctx, found| {
+                        // A stored response matches only a request with the same values of the
+                        // headers its Vary names.
+                        let value_of = |name: &str| {
+                            request_headers
+                                .iter()
+                                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                                .map(|(_, v)| v.clone())
+                        };
+                        let found = found.filter(|response| {
+                            response
+                                .vary
+                                .iter()
+                                .all(|(name, value)| value_of(name) == *value)
+                        });
+                        let Some(response) = found else {
+                            return Ok(Value::new_undefined(ctx.clone()));
+                        };
+                        let out = Array::new(ctx.clone())?;
+                        out.set(0, response.status)?;
+                        let list: Vec<String> = response
+                            .headers
+                            .into_iter()
+                            .flat_map(|(name, value)| [name, value])
+                            .collect();
+                        out.set(1, list)?;
+                        out.set(
+                            2,
+                            TypedArray::<u8>::new_copy(ctx.clone(), &response.body[..])?,
+                        )?;
+                        Ok(out.into_value())
+                    },
+                )
+            },
+        )?,
+    )?;
+    let putting = host.clone();
+    ops.set(
+        "cachePut",
+        Function::new(
+            ctx.clone(),
+            // `parts`: status, header list, body bytes, expiry (ms since the epoch, or undefined)
+            // and Vary's headers as name, value (or null: the request had none), name, value….
+            move |ctx: Ctx<'js>, name: String, url: String, parts: Array<'js>| {
+                let CacheBinding { store, scope } = cache_of(&ctx, &putting)?;
+                let body: TypedArray<'js, u8> = parts.get(2)?;
+                let expires_ms: Option<f64> = parts.get(3)?;
+                let vary: Vec<Option<String>> = parts.get(4)?;
+                let response = CachedResponse {
+                    status: parts.get(0)?,
+                    headers: pairs(parts.get(1)?),
+                    body: Bytes::from(verge_js::bytes_of(&body)),
+                    // Whole milliseconds since the epoch: the cast only drops a fraction.
+                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                    expires_ms: expires_ms.map(|ms| ms.max(0.0) as u64),
+                    vary: vary
+                        .chunks_exact(2)
+                        .map(|pair| (pair[0].clone().unwrap_or_default(), pair[1].clone()))
+                        .collect(),
+                };
+                let stored = store.put(&format!("{scope}/{name}"), &url, response);
+                verge_js::spawn_promise(
+                    &ctx,
+                    &putting.isolate,
+                    async move { stored.await.map_err(|e| OpError::Error(e.to_string())) },
+                    |ctx, ()| Ok(Value::new_undefined(ctx.clone())),
+                )
+            },
+        )?,
+    )?;
+    let deleting = host.clone();
+    ops.set(
+        "cacheDelete",
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, name: String, url: String| {
+                let CacheBinding { store, scope } = cache_of(&ctx, &deleting)?;
+                let deleted = store.delete(&format!("{scope}/{name}"), &url);
+                verge_js::spawn_promise(
+                    &ctx,
+                    &deleting.isolate,
+                    async move { deleted.await.map_err(|e| OpError::Error(e.to_string())) },
+                    |ctx, deleted| Ok(Value::new_bool(ctx.clone(), deleted)),
+                )
+            },
+        )?,
+    )
+}
