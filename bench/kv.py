@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""KV from inside a worker: the latency a KV read and a KV write add to a request, and the
-requests/s of each path, on `verge dev` with its embedded store (redb; every write is committed
-durably before the promise resolves).
+"""Storage from inside a worker: the latency a KV read, a KV write and a Cache API hit add to a
+request, and the requests/s of each path, on `verge dev` with its embedded stores (KV on redb,
+every write committed durably before the promise resolves; the cache in memory).
 
-For each path — `/noop` (no KV), `/read` (one `get` of a 1 KiB value), `/write` (one `put` of a
-1 KiB value to one of 1,000 keys) — wrk runs with 1 connection (latency alone) and with 10
+For each path — `/noop` (no storage), `/read` (one KV `get` of a 1 KiB value), `/write` (one KV
+`put` of a 1 KiB value to one of 1,000 keys), `/cache-hit` (a `caches.default.match` answered
+from the cache, 1 KiB) — wrk runs with 1 connection (latency alone) and with 10
 (throughput), and the table gives p50/p99 and requests/s, with the read's and write's added
 latency (their p50 minus the no-op's) from the same run.
 
@@ -25,7 +26,12 @@ let written = 0;
 export default {
   async fetch(request, env) {
     const path = new URL(request.url).pathname;
-    if (path === '/seed') { await env.KV.put('hot', 'v'.repeat(1024)); return new Response('seeded'); }
+    if (path === '/seed') {
+      await env.KV.put('hot', 'v'.repeat(1024));
+      await caches.default.put('https://bench.test/hot', new Response('c'.repeat(1024), { headers: { 'cache-control': 'max-age=3600' } }));
+      return new Response('seeded');
+    }
+    if (path === '/cache-hit') return (await caches.default.match('https://bench.test/hot')) ?? new Response('miss', { status: 500 });
     if (path === '/read') {
       const value = await env.KV.get('hot');
       if (value === null) return new Response('missing', { status: 500 });
@@ -66,7 +72,7 @@ def main():
             if not http_ok(port, "/seed"):
                 sys.exit("the worker could not seed its KV key")
             rows = {}
-            for path in ("/noop", "/read", "/write"):
+            for path in ("/noop", "/read", "/write", "/cache-hit"):
                 url = f"http://127.0.0.1:{port}{path}"
                 _, errors1, p50, p99 = wrk(url, args.seconds, 1)
                 requests, errors10, _, _ = wrk(url, args.seconds, 10)
@@ -75,7 +81,7 @@ def main():
                 rows[path] = (to_ms(p50), to_ms(p99), requests / args.seconds)
         finally:
             stop(process)
-    print(f"KV on verge dev (redb), one run, {args.seconds} s per measurement")
+    print(f"KV (redb) and Cache API (memory) on verge dev, one run, {args.seconds} s per measurement")
     print(f"{'path':8} {'p50 ms (1 conn)':>16} {'p99 ms (1 conn)':>16} {'req/s (10 conns)':>17} {'added p50 ms':>13}")
     base = rows["/noop"][0]
     for path, (p50, p99, rps) in rows.items():
