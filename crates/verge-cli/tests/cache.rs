@@ -119,3 +119,74 @@ fn the_cache_api_stores_matches_and_follows_http_caching() {
     error("partial", "206");
     error("varyStar", "Vary: *");
 }
+
+#[test]
+fn fetch_with_cf_cache_options_goes_through_the_cache() {
+    // The origin counts what reaches it; `no-store` marks what no cache may keep by its headers.
+    const ORIGIN: &str = r#"
+      let served = 0;
+      export default {
+        fetch(request) {
+          const url = new URL(request.url);
+          const headers = url.pathname === '/no-store' ? { 'cache-control': 'no-store' } : {};
+          return new Response(`origin ${url.pathname} #${++served}`, { headers });
+        },
+      };"#;
+    const PROXY: &str = r#"
+      export default {
+        async fetch(request, env) {
+          const url = new URL(request.url);
+          const cf = JSON.parse(url.searchParams.get('cf'));
+          const response = await fetch(`${env.ORIGIN}${url.pathname}`, { cf });
+          return new Response(`${response.headers.get('cf-cache-status')} ${await response.text()}`);
+        },
+      };"#;
+    let (_dir, _origin, proxy) = support::origin_and_proxy(ORIGIN, PROXY);
+    let agent = client();
+    let ask = |path: &str, cf: &str| {
+        let cf = cf
+            .replace('{', "%7B")
+            .replace('}', "%7D")
+            .replace('"', "%22")
+            .replace(' ', "");
+        get(&agent, &format!("{}{path}?cf={cf}", proxy.base)).body
+    };
+    // cacheTtl keeps the answer whatever the origin's headers say.
+    assert_eq!(ask("/a", r#"{"cacheTtl": 60}"#), "MISS origin /a #1");
+    assert_eq!(ask("/a", r#"{"cacheTtl": 60}"#), "HIT origin /a #1");
+    assert_eq!(
+        ask("/no-store", r#"{"cacheTtl": 60}"#),
+        "MISS origin /no-store #2"
+    );
+    assert_eq!(
+        ask("/no-store", r#"{"cacheTtl": 60}"#),
+        "HIT origin /no-store #2"
+    );
+    // cacheEverything follows the headers: no-store is fetched every time.
+    assert_eq!(
+        ask(
+            "/no-store",
+            r#"{"cacheEverything": true, "cacheKey": "ns"}"#
+        ),
+        "MISS origin /no-store #3"
+    );
+    assert_eq!(
+        ask(
+            "/no-store",
+            r#"{"cacheEverything": true, "cacheKey": "ns"}"#
+        ),
+        "MISS origin /no-store #4"
+    );
+    // A cacheKey shares one entry between URLs; a ttl of 0 bypasses the cache.
+    assert_eq!(
+        ask("/b", r#"{"cacheTtl": 60, "cacheKey": "shared"}"#),
+        "MISS origin /b #5"
+    );
+    assert_eq!(
+        ask("/c", r#"{"cacheTtl": 60, "cacheKey": "shared"}"#),
+        "HIT origin /b #5"
+    );
+    assert_eq!(ask("/d", r#"{"cacheTtl": 0}"#), "BYPASS origin /d #6");
+    // Without cache options, fetch() never touches the cache.
+    assert_eq!(ask("/a", "null"), "null origin /a #7");
+}

@@ -2,7 +2,41 @@
 // host's Outbound capability, and the response's body arrives as a native stream. An AbortSignal
 // cancels the request in flight and errors a body still being read. A service binding is a
 // Fetcher whose `fetch` goes the same way to another worker (`fetcher`: its id, see src/fetch.rs).
+// A GET with `cf: { cacheTtl, cacheEverything, cacheKey }` goes through `caches.default`.
 (function (ops, internals) {
+  // The cache options of `cf`, or null when it asks for none.
+  function cacheOptions(cf) {
+    if (cf === null || typeof cf !== 'object') return null;
+    const { cacheTtl, cacheEverything, cacheKey } = cf;
+    if (cacheTtl === undefined && !cacheEverything && cacheKey === undefined) return null;
+    return { ttl: cacheTtl === undefined ? undefined : Number(cacheTtl), key: cacheKey };
+  }
+
+  // Answers from the cache, or sends and stores what the cache may keep: for `ttl` seconds
+  // whatever the response's headers say (none if `ttl` <= 0), or else as they say.
+  async function throughCache(request, options, send) {
+    const key = options.key === undefined ? request.url : new URL(String(options.key), request.url).href;
+    const cache = caches.default;
+    const hit = await cache.match(key);
+    if (hit) return hit;
+    const response = await send();
+    const headers = new Headers(response.headers);
+    headers.set('cf-cache-status', 'MISS');
+    if (options.ttl !== undefined && !(options.ttl > 0)) {
+      headers.set('cf-cache-status', 'BYPASS');
+      return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+    }
+    if (response.status !== 206) {
+      const copy = response.clone();
+      const stored = new Headers(copy.headers);
+      if (options.ttl !== undefined) stored.set('cache-control', `max-age=${Math.floor(options.ttl)}`);
+      const entry = new Response(copy.body, { status: copy.status, statusText: copy.statusText, headers: stored });
+      // What the Cache API refuses (a no-store answer, Vary: *) is simply not kept.
+      await cache.put(key, entry).catch(() => {});
+    }
+    return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+  }
+
   function fetchVia(fetcher, input, init) {
     let request;
     try {
@@ -10,6 +44,12 @@
     } catch (error) {
       return Promise.reject(error);
     }
+    const caching = fetcher === undefined && request.method === 'GET' ? cacheOptions(request.cf) : null;
+    if (caching) return throughCache(request, caching, () => send(fetcher, request));
+    return send(fetcher, request);
+  }
+
+  function send(fetcher, request) {
     const signal = internals.requestSignal(request);
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (request.url.startsWith('data:')) return internals.fetchDataUrl(request);
