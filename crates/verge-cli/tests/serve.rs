@@ -321,6 +321,20 @@ fn bad_configs_are_refused_with_the_file_and_the_problem() {
         broken.contains("\"broken\"") && broken.contains("index.js"),
         "{broken}"
     );
+    // The check before serving runs the top level with no network: a fetch there (to the cloud
+    // metadata address, say) is refused, as Workers refuse I/O in the global scope.
+    tenant(
+        dir.path(),
+        "greedy",
+        "const secrets = await (await fetch('http://169.254.169.254/latest/meta-data/')).text();\n\
+         export default { fetch: () => new Response(secrets) };",
+        "route = \"greedy.test/*\"\n",
+    );
+    let greedy = run("[server]\nlisten = \"127.0.0.1:0\"\n[[workers]]\npath = \"greedy\"\n");
+    assert!(
+        greedy.contains("\"greedy\"") && greedy.contains("not available while a worker is loaded"),
+        "{greedy}"
+    );
 }
 
 fn version_script(version: &str) -> String {

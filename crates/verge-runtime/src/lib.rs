@@ -20,6 +20,6 @@ pub use verge_web::{
     Outbound, OutboundFuture, OutboundRequest, OutboundResponse, RedirectMode,
 };
 pub use worker::{
-    BlankIsolate, Grants, LoadError, Outcome, ServiceResolver, Storage, Worker, WorkerLimits,
-    WorkerRequest, WorkerResponse,
+    BlankIsolate, Grants, LoadError, Outcome, Refused, ServiceResolver, Storage, Worker,
+    WorkerLimits, WorkerRequest, WorkerResponse,
 };

@@ -139,7 +139,7 @@ impl BlankIsolate {
         let host = WebHost {
             console: Rc::new(|_, _| {}),
             isolate: isolate.handle(),
-            outbound: Rc::new(Unassigned),
+            outbound: Rc::new(Refused("no worker owns this isolate")),
             subrequest_limit: 0,
             cache: None,
         };
@@ -148,16 +148,14 @@ impl BlankIsolate {
     }
 }
 
-/// The network of an isolate no worker has: it runs no script, so nothing asks.
-struct Unassigned;
+/// A network that refuses every request with its message: an isolate no worker has yet, or a
+/// worker being checked rather than serving.
+pub struct Refused(pub &'static str);
 
-impl Outbound for Unassigned {
+impl Outbound for Refused {
     fn fetch(&self, _: verge_web::OutboundRequest) -> verge_web::OutboundFuture {
-        Box::pin(async {
-            Err(verge_js::OpError::Type(
-                "no worker owns this isolate".into(),
-            ))
-        })
+        let message = self.0;
+        Box::pin(async move { Err(verge_js::OpError::Type(message.into())) })
     }
 }
 

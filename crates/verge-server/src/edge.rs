@@ -26,7 +26,7 @@ use verge_config::{WorkerConfig, Zone};
 use verge_runtime::{
     BlankIsolate, Body, ConsoleSink, Grants, HttpClient, LoadError, LogLevel, ModuleCache,
     NativeBody, NetworkPolicy, OpError, Outbound, OutboundFuture, OutboundRequest,
-    OutboundResponse, Outcome, RedirectMode, Storage, Worker, WorkerLimits, WorkerRequest,
+    OutboundResponse, Outcome, RedirectMode, Refused, Storage, Worker, WorkerLimits, WorkerRequest,
 };
 
 /// Where a worker's console output goes, shared by every serving thread.
@@ -256,12 +256,14 @@ pub async fn check_workers_here(
         config, modules, ..
     } in workers
     {
+        // A check runs the worker's top level, no request: like Workers, it may not reach the
+        // network then (nor, on `verge serve`, anything its outbound policy would refuse).
+        const NO_IO: &str = "fetch() is not available while a worker is loaded: I/O belongs in a request handler, as on Workers";
         let grants = Grants {
             console: Rc::new(|_, _| {}),
-            outbound: Rc::new(HttpClient::new()),
+            outbound: Rc::new(Refused(NO_IO)),
             storage: options.storage.clone(),
-            // A check runs no request: nothing calls a service.
-            services: Rc::new(|_| Rc::new(HttpClient::new())),
+            services: Rc::new(|_| Rc::new(Refused(NO_IO))),
         };
         let isolate = BlankIsolate::new().map_err(|error| (config.name.clone(), error))?;
         Worker::load(
