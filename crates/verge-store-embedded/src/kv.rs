@@ -1,8 +1,9 @@
 //! KV namespaces in one redb file. A key is stored under `(namespace, key)`; its value carries
-//! the expiration and metadata in front of the bytes. Every write is its own transaction,
-//! committed durably (fsync) before the script's promise resolves, so an acknowledged write
-//! survives a crash; a failed write (a full disk) aborts and leaves what was stored as it was.
-//! redb calls block, so they run on tokio's blocking pool, never on a serving thread.
+//! the expiration and metadata in front of the bytes. Writes go to one writer thread, which
+//! commits every write waiting for it in one transaction (group commit: one fsync for many
+//! scripts' writes) and only then resolves their promises, so an acknowledged write survives a
+//! crash; a failed commit (a full disk) aborts and leaves what was stored as it was. Reads run
+//! on tokio's blocking pool; no redb call runs on a serving thread.
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -16,7 +17,78 @@ const ENTRIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("kv")
 /// KV on a redb file; cheap to clone.
 #[derive(Clone)]
 pub struct RedbKv {
+    // Field order matters: the writer thread, which holds the database too, is joined first.
+    writer: Arc<Writer>,
     db: Arc<Database>,
+}
+
+enum Write {
+    Put(String, String, KvEntry),
+    Delete(String, String),
+}
+
+struct WriteJob {
+    write: Write,
+    done: tokio::sync::oneshot::Sender<Result<(), StorageError>>,
+}
+
+/// The writer thread and its queue; dropped with the last clone of the store, which closes the
+/// queue and waits for the thread to commit what it holds and let go of the file.
+struct Writer {
+    queue: Option<std::sync::mpsc::Sender<WriteJob>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        drop(self.queue.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The most writes one transaction commits.
+const MAX_BATCH: usize = 1024;
+
+/// The writer thread: each round takes every write waiting (up to [`MAX_BATCH`]), commits them
+/// in one transaction and tells each the outcome.
+fn write_loop(db: &Database, queue: &std::sync::mpsc::Receiver<WriteJob>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let outcome = commit(db, &batch);
+        for job in batch {
+            let _ = job.done.send(outcome.clone());
+        }
+    }
+}
+
+fn commit(db: &Database, batch: &[WriteJob]) -> Result<(), StorageError> {
+    let txn = db.begin_write().map_err(write_error)?;
+    {
+        let mut table = txn.open_table(ENTRIES).map_err(write_error)?;
+        for job in batch {
+            match &job.write {
+                Write::Put(namespace, key, entry) => {
+                    table
+                        .insert((namespace.as_str(), key.as_str()), encode(entry).as_slice())
+                        .map_err(write_error)?;
+                }
+                Write::Delete(namespace, key) => {
+                    table
+                        .remove((namespace.as_str(), key.as_str()))
+                        .map_err(write_error)?;
+                }
+            }
+        }
+    }
+    txn.commit().map_err(write_error)
 }
 
 impl RedbKv {
@@ -26,7 +98,39 @@ impl RedbKv {
             std::fs::create_dir_all(dir).map_err(|e| backend(format!("{}: {e}", dir.display())))?;
         }
         let db = Database::create(path).map_err(|e| backend(format!("{}: {e}", path.display())))?;
-        Ok(Self { db: Arc::new(db) })
+        let db = Arc::new(db);
+        let (queue, jobs) = std::sync::mpsc::channel();
+        let writing = db.clone();
+        let thread = std::thread::Builder::new()
+            .name("verge-kv-writer".into())
+            .spawn(move || write_loop(&writing, &jobs))
+            .map_err(|e| backend(format!("cannot start the KV writer: {e}")))?;
+        let writer = Writer {
+            queue: Some(queue),
+            thread: Some(thread),
+        };
+        Ok(Self {
+            writer: Arc::new(writer),
+            db,
+        })
+    }
+
+    /// Queues `write` for the writer thread; resolves once it is committed.
+    fn write(&self, write: Write) -> StorageFuture<()> {
+        let (done, committed) = tokio::sync::oneshot::channel();
+        let queued = self
+            .writer
+            .queue
+            .as_ref()
+            .is_some_and(|queue| queue.send(WriteJob { write, done }).is_ok());
+        Box::pin(async move {
+            if !queued {
+                return Err(backend("the KV writer has stopped"));
+            }
+            committed
+                .await
+                .map_err(|_| backend("the KV writer stopped before committing"))?
+        })
     }
 
     /// Runs `job` on the blocking pool with the database.
@@ -149,34 +253,11 @@ impl KvStore for RedbKv {
     }
 
     fn put(&self, namespace: &str, key: &str, entry: KvEntry) -> StorageFuture<()> {
-        let (namespace, key) = (namespace.to_owned(), key.to_owned());
-        self.run(move |db| {
-            let txn = db.begin_write().map_err(write_error)?;
-            {
-                let mut table = txn.open_table(ENTRIES).map_err(write_error)?;
-                table
-                    .insert(
-                        (namespace.as_str(), key.as_str()),
-                        encode(&entry).as_slice(),
-                    )
-                    .map_err(write_error)?;
-            }
-            txn.commit().map_err(write_error)
-        })
+        self.write(Write::Put(namespace.to_owned(), key.to_owned(), entry))
     }
 
     fn delete(&self, namespace: &str, key: &str) -> StorageFuture<()> {
-        let (namespace, key) = (namespace.to_owned(), key.to_owned());
-        self.run(move |db| {
-            let txn = db.begin_write().map_err(write_error)?;
-            {
-                let mut table = txn.open_table(ENTRIES).map_err(write_error)?;
-                table
-                    .remove((namespace.as_str(), key.as_str()))
-                    .map_err(write_error)?;
-            }
-            txn.commit().map_err(write_error)
-        })
+        self.write(Write::Delete(namespace.to_owned(), key.to_owned()))
     }
 
     fn list(
@@ -307,6 +388,17 @@ mod tests {
         kv.delete("a", "k").await.unwrap();
         assert_eq!(kv.get("a", "k").await.unwrap(), None);
         assert!(kv.list("a", "", Some("not base64!"), 10).await.is_err());
+
+        // Many writes at once are committed together, and each is there.
+        let writes: Vec<_> = (0..200)
+            .map(|i| kv.put("many", &format!("k{i:03}"), entry(&i.to_string(), None, None)))
+            .collect();
+        for write in writes {
+            write.await.unwrap();
+        }
+        let listed = kv.list("many", "", None, 1000).await.unwrap();
+        assert_eq!(listed.keys.len(), 200);
+        assert_eq!(kv.get("many", "k199").await.unwrap().unwrap().value, "199");
 
         // Reopened, the data is there.
         drop(kv);
