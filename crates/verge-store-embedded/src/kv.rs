@@ -391,7 +391,13 @@ mod tests {
 
         // Many writes at once are committed together, and each is there.
         let writes: Vec<_> = (0..200)
-            .map(|i| kv.put("many", &format!("k{i:03}"), entry(&i.to_string(), None, None)))
+            .map(|i| {
+                kv.put(
+                    "many",
+                    &format!("k{i:03}"),
+                    entry(&i.to_string(), None, None),
+                )
+            })
             .collect();
         for write in writes {
             write.await.unwrap();
