@@ -12,7 +12,7 @@ mod outbound;
 mod policy;
 mod worker;
 
-pub use outbound::HttpClient;
+pub use outbound::{header_pair, HttpClient};
 pub use policy::NetworkPolicy;
 pub use verge_js::{ModuleCache, OpError};
 pub use verge_web::{

@@ -314,6 +314,15 @@ fn is_request_body_header(name: &str) -> bool {
     )
 }
 
+/// A header as a worker sees it: the name, and the value's bytes read as Latin-1 (one char per
+/// byte), so that no value, UTF-8 or not, loses a byte.
+pub fn header_pair(name: &http::HeaderName, value: &http::HeaderValue) -> (String, String) {
+    (
+        name.as_str().to_owned(),
+        value.as_bytes().iter().map(|&b| char::from(b)).collect(),
+    )
+}
+
 fn into_response(
     response: http::Response<hyper::body::Incoming>,
     url: &Url,
@@ -338,12 +347,7 @@ fn into_response(
                 && (*name == http::header::CONTENT_ENCODING
                     || *name == http::header::CONTENT_LENGTH))
         })
-        .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
-                value.as_bytes().iter().map(|&b| char::from(b)).collect(),
-            )
-        })
+        .map(|(name, value)| header_pair(name, value))
         .collect();
     OutboundResponse {
         status: parts.status.as_u16(),

@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use verge_config::{WorkerConfig, Zone};
 use verge_runtime::{
-    BlankIsolate, Body, ConsoleSink, Grants, HttpClient, LoadError, LogLevel, ModuleCache,
-    NativeBody, NetworkPolicy, OpError, Outbound, OutboundFuture, OutboundRequest,
+    header_pair, BlankIsolate, Body, ConsoleSink, Grants, HttpClient, LoadError, LogLevel,
+    ModuleCache, NativeBody, NetworkPolicy, OpError, Outbound, OutboundFuture, OutboundRequest,
     OutboundResponse, Outcome, RedirectMode, Refused, Storage, Worker, WorkerLimits, WorkerRequest,
 };
 
@@ -376,10 +376,7 @@ impl Outbound for ServiceOutbound {
                 headers: parts
                     .headers
                     .iter()
-                    .map(|(name, value)| {
-                        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-                        (name.as_str().to_owned(), value)
-                    })
+                    .map(|(name, value)| header_pair(name, value))
                     .collect(),
                 url,
                 redirected: false,
@@ -943,12 +940,7 @@ fn to_worker_request(
         .headers
         .iter()
         .filter(|(name, _)| !matches!(name.as_str(), "cf-connecting-ip" | "x-forwarded-for"))
-        .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
-                value.as_bytes().iter().map(|&b| char::from(b)).collect(),
-            )
-        })
+        .map(|(name, value)| header_pair(name, value))
         .collect();
     // As at Cloudflare's edge: the client's address, which the origin sees on a pass-through.
     headers.push(("cf-connecting-ip".into(), client_ip.clone()));
