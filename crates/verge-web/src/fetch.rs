@@ -63,45 +63,51 @@ pub fn fetcher<'js>(
 struct FetchTable {
     /// In-flight fetches that an AbortSignal may cancel.
     cancel: IdTable<oneshot::Sender<()>>,
-    /// Subrequests made so far by each request in flight, by request tag.
-    subrequests: RefCell<HashMap<u64, u32>>,
-    /// The service-binding depth of requests in flight that came through one, by tag.
-    depths: RefCell<HashMap<u64, u32>>,
+    /// What fetch() keeps of each request in flight, by request tag.
+    requests: RefCell<HashMap<u64, InFlight>>,
+}
+
+#[derive(Default, Clone, Copy)]
+struct InFlight {
+    /// Subrequests made so far.
+    subrequests: u32,
+    /// Through how many service bindings the request came.
+    depth: u32,
 }
 
 /// Records that request `tag` came through `depth` service bindings; its subrequests carry it.
 pub fn set_request_depth(ctx: &Ctx<'_>, tag: u64, depth: u32) -> rquickjs::Result<()> {
     verge_js::ensure_host_state::<FetchTable>(ctx)?;
     verge_js::with_host_state(ctx, |table: &FetchTable| {
-        table.depths.borrow_mut().insert(tag, depth)
+        table.requests.borrow_mut().entry(tag).or_default().depth = depth;
     });
     Ok(())
 }
 
-/// Forgets a finished request: its subrequest count, and the bodies made for it that nothing
-/// is reading.
+/// Forgets a finished request: its subrequest count and depth, and the bodies made for it that
+/// nothing is reading.
 pub fn forget_request(ctx: &Ctx<'_>, tag: u64) {
     verge_js::with_host_state(ctx, |table: &FetchTable| {
-        table.subrequests.borrow_mut().remove(&tag);
-        table.depths.borrow_mut().remove(&tag);
+        table.requests.borrow_mut().remove(&tag)
     });
     crate::body::drop_unread(ctx, tag);
 }
 
-/// Counts one more subrequest for the current request; an error once it is over the limit.
-fn count_subrequest(ctx: &Ctx<'_>, host: &WebHost) -> rquickjs::Result<()> {
+/// Counts one more subrequest for the current request, an error once it is over the limit;
+/// the request as it now stands.
+fn count_subrequest(ctx: &Ctx<'_>, host: &WebHost) -> rquickjs::Result<InFlight> {
     let tag = host.isolate.current_tag();
     if tag == 0 {
-        return Ok(());
+        return Ok(InFlight::default());
     }
-    let count = verge_js::with_host_state(ctx, |table: &FetchTable| {
-        let mut counts = table.subrequests.borrow_mut();
-        let count = counts.entry(tag).or_default();
-        *count += 1;
-        *count
+    let request = verge_js::with_host_state(ctx, |table: &FetchTable| {
+        let mut requests = table.requests.borrow_mut();
+        let request = requests.entry(tag).or_default();
+        request.subrequests += 1;
+        *request
     })
     .unwrap_or_default();
-    if count > host.subrequest_limit {
+    if request.subrequests > host.subrequest_limit {
         return Err(rquickjs::Exception::throw_message(
             ctx,
             &format!(
@@ -110,13 +116,15 @@ fn count_subrequest(ctx: &Ctx<'_>, host: &WebHost) -> rquickjs::Result<()> {
             ),
         ));
     }
-    Ok(())
+    Ok(request)
 }
 
+/// The request `parts` describe, made by a request that came through `depth` service bindings.
 fn read_request<'js>(
     ctx: &Ctx<'js>,
     parts: Array<'js>,
     host: &WebHost,
+    depth: u32,
 ) -> rquickjs::Result<OutboundRequest> {
     let header_list: Vec<String> = parts.get(2)?;
     let redirect = match parts.get::<String>(4)?.as_str() {
@@ -133,15 +141,7 @@ fn read_request<'js>(
             .collect(),
         body: host_body_from_js(ctx, parts.get(3)?, host.isolate.clone())?,
         redirect,
-        depth: verge_js::with_host_state(ctx, |table: &FetchTable| {
-            table
-                .depths
-                .borrow()
-                .get(&host.isolate.current_tag())
-                .copied()
-        })
-        .flatten()
-        .unwrap_or(0),
+        depth,
     })
 }
 
@@ -159,8 +159,8 @@ pub(crate) fn register<'js>(
                 None => fetch_host.outbound.clone(),
                 Some(id) => crate::bound::<std::rc::Rc<dyn Outbound>>(&ctx, id)?,
             };
-            count_subrequest(&ctx, &fetch_host)?;
-            let request = read_request(&ctx, parts, &fetch_host)?;
+            let depth = count_subrequest(&ctx, &fetch_host)?.depth;
+            let request = read_request(&ctx, parts, &fetch_host, depth)?;
             let (cancel, cancelled) = oneshot::channel();
             let id = verge_js::with_host_state(&ctx, |table: &FetchTable| table.cancel.insert(cancel))
                 .unwrap_or_default();
