@@ -388,7 +388,7 @@ impl Outbound for ServiceOutbound {
 
 /// What one serving thread shares between its connections.
 struct ThreadState {
-    /// Itself, for what must reach it later (service bindings).
+    /// Itself, for what must reach it later (service bindings, the spare isolate's task).
     this: std::rc::Weak<ThreadState>,
     site: SiteHandle,
     /// The site the last eviction round saw; a different one may have dropped workers.
@@ -415,11 +415,11 @@ impl ThreadState {
     /// Queues making a spare isolate if there is none. Called as a response is handed to the
     /// connection, which writes it before this thread's next task runs: the work stays off
     /// every request's path.
-    fn replenish_spare(self: &Rc<Self>) {
+    fn replenish_spare(&self) {
         if self.spare.borrow().is_some() || self.making_spare.replace(true) {
             return;
         }
-        let state = Rc::downgrade(self);
+        let state = self.this.clone();
         tokio::task::spawn_local(async move {
             let Some(state) = state.upgrade() else { return };
             state.making_spare.set(false);
@@ -592,14 +592,13 @@ fn serve_thread(
             spare: Default::default(),
             making_spare: Default::default(),
         });
-        if !eager {
-            state.replenish_spare();
-        }
         if eager {
             if let Err(error) = state.worker(&current, 0).await {
                 let _ = loaded.send(Err(error));
                 return;
             }
+        } else {
+            state.replenish_spare();
         }
         let listener = match TcpListener::from_std(listener) {
             Ok(listener) => listener,

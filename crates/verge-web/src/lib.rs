@@ -6,8 +6,9 @@
 //! eager APIs' files in the order of [`APIS`], each as `(function (ops, internals) { … })`, and
 //! leaves accessors where the lazy ones' names go, which load their file on first use
 //! (`js/install.js`). `internals` is how files share what scripts must not see (the Body mixin,
-//! the header list of a request); the host reaches it through [`internals`]. Nothing here touches the network, files or the
-//! environment: those come as bindings, granted by the runtime.
+//! the header list of a request); the host reaches it through [`internals`]. Nothing here
+//! touches the network, files or the environment: those come as bindings, granted by the
+//! runtime.
 
 mod base64;
 mod body;
@@ -333,7 +334,7 @@ fn bind<'js, T: 'static>(ctx: &Ctx<'js>, value: T, maker: &str) -> rquickjs::Res
         bindings.push(value);
         bindings.len() - 1
     })
-    .unwrap_or_default();
+    .ok_or_else(|| type_error(ctx, "the isolate's bindings are unavailable"))?;
     internals(ctx)?.get::<_, Function>(maker)?.call((id,))
 }
 
