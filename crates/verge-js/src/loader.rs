@@ -17,7 +17,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Compiled modules of one project version by name; cheap to clone, shared across threads.
 /// Only for files that do not change: a new version gets a new cache.
@@ -25,27 +25,25 @@ use std::sync::{Arc, Mutex};
 pub struct ModuleCache(Arc<Mutex<HashMap<String, Arc<[u8]>>>>);
 
 impl ModuleCache {
-    fn get(&self, name: &str) -> Option<Arc<[u8]>> {
+    /// The modules; a panic elsewhere cannot leave a half-written entry, so a poisoned lock is
+    /// still good.
+    fn modules(&self) -> MutexGuard<'_, HashMap<String, Arc<[u8]>>> {
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .get(name)
-            .cloned()
+    }
+
+    fn get(&self, name: &str) -> Option<Arc<[u8]>> {
+        self.modules().get(name).cloned()
     }
 
     fn insert(&self, name: &str, bytecode: Vec<u8>) {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(name.to_owned(), bytecode.into());
+        self.modules().insert(name.to_owned(), bytecode.into());
     }
 
     /// How many modules are cached.
     pub fn len(&self) -> usize {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .len()
+        self.modules().len()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -20,13 +20,8 @@
     const hit = await cache.match(key);
     if (hit) return hit;
     const response = await send();
-    const headers = new Headers(response.headers);
-    headers.set('cf-cache-status', 'MISS');
-    if (options.ttl !== undefined && !(options.ttl > 0)) {
-      headers.set('cf-cache-status', 'BYPASS');
-      return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
-    }
-    if (response.status !== 206) {
+    const bypass = options.ttl !== undefined && !(options.ttl > 0);
+    if (!bypass && response.status !== 206) {
       const copy = response.clone();
       const stored = new Headers(copy.headers);
       if (options.ttl !== undefined) stored.set('cache-control', `max-age=${Math.floor(options.ttl)}`);
@@ -34,6 +29,8 @@
       // What the Cache API refuses (a no-store answer, Vary: *) is simply not kept.
       await cache.put(key, entry).catch(() => {});
     }
+    const headers = new Headers(response.headers);
+    headers.set('cf-cache-status', bypass ? 'BYPASS' : 'MISS');
     return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
   }
 
