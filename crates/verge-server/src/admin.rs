@@ -271,7 +271,7 @@ async fn deploy(
     let upload: Upload = serde_json::from_slice(&body)
         .map_err(|e| bad(format!("the upload is not valid JSON for a deploy: {e}")))?;
     let site = admin.site.current();
-    let version = site.workers.iter().map(|w| w.version).max().unwrap_or(0) + 1;
+    let version = next_version(&site);
     let dir = admin
         .data_dir
         .join("workers")
@@ -280,13 +280,18 @@ async fn deploy(
     write_files(&dir, &upload.files).map_err(bad)?;
     let config_path = dir.join(safe_path(&upload.config_file).map_err(bad)?);
     let secrets = secrets::load(&admin.data_dir, name).map_err(internal)?;
-    let version = switch_version(admin, &site, name, &config_path, &secrets, version).await?;
+    switch_version(admin, &site, name, &config_path, &secrets, version).await?;
     tracing::info!(worker = %name, version, "deployed");
     Ok(version)
 }
 
 fn internal(message: String) -> (StatusCode, String) {
     (StatusCode::INTERNAL_SERVER_ERROR, message)
+}
+
+/// The version number the next change to `site` takes: versions count changes server-wide.
+fn next_version(site: &Site) -> u64 {
+    site.workers.iter().map(|w| w.version).max().unwrap_or(0) + 1
 }
 
 /// Loads worker `name` from its wrangler config at `config_path` with `secrets`, checks that it
@@ -298,7 +303,7 @@ async fn switch_version(
     config_path: &Path,
     secrets: &BTreeMap<String, String>,
     version: u64,
-) -> Result<u64, (StatusCode, String)> {
+) -> Result<(), (StatusCode, String)> {
     let bad = |message: String| (StatusCode::BAD_REQUEST, message);
     let mut config = WorkerConfig::from_config_file(config_path).map_err(|e| bad(e.to_string()))?;
     config.name = name.to_owned();
@@ -312,8 +317,7 @@ async fn switch_version(
         Some(index) => workers[index] = deployed,
         None => workers.push(deployed),
     }
-    replace_site(admin, site, workers).map_err(bad)?;
-    Ok(version)
+    replace_site(admin, site, workers).map_err(bad)
 }
 
 /// `/workers/{worker}/secrets[/{key}]`.
@@ -387,7 +391,7 @@ async fn secrets_endpoint(
             format!("{worker} has no wrangler config to load again"),
         );
     };
-    let version = site.workers.iter().map(|w| w.version).max().unwrap_or(0) + 1;
+    let version = next_version(&site);
     // Stored first, so that a version serving them is never lost; put back if it is refused.
     if let Err(message) = secrets::store(&admin.data_dir, worker, &secrets) {
         return error(StatusCode::INTERNAL_SERVER_ERROR, message);
@@ -399,7 +403,7 @@ async fn secrets_endpoint(
         }
     }
     match switched {
-        Ok(version) => {
+        Ok(()) => {
             tracing::info!(worker = %worker, secret = %key, version, "secret changed");
             json(
                 StatusCode::OK,
