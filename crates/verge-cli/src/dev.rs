@@ -9,7 +9,7 @@ use std::sync::Arc;
 use verge_config::WorkerConfig;
 use verge_runtime::{LogLevel, Storage, WorkerLimits};
 use verge_server::{BoundListeners, EdgeOptions, LogSink};
-use verge_store_embedded::{MemoryCache, RedbKv};
+use verge_store_embedded::MemoryCache;
 
 /// The largest request body a worker is given: Cloudflare's Enterprise limit (500 MB). Bodies
 /// stream, so this bounds what reaches the worker, not memory.
@@ -55,9 +55,7 @@ fn open_storage(config: &WorkerConfig, state: &std::path::Path) -> anyhow::Resul
         cache: Some(Arc::new(MemoryCache::new(DEV_CACHE_BYTES))),
     };
     if !config.kv_namespaces.is_empty() {
-        let kv = RedbKv::open(&state.join("kv.redb"))
-            .with_context(|| format!("cannot open the KV store in {}", state.display()))?;
-        storage.kv = Some(Arc::new(kv));
+        storage.kv = Some(Arc::new(crate::state::open_kv(state)?));
     }
     Ok(storage)
 }
@@ -68,10 +66,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
     config.apply_var_overrides(&args.vars)?;
     let console = stdio_console();
     let limits = WorkerLimits::default();
-    let state = args
-        .persist_to
-        .clone()
-        .unwrap_or_else(|| config.root.join(".verge").join("state"));
+    let state = crate::state::dir(&config.root, args.persist_to.as_deref());
     let storage = open_storage(&config, &state)?;
 
     let addr = SocketAddr::new(args.ip, args.port);

@@ -6,7 +6,7 @@
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use verge_config::WorkerConfig;
 use verge_storage::{check_kv_entry, check_kv_key, unix_now, KvEntry, KvStore};
 use verge_store_embedded::RedbKv;
@@ -104,14 +104,10 @@ impl Target {
             }
             (None, None) => anyhow::bail!("name the namespace with --binding or --namespace-id"),
         };
-        let state = match (&self.persist_to, &project) {
-            (Some(dir), _) => dir.clone(),
-            (None, Some(project)) => project.root.join(".verge").join("state"),
-            (None, None) => PathBuf::from(".verge").join("state"),
-        };
-        let path = state.join("kv.redb");
-        let store = RedbKv::open(&path)
-            .with_context(|| format!("cannot open {} (is a server using it?)", path.display()))?;
+        let root = project
+            .as_ref()
+            .map_or(Path::new("."), |project| &project.root);
+        let store = crate::state::open_kv(&crate::state::dir(root, self.persist_to.as_deref()))?;
         Ok((namespace, store))
     }
 }

@@ -6,6 +6,7 @@ mod kv;
 mod secret;
 mod serve;
 mod signals;
+mod state;
 mod tail;
 
 use clap::{Parser, Subcommand};

@@ -12,7 +12,7 @@ use verge_runtime::{NetworkPolicy, Storage, WorkerLimits};
 use verge_server::{
     Admin, BoundListeners, Deployed, EdgeOptions, Metrics, RouteTable, Site, SiteHandle,
 };
-use verge_store_embedded::{MemoryCache, RedbKv};
+use verge_store_embedded::MemoryCache;
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -57,8 +57,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
     // Deploys may add KV bindings later: the store is always open.
-    let kv = RedbKv::open(&data_dir.join("kv.redb"))
-        .with_context(|| format!("cannot open the KV store in {}", data_dir.display()))?;
+    let kv = crate::state::open_kv(&data_dir)?;
     let options = EdgeOptions {
         limits,
         max_request_body: usize::try_from(config.limits.max_request_body).unwrap_or(usize::MAX),

@@ -1,0 +1,23 @@
+//! Where the commands keep bindings' data on this machine: `verge dev` and `verge kv` under a
+//! project's `.verge/state` (or `--persist-to`), `verge serve` under its `data_dir`.
+
+use anyhow::Context as _;
+use std::path::{Path, PathBuf};
+use verge_store_embedded::RedbKv;
+
+/// A project's state directory unless `--persist-to` names another.
+pub fn dir(project_root: &Path, persist_to: Option<&Path>) -> PathBuf {
+    persist_to.map_or_else(|| project_root.join(".verge").join("state"), Path::to_owned)
+}
+
+/// The KV store in `dir`, created if need be. redb locks its file: a second process (a running
+/// server, another `verge kv`) makes this fail.
+pub fn open_kv(dir: &Path) -> anyhow::Result<RedbKv> {
+    let path = dir.join("kv.redb");
+    RedbKv::open(&path).with_context(|| {
+        format!(
+            "cannot open the KV store {} (is a server using it?)",
+            path.display()
+        )
+    })
+}
