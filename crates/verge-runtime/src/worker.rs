@@ -448,12 +448,8 @@ fn read_outcome<'js>(
     let pass_through: bool = object.get("passThrough").unwrap_or(false);
     if let Some(parts) = object.get::<_, Option<rquickjs::Array>>("parts")? {
         let status: u16 = parts.get(0)?;
-        let header_list: Vec<String> = parts.get(2)?;
+        let headers = verge_web::header_pairs(parts.get(2)?);
         let body: Value = parts.get(3)?;
-        let headers = header_list
-            .chunks_exact(2)
-            .map(|pair| (pair[0].clone(), pair[1].clone()))
-            .collect();
         let body = verge_web::host_body_from_js(ctx, body, isolate)?;
         if status == 0 {
             let error = JsError {

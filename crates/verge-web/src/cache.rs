@@ -3,11 +3,12 @@
 //! HTTP semantics (what may be stored, for how long, conditional and range matches) live in
 //! `js/cache.js`.
 
+use crate::storage_error;
 use crate::WebHost;
 use bytes::Bytes;
 use rquickjs::{Array, Ctx, Function, Object, TypedArray, Value};
 use std::sync::Arc;
-use verge_js::{rquickjs, OpError};
+use verge_js::rquickjs;
 use verge_storage::{CacheStore, CachedResponse};
 
 /// The cache a worker's `caches` reach, and the scope its cache names live in.
@@ -17,16 +18,18 @@ pub struct CacheBinding {
     pub scope: String,
 }
 
-fn pairs(list: Vec<String>) -> Vec<(String, String)> {
-    list.chunks_exact(2)
-        .map(|pair| (pair[0].clone(), pair[1].clone()))
-        .collect()
-}
-
-fn cache_of(ctx: &Ctx<'_>, host: &WebHost) -> rquickjs::Result<CacheBinding> {
-    host.cache
+/// The store behind the worker's cache `name`, and that cache's name in it (in the worker's
+/// scope).
+fn cache_of(
+    ctx: &Ctx<'_>,
+    host: &WebHost,
+    name: &str,
+) -> rquickjs::Result<(Arc<dyn CacheStore>, String)> {
+    let CacheBinding { store, scope } = host
+        .cache
         .clone()
-        .ok_or_else(|| crate::type_error(ctx, "this server has no cache"))
+        .ok_or_else(|| crate::type_error(ctx, "this server has no cache"))?;
+    Ok((store, format!("{scope}/{name}")))
 }
 
 pub(crate) fn register<'js>(
@@ -40,13 +43,13 @@ pub(crate) fn register<'js>(
         Function::new(
             ctx.clone(),
             move |ctx: Ctx<'js>, name: String, url: String, request_headers: Vec<String>| {
-                let CacheBinding { store, scope } = cache_of(&ctx, &matching)?;
-                let found = store.get(&format!("{scope}/{name}"), &url);
-                let request_headers = pairs(request_headers);
+                let (store, cache) = cache_of(&ctx, &matching, &name)?;
+                let found = store.get(&cache, &url);
+                let request_headers = crate::header_pairs(request_headers);
                 verge_js::spawn_promise(
                     &ctx,
                     &matching.isolate,
-                    async move { found.await.map_err(|e| OpError::Error(e.to_string())) },
+                    async move { found.await.map_err(storage_error) },
                     move |ctx, found| {
                         // A stored response matches only a request with the same values of the
                         // headers its Vary names.
@@ -91,13 +94,13 @@ pub(crate) fn register<'js>(
             // `parts`: status, header list, body bytes, expiry (ms since the epoch, or undefined)
             // and Vary's headers as name, value (or null: the request had none), name, value….
             move |ctx: Ctx<'js>, name: String, url: String, parts: Array<'js>| {
-                let CacheBinding { store, scope } = cache_of(&ctx, &putting)?;
+                let (store, cache) = cache_of(&ctx, &putting, &name)?;
                 let body: TypedArray<'js, u8> = parts.get(2)?;
                 let expires_ms: Option<f64> = parts.get(3)?;
                 let vary: Vec<Option<String>> = parts.get(4)?;
                 let response = CachedResponse {
                     status: parts.get(0)?,
-                    headers: pairs(parts.get(1)?),
+                    headers: crate::header_pairs(parts.get(1)?),
                     body: Bytes::from(verge_js::bytes_of(&body)),
                     // Whole milliseconds since the epoch: the cast only drops a fraction.
                     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -107,11 +110,11 @@ pub(crate) fn register<'js>(
                         .map(|pair| (pair[0].clone().unwrap_or_default(), pair[1].clone()))
                         .collect(),
                 };
-                let stored = store.put(&format!("{scope}/{name}"), &url, response);
+                let stored = store.put(&cache, &url, response);
                 verge_js::spawn_promise(
                     &ctx,
                     &putting.isolate,
-                    async move { stored.await.map_err(|e| OpError::Error(e.to_string())) },
+                    async move { stored.await.map_err(storage_error) },
                     |ctx, ()| Ok(Value::new_undefined(ctx.clone())),
                 )
             },
@@ -123,12 +126,12 @@ pub(crate) fn register<'js>(
         Function::new(
             ctx.clone(),
             move |ctx: Ctx<'js>, name: String, url: String| {
-                let CacheBinding { store, scope } = cache_of(&ctx, &deleting)?;
-                let deleted = store.delete(&format!("{scope}/{name}"), &url);
+                let (store, cache) = cache_of(&ctx, &deleting, &name)?;
+                let deleted = store.delete(&cache, &url);
                 verge_js::spawn_promise(
                     &ctx,
                     &deleting.isolate,
-                    async move { deleted.await.map_err(|e| OpError::Error(e.to_string())) },
+                    async move { deleted.await.map_err(storage_error) },
                     |ctx, deleted| Ok(Value::new_bool(ctx.clone(), deleted)),
                 )
             },

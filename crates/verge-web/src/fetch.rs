@@ -126,7 +126,6 @@ fn read_request<'js>(
     host: &WebHost,
     depth: u32,
 ) -> rquickjs::Result<OutboundRequest> {
-    let header_list: Vec<String> = parts.get(2)?;
     let redirect = match parts.get::<String>(4)?.as_str() {
         "manual" => RedirectMode::Manual,
         "error" => RedirectMode::Error,
@@ -135,10 +134,7 @@ fn read_request<'js>(
     Ok(OutboundRequest {
         method: parts.get(0)?,
         url: parts.get(1)?,
-        headers: header_list
-            .chunks_exact(2)
-            .map(|p| (p[0].clone(), p[1].clone()))
-            .collect(),
+        headers: crate::header_pairs(parts.get(2)?),
         body: host_body_from_js(ctx, parts.get(3)?, host.isolate.clone())?,
         redirect,
         depth,

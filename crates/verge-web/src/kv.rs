@@ -1,11 +1,11 @@
 //! KV namespace bindings (`env.MY_KV`): the ops behind `js/kv.js`, over any [`KvStore`]. Each
 //! binding of an isolate has an id, its index in the isolate's table of bindings.
 
-use crate::WebHost;
+use crate::{storage_error, WebHost};
 use bytes::Bytes;
 use rquickjs::{Ctx, Function, Object, Promise, TypedArray, Value};
 use std::sync::Arc;
-use verge_js::{rquickjs, IsolateHandle, OpError};
+use verge_js::{rquickjs, IsolateHandle};
 use verge_storage::{check_kv_entry, check_kv_key, KvEntry, KvStore, StorageError, StorageFuture};
 
 /// One KV namespace as a worker sees it.
@@ -18,13 +18,6 @@ pub struct KvBinding {
 /// The `KVNamespace` object for `binding`, to put on `env`.
 pub fn kv_namespace<'js>(ctx: &Ctx<'js>, binding: KvBinding) -> rquickjs::Result<Value<'js>> {
     crate::bind(ctx, binding, "makeKvNamespace")
-}
-
-fn op_error(error: StorageError) -> OpError {
-    match error {
-        StorageError::Invalid(message) => OpError::Type(message),
-        StorageError::Backend(message) => OpError::Error(message),
-    }
 }
 
 /// A promise of one call on KV binding `id`: rejected with `checked`'s error if the arguments
@@ -42,7 +35,7 @@ fn store_call<'js, T: 'static>(
     verge_js::spawn_promise(
         ctx,
         isolate,
-        async move { pending.map_err(op_error)?.await.map_err(op_error) },
+        async move { pending.map_err(storage_error)?.await.map_err(storage_error) },
         convert,
     )
 }

@@ -347,6 +347,22 @@ fn bound<T: Clone + 'static>(ctx: &Ctx<'_>, id: usize) -> rquickjs::Result<T> {
     .ok_or_else(|| type_error(ctx, "not a binding of this worker"))
 }
 
+/// A header list as JavaScript hands it over, `[name, value, name, value, …]`, as pairs.
+pub fn header_pairs(list: Vec<String>) -> Vec<(String, String)> {
+    list.chunks_exact(2)
+        .map(|pair| (pair[0].clone(), pair[1].clone()))
+        .collect()
+}
+
+/// How a storage failure rejects a script's promise: a broken rule or limit as a TypeError, a
+/// backend's failure as an Error, each with the storage's message.
+fn storage_error(error: verge_storage::StorageError) -> verge_js::OpError {
+    match error {
+        verge_storage::StorageError::Invalid(message) => verge_js::OpError::Type(message),
+        verge_storage::StorageError::Backend(message) => verge_js::OpError::Error(message),
+    }
+}
+
 /// Throws a JavaScript `TypeError` with `message`.
 pub(crate) fn type_error(ctx: &Ctx<'_>, message: &str) -> rquickjs::Error {
     rquickjs::Exception::throw_type(ctx, message)
