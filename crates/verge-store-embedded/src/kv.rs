@@ -14,6 +14,8 @@ use verge_storage::{unix_now, KvEntry, KvListKey, KvPage, KvStore, StorageError,
 
 const ENTRIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("kv");
 
+type Entries = redb::ReadOnlyTable<(&'static str, &'static str), &'static [u8]>;
+
 /// KV on a redb file; cheap to clone.
 #[derive(Clone)]
 pub struct RedbKv {
@@ -98,6 +100,10 @@ impl RedbKv {
             std::fs::create_dir_all(dir).map_err(|e| backend(format!("{}: {e}", dir.display())))?;
         }
         let db = Database::create(path).map_err(|e| backend(format!("{}: {e}", path.display())))?;
+        // Made now, so that no read meets a file without it.
+        let created = db.begin_write().map_err(write_error)?;
+        created.open_table(ENTRIES).map_err(write_error)?;
+        created.commit().map_err(write_error)?;
         let db = Arc::new(db);
         let (queue, jobs) = std::sync::mpsc::channel();
         let writing = db.clone();
@@ -133,16 +139,23 @@ impl RedbKv {
         })
     }
 
-    /// Runs `job` on the blocking pool with the database.
-    fn run<T: Send + 'static>(
+    /// Runs `job` on the blocking pool with the entries as a read transaction sees them.
+    fn read<T: Send + 'static>(
         &self,
-        job: impl FnOnce(&Database) -> Result<T, StorageError> + Send + 'static,
+        job: impl FnOnce(&Entries) -> Result<T, StorageError> + Send + 'static,
     ) -> StorageFuture<T> {
         let db = self.db.clone();
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || job(&db))
-                .await
-                .map_err(|e| backend(format!("the storage task failed: {e}")))?
+            tokio::task::spawn_blocking(move || {
+                let entries = db
+                    .begin_read()
+                    .map_err(read_error)?
+                    .open_table(ENTRIES)
+                    .map_err(read_error)?;
+                job(&entries)
+            })
+            .await
+            .map_err(|e| backend(format!("the storage task failed: {e}")))?
         })
     }
 }
@@ -226,13 +239,7 @@ fn write_error(e: impl std::fmt::Display) -> StorageError {
 impl KvStore for RedbKv {
     fn get(&self, namespace: &str, key: &str) -> StorageFuture<Option<KvEntry>> {
         let (namespace, key) = (namespace.to_owned(), key.to_owned());
-        self.run(move |db| {
-            let txn = db.begin_read().map_err(read_error)?;
-            let table = match txn.open_table(ENTRIES) {
-                Ok(table) => table,
-                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-                Err(e) => return Err(read_error(e)),
-            };
+        self.read(move |table| {
             let Some(stored) = table
                 .get((namespace.as_str(), key.as_str()))
                 .map_err(read_error)?
@@ -269,19 +276,8 @@ impl KvStore for RedbKv {
     ) -> StorageFuture<KvPage> {
         let (namespace, prefix) = (namespace.to_owned(), prefix.to_owned());
         let after = cursor.map(decode_cursor);
-        self.run(move |db| {
+        self.read(move |table| {
             let after = after.transpose()?;
-            let txn = db.begin_read().map_err(read_error)?;
-            let table = match txn.open_table(ENTRIES) {
-                Ok(table) => table,
-                Err(redb::TableError::TableDoesNotExist(_)) => {
-                    return Ok(KvPage {
-                        keys: Vec::new(),
-                        cursor: None,
-                    })
-                }
-                Err(e) => return Err(read_error(e)),
-            };
             let start = match &after {
                 Some(after) if after.as_str() >= prefix.as_str() => after.clone(),
                 _ => prefix.clone(),
