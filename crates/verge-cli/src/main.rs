@@ -1,5 +1,6 @@
 //! The `verge` command: wrangler's commands and flags, where the same job exists.
 
+mod d1;
 mod deploy;
 mod dev;
 mod kv;
@@ -35,6 +36,8 @@ enum Command {
     Tail(tail::TailArgs),
     /// Read and write a project's local KV data.
     Kv(kv::KvArgs),
+    /// Run SQL and migrations on a project's local D1 databases.
+    D1(d1::D1Args),
     /// Set, list and delete a worker's secrets on a running `verge serve`.
     Secret(secret::SecretArgs),
 }
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Command::Deploy(args) => deploy::run(args),
         Command::Tail(args) => tail::run(args),
         Command::Kv(args) => kv::run(args),
+        Command::D1(args) => d1::run(args),
         Command::Secret(args) => secret::run(args),
     };
     match result {

@@ -56,7 +56,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let threads = args.threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
-    // Deploys may add KV bindings later: the store is always open.
+    // Deploys may add KV or D1 bindings later: the stores are always open.
     let kv = crate::state::open_kv(&data_dir)?;
     let options = EdgeOptions {
         limits,
@@ -77,6 +77,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 usize::try_from(config.limits.cache_mib.saturating_mul(1024 * 1024))
                     .unwrap_or(usize::MAX),
             ))),
+            sql: Some(Arc::new(crate::state::open_sql(&data_dir)?)),
         },
     };
     // Every isolate of this server will read the Web APIs as bytecode.

@@ -3,7 +3,7 @@
 
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};
-use verge_store_embedded::RedbKv;
+use verge_store_embedded::{RedbKv, SqlLimits, SqliteSql};
 
 /// A project's state directory unless `--persist-to` names another.
 pub fn dir(project_root: &Path, persist_to: Option<&Path>) -> PathBuf {
@@ -20,4 +20,12 @@ pub fn open_kv(dir: &Path) -> anyhow::Result<RedbKv> {
             path.display()
         )
     })
+}
+
+/// The SQL databases in `dir`, one SQLite file each under `d1/`. SQLite locks per
+/// transaction: a running server and `verge d1` may use them at once.
+pub fn open_sql(dir: &Path) -> anyhow::Result<SqliteSql> {
+    let path = dir.join("d1");
+    SqliteSql::open(&path, SqlLimits::default())
+        .with_context(|| format!("cannot open the SQL databases in {}", path.display()))
 }

@@ -35,7 +35,7 @@ pub enum ConfigError {
 }
 
 /// A worker project, resolved: where its files are and what its config says.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct WorkerConfig {
     pub name: String,
     /// The project directory; module names are relative to it.
@@ -56,6 +56,8 @@ pub struct WorkerConfig {
     pub kv_namespaces: Vec<KvNamespace>,
     /// `services`: other workers of the same server, reached with `env.BINDING.fetch()`.
     pub services: Vec<ServiceBinding>,
+    /// `d1_databases`: SQL databases on `env`.
+    pub d1_databases: Vec<D1Database>,
 }
 
 /// One of wrangler's `services`.
@@ -82,6 +84,45 @@ impl KvNamespace {
     /// wrangler's local mode does).
     pub fn namespace(&self) -> &str {
         self.id.as_deref().unwrap_or(&self.binding)
+    }
+}
+
+/// One of wrangler's `d1_databases`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct D1Database {
+    /// The name on `env`.
+    pub binding: String,
+    pub database_name: Option<String>,
+    /// The database's id: workers naming the same id share its tables.
+    pub database_id: Option<String>,
+    pub preview_database_id: Option<String>,
+    /// Where `verge d1 migrations` finds migration files, relative to the project.
+    pub migrations_dir: Option<String>,
+    /// The table that records which migrations ran.
+    pub migrations_table: Option<String>,
+}
+
+impl D1Database {
+    /// Which database the binding reaches: its id, else its name, else the binding's name.
+    pub fn database(&self) -> &str {
+        self.database_id
+            .as_deref()
+            .or(self.database_name.as_deref())
+            .unwrap_or(&self.binding)
+    }
+
+    /// Whether `name` (as `verge d1` commands take it) means this database: its name or its
+    /// binding.
+    pub fn is_named(&self, name: &str) -> bool {
+        self.database_name.as_deref() == Some(name) || self.binding == name
+    }
+
+    pub fn migrations_dir(&self) -> &str {
+        self.migrations_dir.as_deref().unwrap_or("migrations")
+    }
+
+    pub fn migrations_table(&self) -> &str {
+        self.migrations_table.as_deref().unwrap_or("d1_migrations")
     }
 }
 
@@ -160,6 +201,8 @@ struct RawConfig {
     kv_namespaces: Vec<KvNamespace>,
     #[serde(default)]
     services: Vec<ServiceBinding>,
+    #[serde(default)]
+    d1_databases: Vec<D1Database>,
 }
 
 impl WorkerConfig {
@@ -201,14 +244,7 @@ impl WorkerConfig {
             name,
             root,
             main,
-            config_file: None,
-            compatibility_date: None,
-            compatibility_flags: Vec::new(),
-            vars: BTreeMap::new(),
-            limits: Limits::default(),
-            routes: Vec::new(),
-            kv_namespaces: Vec::new(),
-            services: Vec::new(),
+            ..Self::default()
         }
     }
 
@@ -252,6 +288,7 @@ impl WorkerConfig {
                 .collect(),
             kv_namespaces: raw.kv_namespaces,
             services: raw.services,
+            d1_databases: raw.d1_databases,
         })
     }
 

@@ -11,8 +11,8 @@ use verge_config::WorkerConfig;
 use verge_js::rquickjs::context::EvalOptions;
 use verge_js::rquickjs::{self, Ctx, Function, Object, Promise, TypedArray, Value};
 use verge_js::{Isolate, IsolateHandle, IsolateLimits, JsError, ModuleCache};
-use verge_storage::{CacheStore, KvStore};
-use verge_web::{Body, CacheBinding, ConsoleSink, KvBinding, Outbound, WebHost};
+use verge_storage::{CacheStore, KvStore, SqlStore};
+use verge_web::{Body, CacheBinding, ConsoleSink, D1Binding, KvBinding, Outbound, WebHost};
 
 /// Per-worker limits; defaults follow Workers' paid plan where one exists.
 #[derive(Debug, Clone)]
@@ -49,6 +49,23 @@ pub struct Storage {
     pub kv: Option<Arc<dyn KvStore>>,
     /// What the Cache API keeps responses in; `None`: `caches` fail with a TypeError.
     pub cache: Option<Arc<dyn CacheStore>>,
+    /// Where `d1_databases` keep their tables; `None`: a worker with D1 bindings does not load.
+    pub sql: Option<Arc<dyn SqlStore>>,
+}
+
+/// The store a binding needs, or the error that stops its worker loading.
+fn store_for<T: ?Sized>(
+    ctx: &Ctx<'_>,
+    store: &Option<Arc<T>>,
+    kind: &str,
+    binding: &str,
+) -> rquickjs::Result<Arc<T>> {
+    store.clone().ok_or_else(|| {
+        rquickjs::Exception::throw_type(
+            ctx,
+            &format!("{kind} binding {binding} has no store to use"),
+        )
+    })
 }
 
 /// Where service bindings go: the [`Outbound`] that reaches the worker of a name.
@@ -236,17 +253,18 @@ impl Worker {
                 let env: Value = ctx.json_parse(vars)?;
                 if let Some(env) = env.as_object() {
                     for kv in &config.kv_namespaces {
-                        let store = storage.kv.clone().ok_or_else(|| {
-                            rquickjs::Exception::throw_type(
-                                ctx,
-                                &format!("KV binding {} has no store to use", kv.binding),
-                            )
-                        })?;
                         let binding = KvBinding {
-                            store,
+                            store: store_for(ctx, &storage.kv, "KV", &kv.binding)?,
                             namespace: kv.namespace().to_owned(),
                         };
                         env.set(kv.binding.as_str(), verge_web::kv_namespace(ctx, binding)?)?;
+                    }
+                    for d1 in &config.d1_databases {
+                        let binding = D1Binding {
+                            store: store_for(ctx, &storage.sql, "D1", &d1.binding)?,
+                            database: d1.database().to_owned(),
+                        };
+                        env.set(d1.binding.as_str(), verge_web::d1_database(ctx, binding)?)?;
                     }
                     for service in &config.services {
                         let fetcher = verge_web::fetcher(ctx, services(&service.service))?;

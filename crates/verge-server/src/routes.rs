@@ -166,13 +166,6 @@ mod tests {
             name: name.into(),
             root: ".".into(),
             main: "index.js".into(),
-            config_file: None,
-            compatibility_date: None,
-            compatibility_flags: Vec::new(),
-            vars: Default::default(),
-            limits: Default::default(),
-            kv_namespaces: Vec::new(),
-            services: Vec::new(),
             routes: patterns
                 .iter()
                 .map(|(pattern, custom_domain)| Route {
@@ -181,6 +174,7 @@ mod tests {
                     custom_domain: *custom_domain,
                 })
                 .collect(),
+            ..WorkerConfig::default()
         }
     }
 

@@ -19,6 +19,10 @@ pub enum StorageError {
     /// The backend could not do it (disk full, I/O error); nothing stored was changed.
     #[error("storage failed: {0}")]
     Backend(String),
+    /// The store ran the operation and refused it (an SQL error); the message is the store's,
+    /// whole, for the script to read.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Workers KV's limits.
@@ -96,6 +100,50 @@ pub trait CacheStore: Send + Sync {
     fn put(&self, cache: &str, url: &str, response: CachedResponse) -> StorageFuture<()>;
     /// Whether there was an entry to delete.
     fn delete(&self, cache: &str, url: &str) -> StorageFuture<bool>;
+}
+
+/// A value of an SQL column or parameter, in SQLite's types.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(String),
+    Blob(Bytes),
+}
+
+/// One statement and the values bound to its parameters, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SqlQuery {
+    pub sql: String,
+    pub params: Vec<SqlValue>,
+}
+
+/// What one statement did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SqlOutcome {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<SqlValue>>,
+    /// Milliseconds the statement took in the store.
+    pub duration_ms: f64,
+    /// Rows it inserted, updated or deleted.
+    pub changes: u64,
+    /// The rowid of the last row inserted on this database (by any statement).
+    pub last_row_id: i64,
+    /// Whether the statement may write (it is not read-only, as SQLite judges it).
+    pub wrote: bool,
+    /// The database's size in bytes after the statement.
+    pub size_after: u64,
+}
+
+/// SQL databases by name (D1). Each call is one transaction: it takes effect whole or not at
+/// all, and is durable once its future resolves. A statement the database refuses (a syntax
+/// error, a constraint) fails the call with [`StorageError::Refused`] carrying its message.
+pub trait SqlStore: Send + Sync {
+    /// Runs `queries` in order and returns what each did.
+    fn batch(&self, database: &str, queries: Vec<SqlQuery>) -> StorageFuture<Vec<SqlOutcome>>;
+    /// Runs every statement of `script`, which binds no parameters, and returns what each did.
+    fn exec(&self, database: &str, script: &str) -> StorageFuture<Vec<SqlOutcome>>;
 }
 
 /// Checks a key against Workers' rules: not empty, not `.` or `..`, at most 512 bytes.

@@ -1,8 +1,11 @@
 //! `verge-store-embedded` owns the storage backends that need no other server: KV in a redb
-//! file ([`RedbKv`]) and the Cache API's responses in memory ([`MemoryCache`]).
+//! file ([`RedbKv`]), SQL databases in SQLite files ([`SqliteSql`]) and the Cache API's
+//! responses in memory ([`MemoryCache`]).
 
 mod cache;
 mod kv;
+mod sql;
 
 pub use cache::MemoryCache;
 pub use kv::RedbKv;
+pub use sql::{SqlLimits, SqliteSql};

@@ -1,12 +1,12 @@
 //! KV namespace bindings (`env.MY_KV`): the ops behind `js/kv.js`, over any [`KvStore`]. Each
 //! binding of an isolate has an id, its index in the isolate's table of bindings.
 
-use crate::{storage_error, WebHost};
+use crate::{binding_call, undefined, WebHost};
 use bytes::Bytes;
-use rquickjs::{Ctx, Function, Object, Promise, TypedArray, Value};
+use rquickjs::{Ctx, Function, Object, TypedArray, Value};
 use std::sync::Arc;
-use verge_js::{rquickjs, IsolateHandle};
-use verge_storage::{check_kv_entry, check_kv_key, KvEntry, KvStore, StorageError, StorageFuture};
+use verge_js::rquickjs;
+use verge_storage::{check_kv_entry, check_kv_key, KvEntry, KvStore};
 
 /// One KV namespace as a worker sees it.
 #[derive(Clone)]
@@ -20,30 +20,6 @@ pub fn kv_namespace<'js>(ctx: &Ctx<'js>, binding: KvBinding) -> rquickjs::Result
     crate::bind(ctx, binding, "makeKvNamespace")
 }
 
-/// A promise of one call on KV binding `id`: rejected with `checked`'s error if the arguments
-/// broke a limit, else settled by `call(store, namespace)`, its output converted by `convert`.
-fn store_call<'js, T: 'static>(
-    ctx: &Ctx<'js>,
-    isolate: &IsolateHandle,
-    id: usize,
-    checked: Result<(), StorageError>,
-    call: impl FnOnce(Arc<dyn KvStore>, String) -> StorageFuture<T>,
-    convert: impl for<'a> FnOnce(&Ctx<'a>, T) -> rquickjs::Result<Value<'a>> + 'static,
-) -> rquickjs::Result<Promise<'js>> {
-    let KvBinding { store, namespace } = crate::bound(ctx, id)?;
-    let pending = checked.map(|()| call(store, namespace));
-    verge_js::spawn_promise(
-        ctx,
-        isolate,
-        async move { pending.map_err(storage_error)?.await.map_err(storage_error) },
-        convert,
-    )
-}
-
-fn undefined<'js>(ctx: &Ctx<'js>, (): ()) -> rquickjs::Result<Value<'js>> {
-    Ok(Value::new_undefined(ctx.clone()))
-}
-
 pub(crate) fn register<'js>(
     ctx: &Ctx<'js>,
     ops: &Object<'js>,
@@ -54,12 +30,12 @@ pub(crate) fn register<'js>(
         "kvGet",
         Function::new(ctx.clone(), move |ctx: Ctx<'js>, id: usize, key: String| {
             let checked = check_kv_key(&key);
-            store_call(
+            binding_call(
                 &ctx,
                 &isolate,
                 id,
                 checked,
-                move |store, namespace| store.get(&namespace, &key),
+                move |kv: KvBinding| kv.store.get(&kv.namespace, &key),
                 |ctx, entry| match entry {
                     None => Ok(Value::new_null(ctx.clone())),
                     Some(entry) => {
@@ -93,12 +69,12 @@ pub(crate) fn register<'js>(
                     metadata,
                 };
                 let checked = check_kv_key(&key).and_then(|()| check_kv_entry(&entry));
-                store_call(
+                binding_call(
                     &ctx,
                     &isolate,
                     id,
                     checked,
-                    move |store, namespace| store.put(&namespace, &key, entry),
+                    move |kv: KvBinding| kv.store.put(&kv.namespace, &key, entry),
                     undefined,
                 )
             },
@@ -109,12 +85,12 @@ pub(crate) fn register<'js>(
         "kvDelete",
         Function::new(ctx.clone(), move |ctx: Ctx<'js>, id: usize, key: String| {
             let checked = check_kv_key(&key);
-            store_call(
+            binding_call(
                 &ctx,
                 &isolate,
                 id,
                 checked,
-                move |store, namespace| store.delete(&namespace, &key),
+                move |kv: KvBinding| kv.store.delete(&kv.namespace, &key),
                 undefined,
             )
         })?,
@@ -129,10 +105,11 @@ pub(crate) fn register<'js>(
                   prefix: String,
                   cursor: Option<String>,
                   limit: usize| {
-                let list = move |store: Arc<dyn KvStore>, namespace: String| {
-                    store.list(&namespace, &prefix, cursor.as_deref(), limit)
+                let list = move |kv: KvBinding| {
+                    kv.store
+                        .list(&kv.namespace, &prefix, cursor.as_deref(), limit)
                 };
-                store_call(&ctx, &isolate, id, Ok(()), list, |ctx, page| {
+                binding_call(&ctx, &isolate, id, Ok(()), list, |ctx, page| {
                     let keys = rquickjs::Array::new(ctx.clone())?;
                     for (index, key) in page.keys.into_iter().enumerate() {
                         let entry = rquickjs::Array::new(ctx.clone())?;

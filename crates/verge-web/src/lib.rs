@@ -17,6 +17,7 @@ mod clock;
 mod compression;
 mod console;
 mod crypto;
+mod d1;
 mod encoding;
 mod fetch;
 mod html_rewriter;
@@ -30,6 +31,7 @@ pub use body::{
 };
 pub use cache::CacheBinding;
 pub use console::{ConsoleSink, LogLevel};
+pub use d1::{d1_database, D1Binding};
 pub use fetch::{
     fetcher, forget_request, set_request_depth, Outbound, OutboundFuture, OutboundRequest,
     OutboundResponse, RedirectMode,
@@ -153,6 +155,7 @@ const APIS: &[Api] = &[
         internals []),
     api!("html_rewriter.js", html_rewriter::register; globals ["HTMLRewriter"]; internals []),
     api!("kv.js", kv::register; globals []; internals ["makeKvNamespace"]),
+    api!("d1.js", d1::register; globals []; internals ["makeD1Database"]),
     api!("cache.js", cache::register; globals ["Cache", "CacheStorage", "caches"]; internals []),
     api!("fetch_event.js"),
     api!("service_worker.js";
@@ -347,6 +350,32 @@ fn bound<T: Clone + 'static>(ctx: &Ctx<'_>, id: usize) -> rquickjs::Result<T> {
     .ok_or_else(|| type_error(ctx, "not a binding of this worker"))
 }
 
+/// A promise of one call on binding object `id` of kind `B`: rejected with `checked`'s error if
+/// the arguments broke a rule, else settled by the store's future `call(binding)`, whose output
+/// `convert` turns into JavaScript.
+fn binding_call<'js, B: Clone + 'static, T: 'static>(
+    ctx: &Ctx<'js>,
+    isolate: &IsolateHandle,
+    id: usize,
+    checked: Result<(), verge_storage::StorageError>,
+    call: impl FnOnce(B) -> verge_storage::StorageFuture<T>,
+    convert: impl for<'a> FnOnce(&Ctx<'a>, T) -> rquickjs::Result<Value<'a>> + 'static,
+) -> rquickjs::Result<rquickjs::Promise<'js>> {
+    let binding: B = bound(ctx, id)?;
+    let pending = checked.map(|()| call(binding));
+    verge_js::spawn_promise(
+        ctx,
+        isolate,
+        async move { pending.map_err(storage_error)?.await.map_err(storage_error) },
+        convert,
+    )
+}
+
+/// Converts a store's `()` for a promise that resolves to `undefined`.
+fn undefined<'js>(ctx: &Ctx<'js>, (): ()) -> rquickjs::Result<Value<'js>> {
+    Ok(Value::new_undefined(ctx.clone()))
+}
+
 /// A header list as JavaScript hands it over, `[name, value, name, value, …]`, as pairs.
 pub fn header_pairs(list: Vec<String>) -> Vec<(String, String)> {
     list.chunks_exact(2)
@@ -355,11 +384,13 @@ pub fn header_pairs(list: Vec<String>) -> Vec<(String, String)> {
 }
 
 /// How a storage failure rejects a script's promise: a broken rule or limit as a TypeError, a
-/// backend's failure as an Error, each with the storage's message.
+/// backend's failure or a store's refusal (an SQL error) as an Error, each with the storage's
+/// message.
 fn storage_error(error: verge_storage::StorageError) -> verge_js::OpError {
     match error {
         verge_storage::StorageError::Invalid(message) => verge_js::OpError::Type(message),
-        verge_storage::StorageError::Backend(message) => verge_js::OpError::Error(message),
+        verge_storage::StorageError::Backend(message)
+        | verge_storage::StorageError::Refused(message) => verge_js::OpError::Error(message),
     }
 }
 

@@ -1,0 +1,678 @@
+//! SQL databases (D1) as SQLite files, one per database, in WAL mode with a full sync on each
+//! commit. Scripts reach only their own database: an authorizer refuses `ATTACH` (which would
+//! open any file of the host), transactions of their own (each call is one) and the pragmas
+//! that could weaken durability or corrupt the file; a query runs at most [`SqlLimits::query_time`].
+
+use bytes::Bytes;
+use rusqlite::fallible_iterator::FallibleIterator;
+use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
+use rusqlite::limits::Limit;
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, ErrorCode, OpenFlags, Statement};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use verge_storage::{SqlOutcome, SqlQuery, SqlStore, SqlValue, StorageError, StorageFuture};
+
+/// D1's limits, which every database of a store keeps.
+#[derive(Debug, Clone)]
+pub struct SqlLimits {
+    /// How long one statement may run (D1: 30 s); a longer one is interrupted and its call
+    /// rolled back.
+    pub query_time: Duration,
+    /// The most bytes of rows one statement may return; more is refused rather than held in
+    /// memory.
+    pub result_bytes: usize,
+}
+
+impl Default for SqlLimits {
+    fn default() -> Self {
+        Self {
+            query_time: Duration::from_secs(30),
+            result_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// The pragmas D1 lets a script run; any other is refused.
+const ALLOWED_PRAGMAS: &[&str] = &[
+    "table_list",
+    "table_info",
+    "table_xinfo",
+    "index_list",
+    "index_info",
+    "index_xinfo",
+    "quick_check",
+    "foreign_key_check",
+    "foreign_key_list",
+    "case_sensitive_like",
+    "ignore_check_constraints",
+    "legacy_alter_table",
+    "recursive_triggers",
+    "reverse_unordered_selects",
+    "foreign_keys",
+    "defer_foreign_keys",
+    "optimize",
+];
+
+/// SQLite limits as D1 sets them: bound parameters per query, bytes of one statement, of a
+/// string, BLOB or row, and columns of a table; no attached databases.
+const SQLITE_LIMITS: &[(Limit, i32)] = &[
+    (Limit::SQLITE_LIMIT_VARIABLE_NUMBER, 100),
+    (Limit::SQLITE_LIMIT_SQL_LENGTH, 100_000),
+    (Limit::SQLITE_LIMIT_LENGTH, 2_000_000),
+    (Limit::SQLITE_LIMIT_COLUMN, 100),
+    (Limit::SQLITE_LIMIT_ATTACHED, 0),
+];
+
+/// The SQL databases under one directory, opened on first use and kept open.
+#[derive(Clone)]
+pub struct SqliteSql {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    dir: PathBuf,
+    limits: SqlLimits,
+    databases: Mutex<HashMap<String, Arc<Mutex<Database>>>>,
+}
+
+/// One open database and what its hooks share with the code that runs statements.
+struct Database {
+    conn: Connection,
+    /// Whether the statements being prepared are a script's, which the authorizer checks.
+    checking: Arc<AtomicBool>,
+    /// Why the authorizer last refused a statement, for the error the script sees.
+    refusal: Arc<Mutex<Option<String>>>,
+    /// When the running statement must stop.
+    deadline: Arc<Mutex<Option<Instant>>>,
+}
+
+impl SqliteSql {
+    /// The databases in `dir`, which is created if need be.
+    pub fn open(dir: &Path, limits: SqlLimits) -> Result<Self, StorageError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StorageError::Backend(format!("{}: {e}", dir.display())))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                dir: dir.to_owned(),
+                limits,
+                databases: Mutex::default(),
+            }),
+        })
+    }
+
+    /// The file that holds database `name`.
+    pub fn path_of(&self, name: &str) -> PathBuf {
+        self.inner.dir.join(format!("{}.sqlite3", file_stem(name)))
+    }
+
+    /// Runs `call` on database `name` on the blocking pool.
+    fn with_database<T: Send + 'static>(
+        &self,
+        name: &str,
+        call: impl FnOnce(&mut Database, &SqlLimits) -> Result<T, StorageError> + Send + 'static,
+    ) -> StorageFuture<T> {
+        let this = self.clone();
+        let name = name.to_owned();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let database = this.database(&name)?;
+                let mut database = database.lock().unwrap_or_else(PoisonError::into_inner);
+                call(&mut database, &this.inner.limits)
+            })
+            .await
+            .map_err(|e| StorageError::Backend(format!("the SQL task failed: {e}")))?
+        })
+    }
+
+    fn database(&self, name: &str) -> Result<Arc<Mutex<Database>>, StorageError> {
+        let mut databases = self
+            .inner
+            .databases
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(database) = databases.get(name) {
+            return Ok(database.clone());
+        }
+        let path = self.path_of(name);
+        let database =
+            Arc::new(Mutex::new(Database::open(&path).map_err(|e| {
+                StorageError::Backend(format!("{}: {e}", path.display()))
+            })?));
+        databases.insert(name.to_owned(), database.clone());
+        Ok(database)
+    }
+}
+
+/// A database name as a file name: letters, digits and `-` as they are, every other byte as
+/// `_` and two hex digits, so that no name reaches outside the directory and no two names
+/// share a file.
+fn file_stem(name: &str) -> String {
+    let mut stem = String::with_capacity(name.len());
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() || byte == b'-' {
+            stem.push(char::from(byte));
+        } else {
+            stem.push_str(&format!("_{byte:02x}"));
+        }
+    }
+    stem
+}
+
+impl Database {
+    fn open(path: &Path) -> rusqlite::Result<Self> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn = Connection::open_with_flags(path, flags)?;
+        // Another process (`verge d1 execute`) may hold the write lock for a moment.
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        for &(limit, value) in SQLITE_LIMITS {
+            conn.set_limit(limit, value)?;
+        }
+        conn.set_prepared_statement_cache_capacity(64);
+
+        let checking = Arc::new(AtomicBool::new(false));
+        let refusal: Arc<Mutex<Option<String>>> = Arc::default();
+        let (check, refused) = (checking.clone(), refusal.clone());
+        conn.authorizer(Some(move |context: AuthContext<'_>| {
+            if !check.load(Ordering::Relaxed) {
+                return Authorization::Allow;
+            }
+            match refusal_of(&context.action) {
+                None => Authorization::Allow,
+                Some(why) => {
+                    *refused.lock().unwrap_or_else(PoisonError::into_inner) = Some(why);
+                    Authorization::Deny
+                }
+            }
+        }))?;
+
+        let deadline: Arc<Mutex<Option<Instant>>> = Arc::default();
+        let stop_at = deadline.clone();
+        conn.progress_handler(
+            10_000,
+            Some(move || {
+                let deadline = stop_at.lock().unwrap_or_else(PoisonError::into_inner);
+                deadline.is_some_and(|at| Instant::now() >= at)
+            }),
+        )?;
+        Ok(Self {
+            conn,
+            checking,
+            refusal,
+            deadline,
+        })
+    }
+
+    /// Runs `work` as one transaction: committed if it succeeds, rolled back if not.
+    fn transaction<T>(
+        &mut self,
+        limits: &SqlLimits,
+        work: impl FnOnce(&mut Self) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        // A call that failed half-way (a panic) must not leave its transaction to the next.
+        if !self.conn.is_autocommit() {
+            self.conn
+                .execute_batch("ROLLBACK")
+                .map_err(|e| self.error(e, limits))?;
+        }
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| self.error(e, limits))?;
+        match work(self) {
+            Ok(done) => match self.conn.execute_batch("COMMIT") {
+                Ok(()) => Ok(done),
+                Err(e) => {
+                    let error = self.error(e, limits);
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    Err(error)
+                }
+            },
+            Err(error) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(error)
+            }
+        }
+    }
+
+    /// Runs one statement of a script with its parameters and collects its rows.
+    fn query(&self, query: &SqlQuery, limits: &SqlLimits) -> Result<SqlOutcome, StorageError> {
+        let started = Instant::now();
+        let rows = {
+            let _turn = self.script_turn(limits);
+            run_query(&self.conn, query, limits)
+        };
+        self.outcome(rows, started, limits)
+    }
+
+    /// Runs every statement of `script`, in order, and collects what each did.
+    fn script(&self, script: &str, limits: &SqlLimits) -> Result<Vec<SqlOutcome>, StorageError> {
+        let mut statements = rusqlite::Batch::new(&self.conn, script);
+        let mut outcomes = Vec::new();
+        loop {
+            let started = Instant::now();
+            let rows = {
+                let _turn = self.script_turn(limits);
+                match FallibleIterator::next(&mut statements) {
+                    Ok(Some(mut statement)) => read_rows(&mut statement, limits),
+                    Ok(None) => break,
+                    Err(e) => Err(e),
+                }
+            };
+            outcomes.push(self.outcome(rows, started, limits)?);
+        }
+        Ok(outcomes)
+    }
+
+    /// Starts a turn of a script's SQL: until it ends, the authorizer checks what is prepared
+    /// and the clock runs.
+    fn script_turn(&self, limits: &SqlLimits) -> ScriptTurn<'_> {
+        *self.refusal.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        *self.deadline.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(Instant::now() + limits.query_time);
+        self.checking.store(true, Ordering::Relaxed);
+        ScriptTurn(self)
+    }
+
+    /// What a statement that read `rows` did, or why it failed.
+    fn outcome(
+        &self,
+        rows: rusqlite::Result<Result<QueryRows, StorageError>>,
+        started: Instant,
+        limits: &SqlLimits,
+    ) -> Result<SqlOutcome, StorageError> {
+        let QueryRows {
+            columns,
+            rows,
+            wrote,
+        } = rows.map_err(|e| self.error(e, limits))??;
+        let size_after = self.size().map_err(|e| self.error(e, limits))?;
+        Ok(SqlOutcome {
+            columns,
+            rows,
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            changes: if wrote { self.conn.changes() } else { 0 },
+            last_row_id: self.conn.last_insert_rowid(),
+            wrote,
+            size_after,
+        })
+    }
+
+    /// The database's size in bytes.
+    fn size(&self) -> rusqlite::Result<u64> {
+        let pages: i64 = self
+            .conn
+            .query_row("PRAGMA page_count", [], |row| row.get(0))?;
+        let page_size: i64 = self
+            .conn
+            .query_row("PRAGMA page_size", [], |row| row.get(0))?;
+        Ok(u64::try_from(pages.saturating_mul(page_size)).unwrap_or(0))
+    }
+
+    /// What the script sees of an SQLite error: SQLite's message and code name, or why the
+    /// authorizer or the clock stopped it; a full disk or an I/O error is the backend's.
+    fn error(&self, error: rusqlite::Error, limits: &SqlLimits) -> StorageError {
+        let refusal = self
+            .refusal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        match &error {
+            rusqlite::Error::SqliteFailure(failure, message) => {
+                let code = code_name(failure.code);
+                match failure.code {
+                    ErrorCode::DiskFull | ErrorCode::SystemIoFailure | ErrorCode::CannotOpen => {
+                        StorageError::Backend(format!("{error}: {code}"))
+                    }
+                    ErrorCode::AuthorizationForStatementDenied => StorageError::Refused(format!(
+                        "not authorized: {}: {code}",
+                        refusal.unwrap_or_else(|| "the statement is not allowed".into())
+                    )),
+                    ErrorCode::OperationInterrupted => StorageError::Refused(format!(
+                        "the query ran longer than the limit of {} s: {code}",
+                        limits.query_time.as_secs_f64()
+                    )),
+                    _ => StorageError::Refused(format!(
+                        "{}: {code}",
+                        message.as_deref().unwrap_or("SQL error")
+                    )),
+                }
+            }
+            rusqlite::Error::MultipleStatement => StorageError::Refused(
+                "a prepared statement must be one statement; use batch() or exec() for more".into(),
+            ),
+            rusqlite::Error::InvalidParameterCount(given, expected) => {
+                StorageError::Refused(format!(
+                    "Wrong number of parameter bindings for SQL query: {given} given, the \
+                     statement has {expected}"
+                ))
+            }
+            rusqlite::Error::SqlInputError { msg, offset, .. } => {
+                StorageError::Refused(format!("{msg} at offset {offset}: SQLITE_ERROR"))
+            }
+            _ => StorageError::Refused(error.to_string()),
+        }
+    }
+}
+
+/// Why a script may not do `action`, if it may not.
+fn refusal_of(action: &AuthAction<'_>) -> Option<String> {
+    match action {
+        AuthAction::Attach { .. } | AuthAction::Detach { .. } => {
+            Some("ATTACH and DETACH are not allowed".into())
+        }
+        AuthAction::Transaction { .. } | AuthAction::Savepoint { .. } => Some(
+            "each call is one transaction of its own: use batch() instead of BEGIN, COMMIT \
+             and SAVEPOINT"
+                .into(),
+        ),
+        AuthAction::Pragma { pragma_name, .. }
+            if !ALLOWED_PRAGMAS.contains(&pragma_name.to_ascii_lowercase().as_str()) =>
+        {
+            Some(format!("PRAGMA {pragma_name} is not allowed"))
+        }
+        _ => None,
+    }
+}
+
+/// SQLite's name for a primary result code.
+fn code_name(code: ErrorCode) -> &'static str {
+    match code {
+        ErrorCode::ConstraintViolation => "SQLITE_CONSTRAINT",
+        ErrorCode::TypeMismatch => "SQLITE_MISMATCH",
+        ErrorCode::TooBig => "SQLITE_TOOBIG",
+        ErrorCode::DiskFull => "SQLITE_FULL",
+        ErrorCode::SystemIoFailure => "SQLITE_IOERR",
+        ErrorCode::CannotOpen => "SQLITE_CANTOPEN",
+        ErrorCode::AuthorizationForStatementDenied => "SQLITE_AUTH",
+        ErrorCode::OperationInterrupted => "SQLITE_INTERRUPT",
+        ErrorCode::DatabaseBusy => "SQLITE_BUSY",
+        ErrorCode::DatabaseLocked => "SQLITE_LOCKED",
+        ErrorCode::ReadOnly => "SQLITE_READONLY",
+        ErrorCode::ParameterOutOfRange => "SQLITE_RANGE",
+        _ => "SQLITE_ERROR",
+    }
+}
+
+/// A turn of a script's SQL; see [`Database::script_turn`].
+struct ScriptTurn<'a>(&'a Database);
+
+impl Drop for ScriptTurn<'_> {
+    fn drop(&mut self) {
+        self.0.checking.store(false, Ordering::Relaxed);
+        *self
+            .0
+            .deadline
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+    }
+}
+
+struct QueryRows {
+    columns: Vec<String>,
+    rows: Vec<Vec<SqlValue>>,
+    wrote: bool,
+}
+
+/// Prepares `query`, binds its parameters and reads its rows.
+fn run_query(
+    conn: &Connection,
+    query: &SqlQuery,
+    limits: &SqlLimits,
+) -> rusqlite::Result<Result<QueryRows, StorageError>> {
+    let mut statement = conn.prepare_cached(&query.sql)?;
+    let expected = statement.parameter_count();
+    if expected != query.params.len() {
+        return Err(rusqlite::Error::InvalidParameterCount(
+            query.params.len(),
+            expected,
+        ));
+    }
+    for (index, value) in query.params.iter().enumerate() {
+        statement.raw_bind_parameter(index + 1, ToSqlOutput::Borrowed(value_ref(value)))?;
+    }
+    read_rows(&mut statement, limits)
+}
+
+/// Steps `statement` to its end and collects its rows, up to `limits.result_bytes`.
+fn read_rows(
+    statement: &mut Statement<'_>,
+    limits: &SqlLimits,
+) -> rusqlite::Result<Result<QueryRows, StorageError>> {
+    let columns: Vec<String> = statement.column_names().map(str::to_owned).collect();
+    let wrote = !statement.readonly();
+    let mut rows = Vec::new();
+    let mut bytes = 0;
+    let mut cursor = statement.raw_query();
+    while let Some(row) = cursor.next()? {
+        let mut values = Vec::with_capacity(columns.len());
+        for index in 0..columns.len() {
+            let value = sql_value(row.get_ref(index)?);
+            bytes += match &value {
+                SqlValue::Text(text) => text.len(),
+                SqlValue::Blob(blob) => blob.len(),
+                _ => 8,
+            };
+            values.push(value);
+        }
+        if bytes > limits.result_bytes {
+            return Ok(Err(StorageError::Refused(format!(
+                "the result is over {} MiB: read it in pages (LIMIT and OFFSET)",
+                limits.result_bytes / (1024 * 1024)
+            ))));
+        }
+        rows.push(values);
+    }
+    Ok(Ok(QueryRows {
+        columns,
+        rows,
+        wrote,
+    }))
+}
+
+fn value_ref(value: &SqlValue) -> ValueRef<'_> {
+    match value {
+        SqlValue::Null => ValueRef::Null,
+        SqlValue::Integer(n) => ValueRef::Integer(*n),
+        SqlValue::Real(x) => ValueRef::Real(*x),
+        SqlValue::Text(text) => ValueRef::Text(text.as_bytes()),
+        SqlValue::Blob(blob) => ValueRef::Blob(blob),
+    }
+}
+
+fn sql_value(value: ValueRef<'_>) -> SqlValue {
+    match value {
+        ValueRef::Null => SqlValue::Null,
+        ValueRef::Integer(n) => SqlValue::Integer(n),
+        ValueRef::Real(x) => SqlValue::Real(x),
+        ValueRef::Text(text) => SqlValue::Text(String::from_utf8_lossy(text).into_owned()),
+        ValueRef::Blob(blob) => SqlValue::Blob(Bytes::copy_from_slice(blob)),
+    }
+}
+
+impl SqlStore for SqliteSql {
+    fn batch(&self, database: &str, queries: Vec<SqlQuery>) -> StorageFuture<Vec<SqlOutcome>> {
+        self.with_database(database, move |database, limits| {
+            database.transaction(limits, |database| {
+                queries
+                    .iter()
+                    .map(|query| database.query(query, limits))
+                    .collect()
+            })
+        })
+    }
+
+    fn exec(&self, database: &str, script: &str) -> StorageFuture<Vec<SqlOutcome>> {
+        let script = script.to_owned();
+        self.with_database(database, move |database, limits| {
+            database.transaction(limits, |database| database.script(&script, limits))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    // Test code fails by panicking.
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    fn query(sql: &str, params: Vec<SqlValue>) -> SqlQuery {
+        SqlQuery {
+            sql: sql.into(),
+            params,
+        }
+    }
+
+    fn store(dir: &Path, limits: SqlLimits) -> SqliteSql {
+        SqliteSql::open(dir, limits).unwrap()
+    }
+
+    async fn refused(store: &SqliteSql, sql: &str) -> String {
+        match store.batch("db", vec![query(sql, vec![])]).await {
+            Err(StorageError::Refused(message)) => message,
+            other => panic!("{sql}: expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_one_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let sql = store(dir.path(), SqlLimits::default());
+        sql.exec(
+            "db",
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE, data BLOB);",
+        )
+        .await
+        .unwrap();
+        let inserted = sql
+            .batch(
+                "db",
+                vec![
+                    query(
+                        "INSERT INTO t (name, data) VALUES (?, ?)",
+                        vec![
+                            SqlValue::Text("a".into()),
+                            SqlValue::Blob(Bytes::from_static(&[0, 255])),
+                        ],
+                    ),
+                    query("SELECT id, name, data FROM t", vec![]),
+                ],
+            )
+            .await
+            .unwrap();
+        assert_eq!((inserted[0].changes, inserted[0].last_row_id), (1, 1));
+        assert!(inserted[0].wrote && !inserted[1].wrote);
+        assert_eq!(inserted[1].columns, ["id", "name", "data"]);
+        assert_eq!(
+            inserted[1].rows,
+            [[
+                SqlValue::Integer(1),
+                SqlValue::Text("a".into()),
+                SqlValue::Blob(Bytes::from_static(&[0, 255]))
+            ]]
+        );
+        assert!(inserted[1].size_after > 0);
+
+        // The second insert breaks the UNIQUE constraint: the first is rolled back with it.
+        let failed = sql
+            .batch(
+                "db",
+                vec![
+                    query("INSERT INTO t (name) VALUES ('b')", vec![]),
+                    query("INSERT INTO t (name) VALUES ('a')", vec![]),
+                ],
+            )
+            .await;
+        match failed {
+            Err(StorageError::Refused(message)) => {
+                assert!(message.contains("UNIQUE") && message.ends_with("SQLITE_CONSTRAINT"))
+            }
+            other => panic!("{other:?}"),
+        }
+        let count = sql
+            .batch("db", vec![query("SELECT count(*) FROM t", vec![])])
+            .await
+            .unwrap();
+        assert_eq!(count[0].rows, [[SqlValue::Integer(1)]]);
+    }
+
+    #[tokio::test]
+    async fn scripts_reach_nothing_outside_their_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let sql = store(dir.path(), SqlLimits::default());
+        let outside = dir.path().join("outside.sqlite3");
+        let attach = refused(&sql, &format!("ATTACH '{}' AS other", outside.display())).await;
+        assert!(attach.contains("ATTACH"), "{attach}");
+        let vacuum = refused(&sql, &format!("VACUUM INTO '{}'", outside.display())).await;
+        assert!(!vacuum.is_empty());
+        assert!(!outside.exists(), "a script wrote a file of its choosing");
+        assert!(refused(&sql, "BEGIN").await.contains("batch()"));
+        assert!(refused(&sql, "SAVEPOINT s").await.contains("batch()"));
+        let pragma = refused(&sql, "PRAGMA journal_mode = OFF").await;
+        assert!(pragma.contains("journal_mode"), "{pragma}");
+        // Allowed pragmas run; the connection's own settings are untouched.
+        let keys = sql
+            .batch("db", vec![query("PRAGMA foreign_keys", vec![])])
+            .await
+            .unwrap();
+        assert_eq!(keys[0].rows, [[SqlValue::Integer(1)]]);
+        let names: Vec<String> = ["../escape", "a/b", "a_b", "a_5fb"]
+            .iter()
+            .map(|name| {
+                sql.path_of(name)
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into()
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "_2e_2e_2fescape.sqlite3",
+                "a_2fb.sqlite3",
+                "a_5fb.sqlite3",
+                "a_5f5fb.sqlite3"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn statements_are_checked_and_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = SqlLimits {
+            query_time: Duration::from_millis(200),
+            result_bytes: 1000,
+        };
+        let sql = store(dir.path(), limits);
+        let syntax = refused(&sql, "SELEC 1").await;
+        assert!(syntax.contains("syntax error"), "{syntax}");
+        assert!(refused(&sql, "SELECT 1; SELECT 2")
+            .await
+            .contains("one statement"));
+        let started = Instant::now();
+        let endless = refused(
+            &sql,
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT max(x) FROM c",
+        )
+        .await;
+        assert!(endless.contains("limit of 0.2 s"), "{endless}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let big = refused(&sql, "SELECT zeroblob(2000)").await;
+        assert!(big.contains("over 0 MiB") || big.contains("pages"), "{big}");
+        let params = sql
+            .batch("db", vec![query("SELECT ?", vec![])])
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(params.contains("parameter"), "{params}");
+    }
+}
