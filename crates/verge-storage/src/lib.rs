@@ -2,6 +2,13 @@
 //! errors and Workers' limits — no JavaScript and no backend. The embedded backends live in
 //! `verge-store-embedded`; a distributed one implements the same traits (see docs/DESIGN.md).
 
+mod bucket;
+
+pub use bucket::{
+    check_r2_key, r2_limits, BucketStore, ByteStream, Conditions, GetOutcome, ListOptions,
+    NewObject, ObjectInfo, ObjectPage, ObjectRange, UploadedPart,
+};
+
 use bytes::Bytes;
 use std::future::Future;
 use std::pin::Pin;

@@ -1,10 +1,14 @@
 //! `verge-store-embedded` owns the storage backends that need no other server: KV in a redb
-//! file ([`RedbKv`]), SQL databases in SQLite files ([`SqliteSql`]) and the Cache API's
-//! responses in memory ([`MemoryCache`]).
+//! file ([`RedbKv`]), SQL databases in SQLite files ([`SqliteSql`]), object buckets in files
+//! with an SQLite index ([`FsBuckets`]) and the Cache API's responses in memory
+//! ([`MemoryCache`]).
 
+mod bucket;
 mod cache;
 mod kv;
 mod sql;
+
+pub use bucket::FsBuckets;
 
 pub use cache::MemoryCache;
 pub use kv::RedbKv;

@@ -162,16 +162,22 @@ fn file_stem(name: &str) -> String {
     stem
 }
 
+/// An SQLite file as the embedded stores keep them: in WAL mode, synced on every commit, and
+/// waiting up to 5 s for another process (`verge d1`, `verge r2`) to release its write lock.
+pub(crate) fn open_synced(path: &Path) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(conn)
+}
+
 impl Database {
     fn open(path: &Path) -> rusqlite::Result<Self> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let mut conn = Connection::open_with_flags(path, flags)?;
-        // Another process (`verge d1 execute`) may hold the write lock for a moment.
-        conn.busy_timeout(Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        let mut conn = open_synced(path)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         for &(limit, value) in SQLITE_LIMITS {
             conn.set_limit(limit, value)?;
