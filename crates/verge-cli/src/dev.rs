@@ -39,7 +39,7 @@ pub struct DevArgs {
     /// scope, as wrangler dev has.
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// Where bindings keep their data (KV, D1); by default `.verge/state` in the project.
+    /// Where bindings keep their data (KV, D1, R2); by default `.verge/state` in the project.
     #[arg(long, value_name = "DIR")]
     persist_to: Option<PathBuf>,
 }
@@ -47,19 +47,23 @@ pub struct DevArgs {
 /// What `verge dev`'s Cache API may hold.
 const DEV_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
-/// The storage behind a project's bindings: KV and SQL opened under `state` only if it has
-/// any, and a cache in memory.
+/// The storage behind a project's bindings: KV, SQL and buckets opened under `state` only if
+/// it has bindings of that kind, and a cache in memory.
 fn open_storage(config: &WorkerConfig, state: &std::path::Path) -> anyhow::Result<Storage> {
     let mut storage = Storage {
         kv: None,
         cache: Some(Arc::new(MemoryCache::new(DEV_CACHE_BYTES))),
         sql: None,
+        buckets: None,
     };
     if !config.kv_namespaces.is_empty() {
         storage.kv = Some(Arc::new(crate::state::open_kv(state)?));
     }
     if !config.d1_databases.is_empty() {
         storage.sql = Some(Arc::new(crate::state::open_sql(state)?));
+    }
+    if !config.r2_buckets.is_empty() {
+        storage.buckets = Some(Arc::new(crate::state::open_buckets(state)?));
     }
     Ok(storage)
 }

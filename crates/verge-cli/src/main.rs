@@ -4,6 +4,7 @@ mod d1;
 mod deploy;
 mod dev;
 mod kv;
+mod r2;
 mod secret;
 mod serve;
 mod signals;
@@ -38,6 +39,8 @@ enum Command {
     Kv(kv::KvArgs),
     /// Run SQL and migrations on a project's local D1 databases.
     D1(d1::D1Args),
+    /// Read and write objects of a project's local R2 buckets.
+    R2(r2::R2Args),
     /// Set, list and delete a worker's secrets on a running `verge serve`.
     Secret(secret::SecretArgs),
 }
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         Command::Tail(args) => tail::run(args),
         Command::Kv(args) => kv::run(args),
         Command::D1(args) => d1::run(args),
+        Command::R2(args) => r2::run(args),
         Command::Secret(args) => secret::run(args),
     };
     match result {

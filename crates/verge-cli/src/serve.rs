@@ -56,7 +56,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let threads = args.threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
-    // Deploys may add KV or D1 bindings later: the stores are always open.
+    // Deploys may add storage bindings later: the stores are always open.
     let kv = crate::state::open_kv(&data_dir)?;
     let options = EdgeOptions {
         limits,
@@ -78,6 +78,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                     .unwrap_or(usize::MAX),
             ))),
             sql: Some(Arc::new(crate::state::open_sql(&data_dir)?)),
+            buckets: Some(Arc::new(crate::state::open_buckets(&data_dir)?)),
         },
     };
     // Every isolate of this server will read the Web APIs as bytecode.

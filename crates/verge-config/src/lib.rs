@@ -58,6 +58,8 @@ pub struct WorkerConfig {
     pub services: Vec<ServiceBinding>,
     /// `d1_databases`: SQL databases on `env`.
     pub d1_databases: Vec<D1Database>,
+    /// `r2_buckets`: object buckets on `env`.
+    pub r2_buckets: Vec<R2Bucket>,
 }
 
 /// One of wrangler's `services`.
@@ -84,6 +86,24 @@ impl KvNamespace {
     /// wrangler's local mode does).
     pub fn namespace(&self) -> &str {
         self.id.as_deref().unwrap_or(&self.binding)
+    }
+}
+
+/// One of wrangler's `r2_buckets`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct R2Bucket {
+    /// The name on `env`.
+    pub binding: String,
+    /// The bucket: workers naming the same bucket share its objects.
+    pub bucket_name: Option<String>,
+    pub preview_bucket_name: Option<String>,
+    pub jurisdiction: Option<String>,
+}
+
+impl R2Bucket {
+    /// Which bucket the binding reaches: its name, else the binding's name.
+    pub fn bucket(&self) -> &str {
+        self.bucket_name.as_deref().unwrap_or(&self.binding)
     }
 }
 
@@ -203,6 +223,8 @@ struct RawConfig {
     services: Vec<ServiceBinding>,
     #[serde(default)]
     d1_databases: Vec<D1Database>,
+    #[serde(default)]
+    r2_buckets: Vec<R2Bucket>,
 }
 
 impl WorkerConfig {
@@ -289,6 +311,7 @@ impl WorkerConfig {
             kv_namespaces: raw.kv_namespaces,
             services: raw.services,
             d1_databases: raw.d1_databases,
+            r2_buckets: raw.r2_buckets,
         })
     }
 

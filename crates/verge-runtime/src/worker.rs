@@ -11,8 +11,10 @@ use verge_config::WorkerConfig;
 use verge_js::rquickjs::context::EvalOptions;
 use verge_js::rquickjs::{self, Ctx, Function, Object, Promise, TypedArray, Value};
 use verge_js::{Isolate, IsolateHandle, IsolateLimits, JsError, ModuleCache};
-use verge_storage::{CacheStore, KvStore, SqlStore};
-use verge_web::{Body, CacheBinding, ConsoleSink, D1Binding, KvBinding, Outbound, WebHost};
+use verge_storage::{BucketStore, CacheStore, KvStore, SqlStore};
+use verge_web::{
+    Body, CacheBinding, ConsoleSink, D1Binding, KvBinding, Outbound, R2Binding, WebHost,
+};
 
 /// Per-worker limits; defaults follow Workers' paid plan where one exists.
 #[derive(Debug, Clone)]
@@ -51,6 +53,8 @@ pub struct Storage {
     pub cache: Option<Arc<dyn CacheStore>>,
     /// Where `d1_databases` keep their tables; `None`: a worker with D1 bindings does not load.
     pub sql: Option<Arc<dyn SqlStore>>,
+    /// Where `r2_buckets` keep their objects; `None`: a worker with R2 bindings does not load.
+    pub buckets: Option<Arc<dyn BucketStore>>,
 }
 
 /// The store a binding needs, or the error that stops its worker loading.
@@ -265,6 +269,13 @@ impl Worker {
                             database: d1.database().to_owned(),
                         };
                         env.set(d1.binding.as_str(), verge_web::d1_database(ctx, binding)?)?;
+                    }
+                    for r2 in &config.r2_buckets {
+                        let binding = R2Binding {
+                            store: store_for(ctx, &storage.buckets, "R2", &r2.binding)?,
+                            bucket: r2.bucket().to_owned(),
+                        };
+                        env.set(r2.binding.as_str(), verge_web::r2_bucket(ctx, binding)?)?;
                     }
                     for service in &config.services {
                         let fetcher = verge_web::fetcher(ctx, services(&service.service))?;

@@ -39,6 +39,11 @@ CREATE TABLE IF NOT EXISTS parts (
 ) WITHOUT ROWID;
 ";
 
+/// How a file is written: in chunks of this many bytes, at most this many chunks at once — the
+/// most memory one upload holds.
+const WRITE_CHUNK_BYTES: usize = 1024 * 1024;
+const WRITES_IN_FLIGHT: usize = 2;
+
 const OBJECT_COLUMNS: &str =
     "key, version, size, etag, uploaded, http_metadata, custom_metadata, checksums, blob";
 
@@ -107,13 +112,13 @@ impl FsBuckets {
     ) -> Result<(Blob, String), StorageError> {
         let name = format!("blobs/{}", random_id());
         let path = BlobPath::from(name.as_str());
-        let mut writer = WriteMultipart::new(
-            self.inner
-                .blobs
-                .put_multipart(&path)
-                .await
-                .map_err(backend)?,
-        );
+        let upload = self
+            .inner
+            .blobs
+            .put_multipart(&path)
+            .await
+            .map_err(backend)?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, WRITE_CHUNK_BYTES);
         let mut hashes = Hashes::new(expected)?;
         let mut size = 0u64;
         let failure = loop {
@@ -130,7 +135,7 @@ impl FsBuckets {
                 )));
             }
             hashes.update(&chunk);
-            if let Err(error) = writer.wait_for_capacity(4).await {
+            if let Err(error) = writer.wait_for_capacity(WRITES_IN_FLIGHT).await {
                 break Some(backend(error));
             }
             writer.put(chunk);

@@ -22,6 +22,7 @@ mod encoding;
 mod fetch;
 mod html_rewriter;
 mod kv;
+mod r2;
 mod subtle;
 mod timers;
 mod url;
@@ -37,6 +38,7 @@ pub use fetch::{
     OutboundResponse, RedirectMode,
 };
 pub use kv::{kv_namespace, KvBinding};
+pub use r2::{r2_bucket, R2Binding};
 pub use subtle::constant_time_eq;
 
 use rquickjs::context::EvalOptions;
@@ -156,6 +158,7 @@ const APIS: &[Api] = &[
     api!("html_rewriter.js", html_rewriter::register; globals ["HTMLRewriter"]; internals []),
     api!("kv.js", kv::register; globals []; internals ["makeKvNamespace"]),
     api!("d1.js", d1::register; globals []; internals ["makeD1Database"]),
+    api!("r2.js", r2::register; globals []; internals ["makeR2Bucket"]),
     api!("cache.js", cache::register; globals ["Cache", "CacheStorage", "caches"]; internals []),
     api!("fetch_event.js"),
     api!("service_worker.js";
