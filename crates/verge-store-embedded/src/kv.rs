@@ -3,16 +3,24 @@
 //! commits every write waiting for it in one transaction (group commit: one fsync for many
 //! scripts' writes) and only then resolves their promises, so an acknowledged write survives a
 //! crash; a failed commit (a full disk) aborts and leaves what was stored as it was. Reads run
-//! on tokio's blocking pool; no redb call runs on a serving thread.
+//! on tokio's blocking pool; no redb call runs on a serving thread. A second table indexes keys
+//! by expiration, so the writer removes expired keys from the file every minute without
+//! scanning the rest.
 
 use base64::Engine as _;
 use bytes::Bytes;
-use redb::{Database, ReadableDatabase, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 use std::path::Path;
 use std::sync::Arc;
 use verge_storage::{unix_now, KvEntry, KvListKey, KvPage, KvStore, StorageError, StorageFuture};
 
 const ENTRIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("kv");
+/// `(expiration, namespace, key)` of every key that expires.
+const EXPIRIES: TableDefinition<(u64, &str, &str), ()> = TableDefinition::new("kv_expiries");
+
+/// How often the writer removes expired keys, and the most it removes in one transaction.
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+const PURGE_BATCH: usize = 10_000;
 
 type Entries = redb::ReadOnlyTable<(&'static str, &'static str), &'static [u8]>;
 
@@ -54,19 +62,33 @@ impl Drop for Writer {
 const MAX_BATCH: usize = 1024;
 
 /// The writer thread: each round takes every write waiting (up to [`MAX_BATCH`]), commits them
-/// in one transaction and tells each the outcome.
+/// in one transaction and tells each the outcome; every [`PURGE_EVERY`] it removes expired keys.
 fn write_loop(db: &Database, queue: &std::sync::mpsc::Receiver<WriteJob>) {
-    while let Ok(first) = queue.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+    let mut next_purge = std::time::Instant::now() + PURGE_EVERY;
+    loop {
+        let wait = next_purge.saturating_duration_since(std::time::Instant::now());
+        match queue.recv_timeout(wait) {
+            Ok(first) => {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match queue.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
+                let outcome = commit(db, &batch);
+                for job in batch {
+                    let _ = job.done.send(outcome.clone());
+                }
             }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
         }
-        let outcome = commit(db, &batch);
-        for job in batch {
-            let _ = job.done.send(outcome.clone());
+        if std::time::Instant::now() >= next_purge {
+            if let Err(error) = purge_expired(db, unix_now()) {
+                tracing::warn!("expired KV keys could not be removed: {error}");
+            }
+            next_purge = std::time::Instant::now() + PURGE_EVERY;
         }
     }
 }
@@ -75,22 +97,102 @@ fn commit(db: &Database, batch: &[WriteJob]) -> Result<(), StorageError> {
     let txn = db.begin_write().map_err(write_error)?;
     {
         let mut table = txn.open_table(ENTRIES).map_err(write_error)?;
+        let mut expiries = txn.open_table(EXPIRIES).map_err(write_error)?;
         for job in batch {
-            match &job.write {
+            let (namespace, key, replaced) = match &job.write {
                 Write::Put(namespace, key, entry) => {
-                    table
+                    let old = table
                         .insert((namespace.as_str(), key.as_str()), encode(entry).as_slice())
-                        .map_err(write_error)?;
+                        .map_err(write_error)?
+                        .and_then(|old| stored_expiration(old.value()));
+                    if let Some(at) = entry.expiration {
+                        expiries
+                            .insert((at, namespace.as_str(), key.as_str()), ())
+                            .map_err(write_error)?;
+                    }
+                    (
+                        namespace,
+                        key,
+                        old.filter(|&at| Some(at) != entry.expiration),
+                    )
                 }
                 Write::Delete(namespace, key) => {
-                    table
+                    let old = table
                         .remove((namespace.as_str(), key.as_str()))
-                        .map_err(write_error)?;
+                        .map_err(write_error)?
+                        .and_then(|old| stored_expiration(old.value()));
+                    (namespace, key, old)
                 }
+            };
+            if let Some(at) = replaced {
+                expiries
+                    .remove((at, namespace.as_str(), key.as_str()))
+                    .map_err(write_error)?;
             }
         }
     }
     txn.commit().map_err(write_error)
+}
+
+/// The expiration of a stored value, if it has one.
+fn stored_expiration(stored: &[u8]) -> Option<u64> {
+    decode_header(stored)
+        .ok()
+        .and_then(|header| header.expiration)
+}
+
+/// Removes keys that expired by `now` (at most [`PURGE_BATCH`]) from the file; returns how
+/// many. A key written again with a later expiration since is left alone.
+fn purge_expired(db: &Database, now: u64) -> Result<usize, StorageError> {
+    let txn = db.begin_write().map_err(write_error)?;
+    let mut purged = 0;
+    {
+        let mut table = txn.open_table(ENTRIES).map_err(write_error)?;
+        let mut expiries = txn.open_table(EXPIRIES).map_err(write_error)?;
+        let due: Vec<(u64, String, String)> = expiries
+            .range(..(now.saturating_add(1), "", ""))
+            .map_err(write_error)?
+            .take(PURGE_BATCH)
+            .map(|item| {
+                let (due, _) = item.map_err(write_error)?;
+                let (at, namespace, key) = due.value();
+                Ok((at, namespace.to_owned(), key.to_owned()))
+            })
+            .collect::<Result<_, StorageError>>()?;
+        for (at, namespace, key) in due {
+            expiries
+                .remove((at, namespace.as_str(), key.as_str()))
+                .map_err(write_error)?;
+            let current = table
+                .get((namespace.as_str(), key.as_str()))
+                .map_err(write_error)?
+                .and_then(|stored| stored_expiration(stored.value()));
+            if current == Some(at) {
+                table
+                    .remove((namespace.as_str(), key.as_str()))
+                    .map_err(write_error)?;
+                purged += 1;
+            }
+        }
+    }
+    txn.commit().map_err(write_error)?;
+    Ok(purged)
+}
+
+/// Indexes the expirations of a file written before the expiry table existed.
+fn index_expirations(txn: &redb::WriteTransaction) -> Result<(), StorageError> {
+    let table = txn.open_table(ENTRIES).map_err(write_error)?;
+    let mut expiries = txn.open_table(EXPIRIES).map_err(write_error)?;
+    for item in table.iter().map_err(write_error)? {
+        let (stored_key, stored) = item.map_err(write_error)?;
+        if let Some(at) = stored_expiration(stored.value()) {
+            let (namespace, key) = stored_key.value();
+            expiries
+                .insert((at, namespace, key), ())
+                .map_err(write_error)?;
+        }
+    }
+    Ok(())
 }
 
 impl RedbKv {
@@ -100,9 +202,16 @@ impl RedbKv {
             std::fs::create_dir_all(dir).map_err(|e| backend(format!("{}: {e}", dir.display())))?;
         }
         let db = Database::create(path).map_err(|e| backend(format!("{}: {e}", path.display())))?;
-        // Made now, so that no read meets a file without it.
+        // Made now, so that no read meets a file without them.
         let created = db.begin_write().map_err(write_error)?;
+        let indexed = created
+            .list_tables()
+            .map_err(write_error)?
+            .any(|table| table.name() == EXPIRIES.name());
         created.open_table(ENTRIES).map_err(write_error)?;
+        if !indexed {
+            index_expirations(&created)?;
+        }
         created.commit().map_err(write_error)?;
         let db = Arc::new(db);
         let (queue, jobs) = std::sync::mpsc::channel();
@@ -402,9 +511,49 @@ mod tests {
         assert_eq!(listed.keys.len(), 200);
         assert_eq!(kv.get("many", "k199").await.unwrap().unwrap().value, "199");
 
+        // Expired keys leave the file: the one written expired, not the ones with a future.
+        kv.put("a", "later", entry("x", Some(unix_now() + 3600), None))
+            .await
+            .unwrap();
+        kv.put("a", "renewed", entry("x", Some(unix_now() - 5), None))
+            .await
+            .unwrap();
+        kv.put("a", "renewed", entry("x", Some(unix_now() + 3600), None))
+            .await
+            .unwrap();
+        assert_eq!(purge_expired(&kv.db, unix_now()).unwrap(), 1);
+        let stored = |key: &str| {
+            let read = kv.db.begin_read().unwrap();
+            let table = read.open_table(ENTRIES).unwrap();
+            table.get(("a", key)).unwrap().is_some()
+        };
+        assert!(!stored("gone") && stored("later") && stored("renewed"));
+        assert_eq!(purge_expired(&kv.db, unix_now() + 7200).unwrap(), 2);
+
         // Reopened, the data is there.
         drop(kv);
         let kv = RedbKv::open(&dir.path().join("state/kv.redb")).unwrap();
         assert_eq!(kv.get("b", "k").await.unwrap().unwrap().value, "two");
+    }
+
+    #[tokio::test]
+    async fn a_file_from_before_the_expiry_index_gets_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kv.redb");
+        {
+            let db = Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut table = txn.open_table(ENTRIES).unwrap();
+                let old = encode(&entry("x", Some(unix_now() - 10), None));
+                table.insert(("a", "old"), old.as_slice()).unwrap();
+                let kept = encode(&entry("y", None, None));
+                table.insert(("a", "kept"), kept.as_slice()).unwrap();
+            }
+            txn.commit().unwrap();
+        }
+        let kv = RedbKv::open(&path).unwrap();
+        assert_eq!(purge_expired(&kv.db, unix_now()).unwrap(), 1);
+        assert_eq!(kv.get("a", "kept").await.unwrap().unwrap().value, "y");
     }
 }
