@@ -5,7 +5,8 @@
 //! crash; a failed commit (a full disk) aborts and leaves what was stored as it was. Reads run
 //! on tokio's blocking pool; no redb call runs on a serving thread. A second table indexes keys
 //! by expiration, so the writer removes expired keys from the file every minute without
-//! scanning the rest.
+//! scanning the rest. After an I/O error (a full disk) redb refuses every later call until it is
+//! reopened: the writer then reopens the file, so writes succeed again once there is room.
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -29,7 +30,71 @@ type Entries = redb::ReadOnlyTable<(&'static str, &'static str), &'static [u8]>;
 pub struct RedbKv {
     // Field order matters: the writer thread, which holds the database too, is joined first.
     writer: Arc<Writer>,
-    db: Arc<Database>,
+    db: Slot,
+}
+
+/// The open database, shared by readers and the writer; empty while the writer reopens it.
+type Slot = Arc<std::sync::RwLock<Option<Arc<Database>>>>;
+
+/// The database in `slot`, or the error of one being reopened.
+fn current(slot: &Slot) -> Result<Arc<Database>, StorageError> {
+    slot.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+        .ok_or_else(|| backend("the KV store is being reopened after an I/O error"))
+}
+
+/// Closes the database in `slot` and opens `path` again, which clears redb's latched I/O
+/// failure and repairs the file if a commit was cut short. Readers holding the old handle are
+/// waited for (bounded): the file is locked while any handle is open.
+fn reopen(slot: &Slot, path: &Path) {
+    let taken = slot
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    if let Some(mut old) = taken {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match Arc::try_unwrap(old) {
+                Ok(db) => break drop(db),
+                Err(held) if std::time::Instant::now() < deadline => {
+                    old = held;
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                Err(held) => {
+                    tracing::warn!("the KV store could not be reopened: reads still hold it");
+                    *slot
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(held);
+                    return;
+                }
+            }
+        }
+    }
+    match Database::create(path) {
+        Ok(mut db) => {
+            // A commit cut short by a full disk leaves the file grown by what it could write;
+            // compacting gives that space back to the disk.
+            if let Err(error) = db.compact() {
+                tracing::warn!(
+                    "the KV store {} could not be compacted: {error}",
+                    path.display()
+                );
+            }
+            *slot
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(db));
+        }
+        Err(error) => tracing::warn!(
+            "the KV store {} could not be reopened: {error}",
+            path.display()
+        ),
+    }
+}
+
+/// Whether redb failed on the file itself, after which it must be reopened.
+fn is_io(error: &redb::Error) -> bool {
+    matches!(error, redb::Error::Io(_) | redb::Error::PreviousIo)
 }
 
 enum Write {
@@ -63,7 +128,7 @@ const MAX_BATCH: usize = 1024;
 
 /// The writer thread: each round takes every write waiting (up to [`MAX_BATCH`]), commits them
 /// in one transaction and tells each the outcome; every [`PURGE_EVERY`] it removes expired keys.
-fn write_loop(db: &Database, queue: &std::sync::mpsc::Receiver<WriteJob>) {
+fn write_loop(slot: &Slot, path: &Path, queue: &std::sync::mpsc::Receiver<WriteJob>) {
     let mut next_purge = std::time::Instant::now() + PURGE_EVERY;
     loop {
         let wait = next_purge.saturating_duration_since(std::time::Instant::now());
@@ -76,7 +141,19 @@ fn write_loop(db: &Database, queue: &std::sync::mpsc::Receiver<WriteJob>) {
                         Err(_) => break,
                     }
                 }
-                let outcome = commit(db, &batch);
+                let outcome = match current(slot) {
+                    Err(reopening) => {
+                        reopen(slot, path);
+                        Err(reopening)
+                    }
+                    Ok(db) => commit(&db, &batch).map_err(|error| {
+                        if is_io(&error) {
+                            drop(db);
+                            reopen(slot, path);
+                        }
+                        write_error(error)
+                    }),
+                };
                 for job in batch {
                     let _ = job.done.send(outcome.clone());
                 }
@@ -85,30 +162,29 @@ fn write_loop(db: &Database, queue: &std::sync::mpsc::Receiver<WriteJob>) {
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
         }
         if std::time::Instant::now() >= next_purge {
-            if let Err(error) = purge_expired(db, unix_now()) {
-                tracing::warn!("expired KV keys could not be removed: {error}");
+            if let Ok(db) = current(slot) {
+                if let Err(error) = purge_expired(&db, unix_now()) {
+                    tracing::warn!("expired KV keys could not be removed: {error}");
+                }
             }
             next_purge = std::time::Instant::now() + PURGE_EVERY;
         }
     }
 }
 
-fn commit(db: &Database, batch: &[WriteJob]) -> Result<(), StorageError> {
-    let txn = db.begin_write().map_err(write_error)?;
+fn commit(db: &Database, batch: &[WriteJob]) -> Result<(), redb::Error> {
+    let txn = db.begin_write()?;
     {
-        let mut table = txn.open_table(ENTRIES).map_err(write_error)?;
-        let mut expiries = txn.open_table(EXPIRIES).map_err(write_error)?;
+        let mut table = txn.open_table(ENTRIES)?;
+        let mut expiries = txn.open_table(EXPIRIES)?;
         for job in batch {
             let (namespace, key, replaced) = match &job.write {
                 Write::Put(namespace, key, entry) => {
                     let old = table
-                        .insert((namespace.as_str(), key.as_str()), encode(entry).as_slice())
-                        .map_err(write_error)?
+                        .insert((namespace.as_str(), key.as_str()), encode(entry).as_slice())?
                         .and_then(|old| stored_expiration(old.value()));
                     if let Some(at) = entry.expiration {
-                        expiries
-                            .insert((at, namespace.as_str(), key.as_str()), ())
-                            .map_err(write_error)?;
+                        expiries.insert((at, namespace.as_str(), key.as_str()), ())?;
                     }
                     (
                         namespace,
@@ -118,20 +194,17 @@ fn commit(db: &Database, batch: &[WriteJob]) -> Result<(), StorageError> {
                 }
                 Write::Delete(namespace, key) => {
                     let old = table
-                        .remove((namespace.as_str(), key.as_str()))
-                        .map_err(write_error)?
+                        .remove((namespace.as_str(), key.as_str()))?
                         .and_then(|old| stored_expiration(old.value()));
                     (namespace, key, old)
                 }
             };
             if let Some(at) = replaced {
-                expiries
-                    .remove((at, namespace.as_str(), key.as_str()))
-                    .map_err(write_error)?;
+                expiries.remove((at, namespace.as_str(), key.as_str()))?;
             }
         }
     }
-    txn.commit().map_err(write_error)
+    Ok(txn.commit()?)
 }
 
 /// The expiration of a stored value, if it has one.
@@ -143,39 +216,33 @@ fn stored_expiration(stored: &[u8]) -> Option<u64> {
 
 /// Removes keys that expired by `now` (at most [`PURGE_BATCH`]) from the file; returns how
 /// many. A key written again with a later expiration since is left alone.
-fn purge_expired(db: &Database, now: u64) -> Result<usize, StorageError> {
-    let txn = db.begin_write().map_err(write_error)?;
+fn purge_expired(db: &Database, now: u64) -> Result<usize, redb::Error> {
+    let txn = db.begin_write()?;
     let mut purged = 0;
     {
-        let mut table = txn.open_table(ENTRIES).map_err(write_error)?;
-        let mut expiries = txn.open_table(EXPIRIES).map_err(write_error)?;
+        let mut table = txn.open_table(ENTRIES)?;
+        let mut expiries = txn.open_table(EXPIRIES)?;
         let due: Vec<(u64, String, String)> = expiries
-            .range(..(now.saturating_add(1), "", ""))
-            .map_err(write_error)?
+            .range(..(now.saturating_add(1), "", ""))?
             .take(PURGE_BATCH)
             .map(|item| {
-                let (due, _) = item.map_err(write_error)?;
+                let (due, _) = item?;
                 let (at, namespace, key) = due.value();
                 Ok((at, namespace.to_owned(), key.to_owned()))
             })
-            .collect::<Result<_, StorageError>>()?;
+            .collect::<Result<_, redb::Error>>()?;
         for (at, namespace, key) in due {
-            expiries
-                .remove((at, namespace.as_str(), key.as_str()))
-                .map_err(write_error)?;
+            expiries.remove((at, namespace.as_str(), key.as_str()))?;
             let current = table
-                .get((namespace.as_str(), key.as_str()))
-                .map_err(write_error)?
+                .get((namespace.as_str(), key.as_str()))?
                 .and_then(|stored| stored_expiration(stored.value()));
             if current == Some(at) {
-                table
-                    .remove((namespace.as_str(), key.as_str()))
-                    .map_err(write_error)?;
+                table.remove((namespace.as_str(), key.as_str()))?;
                 purged += 1;
             }
         }
     }
-    txn.commit().map_err(write_error)?;
+    txn.commit()?;
     Ok(purged)
 }
 
@@ -213,12 +280,12 @@ impl RedbKv {
             index_expirations(&created)?;
         }
         created.commit().map_err(write_error)?;
-        let db = Arc::new(db);
+        let db: Slot = Arc::new(std::sync::RwLock::new(Some(Arc::new(db))));
         let (queue, jobs) = std::sync::mpsc::channel();
-        let writing = db.clone();
+        let (writing, path) = (db.clone(), path.to_owned());
         let thread = std::thread::Builder::new()
             .name("verge-kv-writer".into())
-            .spawn(move || write_loop(&writing, &jobs))
+            .spawn(move || write_loop(&writing, &path, &jobs))
             .map_err(|e| backend(format!("cannot start the KV writer: {e}")))?;
         let writer = Writer {
             queue: Some(queue),
@@ -253,10 +320,10 @@ impl RedbKv {
         &self,
         job: impl FnOnce(&Entries) -> Result<T, StorageError> + Send + 'static,
     ) -> StorageFuture<T> {
-        let db = self.db.clone();
+        let slot = self.db.clone();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
-                let entries = db
+                let entries = current(&slot)?
                     .begin_read()
                     .map_err(read_error)?
                     .open_table(ENTRIES)
@@ -521,14 +588,20 @@ mod tests {
         kv.put("a", "renewed", entry("x", Some(unix_now() + 3600), None))
             .await
             .unwrap();
-        assert_eq!(purge_expired(&kv.db, unix_now()).unwrap(), 1);
+        assert_eq!(
+            purge_expired(&current(&kv.db).unwrap(), unix_now()).unwrap(),
+            1
+        );
         let stored = |key: &str| {
-            let read = kv.db.begin_read().unwrap();
+            let read = current(&kv.db).unwrap().begin_read().unwrap();
             let table = read.open_table(ENTRIES).unwrap();
             table.get(("a", key)).unwrap().is_some()
         };
         assert!(!stored("gone") && stored("later") && stored("renewed"));
-        assert_eq!(purge_expired(&kv.db, unix_now() + 7200).unwrap(), 2);
+        assert_eq!(
+            purge_expired(&current(&kv.db).unwrap(), unix_now() + 7200).unwrap(),
+            2
+        );
 
         // Reopened, the data is there.
         drop(kv);
@@ -553,7 +626,10 @@ mod tests {
             txn.commit().unwrap();
         }
         let kv = RedbKv::open(&path).unwrap();
-        assert_eq!(purge_expired(&kv.db, unix_now()).unwrap(), 1);
+        assert_eq!(
+            purge_expired(&current(&kv.db).unwrap(), unix_now()).unwrap(),
+            1
+        );
         assert_eq!(kv.get("a", "kept").await.unwrap().unwrap().value, "y");
     }
 }

@@ -82,6 +82,9 @@ struct Inner {
 /// One open database and what its hooks share with the code that runs statements.
 struct Database {
     conn: Connection,
+    /// The database's file, and its write-ahead log.
+    path: PathBuf,
+    wal: PathBuf,
     /// Whether the statements being prepared are a script's, which the authorizer checks.
     checking: Arc<AtomicBool>,
     /// Why the authorizer last refused a statement, for the error the script sees.
@@ -162,6 +165,35 @@ fn file_stem(name: &str) -> String {
     stem
 }
 
+/// A file SQLite keeps beside the database at `path`: its WAL (`-wal`) or wal-index (`-shm`).
+fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// How long a WAL is up to the end of its last committed frame, from the header of its
+/// wal-index at `shm`: two copies of 48 bytes in native byte order, `szPage` a u16 at 14
+/// (1 meaning 65536) and `mxFrame` a u32 at 16. Read under the write lock, so no commit moves
+/// it meanwhile; the two copies must agree.
+fn committed_wal_length(shm: &Path) -> std::io::Result<u64> {
+    let mut header = [0u8; 96];
+    std::io::Read::read_exact(&mut std::fs::File::open(shm)?, &mut header)?;
+    let (first, second) = header.split_at(48);
+    if first != second || first[12] != 1 {
+        return Err(std::io::Error::other("the wal-index header is not settled"));
+    }
+    let page = match u16::from_ne_bytes([first[14], first[15]]) {
+        1 => 65_536,
+        size => u64::from(size),
+    };
+    let frames = u64::from(u32::from_ne_bytes([
+        first[16], first[17], first[18], first[19],
+    ]));
+    // A 32-byte file header, then frames of a 24-byte header and a page.
+    Ok(32 + frames * (24 + page))
+}
+
 /// An SQLite file as the embedded stores keep them: in WAL mode, synced on every commit, and
 /// waiting up to 5 s for another process (`verge d1`, `verge r2`) to release its write lock.
 pub(crate) fn open_synced(path: &Path) -> rusqlite::Result<Connection> {
@@ -172,6 +204,8 @@ pub(crate) fn open_synced(path: &Path) -> rusqlite::Result<Connection> {
     conn.busy_timeout(Duration::from_secs(5))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
+    // After a large transaction, the WAL file shrinks back to this at the next checkpoint.
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     Ok(conn)
 }
 
@@ -211,6 +245,8 @@ impl Database {
         )?;
         Ok(Self {
             conn,
+            wal: beside(path, "-wal"),
+            path: path.to_owned(),
             checking,
             refusal,
             deadline,
@@ -242,10 +278,38 @@ impl Database {
                 }
             },
             Err(error) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
+                // SQLite may have rolled back already (it does on a full disk).
+                if !self.conn.is_autocommit() {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                }
+                if matches!(error, StorageError::Backend(_)) {
+                    self.release_wal();
+                }
                 Err(error)
             }
         }
+    }
+
+    /// Gives back the space a transaction cut short by a full disk took in the WAL file, which
+    /// would otherwise stay held until the next checkpoint — and a checkpoint needs space to
+    /// run. Under the write lock, the WAL is cut after its last committed frame, as the
+    /// wal-index (the `-shm` file, sqlite.org/walformat.html) records it: what follows is the
+    /// failed transaction's frames, which no reader reads.
+    fn release_wal(&self) {
+        if self.conn.execute_batch("BEGIN IMMEDIATE").is_err() {
+            return;
+        }
+        let shrunk = committed_wal_length(&beside(&self.path, "-shm")).and_then(|committed| {
+            let file = std::fs::OpenOptions::new().write(true).open(&self.wal)?;
+            if file.metadata()?.len() > committed {
+                file.set_len(committed)?;
+            }
+            Ok(())
+        });
+        if let Err(error) = shrunk {
+            tracing::warn!("{} could not be shrunk: {error}", self.wal.display());
+        }
+        let _ = self.conn.execute_batch("ROLLBACK");
     }
 
     /// Runs one statement of a script with its parameters and collects its rows.

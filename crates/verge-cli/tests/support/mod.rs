@@ -75,7 +75,9 @@ impl DevServer {
         Self::launch(command)
     }
 
-    fn launch(mut command: Command) -> Self {
+    /// Starts `command`, a `verge dev` or `verge serve` (perhaps wrapped: the process it
+    /// becomes must be verge's), and waits for its Ready line.
+    pub fn launch(mut command: Command) -> Self {
         let mut child = command
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
