@@ -9,7 +9,6 @@ use std::sync::Arc;
 use verge_config::WorkerConfig;
 use verge_runtime::{LogLevel, Storage, WorkerLimits};
 use verge_server::{BoundListeners, EdgeOptions, LogSink};
-use verge_store_embedded::MemoryCache;
 
 /// The largest request body a worker is given: Cloudflare's Enterprise limit (500 MB). Bodies
 /// stream, so this bounds what reaches the worker, not memory.
@@ -44,15 +43,20 @@ pub struct DevArgs {
     persist_to: Option<PathBuf>,
 }
 
-/// What `verge dev`'s Cache API may hold.
-const DEV_CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// What `verge dev`'s Cache API may hold in memory, and on disk behind it.
+const DEV_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+const DEV_CACHE_DISK_BYTES: u64 = 256 * 1024 * 1024;
 
 /// The storage behind a project's bindings: KV, SQL and buckets opened under `state` only if
-/// it has bindings of that kind, and a cache in memory.
+/// it has bindings of that kind, and a cache in memory in front of one in `state`.
 fn open_storage(config: &WorkerConfig, state: &std::path::Path) -> anyhow::Result<Storage> {
     let mut storage = Storage {
         kv: None,
-        cache: Some(Arc::new(MemoryCache::new(DEV_CACHE_BYTES))),
+        cache: Some(crate::state::open_cache(
+            state,
+            DEV_CACHE_BYTES,
+            DEV_CACHE_DISK_BYTES,
+        )),
         sql: None,
         buckets: None,
     };

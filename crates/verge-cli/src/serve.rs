@@ -12,7 +12,6 @@ use verge_runtime::{NetworkPolicy, Storage, WorkerLimits};
 use verge_server::{
     Admin, BoundListeners, Deployed, EdgeOptions, Metrics, RouteTable, Site, SiteHandle,
 };
-use verge_store_embedded::MemoryCache;
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -73,10 +72,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         }),
         storage: Storage {
             kv: Some(Arc::new(kv)),
-            cache: Some(Arc::new(MemoryCache::new(
-                usize::try_from(config.limits.cache_mib.saturating_mul(1024 * 1024))
-                    .unwrap_or(usize::MAX),
-            ))),
+            cache: Some(crate::state::open_cache(
+                &data_dir,
+                config.limits.cache_mib.saturating_mul(1024 * 1024),
+                config.limits.cache_disk_mib.saturating_mul(1024 * 1024),
+            )),
             sql: Some(Arc::new(crate::state::open_sql(&data_dir)?)),
             buckets: Some(Arc::new(crate::state::open_buckets(&data_dir)?)),
         },

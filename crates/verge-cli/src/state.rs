@@ -4,7 +4,11 @@
 
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};
-use verge_store_embedded::{FsBuckets, RedbKv, SqlLimits, SqliteSql};
+use std::sync::Arc;
+use verge_storage::CacheStore;
+use verge_store_embedded::{
+    DiskCache, FsBuckets, MemoryCache, RedbKv, SqlLimits, SqliteSql, TieredCache,
+};
 
 /// A project's state directory unless `--persist-to` names another.
 pub fn dir(project_root: &Path, persist_to: Option<&Path>) -> PathBuf {
@@ -37,4 +41,22 @@ pub fn open_buckets(dir: &Path) -> anyhow::Result<FsBuckets> {
     let path = dir.join("r2");
     FsBuckets::open(&path)
         .with_context(|| format!("cannot open the object buckets in {}", path.display()))
+}
+
+/// The Cache API's store: `memory_bytes` in memory in front of `disk_bytes` in
+/// `dir/cache.sqlite3`. Without a disk tier (0 bytes, or a directory it cannot be made in, which
+/// is said) the cache lives in memory only: a cache may always drop entries.
+pub fn open_cache(dir: &Path, memory_bytes: u64, disk_bytes: u64) -> Arc<dyn CacheStore> {
+    let memory = MemoryCache::new(usize::try_from(memory_bytes).unwrap_or(usize::MAX));
+    if disk_bytes == 0 {
+        return Arc::new(memory);
+    }
+    let path = dir.join("cache.sqlite3");
+    match DiskCache::open(&path, disk_bytes) {
+        Ok(disk) => Arc::new(TieredCache::new(memory, disk)),
+        Err(error) => {
+            tracing::warn!("the cache stays in memory: {error}");
+            Arc::new(memory)
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! The Cache API end to end under `verge dev`: a MISS then a HIT with the same body across
-//! requests, and HTTP caching semantics observed from a worker.
+//! requests and across a restart (the disk tier), and HTTP caching semantics observed from a
+//! worker.
 
 // Test code fails by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -118,6 +119,29 @@ fn the_cache_api_stores_matches_and_follows_http_caching() {
     error("post", "non-GET");
     error("partial", "206");
     error("varyStar", "Vary: *");
+}
+
+#[test]
+fn the_cache_keeps_entries_on_disk_across_a_restart() {
+    let project = tempfile::tempdir().unwrap();
+    let script = project.path().join("worker.js");
+    std::fs::write(&script, WORKER).unwrap();
+    let agent = client();
+    let page = |server: &DevServer| {
+        let response = agent.get(format!("{}/page", server.base)).call().unwrap();
+        let status = response.headers()["cf-cache-status"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        (status, response.into_body().read_to_string().unwrap())
+    };
+    let server = DevServer::start(&script, &[]);
+    assert_eq!(page(&server), ("MISS".into(), "page made 1".into()));
+    // Dropping the server kills it with SIGKILL; memory is gone, the disk tier is not.
+    drop(server);
+    let server = DevServer::start(&script, &[]);
+    assert_eq!(page(&server), ("HIT".into(), "page made 1".into()));
+    assert!(project.path().join(".verge/state/cache.sqlite3").is_file());
 }
 
 #[test]

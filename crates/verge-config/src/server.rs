@@ -72,8 +72,11 @@ pub struct ServerLimits {
     /// The JavaScript heap all isolates may hold together, in MiB; past it, the least recently
     /// used are dropped. 0: no budget.
     pub isolate_budget_mib: u64,
-    /// What the Cache API may hold, in MiB (memory); past it, the least recently used go.
+    /// What the Cache API may hold in memory, in MiB; past it, the least recently used go.
     pub cache_mib: u64,
+    /// What the Cache API may hold on disk (`data_dir/cache.sqlite3`), in MiB, behind memory.
+    /// 0: no disk tier.
+    pub cache_disk_mib: u64,
 }
 
 impl Default for ServerLimits {
@@ -87,6 +90,7 @@ impl Default for ServerLimits {
             isolate_idle_ms: 5 * 60 * 1000,
             isolate_budget_mib: 0,
             cache_mib: 256,
+            cache_disk_mib: 1024,
         }
     }
 }

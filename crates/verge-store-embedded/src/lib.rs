@@ -1,15 +1,16 @@
 //! `verge-store-embedded` owns the storage backends that need no other server: KV in a redb
 //! file ([`RedbKv`]), SQL databases in SQLite files ([`SqliteSql`]), object buckets in files
 //! with an SQLite index ([`FsBuckets`]) and the Cache API's responses in memory
-//! ([`MemoryCache`]).
+//! ([`MemoryCache`]) in front of an SQLite file ([`DiskCache`], [`TieredCache`]).
 
 mod bucket;
 mod cache;
+mod disk_cache;
 mod kv;
 mod sql;
 
 pub use bucket::FsBuckets;
-
 pub use cache::MemoryCache;
+pub use disk_cache::{DiskCache, TieredCache};
 pub use kv::RedbKv;
 pub use sql::{SqlLimits, SqliteSql};
