@@ -9,6 +9,7 @@ use std::sync::Arc;
 use verge_config::WorkerConfig;
 use verge_runtime::{LogLevel, Storage, WorkerLimits};
 use verge_server::{BoundListeners, EdgeOptions, LogSink};
+use verge_store_embedded::Blobs;
 
 /// The largest request body a worker is given: Cloudflare's Enterprise limit (500 MB). Bodies
 /// stream, so this bounds what reaches the worker, not memory.
@@ -67,7 +68,7 @@ fn open_storage(config: &WorkerConfig, state: &std::path::Path) -> anyhow::Resul
         storage.sql = Some(Arc::new(crate::state::open_sql(state)?));
     }
     if !config.r2_buckets.is_empty() {
-        storage.buckets = Some(Arc::new(crate::state::open_buckets(state)?));
+        storage.buckets = Some(Arc::new(crate::state::open_buckets(state, Blobs::Local)?));
     }
     Ok(storage)
 }

@@ -10,6 +10,7 @@ use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use verge_config::WorkerConfig;
 use verge_storage::{BucketStore, ByteStream, Conditions, GetOutcome, NewObject};
+use verge_store_embedded::Blobs;
 
 #[derive(Args)]
 pub struct R2Args {
@@ -80,7 +81,7 @@ struct Target {
 
 impl Target {
     /// The bucket, the key and the store.
-    fn open(&self) -> anyhow::Result<(String, String, verge_store_embedded::FsBuckets)> {
+    fn open(&self) -> anyhow::Result<(String, String, verge_store_embedded::ObjectBuckets)> {
         let (bucket, key) = self
             .object_path
             .split_once('/')
@@ -96,7 +97,7 @@ impl Target {
             .as_ref()
             .map_or(Path::new("."), |project| &project.root);
         let dir = crate::state::dir(root, self.persist_to.as_deref());
-        let store = crate::state::open_buckets(&dir)?;
+        let store = crate::state::open_buckets(&dir, Blobs::Local)?;
         Ok((bucket.to_owned(), key.to_owned(), store))
     }
 }

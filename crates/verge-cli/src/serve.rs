@@ -7,11 +7,12 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use verge_config::ServerConfig;
+use verge_config::{ObjectsConfig, ServerConfig};
 use verge_runtime::{NetworkPolicy, Storage, WorkerLimits};
 use verge_server::{
     Admin, BoundListeners, Deployed, EdgeOptions, Metrics, RouteTable, Site, SiteHandle,
 };
+use verge_store_embedded::Blobs;
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -78,7 +79,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 config.limits.cache_disk_mib.saturating_mul(1024 * 1024),
             )),
             sql: Some(Arc::new(crate::state::open_sql(&data_dir)?)),
-            buckets: Some(Arc::new(crate::state::open_buckets(&data_dir)?)),
+            buckets: Some(Arc::new(crate::state::open_buckets(
+                &data_dir,
+                blobs(&config.objects),
+            )?)),
         },
     };
     // Every isolate of this server will read the Web APIs as bytecode.
@@ -125,4 +129,22 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     drop(stdout);
     crate::signals::serve_until_stopped(server, shown);
     Ok(())
+}
+
+/// Where `[objects]` says R2 objects' bytes go.
+fn blobs(objects: &ObjectsConfig) -> Blobs {
+    match objects {
+        ObjectsConfig::Filesystem => Blobs::Local,
+        ObjectsConfig::S3 {
+            bucket,
+            endpoint,
+            region,
+            allow_http,
+        } => Blobs::S3 {
+            bucket: bucket.clone(),
+            endpoint: endpoint.clone(),
+            region: region.clone(),
+            allow_http: *allow_http,
+        },
+    }
 }

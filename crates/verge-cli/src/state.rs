@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use verge_storage::CacheStore;
 use verge_store_embedded::{
-    DiskCache, FsBuckets, MemoryCache, RedbKv, SqlLimits, SqliteSql, TieredCache,
+    Blobs, DiskCache, MemoryCache, ObjectBuckets, RedbKv, SqlLimits, SqliteSql, TieredCache,
 };
 
 /// A project's state directory unless `--persist-to` names another.
@@ -35,11 +35,11 @@ pub fn open_sql(dir: &Path) -> anyhow::Result<SqliteSql> {
         .with_context(|| format!("cannot open the SQL databases in {}", path.display()))
 }
 
-/// The object buckets in `dir`, under `r2/`: files and an SQLite index, which a running server
-/// and `verge r2` may use at once.
-pub fn open_buckets(dir: &Path) -> anyhow::Result<FsBuckets> {
+/// The object buckets whose index is in `dir/r2`, with their bytes in files beside it or in
+/// `blobs`' S3 bucket. A running server and `verge r2` may use them at once.
+pub fn open_buckets(dir: &Path, blobs: Blobs) -> anyhow::Result<ObjectBuckets> {
     let path = dir.join("r2");
-    FsBuckets::open(&path)
+    ObjectBuckets::open_with(&path, blobs)
         .with_context(|| format!("cannot open the object buckets in {}", path.display()))
 }
 

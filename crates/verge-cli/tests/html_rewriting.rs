@@ -7,6 +7,7 @@
 mod support;
 
 use std::io::Read;
+use std::time::Duration;
 use support::*;
 
 const MIB: usize = 1024 * 1024;
@@ -99,7 +100,8 @@ impl Counter {
 fn a_100_mib_page_is_rewritten_while_streaming_in_bounded_memory() {
     let (_dir, _origin, proxy) = origin_and_proxy(ORIGIN, PROXY);
 
-    let mut response = client()
+    // 100 MiB through a debug build: bounded, but not by the usual 30 s.
+    let mut response = client_with_timeout(Duration::from_secs(180))
         .get(format!("{}/?mib=100", proxy.base))
         .call()
         .unwrap();

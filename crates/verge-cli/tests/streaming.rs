@@ -62,7 +62,8 @@ impl Read for Zeros {
 #[test]
 fn hundreds_of_mib_stream_through_a_worker_in_bounded_memory() {
     let (_dir, _origin, proxy) = origin_and_proxy(ORIGIN, PROXY);
-    let agent = client();
+    // Hundreds of MiB through a debug build: bounded, but not by the usual 30 s.
+    let agent = client_with_timeout(std::time::Duration::from_secs(180));
 
     // 512 MiB down: origin → fetch → TransformStream → client.
     let mut response = agent

@@ -391,7 +391,7 @@ fn parse(path: &Path, text: &str) -> Result<RawConfig, ConfigError> {
 
 mod server;
 
-pub use server::{AdminConfig, ServerConfig, ServerLimits, Zone};
+pub use server::{AdminConfig, ObjectsConfig, ServerConfig, ServerLimits, Zone};
 
 #[cfg(test)]
 mod tests;

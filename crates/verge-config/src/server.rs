@@ -1,6 +1,6 @@
 //! `verge.toml`, the config of `verge serve`: where to listen, the admin listener, the workers
 //! (each a project directory with its own wrangler config), the zones and their origins, the
-//! server-wide limits and the outbound network policy. Unknown keys are errors, and every error
+//! server-wide limits, the outbound network policy and where objects' bytes go. Unknown keys are errors, and every error
 //! names the file, the key and the line.
 
 use crate::{ConfigError, WorkerConfig};
@@ -25,6 +25,28 @@ pub struct ServerConfig {
     pub limits: ServerLimits,
     /// Networks `fetch()` may reach although they are not public (loopback, private, …).
     pub outbound_allow: Vec<ipnet::IpNet>,
+    /// `[objects]`: where R2 buckets keep objects' bytes.
+    pub objects: ObjectsConfig,
+}
+
+/// `[objects]`: where R2 buckets keep objects' bytes — files under `data_dir/r2` (the
+/// default), or an S3 bucket. Either way the index of keys stays in `data_dir/r2`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, tag = "backend", rename_all = "lowercase")]
+pub enum ObjectsConfig {
+    #[default]
+    Filesystem,
+    /// An S3 bucket, or an S3-compatible server's. Credentials come from the environment
+    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`).
+    S3 {
+        bucket: String,
+        /// Another server than AWS's, such as `http://127.0.0.1:9000`.
+        endpoint: Option<String>,
+        region: Option<String>,
+        /// Whether `endpoint` may be plain `http://`.
+        #[serde(default)]
+        allow_http: bool,
+    },
 }
 
 impl Zone {
@@ -108,6 +130,8 @@ struct RawServerConfig {
     limits: ServerLimits,
     #[serde(default)]
     outbound: RawOutbound,
+    #[serde(default)]
+    objects: ObjectsConfig,
 }
 
 #[derive(Deserialize)]
@@ -218,6 +242,7 @@ impl ServerConfig {
             zones: raw.zones,
             limits: raw.limits,
             outbound_allow: raw.outbound.allow,
+            objects: raw.objects,
         })
     }
 }

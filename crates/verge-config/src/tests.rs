@@ -212,6 +212,34 @@ fn reads_verge_toml_and_names_the_line_of_a_bad_key() {
 }
 
 #[test]
+fn objects_go_to_files_unless_verge_toml_names_an_s3_bucket() {
+    let dir = project(&[("verge.toml", "[server]\nlisten = \"127.0.0.1:0\"\n")]);
+    let load = || ServerConfig::load(&dir.path().join("verge.toml"));
+    assert_eq!(load().unwrap().objects, crate::ObjectsConfig::Filesystem);
+    std::fs::write(
+        dir.path().join("verge.toml"),
+        "[server]\nlisten = \"127.0.0.1:0\"\n[objects]\nbackend = \"s3\"\nbucket = \"b\"\nendpoint = \"http://127.0.0.1:9000\"\nallow_http = true\n",
+    )
+    .unwrap();
+    assert_eq!(
+        load().unwrap().objects,
+        crate::ObjectsConfig::S3 {
+            bucket: "b".into(),
+            endpoint: Some("http://127.0.0.1:9000".into()),
+            region: None,
+            allow_http: true,
+        }
+    );
+    std::fs::write(
+        dir.path().join("verge.toml"),
+        "[server]\nlisten = \"127.0.0.1:0\"\n[objects]\nbackend = \"gcs\"\n",
+    )
+    .unwrap();
+    let error = load().unwrap_err().to_string();
+    assert!(error.contains("gcs") && error.contains("line"), "{error}");
+}
+
+#[test]
 fn reads_kv_namespaces_in_toml_and_jsonc() {
     let dir = project(&[
         (

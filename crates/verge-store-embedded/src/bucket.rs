@@ -1,8 +1,8 @@
-//! Object buckets (R2) on the local filesystem. An object's bytes are one file under `blobs/`,
-//! written through `object_store` (whose S3 store can take the filesystem's place) under a
-//! fresh random name, hashed as they stream in, and synced; then one SQLite transaction points
-//! `(bucket, key)` at it with the object's description, and only then is the file it replaced
-//! removed. So a reader sees the old object or the new whole, a write that resolved survives a
+//! Object buckets (R2): an SQLite index on this machine, and the objects' bytes in files under
+//! `blobs/` or in an S3 bucket ([`Blobs`]), both through `object_store`. An object's bytes are
+//! written under a fresh random name, hashed as they stream in (and, as files, synced); then
+//! one SQLite transaction points `(bucket, key)` at them with the object's description, and
+//! only then are the bytes it replaced removed. So a reader sees the old object or the new whole, a write that resolved survives a
 //! crash, and a crash mid-write leaves at most an unreferenced file. Keys map to rows, not
 //! paths: `a` and `a/b` are both objects, and no key can name a file outside the directory.
 
@@ -10,6 +10,7 @@ use crate::sql::open_synced;
 use base64::Engine as _;
 use futures_util::StreamExt as _;
 use md5::Digest as _;
+use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as BlobPath;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt as _, WriteMultipart};
@@ -40,23 +41,42 @@ CREATE TABLE IF NOT EXISTS parts (
 ";
 
 /// How a file is written: in chunks of this many bytes, at most this many chunks at once — the
-/// most memory one upload holds.
+/// most memory one upload holds. To S3, parts are of the least size it takes.
 const WRITE_CHUNK_BYTES: usize = 1024 * 1024;
+const S3_PART_BYTES: usize = 5 * 1024 * 1024;
 const WRITES_IN_FLIGHT: usize = 2;
 
 const OBJECT_COLUMNS: &str =
     "key, version, size, etag, uploaded, http_metadata, custom_metadata, checksums, blob";
 
-/// The buckets under one directory: `index.sqlite3` and `blobs/`.
+/// The buckets whose index is in one directory (`index.sqlite3`).
 #[derive(Clone)]
-pub struct FsBuckets {
+pub struct ObjectBuckets {
     inner: Arc<Inner>,
 }
 
 struct Inner {
     dir: PathBuf,
     blobs: Arc<dyn ObjectStore>,
+    /// Whether the bytes are files under `dir`, synced once written.
+    local: bool,
+    /// The size of each part the bytes are written in.
+    chunk_bytes: usize,
     index: Mutex<Connection>,
+}
+
+/// Where objects' bytes go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blobs {
+    /// Files under the index's directory, in `blobs/`.
+    Local,
+    /// An S3 bucket (or an S3-compatible server's), credentials from the environment.
+    S3 {
+        bucket: String,
+        endpoint: Option<String>,
+        region: Option<String>,
+        allow_http: bool,
+    },
 }
 
 fn backend(error: impl std::fmt::Display) -> StorageError {
@@ -70,19 +90,56 @@ struct Blob {
     md5: [u8; 16],
 }
 
-impl FsBuckets {
-    /// The buckets in `dir`, created if need be.
+impl ObjectBuckets {
+    /// The buckets in `dir`, bytes and index, created if need be.
     pub fn open(dir: &Path) -> Result<Self, StorageError> {
-        std::fs::create_dir_all(dir.join("blobs"))
-            .map_err(|e| backend(format!("{}: {e}", dir.display())))?;
-        let blobs = LocalFileSystem::new_with_prefix(dir).map_err(backend)?;
+        Self::open_with(dir, Blobs::Local)
+    }
+
+    /// The buckets whose index is in `dir` (created if need be) and whose bytes go to `blobs`.
+    pub fn open_with(dir: &Path, blobs: Blobs) -> Result<Self, StorageError> {
+        let files = if blobs == Blobs::Local {
+            dir.join("blobs")
+        } else {
+            dir.to_owned()
+        };
+        std::fs::create_dir_all(&files)
+            .map_err(|e| backend(format!("{}: {e}", files.display())))?;
+        let (store, local, chunk_bytes): (Arc<dyn ObjectStore>, bool, usize) = match blobs {
+            Blobs::Local => (
+                Arc::new(LocalFileSystem::new_with_prefix(dir).map_err(backend)?),
+                true,
+                WRITE_CHUNK_BYTES,
+            ),
+            Blobs::S3 {
+                bucket,
+                endpoint,
+                region,
+                allow_http,
+            } => {
+                let mut builder = AmazonS3Builder::from_env()
+                    .with_bucket_name(bucket)
+                    .with_allow_http(allow_http);
+                if let Some(endpoint) = endpoint {
+                    builder = builder.with_endpoint(endpoint);
+                }
+                if let Some(region) = region {
+                    builder = builder.with_region(region);
+                }
+                // S3 takes parts of at least 5 MiB, but the last.
+                let store = builder.build().map_err(backend)?;
+                (Arc::new(store), false, S3_PART_BYTES)
+            }
+        };
         let index = open_synced(&dir.join("index.sqlite3"))
             .and_then(|conn| conn.execute_batch(SCHEMA).map(|()| conn))
             .map_err(|e| backend(format!("{}: {e}", dir.join("index.sqlite3").display())))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 dir: dir.to_owned(),
-                blobs: Arc::new(blobs),
+                blobs: store,
+                local,
+                chunk_bytes,
                 index: Mutex::new(index),
             }),
         })
@@ -118,7 +175,7 @@ impl FsBuckets {
             .put_multipart(&path)
             .await
             .map_err(backend)?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, WRITE_CHUNK_BYTES);
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, self.inner.chunk_bytes);
         let mut hashes = Hashes::new(expected)?;
         let mut size = 0u64;
         let failure = loop {
@@ -163,8 +220,12 @@ impl FsBuckets {
         }
     }
 
-    /// Puts a written file on the disk for good: its bytes and its name in the directory.
+    /// Puts a written file on the disk for good: its bytes and its name in the directory. (An
+    /// S3 store has them durable once the upload completes.)
     fn sync(&self, name: &str) -> Result<(), StorageError> {
+        if !self.inner.local {
+            return Ok(());
+        }
         let path = self.inner.dir.join(name);
         let synced = std::fs::File::open(&path)
             .and_then(|file| file.sync_all())
@@ -811,7 +872,7 @@ fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-impl BucketStore for FsBuckets {
+impl BucketStore for ObjectBuckets {
     fn head(&self, bucket: &str, key: &str) -> StorageFuture<Option<ObjectInfo>> {
         let (this, bucket, key) = (self.clone(), bucket.to_owned(), key.to_owned());
         Box::pin(async move { Ok(this.head_row(&bucket, &key).await?.map(|row| row.info)) })
@@ -941,7 +1002,7 @@ mod tests {
         (info, span, chunks.concat())
     }
 
-    async fn put(store: &FsBuckets, key: &str, bytes: &[u8]) -> ObjectInfo {
+    async fn put(store: &ObjectBuckets, key: &str, bytes: &[u8]) -> ObjectInfo {
         store
             .put(
                 "b",
@@ -962,7 +1023,7 @@ mod tests {
     #[tokio::test]
     async fn objects_are_replaced_whole_and_read_by_range() {
         let dir = tempfile::tempdir().unwrap();
-        let store = FsBuckets::open(dir.path()).unwrap();
+        let store = ObjectBuckets::open(dir.path()).unwrap();
         let first = put(&store, "a", b"hello world").await;
         // The MD5 of "hello world".
         assert_eq!(first.etag, "5eb63bbbe01eeed093cb22bb8f5acdc3");
@@ -1033,7 +1094,7 @@ mod tests {
     #[tokio::test]
     async fn listings_roll_up_prefixes_and_page() {
         let dir = tempfile::tempdir().unwrap();
-        let store = FsBuckets::open(dir.path()).unwrap();
+        let store = ObjectBuckets::open(dir.path()).unwrap();
         for key in ["p/a", "p/d/1", "p/d/2", "p/e/1", "p/z", "q"] {
             put(&store, key, b"x").await;
         }
@@ -1082,7 +1143,7 @@ mod tests {
     #[tokio::test]
     async fn multipart_uploads_join_their_parts() {
         let dir = tempfile::tempdir().unwrap();
-        let store = FsBuckets::open(dir.path()).unwrap();
+        let store = ObjectBuckets::open(dir.path()).unwrap();
         let upload = store
             .create_multipart("b", "big", NewObject::default())
             .await

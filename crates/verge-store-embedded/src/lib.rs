@@ -1,6 +1,6 @@
 //! `verge-store-embedded` owns the storage backends that need no other server: KV in a redb
 //! file ([`RedbKv`]), SQL databases in SQLite files ([`SqliteSql`]), object buckets in files
-//! with an SQLite index ([`FsBuckets`]) and the Cache API's responses in memory
+//! or S3 with an SQLite index ([`ObjectBuckets`]) and the Cache API's responses in memory
 //! ([`MemoryCache`]) in front of an SQLite file ([`DiskCache`], [`TieredCache`]).
 
 mod bucket;
@@ -9,7 +9,7 @@ mod disk_cache;
 mod kv;
 mod sql;
 
-pub use bucket::FsBuckets;
+pub use bucket::{Blobs, ObjectBuckets};
 pub use cache::MemoryCache;
 pub use disk_cache::{DiskCache, TieredCache};
 pub use kv::RedbKv;

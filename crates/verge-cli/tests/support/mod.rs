@@ -195,10 +195,16 @@ pub fn wait_until(bound: Duration, mut condition: impl FnMut() -> bool) -> bool 
 
 /// An HTTP client that reports every status as it is and follows no redirect.
 pub fn client() -> ureq::Agent {
+    client_with_timeout(Duration::from_secs(30))
+}
+
+/// Like [`client`], with a bound on each whole exchange fit for transfers of hundreds of MiB
+/// through a debug build on a loaded machine.
+pub fn client_with_timeout(bound: Duration) -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
-        .timeout_global(Some(Duration::from_secs(30)))
+        .timeout_global(Some(bound))
         .build()
         .into()
 }
