@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use verge_config::WorkerConfig;
 use verge_runtime::{LogLevel, Storage, WorkerLimits};
-use verge_server::{BoundListeners, EdgeOptions, LogSink};
+use verge_server::{BoundListeners, EdgeOptions, Geo, LogSink};
 use verge_store_embedded::Blobs;
 
 /// The largest request body a worker is given: Cloudflare's Enterprise limit (500 MB). Bodies
@@ -100,6 +100,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
             isolate_idle: None,
             isolate_budget: None,
             storage,
+            geo: Arc::new(Geo::local()),
         },
     );
     // A script that does not compile or registers no handler is reported here, with its file and

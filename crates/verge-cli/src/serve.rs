@@ -10,7 +10,7 @@ use std::time::Duration;
 use verge_config::{ObjectsConfig, ServerConfig};
 use verge_runtime::{NetworkPolicy, Storage, WorkerLimits};
 use verge_server::{
-    Admin, BoundListeners, Deployed, EdgeOptions, Metrics, RouteTable, Site, SiteHandle,
+    Admin, BoundListeners, Deployed, EdgeOptions, Geo, Metrics, RouteTable, Site, SiteHandle,
 };
 use verge_store_embedded::Blobs;
 
@@ -58,6 +58,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     });
     // Deploys may add storage bindings later: the stores are always open.
     let kv = crate::state::open_kv(&data_dir)?;
+    let geo = Geo::server(
+        config.geo_database.as_deref(),
+        config.colo.clone(),
+        config.trusted_proxies.clone(),
+    )
+    .map_err(anyhow::Error::msg)?;
     let options = EdgeOptions {
         limits,
         max_request_body: usize::try_from(config.limits.max_request_body).unwrap_or(usize::MAX),
@@ -84,6 +90,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 blobs(&config.objects),
             )?)),
         },
+        geo: Arc::new(geo),
     };
     // Every isolate of this server will read the Web APIs as bytecode.
     verge_runtime::precompile();

@@ -1,6 +1,7 @@
 //! `verge.toml`, the config of `verge serve`: where to listen, the admin listener, the workers
 //! (each a project directory with its own wrangler config), the zones and their origins, the
-//! server-wide limits, the outbound network policy and where objects' bytes go. Unknown keys are errors, and every error
+//! server-wide limits, the outbound network policy, where objects' bytes go and where
+//! `request.cf` comes from. Unknown keys are errors, and every error
 //! names the file, the key and the line.
 
 use crate::{ConfigError, WorkerConfig};
@@ -27,6 +28,13 @@ pub struct ServerConfig {
     pub outbound_allow: Vec<ipnet::IpNet>,
     /// `[objects]`: where R2 buckets keep objects' bytes.
     pub objects: ObjectsConfig,
+    /// This point of presence's name: `request.cf.colo`.
+    pub colo: String,
+    /// `[geo] database`: a GeoIP database in MaxMind's format for `request.cf`'s location.
+    pub geo_database: Option<PathBuf>,
+    /// `[geo] trusted_proxies`: peers whose `CF-Connecting-IP`, `X-Forwarded-For` and
+    /// `CF-IPCountry` headers name the client and its country.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// `[objects]`: where R2 buckets keep objects' bytes — files under `data_dir/r2` (the
@@ -132,6 +140,16 @@ struct RawServerConfig {
     outbound: RawOutbound,
     #[serde(default)]
     objects: ObjectsConfig,
+    #[serde(default)]
+    geo: RawGeo,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGeo {
+    database: Option<PathBuf>,
+    #[serde(default)]
+    trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Deserialize)]
@@ -141,6 +159,7 @@ struct RawServer {
     data_dir: Option<PathBuf>,
     header_timeout_ms: Option<u64>,
     drain_timeout_ms: Option<u64>,
+    colo: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -243,6 +262,9 @@ impl ServerConfig {
             limits: raw.limits,
             outbound_allow: raw.outbound.allow,
             objects: raw.objects,
+            colo: raw.server.colo.unwrap_or_else(|| "verge".into()),
+            geo_database: raw.geo.database.map(|path| base.join(path)),
+            trusted_proxies: raw.geo.trusted_proxies,
         })
     }
 }

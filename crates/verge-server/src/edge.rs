@@ -4,7 +4,7 @@
 
 use crate::metrics::{Metrics, WorkerMetrics};
 use crate::routes::{strip_port, RouteTable};
-use crate::BoundListeners;
+use crate::{BoundListeners, Geo};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Empty, Full, Limited};
@@ -53,6 +53,8 @@ pub struct EdgeOptions {
     pub isolate_budget: Option<usize>,
     /// What workers' storage bindings reach.
     pub storage: Storage,
+    /// Where `request.cf` comes from, and whose forwarding headers are believed.
+    pub geo: Arc<Geo>,
 }
 
 /// How often a serving thread looks for isolates to drop.
@@ -926,23 +928,40 @@ fn to_worker_request(
         Some(origin) => format!("{}{path}", origin.origin().ascii_serialization()),
         None => format!("http://{host}{path}"),
     };
-    let client_ip = peer.ip().to_string();
+    let client = options.geo.client(peer.ip(), &parts.headers);
+    let protocol = match parts.version {
+        http::Version::HTTP_2 => "HTTP/2",
+        http::Version::HTTP_3 => "HTTP/3",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        _ => "HTTP/1.1",
+    };
+    let client_ip = client.ip.to_string();
+    // The chain of addresses a request came through, ending with the peer that sent it here.
     let forwarded_for = match parts
         .headers
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok())
     {
-        Some(earlier) => format!("{earlier}, {client_ip}"),
-        None => client_ip.clone(),
+        Some(earlier) => format!("{earlier}, {}", peer.ip()),
+        None => peer.ip().to_string(),
     };
     let mut headers: Vec<(String, String)> = parts
         .headers
         .iter()
-        .filter(|(name, _)| !matches!(name.as_str(), "cf-connecting-ip" | "x-forwarded-for"))
+        .filter(|(name, _)| {
+            !matches!(
+                name.as_str(),
+                "cf-connecting-ip" | "x-forwarded-for" | "cf-ipcountry"
+            )
+        })
         .map(|(name, value)| header_pair(name, value))
         .collect();
     // As at Cloudflare's edge: the client's address, which the origin sees on a pass-through.
     headers.push(("cf-connecting-ip".into(), client_ip.clone()));
+    let cf = options.geo.cf(&client, protocol);
+    if let Some(country) = cf.get("country").and_then(|c| c.as_str()) {
+        headers.push(("cf-ipcountry".into(), country.to_owned()));
+    }
     headers.push(("x-forwarded-for".into(), forwarded_for));
 
     let max_body = options.max_request_body;
@@ -965,17 +984,12 @@ fn to_worker_request(
     } else {
         Body::Stream(Limited::new(body, max_body).boxed())
     };
-    let version = format!("{:?}", parts.version);
     Ok(WorkerRequest {
         method: parts.method.as_str().to_owned(),
         url,
         headers,
         body,
-        cf: serde_json::json!({
-            "httpProtocol": version,
-            "clientTcpRtt": 0,
-            "clientIp": client_ip,
-        }),
+        cf,
         depth: 0,
     })
 }

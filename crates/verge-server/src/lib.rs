@@ -8,6 +8,7 @@
 
 mod admin;
 mod edge;
+mod geo;
 mod listen;
 mod metrics;
 mod routes;
@@ -19,6 +20,7 @@ pub use edge::{
     check_workers, serve_site, serve_worker, Deployed, EdgeOptions, LogSink, RunningServer,
     ShutdownHandle, Site, SiteHandle,
 };
+pub use geo::Geo;
 pub use listen::BoundListeners;
 pub use metrics::Metrics;
 pub use routes::RouteTable;
