@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use verge_config::WorkerConfig;
 use verge_runtime::{LogLevel, Storage, WorkerLimits};
-use verge_server::{BoundListeners, EdgeOptions, Geo, LogSink};
+use verge_server::{BoundListeners, Crons, EdgeOptions, Geo, LogSink};
 use verge_store_embedded::Blobs;
 
 /// The largest request body a worker is given: Cloudflare's Enterprise limit (500 MB). Bodies
@@ -42,6 +42,9 @@ pub struct DevArgs {
     /// Where bindings keep their data (KV, D1, R2); by default `.verge/state` in the project.
     #[arg(long, value_name = "DIR")]
     persist_to: Option<PathBuf>,
+    /// Run the scheduled handler when `/__scheduled?cron=…` is requested, as wrangler does.
+    #[arg(long)]
+    test_scheduled: bool,
 }
 
 /// What `verge dev`'s Cache API may hold in memory, and on disk behind it.
@@ -101,6 +104,11 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
             isolate_budget: None,
             storage,
             geo: Arc::new(Geo::local()),
+            crons: if args.test_scheduled {
+                Crons::OnDemand
+            } else {
+                Crons::Off
+            },
         },
     );
     // A script that does not compile or registers no handler is reported here, with its file and

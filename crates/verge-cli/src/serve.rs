@@ -10,7 +10,7 @@ use std::time::Duration;
 use verge_config::{ObjectsConfig, ServerConfig};
 use verge_runtime::{NetworkPolicy, Storage, WorkerLimits};
 use verge_server::{
-    Admin, BoundListeners, Deployed, EdgeOptions, Geo, Metrics, RouteTable, Site, SiteHandle,
+    Admin, BoundListeners, Crons, Deployed, EdgeOptions, Geo, Metrics, RouteTable, Site, SiteHandle,
 };
 use verge_store_embedded::Blobs;
 
@@ -91,6 +91,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             )?)),
         },
         geo: Arc::new(geo),
+        crons: Crons::Scheduled,
     };
     // Every isolate of this server will read the Web APIs as bytecode.
     verge_runtime::precompile();

@@ -32,6 +32,12 @@ pub enum ConfigError {
     BadVar(String),
     #[error("{}:{line}: expected NAME=value", .path.display())]
     BadDevVar { path: PathBuf, line: usize },
+    #[error("{}: [triggers] crons: \"{cron}\" is not a cron expression: {message}", .path.display())]
+    BadCron {
+        path: PathBuf,
+        cron: String,
+        message: String,
+    },
 }
 
 /// A worker project, resolved: where its files are and what its config says.
@@ -60,6 +66,9 @@ pub struct WorkerConfig {
     pub d1_databases: Vec<D1Database>,
     /// `r2_buckets`: object buckets on `env`.
     pub r2_buckets: Vec<R2Bucket>,
+    /// `[triggers] crons`: when the `scheduled` handler runs under `verge serve` (UTC, five
+    /// fields, with Workers' `L`, `W` and `#`).
+    pub crons: Vec<String>,
 }
 
 /// One of wrangler's `services`.
@@ -225,6 +234,14 @@ struct RawConfig {
     d1_databases: Vec<D1Database>,
     #[serde(default)]
     r2_buckets: Vec<R2Bucket>,
+    #[serde(default)]
+    triggers: RawTriggers,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawTriggers {
+    #[serde(default)]
+    crons: Vec<String>,
 }
 
 impl WorkerConfig {
@@ -288,6 +305,15 @@ impl WorkerConfig {
                 main: root.join(&main),
             });
         }
+        for cron in &raw.triggers.crons {
+            if let Err(error) = cron.parse::<croner::Cron>() {
+                return Err(ConfigError::BadCron {
+                    path: path.to_owned(),
+                    cron: cron.clone(),
+                    message: error.to_string(),
+                });
+            }
+        }
         let name = raw.name.unwrap_or_else(|| {
             root.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -312,6 +338,7 @@ impl WorkerConfig {
             services: raw.services,
             d1_databases: raw.d1_databases,
             r2_buckets: raw.r2_buckets,
+            crons: raw.triggers.crons,
         })
     }
 

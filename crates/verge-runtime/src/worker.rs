@@ -147,6 +147,8 @@ pub enum Outcome {
     LimitExceeded {
         message: String,
     },
+    /// A handler that answers nothing (`scheduled`) finished without throwing.
+    Completed,
 }
 
 /// An isolate with the Web APIs installed that belongs to no worker yet. A server makes one
@@ -350,17 +352,8 @@ impl Worker {
             cf,
             depth,
         } = request;
-        let tag = self.last_request.get() + 1;
-        self.last_request.set(tag);
-        let (stop, mut stopped) = oneshot::channel();
-        self.interruptible.borrow_mut().insert(tag, stop);
-        let dispatched = self.isolate.enter_as(tag, |ctx| {
-            if depth > 0 {
-                verge_web::set_request_depth(ctx, tag, depth)?;
-            }
-            let internals = verge_web::internals(ctx)?;
+        self.dispatch(depth, move |ctx, internals, env| {
             let dispatch: Function = internals.get("dispatchFetch")?;
-            let env: Value = internals.get("env")?;
             let header_list: Vec<String> = headers
                 .into_iter()
                 .flat_map(|(name, value)| [name, value])
@@ -373,7 +366,46 @@ impl Worker {
                 Body::Stream(stream) => verge_web::native_stream(ctx, stream)?,
             };
             let cf = ctx.json_parse(cf.to_string())?;
-            let settled: Promise = dispatch.call((method, url, header_list, body, cf, env))?;
+            dispatch.call((method, url, header_list, body, cf, env))
+        })
+        .await
+    }
+
+    /// Runs the scheduled handler for cron trigger `cron` firing at `scheduled_time_ms` (ms
+    /// since the epoch): [`Outcome::Completed`] unless it throws or runs past a limit, with the
+    /// same limits and `ctx.waitUntil` as a request.
+    pub async fn scheduled(&self, cron: &str, scheduled_time_ms: f64) -> Outcome {
+        let cron = cron.to_owned();
+        self.dispatch(0, move |_, internals, env| {
+            let dispatch: Function = internals.get("dispatchScheduled")?;
+            dispatch.call((cron, scheduled_time_ms, env))
+        })
+        .await
+    }
+
+    /// Runs one event through the JavaScript `start` begins (given `internals` and `env`),
+    /// whose promise settles as `dispatchFetch`'s: under the CPU and wall-time limits, with
+    /// `ctx.waitUntil` work kept alive after.
+    async fn dispatch(
+        &self,
+        depth: u32,
+        start: impl for<'js> FnOnce(
+            &Ctx<'js>,
+            &Object<'js>,
+            Value<'js>,
+        ) -> rquickjs::Result<Promise<'js>>,
+    ) -> Outcome {
+        let tag = self.last_request.get() + 1;
+        self.last_request.set(tag);
+        let (stop, mut stopped) = oneshot::channel();
+        self.interruptible.borrow_mut().insert(tag, stop);
+        let dispatched = self.isolate.enter_as(tag, |ctx| {
+            if depth > 0 {
+                verge_web::set_request_depth(ctx, tag, depth)?;
+            }
+            let internals = verge_web::internals(ctx)?;
+            let env: Value = internals.get("env")?;
+            let settled = start(ctx, &internals, env)?;
             let isolate = self.isolate.handle();
             verge_js::settle(ctx, settled, move |ctx, value| {
                 read_outcome(ctx, value, isolate)
@@ -503,7 +535,11 @@ fn read_outcome<'js>(
             done,
         ));
     }
-    let error = JsError::from_value(ctx, object.get("error")?);
+    let error: Value = object.get("error")?;
+    if error.is_undefined() {
+        return Ok((Outcome::Completed, done));
+    }
+    let error = JsError::from_value(ctx, error);
     Ok((
         Outcome::Exception {
             error,

@@ -26,6 +26,7 @@ async fn answer(worker: &Worker) -> String {
         },
         Outcome::Exception { error, .. } => panic!("{error}"),
         Outcome::LimitExceeded { message } => panic!("{message}"),
+        Outcome::Completed => panic!("the fetch handler answered nothing"),
     }
 }
 

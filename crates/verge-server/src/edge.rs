@@ -55,6 +55,19 @@ pub struct EdgeOptions {
     pub storage: Storage,
     /// Where `request.cf` comes from, and whose forwarding headers are believed.
     pub geo: Arc<Geo>,
+    /// Cron triggers: run on schedule (`verge serve`), or on demand at `/__scheduled?cron=…`
+    /// (`verge dev --test-scheduled`), or not at all.
+    pub crons: Crons,
+}
+
+/// When workers' `[triggers] crons` run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Crons {
+    Off,
+    /// On schedule, by the first serving thread.
+    Scheduled,
+    /// When a request for `/__scheduled?cron=…` asks, as `wrangler dev --test-scheduled`.
+    OnDemand,
 }
 
 /// How often a serving thread looks for isolates to drop.
@@ -215,7 +228,18 @@ pub fn serve_site(
             let loaded = loaded_sender.clone();
             std::thread::Builder::new()
                 .name(format!("verge-serve-{index}"))
-                .spawn(move || serve_thread(listener, site, metrics, options, eager, loaded, stop))
+                .spawn(move || {
+                    serve_thread(
+                        listener,
+                        site,
+                        metrics,
+                        options,
+                        eager,
+                        index == 0,
+                        loaded,
+                        stop,
+                    )
+                })
                 .map_err(|e| tracing::error!("cannot start serving thread {index}: {e}"))
                 .ok()
         })
@@ -563,12 +587,14 @@ impl ThreadState {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn serve_thread(
     listener: std::net::TcpListener,
     site: SiteHandle,
     metrics: Arc<Metrics>,
     options: EdgeOptions,
     eager: bool,
+    first: bool,
     loaded: mpsc::Sender<Result<(), LoadError>>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -619,6 +645,9 @@ fn serve_thread(
                     }
                 }
             });
+        }
+        if first && state.options.crons == Crons::Scheduled {
+            tokio::task::spawn_local(run_crons(Rc::downgrade(&state)));
         }
         let mut builder = auto::Builder::new(LocalExec);
         builder
@@ -696,6 +725,9 @@ async fn handle(
         None => Some(0),
         Some(routes) => routes.find(&host, &path),
     };
+    if state.options.crons == Crons::OnDemand && path.starts_with("/__scheduled") {
+        return Ok(scheduled_on_demand(&state, &site, tenant, &path).await);
+    }
     let response = match to_worker_request(request, peer, &state.options) {
         Err((status, message)) => plain(status, message),
         Ok(worker_request) => match tenant {
@@ -814,6 +846,13 @@ async fn run_worker(
             tracing::error!(worker = name, "request stopped: {message}");
             limit_exceeded(&message)
         }
+        Outcome::Completed => {
+            tracing::error!(worker = name, "the fetch handler answered nothing");
+            plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Error 1101: Worker threw exception\n",
+            )
+        }
         Outcome::Exception { error, .. } if error.is_out_of_memory() => {
             tracing::error!(
                 worker = name,
@@ -839,6 +878,121 @@ async fn run_worker(
                 ),
             }
         }
+    }
+}
+
+/// Runs worker `index`'s scheduled handler for `cron` firing at `at`; why it failed, if it did.
+/// Failures are logged and published to `verge tail` like a request's.
+async fn run_scheduled(
+    state: &ThreadState,
+    site: &Site,
+    index: usize,
+    cron: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), String> {
+    let name = site.workers[index].config.name.as_str();
+    let live = state
+        .worker(site, index)
+        .await
+        .map_err(|error| format!("cannot load the worker: {error}"))?;
+    #[allow(clippy::cast_precision_loss)]
+    let outcome = live
+        .worker
+        .scheduled(cron, at.timestamp_millis() as f64)
+        .await;
+    live.count_busy();
+    let failure = match outcome {
+        Outcome::Completed | Outcome::Response(_) => None,
+        Outcome::LimitExceeded { message } => Some(message),
+        Outcome::Exception { error, .. } => {
+            if error.is_out_of_memory() {
+                state.discard(name);
+            }
+            Some(error.to_string())
+        }
+    };
+    match failure {
+        None => {
+            tracing::info!(worker = name, "scheduled \"{cron}\" ran");
+            Ok(())
+        }
+        Some(failure) => {
+            tracing::error!(worker = name, "scheduled \"{cron}\" failed: {failure}");
+            state.metrics.tail.publish(name, "exception", &failure);
+            Err(failure)
+        }
+    }
+}
+
+/// The first serving thread's cron clock: sleeps until the next trigger of any worker's crons
+/// (at most a minute, so that deploys are seen), then runs every trigger due, each in its own
+/// task so that a slow handler delays no other.
+async fn run_crons(state: std::rc::Weak<ThreadState>) {
+    let mut after = chrono::Utc::now();
+    loop {
+        let Some(site) = state.upgrade().map(|state| state.site.current()) else {
+            return;
+        };
+        let mut due: Vec<(usize, String, chrono::DateTime<chrono::Utc>)> = Vec::new();
+        let mut next: Option<chrono::DateTime<chrono::Utc>> = None;
+        for (index, deployed) in site.workers.iter().enumerate() {
+            for cron in &deployed.config.crons {
+                let Ok(schedule) = cron.parse::<croner::Cron>() else {
+                    continue;
+                };
+                let Ok(at) = schedule.find_next_occurrence(&after, false) else {
+                    continue;
+                };
+                if at <= chrono::Utc::now() {
+                    due.push((index, cron.clone(), at));
+                } else if next.is_none_or(|next| at < next) {
+                    next = Some(at);
+                }
+            }
+        }
+        if due.is_empty() {
+            let until = next.map_or(Duration::from_secs(60), |next| {
+                (next - chrono::Utc::now()).to_std().unwrap_or_default()
+            });
+            tokio::time::sleep(until.min(Duration::from_secs(60))).await;
+            continue;
+        }
+        for (index, cron, at) in due {
+            after = after.max(at);
+            let (state, site) = (state.clone(), site.clone());
+            tokio::task::spawn_local(async move {
+                if let Some(state) = state.upgrade() {
+                    let _ = run_scheduled(&state, &site, index, &cron, at).await;
+                }
+            });
+        }
+    }
+}
+
+/// `/__scheduled?cron=…` under `verge dev --test-scheduled`: runs the scheduled handler now, as
+/// `wrangler dev` does, and says how it went.
+async fn scheduled_on_demand(
+    state: &ThreadState,
+    site: &Site,
+    tenant: Option<usize>,
+    path: &str,
+) -> Response<NativeBody> {
+    let Some(index) = tenant else {
+        return plain(
+            StatusCode::NOT_FOUND,
+            "Error 404: no worker is routed here\n",
+        );
+    };
+    let query = path.split_once('?').map_or("", |(_, query)| query);
+    let cron = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| name == "cron")
+        .map_or_else(String::new, |(_, value)| value.into_owned());
+    match run_scheduled(state, site, index, &cron, chrono::Utc::now()).await {
+        Ok(()) => plain(StatusCode::OK, "Ran scheduled event\n"),
+        Err(failure) => plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("The scheduled handler failed: {failure}\n"),
+        ),
     }
 }
 

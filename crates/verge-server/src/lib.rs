@@ -17,7 +17,7 @@ mod tail;
 
 pub use admin::{serve_admin, Admin};
 pub use edge::{
-    check_workers, serve_site, serve_worker, Deployed, EdgeOptions, LogSink, RunningServer,
+    check_workers, serve_site, serve_worker, Crons, Deployed, EdgeOptions, LogSink, RunningServer,
     ShutdownHandle, Site, SiteHandle,
 };
 pub use geo::Geo;

@@ -1,7 +1,7 @@
-// The worker's entry points: ES-module `export default { fetch }` and service-worker
-// `addEventListener('fetch', …)` (the listeners live in service_worker.js), the
-// ExecutionContext (`ctx.waitUntil`, `ctx.passThroughOnException`) and the hand-off of a
-// finished Response to the host.
+// The worker's entry points: ES-module `export default { fetch, scheduled }` and service-worker
+// `addEventListener('fetch' | 'scheduled', …)` (the listeners live in service_worker.js), the
+// ExecutionContext (`ctx.waitUntil`, `ctx.passThroughOnException`), the ScheduledController of
+// a cron trigger, and the hand-off of a finished Response to the host.
 (function (ops, internals) {
   class ExecutionContext {
     #state;
@@ -16,17 +16,31 @@
   internals.ExecutionContext = ExecutionContext;
   internals.defineGlobal('ExecutionContext', ExecutionContext);
 
+  // What a cron trigger hands `scheduled(controller, env, ctx)`.
+  class ScheduledController {
+    #cron; #scheduledTime;
+    constructor(cron, scheduledTime) { this.#cron = cron; this.#scheduledTime = scheduledTime; }
+    get cron() { return this.#cron; }
+    get scheduledTime() { return this.#scheduledTime; }
+    get type() { return 'scheduled'; }
+    // A failed run is not retried here anyway: there is nothing to opt out of.
+    noRetry() {}
+  }
+  internals.ScheduledController = ScheduledController;
+  internals.defineGlobal('ScheduledController', ScheduledController);
+
   let moduleEntry = null;
   // Called once after the main module is evaluated. Returns the format, or throws naming what
   // is missing.
   internals.bindEntry = function (namespace) {
     const entry = namespace?.default;
-    if (entry && typeof entry === 'object' && typeof entry.fetch === 'function') {
+    const handles = (name) => typeof entry?.[name] === 'function';
+    if (entry && typeof entry === 'object' && (handles('fetch') || handles('scheduled'))) {
       moduleEntry = entry;
       return 'modules';
     }
     // Checked only now: a module worker never loads the service-worker globals.
-    if (internals.hasFetchListeners()) return 'service-worker';
+    if (internals.hasFetchListeners() || internals.hasScheduledListeners()) return 'service-worker';
     if (entry !== undefined) {
       throw new TypeError('The default export has no fetch() handler: export default { async fetch(request, env, ctx) { … } }');
     }
@@ -67,6 +81,7 @@
     try {
       const request = internals.incomingRequest(method, url, headerList, body, cf);
       if (moduleEntry) {
+        if (typeof moduleEntry.fetch !== 'function') throw new TypeError('The worker has no fetch() handler, only scheduled().');
         result = toParts(moduleEntry.fetch(request, env, new ExecutionContext(state)));
       } else {
         result = toParts(internals.dispatchFetchEvent(request, state));
@@ -78,5 +93,25 @@
     return result.then(
       (parts) => ({ parts, passThrough: state.passThrough, done: done() }),
       (error) => ({ error, passThrough: state.passThrough, done: done() }));
+  };
+
+  // Runs the scheduled handler for one cron trigger firing at `scheduledTime` (ms). Returns a
+  // promise that never rejects, of `{ error, done }` as dispatchFetch's, with no response.
+  internals.dispatchScheduled = function (cron, scheduledTime, env) {
+    const state = { waitUntil: [], passThrough: false };
+    let result;
+    try {
+      const controller = new ScheduledController(cron, scheduledTime);
+      if (moduleEntry) {
+        if (typeof moduleEntry.scheduled !== 'function') throw new TypeError('The worker has no scheduled() handler: export default { async scheduled(controller, env, ctx) { … } }');
+        result = Promise.resolve(moduleEntry.scheduled(controller, env, new ExecutionContext(state)));
+      } else {
+        result = Promise.resolve(internals.dispatchScheduledEvent(controller, state));
+      }
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    const done = () => (state.waitUntil.length ? drainWaitUntil(state.waitUntil) : undefined);
+    return result.then(() => ({ done: done() }), (error) => ({ error, done: done() }));
   };
 })

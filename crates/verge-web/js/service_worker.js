@@ -1,4 +1,5 @@
-// Service-worker syntax: `addEventListener('fetch', …)` on the global scope, and FetchEvent.
+// Service-worker syntax: `addEventListener('fetch' | 'scheduled', …)` on the global scope,
+// FetchEvent and ScheduledEvent.
 // Loaded when a script first touches one of them (see install.js).
 (function (ops, internals) {
   class FetchEvent extends Event {
@@ -20,6 +21,20 @@
   }
   internals.defineGlobal('FetchEvent', FetchEvent);
 
+  class ScheduledEvent extends Event {
+    #controller; #ctx;
+    constructor(type, init) {
+      super(type);
+      this.#controller = init.controller;
+      this.#ctx = new internals.ExecutionContext(init.state);
+    }
+    get cron() { return this.#controller.cron; }
+    get scheduledTime() { return this.#controller.scheduledTime; }
+    waitUntil(promise) { this.#ctx.waitUntil(promise); }
+    noRetry() {}
+  }
+  internals.defineGlobal('ScheduledEvent', ScheduledEvent);
+
   // Service-worker syntax: the global scope is the event target. Exceptions thrown by a fetch
   // listener must fail the request, so those listeners are called directly, not through
   // EventTarget's error reporting.
@@ -39,6 +54,13 @@
   internals.defineGlobal('dispatchEvent', (event) => globalTarget.dispatchEvent(event));
 
   internals.hasFetchListeners = () => listeners.fetch.length > 0;
+  internals.hasScheduledListeners = () => listeners.scheduled.length > 0;
+  // Runs the scheduled listeners; a promise of what they gave `waitUntil` is awaited by the host.
+  internals.dispatchScheduledEvent = (controller, state) => {
+    if (listeners.scheduled.length === 0) throw new TypeError("The worker has no scheduled listener: addEventListener('scheduled', event => { … }).");
+    const event = new ScheduledEvent('scheduled', { controller, state });
+    for (const listener of listeners.scheduled) listener.call(globalThis, event);
+  };
   // Runs the fetch listeners for `request`; returns what one gave `respondWith`.
   internals.dispatchFetchEvent = (request, state) => {
     const event = new FetchEvent('fetch', { request, state });
@@ -46,6 +68,7 @@
       listener.call(globalThis, event);
       if (state.responded) break;
     }
+    if (listeners.fetch.length === 0) throw new TypeError("The worker has no fetch listener, only scheduled ones.");
     if (!state.responded) throw new Error('No fetch listener called event.respondWith(), so the worker did not respond.');
     return state.response;
   };

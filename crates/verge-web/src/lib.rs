@@ -162,8 +162,14 @@ const APIS: &[Api] = &[
     api!("cache.js", cache::register; globals ["Cache", "CacheStorage", "caches"]; internals []),
     api!("fetch_event.js"),
     api!("service_worker.js";
-        globals ["FetchEvent", "addEventListener", "removeEventListener", "dispatchEvent"];
-        internals ["hasFetchListeners", "dispatchFetchEvent"]),
+    globals [
+        "FetchEvent", "ScheduledEvent", "addEventListener", "removeEventListener",
+        "dispatchEvent",
+    ];
+    internals [
+        "hasFetchListeners", "dispatchFetchEvent", "hasScheduledListeners",
+        "dispatchScheduledEvent",
+    ]),
     api!("codegen.js"),
 ];
 
