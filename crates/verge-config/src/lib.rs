@@ -32,6 +32,8 @@ pub enum ConfigError {
     BadVar(String),
     #[error("{}:{line}: expected NAME=value", .path.display())]
     BadDevVar { path: PathBuf, line: usize },
+    #[error("{}: [assets] directory {} is not a directory", .config.display(), .directory.display())]
+    NoAssets { config: PathBuf, directory: PathBuf },
     #[error("{}: [triggers] crons: \"{cron}\" is not a cron expression: {message}", .path.display())]
     BadCron {
         path: PathBuf,
@@ -69,6 +71,111 @@ pub struct WorkerConfig {
     /// `[triggers] crons`: when the `scheduled` handler runs under `verge serve` (UTC, five
     /// fields, with Workers' `L`, `W` and `#`).
     pub crons: Vec<String>,
+    /// `[assets]`: static files served in front of the worker.
+    pub assets: Option<Assets>,
+}
+
+/// wrangler's `[assets]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assets {
+    /// The directory, resolved against the project.
+    pub directory: PathBuf,
+    /// The name on `env` of a Fetcher that serves them, if any.
+    pub binding: Option<String>,
+    pub not_found_handling: NotFoundHandling,
+    pub html_handling: HtmlHandling,
+    pub run_worker_first: RunWorkerFirst,
+}
+
+/// What a request that matches no asset gets (when the worker does not answer it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NotFoundHandling {
+    /// The nearest `404.html` up the path, with status 404.
+    #[serde(rename = "404-page")]
+    NotFoundPage,
+    /// `/index.html`, with status 200.
+    SinglePageApplication,
+    /// A plain 404.
+    #[default]
+    None,
+}
+
+/// How paths map to HTML files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HtmlHandling {
+    /// `/about` serves `about.html`, `/blog/` serves `blog/index.html`, and the other spellings
+    /// redirect to those.
+    #[default]
+    AutoTrailingSlash,
+    ForceTrailingSlash,
+    DropTrailingSlash,
+    /// Paths name files exactly.
+    None,
+}
+
+/// Which requests reach the worker before the assets are looked at.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum RunWorkerFirst {
+    All(bool),
+    /// Paths matching these patterns (`*` matches any run of characters); `!` excludes.
+    Paths(Vec<String>),
+}
+
+impl Default for RunWorkerFirst {
+    fn default() -> Self {
+        RunWorkerFirst::All(false)
+    }
+}
+
+impl RunWorkerFirst {
+    /// Whether the worker sees a request for `path` before the assets.
+    pub fn applies_to(&self, path: &str) -> bool {
+        match self {
+            RunWorkerFirst::All(all) => *all,
+            RunWorkerFirst::Paths(patterns) => {
+                let excluded = patterns
+                    .iter()
+                    .filter_map(|p| p.strip_prefix('!'))
+                    .any(|p| glob_matches(p, path));
+                !excluded
+                    && patterns
+                        .iter()
+                        .filter(|p| !p.starts_with('!'))
+                        .any(|p| glob_matches(p, path))
+            }
+        }
+    }
+}
+
+/// Whether `text` matches `pattern`, where `*` stands for any run of characters.
+fn glob_matches(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, rest)) => {
+            let Some(after) = text.strip_prefix(head) else {
+                return false;
+            };
+            (0..=after.len())
+                .filter(|&at| after.is_char_boundary(at))
+                .any(|at| glob_matches(rest, &after[at..]))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAssets {
+    directory: PathBuf,
+    binding: Option<String>,
+    #[serde(default)]
+    not_found_handling: NotFoundHandling,
+    #[serde(default)]
+    html_handling: HtmlHandling,
+    #[serde(default)]
+    run_worker_first: RunWorkerFirst,
 }
 
 /// One of wrangler's `services`.
@@ -236,6 +343,7 @@ struct RawConfig {
     r2_buckets: Vec<R2Bucket>,
     #[serde(default)]
     triggers: RawTriggers,
+    assets: Option<RawAssets>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -314,6 +422,25 @@ impl WorkerConfig {
                 });
             }
         }
+        let assets = match raw.assets {
+            None => None,
+            Some(assets) => {
+                let directory = root.join(&assets.directory);
+                if !directory.is_dir() {
+                    return Err(ConfigError::NoAssets {
+                        config: path.to_owned(),
+                        directory,
+                    });
+                }
+                Some(Assets {
+                    directory,
+                    binding: assets.binding,
+                    not_found_handling: assets.not_found_handling,
+                    html_handling: assets.html_handling,
+                    run_worker_first: assets.run_worker_first,
+                })
+            }
+        };
         let name = raw.name.unwrap_or_else(|| {
             root.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -339,6 +466,7 @@ impl WorkerConfig {
             d1_databases: raw.d1_databases,
             r2_buckets: raw.r2_buckets,
             crons: raw.triggers.crons,
+            assets,
         })
     }
 

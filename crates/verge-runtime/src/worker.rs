@@ -86,6 +86,8 @@ pub struct Grants {
     pub storage: Storage,
     /// Where its service bindings (`services`) go.
     pub services: ServiceResolver,
+    /// What its `[assets] binding` fetches from, if it has assets.
+    pub assets: Option<Rc<dyn Outbound>>,
 }
 
 /// Why a request failed whose handler's promise was collected unsettled: nothing can settle it.
@@ -216,6 +218,7 @@ impl Worker {
             outbound,
             storage,
             services,
+            assets,
         } = grants;
         let main_path = config.root.join(&config.main);
         let source = std::fs::read_to_string(&main_path).map_err(|source| LoadError::Read {
@@ -282,6 +285,12 @@ impl Worker {
                     for service in &config.services {
                         let fetcher = verge_web::fetcher(ctx, services(&service.service))?;
                         env.set(service.binding.as_str(), fetcher)?;
+                    }
+                    if let (Some(binding), Some(assets)) = (
+                        config.assets.as_ref().and_then(|a| a.binding.as_deref()),
+                        assets,
+                    ) {
+                        env.set(binding, verge_web::fetcher(ctx, assets)?)?;
                     }
                 }
                 let internals = verge_web::internals(ctx)?;

@@ -36,6 +36,7 @@ fn grants() -> Grants {
         outbound: Rc::new(HttpClient::new()),
         storage: Storage::default(),
         services: Rc::new(|_| Rc::new(HttpClient::new())),
+        assets: None,
     }
 }
 

@@ -2,11 +2,12 @@
 //! dev`, with the origin behind it), or many tenants routed by host and path (`verge serve`),
 //! each loaded into its own isolate on a thread when a request first needs it there.
 
+use crate::assets::Assets;
 use crate::metrics::{Metrics, WorkerMetrics};
 use crate::routes::{strip_port, RouteTable};
 use crate::{BoundListeners, Geo};
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
+use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Empty, Full, Limited};
 use hyper::body::{Body as _, Incoming};
 use hyper::service::service_fn;
@@ -128,6 +129,8 @@ pub struct Deployed {
     pub version: u64,
     /// This version's compiled modules, shared by its isolates on every thread.
     pub modules: ModuleCache,
+    /// Its `[assets]`, served in front of it.
+    pub assets: Option<Arc<Assets>>,
 }
 
 impl std::borrow::Borrow<WorkerConfig> for Deployed {
@@ -138,10 +141,15 @@ impl std::borrow::Borrow<WorkerConfig> for Deployed {
 
 impl Deployed {
     pub fn new(config: Arc<WorkerConfig>, version: u64) -> Self {
+        let assets = config
+            .assets
+            .as_ref()
+            .map(|assets| Arc::new(Assets::new(assets)));
         Self {
             config,
             version,
             modules: ModuleCache::default(),
+            assets,
         }
     }
 }
@@ -290,6 +298,7 @@ pub async fn check_workers_here(
             outbound: Rc::new(Refused(NO_IO)),
             storage: options.storage.clone(),
             services: Rc::new(|_| Rc::new(Refused(NO_IO))),
+            assets: Some(Rc::new(Refused(NO_IO))),
         };
         let isolate = BlankIsolate::new().map_err(|error| (config.name.clone(), error))?;
         Worker::load(
@@ -463,6 +472,7 @@ impl ThreadState {
             config,
             version,
             modules,
+            assets,
         } = &site.workers[index];
         let version = *version;
         let slot = {
@@ -503,6 +513,9 @@ impl ThreadState {
                         service: service.to_owned(),
                     })
                 }),
+                assets: assets
+                    .clone()
+                    .map(|assets| -> Rc<dyn Outbound> { Rc::new(AssetsOutbound { assets }) }),
             };
             let worker = Worker::load(
                 config,
@@ -728,6 +741,27 @@ async fn handle(
     if state.options.crons == Crons::OnDemand && path.starts_with("/__scheduled") {
         return Ok(scheduled_on_demand(&state, &site, tenant, &path).await);
     }
+    let assets = tenant.and_then(|index| site.workers[index].assets.clone());
+    if let Some(assets) = assets.filter(|assets| !assets.worker_first(path_only(&path))) {
+        let answered = match assets.serve(&method, &path, request.headers()).await {
+            Some(response) => Some(response),
+            None if assets.serves_navigation(request.headers()) => Some(
+                assets
+                    .not_found(&method, path_only(&path), request.headers())
+                    .await,
+            ),
+            None => None,
+        };
+        if let Some(response) = answered {
+            tracing::info!(
+                target: "verge::request",
+                "{method} {path} {} (asset, {:.1} ms)",
+                response.status().as_u16(),
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+            return Ok(response);
+        }
+    }
     let response = match to_worker_request(request, peer, &state.options) {
         Err((status, message)) => plain(status, message),
         Ok(worker_request) => match tenant {
@@ -766,6 +800,62 @@ async fn handle(
         state.replenish_spare();
     }
     Ok(response)
+}
+
+/// The path of a path-and-query.
+fn path_only(path_and_query: &str) -> &str {
+    path_and_query
+        .split_once('?')
+        .map_or(path_and_query, |(path, _)| path)
+}
+
+/// The `[assets]` binding (`env.ASSETS.fetch()`): the worker's own static files, with
+/// `not_found_handling` for paths that match none.
+struct AssetsOutbound {
+    assets: Arc<Assets>,
+}
+
+impl Outbound for AssetsOutbound {
+    fn fetch(&self, request: OutboundRequest) -> OutboundFuture {
+        let assets = self.assets.clone();
+        Box::pin(async move {
+            let url = url::Url::parse(&request.url)
+                .map_err(|e| OpError::Type(format!("Invalid URL {}: {e}", request.url)))?;
+            let method = Method::from_bytes(request.method.as_bytes())
+                .map_err(|_| OpError::Type(format!("Invalid method {}", request.method)))?;
+            let headers: http::HeaderMap = request
+                .headers
+                .iter()
+                .filter_map(|(name, value)| {
+                    Some((
+                        HeaderName::from_bytes(name.as_bytes()).ok()?,
+                        HeaderValue::from_str(value).ok()?,
+                    ))
+                })
+                .collect();
+            let path = match url.query() {
+                Some(query) => format!("{}?{query}", url.path()),
+                None => url.path().to_owned(),
+            };
+            let response = match assets.serve(&method, &path, &headers).await {
+                Some(response) => response,
+                None => assets.not_found(&method, url.path(), &headers).await,
+            };
+            let (parts, body) = response.into_parts();
+            Ok(OutboundResponse {
+                status: parts.status.as_u16(),
+                status_text: parts.status.canonical_reason().unwrap_or("").to_owned(),
+                headers: parts
+                    .headers
+                    .iter()
+                    .map(|(name, value)| header_pair(name, value))
+                    .collect(),
+                url: request.url,
+                redirected: false,
+                body: Body::Stream(body),
+            })
+        })
+    }
 }
 
 /// Whether some zone serves `host` (a port is ignored).
@@ -1156,7 +1246,7 @@ fn limit_exceeded(limit: &str) -> Response<NativeBody> {
     )
 }
 
-fn plain(status: StatusCode, body: impl Into<Bytes>) -> Response<NativeBody> {
+pub(crate) fn plain(status: StatusCode, body: impl Into<Bytes>) -> Response<NativeBody> {
     let mut response = Response::new(
         Full::new(body.into())
             .map_err(|never| match never {})

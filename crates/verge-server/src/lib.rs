@@ -7,6 +7,7 @@
 //! HTTP error for that request only.
 
 mod admin;
+mod assets;
 mod edge;
 mod geo;
 mod listen;

@@ -1,0 +1,185 @@
+//! Static assets (`[assets]`) in front of a worker that owns `/api/*`, as a user's site would
+//! be: HTML, CSS and JS with their types, ETags and 304s, HTML paths and their redirects, byte
+//! ranges, the `ASSETS` binding, the nearest `404.html` for what matches nothing, and no way
+//! out of the directory — not by `..`, encoded or not, nor by a symlink.
+
+// Test code fails by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::io::{Read, Write};
+use support::{client, send, DevServer, Reply};
+
+const WORKER: &str = r#"
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    if (url.pathname === '/api/styles') {
+      const css = await env.ASSETS.fetch(new URL('/style.css', request.url));
+      return new Response(`via the binding: ${await css.text()}`);
+    }
+    if (url.pathname.startsWith('/api/')) return Response.json({ api: url.pathname });
+    // Everything else the assets did not answer: their not-found handling decides.
+    return env.ASSETS.fetch(request);
+  },
+};
+"#;
+
+const CONFIG: &str = r#"name = "site"
+main = "src/index.js"
+
+[assets]
+directory = "./public"
+binding = "ASSETS"
+not_found_handling = "404-page"
+run_worker_first = ["/api/*"]
+"#;
+
+fn site() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let write = |path: &str, text: &[u8]| {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write("src/index.js", WORKER.as_bytes());
+    write("wrangler.toml", CONFIG.as_bytes());
+    write("public/index.html", b"<h1>home</h1>");
+    write("public/style.css", b"body { color: teal }");
+    write("public/app.js", b"console.log('app')");
+    write("public/about.html", b"<h1>about</h1>");
+    write("public/blog/index.html", b"<h1>blog</h1>");
+    write("public/404.html", b"<h1>not here</h1>");
+    write("public/docs/404.html", b"<h1>no such doc</h1>");
+    write("public/api/styles", b"an asset the worker's route shadows");
+    let big: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    write("public/big.bin", &big);
+    write("secret.txt", b"outside the assets");
+    std::os::unix::fs::symlink(root.join("secret.txt"), root.join("public/link.txt")).unwrap();
+    dir
+}
+
+fn request(base: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(format!("{base}{path}"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    send(&client(), request.body(Vec::new()).unwrap())
+}
+
+/// The status line and body of a request sent byte for byte: a client would tidy `..` away.
+fn raw(base: &str, path: &str) -> String {
+    let address = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+#[test]
+fn a_site_is_served_from_its_assets_around_its_worker() {
+    let project = site();
+    let server = DevServer::start(project.path(), &[]);
+    let base = server.base.as_str();
+    let get = |path: &str| request(base, "GET", path, &[]);
+
+    let home = get("/");
+    assert_eq!((home.status, home.body.as_str()), (200, "<h1>home</h1>"));
+    assert_eq!(home.headers["content-type"], "text/html; charset=utf-8");
+    let etag = home.headers["etag"].to_str().unwrap().to_owned();
+    assert!(etag.starts_with('"') && etag.len() == 34, "{etag}");
+    let cached = request(base, "GET", "/", &[("if-none-match", &etag)]);
+    assert_eq!((cached.status, cached.body.as_str()), (304, ""));
+    assert_eq!(
+        get("/style.css").headers["content-type"],
+        "text/css; charset=utf-8"
+    );
+    assert_eq!(
+        get("/app.js").headers["content-type"],
+        "application/javascript; charset=utf-8"
+    );
+    let head = request(base, "HEAD", "/about", &[]);
+    assert_eq!((head.status, head.body.as_str()), (200, ""));
+    assert_eq!(head.headers["content-length"], "14");
+
+    // HTML paths: the canonical spelling serves, the others redirect to it.
+    assert_eq!(get("/about").body, "<h1>about</h1>");
+    let redirect = |path: &str, to: &str| {
+        let reply = get(path);
+        assert_eq!(
+            (reply.status, reply.headers["location"].to_str().unwrap()),
+            (307, to),
+            "{path}"
+        );
+    };
+    redirect("/about.html", "/about");
+    redirect("/index.html", "/");
+    redirect("/blog", "/blog/");
+    redirect("/blog/index.html?x=1", "/blog/?x=1");
+    assert_eq!(get("/blog/").body, "<h1>blog</h1>");
+
+    // The worker owns /api/*, even where a file has the same path; it reaches files through
+    // the binding, and passes on what it does not handle.
+    assert_eq!(get("/api/users").body, r#"{"api":"/api/users"}"#);
+    assert_eq!(
+        get("/api/styles").body,
+        "via the binding: body { color: teal }"
+    );
+    let missing = get("/nothing/here");
+    assert_eq!(
+        (missing.status, missing.body.as_str()),
+        (404, "<h1>not here</h1>")
+    );
+    let missing_doc = get("/docs/intro");
+    assert_eq!(
+        (missing_doc.status, missing_doc.body.as_str()),
+        (404, "<h1>no such doc</h1>")
+    );
+
+    let range = request(base, "GET", "/big.bin", &[("range", "bytes=10-19")]);
+    assert_eq!(range.status, 206);
+    assert_eq!(range.headers["content-range"], "bytes 10-19/3145728");
+    assert_eq!(
+        range.body.as_bytes(),
+        (10..20u8).collect::<Vec<_>>().as_slice()
+    );
+    let past = request(base, "GET", "/big.bin", &[("range", "bytes=99999999-")]);
+    assert_eq!(past.status, 416);
+    let whole = client().get(format!("{base}/big.bin")).call().unwrap();
+    assert_eq!(whole.headers()["content-length"], "3145728");
+    let bytes = whole
+        .into_body()
+        .with_config()
+        .limit(u64::MAX)
+        .read_to_vec()
+        .unwrap();
+    assert!(bytes.iter().enumerate().all(|(i, b)| *b == (i % 251) as u8));
+
+    // Nothing outside the directory, however the path is spelled.
+    for path in [
+        "/../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/..%2fsecret.txt",
+        "/link.txt",
+        "/blog/..%5c..%5csecret.txt",
+    ] {
+        let answer = raw(base, path);
+        assert!(
+            !answer.contains("outside the assets"),
+            "{path} leaked: {answer}"
+        );
+        assert!(
+            answer.starts_with("HTTP/1.1 404") || answer.starts_with("HTTP/1.1 400"),
+            "{path}: {answer}"
+        );
+    }
+}
