@@ -310,3 +310,45 @@ fn dev_vars_add_secrets_and_override_vars() {
         "{error}"
     );
 }
+
+#[test]
+fn run_worker_first_takes_patterns_and_exclusions() {
+    let first = crate::RunWorkerFirst::Paths(vec!["/api/*".into(), "!/api/static/*".into()]);
+    assert!(first.applies_to("/api/users"));
+    assert!(first.applies_to("/api/"));
+    assert!(!first.applies_to("/api/static/logo.png"));
+    assert!(!first.applies_to("/index.html"));
+    assert!(crate::RunWorkerFirst::All(true).applies_to("/anything"));
+    assert!(!crate::RunWorkerFirst::default().applies_to("/api/users"));
+}
+
+#[test]
+fn reads_assets_and_crons_and_refuses_a_missing_directory() {
+    let dir = project(&[
+        (
+            "wrangler.toml",
+            "main = \"a.js\"\n[assets]\ndirectory = \"public\"\nbinding = \"ASSETS\"\nnot_found_handling = \"single-page-application\"\nrun_worker_first = [\"/api/*\"]\n[triggers]\ncrons = [\"0 0 * * MON\", \"*/5 * * * *\"]\n",
+        ),
+        ("a.js", ""),
+        ("public/index.html", ""),
+    ]);
+    let config = WorkerConfig::locate(dir.path()).unwrap();
+    let assets = config.assets.unwrap();
+    assert_eq!(assets.directory, dir.path().join("public"));
+    assert_eq!(assets.binding.as_deref(), Some("ASSETS"));
+    assert_eq!(
+        assets.not_found_handling,
+        crate::NotFoundHandling::SinglePageApplication
+    );
+    assert_eq!(config.crons, ["0 0 * * MON", "*/5 * * * *"]);
+    std::fs::write(
+        dir.path().join("wrangler.toml"),
+        "main = \"a.js\"\n[assets]\ndirectory = \"missing\"\n",
+    )
+    .unwrap();
+    let error = WorkerConfig::locate(dir.path()).unwrap_err().to_string();
+    assert!(
+        error.contains("missing") && error.contains("[assets]"),
+        "{error}"
+    );
+}
