@@ -15,6 +15,7 @@ mod loader;
 mod promise_op;
 mod rejections;
 mod settle;
+mod typescript;
 
 pub use bytes::bytes_of;
 pub use error::JsError;
@@ -27,6 +28,7 @@ pub use loader::{ModuleCache, ProjectLoader};
 pub use promise_op::{spawn_promise, OpError};
 pub use rquickjs;
 pub use settle::{settle, Settled};
+pub use typescript::{is_typescript, strip_types};
 
 use rquickjs::{Context, Ctx, Runtime};
 use std::cell::{Cell, RefCell};
@@ -239,7 +241,7 @@ impl IsolateCore {
         }
         let result = self.context.with(|ctx| {
             let result = f(&ctx).map_err(|e| JsError::from_rquickjs(&ctx, e));
-            drain_jobs(&ctx);
+            drain_jobs(&ctx, &self.interrupted);
             for reason in rejections::take_unhandled(&ctx) {
                 tracing::error!(target: "verge::js", "Uncaught (in promise) {reason}");
             }
@@ -258,10 +260,13 @@ impl IsolateCore {
     }
 }
 
-/// Runs queued promise jobs until none is left. A job can only fail outside JavaScript's own
-/// error handling (interrupt, out of memory); such a failure is reported, never ignored.
-fn drain_jobs(ctx: &Ctx<'_>) {
-    while ctx.execute_pending_job() {}
+/// Runs queued promise jobs until none is left, or until the CPU deadline stopped one: an
+/// interrupt kills the job it lands in, but a chain of jobs that queue each other can outlive
+/// that (QuickJS asks again only thousands of calls later), so once interrupted, nothing more
+/// runs. A job can only fail outside JavaScript's own error handling (interrupt, out of
+/// memory); such a failure is reported, never ignored.
+fn drain_jobs(ctx: &Ctx<'_>, interrupted: &Cell<bool>) {
+    while !interrupted.get() && ctx.execute_pending_job() {}
     if ctx.has_exception() {
         let error = JsError::from_value(ctx, ctx.catch());
         tracing::error!(target: "verge::js", "uncaught error in promise job: {error}");

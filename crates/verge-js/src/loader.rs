@@ -159,6 +159,34 @@ pub fn resolve_relative(importer: &str, specifier: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
+/// What an import may leave out, tried in order when the name itself is no file: TypeScript
+/// projects import `./util` for `util.ts`, and `./util.js` for `util.ts` too.
+const IMPLIED: &[&str] = &[
+    ".ts",
+    ".tsx",
+    ".mts",
+    ".js",
+    ".mjs",
+    "/index.ts",
+    "/index.js",
+];
+
+impl ProjectLoader {
+    /// `name` if it is a file of the project, else the first file an import of it could mean.
+    fn with_extension(&self, name: String) -> String {
+        let exists = |candidate: &str| self.root.join(candidate).is_file();
+        if exists(&name) {
+            return name;
+        }
+        let stem = name.strip_suffix(".js").unwrap_or(&name);
+        IMPLIED
+            .iter()
+            .map(|suffix| format!("{stem}{suffix}"))
+            .find(|candidate| exists(candidate))
+            .unwrap_or(name)
+    }
+}
+
 impl Resolver for ProjectLoader {
     fn resolve<'js>(
         &mut self,
@@ -174,9 +202,10 @@ impl Resolver for ProjectLoader {
                 "only relative imports (./ or ../) are supported; npm packages are not yet",
             ));
         }
-        resolve_relative(base, name).ok_or_else(|| {
+        let resolved = resolve_relative(base, name).ok_or_else(|| {
             Error::new_resolving_message(base, name, "the path leads outside the project directory")
-        })
+        })?;
+        Ok(self.with_extension(resolved))
     }
 }
 
@@ -189,9 +218,15 @@ impl Loader for ProjectLoader {
     ) -> Result<Module<'js, Declared>> {
         self.declare(ctx, name, || {
             let path = self.root.join(name);
-            std::fs::read(&path).map_err(|e| {
+            let source = std::fs::read(&path).map_err(|e| {
                 Error::new_loading_message(name, format!("cannot read {}: {e}", path.display()))
-            })
+            })?;
+            if !crate::is_typescript(name) {
+                return Ok(source);
+            }
+            crate::strip_types(name, &String::from_utf8_lossy(&source))
+                .map(String::into_bytes)
+                .map_err(|message| Error::new_loading_message(name, message))
         })
     }
 }

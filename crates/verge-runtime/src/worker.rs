@@ -221,10 +221,19 @@ impl Worker {
             assets,
         } = grants;
         let main_path = config.root.join(&config.main);
-        let source = std::fs::read_to_string(&main_path).map_err(|source| LoadError::Read {
+        let mut source = std::fs::read_to_string(&main_path).map_err(|source| LoadError::Read {
             path: main_path.display().to_string(),
             source,
         })?;
+        if verge_js::is_typescript(&config.main) {
+            source = verge_js::strip_types(&config.main, &source).map_err(|message| {
+                LoadError::Script(JsError {
+                    name: "SyntaxError".into(),
+                    message,
+                    stack: String::new(),
+                })
+            })?;
+        }
         let mut isolate_limits = limits.isolate.clone();
         if let Some(cpu_ms) = config.limits.cpu_ms {
             isolate_limits.cpu_slice = Some(Duration::from_millis(cpu_ms));
@@ -438,15 +447,40 @@ impl Worker {
             Err(error) if error.is_interrupt() => self.stopped(tag),
             Ok((outcome, done)) => {
                 self.keep_alive(tag, done);
-                outcome
+                self.explain_exhaustion(outcome)
             }
             Err(error) => {
                 self.finish(tag);
-                Outcome::Exception {
+                self.explain_exhaustion(Outcome::Exception {
                     error,
                     pass_through: false,
+                })
+            }
+        }
+    }
+
+    /// A `null` thrown with the heap well past half its limit is the engine running out of
+    /// memory: when not even the error object fits, QuickJS throws `null` instead. (The heap
+    /// as measured stays short of the limit: a large allocation is what failed.)
+    fn explain_exhaustion(&self, outcome: Outcome) -> Outcome {
+        match outcome {
+            Outcome::Exception {
+                error,
+                pass_through,
+            } if error.name == "Uncaught"
+                && error.message == "null"
+                && self.isolate.heap_bytes() >= self.limits.isolate.memory_bytes / 2 =>
+            {
+                Outcome::Exception {
+                    error: JsError {
+                        name: "InternalError".into(),
+                        message: "out of memory".into(),
+                        stack: String::new(),
+                    },
+                    pass_through,
                 }
             }
+            outcome => outcome,
         }
     }
 

@@ -934,6 +934,9 @@ async fn run_worker(
         }
         Outcome::LimitExceeded { message } => {
             tracing::error!(worker = name, "request stopped: {message}");
+            // Jobs the stopped script queued may still be waiting to run: the isolate goes,
+            // and the next request gets a fresh one.
+            state.discard(name);
             limit_exceeded(&message)
         }
         Outcome::Completed => {
@@ -993,7 +996,10 @@ async fn run_scheduled(
     live.count_busy();
     let failure = match outcome {
         Outcome::Completed | Outcome::Response(_) => None,
-        Outcome::LimitExceeded { message } => Some(message),
+        Outcome::LimitExceeded { message } => {
+            state.discard(name);
+            Some(message)
+        }
         Outcome::Exception { error, .. } => {
             if error.is_out_of_memory() {
                 state.discard(name);

@@ -1,0 +1,72 @@
+//! TypeScript projects as wrangler runs them: `main = "src/index.ts"`, imports of other `.ts`
+//! files with no extension or with `.js`, enums and type-only imports; types are stripped at
+//! load, and a syntax error stops the load naming the file and line.
+
+// Test code fails by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use support::{client, get, DevServer};
+
+fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir
+}
+
+const CONFIG: &str = "name = \"ts\"\nmain = \"src/index.ts\"\n[vars]\nGREETING = \"hello\"\n";
+
+#[test]
+fn a_typescript_worker_runs_with_its_imports() {
+    let dir = project(&[
+        ("wrangler.toml", CONFIG),
+        (
+            "src/index.ts",
+            r#"import { greet } from './greet';
+import { Level, type Env } from './types.js';
+interface Reply { text: string; level: Level }
+export default {
+  async fetch(request: Request, env: Env): Promise<Response> {
+    const reply: Reply = { text: greet(env.GREETING, new URL(request.url).pathname), level: Level.High };
+    return Response.json(reply satisfies Reply);
+  },
+} satisfies ExportedHandler<Env>;
+"#,
+        ),
+        (
+            "src/greet.ts",
+            "export function greet(greeting: string, who: string): string {\n  return `${greeting} ${who as string}`;\n}\n",
+        ),
+        (
+            "src/types.ts",
+            "export interface Env { GREETING: string }\nexport enum Level { Low = 1, High = 2 }\n",
+        ),
+    ]);
+    let server = DevServer::start(dir.path(), &[]);
+    let reply = get(&client(), &format!("{}/world", server.base));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body, r#"{"text":"hello /world","level":2}"#);
+}
+
+#[test]
+fn a_typescript_syntax_error_names_the_file_and_line() {
+    let dir = project(&[
+        ("wrangler.toml", CONFIG),
+        ("src/index.ts", "import { x } from './broken';\nexport default { fetch() { return new Response(String(x)); } };\n"),
+        ("src/broken.ts", "export const x: number = 1;\nexport const y: = 2;\n"),
+    ]);
+    let output = support::verge()
+        .arg("dev")
+        .arg(dir.path())
+        .args(["--port", "0"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("src/broken.ts:2:"), "{stderr}");
+}
