@@ -404,19 +404,8 @@ impl Outbound for ServiceOutbound {
                 cf: serde_json::json!({}),
                 depth,
             };
-            let (parts, body) = run(&state, &site, index, worker_request).await.into_parts();
-            Ok(OutboundResponse {
-                status: parts.status.as_u16(),
-                status_text: parts.status.canonical_reason().unwrap_or("").to_owned(),
-                headers: parts
-                    .headers
-                    .iter()
-                    .map(|(name, value)| header_pair(name, value))
-                    .collect(),
-                url,
-                redirected: false,
-                body: Body::Stream(body),
-            })
+            let response = run(&state, &site, index, worker_request).await;
+            Ok(local_response(response, url))
         })
     }
 }
@@ -809,6 +798,24 @@ fn path_only(path_and_query: &str) -> &str {
         .map_or(path_and_query, |(path, _)| path)
 }
 
+/// What a binding's `fetch()` answers when this server made the response itself (another
+/// worker, the assets): no network, no redirects followed.
+fn local_response(response: Response<NativeBody>, url: String) -> OutboundResponse {
+    let (parts, body) = response.into_parts();
+    OutboundResponse {
+        status: parts.status.as_u16(),
+        status_text: parts.status.canonical_reason().unwrap_or("").to_owned(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(name, value)| header_pair(name, value))
+            .collect(),
+        url,
+        redirected: false,
+        body: Body::Stream(body),
+    }
+}
+
 /// The `[assets]` binding (`env.ASSETS.fetch()`): the worker's own static files, with
 /// `not_found_handling` for paths that match none.
 struct AssetsOutbound {
@@ -841,19 +848,7 @@ impl Outbound for AssetsOutbound {
                 Some(response) => response,
                 None => assets.not_found(&method, url.path(), &headers).await,
             };
-            let (parts, body) = response.into_parts();
-            Ok(OutboundResponse {
-                status: parts.status.as_u16(),
-                status_text: parts.status.canonical_reason().unwrap_or("").to_owned(),
-                headers: parts
-                    .headers
-                    .iter()
-                    .map(|(name, value)| header_pair(name, value))
-                    .collect(),
-                url: request.url,
-                redirected: false,
-                body: Body::Stream(body),
-            })
+            Ok(local_response(response, request.url))
         })
     }
 }
