@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use verge_config::WorkerConfig;
 use verge_runtime::{LogLevel, Storage, WorkerLimits};
-use verge_server::{BoundListeners, Crons, EdgeOptions, Geo, LogSink};
+use verge_server::{BoundListeners, Crons, Deployed, EdgeOptions, Geo, LogSink, Site, SiteHandle};
 use verge_store_embedded::Blobs;
 
 /// The largest request body a worker is given: Cloudflare's Enterprise limit (500 MB). Bodies
@@ -90,34 +90,128 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {addr}"))?;
     let shown = listeners.local_addr();
     let entry = config.root.join(&config.main);
-    let server = verge_server::serve_worker(
-        listeners,
-        Arc::new(config),
-        EdgeOptions {
-            limits,
-            max_request_body: MAX_REQUEST_BODY,
-            console,
-            origin: args.origin,
-            header_timeout: std::time::Duration::from_secs(10),
-            drain_timeout: std::time::Duration::from_secs(5),
-            isolate_idle: None,
-            isolate_budget: None,
-            storage,
-            geo: Arc::new(Geo::local()),
-            crons: if args.test_scheduled {
-                Crons::OnDemand
-            } else {
-                Crons::Off
-            },
+    let site = SiteHandle::new(Site::single(Arc::new(config)));
+    let options = EdgeOptions {
+        limits,
+        max_request_body: MAX_REQUEST_BODY,
+        console,
+        origin: args.origin,
+        header_timeout: std::time::Duration::from_secs(10),
+        drain_timeout: std::time::Duration::from_secs(5),
+        isolate_idle: None,
+        isolate_budget: None,
+        storage,
+        geo: Arc::new(Geo::local()),
+        crons: if args.test_scheduled {
+            Crons::OnDemand
+        } else {
+            Crons::Off
         },
+    };
+    let server = verge_server::serve_site(
+        listeners,
+        site.clone(),
+        Arc::default(),
+        options.clone(),
+        true,
     );
     // A script that does not compile or registers no handler is reported here, with its file and
     // line, and nothing is served.
     server
         .wait_loaded()
         .with_context(|| format!("could not load worker {}", entry.display()))?;
+    watch_and_reload(args.path.clone(), args.vars.clone(), site, options);
     crate::signals::serve_until_stopped(server, shown);
     Ok(())
+}
+
+/// How often the project's files are looked at for changes.
+const WATCH_PERIOD: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// Watches the project and, when a file changes, loads it again as a new version: the server
+/// keeps its listener, requests in flight finish on the old version, new ones get the new. A
+/// version that does not load is reported and the old one keeps serving. (Storage opened at
+/// start stays as it was: a binding of a kind the project did not have needs a restart.)
+fn watch_and_reload(path: PathBuf, vars: Vec<String>, site: SiteHandle, options: EdgeOptions) {
+    let watched = site.current().workers[0].config.root.clone();
+    let spawned = std::thread::Builder::new()
+        .name("verge-reload".into())
+        .spawn(move || {
+            let mut seen = fingerprint(&watched);
+            let mut version = 1;
+            loop {
+                std::thread::sleep(WATCH_PERIOD);
+                let now = fingerprint(&watched);
+                if now == seen {
+                    continue;
+                }
+                seen = now;
+                version += 1;
+                let started = std::time::Instant::now();
+                match reload(&path, &vars, version, &options) {
+                    Ok(deployed) => {
+                        site.replace(Site::single_version(deployed));
+                        println!(
+                            "⎔ Reloaded in {:.1} ms",
+                            started.elapsed().as_secs_f64() * 1000.0
+                        );
+                    }
+                    Err(error) => eprintln!(
+                        "✘ [ERROR] the change does not load; the previous version keeps serving: \
+                         {error:#}"
+                    ),
+                }
+            }
+        });
+    if let Err(error) = spawned {
+        tracing::warn!("files will not be watched for changes: {error}");
+    }
+}
+
+/// The project as it is now, checked by loading it once.
+fn reload(
+    path: &std::path::Path,
+    vars: &[String],
+    version: u64,
+    options: &EdgeOptions,
+) -> anyhow::Result<Deployed> {
+    let mut config = WorkerConfig::locate(path)?;
+    config.apply_dev_vars()?;
+    config.apply_var_overrides(vars)?;
+    let deployed = Deployed::new(Arc::new(config), version);
+    verge_server::check_workers(std::slice::from_ref(&deployed), options)
+        .map_err(|(_, error)| anyhow::anyhow!("{error}"))?;
+    Ok(deployed)
+}
+
+/// Every file of the project with its size and modification time, in order; dot-directories
+/// (`.verge` state, `.git`) and `node_modules` are not the project's code. At most 10,000.
+fn fingerprint(root: &std::path::Path) -> Vec<(PathBuf, u64, std::time::SystemTime)> {
+    let mut files = Vec::new();
+    let mut dirs = vec![root.to_owned()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') || name == "node_modules" || files.len() >= 10_000 {
+                continue;
+            }
+            let Ok(metadata) = entry.metadata() else {
+                continue;
+            };
+            if metadata.is_dir() {
+                dirs.push(entry.path());
+            } else {
+                let modified = metadata.modified().unwrap_or(std::time::UNIX_EPOCH);
+                files.push((entry.path(), metadata.len(), modified));
+            }
+        }
+    }
+    files.sort();
+    files
 }
 
 /// Worker output goes to stdout (log, info, debug) and stderr (warn, error), unadorned, as

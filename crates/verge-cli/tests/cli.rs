@@ -135,3 +135,41 @@ fn dev_reads_secrets_from_dev_vars() {
     let server = DevServer::start(project.path(), &[]);
     assert_eq!(get(&client(), &server.base).body, "open sesame dev");
 }
+
+#[test]
+fn a_change_is_served_without_a_restart() {
+    let version = |n: u32| {
+        format!("export default {{ fetch() {{ return new Response('version {n}'); }} }};\n")
+    };
+    let project = write_project(&[
+        ("wrangler.toml", "name = \"live\"\nmain = \"index.js\"\n"),
+        ("index.js", &version(1)),
+    ]);
+    let mut server = DevServer::start(project.path(), &[]);
+    let agent = client();
+    let base = server.base.clone();
+    let body = || get(&agent, &format!("{base}/")).body;
+    assert_eq!(body(), "version 1");
+    let entry = project.path().join("index.js");
+    std::fs::write(&entry, version(2)).unwrap();
+    assert!(
+        wait_until(std::time::Duration::from_secs(10), || body() == "version 2"),
+        "the change was not served: {}",
+        body()
+    );
+    // A change that does not load is reported; the last good version keeps serving.
+    std::fs::write(
+        &entry,
+        "export default { fetch() { return new Response('broken' }; };\n",
+    )
+    .unwrap();
+    assert!(server.wait_for_stderr("does not load", std::time::Duration::from_secs(10)));
+    assert_eq!(body(), "version 2");
+    std::fs::write(&entry, version(3)).unwrap();
+    assert!(
+        wait_until(std::time::Duration::from_secs(10), || body() == "version 3"),
+        "the fix was not served: {}",
+        body()
+    );
+    assert!(server.stdout().contains("Reloaded"));
+}

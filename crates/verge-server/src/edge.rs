@@ -168,8 +168,13 @@ pub struct Site {
 impl Site {
     /// One worker answering everything, reaching any address.
     pub fn single(config: Arc<WorkerConfig>) -> Self {
+        Self::single_version(Deployed::new(config, 1))
+    }
+
+    /// One worker, as deployed, answering everything: `verge dev` after a reload.
+    pub fn single_version(deployed: Deployed) -> Self {
         Self {
-            workers: vec![Deployed::new(config, 1)],
+            workers: vec![deployed],
             routes: None,
             zones: Vec::new(),
             policy: NetworkPolicy::open(),
