@@ -3,6 +3,7 @@
 mod d1;
 mod deploy;
 mod dev;
+mod init;
 mod kv;
 mod r2;
 mod secret;
@@ -29,6 +30,8 @@ struct Cli {
 enum Command {
     /// Serve a Workers project (or one script) on this machine, as `wrangler dev` does.
     Dev(dev::DevArgs),
+    /// Make a starter project: a TypeScript worker, its config and a test.
+    Init(init::InitArgs),
     /// Serve many workers from a verge.toml, routed by their wrangler routes.
     Serve(serve::ServeArgs),
     /// Upload a project to a running `verge serve` (admin API).
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Dev(args) => dev::run(args),
+        Command::Init(args) => init::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Deploy(args) => deploy::run(args),
         Command::Tail(args) => tail::run(args),

@@ -173,3 +173,40 @@ fn a_change_is_served_without_a_restart() {
     );
     assert!(server.stdout().contains("Reloaded"));
 }
+
+#[test]
+fn init_makes_a_project_whose_own_test_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("hello-edge");
+    let made = verge().arg("init").arg(&project).output().unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    for file in [
+        "wrangler.toml",
+        "package.json",
+        "src/index.ts",
+        "test/index.test.mjs",
+    ] {
+        assert!(project.join(file).is_file(), "{file}");
+    }
+    let again = verge().arg("init").arg(&project).output().unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
+    // The project's own test, as `npm test` runs it, against this build of verge.
+    let tested = std::process::Command::new("node")
+        .args(["--test", "test/"])
+        .current_dir(&project)
+        .env("VERGE", env!("CARGO_BIN_EXE_verge"))
+        .output()
+        .expect("node, to run the starter project's test");
+    assert!(
+        tested.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&tested.stdout),
+        String::from_utf8_lossy(&tested.stderr)
+    );
+    assert!(String::from_utf8_lossy(&tested.stdout).contains("pass 2"));
+}
