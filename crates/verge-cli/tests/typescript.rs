@@ -1,6 +1,7 @@
 //! TypeScript projects as wrangler runs them: `main = "src/index.ts"`, imports of other `.ts`
 //! files with no extension or with `.js`, enums and type-only imports; types are stripped at
-//! load, and a syntax error stops the load naming the file and line.
+//! load, and a syntax error stops the load naming the file and line. JSON, text and data files
+//! import as wrangler's default module rules have them.
 
 // Test code fails by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -69,4 +70,50 @@ fn a_typescript_syntax_error_names_the_file_and_line() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("src/broken.ts:2:"), "{stderr}");
+}
+
+#[test]
+fn json_text_and_data_files_import_as_wrangler_s_rules_have_them() {
+    let dir = project(&[
+        ("wrangler.toml", CONFIG),
+        (
+            "src/index.ts",
+            r#"import config from './config.json';
+import page from './page.html';
+import query from './query.sql';
+import blob from './blob.bin';
+export default {
+  fetch(): Response {
+    const bytes = [...new Uint8Array(blob)];
+    return Response.json({ config, page, query, bytes, isBuffer: blob instanceof ArrayBuffer });
+  },
+};
+"#,
+        ),
+        (
+            "src/config.json",
+            "{ \"limit\": 3, \"names\": [\"a\", \"b\"] }",
+        ),
+        (
+            "src/page.html",
+            "<p class=\"x\">line one\nline \\two\u{2028}</p>",
+        ),
+        ("src/query.sql", "SELECT 1;"),
+        ("src/blob.bin", "\u{1}AB"),
+    ]);
+    let server = DevServer::start(dir.path(), &[]);
+    let reply = get(&client(), &format!("{}/", server.base));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let seen: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(
+        seen["config"],
+        serde_json::json!({ "limit": 3, "names": ["a", "b"] })
+    );
+    assert_eq!(
+        seen["page"],
+        "<p class=\"x\">line one\nline \\two\u{2028}</p>"
+    );
+    assert_eq!(seen["query"], "SELECT 1;");
+    assert_eq!(seen["bytes"], serde_json::json!([1, 65, 66]));
+    assert_eq!(seen["isBuffer"], true);
 }

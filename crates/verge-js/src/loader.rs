@@ -159,6 +159,56 @@ pub fn resolve_relative(importer: &str, specifier: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
+/// A file as the module JavaScript sees, by its name, as wrangler's default rules have it:
+/// TypeScript with its types stripped; JSON as its value; `.txt`, `.html` and `.sql` as a
+/// string (Text); `.bin` as an ArrayBuffer (Data); anything else as JavaScript.
+fn as_module(name: &str, source: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
+    let extension = name
+        .rsplit_once('.')
+        .map_or("", |(_, ext)| ext)
+        .to_ascii_lowercase();
+    let text =
+        || String::from_utf8(source.clone()).map_err(|_| format!("{name} is not UTF-8 text"));
+    Ok(match extension.as_str() {
+        _ if crate::is_typescript(name) => crate::strip_types(name, &text()?)?.into_bytes(),
+        "json" => format!(
+            "export default {};\n",
+            text()?.trim_start_matches('\u{feff}')
+        )
+        .into_bytes(),
+        "txt" | "html" | "sql" => format!("export default {};\n", js_string(&text()?)).into_bytes(),
+        "bin" => {
+            let bytes: Vec<String> = source.iter().map(u8::to_string).collect();
+            format!(
+                "export default new Uint8Array([{}]).buffer;\n",
+                bytes.join(",")
+            )
+            .into_bytes()
+        }
+        _ => source,
+    })
+}
+
+/// `text` as a JavaScript string literal.
+fn js_string(text: &str) -> String {
+    let mut literal = String::with_capacity(text.len() + 2);
+    literal.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => literal.push_str("\\\""),
+            '\\' => literal.push_str("\\\\"),
+            '\n' => literal.push_str("\\n"),
+            '\r' => literal.push_str("\\r"),
+            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
+                literal.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+            }
+            c => literal.push(c),
+        }
+    }
+    literal.push('"');
+    literal
+}
+
 /// What an import may leave out, tried in order when the name itself is no file: TypeScript
 /// projects import `./util` for `util.ts`, and `./util.js` for `util.ts` too.
 const IMPLIED: &[&str] = &[
@@ -221,12 +271,7 @@ impl Loader for ProjectLoader {
             let source = std::fs::read(&path).map_err(|e| {
                 Error::new_loading_message(name, format!("cannot read {}: {e}", path.display()))
             })?;
-            if !crate::is_typescript(name) {
-                return Ok(source);
-            }
-            crate::strip_types(name, &String::from_utf8_lossy(&source))
-                .map(String::into_bytes)
-                .map_err(|message| Error::new_loading_message(name, message))
+            as_module(name, source).map_err(|message| Error::new_loading_message(name, message))
         })
     }
 }
