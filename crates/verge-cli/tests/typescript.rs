@@ -1,7 +1,8 @@
 //! TypeScript projects as wrangler runs them: `main = "src/index.ts"`, imports of other `.ts`
 //! files with no extension or with `.js`, enums and type-only imports; types are stripped at
 //! load, and a syntax error stops the load naming the file and line. JSON, text and data files
-//! import as wrangler's default module rules have them.
+//! import as wrangler's default module rules have them; npm packages resolve from
+//! `node_modules` by their `exports` conditions, `module` and `main`.
 
 // Test code fails by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -116,4 +117,85 @@ export default {
     assert_eq!(seen["query"], "SELECT 1;");
     assert_eq!(seen["bytes"], serde_json::json!([1, 65, 66]));
     assert_eq!(seen["isBuffer"], true);
+}
+
+#[test]
+fn npm_packages_resolve_by_exports_conditions_module_and_main() {
+    let dir = project(&[
+        ("wrangler.toml", CONFIG),
+        (
+            "src/index.ts",
+            r#"import { who } from 'greeter';
+import { extra } from 'greeter/extra';
+import { shout } from 'greeter/tools/shout';
+import { util } from '@scope/util';
+export default {
+  fetch(): Response {
+    return new Response([who, extra, shout('x'), util].join(' '));
+  },
+};
+"#,
+        ),
+        (
+            "node_modules/greeter/package.json",
+            r#"{ "name": "greeter", "exports": {
+                 ".": { "node": "./dist/node.js", "workerd": "./dist/workerd.js", "default": "./dist/index.js" },
+                 "./extra": { "import": "./dist/extra.mjs", "require": "./dist/extra.cjs" },
+                 "./tools/*": "./dist/tools/*.js" } }"#,
+        ),
+        (
+            "node_modules/greeter/dist/workerd.js",
+            "export const who = 'workerd build';",
+        ),
+        (
+            "node_modules/greeter/dist/index.js",
+            "export const who = 'generic build';",
+        ),
+        (
+            "node_modules/greeter/dist/extra.mjs",
+            "export const extra = 'esm extra';",
+        ),
+        (
+            "node_modules/greeter/dist/tools/shout.js",
+            "export const shout = (s) => s.toUpperCase() + '!';",
+        ),
+        (
+            "node_modules/@scope/util/package.json",
+            r#"{ "name": "@scope/util", "module": "./esm/index.js", "main": "./cjs/index.js" }"#,
+        ),
+        (
+            "node_modules/@scope/util/esm/index.js",
+            "export { util } from './impl';",
+        ),
+        (
+            "node_modules/@scope/util/esm/impl.js",
+            "export const util = 'scoped esm';",
+        ),
+    ]);
+    let server = DevServer::start(dir.path(), &[]);
+    let reply = get(&client(), &format!("{}/", server.base));
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (200, "workerd build esm extra X! scoped esm")
+    );
+
+    let missing = project(&[
+        ("wrangler.toml", CONFIG),
+        (
+            "src/index.ts",
+            "import 'not-installed';\nexport default { fetch() { return new Response('x'); } };\n",
+        ),
+    ]);
+    let output = support::verge()
+        .arg("dev")
+        .arg(missing.path())
+        .args(["--port", "0"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("not-installed") && stderr.contains("npm install"),
+        "{stderr}"
+    );
 }

@@ -209,6 +209,116 @@ fn js_string(text: &str) -> String {
     literal
 }
 
+/// The export conditions an npm package's `exports` is read with, most preferred first, as
+/// wrangler's bundler chooses for Workers.
+const CONDITIONS: &[&str] = &[
+    "workerd", "worker", "browser", "import", "module", "default",
+];
+
+impl ProjectLoader {
+    /// A bare specifier (`hono`, `hono/cors`, `@scope/pkg/sub`): the package in the nearest
+    /// `node_modules` from the importer up to the project root, its file chosen by `exports`
+    /// (with [`CONDITIONS`]), else `module`, else `main`, else `index.js`.
+    fn resolve_package(
+        &self,
+        importer: &str,
+        specifier: &str,
+    ) -> std::result::Result<String, String> {
+        let mut parts = specifier.splitn(if specifier.starts_with('@') { 3 } else { 2 }, '/');
+        let package: Vec<&str> = parts
+            .by_ref()
+            .take(if specifier.starts_with('@') { 2 } else { 1 })
+            .collect();
+        let package = package.join("/");
+        let rest = parts.next();
+        if package.is_empty()
+            || package
+                .split('/')
+                .any(|p| p.is_empty() || p == "." || p == "..")
+        {
+            return Err(format!("\"{specifier}\" is not a package name"));
+        }
+        let subpath = rest.map_or_else(|| ".".to_owned(), |rest| format!("./{rest}"));
+        let mut dir = std::path::Path::new(importer)
+            .parent()
+            .map(std::path::Path::to_path_buf);
+        while let Some(current) = dir {
+            let candidate = current.join("node_modules").join(&package);
+            let manifest = self.root.join(&candidate).join("package.json");
+            if manifest.is_file() {
+                let text = std::fs::read_to_string(&manifest)
+                    .map_err(|e| format!("cannot read {}: {e}", manifest.display()))?;
+                let json: serde_json::Value = serde_json::from_str(&text)
+                    .map_err(|e| format!("{} is not JSON: {e}", manifest.display()))?;
+                let file = package_entry(&json, &subpath).ok_or_else(|| {
+                    format!("package {package} exports nothing for \"{subpath}\" under the conditions {CONDITIONS:?}")
+                })?;
+                let base = format!(
+                    "{}/package.json",
+                    candidate.to_string_lossy().replace('\\', "/")
+                );
+                let resolved = resolve_relative(&base, &file)
+                    .ok_or("the package's file leads outside the project")?;
+                return Ok(self.with_extension(resolved));
+            }
+            dir = current.parent().map(std::path::Path::to_path_buf);
+        }
+        Err(format!(
+            "no package {package} in node_modules (run npm install?)"
+        ))
+    }
+}
+
+/// The file of a package for `subpath` (`.` or `./sub`), relative to its directory.
+fn package_entry(manifest: &serde_json::Value, subpath: &str) -> Option<String> {
+    if let Some(exports) = manifest.get("exports") {
+        return exports_target(exports, subpath);
+    }
+    if subpath != "." {
+        return Some(subpath.to_owned());
+    }
+    ["module", "main"]
+        .iter()
+        .find_map(|field| manifest.get(*field)?.as_str().map(str::to_owned))
+        .or_else(|| Some("./index.js".to_owned()))
+}
+
+/// `exports` read for `subpath`: a string or conditions for `.`, or a map of subpaths (with
+/// `*` patterns).
+fn exports_target(exports: &serde_json::Value, subpath: &str) -> Option<String> {
+    let map = exports.as_object();
+    let by_subpath = map.is_some_and(|m| m.keys().any(|k| k.starts_with('.')));
+    if !by_subpath {
+        return (subpath == ".")
+            .then(|| condition_target(exports, None))
+            .flatten();
+    }
+    let map = map?;
+    if let Some(target) = map.get(subpath) {
+        return condition_target(target, None);
+    }
+    map.iter().find_map(|(key, target)| {
+        let (prefix, suffix) = key.split_once('*')?;
+        let star = subpath.strip_prefix(prefix)?.strip_suffix(suffix)?;
+        condition_target(target, Some(star))
+    })
+}
+
+/// A target of `exports`: a path (with `*` filled in), the first of a list that resolves, or
+/// the first of our conditions it names; `null` excludes.
+fn condition_target(target: &serde_json::Value, star: Option<&str>) -> Option<String> {
+    match target {
+        serde_json::Value::String(path) => {
+            Some(star.map_or_else(|| path.clone(), |s| path.replace('*', s)))
+        }
+        serde_json::Value::Array(items) => items.iter().find_map(|t| condition_target(t, star)),
+        serde_json::Value::Object(conditions) => CONDITIONS
+            .iter()
+            .find_map(|c| conditions.get(*c).and_then(|t| condition_target(t, star))),
+        _ => None,
+    }
+}
+
 /// What an import may leave out, tried in order when the name itself is no file: TypeScript
 /// projects import `./util` for `util.ts`, and `./util.js` for `util.ts` too.
 const IMPLIED: &[&str] = &[
@@ -246,11 +356,9 @@ impl Resolver for ProjectLoader {
         _attributes: Option<ImportAttributes<'js>>,
     ) -> Result<String> {
         if !(name.starts_with("./") || name.starts_with("../")) {
-            return Err(Error::new_resolving_message(
-                base,
-                name,
-                "only relative imports (./ or ../) are supported; npm packages are not yet",
-            ));
+            return self
+                .resolve_package(base, name)
+                .map_err(|why| Error::new_resolving_message(base, name, why));
         }
         let resolved = resolve_relative(base, name).ok_or_else(|| {
             Error::new_resolving_message(base, name, "the path leads outside the project directory")
