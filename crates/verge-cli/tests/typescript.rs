@@ -199,3 +199,52 @@ export default {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_hono_app_from_npm_runs_unmodified() {
+    // Hono as `npm install hono` lays it out (`.ci/run` installs it into .ci/npm).
+    let installed = support::repo_root().join(".ci/npm/node_modules");
+    assert!(
+        installed.join("hono/package.json").is_file(),
+        "no Hono in {}: run .ci/run (it installs hono with npm)",
+        installed.display()
+    );
+    let dir = project(&[
+        (
+            "wrangler.toml",
+            "name = \"hono-app\"\nmain = \"src/index.ts\"\n",
+        ),
+        (
+            "src/index.ts",
+            r#"import { Hono } from 'hono';
+import { cors } from 'hono/cors';
+import { etag } from 'hono/etag';
+
+type Bindings = { GREETING?: string };
+const app = new Hono<{ Bindings: Bindings }>();
+app.use('*', cors());
+app.use('*', etag());
+app.get('/', (c) => c.text('Hello Hono!'));
+app.get('/users/:id', (c) => c.json({ id: c.req.param('id') }));
+export default app;
+"#,
+        ),
+    ]);
+    std::os::unix::fs::symlink(&installed, dir.path().join("node_modules")).unwrap();
+    let server = DevServer::start(dir.path(), &[]);
+    let agent = client();
+    let home = get(&agent, &format!("{}/", server.base));
+    assert_eq!((home.status, home.body.as_str()), (200, "Hello Hono!"));
+    assert_eq!(home.headers["access-control-allow-origin"], "*");
+    let etag = home.headers["etag"].to_str().unwrap().to_owned();
+    let user = get(&agent, &format!("{}/users/42", server.base));
+    assert_eq!(user.body, r#"{"id":"42"}"#);
+    let cached = support::send(
+        &agent,
+        http::Request::get(format!("{}/", server.base))
+            .header("if-none-match", &etag)
+            .body(Vec::new())
+            .unwrap(),
+    );
+    assert_eq!(cached.status, 304);
+}
