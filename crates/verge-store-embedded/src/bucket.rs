@@ -18,8 +18,8 @@ use rusqlite::{params, Connection, OptionalExtension as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use verge_storage::{
-    r2_limits, BucketStore, ByteStream, Conditions, GetOutcome, ListOptions, NewObject, ObjectInfo,
-    ObjectPage, ObjectRange, StorageError, StorageFuture, UploadedPart,
+    r2_limits, unix_now_ms as now_ms, BucketStore, ByteStream, Conditions, GetOutcome, ListOptions,
+    NewObject, ObjectInfo, ObjectPage, ObjectRange, StorageError, StorageFuture, UploadedPart,
 };
 
 const SCHEMA: &str = "
@@ -864,12 +864,6 @@ fn random_id() -> String {
         bytes = nanos.to_le_bytes();
     }
     hex(&bytes)
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl BucketStore for ObjectBuckets {

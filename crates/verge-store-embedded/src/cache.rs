@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use verge_storage::{CacheStore, CachedResponse, StorageFuture};
+use verge_storage::{unix_now_ms as now_ms, CacheStore, CachedResponse, StorageFuture};
 
 type Key = (String, String);
 
@@ -71,13 +71,8 @@ impl MemoryCache {
     }
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-fn size_of(url: &str, response: &CachedResponse) -> usize {
+/// The bytes an entry counts for against a cache's bound: its URL, headers and body.
+pub(crate) fn size_of(url: &str, response: &CachedResponse) -> usize {
     let headers: usize = response
         .headers
         .iter()

@@ -8,7 +8,9 @@ use crate::MemoryCache;
 use rusqlite::{params, Connection, OptionalExtension as _};
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
-use verge_storage::{CacheStore, CachedResponse, StorageError, StorageFuture};
+use verge_storage::{
+    unix_now_ms as now_ms, CacheStore, CachedResponse, StorageError, StorageFuture,
+};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS responses (
@@ -40,19 +42,9 @@ fn backend(error: impl std::fmt::Display) -> StorageError {
     StorageError::Backend(format!("the cache's disk: {error}"))
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
+/// [`size_of`](crate::cache::size_of), as the disk tier counts in.
 fn entry_size(url: &str, response: &CachedResponse) -> u64 {
-    let headers: usize = response
-        .headers
-        .iter()
-        .map(|(n, v)| n.len() + v.len())
-        .sum();
-    (url.len() + headers + response.body.len()) as u64
+    crate::cache::size_of(url, response) as u64
 }
 
 impl DiskCache {
