@@ -126,14 +126,7 @@ fn serve_runs_crons_on_schedule() {
 #[test]
 fn a_bad_cron_is_refused_naming_it() {
     let bad = project(MODULE, "[triggers]\ncrons = [\"61 * * * *\"]\n");
-    let output = support::verge()
-        .arg("dev")
-        .arg(bad.path())
-        .args(["--port", "0"])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = support::dev_refusal(bad.path());
     assert!(
         stderr.contains("61 * * * *") && stderr.contains("wrangler.toml"),
         "{stderr}"

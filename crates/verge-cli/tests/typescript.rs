@@ -62,14 +62,7 @@ fn a_typescript_syntax_error_names_the_file_and_line() {
         ("src/index.ts", "import { x } from './broken';\nexport default { fetch() { return new Response(String(x)); } };\n"),
         ("src/broken.ts", "export const x: number = 1;\nexport const y: = 2;\n"),
     ]);
-    let output = support::verge()
-        .arg("dev")
-        .arg(dir.path())
-        .args(["--port", "0"])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = support::dev_refusal(dir.path());
     assert!(stderr.contains("src/broken.ts:2:"), "{stderr}");
 }
 
@@ -186,14 +179,7 @@ export default {
             "import 'not-installed';\nexport default { fetch() { return new Response('x'); } };\n",
         ),
     ]);
-    let output = support::verge()
-        .arg("dev")
-        .arg(missing.path())
-        .args(["--port", "0"])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = support::dev_refusal(missing.path());
     assert!(
         stderr.contains("not-installed") && stderr.contains("npm install"),
         "{stderr}"

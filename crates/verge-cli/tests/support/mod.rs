@@ -14,6 +14,22 @@ pub fn verge() -> Command {
     Command::new(env!("CARGO_BIN_EXE_verge"))
 }
 
+/// Runs `verge dev PATH` expecting it to refuse to start; what it said on stderr.
+pub fn dev_refusal(path: &Path) -> String {
+    let output = verge()
+        .arg("dev")
+        .arg(path)
+        .args(["--port", "0"])
+        .output()
+        .unwrap();
+    assert!(
+        !output.status.success(),
+        "verge dev started with {}",
+        path.display()
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
