@@ -17,6 +17,10 @@ export default {
   },
   async scheduled(controller, env, ctx) {
     if (controller.cron === 'fail') throw new Error('the backup failed');
+    if (controller.cron === 'fail later') {
+      ctx.waitUntil(new Promise((_, reject) => setTimeout(() => reject(new Error('the upload failed')), 20)));
+      return;
+    }
     const runs = Number(await env.KV.get('runs') ?? 0) + 1;
     ctx.waitUntil(env.KV.put('last', `${controller.cron} at ${typeof controller.scheduledTime}`));
     await env.KV.put('runs', String(runs));
@@ -61,6 +65,17 @@ fn dev_runs_the_scheduled_handler_on_demand() {
     assert_eq!(failed.status, 500);
     assert!(failed.body.contains("the backup failed"), "{}", failed.body);
     assert_eq!(get(&agent, &format!("{}/", server.base)).body, "1");
+    // The event lasts until its ctx.waitUntil work is done, and fails if that work does.
+    let failed_later = get(
+        &agent,
+        &format!("{}/__scheduled?cron=fail+later", server.base),
+    );
+    assert_eq!(failed_later.status, 500);
+    assert!(
+        failed_later.body.contains("the upload failed"),
+        "{}",
+        failed_later.body
+    );
 
     // Without the flag, /__scheduled is the worker's own path. (One server at a time holds the
     // project's KV store.)

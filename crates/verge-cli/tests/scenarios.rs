@@ -66,6 +66,12 @@ fn run_scenario(dir: &Path) -> Result<(), String> {
             format!("ORIGIN:{}", origin.base),
         ]);
     }
+    // Bindings keep their data in a directory of this run's own, never in the repository.
+    let state = tempfile::tempdir().unwrap();
+    args.extend([
+        "--persist-to".into(),
+        state.path().to_string_lossy().into_owned(),
+    ]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
 
     if let Some(expected) = spec.get("loadError") {

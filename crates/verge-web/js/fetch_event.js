@@ -61,15 +61,20 @@
   }
   const toParts = (response) => (response instanceof Promise ? response.then(parts) : Promise.resolve(response).then(parts));
 
+  // Waits for every `ctx.waitUntil` promise, those added meanwhile included; the reasons of
+  // those that rejected.
   async function drainWaitUntil(list) {
+    const failures = [];
     for (let done = 0; done < list.length;) {
       const batch = list.slice(done);
       done = list.length;
       for (const result of await Promise.allSettled(batch)) {
-        if (result.status === 'rejected') internals.reportError(result.reason);
+        if (result.status === 'rejected') failures.push(result.reason);
       }
     }
+    return failures;
   }
+  const reportFailures = (failures) => failures.forEach(internals.reportError);
 
   // Runs the fetch handler for one request. Returns a promise that never rejects, of
   // `{ parts, error, passThrough, done }`: the response's parts for the host (or the error that
@@ -89,14 +94,15 @@
     } catch (error) {
       result = Promise.reject(error);
     }
-    const done = () => (state.waitUntil.length ? drainWaitUntil(state.waitUntil) : undefined);
+    const done = () => (state.waitUntil.length ? drainWaitUntil(state.waitUntil).then(reportFailures) : undefined);
     return result.then(
       (parts) => ({ parts, passThrough: state.passThrough, done: done() }),
       (error) => ({ error, passThrough: state.passThrough, done: done() }));
   };
 
   // Runs the scheduled handler for one cron trigger firing at `scheduledTime` (ms). Returns a
-  // promise that never rejects, of `{ error, done }` as dispatchFetch's, with no response.
+  // promise that never rejects, of `{ error }`. As on Workers, the event lasts until its
+  // `ctx.waitUntil` work is done too, and fails with the first of that work to reject.
   internals.dispatchScheduled = function (cron, scheduledTime, env) {
     const state = { waitUntil: [], passThrough: false };
     let result;
@@ -111,7 +117,15 @@
     } catch (error) {
       result = Promise.reject(error);
     }
-    const done = () => (state.waitUntil.length ? drainWaitUntil(state.waitUntil) : undefined);
-    return result.then(() => ({ done: done() }), (error) => ({ error, done: done() }));
+    const finished = async () => {
+      const [first, ...rest] = await drainWaitUntil(state.waitUntil);
+      reportFailures(rest);
+      if (first !== undefined) throw first;
+    };
+    const failed = async (error) => {
+      reportFailures(await drainWaitUntil(state.waitUntil));
+      throw error;
+    };
+    return result.then(finished, failed).then(() => ({}), (error) => ({ error }));
   };
 })
