@@ -9,17 +9,7 @@
 
 mod support;
 
-use support::{client, get, DevServer};
-
-fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (path, text) in files {
-        let path = dir.path().join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    dir
-}
+use support::{client, get, project, DevServer};
 
 const CONFIG: &str = "name = \"ts\"\nmain = \"src/index.ts\"\n[vars]\nGREETING = \"hello\"\n";
 

@@ -8,6 +8,7 @@
 //! must never let a script's error or resource use become a Rust panic.
 
 mod bytes;
+mod commonjs;
 mod error;
 mod host_state;
 mod id_table;
@@ -18,6 +19,7 @@ mod settle;
 mod typescript;
 
 pub use bytes::bytes_of;
+pub use commonjs::Builtins;
 pub use error::JsError;
 pub use host_state::{
     ensure as ensure_host_state, store as store_host_state, with as with_host_state,
@@ -172,13 +174,15 @@ impl Isolate {
     }
 
     /// Installs a loader for the isolate's `import` statements that reads modules under `root`,
-    /// from `cache` where it holds them, and returns it (to declare the entry module with).
+    /// from `cache` where it holds them, with `builtins` found before any file, and returns it
+    /// (to declare the entry module with).
     pub fn set_loader(
         &self,
         root: impl Into<PathBuf>,
         cache: Option<ModuleCache>,
+        builtins: Option<Rc<dyn Builtins>>,
     ) -> ProjectLoader {
-        let loader = ProjectLoader::new(root, cache, self.core.retained_bytecode.clone());
+        let loader = ProjectLoader::new(root, cache, self.core.retained_bytecode.clone(), builtins);
         self.core.runtime.set_loader(loader.clone(), loader.clone());
         loader
     }

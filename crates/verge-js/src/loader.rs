@@ -3,16 +3,17 @@
 //!
 //! Module names are paths relative to the project root (`src/index.js`), so that stack traces
 //! and errors name files as the developer sees them. Relative specifiers resolve against the
-//! importing module; bare specifiers (npm packages) are not resolved yet and fail with a message
-//! that names both the specifier and the importer.
+//! importing module, bare ones to the embedder's [`Builtins`] or else to npm packages in
+//! `node_modules`; CommonJS files and builtins load through facades (see `commonjs`).
 //!
 //! A [`ModuleCache`] holds the compiled bytecode of one version of a project's modules, shared
 //! by every isolate made from it on any thread: the first isolate parses and writes each module,
 //! later ones (other threads, isolates re-created after eviction) read the bytecode instead.
 
+use crate::commonjs::{self, Builtins};
 use rquickjs::loader::{ImportAttributes, Loader, Resolver};
 use rquickjs::module::{Declared, WriteOptions};
-use rquickjs::{Ctx, Error, Module, Result};
+use rquickjs::{Ctx, Error, Module, Result, Value};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
@@ -22,23 +23,32 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// Compiled modules of one project version by name; cheap to clone, shared across threads.
 /// Only for files that do not change: a new version gets a new cache.
 #[derive(Clone, Default)]
-pub struct ModuleCache(Arc<Mutex<HashMap<String, Arc<[u8]>>>>);
+pub struct ModuleCache(Arc<Mutex<HashMap<String, Compiled>>>);
+
+/// One module's bytecode, and whether it is a facade (whose `import.meta` needs its exports).
+#[derive(Clone)]
+struct Compiled {
+    bytecode: Arc<[u8]>,
+    facade: bool,
+}
 
 impl ModuleCache {
     /// The modules; a panic elsewhere cannot leave a half-written entry, so a poisoned lock is
     /// still good.
-    fn modules(&self) -> MutexGuard<'_, HashMap<String, Arc<[u8]>>> {
+    fn modules(&self) -> MutexGuard<'_, HashMap<String, Compiled>> {
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn get(&self, name: &str) -> Option<Arc<[u8]>> {
+    fn get(&self, name: &str) -> Option<Compiled> {
         self.modules().get(name).cloned()
     }
 
-    fn insert(&self, name: &str, bytecode: Vec<u8>) {
-        self.modules().insert(name.to_owned(), bytecode.into());
+    fn insert(&self, name: &str, bytecode: Vec<u8>, facade: bool) {
+        let bytecode = bytecode.into();
+        self.modules()
+            .insert(name.to_owned(), Compiled { bytecode, facade });
     }
 
     /// How many modules are cached.
@@ -81,6 +91,7 @@ pub struct ProjectLoader {
     root: Rc<PathBuf>,
     cache: Option<ModuleCache>,
     retained: RetainedBytecode,
+    builtins: Option<Rc<dyn Builtins>>,
 }
 
 impl ProjectLoader {
@@ -88,11 +99,13 @@ impl ProjectLoader {
         root: impl Into<PathBuf>,
         cache: Option<ModuleCache>,
         retained: RetainedBytecode,
+        builtins: Option<Rc<dyn Builtins>>,
     ) -> Self {
         Self {
             root: Rc::new(root.into()),
             cache,
             retained,
+            builtins,
         }
     }
 
@@ -104,15 +117,29 @@ impl ProjectLoader {
         name: &str,
         source: impl FnOnce() -> Result<Vec<u8>>,
     ) -> Result<Module<'js, Declared>> {
+        self.declare_module(ctx, name, || Ok((source()?, false)))
+            .map(|(module, _)| module)
+    }
+
+    /// Like [`declare`](Self::declare), for `source` that also says whether it is a facade;
+    /// whether the module is one.
+    fn declare_module<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        name: &str,
+        source: impl FnOnce() -> Result<(Vec<u8>, bool)>,
+    ) -> Result<(Module<'js, Declared>, bool)> {
         let Some(cache) = &self.cache else {
-            return Module::declare(ctx.clone(), name, source()?);
+            let (source, facade) = source()?;
+            return Ok((Module::declare(ctx.clone(), name, source)?, facade));
         };
-        if let Some(bytecode) = cache.get(name) {
-            return self.load_bytecode(ctx, bytecode);
+        if let Some(compiled) = cache.get(name) {
+            return Ok((self.load_bytecode(ctx, compiled.bytecode)?, compiled.facade));
         }
-        let module = Module::declare(ctx.clone(), name, source()?)?;
-        cache.insert(name, module.write(WriteOptions::default())?);
-        Ok(module)
+        let (source, facade) = source()?;
+        let module = Module::declare(ctx.clone(), name, source)?;
+        cache.insert(name, module.write(WriteOptions::default())?, facade);
+        Ok((module, facade))
     }
 
     #[allow(unsafe_code)]
@@ -209,11 +236,33 @@ fn js_string(text: &str) -> String {
     literal
 }
 
-/// The export conditions an npm package's `exports` is read with, most preferred first, as
-/// wrangler's bundler chooses for Workers.
-const CONDITIONS: &[&str] = &[
-    "workerd", "worker", "browser", "import", "module", "default",
-];
+/// What a specifier is resolved for: an `import`, or a CommonJS `require()`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Want {
+    Import,
+    Require,
+}
+
+impl Want {
+    /// The export conditions an npm package's `exports` is read with, most preferred first, as
+    /// wrangler's bundler chooses for Workers.
+    fn conditions(self) -> &'static [&'static str] {
+        match self {
+            Want::Import => &[
+                "workerd", "worker", "browser", "import", "module", "default",
+            ],
+            Want::Require => &["workerd", "worker", "browser", "require", "default"],
+        }
+    }
+
+    /// The package.json fields naming the entry, when there is no `exports`.
+    fn entry_fields(self) -> &'static [&'static str] {
+        match self {
+            Want::Import => &["module", "main"],
+            Want::Require => &["main"],
+        }
+    }
+}
 
 impl ProjectLoader {
     /// A bare specifier (`hono`, `hono/cors`, `@scope/pkg/sub`): the package in the nearest
@@ -223,6 +272,7 @@ impl ProjectLoader {
         &self,
         importer: &str,
         specifier: &str,
+        want: Want,
     ) -> std::result::Result<String, String> {
         let mut parts = specifier.splitn(if specifier.starts_with('@') { 3 } else { 2 }, '/');
         let package: Vec<&str> = parts
@@ -250,8 +300,11 @@ impl ProjectLoader {
                     .map_err(|e| format!("cannot read {}: {e}", manifest.display()))?;
                 let json: serde_json::Value = serde_json::from_str(&text)
                     .map_err(|e| format!("{} is not JSON: {e}", manifest.display()))?;
-                let file = package_entry(&json, &subpath).ok_or_else(|| {
-                    format!("package {package} exports nothing for \"{subpath}\" under the conditions {CONDITIONS:?}")
+                let file = package_entry(&json, &subpath, want).ok_or_else(|| {
+                    format!(
+                        "package {package} exports nothing for \"{subpath}\" under the conditions {:?}",
+                        want.conditions()
+                    )
                 })?;
                 let base = format!(
                     "{}/package.json",
@@ -270,14 +323,14 @@ impl ProjectLoader {
 }
 
 /// The file of a package for `subpath` (`.` or `./sub`), relative to its directory.
-fn package_entry(manifest: &serde_json::Value, subpath: &str) -> Option<String> {
+fn package_entry(manifest: &serde_json::Value, subpath: &str, want: Want) -> Option<String> {
     if let Some(exports) = manifest.get("exports") {
-        return exports_target(exports, subpath);
+        return exports_target(exports, subpath, want);
     }
     if subpath != "." {
         return Some(subpath.to_owned());
     }
-    ["module", "main"]
+    want.entry_fields()
         .iter()
         .find_map(|field| manifest.get(*field)?.as_str().map(str::to_owned))
         .or_else(|| Some("./index.js".to_owned()))
@@ -285,36 +338,40 @@ fn package_entry(manifest: &serde_json::Value, subpath: &str) -> Option<String> 
 
 /// `exports` read for `subpath`: a string or conditions for `.`, or a map of subpaths (with
 /// `*` patterns).
-fn exports_target(exports: &serde_json::Value, subpath: &str) -> Option<String> {
+fn exports_target(exports: &serde_json::Value, subpath: &str, want: Want) -> Option<String> {
     let map = exports.as_object();
     let by_subpath = map.is_some_and(|m| m.keys().any(|k| k.starts_with('.')));
     if !by_subpath {
         return (subpath == ".")
-            .then(|| condition_target(exports, None))
+            .then(|| condition_target(exports, None, want))
             .flatten();
     }
     let map = map?;
     if let Some(target) = map.get(subpath) {
-        return condition_target(target, None);
+        return condition_target(target, None, want);
     }
     map.iter().find_map(|(key, target)| {
         let (prefix, suffix) = key.split_once('*')?;
         let star = subpath.strip_prefix(prefix)?.strip_suffix(suffix)?;
-        condition_target(target, Some(star))
+        condition_target(target, Some(star), want)
     })
 }
 
 /// A target of `exports`: a path (with `*` filled in), the first of a list that resolves, or
 /// the first of our conditions it names; `null` excludes.
-fn condition_target(target: &serde_json::Value, star: Option<&str>) -> Option<String> {
+fn condition_target(target: &serde_json::Value, star: Option<&str>, want: Want) -> Option<String> {
     match target {
         serde_json::Value::String(path) => {
             Some(star.map_or_else(|| path.clone(), |s| path.replace('*', s)))
         }
-        serde_json::Value::Array(items) => items.iter().find_map(|t| condition_target(t, star)),
-        serde_json::Value::Object(conditions) => CONDITIONS
-            .iter()
-            .find_map(|c| conditions.get(*c).and_then(|t| condition_target(t, star))),
+        serde_json::Value::Array(items) => {
+            items.iter().find_map(|t| condition_target(t, star, want))
+        }
+        serde_json::Value::Object(conditions) => want.conditions().iter().find_map(|c| {
+            conditions
+                .get(*c)
+                .and_then(|t| condition_target(t, star, want))
+        }),
         _ => None,
     }
 }
@@ -327,8 +384,11 @@ const IMPLIED: &[&str] = &[
     ".mts",
     ".js",
     ".mjs",
+    ".cjs",
+    ".json",
     "/index.ts",
     "/index.js",
+    "/index.json",
 ];
 
 impl ProjectLoader {
@@ -347,6 +407,74 @@ impl ProjectLoader {
     }
 }
 
+impl ProjectLoader {
+    /// What `specifier` means among the embedder's builtins; see [`Builtins::resolve`].
+    pub(crate) fn resolve_builtin(
+        &self,
+        specifier: &str,
+    ) -> Option<std::result::Result<String, String>> {
+        self.builtins.as_ref()?.resolve(specifier)
+    }
+
+    /// The exports of the builtin `name`.
+    pub(crate) fn builtin_exports<'js>(&self, ctx: &Ctx<'js>, name: &str) -> Result<Value<'js>> {
+        match &self.builtins {
+            Some(builtins) => builtins.exports(ctx, name),
+            None => Err(Error::new_loading_message(name, "no such builtin module")),
+        }
+    }
+
+    /// The project file `specifier` means from `importer`: relative to it, or in a package.
+    pub(crate) fn resolve_file(
+        &self,
+        importer: &str,
+        specifier: &str,
+        want: Want,
+    ) -> std::result::Result<String, String> {
+        if !(specifier.starts_with("./") || specifier.starts_with("../")) {
+            if specifier.starts_with('/') {
+                return Err("absolute paths are not modules; import relative to the file".into());
+            }
+            return self.resolve_package(importer, specifier, want);
+        }
+        let resolved = resolve_relative(importer, specifier)
+            .ok_or("the path leads outside the project directory")?;
+        Ok(self.with_extension(resolved))
+    }
+
+    pub(crate) fn is_file(&self, name: &str) -> bool {
+        self.root.join(name).is_file()
+    }
+
+    /// The project file `name` as text.
+    pub(crate) fn read_text(&self, name: &str) -> Result<String> {
+        let bytes = self.read(name)?;
+        String::from_utf8(bytes)
+            .map_err(|_| Error::new_loading_message(name, format!("{name} is not UTF-8 text")))
+    }
+
+    fn read(&self, name: &str) -> Result<Vec<u8>> {
+        let path = self.root.join(name);
+        std::fs::read(&path).map_err(|e| {
+            Error::new_loading_message(name, format!("cannot read {}: {e}", path.display()))
+        })
+    }
+
+    /// The `type` of the nearest package.json above the file `name`, within the project.
+    pub(crate) fn package_type(&self, name: &str) -> Option<String> {
+        let mut dir = Path::new(name).parent();
+        while let Some(current) = dir {
+            let manifest = self.root.join(current).join("package.json");
+            if let Ok(text) = std::fs::read_to_string(&manifest) {
+                let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+                return json.get("type")?.as_str().map(str::to_owned);
+            }
+            dir = current.parent();
+        }
+        None
+    }
+}
+
 impl Resolver for ProjectLoader {
     fn resolve<'js>(
         &mut self,
@@ -355,15 +483,11 @@ impl Resolver for ProjectLoader {
         name: &str,
         _attributes: Option<ImportAttributes<'js>>,
     ) -> Result<String> {
-        if !(name.starts_with("./") || name.starts_with("../")) {
-            return self
-                .resolve_package(base, name)
-                .map_err(|why| Error::new_resolving_message(base, name, why));
+        if let Some(builtin) = self.resolve_builtin(name) {
+            return builtin.map_err(|why| Error::new_resolving_message(base, name, why));
         }
-        let resolved = resolve_relative(base, name).ok_or_else(|| {
-            Error::new_resolving_message(base, name, "the path leads outside the project directory")
-        })?;
-        Ok(self.with_extension(resolved))
+        self.resolve_file(base, name, Want::Import)
+            .map_err(|why| Error::new_resolving_message(base, name, why))
     }
 }
 
@@ -374,13 +498,35 @@ impl Loader for ProjectLoader {
         name: &str,
         _attributes: Option<ImportAttributes<'js>>,
     ) -> Result<Module<'js, Declared>> {
-        self.declare(ctx, name, || {
-            let path = self.root.join(name);
-            let source = std::fs::read(&path).map_err(|e| {
-                Error::new_loading_message(name, format!("cannot read {}: {e}", path.display()))
+        if self.resolve_builtin(name).is_some() {
+            let module = self.declare(ctx, name, || {
+                let exports = self.builtin_exports(ctx, name)?;
+                Ok(commonjs::facade_source(&exports)?.into_bytes())
             })?;
-            as_module(name, source).map_err(|message| Error::new_loading_message(name, message))
-        })
+            let (loader, name) = (self.clone(), name.to_owned());
+            commonjs::attach_exports(ctx, &module, move |ctx| loader.builtin_exports(ctx, &name))?;
+            return Ok(module);
+        }
+        let (module, facade) = self.declare_module(ctx, name, || {
+            let source = self.read(name)?;
+            if let Ok(text) = std::str::from_utf8(&source) {
+                if commonjs::is_commonjs(self, name, text) {
+                    // Run now, to learn its exports' names.
+                    let exports = commonjs::require_file(ctx, self, name)?;
+                    return Ok((commonjs::facade_source(&exports)?.into_bytes(), true));
+                }
+            }
+            as_module(name, source)
+                .map(|module| (module, false))
+                .map_err(|message| Error::new_loading_message(name, message))
+        })?;
+        if facade {
+            let (loader, name) = (self.clone(), name.to_owned());
+            commonjs::attach_exports(ctx, &module, move |ctx| {
+                commonjs::require_file(ctx, &loader, &name)
+            })?;
+        }
+        Ok(module)
     }
 }
 

@@ -262,7 +262,11 @@ impl Worker {
             },
         )
         .map_err(LoadError::Internal)?;
-        let loader = isolate.set_loader(config.root.clone(), modules);
+        let nodejs_compat = verge_web::NodeModules::enabled_by(&config.compatibility_flags);
+        let builtins = verge_web::NodeModules {
+            enabled: nodejs_compat,
+        };
+        let loader = isolate.set_loader(config.root.clone(), modules, Some(Rc::new(builtins)));
 
         let vars = serde_json::Value::Object(config.vars.clone().into_iter().collect()).to_string();
         let is_module = format::is_module(&source);
@@ -304,6 +308,9 @@ impl Worker {
                 }
                 let internals = verge_web::internals(ctx)?;
                 internals.set("env", env.clone())?;
+                if let (true, Some(env)) = (nodejs_compat, env.as_object()) {
+                    verge_web::install_node_globals(ctx, env)?;
+                }
                 let finish_load: Function = internals.get("finishLoad")?;
                 let (evaluation, namespace) = if is_module {
                     let module = loader.declare(ctx, &config.main, || Ok(source.into_bytes()))?;

@@ -84,13 +84,14 @@ pub fn set_request_depth(ctx: &Ctx<'_>, tag: u64, depth: u32) -> rquickjs::Resul
     Ok(())
 }
 
-/// Forgets a finished request: its subrequest count and depth, and the bodies made for it that
-/// nothing is reading.
+/// Forgets a finished request: its subrequest count and depth, the bodies made for it that
+/// nothing is reading, and its AsyncLocalStorage stores.
 pub fn forget_request(ctx: &Ctx<'_>, tag: u64) {
     verge_js::with_host_state(ctx, |table: &FetchTable| {
         table.requests.borrow_mut().remove(&tag)
     });
     crate::body::drop_unread(ctx, tag);
+    crate::node::forget_async_context(ctx, tag);
 }
 
 /// Counts one more subrequest for the current request, an error once it is over the limit;

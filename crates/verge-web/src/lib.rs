@@ -22,6 +22,7 @@ mod encoding;
 mod fetch;
 mod html_rewriter;
 mod kv;
+mod node;
 mod r2;
 mod subtle;
 mod timers;
@@ -38,6 +39,7 @@ pub use fetch::{
     OutboundResponse, RedirectMode,
 };
 pub use kv::{kv_namespace, KvBinding};
+pub use node::{install_globals as install_node_globals, NodeModules};
 pub use r2::{r2_bucket, R2Binding};
 pub use subtle::constant_time_eq;
 
@@ -170,6 +172,15 @@ const APIS: &[Api] = &[
         "hasFetchListeners", "dispatchFetchEvent", "hasScheduledListeners",
         "dispatchScheduledEvent",
     ]),
+    // nodejs_compat's modules: loaded when a worker imports one (see `node`).
+    api!("node/events.js"; globals []; internals ["node:events"]),
+    api!("node/buffer.js", node::register; globals []; internals ["node:buffer"]),
+    api!("node/util.js"; globals []; internals ["node:util", "node:util/types", "isDeepEqual"]),
+    api!("node/assert.js"; globals []; internals ["node:assert", "node:assert/strict"]),
+    api!("node/path.js"; globals []; internals ["node:path", "node:path/posix"]),
+    api!("node/async_hooks.js", node::register; globals []; internals ["node:async_hooks"]),
+    api!("node/crypto.js", node::register, subtle::register; globals []; internals ["node:crypto"]),
+    api!("node/process.js"; globals []; internals ["node:process"]),
     api!("codegen.js"),
 ];
 

@@ -30,6 +30,17 @@ pub fn dev_refusal(path: &Path) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// A project in a new temporary directory: each file by its path and text.
+pub fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir
+}
+
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")

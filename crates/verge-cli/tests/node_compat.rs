@@ -1,0 +1,295 @@
+//! Node.js compatibility: with `compatibility_flags = ["nodejs_compat"]` a worker imports
+//! `node:buffer`, `node:events`, `node:async_hooks`, `node:util`, `node:path`, `node:assert`,
+//! `node:crypto` (and their bare names) and sees `Buffer` and `process.env`; without the flag
+//! such an import is refused naming the flag. CommonJS files and packages load through
+//! `require`, and real packages from npm (itty-router; ms and cookie, which are CommonJS) run as
+//! installed.
+
+// Test code fails by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use support::{client, dev_refusal, get, project, DevServer};
+
+const CONFIG: &str = "name = \"node\"\nmain = \"index.js\"\ncompatibility_flags = [\"nodejs_compat\"]\n[vars]\nGREETING = \"hi\"\n";
+
+const WORKER: &str = r#"
+import { Buffer } from 'node:buffer';
+import EventEmitter, { once } from 'node:events';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import util from 'node:util';
+import path from 'path';
+import assert from 'node:assert';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { shout, version, Emitter, where } from 'cjs-lib';
+import cjs from 'cjs-lib';
+
+const requests = new AsyncLocalStorage();
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export default {
+  async fetch(request) {
+    const id = new URL(request.url).searchParams.get('id');
+    return requests.run({ id }, async () => {
+      const before = requests.getStore().id;
+      // Concurrent requests interleave here; each must find its own store after the awaits.
+      await pause(Number(id) % 3 * 5);
+      await fetch('data:text/plain,x');
+      const emitter = new Emitter();
+      setTimeout(() => emitter.emit('go', 5), 1);
+      const [emitted] = await once(emitter, 'go');
+      let assertion;
+      try { assert.deepStrictEqual({ a: [1] }, { a: [2] }); } catch (error) { assertion = `${error.name} ${error.code}`; }
+      return Response.json({
+        before, after: requests.getStore()?.id,
+        base64: Buffer.from('hello world').toString('base64'),
+        fromHex: Buffer.from('68656c6c6f', 'hex').toString(),
+        utf16: Buffer.from('hé', 'utf16le').toString('hex'),
+        readWrite: (() => { const b = Buffer.alloc(6); b.writeUInt16BE(0xbeef, 0); b.writeInt32LE(-2, 2); return [b.readUInt16BE(0), b.readInt32LE(2), b.toString('hex')]; })(),
+        concat: Buffer.concat([Buffer.from('ab'), new Uint8Array([99])]).toString(),
+        isBuffer: [Buffer.isBuffer(Buffer.from('x').subarray(0, 1)), Buffer.isBuffer(new Uint8Array(1))],
+        sha256: createHash('sha256').update('a').update('bc').digest('hex'),
+        md5: createHash('md5').update('abc').digest('hex'),
+        hmac: createHmac('sha256', 'key').update('msg').digest('base64'),
+        random: randomBytes(16).length,
+        equal: timingSafeEqual(Buffer.from('same'), Buffer.from('same')),
+        format: util.format('%s=%d %j %%', 'x', 42, { a: 1 }),
+        promisified: await util.promisify((value, callback) => callback(null, value * 2))(21),
+        deepEqual: util.isDeepStrictEqual(new Map([[1, { a: [1] }]]), new Map([[1, { a: [1] }]])),
+        join: path.join('/a/b', '../c', 'd.txt'),
+        relative: path.relative('/data/a/b', '/data/c'),
+        parsed: path.parse('/home/u/file.tar.gz'),
+        emitted,
+        listeners: new EventEmitter().on('x', () => {}).listenerCount('x'),
+        assertion,
+        env: process.env.GREETING,
+        globals: [typeof globalThis.Buffer, typeof process.nextTick],
+        cjs: [shout('hey'), version, where, typeof cjs.shout],
+      });
+    });
+  },
+};
+"#;
+
+const CJS_LIB: &[(&str, &str)] = &[
+    (
+        "node_modules/cjs-lib/package.json",
+        r#"{ "name": "cjs-lib", "main": "lib/index.js" }"#,
+    ),
+    (
+        "node_modules/cjs-lib/lib/index.js",
+        "'use strict';\nconst { EventEmitter } = require('events');\nconst helper = require('./helper');\nconst data = require('./data.json');\nexports.shout = (s) => helper.upper(s) + '!';\nexports.version = data.version;\nexports.Emitter = class extends EventEmitter {};\nexports.where = __filename;\n",
+    ),
+    (
+        "node_modules/cjs-lib/lib/helper.js",
+        "module.exports = { upper: (s) => s.toUpperCase() };\n",
+    ),
+    (
+        "node_modules/cjs-lib/lib/data.json",
+        r#"{ "version": "1.2.3" }"#,
+    ),
+];
+
+#[test]
+fn the_node_modules_work_under_nodejs_compat() {
+    let mut files = vec![("wrangler.toml", CONFIG), ("index.js", WORKER)];
+    files.extend_from_slice(CJS_LIB);
+    let dir = project(&files);
+    let server = DevServer::start(dir.path(), &[]);
+
+    // Eight requests at once, each checking its AsyncLocalStorage store after its awaits.
+    let replies: Vec<serde_json::Value> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|id| {
+                let url = format!("{}/?id={id}", server.base);
+                scope.spawn(move || {
+                    let reply = get(&client(), &url);
+                    assert_eq!(reply.status, 200, "{}", reply.body);
+                    serde_json::from_str(&reply.body).unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (id, reply) in replies.iter().enumerate() {
+        let id = id.to_string();
+        assert_eq!(reply["before"], id.as_str());
+        assert_eq!(
+            reply["after"],
+            id.as_str(),
+            "request {id} saw another's store"
+        );
+    }
+    let reply = &replies[0];
+    let expect = serde_json::json!({
+        "base64": "aGVsbG8gd29ybGQ=",
+        "fromHex": "hello",
+        "utf16": "6800e900",
+        "readWrite": [0xbeef, -2, "beeffeffffff"],
+        "concat": "abc",
+        "isBuffer": [true, false],
+        // FIPS 180-2's and RFC 1321's test vectors; the HMAC by Python's hmac module.
+        "sha256": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+        "md5": "900150983cd24fb0d6963f7d28e17f72",
+        "hmac": "LZPLwb4We8sWN6SiPL/wGnh48MUO6DOVTqUiG7G4xig=",
+        "random": 16,
+        "equal": true,
+        "format": "x=42 {\"a\":1} %",
+        "promisified": 42,
+        "deepEqual": true,
+        "join": "/a/c/d.txt",
+        "relative": "../../c",
+        "parsed": { "root": "/", "dir": "/home/u", "base": "file.tar.gz", "ext": ".gz", "name": "file.tar" },
+        "emitted": 5,
+        "listeners": 1,
+        "assertion": "AssertionError ERR_ASSERTION",
+        "env": "hi",
+        "globals": ["function", "function"],
+        "cjs": ["HEY!", "1.2.3", "/node_modules/cjs-lib/lib/index.js", "function"],
+    });
+    for (key, value) in expect.as_object().unwrap() {
+        assert_eq!(&reply[key], value, "{key}");
+    }
+}
+
+#[test]
+fn without_the_flag_a_node_import_is_refused_naming_the_flag() {
+    let dir = project(&[
+        ("wrangler.toml", "name = \"n\"\nmain = \"index.js\"\n"),
+        (
+            "index.js",
+            "import { Buffer } from 'node:buffer';\nexport default { fetch: () => new Response(Buffer.from('x')) };\n",
+        ),
+    ]);
+    let message = dev_refusal(dir.path());
+    assert!(message.contains("node:buffer"), "{message}");
+    assert!(message.contains("nodejs_compat"), "{message}");
+
+    // A module Verge does not provide is named as such, flag or not.
+    let dir = project(&[
+        ("wrangler.toml", CONFIG),
+        (
+            "index.js",
+            "import fs from 'node:fs';\nexport default { fetch: () => new Response(typeof fs) };\n",
+        ),
+    ]);
+    let message = dev_refusal(dir.path());
+    assert!(message.contains("no module node:fs"), "{message}");
+}
+
+#[test]
+fn commonjs_cycles_interop_and_errors() {
+    let dir = project(&[
+        ("wrangler.toml", CONFIG),
+        (
+            "index.js",
+            r#"import a from './cjs/a.cjs';
+import compiled, { named } from './cjs/compiled.js';
+import fn from './cjs/function.js';
+import { broken, esm, missing } from './cjs/errors.cjs';
+export default {
+  fetch() {
+    return Response.json({ cycle: a.seen, compiled, named, fn: fn(2), broken: broken(), esm: esm(), missing: missing() });
+  },
+};
+"#,
+        ),
+        (
+            "cjs/a.cjs",
+            "exports.early = 'a-early';\nconst b = require('./b.cjs');\nexports.seen = b.sawA;\n",
+        ),
+        (
+            "cjs/b.cjs",
+            "const a = require('./a.cjs');\nexports.sawA = a.early;\n",
+        ),
+        (
+            "cjs/compiled.js",
+            "\"use strict\";\nObject.defineProperty(exports, \"__esModule\", { value: true });\nexports.default = 'the default';\nexports.named = 'a name';\n",
+        ),
+        (
+            "cjs/function.js",
+            "module.exports = function double(x) { return x * 2; };\n",
+        ),
+        ("cjs/throws.cjs", "throw new Error('broken at load');\n"),
+        ("cjs/module.mjs", "export const x = 1;\n"),
+        (
+            "cjs/errors.cjs",
+            r"const attempt = (f) => { try { f(); return 'no error'; } catch (e) { return e.message; } };
+exports.broken = () => attempt(() => require('./throws.cjs'));
+exports.esm = () => attempt(() => require('./module.mjs'));
+exports.missing = () => attempt(() => require('left-pad'));
+",
+        ),
+    ]);
+    let server = DevServer::start(dir.path(), &[]);
+    let reply = get(&client(), &format!("{}/", server.base));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let json: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(json["cycle"], "a-early", "a cycle sees the exports so far");
+    assert_eq!(json["compiled"], "the default", "__esModule's default");
+    assert_eq!(json["named"], "a name");
+    assert_eq!(json["fn"], 4);
+    assert_eq!(json["broken"], "broken at load");
+    let esm = json["esm"].as_str().unwrap();
+    assert!(esm.contains("is an ES module"), "{esm}");
+    let missing = json["missing"].as_str().unwrap();
+    assert!(
+        missing.contains("Cannot find module 'left-pad' required by cjs/errors.cjs")
+            && missing.contains("npm install"),
+        "{missing}"
+    );
+}
+
+#[test]
+fn itty_router_and_commonjs_packages_from_npm_run_as_installed() {
+    // As `npm install` lays them out (`.ci/run` installs them into .ci/npm).
+    let installed = support::repo_root().join(".ci/npm/node_modules");
+    for package in ["itty-router", "ms", "cookie"] {
+        assert!(
+            installed.join(package).join("package.json").is_file(),
+            "no {package} in {}: run .ci/run (it installs it with npm)",
+            installed.display()
+        );
+    }
+    let dir = project(&[
+        ("wrangler.toml", "name = \"itty\"\nmain = \"index.js\"\n"),
+        (
+            "index.js",
+            r#"import { AutoRouter, json } from 'itty-router';
+import ms from 'ms';
+import { parse, serialize } from 'cookie';
+
+const router = AutoRouter();
+router.get('/ms/:span', ({ params }) => json({ ms: ms(params.span), long: ms(ms(params.span), { long: true }) }));
+router.get('/cookie', (request) => {
+  const cookies = parse(request.headers.get('cookie') ?? '');
+  return new Response(cookies.name ?? 'none', {
+    headers: { 'set-cookie': serialize('seen', 'yes', { httpOnly: true, maxAge: 60 }) },
+  });
+});
+export default { ...router };
+"#,
+        ),
+    ]);
+    std::os::unix::fs::symlink(&installed, dir.path().join("node_modules")).unwrap();
+    let server = DevServer::start(dir.path(), &[]);
+    let agent = client();
+    let span = get(&agent, &format!("{}/ms/2h", server.base));
+    assert_eq!(span.status, 200, "{}", span.body);
+    assert_eq!(span.body, r#"{"ms":7200000,"long":"2 hours"}"#);
+    let cookie = support::send(
+        &agent,
+        http::Request::get(format!("{}/cookie", server.base))
+            .header("cookie", "name=ada; other=1")
+            .body(Vec::new())
+            .unwrap(),
+    );
+    assert_eq!(cookie.body, "ada");
+    assert_eq!(
+        cookie.headers["set-cookie"],
+        "seen=yes; Max-Age=60; HttpOnly"
+    );
+    let missing = get(&agent, &format!("{}/nothing", server.base));
+    assert_eq!(missing.status, 404);
+}

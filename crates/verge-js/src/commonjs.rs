@@ -1,0 +1,246 @@
+//! CommonJS modules and the modules the runtime provides, as ES modules see them.
+//!
+//! npm is full of CommonJS (`module.exports = …`, `require('x')`). A CommonJS file runs as
+//! Node runs it: wrapped in `function (exports, require, module, __filename, __dirname)`, once
+//! per isolate, its `require` synchronous and resolved by the same rules as imports (with the
+//! `require` condition), JSON files parsed. An `import` of one gets a *facade*: an ES module
+//! whose default export is `module.exports` (or its `default` when it says `__esModule`, as
+//! esbuild has it) and whose named exports are the keys `module.exports` had when the facade
+//! was made — found by running the file, since no lexical guess reads every bundler's output.
+//! Builtins (`node:buffer`, provided through [`Builtins`]) get the same facade over their
+//! exports object.
+//!
+//! A facade reaches the value it re-exports through its own `import.meta.exports()`, which
+//! nothing else can see.
+
+use crate::loader::ProjectLoader;
+use crate::with_host_state;
+use rquickjs::context::EvalOptions;
+use rquickjs::module::Declared;
+use rquickjs::{Ctx, Exception, Function, Module, Object, Persistent, Result, Value};
+
+/// Modules the embedder provides (`node:buffer`, …), that imports and `require` find before
+/// any file.
+pub trait Builtins {
+    /// What `specifier` names among them: `Some(Ok(name))` to load as `name`, `Some(Err(why))`
+    /// for one that exists but cannot be used here, `None` for none of them.
+    fn resolve(&self, specifier: &str) -> Option<std::result::Result<String, String>>;
+
+    /// The exports of the builtin `name` (an object or function whose own enumerable keys are
+    /// its named exports).
+    fn exports<'js>(&self, ctx: &Ctx<'js>, name: &str) -> Result<Value<'js>>;
+}
+
+/// The CommonJS modules an isolate has run, by name: `{ exports, id, filename, loaded }`.
+struct Required(Persistent<Object<'static>>);
+
+fn required<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
+    if let Some(table) = with_host_state(ctx, |table: &Required| table.0.clone()) {
+        return table.restore(ctx);
+    }
+    let table = Object::new(ctx.clone())?;
+    crate::store_host_state(ctx, Required(Persistent::save(ctx, table.clone())))?;
+    Ok(table)
+}
+
+/// Whether the project file `name` (its text `source`) is CommonJS: `.cjs`; or `.js` with no
+/// ES module syntax, outside a package of `"type": "module"`, using `require`, `module` or
+/// `exports`.
+pub(crate) fn is_commonjs(loader: &ProjectLoader, name: &str, source: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    if lower.ends_with(".cjs") {
+        return true;
+    }
+    if !lower.ends_with(".js") || loader.package_type(name).as_deref() == Some("module") {
+        return false;
+    }
+    let mentions_commonjs = ["require(", "module.exports", "exports.", "exports["]
+        .iter()
+        .any(|marker| source.contains(marker));
+    mentions_commonjs && !has_module_syntax(source)
+}
+
+fn has_module_syntax(source: &str) -> bool {
+    let allocator = oxc::allocator::Allocator::default();
+    let parsed = oxc::parser::Parser::new(&allocator, source, oxc::span::SourceType::mjs()).parse();
+    parsed.module_record.has_module_syntax
+}
+
+/// Runs the CommonJS file `name` unless this isolate already has; its `module.exports`.
+pub(crate) fn require_file<'js>(
+    ctx: &Ctx<'js>,
+    loader: &ProjectLoader,
+    name: &str,
+) -> Result<Value<'js>> {
+    let table = required(ctx)?;
+    if let Some(module) = table.get::<_, Option<Object>>(name)? {
+        return module.get("exports");
+    }
+    let source = loader.read_text(name)?;
+    let module = Object::new(ctx.clone())?;
+    let filename = format!("/{name}");
+    let dirname = filename
+        .rsplit_once('/')
+        .map_or("/", |(dir, _)| if dir.is_empty() { "/" } else { dir })
+        .to_owned();
+    module.set("id", filename.as_str())?;
+    module.set("filename", filename.as_str())?;
+    module.set("path", dirname.as_str())?;
+    module.set("loaded", false)?;
+    if name.to_ascii_lowercase().ends_with(".json") {
+        let value = ctx
+            .json_parse(source.trim_start_matches('\u{feff}'))
+            .map_err(|_| Exception::throw_syntax(ctx, &format!("{name} is not valid JSON")))?;
+        module.set("exports", value)?;
+        module.set("loaded", true)?;
+        table.set(name, module.clone())?;
+        return module.get("exports");
+    }
+    let exports = Object::new(ctx.clone())?;
+    module.set("exports", exports.clone())?;
+    // In the cache before it runs, so that a cycle of requires sees the exports so far.
+    table.set(name, module.clone())?;
+    let run = || -> Result<()> {
+        let body = source.strip_prefix("#!").map_or(source.as_str(), |rest| {
+            rest.find('\n').map_or("", |end| &rest[end..])
+        });
+        let mut options = EvalOptions::default();
+        options.global = true;
+        options.strict = false;
+        options.filename = Some(name.to_owned());
+        // One line, so that line numbers in stack traces are the file's.
+        let wrapper: Function = ctx.eval_with_options(
+            format!("(function (exports, require, module, __filename, __dirname) {{{body}\n}})"),
+            options,
+        )?;
+        let require = require_function(ctx, loader, name)?;
+        module.set("require", require.clone())?;
+        wrapper.call::<_, ()>((
+            rquickjs::function::This(exports.clone()),
+            exports,
+            require,
+            module.clone(),
+            filename.as_str(),
+            dirname.as_str(),
+        ))
+    };
+    if let Err(error) = run() {
+        table.remove(name)?;
+        return Err(error);
+    }
+    module.set("loaded", true)?;
+    module.get("exports")
+}
+
+/// The `require` of the CommonJS module `importer`, with `require.resolve`.
+fn require_function<'js>(
+    ctx: &Ctx<'js>,
+    loader: &ProjectLoader,
+    importer: &str,
+) -> Result<Function<'js>> {
+    let (for_require, for_resolve) = (loader.clone(), loader.clone());
+    let (importer, importer_too) = (importer.to_owned(), importer.to_owned());
+    let require =
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, specifier: String| match resolve_required(
+                &ctx,
+                &for_require,
+                &importer,
+                &specifier,
+            )? {
+                Resolved::Builtin(name) => for_require.builtin_exports(&ctx, &name),
+                Resolved::File(name) => require_file(&ctx, &for_require, &name),
+            },
+        )?;
+    let resolve = Function::new(ctx.clone(), move |ctx: Ctx<'js>, specifier: String| {
+        resolve_required(&ctx, &for_resolve, &importer_too, &specifier).map(|r| match r {
+            Resolved::Builtin(name) => name,
+            Resolved::File(name) => format!("/{name}"),
+        })
+    })?;
+    require.set("resolve", resolve)?;
+    Ok(require)
+}
+
+enum Resolved {
+    Builtin(String),
+    File(String),
+}
+
+fn resolve_required(
+    ctx: &Ctx<'_>,
+    loader: &ProjectLoader,
+    importer: &str,
+    specifier: &str,
+) -> Result<Resolved> {
+    let fail = |why: String| {
+        Exception::throw_message(
+            ctx,
+            &format!("Cannot find module '{specifier}' required by {importer}: {why}"),
+        )
+    };
+    if let Some(builtin) = loader.resolve_builtin(specifier) {
+        return builtin.map(Resolved::Builtin).map_err(fail);
+    }
+    let name = loader
+        .resolve_file(importer, specifier, crate::loader::Want::Require)
+        .map_err(fail)?;
+    if !loader.is_file(&name) {
+        return Err(fail("no such file".into()));
+    }
+    let lower = name.to_ascii_lowercase();
+    if lower.ends_with(".mjs") || crate::is_typescript(&name) {
+        return Err(fail(format!(
+            "{name} is an ES module; import it instead of require()"
+        )));
+    }
+    Ok(Resolved::File(name))
+}
+
+/// The source of a facade re-exporting `value` (its keys that are names as named exports).
+pub(crate) fn facade_source(value: &Value<'_>) -> Result<String> {
+    let mut source = String::from("const exports = import.meta.exports();\n");
+    source.push_str(
+        "export default exports !== null && typeof exports === 'object' && exports.__esModule && 'default' in exports ? exports.default : exports;\n",
+    );
+    let keys: Vec<String> = match value.as_object() {
+        Some(object) => object.keys::<String>().collect::<Result<_>>()?,
+        None => Vec::new(),
+    };
+    let names: Vec<&String> = keys
+        .iter()
+        .filter(|key| key.as_str() != "default" && is_identifier_name(key))
+        .collect();
+    for (index, name) in names.iter().enumerate() {
+        source.push_str(&format!("const e{index} = exports.{name};\n"));
+    }
+    if !names.is_empty() {
+        let list: Vec<String> = names
+            .iter()
+            .enumerate()
+            .map(|(index, name)| format!("e{index} as {name}"))
+            .collect();
+        source.push_str(&format!("export {{ {} }};\n", list.join(", ")));
+    }
+    Ok(source)
+}
+
+fn is_identifier_name(key: &str) -> bool {
+    let mut chars = key.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+}
+
+/// Gives the facade `module` its `import.meta.exports()`: `exports` called once, when the facade
+/// runs.
+pub(crate) fn attach_exports<'js>(
+    ctx: &Ctx<'js>,
+    module: &Module<'js, Declared>,
+    exports: impl Fn(&Ctx<'js>) -> Result<Value<'js>> + 'js,
+) -> Result<()> {
+    let function = Function::new(ctx.clone(), move |ctx: Ctx<'js>| exports(&ctx))?;
+    module.meta()?.set("exports", function)
+}

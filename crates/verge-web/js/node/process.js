@@ -1,0 +1,48 @@
+// node:process — the parts of `process` a worker can have: env (its string vars and secrets,
+// filled in at load), nextTick, and fixed facts about the platform.
+(function (ops, internals) {
+  const EventEmitter = internals['node:events'];
+  const started = performance.now();
+  const process = new EventEmitter();
+  function hrtime(previous) {
+    const now = performance.now();
+    const seconds = Math.floor(now / 1000), nanos = Math.floor((now % 1000) * 1e6);
+    if (!previous) return [seconds, nanos];
+    const diff = (seconds - previous[0]) * 1e9 + nanos - previous[1];
+    return [Math.floor(diff / 1e9), diff % 1e9];
+  }
+  hrtime.bigint = () => BigInt(Math.floor(performance.now() * 1e6));
+  Object.assign(process, {
+    env: {},
+    argv: [],
+    execArgv: [],
+    title: 'verge',
+    version: 'v22.14.0',
+    versions: { node: '22.14.0' },
+    platform: 'linux',
+    arch: 'x64',
+    release: { name: 'node' },
+    pid: 1,
+    ppid: 0,
+    exitCode: undefined,
+    features: {},
+    config: {},
+    cwd: () => '/',
+    chdir() { throw new Error('process.chdir() is not supported in Workers'); },
+    exit() { throw new Error('process.exit() is not supported in Workers'); },
+    abort() { throw new Error('process.abort() is not supported in Workers'); },
+    umask: () => 0o22,
+    uptime: () => (performance.now() - started) / 1000,
+    hrtime,
+    memoryUsage: () => ({ rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 }),
+    nextTick(callback, ...args) {
+      if (typeof callback !== 'function') throw new TypeError('The "callback" argument must be of type function');
+      queueMicrotask(() => callback(...args));
+    },
+    emitWarning(warning, type) {
+      const message = warning instanceof Error ? `${warning.name}: ${warning.message}` : `${type ?? 'Warning'}: ${warning}`;
+      console.warn(message);
+    },
+  });
+  internals['node:process'] = process;
+})
