@@ -89,7 +89,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
     let listeners = BoundListeners::bind(addr, args.threads)
         .with_context(|| format!("cannot listen on {addr}"))?;
     let shown = listeners.local_addr();
-    let entry = config.root.join(&config.main);
+    let entry = config.root.join(config.main.as_deref().unwrap_or_default());
     let site = SiteHandle::new(Site::single(Arc::new(config)));
     let options = EdgeOptions {
         limits,

@@ -183,3 +183,47 @@ fn a_site_is_served_from_its_assets_around_its_worker() {
         );
     }
 }
+
+#[test]
+fn a_project_of_assets_alone_needs_no_worker() {
+    let dir = support::project(&[
+        (
+            "wrangler.toml",
+            "name = \"spa\"\n\n[assets]\ndirectory = \"./dist\"\nnot_found_handling = \"single-page-application\"\n",
+        ),
+        ("dist/index.html", "<div id=app></div>"),
+        ("dist/assets/main.js", "mount()"),
+    ]);
+    let server = DevServer::start(dir.path(), &[]);
+    let home = request(&server.base, "GET", "/", &[]);
+    assert_eq!(
+        (home.status, home.body.as_str()),
+        (200, "<div id=app></div>")
+    );
+    let script = request(&server.base, "GET", "/assets/main.js", &[]);
+    assert_eq!(script.body, "mount()");
+    // Every path that is no file is the app's to route.
+    let deep = request(&server.base, "GET", "/settings/profile", &[]);
+    assert_eq!(
+        (deep.status, deep.body.as_str()),
+        (200, "<div id=app></div>")
+    );
+
+    let plain = support::project(&[
+        (
+            "wrangler.toml",
+            "name = \"files\"\nassets = { directory = \"files\" }\n",
+        ),
+        ("files/a.txt", "a"),
+    ]);
+    let server = DevServer::start(plain.path(), &[]);
+    assert_eq!(request(&server.base, "GET", "/a.txt", &[]).body, "a");
+    assert_eq!(request(&server.base, "GET", "/b.txt", &[]).status, 404);
+
+    let neither = support::project(&[("wrangler.toml", "name = \"empty\"\n")]);
+    let message = support::dev_refusal(neither.path());
+    assert!(
+        message.contains("no `main` entry point (nor `[assets]`)"),
+        "{message}"
+    );
+}

@@ -177,8 +177,10 @@ export default {
 }
 
 #[test]
-fn a_hono_app_from_npm_runs_unmodified() {
-    // Hono as `npm install hono` lays it out (`.ci/run` installs it into .ci/npm).
+fn a_hono_app_with_kv_and_a_cron_from_npm_runs_unmodified() {
+    // The issue's acceptance project: TypeScript, Hono with cors and etag middleware as
+    // `npm install hono` lays it out (`.ci/run` installs it into .ci/npm), a KV namespace and a
+    // cron trigger, run by `verge dev` as they are.
     let installed = support::repo_root().join(".ci/npm/node_modules");
     assert!(
         installed.join("hono/package.json").is_file(),
@@ -188,7 +190,18 @@ fn a_hono_app_from_npm_runs_unmodified() {
     let dir = project(&[
         (
             "wrangler.toml",
-            "name = \"hono-app\"\nmain = \"src/index.ts\"\n",
+            r#"name = "hono-app"
+main = "src/index.ts"
+compatibility_date = "2024-09-23"
+kv_namespaces = [{ binding = "VISITS", id = "visits" }]
+
+[triggers]
+crons = ["0 * * * *"]
+"#,
+        ),
+        (
+            "package.json",
+            r#"{ "name": "hono-app", "private": true, "type": "module", "dependencies": { "hono": "4.13.19" } }"#,
         ),
         (
             "src/index.ts",
@@ -196,31 +209,63 @@ fn a_hono_app_from_npm_runs_unmodified() {
 import { cors } from 'hono/cors';
 import { etag } from 'hono/etag';
 
-type Bindings = { GREETING?: string };
+type Bindings = { VISITS: KVNamespace };
 const app = new Hono<{ Bindings: Bindings }>();
 app.use('*', cors());
 app.use('*', etag());
 app.get('/', (c) => c.text('Hello Hono!'));
 app.get('/users/:id', (c) => c.json({ id: c.req.param('id') }));
-export default app;
+app.post('/visits/:page', async (c) => {
+  const page = c.req.param('page');
+  const count = Number((await c.env.VISITS.get(page)) ?? 0) + 1;
+  await c.env.VISITS.put(page, String(count));
+  return c.json({ page, count });
+});
+app.get('/report', async (c) => c.text((await c.env.VISITS.get('report')) ?? 'no report yet'));
+
+export default {
+  fetch: app.fetch,
+  async scheduled(controller: ScheduledController, env: Bindings, ctx: ExecutionContext) {
+    const { keys } = await env.VISITS.list();
+    const pages = keys.map((k) => k.name).filter((name) => name !== 'report');
+    ctx.waitUntil(env.VISITS.put('report', `${controller.cron}: ${pages.join(',')}`));
+  },
+} satisfies ExportedHandler<Bindings>;
 "#,
         ),
     ]);
     std::os::unix::fs::symlink(&installed, dir.path().join("node_modules")).unwrap();
-    let server = DevServer::start(dir.path(), &[]);
+    let server = DevServer::start(dir.path(), &["--test-scheduled"]);
     let agent = client();
-    let home = get(&agent, &format!("{}/", server.base));
+    let url = |path: &str| format!("{}{path}", server.base);
+    let home = get(&agent, &url("/"));
     assert_eq!((home.status, home.body.as_str()), (200, "Hello Hono!"));
     assert_eq!(home.headers["access-control-allow-origin"], "*");
     let etag = home.headers["etag"].to_str().unwrap().to_owned();
-    let user = get(&agent, &format!("{}/users/42", server.base));
-    assert_eq!(user.body, r#"{"id":"42"}"#);
     let cached = support::send(
         &agent,
-        http::Request::get(format!("{}/", server.base))
+        http::Request::get(url("/"))
             .header("if-none-match", &etag)
             .body(Vec::new())
             .unwrap(),
     );
     assert_eq!(cached.status, 304);
+    assert_eq!(get(&agent, &url("/users/42")).body, r#"{"id":"42"}"#);
+
+    let post = |page: &str| {
+        support::send(
+            &agent,
+            http::Request::post(url(&format!("/visits/{page}")))
+                .body(Vec::new())
+                .unwrap(),
+        )
+        .body
+    };
+    assert_eq!(post("home"), r#"{"page":"home","count":1}"#);
+    assert_eq!(post("home"), r#"{"page":"home","count":2}"#);
+    assert_eq!(post("about"), r#"{"page":"about","count":1}"#);
+    assert_eq!(get(&agent, &url("/report")).body, "no report yet");
+    let ran = get(&agent, &url("/__scheduled?cron=0+*+*+*+*"));
+    assert_eq!(ran.status, 200, "{}", ran.body);
+    assert_eq!(get(&agent, &url("/report")).body, "0 * * * *: about,home");
 }

@@ -24,7 +24,7 @@ pub enum ConfigError {
     },
     #[error("{}: {message}", path.display())]
     Parse { path: PathBuf, message: String },
-    #[error("{}: no `main` entry point; add for example `main = \"src/index.js\"`", .0.display())]
+    #[error("{}: no `main` entry point (nor `[assets]`); add for example `main = \"src/index.js\"`", .0.display())]
     NoMain(PathBuf),
     #[error("{}: `main` names {}, which does not exist", config.display(), main.display())]
     MainMissing { config: PathBuf, main: PathBuf },
@@ -48,8 +48,9 @@ pub struct WorkerConfig {
     pub name: String,
     /// The project directory; module names are relative to it.
     pub root: PathBuf,
-    /// The entry module, relative to `root`, with `/` separators.
-    pub main: String,
+    /// The entry module, relative to `root`, with `/` separators; `None` for a project of
+    /// `[assets]` alone.
+    pub main: Option<String>,
     /// The config file read, if any (a bare script has none).
     pub config_file: Option<PathBuf>,
     pub compatibility_date: Option<String>,
@@ -390,7 +391,7 @@ impl WorkerConfig {
         Self {
             name,
             root,
-            main,
+            main: Some(main),
             ..Self::default()
         }
     }
@@ -403,14 +404,16 @@ impl WorkerConfig {
         })?;
         let raw = parse(path, &text)?;
         let root = parent_dir(path);
+        if raw.main.is_none() && raw.assets.is_none() {
+            return Err(ConfigError::NoMain(path.to_owned()));
+        }
         let main = raw
             .main
-            .ok_or_else(|| ConfigError::NoMain(path.to_owned()))?;
-        let main = main.trim_start_matches("./").replace('\\', "/");
-        if !root.join(&main).is_file() {
+            .map(|main| main.trim_start_matches("./").replace('\\', "/"));
+        if let Some(main) = main.as_ref().filter(|main| !root.join(main).is_file()) {
             return Err(ConfigError::MainMissing {
                 config: path.to_owned(),
-                main: root.join(&main),
+                main: root.join(main),
             });
         }
         for cron in &raw.triggers.crons {

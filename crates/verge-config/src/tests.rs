@@ -21,7 +21,7 @@ fn reads_toml_with_vars() {
     ]);
     let config = WorkerConfig::locate(dir.path()).unwrap();
     assert_eq!(config.name, "shop");
-    assert_eq!(config.main, "src/index.js");
+    assert_eq!(config.main.as_deref(), Some("src/index.js"));
     assert_eq!(config.vars["GREETING"], serde_json::json!("hi"));
     assert_eq!(config.vars["LIMITS"], serde_json::json!({ "max": 3 }));
 }
@@ -36,7 +36,7 @@ fn reads_jsonc_with_comments_and_trailing_commas() {
         ("index.js", ""),
     ]);
     let config = WorkerConfig::locate(dir.path()).unwrap();
-    assert_eq!(config.main, "index.js");
+    assert_eq!(config.main.as_deref(), Some("index.js"));
     assert_eq!(config.vars["A"], serde_json::json!("1"));
 }
 
@@ -48,7 +48,10 @@ fn json_takes_precedence_over_toml() {
         ("a.js", ""),
         ("b.js", ""),
     ]);
-    assert_eq!(WorkerConfig::locate(dir.path()).unwrap().main, "b.js");
+    assert_eq!(
+        WorkerConfig::locate(dir.path()).unwrap().main.as_deref(),
+        Some("b.js")
+    );
 }
 
 #[test]
@@ -56,7 +59,10 @@ fn a_script_file_is_its_own_project() {
     let dir = project(&[("hello.js", "")]);
     let config = WorkerConfig::locate(&dir.path().join("hello.js")).unwrap();
     assert_eq!(
-        (config.name.as_str(), config.main.as_str()),
+        (
+            config.name.as_str(),
+            config.main.as_deref().unwrap_or_default()
+        ),
         ("hello", "hello.js")
     );
     assert!(config.config_file.is_none());

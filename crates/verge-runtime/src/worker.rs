@@ -184,6 +184,11 @@ impl Outbound for Refused {
     }
 }
 
+/// The entry of a project of `[assets]` alone.
+const ASSETS_ONLY_NAME: &str = "verge:assets-only.js";
+const ASSETS_ONLY: &str =
+    "export default { fetch: () => new Response('Not Found', { status: 404 }) };\n";
+
 /// A worker loaded into an isolate on the current thread.
 pub struct Worker {
     name: String,
@@ -220,13 +225,21 @@ impl Worker {
             services,
             assets,
         } = grants;
-        let main_path = config.root.join(&config.main);
-        let mut source = std::fs::read_to_string(&main_path).map_err(|source| LoadError::Read {
-            path: main_path.display().to_string(),
-            source,
-        })?;
-        if verge_js::is_typescript(&config.main) {
-            source = verge_js::strip_types(&config.main, &source).map_err(|message| {
+        let (main, mut source) = match &config.main {
+            Some(main) => {
+                let path = config.root.join(main);
+                let source = std::fs::read_to_string(&path).map_err(|source| LoadError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                (main.as_str(), source)
+            }
+            // The server answers every request of a project of [assets] alone from its
+            // assets; should one reach the worker, it is not found.
+            None => (ASSETS_ONLY_NAME, ASSETS_ONLY.to_owned()),
+        };
+        if verge_js::is_typescript(main) {
+            source = verge_js::strip_types(main, &source).map_err(|message| {
                 LoadError::Script(JsError {
                     name: "SyntaxError".into(),
                     message,
@@ -313,7 +326,7 @@ impl Worker {
                 }
                 let finish_load: Function = internals.get("finishLoad")?;
                 let (evaluation, namespace) = if is_module {
-                    let module = loader.declare(ctx, &config.main, || Ok(source.into_bytes()))?;
+                    let module = loader.declare(ctx, main, || Ok(source.into_bytes()))?;
                     let (module, evaluation) = module.eval()?;
                     (evaluation.into_value(), module.namespace()?.into_value())
                 } else {
@@ -328,7 +341,7 @@ impl Worker {
                     let mut options = EvalOptions::default();
                     options.global = true;
                     options.strict = false;
-                    options.filename = Some(config.main.clone());
+                    options.filename = Some(main.to_owned());
                     ctx.eval_with_options::<Value, _>(source, options)?;
                     (
                         Value::new_undefined(ctx.clone()),

@@ -735,11 +735,17 @@ async fn handle(
     if state.options.crons == Crons::OnDemand && path.starts_with("/__scheduled") {
         return Ok(scheduled_on_demand(&state, &site, tenant, &path).await);
     }
-    let assets = tenant.and_then(|index| site.workers[index].assets.clone());
-    if let Some(assets) = assets.filter(|assets| !assets.worker_first(path_only(&path))) {
+    let assets = tenant.and_then(|index| {
+        let deployed = &site.workers[index];
+        let assets_only = deployed.config.main.is_none();
+        deployed.assets.clone().map(|assets| (assets, assets_only))
+    });
+    if let Some((assets, assets_only)) =
+        assets.filter(|(assets, only)| *only || !assets.worker_first(path_only(&path)))
+    {
         let answered = match assets.serve(&method, &path, request.headers()).await {
             Some(response) => Some(response),
-            None if assets.serves_navigation(request.headers()) => Some(
+            None if assets_only || assets.serves_navigation(request.headers()) => Some(
                 assets
                     .not_found(&method, path_only(&path), request.headers())
                     .await,

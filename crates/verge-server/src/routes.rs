@@ -165,7 +165,7 @@ mod tests {
         WorkerConfig {
             name: name.into(),
             root: ".".into(),
-            main: "index.js".into(),
+            main: Some("index.js".into()),
             routes: patterns
                 .iter()
                 .map(|(pattern, custom_domain)| Route {
