@@ -269,3 +269,27 @@ export default {
     assert_eq!(ran.status, 200, "{}", ran.body);
     assert_eq!(get(&agent, &url("/report")).body, "0 * * * *: about,home");
 }
+
+#[test]
+fn stack_traces_name_the_typescript_lines() {
+    let dir = project(&[
+        ("wrangler.toml", "name = \"ts\"\nmain = \"src/index.ts\"\n"),
+        (
+            "src/index.ts",
+            "interface Thing {\n  name: string;\n}\n\nimport { fail } from './lib';\n\nexport default {\n  async fetch(request: Request): Promise<Response> {\n    const thing: Thing = { name: 'x' };\n    fail(thing.name);\n    return new Response('unreachable');\n  },\n};\n",
+        ),
+        (
+            "src/lib.ts",
+            "type Name = string;\n\nexport function fail(name: Name): never {\n  throw new TypeError(`failed for ${name}`);\n}\n",
+        ),
+    ]);
+    let server = DevServer::start(dir.path(), &[]);
+    let reply = get(&client(), &format!("{}/", server.base));
+    assert_eq!(reply.status, 500);
+    // The types took lines away: unmapped, these frames would name lines 2 and 5.
+    let mapped = support::wait_until(std::time::Duration::from_secs(10), || {
+        let stderr = server.stderr();
+        stderr.contains("at fail (src/lib.ts:4:") && stderr.contains("at fetch (src/index.ts:10:")
+    });
+    assert!(mapped, "{}", server.stderr());
+}

@@ -1,5 +1,6 @@
 //! Turning JavaScript exceptions into Rust errors that keep the JS class, message and stack.
 
+use crate::loader::IsolatePositions;
 use rquickjs::{Ctx, Exception, Value};
 use std::fmt;
 
@@ -38,8 +39,16 @@ impl JsError {
         }
     }
 
-    /// Describes any thrown JavaScript value.
+    /// Describes any thrown JavaScript value, its stack mapped back to TypeScript lines.
     pub fn from_value<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> Self {
+        let mut error = Self::describe(ctx, value);
+        if !error.stack.is_empty() {
+            error.stack = map_stack(ctx, &error.stack);
+        }
+        error
+    }
+
+    fn describe<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> Self {
         if let Some(exception) = value.as_exception() {
             return Self::from_exception(exception);
         }
@@ -92,6 +101,53 @@ impl JsError {
     }
 }
 
+/// `stack` with each frame in a TypeScript module pointing at the `.ts` line and column.
+fn map_stack(ctx: &Ctx<'_>, stack: &str) -> String {
+    let Some(positions) = crate::with_host_state(ctx, |p: &IsolatePositions| p.0.clone()) else {
+        return stack.to_owned();
+    };
+    let positions = positions
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if positions.is_empty() {
+        return stack.to_owned();
+    }
+    let mut mapped = String::with_capacity(stack.len());
+    for line in stack.split_inclusive('\n') {
+        mapped.push_str(&map_frame(line, |file, line, column| {
+            positions.get(file)?.original(line, column)
+        }));
+    }
+    mapped
+}
+
+/// One frame (`    at f (src/a.ts:3:9)` or `    at src/a.ts:3:9`) with its place mapped by
+/// `original`; unchanged when that knows no better.
+fn map_frame(frame: &str, original: impl Fn(&str, u32, u32) -> Option<(u32, u32)>) -> String {
+    let body = frame.trim_end();
+    let (start, end) = match (body.rfind('('), body.ends_with(')')) {
+        (Some(open), true) => (open + 1, body.len() - 1),
+        _ => match body.find("at ") {
+            Some(at) => (at + 3, body.len()),
+            None => return frame.to_owned(),
+        },
+    };
+    let place = &body[start..end];
+    let mut parts = place.rsplitn(3, ':');
+    let (Some(column), Some(line), Some(file)) = (parts.next(), parts.next(), parts.next()) else {
+        return frame.to_owned();
+    };
+    let (Ok(line), Ok(column)) = (line.parse(), column.parse()) else {
+        return frame.to_owned();
+    };
+    match original(file, line, column) {
+        Some((line, column)) => {
+            format!("{}{file}:{line}:{column}{}", &frame[..start], &frame[end..])
+        }
+        None => frame.to_owned(),
+    }
+}
+
 impl fmt::Display for JsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.name, self.message)?;
@@ -104,5 +160,32 @@ impl fmt::Display for JsError {
             write!(f, "\n{frame}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::map_frame;
+
+    #[test]
+    fn frames_map_by_file_line_and_column() {
+        let original =
+            |file: &str, line, column| (file == "src/a.ts").then_some((line + 10, column + 1));
+        assert_eq!(
+            map_frame("    at handle (src/a.ts:3:9)\n", original),
+            "    at handle (src/a.ts:13:10)\n"
+        );
+        assert_eq!(
+            map_frame("    at src/a.ts:1:2", original),
+            "    at src/a.ts:11:3"
+        );
+        assert_eq!(
+            map_frame("    at other (src/b.js:3:9)", original),
+            "    at other (src/b.js:3:9)"
+        );
+        assert_eq!(
+            map_frame("    at <anonymous>", original),
+            "    at <anonymous>"
+        );
     }
 }

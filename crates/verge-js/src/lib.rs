@@ -30,7 +30,7 @@ pub use loader::{ModuleCache, ProjectLoader};
 pub use promise_op::{spawn_promise, OpError};
 pub use rquickjs;
 pub use settle::{settle, Settled};
-pub use typescript::{is_typescript, strip_types};
+pub use typescript::{is_typescript, strip_types, strip_types_mapped, PositionMap};
 
 use rquickjs::{Context, Ctx, Runtime};
 use std::cell::{Cell, RefCell};
@@ -184,6 +184,9 @@ impl Isolate {
     ) -> ProjectLoader {
         let loader = ProjectLoader::new(root, cache, self.core.retained_bytecode.clone(), builtins);
         self.core.runtime.set_loader(loader.clone(), loader.clone());
+        let positions = loader::IsolatePositions(loader.positions());
+        // Without its host state the isolate still runs; its stack traces stay unmapped.
+        let _ = self.enter(|ctx| host_state::store(ctx, positions));
         loader
     }
 

@@ -20,10 +20,20 @@ use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// Compiled modules of one project version by name; cheap to clone, shared across threads.
-/// Only for files that do not change: a new version gets a new cache.
+/// Compiled modules of one project version by name, and the position maps of those that were
+/// TypeScript; cheap to clone, shared across threads. Only for files that do not change: a new
+/// version gets a new cache.
 #[derive(Clone, Default)]
-pub struct ModuleCache(Arc<Mutex<HashMap<String, Compiled>>>);
+pub struct ModuleCache {
+    modules: Arc<Mutex<HashMap<String, Compiled>>>,
+    positions: PositionMaps,
+}
+
+/// Position maps of TypeScript modules by name (see [`crate::PositionMap`]).
+pub(crate) type PositionMaps = Arc<Mutex<HashMap<String, Arc<crate::PositionMap>>>>;
+
+/// The position maps of the isolate's modules, for mapping stack traces (see `error`).
+pub(crate) struct IsolatePositions(pub(crate) PositionMaps);
 
 /// One module's bytecode, and whether it is a facade (whose `import.meta` needs its exports).
 #[derive(Clone)]
@@ -36,7 +46,7 @@ impl ModuleCache {
     /// The modules; a panic elsewhere cannot leave a half-written entry, so a poisoned lock is
     /// still good.
     fn modules(&self) -> MutexGuard<'_, HashMap<String, Compiled>> {
-        self.0
+        self.modules
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -90,6 +100,7 @@ fn runtime_of(ctx: &Ctx<'_>) -> *mut rquickjs::qjs::JSRuntime {
 pub struct ProjectLoader {
     root: Rc<PathBuf>,
     cache: Option<ModuleCache>,
+    positions: PositionMaps,
     retained: RetainedBytecode,
     builtins: Option<Rc<dyn Builtins>>,
 }
@@ -101,12 +112,30 @@ impl ProjectLoader {
         retained: RetainedBytecode,
         builtins: Option<Rc<dyn Builtins>>,
     ) -> Self {
+        let positions = cache
+            .as_ref()
+            .map(|cache| cache.positions.clone())
+            .unwrap_or_default();
         Self {
             root: Rc::new(root.into()),
             cache,
+            positions,
             retained,
             builtins,
         }
+    }
+
+    /// The position maps the isolate's stack traces are mapped with.
+    pub(crate) fn positions(&self) -> PositionMaps {
+        self.positions.clone()
+    }
+
+    /// Keeps where the code of module `name` came from, for its stack traces.
+    pub fn remember_positions(&self, name: &str, map: crate::PositionMap) {
+        self.positions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(name.to_owned(), Arc::new(map));
     }
 
     /// Declares the module `name` from its cached bytecode, or else from `source`, writing
@@ -187,9 +216,14 @@ pub fn resolve_relative(importer: &str, specifier: &str) -> Option<String> {
 }
 
 /// A file as the module JavaScript sees, by its name, as wrangler's default rules have it:
-/// TypeScript with its types stripped; JSON as its value; `.txt`, `.html` and `.sql` as a
-/// string (Text); `.bin` as an ArrayBuffer (Data); anything else as JavaScript.
-fn as_module(name: &str, source: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
+/// TypeScript with its types stripped (its position map kept by `loader`); JSON as its value;
+/// `.txt`, `.html` and `.sql` as a string (Text); `.bin` as an ArrayBuffer (Data); anything
+/// else as JavaScript.
+fn as_module(
+    loader: &ProjectLoader,
+    name: &str,
+    source: Vec<u8>,
+) -> std::result::Result<Vec<u8>, String> {
     let extension = name
         .rsplit_once('.')
         .map_or("", |(_, ext)| ext)
@@ -197,7 +231,11 @@ fn as_module(name: &str, source: Vec<u8>) -> std::result::Result<Vec<u8>, String
     let text =
         || String::from_utf8(source.clone()).map_err(|_| format!("{name} is not UTF-8 text"));
     Ok(match extension.as_str() {
-        _ if crate::is_typescript(name) => crate::strip_types(name, &text()?)?.into_bytes(),
+        _ if crate::is_typescript(name) => {
+            let (code, positions) = crate::strip_types_mapped(name, &text()?)?;
+            loader.remember_positions(name, positions);
+            code.into_bytes()
+        }
         "json" => format!(
             "export default {};\n",
             text()?.trim_start_matches('\u{feff}')
@@ -516,7 +554,7 @@ impl Loader for ProjectLoader {
                     return Ok((commonjs::facade_source(&exports)?.into_bytes(), true));
                 }
             }
-            as_module(name, source)
+            as_module(self, name, source)
                 .map(|module| (module, false))
                 .map_err(|message| Error::new_loading_message(name, message))
         })?;

@@ -238,14 +238,17 @@ impl Worker {
             // assets; should one reach the worker, it is not found.
             None => (ASSETS_ONLY_NAME, ASSETS_ONLY.to_owned()),
         };
+        let mut positions = None;
         if verge_js::is_typescript(main) {
-            source = verge_js::strip_types(main, &source).map_err(|message| {
+            let (code, map) = verge_js::strip_types_mapped(main, &source).map_err(|message| {
                 LoadError::Script(JsError {
                     name: "SyntaxError".into(),
                     message,
                     stack: String::new(),
                 })
             })?;
+            source = code;
+            positions = Some(map);
         }
         let mut isolate_limits = limits.isolate.clone();
         if let Some(cpu_ms) = config.limits.cpu_ms {
@@ -280,6 +283,9 @@ impl Worker {
             enabled: nodejs_compat,
         };
         let loader = isolate.set_loader(config.root.clone(), modules, Some(Rc::new(builtins)));
+        if let Some(positions) = positions {
+            loader.remember_positions(main, positions);
+        }
 
         let vars = serde_json::Value::Object(config.vars.clone().into_iter().collect()).to_string();
         let is_module = format::is_module(&source);
