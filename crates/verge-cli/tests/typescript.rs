@@ -103,6 +103,82 @@ export default {
 }
 
 #[test]
+fn the_project_s_own_module_rules_come_first() {
+    let dir = project(&[
+        (
+            "wrangler.toml",
+            r#"name = "rules"
+main = "src/index.js"
+
+[[rules]]
+type = "Text"
+globs = ["**/*.md"]
+
+[[rules]]
+type = "Data"
+globs = ["images/*.png"]
+fallthrough = true
+
+[[rules]]
+type = "CommonJS"
+globs = ["legacy/*.js"]
+"#,
+        ),
+        (
+            "src/index.js",
+            r#"import readme from './docs/README.md';
+import logo from './images/logo.png';
+import blob from './blob.bin';
+import legacy from './legacy/old.js';
+export default {
+  fetch() {
+    return Response.json({ readme, logo: new Uint8Array(logo)[0], blob: blob.byteLength, legacy });
+  },
+};
+"#,
+        ),
+        ("src/docs/README.md", "# Hello\n"),
+        ("src/images/logo.png", "\u{7f}PNG"),
+        ("src/blob.bin", "1234"),
+        // Plain enough that only the rule makes it CommonJS.
+        (
+            "src/legacy/old.js",
+            "this.value = 'legacy';\nmodule.exports = this.value;\n",
+        ),
+    ]);
+    let server = DevServer::start(dir.path(), &[]);
+    let reply = get(&client(), &format!("{}/", server.base));
+    assert_eq!(
+        reply.body,
+        r##"{"readme":"# Hello\n","logo":127,"blob":4,"legacy":"legacy"}"##
+    );
+
+    let wasm = project(&[
+        (
+            "wrangler.toml",
+            "name = \"wasm\"\nmain = \"index.js\"\n",
+        ),
+        (
+            "index.js",
+            "import module from './add.wasm';\nexport default { fetch: () => new Response(String(module)) };\n",
+        ),
+        ("add.wasm", "\0asm"),
+    ]);
+    let message = support::dev_refusal(wasm.path());
+    assert!(message.contains("add.wasm is WebAssembly"), "{message}");
+
+    let bad = project(&[
+        (
+            "wrangler.toml",
+            "name = \"bad\"\nmain = \"index.js\"\n[[rules]]\ntype = \"Text\"\nglobs = [\"a[\"]\n",
+        ),
+        ("index.js", "export default {};\n"),
+    ]);
+    let message = support::dev_refusal(bad.path());
+    assert!(message.contains("rules: \"a[\" is not a glob"), "{message}");
+}
+
+#[test]
 fn npm_packages_resolve_by_exports_conditions_module_and_main() {
     let dir = project(&[
         ("wrangler.toml", CONFIG),

@@ -34,6 +34,12 @@ pub enum ConfigError {
     BadDevVar { path: PathBuf, line: usize },
     #[error("{}: [assets] directory {} is not a directory", .config.display(), .directory.display())]
     NoAssets { config: PathBuf, directory: PathBuf },
+    #[error("{}: rules: \"{glob}\" is not a glob: {message}", .path.display())]
+    BadGlob {
+        path: PathBuf,
+        glob: String,
+        message: String,
+    },
     #[error("{}: [triggers] crons: \"{cron}\" is not a cron expression: {message}", .path.display())]
     BadCron {
         path: PathBuf,
@@ -74,6 +80,34 @@ pub struct WorkerConfig {
     pub crons: Vec<String>,
     /// `[assets]`: static files served in front of the worker.
     pub assets: Option<Assets>,
+    /// `[[rules]]`: how imported files load, before wrangler's default rules.
+    pub rules: Vec<ModuleRule>,
+}
+
+/// One of wrangler's `[[rules]]`: files matching `globs` load as `kind`; unless `fallthrough`,
+/// wrangler's default rules of the same kind no longer apply.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ModuleRule {
+    #[serde(rename = "type")]
+    pub kind: ModuleKind,
+    pub globs: Vec<String>,
+    #[serde(default)]
+    pub fallthrough: bool,
+}
+
+/// What a file matched by a rule loads as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum ModuleKind {
+    /// JavaScript with `import`/`export`.
+    ESModule,
+    /// JavaScript with `require`/`module.exports`.
+    CommonJS,
+    /// A string, the file's text.
+    Text,
+    /// An ArrayBuffer, the file's bytes.
+    Data,
+    /// A WebAssembly module; refused at load, as QuickJS runs no WebAssembly.
+    CompiledWasm,
 }
 
 /// wrangler's `[assets]`.
@@ -345,6 +379,8 @@ struct RawConfig {
     #[serde(default)]
     triggers: RawTriggers,
     assets: Option<RawAssets>,
+    #[serde(default)]
+    rules: Vec<ModuleRule>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -416,6 +452,15 @@ impl WorkerConfig {
                 main: root.join(main),
             });
         }
+        for glob in raw.rules.iter().flat_map(|rule| &rule.globs) {
+            if let Err(error) = globset::Glob::new(glob) {
+                return Err(ConfigError::BadGlob {
+                    path: path.to_owned(),
+                    glob: glob.clone(),
+                    message: error.kind().to_string(),
+                });
+            }
+        }
         for cron in &raw.triggers.crons {
             if let Err(error) = cron.parse::<croner::Cron>() {
                 return Err(ConfigError::BadCron {
@@ -470,6 +515,7 @@ impl WorkerConfig {
             r2_buckets: raw.r2_buckets,
             crons: raw.triggers.crons,
             assets,
+            rules: raw.rules,
         })
     }
 

@@ -15,6 +15,7 @@ mod id_table;
 mod loader;
 mod promise_op;
 mod rejections;
+mod rules;
 mod settle;
 mod typescript;
 
@@ -29,6 +30,7 @@ use loader::RetainedBytecode;
 pub use loader::{ModuleCache, ProjectLoader};
 pub use promise_op::{spawn_promise, OpError};
 pub use rquickjs;
+pub use rules::{ModuleRules, Treat};
 pub use settle::{settle, Settled};
 pub use typescript::{is_typescript, strip_types, strip_types_mapped, PositionMap};
 
@@ -174,15 +176,17 @@ impl Isolate {
     }
 
     /// Installs a loader for the isolate's `import` statements that reads modules under `root`,
-    /// from `cache` where it holds them, with `builtins` found before any file, and returns it
-    /// (to declare the entry module with).
+    /// from `cache` where it holds them, with `builtins` found before any file and files loaded
+    /// as `rules` say, and returns it (to declare the entry module with).
     pub fn set_loader(
         &self,
         root: impl Into<PathBuf>,
         cache: Option<ModuleCache>,
         builtins: Option<Rc<dyn Builtins>>,
+        rules: ModuleRules,
     ) -> ProjectLoader {
-        let loader = ProjectLoader::new(root, cache, self.core.retained_bytecode.clone(), builtins);
+        let retained = self.core.retained_bytecode.clone();
+        let loader = ProjectLoader::new(root, cache, retained, builtins, rules);
         self.core.runtime.set_loader(loader.clone(), loader.clone());
         let positions = loader::IsolatePositions(loader.positions());
         // Without its host state the isolate still runs; its stack traces stay unmapped.

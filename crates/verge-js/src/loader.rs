@@ -11,6 +11,7 @@
 //! later ones (other threads, isolates re-created after eviction) read the bytecode instead.
 
 use crate::commonjs::{self, Builtins};
+use crate::rules::{ModuleRules, Treat};
 use rquickjs::loader::{ImportAttributes, Loader, Resolver};
 use rquickjs::module::{Declared, WriteOptions};
 use rquickjs::{Ctx, Error, Module, Result, Value};
@@ -103,6 +104,7 @@ pub struct ProjectLoader {
     positions: PositionMaps,
     retained: RetainedBytecode,
     builtins: Option<Rc<dyn Builtins>>,
+    rules: Rc<ModuleRules>,
 }
 
 impl ProjectLoader {
@@ -111,6 +113,7 @@ impl ProjectLoader {
         cache: Option<ModuleCache>,
         retained: RetainedBytecode,
         builtins: Option<Rc<dyn Builtins>>,
+        rules: ModuleRules,
     ) -> Self {
         let positions = cache
             .as_ref()
@@ -122,6 +125,7 @@ impl ProjectLoader {
             positions,
             retained,
             builtins,
+            rules: Rc::new(rules),
         }
     }
 
@@ -215,34 +219,21 @@ pub fn resolve_relative(importer: &str, specifier: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
-/// A file as the module JavaScript sees, by its name, as wrangler's default rules have it:
-/// TypeScript with its types stripped (its position map kept by `loader`); JSON as its value;
-/// `.txt`, `.html` and `.sql` as a string (Text); `.bin` as an ArrayBuffer (Data); anything
-/// else as JavaScript.
+/// A file as the module JavaScript sees, by what a rule says of it (`treat`) or else its
+/// name: Text as a string and Data as an ArrayBuffer (the default export); TypeScript with its
+/// types stripped (its position map kept by `loader`); JSON as its value; anything else as
+/// JavaScript.
 fn as_module(
     loader: &ProjectLoader,
     name: &str,
+    treat: Option<Treat>,
     source: Vec<u8>,
 ) -> std::result::Result<Vec<u8>, String> {
-    let extension = name
-        .rsplit_once('.')
-        .map_or("", |(_, ext)| ext)
-        .to_ascii_lowercase();
     let text =
         || String::from_utf8(source.clone()).map_err(|_| format!("{name} is not UTF-8 text"));
-    Ok(match extension.as_str() {
-        _ if crate::is_typescript(name) => {
-            let (code, positions) = crate::strip_types_mapped(name, &text()?)?;
-            loader.remember_positions(name, positions);
-            code.into_bytes()
-        }
-        "json" => format!(
-            "export default {};\n",
-            text()?.trim_start_matches('\u{feff}')
-        )
-        .into_bytes(),
-        "txt" | "html" | "sql" => format!("export default {};\n", js_string(&text()?)).into_bytes(),
-        "bin" => {
+    Ok(match treat {
+        Some(Treat::Text) => format!("export default {};\n", js_string(&text()?)).into_bytes(),
+        Some(Treat::Data) => {
             let bytes: Vec<String> = source.iter().map(u8::to_string).collect();
             format!(
                 "export default new Uint8Array([{}]).buffer;\n",
@@ -250,6 +241,21 @@ fn as_module(
             )
             .into_bytes()
         }
+        Some(Treat::Wasm) => {
+            return Err(format!(
+                "{name} is WebAssembly (CompiledWasm), which Verge cannot run: QuickJS has no WebAssembly"
+            ))
+        }
+        _ if crate::is_typescript(name) => {
+            let (code, positions) = crate::strip_types_mapped(name, &text()?)?;
+            loader.remember_positions(name, positions);
+            code.into_bytes()
+        }
+        _ if name.to_ascii_lowercase().ends_with(".json") => format!(
+            "export default {};\n",
+            text()?.trim_start_matches('\u{feff}')
+        )
+        .into_bytes(),
         _ => source,
     })
 }
@@ -547,14 +553,18 @@ impl Loader for ProjectLoader {
         }
         let (module, facade) = self.declare_module(ctx, name, || {
             let source = self.read(name)?;
-            if let Ok(text) = std::str::from_utf8(&source) {
-                if commonjs::is_commonjs(self, name, text) {
-                    // Run now, to learn its exports' names.
-                    let exports = commonjs::require_file(ctx, self, name)?;
-                    return Ok((commonjs::facade_source(&exports)?.into_bytes(), true));
-                }
+            let treat = self.rules.treat(name);
+            let commonjs = match treat {
+                Some(treat) => treat == Treat::CommonJs,
+                None => std::str::from_utf8(&source)
+                    .is_ok_and(|text| commonjs::is_commonjs(self, name, text)),
+            };
+            if commonjs {
+                // Run now, to learn its exports' names.
+                let exports = commonjs::require_file(ctx, self, name)?;
+                return Ok((commonjs::facade_source(&exports)?.into_bytes(), true));
             }
-            as_module(self, name, source)
+            as_module(self, name, treat, source)
                 .map(|module| (module, false))
                 .map_err(|message| Error::new_loading_message(name, message))
         })?;

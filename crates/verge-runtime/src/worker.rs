@@ -282,7 +282,15 @@ impl Worker {
         let builtins = verge_web::NodeModules {
             enabled: nodejs_compat,
         };
-        let loader = isolate.set_loader(config.root.clone(), modules, Some(Rc::new(builtins)));
+        let rules = module_rules(main, &config.rules).map_err(|message| {
+            LoadError::Script(JsError {
+                name: "TypeError".into(),
+                message,
+                stack: String::new(),
+            })
+        })?;
+        let loader =
+            isolate.set_loader(config.root.clone(), modules, Some(Rc::new(builtins)), rules);
         if let Some(positions) = positions {
             loader.remember_positions(main, positions);
         }
@@ -616,4 +624,26 @@ fn read_outcome<'js>(
         },
         done,
     ))
+}
+
+/// The loader's rules from wrangler's `[[rules]]` of a worker whose entry is `main`.
+fn module_rules(
+    main: &str,
+    rules: &[verge_config::ModuleRule],
+) -> Result<verge_js::ModuleRules, String> {
+    use verge_config::ModuleKind;
+    use verge_js::Treat;
+    verge_js::ModuleRules::new(
+        main,
+        rules.iter().map(|rule| {
+            let treat = match rule.kind {
+                ModuleKind::ESModule => Treat::EsModule,
+                ModuleKind::CommonJS => Treat::CommonJs,
+                ModuleKind::Text => Treat::Text,
+                ModuleKind::Data => Treat::Data,
+                ModuleKind::CompiledWasm => Treat::Wasm,
+            };
+            (treat, rule.globs.clone(), rule.fallthrough)
+        }),
+    )
 }
