@@ -117,12 +117,71 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
     );
     // A script that does not compile or registers no handler is reported here, with its file and
     // line, and nothing is served.
-    server
-        .wait_loaded()
-        .with_context(|| format!("could not load worker {}", entry.display()))?;
+    let progress = LoadProgress::start(site.current().workers[0].modules.clone());
+    let loaded = server.wait_loaded();
+    progress.finish(loaded.is_ok());
+    loaded.with_context(|| format!("could not load worker {}", entry.display()))?;
     watch_and_reload(args.path.clone(), args.vars.clone(), site, options);
     crate::signals::serve_until_stopped(server, shown);
     Ok(())
+}
+
+/// The progress line of the first load: on a terminal, how many modules are loaded so far,
+/// redrawn while they load; then, anywhere, how many loaded in how long.
+struct LoadProgress {
+    modules: verge_runtime::ModuleCache,
+    started: std::time::Instant,
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    ticker: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LoadProgress {
+    fn start(modules: verge_runtime::ModuleCache) -> Self {
+        use std::io::IsTerminal as _;
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let live = std::io::stderr().is_terminal().then(|| {
+            let modules = modules.clone();
+            std::thread::spawn(move || {
+                let frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+                for frame in frames.iter().cycle() {
+                    let tick = std::time::Duration::from_millis(80);
+                    if stopped.recv_timeout(tick) != Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+                    {
+                        break;
+                    }
+                    let mut stderr = std::io::stderr().lock();
+                    let _ = write!(
+                        stderr,
+                        "\r\x1b[2K{frame} loading modules: {}",
+                        modules.len()
+                    );
+                    let _ = stderr.flush();
+                }
+                let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
+            })
+        });
+        Self {
+            modules,
+            started: std::time::Instant::now(),
+            stop: Some(stop),
+            ticker: live,
+        }
+    }
+
+    fn finish(mut self, loaded: bool) {
+        drop(self.stop.take());
+        if let Some(ticker) = self.ticker.take() {
+            let _ = ticker.join();
+        }
+        if loaded {
+            let count = self.modules.len();
+            eprintln!(
+                "Loaded {count} module{} in {:.0} ms",
+                if count == 1 { "" } else { "s" },
+                self.started.elapsed().as_secs_f64() * 1000.0
+            );
+        }
+    }
 }
 
 /// How often the project's files are looked at for changes.

@@ -97,6 +97,14 @@ fn the_node_modules_work_under_nodejs_compat() {
     files.extend_from_slice(CJS_LIB);
     let dir = project(&files);
     let server = DevServer::start(dir.path(), &[]);
+    // The load's summary: the entry, seven node: modules and the CommonJS package's facade.
+    assert!(
+        support::wait_until(std::time::Duration::from_secs(10), || server
+            .stderr()
+            .contains("Loaded 9 modules in ")),
+        "{}",
+        server.stderr()
+    );
 
     // Eight requests at once, each checking its AsyncLocalStorage store after its awaits.
     let replies: Vec<serde_json::Value> = std::thread::scope(|scope| {
