@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The proxy benchmark: the same worker (bench/proxy/worker.js: fetch the origin, add a header)
+"""The proxy benchmark: the same worker (bench/workers/proxy.js: fetch the origin, add a header)
 on Verge, workerd and Deno, against one loopback nginx origin, driven by wrk.
 
 Reports requests/s, requests/s per core of server CPU (the server's own CPU time from /proc,
@@ -18,87 +18,8 @@ import sys
 import tempfile
 import time
 
-from common import ROOT, VERGE, free_port, measure_load, memory_kib, stop, tree_rss_kib, wait_ready
-
-HERE = os.path.join(ROOT, "bench", "proxy")
-PEERS = os.path.join(ROOT, "bench", ".peers")
-GIB = 1024 * 1024 * 1024
-
-
-def install_peers():
-    bins = os.path.join(PEERS, "node_modules", ".bin")
-    if not (os.path.exists(os.path.join(bins, "workerd")) and os.path.exists(os.path.join(bins, "deno"))):
-        os.makedirs(PEERS, exist_ok=True)
-        subprocess.run(["npm", "install", "--prefix", PEERS, "--no-audit", "--no-fund", "workerd", "deno"], check=True,
-                       stdout=subprocess.DEVNULL)
-    return os.path.join(bins, "workerd"), os.path.join(bins, "deno")
-
-
-def start_nginx(work):
-    port = free_port()
-    root = os.path.join(work, "www")
-    os.makedirs(root, exist_ok=True)
-    with open(os.path.join(root, "index.html"), "w") as f:
-        f.write("<!doctype html><title>origin</title><p>" + "hello from the origin " * 20 + "</p>\n")
-    with open(os.path.join(root, "1g.bin"), "wb") as f:
-        f.truncate(GIB)
-    conf = os.path.join(work, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write(f"""
-worker_processes 1;
-daemon off;
-pid {work}/nginx.pid;
-error_log {work}/nginx.err warn;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  keepalive_requests 1000000;
-  client_body_temp_path {work}/body; proxy_temp_path {work}/proxy; fastcgi_temp_path {work}/fcgi;
-  uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;
-  server {{ listen 127.0.0.1:{port}; root {root}; }}
-}}
-""")
-    process = subprocess.Popen(["nginx", "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_ready(port, process)
-    return process, f"http://127.0.0.1:{port}"
-
-
-def start_verge(work, port, origin):
-    project = os.path.join(work, "verge")
-    os.makedirs(project, exist_ok=True)
-    shutil.copy(os.path.join(HERE, "worker.js"), project)
-    return subprocess.Popen([VERGE, "dev", os.path.join(project, "worker.js"), "--port", str(port), "--var", f"ORIGIN:{origin}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "VERGE_LOG": "warn"})
-
-
-def start_workerd(work, port, origin, workerd):
-    project = os.path.join(work, "workerd")
-    os.makedirs(project, exist_ok=True)
-    shutil.copy(os.path.join(HERE, "worker.js"), project)
-    with open(os.path.join(project, "config.capnp"), "w") as f:
-        f.write(f"""using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [
-    (name = "main", worker = .worker),
-    (name = "net", network = (allow = ["public", "private", "local"])),
-  ],
-  sockets = [ (name = "http", address = "127.0.0.1:{port}", http = (), service = "main") ],
-);
-const worker :Workerd.Worker = (
-  modules = [ (name = "worker.js", esModule = embed "worker.js") ],
-  compatibilityDate = "2024-09-23",
-  bindings = [ (name = "ORIGIN", text = "{origin}") ],
-  globalOutbound = "net",
-);
-""")
-    return subprocess.Popen([workerd, "serve", os.path.join(project, "config.capnp")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def start_deno(work, port, origin, deno):
-    return subprocess.Popen([deno, "run", "--allow-net", os.path.join(HERE, "deno_main.js"), str(port), origin],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "DENO_NO_UPDATE_CHECK": "1", "DENO_DIR": os.path.join(work, "deno-cache")})
+from common import VERGE, free_port, measure_load, stop, tree_rss_kib, wait_ready
+from runtimes import GIB, install_peers, start, start_nginx
 
 
 def stream_peak(pid, url):
@@ -123,20 +44,15 @@ def main():
     if not os.path.exists(VERGE):
         sys.exit("build first: cargo build --release")
     peers = [p for p in args.peers.split(",") if p]
-    workerd, deno = install_peers() if peers else (None, None)
+    binaries = install_peers(peers)
     work = tempfile.mkdtemp(prefix="verge-bench-")
     os.chmod(work, 0o755)  # nginx workers run as another user
     nginx, origin = start_nginx(work)
-    starters = {"verge": lambda port: start_verge(work, port, origin)}
-    if "workerd" in peers:
-        starters["workerd"] = lambda port: start_workerd(work, port, origin, workerd)
-    if "deno" in peers:
-        starters["deno"] = lambda port: start_deno(work, port, origin, deno)
     rows = {}
     try:
-        for name, start in starters.items():
+        for name in ["verge", *peers]:
             port = free_port()
-            process = start(port)
+            process = start(name, binaries, work, port, "proxy", origin)
             wait_ready(port, process, path="/index.html")
             result = measure_load(process.pid, f"http://127.0.0.1:{port}/index.html", args.seconds, args.connections)
             result["stream_mib"], result["streamed"] = stream_peak(process.pid, f"http://127.0.0.1:{port}/1g.bin")

@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Verge beside workerd, Deno and Bun, one run, one table: the same three workers (bench/workers:
+hello; headers — cookies, headers, JSON; proxy — fetch a loopback nginx) on each runtime, driven
+by wrk at 50 connections.
+
+For each runtime and worker: requests/s, requests/s per core of the server's own CPU (all its
+threads, from /proc) and Verge's ratio to it, latency p50/p99, errors, RSS idle and after the
+load; for each runtime, process start to first response (median of --starts runs).
+
+Usage: python3 bench/peers.py [--seconds 10] [--connections 50] [--peers workerd,deno,bun]
+                              [--workers hello,headers,proxy] [--starts 5]
+Needs: cargo build --release; wrk and nginx (apt-get install wrk nginx); the peers, installed by
+this script from npm into bench/.peers (npm install workerd deno bun).
+"""
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+from common import VERGE, free_port, http_ok, measure_load, stop, tree_rss_kib, wait_ready
+from runtimes import install_peers, start, start_nginx
+
+
+def start_to_first_response(runtime, binaries, work, runs):
+    """Median ms from spawning the runtime (hello worker) to its first 200 response."""
+    times = []
+    for _ in range(runs):
+        port = free_port()
+        began = time.perf_counter()
+        process = start(runtime, binaries, work, port, "hello")
+        deadline = began + 20
+        while not http_ok(port):
+            if time.perf_counter() > deadline or process.poll() is not None:
+                stop(process)
+                sys.exit(f"{runtime} did not answer within 20 s")
+            time.sleep(0.0005)
+        times.append((time.perf_counter() - began) * 1000)
+        stop(process)
+    return statistics.median(times)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--peers", default="workerd,deno,bun")
+    parser.add_argument("--workers", default="hello,headers,proxy")
+    parser.add_argument("--starts", type=int, default=5)
+    args = parser.parse_args()
+    if not os.path.exists(VERGE):
+        sys.exit("build first: cargo build --release")
+    peers = [p for p in args.peers.split(",") if p]
+    workers = [w for w in args.workers.split(",") if w]
+    runtimes = ["verge", *peers]
+    binaries = install_peers(peers)
+    work = tempfile.mkdtemp(prefix="verge-bench-")
+    os.chmod(work, 0o755)  # nginx workers run as another user
+    nginx, origin = start_nginx(work) if "proxy" in workers else (None, "")
+    rows = {}
+    starts = {}
+    try:
+        for runtime in runtimes:
+            starts[runtime] = start_to_first_response(runtime, binaries, work, args.starts)
+            for worker in workers:
+                port = free_port()
+                process = start(runtime, binaries, work, port, worker, origin)
+                path = "/index.html" if worker == "proxy" else "/"
+                wait_ready(port, process, path=path)
+                idle = tree_rss_kib(process.pid)
+                result = measure_load(process.pid, f"http://127.0.0.1:{port}{path}", args.seconds, args.connections)
+                result["idle_mib"] = idle / 1024
+                result["loaded_mib"] = tree_rss_kib(process.pid) / 1024
+                rows[(worker, runtime)] = result
+                stop(process)
+    finally:
+        stop(nginx)
+        shutil.rmtree(work, ignore_errors=True)
+
+    cores = os.cpu_count()
+    print(f"wrk -c {args.connections} for {args.seconds} s per cell, one run, {cores} cores shared with wrk; "
+          "verge dev --threads 1")
+    print(f"{'worker':<8} {'runtime':<8} {'req/s':>8} {'req/s/core':>11} {'verge ÷':>8} {'p50':>9} {'p99':>9} "
+          f"{'errors':>7} {'RSS idle':>9} {'loaded':>8}")
+    for worker in workers:
+        base = rows[(worker, "verge")]["rps_per_core"]
+        for runtime in runtimes:
+            r = rows[(worker, runtime)]
+            ratio = base / r["rps_per_core"] if r["rps_per_core"] else float("nan")
+            print(f"{worker:<8} {runtime:<8} {r['rps']:>8.0f} {r['rps_per_core']:>11.0f} {ratio:>8.2f} "
+                  f"{r['p50']:>9} {r['p99']:>9} {r['errors']:>7} {r['idle_mib']:>6.1f} MiB {r['loaded_mib']:>4.0f} MiB")
+    print(f"process start to first response (hello, median of {args.starts}): " +
+          ", ".join(f"{runtime} {ms:.1f} ms" for runtime, ms in starts.items()))
+
+
+if __name__ == "__main__":
+    main()
