@@ -18,12 +18,11 @@
   };
   const join = (chunks) => (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
 
-  class Hash {
-    #name; #algorithm; #chunks = []; #done = false;
-    constructor(algorithm) {
-      this.#algorithm = hashNamed(algorithm);
-      this.#name = algorithm;
-    }
+  // What Hash and Hmac share: data gathered by update(), digested once by `compute`.
+  const kChunks = Symbol('chunks');
+  class Digester {
+    #chunks = []; #done = false; #compute;
+    constructor(compute) { this.#compute = compute; }
     update(data, encoding) {
       if (this.#done) throw new Error('Digest already called');
       this.#chunks.push(Uint8Array.from(toBytes(data, encoding)));
@@ -32,32 +31,31 @@
     digest(encoding) {
       if (this.#done) throw new Error('Digest already called');
       this.#done = true;
-      const data = join(this.#chunks.length ? this.#chunks : [new Uint8Array(0)]);
-      return finish(this.#algorithm === 'MD5' ? ops.md5(data) : ops.digest(this.#algorithm, data), encoding);
+      return finish(this.#compute(join(this.#chunks.length ? this.#chunks : [new Uint8Array(0)])), encoding);
+    }
+    [kChunks]() { return this.#chunks; }
+  }
+
+  class Hash extends Digester {
+    #name;
+    constructor(algorithm) {
+      const hash = hashNamed(algorithm);
+      super((data) => (hash === 'MD5' ? ops.md5(data) : ops.digest(hash, data)));
+      this.#name = algorithm;
     }
     copy() {
       const copy = new Hash(this.#name);
-      for (const chunk of this.#chunks) copy.update(chunk);
+      for (const chunk of this[kChunks]()) copy.update(chunk);
       return copy;
     }
   }
 
-  class Hmac {
-    #algorithm; #key; #chunks = []; #done = false;
+  class Hmac extends Digester {
     constructor(algorithm, key) {
-      this.#algorithm = hashNamed(algorithm);
-      if (this.#algorithm === 'MD5') throw new Error('HMAC with MD5 is not supported; use sha256');
-      this.#key = Uint8Array.from(toBytes(key));
-    }
-    update(data, encoding) {
-      if (this.#done) throw new Error('Digest already called');
-      this.#chunks.push(Uint8Array.from(toBytes(data, encoding)));
-      return this;
-    }
-    digest(encoding) {
-      if (this.#done) throw new Error('Digest already called');
-      this.#done = true;
-      return finish(ops.hmacSign(this.#algorithm, this.#key, join(this.#chunks.length ? this.#chunks : [new Uint8Array(0)])), encoding);
+      const hash = hashNamed(algorithm);
+      if (hash === 'MD5') throw new Error('HMAC with MD5 is not supported; use sha256');
+      const secret = Uint8Array.from(toBytes(key));
+      super((data) => ops.hmacSign(hash, secret, data));
     }
   }
 
