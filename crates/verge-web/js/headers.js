@@ -1,15 +1,32 @@
 // Headers (Fetch §5.2): case-insensitive names, combined values, Set-Cookie kept apart, guards.
 (function (ops, internals) {
   const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-  const normalize = (value) => String(value).replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, '');
+  const INVALID_VALUE = /[\0\r\n]|[^\x00-\xff]/;
+  // Names already checked, lower-cased: a worker sets the same few names on every request, and
+  // a regular expression costs a microsecond in QuickJS. Bounded, as names come from anyone.
+  const checkedNames = new Map();
+  const isWhitespace = (code) => code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0d;
   function checkName(name) {
     name = String(name);
-    if (!TOKEN.test(name)) throw new TypeError(`Invalid header name: '${name}'`);
-    return name.toLowerCase();
+    let lower = checkedNames.get(name);
+    if (lower === undefined) {
+      if (!TOKEN.test(name)) throw new TypeError(`Invalid header name: '${name}'`);
+      lower = name.toLowerCase();
+      if (checkedNames.size < 1024) checkedNames.set(name, lower);
+    }
+    return lower;
+  }
+  // Strips leading and trailing HTTP whitespace, the common case (none) without a copy.
+  function normalize(value) {
+    value = String(value);
+    let start = 0, end = value.length;
+    while (start < end && isWhitespace(value.charCodeAt(start))) start++;
+    while (end > start && isWhitespace(value.charCodeAt(end - 1))) end--;
+    return start === 0 && end === value.length ? value : value.slice(start, end);
   }
   function checkValue(value, name) {
     value = normalize(value);
-    if (/[\0\r\n]/.test(value) || /[^\x00-\xff]/.test(value)) throw new TypeError(`Invalid header value for '${name}'`);
+    if (INVALID_VALUE.test(value)) throw new TypeError(`Invalid header value for '${name}'`);
     return value;
   }
 
@@ -33,10 +50,8 @@
             this.append(entry[0], entry[1]);
           }
         } else {
-          for (const key of Reflect.ownKeys(init)) {
-            const desc = Reflect.getOwnPropertyDescriptor(init, key);
-            if (desc?.enumerable && typeof key === 'string') this.append(key, init[key]);
-          }
+          // A record: its own enumerable string keys, in order.
+          for (const key of Object.keys(init)) this.append(key, init[key]);
         }
       } else {
         throw new TypeError("Failed to construct 'Headers': The provided value is not of type '(record<ByteString, ByteString> or sequence<sequence<ByteString>>)'.");
