@@ -417,8 +417,7 @@ impl Worker {
                 }
                 Body::Stream(stream) => verge_web::native_stream(ctx, stream)?,
             };
-            let cf = ctx.json_parse(cf.to_string())?;
-            dispatch.call((method, url, header_list, body, cf, env))
+            dispatch.call((method, url, header_list, body, cf.to_string(), env))
         })
         .await
     }

@@ -80,11 +80,11 @@
   // `{ parts, error, passThrough, done }`: the response's parts for the host (or the error that
   // failed the request), whether the worker asked to pass through to the origin on failure, and
   // a promise that settles once every `ctx.waitUntil` promise has.
-  internals.dispatchFetch = function (method, url, headerList, body, cf, env) {
+  internals.dispatchFetch = function (method, url, headerList, body, cfJson, env) {
     const state = { waitUntil: [], passThrough: false, responded: false, response: undefined };
     let result;
     try {
-      const request = internals.incomingRequest(method, url, headerList, body, cf);
+      const request = internals.incomingRequest(method, url, headerList, body, cfJson);
       if (moduleEntry) {
         if (typeof moduleEntry.fetch !== 'function') throw new TypeError('The worker has no fetch() handler, only scheduled().');
         result = toParts(moduleEntry.fetch(request, env, new ExecutionContext(state)));

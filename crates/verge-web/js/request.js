@@ -13,11 +13,12 @@
   }
 
   class Request extends internals.BodyMixin {
-    #method; #url; #headers; #redirect; #signal; #cf;
+    // An incoming request's `cf` stays JSON until a script reads it: most never do.
+    #method; #url; #headers; #redirect; #signal; #cf; #cfJson;
     constructor(input, init = {}) {
       super();
       if (input === TRUSTED) {
-        this.#method = init.method; this.#url = init.url; this.#headers = init.headers; this.#cf = init.cf;
+        this.#method = init.method; this.#url = init.url; this.#headers = init.headers; this.#cfJson = init.cfJson;
         this.#redirect = 'follow'; this.#signal = null; this[BODY] = init.body;
         return;
       }
@@ -39,7 +40,7 @@
       }
       this.#redirect = redirect;
       this.#signal = init.signal ?? source?.#signal ?? null;
-      this.#cf = init.cf ?? source?.#cf;
+      this.#cf = init.cf ?? source?.cf;
       this.#headers = new Headers(init.headers ?? source?.#headers);
       let bytes = null;
       if (init.body !== undefined && init.body !== null) {
@@ -65,14 +66,20 @@
     get redirect() { return this.#redirect; }
     get signal() { return (this.#signal ??= internals.newAbortSignal()); }
     static _signalIfAny(request) { return request.#signal; }
-    get cf() { return this.#cf; }
+    get cf() {
+      if (this.#cfJson !== undefined) {
+        this.#cf = JSON.parse(this.#cfJson);
+        this.#cfJson = undefined;
+      }
+      return this.#cf;
+    }
     get keepalive() { return false; }
     get integrity() { return ''; }
     get fetcher() { return null; }
     clone() {
       if (this.bodyUsed) throw new TypeError('Cannot clone a Request whose body has already been used.');
       const copy = new Request(this.#url, {
-        method: this.#method, headers: this.#headers, redirect: this.#redirect, signal: this.#signal, cf: this.#cf,
+        method: this.#method, headers: this.#headers, redirect: this.#redirect, signal: this.#signal, cf: this.cf,
       });
       copy[BODY] = internals.cloneBody(this);
       return copy;
@@ -85,7 +92,7 @@
   // The signal a script gave, or null: fetch() need not make one just to listen to it.
   internals.requestSignal = Request._signalIfAny;
   delete Request._signalIfAny;
-  internals.incomingRequest = (method, url, headerList, body, cf) =>
-    new Request(TRUSTED, { method, url, headers: internals.headersFromList(headerList, 'immutable'), body, cf });
+  internals.incomingRequest = (method, url, headerList, body, cfJson) =>
+    new Request(TRUSTED, { method, url, headers: internals.headersFromList(headerList, 'immutable'), body, cfJson });
   internals.defineGlobal('Request', Request);
 })

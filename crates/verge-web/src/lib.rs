@@ -499,7 +499,7 @@ mod tests {
         let loaded: Vec<String> = run(
             &isolate,
             "const request = internals.incomingRequest('GET', 'https://a.example/', \
-               ['accept', 'text/html'], null, {});
+               ['accept', 'text/html'], null, '{}');
              const response = new Response(`hello ${request.headers.get('accept')}`, \
                { headers: { 'content-type': 'text/plain' } });
              internals.responseParts(response);
