@@ -5,10 +5,14 @@ by wrk at 50 connections.
 
 For each runtime and worker: requests/s, requests/s per core of the server's own CPU (all its
 threads, from /proc) and Verge's ratio to it, latency p50/p99, errors, RSS idle and after the
-load; for each runtime, process start to first response (median of --starts runs).
+load; for each runtime, process start to first response (median of --starts runs). Then the cost
+per worker with --tenants distinct workers behind one server (bench/tenants.py's measurement):
+Verge's `verge serve` beside workerd (one socket per worker) up to --workerd-max workers; Deno
+and Bun have no many-tenant server to compare.
 
 Usage: python3 bench/peers.py [--seconds 10] [--connections 50] [--peers workerd,deno,bun]
                               [--workers hello,headers,proxy] [--starts 5]
+                              [--tenants 1,100,1000,10000] [--workerd-max 1000]
 Needs: cargo build --release; wrk and nginx (apt-get install wrk nginx); the peers, installed by
 this script from npm into bench/.peers (npm install workerd deno bun).
 """
@@ -23,6 +27,7 @@ import time
 
 from common import VERGE, free_port, http_ok, measure_load, stop, tree_rss_kib, wait_ready
 from runtimes import install_peers, start, start_nginx
+from tenants import percentiles, run_verge, run_workerd
 
 
 def start_to_first_response(runtime, binaries, work, runs):
@@ -50,6 +55,9 @@ def main():
     parser.add_argument("--peers", default="workerd,deno,bun")
     parser.add_argument("--workers", default="hello,headers,proxy")
     parser.add_argument("--starts", type=int, default=5)
+    parser.add_argument("--tenants", default="1,100,1000,10000")
+    parser.add_argument("--workerd-max", type=int, default=1000,
+                        help="workerd loads every worker at start, ~1.6 MB each: beyond this it is left out")
     args = parser.parse_args()
     if not os.path.exists(VERGE):
         sys.exit("build first: cargo build --release")
@@ -94,6 +102,29 @@ def main():
                   f"{r['p50']:>9} {r['p99']:>9} {r['errors']:>7} {r['idle_mib']:>6.1f} MiB {r['loaded_mib']:>4.0f} MiB")
     print(f"process start to first response (hello, median of {args.starts}): " +
           ", ".join(f"{runtime} {ms:.1f} ms" for runtime, ms in starts.items()))
+    tenant_table([int(n) for n in args.tenants.split(",") if n], "workerd" in peers and binaries["workerd"],
+                  args.workerd_max)
+
+
+def tenant_table(counts, workerd, workerd_max):
+    """Per-worker cost at each count of distinct workers behind one server."""
+    if not counts:
+        return
+    print()
+    print(f"{'workers':>7} {'runtime':<8} {'ready ms':>9} {'RSS ready':>10} {'RSS loaded':>11} {'KiB/worker':>11} "
+          f"{'first p50':>10} {'first p99':>10}")
+    for count in counts:
+        runs = {}
+        with tempfile.TemporaryDirectory() as work:
+            runs["verge"] = run_verge(work, count)
+            if workerd and count <= workerd_max:
+                runs["workerd"] = run_workerd(work, count, workerd)
+        for name, (ready_ms, ready_rss, loaded_rss, first, _) in runs.items():
+            # Verge makes isolates on first requests; workerd loads every worker at start.
+            per_worker = (loaded_rss - (ready_rss if name == "verge" else 0)) / count
+            p50, p99 = percentiles(first)
+            print(f"{count:>7} {name:<8} {ready_ms:9.0f} {ready_rss / 1024:7.1f} MiB {loaded_rss / 1024:8.1f} MiB "
+                  f"{per_worker:11.0f} {p50:8.2f} ms {p99:7.2f} ms")
 
 
 if __name__ == "__main__":

@@ -23,9 +23,9 @@ import sys
 import tempfile
 import time
 
-from common import ROOT, VERGE, free_port, memory_kib, stop
+from common import VERGE, free_port, memory_kib, stop
+from runtimes import install_peers
 
-PEERS = os.path.join(ROOT, "bench", ".peers")
 
 WORKER = """export default {
   fetch(request) {
@@ -34,15 +34,6 @@ WORKER = """export default {
   },
 };
 """
-
-
-def install_workerd():
-    binary = os.path.join(PEERS, "node_modules", ".bin", "workerd")
-    if not os.path.exists(binary):
-        os.makedirs(PEERS, exist_ok=True)
-        subprocess.run(["npm", "install", "--prefix", PEERS, "--no-audit", "--no-fund", "workerd"], check=True,
-                       stdout=subprocess.DEVNULL)
-    return binary
 
 
 GAP_SECONDS = 0.002
@@ -175,7 +166,7 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         runs["verge"] = run_verge(work, args.workers)
         if "workerd" in args.peers.split(","):
-            runs["workerd"] = run_workerd(work, args.workers, install_workerd())
+            runs["workerd"] = run_workerd(work, args.workers, install_peers(["workerd"])["workerd"])
     print(f"{args.workers} workers, one run, requests {args.gap_ms:g} ms apart (ms, MiB; per worker: KiB)")
     print(f"{'server':8} {'ready ms':>9} {'RSS ready':>10} {'RSS loaded':>11} {'per worker':>11} "
           f"{'first p50':>10} {'first p99':>10} {'second p50':>11}")
