@@ -58,6 +58,10 @@
       }
     }
     static _guard(headers, guard) { headers.#guard = guard; }
+    // A body's own content type, a constant the runtime knows valid: set unless one is there.
+    static _defaultContentType(headers, value) {
+      if (!headers.#map.has('content-type')) headers.#map.set('content-type', [value]);
+    }
     static _fromList(list, guard) {
       // Trusted input from the host (already valid HTTP): skip validation.
       const headers = new Headers();
@@ -130,8 +134,9 @@
   Object.defineProperty(Headers.prototype, Symbol.toStringTag, { value: 'Headers' });
   const HeadersIterator = internals.iteratorPrototype('Headers Iterator');
   internals.setHeadersGuard = Headers._guard;
+  internals.defaultContentType = Headers._defaultContentType;
   internals.headersFromList = Headers._fromList;
   internals.headersToList = Headers._toList;
-  delete Headers._guard; delete Headers._fromList; delete Headers._toList;
+  delete Headers._guard; delete Headers._defaultContentType; delete Headers._fromList; delete Headers._toList;
   internals.defineGlobal('Headers', Headers);
 })

@@ -49,7 +49,7 @@
         }
         const extracted = internals.extractBody(init.body);
         bytes = extracted.bytes;
-        if (extracted.contentType && !this.#headers.has('content-type')) this.#headers.set('content-type', extracted.contentType);
+        if (extracted.contentType) internals.defaultContentType(this.#headers, extracted.contentType);
       } else if (source && source[BODY] !== null) {
         if (source.bodyUsed) throw new TypeError('Cannot construct a Request with a Request whose body has already been used.');
         bytes = source[BODY];

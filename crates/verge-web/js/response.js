@@ -19,7 +19,7 @@
         throw new RangeError(`Failed to construct 'Response': The status provided (${init.status}) is outside the range [200, 599].`);
       }
       const statusText = init.statusText === undefined ? '' : String(init.statusText);
-      if (!REASON.test(statusText)) throw new TypeError("Failed to construct 'Response': Invalid statusText.");
+      if (statusText !== '' && !REASON.test(statusText)) throw new TypeError("Failed to construct 'Response': Invalid statusText.");
       this.#status = status;
       this.#statusText = statusText;
       this.#headers = new Headers(init.headers);
@@ -30,7 +30,7 @@
         }
         const extracted = internals.extractBody(body);
         bytes = extracted.bytes;
-        if (extracted.contentType && !this.#headers.has('content-type')) this.#headers.set('content-type', extracted.contentType);
+        if (extracted.contentType) internals.defaultContentType(this.#headers, extracted.contentType);
       }
       this[BODY] = bytes;
     }
@@ -38,7 +38,7 @@
       const text = JSON.stringify(data);
       if (text === undefined) throw new TypeError('Response.json: the value cannot be serialized as JSON.');
       const headers = new Headers(init?.headers);
-      if (!headers.has('content-type')) headers.set('content-type', 'application/json');
+      internals.defaultContentType(headers, 'application/json');
       return new Response(text, { ...init, headers });
     }
     static redirect(url, status = 302) {
