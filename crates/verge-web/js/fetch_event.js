@@ -87,7 +87,8 @@
       const request = internals.incomingRequest(method, url, headerList, body, cfJson);
       if (moduleEntry) {
         if (typeof moduleEntry.fetch !== 'function') throw new TypeError('The worker has no fetch() handler, only scheduled().');
-        result = toParts(moduleEntry.fetch(request, env, new ExecutionContext(state)));
+        const response = moduleEntry.fetch(request, env, new ExecutionContext(state));
+        result = response instanceof Response ? { parts: parts(response) } : toParts(response);
       } else {
         result = toParts(internals.dispatchFetchEvent(request, state));
       }
@@ -95,6 +96,10 @@
       result = Promise.reject(error);
     }
     const done = () => (state.waitUntil.length ? drainWaitUntil(state.waitUntil).then(reportFailures) : undefined);
+    if (result.parts !== undefined) {
+      // A handler that returned its Response at once: no promise jobs to wait through.
+      return Promise.resolve({ parts: result.parts, passThrough: state.passThrough, done: done() });
+    }
     return result.then(
       (parts) => ({ parts, passThrough: state.passThrough, done: done() }),
       (error) => ({ error, passThrough: state.passThrough, done: done() }));
