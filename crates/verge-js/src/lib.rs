@@ -32,7 +32,8 @@ pub use promise_op::{spawn_promise, OpError};
 pub use rquickjs;
 pub use rules::{ModuleRules, Treat};
 pub use settle::{settle, Settled};
-pub use typescript::{is_typescript, strip_types, strip_types_mapped, PositionMap};
+pub use typescript::{is_typescript, strip_types};
+pub(crate) use typescript::{strip_types_mapped, PositionMap};
 
 use rquickjs::{Context, Ctx, Runtime};
 use std::cell::{Cell, RefCell};

@@ -134,8 +134,22 @@ impl ProjectLoader {
         self.positions.clone()
     }
 
+    /// Declares the entry module `name`, whose text the runtime read as `source`, as any
+    /// other module (TypeScript stripped, its positions kept) unless its bytecode is cached.
+    pub fn declare_entry<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        name: &str,
+        source: String,
+    ) -> Result<Module<'js, Declared>> {
+        self.declare(ctx, name, || {
+            as_module(self, name, None, source.into_bytes())
+                .map_err(|message| Error::new_loading_message(name, message))
+        })
+    }
+
     /// Keeps where the code of module `name` came from, for its stack traces.
-    pub fn remember_positions(&self, name: &str, map: crate::PositionMap) {
+    fn remember_positions(&self, name: &str, map: crate::PositionMap) {
         self.positions
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -144,7 +158,7 @@ impl ProjectLoader {
 
     /// Declares the module `name` from its cached bytecode, or else from `source`, writing
     /// its bytecode to the cache for the next isolate.
-    pub fn declare<'js>(
+    fn declare<'js>(
         &self,
         ctx: &Ctx<'js>,
         name: &str,

@@ -225,7 +225,7 @@ impl Worker {
             services,
             assets,
         } = grants;
-        let (main, mut source) = match &config.main {
+        let (main, source) = match &config.main {
             Some(main) => {
                 let path = config.root.join(main);
                 let source = std::fs::read_to_string(&path).map_err(|source| LoadError::Read {
@@ -238,18 +238,6 @@ impl Worker {
             // assets; should one reach the worker, it is not found.
             None => (ASSETS_ONLY_NAME, ASSETS_ONLY.to_owned()),
         };
-        let mut positions = None;
-        if verge_js::is_typescript(main) {
-            let (code, map) = verge_js::strip_types_mapped(main, &source).map_err(|message| {
-                LoadError::Script(JsError {
-                    name: "SyntaxError".into(),
-                    message,
-                    stack: String::new(),
-                })
-            })?;
-            source = code;
-            positions = Some(map);
-        }
         let mut isolate_limits = limits.isolate.clone();
         if let Some(cpu_ms) = config.limits.cpu_ms {
             isolate_limits.cpu_slice = Some(Duration::from_millis(cpu_ms));
@@ -291,12 +279,22 @@ impl Worker {
         })?;
         let loader =
             isolate.set_loader(config.root.clone(), modules, Some(Rc::new(builtins)), rules);
-        if let Some(positions) = positions {
-            loader.remember_positions(main, positions);
-        }
+        // A service worker is one script: a TypeScript one is stripped here. (A module entry is
+        // the loader's, whose bytecode cache spares later isolates the stripping.)
+        let is_module = format::is_module(&source);
+        let source = if !is_module && verge_js::is_typescript(main) {
+            verge_js::strip_types(main, &source).map_err(|message| {
+                LoadError::Script(JsError {
+                    name: "SyntaxError".into(),
+                    message,
+                    stack: String::new(),
+                })
+            })?
+        } else {
+            source
+        };
 
         let vars = serde_json::Value::Object(config.vars.clone().into_iter().collect()).to_string();
-        let is_module = format::is_module(&source);
         let loaded = isolate
             .enter(|ctx| {
                 let env: Value = ctx.json_parse(vars)?;
@@ -340,7 +338,7 @@ impl Worker {
                 }
                 let finish_load: Function = internals.get("finishLoad")?;
                 let (evaluation, namespace) = if is_module {
-                    let module = loader.declare(ctx, main, || Ok(source.into_bytes()))?;
+                    let module = loader.declare_entry(ctx, main, source)?;
                     let (module, evaluation) = module.eval()?;
                     (evaluation.into_value(), module.namespace()?.into_value())
                 } else {
