@@ -10,6 +10,7 @@
 mod bytes;
 mod commonjs;
 mod error;
+mod fallback;
 mod host_state;
 mod id_table;
 mod loader;
@@ -22,6 +23,7 @@ mod typescript;
 pub use bytes::bytes_of;
 pub use commonjs::Builtins;
 pub use error::JsError;
+pub use fallback::fallback_prototype;
 pub use host_state::{
     ensure as ensure_host_state, store as store_host_state, with as with_host_state,
 };

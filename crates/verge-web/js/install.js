@@ -1,10 +1,12 @@
 // How the other files reach the global scope: `defineGlobal`, and the lazy globals of the APIs
-// that most requests never touch. A lazy API's globals (and the internals it provides) start as
-// accessors; the first use of any of them loads its file (`ops.loadApi`, see src/lib.rs), whose
-// `defineGlobal` calls put the real values in their place. A new isolate so skips the files it
-// may never need: most of the cost of a cold start.
+// that most requests never touch. A lazy API's names (globals, and the internals it provides)
+// are not there at first: a fallback prototype (`ops.fallbackPrototype`, see verge-js's
+// fallback.rs) between `globalThis` (and `internals`) and its prototype answers for them, and
+// the first read of one loads its file (`ops.loadApi`, see src/lib.rs), whose `defineGlobal`
+// calls put the real values in place. A new isolate so skips the files it may never need, most
+// of the cost of a cold start; and one object per isolate holds the names, not an accessor pair
+// per name.
 (function (ops, internals) {
-  const LAZY = Symbol('lazy');
   const loaded = new Set();
   // The value each name was given by `defineGlobal`: what internal type checks compare with,
   // whatever a script later does to the global.
@@ -12,10 +14,9 @@
   let loading = 0;
 
   internals.defineGlobal = (name, value) => {
-    // A script that assigned a lazy global before its file loaded keeps its own value.
-    const current = Object.getOwnPropertyDescriptor(globalThis, name);
     defined.set(name, value);
-    if (loading && current !== undefined && !current.get?.[LAZY]) return;
+    // A script that assigned a lazy global before its file loaded keeps its own value.
+    if (loading && Object.hasOwn(globalThis, name)) return;
     Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
   };
 
@@ -26,9 +27,15 @@
     return type !== undefined && value instanceof type;
   };
 
+  // For `globalThis` and `internals`: each lazy name not yet loaded, to the file defining it.
+  const pending = new Map([[globalThis, new Map()], [internals, new Map()]]);
+
   function load(index, file) {
     if (loaded.has(file)) return;
     loaded.add(file);
+    for (const names of pending.values()) {
+      for (const [name, lazy] of names) if (lazy.file === file) names.delete(name);
+    }
     loading++;
     try {
       ops.loadApi(index, ops)(ops, internals);
@@ -37,25 +44,36 @@
     }
   }
 
-  function lazyProperty(target, name, index, file, enumerable) {
-    const get = function () {
-      load(index, file);
-      const now = Object.getOwnPropertyDescriptor(target, name);
-      if (now?.get === get) throw new TypeError(`${name} is unavailable: ${file} did not define it.`);
-      return target[name];
+  for (const [target, names] of pending) {
+    // What a lookup that finds no own property of `target` meets next: a lazy name there loads
+    // its file on first read; one assigned before that becomes the script's own.
+    const answer = (name, describe) => {
+      const lazy = names.get(name);
+      if (lazy === undefined) return false;
+      return !describe || {
+        get() {
+          load(lazy.index, lazy.file);
+          if (!Object.hasOwn(target, name)) {
+            throw new TypeError(`${name} is unavailable: ${lazy.file} did not define it.`);
+          }
+          return target[name];
+        },
+        set(value) {
+          Object.defineProperty(this, name, { value, writable: true, configurable: true, enumerable: false });
+        },
+      };
     };
-    get[LAZY] = true;
-    Object.defineProperty(target, name, {
-      get,
-      set(value) { Object.defineProperty(target, name, { value, writable: true, configurable: true, enumerable }); },
-      configurable: true,
-      enumerable,
-    });
+    Object.setPrototypeOf(target, ops.fallbackPrototype(Object.getPrototypeOf(target), answer));
   }
 
   internals.defineLazy = (index, file, globals, internalNames) => {
-    for (const name of globals) lazyProperty(globalThis, name, index, file, false);
-    for (const name of internalNames) lazyProperty(internals, name, index, file, true);
+    const lazy = { index, file };
+    for (const name of globals) {
+      // The engine's own version of a name (QuickJS has a `performance`) gives way to ours.
+      delete globalThis[name];
+      pending.get(globalThis).set(name, lazy);
+    }
+    for (const name of internalNames) pending.get(internals).set(name, lazy);
   };
   internals.loadedApis = () => [...loaded];
 })

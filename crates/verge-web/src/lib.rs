@@ -235,9 +235,9 @@ fn load_bytecode<'js>(ctx: &Ctx<'js>, bytecode: &'static [u8]) -> rquickjs::Resu
 
 struct Internals(Persistent<Object<'static>>);
 
-/// Registers `ops.loadApi(index, ops)`, which `install.js` calls to load a lazy API: it adds
+/// Registers what `install.js` needs: `ops.loadApi(index, ops)`, which loads a lazy API (it adds
 /// that API's ops to `ops`, made for the isolate's host at that moment, and returns its init
-/// function.
+/// function), and `ops.fallbackPrototype`, which answers for the names not loaded yet.
 fn register_loader<'js>(ctx: &Ctx<'js>, ops: &Object<'js>, _: &WebHost) -> rquickjs::Result<()> {
     let load = |ctx: Ctx<'js>, index: usize, ops: Object<'js>| {
         let api = APIS
@@ -250,7 +250,11 @@ fn register_loader<'js>(ctx: &Ctx<'js>, ops: &Object<'js>, _: &WebHost) -> rquic
         }
         init_function(&ctx, index)
     };
-    ops.set("loadApi", Function::new(ctx.clone(), load)?)
+    ops.set("loadApi", Function::new(ctx.clone(), load)?)?;
+    let fallback = |ctx: Ctx<'js>, proto: Object<'js>, answer: Function<'js>| {
+        verge_js::fallback_prototype(&ctx, proto, answer)
+    };
+    ops.set("fallbackPrototype", Function::new(ctx.clone(), fallback)?)
 }
 
 /// The init function of `APIS[index]`, from its bytecode when [`precompile`] made it.
@@ -542,7 +546,7 @@ mod tests {
                        ...Object.getOwnPropertyNames(internals).map((n) => 'internals.' + n)];
                      const before = new Set(own());
                      void {target}['{first}'];
-                     const lazy = (o, n) => Object.getOwnPropertyDescriptor(o, n)?.get !== undefined;
+                     const lazy = (o, n) => !Object.hasOwn(o, n);
                      return [own().filter((n) => !before.has(n)),
                        [...{globals:?}.filter((n) => lazy(globalThis, n)),
                         ...{names:?}.filter((n) => lazy(internals, n))]];"
