@@ -28,7 +28,6 @@ pub use host_state::{
     ensure as ensure_host_state, store as store_host_state, with as with_host_state,
 };
 pub use id_table::IdTable;
-use loader::RetainedBytecode;
 pub use loader::{ModuleCache, ProjectLoader};
 pub use promise_op::{spawn_promise, OpError};
 pub use rquickjs;
@@ -89,8 +88,6 @@ struct IsolateCore {
     interrupt_listener: RefCell<Option<InterruptListener>>,
     /// Time spent in outermost entries; see [`Isolate::busy_time`].
     busy: Cell<Duration>,
-    /// Bytecode the modules were read from in place: dropped after the runtime, so last.
-    retained_bytecode: RetainedBytecode,
 }
 
 /// One JavaScript isolate: a QuickJS runtime and context on the current thread.
@@ -142,11 +139,8 @@ impl Isolate {
         let context = Context::full(&runtime)
             .map_err(|e| JsError::internal(format!("creating context: {e}")))?;
         let current_tag: Rc<Cell<u64>> = Rc::default();
-        let retained_bytecode = context
-            .with(|ctx| {
-                host_state::store(&ctx, CurrentTag(current_tag.clone()))?;
-                Ok(RetainedBytecode::new(&ctx))
-            })
+        context
+            .with(|ctx| host_state::store(&ctx, CurrentTag(current_tag.clone())))
             .map_err(|e: rquickjs::Error| JsError::internal(format!("creating context: {e}")))?;
         Ok(Self {
             core: Rc::new(IsolateCore {
@@ -158,7 +152,6 @@ impl Isolate {
                 interrupted,
                 interrupt_listener: RefCell::new(None),
                 busy: Cell::default(),
-                retained_bytecode,
             }),
         })
     }
@@ -188,8 +181,7 @@ impl Isolate {
         builtins: Option<Rc<dyn Builtins>>,
         rules: ModuleRules,
     ) -> ProjectLoader {
-        let retained = self.core.retained_bytecode.clone();
-        let loader = ProjectLoader::new(root, cache, retained, builtins, rules);
+        let loader = ProjectLoader::new(root, cache, builtins, rules);
         self.core.runtime.set_loader(loader.clone(), loader.clone());
         let positions = loader::IsolatePositions(loader.positions());
         // Without its host state the isolate still runs; its stack traces stay unmapped.

@@ -15,7 +15,6 @@ use crate::rules::{ModuleRules, Treat};
 use rquickjs::loader::{ImportAttributes, Loader, Resolver};
 use rquickjs::module::{Declared, WriteOptions};
 use rquickjs::{Ctx, Error, Module, Result, Value};
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
@@ -72,37 +71,11 @@ impl ModuleCache {
     }
 }
 
-/// The bytecode buffers an isolate's modules were read from. QuickJS reads bytecode in place
-/// (as ROM data): the buffers must outlive every function made from them, so the isolate drops
-/// this only after its runtime is freed (see `IsolateCore`).
-#[derive(Clone)]
-pub(crate) struct RetainedBytecode {
-    runtime: *mut rquickjs::qjs::JSRuntime,
-    buffers: Rc<RefCell<Vec<Arc<[u8]>>>>,
-}
-
-impl RetainedBytecode {
-    /// Keeps the buffers of the isolate `ctx` belongs to.
-    pub(crate) fn new(ctx: &Ctx<'_>) -> Self {
-        Self {
-            runtime: runtime_of(ctx),
-            buffers: Rc::default(),
-        }
-    }
-}
-
-#[allow(unsafe_code)]
-fn runtime_of(ctx: &Ctx<'_>) -> *mut rquickjs::qjs::JSRuntime {
-    // SAFETY: `ctx` is a live context; this only reads which runtime it belongs to.
-    unsafe { rquickjs::qjs::JS_GetRuntime(ctx.as_raw().as_ptr()) }
-}
-
 #[derive(Clone)]
 pub struct ProjectLoader {
     root: Rc<PathBuf>,
     cache: Option<ModuleCache>,
     positions: PositionMaps,
-    retained: RetainedBytecode,
     builtins: Option<Rc<dyn Builtins>>,
     rules: Rc<ModuleRules>,
 }
@@ -111,7 +84,6 @@ impl ProjectLoader {
     pub(crate) fn new(
         root: impl Into<PathBuf>,
         cache: Option<ModuleCache>,
-        retained: RetainedBytecode,
         builtins: Option<Rc<dyn Builtins>>,
         rules: ModuleRules,
     ) -> Self {
@@ -123,7 +95,6 @@ impl ProjectLoader {
             root: Rc::new(root.into()),
             cache,
             positions,
-            retained,
             builtins,
             rules: Rc::new(rules),
         }
@@ -195,17 +166,8 @@ impl ProjectLoader {
         ctx: &Ctx<'js>,
         bytecode: Arc<[u8]>,
     ) -> Result<Module<'js, Declared>> {
-        if runtime_of(ctx) != self.retained.runtime {
-            return Err(Error::new_loading_message(
-                "module",
-                "the loader belongs to another isolate",
-            ));
-        }
-        self.retained.buffers.borrow_mut().push(bytecode.clone());
         // SAFETY: the bytes were written by `Module::write` in this process, by the same QuickJS
-        // build, and are never changed (an `Arc<[u8]>`); QuickJS reads them in place, and the
-        // isolate whose runtime `ctx` belongs to (checked above) keeps them until that runtime
-        // is freed.
+        // build, and are never changed (an `Arc<[u8]>`). QuickJS copies what it reads.
         unsafe { Module::load(ctx.clone(), &bytecode) }
     }
 }

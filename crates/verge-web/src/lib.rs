@@ -228,8 +228,7 @@ fn compile_apis() -> rquickjs::Result<Vec<Vec<u8>>> {
 #[allow(unsafe_code)]
 fn load_bytecode<'js>(ctx: &Ctx<'js>, bytecode: &'static [u8]) -> rquickjs::Result<Module<'js>> {
     // SAFETY: the bytes were written by `Module::write` in this process, by the same QuickJS
-    // build, from our own sources, and are never changed; QuickJS reads them as ROM data that
-    // must outlive the context, which a `static` does.
+    // build, from our own sources, and are never changed.
     unsafe { Module::load(ctx.clone(), bytecode) }
 }
 
