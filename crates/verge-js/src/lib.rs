@@ -32,7 +32,7 @@ pub use loader::{ModuleCache, ProjectLoader};
 pub use promise_op::{spawn_promise, OpError};
 pub use rquickjs;
 pub use rules::{ModuleRules, Treat};
-pub use settle::{settle, Settled};
+pub use settle::{settle, settle_value, Settled};
 pub use typescript::{is_typescript, strip_types};
 pub(crate) use typescript::{strip_types_mapped, PositionMap};
 

@@ -39,3 +39,20 @@ pub fn settle<'js, T: 'static>(
     then.call::<_, Value>((This(promise), on_fulfilled, on_rejected))?;
     Ok(receiver)
 }
+
+/// Like [`settle`] for what may be a promise or already the value: a value that is not a
+/// promise is converted at once, sparing the handlers and the promise job.
+pub fn settle_value<'js, T: 'static>(
+    ctx: &Ctx<'js>,
+    value: Value<'js>,
+    convert: impl for<'a> FnOnce(&Ctx<'a>, Value<'a>) -> rquickjs::Result<T> + 'static,
+) -> rquickjs::Result<Settled<T>> {
+    match value.as_promise() {
+        Some(promise) => settle(ctx, promise.clone(), convert),
+        None => {
+            let (sender, receiver) = oneshot::channel();
+            let _ = sender.send(convert(ctx, value).map_err(|e| JsError::from_rquickjs(ctx, e)));
+            Ok(receiver)
+        }
+    }
+}

@@ -123,8 +123,8 @@ pub struct WorkerRequest {
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Body,
-    /// `request.cf`, as JSON.
-    pub cf: serde_json::Value,
+    /// `request.cf`, as JSON text.
+    pub cf: Rc<str>,
     /// Through how many service bindings it came (0: from a client).
     pub depth: u32,
 }
@@ -415,7 +415,7 @@ impl Worker {
                 }
                 Body::Stream(stream) => verge_web::native_stream(ctx, stream)?,
             };
-            dispatch.call((method, url, header_list, body, cf.to_string(), env))
+            dispatch.call((method, url, header_list, body, &*cf, env))
         })
         .await
     }
@@ -433,16 +433,12 @@ impl Worker {
     }
 
     /// Runs one event through the JavaScript `start` begins (given `internals` and `env`),
-    /// whose promise settles as `dispatchFetch`'s: under the CPU and wall-time limits, with
+    /// which answers as `dispatchFetch` does (the outcome, or a promise of it): under the CPU and wall-time limits, with
     /// `ctx.waitUntil` work kept alive after.
     async fn dispatch(
         &self,
         depth: u32,
-        start: impl for<'js> FnOnce(
-            &Ctx<'js>,
-            &Object<'js>,
-            Value<'js>,
-        ) -> rquickjs::Result<Promise<'js>>,
+        start: impl for<'js> FnOnce(&Ctx<'js>, &Object<'js>, Value<'js>) -> rquickjs::Result<Value<'js>>,
     ) -> Outcome {
         let tag = self.last_request.get() + 1;
         self.last_request.set(tag);
@@ -454,9 +450,9 @@ impl Worker {
             }
             let internals = verge_web::internals(ctx)?;
             let env: Value = internals.get("env")?;
-            let settled = start(ctx, &internals, env)?;
+            let started = start(ctx, &internals, env)?;
             let isolate = self.isolate.handle();
-            verge_js::settle(ctx, settled, move |ctx, value| {
+            verge_js::settle_value(ctx, started, move |ctx, value| {
                 read_outcome(ctx, value, isolate)
             })
         });

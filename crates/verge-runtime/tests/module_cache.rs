@@ -16,7 +16,7 @@ async fn answer(worker: &Worker) -> String {
         url: "http://cached.example/".into(),
         headers: Vec::new(),
         body: Body::Empty,
-        cf: serde_json::json!({}),
+        cf: "{}".into(),
         depth: 0,
     };
     match worker.fetch(request).await {

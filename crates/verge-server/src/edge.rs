@@ -3,6 +3,7 @@
 //! each loaded into its own isolate on a thread when a request first needs it there.
 
 use crate::assets::Assets;
+use crate::geo::CfCache;
 use crate::metrics::{Metrics, WorkerMetrics};
 use crate::routes::{strip_port, RouteTable};
 use crate::{BoundListeners, Geo};
@@ -406,7 +407,7 @@ impl Outbound for ServiceOutbound {
                 url: url.clone(),
                 headers,
                 body,
-                cf: serde_json::json!({}),
+                cf: Rc::from("{}"),
                 depth,
             };
             let response = run(&state, &site, index, worker_request).await;
@@ -432,6 +433,8 @@ struct ThreadState {
     spare: std::cell::RefCell<Option<BlankIsolate>>,
     /// A task to make the spare is queued.
     making_spare: std::cell::Cell<bool>,
+    /// `request.cf` of this thread's recent clients.
+    cf_texts: CfCache,
 }
 
 impl ThreadState {
@@ -625,6 +628,7 @@ fn serve_thread(
             client,
             options,
             spare: Default::default(),
+            cf_texts: CfCache::default(),
             making_spare: Default::default(),
         });
         if eager {
@@ -762,7 +766,7 @@ async fn handle(
             return Ok(response);
         }
     }
-    let response = match to_worker_request(request, peer, &state.options) {
+    let response = match to_worker_request(request, peer, &state.options, &state.cf_texts) {
         Err((status, message)) => plain(status, message),
         Ok(worker_request) => match tenant {
             Some(index) => run(&state, &site, index, worker_request).await,
@@ -1172,6 +1176,7 @@ fn to_worker_request(
     request: Request<Incoming>,
     peer: SocketAddr,
     options: &EdgeOptions,
+    cf_texts: &CfCache,
 ) -> Result<WorkerRequest, (StatusCode, &'static str)> {
     let host = request_host(&request);
     let (parts, body) = request.into_parts();
@@ -1214,9 +1219,9 @@ fn to_worker_request(
         .collect();
     // As at Cloudflare's edge: the client's address, which the origin sees on a pass-through.
     headers.push(("cf-connecting-ip".into(), client_ip.clone()));
-    let cf = options.geo.cf(&client, protocol);
-    if let Some(country) = cf.get("country").and_then(|c| c.as_str()) {
-        headers.push(("cf-ipcountry".into(), country.to_owned()));
+    let cf = options.geo.cf_text(cf_texts, &client, protocol);
+    if let Some(country) = &cf.country {
+        headers.push(("cf-ipcountry".into(), country.to_string()));
     }
     headers.push(("x-forwarded-for".into(), forwarded_for));
 
@@ -1245,7 +1250,7 @@ fn to_worker_request(
         url,
         headers,
         body,
-        cf,
+        cf: cf.json,
         depth: 0,
     })
 }

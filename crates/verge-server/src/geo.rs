@@ -9,8 +9,11 @@
 use http::HeaderMap;
 use ipnet::IpNet;
 use serde_json::{json, Map, Value};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
+use std::rc::Rc;
 
 /// The EU's member states, for `isEUCountry`.
 const EU: &[&str] = &[
@@ -28,6 +31,24 @@ pub struct Geo {
     /// from anyone.
     local: bool,
 }
+
+/// `request.cf` as the JSON text a worker is given, and the country in it (for `CF-IPCountry`).
+#[derive(Clone)]
+pub struct CfText {
+    pub json: Rc<str>,
+    pub country: Option<Rc<str>>,
+}
+
+/// The `request.cf` of recent clients, kept by each serving thread: a client's requests mostly
+/// come again, and building `cf` anew is a lookup, a map and a serialization every time.
+#[derive(Default)]
+pub struct CfCache(RefCell<HashMap<CfKey, CfText>>);
+
+/// What `request.cf` depends on: the client's address, its `CF-IPCountry` and the protocol.
+type CfKey = (IpAddr, Option<[u8; 2]>, &'static str);
+
+/// Clients a [`CfCache`] holds before it starts over.
+const CF_CACHE_CLIENTS: usize = 4096;
 
 /// Who a request is from, as far as can be told.
 pub struct Client {
@@ -88,6 +109,30 @@ impl Geo {
             .filter(|code| code.len() == 2 && code.bytes().all(|b| b.is_ascii_alphabetic()))
             .map(str::to_ascii_uppercase);
         Client { ip, country }
+    }
+
+    /// [`cf`](Self::cf) as JSON text, from `cache` when it holds `client`'s.
+    pub fn cf_text(&self, cache: &CfCache, client: &Client, http_protocol: &'static str) -> CfText {
+        // `country` is two ASCII letters (see `client`).
+        let country = client
+            .country
+            .as_deref()
+            .and_then(|code| <[u8; 2]>::try_from(code.as_bytes()).ok());
+        let key = (client.ip, country, http_protocol);
+        if let Some(text) = cache.0.borrow().get(&key) {
+            return text.clone();
+        }
+        let cf = self.cf(client, http_protocol);
+        let text = CfText {
+            country: cf.get("country").and_then(Value::as_str).map(Rc::from),
+            json: Rc::from(cf.to_string()),
+        };
+        let mut recent = cache.0.borrow_mut();
+        if recent.len() >= CF_CACHE_CLIENTS {
+            recent.clear();
+        }
+        recent.insert(key, text.clone());
+        text
     }
 
     /// `request.cf` for `client`, over `http_protocol` (`HTTP/1.1`, `HTTP/2`).
@@ -242,6 +287,23 @@ mod tests {
         assert_eq!(cf["httpProtocol"], "HTTP/2");
         // The fixed city belongs to the fixed country, not to the one a header named.
         assert!(cf.get("city").is_none());
+    }
+
+    #[test]
+    fn a_cached_cf_is_the_same_text_for_the_same_client_only() {
+        let geo = Geo::local();
+        let cache = CfCache::default();
+        let peer: IpAddr = "127.0.0.1".parse().unwrap();
+        let plain = geo.client(peer, &HeaderMap::new());
+        let first = geo.cf_text(&cache, &plain, "HTTP/1.1");
+        assert_eq!(*first.json, geo.cf(&plain, "HTTP/1.1").to_string());
+        assert!(Rc::ptr_eq(&first.json, &geo.cf_text(&cache, &plain, "HTTP/1.1").json));
+        let french = geo.client(peer, &headers(&[("cf-ipcountry", "fr")]));
+        let text = geo.cf_text(&cache, &french, "HTTP/1.1");
+        assert_eq!(text.country.as_deref(), Some("FR"));
+        assert_eq!(*text.json, geo.cf(&french, "HTTP/1.1").to_string());
+        let over_h2 = geo.cf_text(&cache, &plain, "HTTP/2");
+        assert_eq!(*over_h2.json, geo.cf(&plain, "HTTP/2").to_string());
     }
 
     #[test]

@@ -76,8 +76,8 @@
   }
   const reportFailures = (failures) => failures.forEach(internals.reportError);
 
-  // Runs the fetch handler for one request. Returns a promise that never rejects, of
-  // `{ parts, error, passThrough, done }`: the response's parts for the host (or the error that
+  // Runs the fetch handler for one request. Returns `{ parts, error, passThrough, done }`, or a
+  // promise of it that never rejects: the response's parts for the host (or the error that
   // failed the request), whether the worker asked to pass through to the origin on failure, and
   // a promise that settles once every `ctx.waitUntil` promise has.
   internals.dispatchFetch = function (method, url, headerList, body, cfJson, env) {
@@ -97,8 +97,9 @@
     }
     const done = () => (state.waitUntil.length ? drainWaitUntil(state.waitUntil).then(reportFailures) : undefined);
     if (result.parts !== undefined) {
-      // A handler that returned its Response at once: no promise jobs to wait through.
-      return Promise.resolve({ parts: result.parts, passThrough: state.passThrough, done: done() });
+      // A handler that returned its Response at once: the host reads it now, with no promise
+      // jobs to wait through.
+      return { parts: result.parts, passThrough: state.passThrough, done: done() };
     }
     return result.then(
       (parts) => ({ parts, passThrough: state.passThrough, done: done() }),
