@@ -297,7 +297,10 @@ mod tests {
         let plain = geo.client(peer, &HeaderMap::new());
         let first = geo.cf_text(&cache, &plain, "HTTP/1.1");
         assert_eq!(*first.json, geo.cf(&plain, "HTTP/1.1").to_string());
-        assert!(Rc::ptr_eq(&first.json, &geo.cf_text(&cache, &plain, "HTTP/1.1").json));
+        assert!(Rc::ptr_eq(
+            &first.json,
+            &geo.cf_text(&cache, &plain, "HTTP/1.1").json
+        ));
         let french = geo.client(peer, &headers(&[("cf-ipcountry", "fr")]));
         let text = geo.cf_text(&cache, &french, "HTTP/1.1");
         assert_eq!(text.country.as_deref(), Some("FR"));

@@ -63,10 +63,11 @@
       if (!headers.#map.has('content-type')) headers.#map.set('content-type', [value]);
     }
     static _fromList(list, guard) {
-      // Trusted input from the host (already valid HTTP): skip validation.
+      // Trusted input from the host (valid HTTP, names lower-cased as `http::HeaderName` and
+      // this class keep them): no validation.
       const headers = new Headers();
       for (let i = 0; i < list.length; i += 2) {
-        const name = list[i].toLowerCase();
+        const name = list[i];
         const values = headers.#map.get(name);
         if (values) values.push(list[i + 1]); else headers.#map.set(name, [list[i + 1]]);
       }

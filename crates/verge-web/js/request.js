@@ -13,12 +13,13 @@
   }
 
   class Request extends internals.BodyMixin {
-    // An incoming request's `cf` stays JSON until a script reads it: most never do.
-    #method; #url; #headers; #redirect; #signal; #cf; #cfJson;
+    // An incoming request's `cf` stays JSON, and its headers the host's list, until a script
+    // reads them: many never do.
+    #method; #url; #headers; #headerList; #redirect; #signal; #cf; #cfJson;
     constructor(input, init = {}) {
       super();
       if (input === TRUSTED) {
-        this.#method = init.method; this.#url = init.url; this.#headers = init.headers; this.#cfJson = init.cfJson;
+        this.#method = init.method; this.#url = init.url; this.#headerList = init.headerList; this.#cfJson = init.cfJson;
         this.#redirect = 'follow'; this.#signal = null; this[BODY] = init.body;
         return;
       }
@@ -41,7 +42,7 @@
       this.#redirect = redirect;
       this.#signal = init.signal ?? source?.#signal ?? null;
       this.#cf = init.cf ?? source?.cf;
-      this.#headers = new Headers(init.headers ?? source?.#headers);
+      this.#headers = new Headers(init.headers ?? source?.#headerObject());
       let bytes = null;
       if (init.body !== undefined && init.body !== null) {
         if (this.#method === 'GET' || this.#method === 'HEAD') {
@@ -62,7 +63,11 @@
     }
     get method() { return this.#method; }
     get url() { return this.#url; }
-    get headers() { return this.#headers; }
+    get headers() { return this.#headerObject(); }
+    #headerObject() {
+      // An incoming request's headers are immutable, as on Workers.
+      return (this.#headers ??= internals.headersFromList(this.#headerList, 'immutable'));
+    }
     get redirect() { return this.#redirect; }
     get signal() { return (this.#signal ??= internals.newAbortSignal()); }
     static _signalIfAny(request) { return request.#signal; }
@@ -79,7 +84,7 @@
     clone() {
       if (this.bodyUsed) throw new TypeError('Cannot clone a Request whose body has already been used.');
       const copy = new Request(this.#url, {
-        method: this.#method, headers: this.#headers, redirect: this.#redirect, signal: this.#signal, cf: this.cf,
+        method: this.#method, headers: this.#headerObject(), redirect: this.#redirect, signal: this.#signal, cf: this.cf,
       });
       copy[BODY] = internals.cloneBody(this);
       return copy;
@@ -87,12 +92,12 @@
   }
   Object.defineProperty(Request.prototype, Symbol.toStringTag, { value: 'Request' });
 
-  // An incoming request: trusted parts from the host (a valid method and absolute URL), so
-  // none of the constructor's checks apply. Headers are immutable, as on Workers.
+  // An incoming request: trusted parts from the host (a valid method and absolute URL, header
+  // names lower-cased), so none of the constructor's checks apply.
   // The signal a script gave, or null: fetch() need not make one just to listen to it.
   internals.requestSignal = Request._signalIfAny;
   delete Request._signalIfAny;
   internals.incomingRequest = (method, url, headerList, body, cfJson) =>
-    new Request(TRUSTED, { method, url, headers: internals.headersFromList(headerList, 'immutable'), body, cfJson });
+    new Request(TRUSTED, { method, url, headerList, body, cfJson });
   internals.defineGlobal('Request', Request);
 })
