@@ -142,8 +142,11 @@ const APIS: &[Api] = &[
     api!("base64.js", base64::register; globals ["btoa", "atob"]; internals []),
     api!("mime.js", base64::register; globals []; internals ["bodyMimeType", "fetchDataUrl"]),
     api!("url.js", url::register;
-        globals ["URL", "URLSearchParams"];
-        internals ["parseHref", "setUrlQuery"]),
+        globals ["URL"];
+        internals ["parseHref", "setUrlQuery", "toUSV"]),
+    api!("url_search_params.js", url::register_form;
+        globals ["URLSearchParams"];
+        internals ["linkedSearchParams", "reparseSearchParams"]),
     api!("blob.js"; globals ["Blob", "File"]; internals ["blobBytes", "makeBlob", "setBlobType"]),
     api!("form_data.js"; globals ["FormData"]; internals ["parseFormData", "serializeFormData"]),
     api!("headers.js"),

@@ -95,6 +95,7 @@ fn set(url: &mut Url, setter: &str, value: &str) {
     };
 }
 
+/// The parser and setters of `url.js`.
 pub(crate) fn register<'js>(
     ctx: &Ctx<'js>,
     ops: &Object<'js>,
@@ -123,7 +124,15 @@ pub(crate) fn register<'js>(
                 })
             },
         )?,
-    )?;
+    )
+}
+
+/// The urlencoded codec of `url_search_params.js`.
+pub(crate) fn register_form<'js>(
+    ctx: &Ctx<'js>,
+    ops: &Object<'js>,
+    _host: &WebHost,
+) -> rquickjs::Result<()> {
     ops.set(
         "formDecode",
         Function::new(ctx.clone(), |query: String| {
