@@ -317,10 +317,14 @@ fn is_request_body_header(name: &str) -> bool {
 /// A header as a worker sees it: the name, and the value's bytes read as Latin-1 (one char per
 /// byte), so that no value, UTF-8 or not, loses a byte.
 pub fn header_pair(name: &http::HeaderName, value: &http::HeaderValue) -> (String, String) {
-    (
-        name.as_str().to_owned(),
-        value.as_bytes().iter().map(|&b| char::from(b)).collect(),
-    )
+    let bytes = value.as_bytes();
+    let value = if bytes.is_ascii() {
+        // Latin-1 and UTF-8 agree on ASCII, the common case: one copy.
+        String::from_utf8_lossy(bytes).into_owned()
+    } else {
+        bytes.iter().map(|&b| char::from(b)).collect()
+    };
+    (name.as_str().to_owned(), value)
 }
 
 fn into_response(
@@ -372,4 +376,28 @@ fn decode(body: NativeBody, encoding: &str) -> NativeBody {
         .map_ok(http_body::Frame::data)
         .map_err(|e| -> BoxError { Box::new(e) });
     StreamBody::new(frames).boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    // Test code fails by panicking.
+    #![allow(clippy::unwrap_used)]
+
+    use super::header_pair;
+    use http::{HeaderName, HeaderValue};
+
+    #[test]
+    fn a_header_value_reads_as_latin1_byte_for_byte() {
+        let name = HeaderName::from_static("x-name");
+        let ascii = HeaderValue::from_static("plain; q=1");
+        assert_eq!(
+            header_pair(&name, &ascii),
+            ("x-name".into(), "plain; q=1".into())
+        );
+        // "é" in UTF-8 is two bytes: a worker sees two Latin-1 characters, as on Workers.
+        let utf8 = HeaderValue::from_bytes("café".as_bytes()).unwrap();
+        assert_eq!(header_pair(&name, &utf8).1, "caf\u{c3}\u{a9}");
+        let latin1 = HeaderValue::from_bytes(b"caf\xe9").unwrap();
+        assert_eq!(header_pair(&name, &latin1).1, "caf\u{e9}");
+    }
 }
