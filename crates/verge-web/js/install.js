@@ -4,9 +4,10 @@
 // fallback.rs) between `globalThis` (and `internals`) and its prototype answers for them, and
 // the first read of one loads its file (`ops.loadApi`, see src/lib.rs), whose `defineGlobal`
 // calls put the real values in place. A new isolate so skips the files it may never need, most
-// of the cost of a cold start; and one object per isolate holds the names, not an accessor pair
-// per name.
+// of the cost of a cold start; and the names live once per process, in Rust (`ops.lazyApi`),
+// not in every isolate.
 (function (ops, internals) {
+  // Indices of the lazy APIs loaded.
   const loaded = new Set();
   // The value each name was given by `defineGlobal`: what internal type checks compare with,
   // whatever a script later does to the global.
@@ -27,15 +28,10 @@
     return type !== undefined && value instanceof type;
   };
 
-  // For `globalThis` and `internals`: each lazy name not yet loaded, to the file defining it.
-  const pending = new Map([[globalThis, new Map()], [internals, new Map()]]);
-
-  function load(index, file) {
-    if (loaded.has(file)) return;
-    loaded.add(file);
-    for (const names of pending.values()) {
-      for (const [name, lazy] of names) if (lazy.file === file) names.delete(name);
-    }
+  // Loads lazy API `index` (see `APIS` in src/lib.rs) unless it is loaded.
+  function load(index) {
+    if (loaded.has(index)) return;
+    loaded.add(index);
     loading++;
     try {
       ops.loadApi(index, ops)(ops, internals);
@@ -44,18 +40,18 @@
     }
   }
 
-  for (const [target, names] of pending) {
-    // What a lookup that finds no own property of `target` meets next: a lazy name there loads
-    // its file on first read; one assigned before that becomes the script's own.
+  for (const [target, kind] of [[globalThis, 'global'], [internals, 'internal']]) {
+    // What a lookup that finds no own property of `target` meets next: a lazy name whose file
+    // is not loaded (`ops.lazyApi` knows which file defines it) loads it on first read; one
+    // assigned before that becomes the script's own.
     const answer = (name, describe) => {
-      const lazy = names.get(name);
-      if (lazy === undefined) return false;
+      if (typeof name !== 'string') return false;
+      const index = ops.lazyApi(kind, name);
+      if (index === undefined || loaded.has(index)) return false;
       return !describe || {
         get() {
-          load(lazy.index, lazy.file);
-          if (!Object.hasOwn(target, name)) {
-            throw new TypeError(`${name} is unavailable: ${lazy.file} did not define it.`);
-          }
+          load(index);
+          if (!Object.hasOwn(target, name)) throw new TypeError(`${name} is unavailable: its file did not define it.`);
           return target[name];
         },
         set(value) {
@@ -65,15 +61,6 @@
     };
     Object.setPrototypeOf(target, ops.fallbackPrototype(Object.getPrototypeOf(target), answer));
   }
-
-  internals.defineLazy = (index, file, globals, internalNames) => {
-    const lazy = { index, file };
-    for (const name of globals) {
-      // The engine's own version of a name (QuickJS has a `performance`) gives way to ours.
-      delete globalThis[name];
-      pending.get(globalThis).set(name, lazy);
-    }
-    for (const name of internalNames) pending.get(internals).set(name, lazy);
-  };
+  // The indices of the lazy APIs loaded so far.
   internals.loadedApis = () => [...loaded];
 })

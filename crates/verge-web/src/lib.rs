@@ -46,6 +46,7 @@ pub use subtle::constant_time_eq;
 use rquickjs::context::EvalOptions;
 use rquickjs::module::WriteOptions;
 use rquickjs::{Ctx, Function, Module, Object, Persistent, Value};
+use std::collections::HashMap;
 use verge_js::{rquickjs, Isolate, IsolateHandle, JsError};
 
 /// What the host gives the Web APIs of one isolate.
@@ -256,7 +257,27 @@ fn register_loader<'js>(ctx: &Ctx<'js>, ops: &Object<'js>, _: &WebHost) -> rquic
     let fallback = |ctx: Ctx<'js>, proto: Object<'js>, answer: Function<'js>| {
         verge_js::fallback_prototype(&ctx, proto, answer)
     };
-    ops.set("fallbackPrototype", Function::new(ctx.clone(), fallback)?)
+    ops.set("fallbackPrototype", Function::new(ctx.clone(), fallback)?)?;
+    let lazy_api = |kind: String, name: String| lazy_api(kind == "global", &name);
+    ops.set("lazyApi", Function::new(ctx.clone(), lazy_api)?)
+}
+
+/// The index in [`APIS`] of the lazy API that defines `name` as a global (`global`) or an
+/// internal: one table per process, so that no isolate holds the names.
+fn lazy_api(global: bool, name: &str) -> Option<usize> {
+    static NAMES: std::sync::OnceLock<HashMap<(bool, &'static str), usize>> =
+        std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        let mut names = HashMap::new();
+        for (index, api) in APIS.iter().enumerate() {
+            if let Load::Lazy { globals, internals } = api.load {
+                names.extend(globals.iter().map(|name| ((true, *name), index)));
+                names.extend(internals.iter().map(|name| ((false, *name), index)));
+            }
+        }
+        names
+    });
+    names.get(&(global, name)).copied()
 }
 
 /// The init function of `APIS[index]`, from its bytecode when [`precompile`] made it.
@@ -279,12 +300,11 @@ fn init_function<'js>(ctx: &Ctx<'js>, index: usize) -> rquickjs::Result<Function
 }
 
 /// Installs the Web APIs into a fresh isolate. Runs once per isolate, before any user code:
-/// eager APIs run now, lazy ones get their accessors.
+/// eager APIs run now; lazy ones load when first used (see `js/install.js`).
 pub fn install(isolate: &Isolate, host: WebHost) -> Result<(), JsError> {
     isolate.enter(|ctx| {
         let ops = Object::new(ctx.clone())?;
         let internals = Object::new(ctx.clone())?;
-        let mut define_lazy: Option<Function> = None;
         for (index, api) in APIS.iter().enumerate() {
             match api.load {
                 Load::Eager => {
@@ -293,20 +313,12 @@ pub fn install(isolate: &Isolate, host: WebHost) -> Result<(), JsError> {
                     }
                     init_function(ctx, index)?.call::<_, ()>((ops.clone(), internals.clone()))?;
                 }
-                Load::Lazy {
-                    globals,
-                    internals: names,
-                } => {
-                    let define_lazy = match &define_lazy {
-                        Some(f) => f,
-                        None => define_lazy.insert(internals.get("defineLazy")?),
-                    };
-                    define_lazy.call::<_, ()>((
-                        index,
-                        api.file,
-                        globals.to_vec(),
-                        names.to_vec(),
-                    ))?;
+                Load::Lazy { globals, .. } => {
+                    // The engine's own version of a name (QuickJS has a `performance`) gives
+                    // way to ours.
+                    for name in globals {
+                        ctx.globals().remove(*name)?;
+                    }
                 }
             }
         }
@@ -320,7 +332,11 @@ pub fn install(isolate: &Isolate, host: WebHost) -> Result<(), JsError> {
 /// API has loaded, since its ops were made for the host before.
 pub fn set_host(isolate: &Isolate, host: WebHost) -> Result<(), JsError> {
     isolate.enter(|ctx| {
-        let loaded: Vec<String> = internals(ctx)?.get::<_, Function>("loadedApis")?.call(())?;
+        let loaded: Vec<usize> = internals(ctx)?.get::<_, Function>("loadedApis")?.call(())?;
+        let loaded: Vec<&str> = loaded
+            .iter()
+            .filter_map(|&index| Some(APIS.get(index)?.file))
+            .collect();
         if !loaded.is_empty() {
             return Err(rquickjs::Error::new_from_js_message(
                 "isolate",
@@ -502,7 +518,7 @@ mod tests {
     #[test]
     fn a_plain_request_and_response_load_no_lazy_api() {
         let isolate = installed();
-        let loaded: Vec<String> = run(
+        let loaded: Vec<usize> = run(
             &isolate,
             "const request = internals.incomingRequest('GET', 'https://a.example/', \
                ['accept', 'text/html'], null, '{}');
@@ -511,7 +527,7 @@ mod tests {
              internals.responseParts(response);
              return internals.loadedApis();",
         );
-        assert_eq!(loaded, Vec::<String>::new());
+        assert_eq!(loaded, Vec::<usize>::new());
     }
 
     #[test]

@@ -23,3 +23,9 @@ test('names nobody defines are still missing', () => {
   assert(!('NoSuchGlobal' in globalThis));
   assertEquals(globalThis.hasOwnProperty, Object.prototype.hasOwnProperty);
 });
+test('a loaded global that a script deletes is gone, as any other', () => {
+  assertEquals(typeof URL, 'function');
+  delete globalThis.URL;
+  assertThrows(() => URL, ReferenceError);
+  assert(!('URL' in globalThis));
+});
