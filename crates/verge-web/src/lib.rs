@@ -240,7 +240,8 @@ struct Internals(Persistent<Object<'static>>);
 
 /// Registers what `install.js` needs: `ops.loadApi(index, ops)`, which loads a lazy API (it adds
 /// that API's ops to `ops`, made for the isolate's host at that moment, and returns its init
-/// function), and `ops.fallbackPrototype`, which answers for the names not loaded yet.
+/// function), `ops.fallbackPrototype`, which answers for the names not loaded yet, and
+/// `ops.lazyApi`, which names the API defining one.
 fn register_loader<'js>(ctx: &Ctx<'js>, ops: &Object<'js>, _: &WebHost) -> rquickjs::Result<()> {
     let load = |ctx: Ctx<'js>, index: usize, ops: Object<'js>| {
         let api = APIS
