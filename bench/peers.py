@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Verge beside workerd, Deno and Bun, one run, one table: the same three workers (bench/workers:
-hello; headers — cookies, headers, JSON; proxy — fetch a loopback nginx) on each runtime, driven
-by wrk at 50 connections.
+"""Verge beside workerd, Deno and Bun, one run, one table: the same four workers (bench/workers:
+hello; headers — cookies, headers, JSON; proxy — fetch a loopback nginx; json — CPU-heavy JSON
+and strings) on each runtime, driven by wrk at 50 connections.
 
 For each runtime and worker: requests/s, requests/s per core of the server's own CPU (all its
 threads, from /proc) and Verge's ratio to it, latency p50/p99, errors, RSS idle and after the
@@ -11,7 +11,7 @@ Verge's `verge serve` beside workerd (one socket per worker) up to --workerd-max
 and Bun have no many-tenant server to compare.
 
 Usage: python3 bench/peers.py [--seconds 10] [--connections 50] [--peers workerd,deno,bun]
-                              [--workers hello,headers,proxy] [--starts 5]
+                              [--workers hello,headers,proxy,json] [--starts 5]
                               [--tenants 1,100,1000,10000] [--workerd-max 1000]
 Needs: cargo build --release; wrk and nginx (apt-get install wrk nginx); the peers, installed by
 this script from npm into bench/.peers (npm install workerd deno bun).
@@ -53,7 +53,7 @@ def main():
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--peers", default="workerd,deno,bun")
-    parser.add_argument("--workers", default="hello,headers,proxy")
+    parser.add_argument("--workers", default="hello,headers,proxy,json")
     parser.add_argument("--starts", type=int, default=5)
     parser.add_argument("--tenants", default="1,100,1000,10000")
     parser.add_argument("--workerd-max", type=int, default=1000,
