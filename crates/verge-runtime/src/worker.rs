@@ -433,8 +433,8 @@ impl Worker {
     }
 
     /// Runs one event through the JavaScript `start` begins (given `internals` and `env`),
-    /// which answers as `dispatchFetch` does (the outcome, or a promise of it): under the CPU and wall-time limits, with
-    /// `ctx.waitUntil` work kept alive after.
+    /// which answers as `dispatchFetch` does (the outcome, or a promise of it): under the CPU
+    /// and wall-time limits, with `ctx.waitUntil` work kept alive after.
     async fn dispatch(
         &self,
         depth: u32,

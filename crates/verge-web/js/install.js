@@ -40,13 +40,13 @@
     }
   }
 
-  for (const [target, kind] of [[globalThis, 'global'], [internals, 'internal']]) {
+  for (const [target, global] of [[globalThis, true], [internals, false]]) {
     // What a lookup that finds no own property of `target` meets next: a lazy name whose file
     // is not loaded (`ops.lazyApi` knows which file defines it) loads it on first read; one
     // assigned before that becomes the script's own.
     const answer = (name, describe) => {
       if (typeof name !== 'string') return false;
-      const index = ops.lazyApi(kind, name);
+      const index = ops.lazyApi(global, name);
       if (index === undefined || loaded.has(index)) return false;
       return !describe || {
         get() {

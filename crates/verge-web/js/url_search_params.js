@@ -29,10 +29,7 @@
         this.#list = ops.formDecode(s);
       }
     }
-    static _link(params, url, query) {
-      params.#url = url;
-      params.#list = query ? ops.formDecode(query) : [];
-    }
+    static _link(params, url) { params.#url = url; }
     static _reparse(params, query) { params.#list = query ? ops.formDecode(query) : []; }
     #update() {
       if (this.#url) internals.setUrlQuery(this.#url, this.toString());
@@ -79,13 +76,14 @@
   }
   Object.defineProperty(URLSearchParams.prototype, Symbol.toStringTag, { value: 'URLSearchParams' });
   const ParamsIterator = internals.iteratorPrototype('URLSearchParams Iterator');
-  const link = URLSearchParams._link;
+  const link = URLSearchParams._link, reparse = URLSearchParams._reparse;
   internals.linkedSearchParams = (url, query) => {
     const params = new URLSearchParams();
-    link(params, url, query);
+    link(params, url);
+    reparse(params, query);
     return params;
   };
-  internals.reparseSearchParams = URLSearchParams._reparse;
+  internals.reparseSearchParams = reparse;
   delete URLSearchParams._link; delete URLSearchParams._reparse;
   internals.defineGlobal('URLSearchParams', URLSearchParams);
 })

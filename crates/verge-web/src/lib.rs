@@ -259,11 +259,11 @@ fn register_loader<'js>(ctx: &Ctx<'js>, ops: &Object<'js>, _: &WebHost) -> rquic
         verge_js::fallback_prototype(&ctx, proto, answer)
     };
     ops.set("fallbackPrototype", Function::new(ctx.clone(), fallback)?)?;
-    let lazy_api = |kind: String, name: String| lazy_api(kind == "global", &name);
+    let lazy_api = |global: bool, name: String| lazy_api(global, &name);
     ops.set("lazyApi", Function::new(ctx.clone(), lazy_api)?)
 }
 
-/// The index in [`APIS`] of the lazy API that defines `name` as a global (`global`) or an
+/// The index in [`APIS`] of the lazy API that defines `name` as a global (`global`) or else an
 /// internal: one table per process, so that no isolate holds the names.
 fn lazy_api(global: bool, name: &str) -> Option<usize> {
     static NAMES: std::sync::OnceLock<HashMap<(bool, &'static str), usize>> =
