@@ -17,6 +17,7 @@ mod loader;
 mod promise_op;
 mod rejections;
 mod rules;
+mod script;
 mod settle;
 mod typescript;
 
@@ -32,6 +33,7 @@ pub use loader::{ModuleCache, ProjectLoader};
 pub use promise_op::{spawn_promise, OpError};
 pub use rquickjs;
 pub use rules::{ModuleRules, Treat};
+pub use script::{compile_script, run_script};
 pub use settle::{settle, settle_value, Settled};
 pub use typescript::{is_typescript, strip_types};
 pub(crate) use typescript::{strip_types_mapped, PositionMap};

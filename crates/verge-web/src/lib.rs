@@ -44,8 +44,7 @@ pub use r2::{r2_bucket, R2Binding};
 pub use subtle::constant_time_eq;
 
 use rquickjs::context::EvalOptions;
-use rquickjs::module::WriteOptions;
-use rquickjs::{Ctx, Function, Module, Object, Persistent, Value};
+use rquickjs::{Ctx, Function, Object, Persistent, Value};
 use std::collections::HashMap;
 use verge_js::{rquickjs, Isolate, IsolateHandle, JsError};
 
@@ -206,34 +205,17 @@ pub fn precompile() {
     }
 }
 
-/// Each API file as the bytecode of a module whose default export is its init function.
+/// Each API file as the bytecode of a script whose value is its init function.
 fn compile_apis() -> rquickjs::Result<Vec<Vec<u8>>> {
     let runtime = rquickjs::Runtime::new()?;
     let context = rquickjs::Context::full(&runtime)?;
     context.with(|ctx| {
         APIS.iter()
             .map(|api| {
-                let name = format!("verge:web/{}", api.file);
-                let source = format!("export default {}", api.source);
-                // Without their source text (kept for `Function.prototype.toString`), the
-                // APIs' functions take a third less memory in every isolate; like the
-                // built-ins they are, they print as native code.
-                let options = WriteOptions {
-                    strip_source: true,
-                    ..WriteOptions::default()
-                };
-                Module::declare(ctx.clone(), name, source)?.write(options)
+                verge_js::compile_script(&ctx, &format!("verge:web/{}", api.file), api.source)
             })
             .collect()
     })
-}
-
-/// Reads one API file's module from [`BYTECODE`].
-#[allow(unsafe_code)]
-fn load_bytecode<'js>(ctx: &Ctx<'js>, bytecode: &'static [u8]) -> rquickjs::Result<Module<'js>> {
-    // SAFETY: the bytes were written by `Module::write` in this process, by the same QuickJS
-    // build, from our own sources, and are never changed.
-    unsafe { Module::load(ctx.clone(), bytecode) }
 }
 
 struct Internals(Persistent<Object<'static>>);
@@ -285,11 +267,9 @@ fn lazy_api(global: bool, name: &str) -> Option<usize> {
 fn init_function<'js>(ctx: &Ctx<'js>, index: usize) -> rquickjs::Result<Function<'js>> {
     let api = &APIS[index];
     match BYTECODE.get().and_then(|cache| cache.get(index)) {
-        Some(bytecode) => {
-            let (module, evaluated) = load_bytecode(ctx, bytecode)?.eval()?;
-            evaluated.finish::<()>()?;
-            module.get("default")
-        }
+        #[allow(unsafe_code)]
+        // SAFETY: `compile_script` wrote these bytes in this process, from our own sources.
+        Some(bytecode) => unsafe { verge_js::run_script(ctx, bytecode) }?.get(),
         None => {
             let mut options = EvalOptions::default();
             options.global = true;
