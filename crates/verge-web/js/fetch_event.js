@@ -1,7 +1,7 @@
 // The worker's entry points: ES-module `export default { fetch, scheduled }` and service-worker
 // `addEventListener('fetch' | 'scheduled', …)` (the listeners live in service_worker.js), the
-// ExecutionContext (`ctx.waitUntil`, `ctx.passThroughOnException`), the ScheduledController of
-// a cron trigger, and the hand-off of a finished Response to the host.
+// ExecutionContext (`ctx.waitUntil`, `ctx.passThroughOnException`), and the hand-off of a
+// finished Response to the host. A cron trigger's side is scheduled.js.
 (function (ops, internals) {
   class ExecutionContext {
     #state;
@@ -16,20 +16,9 @@
   internals.ExecutionContext = ExecutionContext;
   internals.defineGlobal('ExecutionContext', ExecutionContext);
 
-  // What a cron trigger hands `scheduled(controller, env, ctx)`.
-  class ScheduledController {
-    #cron; #scheduledTime;
-    constructor(cron, scheduledTime) { this.#cron = cron; this.#scheduledTime = scheduledTime; }
-    get cron() { return this.#cron; }
-    get scheduledTime() { return this.#scheduledTime; }
-    get type() { return 'scheduled'; }
-    // A failed run is not retried here anyway: there is nothing to opt out of.
-    noRetry() {}
-  }
-  internals.ScheduledController = ScheduledController;
-  internals.defineGlobal('ScheduledController', ScheduledController);
-
+  // The default export of an ES-module worker; null for a service worker.
   let moduleEntry = null;
+  internals.moduleEntry = () => moduleEntry;
   // Called once after the main module is evaluated. Returns the format, or throws naming what
   // is missing.
   internals.bindEntry = function (namespace) {
@@ -75,6 +64,8 @@
     return failures;
   }
   const reportFailures = (failures) => failures.forEach(internals.reportError);
+  internals.drainWaitUntil = drainWaitUntil;
+  internals.reportFailures = reportFailures;
 
   // Runs the fetch handler for one request. Returns `{ parts, error, passThrough, done }`, or a
   // promise of it that never rejects: the response's parts for the host (or the error that
@@ -104,34 +95,5 @@
     return result.then(
       (parts) => ({ parts, passThrough: state.passThrough, done: done() }),
       (error) => ({ error, passThrough: state.passThrough, done: done() }));
-  };
-
-  // Runs the scheduled handler for one cron trigger firing at `scheduledTime` (ms). Returns a
-  // promise that never rejects, of `{ error }`. As on Workers, the event lasts until its
-  // `ctx.waitUntil` work is done too, and fails with the first of that work to reject.
-  internals.dispatchScheduled = function (cron, scheduledTime, env) {
-    const state = { waitUntil: [], passThrough: false };
-    let result;
-    try {
-      const controller = new ScheduledController(cron, scheduledTime);
-      if (moduleEntry) {
-        if (typeof moduleEntry.scheduled !== 'function') throw new TypeError('The worker has no scheduled() handler: export default { async scheduled(controller, env, ctx) { … } }');
-        result = Promise.resolve(moduleEntry.scheduled(controller, env, new ExecutionContext(state)));
-      } else {
-        result = Promise.resolve(internals.dispatchScheduledEvent(controller, state));
-      }
-    } catch (error) {
-      result = Promise.reject(error);
-    }
-    const finished = async () => {
-      const [first, ...rest] = await drainWaitUntil(state.waitUntil);
-      reportFailures(rest);
-      if (first !== undefined) throw first;
-    };
-    const failed = async (error) => {
-      reportFailures(await drainWaitUntil(state.waitUntil));
-      throw error;
-    };
-    return result.then(finished, failed).then(() => ({}), (error) => ({ error }));
   };
 })

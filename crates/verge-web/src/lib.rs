@@ -166,6 +166,7 @@ const APIS: &[Api] = &[
     api!("r2.js", r2::register; globals []; internals ["makeR2Bucket"]),
     api!("cache.js", cache::register; globals ["Cache", "CacheStorage", "caches"]; internals []),
     api!("fetch_event.js"),
+    api!("scheduled.js"; globals ["ScheduledController"]; internals ["dispatchScheduled"]),
     api!("service_worker.js";
     globals [
         "FetchEvent", "ScheduledEvent", "addEventListener", "removeEventListener",
