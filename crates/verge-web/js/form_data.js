@@ -30,13 +30,12 @@
       else this.#entries = this.#entries.filter(([k], i) => i === index || k !== name).map((e, i) => (e[0] === name ? entry : e));
     }
     forEach(callback, thisArg) { for (const [k, v] of this.#entries.slice()) callback.call(thisArg, v, k, this); }
-    entries() { return internals.makeIterator(FormDataIterator, () => this.#entries, 'entries'); }
-    keys() { return internals.makeIterator(FormDataIterator, () => this.#entries, 'keys'); }
-    values() { return internals.makeIterator(FormDataIterator, () => this.#entries, 'values'); }
+    entries() { return internals.makeIterator('FormData Iterator', () => this.#entries, 'entries'); }
+    keys() { return internals.makeIterator('FormData Iterator', () => this.#entries, 'keys'); }
+    values() { return internals.makeIterator('FormData Iterator', () => this.#entries, 'values'); }
     [Symbol.iterator]() { return this.entries(); }
   }
   Object.defineProperty(FormData.prototype, Symbol.toStringTag, { value: 'FormData' });
-  const FormDataIterator = internals.iteratorPrototype('FormData Iterator');
 
   const escapeName = (s) => s.replace(/\r\n|\r|\n/g, '\r\n').replace(/\n/g, '%0A').replace(/\r/g, '%0D').replace(/"/g, '%22');
   // Serializes to { bytes, contentType }.

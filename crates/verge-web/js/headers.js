@@ -127,13 +127,12 @@
     }
     // Iterators see the list as it is at each step (WebIDL §3.7.10.1: the index is kept, the
     // sorted list recomputed), so changes made while iterating show.
-    entries() { return internals.makeIterator(HeadersIterator, () => this.#sorted(), 'entries'); }
-    keys() { return internals.makeIterator(HeadersIterator, () => this.#sorted(), 'keys'); }
-    values() { return internals.makeIterator(HeadersIterator, () => this.#sorted(), 'values'); }
+    entries() { return internals.makeIterator('Headers Iterator', () => this.#sorted(), 'entries'); }
+    keys() { return internals.makeIterator('Headers Iterator', () => this.#sorted(), 'keys'); }
+    values() { return internals.makeIterator('Headers Iterator', () => this.#sorted(), 'values'); }
     [Symbol.iterator]() { return this.entries(); }
   }
   Object.defineProperty(Headers.prototype, Symbol.toStringTag, { value: 'Headers' });
-  const HeadersIterator = internals.iteratorPrototype('Headers Iterator');
   internals.setHeadersGuard = Headers._guard;
   internals.defaultContentType = Headers._defaultContentType;
   internals.headersFromList = Headers._fromList;

@@ -1,9 +1,12 @@
-// WebIDL pair iterators (§3.7.10), shared by Headers, URLSearchParams and FormData.
+// WebIDL pair iterators (§3.7.10), shared by Headers, URLSearchParams and FormData. Loaded when
+// a script first iterates one of them.
 (function (ops, internals) {
   // Iterators inherit %IteratorPrototype%; `next` reads the live list at the kept index.
   const IteratorPrototype = Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]()));
   const iteratorState = new WeakMap();
-  internals.iteratorPrototype = (tag) => Object.create(IteratorPrototype, {
+  // One prototype per kind of iterator ('Headers Iterator', …), made when first needed.
+  const prototypes = new Map();
+  const iteratorPrototype = (tag) => Object.create(IteratorPrototype, {
     next: {
       value: function next() {
         const state = iteratorState.get(this);
@@ -17,7 +20,11 @@
     },
     [Symbol.toStringTag]: { value: tag, configurable: true },
   });
-  internals.makeIterator = (prototype, list, kind) => {
+  // An iterator of kind `tag` over `list()`, the pairs as they are at each step, giving `kind`
+  // ('entries', 'keys' or 'values') of each.
+  internals.makeIterator = (tag, list, kind) => {
+    let prototype = prototypes.get(tag);
+    if (!prototype) prototypes.set(tag, (prototype = iteratorPrototype(tag)));
     const iterator = Object.create(prototype);
     iteratorState.set(iterator, { list, kind, index: 0 });
     return iterator;

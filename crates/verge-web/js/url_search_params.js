@@ -68,14 +68,13 @@
     forEach(callback, thisArg) {
       for (let i = 0; i < this.#list.length; i++) callback.call(thisArg, this.#list[i][1], this.#list[i][0], this);
     }
-    entries() { return internals.makeIterator(ParamsIterator, () => this.#list, 'entries'); }
-    keys() { return internals.makeIterator(ParamsIterator, () => this.#list, 'keys'); }
-    values() { return internals.makeIterator(ParamsIterator, () => this.#list, 'values'); }
+    entries() { return internals.makeIterator('URLSearchParams Iterator', () => this.#list, 'entries'); }
+    keys() { return internals.makeIterator('URLSearchParams Iterator', () => this.#list, 'keys'); }
+    values() { return internals.makeIterator('URLSearchParams Iterator', () => this.#list, 'values'); }
     [Symbol.iterator]() { return this.entries(); }
     toString() { return ops.formEncode(this.#list); }
   }
   Object.defineProperty(URLSearchParams.prototype, Symbol.toStringTag, { value: 'URLSearchParams' });
-  const ParamsIterator = internals.iteratorPrototype('URLSearchParams Iterator');
   const link = URLSearchParams._link, reparse = URLSearchParams._reparse;
   internals.linkedSearchParams = (url, query) => {
     const params = new URLSearchParams();

@@ -112,7 +112,7 @@ macro_rules! api {
 const APIS: &[Api] = &[
     api!("install.js", register_loader),
     api!("dom_exception.js"; globals ["DOMException"]; internals []),
-    api!("iterators.js"),
+    api!("iterators.js"; globals []; internals ["makeIterator"]),
     api!("events.js", clock::register; globals ["Event", "EventTarget"]; internals []),
     api!("console.js", console::register, clock::register;
         globals ["console"];
