@@ -93,8 +93,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         geo: Arc::new(geo),
         crons: Crons::Scheduled,
     };
-    // Every isolate of this server will read the Web APIs as bytecode.
-    verge_runtime::precompile();
     // A worker that does not compile stops the server before it listens, naming the worker.
     verge_server::check_workers(&site.workers, &options)
         .map_err(|(name, error)| anyhow::anyhow!("worker {name:?} could not be loaded: {error}"))?;

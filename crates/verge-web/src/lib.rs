@@ -188,35 +188,38 @@ const APIS: &[Api] = &[
     api!("codegen.js"),
 ];
 
-/// The bytecode of each file of [`APIS`], once [`precompile`] made it: then every new isolate
-/// reads it instead of parsing the Web APIs' JavaScript, most of the cost of a new isolate.
-/// Without it (`verge dev`, one isolate per thread), isolates parse the sources.
-static BYTECODE: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+/// Each file of `js/` with its bytecode, compiled by build.rs.
+const BUILT_BYTECODE: &[(&str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/web_apis.rs"));
 
-/// Compiles the Web APIs to bytecode now, on this thread, unless that is done: a server about
-/// to create many isolates calls this first, so that every one of them skips parsing.
-pub fn precompile() {
-    if BYTECODE.get().is_none() {
-        match compile_apis() {
-            Ok(compiled) => {
-                let _ = BYTECODE.set(compiled);
-            }
-            Err(e) => tracing::warn!("the Web APIs could not be compiled to bytecode: {e}"),
+/// The bytecode of `file` of `js/`, unless this process's QuickJS would read it differently
+/// than the build's wrote it: then every isolate parses the sources instead (and says so once).
+/// The first call checks, in `ctx`, which keeps nothing of it.
+fn built_bytecode(ctx: &Ctx<'_>, file: &str) -> Option<&'static [u8]> {
+    static USABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let usable = *USABLE.get_or_init(|| {
+        let agrees = bytecode_agrees(ctx).unwrap_or(false);
+        if !agrees {
+            tracing::warn!(
+                "the Web APIs' built bytecode does not match this QuickJS: parsing their sources"
+            );
         }
+        agrees
+    });
+    if !usable {
+        return None;
     }
+    BUILT_BYTECODE
+        .iter()
+        .find(|(name, _)| *name == file)
+        .map(|(_, bytecode)| *bytecode)
 }
 
-/// Each API file as the bytecode of a script whose value is its init function.
-fn compile_apis() -> rquickjs::Result<Vec<Vec<u8>>> {
-    let runtime = rquickjs::Runtime::new()?;
-    let context = rquickjs::Context::full(&runtime)?;
-    context.with(|ctx| {
-        APIS.iter()
-            .map(|api| {
-                verge_js::compile_script(&ctx, &format!("verge:web/{}", api.file), api.source)
-            })
-            .collect()
-    })
+/// Whether the probe script compiles here to the very bytes build.rs got for it.
+fn bytecode_agrees(ctx: &Ctx<'_>) -> rquickjs::Result<bool> {
+    const PROBE: &str = include_str!("bytecode_probe.js");
+    const BUILT_PROBE: &[u8] = include!(concat!(env!("OUT_DIR"), "/bytecode_probe.rs"));
+    let here = verge_js::compile_script(ctx, "verge:web/bytecode_probe.js", PROBE)?;
+    Ok(here == BUILT_PROBE)
 }
 
 struct Internals(Persistent<Object<'static>>);
@@ -264,12 +267,13 @@ fn lazy_api(global: bool, name: &str) -> Option<usize> {
     names.get(&(global, name)).copied()
 }
 
-/// The init function of `APIS[index]`, from its bytecode when [`precompile`] made it.
+/// The init function of `APIS[index]`, from its built bytecode where this QuickJS reads it.
 fn init_function<'js>(ctx: &Ctx<'js>, index: usize) -> rquickjs::Result<Function<'js>> {
     let api = &APIS[index];
-    match BYTECODE.get().and_then(|cache| cache.get(index)) {
+    match built_bytecode(ctx, api.file) {
         #[allow(unsafe_code)]
-        // SAFETY: `compile_script` wrote these bytes in this process, from our own sources.
+        // SAFETY: build.rs wrote these bytes with `compile_script` from our own sources, and
+        // `built_bytecode` found that this QuickJS writes the same bytes for the same script.
         Some(bytecode) => unsafe { verge_js::run_script(ctx, bytecode) }?.get(),
         None => {
             let mut options = EvalOptions::default();
@@ -495,6 +499,41 @@ mod tests {
                 f.call((internals(ctx)?,))
             })
             .unwrap()
+    }
+
+    #[test]
+    fn every_api_reads_the_bytecode_built_for_it() {
+        let isolate = Isolate::new(verge_js::IsolateLimits::default()).unwrap();
+        isolate
+            .enter(|ctx| {
+                assert!(
+                    bytecode_agrees(ctx)?,
+                    "this QuickJS writes the probe differently"
+                );
+                for api in APIS {
+                    let built = built_bytecode(ctx, api.file);
+                    assert!(built.is_some(), "{} was not built", api.file);
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn every_api_also_loads_from_its_source() {
+        // The way an isolate goes when the built bytecode does not match its QuickJS.
+        let isolate = Isolate::new(verge_js::IsolateLimits::default()).unwrap();
+        isolate
+            .enter(|ctx| {
+                for api in APIS {
+                    let mut options = EvalOptions::default();
+                    options.global = true;
+                    options.strict = true;
+                    let _: Function = ctx.eval_with_options(api.source, options)?;
+                }
+                Ok(())
+            })
+            .unwrap();
     }
 
     #[test]

@@ -10,9 +10,6 @@ use std::path::Path;
 
 #[test]
 fn web_api_unit_tests() {
-    // Every isolate here reads the Web APIs from bytecode (the first isolate of `verge dev`
-    // parses them: the conformance tests and the CLI tests take that path).
-    verge_web::precompile();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
