@@ -1,6 +1,8 @@
 //! Scripts compiled to bytecode once and run in many isolates. Unlike a module, a script leaves
 //! nothing behind once it has run: what it returns keeps only the functions it needs, whereas
 //! QuickJS keeps every evaluated module, with its top-level code, for the life of the context.
+//!
+//! verge-web's build script compiles this file too (by path), so it uses nothing but rquickjs.
 
 use rquickjs::{qjs, Ctx, Value};
 use std::ffi::CString;

@@ -197,7 +197,11 @@ const BUILT_BYTECODE: &[(&str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/web
 fn built_bytecode(ctx: &Ctx<'_>, file: &str) -> Option<&'static [u8]> {
     static USABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     let usable = *USABLE.get_or_init(|| {
-        let agrees = bytecode_agrees(ctx).unwrap_or(false);
+        let agrees = bytecode_agrees(ctx).unwrap_or_else(|_| {
+            // The probe did not compile (out of memory, say): clear what it threw.
+            let _ = ctx.catch();
+            false
+        });
         if !agrees {
             tracing::warn!(
                 "the Web APIs' built bytecode does not match this QuickJS: parsing their sources"
