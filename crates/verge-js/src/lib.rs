@@ -38,6 +38,7 @@ pub use settle::{settle, settle_value, Settled};
 pub use typescript::{is_typescript, strip_types};
 pub(crate) use typescript::{strip_types_mapped, PositionMap};
 
+use rquickjs::context::intrinsic;
 use rquickjs::{Context, Ctx, Runtime};
 use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
@@ -115,6 +116,21 @@ pub struct IsolateHandle {
     core: Weak<IsolateCore>,
 }
 
+/// The engine's built-ins an isolate starts with: ECMAScript's. QuickJS's own `performance`,
+/// `atob`/`btoa` and `DOMException` are left out: `verge-web` defines the Web's, on first use.
+type EcmaScript = (
+    intrinsic::Date,
+    intrinsic::Eval,
+    intrinsic::RegExpCompiler,
+    intrinsic::RegExp,
+    intrinsic::Json,
+    intrinsic::Proxy,
+    intrinsic::MapSet,
+    intrinsic::TypedArrays,
+    intrinsic::Promise,
+    intrinsic::WeakRef,
+);
+
 impl Isolate {
     /// Creates an isolate with the given limits and an empty global scope (the ECMAScript
     /// intrinsics only; the Web APIs are installed by `verge-web`).
@@ -138,7 +154,7 @@ impl Isolate {
             stop
         })));
         runtime.set_host_promise_rejection_tracker(Some(Box::new(rejections::track)));
-        let context = Context::full(&runtime)
+        let context = Context::custom::<EcmaScript>(&runtime)
             .map_err(|e| JsError::internal(format!("creating context: {e}")))?;
         let current_tag: Rc<Cell<u64>> = Rc::default();
         context
