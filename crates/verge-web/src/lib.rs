@@ -279,14 +279,18 @@ fn init_function<'js>(ctx: &Ctx<'js>, index: usize) -> rquickjs::Result<Function
         // SAFETY: build.rs wrote these bytes with `compile_script` from our own sources, and
         // `built_bytecode` found that this QuickJS writes the same bytes for the same script.
         Some(bytecode) => unsafe { verge_js::run_script(ctx, bytecode) }?.get(),
-        None => {
-            let mut options = EvalOptions::default();
-            options.global = true;
-            options.strict = true;
-            options.filename = Some(format!("verge:web/{}", api.file));
-            ctx.eval_with_options(api.source, options)
-        }
+        None => init_function_from_source(ctx, api),
     }
+}
+
+/// The init function of `api`, parsed from its source: the way when the built bytecode does
+/// not match this QuickJS.
+fn init_function_from_source<'js>(ctx: &Ctx<'js>, api: &Api) -> rquickjs::Result<Function<'js>> {
+    let mut options = EvalOptions::default();
+    options.global = true;
+    options.strict = true;
+    options.filename = Some(format!("verge:web/{}", api.file));
+    ctx.eval_with_options(api.source, options)
 }
 
 /// Installs the Web APIs into a fresh isolate. Runs once per isolate, before any user code:
@@ -304,7 +308,7 @@ pub fn install(isolate: &Isolate, host: WebHost) -> Result<(), JsError> {
                     init_function(ctx, index)?.call::<_, ()>((ops.clone(), internals.clone()))?;
                 }
                 Load::Lazy { globals, .. } => {
-                    // The engine's own version of a name (QuickJS has a `performance`) gives
+                    // The engine's own version of a name (QuickJS has a `queueMicrotask`) gives
                     // way to ours.
                     for name in globals {
                         ctx.globals().remove(*name)?;
@@ -530,10 +534,7 @@ mod tests {
         isolate
             .enter(|ctx| {
                 for api in APIS {
-                    let mut options = EvalOptions::default();
-                    options.global = true;
-                    options.strict = true;
-                    let _: Function = ctx.eval_with_options(api.source, options)?;
+                    init_function_from_source(ctx, api)?;
                 }
                 Ok(())
             })
