@@ -6,6 +6,7 @@
 //! before a prefix, a longer path before a shorter.
 
 use std::borrow::Borrow;
+use std::collections::HashMap;
 use verge_config::WorkerConfig;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,53 +71,51 @@ impl CompiledRoute {
             pattern: pattern.to_owned(),
         })
     }
+}
 
-    fn matches(&self, host: &str, path: &str) -> bool {
-        let host_matches = match &self.host {
-            HostPattern::Exact(exact) => host == exact,
-            HostPattern::Suffix(suffix) => host.ends_with(suffix.as_str()),
-        };
-        host_matches
-            && if self.path.prefix {
-                path.starts_with(&self.path.text)
-            } else {
-                path == self.path.text
-            }
+impl PathPattern {
+    fn matches(&self, path: &str) -> bool {
+        if self.prefix {
+            path.starts_with(&self.text)
+        } else {
+            path == self.text
+        }
     }
 
-    /// Orders routes most specific first.
-    fn specificity(&self) -> (bool, usize, bool, usize) {
-        let (exact_host, host_len) = match &self.host {
-            HostPattern::Exact(host) => (true, host.len()),
-            HostPattern::Suffix(suffix) => (false, suffix.len()),
-        };
-        (
-            exact_host,
-            host_len,
-            !self.path.prefix,
-            self.path.text.len(),
-        )
+    /// Orders the paths of one host most specific first: an exact path before a prefix, a
+    /// longer path before a shorter.
+    fn specificity(&self) -> (bool, usize) {
+        (!self.prefix, self.text.len())
     }
 }
 
-/// Every worker's routes, most specific first.
+/// Every worker's routes, indexed by host so that a lookup costs the same with ten workers or
+/// ten thousand: the routes of an exact host by that host, those of a `*suffix` host by the
+/// suffix, each list most specific first.
 #[derive(Debug, Default)]
 pub struct RouteTable {
-    routes: Vec<CompiledRoute>,
+    exact: HashMap<String, Vec<CompiledRoute>>,
+    suffixes: HashMap<String, Vec<CompiledRoute>>,
+    /// The lengths of the suffixes in `suffixes`, longest (most specific) first: the only ones
+    /// a lookup needs to try.
+    suffix_lengths: Vec<usize>,
 }
 
 impl RouteTable {
     /// Compiles the routes of `workers`; a pattern claimed twice is an error naming both.
     pub fn new<W: Borrow<WorkerConfig>>(workers: &[W]) -> Result<Self, String> {
-        let mut routes: Vec<CompiledRoute> = Vec::new();
+        let mut table = Self::default();
         for (index, worker) in workers.iter().map(Borrow::borrow).enumerate() {
             for route in &worker.routes {
                 let compiled = CompiledRoute::parse(&route.pattern, route.custom_domain, index)
                     .map_err(|e| format!("worker {:?}: {e}", worker.name))?;
-                if let Some(other) = routes
-                    .iter()
-                    .find(|r| r.host == compiled.host && r.path == compiled.path)
-                {
+                let bucket = match &compiled.host {
+                    HostPattern::Exact(host) => table.exact.entry(host.clone()).or_default(),
+                    HostPattern::Suffix(suffix) => {
+                        table.suffixes.entry(suffix.clone()).or_default()
+                    }
+                };
+                if let Some(other) = bucket.iter().find(|r| r.path == compiled.path) {
                     return Err(format!(
                         "route {:?} of worker {:?} duplicates {:?} of worker {:?}",
                         route.pattern,
@@ -125,11 +124,15 @@ impl RouteTable {
                         workers[other.worker].borrow().name
                     ));
                 }
-                routes.push(compiled);
+                bucket.push(compiled);
             }
         }
-        routes.sort_by_key(|route| std::cmp::Reverse(route.specificity()));
-        Ok(Self { routes })
+        for bucket in table.exact.values_mut().chain(table.suffixes.values_mut()) {
+            bucket.sort_by_key(|route| std::cmp::Reverse(route.path.specificity()));
+        }
+        table.suffix_lengths = table.suffixes.keys().map(String::len).collect();
+        table.suffix_lengths.sort_unstable_by(|a, b| b.cmp(a));
+        Ok(table)
     }
 
     /// The worker (an index into the workers given to [`RouteTable::new`]) for a request to
@@ -137,14 +140,23 @@ impl RouteTable {
     pub fn find(&self, host: &str, path: &str) -> Option<usize> {
         let host = strip_port(host).to_ascii_lowercase();
         let path = path.split('?').next().unwrap_or("/");
-        self.routes
-            .iter()
-            .find(|route| route.matches(&host, path))
-            .map(|route| route.worker)
+        let first_match = |routes: &Vec<CompiledRoute>| {
+            routes
+                .iter()
+                .find(|route| route.path.matches(path))
+                .map(|route| route.worker)
+        };
+        // An exact host is more specific than any wildcard; a longer suffix than a shorter.
+        self.exact.get(&host).and_then(first_match).or_else(|| {
+            self.suffix_lengths.iter().find_map(|&length| {
+                let suffix = host.get(host.len().checked_sub(length)?..)?;
+                self.suffixes.get(suffix).and_then(first_match)
+            })
+        })
     }
 
     pub fn is_empty(&self) -> bool {
-        self.routes.is_empty()
+        self.exact.is_empty() && self.suffixes.is_empty()
     }
 }
 
@@ -196,6 +208,24 @@ mod tests {
         assert_eq!(find("www.example.com", "/"), Some(4));
         assert_eq!(find("example.org", "/"), None);
         assert_eq!(find("[::1]:80", "/"), None);
+        Ok(())
+    }
+
+    #[test]
+    fn a_longer_wildcard_wins_and_a_bare_one_catches_the_rest() -> Result<(), String> {
+        let table = RouteTable::new(&[
+            worker("all", &[("*/*", false)]),
+            worker("example", &[("*example.com/*", false)]),
+            worker("sub", &[("*.example.com/*", false)]),
+            worker("static", &[("*.example.com/static/*", false)]),
+        ])?;
+        let find = |host, path| table.find(host, path);
+        assert_eq!(find("example.com", "/static/a.css"), Some(1));
+        assert_eq!(find("cdn.example.com", "/static/a.css"), Some(3));
+        assert_eq!(find("cdn.example.com", "/"), Some(2));
+        assert_eq!(find("ü.example.com", "/"), Some(2));
+        assert_eq!(find("ü", "/"), Some(0));
+        assert_eq!(find("example.org", "/x"), Some(0));
         Ok(())
     }
 
