@@ -96,8 +96,8 @@ impl PathPattern {
 pub struct RouteTable {
     exact: HashMap<String, Vec<CompiledRoute>>,
     suffixes: HashMap<String, Vec<CompiledRoute>>,
-    /// The lengths of the suffixes in `suffixes`, longest (most specific) first: the only ones
-    /// a lookup needs to try.
+    /// The distinct lengths of the suffixes in `suffixes`, longest (most specific) first: the
+    /// only ones a lookup needs to try.
     suffix_lengths: Vec<usize>,
 }
 
@@ -132,6 +132,7 @@ impl RouteTable {
         }
         table.suffix_lengths = table.suffixes.keys().map(String::len).collect();
         table.suffix_lengths.sort_unstable_by(|a, b| b.cmp(a));
+        table.suffix_lengths.dedup();
         Ok(table)
     }
 
