@@ -321,6 +321,18 @@ fn bad_configs_are_refused_with_the_file_and_the_problem() {
         broken.contains("\"broken\"") && broken.contains("index.js"),
         "{broken}"
     );
+    // Workers are checked on several threads; the error is still the first broken one's.
+    tenant(
+        dir.path(),
+        "broken-too",
+        "export default {",
+        "route = \"broken-too.test/*\"\n",
+    );
+    let first_broken = run("[server]\nlisten = \"127.0.0.1:0\"\n[[workers]]\npath = \"a\"\n[[workers]]\npath = \"broken\"\n[[workers]]\npath = \"broken-too\"\n");
+    assert!(
+        first_broken.contains("\"broken\"") && !first_broken.contains("broken-too"),
+        "{first_broken}"
+    );
     // The check before serving runs the top level with no network: a fetch there (to the cloud
     // metadata address, say) is refused, as Workers refuse I/O in the global scope.
     tenant(
