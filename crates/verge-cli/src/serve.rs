@@ -40,13 +40,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         verge_server::secrets::apply(&mut worker, &secrets);
         workers.push(Deployed::new(Arc::new(worker), 1));
     }
-    let site = Site {
+    let site = Site::new(
         workers,
-        routes: Some(routes),
-        zones: config.zones.clone(),
+        Some(routes),
+        config.zones.clone(),
         // Zone origins are the operator's own servers: the client reaches them whatever the policy.
-        policy: NetworkPolicy::public_only(config.outbound_allow.clone()),
-    };
+        NetworkPolicy::public_only(config.outbound_allow.clone()),
+    );
     let mut limits = WorkerLimits::default();
     limits.isolate.cpu_slice = Some(Duration::from_millis(config.limits.cpu_ms));
     limits.isolate.memory_bytes =

@@ -223,6 +223,8 @@ impl ServerConfig {
             })
             .transpose()?;
         let mut workers: Vec<WorkerConfig> = Vec::new();
+        // Each name's index in `workers`: thousands of workers are checked without a scan each.
+        let mut named: std::collections::HashMap<String, usize> = Default::default();
         for (index, worker) in raw.workers.iter().enumerate() {
             let dir = base.join(&worker.path);
             let config = WorkerConfig::locate(&dir).map_err(|e| {
@@ -232,14 +234,15 @@ impl ServerConfig {
                     worker.path
                 ))
             })?;
-            if let Some(other) = workers.iter().find(|w| w.name == config.name) {
+            if let Some(&other) = named.get(&config.name) {
                 return Err(error(format!(
                     "two workers are named {:?} ({} and {})",
                     config.name,
-                    other.root.display(),
+                    workers[other].root.display(),
                     config.root.display()
                 )));
             }
+            named.insert(config.name.clone(), workers.len());
             workers.push(config);
         }
         for zone in &raw.zones {

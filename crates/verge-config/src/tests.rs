@@ -218,6 +218,30 @@ fn reads_verge_toml_and_names_the_line_of_a_bad_key() {
 }
 
 #[test]
+fn two_workers_of_one_name_are_refused_naming_both_directories() {
+    let dir = project(&[
+        ("a/wrangler.toml", "name = \"same\"\nmain = \"a.js\"\n"),
+        ("a/a.js", ""),
+        ("b/wrangler.toml", "name = \"other\"\nmain = \"b.js\"\n"),
+        ("b/b.js", ""),
+        ("c/wrangler.toml", "name = \"same\"\nmain = \"c.js\"\n"),
+        ("c/c.js", ""),
+        (
+            "verge.toml",
+            "[server]\nlisten = \"127.0.0.1:0\"\n[[workers]]\npath = \"a\"\n[[workers]]\npath = \"b\"\n[[workers]]\npath = \"c\"\n",
+        ),
+    ]);
+    let error = ServerConfig::load(&dir.path().join("verge.toml"))
+        .unwrap_err()
+        .to_string();
+    let named = |dir: &str| error.contains(&format!("{}{dir}", std::path::MAIN_SEPARATOR));
+    assert!(
+        error.contains("\"same\"") && named("a") && named("c") && !named("b"),
+        "{error}"
+    );
+}
+
+#[test]
 fn objects_go_to_files_unless_verge_toml_names_an_s3_bucket() {
     let dir = project(&[("verge.toml", "[server]\nlisten = \"127.0.0.1:0\"\n")]);
     let load = || ServerConfig::load(&dir.path().join("verge.toml"));

@@ -179,7 +179,7 @@ async fn handle(admin: &Admin, request: Request<Incoming>) -> Response<AdminBody
         },
         (Method::DELETE, _, Some(name)) => {
             let site = admin.site.current();
-            let Some(index) = site.workers.iter().position(|w| w.config.name == name) else {
+            let Some(index) = site.position(&name) else {
                 return error(
                     StatusCode::NOT_FOUND,
                     format!("no worker is named {name:?}"),
@@ -204,13 +204,7 @@ async fn handle(admin: &Admin, request: Request<Incoming>) -> Response<AdminBody
 
 /// Streams worker `name`'s console output and exceptions, one JSON line per event.
 fn tail(admin: &Admin, name: &str) -> Response<AdminBody> {
-    if !admin
-        .site
-        .current()
-        .workers
-        .iter()
-        .any(|w| w.config.name == name)
-    {
+    if admin.site.current().position(name).is_none() {
         return error(
             StatusCode::NOT_FOUND,
             format!("no worker is named {name:?}"),
@@ -313,7 +307,7 @@ async fn switch_version(
         .await
         .map_err(|(_, e)| bad(e.to_string()))?;
     let mut workers = site.workers.clone();
-    match workers.iter().position(|w| w.config.name == name) {
+    match site.position(name) {
         Some(index) => workers[index] = deployed,
         None => workers.push(deployed),
     }
@@ -328,7 +322,7 @@ async fn secrets_endpoint(
     key: &str,
 ) -> Response<AdminBody> {
     let site = admin.site.current();
-    let Some(deployed) = site.workers.iter().find(|w| w.config.name == worker) else {
+    let Some(deployed) = site.position(worker).map(|index| &site.workers[index]) else {
         return error(
             StatusCode::NOT_FOUND,
             format!("no worker is named {worker:?}"),
@@ -418,12 +412,12 @@ async fn secrets_endpoint(
 /// collide.
 fn replace_site(admin: &Admin, current: &Site, workers: Vec<Deployed>) -> Result<(), String> {
     let routes = RouteTable::new(&workers)?;
-    admin.site.replace(Site {
+    admin.site.replace(Site::new(
         workers,
-        routes: Some(routes),
-        zones: current.zones.clone(),
-        policy: current.policy.clone(),
-    });
+        Some(routes),
+        current.zones.clone(),
+        current.policy.clone(),
+    ));
     Ok(())
 }
 

@@ -164,9 +164,37 @@ pub struct Site {
     pub zones: Vec<Zone>,
     /// Where workers' `fetch()` may connect.
     pub policy: NetworkPolicy,
+    /// Each worker's index in `workers`, by name: service bindings and the admin API find a
+    /// worker without a scan of thousands.
+    by_name: HashMap<String, usize>,
 }
 
 impl Site {
+    pub fn new(
+        workers: Vec<Deployed>,
+        routes: Option<RouteTable>,
+        zones: Vec<Zone>,
+        policy: NetworkPolicy,
+    ) -> Self {
+        let by_name = workers
+            .iter()
+            .enumerate()
+            .map(|(index, worker)| (worker.config.name.clone(), index))
+            .collect();
+        Self {
+            workers,
+            routes,
+            zones,
+            policy,
+            by_name,
+        }
+    }
+
+    /// The index in `workers` of the worker called `name`.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+
     /// One worker answering everything, reaching any address.
     pub fn single(config: Arc<WorkerConfig>) -> Self {
         Self::single_version(Deployed::new(config, 1))
@@ -174,12 +202,7 @@ impl Site {
 
     /// One worker, as deployed, answering everything: `verge dev` after a reload.
     pub fn single_version(deployed: Deployed) -> Self {
-        Self {
-            workers: vec![deployed],
-            routes: None,
-            zones: Vec::new(),
-            policy: NetworkPolicy::open(),
-        }
+        Self::new(vec![deployed], None, Vec::new(), NetworkPolicy::open())
     }
 }
 
@@ -406,15 +429,11 @@ impl Outbound for ServiceOutbound {
                 .upgrade()
                 .ok_or_else(|| OpError::Error("the server is stopping".into()))?;
             let site = state.site.current();
-            let index = site
-                .workers
-                .iter()
-                .position(|w| w.config.name == service)
-                .ok_or_else(|| {
-                    OpError::Type(format!(
-                        "service binding: no worker named \"{service}\" runs on this server"
-                    ))
-                })?;
+            let index = site.position(&service).ok_or_else(|| {
+                OpError::Type(format!(
+                    "service binding: no worker named \"{service}\" runs on this server"
+                ))
+            })?;
             let depth = request.depth + 1;
             if depth > MAX_SERVICE_DEPTH {
                 return Err(OpError::Error(format!(
