@@ -9,7 +9,7 @@ use std::borrow::Borrow;
 use std::collections::HashMap;
 use verge_config::WorkerConfig;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 enum HostPattern {
     Exact(String),
     /// `*suffix`: hosts that end with `suffix`.
