@@ -37,9 +37,15 @@
     static json(data, init = {}) {
       const text = JSON.stringify(data);
       if (text === undefined) throw new TypeError('Response.json: the value cannot be serialized as JSON.');
-      const headers = new Headers(init?.headers);
-      internals.defaultContentType(headers, 'application/json');
-      return new Response(text, { ...init, headers });
+      // Initialized as the constructor would with a JSON body, but with one Headers, not one
+      // made here and copied into the response.
+      const response = new Response(null, init);
+      if (NULL_BODY_STATUS.includes(response.#status)) {
+        throw new TypeError(`Response with null body status (${response.#status}) cannot have a body.`);
+      }
+      response[BODY] = internals.extractBody(text).bytes;
+      internals.defaultContentType(response.#headers, 'application/json');
+      return response;
     }
     static redirect(url, status = 302) {
       const parsed = URL.parse(String(url));

@@ -56,6 +56,12 @@ test('Response.json, redirect and error', async () => {
   assertEquals(await j.json(), { a: [1] });
   assertEquals(Response.json('x', { headers: { 'content-type': 'application/vnd.api+json' } }).headers.get('content-type'), 'application/vnd.api+json');
   assertThrows(() => Response.json(undefined), TypeError);
+  assertThrows(() => Response.json({}, { status: 204 }), TypeError);
+  assertThrows(() => Response.json({}, { status: 99 }), RangeError);
+  const headers = new Headers({ 'x-y': 'z' });
+  const fromHeaders = Response.json('é', { headers, statusText: 'Fine' });
+  assertEquals([fromHeaders.statusText, fromHeaders.headers.get('x-y'), await fromHeaders.text()], ['Fine', 'z', '"é"']);
+  assertEquals(headers.has('content-type'), false);
   const r = Response.redirect('https://e.com/next', 301);
   assertEquals([r.status, r.headers.get('location')], [301, 'https://e.com/next']);
   assertEquals(Response.redirect('https://e.com/').status, 302);
