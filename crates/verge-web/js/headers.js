@@ -47,11 +47,11 @@
             }
             const entry = [...pair];
             if (entry.length !== 2) throw new TypeError("Failed to construct 'Headers': Invalid value");
-            this.append(entry[0], entry[1]);
+            this.#append(entry[0], entry[1]);
           }
         } else {
           // A record: its own enumerable string keys, in order.
-          for (const key of Object.keys(init)) this.append(key, init[key]);
+          for (const key of Object.keys(init)) this.#append(key, init[key]);
         }
       } else {
         throw new TypeError("Failed to construct 'Headers': The provided value is not of type '(record<ByteString, ByteString> or sequence<sequence<ByteString>>)'.");
@@ -86,6 +86,14 @@
       const key = checkName(name);
       value = checkValue(value, name);
       this.#mutable();
+      this.#add(key, value);
+    }
+    // How the constructor appends: not through the prototype's `append`, which a script may
+    // have replaced, and with no guard to check on a new object.
+    #append(name, value) {
+      this.#add(checkName(name), checkValue(value, name));
+    }
+    #add(key, value) {
       const values = this.#map.get(key);
       if (values) values.push(value); else this.#map.set(key, [value]);
     }
@@ -96,7 +104,8 @@
     }
     get(name) {
       const values = this.#map.get(checkName(name));
-      return values ? values.join(', ') : null;
+      if (values === undefined) return null;
+      return values.length === 1 ? values[0] : values.join(', ');
     }
     getSetCookie() { return (this.#map.get('set-cookie') ?? []).slice(); }
     getAll(name) {

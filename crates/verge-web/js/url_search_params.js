@@ -23,7 +23,7 @@
             if (desc?.enumerable && typeof k === 'string') this.#list.push([toUSV(k), toUSV(init[k])]);
           }
         }
-      } else {
+      } else if (init !== '') {
         let s = toUSV(init);
         if (s.startsWith('?')) s = s.slice(1);
         this.#list = ops.formDecode(s);

@@ -41,3 +41,15 @@ test('copying from Headers and records', () => {
   assertEquals(a.get('x'), '1');
   assertEquals(Object.prototype.toString.call(a), '[object Headers]');
 });
+test('the constructor appends without the prototype\'s append', () => {
+  const original = Headers.prototype.append;
+  Headers.prototype.append = () => { throw new Error('replaced append called'); };
+  try {
+    const h = new Headers([['a', '1'], ['A', '2']]);
+    assertEquals(h.get('a'), '1, 2');
+    assertEquals(new Headers({ b: ' 3 ' }).get('b'), '3');
+    assertThrows(() => new Headers({ 'bad name': 'x' }), TypeError);
+  } finally {
+    Headers.prototype.append = original;
+  }
+});
