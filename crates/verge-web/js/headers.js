@@ -47,11 +47,11 @@
             }
             const entry = [...pair];
             if (entry.length !== 2) throw new TypeError("Failed to construct 'Headers': Invalid value");
-            this.#append(entry[0], entry[1]);
+            this.#append(entry[0], entry[1], false);
           }
         } else {
           // A record: its own enumerable string keys, in order.
-          for (const key of Object.keys(init)) this.#append(key, init[key]);
+          for (const key of Object.keys(init)) this.#append(key, init[key], false);
         }
       } else {
         throw new TypeError("Failed to construct 'Headers': The provided value is not of type '(record<ByteString, ByteString> or sequence<sequence<ByteString>>)'.");
@@ -82,18 +82,13 @@
     #mutable() {
       if (this.#guard === 'immutable') throw new TypeError("Can't modify immutable headers.");
     }
-    append(name, value) {
+    append(name, value) { this.#append(name, value, true); }
+    // The constructor appends here, not through the prototype's `append`, which a script may
+    // have replaced, and a new object has no guard to check.
+    #append(name, value, guarded) {
       const key = checkName(name);
       value = checkValue(value, name);
-      this.#mutable();
-      this.#add(key, value);
-    }
-    // How the constructor appends: not through the prototype's `append`, which a script may
-    // have replaced, and with no guard to check on a new object.
-    #append(name, value) {
-      this.#add(checkName(name), checkValue(value, name));
-    }
-    #add(key, value) {
+      if (guarded) this.#mutable();
       const values = this.#map.get(key);
       if (values) values.push(value); else this.#map.set(key, [value]);
     }
