@@ -4,6 +4,11 @@
   const NULL_BODY_STATUS = [101, 103, 204, 205, 304];
   const REDIRECT_STATUS = [301, 302, 303, 307, 308];
   const REASON = /^[\t\x20-\x7e\x80-\xff]*$/;
+  function refuseBodyFor(status) {
+    if (NULL_BODY_STATUS.includes(status)) {
+      throw new TypeError(`Response with null body status (${status}) cannot have a body.`);
+    }
+  }
 
   class Response extends internals.BodyMixin {
     #status = 200; #statusText = ''; #headers; #type = 'default'; #url = ''; #redirected = false; #webSocket = null;
@@ -25,9 +30,7 @@
       this.#headers = new Headers(init.headers);
       let bytes = null;
       if (body !== null && body !== undefined) {
-        if (NULL_BODY_STATUS.includes(status)) {
-          throw new TypeError(`Response with null body status (${status}) cannot have a body.`);
-        }
+        refuseBodyFor(status);
         const extracted = internals.extractBody(body);
         bytes = extracted.bytes;
         if (extracted.contentType) internals.defaultContentType(this.#headers, extracted.contentType);
@@ -40,9 +43,7 @@
       // Initialized as the constructor would with a JSON body, but with one Headers, not one
       // made here and copied into the response.
       const response = new Response(null, init);
-      if (NULL_BODY_STATUS.includes(response.#status)) {
-        throw new TypeError(`Response with null body status (${response.#status}) cannot have a body.`);
-      }
+      refuseBodyFor(response.#status);
       response[BODY] = internals.extractBody(text).bytes;
       internals.defaultContentType(response.#headers, 'application/json');
       return response;
