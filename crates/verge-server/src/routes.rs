@@ -22,16 +22,21 @@ struct PathPattern {
     prefix: bool,
 }
 
+/// A route filed under its host pattern (the key of its bucket in [`RouteTable`]).
 #[derive(Debug, Clone)]
 struct CompiledRoute {
-    host: HostPattern,
     path: PathPattern,
     worker: usize,
     pattern: String,
 }
 
 impl CompiledRoute {
-    fn parse(pattern: &str, custom_domain: bool, worker: usize) -> Result<Self, String> {
+    /// The route `pattern` of `worker`, and the host pattern it is filed under.
+    fn parse(
+        pattern: &str,
+        custom_domain: bool,
+        worker: usize,
+    ) -> Result<(HostPattern, Self), String> {
         let bare = pattern
             .trim()
             .trim_start_matches("https://")
@@ -61,15 +66,15 @@ impl CompiledRoute {
         if path.contains('*') {
             return Err(format!("route {pattern:?}: `*` only ends a path"));
         }
-        Ok(Self {
-            host,
+        let route = Self {
             path: PathPattern {
                 text: path.to_owned(),
                 prefix: prefix || custom_domain,
             },
             worker,
             pattern: pattern.to_owned(),
-        })
+        };
+        Ok((host, route))
     }
 }
 
@@ -107,13 +112,12 @@ impl RouteTable {
         let mut table = Self::default();
         for (index, worker) in workers.iter().map(Borrow::borrow).enumerate() {
             for route in &worker.routes {
-                let compiled = CompiledRoute::parse(&route.pattern, route.custom_domain, index)
-                    .map_err(|e| format!("worker {:?}: {e}", worker.name))?;
-                let bucket = match &compiled.host {
-                    HostPattern::Exact(host) => table.exact.entry(host.clone()).or_default(),
-                    HostPattern::Suffix(suffix) => {
-                        table.suffixes.entry(suffix.clone()).or_default()
-                    }
+                let (host, compiled) =
+                    CompiledRoute::parse(&route.pattern, route.custom_domain, index)
+                        .map_err(|e| format!("worker {:?}: {e}", worker.name))?;
+                let bucket = match host {
+                    HostPattern::Exact(host) => table.exact.entry(host).or_default(),
+                    HostPattern::Suffix(suffix) => table.suffixes.entry(suffix).or_default(),
                 };
                 if let Some(other) = bucket.iter().find(|r| r.path == compiled.path) {
                     return Err(format!(
