@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use verge_config::WorkerConfig;
-use verge_storage::{check_kv_entry, check_kv_key, unix_now, KvEntry, KvStore};
+use verge_storage::{check_kv_entry, check_kv_key, kv_expiration, unix_now, KvEntry, KvStore};
 use verge_store_embedded::RedbKv;
 
 #[derive(Args)]
@@ -138,17 +138,7 @@ pub fn run(args: KvArgs) -> anyhow::Result<()> {
                     serde_json::from_str::<serde_json::Value>(metadata)
                         .context("--metadata is not JSON")?;
                 }
-                let now = unix_now();
-                let expiration = match (ttl, expiration) {
-                    (Some(ttl), _) if ttl < 60 => {
-                        anyhow::bail!("--ttl must be at least 60 seconds")
-                    }
-                    (Some(ttl), _) => Some(now + ttl),
-                    (None, Some(at)) if at < now + 60 => {
-                        anyhow::bail!("--expiration must be at least 60 seconds from now")
-                    }
-                    (None, at) => at,
-                };
+                let expiration = kv_expiration(ttl, expiration, unix_now())?;
                 let entry = KvEntry {
                     value: value.into(),
                     expiration,

@@ -7,29 +7,17 @@
 //! whose default export is `module.exports` (or its `default` when it says `__esModule`, as
 //! esbuild has it) and whose named exports are the keys `module.exports` had when the facade
 //! was made — found by running the file, since no lexical guess reads every bundler's output.
-//! Builtins (`node:buffer`, provided through [`Builtins`]) get the same facade over their
+//! Builtins (`node:buffer`, provided through [`crate::Builtins`]) get the same facade over their
 //! exports object.
 //!
 //! A facade reaches the value it re-exports through its own `import.meta.exports()`, which
 //! nothing else can see.
 
-use crate::loader::ProjectLoader;
+use crate::project::{ProjectFiles, Want};
 use crate::with_host_state;
 use rquickjs::context::EvalOptions;
 use rquickjs::module::Declared;
 use rquickjs::{Ctx, Exception, Function, Module, Object, Persistent, Result, Value};
-
-/// Modules the embedder provides (`node:buffer`, …), that imports and `require` find before
-/// any file.
-pub trait Builtins {
-    /// What `specifier` names among them: `Some(Ok(name))` to load as `name`, `Some(Err(why))`
-    /// for one that exists but cannot be used here, `None` for none of them.
-    fn resolve(&self, specifier: &str) -> Option<std::result::Result<String, String>>;
-
-    /// The exports of the builtin `name` (an object or function whose own enumerable keys are
-    /// its named exports).
-    fn exports<'js>(&self, ctx: &Ctx<'js>, name: &str) -> Result<Value<'js>>;
-}
 
 /// The CommonJS modules an isolate has run, by name: `{ exports, id, filename, loaded }`.
 struct Required(Persistent<Object<'static>>);
@@ -46,12 +34,12 @@ fn required<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
 /// Whether the project file `name` (its text `source`) is CommonJS: `.cjs`; or `.js` with no
 /// ES module syntax, outside a package of `"type": "module"`, using `require`, `module` or
 /// `exports`.
-pub(crate) fn is_commonjs(loader: &ProjectLoader, name: &str, source: &str) -> bool {
+pub(crate) fn is_commonjs(files: &ProjectFiles, name: &str, source: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     if lower.ends_with(".cjs") {
         return true;
     }
-    if !lower.ends_with(".js") || loader.package_type(name).as_deref() == Some("module") {
+    if !lower.ends_with(".js") || files.package_type(name).as_deref() == Some("module") {
         return false;
     }
     let mentions_commonjs = ["require(", "module.exports", "exports.", "exports["]
@@ -69,14 +57,14 @@ fn has_module_syntax(source: &str) -> bool {
 /// Runs the CommonJS file `name` unless this isolate already has; its `module.exports`.
 pub(crate) fn require_file<'js>(
     ctx: &Ctx<'js>,
-    loader: &ProjectLoader,
+    files: &ProjectFiles,
     name: &str,
 ) -> Result<Value<'js>> {
     let table = required(ctx)?;
     if let Some(module) = table.get::<_, Option<Object>>(name)? {
         return module.get("exports");
     }
-    let source = loader.read_text(name)?;
+    let source = files.read_text(name)?;
     let module = Object::new(ctx.clone())?;
     let filename = format!("/{name}");
     let dirname = filename
@@ -113,7 +101,7 @@ pub(crate) fn require_file<'js>(
             format!("(function (exports, require, module, __filename, __dirname) {{{body}\n}})"),
             options,
         )?;
-        let require = require_function(ctx, loader, name)?;
+        let require = require_function(ctx, files, name)?;
         module.set("require", require.clone())?;
         wrapper.call::<_, ()>((
             rquickjs::function::This(exports.clone()),
@@ -135,10 +123,10 @@ pub(crate) fn require_file<'js>(
 /// The `require` of the CommonJS module `importer`, with `require.resolve`.
 fn require_function<'js>(
     ctx: &Ctx<'js>,
-    loader: &ProjectLoader,
+    files: &ProjectFiles,
     importer: &str,
 ) -> Result<Function<'js>> {
-    let (for_require, for_resolve) = (loader.clone(), loader.clone());
+    let (for_require, for_resolve) = (files.clone(), files.clone());
     let (importer, importer_too) = (importer.to_owned(), importer.to_owned());
     let require =
         Function::new(
@@ -170,7 +158,7 @@ enum Resolved {
 
 fn resolve_required(
     ctx: &Ctx<'_>,
-    loader: &ProjectLoader,
+    files: &ProjectFiles,
     importer: &str,
     specifier: &str,
 ) -> Result<Resolved> {
@@ -180,13 +168,13 @@ fn resolve_required(
             &format!("Cannot find module '{specifier}' required by {importer}: {why}"),
         )
     };
-    if let Some(builtin) = loader.resolve_builtin(specifier) {
+    if let Some(builtin) = files.resolve_builtin(specifier) {
         return builtin.map(Resolved::Builtin).map_err(fail);
     }
-    let name = loader
-        .resolve_file(importer, specifier, crate::loader::Want::Require)
+    let name = files
+        .resolve_file(importer, specifier, Want::Require)
         .map_err(fail)?;
-    if !loader.is_file(&name) {
+    if !files.is_file(&name) {
         return Err(fail("no such file".into()));
     }
     let lower = name.to_ascii_lowercase();

@@ -14,6 +14,7 @@ mod fallback;
 mod host_state;
 mod id_table;
 mod loader;
+mod project;
 mod promise_op;
 mod rejections;
 mod rules;
@@ -22,7 +23,6 @@ mod settle;
 mod typescript;
 
 pub use bytes::bytes_of;
-pub use commonjs::Builtins;
 pub use error::JsError;
 pub use fallback::fallback_prototype;
 pub use host_state::{
@@ -30,6 +30,7 @@ pub use host_state::{
 };
 pub use id_table::IdTable;
 pub use loader::{ModuleCache, ProjectLoader};
+pub use project::Builtins;
 pub use promise_op::{spawn_promise, OpError};
 pub use rquickjs;
 pub use rules::{ModuleRules, Treat};

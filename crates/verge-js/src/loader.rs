@@ -2,21 +2,21 @@
 //! bytecode.
 //!
 //! Module names are paths relative to the project root (`src/index.js`), so that stack traces
-//! and errors name files as the developer sees them. Relative specifiers resolve against the
-//! importing module, bare ones to the embedder's [`Builtins`] or else to npm packages in
-//! `node_modules`; CommonJS files and builtins load through facades (see `commonjs`).
+//! and errors name files as the developer sees them. What a specifier names is `project`'s
+//! to say; CommonJS files and builtins load through facades (see `commonjs`).
 //!
 //! A [`ModuleCache`] holds the compiled bytecode of one version of a project's modules, shared
 //! by every isolate made from it on any thread: the first isolate parses and writes each module,
 //! later ones (other threads, isolates re-created after eviction) read the bytecode instead.
 
-use crate::commonjs::{self, Builtins};
+use crate::commonjs;
+use crate::project::{Builtins, ProjectFiles, Want};
 use crate::rules::{ModuleRules, Treat};
 use rquickjs::loader::{ImportAttributes, Loader, Resolver};
 use rquickjs::module::{Declared, WriteOptions};
-use rquickjs::{Ctx, Error, Module, Result, Value};
+use rquickjs::{Ctx, Error, Module, Result};
 use std::collections::HashMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -73,10 +73,9 @@ impl ModuleCache {
 
 #[derive(Clone)]
 pub struct ProjectLoader {
-    root: Rc<PathBuf>,
+    files: ProjectFiles,
     cache: Option<ModuleCache>,
     positions: PositionMaps,
-    builtins: Option<Rc<dyn Builtins>>,
     rules: Rc<ModuleRules>,
 }
 
@@ -92,10 +91,9 @@ impl ProjectLoader {
             .map(|cache| cache.positions.clone())
             .unwrap_or_default();
         Self {
-            root: Rc::new(root.into()),
+            files: ProjectFiles::new(root, builtins),
             cache,
             positions,
-            builtins,
             rules: Rc::new(rules),
         }
     }
@@ -172,29 +170,6 @@ impl ProjectLoader {
     }
 }
 
-/// Joins `specifier` onto the directory of `importer`, lexically, refusing to climb above the
-/// project root. Both are `/`-separated names relative to the root.
-pub fn resolve_relative(importer: &str, specifier: &str) -> Option<String> {
-    let base = Path::new(importer).parent().unwrap_or(Path::new(""));
-    let mut parts: Vec<String> = base
-        .components()
-        .filter_map(|c| match c {
-            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
-            _ => None,
-        })
-        .collect();
-    for segment in specifier.split('/') {
-        match segment {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            s => parts.push(s.to_owned()),
-        }
-    }
-    Some(parts.join("/"))
-}
-
 /// A file as the module JavaScript sees, by what a rule says of it (`treat`) or else its
 /// name: Text as a string and Data as an ArrayBuffer (the default export); TypeScript with its
 /// types stripped (its position map kept by `loader`); JSON as its value; anything else as
@@ -256,245 +231,6 @@ fn js_string(text: &str) -> String {
     literal
 }
 
-/// What a specifier is resolved for: an `import`, or a CommonJS `require()`.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Want {
-    Import,
-    Require,
-}
-
-impl Want {
-    /// The export conditions an npm package's `exports` is read with, most preferred first, as
-    /// wrangler's bundler chooses for Workers.
-    fn conditions(self) -> &'static [&'static str] {
-        match self {
-            Want::Import => &[
-                "workerd", "worker", "browser", "import", "module", "default",
-            ],
-            Want::Require => &["workerd", "worker", "browser", "require", "default"],
-        }
-    }
-
-    /// The package.json fields naming the entry, when there is no `exports`.
-    fn entry_fields(self) -> &'static [&'static str] {
-        match self {
-            Want::Import => &["module", "main"],
-            Want::Require => &["main"],
-        }
-    }
-}
-
-impl ProjectLoader {
-    /// A bare specifier (`hono`, `hono/cors`, `@scope/pkg/sub`): the package in the nearest
-    /// `node_modules` from the importer up to the project root, its file chosen by `exports`
-    /// (with [`CONDITIONS`]), else `module`, else `main`, else `index.js`.
-    fn resolve_package(
-        &self,
-        importer: &str,
-        specifier: &str,
-        want: Want,
-    ) -> std::result::Result<String, String> {
-        let mut parts = specifier.splitn(if specifier.starts_with('@') { 3 } else { 2 }, '/');
-        let package: Vec<&str> = parts
-            .by_ref()
-            .take(if specifier.starts_with('@') { 2 } else { 1 })
-            .collect();
-        let package = package.join("/");
-        let rest = parts.next();
-        if package.is_empty()
-            || package
-                .split('/')
-                .any(|p| p.is_empty() || p == "." || p == "..")
-        {
-            return Err(format!("\"{specifier}\" is not a package name"));
-        }
-        let subpath = rest.map_or_else(|| ".".to_owned(), |rest| format!("./{rest}"));
-        let mut dir = std::path::Path::new(importer)
-            .parent()
-            .map(std::path::Path::to_path_buf);
-        while let Some(current) = dir {
-            let candidate = current.join("node_modules").join(&package);
-            let manifest = self.root.join(&candidate).join("package.json");
-            if manifest.is_file() {
-                let text = std::fs::read_to_string(&manifest)
-                    .map_err(|e| format!("cannot read {}: {e}", manifest.display()))?;
-                let json: serde_json::Value = serde_json::from_str(&text)
-                    .map_err(|e| format!("{} is not JSON: {e}", manifest.display()))?;
-                let file = package_entry(&json, &subpath, want).ok_or_else(|| {
-                    format!(
-                        "package {package} exports nothing for \"{subpath}\" under the conditions {:?}",
-                        want.conditions()
-                    )
-                })?;
-                let base = format!(
-                    "{}/package.json",
-                    candidate.to_string_lossy().replace('\\', "/")
-                );
-                let resolved = resolve_relative(&base, &file)
-                    .ok_or("the package's file leads outside the project")?;
-                return Ok(self.with_extension(resolved));
-            }
-            dir = current.parent().map(std::path::Path::to_path_buf);
-        }
-        Err(format!(
-            "no package {package} in node_modules (run npm install?)"
-        ))
-    }
-}
-
-/// The file of a package for `subpath` (`.` or `./sub`), relative to its directory.
-fn package_entry(manifest: &serde_json::Value, subpath: &str, want: Want) -> Option<String> {
-    if let Some(exports) = manifest.get("exports") {
-        return exports_target(exports, subpath, want);
-    }
-    if subpath != "." {
-        return Some(subpath.to_owned());
-    }
-    want.entry_fields()
-        .iter()
-        .find_map(|field| manifest.get(*field)?.as_str().map(str::to_owned))
-        .or_else(|| Some("./index.js".to_owned()))
-}
-
-/// `exports` read for `subpath`: a string or conditions for `.`, or a map of subpaths (with
-/// `*` patterns).
-fn exports_target(exports: &serde_json::Value, subpath: &str, want: Want) -> Option<String> {
-    let map = exports.as_object();
-    let by_subpath = map.is_some_and(|m| m.keys().any(|k| k.starts_with('.')));
-    if !by_subpath {
-        return (subpath == ".")
-            .then(|| condition_target(exports, None, want))
-            .flatten();
-    }
-    let map = map?;
-    if let Some(target) = map.get(subpath) {
-        return condition_target(target, None, want);
-    }
-    map.iter().find_map(|(key, target)| {
-        let (prefix, suffix) = key.split_once('*')?;
-        let star = subpath.strip_prefix(prefix)?.strip_suffix(suffix)?;
-        condition_target(target, Some(star), want)
-    })
-}
-
-/// A target of `exports`: a path (with `*` filled in), the first of a list that resolves, or
-/// the first of our conditions it names; `null` excludes.
-fn condition_target(target: &serde_json::Value, star: Option<&str>, want: Want) -> Option<String> {
-    match target {
-        serde_json::Value::String(path) => {
-            Some(star.map_or_else(|| path.clone(), |s| path.replace('*', s)))
-        }
-        serde_json::Value::Array(items) => {
-            items.iter().find_map(|t| condition_target(t, star, want))
-        }
-        serde_json::Value::Object(conditions) => want.conditions().iter().find_map(|c| {
-            conditions
-                .get(*c)
-                .and_then(|t| condition_target(t, star, want))
-        }),
-        _ => None,
-    }
-}
-
-/// What an import may leave out, tried in order when the name itself is no file: TypeScript
-/// projects import `./util` for `util.ts`, and `./util.js` for `util.ts` too.
-const IMPLIED: &[&str] = &[
-    ".ts",
-    ".tsx",
-    ".mts",
-    ".js",
-    ".mjs",
-    ".cjs",
-    ".json",
-    "/index.ts",
-    "/index.js",
-    "/index.json",
-];
-
-impl ProjectLoader {
-    /// `name` if it is a file of the project, else the first file an import of it could mean.
-    fn with_extension(&self, name: String) -> String {
-        let exists = |candidate: &str| self.root.join(candidate).is_file();
-        if exists(&name) {
-            return name;
-        }
-        let stem = name.strip_suffix(".js").unwrap_or(&name);
-        IMPLIED
-            .iter()
-            .map(|suffix| format!("{stem}{suffix}"))
-            .find(|candidate| exists(candidate))
-            .unwrap_or(name)
-    }
-}
-
-impl ProjectLoader {
-    /// What `specifier` means among the embedder's builtins; see [`Builtins::resolve`].
-    pub(crate) fn resolve_builtin(
-        &self,
-        specifier: &str,
-    ) -> Option<std::result::Result<String, String>> {
-        self.builtins.as_ref()?.resolve(specifier)
-    }
-
-    /// The exports of the builtin `name`.
-    pub(crate) fn builtin_exports<'js>(&self, ctx: &Ctx<'js>, name: &str) -> Result<Value<'js>> {
-        match &self.builtins {
-            Some(builtins) => builtins.exports(ctx, name),
-            None => Err(Error::new_loading_message(name, "no such builtin module")),
-        }
-    }
-
-    /// The project file `specifier` means from `importer`: relative to it, or in a package.
-    pub(crate) fn resolve_file(
-        &self,
-        importer: &str,
-        specifier: &str,
-        want: Want,
-    ) -> std::result::Result<String, String> {
-        if !(specifier.starts_with("./") || specifier.starts_with("../")) {
-            if specifier.starts_with('/') {
-                return Err("absolute paths are not modules; import relative to the file".into());
-            }
-            return self.resolve_package(importer, specifier, want);
-        }
-        let resolved = resolve_relative(importer, specifier)
-            .ok_or("the path leads outside the project directory")?;
-        Ok(self.with_extension(resolved))
-    }
-
-    pub(crate) fn is_file(&self, name: &str) -> bool {
-        self.root.join(name).is_file()
-    }
-
-    /// The project file `name` as text.
-    pub(crate) fn read_text(&self, name: &str) -> Result<String> {
-        let bytes = self.read(name)?;
-        String::from_utf8(bytes)
-            .map_err(|_| Error::new_loading_message(name, format!("{name} is not UTF-8 text")))
-    }
-
-    fn read(&self, name: &str) -> Result<Vec<u8>> {
-        let path = self.root.join(name);
-        std::fs::read(&path).map_err(|e| {
-            Error::new_loading_message(name, format!("cannot read {}: {e}", path.display()))
-        })
-    }
-
-    /// The `type` of the nearest package.json above the file `name`, within the project.
-    pub(crate) fn package_type(&self, name: &str) -> Option<String> {
-        let mut dir = Path::new(name).parent();
-        while let Some(current) = dir {
-            let manifest = self.root.join(current).join("package.json");
-            if let Ok(text) = std::fs::read_to_string(&manifest) {
-                let json: serde_json::Value = serde_json::from_str(&text).ok()?;
-                return json.get("type")?.as_str().map(str::to_owned);
-            }
-            dir = current.parent();
-        }
-        None
-    }
-}
-
 impl Resolver for ProjectLoader {
     fn resolve<'js>(
         &mut self,
@@ -503,10 +239,11 @@ impl Resolver for ProjectLoader {
         name: &str,
         _attributes: Option<ImportAttributes<'js>>,
     ) -> Result<String> {
-        if let Some(builtin) = self.resolve_builtin(name) {
+        if let Some(builtin) = self.files.resolve_builtin(name) {
             return builtin.map_err(|why| Error::new_resolving_message(base, name, why));
         }
-        self.resolve_file(base, name, Want::Import)
+        self.files
+            .resolve_file(base, name, Want::Import)
             .map_err(|why| Error::new_resolving_message(base, name, why))
     }
 }
@@ -518,26 +255,26 @@ impl Loader for ProjectLoader {
         name: &str,
         _attributes: Option<ImportAttributes<'js>>,
     ) -> Result<Module<'js, Declared>> {
-        if self.resolve_builtin(name).is_some() {
+        if self.files.resolve_builtin(name).is_some() {
             let module = self.declare(ctx, name, || {
-                let exports = self.builtin_exports(ctx, name)?;
+                let exports = self.files.builtin_exports(ctx, name)?;
                 Ok(commonjs::facade_source(&exports)?.into_bytes())
             })?;
-            let (loader, name) = (self.clone(), name.to_owned());
-            commonjs::attach_exports(ctx, &module, move |ctx| loader.builtin_exports(ctx, &name))?;
+            let (files, name) = (self.files.clone(), name.to_owned());
+            commonjs::attach_exports(ctx, &module, move |ctx| files.builtin_exports(ctx, &name))?;
             return Ok(module);
         }
         let (module, facade) = self.declare_module(ctx, name, || {
-            let source = self.read(name)?;
+            let source = self.files.read(name)?;
             let treat = self.rules.treat(name);
             let commonjs = match treat {
                 Some(treat) => treat == Treat::CommonJs,
                 None => std::str::from_utf8(&source)
-                    .is_ok_and(|text| commonjs::is_commonjs(self, name, text)),
+                    .is_ok_and(|text| commonjs::is_commonjs(&self.files, name, text)),
             };
             if commonjs {
                 // Run now, to learn its exports' names.
-                let exports = commonjs::require_file(ctx, self, name)?;
+                let exports = commonjs::require_file(ctx, &self.files, name)?;
                 return Ok((commonjs::facade_source(&exports)?.into_bytes(), true));
             }
             as_module(self, name, treat, source)
@@ -545,38 +282,11 @@ impl Loader for ProjectLoader {
                 .map_err(|message| Error::new_loading_message(name, message))
         })?;
         if facade {
-            let (loader, name) = (self.clone(), name.to_owned());
+            let (files, name) = (self.files.clone(), name.to_owned());
             commonjs::attach_exports(ctx, &module, move |ctx| {
-                commonjs::require_file(ctx, &loader, &name)
+                commonjs::require_file(ctx, &files, &name)
             })?;
         }
         Ok(module)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::resolve_relative;
-
-    #[test]
-    fn resolves_against_the_importing_module() {
-        assert_eq!(
-            resolve_relative("src/index.js", "./lib/a.js").as_deref(),
-            Some("src/lib/a.js")
-        );
-        assert_eq!(
-            resolve_relative("src/lib/a.js", "../b.js").as_deref(),
-            Some("src/b.js")
-        );
-        assert_eq!(
-            resolve_relative("index.js", "./x/./y.js").as_deref(),
-            Some("x/y.js")
-        );
-    }
-
-    #[test]
-    fn refuses_to_climb_above_the_root() {
-        assert_eq!(resolve_relative("index.js", "../secret.js"), None);
-        assert_eq!(resolve_relative("src/a.js", "../../etc/passwd"), None);
     }
 }

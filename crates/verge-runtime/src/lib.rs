@@ -16,8 +16,8 @@ pub use outbound::{header_pair, HttpClient};
 pub use policy::NetworkPolicy;
 pub use verge_js::{ModuleCache, OpError};
 pub use verge_web::{
-    constant_time_eq, Body, BoxError, ChannelBody, ConsoleSink, LogLevel, NativeBody, Outbound,
-    OutboundFuture, OutboundRequest, OutboundResponse, RedirectMode,
+    Body, BoxError, ChannelBody, ConsoleSink, LogLevel, NativeBody, Outbound, OutboundFuture,
+    OutboundRequest, OutboundResponse, RedirectMode,
 };
 pub use worker::{
     BlankIsolate, Grants, LoadError, Outcome, Refused, ServiceResolver, Storage, Worker,
