@@ -11,17 +11,56 @@ pub const INTERNAL_FRAME: &str = "(verge:";
 /// expects to read it: `TypeError: message` followed by the stack with file and line.
 #[derive(Debug, Clone, thiserror::Error)]
 pub struct JsError {
-    /// The JavaScript class name (`TypeError`, `SyntaxError`…) or `Error` for thrown non-errors.
+    /// What happened; callers decide by this, never by the name or message.
+    pub kind: ErrorKind,
+    /// The JavaScript class name (`TypeError`, `SyntaxError`…), or `Uncaught` for a thrown value
+    /// that is no error object.
     pub name: String,
     pub message: String,
     /// The stack frames as QuickJS prints them, one `    at …` line each; may be empty.
     pub stack: String,
 }
 
+/// What became of JavaScript that did not finish normally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The script threw (or rejected with) a value, or broke a rule of the language or of the
+    /// runtime's APIs: its own error, which the isolate survives.
+    Thrown,
+    /// The engine stopped the script at its CPU deadline.
+    Interrupted,
+    /// The isolate's heap reached its memory limit: what the script left behind may be broken.
+    OutOfMemory,
+    /// The runtime failed, not the script (an isolate could not be made, a promise it waited
+    /// for was dropped).
+    Internal,
+}
+
+/// The engine's message for a script it stopped at the CPU deadline (an `InternalError`).
+const INTERRUPTED: &str = "interrupted";
+/// The engine's message when an allocation would pass the memory limit (an `InternalError`).
+const OUT_OF_MEMORY: &str = "out of memory";
+
 impl JsError {
+    /// An error of the runtime's own.
     pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal, "InternalError", message)
+    }
+
+    /// An error of the script's, as a JavaScript error of class `name` would report it.
+    pub fn thrown(name: &str, message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Thrown, name, message)
+    }
+
+    /// The isolate ran out of memory.
+    pub fn out_of_memory() -> Self {
+        Self::new(ErrorKind::OutOfMemory, "InternalError", OUT_OF_MEMORY)
+    }
+
+    fn new(kind: ErrorKind, name: &str, message: impl Into<String>) -> Self {
         Self {
-            name: "InternalError".into(),
+            kind,
+            name: name.to_owned(),
             message: message.into(),
             stack: String::new(),
         }
@@ -29,14 +68,16 @@ impl JsError {
 
     /// Converts an rquickjs error, taking the pending exception out of the context if there is one.
     pub fn from_rquickjs(ctx: &Ctx<'_>, error: rquickjs::Error) -> Self {
-        match error {
-            rquickjs::Error::Exception => Self::from_value(ctx, ctx.catch()),
-            other => Self {
-                name: "Error".into(),
-                message: other.to_string(),
-                stack: String::new(),
-            },
-        }
+        let kind = match error {
+            rquickjs::Error::Exception => return Self::from_value(ctx, ctx.catch()),
+            rquickjs::Error::Allocation => ErrorKind::OutOfMemory,
+            // An import the script's modules make that names no module, or one that fails.
+            rquickjs::Error::Resolving { .. } | rquickjs::Error::Loading { .. } => {
+                ErrorKind::Thrown
+            }
+            _ => ErrorKind::Internal,
+        };
+        Self::new(kind, "Error", error.to_string())
     }
 
     /// Describes any thrown JavaScript value, its stack mapped back to TypeScript lines.
@@ -59,6 +100,7 @@ impl JsError {
             if let (Some(name), Some(message)) = (name, message) {
                 let stack = object.get::<_, String>("stack").unwrap_or_default();
                 return Self {
+                    kind: ErrorKind::Thrown,
                     name,
                     message,
                     stack,
@@ -72,32 +114,42 @@ impl JsError {
             .and_then(|s| s.to_string().ok())
             .or_else(|| value.as_string().and_then(|s| s.to_string().ok()))
             .unwrap_or_else(|| format!("{:?}", value.type_of()));
-        Self {
-            name: "Uncaught".into(),
-            message,
-            stack: String::new(),
-        }
+        Self::new(ErrorKind::Thrown, "Uncaught", message)
     }
 
     fn from_exception(exception: &Exception<'_>) -> Self {
         let name = exception
             .get::<_, String>("name")
             .unwrap_or_else(|_| "Error".into());
+        let message = exception.message().unwrap_or_default();
+        // The engine's own errors are InternalErrors with its fixed messages.
+        let kind = match (name.as_str(), message.as_str()) {
+            ("InternalError", INTERRUPTED) => ErrorKind::Interrupted,
+            ("InternalError", OUT_OF_MEMORY) => ErrorKind::OutOfMemory,
+            _ => ErrorKind::Thrown,
+        };
         Self {
+            kind,
             name,
-            message: exception.message().unwrap_or_default(),
+            message,
             stack: exception.stack().unwrap_or_default(),
         }
     }
 
     /// Whether the engine stopped the script because it ran past its CPU deadline.
     pub fn is_interrupt(&self) -> bool {
-        self.name == "InternalError" && self.message == "interrupted"
+        self.kind == ErrorKind::Interrupted
     }
 
     /// Whether the isolate ran out of heap: its memory limit was reached.
     pub fn is_out_of_memory(&self) -> bool {
-        self.name == "InternalError" && self.message == "out of memory"
+        self.kind == ErrorKind::OutOfMemory
+    }
+
+    /// Whether `null` was thrown, as the engine throws when not even an error object fits in
+    /// the heap (see `Isolate::explain`).
+    pub(crate) fn is_thrown_null(&self) -> bool {
+        self.kind == ErrorKind::Thrown && self.name == "Uncaught" && self.message == "null"
     }
 }
 

@@ -23,7 +23,7 @@ mod settle;
 mod typescript;
 
 pub use bytes::bytes_of;
-pub use error::JsError;
+pub use error::{ErrorKind, JsError};
 pub use fallback::fallback_prototype;
 pub use host_state::{
     ensure as ensure_host_state, store as store_host_state, with as with_host_state,
@@ -83,6 +83,8 @@ struct IsolateCore {
     deadline: Rc<Cell<Option<Instant>>>,
     /// Longest stretch of JavaScript one entry may run for; see [`IsolateLimits::cpu_slice`].
     cpu_slice: Cell<Option<Duration>>,
+    /// Bytes the heap may hold; see [`IsolateLimits::memory_bytes`].
+    memory_limit: Cell<usize>,
     /// The request the JavaScript now running works for (0: none); see [`Isolate::enter_as`].
     /// Shared with the isolate's userdata, so ops can read it from a `Ctx` ([`current_tag`]).
     current_tag: Rc<Cell<u64>>,
@@ -167,6 +169,7 @@ impl Isolate {
                 runtime,
                 deadline,
                 cpu_slice: Cell::new(limits.cpu_slice),
+                memory_limit: Cell::new(limits.memory_bytes),
                 current_tag,
                 interrupted,
                 interrupt_listener: RefCell::new(None),
@@ -182,6 +185,18 @@ impl Isolate {
         self.core.runtime.set_memory_limit(limits.memory_bytes);
         self.core.runtime.set_max_stack_size(limits.stack_bytes);
         self.core.cpu_slice.set(limits.cpu_slice);
+        self.core.memory_limit.set(limits.memory_bytes);
+    }
+
+    /// `error` as this isolate explains it now: a `null` thrown while the heap holds more than
+    /// half its limit is the engine running out of memory — when not even the error object
+    /// fits, QuickJS throws `null` instead. (The heap as measured stays short of the limit: a
+    /// large allocation is what failed.) Called outside the isolate, once the error is out.
+    pub fn explain(&self, error: JsError) -> JsError {
+        if error.is_thrown_null() && self.heap_bytes() >= self.core.memory_limit.get() / 2 {
+            return JsError::out_of_memory();
+        }
+        error
     }
 
     pub fn handle(&self) -> IsolateHandle {
@@ -319,5 +334,50 @@ impl IsolateHandle {
     /// The tag of the request the JavaScript now running works for (0: none).
     pub fn current_tag(&self) -> u64 {
         self.core.upgrade().map_or(0, |core| core.current_tag.get())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    // Test code fails by panicking.
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn thrown_by(isolate: &Isolate, script: &str) -> JsError {
+        isolate.enter(|ctx| ctx.eval::<(), _>(script)).unwrap_err()
+    }
+
+    #[test]
+    fn an_error_says_what_happened_by_its_kind() {
+        let limits = IsolateLimits {
+            memory_bytes: 8 * 1024 * 1024,
+            cpu_slice: Some(Duration::from_millis(50)),
+            ..IsolateLimits::default()
+        };
+        let isolate = Isolate::new(limits).unwrap();
+        let error = thrown_by(&isolate, "throw new TypeError('bad')");
+        assert_eq!(
+            (error.kind, error.name.as_str()),
+            (ErrorKind::Thrown, "TypeError")
+        );
+        let error = thrown_by(&isolate, "for (;;) {}");
+        assert_eq!(error.kind, ErrorKind::Interrupted, "{error}");
+        let error = thrown_by(
+            &isolate,
+            "const a = []; for (;;) a.push(new Array(10000).fill(1));",
+        );
+        let error = isolate.explain(error);
+        assert_eq!(error.kind, ErrorKind::OutOfMemory, "{error}");
+        // A script's own `throw null`, far from the limit, is its own.
+        let isolate = Isolate::new(IsolateLimits::default()).unwrap();
+        let error = isolate.explain(thrown_by(&isolate, "throw null"));
+        assert_eq!(error.kind, ErrorKind::Thrown, "{error}");
+        // Nor does an error that merely names the engine's message pass for the engine's.
+        let error = thrown_by(
+            &isolate,
+            "throw { name: 'InternalError', message: 'interrupted' }",
+        );
+        assert_eq!(error.kind, ErrorKind::Thrown, "{error}");
     }
 }

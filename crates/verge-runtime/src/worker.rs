@@ -270,26 +270,16 @@ impl Worker {
         let builtins = verge_web::NodeModules {
             enabled: nodejs_compat,
         };
-        let rules = module_rules(main, &config.rules).map_err(|message| {
-            LoadError::Script(JsError {
-                name: "TypeError".into(),
-                message,
-                stack: String::new(),
-            })
-        })?;
+        let rules = module_rules(main, &config.rules)
+            .map_err(|message| LoadError::Script(JsError::thrown("TypeError", message)))?;
         let loader =
             isolate.set_loader(config.root.clone(), modules, Some(Rc::new(builtins)), rules);
         // A service worker is one script: a TypeScript one is stripped here. (A module entry is
         // the loader's, whose bytecode cache spares later isolates the stripping.)
         let is_module = format::is_module(&source);
         let source = if !is_module && verge_js::is_typescript(main) {
-            verge_js::strip_types(main, &source).map_err(|message| {
-                LoadError::Script(JsError {
-                    name: "SyntaxError".into(),
-                    message,
-                    stack: String::new(),
-                })
-            })?
+            verge_js::strip_types(main, &source)
+                .map_err(|message| LoadError::Script(JsError::thrown("SyntaxError", message)))?
         } else {
             source
         };
@@ -486,27 +476,16 @@ impl Worker {
         }
     }
 
-    /// A `null` thrown with the heap well past half its limit is the engine running out of
-    /// memory: when not even the error object fits, QuickJS throws `null` instead. (The heap
-    /// as measured stays short of the limit: a large allocation is what failed.)
+    /// `outcome` with its error as the isolate explains it (see `Isolate::explain`).
     fn explain_exhaustion(&self, outcome: Outcome) -> Outcome {
         match outcome {
             Outcome::Exception {
                 error,
                 pass_through,
-            } if error.name == "Uncaught"
-                && error.message == "null"
-                && self.isolate.heap_bytes() >= self.limits.isolate.memory_bytes / 2 =>
-            {
-                Outcome::Exception {
-                    error: JsError {
-                        name: "InternalError".into(),
-                        message: "out of memory".into(),
-                        stack: String::new(),
-                    },
-                    pass_through,
-                }
-            }
+            } => Outcome::Exception {
+                error: self.isolate.explain(error),
+                pass_through,
+            },
             outcome => outcome,
         }
     }
@@ -583,11 +562,10 @@ fn read_outcome<'js>(
         let body: Value = parts.get(3)?;
         let body = verge_web::host_body_from_js(ctx, body, isolate)?;
         if status == 0 {
-            let error = JsError {
-                name: "TypeError".into(),
-                message: "The worker returned an error response (Response.error()).".into(),
-                stack: String::new(),
-            };
+            let error = JsError::thrown(
+                "TypeError",
+                "The worker returned an error response (Response.error()).",
+            );
             return Ok((
                 Outcome::Exception {
                     error,
