@@ -10,7 +10,8 @@ use std::time::Duration;
 use verge_config::{ObjectsConfig, ServerConfig};
 use verge_runtime::{NetworkPolicy, Storage, WorkerLimits};
 use verge_server::{
-    Admin, BoundListeners, Crons, Deployed, EdgeOptions, Geo, Metrics, RouteTable, Site, SiteHandle,
+    Admin, BoundListeners, Crons, Deployed, EdgeOptions, Geo, Metrics, Mode, RouteTable, Site,
+    SiteHandle,
 };
 use verge_store_embedded::Blobs;
 
@@ -42,7 +43,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let site = Site::new(
         workers,
-        Some(routes),
+        Mode::Serve(routes),
         config.zones.clone(),
         // Zone origins are the operator's own servers: the client reaches them whatever the policy.
         NetworkPolicy::public_only(config.outbound_allow.clone()),

@@ -15,7 +15,7 @@
 //!   JSON object per line (`{"level": …, "message": …}`), until the client goes away;
 //! - `GET /metrics`: Prometheus text, labelled by worker.
 
-use crate::edge::{check_workers_here, Deployed, EdgeOptions, Site, SiteHandle};
+use crate::edge::{check_workers_here, Deployed, EdgeOptions, Mode, Site, SiteHandle};
 use crate::metrics::Metrics;
 use crate::routes::RouteTable;
 use crate::secrets;
@@ -427,7 +427,7 @@ fn replace_site(admin: &Admin, current: &Site, workers: Vec<Deployed>) -> Result
     let routes = RouteTable::new(&workers)?;
     admin.site.replace(Site::new(
         workers,
-        Some(routes),
+        Mode::Serve(routes),
         current.zones.clone(),
         current.policy.clone(),
     ));

@@ -5,7 +5,7 @@
 //! the rest. No path reaches outside the directory: `..` segments, backslashes and NULs match
 //! nothing, and a file whose real path (symlinks followed) leaves it is not served.
 
-use crate::edge::plain as plain_response;
+use crate::edge::http::plain as plain_response;
 use bytes::Bytes;
 use futures_util::TryStreamExt as _;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};

@@ -18,8 +18,8 @@ mod tail;
 
 pub use admin::{serve_admin, Admin};
 pub use edge::{
-    check_workers, serve_site, serve_worker, Crons, Deployed, EdgeOptions, LogSink, RunningServer,
-    ShutdownHandle, Site, SiteHandle,
+    check_workers, serve_site, serve_worker, Crons, Deployed, EdgeOptions, LogSink, Mode,
+    RunningServer, ShutdownHandle, Site, SiteHandle,
 };
 pub use geo::Geo;
 pub use listen::BoundListeners;

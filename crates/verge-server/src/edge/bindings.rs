@@ -1,0 +1,137 @@
+//! The bindings that call back into this server rather than a store: a service binding
+//! (`env.OTHER.fetch()`, another worker of this server, run on this thread) and `[assets]`'
+//! binding (`env.ASSETS.fetch()`). Neither leaves the process.
+
+use super::Site;
+use crate::assets::Assets;
+use http::{HeaderName, HeaderValue, Method, Response};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+use verge_runtime::{
+    header_pair, Body, NativeBody, OpError, Outbound, OutboundFuture, OutboundRequest,
+    OutboundResponse, WorkerRequest,
+};
+
+/// Through how many service bindings one request may go, as on Workers.
+const MAX_SERVICE_DEPTH: u32 = 32;
+
+/// This server's workers as a service binding reaches them: on the calling thread, by their
+/// index in the site being served.
+pub(super) trait LocalWorkers {
+    /// The site being served now.
+    fn site(&self) -> Arc<Site>;
+
+    /// Runs `site`'s worker `index` for `request` as for a client's request, its failures
+    /// answered with Workers' error responses.
+    fn run<'a>(
+        &'a self,
+        site: &'a Site,
+        index: usize,
+        request: WorkerRequest,
+    ) -> Pin<Box<dyn Future<Output = Response<NativeBody>> + 'a>>;
+}
+
+/// A service binding: `fetch()` that runs another worker of this server, on this thread, with
+/// no network in between.
+pub(super) struct ServiceOutbound {
+    pub(super) workers: Weak<dyn LocalWorkers>,
+    pub(super) service: String,
+}
+
+impl Outbound for ServiceOutbound {
+    fn fetch(&self, request: OutboundRequest) -> OutboundFuture {
+        let workers = self.workers.clone();
+        let service = self.service.clone();
+        Box::pin(async move {
+            let workers = workers
+                .upgrade()
+                .ok_or_else(|| OpError::Error("the server is stopping".into()))?;
+            let site = workers.site();
+            let index = site.position(&service).ok_or_else(|| {
+                OpError::Type(format!(
+                    "service binding: no worker named \"{service}\" runs on this server"
+                ))
+            })?;
+            let depth = request.depth + 1;
+            if depth > MAX_SERVICE_DEPTH {
+                return Err(OpError::Error(format!(
+                    "Subrequest depth limit exceeded: this request went through more than {MAX_SERVICE_DEPTH} service bindings."
+                )));
+            }
+            let OutboundRequest {
+                method,
+                url,
+                headers,
+                body,
+                ..
+            } = request;
+            let worker_request = WorkerRequest {
+                method,
+                url: url.clone(),
+                headers,
+                body,
+                cf: Rc::from("{}"),
+                depth,
+            };
+            let response = workers.run(&site, index, worker_request).await;
+            Ok(local_response(response, url))
+        })
+    }
+}
+
+/// The `[assets]` binding (`env.ASSETS.fetch()`): the worker's own static files, with
+/// `not_found_handling` for paths that match none.
+pub(super) struct AssetsOutbound {
+    pub(super) assets: Arc<Assets>,
+}
+
+impl Outbound for AssetsOutbound {
+    fn fetch(&self, request: OutboundRequest) -> OutboundFuture {
+        let assets = self.assets.clone();
+        Box::pin(async move {
+            let url = url::Url::parse(&request.url)
+                .map_err(|e| OpError::Type(format!("Invalid URL {}: {e}", request.url)))?;
+            let method = Method::from_bytes(request.method.as_bytes())
+                .map_err(|_| OpError::Type(format!("Invalid method {}", request.method)))?;
+            let headers: http::HeaderMap = request
+                .headers
+                .iter()
+                .filter_map(|(name, value)| {
+                    Some((
+                        HeaderName::from_bytes(name.as_bytes()).ok()?,
+                        HeaderValue::from_str(value).ok()?,
+                    ))
+                })
+                .collect();
+            let path = match url.query() {
+                Some(query) => format!("{}?{query}", url.path()),
+                None => url.path().to_owned(),
+            };
+            let response = match assets.serve(&method, &path, &headers).await {
+                Some(response) => response,
+                None => assets.not_found(&method, url.path(), &headers).await,
+            };
+            Ok(local_response(response, request.url))
+        })
+    }
+}
+
+/// What a binding's `fetch()` answers when this server made the response itself (another
+/// worker, the assets): no network, no redirects followed.
+fn local_response(response: Response<NativeBody>, url: String) -> OutboundResponse {
+    let (parts, body) = response.into_parts();
+    OutboundResponse {
+        status: parts.status.as_u16(),
+        status_text: parts.status.canonical_reason().unwrap_or("").to_owned(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(name, value)| header_pair(name, value))
+            .collect(),
+        url,
+        redirected: false,
+        body: Body::Stream(body),
+    }
+}

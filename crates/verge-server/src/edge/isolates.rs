@@ -1,0 +1,174 @@
+//! The isolates of one serving thread: per worker, a cell that the worker's first request on
+//! this thread fills (a cold start); the spare blank isolate that the next cold start takes; and
+//! eviction — of workers no longer deployed, of isolates idle past the bound, and of the least
+//! recently used while the thread's isolates hold more heap than its budget. Dropping a cell
+//! never cuts a request short: the requests in flight hold their isolate until they finish.
+
+use super::Site;
+use crate::metrics::WorkerMetrics;
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet};
+use std::rc::{Rc, Weak};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use verge_runtime::{BlankIsolate, LoadError, Worker};
+
+/// A loaded isolate of a worker, counted among the live ones while it exists.
+pub(super) struct LiveWorker {
+    pub(super) worker: Worker,
+    pub(super) metrics: Arc<WorkerMetrics>,
+    /// The isolate's busy time already added to the metrics.
+    busy_counted: Cell<Duration>,
+}
+
+impl LiveWorker {
+    pub(super) fn new(worker: Worker, metrics: Arc<WorkerMetrics>) -> Self {
+        metrics.cold_starts.fetch_add(1, Ordering::Relaxed);
+        metrics.live_isolates.fetch_add(1, Ordering::Relaxed);
+        Self {
+            worker,
+            metrics,
+            busy_counted: Cell::default(),
+        }
+    }
+
+    /// Adds the isolate's running time since the last call to the worker's metrics.
+    pub(super) fn count_busy(&self) {
+        let busy = self.worker.busy_time();
+        let delta = busy.saturating_sub(self.busy_counted.replace(busy));
+        let nanos = u64::try_from(delta.as_nanos()).unwrap_or(u64::MAX);
+        self.metrics.busy_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+}
+
+impl Drop for LiveWorker {
+    fn drop(&mut self) {
+        self.metrics.live_isolates.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Where a worker's isolate on this thread is, once loaded.
+pub(super) type WorkerCell = Rc<tokio::sync::OnceCell<Rc<LiveWorker>>>;
+
+/// One worker on one serving thread: its isolate of one version, loaded when a request first
+/// needs it. Replaced by a fresh cell to discard the isolate.
+struct Tenant {
+    version: u64,
+    cell: WorkerCell,
+    last_used: Cell<Instant>,
+}
+
+/// One serving thread's isolates, by worker name.
+#[derive(Default)]
+pub(super) struct Isolates {
+    tenants: RefCell<HashMap<String, Tenant>>,
+    /// The isolate the next cold start takes (serving many workers), made once the request
+    /// that took the last one is answered.
+    spare: RefCell<Option<BlankIsolate>>,
+    /// A task to make the spare is queued.
+    making_spare: Cell<bool>,
+    /// The site the last eviction round saw; a different one may have dropped workers.
+    evicted_for: RefCell<Option<Arc<Site>>>,
+}
+
+impl Isolates {
+    /// The cell of worker `name` at `version`, marked as used now; a cell of another version
+    /// is replaced by an empty one.
+    pub(super) fn cell(&self, name: &str, version: u64) -> WorkerCell {
+        let mut tenants = self.tenants.borrow_mut();
+        let fresh = || Tenant {
+            version,
+            cell: Rc::default(),
+            last_used: Cell::new(Instant::now()),
+        };
+        let tenant = tenants.entry(name.to_owned()).or_insert_with(fresh);
+        if tenant.version != version {
+            *tenant = fresh();
+        }
+        tenant.last_used.set(Instant::now());
+        tenant.cell.clone()
+    }
+
+    /// An isolate for a cold start: the spare if there is one.
+    pub(super) fn blank(&self) -> Result<BlankIsolate, LoadError> {
+        let spare = self.spare.borrow_mut().take();
+        spare.map_or_else(BlankIsolate::new, Ok)
+    }
+
+    /// Queues making a spare isolate if there is none. Called as a response is handed to the
+    /// connection, which writes it before this thread's next task runs: the work stays off
+    /// every request's path.
+    pub(super) fn replenish_spare(self: &Rc<Self>) {
+        if self.spare.borrow().is_some() || self.making_spare.replace(true) {
+            return;
+        }
+        let isolates: Weak<Self> = Rc::downgrade(self);
+        tokio::task::spawn_local(async move {
+            let Some(isolates) = isolates.upgrade() else {
+                return;
+            };
+            isolates.making_spare.set(false);
+            match BlankIsolate::new() {
+                Ok(spare) => *isolates.spare.borrow_mut() = Some(spare),
+                Err(e) => tracing::warn!("cannot make a spare isolate: {e}"),
+            }
+        });
+    }
+
+    /// Drops worker `name`'s isolate on this thread; the next request creates a fresh one.
+    pub(super) fn discard(&self, name: &str) {
+        self.tenants.borrow_mut().remove(name);
+    }
+
+    /// Drops the isolates of workers no longer deployed on `site`, those idle past `idle`,
+    /// then the least recently used ones while this thread's isolates hold more heap than
+    /// `budget`. Requests in flight keep theirs.
+    pub(super) fn evict(&self, site: &Arc<Site>, idle: Option<Duration>, budget: Option<usize>) {
+        self.forget_removed(site);
+        let mut tenants = self.tenants.borrow_mut();
+        if let Some(idle) = idle {
+            tenants.retain(|name, tenant| {
+                let keep = tenant.last_used.get().elapsed() < idle;
+                if !keep && tenant.cell.initialized() {
+                    tracing::debug!(worker = %name, "isolate dropped after {idle:?} idle");
+                }
+                keep
+            });
+        }
+        let Some(budget) = budget else {
+            return;
+        };
+        let heap = |tenant: &Tenant| tenant.cell.get().map_or(0, |live| live.worker.heap_bytes());
+        let mut total: usize = tenants.values().map(heap).sum();
+        while total > budget {
+            let Some((oldest, bytes)) = tenants
+                .iter()
+                .filter(|(_, tenant)| tenant.cell.initialized())
+                .min_by_key(|(_, tenant)| tenant.last_used.get())
+                .map(|(name, tenant)| (name.clone(), heap(tenant)))
+            else {
+                break;
+            };
+            tracing::debug!(worker = %oldest, "isolate dropped: the isolates' heap is over budget");
+            tenants.remove(&oldest);
+            total = total.saturating_sub(bytes);
+        }
+    }
+
+    /// Drops the isolates of workers that `site` no longer deploys, once per change of site.
+    fn forget_removed(&self, site: &Arc<Site>) {
+        let seen = self.evicted_for.replace(Some(site.clone()));
+        if seen.is_some_and(|seen| Arc::ptr_eq(&seen, site)) {
+            return;
+        }
+        let deployed: HashSet<&str> = site
+            .workers
+            .iter()
+            .map(|w| w.config.name.as_str())
+            .collect();
+        self.tenants
+            .borrow_mut()
+            .retain(|name, _| deployed.contains(name.as_str()));
+    }
+}

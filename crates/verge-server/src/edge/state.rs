@@ -1,0 +1,100 @@
+//! What one serving thread's connections share ([`ThreadState`]): the site handle, the
+//! thread's isolates and HTTP client, and loading a worker's isolate here — with what it is
+//! granted — when a request first needs it.
+
+use super::bindings::{AssetsOutbound, LocalWorkers, ServiceOutbound};
+use super::isolates::{Isolates, LiveWorker};
+use super::{Deployed, EdgeOptions, Mode, Site, SiteHandle};
+use crate::geo::CfCache;
+use crate::metrics::Metrics;
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+use std::time::Instant;
+use verge_runtime::{ConsoleSink, Grants, HttpClient, LoadError, LogLevel, Outbound, Worker};
+
+/// What one serving thread shares between its connections.
+pub(super) struct ThreadState {
+    /// Itself, for what must reach it later (service bindings, the cron clock).
+    pub(super) this: Weak<ThreadState>,
+    pub(super) site: SiteHandle,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) isolates: Rc<Isolates>,
+    pub(super) client: HttpClient,
+    pub(super) options: EdgeOptions,
+    /// `request.cf` of this thread's recent clients.
+    pub(super) cf_texts: CfCache,
+}
+
+impl ThreadState {
+    /// The isolate of `site`'s worker `index` on this thread, loading it on first use (a cold
+    /// start) or when the worker's version changed.
+    pub(super) async fn worker(
+        &self,
+        site: &Site,
+        index: usize,
+    ) -> Result<Rc<LiveWorker>, LoadError> {
+        let deployed = &site.workers[index];
+        let name = &deployed.config.name;
+        let cell = self.isolates.cell(name, deployed.version);
+        cell.get_or_try_init(|| async {
+            let started = Instant::now();
+            let worker = Worker::load(
+                &deployed.config,
+                self.options.limits.clone(),
+                self.grants(site, deployed),
+                Some(deployed.modules.clone()),
+                self.isolates.blank()?,
+            )
+            .await?;
+            tracing::debug!(
+                worker = %name,
+                "isolate created in {:.2} ms",
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+            Ok(Rc::new(LiveWorker::new(worker, self.metrics.worker(name))))
+        })
+        .await
+        .cloned()
+    }
+
+    /// What `deployed`, a worker of `site`, reaches from its isolate on this thread.
+    fn grants(&self, site: &Site, deployed: &Deployed) -> Grants {
+        let sink = self.options.console.clone();
+        let console: ConsoleSink = match site.mode {
+            Mode::Dev => Rc::new(move |level, text| sink(level, text)),
+            Mode::Serve(_) => {
+                let name = deployed.config.name.clone();
+                let metrics = self.metrics.clone();
+                Rc::new(move |level, text| {
+                    metrics.tail.publish(&name, level_name(level), text);
+                    sink(level, &format!("[{name}] {text}"))
+                })
+            }
+        };
+        let workers: Weak<dyn LocalWorkers> = self.this.clone();
+        Grants {
+            console,
+            outbound: Rc::new(self.client.clone()),
+            storage: self.options.storage.clone(),
+            services: Rc::new(move |service| {
+                Rc::new(ServiceOutbound {
+                    workers: workers.clone(),
+                    service: service.to_owned(),
+                })
+            }),
+            assets: deployed
+                .assets
+                .clone()
+                .map(|assets| -> Rc<dyn Outbound> { Rc::new(AssetsOutbound { assets }) }),
+        }
+    }
+}
+
+fn level_name(level: LogLevel) -> &'static str {
+    match level {
+        LogLevel::Debug => "debug",
+        LogLevel::Log => "log",
+        LogLevel::Warn => "warn",
+        LogLevel::Error => "error",
+    }
+}
