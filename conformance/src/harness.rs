@@ -13,7 +13,7 @@ use std::time::Duration;
 use verge_js::rquickjs::context::EvalOptions;
 use verge_js::rquickjs::{Array, Promise};
 use verge_js::{Isolate, IsolateLimits, OpError};
-use verge_web::{Body, Outbound, OutboundFuture, OutboundRequest, OutboundResponse, WebHost};
+use verge_web::{Body, HeaderList, Outbound, OutboundFuture, Request, Response, WebHost};
 
 const ORIGIN: &str = "http://wpt.test";
 
@@ -32,7 +32,7 @@ struct CheckoutFiles {
 }
 
 impl Outbound for CheckoutFiles {
-    fn fetch(&self, request: OutboundRequest) -> OutboundFuture {
+    fn fetch(&self, request: Request) -> OutboundFuture {
         let root = self.root.clone();
         Box::pin(async move {
             let Some(path) = request.url.strip_prefix(ORIGIN) else {
@@ -51,17 +51,12 @@ impl Outbound for CheckoutFiles {
                 (false, Ok(bytes)) => (200, bytes, content_type(&file)),
                 _ => (404, b"not found".to_vec(), "text/plain"),
             };
-            Ok(OutboundResponse {
-                status,
-                status_text: if status == 200 {
-                    "OK".into()
-                } else {
-                    "Not Found".into()
-                },
-                headers: vec![("content-type".into(), content_type.into())],
+            let mut headers = HeaderList::default();
+            headers.push("content-type", content_type);
+            Ok(Response {
+                status_text: if status == 200 { "OK" } else { "Not Found" }.into(),
                 url: request.url,
-                redirected: false,
-                body: Body::Full(body.into()),
+                ..Response::new(status, headers, Body::Full(body.into()))
             })
         })
     }

@@ -15,9 +15,7 @@ use verge_config::WorkerConfig;
 use verge_js::rquickjs::allocator::{Allocator, RustAllocator};
 use verge_js::rquickjs::{Context, Runtime};
 use verge_js::{Isolate, IsolateLimits};
-use verge_runtime::{
-    BlankIsolate, Body, Grants, HttpClient, Outcome, Storage, Worker, WorkerRequest,
-};
+use verge_runtime::{BlankIsolate, Grants, HttpClient, Outcome, Request, Storage, Worker};
 
 /// The bench's worker (bench/tenants.py): it parses the URL and sets a header.
 const WORKER: &str = "export default {\n  fetch(request) {\n    const url = new URL(request.url);\n    return new Response(`worker: ${url.pathname}`, { headers: { 'x-worker': '1' } });\n  },\n};\n";
@@ -158,14 +156,9 @@ async fn cold_start_steps(isolates: usize) -> Result<(), Box<dyn Error>> {
     }
     step("worker loaded", since);
     for worker in &workers {
-        let request = WorkerRequest {
-            method: "GET".into(),
-            url: "http://w.example/path".into(),
-            headers: vec![("host".into(), "w.example".into())],
-            body: Body::Empty,
-            cf: "{}".into(),
-            depth: 0,
-        };
+        let mut request = Request::new("GET", "http://w.example/path");
+        request.headers.push("host", "w.example");
+        request.cf = Some("{}".into());
         match worker.fetch(request).await {
             Outcome::Response(_) => {}
             _ => return Err(format!("{} did not answer", worker.name()).into()),

@@ -6,9 +6,8 @@
 
 use crate::policy::{refusal, NetworkPolicy, PolicyResolver};
 use futures_util::TryStreamExt;
-use http::header::{HeaderName, HeaderValue};
-use http::{Method, Request, StatusCode};
-use http_body_util::{BodyDataStream, BodyExt, Empty, Full, StreamBody};
+use http::{Method, StatusCode};
+use http_body_util::{BodyDataStream, BodyExt, StreamBody};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -21,8 +20,8 @@ use url::Url;
 use verge_config::Zone;
 use verge_js::OpError;
 use verge_web::{
-    Body, BoxError, NativeBody, Outbound, OutboundFuture, OutboundRequest, OutboundResponse,
-    RedirectMode,
+    Body, BoxError, HeaderList, NativeBody, Outbound, OutboundFuture, RedirectMode, Request,
+    Response,
 };
 
 /// The most redirects one fetch follows (Fetch §4.4, step 5).
@@ -110,8 +109,8 @@ fn build_client(policy: Arc<NetworkPolicy>) -> Pooled {
 
 impl HttpClient {
     /// Sends `request`, following redirects as its mode says.
-    pub async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, OpError> {
-        let OutboundRequest {
+    pub async fn send(&self, request: Request) -> Result<Response, OpError> {
+        let Request {
             method,
             url,
             headers,
@@ -125,11 +124,7 @@ impl HttpClient {
         let mut headers = headers;
         for redirects in 0..=MAX_REDIRECTS {
             // A streamed body can be sent once; a redirect that must resend it fails below.
-            let replay = match &body {
-                Body::Empty => Some(Body::Empty),
-                Body::Full(bytes) => Some(Body::Full(bytes.clone())),
-                Body::Stream(_) => None,
-            };
+            let replay = body.replay();
             let sent = std::mem::replace(&mut body, Body::Empty);
             let response = self.send_once(&method, &url, &headers, sent).await?;
             let status = response.status();
@@ -165,7 +160,7 @@ impl HttpClient {
             {
                 method = Method::GET;
                 body = Body::Empty;
-                headers.retain(|(name, _)| !is_request_body_header(name));
+                headers.retain(|name, _| !is_request_body_header(name));
             } else {
                 body = replay.ok_or_else(|| {
                     OpError::Type(
@@ -175,7 +170,7 @@ impl HttpClient {
                 })?;
             }
             if next.origin() != url.origin() {
-                headers.retain(|(name, _)| !name.eq_ignore_ascii_case("authorization"));
+                headers.retain(|name, _| !name.eq_ignore_ascii_case("authorization"));
             }
             url = next;
         }
@@ -188,7 +183,7 @@ impl HttpClient {
         &self,
         method: &Method,
         url: &Url,
-        headers: &[(String, String)],
+        headers: &HeaderList,
         body: Body,
     ) -> Result<http::Response<hyper::body::Incoming>, OpError> {
         let routed = self.zone_route(url);
@@ -210,43 +205,24 @@ impl HttpClient {
                 refusal(host)
             )));
         }
-        let mut builder = Request::builder()
+        let mut builder = http::Request::builder()
             .method(method.clone())
             .uri(target.as_str());
         if let Some(host) = host_header {
             builder = builder.header(http::header::HOST, host.as_str());
         }
-        let mut has_accept_encoding = false;
-        for (name, value) in headers {
-            // The host comes from the URL and the framing from the body, as on Workers.
-            if matches!(
-                name.as_str(),
-                "host" | "content-length" | "transfer-encoding" | "connection" | "keep-alive"
-            ) {
-                continue;
+        for header in headers.to_http() {
+            let (name, value) = header.map_err(|e| OpError::Type(e.to_string()))?;
+            // The host comes from the URL, as on Workers.
+            if name != http::header::HOST {
+                builder = builder.header(name, value);
             }
-            has_accept_encoding |= name == "accept-encoding";
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| OpError::Type(format!("invalid header name {name:?}")))?;
-            let bytes: Option<Vec<u8>> = value
-                .chars()
-                .map(|c| u8::try_from(u32::from(c)).ok())
-                .collect();
-            let value = bytes
-                .and_then(|b| HeaderValue::from_bytes(&b).ok())
-                .ok_or_else(|| OpError::Type(format!("invalid value for header {name}")))?;
-            builder = builder.header(name, value);
         }
-        if !has_accept_encoding {
+        if headers.get("accept-encoding").is_none() {
             builder = builder.header(http::header::ACCEPT_ENCODING, "gzip, deflate, br");
         }
-        let body = match body {
-            Body::Empty => Empty::new().map_err(|never| match never {}).boxed(),
-            Body::Full(bytes) => Full::new(bytes).map_err(|never| match never {}).boxed(),
-            Body::Stream(stream) => stream,
-        };
         let request = builder
-            .body(body)
+            .body(body.into_native())
             .map_err(|e| OpError::Type(format!("fetch failed: {e}")))?;
         self.pooled(trusted).request(request).await.map_err(|e| {
             let mut message = e.to_string();
@@ -261,7 +237,7 @@ impl HttpClient {
 }
 
 impl Outbound for HttpClient {
-    fn fetch(&self, request: OutboundRequest) -> OutboundFuture {
+    fn fetch(&self, request: Request) -> OutboundFuture {
         let client = self.clone();
         Box::pin(async move { client.send(request).await })
     }
@@ -314,24 +290,11 @@ fn is_request_body_header(name: &str) -> bool {
     )
 }
 
-/// A header as a worker sees it: the name, and the value's bytes read as Latin-1 (one char per
-/// byte), so that no value, UTF-8 or not, loses a byte.
-pub fn header_pair(name: &http::HeaderName, value: &http::HeaderValue) -> (String, String) {
-    let bytes = value.as_bytes();
-    let value = if bytes.is_ascii() {
-        // Latin-1 and UTF-8 agree on ASCII, the common case: one copy.
-        String::from_utf8_lossy(bytes).into_owned()
-    } else {
-        bytes.iter().map(|&b| char::from(b)).collect()
-    };
-    (name.as_str().to_owned(), value)
-}
-
 fn into_response(
     response: http::Response<hyper::body::Incoming>,
     url: &Url,
     redirected: bool,
-) -> OutboundResponse {
+) -> Response {
     let (parts, body) = response.into_parts();
     let encoding = parts
         .headers
@@ -343,17 +306,11 @@ fn into_response(
         Some(encoding @ ("gzip" | "x-gzip" | "deflate" | "br")) => (decode(body, encoding), true),
         _ => (body, false),
     };
-    let headers = parts
-        .headers
-        .iter()
-        .filter(|(name, _)| {
-            !(drop_framing
-                && (*name == http::header::CONTENT_ENCODING
-                    || *name == http::header::CONTENT_LENGTH))
-        })
-        .map(|(name, value)| header_pair(name, value))
-        .collect();
-    OutboundResponse {
+    let mut headers = HeaderList::from_http(&parts.headers);
+    if drop_framing {
+        headers.retain(|name, _| name != "content-encoding" && name != "content-length");
+    }
+    Response {
         status: parts.status.as_u16(),
         status_text: parts.status.canonical_reason().unwrap_or("").to_owned(),
         headers,
@@ -376,28 +333,4 @@ fn decode(body: NativeBody, encoding: &str) -> NativeBody {
         .map_ok(http_body::Frame::data)
         .map_err(|e| -> BoxError { Box::new(e) });
     StreamBody::new(frames).boxed()
-}
-
-#[cfg(test)]
-mod tests {
-    // Test code fails by panicking.
-    #![allow(clippy::unwrap_used)]
-
-    use super::header_pair;
-    use http::{HeaderName, HeaderValue};
-
-    #[test]
-    fn a_header_value_reads_as_latin1_byte_for_byte() {
-        let name = HeaderName::from_static("x-name");
-        let ascii = HeaderValue::from_static("plain; q=1");
-        assert_eq!(
-            header_pair(&name, &ascii),
-            ("x-name".into(), "plain; q=1".into())
-        );
-        // "é" in UTF-8 is two bytes: a worker sees two Latin-1 characters, as on Workers.
-        let utf8 = HeaderValue::from_bytes("café".as_bytes()).unwrap();
-        assert_eq!(header_pair(&name, &utf8).1, "caf\u{c3}\u{a9}");
-        let latin1 = HeaderValue::from_bytes(b"caf\xe9").unwrap();
-        assert_eq!(header_pair(&name, &latin1).1, "caf\u{e9}");
-    }
 }

@@ -9,11 +9,12 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use verge_config::WorkerConfig;
 use verge_js::rquickjs::context::EvalOptions;
-use verge_js::rquickjs::{self, Ctx, Function, Object, Promise, TypedArray, Value};
+use verge_js::rquickjs::{self, Ctx, Function, Object, Promise, Value};
 use verge_js::{Isolate, IsolateHandle, IsolateLimits, JsError, ModuleCache};
 use verge_storage::{BucketStore, CacheStore, KvStore, SqlStore};
 use verge_web::{
-    Body, CacheBinding, ConsoleSink, D1Binding, KvBinding, Outbound, R2Binding, WebHost,
+    CacheBinding, ConsoleSink, D1Binding, HeaderList, KvBinding, Outbound, R2Binding, Request,
+    Response, WebHost,
 };
 
 /// Per-worker limits; defaults follow Workers' paid plan where one exists.
@@ -116,30 +117,10 @@ pub enum LoadError {
     Internal(JsError),
 }
 
-/// A request as the worker sees it: an absolute URL and the header list as received.
-#[derive(Debug)]
-pub struct WorkerRequest {
-    pub method: String,
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Body,
-    /// `request.cf`, as JSON text.
-    pub cf: Rc<str>,
-    /// Through how many service bindings it came (0: from a client).
-    pub depth: u32,
-}
-
-#[derive(Debug)]
-pub struct WorkerResponse {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Body,
-}
-
 /// What became of one request.
 #[derive(Debug)]
 pub enum Outcome {
-    Response(WorkerResponse),
+    Response(Response),
     /// The handler threw, rejected or returned something other than a Response.
     Exception {
         error: JsError,
@@ -178,7 +159,7 @@ impl BlankIsolate {
 pub struct Refused(pub &'static str);
 
 impl Outbound for Refused {
-    fn fetch(&self, _: verge_web::OutboundRequest) -> verge_web::OutboundFuture {
+    fn fetch(&self, _: Request) -> verge_web::OutboundFuture {
         let message = self.0;
         Box::pin(async move { Err(verge_js::OpError::Type(message.into())) })
     }
@@ -383,29 +364,20 @@ impl Worker {
 
     /// Runs the fetch handler for `request`. `ctx.waitUntil` work goes on in a local task after
     /// this returns, for at most the configured bound.
-    pub async fn fetch(&self, request: WorkerRequest) -> Outcome {
-        let WorkerRequest {
+    pub async fn fetch(&self, request: Request) -> Outcome {
+        let Request {
             method,
             url,
             headers,
             body,
             cf,
             depth,
+            ..
         } = request;
         self.dispatch(depth, move |ctx, internals, env| {
             let dispatch: Function = internals.get("dispatchFetch")?;
-            let header_list: Vec<String> = headers
-                .into_iter()
-                .flat_map(|(name, value)| [name, value])
-                .collect();
-            let body = match body {
-                Body::Empty => Value::new_null(ctx.clone()),
-                Body::Full(bytes) => {
-                    TypedArray::<u8>::new_copy(ctx.clone(), &bytes[..])?.into_value()
-                }
-                Body::Stream(stream) => verge_web::native_stream(ctx, stream)?,
-            };
-            dispatch.call((method, url, header_list, body, &*cf, env))
+            let body = verge_web::host_body_to_js(ctx, body)?;
+            dispatch.call((method, url, headers.into_js(), body, cf.as_deref(), env))
         })
         .await
     }
@@ -558,7 +530,7 @@ fn read_outcome<'js>(
     let pass_through: bool = object.get("passThrough").unwrap_or(false);
     if let Some(parts) = object.get::<_, Option<rquickjs::Array>>("parts")? {
         let status: u16 = parts.get(0)?;
-        let headers = verge_web::header_pairs(parts.get(2)?);
+        let headers = HeaderList::from_js(parts.get(2)?);
         let body: Value = parts.get(3)?;
         let body = verge_web::host_body_from_js(ctx, body, isolate)?;
         if status == 0 {
@@ -574,14 +546,11 @@ fn read_outcome<'js>(
                 done,
             ));
         }
-        return Ok((
-            Outcome::Response(WorkerResponse {
-                status,
-                headers,
-                body,
-            }),
-            done,
-        ));
+        let response = Response {
+            status_text: parts.get(1)?,
+            ..Response::new(status, headers, body)
+        };
+        return Ok((Outcome::Response(response), done));
     }
     let error: Value = object.get("error")?;
     if error.is_undefined() {

@@ -7,18 +7,11 @@
 use std::rc::Rc;
 use verge_config::WorkerConfig;
 use verge_runtime::{
-    BlankIsolate, Body, Grants, HttpClient, ModuleCache, Outcome, Storage, Worker, WorkerRequest,
+    BlankIsolate, Body, Grants, HttpClient, ModuleCache, Outcome, Request, Storage, Worker,
 };
 
 async fn answer(worker: &Worker) -> String {
-    let request = WorkerRequest {
-        method: "GET".into(),
-        url: "http://cached.example/".into(),
-        headers: Vec::new(),
-        body: Body::Empty,
-        cf: "{}".into(),
-        depth: 0,
-    };
+    let request = Request::new("GET", "http://cached.example/");
     match worker.fetch(request).await {
         Outcome::Response(response) => match response.body {
             Body::Full(bytes) => String::from_utf8(bytes.to_vec()).unwrap(),

@@ -8,15 +8,15 @@
 use crate::edge::http::plain as plain_response;
 use bytes::Bytes;
 use futures_util::TryStreamExt as _;
-use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
-use http_body_util::{BodyExt, Empty, Full, StreamBody};
+use http::StatusCode;
+use http_body_util::{BodyExt, StreamBody};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 use verge_config::{HtmlHandling, NotFoundHandling, RunWorkerFirst};
-use verge_runtime::NativeBody;
+use verge_runtime::{Body, HeaderList, Response};
 
 /// Files bigger than this stream from disk; smaller ones are read whole.
 const READ_WHOLE_BYTES: u64 = 1024 * 1024;
@@ -61,11 +61,11 @@ impl Assets {
     /// The answer of the assets to a request, if a file (or a redirect to one) answers it.
     pub async fn serve(
         &self,
-        method: &Method,
+        method: &str,
         path_and_query: &str,
-        headers: &HeaderMap,
-    ) -> Option<Response<NativeBody>> {
-        if method != Method::GET && method != Method::HEAD {
+        headers: &HeaderList,
+    ) -> Option<Response> {
+        if method != "GET" && method != "HEAD" {
             return None;
         }
         let (path, query) = path_and_query
@@ -82,11 +82,7 @@ impl Assets {
                     None => to,
                 };
                 let mut response = empty(StatusCode::TEMPORARY_REDIRECT);
-                if let Ok(location) = HeaderValue::from_str(&location) {
-                    response
-                        .headers_mut()
-                        .insert(http::header::LOCATION, location);
-                }
+                response.headers.push("location", location);
                 Some(response)
             }
             Found::Missing => None,
@@ -94,12 +90,7 @@ impl Assets {
     }
 
     /// What a request that no asset (and no worker) answers gets, by `not_found_handling`.
-    pub async fn not_found(
-        &self,
-        method: &Method,
-        path: &str,
-        headers: &HeaderMap,
-    ) -> Response<NativeBody> {
+    pub async fn not_found(&self, method: &str, path: &str, headers: &HeaderList) -> Response {
         match self.not_found {
             NotFoundHandling::SinglePageApplication => {
                 if let Some(index) = self.existing("index.html").await {
@@ -136,11 +127,9 @@ impl Assets {
 
     /// Whether a request is a browser's navigation, which a single-page application answers
     /// with its index rather than the worker.
-    pub fn serves_navigation(&self, headers: &HeaderMap) -> bool {
+    pub fn serves_navigation(&self, headers: &HeaderList) -> bool {
         self.not_found == NotFoundHandling::SinglePageApplication
-            && headers
-                .get("sec-fetch-mode")
-                .is_some_and(|mode| mode == "navigate")
+            && headers.get("sec-fetch-mode") == Some("navigate")
     }
 
     async fn find(&self, path: &str) -> Found {
@@ -237,10 +226,10 @@ impl Assets {
     async fn file_response(
         &self,
         file: &Path,
-        method: &Method,
-        headers: &HeaderMap,
+        method: &str,
+        headers: &HeaderList,
         status: StatusCode,
-    ) -> Response<NativeBody> {
+    ) -> Response {
         let Ok(metadata) = tokio::fs::metadata(file).await else {
             return plain_response(StatusCode::NOT_FOUND, "Not Found\n");
         };
@@ -252,84 +241,58 @@ impl Assets {
                 metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH),
             )
             .await;
-        let mut out = HeaderMap::new();
-        let content_type = content_type(file);
-        out.insert(
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_static(content_type),
-        );
-        out.insert(
-            http::header::CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=0, must-revalidate"),
-        );
-        out.insert(
-            http::header::ACCEPT_RANGES,
-            HeaderValue::from_static("bytes"),
-        );
-        if let Some(etag) = etag.as_deref().and_then(|e| HeaderValue::from_str(e).ok()) {
-            out.insert(http::header::ETAG, etag);
+        let mut out = HeaderList::default();
+        out.push("content-type", content_type(file));
+        out.push("cache-control", "public, max-age=0, must-revalidate");
+        out.push("accept-ranges", "bytes");
+        if let Some(etag) = &etag {
+            out.push("etag", etag.as_str());
         }
-        let matches_etag = |value: &HeaderValue| {
-            value.to_str().is_ok_and(|list| {
-                list.split(',')
-                    .map(|tag| tag.trim().trim_start_matches("W/"))
-                    .any(|tag| tag == "*" || Some(tag) == etag.as_deref())
-            })
+        let matches_etag = |list: &str| {
+            list.split(',')
+                .map(|tag| tag.trim().trim_start_matches("W/"))
+                .any(|tag| tag == "*" || Some(tag) == etag.as_deref())
         };
-        if status == StatusCode::OK
-            && headers
-                .get(http::header::IF_NONE_MATCH)
-                .is_some_and(matches_etag)
-        {
+        if status == StatusCode::OK && headers.get("if-none-match").is_some_and(matches_etag) {
             let mut response = empty(StatusCode::NOT_MODIFIED);
-            *response.headers_mut() = out;
+            response.headers = out;
             return response;
         }
-        let range = match headers
-            .get(http::header::RANGE)
-            .filter(|_| status == StatusCode::OK)
-        {
+        let range = match headers.get("range").filter(|_| status == StatusCode::OK) {
             None => None,
             Some(value) => match byte_range(value, size) {
                 Some(range) => Some(range),
                 None => {
                     let mut response = empty(StatusCode::RANGE_NOT_SATISFIABLE);
-                    if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
-                        response
-                            .headers_mut()
-                            .insert(http::header::CONTENT_RANGE, value);
-                    }
+                    response
+                        .headers
+                        .push("content-range", format!("bytes */{size}"));
                     return response;
                 }
             },
         };
         let (status, offset, length) = match range {
             Some((start, end)) => {
-                if let Ok(value) = HeaderValue::from_str(&format!("bytes {start}-{end}/{size}")) {
-                    out.insert(http::header::CONTENT_RANGE, value);
-                }
+                out.push("content-range", format!("bytes {start}-{end}/{size}"));
                 (StatusCode::PARTIAL_CONTENT, start, end - start + 1)
             }
             None => (status, 0, size),
         };
-        out.insert(http::header::CONTENT_LENGTH, HeaderValue::from(length));
-        let body = if method == Method::HEAD {
-            Empty::new().map_err(|never| match never {}).boxed()
+        out.push("content-length", length.to_string());
+        let body = if method == "HEAD" {
+            Body::Empty
         } else {
             match file_body(file, offset, length).await {
                 Ok(body) => body,
                 Err(_) => return plain_response(StatusCode::NOT_FOUND, "Not Found\n"),
             }
         };
-        let mut response = Response::new(body);
-        *response.status_mut() = status;
-        *response.headers_mut() = out;
-        response
+        Response::new(status.as_u16(), out, body)
     }
 }
 
 /// `length` bytes of `file` from `offset`: read whole when small, streamed otherwise.
-async fn file_body(file: &Path, offset: u64, length: u64) -> std::io::Result<NativeBody> {
+async fn file_body(file: &Path, offset: u64, length: u64) -> std::io::Result<Body> {
     let mut opened = tokio::fs::File::open(file).await?;
     opened.seek(std::io::SeekFrom::Start(offset)).await?;
     let limited = opened.take(length);
@@ -337,14 +300,13 @@ async fn file_body(file: &Path, offset: u64, length: u64) -> std::io::Result<Nat
         let mut bytes = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
         let mut limited = limited;
         limited.read_to_end(&mut bytes).await?;
-        return Ok(Full::new(Bytes::from(bytes))
-            .map_err(|never| match never {})
-            .boxed());
+        return Ok(Body::Full(Bytes::from(bytes)));
     }
     let stream = tokio_util::io::ReaderStream::new(limited)
         .map_ok(http_body::Frame::data)
         .map_err(|e| -> verge_runtime::BoxError { Box::new(e) });
-    Ok(BodyExt::boxed(StreamBody::new(stream)))
+    let body = BodyExt::boxed(StreamBody::new(stream));
+    Ok(Body::Stream(verge_runtime::with_length(body, length)))
 }
 
 /// The segments of a URL path, percent-decoded; `None` if one could leave the directory.
@@ -385,8 +347,8 @@ fn percent_decode(text: &str) -> String {
 
 /// One `bytes=` range of a file of `size` bytes, as `(first, last)`; `None` if unsatisfiable
 /// or not one range.
-fn byte_range(value: &HeaderValue, size: u64) -> Option<(u64, u64)> {
-    let spec = value.to_str().ok()?.trim().strip_prefix("bytes=")?;
+fn byte_range(value: &str, size: u64) -> Option<(u64, u64)> {
+    let spec = value.trim().strip_prefix("bytes=")?;
     if spec.contains(',') || size == 0 {
         return None;
     }
@@ -407,10 +369,8 @@ fn byte_range(value: &HeaderValue, size: u64) -> Option<(u64, u64)> {
     }
 }
 
-fn empty(status: StatusCode) -> Response<NativeBody> {
-    let mut response = Response::new(Empty::new().map_err(|never| match never {}).boxed());
-    *response.status_mut() = status;
-    response
+fn empty(status: StatusCode) -> Response {
+    Response::new(status.as_u16(), HeaderList::default(), Body::Empty)
 }
 
 /// The content type of a file by its extension.
@@ -461,7 +421,7 @@ mod tests {
 
     #[test]
     fn ranges_are_read_as_http_has_them() {
-        let range = |text: &'static str| byte_range(&HeaderValue::from_static(text), 100);
+        let range = |text: &str| byte_range(text, 100);
         assert_eq!(range("bytes=0-9"), Some((0, 9)));
         assert_eq!(range("bytes=90-"), Some((90, 99)));
         assert_eq!(range("bytes=-10"), Some((90, 99)));

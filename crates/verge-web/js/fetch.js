@@ -71,8 +71,7 @@
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       sent.then(([status, statusText, headerList, url, redirected, bodySource]) => {
-        if (typeof bodySource === 'number') body = internals.nativeStream(bodySource);
-        else body = bodySource;
+        body = bodySource;
         resolve(internals.fetchedResponse(status, statusText, headerList, body, url, redirected));
       }, (error) => {
         signal?.removeEventListener('abort', onAbort);

@@ -193,6 +193,61 @@ impl http_body::Body for ChannelBody {
     }
 }
 
+/// `body`, which holds exactly `length` bytes, saying so: whoever sends it (hyper) can then
+/// state the length up front instead of chunking. A body that ends short or runs over fails.
+pub fn with_length(body: NativeBody, length: u64) -> NativeBody {
+    ExactLength {
+        inner: body,
+        remaining: length,
+    }
+    .boxed()
+}
+
+struct ExactLength {
+    inner: NativeBody,
+    remaining: u64,
+}
+
+impl http_body::Body for ExactLength {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        let std::task::Poll::Ready(frame) = polled else {
+            return std::task::Poll::Pending;
+        };
+        let checked = match frame {
+            Some(Ok(frame)) => {
+                let size = frame.data_ref().map_or(0, |data| data.len() as u64);
+                match self.remaining.checked_sub(size) {
+                    Some(remaining) => {
+                        self.remaining = remaining;
+                        Some(Ok(frame))
+                    }
+                    None => Some(Err("the body is longer than its stated length".into())),
+                }
+            }
+            None if self.remaining > 0 => {
+                Some(Err("the body ended before its stated length".into()))
+            }
+            other => other,
+        };
+        std::task::Poll::Ready(checked)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0 && self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.remaining)
+    }
+}
+
 /// A request or response body as it crosses between the host and a worker.
 pub enum Body {
     Empty,
@@ -201,6 +256,30 @@ pub enum Body {
     /// Bytes that arrive over time: an incoming upload, a fetched response, a stream a worker
     /// writes.
     Stream(NativeBody),
+}
+
+impl Body {
+    /// The body as `http`'s types carry it.
+    pub fn into_native(self) -> NativeBody {
+        match self {
+            Body::Empty => http_body_util::Empty::new()
+                .map_err(|never| match never {})
+                .boxed(),
+            Body::Full(bytes) => http_body_util::Full::new(bytes)
+                .map_err(|never| match never {})
+                .boxed(),
+            Body::Stream(stream) => stream,
+        }
+    }
+
+    /// The same body again, to send once more; `None` for a stream, which is read only once.
+    pub fn replay(&self) -> Option<Body> {
+        match self {
+            Body::Empty => Some(Body::Empty),
+            Body::Full(bytes) => Some(Body::Full(bytes.clone())),
+            Body::Stream(_) => None,
+        }
+    }
 }
 
 impl std::fmt::Debug for Body {
@@ -297,4 +376,27 @@ fn pump(isolate: IsolateHandle, id: u32) -> NativeBody {
         }
     });
     body
+}
+
+#[cfg(test)]
+mod tests {
+    // Test code fails by panicking.
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn of(bytes: &'static [u8]) -> NativeBody {
+        Body::Full(Bytes::from_static(bytes)).into_native()
+    }
+
+    #[tokio::test]
+    async fn a_body_of_stated_length_says_it_and_holds_to_it() {
+        let exact = with_length(of(b"abc"), 3);
+        assert_eq!(http_body::Body::size_hint(&exact).exact(), Some(3));
+        assert_eq!(exact.collect().await.unwrap().to_bytes(), "abc");
+        let short = with_length(of(b"abc"), 5).collect().await;
+        assert!(short.unwrap_err().to_string().contains("ended before"));
+        let long = with_length(of(b"abc"), 2).collect().await;
+        assert!(long.unwrap_err().to_string().contains("longer"));
+    }
 }

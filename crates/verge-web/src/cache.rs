@@ -3,6 +3,7 @@
 //! HTTP semantics (what may be stored, for how long, conditional and range matches) live in
 //! `js/cache.js`.
 
+use crate::message::HeaderList;
 use crate::storage_error;
 use crate::WebHost;
 use bytes::Bytes;
@@ -45,7 +46,7 @@ pub(crate) fn register<'js>(
             move |ctx: Ctx<'js>, name: String, url: String, request_headers: Vec<String>| {
                 let (store, cache) = cache_of(&ctx, &matching, &name)?;
                 let found = store.get(&cache, &url);
-                let request_headers = crate::header_pairs(request_headers);
+                let request_headers = HeaderList::from_js(request_headers);
                 verge_js::spawn_promise(
                     &ctx,
                     &matching.isolate,
@@ -53,12 +54,7 @@ pub(crate) fn register<'js>(
                     move |ctx, found| {
                         // A stored response matches only a request with the same values of the
                         // headers its Vary names.
-                        let value_of = |name: &str| {
-                            request_headers
-                                .iter()
-                                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                                .map(|(_, v)| v.clone())
-                        };
+                        let value_of = |name: &str| request_headers.get(name).map(str::to_owned);
                         let found = found.filter(|response| {
                             response
                                 .vary
@@ -70,12 +66,7 @@ pub(crate) fn register<'js>(
                         };
                         let out = Array::new(ctx.clone())?;
                         out.set(0, response.status)?;
-                        let list: Vec<String> = response
-                            .headers
-                            .into_iter()
-                            .flat_map(|(name, value)| [name, value])
-                            .collect();
-                        out.set(1, list)?;
+                        out.set(1, HeaderList::from(response.headers).into_js())?;
                         out.set(
                             2,
                             TypedArray::<u8>::new_copy(ctx.clone(), &response.body[..])?,
@@ -100,7 +91,7 @@ pub(crate) fn register<'js>(
                 let vary: Vec<Option<String>> = parts.get(4)?;
                 let response = CachedResponse {
                     status: parts.get(0)?,
-                    headers: crate::header_pairs(parts.get(1)?),
+                    headers: HeaderList::from_js(parts.get(1)?).into(),
                     body: Bytes::from(verge_js::bytes_of(&body)),
                     // Whole milliseconds since the epoch: the cast only drops a fraction.
                     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]

@@ -1,9 +1,10 @@
 //! `fetch()`'s native half. The network is the host's: an [`Outbound`] capability decides where
 //! a request may go and carries it (the runtime's HTTP client, an origin, another worker). This
-//! module turns the JS request into an [`OutboundRequest`], runs it as a cancellable op, and
-//! hands the response back with its body as a native stream.
+//! module turns the JS request into a [`Request`], runs it as a cancellable op, and hands the
+//! response back with its body as a native stream.
 
-use crate::body::{host_body_from_js, register_body, Body};
+use crate::body::{host_body_from_js, host_body_to_js};
+use crate::message::{HeaderList, RedirectMode, Request, Response};
 use crate::WebHost;
 use rquickjs::{Array, Ctx, Function, Object, Value};
 use std::cell::RefCell;
@@ -13,41 +14,11 @@ use std::pin::Pin;
 use tokio::sync::oneshot;
 use verge_js::{rquickjs, IdTable, OpError};
 
-/// `Request.redirect` (Fetch §5.4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RedirectMode {
-    Follow,
-    Manual,
-    Error,
-}
-
-#[derive(Debug)]
-pub struct OutboundRequest {
-    pub method: String,
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Body,
-    pub redirect: RedirectMode,
-    /// Through how many service bindings the request making this one came (0: a client's).
-    pub depth: u32,
-}
-
-#[derive(Debug)]
-pub struct OutboundResponse {
-    pub status: u16,
-    pub status_text: String,
-    pub headers: Vec<(String, String)>,
-    /// The final URL, after redirects.
-    pub url: String,
-    pub redirected: bool,
-    pub body: Body,
-}
-
-pub type OutboundFuture = Pin<Box<dyn Future<Output = Result<OutboundResponse, OpError>>>>;
+pub type OutboundFuture = Pin<Box<dyn Future<Output = Result<Response, OpError>>>>;
 
 /// Where a worker's `fetch()` goes: granted by the host, per isolate.
 pub trait Outbound {
-    fn fetch(&self, request: OutboundRequest) -> OutboundFuture;
+    fn fetch(&self, request: Request) -> OutboundFuture;
 }
 
 /// A `Fetcher` object for `env` whose `fetch()` goes to `outbound` (a service binding: another
@@ -126,17 +97,18 @@ fn read_request<'js>(
     parts: Array<'js>,
     host: &WebHost,
     depth: u32,
-) -> rquickjs::Result<OutboundRequest> {
+) -> rquickjs::Result<Request> {
     let redirect = match parts.get::<String>(4)?.as_str() {
         "manual" => RedirectMode::Manual,
         "error" => RedirectMode::Error,
         _ => RedirectMode::Follow,
     };
-    Ok(OutboundRequest {
+    Ok(Request {
         method: parts.get(0)?,
         url: parts.get(1)?,
-        headers: crate::header_pairs(parts.get(2)?),
+        headers: HeaderList::from_js(parts.get(2)?),
         body: host_body_from_js(ctx, parts.get(3)?, host.isolate.clone())?,
+        cf: None,
         redirect,
         depth,
     })
@@ -173,22 +145,14 @@ pub(crate) fn register<'js>(
                 },
                 move |ctx, response| {
                     verge_js::with_host_state(ctx, |table: &FetchTable| table.cancel.remove(id));
-                    let body = match response.body {
-                        Body::Empty => Value::new_null(ctx.clone()),
-                        Body::Full(bytes) => {
-                            rquickjs::TypedArray::<u8>::new_copy(ctx.clone(), &bytes[..])?.into_value()
-                        }
-                        Body::Stream(stream) => Value::new_number(ctx.clone(), f64::from(register_body(ctx, stream))),
-                    };
-                    let header_list: Vec<String> =
-                        response.headers.into_iter().flat_map(|(name, value)| [name, value]).collect();
+                    let Response { status, status_text, headers, body, url, redirected } = response;
                     let out = Array::new(ctx.clone())?;
-                    out.set(0, response.status)?;
-                    out.set(1, response.status_text)?;
-                    out.set(2, header_list)?;
-                    out.set(3, response.url)?;
-                    out.set(4, response.redirected)?;
-                    out.set(5, body)?;
+                    out.set(0, status)?;
+                    out.set(1, status_text)?;
+                    out.set(2, headers.into_js())?;
+                    out.set(3, url)?;
+                    out.set(4, redirected)?;
+                    out.set(5, host_body_to_js(ctx, body)?)?;
                     Ok(out.into_value())
                 },
             )?;

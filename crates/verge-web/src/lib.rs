@@ -22,6 +22,7 @@ mod encoding;
 mod fetch;
 mod html_rewriter;
 mod kv;
+mod message;
 mod node;
 mod r2;
 mod subtle;
@@ -29,16 +30,15 @@ mod timers;
 mod url;
 
 pub use body::{
-    host_body_from_js, host_body_to_js, native_stream, Body, BoxError, ChannelBody, NativeBody,
+    host_body_from_js, host_body_to_js, native_stream, with_length, Body, BoxError, ChannelBody,
+    NativeBody,
 };
 pub use cache::CacheBinding;
 pub use console::{ConsoleSink, LogLevel};
 pub use d1::{d1_database, D1Binding};
-pub use fetch::{
-    fetcher, forget_request, set_request_depth, Outbound, OutboundFuture, OutboundRequest,
-    OutboundResponse, RedirectMode,
-};
+pub use fetch::{fetcher, forget_request, set_request_depth, Outbound, OutboundFuture};
 pub use kv::{kv_namespace, KvBinding};
+pub use message::{is_hop_by_hop, HeaderList, InvalidHeader, RedirectMode, Request, Response};
 pub use node::{install_globals as install_node_globals, NodeModules};
 pub use r2::{r2_bucket, R2Binding};
 pub use subtle::constant_time_eq;
@@ -412,13 +412,6 @@ fn undefined<'js>(ctx: &Ctx<'js>, (): ()) -> rquickjs::Result<Value<'js>> {
     Ok(Value::new_undefined(ctx.clone()))
 }
 
-/// A header list as JavaScript hands it over, `[name, value, name, value, …]`, as pairs.
-pub fn header_pairs(list: Vec<String>) -> Vec<(String, String)> {
-    list.chunks_exact(2)
-        .map(|pair| (pair[0].clone(), pair[1].clone()))
-        .collect()
-}
-
 /// How a storage failure rejects a script's promise: a broken rule or limit as a TypeError, a
 /// backend's failure or a store's refusal (an SQL error) as an Error, each with the storage's
 /// message.
@@ -447,7 +440,7 @@ mod tests {
     struct NoNetwork;
 
     impl Outbound for NoNetwork {
-        fn fetch(&self, _request: OutboundRequest) -> OutboundFuture {
+        fn fetch(&self, _request: Request) -> OutboundFuture {
             Box::pin(async { Err(verge_js::OpError::Type("no network".into())) })
         }
     }

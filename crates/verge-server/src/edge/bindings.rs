@@ -4,15 +4,12 @@
 
 use super::Site;
 use crate::assets::Assets;
-use http::{HeaderName, HeaderValue, Method, Response};
+use http::StatusCode;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
-use verge_runtime::{
-    header_pair, Body, NativeBody, OpError, Outbound, OutboundFuture, OutboundRequest,
-    OutboundResponse, WorkerRequest,
-};
+use verge_runtime::{OpError, Outbound, OutboundFuture, Request, Response};
 
 /// Through how many service bindings one request may go, as on Workers.
 const MAX_SERVICE_DEPTH: u32 = 32;
@@ -29,8 +26,8 @@ pub(super) trait LocalWorkers {
         &'a self,
         site: &'a Site,
         index: usize,
-        request: WorkerRequest,
-    ) -> Pin<Box<dyn Future<Output = Response<NativeBody>> + 'a>>;
+        request: Request,
+    ) -> Pin<Box<dyn Future<Output = Response> + 'a>>;
 }
 
 /// A service binding: `fetch()` that runs another worker of this server, on this thread, with
@@ -41,7 +38,7 @@ pub(super) struct ServiceOutbound {
 }
 
 impl Outbound for ServiceOutbound {
-    fn fetch(&self, request: OutboundRequest) -> OutboundFuture {
+    fn fetch(&self, request: Request) -> OutboundFuture {
         let workers = self.workers.clone();
         let service = self.service.clone();
         Box::pin(async move {
@@ -60,22 +57,13 @@ impl Outbound for ServiceOutbound {
                     "Subrequest depth limit exceeded: this request went through more than {MAX_SERVICE_DEPTH} service bindings."
                 )));
             }
-            let OutboundRequest {
-                method,
-                url,
-                headers,
-                body,
-                ..
-            } = request;
-            let worker_request = WorkerRequest {
-                method,
-                url: url.clone(),
-                headers,
-                body,
-                cf: Rc::from("{}"),
+            let url = request.url.clone();
+            let request = Request {
+                cf: Some(Rc::from("{}")),
                 depth,
+                ..request
             };
-            let response = workers.run(&site, index, worker_request).await;
+            let response = workers.run(&site, index, request).await;
             Ok(local_response(response, url))
         })
     }
@@ -88,30 +76,19 @@ pub(super) struct AssetsOutbound {
 }
 
 impl Outbound for AssetsOutbound {
-    fn fetch(&self, request: OutboundRequest) -> OutboundFuture {
+    fn fetch(&self, request: Request) -> OutboundFuture {
         let assets = self.assets.clone();
         Box::pin(async move {
             let url = url::Url::parse(&request.url)
                 .map_err(|e| OpError::Type(format!("Invalid URL {}: {e}", request.url)))?;
-            let method = Method::from_bytes(request.method.as_bytes())
-                .map_err(|_| OpError::Type(format!("Invalid method {}", request.method)))?;
-            let headers: http::HeaderMap = request
-                .headers
-                .iter()
-                .filter_map(|(name, value)| {
-                    Some((
-                        HeaderName::from_bytes(name.as_bytes()).ok()?,
-                        HeaderValue::from_str(value).ok()?,
-                    ))
-                })
-                .collect();
+            let (method, headers) = (&request.method, &request.headers);
             let path = match url.query() {
                 Some(query) => format!("{}?{query}", url.path()),
                 None => url.path().to_owned(),
             };
-            let response = match assets.serve(&method, &path, &headers).await {
+            let response = match assets.serve(method, &path, headers).await {
                 Some(response) => response,
-                None => assets.not_found(&method, url.path(), &headers).await,
+                None => assets.not_found(method, url.path(), headers).await,
             };
             Ok(local_response(response, request.url))
         })
@@ -119,19 +96,16 @@ impl Outbound for AssetsOutbound {
 }
 
 /// What a binding's `fetch()` answers when this server made the response itself (another
-/// worker, the assets): no network, no redirects followed.
-fn local_response(response: Response<NativeBody>, url: String) -> OutboundResponse {
-    let (parts, body) = response.into_parts();
-    OutboundResponse {
-        status: parts.status.as_u16(),
-        status_text: parts.status.canonical_reason().unwrap_or("").to_owned(),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(name, value)| header_pair(name, value))
-            .collect(),
-        url,
-        redirected: false,
-        body: Body::Stream(body),
+/// worker, the assets) for `url`: no network, no redirects followed, and the status's usual
+/// reason where none was given, as the network would have it.
+fn local_response(mut response: Response, url: String) -> Response {
+    if response.status_text.is_empty() {
+        response.status_text = StatusCode::from_u16(response.status)
+            .ok()
+            .and_then(|status| status.canonical_reason())
+            .unwrap_or_default()
+            .to_owned();
     }
+    response.url = url;
+    response
 }

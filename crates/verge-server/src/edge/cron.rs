@@ -5,9 +5,9 @@
 use super::http::plain;
 use super::state::ThreadState;
 use super::Site;
-use http::{Response, StatusCode};
+use http::StatusCode;
 use std::time::Duration;
-use verge_runtime::{NativeBody, Outcome};
+use verge_runtime::{Outcome, Response};
 
 /// Runs worker `index`'s scheduled handler for `cron` firing at `at`; why it failed, if it did.
 /// Failures are logged and published to `verge tail` like a request's.
@@ -107,7 +107,7 @@ pub(super) async fn scheduled_on_demand(
     site: &Site,
     tenant: Option<usize>,
     path: &str,
-) -> Response<NativeBody> {
+) -> Response {
     let Some(index) = tenant else {
         return plain(
             StatusCode::NOT_FOUND,

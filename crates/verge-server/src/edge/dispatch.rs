@@ -8,7 +8,7 @@ use super::http::{limit_exceeded, plain, request_host, to_hyper, to_worker_reque
 use super::state::ThreadState;
 use super::{Crons, Mode, Site};
 use crate::routes::strip_port;
-use http::{Request, Response, StatusCode};
+use http::StatusCode;
 use hyper::body::Incoming;
 use std::convert::Infallible;
 use std::future::Future;
@@ -19,13 +19,13 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 use verge_config::Zone;
-use verge_runtime::{Body, NativeBody, OutboundRequest, Outcome, RedirectMode, WorkerRequest};
+use verge_runtime::{NativeBody, Outcome, Request, Response};
 
 pub(super) async fn handle(
     state: Rc<ThreadState>,
     peer: SocketAddr,
-    request: Request<Incoming>,
-) -> Result<Response<NativeBody>, Infallible> {
+    request: http::Request<Incoming>,
+) -> Result<http::Response<NativeBody>, Infallible> {
     let started = Instant::now();
     let method = request.method().clone();
     let path = request
@@ -36,74 +36,69 @@ pub(super) async fn handle(
     let host = request_host(&request);
     let site = state.site.current();
     let tenant = site.route(&host, &path);
-    if state.options.crons == Crons::OnDemand && path.starts_with("/__scheduled") {
-        return Ok(scheduled_on_demand(&state, &site, tenant, &path).await);
-    }
-    let assets = tenant.and_then(|index| {
-        let deployed = &site.workers[index];
-        let assets_only = deployed.config.main.is_none();
-        deployed.assets.clone().map(|assets| (assets, assets_only))
-    });
-    if let Some((assets, assets_only)) =
-        assets.filter(|(assets, only)| *only || !assets.worker_first(path_only(&path)))
-    {
-        let answered = match assets.serve(&method, &path, request.headers()).await {
-            Some(response) => Some(response),
-            None if assets_only || assets.serves_navigation(request.headers()) => Some(
-                assets
-                    .not_found(&method, path_only(&path), request.headers())
-                    .await,
-            ),
-            None => None,
+    let from = tenant.map_or("(no route)", |index| &site.workers[index].config.name);
+    let (response, answered_by) =
+        match to_worker_request(request, peer, &state.options, &state.cf_texts) {
+            Err(refused) => (refused, ""),
+            Ok(request) => answer(&state, &site, tenant, &host, &path, request).await,
         };
-        if let Some(response) = answered {
-            tracing::info!(
-                target: "verge::request",
-                "{method} {path} {} (asset, {:.1} ms)",
-                response.status().as_u16(),
-                started.elapsed().as_secs_f64() * 1000.0
-            );
-            return Ok(response);
-        }
-    }
-    let response = match to_worker_request(request, peer, &state.options, &state.cf_texts) {
-        Err((status, message)) => plain(status, message),
-        Ok(worker_request) => match tenant {
-            Some(index) => run(&state, &site, index, worker_request).await,
-            None if in_a_zone(&site.zones, &host) => {
-                let WorkerRequest {
-                    method,
-                    url,
-                    headers,
-                    body,
-                    ..
-                } = worker_request;
-                let request = OutboundRequest {
-                    method,
-                    url,
-                    headers,
-                    body,
-                    redirect: RedirectMode::Manual,
-                    depth: 0,
-                };
-                to_origin(&state, "(no route)", request).await
-            }
-            None => plain(
-                StatusCode::NOT_FOUND,
-                "Error 404: no worker is routed for this host and path\n",
-            ),
-        },
-    };
     tracing::info!(
         target: "verge::request",
-        "{method} {path} {} ({:.1} ms)",
-        response.status().as_u16(),
+        "{method} {path} {} ({answered_by}{:.1} ms)",
+        response.status,
         started.elapsed().as_secs_f64() * 1000.0
     );
     if let Mode::Serve(_) = site.mode {
         state.isolates.replenish_spare();
     }
-    Ok(response)
+    Ok(to_hyper(from, response, method == http::Method::HEAD))
+}
+
+/// The response to `request` for `host` and `path`, and what answered it if not the worker or
+/// origin (`"asset, "`, for the log line): the assets in front of worker `tenant` (if it has
+/// any, and they come first for the path), else the worker, else the origin of a zone serving
+/// `host`.
+async fn answer(
+    state: &ThreadState,
+    site: &Site,
+    tenant: Option<usize>,
+    host: &str,
+    path: &str,
+    request: Request,
+) -> (Response, &'static str) {
+    if state.options.crons == Crons::OnDemand && path.starts_with("/__scheduled") {
+        return (scheduled_on_demand(state, site, tenant, path).await, "");
+    }
+    let Some(index) = tenant else {
+        if in_a_zone(&site.zones, host) {
+            return (to_origin(state, "(no route)", request).await, "");
+        }
+        let missing = plain(
+            StatusCode::NOT_FOUND,
+            "Error 404: no worker is routed for this host and path\n",
+        );
+        return (missing, "");
+    };
+    let deployed = &site.workers[index];
+    let assets_only = deployed.config.main.is_none();
+    if let Some(assets) = deployed
+        .assets
+        .as_ref()
+        .filter(|assets| assets_only || !assets.worker_first(path_only(path)))
+    {
+        let (method, headers) = (&request.method, &request.headers);
+        let answered = match assets.serve(method, path, headers).await {
+            Some(response) => Some(response),
+            None if assets_only || assets.serves_navigation(headers) => {
+                Some(assets.not_found(method, path_only(path), headers).await)
+            }
+            None => None,
+        };
+        if let Some(response) = answered {
+            return (response, "asset, ");
+        }
+    }
+    (run(state, site, index, request).await, "")
 }
 
 /// The path of a path-and-query.
@@ -125,24 +120,19 @@ pub(super) async fn run(
     state: &ThreadState,
     site: &Site,
     index: usize,
-    request: WorkerRequest,
-) -> Response<NativeBody> {
+    request: Request,
+) -> Response {
     let name = site.workers[index].config.name.as_str();
     let metrics = state.metrics.worker(name);
     metrics.requests.fetch_add(1, Ordering::Relaxed);
     let response = run_worker(state, site, index, request).await;
-    if response.status().is_server_error() {
+    if response.status >= 500 {
         metrics.errors.fetch_add(1, Ordering::Relaxed);
     }
     response
 }
 
-async fn run_worker(
-    state: &ThreadState,
-    site: &Site,
-    index: usize,
-    request: WorkerRequest,
-) -> Response<NativeBody> {
+async fn run_worker(state: &ThreadState, site: &Site, index: usize, request: Request) -> Response {
     let name = site.workers[index].config.name.as_str();
     let live = match state.worker(site, index).await {
         Ok(live) => live,
@@ -156,27 +146,11 @@ async fn run_worker(
     };
     let has_origin = state.options.origin.is_some() || !site.zones.is_empty();
     // What pass-through needs to resend the request; a streamed body cannot be replayed.
-    let replay = has_origin.then_some(()).and_then(|_| {
-        let body = match &request.body {
-            Body::Empty => Body::Empty,
-            Body::Full(bytes) => Body::Full(bytes.clone()),
-            Body::Stream(_) => return None,
-        };
-        Some(OutboundRequest {
-            method: request.method.clone(),
-            url: request.url.clone(),
-            headers: request.headers.clone(),
-            body,
-            redirect: RedirectMode::Manual,
-            depth: request.depth,
-        })
-    });
+    let replay = has_origin.then(|| request.replay()).flatten();
     let outcome = live.worker.fetch(request).await;
     live.count_busy();
     match outcome {
-        Outcome::Response(response) => {
-            to_hyper(name, response.status, &response.headers, response.body)
-        }
+        Outcome::Response(response) => response,
         Outcome::LimitExceeded { message } => {
             tracing::error!(worker = name, "request stopped: {message}");
             // Jobs the stopped script queued may still be waiting to run: the isolate goes,
@@ -221,11 +195,7 @@ async fn run_worker(
 
 /// Sends `request` to the origin behind the worker `name` (a pass-through, or a zone's request
 /// that no route claims).
-async fn to_origin(
-    state: &ThreadState,
-    name: &str,
-    request: OutboundRequest,
-) -> Response<NativeBody> {
+async fn to_origin(state: &ThreadState, name: &str, request: Request) -> Response {
     tracing::info!(
         worker = name,
         "passing {} {} through to the origin",
@@ -233,7 +203,7 @@ async fn to_origin(
         request.url
     );
     match state.client.send(request).await {
-        Ok(response) => to_hyper(name, response.status, &response.headers, response.body),
+        Ok(response) => response,
         Err(error) => {
             tracing::error!(worker = name, "the origin failed: {error:?}");
             plain(
@@ -253,8 +223,8 @@ impl LocalWorkers for ThreadState {
         &'a self,
         site: &'a Site,
         index: usize,
-        request: WorkerRequest,
-    ) -> Pin<Box<dyn Future<Output = Response<NativeBody>> + 'a>> {
+        request: Request,
+    ) -> Pin<Box<dyn Future<Output = Response> + 'a>> {
         Box::pin(run(self, site, index, request))
     }
 }

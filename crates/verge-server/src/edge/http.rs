@@ -1,17 +1,18 @@
-//! Translation between hyper's requests and responses and the worker's: the URL a worker sees,
-//! the client's address and `request.cf`, the request body's bound, and the response headers
-//! that hyper's own framing replaces. Also the plain-text responses the server makes itself.
+//! The one place where hyper's requests and responses meet the worker's ([`Request`],
+//! [`Response`]): the URL a worker sees, the client's address and `request.cf`, the request
+//! body's bound, and the response made hyper's (its headers through `HeaderList`'s codec, its
+//! framing hyper's own). Also the plain-text responses the server makes itself.
 
 use super::EdgeOptions;
 use crate::geo::CfCache;
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Empty, Full, Limited};
+use http::{HeaderValue, StatusCode};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::{Body as _, Incoming};
 use std::net::SocketAddr;
-use verge_runtime::{header_pair, Body, NativeBody, WorkerRequest};
+use verge_runtime::{Body, HeaderList, NativeBody, RedirectMode, Request, Response};
 
-pub(super) fn request_host(request: &Request<Incoming>) -> String {
+pub(super) fn request_host(request: &http::Request<Incoming>) -> String {
     request
         .headers()
         .get(http::header::HOST)
@@ -21,12 +22,14 @@ pub(super) fn request_host(request: &Request<Incoming>) -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
+/// A client's request as its worker sees it; refused with the response for the client when its
+/// declared body is over the bound.
 pub(super) fn to_worker_request(
-    request: Request<Incoming>,
+    request: http::Request<Incoming>,
     peer: SocketAddr,
     options: &EdgeOptions,
     cf_texts: &CfCache,
-) -> Result<WorkerRequest, (StatusCode, &'static str)> {
+) -> Result<Request, Response> {
     let host = request_host(&request);
     let (parts, body) = request.into_parts();
     let path = parts
@@ -55,24 +58,20 @@ pub(super) fn to_worker_request(
         Some(earlier) => format!("{earlier}, {}", peer.ip()),
         None => peer.ip().to_string(),
     };
-    let mut headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .filter(|(name, _)| {
-            !matches!(
-                name.as_str(),
-                "cf-connecting-ip" | "x-forwarded-for" | "cf-ipcountry"
-            )
-        })
-        .map(|(name, value)| header_pair(name, value))
-        .collect();
+    let mut headers = HeaderList::from_http(&parts.headers);
+    headers.retain(|name, _| {
+        !matches!(
+            name,
+            "cf-connecting-ip" | "x-forwarded-for" | "cf-ipcountry"
+        )
+    });
     // As at Cloudflare's edge: the client's address, which the origin sees on a pass-through.
-    headers.push(("cf-connecting-ip".into(), client_ip.clone()));
+    headers.push("cf-connecting-ip", client_ip);
     let cf = options.geo.cf_text(cf_texts, &client, protocol);
     if let Some(country) = &cf.country {
-        headers.push(("cf-ipcountry".into(), country.to_string()));
+        headers.push("cf-ipcountry", country.to_string());
     }
-    headers.push(("x-forwarded-for".into(), forwarded_for));
+    headers.push("x-forwarded-for", forwarded_for);
 
     let max_body = options.max_request_body;
     let declared_length = parts
@@ -81,10 +80,9 @@ pub(super) fn to_worker_request(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared_length.is_some_and(|length| length > max_body as u64) {
-        return Err((
+        return Err(plain(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "request body too large
-",
+            "request body too large\n",
         ));
     }
     // The body streams into the worker as it arrives; one that outgrows the limit without
@@ -94,79 +92,60 @@ pub(super) fn to_worker_request(
     } else {
         Body::Stream(Limited::new(body, max_body).boxed())
     };
-    Ok(WorkerRequest {
+    Ok(Request {
         method: parts.method.as_str().to_owned(),
         url,
         headers,
         body,
-        cf: cf.json,
+        cf: Some(cf.json),
+        // As on Workers: a redirect the origin answers goes back to the client.
+        redirect: RedirectMode::Manual,
         depth: 0,
     })
 }
 
-pub(super) fn to_hyper(
-    worker: &str,
-    status: u16,
-    headers: &[(String, String)],
-    body: Body,
-) -> Response<NativeBody> {
-    let mut builder = Response::builder().status(status);
-    for (name, value) in headers {
-        // hyper frames the body itself; a worker's framing headers would contradict it.
-        if matches!(
-            name.as_str(),
-            "content-length" | "transfer-encoding" | "connection" | "keep-alive"
-        ) {
-            continue;
-        }
-        match (
-            HeaderName::from_bytes(name.as_bytes()),
-            latin1_header_value(value),
-        ) {
-            (Ok(name), Some(value)) => builder = builder.header(name, value),
-            _ => tracing::warn!(worker, "dropped an invalid response header {name:?}"),
-        }
-    }
-    let body = match body {
-        Body::Empty => Empty::new().map_err(|never| match never {}).boxed(),
-        Body::Full(bytes) => Full::new(bytes).map_err(|never| match never {}).boxed(),
-        Body::Stream(stream) => stream,
-    };
-    builder.body(body).unwrap_or_else(|_| {
-        plain(
+/// `response` as hyper sends it, from the worker (or server) `from`: a header that HTTP cannot
+/// carry is dropped and logged, and the framing is hyper's — but for the length stated in the
+/// answer to a HEAD request (`head`), which has no body to derive it from and tells the client
+/// what a GET would get.
+pub(super) fn to_hyper(from: &str, response: Response, head: bool) -> http::Response<NativeBody> {
+    let Ok(status) = StatusCode::from_u16(response.status) else {
+        tracing::warn!(worker = from, "invalid response status {}", response.status);
+        let invalid = plain(
             StatusCode::INTERNAL_SERVER_ERROR,
             "invalid response from worker\n",
-        )
-    })
-}
-
-/// A header value from the worker, whose strings hold bytes as Latin-1 code points (ByteString).
-fn latin1_header_value(value: &str) -> Option<HeaderValue> {
-    let bytes: Option<Vec<u8>> = value
-        .chars()
-        .map(|c| u8::try_from(u32::from(c)).ok())
-        .collect();
-    HeaderValue::from_bytes(&bytes?).ok()
+        );
+        return to_hyper(from, invalid, head);
+    };
+    let mut hyper_response = http::Response::new(response.body.into_native());
+    *hyper_response.status_mut() = status;
+    let headers = hyper_response.headers_mut();
+    for header in response.headers.to_http() {
+        match header {
+            Ok((name, value)) => {
+                headers.append(name, value);
+            }
+            Err(invalid) => tracing::warn!(worker = from, "dropped a response header: {invalid}"),
+        }
+    }
+    let stated_length = response.headers.get("content-length").filter(|_| head);
+    if let Some(Ok(length)) = stated_length.map(HeaderValue::from_str) {
+        headers.insert(http::header::CONTENT_LENGTH, length);
+    }
+    hyper_response
 }
 
 /// Workers' error 1102, naming the limit.
-pub(super) fn limit_exceeded(limit: &str) -> Response<NativeBody> {
+pub(super) fn limit_exceeded(limit: &str) -> Response {
     plain(
         StatusCode::SERVICE_UNAVAILABLE,
         format!("Error 1102: Worker exceeded resource limits: {limit}\n"),
     )
 }
 
-pub(crate) fn plain(status: StatusCode, body: impl Into<Bytes>) -> Response<NativeBody> {
-    let mut response = Response::new(
-        Full::new(body.into())
-            .map_err(|never| match never {})
-            .boxed(),
-    );
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain;charset=UTF-8"),
-    );
-    response
+/// A response of `status` whose body is `text`, plain.
+pub(crate) fn plain(status: StatusCode, text: impl Into<Bytes>) -> Response {
+    let mut headers = HeaderList::default();
+    headers.push("content-type", "text/plain;charset=UTF-8");
+    Response::new(status.as_u16(), headers, Body::Full(text.into()))
 }

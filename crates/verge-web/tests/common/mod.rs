@@ -15,7 +15,7 @@ const HARNESS: &str = include_str!("../js/harness.js");
 struct NoNetwork;
 
 impl verge_web::Outbound for NoNetwork {
-    fn fetch(&self, request: verge_web::OutboundRequest) -> verge_web::OutboundFuture {
+    fn fetch(&self, request: verge_web::Request) -> verge_web::OutboundFuture {
         Box::pin(async move {
             Err(verge_js::OpError::Type(format!(
                 "no network in unit tests: {}",
