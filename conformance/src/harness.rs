@@ -224,7 +224,6 @@ pub async fn run_file(
     };
     let host = WebHost {
         console: Rc::new(|_, _| {}),
-        isolate: isolate.handle(),
         outbound: Rc::new(CheckoutFiles {
             root: root.to_owned(),
         }),

@@ -14,6 +14,7 @@ mod fallback;
 mod host_state;
 mod id_table;
 mod loader;
+mod ops;
 mod project;
 mod promise_op;
 mod rejections;
@@ -30,6 +31,7 @@ pub use host_state::{
 };
 pub use id_table::IdTable;
 pub use loader::{ModuleCache, ProjectLoader};
+pub use ops::Ops;
 pub use project::Builtins;
 pub use promise_op::{spawn_promise, OpError};
 pub use rquickjs;
@@ -107,6 +109,9 @@ pub struct Isolate {
 
 struct CurrentTag(Rc<Cell<u64>>);
 
+/// The isolate itself, for what runs in it to reach it again later.
+struct ThisIsolate(IsolateHandle);
+
 /// The tag of the request the JavaScript now running in `ctx` works for (0: none).
 pub fn current_tag(ctx: &Ctx<'_>) -> u64 {
     host_state::with(ctx, |tag: &CurrentTag| tag.0.get()).unwrap_or(0)
@@ -163,7 +168,7 @@ impl Isolate {
         context
             .with(|ctx| host_state::store(&ctx, CurrentTag(current_tag.clone())))
             .map_err(|e: rquickjs::Error| JsError::internal(format!("creating context: {e}")))?;
-        Ok(Self {
+        let isolate = Self {
             core: Rc::new(IsolateCore {
                 context,
                 runtime,
@@ -175,7 +180,14 @@ impl Isolate {
                 interrupt_listener: RefCell::new(None),
                 busy: Cell::default(),
             }),
-        })
+        };
+        let this = ThisIsolate(isolate.handle());
+        isolate
+            .core
+            .context
+            .with(|ctx| host_state::store(&ctx, this))
+            .map_err(|e: rquickjs::Error| JsError::internal(format!("creating context: {e}")))?;
+        Ok(isolate)
     }
 
     /// Replaces the isolate's limits: how a blank isolate made ahead of time takes on those of
@@ -314,6 +326,12 @@ fn drain_jobs(ctx: &Ctx<'_>, interrupted: &Cell<bool>) {
 }
 
 impl IsolateHandle {
+    /// The isolate `ctx` belongs to, for asynchronous work started there to re-enter it; `None`
+    /// for a context no [`Isolate`] made.
+    pub fn of(ctx: &Ctx<'_>) -> Option<Self> {
+        host_state::with(ctx, |this: &ThisIsolate| this.0.clone())
+    }
+
     /// Re-enters the isolate if it still exists; see [`Isolate::enter`].
     pub fn enter<R>(
         &self,

@@ -57,7 +57,6 @@ impl OpError {
 /// the isolate. Must be called inside a `LocalSet`.
 pub fn spawn_promise<'js, T, F, C>(
     ctx: &Ctx<'js>,
-    isolate: &IsolateHandle,
     future: F,
     convert: C,
 ) -> rquickjs::Result<Promise<'js>>
@@ -76,7 +75,8 @@ where
         task: None,
     };
     let id = host_state::with(ctx, |ops: &PendingOps| ops.insert(pending)).unwrap_or_default();
-    let isolate = isolate.clone();
+    let isolate =
+        IsolateHandle::of(ctx).ok_or_else(|| rquickjs::Error::new_from_js("context", "isolate"))?;
     let tag = isolate.current_tag();
     let task = tokio::task::spawn_local(async move {
         let output = future.await;

@@ -10,7 +10,7 @@ use tokio::sync::oneshot;
 use verge_config::WorkerConfig;
 use verge_js::rquickjs::context::EvalOptions;
 use verge_js::rquickjs::{self, Ctx, Function, Object, Promise, Value};
-use verge_js::{Isolate, IsolateHandle, IsolateLimits, JsError, ModuleCache};
+use verge_js::{Isolate, IsolateLimits, JsError, ModuleCache};
 use verge_storage::{BucketStore, CacheStore, KvStore, SqlStore};
 use verge_web::{
     CacheBinding, ConsoleSink, D1Binding, HeaderList, KvBinding, Outbound, R2Binding, Request,
@@ -144,7 +144,6 @@ impl BlankIsolate {
         let isolate = Isolate::new(IsolateLimits::default()).map_err(LoadError::Internal)?;
         let host = WebHost {
             console: Rc::new(|_, _| {}),
-            isolate: isolate.handle(),
             outbound: Rc::new(Refused("no worker owns this isolate")),
             subrequest_limit: 0,
             cache: None,
@@ -237,7 +236,6 @@ impl Worker {
             &isolate,
             WebHost {
                 console,
-                isolate: isolate.handle(),
                 outbound,
                 subrequest_limit: config.limits.subrequests.unwrap_or(limits.subrequests),
                 cache: storage.cache.clone().map(|store| CacheBinding {
@@ -413,10 +411,7 @@ impl Worker {
             let internals = verge_web::internals(ctx)?;
             let env: Value = internals.get("env")?;
             let started = start(ctx, &internals, env)?;
-            let isolate = self.isolate.handle();
-            verge_js::settle_value(ctx, started, move |ctx, value| {
-                read_outcome(ctx, value, isolate)
-            })
+            verge_js::settle_value(ctx, started, read_outcome)
         });
         let outcome = match dispatched {
             Ok(receiver) => tokio::select! {
@@ -520,7 +515,6 @@ impl Worker {
 fn read_outcome<'js>(
     ctx: &Ctx<'js>,
     value: Value<'js>,
-    isolate: IsolateHandle,
 ) -> rquickjs::Result<(Outcome, Option<verge_js::Settled<()>>)> {
     let object: Object = value.get()?;
     let done = match object.get::<_, Option<Promise>>("done")? {
@@ -532,7 +526,7 @@ fn read_outcome<'js>(
         let status: u16 = parts.get(0)?;
         let headers = HeaderList::from_js(parts.get(2)?);
         let body: Value = parts.get(3)?;
-        let body = verge_web::host_body_from_js(ctx, body, isolate)?;
+        let body = verge_web::host_body_from_js(ctx, body)?;
         if status == 0 {
             let error = JsError::thrown(
                 "TypeError",

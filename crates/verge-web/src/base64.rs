@@ -5,8 +5,7 @@ use base64::alphabet::STANDARD;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
-use rquickjs::{Ctx, Function, Object};
-use verge_js::rquickjs;
+use verge_js::{rquickjs, Ops};
 
 const FORGIVING: GeneralPurpose = GeneralPurpose::new(
     &STANDARD,
@@ -41,29 +40,18 @@ pub fn forgiving_decode(input: &str) -> Option<Vec<u8>> {
     FORGIVING.decode(&data).ok()
 }
 
-pub(crate) fn register<'js>(
-    ctx: &Ctx<'js>,
-    ops: &Object<'js>,
-    _host: &WebHost,
-) -> rquickjs::Result<()> {
-    ops.set(
-        "atob",
-        Function::new(ctx.clone(), |input: String| {
-            forgiving_decode(&input)
-                .map(|bytes| bytes.into_iter().map(char::from).collect::<String>())
-        })?,
-    )?;
+pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
+    ops.add("atob", |input: String| {
+        forgiving_decode(&input).map(|bytes| bytes.into_iter().map(char::from).collect::<String>())
+    })?;
     // The caller has checked that every code unit is at most 0xFF.
-    ops.set(
-        "btoa",
-        Function::new(ctx.clone(), |input: String| {
-            let bytes: Vec<u8> = input
-                .chars()
-                .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
-                .collect();
-            base64::engine::general_purpose::STANDARD.encode(bytes)
-        })?,
-    )
+    ops.add("btoa", |input: String| {
+        let bytes: Vec<u8> = input
+            .chars()
+            .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+            .collect();
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    })
 }
 
 #[cfg(test)]

@@ -10,10 +10,10 @@ use crate::WebHost;
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::BodyExt;
-use rquickjs::{Ctx, Function, Object, Promise, TypedArray, Value};
+use rquickjs::{Ctx, Function, Promise, TypedArray, Value};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use verge_js::{rquickjs, IdTable, IsolateHandle, JsError, OpError};
+use verge_js::{rquickjs, IdTable, IsolateHandle, JsError, OpError, Ops};
 
 /// Errors a body can fail with while being read.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -101,63 +101,47 @@ async fn next_chunk(slot: &Slot) -> Result<Option<Bytes>, OpError> {
     result
 }
 
-pub(crate) fn register<'js>(
-    ctx: &Ctx<'js>,
-    ops: &Object<'js>,
-    host: &WebHost,
-) -> rquickjs::Result<()> {
+pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
+    let ctx = ops.ctx();
     verge_js::ensure_host_state::<BodyTable>(ctx)?;
-    let isolate = host.isolate.clone();
-    ops.set(
-        "bodyRead",
-        Function::new(ctx.clone(), move |ctx: Ctx<'js>, id: u32| {
-            let slot = slot(&ctx, id);
-            verge_js::spawn_promise(
-                &ctx,
-                &isolate,
-                async move {
-                    match slot {
-                        Some(slot) => next_chunk(&slot).await,
-                        None => Ok(None),
-                    }
-                },
-                |ctx, chunk| match chunk {
-                    Some(bytes) => {
-                        Ok(TypedArray::<u8>::new_copy(ctx.clone(), &bytes[..])?.into_value())
-                    }
-                    None => Ok(Value::new_undefined(ctx.clone())),
-                },
-            )
-        })?,
-    )?;
-    let isolate = host.isolate.clone();
-    ops.set(
-        "bodyReadAll",
-        Function::new(ctx.clone(), move |ctx: Ctx<'js>, id: u32| {
-            let body = take_body(&ctx, id);
-            verge_js::spawn_promise(
-                &ctx,
-                &isolate,
-                async move {
-                    match body {
-                        Some(body) => body
-                            .collect()
-                            .await
-                            .map(|c| c.to_bytes())
-                            .map_err(read_error),
-                        None => Ok(Bytes::new()),
-                    }
-                },
-                |ctx, bytes| Ok(TypedArray::<u8>::new_copy(ctx.clone(), &bytes[..])?.into_value()),
-            )
-        })?,
-    )?;
-    ops.set(
-        "bodyCancel",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, id: u32| {
-            drop(take_body(&ctx, id));
-        })?,
-    )
+    ops.add("bodyRead", move |ctx: Ctx<'js>, id: u32| {
+        let slot = slot(&ctx, id);
+        verge_js::spawn_promise(
+            &ctx,
+            async move {
+                match slot {
+                    Some(slot) => next_chunk(&slot).await,
+                    None => Ok(None),
+                }
+            },
+            |ctx, chunk| match chunk {
+                Some(bytes) => {
+                    Ok(TypedArray::<u8>::new_copy(ctx.clone(), &bytes[..])?.into_value())
+                }
+                None => Ok(Value::new_undefined(ctx.clone())),
+            },
+        )
+    })?;
+    ops.add("bodyReadAll", move |ctx: Ctx<'js>, id: u32| {
+        let body = take_body(&ctx, id);
+        verge_js::spawn_promise(
+            &ctx,
+            async move {
+                match body {
+                    Some(body) => body
+                        .collect()
+                        .await
+                        .map(|c| c.to_bytes())
+                        .map_err(read_error),
+                    None => Ok(Bytes::new()),
+                }
+            },
+            |ctx, bytes| Ok(TypedArray::<u8>::new_copy(ctx.clone(), &bytes[..])?.into_value()),
+        )
+    })?;
+    ops.add("bodyCancel", |ctx: Ctx<'js>, id: u32| {
+        drop(take_body(&ctx, id));
+    })
 }
 
 /// A body fed through a channel: the receiving half of a producer that applies backpressure by
@@ -310,11 +294,7 @@ pub fn host_body_to_js<'js>(ctx: &Ctx<'js>, body: Body) -> rquickjs::Result<Valu
 }
 
 /// Converts the body `internals.hostBody` handed over (see `body.js`).
-pub fn host_body_from_js<'js>(
-    ctx: &Ctx<'js>,
-    body: Value<'js>,
-    isolate: IsolateHandle,
-) -> rquickjs::Result<Body> {
+pub fn host_body_from_js<'js>(ctx: &Ctx<'js>, body: Value<'js>) -> rquickjs::Result<Body> {
     if let Some(text) = body.as_string() {
         return Ok(Body::Full(Bytes::from(text.to_string()?)));
     }
@@ -326,6 +306,8 @@ pub fn host_body_from_js<'js>(
             return Ok(take_body(ctx, id).map_or(Body::Empty, Body::Stream));
         }
         if let Some(id) = object.get::<_, Option<u32>>("pump")? {
+            let isolate = IsolateHandle::of(ctx)
+                .ok_or_else(|| rquickjs::Error::new_from_js("context", "isolate"))?;
             return Ok(Body::Stream(pump(isolate, id)));
         }
     }

@@ -1,18 +1,10 @@
 //! The monotonic clock behind `performance.now()` and event time stamps.
 
 use crate::WebHost;
-use rquickjs::{Ctx, Function, Object};
 use std::time::Instant;
-use verge_js::rquickjs;
+use verge_js::{rquickjs, Ops};
 
-pub(crate) fn register<'js>(
-    ctx: &Ctx<'js>,
-    ops: &Object<'js>,
-    _host: &WebHost,
-) -> rquickjs::Result<()> {
+pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
     let origin = Instant::now();
-    ops.set(
-        "now",
-        Function::new(ctx.clone(), move || origin.elapsed().as_secs_f64() * 1000.0)?,
-    )
+    ops.add("now", move || origin.elapsed().as_secs_f64() * 1000.0)
 }

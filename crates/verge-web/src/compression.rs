@@ -7,9 +7,9 @@ use flate2::write::{
     DeflateDecoder, DeflateEncoder, GzDecoder, GzEncoder, ZlibDecoder, ZlibEncoder,
 };
 use flate2::Compression;
-use rquickjs::{Ctx, Function, Object, TypedArray};
+use rquickjs::{Ctx, TypedArray};
 use std::io::Write;
-use verge_js::{bytes_of, rquickjs, IdTable};
+use verge_js::{bytes_of, rquickjs, IdTable, Ops};
 
 enum Coder {
     GzipEncode(GzEncoder<Vec<u8>>),
@@ -67,68 +67,61 @@ impl Coder {
 
 type CoderTable = IdTable<Coder>;
 
-pub(crate) fn register<'js>(
-    ctx: &Ctx<'js>,
-    ops: &Object<'js>,
-    _host: &WebHost,
-) -> rquickjs::Result<()> {
+pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
+    let ctx = ops.ctx();
     verge_js::ensure_host_state::<CoderTable>(ctx)?;
-    ops.set(
+    ops.add(
         "coderNew",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, format: String, compress: bool| {
+        |ctx: Ctx<'js>, format: String, compress: bool| {
             let coder = Coder::new(&format, compress).ok_or_else(|| {
-                type_error(&ctx, &format!("Unsupported compression format: '{format}' (gzip, deflate or deflate-raw)"))
+                type_error(
+                    &ctx,
+                    &format!(
+                        "Unsupported compression format: '{format}' (gzip, deflate or deflate-raw)"
+                    ),
+                )
             })?;
             Ok::<_, rquickjs::Error>(
                 verge_js::with_host_state(&ctx, |table: &CoderTable| table.insert(coder))
                     .unwrap_or_default(),
             )
-        })?,
+        },
     )?;
-    ops.set(
+    ops.add(
         "coderWrite",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>, id: u32, chunk: TypedArray<'js, u8>| {
-                let input = bytes_of(&chunk);
-                let output = verge_js::with_host_state(&ctx, |table: &CoderTable| {
-                    let result = table.with(id, |coder| coder.write(&input));
-                    if matches!(result, Some(Err(_))) {
-                        table.remove(id);
-                    }
-                    result
-                })
-                .flatten();
-                match output {
-                    Some(Ok(bytes)) => TypedArray::<u8>::new(ctx.clone(), bytes),
-                    Some(Err(e)) => Err(type_error(
-                        &ctx,
-                        &format!("The compressed data is invalid: {e}"),
-                    )),
-                    None => Err(type_error(&ctx, "The compression stream is closed.")),
+        |ctx: Ctx<'js>, id: u32, chunk: TypedArray<'js, u8>| {
+            let input = bytes_of(&chunk);
+            let output = verge_js::with_host_state(&ctx, |table: &CoderTable| {
+                let result = table.with(id, |coder| coder.write(&input));
+                if matches!(result, Some(Err(_))) {
+                    table.remove(id);
                 }
-            },
-        )?,
-    )?;
-    ops.set(
-        "coderFinish",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, id: u32| {
-            let coder =
-                verge_js::with_host_state(&ctx, |table: &CoderTable| table.remove(id)).flatten();
-            match coder.map(Coder::finish) {
+                result
+            })
+            .flatten();
+            match output {
                 Some(Ok(bytes)) => TypedArray::<u8>::new(ctx.clone(), bytes),
                 Some(Err(e)) => Err(type_error(
                     &ctx,
-                    &format!("The compressed data is invalid or truncated: {e}"),
+                    &format!("The compressed data is invalid: {e}"),
                 )),
                 None => Err(type_error(&ctx, "The compression stream is closed.")),
             }
-        })?,
+        },
     )?;
-    ops.set(
-        "coderFree",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, id: u32| {
-            verge_js::with_host_state(&ctx, |table: &CoderTable| table.remove(id));
-        })?,
-    )
+    ops.add("coderFinish", |ctx: Ctx<'js>, id: u32| {
+        let coder =
+            verge_js::with_host_state(&ctx, |table: &CoderTable| table.remove(id)).flatten();
+        match coder.map(Coder::finish) {
+            Some(Ok(bytes)) => TypedArray::<u8>::new(ctx.clone(), bytes),
+            Some(Err(e)) => Err(type_error(
+                &ctx,
+                &format!("The compressed data is invalid or truncated: {e}"),
+            )),
+            None => Err(type_error(&ctx, "The compression stream is closed.")),
+        }
+    })?;
+    ops.add("coderFree", |ctx: Ctx<'js>, id: u32| {
+        verge_js::with_host_state(&ctx, |table: &CoderTable| table.remove(id));
+    })
 }

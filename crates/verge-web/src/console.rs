@@ -1,9 +1,8 @@
 //! The sink behind `console.*`: the host decides where a worker's output goes.
 
 use crate::WebHost;
-use rquickjs::{Ctx, Function, Object};
 use std::rc::Rc;
-use verge_js::rquickjs;
+use verge_js::{rquickjs, Ops};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogLevel {
@@ -16,22 +15,15 @@ pub enum LogLevel {
 /// Receives each line (or multi-line message) a worker logs.
 pub type ConsoleSink = Rc<dyn Fn(LogLevel, &str)>;
 
-pub(crate) fn register<'js>(
-    ctx: &Ctx<'js>,
-    ops: &Object<'js>,
-    host: &WebHost,
-) -> rquickjs::Result<()> {
+pub(crate) fn register<'js>(ops: &Ops<'js>, host: &WebHost) -> rquickjs::Result<()> {
     let sink = host.console.clone();
-    ops.set(
-        "print",
-        Function::new(ctx.clone(), move |level: i32, text: String| {
-            let level = match level {
-                0 => LogLevel::Debug,
-                2 => LogLevel::Warn,
-                3 => LogLevel::Error,
-                _ => LogLevel::Log,
-            };
-            sink(level, &text);
-        })?,
-    )
+    ops.add("print", move |level: i32, text: String| {
+        let level = match level {
+            0 => LogLevel::Debug,
+            2 => LogLevel::Warn,
+            3 => LogLevel::Error,
+            _ => LogLevel::Log,
+        };
+        sink(level, &text);
+    })
 }

@@ -4,9 +4,9 @@
 
 use crate::{binding_call, WebHost};
 use bytes::Bytes;
-use rquickjs::{Array, Ctx, Function, Object, TypedArray, Value};
+use rquickjs::{Array, Ctx, TypedArray, Value};
 use std::sync::Arc;
-use verge_js::rquickjs;
+use verge_js::{rquickjs, Ops};
 use verge_storage::{SqlOutcome, SqlQuery, SqlStore, SqlValue, StorageError};
 
 /// One SQL database as a worker sees it.
@@ -132,46 +132,31 @@ fn outcome<'js>(ctx: &Ctx<'js>, outcome: SqlOutcome) -> rquickjs::Result<Value<'
     Ok(result.into_value())
 }
 
-pub(crate) fn register<'js>(
-    ctx: &Ctx<'js>,
-    ops: &Object<'js>,
-    host: &WebHost,
-) -> rquickjs::Result<()> {
-    let isolate = host.isolate.clone();
-    ops.set(
+pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
+    ops.add(
         "d1Batch",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>, id: usize, list: Array<'js>| {
-                let (checked, queries) = match queries(&list)? {
-                    Ok(queries) => (Ok(()), queries),
-                    Err(error) => (Err(error), Vec::new()),
-                };
-                let run = move |d1: D1Binding| d1.store.batch(&d1.database, queries);
-                binding_call(&ctx, &isolate, id, checked, run, |ctx, outcomes| {
-                    let results = Array::new(ctx.clone())?;
-                    for (index, each) in outcomes.into_iter().enumerate() {
-                        results.set(index, outcome(ctx, each)?)?;
-                    }
-                    Ok(results.into_value())
-                })
-            },
-        )?,
+        move |ctx: Ctx<'js>, id: usize, list: Array<'js>| {
+            let (checked, queries) = match queries(&list)? {
+                Ok(queries) => (Ok(()), queries),
+                Err(error) => (Err(error), Vec::new()),
+            };
+            let run = move |d1: D1Binding| d1.store.batch(&d1.database, queries);
+            binding_call(&ctx, id, checked, run, |ctx, outcomes| {
+                let results = Array::new(ctx.clone())?;
+                for (index, each) in outcomes.into_iter().enumerate() {
+                    results.set(index, outcome(ctx, each)?)?;
+                }
+                Ok(results.into_value())
+            })
+        },
     )?;
-    let isolate = host.isolate.clone();
-    ops.set(
-        "d1Exec",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>, id: usize, script: String| {
-                let run = move |d1: D1Binding| d1.store.exec(&d1.database, &script);
-                binding_call(&ctx, &isolate, id, Ok(()), run, |ctx, outcomes| {
-                    let result = Array::new(ctx.clone())?;
-                    result.set(0, outcomes.len())?;
-                    result.set(1, outcomes.iter().map(|o| o.duration_ms).sum::<f64>())?;
-                    Ok(result.into_value())
-                })
-            },
-        )?,
-    )
+    ops.add("d1Exec", move |ctx: Ctx<'js>, id: usize, script: String| {
+        let run = move |d1: D1Binding| d1.store.exec(&d1.database, &script);
+        binding_call(&ctx, id, Ok(()), run, |ctx, outcomes| {
+            let result = Array::new(ctx.clone())?;
+            result.set(0, outcomes.len())?;
+            result.set(1, outcomes.iter().map(|o| o.duration_ms).sum::<f64>())?;
+            Ok(result.into_value())
+        })
+    })
 }

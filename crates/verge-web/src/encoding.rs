@@ -6,8 +6,8 @@
 
 use crate::{type_error, WebHost};
 use encoding_rs::{CoderResult, Decoder, DecoderResult, Encoding};
-use rquickjs::{Ctx, Function, Object, TypedArray};
-use verge_js::{bytes_of, rquickjs, IdTable};
+use rquickjs::{Ctx, TypedArray};
+use verge_js::{bytes_of, rquickjs, IdTable, Ops};
 
 struct StreamDecoder {
     encoding: &'static Encoding,
@@ -61,72 +61,52 @@ pub fn encoding_for_label(label: &str) -> Option<String> {
     Encoding::for_label(label.as_bytes()).map(|e| e.name().to_ascii_lowercase())
 }
 
-pub(crate) fn register<'js>(
-    ctx: &Ctx<'js>,
-    ops: &Object<'js>,
-    _host: &WebHost,
-) -> rquickjs::Result<()> {
+pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
+    let ctx = ops.ctx();
     verge_js::ensure_host_state::<DecoderTable>(ctx)?;
-    ops.set(
-        "encodingForLabel",
-        Function::new(ctx.clone(), |label: String| encoding_for_label(&label))?,
-    )?;
-    ops.set(
-        "utf8Encode",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, text: String| {
-            TypedArray::<u8>::new(ctx, text.into_bytes())
-        })?,
-    )?;
-    ops.set(
-        "utf8Decode",
-        Function::new(ctx.clone(), |bytes: TypedArray<'js, u8>| {
-            let bytes = bytes_of(&bytes);
-            encoding_rs::UTF_8
-                .decode_with_bom_removal(&bytes)
-                .0
-                .into_owned()
-        })?,
-    )?;
-    ops.set(
+    ops.add("encodingForLabel", |label: String| {
+        encoding_for_label(&label)
+    })?;
+    ops.add("utf8Encode", |ctx: Ctx<'js>, text: String| {
+        TypedArray::<u8>::new(ctx, text.into_bytes())
+    })?;
+    ops.add("utf8Decode", |bytes: TypedArray<'js, u8>| {
+        let bytes = bytes_of(&bytes);
+        encoding_rs::UTF_8
+            .decode_with_bom_removal(&bytes)
+            .0
+            .into_owned()
+    })?;
+    ops.add(
         "decoderNew",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>, name: String, fatal: bool, ignore_bom: bool| {
-                let encoding = Encoding::for_label(name.as_bytes())
-                    .ok_or_else(|| type_error(&ctx, &format!("unknown encoding {name}")))?;
-                let decoder = StreamDecoder {
-                    encoding,
-                    fatal,
-                    ignore_bom,
-                    decoder: StreamDecoder::fresh_decoder(encoding, ignore_bom),
-                };
-                let id =
-                    verge_js::with_host_state(&ctx, |table: &DecoderTable| table.insert(decoder));
-                Ok::<_, rquickjs::Error>(id.unwrap_or(0))
-            },
-        )?,
+        |ctx: Ctx<'js>, name: String, fatal: bool, ignore_bom: bool| {
+            let encoding = Encoding::for_label(name.as_bytes())
+                .ok_or_else(|| type_error(&ctx, &format!("unknown encoding {name}")))?;
+            let decoder = StreamDecoder {
+                encoding,
+                fatal,
+                ignore_bom,
+                decoder: StreamDecoder::fresh_decoder(encoding, ignore_bom),
+            };
+            let id = verge_js::with_host_state(&ctx, |table: &DecoderTable| table.insert(decoder));
+            Ok::<_, rquickjs::Error>(id.unwrap_or(0))
+        },
     )?;
-    ops.set(
+    ops.add(
         "decode",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>, id: u32, bytes: TypedArray<'js, u8>, stream: bool| {
-                let bytes = bytes_of(&bytes);
-                let decoded = verge_js::with_host_state(&ctx, |table: &DecoderTable| {
-                    table.with(id, |d| d.decode(&bytes, !stream))
-                });
-                match decoded.flatten() {
-                    Some(Some(text)) => Ok(text),
-                    Some(None) => Err(type_error(&ctx, "The encoded data was not valid.")),
-                    None => Err(type_error(&ctx, "TextDecoder: decoder state is gone")),
-                }
-            },
-        )?,
+        |ctx: Ctx<'js>, id: u32, bytes: TypedArray<'js, u8>, stream: bool| {
+            let bytes = bytes_of(&bytes);
+            let decoded = verge_js::with_host_state(&ctx, |table: &DecoderTable| {
+                table.with(id, |d| d.decode(&bytes, !stream))
+            });
+            match decoded.flatten() {
+                Some(Some(text)) => Ok(text),
+                Some(None) => Err(type_error(&ctx, "The encoded data was not valid.")),
+                None => Err(type_error(&ctx, "TextDecoder: decoder state is gone")),
+            }
+        },
     )?;
-    ops.set(
-        "decoderFree",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, id: u32| {
-            verge_js::with_host_state(&ctx, |table: &DecoderTable| table.remove(id));
-        })?,
-    )
+    ops.add("decoderFree", |ctx: Ctx<'js>, id: u32| {
+        verge_js::with_host_state(&ctx, |table: &DecoderTable| table.remove(id));
+    })
 }

@@ -6,13 +6,13 @@
 use crate::body::{host_body_from_js, host_body_to_js};
 use crate::message::{HeaderList, RedirectMode, Request, Response};
 use crate::WebHost;
-use rquickjs::{Array, Ctx, Function, Object, Value};
+use rquickjs::{Array, Ctx, Value};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use tokio::sync::oneshot;
-use verge_js::{rquickjs, IdTable, OpError};
+use verge_js::{rquickjs, IdTable, OpError, Ops};
 
 pub type OutboundFuture = Pin<Box<dyn Future<Output = Result<Response, OpError>>>>;
 
@@ -68,7 +68,7 @@ pub fn forget_request(ctx: &Ctx<'_>, tag: u64) {
 /// Counts one more subrequest for the current request, an error once it is over the limit;
 /// the request as it now stands.
 fn count_subrequest(ctx: &Ctx<'_>, host: &WebHost) -> rquickjs::Result<InFlight> {
-    let tag = host.isolate.current_tag();
+    let tag = verge_js::current_tag(ctx);
     if tag == 0 {
         return Ok(InFlight::default());
     }
@@ -92,12 +92,7 @@ fn count_subrequest(ctx: &Ctx<'_>, host: &WebHost) -> rquickjs::Result<InFlight>
 }
 
 /// The request `parts` describe, made by a request that came through `depth` service bindings.
-fn read_request<'js>(
-    ctx: &Ctx<'js>,
-    parts: Array<'js>,
-    host: &WebHost,
-    depth: u32,
-) -> rquickjs::Result<Request> {
+fn read_request<'js>(ctx: &Ctx<'js>, parts: Array<'js>, depth: u32) -> rquickjs::Result<Request> {
     let redirect = match parts.get::<String>(4)?.as_str() {
         "manual" => RedirectMode::Manual,
         "error" => RedirectMode::Error,
@@ -107,36 +102,29 @@ fn read_request<'js>(
         method: parts.get(0)?,
         url: parts.get(1)?,
         headers: HeaderList::from_js(parts.get(2)?),
-        body: host_body_from_js(ctx, parts.get(3)?, host.isolate.clone())?,
+        body: host_body_from_js(ctx, parts.get(3)?)?,
         cf: None,
         redirect,
         depth,
     })
 }
 
-pub(crate) fn register<'js>(
-    ctx: &Ctx<'js>,
-    ops: &Object<'js>,
-    host: &WebHost,
-) -> rquickjs::Result<()> {
+pub(crate) fn register<'js>(ops: &Ops<'js>, host: &WebHost) -> rquickjs::Result<()> {
+    let ctx = ops.ctx();
     verge_js::ensure_host_state::<FetchTable>(ctx)?;
     let fetch_host = host.clone();
-    ops.set(
-        "fetch",
-        Function::new(ctx.clone(), move |ctx: Ctx<'js>, parts: Array<'js>, fetcher: Option<usize>| {
+    ops.add("fetch", move |ctx: Ctx<'js>, parts: Array<'js>, fetcher: Option<usize>| {
             let outbound = match fetcher {
                 None => fetch_host.outbound.clone(),
                 Some(id) => crate::bound::<std::rc::Rc<dyn Outbound>>(&ctx, id)?,
             };
             let depth = count_subrequest(&ctx, &fetch_host)?.depth;
-            let request = read_request(&ctx, parts, &fetch_host, depth)?;
+            let request = read_request(&ctx, parts, depth)?;
             let (cancel, cancelled) = oneshot::channel();
             let id = verge_js::with_host_state(&ctx, |table: &FetchTable| table.cancel.insert(cancel))
                 .unwrap_or_default();
             let response = outbound.fetch(request);
-            let promise = verge_js::spawn_promise(
-                &ctx,
-                &fetch_host.isolate,
+            let promise = verge_js::spawn_promise(&ctx,
                 async move {
                     tokio::select! {
                         response = response => response,
@@ -160,16 +148,12 @@ pub(crate) fn register<'js>(
             pair.set(0, id)?;
             pair.set(1, promise)?;
             Ok::<_, rquickjs::Error>(pair)
-        })?,
-    )?;
-    ops.set(
-        "fetchAbort",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, id: u32| {
-            if let Some(Some(cancel)) =
-                verge_js::with_host_state(&ctx, |table: &FetchTable| table.cancel.remove(id))
-            {
-                let _ = cancel.send(());
-            }
-        })?,
-    )
+        })?;
+    ops.add("fetchAbort", |ctx: Ctx<'js>, id: u32| {
+        if let Some(Some(cancel)) =
+            verge_js::with_host_state(&ctx, |table: &FetchTable| table.cancel.remove(id))
+        {
+            let _ = cancel.send(());
+        }
+    })
 }

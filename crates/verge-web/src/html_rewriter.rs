@@ -21,11 +21,11 @@ use lol_html::{
     AsciiCompatibleEncoding, DocumentContentHandlers, ElementContentHandlers, HandlerResult,
     HtmlRewriter, MemorySettings, Selector, Settings,
 };
-use rquickjs::{Array, Ctx, Function, IntoJs, Object, TypedArray, Value};
+use rquickjs::{Array, Ctx, IntoJs, TypedArray, Value};
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use verge_js::{bytes_of, rquickjs, IdTable};
+use verge_js::{bytes_of, rquickjs, IdTable, Ops};
 
 /// The coroutine's own stack: lol_html keeps its element stack on the heap, so this only holds
 /// a few frames of parsing and selector matching. Untouched pages cost no memory.
@@ -532,143 +532,116 @@ fn event_to_js<'js>(ctx: &Ctx<'js>, step: Step) -> rquickjs::Result<Value<'js>> 
     }
 }
 
-pub(crate) fn register<'js>(
-    ctx: &Ctx<'js>,
-    ops: &Object<'js>,
-    _host: &WebHost,
-) -> rquickjs::Result<()> {
+pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
+    let ctx = ops.ctx();
     verge_js::ensure_host_state::<RewriterTable>(ctx)?;
-    ops.set(
-        "htmlCheckSelector",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, selector: String| {
-            selector
-                .parse::<Selector>()
-                .map(|_| ())
-                .map_err(|e| type_error(&ctx, &format!("Invalid selector \"{selector}\": {e}")))
-        })?,
-    )?;
-    ops.set(
+    ops.add("htmlCheckSelector", |ctx: Ctx<'js>, selector: String| {
+        selector
+            .parse::<Selector>()
+            .map(|_| ())
+            .map_err(|e| type_error(&ctx, &format!("Invalid selector \"{selector}\": {e}")))
+    })?;
+    ops.add(
         "htmlRewriterNew",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>,
-             selectors: Vec<String>,
-             element_callbacks: Vec<i32>,
-             document_callbacks: Vec<i32>,
-             charset: String| {
-                let encoding = encoding_rs::Encoding::for_label(charset.as_bytes())
-                    .and_then(AsciiCompatibleEncoding::new)
-                    .ok_or_else(|| {
-                        type_error(
-                            &ctx,
-                            &format!(
-                                "HTMLRewriter cannot rewrite content in charset \"{charset}\"."
-                            ),
-                        )
-                    })?;
-                let callback = |index: Option<&i32>| index.and_then(|&i| u32::try_from(i).ok());
-                let plan = Plan {
-                    elements: selectors
-                        .into_iter()
-                        .zip(element_callbacks.chunks(3))
-                        .map(|(selector, c)| ElementCallbacks {
-                            selector,
-                            element: callback(c.first()),
-                            comments: callback(c.get(1)),
-                            text: callback(c.get(2)),
-                        })
-                        .collect(),
-                    documents: document_callbacks
-                        .chunks(4)
-                        .map(|c| DocumentCallbacks {
-                            doctype: callback(c.first()),
-                            comments: callback(c.get(1)),
-                            text: callback(c.get(2)),
-                            end: callback(c.get(3)),
-                        })
-                        .collect(),
-                    encoding,
-                };
-                let rewriter = Rewriter::new(plan).map_err(|e| {
+        |ctx: Ctx<'js>,
+         selectors: Vec<String>,
+         element_callbacks: Vec<i32>,
+         document_callbacks: Vec<i32>,
+         charset: String| {
+            let encoding = encoding_rs::Encoding::for_label(charset.as_bytes())
+                .and_then(AsciiCompatibleEncoding::new)
+                .ok_or_else(|| {
                     type_error(
                         &ctx,
-                        &format!("HTMLRewriter could not allocate its stack: {e}"),
+                        &format!("HTMLRewriter cannot rewrite content in charset \"{charset}\"."),
                     )
                 })?;
-                Ok::<_, rquickjs::Error>(
-                    verge_js::with_host_state(&ctx, |table: &RewriterTable| table.insert(rewriter))
-                        .unwrap_or_default(),
+            let callback = |index: Option<&i32>| index.and_then(|&i| u32::try_from(i).ok());
+            let plan = Plan {
+                elements: selectors
+                    .into_iter()
+                    .zip(element_callbacks.chunks(3))
+                    .map(|(selector, c)| ElementCallbacks {
+                        selector,
+                        element: callback(c.first()),
+                        comments: callback(c.get(1)),
+                        text: callback(c.get(2)),
+                    })
+                    .collect(),
+                documents: document_callbacks
+                    .chunks(4)
+                    .map(|c| DocumentCallbacks {
+                        doctype: callback(c.first()),
+                        comments: callback(c.get(1)),
+                        text: callback(c.get(2)),
+                        end: callback(c.get(3)),
+                    })
+                    .collect(),
+                encoding,
+            };
+            let rewriter = Rewriter::new(plan).map_err(|e| {
+                type_error(
+                    &ctx,
+                    &format!("HTMLRewriter could not allocate its stack: {e}"),
                 )
-            },
-        )?,
+            })?;
+            Ok::<_, rquickjs::Error>(
+                verge_js::with_host_state(&ctx, |table: &RewriterTable| table.insert(rewriter))
+                    .unwrap_or_default(),
+            )
+        },
     )?;
     // Steps: 0 writes a chunk, 1 ends the input, 2 reports the handler done, 3 failed.
-    ops.set(
+    ops.add(
         "htmlRewriterStep",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>,
-             id: u32,
-             step: u32,
-             chunk: rquickjs::function::Opt<Option<TypedArray<'js, u8>>>| {
-                let input = match step {
-                    0 => {
-                        Resume::Chunk(chunk.0.flatten().as_ref().map(bytes_of).unwrap_or_default())
-                    }
-                    1 => Resume::End,
-                    2 => Resume::HandlerDone,
-                    _ => Resume::HandlerFailed,
-                };
-                let step = resume(&ctx, id, input)?;
-                event_to_js(&ctx, step)
-            },
-        )?,
+        |ctx: Ctx<'js>,
+         id: u32,
+         step: u32,
+         chunk: rquickjs::function::Opt<Option<TypedArray<'js, u8>>>| {
+            let input = match step {
+                0 => Resume::Chunk(chunk.0.flatten().as_ref().map(bytes_of).unwrap_or_default()),
+                1 => Resume::End,
+                2 => Resume::HandlerDone,
+                _ => Resume::HandlerFailed,
+            };
+            let step = resume(&ctx, id, input)?;
+            event_to_js(&ctx, step)
+        },
     )?;
-    ops.set(
+    ops.add(
         "htmlRewriterOp",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>, id: u32, code: u32, text: String, value: String, html: bool| {
-                let op = Op {
-                    code,
-                    text,
-                    value,
-                    html,
-                };
-                match resume(&ctx, id, Resume::Op(op))? {
-                    Step::Event(Event::Reply(reply)) => reply_to_js(&ctx, reply),
-                    Step::Failed(message) => {
-                        Err(type_error(&ctx, &format!("HTMLRewriter: {message}")))
-                    }
-                    _ => Err(type_error(
-                        &ctx,
-                        "HTMLRewriter: no content handler is running",
-                    )),
-                }
-            },
-        )?,
-    )?;
-    ops.set(
-        "htmlRewriterOutput",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, id: u32| {
-            let output = verge_js::with_host_state(&ctx, |table: &RewriterTable| {
-                table.with(id, |rewriter| {
-                    std::mem::take(&mut *rewriter.output.borrow_mut())
-                })
-            })
-            .flatten()
-            .unwrap_or_default();
-            if output.is_empty() {
-                Ok(Value::new_undefined(ctx.clone()))
-            } else {
-                TypedArray::<u8>::new(ctx.clone(), output).map(TypedArray::into_value)
+        |ctx: Ctx<'js>, id: u32, code: u32, text: String, value: String, html: bool| {
+            let op = Op {
+                code,
+                text,
+                value,
+                html,
+            };
+            match resume(&ctx, id, Resume::Op(op))? {
+                Step::Event(Event::Reply(reply)) => reply_to_js(&ctx, reply),
+                Step::Failed(message) => Err(type_error(&ctx, &format!("HTMLRewriter: {message}"))),
+                _ => Err(type_error(
+                    &ctx,
+                    "HTMLRewriter: no content handler is running",
+                )),
             }
-        })?,
+        },
     )?;
-    ops.set(
-        "htmlRewriterFree",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, id: u32| {
-            verge_js::with_host_state(&ctx, |table: &RewriterTable| table.remove(id));
-        })?,
-    )
+    ops.add("htmlRewriterOutput", |ctx: Ctx<'js>, id: u32| {
+        let output = verge_js::with_host_state(&ctx, |table: &RewriterTable| {
+            table.with(id, |rewriter| {
+                std::mem::take(&mut *rewriter.output.borrow_mut())
+            })
+        })
+        .flatten()
+        .unwrap_or_default();
+        if output.is_empty() {
+            Ok(Value::new_undefined(ctx.clone()))
+        } else {
+            TypedArray::<u8>::new(ctx.clone(), output).map(TypedArray::into_value)
+        }
+    })?;
+    ops.add("htmlRewriterFree", |ctx: Ctx<'js>, id: u32| {
+        verge_js::with_host_state(&ctx, |table: &RewriterTable| table.remove(id));
+    })
 }

@@ -3,9 +3,9 @@
 
 use crate::{binding_call, undefined, WebHost};
 use bytes::Bytes;
-use rquickjs::{Ctx, Function, Object, TypedArray, Value};
+use rquickjs::{Ctx, TypedArray, Value};
 use std::sync::Arc;
-use verge_js::rquickjs;
+use verge_js::{rquickjs, Ops};
 use verge_storage::{check_kv_entry, check_kv_key, KvEntry, KvStore};
 
 /// One KV namespace as a worker sees it.
@@ -20,110 +20,83 @@ pub fn kv_namespace<'js>(ctx: &Ctx<'js>, binding: KvBinding) -> rquickjs::Result
     crate::bind(ctx, binding, "makeKvNamespace")
 }
 
-pub(crate) fn register<'js>(
-    ctx: &Ctx<'js>,
-    ops: &Object<'js>,
-    host: &WebHost,
-) -> rquickjs::Result<()> {
-    let isolate = host.isolate.clone();
-    ops.set(
-        "kvGet",
-        Function::new(ctx.clone(), move |ctx: Ctx<'js>, id: usize, key: String| {
-            let checked = check_kv_key(&key);
-            binding_call(
-                &ctx,
-                &isolate,
-                id,
-                checked,
-                move |kv: KvBinding| kv.store.get(&kv.namespace, &key),
-                |ctx, entry| match entry {
-                    None => Ok(Value::new_null(ctx.clone())),
-                    Some(entry) => {
-                        let found = rquickjs::Array::new(ctx.clone())?;
-                        found.set(
-                            0,
-                            TypedArray::<u8>::new_copy(ctx.clone(), &entry.value[..])?,
-                        )?;
-                        found.set(1, entry.metadata)?;
-                        found.set(2, entry.expiration)?;
-                        Ok(found.into_value())
-                    }
-                },
-            )
-        })?,
-    )?;
-    let isolate = host.isolate.clone();
-    ops.set(
-        "kvPut",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>,
-                  id: usize,
-                  key: String,
-                  value: TypedArray<'js, u8>,
-                  expiration: Option<u64>,
-                  metadata: Option<String>| {
-                let entry = KvEntry {
-                    value: Bytes::from(verge_js::bytes_of(&value)),
-                    expiration,
-                    metadata,
-                };
-                let checked = check_kv_key(&key).and_then(|()| check_kv_entry(&entry));
-                binding_call(
-                    &ctx,
-                    &isolate,
-                    id,
-                    checked,
-                    move |kv: KvBinding| kv.store.put(&kv.namespace, &key, entry),
-                    undefined,
-                )
+pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
+    ops.add("kvGet", move |ctx: Ctx<'js>, id: usize, key: String| {
+        let checked = check_kv_key(&key);
+        binding_call(
+            &ctx,
+            id,
+            checked,
+            move |kv: KvBinding| kv.store.get(&kv.namespace, &key),
+            |ctx, entry| match entry {
+                None => Ok(Value::new_null(ctx.clone())),
+                Some(entry) => {
+                    let found = rquickjs::Array::new(ctx.clone())?;
+                    found.set(
+                        0,
+                        TypedArray::<u8>::new_copy(ctx.clone(), &entry.value[..])?,
+                    )?;
+                    found.set(1, entry.metadata)?;
+                    found.set(2, entry.expiration)?;
+                    Ok(found.into_value())
+                }
             },
-        )?,
-    )?;
-    let isolate = host.isolate.clone();
-    ops.set(
-        "kvDelete",
-        Function::new(ctx.clone(), move |ctx: Ctx<'js>, id: usize, key: String| {
-            let checked = check_kv_key(&key);
+        )
+    })?;
+    ops.add(
+        "kvPut",
+        move |ctx: Ctx<'js>,
+              id: usize,
+              key: String,
+              value: TypedArray<'js, u8>,
+              expiration: Option<u64>,
+              metadata: Option<String>| {
+            let entry = KvEntry {
+                value: Bytes::from(verge_js::bytes_of(&value)),
+                expiration,
+                metadata,
+            };
+            let checked = check_kv_key(&key).and_then(|()| check_kv_entry(&entry));
             binding_call(
                 &ctx,
-                &isolate,
                 id,
                 checked,
-                move |kv: KvBinding| kv.store.delete(&kv.namespace, &key),
+                move |kv: KvBinding| kv.store.put(&kv.namespace, &key, entry),
                 undefined,
             )
-        })?,
+        },
     )?;
-    let isolate = host.isolate.clone();
-    ops.set(
+    ops.add("kvDelete", move |ctx: Ctx<'js>, id: usize, key: String| {
+        let checked = check_kv_key(&key);
+        binding_call(
+            &ctx,
+            id,
+            checked,
+            move |kv: KvBinding| kv.store.delete(&kv.namespace, &key),
+            undefined,
+        )
+    })?;
+    ops.add(
         "kvList",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>,
-                  id: usize,
-                  prefix: String,
-                  cursor: Option<String>,
-                  limit: usize| {
-                let list = move |kv: KvBinding| {
-                    kv.store
-                        .list(&kv.namespace, &prefix, cursor.as_deref(), limit)
-                };
-                binding_call(&ctx, &isolate, id, Ok(()), list, |ctx, page| {
-                    let keys = rquickjs::Array::new(ctx.clone())?;
-                    for (index, key) in page.keys.into_iter().enumerate() {
-                        let entry = rquickjs::Array::new(ctx.clone())?;
-                        entry.set(0, key.name)?;
-                        entry.set(1, key.metadata)?;
-                        entry.set(2, key.expiration)?;
-                        keys.set(index, entry)?;
-                    }
-                    let result = rquickjs::Array::new(ctx.clone())?;
-                    result.set(0, keys)?;
-                    result.set(1, page.cursor)?;
-                    Ok(result.into_value())
-                })
-            },
-        )?,
+        move |ctx: Ctx<'js>, id: usize, prefix: String, cursor: Option<String>, limit: usize| {
+            let list = move |kv: KvBinding| {
+                kv.store
+                    .list(&kv.namespace, &prefix, cursor.as_deref(), limit)
+            };
+            binding_call(&ctx, id, Ok(()), list, |ctx, page| {
+                let keys = rquickjs::Array::new(ctx.clone())?;
+                for (index, key) in page.keys.into_iter().enumerate() {
+                    let entry = rquickjs::Array::new(ctx.clone())?;
+                    entry.set(0, key.name)?;
+                    entry.set(1, key.metadata)?;
+                    entry.set(2, key.expiration)?;
+                    keys.set(index, entry)?;
+                }
+                let result = rquickjs::Array::new(ctx.clone())?;
+                result.set(0, keys)?;
+                result.set(1, page.cursor)?;
+                Ok(result.into_value())
+            })
+        },
     )
 }

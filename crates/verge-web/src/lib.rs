@@ -46,15 +46,13 @@ pub use subtle::constant_time_eq;
 use rquickjs::context::EvalOptions;
 use rquickjs::{Ctx, Function, Object, Persistent, Value};
 use std::collections::HashMap;
-use verge_js::{rquickjs, Isolate, IsolateHandle, JsError};
+use verge_js::{rquickjs, Isolate, JsError, Ops};
 
 /// What the host gives the Web APIs of one isolate.
 #[derive(Clone)]
 pub struct WebHost {
     /// Where `console.*` output goes.
     pub console: ConsoleSink,
-    /// The isolate itself, for asynchronous ops (timers) that must re-enter it.
-    pub isolate: IsolateHandle,
     /// Where `fetch()` goes.
     pub outbound: std::rc::Rc<dyn Outbound>,
     /// The most `fetch()` calls one request may make.
@@ -63,7 +61,7 @@ pub struct WebHost {
     pub cache: Option<CacheBinding>,
 }
 
-type RegisterOps = for<'js> fn(&Ctx<'js>, &Object<'js>, &WebHost) -> rquickjs::Result<()>;
+type RegisterOps = for<'js> fn(&Ops<'js>, &WebHost) -> rquickjs::Result<()>;
 
 /// When an API's file runs in a new isolate.
 enum Load {
@@ -232,25 +230,26 @@ struct Internals(Persistent<Object<'static>>);
 /// that API's ops to `ops`, made for the isolate's host at that moment, and returns its init
 /// function), `ops.fallbackPrototype`, which answers for the names not loaded yet, and
 /// `ops.lazyApi`, which names the API defining one.
-fn register_loader<'js>(ctx: &Ctx<'js>, ops: &Object<'js>, _: &WebHost) -> rquickjs::Result<()> {
+fn register_loader<'js>(ops: &Ops<'js>, _: &WebHost) -> rquickjs::Result<()> {
     let load = |ctx: Ctx<'js>, index: usize, ops: Object<'js>| {
         let api = APIS
             .get(index)
             .ok_or_else(|| type_error(&ctx, "no such Web API"))?;
         let host = verge_js::with_host_state(&ctx, |host: &WebHost| host.clone())
             .ok_or_else(|| type_error(&ctx, "the isolate has no host"))?;
+        let ops = Ops::from(ops);
         for register in api.ops {
-            register(&ctx, &ops, &host)?;
+            register(&ops, &host)?;
         }
         init_function(&ctx, index)
     };
-    ops.set("loadApi", Function::new(ctx.clone(), load)?)?;
+    ops.add("loadApi", load)?;
     let fallback = |ctx: Ctx<'js>, proto: Object<'js>, answer: Function<'js>| {
         verge_js::fallback_prototype(&ctx, proto, answer)
     };
-    ops.set("fallbackPrototype", Function::new(ctx.clone(), fallback)?)?;
+    ops.add("fallbackPrototype", fallback)?;
     let lazy_api = |global: bool, name: String| lazy_api(global, &name);
-    ops.set("lazyApi", Function::new(ctx.clone(), lazy_api)?)
+    ops.add("lazyApi", lazy_api)
 }
 
 /// The index in [`APIS`] of the lazy API that defines `name` as a global (`global`) or else an
@@ -297,15 +296,16 @@ fn init_function_from_source<'js>(ctx: &Ctx<'js>, api: &Api) -> rquickjs::Result
 /// eager APIs run now; lazy ones load when first used (see `js/install.js`).
 pub fn install(isolate: &Isolate, host: WebHost) -> Result<(), JsError> {
     isolate.enter(|ctx| {
-        let ops = Object::new(ctx.clone())?;
+        let ops = Ops::new(ctx)?;
         let internals = Object::new(ctx.clone())?;
         for (index, api) in APIS.iter().enumerate() {
             match api.load {
                 Load::Eager => {
                     for register in api.ops {
-                        register(ctx, &ops, &host)?;
+                        register(&ops, &host)?;
                     }
-                    init_function(ctx, index)?.call::<_, ()>((ops.clone(), internals.clone()))?;
+                    init_function(ctx, index)?
+                        .call::<_, ()>((ops.object().clone(), internals.clone()))?;
                 }
                 Load::Lazy { globals, .. } => {
                     // The engine's own version of a name (QuickJS has a `queueMicrotask`) gives
@@ -391,7 +391,6 @@ fn bound<T: Clone + 'static>(ctx: &Ctx<'_>, id: usize) -> rquickjs::Result<T> {
 /// `convert` turns into JavaScript.
 fn binding_call<'js, B: Clone + 'static, T: 'static>(
     ctx: &Ctx<'js>,
-    isolate: &IsolateHandle,
     id: usize,
     checked: Result<(), verge_storage::StorageError>,
     call: impl FnOnce(B) -> verge_storage::StorageFuture<T>,
@@ -401,7 +400,6 @@ fn binding_call<'js, B: Clone + 'static, T: 'static>(
     let pending = checked.map(|()| call(binding));
     verge_js::spawn_promise(
         ctx,
-        isolate,
         async move { pending.map_err(storage_error)?.await.map_err(storage_error) },
         convert,
     )
@@ -445,10 +443,9 @@ mod tests {
         }
     }
 
-    fn host(isolate: &Isolate, console: ConsoleSink) -> WebHost {
+    fn host(console: ConsoleSink) -> WebHost {
         WebHost {
             console,
-            isolate: isolate.handle(),
             outbound: Rc::new(NoNetwork),
             subrequest_limit: 10,
             cache: None,
@@ -457,7 +454,7 @@ mod tests {
 
     fn installed() -> Isolate {
         let isolate = Isolate::new(verge_js::IsolateLimits::default()).unwrap();
-        install(&isolate, host(&isolate, Rc::new(|_, _| {}))).unwrap();
+        install(&isolate, host(Rc::new(|_, _| {}))).unwrap();
         isolate
     }
 
@@ -481,14 +478,14 @@ mod tests {
         }
         let isolate = Isolate::new(verge_js::IsolateLimits::default()).unwrap();
         let (first, first_lines) = recording();
-        install(&isolate, host(&isolate, first)).unwrap();
+        install(&isolate, host(first)).unwrap();
         let (second, second_lines) = recording();
-        set_host(&isolate, host(&isolate, second)).unwrap();
+        set_host(&isolate, host(second)).unwrap();
         let _: () = run(&isolate, "console.log('to the second host');");
         assert_eq!(*second_lines.borrow(), ["to the second host"]);
         assert!(first_lines.borrow().is_empty());
         let (third, _) = recording();
-        let refused = set_host(&isolate, host(&isolate, third)).unwrap_err();
+        let refused = set_host(&isolate, host(third)).unwrap_err();
         assert!(refused.to_string().contains("console.js"), "{refused}");
     }
 

@@ -7,10 +7,10 @@
 
 use crate::{type_error, WebHost};
 use base64::Engine;
-use rquickjs::{Ctx, Function, Object, Persistent, TypedArray, Value};
+use rquickjs::{Ctx, Object, Persistent, TypedArray, Value};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use verge_js::{bytes_of, rquickjs, Builtins};
+use verge_js::{bytes_of, rquickjs, Builtins, Ops};
 
 /// The modules, by their name without `node:`.
 pub const MODULES: &[&str] = &[
@@ -166,80 +166,56 @@ fn decode(text: &str, encoding: Encoding) -> Vec<u8> {
     }
 }
 
-pub(crate) fn register<'js>(
-    ctx: &Ctx<'js>,
-    ops: &Object<'js>,
-    _host: &WebHost,
-) -> rquickjs::Result<()> {
-    ops.set(
+pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
+    let ctx = ops.ctx();
+    ops.add(
         "bufferToString",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>, bytes: TypedArray<'js, u8>, encoding: String| {
-                Ok::<_, rquickjs::Error>(encode(
-                    &bytes_of(&bytes),
-                    Encoding::named(&ctx, &encoding)?,
-                ))
-            },
-        )?,
+        |ctx: Ctx<'js>, bytes: TypedArray<'js, u8>, encoding: String| {
+            Ok::<_, rquickjs::Error>(encode(&bytes_of(&bytes), Encoding::named(&ctx, &encoding)?))
+        },
     )?;
-    ops.set(
+    ops.add(
         "bufferFromString",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>, text: String, encoding: String| {
-                TypedArray::<u8>::new(
-                    ctx.clone(),
-                    decode(&text, Encoding::named(&ctx, &encoding)?),
-                )
-            },
-        )?,
+        |ctx: Ctx<'js>, text: String, encoding: String| {
+            TypedArray::<u8>::new(
+                ctx.clone(),
+                decode(&text, Encoding::named(&ctx, &encoding)?),
+            )
+        },
     )?;
-    ops.set(
-        "md5",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, data: TypedArray<'js, u8>| {
-            use md5::Digest;
-            let digest = md5::Md5::digest(bytes_of(&data));
-            TypedArray::<u8>::new(ctx, digest.to_vec())
-        })?,
-    )?;
+    ops.add("md5", |ctx: Ctx<'js>, data: TypedArray<'js, u8>| {
+        use md5::Digest;
+        let digest = md5::Md5::digest(bytes_of(&data));
+        TypedArray::<u8>::new(ctx, digest.to_vec())
+    })?;
     // Request tags count up from 1; an f64 holds them exactly far beyond any server's lifetime.
-    ops.set(
-        "requestTag",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>| {
-            #[allow(clippy::cast_precision_loss)]
-            let tag = verge_js::current_tag(&ctx) as f64;
-            tag
-        })?,
-    )?;
+    ops.add("requestTag", |ctx: Ctx<'js>| {
+        #[allow(clippy::cast_precision_loss)]
+        let tag = verge_js::current_tag(&ctx) as f64;
+        tag
+    })?;
     verge_js::ensure_host_state::<AsyncContexts>(ctx)?;
-    ops.set(
-        "asyncContext",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, tag: f64| {
-            let saved = verge_js::with_host_state(&ctx, |contexts: &AsyncContexts| {
-                contexts.0.borrow().get(&tag_of(tag)).cloned()
-            });
-            match saved.flatten() {
-                Some(context) => context.restore(&ctx),
-                None => Ok(Value::new_undefined(ctx.clone())),
-            }
-        })?,
-    )?;
-    ops.set(
+    ops.add("asyncContext", |ctx: Ctx<'js>, tag: f64| {
+        let saved = verge_js::with_host_state(&ctx, |contexts: &AsyncContexts| {
+            contexts.0.borrow().get(&tag_of(tag)).cloned()
+        });
+        match saved.flatten() {
+            Some(context) => context.restore(&ctx),
+            None => Ok(Value::new_undefined(ctx.clone())),
+        }
+    })?;
+    ops.add(
         "setAsyncContext",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>, tag: f64, context: Value<'js>| {
-                let saved = (!context.is_undefined()).then(|| Persistent::save(&ctx, context));
-                verge_js::with_host_state(&ctx, |contexts: &AsyncContexts| {
-                    let mut contexts = contexts.0.borrow_mut();
-                    match saved {
-                        Some(context) => contexts.insert(tag_of(tag), context),
-                        None => contexts.remove(&tag_of(tag)),
-                    }
-                });
-            },
-        )?,
+        |ctx: Ctx<'js>, tag: f64, context: Value<'js>| {
+            let saved = (!context.is_undefined()).then(|| Persistent::save(&ctx, context));
+            verge_js::with_host_state(&ctx, |contexts: &AsyncContexts| {
+                let mut contexts = contexts.0.borrow_mut();
+                match saved {
+                    Some(context) => contexts.insert(tag_of(tag), context),
+                    None => contexts.remove(&tag_of(tag)),
+                }
+            });
+        },
     )
 }
 

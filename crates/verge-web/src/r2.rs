@@ -5,9 +5,9 @@
 use crate::{binding_call, undefined, Body, BoxError, ChannelBody, NativeBody, WebHost};
 use futures_util::StreamExt as _;
 use http_body_util::BodyDataStream;
-use rquickjs::{Array, Ctx, Function, Object, Value};
+use rquickjs::{Array, Ctx, Object, Value};
 use std::sync::Arc;
-use verge_js::rquickjs;
+use verge_js::{rquickjs, Ops};
 use verge_storage::{
     check_r2_key, BucketStore, ByteStream, Conditions, GetOutcome, ListOptions, NewObject,
     ObjectInfo, ObjectRange, StorageError, UploadedPart,
@@ -115,223 +115,168 @@ fn native_body(mut stream: ByteStream) -> NativeBody {
 }
 
 /// A body value from JavaScript (`internals.hostBody`) as a stream for the store.
-fn body_of<'js>(ctx: &Ctx<'js>, host: &WebHost, body: Value<'js>) -> rquickjs::Result<ByteStream> {
-    Ok(byte_stream(crate::host_body_from_js(
-        ctx,
-        body,
-        host.isolate.clone(),
-    )?))
+fn body_of<'js>(ctx: &Ctx<'js>, body: Value<'js>) -> rquickjs::Result<ByteStream> {
+    Ok(byte_stream(crate::host_body_from_js(ctx, body)?))
 }
 
-pub(crate) fn register<'js>(
-    ctx: &Ctx<'js>,
-    ops: &Object<'js>,
-    host: &WebHost,
-) -> rquickjs::Result<()> {
-    let isolate = host.isolate.clone();
-    ops.set(
-        "r2Head",
-        Function::new(ctx.clone(), move |ctx: Ctx<'js>, id: usize, key: String| {
-            let checked = check_r2_key(&key);
-            let head = move |r2: R2Binding| r2.store.head(&r2.bucket, &key);
-            binding_call(&ctx, &isolate, id, checked, head, maybe_info)
-        })?,
-    )?;
-    let isolate = host.isolate.clone();
-    ops.set(
+pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
+    ops.add("r2Head", move |ctx: Ctx<'js>, id: usize, key: String| {
+        let checked = check_r2_key(&key);
+        let head = move |r2: R2Binding| r2.store.head(&r2.bucket, &key);
+        binding_call(&ctx, id, checked, head, maybe_info)
+    })?;
+    ops.add(
         "r2Get",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>,
-                  id: usize,
-                  key: String,
-                  range: Array<'js>,
-                  only_if: Option<Object<'js>>| {
-                let checked = check_r2_key(&key);
-                let (offset, length, suffix): (Option<f64>, Option<f64>, Option<f64>) =
-                    (range.get(0)?, range.get(1)?, range.get(2)?);
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                let whole = |n: f64| n.max(0.0) as u64;
-                let range = match (offset, length, suffix) {
-                    (_, _, Some(suffix)) => Some(ObjectRange::Suffix(whole(suffix))),
-                    (None, None, None) => None,
-                    (offset, length, None) => Some(ObjectRange::From {
-                        offset: offset.map_or(0, whole),
-                        length: length.map(whole),
-                    }),
-                };
-                let only_if = conditions(only_if)?;
-                let get = move |r2: R2Binding| r2.store.get(&r2.bucket, &key, range, only_if);
-                binding_call(&ctx, &isolate, id, checked, get, |ctx, outcome| {
-                    // null; [info, null] when the conditions failed; [info, span, stream].
-                    let found = Array::new(ctx.clone())?;
-                    match outcome {
-                        GetOutcome::Missing => return Ok(Value::new_null(ctx.clone())),
-                        GetOutcome::Unmet(object) => {
-                            found.set(0, info(ctx, object)?)?;
-                            found.set(1, Value::new_null(ctx.clone()))?;
-                        }
-                        GetOutcome::Found {
-                            info: object,
-                            span,
-                            body,
-                        } => {
-                            found.set(0, info(ctx, object)?)?;
-                            #[allow(clippy::cast_precision_loss)]
-                            found.set(1, vec![span.0 as f64, span.1 as f64])?;
-                            found.set(2, crate::native_stream(ctx, native_body(body))?)?;
-                        }
+        move |ctx: Ctx<'js>,
+              id: usize,
+              key: String,
+              range: Array<'js>,
+              only_if: Option<Object<'js>>| {
+            let checked = check_r2_key(&key);
+            let (offset, length, suffix): (Option<f64>, Option<f64>, Option<f64>) =
+                (range.get(0)?, range.get(1)?, range.get(2)?);
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let whole = |n: f64| n.max(0.0) as u64;
+            let range = match (offset, length, suffix) {
+                (_, _, Some(suffix)) => Some(ObjectRange::Suffix(whole(suffix))),
+                (None, None, None) => None,
+                (offset, length, None) => Some(ObjectRange::From {
+                    offset: offset.map_or(0, whole),
+                    length: length.map(whole),
+                }),
+            };
+            let only_if = conditions(only_if)?;
+            let get = move |r2: R2Binding| r2.store.get(&r2.bucket, &key, range, only_if);
+            binding_call(&ctx, id, checked, get, |ctx, outcome| {
+                // null; [info, null] when the conditions failed; [info, span, stream].
+                let found = Array::new(ctx.clone())?;
+                match outcome {
+                    GetOutcome::Missing => return Ok(Value::new_null(ctx.clone())),
+                    GetOutcome::Unmet(object) => {
+                        found.set(0, info(ctx, object)?)?;
+                        found.set(1, Value::new_null(ctx.clone()))?;
                     }
-                    Ok(found.into_value())
-                })
-            },
-        )?,
+                    GetOutcome::Found {
+                        info: object,
+                        span,
+                        body,
+                    } => {
+                        found.set(0, info(ctx, object)?)?;
+                        #[allow(clippy::cast_precision_loss)]
+                        found.set(1, vec![span.0 as f64, span.1 as f64])?;
+                        found.set(2, crate::native_stream(ctx, native_body(body))?)?;
+                    }
+                }
+                Ok(found.into_value())
+            })
+        },
     )?;
-    let (isolate, put_host) = (host.isolate.clone(), host.clone());
-    ops.set(
+    ops.add(
         "r2Put",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>,
-                  id: usize,
-                  key: String,
-                  body: Value<'js>,
-                  object: Object<'js>,
-                  only_if: Option<Object<'js>>| {
-                let checked = check_r2_key(&key);
-                let body = body_of(&ctx, &put_host, body)?;
-                let (object, only_if) = (new_object(&object)?, conditions(only_if)?);
-                let put =
-                    move |r2: R2Binding| r2.store.put(&r2.bucket, &key, body, object, only_if);
-                binding_call(&ctx, &isolate, id, checked, put, maybe_info)
-            },
-        )?,
+        move |ctx: Ctx<'js>,
+              id: usize,
+              key: String,
+              body: Value<'js>,
+              object: Object<'js>,
+              only_if: Option<Object<'js>>| {
+            let checked = check_r2_key(&key);
+            let body = body_of(&ctx, body)?;
+            let (object, only_if) = (new_object(&object)?, conditions(only_if)?);
+            let put = move |r2: R2Binding| r2.store.put(&r2.bucket, &key, body, object, only_if);
+            binding_call(&ctx, id, checked, put, maybe_info)
+        },
     )?;
-    let isolate = host.isolate.clone();
-    ops.set(
+    ops.add(
         "r2Delete",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>, id: usize, keys: Vec<String>| {
-                let checked = keys.iter().try_for_each(|key| check_r2_key(key));
-                let delete = move |r2: R2Binding| r2.store.delete(&r2.bucket, keys);
-                binding_call(&ctx, &isolate, id, checked, delete, undefined)
-            },
-        )?,
+        move |ctx: Ctx<'js>, id: usize, keys: Vec<String>| {
+            let checked = keys.iter().try_for_each(|key| check_r2_key(key));
+            let delete = move |r2: R2Binding| r2.store.delete(&r2.bucket, keys);
+            binding_call(&ctx, id, checked, delete, undefined)
+        },
     )?;
-    let isolate = host.isolate.clone();
-    ops.set(
+    ops.add(
         "r2List",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>, id: usize, options: Object<'js>| {
-                let options = ListOptions {
-                    prefix: options
-                        .get::<_, Option<String>>("prefix")?
-                        .unwrap_or_default(),
-                    delimiter: options.get("delimiter")?,
-                    cursor: options.get("cursor")?,
-                    start_after: options.get("startAfter")?,
-                    limit: options.get("limit")?,
-                };
-                let list = move |r2: R2Binding| r2.store.list(&r2.bucket, options);
-                binding_call(&ctx, &isolate, id, Ok(()), list, |ctx, page| {
-                    let objects = Array::new(ctx.clone())?;
-                    for (index, object) in page.objects.into_iter().enumerate() {
-                        objects.set(index, info(ctx, object)?)?;
-                    }
-                    let result = Array::new(ctx.clone())?;
-                    result.set(0, objects)?;
-                    result.set(1, page.delimited_prefixes)?;
-                    result.set(2, page.cursor)?;
-                    Ok(result.into_value())
-                })
-            },
-        )?,
+        move |ctx: Ctx<'js>, id: usize, options: Object<'js>| {
+            let options = ListOptions {
+                prefix: options
+                    .get::<_, Option<String>>("prefix")?
+                    .unwrap_or_default(),
+                delimiter: options.get("delimiter")?,
+                cursor: options.get("cursor")?,
+                start_after: options.get("startAfter")?,
+                limit: options.get("limit")?,
+            };
+            let list = move |r2: R2Binding| r2.store.list(&r2.bucket, options);
+            binding_call(&ctx, id, Ok(()), list, |ctx, page| {
+                let objects = Array::new(ctx.clone())?;
+                for (index, object) in page.objects.into_iter().enumerate() {
+                    objects.set(index, info(ctx, object)?)?;
+                }
+                let result = Array::new(ctx.clone())?;
+                result.set(0, objects)?;
+                result.set(1, page.delimited_prefixes)?;
+                result.set(2, page.cursor)?;
+                Ok(result.into_value())
+            })
+        },
     )?;
-    register_multipart(ctx, ops, host)
+    register_multipart(ops)
 }
 
-fn register_multipart<'js>(
-    ctx: &Ctx<'js>,
-    ops: &Object<'js>,
-    host: &WebHost,
-) -> rquickjs::Result<()> {
-    let isolate = host.isolate.clone();
-    ops.set(
+fn register_multipart<'js>(ops: &Ops<'js>) -> rquickjs::Result<()> {
+    ops.add(
         "r2CreateMultipart",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>, id: usize, key: String, object: Object<'js>| {
-                let checked = check_r2_key(&key);
-                let object = new_object(&object)?;
-                let create =
-                    move |r2: R2Binding| r2.store.create_multipart(&r2.bucket, &key, object);
-                binding_call(&ctx, &isolate, id, checked, create, |ctx, upload_id| {
-                    Ok(rquickjs::String::from_str(ctx.clone(), &upload_id)?.into_value())
-                })
-            },
-        )?,
+        move |ctx: Ctx<'js>, id: usize, key: String, object: Object<'js>| {
+            let checked = check_r2_key(&key);
+            let object = new_object(&object)?;
+            let create = move |r2: R2Binding| r2.store.create_multipart(&r2.bucket, &key, object);
+            binding_call(&ctx, id, checked, create, |ctx, upload_id| {
+                Ok(rquickjs::String::from_str(ctx.clone(), &upload_id)?.into_value())
+            })
+        },
     )?;
-    let (isolate, part_host) = (host.isolate.clone(), host.clone());
-    ops.set(
+    ops.add(
         "r2UploadPart",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>,
-                  id: usize,
-                  key: String,
-                  upload_id: String,
-                  part_number: u32,
-                  body: Value<'js>| {
-                let body = body_of(&ctx, &part_host, body)?;
-                let upload = move |r2: R2Binding| {
-                    r2.store
-                        .upload_part(&r2.bucket, &key, &upload_id, part_number, body)
-                };
-                binding_call(&ctx, &isolate, id, Ok(()), upload, |ctx, etag| {
-                    Ok(rquickjs::String::from_str(ctx.clone(), &etag)?.into_value())
-                })
-            },
-        )?,
+        move |ctx: Ctx<'js>,
+              id: usize,
+              key: String,
+              upload_id: String,
+              part_number: u32,
+              body: Value<'js>| {
+            let body = body_of(&ctx, body)?;
+            let upload = move |r2: R2Binding| {
+                r2.store
+                    .upload_part(&r2.bucket, &key, &upload_id, part_number, body)
+            };
+            binding_call(&ctx, id, Ok(()), upload, |ctx, etag| {
+                Ok(rquickjs::String::from_str(ctx.clone(), &etag)?.into_value())
+            })
+        },
     )?;
-    let isolate = host.isolate.clone();
-    ops.set(
+    ops.add(
         "r2CompleteMultipart",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>,
-                  id: usize,
-                  key: String,
-                  upload_id: String,
-                  parts: Vec<Array<'js>>| {
-                let parts = parts
-                    .iter()
-                    .map(|part| {
-                        Ok(UploadedPart {
-                            part_number: part.get(0)?,
-                            etag: part.get(1)?,
-                        })
+        move |ctx: Ctx<'js>, id: usize, key: String, upload_id: String, parts: Vec<Array<'js>>| {
+            let parts = parts
+                .iter()
+                .map(|part| {
+                    Ok(UploadedPart {
+                        part_number: part.get(0)?,
+                        etag: part.get(1)?,
                     })
-                    .collect::<rquickjs::Result<_>>()?;
-                let complete = move |r2: R2Binding| {
-                    r2.store
-                        .complete_multipart(&r2.bucket, &key, &upload_id, parts)
-                };
-                binding_call(&ctx, &isolate, id, Ok(()), complete, info)
-            },
-        )?,
+                })
+                .collect::<rquickjs::Result<_>>()?;
+            let complete = move |r2: R2Binding| {
+                r2.store
+                    .complete_multipart(&r2.bucket, &key, &upload_id, parts)
+            };
+            binding_call(&ctx, id, Ok(()), complete, info)
+        },
     )?;
-    let isolate = host.isolate.clone();
-    ops.set(
+    ops.add(
         "r2AbortMultipart",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>, id: usize, key: String, upload_id: String| {
-                let abort =
-                    move |r2: R2Binding| r2.store.abort_multipart(&r2.bucket, &key, &upload_id);
-                binding_call(&ctx, &isolate, id, Ok(()), abort, undefined)
-            },
-        )?,
+        move |ctx: Ctx<'js>, id: usize, key: String, upload_id: String| {
+            let abort = move |r2: R2Binding| r2.store.abort_multipart(&r2.bucket, &key, &upload_id);
+            binding_call(&ctx, id, Ok(()), abort, undefined)
+        },
     )
 }

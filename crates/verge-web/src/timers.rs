@@ -5,12 +5,12 @@
 //! table, which aborts every pending task, so no timer outlives its isolate.
 
 use crate::WebHost;
-use rquickjs::{Ctx, Function, Object, Persistent};
+use rquickjs::{Ctx, Function, Persistent};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::task::AbortHandle;
-use verge_js::rquickjs;
+use verge_js::{rquickjs, Ops};
 
 /// Browsers treat a delay above 2^31-1 ms as 0 (HTML §8.6, step 10 of the timer steps).
 const MAX_DELAY_MS: f64 = 2_147_483_647.0;
@@ -28,11 +28,8 @@ impl Drop for TimerTable {
     }
 }
 
-pub(crate) fn register<'js>(
-    ctx: &Ctx<'js>,
-    ops: &Object<'js>,
-    host: &WebHost,
-) -> rquickjs::Result<()> {
+pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
+    let ctx = ops.ctx();
     verge_js::store_host_state(
         ctx,
         TimerTable {
@@ -40,19 +37,17 @@ pub(crate) fn register<'js>(
             pending: RefCell::default(),
         },
     )?;
-    ops.set(
-        "timerInit",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, fire: Function<'js>| {
-            let fire = Persistent::save(&ctx, fire);
-            verge_js::with_host_state(&ctx, |table: &TimerTable| {
-                *table.fire.borrow_mut() = Some(fire)
-            });
-        })?,
-    )?;
-    let isolate = host.isolate.clone();
-    ops.set(
+    ops.add("timerInit", |ctx: Ctx<'js>, fire: Function<'js>| {
+        let fire = Persistent::save(&ctx, fire);
+        verge_js::with_host_state(&ctx, |table: &TimerTable| {
+            *table.fire.borrow_mut() = Some(fire)
+        });
+    })?;
+    let isolate = verge_js::IsolateHandle::of(ops.ctx())
+        .ok_or_else(|| rquickjs::Error::new_from_js("context", "isolate"))?;
+    ops.add(
         "timerStart",
-        Function::new(ctx.clone(), move |ctx: Ctx<'js>, id: u32, delay_ms: f64| {
+        move |ctx: Ctx<'js>, id: u32, delay_ms: f64| {
             let delay_ms = if (0.0..=MAX_DELAY_MS).contains(&delay_ms) {
                 delay_ms
             } else {
@@ -79,16 +74,13 @@ pub(crate) fn register<'js>(
             verge_js::with_host_state(&ctx, |table: &TimerTable| {
                 table.pending.borrow_mut().insert(id, task.abort_handle())
             });
-        })?,
+        },
     )?;
-    ops.set(
-        "timerCancel",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, id: u32| {
-            verge_js::with_host_state(&ctx, |table: &TimerTable| {
-                if let Some(task) = table.pending.borrow_mut().remove(&id) {
-                    task.abort();
-                }
-            });
-        })?,
-    )
+    ops.add("timerCancel", |ctx: Ctx<'js>, id: u32| {
+        verge_js::with_host_state(&ctx, |table: &TimerTable| {
+            if let Some(task) = table.pending.borrow_mut().remove(&id) {
+                task.abort();
+            }
+        });
+    })
 }

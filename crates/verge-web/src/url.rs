@@ -2,10 +2,9 @@
 //! crate's WHATWG implementation (its `quirks` module is the setter API of the URL Standard).
 
 use crate::WebHost;
-use rquickjs::{Ctx, Function, Object};
 use std::borrow::Cow;
 use url::{quirks, Url};
-use verge_js::rquickjs;
+use verge_js::{rquickjs, Ops};
 
 /// The components in the order `url.js` reads them: href, origin, protocol, username, password,
 /// host, hostname, port, pathname, search, hash.
@@ -96,61 +95,35 @@ fn set(url: &mut Url, setter: &str, value: &str) {
 }
 
 /// The parser and setters of `url.js`.
-pub(crate) fn register<'js>(
-    ctx: &Ctx<'js>,
-    ops: &Object<'js>,
-    _host: &WebHost,
-) -> rquickjs::Result<()> {
-    ops.set(
-        "urlParse",
-        Function::new(ctx.clone(), |input: String, base: Option<String>| {
-            parse(&input, base.as_deref()).map(|url| components(&url))
-        })?,
-    )?;
-    ops.set(
-        "urlHref",
-        Function::new(ctx.clone(), |input: String| {
-            parse(&input, None).map(String::from)
-        }),
-    )?;
-    ops.set(
-        "urlSet",
-        Function::new(
-            ctx.clone(),
-            |href: String, setter: String, value: String| {
-                parse(&href, None).map(|mut url| {
-                    set(&mut url, &setter, &value);
-                    components(&url)
-                })
-            },
-        )?,
-    )
+pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
+    ops.add("urlParse", |input: String, base: Option<String>| {
+        parse(&input, base.as_deref()).map(|url| components(&url))
+    })?;
+    ops.add("urlHref", |input: String| {
+        parse(&input, None).map(String::from)
+    })?;
+    ops.add("urlSet", |href: String, setter: String, value: String| {
+        parse(&href, None).map(|mut url| {
+            set(&mut url, &setter, &value);
+            components(&url)
+        })
+    })
 }
 
 /// The urlencoded codec of `url_search_params.js`.
-pub(crate) fn register_form<'js>(
-    ctx: &Ctx<'js>,
-    ops: &Object<'js>,
-    _host: &WebHost,
-) -> rquickjs::Result<()> {
-    ops.set(
-        "formDecode",
-        Function::new(ctx.clone(), |query: String| {
-            url::form_urlencoded::parse(query.as_bytes())
-                .map(|(k, v)| vec![k.into_owned(), v.into_owned()])
-                .collect::<Vec<_>>()
-        })?,
-    )?;
-    ops.set(
-        "formEncode",
-        Function::new(ctx.clone(), |pairs: Vec<Vec<String>>| {
-            let mut serializer = url::form_urlencoded::Serializer::new(String::new());
-            for pair in &pairs {
-                if let [name, value] = pair.as_slice() {
-                    serializer.append_pair(name, value);
-                }
+pub(crate) fn register_form<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
+    ops.add("formDecode", |query: String| {
+        url::form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| vec![k.into_owned(), v.into_owned()])
+            .collect::<Vec<_>>()
+    })?;
+    ops.add("formEncode", |pairs: Vec<Vec<String>>| {
+        let mut serializer = url::form_urlencoded::Serializer::new(String::new());
+        for pair in &pairs {
+            if let [name, value] = pair.as_slice() {
+                serializer.append_pair(name, value);
             }
-            serializer.finish()
-        })?,
-    )
+        }
+        serializer.finish()
+    })
 }

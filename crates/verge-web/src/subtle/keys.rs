@@ -23,8 +23,8 @@ use aws_lc_rs::signature::{
     self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, ParsedPublicKey, RsaEncoding, RsaParameters,
     RsaPssSaltLength, UnparsedPublicKey, VerificationAlgorithm,
 };
-use rquickjs::{Array, Ctx, Function, Object, TypedArray};
-use verge_js::{bytes_of, rquickjs};
+use rquickjs::{Array, Ctx, TypedArray};
+use verge_js::{bytes_of, rquickjs, Ops};
 
 /// The key types, as `subtle.js` names them: a curve, an OKP algorithm, or RSA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -764,55 +764,43 @@ fn imported_to_js<'js>(
     Ok(array)
 }
 
-pub(super) fn register<'js>(ctx: &Ctx<'js>, ops: &Object<'js>) -> rquickjs::Result<()> {
+pub(super) fn register<'js>(ops: &Ops<'js>) -> rquickjs::Result<()> {
     let kind_of = |ctx: &Ctx<'js>, name: &str| Kind::named(name).map_err(|m| throw(ctx, m));
     let hash_of = |ctx: &Ctx<'js>, name: &str| Hash::named(name).map_err(|m| throw(ctx, m));
-    ops.set(
+    ops.add(
         "keyGenerate",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>, kind: String, modulus_bits: u32, exponent: Bytes<'js>| {
-                let kind = kind_of(&ctx, &kind)?;
-                let (private, public) = generate(kind, modulus_bits, &bytes_of(&exponent))
-                    .map_err(|m| throw(&ctx, m))?;
-                pair_to_js(&ctx, private, public)
-            },
-        )?,
+        move |ctx: Ctx<'js>, kind: String, modulus_bits: u32, exponent: Bytes<'js>| {
+            let kind = kind_of(&ctx, &kind)?;
+            let (private, public) =
+                generate(kind, modulus_bits, &bytes_of(&exponent)).map_err(|m| throw(&ctx, m))?;
+            pair_to_js(&ctx, private, public)
+        },
     )?;
-    ops.set(
+    ops.add(
         "keyImport",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>, kind: String, format: String, data: Bytes<'js>| {
-                let kind = kind_of(&ctx, &kind)?;
-                imported_to_js(&ctx, import(kind, &format, &bytes_of(&data)))
-            },
-        )?,
+        move |ctx: Ctx<'js>, kind: String, format: String, data: Bytes<'js>| {
+            let kind = kind_of(&ctx, &kind)?;
+            imported_to_js(&ctx, import(kind, &format, &bytes_of(&data)))
+        },
     )?;
-    ops.set(
+    ops.add(
         "keyFromParts",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>, kind: String, parts: Vec<Bytes<'js>>| {
-                let kind = kind_of(&ctx, &kind)?;
-                let parts: Vec<Vec<u8>> = parts.iter().map(bytes_of).collect();
-                imported_to_js(&ctx, from_parts(kind, &parts))
-            },
-        )?,
+        move |ctx: Ctx<'js>, kind: String, parts: Vec<Bytes<'js>>| {
+            let kind = kind_of(&ctx, &kind)?;
+            let parts: Vec<Vec<u8>> = parts.iter().map(bytes_of).collect();
+            imported_to_js(&ctx, from_parts(kind, &parts))
+        },
     )?;
-    ops.set(
+    ops.add(
         "keyParts",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>, kind: String, private: bool, der: Bytes<'js>| {
-                let kind = kind_of(&ctx, &kind)?;
-                let parts = parts(kind, private, &bytes_of(&der)).map_err(|m| throw(&ctx, m))?;
-                parts
-                    .into_iter()
-                    .map(|part| TypedArray::<u8>::new(ctx.clone(), part))
-                    .collect::<rquickjs::Result<Vec<_>>>()
-            },
-        )?,
+        move |ctx: Ctx<'js>, kind: String, private: bool, der: Bytes<'js>| {
+            let kind = kind_of(&ctx, &kind)?;
+            let parts = parts(kind, private, &bytes_of(&der)).map_err(|m| throw(&ctx, m))?;
+            parts
+                .into_iter()
+                .map(|part| TypedArray::<u8>::new(ctx.clone(), part))
+                .collect::<rquickjs::Result<Vec<_>>>()
+        },
     )?;
     // `algorithm` is [scheme, key type, hash]: ECDSA, Ed25519, RSASSA-PKCS1-v1_5 or RSA-PSS.
     let algorithm_of =
@@ -823,80 +811,68 @@ pub(super) fn register<'js>(ctx: &Ctx<'js>, ops: &Object<'js>) -> rquickjs::Resu
             let scheme = Scheme::named(scheme).map_err(|m| throw(ctx, m))?;
             Ok((scheme, kind_of(ctx, kind)?, hash_of(ctx, hash)?))
         };
-    ops.set(
+    ops.add(
         "keySign",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>,
-                  algorithm: Vec<String>,
-                  key: Bytes<'js>,
-                  data: Bytes<'js>,
-                  salt: u32| {
-                let (scheme, kind, hash) = algorithm_of(&ctx, &algorithm)?;
-                to_js(
-                    &ctx,
-                    sign(scheme, kind, hash, &bytes_of(&key), &bytes_of(&data), salt),
-                )
-            },
-        )?,
+        move |ctx: Ctx<'js>,
+              algorithm: Vec<String>,
+              key: Bytes<'js>,
+              data: Bytes<'js>,
+              salt: u32| {
+            let (scheme, kind, hash) = algorithm_of(&ctx, &algorithm)?;
+            to_js(
+                &ctx,
+                sign(scheme, kind, hash, &bytes_of(&key), &bytes_of(&data), salt),
+            )
+        },
     )?;
-    ops.set(
+    ops.add(
         "keyVerify",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>,
-                  algorithm: Vec<String>,
-                  key: Bytes<'js>,
-                  signature: Bytes<'js>,
-                  data: Bytes<'js>,
-                  salt: u32| {
-                let (scheme, kind, hash) = algorithm_of(&ctx, &algorithm)?;
-                verify(
-                    scheme,
-                    kind,
+        move |ctx: Ctx<'js>,
+              algorithm: Vec<String>,
+              key: Bytes<'js>,
+              signature: Bytes<'js>,
+              data: Bytes<'js>,
+              salt: u32| {
+            let (scheme, kind, hash) = algorithm_of(&ctx, &algorithm)?;
+            verify(
+                scheme,
+                kind,
+                hash,
+                &bytes_of(&key),
+                &bytes_of(&signature),
+                &bytes_of(&data),
+                salt,
+            )
+            .map_err(|m| throw(&ctx, m))
+        },
+    )?;
+    ops.add(
+        "keyDerive",
+        move |ctx: Ctx<'js>, kind: String, key: Bytes<'js>, peer: Bytes<'js>| {
+            let kind = kind_of(&ctx, &kind)?;
+            to_js(&ctx, derive(kind, &bytes_of(&key), &bytes_of(&peer)))
+        },
+    )?;
+    ops.add(
+        "rsaOaep",
+        move |ctx: Ctx<'js>,
+              encrypt: bool,
+              hash: String,
+              key: Bytes<'js>,
+              label: Bytes<'js>,
+              data: Bytes<'js>| {
+            let hash = hash_of(&ctx, &hash)?;
+            to_js(
+                &ctx,
+                rsa_oaep(
+                    encrypt,
                     hash,
                     &bytes_of(&key),
-                    &bytes_of(&signature),
+                    &bytes_of(&label),
                     &bytes_of(&data),
-                    salt,
-                )
-                .map_err(|m| throw(&ctx, m))
-            },
-        )?,
-    )?;
-    ops.set(
-        "keyDerive",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>, kind: String, key: Bytes<'js>, peer: Bytes<'js>| {
-                let kind = kind_of(&ctx, &kind)?;
-                to_js(&ctx, derive(kind, &bytes_of(&key), &bytes_of(&peer)))
-            },
-        )?,
-    )?;
-    ops.set(
-        "rsaOaep",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>,
-                  encrypt: bool,
-                  hash: String,
-                  key: Bytes<'js>,
-                  label: Bytes<'js>,
-                  data: Bytes<'js>| {
-                let hash = hash_of(&ctx, &hash)?;
-                to_js(
-                    &ctx,
-                    rsa_oaep(
-                        encrypt,
-                        hash,
-                        &bytes_of(&key),
-                        &bytes_of(&label),
-                        &bytes_of(&data),
-                    ),
-                )
-            },
-        )?,
+                ),
+            )
+        },
     )
 }
 

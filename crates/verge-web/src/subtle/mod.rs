@@ -12,8 +12,8 @@ use aws_lc_rs::cipher::{
     PaddedBlockEncryptingKey, UnboundCipherKey,
 };
 use aws_lc_rs::{digest, hmac};
-use rquickjs::{Ctx, Function, Object, TypedArray};
-use verge_js::{bytes_of, rquickjs};
+use rquickjs::{Ctx, TypedArray};
+use verge_js::{bytes_of, rquickjs, Ops};
 
 /// The hash functions WebCrypto names, as `subtle.js` normalizes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -359,158 +359,117 @@ fn hash_of(ctx: &Ctx<'_>, name: &str) -> rquickjs::Result<Hash> {
     Hash::named(name).map_err(|message| type_error(ctx, &message))
 }
 
-pub(crate) fn register<'js>(
-    ctx: &Ctx<'js>,
-    ops: &Object<'js>,
-    _host: &WebHost,
-) -> rquickjs::Result<()> {
-    ops.set(
-        "digest",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>, hash: String, data: Bytes<'js>| {
-                let output = digest::digest(hash_of(&ctx, &hash)?.digest(), &bytes_of(&data));
-                TypedArray::<u8>::new(ctx.clone(), output.as_ref().to_vec())
-            },
-        )?,
-    )?;
-    ops.set(
+pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
+    ops.add("digest", |ctx: Ctx<'js>, hash: String, data: Bytes<'js>| {
+        let output = digest::digest(hash_of(&ctx, &hash)?.digest(), &bytes_of(&data));
+        TypedArray::<u8>::new(ctx.clone(), output.as_ref().to_vec())
+    })?;
+    ops.add(
         "hmacSign",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>, hash: String, key: Bytes<'js>, data: Bytes<'js>| {
-                let key = hmac::Key::new(hash_of(&ctx, &hash)?.hmac(), &bytes_of(&key));
-                let tag = hmac::sign(&key, &bytes_of(&data));
-                TypedArray::<u8>::new(ctx.clone(), tag.as_ref().to_vec())
-            },
-        )?,
+        |ctx: Ctx<'js>, hash: String, key: Bytes<'js>, data: Bytes<'js>| {
+            let key = hmac::Key::new(hash_of(&ctx, &hash)?.hmac(), &bytes_of(&key));
+            let tag = hmac::sign(&key, &bytes_of(&data));
+            TypedArray::<u8>::new(ctx.clone(), tag.as_ref().to_vec())
+        },
     )?;
-    ops.set(
+    ops.add(
         "hmacVerify",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>,
-             hash: String,
-             key: Bytes<'js>,
-             signature: Bytes<'js>,
-             data: Bytes<'js>| {
-                let key = hmac::Key::new(hash_of(&ctx, &hash)?.hmac(), &bytes_of(&key));
-                Ok::<_, rquickjs::Error>(
-                    hmac::verify(&key, &bytes_of(&data), &bytes_of(&signature)).is_ok(),
-                )
-            },
-        )?,
+        |ctx: Ctx<'js>, hash: String, key: Bytes<'js>, signature: Bytes<'js>, data: Bytes<'js>| {
+            let key = hmac::Key::new(hash_of(&ctx, &hash)?.hmac(), &bytes_of(&key));
+            Ok::<_, rquickjs::Error>(
+                hmac::verify(&key, &bytes_of(&data), &bytes_of(&signature)).is_ok(),
+            )
+        },
     )?;
-    ops.set(
+    ops.add(
         "aesGcm",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>,
-             encrypt: bool,
-             key: Bytes<'js>,
-             iv: Bytes<'js>,
-             aad: Bytes<'js>,
-             data: Bytes<'js>,
-             tag_bits: usize| {
-                let (key, iv, aad) = (bytes_of(&key), bytes_of(&iv), bytes_of(&aad));
-                let result = aes_gcm(encrypt, &key, &iv, &aad, bytes_of(&data), tag_bits / 8);
-                to_js(&ctx, result)
-            },
-        )?,
+        |ctx: Ctx<'js>,
+         encrypt: bool,
+         key: Bytes<'js>,
+         iv: Bytes<'js>,
+         aad: Bytes<'js>,
+         data: Bytes<'js>,
+         tag_bits: usize| {
+            let (key, iv, aad) = (bytes_of(&key), bytes_of(&iv), bytes_of(&aad));
+            let result = aes_gcm(encrypt, &key, &iv, &aad, bytes_of(&data), tag_bits / 8);
+            to_js(&ctx, result)
+        },
     )?;
-    ops.set(
+    ops.add(
         "aesCbc",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>, encrypt: bool, key: Bytes<'js>, iv: Bytes<'js>, data: Bytes<'js>| {
-                to_js(
-                    &ctx,
-                    aes_cbc(encrypt, &bytes_of(&key), &bytes_of(&iv), bytes_of(&data)),
-                )
-            },
-        )?,
+        |ctx: Ctx<'js>, encrypt: bool, key: Bytes<'js>, iv: Bytes<'js>, data: Bytes<'js>| {
+            to_js(
+                &ctx,
+                aes_cbc(encrypt, &bytes_of(&key), &bytes_of(&iv), bytes_of(&data)),
+            )
+        },
     )?;
-    ops.set(
+    ops.add(
         "aesCtr",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>, key: Bytes<'js>, counter: Bytes<'js>, length: u32, data: Bytes<'js>| {
-                to_js(
-                    &ctx,
-                    aes_ctr(
-                        &bytes_of(&key),
-                        &bytes_of(&counter),
-                        length,
-                        bytes_of(&data),
-                    ),
-                )
-            },
-        )?,
+        |ctx: Ctx<'js>, key: Bytes<'js>, counter: Bytes<'js>, length: u32, data: Bytes<'js>| {
+            to_js(
+                &ctx,
+                aes_ctr(
+                    &bytes_of(&key),
+                    &bytes_of(&counter),
+                    length,
+                    bytes_of(&data),
+                ),
+            )
+        },
     )?;
-    ops.set(
+    ops.add(
         "aesKw",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>, wrap: bool, key: Bytes<'js>, data: Bytes<'js>| {
-                to_js(&ctx, aes_kw(wrap, &bytes_of(&key), &bytes_of(&data)))
-            },
-        )?,
+        |ctx: Ctx<'js>, wrap: bool, key: Bytes<'js>, data: Bytes<'js>| {
+            to_js(&ctx, aes_kw(wrap, &bytes_of(&key), &bytes_of(&data)))
+        },
     )?;
-    ops.set(
+    ops.add(
         "pbkdf2",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>,
-             hash: String,
-             password: Bytes<'js>,
-             salt: Bytes<'js>,
-             iterations: u32,
-             bytes: usize| {
-                let hash = hash_of(&ctx, &hash)?;
-                to_js(
-                    &ctx,
-                    pbkdf2(
-                        hash,
-                        &bytes_of(&password),
-                        &bytes_of(&salt),
-                        iterations,
-                        bytes,
-                    ),
-                )
-            },
-        )?,
+        |ctx: Ctx<'js>,
+         hash: String,
+         password: Bytes<'js>,
+         salt: Bytes<'js>,
+         iterations: u32,
+         bytes: usize| {
+            let hash = hash_of(&ctx, &hash)?;
+            to_js(
+                &ctx,
+                pbkdf2(
+                    hash,
+                    &bytes_of(&password),
+                    &bytes_of(&salt),
+                    iterations,
+                    bytes,
+                ),
+            )
+        },
     )?;
-    ops.set(
+    ops.add(
         "hkdf",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>,
-             hash: String,
-             key: Bytes<'js>,
-             salt: Bytes<'js>,
-             info: Bytes<'js>,
-             bytes: usize| {
-                let hash = hash_of(&ctx, &hash)?;
-                to_js(
-                    &ctx,
-                    hkdf(
-                        hash,
-                        &bytes_of(&key),
-                        &bytes_of(&salt),
-                        &bytes_of(&info),
-                        bytes,
-                    ),
-                )
-            },
-        )?,
+        |ctx: Ctx<'js>,
+         hash: String,
+         key: Bytes<'js>,
+         salt: Bytes<'js>,
+         info: Bytes<'js>,
+         bytes: usize| {
+            let hash = hash_of(&ctx, &hash)?;
+            to_js(
+                &ctx,
+                hkdf(
+                    hash,
+                    &bytes_of(&key),
+                    &bytes_of(&salt),
+                    &bytes_of(&info),
+                    bytes,
+                ),
+            )
+        },
     )?;
-    ops.set(
-        "timingSafeEqual",
-        Function::new(ctx.clone(), |a: Bytes<'js>, b: Bytes<'js>| {
-            constant_time_eq(&bytes_of(&a), &bytes_of(&b))
-        })?,
-    )?;
-    keys::register(ctx, ops)
+    ops.add("timingSafeEqual", |a: Bytes<'js>, b: Bytes<'js>| {
+        constant_time_eq(&bytes_of(&a), &bytes_of(&b))
+    })?;
+    keys::register(ops)
 }
 
 #[cfg(test)]

@@ -40,7 +40,6 @@ pub async fn run_js(name: &str, source: &str, data: Option<&str>) -> Result<Resu
             console: Rc::new(move |level: LogLevel, text: &str| {
                 sink_lines.borrow_mut().push(format!("{level:?}: {text}"))
             }),
-            isolate: isolate.handle(),
             outbound: Rc::new(NoNetwork),
             subrequest_limit: 1000,
             cache: None,
