@@ -230,7 +230,7 @@ pub async fn run_file(
         subrequest_limit: u32::MAX,
         cache: None,
     };
-    if let Err(e) = verge_web::install(&isolate, host) {
+    if let Err(e) = verge_web::install(&isolate, host, &verge_web::WEB) {
         return failure("(file)", e.to_string());
     }
     let base = format!("{ORIGIN}/{relative}");

@@ -9,6 +9,7 @@
 
 mod format;
 mod outbound;
+mod platform;
 mod policy;
 mod worker;
 

@@ -142,13 +142,8 @@ pub struct BlankIsolate(Isolate);
 impl BlankIsolate {
     pub fn new() -> Result<Self, LoadError> {
         let isolate = Isolate::new(IsolateLimits::default()).map_err(LoadError::Internal)?;
-        let host = WebHost {
-            console: Rc::new(|_, _| {}),
-            outbound: Rc::new(Refused("no worker owns this isolate")),
-            subrequest_limit: 0,
-            cache: None,
-        };
-        verge_web::install(&isolate, host).map_err(LoadError::Internal)?;
+        verge_web::install(&isolate, WebHost::unreachable(), &crate::platform::PLATFORM)
+            .map_err(LoadError::Internal)?;
         Ok(Self(isolate))
     }
 }

@@ -44,6 +44,7 @@ pub async fn run_js(name: &str, source: &str, data: Option<&str>) -> Result<Resu
             subrequest_limit: 1000,
             cache: None,
         },
+        &verge_web::WEB,
     )
     .map_err(|e| e.to_string())?;
     let settled = isolate
