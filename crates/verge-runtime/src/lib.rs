@@ -7,12 +7,14 @@
 //! Nothing here serves HTTP: requests and responses are plain data ([`Request`],
 //! [`Response`]), so the server and the tests share one path.
 
+mod entry;
 mod format;
 mod outbound;
 mod platform;
 mod policy;
 mod worker;
 
+pub use entry::Outcome;
 pub use outbound::HttpClient;
 pub use policy::NetworkPolicy;
 pub use verge_js::{ModuleCache, OpError};
@@ -21,6 +23,5 @@ pub use verge_web::{
     Outbound, OutboundFuture, RedirectMode, Request, Response,
 };
 pub use worker::{
-    BlankIsolate, Grants, LoadError, Outcome, Refused, ServiceResolver, Storage, Worker,
-    WorkerLimits,
+    BlankIsolate, Grants, LoadError, Refused, ServiceResolver, Storage, Worker, WorkerLimits,
 };

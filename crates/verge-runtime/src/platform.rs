@@ -7,7 +7,7 @@ use verge_web::{Api, Platform};
 pub static PLATFORM: Platform = Platform::new(apis);
 
 fn apis() -> Vec<&'static Api> {
-    verge_web::APIS.iter().collect()
+    verge_web::APIS.iter().chain(crate::entry::APIS).collect()
 }
 
 #[cfg(test)]

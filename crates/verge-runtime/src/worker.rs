@@ -1,5 +1,6 @@
 //! One loaded worker on one thread: its isolate, its entry point and `env`, and the fetch path.
 
+use crate::entry::{self, Event, Outcome};
 use crate::format;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -9,12 +10,11 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use verge_config::WorkerConfig;
 use verge_js::rquickjs::context::EvalOptions;
-use verge_js::rquickjs::{self, Ctx, Function, Object, Promise, Value};
+use verge_js::rquickjs::{self, Ctx, Value};
 use verge_js::{Isolate, IsolateLimits, JsError, ModuleCache};
 use verge_storage::{BucketStore, CacheStore, KvStore, SqlStore};
 use verge_web::{
-    CacheBinding, ConsoleSink, D1Binding, HeaderList, KvBinding, Outbound, R2Binding, Request,
-    Response, WebHost,
+    CacheBinding, ConsoleSink, D1Binding, KvBinding, Outbound, R2Binding, Request, WebHost,
 };
 
 /// Per-worker limits; defaults follow Workers' paid plan where one exists.
@@ -115,23 +115,6 @@ pub enum LoadError {
     Script(JsError),
     #[error("{0}")]
     Internal(JsError),
-}
-
-/// What became of one request.
-#[derive(Debug)]
-pub enum Outcome {
-    Response(Response),
-    /// The handler threw, rejected or returned something other than a Response.
-    Exception {
-        error: JsError,
-        pass_through: bool,
-    },
-    /// The request ran past a limit (CPU time) and was stopped; the message names the limit.
-    LimitExceeded {
-        message: String,
-    },
-    /// A handler that answers nothing (`scheduled`) finished without throwing.
-    Completed,
 }
 
 /// An isolate with the Web APIs installed that belongs to no worker yet. A server makes one
@@ -295,12 +278,10 @@ impl Worker {
                         env.set(binding, verge_web::fetcher(ctx, assets)?)?;
                     }
                 }
-                let internals = verge_web::internals(ctx)?;
-                internals.set("env", env.clone())?;
+                entry::set_env(ctx, env.clone())?;
                 if let (true, Some(env)) = (nodejs_compat, env.as_object()) {
                     verge_web::install_node_globals(ctx, env)?;
                 }
-                let finish_load: Function = internals.get("finishLoad")?;
                 let (evaluation, namespace) = if is_module {
                     let module = loader.declare_entry(ctx, main, source)?;
                     let (module, evaluation) = module.eval()?;
@@ -324,10 +305,7 @@ impl Worker {
                         Value::new_undefined(ctx.clone()),
                     )
                 };
-                let bound: Promise = finish_load.call((evaluation, namespace))?;
-                verge_js::settle(ctx, bound, |_, format: Value| {
-                    Ok(format.as_string().and_then(|s| s.to_string().ok()))
-                })
+                entry::finish_load(ctx, evaluation, namespace)
             })
             .map_err(LoadError::Script)?;
         loaded
@@ -358,43 +336,24 @@ impl Worker {
     /// Runs the fetch handler for `request`. `ctx.waitUntil` work goes on in a local task after
     /// this returns, for at most the configured bound.
     pub async fn fetch(&self, request: Request) -> Outcome {
-        let Request {
-            method,
-            url,
-            headers,
-            body,
-            cf,
-            depth,
-            ..
-        } = request;
-        self.dispatch(depth, move |ctx, internals, env| {
-            let dispatch: Function = internals.get("dispatchFetch")?;
-            let body = verge_web::host_body_to_js(ctx, body)?;
-            dispatch.call((method, url, headers.into_js(), body, cf.as_deref(), env))
-        })
-        .await
+        let depth = request.depth;
+        self.dispatch(depth, Event::Fetch(request)).await
     }
 
     /// Runs the scheduled handler for cron trigger `cron` firing at `scheduled_time_ms` (ms
     /// since the epoch): [`Outcome::Completed`] unless it throws or runs past a limit, with the
     /// same limits and `ctx.waitUntil` as a request.
     pub async fn scheduled(&self, cron: &str, scheduled_time_ms: f64) -> Outcome {
-        let cron = cron.to_owned();
-        self.dispatch(0, move |_, internals, env| {
-            let dispatch: Function = internals.get("dispatchScheduled")?;
-            dispatch.call((cron, scheduled_time_ms, env))
-        })
-        .await
+        let event = Event::Scheduled {
+            cron: cron.to_owned(),
+            time_ms: scheduled_time_ms,
+        };
+        self.dispatch(0, event).await
     }
 
-    /// Runs one event through the JavaScript `start` begins (given `internals` and `env`),
-    /// which answers as `dispatchFetch` does (the outcome, or a promise of it): under the CPU
-    /// and wall-time limits, with `ctx.waitUntil` work kept alive after.
-    async fn dispatch(
-        &self,
-        depth: u32,
-        start: impl for<'js> FnOnce(&Ctx<'js>, &Object<'js>, Value<'js>) -> rquickjs::Result<Value<'js>>,
-    ) -> Outcome {
+    /// Runs `event` (that came through `depth` service bindings) under the CPU and wall-time
+    /// limits, with `ctx.waitUntil` work kept alive after.
+    async fn dispatch(&self, depth: u32, event: Event) -> Outcome {
         let tag = self.last_request.get() + 1;
         self.last_request.set(tag);
         let (stop, mut stopped) = oneshot::channel();
@@ -403,10 +362,7 @@ impl Worker {
             if depth > 0 {
                 verge_web::set_request_depth(ctx, tag, depth)?;
             }
-            let internals = verge_web::internals(ctx)?;
-            let env: Value = internals.get("env")?;
-            let started = start(ctx, &internals, env)?;
-            verge_js::settle_value(ctx, started, read_outcome)
+            entry::dispatch(ctx, event)
         });
         let outcome = match dispatched {
             Ok(receiver) => tokio::select! {
@@ -504,55 +460,6 @@ impl Worker {
             Ok(())
         });
     }
-}
-
-/// Reads `{ parts, error, passThrough, done }` from `dispatchFetch` (see `fetch_event.js`).
-fn read_outcome<'js>(
-    ctx: &Ctx<'js>,
-    value: Value<'js>,
-) -> rquickjs::Result<(Outcome, Option<verge_js::Settled<()>>)> {
-    let object: Object = value.get()?;
-    let done = match object.get::<_, Option<Promise>>("done")? {
-        Some(done) => Some(verge_js::settle(ctx, done, |_, _| Ok(()))?),
-        None => None,
-    };
-    let pass_through: bool = object.get("passThrough").unwrap_or(false);
-    if let Some(parts) = object.get::<_, Option<rquickjs::Array>>("parts")? {
-        let status: u16 = parts.get(0)?;
-        let headers = HeaderList::from_js(parts.get(2)?);
-        let body: Value = parts.get(3)?;
-        let body = verge_web::host_body_from_js(ctx, body)?;
-        if status == 0 {
-            let error = JsError::thrown(
-                "TypeError",
-                "The worker returned an error response (Response.error()).",
-            );
-            return Ok((
-                Outcome::Exception {
-                    error,
-                    pass_through,
-                },
-                done,
-            ));
-        }
-        let response = Response {
-            status_text: parts.get(1)?,
-            ..Response::new(status, headers, body)
-        };
-        return Ok((Outcome::Response(response), done));
-    }
-    let error: Value = object.get("error")?;
-    if error.is_undefined() {
-        return Ok((Outcome::Completed, done));
-    }
-    let error = JsError::from_value(ctx, error);
-    Ok((
-        Outcome::Exception {
-            error,
-            pass_through,
-        },
-        done,
-    ))
 }
 
 /// The loader's rules from wrangler's `[[rules]]` of a worker whose entry is `main`.

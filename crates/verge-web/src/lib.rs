@@ -147,17 +147,6 @@ pub const APIS: &[Api] = &[
     api!("js/d1.js", d1::register; globals []; internals ["makeD1Database"]),
     api!("js/r2.js", r2::register; globals []; internals ["makeR2Bucket"]),
     api!("js/cache.js", cache::register; globals ["Cache", "CacheStorage", "caches"]; internals []),
-    api!("js/fetch_event.js"),
-    api!("js/scheduled.js"; globals ["ScheduledController"]; internals ["dispatchScheduled"]),
-    api!("js/service_worker.js";
-    globals [
-        "FetchEvent", "ScheduledEvent", "addEventListener", "removeEventListener",
-        "dispatchEvent",
-    ];
-    internals [
-        "hasFetchListeners", "dispatchFetchEvent", "hasScheduledListeners",
-        "dispatchScheduledEvent",
-    ]),
     // nodejs_compat's modules: loaded when a worker imports one (see `node`).
     api!("js/node/events.js"; globals []; internals ["node:events"]),
     api!("js/node/buffer.js", node::register; globals []; internals ["node:buffer"]),

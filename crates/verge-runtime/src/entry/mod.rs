@@ -1,0 +1,146 @@
+//! A worker's entry points — `export default { fetch, scheduled }` or service-worker
+//! `addEventListener`, with the `ExecutionContext` they get — and the protocol by which the host
+//! runs them, both sides here: the JavaScript (`fetch_event.js`, `scheduled.js`,
+//! `service_worker.js`) and the Rust that calls it and reads what it answers. Each name of the
+//! protocol (`finishLoad`, `dispatchFetch`, `dispatchScheduled`, the outcome's fields) is
+//! written once on each side.
+//!
+//! Lifecycle: [`finish_load`] once per isolate, after the entry module has evaluated; then
+//! [`dispatch`] once per event, each answering an [`Outcome`] (and, when the handler called
+//! `ctx.waitUntil`, a promise of that work).
+
+use rquickjs::{Array, Ctx, Function, Object, Promise, Value};
+use verge_js::{rquickjs, JsError, Settled};
+use verge_web::{api, Api, HeaderList, Request, Response};
+
+/// The entry points' files, after the Web platform's.
+pub(crate) const APIS: &[Api] = &[
+    api!("src/entry/fetch_event.js"),
+    api!("src/entry/scheduled.js";
+        globals ["ScheduledController"];
+        internals ["dispatchScheduled"]),
+    api!("src/entry/service_worker.js";
+    globals [
+        "FetchEvent", "ScheduledEvent", "addEventListener", "removeEventListener",
+        "dispatchEvent",
+    ];
+    internals [
+        "hasFetchListeners", "dispatchFetchEvent", "hasScheduledListeners",
+        "dispatchScheduledEvent",
+    ]),
+];
+
+/// What became of one event.
+#[derive(Debug)]
+pub enum Outcome {
+    Response(Response),
+    /// The handler threw, rejected or returned something other than a Response.
+    Exception {
+        error: JsError,
+        pass_through: bool,
+    },
+    /// The event ran past a limit (CPU or wall time) and was stopped; the message names it.
+    LimitExceeded {
+        message: String,
+    },
+    /// A handler that answers nothing (`scheduled`) finished without throwing.
+    Completed,
+}
+
+/// An event for a worker's handlers.
+pub(crate) enum Event {
+    /// A request for `fetch`.
+    Fetch(Request),
+    /// Cron trigger `cron` firing at `time_ms` (ms since the epoch), for `scheduled`.
+    Scheduled { cron: String, time_ms: f64 },
+}
+
+/// Keeps the worker's `env` in the isolate, for every event's handler.
+pub(crate) fn set_env<'js>(ctx: &Ctx<'js>, env: Value<'js>) -> rquickjs::Result<()> {
+    verge_web::internals(ctx)?.set("env", env)
+}
+
+/// Once the entry module has evaluated (`evaluation`, the promise of its top-level await; its
+/// `namespace`; both undefined for a service-worker script): finds the worker's handlers, and
+/// settles with its format (`modules` or `service-worker`), or with why it has none.
+pub(crate) fn finish_load<'js>(
+    ctx: &Ctx<'js>,
+    evaluation: Value<'js>,
+    namespace: Value<'js>,
+) -> rquickjs::Result<Settled<Option<String>>> {
+    let finish: Function = verge_web::internals(ctx)?.get("finishLoad")?;
+    let bound: Promise = finish.call((evaluation, namespace))?;
+    verge_js::settle(ctx, bound, |_, format: Value| {
+        Ok(format.as_string().and_then(|s| s.to_string().ok()))
+    })
+}
+
+/// What the host waits for of one event: its outcome, and then the end of its `ctx.waitUntil`
+/// work, if any.
+pub(crate) type Dispatched = Settled<(Outcome, Option<Settled<()>>)>;
+
+/// Runs the handler for `event`; its outcome settles once the handler's promise does (at once
+/// for a handler that returned its Response).
+pub(crate) fn dispatch(ctx: &Ctx<'_>, event: Event) -> rquickjs::Result<Dispatched> {
+    let internals = verge_web::internals(ctx)?;
+    let env: Value = internals.get("env")?;
+    let started: Value = match event {
+        Event::Fetch(request) => {
+            let Request {
+                method,
+                url,
+                headers,
+                body,
+                cf,
+                ..
+            } = request;
+            let dispatch: Function = internals.get("dispatchFetch")?;
+            let body = verge_web::host_body_to_js(ctx, body)?;
+            dispatch.call((method, url, headers.into_js(), body, cf.as_deref(), env))?
+        }
+        Event::Scheduled { cron, time_ms } => {
+            let dispatch: Function = internals.get("dispatchScheduled")?;
+            dispatch.call((cron, time_ms, env))?
+        }
+    };
+    verge_js::settle_value(ctx, started, read_outcome)
+}
+
+/// Reads `{ parts, error, passThrough, done }`, what the dispatch functions answer.
+fn read_outcome<'js>(
+    ctx: &Ctx<'js>,
+    value: Value<'js>,
+) -> rquickjs::Result<(Outcome, Option<Settled<()>>)> {
+    let object: Object = value.get()?;
+    let done = match object.get::<_, Option<Promise>>("done")? {
+        Some(done) => Some(verge_js::settle(ctx, done, |_, _| Ok(()))?),
+        None => None,
+    };
+    let pass_through: bool = object.get("passThrough").unwrap_or(false);
+    let exception = |error| Outcome::Exception {
+        error,
+        pass_through,
+    };
+    if let Some(parts) = object.get::<_, Option<Array>>("parts")? {
+        let status: u16 = parts.get(0)?;
+        let headers = HeaderList::from_js(parts.get(2)?);
+        let body = verge_web::host_body_from_js(ctx, parts.get(3)?)?;
+        if status == 0 {
+            let error = JsError::thrown(
+                "TypeError",
+                "The worker returned an error response (Response.error()).",
+            );
+            return Ok((exception(error), done));
+        }
+        let response = Response {
+            status_text: parts.get(1)?,
+            ..Response::new(status, headers, body)
+        };
+        return Ok((Outcome::Response(response), done));
+    }
+    let error: Value = object.get("error")?;
+    if error.is_undefined() {
+        return Ok((Outcome::Completed, done));
+    }
+    Ok((exception(JsError::from_value(ctx, error)), done))
+}
