@@ -228,7 +228,6 @@ pub async fn run_file(
             root: root.to_owned(),
         }),
         subrequest_limit: u32::MAX,
-        cache: None,
     };
     if let Err(e) = verge_web::install(&isolate, host, &verge_web::WEB) {
         return failure("(file)", e.to_string());

@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use verge_config::WorkerConfig;
-use verge_runtime::{LogLevel, Storage, WorkerLimits};
+use verge_runtime::{LogLevel, Stores, WorkerLimits};
 use verge_server::{BoundListeners, Crons, Deployed, EdgeOptions, Geo, LogSink, Site, SiteHandle};
 use verge_store_embedded::Blobs;
 
@@ -51,10 +51,10 @@ pub struct DevArgs {
 const DEV_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 const DEV_CACHE_DISK_BYTES: u64 = 256 * 1024 * 1024;
 
-/// The storage behind a project's bindings: KV, SQL and buckets opened under `state` only if
+/// The stores behind a project's bindings: KV, SQL and buckets opened under `state` only if
 /// it has bindings of that kind, and a cache in memory in front of one in `state`.
-fn open_storage(config: &WorkerConfig, state: &std::path::Path) -> anyhow::Result<Storage> {
-    let mut storage = Storage {
+fn open_stores(config: &WorkerConfig, state: &std::path::Path) -> anyhow::Result<Stores> {
+    let mut stores = Stores {
         kv: None,
         cache: Some(crate::state::open_cache(
             state,
@@ -65,15 +65,15 @@ fn open_storage(config: &WorkerConfig, state: &std::path::Path) -> anyhow::Resul
         buckets: None,
     };
     if !config.kv_namespaces.is_empty() {
-        storage.kv = Some(Arc::new(crate::state::open_kv(state)?));
+        stores.kv = Some(Arc::new(crate::state::open_kv(state)?));
     }
     if !config.d1_databases.is_empty() {
-        storage.sql = Some(Arc::new(crate::state::open_sql(state)?));
+        stores.sql = Some(Arc::new(crate::state::open_sql(state)?));
     }
     if !config.r2_buckets.is_empty() {
-        storage.buckets = Some(Arc::new(crate::state::open_buckets(state, Blobs::Local)?));
+        stores.buckets = Some(Arc::new(crate::state::open_buckets(state, Blobs::Local)?));
     }
-    Ok(storage)
+    Ok(stores)
 }
 
 pub fn run(args: DevArgs) -> anyhow::Result<()> {
@@ -83,7 +83,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
     let console = stdio_console();
     let limits = WorkerLimits::default();
     let state = crate::state::dir(&config.root, args.persist_to.as_deref());
-    let storage = open_storage(&config, &state)?;
+    let stores = open_stores(&config, &state)?;
 
     let addr = SocketAddr::new(args.ip, args.port);
     let listeners = BoundListeners::bind(addr, args.threads)
@@ -100,7 +100,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
         drain_timeout: std::time::Duration::from_secs(5),
         isolate_idle: None,
         isolate_budget: None,
-        storage,
+        stores,
         geo: Arc::new(Geo::local()),
         crons: if args.test_scheduled {
             Crons::OnDemand

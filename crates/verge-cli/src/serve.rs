@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use verge_config::{ObjectsConfig, ServerConfig};
-use verge_runtime::{NetworkPolicy, Storage, WorkerLimits};
+use verge_runtime::{NetworkPolicy, Stores, WorkerLimits};
 use verge_server::{
     Admin, BoundListeners, Crons, Deployed, EdgeOptions, Geo, Metrics, Mode, RouteTable, Site,
     SiteHandle,
@@ -78,7 +78,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             let bytes = config.limits.isolate_budget_mib.saturating_mul(1024 * 1024);
             usize::try_from(bytes / threads as u64).unwrap_or(usize::MAX)
         }),
-        storage: Storage {
+        stores: Stores {
             kv: Some(Arc::new(kv)),
             cache: Some(crate::state::open_cache(
                 &data_dir,

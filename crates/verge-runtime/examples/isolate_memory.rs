@@ -15,7 +15,9 @@ use verge_config::WorkerConfig;
 use verge_js::rquickjs::allocator::{Allocator, RustAllocator};
 use verge_js::rquickjs::{Context, Runtime};
 use verge_js::{Isolate, IsolateLimits};
-use verge_runtime::{BlankIsolate, Grants, HttpClient, Outcome, Request, Storage, Worker};
+use verge_runtime::{
+    BlankIsolate, Capabilities, Grants, HttpClient, Outcome, Request, Stores, Worker,
+};
 
 /// The bench's worker (bench/tenants.py): it parses the URL and sets a header.
 const WORKER: &str = "export default {\n  fetch(request) {\n    const url = new URL(request.url);\n    return new Response(`worker: ${url.pathname}`, { headers: { 'x-worker': '1' } });\n  },\n};\n";
@@ -124,9 +126,11 @@ async fn cold_start_steps(isolates: usize) -> Result<(), Box<dyn Error>> {
     let grants = || Grants {
         console: Rc::new(|_, _| {}),
         outbound: Rc::new(HttpClient::new()),
-        storage: Storage::default(),
-        services: Rc::new(|_| Rc::new(HttpClient::new())),
-        assets: None,
+        bindings: Capabilities {
+            stores: Stores::default(),
+            services: Rc::new(|_| Rc::new(HttpClient::new())),
+            assets: None,
+        },
     };
     // One worker first, so that what a process sets up once is not counted per isolate.
     drop(

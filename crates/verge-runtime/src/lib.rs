@@ -17,11 +17,10 @@ mod worker;
 pub use entry::Outcome;
 pub use outbound::HttpClient;
 pub use policy::NetworkPolicy;
+pub use verge_bindings::{Capabilities, ServiceResolver, Stores};
 pub use verge_js::{ModuleCache, OpError};
 pub use verge_web::{
     with_length, Body, BoxError, ChannelBody, ConsoleSink, HeaderList, LogLevel, NativeBody,
     Outbound, OutboundFuture, RedirectMode, Request, Response,
 };
-pub use worker::{
-    BlankIsolate, Grants, LoadError, Refused, ServiceResolver, Storage, Worker, WorkerLimits,
-};
+pub use worker::{BlankIsolate, Grants, LoadError, Refused, Worker, WorkerLimits};

@@ -1,5 +1,6 @@
 //! The JavaScript every worker's isolate gets, in the order its eager files run: the Web
-//! platform (`verge-web`), then the worker's entry points (`entry`).
+//! platform (`verge-web`), Workers' bindings (`verge-bindings`), then the worker's entry points
+//! (`entry`).
 
 use verge_web::{Api, Platform};
 
@@ -7,7 +8,11 @@ use verge_web::{Api, Platform};
 pub static PLATFORM: Platform = Platform::new(apis);
 
 fn apis() -> Vec<&'static Api> {
-    verge_web::APIS.iter().chain(crate::entry::APIS).collect()
+    verge_web::APIS
+        .iter()
+        .chain(verge_bindings::apis())
+        .chain(crate::entry::APIS)
+        .collect()
 }
 
 #[cfg(test)]

@@ -5,17 +5,14 @@ use crate::format;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
+use verge_bindings::Capabilities;
 use verge_config::WorkerConfig;
 use verge_js::rquickjs::context::EvalOptions;
-use verge_js::rquickjs::{self, Ctx, Value};
+use verge_js::rquickjs::Value;
 use verge_js::{Isolate, IsolateLimits, JsError, ModuleCache};
-use verge_storage::{BucketStore, CacheStore, KvStore, SqlStore};
-use verge_web::{
-    CacheBinding, ConsoleSink, D1Binding, KvBinding, Outbound, R2Binding, Request, WebHost,
-};
+use verge_web::{ConsoleSink, Outbound, Request, WebHost};
 
 /// Per-worker limits; defaults follow Workers' paid plan where one exists.
 #[derive(Debug, Clone)]
@@ -45,37 +42,6 @@ impl Default for WorkerLimits {
     }
 }
 
-/// The storage backends a worker's bindings reach; cheap to clone.
-#[derive(Clone, Default)]
-pub struct Storage {
-    /// Where `kv_namespaces` keep their keys; `None`: a worker with KV bindings does not load.
-    pub kv: Option<Arc<dyn KvStore>>,
-    /// What the Cache API keeps responses in; `None`: `caches` fail with a TypeError.
-    pub cache: Option<Arc<dyn CacheStore>>,
-    /// Where `d1_databases` keep their tables; `None`: a worker with D1 bindings does not load.
-    pub sql: Option<Arc<dyn SqlStore>>,
-    /// Where `r2_buckets` keep their objects; `None`: a worker with R2 bindings does not load.
-    pub buckets: Option<Arc<dyn BucketStore>>,
-}
-
-/// The store a binding needs, or the error that stops its worker loading.
-fn store_for<T: ?Sized>(
-    ctx: &Ctx<'_>,
-    store: &Option<Arc<T>>,
-    kind: &str,
-    binding: &str,
-) -> rquickjs::Result<Arc<T>> {
-    store.clone().ok_or_else(|| {
-        rquickjs::Exception::throw_type(
-            ctx,
-            &format!("{kind} binding {binding} has no store to use"),
-        )
-    })
-}
-
-/// Where service bindings go: the [`Outbound`] that reaches the worker of a name.
-pub type ServiceResolver = Rc<dyn Fn(&str) -> Rc<dyn Outbound>>;
-
 /// What a worker reaches outside its isolate, granted by the host.
 #[derive(Clone)]
 pub struct Grants {
@@ -83,12 +49,8 @@ pub struct Grants {
     pub console: ConsoleSink,
     /// Where its `fetch()` goes.
     pub outbound: Rc<dyn Outbound>,
-    /// What its storage bindings reach.
-    pub storage: Storage,
-    /// Where its service bindings (`services`) go.
-    pub services: ServiceResolver,
-    /// What its `[assets] binding` fetches from, if it has assets.
-    pub assets: Option<Rc<dyn Outbound>>,
+    /// What its bindings reach.
+    pub bindings: Capabilities,
 }
 
 /// Why a request failed whose handler's promise was collected unsettled: nothing can settle it.
@@ -179,9 +141,7 @@ impl Worker {
         let Grants {
             console,
             outbound,
-            storage,
-            services,
-            assets,
+            bindings,
         } = grants;
         let (main, source) = match &config.main {
             Some(main) => {
@@ -216,10 +176,6 @@ impl Worker {
                 console,
                 outbound,
                 subrequest_limit: config.limits.subrequests.unwrap_or(limits.subrequests),
-                cache: storage.cache.clone().map(|store| CacheBinding {
-                    store,
-                    scope: config.name.clone(),
-                }),
             },
         )
         .map_err(LoadError::Internal)?;
@@ -246,37 +202,7 @@ impl Worker {
             .enter(|ctx| {
                 let env: Value = ctx.json_parse(vars)?;
                 if let Some(env) = env.as_object() {
-                    for kv in &config.kv_namespaces {
-                        let binding = KvBinding {
-                            store: store_for(ctx, &storage.kv, "KV", &kv.binding)?,
-                            namespace: kv.namespace().to_owned(),
-                        };
-                        env.set(kv.binding.as_str(), verge_web::kv_namespace(ctx, binding)?)?;
-                    }
-                    for d1 in &config.d1_databases {
-                        let binding = D1Binding {
-                            store: store_for(ctx, &storage.sql, "D1", &d1.binding)?,
-                            database: d1.database().to_owned(),
-                        };
-                        env.set(d1.binding.as_str(), verge_web::d1_database(ctx, binding)?)?;
-                    }
-                    for r2 in &config.r2_buckets {
-                        let binding = R2Binding {
-                            store: store_for(ctx, &storage.buckets, "R2", &r2.binding)?,
-                            bucket: r2.bucket().to_owned(),
-                        };
-                        env.set(r2.binding.as_str(), verge_web::r2_bucket(ctx, binding)?)?;
-                    }
-                    for service in &config.services {
-                        let fetcher = verge_web::fetcher(ctx, services(&service.service))?;
-                        env.set(service.binding.as_str(), fetcher)?;
-                    }
-                    if let (Some(binding), Some(assets)) = (
-                        config.assets.as_ref().and_then(|a| a.binding.as_deref()),
-                        assets,
-                    ) {
-                        env.set(binding, verge_web::fetcher(ctx, assets)?)?;
-                    }
+                    verge_bindings::bind(ctx, config, &bindings, env)?;
                 }
                 entry::set_env(ctx, env.clone())?;
                 if let (true, Some(env)) = (nodejs_compat, env.as_object()) {

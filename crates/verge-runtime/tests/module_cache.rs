@@ -7,7 +7,8 @@
 use std::rc::Rc;
 use verge_config::WorkerConfig;
 use verge_runtime::{
-    BlankIsolate, Body, Grants, HttpClient, ModuleCache, Outcome, Request, Storage, Worker,
+    BlankIsolate, Body, Capabilities, Grants, HttpClient, ModuleCache, Outcome, Request, Stores,
+    Worker,
 };
 
 async fn answer(worker: &Worker) -> String {
@@ -27,9 +28,11 @@ fn grants() -> Grants {
     Grants {
         console: Rc::new(|_, _| {}),
         outbound: Rc::new(HttpClient::new()),
-        storage: Storage::default(),
-        services: Rc::new(|_| Rc::new(HttpClient::new())),
-        assets: None,
+        bindings: Capabilities {
+            stores: Stores::default(),
+            services: Rc::new(|_| Rc::new(HttpClient::new())),
+            assets: None,
+        },
     }
 }
 

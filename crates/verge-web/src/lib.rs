@@ -11,20 +11,16 @@
 
 mod base64;
 mod body;
-mod cache;
 mod clock;
 mod compression;
 mod console;
 mod crypto;
-mod d1;
 mod encoding;
 mod fetch;
 mod html_rewriter;
-mod kv;
 mod message;
 mod node;
 mod platform;
-mod r2;
 mod subtle;
 mod timers;
 mod url;
@@ -33,18 +29,14 @@ pub use body::{
     host_body_from_js, host_body_to_js, native_stream, with_length, Body, BoxError, ChannelBody,
     NativeBody,
 };
-pub use cache::CacheBinding;
 pub use console::{ConsoleSink, LogLevel};
-pub use d1::{d1_database, D1Binding};
 pub use fetch::{fetcher, forget_request, set_request_depth, Outbound, OutboundFuture};
-pub use kv::{kv_namespace, KvBinding};
 pub use message::{is_hop_by_hop, HeaderList, InvalidHeader, RedirectMode, Request, Response};
 pub use node::{install_globals as install_node_globals, NodeModules};
 pub use platform::{
     init_function, init_function_from_source, install, internals, set_host, Api, Load, Platform,
     RegisterOps,
 };
-pub use r2::{r2_bucket, R2Binding};
 pub use subtle::constant_time_eq;
 
 use rquickjs::{Ctx, Function, Value};
@@ -59,8 +51,6 @@ pub struct WebHost {
     pub outbound: std::rc::Rc<dyn Outbound>,
     /// The most `fetch()` calls one request may make.
     pub subrequest_limit: u32,
-    /// What `caches` reach; `None`: the Cache API fails with a TypeError.
-    pub cache: Option<CacheBinding>,
 }
 
 impl WebHost {
@@ -71,7 +61,6 @@ impl WebHost {
             console: std::rc::Rc::new(|_, _| {}),
             outbound: std::rc::Rc::new(Unreachable),
             subrequest_limit: 0,
-            cache: None,
         }
     }
 }
@@ -143,10 +132,6 @@ pub const APIS: &[Api] = &[
         globals ["Performance", "performance", "Navigator", "navigator", "self"];
         internals []),
     api!("js/html_rewriter.js", html_rewriter::register; globals ["HTMLRewriter"]; internals []),
-    api!("js/kv.js", kv::register; globals []; internals ["makeKvNamespace"]),
-    api!("js/d1.js", d1::register; globals []; internals ["makeD1Database"]),
-    api!("js/r2.js", r2::register; globals []; internals ["makeR2Bucket"]),
-    api!("js/cache.js", cache::register; globals ["Cache", "CacheStorage", "caches"]; internals []),
     // nodejs_compat's modules: loaded when a worker imports one (see `node`).
     api!("js/node/events.js"; globals []; internals ["node:events"]),
     api!("js/node/buffer.js", node::register; globals []; internals ["node:buffer"]),
@@ -162,8 +147,8 @@ pub const APIS: &[Api] = &[
 /// The Web platform alone: what a host without Workers' bindings and entry points installs.
 pub static WEB: Platform = Platform::new(|| APIS.iter().collect());
 
-/// The host-side values of an isolate's binding objects of one kind (KV namespaces, service
-/// bindings), by id: the index each JavaScript object carries.
+/// The host-side values of an isolate's binding objects of one kind (service bindings, KV
+/// namespaces…), by id: the index each JavaScript object carries.
 struct Bindings<T>(std::cell::RefCell<Vec<T>>);
 
 impl<T> Default for Bindings<T> {
@@ -174,7 +159,11 @@ impl<T> Default for Bindings<T> {
 
 /// Keeps `value` for the isolate of `ctx` and returns the JavaScript object that stands for it,
 /// made by `internals[maker](id)`.
-fn bind<'js, T: 'static>(ctx: &Ctx<'js>, value: T, maker: &str) -> rquickjs::Result<Value<'js>> {
+pub fn bind<'js, T: 'static>(
+    ctx: &Ctx<'js>,
+    value: T,
+    maker: &str,
+) -> rquickjs::Result<Value<'js>> {
     verge_js::ensure_host_state::<Bindings<T>>(ctx)?;
     let id = verge_js::with_host_state(ctx, |bindings: &Bindings<T>| {
         let mut bindings = bindings.0.borrow_mut();
@@ -186,47 +175,12 @@ fn bind<'js, T: 'static>(ctx: &Ctx<'js>, value: T, maker: &str) -> rquickjs::Res
 }
 
 /// The value behind binding object `id` of kind `T`; a TypeError if there is none.
-fn bound<T: Clone + 'static>(ctx: &Ctx<'_>, id: usize) -> rquickjs::Result<T> {
+pub fn bound<T: Clone + 'static>(ctx: &Ctx<'_>, id: usize) -> rquickjs::Result<T> {
     verge_js::with_host_state(ctx, |bindings: &Bindings<T>| {
         bindings.0.borrow().get(id).cloned()
     })
     .flatten()
     .ok_or_else(|| type_error(ctx, "not a binding of this worker"))
-}
-
-/// A promise of one call on binding object `id` of kind `B`: rejected with `checked`'s error if
-/// the arguments broke a rule, else settled by the store's future `call(binding)`, whose output
-/// `convert` turns into JavaScript.
-fn binding_call<'js, B: Clone + 'static, T: 'static>(
-    ctx: &Ctx<'js>,
-    id: usize,
-    checked: Result<(), verge_storage::StorageError>,
-    call: impl FnOnce(B) -> verge_storage::StorageFuture<T>,
-    convert: impl for<'a> FnOnce(&Ctx<'a>, T) -> rquickjs::Result<Value<'a>> + 'static,
-) -> rquickjs::Result<rquickjs::Promise<'js>> {
-    let binding: B = bound(ctx, id)?;
-    let pending = checked.map(|()| call(binding));
-    verge_js::spawn_promise(
-        ctx,
-        async move { pending.map_err(storage_error)?.await.map_err(storage_error) },
-        convert,
-    )
-}
-
-/// Converts a store's `()` for a promise that resolves to `undefined`.
-fn undefined<'js>(ctx: &Ctx<'js>, (): ()) -> rquickjs::Result<Value<'js>> {
-    Ok(Value::new_undefined(ctx.clone()))
-}
-
-/// How a storage failure rejects a script's promise: a broken rule or limit as a TypeError, a
-/// backend's failure or a store's refusal (an SQL error) as an Error, each with the storage's
-/// message.
-fn storage_error(error: verge_storage::StorageError) -> verge_js::OpError {
-    match error {
-        verge_storage::StorageError::Invalid(message) => verge_js::OpError::Type(message),
-        verge_storage::StorageError::Backend(message)
-        | verge_storage::StorageError::Refused(message) => verge_js::OpError::Error(message),
-    }
 }
 
 /// Throws a JavaScript `TypeError` with `message`.

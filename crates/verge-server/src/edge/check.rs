@@ -3,7 +3,7 @@
 
 use super::{Deployed, EdgeOptions};
 use std::rc::Rc;
-use verge_runtime::{BlankIsolate, Grants, LoadError, Refused, Worker};
+use verge_runtime::{BlankIsolate, Capabilities, Grants, LoadError, Refused, Worker};
 
 /// Loads each of `workers` once, to refuse workers that do not compile before they serve: the
 /// first failing worker's name (in the order given) and the error. The workers are shared out
@@ -68,9 +68,11 @@ pub async fn check_workers_here(
         let grants = Grants {
             console: Rc::new(|_, _| {}),
             outbound: Rc::new(Refused(NO_IO)),
-            storage: options.storage.clone(),
-            services: Rc::new(|_| Rc::new(Refused(NO_IO))),
-            assets: Some(Rc::new(Refused(NO_IO))),
+            bindings: Capabilities {
+                stores: options.stores.clone(),
+                services: Rc::new(|_| Rc::new(Refused(NO_IO))),
+                assets: Some(Rc::new(Refused(NO_IO))),
+            },
         };
         let isolate = BlankIsolate::new().map_err(|error| (config.name.clone(), error))?;
         Worker::load(

@@ -31,7 +31,7 @@ use crate::{BoundListeners, Geo};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 use verge_config::WorkerConfig;
-use verge_runtime::{LoadError, LogLevel, Storage, WorkerLimits};
+use verge_runtime::{LoadError, LogLevel, Stores, WorkerLimits};
 
 /// Where a worker's console output goes, shared by every serving thread.
 pub type LogSink = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
@@ -55,8 +55,8 @@ pub struct EdgeOptions {
     /// The JavaScript heap one serving thread's isolates may hold together; past it the least
     /// recently used are dropped. `None`: no budget.
     pub isolate_budget: Option<usize>,
-    /// What workers' storage bindings reach.
-    pub storage: Storage,
+    /// The stores workers' bindings reach.
+    pub stores: Stores,
     /// Where `request.cf` comes from, and whose forwarding headers are believed.
     pub geo: Arc<Geo>,
     /// Cron triggers: run on schedule (`verge serve`), or on demand at `/__scheduled?cron=…`

@@ -10,7 +10,9 @@ use crate::metrics::Metrics;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::Instant;
-use verge_runtime::{ConsoleSink, Grants, HttpClient, LoadError, LogLevel, Outbound, Worker};
+use verge_runtime::{
+    Capabilities, ConsoleSink, Grants, HttpClient, LoadError, LogLevel, Outbound, Worker,
+};
 
 /// What one serving thread shares between its connections.
 pub(super) struct ThreadState {
@@ -75,17 +77,19 @@ impl ThreadState {
         Grants {
             console,
             outbound: Rc::new(self.client.clone()),
-            storage: self.options.storage.clone(),
-            services: Rc::new(move |service| {
-                Rc::new(ServiceOutbound {
-                    workers: workers.clone(),
-                    service: service.to_owned(),
-                })
-            }),
-            assets: deployed
-                .assets
-                .clone()
-                .map(|assets| -> Rc<dyn Outbound> { Rc::new(AssetsOutbound { assets }) }),
+            bindings: Capabilities {
+                stores: self.options.stores.clone(),
+                services: Rc::new(move |service| {
+                    Rc::new(ServiceOutbound {
+                        workers: workers.clone(),
+                        service: service.to_owned(),
+                    })
+                }),
+                assets: deployed
+                    .assets
+                    .clone()
+                    .map(|assets| -> Rc<dyn Outbound> { Rc::new(AssetsOutbound { assets }) }),
+            },
         }
     }
 }

@@ -42,7 +42,6 @@ pub async fn run_js(name: &str, source: &str, data: Option<&str>) -> Result<Resu
             }),
             outbound: Rc::new(NoNetwork),
             subrequest_limit: 1000,
-            cache: None,
         },
         &verge_web::WEB,
     )

@@ -1,24 +1,45 @@
-//! SQL database bindings (`env.DB`, the D1 API): the ops behind `js/d1.js`, over any
-//! [`SqlStore`]. JavaScript checks and normalizes bound values; here they become SQL values, and
+//! SQL database bindings (`d1_databases` → [`SqlStore`] → `env.DB`, the D1 API): the ops
+//! behind `d1.js`. JavaScript checks and normalizes bound values; here they become SQL values, and
 //! rows become JavaScript values as D1 gives them (BLOBs as arrays of byte values).
 
-use crate::{binding_call, WebHost};
+use crate::{binding_call, Capabilities, Kind};
 use bytes::Bytes;
-use rquickjs::{Array, Ctx, TypedArray, Value};
+use rquickjs::{Array, Ctx, Object, TypedArray, Value};
 use std::sync::Arc;
+use verge_config::WorkerConfig;
 use verge_js::{rquickjs, Ops};
 use verge_storage::{SqlOutcome, SqlQuery, SqlStore, SqlValue, StorageError};
+use verge_web::WebHost;
+
+pub(crate) const KIND: Kind = Kind {
+    api: Some(verge_web::api!("src/d1/d1.js", register; globals []; internals ["makeD1Database"])),
+    bind,
+};
+
+fn bind<'js>(
+    ctx: &Ctx<'js>,
+    config: &WorkerConfig,
+    capabilities: &Capabilities,
+    env: &Object<'js>,
+) -> rquickjs::Result<()> {
+    for d1 in &config.d1_databases {
+        let binding = D1Binding {
+            store: crate::store(ctx, &capabilities.stores.sql, "D1", &d1.binding)?,
+            database: d1.database().to_owned(),
+        };
+        env.set(
+            d1.binding.as_str(),
+            verge_web::bind(ctx, binding, "makeD1Database")?,
+        )?;
+    }
+    Ok(())
+}
 
 /// One SQL database as a worker sees it.
 #[derive(Clone)]
-pub struct D1Binding {
-    pub store: Arc<dyn SqlStore>,
-    pub database: String,
-}
-
-/// The `D1Database` object for `binding`, to put on `env`.
-pub fn d1_database<'js>(ctx: &Ctx<'js>, binding: D1Binding) -> rquickjs::Result<Value<'js>> {
-    crate::bind(ctx, binding, "makeD1Database")
+struct D1Binding {
+    store: Arc<dyn SqlStore>,
+    database: String,
 }
 
 /// A bound value as `d1.js` normalized it: null, a number, a bigint, a string or bytes.

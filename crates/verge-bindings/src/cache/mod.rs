@@ -1,44 +1,58 @@
-//! The Cache API's native half (`caches.default`, `caches.open`): ops over the host's
+//! The Cache API (`caches.default`, `caches.open`): not a config section but the server's
 //! [`CacheStore`], each cache name scoped to the worker so that tenants never share entries.
-//! HTTP semantics (what may be stored, for how long, conditional and range matches) live in
-//! `js/cache.js`.
+//! These are the ops behind `cache.js`, where the HTTP semantics are (what may be stored, for
+//! how long, conditional and range matches).
 
-use crate::message::HeaderList;
-use crate::storage_error;
-use crate::WebHost;
+use crate::{storage_error, Capabilities, Kind};
 use bytes::Bytes;
-use rquickjs::{Array, Ctx, TypedArray, Value};
+use rquickjs::{Array, Ctx, Object, TypedArray, Value};
 use std::sync::Arc;
+use verge_config::WorkerConfig;
 use verge_js::{rquickjs, Ops};
 use verge_storage::{CacheStore, CachedResponse};
+use verge_web::{HeaderList, WebHost};
+
+pub(crate) const KIND: Kind = Kind {
+    api: Some(verge_web::api!("src/cache/cache.js", register;
+        globals ["Cache", "CacheStorage", "caches"];
+        internals [])),
+    bind,
+};
 
 /// The cache a worker's `caches` reach, and the scope its cache names live in.
-#[derive(Clone)]
-pub struct CacheBinding {
-    pub store: Arc<dyn CacheStore>,
-    pub scope: String,
+struct CacheScope {
+    store: Arc<dyn CacheStore>,
+    scope: String,
+}
+
+/// Gives the worker its scope of the server's cache, if the server has one.
+fn bind<'js>(
+    ctx: &Ctx<'js>,
+    config: &WorkerConfig,
+    capabilities: &Capabilities,
+    _env: &Object<'js>,
+) -> rquickjs::Result<()> {
+    let Some(store) = capabilities.stores.cache.clone() else {
+        return Ok(());
+    };
+    let scope = config.name.clone();
+    verge_js::store_host_state(ctx, CacheScope { store, scope })
 }
 
 /// The store behind the worker's cache `name`, and that cache's name in it (in the worker's
 /// scope).
-fn cache_of(
-    ctx: &Ctx<'_>,
-    host: &WebHost,
-    name: &str,
-) -> rquickjs::Result<(Arc<dyn CacheStore>, String)> {
-    let CacheBinding { store, scope } = host
-        .cache
-        .clone()
-        .ok_or_else(|| crate::type_error(ctx, "this server has no cache"))?;
-    Ok((store, format!("{scope}/{name}")))
+fn cache_of(ctx: &Ctx<'_>, name: &str) -> rquickjs::Result<(Arc<dyn CacheStore>, String)> {
+    verge_js::with_host_state(ctx, |cache: &CacheScope| {
+        (cache.store.clone(), format!("{}/{name}", cache.scope))
+    })
+    .ok_or_else(|| rquickjs::Exception::throw_type(ctx, "this server has no cache"))
 }
 
-pub(crate) fn register<'js>(ops: &Ops<'js>, host: &WebHost) -> rquickjs::Result<()> {
-    let matching = host.clone();
+pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
     ops.add(
         "cacheMatch",
         move |ctx: Ctx<'js>, name: String, url: String, request_headers: Vec<String>| {
-            let (store, cache) = cache_of(&ctx, &matching, &name)?;
+            let (store, cache) = cache_of(&ctx, &name)?;
             let found = store.get(&cache, &url);
             let request_headers = HeaderList::from_js(request_headers);
             verge_js::spawn_promise(
@@ -69,12 +83,11 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, host: &WebHost) -> rquickjs::Result<
             )
         },
     )?;
-    let putting = host.clone();
     ops.add(
         "cachePut", // `parts`: status, header list, body bytes, expiry (ms since the epoch, or undefined)
         // and Vary's headers as name, value (or null: the request had none), name, value….
         move |ctx: Ctx<'js>, name: String, url: String, parts: Array<'js>| {
-            let (store, cache) = cache_of(&ctx, &putting, &name)?;
+            let (store, cache) = cache_of(&ctx, &name)?;
             let body: TypedArray<'js, u8> = parts.get(2)?;
             let expires_ms: Option<f64> = parts.get(3)?;
             let vary: Vec<Option<String>> = parts.get(4)?;
@@ -98,11 +111,10 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, host: &WebHost) -> rquickjs::Result<
             )
         },
     )?;
-    let deleting = host.clone();
     ops.add(
         "cacheDelete",
         move |ctx: Ctx<'js>, name: String, url: String| {
-            let (store, cache) = cache_of(&ctx, &deleting, &name)?;
+            let (store, cache) = cache_of(&ctx, &name)?;
             let deleted = store.delete(&cache, &url);
             verge_js::spawn_promise(
                 &ctx,

@@ -1,31 +1,52 @@
-//! Object bucket bindings (`env.BUCKET`, the R2 API): the ops behind `js/r2.js`, over any
-//! [`BucketStore`]. Bodies stream both ways: a `put` reads the script's stream as the store
+//! Object bucket bindings (`r2_buckets` → [`BucketStore`] → `env.BUCKET`, the R2 API): the
+//! ops behind `r2.js`. Bodies stream both ways: a `put` reads the script's stream as the store
 //! writes it, and a `get` hands the script a stream fed by the store.
 
-use crate::{binding_call, undefined, Body, BoxError, ChannelBody, NativeBody, WebHost};
+use crate::{binding_call, undefined, Capabilities, Kind};
 use futures_util::StreamExt as _;
 use http_body_util::BodyDataStream;
 use rquickjs::{Array, Ctx, Object, Value};
 use std::sync::Arc;
+use verge_config::WorkerConfig;
 use verge_js::{rquickjs, Ops};
 use verge_storage::{
     check_r2_key, BucketStore, ByteStream, Conditions, GetOutcome, ListOptions, NewObject,
     ObjectInfo, ObjectRange, StorageError, UploadedPart,
 };
+use verge_web::{Body, BoxError, ChannelBody, NativeBody, WebHost};
+
+pub(crate) const KIND: Kind = Kind {
+    api: Some(verge_web::api!("src/r2/r2.js", register; globals []; internals ["makeR2Bucket"])),
+    bind,
+};
+
+fn bind<'js>(
+    ctx: &Ctx<'js>,
+    config: &WorkerConfig,
+    capabilities: &Capabilities,
+    env: &Object<'js>,
+) -> rquickjs::Result<()> {
+    for r2 in &config.r2_buckets {
+        let binding = R2Binding {
+            store: crate::store(ctx, &capabilities.stores.buckets, "R2", &r2.binding)?,
+            bucket: r2.bucket().to_owned(),
+        };
+        env.set(
+            r2.binding.as_str(),
+            verge_web::bind(ctx, binding, "makeR2Bucket")?,
+        )?;
+    }
+    Ok(())
+}
 
 /// One bucket as a worker sees it.
 #[derive(Clone)]
-pub struct R2Binding {
-    pub store: Arc<dyn BucketStore>,
-    pub bucket: String,
+struct R2Binding {
+    store: Arc<dyn BucketStore>,
+    bucket: String,
 }
 
-/// The `R2Bucket` object for `binding`, to put on `env`.
-pub fn r2_bucket<'js>(ctx: &Ctx<'js>, binding: R2Binding) -> rquickjs::Result<Value<'js>> {
-    crate::bind(ctx, binding, "makeR2Bucket")
-}
-
-/// An object's description as `js/r2.js` reads it:
+/// An object's description as `r2.js` reads it:
 /// `[key, version, size, etag, uploaded, httpMetadata, customMetadata, checksums]`.
 fn info<'js>(ctx: &Ctx<'js>, info: ObjectInfo) -> rquickjs::Result<Value<'js>> {
     let array = Array::new(ctx.clone())?;
@@ -50,7 +71,7 @@ fn maybe_info<'js>(ctx: &Ctx<'js>, found: Option<ObjectInfo>) -> rquickjs::Resul
     }
 }
 
-/// `onlyIf` as `js/r2.js` normalized it: `{ etagMatches, etagDoesNotMatch, uploadedBefore,
+/// `onlyIf` as `r2.js` normalized it: `{ etagMatches, etagDoesNotMatch, uploadedBefore,
 /// uploadedAfter, secondsGranularity }`, each optional.
 fn conditions(only_if: Option<Object<'_>>) -> rquickjs::Result<Conditions> {
     let Some(only_if) = only_if else {
@@ -116,7 +137,7 @@ fn native_body(mut stream: ByteStream) -> NativeBody {
 
 /// A body value from JavaScript (`internals.hostBody`) as a stream for the store.
 fn body_of<'js>(ctx: &Ctx<'js>, body: Value<'js>) -> rquickjs::Result<ByteStream> {
-    Ok(byte_stream(crate::host_body_from_js(ctx, body)?))
+    Ok(byte_stream(verge_web::host_body_from_js(ctx, body)?))
 }
 
 pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
@@ -164,7 +185,7 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result
                         found.set(0, info(ctx, object)?)?;
                         #[allow(clippy::cast_precision_loss)]
                         found.set(1, vec![span.0 as f64, span.1 as f64])?;
-                        found.set(2, crate::native_stream(ctx, native_body(body))?)?;
+                        found.set(2, verge_web::native_stream(ctx, native_body(body))?)?;
                     }
                 }
                 Ok(found.into_value())

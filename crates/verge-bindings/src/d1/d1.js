@@ -1,5 +1,5 @@
 // SQL databases (the D1 API): what a `d1_databases` binding puts on `env`. Statements run in the
-// store (src/d1.rs), a batch as one transaction; SQL errors reject with D1's `D1_ERROR: …`.
+// store (mod.rs beside this file), a batch as one transaction; SQL errors reject with D1's `D1_ERROR: …`.
 (function (ops, internals) {
   const ID = Symbol('d1Database');
 

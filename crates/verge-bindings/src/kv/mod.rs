@@ -1,23 +1,44 @@
-//! KV namespace bindings (`env.MY_KV`): the ops behind `js/kv.js`, over any [`KvStore`]. Each
-//! binding of an isolate has an id, its index in the isolate's table of bindings.
+//! KV namespace bindings (`kv_namespaces` → [`KvStore`] → `env.MY_KV`): the ops behind
+//! `kv.js`. Each binding of an isolate has an id, its index in the isolate's table of bindings.
 
-use crate::{binding_call, undefined, WebHost};
+use crate::{binding_call, undefined, Capabilities, Kind};
 use bytes::Bytes;
-use rquickjs::{Ctx, TypedArray, Value};
+use rquickjs::{Ctx, Object, TypedArray, Value};
 use std::sync::Arc;
+use verge_config::WorkerConfig;
 use verge_js::{rquickjs, Ops};
 use verge_storage::{check_kv_entry, check_kv_key, KvEntry, KvStore};
+use verge_web::WebHost;
+
+pub(crate) const KIND: Kind = Kind {
+    api: Some(verge_web::api!("src/kv/kv.js", register; globals []; internals ["makeKvNamespace"])),
+    bind,
+};
+
+fn bind<'js>(
+    ctx: &Ctx<'js>,
+    config: &WorkerConfig,
+    capabilities: &Capabilities,
+    env: &Object<'js>,
+) -> rquickjs::Result<()> {
+    for kv in &config.kv_namespaces {
+        let binding = KvBinding {
+            store: crate::store(ctx, &capabilities.stores.kv, "KV", &kv.binding)?,
+            namespace: kv.namespace().to_owned(),
+        };
+        env.set(
+            kv.binding.as_str(),
+            verge_web::bind(ctx, binding, "makeKvNamespace")?,
+        )?;
+    }
+    Ok(())
+}
 
 /// One KV namespace as a worker sees it.
 #[derive(Clone)]
-pub struct KvBinding {
-    pub store: Arc<dyn KvStore>,
-    pub namespace: String,
-}
-
-/// The `KVNamespace` object for `binding`, to put on `env`.
-pub fn kv_namespace<'js>(ctx: &Ctx<'js>, binding: KvBinding) -> rquickjs::Result<Value<'js>> {
-    crate::bind(ctx, binding, "makeKvNamespace")
+struct KvBinding {
+    store: Arc<dyn KvStore>,
+    namespace: String,
 }
 
 pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {

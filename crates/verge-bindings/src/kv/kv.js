@@ -1,5 +1,5 @@
 // KV namespaces (Workers KV): the object a `kv_namespaces` binding puts on `env`. Values are
-// bytes in the store (src/kv.rs); `get` decodes them as the caller asks.
+// bytes in the store (mod.rs beside this file); `get` decodes them as the caller asks.
 (function (ops, internals) {
   const ID = Symbol('kvNamespace');
   const TYPES = ['text', 'json', 'arrayBuffer', 'stream'];

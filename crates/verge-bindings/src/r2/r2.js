@@ -1,5 +1,5 @@
 // Object buckets (the R2 API): what an `r2_buckets` binding puts on `env`. The store
-// (src/r2.rs) keeps bytes and descriptions; the shapes scripts see — R2Object, R2ObjectBody,
+// (mod.rs beside this file) keeps bytes and descriptions; the shapes scripts see — R2Object, R2ObjectBody,
 // httpMetadata, onlyIf and range in their several forms — are made here.
 (function (ops, internals) {
   const ID = Symbol('r2Bucket');

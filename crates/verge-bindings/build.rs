@@ -1,0 +1,6 @@
+//! Compiles the bindings' JavaScript (`src/*/*.js`, each beside its ops) to QuickJS bytecode at
+//! build time, as verge-web's build does for the Web APIs.
+
+fn main() {
+    verge_js_build::compile_dirs(&["src"]);
+}

@@ -1,0 +1,144 @@
+//! `verge-bindings` owns Workers' platform bindings: what a worker's config grants it on `env` —
+//! KV namespaces, D1 databases, R2 buckets, service bindings, its assets — and the Cache API's
+//! `caches`, which reaches the server's cache in the worker's own scope.
+//!
+//! A binding kind is one folder and one line of [`KINDS`]: its config section (as
+//! `verge-config` reads it from the wrangler config) → the capability it needs (a store trait
+//! of `verge-storage`, which a backend implements, or a callback of the server's) → the
+//! JavaScript object on `env`, whose file sits beside its ops. Each folder's README says which
+//! Cloudflare API it follows and where Verge differs. A binding is granted, never ambient: a
+//! worker reaches only what its config names, and a config that names a kind this server has no
+//! backend for does not load, naming the binding.
+//!
+//! Lifecycle: [`bind`] runs once per isolate, when the worker loads; the ops run per call, each
+//! finding its binding by the id its JavaScript object carries (`verge_web::bound`).
+
+mod assets;
+mod cache;
+mod d1;
+mod kv;
+mod r2;
+mod service;
+
+use std::rc::Rc;
+use std::sync::Arc;
+use verge_config::WorkerConfig;
+use verge_js::rquickjs::{self, Ctx, Object, Value};
+use verge_storage::{BucketStore, CacheStore, KvStore, SqlStore, StorageError, StorageFuture};
+use verge_web::{Api, Outbound};
+
+/// One kind of binding.
+pub struct Kind {
+    /// Its JavaScript, if its objects have any.
+    pub api: Option<Api>,
+    /// Puts this kind's bindings of `config` in the isolate of `ctx`: on `env`, or (for
+    /// `caches`) where its ops find them.
+    pub bind:
+        for<'js> fn(&Ctx<'js>, &WorkerConfig, &Capabilities, &Object<'js>) -> rquickjs::Result<()>,
+}
+
+/// Every binding kind, in the order their objects go on `env`.
+pub const KINDS: &[Kind] = &[
+    kv::KIND,
+    d1::KIND,
+    r2::KIND,
+    service::KIND,
+    assets::KIND,
+    cache::KIND,
+];
+
+/// The bindings' JavaScript, for a platform (see `verge_web::Platform`).
+pub fn apis() -> impl Iterator<Item = &'static Api> {
+    KINDS.iter().filter_map(|kind| kind.api.as_ref())
+}
+
+/// Puts every binding `config` names on `env`, reaching what `capabilities` grants; an error
+/// names a binding whose backend this server lacks.
+pub fn bind<'js>(
+    ctx: &Ctx<'js>,
+    config: &WorkerConfig,
+    capabilities: &Capabilities,
+    env: &Object<'js>,
+) -> rquickjs::Result<()> {
+    KINDS
+        .iter()
+        .try_for_each(|kind| (kind.bind)(ctx, config, capabilities, env))
+}
+
+/// The stores a server's bindings reach, one per kind of storage, shared by every thread; cheap
+/// to clone. A binding kind with a backend of a new kind adds its field here.
+#[derive(Clone, Default)]
+pub struct Stores {
+    /// Where `kv_namespaces` keep their keys; `None`: a worker with KV bindings does not load.
+    pub kv: Option<Arc<dyn KvStore>>,
+    /// What the Cache API keeps responses in; `None`: `caches` fail with a TypeError.
+    pub cache: Option<Arc<dyn CacheStore>>,
+    /// Where `d1_databases` keep their tables; `None`: a worker with D1 bindings does not load.
+    pub sql: Option<Arc<dyn SqlStore>>,
+    /// Where `r2_buckets` keep their objects; `None`: a worker with R2 bindings does not load.
+    pub buckets: Option<Arc<dyn BucketStore>>,
+}
+
+/// Where service bindings go: the [`Outbound`] that reaches the worker of a name.
+pub type ServiceResolver = Rc<dyn Fn(&str) -> Rc<dyn Outbound>>;
+
+/// What one isolate's bindings reach, as the host grants it.
+#[derive(Clone)]
+pub struct Capabilities {
+    pub stores: Stores,
+    /// Where its service bindings (`services`) go.
+    pub services: ServiceResolver,
+    /// What its `[assets] binding` fetches from, if it has assets.
+    pub assets: Option<Rc<dyn Outbound>>,
+}
+
+/// The store `binding` of kind `kind` needs, or the error that stops its worker loading.
+fn store<T: ?Sized>(
+    ctx: &Ctx<'_>,
+    store: &Option<Arc<T>>,
+    kind: &str,
+    binding: &str,
+) -> rquickjs::Result<Arc<T>> {
+    store.clone().ok_or_else(|| {
+        rquickjs::Exception::throw_type(
+            ctx,
+            &format!("{kind} binding {binding} has no store to use"),
+        )
+    })
+}
+
+/// A promise of one call on binding object `id` of kind `B`: rejected with `checked`'s error if
+/// the arguments broke a rule, else settled by the store's future `call(binding)`, whose output
+/// `convert` turns into JavaScript.
+fn binding_call<'js, B: Clone + 'static, T: 'static>(
+    ctx: &Ctx<'js>,
+    id: usize,
+    checked: Result<(), StorageError>,
+    call: impl FnOnce(B) -> StorageFuture<T>,
+    convert: impl for<'a> FnOnce(&Ctx<'a>, T) -> rquickjs::Result<Value<'a>> + 'static,
+) -> rquickjs::Result<rquickjs::Promise<'js>> {
+    let binding: B = verge_web::bound(ctx, id)?;
+    let pending = checked.map(|()| call(binding));
+    verge_js::spawn_promise(
+        ctx,
+        async move { pending.map_err(storage_error)?.await.map_err(storage_error) },
+        convert,
+    )
+}
+
+/// Converts a store's `()` for a promise that resolves to `undefined`.
+fn undefined<'js>(ctx: &Ctx<'js>, (): ()) -> rquickjs::Result<Value<'js>> {
+    Ok(Value::new_undefined(ctx.clone()))
+}
+
+/// How a storage failure rejects a script's promise: a broken rule or limit as a TypeError, a
+/// backend's failure or a store's refusal (an SQL error) as an Error, each with the storage's
+/// message.
+fn storage_error(error: StorageError) -> verge_js::OpError {
+    match error {
+        StorageError::Invalid(message) => verge_js::OpError::Type(message),
+        StorageError::Backend(message) | StorageError::Refused(message) => {
+            verge_js::OpError::Error(message)
+        }
+    }
+}
