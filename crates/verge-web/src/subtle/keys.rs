@@ -1,5 +1,6 @@
-//! The asymmetric algorithms of `crypto.subtle`: ECDSA and ECDH on P-256, P-384 and P-521,
-//! Ed25519, X25519, RSASSA-PKCS1-v1_5, RSA-PSS and RSA-OAEP.
+//! The asymmetric keys of `crypto.subtle` — ECDSA and ECDH on P-256, P-384 and P-521, Ed25519,
+//! X25519, RSASSA-PKCS1-v1_5, RSA-PSS and RSA-OAEP — generated, imported and exported; what
+//! they do is `operations`'.
 //!
 //! Keys live in JavaScript as DER: PKCS#8 for a private key, SubjectPublicKeyInfo for a public
 //! one. Every import validates the key with aws-lc and stores it re-encoded by aws-lc, so each
@@ -7,28 +8,23 @@
 //! `[d, x, y]` for EC, `[d, x]` for OKP, `[n, e, d, p, q, dp, dq, qi]` for RSA (public keys
 //! without the private parts).
 
-use super::{to_js, Bytes, Hash, OpResult};
+use super::OpResult;
 use aws_lc_rs::agreement;
 use aws_lc_rs::encoding::{
     AsBigEndian, AsDer, Curve25519SeedBin, EcPrivateKeyBin, EcPublicKeyUncompressedBin, Pkcs8V1Der,
     PublicKeyX509Der,
 };
-use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{
-    KeyPair as RsaKeyPair, KeyPairComponents, KeySize, OaepAlgorithm, OaepPrivateDecryptingKey,
-    OaepPublicEncryptingKey, PrivateDecryptingKey, PublicEncryptingKey, PublicKey as RsaPublicKey,
+    KeyPair as RsaKeyPair, KeyPairComponents, KeySize, PublicKey as RsaPublicKey,
     PublicKeyComponents,
 };
 use aws_lc_rs::signature::{
-    self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, ParsedPublicKey, RsaEncoding, RsaParameters,
-    RsaPssSaltLength, UnparsedPublicKey, VerificationAlgorithm,
+    self, Ed25519KeyPair, KeyPair as _, ParsedPublicKey, VerificationAlgorithm,
 };
-use rquickjs::{Array, Ctx, TypedArray};
-use verge_js::{bytes_of, rquickjs, Ops};
 
 /// The key types, as `subtle.js` names them: a curve, an OKP algorithm, or RSA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     P256,
     P384,
     P521,
@@ -38,7 +34,7 @@ enum Kind {
 }
 
 impl Kind {
-    fn named(name: &str) -> OpResult<Self> {
+    pub(super) fn named(name: &str) -> OpResult<Self> {
         Ok(match name {
             "P-256" => Kind::P256,
             "P-384" => Kind::P384,
@@ -50,7 +46,7 @@ impl Kind {
         })
     }
 
-    fn ecdh(self) -> OpResult<&'static agreement::Algorithm> {
+    pub(super) fn ecdh(self) -> OpResult<&'static agreement::Algorithm> {
         Ok(match self {
             Kind::P256 => &agreement::ECDH_P256,
             Kind::P384 => &agreement::ECDH_P384,
@@ -61,7 +57,7 @@ impl Kind {
     }
 
     /// Bytes per coordinate of an EC point.
-    fn coordinate_len(self) -> usize {
+    pub(super) fn coordinate_len(self) -> usize {
         match self {
             Kind::P256 => 32,
             Kind::P384 => 48,
@@ -84,7 +80,7 @@ impl Kind {
 }
 
 // RFC 8410 encodings of X25519 keys, which aws-lc reads and writes only as raw bytes.
-const X25519_PKCS8_PREFIX: [u8; 16] = [
+pub(super) const X25519_PKCS8_PREFIX: [u8; 16] = [
     0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20,
 ];
 const X25519_SPKI_PREFIX: [u8; 12] = [
@@ -97,7 +93,7 @@ fn wrap(prefix: &[u8], key: &[u8]) -> Vec<u8> {
     [prefix, key].concat()
 }
 
-fn unwrap_prefixed<'a>(prefix: &[u8], der: &'a [u8], what: &str) -> OpResult<&'a [u8]> {
+pub(super) fn unwrap_prefixed<'a>(prefix: &[u8], der: &'a [u8], what: &str) -> OpResult<&'a [u8]> {
     der.strip_prefix(prefix)
         .filter(|key| key.len() == OKP_KEY_LEN)
         .ok_or_else(|| format!("the data is not an {what}"))
@@ -123,12 +119,16 @@ fn document(
         .map_err(|_| "the key could not be encoded".to_owned())
 }
 
-fn rejected(what: &str) -> impl Fn(aws_lc_rs::error::KeyRejected) -> String + '_ {
+pub(super) fn rejected(what: &str) -> impl Fn(aws_lc_rs::error::KeyRejected) -> String + '_ {
     move |e| format!("the data is not a valid {what}: {e}")
 }
 
 /// A fresh key pair as (PKCS#8, SPKI).
-fn generate(kind: Kind, modulus_bits: u32, exponent: &[u8]) -> OpResult<(Vec<u8>, Vec<u8>)> {
+pub(super) fn generate(
+    kind: Kind,
+    modulus_bits: u32,
+    exponent: &[u8],
+) -> OpResult<(Vec<u8>, Vec<u8>)> {
     match kind {
         Kind::Ed25519 => {
             let pair = Ed25519KeyPair::generate().map_err(|_| "key generation failed")?;
@@ -192,7 +192,7 @@ fn agreement_pair(kind: Kind, private: &agreement::PrivateKey) -> OpResult<(Vec<
 
 /// Validates and re-encodes a key given as `raw` (public EC point or OKP key), `spki` or
 /// `pkcs8`: (is it private, its DER).
-fn import(kind: Kind, format: &str, data: &[u8]) -> OpResult<(bool, Vec<u8>)> {
+pub(super) fn import(kind: Kind, format: &str, data: &[u8]) -> OpResult<(bool, Vec<u8>)> {
     match (format, kind) {
         ("pkcs8", Kind::Rsa) => match RsaKeyPair::from_pkcs8(data) {
             Ok(pair) => Ok((true, der(AsDer::<Pkcs8V1Der>::as_der(&pair))?)),
@@ -264,13 +264,13 @@ fn ec_point(kind: Kind, spki: &[u8]) -> OpResult<&[u8]> {
         .ok_or_else(|| "the public key is not an uncompressed point".to_owned())
 }
 
-fn okp_public(spki: &[u8]) -> OpResult<&[u8]> {
+pub(super) fn okp_public(spki: &[u8]) -> OpResult<&[u8]> {
     spki.get(spki.len().saturating_sub(OKP_KEY_LEN)..)
         .ok_or_else(|| "the public key is too short".to_owned())
 }
 
 /// The JWK parts of a key (see the module docs).
-fn parts(kind: Kind, private: bool, key: &[u8]) -> OpResult<Vec<Vec<u8>>> {
+pub(super) fn parts(kind: Kind, private: bool, key: &[u8]) -> OpResult<Vec<Vec<u8>>> {
     match (kind, private) {
         (Kind::Rsa, false) => match RsaPublicKey::from_der(key) {
             Ok(public) => Ok(vec![
@@ -335,7 +335,7 @@ fn parts(kind: Kind, private: bool, key: &[u8]) -> OpResult<Vec<Vec<u8>>> {
 }
 
 /// A key from its JWK parts: (is it private, its DER). A private key's public parts must match.
-fn from_parts(kind: Kind, parts: &[Vec<u8>]) -> OpResult<(bool, Vec<u8>)> {
+pub(super) fn from_parts(kind: Kind, parts: &[Vec<u8>]) -> OpResult<(bool, Vec<u8>)> {
     let mismatch = || "the JWK's public and private parts do not match".to_owned();
     match (kind, parts) {
         (Kind::Rsa, [n, e]) => {
@@ -474,411 +474,11 @@ mod legacy_rsa {
     }
 }
 
-/// The signature schemes, as `subtle.js` names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scheme {
-    Ecdsa,
-    Ed25519,
-    Pkcs1,
-    Pss,
-}
-
-impl Scheme {
-    fn named(name: &str) -> OpResult<Self> {
-        Ok(match name {
-            "ECDSA" => Scheme::Ecdsa,
-            "Ed25519" => Scheme::Ed25519,
-            "RSASSA-PKCS1-v1_5" => Scheme::Pkcs1,
-            "RSA-PSS" => Scheme::Pss,
-            _ => return Err(format!("unknown signature scheme {name}")),
-        })
-    }
-}
-
-/// RSA-PSS salts aws-lc takes as constants: none, or the hash's length.
-fn pss_salt(hash: Hash, salt: u32) -> OpResult<RsaPssSaltLength> {
-    let digest_len = hash.digest().output_len() as u32;
-    match salt {
-        0 => Ok(RsaPssSaltLength::Custom(0)),
-        s if s == digest_len => Ok(RsaPssSaltLength::Digest),
-        s => Err(format!(
-            "RSA-PSS salts of {s} bytes are not supported (0 or the hash length, {digest_len})"
-        )),
-    }
-}
-
-fn unsupported(scheme: Scheme, hash: Hash, kind: Kind) -> String {
-    format!("{scheme:?} with {hash:?} on {kind:?} keys is not supported")
-}
-
-fn rsa_signing(hash: Hash, scheme: Scheme, salt: u32) -> OpResult<&'static dyn RsaEncoding> {
-    use signature::{RSA_PKCS1_SHA256, RSA_PKCS1_SHA384, RSA_PKCS1_SHA512};
-    use signature::{RSA_PSS_SHA256, RSA_PSS_SHA384, RSA_PSS_SHA512};
-    static PSS_SHA256_NO_SALT: signature::RsaSignatureEncoding =
-        RSA_PSS_SHA256.with_pss_salt_length(RsaPssSaltLength::Custom(0));
-    static PSS_SHA384_NO_SALT: signature::RsaSignatureEncoding =
-        RSA_PSS_SHA384.with_pss_salt_length(RsaPssSaltLength::Custom(0));
-    static PSS_SHA512_NO_SALT: signature::RsaSignatureEncoding =
-        RSA_PSS_SHA512.with_pss_salt_length(RsaPssSaltLength::Custom(0));
-    let no_salt = scheme == Scheme::Pss && pss_salt(hash, salt)? != RsaPssSaltLength::Digest;
-    Ok(match (scheme, hash, no_salt) {
-        (Scheme::Pkcs1, Hash::Sha256, _) => &RSA_PKCS1_SHA256,
-        (Scheme::Pkcs1, Hash::Sha384, _) => &RSA_PKCS1_SHA384,
-        (Scheme::Pkcs1, Hash::Sha512, _) => &RSA_PKCS1_SHA512,
-        (Scheme::Pss, Hash::Sha256, false) => &RSA_PSS_SHA256,
-        (Scheme::Pss, Hash::Sha384, false) => &RSA_PSS_SHA384,
-        (Scheme::Pss, Hash::Sha512, false) => &RSA_PSS_SHA512,
-        (Scheme::Pss, Hash::Sha256, true) => &PSS_SHA256_NO_SALT,
-        (Scheme::Pss, Hash::Sha384, true) => &PSS_SHA384_NO_SALT,
-        (Scheme::Pss, Hash::Sha512, true) => &PSS_SHA512_NO_SALT,
-        _ => return Err(unsupported(scheme, hash, Kind::Rsa)),
-    })
-}
-
-fn rsa_verifying(hash: Hash, scheme: Scheme, salt: u32) -> OpResult<&'static RsaParameters> {
-    use signature::{
-        RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY as PKCS1_SHA1, RSA_PKCS1_2048_8192_SHA256,
-        RSA_PKCS1_2048_8192_SHA384, RSA_PKCS1_2048_8192_SHA512, RSA_PSS_2048_8192_SHA256,
-        RSA_PSS_2048_8192_SHA384, RSA_PSS_2048_8192_SHA512,
-    };
-    static PSS_SHA256_NO_SALT: RsaParameters =
-        RSA_PSS_2048_8192_SHA256.with_pss_salt_length(RsaPssSaltLength::Custom(0));
-    static PSS_SHA384_NO_SALT: RsaParameters =
-        RSA_PSS_2048_8192_SHA384.with_pss_salt_length(RsaPssSaltLength::Custom(0));
-    static PSS_SHA512_NO_SALT: RsaParameters =
-        RSA_PSS_2048_8192_SHA512.with_pss_salt_length(RsaPssSaltLength::Custom(0));
-    let no_salt = scheme == Scheme::Pss && pss_salt(hash, salt)? != RsaPssSaltLength::Digest;
-    Ok(match (scheme, hash, no_salt) {
-        (Scheme::Pkcs1, Hash::Sha1, _) => &PKCS1_SHA1,
-        (Scheme::Pkcs1, Hash::Sha256, _) => &RSA_PKCS1_2048_8192_SHA256,
-        (Scheme::Pkcs1, Hash::Sha384, _) => &RSA_PKCS1_2048_8192_SHA384,
-        (Scheme::Pkcs1, Hash::Sha512, _) => &RSA_PKCS1_2048_8192_SHA512,
-        (Scheme::Pss, Hash::Sha256, false) => &RSA_PSS_2048_8192_SHA256,
-        (Scheme::Pss, Hash::Sha384, false) => &RSA_PSS_2048_8192_SHA384,
-        (Scheme::Pss, Hash::Sha512, false) => &RSA_PSS_2048_8192_SHA512,
-        (Scheme::Pss, Hash::Sha256, true) => &PSS_SHA256_NO_SALT,
-        (Scheme::Pss, Hash::Sha384, true) => &PSS_SHA384_NO_SALT,
-        (Scheme::Pss, Hash::Sha512, true) => &PSS_SHA512_NO_SALT,
-        _ => return Err(unsupported(scheme, hash, Kind::Rsa)),
-    })
-}
-
-fn ecdsa_signing(kind: Kind, hash: Hash) -> OpResult<&'static signature::EcdsaSigningAlgorithm> {
-    use signature::*;
-    Ok(match (kind, hash) {
-        (Kind::P256, Hash::Sha256) => &ECDSA_P256_SHA256_FIXED_SIGNING,
-        (Kind::P384, Hash::Sha384) => &ECDSA_P384_SHA384_FIXED_SIGNING,
-        (Kind::P521, Hash::Sha256) => &ECDSA_P521_SHA256_FIXED_SIGNING,
-        (Kind::P521, Hash::Sha384) => &ECDSA_P521_SHA384_FIXED_SIGNING,
-        (Kind::P521, Hash::Sha512) => &ECDSA_P521_SHA512_FIXED_SIGNING,
-        _ => return Err(unsupported(Scheme::Ecdsa, hash, kind)),
-    })
-}
-
-fn ecdsa_verifying(kind: Kind, hash: Hash) -> OpResult<&'static dyn VerificationAlgorithm> {
-    use signature::*;
-    Ok(match (kind, hash) {
-        (Kind::P256, Hash::Sha1) => &ECDSA_P256_SHA1_ASN1,
-        (Kind::P256, Hash::Sha256) => &ECDSA_P256_SHA256_ASN1,
-        (Kind::P256, Hash::Sha384) => &ECDSA_P256_SHA384_ASN1,
-        (Kind::P256, Hash::Sha512) => &ECDSA_P256_SHA512_ASN1,
-        (Kind::P384, Hash::Sha256) => &ECDSA_P384_SHA256_ASN1,
-        (Kind::P384, Hash::Sha384) => &ECDSA_P384_SHA384_ASN1,
-        (Kind::P384, Hash::Sha512) => &ECDSA_P384_SHA512_ASN1,
-        (Kind::P521, Hash::Sha1) => &ECDSA_P521_SHA1_ASN1,
-        (Kind::P521, Hash::Sha256) => &ECDSA_P521_SHA256_ASN1,
-        (Kind::P521, Hash::Sha384) => &ECDSA_P521_SHA384_ASN1,
-        (Kind::P521, Hash::Sha512) => &ECDSA_P521_SHA512_ASN1,
-        _ => return Err(unsupported(Scheme::Ecdsa, hash, kind)),
-    })
-}
-
-/// Re-encodes a WebCrypto ECDSA signature (r and s, fixed width) as the DER aws-lc verifies;
-/// `None` when it is not two coordinates long.
-fn ecdsa_fixed_to_der(kind: Kind, fixed: &[u8]) -> Option<Vec<u8>> {
-    let n = kind.coordinate_len();
-    if fixed.len() != 2 * n {
-        return None;
-    }
-    let integer = |value: &[u8]| {
-        let trimmed: &[u8] = match value.iter().position(|&b| b != 0) {
-            Some(start) => &value[start..],
-            None => &[0],
-        };
-        let pad = usize::from(trimmed[0] & 0x80 != 0);
-        let mut out = vec![0x02, (trimmed.len() + pad) as u8];
-        out.extend(std::iter::repeat_n(0, pad));
-        out.extend_from_slice(trimmed);
-        out
-    };
-    let body = [integer(&fixed[..n]), integer(&fixed[n..])].concat();
-    let mut out = vec![0x30];
-    if body.len() >= 0x80 {
-        out.push(0x81);
-    }
-    out.push(body.len() as u8);
-    out.extend(body);
-    Some(out)
-}
-
-fn sign(
-    scheme: Scheme,
-    kind: Kind,
-    hash: Hash,
-    pkcs8: &[u8],
-    data: &[u8],
-    salt: u32,
-) -> OpResult<Vec<u8>> {
-    let failed = |_| "signing failed".to_owned();
-    match scheme {
-        Scheme::Ecdsa => {
-            let pair = EcdsaKeyPair::from_pkcs8(ecdsa_signing(kind, hash)?, pkcs8)
-                .map_err(rejected("ECDSA key"))?;
-            Ok(pair
-                .sign(&SystemRandom::new(), data)
-                .map_err(failed)?
-                .as_ref()
-                .to_vec())
-        }
-        Scheme::Ed25519 => {
-            let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8)
-                .map_err(rejected("Ed25519 key"))?;
-            Ok(pair.sign(data).as_ref().to_vec())
-        }
-        Scheme::Pkcs1 | Scheme::Pss => {
-            let encoding = rsa_signing(hash, scheme, salt)?;
-            let pair = RsaKeyPair::from_pkcs8(pkcs8).map_err(rejected("RSA key"))?;
-            let mut out = vec![0u8; pair.public_modulus_len()];
-            pair.sign(encoding, &SystemRandom::new(), data, &mut out)
-                .map_err(failed)?;
-            Ok(out)
-        }
-    }
-}
-
-fn verify(
-    scheme: Scheme,
-    kind: Kind,
-    hash: Hash,
-    spki: &[u8],
-    sig: &[u8],
-    data: &[u8],
-    salt: u32,
-) -> OpResult<bool> {
-    let ok = |algorithm: &'static dyn VerificationAlgorithm, key: &[u8], sig: &[u8]| {
-        UnparsedPublicKey::new(algorithm, key)
-            .verify(data, sig)
-            .is_ok()
-    };
-    Ok(match scheme {
-        Scheme::Ecdsa => {
-            let algorithm = ecdsa_verifying(kind, hash)?;
-            ecdsa_fixed_to_der(kind, sig).is_some_and(|der| ok(algorithm, spki, &der))
-        }
-        Scheme::Ed25519 => ok(&signature::ED25519, okp_public(spki)?, sig),
-        Scheme::Pkcs1 | Scheme::Pss => ok(rsa_verifying(hash, scheme, salt)?, spki, sig),
-    })
-}
-
-/// ECDH or X25519: the shared secret of `pkcs8` and the peer's `spki`.
-fn derive(kind: Kind, pkcs8: &[u8], peer: &[u8]) -> OpResult<Vec<u8>> {
-    let algorithm = kind.ecdh()?;
-    let private = if kind == Kind::X25519 {
-        let seed = unwrap_prefixed(&X25519_PKCS8_PREFIX, pkcs8, "X25519 PKCS#8 key")?;
-        agreement::PrivateKey::from_private_key(algorithm, seed)
-    } else {
-        agreement::PrivateKey::from_private_key_der(algorithm, pkcs8)
-    }
-    .map_err(rejected("key-agreement key"))?;
-    let peer = if kind == Kind::X25519 {
-        okp_public(peer)?
-    } else {
-        peer
-    };
-    agreement::agree(
-        &private,
-        agreement::UnparsedPublicKey::new(algorithm, peer),
-        "the keys do not agree (a public key of low order or on another curve)".to_owned(),
-        |secret| Ok(secret.to_vec()),
-    )
-}
-
-fn oaep(hash: Hash) -> &'static OaepAlgorithm {
-    use aws_lc_rs::rsa::*;
-    match hash {
-        Hash::Sha1 => &OAEP_SHA1_MGF1SHA1,
-        Hash::Sha256 => &OAEP_SHA256_MGF1SHA256,
-        Hash::Sha384 => &OAEP_SHA384_MGF1SHA384,
-        Hash::Sha512 => &OAEP_SHA512_MGF1SHA512,
-    }
-}
-
-fn rsa_oaep(encrypt: bool, hash: Hash, der: &[u8], label: &[u8], data: &[u8]) -> OpResult<Vec<u8>> {
-    let label = (!label.is_empty()).then_some(label);
-    if encrypt {
-        let key = PublicEncryptingKey::from_der(der).map_err(rejected("RSA public key"))?;
-        let key = OaepPublicEncryptingKey::new(key).map_err(|_| "not an RSA-OAEP key")?;
-        if data.len() > key.max_plaintext_size(oaep(hash)) {
-            return Err("the data is too long for RSA-OAEP with this key and hash".into());
-        }
-        let mut out = vec![0u8; key.ciphertext_size()];
-        let len = key
-            .encrypt(oaep(hash), data, &mut out, label)
-            .map_err(|_| "RSA-OAEP encryption failed")?
-            .len();
-        out.truncate(len);
-        Ok(out)
-    } else {
-        let key = PrivateDecryptingKey::from_pkcs8(der).map_err(rejected("RSA private key"))?;
-        let key = OaepPrivateDecryptingKey::new(key).map_err(|_| "not an RSA-OAEP key")?;
-        let mut out = vec![0u8; key.min_output_size()];
-        let len = key
-            .decrypt(oaep(hash), data, &mut out, label)
-            .map_err(|_| "the data could not be decrypted with this key")?
-            .len();
-        out.truncate(len);
-        Ok(out)
-    }
-}
-
-fn throw(ctx: &Ctx<'_>, message: String) -> rquickjs::Error {
-    rquickjs::Exception::throw_message(ctx, &message)
-}
-
-fn pair_to_js<'js>(ctx: &Ctx<'js>, a: Vec<u8>, b: Vec<u8>) -> rquickjs::Result<Array<'js>> {
-    let array = Array::new(ctx.clone())?;
-    array.set(0, TypedArray::<u8>::new(ctx.clone(), a)?)?;
-    array.set(1, TypedArray::<u8>::new(ctx.clone(), b)?)?;
-    Ok(array)
-}
-
-/// `[private, der]` for JavaScript.
-fn imported_to_js<'js>(
-    ctx: &Ctx<'js>,
-    result: OpResult<(bool, Vec<u8>)>,
-) -> rquickjs::Result<Array<'js>> {
-    let (private, der) = result.map_err(|m| throw(ctx, m))?;
-    let array = Array::new(ctx.clone())?;
-    array.set(0, private)?;
-    array.set(1, TypedArray::<u8>::new(ctx.clone(), der)?)?;
-    Ok(array)
-}
-
-pub(super) fn register<'js>(ops: &Ops<'js>) -> rquickjs::Result<()> {
-    let kind_of = |ctx: &Ctx<'js>, name: &str| Kind::named(name).map_err(|m| throw(ctx, m));
-    let hash_of = |ctx: &Ctx<'js>, name: &str| Hash::named(name).map_err(|m| throw(ctx, m));
-    ops.add(
-        "keyGenerate",
-        move |ctx: Ctx<'js>, kind: String, modulus_bits: u32, exponent: Bytes<'js>| {
-            let kind = kind_of(&ctx, &kind)?;
-            let (private, public) =
-                generate(kind, modulus_bits, &bytes_of(&exponent)).map_err(|m| throw(&ctx, m))?;
-            pair_to_js(&ctx, private, public)
-        },
-    )?;
-    ops.add(
-        "keyImport",
-        move |ctx: Ctx<'js>, kind: String, format: String, data: Bytes<'js>| {
-            let kind = kind_of(&ctx, &kind)?;
-            imported_to_js(&ctx, import(kind, &format, &bytes_of(&data)))
-        },
-    )?;
-    ops.add(
-        "keyFromParts",
-        move |ctx: Ctx<'js>, kind: String, parts: Vec<Bytes<'js>>| {
-            let kind = kind_of(&ctx, &kind)?;
-            let parts: Vec<Vec<u8>> = parts.iter().map(bytes_of).collect();
-            imported_to_js(&ctx, from_parts(kind, &parts))
-        },
-    )?;
-    ops.add(
-        "keyParts",
-        move |ctx: Ctx<'js>, kind: String, private: bool, der: Bytes<'js>| {
-            let kind = kind_of(&ctx, &kind)?;
-            let parts = parts(kind, private, &bytes_of(&der)).map_err(|m| throw(&ctx, m))?;
-            parts
-                .into_iter()
-                .map(|part| TypedArray::<u8>::new(ctx.clone(), part))
-                .collect::<rquickjs::Result<Vec<_>>>()
-        },
-    )?;
-    // `algorithm` is [scheme, key type, hash]: ECDSA, Ed25519, RSASSA-PKCS1-v1_5 or RSA-PSS.
-    let algorithm_of =
-        move |ctx: &Ctx<'js>, names: &[String]| -> rquickjs::Result<(Scheme, Kind, Hash)> {
-            let [scheme, kind, hash] = names else {
-                return Err(throw(ctx, "expected [scheme, key type, hash]".into()));
-            };
-            let scheme = Scheme::named(scheme).map_err(|m| throw(ctx, m))?;
-            Ok((scheme, kind_of(ctx, kind)?, hash_of(ctx, hash)?))
-        };
-    ops.add(
-        "keySign",
-        move |ctx: Ctx<'js>,
-              algorithm: Vec<String>,
-              key: Bytes<'js>,
-              data: Bytes<'js>,
-              salt: u32| {
-            let (scheme, kind, hash) = algorithm_of(&ctx, &algorithm)?;
-            to_js(
-                &ctx,
-                sign(scheme, kind, hash, &bytes_of(&key), &bytes_of(&data), salt),
-            )
-        },
-    )?;
-    ops.add(
-        "keyVerify",
-        move |ctx: Ctx<'js>,
-              algorithm: Vec<String>,
-              key: Bytes<'js>,
-              signature: Bytes<'js>,
-              data: Bytes<'js>,
-              salt: u32| {
-            let (scheme, kind, hash) = algorithm_of(&ctx, &algorithm)?;
-            verify(
-                scheme,
-                kind,
-                hash,
-                &bytes_of(&key),
-                &bytes_of(&signature),
-                &bytes_of(&data),
-                salt,
-            )
-            .map_err(|m| throw(&ctx, m))
-        },
-    )?;
-    ops.add(
-        "keyDerive",
-        move |ctx: Ctx<'js>, kind: String, key: Bytes<'js>, peer: Bytes<'js>| {
-            let kind = kind_of(&ctx, &kind)?;
-            to_js(&ctx, derive(kind, &bytes_of(&key), &bytes_of(&peer)))
-        },
-    )?;
-    ops.add(
-        "rsaOaep",
-        move |ctx: Ctx<'js>,
-              encrypt: bool,
-              hash: String,
-              key: Bytes<'js>,
-              label: Bytes<'js>,
-              data: Bytes<'js>| {
-            let hash = hash_of(&ctx, &hash)?;
-            to_js(
-                &ctx,
-                rsa_oaep(
-                    encrypt,
-                    hash,
-                    &bytes_of(&key),
-                    &bytes_of(&label),
-                    &bytes_of(&data),
-                ),
-            )
-        },
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::subtle::operations::{derive, sign, verify, Scheme};
+    use crate::subtle::Hash;
 
     #[test]
     fn keys_round_trip_through_their_parts_and_sign() -> OpResult<()> {

@@ -4,7 +4,9 @@
 //! objects and the WebCrypto error rules are in `subtle.js`: these ops see bytes and names, and
 //! throw plain errors whose message `subtle.js` puts in the right DOMException.
 
+mod key_ops;
 mod keys;
+mod operations;
 
 use crate::{type_error, WebHost};
 use aws_lc_rs::cipher::{
@@ -469,7 +471,7 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result
     ops.add("timingSafeEqual", |a: Bytes<'js>, b: Bytes<'js>| {
         constant_time_eq(&bytes_of(&a), &bytes_of(&b))
     })?;
-    keys::register(ops)
+    key_ops::register(ops)
 }
 
 #[cfg(test)]
