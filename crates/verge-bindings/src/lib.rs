@@ -92,19 +92,47 @@ pub struct Capabilities {
     pub assets: Option<Rc<dyn Outbound>>,
 }
 
-/// The store `binding` of kind `kind` needs, or the error that stops its worker loading.
-fn store<T: ?Sized>(
-    ctx: &Ctx<'_>,
-    store: &Option<Arc<T>>,
+/// One namespace of a store as a worker's binding reaches it (a KV namespace, a D1 database, an
+/// R2 bucket): what the id its JavaScript object carries stands for.
+struct Namespace<S: ?Sized> {
+    store: Arc<S>,
+    name: String,
+}
+
+impl<S: ?Sized> Clone for Namespace<S> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
+/// Puts on `env`, for each `(binding, namespace)` of a config section of bindings of `kind`, the
+/// object `internals[maker]` makes for that namespace of `store`. Bindings with no store stop
+/// the worker loading, naming the first.
+fn bind_namespaces<'a, 'js, S: ?Sized + 'static>(
+    ctx: &Ctx<'js>,
+    env: &Object<'js>,
     kind: &str,
-    binding: &str,
-) -> rquickjs::Result<Arc<T>> {
-    store.clone().ok_or_else(|| {
-        rquickjs::Exception::throw_type(
-            ctx,
-            &format!("{kind} binding {binding} has no store to use"),
-        )
-    })
+    store: &Option<Arc<S>>,
+    maker: &str,
+    bindings: impl Iterator<Item = (&'a str, &'a str)>,
+) -> rquickjs::Result<()> {
+    for (binding, name) in bindings {
+        let store = store.clone().ok_or_else(|| {
+            rquickjs::Exception::throw_type(
+                ctx,
+                &format!("{kind} binding {binding} has no store to use"),
+            )
+        })?;
+        let namespace = Namespace {
+            store,
+            name: name.to_owned(),
+        };
+        env.set(binding, verge_web::bind(ctx, namespace, maker)?)?;
+    }
+    Ok(())
 }
 
 /// A promise of one call on binding object `id` of kind `B`: rejected with `checked`'s error if
@@ -140,5 +168,74 @@ fn storage_error(error: StorageError) -> verge_js::OpError {
         StorageError::Backend(message) | StorageError::Refused(message) => {
             verge_js::OpError::Error(message)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    // Test code fails by panicking.
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use verge_config::{D1Database, KvNamespace};
+    use verge_js::{Isolate, IsolateLimits};
+    use verge_web::{Platform, WebHost};
+
+    static PLATFORM: Platform = Platform::new(|| verge_web::APIS.iter().chain(apis()).collect());
+
+    /// What `bind` makes of `config` when the server grants `stores`: the names on `env`.
+    fn bound_names(config: &WorkerConfig, stores: Stores) -> Result<Vec<String>, String> {
+        let isolate = Isolate::new(IsolateLimits::default()).unwrap();
+        verge_web::install(&isolate, WebHost::unreachable(), &PLATFORM).unwrap();
+        let capabilities = Capabilities {
+            stores,
+            services: Rc::new(|_| WebHost::unreachable().outbound),
+            assets: None,
+        };
+        isolate
+            .enter(|ctx| {
+                let env = Object::new(ctx.clone())?;
+                bind(ctx, config, &capabilities, &env)?;
+                env.keys::<String>().collect()
+            })
+            .map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn a_binding_without_its_store_stops_the_worker_naming_it() {
+        let config = WorkerConfig {
+            kv_namespaces: vec![KvNamespace {
+                binding: "SESSIONS".into(),
+                id: None,
+                preview_id: None,
+            }],
+            ..WorkerConfig::default()
+        };
+        let refused = bound_names(&config, Stores::default()).unwrap_err();
+        assert!(
+            refused.contains("KV binding SESSIONS has no store to use"),
+            "{refused}"
+        );
+        let database = D1Database {
+            binding: "DB".into(),
+            database_name: None,
+            database_id: None,
+            preview_database_id: None,
+            migrations_dir: None,
+            migrations_table: None,
+        };
+        let config = WorkerConfig {
+            d1_databases: vec![database],
+            ..WorkerConfig::default()
+        };
+        let refused = bound_names(&config, Stores::default()).unwrap_err();
+        assert!(
+            refused.contains("D1 binding DB has no store to use"),
+            "{refused}"
+        );
+        assert_eq!(
+            bound_names(&WorkerConfig::default(), Stores::default()),
+            Ok(vec![])
+        );
     }
 }

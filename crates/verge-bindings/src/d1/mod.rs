@@ -2,10 +2,9 @@
 //! behind `d1.js`. JavaScript checks and normalizes bound values; here they become SQL values, and
 //! rows become JavaScript values as D1 gives them (BLOBs as arrays of byte values).
 
-use crate::{binding_call, Capabilities, Kind};
+use crate::{binding_call, Capabilities, Kind, Namespace};
 use bytes::Bytes;
 use rquickjs::{Array, Ctx, Object, TypedArray, Value};
-use std::sync::Arc;
 use verge_config::WorkerConfig;
 use verge_js::{rquickjs, Ops};
 use verge_storage::{SqlOutcome, SqlQuery, SqlStore, SqlValue, StorageError};
@@ -22,25 +21,14 @@ fn bind<'js>(
     capabilities: &Capabilities,
     env: &Object<'js>,
 ) -> rquickjs::Result<()> {
-    for d1 in &config.d1_databases {
-        let binding = D1Binding {
-            store: crate::store(ctx, &capabilities.stores.sql, "D1", &d1.binding)?,
-            database: d1.database().to_owned(),
-        };
-        env.set(
-            d1.binding.as_str(),
-            verge_web::bind(ctx, binding, "makeD1Database")?,
-        )?;
-    }
-    Ok(())
+    let bindings = config.d1_databases.iter();
+    let named = bindings.map(|d1| (d1.binding.as_str(), d1.database()));
+    let store = &capabilities.stores.sql;
+    crate::bind_namespaces(ctx, env, "D1", store, "makeD1Database", named)
 }
 
 /// One SQL database as a worker sees it.
-#[derive(Clone)]
-struct D1Binding {
-    store: Arc<dyn SqlStore>,
-    database: String,
-}
+type D1Binding = Namespace<dyn SqlStore>;
 
 /// A bound value as `d1.js` normalized it: null, a number, a bigint, a string or bytes.
 fn sql_value(value: &Value<'_>) -> Result<SqlValue, StorageError> {
@@ -161,7 +149,7 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result
                 Ok(queries) => (Ok(()), queries),
                 Err(error) => (Err(error), Vec::new()),
             };
-            let run = move |d1: D1Binding| d1.store.batch(&d1.database, queries);
+            let run = move |d1: D1Binding| d1.store.batch(&d1.name, queries);
             binding_call(&ctx, id, checked, run, |ctx, outcomes| {
                 let results = Array::new(ctx.clone())?;
                 for (index, each) in outcomes.into_iter().enumerate() {
@@ -172,7 +160,7 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result
         },
     )?;
     ops.add("d1Exec", move |ctx: Ctx<'js>, id: usize, script: String| {
-        let run = move |d1: D1Binding| d1.store.exec(&d1.database, &script);
+        let run = move |d1: D1Binding| d1.store.exec(&d1.name, &script);
         binding_call(&ctx, id, Ok(()), run, |ctx, outcomes| {
             let result = Array::new(ctx.clone())?;
             result.set(0, outcomes.len())?;

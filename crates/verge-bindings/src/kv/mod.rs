@@ -1,10 +1,9 @@
 //! KV namespace bindings (`kv_namespaces` → [`KvStore`] → `env.MY_KV`): the ops behind
 //! `kv.js`. Each binding of an isolate has an id, its index in the isolate's table of bindings.
 
-use crate::{binding_call, undefined, Capabilities, Kind};
+use crate::{binding_call, undefined, Capabilities, Kind, Namespace};
 use bytes::Bytes;
 use rquickjs::{Ctx, Object, TypedArray, Value};
-use std::sync::Arc;
 use verge_config::WorkerConfig;
 use verge_js::{rquickjs, Ops};
 use verge_storage::{check_kv_entry, check_kv_key, KvEntry, KvStore};
@@ -21,25 +20,14 @@ fn bind<'js>(
     capabilities: &Capabilities,
     env: &Object<'js>,
 ) -> rquickjs::Result<()> {
-    for kv in &config.kv_namespaces {
-        let binding = KvBinding {
-            store: crate::store(ctx, &capabilities.stores.kv, "KV", &kv.binding)?,
-            namespace: kv.namespace().to_owned(),
-        };
-        env.set(
-            kv.binding.as_str(),
-            verge_web::bind(ctx, binding, "makeKvNamespace")?,
-        )?;
-    }
-    Ok(())
+    let bindings = config.kv_namespaces.iter();
+    let named = bindings.map(|kv| (kv.binding.as_str(), kv.namespace()));
+    let store = &capabilities.stores.kv;
+    crate::bind_namespaces(ctx, env, "KV", store, "makeKvNamespace", named)
 }
 
 /// One KV namespace as a worker sees it.
-#[derive(Clone)]
-struct KvBinding {
-    store: Arc<dyn KvStore>,
-    namespace: String,
-}
+type KvBinding = Namespace<dyn KvStore>;
 
 pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
     ops.add("kvGet", move |ctx: Ctx<'js>, id: usize, key: String| {
@@ -48,7 +36,7 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result
             &ctx,
             id,
             checked,
-            move |kv: KvBinding| kv.store.get(&kv.namespace, &key),
+            move |kv: KvBinding| kv.store.get(&kv.name, &key),
             |ctx, entry| match entry {
                 None => Ok(Value::new_null(ctx.clone())),
                 Some(entry) => {
@@ -82,7 +70,7 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result
                 &ctx,
                 id,
                 checked,
-                move |kv: KvBinding| kv.store.put(&kv.namespace, &key, entry),
+                move |kv: KvBinding| kv.store.put(&kv.name, &key, entry),
                 undefined,
             )
         },
@@ -93,17 +81,15 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result
             &ctx,
             id,
             checked,
-            move |kv: KvBinding| kv.store.delete(&kv.namespace, &key),
+            move |kv: KvBinding| kv.store.delete(&kv.name, &key),
             undefined,
         )
     })?;
     ops.add(
         "kvList",
         move |ctx: Ctx<'js>, id: usize, prefix: String, cursor: Option<String>, limit: usize| {
-            let list = move |kv: KvBinding| {
-                kv.store
-                    .list(&kv.namespace, &prefix, cursor.as_deref(), limit)
-            };
+            let list =
+                move |kv: KvBinding| kv.store.list(&kv.name, &prefix, cursor.as_deref(), limit);
             binding_call(&ctx, id, Ok(()), list, |ctx, page| {
                 let keys = rquickjs::Array::new(ctx.clone())?;
                 for (index, key) in page.keys.into_iter().enumerate() {

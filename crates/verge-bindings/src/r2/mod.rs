@@ -2,11 +2,10 @@
 //! ops behind `r2.js`. Bodies stream both ways: a `put` reads the script's stream as the store
 //! writes it, and a `get` hands the script a stream fed by the store.
 
-use crate::{binding_call, undefined, Capabilities, Kind};
+use crate::{binding_call, undefined, Capabilities, Kind, Namespace};
 use futures_util::StreamExt as _;
 use http_body_util::BodyDataStream;
 use rquickjs::{Array, Ctx, Object, Value};
-use std::sync::Arc;
 use verge_config::WorkerConfig;
 use verge_js::{rquickjs, Ops};
 use verge_storage::{
@@ -26,25 +25,14 @@ fn bind<'js>(
     capabilities: &Capabilities,
     env: &Object<'js>,
 ) -> rquickjs::Result<()> {
-    for r2 in &config.r2_buckets {
-        let binding = R2Binding {
-            store: crate::store(ctx, &capabilities.stores.buckets, "R2", &r2.binding)?,
-            bucket: r2.bucket().to_owned(),
-        };
-        env.set(
-            r2.binding.as_str(),
-            verge_web::bind(ctx, binding, "makeR2Bucket")?,
-        )?;
-    }
-    Ok(())
+    let bindings = config.r2_buckets.iter();
+    let named = bindings.map(|r2| (r2.binding.as_str(), r2.bucket()));
+    let store = &capabilities.stores.buckets;
+    crate::bind_namespaces(ctx, env, "R2", store, "makeR2Bucket", named)
 }
 
 /// One bucket as a worker sees it.
-#[derive(Clone)]
-struct R2Binding {
-    store: Arc<dyn BucketStore>,
-    bucket: String,
-}
+type R2Binding = Namespace<dyn BucketStore>;
 
 /// An object's description as `r2.js` reads it:
 /// `[key, version, size, etag, uploaded, httpMetadata, customMetadata, checksums]`.
@@ -143,7 +131,7 @@ fn body_of<'js>(ctx: &Ctx<'js>, body: Value<'js>) -> rquickjs::Result<ByteStream
 pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
     ops.add("r2Head", move |ctx: Ctx<'js>, id: usize, key: String| {
         let checked = check_r2_key(&key);
-        let head = move |r2: R2Binding| r2.store.head(&r2.bucket, &key);
+        let head = move |r2: R2Binding| r2.store.head(&r2.name, &key);
         binding_call(&ctx, id, checked, head, maybe_info)
     })?;
     ops.add(
@@ -167,7 +155,7 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result
                 }),
             };
             let only_if = conditions(only_if)?;
-            let get = move |r2: R2Binding| r2.store.get(&r2.bucket, &key, range, only_if);
+            let get = move |r2: R2Binding| r2.store.get(&r2.name, &key, range, only_if);
             binding_call(&ctx, id, checked, get, |ctx, outcome| {
                 // null; [info, null] when the conditions failed; [info, span, stream].
                 let found = Array::new(ctx.clone())?;
@@ -203,7 +191,7 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result
             let checked = check_r2_key(&key);
             let body = body_of(&ctx, body)?;
             let (object, only_if) = (new_object(&object)?, conditions(only_if)?);
-            let put = move |r2: R2Binding| r2.store.put(&r2.bucket, &key, body, object, only_if);
+            let put = move |r2: R2Binding| r2.store.put(&r2.name, &key, body, object, only_if);
             binding_call(&ctx, id, checked, put, maybe_info)
         },
     )?;
@@ -211,7 +199,7 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result
         "r2Delete",
         move |ctx: Ctx<'js>, id: usize, keys: Vec<String>| {
             let checked = keys.iter().try_for_each(|key| check_r2_key(key));
-            let delete = move |r2: R2Binding| r2.store.delete(&r2.bucket, keys);
+            let delete = move |r2: R2Binding| r2.store.delete(&r2.name, keys);
             binding_call(&ctx, id, checked, delete, undefined)
         },
     )?;
@@ -227,7 +215,7 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result
                 start_after: options.get("startAfter")?,
                 limit: options.get("limit")?,
             };
-            let list = move |r2: R2Binding| r2.store.list(&r2.bucket, options);
+            let list = move |r2: R2Binding| r2.store.list(&r2.name, options);
             binding_call(&ctx, id, Ok(()), list, |ctx, page| {
                 let objects = Array::new(ctx.clone())?;
                 for (index, object) in page.objects.into_iter().enumerate() {
@@ -250,7 +238,7 @@ fn register_multipart<'js>(ops: &Ops<'js>) -> rquickjs::Result<()> {
         move |ctx: Ctx<'js>, id: usize, key: String, object: Object<'js>| {
             let checked = check_r2_key(&key);
             let object = new_object(&object)?;
-            let create = move |r2: R2Binding| r2.store.create_multipart(&r2.bucket, &key, object);
+            let create = move |r2: R2Binding| r2.store.create_multipart(&r2.name, &key, object);
             binding_call(&ctx, id, checked, create, |ctx, upload_id| {
                 Ok(rquickjs::String::from_str(ctx.clone(), &upload_id)?.into_value())
             })
@@ -267,7 +255,7 @@ fn register_multipart<'js>(ops: &Ops<'js>) -> rquickjs::Result<()> {
             let body = body_of(&ctx, body)?;
             let upload = move |r2: R2Binding| {
                 r2.store
-                    .upload_part(&r2.bucket, &key, &upload_id, part_number, body)
+                    .upload_part(&r2.name, &key, &upload_id, part_number, body)
             };
             binding_call(&ctx, id, Ok(()), upload, |ctx, etag| {
                 Ok(rquickjs::String::from_str(ctx.clone(), &etag)?.into_value())
@@ -288,7 +276,7 @@ fn register_multipart<'js>(ops: &Ops<'js>) -> rquickjs::Result<()> {
                 .collect::<rquickjs::Result<_>>()?;
             let complete = move |r2: R2Binding| {
                 r2.store
-                    .complete_multipart(&r2.bucket, &key, &upload_id, parts)
+                    .complete_multipart(&r2.name, &key, &upload_id, parts)
             };
             binding_call(&ctx, id, Ok(()), complete, info)
         },
@@ -296,7 +284,7 @@ fn register_multipart<'js>(ops: &Ops<'js>) -> rquickjs::Result<()> {
     ops.add(
         "r2AbortMultipart",
         move |ctx: Ctx<'js>, id: usize, key: String, upload_id: String| {
-            let abort = move |r2: R2Binding| r2.store.abort_multipart(&r2.bucket, &key, &upload_id);
+            let abort = move |r2: R2Binding| r2.store.abort_multipart(&r2.name, &key, &upload_id);
             binding_call(&ctx, id, Ok(()), abort, undefined)
         },
     )
