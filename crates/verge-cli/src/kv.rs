@@ -138,7 +138,7 @@ pub fn run(args: KvArgs) -> anyhow::Result<()> {
                     serde_json::from_str::<serde_json::Value>(metadata)
                         .context("--metadata is not JSON")?;
                 }
-                let expiration = kv_expiration(ttl, expiration, unix_now())?;
+                let expiration = kv_expiration(expiration, ttl, unix_now())?;
                 let entry = KvEntry {
                     value: value.into(),
                     expiration,

@@ -131,7 +131,7 @@ pub fn run(args: R2Args) -> anyhow::Result<()> {
                         bytes
                     }
                 };
-                // The same shape `js/r2.js` stores.
+                // The same shape verge-bindings' `r2/r2.js` stores.
                 let http: serde_json::Map<String, serde_json::Value> = [
                     ("contentType", content_type),
                     ("contentDisposition", content_disposition),

@@ -326,10 +326,11 @@ fn drain_jobs(ctx: &Ctx<'_>, interrupted: &Cell<bool>) {
 }
 
 impl IsolateHandle {
-    /// The isolate `ctx` belongs to, for asynchronous work started there to re-enter it; `None`
-    /// for a context no [`Isolate`] made.
-    pub fn of(ctx: &Ctx<'_>) -> Option<Self> {
+    /// The isolate `ctx` belongs to, for asynchronous work started there to re-enter it; an
+    /// error for a context no [`Isolate`] made.
+    pub fn of(ctx: &Ctx<'_>) -> rquickjs::Result<Self> {
         host_state::with(ctx, |this: &ThisIsolate| this.0.clone())
+            .ok_or_else(|| rquickjs::Error::new_from_js("context", "isolate"))
     }
 
     /// Re-enters the isolate if it still exists; see [`Isolate::enter`].

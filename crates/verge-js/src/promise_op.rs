@@ -65,6 +65,7 @@ where
     F: Future<Output = Result<T, OpError>> + 'static,
     C: for<'a> FnOnce(&Ctx<'a>, T) -> rquickjs::Result<Value<'a>> + 'static,
 {
+    let isolate = IsolateHandle::of(ctx)?;
     if host_state::with(ctx, |_: &PendingOps| ()).is_none() {
         host_state::store(ctx, PendingOps::default())?;
     }
@@ -75,8 +76,6 @@ where
         task: None,
     };
     let id = host_state::with(ctx, |ops: &PendingOps| ops.insert(pending)).unwrap_or_default();
-    let isolate =
-        IsolateHandle::of(ctx).ok_or_else(|| rquickjs::Error::new_from_js("context", "isolate"))?;
     let tag = isolate.current_tag();
     let task = tokio::task::spawn_local(async move {
         let output = future.await;

@@ -20,7 +20,7 @@ pub use policy::NetworkPolicy;
 pub use verge_bindings::{Capabilities, ServiceResolver, Stores};
 pub use verge_js::{ModuleCache, OpError};
 pub use verge_web::{
-    with_length, Body, BoxError, ChannelBody, ConsoleSink, HeaderList, LogLevel, NativeBody,
-    Outbound, OutboundFuture, RedirectMode, Request, Response,
+    is_hop_by_hop, with_length, Body, BoxError, ChannelBody, ConsoleSink, HeaderList, LogLevel,
+    NativeBody, Outbound, OutboundFuture, RedirectMode, Refused, Request, Response,
 };
-pub use worker::{BlankIsolate, Grants, LoadError, Refused, Worker, WorkerLimits};
+pub use worker::{BlankIsolate, Grants, LoadError, Worker, WorkerLimits};

@@ -93,17 +93,6 @@ impl BlankIsolate {
     }
 }
 
-/// A network that refuses every request with its message: an isolate no worker has yet, or a
-/// worker being checked rather than serving.
-pub struct Refused(pub &'static str);
-
-impl Outbound for Refused {
-    fn fetch(&self, _: Request) -> verge_web::OutboundFuture {
-        let message = self.0;
-        Box::pin(async move { Err(verge_js::OpError::Type(message.into())) })
-    }
-}
-
 /// The entry of a project of `[assets]` alone.
 const ASSETS_ONLY_NAME: &str = "verge:assets-only.js";
 const ASSETS_ONLY: &str =

@@ -194,24 +194,25 @@ pub fn check_kv_entry(entry: &KvEntry) -> Result<(), StorageError> {
     Ok(())
 }
 
-/// When a key put now expires, from a TTL in seconds or an absolute expiration (seconds since
-/// the Unix epoch), refused as Workers KV refuses either when it is sooner than
-/// [`kv_limits::MIN_TTL_SECONDS`] from `now`. The TTL wins when both are given.
+/// When a key put now expires, from an absolute expiration (seconds since the Unix epoch) or a
+/// TTL in seconds, refused as Workers KV refuses either when it is sooner than
+/// [`kv_limits::MIN_TTL_SECONDS`] from `now`. The expiration wins when both are given, as it
+/// does for a script's `put` (`verge-bindings`' `kv.js`, which applies the same minimum).
 pub fn kv_expiration(
-    ttl: Option<u64>,
     expiration: Option<u64>,
+    ttl: Option<u64>,
     now: u64,
 ) -> Result<Option<u64>, StorageError> {
     let min = kv_limits::MIN_TTL_SECONDS;
-    match (ttl, expiration) {
-        (Some(ttl), _) if ttl < min => Err(StorageError::Invalid(format!(
-            "Invalid expiration_ttl of {ttl}. Expiration TTL must be at least {min}."
-        ))),
-        (Some(ttl), _) => Ok(Some(now.saturating_add(ttl))),
-        (None, Some(at)) if at < now.saturating_add(min) => Err(StorageError::Invalid(format!(
+    match (expiration, ttl) {
+        (Some(at), _) if at < now.saturating_add(min) => Err(StorageError::Invalid(format!(
             "Invalid expiration of {at}. Please specify integer greater than the current number of seconds since the UNIX epoch plus {min}."
         ))),
-        (None, at) => Ok(at),
+        (Some(at), _) => Ok(Some(at)),
+        (None, Some(ttl)) if ttl < min => Err(StorageError::Invalid(format!(
+            "Invalid expiration_ttl of {ttl}. Expiration TTL must be at least {min}."
+        ))),
+        (None, ttl) => Ok(ttl.map(|ttl| now.saturating_add(ttl))),
     }
 }
 
@@ -249,12 +250,15 @@ mod tests {
     #[test]
     fn expirations_sooner_than_a_minute_are_refused() {
         assert_eq!(kv_expiration(None, None, 1000).unwrap(), None);
-        assert_eq!(kv_expiration(Some(60), None, 1000).unwrap(), Some(1060));
-        assert_eq!(kv_expiration(Some(60), Some(5), 1000).unwrap(), Some(1060));
-        assert_eq!(kv_expiration(None, Some(1060), 1000).unwrap(), Some(1060));
-        let ttl = kv_expiration(Some(59), None, 1000).unwrap_err().to_string();
+        assert_eq!(kv_expiration(None, Some(60), 1000).unwrap(), Some(1060));
+        assert_eq!(
+            kv_expiration(Some(2000), Some(5), 1000).unwrap(),
+            Some(2000)
+        );
+        assert_eq!(kv_expiration(Some(1060), None, 1000).unwrap(), Some(1060));
+        let ttl = kv_expiration(None, Some(59), 1000).unwrap_err().to_string();
         assert!(ttl.contains("at least 60"), "{ttl}");
-        let at = kv_expiration(None, Some(1059), 1000)
+        let at = kv_expiration(Some(1059), None, 1000)
             .unwrap_err()
             .to_string();
         assert!(at.contains("plus 60"), "{at}");

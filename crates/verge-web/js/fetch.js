@@ -2,7 +2,8 @@
 // host's Outbound capability, and the response's body arrives as a native stream. An AbortSignal
 // cancels the request in flight and errors a body still being read. A service binding is a
 // Fetcher whose `fetch` goes the same way to another worker (`fetcher`: its id, see src/fetch.rs).
-// A GET with `cf: { cacheTtl, cacheEverything, cacheKey }` goes through `caches.default`.
+// A GET with `cf: { cacheTtl, cacheEverything, cacheKey }` goes through `caches.default`, where
+// the platform has the Cache API (verge-bindings' cache.js; the Web platform alone has none).
 (function (ops, internals) {
   // The cache options of `cf`, or null when it asks for none.
   function cacheOptions(cf) {
@@ -42,7 +43,10 @@
       return Promise.reject(error);
     }
     const caching = fetcher === undefined && request.method === 'GET' ? cacheOptions(request.cf) : null;
-    if (caching) return throughCache(request, caching, () => send(fetcher, request));
+    // Asked only now: `caches` loads its file on first use.
+    if (caching && typeof caches !== 'undefined') {
+      return throughCache(request, caching, () => send(fetcher, request));
+    }
     return send(fetcher, request);
   }
 

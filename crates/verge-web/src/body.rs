@@ -306,8 +306,7 @@ pub fn host_body_from_js<'js>(ctx: &Ctx<'js>, body: Value<'js>) -> rquickjs::Res
             return Ok(take_body(ctx, id).map_or(Body::Empty, Body::Stream));
         }
         if let Some(id) = object.get::<_, Option<u32>>("pump")? {
-            let isolate = IsolateHandle::of(ctx)
-                .ok_or_else(|| rquickjs::Error::new_from_js("context", "isolate"))?;
+            let isolate = IsolateHandle::of(ctx)?;
             return Ok(Body::Stream(pump(isolate, id)));
         }
     }

@@ -33,11 +33,7 @@ pub use console::{ConsoleSink, LogLevel};
 pub use fetch::{fetcher, forget_request, set_request_depth, Outbound, OutboundFuture};
 pub use message::{is_hop_by_hop, HeaderList, InvalidHeader, RedirectMode, Request, Response};
 pub use node::{install_globals as install_node_globals, NodeModules};
-pub use platform::{
-    init_function, init_function_from_source, install, internals, set_host, Api, Load, Platform,
-    RegisterOps,
-};
-pub use subtle::constant_time_eq;
+pub use platform::{install, internals, set_host, Api, Load, Platform, RegisterOps};
 
 use rquickjs::{Ctx, Function, Value};
 use verge_js::rquickjs;
@@ -59,22 +55,20 @@ impl WebHost {
     pub fn unreachable() -> Self {
         Self {
             console: std::rc::Rc::new(|_, _| {}),
-            outbound: std::rc::Rc::new(Unreachable),
+            outbound: std::rc::Rc::new(Refused("this isolate reaches no network")),
             subrequest_limit: 0,
         }
     }
 }
 
-/// The network of [`WebHost::unreachable`].
-struct Unreachable;
+/// A network that refuses every request with its message: an isolate no worker has yet, or a
+/// worker being checked rather than serving.
+pub struct Refused(pub &'static str);
 
-impl Outbound for Unreachable {
+impl Outbound for Refused {
     fn fetch(&self, _: Request) -> OutboundFuture {
-        Box::pin(async {
-            Err(verge_js::OpError::Type(
-                "this isolate reaches no network".into(),
-            ))
-        })
+        let message = self.0;
+        Box::pin(async move { Err(verge_js::OpError::Type(message.into())) })
     }
 }
 

@@ -132,10 +132,6 @@ impl HeaderList {
             .map(|(name, value)| (name.as_str(), value.as_str()))
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// The headers of `map`, each value's bytes read as Latin-1.
     pub fn from_http(map: &HeaderMap) -> Self {
         Self(

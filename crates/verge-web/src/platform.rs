@@ -38,14 +38,46 @@ pub enum Load {
 /// One API: its JavaScript file, the native ops it needs and when it loads. Made by [`api!`].
 pub struct Api {
     /// The file, relative to its crate.
-    pub file: &'static str,
+    file: &'static str,
     /// Its script name in stack traces: `verge:<crate>/<file>`.
-    pub name: &'static str,
-    pub source: &'static str,
+    name: &'static str,
+    source: &'static str,
     /// The bytecode the build compiled it to.
-    pub bytecode: &'static [u8],
-    pub ops: &'static [RegisterOps],
-    pub load: Load,
+    bytecode: &'static [u8],
+    ops: &'static [RegisterOps],
+    load: Load,
+}
+
+impl Api {
+    /// What [`api!`] makes.
+    ///
+    /// # Safety
+    /// `bytecode` must be what `verge-js-build` compiled from `source` in this build: QuickJS
+    /// runs bytecode without checking it.
+    #[doc(hidden)]
+    #[allow(unsafe_code)]
+    pub const unsafe fn from_build(
+        file: &'static str,
+        name: &'static str,
+        source: &'static str,
+        bytecode: &'static [u8],
+        ops: &'static [RegisterOps],
+        load: Load,
+    ) -> Self {
+        Self {
+            file,
+            name,
+            source,
+            bytecode,
+            ops,
+            load,
+        }
+    }
+
+    /// The file, relative to its crate.
+    pub fn file(&self) -> &'static str {
+        self.file
+    }
 }
 
 /// An [`Api`] of the calling crate's file `$path` (relative to the crate; its build script
@@ -62,16 +94,20 @@ macro_rules! api {
             internals: &$internals,
         })
     };
-    (@make $path:literal, [$($ops:path),*], $load:expr) => {
-        $crate::Api {
-            file: $path,
-            name: concat!("verge:", env!("CARGO_PKG_NAME"), "/", $path),
-            source: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $path)),
-            bytecode: include_bytes!(concat!(env!("OUT_DIR"), "/", $path, ".bin")),
-            ops: &[$($ops),*],
-            load: $load,
-        }
-    };
+    (@make $path:literal, [$($ops:path),*], $load:expr) => {{
+        const FILE: &str = $path;
+        const NAME: &str = concat!("verge:", env!("CARGO_PKG_NAME"), "/", $path);
+        const SOURCE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $path));
+        const BYTECODE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/", $path, ".bin"));
+        const OPS: &[$crate::RegisterOps] = &[$($ops),*];
+        const LOAD: $crate::Load = $load;
+        #[allow(unsafe_code)]
+        // SAFETY: the bytes are those the crate's build script compiled this very file to
+        // (`verge_js_build::compile_dirs`), included from where it wrote them.
+        const API: $crate::Api =
+            unsafe { $crate::Api::from_build(FILE, NAME, SOURCE, BYTECODE, OPS, LOAD) };
+        API
+    }};
 }
 
 /// The runtime JavaScript of an isolate: APIs in the order their eager files run, the first
@@ -246,7 +282,7 @@ pub fn install(
 
 /// Gives an isolate set up by [`install`] another host: how an isolate made ahead of time,
 /// before anyone knew which worker would need it, becomes that worker's. Refused once a lazy
-/// API that registers ops has loaded, since its ops were made for the host before.
+/// API has loaded, since the ops it registered were made for the host before.
 pub fn set_host(isolate: &Isolate, host: WebHost) -> Result<(), JsError> {
     isolate.enter(|ctx| {
         let Some(platform) = verge_js::with_host_state(ctx, |installed: &Installed| installed.0)
@@ -309,7 +345,7 @@ fn register_loader<'js>(ops: &Ops<'js>, platform: &'static Platform) -> rquickjs
 }
 
 /// The init function of `api`, from its built bytecode where this QuickJS reads it.
-pub fn init_function<'js>(ctx: &Ctx<'js>, api: &Api) -> rquickjs::Result<Function<'js>> {
+fn init_function<'js>(ctx: &Ctx<'js>, api: &Api) -> rquickjs::Result<Function<'js>> {
     if bytecode_usable(ctx) {
         #[allow(unsafe_code)]
         // SAFETY: the build wrote these bytes with `compile_script` from our own sources, and
@@ -321,10 +357,7 @@ pub fn init_function<'js>(ctx: &Ctx<'js>, api: &Api) -> rquickjs::Result<Functio
 
 /// The init function of `api`, parsed from its source: the way when the built bytecode does
 /// not match this QuickJS.
-pub fn init_function_from_source<'js>(
-    ctx: &Ctx<'js>,
-    api: &Api,
-) -> rquickjs::Result<Function<'js>> {
+fn init_function_from_source<'js>(ctx: &Ctx<'js>, api: &Api) -> rquickjs::Result<Function<'js>> {
     let mut options = EvalOptions::default();
     options.global = true;
     options.strict = true;

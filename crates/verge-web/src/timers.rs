@@ -43,8 +43,7 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result
             *table.fire.borrow_mut() = Some(fire)
         });
     })?;
-    let isolate = verge_js::IsolateHandle::of(ops.ctx())
-        .ok_or_else(|| rquickjs::Error::new_from_js("context", "isolate"))?;
+    let isolate = verge_js::IsolateHandle::of(ops.ctx())?;
     ops.add(
         "timerStart",
         move |ctx: Ctx<'js>, id: u32, delay_ms: f64| {

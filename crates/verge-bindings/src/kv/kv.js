@@ -3,6 +3,7 @@
 (function (ops, internals) {
   const ID = Symbol('kvNamespace');
   const TYPES = ['text', 'json', 'arrayBuffer', 'stream'];
+  // verge-storage's kv_limits::MIN_TTL_SECONDS, the rule `verge kv put` applies too.
   const MIN_TTL = 60;
   const MIN_CACHE_TTL = 30;
 

@@ -9,7 +9,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
-use verge_runtime::{OpError, Outbound, OutboundFuture, Request, Response};
+use verge_runtime::{
+    is_hop_by_hop, OpError, Outbound, OutboundFuture, RedirectMode, Request, Response,
+};
 
 /// Through how many service bindings one request may go, as on Workers.
 const MAX_SERVICE_DEPTH: u32 = 32;
@@ -58,8 +60,10 @@ impl Outbound for ServiceOutbound {
                 )));
             }
             let url = request.url.clone();
+            // As a client's request would reach it: a redirect goes back to the caller.
             let request = Request {
                 cf: Some(Rc::from("{}")),
+                redirect: RedirectMode::Manual,
                 depth,
                 ..request
             };
@@ -96,9 +100,10 @@ impl Outbound for AssetsOutbound {
 }
 
 /// What a binding's `fetch()` answers when this server made the response itself (another
-/// worker, the assets) for `url`: no network, no redirects followed, and the status's usual
-/// reason where none was given, as the network would have it.
+/// worker, the assets) for `url`: no network, no redirects followed, and, as the network would
+/// have it, the status's usual reason where none was given and no framing of a connection's.
 fn local_response(mut response: Response, url: String) -> Response {
+    response.headers.retain(|name, _| !is_hop_by_hop(name));
     if response.status_text.is_empty() {
         response.status_text = StatusCode::from_u16(response.status)
             .ok()

@@ -4,7 +4,9 @@
 
 use super::bindings::LocalWorkers;
 use super::cron::scheduled_on_demand;
-use super::http::{limit_exceeded, plain, request_host, to_hyper, to_worker_request};
+use super::http::{
+    limit_exceeded, plain, refuse_too_large, request_host, to_hyper, to_worker_request,
+};
 use super::state::ThreadState;
 use super::{Crons, Mode, Site};
 use crate::routes::strip_port;
@@ -37,11 +39,8 @@ pub(super) async fn handle(
     let site = state.site.current();
     let tenant = site.route(&host, &path);
     let from = tenant.map_or("(no route)", |index| &site.workers[index].config.name);
-    let (response, answered_by) =
-        match to_worker_request(request, peer, &state.options, &state.cf_texts) {
-            Err(refused) => (refused, ""),
-            Ok(request) => answer(&state, &site, tenant, &host, &path, request).await,
-        };
+    let request = to_worker_request(request, peer, &state.options, &state.cf_texts);
+    let (response, answered_by) = answer(&state, &site, tenant, &host, &path, request).await;
     tracing::info!(
         target: "verge::request",
         "{method} {path} {} ({answered_by}{:.1} ms)",
@@ -57,7 +56,7 @@ pub(super) async fn handle(
 /// The response to `request` for `host` and `path`, and what answered it if not the worker or
 /// origin (`"asset, "`, for the log line): the assets in front of worker `tenant` (if it has
 /// any, and they come first for the path), else the worker, else the origin of a zone serving
-/// `host`.
+/// `host` — but a body declared over the bound reaches neither.
 async fn answer(
     state: &ThreadState,
     site: &Site,
@@ -69,7 +68,11 @@ async fn answer(
     if state.options.crons == Crons::OnDemand && path.starts_with("/__scheduled") {
         return (scheduled_on_demand(state, site, tenant, path).await, "");
     }
+    let too_large = || refuse_too_large(&request, state.options.max_request_body);
     let Some(index) = tenant else {
+        if let Some(refused) = too_large() {
+            return (refused, "");
+        }
         if in_a_zone(&site.zones, host) {
             return (to_origin(state, "(no route)", request).await, "");
         }
@@ -97,6 +100,9 @@ async fn answer(
         if let Some(response) = answered {
             return (response, "asset, ");
         }
+    }
+    if let Some(refused) = too_large() {
+        return (refused, "");
     }
     (run(state, site, index, request).await, "")
 }

@@ -22,14 +22,13 @@ pub(super) fn request_host(request: &http::Request<Incoming>) -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-/// A client's request as its worker sees it; refused with the response for the client when its
-/// declared body is over the bound.
+/// A client's request as its worker sees it.
 pub(super) fn to_worker_request(
     request: http::Request<Incoming>,
     peer: SocketAddr,
     options: &EdgeOptions,
     cf_texts: &CfCache,
-) -> Result<Request, Response> {
+) -> Request {
     let host = request_host(&request);
     let (parts, body) = request.into_parts();
     let path = parts
@@ -73,26 +72,14 @@ pub(super) fn to_worker_request(
     }
     headers.push("x-forwarded-for", forwarded_for);
 
-    let max_body = options.max_request_body;
-    let declared_length = parts
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared_length.is_some_and(|length| length > max_body as u64) {
-        return Err(plain(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "request body too large\n",
-        ));
-    }
     // The body streams into the worker as it arrives; one that outgrows the limit without
-    // declaring its length fails the worker's read.
+    // declaring its length fails the worker's read (one that declares it: `refuse_too_large`).
     let body = if body.is_end_stream() {
         Body::Empty
     } else {
-        Body::Stream(Limited::new(body, max_body).boxed())
+        Body::Stream(Limited::new(body, options.max_request_body).boxed())
     };
-    Ok(Request {
+    Request {
         method: parts.method.as_str().to_owned(),
         url,
         headers,
@@ -101,13 +88,26 @@ pub(super) fn to_worker_request(
         // As on Workers: a redirect the origin answers goes back to the client.
         redirect: RedirectMode::Manual,
         depth: 0,
-    })
+    }
+}
+
+/// The 413 for a request whose declared body is over `max` bytes, before it reaches a worker or
+/// an origin.
+pub(super) fn refuse_too_large(request: &Request, max: usize) -> Option<Response> {
+    let declared = request
+        .headers
+        .get("content-length")?
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    (declared > max as u64)
+        .then(|| plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n"))
 }
 
 /// `response` as hyper sends it, from the worker (or server) `from`: a header that HTTP cannot
-/// carry is dropped and logged, and the framing is hyper's — but for the length stated in the
-/// answer to a HEAD request (`head`), which has no body to derive it from and tells the client
-/// what a GET would get.
+/// carry is dropped and logged, and the framing is hyper's — but for the length that an answer
+/// to a HEAD request (`head`) without a body states, which tells the client what a GET would
+/// get.
 pub(super) fn to_hyper(from: &str, response: Response, head: bool) -> http::Response<NativeBody> {
     let Ok(status) = StatusCode::from_u16(response.status) else {
         tracing::warn!(worker = from, "invalid response status {}", response.status);
@@ -117,10 +117,21 @@ pub(super) fn to_hyper(from: &str, response: Response, head: bool) -> http::Resp
         );
         return to_hyper(from, invalid, head);
     };
-    let mut hyper_response = http::Response::new(response.body.into_native());
+    let Response {
+        headers: list,
+        body,
+        ..
+    } = response;
+    let stated_length = match body {
+        Body::Empty if head => list
+            .get("content-length")
+            .and_then(|n| n.trim().parse::<u64>().ok()),
+        _ => None,
+    };
+    let mut hyper_response = http::Response::new(body.into_native());
     *hyper_response.status_mut() = status;
     let headers = hyper_response.headers_mut();
-    for header in response.headers.to_http() {
+    for header in list.to_http() {
         match header {
             Ok((name, value)) => {
                 headers.append(name, value);
@@ -128,9 +139,8 @@ pub(super) fn to_hyper(from: &str, response: Response, head: bool) -> http::Resp
             Err(invalid) => tracing::warn!(worker = from, "dropped a response header: {invalid}"),
         }
     }
-    let stated_length = response.headers.get("content-length").filter(|_| head);
-    if let Some(Ok(length)) = stated_length.map(HeaderValue::from_str) {
-        headers.insert(http::header::CONTENT_LENGTH, length);
+    if let Some(length) = stated_length {
+        headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(length));
     }
     hyper_response
 }

@@ -343,7 +343,7 @@ fn pbkdf2(
 }
 
 /// Compares without an early exit, so the time taken does not tell where two secrets differ.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
