@@ -55,9 +55,12 @@ pub(crate) enum Event {
     Scheduled { cron: String, time_ms: f64 },
 }
 
+/// Where the worker's `env` is kept in the isolate: a hidden internal.
+const ENV: &str = "env";
+
 /// Keeps the worker's `env` in the isolate, for every event's handler.
 pub(crate) fn set_env<'js>(ctx: &Ctx<'js>, env: Value<'js>) -> rquickjs::Result<()> {
-    verge_web::internals(ctx)?.set("env", env)
+    verge_web::internals(ctx)?.set(ENV, env)
 }
 
 /// Once the entry module has evaluated (`evaluation`, the promise of its top-level await; its
@@ -83,7 +86,7 @@ pub(crate) type Dispatched = Settled<(Outcome, Option<Settled<()>>)>;
 /// for a handler that returned its Response).
 pub(crate) fn dispatch(ctx: &Ctx<'_>, event: Event) -> rquickjs::Result<Dispatched> {
     let internals = verge_web::internals(ctx)?;
-    let env: Value = internals.get("env")?;
+    let env: Value = internals.get(ENV)?;
     let started: Value = match event {
         Event::Fetch(request) => {
             let Request {
