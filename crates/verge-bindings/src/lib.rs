@@ -2,7 +2,8 @@
 //! KV namespaces, D1 databases, R2 buckets, service bindings, its assets — and the Cache API's
 //! `caches`, which reaches the server's cache in the worker's own scope.
 //!
-//! A binding kind is one folder and one line of [`KINDS`]: its config section (as
+//! A binding kind is one folder and one line of [`KINDS`] (and a field of [`Stores`] when its
+//! backend is a store of a kind no other binding uses): its config section (as
 //! `verge-config` reads it from the wrangler config) → the capability it needs (a store trait
 //! of `verge-storage`, which a backend implements, or a callback of the server's) → the
 //! JavaScript object on `env`, whose file sits beside its ops. Each folder's README says which
