@@ -1,5 +1,6 @@
 //! The `verge` command: wrangler's commands and flags, where the same job exists.
 
+mod cluster;
 mod d1;
 mod deploy;
 mod dev;

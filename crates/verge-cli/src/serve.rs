@@ -102,6 +102,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let shown = listeners.local_addr();
     let site = SiteHandle::new(site);
+    // A point of presence joins its hub before it listens: a hub it cannot join stops it here.
+    let cluster = match &config.cluster {
+        Some(cluster) => Some(
+            crate::cluster::join(cluster.clone(), site.clone())
+                .with_context(|| format!("cannot join the cluster as PoP {:?}", cluster.pop))?,
+        ),
+        None => None,
+    };
     let metrics = Arc::new(Metrics::default());
     let admin = match &config.admin {
         Some(admin) => {
@@ -117,6 +125,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                     metrics: metrics.clone(),
                     options: options.clone(),
                     data_dir: data_dir.clone(),
+                    cluster: cluster.clone(),
                 },
             )?;
             Some(shown)
@@ -128,6 +137,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     if let Some(admin) = admin {
         let _ = writeln!(stdout, "Admin API on http://{admin}");
+    }
+    if let Some(cluster) = &config.cluster {
+        let hubs = cluster.nats.join(", ");
+        let _ = writeln!(stdout, "PoP {} of the cluster at {hubs}", cluster.pop);
     }
     for worker in &config.workers {
         let patterns: Vec<&str> = worker.routes.iter().map(|r| r.pattern.as_str()).collect();

@@ -595,7 +595,7 @@ fn parse(path: &Path, text: &str) -> Result<RawConfig, ConfigError> {
 
 mod server;
 
-pub use server::{AdminConfig, ObjectsConfig, ServerConfig, ServerLimits, Zone};
+pub use server::{AdminConfig, ClusterConfig, ObjectsConfig, ServerConfig, ServerLimits, Zone};
 
 #[cfg(test)]
 mod tests;

@@ -35,6 +35,51 @@ pub struct ServerConfig {
     /// `[geo] trusted_proxies`: peers whose `CF-Connecting-IP`, `X-Forwarded-For` and
     /// `CF-IPCountry` headers name the client and its country.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `[cluster]`: the hub this server joins as a point of presence; `None`: one machine.
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// `[cluster]`: a point of presence's hub (a NATS server or cluster with JetStream) and its
+/// name among the others.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// The hub's URLs (`nats://host:port`); any one of them will do.
+    pub nats: Vec<String>,
+    /// This PoP's name: lower-case letters, digits and `-`; also `request.cf.colo`.
+    pub pop: String,
+    /// A NATS credentials file (user JWT and seed), relative to verge.toml.
+    pub credentials: Option<PathBuf>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    /// Whether the hub must be reached over TLS.
+    #[serde(default)]
+    pub tls: bool,
+}
+
+impl ClusterConfig {
+    /// Why this section cannot be used, if it cannot.
+    fn problem(&self) -> Option<String> {
+        if self.nats.is_empty() {
+            return Some("[cluster] nats: name at least one hub URL".into());
+        }
+        let valid_name = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+        if self.pop.is_empty() || self.pop.len() > 32 || !self.pop.chars().all(valid_name) {
+            return Some(format!(
+                "[cluster] pop: \"{}\" is not a PoP name (1 to 32 of a-z, 0-9 and -)",
+                self.pop
+            ));
+        }
+        match (&self.credentials, &self.user, &self.password) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                Some("[cluster]: give credentials or user and password, not both".into())
+            }
+            (None, Some(_), None) | (None, None, Some(_)) => {
+                Some("[cluster]: user and password go together".into())
+            }
+            _ => None,
+        }
+    }
 }
 
 /// `[objects]`: where R2 buckets keep objects' bytes — files under `data_dir/r2` (the
@@ -142,6 +187,7 @@ struct RawServerConfig {
     objects: ObjectsConfig,
     #[serde(default)]
     geo: RawGeo,
+    cluster: Option<ClusterConfig>,
 }
 
 #[derive(Default, Deserialize)]
@@ -197,6 +243,18 @@ impl ServerConfig {
         let raw: RawServerConfig =
             toml::from_str(&text).map_err(|e| error(e.to_string().trim_end().to_owned()))?;
         let base = crate::parent_dir(path);
+        let cluster = match raw.cluster {
+            Some(cluster) => {
+                if let Some(problem) = cluster.problem() {
+                    return Err(error(problem));
+                }
+                Some(ClusterConfig {
+                    credentials: cluster.credentials.map(|file| base.join(file)),
+                    ..cluster
+                })
+            }
+            None => None,
+        };
         let admin = raw
             .admin
             .map(|admin| {
@@ -265,9 +323,14 @@ impl ServerConfig {
             limits: raw.limits,
             outbound_allow: raw.outbound.allow,
             objects: raw.objects,
-            colo: raw.server.colo.unwrap_or_else(|| "verge".into()),
+            // A PoP's name is its colo, as Cloudflare's data centers are named.
+            colo: match &cluster {
+                Some(cluster) => cluster.pop.clone(),
+                None => raw.server.colo.unwrap_or_else(|| "verge".into()),
+            },
             geo_database: raw.geo.database.map(|path| base.join(path)),
             trusted_proxies: raw.geo.trusted_proxies,
+            cluster,
         })
     }
 }

@@ -382,3 +382,50 @@ fn reads_assets_and_crons_and_refuses_a_missing_directory() {
         "{error}"
     );
 }
+
+#[test]
+fn a_cluster_section_names_its_hub_and_pop_and_is_refused_when_inconsistent() {
+    let dir = project(&[]);
+    let path = dir.path().join("verge.toml");
+    let load = |cluster: &str| {
+        std::fs::write(
+            &path,
+            format!("[server]\nlisten = \"127.0.0.1:0\"\ncolo = \"lhr\"\n\n[cluster]\n{cluster}"),
+        )
+        .unwrap();
+        ServerConfig::load(&path).map_err(|e| e.to_string())
+    };
+    let config =
+        load("nats = [\"nats://127.0.0.1:4222\"]\npop = \"syd-2\"\ncredentials = \"hub.creds\"\n")
+            .unwrap();
+    let cluster = config.cluster.unwrap();
+    assert_eq!(cluster.pop, "syd-2");
+    // A PoP's name is its colo; the credentials file is found beside verge.toml.
+    assert_eq!(config.colo, "syd-2");
+    assert_eq!(cluster.credentials, Some(dir.path().join("hub.creds")));
+    let refused = [
+        ("nats = []\npop = \"syd\"\n", "name at least one hub URL"),
+        ("nats = [\"nats://h:4222\"]\npop = \"Sydney!\"\n", "is not a PoP name"),
+        ("nats = [\"nats://h:4222\"]\npop = \"syd\"\nuser = \"u\"\n", "go together"),
+        (
+            "nats = [\"nats://h:4222\"]\npop = \"syd\"\ncredentials = \"c\"\nuser = \"u\"\npassword = \"p\"\n",
+            "not both",
+        ),
+        ("nats = [\"nats://h:4222\"]\npop = \"syd\"\nleaf = true\n", "leaf"),
+    ];
+    for (section, why) in refused {
+        let error = load(section).unwrap_err();
+        assert!(
+            error.contains(why) && error.contains("verge.toml"),
+            "{error}"
+        );
+    }
+    // Without [cluster], one machine, named by [server] colo.
+    std::fs::write(
+        &path,
+        "[server]\nlisten = \"127.0.0.1:0\"\ncolo = \"lhr\"\n",
+    )
+    .unwrap();
+    let single = ServerConfig::load(&path).unwrap();
+    assert_eq!((single.cluster, single.colo.as_str()), (None, "lhr"));
+}

@@ -33,6 +33,7 @@ use std::convert::Infallible;
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
+use verge_cluster::Cluster;
 use verge_config::WorkerConfig;
 
 /// The largest upload one deploy may send.
@@ -46,6 +47,8 @@ pub struct Admin {
     pub options: EdgeOptions,
     /// Uploaded versions are kept under `<data_dir>/workers/<name>/<version>/`.
     pub data_dir: PathBuf,
+    /// The cluster this server is a point of presence of, if any.
+    pub cluster: Option<Arc<Cluster>>,
 }
 
 #[derive(serde::Deserialize)]
@@ -163,6 +166,7 @@ async fn handle(admin: &Admin, request: Request<Incoming>) -> Response<AdminBody
             "text/plain; version=0.0.4",
             admin.metrics.render(),
         ),
+        (Method::GET, "/cluster", _) => cluster_status(admin).await,
         (Method::GET, "/workers", _) => {
             let site = admin.site.current();
             let workers: Vec<_> = site
@@ -418,6 +422,38 @@ async fn secrets_endpoint(
             )
         }
         Err((status, message)) => error(status, message),
+    }
+}
+
+/// `GET /cluster`: this PoP's name and every PoP's last heartbeat (its time, how long ago, and
+/// the version of each worker it serves).
+async fn cluster_status(admin: &Admin) -> Response<AdminBody> {
+    let Some(cluster) = &admin.cluster else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "this server is one machine: verge.toml has no [cluster]",
+        );
+    };
+    match cluster.status().await {
+        Ok(reports) => {
+            let now = verge_cluster::now_ms();
+            let pops: Vec<_> = reports
+                .iter()
+                .map(|report| {
+                    serde_json::json!({
+                        "pop": report.pop,
+                        "heartbeat_ms": report.at_ms,
+                        "age_ms": now.saturating_sub(report.at_ms),
+                        "workers": report.workers,
+                    })
+                })
+                .collect();
+            json(
+                StatusCode::OK,
+                serde_json::json!({ "pop": cluster.pop(), "pops": pops }),
+            )
+        }
+        Err(cause) => error(StatusCode::BAD_GATEWAY, cause.to_string()),
     }
 }
 
