@@ -41,6 +41,8 @@ pub fn join(config: ClusterConfig, site: SiteHandle) -> anyhow::Result<Arc<Clust
                 };
                 let _ = joined.send(Ok(cluster.clone()));
                 let mut ticks = tokio::time::interval(HEARTBEAT_EVERY);
+                // Said once when heartbeats start failing, and once when they get through again.
+                let mut failing = false;
                 loop {
                     ticks.tick().await;
                     let workers: BTreeMap<String, u64> = site
@@ -49,8 +51,16 @@ pub fn join(config: ClusterConfig, site: SiteHandle) -> anyhow::Result<Arc<Clust
                         .iter()
                         .map(|deployed| (deployed.config.name.clone(), deployed.version))
                         .collect();
-                    if let Err(e) = cluster.heartbeat(workers).await {
-                        tracing::warn!("the heartbeat did not reach the hub: {e}");
+                    match cluster.heartbeat(workers).await {
+                        Err(e) if !failing => {
+                            tracing::warn!("heartbeats do not reach the hub: {e}");
+                            failing = true;
+                        }
+                        Ok(()) if failing => {
+                            tracing::info!("heartbeats reach the hub again");
+                            failing = false;
+                        }
+                        _ => {}
                     }
                 }
             });
