@@ -17,6 +17,7 @@ use futures_util::TryStreamExt as _;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use verge_config::ClusterConfig;
+use verge_storage::unix_now_ms;
 
 /// The KV bucket of the PoPs' heartbeats, one key per PoP.
 pub const POPS_BUCKET: &str = "verge_pops";
@@ -50,6 +51,13 @@ pub struct PopReport {
     pub at_ms: u64,
     /// The version of each worker the PoP serves, by name.
     pub workers: BTreeMap<String, u64>,
+}
+
+impl PopReport {
+    /// How long ago it was sent, in milliseconds.
+    pub fn age_ms(&self) -> u64 {
+        unix_now_ms().saturating_sub(self.at_ms)
+    }
 }
 
 /// This process's membership of the cluster.
@@ -121,7 +129,7 @@ impl Cluster {
     pub async fn heartbeat(&self, workers: BTreeMap<String, u64>) -> Result<(), ClusterError> {
         let report = PopReport {
             pop: self.pop.clone(),
-            at_ms: now_ms(),
+            at_ms: unix_now_ms(),
             workers,
         };
         let value = serde_json::to_vec(&report).map_err(|e| ClusterError::Hub {
@@ -168,11 +176,4 @@ async fn within<T, E: std::fmt::Display>(
             what,
             cause: e.to_string(),
         })
-}
-
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

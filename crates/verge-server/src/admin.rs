@@ -436,14 +436,13 @@ async fn cluster_status(admin: &Admin) -> Response<AdminBody> {
     };
     match cluster.status().await {
         Ok(reports) => {
-            let now = verge_cluster::now_ms();
             let pops: Vec<_> = reports
                 .iter()
                 .map(|report| {
                     serde_json::json!({
                         "pop": report.pop,
                         "heartbeat_ms": report.at_ms,
-                        "age_ms": now.saturating_sub(report.at_ms),
+                        "age_ms": report.age_ms(),
                         "workers": report.workers,
                     })
                 })

@@ -39,7 +39,7 @@ pub(super) async fn handle(
     let site = state.site.current();
     let tenant = site.route(&host, &path);
     let from = tenant.map_or("(no route)", |index| &site.workers[index].config.name);
-    let request = to_worker_request(request, peer, &state.options, &state.cf_texts);
+    let request = to_worker_request(request, &host, peer, &state.options, &state.cf_texts);
     let (response, answered_by) = answer(&state, &site, tenant, &host, &path, request).await;
     tracing::info!(
         target: "verge::request",

@@ -22,14 +22,14 @@ pub(super) fn request_host(request: &http::Request<Incoming>) -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-/// A client's request as its worker sees it.
+/// A client's request for `host` (see [`request_host`]) as its worker sees it.
 pub(super) fn to_worker_request(
     request: http::Request<Incoming>,
+    host: &str,
     peer: SocketAddr,
     options: &EdgeOptions,
     cf_texts: &CfCache,
 ) -> Request {
-    let host = request_host(&request);
     let (parts, body) = request.into_parts();
     let path = parts
         .uri
