@@ -1,71 +1,46 @@
-//! `verge serve` as a point of presence: a thread of its own joins the cluster's hub before the
-//! server listens (a hub that cannot be reached or refuses the credentials stops the start,
-//! naming the cause), then sends this PoP's heartbeat every second.
+//! `verge cluster status`: the points of presence of the cluster a running `verge serve`
+//! belongs to, from its admin API — each PoP, how long ago it was last heard from, and the
+//! version of each worker it serves.
 
-use std::collections::BTreeMap;
-use std::sync::{mpsc, Arc};
-use std::time::Duration;
-use verge_cluster::Cluster;
-use verge_config::ClusterConfig;
-use verge_server::SiteHandle;
+use crate::secret::call_admin;
+use clap::{Args, Subcommand};
 
-/// How often this PoP says it is alive.
-const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
+#[derive(Args)]
+pub struct ClusterArgs {
+    #[command(subcommand)]
+    command: ClusterCommand,
+}
 
-/// Joins the cluster `config` names; the heartbeat reports the workers `site` serves.
-pub fn join(config: ClusterConfig, site: SiteHandle) -> anyhow::Result<Arc<Cluster>> {
-    let (joined, outcome) = mpsc::channel();
-    std::thread::Builder::new()
-        .name("verge-cluster".into())
-        .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => runtime,
-                Err(e) => {
-                    let _ = joined.send(Err(anyhow::anyhow!(
-                        "cannot start the cluster's runtime: {e}"
-                    )));
-                    return;
-                }
-            };
-            // The hub's connection runs on this runtime: it lives as long as the heartbeat.
-            runtime.block_on(async move {
-                let cluster = match Cluster::join(&config).await {
-                    Ok(cluster) => Arc::new(cluster),
-                    Err(e) => {
-                        let _ = joined.send(Err(e.into()));
-                        return;
-                    }
-                };
-                let _ = joined.send(Ok(cluster.clone()));
-                let mut ticks = tokio::time::interval(HEARTBEAT_EVERY);
-                // Said once when heartbeats start failing, and once when they get through again.
-                let mut failing = false;
-                loop {
-                    ticks.tick().await;
-                    let workers: BTreeMap<String, u64> = site
-                        .current()
-                        .workers
-                        .iter()
-                        .map(|deployed| (deployed.config.name.clone(), deployed.version))
-                        .collect();
-                    match cluster.heartbeat(workers).await {
-                        Err(e) if !failing => {
-                            tracing::warn!("heartbeats do not reach the hub: {e}");
-                            failing = true;
-                        }
-                        Ok(()) if failing => {
-                            tracing::info!("heartbeats reach the hub again");
-                            failing = false;
-                        }
-                        _ => {}
-                    }
-                }
-            });
-        })?;
-    outcome
-        .recv()
-        .map_err(|_| anyhow::anyhow!("the cluster's thread ended before joining"))?
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// Lists the cluster's PoPs.
+    Status {
+        /// The admin API of any PoP, e.g. http://127.0.0.2:9000.
+        #[arg(long)]
+        server: String,
+        /// The admin token (or set VERGE_TOKEN).
+        #[arg(long, env = "VERGE_TOKEN", hide_env_values = true)]
+        token: String,
+    },
+}
+
+pub fn run(args: ClusterArgs) -> anyhow::Result<()> {
+    let ClusterCommand::Status { server, token } = args.command;
+    let url = format!("{}/cluster", server.trim_end_matches('/'));
+    let status = call_admin("GET", &url, &token, None)?;
+    let here = status["pop"].as_str().unwrap_or_default();
+    println!("{:<12} {:>10}  workers (name@version)", "PoP", "heard");
+    for pop in status["pops"].as_array().into_iter().flatten() {
+        let name = pop["pop"].as_str().unwrap_or_default();
+        let age = pop["age_ms"].as_u64().unwrap_or_default();
+        let workers: Vec<String> = pop["workers"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(worker, version)| format!("{worker}@{version}"))
+            .collect();
+        let marker = if name == here { "*" } else { " " };
+        println!("{marker}{name:<11} {:>8}ms  {}", age, workers.join(" "));
+    }
+    Ok(())
 }

@@ -7,6 +7,7 @@ mod dev;
 mod init;
 mod kv;
 mod r2;
+mod rollback;
 mod secret;
 mod serve;
 mod signals;
@@ -37,6 +38,10 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Upload a project to a running `verge serve` (admin API).
     Deploy(deploy::DeployArgs),
+    /// Roll a worker on a running `verge serve` back to an earlier version.
+    Rollback(rollback::RollbackArgs),
+    /// The points of presence of a running `verge serve`'s cluster.
+    Cluster(cluster::ClusterArgs),
     /// Follow a worker's console output and exceptions on a running `verge serve`.
     Tail(tail::TailArgs),
     /// Read and write a project's local KV data.
@@ -57,6 +62,8 @@ fn main() -> ExitCode {
         Command::Init(args) => init::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Deploy(args) => deploy::run(args),
+        Command::Rollback(args) => rollback::run(args),
+        Command::Cluster(args) => cluster::run(args),
         Command::Tail(args) => tail::run(args),
         Command::Kv(args) => kv::run(args),
         Command::D1(args) => d1::run(args),

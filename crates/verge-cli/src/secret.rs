@@ -35,8 +35,9 @@ enum SecretCommand {
     },
 }
 
+/// A worker on a running `verge serve`, for the commands that change it through the admin API.
 #[derive(Args)]
-struct Target {
+pub struct Target {
     /// The worker (by default the name in the project's wrangler config).
     #[arg(long)]
     name: Option<String>,
@@ -52,7 +53,8 @@ struct Target {
 }
 
 impl Target {
-    fn url(&self, key: &str) -> anyhow::Result<(String, String)> {
+    /// The admin API's URL of `path` under the worker, and the worker's name.
+    pub fn worker_url(&self, path: &str) -> anyhow::Result<(String, String)> {
         let name = match &self.name {
             Some(name) => name.clone(),
             None => {
@@ -62,7 +64,15 @@ impl Target {
             }
         };
         let base = self.server.trim_end_matches('/');
-        Ok((format!("{base}/workers/{name}/secrets/{key}"), name))
+        Ok((format!("{base}/workers/{name}/{path}"), name))
+    }
+
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    fn url(&self, key: &str) -> anyhow::Result<(String, String)> {
+        self.worker_url(&format!("secrets/{key}"))
     }
 }
 

@@ -10,8 +10,8 @@ use std::time::Duration;
 use verge_config::{ObjectsConfig, ServerConfig};
 use verge_runtime::{NetworkPolicy, Stores, WorkerLimits};
 use verge_server::{
-    Admin, BoundListeners, Crons, Deployed, EdgeOptions, Geo, Metrics, Mode, RouteTable, Site,
-    SiteHandle,
+    BoundListeners, ControlPlane, Crons, Deployed, EdgeOptions, Geo, Metrics, Mode, Records,
+    RouteTable, Site, SiteHandle,
 };
 use verge_store_embedded::Blobs;
 
@@ -27,20 +27,26 @@ pub struct ServeArgs {
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = ServerConfig::load(&args.config)?;
-    let routes = RouteTable::new(&config.workers)
+    // Routes that collide in verge.toml itself are named as its fault.
+    RouteTable::new(&config.workers)
         .map_err(|e| anyhow::anyhow!("{}: {e}", config.file.display()))?;
     let data_dir = config
         .data_dir
         .clone()
         .unwrap_or_else(|| config.file.with_file_name("verge-data"));
-    let mut workers = Vec::new();
+    let mut configured = Vec::new();
     for worker in &config.workers {
         let mut worker = worker.clone();
         let secrets =
             verge_server::secrets::load(&data_dir, &worker.name).map_err(anyhow::Error::msg)?;
         verge_server::secrets::apply(&mut worker, &secrets);
-        workers.push(Deployed::new(Arc::new(worker), 1));
+        configured.push(Deployed::new(Arc::new(worker), 1));
     }
+    // What was deployed through the admin API serves again after a restart.
+    let records = Records::open(&data_dir).map_err(anyhow::Error::msg)?;
+    let workers = records.restore(configured).map_err(anyhow::Error::msg)?;
+    let routes = RouteTable::new(&workers)
+        .map_err(|e| anyhow::anyhow!("{} with its deployed workers: {e}", config.file.display()))?;
     let site = Site::new(
         workers,
         Mode::Serve(routes),
@@ -102,49 +108,49 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let shown = listeners.local_addr();
     let site = SiteHandle::new(site);
-    // A point of presence joins its hub before it listens: a hub it cannot join stops it here.
-    let cluster = match &config.cluster {
-        Some(cluster) => Some(
-            crate::cluster::join(cluster.clone(), site.clone())
-                .with_context(|| format!("cannot join the cluster as PoP {:?}", cluster.pop))?,
-        ),
-        None => None,
-    };
     let metrics = Arc::new(Metrics::default());
     let admin = match &config.admin {
         Some(admin) => {
             let listener = std::net::TcpListener::bind(admin.listen)
                 .with_context(|| format!("cannot listen for the admin API on {}", admin.listen))?;
             listener.set_nonblocking(true)?;
-            let shown = listener.local_addr()?;
-            verge_server::serve_admin(
-                listener,
-                Admin {
-                    token: admin.token.clone(),
-                    site: site.clone(),
-                    metrics: metrics.clone(),
-                    options: options.clone(),
-                    data_dir: data_dir.clone(),
-                    cluster: cluster.clone(),
-                },
-            )?;
-            Some(shown)
+            Some((listener, admin.token.clone()))
         }
         None => None,
     };
+    let admin_address = match &admin {
+        Some((listener, _)) => Some(listener.local_addr()?),
+        None => None,
+    };
+    // A point of presence joins its hub before it listens: a hub that refuses it stops it here.
+    verge_server::start_control(ControlPlane {
+        site: site.clone(),
+        metrics: metrics.clone(),
+        options: options.clone(),
+        records,
+        admin,
+        cluster: config.cluster.clone(),
+    })
+    .with_context(|| match &config.cluster {
+        Some(cluster) => format!("cannot start as PoP {:?} of the cluster", cluster.pop),
+        None => "cannot start the admin API".to_owned(),
+    })?;
+    let serving = site.current();
     let server = verge_server::serve_site(listeners, site, metrics, options, false);
     server.wait_loaded()?;
     let mut stdout = std::io::stdout().lock();
-    if let Some(admin) = admin {
+    if let Some(admin) = admin_address {
         let _ = writeln!(stdout, "Admin API on http://{admin}");
     }
     if let Some(cluster) = &config.cluster {
         let hubs = cluster.nats.join(", ");
         let _ = writeln!(stdout, "PoP {} of the cluster at {hubs}", cluster.pop);
     }
-    for worker in &config.workers {
-        let patterns: Vec<&str> = worker.routes.iter().map(|r| r.pattern.as_str()).collect();
-        let _ = writeln!(stdout, "  {} → {}", worker.name, patterns.join(", "));
+    for worker in &serving.workers {
+        let patterns: Vec<&str> = (worker.config.routes.iter())
+            .map(|r| r.pattern.as_str())
+            .collect();
+        let _ = writeln!(stdout, "  {} → {}", worker.config.name, patterns.join(", "));
     }
     drop(stdout);
     crate::signals::serve_until_stopped(server, shown);

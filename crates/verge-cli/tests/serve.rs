@@ -553,6 +553,91 @@ fn the_admin_api_deploys_live_and_reports_metrics() {
 }
 
 #[test]
+fn deploys_outlive_a_restart_and_roll_back() {
+    const TOKEN: &str = "test-token-0123456789";
+    let dir = tempfile::tempdir().unwrap();
+    tenant(
+        dir.path(),
+        "alpha",
+        &version_script("v1"),
+        "route = \"app.test/*\"\n",
+    );
+    tenant(
+        dir.path(),
+        "gamma",
+        &version_script("gamma"),
+        "route = \"gamma.test/*\"\n",
+    );
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n\n\
+             [admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{TOKEN}\"\n\n\
+             [[workers]]\npath = \"alpha\"\n\n[[workers]]\npath = \"gamma\"\n"
+        ),
+    );
+    let verge_admin = |admin: &str, args: &[&str]| {
+        let output = verge()
+            .args(args)
+            .args(["--server", admin, "--token", TOKEN])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned() + stderr.as_str(),
+        )
+    };
+    let mut server = DevServer::serve(&config, &[]);
+    let admin = admin_address(&server);
+    let alpha_v2 = dir.path().join("alpha-v2");
+    std::fs::create_dir_all(&alpha_v2).unwrap();
+    std::fs::write(alpha_v2.join("index.js"), version_script("v2")).unwrap();
+    std::fs::write(
+        alpha_v2.join("wrangler.toml"),
+        "name = \"alpha\"\nmain = \"index.js\"\nroute = \"app.test/*\"\n",
+    )
+    .unwrap();
+    let deployed = |admin: &str, version: &str| {
+        std::fs::write(alpha_v2.join("index.js"), version_script(version)).unwrap();
+        let (ok, said) = verge_admin(admin, &["deploy", alpha_v2.to_str().unwrap()]);
+        assert!(ok, "{said}");
+    };
+    deployed(&admin, "v2");
+    deployed(&admin, "v3");
+    assert_eq!(get_host(&server.base, "app.test", "/").body, "v3 /");
+    let (ok, said) = verge_admin(&admin, &["rollback", "--name", "alpha"]);
+    assert!(ok && said.contains("Rolled alpha back"), "{said}");
+    assert_eq!(get_host(&server.base, "app.test", "/").body, "v2 /");
+    assert_eq!(
+        admin_call("DELETE", &format!("{admin}/workers/gamma"), TOKEN).status,
+        200
+    );
+
+    // A restart serves what was deployed, not what verge.toml names; the deleted stays deleted.
+    server.terminate();
+    assert!(server.wait_exit(Duration::from_secs(10)).is_some());
+    let server = DevServer::serve(&config, &[]);
+    let admin = admin_address(&server);
+    assert_eq!(get_host(&server.base, "app.test", "/").body, "v2 /");
+    assert_eq!(get_host(&server.base, "gamma.test", "/").status, 404);
+
+    // Its versions are remembered too: back to the first deploy's, by number, and on.
+    let listed = admin_call("GET", &format!("{admin}/workers"), TOKEN).body;
+    assert!(listed.contains(r#""version":4"#), "{listed}");
+    let (ok, said) = verge_admin(&admin, &["rollback", "3", "--name", "alpha"]);
+    assert!(ok, "{said}");
+    assert_eq!(get_host(&server.base, "app.test", "/").body, "v3 /");
+    let (ok, said) = verge_admin(&admin, &["rollback", "1", "--name", "alpha"]);
+    assert!(
+        !ok && said.contains("alpha has no version 1 to roll back to (it has 2, 3, 4, 6)"),
+        "{said}"
+    );
+    deployed(&admin, "v4");
+    assert_eq!(get_host(&server.base, "app.test", "/").body, "v4 /");
+}
+
+#[test]
 fn bad_clients_are_cut_off_and_sigterm_drains_requests_in_flight() {
     use std::io::{Read, Write};
     let dir = tempfile::tempdir().unwrap();

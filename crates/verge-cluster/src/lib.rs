@@ -2,39 +2,39 @@
 //! among others. The hub is a NATS server (or NATS cluster) with JetStream, an existing
 //! replicated engine; a PoP is only its client, and Verge builds no protocol of its own.
 //!
-//! What is here so far: joining the hub (its URLs, credentials or user and password, TLS; a
-//! refusal or an unreachable hub is an error naming the cause, at start), and each PoP's
-//! heartbeat — its name, the time, and the version of each worker it serves — kept in the
-//! JetStream KV bucket [`POPS_BUCKET`], one key per PoP, from which every PoP reads the
-//! cluster's status.
+//! What the hub keeps, each in a JetStream bucket of its own:
+//! - [`pops`]: each PoP's heartbeat — its name, the time, and the version of each worker it
+//!   serves — from which every PoP reads the cluster's status;
+//! - [`deploys`]: every worker's releases (its code, its config file, its secrets), one key per
+//!   worker whose revisions are the worker's versions, and the uploaded code by digest.
 //!
-//! Lifecycle: one [`Cluster`] per `verge serve` process, joined before it listens; its client
-//! runs on the runtime that joined (a thread of its own in `verge serve`), and may be used from
-//! any other.
+//! Lifecycle: one [`Cluster`] per `verge serve` process. Joining is the only call that waits
+//! for the hub to answer at all; a refusal (credentials, TLS) is final, while an unreachable hub
+//! may be tried again ([`ClusterError::is_refusal`]). The client runs on the runtime that
+//! joined, and may be used from any other.
 
-use async_nats::jetstream::{self, kv};
-use futures_util::TryStreamExt as _;
-use std::collections::BTreeMap;
+pub mod deploys;
+pub mod pops;
+
+use async_nats::jetstream::{self, kv, object_store};
 use std::time::Duration;
 use verge_config::ClusterConfig;
-use verge_storage::unix_now_ms;
 
-/// The KV bucket of the PoPs' heartbeats, one key per PoP.
-pub const POPS_BUCKET: &str = "verge_pops";
+pub use deploys::{Change, Release};
+pub use pops::PopReport;
 
 /// How long joining may take before the hub counts as unreachable.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How long a heartbeat or a status read may take.
+/// How long a call to the hub may take, but for moving code.
 const CALL_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// A heartbeat is kept this long: a PoP gone for longer leaves the status.
-const HEARTBEAT_KEPT: Duration = Duration::from_secs(24 * 60 * 60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
-    #[error("the hub at {hubs} did not let this PoP join: {cause}")]
-    Join { hubs: String, cause: String },
+    #[error("the hub at {hubs} refused this PoP: {cause}")]
+    Refused { hubs: String, cause: String },
+    #[error("the hub at {hubs} cannot be reached: {cause}")]
+    Unreachable { hubs: String, cause: String },
     #[error("cannot read the credentials file {path}: {cause}")]
     Credentials { path: String, cause: String },
     #[error("the hub refused or failed a call ({what}): {cause}")]
@@ -43,20 +43,10 @@ pub enum ClusterError {
     Timeout(Duration, &'static str),
 }
 
-/// One PoP's last heartbeat.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct PopReport {
-    pub pop: String,
-    /// When it was sent, in milliseconds since the Unix epoch.
-    pub at_ms: u64,
-    /// The version of each worker the PoP serves, by name.
-    pub workers: BTreeMap<String, u64>,
-}
-
-impl PopReport {
-    /// How long ago it was sent, in milliseconds.
-    pub fn age_ms(&self) -> u64 {
-        unix_now_ms().saturating_sub(self.at_ms)
+impl ClusterError {
+    /// Whether trying again cannot help: the hub, or this PoP's own config, said no.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Self::Refused { .. } | Self::Credentials { .. })
     }
 }
 
@@ -64,18 +54,16 @@ impl PopReport {
 pub struct Cluster {
     pop: String,
     pops: kv::Store,
+    deploys: kv::Store,
+    code: object_store::ObjectStore,
 }
 
 impl Cluster {
     /// Connects to the hub `config` names, as PoP `config.pop`, and opens (or creates) the
-    /// bucket of heartbeats. Fails within [`JOIN_TIMEOUT`] when no hub answers, and at once
-    /// when one refuses the credentials.
+    /// cluster's buckets. Fails within [`JOIN_TIMEOUT`] when no hub answers, and at once when
+    /// one refuses the credentials.
     pub async fn join(config: &ClusterConfig) -> Result<Self, ClusterError> {
         let hubs = config.nats.join(", ");
-        let join = |cause: String| ClusterError::Join {
-            hubs: hubs.clone(),
-            cause,
-        };
         let mut options = async_nats::ConnectOptions::new()
             .name(format!("verge-pop-{}", config.pop))
             .connection_timeout(JOIN_TIMEOUT)
@@ -96,71 +84,71 @@ impl Cluster {
         let addresses: Vec<async_nats::ServerAddr> = config
             .nats
             .iter()
-            .map(|url| url.parse().map_err(|e| join(format!("{url}: {e}"))))
+            .map(|url| {
+                url.parse().map_err(|e| ClusterError::Refused {
+                    hubs: hubs.clone(),
+                    cause: format!("{url}: {e}"),
+                })
+            })
             .collect::<Result<_, _>>()?;
+        let unreachable = |cause: String| ClusterError::Unreachable {
+            hubs: hubs.clone(),
+            cause,
+        };
         let client = tokio::time::timeout(JOIN_TIMEOUT, options.connect(addresses))
             .await
-            .map_err(|_| join(format!("no answer within {JOIN_TIMEOUT:?}")))?
-            .map_err(|e| join(e.to_string()))?;
+            .map_err(|_| unreachable(format!("no answer within {JOIN_TIMEOUT:?}")))?
+            .map_err(|e| {
+                use async_nats::ConnectErrorKind as Kind;
+                match e.kind() {
+                    Kind::TimedOut | Kind::Io | Kind::Dns | Kind::MaxReconnects => {
+                        unreachable(e.to_string())
+                    }
+                    Kind::ServerParse
+                    | Kind::Authentication
+                    | Kind::AuthorizationViolation
+                    | Kind::Tls => ClusterError::Refused {
+                        hubs: hubs.clone(),
+                        cause: e.to_string(),
+                    },
+                }
+            })?;
         let jetstream = jetstream::new(client);
-        let bucket = kv::Config {
-            bucket: POPS_BUCKET.into(),
-            description: "each point of presence's last heartbeat".into(),
-            history: 1,
-            max_age: HEARTBEAT_KEPT,
-            ..Default::default()
-        };
+        let replicas = config.replicas;
         let pops = within("opening the heartbeat bucket", async {
-            jetstream.create_or_update_key_value(bucket).await
+            jetstream
+                .create_or_update_key_value(pops::bucket(replicas))
+                .await
+        })
+        .await?;
+        let deploys = within("opening the deploys bucket", async {
+            jetstream
+                .create_or_update_key_value(deploys::bucket(replicas))
+                .await
+        })
+        .await?;
+        let code = within("opening the code store", async {
+            match jetstream.get_object_store(deploys::CODE_STORE).await {
+                Ok(store) => Ok(store),
+                Err(_) => {
+                    jetstream
+                        .create_object_store(deploys::code_store(replicas))
+                        .await
+                }
+            }
         })
         .await?;
         Ok(Self {
             pop: config.pop.clone(),
             pops,
+            deploys,
+            code,
         })
     }
 
     /// This PoP's name.
     pub fn pop(&self) -> &str {
         &self.pop
-    }
-
-    /// Records that this PoP is alive now, serving `workers` (name → version).
-    pub async fn heartbeat(&self, workers: BTreeMap<String, u64>) -> Result<(), ClusterError> {
-        let report = PopReport {
-            pop: self.pop.clone(),
-            at_ms: unix_now_ms(),
-            workers,
-        };
-        let value = serde_json::to_vec(&report).map_err(|e| ClusterError::Hub {
-            what: "a heartbeat",
-            cause: e.to_string(),
-        })?;
-        within("a heartbeat", async {
-            self.pops.put(&self.pop, value.into()).await
-        })
-        .await
-        .map(|_| ())
-    }
-
-    /// Every PoP's last heartbeat, by name.
-    pub async fn status(&self) -> Result<Vec<PopReport>, ClusterError> {
-        within("reading the heartbeats", async {
-            let keys: Vec<String> = self.pops.keys().await?.try_collect().await?;
-            let mut reports = Vec::with_capacity(keys.len());
-            for key in keys {
-                let Some(value) = self.pops.get(&key).await? else {
-                    continue;
-                };
-                // A value no Verge wrote is left out rather than failing the whole status.
-                if let Ok(report) = serde_json::from_slice::<PopReport>(&value) {
-                    reports.push(report);
-                }
-            }
-            reports.sort_by(|a, b| a.pop.cmp(&b.pop));
-            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(reports)
-        })
-        .await
     }
 }
 
@@ -169,9 +157,18 @@ async fn within<T, E: std::fmt::Display>(
     what: &'static str,
     call: impl std::future::Future<Output = Result<T, E>>,
 ) -> Result<T, ClusterError> {
-    tokio::time::timeout(CALL_TIMEOUT, call)
+    within_for(CALL_TIMEOUT, what, call).await
+}
+
+/// `call`, named `what`, bounded by `limit`.
+async fn within_for<T, E: std::fmt::Display>(
+    limit: Duration,
+    what: &'static str,
+    call: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, ClusterError> {
+    tokio::time::timeout(limit, call)
         .await
-        .map_err(|_| ClusterError::Timeout(CALL_TIMEOUT, what))?
+        .map_err(|_| ClusterError::Timeout(limit, what))?
         .map_err(|e| ClusterError::Hub {
             what,
             cause: e.to_string(),

@@ -55,6 +55,14 @@ pub struct ClusterConfig {
     /// Whether the hub must be reached over TLS.
     #[serde(default)]
     pub tls: bool,
+    /// How many of the hub's nodes keep each stored value (1 to 5): 3 on a hub of three nodes,
+    /// so that a write survives the loss of one.
+    #[serde(default = "one_replica")]
+    pub replicas: usize,
+}
+
+fn one_replica() -> usize {
+    1
 }
 
 impl ClusterConfig {
@@ -68,6 +76,12 @@ impl ClusterConfig {
             return Some(format!(
                 "[cluster] pop: \"{}\" is not a PoP name (1 to 32 of a-z, 0-9 and -)",
                 self.pop
+            ));
+        }
+        if !(1..=5).contains(&self.replicas) {
+            return Some(format!(
+                "[cluster] replicas: {} is not 1 to 5 (a NATS stream's replicas)",
+                self.replicas
             ));
         }
         match (&self.credentials, &self.user, &self.password) {

@@ -1,25 +1,28 @@
 //! The admin API of `verge serve`, on its own listener, every call authorized by a bearer token
-//! (compared in constant time):
+//! (compared in constant time). It runs on the control thread, which makes every change to the
+//! site ([`Releases`]):
 //!
 //! - `GET /workers`: the deployed workers, their versions and routes;
 //! - `PUT /workers/{name}`: deploy a version, `{"config_file": "wrangler.toml", "files":
-//!   {"path": "<base64>", …}}`. The files are written under the data directory, the worker is
-//!   loaded once to check that it compiles, the routes are checked against the other workers',
-//!   and only then does the site switch: requests in flight finish on the old version, new ones
-//!   get the new. A version that fails is refused with the message and the old one keeps serving;
+//!   {"path": "<base64>", …}}`. The worker is loaded once to check that it compiles and its
+//!   routes are checked against the other workers' before the site switches: requests in flight
+//!   finish on the old version, new ones get the new. A version that fails is refused with the
+//!   message and the old one keeps serving;
+//! - `POST /workers/{name}/rollback`, optionally `{"version": N}`: back to version N, or to the
+//!   one before the current, as a new version;
 //! - `DELETE /workers/{name}`;
 //! - `PUT /workers/{name}/secrets/{key}` (the body is the value), `DELETE` of the same, and
-//!   `GET /workers/{name}/secrets` (names only): each change is a new version of the worker,
-//!   checked and switched to as a deploy is;
+//!   `GET /workers/{name}/secrets` (names only): each change is a new version of the worker;
 //! - `GET /workers/{name}/tail`: the worker's console output and exceptions as they happen, one
 //!   JSON object per line (`{"level": …, "message": …}`), until the client goes away;
+//! - `GET /cluster`: at a point of presence, every PoP's last heartbeat;
 //! - `GET /metrics`: Prometheus text, labelled by worker.
+//!
+//! At a PoP, every change goes through the cluster's hub and reaches every PoP.
 
-use crate::edge::{check_workers_here, Deployed, EdgeOptions, Mode, Site, SiteHandle};
+use crate::edge::Deployed;
 use crate::metrics::Metrics;
-use crate::routes::RouteTable;
-use crate::secrets;
-use base64::Engine as _;
+use crate::releases::{ReleaseError, Releases};
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
@@ -28,77 +31,41 @@ use hyper::body::Frame;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
-use verge_cluster::Cluster;
-use verge_config::WorkerConfig;
 
 /// The largest upload one deploy may send.
 const MAX_UPLOAD: usize = 64 * 1024 * 1024;
 
+/// The largest secret value.
+const MAX_SECRET: usize = 64 * 1024;
+
 /// What the admin API works on.
 pub struct Admin {
     pub token: String,
-    pub site: SiteHandle,
     pub metrics: Arc<Metrics>,
-    pub options: EdgeOptions,
-    /// Uploaded versions are kept under `<data_dir>/workers/<name>/<version>/`.
-    pub data_dir: PathBuf,
-    /// The cluster this server is a point of presence of, if any.
-    pub cluster: Option<Arc<Cluster>>,
+    pub releases: Rc<Releases>,
 }
 
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Upload {
-    /// The wrangler config among `files`.
-    config_file: String,
-    /// Path (relative to the project) to base64 contents.
-    files: BTreeMap<String, String>,
-}
-
-/// Serves the admin API on `listener` from a thread of its own.
-pub fn serve_admin(
-    listener: std::net::TcpListener,
-    admin: Admin,
-) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("verge-admin".into())
-        .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => runtime,
-                Err(e) => return tracing::error!("cannot start the admin runtime: {e}"),
-            };
-            let local = tokio::task::LocalSet::new();
-            local.block_on(&runtime, async move {
-                let listener = match tokio::net::TcpListener::from_std(listener) {
-                    Ok(listener) => listener,
-                    Err(e) => return tracing::error!("cannot listen for the admin API: {e}"),
-                };
-                let admin = Rc::new(admin);
-                loop {
-                    let Ok((stream, _)) = listener.accept().await else {
-                        continue;
-                    };
-                    let admin = admin.clone();
-                    tokio::task::spawn_local(async move {
-                        let service = service_fn(move |request| {
-                            let admin = admin.clone();
-                            async move { Ok::<_, Infallible>(handle(&admin, request).await) }
-                        });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                    });
-                }
+/// Serves the admin API on `listener`, inside the control thread's `LocalSet`.
+pub async fn serve_admin(listener: tokio::net::TcpListener, admin: Admin) {
+    let admin = Rc::new(admin);
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let admin = admin.clone();
+        tokio::task::spawn_local(async move {
+            let service = service_fn(move |request| {
+                let admin = admin.clone();
+                async move { Ok::<_, Infallible>(handle(&admin, request).await) }
             });
-        })
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
 }
 
 type AdminBody = UnsyncBoxBody<Bytes, Infallible>;
@@ -160,6 +127,7 @@ async fn handle(admin: &Admin, request: Request<Incoming>) -> Response<AdminBody
         let key = key.trim_start_matches('/');
         return secrets_endpoint(admin, request, worker, key).await;
     }
+    let releases = &admin.releases;
     match (request.method().clone(), path.as_str(), name) {
         (Method::GET, "/metrics", _) => reply(
             StatusCode::OK,
@@ -168,7 +136,7 @@ async fn handle(admin: &Admin, request: Request<Incoming>) -> Response<AdminBody
         ),
         (Method::GET, "/cluster", _) => cluster_status(admin).await,
         (Method::GET, "/workers", _) => {
-            let site = admin.site.current();
+            let site = releases.site().current();
             let workers: Vec<_> = site
                 .workers
                 .iter()
@@ -184,34 +152,34 @@ async fn handle(admin: &Admin, request: Request<Incoming>) -> Response<AdminBody
             let name = name.trim_end_matches("/tail");
             tail(admin, name)
         }
-        (Method::PUT, _, Some(name)) => match deploy(admin, &name, request).await {
-            Ok(version) => json(
-                StatusCode::OK,
-                serde_json::json!({ "name": name, "version": version }),
-            ),
-            Err((status, message)) => {
-                tracing::warn!(worker = %name, "deploy refused: {message}");
-                error(status, message)
-            }
-        },
-        (Method::DELETE, _, Some(name)) => {
-            let site = admin.site.current();
-            let Some(index) = site.position(&name) else {
-                return error(
-                    StatusCode::NOT_FOUND,
-                    format!("no worker is named {name:?}"),
-                );
+        (Method::POST, _, Some(name)) if name.ends_with("/rollback") => {
+            let name = name.trim_end_matches("/rollback");
+            let version = match read_body(request, 4096).await {
+                Ok(body) if body.iter().all(u8::is_ascii_whitespace) => None,
+                Ok(body) => match serde_json::from_slice::<Rollback>(&body) {
+                    Ok(rollback) => Some(rollback.version),
+                    Err(e) => {
+                        return error(
+                            StatusCode::BAD_REQUEST,
+                            format!("a rollback takes {{\"version\": N}} or nothing: {e}"),
+                        )
+                    }
+                },
+                Err(response) => return response,
             };
-            let mut workers = site.workers.clone();
-            workers.remove(index);
-            match replace_site(admin, &site, workers) {
-                Ok(()) => {
-                    tracing::info!(worker = %name, "deleted");
-                    json(StatusCode::OK, serde_json::json!({ "deleted": name }))
-                }
-                Err(message) => error(StatusCode::INTERNAL_SERVER_ERROR, message),
-            }
+            changed(name, releases.rollback(name, version).await)
         }
+        (Method::PUT, _, Some(name)) => match read_body(request, MAX_UPLOAD).await {
+            Ok(body) => changed(&name, releases.deploy(&name, &body).await),
+            Err(response) => response,
+        },
+        (Method::DELETE, _, Some(name)) => match releases.delete(&name).await {
+            Ok(()) => {
+                tracing::info!(worker = %name, "deleted");
+                json(StatusCode::OK, serde_json::json!({ "deleted": name }))
+            }
+            Err(e) => refused(&name, e),
+        },
         _ => error(
             StatusCode::NOT_FOUND,
             format!("no such admin endpoint: {path}"),
@@ -219,9 +187,48 @@ async fn handle(admin: &Admin, request: Request<Incoming>) -> Response<AdminBody
     }
 }
 
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rollback {
+    version: u64,
+}
+
+/// The body of `request`, up to `limit` bytes; a 413 beyond.
+async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes, Response<AdminBody>> {
+    match Limited::new(request.into_body(), limit).collect().await {
+        Ok(body) => Ok(body.to_bytes()),
+        Err(e) => Err(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body could not be read (at most {limit} bytes): {e}"),
+        )),
+    }
+}
+
+/// The answer to a change of `worker` that made `version`, or was refused.
+fn changed(worker: &str, version: Result<u64, ReleaseError>) -> Response<AdminBody> {
+    match version {
+        Ok(version) => json(
+            StatusCode::OK,
+            serde_json::json!({ "name": worker, "version": version }),
+        ),
+        Err(e) => refused(worker, e),
+    }
+}
+
+fn refused(worker: &str, refusal: ReleaseError) -> Response<AdminBody> {
+    let status = match &refusal {
+        ReleaseError::Invalid(_) => StatusCode::BAD_REQUEST,
+        ReleaseError::NoSuchWorker(_) | ReleaseError::NoSuchVersion { .. } => StatusCode::NOT_FOUND,
+        ReleaseError::Hub(_) | ReleaseError::NotJoined(_) => StatusCode::SERVICE_UNAVAILABLE,
+        ReleaseError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    tracing::warn!(worker = %worker, "change refused: {refusal}");
+    error(status, refusal.to_string())
+}
+
 /// Streams worker `name`'s console output and exceptions, one JSON line per event.
 fn tail(admin: &Admin, name: &str) -> Response<AdminBody> {
-    if admin.site.current().position(name).is_none() {
+    if admin.releases.site().current().position(name).is_none() {
         return error(
             StatusCode::NOT_FOUND,
             format!("no worker is named {name:?}"),
@@ -253,84 +260,6 @@ fn tail(admin: &Admin, name: &str) -> Response<AdminBody> {
     response
 }
 
-/// Deploys a new version of worker `name`; its version number on success.
-async fn deploy(
-    admin: &Admin,
-    name: &str,
-    request: Request<Incoming>,
-) -> Result<u64, (StatusCode, String)> {
-    let bad = |message: String| (StatusCode::BAD_REQUEST, message);
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(bad(format!(
-            "invalid worker name {name:?}: letters, digits, '-' and '_'"
-        )));
-    }
-    let body = Limited::new(request.into_body(), MAX_UPLOAD)
-        .collect()
-        .await
-        .map_err(|e| {
-            (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the upload could not be read (at most {MAX_UPLOAD} bytes): {e}"),
-            )
-        })?
-        .to_bytes();
-    let upload: Upload = serde_json::from_slice(&body)
-        .map_err(|e| bad(format!("the upload is not valid JSON for a deploy: {e}")))?;
-    let site = admin.site.current();
-    let version = next_version(&site);
-    let dir = admin
-        .data_dir
-        .join("workers")
-        .join(name)
-        .join(version.to_string());
-    write_files(&dir, &upload.files).map_err(bad)?;
-    let config_path = dir.join(safe_path(&upload.config_file).map_err(bad)?);
-    let secrets = secrets::load(&admin.data_dir, name).map_err(internal)?;
-    switch_version(admin, &site, name, &config_path, &secrets, version).await?;
-    tracing::info!(worker = %name, version, "deployed");
-    Ok(version)
-}
-
-fn internal(message: String) -> (StatusCode, String) {
-    (StatusCode::INTERNAL_SERVER_ERROR, message)
-}
-
-/// The version number the next change to `site` takes: versions count changes server-wide.
-fn next_version(site: &Site) -> u64 {
-    site.workers.iter().map(|w| w.version).max().unwrap_or(0) + 1
-}
-
-/// Loads worker `name` from its wrangler config at `config_path` with `secrets`, checks that it
-/// compiles (which fills its module cache) and switches the site to it as `version`.
-async fn switch_version(
-    admin: &Admin,
-    site: &Site,
-    name: &str,
-    config_path: &Path,
-    secrets: &BTreeMap<String, String>,
-    version: u64,
-) -> Result<(), (StatusCode, String)> {
-    let bad = |message: String| (StatusCode::BAD_REQUEST, message);
-    let mut config = WorkerConfig::from_config_file(config_path).map_err(|e| bad(e.to_string()))?;
-    config.name = name.to_owned();
-    secrets::apply(&mut config, secrets);
-    let deployed = Deployed::new(Arc::new(config), version);
-    check_workers_here(std::slice::from_ref(&deployed), &admin.options)
-        .await
-        .map_err(|(_, e)| bad(e.to_string()))?;
-    let mut workers = site.workers.clone();
-    match site.position(name) {
-        Some(index) => workers[index] = deployed,
-        None => workers.push(deployed),
-    }
-    replace_site(admin, site, workers).map_err(bad)
-}
-
 /// `/workers/{worker}/secrets[/{key}]`.
 async fn secrets_endpoint(
     admin: &Admin,
@@ -338,18 +267,14 @@ async fn secrets_endpoint(
     worker: &str,
     key: &str,
 ) -> Response<AdminBody> {
-    let site = admin.site.current();
-    let Some(deployed) = site.position(worker).map(|index| &site.workers[index]) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            format!("no worker is named {worker:?}"),
-        );
-    };
-    let previous = match secrets::load(&admin.data_dir, worker) {
+    let releases = &admin.releases;
+    if releases.site().current().position(worker).is_none() {
+        return refused(worker, ReleaseError::NoSuchWorker(worker.to_owned()));
+    }
+    let mut secrets = match releases.secrets_of(worker).await {
         Ok(secrets) => secrets,
-        Err(message) => return error(StatusCode::INTERNAL_SERVER_ERROR, message),
+        Err(e) => return refused(worker, e),
     };
-    let mut secrets = previous.clone();
     let method = request.method().clone();
     if method == Method::GET && key.is_empty() {
         let names: Vec<&String> = secrets.keys().collect();
@@ -369,18 +294,12 @@ async fn secrets_endpoint(
         );
     }
     match method {
-        Method::PUT => {
-            let value = match Limited::new(request.into_body(), 64 * 1024).collect().await {
-                Ok(body) => String::from_utf8_lossy(&body.to_bytes()).into_owned(),
-                Err(e) => {
-                    return error(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        format!("the value could not be read (at most 64 KiB): {e}"),
-                    )
-                }
-            };
-            secrets.insert(key.to_owned(), value);
-        }
+        Method::PUT => match read_body(request, MAX_SECRET).await {
+            Ok(value) => {
+                secrets.insert(key.to_owned(), String::from_utf8_lossy(&value).into_owned());
+            }
+            Err(response) => return response,
+        },
         Method::DELETE => {
             if secrets.remove(key).is_none() {
                 return error(
@@ -396,43 +315,25 @@ async fn secrets_endpoint(
             )
         }
     }
-    let Some(config_path) = deployed.config.config_file.clone() else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("{worker} has no wrangler config to load again"),
-        );
-    };
-    let version = next_version(&site);
-    // Stored first, so that a version serving them is never lost; put back if it is refused.
-    if let Err(message) = secrets::store(&admin.data_dir, worker, &secrets) {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, message);
+    let version = releases.set_secrets(worker, secrets).await;
+    if version.is_ok() {
+        tracing::info!(worker = %worker, secret = %key, "secret changed");
     }
-    let switched = switch_version(admin, &site, worker, &config_path, &secrets, version).await;
-    if switched.is_err() {
-        if let Err(message) = secrets::store(&admin.data_dir, worker, &previous) {
-            tracing::error!(worker = %worker, "cannot restore the secrets: {message}");
-        }
-    }
-    match switched {
-        Ok(()) => {
-            tracing::info!(worker = %worker, secret = %key, version, "secret changed");
-            json(
-                StatusCode::OK,
-                serde_json::json!({ "name": worker, "version": version }),
-            )
-        }
-        Err((status, message)) => error(status, message),
-    }
+    changed(worker, version)
 }
 
 /// `GET /cluster`: this PoP's name and every PoP's last heartbeat (its time, how long ago, and
 /// the version of each worker it serves).
 async fn cluster_status(admin: &Admin) -> Response<AdminBody> {
-    let Some(cluster) = &admin.cluster else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "this server is one machine: verge.toml has no [cluster]",
-        );
+    let cluster = match admin.releases.cluster() {
+        Ok(Some(cluster)) => cluster,
+        Ok(None) => {
+            return error(
+                StatusCode::NOT_FOUND,
+                "this server is one machine: verge.toml has no [cluster]",
+            )
+        }
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     };
     match cluster.status().await {
         Ok(reports) => {
@@ -454,48 +355,6 @@ async fn cluster_status(admin: &Admin) -> Response<AdminBody> {
         }
         Err(cause) => error(StatusCode::BAD_GATEWAY, cause.to_string()),
     }
-}
-
-/// Switches to a site with `workers`, keeping `current`'s zones and policy; refuses routes that
-/// collide.
-fn replace_site(admin: &Admin, current: &Site, workers: Vec<Deployed>) -> Result<(), String> {
-    let routes = RouteTable::new(&workers)?;
-    admin.site.replace(Site::new(
-        workers,
-        Mode::Serve(routes),
-        current.zones.clone(),
-        current.policy.clone(),
-    ));
-    Ok(())
-}
-
-/// A relative path inside a project: no `..`, no absolute paths, no empty names.
-fn safe_path(path: &str) -> Result<PathBuf, String> {
-    let candidate = Path::new(path);
-    let normal = candidate
-        .components()
-        .all(|component| matches!(component, Component::Normal(_)));
-    if path.is_empty() || !normal || path.contains('\\') {
-        return Err(format!("invalid file path {path:?} in the upload"));
-    }
-    Ok(candidate.to_owned())
-}
-
-fn write_files(dir: &Path, files: &BTreeMap<String, String>) -> Result<(), String> {
-    for (path, contents) in files {
-        let relative = safe_path(path)?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(contents)
-            .map_err(|e| format!("{path}: the contents are not base64: {e}"))?;
-        let target = dir.join(relative);
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-        }
-        std::fs::write(&target, bytes)
-            .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

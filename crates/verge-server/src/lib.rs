@@ -8,15 +8,17 @@
 
 mod admin;
 mod assets;
+mod control;
 mod edge;
 mod geo;
 mod listen;
 mod metrics;
+mod releases;
 mod routes;
 pub mod secrets;
 mod tail;
 
-pub use admin::{serve_admin, Admin};
+pub use control::{start_control, ControlError, ControlPlane};
 pub use edge::{
     check_workers, serve_site, serve_worker, Crons, Deployed, EdgeOptions, LogSink, Mode,
     RunningServer, ShutdownHandle, Site, SiteHandle,
@@ -24,4 +26,5 @@ pub use edge::{
 pub use geo::Geo;
 pub use listen::BoundListeners;
 pub use metrics::Metrics;
+pub use releases::Records;
 pub use routes::RouteTable;

@@ -157,6 +157,12 @@ impl DevServer {
         assert!(status.success());
     }
 
+    /// Kills the server at once (SIGKILL), as a crash would, and reaps it.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
     /// Waits (bounded) for the server to exit; its status, or None if it is still running.
     pub fn wait_exit(&mut self, bound: Duration) -> Option<std::process::ExitStatus> {
         let mut status = None;

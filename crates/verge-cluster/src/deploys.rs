@@ -1,0 +1,196 @@
+//! Deployments, shared by every PoP: a worker's releases are the revisions of its key in the
+//! KV bucket [`DEPLOYS_BUCKET`] (so a version number is a revision: it grows with every change
+//! anywhere in the cluster), and the code they run is in the object store [`CODE_STORE`], named
+//! by its digest so that a release that only changes secrets, or rolls back, uploads nothing.
+//! Withdrawing a worker deletes its key. Every PoP follows the bucket's [`Change`]s.
+
+use crate::{within, within_for, Cluster, ClusterError};
+use async_nats::jetstream::{kv, object_store};
+use futures_util::{Stream, StreamExt as _, TryStreamExt as _};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::io::AsyncReadExt as _;
+
+/// The KV bucket of releases, one key per worker.
+pub const DEPLOYS_BUCKET: &str = "verge_deploys";
+
+/// The object store of uploaded code, one object per digest.
+pub const CODE_STORE: &str = "verge_code";
+
+/// How many releases of each worker the hub keeps (JetStream's most): older ones cannot be
+/// rolled back to.
+pub const RELEASES_KEPT: i64 = 64;
+
+/// How long moving a whole upload (up to 64 MiB) to or from the hub may take.
+const CODE_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub(crate) fn bucket(replicas: usize) -> kv::Config {
+    kv::Config {
+        bucket: DEPLOYS_BUCKET.into(),
+        description: "each worker's releases: its versions".into(),
+        history: RELEASES_KEPT,
+        num_replicas: replicas,
+        ..Default::default()
+    }
+}
+
+pub(crate) fn code_store(replicas: usize) -> object_store::Config {
+    object_store::Config {
+        bucket: CODE_STORE.into(),
+        description: Some("uploaded workers' code, by digest".into()),
+        num_replicas: replicas,
+        ..Default::default()
+    }
+}
+
+/// One version of a worker, as the hub keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Release {
+    /// The digest of the upload it runs, the name of that upload in [`CODE_STORE`].
+    pub code: String,
+    /// The wrangler config among the upload's files.
+    pub config_file: String,
+    /// Its secrets, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, String>,
+}
+
+/// A change to a worker somewhere in the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Released {
+        worker: String,
+        version: u64,
+        release: Release,
+    },
+    Withdrawn {
+        worker: String,
+        version: u64,
+    },
+}
+
+impl Cluster {
+    /// Keeps upload `bytes` under `digest`, unless the hub has it already.
+    pub async fn put_code(&self, digest: &str, bytes: &[u8]) -> Result<(), ClusterError> {
+        within_for(CODE_TIMEOUT, "uploading code", async {
+            if self.code.info(digest).await.is_ok() {
+                return Ok(());
+            }
+            let mut reader = bytes;
+            self.code.put(digest, &mut reader).await.map(|_| ())
+        })
+        .await
+    }
+
+    /// The upload kept under `digest`.
+    pub async fn code(&self, digest: &str) -> Result<Vec<u8>, ClusterError> {
+        within_for(CODE_TIMEOUT, "downloading code", async {
+            let mut object = self.code.get(digest).await.map_err(|e| e.to_string())?;
+            let mut bytes = Vec::new();
+            object
+                .read_to_end(&mut bytes)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>(bytes)
+        })
+        .await
+    }
+
+    /// Makes `release` worker `worker`'s current version; that version.
+    pub async fn publish(&self, worker: &str, release: &Release) -> Result<u64, ClusterError> {
+        let value = serde_json::to_vec(release).map_err(|e| ClusterError::Hub {
+            what: "a release",
+            cause: e.to_string(),
+        })?;
+        within("publishing a release", async {
+            self.deploys.put(worker, value.into()).await
+        })
+        .await
+    }
+
+    /// Withdraws worker `worker` from every PoP.
+    pub async fn withdraw(&self, worker: &str) -> Result<(), ClusterError> {
+        within("withdrawing a worker", async {
+            self.deploys.delete(worker).await
+        })
+        .await
+    }
+
+    /// Worker `worker`'s current release and its version, if it has one.
+    pub async fn current(&self, worker: &str) -> Result<Option<(u64, Release)>, ClusterError> {
+        let entry = within("reading a release", async {
+            self.deploys.entry(worker).await
+        })
+        .await?;
+        match entry {
+            Some(entry) if entry.operation == kv::Operation::Put => {
+                Ok(Some((entry.revision, parse(&entry.value)?)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Worker `worker`'s releases that the hub still keeps, oldest first.
+    pub async fn releases(&self, worker: &str) -> Result<Vec<(u64, Release)>, ClusterError> {
+        let entries: Vec<kv::Entry> = within("reading a worker's releases", async {
+            // A key with no history at all would only be known for one after an idle heartbeat.
+            if self
+                .deploys
+                .entry(worker)
+                .await
+                .map_err(|e| e.to_string())?
+                .is_none()
+            {
+                return Ok(Vec::new());
+            }
+            let history = self
+                .deploys
+                .history(worker)
+                .await
+                .map_err(|e| e.to_string())?;
+            history.try_collect().await.map_err(|e| e.to_string())
+        })
+        .await?;
+        entries
+            .into_iter()
+            .filter(|entry| entry.operation == kv::Operation::Put)
+            .map(|entry| Ok((entry.revision, parse(&entry.value)?)))
+            .collect()
+    }
+
+    /// Every worker's current state (its last release, or its withdrawal), then each change as
+    /// it happens. The stream ends, or yields an error, when the hub is lost: follow it again
+    /// to catch up.
+    pub async fn changes(
+        &self,
+    ) -> Result<impl Stream<Item = Result<Change, ClusterError>>, ClusterError> {
+        let watch = within("following the releases", async {
+            self.deploys.watch_with_history(">").await
+        })
+        .await?;
+        Ok(watch.map(|entry| {
+            let entry = entry.map_err(|e| ClusterError::Hub {
+                what: "following the releases",
+                cause: e.to_string(),
+            })?;
+            Ok(match entry.operation {
+                kv::Operation::Put => Change::Released {
+                    release: parse(&entry.value)?,
+                    worker: entry.key,
+                    version: entry.revision,
+                },
+                kv::Operation::Delete | kv::Operation::Purge => Change::Withdrawn {
+                    worker: entry.key,
+                    version: entry.revision,
+                },
+            })
+        }))
+    }
+}
+
+fn parse(value: &[u8]) -> Result<Release, ClusterError> {
+    serde_json::from_slice(value).map_err(|e| ClusterError::Hub {
+        what: "reading a release",
+        cause: format!("the hub holds a release no Verge wrote: {e}"),
+    })
+}

@@ -1,0 +1,166 @@
+//! The control plane of `verge serve`, on a thread of its own: the admin API and, at a point
+//! of presence, the cluster's hub — joining it, this PoP's heartbeat, and following the deploys
+//! made at the others. Every change to the site is made on this thread, one at a time, by its
+//! [`Releases`]; the serving threads only read the site.
+//!
+//! A hub that refuses this PoP stops the start. A hub that cannot be reached does not: the PoP
+//! serves what it has on disk and joins when the hub answers.
+
+use crate::admin::{serve_admin, Admin};
+use crate::edge::{EdgeOptions, SiteHandle};
+use crate::metrics::Metrics;
+use crate::releases::{Records, Releases};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+use verge_cluster::{Cluster, ClusterError};
+use verge_config::ClusterConfig;
+
+/// How often this PoP says it is alive.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
+
+/// How long to wait between attempts to reach a hub that did not answer.
+const JOIN_AGAIN_AFTER: Duration = Duration::from_secs(1);
+
+/// What the control plane works on.
+pub struct ControlPlane {
+    pub site: SiteHandle,
+    pub metrics: Arc<Metrics>,
+    pub options: EdgeOptions,
+    /// The records of uploaded workers, read at start.
+    pub records: Records,
+    /// The admin API's listener and token, if it has one.
+    pub admin: Option<(std::net::TcpListener, String)>,
+    /// The hub, if this server is a point of presence.
+    pub cluster: Option<ClusterConfig>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("cannot start the control thread: {0}")]
+    Start(std::io::Error),
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+}
+
+/// Starts the control plane; returns once this PoP has joined its hub, or found that it cannot
+/// reach it (and will keep trying), or at once for a server that is not a PoP.
+pub fn start_control(plane: ControlPlane) -> Result<(), ControlError> {
+    let (started, outcome) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("verge-control".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => return drop(started.send(Err(ControlError::Start(e)))),
+            };
+            let local = tokio::task::LocalSet::new();
+            local.block_on(&runtime, async move {
+                if let Err(e) = run(plane, &started).await {
+                    let _ = started.send(Err(e));
+                }
+            });
+        })
+        .map_err(ControlError::Start)?;
+    outcome.recv().unwrap_or_else(|_| {
+        Err(ControlError::Start(std::io::Error::other(
+            "the control thread ended before it started",
+        )))
+    })
+}
+
+/// The control thread's work: says it has started on `started`, then runs for as long as the
+/// server does.
+async fn run(
+    plane: ControlPlane,
+    started: &mpsc::Sender<Result<(), ControlError>>,
+) -> Result<(), ControlError> {
+    let hubs = plane.cluster.as_ref().map(|c| c.nats.join(", "));
+    let releases = Rc::new(Releases::new(
+        plane.records,
+        plane.site.clone(),
+        plane.options,
+        hubs,
+    ));
+    if let Some(config) = plane.cluster {
+        match Cluster::join(&config).await {
+            Ok(cluster) => joined(&releases, Arc::new(cluster)),
+            Err(e) if e.is_refusal() => return Err(e.into()),
+            Err(e) => {
+                tracing::warn!(
+                    "{e}: this PoP serves what it has on disk, and joins when the hub answers"
+                );
+                tokio::task::spawn_local(join_later(config, releases.clone()));
+            }
+        }
+    }
+    if let Some((listener, token)) = plane.admin {
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(ControlError::Start)?;
+        let admin = Admin {
+            token,
+            metrics: plane.metrics,
+            releases,
+        };
+        tokio::task::spawn_local(serve_admin(listener, admin));
+    }
+    let _ = started.send(Ok(()));
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
+/// This PoP has joined its hub: it sends heartbeats and follows the deploys from now on.
+fn joined(releases: &Rc<Releases>, cluster: Arc<Cluster>) {
+    releases.joined(cluster.clone());
+    tokio::task::spawn_local(heartbeat(cluster.clone(), releases.site().clone()));
+    let follower = releases.clone();
+    tokio::task::spawn_local(async move { follower.follow(cluster).await });
+}
+
+/// Tries to join the hub `config` names until it answers.
+async fn join_later(config: ClusterConfig, releases: Rc<Releases>) {
+    loop {
+        tokio::time::sleep(JOIN_AGAIN_AFTER).await;
+        match Cluster::join(&config).await {
+            Ok(cluster) => {
+                tracing::info!("joined the hub at {}", config.nats.join(", "));
+                return joined(&releases, Arc::new(cluster));
+            }
+            Err(e) if e.is_refusal() => {
+                return tracing::error!("{e}: this PoP stays apart from the cluster");
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+/// Sends this PoP's heartbeat — the version of each worker `site` serves — every
+/// [`HEARTBEAT_EVERY`].
+async fn heartbeat(cluster: Arc<Cluster>, site: SiteHandle) {
+    let mut ticks = tokio::time::interval(HEARTBEAT_EVERY);
+    // Said once when heartbeats start failing, and once when they get through again.
+    let mut failing = false;
+    loop {
+        ticks.tick().await;
+        let workers: BTreeMap<String, u64> = site
+            .current()
+            .workers
+            .iter()
+            .map(|deployed| (deployed.config.name.clone(), deployed.version))
+            .collect();
+        match cluster.heartbeat(workers).await {
+            Err(e) if !failing => {
+                tracing::warn!("heartbeats do not reach the hub: {e}");
+                failing = true;
+            }
+            Ok(()) if failing => {
+                tracing::info!("heartbeats reach the hub again");
+                failing = false;
+            }
+            _ => {}
+        }
+    }
+}

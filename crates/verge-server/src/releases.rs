@@ -1,0 +1,688 @@
+//! Workers deployed through the admin API and their versions — their releases: deploying,
+//! changing secrets, rolling back and deleting, each checked before the site switches to it,
+//! each kept on disk so that a restart serves what was served before it.
+//!
+//! On one machine, versions count the server's changes. At a point of presence of a cluster,
+//! a change is first published to the hub (`verge-cluster`'s deploys), which numbers it, and
+//! [`Releases::follow`] installs the changes made at every other PoP; a PoP cut off from the hub
+//! keeps serving what it has, and catches up when it is back.
+//!
+//! On disk, under `<data_dir>/workers/<name>/`: each upload unpacked in a directory named by
+//! its digest, and `releases.json`, the worker's last [`RECORDS_KEPT`] releases and withdrawals
+//! here (the last is what this server serves). Secrets are kept apart, by [`crate::secrets`].
+//!
+//! Lifecycle: [`Records::open`] reads the records at start, before the server listens; then
+//! one [`Releases`] lives on the control thread, which makes every change, one at a time.
+
+use crate::edge::{check_workers_here, Deployed, EdgeOptions, Mode, Site, SiteHandle};
+use crate::routes::RouteTable;
+use crate::secrets;
+use base64::Engine as _;
+use futures_util::StreamExt as _;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use verge_cluster::{Change, Cluster, ClusterError, Release};
+use verge_config::WorkerConfig;
+
+/// How many of a worker's releases its record keeps: the versions one machine can roll back to.
+const RECORDS_KEPT: usize = 64;
+
+/// How long to wait before following the hub's changes again after losing them.
+const FOLLOW_AGAIN_AFTER: Duration = Duration::from_secs(1);
+
+/// Why a change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseError {
+    /// The change itself is wrong: a bad upload, a worker that does not load, routes that
+    /// collide.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no worker is named {0:?}")]
+    NoSuchWorker(String),
+    #[error("{worker} has no version {version} to roll back to{kept}")]
+    NoSuchVersion {
+        worker: String,
+        version: u64,
+        kept: String,
+    },
+    /// The hub is needed and did not do its part.
+    #[error("{0}")]
+    Hub(#[from] ClusterError),
+    #[error("this PoP has not reached the cluster's hub at {0}, which changes need")]
+    NotJoined(String),
+    /// This server failed, as a disk that cannot be written.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// A deploy's upload: `{"config_file": "wrangler.toml", "files": {"path": "<base64>", …}}`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Upload {
+    /// The wrangler config among `files`.
+    config_file: String,
+    /// Path (relative to the project) to base64 contents.
+    files: BTreeMap<String, String>,
+}
+
+/// One entry of a worker's record: a release, or its withdrawal.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct Recorded {
+    version: u64,
+    /// What was released (its secrets left out: they are kept apart); none if withdrawn.
+    release: Option<Release>,
+}
+
+/// Every uploaded worker's record on this server.
+pub struct Records {
+    data_dir: PathBuf,
+    by_worker: BTreeMap<String, Vec<Recorded>>,
+}
+
+impl Records {
+    /// Reads the records under `data_dir`; none if there are none yet.
+    pub fn open(data_dir: &Path) -> Result<Self, String> {
+        let mut by_worker = BTreeMap::new();
+        let workers = data_dir.join("workers");
+        let entries = match std::fs::read_dir(&workers) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Self {
+                    data_dir: data_dir.to_owned(),
+                    by_worker,
+                })
+            }
+            Err(e) => return Err(format!("cannot read {}: {e}", workers.display())),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| format!("cannot read {}: {e}", workers.display()))?;
+            let path = entry.path().join("releases.json");
+            let bytes = match std::fs::read(&path) {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+            };
+            let records: Vec<Recorded> = serde_json::from_slice(&bytes)
+                .map_err(|e| format!("{} is not a record of releases: {e}", path.display()))?;
+            by_worker.insert(entry.file_name().to_string_lossy().into_owned(), records);
+        }
+        Ok(Self {
+            data_dir: data_dir.to_owned(),
+            by_worker,
+        })
+    }
+
+    /// The workers to serve at start: `configured` (from verge.toml), each recorded release in
+    /// place of the configured worker of its name or beside them, and withdrawn workers left
+    /// out. A recorded release that cannot be read is an error naming it.
+    pub fn restore(&self, configured: Vec<Deployed>) -> Result<Vec<Deployed>, String> {
+        let mut workers = configured;
+        for (worker, records) in &self.by_worker {
+            let Some(last) = records.last() else {
+                continue;
+            };
+            let position = workers.iter().position(|w| &w.config.name == worker);
+            let Some(release) = &last.release else {
+                if let Some(index) = position {
+                    workers.remove(index);
+                }
+                continue;
+            };
+            let mut release = release.clone();
+            release.secrets = secrets::load(&self.data_dir, worker)?;
+            let config = self
+                .config(worker, &release)
+                .map_err(|e| format!("version {} of {worker}: {e}", last.version))?;
+            let deployed = Deployed::new(Arc::new(config), last.version);
+            match position {
+                Some(index) => workers[index] = deployed,
+                None => workers.push(deployed),
+            }
+        }
+        Ok(workers)
+    }
+
+    /// The version of `worker` this server last installed or withdrew; 0 if none.
+    fn version(&self, worker: &str) -> u64 {
+        self.last(worker).map_or(0, |recorded| recorded.version)
+    }
+
+    fn last(&self, worker: &str) -> Option<&Recorded> {
+        self.by_worker
+            .get(worker)
+            .and_then(|records| records.last())
+    }
+
+    /// The highest version of any record.
+    fn highest_version(&self) -> u64 {
+        self.by_worker
+            .values()
+            .filter_map(|records| records.last())
+            .map(|recorded| recorded.version)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Adds `recorded` to `worker`'s record, on disk first: the file is replaced whole, so a
+    /// crash leaves the old record or the new.
+    fn add(&mut self, worker: &str, mut recorded: Recorded) -> Result<(), String> {
+        if let Some(release) = &mut recorded.release {
+            release.secrets.clear();
+        }
+        let mut records = self.by_worker.get(worker).cloned().unwrap_or_default();
+        records.push(recorded);
+        let excess = records.len().saturating_sub(RECORDS_KEPT);
+        records.drain(..excess);
+        let dir = self.worker_dir(worker);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let path = dir.join("releases.json");
+        let temporary = dir.join("releases.json.tmp");
+        let text = serde_json::to_vec_pretty(&records).map_err(|e| e.to_string())?;
+        write_synced(&temporary, &text)
+            .map_err(|e| format!("cannot write {}: {e}", temporary.display()))?;
+        std::fs::rename(&temporary, &path)
+            .map_err(|e| format!("cannot replace {}: {e}", path.display()))?;
+        self.by_worker.insert(worker.to_owned(), records);
+        Ok(())
+    }
+
+    fn worker_dir(&self, worker: &str) -> PathBuf {
+        self.data_dir.join("workers").join(worker)
+    }
+
+    /// Where the upload with `digest` of `worker` is unpacked.
+    fn code_dir(&self, worker: &str, digest: &str) -> PathBuf {
+        self.worker_dir(worker).join(digest)
+    }
+
+    /// `release`'s wrangler config, with its secrets, as worker `worker`.
+    fn config(&self, worker: &str, release: &Release) -> Result<WorkerConfig, String> {
+        let dir = self.code_dir(worker, &release.code);
+        let mut config =
+            WorkerConfig::from_config_file(&dir.join(safe_path(&release.config_file)?))
+                .map_err(|e| e.to_string())?;
+        config.name = worker.to_owned();
+        secrets::apply(&mut config, &release.secrets);
+        Ok(config)
+    }
+}
+
+/// Whether this server is a PoP, and if so whether it has reached its hub.
+enum Hub {
+    Alone,
+    NotJoined { hubs: String },
+    Joined(Arc<Cluster>),
+}
+
+/// The changes to the site that the admin API and the hub make, one at a time.
+pub struct Releases {
+    records: RefCell<Records>,
+    site: SiteHandle,
+    options: EdgeOptions,
+    hub: RefCell<Hub>,
+    /// The last version this server numbered (on one machine; a cluster's hub numbers them).
+    last_version: Cell<u64>,
+}
+
+impl Releases {
+    /// The releases of `site`, recorded in `records`; `hubs` names the cluster's hub if this
+    /// server is a PoP, until [`Releases::joined`].
+    pub fn new(
+        records: Records,
+        site: SiteHandle,
+        options: EdgeOptions,
+        hubs: Option<String>,
+    ) -> Self {
+        let served = site.current().workers.iter().map(|w| w.version).max();
+        let last_version = records.highest_version().max(served.unwrap_or(0));
+        Self {
+            records: RefCell::new(records),
+            site,
+            options,
+            hub: RefCell::new(match hubs {
+                Some(hubs) => Hub::NotJoined { hubs },
+                None => Hub::Alone,
+            }),
+            last_version: Cell::new(last_version),
+        }
+    }
+
+    /// This PoP has reached its hub: changes go through it from now on.
+    pub fn joined(&self, cluster: Arc<Cluster>) {
+        *self.hub.borrow_mut() = Hub::Joined(cluster);
+    }
+
+    /// The hub, if this server is a PoP; an error if it is one that has not reached its hub.
+    pub fn cluster(&self) -> Result<Option<Arc<Cluster>>, ReleaseError> {
+        match &*self.hub.borrow() {
+            Hub::Alone => Ok(None),
+            Hub::NotJoined { hubs } => Err(ReleaseError::NotJoined(hubs.clone())),
+            Hub::Joined(cluster) => Ok(Some(cluster.clone())),
+        }
+    }
+
+    pub fn site(&self) -> &SiteHandle {
+        &self.site
+    }
+
+    /// The data directory, where secrets are kept.
+    pub fn data_dir(&self) -> PathBuf {
+        self.records.borrow().data_dir.clone()
+    }
+
+    /// Deploys `body`, an upload, as a new version of `worker`; that version. The worker keeps
+    /// its secrets.
+    pub async fn deploy(&self, worker: &str, body: &[u8]) -> Result<u64, ReleaseError> {
+        let invalid = ReleaseError::Invalid;
+        if worker.is_empty()
+            || !worker
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(invalid(format!(
+                "invalid worker name {worker:?}: letters, digits, '-' and '_'"
+            )));
+        }
+        let upload: Upload = serde_json::from_slice(body)
+            .map_err(|e| invalid(format!("the upload is not valid JSON for a deploy: {e}")))?;
+        safe_path(&upload.config_file).map_err(invalid)?;
+        let digest = digest(body);
+        let dir = self.records.borrow().code_dir(worker, &digest);
+        unpack(&dir, &upload.files).map_err(invalid)?;
+        let cluster = self.cluster()?;
+        let secrets = self.secrets_of(worker).await?;
+        if let Some(cluster) = &cluster {
+            cluster.put_code(&digest, body).await?;
+        }
+        let release = Release {
+            code: digest,
+            config_file: upload.config_file,
+            secrets,
+        };
+        self.release(worker, release).await
+    }
+
+    /// `worker`'s secrets as they are now.
+    pub async fn secrets_of(&self, worker: &str) -> Result<BTreeMap<String, String>, ReleaseError> {
+        if let Some(cluster) = self.cluster()? {
+            if let Some((_, release)) = cluster.current(worker).await? {
+                return Ok(release.secrets);
+            }
+        }
+        secrets::load(&self.data_dir(), worker).map_err(ReleaseError::Internal)
+    }
+
+    /// Gives `worker` `secrets` in place of the ones it has, as a new version; that version. A
+    /// worker from verge.toml, not uploaded, is loaded again from its config file, at this
+    /// server only.
+    pub async fn set_secrets(
+        &self,
+        worker: &str,
+        secrets: BTreeMap<String, String>,
+    ) -> Result<u64, ReleaseError> {
+        if let Some(release) = self.current_release(worker).await? {
+            return self.release(worker, Release { secrets, ..release }).await;
+        }
+        let site = self.site.current();
+        let index = site
+            .position(worker)
+            .ok_or_else(|| ReleaseError::NoSuchWorker(worker.to_owned()))?;
+        let config_file = site.workers[index]
+            .config
+            .config_file
+            .clone()
+            .ok_or_else(|| {
+                ReleaseError::Invalid(format!("{worker} has no wrangler config to load again"))
+            })?;
+        let mut config = WorkerConfig::from_config_file(&config_file)
+            .map_err(|e| ReleaseError::Invalid(e.to_string()))?;
+        config.name = worker.to_owned();
+        secrets::apply(&mut config, &secrets);
+        let mut deployed = self.check(config).await?;
+        deployed.version = self.next_version();
+        let switched = self.switch(worker, Some(deployed.clone()))?;
+        secrets::store(&self.data_dir(), worker, &secrets).map_err(ReleaseError::Internal)?;
+        self.site.replace(switched);
+        Ok(deployed.version)
+    }
+
+    /// Rolls `worker` back to its `version`, or to the release before its current one: that
+    /// code, with the secrets it has now (a secret changed since is not brought back), as a new
+    /// version; that version.
+    pub async fn rollback(&self, worker: &str, version: Option<u64>) -> Result<u64, ReleaseError> {
+        let kept: Vec<(u64, Release)> = match self.cluster()? {
+            Some(cluster) => cluster.releases(worker).await?,
+            None => self
+                .records
+                .borrow()
+                .by_worker
+                .get(worker)
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r.release.clone().map(|release| (r.version, release)))
+                .collect(),
+        };
+        let target = match version {
+            Some(version) => kept.iter().find(|(v, _)| *v == version),
+            None => kept.iter().rev().nth(1),
+        };
+        let Some((_, target)) = target else {
+            let versions: Vec<String> = kept.iter().map(|(v, _)| v.to_string()).collect();
+            return Err(ReleaseError::NoSuchVersion {
+                worker: worker.to_owned(),
+                version: version.unwrap_or(0),
+                kept: match versions.is_empty() {
+                    true => String::new(),
+                    false => format!(" (it has {})", versions.join(", ")),
+                },
+            });
+        };
+        let secrets = self.secrets_of(worker).await?;
+        self.release(
+            worker,
+            Release {
+                secrets,
+                ..target.clone()
+            },
+        )
+        .await
+    }
+
+    /// Withdraws `worker` (from every PoP, in a cluster).
+    pub async fn delete(&self, worker: &str) -> Result<(), ReleaseError> {
+        if self.site.current().position(worker).is_none() {
+            return Err(ReleaseError::NoSuchWorker(worker.to_owned()));
+        }
+        let version = match self.cluster()? {
+            Some(cluster) => {
+                cluster.withdraw(worker).await?;
+                // The withdrawal's own version comes with it from the hub, and replaces this.
+                self.records.borrow().version(worker)
+            }
+            None => self.next_version(),
+        };
+        self.install(worker, version, None)
+    }
+
+    /// Installs the changes made anywhere in the cluster, as they come, for as long as the
+    /// server runs: first every worker's current release (so a PoP that was away catches up),
+    /// then each new one. A release this PoP cannot serve is logged and skipped, and the one
+    /// before it keeps serving.
+    pub async fn follow(&self, cluster: Arc<Cluster>) {
+        // Said once when the changes are lost, and once when they are followed again.
+        let mut lost = false;
+        loop {
+            match cluster.changes().await {
+                Ok(changes) => {
+                    if lost {
+                        tracing::info!("following the cluster's deploys again");
+                        lost = false;
+                    }
+                    let mut changes = std::pin::pin!(changes);
+                    while let Some(change) = changes.next().await {
+                        match change {
+                            Ok(change) => self.apply(change).await,
+                            Err(e) => {
+                                tracing::warn!("lost the cluster's deploys: {e}");
+                                lost = true;
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(e) if !lost => {
+                    tracing::warn!("cannot follow the cluster's deploys: {e}");
+                    lost = true;
+                }
+                Err(_) => {}
+            }
+            tokio::time::sleep(FOLLOW_AGAIN_AFTER).await;
+        }
+    }
+
+    async fn apply(&self, change: Change) {
+        match change {
+            Change::Released {
+                worker,
+                version,
+                release,
+            } => {
+                if self.records.borrow().version(&worker) >= version {
+                    return;
+                }
+                let installed = match self.prepare(&worker, &release).await {
+                    Ok(deployed) => self.install(&worker, version, Some((release, deployed))),
+                    Err(e) => Err(e),
+                };
+                match installed {
+                    Ok(()) => tracing::info!(worker = %worker, version, "deployed from the hub"),
+                    Err(e) => tracing::error!(
+                        worker = %worker,
+                        version,
+                        "cannot serve this version, so the one before it keeps serving: {e}"
+                    ),
+                }
+            }
+            Change::Withdrawn { worker, version } => {
+                if self.records.borrow().version(&worker) >= version {
+                    return;
+                }
+                match self.install(&worker, version, None) {
+                    Ok(()) => tracing::info!(worker = %worker, version, "withdrawn by the hub"),
+                    Err(e) => tracing::error!(worker = %worker, "cannot withdraw: {e}"),
+                }
+            }
+        }
+    }
+
+    /// `worker`'s current release, secrets included, if it was uploaded.
+    async fn current_release(&self, worker: &str) -> Result<Option<Release>, ReleaseError> {
+        if let Some(cluster) = self.cluster()? {
+            return Ok(cluster.current(worker).await?.map(|(_, release)| release));
+        }
+        let recorded = self.records.borrow().last(worker).cloned();
+        match recorded.and_then(|recorded| recorded.release) {
+            Some(release) => Ok(Some(Release {
+                secrets: secrets::load(&self.data_dir(), worker).map_err(ReleaseError::Internal)?,
+                ..release
+            })),
+            None => Ok(None),
+        }
+    }
+
+    /// Checks `release` of `worker`, publishes it (to the hub, which numbers it, in a cluster),
+    /// and switches to it; its version.
+    async fn release(&self, worker: &str, release: Release) -> Result<u64, ReleaseError> {
+        let deployed = self.prepare(worker, &release).await?;
+        // Routes that collide here are refused before any other PoP is told.
+        self.switch(worker, Some(deployed.clone()))?;
+        let version = match self.cluster()? {
+            Some(cluster) => cluster.publish(worker, &release).await?,
+            None => self.next_version(),
+        };
+        self.install(worker, version, Some((release, deployed)))?;
+        tracing::info!(worker = %worker, version, "deployed");
+        Ok(version)
+    }
+
+    /// `release` of `worker`, its code fetched from the hub if this server has not got it,
+    /// loaded once to check that it compiles.
+    async fn prepare(&self, worker: &str, release: &Release) -> Result<Deployed, ReleaseError> {
+        let dir = self.records.borrow().code_dir(worker, &release.code);
+        if !dir.is_dir() {
+            let cluster = self.cluster()?.ok_or_else(|| {
+                ReleaseError::Internal(format!(
+                    "the code of {worker} is missing: {}",
+                    dir.display()
+                ))
+            })?;
+            let body = cluster.code(&release.code).await?;
+            if digest(&body) != release.code {
+                return Err(ReleaseError::Internal(format!(
+                    "the hub's copy of {}'s code {} does not match its digest",
+                    worker, release.code
+                )));
+            }
+            let upload: Upload = serde_json::from_slice(&body).map_err(|e| {
+                ReleaseError::Invalid(format!("the hub's upload is not valid: {e}"))
+            })?;
+            unpack(&dir, &upload.files).map_err(ReleaseError::Invalid)?;
+        }
+        let config = self
+            .records
+            .borrow()
+            .config(worker, release)
+            .map_err(ReleaseError::Invalid)?;
+        self.check(config).await
+    }
+
+    /// `config` loaded once, to check that it compiles (which fills its module cache).
+    async fn check(&self, config: WorkerConfig) -> Result<Deployed, ReleaseError> {
+        let deployed = Deployed::new(Arc::new(config), 0);
+        check_workers_here(std::slice::from_ref(&deployed), &self.options)
+            .await
+            .map_err(|(_, e)| ReleaseError::Invalid(e.to_string()))?;
+        Ok(deployed)
+    }
+
+    /// Records `version` of `worker` — a release, or its withdrawal — and switches the site to
+    /// it, unless this server has a later one already (a change from the hub may overtake the
+    /// one that made it here).
+    fn install(
+        &self,
+        worker: &str,
+        version: u64,
+        release: Option<(Release, Deployed)>,
+    ) -> Result<(), ReleaseError> {
+        if self.records.borrow().version(worker) > version {
+            return Ok(());
+        }
+        let deployed = release.as_ref().map(|(_, deployed)| Deployed {
+            version,
+            ..deployed.clone()
+        });
+        let site = self.switch(worker, deployed)?;
+        let data_dir = self.data_dir();
+        if let Some((release, _)) = &release {
+            secrets::store(&data_dir, worker, &release.secrets).map_err(ReleaseError::Internal)?;
+        }
+        let recorded = Recorded {
+            version,
+            release: release.map(|(release, _)| release),
+        };
+        self.records
+            .borrow_mut()
+            .add(worker, recorded)
+            .map_err(ReleaseError::Internal)?;
+        self.last_version.set(self.last_version.get().max(version));
+        self.site.replace(site);
+        Ok(())
+    }
+
+    /// The site with `deployed` as `worker` (or without `worker`), if its routes do not collide.
+    fn switch(&self, worker: &str, deployed: Option<Deployed>) -> Result<Site, ReleaseError> {
+        let current = self.site.current();
+        let mut workers = current.workers.clone();
+        match (current.position(worker), deployed) {
+            (Some(index), Some(deployed)) => workers[index] = deployed,
+            (None, Some(deployed)) => workers.push(deployed),
+            (Some(index), None) => {
+                workers.remove(index);
+            }
+            (None, None) => {}
+        }
+        let routes = RouteTable::new(&workers).map_err(ReleaseError::Invalid)?;
+        Ok(Site::new(
+            workers,
+            Mode::Serve(routes),
+            current.zones.clone(),
+            current.policy.clone(),
+        ))
+    }
+
+    /// The version the next change on one machine takes: versions count the server's changes.
+    fn next_version(&self) -> u64 {
+        let next = self.last_version.get() + 1;
+        self.last_version.set(next);
+        next
+    }
+}
+
+/// The name of an upload: the first 128 bits of its SHA-256, in hex.
+fn digest(body: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, body);
+    digest.as_ref()[..16]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// A relative path inside a project: no `..`, no absolute paths, no empty names.
+fn safe_path(path: &str) -> Result<PathBuf, String> {
+    let candidate = Path::new(path);
+    let normal = candidate
+        .components()
+        .all(|component| matches!(component, Component::Normal(_)));
+    if path.is_empty() || !normal || path.contains('\\') {
+        return Err(format!("invalid file path {path:?} in the upload"));
+    }
+    Ok(candidate.to_owned())
+}
+
+/// Writes `files` (path → base64) into `dir`, unless it is there already: an upload is
+/// unpacked beside it first, then renamed into place, so `dir` is never half written.
+fn unpack(dir: &Path, files: &BTreeMap<String, String>) -> Result<(), String> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    // Only the control thread unpacks: one left by a crash is cleared.
+    let partial = dir.with_extension("partial");
+    let _ = std::fs::remove_dir_all(&partial);
+    for (path, contents) in files {
+        let relative = safe_path(path)?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(contents)
+            .map_err(|e| format!("{path}: the contents are not base64: {e}"))?;
+        let target = partial.join(relative);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        }
+        std::fs::write(&target, bytes)
+            .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
+    }
+    std::fs::create_dir_all(&partial)
+        .map_err(|e| format!("cannot create {}: {e}", partial.display()))?;
+    std::fs::rename(&partial, dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut file = std::fs::File::create(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{digest, safe_path};
+
+    #[test]
+    fn only_plain_relative_paths_are_safe() {
+        assert!(safe_path("src/index.js").is_ok());
+        for path in ["", "../x", "/etc/passwd", "a/../../b", "a\\b", "./a"] {
+            assert!(safe_path(path).is_err(), "{path:?} passed");
+        }
+    }
+
+    #[test]
+    fn an_upload_is_named_by_its_content() {
+        assert_eq!(digest(b"abc"), digest(b"abc"));
+        assert_ne!(digest(b"abc"), digest(b"abd"));
+        assert_eq!(digest(b"").len(), 32);
+    }
+}
