@@ -7,6 +7,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use verge_cluster::EdgeKv;
 use verge_config::{ObjectsConfig, ServerConfig};
 use verge_runtime::{NetworkPolicy, Stores, WorkerLimits};
 use verge_server::{
@@ -63,8 +64,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let threads = args.threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
-    // Deploys may add storage bindings later: the stores are always open.
-    let kv = crate::state::open_kv(&data_dir)?;
+    // Deploys may add storage bindings later: the stores are always open. At a PoP, the KV
+    // file is the replica of the hub's, which workers read and write through the hub.
+    let local_kv: Arc<dyn verge_storage::KvStore> = Arc::new(crate::state::open_kv(&data_dir)?);
+    let edge_kv = config
+        .cluster
+        .as_ref()
+        .map(|cluster| EdgeKv::new(local_kv.clone(), cluster.nats.join(", ")));
+    let kv: Arc<dyn verge_storage::KvStore> = match &edge_kv {
+        Some(edge_kv) => Arc::new(edge_kv.clone()),
+        None => local_kv,
+    };
     let geo = Geo::server(
         config.geo_database.as_deref(),
         config.colo.clone(),
@@ -85,7 +95,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             usize::try_from(bytes / threads as u64).unwrap_or(usize::MAX)
         }),
         stores: Stores {
-            kv: Some(Arc::new(kv)),
+            kv: Some(kv),
             cache: Some(crate::state::open_cache(
                 &data_dir,
                 config.limits.cache_mib.saturating_mul(1024 * 1024),
@@ -130,6 +140,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         records,
         admin,
         cluster: config.cluster.clone(),
+        kv: edge_kv,
     })
     .with_context(|| match &config.cluster {
         Some(cluster) => format!("cannot start as PoP {:?} of the cluster", cluster.pop),

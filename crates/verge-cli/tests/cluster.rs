@@ -423,3 +423,150 @@ fn a_pop_that_was_away_serves_what_it_had_and_catches_up() {
     assert!(back, "deploys did not work again once the hub was back");
     assert!(all_answer(&[&syd, &fra], "back", Duration::from_secs(30)));
 }
+
+/// A worker over KV namespace `shared`: `GET /k` reads key k (with its metadata), `PUT /k` writes
+/// the body (`?ttl=` and `?meta=` for its expiration and metadata), `DELETE /k` deletes it,
+/// `GET /?list=prefix` lists keys; a failed write answers 503 with the error's message.
+const KV_WORKER: &str = r#"
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    const key = decodeURIComponent(url.pathname.slice(1));
+    try {
+      if (url.searchParams.has('list')) {
+        const listed = await env.KV.list({ prefix: url.searchParams.get('list') });
+        return Response.json(listed.keys.map((k) => k.name));
+      }
+      if (request.method === 'PUT') {
+        const options = {};
+        if (url.searchParams.has('ttl')) options.expirationTtl = Number(url.searchParams.get('ttl'));
+        if (url.searchParams.has('meta')) options.metadata = { note: url.searchParams.get('meta') };
+        await env.KV.put(key, await request.text(), options);
+        return new Response('stored');
+      }
+      if (request.method === 'DELETE') {
+        await env.KV.delete(key);
+        return new Response('deleted');
+      }
+      const { value, metadata } = await env.KV.getWithMetadata(key);
+      return Response.json({ value, metadata });
+    } catch (error) {
+      return new Response(error.message, { status: 503 });
+    }
+  },
+};
+"#;
+
+impl Pop {
+    /// Deploys the KV worker, on kv.test.
+    fn deploy_kv_worker(&self) {
+        use base64::Engine as _;
+        let encode = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+        let config = "name = \"store\"\nmain = \"index.js\"\nroutes = [\"kv.test/*\"]\n\
+                      kv_namespaces = [{ binding = \"KV\", id = \"shared\" }]\n";
+        let upload = serde_json::json!({
+            "config_file": "wrangler.toml",
+            "files": { "wrangler.toml": encode(config), "index.js": encode(KV_WORKER) },
+        });
+        let (status, reply) = self.admin("PUT", "/workers/store", &upload.to_string());
+        assert_eq!(status, 200, "{reply}");
+    }
+
+    /// A request to the KV worker: its status and body.
+    fn kv(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        let request = http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.server().base))
+            .header("Host", "kv.test")
+            .body(body.as_bytes().to_vec())
+            .unwrap();
+        let reply = support::send(&client_with_timeout(Duration::from_secs(30)), request);
+        (reply.status, reply.body)
+    }
+
+    /// Key `key`'s value as this PoP reads it (`null` if absent).
+    fn kv_value(&self, key: &str) -> serde_json::Value {
+        let (status, body) = self.kv("GET", &format!("/{key}"), "");
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["value"].clone()
+    }
+}
+
+/// Whether every one of `pops` reads `expected` for `key` within `bound`.
+fn all_read(pops: &[&Pop], key: &str, expected: serde_json::Value, bound: Duration) -> bool {
+    wait_until(bound, || pops.iter().all(|pop| pop.kv_value(key) == expected))
+}
+
+#[test]
+fn kv_is_written_at_any_pop_and_read_at_every_pop() {
+    let mut hub = Hub::start();
+    let syd = Pop::start("syd", "127.0.0.2", &hub);
+    let mut fra = Pop::start("fra", "127.0.0.3", &hub);
+    let mel = Pop::start("mel", "127.0.0.4", &hub);
+    syd.deploy_kv_worker();
+    let every = [&syd, &fra, &mel];
+    assert!(wait_until(REACHES_EVERY_POP, || every
+        .iter()
+        .all(|pop| pop.kv("GET", "/none", "").0 == 200)));
+
+    // A write is read back at once where it was made, and soon everywhere; so is its metadata.
+    assert_eq!(syd.kv("PUT", "/greeting?meta=hi", "hello"), (200, "stored".into()));
+    assert_eq!(syd.kv_value("greeting"), "hello");
+    assert!(all_read(&every, "greeting", "hello".into(), REACHES_EVERY_POP));
+    let (_, read) = mel.kv("GET", "/greeting", "");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&read).unwrap()["metadata"]["note"],
+        "hi"
+    );
+    // Any key Workers KV allows, through the hub's narrower key alphabet.
+    let odd = "a.b%20c%2F%3E*%C3%A9";
+    assert_eq!(fra.kv("PUT", &format!("/{odd}"), "odd").0, 200);
+    assert!(all_read(&every, odd, "odd".into(), REACHES_EVERY_POP));
+    for i in 0..20 {
+        assert_eq!(mel.kv("PUT", &format!("/list-{i:02}"), "x").0, 200);
+    }
+    let listed = wait_until(REACHES_EVERY_POP, || {
+        let (_, body) = syd.kv("GET", "/?list=list-", "");
+        serde_json::from_str::<Vec<String>>(&body).unwrap().len() == 20
+    });
+    assert!(listed);
+
+    // A delete at one PoP reaches every PoP.
+    assert_eq!(fra.kv("DELETE", "/greeting", ""), (200, "deleted".into()));
+    assert_eq!(fra.kv_value("greeting"), serde_json::Value::Null);
+    assert!(all_read(&every, "greeting", serde_json::Value::Null, REACHES_EVERY_POP));
+
+    // Every PoP's replica reports the hub's last revision.
+    let caught_up = wait_until(REACHES_EVERY_POP, || {
+        let (_, status) = syd.admin("GET", "/cluster", "");
+        let pops = status["pops"].as_array().cloned().unwrap_or_default();
+        pops.len() == 3 && pops.iter().all(|pop| pop["kv_lag"] == 0)
+    });
+    assert!(caught_up, "{}", syd.admin("GET", "/cluster", "").1);
+
+    // The hub lost: reads go on from each replica, restarts included; a write fails within
+    // seconds, naming the hub.
+    assert_eq!(syd.kv("PUT", "/before", "kept").0, 200);
+    assert!(all_read(&every, "before", "kept".into(), REACHES_EVERY_POP));
+    hub.kill();
+    assert!(all_read(&every, "before", "kept".into(), Duration::ZERO));
+    let asked = std::time::Instant::now();
+    let (status, message) = mel.kv("PUT", "/during", "lost");
+    assert_eq!(status, 503, "{message}");
+    assert!(message.contains("hub"), "{message}");
+    assert!(asked.elapsed() < Duration::from_secs(10));
+    fra.kill();
+    fra.restart();
+    assert!(all_read(&[&fra], "before", "kept".into(), Duration::ZERO));
+    let (status, message) = fra.kv("PUT", "/during", "lost");
+    assert_eq!(status, 503, "{message}");
+
+    // The hub back: writes work again, and every replica catches up without a restart.
+    hub.restart();
+    let back = wait_until(Duration::from_secs(30), || {
+        syd.kv("PUT", "/after", "back").0 == 200
+    });
+    assert!(back, "KV writes did not work again once the hub was back");
+    let every = [&syd, &fra, &mel];
+    assert!(all_read(&every, "after", "back".into(), Duration::from_secs(30)));
+}

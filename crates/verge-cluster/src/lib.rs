@@ -6,7 +6,8 @@
 //! - [`pops`]: each PoP's heartbeat — its name, the time, and the version of each worker it
 //!   serves — from which every PoP reads the cluster's status;
 //! - [`deploys`]: every worker's releases (its code, its config file, its secrets), one key per
-//!   worker whose revisions are the worker's versions, and the uploaded code by digest.
+//!   worker whose revisions are the worker's versions, and the uploaded code by digest;
+//! - [`kv`]: Workers KV, every namespace, of which each PoP keeps a replica to read.
 //!
 //! Lifecycle: one [`Cluster`] per `verge serve` process. Joining is the only call that waits
 //! for the hub to answer at all; a refusal (credentials, TLS) is final, while an unreachable hub
@@ -14,13 +15,17 @@
 //! joined, and may be used from any other.
 
 pub mod deploys;
+pub mod kv;
 pub mod pops;
 
-use async_nats::jetstream::{self, kv, object_store};
+use async_nats::jetstream::{self, object_store};
+// `kv` is this crate's Workers KV; the NATS bucket type is named apart.
+use async_nats::jetstream::kv::Store as Bucket;
 use std::time::Duration;
 use verge_config::ClusterConfig;
 
 pub use deploys::{Change, Release};
+pub use kv::EdgeKv;
 pub use pops::PopReport;
 
 /// How long joining may take before the hub counts as unreachable.
@@ -53,9 +58,11 @@ impl ClusterError {
 /// This process's membership of the cluster.
 pub struct Cluster {
     pop: String,
-    pops: kv::Store,
-    deploys: kv::Store,
+    pops: Bucket,
+    deploys: Bucket,
     code: object_store::ObjectStore,
+    kv: Bucket,
+    jetstream: jetstream::Context,
 }
 
 impl Cluster {
@@ -138,11 +145,19 @@ impl Cluster {
             }
         })
         .await?;
+        let kv = within("opening the KV bucket", async {
+            jetstream
+                .create_or_update_key_value(crate::kv::bucket(replicas))
+                .await
+        })
+        .await?;
         Ok(Self {
             pop: config.pop.clone(),
             pops,
             deploys,
             code,
+            kv,
+            jetstream,
         })
     }
 

@@ -33,6 +33,9 @@ pub struct PopReport {
     pub at_ms: u64,
     /// The version of each worker the PoP serves, by name.
     pub workers: BTreeMap<String, u64>,
+    /// The last revision of the hub's KV bucket its replica has.
+    #[serde(default)]
+    pub kv_revision: u64,
 }
 
 impl PopReport {
@@ -43,12 +46,18 @@ impl PopReport {
 }
 
 impl Cluster {
-    /// Records that this PoP is alive now, serving `workers` (name → version).
-    pub async fn heartbeat(&self, workers: BTreeMap<String, u64>) -> Result<(), ClusterError> {
+    /// Records that this PoP is alive now, serving `workers` (name → version), its KV replica
+    /// at `kv_revision`.
+    pub async fn heartbeat(
+        &self,
+        workers: BTreeMap<String, u64>,
+        kv_revision: u64,
+    ) -> Result<(), ClusterError> {
         let report = PopReport {
             pop: self.pop.clone(),
             at_ms: unix_now_ms(),
             workers,
+            kv_revision,
         };
         let value = serde_json::to_vec(&report).map_err(|e| ClusterError::Hub {
             what: "a heartbeat",

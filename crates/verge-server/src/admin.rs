@@ -322,8 +322,9 @@ async fn secrets_endpoint(
     changed(worker, version)
 }
 
-/// `GET /cluster`: this PoP's name and every PoP's last heartbeat (its time, how long ago, and
-/// the version of each worker it serves).
+/// `GET /cluster`: this PoP's name, the hub's last KV revision, and every PoP's last heartbeat
+/// (its time, how long ago, the version of each worker it serves, and its KV replica's revision
+/// and lag — the changes it lacked as of that heartbeat).
 async fn cluster_status(admin: &Admin) -> Response<AdminBody> {
     let cluster = match admin.releases.cluster() {
         Ok(Some(cluster)) => cluster,
@@ -335,26 +336,29 @@ async fn cluster_status(admin: &Admin) -> Response<AdminBody> {
         }
         Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     };
-    match cluster.status().await {
-        Ok(reports) => {
-            let pops: Vec<_> = reports
-                .iter()
-                .map(|report| {
-                    serde_json::json!({
-                        "pop": report.pop,
-                        "heartbeat_ms": report.at_ms,
-                        "age_ms": report.age_ms(),
-                        "workers": report.workers,
-                    })
-                })
-                .collect();
-            json(
-                StatusCode::OK,
-                serde_json::json!({ "pop": cluster.pop(), "pops": pops }),
-            )
+    let (reports, kv_revision) = match (cluster.status().await, cluster.kv_revision().await) {
+        (Ok(reports), Ok(kv_revision)) => (reports, kv_revision),
+        (Err(cause), _) | (_, Err(cause)) => {
+            return error(StatusCode::BAD_GATEWAY, cause.to_string())
         }
-        Err(cause) => error(StatusCode::BAD_GATEWAY, cause.to_string()),
-    }
+    };
+    let pops: Vec<_> = reports
+        .iter()
+        .map(|report| {
+            serde_json::json!({
+                "pop": report.pop,
+                "heartbeat_ms": report.at_ms,
+                "age_ms": report.age_ms(),
+                "workers": report.workers,
+                "kv_revision": report.kv_revision,
+                "kv_lag": kv_revision.saturating_sub(report.kv_revision),
+            })
+        })
+        .collect();
+    json(
+        StatusCode::OK,
+        serde_json::json!({ "pop": cluster.pop(), "kv_revision": kv_revision, "pops": pops }),
+    )
 }
 
 #[cfg(test)]

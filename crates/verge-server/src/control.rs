@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
-use verge_cluster::{Cluster, ClusterError};
+use verge_cluster::{Cluster, ClusterError, EdgeKv};
 use verge_config::ClusterConfig;
 
 /// How often this PoP says it is alive.
@@ -34,6 +34,8 @@ pub struct ControlPlane {
     pub admin: Option<(std::net::TcpListener, String)>,
     /// The hub, if this server is a point of presence.
     pub cluster: Option<ClusterConfig>,
+    /// At a PoP, the KV the workers read, whose replica the hub feeds once joined.
+    pub kv: Option<EdgeKv>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,15 +88,16 @@ async fn run(
         plane.options,
         hubs,
     ));
+    let kv = plane.kv;
     if let Some(config) = plane.cluster {
         match Cluster::join(&config).await {
-            Ok(cluster) => joined(&releases, Arc::new(cluster)),
+            Ok(cluster) => joined(&releases, kv.as_ref(), Arc::new(cluster)),
             Err(e) if e.is_refusal() => return Err(e.into()),
             Err(e) => {
                 tracing::warn!(
                     "{e}: this PoP serves what it has on disk, and joins when the hub answers"
                 );
-                tokio::task::spawn_local(join_later(config, releases.clone()));
+                tokio::task::spawn_local(join_later(config, releases.clone(), kv));
             }
         }
     }
@@ -112,22 +115,31 @@ async fn run(
     Ok(())
 }
 
-/// This PoP has joined its hub: it sends heartbeats and follows the deploys from now on.
-fn joined(releases: &Rc<Releases>, cluster: Arc<Cluster>) {
+/// This PoP has joined its hub: from now on it sends heartbeats, follows the deploys and
+/// feeds its KV replica.
+fn joined(releases: &Rc<Releases>, kv: Option<&EdgeKv>, cluster: Arc<Cluster>) {
     releases.joined(cluster.clone());
-    tokio::task::spawn_local(heartbeat(cluster.clone(), releases.site().clone()));
+    tokio::task::spawn_local(heartbeat(
+        cluster.clone(),
+        releases.site().clone(),
+        kv.cloned(),
+    ));
+    if let Some(kv) = kv.cloned() {
+        let cluster = cluster.clone();
+        tokio::task::spawn_local(async move { kv.follow(&cluster).await });
+    }
     let follower = releases.clone();
     tokio::task::spawn_local(async move { follower.follow(cluster).await });
 }
 
 /// Tries to join the hub `config` names until it answers.
-async fn join_later(config: ClusterConfig, releases: Rc<Releases>) {
+async fn join_later(config: ClusterConfig, releases: Rc<Releases>, kv: Option<EdgeKv>) {
     loop {
         tokio::time::sleep(JOIN_AGAIN_AFTER).await;
         match Cluster::join(&config).await {
             Ok(cluster) => {
                 tracing::info!("joined the hub at {}", config.nats.join(", "));
-                return joined(&releases, Arc::new(cluster));
+                return joined(&releases, kv.as_ref(), Arc::new(cluster));
             }
             Err(e) if e.is_refusal() => {
                 return tracing::error!("{e}: this PoP stays apart from the cluster");
@@ -137,9 +149,9 @@ async fn join_later(config: ClusterConfig, releases: Rc<Releases>) {
     }
 }
 
-/// Sends this PoP's heartbeat — the version of each worker `site` serves — every
-/// [`HEARTBEAT_EVERY`].
-async fn heartbeat(cluster: Arc<Cluster>, site: SiteHandle) {
+/// Sends this PoP's heartbeat — the version of each worker `site` serves, and how far its KV
+/// replica has come — every [`HEARTBEAT_EVERY`].
+async fn heartbeat(cluster: Arc<Cluster>, site: SiteHandle, kv: Option<EdgeKv>) {
     let mut ticks = tokio::time::interval(HEARTBEAT_EVERY);
     // Said once when heartbeats start failing, and once when they get through again.
     let mut failing = false;
@@ -151,7 +163,8 @@ async fn heartbeat(cluster: Arc<Cluster>, site: SiteHandle) {
             .iter()
             .map(|deployed| (deployed.config.name.clone(), deployed.version))
             .collect();
-        match cluster.heartbeat(workers).await {
+        let kv_revision = kv.as_ref().map_or(0, |kv| kv.applied().0);
+        match cluster.heartbeat(workers, kv_revision).await {
             Err(e) if !failing => {
                 tracing::warn!("heartbeats do not reach the hub: {e}");
                 failing = true;
