@@ -1,14 +1,14 @@
 //! `verge kv key put|get|list|delete`: a project's local KV data, as wrangler's `kv key`
 //! commands with `--local` reach it. The store is the one `verge dev` uses (`.verge/state`, or
-//! `--persist-to`; point that at a server's `data_dir` for `verge serve`'s), and cannot be open
-//! in a running server at the same time.
+//! `--persist-to`), and cannot be open in a running server at the same time. With `--server`,
+//! a running `verge serve`'s KV instead, through its admin API (at a PoP, the cluster's KV).
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use verge_config::WorkerConfig;
-use verge_storage::{check_kv_entry, check_kv_key, kv_expiration, unix_now, KvEntry, KvStore};
+use verge_storage::{check_kv_entry, check_kv_key, kv_expiration, unix_now, KvEntry, KvStore as _};
 use verge_store_embedded::RedbKv;
 
 #[derive(Args)]
@@ -79,13 +79,152 @@ struct Target {
     #[arg(long, default_value = ".")]
     config: PathBuf,
     /// Where the data is; by default `.verge/state` in the project, as for `verge dev`.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "server")]
     persist_to: Option<PathBuf>,
+    /// A running `verge serve`'s admin API (e.g. http://127.0.0.1:9000) whose KV to use.
+    #[arg(long)]
+    server: Option<String>,
+    /// The admin token, with --server (or set VERGE_TOKEN).
+    #[arg(long, env = "VERGE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+/// The KV a command works on.
+enum Store {
+    Local(RedbKv),
+    /// A running server's, through its admin API: `/kv/namespaces/<namespace>/` and the token.
+    Remote {
+        base: String,
+        token: String,
+    },
+}
+
+impl Store {
+    async fn put(&self, namespace: &str, key: &str, entry: KvEntry) -> anyhow::Result<()> {
+        match self {
+            Self::Local(store) => Ok(store.put(namespace, key, entry).await?),
+            Self::Remote { base, token } => {
+                let mut url = format!("{base}values/{}?", encode(key));
+                if let Some(at) = entry.expiration {
+                    url.push_str(&format!("expiration={at}&"));
+                }
+                if let Some(metadata) = &entry.metadata {
+                    url.push_str(&format!("metadata={}", encode(metadata)));
+                }
+                admin_request("PUT", &url, token, entry.value.to_vec()).map(drop)
+            }
+        }
+    }
+
+    async fn get(&self, namespace: &str, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        match self {
+            Self::Local(store) => Ok(store
+                .get(namespace, key)
+                .await?
+                .map(|entry| entry.value.to_vec())),
+            Self::Remote { base, token } => {
+                let url = format!("{base}values/{}", encode(key));
+                match admin_request("GET", &url, token, Vec::new()) {
+                    Ok(bytes) => Ok(Some(bytes)),
+                    Err(e) if e.to_string().contains("(404)") => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
+        }
+    }
+
+    async fn delete(&self, namespace: &str, key: &str) -> anyhow::Result<()> {
+        match self {
+            Self::Local(store) => Ok(store.delete(namespace, key).await?),
+            Self::Remote { base, token } => {
+                let url = format!("{base}values/{}", encode(key));
+                admin_request("DELETE", &url, token, Vec::new()).map(drop)
+            }
+        }
+    }
+
+    /// One page of keys as wrangler prints them, and the cursor for the next.
+    async fn list(
+        &self,
+        namespace: &str,
+        prefix: &str,
+        cursor: Option<&str>,
+    ) -> anyhow::Result<(Vec<serde_json::Value>, Option<String>)> {
+        match self {
+            Self::Local(store) => {
+                let page = store.list(namespace, prefix, cursor, 1000).await?;
+                let keys = page
+                    .keys
+                    .into_iter()
+                    .map(|key| {
+                        let mut shown = serde_json::json!({ "name": key.name });
+                        if let Some(at) = key.expiration {
+                            shown["expiration"] = at.into();
+                        }
+                        if let Some(metadata) = key.metadata {
+                            shown["metadata"] = serde_json::from_str(&metadata)
+                                .unwrap_or(serde_json::Value::String(metadata));
+                        }
+                        shown
+                    })
+                    .collect();
+                Ok((keys, page.cursor))
+            }
+            Self::Remote { base, token } => {
+                let mut url = format!("{base}keys?prefix={}", encode(prefix));
+                if let Some(cursor) = cursor {
+                    url.push_str(&format!("&cursor={}", encode(cursor)));
+                }
+                let bytes = admin_request("GET", &url, token, Vec::new())?;
+                let page: serde_json::Value =
+                    serde_json::from_slice(&bytes).context("the server's key list is not JSON")?;
+                let keys = page["keys"].as_array().cloned().unwrap_or_default();
+                Ok((keys, page["cursor"].as_str().map(str::to_owned)))
+            }
+        }
+    }
+}
+
+/// `text` percent-encoded for a URL's path segment or query value.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(byte).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
+}
+
+/// Calls the admin API; the body of a success, or an error with the server's message.
+fn admin_request(method: &str, url: &str, token: &str, body: Vec<u8>) -> anyhow::Result<Vec<u8>> {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let request = ureq::http::Request::builder()
+        .method(method)
+        .uri(url)
+        .header("authorization", format!("Bearer {token}"))
+        .body(body)?;
+    let mut response = agent
+        .run(request)
+        .with_context(|| format!("cannot reach {url}"))?;
+    let status = response.status().as_u16();
+    let bytes = response.body_mut().read_to_vec().unwrap_or_default();
+    if status != 200 {
+        let reply: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        let message = reply["error"].as_str().unwrap_or(&text);
+        anyhow::bail!("the server refused ({status}): {message}");
+    }
+    Ok(bytes)
 }
 
 impl Target {
     /// The namespace's name in the store, and the store.
-    fn open(&self) -> anyhow::Result<(String, RedbKv)> {
+    fn open(&self) -> anyhow::Result<(String, Store)> {
         let project = WorkerConfig::locate(&self.config).ok();
         let namespace = match (&self.namespace_id, &self.binding) {
             (Some(id), _) => id.clone(),
@@ -104,11 +243,23 @@ impl Target {
             }
             (None, None) => anyhow::bail!("name the namespace with --binding or --namespace-id"),
         };
+        if let Some(server) = &self.server {
+            let token = self
+                .token
+                .clone()
+                .context("--server needs the admin token: --token or VERGE_TOKEN")?;
+            let base = format!(
+                "{}/kv/namespaces/{}/",
+                server.trim_end_matches('/'),
+                encode(&namespace)
+            );
+            return Ok((namespace, Store::Remote { base, token }));
+        }
         let root = project
             .as_ref()
             .map_or(Path::new("."), |project| &project.root);
         let store = crate::state::open_kv(&crate::state::dir(root, self.persist_to.as_deref()))?;
-        Ok((namespace, store))
+        Ok((namespace, Store::Local(store)))
     }
 }
 
@@ -153,32 +304,20 @@ pub fn run(args: KvArgs) -> anyhow::Result<()> {
             KeyCommand::Get { key, target } => {
                 check_kv_key(&key)?;
                 let (namespace, store) = target.open()?;
-                let entry = store
+                let value = store
                     .get(&namespace, &key)
                     .await?
                     .with_context(|| format!("key \"{key}\" not found in namespace {namespace}"))?;
-                std::io::stdout().write_all(&entry.value)?;
+                std::io::stdout().write_all(&value)?;
             }
             KeyCommand::List { target, prefix } => {
                 let (namespace, store) = target.open()?;
                 let mut keys = Vec::new();
                 let mut cursor: Option<String> = None;
                 loop {
-                    let page = store
-                        .list(&namespace, &prefix, cursor.as_deref(), 1000)
-                        .await?;
-                    for key in page.keys {
-                        let mut shown = serde_json::json!({ "name": key.name });
-                        if let Some(at) = key.expiration {
-                            shown["expiration"] = at.into();
-                        }
-                        if let Some(metadata) = key.metadata {
-                            shown["metadata"] = serde_json::from_str(&metadata)
-                                .unwrap_or(serde_json::Value::String(metadata));
-                        }
-                        keys.push(shown);
-                    }
-                    match page.cursor {
+                    let (page, next) = store.list(&namespace, &prefix, cursor.as_deref()).await?;
+                    keys.extend(page);
+                    match next {
                         Some(next) => cursor = Some(next),
                         None => break,
                     }

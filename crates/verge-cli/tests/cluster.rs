@@ -494,7 +494,9 @@ impl Pop {
 
 /// Whether every one of `pops` reads `expected` for `key` within `bound`.
 fn all_read(pops: &[&Pop], key: &str, expected: serde_json::Value, bound: Duration) -> bool {
-    wait_until(bound, || pops.iter().all(|pop| pop.kv_value(key) == expected))
+    wait_until(bound, || {
+        pops.iter().all(|pop| pop.kv_value(key) == expected)
+    })
 }
 
 #[test]
@@ -510,9 +512,17 @@ fn kv_is_written_at_any_pop_and_read_at_every_pop() {
         .all(|pop| pop.kv("GET", "/none", "").0 == 200)));
 
     // A write is read back at once where it was made, and soon everywhere; so is its metadata.
-    assert_eq!(syd.kv("PUT", "/greeting?meta=hi", "hello"), (200, "stored".into()));
+    assert_eq!(
+        syd.kv("PUT", "/greeting?meta=hi", "hello"),
+        (200, "stored".into())
+    );
     assert_eq!(syd.kv_value("greeting"), "hello");
-    assert!(all_read(&every, "greeting", "hello".into(), REACHES_EVERY_POP));
+    assert!(all_read(
+        &every,
+        "greeting",
+        "hello".into(),
+        REACHES_EVERY_POP
+    ));
     let (_, read) = mel.kv("GET", "/greeting", "");
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&read).unwrap()["metadata"]["note"],
@@ -534,7 +544,59 @@ fn kv_is_written_at_any_pop_and_read_at_every_pop() {
     // A delete at one PoP reaches every PoP.
     assert_eq!(fra.kv("DELETE", "/greeting", ""), (200, "deleted".into()));
     assert_eq!(fra.kv_value("greeting"), serde_json::Value::Null);
-    assert!(all_read(&every, "greeting", serde_json::Value::Null, REACHES_EVERY_POP));
+    assert!(all_read(
+        &every,
+        "greeting",
+        serde_json::Value::Null,
+        REACHES_EVERY_POP
+    ));
+
+    // `verge kv --server` works on the cluster's KV through any PoP's admin API.
+    let verge_kv = |pop: &Pop, args: &[&str]| {
+        let output = verge()
+            .args(["kv", "key"])
+            .args(args)
+            .args([
+                "--namespace-id",
+                "shared",
+                "--server",
+                &pop.admin,
+                "--token",
+                TOKEN,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    verge_kv(
+        &mel,
+        &["put", "from cli", "typed", "--metadata", "{\"by\":\"cli\"}"],
+    );
+    assert!(all_read(
+        &every,
+        "from%20cli",
+        "typed".into(),
+        REACHES_EVERY_POP
+    ));
+    assert_eq!(verge_kv(&syd, &["get", "from cli"]), "typed");
+    let listed: serde_json::Value =
+        serde_json::from_str(&verge_kv(&fra, &["list", "--prefix", "from"])).unwrap();
+    assert_eq!(
+        listed,
+        serde_json::json!([{ "name": "from cli", "metadata": { "by": "cli" } }])
+    );
+    verge_kv(&syd, &["delete", "from cli"]);
+    assert!(all_read(
+        &every,
+        "from%20cli",
+        serde_json::Value::Null,
+        REACHES_EVERY_POP
+    ));
 
     // Every PoP's replica reports the hub's last revision.
     let caught_up = wait_until(REACHES_EVERY_POP, || {
@@ -568,5 +630,10 @@ fn kv_is_written_at_any_pop_and_read_at_every_pop() {
     });
     assert!(back, "KV writes did not work again once the hub was back");
     let every = [&syd, &fra, &mel];
-    assert!(all_read(&every, "after", "back".into(), Duration::from_secs(30)));
+    assert!(all_read(
+        &every,
+        "after",
+        "back".into(),
+        Duration::from_secs(30)
+    ));
 }

@@ -214,10 +214,7 @@ impl Cluster {
 }
 
 /// Waits until `applied` reaches `revision`, or [`OWN_WRITE_WAIT`] passes.
-async fn until_applied(
-    mut applied: tokio::sync::watch::Receiver<(u64, u64)>,
-    revision: u64,
-) {
+async fn until_applied(mut applied: tokio::sync::watch::Receiver<(u64, u64)>, revision: u64) {
     let _ = tokio::time::timeout(
         OWN_WRITE_WAIT,
         applied.wait_for(|(applied, _)| *applied >= revision),

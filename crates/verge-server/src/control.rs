@@ -82,6 +82,7 @@ async fn run(
     started: &mpsc::Sender<Result<(), ControlError>>,
 ) -> Result<(), ControlError> {
     let hubs = plane.cluster.as_ref().map(|c| c.nats.join(", "));
+    let stores = plane.options.stores.clone();
     let releases = Rc::new(Releases::new(
         plane.records,
         plane.site.clone(),
@@ -107,6 +108,7 @@ async fn run(
             token,
             metrics: plane.metrics,
             releases,
+            kv: stores.kv,
         };
         tokio::task::spawn_local(serve_admin(listener, admin));
     }

@@ -16,9 +16,12 @@
 //! - `GET /workers/{name}/tail`: the worker's console output and exceptions as they happen, one
 //!   JSON object per line (`{"level": …, "message": …}`), until the client goes away;
 //! - `GET /cluster`: at a point of presence, every PoP's last heartbeat;
-//! - `GET /metrics`: Prometheus text, labelled by worker.
+//! - `GET /metrics`: Prometheus text, labelled by worker;
+//! - `/kv/namespaces/{namespace}/…`: Workers KV ([`kv`]).
 //!
 //! At a PoP, every change goes through the cluster's hub and reaches every PoP.
+
+mod kv;
 
 use crate::edge::Deployed;
 use crate::metrics::Metrics;
@@ -34,6 +37,7 @@ use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::rc::Rc;
 use std::sync::Arc;
+use verge_storage::KvStore;
 
 /// The largest upload one deploy may send.
 const MAX_UPLOAD: usize = 64 * 1024 * 1024;
@@ -46,6 +50,8 @@ pub struct Admin {
     pub token: String,
     pub metrics: Arc<Metrics>,
     pub releases: Rc<Releases>,
+    /// The workers' KV store, for `/kv/…`.
+    pub kv: Option<Arc<dyn KvStore>>,
 }
 
 /// Serves the admin API on `listener`, inside the control thread's `LocalSet`.
@@ -71,7 +77,11 @@ pub async fn serve_admin(listener: tokio::net::TcpListener, admin: Admin) {
 type AdminBody = UnsyncBoxBody<Bytes, Infallible>;
 
 fn reply(status: StatusCode, content_type: &str, body: String) -> Response<AdminBody> {
-    let mut response = Response::new(Full::new(Bytes::from(body)).boxed_unsync());
+    reply_bytes(status, content_type, Bytes::from(body))
+}
+
+fn reply_bytes(status: StatusCode, content_type: &str, body: Bytes) -> Response<AdminBody> {
+    let mut response = Response::new(Full::new(body).boxed_unsync());
     *response.status_mut() = status;
     if let Ok(value) = http::HeaderValue::from_str(content_type) {
         response
@@ -126,6 +136,9 @@ async fn handle(admin: &Admin, request: Request<Incoming>) -> Response<AdminBody
     if let Some((worker, key)) = name.as_deref().and_then(|n| n.split_once("/secrets")) {
         let key = key.trim_start_matches('/');
         return secrets_endpoint(admin, request, worker, key).await;
+    }
+    if let Some(rest) = path.strip_prefix("/kv/namespaces/") {
+        return kv::endpoint(admin.kv.as_ref(), request, rest).await;
     }
     let releases = &admin.releases;
     match (request.method().clone(), path.as_str(), name) {

@@ -1,0 +1,178 @@
+//! `/kv/namespaces/{namespace}/…`: a server's Workers KV from outside its workers, as
+//! Cloudflare's API has it, for `verge kv --server` — the same store the workers use (at a PoP,
+//! the replica for reads and the hub for writes):
+//!
+//! - `GET keys?prefix=&cursor=&limit=`: `{"keys": [{"name", "expiration"?, "metadata"?}],
+//!   "cursor": …}`, in key order, at most `limit` (1000) a page;
+//! - `GET values/{key}`: the value's bytes (404 if there is none);
+//! - `PUT values/{key}?expiration=&expiration_ttl=&metadata=`: the body becomes the value,
+//!   checked against Workers KV's limits;
+//! - `DELETE values/{key}`.
+
+use super::{error, json, read_body, reply_bytes, AdminBody};
+use crate::assets::percent_decode;
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use std::collections::HashMap;
+use std::sync::Arc;
+use verge_storage::{
+    check_kv_entry, check_kv_key, kv_expiration, kv_limits, unix_now, KvEntry, KvStore,
+    StorageError,
+};
+
+/// Answers `request` for `rest`, the path after `/kv/namespaces/`.
+pub(super) async fn endpoint(
+    store: Option<&Arc<dyn KvStore>>,
+    request: Request<Incoming>,
+    rest: &str,
+) -> Response<AdminBody> {
+    let Some(store) = store else {
+        return error(StatusCode::NOT_FOUND, "this server has no KV store");
+    };
+    let query: HashMap<String, String> = request
+        .uri()
+        .query()
+        .map(|query| {
+            url::form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let (namespace, what) = rest.split_once('/').unwrap_or((rest, ""));
+    let namespace = percent_decode(namespace);
+    let outcome = match (request.method().clone(), what.split_once('/')) {
+        (Method::GET, None) if what == "keys" => list(store, &namespace, &query).await,
+        (method, Some(("values", key))) => {
+            let key = percent_decode(key);
+            if let Err(e) = check_kv_key(&key) {
+                return error(StatusCode::BAD_REQUEST, e.to_string());
+            }
+            match method {
+                Method::GET => match store.get(&namespace, &key).await {
+                    Ok(Some(entry)) => {
+                        return reply_bytes(StatusCode::OK, "application/octet-stream", entry.value)
+                    }
+                    Ok(None) => Err((
+                        StatusCode::NOT_FOUND,
+                        format!("key {key:?} not found in namespace {namespace}"),
+                    )),
+                    Err(e) => Err(failed(e)),
+                },
+                Method::PUT => put(store, &namespace, &key, &query, request).await,
+                Method::DELETE => match store.delete(&namespace, &key).await {
+                    Ok(()) => Ok(serde_json::json!({ "deleted": key })),
+                    Err(e) => Err(failed(e)),
+                },
+                _ => Err((
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "a value takes GET, PUT or DELETE".into(),
+                )),
+            }
+        }
+        _ => Err((
+            StatusCode::NOT_FOUND,
+            format!("no such KV endpoint: {what}"),
+        )),
+    };
+    match outcome {
+        Ok(value) => json(StatusCode::OK, value),
+        Err((status, message)) => error(status, message),
+    }
+}
+
+type Outcome = Result<serde_json::Value, (StatusCode, String)>;
+
+/// A store's failure: the client's fault when it broke a rule, the hub's or the disk's else.
+fn failed(e: StorageError) -> (StatusCode, String) {
+    let status = match e {
+        StorageError::Invalid(_) => StatusCode::BAD_REQUEST,
+        StorageError::Backend(_) | StorageError::Refused(_) => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    (status, e.to_string())
+}
+
+async fn list(
+    store: &Arc<dyn KvStore>,
+    namespace: &str,
+    query: &HashMap<String, String>,
+) -> Outcome {
+    let limit = match query.get("limit").map(|limit| limit.parse::<usize>()) {
+        None => kv_limits::LIST_LIMIT,
+        Some(Ok(limit)) if (1..=kv_limits::LIST_LIMIT).contains(&limit) => limit,
+        Some(_) => {
+            return Err((
+                StatusCode::BAD_REQUEST,
+                format!("limit must be 1 to {}", kv_limits::LIST_LIMIT),
+            ))
+        }
+    };
+    let prefix = query.get("prefix").map_or("", String::as_str);
+    let page = store
+        .list(
+            namespace,
+            prefix,
+            query.get("cursor").map(String::as_str),
+            limit,
+        )
+        .await
+        .map_err(failed)?;
+    let keys: Vec<_> = page
+        .keys
+        .into_iter()
+        .map(|key| {
+            let mut shown = serde_json::json!({ "name": key.name });
+            if let Some(at) = key.expiration {
+                shown["expiration"] = at.into();
+            }
+            if let Some(metadata) = key.metadata {
+                shown["metadata"] =
+                    serde_json::from_str(&metadata).unwrap_or(serde_json::Value::String(metadata));
+            }
+            shown
+        })
+        .collect();
+    Ok(serde_json::json!({ "keys": keys, "cursor": page.cursor }))
+}
+
+async fn put(
+    store: &Arc<dyn KvStore>,
+    namespace: &str,
+    key: &str,
+    query: &HashMap<String, String>,
+    request: Request<Incoming>,
+) -> Outcome {
+    let bad = |message: String| (StatusCode::BAD_REQUEST, message);
+    let number = |name: &str| {
+        query
+            .get(name)
+            .map(|value| {
+                value
+                    .parse::<u64>()
+                    .map_err(|_| bad(format!("{name} is not a number")))
+            })
+            .transpose()
+    };
+    let expiration = kv_expiration(number("expiration")?, number("expiration_ttl")?, unix_now())
+        .map_err(failed)?;
+    let metadata = query.get("metadata").cloned();
+    if let Some(metadata) = &metadata {
+        serde_json::from_str::<serde_json::Value>(metadata)
+            .map_err(|e| bad(format!("metadata is not JSON: {e}")))?;
+    }
+    let value = read_body(request, kv_limits::VALUE_BYTES + 1)
+        .await
+        .map_err(|_| {
+            (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("a value is at most {} bytes", kv_limits::VALUE_BYTES),
+            )
+        })?;
+    let entry = KvEntry {
+        value,
+        expiration,
+        metadata,
+    };
+    check_kv_entry(&entry).map_err(failed)?;
+    store.put(namespace, key, entry).await.map_err(failed)?;
+    Ok(serde_json::json!({ "stored": key }))
+}
