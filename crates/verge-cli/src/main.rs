@@ -1,5 +1,6 @@
 //! The `verge` command: wrangler's commands and flags, where the same job exists.
 
+mod cache;
 mod cluster;
 mod d1;
 mod deploy;
@@ -40,6 +41,8 @@ enum Command {
     Deploy(deploy::DeployArgs),
     /// Roll a worker on a running `verge serve` back to an earlier version.
     Rollback(rollback::RollbackArgs),
+    /// Purge a running `verge serve`'s Cache API (every PoP's, in a cluster).
+    Cache(cache::CacheArgs),
     /// The points of presence of a running `verge serve`'s cluster.
     Cluster(cluster::ClusterArgs),
     /// Follow a worker's console output and exceptions on a running `verge serve`.
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
         Command::Deploy(args) => deploy::run(args),
         Command::Rollback(args) => rollback::run(args),
         Command::Cluster(args) => cluster::run(args),
+        Command::Cache(args) => cache::run(args),
         Command::Tail(args) => tail::run(args),
         Command::Kv(args) => kv::run(args),
         Command::D1(args) => d1::run(args),

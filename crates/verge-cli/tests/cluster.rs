@@ -637,3 +637,77 @@ fn kv_is_written_at_any_pop_and_read_at_every_pop() {
         Duration::from_secs(30)
     ));
 }
+
+/// A worker over the Cache API: a request answers `hit` when the PoP has it cached, else caches
+/// it (for an hour) and answers `miss`.
+const CACHE_WORKER: &str = r#"
+export default {
+  async fetch(request) {
+    const cache = caches.default;
+    if (await cache.match(request)) return new Response('hit');
+    await cache.put(request, new Response('body', { headers: { 'cache-control': 'max-age=3600' } }));
+    return new Response('miss');
+  },
+};
+"#;
+
+#[test]
+fn a_cache_purge_at_one_pop_reaches_every_pop() {
+    use base64::Engine as _;
+    let hub = Hub::start();
+    let syd = Pop::start("syd", "127.0.0.2", &hub);
+    let fra = Pop::start("fra", "127.0.0.3", &hub);
+    let every = [&syd, &fra];
+    let encode = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+    let config = "name = \"cached\"\nmain = \"index.js\"\nroutes = [\"cache.test/*\"]\n";
+    let upload = serde_json::json!({
+        "config_file": "wrangler.toml",
+        "files": { "wrangler.toml": encode(config), "index.js": encode(CACHE_WORKER) },
+    });
+    assert_eq!(
+        syd.admin("PUT", "/workers/cached", &upload.to_string()).0,
+        200
+    );
+    let get = |pop: &Pop, path: &str| {
+        let request = http::Request::get(format!("{}{path}", pop.server().base))
+            .header("Host", "cache.test")
+            .body(Vec::new())
+            .unwrap();
+        support::send(&client(), request).body
+    };
+    // Each PoP caches for itself: its first request misses, the next hits.
+    assert!(wait_until(REACHES_EVERY_POP, || every
+        .iter()
+        .all(|pop| get(pop, "/blog/a") == "miss")));
+    for pop in every {
+        assert_eq!(get(pop, "/other"), "miss");
+        assert_eq!(get(pop, "/blog/a"), "hit");
+        assert_eq!(get(pop, "/other"), "hit");
+    }
+
+    // A purge by prefix at one PoP empties what it names at every PoP, and nothing else.
+    let output = verge()
+        .args(["cache", "purge", "--prefix", "cache.test/blog"])
+        .args(["--server", &fra.admin, "--token", TOKEN])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && said.contains("Purged 1"),
+        "{said}"
+    );
+    for pop in every {
+        let purged = wait_until(REACHES_EVERY_POP, || get(pop, "/blog/a") == "miss");
+        assert!(purged, "the purge did not reach {}", pop.admin);
+        assert_eq!(get(pop, "/other"), "hit");
+    }
+
+    // Everything, by the admin API.
+    let (status, reply) = syd.admin("POST", "/cache/purge", r#"{"purge_everything": true}"#);
+    assert_eq!(status, 200, "{reply}");
+    for pop in every {
+        assert!(wait_until(REACHES_EVERY_POP, || get(pop, "/other") == "miss"));
+    }
+    let (status, _) = syd.admin("POST", "/cache/purge", r#"{"files": [], "prefixes": []}"#);
+    assert_eq!(status, 400);
+}

@@ -7,7 +7,8 @@
 //!   serves — from which every PoP reads the cluster's status;
 //! - [`deploys`]: every worker's releases (its code, its config file, its secrets), one key per
 //!   worker whose revisions are the worker's versions, and the uploaded code by digest;
-//! - [`kv`]: Workers KV, every namespace, of which each PoP keeps a replica to read.
+//! - [`kv`]: Workers KV, every namespace, of which each PoP keeps a replica to read;
+//! - [`purges`]: cache purges, which every PoP applies to its own cache.
 //!
 //! Lifecycle: one [`Cluster`] per `verge serve` process. Joining is the only call that waits
 //! for the hub to answer at all; a refusal (credentials, TLS) is final, while an unreachable hub
@@ -17,6 +18,7 @@
 pub mod deploys;
 pub mod kv;
 pub mod pops;
+pub mod purges;
 
 use async_nats::jetstream::{self, object_store};
 // `kv` is this crate's Workers KV; the NATS bucket type is named apart.
@@ -151,6 +153,7 @@ impl Cluster {
                 .await
         })
         .await?;
+        purges::open(&jetstream, replicas).await?;
         Ok(Self {
             pop: config.pop.clone(),
             pops,

@@ -1,7 +1,7 @@
 //! The control plane of `verge serve`, on a thread of its own: the admin API and, at a point
-//! of presence, the cluster's hub — joining it, this PoP's heartbeat, and following the deploys
-//! made at the others. Every change to the site is made on this thread, one at a time, by its
-//! [`Releases`]; the serving threads only read the site.
+//! of presence, the cluster's hub — joining it, this PoP's heartbeat, and following what the
+//! others change: deploys, KV (into the replica) and cache purges. Every change to the site is
+//! made on this thread, one at a time, by its [`Releases`]; the serving threads only read it.
 //!
 //! A hub that refuses this PoP stops the start. A hub that cannot be reached does not: the PoP
 //! serves what it has on disk and joins when the hub answers.
@@ -11,11 +11,13 @@ use crate::edge::{EdgeOptions, SiteHandle};
 use crate::metrics::Metrics;
 use crate::releases::{Records, Releases};
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 use verge_cluster::{Cluster, ClusterError, EdgeKv};
 use verge_config::ClusterConfig;
+use verge_storage::CacheStore;
 
 /// How often this PoP says it is alive.
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
@@ -89,16 +91,20 @@ async fn run(
         plane.options,
         hubs,
     ));
-    let kv = plane.kv;
+    let followed = Followed {
+        kv: plane.kv,
+        cache: stores.cache.clone(),
+        purges_mark: releases.data_dir().join("cluster").join("purges-applied"),
+    };
     if let Some(config) = plane.cluster {
         match Cluster::join(&config).await {
-            Ok(cluster) => joined(&releases, kv.as_ref(), Arc::new(cluster)),
+            Ok(cluster) => joined(&releases, &followed, Arc::new(cluster)),
             Err(e) if e.is_refusal() => return Err(e.into()),
             Err(e) => {
                 tracing::warn!(
                     "{e}: this PoP serves what it has on disk, and joins when the hub answers"
                 );
-                tokio::task::spawn_local(join_later(config, releases.clone(), kv));
+                tokio::task::spawn_local(join_later(config, releases.clone(), followed));
             }
         }
     }
@@ -109,6 +115,7 @@ async fn run(
             metrics: plane.metrics,
             releases,
             kv: stores.kv,
+            cache: stores.cache.clone(),
         };
         tokio::task::spawn_local(serve_admin(listener, admin));
     }
@@ -117,31 +124,44 @@ async fn run(
     Ok(())
 }
 
-/// This PoP has joined its hub: from now on it sends heartbeats, follows the deploys and
-/// feeds its KV replica.
-fn joined(releases: &Rc<Releases>, kv: Option<&EdgeKv>, cluster: Arc<Cluster>) {
+/// What a PoP keeps up to date from the hub besides its deploys.
+struct Followed {
+    /// The KV whose replica the hub feeds.
+    kv: Option<EdgeKv>,
+    /// The cache that the cluster's purges empty, and where the last one applied is noted.
+    cache: Option<Arc<dyn CacheStore>>,
+    purges_mark: PathBuf,
+}
+
+/// This PoP has joined its hub: from now on it sends heartbeats, follows the deploys and the
+/// purges, and feeds its KV replica.
+fn joined(releases: &Rc<Releases>, followed: &Followed, cluster: Arc<Cluster>) {
     releases.joined(cluster.clone());
     tokio::task::spawn_local(heartbeat(
         cluster.clone(),
         releases.site().clone(),
-        kv.cloned(),
+        followed.kv.clone(),
     ));
-    if let Some(kv) = kv.cloned() {
+    if let Some(kv) = followed.kv.clone() {
         let cluster = cluster.clone();
         tokio::task::spawn_local(async move { kv.follow(&cluster).await });
+    }
+    if let Some(cache) = followed.cache.clone() {
+        let (cluster, mark) = (cluster.clone(), followed.purges_mark.clone());
+        tokio::task::spawn_local(async move { cluster.follow_purges(cache, mark).await });
     }
     let follower = releases.clone();
     tokio::task::spawn_local(async move { follower.follow(cluster).await });
 }
 
 /// Tries to join the hub `config` names until it answers.
-async fn join_later(config: ClusterConfig, releases: Rc<Releases>, kv: Option<EdgeKv>) {
+async fn join_later(config: ClusterConfig, releases: Rc<Releases>, followed: Followed) {
     loop {
         tokio::time::sleep(JOIN_AGAIN_AFTER).await;
         match Cluster::join(&config).await {
             Ok(cluster) => {
                 tracing::info!("joined the hub at {}", config.nats.join(", "));
-                return joined(&releases, kv.as_ref(), Arc::new(cluster));
+                return joined(&releases, &followed, Arc::new(cluster));
             }
             Err(e) if e.is_refusal() => {
                 return tracing::error!("{e}: this PoP stays apart from the cluster");

@@ -107,6 +107,38 @@ pub trait CacheStore: Send + Sync {
     fn put(&self, cache: &str, url: &str, response: CachedResponse) -> StorageFuture<()>;
     /// Whether there was an entry to delete.
     fn delete(&self, cache: &str, url: &str) -> StorageFuture<bool>;
+    /// Removes what `purge` names from every cache of the store; how many entries went.
+    fn purge(&self, purge: &Purge) -> StorageFuture<usize>;
+}
+
+/// What a purge removes, as Cloudflare's purge API names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Purge {
+    /// These URLs, exactly.
+    Urls(Vec<String>),
+    /// Every URL that starts with one of these; a prefix without a scheme (`example.com/blog`)
+    /// matches both `http://` and `https://`.
+    Prefixes(Vec<String>),
+    Everything,
+}
+
+impl Purge {
+    /// Whether `url` is one the purge removes.
+    pub fn matches(&self, url: &str) -> bool {
+        match self {
+            Self::Urls(urls) => urls.iter().any(|purged| purged == url),
+            Self::Prefixes(prefixes) => prefixes.iter().any(|prefix| {
+                if prefix.contains("://") {
+                    return url.starts_with(prefix.as_str());
+                }
+                let rest = url
+                    .strip_prefix("https://")
+                    .or_else(|| url.strip_prefix("http://"));
+                rest.is_some_and(|rest| rest.starts_with(prefix.as_str()))
+            }),
+            Self::Everything => true,
+        }
+    }
 }
 
 /// A value of an SQL column or parameter, in SQLite's types.
@@ -236,6 +268,22 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn a_purge_by_prefix_without_a_scheme_matches_both() {
+        let purge = Purge::Prefixes(vec!["example.com/blog".into()]);
+        assert!(purge.matches("https://example.com/blog/post"));
+        assert!(purge.matches("http://example.com/blog"));
+        assert!(!purge.matches("https://example.com/shop"));
+        assert!(!purge.matches("https://other.example.com/blog"));
+        let schemed = Purge::Prefixes(vec!["https://example.com/".into()]);
+        assert!(schemed.matches("https://example.com/a"));
+        assert!(!schemed.matches("http://example.com/a"));
+        let exact = Purge::Urls(vec!["https://example.com/a".into()]);
+        assert!(exact.matches("https://example.com/a"));
+        assert!(!exact.matches("https://example.com/a?b"));
+        assert!(Purge::Everything.matches("anything"));
+    }
 
     #[test]
     fn keys_are_checked_as_workers_does() {

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use verge_storage::{unix_now_ms as now_ms, CacheStore, CachedResponse, StorageFuture};
+use verge_storage::{unix_now_ms as now_ms, CacheStore, CachedResponse, Purge, StorageFuture};
 
 type Key = (String, String);
 
@@ -137,6 +137,19 @@ impl CacheStore for MemoryCache {
         let key = (cache.to_owned(), url.to_owned());
         let deleted = self.with(|state| state.remove(&key));
         Box::pin(std::future::ready(Ok(deleted)))
+    }
+
+    fn purge(&self, purge: &Purge) -> StorageFuture<usize> {
+        let purged = self.with(|state| {
+            let doomed: Vec<Key> = state
+                .entries
+                .keys()
+                .filter(|(_, url)| purge.matches(url))
+                .cloned()
+                .collect();
+            doomed.iter().filter(|key| state.remove(key)).count()
+        });
+        Box::pin(std::future::ready(Ok(purged)))
     }
 }
 

@@ -9,7 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension as _};
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use verge_storage::{
-    unix_now_ms as now_ms, CacheStore, CachedResponse, StorageError, StorageFuture,
+    unix_now_ms as now_ms, CacheStore, CachedResponse, Purge, StorageError, StorageFuture,
 };
 
 const SCHEMA: &str = "
@@ -219,6 +219,34 @@ impl CacheStore for DiskCache {
         let (cache, url) = (cache.to_owned(), url.to_owned());
         self.run(move |state, _| state.remove(&cache, &url))
     }
+
+    fn purge(&self, purge: &Purge) -> StorageFuture<usize> {
+        let purge = purge.clone();
+        self.run(move |state, _| {
+            let doomed: Vec<i64> = {
+                let mut statement = state.conn.prepare("SELECT rowid, url FROM responses")?;
+                let rows = statement.query_map([], |row| {
+                    Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+                })?;
+                let mut doomed = Vec::new();
+                for row in rows {
+                    let (rowid, url) = row?;
+                    if purge.matches(&url) {
+                        doomed.push(rowid);
+                    }
+                }
+                doomed
+            };
+            let mut purged = 0;
+            for rowid in doomed {
+                purged += state.delete_sizes(
+                    "DELETE FROM responses WHERE rowid = ?1 RETURNING size",
+                    [rowid],
+                )?;
+            }
+            Ok(purged)
+        })
+    }
 }
 
 /// Memory in front of disk: a read that misses memory and finds the entry on disk brings it
@@ -264,6 +292,13 @@ impl CacheStore for TieredCache {
         let in_memory = self.memory.delete(cache, url);
         let on_disk = self.disk.delete(cache, url);
         Box::pin(async move { Ok(in_memory.await? | on_disk.await?) })
+    }
+
+    /// How many entries went from the tier that lost more (an entry is in both, or only one).
+    fn purge(&self, purge: &Purge) -> StorageFuture<usize> {
+        let in_memory = self.memory.purge(purge);
+        let on_disk = self.disk.purge(purge);
+        Box::pin(async move { Ok(in_memory.await?.max(on_disk.await?)) })
     }
 }
 
@@ -321,5 +356,55 @@ mod tests {
         assert!(memory.get("default", &url(2)).await.unwrap().is_some());
         assert!(tiered.delete("default", &url(2)).await.unwrap());
         assert!(disk.get("default", &url(2)).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_purge_empties_both_tiers_of_what_it_names_in_every_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = DiskCache::open(&dir.path().join("cache.sqlite3"), 1 << 20).unwrap();
+        let tiers = TieredCache::new(MemoryCache::new(1 << 20), disk.clone());
+        let response = CachedResponse {
+            status: 200,
+            headers: Vec::new(),
+            body: "x".into(),
+            expires_ms: None,
+            vary: Vec::new(),
+        };
+        for (cache, url) in [
+            ("default", "https://a.test/blog/1"),
+            ("named", "http://a.test/blog/2"),
+            ("default", "https://a.test/shop"),
+            ("default", "https://b.test/blog/1"),
+        ] {
+            tiers.put(cache, url, response.clone()).await.unwrap();
+        }
+        let purged = tiers
+            .purge(&Purge::Prefixes(vec!["a.test/blog".into()]))
+            .await
+            .unwrap();
+        assert_eq!(purged, 2);
+        assert!(tiers
+            .get("named", "http://a.test/blog/2")
+            .await
+            .unwrap()
+            .is_none());
+        assert!(disk
+            .get("default", "https://a.test/blog/1")
+            .await
+            .unwrap()
+            .is_none());
+        assert!(tiers
+            .get("default", "https://a.test/shop")
+            .await
+            .unwrap()
+            .is_some());
+        let exact = Purge::Urls(vec!["https://a.test/shop".into()]);
+        assert_eq!(tiers.purge(&exact).await.unwrap(), 1);
+        assert_eq!(tiers.purge(&Purge::Everything).await.unwrap(), 1);
+        assert!(tiers
+            .get("default", "https://b.test/blog/1")
+            .await
+            .unwrap()
+            .is_none());
     }
 }

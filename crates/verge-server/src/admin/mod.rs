@@ -17,10 +17,12 @@
 //!   JSON object per line (`{"level": …, "message": …}`), until the client goes away;
 //! - `GET /cluster`: at a point of presence, every PoP's last heartbeat;
 //! - `GET /metrics`: Prometheus text, labelled by worker;
-//! - `/kv/namespaces/{namespace}/…`: Workers KV ([`kv`]).
+//! - `/kv/namespaces/{namespace}/…`: Workers KV ([`kv`]);
+//! - `POST /cache/purge`: the Cache API's purge ([`cache`]).
 //!
 //! At a PoP, every change goes through the cluster's hub and reaches every PoP.
 
+mod cache;
 mod kv;
 
 use crate::edge::Deployed;
@@ -37,7 +39,7 @@ use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::rc::Rc;
 use std::sync::Arc;
-use verge_storage::KvStore;
+use verge_storage::{CacheStore, KvStore};
 
 /// The largest upload one deploy may send.
 const MAX_UPLOAD: usize = 64 * 1024 * 1024;
@@ -52,6 +54,8 @@ pub struct Admin {
     pub releases: Rc<Releases>,
     /// The workers' KV store, for `/kv/…`.
     pub kv: Option<Arc<dyn KvStore>>,
+    /// The Cache API's store, for purges.
+    pub cache: Option<Arc<dyn CacheStore>>,
 }
 
 /// Serves the admin API on `listener`, inside the control thread's `LocalSet`.
@@ -141,6 +145,9 @@ async fn handle(admin: &Admin, request: Request<Incoming>) -> Response<AdminBody
         return kv::endpoint(admin.kv.as_ref(), request, rest).await;
     }
     let releases = &admin.releases;
+    if request.method() == Method::POST && path == "/cache/purge" {
+        return cache::purge(admin.cache.as_ref(), releases, request).await;
+    }
     match (request.method().clone(), path.as_str(), name) {
         (Method::GET, "/metrics", _) => reply(
             StatusCode::OK,
