@@ -25,6 +25,8 @@ struct Hub {
     port: u16,
     url: String,
     store: tempfile::TempDir,
+    /// A node of a NATS cluster's own arguments: its name and routes.
+    node_args: Vec<String>,
 }
 
 impl Drop for Hub {
@@ -55,15 +57,47 @@ fn free_port() -> u16 {
 impl Hub {
     /// A hub that lets in only `HUB_USER` with `HUB_PASSWORD`.
     fn start() -> Self {
-        let mut hub = Self {
-            child: None,
-            port: free_port(),
-            url: String::new(),
-            store: tempfile::tempdir().unwrap(),
-        };
-        hub.url = format!("nats://127.0.0.1:{}", hub.port);
+        let mut hub = Self::node(free_port(), Vec::new());
         hub.restart();
         hub
+    }
+
+    fn node(port: u16, node_args: Vec<String>) -> Self {
+        Self {
+            child: None,
+            port,
+            url: format!("nats://127.0.0.1:{port}"),
+            store: tempfile::tempdir().unwrap(),
+            node_args,
+        }
+    }
+
+    /// A hub of three nodes, routed to each other as the NATS cluster `verge`.
+    fn three_nodes() -> Vec<Self> {
+        let routes: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let mut nodes: Vec<Self> = (0..3)
+            .map(|i| {
+                let others: Vec<String> = (0..3)
+                    .filter(|&j| j != i)
+                    .map(|j| format!("nats://127.0.0.1:{}", routes[j]))
+                    .collect();
+                let args = [
+                    "--server_name".to_owned(),
+                    format!("node{i}"),
+                    "--cluster_name".to_owned(),
+                    "verge".to_owned(),
+                    "--cluster".to_owned(),
+                    format!("nats://127.0.0.1:{}", routes[i]),
+                    "--routes".to_owned(),
+                    others.join(","),
+                ];
+                Self::node(free_port(), args.to_vec())
+            })
+            .collect();
+        for node in &mut nodes {
+            node.restart();
+        }
+        nodes
     }
 
     /// Kills the hub (SIGKILL, by its PID), as a crash would.
@@ -83,6 +117,7 @@ impl Hub {
             .args(["--user", HUB_USER, "--pass", HUB_PASSWORD])
             .arg("-sd")
             .arg(self.store.path())
+            .args(&self.node_args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -106,6 +141,19 @@ const WORKER: &str = "export default { fetch: (request) => new Response(request.
 /// A PoP's project: verge.toml listening on `address`, joined to `hub` as `pop` with
 /// `password`, serving one worker.
 fn pop_project(pop: &str, address: &str, hub: &str, password: &str) -> tempfile::TempDir {
+    pop_project_with(pop, address, &[hub], password, 1)
+}
+
+/// [`pop_project`] for a hub at any of `hubs`, keeping `replicas` of each value.
+fn pop_project_with(
+    pop: &str,
+    address: &str,
+    hubs: &[&str],
+    password: &str,
+    replicas: usize,
+) -> tempfile::TempDir {
+    let hubs: Vec<String> = hubs.iter().map(|hub| format!("\"{hub}\"")).collect();
+    let hubs = hubs.join(", ");
     let dir = project(&[
         ("app/index.js", WORKER),
         (
@@ -116,7 +164,8 @@ fn pop_project(pop: &str, address: &str, hub: &str, password: &str) -> tempfile:
     let config = format!(
         "[server]\nlisten = \"{address}:0\"\n\n\
          [admin]\nlisten = \"{address}:0\"\ntoken = \"{TOKEN}\"\n\n\
-         [cluster]\nnats = [\"{hub}\"]\npop = \"{pop}\"\nuser = \"{HUB_USER}\"\npassword = \"{password}\"\n\n\
+         [cluster]\nnats = [{hubs}]\npop = \"{pop}\"\nuser = \"{HUB_USER}\"\npassword = \"{password}\"\n\
+         replicas = {replicas}\n\n\
          [[workers]]\npath = \"app\"\n"
     );
     std::fs::write(dir.path().join("verge.toml"), config).unwrap();
@@ -209,6 +258,24 @@ fn a_pop_the_hub_refuses_does_not_start() {
             && stderr.contains("authorization"),
         "{stderr}"
     );
+
+    // Nor does one that brings no credentials to a hub that wants them.
+    let anonymous = pop_project("akl", "127.0.0.5", &hub.url, HUB_PASSWORD);
+    let config = std::fs::read_to_string(config_of(anonymous.path())).unwrap();
+    let config: String = config
+        .lines()
+        .filter(|line| !line.starts_with("user") && !line.starts_with("password"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(config_of(anonymous.path()), config).unwrap();
+    let output = verge()
+        .args(["serve", "--config"])
+        .arg(config_of(anonymous.path()))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("refused this PoP"), "{stderr}");
 }
 
 /// A PoP of the cluster: its project (whose data directory outlives its process) and, while it
@@ -221,8 +288,19 @@ struct Pop {
 
 impl Pop {
     fn start(name: &str, address: &str, hub: &Hub) -> Self {
+        Self::start_in(pop_project(name, address, &hub.url, HUB_PASSWORD))
+    }
+
+    /// A PoP of a hub of several nodes, keeping each value on all of them.
+    fn start_on_nodes(name: &str, address: &str, nodes: &[Hub]) -> Self {
+        let hubs: Vec<&str> = nodes.iter().map(|node| node.url.as_str()).collect();
+        let project = pop_project_with(name, address, &hubs, HUB_PASSWORD, nodes.len());
+        Self::start_in(project)
+    }
+
+    fn start_in(project: tempfile::TempDir) -> Self {
         let mut pop = Self {
-            project: pop_project(name, address, &hub.url, HUB_PASSWORD),
+            project,
             server: None,
             admin: String::new(),
         };
@@ -710,4 +788,70 @@ fn a_cache_purge_at_one_pop_reaches_every_pop() {
     }
     let (status, _) = syd.admin("POST", "/cache/purge", r#"{"files": [], "prefixes": []}"#);
     assert_eq!(status, 400);
+}
+
+#[test]
+fn losing_one_hub_node_of_three_loses_no_acknowledged_write() {
+    let mut nodes = Hub::three_nodes();
+    let syd = Pop::start_on_nodes("syd", "127.0.0.2", &nodes);
+    let fra = Pop::start_on_nodes("fra", "127.0.0.3", &nodes);
+    // A fresh NATS cluster elects its JetStream leader first: deploys work once it has.
+    let deployed = wait_until(Duration::from_secs(60), || {
+        syd.admin("GET", "/cluster", "").0 == 200
+    });
+    assert!(deployed, "the PoP did not join the three nodes");
+    syd.deploy_kv_worker();
+    assert!(wait_until(REACHES_EVERY_POP, || [&syd, &fra]
+        .iter()
+        .all(|pop| pop.kv("GET", "/none", "").0 == 200)));
+
+    // A stream of writes at both PoPs; one node is killed in the middle of it.
+    let acknowledged = std::sync::Mutex::new(Vec::new());
+    let writing = std::sync::atomic::AtomicBool::new(true);
+    std::thread::scope(|scope| {
+        for (name, pop) in [("syd", &syd), ("fra", &fra)] {
+            let (acknowledged, writing) = (&acknowledged, &writing);
+            scope.spawn(move || {
+                let mut i = 0;
+                while writing.load(std::sync::atomic::Ordering::Relaxed) {
+                    let key = format!("{name}-{i}");
+                    if pop.kv("PUT", &format!("/{key}"), &key).0 == 200 {
+                        acknowledged.lock().unwrap().push(key);
+                    }
+                    i += 1;
+                }
+            });
+        }
+        let count = || acknowledged.lock().unwrap().len();
+        assert!(wait_until(Duration::from_secs(30), || count() >= 100));
+        nodes[0].kill();
+        let before = count();
+        // Writes go on through the two nodes left.
+        let resumed = wait_until(Duration::from_secs(60), || count() >= before + 100);
+        writing.store(false, std::sync::atomic::Ordering::Relaxed);
+        assert!(resumed, "writes did not go on after a node's loss");
+    });
+
+    // Every acknowledged write is read back at every PoP.
+    let acknowledged = acknowledged.into_inner().unwrap();
+    for pop in [&syd, &fra] {
+        let last = acknowledged.last().unwrap();
+        assert!(all_read(
+            &[pop],
+            last,
+            last.as_str().into(),
+            Duration::from_secs(30)
+        ));
+        for key in &acknowledged {
+            assert_eq!(pop.kv_value(key), key.as_str(), "{key} was lost");
+        }
+    }
+    // Deploys keep working too.
+    let version = syd.deploy("after the loss");
+    assert!(version > 0);
+    assert!(all_answer(
+        &[&syd, &fra],
+        "after the loss",
+        REACHES_EVERY_POP
+    ));
 }
