@@ -118,7 +118,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let shown = listeners.local_addr();
     let site = SiteHandle::new(site);
-    let metrics = Arc::new(Metrics::default());
+    let metrics = Arc::new(match &config.cluster {
+        Some(cluster) => Metrics::at_pop(&cluster.pop),
+        None => Metrics::default(),
+    });
     let admin = match &config.admin {
         Some(admin) => {
             let listener = std::net::TcpListener::bind(admin.listen)

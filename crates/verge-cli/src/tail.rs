@@ -1,5 +1,6 @@
 //! `verge tail NAME`: follow a worker's console output and exceptions on a running
-//! `verge serve`, live, through its admin API.
+//! `verge serve`, live, through its admin API; at a PoP, at every PoP, each line led by the
+//! PoP's name.
 
 use anyhow::Context as _;
 use clap::Args;
@@ -47,7 +48,10 @@ pub fn run(args: TailArgs) -> anyhow::Result<()> {
         let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
         let level = event["level"].as_str().unwrap_or("log");
         let message = event["message"].as_str().unwrap_or(&line);
-        writeln!(stdout, "[{level}] {message}")?;
+        match event["pop"].as_str() {
+            Some(pop) => writeln!(stdout, "{pop} [{level}] {message}")?,
+            None => writeln!(stdout, "[{level}] {message}")?,
+        }
         stdout.flush()?;
     }
     Ok(())

@@ -855,3 +855,57 @@ fn losing_one_hub_node_of_three_loses_no_acknowledged_write() {
         REACHES_EVERY_POP
     ));
 }
+
+#[test]
+fn tail_and_metrics_cover_every_pop() {
+    let hub = Hub::start();
+    let syd = Pop::start("syd", "127.0.0.2", &hub);
+    let fra = Pop::start("fra", "127.0.0.3", &hub);
+    let mel = Pop::start("mel", "127.0.0.4", &hub);
+    syd.deploy("logged${console.log(`seen at ${request.cf.colo}`) ?? ''}");
+    assert!(all_answer(&[&syd, &fra, &mel], "logged", REACHES_EVERY_POP));
+
+    // `verge tail` at one PoP shows the lines of every PoP, each led by its PoP.
+    let mut tail = Command::new(env!("CARGO_BIN_EXE_verge"))
+        .args(["tail", "hello", "--server", &syd.admin, "--token", TOKEN])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    {
+        let (lines, stdout) = (lines.clone(), tail.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            use std::io::BufRead as _;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                lines.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+    }
+    let shown = |needle: &str| lines.lock().unwrap().contains(needle);
+    assert!(wait_until(REACHES_EVERY_POP, || shown(
+        "tailing hello at every PoP"
+    )));
+    let followed = wait_until(REACHES_EVERY_POP, || {
+        for pop in [&fra, &mel] {
+            pop.get("hello.test");
+        }
+        shown("fra [log] seen at fra") && shown("mel [log] seen at mel")
+    });
+    let _ = tail.kill();
+    let _ = tail.wait();
+    assert!(followed, "{}", lines.lock().unwrap());
+
+    // Each PoP's metrics carry its name.
+    let request = http::Request::get(format!("{}/metrics", fra.admin))
+        .header("Authorization", format!("Bearer {TOKEN}"))
+        .body(Vec::new())
+        .unwrap();
+    let metrics = support::send(&client(), request).body;
+    assert!(
+        metrics.contains("verge_requests_total{worker=\"hello\",pop=\"fra\"}"),
+        "{metrics}"
+    );
+}

@@ -10,6 +10,8 @@
 //! - [`kv`]: Workers KV, every namespace, of which each PoP keeps a replica to read;
 //! - [`purges`]: cache purges, which every PoP applies to its own cache.
 //!
+//! And on core NATS, stored nowhere: [`tail`], the console lines of a tailed worker.
+//!
 //! Lifecycle: one [`Cluster`] per `verge serve` process. Joining is the only call that waits
 //! for the hub to answer at all; a refusal (credentials, TLS) is final, while an unreachable hub
 //! may be tried again ([`ClusterError::is_refusal`]). The client runs on the runtime that
@@ -19,6 +21,7 @@ pub mod deploys;
 pub mod kv;
 pub mod pops;
 pub mod purges;
+pub mod tail;
 
 use async_nats::jetstream::{self, object_store};
 // `kv` is this crate's Workers KV; the NATS bucket type is named apart.
@@ -29,6 +32,7 @@ use verge_config::ClusterConfig;
 pub use deploys::{Change, Release};
 pub use kv::EdgeKv;
 pub use pops::PopReport;
+pub use tail::TailLine;
 
 /// How long joining may take before the hub counts as unreachable.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -65,6 +69,7 @@ pub struct Cluster {
     code: object_store::ObjectStore,
     kv: Bucket,
     jetstream: jetstream::Context,
+    client: async_nats::Client,
 }
 
 impl Cluster {
@@ -122,7 +127,7 @@ impl Cluster {
                     },
                 }
             })?;
-        let jetstream = jetstream::new(client);
+        let jetstream = jetstream::new(client.clone());
         let replicas = config.replicas;
         let pops = within("opening the heartbeat bucket", async {
             jetstream
@@ -161,6 +166,7 @@ impl Cluster {
             code,
             kv,
             jetstream,
+            client,
         })
     }
 

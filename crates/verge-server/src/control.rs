@@ -92,6 +92,7 @@ async fn run(
         hubs,
     ));
     let followed = Followed {
+        metrics: plane.metrics.clone(),
         kv: plane.kv,
         cache: stores.cache.clone(),
         purges_mark: releases.data_dir().join("cluster").join("purges-applied"),
@@ -126,6 +127,8 @@ async fn run(
 
 /// What a PoP keeps up to date from the hub besides its deploys.
 struct Followed {
+    /// Whose console lines go to tails at other PoPs.
+    metrics: Arc<Metrics>,
     /// The KV whose replica the hub feeds.
     kv: Option<EdgeKv>,
     /// The cache that the cluster's purges empty, and where the last one applied is noted.
@@ -134,9 +137,13 @@ struct Followed {
 }
 
 /// This PoP has joined its hub: from now on it sends heartbeats, follows the deploys and the
-/// purges, and feeds its KV replica.
+/// purges, feeds its KV replica, and forwards console lines to tails elsewhere.
 fn joined(releases: &Rc<Releases>, followed: &Followed, cluster: Arc<Cluster>) {
     releases.joined(cluster.clone());
+    tokio::task::spawn_local(crate::tail::forward_to_cluster(
+        cluster.clone(),
+        followed.metrics.clone(),
+    ));
     tokio::task::spawn_local(heartbeat(
         cluster.clone(),
         releases.site().clone(),

@@ -26,9 +26,19 @@ pub struct Metrics {
     workers: RwLock<BTreeMap<String, Arc<WorkerMetrics>>>,
     /// Console output and exceptions, for whoever tails a worker.
     pub tail: TailHub,
+    /// The PoP's name, a label on every series, if this server is one.
+    pop: Option<String>,
 }
 
 impl Metrics {
+    /// The metrics of PoP `pop`, each series labelled with its name.
+    pub fn at_pop(pop: &str) -> Self {
+        Self {
+            pop: Some(pop.to_owned()),
+            ..Self::default()
+        }
+    }
+
     /// The counters of worker `name`, created on first use.
     pub fn worker(&self, name: &str) -> Arc<WorkerMetrics> {
         if let Some(found) = self
@@ -87,12 +97,17 @@ impl Metrics {
                 |m| m.live_isolates.load(Ordering::Relaxed).to_string(),
             ),
         ];
+        let pop = self
+            .pop
+            .as_ref()
+            .map(|pop| format!(",pop=\"{}\"", escape(pop)))
+            .unwrap_or_default();
         for (name, kind, help, value) in families {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
             for (worker, metrics) in &workers {
                 let _ = writeln!(
                     out,
-                    "{name}{{worker=\"{}\"}} {}",
+                    "{name}{{worker=\"{}\"{pop}}} {}",
                     escape(worker),
                     value(metrics)
                 );

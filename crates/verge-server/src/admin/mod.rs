@@ -29,6 +29,7 @@ use crate::edge::Deployed;
 use crate::metrics::Metrics;
 use crate::releases::{ReleaseError, Releases};
 use bytes::Bytes;
+use futures_util::StreamExt as _;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited, StreamBody};
@@ -170,7 +171,7 @@ async fn handle(admin: &Admin, request: Request<Incoming>) -> Response<AdminBody
         }
         (Method::GET, _, Some(name)) if name.ends_with("/tail") => {
             let name = name.trim_end_matches("/tail");
-            tail(admin, name)
+            tail(admin, name).await
         }
         (Method::POST, _, Some(name)) if name.ends_with("/rollback") => {
             let name = name.trim_end_matches("/rollback");
@@ -247,32 +248,44 @@ fn refused(worker: &str, refusal: ReleaseError) -> Response<AdminBody> {
 }
 
 /// Streams worker `name`'s console output and exceptions, one JSON line per event.
-fn tail(admin: &Admin, name: &str) -> Response<AdminBody> {
+async fn tail(admin: &Admin, name: &str) -> Response<AdminBody> {
     if admin.releases.site().current().position(name).is_none() {
         return error(
             StatusCode::NOT_FOUND,
             format!("no worker is named {name:?}"),
         );
     }
-    let receiver = admin.metrics.tail.subscribe(name);
-    let hello = serde_json::json!({ "level": "info", "message": format!("tailing {name}") });
-    let line = |value: serde_json::Value| Frame::data(Bytes::from(format!("{value}\n")));
-    let first = futures_util::stream::once(std::future::ready(Ok::<_, Infallible>(line(hello))));
-    let events = futures_util::stream::unfold(receiver, move |mut receiver| async move {
-        use tokio::sync::broadcast::error::RecvError;
-        let value = match receiver.recv().await {
-            Ok(event) => serde_json::json!(event),
-            Err(RecvError::Lagged(missed)) => serde_json::json!({
-                "level": "warn",
-                "message": format!("{missed} lines were dropped: the tail fell behind"),
-            }),
-            Err(RecvError::Closed) => return None,
-        };
-        Some((Ok(line(value)), receiver))
-    });
-    let mut response = Response::new(
-        StreamBody::new(futures_util::StreamExt::chain(first, events)).boxed_unsync(),
-    );
+    let line = |value: serde_json::Value| Ok(Frame::data(Bytes::from(format!("{value}\n"))));
+    let (hello, events): (_, futures_util::stream::BoxStream<_>) = match admin.releases.cluster() {
+        // At a PoP, every PoP's lines, each with its PoP's name.
+        Ok(Some(cluster)) => match cluster.tail(name).await {
+            Ok(tail) => (
+                format!("tailing {name} at every PoP"),
+                Box::pin(tail.map(move |event| line(serde_json::json!(event)))),
+            ),
+            Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        },
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        Ok(None) => {
+            let receiver = admin.metrics.tail.subscribe(name);
+            let events = futures_util::stream::unfold(receiver, move |mut receiver| async move {
+                use tokio::sync::broadcast::error::RecvError;
+                let value = match receiver.recv().await {
+                    Ok(event) => serde_json::json!(event),
+                    Err(RecvError::Lagged(missed)) => serde_json::json!({
+                        "level": "warn",
+                        "message": format!("{missed} lines were dropped: the tail fell behind"),
+                    }),
+                    Err(RecvError::Closed) => return None,
+                };
+                Some((line(value), receiver))
+            });
+            (format!("tailing {name}"), Box::pin(events))
+        }
+    };
+    let hello = serde_json::json!({ "level": "info", "message": hello });
+    let first = futures_util::stream::once(std::future::ready(line(hello)));
+    let mut response = Response::new(StreamBody::new(first.chain(events)).boxed_unsync());
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/x-ndjson"),
