@@ -7,7 +7,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use verge_cluster::EdgeKv;
+use verge_cluster::{EdgeKv, EdgeSql};
 use verge_config::{ObjectsConfig, ServerConfig};
 use verge_runtime::{NetworkPolicy, Stores, WorkerLimits};
 use verge_server::{
@@ -75,6 +75,21 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         Some(edge_kv) => Arc::new(edge_kv.clone()),
         None => local_kv,
     };
+    // At a PoP, D1 queries go to each database's primary PoP, this one's included.
+    let local_sql: Arc<dyn verge_storage::SqlStore> = Arc::new(crate::state::open_sql(&data_dir)?);
+    let edge_sql = config.cluster.as_ref().map(|cluster| {
+        let hubs = cluster.nats.join(", ");
+        EdgeSql::new(
+            local_sql.clone(),
+            &cluster.pop,
+            hubs,
+            cluster.d1_primaries.clone(),
+        )
+    });
+    let sql: Arc<dyn verge_storage::SqlStore> = match &edge_sql {
+        Some(edge_sql) => Arc::new(edge_sql.clone()),
+        None => local_sql,
+    };
     let geo = Geo::server(
         config.geo_database.as_deref(),
         config.colo.clone(),
@@ -101,7 +116,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 config.limits.cache_mib.saturating_mul(1024 * 1024),
                 config.limits.cache_disk_mib.saturating_mul(1024 * 1024),
             )),
-            sql: Some(Arc::new(crate::state::open_sql(&data_dir)?)),
+            sql: Some(sql),
             buckets: Some(Arc::new(crate::state::open_buckets(
                 &data_dir,
                 blobs(&config.objects),
@@ -144,6 +159,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         admin,
         cluster: config.cluster.clone(),
         kv: edge_kv,
+        sql: edge_sql,
     })
     .with_context(|| match &config.cluster {
         Some(cluster) => format!("cannot start as PoP {:?} of the cluster", cluster.pop),

@@ -909,3 +909,84 @@ fn tail_and_metrics_cover_every_pop() {
         "{metrics}"
     );
 }
+
+/// A worker over D1 database `notes-db`: `PUT /text` inserts a note, `GET /` lists them, `GET
+/// /bad` runs a statement D1 refuses, `GET /ready` touches no database; an error answers 500
+/// with its message.
+const D1_WORKER: &str = r#"
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    if (url.pathname === '/ready') return new Response('ready');
+    try {
+      await env.DB.exec('CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, text TEXT)');
+      if (request.method === 'PUT') {
+        const text = decodeURIComponent(url.pathname.slice(1));
+        const inserted = await env.DB.prepare('INSERT INTO notes (text) VALUES (?)').bind(text).run();
+        return Response.json(inserted.meta.changes);
+      }
+      if (url.pathname === '/bad') await env.DB.prepare('SELEC nonsense').all();
+      const { results } = await env.DB.prepare('SELECT text FROM notes ORDER BY id').all();
+      return Response.json(results.map((row) => row.text));
+    } catch (error) {
+      return new Response(error.message, { status: 500 });
+    }
+  },
+};
+"#;
+
+#[test]
+fn d1_queries_at_every_pop_go_to_the_database_s_primary() {
+    use base64::Engine as _;
+    let hub = Hub::start();
+    let syd = Pop::start("syd", "127.0.0.2", &hub);
+    let mut fra = Pop::start("fra", "127.0.0.3", &hub);
+    let mel = Pop::start("mel", "127.0.0.4", &hub);
+    let encode = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+    let config = "name = \"notes\"\nmain = \"index.js\"\nroutes = [\"d1.test/*\"]\n\
+                  d1_databases = [{ binding = \"DB\", database_name = \"notes\", database_id = \"notes-db\" }]\n";
+    let upload = serde_json::json!({
+        "config_file": "wrangler.toml",
+        "files": { "wrangler.toml": encode(config), "index.js": encode(D1_WORKER) },
+    });
+    assert_eq!(
+        syd.admin("PUT", "/workers/notes", &upload.to_string()).0,
+        200
+    );
+    let call = |pop: &Pop, method: &str, path: &str| {
+        let request = http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", pop.server().base))
+            .header("Host", "d1.test")
+            .body(Vec::new())
+            .unwrap();
+        let reply = support::send(&client_with_timeout(Duration::from_secs(30)), request);
+        (reply.status, reply.body)
+    };
+    assert!(wait_until(REACHES_EVERY_POP, || [&syd, &fra, &mel]
+        .iter()
+        .all(|pop| call(pop, "GET", "/ready").0 == 200)));
+
+    // The first PoP to use the database, fra, becomes its primary; the others' writes land there.
+    assert_eq!(call(&fra, "PUT", "/from%20fra"), (200, "1".into()));
+    assert_eq!(call(&syd, "PUT", "/from%20syd"), (200, "1".into()));
+    assert_eq!(call(&mel, "PUT", "/from%20mel"), (200, "1".into()));
+    let all = r#"["from fra","from syd","from mel"]"#.to_owned();
+    for pop in [&syd, &fra, &mel] {
+        assert_eq!(call(pop, "GET", "/"), (200, all.clone()));
+    }
+
+    // D1's own errors come back from the primary as they are there.
+    let (status, at_primary) = call(&fra, "GET", "/bad");
+    assert_eq!(status, 500);
+    assert!(at_primary.contains("syntax error"), "{at_primary}");
+    assert_eq!(call(&syd, "GET", "/bad"), (500, at_primary));
+
+    // The primary lost: queries elsewhere fail at once, naming it, and do not hang.
+    fra.kill();
+    let asked = std::time::Instant::now();
+    let (status, message) = call(&syd, "GET", "/");
+    assert_eq!(status, 500);
+    assert!(message.contains("held by PoP fra"), "{message}");
+    assert!(asked.elapsed() < Duration::from_secs(15));
+}

@@ -8,7 +8,8 @@
 //! - [`deploys`]: every worker's releases (its code, its config file, its secrets), one key per
 //!   worker whose revisions are the worker's versions, and the uploaded code by digest;
 //! - [`kv`]: Workers KV, every namespace, of which each PoP keeps a replica to read;
-//! - [`purges`]: cache purges, which every PoP applies to its own cache.
+//! - [`purges`]: cache purges, which every PoP applies to its own cache;
+//! - [`d1`]: which PoP is each D1 database's primary, the one the others send its queries.
 //!
 //! And on core NATS, stored nowhere: [`tail`], the console lines of a tailed worker.
 //!
@@ -17,6 +18,7 @@
 //! may be tried again ([`ClusterError::is_refusal`]). The client runs on the runtime that
 //! joined, and may be used from any other.
 
+pub mod d1;
 pub mod deploys;
 pub mod kv;
 pub mod pops;
@@ -29,6 +31,7 @@ use async_nats::jetstream::kv::Store as Bucket;
 use std::time::Duration;
 use verge_config::ClusterConfig;
 
+pub use d1::EdgeSql;
 pub use deploys::{Change, Release};
 pub use kv::EdgeKv;
 pub use pops::PopReport;
@@ -68,6 +71,7 @@ pub struct Cluster {
     deploys: Bucket,
     code: object_store::ObjectStore,
     kv: Bucket,
+    d1: Bucket,
     jetstream: jetstream::Context,
     client: async_nats::Client,
 }
@@ -158,6 +162,12 @@ impl Cluster {
                 .await
         })
         .await?;
+        let d1 = within("opening the D1 bucket", async {
+            jetstream
+                .create_or_update_key_value(d1::bucket(replicas))
+                .await
+        })
+        .await?;
         purges::open(&jetstream, replicas).await?;
         Ok(Self {
             pop: config.pop.clone(),
@@ -165,6 +175,7 @@ impl Cluster {
             deploys,
             code,
             kv,
+            d1,
             jetstream,
             client,
         })

@@ -59,6 +59,10 @@ pub struct ClusterConfig {
     /// so that a write survives the loss of one.
     #[serde(default = "one_replica")]
     pub replicas: usize,
+    /// The primary PoP of D1 databases, by database id; the others' primary is the first PoP
+    /// to use them.
+    #[serde(default)]
+    pub d1_primaries: std::collections::BTreeMap<String, String>,
 }
 
 fn one_replica() -> usize {

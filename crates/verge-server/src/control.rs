@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
-use verge_cluster::{Cluster, ClusterError, EdgeKv};
+use verge_cluster::{Cluster, ClusterError, EdgeKv, EdgeSql};
 use verge_config::ClusterConfig;
 use verge_storage::CacheStore;
 
@@ -38,6 +38,8 @@ pub struct ControlPlane {
     pub cluster: Option<ClusterConfig>,
     /// At a PoP, the KV the workers read, whose replica the hub feeds once joined.
     pub kv: Option<EdgeKv>,
+    /// At a PoP, D1, which takes other PoPs' queries for the databases it is primary of.
+    pub sql: Option<EdgeSql>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +96,7 @@ async fn run(
     let followed = Followed {
         metrics: plane.metrics.clone(),
         kv: plane.kv,
+        sql: plane.sql,
         cache: stores.cache.clone(),
         purges_mark: releases.data_dir().join("cluster").join("purges-applied"),
     };
@@ -131,13 +134,16 @@ struct Followed {
     metrics: Arc<Metrics>,
     /// The KV whose replica the hub feeds.
     kv: Option<EdgeKv>,
+    /// D1, which answers other PoPs' queries.
+    sql: Option<EdgeSql>,
     /// The cache that the cluster's purges empty, and where the last one applied is noted.
     cache: Option<Arc<dyn CacheStore>>,
     purges_mark: PathBuf,
 }
 
 /// This PoP has joined its hub: from now on it sends heartbeats, follows the deploys and the
-/// purges, feeds its KV replica, and forwards console lines to tails elsewhere.
+/// purges, feeds its KV replica, answers D1 queries for its databases, and forwards console
+/// lines to tails elsewhere.
 fn joined(releases: &Rc<Releases>, followed: &Followed, cluster: Arc<Cluster>) {
     releases.joined(cluster.clone());
     tokio::task::spawn_local(crate::tail::forward_to_cluster(
@@ -152,6 +158,10 @@ fn joined(releases: &Rc<Releases>, followed: &Followed, cluster: Arc<Cluster>) {
     if let Some(kv) = followed.kv.clone() {
         let cluster = cluster.clone();
         tokio::task::spawn_local(async move { kv.follow(&cluster).await });
+    }
+    if let Some(sql) = followed.sql.clone() {
+        let cluster = cluster.clone();
+        tokio::task::spawn_local(async move { sql.serve(&cluster).await });
     }
     if let Some(cache) = followed.cache.clone() {
         let (cluster, mark) = (cluster.clone(), followed.purges_mark.clone());
