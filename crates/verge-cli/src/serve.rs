@@ -7,13 +7,14 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use verge_cluster::{EdgeKv, EdgeSql};
+use verge_cluster::{EdgeIndex, EdgeKv, EdgeSql};
 use verge_config::{ObjectsConfig, ServerConfig};
 use verge_runtime::{NetworkPolicy, Stores, WorkerLimits};
 use verge_server::{
     BoundListeners, ControlPlane, Crons, Deployed, EdgeOptions, Geo, Metrics, Mode, Records,
     RouteTable, Site, SiteHandle,
 };
+use verge_storage::IndexCopy;
 use verge_store_embedded::Blobs;
 
 #[derive(Args)]
@@ -86,6 +87,26 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             cluster.d1_primaries.clone(),
         )
     });
+    // At a PoP whose R2 bytes are in S3, the index is shared too; else it is this server's.
+    let (buckets, edge_index) = match (&config.cluster, &config.objects) {
+        (Some(cluster), ObjectsConfig::S3 { .. }) => {
+            let log = EdgeIndex::new(cluster.nats.join(", "));
+            let buckets = crate::state::open_shared_buckets(
+                &data_dir,
+                blobs(&config.objects),
+                Arc::new(log.clone()),
+            )?;
+            let buckets = Arc::new(buckets);
+            (buckets.clone(), Some((log, buckets as Arc<dyn IndexCopy>)))
+        }
+        _ => (
+            Arc::new(crate::state::open_buckets(
+                &data_dir,
+                blobs(&config.objects),
+            )?),
+            None,
+        ),
+    };
     let sql: Arc<dyn verge_storage::SqlStore> = match &edge_sql {
         Some(edge_sql) => Arc::new(edge_sql.clone()),
         None => local_sql,
@@ -117,10 +138,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 config.limits.cache_disk_mib.saturating_mul(1024 * 1024),
             )),
             sql: Some(sql),
-            buckets: Some(Arc::new(crate::state::open_buckets(
-                &data_dir,
-                blobs(&config.objects),
-            )?)),
+            buckets: Some(buckets.clone()),
         },
         geo: Arc::new(geo),
         crons: Crons::Scheduled,
@@ -160,6 +178,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         cluster: config.cluster.clone(),
         kv: edge_kv,
         sql: edge_sql,
+        r2: edge_index,
     })
     .with_context(|| match &config.cluster {
         Some(cluster) => format!("cannot start as PoP {:?} of the cluster", cluster.pop),

@@ -43,6 +43,18 @@ pub fn open_buckets(dir: &Path, blobs: Blobs) -> anyhow::Result<ObjectBuckets> {
         .with_context(|| format!("cannot open the object buckets in {}", path.display()))
 }
 
+/// The object buckets of a PoP whose bytes are in a shared S3 bucket: the index in `dir` is its
+/// copy of the one `log` shares.
+pub fn open_shared_buckets(
+    dir: &Path,
+    blobs: Blobs,
+    log: Arc<dyn verge_storage::IndexLog>,
+) -> anyhow::Result<ObjectBuckets> {
+    let path = dir.join("r2");
+    ObjectBuckets::open_shared(&path, blobs, log)
+        .with_context(|| format!("cannot open the object buckets in {}", path.display()))
+}
+
 /// The Cache API's store: `memory_bytes` in memory in front of `disk_bytes` in
 /// `dir/cache.sqlite3`. Without a disk tier (0 bytes, or a directory it cannot be made in, which
 /// is said) the cache lives in memory only: a cache may always drop entries.

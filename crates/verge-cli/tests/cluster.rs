@@ -13,6 +13,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+use support::s3::S3Server;
 use support::{client, client_with_timeout, get, project, verge, wait_until, DevServer};
 
 const TOKEN: &str = "cluster-admin-token-0123456789";
@@ -284,6 +285,8 @@ struct Pop {
     project: tempfile::TempDir,
     server: Option<DevServer>,
     admin: String,
+    /// The environment it starts with.
+    env: Vec<(&'static str, &'static str)>,
 }
 
 impl Pop {
@@ -299,17 +302,40 @@ impl Pop {
     }
 
     fn start_in(project: tempfile::TempDir) -> Self {
+        Self::start_with_env(project, Vec::new())
+    }
+
+    fn start_with_env(project: tempfile::TempDir, env: Vec<(&'static str, &'static str)>) -> Self {
         let mut pop = Self {
             project,
             server: None,
             admin: String::new(),
+            env,
         };
         pop.restart();
         pop
     }
 
+    /// A PoP whose R2 objects' bytes are in `s3`'s bucket `bucket`.
+    fn start_on_s3(name: &str, address: &str, hub: &Hub, s3: &S3Server, bucket: &str) -> Self {
+        let project = pop_project(name, address, &hub.url, HUB_PASSWORD);
+        let objects = format!(
+            "\n[objects]\nbackend = \"s3\"\nbucket = \"{bucket}\"\nendpoint = \"{}\"\n\
+             region = \"us-east-1\"\nallow_http = true\n",
+            s3.endpoint
+        );
+        let config = std::fs::read_to_string(config_of(project.path())).unwrap();
+        std::fs::write(config_of(project.path()), config + &objects).unwrap();
+        let credentials = vec![
+            ("AWS_ACCESS_KEY_ID", "verge-test"),
+            ("AWS_SECRET_ACCESS_KEY", "verge-test-secret"),
+        ];
+        Self::start_with_env(project, credentials)
+    }
+
     fn restart(&mut self) {
-        let server = DevServer::serve(&config_of(self.project.path()), &[]);
+        let config = config_of(self.project.path());
+        let server = DevServer::serve_with_env(&config, &[], &self.env);
         self.admin = admin_address(&server);
         self.server = Some(server);
     }
@@ -989,4 +1015,104 @@ fn d1_queries_at_every_pop_go_to_the_database_s_primary() {
     assert_eq!(status, 500);
     assert!(message.contains("held by PoP fra"), "{message}");
     assert!(asked.elapsed() < Duration::from_secs(15));
+}
+
+/// A worker over R2 bucket `media`: `PUT /key` stores the body (with its content type), `GET
+/// /key` reads it back (404 if absent), `DELETE /key` removes it, `GET /?list=prefix` lists keys.
+const R2_WORKER: &str = r#"
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    const key = decodeURIComponent(url.pathname.slice(1));
+    if (url.searchParams.has('list')) {
+      const listed = await env.MEDIA.list({ prefix: url.searchParams.get('list') });
+      return Response.json(listed.objects.map((o) => o.key));
+    }
+    if (request.method === 'PUT') {
+      const stored = await env.MEDIA.put(key, request.body, { httpMetadata: request.headers });
+      return new Response(stored.etag);
+    }
+    if (request.method === 'DELETE') {
+      await env.MEDIA.delete(key);
+      return new Response('deleted');
+    }
+    const object = await env.MEDIA.get(key);
+    if (object === null) return new Response('missing', { status: 404 });
+    const headers = new Headers();
+    object.writeHttpMetadata(headers);
+    return new Response(object.body, { headers });
+  },
+};
+"#;
+
+#[test]
+fn r2_objects_put_at_one_pop_are_listed_and_read_at_every_pop() {
+    use base64::Engine as _;
+    let hub = Hub::start();
+    let s3 = S3Server::start("verge-shared");
+    let syd = Pop::start_on_s3("syd", "127.0.0.2", &hub, &s3, "verge-shared");
+    let fra = Pop::start_on_s3("fra", "127.0.0.3", &hub, &s3, "verge-shared");
+    let mel = Pop::start_on_s3("mel", "127.0.0.4", &hub, &s3, "verge-shared");
+    let every = [&syd, &fra, &mel];
+    let encode = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+    let config = "name = \"media\"\nmain = \"index.js\"\nroutes = [\"r2.test/*\"]\n\
+                  r2_buckets = [{ binding = \"MEDIA\", bucket_name = \"media\" }]\n";
+    let upload = serde_json::json!({
+        "config_file": "wrangler.toml",
+        "files": { "wrangler.toml": encode(config), "index.js": encode(R2_WORKER) },
+    });
+    assert_eq!(
+        syd.admin("PUT", "/workers/media", &upload.to_string()).0,
+        200
+    );
+    let call = |pop: &Pop, method: &str, path: &str, body: &str| {
+        let request = http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", pop.server().base))
+            .header("Host", "r2.test")
+            .header("content-type", "text/plain")
+            .body(body.as_bytes().to_vec())
+            .unwrap();
+        let reply = support::send(&client_with_timeout(Duration::from_secs(30)), request);
+        (reply.status, reply.body, reply.headers)
+    };
+    let reads = |pop: &Pop, key: &str| {
+        let (status, body, _) = call(pop, "GET", &format!("/{key}"), "");
+        (status, body)
+    };
+    assert!(wait_until(REACHES_EVERY_POP, || every
+        .iter()
+        .all(|pop| reads(pop, "none").0 == 404)));
+
+    // Put at one PoP: read at once there, and soon at every other, metadata and all.
+    let (status, etag, _) = call(&syd, "PUT", "/photos/a.txt", "first");
+    assert_eq!(status, 200, "{etag}");
+    assert_eq!(reads(&syd, "photos/a.txt"), (200, "first".into()));
+    for pop in every {
+        let seen = wait_until(REACHES_EVERY_POP, || {
+            reads(pop, "photos/a.txt") == (200, "first".into())
+        });
+        assert!(seen, "{} does not read the object", pop.admin);
+        let (_, _, headers) = call(pop, "GET", "/photos/a.txt", "");
+        assert_eq!(headers["content-type"], "text/plain");
+    }
+    // Listed everywhere; replaced at another PoP; deleted at a third.
+    assert_eq!(call(&fra, "PUT", "/photos/b.txt", "b").0, 200);
+    let listed = wait_until(REACHES_EVERY_POP, || {
+        let (_, body, _) = call(&mel, "GET", "/?list=photos/", "");
+        body == r#"["photos/a.txt","photos/b.txt"]"#
+    });
+    assert!(listed, "{}", call(&mel, "GET", "/?list=photos/", "").1);
+    assert_eq!(call(&fra, "PUT", "/photos/a.txt", "second").0, 200);
+    assert!(wait_until(REACHES_EVERY_POP, || {
+        every
+            .iter()
+            .all(|pop| reads(pop, "photos/a.txt") == (200, "second".into()))
+    }));
+    assert_eq!(call(&mel, "DELETE", "/photos/a.txt", "").0, 200);
+    assert!(wait_until(REACHES_EVERY_POP, || every
+        .iter()
+        .all(|pop| reads(pop, "photos/a.txt").0 == 404)));
+    // The bytes are in the one S3 bucket every PoP shares.
+    assert!(!s3.keys().is_empty());
 }

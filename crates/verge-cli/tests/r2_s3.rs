@@ -9,10 +9,9 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-use support::{client, send, wait_until, DevServer, Reply};
+use std::path::Path;
+use support::s3::S3Server;
+use support::{client, send, DevServer, Reply};
 
 const WORKER: &str = r#"
 export default {
@@ -52,84 +51,6 @@ export default {
 
 const BUCKET: &str = "verge-objects";
 
-/// A moto S3 server on a free loopback port, stopped when dropped.
-struct S3Server {
-    child: Child,
-    endpoint: String,
-}
-
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn moto_server() -> PathBuf {
-    if let Some(path) = std::env::var_os("VERGE_MOTO_SERVER") {
-        return path.into();
-    }
-    let ci = support::repo_root().join(".ci/venv/bin/moto_server");
-    if ci.is_file() {
-        return ci;
-    }
-    "moto_server".into()
-}
-
-impl S3Server {
-    fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let program = moto_server();
-        let child = Command::new(&program)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start {} ({e}): install it with `pip install 'moto[server]'` (as \
-                     .ci/run does) or set VERGE_MOTO_SERVER",
-                    program.display()
-                )
-            });
-        let endpoint = format!("http://127.0.0.1:{port}");
-        let server = Self { child, endpoint };
-        let up = wait_until(Duration::from_secs(60), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        assert!(up, "moto_server did not start listening on {port}");
-        let created = send(
-            &client(),
-            http::Request::put(format!("{}/{BUCKET}", server.endpoint))
-                .body(Vec::new())
-                .unwrap(),
-        );
-        assert_eq!(created.status, 200, "creating the bucket: {}", created.body);
-        server
-    }
-
-    /// The keys in the S3 bucket, from its ListObjectsV2 XML.
-    fn keys(&self) -> Vec<String> {
-        let listed = send(
-            &client(),
-            http::Request::get(format!("{}/{BUCKET}?list-type=2", self.endpoint))
-                .body(Vec::new())
-                .unwrap(),
-        );
-        listed
-            .body
-            .split("<Key>")
-            .skip(1)
-            .filter_map(|rest| rest.split("</Key>").next())
-            .map(str::to_owned)
-            .collect()
-    }
-}
-
 fn project(dir: &Path) {
     let root = dir.join("media");
     std::fs::create_dir_all(&root).unwrap();
@@ -155,7 +76,7 @@ fn call(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: Ve
 
 #[test]
 fn objects_live_in_s3_when_the_config_says_so() {
-    let s3 = S3Server::start();
+    let s3 = S3Server::start(BUCKET);
     let dir = tempfile::tempdir().unwrap();
     project(dir.path());
     let config = dir.path().join("verge.toml");

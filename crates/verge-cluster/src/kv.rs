@@ -12,13 +12,11 @@
 //! character, a NATS key only a few), and a value is one JSON line — its expiration and
 //! metadata — then its bytes.
 
-use crate::{within, Cluster, ClusterError};
+use crate::{replica, within, Cluster, ClusterError};
 use async_nats::jetstream::kv;
 use base64::Engine as _;
 use bytes::Bytes;
-use futures_util::StreamExt as _;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 use verge_storage::{KvEntry, KvPage, KvStore, StorageError, StorageFuture};
 
 /// The KV bucket that holds every namespace.
@@ -27,16 +25,6 @@ pub const KV_BUCKET: &str = "verge_kv";
 /// The replica's own namespace, which no binding can name: the last revision it has applied.
 const REPLICA_NAMESPACE: &str = "\u{1}verge-replica";
 const APPLIED_KEY: &str = "revision";
-
-/// How many changes the replica applies in one write, at most, while catching up.
-const APPLY_BATCH: usize = 1024;
-
-/// How long a write waits for the replica to have it before returning anyway (it is stored
-/// at the hub by then, and the replica will have it).
-const OWN_WRITE_WAIT: Duration = Duration::from_secs(2);
-
-/// How long to wait before following the hub again after losing it.
-const FOLLOW_AGAIN_AFTER: Duration = Duration::from_secs(1);
 
 pub(crate) fn bucket(replicas: usize) -> kv::Config {
     kv::Config {
@@ -63,7 +51,7 @@ struct Shared {
     /// The hub's URLs, to name it in errors.
     hubs: String,
     /// The last revision the replica has applied, and how far behind the hub it was then.
-    applied: tokio::sync::watch::Sender<(u64, u64)>,
+    applied: replica::Progress,
 }
 
 impl EdgeKv {
@@ -90,7 +78,7 @@ impl EdgeKv {
     pub async fn follow(&self, cluster: &Cluster) {
         let shared = &self.shared;
         let _ = shared.hub.set(cluster.kv.clone());
-        let mut applied = match shared.replica.get(REPLICA_NAMESPACE, APPLIED_KEY).await {
+        let applied = match shared.replica.get(REPLICA_NAMESPACE, APPLIED_KEY).await {
             Ok(Some(entry)) => std::str::from_utf8(&entry.value)
                 .ok()
                 .and_then(|text| text.parse().ok())
@@ -101,56 +89,21 @@ impl EdgeKv {
                 0
             }
         };
-        shared.applied.send_replace((applied, 0));
-        // Said once when the hub is lost, and once when it is followed again.
-        let mut lost = false;
-        loop {
-            let watch = within("following KV", async {
-                cluster.kv.watch_all_from_revision(applied + 1).await
-            })
-            .await;
-            match watch {
-                Ok(watch) => {
-                    let mut batches = watch.ready_chunks(APPLY_BATCH);
-                    while let Some(batch) = batches.next().await {
-                        match self.apply(batch).await {
-                            Ok(Some(revision)) => applied = revision,
-                            Ok(None) => {}
-                            Err(e) => {
-                                tracing::warn!("lost the hub's KV: {e}");
-                                lost = true;
-                                break;
-                            }
-                        }
-                        if lost {
-                            tracing::info!("following the hub's KV again");
-                            lost = false;
-                        }
-                    }
-                }
-                Err(e) if !lost => {
-                    tracing::warn!("cannot follow the hub's KV: {e}");
-                    lost = true;
-                }
-                Err(_) => {}
-            }
-            tokio::time::sleep(FOLLOW_AGAIN_AFTER).await;
-        }
+        replica::follow(
+            &cluster.kv,
+            "KV",
+            &shared.applied,
+            applied,
+            |entries, last| self.apply(entries, last),
+        )
+        .await;
     }
 
-    /// Applies `batch`, in order, to the replica; the last revision applied.
-    async fn apply(
-        &self,
-        batch: Vec<Result<kv::Entry, kv::WatcherError>>,
-    ) -> Result<Option<u64>, String> {
+    /// Applies `entries`, in order, to the replica, with `last` as the revision applied.
+    async fn apply(&self, entries: Vec<kv::Entry>, last: u64) -> Result<(), String> {
         let replica = &self.shared.replica;
-        let mut writes = Vec::with_capacity(batch.len());
-        let mut last = None;
-        let mut lag = 0;
-        for entry in batch {
-            let entry = entry.map_err(|e| e.to_string())?;
-            last = Some(entry.revision);
-            lag = entry.delta;
+        let mut writes = Vec::with_capacity(entries.len() + 1);
+        for entry in entries {
             let Some((namespace, key)) = decode_key(&entry.key) else {
                 tracing::warn!("the hub's KV holds a key no Verge wrote: {}", entry.key);
                 continue;
@@ -166,9 +119,6 @@ impl EdgeKv {
                 kv::Operation::Delete | kv::Operation::Purge => replica.delete(&namespace, &key),
             });
         }
-        let Some(last) = last else {
-            return Ok(None);
-        };
         writes.push(replica.put(
             REPLICA_NAMESPACE,
             APPLIED_KEY,
@@ -182,8 +132,7 @@ impl EdgeKv {
         for outcome in futures_util::future::join_all(writes).await {
             outcome.map_err(|e| format!("the KV replica cannot be written: {e}"))?;
         }
-        self.shared.applied.send_replace((last, lag));
-        Ok(Some(last))
+        Ok(())
     }
 
     /// The hub's bucket, or the error a write meets before this PoP has joined.
@@ -213,15 +162,6 @@ impl Cluster {
     }
 }
 
-/// Waits until `applied` reaches `revision`, or [`OWN_WRITE_WAIT`] passes.
-async fn until_applied(mut applied: tokio::sync::watch::Receiver<(u64, u64)>, revision: u64) {
-    let _ = tokio::time::timeout(
-        OWN_WRITE_WAIT,
-        applied.wait_for(|(applied, _)| *applied >= revision),
-    )
-    .await;
-}
-
 fn hub_error(e: ClusterError) -> StorageError {
     StorageError::Backend(format!("KV write not stored: {e}"))
 }
@@ -241,7 +181,7 @@ impl KvStore for EdgeKv {
             let revision = within("a KV write", async { hub.put(&subject, value).await })
                 .await
                 .map_err(hub_error)?;
-            until_applied(applied, revision).await;
+            replica::until_applied(applied, revision).await;
             Ok(())
         })
     }
@@ -261,7 +201,7 @@ impl KvStore for EdgeKv {
             .await
             .map_err(hub_error)?;
             if let Some(marker) = marker {
-                until_applied(applied, marker.revision).await;
+                replica::until_applied(applied, marker.revision).await;
             }
             Ok(())
         })

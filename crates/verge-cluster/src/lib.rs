@@ -9,7 +9,8 @@
 //!   worker whose revisions are the worker's versions, and the uploaded code by digest;
 //! - [`kv`]: Workers KV, every namespace, of which each PoP keeps a replica to read;
 //! - [`purges`]: cache purges, which every PoP applies to its own cache;
-//! - [`d1`]: which PoP is each D1 database's primary, the one the others send its queries.
+//! - [`d1`]: which PoP is each D1 database's primary, the one the others send its queries;
+//! - [`r2`]: the index of every R2 bucket whose bytes are in a shared S3 bucket.
 //!
 //! And on core NATS, stored nowhere: [`tail`], the console lines of a tailed worker.
 //!
@@ -23,6 +24,8 @@ pub mod deploys;
 pub mod kv;
 pub mod pops;
 pub mod purges;
+pub mod r2;
+mod replica;
 pub mod tail;
 
 use async_nats::jetstream::{self, object_store};
@@ -35,6 +38,7 @@ pub use d1::EdgeSql;
 pub use deploys::{Change, Release};
 pub use kv::EdgeKv;
 pub use pops::PopReport;
+pub use r2::EdgeIndex;
 pub use tail::TailLine;
 
 /// How long joining may take before the hub counts as unreachable.
@@ -72,6 +76,7 @@ pub struct Cluster {
     code: object_store::ObjectStore,
     kv: Bucket,
     d1: Bucket,
+    r2: Bucket,
     jetstream: jetstream::Context,
     client: async_nats::Client,
 }
@@ -168,6 +173,12 @@ impl Cluster {
                 .await
         })
         .await?;
+        let r2 = within("opening the R2 index bucket", async {
+            jetstream
+                .create_or_update_key_value(r2::bucket(replicas))
+                .await
+        })
+        .await?;
         purges::open(&jetstream, replicas).await?;
         Ok(Self {
             pop: config.pop.clone(),
@@ -176,6 +187,7 @@ impl Cluster {
             code,
             kv,
             d1,
+            r2,
             jetstream,
             client,
         })

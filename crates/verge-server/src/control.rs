@@ -15,9 +15,9 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
-use verge_cluster::{Cluster, ClusterError, EdgeKv, EdgeSql};
+use verge_cluster::{Cluster, ClusterError, EdgeIndex, EdgeKv, EdgeSql};
 use verge_config::ClusterConfig;
-use verge_storage::CacheStore;
+use verge_storage::{CacheStore, IndexCopy};
 
 /// How often this PoP says it is alive.
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
@@ -40,6 +40,8 @@ pub struct ControlPlane {
     pub kv: Option<EdgeKv>,
     /// At a PoP, D1, which takes other PoPs' queries for the databases it is primary of.
     pub sql: Option<EdgeSql>,
+    /// At a PoP sharing R2's index, its log and this PoP's copy of the index.
+    pub r2: Option<(EdgeIndex, Arc<dyn IndexCopy>)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +99,7 @@ async fn run(
         metrics: plane.metrics.clone(),
         kv: plane.kv,
         sql: plane.sql,
+        r2: plane.r2,
         cache: stores.cache.clone(),
         purges_mark: releases.data_dir().join("cluster").join("purges-applied"),
     };
@@ -136,14 +139,16 @@ struct Followed {
     kv: Option<EdgeKv>,
     /// D1, which answers other PoPs' queries.
     sql: Option<EdgeSql>,
+    /// R2's shared index and this PoP's copy of it.
+    r2: Option<(EdgeIndex, Arc<dyn IndexCopy>)>,
     /// The cache that the cluster's purges empty, and where the last one applied is noted.
     cache: Option<Arc<dyn CacheStore>>,
     purges_mark: PathBuf,
 }
 
 /// This PoP has joined its hub: from now on it sends heartbeats, follows the deploys and the
-/// purges, feeds its KV replica, answers D1 queries for its databases, and forwards console
-/// lines to tails elsewhere.
+/// purges, feeds its copies of KV and of R2's index, answers D1 queries for its databases, and
+/// forwards console lines to tails elsewhere.
 fn joined(releases: &Rc<Releases>, followed: &Followed, cluster: Arc<Cluster>) {
     releases.joined(cluster.clone());
     tokio::task::spawn_local(crate::tail::forward_to_cluster(
@@ -162,6 +167,10 @@ fn joined(releases: &Rc<Releases>, followed: &Followed, cluster: Arc<Cluster>) {
     if let Some(sql) = followed.sql.clone() {
         let cluster = cluster.clone();
         tokio::task::spawn_local(async move { sql.serve(&cluster).await });
+    }
+    if let Some((index, copy)) = followed.r2.clone() {
+        let cluster = cluster.clone();
+        tokio::task::spawn_local(async move { index.follow(&cluster, copy).await });
     }
     if let Some(cache) = followed.cache.clone() {
         let (cluster, mark) = (cluster.clone(), followed.purges_mark.clone());

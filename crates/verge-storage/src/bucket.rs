@@ -226,6 +226,31 @@ pub trait BucketStore: Send + Sync {
     fn abort_multipart(&self, bucket: &str, key: &str, upload_id: &str) -> StorageFuture<()>;
 }
 
+/// One change to the index of buckets whose index is shared by several servers (a cluster):
+/// `key` of `bucket` now names `object`, whose bytes are the blob named beside it in the shared
+/// byte store — or names nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexChange {
+    pub bucket: String,
+    pub key: String,
+    pub object: Option<(ObjectInfo, String)>,
+}
+
+/// The log through which a shared index changes: every server applies its changes, in its
+/// order, to its own copy of the index.
+pub trait IndexLog: Send + Sync {
+    /// Records `change`; resolves once this server's own index has it.
+    fn record(&self, change: IndexChange) -> StorageFuture<()>;
+}
+
+/// A server's own copy of a shared index, to which the log's changes are applied.
+pub trait IndexCopy: Send + Sync {
+    /// The last revision of the log applied; 0 before the first.
+    fn applied_revision(&self) -> StorageFuture<u64>;
+    /// Applies `changes` in order and notes `revision` as applied, together.
+    fn apply(&self, changes: Vec<IndexChange>, revision: u64) -> StorageFuture<()>;
+}
+
 /// Checks a key against R2's rules: not empty, at most 1024 bytes.
 pub fn check_r2_key(key: &str) -> Result<(), StorageError> {
     if key.is_empty() || key.len() > r2_limits::KEY_BYTES {

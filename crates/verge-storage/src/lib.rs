@@ -5,8 +5,8 @@
 mod bucket;
 
 pub use bucket::{
-    check_r2_key, r2_limits, BucketStore, ByteStream, Conditions, GetOutcome, ListOptions,
-    NewObject, ObjectInfo, ObjectPage, ObjectRange, UploadedPart,
+    check_r2_key, r2_limits, BucketStore, ByteStream, Conditions, GetOutcome, IndexChange,
+    IndexCopy, IndexLog, ListOptions, NewObject, ObjectInfo, ObjectPage, ObjectRange, UploadedPart,
 };
 
 use bytes::Bytes;

@@ -3,6 +3,8 @@
 // Each test crate uses a different subset of these helpers.
 #![allow(dead_code)]
 
+pub mod s3;
+
 use std::io::{BufRead, BufReader, Read};
 
 use std::path::{Path, PathBuf};

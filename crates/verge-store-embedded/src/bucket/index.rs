@@ -18,6 +18,7 @@ CREATE TABLE IF NOT EXISTS uploads (
   upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL,
   http_metadata TEXT NOT NULL, custom_metadata TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS replica (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS parts (
   upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, blob TEXT NOT NULL,
   size INTEGER NOT NULL, etag TEXT NOT NULL,

@@ -25,8 +25,9 @@ use rusqlite::{params, Connection, OptionalExtension as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use verge_storage::{
-    r2_limits, unix_now_ms as now_ms, BucketStore, ByteStream, Conditions, GetOutcome, ListOptions,
-    NewObject, ObjectInfo, ObjectPage, ObjectRange, StorageError, StorageFuture, UploadedPart,
+    r2_limits, unix_now_ms as now_ms, BucketStore, ByteStream, Conditions, GetOutcome, IndexChange,
+    IndexCopy, IndexLog, ListOptions, NewObject, ObjectInfo, ObjectPage, ObjectRange, StorageError,
+    StorageFuture, UploadedPart,
 };
 
 /// How a file is written: in chunks of this many bytes, at most this many chunks at once — the
@@ -34,6 +35,10 @@ use verge_storage::{
 const WRITE_CHUNK_BYTES: usize = 1024 * 1024;
 const S3_PART_BYTES: usize = 5 * 1024 * 1024;
 const WRITES_IN_FLIGHT: usize = 2;
+
+/// How long the bytes an object had stay after a shared index replaces it: the other servers'
+/// copies of the index may point at them until they apply the change.
+const SHARED_BLOB_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The buckets whose index is in one directory (`index.sqlite3`).
 #[derive(Clone)]
@@ -49,6 +54,8 @@ struct Inner {
     /// The size of each part the bytes are written in.
     chunk_bytes: usize,
     index: Mutex<Connection>,
+    /// The log every change to the objects goes through when the index is shared.
+    log: Option<Arc<dyn IndexLog>>,
 }
 
 /// Where objects' bytes go.
@@ -84,6 +91,26 @@ impl ObjectBuckets {
 
     /// The buckets whose index is in `dir` (created if need be) and whose bytes go to `blobs`.
     pub fn open_with(dir: &Path, blobs: Blobs) -> Result<Self, StorageError> {
+        Self::open_inner(dir, blobs, None)
+    }
+
+    /// Buckets shared by several servers: the bytes in `blobs` (which they share), and the
+    /// index in `dir` a copy, changed only by what its [`IndexCopy`] side is given from `log`,
+    /// through which every write goes. Reads and lists are the copy's; a conditional write is
+    /// judged by it, so two servers may both pass the same condition at once.
+    pub fn open_shared(
+        dir: &Path,
+        blobs: Blobs,
+        log: Arc<dyn IndexLog>,
+    ) -> Result<Self, StorageError> {
+        Self::open_inner(dir, blobs, Some(log))
+    }
+
+    fn open_inner(
+        dir: &Path,
+        blobs: Blobs,
+        log: Option<Arc<dyn IndexLog>>,
+    ) -> Result<Self, StorageError> {
         let files = if blobs == Blobs::Local {
             dir.join("blobs")
         } else {
@@ -127,8 +154,114 @@ impl ObjectBuckets {
                 local,
                 chunk_bytes,
                 index: Mutex::new(index),
+                log,
             }),
         })
+    }
+
+    /// Applies `changes` of the shared index to this copy, in order, and notes `revision` as
+    /// the last applied — all in one transaction.
+    async fn apply_changes(
+        &self,
+        changes: Vec<IndexChange>,
+        revision: u64,
+    ) -> Result<(), StorageError> {
+        self.index(move |index| {
+            let tx = index.transaction().map_err(backend)?;
+            for change in &changes {
+                match &change.object {
+                    Some((info, blob)) => upsert(&tx, &change.bucket, info, blob),
+                    None => tx
+                        .execute(
+                            "DELETE FROM objects WHERE bucket = ?1 AND key = ?2",
+                            params![change.bucket, change.key],
+                        )
+                        .map(drop),
+                }
+                .map_err(backend)?;
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO replica (name, value) VALUES ('revision', ?1)",
+                [revision],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    /// The last revision of the shared index this copy has applied; 0 before the first.
+    async fn revision_applied(&self) -> Result<u64, StorageError> {
+        self.index(|index| {
+            index
+                .query_row(
+                    "SELECT value FROM replica WHERE name = 'revision'",
+                    [],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map(Option::unwrap_or_default)
+                .map_err(backend)
+        })
+        .await
+    }
+
+    /// Points `key` of `bucket` at `object` (or at nothing) if `holds` accepts the object it
+    /// names now; the blob it named before (if any), or `None` when `holds` refused. With a
+    /// shared index the change goes through its log, and the blob it replaces is removed a
+    /// while later, once every server's copy has moved on.
+    async fn repoint(
+        &self,
+        bucket: &str,
+        key: &str,
+        object: Option<(ObjectInfo, String)>,
+        holds: impl FnOnce(Option<&ObjectInfo>) -> bool + Send + 'static,
+    ) -> Result<Option<Option<String>>, StorageError> {
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        let Some(log) = &self.inner.log else {
+            return self
+                .index(move |index| {
+                    let tx = index.transaction().map_err(backend)?;
+                    let current = object_row(&tx, &bucket, &key).map_err(backend)?;
+                    if !holds(current.as_ref().map(|row| &row.info)) {
+                        return Ok(None);
+                    }
+                    match &object {
+                        Some((info, blob)) => upsert(&tx, &bucket, info, blob),
+                        None => tx
+                            .execute(
+                                "DELETE FROM objects WHERE bucket = ?1 AND key = ?2",
+                                params![bucket, key],
+                            )
+                            .map(drop),
+                    }
+                    .map_err(backend)?;
+                    tx.commit().map_err(backend)?;
+                    Ok(Some(current.map(|row| row.blob)))
+                })
+                .await;
+        };
+        let current = self.head_row(&bucket, &key).await?;
+        if !holds(current.as_ref().map(|row| &row.info)) {
+            return Ok(None);
+        }
+        if current.is_none() && object.is_none() {
+            return Ok(Some(None));
+        }
+        log.record(IndexChange {
+            bucket,
+            key,
+            object,
+        })
+        .await?;
+        if let Some(old) = current.map(|row| row.blob) {
+            let this = self.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(SHARED_BLOB_GRACE).await;
+                this.remove_blobs(vec![old]).await;
+            });
+        }
+        Ok(Some(None))
     }
 
     /// Runs `work` on the index, on the blocking pool.
@@ -311,19 +444,11 @@ impl ObjectBuckets {
             custom_metadata: object.custom_metadata,
             checksums,
         };
-        let (bucket, name) = (bucket.to_owned(), blob.name);
-        let stored = info.clone();
-        let new_blob = name.clone();
+        let new_blob = blob.name;
+        let object = Some((info.clone(), new_blob.clone()));
         let replaced = self
-            .index(move |index| {
-                let tx = index.transaction().map_err(backend)?;
-                let current = object_row(&tx, &bucket, &stored.key).map_err(backend)?;
-                if !only_if.hold_for(current.as_ref().map(|row| &row.info)) {
-                    return Ok(None);
-                }
-                upsert(&tx, &bucket, &stored, &name).map_err(backend)?;
-                tx.commit().map_err(backend)?;
-                Ok(Some(current.map(|row| row.blob)))
+            .repoint(bucket, key, object, move |current| {
+                only_if.hold_for(current)
             })
             .await;
         match replaced {
@@ -335,6 +460,8 @@ impl ObjectBuckets {
                 self.remove_blobs(vec![new_blob]).await;
                 Ok(None)
             }
+            // A shared index's log may have recorded what it reports as failed: the bytes stay.
+            Err(error) if self.inner.log.is_some() => Err(error),
             Err(error) => {
                 self.remove_blobs(vec![new_blob]).await;
                 Err(error)
@@ -343,6 +470,12 @@ impl ObjectBuckets {
     }
 
     async fn delete_objects(&self, bucket: &str, keys: Vec<String>) -> Result<(), StorageError> {
+        if self.inner.log.is_some() {
+            for key in keys {
+                self.repoint(bucket, &key, None, |_| true).await?;
+            }
+            return Ok(());
+        }
         let bucket = bucket.to_owned();
         let removed = self
             .index(move |index| {
@@ -472,6 +605,26 @@ impl ObjectBuckets {
             checksums: "{}".into(),
         };
         let upload = upload_key(bucket, key, upload_id);
+        if self.inner.log.is_some() {
+            // The object through the shared index, then the upload, which is this server's.
+            let object = Some((info.clone(), blob.name.clone()));
+            let old = self.repoint(bucket, key, object, |_| true).await?;
+            let parts = self
+                .index(move |index| {
+                    let tx = index.transaction().map_err(backend)?;
+                    let parts = upload_parts(&tx, &upload.2).map_err(backend)?;
+                    forget_upload(&tx, &upload.2).map_err(backend)?;
+                    tx.commit().map_err(backend)?;
+                    Ok(parts.into_iter().map(|part| part.blob).collect())
+                })
+                .await?;
+            self.remove_blobs(parts).await;
+            debug_assert!(
+                old.flatten().is_none(),
+                "repoint removes what it replaced itself"
+            );
+            return Ok(info);
+        }
         let (stored_info, name) = (info.clone(), blob.name.clone());
         let replaced = self
             .index(move |index| {
@@ -520,6 +673,18 @@ impl ObjectBuckets {
             .await?;
         self.remove_blobs(removed).await;
         Ok(())
+    }
+}
+
+impl IndexCopy for ObjectBuckets {
+    fn applied_revision(&self) -> StorageFuture<u64> {
+        let this = self.clone();
+        Box::pin(async move { this.revision_applied().await })
+    }
+
+    fn apply(&self, changes: Vec<IndexChange>, revision: u64) -> StorageFuture<()> {
+        let this = self.clone();
+        Box::pin(async move { this.apply_changes(changes, revision).await })
     }
 }
 
