@@ -11,6 +11,8 @@
   p50 and p99 of the time until the last one does.
 - KV read latency: a worker's KV get, one request at a time (--reads, default 2000), at a PoP and
   at a single `verge serve` without [cluster], side by side: p50 and p99 and their ratio.
+- A late PoP: one more PoP started after the deploys; the time from its start (and from its
+  Ready line) until it serves the last deploy.
 - Catch-up: one PoP is stopped (SIGSTOP) for --outage seconds (default 30) while the others
   write --catch-up-writes keys (default 10,000); from its SIGCONT, the time until it reads the
   last of them.
@@ -109,6 +111,7 @@ class Pop:
             if hub:
                 f.write(f'[cluster]\nnats = ["{hub}"]\npop = "{self.name}"\n'
                         f'user = "{HUB_USER}"\npassword = "{HUB_PASSWORD}"\n')
+        self.started = time.perf_counter()
         self.process = subprocess.Popen([VERGE, "serve", "--config", config],
                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         for line in self.process.stdout:
@@ -116,9 +119,11 @@ class Pop:
                 break
         else:
             sys.exit(f"{self.name} did not start")
+        self.ready = time.perf_counter()
         threading.Thread(target=self.process.stdout.read, daemon=True).start()
 
     def deploy(self, body):
+        """Deploys worker `hello`, answering `body`."""
         script = f"export default {{ fetch: () => new Response({json.dumps(body)}) }};\n"
         config = 'name = "hello"\nmain = "index.js"\nroutes = ["hello.test/*"]\n'
         self.deploy_files("hello", {"wrangler.toml": config, "index.js": script})
@@ -163,7 +168,7 @@ def percentile(values, fraction):
 
 
 def deploy_fan_out(pops, deploys):
-    last_pop, every_pop = [], []
+    last_pop, every_pop, last_body = [], [], None
     for i in range(deploys):
         body = f"version {i} {time.time()}"
         pops[i % len(pops)].deploy(body)
@@ -179,7 +184,19 @@ def deploy_fan_out(pops, deploys):
             sys.exit(f"deploy {i} did not reach {missing} within 10 s")
         last_pop.append(max(arrivals.values()) * 1000)
         every_pop.extend(value * 1000 for value in arrivals.values())
-    return last_pop, every_pop
+        last_body = body
+    return last_pop, every_pop, last_body
+
+
+def late_joiner(index, hub, root, body):
+    """A PoP started after the deploys: seconds from its start, and from its Ready line, until
+    it serves the last one."""
+    pop = Pop(index, hub, root)
+    arrivals = {}
+    pop.wait_for(body, pop.started, arrivals)
+    if not arrivals:
+        sys.exit("the late PoP did not serve the last deploy within 10 s")
+    return pop, arrivals[pop.name], arrivals[pop.name] - (pop.ready - pop.started)
 
 
 def kv_put(connection, key, value):
@@ -270,11 +287,13 @@ def main():
         sys.exit("build first: cargo build --release")
     with tempfile.TemporaryDirectory() as root:
         hub, url = start_hub(os.path.join(root, "hub"))
-        pops, single = [], None
+        pops, single, extra = [], None, []
         try:
             pops = [Pop(i, url, root) for i in range(args.pops)]
             single = Pop(args.pops, None, root)
-            last_pop, every_pop = deploy_fan_out(pops, args.deploys)
+            last_pop, every_pop, last_body = deploy_fan_out(pops, args.deploys)
+            late, late_from_start, late_from_ready = late_joiner(args.pops + 1, url, root, last_body)
+            extra.append(late)
             pops[0].deploy_kv_worker()
             single.deploy_kv_worker()
             for pop in pops:
@@ -285,7 +304,7 @@ def main():
             alone = read_latencies(single, args.reads)
             caught_up, written = catch_up(pops, args.outage, args.catch_up_writes)
         finally:
-            for pop in pops + ([single] if single else []):
+            for pop in pops + extra + ([single] if single else []):
                 stop(pop.process)
             stop(hub)
     print(f"{args.pops} PoPs on 127.0.0.2-{1 + args.pops}, one hub node; ms unless said")
@@ -299,6 +318,8 @@ def main():
           f"{statistics.median(at_pop):.3f} | {percentile(at_pop, 0.99):.3f} |")
     print(f"| KV read on one machine, no cluster ({args.reads} gets; p99) | "
           f"{statistics.median(alone):.3f} | {percentile(alone, 0.99):.3f} |")
+    print(f"A PoP started after the deploys serves the last {late_from_start * 1000:.0f} ms after "
+          f"its process starts ({late_from_ready * 1000:.0f} ms after its Ready line)")
     print(f"KV read at a PoP ÷ one machine: {statistics.median(at_pop) / statistics.median(alone):.2f}× (p50)")
     print(f"Catch-up: a PoP stopped for {args.outage:.0f} s while {args.catch_up_writes} keys were written "
           f"(in {written:.1f} s) reads the last {caught_up * 1000:.0f} ms after it resumes")

@@ -677,9 +677,12 @@ fn kv_is_written_at_any_pop_and_read_at_every_pop() {
         );
         String::from_utf8(output.stdout).unwrap()
     };
+    // Its expiration and metadata reach every PoP with it.
+    let expiration = verge_storage::unix_now() + 3600;
+    let put = ["put", "from cli", "typed", "--metadata", "{\"by\":\"cli\"}"];
     verge_kv(
         &mel,
-        &["put", "from cli", "typed", "--metadata", "{\"by\":\"cli\"}"],
+        &[&put[..], &["--expiration", &expiration.to_string()]].concat(),
     );
     assert!(all_read(
         &every,
@@ -690,10 +693,12 @@ fn kv_is_written_at_any_pop_and_read_at_every_pop() {
     assert_eq!(verge_kv(&syd, &["get", "from cli"]), "typed");
     let listed: serde_json::Value =
         serde_json::from_str(&verge_kv(&fra, &["list", "--prefix", "from"])).unwrap();
-    assert_eq!(
-        listed,
-        serde_json::json!([{ "name": "from cli", "metadata": { "by": "cli" } }])
-    );
+    let expected = serde_json::json!([{
+        "name": "from cli",
+        "expiration": expiration,
+        "metadata": { "by": "cli" },
+    }]);
+    assert_eq!(listed, expected);
     verge_kv(&syd, &["delete", "from cli"]);
     assert!(all_read(
         &every,
