@@ -3,6 +3,7 @@
 //! `--persist-to`), and cannot be open in a running server at the same time. With `--server`,
 //! a running `verge serve`'s KV instead, through its admin API (at a PoP, the cluster's KV).
 
+use crate::secret::{admin_request, refusal};
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use std::io::Write as _;
@@ -111,7 +112,7 @@ impl Store {
                 if let Some(metadata) = &entry.metadata {
                     url.push_str(&format!("metadata={}", encode(metadata)));
                 }
-                admin_request("PUT", &url, token, entry.value.to_vec()).map(drop)
+                admin_call("PUT", &url, token, entry.value.to_vec()).map(drop)
             }
         }
     }
@@ -124,10 +125,10 @@ impl Store {
                 .map(|entry| entry.value.to_vec())),
             Self::Remote { base, token } => {
                 let url = format!("{base}values/{}", encode(key));
-                match admin_request("GET", &url, token, Vec::new()) {
-                    Ok(bytes) => Ok(Some(bytes)),
-                    Err(e) if e.to_string().contains("(404)") => Ok(None),
-                    Err(e) => Err(e),
+                match admin_request("GET", &url, token, Vec::new())? {
+                    (200, bytes) => Ok(Some(bytes)),
+                    (404, _) => Ok(None),
+                    (status, bytes) => anyhow::bail!("{}", refusal(status, &bytes)),
                 }
             }
         }
@@ -138,7 +139,7 @@ impl Store {
             Self::Local(store) => Ok(store.delete(namespace, key).await?),
             Self::Remote { base, token } => {
                 let url = format!("{base}values/{}", encode(key));
-                admin_request("DELETE", &url, token, Vec::new()).map(drop)
+                admin_call("DELETE", &url, token, Vec::new()).map(drop)
             }
         }
     }
@@ -175,7 +176,7 @@ impl Store {
                 if let Some(cursor) = cursor {
                     url.push_str(&format!("&cursor={}", encode(cursor)));
                 }
-                let bytes = admin_request("GET", &url, token, Vec::new())?;
+                let bytes = admin_call("GET", &url, token, Vec::new())?;
                 let page: serde_json::Value =
                     serde_json::from_slice(&bytes).context("the server's key list is not JSON")?;
                 let keys = page["keys"].as_array().cloned().unwrap_or_default();
@@ -198,28 +199,11 @@ fn encode(text: &str) -> String {
 }
 
 /// Calls the admin API; the body of a success, or an error with the server's message.
-fn admin_request(method: &str, url: &str, token: &str, body: Vec<u8>) -> anyhow::Result<Vec<u8>> {
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    let request = ureq::http::Request::builder()
-        .method(method)
-        .uri(url)
-        .header("authorization", format!("Bearer {token}"))
-        .body(body)?;
-    let mut response = agent
-        .run(request)
-        .with_context(|| format!("cannot reach {url}"))?;
-    let status = response.status().as_u16();
-    let bytes = response.body_mut().read_to_vec().unwrap_or_default();
-    if status != 200 {
-        let reply: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-        let text = String::from_utf8_lossy(&bytes);
-        let message = reply["error"].as_str().unwrap_or(&text);
-        anyhow::bail!("the server refused ({status}): {message}");
+fn admin_call(method: &str, url: &str, token: &str, body: Vec<u8>) -> anyhow::Result<Vec<u8>> {
+    match admin_request(method, url, token, body)? {
+        (200, bytes) => Ok(bytes),
+        (status, bytes) => anyhow::bail!("{}", refusal(status, &bytes)),
     }
-    Ok(bytes)
 }
 
 impl Target {

@@ -83,6 +83,21 @@ pub fn call_admin(
     token: &str,
     body: Option<String>,
 ) -> anyhow::Result<serde_json::Value> {
+    let body = body.map(String::into_bytes).unwrap_or_default();
+    let (status, bytes) = admin_request(method, url, token, body)?;
+    if status != 200 {
+        anyhow::bail!("{}", refusal(status, &bytes));
+    }
+    Ok(serde_json::from_slice(&bytes).unwrap_or_default())
+}
+
+/// Calls the admin API; its status and body, whatever the status.
+pub fn admin_request(
+    method: &str,
+    url: &str,
+    token: &str,
+    body: Vec<u8>,
+) -> anyhow::Result<(u16, Vec<u8>)> {
     let agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
@@ -92,18 +107,24 @@ pub fn call_admin(
         .uri(url)
         .header("authorization", format!("Bearer {token}"))
         .header("content-type", "application/json")
-        .body(body.unwrap_or_default())?;
+        .body(body)?;
     let mut response = agent
         .run(request)
         .with_context(|| format!("cannot reach {url}"))?;
     let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().unwrap_or_default();
-    let reply: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-    if status != 200 {
-        let message = reply["error"].as_str().unwrap_or(text.as_str());
-        anyhow::bail!("the server refused ({status}): {message}");
-    }
-    Ok(reply)
+    let bytes = response
+        .body_mut()
+        .read_to_vec()
+        .with_context(|| format!("the answer from {url} was cut off"))?;
+    Ok((status, bytes))
+}
+
+/// What the server said refusing a call: its `error`, or its whole answer.
+pub fn refusal(status: u16, answer: &[u8]) -> String {
+    let reply: serde_json::Value = serde_json::from_slice(answer).unwrap_or_default();
+    let text = String::from_utf8_lossy(answer);
+    let message = reply["error"].as_str().unwrap_or(&text);
+    format!("the server refused ({status}): {message}")
 }
 
 pub fn run(args: SecretArgs) -> anyhow::Result<()> {

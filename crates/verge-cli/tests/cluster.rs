@@ -564,6 +564,12 @@ export default {
 impl Pop {
     /// Deploys the KV worker, on kv.test.
     fn deploy_kv_worker(&self) {
+        let (status, reply) = self.try_deploy_kv_worker();
+        assert_eq!(status, 200, "{reply}");
+    }
+
+    /// Deploys the KV worker; the admin API's status and answer.
+    fn try_deploy_kv_worker(&self) -> (u16, serde_json::Value) {
         use base64::Engine as _;
         let encode = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
         let config = "name = \"store\"\nmain = \"index.js\"\nroutes = [\"kv.test/*\"]\n\
@@ -572,8 +578,7 @@ impl Pop {
             "config_file": "wrangler.toml",
             "files": { "wrangler.toml": encode(config), "index.js": encode(KV_WORKER) },
         });
-        let (status, reply) = self.admin("PUT", "/workers/store", &upload.to_string());
-        assert_eq!(status, 200, "{reply}");
+        self.admin("PUT", "/workers/store", &upload.to_string())
     }
 
     /// A request to the KV worker: its status and body.
@@ -765,7 +770,7 @@ fn a_cache_purge_at_one_pop_reaches_every_pop() {
     use base64::Engine as _;
     let hub = Hub::start();
     let syd = Pop::start("syd", "127.0.0.2", &hub);
-    let fra = Pop::start("fra", "127.0.0.3", &hub);
+    let mut fra = Pop::start("fra", "127.0.0.3", &hub);
     let every = [&syd, &fra];
     let encode = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
     let config = "name = \"cached\"\nmain = \"index.js\"\nroutes = [\"cache.test/*\"]\n";
@@ -793,6 +798,25 @@ fn a_cache_purge_at_one_pop_reaches_every_pop() {
         assert_eq!(get(pop, "/blog/a"), "hit");
         assert_eq!(get(pop, "/other"), "hit");
     }
+
+    // A PoP away (killed) when a purge is made, even its first, applies it on its return: its
+    // cache is on disk.
+    assert_eq!(get(&fra, "/kept"), "miss");
+    assert_eq!(get(&fra, "/kept"), "hit");
+    fra.kill();
+    let (status, reply) = syd.admin(
+        "POST",
+        "/cache/purge",
+        r#"{"files": ["http://cache.test/kept"]}"#,
+    );
+    assert_eq!(status, 200, "{reply}");
+    fra.restart();
+    let purged = wait_until(REACHES_EVERY_POP, || get(&fra, "/kept") == "miss");
+    assert!(
+        purged,
+        "a purge made while the PoP was away did not reach it"
+    );
+    let every = [&syd, &fra];
 
     // A purge by prefix at one PoP empties what it names at every PoP, and nothing else.
     let output = verge()
@@ -826,12 +850,11 @@ fn losing_one_hub_node_of_three_loses_no_acknowledged_write() {
     let mut nodes = Hub::three_nodes();
     let syd = Pop::start_on_nodes("syd", "127.0.0.2", &nodes);
     let fra = Pop::start_on_nodes("fra", "127.0.0.3", &nodes);
-    // A fresh NATS cluster elects its JetStream leader first: deploys work once it has.
+    // A fresh NATS cluster elects its JetStream leaders first: deploys work once it has.
     let deployed = wait_until(Duration::from_secs(60), || {
-        syd.admin("GET", "/cluster", "").0 == 200
+        syd.try_deploy_kv_worker().0 == 200
     });
-    assert!(deployed, "the PoP did not join the three nodes");
-    syd.deploy_kv_worker();
+    assert!(deployed, "{}", syd.try_deploy_kv_worker().1);
     assert!(wait_until(REACHES_EVERY_POP, || [&syd, &fra]
         .iter()
         .all(|pop| pop.kv("GET", "/none", "").0 == 200)));

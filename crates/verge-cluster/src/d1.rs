@@ -1,19 +1,21 @@
 //! D1 across PoPs, in D1's own model: each database has one primary PoP, which holds it in its
 //! own SQLite store, and every other PoP sends it the queries over NATS request/reply.
 //!
-//! The primary is `[cluster] d1_primaries` in verge.toml if that names one, else the first PoP to
-//! use the database, as recorded (created once, atomically) in the hub's KV bucket
-//! [`D1_BUCKET`]. Errors stay D1's: a statement the primary refuses comes back as the same
-//! refusal. A primary that cannot be reached fails the query within [`QUERY_TIMEOUT`], naming
-//! it, rather than hanging the request.
+//! The primary is recorded once, atomically, in the hub's KV bucket [`D1_BUCKET`]: the PoP
+//! `[cluster] d1_primaries` in verge.toml names, else the first PoP to use the database. Errors
+//! stay D1's: a statement the primary refuses comes back as the same refusal. A primary that
+//! cannot be reached fails the query at once (no one takes it) or within [`QUERY_TIMEOUT`]
+//! (which does not tell whether a write ran), naming it, rather than hanging the request. A
+//! PoP learns a primary from the hub, so one restarted while the hub is away serves none.
 
+use crate::replica::{encode_key, HubSlot};
 use crate::{within, Cluster};
 use async_nats::jetstream::kv;
 use base64::Engine as _;
 use bytes::Bytes;
 use futures_util::StreamExt as _;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use verge_storage::{SqlOutcome, SqlQuery, SqlStore, SqlValue, StorageError, StorageFuture};
 
@@ -47,11 +49,9 @@ pub struct EdgeSql {
 struct Shared {
     local: Arc<dyn SqlStore>,
     pop: String,
-    hubs: String,
     /// Primaries named in verge.toml, by database.
     configured: BTreeMap<String, String>,
-    /// The hub's registry of primaries and the client to reach them, once joined.
-    hub: OnceLock<(kv::Store, async_nats::Client)>,
+    hub: HubSlot,
     /// Primaries learnt from the hub, by database: a primary never changes once recorded.
     learnt: Mutex<HashMap<String, String>>,
 }
@@ -68,9 +68,8 @@ impl EdgeSql {
             shared: Arc::new(Shared {
                 local,
                 pop: pop.to_owned(),
-                hubs,
                 configured,
-                hub: OnceLock::new(),
+                hub: HubSlot::new(hubs),
                 learnt: Mutex::default(),
             }),
         }
@@ -78,11 +77,8 @@ impl EdgeSql {
 
     /// Answers the queries other PoPs send for the databases this PoP is primary of, for as
     /// long as the server runs.
-    pub async fn serve(&self, cluster: &Cluster) {
-        let _ = self
-            .shared
-            .hub
-            .set((cluster.d1.clone(), cluster.client.clone()));
+    pub async fn serve(&self, cluster: Arc<Cluster>) {
+        self.shared.hub.join(cluster.clone());
         let subject = queries_subject(&self.shared.pop);
         loop {
             match cluster.client.subscribe(subject.clone()).await {
@@ -104,29 +100,27 @@ impl EdgeSql {
         }
     }
 
-    /// The PoP that holds `database`: as configured, as learnt, or as the hub records it (this
-    /// PoP, if no other claimed it first).
+    /// The PoP that holds `database`, as the hub records it: the one verge.toml names, else
+    /// this PoP if no other claimed it first. A configured primary the hub records otherwise
+    /// is an error, not a second primary.
     async fn primary(&self, database: &str) -> Result<String, StorageError> {
         let shared = &self.shared;
-        if let Some(pop) = shared.configured.get(database) {
-            return Ok(pop.clone());
-        }
         if let Some(pop) = lock(&shared.learnt).get(database) {
             return Ok(pop.clone());
         }
-        let Some((registry, _)) = shared.hub.get() else {
-            return Err(StorageError::Backend(format!(
-                "D1 database {database}: the cluster's hub at {} cannot be reached to find its \
-                 primary PoP",
-                shared.hubs
-            )));
-        };
-        let key = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(database);
-        let pop = within("finding a D1 database's primary", async {
-            match registry.create(&key, shared.pop.clone().into()).await {
-                Ok(_) => Ok(shared.pop.clone()),
+        let failed =
+            |cause: String| StorageError::Backend(format!("D1 database {database}: {cause}"));
+        let hub = shared
+            .hub
+            .get("finding its primary PoP")
+            .map_err(|e| failed(e.to_string()))?;
+        let claim = shared.configured.get(database).unwrap_or(&shared.pop);
+        let key = encode_key("d1", database);
+        let recorded = within("finding a D1 database's primary", async {
+            match hub.d1.create(&key, claim.clone().into()).await {
+                Ok(_) => Ok(claim.clone()),
                 Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
-                    let recorded = registry.get(&key).await.map_err(|e| e.to_string())?;
+                    let recorded = hub.d1.get(&key).await.map_err(|e| e.to_string())?;
                     let recorded = recorded.ok_or("the record vanished")?;
                     String::from_utf8(recorded.to_vec()).map_err(|e| e.to_string())
                 }
@@ -134,9 +128,16 @@ impl EdgeSql {
             }
         })
         .await
-        .map_err(|e| StorageError::Backend(format!("D1 database {database}: {e}")))?;
-        lock(&shared.learnt).insert(database.to_owned(), pop.clone());
-        Ok(pop)
+        .map_err(|e| failed(e.to_string()))?;
+        if let Some(configured) = shared.configured.get(database) {
+            if *configured != recorded {
+                return Err(failed(format!(
+                    "verge.toml names PoP {configured} its primary, but the hub records {recorded}"
+                )));
+            }
+        }
+        lock(&shared.learnt).insert(database.to_owned(), recorded.clone());
+        Ok(recorded)
     }
 
     /// Runs `request` on `database`'s primary: here, or at the PoP that holds it.
@@ -147,7 +148,8 @@ impl EdgeSql {
             if primary == this.shared.pop {
                 return match request {
                     Request::Batch { queries, .. } => {
-                        let queries = queries.into_iter().map(SqlQuery::from).collect();
+                        let queries = queries.into_iter().map(SqlQuery::try_from);
+                        let queries = queries.collect::<Result<_, _>>()?;
                         this.shared.local.batch(&database, queries).await
                     }
                     Request::Exec { script, .. } => {
@@ -161,11 +163,15 @@ impl EdgeSql {
                      {cause}"
                 ))
             };
-            let Some((_, client)) = this.shared.hub.get() else {
-                return Err(unreachable("this PoP has not reached the hub".into()));
-            };
+            let hub = this
+                .shared
+                .hub
+                .get("D1 queries")
+                .map_err(|e| unreachable(e.to_string()))?;
             let payload = serde_json::to_vec(&request).map_err(|e| unreachable(e.to_string()))?;
-            let asked = client.request(queries_subject(&primary), payload.into());
+            let asked = hub
+                .client
+                .request(queries_subject(&primary), payload.into());
             let answer = match tokio::time::timeout(QUERY_TIMEOUT, asked).await {
                 Ok(Ok(answer)) => answer,
                 Ok(Err(e)) => return Err(unreachable(e.to_string())),
@@ -173,7 +179,7 @@ impl EdgeSql {
             };
             match serde_json::from_slice::<Reply>(&answer.payload) {
                 Ok(Reply::Done(outcomes)) => {
-                    Ok(outcomes.into_iter().map(SqlOutcome::from).collect())
+                    outcomes.into_iter().map(SqlOutcome::try_from).collect()
                 }
                 Ok(Reply::Failed(failure)) => Err(failure.into()),
                 Err(e) => Err(unreachable(format!("its answer is not one: {e}"))),
@@ -211,8 +217,10 @@ impl SqlStore for EdgeSql {
 async fn answer(local: &dyn SqlStore, payload: &[u8]) -> Bytes {
     let outcome = match serde_json::from_slice::<Request>(payload) {
         Ok(Request::Batch { database, queries }) => {
-            let queries = queries.into_iter().map(SqlQuery::from).collect();
-            local.batch(&database, queries).await
+            match queries.into_iter().map(SqlQuery::try_from).collect() {
+                Ok(queries) => local.batch(&database, queries).await,
+                Err(e) => Err(e),
+            }
         }
         Ok(Request::Exec { database, script }) => local.exec(&database, &script).await,
         Err(e) => Err(StorageError::Invalid(format!("not a D1 request: {e}"))),
@@ -299,18 +307,25 @@ impl From<SqlValue> for WireValue {
     }
 }
 
-impl From<WireValue> for SqlValue {
-    fn from(value: WireValue) -> Self {
-        match value {
+impl TryFrom<WireValue> for SqlValue {
+    type Error = StorageError;
+
+    fn try_from(value: WireValue) -> Result<Self, StorageError> {
+        Ok(match value {
             WireValue::Null => Self::Null,
             WireValue::Integer(n) => Self::Integer(n),
             WireValue::Real(bits) => Self::Real(f64::from_bits(bits)),
             WireValue::Text(text) => Self::Text(text),
             WireValue::Blob(encoded) => base64::engine::general_purpose::STANDARD
                 .decode(encoded)
-                .map_or(Self::Null, |bytes| Self::Blob(bytes.into())),
-        }
+                .map(|bytes| Self::Blob(bytes.into()))
+                .map_err(|e| StorageError::Invalid(format!("a blob is not base64: {e}")))?,
+        })
     }
+}
+
+fn values(wire: Vec<WireValue>) -> Result<Vec<SqlValue>, StorageError> {
+    wire.into_iter().map(SqlValue::try_from).collect()
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -328,12 +343,14 @@ impl From<SqlQuery> for WireQuery {
     }
 }
 
-impl From<WireQuery> for SqlQuery {
-    fn from(query: WireQuery) -> Self {
-        Self {
+impl TryFrom<WireQuery> for SqlQuery {
+    type Error = StorageError;
+
+    fn try_from(query: WireQuery) -> Result<Self, StorageError> {
+        Ok(Self {
             sql: query.sql,
-            params: query.params.into_iter().map(SqlValue::from).collect(),
-        }
+            params: values(query.params)?,
+        })
     }
 }
 
@@ -364,19 +381,23 @@ impl From<SqlOutcome> for WireOutcome {
     }
 }
 
-impl From<WireOutcome> for SqlOutcome {
-    fn from(outcome: WireOutcome) -> Self {
-        Self {
+impl TryFrom<WireOutcome> for SqlOutcome {
+    type Error = StorageError;
+
+    fn try_from(outcome: WireOutcome) -> Result<Self, StorageError> {
+        Ok(Self {
             columns: outcome.columns,
-            rows: (outcome.rows.into_iter())
-                .map(|row| row.into_iter().map(SqlValue::from).collect())
-                .collect(),
+            rows: outcome
+                .rows
+                .into_iter()
+                .map(values)
+                .collect::<Result<_, _>>()?,
             duration_ms: outcome.duration_ms,
             changes: outcome.changes,
             last_row_id: outcome.last_row_id,
             wrote: outcome.wrote,
             size_after: outcome.size_after,
-        }
+        })
     }
 }
 
@@ -397,7 +418,6 @@ mod tests {
         let wire: Vec<WireValue> = values.iter().cloned().map(WireValue::from).collect();
         let text = serde_json::to_string(&wire).unwrap_or_default();
         let back: Vec<WireValue> = serde_json::from_str(&text).unwrap_or_default();
-        let back: Vec<SqlValue> = back.into_iter().map(SqlValue::from).collect();
-        assert_eq!(back, values);
+        assert_eq!(super::values(back).ok(), Some(values));
     }
 }

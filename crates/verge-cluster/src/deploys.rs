@@ -96,38 +96,55 @@ impl Cluster {
         .await
     }
 
-    /// Makes `release` worker `worker`'s current version; that version.
-    pub async fn publish(&self, worker: &str, release: &Release) -> Result<u64, ClusterError> {
-        let value = serde_json::to_vec(release).map_err(|e| ClusterError::Hub {
-            what: "a release",
-            cause: e.to_string(),
-        })?;
-        within("publishing a release", async {
-            self.deploys.put(worker, value.into()).await
-        })
-        .await
-    }
-
-    /// Withdraws worker `worker` from every PoP.
-    pub async fn withdraw(&self, worker: &str) -> Result<(), ClusterError> {
-        within("withdrawing a worker", async {
-            self.deploys.delete(worker).await
-        })
-        .await
-    }
-
-    /// Worker `worker`'s current release and its version, if it has one.
-    pub async fn current(&self, worker: &str) -> Result<Option<(u64, Release)>, ClusterError> {
+    /// Worker `worker`'s last change: its version, and its release unless it was withdrawn;
+    /// `None` if it has had none.
+    pub async fn head(&self, worker: &str) -> Result<Option<(u64, Option<Release>)>, ClusterError> {
         let entry = within("reading a release", async {
             self.deploys.entry(worker).await
         })
         .await?;
-        match entry {
-            Some(entry) if entry.operation == kv::Operation::Put => {
-                Ok(Some((entry.revision, parse(&entry.value)?)))
-            }
-            _ => Ok(None),
-        }
+        let Some(entry) = entry else {
+            return Ok(None);
+        };
+        let release = match entry.operation {
+            kv::Operation::Put => Some(parse(&entry.value)?),
+            kv::Operation::Delete | kv::Operation::Purge => None,
+        };
+        Ok(Some((entry.revision, release)))
+    }
+
+    /// Makes `release` worker `worker`'s current version, if its last change is still
+    /// `expected` (as [`Cluster::head`] read it); that version, or [`ClusterError::Conflict`].
+    pub async fn publish(
+        &self,
+        worker: &str,
+        release: &Release,
+        expected: Option<u64>,
+    ) -> Result<u64, ClusterError> {
+        let value = serde_json::to_vec(release).map_err(|e| ClusterError::Hub {
+            what: "a release",
+            cause: e.to_string(),
+        })?;
+        self.put_expecting(
+            &self.deploys,
+            worker,
+            value,
+            expected,
+            "publishing a release",
+        )
+        .await
+    }
+
+    /// Withdraws worker `worker` from every PoP, if its last change is still `expected` (0: it
+    /// has had none); the withdrawal's version, or [`ClusterError::Conflict`].
+    pub async fn withdraw(&self, worker: &str, expected: u64) -> Result<u64, ClusterError> {
+        self.delete_expecting(
+            DEPLOYS_BUCKET,
+            worker,
+            Some(expected),
+            "withdrawing a worker",
+        )
+        .await
     }
 
     /// Worker `worker`'s releases that the hub still keeps, oldest first.
@@ -159,8 +176,8 @@ impl Cluster {
     }
 
     /// Every worker's current state (its last release, or its withdrawal), then each change as
-    /// it happens. The stream ends, or yields an error, when the hub is lost: follow it again
-    /// to catch up.
+    /// it happens; a value no Verge wrote is skipped. The stream ends, or yields an error, when
+    /// the hub is lost: follow it again to catch up.
     pub async fn changes(
         &self,
     ) -> Result<impl Stream<Item = Result<Change, ClusterError>>, ClusterError> {
@@ -168,22 +185,32 @@ impl Cluster {
             self.deploys.watch_with_history(">").await
         })
         .await?;
-        Ok(watch.map(|entry| {
-            let entry = entry.map_err(|e| ClusterError::Hub {
-                what: "following the releases",
-                cause: e.to_string(),
-            })?;
-            Ok(match entry.operation {
-                kv::Operation::Put => Change::Released {
-                    release: parse(&entry.value)?,
-                    worker: entry.key,
-                    version: entry.revision,
+        Ok(watch.filter_map(|entry| {
+            let change = match entry {
+                Err(e) => Some(Err(ClusterError::Hub {
+                    what: "following the releases",
+                    cause: e.to_string(),
+                })),
+                Ok(entry) => match entry.operation {
+                    kv::Operation::Put => match parse(&entry.value) {
+                        Ok(release) => Some(Ok(Change::Released {
+                            release,
+                            worker: entry.key,
+                            version: entry.revision,
+                        })),
+                        // One value no Verge wrote must not hold back every change after it.
+                        Err(e) => {
+                            tracing::warn!(worker = %entry.key, "a release is skipped: {e}");
+                            None
+                        }
+                    },
+                    kv::Operation::Delete | kv::Operation::Purge => Some(Ok(Change::Withdrawn {
+                        worker: entry.key,
+                        version: entry.revision,
+                    })),
                 },
-                kv::Operation::Delete | kv::Operation::Purge => Change::Withdrawn {
-                    worker: entry.key,
-                    version: entry.revision,
-                },
-            })
+            };
+            std::future::ready(change)
         }))
     }
 }

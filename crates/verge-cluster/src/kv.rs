@@ -4,19 +4,18 @@
 //!
 //! Reads ([`EdgeKv`]'s `get` and `list`) are the replica's: no hub round trip, and they keep
 //! working while the hub is away, restarts included. A write goes to the hub, is acknowledged
-//! once JetStream has stored it, and returns when this PoP's replica has it too, so a PoP reads
-//! its own writes at once; while the hub cannot be reached, writes fail within a few seconds,
-//! naming it. Eventually consistent, as Workers KV.
+//! once JetStream has stored it, and returns when this PoP's replica has it too (or after 2 s,
+//! should the replica lag that far), so a PoP reads its own writes at once; while the hub cannot
+//! be reached, writes fail within a few seconds, naming it. Eventually consistent, as Workers KV.
 //!
-//! In the hub, a key is `<namespace>.<key>`, each part base64url (a Workers KV key may hold any
-//! character, a NATS key only a few), and a value is one JSON line — its expiration and
-//! metadata — then its bytes.
+//! In the hub, a key is `<namespace>.<key>` ([`replica::encode_key`]), and a value is one JSON
+//! line — its expiration and metadata — then its bytes.
 
-use crate::{replica, within, Cluster, ClusterError};
+use crate::replica::{self, decode_key, encode_key, HubSlot};
+use crate::{within, Cluster, ClusterError};
 use async_nats::jetstream::kv;
-use base64::Engine as _;
 use bytes::Bytes;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use verge_storage::{KvEntry, KvPage, KvStore, StorageError, StorageFuture};
 
 /// The KV bucket that holds every namespace.
@@ -46,10 +45,7 @@ pub struct EdgeKv {
 
 struct Shared {
     replica: Arc<dyn KvStore>,
-    /// The hub's bucket, once this PoP has joined.
-    hub: OnceLock<kv::Store>,
-    /// The hub's URLs, to name it in errors.
-    hubs: String,
+    hub: HubSlot,
     /// The last revision the replica has applied, and how far behind the hub it was then.
     applied: replica::Progress,
 }
@@ -60,8 +56,7 @@ impl EdgeKv {
         Self {
             shared: Arc::new(Shared {
                 replica,
-                hub: OnceLock::new(),
-                hubs,
+                hub: HubSlot::new(hubs),
                 applied: tokio::sync::watch::channel((0, 0)).0,
             }),
         }
@@ -75,9 +70,9 @@ impl EdgeKv {
 
     /// Feeds the replica from `cluster`'s bucket for as long as the server runs, resuming after
     /// the last revision it applied (kept in the replica itself, so a restart resumes too).
-    pub async fn follow(&self, cluster: &Cluster) {
+    pub async fn follow(&self, cluster: Arc<Cluster>) {
         let shared = &self.shared;
-        let _ = shared.hub.set(cluster.kv.clone());
+        shared.hub.join(cluster.clone());
         let applied = match shared.replica.get(REPLICA_NAMESPACE, APPLIED_KEY).await {
             Ok(Some(entry)) => std::str::from_utf8(&entry.value)
                 .ok()
@@ -89,8 +84,10 @@ impl EdgeKv {
                 0
             }
         };
+        let bucket = (KV_BUCKET, &cluster.kv);
         replica::follow(
-            &cluster.kv,
+            &cluster,
+            bucket,
             "KV",
             &shared.applied,
             applied,
@@ -134,31 +131,12 @@ impl EdgeKv {
         }
         Ok(())
     }
-
-    /// The hub's bucket, or the error a write meets before this PoP has joined.
-    fn hub(&self) -> Result<kv::Store, StorageError> {
-        self.shared.hub.get().cloned().ok_or_else(|| {
-            StorageError::Backend(format!(
-                "the cluster's hub at {} cannot be reached, and KV writes need it",
-                self.shared.hubs
-            ))
-        })
-    }
 }
 
 impl Cluster {
     /// The hub's last KV revision: a replica behind it lacks that many changes at most.
     pub async fn kv_revision(&self) -> Result<u64, ClusterError> {
-        within("reading the KV bucket's state", async {
-            let mut stream = self
-                .jetstream
-                .get_stream(format!("KV_{KV_BUCKET}"))
-                .await
-                .map_err(|e| e.to_string())?;
-            let info = stream.info().await.map_err(|e| e.to_string())?;
-            Ok::<_, String>(info.state.last_sequence)
-        })
-        .await
+        self.last_revision(KV_BUCKET).await
     }
 }
 
@@ -172,13 +150,13 @@ impl KvStore for EdgeKv {
     }
 
     fn put(&self, namespace: &str, key: &str, entry: KvEntry) -> StorageFuture<()> {
-        let hub = self.hub();
+        let hub = self.shared.hub.get("KV writes");
         let subject = encode_key(namespace, key);
         let applied = self.shared.applied.subscribe();
         Box::pin(async move {
             let hub = hub?;
             let value = encode_value(&entry);
-            let revision = within("a KV write", async { hub.put(&subject, value).await })
+            let revision = within("a KV write", async { hub.kv.put(&subject, value).await })
                 .await
                 .map_err(hub_error)?;
             replica::until_applied(applied, revision).await;
@@ -187,22 +165,15 @@ impl KvStore for EdgeKv {
     }
 
     fn delete(&self, namespace: &str, key: &str) -> StorageFuture<()> {
-        let hub = self.hub();
+        let hub = self.shared.hub.get("KV writes");
         let subject = encode_key(namespace, key);
         let applied = self.shared.applied.subscribe();
         Box::pin(async move {
-            let hub = hub?;
-            let marker = within("a KV delete", async {
-                hub.delete(&subject).await?;
-                // The marker's revision, for this PoP to wait until its replica has it.
-                let marker = hub.entry(&subject).await?;
-                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(marker)
-            })
-            .await
-            .map_err(hub_error)?;
-            if let Some(marker) = marker {
-                replica::until_applied(applied, marker.revision).await;
-            }
+            let revision = hub?
+                .delete_expecting(KV_BUCKET, &subject, None, "a KV delete")
+                .await
+                .map_err(hub_error)?;
+            replica::until_applied(applied, revision).await;
             Ok(())
         })
     }
@@ -216,18 +187,6 @@ impl KvStore for EdgeKv {
     ) -> StorageFuture<KvPage> {
         self.shared.replica.list(namespace, prefix, cursor, limit)
     }
-}
-
-const PART: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
-fn encode_key(namespace: &str, key: &str) -> String {
-    format!("{}.{}", PART.encode(namespace), PART.encode(key))
-}
-
-fn decode_key(subject: &str) -> Option<(String, String)> {
-    let (namespace, key) = subject.split_once('.')?;
-    let part = |encoded: &str| String::from_utf8(PART.decode(encoded).ok()?).ok();
-    Some((part(namespace)?, part(key)?))
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]

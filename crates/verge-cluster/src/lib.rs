@@ -59,6 +59,8 @@ pub enum ClusterError {
     Hub { what: &'static str, cause: String },
     #[error("the hub did not answer within {0:?} ({1})")]
     Timeout(Duration, &'static str),
+    #[error("{0} changed elsewhere in the cluster meanwhile: try again")]
+    Conflict(String),
 }
 
 impl ClusterError {
@@ -79,6 +81,8 @@ pub struct Cluster {
     r2: Bucket,
     jetstream: jetstream::Context,
     client: async_nats::Client,
+    /// When the hub's deploys bucket was made: which hub numbered a version.
+    epoch: String,
 }
 
 impl Cluster {
@@ -180,6 +184,14 @@ impl Cluster {
         })
         .await?;
         purges::open(&jetstream, replicas).await?;
+        let epoch = within("reading the deploys bucket", async {
+            let mut stream = jetstream
+                .get_stream(format!("KV_{}", deploys::DEPLOYS_BUCKET))
+                .await?;
+            let info = stream.info().await?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(info.created.to_string())
+        })
+        .await?;
         Ok(Self {
             pop: config.pop.clone(),
             pops,
@@ -190,12 +202,112 @@ impl Cluster {
             r2,
             jetstream,
             client,
+            epoch,
         })
     }
 
     /// This PoP's name.
     pub fn pop(&self) -> &str {
         &self.pop
+    }
+
+    /// Which hub this is: when its deploys bucket was made. Versions it numbers are ordered
+    /// only against each other.
+    pub fn epoch(&self) -> &str {
+        &self.epoch
+    }
+}
+
+/// How long whatever follows the hub (deploys, a replica, purges) waits before following it
+/// again after losing it.
+pub const FOLLOW_AGAIN_AFTER: Duration = Duration::from_secs(1);
+
+impl Cluster {
+    /// Writes `value` under `key` of KV bucket `bucket` if the key's last change is `expected`
+    /// (`None`: it has had none, or was deleted); the write's revision, or
+    /// [`ClusterError::Conflict`] naming `what` if another change came first.
+    pub(crate) async fn put_expecting(
+        &self,
+        bucket: &Bucket,
+        key: &str,
+        value: Vec<u8>,
+        expected: Option<u64>,
+        what: &'static str,
+    ) -> Result<u64, ClusterError> {
+        use async_nats::jetstream::kv::{CreateErrorKind, UpdateErrorKind};
+        let outcome = tokio::time::timeout(CALL_TIMEOUT, async {
+            match expected {
+                Some(expected) => bucket
+                    .update(key, value.into(), expected)
+                    .await
+                    .map_err(|e| {
+                        (
+                            e.kind() == UpdateErrorKind::WrongLastRevision,
+                            e.to_string(),
+                        )
+                    }),
+                None => bucket
+                    .create(key, value.into())
+                    .await
+                    .map_err(|e| (e.kind() == CreateErrorKind::AlreadyExists, e.to_string())),
+            }
+        })
+        .await
+        .map_err(|_| ClusterError::Timeout(CALL_TIMEOUT, what))?;
+        outcome.map_err(|(conflict, cause)| match conflict {
+            true => ClusterError::Conflict(key.to_owned()),
+            false => ClusterError::Hub { what, cause },
+        })
+    }
+
+    /// The last revision of KV bucket `bucket`, fresh from the hub.
+    pub(crate) async fn last_revision(&self, bucket: &str) -> Result<u64, ClusterError> {
+        within("reading a bucket's state", async {
+            let mut stream = self.jetstream.get_stream(format!("KV_{bucket}")).await?;
+            let info = stream.info().await?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(info.state.last_sequence)
+        })
+        .await
+    }
+
+    /// Deletes `key` of KV bucket `bucket` (if its last change is `expected`, when given); the
+    /// deletion's revision, which the KV API's own delete does not tell.
+    pub(crate) async fn delete_expecting(
+        &self,
+        bucket: &str,
+        key: &str,
+        expected: Option<u64>,
+        what: &'static str,
+    ) -> Result<u64, ClusterError> {
+        use async_nats::jetstream::context::PublishErrorKind;
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("KV-Operation", "DEL");
+        if let Some(expected) = expected {
+            headers.insert(
+                async_nats::header::NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
+                async_nats::HeaderValue::from(expected),
+            );
+        }
+        let subject = format!("$KV.{bucket}.{key}");
+        let outcome = tokio::time::timeout(CALL_TIMEOUT, async {
+            let ack = self
+                .jetstream
+                .publish_with_headers(subject, headers, bytes::Bytes::new())
+                .await
+                .map_err(|e| (false, e.to_string()))?;
+            ack.await.map(|ack| ack.sequence).map_err(|e| {
+                (
+                    e.kind() == PublishErrorKind::WrongLastSequence,
+                    e.to_string(),
+                )
+            })
+        })
+        .await
+        .map_err(|_| ClusterError::Timeout(CALL_TIMEOUT, what))?;
+        outcome.map_err(|(conflict, cause)| match conflict {
+            true => ClusterError::Conflict(key.to_owned()),
+            false => ClusterError::Hub { what, cause },
+        })
     }
 }
 

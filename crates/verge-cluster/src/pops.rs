@@ -1,5 +1,6 @@
-//! Heartbeats: each PoP's name, the time, and the version of each worker it serves, kept in the
-//! KV bucket [`POPS_BUCKET`] under the PoP's name; the cluster's status is every PoP's last.
+//! Heartbeats: each PoP's name, the time, the version of each worker it serves and how far its
+//! KV replica has come, kept in the KV bucket [`POPS_BUCKET`] under the PoP's name; the
+//! cluster's status is every PoP's last.
 
 use crate::{within, Cluster, ClusterError};
 use async_nats::jetstream::kv;

@@ -3,7 +3,7 @@
 //! [`PURGES_STREAM`] (kept a day), and each PoP applies every purge after the last one it
 //! applied (its sequence kept in a file), so a PoP that was away purges on its return.
 
-use crate::{within, Cluster, ClusterError};
+use crate::{within, Cluster, ClusterError, FOLLOW_AGAIN_AFTER};
 use async_nats::jetstream::{self, consumer, stream};
 use futures_util::StreamExt as _;
 use std::path::{Path, PathBuf};
@@ -17,9 +17,6 @@ const PURGES_SUBJECT: &str = "verge.purges";
 
 /// How long a purge is kept for the PoPs that have not applied it yet.
 const PURGES_KEPT: Duration = Duration::from_secs(24 * 60 * 60);
-
-/// How long to wait before following the hub again after losing it.
-const FOLLOW_AGAIN_AFTER: Duration = Duration::from_secs(1);
 
 pub(crate) fn stream_config(replicas: usize) -> stream::Config {
     stream::Config {
@@ -80,42 +77,15 @@ impl Cluster {
     }
 
     /// Applies every purge to `cache` for as long as the server runs, from the one after the
-    /// sequence kept in `mark` (the new ones only, the first time).
+    /// sequence kept in `mark` — which, the first time, is the stream's last: a PoP with no
+    /// cache yet has nothing older to purge. A purge that fails here is tried again.
     pub async fn follow_purges(&self, cache: Arc<dyn CacheStore>, mark: PathBuf) {
         let mut lost = false;
         loop {
-            let applied = read_mark(&mark);
-            match self.purges_after(applied).await {
-                Ok(mut purges) => {
-                    if lost {
-                        tracing::info!("following the cluster's cache purges again");
-                        lost = false;
-                    }
-                    while let Some(message) = purges.next().await {
-                        let message = match message {
-                            Ok(message) => message,
-                            Err(e) => {
-                                tracing::warn!("lost the cluster's cache purges: {e}");
-                                lost = true;
-                                break;
-                            }
-                        };
-                        let Ok(info) = message.info().map(|info| info.stream_sequence) else {
-                            continue;
-                        };
-                        match serde_json::from_slice::<Wire>(&message.payload) {
-                            Ok(wire) => {
-                                if let Err(e) = cache.purge(&Purge::from(wire)).await {
-                                    tracing::error!("a cache purge failed here: {e}");
-                                }
-                            }
-                            Err(e) => tracing::warn!("a purge no Verge wrote is skipped: {e}"),
-                        }
-                        write_mark(&mark, info);
-                    }
-                }
+            match self.apply_purges(cache.as_ref(), &mark).await {
+                Ok(()) => {}
                 Err(e) if !lost => {
-                    tracing::warn!("cannot follow the cluster's cache purges: {e}");
+                    tracing::warn!("lost the cluster's cache purges: {e}");
                     lost = true;
                 }
                 Err(_) => {}
@@ -124,16 +94,44 @@ impl Cluster {
         }
     }
 
-    async fn purges_after(
-        &self,
-        applied: Option<u64>,
-    ) -> Result<consumer::pull::Ordered, ClusterError> {
-        let deliver_policy = match applied {
-            Some(applied) => consumer::DeliverPolicy::ByStartSequence {
-                start_sequence: applied + 1,
-            },
-            None => consumer::DeliverPolicy::New,
+    /// Applies the purges after `mark`'s until the stream of them ends or fails.
+    async fn apply_purges(&self, cache: &dyn CacheStore, mark: &Path) -> Result<(), String> {
+        let applied = match read_mark(mark) {
+            Some(applied) => applied,
+            None => {
+                let last = within("reading the purges stream", async {
+                    let mut stream = self.jetstream.get_stream(PURGES_STREAM).await?;
+                    let info = stream.info().await?;
+                    Ok::<_, Box<dyn std::error::Error + Send + Sync>>(info.state.last_sequence)
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+                write_mark(mark, last)?;
+                last
+            }
         };
+        let mut purges = self
+            .purges_after(applied)
+            .await
+            .map_err(|e| e.to_string())?;
+        while let Some(message) = purges.next().await {
+            let message = message.map_err(|e| e.to_string())?;
+            let sequence = message.info().map_err(|e| e.to_string())?.stream_sequence;
+            match serde_json::from_slice::<Wire>(&message.payload) {
+                Ok(wire) => cache
+                    .purge(&Purge::from(wire))
+                    .await
+                    .map(drop)
+                    .map_err(|e| format!("a cache purge failed here: {e}"))?,
+                Err(e) => tracing::warn!("a purge no Verge wrote is skipped: {e}"),
+            }
+            write_mark(mark, sequence)?;
+        }
+        Ok(())
+    }
+
+    /// The purges from the one after `applied` on.
+    async fn purges_after(&self, applied: u64) -> Result<consumer::pull::Ordered, ClusterError> {
         within("following the cache purges", async {
             let stream = self
                 .jetstream
@@ -142,7 +140,9 @@ impl Cluster {
                 .map_err(|e| e.to_string())?;
             let consumer = stream
                 .create_consumer(consumer::pull::OrderedConfig {
-                    deliver_policy,
+                    deliver_policy: consumer::DeliverPolicy::ByStartSequence {
+                        start_sequence: applied + 1,
+                    },
                     ..Default::default()
                 })
                 .await
@@ -158,16 +158,17 @@ fn read_mark(mark: &Path) -> Option<u64> {
     std::fs::read_to_string(mark).ok()?.trim().parse().ok()
 }
 
-fn write_mark(mark: &Path, sequence: u64) {
+fn write_mark(mark: &Path, sequence: u64) -> Result<(), String> {
     if let Some(dir) = mark.parent() {
-        let _ = std::fs::create_dir_all(dir);
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    if let Err(e) = std::fs::write(mark, sequence.to_string()) {
-        tracing::warn!(
+    std::fs::write(mark, sequence.to_string()).map_err(|e| {
+        format!(
             "cannot keep the last purge's number in {}: {e}",
             mark.display()
-        );
-    }
+        )
+    })
 }
 
 /// Opens (or creates) the stream of purges.

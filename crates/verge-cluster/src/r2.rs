@@ -2,14 +2,16 @@
 //! the index of keys — which each server kept alone — is shared through the hub's KV bucket
 //! [`R2_BUCKET`]. Each PoP's SQLite index becomes a copy of it, fed like KV's replica
 //! ([`crate::replica`]), so lists and reads stay local; every change to an object goes through
-//! [`EdgeIndex`], the log the embedded store writes to, and returns once this PoP's copy has
-//! it. A key in the hub is `<bucket>.<key>` in base64url; a value, the object's description and
-//! the name of its bytes.
+//! [`EdgeIndex`], the log the embedded store writes to, judged against the hub's last change of
+//! the key (so a delete at a PoP whose copy lags still deletes, and the bytes it frees are the
+//! ones the hub named), and returns once this PoP's copy has it. A key in the hub is
+//! `<bucket>.<key>` ([`replica::encode_key`]); a value, the object's description and the name
+//! of its bytes.
 
-use crate::{replica, within, Cluster, ClusterError};
+use crate::replica::{self, decode_key, encode_key, HubSlot};
+use crate::{within, Cluster, ClusterError};
 use async_nats::jetstream::kv;
-use base64::Engine as _;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use verge_storage::{IndexChange, IndexCopy, IndexLog, ObjectInfo, StorageError, StorageFuture};
 
 /// The KV bucket of every R2 bucket's index.
@@ -32,27 +34,27 @@ pub struct EdgeIndex {
 }
 
 struct Shared {
-    /// The hub's bucket, once this PoP has joined.
-    hub: OnceLock<kv::Store>,
-    hubs: String,
+    hub: HubSlot,
     applied: replica::Progress,
 }
+
+/// How many times a change is tried again when another PoP changed the same key first.
+const CONFLICT_RETRIES: usize = 5;
 
 impl EdgeIndex {
     /// The log of the index shared through the hub at `hubs`, once [`EdgeIndex::follow`] runs.
     pub fn new(hubs: String) -> Self {
         Self {
             shared: Arc::new(Shared {
-                hub: OnceLock::new(),
-                hubs,
+                hub: HubSlot::new(hubs),
                 applied: tokio::sync::watch::channel((0, 0)).0,
             }),
         }
     }
 
     /// Feeds `copy`, this PoP's copy of the index, for as long as the server runs.
-    pub async fn follow(&self, cluster: &Cluster, copy: Arc<dyn IndexCopy>) {
-        let _ = self.shared.hub.set(cluster.r2.clone());
+    pub async fn follow(&self, cluster: Arc<Cluster>, copy: Arc<dyn IndexCopy>) {
+        self.shared.hub.join(cluster.clone());
         let applied = match copy.applied_revision().await {
             Ok(applied) => applied,
             Err(e) => {
@@ -60,10 +62,13 @@ impl EdgeIndex {
                 0
             }
         };
+        let bucket = (R2_BUCKET, &cluster.r2);
+        let progress = &self.shared.applied;
         replica::follow(
-            &cluster.r2,
+            &cluster,
+            bucket,
             "R2's index",
-            &self.shared.applied,
+            progress,
             applied,
             |entries, last| {
                 let changes: Vec<IndexChange> = entries.iter().filter_map(decode).collect();
@@ -75,55 +80,74 @@ impl EdgeIndex {
     }
 }
 
+/// Makes `change` at the hub, judged against the hub's own last change of the key (not this
+/// PoP's copy, which may lag); its revision and the blob the key named before.
+async fn change_at_hub(
+    hub: &Cluster,
+    key: &str,
+    change: &IndexChange,
+) -> Result<(u64, Option<String>), ClusterError> {
+    let mut tries = 0;
+    loop {
+        let last = within("reading R2's index", async { hub.r2.entry(key).await }).await?;
+        let (expected, replaced) = match &last {
+            Some(entry) => {
+                let blob = match entry.operation {
+                    kv::Operation::Put => serde_json::from_slice::<WireObject>(&entry.value)
+                        .ok()
+                        .map(|object| object.blob),
+                    kv::Operation::Delete | kv::Operation::Purge => None,
+                };
+                (Some(entry.revision), blob)
+            }
+            None => (None, None),
+        };
+        let outcome = match &change.object {
+            Some((info, blob)) => {
+                let value = serde_json::to_vec(&WireObject::new(info.clone(), blob.clone()))
+                    .map_err(|e| ClusterError::Hub {
+                        what: "an R2 write",
+                        cause: e.to_string(),
+                    })?;
+                // A key deleted last may be created again.
+                let expected = expected.filter(|_| replaced.is_some());
+                hub.put_expecting(&hub.r2, key, value, expected, "an R2 write")
+                    .await
+            }
+            // Nothing to delete at the hub either.
+            None if replaced.is_none() => return Ok((expected.unwrap_or(0), None)),
+            None => {
+                hub.delete_expecting(R2_BUCKET, key, expected, "an R2 delete")
+                    .await
+            }
+        };
+        match outcome {
+            Ok(revision) => return Ok((revision, replaced)),
+            Err(ClusterError::Conflict(_)) if tries < CONFLICT_RETRIES => tries += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 impl IndexLog for EdgeIndex {
-    fn record(&self, change: IndexChange) -> StorageFuture<()> {
-        let hub = self.shared.hub.get().cloned();
-        let hubs = self.shared.hubs.clone();
+    fn record(&self, change: IndexChange) -> StorageFuture<Option<String>> {
+        let hub = self.shared.hub.get("R2 writes");
         let applied = self.shared.applied.subscribe();
         Box::pin(async move {
-            let hub = hub.ok_or_else(|| {
-                StorageError::Backend(format!(
-                    "the cluster's hub at {hubs} cannot be reached, and R2 writes need it"
-                ))
-            })?;
+            let hub = hub?;
             let key = encode_key(&change.bucket, &change.key);
-            let revision = match change.object {
-                Some((info, blob)) => {
-                    let value = serde_json::to_vec(&WireObject::new(info, blob))
-                        .map_err(|e| StorageError::Backend(e.to_string()))?;
-                    within("an R2 write", async { hub.put(&key, value.into()).await }).await
-                }
-                None => {
-                    within("an R2 delete", async {
-                        hub.delete(&key).await?;
-                        let marker = hub.entry(&key).await?;
-                        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
-                            marker.map_or(0, |marker| marker.revision),
-                        )
-                    })
-                    .await
-                }
-            }
-            .map_err(|e: ClusterError| {
-                StorageError::Backend(format!("R2 write not stored: {e}"))
-            })?;
+            let (revision, replaced) = change_at_hub(&hub, &key, &change)
+                .await
+                .map_err(|e| StorageError::Backend(format!("R2 write not stored: {e}")))?;
             replica::until_applied(applied, revision).await;
-            Ok(())
+            Ok(replaced)
         })
     }
 }
 
-const PART: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
-fn encode_key(bucket: &str, key: &str) -> String {
-    format!("{}.{}", PART.encode(bucket), PART.encode(key))
-}
-
 /// The change a hub entry records, if Verge wrote it.
 fn decode(entry: &kv::Entry) -> Option<IndexChange> {
-    let (bucket, key) = entry.key.split_once('.')?;
-    let part = |encoded: &str| String::from_utf8(PART.decode(encoded).ok()?).ok();
-    let (bucket, key) = (part(bucket)?, part(key)?);
+    let (bucket, key) = decode_key(&entry.key)?;
     let object = match entry.operation {
         kv::Operation::Put => {
             let wire: WireObject = serde_json::from_slice(&entry.value).ok()?;

@@ -162,15 +162,15 @@ fn joined(releases: &Rc<Releases>, followed: &Followed, cluster: Arc<Cluster>) {
     ));
     if let Some(kv) = followed.kv.clone() {
         let cluster = cluster.clone();
-        tokio::task::spawn_local(async move { kv.follow(&cluster).await });
+        tokio::task::spawn_local(async move { kv.follow(cluster).await });
     }
     if let Some(sql) = followed.sql.clone() {
         let cluster = cluster.clone();
-        tokio::task::spawn_local(async move { sql.serve(&cluster).await });
+        tokio::task::spawn_local(async move { sql.serve(cluster).await });
     }
     if let Some((index, copy)) = followed.r2.clone() {
         let cluster = cluster.clone();
-        tokio::task::spawn_local(async move { index.follow(&cluster, copy).await });
+        tokio::task::spawn_local(async move { index.follow(cluster, copy).await });
     }
     if let Some(cache) = followed.cache.clone() {
         let (cluster, mark) = (cluster.clone(), followed.purges_mark.clone());

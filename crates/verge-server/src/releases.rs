@@ -23,15 +23,11 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
-use verge_cluster::{Change, Cluster, ClusterError, Release};
+use verge_cluster::{Change, Cluster, ClusterError, Release, FOLLOW_AGAIN_AFTER};
 use verge_config::WorkerConfig;
 
 /// How many of a worker's releases its record keeps: the versions one machine can roll back to.
 const RECORDS_KEPT: usize = 64;
-
-/// How long to wait before following the hub's changes again after losing them.
-const FOLLOW_AGAIN_AFTER: Duration = Duration::from_secs(1);
 
 /// Why a change was refused.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +70,11 @@ struct Recorded {
     version: u64,
     /// What was released (its secrets left out: they are kept apart); none if withdrawn.
     release: Option<Release>,
+    /// The hub that numbered it ([`Cluster::epoch`]); none on one machine. A version numbered
+    /// by another hub (one reset, or this server's own before it joined) is no order to this
+    /// one's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    epoch: Option<String>,
 }
 
 /// Every uploaded worker's record on this server.
@@ -145,9 +146,12 @@ impl Records {
         Ok(workers)
     }
 
-    /// The version of `worker` this server last installed or withdrew; 0 if none.
-    fn version(&self, worker: &str) -> u64 {
-        self.last(worker).map_or(0, |recorded| recorded.version)
+    /// The version of `worker` this server last installed or withdrew, as numbered by `epoch`'s
+    /// hub (none: by this server); 0 if none was.
+    fn version(&self, worker: &str, epoch: Option<&str>) -> u64 {
+        self.last(worker)
+            .filter(|recorded| recorded.epoch.as_deref() == epoch)
+            .map_or(0, |recorded| recorded.version)
     }
 
     fn last(&self, worker: &str) -> Option<&Recorded> {
@@ -218,7 +222,10 @@ enum Hub {
     Joined(Arc<Cluster>),
 }
 
-/// The changes to the site that the admin API and the hub make, one at a time.
+/// The changes to the site that the admin API and the hub make, one at a time: each holds
+/// [`Releases::turn`] from its first read to its switch, so no other change (here, or from the
+/// hub) comes between; changes at other PoPs meanwhile are caught at the hub, which takes a
+/// release only over the last change its maker saw.
 pub struct Releases {
     records: RefCell<Records>,
     site: SiteHandle,
@@ -226,6 +233,16 @@ pub struct Releases {
     hub: RefCell<Hub>,
     /// The last version this server numbered (on one machine; a cluster's hub numbers them).
     last_version: Cell<u64>,
+    turn: tokio::sync::Mutex<()>,
+}
+
+/// A worker's last change as whoever numbers versions knows it: the hub at a PoP, this
+/// server's record on one machine.
+struct Head {
+    /// Its version, if it has had a change.
+    version: Option<u64>,
+    /// What serves now, secrets included, if it was uploaded and not withdrawn.
+    release: Option<Release>,
 }
 
 impl Releases {
@@ -248,6 +265,7 @@ impl Releases {
                 None => Hub::Alone,
             }),
             last_version: Cell::new(last_version),
+            turn: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -267,6 +285,14 @@ impl Releases {
 
     pub fn site(&self) -> &SiteHandle {
         &self.site
+    }
+
+    /// The hub that numbers versions, if this server is a PoP that has joined one.
+    fn epoch(&self) -> Option<String> {
+        match &*self.hub.borrow() {
+            Hub::Joined(cluster) => Some(cluster.epoch().to_owned()),
+            Hub::Alone | Hub::NotJoined { .. } => None,
+        }
     }
 
     /// The data directory, where secrets are kept.
@@ -293,27 +319,34 @@ impl Releases {
         let digest = digest(body);
         let dir = self.records.borrow().code_dir(worker, &digest);
         unpack(&dir, &upload.files).map_err(invalid)?;
-        let cluster = self.cluster()?;
-        let secrets = self.secrets_of(worker).await?;
-        if let Some(cluster) = &cluster {
-            cluster.put_code(&digest, body).await?;
-        }
+        let _turn = self.turn.lock().await;
+        let head = self.head(worker).await?;
         let release = Release {
             code: digest,
             config_file: upload.config_file,
-            secrets,
+            secrets: self.secrets_in(worker, &head)?,
         };
-        self.release(worker, release).await
+        self.release(worker, release, head.version, Some(body))
+            .await
     }
 
     /// `worker`'s secrets as they are now.
     pub async fn secrets_of(&self, worker: &str) -> Result<BTreeMap<String, String>, ReleaseError> {
-        if let Some(cluster) = self.cluster()? {
-            if let Some((_, release)) = cluster.current(worker).await? {
-                return Ok(release.secrets);
-            }
+        let head = self.head(worker).await?;
+        self.secrets_in(worker, &head)
+    }
+
+    /// The secrets of `worker` at `head`: its release's, or (for a worker from verge.toml) the
+    /// ones this server keeps for it.
+    fn secrets_in(
+        &self,
+        worker: &str,
+        head: &Head,
+    ) -> Result<BTreeMap<String, String>, ReleaseError> {
+        match &head.release {
+            Some(release) => Ok(release.secrets.clone()),
+            None => secrets::load(&self.data_dir(), worker).map_err(ReleaseError::Internal),
         }
-        secrets::load(&self.data_dir(), worker).map_err(ReleaseError::Internal)
     }
 
     /// Gives `worker` `secrets` in place of the ones it has, as a new version; that version. A
@@ -324,8 +357,11 @@ impl Releases {
         worker: &str,
         secrets: BTreeMap<String, String>,
     ) -> Result<u64, ReleaseError> {
-        if let Some(release) = self.current_release(worker).await? {
-            return self.release(worker, Release { secrets, ..release }).await;
+        let _turn = self.turn.lock().await;
+        let head = self.head(worker).await?;
+        if let Some(release) = head.release {
+            let release = Release { secrets, ..release };
+            return self.release(worker, release, head.version, None).await;
         }
         let site = self.site.current();
         let index = site
@@ -354,6 +390,8 @@ impl Releases {
     /// code, with the secrets it has now (a secret changed since is not brought back), as a new
     /// version; that version.
     pub async fn rollback(&self, worker: &str, version: Option<u64>) -> Result<u64, ReleaseError> {
+        let _turn = self.turn.lock().await;
+        let head = self.head(worker).await?;
         let kept: Vec<(u64, Release)> = match self.cluster()? {
             Some(cluster) => cluster.releases(worker).await?,
             None => self
@@ -381,27 +419,24 @@ impl Releases {
                 },
             });
         };
-        let secrets = self.secrets_of(worker).await?;
-        self.release(
-            worker,
-            Release {
-                secrets,
-                ..target.clone()
-            },
-        )
-        .await
+        let release = Release {
+            secrets: self.secrets_in(worker, &head)?,
+            ..target.clone()
+        };
+        self.release(worker, release, head.version, None).await
     }
 
     /// Withdraws `worker` (from every PoP, in a cluster).
     pub async fn delete(&self, worker: &str) -> Result<(), ReleaseError> {
+        let _turn = self.turn.lock().await;
         if self.site.current().position(worker).is_none() {
             return Err(ReleaseError::NoSuchWorker(worker.to_owned()));
         }
         let version = match self.cluster()? {
+            // A worker the hub never had (from verge.toml) is withdrawn too, at every PoP.
             Some(cluster) => {
-                cluster.withdraw(worker).await?;
-                // The withdrawal's own version comes with it from the hub, and replaces this.
-                self.records.borrow().version(worker)
+                let last = cluster.head(worker).await?.map_or(0, |(last, _)| last);
+                cluster.withdraw(worker, last).await?
             }
             None => self.next_version(),
         };
@@ -410,8 +445,8 @@ impl Releases {
 
     /// Installs the changes made anywhere in the cluster, as they come, for as long as the
     /// server runs: first every worker's current release (so a PoP that was away catches up),
-    /// then each new one. A release this PoP cannot serve is logged and skipped, and the one
-    /// before it keeps serving.
+    /// then each new one. A release this PoP cannot serve is logged and the one before it
+    /// keeps serving; one it could not fetch is tried again from the hub's current state.
     pub async fn follow(&self, cluster: Arc<Cluster>) {
         // Said once when the changes are lost, and once when they are followed again.
         let mut lost = false;
@@ -424,13 +459,14 @@ impl Releases {
                     }
                     let mut changes = std::pin::pin!(changes);
                     while let Some(change) = changes.next().await {
-                        match change {
+                        let applied = match change {
                             Ok(change) => self.apply(change).await,
-                            Err(e) => {
-                                tracing::warn!("lost the cluster's deploys: {e}");
-                                lost = true;
-                                break;
-                            }
+                            Err(e) => Err(e.into()),
+                        };
+                        if let Err(e) = applied {
+                            tracing::warn!("lost the cluster's deploys: {e}");
+                            lost = true;
+                            break;
                         }
                     }
                 }
@@ -444,15 +480,24 @@ impl Releases {
         }
     }
 
-    async fn apply(&self, change: Change) {
+    /// Installs `change` unless this server has it (or a later one) already. A release that
+    /// cannot serve here is logged and skipped; a failure to reach the hub is returned, for the
+    /// change to be fetched again.
+    async fn apply(&self, change: Change) -> Result<(), ReleaseError> {
+        let _turn = self.turn.lock().await;
         match change {
             Change::Released {
                 worker,
                 version,
                 release,
             } => {
-                if self.records.borrow().version(&worker) >= version {
-                    return;
+                if self
+                    .records
+                    .borrow()
+                    .version(&worker, self.epoch().as_deref())
+                    >= version
+                {
+                    return Ok(());
                 }
                 let installed = match self.prepare(&worker, &release).await {
                     Ok(deployed) => self.install(&worker, version, Some((release, deployed))),
@@ -460,6 +505,7 @@ impl Releases {
                 };
                 match installed {
                     Ok(()) => tracing::info!(worker = %worker, version, "deployed from the hub"),
+                    Err(e @ ReleaseError::Hub(_)) => return Err(e),
                     Err(e) => tracing::error!(
                         worker = %worker,
                         version,
@@ -468,8 +514,13 @@ impl Releases {
                 }
             }
             Change::Withdrawn { worker, version } => {
-                if self.records.borrow().version(&worker) >= version {
-                    return;
+                if self
+                    .records
+                    .borrow()
+                    .version(&worker, self.epoch().as_deref())
+                    >= version
+                {
+                    return Ok(());
                 }
                 match self.install(&worker, version, None) {
                     Ok(()) => tracing::info!(worker = %worker, version, "withdrawn by the hub"),
@@ -477,34 +528,65 @@ impl Releases {
                 }
             }
         }
+        Ok(())
     }
 
-    /// `worker`'s current release, secrets included, if it was uploaded.
-    async fn current_release(&self, worker: &str) -> Result<Option<Release>, ReleaseError> {
+    /// `worker`'s last change, as the hub (at a PoP) or this server's record knows it.
+    async fn head(&self, worker: &str) -> Result<Head, ReleaseError> {
         if let Some(cluster) = self.cluster()? {
-            return Ok(cluster.current(worker).await?.map(|(_, release)| release));
+            return Ok(match cluster.head(worker).await? {
+                Some((version, release)) => Head {
+                    version: Some(version),
+                    release,
+                },
+                None => Head {
+                    version: None,
+                    release: None,
+                },
+            });
         }
         let recorded = self.records.borrow().last(worker).cloned();
-        match recorded.and_then(|recorded| recorded.release) {
-            Some(release) => Ok(Some(Release {
+        let release = match recorded.as_ref().and_then(|r| r.release.clone()) {
+            Some(release) => Some(Release {
                 secrets: secrets::load(&self.data_dir(), worker).map_err(ReleaseError::Internal)?,
                 ..release
-            })),
-            None => Ok(None),
-        }
+            }),
+            None => None,
+        };
+        Ok(Head {
+            version: recorded.map(|r| r.version),
+            release,
+        })
     }
 
-    /// Checks `release` of `worker`, publishes it (to the hub, which numbers it, in a cluster),
-    /// and switches to it; its version.
-    async fn release(&self, worker: &str, release: Release) -> Result<u64, ReleaseError> {
+    /// Checks `release` of `worker`, publishes it — to the hub, in a cluster, over `head` (the
+    /// worker's last change as this change saw it), with `upload` (its code) first if the hub
+    /// may not have it — and switches to it; its version.
+    async fn release(
+        &self,
+        worker: &str,
+        release: Release,
+        head: Option<u64>,
+        upload: Option<&[u8]>,
+    ) -> Result<u64, ReleaseError> {
         let deployed = self.prepare(worker, &release).await?;
         // Routes that collide here are refused before any other PoP is told.
         self.switch(worker, Some(deployed.clone()))?;
         let version = match self.cluster()? {
-            Some(cluster) => cluster.publish(worker, &release).await?,
+            Some(cluster) => {
+                if let Some(upload) = upload {
+                    cluster.put_code(&release.code, upload).await?;
+                }
+                cluster.publish(worker, &release, head).await?
+            }
             None => self.next_version(),
         };
-        self.install(worker, version, Some((release, deployed)))?;
+        self.install(worker, version, Some((release, deployed)))
+            .map_err(|e| {
+                ReleaseError::Internal(format!(
+                    "version {version} is published, but this server cannot serve it: {e}"
+                ))
+            })?;
         tracing::info!(worker = %worker, version, "deployed");
         Ok(version)
     }
@@ -550,15 +632,15 @@ impl Releases {
     }
 
     /// Records `version` of `worker` — a release, or its withdrawal — and switches the site to
-    /// it, unless this server has a later one already (a change from the hub may overtake the
-    /// one that made it here).
+    /// it, unless this server has it, or a later one, already.
     fn install(
         &self,
         worker: &str,
         version: u64,
         release: Option<(Release, Deployed)>,
     ) -> Result<(), ReleaseError> {
-        if self.records.borrow().version(worker) > version {
+        let epoch = self.epoch();
+        if self.records.borrow().version(worker, epoch.as_deref()) >= version {
             return Ok(());
         }
         let deployed = release.as_ref().map(|(_, deployed)| Deployed {
@@ -571,6 +653,7 @@ impl Releases {
             secrets::store(&data_dir, worker, &release.secrets).map_err(ReleaseError::Internal)?;
         }
         let recorded = Recorded {
+            epoch,
             version,
             release: release.map(|(release, _)| release),
         };

@@ -239,8 +239,9 @@ pub struct IndexChange {
 /// The log through which a shared index changes: every server applies its changes, in its
 /// order, to its own copy of the index.
 pub trait IndexLog: Send + Sync {
-    /// Records `change`; resolves once this server's own index has it.
-    fn record(&self, change: IndexChange) -> StorageFuture<()>;
+    /// Records `change`; resolves, once this server's own index has it, to the blob the key
+    /// named before (which is no longer referenced), if it named one.
+    fn record(&self, change: IndexChange) -> StorageFuture<Option<String>>;
 }
 
 /// A server's own copy of a shared index, to which the log's changes are applied.

@@ -223,6 +223,9 @@ impl CacheStore for DiskCache {
     fn purge(&self, purge: &Purge) -> StorageFuture<usize> {
         let purge = purge.clone();
         self.run(move |state, _| {
+            if purge == Purge::Everything {
+                return state.delete_sizes("DELETE FROM responses RETURNING size", []);
+            }
             let doomed: Vec<i64> = {
                 let mut statement = state.conn.prepare("SELECT rowid, url FROM responses")?;
                 let rows = statement.query_map([], |row| {

@@ -14,13 +14,15 @@
 //! - `PUT /workers/{name}/secrets/{key}` (the body is the value), `DELETE` of the same, and
 //!   `GET /workers/{name}/secrets` (names only): each change is a new version of the worker;
 //! - `GET /workers/{name}/tail`: the worker's console output and exceptions as they happen, one
-//!   JSON object per line (`{"level": …, "message": …}`), until the client goes away;
+//!   JSON object per line (`{"level": …, "message": …}`, and `"pop"` at a PoP, whose tail is
+//!   every PoP's), until the client goes away;
 //! - `GET /cluster`: at a point of presence, every PoP's last heartbeat;
 //! - `GET /metrics`: Prometheus text, labelled by worker;
 //! - `/kv/namespaces/{namespace}/…`: Workers KV ([`kv`]);
 //! - `POST /cache/purge`: the Cache API's purge ([`cache`]).
 //!
-//! At a PoP, every change goes through the cluster's hub and reaches every PoP.
+//! At a PoP, every change goes through the cluster's hub and reaches every PoP; one made over a
+//! change it did not see (made at another PoP meanwhile) is refused with 409, to be tried again.
 
 mod cache;
 mod kv;
@@ -240,6 +242,7 @@ fn refused(worker: &str, refusal: ReleaseError) -> Response<AdminBody> {
     let status = match &refusal {
         ReleaseError::Invalid(_) => StatusCode::BAD_REQUEST,
         ReleaseError::NoSuchWorker(_) | ReleaseError::NoSuchVersion { .. } => StatusCode::NOT_FOUND,
+        ReleaseError::Hub(verge_cluster::ClusterError::Conflict(_)) => StatusCode::CONFLICT,
         ReleaseError::Hub(_) | ReleaseError::NotJoined(_) => StatusCode::SERVICE_UNAVAILABLE,
         ReleaseError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };

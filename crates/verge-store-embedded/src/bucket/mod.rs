@@ -208,8 +208,9 @@ impl ObjectBuckets {
 
     /// Points `key` of `bucket` at `object` (or at nothing) if `holds` accepts the object it
     /// names now; the blob it named before (if any), or `None` when `holds` refused. With a
-    /// shared index the change goes through its log, and the blob it replaces is removed a
-    /// while later, once every server's copy has moved on.
+    /// shared index, `holds` judges this server's copy, the change goes through the log, and
+    /// the blob the log says it replaced is removed a while later, once every server's copy
+    /// has moved on (a restart in that while leaves it unreferenced in the store).
     async fn repoint(
         &self,
         bucket: &str,
@@ -245,16 +246,14 @@ impl ObjectBuckets {
         if !holds(current.as_ref().map(|row| &row.info)) {
             return Ok(None);
         }
-        if current.is_none() && object.is_none() {
-            return Ok(Some(None));
-        }
-        log.record(IndexChange {
-            bucket,
-            key,
-            object,
-        })
-        .await?;
-        if let Some(old) = current.map(|row| row.blob) {
+        let replaced = log
+            .record(IndexChange {
+                bucket,
+                key,
+                object,
+            })
+            .await?;
+        if let Some(old) = replaced {
             let this = self.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(SHARED_BLOB_GRACE).await;
@@ -608,7 +607,7 @@ impl ObjectBuckets {
         if self.inner.log.is_some() {
             // The object through the shared index, then the upload, which is this server's.
             let object = Some((info.clone(), blob.name.clone()));
-            let old = self.repoint(bucket, key, object, |_| true).await?;
+            self.repoint(bucket, key, object, |_| true).await?;
             let parts = self
                 .index(move |index| {
                     let tx = index.transaction().map_err(backend)?;
@@ -619,10 +618,6 @@ impl ObjectBuckets {
                 })
                 .await?;
             self.remove_blobs(parts).await;
-            debug_assert!(
-                old.flatten().is_none(),
-                "repoint removes what it replaced itself"
-            );
             return Ok(info);
         }
         let (stored_info, name) = (info.clone(), blob.name.clone());
