@@ -102,6 +102,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
         isolate_budget: None,
         stores,
         geo: Arc::new(Geo::local()),
+        redirect_https: None,
         crons: if args.test_scheduled {
             Crons::OnDemand
         } else {

@@ -11,8 +11,8 @@ use verge_cluster::{EdgeIndex, EdgeKv, EdgeSql};
 use verge_config::{ObjectsConfig, ServerConfig};
 use verge_runtime::{NetworkPolicy, Stores, WorkerLimits};
 use verge_server::{
-    BoundListeners, ControlPlane, Crons, Deployed, EdgeOptions, Geo, Metrics, Mode, Records,
-    RouteTable, Site, SiteHandle,
+    BoundListeners, Certificates, ControlPlane, Crons, Deployed, EdgeOptions, Geo, Metrics, Mode,
+    Records, RouteTable, Site, SiteHandle,
 };
 use verge_storage::IndexCopy;
 use verge_store_embedded::Blobs;
@@ -117,7 +117,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         config.trusted_proxies.clone(),
     )
     .map_err(anyhow::Error::msg)?;
-    let options = EdgeOptions {
+    let mut options = EdgeOptions {
         limits,
         max_request_body: usize::try_from(config.limits.max_request_body).unwrap_or(usize::MAX),
         console: crate::dev::stdio_console(),
@@ -142,13 +142,28 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
         geo: Arc::new(geo),
         crons: Crons::Scheduled,
+        redirect_https: None,
     };
     // A worker that does not compile stops the server before it listens, naming the worker.
     verge_server::check_workers(&site.workers, &options)
         .map_err(|(name, error)| anyhow::anyhow!("worker {name:?} could not be loaded: {error}"))?;
 
-    let listeners = BoundListeners::bind(config.listen, threads)
+    let mut listeners = BoundListeners::bind(config.listen, threads)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
+    if let Some(tls) = &config.tls {
+        // A certificate that cannot serve stops the server before it listens, naming it.
+        let certificates = Certificates::load(tls.certificates.clone())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", config.file.display()))?;
+        let server_config = certificates.server_config().map_err(anyhow::Error::msg)?;
+        certificates.watch();
+        listeners = listeners
+            .with_tls(tls.listen, server_config)
+            .with_context(|| format!("cannot listen for HTTPS on {}", tls.listen))?;
+    }
+    let tls_shown = listeners.tls_addr();
+    if config.redirect_http {
+        options.redirect_https = tls_shown.map(|tls| tls.port());
+    }
     let shown = listeners.local_addr();
     let site = SiteHandle::new(site);
     let metrics = Arc::new(match &config.cluster {
@@ -190,6 +205,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     if let Some(admin) = admin_address {
         let _ = writeln!(stdout, "Admin API on http://{admin}");
+    }
+    if let Some(tls) = tls_shown {
+        let _ = writeln!(stdout, "HTTPS on https://{tls}");
     }
     if let Some(cluster) = &config.cluster {
         let hubs = cluster.nats.join(", ");

@@ -595,7 +595,10 @@ fn parse(path: &Path, text: &str) -> Result<RawConfig, ConfigError> {
 
 mod server;
 
-pub use server::{AdminConfig, ClusterConfig, ObjectsConfig, ServerConfig, ServerLimits, Zone};
+pub use server::{
+    AdminConfig, CertificateConfig, ClusterConfig, ObjectsConfig, ServerConfig, ServerLimits,
+    TlsConfig, Zone,
+};
 
 #[cfg(test)]
 mod tests;

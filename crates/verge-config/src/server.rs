@@ -37,6 +37,29 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `[cluster]`: the hub this server joins as a point of presence; `None`: one machine.
     pub cluster: Option<ClusterConfig>,
+    /// `[server] listen_tls` and `[tls]`: HTTPS beside plain HTTP; `None`: plain HTTP only.
+    pub tls: Option<TlsConfig>,
+    /// `[server] redirect_http`: plain-HTTP requests get a 301 to HTTPS.
+    pub redirect_http: bool,
+}
+
+/// HTTPS: where to listen, and the certificates, chosen by the name the client asks for (SNI).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    pub listen: SocketAddr,
+    pub certificates: Vec<CertificateConfig>,
+}
+
+/// `[[tls.certificates]]`: one certificate chain and its key, for `domains` (`*.example.test`
+/// for any one label under `example.test`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateConfig {
+    pub domains: Vec<String>,
+    /// PEM: the certificate, then its chain; relative to verge.toml.
+    pub cert: PathBuf,
+    /// PEM: the private key; relative to verge.toml.
+    pub key: PathBuf,
 }
 
 /// `[cluster]`: a point of presence's hub (a NATS server or cluster with JetStream) and its
@@ -206,6 +229,14 @@ struct RawServerConfig {
     #[serde(default)]
     geo: RawGeo,
     cluster: Option<ClusterConfig>,
+    tls: Option<RawTls>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    #[serde(default)]
+    certificates: Vec<CertificateConfig>,
 }
 
 #[derive(Default, Deserialize)]
@@ -224,6 +255,9 @@ struct RawServer {
     header_timeout_ms: Option<u64>,
     drain_timeout_ms: Option<u64>,
     colo: Option<String>,
+    listen_tls: Option<SocketAddr>,
+    #[serde(default)]
+    redirect_http: bool,
 }
 
 #[derive(Deserialize)]
@@ -329,9 +363,50 @@ impl ServerConfig {
                 )));
             }
         }
+        let tls = match (raw.server.listen_tls, raw.tls) {
+            (Some(listen), Some(tls)) if !tls.certificates.is_empty() => {
+                let certificates = tls
+                    .certificates
+                    .into_iter()
+                    .map(|certificate| {
+                        if certificate.domains.is_empty() {
+                            return Err(error(format!(
+                                "[[tls.certificates]] {}: name its domains",
+                                certificate.cert.display()
+                            )));
+                        }
+                        Ok(CertificateConfig {
+                            cert: base.join(&certificate.cert),
+                            key: base.join(&certificate.key),
+                            ..certificate
+                        })
+                    })
+                    .collect::<Result<_, _>>()?;
+                Some(TlsConfig {
+                    listen,
+                    certificates,
+                })
+            }
+            (Some(_), _) => {
+                return Err(error(
+                    "[server] listen_tls needs at least one [[tls.certificates]]".into(),
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(error("[tls] needs [server] listen_tls to serve on".into()))
+            }
+            (None, None) => None,
+        };
+        if raw.server.redirect_http && tls.is_none() {
+            return Err(error(
+                "[server] redirect_http needs listen_tls to redirect to".into(),
+            ));
+        }
         Ok(Self {
             file: path.to_owned(),
             listen: raw.server.listen,
+            tls,
+            redirect_http: raw.server.redirect_http,
             data_dir: raw.server.data_dir.map(|dir| base.join(dir)),
             header_timeout: Duration::from_millis(raw.server.header_timeout_ms.unwrap_or(10_000)),
             drain_timeout: Duration::from_millis(raw.server.drain_timeout_ms.unwrap_or(30_000)),

@@ -6,6 +6,7 @@
 //! `verge dev` with no database, from fixed local values as Miniflare gives them, with a
 //! `CF-IPCountry` header setting the country so that country logic can be tried.
 
+use crate::tls::TlsFacts;
 use http::HeaderMap;
 use ipnet::IpNet;
 use serde_json::{json, Map, Value};
@@ -44,8 +45,9 @@ pub struct CfText {
 #[derive(Default)]
 pub struct CfCache(RefCell<HashMap<CfKey, CfText>>);
 
-/// What `request.cf` depends on: the client's address, its `CF-IPCountry` and the protocol.
-type CfKey = (IpAddr, Option<[u8; 2]>, &'static str);
+/// What `request.cf` depends on: the client's address, its `CF-IPCountry`, the protocol and
+/// the connection's TLS.
+type CfKey = (IpAddr, Option<[u8; 2]>, &'static str, Option<TlsFacts>);
 
 /// Clients a [`CfCache`] holds before it starts over.
 const CF_CACHE_CLIENTS: usize = 4096;
@@ -112,17 +114,23 @@ impl Geo {
     }
 
     /// [`cf`](Self::cf) as JSON text, from `cache` when it holds `client`'s.
-    pub fn cf_text(&self, cache: &CfCache, client: &Client, http_protocol: &'static str) -> CfText {
+    pub fn cf_text(
+        &self,
+        cache: &CfCache,
+        client: &Client,
+        http_protocol: &'static str,
+        tls: Option<TlsFacts>,
+    ) -> CfText {
         // `country` is two ASCII letters (see `client`).
         let country = client
             .country
             .as_deref()
             .and_then(|code| <[u8; 2]>::try_from(code.as_bytes()).ok());
-        let key = (client.ip, country, http_protocol);
+        let key = (client.ip, country, http_protocol, tls);
         if let Some(text) = cache.0.borrow().get(&key) {
             return text.clone();
         }
-        let cf = self.cf(client, http_protocol);
+        let cf = self.cf(client, http_protocol, tls);
         let text = CfText {
             country: cf.get("country").and_then(Value::as_str).map(Rc::from),
             json: Rc::from(cf.to_string()),
@@ -135,11 +143,15 @@ impl Geo {
         text
     }
 
-    /// `request.cf` for `client`, over `http_protocol` (`HTTP/1.1`, `HTTP/2`).
-    pub fn cf(&self, client: &Client, http_protocol: &str) -> Value {
+    /// `request.cf` for `client`, over `http_protocol` (`HTTP/1.1`, `HTTP/2`) and `tls`.
+    pub fn cf(&self, client: &Client, http_protocol: &str, tls: Option<TlsFacts>) -> Value {
         let mut cf = Map::new();
         cf.insert("colo".into(), self.colo.clone().into());
         cf.insert("httpProtocol".into(), http_protocol.into());
+        if let Some(tls) = tls {
+            cf.insert("tlsVersion".into(), tls.version.into());
+            cf.insert("tlsCipher".into(), tls.cipher.into());
+        }
         cf.insert("clientTcpRtt".into(), 0.into());
         let located = self
             .database
@@ -275,13 +287,14 @@ mod tests {
     fn dev_reports_a_fixed_place_and_believes_cf_ipcountry() {
         let geo = Geo::local();
         let peer: IpAddr = "127.0.0.1".parse().unwrap();
-        let plain = geo.cf(&geo.client(peer, &HeaderMap::new()), "HTTP/1.1");
+        let plain = geo.cf(&geo.client(peer, &HeaderMap::new()), "HTTP/1.1", None);
         assert_eq!(plain["country"], "US");
+        assert!(plain.get("tlsVersion").is_none());
         assert_eq!(plain["city"], "Austin");
         assert_eq!(plain["colo"], "DFW");
         assert_eq!(plain["isEUCountry"], "0");
         let french = geo.client(peer, &headers(&[("cf-ipcountry", "fr")]));
-        let cf = geo.cf(&french, "HTTP/2");
+        let cf = geo.cf(&french, "HTTP/2", None);
         assert_eq!(cf["country"], "FR");
         assert_eq!(cf["isEUCountry"], "1");
         assert_eq!(cf["httpProtocol"], "HTTP/2");
@@ -295,18 +308,18 @@ mod tests {
         let cache = CfCache::default();
         let peer: IpAddr = "127.0.0.1".parse().unwrap();
         let plain = geo.client(peer, &HeaderMap::new());
-        let first = geo.cf_text(&cache, &plain, "HTTP/1.1");
-        assert_eq!(*first.json, geo.cf(&plain, "HTTP/1.1").to_string());
+        let first = geo.cf_text(&cache, &plain, "HTTP/1.1", None);
+        assert_eq!(*first.json, geo.cf(&plain, "HTTP/1.1", None).to_string());
         assert!(Rc::ptr_eq(
             &first.json,
-            &geo.cf_text(&cache, &plain, "HTTP/1.1").json
+            &geo.cf_text(&cache, &plain, "HTTP/1.1", None).json
         ));
         let french = geo.client(peer, &headers(&[("cf-ipcountry", "fr")]));
-        let text = geo.cf_text(&cache, &french, "HTTP/1.1");
+        let text = geo.cf_text(&cache, &french, "HTTP/1.1", None);
         assert_eq!(text.country.as_deref(), Some("FR"));
-        assert_eq!(*text.json, geo.cf(&french, "HTTP/1.1").to_string());
-        let over_h2 = geo.cf_text(&cache, &plain, "HTTP/2");
-        assert_eq!(*over_h2.json, geo.cf(&plain, "HTTP/2").to_string());
+        assert_eq!(*text.json, geo.cf(&french, "HTTP/1.1", None).to_string());
+        let over_h2 = geo.cf_text(&cache, &plain, "HTTP/2", None);
+        assert_eq!(*over_h2.json, geo.cf(&plain, "HTTP/2", None).to_string());
     }
 
     #[test]
@@ -315,11 +328,11 @@ mod tests {
         let sent = headers(&[("cf-connecting-ip", "203.0.113.7"), ("cf-ipcountry", "DE")]);
         let proxy = geo.client("10.1.2.3".parse().unwrap(), &sent);
         assert_eq!(proxy.ip.to_string(), "203.0.113.7");
-        let cf = geo.cf(&proxy, "HTTP/1.1");
+        let cf = geo.cf(&proxy, "HTTP/1.1", None);
         assert_eq!((&cf["country"], &cf["colo"]), (&json!("DE"), &json!("AMS")));
         let stranger = geo.client("192.0.2.1".parse().unwrap(), &sent);
         assert_eq!(stranger.ip.to_string(), "192.0.2.1");
-        assert!(geo.cf(&stranger, "HTTP/1.1").get("country").is_none());
+        assert!(geo.cf(&stranger, "HTTP/1.1", None).get("country").is_none());
         let forwarded = headers(&[("x-forwarded-for", "198.51.100.9, 10.0.0.1")]);
         let via = geo.client("10.0.0.1".parse().unwrap(), &forwarded);
         assert_eq!(via.ip.to_string(), "198.51.100.9");

@@ -17,6 +17,7 @@ mod releases;
 mod routes;
 pub mod secrets;
 mod tail;
+mod tls;
 
 pub use control::{start_control, ControlError, ControlPlane};
 pub use edge::{
@@ -28,3 +29,4 @@ pub use listen::BoundListeners;
 pub use metrics::Metrics;
 pub use releases::Records;
 pub use routes::RouteTable;
+pub use tls::{Certificates, TlsFacts};

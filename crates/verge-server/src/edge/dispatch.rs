@@ -5,16 +5,16 @@
 use super::bindings::LocalWorkers;
 use super::cron::scheduled_on_demand;
 use super::http::{
-    limit_exceeded, plain, refuse_too_large, request_host, to_hyper, to_worker_request,
+    limit_exceeded, plain, redirect_to_https, refuse_too_large, request_host, to_hyper,
+    to_worker_request,
 };
 use super::state::ThreadState;
-use super::{Crons, Mode, Site};
+use super::{Connection, Crons, Mode, Site};
 use crate::routes::strip_port;
 use http::StatusCode;
 use hyper::body::Incoming;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -25,7 +25,7 @@ use verge_runtime::{NativeBody, Outcome, Request, Response};
 
 pub(super) async fn handle(
     state: Rc<ThreadState>,
-    peer: SocketAddr,
+    connection: Connection,
     request: http::Request<Incoming>,
 ) -> Result<http::Response<NativeBody>, Infallible> {
     let started = Instant::now();
@@ -36,10 +36,13 @@ pub(super) async fn handle(
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "/".into());
     let host = request_host(&request);
+    if let (None, Some(port)) = (connection.tls, state.options.redirect_https) {
+        return Ok(redirect_to_https(&host, port, &path));
+    }
     let site = state.site.current();
     let tenant = site.route(&host, &path);
     let from = tenant.map_or("(no route)", |index| &site.workers[index].config.name);
-    let request = to_worker_request(request, &host, peer, &state.options, &state.cf_texts);
+    let request = to_worker_request(request, &host, connection, &state.options, &state.cf_texts);
     let (response, answered_by) = answer(&state, &site, tenant, &host, &path, request).await;
     tracing::info!(
         target: "verge::request",

@@ -3,13 +3,12 @@
 //! body's bound, and the response made hyper's (its headers through `HeaderList`'s codec, its
 //! framing hyper's own). Also the plain-text responses the server makes itself.
 
-use super::EdgeOptions;
+use super::{Connection, EdgeOptions};
 use crate::geo::CfCache;
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::{Body as _, Incoming};
-use std::net::SocketAddr;
 use verge_runtime::{Body, HeaderList, NativeBody, RedirectMode, Request, Response};
 
 pub(super) fn request_host(request: &http::Request<Incoming>) -> String {
@@ -22,14 +21,15 @@ pub(super) fn request_host(request: &http::Request<Incoming>) -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-/// A client's request for `host` (see [`request_host`]) as its worker sees it.
+/// A client's request for `host` (see [`request_host`]), on `connection`, as its worker sees it.
 pub(super) fn to_worker_request(
     request: http::Request<Incoming>,
     host: &str,
-    peer: SocketAddr,
+    connection: Connection,
     options: &EdgeOptions,
     cf_texts: &CfCache,
 ) -> Request {
+    let peer = connection.peer;
     let (parts, body) = request.into_parts();
     let path = parts
         .uri
@@ -38,6 +38,7 @@ pub(super) fn to_worker_request(
         .unwrap_or("/");
     let url = match &options.origin {
         Some(origin) => format!("{}{path}", origin.origin().ascii_serialization()),
+        None if connection.tls.is_some() => format!("https://{host}{path}"),
         None => format!("http://{host}{path}"),
     };
     let client = options.geo.client(peer.ip(), &parts.headers);
@@ -66,7 +67,9 @@ pub(super) fn to_worker_request(
     });
     // As at Cloudflare's edge: the client's address, which the origin sees on a pass-through.
     headers.push("cf-connecting-ip", client_ip);
-    let cf = options.geo.cf_text(cf_texts, &client, protocol);
+    let cf = options
+        .geo
+        .cf_text(cf_texts, &client, protocol, connection.tls);
     if let Some(country) = &cf.country {
         headers.push("cf-ipcountry", country.to_string());
     }
@@ -154,6 +157,18 @@ pub(super) fn limit_exceeded(limit: &str) -> Response {
 }
 
 /// A response of `status` whose body is `text`, plain.
+/// The 301 that sends a plain-HTTP request for `host` and `path` to HTTPS on `port`.
+pub(super) fn redirect_to_https(host: &str, port: u16, path: &str) -> http::Response<NativeBody> {
+    let host = crate::routes::strip_port(host);
+    let location = match port {
+        443 => format!("https://{host}{path}"),
+        port => format!("https://{host}:{port}{path}"),
+    };
+    let mut response = plain(StatusCode::MOVED_PERMANENTLY, "");
+    response.headers.push("location", location);
+    to_hyper("(redirect)", response, false)
+}
+
 pub(crate) fn plain(status: StatusCode, text: impl Into<Bytes>) -> Response {
     let mut headers = HeaderList::default();
     headers.push("content-type", "text/plain;charset=UTF-8");

@@ -62,6 +62,15 @@ pub struct EdgeOptions {
     /// Cron triggers: run on schedule (`verge serve`), or on demand at `/__scheduled?cron=…`
     /// (`verge dev --test-scheduled`), or not at all.
     pub crons: Crons,
+    /// `[server] redirect_http`: plain-HTTP requests get a 301 to HTTPS on this port.
+    pub redirect_https: Option<u16>,
+}
+
+/// The connection a request came on: who sent it, and over what TLS, if any.
+#[derive(Clone, Copy, Debug)]
+pub struct Connection {
+    pub peer: std::net::SocketAddr,
+    pub tls: Option<crate::tls::TlsFacts>,
 }
 
 /// When workers' `[triggers] crons` run.
@@ -141,11 +150,19 @@ pub fn serve_site(
 ) -> RunningServer {
     let (loaded_sender, loaded) = mpsc::channel();
     let (shutdown, stop) = tokio::sync::watch::channel(false);
+    let (mut tls_listeners, acceptor) = match listeners.tls {
+        Some(tls) => (tls.listeners, Some(tls.acceptor)),
+        None => (Vec::new(), None),
+    };
     let threads = listeners
         .listeners
         .into_iter()
         .enumerate()
         .filter_map(|(index, listener)| {
+            let listener = thread::ThreadListener {
+                plain: listener,
+                tls: tls_listeners.pop().zip(acceptor.clone()),
+            };
             let site = site.clone();
             let metrics = metrics.clone();
             let options = options.clone();

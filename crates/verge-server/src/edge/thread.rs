@@ -1,13 +1,15 @@
 //! A serving thread: its current-thread runtime and `LocalSet`, and the accept loop on its
-//! handle of the listening socket (HTTP/1.1 and HTTP/2 by hyper's auto builder, with graceful
-//! shutdown), each connection served by `dispatch`.
+//! handles of the listening sockets — plain, and HTTPS if the server has it (each TLS handshake
+//! bounded by the header timeout) — with HTTP/1.1 and HTTP/2 by hyper's auto builder and
+//! graceful shutdown, each connection served by `dispatch`.
 
 use super::cron::run_crons;
 use super::dispatch::handle;
 use super::state::ThreadState;
-use super::{Crons, EdgeOptions, SiteHandle};
+use super::{Connection, Crons, EdgeOptions, SiteHandle};
 use crate::geo::CfCache;
 use crate::metrics::Metrics;
+use crate::tls::TlsFacts;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -24,9 +26,15 @@ const EVICTION_PERIOD: Duration = Duration::from_millis(100);
 /// Request heads above this size get 431 (Workers allow 128 KB of headers).
 const MAX_REQUEST_HEAD: usize = 128 * 1024;
 
+/// A serving thread's handles of the listening sockets.
+pub(super) struct ThreadListener {
+    pub(super) plain: std::net::TcpListener,
+    pub(super) tls: Option<(std::net::TcpListener, tokio_rustls::TlsAcceptor)>,
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(super) fn serve_thread(
-    listener: std::net::TcpListener,
+    listener: ThreadListener,
     site: SiteHandle,
     metrics: Arc<Metrics>,
     options: EdgeOptions,
@@ -63,8 +71,8 @@ pub(super) fn serve_thread(
         } else {
             state.isolates.replenish_spare();
         }
-        let listener = match TcpListener::from_std(listener) {
-            Ok(listener) => listener,
+        let (listener, tls) = match from_std(listener) {
+            Ok(listeners) => listeners,
             Err(e) => return tracing::error!("cannot listen: {e}"),
         };
         let _ = loaded.send(Ok(()));
@@ -95,29 +103,62 @@ pub(super) fn serve_thread(
         builder.http2().timer(TokioTimer::new());
         let graceful = GracefulShutdown::new();
         loop {
-            let (stream, peer) = tokio::select! {
+            let ((stream, peer), secure) = tokio::select! {
                 accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
+                    Ok(accepted) => (accepted, false),
                     Err(e) => {
-                        // Out of file descriptors and the like: back off rather than spin.
-                        tracing::warn!("accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        backing_off(e).await;
+                        continue;
+                    }
+                },
+                accepted = accept_on(tls.as_ref().map(|(listener, _)| listener)) => match accepted {
+                    Ok(accepted) => (accepted, true),
+                    Err(e) => {
+                        backing_off(e).await;
                         continue;
                     }
                 },
                 _ = stop.wait_for(|stop| *stop) => break,
             };
             let _ = stream.set_nodelay(true);
-            let service = {
+            let serve = |io, connection: Connection| {
                 let state = state.clone();
-                service_fn(move |request| handle(state.clone(), peer, request))
+                let service = service_fn(move |request| handle(state.clone(), connection, request));
+                graceful.watch(builder.serve_connection(io, service).into_owned())
             };
-            let connection = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .into_owned();
-            let connection = graceful.watch(connection);
+            let acceptor = match (&tls, secure) {
+                (Some((_, acceptor)), true) => acceptor.clone(),
+                _ => {
+                    let served = serve(TokioIo::new(stream), Connection { peer, tls: None });
+                    tokio::task::spawn_local(async move {
+                        if let Err(e) = served.await {
+                            tracing::debug!("connection from {peer} ended: {e}");
+                        }
+                    });
+                    continue;
+                }
+            };
+            // The handshake runs in the connection's own task, bounded like a request head.
+            let handshake =
+                tokio::time::timeout(state.options.header_timeout, acceptor.accept(stream));
+            let (state, builder, watcher) = (state.clone(), builder.clone(), graceful.watcher());
             tokio::task::spawn_local(async move {
-                if let Err(e) = connection.await {
+                let stream = match handshake.await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(e)) => return tracing::debug!("TLS handshake from {peer} failed: {e}"),
+                    Err(_) => return tracing::debug!("TLS handshake from {peer} timed out"),
+                };
+                let connection = Connection {
+                    peer,
+                    tls: Some(TlsFacts::of(stream.get_ref().1)),
+                };
+                let service = service_fn(move |request| handle(state.clone(), connection, request));
+                let served = watcher.watch(
+                    builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .into_owned(),
+                );
+                if let Err(e) = served.await {
                     tracing::debug!("connection from {peer} ended: {e}");
                 }
             });
@@ -132,6 +173,37 @@ pub(super) fn serve_thread(
             tracing::warn!("requests still in flight after {drain:?} were cut off");
         }
     });
+}
+
+/// The thread's listeners on its runtime.
+fn from_std(
+    listener: ThreadListener,
+) -> std::io::Result<(
+    TcpListener,
+    Option<(TcpListener, tokio_rustls::TlsAcceptor)>,
+)> {
+    let plain = TcpListener::from_std(listener.plain)?;
+    let tls = match listener.tls {
+        Some((listener, acceptor)) => Some((TcpListener::from_std(listener)?, acceptor)),
+        None => None,
+    };
+    Ok((plain, tls))
+}
+
+/// A connection from `listener`; never, without one.
+async fn accept_on(
+    listener: Option<&TcpListener>,
+) -> std::io::Result<(tokio::net::TcpStream, std::net::SocketAddr)> {
+    match listener {
+        Some(listener) => listener.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// After a failed accept (out of file descriptors and the like): backs off rather than spin.
+async fn backing_off(error: std::io::Error) {
+    tracing::warn!("accept failed: {error}");
+    tokio::time::sleep(Duration::from_millis(50)).await;
 }
 
 /// Runs HTTP/2 stream tasks on the thread's `LocalSet`: they call into the worker, which is `!Send`.
