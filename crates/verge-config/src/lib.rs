@@ -596,8 +596,8 @@ fn parse(path: &Path, text: &str) -> Result<RawConfig, ConfigError> {
 mod server;
 
 pub use server::{
-    AdminConfig, CertificateConfig, ClusterConfig, ObjectsConfig, ServerConfig, ServerLimits,
-    TlsConfig, Zone,
+    AdminConfig, CertificateConfig, ClusterConfig, DnsConfig, Location, ObjectsConfig,
+    ServerConfig, ServerLimits, TlsConfig, Zone,
 };
 
 #[cfg(test)]

@@ -41,6 +41,8 @@ pub struct ServerConfig {
     pub tls: Option<TlsConfig>,
     /// `[server] redirect_http`: plain-HTTP requests get a 301 to HTTPS.
     pub redirect_http: bool,
+    /// `[dns]`: geo DNS, at a PoP.
+    pub dns: Option<DnsConfig>,
 }
 
 /// HTTPS: where to listen, and the certificates, chosen by the name the client asks for (SNI).
@@ -64,7 +66,7 @@ pub struct CertificateConfig {
 
 /// `[cluster]`: a point of presence's hub (a NATS server or cluster with JetStream) and its
 /// name among the others.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterConfig {
     /// The hub's URLs (`nats://host:port`); any one of them will do.
@@ -86,6 +88,41 @@ pub struct ClusterConfig {
     /// to use them.
     #[serde(default)]
     pub d1_primaries: std::collections::BTreeMap<String, String>,
+    /// Where this PoP is, for geo DNS to send each client to the nearest.
+    pub location: Option<Location>,
+    /// The addresses geo DNS hands out for this PoP (A and AAAA records).
+    #[serde(default)]
+    pub addresses: Vec<std::net::IpAddr>,
+    /// Whether geo DNS leaves this PoP out of its answers (it keeps serving who comes).
+    #[serde(default)]
+    pub drain: bool,
+}
+
+/// A place on Earth, in degrees.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Location {
+    pub lat: f64,
+    pub lon: f64,
+}
+
+/// `[dns]`: the authoritative name server every PoP runs, answering each client with the
+/// nearest healthy PoP.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsConfig {
+    /// UDP and TCP.
+    pub listen: SocketAddr,
+    /// The names answered for (each and every name under it); others are refused.
+    pub zones: Vec<String>,
+    #[serde(default = "default_dns_ttl")]
+    pub ttl: u32,
+    /// The PoP a client that cannot be located gets; by default, the answering one.
+    pub default: Option<String>,
+}
+
+fn default_dns_ttl() -> u32 {
+    30
 }
 
 fn one_replica() -> usize {
@@ -230,6 +267,7 @@ struct RawServerConfig {
     geo: RawGeo,
     cluster: Option<ClusterConfig>,
     tls: Option<RawTls>,
+    dns: Option<DnsConfig>,
 }
 
 #[derive(Deserialize)]
@@ -397,6 +435,25 @@ impl ServerConfig {
             }
             (None, None) => None,
         };
+        if let Some(dns) = &raw.dns {
+            if cluster.is_none() {
+                return Err(error(
+                    "[dns] needs [cluster]: it answers with the cluster's PoPs".into(),
+                ));
+            }
+            if dns.zones.is_empty() {
+                return Err(error("[dns] zones: name at least one zone".into()));
+            }
+        }
+        if let Some(cluster) = &cluster {
+            if raw.dns.is_some() && (cluster.location.is_none() || cluster.addresses.is_empty()) {
+                return Err(error(
+                    "[dns] needs [cluster] location and addresses: where this PoP is, and what to \
+                     hand out for it"
+                        .into(),
+                ));
+            }
+        }
         if raw.server.redirect_http && tls.is_none() {
             return Err(error(
                 "[server] redirect_http needs listen_tls to redirect to".into(),
@@ -407,6 +464,7 @@ impl ServerConfig {
             listen: raw.server.listen,
             tls,
             redirect_http: raw.server.redirect_http,
+            dns: raw.dns,
             data_dir: raw.server.data_dir.map(|dir| base.join(dir)),
             header_timeout: Duration::from_millis(raw.server.header_timeout_ms.unwrap_or(10_000)),
             drain_timeout: Duration::from_millis(raw.server.drain_timeout_ms.unwrap_or(30_000)),

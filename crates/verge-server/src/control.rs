@@ -7,6 +7,7 @@
 //! serves what it has on disk and joins when the hub answers.
 
 use crate::admin::{serve_admin, Admin};
+use crate::dns::{follow_heartbeats, Directory};
 use crate::edge::{EdgeOptions, SiteHandle};
 use crate::metrics::Metrics;
 use crate::releases::{Records, Releases};
@@ -42,6 +43,8 @@ pub struct ControlPlane {
     pub sql: Option<EdgeSql>,
     /// At a PoP sharing R2's index, its log and this PoP's copy of the index.
     pub r2: Option<(EdgeIndex, Arc<dyn IndexCopy>)>,
+    /// At a PoP answering geo DNS, the PoPs it answers with, which the heartbeats keep.
+    pub directory: Option<Arc<Directory>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +103,7 @@ async fn run(
         kv: plane.kv,
         sql: plane.sql,
         r2: plane.r2,
+        directory: plane.directory,
         cache: stores.cache.clone(),
         purges_mark: releases.data_dir().join("cluster").join("purges-applied"),
     };
@@ -141,6 +145,8 @@ struct Followed {
     sql: Option<EdgeSql>,
     /// R2's shared index and this PoP's copy of it.
     r2: Option<(EdgeIndex, Arc<dyn IndexCopy>)>,
+    /// Geo DNS's view of the PoPs.
+    directory: Option<Arc<Directory>>,
     /// The cache that the cluster's purges empty, and where the last one applied is noted.
     cache: Option<Arc<dyn CacheStore>>,
     purges_mark: PathBuf,
@@ -171,6 +177,9 @@ fn joined(releases: &Rc<Releases>, followed: &Followed, cluster: Arc<Cluster>) {
     if let Some((index, copy)) = followed.r2.clone() {
         let cluster = cluster.clone();
         tokio::task::spawn_local(async move { index.follow(cluster, copy).await });
+    }
+    if let Some(directory) = followed.directory.clone() {
+        tokio::task::spawn_local(follow_heartbeats(cluster.clone(), directory));
     }
     if let Some(cache) = followed.cache.clone() {
         let (cluster, mark) = (cluster.clone(), followed.purges_mark.clone());

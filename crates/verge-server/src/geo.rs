@@ -91,6 +91,22 @@ impl Geo {
         })
     }
 
+    /// Where `ip` is, as the database places it (GeoLite2's layout or a flat one).
+    pub fn coordinates(&self, ip: IpAddr) -> Option<verge_config::Location> {
+        let record = self
+            .database
+            .as_ref()?
+            .lookup(ip)
+            .ok()?
+            .decode::<Value>()
+            .ok()??;
+        let degrees = |nested: &Value, flat: &Value| nested.as_f64().or_else(|| flat.as_f64());
+        Some(verge_config::Location {
+            lat: degrees(&record["location"]["latitude"], &record["latitude"])?,
+            lon: degrees(&record["location"]["longitude"], &record["longitude"])?,
+        })
+    }
+
     /// The client of a request from `peer`: `peer` itself, or for a trusted peer the address
     /// its `CF-Connecting-IP` (else the first of `X-Forwarded-For`) names.
     pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> Client {

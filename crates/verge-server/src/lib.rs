@@ -9,6 +9,7 @@
 mod admin;
 mod assets;
 mod control;
+mod dns;
 mod edge;
 mod geo;
 mod listen;
@@ -20,6 +21,7 @@ mod tail;
 mod tls;
 
 pub use control::{start_control, ControlError, ControlPlane};
+pub use dns::{serve_dns, Directory, DnsServer};
 pub use edge::{
     check_workers, serve_site, serve_worker, Crons, Deployed, EdgeOptions, LogSink, Mode,
     RunningServer, ShutdownHandle, Site, SiteHandle,

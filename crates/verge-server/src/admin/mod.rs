@@ -16,7 +16,8 @@
 //! - `GET /workers/{name}/tail`: the worker's console output and exceptions as they happen, one
 //!   JSON object per line (`{"level": …, "message": …}`, and `"pop"` at a PoP, whose tail is
 //!   every PoP's), until the client goes away;
-//! - `GET /cluster`: at a point of presence, every PoP's last heartbeat;
+//! - `GET /cluster`: at a point of presence, every PoP's last heartbeat; `POST /cluster/drain`
+//!   with `{"drain": true}` takes this PoP out of geo DNS answers (`false` puts it back);
 //! - `GET /metrics`: Prometheus text, labelled by worker;
 //! - `/kv/namespaces/{namespace}/…`: Workers KV ([`kv`]);
 //! - `POST /cache/purge`: the Cache API's purge ([`cache`]).
@@ -158,6 +159,7 @@ async fn handle(admin: &Admin, request: Request<Incoming>) -> Response<AdminBody
             admin.metrics.render(),
         ),
         (Method::GET, "/cluster", _) => cluster_status(admin).await,
+        (Method::POST, "/cluster/drain", _) => drain(admin, request).await,
         (Method::GET, "/workers", _) => {
             let site = releases.site().current();
             let workers: Vec<_> = site
@@ -356,6 +358,35 @@ async fn secrets_endpoint(
         tracing::info!(worker = %worker, secret = %key, "secret changed");
     }
     changed(worker, version)
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Drain {
+    drain: bool,
+}
+
+/// `POST /cluster/drain`: this PoP out of geo DNS answers, or back in, from its next heartbeat.
+async fn drain(admin: &Admin, request: Request<Incoming>) -> Response<AdminBody> {
+    let cluster = match admin.releases.cluster() {
+        Ok(Some(cluster)) => cluster,
+        Ok(None) => return error(StatusCode::NOT_FOUND, "this server is one machine"),
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    };
+    let body = match read_body(request, 1024).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    match serde_json::from_slice::<Drain>(&body) {
+        Ok(Drain { drain }) => {
+            cluster.set_drain(drain);
+            json(StatusCode::OK, serde_json::json!({ "drain": drain }))
+        }
+        Err(e) => error(
+            StatusCode::BAD_REQUEST,
+            format!("a drain takes {{\"drain\": true|false}}: {e}"),
+        ),
+    }
 }
 
 /// `GET /cluster`: this PoP's name, the hub's last KV revision, and every PoP's last heartbeat
