@@ -103,6 +103,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
         stores,
         geo: Arc::new(Geo::local()),
         redirect_https: None,
+        acme_challenges: None,
         crons: if args.test_scheduled {
             Crons::OnDemand
         } else {

@@ -59,6 +59,9 @@ enum Command {
 
 fn main() -> ExitCode {
     init_logs();
+    // One TLS provider for every client and server in the process (ACME's client asks for
+    // the default one).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Dev(args) => dev::run(args),

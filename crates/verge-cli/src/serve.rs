@@ -11,8 +11,8 @@ use verge_cluster::{EdgeIndex, EdgeKv, EdgeSql};
 use verge_config::{ObjectsConfig, ServerConfig};
 use verge_runtime::{NetworkPolicy, Stores, WorkerLimits};
 use verge_server::{
-    serve_dns, BoundListeners, Certificates, ControlPlane, Crons, Deployed, Directory, EdgeOptions,
-    Geo, Metrics, Mode, Records, RouteTable, Site, SiteHandle,
+    serve_dns, AcmeManager, BoundListeners, Certificates, Challenges, ControlPlane, Crons,
+    Deployed, Directory, EdgeOptions, Geo, Metrics, Mode, Records, RouteTable, Site, SiteHandle,
 };
 use verge_storage::IndexCopy;
 use verge_store_embedded::Blobs;
@@ -143,6 +143,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         geo: Arc::new(geo),
         crons: Crons::Scheduled,
         redirect_https: None,
+        acme_challenges: None,
     };
     // A worker that does not compile stops the server before it listens, naming the worker.
     verge_server::check_workers(&site.workers, &options)
@@ -150,12 +151,23 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let mut listeners = BoundListeners::bind(config.listen, threads)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let mut acme = None;
     if let Some(tls) = &config.tls {
         // A certificate that cannot serve stops the server before it listens, naming it.
         let certificates = Certificates::load(tls.certificates.clone())
             .map_err(|e| anyhow::anyhow!("{}: {e}", config.file.display()))?;
         let server_config = certificates.server_config().map_err(anyhow::Error::msg)?;
         certificates.watch();
+        if let Some(acme_config) = &tls.acme {
+            let challenges = Arc::new(Challenges::default());
+            options.acme_challenges = Some(challenges.clone());
+            acme = Some(AcmeManager {
+                config: acme_config.clone(),
+                certificates: certificates.clone(),
+                challenges,
+                dir: data_dir.join("acme"),
+            });
+        }
         listeners = listeners
             .with_tls(tls.listen, server_config)
             .with_context(|| format!("cannot listen for HTTPS on {}", tls.listen))?;
@@ -210,6 +222,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         sql: edge_sql,
         r2: edge_index,
         directory: directory.clone(),
+        acme,
     })
     .with_context(|| match &config.cluster {
         Some(cluster) => format!("cannot start as PoP {:?} of the cluster", cluster.pop),

@@ -1367,3 +1367,159 @@ fn geo_dns_sends_each_client_to_the_nearest_healthy_pop() {
     );
     assert_eq!(nearest_for(&fra, GERMANY), ["127.0.0.3"]);
 }
+
+/// Debian's pebble (Let's Encrypt's test ACME server), which `.ci/run` installs.
+struct Pebble {
+    child: Child,
+    directory: String,
+    management: u16,
+    /// The authority pebble's own HTTPS is signed by, which the PoP is told to trust.
+    ca: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Pebble {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Pebble {
+    /// Pebble validating HTTP-01 on `http_port`, resolving names through `dns`.
+    fn start(http_port: u16, dns: std::net::SocketAddr) -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        let dir = tempfile::tempdir().unwrap();
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(DnType::CommonName, "pebble test authority");
+        let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+        let issuer = Issuer::new(ca, ca_key);
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        let path = |name: &str| dir.path().join(name);
+        std::fs::write(path("ca.pem"), ca_pem).unwrap();
+        std::fs::write(path("cert.pem"), cert.pem()).unwrap();
+        std::fs::write(path("key.pem"), key.serialize_pem()).unwrap();
+        let (listen, management) = (free_port(), free_port());
+        let config = serde_json::json!({ "pebble": {
+            "listenAddress": format!("127.0.0.1:{listen}"),
+            "managementListenAddress": format!("127.0.0.1:{management}"),
+            "certificate": path("cert.pem"), "privateKey": path("key.pem"),
+            "httpPort": http_port, "tlsPort": free_port(),
+            "ocspResponderURL": "", "externalAccountBindingRequired": false,
+        }});
+        std::fs::write(path("pebble.json"), config.to_string()).unwrap();
+        let child = Command::new("pebble")
+            .arg("-config")
+            .arg(path("pebble.json"))
+            .args(["-dnsserver", &dns.to_string()])
+            .env("PEBBLE_VA_NOSLEEP", "1")
+            .env("PEBBLE_WFE_NONCEREJECT", "0")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("pebble runs: apt-get install pebble (as .ci/run does)");
+        let up = wait_until(Duration::from_secs(30), || {
+            std::net::TcpStream::connect(("127.0.0.1", listen)).is_ok()
+        });
+        assert!(up, "pebble did not start");
+        Self {
+            child,
+            directory: format!("https://localhost:{listen}/dir"),
+            management,
+            ca: path("ca.pem"),
+            _dir: dir,
+        }
+    }
+
+    /// The root pebble issues certificates under, PEM, from its management API.
+    fn issuing_root(&self) -> String {
+        let output = Command::new("curl")
+            .args(["--silent", "--fail", "--cacert"])
+            .arg(&self.ca)
+            .arg(format!("https://localhost:{}/roots/0", self.management))
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        String::from_utf8(output.stdout).unwrap()
+    }
+}
+
+#[test]
+fn a_certificate_is_obtained_from_acme_proved_through_verge_s_own_dns() {
+    let hub = Hub::start();
+    let http_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.2:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    // The PoP's DNS first, for pebble to resolve through; then the PoP, told pebble's address.
+    let dns_port = {
+        let socket = std::net::UdpSocket::bind("127.0.0.2:0").unwrap();
+        socket.local_addr().unwrap().port()
+    };
+    let pebble = Pebble::start(http_port, format!("127.0.0.2:{dns_port}").parse().unwrap());
+    let project = pop_project("fra", "127.0.0.2", &hub.url, HUB_PASSWORD);
+    let config = std::fs::read_to_string(config_of(project.path())).unwrap();
+    let database = city_database();
+    let config = config
+        .replacen(
+            "listen = \"127.0.0.2:0\"",
+            &format!("listen = \"127.0.0.2:{http_port}\"\nlisten_tls = \"127.0.0.2:0\""),
+            1,
+        )
+        .replace(
+            "[cluster]\n",
+            &format!(
+                "[tls.acme]\ndirectory = \"{}\"\nemail = \"ops@example.test\"\n\
+                 domains = [\"shop.example.test\"]\n\n\
+                 [dns]\nlisten = \"127.0.0.2:{dns_port}\"\nzones = [\"example.test\"]\n\n\
+                 [geo]\ndatabase = \"{}\"\n\n\
+                 [cluster]\nlocation = {{ lat = 50.11, lon = 8.68 }}\naddresses = [\"127.0.0.2\"]\n",
+                pebble.directory,
+                database.display()
+            ),
+        );
+    std::fs::write(config_of(project.path()), config).unwrap();
+    let ca = pebble.ca.to_str().unwrap();
+    let pop = DevServer::serve_with_env(&config_of(project.path()), &[], &[("SSL_CERT_FILE", ca)]);
+    let tls_port: u16 = {
+        let out = pop.stdout();
+        let line = out.lines().find(|l| l.starts_with("HTTPS on ")).unwrap();
+        line.rsplit(':').next().unwrap().trim().parse().unwrap()
+    };
+
+    // Pebble resolves shop.example.test through the PoP's DNS, fetches the challenge from it,
+    // and issues; the PoP then serves the certificate, over HTTP/2.
+    let root = project.path().join("pebble-root.pem");
+    std::fs::write(&root, pebble.issuing_root()).unwrap();
+    let last = std::cell::RefCell::new(String::new());
+    let served = wait_until(Duration::from_secs(60), || {
+        // Any HTTP answer will do (no worker has a route here): the handshake is the point.
+        let output = Command::new("curl")
+            .args(["--silent", "--show-error", "--http2", "--max-time", "5"])
+            .args(["--output", "/dev/null", "--write-out", "%{http_version}"])
+            .args([
+                "--resolve",
+                &format!("shop.example.test:{tls_port}:127.0.0.2"),
+            ])
+            .arg("--cacert")
+            .arg(&root)
+            .arg(format!("https://shop.example.test:{tls_port}/"))
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&output.stdout).into_owned();
+        *last.borrow_mut() = said.clone() + &String::from_utf8_lossy(&output.stderr);
+        output.status.success() && said == "2"
+    });
+    assert!(served, "no certificate from pebble: {}", last.borrow());
+    assert!(pop
+        .stderr()
+        .contains("ACME: a certificate for shop.example.test serves now"));
+}

@@ -9,6 +9,7 @@
 //!   worker whose revisions are the worker's versions, and the uploaded code by digest;
 //! - [`kv`]: Workers KV, every namespace, of which each PoP keeps a replica to read;
 //! - [`purges`]: cache purges, which every PoP applies to its own cache;
+//! - [`acme`]: the ACME account, certificate and challenges every PoP shares;
 //! - [`d1`]: which PoP is each D1 database's primary, the one the others send its queries;
 //! - [`r2`]: the index of every R2 bucket whose bytes are in a shared S3 bucket.
 //!
@@ -19,6 +20,7 @@
 //! may be tried again ([`ClusterError::is_refusal`]). The client runs on the runtime that
 //! joined, and may be used from any other.
 
+pub mod acme;
 pub mod d1;
 pub mod deploys;
 pub mod kv;
@@ -79,6 +81,7 @@ pub struct Cluster {
     kv: Bucket,
     d1: Bucket,
     r2: Bucket,
+    acme: Bucket,
     jetstream: jetstream::Context,
     client: async_nats::Client,
     /// When the hub's deploys bucket was made: which hub numbered a version.
@@ -187,6 +190,12 @@ impl Cluster {
                 .await
         })
         .await?;
+        let acme = within("opening the ACME bucket", async {
+            jetstream
+                .create_or_update_key_value(acme::bucket(replicas))
+                .await
+        })
+        .await?;
         purges::open(&jetstream, replicas).await?;
         let epoch = within("reading the deploys bucket", async {
             let mut stream = jetstream
@@ -204,6 +213,7 @@ impl Cluster {
             kv,
             d1,
             r2,
+            acme,
             jetstream,
             client,
             epoch,

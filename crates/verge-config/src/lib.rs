@@ -596,7 +596,7 @@ fn parse(path: &Path, text: &str) -> Result<RawConfig, ConfigError> {
 mod server;
 
 pub use server::{
-    AdminConfig, CertificateConfig, ClusterConfig, DnsConfig, Location, ObjectsConfig,
+    AcmeConfig, AdminConfig, CertificateConfig, ClusterConfig, DnsConfig, Location, ObjectsConfig,
     ServerConfig, ServerLimits, TlsConfig, Zone,
 };
 

@@ -50,6 +50,18 @@ pub struct ServerConfig {
 pub struct TlsConfig {
     pub listen: SocketAddr,
     pub certificates: Vec<CertificateConfig>,
+    /// `[tls.acme]`: certificates obtained and renewed from an ACME directory.
+    pub acme: Option<AcmeConfig>,
+}
+
+/// `[tls.acme]`: an ACME directory (Let's Encrypt's, or another) that issues a certificate for
+/// `domains`, proved with HTTP-01 on `[server] listen`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcmeConfig {
+    pub directory: String,
+    pub email: String,
+    pub domains: Vec<String>,
 }
 
 /// `[[tls.certificates]]`: one certificate chain and its key, for `domains` (`*.example.test`
@@ -275,6 +287,7 @@ struct RawServerConfig {
 struct RawTls {
     #[serde(default)]
     certificates: Vec<CertificateConfig>,
+    acme: Option<AcmeConfig>,
 }
 
 #[derive(Default, Deserialize)]
@@ -402,7 +415,12 @@ impl ServerConfig {
             }
         }
         let tls = match (raw.server.listen_tls, raw.tls) {
-            (Some(listen), Some(tls)) if !tls.certificates.is_empty() => {
+            (Some(listen), Some(tls)) if !tls.certificates.is_empty() || tls.acme.is_some() => {
+                if let Some(acme) = &tls.acme {
+                    if acme.domains.is_empty() || acme.email.is_empty() {
+                        return Err(error("[tls.acme] needs domains and an email".into()));
+                    }
+                }
                 let certificates = tls
                     .certificates
                     .into_iter()
@@ -423,11 +441,12 @@ impl ServerConfig {
                 Some(TlsConfig {
                     listen,
                     certificates,
+                    acme: tls.acme,
                 })
             }
             (Some(_), _) => {
                 return Err(error(
-                    "[server] listen_tls needs at least one [[tls.certificates]]".into(),
+                    "[server] listen_tls needs [[tls.certificates]] or [tls.acme]".into(),
                 ))
             }
             (None, Some(_)) => {

@@ -6,6 +6,7 @@
 //! A hub that refuses this PoP stops the start. A hub that cannot be reached does not: the PoP
 //! serves what it has on disk and joins when the hub answers.
 
+use crate::acme::AcmeManager;
 use crate::admin::{serve_admin, Admin};
 use crate::dns::{follow_heartbeats, Directory};
 use crate::edge::{EdgeOptions, SiteHandle};
@@ -45,6 +46,8 @@ pub struct ControlPlane {
     pub r2: Option<(EdgeIndex, Arc<dyn IndexCopy>)>,
     /// At a PoP answering geo DNS, the PoPs it answers with, which the heartbeats keep.
     pub directory: Option<Arc<Directory>>,
+    /// `[tls.acme]`: what keeps its certificate current.
+    pub acme: Option<AcmeManager>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +121,9 @@ async fn run(
                 tokio::task::spawn_local(join_later(config, releases.clone(), followed));
             }
         }
+    }
+    if let Some(acme) = plane.acme {
+        tokio::task::spawn_local(Rc::new(acme).run(releases.clone()));
     }
     if let Some((listener, token)) = plane.admin {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(ControlError::Start)?;

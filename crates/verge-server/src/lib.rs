@@ -6,6 +6,7 @@
 //! it serves: a request never crosses threads. A worker's failure becomes an
 //! HTTP error for that request only.
 
+mod acme;
 mod admin;
 mod assets;
 mod control;
@@ -20,6 +21,7 @@ pub mod secrets;
 mod tail;
 mod tls;
 
+pub use acme::{AcmeManager, Challenges};
 pub use control::{start_control, ControlError, ControlPlane};
 pub use dns::{serve_dns, Directory, DnsServer};
 pub use edge::{

@@ -28,6 +28,8 @@ pub const RELOAD_EVERY: Duration = Duration::from_secs(2);
 pub struct Certificates {
     sources: Vec<CertificateConfig>,
     names: RwLock<Arc<Names>>,
+    /// Certificates obtained through ACME, by the names they serve, after the files'.
+    obtained: RwLock<Arc<Names>>,
     /// When each source's files last changed, as last read.
     stamps: RwLock<Vec<Stamp>>,
 }
@@ -55,6 +57,7 @@ impl Certificates {
         Ok(Arc::new(Self {
             sources,
             names: RwLock::new(Arc::new(names)),
+            obtained: RwLock::default(),
             stamps: RwLock::new(stamps),
         }))
     }
@@ -95,6 +98,31 @@ impl Certificates {
         }
     }
 
+    /// Serves `chain` and `key` (PEM, as an ACME directory issued them) for `domains` from now
+    /// on, in place of what was obtained before; when the certificate expires, in seconds since
+    /// the Unix epoch.
+    pub fn install_obtained(
+        &self,
+        domains: &[String],
+        chain: &str,
+        key: &str,
+    ) -> Result<i64, String> {
+        let (certified, expires) = certified(
+            "obtained by ACME",
+            "obtained by ACME",
+            chain.as_bytes(),
+            key.as_bytes(),
+            domains,
+        )?;
+        let certified = Arc::new(certified);
+        let mut names = Names::default();
+        for domain in domains {
+            names.insert(domain, &certified);
+        }
+        *self.obtained.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(names);
+        Ok(expires)
+    }
+
     /// The TLS configuration that serves these certificates.
     pub fn server_config(self: &Arc<Self>) -> Result<Arc<rustls::ServerConfig>, String> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -112,12 +140,32 @@ impl Certificates {
 impl ResolvesServerCert for Certificates {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let name = hello.server_name()?.to_ascii_lowercase();
-        let names = self.names.read().unwrap_or_else(|p| p.into_inner()).clone();
-        if let Some(found) = names.exact.get(&name) {
+        let files = self.names.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let obtained = self
+            .obtained
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        files.find(&name).or_else(|| obtained.find(&name))
+    }
+}
+
+impl Names {
+    /// The certificate for `name`: its own, else its parent's wildcard.
+    fn find(&self, name: &str) -> Option<Arc<CertifiedKey>> {
+        if let Some(found) = self.exact.get(name) {
             return Some(found.clone());
         }
         let (_, parent) = name.split_once('.')?;
-        names.wildcard.get(parent).cloned()
+        self.wildcard.get(parent).cloned()
+    }
+
+    fn insert(&mut self, domain: &str, certified: &Arc<CertifiedKey>) {
+        let domain = domain.to_ascii_lowercase();
+        match domain.strip_prefix("*.") {
+            Some(parent) => self.wildcard.insert(parent.to_owned(), certified.clone()),
+            None => self.exact.insert(domain, certified.clone()),
+        };
     }
 }
 
@@ -127,11 +175,7 @@ fn names(sources: &[CertificateConfig]) -> Result<Names, String> {
     for source in sources {
         let certified = Arc::new(read(source)?);
         for domain in &source.domains {
-            let domain = domain.to_ascii_lowercase();
-            match domain.strip_prefix("*.") {
-                Some(parent) => names.wildcard.insert(parent.to_owned(), certified.clone()),
-                None => names.exact.insert(domain, certified.clone()),
-            };
+            names.insert(domain, &certified);
         }
     }
     Ok(names)
@@ -139,46 +183,60 @@ fn names(sources: &[CertificateConfig]) -> Result<Names, String> {
 
 /// `source`'s certificate and key, checked: readable, valid now, for its domains, matching.
 fn read(source: &CertificateConfig) -> Result<CertifiedKey, String> {
-    let cert_path = source.cert.display();
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&source.cert)
-        .and_then(|certs| certs.collect::<Result<_, _>>())
-        .map_err(|e| format!("certificate {cert_path}: {e}"))?;
-    let Some(leaf) = chain.first() else {
-        return Err(format!(
-            "certificate {cert_path}: the file holds no certificate"
-        ));
+    let read = |path: &Path, what: &str| {
+        std::fs::read(path).map_err(|e| format!("{what} {}: {e}", path.display()))
     };
-    check_leaf(leaf, source)?;
-    let key = PrivateKeyDer::from_pem_file(&source.key)
-        .map_err(|e| format!("key {}: {e}", source.key.display()))?;
-    let key = any_supported_type(&key).map_err(|e| format!("key {}: {e}", source.key.display()))?;
-    let certified = CertifiedKey::new(chain, key);
-    certified.keys_match().map_err(|e| {
-        format!(
-            "certificate {cert_path} and key {} do not belong together: {e}",
-            source.key.display()
-        )
-    })?;
-    Ok(certified)
+    let chain = read(&source.cert, "certificate")?;
+    let key = read(&source.key, "key")?;
+    let label = source.cert.display().to_string();
+    let key_label = source.key.display().to_string();
+    certified(&label, &key_label, &chain, &key, &source.domains).map(|(certified, _)| certified)
 }
 
-/// Whether `leaf` is valid now and names every domain `source` lists it for.
-fn check_leaf(leaf: &CertificateDer<'_>, source: &CertificateConfig) -> Result<(), String> {
+/// The PEM `chain` (named `label` in errors) and PEM `key` (named `key_label`), checked as
+/// [`read`] does; and when the certificate expires, in seconds since the Unix epoch.
+pub(crate) fn certified(
+    label: &str,
+    key_label: &str,
+    chain: &[u8],
+    key: &[u8],
+    domains: &[String],
+) -> Result<(CertifiedKey, i64), String> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("certificate {label}: {e}"))?;
+    let Some(leaf) = chain.first() else {
+        return Err(format!(
+            "certificate {label}: the file holds no certificate"
+        ));
+    };
+    let expires = check_leaf(leaf, label, domains)?;
+    let key = PrivateKeyDer::from_pem_slice(key).map_err(|e| format!("key {key_label}: {e}"))?;
+    let key = any_supported_type(&key).map_err(|e| format!("key {key_label}: {e}"))?;
+    let certified = CertifiedKey::new(chain, key);
+    certified.keys_match().map_err(|e| {
+        format!("certificate {label} and key {key_label} do not belong together: {e}")
+    })?;
+    Ok((certified, expires))
+}
+
+/// Whether `leaf` (named `label`) is valid now and names every one of `domains`; when it
+/// expires, in seconds since the Unix epoch.
+fn check_leaf(leaf: &CertificateDer<'_>, label: &str, domains: &[String]) -> Result<i64, String> {
     use x509_parser::prelude::{FromDer as _, GeneralName, X509Certificate};
-    let cert_path = source.cert.display();
     let (_, parsed) = X509Certificate::from_der(leaf)
-        .map_err(|e| format!("certificate {cert_path}: not an X.509 certificate: {e}"))?;
+        .map_err(|e| format!("certificate {label}: not an X.509 certificate: {e}"))?;
     let validity = parsed.validity();
     let now = x509_parser::time::ASN1Time::now();
     if validity.not_after < now {
         return Err(format!(
-            "certificate {cert_path} expired on {}",
+            "certificate {label} expired on {}",
             validity.not_after
         ));
     }
     if now < validity.not_before {
         return Err(format!(
-            "certificate {cert_path} is not valid before {}",
+            "certificate {label} is not valid before {}",
             validity.not_before
         ));
     }
@@ -191,10 +249,10 @@ fn check_leaf(leaf: &CertificateDer<'_>, source: &CertificateConfig) -> Result<(
             .collect(),
         _ => Vec::new(),
     };
-    for domain in &source.domains {
+    for domain in domains {
         if !named.contains(&domain.to_ascii_lowercase()) {
             return Err(format!(
-                "certificate {cert_path} is not for {domain} (it names {})",
+                "certificate {label} is not for {domain} (it names {})",
                 if named.is_empty() {
                     "no DNS name".to_owned()
                 } else {
@@ -203,7 +261,7 @@ fn check_leaf(leaf: &CertificateDer<'_>, source: &CertificateConfig) -> Result<(
             ));
         }
     }
-    Ok(())
+    Ok(validity.not_after.timestamp())
 }
 
 /// What `request.cf` tells of a TLS connection: its version and cipher suite, as Workers name

@@ -36,6 +36,15 @@ pub(super) async fn handle(
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "/".into());
     let host = request_host(&request);
+    if let Some(challenges) = &state.options.acme_challenges {
+        if let Some(token) = path.strip_prefix("/.well-known/acme-challenge/") {
+            let answer = match challenges.answer(token) {
+                Some(answer) => plain(StatusCode::OK, answer),
+                None => plain(StatusCode::NOT_FOUND, "no such challenge\n"),
+            };
+            return Ok(to_hyper("(acme)", answer, false));
+        }
+    }
     if let (None, Some(port)) = (connection.tls, state.options.redirect_https) {
         return Ok(redirect_to_https(&host, port, &path));
     }

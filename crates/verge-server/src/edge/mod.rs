@@ -64,6 +64,8 @@ pub struct EdgeOptions {
     pub crons: Crons,
     /// `[server] redirect_http`: plain-HTTP requests get a 301 to HTTPS on this port.
     pub redirect_https: Option<u16>,
+    /// `[tls.acme]`: the HTTP-01 answers the edge gives at `/.well-known/acme-challenge/`.
+    pub acme_challenges: Option<Arc<crate::acme::Challenges>>,
 }
 
 /// The connection a request came on: who sent it, and over what TLS, if any.

@@ -1,0 +1,295 @@
+//! Certificates from an ACME directory (`[tls.acme]`): obtained at start when none is kept,
+//! renewed when less than [`RENEW_BEFORE`] is left, proved with HTTP-01 — the edge answers
+//! `/.well-known/acme-challenge/<token>` on `[server] listen` from [`Challenges`] — and served
+//! by SNI beside the configured files. The directory's own TLS certificate is trusted through
+//! the system store (`SSL_CERT_FILE` included), as outbound `fetch()` trusts one.
+//!
+//! On one machine the account and the certificate are kept under `<data_dir>/acme/`. At a PoP
+//! they are kept once through the hub (`verge-cluster`'s `acme`), every PoP serving the same
+//! certificate; one PoP at a time orders (it claims the order at the hub), and every PoP
+//! answers the challenges, whichever the directory reaches.
+
+use crate::releases::Releases;
+use crate::tls::Certificates;
+use futures_util::StreamExt as _;
+use instant_acme::{
+    Account, AccountCredentials, ChallengeType, Identifier, NewAccount, NewOrder, OrderStatus,
+    RetryPolicy,
+};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use verge_cluster::Cluster;
+use verge_config::AcmeConfig;
+use verge_storage::unix_now;
+
+/// A certificate with less than this left is renewed.
+const RENEW_BEFORE: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
+/// How often the certificate is looked at: soon while there is none, else every hour.
+const RETRY_EVERY: Duration = Duration::from_secs(5);
+const CHECK_EVERY: Duration = Duration::from_secs(60 * 60);
+
+/// How long a PoP's claim to order lasts, should it die ordering.
+const ORDER_CLAIM: Duration = Duration::from_secs(10 * 60);
+
+/// The answers to HTTP-01 challenges in flight: token → key authorization.
+#[derive(Debug, Default)]
+pub struct Challenges(RwLock<HashMap<String, String>>);
+
+impl Challenges {
+    /// The key authorization for `token`, if a challenge for it is in flight.
+    pub fn answer(&self, token: &str) -> Option<String> {
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(token)
+            .cloned()
+    }
+
+    fn set(&self, token: String, answer: Option<String>) {
+        let mut answers = self.0.write().unwrap_or_else(|p| p.into_inner());
+        match answer {
+            Some(answer) => answers.insert(token, answer),
+            None => answers.remove(&token),
+        };
+    }
+}
+
+/// A certificate and its key, PEM, as kept.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Kept {
+    chain: String,
+    key: String,
+}
+
+/// Keeps `[tls.acme]`'s certificate obtained and current.
+pub struct AcmeManager {
+    pub config: AcmeConfig,
+    pub certificates: Arc<Certificates>,
+    pub challenges: Arc<Challenges>,
+    /// `<data_dir>/acme/`, on one machine.
+    pub dir: PathBuf,
+}
+
+impl AcmeManager {
+    /// Runs for as long as the server does (on the control thread, beside `releases`, which
+    /// knows whether this server is a PoP and has its hub).
+    pub async fn run(self: Rc<Self>, releases: Rc<Releases>) {
+        let mut followed = false;
+        loop {
+            let cluster = releases.cluster();
+            if let (Ok(Some(cluster)), false) = (&cluster, followed) {
+                tokio::task::spawn_local(self.clone().follow(cluster.clone()));
+                followed = true;
+            }
+            let wait = match cluster {
+                // A PoP that has not reached its hub waits for it.
+                Err(_) => RETRY_EVERY,
+                Ok(cluster) => match self.keep_current(cluster.as_deref()).await {
+                    Ok(true) => CHECK_EVERY,
+                    Ok(false) => RETRY_EVERY,
+                    Err(e) => {
+                        tracing::warn!("ACME: {e}");
+                        RETRY_EVERY * 6
+                    }
+                },
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Serves the kept certificate if it is current, else orders one (unless another PoP is);
+    /// whether a current one serves now.
+    async fn keep_current(&self, cluster: Option<&Cluster>) -> Result<bool, String> {
+        if let Some(kept) = self.load("certificate", cluster).await? {
+            let kept: Kept = serde_json::from_slice(&kept).map_err(|e| e.to_string())?;
+            if let Ok(expires) = self.serve(&kept) {
+                let left = expires.saturating_sub(i64::try_from(unix_now()).unwrap_or(i64::MAX));
+                if left > RENEW_BEFORE.as_secs() as i64 {
+                    return Ok(true);
+                }
+            }
+        }
+        if let Some(cluster) = cluster {
+            let stale = verge_storage::unix_now_ms().saturating_sub(ORDER_CLAIM.as_millis() as u64);
+            let me = cluster.pop().as_bytes().to_vec();
+            if !cluster
+                .acme_claim("ordering", me, stale)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Ok(false);
+            }
+        }
+        let ordered = self.order(cluster).await;
+        if let Some(cluster) = cluster {
+            let _ = cluster.acme_delete("ordering").await;
+        }
+        let kept = ordered?;
+        self.serve(&kept)?;
+        let bytes = serde_json::to_vec(&kept).map_err(|e| e.to_string())?;
+        self.store("certificate", bytes, cluster).await?;
+        tracing::info!(
+            "ACME: a certificate for {} serves now",
+            self.config.domains.join(", ")
+        );
+        Ok(true)
+    }
+
+    /// Orders a certificate for the configured domains, proving them with HTTP-01.
+    async fn order(&self, cluster: Option<&Cluster>) -> Result<Kept, String> {
+        let failed = |what: &str, e: instant_acme::Error| format!("{what}: {e}");
+        let account = self.account(cluster).await?;
+        let identifiers: Vec<Identifier> = (self.config.domains.iter())
+            .map(|domain| Identifier::Dns(domain.clone()))
+            .collect();
+        let mut order = account
+            .new_order(&NewOrder::new(&identifiers))
+            .await
+            .map_err(|e| failed("a new order", e))?;
+        let mut tokens = Vec::new();
+        let mut authorizations = order.authorizations();
+        while let Some(authorization) = authorizations.next().await {
+            let mut authorization = authorization.map_err(|e| failed("an authorization", e))?;
+            let Some(mut challenge) = authorization.challenge(ChallengeType::Http01) else {
+                return Err("the directory offers no HTTP-01 challenge".into());
+            };
+            let token = challenge.token.clone();
+            let answer = challenge.key_authorization().as_str().to_owned();
+            self.challenges.set(token.clone(), Some(answer.clone()));
+            if let Some(cluster) = cluster {
+                let key = format!("challenge.{token}");
+                cluster
+                    .acme_put(&key, answer.into_bytes())
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            tokens.push(token);
+            challenge
+                .set_ready()
+                .await
+                .map_err(|e| failed("a challenge", e))?;
+        }
+        let retries = RetryPolicy::default().timeout(Duration::from_secs(60));
+        let status = order.poll_ready(&retries).await;
+        for token in tokens {
+            self.challenges.set(token.clone(), None);
+            if let Some(cluster) = cluster {
+                let _ = cluster.acme_delete(&format!("challenge.{token}")).await;
+            }
+        }
+        match status.map_err(|e| failed("proving the domains", e))? {
+            OrderStatus::Ready => {}
+            status => return Err(format!("the order is {status:?}, not ready")),
+        }
+        let key = order
+            .finalize()
+            .await
+            .map_err(|e| failed("finalizing", e))?;
+        let chain = order
+            .poll_certificate(&retries)
+            .await
+            .map_err(|e| failed("the certificate", e))?;
+        Ok(Kept { chain, key })
+    }
+
+    /// The ACME account: the kept one, or a new one (then kept).
+    async fn account(&self, cluster: Option<&Cluster>) -> Result<Account, String> {
+        let builder = Account::builder().map_err(|e| format!("ACME's HTTP client: {e}"))?;
+        if let Some(kept) = self.load("account", cluster).await? {
+            let credentials: AccountCredentials =
+                serde_json::from_slice(&kept).map_err(|e| format!("the kept account: {e}"))?;
+            return builder
+                .from_credentials(credentials)
+                .await
+                .map_err(|e| format!("the kept account: {e}"));
+        }
+        let contact = format!("mailto:{}", self.config.email);
+        let (account, credentials) = builder
+            .create(
+                &NewAccount {
+                    contact: &[&contact],
+                    terms_of_service_agreed: true,
+                    only_return_existing: false,
+                },
+                self.config.directory.clone(),
+                None,
+            )
+            .await
+            .map_err(|e| format!("creating an account at {}: {e}", self.config.directory))?;
+        let bytes = serde_json::to_vec(&credentials).map_err(|e| e.to_string())?;
+        self.store("account", bytes, cluster).await?;
+        Ok(account)
+    }
+
+    /// Serves `kept`; when it expires.
+    fn serve(&self, kept: &Kept) -> Result<i64, String> {
+        self.certificates
+            .install_obtained(&self.config.domains, &kept.chain, &kept.key)
+    }
+
+    /// Follows the hub's ACME state: the challenges in flight (whichever PoP ordered) and the
+    /// certificate (whichever PoP renewed it).
+    async fn follow(self: Rc<Self>, cluster: Arc<Cluster>) {
+        loop {
+            if let Ok(changes) = cluster.acme_changes().await {
+                let mut changes = std::pin::pin!(changes);
+                while let Some((key, value)) = changes.next().await {
+                    if let Some(token) = key.strip_prefix("challenge.") {
+                        let answer = value.and_then(|value| String::from_utf8(value).ok());
+                        self.challenges.set(token.to_owned(), answer);
+                    } else if let ("certificate", Some(value)) = (key.as_str(), value) {
+                        match serde_json::from_slice::<Kept>(&value) {
+                            Ok(kept) => {
+                                if let Err(e) = self.serve(&kept) {
+                                    tracing::warn!("ACME: the hub's certificate cannot serve: {e}");
+                                }
+                            }
+                            Err(e) => {
+                                tracing::warn!("ACME: the hub's certificate is unreadable: {e}")
+                            }
+                        }
+                    }
+                }
+            }
+            tokio::time::sleep(verge_cluster::FOLLOW_AGAIN_AFTER).await;
+        }
+    }
+
+    async fn load(&self, key: &str, cluster: Option<&Cluster>) -> Result<Option<Vec<u8>>, String> {
+        match cluster {
+            Some(cluster) => cluster.acme_get(key).await.map_err(|e| e.to_string()),
+            None => match std::fs::read(self.dir.join(format!("{key}.json"))) {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(format!("cannot read {}: {e}", self.dir.display())),
+            },
+        }
+    }
+
+    async fn store(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        cluster: Option<&Cluster>,
+    ) -> Result<(), String> {
+        match cluster {
+            Some(cluster) => cluster
+                .acme_put(key, value)
+                .await
+                .map_err(|e| e.to_string()),
+            None => {
+                std::fs::create_dir_all(&self.dir)
+                    .map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
+                let path = self.dir.join(format!("{key}.json"));
+                let partial = path.with_extension("json.partial");
+                std::fs::write(&partial, value)
+                    .and_then(|()| std::fs::rename(&partial, &path))
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))
+            }
+        }
+    }
+}
