@@ -96,6 +96,12 @@ impl Cluster {
         .await
     }
 
+    /// The last version anywhere in the cluster: a follower of [`Cluster::changes`] that has
+    /// seen less, and hears nothing, has lost its watch.
+    pub async fn last_version(&self) -> Result<u64, ClusterError> {
+        self.last_revision(DEPLOYS_BUCKET).await
+    }
+
     /// Worker `worker`'s last change: its version, and its release unless it was withdrawn;
     /// `None` if it has had none.
     pub async fn head(&self, worker: &str) -> Result<Option<(u64, Option<Release>)>, ClusterError> {

@@ -15,6 +15,9 @@ use tokio::sync::watch;
 /// How many changes a copy applies in one write, at most, while catching up.
 const APPLY_BATCH: usize = 1024;
 
+/// How often a quiet watch is checked against the hub's last revision.
+const STALL_CHECK: Duration = Duration::from_secs(2);
+
 /// How long a write waits for the copy to have it before returning anyway (it is stored at the
 /// hub by then, and the copy will have it).
 const OWN_WRITE_WAIT: Duration = Duration::from_secs(2);
@@ -58,7 +61,23 @@ pub(crate) async fn follow<Apply, Applied>(
         match watch {
             Ok(watch) => {
                 let mut batches = watch.ready_chunks(APPLY_BATCH);
-                while let Some(batch) = batches.next().await {
+                let mut checks = tokio::time::interval(STALL_CHECK);
+                let mut heard = tokio::time::Instant::now();
+                loop {
+                    let batch = tokio::select! {
+                        batch = batches.next() => match batch {
+                            Some(batch) => batch,
+                            None => break,
+                        },
+                        _ = checks.tick() => {
+                            if stalled(cluster, name, applied, heard).await {
+                                tracing::warn!("{what}: the watch went quiet behind the hub");
+                                break;
+                            }
+                            continue;
+                        }
+                    };
+                    heard = tokio::time::Instant::now();
                     let entries: Result<Vec<kv::Entry>, _> = batch.into_iter().collect();
                     let outcome = match entries {
                         Ok(entries) => match entries.last().map(|e| (e.revision, e.delta)) {
@@ -70,6 +89,7 @@ pub(crate) async fn follow<Apply, Applied>(
                     match outcome {
                         Ok((last, lag)) => {
                             applied = last;
+                            heard = tokio::time::Instant::now();
                             progress.send_replace((last, lag));
                             if lost {
                                 tracing::info!("{what}: following the hub again");
@@ -92,6 +112,18 @@ pub(crate) async fn follow<Apply, Applied>(
         }
         tokio::time::sleep(FOLLOW_AGAIN_AFTER).await;
     }
+}
+
+/// Whether a watch that delivered nothing since `heard` has fallen silent while the hub moved
+/// on past `applied` (its server lost, say, without the watch noticing): then it is made anew.
+async fn stalled(
+    cluster: &crate::Cluster,
+    name: &str,
+    applied: u64,
+    heard: tokio::time::Instant,
+) -> bool {
+    heard.elapsed() >= STALL_CHECK
+        && matches!(cluster.last_revision(name).await, Ok(last) if last > applied)
 }
 
 /// Waits until the copy `progress` reports reaches `revision`, or [`OWN_WRITE_WAIT`] passes.

@@ -26,6 +26,9 @@ use std::sync::Arc;
 use verge_cluster::{Change, Cluster, ClusterError, Release, FOLLOW_AGAIN_AFTER};
 use verge_config::WorkerConfig;
 
+/// How often a quiet follower of the hub's deploys checks that it is not behind.
+const QUIET_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// How many of a worker's releases its record keeps: the versions one machine can roll back to.
 const RECORDS_KEPT: usize = 64;
 
@@ -458,11 +461,36 @@ impl Releases {
                         lost = false;
                     }
                     let mut changes = std::pin::pin!(changes);
-                    while let Some(change) = changes.next().await {
+                    let mut checks = tokio::time::interval(QUIET_CHECK);
+                    let (mut seen, mut heard) = (0, tokio::time::Instant::now());
+                    loop {
+                        let change = tokio::select! {
+                            change = changes.next() => match change {
+                                Some(change) => change,
+                                None => break,
+                            },
+                            _ = checks.tick() => {
+                                // A watch that went quiet while the hub moved on is made anew.
+                                let behind = heard.elapsed() >= QUIET_CHECK
+                                    && matches!(cluster.last_version().await, Ok(last) if last > seen);
+                                if behind {
+                                    tracing::warn!("the cluster's deploys went quiet behind the hub");
+                                    break;
+                                }
+                                continue;
+                            }
+                        };
+                        if let Ok(
+                            Change::Released { version, .. } | Change::Withdrawn { version, .. },
+                        ) = &change
+                        {
+                            seen = seen.max(*version);
+                        }
                         let applied = match change {
                             Ok(change) => self.apply(change).await,
                             Err(e) => Err(e.into()),
                         };
+                        heard = tokio::time::Instant::now();
                         if let Err(e) = applied {
                             tracing::warn!("lost the cluster's deploys: {e}");
                             lost = true;
