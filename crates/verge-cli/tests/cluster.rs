@@ -789,11 +789,15 @@ fn a_cache_purge_at_one_pop_reaches_every_pop() {
             .unwrap();
         support::send(&client(), request).body
     };
-    // Each PoP caches for itself: its first request misses, the next hits.
-    assert!(wait_until(REACHES_EVERY_POP, || every
-        .iter()
-        .all(|pop| get(pop, "/blog/a") == "miss")));
+    // Every PoP serves the worker (a path of its own each time, which nothing asks again)...
+    let mut probes = 0;
+    assert!(wait_until(REACHES_EVERY_POP, || every.iter().all(|pop| {
+        probes += 1;
+        get(pop, &format!("/probe/{probes}")) == "miss"
+    })));
+    // ...and caches for itself: its first request misses, the next hits.
     for pop in every {
+        assert_eq!(get(pop, "/blog/a"), "miss");
         assert_eq!(get(pop, "/other"), "miss");
         assert_eq!(get(pop, "/blog/a"), "hit");
         assert_eq!(get(pop, "/other"), "hit");
@@ -1118,7 +1122,7 @@ fn r2_objects_put_at_one_pop_are_listed_and_read_at_every_pop() {
     };
     assert!(wait_until(REACHES_EVERY_POP, || every
         .iter()
-        .all(|pop| reads(pop, "none").0 == 404)));
+        .all(|pop| reads(pop, "none") == (404, "missing".into()))));
 
     // Put at one PoP: read at once there, and soon at every other, metadata and all.
     let (status, etag, _) = call(&syd, "PUT", "/photos/a.txt", "first");
