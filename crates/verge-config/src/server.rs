@@ -420,6 +420,18 @@ impl ServerConfig {
                     if acme.domains.is_empty() || acme.email.is_empty() {
                         return Err(error("[tls.acme] needs domains and an email".into()));
                     }
+                    if let Some(wildcard) = acme.domains.iter().find(|d| d.contains('*')) {
+                        return Err(error(format!(
+                            "[tls.acme] domains: {wildcard} is a wildcard, which HTTP-01 cannot \
+                             prove: give it as a [[tls.certificates]] file"
+                        )));
+                    }
+                    if !acme.directory.starts_with("https://") {
+                        return Err(error(format!(
+                            "[tls.acme] directory: {:?} is not an https:// URL",
+                            acme.directory
+                        )));
+                    }
                 }
                 let certificates = tls
                     .certificates

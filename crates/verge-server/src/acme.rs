@@ -13,8 +13,8 @@ use crate::releases::Releases;
 use crate::tls::Certificates;
 use futures_util::StreamExt as _;
 use instant_acme::{
-    Account, AccountCredentials, ChallengeType, Identifier, NewAccount, NewOrder, OrderStatus,
-    RetryPolicy,
+    Account, AccountCredentials, AuthorizationStatus, ChallengeType, Identifier, NewAccount,
+    NewOrder, OrderStatus, RetryPolicy,
 };
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -104,31 +104,58 @@ impl AcmeManager {
     /// Serves the kept certificate if it is current, else orders one (unless another PoP is);
     /// whether a current one serves now.
     async fn keep_current(&self, cluster: Option<&Cluster>) -> Result<bool, String> {
-        if let Some(kept) = self.load("certificate", cluster).await? {
-            let kept: Kept = serde_json::from_slice(&kept).map_err(|e| e.to_string())?;
-            if let Ok(expires) = self.serve(&kept) {
-                let left = expires.saturating_sub(i64::try_from(unix_now()).unwrap_or(i64::MAX));
-                if left > RENEW_BEFORE.as_secs() as i64 {
-                    return Ok(true);
-                }
+        if self.kept_is_current(cluster).await? {
+            return Ok(true);
+        }
+        let Some(cluster) = cluster else {
+            self.order_and_keep(None).await?;
+            return Ok(true);
+        };
+        let stale = verge_storage::unix_now_ms().saturating_sub(ORDER_CLAIM.as_millis() as u64);
+        let me = cluster.pop().as_bytes().to_vec();
+        if !cluster
+            .acme_claim("ordering", me, stale)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            return Ok(false);
+        }
+        // Another PoP may have finished an order between the look and the claim.
+        let ordered = match self.kept_is_current(Some(cluster)).await {
+            Ok(true) => Ok(()),
+            _ => self.order_and_keep(Some(cluster)).await,
+        };
+        // Released only once the certificate is kept, so no other PoP orders it again.
+        let _ = cluster.acme_delete("ordering").await;
+        ordered.map(|()| true)
+    }
+
+    /// Serves the kept certificate; whether there is one with more than [`RENEW_BEFORE`] left.
+    /// One that cannot be read or serve is logged, to be replaced.
+    async fn kept_is_current(&self, cluster: Option<&Cluster>) -> Result<bool, String> {
+        let Some(kept) = self.load("certificate", cluster).await? else {
+            return Ok(false);
+        };
+        let served = serde_json::from_slice::<Kept>(&kept)
+            .map_err(|e| e.to_string())
+            .and_then(|kept| self.serve(&kept));
+        match served {
+            Ok(expires) => {
+                let now = i64::try_from(unix_now()).unwrap_or(i64::MAX);
+                Ok(expires.saturating_sub(now) > RENEW_BEFORE.as_secs() as i64)
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "ACME: the kept certificate cannot serve, so a new one is ordered: {e}"
+                );
+                Ok(false)
             }
         }
-        if let Some(cluster) = cluster {
-            let stale = verge_storage::unix_now_ms().saturating_sub(ORDER_CLAIM.as_millis() as u64);
-            let me = cluster.pop().as_bytes().to_vec();
-            if !cluster
-                .acme_claim("ordering", me, stale)
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                return Ok(false);
-            }
-        }
-        let ordered = self.order(cluster).await;
-        if let Some(cluster) = cluster {
-            let _ = cluster.acme_delete("ordering").await;
-        }
-        let kept = ordered?;
+    }
+
+    /// Orders a certificate, serves it and keeps it.
+    async fn order_and_keep(&self, cluster: Option<&Cluster>) -> Result<(), String> {
+        let kept = self.order(cluster).await?;
         self.serve(&kept)?;
         let bytes = serde_json::to_vec(&kept).map_err(|e| e.to_string())?;
         self.store("certificate", bytes, cluster).await?;
@@ -136,7 +163,7 @@ impl AcmeManager {
             "ACME: a certificate for {} serves now",
             self.config.domains.join(", ")
         );
-        Ok(true)
+        Ok(())
     }
 
     /// Orders a certificate for the configured domains, proving them with HTTP-01.
@@ -150,31 +177,14 @@ impl AcmeManager {
             .new_order(&NewOrder::new(&identifiers))
             .await
             .map_err(|e| failed("a new order", e))?;
-        let mut tokens = Vec::new();
-        let mut authorizations = order.authorizations();
-        while let Some(authorization) = authorizations.next().await {
-            let mut authorization = authorization.map_err(|e| failed("an authorization", e))?;
-            let Some(mut challenge) = authorization.challenge(ChallengeType::Http01) else {
-                return Err("the directory offers no HTTP-01 challenge".into());
-            };
-            let token = challenge.token.clone();
-            let answer = challenge.key_authorization().as_str().to_owned();
-            self.challenges.set(token.clone(), Some(answer.clone()));
-            if let Some(cluster) = cluster {
-                let key = format!("challenge.{token}");
-                cluster
-                    .acme_put(&key, answer.into_bytes())
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-            tokens.push(token);
-            challenge
-                .set_ready()
-                .await
-                .map_err(|e| failed("a challenge", e))?;
-        }
         let retries = RetryPolicy::default().timeout(Duration::from_secs(60));
-        let status = order.poll_ready(&retries).await;
+        let mut tokens = Vec::new();
+        let proved = self.prove(&mut order, cluster, &mut tokens).await;
+        let status = match proved {
+            Ok(()) => order.poll_ready(&retries).await,
+            Err(e) => Err(e),
+        };
+        // The answers are withdrawn whatever came of them.
         for token in tokens {
             self.challenges.set(token.clone(), None);
             if let Some(cluster) = cluster {
@@ -194,6 +204,41 @@ impl AcmeManager {
             .await
             .map_err(|e| failed("the certificate", e))?;
         Ok(Kept { chain, key })
+    }
+
+    /// Answers `order`'s HTTP-01 challenges (those not proved already), noting each token in
+    /// `tokens` for the caller to withdraw.
+    async fn prove(
+        &self,
+        order: &mut instant_acme::Order,
+        cluster: Option<&Cluster>,
+        tokens: &mut Vec<String>,
+    ) -> Result<(), instant_acme::Error> {
+        let mut authorizations = order.authorizations();
+        while let Some(authorization) = authorizations.next().await {
+            let mut authorization = authorization?;
+            // A directory may reuse an authorization proved before: nothing to answer.
+            if authorization.status == AuthorizationStatus::Valid {
+                continue;
+            }
+            let Some(mut challenge) = authorization.challenge(ChallengeType::Http01) else {
+                return Err(instant_acme::Error::Str(
+                    "the directory offers no HTTP-01 challenge",
+                ));
+            };
+            let token = challenge.token.clone();
+            let answer = challenge.key_authorization().as_str().to_owned();
+            self.challenges.set(token.clone(), Some(answer.clone()));
+            tokens.push(token.clone());
+            if let Some(cluster) = cluster {
+                let key = format!("challenge.{token}");
+                if let Err(e) = cluster.acme_put(&key, answer.into_bytes()).await {
+                    tracing::warn!("ACME: other PoPs will not answer {token}: {e}");
+                }
+            }
+            challenge.set_ready().await?;
+        }
+        Ok(())
     }
 
     /// The ACME account: the kept one, or a new one (then kept).
@@ -286,7 +331,8 @@ impl AcmeManager {
                     .map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
                 let path = self.dir.join(format!("{key}.json"));
                 let partial = path.with_extension("json.partial");
-                std::fs::write(&partial, value)
+                // Keys: readable by the server's user only.
+                crate::secrets::write_private(&partial, &value)
                     .and_then(|()| std::fs::rename(&partial, &path))
                     .map_err(|e| format!("cannot write {}: {e}", path.display()))
             }

@@ -22,6 +22,8 @@ const EDNS_UDP_MAX: usize = 1232;
 /// What answering needs besides the query.
 pub(super) struct Answering<'a> {
     pub config: &'a DnsConfig,
+    /// The zones, parsed.
+    pub zones: &'a [Name],
     pub geo: &'a Geo,
     pub directory: &'a Directory,
     /// The answering PoP's name: the fallback for clients that cannot be located.
@@ -34,8 +36,8 @@ pub(super) struct Answering<'a> {
 pub(super) fn answer(query: &[u8], source: IpAddr, udp: bool, at: &Answering) -> Option<Vec<u8>> {
     let request = match Message::from_vec(query) {
         Ok(request) => request,
-        // A header can be read: say the rest was malformed.
-        Err(_) if query.len() >= 12 => {
+        // A header can be read, of a query (not a response): say the rest was malformed.
+        Err(_) if query.len() >= 12 && query[2] & 0x80 == 0 => {
             let id = u16::from_be_bytes([query[0], query[1]]);
             return Message::error_msg(id, OpCode::Query, ResponseCode::FormErr)
                 .to_vec()
@@ -63,7 +65,7 @@ pub(super) fn answer(query: &[u8], source: IpAddr, udp: bool, at: &Answering) ->
     };
     response.add_query(query.clone());
     let name = query.name().to_lowercase();
-    let Some(zone) = zone_of(&name, &at.config.zones) else {
+    let Some(zone) = at.zones.iter().find(|zone| zone.zone_of(&name)).cloned() else {
         response.set_response_code(ResponseCode::Refused);
         return encode(response, udp, edns);
     };
@@ -92,15 +94,6 @@ pub(super) fn answer(query: &[u8], source: IpAddr, udp: bool, at: &Answering) ->
         response.set_edns(reply);
     }
     encode(response, udp, edns)
-}
-
-/// The zone of `at.config` that `name` is in (the apex, or under it).
-fn zone_of(name: &Name, zones: &[String]) -> Option<Name> {
-    zones
-        .iter()
-        .filter_map(|zone| Name::from_ascii(zone).ok())
-        .map(|zone| zone.to_lowercase())
-        .find(|zone| zone.zone_of(name))
 }
 
 /// Adds what `query` for `name` in `zone` asks, for a client at `client`.
@@ -148,7 +141,8 @@ fn records(
     }
 }
 
-/// The zone's SOA: the first name server this PoP's, the serial the time of day.
+/// The zone's SOA: `ns.<zone>` its primary name server (a name, not one of the NS set, as
+/// every PoP is alike), the serial the time.
 fn soa(zone: &Name) -> SOA {
     let ns = Name::from_ascii("ns").and_then(|ns| ns.append_domain(zone));
     let hostmaster = Name::from_ascii("hostmaster").and_then(|h| h.append_domain(zone));

@@ -3,10 +3,11 @@
 //! nearest healthy PoP ([`answer`]); a PoP is healthy while its heartbeats reach this one
 //! ([`Directory`], fed by [`follow_heartbeats`]) and it does not ask to be drained.
 //!
-//! Bad input: a packet that is not DNS gets FORMERR (or nothing, too short for an id); each
-//! source address is limited to [`QUERIES_PER_SECOND`] (past which it gets no answer, so the
-//! server amplifies nothing); UDP answers fit what the client accepts, else are truncated; TCP
-//! connections are bounded in time and message size.
+//! Bad input: a packet that is not DNS gets FORMERR (or nothing: too short for an id, or a
+//! response); each source (an IPv4 address, an IPv6 /64) is limited to [`QUERIES_PER_SECOND`],
+//! past which it gets no answer, so a forged source can be sent little; UDP answers fit what
+//! the client accepts, else are truncated; TCP takes [`TCP_CONNECTIONS`] connections at once,
+//! each bounded in time, and messages of [`TCP_QUERY_MAX`] bytes at most.
 
 mod answer;
 
@@ -35,6 +36,11 @@ const TRACKED_SOURCES: usize = 65_536;
 /// How long a TCP client may take over each message.
 const TCP_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The most TCP connections served at once, and the largest query one may send (a question is
+/// a few dozen bytes).
+pub const TCP_CONNECTIONS: usize = 512;
+pub const TCP_QUERY_MAX: usize = 4096;
+
 /// Every PoP as this one last heard of it.
 #[derive(Default)]
 pub struct Directory {
@@ -52,31 +58,43 @@ impl Directory {
     }
 
     /// The PoPs to answer with: heard from lately, not draining, with a place and addresses;
-    /// in order of name, so that every PoP answers alike.
+    /// in order of name, so that every PoP answers alike. When none was heard from lately —
+    /// this PoP has lost the hub, not every PoP its life — the last known are answered with.
     fn healthy(&self) -> Vec<PopReport> {
         let pops = self.pops.read().unwrap_or_else(|p| p.into_inner());
-        let mut healthy: Vec<PopReport> = pops
-            .values()
-            .filter(|(report, heard)| {
-                heard.elapsed() < HEALTHY_WITHIN
-                    && !report.drain
-                    && report.location.is_some()
-                    && !report.addresses.is_empty()
-            })
-            .map(|(report, _)| report.clone())
-            .collect();
-        healthy.sort_by(|a, b| a.pop.cmp(&b.pop));
-        healthy
+        let usable = |report: &PopReport| {
+            !report.drain && report.location.is_some() && !report.addresses.is_empty()
+        };
+        let pick = |fresh_only: bool| {
+            let mut picked: Vec<PopReport> = pops
+                .values()
+                .filter(|(report, heard)| {
+                    usable(report) && (!fresh_only || heard.elapsed() < HEALTHY_WITHIN)
+                })
+                .map(|(report, _)| report.clone())
+                .collect();
+            picked.sort_by(|a, b| a.pop.cmp(&b.pop));
+            picked
+        };
+        let fresh = pick(true);
+        if fresh.is_empty() {
+            pick(false)
+        } else {
+            fresh
+        }
     }
 }
 
 /// Keeps `directory` up to date with every PoP's heartbeat, for as long as the server runs.
+/// Heartbeats come every second: a watch silent for [`HEALTHY_WITHIN`] is made anew.
 pub async fn follow_heartbeats(cluster: Arc<Cluster>, directory: Arc<Directory>) {
     loop {
         match cluster.heartbeats().await {
             Ok(heartbeats) => {
                 let mut heartbeats = std::pin::pin!(heartbeats);
-                while let Some((pop, report)) = heartbeats.next().await {
+                while let Ok(Some((pop, report))) =
+                    tokio::time::timeout(HEALTHY_WITHIN, heartbeats.next()).await
+                {
                     directory.heard(pop, report);
                 }
             }
@@ -99,6 +117,13 @@ pub fn serve_dns(
     directory: Arc<Directory>,
     here: String,
 ) -> std::io::Result<DnsServer> {
+    let zones = (config.zones.iter())
+        .map(|zone| {
+            hickory_proto::rr::Name::from_ascii(zone)
+                .map(|name| name.to_lowercase())
+                .map_err(|e| std::io::Error::other(format!("[dns] zone {zone:?}: {e}")))
+        })
+        .collect::<std::io::Result<Vec<_>>>()?;
     let udp = std::net::UdpSocket::bind(config.listen)?;
     let local_addr = udp.local_addr()?;
     let tcp = std::net::TcpListener::bind(local_addr)?;
@@ -115,6 +140,7 @@ pub fn serve_dns(
                 Err(e) => return tracing::error!("cannot start the DNS runtime: {e}"),
             };
             let shared = Arc::new(Shared {
+                zones,
                 config,
                 geo,
                 directory,
@@ -138,6 +164,8 @@ pub fn serve_dns(
 
 struct Shared {
     config: DnsConfig,
+    /// `config.zones`, parsed.
+    zones: Vec<hickory_proto::rr::Name>,
     geo: Arc<Geo>,
     directory: Arc<Directory>,
     here: String,
@@ -152,6 +180,7 @@ impl Shared {
         }
         let answering = Answering {
             config: &self.config,
+            zones: &self.zones,
             geo: &self.geo,
             directory: &self.directory,
             here: &self.here,
@@ -159,13 +188,26 @@ impl Shared {
         answer(query, source, udp, &answering)
     }
 
-    /// Whether `source` may have one more answer now (a token bucket per address).
+    /// Whether `source` may have one more answer now (a token bucket per IPv4 address, per
+    /// IPv6 /64).
     fn allows(&self, source: IpAddr) -> bool {
+        let source = match source {
+            IpAddr::V6(v6) => {
+                let network = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(network.into())
+            }
+            v4 => v4,
+        };
         let mut allowance = self.allowance.lock().unwrap_or_else(|p| p.into_inner());
-        if allowance.len() >= TRACKED_SOURCES && !allowance.contains_key(&source) {
-            allowance.clear();
-        }
         let now = Instant::now();
+        if allowance.len() >= TRACKED_SOURCES && !allowance.contains_key(&source) {
+            // Sources whose allowance has refilled lose nothing by being forgotten.
+            let refill = Duration::from_secs_f64(QUERY_BURST / QUERIES_PER_SECOND);
+            allowance.retain(|_, (_, counted)| now.duration_since(*counted) < refill);
+            if allowance.len() >= TRACKED_SOURCES {
+                return false;
+            }
+        }
         let (left, counted) = allowance.entry(source).or_insert((QUERY_BURST, now));
         let earned = now.duration_since(*counted).as_secs_f64() * QUERIES_PER_SECOND;
         *left = (*left + earned).min(QUERY_BURST);
@@ -196,7 +238,11 @@ async fn serve_udp(socket: tokio::net::UdpSocket, shared: Arc<Shared>) {
 }
 
 async fn serve_tcp(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+    let connections = Arc::new(tokio::sync::Semaphore::new(TCP_CONNECTIONS));
     loop {
+        let Ok(permit) = connections.clone().acquire_owned().await else {
+            return;
+        };
         let Ok((stream, peer)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
@@ -204,6 +250,7 @@ async fn serve_tcp(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
         let shared = shared.clone();
         tokio::spawn(async move {
             let _ = tokio::time::timeout(TCP_TIMEOUT * 4, serve_stream(stream, peer, shared)).await;
+            drop(permit);
         });
     }
 }
@@ -216,7 +263,11 @@ async fn serve_stream(mut stream: tokio::net::TcpStream, peer: SocketAddr, share
             Ok(Ok(_)) => {}
             _ => return,
         }
-        let mut query = vec![0u8; usize::from(u16::from_be_bytes(length))];
+        let length = usize::from(u16::from_be_bytes(length));
+        if length > TCP_QUERY_MAX {
+            return;
+        }
+        let mut query = vec![0u8; length];
         match tokio::time::timeout(TCP_TIMEOUT, stream.read_exact(&mut query)).await {
             Ok(Ok(_)) => {}
             _ => return,

@@ -156,10 +156,17 @@ pub(super) fn limit_exceeded(limit: &str) -> Response {
     )
 }
 
-/// A response of `status` whose body is `text`, plain.
-/// The 301 that sends a plain-HTTP request for `host` and `path` to HTTPS on `port`.
+/// The 301 that sends a plain-HTTP request for `host` and `path` to HTTPS on `port`; a 400
+/// for a Host that is not a host name or address (which would make the Location another
+/// site's).
 pub(super) fn redirect_to_https(host: &str, port: u16, path: &str) -> http::Response<NativeBody> {
     let host = crate::routes::strip_port(host);
+    let is_name = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
+    let is_literal = host.starts_with('[') && host.ends_with(']');
+    if host.is_empty() || !(is_literal || host.chars().all(is_name)) {
+        let refused = plain(StatusCode::BAD_REQUEST, "the Host header is not a host\n");
+        return to_hyper("(redirect)", refused, false);
+    }
     let location = match port {
         443 => format!("https://{host}{path}"),
         port => format!("https://{host}:{port}{path}"),
@@ -169,8 +176,39 @@ pub(super) fn redirect_to_https(host: &str, port: u16, path: &str) -> http::Resp
     to_hyper("(redirect)", response, false)
 }
 
+/// A response of `status` whose body is `text`, plain.
 pub(crate) fn plain(status: StatusCode, text: impl Into<Bytes>) -> Response {
     let mut headers = HeaderList::default();
     headers.push("content-type", "text/plain;charset=UTF-8");
     Response::new(status.as_u16(), headers, Body::Full(text.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redirect_to_https;
+
+    #[test]
+    fn only_a_host_is_redirected_to() {
+        let location = |host: &str| {
+            let response = redirect_to_https(host, 8443, "/a?b=1");
+            let location = response
+                .headers()
+                .get("location")
+                .map(|v| v.as_bytes().to_vec());
+            (response.status().as_u16(), location)
+        };
+        let expected = b"https://shop.test:8443/a?b=1".to_vec();
+        assert_eq!(location("shop.test"), (301, Some(expected.clone())));
+        assert_eq!(location("shop.test:80"), (301, Some(expected)));
+        assert_eq!(location("[::1]:80").0, 301);
+        for hostile in [
+            "good.test@evil.test",
+            "evil.test/x?",
+            "a b",
+            "",
+            "evil.test\\x",
+        ] {
+            assert_eq!(location(hostile), (400, None), "{hostile}");
+        }
+    }
 }

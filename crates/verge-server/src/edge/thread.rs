@@ -121,27 +121,19 @@ pub(super) fn serve_thread(
                 _ = stop.wait_for(|stop| *stop) => break,
             };
             let _ = stream.set_nodelay(true);
-            let serve = |io, connection: Connection| {
-                let state = state.clone();
-                let service = service_fn(move |request| handle(state.clone(), connection, request));
-                graceful.watch(builder.serve_connection(io, service).into_owned())
-            };
+            let (state, builder, watcher) = (state.clone(), builder.clone(), graceful.watcher());
             let acceptor = match (&tls, secure) {
                 (Some((_, acceptor)), true) => acceptor.clone(),
                 _ => {
-                    let served = serve(TokioIo::new(stream), Connection { peer, tls: None });
-                    tokio::task::spawn_local(async move {
-                        if let Err(e) = served.await {
-                            tracing::debug!("connection from {peer} ended: {e}");
-                        }
-                    });
+                    let connection = Connection { peer, tls: None };
+                    let served = serve_http(state, connection, stream, builder, watcher);
+                    tokio::task::spawn_local(served);
                     continue;
                 }
             };
             // The handshake runs in the connection's own task, bounded like a request head.
             let handshake =
                 tokio::time::timeout(state.options.header_timeout, acceptor.accept(stream));
-            let (state, builder, watcher) = (state.clone(), builder.clone(), graceful.watcher());
             tokio::task::spawn_local(async move {
                 let stream = match handshake.await {
                     Ok(Ok(stream)) => stream,
@@ -152,19 +144,12 @@ pub(super) fn serve_thread(
                     peer,
                     tls: Some(TlsFacts::of(stream.get_ref().1)),
                 };
-                let service = service_fn(move |request| handle(state.clone(), connection, request));
-                let served = watcher.watch(
-                    builder
-                        .serve_connection(TokioIo::new(stream), service)
-                        .into_owned(),
-                );
-                if let Err(e) = served.await {
-                    tracing::debug!("connection from {peer} ended: {e}");
-                }
+                serve_http(state, connection, stream, builder, watcher).await;
             });
         }
         // Shutting down: no more connections; those open finish their requests, within bounds.
         drop(listener);
+        drop(tls);
         let drain = state.options.drain_timeout;
         if tokio::time::timeout(drain, graceful.shutdown())
             .await
@@ -173,6 +158,28 @@ pub(super) fn serve_thread(
             tracing::warn!("requests still in flight after {drain:?} were cut off");
         }
     });
+}
+
+/// Serves HTTP on `io`, one connection, each request by `dispatch`, until it ends or the
+/// server shuts down (`watcher`).
+async fn serve_http<I>(
+    state: Rc<ThreadState>,
+    connection: Connection,
+    io: I,
+    builder: auto::Builder<LocalExec>,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
+{
+    let service = service_fn(move |request| handle(state.clone(), connection, request));
+    let served = watcher.watch(
+        builder
+            .serve_connection(TokioIo::new(io), service)
+            .into_owned(),
+    );
+    if let Err(e) = served.await {
+        tracing::debug!("connection from {} ended: {e}", connection.peer);
+    }
 }
 
 /// The thread's listeners on its runtime.
