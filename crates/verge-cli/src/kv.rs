@@ -157,17 +157,7 @@ impl Store {
                 let keys = page
                     .keys
                     .into_iter()
-                    .map(|key| {
-                        let mut shown = serde_json::json!({ "name": key.name });
-                        if let Some(at) = key.expiration {
-                            shown["expiration"] = at.into();
-                        }
-                        if let Some(metadata) = key.metadata {
-                            shown["metadata"] = serde_json::from_str(&metadata)
-                                .unwrap_or(serde_json::Value::String(metadata));
-                        }
-                        shown
-                    })
+                    .map(verge_server::listed_key)
                     .collect();
                 Ok((keys, page.cursor))
             }

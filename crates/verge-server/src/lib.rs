@@ -22,6 +22,7 @@ mod tail;
 mod tls;
 
 pub use acme::{AcmeManager, Challenges};
+pub use admin::kv::listed_key;
 pub use control::{start_control, ControlError, ControlPlane};
 pub use dns::{serve_dns, Directory, DnsServer};
 pub use edge::{

@@ -513,20 +513,20 @@ impl Releases {
     /// change to be fetched again.
     async fn apply(&self, change: Change) -> Result<(), ReleaseError> {
         let _turn = self.turn.lock().await;
+        let (Change::Released {
+            worker, version, ..
+        }
+        | Change::Withdrawn { worker, version }) = &change;
+        let epoch = self.epoch();
+        if self.records.borrow().version(worker, epoch.as_deref()) >= *version {
+            return Ok(());
+        }
         match change {
             Change::Released {
                 worker,
                 version,
                 release,
             } => {
-                if self
-                    .records
-                    .borrow()
-                    .version(&worker, self.epoch().as_deref())
-                    >= version
-                {
-                    return Ok(());
-                }
                 let installed = match self.prepare(&worker, &release).await {
                     Ok(deployed) => self.install(&worker, version, Some((release, deployed))),
                     Err(e) => Err(e),
@@ -541,20 +541,10 @@ impl Releases {
                     ),
                 }
             }
-            Change::Withdrawn { worker, version } => {
-                if self
-                    .records
-                    .borrow()
-                    .version(&worker, self.epoch().as_deref())
-                    >= version
-                {
-                    return Ok(());
-                }
-                match self.install(&worker, version, None) {
-                    Ok(()) => tracing::info!(worker = %worker, version, "withdrawn by the hub"),
-                    Err(e) => tracing::error!(worker = %worker, "cannot withdraw: {e}"),
-                }
-            }
+            Change::Withdrawn { worker, version } => match self.install(&worker, version, None) {
+                Ok(()) => tracing::info!(worker = %worker, version, "withdrawn by the hub"),
+                Err(e) => tracing::error!(worker = %worker, "cannot withdraw: {e}"),
+            },
         }
         Ok(())
     }

@@ -16,7 +16,7 @@ use hyper::body::Incoming;
 use std::collections::HashMap;
 use std::sync::Arc;
 use verge_storage::{
-    check_kv_entry, check_kv_key, kv_expiration, kv_limits, unix_now, KvEntry, KvStore,
+    check_kv_entry, check_kv_key, kv_expiration, kv_limits, unix_now, KvEntry, KvListKey, KvStore,
     StorageError,
 };
 
@@ -116,22 +116,22 @@ async fn list(
         )
         .await
         .map_err(failed)?;
-    let keys: Vec<_> = page
-        .keys
-        .into_iter()
-        .map(|key| {
-            let mut shown = serde_json::json!({ "name": key.name });
-            if let Some(at) = key.expiration {
-                shown["expiration"] = at.into();
-            }
-            if let Some(metadata) = key.metadata {
-                shown["metadata"] =
-                    serde_json::from_str(&metadata).unwrap_or(serde_json::Value::String(metadata));
-            }
-            shown
-        })
-        .collect();
+    let keys: Vec<_> = page.keys.into_iter().map(listed_key).collect();
     Ok(serde_json::json!({ "keys": keys, "cursor": page.cursor }))
+}
+
+/// A listed key as Cloudflare's API and wrangler show it: its name, and its expiration and
+/// metadata (as JSON, else as the text it is) when it has them.
+pub fn listed_key(key: KvListKey) -> serde_json::Value {
+    let mut shown = serde_json::json!({ "name": key.name });
+    if let Some(at) = key.expiration {
+        shown["expiration"] = at.into();
+    }
+    if let Some(metadata) = key.metadata {
+        shown["metadata"] =
+            serde_json::from_str(&metadata).unwrap_or(serde_json::Value::String(metadata));
+    }
+    shown
 }
 
 async fn put(

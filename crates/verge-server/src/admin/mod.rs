@@ -26,7 +26,7 @@
 //! change it did not see (made at another PoP meanwhile) is refused with 409, to be tried again.
 
 mod cache;
-mod kv;
+pub(crate) mod kv;
 
 use crate::edge::Deployed;
 use crate::metrics::Metrics;
