@@ -9,6 +9,7 @@
 //! certificate; one PoP at a time orders (it claims the order at the hub), and every PoP
 //! answers the challenges, whichever the directory reaches.
 
+use crate::challenges::Challenges;
 use crate::releases::Releases;
 use crate::tls::Certificates;
 use futures_util::StreamExt as _;
@@ -16,10 +17,9 @@ use instant_acme::{
     Account, AccountCredentials, AuthorizationStatus, ChallengeType, Identifier, NewAccount,
     NewOrder, OrderStatus, RetryPolicy,
 };
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 use verge_cluster::Cluster;
 use verge_config::AcmeConfig;
@@ -34,29 +34,6 @@ const CHECK_EVERY: Duration = Duration::from_secs(60 * 60);
 
 /// How long a PoP's claim to order lasts, should it die ordering.
 const ORDER_CLAIM: Duration = Duration::from_secs(10 * 60);
-
-/// The answers to HTTP-01 challenges in flight: token → key authorization.
-#[derive(Debug, Default)]
-pub struct Challenges(RwLock<HashMap<String, String>>);
-
-impl Challenges {
-    /// The key authorization for `token`, if a challenge for it is in flight.
-    pub fn answer(&self, token: &str) -> Option<String> {
-        self.0
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(token)
-            .cloned()
-    }
-
-    fn set(&self, token: String, answer: Option<String>) {
-        let mut answers = self.0.write().unwrap_or_else(|p| p.into_inner());
-        match answer {
-            Some(answer) => answers.insert(token, answer),
-            None => answers.remove(&token),
-        };
-    }
-}
 
 /// A certificate and its key, PEM, as kept.
 #[derive(serde::Serialize, serde::Deserialize)]

@@ -9,6 +9,7 @@
 mod acme;
 mod admin;
 mod assets;
+mod challenges;
 mod control;
 mod dns;
 mod edge;
@@ -21,8 +22,9 @@ pub mod secrets;
 mod tail;
 mod tls;
 
-pub use acme::{AcmeManager, Challenges};
+pub use acme::AcmeManager;
 pub use admin::kv::listed_key;
+pub use challenges::Challenges;
 pub use control::{start_control, ControlError, ControlPlane};
 pub use dns::{serve_dns, Directory, DnsServer};
 pub use edge::{

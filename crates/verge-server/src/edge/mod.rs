@@ -65,7 +65,7 @@ pub struct EdgeOptions {
     /// `[server] redirect_http`: plain-HTTP requests get a 301 to HTTPS on this port.
     pub redirect_https: Option<u16>,
     /// `[tls.acme]`: the HTTP-01 answers the edge gives at `/.well-known/acme-challenge/`.
-    pub acme_challenges: Option<Arc<crate::acme::Challenges>>,
+    pub acme_challenges: Option<Arc<crate::challenges::Challenges>>,
 }
 
 /// The connection a request came on: who sent it, and over what TLS, if any.
