@@ -65,12 +65,7 @@ pub(super) fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     })
 }
 
-pub(super) fn upsert(
-    index: &Connection,
-    bucket: &str,
-    info: &ObjectInfo,
-    blob: &str,
-) -> rusqlite::Result<()> {
+fn upsert(index: &Connection, bucket: &str, info: &ObjectInfo, blob: &str) -> rusqlite::Result<()> {
     index.execute(
         "INSERT OR REPLACE INTO objects (bucket, key, blob, size, etag, version, uploaded, \
          http_metadata, custom_metadata, checksums) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -143,10 +138,33 @@ pub(super) fn upload_parts(
     parts.collect()
 }
 
-pub(super) fn forget_upload(index: &Connection, upload_id: &str) -> rusqlite::Result<()> {
+/// Forgets upload `upload_id`; the blobs of its parts, which nothing references any more.
+pub(super) fn take_upload(index: &Connection, upload_id: &str) -> rusqlite::Result<Vec<String>> {
+    let parts = upload_parts(index, upload_id)?;
     index.execute("DELETE FROM parts WHERE upload_id = ?1", [upload_id])?;
     index.execute("DELETE FROM uploads WHERE upload_id = ?1", [upload_id])?;
-    Ok(())
+    Ok(parts.into_iter().map(|part| part.blob).collect())
+}
+
+/// Points `key` of `bucket` at `object` (its description and blob), or at nothing; the blob it
+/// named before, if any.
+pub(super) fn set_object(
+    index: &Connection,
+    bucket: &str,
+    key: &str,
+    object: Option<(&ObjectInfo, &str)>,
+) -> rusqlite::Result<Option<String>> {
+    let before: Option<String> = index
+        .query_row(
+            "DELETE FROM objects WHERE bucket = ?1 AND key = ?2 RETURNING blob",
+            params![bucket, key],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if let Some((info, blob)) = object {
+        upsert(index, bucket, info, blob)?;
+    }
+    Ok(before)
 }
 
 /// The stored parts `complete` names, in its order, checked as R2 checks them.

@@ -13,8 +13,8 @@ use crate::sql::open_synced;
 use digest::{hex, random_id, unhex, Hashes};
 use futures_util::StreamExt as _;
 use index::{
-    check_upload, choose_parts, forget_upload, list, object_row, upload_key, upload_parts, upsert,
-    Row, SCHEMA,
+    check_upload, choose_parts, list, object_row, set_object, take_upload, upload_key,
+    upload_parts, Row, SCHEMA,
 };
 use md5::Digest as _;
 use object_store::aws::AmazonS3Builder;
@@ -169,16 +169,11 @@ impl ObjectBuckets {
         self.index(move |index| {
             let tx = index.transaction().map_err(backend)?;
             for change in &changes {
-                match &change.object {
-                    Some((info, blob)) => upsert(&tx, &change.bucket, info, blob),
-                    None => tx
-                        .execute(
-                            "DELETE FROM objects WHERE bucket = ?1 AND key = ?2",
-                            params![change.bucket, change.key],
-                        )
-                        .map(drop),
-                }
-                .map_err(backend)?;
+                let object = change
+                    .object
+                    .as_ref()
+                    .map(|(info, blob)| (info, blob.as_str()));
+                set_object(&tx, &change.bucket, &change.key, object).map_err(backend)?;
             }
             tx.execute(
                 "INSERT OR REPLACE INTO replica (name, value) VALUES ('revision', ?1)",
@@ -227,18 +222,10 @@ impl ObjectBuckets {
                     if !holds(current.as_ref().map(|row| &row.info)) {
                         return Ok(None);
                     }
-                    match &object {
-                        Some((info, blob)) => upsert(&tx, &bucket, info, blob),
-                        None => tx
-                            .execute(
-                                "DELETE FROM objects WHERE bucket = ?1 AND key = ?2",
-                                params![bucket, key],
-                            )
-                            .map(drop),
-                    }
-                    .map_err(backend)?;
+                    let object = object.as_ref().map(|(info, blob)| (info, blob.as_str()));
+                    let before = set_object(&tx, &bucket, &key, object).map_err(backend)?;
                     tx.commit().map_err(backend)?;
-                    Ok(Some(current.map(|row| row.blob)))
+                    Ok(Some(before))
                 })
                 .await;
         };
@@ -481,15 +468,7 @@ impl ObjectBuckets {
                 let tx = index.transaction().map_err(backend)?;
                 let mut removed = Vec::new();
                 for key in &keys {
-                    let blob: Option<String> = tx
-                        .query_row(
-                            "DELETE FROM objects WHERE bucket = ?1 AND key = ?2 RETURNING blob",
-                            params![bucket, key],
-                            |row| row.get(0),
-                        )
-                        .optional()
-                        .map_err(backend)?;
-                    removed.extend(blob);
+                    removed.extend(set_object(&tx, &bucket, key, None).map_err(backend)?);
                 }
                 tx.commit().map_err(backend)?;
                 Ok(removed)
@@ -611,10 +590,9 @@ impl ObjectBuckets {
             let parts = self
                 .index(move |index| {
                     let tx = index.transaction().map_err(backend)?;
-                    let parts = upload_parts(&tx, &upload.2).map_err(backend)?;
-                    forget_upload(&tx, &upload.2).map_err(backend)?;
+                    let parts = take_upload(&tx, &upload.2).map_err(backend)?;
                     tx.commit().map_err(backend)?;
-                    Ok(parts.into_iter().map(|part| part.blob).collect())
+                    Ok(parts)
                 })
                 .await?;
             self.remove_blobs(parts).await;
@@ -625,13 +603,11 @@ impl ObjectBuckets {
             .index(move |index| {
                 let tx = index.transaction().map_err(backend)?;
                 check_upload(&tx, &upload)?;
-                let old = object_row(&tx, &upload.0, &upload.1).map_err(backend)?;
-                let parts = upload_parts(&tx, &upload.2).map_err(backend)?;
-                upsert(&tx, &upload.0, &stored_info, &name).map_err(backend)?;
-                forget_upload(&tx, &upload.2).map_err(backend)?;
+                let object = Some((&stored_info, name.as_str()));
+                let old = set_object(&tx, &upload.0, &upload.1, object).map_err(backend)?;
+                let mut unreferenced = take_upload(&tx, &upload.2).map_err(backend)?;
                 tx.commit().map_err(backend)?;
-                let mut unreferenced: Vec<String> = parts.into_iter().map(|p| p.blob).collect();
-                unreferenced.extend(old.map(|row| row.blob));
+                unreferenced.extend(old);
                 Ok(unreferenced)
             })
             .await;
@@ -660,10 +636,9 @@ impl ObjectBuckets {
                 if check_upload(&tx, &upload).is_err() {
                     return Ok(Vec::new());
                 }
-                let parts = upload_parts(&tx, &upload.2).map_err(backend)?;
-                forget_upload(&tx, &upload.2).map_err(backend)?;
+                let parts = take_upload(&tx, &upload.2).map_err(backend)?;
                 tx.commit().map_err(backend)?;
-                Ok(parts.into_iter().map(|part| part.blob).collect())
+                Ok(parts)
             })
             .await?;
         self.remove_blobs(removed).await;
