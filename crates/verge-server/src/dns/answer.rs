@@ -4,14 +4,14 @@
 //! echoes), else the resolver's own — by great-circle distance; `ns-<pop>.<zone>` names that
 //! PoP; the apex has SOA and NS (one per healthy PoP). Nothing here does I/O.
 
-use super::Directory;
+use super::{Candidate, Directory};
 use crate::geo::Geo;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
 use hickory_proto::rr::rdata::{A, AAAA, NS, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use std::net::IpAddr;
-use verge_cluster::PopReport;
+use std::sync::Arc;
 use verge_config::{DnsConfig, Location};
 
 /// The most a UDP answer may be without EDNS, and the most it may be at all (RFC 9715's
@@ -159,7 +159,7 @@ fn soa(zone: &Name) -> SOA {
 }
 
 /// `ns-<pop>.<zone>`, the name of PoP `pop` as a name server of `zone`.
-fn ns_name(pop: &PopReport, zone: &Name) -> Option<Name> {
+fn ns_name(pop: &Candidate, zone: &Name) -> Option<Name> {
     Name::from_ascii(format!("ns-{}", pop.pop))
         .and_then(|ns| ns.append_domain(zone))
         .ok()
@@ -167,11 +167,15 @@ fn ns_name(pop: &PopReport, zone: &Name) -> Option<Name> {
 
 /// The healthy PoP nearest to `client`; when it cannot be located, `[dns] default` (or the
 /// answering PoP) if healthy, else any.
-fn nearest<'p>(healthy: &'p [PopReport], client: IpAddr, at: &Answering) -> Option<&'p PopReport> {
+fn nearest<'p>(
+    healthy: &'p [Arc<Candidate>],
+    client: IpAddr,
+    at: &Answering,
+) -> Option<&'p Arc<Candidate>> {
     if let Some(here) = at.geo.coordinates(client) {
         return healthy
             .iter()
-            .filter_map(|pop| Some((pop, distance_km(here, pop.location?))))
+            .map(|pop| (pop, distance_km(here, pop.location)))
             .min_by(|(_, a), (_, b)| a.total_cmp(b))
             .map(|(pop, _)| pop);
     }

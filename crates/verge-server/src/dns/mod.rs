@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use verge_cluster::{Cluster, PopReport};
-use verge_config::DnsConfig;
+use verge_config::{DnsConfig, Location};
 
 /// A PoP whose last heartbeat arrived longer ago than this is left out of answers (heartbeats
 /// come every second).
@@ -41,37 +41,53 @@ const TCP_TIMEOUT: Duration = Duration::from_secs(5);
 pub const TCP_CONNECTIONS: usize = 512;
 pub const TCP_QUERY_MAX: usize = 4096;
 
-/// Every PoP as this one last heard of it.
+/// A PoP geo DNS may answer with: its name, place and addresses.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Candidate {
+    pub pop: String,
+    pub location: Location,
+    pub addresses: Vec<IpAddr>,
+}
+
+impl Candidate {
+    /// The candidate `report` makes, unless it is draining or lacks a place or an address.
+    fn of(report: PopReport) -> Option<Self> {
+        let usable = !report.drain && !report.addresses.is_empty();
+        Some(Self {
+            location: report.location.filter(|_| usable)?,
+            pop: report.pop,
+            addresses: report.addresses,
+        })
+    }
+}
+
+/// Every PoP geo DNS may answer with, as this one last heard of it: what each answer needs,
+/// no more, as it is read for every query.
 #[derive(Default)]
 pub struct Directory {
-    pops: RwLock<HashMap<String, (PopReport, Instant)>>,
+    pops: RwLock<HashMap<String, (Arc<Candidate>, Instant)>>,
 }
 
 impl Directory {
     /// Notes `pop`'s heartbeat `report` (none: it left).
     fn heard(&self, pop: String, report: Option<PopReport>) {
         let mut pops = self.pops.write().unwrap_or_else(|p| p.into_inner());
-        match report {
-            Some(report) => pops.insert(pop, (report, Instant::now())),
+        match report.and_then(Candidate::of) {
+            Some(candidate) => pops.insert(pop, (Arc::new(candidate), Instant::now())),
             None => pops.remove(&pop),
         };
     }
 
-    /// The PoPs to answer with: heard from lately, not draining, with a place and addresses;
-    /// in order of name, so that every PoP answers alike. When none was heard from lately —
-    /// this PoP has lost the hub, not every PoP its life — the last known are answered with.
-    fn healthy(&self) -> Vec<PopReport> {
+    /// The PoPs to answer with: heard from lately, in order of name, so that every PoP answers
+    /// alike. When none was heard from lately — this PoP has lost the hub, not every PoP its
+    /// life — the last known are answered with.
+    fn healthy(&self) -> Vec<Arc<Candidate>> {
         let pops = self.pops.read().unwrap_or_else(|p| p.into_inner());
-        let usable = |report: &PopReport| {
-            !report.drain && report.location.is_some() && !report.addresses.is_empty()
-        };
         let pick = |fresh_only: bool| {
-            let mut picked: Vec<PopReport> = pops
+            let mut picked: Vec<Arc<Candidate>> = pops
                 .values()
-                .filter(|(report, heard)| {
-                    usable(report) && (!fresh_only || heard.elapsed() < HEALTHY_WITHIN)
-                })
-                .map(|(report, _)| report.clone())
+                .filter(|(_, heard)| !fresh_only || heard.elapsed() < HEALTHY_WITHIN)
+                .map(|(candidate, _)| candidate.clone())
                 .collect();
             picked.sort_by(|a, b| a.pop.cmp(&b.pop));
             picked
