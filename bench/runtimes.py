@@ -26,15 +26,9 @@ def install_peers(names):
     return {n: os.path.join(bins, n) for n in names}
 
 
-def start_nginx(work):
-    """nginx on a free loopback port serving index.html and a sparse 1 GiB file; (process, URL)."""
-    port = free_port()
-    root = os.path.join(work, "www")
-    os.makedirs(root, exist_ok=True)
-    with open(os.path.join(root, "index.html"), "w") as f:
-        f.write("<!doctype html><title>origin</title><p>" + "hello from the origin " * 20 + "</p>\n")
-    with open(os.path.join(root, "1g.bin"), "wb") as f:
-        f.truncate(GIB)
+def nginx_config(work, server):
+    """Writes an nginx.conf in `work`: one worker, in the foreground, its temporary files in
+    `work`, serving the `server` block's directives; its path."""
     conf = os.path.join(work, "nginx.conf")
     with open(conf, "w") as f:
         f.write(f"""
@@ -48,9 +42,22 @@ http {{
   keepalive_requests 1000000;
   client_body_temp_path {work}/body; proxy_temp_path {work}/proxy; fastcgi_temp_path {work}/fcgi;
   uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;
-  server {{ listen 127.0.0.1:{port}; root {root}; }}
+  server {{ {server} }}
 }}
 """)
+    return conf
+
+
+def start_nginx(work):
+    """nginx on a free loopback port serving index.html and a sparse 1 GiB file; (process, URL)."""
+    port = free_port()
+    root = os.path.join(work, "www")
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, "index.html"), "w") as f:
+        f.write("<!doctype html><title>origin</title><p>" + "hello from the origin " * 20 + "</p>\n")
+    with open(os.path.join(root, "1g.bin"), "wb") as f:
+        f.truncate(GIB)
+    conf = nginx_config(work, f"listen 127.0.0.1:{port}; root {root};")
     process = subprocess.Popen(["nginx", "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_ready(port, process)
     return process, f"http://127.0.0.1:{port}"
