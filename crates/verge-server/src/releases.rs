@@ -41,6 +41,8 @@ pub enum ReleaseError {
     Invalid(String),
     #[error("no worker is named {0:?}")]
     NoSuchWorker(String),
+    #[error("{worker} has no secret {key:?}")]
+    NoSuchSecret { worker: String, key: String },
     #[error("{worker} has no version {version} to roll back to{kept}")]
     NoSuchVersion {
         worker: String,
@@ -352,16 +354,31 @@ impl Releases {
         }
     }
 
-    /// Gives `worker` `secrets` in place of the ones it has, as a new version; that version. A
-    /// worker from verge.toml, not uploaded, is loaded again from its config file, at this
-    /// server only.
-    pub async fn set_secrets(
+    /// Sets `worker`'s secret `key` to `value` (`None`: removes it), as a new version; that
+    /// version. The change is made to the secrets as they are in this change's own turn, so
+    /// one made meanwhile elsewhere is kept, not overwritten. A worker from verge.toml, not
+    /// uploaded, is loaded again from its config file, at this server only.
+    pub async fn set_secret(
         &self,
         worker: &str,
-        secrets: BTreeMap<String, String>,
+        key: &str,
+        value: Option<String>,
     ) -> Result<u64, ReleaseError> {
         let _turn = self.turn.lock().await;
         let head = self.head(worker).await?;
+        let mut secrets = self.secrets_in(worker, &head)?;
+        match value {
+            Some(value) => {
+                secrets.insert(key.to_owned(), value);
+            }
+            None if secrets.remove(key).is_none() => {
+                return Err(ReleaseError::NoSuchSecret {
+                    worker: worker.to_owned(),
+                    key: key.to_owned(),
+                })
+            }
+            None => {}
+        }
         if let Some(release) = head.release {
             let release = Release { secrets, ..release };
             return self.release(worker, release, head.version, None).await;

@@ -243,7 +243,9 @@ fn changed(worker: &str, version: Result<u64, ReleaseError>) -> Response<AdminBo
 fn refused(worker: &str, refusal: ReleaseError) -> Response<AdminBody> {
     let status = match &refusal {
         ReleaseError::Invalid(_) => StatusCode::BAD_REQUEST,
-        ReleaseError::NoSuchWorker(_) | ReleaseError::NoSuchVersion { .. } => StatusCode::NOT_FOUND,
+        ReleaseError::NoSuchWorker(_)
+        | ReleaseError::NoSuchSecret { .. }
+        | ReleaseError::NoSuchVersion { .. } => StatusCode::NOT_FOUND,
         ReleaseError::Hub(verge_cluster::ClusterError::Conflict(_)) => StatusCode::CONFLICT,
         ReleaseError::Hub(_) | ReleaseError::NotJoined(_) => StatusCode::SERVICE_UNAVAILABLE,
         ReleaseError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -309,14 +311,15 @@ async fn secrets_endpoint(
     if releases.site().current().position(worker).is_none() {
         return refused(worker, ReleaseError::NoSuchWorker(worker.to_owned()));
     }
-    let mut secrets = match releases.secrets_of(worker).await {
-        Ok(secrets) => secrets,
-        Err(e) => return refused(worker, e),
-    };
     let method = request.method().clone();
     if method == Method::GET && key.is_empty() {
-        let names: Vec<&String> = secrets.keys().collect();
-        return json(StatusCode::OK, serde_json::json!(names));
+        return match releases.secrets_of(worker).await {
+            Ok(secrets) => json(
+                StatusCode::OK,
+                serde_json::json!(secrets.keys().collect::<Vec<_>>()),
+            ),
+            Err(e) => refused(worker, e),
+        };
     }
     let valid = key
         .chars()
@@ -331,29 +334,20 @@ async fn secrets_endpoint(
             ),
         );
     }
-    match method {
+    let value = match method {
         Method::PUT => match read_body(request, MAX_SECRET).await {
-            Ok(value) => {
-                secrets.insert(key.to_owned(), String::from_utf8_lossy(&value).into_owned());
-            }
+            Ok(value) => Some(String::from_utf8_lossy(&value).into_owned()),
             Err(response) => return response,
         },
-        Method::DELETE => {
-            if secrets.remove(key).is_none() {
-                return error(
-                    StatusCode::NOT_FOUND,
-                    format!("{worker} has no secret {key:?}"),
-                );
-            }
-        }
+        Method::DELETE => None,
         _ => {
             return error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "secrets take PUT, DELETE or GET",
             )
         }
-    }
-    let version = releases.set_secrets(worker, secrets).await;
+    };
+    let version = releases.set_secret(worker, key, value).await;
     if version.is_ok() {
         tracing::info!(worker = %worker, secret = %key, "secret changed");
     }
