@@ -4,6 +4,12 @@
 //! reading the config and checking that the entry point exists, and every error names the file
 //! (and, where the parser knows it, the line) that is wrong.
 
+mod durable_objects;
+
+pub use durable_objects::{
+    replay as replay_migrations, DurableObjectBinding, DurableObjects, Migration, RenamedClass,
+};
+
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -46,6 +52,8 @@ pub enum ConfigError {
         cron: String,
         message: String,
     },
+    #[error("{}: {message}", .path.display())]
+    DurableObjects { path: PathBuf, message: String },
 }
 
 /// A worker project, resolved: where its files are and what its config says.
@@ -82,6 +90,10 @@ pub struct WorkerConfig {
     pub assets: Option<Assets>,
     /// `[[rules]]`: how imported files load, before wrangler's default rules.
     pub rules: Vec<ModuleRule>,
+    /// `[[durable_objects.bindings]]`: Durable Object namespaces on `env`.
+    pub durable_objects: Vec<DurableObjectBinding>,
+    /// `[[migrations]]`: the history of the Durable Object classes this worker exports.
+    pub migrations: Vec<Migration>,
 }
 
 /// One of wrangler's `[[rules]]`: files matching `globs` load as `kind`; unless `fallthrough`,
@@ -220,6 +232,8 @@ pub struct ServiceBinding {
     pub binding: String,
     /// The worker it calls, by name.
     pub service: String,
+    /// The named `WorkerEntrypoint` class it calls; `None`: the default export.
+    pub entrypoint: Option<String>,
 }
 
 /// One of wrangler's `kv_namespaces`.
@@ -381,6 +395,10 @@ struct RawConfig {
     assets: Option<RawAssets>,
     #[serde(default)]
     rules: Vec<ModuleRule>,
+    #[serde(default)]
+    durable_objects: DurableObjects,
+    #[serde(default)]
+    migrations: Vec<Migration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -461,6 +479,12 @@ impl WorkerConfig {
                 });
             }
         }
+        durable_objects::check(&raw.durable_objects.bindings, &raw.migrations).map_err(
+            |message| ConfigError::DurableObjects {
+                path: path.to_owned(),
+                message,
+            },
+        )?;
         for cron in &raw.triggers.crons {
             if let Err(error) = cron.parse::<croner::Cron>() {
                 return Err(ConfigError::BadCron {
@@ -516,6 +540,8 @@ impl WorkerConfig {
             crons: raw.triggers.crons,
             assets,
             rules: raw.rules,
+            durable_objects: raw.durable_objects.bindings,
+            migrations: raw.migrations,
         })
     }
 

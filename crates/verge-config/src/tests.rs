@@ -283,7 +283,8 @@ fn reads_kv_namespaces_in_toml_and_jsonc() {
         config.services,
         [ServiceBinding {
             binding: "AUTH".into(),
-            service: "auth-worker".into()
+            service: "auth-worker".into(),
+            entrypoint: None,
         }]
     );
     let kv = config.kv_namespaces;

@@ -3,10 +3,15 @@
 //! `verge-store-embedded`; a distributed one implements the same traits (see docs/DESIGN.md).
 
 mod bucket;
+mod object;
 
 pub use bucket::{
     check_r2_key, r2_limits, BucketStore, ByteStream, Conditions, GetOutcome, IndexChange,
     IndexCopy, IndexLog, ListOptions, NewObject, ObjectInfo, ObjectPage, ObjectRange, UploadedPart,
+};
+
+pub use object::{
+    check_object_keys, check_object_value, object_limits, KeyRange, ObjectStorage, ObjectStore,
 };
 
 use bytes::Bytes;

@@ -1,6 +1,7 @@
 //! `verge-store-embedded` owns the storage backends that need no other server: KV in a redb
 //! file ([`RedbKv`]), SQL databases in SQLite files ([`SqliteSql`]), object buckets in files
-//! or S3 with an SQLite index ([`ObjectBuckets`]) and the Cache API's responses in memory
+//! or S3 with an SQLite index ([`ObjectBuckets`]), Durable Objects' storage in an
+//! SQLite file per object ([`ObjectFiles`]) and the Cache API's responses in memory
 //! ([`MemoryCache`]) in front of an SQLite file ([`DiskCache`], [`TieredCache`]).
 
 mod bucket;
@@ -13,4 +14,4 @@ pub use bucket::{Blobs, ObjectBuckets};
 pub use cache::MemoryCache;
 pub use disk_cache::{DiskCache, TieredCache};
 pub use kv::RedbKv;
-pub use sql::{SqlLimits, SqliteSql};
+pub use sql::{ObjectFiles, SqlLimits, SqliteSql};

@@ -14,6 +14,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
+mod object;
+
+pub use object::ObjectFiles;
+
 use verge_storage::{SqlOutcome, SqlQuery, SqlStore, SqlValue, StorageError, StorageFuture};
 
 /// D1's limits, which every database of a store keeps.
@@ -79,9 +83,16 @@ struct Inner {
     databases: Mutex<HashMap<String, Arc<Mutex<Database>>>>,
 }
 
+/// Whose rules a database's scripts follow: D1's, or a Durable Object's SQL API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rules {
+    D1,
+    DurableObject,
+}
+
 /// One open database and what its hooks share with the code that runs statements.
-struct Database {
-    conn: Connection,
+pub(crate) struct Database {
+    pub(crate) conn: Connection,
     /// The database's file, and its write-ahead log.
     path: PathBuf,
     wal: PathBuf,
@@ -141,10 +152,10 @@ impl SqliteSql {
             return Ok(database.clone());
         }
         let path = self.path_of(name);
-        let database =
-            Arc::new(Mutex::new(Database::open(&path).map_err(|e| {
-                StorageError::Backend(format!("{}: {e}", path.display()))
-            })?));
+        let database = Arc::new(Mutex::new(
+            Database::open(&path, Rules::D1)
+                .map_err(|e| StorageError::Backend(format!("{}: {e}", path.display())))?,
+        ));
         databases.insert(name.to_owned(), database.clone());
         Ok(database)
     }
@@ -210,7 +221,7 @@ pub(crate) fn open_synced(path: &Path) -> rusqlite::Result<Connection> {
 }
 
 impl Database {
-    fn open(path: &Path) -> rusqlite::Result<Self> {
+    pub(crate) fn open(path: &Path, rules: Rules) -> rusqlite::Result<Self> {
         let mut conn = open_synced(path)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         for &(limit, value) in SQLITE_LIMITS {
@@ -225,7 +236,7 @@ impl Database {
             if !check.load(Ordering::Relaxed) {
                 return Authorization::Allow;
             }
-            match refusal_of(&context.action) {
+            match refusal_of(&context.action, rules) {
                 None => Authorization::Allow,
                 Some(why) => {
                     *refused.lock().unwrap_or_else(PoisonError::into_inner) = Some(why);
@@ -313,7 +324,11 @@ impl Database {
     }
 
     /// Runs one statement of a script with its parameters and collects its rows.
-    fn query(&self, query: &SqlQuery, limits: &SqlLimits) -> Result<SqlOutcome, StorageError> {
+    pub(crate) fn query(
+        &self,
+        query: &SqlQuery,
+        limits: &SqlLimits,
+    ) -> Result<SqlOutcome, StorageError> {
         let started = Instant::now();
         let rows = {
             let _turn = self.script_turn(limits);
@@ -323,7 +338,11 @@ impl Database {
     }
 
     /// Runs every statement of `script`, in order, and collects what each did.
-    fn script(&self, script: &str, limits: &SqlLimits) -> Result<Vec<SqlOutcome>, StorageError> {
+    pub(crate) fn script(
+        &self,
+        script: &str,
+        limits: &SqlLimits,
+    ) -> Result<Vec<SqlOutcome>, StorageError> {
         let mut statements = rusqlite::Batch::new(&self.conn, script);
         let mut outcomes = Vec::new();
         loop {
@@ -376,7 +395,7 @@ impl Database {
     }
 
     /// The database's size in bytes.
-    fn size(&self) -> rusqlite::Result<u64> {
+    pub(crate) fn size(&self) -> rusqlite::Result<u64> {
         let pages: i64 = self
             .conn
             .query_row("PRAGMA page_count", [], |row| row.get(0))?;
@@ -388,7 +407,7 @@ impl Database {
 
     /// What the script sees of an SQLite error: SQLite's message and code name, or why the
     /// authorizer or the clock stopped it; a full disk or an I/O error is the backend's.
-    fn error(&self, error: rusqlite::Error, limits: &SqlLimits) -> StorageError {
+    pub(crate) fn error(&self, error: rusqlite::Error, limits: &SqlLimits) -> StorageError {
         let refusal = self
             .refusal
             .lock()
@@ -432,8 +451,25 @@ impl Database {
     }
 }
 
-/// Why a script may not do `action`, if it may not.
-fn refusal_of(action: &AuthAction<'_>) -> Option<String> {
+/// Why a script following `rules` may not do `action`, if it may not.
+fn refusal_of(action: &AuthAction<'_>, rules: Rules) -> Option<String> {
+    if rules == Rules::DurableObject {
+        if let Some(table) = table_of(action).filter(|table| is_reserved(table)) {
+            return Some(format!(
+                "table {table} belongs to the storage API: names starting with _cf_ are reserved"
+            ));
+        }
+        if matches!(
+            action,
+            AuthAction::Transaction { .. } | AuthAction::Savepoint { .. }
+        ) {
+            return Some(
+                "use ctx.storage.transactionSync() or transaction() instead of BEGIN, COMMIT \
+                 and SAVEPOINT"
+                    .into(),
+            );
+        }
+    }
     match action {
         AuthAction::Attach { .. } | AuthAction::Detach { .. } => {
             Some("ATTACH and DETACH are not allowed".into())
@@ -448,6 +484,31 @@ fn refusal_of(action: &AuthAction<'_>) -> Option<String> {
         {
             Some(format!("PRAGMA {pragma_name} is not allowed"))
         }
+        _ => None,
+    }
+}
+
+/// Whether `table` is one the storage API keeps for itself.
+pub(crate) fn is_reserved(table: &str) -> bool {
+    table
+        .get(..4)
+        .is_some_and(|start| start.eq_ignore_ascii_case("_cf_"))
+}
+
+/// The table `action` touches, if it names one.
+fn table_of<'a>(action: &AuthAction<'a>) -> Option<&'a str> {
+    match *action {
+        AuthAction::CreateIndex { table_name, .. }
+        | AuthAction::CreateTable { table_name, .. }
+        | AuthAction::CreateTrigger { table_name, .. }
+        | AuthAction::Delete { table_name, .. }
+        | AuthAction::DropIndex { table_name, .. }
+        | AuthAction::DropTable { table_name, .. }
+        | AuthAction::DropTrigger { table_name, .. }
+        | AuthAction::Insert { table_name, .. }
+        | AuthAction::Read { table_name, .. }
+        | AuthAction::Update { table_name, .. }
+        | AuthAction::AlterTable { table_name, .. } => Some(table_name),
         _ => None,
     }
 }

@@ -1,0 +1,232 @@
+//! wrangler's `[[durable_objects.bindings]]` and `[[migrations]]`: which Durable Object classes
+//! a worker reaches (its own, or another worker's by `script_name`) and the history of the
+//! classes it defines. [`check`] refuses a config whose bindings and migrations disagree, naming
+//! the class and the key; nothing here touches storage (the server applies renames and
+//! deletions that [`replay`] reports).
+
+use serde::Deserialize;
+use std::collections::BTreeSet;
+
+/// `[durable_objects]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct DurableObjects {
+    #[serde(default)]
+    pub bindings: Vec<DurableObjectBinding>,
+}
+
+/// One of `[[durable_objects.bindings]]`: a namespace of class `class_name` on `env`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DurableObjectBinding {
+    /// The name on `env`.
+    pub name: String,
+    /// The exported class whose instances the namespace holds.
+    pub class_name: String,
+    /// The worker that exports the class; `None`: this one.
+    pub script_name: Option<String>,
+    /// Accepted for compatibility; Verge has one environment per worker.
+    pub environment: Option<String>,
+}
+
+/// One of `[[migrations]]`, applied in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Migration {
+    pub tag: String,
+    #[serde(default)]
+    pub new_classes: Vec<String>,
+    #[serde(default)]
+    pub new_sqlite_classes: Vec<String>,
+    #[serde(default)]
+    pub renamed_classes: Vec<RenamedClass>,
+    #[serde(default)]
+    pub deleted_classes: Vec<String>,
+    /// Accepted for compatibility: Verge does not move objects between workers.
+    #[serde(default)]
+    pub transferred_classes: Vec<serde_json::Value>,
+}
+
+/// `renamed_classes = [{ from, to }]`: the objects of `from` become `to`'s, storage and all.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenamedClass {
+    pub from: String,
+    pub to: String,
+}
+
+/// The classes that `migrations`, applied in order, leave defined, and the renames they made
+/// (in order); or the first inconsistency, as a message naming the class and the migration.
+pub fn replay(migrations: &[Migration]) -> Result<(BTreeSet<String>, Vec<RenamedClass>), String> {
+    let mut classes = BTreeSet::new();
+    let mut renames = Vec::new();
+    let mut tags = BTreeSet::new();
+    for migration in migrations {
+        let tag = &migration.tag;
+        if !tags.insert(tag.as_str()) {
+            return Err(format!("migrations: tag \"{tag}\" is used twice"));
+        }
+        for class in migration
+            .new_classes
+            .iter()
+            .chain(&migration.new_sqlite_classes)
+        {
+            if !classes.insert(class.clone()) {
+                return Err(format!(
+                    "migrations: \"{tag}\" creates class {class}, which already exists"
+                ));
+            }
+        }
+        for RenamedClass { from, to } in &migration.renamed_classes {
+            if !classes.remove(from) {
+                return Err(format!(
+                    "migrations: \"{tag}\" renames class {from}, which does not exist"
+                ));
+            }
+            if !classes.insert(to.clone()) {
+                return Err(format!(
+                    "migrations: \"{tag}\" renames {from} to {to}, which already exists"
+                ));
+            }
+            renames.push(RenamedClass {
+                from: from.clone(),
+                to: to.clone(),
+            });
+        }
+        for class in &migration.deleted_classes {
+            if !classes.remove(class) {
+                return Err(format!(
+                    "migrations: \"{tag}\" deletes class {class}, which does not exist"
+                ));
+            }
+        }
+    }
+    Ok((classes, renames))
+}
+
+/// Checks that every binding to a class of this worker names one its migrations define (when
+/// it has migrations at all: `wrangler dev` runs a project without them), and that binding
+/// names are unique.
+pub fn check(bindings: &[DurableObjectBinding], migrations: &[Migration]) -> Result<(), String> {
+    let (classes, _) = replay(migrations)?;
+    let mut names = BTreeSet::new();
+    for binding in bindings {
+        let name = &binding.name;
+        if !names.insert(name.as_str()) {
+            return Err(format!(
+                "durable_objects.bindings: \"{name}\" is bound twice"
+            ));
+        }
+        if binding.class_name.is_empty() {
+            return Err(format!(
+                "durable_objects.bindings: \"{name}\" has an empty class_name"
+            ));
+        }
+        let own = binding.script_name.is_none();
+        if own && !migrations.is_empty() && !classes.contains(&binding.class_name) {
+            return Err(format!(
+                "durable_objects.bindings: \"{name}\" binds class {}, which no [[migrations]] \
+                 entry creates (add it to new_sqlite_classes)",
+                binding.class_name
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn binding(name: &str, class: &str) -> DurableObjectBinding {
+        DurableObjectBinding {
+            name: name.into(),
+            class_name: class.into(),
+            script_name: None,
+            environment: None,
+        }
+    }
+
+    fn migration(tag: &str) -> Migration {
+        Migration {
+            tag: tag.into(),
+            ..Migration::default()
+        }
+    }
+
+    #[test]
+    fn migrations_replay_in_order() {
+        let first = Migration {
+            new_sqlite_classes: vec!["Counter".into(), "Room".into()],
+            ..migration("v1")
+        };
+        let second = Migration {
+            renamed_classes: vec![RenamedClass {
+                from: "Counter".into(),
+                to: "Tally".into(),
+            }],
+            deleted_classes: vec!["Room".into()],
+            ..migration("v2")
+        };
+        let (classes, renames) = replay(&[first.clone(), second.clone()]).unwrap_or_default();
+        assert_eq!(classes.into_iter().collect::<Vec<_>>(), ["Tally"]);
+        assert_eq!(renames.len(), 1);
+        assert_eq!(
+            check(&[binding("T", "Tally")], &[first.clone(), second.clone()]),
+            Ok(())
+        );
+        let stale = check(&[binding("C", "Counter")], &[first.clone(), second]).unwrap_err();
+        assert!(
+            stale.contains("class Counter, which no [[migrations]]"),
+            "{stale}"
+        );
+        assert_eq!(check(&[binding("C", "Anything")], &[]), Ok(()));
+        let twice = check(&[binding("C", "Counter"), binding("C", "Room")], &[first]);
+        assert!(twice.unwrap_err().contains("\"C\" is bound twice"));
+    }
+
+    #[test]
+    fn inconsistent_migrations_name_the_class() {
+        let cases = [
+            (
+                vec![Migration {
+                    deleted_classes: vec!["Ghost".into()],
+                    ..migration("v1")
+                }],
+                "deletes class Ghost, which does not exist",
+            ),
+            (
+                vec![
+                    Migration {
+                        new_classes: vec!["A".into()],
+                        ..migration("v1")
+                    },
+                    Migration {
+                        new_sqlite_classes: vec!["A".into()],
+                        ..migration("v2")
+                    },
+                ],
+                "\"v2\" creates class A, which already exists",
+            ),
+            (
+                vec![migration("v1"), migration("v1")],
+                "tag \"v1\" is used twice",
+            ),
+            (
+                vec![Migration {
+                    renamed_classes: vec![RenamedClass {
+                        from: "X".into(),
+                        to: "Y".into(),
+                    }],
+                    ..migration("v1")
+                }],
+                "renames class X, which does not exist",
+            ),
+        ];
+        for (migrations, expected) in cases {
+            let refused = replay(&migrations).map(|_| ()).unwrap_err();
+            assert!(refused.contains(expected), "{refused}");
+        }
+    }
+}

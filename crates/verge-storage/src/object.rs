@@ -1,0 +1,116 @@
+//! Durable Object storage: one store per object, reached only from the thread where the object
+//! lives, so its calls are synchronous — which is what lets an object's events see Cloudflare's
+//! input gate (a storage call settles before any other event can be delivered). Writes gather
+//! in an open transaction that [`ObjectStorage::commit`] makes durable; the runtime commits
+//! before a response or RPC result leaves the object (the output gate).
+//!
+//! Values are bytes: the runtime stores structured-serialized JavaScript values.
+
+use crate::{SqlOutcome, SqlValue, StorageError};
+
+/// Cloudflare's limits on the key-value API of a Durable Object's storage.
+pub mod object_limits {
+    /// The longest key, in bytes (2 KiB).
+    pub const KEY_BYTES: usize = 2 * 1024;
+    /// The largest serialized value, in bytes (128 KiB).
+    pub const VALUE_BYTES: usize = 128 * 1024;
+    /// The most keys one `get`, `put` or `delete` may name.
+    pub const KEYS_PER_CALL: usize = 128;
+}
+
+/// Which keys a `list()` visits: Cloudflare's `start`, `startAfter`, `end`, `prefix`,
+/// `reverse` and `limit`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyRange {
+    /// The first key (inclusive).
+    pub start: Option<String>,
+    /// The key just before the first (exclusive); wins over `start`.
+    pub start_after: Option<String>,
+    /// The key after the last (exclusive).
+    pub end: Option<String>,
+    pub prefix: Option<String>,
+    /// Descending order.
+    pub reverse: bool,
+    pub limit: Option<usize>,
+}
+
+/// The storage of one Durable Object, used on one thread.
+pub trait ObjectStorage {
+    /// The values of `keys`, in order (`None` for a missing key).
+    fn get(&mut self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StorageError>;
+    fn put(&mut self, entries: &[(String, Vec<u8>)]) -> Result<(), StorageError>;
+    /// Deletes `keys`; how many of them existed.
+    fn delete(&mut self, keys: &[String]) -> Result<u64, StorageError>;
+    /// The entries in `range`, in key order (reversed if it says so).
+    fn list(&mut self, range: &KeyRange) -> Result<Vec<(String, Vec<u8>)>, StorageError>;
+    /// Deletes every key, every table of the SQL API and the alarm.
+    fn delete_all(&mut self) -> Result<(), StorageError>;
+    /// Runs `sql` (one statement, or several when it binds nothing) with `params`: what its last
+    /// statement did.
+    fn exec(&mut self, sql: &str, params: &[SqlValue]) -> Result<SqlOutcome, StorageError>;
+    /// Opens a nested transaction, which [`ObjectStorage::end_transaction`] closes.
+    fn begin_transaction(&mut self) -> Result<(), StorageError>;
+    /// Closes the innermost nested transaction, keeping its writes or undoing them.
+    fn end_transaction(&mut self, keep: bool) -> Result<(), StorageError>;
+    /// When the alarm is set for, in ms since the epoch.
+    fn alarm(&mut self) -> Result<Option<f64>, StorageError>;
+    fn set_alarm(&mut self, at: Option<f64>) -> Result<(), StorageError>;
+    /// Makes every write so far durable.
+    fn commit(&mut self) -> Result<(), StorageError>;
+    /// Bytes the storage takes.
+    fn size(&mut self) -> Result<u64, StorageError>;
+}
+
+/// Where Durable Objects keep their storage, shared by every thread.
+pub trait ObjectStore: Send + Sync {
+    /// The storage of object `id` (64 hex digits) of class `class` of worker `script`, created
+    /// empty on first use.
+    fn open(
+        &self,
+        script: &str,
+        class: &str,
+        id: &str,
+    ) -> Result<Box<dyn ObjectStorage>, StorageError>;
+    /// Gives the objects of class `from` to class `to` (a `renamed_classes` migration); nothing
+    /// when `from` has none or `to` already has some.
+    fn rename_class(&self, script: &str, from: &str, to: &str) -> Result<(), StorageError>;
+    /// Deletes the storage of every object of `class` (a `deleted_classes` migration).
+    fn delete_class(&self, script: &str, class: &str) -> Result<(), StorageError>;
+}
+
+/// Checks the keys of one call: at most [`object_limits::KEYS_PER_CALL`] of them, each at most
+/// [`object_limits::KEY_BYTES`] long.
+pub fn check_object_keys<'a>(
+    keys: impl ExactSizeIterator<Item = &'a str>,
+) -> Result<(), StorageError> {
+    if keys.len() > object_limits::KEYS_PER_CALL {
+        return Err(StorageError::Invalid(format!(
+            "Durable Object storage: a call may name at most {} keys, not {}",
+            object_limits::KEYS_PER_CALL,
+            keys.len()
+        )));
+    }
+    for key in keys {
+        if key.len() > object_limits::KEY_BYTES {
+            return Err(StorageError::Invalid(format!(
+                "Durable Object storage: keys are limited to {} bytes; this one has {}",
+                object_limits::KEY_BYTES,
+                key.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a serialized value against [`object_limits::VALUE_BYTES`].
+pub fn check_object_value(key: &str, value: &[u8]) -> Result<(), StorageError> {
+    if value.len() > object_limits::VALUE_BYTES {
+        return Err(StorageError::Invalid(format!(
+            "Durable Object storage: values are limited to {} bytes when serialized; the value \
+             of \"{key}\" has {}",
+            object_limits::VALUE_BYTES,
+            value.len()
+        )));
+    }
+    Ok(())
+}

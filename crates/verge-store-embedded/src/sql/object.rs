@@ -1,0 +1,398 @@
+//! Durable Objects' storage: an SQLite file per object under
+//! `DIR/SCRIPT/CLASS/ID.sqlite`, holding the key-value API's table (`_cf_KV`), the alarm
+//! (`_cf_META`) and whatever the object's SQL API creates. A connection keeps one transaction
+//! open across calls, begun by the first write; [`ObjectStorage::commit`] ends it, so the
+//! writes of many events reach the disk in one commit (WAL, synced as D1's are).
+
+use super::{is_reserved, Database, Rules, SqlLimits};
+use rusqlite::OptionalExtension;
+use std::path::{Path, PathBuf};
+use verge_storage::{
+    KeyRange, ObjectStorage, ObjectStore, SqlOutcome, SqlQuery, SqlValue, StorageError,
+};
+
+/// The objects' storage under one directory.
+pub struct ObjectFiles {
+    dir: PathBuf,
+    limits: SqlLimits,
+}
+
+impl ObjectFiles {
+    /// The storage under `dir`, which is created if need be.
+    pub fn open(dir: &Path) -> Result<Self, StorageError> {
+        std::fs::create_dir_all(dir).map_err(|e| backend(dir, e))?;
+        Ok(Self {
+            dir: dir.to_owned(),
+            limits: SqlLimits::default(),
+        })
+    }
+
+    fn class_dir(&self, script: &str, class: &str) -> PathBuf {
+        self.dir.join(path_safe(script)).join(path_safe(class))
+    }
+}
+
+/// `name` as one path component: letters, digits, `-`, `_` and `.` as they are (but a leading
+/// `.`), anything else as `%XX`.
+fn path_safe(name: &str) -> String {
+    let mut safe = String::with_capacity(name.len());
+    for (index, byte) in name.bytes().enumerate() {
+        let plain = byte.is_ascii_alphanumeric()
+            || matches!(byte, b'-' | b'_')
+            || (byte == b'.' && index > 0);
+        if plain {
+            safe.push(char::from(byte));
+        } else {
+            safe.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    safe
+}
+
+fn backend(path: &Path, error: impl std::fmt::Display) -> StorageError {
+    StorageError::Backend(format!("{}: {error}", path.display()))
+}
+
+impl ObjectStore for ObjectFiles {
+    fn open(
+        &self,
+        script: &str,
+        class: &str,
+        id: &str,
+    ) -> Result<Box<dyn ObjectStorage>, StorageError> {
+        if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StorageError::Invalid(format!(
+                "\"{id}\" is not a Durable Object id"
+            )));
+        }
+        let dir = self.class_dir(script, class);
+        std::fs::create_dir_all(&dir).map_err(|e| backend(&dir, e))?;
+        let path = dir.join(format!("{}.sqlite", id.to_ascii_lowercase()));
+        let open = || -> rusqlite::Result<Database> {
+            let database = Database::open(&path, Rules::DurableObject)?;
+            database.conn.execute_batch(
+                "CREATE TABLE IF NOT EXISTS _cf_KV (key TEXT PRIMARY KEY, value BLOB NOT NULL) \
+                 WITHOUT ROWID;
+                 CREATE TABLE IF NOT EXISTS _cf_META (name TEXT PRIMARY KEY, value) WITHOUT ROWID;",
+            )?;
+            Ok(database)
+        };
+        let database = open().map_err(|e| backend(&path, e))?;
+        Ok(Box::new(ObjectFile {
+            database,
+            limits: self.limits.clone(),
+            savepoints: 0,
+        }))
+    }
+
+    fn rename_class(&self, script: &str, from: &str, to: &str) -> Result<(), StorageError> {
+        let (from, to) = (self.class_dir(script, from), self.class_dir(script, to));
+        if from.is_dir() && !to.exists() {
+            std::fs::rename(&from, &to).map_err(|e| backend(&from, e))?;
+        }
+        Ok(())
+    }
+
+    fn delete_class(&self, script: &str, class: &str) -> Result<(), StorageError> {
+        let dir = self.class_dir(script, class);
+        match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(backend(&dir, e)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// One object's open file.
+struct ObjectFile {
+    database: Database,
+    limits: SqlLimits,
+    /// Nested transactions open.
+    savepoints: usize,
+}
+
+impl ObjectFile {
+    fn error(&self, error: rusqlite::Error) -> StorageError {
+        self.database.error(error, &self.limits)
+    }
+
+    /// Opens the transaction that gathers writes until the next commit, if none is open.
+    fn writing(&mut self) -> Result<(), StorageError> {
+        if self.database.conn.is_autocommit() {
+            self.database
+                .conn
+                .execute_batch("BEGIN IMMEDIATE")
+                .map_err(|e| self.error(e))?;
+        }
+        Ok(())
+    }
+}
+
+impl ObjectStorage for ObjectFile {
+    fn get(&mut self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StorageError> {
+        let conn = &self.database.conn;
+        let read = || -> rusqlite::Result<Vec<Option<Vec<u8>>>> {
+            let mut statement = conn.prepare_cached("SELECT value FROM _cf_KV WHERE key = ?1")?;
+            keys.iter()
+                .map(|key| statement.query_row([key], |row| row.get(0)).optional())
+                .collect()
+        };
+        read().map_err(|e| self.error(e))
+    }
+
+    fn put(&mut self, entries: &[(String, Vec<u8>)]) -> Result<(), StorageError> {
+        self.writing()?;
+        let conn = &self.database.conn;
+        let write = || -> rusqlite::Result<()> {
+            let mut statement = conn.prepare_cached(
+                "INSERT INTO _cf_KV (key, value) VALUES (?1, ?2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?;
+            for (key, value) in entries {
+                statement.execute(rusqlite::params![key, value])?;
+            }
+            Ok(())
+        };
+        write().map_err(|e| self.error(e))
+    }
+
+    fn delete(&mut self, keys: &[String]) -> Result<u64, StorageError> {
+        self.writing()?;
+        let conn = &self.database.conn;
+        let delete = || -> rusqlite::Result<u64> {
+            let mut statement = conn.prepare_cached("DELETE FROM _cf_KV WHERE key = ?1")?;
+            let mut deleted = 0;
+            for key in keys {
+                deleted += statement.execute([key])? as u64;
+            }
+            Ok(deleted)
+        };
+        delete().map_err(|e| self.error(e))
+    }
+
+    fn list(&mut self, range: &KeyRange) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
+        let mut sql = String::from("SELECT key, value FROM _cf_KV WHERE 1");
+        let mut params: Vec<String> = Vec::new();
+        let mut bound = |sql: &mut String, condition: &str, value: &str| {
+            params.push(value.to_owned());
+            sql.push_str(&format!(" AND key {condition} ?{}", params.len()));
+        };
+        match (&range.start_after, &range.start) {
+            (Some(after), _) => bound(&mut sql, ">", after),
+            (None, Some(start)) => bound(&mut sql, ">=", start),
+            (None, None) => {}
+        }
+        if let Some(end) = &range.end {
+            bound(&mut sql, "<", end);
+        }
+        if let Some(prefix) = &range.prefix {
+            // Keys from the prefix up to the first that no longer starts with it.
+            bound(&mut sql, ">=", prefix);
+            sql.push_str(&format!(
+                " AND substr(key, 1, length(?{})) = ?{}",
+                params.len(),
+                params.len()
+            ));
+        }
+        sql.push_str(if range.reverse {
+            " ORDER BY key DESC"
+        } else {
+            " ORDER BY key"
+        });
+        if let Some(limit) = range.limit {
+            sql.push_str(&format!(" LIMIT {limit}"));
+        }
+        let conn = &self.database.conn;
+        let read = || -> rusqlite::Result<Vec<(String, Vec<u8>)>> {
+            let mut statement = conn.prepare_cached(&sql)?;
+            let rows = statement.query_map(rusqlite::params_from_iter(&params), |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?;
+            rows.collect()
+        };
+        read().map_err(|e| self.error(e))
+    }
+
+    fn delete_all(&mut self) -> Result<(), StorageError> {
+        self.writing()?;
+        let conn = &self.database.conn;
+        let clear = || -> rusqlite::Result<()> {
+            let tables: Vec<String> = conn
+                .prepare("SELECT name FROM sqlite_schema WHERE type = 'table'")?
+                .query_map([], |row| row.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for table in tables {
+                if is_reserved(&table) {
+                    conn.execute(&format!("DELETE FROM \"{table}\""), [])?;
+                } else if !table.starts_with("sqlite_") {
+                    conn.execute(
+                        &format!("DROP TABLE IF EXISTS \"{}\"", table.replace('"', "\"\"")),
+                        [],
+                    )?;
+                }
+            }
+            Ok(())
+        };
+        clear().map_err(|e| self.error(e))
+    }
+
+    fn exec(&mut self, sql: &str, params: &[SqlValue]) -> Result<SqlOutcome, StorageError> {
+        // Writes must land in the open transaction; a read alone need not begin one, but
+        // SQLite decides what writes only once the statement is prepared.
+        self.writing()?;
+        if params.is_empty() {
+            let outcomes = self.database.script(sql, &self.limits)?;
+            return outcomes
+                .into_iter()
+                .last()
+                .ok_or_else(|| StorageError::Refused("the query holds no SQL statement".into()));
+        }
+        let query = SqlQuery {
+            sql: sql.to_owned(),
+            params: params.to_vec(),
+        };
+        self.database.query(&query, &self.limits)
+    }
+
+    fn begin_transaction(&mut self) -> Result<(), StorageError> {
+        self.writing()?;
+        self.savepoints += 1;
+        let name = self.savepoints;
+        self.database
+            .conn
+            .execute_batch(&format!("SAVEPOINT object_{name}"))
+            .map_err(|e| self.error(e))
+    }
+
+    fn end_transaction(&mut self, keep: bool) -> Result<(), StorageError> {
+        let name = self.savepoints;
+        if name == 0 {
+            return Err(StorageError::Invalid("no transaction is open".into()));
+        }
+        self.savepoints -= 1;
+        let sql = if keep {
+            format!("RELEASE object_{name}")
+        } else {
+            format!("ROLLBACK TO object_{name}; RELEASE object_{name}")
+        };
+        self.database
+            .conn
+            .execute_batch(&sql)
+            .map_err(|e| self.error(e))
+    }
+
+    fn alarm(&mut self) -> Result<Option<f64>, StorageError> {
+        let conn = &self.database.conn;
+        conn.query_row(
+            "SELECT value FROM _cf_META WHERE name = 'alarm'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(|e| self.error(e))
+    }
+
+    fn set_alarm(&mut self, at: Option<f64>) -> Result<(), StorageError> {
+        self.writing()?;
+        let conn = &self.database.conn;
+        let written = match at {
+            Some(at) => conn.execute(
+                "INSERT INTO _cf_META (name, value) VALUES ('alarm', ?1) \
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                [at],
+            ),
+            None => conn.execute("DELETE FROM _cf_META WHERE name = 'alarm'", []),
+        };
+        written.map(drop).map_err(|e| self.error(e))
+    }
+
+    fn commit(&mut self) -> Result<(), StorageError> {
+        if self.database.conn.is_autocommit() {
+            return Ok(());
+        }
+        // A transaction() still open when its event ended (it awaited something that never
+        // settled) is committed with the rest: its writes were acknowledged to the script.
+        self.savepoints = 0;
+        self.database
+            .conn
+            .execute_batch("COMMIT")
+            .map_err(|e| self.error(e))
+    }
+
+    fn size(&mut self) -> Result<u64, StorageError> {
+        self.database.size().map_err(|e| self.error(e))
+    }
+}
+
+impl Drop for ObjectFile {
+    fn drop(&mut self) {
+        if let Err(error) = self.commit() {
+            tracing::error!("a Durable Object's last writes could not be committed: {error}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    const ID: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+    fn keys(entries: &[(String, Vec<u8>)]) -> Vec<&str> {
+        entries.iter().map(|(key, _)| key.as_str()).collect()
+    }
+
+    #[test]
+    fn writes_are_read_back_before_and_after_commit_and_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = ObjectFiles::open(dir.path()).unwrap();
+        let mut storage = files.open("app", "Counter", ID).unwrap();
+        let entries: Vec<(String, Vec<u8>)> = ["a", "b", "ba", "bb", "c"]
+            .iter()
+            .map(|key| (key.to_string(), key.as_bytes().to_vec()))
+            .collect();
+        storage.put(&entries).unwrap();
+        assert_eq!(
+            storage.get(&["b".into(), "z".into()]).unwrap(),
+            [Some(b"b".to_vec()), None]
+        );
+        let prefix = KeyRange {
+            prefix: Some("b".into()),
+            ..KeyRange::default()
+        };
+        assert_eq!(keys(&storage.list(&prefix).unwrap()), ["b", "ba", "bb"]);
+        let window = KeyRange {
+            start_after: Some("a".into()),
+            end: Some("bb".into()),
+            reverse: true,
+            limit: Some(2),
+            ..KeyRange::default()
+        };
+        assert_eq!(keys(&storage.list(&window).unwrap()), ["ba", "b"]);
+        storage.begin_transaction().unwrap();
+        storage.delete(&["a".into()]).unwrap();
+        storage.end_transaction(false).unwrap();
+        storage.set_alarm(Some(1234.5)).unwrap();
+        storage.commit().unwrap();
+        drop(storage);
+
+        let mut storage = files.open("app", "Counter", ID).unwrap();
+        assert_eq!(storage.get(&["a".into()]).unwrap(), [Some(b"a".to_vec())]);
+        assert_eq!(storage.alarm().unwrap(), Some(1234.5));
+        let made = storage.exec("CREATE TABLE t (n INTEGER); INSERT INTO t VALUES (7)", &[]);
+        assert!(made.is_ok(), "{made:?}");
+        let read = storage
+            .exec("SELECT n FROM t WHERE n = ?", &[SqlValue::Integer(7)])
+            .unwrap();
+        assert_eq!(read.rows, [[SqlValue::Integer(7)]]);
+        for refused in ["SELECT * FROM _cf_KV", "BEGIN", "DROP TABLE _cf_META"] {
+            let error = storage.exec(refused, &[]).unwrap_err().to_string();
+            assert!(error.contains("not authorized"), "{refused}: {error}");
+        }
+        storage.delete_all().unwrap();
+        assert!(storage.list(&KeyRange::default()).unwrap().is_empty());
+        assert!(storage.exec("SELECT n FROM t", &[]).is_err());
+        assert!(files.open("app", "Counter", "not-an-id").is_err());
+    }
+}
