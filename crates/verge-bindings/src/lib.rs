@@ -1,5 +1,6 @@
 //! `verge-bindings` owns Workers' platform bindings: what a worker's config grants it on `env` —
-//! KV namespaces, D1 databases, R2 buckets, service bindings, its assets — and the Cache API's
+//! KV namespaces, D1 databases, R2 buckets, service bindings (with JS RPC), Durable Object
+//! namespaces, its assets — and the Cache API's
 //! `caches`, which reaches the server's cache in the worker's own scope.
 //!
 //! A binding kind is one folder and one line of [`KINDS`] (and a field of [`Stores`] when its
@@ -17,9 +18,14 @@
 mod assets;
 mod cache;
 mod d1;
+mod durable_objects;
 mod kv;
 mod r2;
 mod service;
+
+pub use durable_objects::{
+    object_state, CallFuture, ObjectAddress, ObjectGate, ObjectHost, ObjectState,
+};
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -44,6 +50,7 @@ pub const KINDS: &[Kind] = &[
     d1::KIND,
     r2::KIND,
     service::KIND,
+    durable_objects::KIND,
     assets::KIND,
     cache::KIND,
 ];
@@ -78,10 +85,36 @@ pub struct Stores {
     pub sql: Option<Arc<dyn SqlStore>>,
     /// Where `r2_buckets` keep their objects; `None`: a worker with R2 bindings does not load.
     pub buckets: Option<Arc<dyn BucketStore>>,
+    /// Where Durable Objects keep their storage; `None`: their events fail, naming it.
+    pub objects: Option<Arc<dyn verge_storage::ObjectStore>>,
 }
 
-/// Where service bindings go: the [`Outbound`] that reaches the worker of a name.
-pub type ServiceResolver = Rc<dyn Fn(&str) -> Rc<dyn Outbound>>;
+/// Another worker as a service binding reaches it: by request (`fetch`), or by a method call
+/// on its entrypoint (JS RPC).
+pub trait Service: Outbound {
+    fn call(&self, method: String, args: String) -> CallFuture;
+}
+
+/// An isolate that reaches nothing (one being checked) calls nothing either.
+impl Service for verge_web::Refused {
+    fn call(&self, _: String, _: String) -> CallFuture {
+        let message = self.0;
+        Box::pin(async move { Err(verge_js::OpError::Type(message.into())) })
+    }
+}
+
+impl ObjectHost for verge_web::Refused {
+    fn fetch(&self, _: ObjectAddress, request: verge_web::Request) -> verge_web::OutboundFuture {
+        Outbound::fetch(self, request)
+    }
+
+    fn call(&self, _: ObjectAddress, method: String, args: String) -> CallFuture {
+        Service::call(self, method, args)
+    }
+}
+
+/// Where service bindings go: the [`Service`] that reaches a binding's worker and entrypoint.
+pub type ServiceResolver = Rc<dyn Fn(&verge_config::ServiceBinding) -> Rc<dyn Service>>;
 
 /// What one isolate's bindings reach, as the host grants it.
 #[derive(Clone)]
@@ -91,6 +124,9 @@ pub struct Capabilities {
     pub services: ServiceResolver,
     /// What its `[assets] binding` fetches from, if it has assets.
     pub assets: Option<Rc<dyn Outbound>>,
+    /// Where its Durable Object bindings' objects run; `None`: a worker with such bindings
+    /// does not load.
+    pub objects: Option<Rc<dyn ObjectHost>>,
 }
 
 /// One namespace of a store as a worker's binding reaches it (a KV namespace, a D1 database, an
@@ -190,8 +226,9 @@ mod tests {
         verge_web::install(&isolate, WebHost::unreachable(), &PLATFORM).unwrap();
         let capabilities = Capabilities {
             stores,
-            services: Rc::new(|_| WebHost::unreachable().outbound),
+            services: Rc::new(|_| Rc::new(verge_web::Refused("unreachable"))),
             assets: None,
+            objects: None,
         };
         isolate
             .enter(|ctx| {

@@ -39,7 +39,7 @@ pub struct DevArgs {
     /// scope, as wrangler dev has.
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// Where bindings keep their data (KV, D1, R2); by default `.verge/state` in the project.
+    /// Where bindings keep their data (KV, D1, R2, Durable Objects); by default `.verge/state` in the project.
     #[arg(long, value_name = "DIR")]
     persist_to: Option<PathBuf>,
     /// Run the scheduled handler when `/__scheduled?cron=…` is requested, as wrangler does.
@@ -63,7 +63,11 @@ fn open_stores(config: &WorkerConfig, state: &std::path::Path) -> anyhow::Result
         )),
         sql: None,
         buckets: None,
+        objects: None,
     };
+    if !config.durable_objects.is_empty() {
+        stores.objects = Some(Arc::new(crate::state::open_objects(state)?));
+    }
     if !config.kv_namespaces.is_empty() {
         stores.kv = Some(Arc::new(crate::state::open_kv(state)?));
     }

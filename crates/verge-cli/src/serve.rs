@@ -139,6 +139,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             )),
             sql: Some(sql),
             buckets: Some(buckets.clone()),
+            objects: Some(Arc::new(crate::state::open_objects(&data_dir)?)),
         },
         geo: Arc::new(geo),
         crons: Crons::Scheduled,

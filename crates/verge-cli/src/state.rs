@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use verge_storage::CacheStore;
 use verge_store_embedded::{
-    Blobs, DiskCache, MemoryCache, ObjectBuckets, RedbKv, SqlLimits, SqliteSql, TieredCache,
+    Blobs, DiskCache, MemoryCache, ObjectBuckets, ObjectFiles, RedbKv, SqlLimits, SqliteSql,
+    TieredCache,
 };
 
 /// A project's state directory unless `--persist-to` names another.
@@ -33,6 +34,17 @@ pub fn open_sql(dir: &Path) -> anyhow::Result<SqliteSql> {
     let path = dir.join("d1");
     SqliteSql::open(&path, SqlLimits::default())
         .with_context(|| format!("cannot open the SQL databases in {}", path.display()))
+}
+
+/// The storage of Durable Objects, a file per object under `dir/objects`.
+pub fn open_objects(dir: &Path) -> anyhow::Result<ObjectFiles> {
+    let path = dir.join("objects");
+    ObjectFiles::open(&path).with_context(|| {
+        format!(
+            "cannot open the Durable Objects' storage in {}",
+            path.display()
+        )
+    })
 }
 
 /// The object buckets whose index is in `dir/r2`, with their bytes in files beside it or in

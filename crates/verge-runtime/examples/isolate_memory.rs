@@ -128,8 +128,9 @@ async fn cold_start_steps(isolates: usize) -> Result<(), Box<dyn Error>> {
         outbound: Rc::new(HttpClient::new()),
         bindings: Capabilities {
             stores: Stores::default(),
-            services: Rc::new(|_| Rc::new(HttpClient::new())),
+            services: Rc::new(|_| Rc::new(verge_runtime::Refused("no services"))),
             assets: None,
+            objects: None,
         },
     };
     // One worker first, so that what a process sets up once is not counted per isolate.

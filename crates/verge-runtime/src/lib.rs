@@ -7,6 +7,7 @@
 //! Nothing here serves HTTP: requests and responses are plain data ([`Request`],
 //! [`Response`]), so the server and the tests share one path.
 
+mod builtins;
 mod entry;
 mod format;
 mod outbound;
@@ -17,7 +18,10 @@ mod worker;
 pub use entry::Outcome;
 pub use outbound::HttpClient;
 pub use policy::NetworkPolicy;
-pub use verge_bindings::{Capabilities, ServiceResolver, Stores};
+pub use verge_bindings::{
+    CallFuture, Capabilities, ObjectAddress, ObjectGate, ObjectHost, ObjectState, Service,
+    ServiceResolver, Stores,
+};
 pub use verge_js::{ModuleCache, OpError};
 pub use verge_web::{
     is_hop_by_hop, with_length, Body, BoxError, ChannelBody, ConsoleSink, HeaderList, LogLevel,

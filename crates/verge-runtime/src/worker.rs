@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 use tokio::sync::oneshot;
-use verge_bindings::Capabilities;
+use verge_bindings::{Capabilities, ObjectState};
 use verge_config::WorkerConfig;
 use verge_js::rquickjs::context::EvalOptions;
 use verge_js::rquickjs::Value;
@@ -127,6 +127,31 @@ impl Worker {
         modules: Option<ModuleCache>,
         isolate: BlankIsolate,
     ) -> Result<Self, LoadError> {
+        Self::load_as(config, limits, grants, modules, isolate, None).await
+    }
+
+    /// Loads `config`'s project as [`Worker::load`] does, then makes the Durable Object of
+    /// `object` (of a class the entry module exports): the isolate's requests and calls go to
+    /// it.
+    pub async fn load_object(
+        config: &WorkerConfig,
+        limits: WorkerLimits,
+        grants: Grants,
+        modules: Option<ModuleCache>,
+        isolate: BlankIsolate,
+        object: ObjectState,
+    ) -> Result<Self, LoadError> {
+        Self::load_as(config, limits, grants, modules, isolate, Some(object)).await
+    }
+
+    async fn load_as(
+        config: &WorkerConfig,
+        limits: WorkerLimits,
+        grants: Grants,
+        modules: Option<ModuleCache>,
+        isolate: BlankIsolate,
+        object: Option<ObjectState>,
+    ) -> Result<Self, LoadError> {
         let Grants {
             console,
             outbound,
@@ -169,8 +194,10 @@ impl Worker {
         )
         .map_err(LoadError::Internal)?;
         let nodejs_compat = verge_web::NodeModules::enabled_by(&config.compatibility_flags);
-        let builtins = verge_web::NodeModules {
-            enabled: nodejs_compat,
+        let builtins = crate::builtins::WorkerBuiltins {
+            node: verge_web::NodeModules {
+                enabled: nodejs_compat,
+            },
         };
         let rules = module_rules(main, &config.rules)
             .map_err(|message| LoadError::Script(JsError::thrown("TypeError", message)))?;
@@ -229,6 +256,15 @@ impl Worker {
                 LoadError::Internal(JsError::internal("the isolate was dropped while loading"))
             })?
             .map_err(LoadError::Script)?;
+        if let Some(object) = object {
+            let class = object.address.class.clone();
+            isolate
+                .enter(|ctx| {
+                    let state = verge_bindings::object_state(ctx, object)?;
+                    entry::construct_object(ctx, &class, state)
+                })
+                .map_err(LoadError::Script)?;
+        }
         Ok(Self {
             name: config.name.clone(),
             isolate,
@@ -253,6 +289,18 @@ impl Worker {
     pub async fn fetch(&self, request: Request) -> Outcome {
         let depth = request.depth;
         self.dispatch(depth, Event::Fetch(request)).await
+    }
+
+    /// Calls `method` with the arguments `args` serializes, on this isolate's Durable Object or
+    /// on a new instance of `entrypoint` (`None`: the default export): [`Outcome::Reply`] with
+    /// the serialized result or the method's exception, under the same limits as a request.
+    pub async fn call(&self, entrypoint: Option<String>, method: String, args: String) -> Outcome {
+        let event = Event::Call {
+            entrypoint,
+            method,
+            args,
+        };
+        self.dispatch(0, event).await
     }
 
     /// Runs the scheduled handler for cron trigger `cron` firing at `scheduled_time_ms` (ms

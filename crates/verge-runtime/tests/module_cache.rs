@@ -7,8 +7,8 @@
 use std::rc::Rc;
 use verge_config::WorkerConfig;
 use verge_runtime::{
-    BlankIsolate, Body, Capabilities, Grants, HttpClient, ModuleCache, Outcome, Request, Stores,
-    Worker,
+    BlankIsolate, Body, Capabilities, Grants, HttpClient, ModuleCache, Outcome, Refused, Request,
+    Stores, Worker,
 };
 
 async fn answer(worker: &Worker) -> String {
@@ -20,7 +20,7 @@ async fn answer(worker: &Worker) -> String {
         },
         Outcome::Exception { error, .. } => panic!("{error}"),
         Outcome::LimitExceeded { message } => panic!("{message}"),
-        Outcome::Completed => panic!("the fetch handler answered nothing"),
+        Outcome::Completed | Outcome::Reply(_) => panic!("the fetch handler answered nothing"),
     }
 }
 
@@ -30,8 +30,9 @@ fn grants() -> Grants {
         outbound: Rc::new(HttpClient::new()),
         bindings: Capabilities {
             stores: Stores::default(),
-            services: Rc::new(|_| Rc::new(HttpClient::new())),
+            services: Rc::new(|_| Rc::new(Refused("no services"))),
             assets: None,
+            objects: None,
         },
     }
 }

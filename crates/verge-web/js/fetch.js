@@ -35,7 +35,7 @@
     return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
   }
 
-  function fetchVia(fetcher, input, init) {
+  function fetchVia(fetcher, input, init, target = undefined) {
     let request;
     try {
       request = new Request(input, init);
@@ -47,10 +47,10 @@
     if (caching && typeof caches !== 'undefined') {
       return throughCache(request, caching, () => send(fetcher, request));
     }
-    return send(fetcher, request);
+    return send(fetcher, request, target);
   }
 
-  function send(fetcher, request) {
+  function send(fetcher, request, target = undefined) {
     const signal = internals.requestSignal(request);
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (request.url.startsWith('data:')) return internals.fetchDataUrl(request);
@@ -62,7 +62,7 @@
     }
     let id, sent;
     try {
-      [id, sent] = ops.fetch(parts, fetcher);
+      [id, sent] = ops.fetch(parts, fetcher, target);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -88,11 +88,14 @@
     return fetchVia(undefined, input, init);
   });
 
+  // A Fetcher's binding, and the target behind it (a Durable Object's id) if it has several.
   const FETCHER = Symbol('fetcher');
+  const TARGET = Symbol('target');
   class Fetcher {
-    constructor(id) { this[FETCHER] = id; }
-    fetch(input, init = undefined) { return fetchVia(this[FETCHER], input, init); }
+    constructor(id, target) { this[FETCHER] = id; this[TARGET] = target; }
+    fetch(input, init = undefined) { return fetchVia(this[FETCHER], input, init, this[TARGET]); }
   }
   Object.defineProperty(Fetcher.prototype, Symbol.toStringTag, { value: 'Fetcher' });
-  internals.makeFetcher = (id) => new Fetcher(id);
+  internals.makeFetcher = (id, target = undefined) => new Fetcher(id, target);
+  internals.fetcherId = (fetcher) => fetcher[FETCHER];
 })

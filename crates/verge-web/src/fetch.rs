@@ -19,6 +19,13 @@ pub type OutboundFuture = Pin<Box<dyn Future<Output = Result<Response, OpError>>
 /// Where a worker's `fetch()` goes: granted by the host, per isolate.
 pub trait Outbound {
     fn fetch(&self, request: Request) -> OutboundFuture;
+
+    /// `fetch` to `target`, one of several destinations behind one binding (a Durable Object
+    /// namespace's objects, by id); bindings of one destination have none.
+    fn fetch_to(&self, target: String, request: Request) -> OutboundFuture {
+        let _ = (target, request);
+        Box::pin(async { Err(OpError::Type("this binding has no targets".into())) })
+    }
 }
 
 /// A `Fetcher` object for `env` whose `fetch()` goes to `outbound` (a service binding: another
@@ -113,7 +120,7 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, host: &WebHost) -> rquickjs::Result<
     let ctx = ops.ctx();
     verge_js::ensure_host_state::<FetchTable>(ctx)?;
     let fetch_host = host.clone();
-    ops.add("fetch", move |ctx: Ctx<'js>, parts: Array<'js>, fetcher: Option<usize>| {
+    ops.add("fetch", move |ctx: Ctx<'js>, parts: Array<'js>, fetcher: Option<usize>, target: Option<String>| {
             let outbound = match fetcher {
                 None => fetch_host.outbound.clone(),
                 Some(id) => crate::bound::<std::rc::Rc<dyn Outbound>>(&ctx, id)?,
@@ -123,7 +130,10 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, host: &WebHost) -> rquickjs::Result<
             let (cancel, cancelled) = oneshot::channel();
             let id = verge_js::with_host_state(&ctx, |table: &FetchTable| table.cancel.insert(cancel))
                 .unwrap_or_default();
-            let response = outbound.fetch(request);
+            let response = match target {
+                Some(target) => outbound.fetch_to(target, request),
+                None => outbound.fetch(request),
+            };
             let promise = verge_js::spawn_promise(&ctx,
                 async move {
                     tokio::select! {

@@ -118,8 +118,10 @@ pub const APIS: &[Api] = &[
     api!("js/body.js"),
     api!("js/request.js"),
     api!("js/response.js"),
-    api!("js/fetch.js", fetch::register; globals ["fetch"]; internals ["makeFetcher"]),
-    api!("js/structured_clone.js"; globals ["structuredClone"]; internals []),
+    api!("js/fetch.js", fetch::register; globals ["fetch"]; internals ["makeFetcher", "fetcherId"]),
+    api!("js/structured_clone.js";
+        globals ["structuredClone"];
+        internals ["structuredSerialize", "structuredDeserialize"]),
     api!("js/subtle.js", subtle::register; globals ["SubtleCrypto", "CryptoKey"]; internals ["subtle"]),
     api!("js/crypto.js", crypto::register; globals ["Crypto", "crypto"]; internals []),
     api!("js/navigator.js", clock::register;
@@ -158,14 +160,19 @@ pub fn bind<'js, T: 'static>(
     value: T,
     maker: &str,
 ) -> rquickjs::Result<Value<'js>> {
+    let id = keep(ctx, value)?;
+    internals(ctx)?.get::<_, Function>(maker)?.call((id,))
+}
+
+/// Keeps `value` for the isolate of `ctx` and returns its id, by which [`bound`] finds it.
+pub fn keep<T: 'static>(ctx: &Ctx<'_>, value: T) -> rquickjs::Result<usize> {
     verge_js::ensure_host_state::<Bindings<T>>(ctx)?;
-    let id = verge_js::with_host_state(ctx, |bindings: &Bindings<T>| {
+    verge_js::with_host_state(ctx, |bindings: &Bindings<T>| {
         let mut bindings = bindings.0.borrow_mut();
         bindings.push(value);
         bindings.len() - 1
     })
-    .ok_or_else(|| type_error(ctx, "the isolate's bindings are unavailable"))?;
-    internals(ctx)?.get::<_, Function>(maker)?.call((id,))
+    .ok_or_else(|| type_error(ctx, "the isolate's bindings are unavailable"))
 }
 
 /// The value behind binding object `id` of kind `T`; a TypeError if there is none.

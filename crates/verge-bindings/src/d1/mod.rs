@@ -31,7 +31,7 @@ fn bind<'js>(
 type D1Binding = Namespace<dyn SqlStore>;
 
 /// A bound value as `d1.js` normalized it: null, a number, a bigint, a string or bytes.
-fn sql_value(value: &Value<'_>) -> Result<SqlValue, StorageError> {
+pub(crate) fn sql_value(value: &Value<'_>) -> Result<SqlValue, StorageError> {
     if value.is_null() || value.is_undefined() {
         return Ok(SqlValue::Null);
     }

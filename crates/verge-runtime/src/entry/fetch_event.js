@@ -16,16 +16,50 @@
   internals.ExecutionContext = ExecutionContext;
   internals.defineGlobal('ExecutionContext', ExecutionContext);
 
-  // The default export of an ES-module worker; null for a service worker.
+  // The default export of an ES-module worker (or what stands for it: see `classEntry` and
+  // `setObjectEntry`); null for a service worker.
   let moduleEntry = null;
   internals.moduleEntry = () => moduleEntry;
+  // The entry module's namespace, where RPC finds entrypoint classes.
+  let entryNamespace = null;
+  internals.entryNamespace = () => entryNamespace;
+
+  // The handlers of a WorkerEntrypoint class exported as default: each event gets a new
+  // instance, constructed with the event's ctx and env.
+  function classEntry(Class) {
+    const entry = {};
+    for (const name of ['fetch', 'scheduled']) {
+      if (typeof Class.prototype[name] === 'function') {
+        entry[name] = (event, env, ctx) => new Class(ctx, env)[name](event);
+      }
+    }
+    return entry;
+  }
+
+  // In a Durable Object's isolate, requests go to the object (see rpc.js).
+  internals.setObjectEntry = function (object, className) {
+    moduleEntry = {
+      fetch(request) {
+        if (typeof object.fetch !== 'function') throw new TypeError(`The Durable Object class ${className} has no fetch() method.`);
+        return object.fetch(request);
+      },
+    };
+  };
+
   // Called once after the main module is evaluated. Returns the format, or throws naming what
   // is missing.
   internals.bindEntry = function (namespace) {
-    const entry = namespace?.default;
+    entryNamespace = namespace ?? null;
+    let entry = namespace?.default;
+    if (typeof entry === 'function' && entry.prototype instanceof internals.WorkerEntrypoint) entry = classEntry(entry);
     const handles = (name) => typeof entry?.[name] === 'function';
     if (entry && typeof entry === 'object' && (handles('fetch') || handles('scheduled'))) {
       moduleEntry = entry;
+      return 'modules';
+    }
+    // A module of classes alone (Durable Objects, entrypoints) is reached by RPC and stubs.
+    if (entry === undefined && namespace && Object.values(namespace).some((value) => typeof value === 'function')) {
+      moduleEntry = {};
       return 'modules';
     }
     // Checked only now: a module worker never loads the service-worker globals.
@@ -77,7 +111,7 @@
     try {
       const request = internals.incomingRequest(method, url, headerList, body, cfJson);
       if (moduleEntry) {
-        if (typeof moduleEntry.fetch !== 'function') throw new TypeError('The worker has no fetch() handler, only scheduled().');
+        if (typeof moduleEntry.fetch !== 'function') throw new TypeError('The worker has no fetch() handler.');
         const response = moduleEntry.fetch(request, env, new ExecutionContext(state));
         result = response instanceof Response ? { parts: parts(response) } : toParts(response);
       } else {

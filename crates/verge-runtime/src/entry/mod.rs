@@ -5,8 +5,11 @@
 //! protocol (`finishLoad`, `dispatchFetch`, `dispatchScheduled`, the outcome's fields) is
 //! written once on each side.
 //!
-//! Lifecycle: [`finish_load`] once per isolate, after the entry module has evaluated; then
-//! [`dispatch`] once per event, each answering an [`Outcome`] (and, when the handler called
+//! The callee's side of JS RPC and the Durable Object an isolate may hold are `rpc.js`'s; the
+//! `cloudflare:workers` module is `cloudflare_workers.js`.
+//!
+//! Lifecycle: [`finish_load`] once per isolate, after the entry module has evaluated (and, in
+//! a Durable Object's isolate, [`construct_object`]); then [`dispatch`] once per event, each answering an [`Outcome`] (and, when the handler called
 //! `ctx.waitUntil`, a promise of that work).
 
 use rquickjs::{Array, Ctx, Function, Object, Promise, Value};
@@ -28,6 +31,12 @@ pub(crate) const APIS: &[Api] = &[
         "hasFetchListeners", "dispatchFetchEvent", "hasScheduledListeners",
         "dispatchScheduledEvent",
     ]),
+    api!("src/entry/cloudflare_workers.js";
+        globals [];
+        internals ["cloudflare:workers", "WorkerEntrypoint", "DurableObject"]),
+    api!("src/entry/rpc.js";
+        globals [];
+        internals ["constructObject", "dispatchCall", "rpcSettle", "rpcStub"]),
 ];
 
 /// What became of one event.
@@ -45,6 +54,9 @@ pub enum Outcome {
     },
     /// A handler that answers nothing (`scheduled`) finished without throwing.
     Completed,
+    /// An RPC call's reply: the structured serialization of `[true, result]`, or of
+    /// `[false, error]` when the method threw (which the caller re-throws).
+    Reply(String),
 }
 
 /// An event for a worker's handlers.
@@ -53,6 +65,13 @@ pub(crate) enum Event {
     Fetch(Request),
     /// Cron trigger `cron` firing at `time_ms` (ms since the epoch), for `scheduled`.
     Scheduled { cron: String, time_ms: f64 },
+    /// An RPC call of `method` with the arguments `args` serializes, on the Durable Object or
+    /// on `entrypoint` (`None`: the default export).
+    Call {
+        entrypoint: Option<String>,
+        method: String,
+        args: String,
+    },
 }
 
 /// Where the worker's `env` is kept in the isolate: a hidden internal.
@@ -105,11 +124,32 @@ pub(crate) fn dispatch(ctx: &Ctx<'_>, event: Event) -> rquickjs::Result<Dispatch
             let dispatch: Function = internals.get("dispatchScheduled")?;
             dispatch.call((cron, time_ms, env))?
         }
+        Event::Call {
+            entrypoint,
+            method,
+            args,
+        } => {
+            let dispatch: Function = internals.get("dispatchCall")?;
+            dispatch.call((entrypoint, method, args, env))?
+        }
     };
     verge_js::settle_value(ctx, started, read_outcome)
 }
 
-/// Reads `{ parts, error, passThrough, done }`, what the dispatch functions answer.
+/// Makes this isolate's Durable Object, of class `class` of the entry module, with `state` as
+/// its `ctx`.
+pub(crate) fn construct_object<'js>(
+    ctx: &Ctx<'js>,
+    class: &str,
+    state: Value<'js>,
+) -> rquickjs::Result<()> {
+    let internals = verge_web::internals(ctx)?;
+    let env: Value = internals.get(ENV)?;
+    let construct: Function = internals.get("constructObject")?;
+    construct.call((class, state, env))
+}
+
+/// Reads `{ parts, reply, error, passThrough, done }`, what the dispatch functions answer.
 fn read_outcome<'js>(
     ctx: &Ctx<'js>,
     value: Value<'js>,
@@ -140,6 +180,9 @@ fn read_outcome<'js>(
             ..Response::new(status, headers, body)
         };
         return Ok((Outcome::Response(response), done));
+    }
+    if let Some(reply) = object.get::<_, Option<String>>("reply")? {
+        return Ok((Outcome::Reply(reply), done));
     }
     let error: Value = object.get("error")?;
     if error.is_undefined() {

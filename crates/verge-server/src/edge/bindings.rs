@@ -10,7 +10,8 @@ use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use verge_runtime::{
-    is_hop_by_hop, OpError, Outbound, OutboundFuture, RedirectMode, Request, Response,
+    is_hop_by_hop, CallFuture, OpError, Outbound, OutboundFuture, RedirectMode, Request, Response,
+    Service,
 };
 
 /// Through how many service bindings one request may go, as on Workers.
@@ -30,6 +31,17 @@ pub(super) trait LocalWorkers {
         index: usize,
         request: Request,
     ) -> Pin<Box<dyn Future<Output = Response> + 'a>>;
+
+    /// Calls `method` of `site`'s worker `index`'s `entrypoint` (`None`: its default export)
+    /// with the serialized `args`: the serialized reply.
+    fn call<'a>(
+        &'a self,
+        site: &'a Site,
+        index: usize,
+        entrypoint: Option<String>,
+        method: String,
+        args: String,
+    ) -> Pin<Box<dyn Future<Output = Result<String, OpError>> + 'a>>;
 }
 
 /// A service binding: `fetch()` that runs another worker of this server, on this thread, with
@@ -37,22 +49,46 @@ pub(super) trait LocalWorkers {
 pub(super) struct ServiceOutbound {
     pub(super) workers: Weak<dyn LocalWorkers>,
     pub(super) service: String,
+    pub(super) entrypoint: Option<String>,
+}
+
+/// Where a service binding's request or call goes: this thread's workers, the site now
+/// served, and the index of the binding's worker in it.
+type Target = (Rc<dyn LocalWorkers>, Arc<Site>, usize);
+
+impl ServiceOutbound {
+    fn target(&self) -> Result<Target, OpError> {
+        let workers = self
+            .workers
+            .upgrade()
+            .ok_or_else(|| OpError::Error("the server is stopping".into()))?;
+        let site = workers.site();
+        let index = site.position(&self.service).ok_or_else(|| {
+            OpError::Type(format!(
+                "service binding: no worker named \"{}\" runs on this server",
+                self.service
+            ))
+        })?;
+        Ok((workers, site, index))
+    }
+}
+
+impl Service for ServiceOutbound {
+    fn call(&self, method: String, args: String) -> CallFuture {
+        let target = self.target();
+        let entrypoint = self.entrypoint.clone();
+        Box::pin(async move {
+            let (workers, site, index) = target?;
+            workers.call(&site, index, entrypoint, method, args).await
+        })
+    }
 }
 
 impl Outbound for ServiceOutbound {
     fn fetch(&self, request: Request) -> OutboundFuture {
-        let workers = self.workers.clone();
-        let service = self.service.clone();
+        let target = self.target();
         Box::pin(async move {
-            let workers = workers
-                .upgrade()
-                .ok_or_else(|| OpError::Error("the server is stopping".into()))?;
-            let site = workers.site();
-            let index = site.position(&service).ok_or_else(|| {
-                OpError::Type(format!(
-                    "service binding: no worker named \"{service}\" runs on this server"
-                ))
-            })?;
+            let (workers, site, index) = target?;
             let depth = request.depth + 1;
             if depth > MAX_SERVICE_DEPTH {
                 return Err(OpError::Error(format!(

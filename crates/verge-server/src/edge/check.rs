@@ -71,6 +71,7 @@ pub async fn check_workers_here(
             bindings: Capabilities {
                 stores: options.stores.clone(),
                 services: Rc::new(|_| Rc::new(Refused(NO_IO))),
+                objects: Some(Rc::new(Refused(NO_IO))),
                 assets: Some(Rc::new(Refused(NO_IO))),
             },
         };

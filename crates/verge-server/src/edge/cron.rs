@@ -30,7 +30,7 @@ async fn run_scheduled(
         .await;
     live.count_busy();
     let failure = match outcome {
-        Outcome::Completed | Outcome::Response(_) => None,
+        Outcome::Completed | Outcome::Response(_) | Outcome::Reply(_) => None,
         Outcome::LimitExceeded { message } => {
             state.isolates.discard(name);
             Some(message)

@@ -21,7 +21,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 use verge_config::Zone;
-use verge_runtime::{NativeBody, Outcome, Request, Response};
+use verge_runtime::{NativeBody, OpError, Outcome, Request, Response};
 
 pub(super) async fn handle(
     state: Rc<ThreadState>,
@@ -176,7 +176,7 @@ async fn run_worker(state: &ThreadState, site: &Site, index: usize, request: Req
             state.isolates.discard(name);
             limit_exceeded(&message)
         }
-        Outcome::Completed => {
+        Outcome::Completed | Outcome::Reply(_) => {
             tracing::error!(worker = name, "the fetch handler answered nothing");
             plain(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -244,5 +244,42 @@ impl LocalWorkers for ThreadState {
         request: Request,
     ) -> Pin<Box<dyn Future<Output = Response> + 'a>> {
         Box::pin(run(self, site, index, request))
+    }
+
+    fn call<'a>(
+        &'a self,
+        site: &'a Site,
+        index: usize,
+        entrypoint: Option<String>,
+        method: String,
+        args: String,
+    ) -> Pin<Box<dyn Future<Output = Result<String, OpError>> + 'a>> {
+        Box::pin(async move {
+            let name = site.workers[index].config.name.as_str();
+            let live = self.worker(site, index).await.map_err(|error| {
+                tracing::error!(worker = name, "cannot load the worker: {error}");
+                OpError::Error(format!("the worker {name} could not be loaded"))
+            })?;
+            let outcome = live.worker.call(entrypoint, method, args).await;
+            live.count_busy();
+            match outcome {
+                Outcome::Reply(reply) => Ok(reply),
+                Outcome::LimitExceeded { message } => {
+                    self.isolates.discard(name);
+                    Err(OpError::Error(format!(
+                        "Worker exceeded resource limits: {message}"
+                    )))
+                }
+                Outcome::Exception { error, .. } => {
+                    if error.is_out_of_memory() {
+                        self.isolates.discard(name);
+                    }
+                    Err(OpError::Error(error.to_string()))
+                }
+                Outcome::Response(_) | Outcome::Completed => {
+                    Err(OpError::Error("the RPC method answered nothing".into()))
+                }
+            }
+        })
     }
 }

@@ -9,6 +9,7 @@
 //! - `dispatch`: assets, then the worker a route names (or a zone's origin), and its failures;
 //! - `isolates`: each thread's isolates by worker, the spare one, and eviction;
 //! - `bindings`: service bindings and `env.ASSETS`, which call back into this server;
+//! - `objects`: Durable Objects, each on one thread, reached from every thread;
 //! - `cron`: scheduled handlers, on a clock or on demand;
 //! - `site`: what is deployed, and the switch a deploy makes;
 //! - `check`: loading workers once before they serve.
@@ -19,6 +20,7 @@ mod cron;
 mod dispatch;
 pub(crate) mod http;
 mod isolates;
+mod objects;
 mod site;
 mod state;
 mod thread;
@@ -151,6 +153,8 @@ pub fn serve_site(
     eager: bool,
 ) -> RunningServer {
     let (loaded_sender, loaded) = mpsc::channel();
+    let (object_router, object_inboxes) = objects::ObjectRouter::new(listeners.listeners.len());
+    let mut object_inboxes = object_inboxes.into_iter();
     let (shutdown, stop) = tokio::sync::watch::channel(false);
     let (mut tls_listeners, acceptor) = match listeners.tls {
         Some(tls) => (tls.listeners, Some(tls.acceptor)),
@@ -170,6 +174,7 @@ pub fn serve_site(
             let options = options.clone();
             let stop = stop.clone();
             let loaded = loaded_sender.clone();
+            let objects = (object_router.clone(), object_inboxes.next()?);
             std::thread::Builder::new()
                 .name(format!("verge-serve-{index}"))
                 .spawn(move || {
@@ -182,6 +187,7 @@ pub fn serve_site(
                         index == 0,
                         loaded,
                         stop,
+                        objects,
                     )
                 })
                 .map_err(|e| tracing::error!("cannot start serving thread {index}: {e}"))

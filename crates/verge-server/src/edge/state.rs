@@ -4,6 +4,7 @@
 
 use super::bindings::{AssetsOutbound, LocalWorkers, ServiceOutbound};
 use super::isolates::{Isolates, LiveWorker};
+use super::objects::{LocalObjects, ObjectRouter, RoutedObjects};
 use super::{Deployed, EdgeOptions, Mode, Site, SiteHandle};
 use crate::geo::CfCache;
 use crate::metrics::Metrics;
@@ -25,6 +26,10 @@ pub(super) struct ThreadState {
     pub(super) options: EdgeOptions,
     /// `request.cf` of this thread's recent clients.
     pub(super) cf_texts: CfCache,
+    /// The Durable Objects that live on this thread.
+    pub(super) objects: LocalObjects,
+    /// Where every Durable Object lives.
+    pub(super) object_router: Arc<ObjectRouter>,
 }
 
 impl ThreadState {
@@ -60,7 +65,7 @@ impl ThreadState {
     }
 
     /// What `deployed`, a worker of `site`, reaches from its isolate on this thread.
-    fn grants(&self, site: &Site, deployed: &Deployed) -> Grants {
+    pub(super) fn grants(&self, site: &Site, deployed: &Deployed) -> Grants {
         let sink = self.options.console.clone();
         let console: ConsoleSink = match site.mode {
             Mode::Dev => Rc::new(move |level, text| sink(level, text)),
@@ -79,16 +84,18 @@ impl ThreadState {
             outbound: Rc::new(self.client.clone()),
             bindings: Capabilities {
                 stores: self.options.stores.clone(),
-                services: Rc::new(move |service| {
+                services: Rc::new(move |binding| {
                     Rc::new(ServiceOutbound {
                         workers: workers.clone(),
-                        service: service.to_owned(),
+                        service: binding.service.clone(),
+                        entrypoint: binding.entrypoint.clone(),
                     })
                 }),
                 assets: deployed
                     .assets
                     .clone()
                     .map(|assets| -> Rc<dyn Outbound> { Rc::new(AssetsOutbound { assets }) }),
+                objects: Some(Rc::new(RoutedObjects(self.object_router.clone()))),
             },
         }
     }

@@ -5,6 +5,7 @@
 
 use super::cron::run_crons;
 use super::dispatch::handle;
+use super::objects::{serve_objects, LocalObjects, ObjectMessage, ObjectRouter};
 use super::state::ThreadState;
 use super::{Connection, Crons, EdgeOptions, SiteHandle};
 use crate::geo::CfCache;
@@ -22,6 +23,9 @@ use verge_runtime::{HttpClient, LoadError};
 
 /// How often a serving thread looks for isolates to drop.
 const EVICTION_PERIOD: Duration = Duration::from_millis(100);
+
+/// How often a serving thread looks for idle Durable Objects.
+const OBJECT_EVICTION_PERIOD: Duration = Duration::from_secs(1);
 
 /// Request heads above this size get 431 (Workers allow 128 KB of headers).
 const MAX_REQUEST_HEAD: usize = 128 * 1024;
@@ -42,6 +46,10 @@ pub(super) fn serve_thread(
     first: bool,
     loaded: mpsc::Sender<Result<(), LoadError>>,
     mut stop: tokio::sync::watch::Receiver<bool>,
+    (object_router, object_inbox): (
+        Arc<ObjectRouter>,
+        tokio::sync::mpsc::UnboundedReceiver<ObjectMessage>,
+    ),
 ) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -62,7 +70,10 @@ pub(super) fn serve_thread(
             client,
             options,
             cf_texts: CfCache::default(),
+            objects: LocalObjects::default(),
+            object_router,
         });
+        tokio::task::spawn_local(serve_objects(Rc::downgrade(&state), object_inbox));
         if eager {
             if let Err(error) = state.worker(&current, 0).await {
                 let _ = loaded.send(Err(error));
@@ -91,6 +102,17 @@ pub(super) fn serve_thread(
                 }
             });
         }
+        let objects = Rc::downgrade(&state);
+        tokio::task::spawn_local(async move {
+            let mut ticks = tokio::time::interval(OBJECT_EVICTION_PERIOD);
+            loop {
+                ticks.tick().await;
+                let Some(state) = objects.upgrade() else {
+                    break;
+                };
+                state.objects.evict(state.options.isolate_idle);
+            }
+        });
         if first && state.options.crons == Crons::Scheduled {
             tokio::task::spawn_local(run_crons(Rc::downgrade(&state)));
         }

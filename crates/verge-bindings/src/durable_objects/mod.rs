@@ -1,0 +1,430 @@
+//! Durable Object bindings (`durable_objects.bindings` → the server's [`ObjectHost`] →
+//! `env.COUNTER`, a `DurableObjectNamespace`), and the state of the object an isolate holds
+//! ([`object_state`] → its `ctx`, with storage on an [`ObjectStorage`]): the ops behind
+//! `durable_objects.js`.
+//!
+//! Ids are 32 bytes in hex: 16 that name the object (random, or a hash of the namespace and the
+//! name) and 16 of an HMAC of those under the namespace's key, so that `idFromString` knows an
+//! id of its own namespace from any other string of 64 hex digits, as Cloudflare's does.
+//! Storage calls are synchronous: see `verge_storage::ObjectStorage`.
+
+use crate::{Capabilities, Kind};
+use ring::{digest, hmac};
+use rquickjs::{Array, Ctx, Object, TypedArray, Value};
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use verge_config::WorkerConfig;
+use verge_js::{rquickjs, OpError, Ops};
+use verge_storage::{
+    check_object_keys, check_object_value, KeyRange, ObjectStorage, SqlValue, StorageError,
+};
+use verge_web::{Outbound, OutboundFuture, Request, WebHost};
+
+pub(crate) const KIND: Kind = Kind {
+    api: Some(
+        verge_web::api!("src/durable_objects/durable_objects.js", register;
+        globals [];
+        internals ["makeDurableObjectNamespace", "makeObjectState", "makeObjectId"]),
+    ),
+    bind,
+};
+
+/// What an RPC call answers: the structured serialization of its reply (see `rpc.js`).
+pub type CallFuture = Pin<Box<dyn Future<Output = Result<String, OpError>>>>;
+
+/// One Durable Object, wherever it lives.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ObjectAddress {
+    /// The worker that exports its class.
+    pub script: String,
+    pub class: String,
+    /// 64 lower-case hex digits.
+    pub id: String,
+    /// The name its id was made from, if it was (`ctx.id.name`).
+    pub name: Option<String>,
+}
+
+/// Where requests and calls for Durable Objects go: granted by the server, which runs each
+/// object in one place.
+pub trait ObjectHost {
+    fn fetch(&self, object: ObjectAddress, request: Request) -> OutboundFuture;
+    fn call(&self, object: ObjectAddress, method: String, args: String) -> CallFuture;
+}
+
+/// A `durable_objects` binding: the namespace of one class.
+#[derive(Clone)]
+struct NamespaceBinding {
+    host: Rc<dyn ObjectHost>,
+    script: String,
+    class: String,
+    key: hmac::Key,
+}
+
+impl NamespaceBinding {
+    fn new(host: Rc<dyn ObjectHost>, script: &str, class: &str) -> Self {
+        let secret = digest::digest(
+            &digest::SHA256,
+            format!("verge durable object namespace\0{script}\0{class}").as_bytes(),
+        );
+        Self {
+            host,
+            script: script.to_owned(),
+            class: class.to_owned(),
+            key: hmac::Key::new(hmac::HMAC_SHA256, secret.as_ref()),
+        }
+    }
+
+    /// The id whose first half is `body`.
+    fn id(&self, body: &[u8]) -> String {
+        let tag = hmac::sign(&self.key, body);
+        let mut id = String::with_capacity(64);
+        for byte in body.iter().chain(&tag.as_ref()[..16]) {
+            id.push_str(&format!("{byte:02x}"));
+        }
+        id
+    }
+
+    fn id_from_name(&self, name: &str) -> String {
+        let signed = hmac::sign(&self.key, format!("name\0{name}").as_bytes());
+        self.id(&signed.as_ref()[..16])
+    }
+
+    fn is_own(&self, text: &str) -> bool {
+        let Some(bytes) = from_hex(text) else {
+            return false;
+        };
+        bytes.len() == 32 && self.id(&bytes[..16]).eq_ignore_ascii_case(text)
+    }
+
+    /// The object a stub's target (`ID` or `ID:NAME`) stands for.
+    fn address(&self, target: &str) -> ObjectAddress {
+        let (id, name) = match target.split_once(':') {
+            Some((id, name)) => (id, Some(name.to_owned())),
+            None => (target, None),
+        };
+        ObjectAddress {
+            script: self.script.clone(),
+            class: self.class.clone(),
+            id: id.to_ascii_lowercase(),
+            name,
+        }
+    }
+}
+
+fn from_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(text.get(at..at + 2)?, 16).ok())
+        .collect()
+}
+
+/// A namespace's `fetch()`: to the object its stub names.
+struct NamespaceOutbound(NamespaceBinding);
+
+impl Outbound for NamespaceOutbound {
+    fn fetch(&self, _: Request) -> OutboundFuture {
+        Box::pin(async {
+            Err(OpError::Type(
+                "fetch() goes through a stub: namespace.get(id).fetch(…)".into(),
+            ))
+        })
+    }
+
+    fn fetch_to(&self, target: String, request: Request) -> OutboundFuture {
+        let binding = &self.0;
+        binding.host.fetch(binding.address(&target), request)
+    }
+}
+
+fn bind<'js>(
+    ctx: &Ctx<'js>,
+    config: &WorkerConfig,
+    capabilities: &Capabilities,
+    env: &Object<'js>,
+) -> rquickjs::Result<()> {
+    for binding in &config.durable_objects {
+        let host = capabilities.objects.clone().ok_or_else(|| {
+            rquickjs::Exception::throw_type(
+                ctx,
+                &format!(
+                    "Durable Object binding {} has no host to run its objects",
+                    binding.name
+                ),
+            )
+        })?;
+        let script = binding.script_name.as_deref().unwrap_or(&config.name);
+        let namespace = NamespaceBinding::new(host, script, &binding.class_name);
+        let fetcher = verge_web::fetcher(ctx, Rc::new(NamespaceOutbound(namespace.clone())))?;
+        let id: usize = verge_web::keep(ctx, namespace)?;
+        let make: rquickjs::Function =
+            verge_web::internals(ctx)?.get("makeDurableObjectNamespace")?;
+        env.set(binding.name.as_str(), make.call::<_, Value>((id, fetcher))?)?;
+    }
+    Ok(())
+}
+
+/// What an object's isolate holds back from its events: while a `blockConcurrencyWhile`
+/// callback runs, the host delivers no other event to the object.
+#[derive(Default)]
+pub struct ObjectGate {
+    blocked: Cell<u32>,
+    opened: tokio::sync::Notify,
+}
+
+impl ObjectGate {
+    /// Waits until no `blockConcurrencyWhile` callback is running.
+    pub async fn open(&self) {
+        while self.blocked.get() > 0 {
+            self.opened.notified().await;
+        }
+    }
+
+    fn block(&self, delta: i32) {
+        let blocked = self.blocked.get().saturating_add_signed(delta);
+        self.blocked.set(blocked);
+        if blocked == 0 {
+            self.opened.notify_waiters();
+        }
+    }
+}
+
+/// What the server gives the Durable Object an isolate holds.
+pub struct ObjectState {
+    pub address: ObjectAddress,
+    pub storage: Rc<RefCell<Box<dyn ObjectStorage>>>,
+    pub gate: Rc<ObjectGate>,
+    /// Told when the object sets (`Some(ms since the epoch)`) or deletes its alarm.
+    pub alarm_changed: Rc<dyn Fn(Option<f64>)>,
+}
+
+/// The object's binding, as its ops find it.
+#[derive(Clone)]
+struct StateBinding {
+    storage: Rc<RefCell<Box<dyn ObjectStorage>>>,
+    gate: Rc<ObjectGate>,
+    alarm_changed: Rc<dyn Fn(Option<f64>)>,
+}
+
+/// The `DurableObjectState` (`ctx`) of the object of `state`.
+pub fn object_state<'js>(ctx: &Ctx<'js>, state: ObjectState) -> rquickjs::Result<Value<'js>> {
+    let ObjectState {
+        address,
+        storage,
+        gate,
+        alarm_changed,
+    } = state;
+    let binding = StateBinding {
+        storage,
+        gate,
+        alarm_changed,
+    };
+    let id: usize = verge_web::keep(ctx, binding)?;
+    let make: rquickjs::Function = verge_web::internals(ctx)?.get("makeObjectState")?;
+    make.call((id, address.id, address.name))
+}
+
+/// Runs `work` on the storage of object binding `id`; a storage error is thrown as the class
+/// its kind calls for.
+fn with_storage<'js, T>(
+    ctx: &Ctx<'js>,
+    id: usize,
+    work: impl FnOnce(&mut dyn ObjectStorage) -> Result<T, StorageError>,
+) -> rquickjs::Result<T> {
+    let binding: StateBinding = verge_web::bound(ctx, id)?;
+    let mut storage = binding.storage.borrow_mut();
+    work(storage.as_mut()).map_err(|error| throw(ctx, error))
+}
+
+fn throw(ctx: &Ctx<'_>, error: StorageError) -> rquickjs::Error {
+    match error {
+        StorageError::Invalid(message) => rquickjs::Exception::throw_type(ctx, &message),
+        other => rquickjs::Exception::throw_message(ctx, &other.to_string()),
+    }
+}
+
+fn bytes_to_text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
+    ops.add(
+        "objectIdFromName",
+        |ctx: Ctx<'js>, id: usize, name: String| {
+            let namespace: NamespaceBinding = verge_web::bound(&ctx, id)?;
+            Ok::<_, rquickjs::Error>(namespace.id_from_name(&name))
+        },
+    )?;
+    ops.add("objectNewUniqueId", |ctx: Ctx<'js>, id: usize| {
+        let namespace: NamespaceBinding = verge_web::bound(&ctx, id)?;
+        let mut body = [0u8; 16];
+        getrandom::fill(&mut body).map_err(|e| {
+            rquickjs::Exception::throw_message(&ctx, &format!("no randomness for an id: {e}"))
+        })?;
+        Ok::<_, rquickjs::Error>(namespace.id(&body))
+    })?;
+    ops.add("objectIdValid", |ctx: Ctx<'js>, id: usize, text: String| {
+        let namespace: NamespaceBinding = verge_web::bound(&ctx, id)?;
+        Ok::<_, rquickjs::Error>(namespace.is_own(&text))
+    })?;
+    ops.add(
+        "objectCall",
+        |ctx: Ctx<'js>, id: usize, target: String, method: String, args: String| {
+            let namespace: NamespaceBinding = verge_web::bound(&ctx, id)?;
+            let reply = namespace
+                .host
+                .call(namespace.address(&target), method, args);
+            verge_js::spawn_promise(&ctx, reply, |ctx, reply| {
+                rquickjs::String::from_str(ctx.clone(), &reply).map(|s| s.into_value())
+            })
+        },
+    )?;
+    ops.add(
+        "objectGet",
+        |ctx: Ctx<'js>, id: usize, keys: Vec<String>| {
+            with_storage(&ctx, id, |storage| {
+                check_object_keys(keys.iter().map(String::as_str))?;
+                let values = storage.get(&keys)?;
+                Ok(values
+                    .into_iter()
+                    .map(|value| value.map(bytes_to_text))
+                    .collect::<Vec<_>>())
+            })
+        },
+    )?;
+    ops.add(
+        "objectPut",
+        |ctx: Ctx<'js>, id: usize, flat: Vec<String>| {
+            with_storage(&ctx, id, |storage| {
+                let entries: Vec<(String, Vec<u8>)> = flat
+                    .chunks(2)
+                    .filter_map(|pair| match pair {
+                        [key, value] => Some((key.clone(), value.clone().into_bytes())),
+                        _ => None,
+                    })
+                    .collect();
+                check_object_keys(entries.iter().map(|(key, _)| key.as_str()))?;
+                for (key, value) in &entries {
+                    check_object_value(key, value)?;
+                }
+                storage.put(&entries)
+            })
+        },
+    )?;
+    ops.add(
+        "objectDelete",
+        |ctx: Ctx<'js>, id: usize, keys: Vec<String>| {
+            with_storage(&ctx, id, |storage| {
+                check_object_keys(keys.iter().map(String::as_str))?;
+                storage.delete(&keys)
+            })
+        },
+    )?;
+    ops.add(
+        "objectList",
+        |ctx: Ctx<'js>,
+         id: usize,
+         bounds: Vec<Option<String>>,
+         reverse: bool,
+         limit: Option<usize>| {
+            let mut bounds = bounds.into_iter();
+            let range = KeyRange {
+                start: bounds.next().flatten(),
+                start_after: bounds.next().flatten(),
+                end: bounds.next().flatten(),
+                prefix: bounds.next().flatten(),
+                reverse,
+                limit,
+            };
+            with_storage(&ctx, id, |storage| {
+                let entries = storage.list(&range)?;
+                Ok(entries
+                    .into_iter()
+                    .flat_map(|(key, value)| [key, bytes_to_text(value)])
+                    .collect::<Vec<_>>())
+            })
+        },
+    )?;
+    ops.add("objectDeleteAll", |ctx: Ctx<'js>, id: usize| {
+        with_storage(&ctx, id, |storage| storage.delete_all())?;
+        let binding: StateBinding = verge_web::bound(&ctx, id)?;
+        (binding.alarm_changed)(None);
+        Ok::<_, rquickjs::Error>(())
+    })?;
+    ops.add(
+        "objectTransaction",
+        |ctx: Ctx<'js>, id: usize, phase: String| {
+            with_storage(&ctx, id, |storage| match phase.as_str() {
+                "begin" => storage.begin_transaction(),
+                "commit" => storage.end_transaction(true),
+                _ => storage.end_transaction(false),
+            })
+        },
+    )?;
+    ops.add("objectCommit", |ctx: Ctx<'js>, id: usize| {
+        with_storage(&ctx, id, |storage| storage.commit())
+    })?;
+    ops.add("objectSize", |ctx: Ctx<'js>, id: usize| {
+        with_storage(&ctx, id, |storage| storage.size()).map(|size| size as f64)
+    })?;
+    ops.add("objectAlarm", |ctx: Ctx<'js>, id: usize| {
+        with_storage(&ctx, id, |storage| storage.alarm())
+    })?;
+    ops.add(
+        "objectSetAlarm",
+        |ctx: Ctx<'js>, id: usize, at: Option<f64>| {
+            with_storage(&ctx, id, |storage| storage.set_alarm(at))?;
+            let binding: StateBinding = verge_web::bound(&ctx, id)?;
+            (binding.alarm_changed)(at);
+            Ok::<_, rquickjs::Error>(())
+        },
+    )?;
+    ops.add("objectBlock", |ctx: Ctx<'js>, id: usize, delta: i32| {
+        let binding: StateBinding = verge_web::bound(&ctx, id)?;
+        binding.gate.block(delta);
+        Ok::<_, rquickjs::Error>(())
+    })?;
+    ops.add(
+        "objectSql",
+        |ctx: Ctx<'js>, id: usize, query: String, params: Vec<Value<'js>>| {
+            let params = params
+                .iter()
+                .map(crate::d1::sql_value)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|error| throw(&ctx, error))?;
+            let outcome = with_storage(&ctx, id, |storage| storage.exec(&query, &params))?;
+            let rows = Array::new(ctx.clone())?;
+            for (index, row) in outcome.rows.into_iter().enumerate() {
+                let values = Array::new(ctx.clone())?;
+                for (column, value) in row.into_iter().enumerate() {
+                    values.set(column, sql_to_js(&ctx, value)?)?;
+                }
+                rows.set(index, values)?;
+            }
+            let read = rows.len() as f64;
+            let result = Array::new(ctx.clone())?;
+            result.set(0, outcome.columns)?;
+            result.set(1, rows)?;
+            result.set(2, read)?;
+            result.set(3, outcome.changes as f64)?;
+            Ok::<_, rquickjs::Error>(result)
+        },
+    )
+}
+
+/// A column's value as the SQL API gives it: numbers, strings, null, and BLOBs as ArrayBuffers.
+fn sql_to_js<'js>(ctx: &Ctx<'js>, value: SqlValue) -> rquickjs::Result<Value<'js>> {
+    Ok(match value {
+        SqlValue::Null => Value::new_null(ctx.clone()),
+        SqlValue::Integer(n) => Value::new_number(ctx.clone(), n as f64),
+        SqlValue::Real(x) => Value::new_number(ctx.clone(), x),
+        SqlValue::Text(text) => rquickjs::String::from_str(ctx.clone(), &text)?.into_value(),
+        SqlValue::Blob(bytes) => TypedArray::<u8>::new_copy(ctx.clone(), &bytes[..])?
+            .arraybuffer()?
+            .into_value(),
+    })
+}

@@ -1,0 +1,34 @@
+//! The modules a worker imports by name rather than by path: Workers' `cloudflare:workers`,
+//! and the Node.js modules of `nodejs_compat` (verge-web's [`NodeModules`]).
+
+use verge_js::rquickjs::{self, Ctx, Value};
+use verge_js::Builtins;
+use verge_web::NodeModules;
+
+/// `cloudflare:workers`, then the Node.js modules.
+pub(crate) struct WorkerBuiltins {
+    pub(crate) node: NodeModules,
+}
+
+const CLOUDFLARE_WORKERS: &str = "cloudflare:workers";
+
+impl Builtins for WorkerBuiltins {
+    fn resolve(&self, specifier: &str) -> Option<Result<String, String>> {
+        if specifier == CLOUDFLARE_WORKERS {
+            return Some(Ok(specifier.to_owned()));
+        }
+        if specifier.starts_with("cloudflare:") {
+            return Some(Err(format!(
+                "Verge has no module {specifier}; it provides {CLOUDFLARE_WORKERS}"
+            )));
+        }
+        self.node.resolve(specifier)
+    }
+
+    fn exports<'js>(&self, ctx: &Ctx<'js>, name: &str) -> rquickjs::Result<Value<'js>> {
+        if name == CLOUDFLARE_WORKERS {
+            return verge_web::internals(ctx)?.get(name);
+        }
+        self.node.exports(ctx, name)
+    }
+}

@@ -1,0 +1,96 @@
+// The callee's side of JS RPC and of Durable Objects: the object an isolate of a Durable Object
+// holds (constructed once, from the class its worker exports), and method calls — on that
+// object, or on a new instance of a WorkerEntrypoint class that a service binding names — with
+// arguments and results in structured serialization. A method's exception is the caller's to
+// re-throw, so it travels in the reply, not as a failure of the event: the reply is the
+// serialization of [true, result] or [false, error].
+(function (ops, internals) {
+  // The instance of this isolate's Durable Object, if it is one.
+  let object = null;
+
+  // Makes this isolate's Durable Object: `new (the entry module's className)(state, env)`.
+  internals.constructObject = function (className, state, env) {
+    const Class = internals.entryNamespace()?.[className];
+    if (typeof Class !== 'function') {
+      throw new TypeError(`The worker exports no class named ${className}, which a durable_objects binding names: export class ${className} extends DurableObject { … }`);
+    }
+    object = new Class(state, env);
+    internals.setObjectEntry(object, className);
+  };
+
+  // Methods RPC may not reach: what every object has, and the handlers the platform calls.
+  const RESERVED = new Set(['constructor', 'fetch', 'alarm', 'webSocketMessage', 'webSocketClose', 'webSocketError',
+    'toString', 'toLocaleString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', 'propertyIsEnumerable', '__proto__',
+    '__defineGetter__', '__defineSetter__', '__lookupGetter__', '__lookupSetter__']);
+
+  // The receiver of a call: the Durable Object, or a new instance of the entrypoint class.
+  function receiver(entrypoint, env, state) {
+    if (object) return object;
+    const namespace = internals.entryNamespace();
+    const name = entrypoint ?? 'default';
+    const Class = namespace?.[name];
+    if (typeof Class !== 'function' || !(Class.prototype instanceof internals.WorkerEntrypoint)) {
+      throw new TypeError(`The RPC receiver does not implement the method: ${entrypoint ? `the worker's export ${entrypoint}` : 'its default export'} is not a class extending WorkerEntrypoint.`);
+    }
+    return new Class(new internals.ExecutionContext(state), env);
+  }
+
+  const reply = (ok, value) => {
+    try {
+      return internals.structuredSerialize([ok, value]);
+    } catch (error) {
+      return internals.structuredSerialize([false, error]);
+    }
+  };
+
+  // Runs method `method` with the arguments `argsText` serializes. Returns
+  // `{ reply, done }` as a promise that never rejects (see fetch_event.js for `done`).
+  internals.dispatchCall = function (entrypoint, method, argsText, env) {
+    const state = { waitUntil: [], passThrough: false };
+    const done = () => (state.waitUntil.length ? internals.drainWaitUntil(state.waitUntil).then(internals.reportFailures) : undefined);
+    let result;
+    try {
+      const target = receiver(entrypoint, env, state);
+      const fn = RESERVED.has(method) ? undefined : target[method];
+      if (typeof fn !== 'function') {
+        throw new TypeError(`The RPC receiver does not implement the method "${method}".`);
+      }
+      const args = internals.structuredDeserialize(argsText);
+      result = Promise.resolve(fn.apply(target, args));
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    return result.then((value) => ({ reply: reply(true, value), done: done() }),
+      (error) => ({ reply: reply(false, error), done: done() }));
+  };
+
+  // The caller's side: what a reply stands for, or its error thrown.
+  internals.rpcSettle = function (replyText) {
+    const [ok, value] = internals.structuredDeserialize(replyText);
+    if (!ok) throw value;
+    return value;
+  };
+
+  // A stub whose unknown properties are RPC methods: `call(name, args)` runs one remotely.
+  // `then` stays undefined, so that awaiting a stub does not call a method.
+  internals.rpcStub = function (base, call) {
+    return new Proxy(base, {
+      get(target, property) {
+        if (typeof property === 'symbol' || property in target) {
+          const value = Reflect.get(target, property, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        }
+        if (property === 'then') return undefined;
+        return (...args) => {
+          let argsText;
+          try {
+            argsText = internals.structuredSerialize(args);
+          } catch (error) {
+            return Promise.reject(error);
+          }
+          return call(property, argsText).then(internals.rpcSettle);
+        };
+      },
+    });
+  };
+})

@@ -1,0 +1,415 @@
+//! Durable Objects on one server: each object lives on one serving thread — the one its
+//! address hashes to — in an isolate of its own, loaded from its worker's deployed version when
+//! an event first needs it and dropped when idle (its storage stays on disk). Requests and RPC
+//! calls for an object, from any thread, travel to its thread as [`ObjectMessage`]s
+//! ([`ObjectRouter`]); there they wait for the object's gate (`blockConcurrencyWhile`), run,
+//! and — Cloudflare's output gate — the object's writes are committed before the reply leaves.
+//!
+//! Lifecycle: one router per server; per thread, a slot per object in use (its storage and
+//! gate) holding the object's isolate of the current version.
+
+use super::isolates::{LiveWorker, WorkerCell};
+use super::state::ThreadState;
+use super::Site;
+use std::cell::{Cell, RefCell};
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::rc::{Rc, Weak};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+use verge_runtime::{
+    Body, CallFuture, HeaderList, ObjectAddress, ObjectGate, ObjectHost, ObjectState, OpError,
+    OutboundFuture, Outcome, RedirectMode, Request, Response, Worker,
+};
+use verge_storage::ObjectStorage;
+
+/// How long an object may sit idle before its isolate is dropped, unless the server says.
+const DEFAULT_IDLE: Duration = Duration::from_secs(70);
+
+/// A request on its way to an object's thread.
+struct Sent {
+    method: String,
+    url: String,
+    headers: HeaderList,
+    body: Body,
+    cf: Option<String>,
+    redirect: RedirectMode,
+    depth: u32,
+}
+
+impl From<Request> for Sent {
+    fn from(request: Request) -> Self {
+        Self {
+            method: request.method,
+            url: request.url,
+            headers: request.headers,
+            body: request.body,
+            cf: request.cf.map(|cf| cf.to_string()),
+            redirect: request.redirect,
+            depth: request.depth,
+        }
+    }
+}
+
+impl From<Sent> for Request {
+    fn from(sent: Sent) -> Self {
+        Self {
+            method: sent.method,
+            url: sent.url,
+            headers: sent.headers,
+            body: sent.body,
+            cf: sent.cf.map(Rc::from),
+            redirect: sent.redirect,
+            depth: sent.depth,
+        }
+    }
+}
+
+/// Why an event for an object failed, as the caller's promise rejects.
+type Failure = String;
+
+enum ObjectEvent {
+    Fetch(Sent, oneshot::Sender<Result<Response, Failure>>),
+    Call {
+        method: String,
+        args: String,
+        reply: oneshot::Sender<Result<String, Failure>>,
+    },
+}
+
+/// An event for the object at `address`.
+pub(super) struct ObjectMessage {
+    address: ObjectAddress,
+    event: ObjectEvent,
+}
+
+/// Where each object lives: the inbox of each serving thread, shared by all of them.
+pub(crate) struct ObjectRouter {
+    inboxes: Vec<mpsc::UnboundedSender<ObjectMessage>>,
+    /// The workers (by name and version) whose `[[migrations]]` this process has applied.
+    migrated: Mutex<HashSet<(String, u64)>>,
+}
+
+impl ObjectRouter {
+    /// A router over `threads` serving threads, and each thread's inbox, in order.
+    pub(crate) fn new(threads: usize) -> (Arc<Self>, Vec<mpsc::UnboundedReceiver<ObjectMessage>>) {
+        let (inboxes, receivers) = (0..threads.max(1))
+            .map(|_| mpsc::unbounded_channel())
+            .unzip();
+        let router = Self {
+            inboxes,
+            migrated: Mutex::default(),
+        };
+        (Arc::new(router), receivers)
+    }
+
+    fn send(&self, address: ObjectAddress, event: ObjectEvent) -> Result<(), Failure> {
+        let mut hasher = DefaultHasher::new();
+        (&address.script, &address.class, &address.id).hash(&mut hasher);
+        let owner = (hasher.finish() % self.inboxes.len() as u64) as usize;
+        self.inboxes[owner]
+            .send(ObjectMessage { address, event })
+            .map_err(|_| "the server is stopping".to_owned())
+    }
+}
+
+/// The [`ObjectHost`] every isolate of this server is granted.
+pub(super) struct RoutedObjects(pub(super) Arc<ObjectRouter>);
+
+impl ObjectHost for RoutedObjects {
+    fn fetch(&self, object: ObjectAddress, request: Request) -> OutboundFuture {
+        let (reply, replied) = oneshot::channel();
+        let sent = self
+            .0
+            .send(object, ObjectEvent::Fetch(request.into(), reply));
+        Box::pin(async move {
+            sent.map_err(OpError::Error)?;
+            replied
+                .await
+                .map_err(|_| OpError::Error("the Durable Object was reset".into()))?
+                .map_err(OpError::Error)
+        })
+    }
+
+    fn call(&self, object: ObjectAddress, method: String, args: String) -> CallFuture {
+        let (reply, replied) = oneshot::channel();
+        let event = ObjectEvent::Call {
+            method,
+            args,
+            reply,
+        };
+        let sent = self.0.send(object, event);
+        Box::pin(async move {
+            sent.map_err(OpError::Error)?;
+            replied
+                .await
+                .map_err(|_| OpError::Error("the Durable Object was reset".into()))?
+                .map_err(OpError::Error)
+        })
+    }
+}
+
+/// One object on this thread: its storage and gate, which outlive its isolate.
+struct Slot {
+    storage: Rc<RefCell<Box<dyn ObjectStorage>>>,
+    gate: Rc<ObjectGate>,
+    /// The isolate, of the version it was loaded from.
+    live: RefCell<Option<(u64, WorkerCell)>>,
+    last_used: Cell<Instant>,
+    /// Events being run.
+    busy: Cell<u32>,
+}
+
+/// This thread's objects.
+#[derive(Default)]
+pub(super) struct LocalObjects {
+    slots: RefCell<HashMap<ObjectAddress, Rc<Slot>>>,
+}
+
+impl LocalObjects {
+    /// Drops the isolates of objects idle past `idle` (their storage is committed on drop).
+    pub(super) fn evict(&self, idle: Option<Duration>) {
+        let idle = idle.unwrap_or(DEFAULT_IDLE);
+        self.slots.borrow_mut().retain(|address, slot| {
+            let keep = slot.busy.get() > 0 || slot.last_used.get().elapsed() < idle;
+            if !keep {
+                tracing::debug!(object = %address.id, class = %address.class, "Durable Object evicted after {idle:?} idle");
+            }
+            keep
+        });
+    }
+}
+
+/// Delivers the messages of this thread's inbox, each in a task of its own.
+pub(super) async fn serve_objects(
+    state: Weak<ThreadState>,
+    mut inbox: mpsc::UnboundedReceiver<ObjectMessage>,
+) {
+    while let Some(message) = inbox.recv().await {
+        let Some(state) = state.upgrade() else { break };
+        tokio::task::spawn_local(async move { deliver(&state, message).await });
+    }
+}
+
+async fn deliver(state: &ThreadState, message: ObjectMessage) {
+    let ObjectMessage { address, event } = message;
+    let site = state.site.current();
+    let slot = match slot(state, &site, &address).await {
+        Ok(slot) => slot,
+        Err(failure) => {
+            tracing::error!(object = %address.id, class = %address.class, "{failure}");
+            return match event {
+                ObjectEvent::Fetch(_, reply) => drop(reply.send(Err(failure))),
+                ObjectEvent::Call { reply, .. } => drop(reply.send(Err(failure))),
+            };
+        }
+    };
+    slot.busy.set(slot.busy.get() + 1);
+    run(state, &site, &address, &slot, event).await;
+    slot.busy.set(slot.busy.get() - 1);
+    slot.last_used.set(Instant::now());
+}
+
+/// The slot of the object at `address`, its storage opened on first use.
+async fn slot(
+    state: &ThreadState,
+    site: &Site,
+    address: &ObjectAddress,
+) -> Result<Rc<Slot>, Failure> {
+    if let Some(slot) = state.objects.slots.borrow().get(address) {
+        slot.last_used.set(Instant::now());
+        return Ok(slot.clone());
+    }
+    let store = state
+        .options
+        .stores
+        .objects
+        .clone()
+        .ok_or("this server keeps no Durable Object storage")?;
+    let index = site.position(&address.script).ok_or_else(|| {
+        format!(
+            "no worker named \"{}\" runs on this server, so its Durable Objects cannot",
+            address.script
+        )
+    })?;
+    let deployed = &site.workers[index];
+    migrate(state, store.as_ref(), deployed)?;
+    let storage = store
+        .open(&address.script, &address.class, &address.id)
+        .map_err(|e| e.to_string())?;
+    let slot = Rc::new(Slot {
+        storage: Rc::new(RefCell::new(storage)),
+        gate: Rc::default(),
+        live: RefCell::default(),
+        last_used: Cell::new(Instant::now()),
+        busy: Cell::new(0),
+    });
+    state
+        .objects
+        .slots
+        .borrow_mut()
+        .insert(address.clone(), slot.clone());
+    Ok(slot)
+}
+
+/// Applies the renames and deletions of `deployed`'s `[[migrations]]`, once per version.
+fn migrate(
+    state: &ThreadState,
+    store: &dyn verge_storage::ObjectStore,
+    deployed: &super::Deployed,
+) -> Result<(), Failure> {
+    let config = &deployed.config;
+    let key = (config.name.clone(), deployed.version);
+    let router = &state.object_router;
+    let mut migrated = router
+        .migrated
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if migrated.contains(&key) {
+        return Ok(());
+    }
+    let (_, renames) = verge_config::replay_migrations(&config.migrations)?;
+    for rename in renames {
+        store
+            .rename_class(&config.name, &rename.from, &rename.to)
+            .map_err(|e| e.to_string())?;
+    }
+    for class in config.migrations.iter().flat_map(|m| &m.deleted_classes) {
+        store
+            .delete_class(&config.name, class)
+            .map_err(|e| e.to_string())?;
+    }
+    migrated.insert(key);
+    Ok(())
+}
+
+/// The object's isolate of the deployed version, loaded (and its object constructed) if need
+/// be.
+async fn instance(
+    state: &ThreadState,
+    site: &Site,
+    address: &ObjectAddress,
+    slot: &Slot,
+) -> Result<Rc<LiveWorker>, Failure> {
+    let index = site
+        .position(&address.script)
+        .ok_or_else(|| format!("no worker named \"{}\" runs on this server", address.script))?;
+    let deployed = &site.workers[index];
+    let cell = {
+        let mut live = slot.live.borrow_mut();
+        match &*live {
+            Some((version, cell)) if *version == deployed.version => cell.clone(),
+            _ => {
+                let cell = WorkerCell::default();
+                *live = Some((deployed.version, cell.clone()));
+                cell
+            }
+        }
+    };
+    let loaded = cell
+        .get_or_try_init(|| async {
+            let object = ObjectState {
+                address: address.clone(),
+                storage: slot.storage.clone(),
+                gate: slot.gate.clone(),
+                alarm_changed: Rc::new(|_| {}),
+            };
+            let worker = Worker::load_object(
+                &deployed.config,
+                state.options.limits.clone(),
+                state.grants(site, deployed),
+                Some(deployed.modules.clone()),
+                state.isolates.blank()?,
+                object,
+            )
+            .await?;
+            let metrics = state.metrics.worker(&deployed.config.name);
+            Ok::<_, verge_runtime::LoadError>(Rc::new(LiveWorker::new(worker, metrics)))
+        })
+        .await;
+    match loaded {
+        Ok(live) => Ok(live.clone()),
+        Err(error) => {
+            slot.live.borrow_mut().take();
+            Err(format!(
+                "the Durable Object {} could not be created: {error}",
+                address.class
+            ))
+        }
+    }
+}
+
+/// Runs `event` on the object of `slot`, then commits its writes before the reply leaves.
+async fn run(
+    state: &ThreadState,
+    site: &Site,
+    address: &ObjectAddress,
+    slot: &Slot,
+    event: ObjectEvent,
+) {
+    let live = match instance(state, site, address, slot).await {
+        Ok(live) => live,
+        Err(failure) => {
+            tracing::error!(worker = %address.script, "{failure}");
+            return match event {
+                ObjectEvent::Fetch(_, reply) => drop(reply.send(Err(failure))),
+                ObjectEvent::Call { reply, .. } => drop(reply.send(Err(failure))),
+            };
+        }
+    };
+    slot.gate.open().await;
+    match event {
+        ObjectEvent::Fetch(request, reply) => {
+            let outcome = live.worker.fetch(request.into()).await;
+            live.count_busy();
+            let answer = settle(slot, address, outcome).and_then(|outcome| match outcome {
+                Outcome::Response(response) => Ok(response),
+                _ => Err("the Durable Object's fetch() answered no Response".to_owned()),
+            });
+            let _ = reply.send(answer);
+        }
+        ObjectEvent::Call {
+            method,
+            args,
+            reply,
+        } => {
+            let outcome = live.worker.call(None, method, args).await;
+            live.count_busy();
+            let answer = settle(slot, address, outcome).and_then(|outcome| match outcome {
+                Outcome::Reply(reply) => Ok(reply),
+                _ => Err("the Durable Object's method answered nothing".to_owned()),
+            });
+            let _ = reply.send(answer);
+        }
+    }
+}
+
+/// What an event's `outcome` makes of the object: a limit breached resets it (its isolate is
+/// dropped, its storage kept); the writes made so far are committed — the output gate — and
+/// a commit that fails fails the event.
+fn settle(slot: &Slot, address: &ObjectAddress, outcome: Outcome) -> Result<Outcome, Failure> {
+    let (failure, reset) = match &outcome {
+        Outcome::LimitExceeded { message } => {
+            (Some(format!("Durable Object reset: {message}")), true)
+        }
+        Outcome::Exception { error, .. } if error.is_out_of_memory() => (
+            Some("Durable Object reset: it ran out of memory".to_owned()),
+            true,
+        ),
+        Outcome::Exception { error, .. } => (Some(error.to_string()), false),
+        _ => (None, false),
+    };
+    if reset {
+        slot.live.borrow_mut().take();
+    }
+    if let Err(error) = slot.storage.borrow_mut().commit() {
+        tracing::error!(object = %address.id, "Durable Object storage could not commit: {error}");
+        return Err(format!("Durable Object storage failed: {error}"));
+    }
+    match failure {
+        Some(failure) => Err(failure),
+        None => Ok(outcome),
+    }
+}
