@@ -87,6 +87,19 @@ export class Counter extends DurableObject {
     };
   }
   fail() { throw new RangeError("out of range"); }
+  async arm(delayMs, failures) {
+    await this.ctx.storage.put("failures", failures);
+    await this.ctx.storage.setAlarm(Date.now() + delayMs);
+    return await this.ctx.storage.getAlarm();
+  }
+  async alarm(info) {
+    const runs = (await this.ctx.storage.get("runs")) ?? [];
+    runs.push({ retryCount: info.retryCount, alarmDuringRun: await this.ctx.storage.getAlarm() });
+    await this.ctx.storage.put("runs", runs);
+    const failures = (await this.ctx.storage.get("failures")) ?? 0;
+    if (runs.length <= failures) throw new Error("failing on purpose");
+  }
+  async runs() { return { runs: (await this.ctx.storage.get("runs")) ?? [], alarm: await this.ctx.storage.getAlarm() }; }
 }
 
 export class Auth extends WorkerEntrypoint {
@@ -127,6 +140,8 @@ export default {
           name: a.name,
         });
       }
+      case "/arm": return json(await stub.arm(Number(url.searchParams.get("delay")), Number(url.searchParams.get("failures") ?? 0)));
+      case "/runs": return json(await stub.runs());
       case "/auth": return json({ ok: await env.AUTH.verify("secret"), no: await env.AUTH.verify("guess") });
     }
     return new Response("not found", { status: 404 });
@@ -294,4 +309,55 @@ fn inconsistent_object_config_is_refused_naming_the_class() {
         "{}",
         server.stderr()
     );
+}
+
+#[test]
+fn alarms_fire_retry_with_backoff_and_survive_a_restart() {
+    let dir = project(&[("wrangler.toml", CONFIG), ("index.js", WORKER)]);
+    let state = dir.path().join("state");
+    let state_arg = state.to_str().unwrap();
+    let mut server = DevServer::start(dir.path(), &["--persist-to", state_arg]);
+    let agent = client();
+    let runs =
+        |server: &DevServer, name: &str| json(&agent, &format!("{}/runs?name={name}", server.base));
+
+    // Fires once, with no alarm set while it runs; fails once, then is retried.
+    let armed = json(
+        &agent,
+        &format!("{}/arm?name=soon&delay=100&failures=1", server.base),
+    );
+    assert!(
+        armed.as_f64().is_some(),
+        "getAlarm() after setAlarm(): {armed}"
+    );
+    let retried = support::wait_until(Duration::from_secs(15), || {
+        runs(&server, "soon")["runs"]
+            .as_array()
+            .is_some_and(|runs| runs.len() == 2)
+    });
+    let seen = runs(&server, "soon");
+    assert!(retried, "{seen}");
+    assert_eq!(
+        seen["runs"],
+        serde_json::json!([
+            { "retryCount": 0, "alarmDuringRun": null },
+            { "retryCount": 1, "alarmDuringRun": null },
+        ])
+    );
+    assert_eq!(seen["alarm"], serde_json::Value::Null);
+
+    // Set, then the server is killed before it fires: the restarted server runs it.
+    json(
+        &agent,
+        &format!("{}/arm?name=later&delay=1500", server.base),
+    );
+    server.kill();
+    assert!(server.wait_exit(Duration::from_secs(10)).is_some());
+    let server = DevServer::start(dir.path(), &["--persist-to", state_arg]);
+    let fired = support::wait_until(Duration::from_secs(15), || {
+        runs(&server, "later")["runs"]
+            .as_array()
+            .is_some_and(|runs| runs.len() == 1)
+    });
+    assert!(fired, "{}", runs(&server, "later"));
 }

@@ -303,6 +303,12 @@ impl Worker {
         self.dispatch(0, event).await
     }
 
+    /// Runs the Durable Object's `alarm()` handler, after `retry_count` failed runs:
+    /// [`Outcome::Completed`] unless it throws or runs past a limit.
+    pub async fn alarm(&self, retry_count: u32) -> Outcome {
+        self.dispatch(0, Event::Alarm { retry_count }).await
+    }
+
     /// Runs the scheduled handler for cron trigger `cron` firing at `scheduled_time_ms` (ms
     /// since the epoch): [`Outcome::Completed`] unless it throws or runs past a limit, with the
     /// same limits and `ctx.waitUntil` as a request.

@@ -12,6 +12,7 @@ pub use bucket::{
 
 pub use object::{
     check_object_keys, check_object_value, object_limits, KeyRange, ObjectStorage, ObjectStore,
+    StoredAlarm,
 };
 
 use bytes::Bytes;

@@ -76,6 +76,19 @@ pub trait ObjectStore: Send + Sync {
     fn rename_class(&self, script: &str, from: &str, to: &str) -> Result<(), StorageError>;
     /// Deletes the storage of every object of `class` (a `deleted_classes` migration).
     fn delete_class(&self, script: &str, class: &str) -> Result<(), StorageError>;
+    /// The objects whose committed storage had an alarm set, last time it was committed: where
+    /// a restarted server looks for alarms to run. (Each object's own storage is the truth.)
+    fn alarms(&self) -> Result<Vec<StoredAlarm>, StorageError>;
+}
+
+/// An object with an alarm set, as [`ObjectStore::alarms`] finds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredAlarm {
+    pub script: String,
+    pub class: String,
+    pub id: String,
+    /// When, in ms since the epoch.
+    pub at: f64,
 }
 
 /// Checks the keys of one call: at most [`object_limits::KEYS_PER_CALL`] of them, each at most

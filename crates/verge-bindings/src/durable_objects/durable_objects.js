@@ -224,7 +224,7 @@
       return result;
     }
     sync() { return settled(() => { ops.objectCommit(this.#id); }); }
-    getAlarm(options = undefined) { return settled(() => ops.objectAlarm(this.#id)); }
+    getAlarm(options = undefined) { return settled(() => ops.objectAlarm(this.#id) ?? null); }
     setAlarm(at, options = undefined) { return settled(() => { ops.objectSetAlarm(this.#id, time(at)); }); }
     deleteAlarm(options = undefined) { return settled(() => { ops.objectSetAlarm(this.#id, null); }); }
   }

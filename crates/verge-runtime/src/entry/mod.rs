@@ -36,7 +36,7 @@ pub(crate) const APIS: &[Api] = &[
         internals ["cloudflare:workers", "WorkerEntrypoint", "DurableObject"]),
     api!("src/entry/rpc.js";
         globals [];
-        internals ["constructObject", "dispatchCall", "rpcSettle", "rpcStub"]),
+        internals ["constructObject", "dispatchCall", "dispatchAlarm", "rpcSettle", "rpcStub"]),
 ];
 
 /// What became of one event.
@@ -72,6 +72,8 @@ pub(crate) enum Event {
         method: String,
         args: String,
     },
+    /// The Durable Object's alarm, after `retry_count` failed runs.
+    Alarm { retry_count: u32 },
 }
 
 /// Where the worker's `env` is kept in the isolate: a hidden internal.
@@ -131,6 +133,10 @@ pub(crate) fn dispatch(ctx: &Ctx<'_>, event: Event) -> rquickjs::Result<Dispatch
         } => {
             let dispatch: Function = internals.get("dispatchCall")?;
             dispatch.call((entrypoint, method, args, env))?
+        }
+        Event::Alarm { retry_count } => {
+            let dispatch: Function = internals.get("dispatchAlarm")?;
+            dispatch.call((retry_count,))?
         }
     };
     verge_js::settle_value(ctx, started, read_outcome)

@@ -64,6 +64,18 @@
       (error) => ({ reply: reply(false, error), done: done() }));
   };
 
+  // Runs the Durable Object's alarm() handler; `{ error }` if it threw (the host retries).
+  internals.dispatchAlarm = function (retryCount) {
+    let result;
+    try {
+      if (typeof object?.alarm !== 'function') throw new TypeError('The Durable Object sets an alarm but has no alarm() handler.');
+      result = Promise.resolve(object.alarm({ retryCount, isRetry: retryCount > 0 }));
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    return result.then(() => ({}), (error) => ({ error }));
+  };
+
   // The caller's side: what a reply stands for, or its error thrown.
   internals.rpcSettle = function (replyText) {
     const [ok, value] = internals.structuredDeserialize(replyText);

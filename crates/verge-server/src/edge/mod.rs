@@ -155,6 +155,9 @@ pub fn serve_site(
     let (loaded_sender, loaded) = mpsc::channel();
     let (object_router, object_inboxes) = objects::ObjectRouter::new(listeners.listeners.len());
     let mut object_inboxes = object_inboxes.into_iter();
+    if let Some(store) = &options.stores.objects {
+        object_router.wake_alarms(store.as_ref());
+    }
     let (shutdown, stop) = tokio::sync::watch::channel(false);
     let (mut tls_listeners, acceptor) = match listeners.tls {
         Some(tls) => (tls.listeners, Some(tls.acceptor)),

@@ -5,6 +5,11 @@
 //! ([`ObjectRouter`]); there they wait for the object's gate (`blockConcurrencyWhile`), run,
 //! and — Cloudflare's output gate — the object's writes are committed before the reply leaves.
 //!
+//! Alarms: setting one starts a timer on the object's thread; when it fires, the object's
+//! `alarm()` runs (its isolate recreated if it was evicted), and a run that throws is retried
+//! with exponential backoff. A restarted server finds the objects with alarms in the store's
+//! list ([`ObjectRouter::wake_alarms`]).
+//!
 //! Lifecycle: one router per server; per thread, a slot per object in use (its storage and
 //! gate) holding the object's isolate of the current version.
 
@@ -27,6 +32,11 @@ use verge_storage::ObjectStorage;
 
 /// How long an object may sit idle before its isolate is dropped, unless the server says.
 const DEFAULT_IDLE: Duration = Duration::from_secs(70);
+
+/// How often an alarm whose handler throws is run again (Cloudflare: six times), and the wait
+/// before the first retry, doubled for each after it.
+const ALARM_RETRIES: u32 = 6;
+const ALARM_BACKOFF: Duration = Duration::from_secs(2);
 
 /// A request on its way to an object's thread.
 struct Sent {
@@ -77,6 +87,19 @@ enum ObjectEvent {
         args: String,
         reply: oneshot::Sender<Result<String, Failure>>,
     },
+    /// Look at the object's alarm and start its timer: a restarted server's.
+    Wake,
+}
+
+impl ObjectEvent {
+    /// Answers the event with `failure`, if it expects an answer.
+    fn fail(self, failure: Failure) {
+        match self {
+            ObjectEvent::Fetch(_, reply) => drop(reply.send(Err(failure))),
+            ObjectEvent::Call { reply, .. } => drop(reply.send(Err(failure))),
+            ObjectEvent::Wake => {}
+        }
+    }
 }
 
 /// An event for the object at `address`.
@@ -103,6 +126,25 @@ impl ObjectRouter {
             migrated: Mutex::default(),
         };
         (Arc::new(router), receivers)
+    }
+
+    /// Starts the timers of the alarms `store` lists, each on its object's thread.
+    pub(crate) fn wake_alarms(&self, store: &dyn verge_storage::ObjectStore) {
+        let alarms = match store.alarms() {
+            Ok(alarms) => alarms,
+            Err(error) => {
+                return tracing::error!("cannot list the Durable Objects' alarms: {error}")
+            }
+        };
+        for alarm in alarms {
+            let address = ObjectAddress {
+                script: alarm.script,
+                class: alarm.class,
+                id: alarm.id,
+                name: None,
+            };
+            let _ = self.send(address, ObjectEvent::Wake);
+        }
     }
 
     fn send(&self, address: ObjectAddress, event: ObjectEvent) -> Result<(), Failure> {
@@ -160,6 +202,10 @@ struct Slot {
     last_used: Cell<Instant>,
     /// Events being run.
     busy: Cell<u32>,
+    /// When the alarm timer running is set to fire, if one is.
+    alarm_timer: Cell<Option<f64>>,
+    /// Failed runs of the alarm so far.
+    alarm_retries: Cell<u32>,
 }
 
 /// This thread's objects.
@@ -200,16 +246,96 @@ async fn deliver(state: &ThreadState, message: ObjectMessage) {
         Ok(slot) => slot,
         Err(failure) => {
             tracing::error!(object = %address.id, class = %address.class, "{failure}");
-            return match event {
-                ObjectEvent::Fetch(_, reply) => drop(reply.send(Err(failure))),
-                ObjectEvent::Call { reply, .. } => drop(reply.send(Err(failure))),
-            };
+            return event.fail(failure);
         }
     };
     slot.busy.set(slot.busy.get() + 1);
     run(state, &site, &address, &slot, event).await;
     slot.busy.set(slot.busy.get() - 1);
     slot.last_used.set(Instant::now());
+}
+
+/// Milliseconds since the epoch, as alarms are set.
+fn now_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |since| since.as_secs_f64() * 1000.0)
+}
+
+/// Starts the timer of the alarm set for `at` on the object of `slot`, unless one runs for it.
+fn schedule_alarm(state: &ThreadState, address: &ObjectAddress, slot: &Slot, at: f64) {
+    if slot.alarm_timer.replace(Some(at)) == Some(at) {
+        return;
+    }
+    let (state, address) = (state.this.clone(), address.clone());
+    tokio::task::spawn_local(async move {
+        let wait = Duration::from_secs_f64(((at - now_ms()) / 1000.0).max(0.0));
+        tokio::time::sleep(wait).await;
+        if let Some(state) = state.upgrade() {
+            fire_alarm(&state, address, at).await;
+        }
+    });
+}
+
+/// Runs the object's alarm set for `at`, if it is still set for then; a run that fails is
+/// retried later with backoff, up to [`ALARM_RETRIES`] times.
+async fn fire_alarm(state: &ThreadState, address: ObjectAddress, at: f64) {
+    let site = state.site.current();
+    let slot = match slot(state, &site, &address).await {
+        Ok(slot) => slot,
+        Err(failure) => return tracing::error!(object = %address.id, "alarm not run: {failure}"),
+    };
+    // A timer of an evicted slot finds a fresh one, whose timer is unset.
+    if slot.alarm_timer.get().is_some_and(|timer| timer != at) {
+        return;
+    }
+    slot.alarm_timer.set(None);
+    let stored = slot.storage.borrow_mut().alarm();
+    match stored {
+        Ok(Some(set)) if set <= now_ms() + 1.0 => {}
+        Ok(Some(later)) => return schedule_alarm(state, &address, &slot, later),
+        Ok(None) => return,
+        Err(error) => return tracing::error!(object = %address.id, "alarm not run: {error}"),
+    }
+    slot.busy.set(slot.busy.get() + 1);
+    let retries = slot.alarm_retries.get();
+    // While alarm() runs, no alarm is set, unless it sets one.
+    let cleared = slot.storage.borrow_mut().set_alarm(None);
+    let outcome = match (cleared, instance(state, &site, &address, &slot).await) {
+        (Ok(()), Ok(live)) => {
+            slot.gate.open().await;
+            let outcome = live.worker.alarm(retries).await;
+            live.count_busy();
+            settle(&slot, &address, outcome).map(drop)
+        }
+        (Err(error), _) => Err(error.to_string()),
+        (_, Err(failure)) => Err(failure),
+    };
+    slot.busy.set(slot.busy.get() - 1);
+    slot.last_used.set(Instant::now());
+    let Err(failure) = outcome else {
+        return slot.alarm_retries.set(0);
+    };
+    if retries >= ALARM_RETRIES {
+        slot.alarm_retries.set(0);
+        return tracing::error!(object = %address.id, class = %address.class, "alarm() failed {} times; it is not retried: {failure}", retries + 1);
+    }
+    let backoff = ALARM_BACKOFF.as_secs_f64() * 1000.0 * f64::from(2u32.pow(retries));
+    tracing::warn!(object = %address.id, class = %address.class, "alarm() failed; retried in {backoff} ms: {failure}");
+    slot.alarm_retries.set(retries + 1);
+    let mut storage = slot.storage.borrow_mut();
+    // Unless the handler set an alarm of its own before it failed.
+    if let Ok(None) = storage.alarm() {
+        let retry_at = now_ms() + backoff;
+        if storage
+            .set_alarm(Some(retry_at))
+            .and_then(|()| storage.commit())
+            .is_ok()
+        {
+            drop(storage);
+            schedule_alarm(state, &address, &slot, retry_at);
+        }
+    }
 }
 
 /// The slot of the object at `address`, its storage opened on first use.
@@ -245,6 +371,8 @@ async fn slot(
         live: RefCell::default(),
         last_used: Cell::new(Instant::now()),
         busy: Cell::new(0),
+        alarm_timer: Cell::new(None),
+        alarm_retries: Cell::new(0),
     });
     state
         .objects
@@ -291,7 +419,7 @@ async fn instance(
     state: &ThreadState,
     site: &Site,
     address: &ObjectAddress,
-    slot: &Slot,
+    slot: &Rc<Slot>,
 ) -> Result<Rc<LiveWorker>, Failure> {
     let index = site
         .position(&address.script)
@@ -310,11 +438,21 @@ async fn instance(
     };
     let loaded = cell
         .get_or_try_init(|| async {
+            let (this, at_address, timed) =
+                (state.this.clone(), address.clone(), Rc::downgrade(slot));
+            let alarm_changed = move |at: Option<f64>| {
+                if let (Some(state), Some(slot)) = (this.upgrade(), timed.upgrade()) {
+                    match at {
+                        Some(at) => schedule_alarm(&state, &at_address, &slot, at),
+                        None => slot.alarm_timer.set(None),
+                    }
+                }
+            };
             let object = ObjectState {
                 address: address.clone(),
                 storage: slot.storage.clone(),
                 gate: slot.gate.clone(),
-                alarm_changed: Rc::new(|_| {}),
+                alarm_changed: Rc::new(alarm_changed),
             };
             let worker = Worker::load_object(
                 &deployed.config,
@@ -346,17 +484,21 @@ async fn run(
     state: &ThreadState,
     site: &Site,
     address: &ObjectAddress,
-    slot: &Slot,
+    slot: &Rc<Slot>,
     event: ObjectEvent,
 ) {
+    if let ObjectEvent::Wake = event {
+        let stored = slot.storage.borrow_mut().alarm();
+        if let Ok(Some(at)) = stored {
+            schedule_alarm(state, address, slot, at);
+        }
+        return;
+    }
     let live = match instance(state, site, address, slot).await {
         Ok(live) => live,
         Err(failure) => {
             tracing::error!(worker = %address.script, "{failure}");
-            return match event {
-                ObjectEvent::Fetch(_, reply) => drop(reply.send(Err(failure))),
-                ObjectEvent::Call { reply, .. } => drop(reply.send(Err(failure))),
-            };
+            return event.fail(failure);
         }
     };
     slot.gate.open().await;
@@ -383,6 +525,7 @@ async fn run(
             });
             let _ = reply.send(answer);
         }
+        ObjectEvent::Wake => {}
     }
 }
 

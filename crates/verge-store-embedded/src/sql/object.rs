@@ -2,28 +2,43 @@
 //! `DIR/SCRIPT/CLASS/ID.sqlite`, holding the key-value API's table (`_cf_KV`), the alarm
 //! (`_cf_META`) and whatever the object's SQL API creates. A connection keeps one transaction
 //! open across calls, begun by the first write; [`ObjectStorage::commit`] ends it, so the
-//! writes of many events reach the disk in one commit (WAL, synced as D1's are).
+//! writes of many events reach the disk in one commit (WAL, synced as D1's are). Beside them,
+//! `DIR/alarms.sqlite` lists the objects whose committed storage has an alarm, for a restarted
+//! server to find.
 
 use super::{is_reserved, Database, Rules, SqlLimits};
-use rusqlite::OptionalExtension;
+use rusqlite::{Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 use verge_storage::{
-    KeyRange, ObjectStorage, ObjectStore, SqlOutcome, SqlQuery, SqlValue, StorageError,
+    KeyRange, ObjectStorage, ObjectStore, SqlOutcome, SqlQuery, SqlValue, StorageError, StoredAlarm,
 };
 
 /// The objects' storage under one directory.
 pub struct ObjectFiles {
     dir: PathBuf,
     limits: SqlLimits,
+    alarms: Arc<Mutex<Connection>>,
 }
 
 impl ObjectFiles {
     /// The storage under `dir`, which is created if need be.
     pub fn open(dir: &Path) -> Result<Self, StorageError> {
         std::fs::create_dir_all(dir).map_err(|e| backend(dir, e))?;
+        let path = dir.join("alarms.sqlite");
+        let open = || -> rusqlite::Result<Connection> {
+            let conn = super::open_synced(&path)?;
+            conn.execute_batch(
+                "CREATE TABLE IF NOT EXISTS alarms (script TEXT, class TEXT, id TEXT, at REAL, \
+                 PRIMARY KEY (script, class, id)) WITHOUT ROWID",
+            )?;
+            Ok(conn)
+        };
+        let alarms = open().map_err(|e| backend(&path, e))?;
         Ok(Self {
             dir: dir.to_owned(),
             limits: SqlLimits::default(),
+            alarms: Arc::new(Mutex::new(alarms)),
         })
     }
 
@@ -82,7 +97,27 @@ impl ObjectStore for ObjectFiles {
             database,
             limits: self.limits.clone(),
             savepoints: 0,
+            alarms: self.alarms.clone(),
+            address: [script.to_owned(), class.to_owned(), id.to_ascii_lowercase()],
+            alarm_changed: None,
         }))
+    }
+
+    fn alarms(&self) -> Result<Vec<StoredAlarm>, StorageError> {
+        let conn = self.alarms.lock().unwrap_or_else(PoisonError::into_inner);
+        let read = || -> rusqlite::Result<Vec<StoredAlarm>> {
+            let mut statement = conn.prepare("SELECT script, class, id, at FROM alarms")?;
+            let rows = statement.query_map([], |row| {
+                Ok(StoredAlarm {
+                    script: row.get(0)?,
+                    class: row.get(1)?,
+                    id: row.get(2)?,
+                    at: row.get(3)?,
+                })
+            })?;
+            rows.collect()
+        };
+        read().map_err(|e| backend(&self.dir.join("alarms.sqlite"), e))
     }
 
     fn rename_class(&self, script: &str, from: &str, to: &str) -> Result<(), StorageError> {
@@ -108,6 +143,11 @@ struct ObjectFile {
     limits: SqlLimits,
     /// Nested transactions open.
     savepoints: usize,
+    /// The store's list of objects with alarms, and this object's script, class and id in it.
+    alarms: Arc<Mutex<Connection>>,
+    address: [String; 3],
+    /// The alarm as the open transaction last set it, for the list once it commits.
+    alarm_changed: Option<Option<f64>>,
 }
 
 impl ObjectFile {
@@ -232,7 +272,9 @@ impl ObjectStorage for ObjectFile {
             }
             Ok(())
         };
-        clear().map_err(|e| self.error(e))
+        clear().map_err(|e| self.error(e))?;
+        self.alarm_changed = Some(None);
+        Ok(())
     }
 
     fn exec(&mut self, sql: &str, params: &[SqlValue]) -> Result<SqlOutcome, StorageError> {
@@ -302,7 +344,9 @@ impl ObjectStorage for ObjectFile {
             ),
             None => conn.execute("DELETE FROM _cf_META WHERE name = 'alarm'", []),
         };
-        written.map(drop).map_err(|e| self.error(e))
+        written.map_err(|e| self.error(e))?;
+        self.alarm_changed = Some(at);
+        Ok(())
     }
 
     fn commit(&mut self) -> Result<(), StorageError> {
@@ -315,7 +359,27 @@ impl ObjectStorage for ObjectFile {
         self.database
             .conn
             .execute_batch("COMMIT")
-            .map_err(|e| self.error(e))
+            .map_err(|e| self.error(e))?;
+        if let Some(at) = self.alarm_changed.take() {
+            let conn = self.alarms.lock().unwrap_or_else(PoisonError::into_inner);
+            let [script, class, id] = &self.address;
+            let listed = match at {
+                Some(at) => conn.execute(
+                    "INSERT INTO alarms VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT DO UPDATE SET at = excluded.at",
+                    rusqlite::params![script, class, id, at],
+                ),
+                None => conn.execute(
+                    "DELETE FROM alarms WHERE script = ?1 AND class = ?2 AND id = ?3",
+                    [script, class, id],
+                ),
+            };
+            // The object's own storage holds the alarm; the list only helps find it.
+            if let Err(error) = listed {
+                tracing::warn!("the list of Durable Object alarms could not be updated: {error}");
+            }
+        }
+        Ok(())
     }
 
     fn size(&mut self) -> Result<u64, StorageError> {
@@ -374,8 +438,17 @@ mod tests {
         storage.delete(&["a".into()]).unwrap();
         storage.end_transaction(false).unwrap();
         storage.set_alarm(Some(1234.5)).unwrap();
+        assert!(
+            files.alarms().unwrap().is_empty(),
+            "listed only once committed"
+        );
         storage.commit().unwrap();
         drop(storage);
+        let listed = files.alarms().unwrap();
+        assert_eq!(
+            (listed.len(), listed[0].at, listed[0].class.as_str()),
+            (1, 1234.5, "Counter")
+        );
 
         let mut storage = files.open("app", "Counter", ID).unwrap();
         assert_eq!(storage.get(&["a".into()]).unwrap(), [Some(b"a".to_vec())]);
