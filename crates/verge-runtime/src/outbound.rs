@@ -218,6 +218,10 @@ impl HttpClient {
                 builder = builder.header(name, value);
             }
         }
+        // A handshake's Connection header, which the header list leaves to the connection.
+        if headers.get("upgrade").is_some() {
+            builder = builder.header(http::header::CONNECTION, "upgrade");
+        }
         if headers.get("accept-encoding").is_none() {
             builder = builder.header(http::header::ACCEPT_ENCODING, "gzip, deflate, br");
         }
@@ -236,9 +240,66 @@ impl HttpClient {
     }
 }
 
+impl HttpClient {
+    /// A WebSocket to `request`'s URL (a request with `Upgrade: websocket`): the handshake over
+    /// HTTP/1.1, and then a 101 response whose socket is joined to the connection.
+    async fn connect_websocket(&self, request: Request) -> Result<Response, OpError> {
+        let url = parse_url(&request.url)?;
+        let key = verge_web::new_websocket_key();
+        let mut headers = request.headers;
+        headers.retain(|name, _| {
+            !matches!(
+                name,
+                "connection" | "upgrade" | "sec-websocket-key" | "sec-websocket-version"
+            )
+        });
+        headers.push("upgrade", "websocket");
+        headers.push("sec-websocket-version", "13");
+        headers.push("sec-websocket-key", key.clone());
+        let method = Method::from_bytes(request.method.as_bytes())
+            .map_err(|_| OpError::Type(format!("Invalid method {}", request.method)))?;
+        let mut response = self.send_once(&method, &url, &headers, Body::Empty).await?;
+        if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+            return Ok(into_response(response, &url, false));
+        }
+        let accepted = response
+            .headers()
+            .get("sec-websocket-accept")
+            .is_some_and(|accept| {
+                accept.as_bytes() == verge_web::websocket_accept_key(key.as_bytes()).as_bytes()
+            });
+        if !accepted {
+            return Err(OpError::Type(format!(
+                "fetch failed: {url}: the server's WebSocket handshake has no valid Sec-WebSocket-Accept"
+            )));
+        }
+        let headers = HeaderList::from_http(response.headers());
+        let upgraded = hyper::upgrade::on(&mut response)
+            .await
+            .map_err(|e| OpError::Type(format!("fetch failed: {url}: {e}")))?;
+        let stream = tokio_websockets::ClientBuilder::new()
+            .limits(verge_web::websocket_limits())
+            .take_over(hyper_util::rt::TokioIo::new(upgraded));
+        let (ours, theirs) = verge_web::HostSocket::pair();
+        tokio::task::spawn_local(verge_web::pump_websocket(stream, ours));
+        Ok(Response {
+            url: url.to_string(),
+            websocket: Some(theirs),
+            ..Response::new(101, headers, Body::Empty)
+        })
+    }
+}
+
 impl Outbound for HttpClient {
     fn fetch(&self, request: Request) -> OutboundFuture {
         let client = self.clone();
+        let upgrade = request
+            .headers
+            .get("upgrade")
+            .is_some_and(|upgrade| upgrade.trim().eq_ignore_ascii_case("websocket"));
+        if upgrade {
+            return Box::pin(async move { client.connect_websocket(request).await });
+        }
         Box::pin(async move { client.send(request).await })
     }
 }
@@ -317,6 +378,7 @@ fn into_response(
         url: url.to_string(),
         redirected,
         body: Body::Stream(body),
+        websocket: None,
     }
 }
 

@@ -74,9 +74,9 @@
         reject(signal.reason);
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      sent.then(([status, statusText, headerList, url, redirected, bodySource]) => {
+      sent.then(([status, statusText, headerList, url, redirected, bodySource, socket]) => {
         body = bodySource;
-        resolve(internals.fetchedResponse(status, statusText, headerList, body, url, redirected));
+        resolve(internals.fetchedResponse(status, statusText, headerList, body, url, redirected, socket));
       }, (error) => {
         signal?.removeEventListener('abort', onAbort);
         reject(error);

@@ -81,8 +81,9 @@
       copy[BODY] = internals.cloneBody(this);
       return copy;
     }
-    static _fetched(status, statusText, headerList, body, url, redirected) {
+    static _fetched(status, statusText, headerList, body, url, redirected, socket) {
       const response = new Response(null, { status: 200 });
+      if (socket !== undefined) response.#webSocket = internals.socketFromHost(socket);
       response.#status = status;
       response.#statusText = statusText;
       response.#headers = internals.headersFromList(headerList, 'immutable');
@@ -91,8 +92,10 @@
       response[BODY] = body;
       return response;
     }
+    // What the host takes of a response: a WebSocket in it is handed over (see websocket.js).
     static _parts(response) {
-      return [response.#status, response.#statusText, internals.headersToList(response.#headers), internals.hostBody(response)];
+      const socket = response.#webSocket === null ? undefined : internals.exportSocket(response.#webSocket);
+      return [response.#status, response.#statusText, internals.headersToList(response.#headers), internals.hostBody(response), socket];
     }
   }
   Object.defineProperty(Response.prototype, Symbol.toStringTag, { value: 'Response' });

@@ -143,7 +143,7 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, host: &WebHost) -> rquickjs::Result<
                 },
                 move |ctx, response| {
                     verge_js::with_host_state(ctx, |table: &FetchTable| table.cancel.remove(id));
-                    let Response { status, status_text, headers, body, url, redirected } = response;
+                    let Response { status, status_text, headers, body, url, redirected, websocket } = response;
                     let out = Array::new(ctx.clone())?;
                     out.set(0, status)?;
                     out.set(1, status_text)?;
@@ -151,6 +151,9 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, host: &WebHost) -> rquickjs::Result<
                     out.set(3, url)?;
                     out.set(4, redirected)?;
                     out.set(5, host_body_to_js(ctx, body)?)?;
+                    if let Some(socket) = websocket {
+                        out.set(6, crate::websocket::park_socket(ctx, socket)?)?;
+                    }
                     Ok(out.into_value())
                 },
             )?;

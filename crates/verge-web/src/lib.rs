@@ -24,6 +24,7 @@ mod platform;
 mod subtle;
 mod timers;
 mod url;
+mod websocket;
 
 pub use body::{
     host_body_from_js, host_body_to_js, native_stream, with_length, Body, BoxError, ChannelBody,
@@ -34,6 +35,11 @@ pub use fetch::{fetcher, forget_request, set_request_depth, Outbound, OutboundFu
 pub use message::{is_hop_by_hop, HeaderList, InvalidHeader, RedirectMode, Request, Response};
 pub use node::{install_globals as install_node_globals, NodeModules};
 pub use platform::{install, internals, set_host, Api, Load, Platform, RegisterOps};
+pub use websocket::{
+    accept_key as websocket_accept_key, limits as websocket_limits, new_key as new_websocket_key,
+    park_socket, pump as pump_websocket, take_socket, Frame, HostSocket,
+    MAX_MESSAGE as MAX_WEBSOCKET_MESSAGE,
+};
 
 use rquickjs::{Ctx, Function, Value};
 use verge_js::rquickjs;
@@ -128,6 +134,9 @@ pub const APIS: &[Api] = &[
         globals ["Performance", "performance", "Navigator", "navigator", "self"];
         internals []),
     api!("js/html_rewriter.js", html_rewriter::register; globals ["HTMLRewriter"]; internals []),
+    api!("js/websocket.js", websocket::register;
+        globals ["WebSocket", "WebSocketPair", "MessageEvent", "CloseEvent", "ErrorEvent"];
+        internals ["exportSocket", "socketFromHost", "wsDeliver"]),
     // nodejs_compat's modules: loaded when a worker imports one (see `node`).
     api!("js/node/events.js"; globals []; internals ["node:events"]),
     api!("js/node/buffer.js", node::register; globals []; internals ["node:buffer"]),

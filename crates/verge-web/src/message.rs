@@ -77,6 +77,8 @@ pub struct Response {
     pub url: String,
     /// Whether a redirect was followed to get it.
     pub redirected: bool,
+    /// The WebSocket a 101 response hands over: the client's end of it.
+    pub websocket: Option<crate::websocket::HostSocket>,
 }
 
 impl Response {
@@ -89,6 +91,7 @@ impl Response {
             body,
             url: String::new(),
             redirected: false,
+            websocket: None,
         }
     }
 }

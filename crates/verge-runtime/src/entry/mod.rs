@@ -181,8 +181,13 @@ fn read_outcome<'js>(
             );
             return Ok((exception(error), done));
         }
+        let websocket = match parts.get::<Option<u32>>(4)? {
+            Some(socket) => verge_web::take_socket(ctx, socket),
+            None => None,
+        };
         let response = Response {
             status_text: parts.get(1)?,
+            websocket,
             ..Response::new(status, headers, body)
         };
         return Ok((Outcome::Response(response), done));

@@ -9,6 +9,7 @@ use super::http::{
     to_worker_request,
 };
 use super::state::ThreadState;
+use super::websocket;
 use super::{Connection, Crons, Mode, Site};
 use crate::routes::strip_port;
 use http::StatusCode;
@@ -26,7 +27,7 @@ use verge_runtime::{NativeBody, OpError, Outcome, Request, Response};
 pub(super) async fn handle(
     state: Rc<ThreadState>,
     connection: Connection,
-    request: http::Request<Incoming>,
+    mut request: http::Request<Incoming>,
 ) -> Result<http::Response<NativeBody>, Infallible> {
     let started = Instant::now();
     let method = request.method().clone();
@@ -51,6 +52,7 @@ pub(super) async fn handle(
     let site = state.site.current();
     let tenant = site.route(&host, &path);
     let from = tenant.map_or("(no route)", |index| &site.workers[index].config.name);
+    let upgrade = websocket::Upgrade::of(&mut request);
     let request = to_worker_request(request, &host, connection, &state.options, &state.cf_texts);
     let (response, answered_by) = answer(&state, &site, tenant, &host, &path, request).await;
     tracing::info!(
@@ -61,6 +63,9 @@ pub(super) async fn handle(
     );
     if let Mode::Serve(_) = site.mode {
         state.isolates.replenish_spare();
+    }
+    if response.status == 101 || response.websocket.is_some() {
+        return Ok(websocket::switch(from, upgrade, response));
     }
     Ok(to_hyper(from, response, method == http::Method::HEAD))
 }

@@ -7,6 +7,7 @@
 //! - `state`: what a thread's connections share, and loading a worker's isolate there;
 //! - `http`: hyper's request made the worker's, and the worker's response made hyper's;
 //! - `dispatch`: assets, then the worker a route names (or a zone's origin), and its failures;
+//! - `websocket`: a client's WebSocket upgrade, joined to the socket its worker answered;
 //! - `isolates`: each thread's isolates by worker, the spare one, and eviction;
 //! - `bindings`: service bindings and `env.ASSETS`, which call back into this server;
 //! - `objects`: Durable Objects, each on one thread, reached from every thread;
@@ -24,6 +25,7 @@ mod objects;
 mod site;
 mod state;
 mod thread;
+mod websocket;
 
 pub use check::{check_workers, check_workers_here};
 pub use site::{Deployed, Mode, Site, SiteHandle};

@@ -191,12 +191,12 @@ async fn serve_http<I>(
     builder: auto::Builder<LocalExec>,
     watcher: hyper_util::server::graceful::Watcher,
 ) where
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let service = service_fn(move |request| handle(state.clone(), connection, request));
     let served = watcher.watch(
         builder
-            .serve_connection(TokioIo::new(io), service)
+            .serve_connection_with_upgrades(TokioIo::new(io), service)
             .into_owned(),
     );
     if let Err(e) = served.await {

@@ -1,0 +1,192 @@
+//! WebSockets end to end (issue 22): a worker's `WebSocketPair` upgraded by the edge, a Durable
+//! Object holding many clients' sockets, a WebSocket proxied through a worker to an origin, the
+//! 1 MiB message limit, and a client sending garbage — closed with the right code while the
+//! server goes on serving.
+
+// Test code fails by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use futures_util::{SinkExt, StreamExt};
+use std::time::Duration;
+use support::{client, get, project, DevServer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_websockets::{ClientBuilder, Message};
+
+const ECHO: &str = r#"
+export default {
+  async fetch(request) {
+    if (request.headers.get("upgrade") !== "websocket") return new Response("plain");
+    const { 0: client, 1: server } = new WebSocketPair();
+    server.accept();
+    server.addEventListener("message", (event) => {
+      if (event.data === "close") return server.close(4000, "asked to");
+      const reply = typeof event.data === "string" ? `echo: ${event.data}` : event.data;
+      server.send(reply);
+    });
+    server.addEventListener("close", (event) => console.log(`closed ${event.code}`));
+    return new Response(null, { status: 101, webSocket: client });
+  },
+};
+"#;
+
+type Client =
+    tokio_websockets::WebSocketStream<tokio_websockets::MaybeTlsStream<tokio::net::TcpStream>>;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn connect(url: &str) -> Client {
+    let url = url.replacen("http://", "ws://", 1);
+    let (stream, _) = tokio::time::timeout(
+        Duration::from_secs(10),
+        ClientBuilder::new().uri(&url).unwrap().connect(),
+    )
+    .await
+    .expect("connect in time")
+    .unwrap_or_else(|e| panic!("connect to {url}: {e}"));
+    stream
+}
+
+/// The next text or close message, within a bound.
+async fn next(stream: &mut Client) -> Message {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .expect("a message in time")
+            .expect("the stream goes on")
+            .expect("a valid message");
+        if message.is_text() || message.is_binary() || message.is_close() {
+            return message;
+        }
+    }
+}
+
+async fn next_text(stream: &mut Client) -> String {
+    let message = next(stream).await;
+    message
+        .as_text()
+        .unwrap_or_else(|| panic!("{message:?}"))
+        .to_owned()
+}
+
+/// A connection upgraded by hand, for frames no client library would send.
+async fn raw_upgrade(address: &str) -> tokio::net::TcpStream {
+    let mut raw = tokio::net::TcpStream::connect(address).await.unwrap();
+    raw.write_all(
+        format!("GET / HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        assert_eq!(raw.read(&mut byte).await.unwrap(), 1, "the head ends");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    // RFC 6455 §1.3's example key and its answer.
+    assert!(head.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{head}");
+    raw
+}
+
+/// The code of the close frame the server sends next on `raw`.
+async fn close_code(raw: &mut tokio::net::TcpStream) -> u16 {
+    let mut reply = [0u8; 4];
+    tokio::time::timeout(Duration::from_secs(10), raw.read_exact(&mut reply))
+        .await
+        .expect("an answer in time")
+        .expect("a close frame");
+    assert_eq!(reply[0], 0x88, "a close frame: {reply:?}");
+    u16::from_be_bytes([reply[2], reply[3]])
+}
+
+#[test]
+fn a_worker_upgrades_echoes_and_closes() {
+    let dir = project(&[("index.js", ECHO)]);
+    let server = DevServer::start(&dir.path().join("index.js"), &[]);
+    let base = server.base.clone();
+    runtime().block_on(async {
+        let mut ws = connect(&base).await;
+        ws.send(Message::text("hello")).await.unwrap();
+        assert_eq!(next_text(&mut ws).await, "echo: hello");
+        ws.send(Message::binary(vec![0u8, 1, 255])).await.unwrap();
+        let binary = next(&mut ws).await;
+        assert!(binary.is_binary());
+        assert_eq!(&binary.into_payload()[..], &[0u8, 1, 255]);
+        ws.send(Message::text("close")).await.unwrap();
+        let close = next(&mut ws).await;
+        let (code, reason) = close.as_close().unwrap();
+        assert_eq!((u16::from(code), reason), (4000, "asked to"));
+
+        // A message over 1 MiB closes the connection with 1009: refused from its header.
+        let address = base.trim_start_matches("http://");
+        let mut raw = raw_upgrade(address).await;
+        let length = (1024 * 1024 + 1u64).to_be_bytes();
+        let mut header = vec![0x81, 0x80 | 127];
+        header.extend_from_slice(&length);
+        header.extend_from_slice(&[1, 2, 3, 4]);
+        raw.write_all(&header).await.unwrap();
+        assert_eq!(close_code(&mut raw).await, 1009);
+
+        // Garbage after the handshake: a frame with reserved bits set is a protocol error.
+        let mut raw = raw_upgrade(address).await;
+        raw.write_all(&[0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF])
+            .await
+            .unwrap();
+        assert_eq!(close_code(&mut raw).await, 1002);
+
+        // The server serves on.
+        let mut ws = connect(&base).await;
+        ws.send(Message::text("still here")).await.unwrap();
+        assert_eq!(next_text(&mut ws).await, "echo: still here");
+    });
+    assert_eq!(get(&client(), &base).body, "plain");
+}
+
+const PROXY: &str = r#"
+export default {
+  async fetch(request, env) {
+    const upstream = await fetch(env.ORIGIN, { headers: { Upgrade: "websocket" } });
+    const socket = upstream.webSocket;
+    if (!socket) return new Response("no socket", { status: 502 });
+    if (new URL(request.url).pathname === "/through") {
+      // Handed on as it is: the client talks to the origin.
+      return new Response(null, { status: 101, webSocket: socket });
+    }
+    // Accepted here: messages are relayed, changed on the way.
+    socket.accept();
+    const { 0: client, 1: server } = new WebSocketPair();
+    server.accept();
+    server.addEventListener("message", (event) => socket.send(`via proxy: ${event.data}`));
+    socket.addEventListener("message", (event) => server.send(event.data));
+    return new Response(null, { status: 101, webSocket: client });
+  },
+};
+"#;
+
+#[test]
+fn a_websocket_is_proxied_to_an_origin() {
+    let origin_dir = project(&[("index.js", ECHO)]);
+    let origin = DevServer::start(&origin_dir.path().join("index.js"), &[]);
+    let proxy_dir = project(&[("index.js", PROXY)]);
+    let proxy = DevServer::start(
+        &proxy_dir.path().join("index.js"),
+        &["--var", &format!("ORIGIN:{}", origin.base)],
+    );
+    let base = proxy.base.clone();
+    runtime().block_on(async {
+        let mut ws = connect(&format!("{base}/relay")).await;
+        ws.send(Message::text("one")).await.unwrap();
+        assert_eq!(next_text(&mut ws).await, "echo: via proxy: one");
+        let mut ws = connect(&format!("{base}/through")).await;
+        ws.send(Message::text("two")).await.unwrap();
+        assert_eq!(next_text(&mut ws).await, "echo: two");
+    });
+}
