@@ -190,3 +190,78 @@ fn a_websocket_is_proxied_to_an_origin() {
         assert_eq!(next_text(&mut ws).await, "echo: two");
     });
 }
+
+/// A chat client of examples/chat: connected to `room` as `name`, its history read.
+async fn join(base: &str, room: &str, name: &str) -> (Client, serde_json::Value) {
+    let mut ws = connect(&format!("{base}/ws?room={room}&name={name}")).await;
+    let history: serde_json::Value = serde_json::from_str(&next_text(&mut ws).await).unwrap();
+    assert_eq!(history["type"], "history", "{history}");
+    (ws, history["messages"].clone())
+}
+
+/// The next chat event of `kind` on `ws`, skipping others.
+async fn event(ws: &mut Client, kind: &str) -> serde_json::Value {
+    loop {
+        let event: serde_json::Value = serde_json::from_str(&next_text(ws).await).unwrap();
+        if event["type"] == kind {
+            return event;
+        }
+    }
+}
+
+#[test]
+fn the_chat_example_keeps_its_history_across_a_restart() {
+    let example = support::repo_root().join("examples/chat");
+    let state = tempfile::tempdir().unwrap();
+    let state_arg = state.path().to_str().unwrap();
+    let mut server = DevServer::start(&example, &["--persist-to", state_arg, "--threads", "2"]);
+    let page = get(&client(), &format!("{}/", server.base));
+    assert!(page.body.contains("Verge chat"), "{}", page.body);
+    let base = server.base.clone();
+    runtime().block_on(async {
+        let (mut ana, history) = join(&base, "test", "ana").await;
+        assert_eq!(history, serde_json::json!([]));
+        let (mut bo, _) = join(&base, "test", "bo").await;
+        let (mut cy, _) = join(&base, "test", "cy").await;
+        assert_eq!(event(&mut ana, "joined").await["name"], "bo");
+        ana.send(Message::text("hello from ana")).await.unwrap();
+        let said = |event: serde_json::Value| {
+            (
+                event["name"].as_str().map(str::to_owned),
+                event["text"].as_str().map(str::to_owned),
+            )
+        };
+        let first = (Some("ana".to_owned()), Some("hello from ana".to_owned()));
+        // Bo answers once he has heard Ana: everyone hears the two in that order.
+        assert_eq!(said(event(&mut bo, "message").await), first);
+        bo.send(Message::text("hi ana")).await.unwrap();
+        let second = (Some("bo".to_owned()), Some("hi ana".to_owned()));
+        assert_eq!(said(event(&mut bo, "message").await), second);
+        for client in [&mut ana, &mut cy] {
+            assert_eq!(said(event(client, "message").await), first);
+            assert_eq!(said(event(client, "message").await), second);
+        }
+        // Answered by the server without the object.
+        cy.send(Message::text("ping")).await.unwrap();
+        assert_eq!(next_text(&mut cy).await, "pong");
+        // Another room hears nothing of this one.
+        let (_, other) = join(&base, "elsewhere", "dee").await;
+        assert_eq!(other, serde_json::json!([]));
+        cy.close().await.unwrap();
+        assert_eq!(event(&mut ana, "left").await["name"], "cy");
+    });
+    server.kill();
+    assert!(server.wait_exit(Duration::from_secs(10)).is_some());
+
+    let server = DevServer::start(&example, &["--persist-to", state_arg]);
+    runtime().block_on(async {
+        let (_, history) = join(&server.base, "test", "ana").await;
+        let said: Vec<(&str, &str)> = history
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m["name"].as_str().unwrap(), m["text"].as_str().unwrap()))
+            .collect();
+        assert_eq!(said, [("ana", "hello from ana"), ("bo", "hi ana")]);
+    });
+}

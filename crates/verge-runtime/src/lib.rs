@@ -19,13 +19,13 @@ pub use entry::Outcome;
 pub use outbound::HttpClient;
 pub use policy::NetworkPolicy;
 pub use verge_bindings::{
-    CallFuture, Capabilities, ObjectAddress, ObjectGate, ObjectHost, ObjectState, Service,
-    ServiceResolver, Stores,
+    CallFuture, Capabilities, HeldSocket, HibernatableSockets, ObjectAddress, ObjectGate,
+    ObjectHost, ObjectState, Service, ServiceResolver, Stores,
 };
 pub use verge_js::{ModuleCache, OpError};
 pub use verge_web::{
     is_hop_by_hop, pump_websocket, websocket_accept_key, websocket_limits, with_length, Body,
-    BoxError, ChannelBody, ConsoleSink, HeaderList, HostSocket, LogLevel, NativeBody, Outbound,
-    OutboundFuture, RedirectMode, Refused, Request, Response,
+    BoxError, ChannelBody, ConsoleSink, Frame, HeaderList, HostSocket, LogLevel, NativeBody,
+    Outbound, OutboundFuture, RedirectMode, Refused, Request, Response,
 };
 pub use worker::{BlankIsolate, Grants, LoadError, Worker, WorkerLimits};

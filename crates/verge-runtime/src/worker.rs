@@ -309,6 +309,16 @@ impl Worker {
         self.dispatch(0, Event::Alarm { retry_count }).await
     }
 
+    /// Delivers `frame`, from the client of the Durable Object's held `socket`, to its
+    /// `webSocketMessage` (or `webSocketClose`, `webSocketError`) handler.
+    pub async fn socket_event(
+        &self,
+        socket: verge_bindings::HeldSocket,
+        frame: verge_web::Frame,
+    ) -> Outcome {
+        self.dispatch(0, Event::Socket { socket, frame }).await
+    }
+
     /// Runs the scheduled handler for cron trigger `cron` firing at `scheduled_time_ms` (ms
     /// since the epoch): [`Outcome::Completed`] unless it throws or runs past a limit, with the
     /// same limits and `ctx.waitUntil` as a request.

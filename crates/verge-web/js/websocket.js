@@ -34,11 +34,17 @@
 
   // Host socket id → the WebSocket whose frames arrive on it.
   const receivers = new Map();
+  // A Durable Object's held sockets in this isolate, by number.
+  const heldSockets = new Map();
   const INTERNAL = Symbol('internal');
 
   class WebSocket extends EventTarget {
+    // Frames for this end (`[kind, data]`) that arrived before it was accepted or handed on.
     #readyState = OPEN; #peer = null; #exportId; #remoteId; #accepted = false; #queue = [];
     #url = null; #protocol = ''; #attachment; #handlers = {};
+    // Accepted with a Durable Object's ctx.acceptWebSocket: `{ binding, tags, number }`, the
+    // number once the server holds the socket.
+    #held = null;
 
     constructor(url, protocols = undefined) {
       super();
@@ -79,8 +85,47 @@
       return [a, b];
     }
 
+    // Marks `socket` as accepted by the Durable Object of state `binding`, held by the server.
+    static _hold(socket, binding, tags) {
+      if (socket.#accepted || socket.#held) throw new TypeError('This WebSocket has already been accepted.');
+      if (socket.#peer === null) throw new TypeError('acceptWebSocket() takes the server end of a WebSocketPair.');
+      socket.#accepted = true;
+      socket.#held = { binding, tags, number: undefined, pending: [] };
+    }
+
+    // The WebSocket object of held socket `number` in this isolate, made if need be.
+    static _held(binding, number, tags, attachment) {
+      let socket = heldSockets.get(number);
+      if (!socket) {
+        socket = new WebSocket(INTERNAL);
+        socket.#accepted = true;
+        socket.#held = { binding, tags, number };
+        socket.#attachment = attachment ?? undefined;
+        heldSockets.set(number, socket);
+      }
+      return socket;
+    }
+
+    static _heldTags(socket) { return socket.#held ? [...socket.#held.tags] : []; }
+
+    // A held socket's close, as the object hears it.
+    static _heldClosed(socket) {
+      socket.#readyState = CLOSED;
+      heldSockets.delete(socket.#held?.number);
+    }
+
     // The end handed to the host in a 101 response: its id.
     static _export(socket) {
+      const held = socket.#peer?.#held;
+      if (held && held.number === undefined && socket.#exportId === undefined) {
+        const [number, parked] = ops.objectAdoptSocket(held.binding, held.tags);
+        held.number = number;
+        heldSockets.set(number, socket.#peer);
+        socket.#exportId = parked;
+        // What the object sent before it returned the socket, in order.
+        for (const [kind, data] of held.pending.splice(0)) ops.objectSocketSend(held.binding, number, kind, data);
+        return parked;
+      }
       if (socket.#remoteId !== undefined) {
         if (socket.#accepted) throw new TypeError('This WebSocket was accepted here, so it cannot be returned in a response.');
         return socket.#remoteId;
@@ -89,6 +134,8 @@
       if (socket.#exportId === undefined) {
         socket.#exportId = ops.wsExport();
         receivers.set(socket.#exportId, socket.#peer);
+        // What its peer sent before it was handed on goes to the host, in order.
+        for (const [kind, data] of socket.#queue.splice(0)) ops.wsSend(socket.#exportId, kind, data);
       }
       return socket.#exportId;
     }
@@ -129,9 +176,7 @@
         receivers.set(this.#remoteId, this);
         ops.wsStart(this.#remoteId);
       }
-      const queued = this.#queue;
-      this.#queue = [];
-      for (const event of queued) this.#dispatch(event);
+      for (const [kind, data] of this.#queue.splice(0)) this.#receive(kind, data);
     }
 
     send(message) {
@@ -165,11 +210,18 @@
       this.#transmit('close', [code ?? 1005, reason]);
     }
 
-    serializeAttachment(value) { this.#attachment = internals.structuredSerialize(value); }
+    serializeAttachment(value) {
+      this.#attachment = internals.structuredSerialize(value);
+      if (this.#held?.number !== undefined) ops.objectSocketAttach(this.#held.binding, this.#held.number, this.#attachment);
+    }
     deserializeAttachment() { return this.#attachment === undefined ? null : internals.structuredDeserialize(this.#attachment); }
 
     // Sends a frame to the other end: through the host if that end (or this one) is the host's.
     #transmit(kind, data) {
+      if (this.#held) {
+        if (this.#held.number === undefined) return this.#held.pending.push([kind, data]);
+        return ops.objectSocketSend(this.#held.binding, this.#held.number, kind, data);
+      }
       if (this.#remoteId !== undefined) return ops.wsSend(this.#remoteId, kind, data);
       const peer = this.#peer;
       if (peer.#exportId !== undefined) return ops.wsSend(peer.#exportId, kind, data);
@@ -177,6 +229,8 @@
     }
 
     #receive(kind, data) {
+      if (this.#exportId !== undefined) return ops.wsSend(this.#exportId, kind, data);
+      if (!this.#accepted) return this.#queue.push([kind, data]);
       if (kind !== 'close') {
         if (this.#readyState === CLOSED) return;
         return this.#emit(new MessageEvent('message', { data }));
@@ -195,11 +249,6 @@
     }
 
     #emit(event) {
-      if (this.#accepted) this.#dispatch(event);
-      else this.#queue.push(event);
-    }
-
-    #dispatch(event) {
       const handler = this.#handlers[event.type];
       this.dispatchEvent(event);
       if (typeof handler === 'function') {
@@ -227,6 +276,14 @@
   }
 
   internals.exportSocket = WebSocket._export;
+  internals.holdSocket = WebSocket._hold;
+  internals.heldSocket = WebSocket._held;
+  internals.heldSocketTags = WebSocket._heldTags;
+  internals.heldSocketClosed = WebSocket._heldClosed;
+  delete WebSocket._hold;
+  delete WebSocket._held;
+  delete WebSocket._heldTags;
+  delete WebSocket._heldClosed;
   internals.socketFromHost = WebSocket._fromHost;
   internals.wsDeliver = WebSocket._deliver;
   delete WebSocket._pair;

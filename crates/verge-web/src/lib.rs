@@ -36,9 +36,9 @@ pub use message::{is_hop_by_hop, HeaderList, InvalidHeader, RedirectMode, Reques
 pub use node::{install_globals as install_node_globals, NodeModules};
 pub use platform::{install, internals, set_host, Api, Load, Platform, RegisterOps};
 pub use websocket::{
-    accept_key as websocket_accept_key, limits as websocket_limits, new_key as new_websocket_key,
-    park_socket, pump as pump_websocket, take_socket, Frame, HostSocket,
-    MAX_MESSAGE as MAX_WEBSOCKET_MESSAGE,
+    accept_key as websocket_accept_key, frame_of, frame_to_js, limits as websocket_limits,
+    new_key as new_websocket_key, park_socket, pump as pump_websocket, take_socket, Frame,
+    HostSocket, MAX_MESSAGE as MAX_WEBSOCKET_MESSAGE,
 };
 
 use rquickjs::{Ctx, Function, Value};
@@ -135,8 +135,11 @@ pub const APIS: &[Api] = &[
         internals []),
     api!("js/html_rewriter.js", html_rewriter::register; globals ["HTMLRewriter"]; internals []),
     api!("js/websocket.js", websocket::register;
-        globals ["WebSocket", "WebSocketPair", "MessageEvent", "CloseEvent", "ErrorEvent"];
-        internals ["exportSocket", "socketFromHost", "wsDeliver"]),
+    globals ["WebSocket", "WebSocketPair", "MessageEvent", "CloseEvent", "ErrorEvent"];
+    internals [
+        "exportSocket", "socketFromHost", "wsDeliver", "holdSocket", "heldSocket",
+        "heldSocketTags", "heldSocketClosed",
+    ]),
     // nodejs_compat's modules: loaded when a worker imports one (see `node`).
     api!("js/node/events.js"; globals []; internals ["node:events"]),
     api!("js/node/buffer.js", node::register; globals []; internals ["node:buffer"]),

@@ -190,6 +190,32 @@ pub fn take_socket(ctx: &Ctx<'_>, id: u32) -> Option<HostSocket> {
     .flatten()
 }
 
+/// `frame` as a script receives it: its kind (`text`, `binary`, `close`) and its data (a
+/// string, an ArrayBuffer, `[code, reason]`).
+pub fn frame_to_js<'js>(
+    ctx: &Ctx<'js>,
+    frame: Frame,
+) -> rquickjs::Result<(&'static str, Value<'js>)> {
+    Ok(match frame {
+        Frame::Text(text) => (
+            "text",
+            rquickjs::String::from_str(ctx.clone(), &text)?.into_value(),
+        ),
+        Frame::Binary(bytes) => (
+            "binary",
+            TypedArray::<u8>::new_copy(ctx.clone(), &bytes[..])?
+                .arraybuffer()?
+                .into_value(),
+        ),
+        Frame::Close { code, reason } => {
+            let close = rquickjs::Array::new(ctx.clone())?;
+            close.set(0, code)?;
+            close.set(1, reason)?;
+            ("close", close.into_value())
+        }
+    })
+}
+
 /// Delivers what arrives on `rx` to the `WebSocket` of socket `id`, through
 /// `internals.wsDeliver`, until it closes.
 fn deliver(ctx: &Ctx<'_>, id: u32, mut rx: mpsc::Receiver<Frame>) -> rquickjs::Result<()> {
@@ -242,9 +268,17 @@ fn deliver(ctx: &Ctx<'_>, id: u32, mut rx: mpsc::Receiver<Frame>) -> rquickjs::R
     Ok(())
 }
 
-fn frame_of<'js>(kind: &str, data: Value<'js>) -> rquickjs::Result<Frame> {
+/// The frame a script sends: `kind` is `text`, `binary` (bytes) or `close` (`[code, reason]`).
+pub fn frame_of<'js>(kind: &str, data: Value<'js>) -> rquickjs::Result<Frame> {
     Ok(match kind {
         "text" => Frame::Text(data.get()?),
+        "close" => {
+            let close: rquickjs::Array = data.get()?;
+            Frame::Close {
+                code: close.get(0)?,
+                reason: close.get(1)?,
+            }
+        }
         _ => {
             let bytes: TypedArray<u8> = data.get()?;
             Frame::Binary(Bytes::from(verge_js::bytes_of(&bytes)))
@@ -287,15 +321,7 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result
     ops.add(
         "wsSend",
         |ctx: Ctx<'js>, id: u32, kind: String, data: Value<'js>| {
-            let frame = if kind == "close" {
-                let close: rquickjs::Array = data.get()?;
-                Frame::Close {
-                    code: close.get(0)?,
-                    reason: close.get(1)?,
-                }
-            } else {
-                frame_of(&kind, data)?
-            };
+            let frame = frame_of(&kind, data)?;
             let sent = verge_js::with_host_state(&ctx, |sockets: &Sockets| {
                 sockets
                     .ends

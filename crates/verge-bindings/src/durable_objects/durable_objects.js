@@ -230,6 +230,14 @@
   }
   Object.defineProperty(DurableObjectStorage.prototype, Symbol.toStringTag, { value: 'DurableObjectStorage' });
 
+  class WebSocketRequestResponsePair {
+    #request; #response;
+    constructor(request, response) { this.#request = String(request); this.#response = String(response); }
+    get request() { return this.#request; }
+    get response() { return this.#response; }
+  }
+  internals.defineGlobal('WebSocketRequestResponsePair', WebSocketRequestResponsePair);
+
   class DurableObjectState {
     #id; #storage; #binding;
     constructor(binding, id) {
@@ -248,8 +256,33 @@
         ops.objectBlock(this.#binding, -1);
       }
     }
+    // The hibernation API: sockets the server holds, whose events reach the object's
+    // webSocketMessage, webSocketClose and webSocketError — recreated if it was evicted.
+    acceptWebSocket(ws, tags = []) {
+      if (!(ws instanceof WebSocket)) throw new TypeError('acceptWebSocket() takes a WebSocket.');
+      tags = [...tags].map(String);
+      if (tags.length > 10) throw new RangeError('A WebSocket may have at most 10 tags.');
+      internals.holdSocket(ws, this.#binding, tags);
+    }
+    getWebSockets(tag = undefined) {
+      return ops.objectSockets(this.#binding, tag === undefined ? null : String(tag))
+        .map(([number, tags, attachment]) => internals.heldSocket(this.#binding, number, tags, attachment));
+    }
+    getTags(ws) { return internals.heldSocketTags(ws); }
+    setWebSocketAutoResponse(pair = undefined) {
+      ops.objectAutoResponse(this.#binding, pair ? [String(pair.request), String(pair.response)] : null);
+    }
+    getWebSocketAutoResponse() {
+      const pair = ops.objectGetAutoResponse(this.#binding);
+      return pair ? new WebSocketRequestResponsePair(pair[0], pair[1]) : null;
+    }
+    setHibernatableWebSocketEventTimeout(ms) {}
+    getHibernatableWebSocketEventTimeout() { return null; }
     abort(reason) { throw reason instanceof Error ? reason : new Error(String(reason ?? 'The Durable Object was aborted.')); }
   }
   Object.defineProperty(DurableObjectState.prototype, Symbol.toStringTag, { value: 'DurableObjectState' });
-  internals.makeObjectState = (binding, hex, name) => new DurableObjectState(binding, new DurableObjectId(hex, name ?? undefined));
+  internals.makeObjectState = (binding, hex, name) => {
+    internals.objectStateBinding = binding;
+    return new DurableObjectState(binding, new DurableObjectId(hex, name ?? undefined));
+  };
 })

@@ -200,6 +200,34 @@ pub struct ObjectState {
     pub gate: Rc<ObjectGate>,
     /// Told when the object sets (`Some(ms since the epoch)`) or deletes its alarm.
     pub alarm_changed: Rc<dyn Fn(Option<f64>)>,
+    /// The WebSockets the object accepted with `ctx.acceptWebSocket`, which the server holds
+    /// (and delivers events from) whether or not the object has an isolate.
+    pub sockets: Rc<dyn HibernatableSockets>,
+}
+
+/// One WebSocket of a Durable Object's hibernation API, as the server holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldSocket {
+    /// Its number among the object's sockets.
+    pub number: u32,
+    pub tags: Vec<String>,
+    /// What `serializeAttachment` last kept, serialized.
+    pub attachment: Option<String>,
+}
+
+/// The WebSockets a Durable Object accepted for hibernation: held by the server, outliving
+/// the object's isolate.
+pub trait HibernatableSockets {
+    /// Holds `socket` (the object's end) with `tags`: its number.
+    fn adopt(&self, socket: verge_web::HostSocket, tags: Vec<String>) -> u32;
+    /// Sends `frame` to the client of socket `number`.
+    fn send(&self, number: u32, frame: verge_web::Frame);
+    /// The sockets held, those with `tag` if one is given.
+    fn list(&self, tag: Option<&str>) -> Vec<HeldSocket>;
+    fn attach(&self, number: u32, attachment: String);
+    /// The message answered with a message without waking the object, if one is set.
+    fn set_auto_response(&self, pair: Option<(String, String)>);
+    fn auto_response(&self) -> Option<(String, String)>;
 }
 
 /// The object's binding, as its ops find it.
@@ -208,6 +236,7 @@ struct StateBinding {
     storage: Rc<RefCell<Box<dyn ObjectStorage>>>,
     gate: Rc<ObjectGate>,
     alarm_changed: Rc<dyn Fn(Option<f64>)>,
+    sockets: Rc<dyn HibernatableSockets>,
 }
 
 /// The `DurableObjectState` (`ctx`) of the object of `state`.
@@ -217,11 +246,13 @@ pub fn object_state<'js>(ctx: &Ctx<'js>, state: ObjectState) -> rquickjs::Result
         storage,
         gate,
         alarm_changed,
+        sockets,
     } = state;
     let binding = StateBinding {
         storage,
         gate,
         alarm_changed,
+        sockets,
     };
     let id: usize = verge_web::keep(ctx, binding)?;
     let make: rquickjs::Function = verge_web::internals(ctx)?.get("makeObjectState")?;
@@ -387,6 +418,69 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result
         let binding: StateBinding = verge_web::bound(&ctx, id)?;
         binding.gate.block(delta);
         Ok::<_, rquickjs::Error>(())
+    })?;
+    ops.add(
+        "objectAdoptSocket",
+        |ctx: Ctx<'js>, id: usize, tags: Vec<String>| {
+            let binding: StateBinding = verge_web::bound(&ctx, id)?;
+            let (ours, theirs) = verge_web::HostSocket::pair();
+            let number = binding.sockets.adopt(ours, tags);
+            let parked = verge_web::park_socket(&ctx, theirs)?;
+            Ok::<_, rquickjs::Error>(vec![number, parked])
+        },
+    )?;
+    ops.add(
+        "objectSocketSend",
+        |ctx: Ctx<'js>, id: usize, number: u32, kind: String, data: Value<'js>| {
+            let binding: StateBinding = verge_web::bound(&ctx, id)?;
+            binding
+                .sockets
+                .send(number, verge_web::frame_of(&kind, data)?);
+            Ok::<_, rquickjs::Error>(())
+        },
+    )?;
+    ops.add(
+        "objectSockets",
+        |ctx: Ctx<'js>, id: usize, tag: Option<String>| {
+            let binding: StateBinding = verge_web::bound(&ctx, id)?;
+            let list = Array::new(ctx.clone())?;
+            for (index, held) in binding.sockets.list(tag.as_deref()).into_iter().enumerate() {
+                let entry = Array::new(ctx.clone())?;
+                entry.set(0, held.number)?;
+                entry.set(1, held.tags)?;
+                entry.set(2, held.attachment)?;
+                list.set(index, entry)?;
+            }
+            Ok::<_, rquickjs::Error>(list)
+        },
+    )?;
+    ops.add(
+        "objectSocketAttach",
+        |ctx: Ctx<'js>, id: usize, number: u32, attachment: String| {
+            let binding: StateBinding = verge_web::bound(&ctx, id)?;
+            binding.sockets.attach(number, attachment);
+            Ok::<_, rquickjs::Error>(())
+        },
+    )?;
+    ops.add(
+        "objectAutoResponse",
+        |ctx: Ctx<'js>, id: usize, pair: Option<Vec<String>>| {
+            let binding: StateBinding = verge_web::bound(&ctx, id)?;
+            match pair {
+                Some(pair) => {
+                    let mut pair = pair.into_iter();
+                    let request = pair.next().unwrap_or_default();
+                    let response = pair.next().unwrap_or_default();
+                    binding.sockets.set_auto_response(Some((request, response)));
+                }
+                None => binding.sockets.set_auto_response(None),
+            }
+            Ok::<_, rquickjs::Error>(())
+        },
+    )?;
+    ops.add("objectGetAutoResponse", |ctx: Ctx<'js>, id: usize| {
+        let binding: StateBinding = verge_web::bound(&ctx, id)?;
+        Ok::<_, rquickjs::Error>(binding.sockets.auto_response().map(|(a, b)| vec![a, b]))
     })?;
     ops.add(
         "objectSql",

@@ -35,8 +35,11 @@ pub(crate) const APIS: &[Api] = &[
         globals [];
         internals ["cloudflare:workers", "WorkerEntrypoint", "DurableObject"]),
     api!("src/entry/rpc.js";
-        globals [];
-        internals ["constructObject", "dispatchCall", "dispatchAlarm", "rpcSettle", "rpcStub"]),
+    globals [];
+    internals [
+        "constructObject", "dispatchCall", "dispatchAlarm", "dispatchSocket", "rpcSettle",
+        "rpcStub",
+    ]),
 ];
 
 /// What became of one event.
@@ -74,6 +77,11 @@ pub(crate) enum Event {
     },
     /// The Durable Object's alarm, after `retry_count` failed runs.
     Alarm { retry_count: u32 },
+    /// A frame from the client of the Durable Object's held socket `socket`.
+    Socket {
+        socket: verge_bindings::HeldSocket,
+        frame: verge_web::Frame,
+    },
 }
 
 /// Where the worker's `env` is kept in the isolate: a hidden internal.
@@ -137,6 +145,11 @@ pub(crate) fn dispatch(ctx: &Ctx<'_>, event: Event) -> rquickjs::Result<Dispatch
         Event::Alarm { retry_count } => {
             let dispatch: Function = internals.get("dispatchAlarm")?;
             dispatch.call((retry_count,))?
+        }
+        Event::Socket { socket, frame } => {
+            let dispatch: Function = internals.get("dispatchSocket")?;
+            let (kind, data) = verge_web::frame_to_js(ctx, frame)?;
+            dispatch.call((socket.number, kind, data, socket.tags, socket.attachment))?
         }
     };
     verge_js::settle_value(ctx, started, read_outcome)

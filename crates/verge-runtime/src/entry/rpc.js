@@ -76,6 +76,34 @@
     return result.then(() => ({}), (error) => ({ error }));
   };
 
+  // Delivers a frame of held socket `number` (see the hibernation API in durable_objects.js)
+  // to the object's webSocketMessage, webSocketClose or webSocketError.
+  internals.dispatchSocket = function (number, kind, data, tags, attachment) {
+    let result;
+    try {
+      const ws = internals.heldSocket(internals.objectStateBinding, number, tags, attachment);
+      let handler, args;
+      if (kind === 'close') {
+        const [code, reason] = data;
+        internals.heldSocketClosed(ws);
+        if (code === 1006 || code === 1002 || code === 1009) {
+          handler = object?.webSocketError;
+          args = [ws, new Error(`WebSocket closed with ${code}${reason ? `: ${reason}` : ''}`)];
+          if (typeof handler === 'function') handler.apply(object, args);
+        }
+        handler = object?.webSocketClose;
+        args = [ws, code, reason, code !== 1006];
+      } else {
+        handler = object?.webSocketMessage;
+        args = [ws, data];
+      }
+      result = Promise.resolve(typeof handler === 'function' ? handler.apply(object, args) : undefined);
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    return result.then(() => ({}), (error) => ({ error }));
+  };
+
   // The caller's side: what a reply stands for, or its error thrown.
   internals.rpcSettle = function (replyText) {
     const [ok, value] = internals.structuredDeserialize(replyText);

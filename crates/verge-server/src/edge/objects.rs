@@ -5,6 +5,11 @@
 //! ([`ObjectRouter`]); there they wait for the object's gate (`blockConcurrencyWhile`), run,
 //! and — Cloudflare's output gate — the object's writes are committed before the reply leaves.
 //!
+//! WebSockets accepted with the hibernation API (`ctx.acceptWebSocket`) are held by the
+//! object's slot, not its isolate: their messages are delivered as events (recreating the
+//! isolate if need be), and an object with nothing but such sockets hibernates — its isolate
+//! dropped, its sockets open.
+//!
 //! Alarms: setting one starts a timer on the object's thread; when it fires, the object's
 //! `alarm()` runs (its isolate recreated if it was evicted), and a run that throws is retried
 //! with exponential backoff. A restarted server finds the objects with alarms in the store's
@@ -25,13 +30,18 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use verge_runtime::{
-    Body, CallFuture, HeaderList, ObjectAddress, ObjectGate, ObjectHost, ObjectState, OpError,
-    OutboundFuture, Outcome, RedirectMode, Request, Response, Worker,
+    Body, CallFuture, Frame, HeaderList, HeldSocket, HibernatableSockets, HostSocket,
+    ObjectAddress, ObjectGate, ObjectHost, ObjectState, OpError, OutboundFuture, Outcome,
+    RedirectMode, Request, Response, Worker,
 };
 use verge_storage::ObjectStorage;
 
 /// How long an object may sit idle before its isolate is dropped, unless the server says.
 const DEFAULT_IDLE: Duration = Duration::from_secs(70);
+
+/// How long an object whose only work is its held WebSockets keeps its isolate before it
+/// hibernates (Cloudflare: about ten seconds).
+const HIBERNATE_AFTER: Duration = Duration::from_secs(10);
 
 /// How often an alarm whose handler throws is run again (Cloudflare: six times), and the wait
 /// before the first retry, doubled for each after it.
@@ -206,6 +216,31 @@ struct Slot {
     alarm_timer: Cell<Option<f64>>,
     /// Failed runs of the alarm so far.
     alarm_retries: Cell<u32>,
+    /// The WebSockets accepted with `ctx.acceptWebSocket`, by number.
+    sockets: RefCell<HashMap<u32, Held>>,
+    next_socket: Cell<u32>,
+    /// `setWebSocketAutoResponse`: a message answered without waking the object.
+    auto_response: RefCell<Option<(String, String)>>,
+}
+
+/// A held WebSocket: where frames for its client go, its tags and attachment.
+struct Held {
+    tx: mpsc::Sender<Frame>,
+    tags: Vec<String>,
+    attachment: Option<String>,
+}
+
+impl Slot {
+    /// What the object is told of held socket `number`, if it is still held.
+    fn held(&self, number: u32) -> Option<HeldSocket> {
+        let sockets = self.sockets.borrow();
+        let held = sockets.get(&number)?;
+        Some(HeldSocket {
+            number,
+            tags: held.tags.clone(),
+            attachment: held.attachment.clone(),
+        })
+    }
 }
 
 /// This thread's objects.
@@ -215,11 +250,23 @@ pub(super) struct LocalObjects {
 }
 
 impl LocalObjects {
-    /// Drops the isolates of objects idle past `idle` (their storage is committed on drop).
+    /// Drops the objects idle past `idle` (their storage is committed on drop); an object
+    /// that holds WebSockets hibernates instead, after [`HIBERNATE_AFTER`]: its isolate is
+    /// dropped, its sockets kept.
     pub(super) fn evict(&self, idle: Option<Duration>) {
         let idle = idle.unwrap_or(DEFAULT_IDLE);
         self.slots.borrow_mut().retain(|address, slot| {
-            let keep = slot.busy.get() > 0 || slot.last_used.get().elapsed() < idle;
+            let unused = slot.last_used.get().elapsed();
+            if slot.busy.get() > 0 || unused < idle.min(HIBERNATE_AFTER) {
+                return true;
+            }
+            if !slot.sockets.borrow().is_empty() {
+                if slot.live.borrow_mut().take().is_some() {
+                    tracing::debug!(object = %address.id, class = %address.class, "Durable Object hibernated");
+                }
+                return true;
+            }
+            let keep = unused < idle;
             if !keep {
                 tracing::debug!(object = %address.id, class = %address.class, "Durable Object evicted after {idle:?} idle");
             }
@@ -373,6 +420,9 @@ async fn slot(
         busy: Cell::new(0),
         alarm_timer: Cell::new(None),
         alarm_retries: Cell::new(0),
+        sockets: RefCell::default(),
+        next_socket: Cell::new(0),
+        auto_response: RefCell::default(),
     });
     state
         .objects
@@ -448,11 +498,17 @@ async fn instance(
                     }
                 }
             };
+            let sockets = SlotSockets {
+                state: state.this.clone(),
+                address: address.clone(),
+                slot: Rc::downgrade(slot),
+            };
             let object = ObjectState {
                 address: address.clone(),
                 storage: slot.storage.clone(),
                 gate: slot.gate.clone(),
                 alarm_changed: Rc::new(alarm_changed),
+                sockets: Rc::new(sockets),
             };
             let worker = Worker::load_object(
                 &deployed.config,
@@ -554,5 +610,136 @@ fn settle(slot: &Slot, address: &ObjectAddress, outcome: Outcome) -> Result<Outc
     match failure {
         Some(failure) => Err(failure),
         None => Ok(outcome),
+    }
+}
+
+/// The hibernation API's sockets of one object, held by its slot.
+struct SlotSockets {
+    state: Weak<ThreadState>,
+    address: ObjectAddress,
+    slot: Weak<Slot>,
+}
+
+impl HibernatableSockets for SlotSockets {
+    fn adopt(&self, socket: HostSocket, tags: Vec<String>) -> u32 {
+        let Some(slot) = self.slot.upgrade() else {
+            return u32::MAX;
+        };
+        let number = slot.next_socket.get();
+        slot.next_socket.set(number.wrapping_add(1));
+        let held = Held {
+            tx: socket.tx,
+            tags,
+            attachment: None,
+        };
+        slot.sockets.borrow_mut().insert(number, held);
+        let (state, address, weak) = (self.state.clone(), self.address.clone(), self.slot.clone());
+        tokio::task::spawn_local(serve_held(state, address, weak, number, socket.rx));
+        number
+    }
+
+    fn send(&self, number: u32, frame: Frame) {
+        let Some(slot) = self.slot.upgrade() else {
+            return;
+        };
+        let sockets = slot.sockets.borrow();
+        if let Some(held) = sockets.get(&number) {
+            if held.tx.try_send(frame).is_err() {
+                tracing::warn!(object = %self.address.id, "a WebSocket message was dropped: the client is not reading");
+            }
+        }
+    }
+
+    fn list(&self, tag: Option<&str>) -> Vec<HeldSocket> {
+        let Some(slot) = self.slot.upgrade() else {
+            return Vec::new();
+        };
+        let mut numbers: Vec<u32> = slot
+            .sockets
+            .borrow()
+            .iter()
+            .filter(|(_, held)| tag.is_none_or(|tag| held.tags.iter().any(|t| t == tag)))
+            .map(|(number, _)| *number)
+            .collect();
+        numbers.sort_unstable();
+        numbers
+            .into_iter()
+            .filter_map(|number| slot.held(number))
+            .collect()
+    }
+
+    fn attach(&self, number: u32, attachment: String) {
+        if let Some(slot) = self.slot.upgrade() {
+            if let Some(held) = slot.sockets.borrow_mut().get_mut(&number) {
+                held.attachment = Some(attachment);
+            }
+        }
+    }
+
+    fn set_auto_response(&self, pair: Option<(String, String)>) {
+        if let Some(slot) = self.slot.upgrade() {
+            *slot.auto_response.borrow_mut() = pair;
+        }
+    }
+
+    fn auto_response(&self) -> Option<(String, String)> {
+        self.slot.upgrade()?.auto_response.borrow().clone()
+    }
+}
+
+/// Delivers what the client of held socket `number` sends to the object, one frame at a time,
+/// until it closes: the auto-response answered here, the rest as events.
+async fn serve_held(
+    state: Weak<ThreadState>,
+    address: ObjectAddress,
+    slot: Weak<Slot>,
+    number: u32,
+    mut rx: mpsc::Receiver<Frame>,
+) {
+    loop {
+        let frame = rx.recv().await.unwrap_or(Frame::Close {
+            code: 1006,
+            reason: String::new(),
+        });
+        let (Some(state), Some(slot)) = (state.upgrade(), slot.upgrade()) else {
+            break;
+        };
+        if let Frame::Text(text) = &frame {
+            let answer = slot
+                .auto_response
+                .borrow()
+                .as_ref()
+                .filter(|(request, _)| request == text)
+                .map(|(_, response)| response.clone());
+            if let Some(answer) = answer {
+                if let Some(held) = slot.sockets.borrow().get(&number) {
+                    let _ = held.tx.try_send(Frame::Text(answer));
+                }
+                continue;
+            }
+        }
+        let Some(held) = slot.held(number) else { break };
+        let closed = matches!(frame, Frame::Close { .. });
+        if closed {
+            slot.sockets.borrow_mut().remove(&number);
+        }
+        slot.busy.set(slot.busy.get() + 1);
+        let site = state.site.current();
+        match instance(&state, &site, &address, &slot).await {
+            Ok(live) => {
+                slot.gate.open().await;
+                let outcome = live.worker.socket_event(held, frame).await;
+                live.count_busy();
+                if let Err(failure) = settle(&slot, &address, outcome) {
+                    tracing::error!(object = %address.id, class = %address.class, "a WebSocket event failed: {failure}");
+                }
+            }
+            Err(failure) => tracing::error!(object = %address.id, "{failure}"),
+        }
+        slot.busy.set(slot.busy.get() - 1);
+        slot.last_used.set(Instant::now());
+        if closed {
+            break;
+        }
     }
 }
