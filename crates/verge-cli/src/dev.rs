@@ -127,7 +127,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
     let loaded = server.wait_loaded();
     progress.finish(loaded.is_ok());
     loaded.with_context(|| format!("could not load worker {}", entry.display()))?;
-    watch_and_reload(args.path.clone(), args.vars.clone(), site, options);
+    watch_and_reload(args.path.clone(), args.vars.clone(), site, options, &state);
     crate::signals::serve_until_stopped(server, shown);
     Ok(())
 }
@@ -197,8 +197,18 @@ const WATCH_PERIOD: std::time::Duration = std::time::Duration::from_millis(300);
 /// keeps its listener, requests in flight finish on the old version, new ones get the new. A
 /// version that does not load is reported and the old one keeps serving. (Storage opened at
 /// start stays as it was: a binding of a kind the project did not have needs a restart.)
-fn watch_and_reload(path: PathBuf, vars: Vec<String>, site: SiteHandle, options: EdgeOptions) {
+/// The bindings' data (`state`, which `--persist-to` may put inside the project) is not watched:
+/// its writes are no change of the code.
+fn watch_and_reload(
+    path: PathBuf,
+    vars: Vec<String>,
+    site: SiteHandle,
+    options: EdgeOptions,
+    state: &std::path::Path,
+) {
     let watched = site.current().workers[0].config.root.clone();
+    let state = std::fs::canonicalize(state).unwrap_or_else(|_| state.to_owned());
+    let fingerprint = move |root: &std::path::Path| fingerprint(root, &state);
     let spawned = std::thread::Builder::new()
         .name("verge-reload".into())
         .spawn(move || {
@@ -250,8 +260,12 @@ fn reload(
 }
 
 /// Every file of the project with its size and modification time, in order; dot-directories
-/// (`.verge` state, `.git`) and `node_modules` are not the project's code. At most 10,000.
-fn fingerprint(root: &std::path::Path) -> Vec<(PathBuf, u64, std::time::SystemTime)> {
+/// (`.verge` state, `.git`), `node_modules` and the directory `state` are not the project's
+/// code. At most 10,000.
+fn fingerprint(
+    root: &std::path::Path,
+    state: &std::path::Path,
+) -> Vec<(PathBuf, u64, std::time::SystemTime)> {
     let mut files = Vec::new();
     let mut dirs = vec![root.to_owned()];
     while let Some(dir) = dirs.pop() {
@@ -268,7 +282,11 @@ fn fingerprint(root: &std::path::Path) -> Vec<(PathBuf, u64, std::time::SystemTi
                 continue;
             };
             if metadata.is_dir() {
-                dirs.push(entry.path());
+                let path = entry.path();
+                if std::fs::canonicalize(&path).is_ok_and(|path| path == state) {
+                    continue;
+                }
+                dirs.push(path);
             } else {
                 let modified = metadata.modified().unwrap_or(std::time::UNIX_EPOCH);
                 files.push((entry.path(), metadata.len(), modified));
