@@ -103,6 +103,7 @@ export class Counter extends DurableObject {
 }
 
 export class Auth extends WorkerEntrypoint {
+  fetch(request) { return new Response(`auth sees ${new URL(request.url).pathname}`); }
   verify(token) { return token === "secret" ? { user: "ana", env: this.env === importedEnv } : null; }
   reject() { throw new TypeError("bad token"); }
 }
@@ -142,7 +143,11 @@ export default {
       }
       case "/arm": return json(await stub.arm(Number(url.searchParams.get("delay")), Number(url.searchParams.get("failures") ?? 0)));
       case "/runs": return json(await stub.runs());
-      case "/auth": return json({ ok: await env.AUTH.verify("secret"), no: await env.AUTH.verify("guess") });
+      case "/auth": return json({
+        ok: await env.AUTH.verify("secret"),
+        no: await env.AUTH.verify("guess"),
+        fetched: await (await env.AUTH.fetch("http://auth/check")).text(),
+      });
     }
     return new Response("not found", { status: 404 });
   },
@@ -261,7 +266,7 @@ fn storage_rpc_and_ids_behave_as_on_workers() {
     let auth = json(&agent, &format!("{base}/auth"));
     assert_eq!(
         auth,
-        serde_json::json!({ "ok": { "user": "ana", "env": true }, "no": null })
+        serde_json::json!({ "ok": { "user": "ana", "env": true }, "no": null, "fetched": "auth sees /check" })
     );
 }
 

@@ -214,7 +214,12 @@ fn the_chat_example_keeps_its_history_across_a_restart() {
     let example = support::repo_root().join("examples/chat");
     let state = tempfile::tempdir().unwrap();
     let state_arg = state.path().to_str().unwrap();
-    let mut server = DevServer::start(&example, &["--persist-to", state_arg, "--threads", "2"]);
+    let debug = [("VERGE_LOG", std::path::PathBuf::from("verge_server=debug"))];
+    let mut server = DevServer::start_with_env(
+        &example,
+        &["--persist-to", state_arg, "--threads", "2"],
+        &debug,
+    );
     let page = get(&client(), &format!("{}/", server.base));
     assert!(page.body.contains("Verge chat"), "{}", page.body);
     let base = server.base.clone();
@@ -249,6 +254,19 @@ fn the_chat_example_keeps_its_history_across_a_restart() {
         assert_eq!(other, serde_json::json!([]));
         cy.close().await.unwrap();
         assert_eq!(event(&mut ana, "left").await["name"], "cy");
+
+        // Idle, the room hibernates: its isolate goes, its sockets and their attachments stay,
+        // and the next message wakes it.
+        let hibernated = support::wait_until(Duration::from_secs(30), || {
+            server.stderr().contains("Durable Object hibernated")
+        });
+        assert!(hibernated, "{}", server.stderr());
+        bo.send(Message::text("still there?")).await.unwrap();
+        let woken = event(&mut ana, "message").await;
+        assert_eq!(
+            (woken["name"].as_str(), woken["text"].as_str()),
+            (Some("bo"), Some("still there?"))
+        );
     });
     server.kill();
     assert!(server.wait_exit(Duration::from_secs(10)).is_some());
@@ -262,6 +280,13 @@ fn the_chat_example_keeps_its_history_across_a_restart() {
             .iter()
             .map(|m| (m["name"].as_str().unwrap(), m["text"].as_str().unwrap()))
             .collect();
-        assert_eq!(said, [("ana", "hello from ana"), ("bo", "hi ana")]);
+        assert_eq!(
+            said,
+            [
+                ("ana", "hello from ana"),
+                ("bo", "hi ana"),
+                ("bo", "still there?")
+            ]
+        );
     });
 }

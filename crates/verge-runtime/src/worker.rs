@@ -108,9 +108,16 @@ pub struct Worker {
     /// Requests in flight that the CPU deadline may stop, by tag.
     interruptible: Rc<RefCell<HashMap<u64, oneshot::Sender<()>>>>,
     cpu_slice: Option<Duration>,
+    /// WebSockets open through the host (see `verge_web::open_sockets`).
+    sockets: Rc<std::cell::Cell<usize>>,
 }
 
 impl Worker {
+    /// How many WebSockets the isolate holds open: dropping it would close them.
+    pub fn open_sockets(&self) -> usize {
+        self.sockets.get()
+    }
+
     /// Time this worker's isolate has spent running JavaScript.
     pub fn busy_time(&self) -> Duration {
         self.isolate.busy_time()
@@ -256,6 +263,9 @@ impl Worker {
                 LoadError::Internal(JsError::internal("the isolate was dropped while loading"))
             })?
             .map_err(LoadError::Script)?;
+        let sockets = isolate
+            .enter(verge_web::open_sockets)
+            .map_err(LoadError::Internal)?;
         if let Some(object) = object {
             let class = object.address.class.clone();
             isolate
@@ -272,6 +282,7 @@ impl Worker {
             last_request: std::cell::Cell::new(0),
             interruptible,
             cpu_slice,
+            sockets,
         })
     }
 
@@ -287,8 +298,15 @@ impl Worker {
     /// Runs the fetch handler for `request`. `ctx.waitUntil` work goes on in a local task after
     /// this returns, for at most the configured bound.
     pub async fn fetch(&self, request: Request) -> Outcome {
+        self.fetch_entrypoint(request, None).await
+    }
+
+    /// Runs the fetch handler of `entrypoint`, a `WorkerEntrypoint` class the worker exports
+    /// (`None`: the default export), for `request`, as [`Worker::fetch`] does.
+    pub async fn fetch_entrypoint(&self, request: Request, entrypoint: Option<String>) -> Outcome {
         let depth = request.depth;
-        self.dispatch(depth, Event::Fetch(request)).await
+        self.dispatch(depth, Event::Fetch(request, entrypoint))
+            .await
     }
 
     /// Calls `method` with the arguments `args` serializes, on this isolate's Durable Object or

@@ -71,14 +71,23 @@ pub trait ObjectStore: Send + Sync {
         class: &str,
         id: &str,
     ) -> Result<Box<dyn ObjectStorage>, StorageError>;
-    /// Gives the objects of class `from` to class `to` (a `renamed_classes` migration); nothing
-    /// when `from` has none or `to` already has some.
-    fn rename_class(&self, script: &str, from: &str, to: &str) -> Result<(), StorageError>;
-    /// Deletes the storage of every object of `class` (a `deleted_classes` migration).
-    fn delete_class(&self, script: &str, class: &str) -> Result<(), StorageError>;
+    /// Applies the steps of `script`'s `[[migrations]]` not applied before, in order, and
+    /// records them: a rename gives the objects of one class to another (storage, alarms and
+    /// all), a deletion deletes them. Steps already recorded are skipped, so that a class
+    /// deleted and later created again keeps its new objects.
+    fn migrate(&self, script: &str, steps: &[MigrationStep]) -> Result<(), StorageError>;
     /// The objects whose committed storage had an alarm set, last time it was committed: where
     /// a restarted server looks for alarms to run. (Each object's own storage is the truth.)
     fn alarms(&self) -> Result<Vec<StoredAlarm>, StorageError>;
+}
+
+/// One of `[[migrations]]`, as storage applies it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MigrationStep {
+    pub tag: String,
+    /// `(from, to)` class names.
+    pub renamed: Vec<(String, String)>,
+    pub deleted: Vec<String>,
 }
 
 /// An object with an alarm set, as [`ObjectStore::alarms`] finds it.

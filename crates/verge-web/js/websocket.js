@@ -45,6 +45,7 @@
     // Accepted with a Durable Object's ctx.acceptWebSocket: `{ binding, tags, number }`, the
     // number once the server holds the socket.
     #held = null;
+    #closeWhenOpen = null;
 
     constructor(url, protocols = undefined) {
       super();
@@ -68,6 +69,7 @@
         socket.#remoteId = undefined;
         receivers.set(this.#remoteId, this);
         ops.wsStart(this.#remoteId);
+        if (this.#closeWhenOpen) return this.#transmit('close', this.#closeWhenOpen);
         this.#readyState = OPEN;
         this.#emit(new Event('open'));
       }).catch((error) => {
@@ -122,6 +124,9 @@
         held.number = number;
         heldSockets.set(number, socket.#peer);
         socket.#exportId = parked;
+        // An attachment made before the socket was returned is kept by the server too.
+        const attachment = socket.#peer.#attachment;
+        if (attachment !== undefined) ops.objectSocketAttach(held.binding, number, attachment);
         // What the object sent before it returned the socket, in order.
         for (const [kind, data] of held.pending.splice(0)) ops.objectSocketSend(held.binding, number, kind, data);
         return parked;
@@ -197,17 +202,22 @@
     }
 
     close(code = undefined, reason = undefined) {
+      if (this.#readyState === CLOSING || this.#readyState === CLOSED) return;
       if (code !== undefined) {
         code = Number(code);
-        if (code !== 1000 && !(code >= 3000 && code <= 4999)) {
-          throw new DOMException(`Failed to execute 'close' on 'WebSocket': The code must be either 1000, or between 3000 and 4999. ${code} is neither.`, 'InvalidAccessError');
+        // RFC 6455 §7.4: the codes an endpoint may send.
+        const valid = Number.isInteger(code) && ((code >= 1000 && code <= 1014 && ![1004, 1005, 1006].includes(code)) || (code >= 3000 && code <= 4999));
+        if (!valid) {
+          throw new DOMException(`Failed to execute 'close' on 'WebSocket': The close code ${code} is not one an endpoint may send.`, 'InvalidAccessError');
         }
       }
       reason = reason === undefined ? '' : String(reason);
       if (internals.utf8Encode(reason).length > 123) throw new DOMException("Failed to execute 'close' on 'WebSocket': The message must not be greater than 123 bytes.", 'SyntaxError');
-      if (this.#readyState === CLOSING || this.#readyState === CLOSED) return;
+      const wasConnecting = this.#readyState === CONNECTING;
       this.#readyState = CLOSING;
-      this.#transmit('close', [code ?? 1005, reason]);
+      // Still connecting (new WebSocket(url)): the close goes out once the connection is open.
+      if (wasConnecting) this.#closeWhenOpen = [code ?? 1005, reason];
+      else this.#transmit('close', [code ?? 1005, reason]);
     }
 
     serializeAttachment(value) {

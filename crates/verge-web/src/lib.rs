@@ -37,8 +37,8 @@ pub use node::{install_globals as install_node_globals, NodeModules};
 pub use platform::{install, internals, set_host, Api, Load, Platform, RegisterOps};
 pub use websocket::{
     accept_key as websocket_accept_key, frame_of, frame_to_js, limits as websocket_limits,
-    new_key as new_websocket_key, park_socket, pump as pump_websocket, take_socket, Frame,
-    HostSocket, MAX_MESSAGE as MAX_WEBSOCKET_MESSAGE,
+    new_key as new_websocket_key, open_sockets, park_socket, pump as pump_websocket, take_socket,
+    Frame, HostSocket, MAX_MESSAGE as MAX_WEBSOCKET_MESSAGE,
 };
 
 use rquickjs::{Ctx, Function, Value};

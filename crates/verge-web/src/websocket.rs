@@ -24,6 +24,9 @@ pub const MAX_MESSAGE: usize = 1024 * 1024;
 /// Frames queued toward one end before its sender waits (or, from JavaScript, fails).
 const QUEUED_FRAMES: usize = 4096;
 
+/// The most WebSockets one isolate may have open through the host.
+const MAX_SOCKETS: usize = 32_768;
+
 /// One WebSocket message, or its closing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
@@ -160,6 +163,26 @@ fn close_message(code: u16, reason: &str) -> Message {
 #[derive(Default)]
 struct Sockets {
     ends: IdTable<Slot>,
+    open: std::rc::Rc<std::cell::Cell<usize>>,
+}
+
+impl Sockets {
+    /// Keeps `slot`: its id, unless the isolate has [`MAX_SOCKETS`] open already.
+    fn insert(&self, slot: Slot) -> Result<u32, String> {
+        if self.open.get() >= MAX_SOCKETS {
+            return Err(format!(
+                "an isolate may have at most {MAX_SOCKETS} WebSockets open"
+            ));
+        }
+        self.open.set(self.open.get() + 1);
+        Ok(self.ends.insert(slot))
+    }
+
+    fn remove(&self, id: u32) {
+        if self.ends.remove(id).is_some() {
+            self.open.set(self.open.get().saturating_sub(1));
+        }
+    }
 }
 
 /// One end: where a `WebSocket` object's frames go once it is live, and the end a response
@@ -169,23 +192,45 @@ struct Slot {
     parked: Option<HostSocket>,
 }
 
+/// How many WebSockets the isolate of `ctx` has open through the host, as it changes: what
+/// keeps an isolate from being dropped while idle.
+pub fn open_sockets(ctx: &Ctx<'_>) -> rquickjs::Result<std::rc::Rc<std::cell::Cell<usize>>> {
+    verge_js::ensure_host_state::<Sockets>(ctx)?;
+    verge_js::with_host_state(ctx, |sockets: &Sockets| sockets.open.clone())
+        .ok_or_else(|| crate::type_error(ctx, "the isolate's sockets are unavailable"))
+}
+
 /// Keeps `socket`, a fetched response's, for the isolate of `ctx`: its id, for the
 /// `WebSocket` object that stands for it.
 pub fn park_socket(ctx: &Ctx<'_>, socket: HostSocket) -> rquickjs::Result<u32> {
-    verge_js::ensure_host_state::<Sockets>(ctx)?;
-    verge_js::with_host_state(ctx, |sockets: &Sockets| {
-        sockets.ends.insert(Slot {
+    keep(
+        ctx,
+        Slot {
             tx: None,
             parked: Some(socket),
-        })
-    })
-    .ok_or_else(|| crate::type_error(ctx, "the isolate's sockets are unavailable"))
+        },
+    )
 }
 
-/// Takes the end that socket `id` hands to the host (in a 101 response), if it has one.
+/// Keeps `slot` in the isolate's table: its id; a RangeError past the limit.
+fn keep(ctx: &Ctx<'_>, slot: Slot) -> rquickjs::Result<u32> {
+    verge_js::ensure_host_state::<Sockets>(ctx)?;
+    verge_js::with_host_state(ctx, |sockets: &Sockets| sockets.insert(slot))
+        .ok_or_else(|| crate::type_error(ctx, "the isolate's sockets are unavailable"))?
+        .map_err(|why| rquickjs::Exception::throw_range(ctx, &why))
+}
+
+/// Takes the end that socket `id` hands to the host (in a 101 response), if it has one; a
+/// fetched socket handed on so is forgotten here.
 pub fn take_socket(ctx: &Ctx<'_>, id: u32) -> Option<HostSocket> {
     verge_js::with_host_state(ctx, |sockets: &Sockets| {
-        sockets.ends.with(id, |slot| slot.parked.take()).flatten()
+        let (socket, live) = sockets
+            .ends
+            .with(id, |slot| (slot.parked.take(), slot.tx.is_some()))?;
+        if !live {
+            sockets.remove(id);
+        }
+        socket
     })
     .flatten()
 }
@@ -261,7 +306,7 @@ fn deliver(ctx: &Ctx<'_>, id: u32, mut rx: mpsc::Receiver<Frame>) -> rquickjs::R
             }
         }
         isolate.enter(|ctx| {
-            verge_js::with_host_state(ctx, |sockets: &Sockets| sockets.ends.remove(id));
+            verge_js::with_host_state(ctx, |sockets: &Sockets| sockets.remove(id));
             Ok(())
         });
     });
@@ -292,13 +337,11 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result
     // the response, frames for this end's peer arrive here.
     ops.add("wsExport", |ctx: Ctx<'js>| {
         let (inside, outside) = HostSocket::pair();
-        let id = verge_js::with_host_state(&ctx, |sockets: &Sockets| {
-            sockets.ends.insert(Slot {
-                tx: Some(inside.tx),
-                parked: Some(outside),
-            })
-        })
-        .ok_or_else(|| crate::type_error(&ctx, "the isolate's sockets are unavailable"))?;
+        let slot = Slot {
+            tx: Some(inside.tx),
+            parked: Some(outside),
+        };
+        let id = keep(&ctx, slot)?;
         deliver(&ctx, id, inside.rx)?;
         Ok::<_, rquickjs::Error>(id)
     })?;

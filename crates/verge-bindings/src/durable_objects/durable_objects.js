@@ -74,7 +74,8 @@
   const keyOf = (key) => String(key);
   const time = (value) => {
     const at = value instanceof Date ? value.getTime() : Number(value);
-    if (!Number.isFinite(at)) throw new TypeError('setAlarm() needs a Date or a number of milliseconds since the epoch.');
+    // The range of a Date (ECMA-262 §21.4.1.22).
+    if (!Number.isFinite(at) || Math.abs(at) > 8.64e15) throw new TypeError('setAlarm() needs a Date or a number of milliseconds since the epoch.');
     return at;
   };
 
@@ -198,18 +199,25 @@
       });
     }
     deleteAll(options = undefined) { return settled(() => { ops.objectDeleteAll(this.#id); }); }
+    // While it runs, no other event reaches the object and nothing is committed (the host's
+    // gate), so its savepoint is its own.
     async transaction(closure) {
       const transaction = new DurableObjectTransaction(this);
-      ops.objectTransaction(this.#id, 'begin');
-      let result;
+      ops.objectBlock(this.#id, 1);
       try {
-        result = await closure(transaction);
-      } catch (error) {
-        ops.objectTransaction(this.#id, 'rollback');
-        throw error;
+        ops.objectTransaction(this.#id, 'begin');
+        let result;
+        try {
+          result = await closure(transaction);
+        } catch (error) {
+          ops.objectTransaction(this.#id, 'rollback');
+          throw error;
+        }
+        ops.objectTransaction(this.#id, transaction.rolledBack ? 'rollback' : 'commit');
+        return result;
+      } finally {
+        ops.objectBlock(this.#id, -1);
       }
-      ops.objectTransaction(this.#id, transaction.rolledBack ? 'rollback' : 'commit');
-      return result;
     }
     transactionSync(closure) {
       ops.objectTransaction(this.#id, 'begin');

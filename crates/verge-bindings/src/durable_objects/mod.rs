@@ -25,7 +25,7 @@ use verge_web::{Outbound, OutboundFuture, Request, WebHost};
 pub(crate) const KIND: Kind = Kind {
     api: Some(
         verge_web::api!("src/durable_objects/durable_objects.js", register;
-        globals [];
+        globals ["WebSocketRequestResponsePair"];
         internals ["makeDurableObjectNamespace", "makeObjectState", "makeObjectId"]),
     ),
     bind,
@@ -184,6 +184,12 @@ impl ObjectGate {
         }
     }
 
+    /// Opens the gate whatever holds it: the isolate that held it is gone.
+    pub fn reset(&self) {
+        self.blocked.set(0);
+        self.opened.notify_waiters();
+    }
+
     fn block(&self, delta: i32) {
         let blocked = self.blocked.get().saturating_add_signed(delta);
         self.blocked.set(blocked);
@@ -218,8 +224,9 @@ pub struct HeldSocket {
 /// The WebSockets a Durable Object accepted for hibernation: held by the server, outliving
 /// the object's isolate.
 pub trait HibernatableSockets {
-    /// Holds `socket` (the object's end) with `tags`: its number.
-    fn adopt(&self, socket: verge_web::HostSocket, tags: Vec<String>) -> u32;
+    /// Holds `socket` (the object's end) with `tags`: its number, or why it cannot (the
+    /// object holds as many as it may).
+    fn adopt(&self, socket: verge_web::HostSocket, tags: Vec<String>) -> Result<u32, String>;
     /// Sends `frame` to the client of socket `number`.
     fn send(&self, number: u32, frame: verge_web::Frame);
     /// The sockets held, those with `tag` if one is given.
@@ -267,7 +274,9 @@ fn with_storage<'js, T>(
     work: impl FnOnce(&mut dyn ObjectStorage) -> Result<T, StorageError>,
 ) -> rquickjs::Result<T> {
     let binding: StateBinding = verge_web::bound(ctx, id)?;
-    let mut storage = binding.storage.borrow_mut();
+    let mut storage = binding.storage.try_borrow_mut().map_err(|_| {
+        rquickjs::Exception::throw_message(ctx, "Durable Object storage is busy: try again")
+    })?;
     work(storage.as_mut()).map_err(|error| throw(ctx, error))
 }
 
@@ -424,7 +433,10 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result
         |ctx: Ctx<'js>, id: usize, tags: Vec<String>| {
             let binding: StateBinding = verge_web::bound(&ctx, id)?;
             let (ours, theirs) = verge_web::HostSocket::pair();
-            let number = binding.sockets.adopt(ours, tags);
+            let number = binding
+                .sockets
+                .adopt(ours, tags)
+                .map_err(|why| rquickjs::Exception::throw_range(&ctx, &why))?;
             let parked = verge_web::park_socket(&ctx, theirs)?;
             Ok::<_, rquickjs::Error>(vec![number, parked])
         },

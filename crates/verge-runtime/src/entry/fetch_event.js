@@ -36,6 +36,15 @@
     return entry;
   }
 
+  // The handlers of the WorkerEntrypoint class the entry module exports as `name`.
+  function namedEntry(name) {
+    const Class = entryNamespace?.[name];
+    if (typeof Class !== 'function' || !(Class.prototype instanceof internals.WorkerEntrypoint)) {
+      throw new TypeError(`The worker exports no WorkerEntrypoint class named ${name}.`);
+    }
+    return classEntry(Class);
+  }
+
   // In a Durable Object's isolate, requests go to the object (see rpc.js).
   internals.setObjectEntry = function (object, className) {
     moduleEntry = {
@@ -105,14 +114,16 @@
   // promise of it that never rejects: the response's parts for the host (or the error that
   // failed the request), whether the worker asked to pass through to the origin on failure, and
   // a promise that settles once every `ctx.waitUntil` promise has.
-  internals.dispatchFetch = function (method, url, headerList, body, cfJson, env) {
+  // `entrypoint`: the named WorkerEntrypoint class a service binding names, if any.
+  internals.dispatchFetch = function (method, url, headerList, body, cfJson, env, entrypoint) {
     const state = { waitUntil: [], passThrough: false, responded: false, response: undefined };
     let result;
     try {
       const request = internals.incomingRequest(method, url, headerList, body, cfJson);
-      if (moduleEntry) {
-        if (typeof moduleEntry.fetch !== 'function') throw new TypeError('The worker has no fetch() handler.');
-        const response = moduleEntry.fetch(request, env, new ExecutionContext(state));
+      const entry = entrypoint == null ? moduleEntry : namedEntry(entrypoint);
+      if (entry) {
+        if (typeof entry.fetch !== 'function') throw new TypeError(`The worker's ${entrypoint ?? 'default export'} has no fetch() handler.`);
+        const response = entry.fetch(request, env, new ExecutionContext(state));
         result = response instanceof Response ? { parts: parts(response) } : toParts(response);
       } else {
         result = toParts(internals.dispatchFetchEvent(request, state));

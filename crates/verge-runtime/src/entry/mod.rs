@@ -64,8 +64,8 @@ pub enum Outcome {
 
 /// An event for a worker's handlers.
 pub(crate) enum Event {
-    /// A request for `fetch`.
-    Fetch(Request),
+    /// A request for `fetch`: the default export's, or that of the named `WorkerEntrypoint`.
+    Fetch(Request, Option<String>),
     /// Cron trigger `cron` firing at `time_ms` (ms since the epoch), for `scheduled`.
     Scheduled { cron: String, time_ms: f64 },
     /// An RPC call of `method` with the arguments `args` serializes, on the Durable Object or
@@ -117,7 +117,7 @@ pub(crate) fn dispatch(ctx: &Ctx<'_>, event: Event) -> rquickjs::Result<Dispatch
     let internals = verge_web::internals(ctx)?;
     let env: Value = internals.get(ENV)?;
     let started: Value = match event {
-        Event::Fetch(request) => {
+        Event::Fetch(request, entrypoint) => {
             let Request {
                 method,
                 url,
@@ -128,7 +128,16 @@ pub(crate) fn dispatch(ctx: &Ctx<'_>, event: Event) -> rquickjs::Result<Dispatch
             } = request;
             let dispatch: Function = internals.get("dispatchFetch")?;
             let body = verge_web::host_body_to_js(ctx, body)?;
-            dispatch.call((method, url, headers.into_js(), body, cf.as_deref(), env))?
+            let args = (
+                method,
+                url,
+                headers.into_js(),
+                body,
+                cf.as_deref(),
+                env,
+                entrypoint,
+            );
+            dispatch.call(args)?
         }
         Event::Scheduled { cron, time_ms } => {
             let dispatch: Function = internals.get("dispatchScheduled")?;

@@ -23,13 +23,14 @@ pub(super) trait LocalWorkers {
     /// The site being served now.
     fn site(&self) -> Arc<Site>;
 
-    /// Runs `site`'s worker `index` for `request` as for a client's request, its failures
-    /// answered with Workers' error responses.
+    /// Runs `site`'s worker `index` (its `entrypoint`, or its default export) for `request` as
+    /// for a client's request, its failures answered with Workers' error responses.
     fn run<'a>(
         &'a self,
         site: &'a Site,
         index: usize,
         request: Request,
+        entrypoint: Option<String>,
     ) -> Pin<Box<dyn Future<Output = Response> + 'a>>;
 
     /// Calls `method` of `site`'s worker `index`'s `entrypoint` (`None`: its default export)
@@ -87,6 +88,7 @@ impl Service for ServiceOutbound {
 impl Outbound for ServiceOutbound {
     fn fetch(&self, request: Request) -> OutboundFuture {
         let target = self.target();
+        let entrypoint = self.entrypoint.clone();
         Box::pin(async move {
             let (workers, site, index) = target?;
             let depth = request.depth + 1;
@@ -103,7 +105,7 @@ impl Outbound for ServiceOutbound {
                 depth,
                 ..request
             };
-            let response = workers.run(&site, index, request).await;
+            let response = workers.run(&site, index, request, entrypoint).await;
             Ok(local_response(response, url))
         })
     }

@@ -145,17 +145,35 @@ pub(super) async fn run(
     index: usize,
     request: Request,
 ) -> Response {
+    run_entrypoint(state, site, index, request, None).await
+}
+
+/// Runs `entrypoint` (a `WorkerEntrypoint` class of tenant `index`; `None`: its default
+/// export) for `request`, as [`run`] does.
+pub(super) async fn run_entrypoint(
+    state: &ThreadState,
+    site: &Site,
+    index: usize,
+    request: Request,
+    entrypoint: Option<String>,
+) -> Response {
     let name = site.workers[index].config.name.as_str();
     let metrics = state.metrics.worker(name);
     metrics.requests.fetch_add(1, Ordering::Relaxed);
-    let response = run_worker(state, site, index, request).await;
+    let response = run_worker(state, site, index, request, entrypoint).await;
     if response.status >= 500 {
         metrics.errors.fetch_add(1, Ordering::Relaxed);
     }
     response
 }
 
-async fn run_worker(state: &ThreadState, site: &Site, index: usize, request: Request) -> Response {
+async fn run_worker(
+    state: &ThreadState,
+    site: &Site,
+    index: usize,
+    request: Request,
+    entrypoint: Option<String>,
+) -> Response {
     let name = site.workers[index].config.name.as_str();
     let live = match state.worker(site, index).await {
         Ok(live) => live,
@@ -170,7 +188,7 @@ async fn run_worker(state: &ThreadState, site: &Site, index: usize, request: Req
     let has_origin = state.options.origin.is_some() || !site.zones.is_empty();
     // What pass-through needs to resend the request; a streamed body cannot be replayed.
     let replay = has_origin.then(|| request.replay()).flatten();
-    let outcome = live.worker.fetch(request).await;
+    let outcome = live.worker.fetch_entrypoint(request, entrypoint).await;
     live.count_busy();
     match outcome {
         Outcome::Response(response) => response,
@@ -247,8 +265,9 @@ impl LocalWorkers for ThreadState {
         site: &'a Site,
         index: usize,
         request: Request,
+        entrypoint: Option<String>,
     ) -> Pin<Box<dyn Future<Output = Response> + 'a>> {
-        Box::pin(run(self, site, index, request))
+        Box::pin(run_entrypoint(self, site, index, request, entrypoint))
     }
 
     fn call<'a>(

@@ -127,9 +127,16 @@ impl Isolates {
     pub(super) fn evict(&self, site: &Arc<Site>, idle: Option<Duration>, budget: Option<usize>) {
         self.forget_removed(site);
         let mut tenants = self.tenants.borrow_mut();
+        // An isolate with WebSockets open is in use, however long since its last request.
+        let holds_sockets = |tenant: &Tenant| {
+            tenant
+                .cell
+                .get()
+                .is_some_and(|live| live.worker.open_sockets() > 0)
+        };
         if let Some(idle) = idle {
             tenants.retain(|name, tenant| {
-                let keep = tenant.last_used.get().elapsed() < idle;
+                let keep = tenant.last_used.get().elapsed() < idle || holds_sockets(tenant);
                 if !keep && tenant.cell.initialized() {
                     tracing::debug!(worker = %name, "isolate dropped after {idle:?} idle");
                 }

@@ -34,7 +34,7 @@ use verge_runtime::{
     ObjectAddress, ObjectGate, ObjectHost, ObjectState, OpError, OutboundFuture, Outcome,
     RedirectMode, Request, Response, Worker,
 };
-use verge_storage::ObjectStorage;
+use verge_storage::{MigrationStep, ObjectStorage};
 
 /// How long an object may sit idle before its isolate is dropped, unless the server says.
 const DEFAULT_IDLE: Duration = Duration::from_secs(70);
@@ -42,6 +42,9 @@ const DEFAULT_IDLE: Duration = Duration::from_secs(70);
 /// How long an object whose only work is its held WebSockets keeps its isolate before it
 /// hibernates (Cloudflare: about ten seconds).
 const HIBERNATE_AFTER: Duration = Duration::from_secs(10);
+
+/// The most WebSockets one object may hold with the hibernation API (Cloudflare: 32,768).
+const MAX_HELD_SOCKETS: usize = 32_768;
 
 /// How often an alarm whose handler throws is run again (Cloudflare: six times), and the wait
 /// before the first retry, doubled for each after it.
@@ -205,6 +208,8 @@ impl ObjectHost for RoutedObjects {
 
 /// One object on this thread: its storage and gate, which outlive its isolate.
 struct Slot {
+    /// The name its id was made from, once an event has told it (`ctx.id.name`).
+    name: RefCell<Option<String>>,
     storage: Rc<RefCell<Box<dyn ObjectStorage>>>,
     gate: Rc<ObjectGate>,
     /// The isolate, of the version it was loaded from.
@@ -231,6 +236,24 @@ struct Held {
 }
 
 impl Slot {
+    /// Drops the object's isolate (a reset, or hibernation): its next event makes a new one.
+    /// A `blockConcurrencyWhile` the old isolate was in can no longer end, so the gate opens.
+    fn reset(&self) {
+        self.live.borrow_mut().take();
+        self.gate.reset();
+    }
+
+    /// Whether the object's isolate holds WebSockets of its own (accepted with `accept()`),
+    /// which dropping it would close.
+    fn isolate_holds_sockets(&self) -> bool {
+        let live = self.live.borrow();
+        let Some((_, cell)) = live.as_ref() else {
+            return false;
+        };
+        cell.get()
+            .is_some_and(|live| live.worker.open_sockets() > 0)
+    }
+
     /// What the object is told of held socket `number`, if it is still held.
     fn held(&self, number: u32) -> Option<HeldSocket> {
         let sockets = self.sockets.borrow();
@@ -256,12 +279,21 @@ impl LocalObjects {
     pub(super) fn evict(&self, idle: Option<Duration>) {
         let idle = idle.unwrap_or(DEFAULT_IDLE);
         self.slots.borrow_mut().retain(|address, slot| {
+            if slot.busy.get() > 0 {
+                return true;
+            }
+            // Writes made outside events (by a socket's listener, a timer) are committed
+            // within a period of this sweep.
+            if let Err(error) = slot.storage.borrow_mut().commit() {
+                tracing::error!(object = %address.id, "Durable Object storage could not commit: {error}");
+            }
             let unused = slot.last_used.get().elapsed();
-            if slot.busy.get() > 0 || unused < idle.min(HIBERNATE_AFTER) {
+            if unused < idle.min(HIBERNATE_AFTER) || slot.isolate_holds_sockets() {
                 return true;
             }
             if !slot.sockets.borrow().is_empty() {
-                if slot.live.borrow_mut().take().is_some() {
+                if slot.live.borrow().is_some() {
+                    slot.reset();
                     tracing::debug!(object = %address.id, class = %address.class, "Durable Object hibernated");
                 }
                 return true;
@@ -296,10 +328,66 @@ async fn deliver(state: &ThreadState, message: ObjectMessage) {
             return event.fail(failure);
         }
     };
+    match event {
+        ObjectEvent::Wake => {
+            let stored = slot.storage.borrow_mut().alarm();
+            if let Ok(Some(at)) = stored {
+                schedule_alarm(state, &address, &slot, at);
+            }
+        }
+        ObjectEvent::Fetch(request, reply) => {
+            let request = request.into();
+            let outcome = on_object(state, &site, &address, &slot, |live| async move {
+                live.worker.fetch(request).await
+            });
+            let answer = outcome.await.and_then(|outcome| match outcome {
+                Outcome::Response(response) => Ok(response),
+                _ => Err("the Durable Object's fetch() answered no Response".to_owned()),
+            });
+            let _ = reply.send(answer);
+        }
+        ObjectEvent::Call {
+            method,
+            args,
+            reply,
+        } => {
+            let outcome = on_object(state, &site, &address, &slot, |live| async move {
+                live.worker.call(None, method, args).await
+            });
+            let answer = outcome.await.and_then(|outcome| match outcome {
+                Outcome::Reply(reply) => Ok(reply),
+                _ => Err("the Durable Object's method answered nothing".to_owned()),
+            });
+            let _ = reply.send(answer);
+        }
+    }
+}
+
+/// Runs one event on the object of `slot` — `event` given its isolate, loaded if need be, once
+/// its gate is open — and settles it (see [`settle`]); the slot counts as busy meanwhile.
+async fn on_object<F>(
+    state: &ThreadState,
+    site: &Site,
+    address: &ObjectAddress,
+    slot: &Rc<Slot>,
+    event: impl FnOnce(Rc<LiveWorker>) -> F,
+) -> Result<Outcome, Failure>
+where
+    F: std::future::Future<Output = Outcome>,
+{
     slot.busy.set(slot.busy.get() + 1);
-    run(state, &site, &address, &slot, event).await;
+    let settled = match instance(state, site, address, slot).await {
+        Ok(live) => {
+            slot.gate.open().await;
+            let outcome = event(live.clone()).await;
+            live.count_busy();
+            settle(slot, address, outcome).await
+        }
+        Err(failure) => Err(failure),
+    };
     slot.busy.set(slot.busy.get() - 1);
     slot.last_used.set(Instant::now());
+    settled
 }
 
 /// Milliseconds since the epoch, as alarms are set.
@@ -316,7 +404,10 @@ fn schedule_alarm(state: &ThreadState, address: &ObjectAddress, slot: &Slot, at:
     }
     let (state, address) = (state.this.clone(), address.clone());
     tokio::task::spawn_local(async move {
-        let wait = Duration::from_secs_f64(((at - now_ms()) / 1000.0).max(0.0));
+        // A far alarm wakes the timer within a day, which sets it again for the rest.
+        let wait = Duration::try_from_secs_f64((at - now_ms()) / 1000.0)
+            .unwrap_or_default()
+            .min(Duration::from_secs(24 * 3600));
         tokio::time::sleep(wait).await;
         if let Some(state) = state.upgrade() {
             fire_alarm(&state, address, at).await;
@@ -344,22 +435,17 @@ async fn fire_alarm(state: &ThreadState, address: ObjectAddress, at: f64) {
         Ok(None) => return,
         Err(error) => return tracing::error!(object = %address.id, "alarm not run: {error}"),
     }
-    slot.busy.set(slot.busy.get() + 1);
     let retries = slot.alarm_retries.get();
     // While alarm() runs, no alarm is set, unless it sets one.
     let cleared = slot.storage.borrow_mut().set_alarm(None);
-    let outcome = match (cleared, instance(state, &site, &address, &slot).await) {
-        (Ok(()), Ok(live)) => {
-            slot.gate.open().await;
-            let outcome = live.worker.alarm(retries).await;
-            live.count_busy();
-            settle(&slot, &address, outcome).map(drop)
-        }
-        (Err(error), _) => Err(error.to_string()),
-        (_, Err(failure)) => Err(failure),
+    let outcome = match cleared {
+        Ok(()) => on_object(state, &site, &address, &slot, |live| async move {
+            live.worker.alarm(retries).await
+        })
+        .await
+        .map(drop),
+        Err(error) => Err(error.to_string()),
     };
-    slot.busy.set(slot.busy.get() - 1);
-    slot.last_used.set(Instant::now());
     let Err(failure) = outcome else {
         return slot.alarm_retries.set(0);
     };
@@ -391,8 +477,16 @@ async fn slot(
     site: &Site,
     address: &ObjectAddress,
 ) -> Result<Rc<Slot>, Failure> {
-    if let Some(slot) = state.objects.slots.borrow().get(address) {
+    // One slot per object, however its id was reached (a name, a string, a restart's alarm).
+    let key = ObjectAddress {
+        name: None,
+        ..address.clone()
+    };
+    if let Some(slot) = state.objects.slots.borrow().get(&key) {
         slot.last_used.set(Instant::now());
+        if slot.name.borrow().is_none() {
+            *slot.name.borrow_mut() = address.name.clone();
+        }
         return Ok(slot.clone());
     }
     let store = state
@@ -413,6 +507,7 @@ async fn slot(
         .open(&address.script, &address.class, &address.id)
         .map_err(|e| e.to_string())?;
     let slot = Rc::new(Slot {
+        name: RefCell::new(address.name.clone()),
         storage: Rc::new(RefCell::new(storage)),
         gate: Rc::default(),
         live: RefCell::default(),
@@ -424,15 +519,12 @@ async fn slot(
         next_socket: Cell::new(0),
         auto_response: RefCell::default(),
     });
-    state
-        .objects
-        .slots
-        .borrow_mut()
-        .insert(address.clone(), slot.clone());
+    state.objects.slots.borrow_mut().insert(key, slot.clone());
     Ok(slot)
 }
 
-/// Applies the renames and deletions of `deployed`'s `[[migrations]]`, once per version.
+/// Applies `deployed`'s `[[migrations]]` not applied before (the store records them), once
+/// per version in this process.
 fn migrate(
     state: &ThreadState,
     store: &dyn verge_storage::ObjectStore,
@@ -448,17 +540,22 @@ fn migrate(
     if migrated.contains(&key) {
         return Ok(());
     }
-    let (_, renames) = verge_config::replay_migrations(&config.migrations)?;
-    for rename in renames {
-        store
-            .rename_class(&config.name, &rename.from, &rename.to)
-            .map_err(|e| e.to_string())?;
-    }
-    for class in config.migrations.iter().flat_map(|m| &m.deleted_classes) {
-        store
-            .delete_class(&config.name, class)
-            .map_err(|e| e.to_string())?;
-    }
+    let steps: Vec<MigrationStep> = config
+        .migrations
+        .iter()
+        .map(|migration| MigrationStep {
+            tag: migration.tag.clone(),
+            renamed: migration
+                .renamed_classes
+                .iter()
+                .map(|rename| (rename.from.clone(), rename.to.clone()))
+                .collect(),
+            deleted: migration.deleted_classes.clone(),
+        })
+        .collect();
+    store
+        .migrate(&config.name, &steps)
+        .map_err(|e| e.to_string())?;
     migrated.insert(key);
     Ok(())
 }
@@ -504,7 +601,10 @@ async fn instance(
                 slot: Rc::downgrade(slot),
             };
             let object = ObjectState {
-                address: address.clone(),
+                address: ObjectAddress {
+                    name: slot.name.borrow().clone(),
+                    ..address.clone()
+                },
                 storage: slot.storage.clone(),
                 gate: slot.gate.clone(),
                 alarm_changed: Rc::new(alarm_changed),
@@ -526,7 +626,12 @@ async fn instance(
     match loaded {
         Ok(live) => Ok(live.clone()),
         Err(error) => {
-            slot.live.borrow_mut().take();
+            // Unless a newer version's isolate took its place meanwhile.
+            let same =
+                matches!(&*slot.live.borrow(), Some((_, current)) if Rc::ptr_eq(current, &cell));
+            if same {
+                slot.reset();
+            }
             Err(format!(
                 "the Durable Object {} could not be created: {error}",
                 address.class
@@ -535,60 +640,15 @@ async fn instance(
     }
 }
 
-/// Runs `event` on the object of `slot`, then commits its writes before the reply leaves.
-async fn run(
-    state: &ThreadState,
-    site: &Site,
-    address: &ObjectAddress,
-    slot: &Rc<Slot>,
-    event: ObjectEvent,
-) {
-    if let ObjectEvent::Wake = event {
-        let stored = slot.storage.borrow_mut().alarm();
-        if let Ok(Some(at)) = stored {
-            schedule_alarm(state, address, slot, at);
-        }
-        return;
-    }
-    let live = match instance(state, site, address, slot).await {
-        Ok(live) => live,
-        Err(failure) => {
-            tracing::error!(worker = %address.script, "{failure}");
-            return event.fail(failure);
-        }
-    };
-    slot.gate.open().await;
-    match event {
-        ObjectEvent::Fetch(request, reply) => {
-            let outcome = live.worker.fetch(request.into()).await;
-            live.count_busy();
-            let answer = settle(slot, address, outcome).and_then(|outcome| match outcome {
-                Outcome::Response(response) => Ok(response),
-                _ => Err("the Durable Object's fetch() answered no Response".to_owned()),
-            });
-            let _ = reply.send(answer);
-        }
-        ObjectEvent::Call {
-            method,
-            args,
-            reply,
-        } => {
-            let outcome = live.worker.call(None, method, args).await;
-            live.count_busy();
-            let answer = settle(slot, address, outcome).and_then(|outcome| match outcome {
-                Outcome::Reply(reply) => Ok(reply),
-                _ => Err("the Durable Object's method answered nothing".to_owned()),
-            });
-            let _ = reply.send(answer);
-        }
-        ObjectEvent::Wake => {}
-    }
-}
-
 /// What an event's `outcome` makes of the object: a limit breached resets it (its isolate is
-/// dropped, its storage kept); the writes made so far are committed — the output gate — and
-/// a commit that fails fails the event.
-fn settle(slot: &Slot, address: &ObjectAddress, outcome: Outcome) -> Result<Outcome, Failure> {
+/// dropped, its storage kept); the writes made so far are committed — the output gate, once no
+/// `transaction()` or `blockConcurrencyWhile` holds the object — and a commit that fails fails
+/// the event.
+async fn settle(
+    slot: &Slot,
+    address: &ObjectAddress,
+    outcome: Outcome,
+) -> Result<Outcome, Failure> {
     let (failure, reset) = match &outcome {
         Outcome::LimitExceeded { message } => {
             (Some(format!("Durable Object reset: {message}")), true)
@@ -601,9 +661,11 @@ fn settle(slot: &Slot, address: &ObjectAddress, outcome: Outcome) -> Result<Outc
         _ => (None, false),
     };
     if reset {
-        slot.live.borrow_mut().take();
+        slot.reset();
     }
-    if let Err(error) = slot.storage.borrow_mut().commit() {
+    slot.gate.open().await;
+    let committed = slot.storage.borrow_mut().commit();
+    if let Err(error) = committed {
         tracing::error!(object = %address.id, "Durable Object storage could not commit: {error}");
         return Err(format!("Durable Object storage failed: {error}"));
     }
@@ -621,10 +683,13 @@ struct SlotSockets {
 }
 
 impl HibernatableSockets for SlotSockets {
-    fn adopt(&self, socket: HostSocket, tags: Vec<String>) -> u32 {
-        let Some(slot) = self.slot.upgrade() else {
-            return u32::MAX;
-        };
+    fn adopt(&self, socket: HostSocket, tags: Vec<String>) -> Result<u32, String> {
+        let slot = self.slot.upgrade().ok_or("the Durable Object was reset")?;
+        if slot.sockets.borrow().len() >= MAX_HELD_SOCKETS {
+            return Err(format!(
+                "a Durable Object may hold at most {MAX_HELD_SOCKETS} WebSockets"
+            ));
+        }
         let number = slot.next_socket.get();
         slot.next_socket.set(number.wrapping_add(1));
         let held = Held {
@@ -635,7 +700,7 @@ impl HibernatableSockets for SlotSockets {
         slot.sockets.borrow_mut().insert(number, held);
         let (state, address, weak) = (self.state.clone(), self.address.clone(), self.slot.clone());
         tokio::task::spawn_local(serve_held(state, address, weak, number, socket.rx));
-        number
+        Ok(number)
     }
 
     fn send(&self, number: u32, frame: Frame) {
@@ -723,21 +788,13 @@ async fn serve_held(
         if closed {
             slot.sockets.borrow_mut().remove(&number);
         }
-        slot.busy.set(slot.busy.get() + 1);
         let site = state.site.current();
-        match instance(&state, &site, &address, &slot).await {
-            Ok(live) => {
-                slot.gate.open().await;
-                let outcome = live.worker.socket_event(held, frame).await;
-                live.count_busy();
-                if let Err(failure) = settle(&slot, &address, outcome) {
-                    tracing::error!(object = %address.id, class = %address.class, "a WebSocket event failed: {failure}");
-                }
-            }
-            Err(failure) => tracing::error!(object = %address.id, "{failure}"),
+        let outcome = on_object(&state, &site, &address, &slot, |live| async move {
+            live.worker.socket_event(held, frame).await
+        });
+        if let Err(failure) = outcome.await {
+            tracing::error!(object = %address.id, class = %address.class, "a WebSocket event failed: {failure}");
         }
-        slot.busy.set(slot.busy.get() - 1);
-        slot.last_used.set(Instant::now());
         if closed {
             break;
         }

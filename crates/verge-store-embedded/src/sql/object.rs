@@ -3,42 +3,48 @@
 //! (`_cf_META`) and whatever the object's SQL API creates. A connection keeps one transaction
 //! open across calls, begun by the first write; [`ObjectStorage::commit`] ends it, so the
 //! writes of many events reach the disk in one commit (WAL, synced as D1's are). Beside them,
-//! `DIR/alarms.sqlite` lists the objects whose committed storage has an alarm, for a restarted
-//! server to find.
+//! `DIR/objects.sqlite` lists the objects whose committed storage has an alarm, for a restarted
+//! server to find, and the `[[migrations]]` applied.
 
 use super::{is_reserved, Database, Rules, SqlLimits};
 use rusqlite::{Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use verge_storage::{
-    KeyRange, ObjectStorage, ObjectStore, SqlOutcome, SqlQuery, SqlValue, StorageError, StoredAlarm,
+    KeyRange, MigrationStep, ObjectStorage, ObjectStore, SqlOutcome, SqlQuery, SqlValue,
+    StorageError, StoredAlarm,
 };
+
+/// The file beside the objects' that lists their alarms and the migrations applied.
+const INDEX: &str = "objects.sqlite";
 
 /// The objects' storage under one directory.
 pub struct ObjectFiles {
     dir: PathBuf,
     limits: SqlLimits,
-    alarms: Arc<Mutex<Connection>>,
+    index: Arc<Mutex<Connection>>,
 }
 
 impl ObjectFiles {
     /// The storage under `dir`, which is created if need be.
     pub fn open(dir: &Path) -> Result<Self, StorageError> {
         std::fs::create_dir_all(dir).map_err(|e| backend(dir, e))?;
-        let path = dir.join("alarms.sqlite");
+        let path = dir.join(INDEX);
         let open = || -> rusqlite::Result<Connection> {
             let conn = super::open_synced(&path)?;
             conn.execute_batch(
                 "CREATE TABLE IF NOT EXISTS alarms (script TEXT, class TEXT, id TEXT, at REAL, \
-                 PRIMARY KEY (script, class, id)) WITHOUT ROWID",
+                 PRIMARY KEY (script, class, id)) WITHOUT ROWID;
+                 CREATE TABLE IF NOT EXISTS migrations (script TEXT, tag TEXT, \
+                 PRIMARY KEY (script, tag)) WITHOUT ROWID;",
             )?;
             Ok(conn)
         };
-        let alarms = open().map_err(|e| backend(&path, e))?;
+        let index = open().map_err(|e| backend(&path, e))?;
         Ok(Self {
             dir: dir.to_owned(),
             limits: SqlLimits::default(),
-            alarms: Arc::new(Mutex::new(alarms)),
+            index: Arc::new(Mutex::new(index)),
         })
     }
 
@@ -97,14 +103,14 @@ impl ObjectStore for ObjectFiles {
             database,
             limits: self.limits.clone(),
             savepoints: 0,
-            alarms: self.alarms.clone(),
+            index: self.index.clone(),
             address: [script.to_owned(), class.to_owned(), id.to_ascii_lowercase()],
             alarm_changed: None,
         }))
     }
 
     fn alarms(&self) -> Result<Vec<StoredAlarm>, StorageError> {
-        let conn = self.alarms.lock().unwrap_or_else(PoisonError::into_inner);
+        let conn = self.index.lock().unwrap_or_else(PoisonError::into_inner);
         let read = || -> rusqlite::Result<Vec<StoredAlarm>> {
             let mut statement = conn.prepare("SELECT script, class, id, at FROM alarms")?;
             let rows = statement.query_map([], |row| {
@@ -117,23 +123,58 @@ impl ObjectStore for ObjectFiles {
             })?;
             rows.collect()
         };
-        read().map_err(|e| backend(&self.dir.join("alarms.sqlite"), e))
+        read().map_err(|e| backend(&self.dir.join(INDEX), e))
     }
 
-    fn rename_class(&self, script: &str, from: &str, to: &str) -> Result<(), StorageError> {
-        let (from, to) = (self.class_dir(script, from), self.class_dir(script, to));
-        if from.is_dir() && !to.exists() {
-            std::fs::rename(&from, &to).map_err(|e| backend(&from, e))?;
+    fn migrate(&self, script: &str, steps: &[MigrationStep]) -> Result<(), StorageError> {
+        let index = self.index.lock().unwrap_or_else(PoisonError::into_inner);
+        let failed = |e: rusqlite::Error| backend(&self.dir.join(INDEX), e);
+        for step in steps {
+            let applied: bool = index
+                .query_row(
+                    "SELECT count(*) > 0 FROM migrations WHERE script = ?1 AND tag = ?2",
+                    [script, &step.tag],
+                    |row| row.get(0),
+                )
+                .map_err(failed)?;
+            if applied {
+                continue;
+            }
+            for (from, to) in &step.renamed {
+                let (from_dir, to_dir) = (self.class_dir(script, from), self.class_dir(script, to));
+                if from_dir.is_dir() && !to_dir.exists() {
+                    std::fs::rename(&from_dir, &to_dir).map_err(|e| backend(&from_dir, e))?;
+                }
+                index
+                    .execute(
+                        "UPDATE alarms SET class = ?3 WHERE script = ?1 AND class = ?2",
+                        [script, from, to],
+                    )
+                    .map_err(failed)?;
+            }
+            for class in &step.deleted {
+                let dir = self.class_dir(script, class);
+                match std::fs::remove_dir_all(&dir) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(backend(&dir, e))
+                    }
+                    _ => {}
+                }
+                index
+                    .execute(
+                        "DELETE FROM alarms WHERE script = ?1 AND class = ?2",
+                        [script, class],
+                    )
+                    .map_err(failed)?;
+            }
+            index
+                .execute(
+                    "INSERT INTO migrations (script, tag) VALUES (?1, ?2)",
+                    [script, &step.tag],
+                )
+                .map_err(failed)?;
         }
         Ok(())
-    }
-
-    fn delete_class(&self, script: &str, class: &str) -> Result<(), StorageError> {
-        let dir = self.class_dir(script, class);
-        match std::fs::remove_dir_all(&dir) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(backend(&dir, e)),
-            _ => Ok(()),
-        }
     }
 }
 
@@ -144,7 +185,7 @@ struct ObjectFile {
     /// Nested transactions open.
     savepoints: usize,
     /// The store's list of objects with alarms, and this object's script, class and id in it.
-    alarms: Arc<Mutex<Connection>>,
+    index: Arc<Mutex<Connection>>,
     address: [String; 3],
     /// The alarm as the open transaction last set it, for the list once it commits.
     alarm_changed: Option<Option<f64>>,
@@ -361,7 +402,7 @@ impl ObjectStorage for ObjectFile {
             .execute_batch("COMMIT")
             .map_err(|e| self.error(e))?;
         if let Some(at) = self.alarm_changed.take() {
-            let conn = self.alarms.lock().unwrap_or_else(PoisonError::into_inner);
+            let conn = self.index.lock().unwrap_or_else(PoisonError::into_inner);
             let [script, class, id] = &self.address;
             let listed = match at {
                 Some(at) => conn.execute(
@@ -467,5 +508,47 @@ mod tests {
         assert!(storage.list(&KeyRange::default()).unwrap().is_empty());
         assert!(storage.exec("SELECT n FROM t", &[]).is_err());
         assert!(files.open("app", "Counter", "not-an-id").is_err());
+    }
+
+    #[test]
+    fn migrations_apply_once_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = ObjectFiles::open(dir.path()).unwrap();
+        let write = |class: &str, value: &[u8]| {
+            let mut storage = files.open("app", class, ID).unwrap();
+            storage.put(&[("k".into(), value.to_vec())]).unwrap();
+            storage.set_alarm(Some(1.0)).unwrap();
+            storage.commit().unwrap();
+        };
+        let read = |class: &str| {
+            files
+                .open("app", class, ID)
+                .unwrap()
+                .get(&["k".into()])
+                .unwrap()
+        };
+        write("Old", b"kept");
+        let rename = MigrationStep {
+            tag: "v2".into(),
+            renamed: vec![("Old".into(), "New".into())],
+            deleted: vec![],
+        };
+        files.migrate("app", std::slice::from_ref(&rename)).unwrap();
+        assert_eq!(read("New"), [Some(b"kept".to_vec())]);
+        assert_eq!(files.alarms().unwrap()[0].class, "New");
+        // Deleted, then created again: a restart replaying the history keeps the new objects.
+        let delete = MigrationStep {
+            tag: "v3".into(),
+            renamed: vec![],
+            deleted: vec!["New".into()],
+        };
+        files
+            .migrate("app", &[rename.clone(), delete.clone()])
+            .unwrap();
+        assert_eq!(read("New"), [None]);
+        assert!(files.alarms().unwrap().is_empty());
+        write("New", b"second life");
+        files.migrate("app", &[rename, delete]).unwrap();
+        assert_eq!(read("New"), [Some(b"second life".to_vec())]);
     }
 }
