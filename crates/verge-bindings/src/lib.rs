@@ -93,12 +93,13 @@ pub struct Stores {
 /// Another worker as a service binding reaches it: by request (`fetch`), or by a method call
 /// on its entrypoint (JS RPC).
 pub trait Service: Outbound {
-    fn call(&self, method: String, args: String) -> CallFuture;
+    /// Calls `method` with the serialized `args`, for a request `depth` calls deep.
+    fn call(&self, method: String, args: String, depth: u32) -> CallFuture;
 }
 
 /// An isolate that reaches nothing (one being checked) calls nothing either.
 impl Service for verge_web::Refused {
-    fn call(&self, _: String, _: String) -> CallFuture {
+    fn call(&self, _: String, _: String, _: u32) -> CallFuture {
         let message = self.0;
         Box::pin(async move { Err(verge_js::OpError::Type(message.into())) })
     }
@@ -109,8 +110,8 @@ impl ObjectHost for verge_web::Refused {
         Outbound::fetch(self, request)
     }
 
-    fn call(&self, _: ObjectAddress, method: String, args: String) -> CallFuture {
-        Service::call(self, method, args)
+    fn call(&self, _: ObjectAddress, method: String, args: String, depth: u32) -> CallFuture {
+        Service::call(self, method, args, depth)
     }
 }
 

@@ -106,6 +106,8 @@ export class Auth extends WorkerEntrypoint {
   fetch(request) { return new Response(`auth sees ${new URL(request.url).pathname}`); }
   verify(token) { return token === "secret" ? { user: "ana", env: this.env === importedEnv } : null; }
   reject() { throw new TypeError("bad token"); }
+  // Calls itself through its own binding, without end.
+  recurse(n) { return this.env.AUTH.recurse(n + 1); }
 }
 
 export default {
@@ -128,6 +130,7 @@ export default {
           clone: await caught(() => stub.increment(() => 1)),
           badId: await caught(() => env.COUNTER.idFromString("00".repeat(32))),
           notHex: await caught(() => env.COUNTER.idFromString("xyz")),
+          endless: await caught(() => env.AUTH.recurse(0)),
         });
       }
       case "/ids": {
@@ -254,6 +257,11 @@ fn storage_rpc_and_ids_behave_as_on_workers() {
     );
     assert!(
         errors["notHex"].as_str().unwrap().starts_with("TypeError"),
+        "{errors}"
+    );
+    let endless = errors["endless"].as_str().unwrap();
+    assert!(
+        endless.contains("Subrequest depth limit exceeded"),
         "{errors}"
     );
 

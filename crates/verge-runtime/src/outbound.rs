@@ -37,6 +37,10 @@ pub struct HttpClient {
     client: Rc<std::cell::OnceCell<Pooled>>,
     /// For zone origins, which the operator configured: not subject to `policy`.
     trusted: Rc<std::cell::OnceCell<Pooled>>,
+    /// For WebSocket handshakes, which need HTTP/1.1 (an upgrade cannot happen on HTTP/2):
+    /// subject to `policy`, and for zone origins.
+    upgrades: Rc<std::cell::OnceCell<Pooled>>,
+    trusted_upgrades: Rc<std::cell::OnceCell<Pooled>>,
     policy: Arc<NetworkPolicy>,
     /// Zones whose hosts are served by an origin (`verge serve`'s `[[zones]]`): a request to
     /// the zone's host (or a subdomain) goes to the origin, with the host it named.
@@ -60,19 +64,27 @@ impl HttpClient {
         Self {
             client: Rc::default(),
             trusted: Rc::default(),
+            upgrades: Rc::default(),
+            trusted_upgrades: Rc::default(),
             policy: Arc::new(policy),
             zones: Rc::new(zones),
         }
     }
 
-    fn pooled(&self, trusted: bool) -> Pooled {
-        if trusted {
-            let open = || build_client(Arc::new(NetworkPolicy::open()));
-            return self.trusted.get_or_init(open).clone();
-        }
-        self.client
-            .get_or_init(|| build_client(self.policy.clone()))
-            .clone()
+    /// The pool for a request to an operator's zone origin (`trusted`) or a worker's
+    /// destination, and for a WebSocket handshake (`upgrade`) or not.
+    fn pooled(&self, trusted: bool, upgrade: bool) -> Pooled {
+        let (cell, http2) = match (trusted, upgrade) {
+            (false, false) => (&self.client, true),
+            (true, false) => (&self.trusted, true),
+            (false, true) => (&self.upgrades, false),
+            (true, true) => (&self.trusted_upgrades, false),
+        };
+        let policy = || match trusted {
+            true => Arc::new(NetworkPolicy::open()),
+            false => self.policy.clone(),
+        };
+        cell.get_or_init(|| build_client(policy(), http2)).clone()
     }
 
     /// Where a request for `url` goes instead, when a zone serves its host: the zone origin's
@@ -91,7 +103,7 @@ impl HttpClient {
     }
 }
 
-fn build_client(policy: Arc<NetworkPolicy>) -> Pooled {
+fn build_client(policy: Arc<NetworkPolicy>, http2: bool) -> Pooled {
     let mut http = HttpConnector::new_with_resolver(PolicyResolver::new(policy));
     http.enforce_http(false);
     http.set_nodelay(true);
@@ -99,9 +111,12 @@ fn build_client(policy: Arc<NetworkPolicy>) -> Pooled {
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls_config())
         .https_or_http()
-        .enable_http1()
-        .enable_http2()
-        .wrap_connector(http);
+        .enable_http1();
+    let https = if http2 {
+        https.enable_http2().wrap_connector(http)
+    } else {
+        https.wrap_connector(http)
+    };
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(90))
         .build(https)
@@ -218,8 +233,10 @@ impl HttpClient {
                 builder = builder.header(name, value);
             }
         }
-        // A handshake's Connection header, which the header list leaves to the connection.
-        if headers.get("upgrade").is_some() {
+        // A WebSocket handshake's Connection header, which the header list leaves to the
+        // connection; and a connection of HTTP/1.1, where an upgrade can happen.
+        let upgrade = headers.get("upgrade").is_some();
+        if upgrade {
             builder = builder.header(http::header::CONNECTION, "upgrade");
         }
         if headers.get("accept-encoding").is_none() {
@@ -228,15 +245,18 @@ impl HttpClient {
         let request = builder
             .body(body.into_native())
             .map_err(|e| OpError::Type(format!("fetch failed: {e}")))?;
-        self.pooled(trusted).request(request).await.map_err(|e| {
-            let mut message = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(inner) = source {
-                message = format!("{message}: {inner}");
-                source = inner.source();
-            }
-            OpError::Type(format!("fetch failed: {url}: {message}"))
-        })
+        self.pooled(trusted, upgrade)
+            .request(request)
+            .await
+            .map_err(|e| {
+                let mut message = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(inner) = source {
+                    message = format!("{message}: {inner}");
+                    source = inner.source();
+                }
+                OpError::Type(format!("fetch failed: {url}: {message}"))
+            })
     }
 }
 

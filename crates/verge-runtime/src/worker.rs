@@ -312,13 +312,19 @@ impl Worker {
     /// Calls `method` with the arguments `args` serializes, on this isolate's Durable Object or
     /// on a new instance of `entrypoint` (`None`: the default export): [`Outcome::Reply`] with
     /// the serialized result or the method's exception, under the same limits as a request.
-    pub async fn call(&self, entrypoint: Option<String>, method: String, args: String) -> Outcome {
+    pub async fn call(
+        &self,
+        entrypoint: Option<String>,
+        method: String,
+        args: String,
+        depth: u32,
+    ) -> Outcome {
         let event = Event::Call {
             entrypoint,
             method,
             args,
         };
-        self.dispatch(0, event).await
+        self.dispatch(depth, event).await
     }
 
     /// Runs the Durable Object's `alarm()` handler, after `retry_count` failed runs:

@@ -72,6 +72,34 @@ pub fn forget_request(ctx: &Ctx<'_>, tag: u64) {
     crate::node::forget_async_context(ctx, tag);
 }
 
+/// Through how many service bindings, RPC calls and Durable Object stubs one request may go,
+/// as on Workers.
+pub const MAX_CALL_DEPTH: u32 = 32;
+
+/// The depth of a call the current request makes to another worker or object: one more than
+/// its own, or an error past [`MAX_CALL_DEPTH`].
+pub fn next_depth(ctx: &Ctx<'_>) -> rquickjs::Result<u32> {
+    let tag = verge_js::current_tag(ctx);
+    let depth = verge_js::with_host_state(ctx, |table: &FetchTable| {
+        table
+            .requests
+            .borrow()
+            .get(&tag)
+            .map_or(0, |request| request.depth)
+    })
+    .unwrap_or(0)
+        + 1;
+    if depth > MAX_CALL_DEPTH {
+        return Err(rquickjs::Exception::throw_message(
+            ctx,
+            &format!(
+                "Subrequest depth limit exceeded: this request went through more than {MAX_CALL_DEPTH} service bindings, RPC calls or Durable Object stubs."
+            ),
+        ));
+    }
+    Ok(depth)
+}
+
 /// Counts one more subrequest for the current request, an error once it is over the limit;
 /// the request as it now stands.
 fn count_subrequest(ctx: &Ctx<'_>, host: &WebHost) -> rquickjs::Result<InFlight> {

@@ -31,7 +31,10 @@ pub use body::{
     NativeBody,
 };
 pub use console::{ConsoleSink, LogLevel};
-pub use fetch::{fetcher, forget_request, set_request_depth, Outbound, OutboundFuture};
+pub use fetch::{
+    fetcher, forget_request, next_depth, set_request_depth, Outbound, OutboundFuture,
+    MAX_CALL_DEPTH,
+};
 pub use message::{is_hop_by_hop, HeaderList, InvalidHeader, RedirectMode, Request, Response};
 pub use node::{install_globals as install_node_globals, NodeModules};
 pub use platform::{install, internals, set_host, Api, Load, Platform, RegisterOps};

@@ -4,8 +4,10 @@
 //! `durable_objects.js`.
 //!
 //! Ids are 32 bytes in hex: 16 that name the object (random, or a hash of the namespace and the
-//! name) and 16 of an HMAC of those under the namespace's key, so that `idFromString` knows an
-//! id of its own namespace from any other string of 64 hex digits, as Cloudflare's does.
+//! name) and 16 of an HMAC of those under a key derived from the namespace's worker and class,
+//! so that `idFromString` knows an id of its own namespace from any other string of 64 hex
+//! digits, as Cloudflare's does. The key is derived from public names: it tells namespaces
+//! apart, it authenticates nothing (a worker reaches only the namespaces it is bound to).
 //! Storage calls are synchronous: see `verge_storage::ObjectStorage`.
 
 use crate::{Capabilities, Kind};
@@ -50,7 +52,8 @@ pub struct ObjectAddress {
 /// object in one place.
 pub trait ObjectHost {
     fn fetch(&self, object: ObjectAddress, request: Request) -> OutboundFuture;
-    fn call(&self, object: ObjectAddress, method: String, args: String) -> CallFuture;
+    /// Calls `method` of `object` with the serialized `args`, for a request `depth` calls deep.
+    fn call(&self, object: ObjectAddress, method: String, args: String, depth: u32) -> CallFuture;
 }
 
 /// A `durable_objects` binding: the namespace of one class.
@@ -315,9 +318,10 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result
         "objectCall",
         |ctx: Ctx<'js>, id: usize, target: String, method: String, args: String| {
             let namespace: NamespaceBinding = verge_web::bound(&ctx, id)?;
+            let depth = verge_web::next_depth(&ctx)?;
             let reply = namespace
                 .host
-                .call(namespace.address(&target), method, args);
+                .call(namespace.address(&target), method, args, depth);
             verge_js::spawn_promise(&ctx, reply, |ctx, reply| {
                 rquickjs::String::from_str(ctx.clone(), &reply).map(|s| s.into_value())
             })

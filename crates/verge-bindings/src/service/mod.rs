@@ -41,7 +41,8 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result
         "serviceCall",
         |ctx: Ctx<'js>, id: usize, method: String, args: String| {
             let service: Rc<dyn Service> = verge_web::bound(&ctx, id)?;
-            verge_js::spawn_promise(&ctx, service.call(method, args), |ctx, reply| {
+            let depth = verge_web::next_depth(&ctx)?;
+            verge_js::spawn_promise(&ctx, service.call(method, args, depth), |ctx, reply| {
                 rquickjs::String::from_str(ctx.clone(), &reply).map(|s| s.into_value())
             })
         },

@@ -11,11 +11,8 @@ use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use verge_runtime::{
     is_hop_by_hop, CallFuture, OpError, Outbound, OutboundFuture, RedirectMode, Request, Response,
-    Service,
+    Service, MAX_CALL_DEPTH,
 };
-
-/// Through how many service bindings one request may go, as on Workers.
-const MAX_SERVICE_DEPTH: u32 = 32;
 
 /// This server's workers as a service binding reaches them: on the calling thread, by their
 /// index in the site being served.
@@ -42,6 +39,7 @@ pub(super) trait LocalWorkers {
         entrypoint: Option<String>,
         method: String,
         args: String,
+        depth: u32,
     ) -> Pin<Box<dyn Future<Output = Result<String, OpError>> + 'a>>;
 }
 
@@ -75,12 +73,14 @@ impl ServiceOutbound {
 }
 
 impl Service for ServiceOutbound {
-    fn call(&self, method: String, args: String) -> CallFuture {
+    fn call(&self, method: String, args: String, depth: u32) -> CallFuture {
         let target = self.target();
         let entrypoint = self.entrypoint.clone();
         Box::pin(async move {
             let (workers, site, index) = target?;
-            workers.call(&site, index, entrypoint, method, args).await
+            workers
+                .call(&site, index, entrypoint, method, args, depth)
+                .await
         })
     }
 }
@@ -92,9 +92,9 @@ impl Outbound for ServiceOutbound {
         Box::pin(async move {
             let (workers, site, index) = target?;
             let depth = request.depth + 1;
-            if depth > MAX_SERVICE_DEPTH {
+            if depth > MAX_CALL_DEPTH {
                 return Err(OpError::Error(format!(
-                    "Subrequest depth limit exceeded: this request went through more than {MAX_SERVICE_DEPTH} service bindings."
+                    "Subrequest depth limit exceeded: this request went through more than {MAX_CALL_DEPTH} service bindings, RPC calls or Durable Object stubs."
                 )));
             }
             let url = request.url.clone();

@@ -277,6 +277,7 @@ impl LocalWorkers for ThreadState {
         entrypoint: Option<String>,
         method: String,
         args: String,
+        depth: u32,
     ) -> Pin<Box<dyn Future<Output = Result<String, OpError>> + 'a>> {
         Box::pin(async move {
             let name = site.workers[index].config.name.as_str();
@@ -284,7 +285,7 @@ impl LocalWorkers for ThreadState {
                 tracing::error!(worker = name, "cannot load the worker: {error}");
                 OpError::Error(format!("the worker {name} could not be loaded"))
             })?;
-            let outcome = live.worker.call(entrypoint, method, args).await;
+            let outcome = live.worker.call(entrypoint, method, args, depth).await;
             live.count_busy();
             match outcome {
                 Outcome::Reply(reply) => Ok(reply),

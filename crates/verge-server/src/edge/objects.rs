@@ -32,7 +32,7 @@ use tokio::sync::{mpsc, oneshot};
 use verge_runtime::{
     Body, CallFuture, Frame, HeaderList, HeldSocket, HibernatableSockets, HostSocket,
     ObjectAddress, ObjectGate, ObjectHost, ObjectState, OpError, OutboundFuture, Outcome,
-    RedirectMode, Request, Response, Worker,
+    RedirectMode, Request, Response, Worker, MAX_CALL_DEPTH,
 };
 use verge_storage::{MigrationStep, ObjectStorage};
 
@@ -98,6 +98,7 @@ enum ObjectEvent {
     Call {
         method: String,
         args: String,
+        depth: u32,
         reply: oneshot::Sender<Result<String, Failure>>,
     },
     /// Look at the object's alarm and start its timer: a restarted server's.
@@ -174,7 +175,14 @@ impl ObjectRouter {
 pub(super) struct RoutedObjects(pub(super) Arc<ObjectRouter>);
 
 impl ObjectHost for RoutedObjects {
-    fn fetch(&self, object: ObjectAddress, request: Request) -> OutboundFuture {
+    fn fetch(&self, object: ObjectAddress, mut request: Request) -> OutboundFuture {
+        request.depth += 1;
+        if request.depth > MAX_CALL_DEPTH {
+            let refused = format!(
+                "Subrequest depth limit exceeded: this request went through more than {MAX_CALL_DEPTH} service bindings, RPC calls or Durable Object stubs."
+            );
+            return Box::pin(async move { Err(OpError::Error(refused)) });
+        }
         let (reply, replied) = oneshot::channel();
         let sent = self
             .0
@@ -188,11 +196,12 @@ impl ObjectHost for RoutedObjects {
         })
     }
 
-    fn call(&self, object: ObjectAddress, method: String, args: String) -> CallFuture {
+    fn call(&self, object: ObjectAddress, method: String, args: String, depth: u32) -> CallFuture {
         let (reply, replied) = oneshot::channel();
         let event = ObjectEvent::Call {
             method,
             args,
+            depth,
             reply,
         };
         let sent = self.0.send(object, event);
@@ -349,10 +358,11 @@ async fn deliver(state: &ThreadState, message: ObjectMessage) {
         ObjectEvent::Call {
             method,
             args,
+            depth,
             reply,
         } => {
             let outcome = on_object(state, &site, &address, &slot, |live| async move {
-                live.worker.call(None, method, args).await
+                live.worker.call(None, method, args, depth).await
             });
             let answer = outcome.await.and_then(|outcome| match outcome {
                 Outcome::Reply(reply) => Ok(reply),

@@ -59,8 +59,12 @@ pub(super) fn switch(
             );
             return to_hyper(from, refused, false);
         }
-        _ => {
-            tracing::error!(worker = from, "the worker answered 101 without a webSocket");
+        (_, socket) => {
+            let why = match socket {
+                Some(_) => "answered a webSocket with a status other than 101",
+                None => "answered 101 without a webSocket",
+            };
+            tracing::error!(worker = from, "the worker {why}");
             let failed = plain(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Error 1101: Worker threw exception\n",
