@@ -139,7 +139,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             )),
             sql: Some(sql),
             buckets: Some(buckets.clone()),
-            objects: Some(Arc::new(crate::state::open_objects(&data_dir)?)),
+            // A PoP would hold its own copy of each object; until objects are placed across the
+            // cluster (issue #22), they run on servers without [cluster] only.
+            objects: match &config.cluster {
+                Some(_) => None,
+                None => Some(Arc::new(crate::state::open_objects(&data_dir)?)),
+            },
         },
         geo: Arc::new(geo),
         crons: Crons::Scheduled,

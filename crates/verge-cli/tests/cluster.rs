@@ -766,6 +766,37 @@ export default {
 "#;
 
 #[test]
+fn durable_objects_are_refused_at_a_pop_naming_why() {
+    use base64::Engine as _;
+    let hub = Hub::start();
+    let syd = Pop::start("syd", "127.0.0.2", &hub);
+    let encode = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+    let config = "name = \"counter\"\nmain = \"index.js\"\nroutes = [\"counter.test/*\"]\n\
+                  [[durable_objects.bindings]]\nname = \"COUNTER\"\nclass_name = \"Counter\"\n";
+    let worker = "import { DurableObject } from 'cloudflare:workers';\n\
+                  export class Counter extends DurableObject { fetch() { return new Response('1'); } }\n\
+                  export default { fetch: (r, env) => env.COUNTER.getByName('a').fetch(r) };\n";
+    let upload = serde_json::json!({
+        "config_file": "wrangler.toml",
+        "files": { "wrangler.toml": encode(config), "index.js": encode(worker) },
+    });
+    let (status, reply) = syd.admin("PUT", "/workers/counter", &upload.to_string());
+    assert_eq!(status, 200, "{reply}");
+    let request = http::Request::get(format!("{}/", syd.server().base))
+        .header("Host", "counter.test")
+        .body(Vec::new())
+        .unwrap();
+    // Rather than each PoP holding its own copy of the object.
+    assert_eq!(support::send(&client(), request).status, 500);
+    let explained = wait_until(Duration::from_secs(10), || {
+        syd.server()
+            .stderr()
+            .contains("a PoP of a cluster does not run Durable Objects yet")
+    });
+    assert!(explained, "{}", syd.server().stderr());
+}
+
+#[test]
 fn a_cache_purge_at_one_pop_reaches_every_pop() {
     use base64::Engine as _;
     let hub = Hub::start();

@@ -499,12 +499,10 @@ async fn slot(
         }
         return Ok(slot.clone());
     }
-    let store = state
-        .options
-        .stores
-        .objects
-        .clone()
-        .ok_or("this server keeps no Durable Object storage")?;
+    let store = state.options.stores.objects.clone().ok_or(
+        "this server keeps no Durable Object storage: a PoP of a cluster does not run \
+             Durable Objects yet (each PoP would hold its own copy of every object)",
+    )?;
     let index = site.position(&address.script).ok_or_else(|| {
         format!(
             "no worker named \"{}\" runs on this server, so its Durable Objects cannot",
