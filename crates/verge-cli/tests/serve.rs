@@ -1104,3 +1104,62 @@ fn kv_namespaces_are_shared_by_id_and_separate_otherwise() {
     );
     assert!(dir.path().join("data/kv.redb").is_file());
 }
+
+#[test]
+fn websockets_are_routed_and_counted_under_serve() {
+    use futures_util::{SinkExt, StreamExt};
+    const TOKEN: &str = "test-token-0123456789";
+    let dir = tempfile::tempdir().unwrap();
+    tenant(
+        dir.path(),
+        "echo",
+        r#"export default {
+  fetch(request) {
+    const { 0: client, 1: server } = new WebSocketPair();
+    server.accept();
+    server.addEventListener("message", (event) => server.send(`echo: ${event.data}`));
+    return new Response(null, { status: 101, webSocket: client });
+  },
+};
+"#,
+        "route = \"127.0.0.1/*\"\n",
+    );
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n\n\
+             [admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{TOKEN}\"\n\n\
+             [[workers]]\npath = \"echo\"\n"
+        ),
+    );
+    let server = DevServer::serve(&config, &["--threads", "2"]);
+    let admin = admin_address(&server);
+    let url = server.base.replacen("http://", "ws://", 1);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let builder = tokio_websockets::ClientBuilder::new().uri(&url).unwrap();
+        let (mut ws, _) = tokio::time::timeout(Duration::from_secs(10), builder.connect())
+            .await
+            .unwrap()
+            .unwrap();
+        ws.send(tokio_websockets::Message::text("hi"))
+            .await
+            .unwrap();
+        let reply = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(reply.as_text(), Some("echo: hi"));
+        assert_eq!(metric(&admin, TOKEN, "verge_open_websockets", "echo"), 1);
+        assert_eq!(metric(&admin, TOKEN, "verge_websockets_total", "echo"), 1);
+        ws.close().await.unwrap();
+    });
+    let closed = wait_until(Duration::from_secs(10), || {
+        metric(&admin, TOKEN, "verge_open_websockets", "echo") == 0
+    });
+    assert!(closed, "the closed socket is no longer counted");
+}

@@ -18,6 +18,9 @@ pub struct WorkerMetrics {
     pub busy_nanos: AtomicU64,
     pub cold_starts: AtomicU64,
     pub live_isolates: AtomicI64,
+    /// Clients' WebSockets the worker upgraded, so far and open now.
+    pub websockets: AtomicU64,
+    pub open_websockets: AtomicI64,
 }
 
 /// Every worker's counters, by name; a worker keeps its counters across versions.
@@ -65,7 +68,7 @@ impl Metrics {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone();
         let mut out = String::new();
-        let families: [Family; 5] = [
+        let families: [Family; 7] = [
             (
                 "verge_requests_total",
                 "counter",
@@ -95,6 +98,18 @@ impl Metrics {
                 "gauge",
                 "Isolates of the worker alive now, over all threads.",
                 |m| m.live_isolates.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "verge_websockets_total",
+                "counter",
+                "Clients' connections the worker upgraded to WebSockets.",
+                |m| m.websockets.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "verge_open_websockets",
+                "gauge",
+                "Clients' WebSockets of the worker open now.",
+                |m| m.open_websockets.load(Ordering::Relaxed).to_string(),
             ),
         ];
         let pop = self

@@ -65,7 +65,8 @@ pub(super) async fn handle(
         state.isolates.replenish_spare();
     }
     if response.status == 101 || response.websocket.is_some() {
-        return Ok(websocket::switch(from, upgrade, response));
+        let metrics = state.metrics.worker(from);
+        return Ok(websocket::switch(from, metrics, upgrade, response));
     }
     Ok(to_hyper(from, response, method == http::Method::HEAD))
 }

@@ -43,6 +43,7 @@ impl Upgrade {
 /// request asked for one and the worker gave one, else a 500 that says which was missing.
 pub(super) fn switch(
     from: &str,
+    metrics: std::sync::Arc<crate::metrics::WorkerMetrics>,
     upgrade: Option<Upgrade>,
     mut response: Response,
 ) -> http::Response<NativeBody> {
@@ -90,10 +91,14 @@ pub(super) fn switch(
     tokio::task::spawn_local(async move {
         match upgrade.connection.await {
             Ok(upgraded) => {
+                use std::sync::atomic::Ordering;
+                metrics.websockets.fetch_add(1, Ordering::Relaxed);
+                metrics.open_websockets.fetch_add(1, Ordering::Relaxed);
                 let stream = tokio_websockets::ServerBuilder::new()
                     .limits(verge_runtime::websocket_limits())
                     .serve(TokioIo::new(upgraded));
                 verge_runtime::pump_websocket(stream, socket).await;
+                metrics.open_websockets.fetch_sub(1, Ordering::Relaxed);
             }
             Err(error) => tracing::debug!(worker = %name, "the WebSocket upgrade failed: {error}"),
         }
