@@ -189,6 +189,22 @@ fn a_websocket_is_proxied_to_an_origin() {
         ws.send(Message::text("two")).await.unwrap();
         assert_eq!(next_text(&mut ws).await, "echo: two");
     });
+
+    // `verge dev --origin`: a worker that passes its requests on passes a WebSocket on too.
+    let pass_dir = project(&[(
+        "index.js",
+        "export default { fetch: (request) => fetch(request) };\n",
+    )]);
+    let pass = DevServer::start(
+        &pass_dir.path().join("index.js"),
+        &["--origin", &origin.base],
+    );
+    let base = pass.base.clone();
+    runtime().block_on(async {
+        let mut ws = connect(&format!("{base}/")).await;
+        ws.send(Message::text("three")).await.unwrap();
+        assert_eq!(next_text(&mut ws).await, "echo: three");
+    });
 }
 
 /// A chat client of examples/chat: connected to `room` as `name`, its history read.
