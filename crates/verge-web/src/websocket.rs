@@ -12,6 +12,7 @@
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use rquickjs::{Ctx, Function, TypedArray, Value};
+use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_websockets::{CloseCode, Message, WebSocketStream};
 use verge_js::{rquickjs, IdTable, IsolateHandle, Ops};
@@ -20,6 +21,9 @@ use crate::WebHost;
 
 /// The largest message either side may send (Workers: 1 MiB).
 pub const MAX_MESSAGE: usize = 1024 * 1024;
+
+/// How long a peer has to answer a close frame before its connection is dropped.
+const CLOSE_ANSWER: Duration = Duration::from_secs(10);
 
 /// Frames queued toward one end before its sender waits (or, from JavaScript, fails).
 const QUEUED_FRAMES: usize = 4096;
@@ -65,22 +69,24 @@ where
 {
     let HostSocket { tx, mut rx } = end;
     let mut closing = false;
+    // Once this side has closed, how long the peer has to answer with its close frame.
+    let answer_by = tokio::time::sleep(Duration::from_secs(3600));
+    tokio::pin!(answer_by);
     loop {
         tokio::select! {
+            () = &mut answer_by, if closing => break,
             outgoing = rx.recv(), if !closing => {
                 let message = match outgoing {
                     Some(Frame::Text(text)) => Message::text(text),
                     Some(Frame::Binary(bytes)) => Message::binary(bytes),
-                    Some(Frame::Close { code, reason }) => {
-                        closing = true;
-                        close_message(code, &reason)
-                    }
+                    Some(Frame::Close { code, reason }) => close_message(code, &reason),
                     // The isolate's end is gone (its object was reset): the peer is told.
-                    None => {
-                        closing = true;
-                        Message::close(Some(CloseCode::GOING_AWAY), "")
-                    }
+                    None => Message::close(Some(CloseCode::GOING_AWAY), ""),
                 };
+                if message.is_close() {
+                    closing = true;
+                    answer_by.as_mut().reset(tokio::time::Instant::now() + CLOSE_ANSWER);
+                }
                 if stream.send(message).await.is_err() {
                     break;
                 }
