@@ -27,7 +27,13 @@ new_sqlite_classes = ["Counter"]
 "#;
 
 const WORKER: &str = r#"
-import { DurableObject, WorkerEntrypoint, env as importedEnv } from "cloudflare:workers";
+import { DurableObject, WorkerEntrypoint, RpcTarget, env as importedEnv } from "cloudflare:workers";
+
+class Session extends RpcTarget {
+  #user;
+  constructor(user) { super(); this.#user = user; }
+  whoami() { return this.#user; }
+}
 
 export class Counter extends DurableObject {
   constructor(ctx, env) {
@@ -87,6 +93,8 @@ export class Counter extends DurableObject {
     };
   }
   fail() { throw new RangeError("out of range"); }
+  // Calls back into the caller's isolate, through the stub of the function it was given.
+  async twice(callback) { return [await callback(1), await callback(2)]; }
   async arm(delayMs, failures) {
     await this.ctx.storage.put("failures", failures);
     await this.ctx.storage.setAlarm(Date.now() + delayMs);
@@ -106,6 +114,8 @@ export class Auth extends WorkerEntrypoint {
   fetch(request) { return new Response(`auth sees ${new URL(request.url).pathname}`); }
   verify(token) { return token === "secret" ? { user: "ana", env: this.env === importedEnv } : null; }
   reject() { throw new TypeError("bad token"); }
+  session(user) { return new Session(user); }
+  apply(fn, value) { return fn(value); }
   // Calls itself through its own binding, without end.
   recurse(n) { return this.env.AUTH.recurse(n + 1); }
 }
@@ -127,7 +137,7 @@ export default {
           method: await caught(() => stub.fail()),
           missing: await caught(() => stub.nothing()),
           service: await caught(() => env.AUTH.reject()),
-          clone: await caught(() => stub.increment(() => 1)),
+          clone: await caught(() => stub.increment(Symbol("not cloneable"))),
           badId: await caught(() => env.COUNTER.idFromString("00".repeat(32))),
           notHex: await caught(() => env.COUNTER.idFromString("xyz")),
           endless: await caught(() => env.AUTH.recurse(0)),
@@ -146,6 +156,17 @@ export default {
       }
       case "/arm": return json(await stub.arm(Number(url.searchParams.get("delay")), Number(url.searchParams.get("failures") ?? 0)));
       case "/runs": return json(await stub.runs());
+      case "/stubs": {
+        const session = await env.AUTH.session("bo");
+        let seen = 0;
+        return json({
+          whoami: await session.whoami(),
+          applied: await env.AUTH.apply((x) => x + 1, 41),
+          twice: await stub.twice((n) => { seen += n; return n * 10; }),
+          seen,
+          cloned: await (async () => { try { structuredClone(() => 1); return "cloned"; } catch (e) { return e.name; } })(),
+        });
+      }
       case "/auth": return json({
         ok: await env.AUTH.verify("secret"),
         no: await env.AUTH.verify("guess"),
@@ -269,6 +290,13 @@ fn storage_rpc_and_ids_behave_as_on_workers() {
     assert_eq!(
         ids,
         serde_json::json!({ "stable": true, "differs": true, "roundTrip": true, "length": 64, "name": "a" })
+    );
+
+    // Functions and RpcTargets pass by reference, in both directions and across isolates.
+    let stubs = json(&agent, &format!("{base}/stubs"));
+    assert_eq!(
+        stubs,
+        serde_json::json!({ "whoami": "bo", "applied": 42, "twice": [10, 20], "seen": 3, "cloned": "DataCloneError" })
     );
 
     let auth = json(&agent, &format!("{base}/auth"));

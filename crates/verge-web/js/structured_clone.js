@@ -11,7 +11,9 @@
 // shared references), and for objects ['o', k, v, …], ['a', length, k, v, …], ['d', time],
 // ['x', source, flags], ['B', bytes as Latin-1], ['V', type, buffer, offset, length],
 // ['m', k, v, …], ['s', v, …], ['e', name, message, stack, cause?], ['P', type, value],
-// ['D', message, name].
+// ['D', message, name]. In RPC's serialization (`rpc`), a function, an RpcTarget or a stub is
+// not copied but exported by the isolate that has it: ['S', endpoint, export, kind] (see
+// verge-runtime's rpc.js).
 (function (ops, internals) {
   const ERRORS = { Error, EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError };
   const VIEWS = {
@@ -32,7 +34,11 @@
     return text;
   };
 
-  function serialize(value, memory) {
+  function serialize(value, memory, rpc) {
+    if (rpc && (typeof value === 'function' || (typeof value === 'object' && value !== null &&
+        (internals.isRpcTarget(value) || internals.isRpcStub(value))))) {
+      return internals.exportForRpc(value);
+    }
     switch (typeof value) {
       case 'string': case 'boolean': return value;
       case 'number': return Number.isFinite(value) && !Object.is(value, -0) ? value : ['n', Object.is(value, -0) ? '-0' : String(value)];
@@ -46,26 +52,26 @@
     memory.set(value, memory.size);
     const tag = Object.prototype.toString.call(value).slice(8, -1);
     const entries = (out, pairs) => {
-      for (const [k, v] of pairs) out.push(serialize(k, memory), serialize(v, memory));
+      for (const [k, v] of pairs) out.push(serialize(k, memory, rpc), serialize(v, memory, rpc));
       return out;
     };
     switch (tag) {
       case 'Boolean': case 'Number': case 'String': case 'BigInt':
-        return ['P', tag, serialize(value.valueOf(), memory)];
-      case 'Date': return ['d', serialize(value.getTime(), memory)];
+        return ['P', tag, serialize(value.valueOf(), memory, rpc)];
+      case 'Date': return ['d', serialize(value.getTime(), memory, rpc)];
       case 'RegExp': return ['x', value.source, value.flags];
       case 'ArrayBuffer': return ['B', latin1(new Uint8Array(value))];
       case 'Map': return entries(['m'], value);
-      case 'Set': return [...value].reduce((out, v) => (out.push(serialize(v, memory)), out), ['s']);
+      case 'Set': return [...value].reduce((out, v) => (out.push(serialize(v, memory, rpc)), out), ['s']);
       case 'Array': {
         const out = ['a', value.length];
-        for (const key of Object.keys(value)) out.push(key, serialize(value[key], memory));
+        for (const key of Object.keys(value)) out.push(key, serialize(value[key], memory, rpc));
         return out;
       }
       case 'Error': {
         const name = Object.hasOwn(ERRORS, value.name) ? value.name : 'Error';
         const out = ['e', name, String(value.message), value.stack === undefined ? null : String(value.stack)];
-        if ('cause' in value) out.push(serialize(value.cause, memory));
+        if ('cause' in value) out.push(serialize(value.cause, memory, rpc));
         return out;
       }
       case 'WeakMap': case 'WeakSet': case 'Promise': case 'WeakRef': return fail(tag);
@@ -74,7 +80,7 @@
       const type = tag === 'DataView' ? 'DataView' : value.constructor.name;
       if (!Object.hasOwn(VIEWS, type)) fail(tag);
       const length = type === 'DataView' ? value.byteLength : value.length;
-      return ['V', type, serialize(value.buffer, memory), value.byteOffset, length];
+      return ['V', type, serialize(value.buffer, memory, rpc), value.byteOffset, length];
     }
     if (tag !== 'Object') fail(tag);
     if (value instanceof DOMException) return ['D', value.message, value.name];
@@ -130,11 +136,12 @@
         return error;
       }
       case 'D': return keep(new DOMException(tree[1], tree[2]));
+      case 'S': return internals.importStub(tree[1], tree[2], tree[3]);
     }
     throw new TypeError(`Cannot deserialize a value tagged ${JSON.stringify(kind)}.`);
   }
 
-  internals.structuredSerialize = (value) => JSON.stringify(serialize(value, new Map()));
+  internals.structuredSerialize = (value, rpc = false) => JSON.stringify(serialize(value, new Map(), rpc));
   internals.structuredDeserialize = (text) => revive(JSON.parse(text), []);
 
   internals.defineGlobal('structuredClone', function structuredClone(value, options = undefined) {

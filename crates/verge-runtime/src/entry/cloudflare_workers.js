@@ -21,6 +21,7 @@
     }
   }
   class RpcTarget {}
+  internals.isRpcTarget = (value) => value instanceof RpcTarget;
   internals.WorkerEntrypoint = WorkerEntrypoint;
   internals.DurableObject = DurableObject;
   internals['cloudflare:workers'] = Object.freeze({

@@ -5,12 +5,15 @@
 //! protocol (`finishLoad`, `dispatchFetch`, `dispatchScheduled`, the outcome's fields) is
 //! written once on each side.
 //!
-//! The callee's side of JS RPC and the Durable Object an isolate may hold are `rpc.js`'s; the
+//! The callee's side of JS RPC and the Durable Object an isolate may hold are `rpc.js`'s (with
+//! `exports`, the stubs of functions and `RpcTarget`s passed by reference); the
 //! `cloudflare:workers` module is `cloudflare_workers.js`.
 //!
 //! Lifecycle: [`finish_load`] once per isolate, after the entry module has evaluated (and, in
 //! a Durable Object's isolate, [`construct_object`]); then [`dispatch`] once per event, each answering an [`Outcome`] (and, when the handler called
 //! `ctx.waitUntil`, a promise of that work).
+
+mod exports;
 
 use rquickjs::{Array, Ctx, Function, Object, Promise, Value};
 use verge_js::{rquickjs, JsError, Settled};
@@ -33,12 +36,12 @@ pub(crate) const APIS: &[Api] = &[
     ]),
     api!("src/entry/cloudflare_workers.js";
         globals [];
-        internals ["cloudflare:workers", "WorkerEntrypoint", "DurableObject"]),
-    api!("src/entry/rpc.js";
+        internals ["cloudflare:workers", "WorkerEntrypoint", "DurableObject", "isRpcTarget"]),
+    api!("src/entry/rpc.js", exports::register;
     globals [];
     internals [
         "constructObject", "dispatchCall", "dispatchAlarm", "dispatchSocket", "rpcSettle",
-        "rpcStub",
+        "rpcStub", "isRpcStub", "exportForRpc", "importStub", "callExport",
     ]),
 ];
 

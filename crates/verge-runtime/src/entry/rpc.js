@@ -37,10 +37,63 @@
 
   const reply = (ok, value) => {
     try {
-      return internals.structuredSerialize([ok, value]);
+      return internals.structuredSerialize([ok, value], true);
     } catch (error) {
-      return internals.structuredSerialize([false, error]);
+      return internals.structuredSerialize([false, error], true);
     }
+  };
+
+  // Functions and RpcTargets passed by reference (see exports.rs): what this isolate exports,
+  // by number, the oldest dropped past the limit.
+  const MAX_EXPORTS = 10000;
+  const exported = new Map();
+  let nextExport = 1;
+  let endpoint = null;
+  internals.exportForRpc = (value) => {
+    endpoint ??= ops.rpcEndpoint();
+    const number = nextExport++;
+    exported.set(number, value);
+    if (exported.size > MAX_EXPORTS) exported.delete(exported.keys().next().value);
+    return ['S', endpoint, number, typeof value === 'function' ? 'f' : 't'];
+  };
+
+  // The stub of another isolate's export: a function, or an object whose methods are calls.
+  internals.importStub = (endpoint, number, kind) => {
+    const call = (method, argsText) => ops.rpcCallExport(endpoint, number, method, argsText);
+    if (kind === 'f') {
+      const stub = (...args) => {
+        let argsText;
+        try {
+          argsText = internals.structuredSerialize(args, true);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+        return call(null, argsText).then(internals.rpcSettle);
+      };
+      stubs.add(stub);
+      return stub;
+    }
+    return internals.rpcStub(Object.create(RpcStubPrototype), call);
+  };
+
+  // Runs a call that a stub of export `number` made: the function, or a method of the target.
+  internals.callExport = function (number, method, argsText) {
+    let result;
+    try {
+      const target = exported.get(number);
+      if (target === undefined) throw new Error('The RPC stub has expired: what it stood for is no longer kept.');
+      const args = internals.structuredDeserialize(argsText);
+      if (method === null || method === undefined) {
+        result = Promise.resolve(target(...args));
+      } else {
+        const fn = RESERVED.has(method) ? undefined : target[method];
+        if (typeof fn !== 'function') throw new TypeError(`The RPC receiver does not implement the method "${method}".`);
+        result = Promise.resolve(fn.apply(target, args));
+      }
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    return result.then((value) => reply(true, value), (error) => reply(false, error));
   };
 
   // Runs method `method` with the arguments `argsText` serializes. Returns
@@ -113,8 +166,12 @@
 
   // A stub whose unknown properties are RPC methods: `call(name, args)` runs one remotely.
   // `then` stays undefined, so that awaiting a stub does not call a method.
+  const stubs = new WeakSet();
+  const RpcStubPrototype = {};
+  Object.defineProperty(RpcStubPrototype, Symbol.toStringTag, { value: 'RpcStub' });
+  internals.isRpcStub = (value) => stubs.has(value);
   internals.rpcStub = function (base, call) {
-    return new Proxy(base, {
+    const stub = new Proxy(base, {
       get(target, property) {
         if (typeof property === 'symbol' || property in target) {
           const value = Reflect.get(target, property, target);
@@ -124,7 +181,7 @@
         return (...args) => {
           let argsText;
           try {
-            argsText = internals.structuredSerialize(args);
+            argsText = internals.structuredSerialize(args, true);
           } catch (error) {
             return Promise.reject(error);
           }
@@ -132,5 +189,7 @@
         };
       },
     });
+    stubs.add(stub);
+    return stub;
   };
 })
