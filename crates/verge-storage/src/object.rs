@@ -57,6 +57,8 @@ pub trait ObjectStorage {
     fn set_alarm(&mut self, at: Option<f64>) -> Result<(), StorageError>;
     /// Makes every write so far durable.
     fn commit(&mut self) -> Result<(), StorageError>;
+    /// Whether writes are waiting for [`ObjectStorage::commit`].
+    fn has_uncommitted_writes(&self) -> bool;
     /// Bytes the storage takes.
     fn size(&mut self) -> Result<u64, StorageError>;
 }

@@ -235,6 +235,9 @@ struct Slot {
     next_socket: Cell<u32>,
     /// `setWebSocketAutoResponse`: a message answered without waking the object.
     auto_response: RefCell<Option<(String, String)>>,
+    /// Messages the object sent to its held sockets while writes of its were uncommitted: they
+    /// leave once those writes are durable (the output gate).
+    outbox: RefCell<Vec<(u32, Frame)>>,
 }
 
 /// A held WebSocket: where frames for its client go, its tags and attachment.
@@ -245,6 +248,29 @@ struct Held {
 }
 
 impl Slot {
+    /// Commits the object's writes, then sends the messages that waited for them; if the
+    /// commit fails, those messages are dropped (what they told of was not kept).
+    fn commit(&self, address: &ObjectAddress) -> Result<(), Failure> {
+        let committed = self.storage.borrow_mut().commit();
+        let outbox = std::mem::take(&mut *self.outbox.borrow_mut());
+        if let Err(error) = committed {
+            tracing::error!(object = %address.id, "Durable Object storage could not commit: {error}");
+            return Err(format!("Durable Object storage failed: {error}"));
+        }
+        for (number, frame) in outbox {
+            self.send_now(address, number, frame);
+        }
+        Ok(())
+    }
+
+    fn send_now(&self, address: &ObjectAddress, number: u32, frame: Frame) {
+        if let Some(held) = self.sockets.borrow().get(&number) {
+            if held.tx.try_send(frame).is_err() {
+                tracing::warn!(object = %address.id, "a WebSocket message was dropped: the client is not reading");
+            }
+        }
+    }
+
     /// Drops the object's isolate (a reset, or hibernation): its next event makes a new one.
     /// A `blockConcurrencyWhile` the old isolate was in can no longer end, so the gate opens.
     fn reset(&self) {
@@ -292,10 +318,8 @@ impl LocalObjects {
                 return true;
             }
             // Writes made outside events (by a socket's listener, a timer) are committed
-            // within a period of this sweep.
-            if let Err(error) = slot.storage.borrow_mut().commit() {
-                tracing::error!(object = %address.id, "Durable Object storage could not commit: {error}");
-            }
+            // within a period of this sweep, and the messages that waited for them leave.
+            let _ = slot.commit(address);
             let unused = slot.last_used.get().elapsed();
             if unused < idle.min(HIBERNATE_AFTER) || slot.isolate_holds_sockets() {
                 return true;
@@ -526,6 +550,7 @@ async fn slot(
         sockets: RefCell::default(),
         next_socket: Cell::new(0),
         auto_response: RefCell::default(),
+        outbox: RefCell::default(),
     });
     state.objects.slots.borrow_mut().insert(key, slot.clone());
     Ok(slot)
@@ -672,11 +697,7 @@ async fn settle(
         slot.reset();
     }
     slot.gate.open().await;
-    let committed = slot.storage.borrow_mut().commit();
-    if let Err(error) = committed {
-        tracing::error!(object = %address.id, "Durable Object storage could not commit: {error}");
-        return Err(format!("Durable Object storage failed: {error}"));
-    }
+    slot.commit(address)?;
     match failure {
         Some(failure) => Err(failure),
         None => Ok(outcome),
@@ -715,11 +736,12 @@ impl HibernatableSockets for SlotSockets {
         let Some(slot) = self.slot.upgrade() else {
             return;
         };
-        let sockets = slot.sockets.borrow();
-        if let Some(held) = sockets.get(&number) {
-            if held.tx.try_send(frame).is_err() {
-                tracing::warn!(object = %self.address.id, "a WebSocket message was dropped: the client is not reading");
-            }
+        // Behind uncommitted writes (or messages waiting for them), a message waits too.
+        let dirty = slot.storage.borrow().has_uncommitted_writes();
+        if dirty || !slot.outbox.borrow().is_empty() {
+            slot.outbox.borrow_mut().push((number, frame));
+        } else {
+            slot.send_now(&self.address, number, frame);
         }
     }
 

@@ -423,6 +423,10 @@ impl ObjectStorage for ObjectFile {
         Ok(())
     }
 
+    fn has_uncommitted_writes(&self) -> bool {
+        !self.database.conn.is_autocommit()
+    }
+
     fn size(&mut self) -> Result<u64, StorageError> {
         self.database.size().map_err(|e| self.error(e))
     }
