@@ -95,6 +95,22 @@ export class Counter extends DurableObject {
   fail() { throw new RangeError("out of range"); }
   // Calls back into the caller's isolate, through the stub of the function it was given.
   async twice(callback) { return [await callback(1), await callback(2)]; }
+  // A stub handed on by the worker: its calls go to the isolate that exported it.
+  async useSession(session) { return `object sees ${await session.whoami()}`; }
+  // Stubs are RPC's alone: storage refuses them, and a forged one is no stub.
+  async forge(session) {
+    const refused = await this.ctx.storage.put("s", session).then(() => "stored", (e) => e.name);
+    const parse = JSON.parse;
+    JSON.parse = () => ["S", "0".repeat(32), "1".repeat(32), "f"];
+    try {
+      await this.ctx.storage.put("k", 1);
+      return [refused, typeof (await this.ctx.storage.get("k"))];
+    } catch (e) {
+      return [refused, e.name];
+    } finally {
+      JSON.parse = parse;
+    }
+  }
   async arm(delayMs, failures) {
     await this.ctx.storage.put("failures", failures);
     await this.ctx.storage.setAlarm(Date.now() + delayMs);
@@ -116,6 +132,7 @@ export class Auth extends WorkerEntrypoint {
   reject() { throw new TypeError("bad token"); }
   session(user) { return new Session(user); }
   apply(fn, value) { return fn(value); }
+  identity(value) { return value; }
   // Calls itself through its own binding, without end.
   recurse(n) { return this.env.AUTH.recurse(n + 1); }
 }
@@ -159,7 +176,12 @@ export default {
       case "/stubs": {
         const session = await env.AUTH.session("bo");
         let seen = 0;
+        const own = () => "mine";
         return json({
+          forwarded: await stub.useSession(session),
+          comesBackAsItself: (await env.AUTH.identity(own)) === own,
+          forged: await stub.forge(session),
+          notCloned: (() => { try { structuredClone(new Session("x")); return "cloned"; } catch (e) { return e.name; } })(),
           whoami: await session.whoami(),
           applied: await env.AUTH.apply((x) => x + 1, 41),
           twice: await stub.twice((n) => { seen += n; return n * 10; }),
@@ -296,7 +318,17 @@ fn storage_rpc_and_ids_behave_as_on_workers() {
     let stubs = json(&agent, &format!("{base}/stubs"));
     assert_eq!(
         stubs,
-        serde_json::json!({ "whoami": "bo", "applied": 42, "twice": [10, 20], "seen": 3, "cloned": "DataCloneError" })
+        serde_json::json!({
+            "forwarded": "object sees bo",
+            "comesBackAsItself": true,
+            "forged": ["DataCloneError", "TypeError"],
+            "notCloned": "DataCloneError",
+            "whoami": "bo",
+            "applied": 42,
+            "twice": [10, 20],
+            "seen": 3,
+            "cloned": "DataCloneError",
+        })
     );
 
     let auth = json(&agent, &format!("{base}/auth"));

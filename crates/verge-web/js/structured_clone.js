@@ -84,17 +84,22 @@
     }
     if (tag !== 'Object') fail(tag);
     if (value instanceof DOMException) return ['D', value.message, value.name];
-    // Class instances lose their prototype, as in browsers; platform objects are refused.
-    if (isPlatformObject(value)) fail(value.constructor.name);
+    // Class instances lose their prototype, as in browsers; platform objects are refused, and
+    // so are RpcTargets and stubs outside RPC.
+    const proto = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) {
+      if (isPlatformObject(value)) fail(value.constructor.name);
+      if (internals.isRpcTarget(value) || internals.isRpcStub(value)) fail('an RpcTarget or RPC stub');
+    }
     return entries(['o'], Object.keys(value).map((key) => [key, value[key]]));
   }
 
-  function revive(tree, memory) {
+  function revive(tree, memory, rpc) {
     if (!Array.isArray(tree)) return tree;
     const kind = tree[0];
     const keep = (made) => (memory.push(made), made);
     const fill = (start, set) => {
-      for (let i = start; i < tree.length; i += 2) set(revive(tree[i], memory), revive(tree[i + 1], memory));
+      for (let i = start; i < tree.length; i += 2) set(revive(tree[i], memory, rpc), revive(tree[i + 1], memory, rpc));
     };
     switch (kind) {
       case 'u': return undefined;
@@ -103,11 +108,11 @@
       case 'r': return memory[tree[1]];
       case 'P': {
         const slot = memory.push(undefined) - 1;
-        return (memory[slot] = Object(revive(tree[2], memory)));
+        return (memory[slot] = Object(revive(tree[2], memory, rpc)));
       }
       case 'd': {
         const slot = memory.push(undefined) - 1;
-        return (memory[slot] = new Date(revive(tree[1], memory)));
+        return (memory[slot] = new Date(revive(tree[1], memory, rpc)));
       }
       case 'x': return keep(new RegExp(tree[1], tree[2]));
       case 'B': {
@@ -118,13 +123,13 @@
       }
       case 'V': {
         const slot = memory.push(undefined) - 1;
-        const buffer = revive(tree[2], memory);
+        const buffer = revive(tree[2], memory, rpc);
         return (memory[slot] = new VIEWS[tree[1]](buffer, tree[3], tree[4]));
       }
       case 'm': { const map = keep(new Map()); fill(1, (k, v) => map.set(k, v)); return map; }
       case 's': {
         const set = keep(new Set());
-        for (let i = 1; i < tree.length; i++) set.add(revive(tree[i], memory));
+        for (let i = 1; i < tree.length; i++) set.add(revive(tree[i], memory, rpc));
         return set;
       }
       case 'a': { const array = keep(new Array(tree[1])); fill(2, (k, v) => { array[k] = v; }); return array; }
@@ -132,17 +137,19 @@
       case 'e': {
         const error = keep(new (ERRORS[tree[1]] ?? Error)(tree[2]));
         if (tree[3] !== null) error.stack = tree[3];
-        if (tree.length > 4) error.cause = revive(tree[4], memory);
+        if (tree.length > 4) error.cause = revive(tree[4], memory, rpc);
         return error;
       }
       case 'D': return keep(new DOMException(tree[1], tree[2]));
-      case 'S': return internals.importStub(tree[1], tree[2], tree[3]);
+      case 'S':
+        if (!rpc) break;
+        return internals.importStub(tree[1], tree[2], tree[3]);
     }
     throw new TypeError(`Cannot deserialize a value tagged ${JSON.stringify(kind)}.`);
   }
 
   internals.structuredSerialize = (value, rpc = false) => JSON.stringify(serialize(value, new Map(), rpc));
-  internals.structuredDeserialize = (text) => revive(JSON.parse(text), []);
+  internals.structuredDeserialize = (text, rpc = false) => revive(JSON.parse(text), [], rpc);
 
   internals.defineGlobal('structuredClone', function structuredClone(value, options = undefined) {
     if (arguments.length === 0) throw new TypeError("Failed to execute 'structuredClone': 1 argument required.");

@@ -44,24 +44,31 @@
   };
 
   // Functions and RpcTargets passed by reference (see exports.rs): what this isolate exports,
-  // by number, the oldest dropped past the limit.
+  // by an unguessable token, the oldest dropped past the limit; and the stubs it was given,
+  // with what they stand for, so that a stub passed on is forwarded rather than re-exported.
   const MAX_EXPORTS = 10000;
   const exported = new Map();
-  let nextExport = 1;
-  let endpoint = null;
+  const imported = new WeakMap();
+  let ownEndpoint = null;
+  internals.isRpcStub = (value) => imported.has(value);
   internals.exportForRpc = (value) => {
-    endpoint ??= ops.rpcEndpoint();
-    const number = nextExport++;
-    exported.set(number, value);
+    const forwarded = imported.get(value);
+    if (forwarded) return forwarded;
+    ownEndpoint ??= ops.rpcEndpoint();
+    const token = ops.rpcToken();
+    exported.set(token, value);
     if (exported.size > MAX_EXPORTS) exported.delete(exported.keys().next().value);
-    return ['S', endpoint, number, typeof value === 'function' ? 'f' : 't'];
+    return ['S', ownEndpoint, token, typeof value === 'function' ? 'f' : 't'];
   };
 
-  // The stub of another isolate's export: a function, or an object whose methods are calls.
-  internals.importStub = (endpoint, number, kind) => {
-    const call = (method, argsText) => ops.rpcCallExport(endpoint, number, method, argsText);
+  // The stub of an export: a function, or an object whose methods are calls; this isolate's own
+  // export, when it comes back, is itself.
+  internals.importStub = (endpoint, token, kind) => {
+    if (endpoint === ownEndpoint && exported.has(token)) return exported.get(token);
+    const call = (method, argsText) => ops.rpcCallExport(endpoint, token, method, argsText);
+    let stub;
     if (kind === 'f') {
-      const stub = (...args) => {
+      stub = (...args) => {
         let argsText;
         try {
           argsText = internals.structuredSerialize(args, true);
@@ -70,19 +77,20 @@
         }
         return call(null, argsText).then(internals.rpcSettle);
       };
-      stubs.add(stub);
-      return stub;
+    } else {
+      stub = internals.rpcStub(Object.create(RpcStubPrototype), call);
     }
-    return internals.rpcStub(Object.create(RpcStubPrototype), call);
+    imported.set(stub, ['S', endpoint, token, kind]);
+    return stub;
   };
 
-  // Runs a call that a stub of export `number` made: the function, or a method of the target.
-  internals.callExport = function (number, method, argsText) {
+  // Runs a call that a stub of export `token` made: the function, or a method of the target.
+  internals.callExport = function (token, method, argsText) {
     let result;
     try {
-      const target = exported.get(number);
+      const target = exported.get(token);
       if (target === undefined) throw new Error('The RPC stub has expired: what it stood for is no longer kept.');
-      const args = internals.structuredDeserialize(argsText);
+      const args = internals.structuredDeserialize(argsText, true);
       if (method === null || method === undefined) {
         result = Promise.resolve(target(...args));
       } else {
@@ -108,7 +116,7 @@
       if (typeof fn !== 'function') {
         throw new TypeError(`The RPC receiver does not implement the method "${method}".`);
       }
-      const args = internals.structuredDeserialize(argsText);
+      const args = internals.structuredDeserialize(argsText, true);
       result = Promise.resolve(fn.apply(target, args));
     } catch (error) {
       result = Promise.reject(error);
@@ -159,19 +167,17 @@
 
   // The caller's side: what a reply stands for, or its error thrown.
   internals.rpcSettle = function (replyText) {
-    const [ok, value] = internals.structuredDeserialize(replyText);
+    const [ok, value] = internals.structuredDeserialize(replyText, true);
     if (!ok) throw value;
     return value;
   };
 
   // A stub whose unknown properties are RPC methods: `call(name, args)` runs one remotely.
   // `then` stays undefined, so that awaiting a stub does not call a method.
-  const stubs = new WeakSet();
   const RpcStubPrototype = {};
   Object.defineProperty(RpcStubPrototype, Symbol.toStringTag, { value: 'RpcStub' });
-  internals.isRpcStub = (value) => stubs.has(value);
   internals.rpcStub = function (base, call) {
-    const stub = new Proxy(base, {
+    return new Proxy(base, {
       get(target, property) {
         if (typeof property === 'symbol' || property in target) {
           const value = Reflect.get(target, property, target);
@@ -189,7 +195,5 @@
         };
       },
     });
-    stubs.add(stub);
-    return stub;
   };
 })
