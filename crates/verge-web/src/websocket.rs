@@ -280,24 +280,7 @@ fn deliver(ctx: &Ctx<'_>, id: u32, mut rx: mpsc::Receiver<Frame>) -> rquickjs::R
             let closed = matches!(frame, Frame::Close { .. });
             let delivered = isolate.enter(|ctx| {
                 let deliver: Function = crate::internals(ctx)?.get("wsDeliver")?;
-                let (kind, data): (&str, Value) = match frame {
-                    Frame::Text(text) => (
-                        "text",
-                        rquickjs::String::from_str(ctx.clone(), &text)?.into_value(),
-                    ),
-                    Frame::Binary(bytes) => (
-                        "binary",
-                        TypedArray::<u8>::new_copy(ctx.clone(), &bytes[..])?
-                            .arraybuffer()?
-                            .into_value(),
-                    ),
-                    Frame::Close { code, reason } => {
-                        let close = rquickjs::Array::new(ctx.clone())?;
-                        close.set(0, code)?;
-                        close.set(1, reason)?;
-                        ("close", close.into_value())
-                    }
-                };
+                let (kind, data) = frame_to_js(ctx, frame)?;
                 deliver.call::<_, ()>((id, kind, data))
             });
             match delivered {

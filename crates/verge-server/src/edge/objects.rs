@@ -19,20 +19,21 @@
 //! gate) holding the object's isolate of the current version.
 
 use super::isolates::{LiveWorker, WorkerCell};
-use super::state::ThreadState;
 use super::Site;
 use std::cell::{Cell, RefCell};
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::hash::{Hash, Hasher};
+use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use verge_runtime::{
-    Body, CallFuture, Frame, HeaderList, HeldSocket, HibernatableSockets, HostSocket,
+    Body, CallFuture, Frame, HeaderList, HeldSocket, HibernatableSockets, HostSocket, LoadError,
     ObjectAddress, ObjectGate, ObjectHost, ObjectState, OpError, OutboundFuture, Outcome,
-    RedirectMode, Request, Response, Worker, MAX_CALL_DEPTH,
+    RedirectMode, Request, Response, MAX_CALL_DEPTH,
 };
 use verge_storage::{MigrationStep, ObjectStorage};
 
@@ -340,20 +341,43 @@ impl LocalObjects {
     }
 }
 
+/// What the objects of a serving thread need of it (the thread's state implements it, so that
+/// this room depends on no other of the edge's but the site and the isolates).
+pub(super) trait ObjectThread {
+    /// The site being served now.
+    fn site(&self) -> Arc<Site>;
+    /// This thread's objects.
+    fn objects(&self) -> &LocalObjects;
+    /// Where every object lives.
+    fn router(&self) -> &ObjectRouter;
+    /// Where objects keep their storage, if this server keeps any.
+    fn object_store(&self) -> Option<Arc<dyn verge_storage::ObjectStore>>;
+    /// Itself, for the tasks that must reach it later (alarms, held sockets).
+    fn weak(&self) -> Weak<dyn ObjectThread>;
+    /// Loads `deployed`, a worker of `site`, into a new isolate holding the Durable Object of
+    /// `object`, with what the worker is granted on this thread.
+    fn load_object<'a>(
+        &'a self,
+        site: &'a Site,
+        deployed: &'a super::Deployed,
+        object: ObjectState,
+    ) -> Pin<Box<dyn Future<Output = Result<Rc<LiveWorker>, LoadError>> + 'a>>;
+}
+
 /// Delivers the messages of this thread's inbox, each in a task of its own.
 pub(super) async fn serve_objects(
-    state: Weak<ThreadState>,
+    state: Weak<dyn ObjectThread>,
     mut inbox: mpsc::UnboundedReceiver<ObjectMessage>,
 ) {
     while let Some(message) = inbox.recv().await {
         let Some(state) = state.upgrade() else { break };
-        tokio::task::spawn_local(async move { deliver(&state, message).await });
+        tokio::task::spawn_local(async move { deliver(&*state, message).await });
     }
 }
 
-async fn deliver(state: &ThreadState, message: ObjectMessage) {
+async fn deliver(state: &dyn ObjectThread, message: ObjectMessage) {
     let ObjectMessage { address, event } = message;
-    let site = state.site.current();
+    let site = state.site();
     let slot = match slot(state, &site, &address).await {
         Ok(slot) => slot,
         Err(failure) => {
@@ -400,7 +424,7 @@ async fn deliver(state: &ThreadState, message: ObjectMessage) {
 /// Runs one event on the object of `slot` — `event` given its isolate, loaded if need be, once
 /// its gate is open — and settles it (see [`settle`]); the slot counts as busy meanwhile.
 async fn on_object<F>(
-    state: &ThreadState,
+    state: &dyn ObjectThread,
     site: &Site,
     address: &ObjectAddress,
     slot: &Rc<Slot>,
@@ -432,11 +456,11 @@ fn now_ms() -> f64 {
 }
 
 /// Starts the timer of the alarm set for `at` on the object of `slot`, unless one runs for it.
-fn schedule_alarm(state: &ThreadState, address: &ObjectAddress, slot: &Slot, at: f64) {
+fn schedule_alarm(state: &dyn ObjectThread, address: &ObjectAddress, slot: &Slot, at: f64) {
     if slot.alarm_timer.replace(Some(at)) == Some(at) {
         return;
     }
-    let (state, address) = (state.this.clone(), address.clone());
+    let (state, address) = (state.weak(), address.clone());
     tokio::task::spawn_local(async move {
         // A far alarm wakes the timer within a day, which sets it again for the rest.
         let wait = Duration::try_from_secs_f64((at - now_ms()) / 1000.0)
@@ -444,15 +468,15 @@ fn schedule_alarm(state: &ThreadState, address: &ObjectAddress, slot: &Slot, at:
             .min(Duration::from_secs(24 * 3600));
         tokio::time::sleep(wait).await;
         if let Some(state) = state.upgrade() {
-            fire_alarm(&state, address, at).await;
+            fire_alarm(&*state, address, at).await;
         }
     });
 }
 
 /// Runs the object's alarm set for `at`, if it is still set for then; a run that fails is
 /// retried later with backoff, up to [`ALARM_RETRIES`] times.
-async fn fire_alarm(state: &ThreadState, address: ObjectAddress, at: f64) {
-    let site = state.site.current();
+async fn fire_alarm(state: &dyn ObjectThread, address: ObjectAddress, at: f64) {
+    let site = state.site();
     let slot = match slot(state, &site, &address).await {
         Ok(slot) => slot,
         Err(failure) => return tracing::error!(object = %address.id, "alarm not run: {failure}"),
@@ -507,7 +531,7 @@ async fn fire_alarm(state: &ThreadState, address: ObjectAddress, at: f64) {
 
 /// The slot of the object at `address`, its storage opened on first use.
 async fn slot(
-    state: &ThreadState,
+    state: &dyn ObjectThread,
     site: &Site,
     address: &ObjectAddress,
 ) -> Result<Rc<Slot>, Failure> {
@@ -516,14 +540,14 @@ async fn slot(
         name: None,
         ..address.clone()
     };
-    if let Some(slot) = state.objects.slots.borrow().get(&key) {
+    if let Some(slot) = state.objects().slots.borrow().get(&key) {
         slot.last_used.set(Instant::now());
         if slot.name.borrow().is_none() {
             *slot.name.borrow_mut() = address.name.clone();
         }
         return Ok(slot.clone());
     }
-    let store = state.options.stores.objects.clone().ok_or(
+    let store = state.object_store().ok_or(
         "this server keeps no Durable Object storage: a PoP of a cluster does not run \
              Durable Objects yet (each PoP would hold its own copy of every object)",
     )?;
@@ -552,20 +576,20 @@ async fn slot(
         auto_response: RefCell::default(),
         outbox: RefCell::default(),
     });
-    state.objects.slots.borrow_mut().insert(key, slot.clone());
+    state.objects().slots.borrow_mut().insert(key, slot.clone());
     Ok(slot)
 }
 
 /// Applies `deployed`'s `[[migrations]]` not applied before (the store records them), once
 /// per version in this process.
 fn migrate(
-    state: &ThreadState,
+    state: &dyn ObjectThread,
     store: &dyn verge_storage::ObjectStore,
     deployed: &super::Deployed,
 ) -> Result<(), Failure> {
     let config = &deployed.config;
     let key = (config.name.clone(), deployed.version);
-    let router = &state.object_router;
+    let router = state.router();
     let mut migrated = router
         .migrated
         .lock()
@@ -596,7 +620,7 @@ fn migrate(
 /// The object's isolate of the deployed version, loaded (and its object constructed) if need
 /// be.
 async fn instance(
-    state: &ThreadState,
+    state: &dyn ObjectThread,
     site: &Site,
     address: &ObjectAddress,
     slot: &Rc<Slot>,
@@ -618,18 +642,17 @@ async fn instance(
     };
     let loaded = cell
         .get_or_try_init(|| async {
-            let (this, at_address, timed) =
-                (state.this.clone(), address.clone(), Rc::downgrade(slot));
+            let (this, at_address, timed) = (state.weak(), address.clone(), Rc::downgrade(slot));
             let alarm_changed = move |at: Option<f64>| {
                 if let (Some(state), Some(slot)) = (this.upgrade(), timed.upgrade()) {
                     match at {
-                        Some(at) => schedule_alarm(&state, &at_address, &slot, at),
+                        Some(at) => schedule_alarm(&*state, &at_address, &slot, at),
                         None => slot.alarm_timer.set(None),
                     }
                 }
             };
             let sockets = SlotSockets {
-                state: state.this.clone(),
+                state: state.weak(),
                 address: address.clone(),
                 slot: Rc::downgrade(slot),
             };
@@ -643,17 +666,7 @@ async fn instance(
                 alarm_changed: Rc::new(alarm_changed),
                 sockets: Rc::new(sockets),
             };
-            let worker = Worker::load_object(
-                &deployed.config,
-                state.options.limits.clone(),
-                state.grants(site, deployed),
-                Some(deployed.modules.clone()),
-                state.isolates.blank()?,
-                object,
-            )
-            .await?;
-            let metrics = state.metrics.worker(&deployed.config.name);
-            Ok::<_, verge_runtime::LoadError>(Rc::new(LiveWorker::new(worker, metrics)))
+            state.load_object(site, deployed, object).await
         })
         .await;
     match loaded {
@@ -706,7 +719,7 @@ async fn settle(
 
 /// The hibernation API's sockets of one object, held by its slot.
 struct SlotSockets {
-    state: Weak<ThreadState>,
+    state: Weak<dyn ObjectThread>,
     address: ObjectAddress,
     slot: Weak<Slot>,
 }
@@ -785,7 +798,7 @@ impl HibernatableSockets for SlotSockets {
 /// Delivers what the client of held socket `number` sends to the object, one frame at a time,
 /// until it closes: the auto-response answered here, the rest as events.
 async fn serve_held(
-    state: Weak<ThreadState>,
+    state: Weak<dyn ObjectThread>,
     address: ObjectAddress,
     slot: Weak<Slot>,
     number: u32,
@@ -818,8 +831,8 @@ async fn serve_held(
         if closed {
             slot.sockets.borrow_mut().remove(&number);
         }
-        let site = state.site.current();
-        let outcome = on_object(&state, &site, &address, &slot, |live| async move {
+        let site = state.site();
+        let outcome = on_object(&*state, &site, &address, &slot, |live| async move {
             live.worker.socket_event(held, frame).await
         });
         if let Err(failure) = outcome.await {

@@ -4,15 +4,18 @@
 
 use super::bindings::{AssetsOutbound, LocalWorkers, ServiceOutbound};
 use super::isolates::{Isolates, LiveWorker};
-use super::objects::{LocalObjects, ObjectRouter, RoutedObjects};
+use super::objects::{LocalObjects, ObjectRouter, ObjectThread, RoutedObjects};
 use super::{Deployed, EdgeOptions, Mode, Site, SiteHandle};
 use crate::geo::CfCache;
 use crate::metrics::Metrics;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::Instant;
 use verge_runtime::{
-    Capabilities, ConsoleSink, Grants, HttpClient, LoadError, LogLevel, Outbound, Worker,
+    Capabilities, ConsoleSink, Grants, HttpClient, LoadError, LogLevel, ObjectState, Outbound,
+    Worker,
 };
 
 /// What one serving thread shares between its connections.
@@ -107,5 +110,48 @@ fn level_name(level: LogLevel) -> &'static str {
         LogLevel::Log => "log",
         LogLevel::Warn => "warn",
         LogLevel::Error => "error",
+    }
+}
+
+impl ObjectThread for ThreadState {
+    fn site(&self) -> Arc<Site> {
+        self.site.current()
+    }
+
+    fn objects(&self) -> &LocalObjects {
+        &self.objects
+    }
+
+    fn router(&self) -> &ObjectRouter {
+        &self.object_router
+    }
+
+    fn object_store(&self) -> Option<Arc<dyn verge_storage::ObjectStore>> {
+        self.options.stores.objects.clone()
+    }
+
+    fn weak(&self) -> Weak<dyn ObjectThread> {
+        self.this.clone()
+    }
+
+    fn load_object<'a>(
+        &'a self,
+        site: &'a Site,
+        deployed: &'a Deployed,
+        object: ObjectState,
+    ) -> Pin<Box<dyn Future<Output = Result<Rc<LiveWorker>, LoadError>> + 'a>> {
+        Box::pin(async move {
+            let worker = Worker::load_object(
+                &deployed.config,
+                self.options.limits.clone(),
+                self.grants(site, deployed),
+                Some(deployed.modules.clone()),
+                self.isolates.blank()?,
+                object,
+            )
+            .await?;
+            let metrics = self.metrics.worker(&deployed.config.name);
+            Ok(Rc::new(LiveWorker::new(worker, metrics)))
+        })
     }
 }

@@ -5,7 +5,7 @@
 
 use super::cron::run_crons;
 use super::dispatch::handle;
-use super::objects::{serve_objects, LocalObjects, ObjectMessage, ObjectRouter};
+use super::objects::{serve_objects, LocalObjects, ObjectMessage, ObjectRouter, ObjectThread};
 use super::state::ThreadState;
 use super::{Connection, Crons, EdgeOptions, SiteHandle};
 use crate::geo::CfCache;
@@ -73,7 +73,9 @@ pub(super) fn serve_thread(
             objects: LocalObjects::default(),
             object_router,
         });
-        tokio::task::spawn_local(serve_objects(Rc::downgrade(&state), object_inbox));
+        let objects: std::rc::Weak<dyn ObjectThread> =
+            Rc::downgrade(&state) as std::rc::Weak<ThreadState>;
+        tokio::task::spawn_local(serve_objects(objects, object_inbox));
         if eager {
             if let Err(error) = state.worker(&current, 0).await {
                 let _ = loaded.send(Err(error));
