@@ -93,6 +93,8 @@ export class Counter extends DurableObject {
     };
   }
   fail() { throw new RangeError("out of range"); }
+  // Holds the object's gate with a promise that never settles.
+  stall() { this.ctx.blockConcurrencyWhile(() => new Promise(() => {})); return "stalled"; }
   // Calls back into the caller's isolate, through the stub of the function it was given.
   async twice(callback) { return [await callback(1), await callback(2)]; }
   // A stub handed on by the worker: its calls go to the isolate that exported it.
@@ -146,6 +148,7 @@ export default {
     switch (url.pathname) {
       case "/count": return stub.fetch(request);
       case "/rpc": return json(await stub.increment(Number(url.searchParams.get("by") ?? 1)));
+      case "/stall": return new Response(await stub.stall());
       case "/kv": return json(await stub.kv());
       case "/sql": return json(await stub.sql());
       case "/errors": {
@@ -433,4 +436,36 @@ fn alarms_fire_retry_with_backoff_and_survive_a_restart() {
             .is_some_and(|runs| runs.len() == 1)
     });
     assert!(fired, "{}", runs(&server, "later"));
+}
+
+#[test]
+fn an_object_held_by_block_concurrency_while_for_30_s_is_reset() {
+    let dir = project(&[("wrangler.toml", CONFIG), ("index.js", WORKER)]);
+    let server = DevServer::start(dir.path(), &[]);
+    let agent = support::client_with_timeout(Duration::from_secs(60));
+    let base = &server.base;
+    assert_eq!(
+        get(&agent, &format!("{base}/stall?name=stuck")).body,
+        "stalled"
+    );
+    let started = std::time::Instant::now();
+    let held = get(&agent, &format!("{base}/count?name=stuck"));
+    assert_eq!(held.status, 500, "{}", held.body);
+    assert!(
+        started.elapsed() >= Duration::from_secs(29),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        server
+            .stderr()
+            .contains("blockConcurrencyWhile() ran longer than 30 s")
+            || server
+                .stdout()
+                .contains("blockConcurrencyWhile() ran longer than 30 s"),
+        "{}",
+        server.stderr()
+    );
+    // A fresh isolate serves the object, its storage as it was.
+    assert_eq!(get(&agent, &format!("{base}/count?name=stuck")).body, "1");
 }

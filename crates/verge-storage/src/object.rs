@@ -59,6 +59,8 @@ pub trait ObjectStorage {
     fn commit(&mut self) -> Result<(), StorageError>;
     /// Whether writes are waiting for [`ObjectStorage::commit`].
     fn has_uncommitted_writes(&self) -> bool;
+    /// Whether a nested transaction is open (which a commit would end).
+    fn in_transaction(&self) -> bool;
     /// Bytes the storage takes.
     fn size(&mut self) -> Result<u64, StorageError>;
 }

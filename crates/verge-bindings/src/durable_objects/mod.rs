@@ -176,27 +176,42 @@ fn bind<'js>(
 #[derive(Default)]
 pub struct ObjectGate {
     blocked: Cell<u32>,
+    /// Since when it has been closed.
+    since: Cell<Option<std::time::Instant>>,
     opened: tokio::sync::Notify,
 }
 
 impl ObjectGate {
-    /// Waits until no `blockConcurrencyWhile` callback is running.
-    pub async fn open(&self) {
+    /// Waits until no `blockConcurrencyWhile` callback is running: true once the gate is open,
+    /// false if it has been closed for `limit` (the object should then be reset).
+    pub async fn open_within(&self, limit: std::time::Duration) -> bool {
         while self.blocked.get() > 0 {
-            self.opened.notified().await;
+            let since = self.since.get().unwrap_or_else(std::time::Instant::now);
+            let deadline = tokio::time::Instant::from_std(since + limit);
+            tokio::select! {
+                () = self.opened.notified() => {}
+                () = tokio::time::sleep_until(deadline) => return self.blocked.get() == 0,
+            }
         }
+        true
     }
 
     /// Opens the gate whatever holds it: the isolate that held it is gone.
     pub fn reset(&self) {
         self.blocked.set(0);
+        self.since.set(None);
         self.opened.notify_waiters();
     }
 
     fn block(&self, delta: i32) {
-        let blocked = self.blocked.get().saturating_add_signed(delta);
+        let was = self.blocked.get();
+        let blocked = was.saturating_add_signed(delta);
         self.blocked.set(blocked);
+        if was == 0 && blocked > 0 {
+            self.since.set(Some(std::time::Instant::now()));
+        }
         if blocked == 0 {
+            self.since.set(None);
             self.opened.notify_waiters();
         }
     }

@@ -44,6 +44,10 @@ const DEFAULT_IDLE: Duration = Duration::from_secs(70);
 /// hibernates (Cloudflare: about ten seconds).
 const HIBERNATE_AFTER: Duration = Duration::from_secs(10);
 
+/// How long `blockConcurrencyWhile` may hold an object (Cloudflare: 30 s); past it, the object
+/// is reset.
+const BLOCK_LIMIT: Duration = Duration::from_secs(30);
+
 /// The most WebSockets one object may hold with the hibernation API (Cloudflare: 32,768).
 const MAX_HELD_SOCKETS: usize = 32_768;
 
@@ -272,6 +276,20 @@ impl Slot {
         }
     }
 
+    /// Waits for the object's gate to open; one held past [`BLOCK_LIMIT`] resets the object,
+    /// and the event fails, naming why.
+    async fn open_gate(&self, address: &ObjectAddress) -> Result<(), Failure> {
+        if self.gate.open_within(BLOCK_LIMIT).await {
+            return Ok(());
+        }
+        tracing::error!(object = %address.id, class = %address.class, "blockConcurrencyWhile() ran past {BLOCK_LIMIT:?}: the Durable Object is reset");
+        self.reset();
+        Err(format!(
+            "Durable Object reset: blockConcurrencyWhile() ran longer than {} s",
+            BLOCK_LIMIT.as_secs()
+        ))
+    }
+
     /// Drops the object's isolate (a reset, or hibernation): its next event makes a new one.
     /// A `blockConcurrencyWhile` the old isolate was in can no longer end, so the gate opens.
     fn reset(&self) {
@@ -434,15 +452,14 @@ where
     F: std::future::Future<Output = Outcome>,
 {
     slot.busy.set(slot.busy.get() + 1);
-    let settled = match instance(state, site, address, slot).await {
-        Ok(live) => {
-            slot.gate.open().await;
-            let outcome = event(live.clone()).await;
-            live.count_busy();
-            settle(slot, address, outcome).await
-        }
-        Err(failure) => Err(failure),
+    let run = async {
+        let live = instance(state, site, address, slot).await?;
+        slot.open_gate(address).await?;
+        let outcome = event(live.clone()).await;
+        live.count_busy();
+        settle(slot, address, outcome).await
     };
+    let settled = run.await;
     slot.busy.set(slot.busy.get() - 1);
     slot.last_used.set(Instant::now());
     settled
@@ -688,8 +705,7 @@ async fn instance(
 
 /// What an event's `outcome` makes of the object: a limit breached resets it (its isolate is
 /// dropped, its storage kept); the writes made so far are committed — the output gate, once no
-/// `transaction()` or `blockConcurrencyWhile` holds the object — and a commit that fails fails
-/// the event.
+/// `transaction()` is open — and a commit that fails fails the event.
 async fn settle(
     slot: &Slot,
     address: &ObjectAddress,
@@ -709,7 +725,11 @@ async fn settle(
     if reset {
         slot.reset();
     }
-    slot.gate.open().await;
+    // A transaction() of another event holds the gate; its savepoint is not this commit's.
+    let in_transaction = slot.storage.borrow().in_transaction();
+    if in_transaction {
+        slot.open_gate(address).await?;
+    }
     slot.commit(address)?;
     match failure {
         Some(failure) => Err(failure),

@@ -427,6 +427,10 @@ impl ObjectStorage for ObjectFile {
         !self.database.conn.is_autocommit()
     }
 
+    fn in_transaction(&self) -> bool {
+        self.savepoints > 0
+    }
+
     fn size(&mut self) -> Result<u64, StorageError> {
         self.database.size().map_err(|e| self.error(e))
     }
