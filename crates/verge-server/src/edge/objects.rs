@@ -2,8 +2,9 @@
 //! address hashes to — in an isolate of its own, loaded from its worker's deployed version when
 //! an event first needs it and dropped when idle (its storage stays on disk). Requests and RPC
 //! calls for an object, from any thread, travel to its thread as [`ObjectMessage`]s
-//! ([`ObjectRouter`]); there they wait for the object's gate (`blockConcurrencyWhile`), run,
-//! and — Cloudflare's output gate — the object's writes are committed before the reply leaves.
+//! ([`ObjectRouter`]); there they wait for the object's gate (`blockConcurrencyWhile`,
+//! `transaction()`; held past 30 s, it resets the object), run, and — Cloudflare's output gate —
+//! the object's writes are committed before the reply, or a message to a held WebSocket, leaves.
 //!
 //! WebSockets accepted with the hibernation API (`ctx.acceptWebSocket`) are held by the
 //! object's slot, not its isolate: their messages are delivered as events (recreating the
