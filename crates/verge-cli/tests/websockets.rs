@@ -306,3 +306,48 @@ fn the_chat_example_keeps_its_history_across_a_restart() {
         );
     });
 }
+
+const ACCEPTING_OBJECT: &str = r#"
+import { DurableObject } from "cloudflare:workers";
+export class Tally extends DurableObject {
+  fetch(request) {
+    const { 0: client, 1: server } = new WebSocketPair();
+    // accept(), not the hibernation API: the object's own listeners hear the socket.
+    server.accept();
+    server.addEventListener("message", async (event) => {
+      const n = ((await this.ctx.storage.get("n")) ?? 0) + 1;
+      await this.ctx.storage.put("n", n);
+      server.send(`${n}: ${event.data}`);
+    });
+    return new Response(null, { status: 101, webSocket: client });
+  }
+}
+export default { fetch: (request, env) => env.TALLY.getByName("one").fetch(request) };
+"#;
+
+#[test]
+fn a_socket_an_object_accepts_is_heard_by_its_listeners_and_kept() {
+    let config = "name = \"tally\"\nmain = \"index.js\"\n\
+                  [[durable_objects.bindings]]\nname = \"TALLY\"\nclass_name = \"Tally\"\n";
+    let dir = project(&[("wrangler.toml", config), ("index.js", ACCEPTING_OBJECT)]);
+    let state = dir.path().join("state");
+    let state_arg = state.to_str().unwrap();
+    let mut server = DevServer::start(dir.path(), &["--persist-to", state_arg, "--threads", "2"]);
+    let base = server.base.clone();
+    runtime().block_on(async {
+        let mut ws = connect(&base).await;
+        for (n, word) in ["a", "b", "c"].iter().enumerate() {
+            ws.send(Message::text(*word)).await.unwrap();
+            assert_eq!(next_text(&mut ws).await, format!("{}: {word}", n + 1));
+        }
+    });
+    // Each reply left once its count was durable: a kill -9 now keeps all three.
+    server.kill();
+    assert!(server.wait_exit(Duration::from_secs(10)).is_some());
+    let server = DevServer::start(dir.path(), &["--persist-to", state_arg]);
+    runtime().block_on(async {
+        let mut ws = connect(&server.base).await;
+        ws.send(Message::text("d")).await.unwrap();
+        assert_eq!(next_text(&mut ws).await, "4: d");
+    });
+}

@@ -110,6 +110,10 @@
 
     static _heldTags(socket) { return socket.#held ? [...socket.#held.tags] : []; }
 
+    // Whether held `socket` was accepted with accept(), its events for its own listeners.
+    static _heldListening(socket) { return !!socket.#held?.listening; }
+    static _heldReceive(socket, kind, data) { socket.#receive(kind, data); }
+
     // A held socket's close, as the object hears it.
     static _heldClosed(socket) {
       socket.#readyState = CLOSED;
@@ -120,7 +124,7 @@
     static _export(socket) {
       const held = socket.#peer?.#held;
       if (held && held.number === undefined && socket.#exportId === undefined) {
-        const [number, parked] = ops.objectAdoptSocket(held.binding, held.tags);
+        const [number, parked] = ops.objectAdoptSocket(held.binding, held.tags, !!held.listening);
         held.number = number;
         heldSockets.set(number, socket.#peer);
         socket.#exportId = parked;
@@ -176,6 +180,14 @@
     accept() {
       if (this.#accepted) throw new TypeError('This WebSocket has already been accepted.');
       if (this.#exportId !== undefined) throw new TypeError('This WebSocket was handed on in a response and cannot be accepted here.');
+      // In a Durable Object, the server holds the socket (its events pass the object's gates
+      // and its messages wait for its writes), and its events reach this object's listeners.
+      const binding = internals.objectStateBinding;
+      if (binding !== undefined && this.#peer !== null && this.#remoteId === undefined) {
+        this.#accepted = true;
+        this.#held = { binding, tags: [], number: undefined, pending: [], listening: true };
+        return;
+      }
       this.#accepted = true;
       if (this.#remoteId !== undefined) {
         receivers.set(this.#remoteId, this);
@@ -290,6 +302,10 @@
   internals.heldSocket = WebSocket._held;
   internals.heldSocketTags = WebSocket._heldTags;
   internals.heldSocketClosed = WebSocket._heldClosed;
+  internals.heldSocketListening = WebSocket._heldListening;
+  internals.heldSocketReceive = WebSocket._heldReceive;
+  delete WebSocket._heldListening;
+  delete WebSocket._heldReceive;
   delete WebSocket._hold;
   delete WebSocket._held;
   delete WebSocket._heldTags;

@@ -141,7 +141,7 @@ pub const APIS: &[Api] = &[
     globals ["WebSocket", "WebSocketPair", "MessageEvent", "CloseEvent", "ErrorEvent"];
     internals [
         "exportSocket", "socketFromHost", "wsDeliver", "holdSocket", "heldSocket",
-        "heldSocketTags", "heldSocketClosed",
+        "heldSocketTags", "heldSocketClosed", "heldSocketListening", "heldSocketReceive",
     ]),
     // nodejs_compat's modules: loaded when a worker imports one (see `node`).
     api!("js/node/events.js"; globals []; internals ["node:events"]),

@@ -243,8 +243,14 @@ pub struct HeldSocket {
 /// the object's isolate.
 pub trait HibernatableSockets {
     /// Holds `socket` (the object's end) with `tags`: its number, or why it cannot (the
-    /// object holds as many as it may).
-    fn adopt(&self, socket: verge_web::HostSocket, tags: Vec<String>) -> Result<u32, String>;
+    /// object holds as many as it may). A socket accepted with `accept()` (`listening`) has
+    /// listeners in the object's isolate: it keeps the isolate, and closes with it.
+    fn adopt(
+        &self,
+        socket: verge_web::HostSocket,
+        tags: Vec<String>,
+        listening: bool,
+    ) -> Result<u32, String>;
     /// Sends `frame` to the client of socket `number`.
     fn send(&self, number: u32, frame: verge_web::Frame);
     /// The sockets held, those with `tag` if one is given.
@@ -449,12 +455,12 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result
     })?;
     ops.add(
         "objectAdoptSocket",
-        |ctx: Ctx<'js>, id: usize, tags: Vec<String>| {
+        |ctx: Ctx<'js>, id: usize, tags: Vec<String>, listening: bool| {
             let binding: StateBinding = verge_web::bound(&ctx, id)?;
             let (ours, theirs) = verge_web::HostSocket::pair();
             let number = binding
                 .sockets
-                .adopt(ours, tags)
+                .adopt(ours, tags, listening)
                 .map_err(|why| rquickjs::Exception::throw_range(&ctx, &why))?;
             let parked = verge_web::park_socket(&ctx, theirs)?;
             Ok::<_, rquickjs::Error>(vec![number, parked])

@@ -143,6 +143,12 @@
     let result;
     try {
       const ws = internals.heldSocket(internals.objectStateBinding, number, tags, attachment);
+      // A socket accepted with accept(): its own listeners hear it.
+      if (internals.heldSocketListening(ws)) {
+        internals.heldSocketReceive(ws, kind, data);
+        if (kind === 'close') internals.heldSocketClosed(ws);
+        return Promise.resolve({});
+      }
       let handler, args;
       if (kind === 'close') {
         const [code, reason] = data;

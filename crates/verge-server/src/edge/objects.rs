@@ -246,11 +246,13 @@ struct Slot {
     outbox: RefCell<Vec<(u32, Frame)>>,
 }
 
-/// A held WebSocket: where frames for its client go, its tags and attachment.
+/// A held WebSocket: where frames for its client go, its tags and attachment, and whether its
+/// events go to listeners in the object's isolate (`accept()`) rather than its handlers.
 struct Held {
     tx: mpsc::Sender<Frame>,
     tags: Vec<String>,
     attachment: Option<String>,
+    listening: bool,
 }
 
 impl Slot {
@@ -296,6 +298,17 @@ impl Slot {
     fn reset(&self) {
         self.live.borrow_mut().take();
         self.gate.reset();
+        // Sockets whose listeners were in the isolate close with it, as on Workers.
+        self.sockets.borrow_mut().retain(|_, held| {
+            if held.listening {
+                let reset = Frame::Close {
+                    code: 1011,
+                    reason: "the Durable Object was reset".to_owned(),
+                };
+                let _ = held.tx.try_send(reset);
+            }
+            !held.listening
+        });
     }
 
     /// Whether the object's isolate holds WebSockets of its own (accepted with `accept()`),
@@ -305,8 +318,11 @@ impl Slot {
         let Some((_, cell)) = live.as_ref() else {
             return false;
         };
-        cell.get()
-            .is_some_and(|live| live.worker.open_sockets() > 0)
+        let listening = self.sockets.borrow().values().any(|held| held.listening);
+        listening
+            || cell
+                .get()
+                .is_some_and(|live| live.worker.open_sockets() > 0)
     }
 
     /// What the object is told of held socket `number`, if it is still held.
@@ -746,7 +762,7 @@ struct SlotSockets {
 }
 
 impl HibernatableSockets for SlotSockets {
-    fn adopt(&self, socket: HostSocket, tags: Vec<String>) -> Result<u32, String> {
+    fn adopt(&self, socket: HostSocket, tags: Vec<String>, listening: bool) -> Result<u32, String> {
         let slot = self.slot.upgrade().ok_or("the Durable Object was reset")?;
         if slot.sockets.borrow().len() >= MAX_HELD_SOCKETS {
             return Err(format!(
@@ -759,6 +775,7 @@ impl HibernatableSockets for SlotSockets {
             tx: socket.tx,
             tags,
             attachment: None,
+            listening,
         };
         slot.sockets.borrow_mut().insert(number, held);
         let (state, address, weak) = (self.state.clone(), self.address.clone(), self.slot.clone());
