@@ -24,8 +24,8 @@ pub use verge_bindings::{
 };
 pub use verge_js::{ModuleCache, OpError};
 pub use verge_web::{
-    is_hop_by_hop, pump_websocket, websocket_accept_key, websocket_limits, with_length, Body,
-    BoxError, ChannelBody, ConsoleSink, Frame, HeaderList, HostSocket, LogLevel, NativeBody,
-    Outbound, OutboundFuture, RedirectMode, Refused, Request, Response, MAX_CALL_DEPTH,
+    deeper, is_hop_by_hop, pump_websocket, websocket_accept_key, websocket_limits, with_length,
+    Body, BoxError, ChannelBody, ConsoleSink, Frame, HeaderList, HostSocket, LogLevel, NativeBody,
+    Outbound, OutboundFuture, RedirectMode, Refused, Request, Response,
 };
 pub use worker::{BlankIsolate, Grants, LoadError, Worker, WorkerLimits};

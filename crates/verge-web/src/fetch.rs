@@ -87,17 +87,20 @@ pub fn next_depth(ctx: &Ctx<'_>) -> rquickjs::Result<u32> {
             .get(&tag)
             .map_or(0, |request| request.depth)
     })
-    .unwrap_or(0)
-        + 1;
-    if depth > MAX_CALL_DEPTH {
-        return Err(rquickjs::Exception::throw_message(
-            ctx,
-            &format!(
-                "Subrequest depth limit exceeded: this request went through more than {MAX_CALL_DEPTH} service bindings, RPC calls or Durable Object stubs."
-            ),
+    .unwrap_or(0);
+    deeper(depth).map_err(|refused| rquickjs::Exception::throw_message(ctx, &refused))
+}
+
+/// The depth of a call that a request `depth` calls deep makes: one more, or why it may not go
+/// deeper than [`MAX_CALL_DEPTH`].
+pub fn deeper(depth: u32) -> Result<u32, String> {
+    let deeper = depth.saturating_add(1);
+    if deeper > MAX_CALL_DEPTH {
+        return Err(format!(
+            "Subrequest depth limit exceeded: this request went through more than {MAX_CALL_DEPTH} service bindings, RPC calls or Durable Object stubs."
         ));
     }
-    Ok(depth)
+    Ok(deeper)
 }
 
 /// Counts one more subrequest for the current request, an error once it is over the limit;

@@ -32,7 +32,7 @@ pub use body::{
 };
 pub use console::{ConsoleSink, LogLevel};
 pub use fetch::{
-    fetcher, forget_request, next_depth, set_request_depth, Outbound, OutboundFuture,
+    deeper, fetcher, forget_request, next_depth, set_request_depth, Outbound, OutboundFuture,
     MAX_CALL_DEPTH,
 };
 pub use message::{is_hop_by_hop, HeaderList, InvalidHeader, RedirectMode, Request, Response};

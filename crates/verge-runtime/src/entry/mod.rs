@@ -65,6 +65,18 @@ pub enum Outcome {
     Reply(String),
 }
 
+impl Outcome {
+    /// Whether the event left its isolate unfit to serve on: stopped at a limit (jobs it queued
+    /// may still be waiting to run), or out of memory. The host drops the isolate.
+    pub fn ends_isolate(&self) -> bool {
+        match self {
+            Outcome::LimitExceeded { .. } => true,
+            Outcome::Exception { error, .. } => error.is_out_of_memory(),
+            _ => false,
+        }
+    }
+}
+
 /// An event for a worker's handlers.
 pub(crate) enum Event {
     /// A request for `fetch`: the default export's, or that of the named `WorkerEntrypoint`.

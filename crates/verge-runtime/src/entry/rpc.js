@@ -68,15 +68,7 @@
     const call = (method, argsText) => ops.rpcCallExport(endpoint, token, method, argsText);
     let stub;
     if (kind === 'f') {
-      stub = (...args) => {
-        let argsText;
-        try {
-          argsText = internals.structuredSerialize(args, true);
-        } catch (error) {
-          return Promise.reject(error);
-        }
-        return call(null, argsText).then(internals.rpcSettle);
-      };
+      stub = (...args) => remoteCall(call, null, args);
     } else {
       stub = internals.rpcStub(Object.create(RpcStubPrototype), call);
     }
@@ -180,6 +172,18 @@
 
   // A stub whose unknown properties are RPC methods: `call(name, args)` runs one remotely.
   // `then` stays undefined, so that awaiting a stub does not call a method.
+  // A call through a stub: `call(method, argsText)` with the arguments serialized for RPC, its
+  // reply settled (an error thrown on the other side rejects here).
+  function remoteCall(call, method, args) {
+    let argsText;
+    try {
+      argsText = internals.structuredSerialize(args, true);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return call(method, argsText).then(internals.rpcSettle);
+  }
+
   const RpcStubPrototype = {};
   Object.defineProperty(RpcStubPrototype, Symbol.toStringTag, { value: 'RpcStub' });
   internals.rpcStub = function (base, call) {
@@ -190,15 +194,7 @@
           return typeof value === 'function' ? value.bind(target) : value;
         }
         if (property === 'then') return undefined;
-        return (...args) => {
-          let argsText;
-          try {
-            argsText = internals.structuredSerialize(args, true);
-          } catch (error) {
-            return Promise.reject(error);
-          }
-          return call(property, argsText).then(internals.rpcSettle);
-        };
+        return (...args) => remoteCall(call, property, args);
       },
     });
   };

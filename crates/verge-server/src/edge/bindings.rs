@@ -10,8 +10,8 @@ use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use verge_runtime::{
-    is_hop_by_hop, CallFuture, OpError, Outbound, OutboundFuture, RedirectMode, Request, Response,
-    Service, MAX_CALL_DEPTH,
+    deeper, is_hop_by_hop, CallFuture, OpError, Outbound, OutboundFuture, RedirectMode, Request,
+    Response, Service,
 };
 
 /// This server's workers as a service binding reaches them: on the calling thread, by their
@@ -91,12 +91,7 @@ impl Outbound for ServiceOutbound {
         let entrypoint = self.entrypoint.clone();
         Box::pin(async move {
             let (workers, site, index) = target?;
-            let depth = request.depth + 1;
-            if depth > MAX_CALL_DEPTH {
-                return Err(OpError::Error(format!(
-                    "Subrequest depth limit exceeded: this request went through more than {MAX_CALL_DEPTH} service bindings, RPC calls or Durable Object stubs."
-                )));
-            }
+            let depth = deeper(request.depth).map_err(OpError::Error)?;
             let url = request.url.clone();
             // As a client's request would reach it: a redirect goes back to the caller.
             let request = Request {

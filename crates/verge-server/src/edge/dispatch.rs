@@ -288,20 +288,15 @@ impl LocalWorkers for ThreadState {
             })?;
             let outcome = live.worker.call(entrypoint, method, args, depth).await;
             live.count_busy();
+            if outcome.ends_isolate() {
+                self.isolates.discard(name);
+            }
             match outcome {
                 Outcome::Reply(reply) => Ok(reply),
-                Outcome::LimitExceeded { message } => {
-                    self.isolates.discard(name);
-                    Err(OpError::Error(format!(
-                        "Worker exceeded resource limits: {message}"
-                    )))
-                }
-                Outcome::Exception { error, .. } => {
-                    if error.is_out_of_memory() {
-                        self.isolates.discard(name);
-                    }
-                    Err(OpError::Error(error.to_string()))
-                }
+                Outcome::LimitExceeded { message } => Err(OpError::Error(format!(
+                    "Worker exceeded resource limits: {message}"
+                ))),
+                Outcome::Exception { error, .. } => Err(OpError::Error(error.to_string())),
                 Outcome::Response(_) | Outcome::Completed => {
                     Err(OpError::Error("the RPC method answered nothing".into()))
                 }

@@ -32,9 +32,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use verge_runtime::{
-    Body, CallFuture, Frame, HeaderList, HeldSocket, HibernatableSockets, HostSocket, LoadError,
-    ObjectAddress, ObjectGate, ObjectHost, ObjectState, OpError, OutboundFuture, Outcome,
-    RedirectMode, Request, Response, MAX_CALL_DEPTH,
+    deeper, Body, CallFuture, Frame, HeaderList, HeldSocket, HibernatableSockets, HostSocket,
+    LoadError, ObjectAddress, ObjectGate, ObjectHost, ObjectState, OpError, OutboundFuture,
+    Outcome, RedirectMode, Request, Response,
 };
 use verge_storage::{MigrationStep, ObjectStorage};
 
@@ -182,35 +182,32 @@ pub(super) struct RoutedObjects(pub(super) Arc<ObjectRouter>);
 
 impl ObjectHost for RoutedObjects {
     fn fetch(&self, object: ObjectAddress, mut request: Request) -> OutboundFuture {
-        request.depth += 1;
-        if request.depth > MAX_CALL_DEPTH {
-            let refused = format!(
-                "Subrequest depth limit exceeded: this request went through more than {MAX_CALL_DEPTH} service bindings, RPC calls or Durable Object stubs."
-            );
-            return Box::pin(async move { Err(OpError::Error(refused)) });
+        match deeper(request.depth) {
+            Ok(depth) => request.depth = depth,
+            Err(refused) => return Box::pin(async move { Err(OpError::Error(refused)) }),
         }
-        let (reply, replied) = oneshot::channel();
-        let sent = self
-            .0
-            .send(object, ObjectEvent::Fetch(request.into(), reply));
-        Box::pin(async move {
-            sent.map_err(OpError::Error)?;
-            replied
-                .await
-                .map_err(|_| OpError::Error("the Durable Object was reset".into()))?
-                .map_err(OpError::Error)
-        })
+        self.ask(object, |reply| ObjectEvent::Fetch(request.into(), reply))
     }
 
     fn call(&self, object: ObjectAddress, method: String, args: String, depth: u32) -> CallFuture {
-        let (reply, replied) = oneshot::channel();
-        let event = ObjectEvent::Call {
+        self.ask(object, |reply| ObjectEvent::Call {
             method,
             args,
             depth,
             reply,
-        };
-        let sent = self.0.send(object, event);
+        })
+    }
+}
+
+impl RoutedObjects {
+    /// Sends `object` the event `event` makes around a reply channel, and waits for the reply.
+    fn ask<T: 'static>(
+        &self,
+        object: ObjectAddress,
+        event: impl FnOnce(oneshot::Sender<Result<T, Failure>>) -> ObjectEvent,
+    ) -> Pin<Box<dyn Future<Output = Result<T, OpError>>>> {
+        let (reply, replied) = oneshot::channel();
+        let sent = self.0.send(object, event(reply));
         Box::pin(async move {
             sent.map_err(OpError::Error)?;
             replied
@@ -728,18 +725,15 @@ async fn settle(
     address: &ObjectAddress,
     outcome: Outcome,
 ) -> Result<Outcome, Failure> {
-    let (failure, reset) = match &outcome {
-        Outcome::LimitExceeded { message } => {
-            (Some(format!("Durable Object reset: {message}")), true)
+    let failure = match &outcome {
+        Outcome::LimitExceeded { message } => Some(format!("Durable Object reset: {message}")),
+        Outcome::Exception { error, .. } if error.is_out_of_memory() => {
+            Some("Durable Object reset: it ran out of memory".to_owned())
         }
-        Outcome::Exception { error, .. } if error.is_out_of_memory() => (
-            Some("Durable Object reset: it ran out of memory".to_owned()),
-            true,
-        ),
-        Outcome::Exception { error, .. } => (Some(error.to_string()), false),
-        _ => (None, false),
+        Outcome::Exception { error, .. } => Some(error.to_string()),
+        _ => None,
     };
-    if reset {
+    if outcome.ends_isolate() {
         slot.reset();
     }
     // A transaction() of another event holds the gate; its savepoint is not this commit's.
