@@ -221,8 +221,11 @@ impl Worker {
         };
 
         let vars = serde_json::Value::Object(config.vars.clone().into_iter().collect()).to_string();
-        let loaded = isolate
+        let (loaded, sockets) = isolate
             .enter(|ctx| {
+                // What counts this isolate's open WebSockets, taken in this entry rather than one
+                // more on the cold start's path.
+                let sockets = verge_web::open_sockets(ctx)?;
                 let env: Value = ctx.json_parse(vars)?;
                 if let Some(env) = env.as_object() {
                     verge_bindings::bind(ctx, config, &bindings, env)?;
@@ -254,7 +257,7 @@ impl Worker {
                         Value::new_undefined(ctx.clone()),
                     )
                 };
-                entry::finish_load(ctx, evaluation, namespace)
+                Ok((entry::finish_load(ctx, evaluation, namespace)?, sockets))
             })
             .map_err(LoadError::Script)?;
         loaded
@@ -263,9 +266,6 @@ impl Worker {
                 LoadError::Internal(JsError::internal("the isolate was dropped while loading"))
             })?
             .map_err(LoadError::Script)?;
-        let sockets = isolate
-            .enter(verge_web::open_sockets)
-            .map_err(LoadError::Internal)?;
         if let Some(object) = object {
             let class = object.address.class.clone();
             isolate
