@@ -5,6 +5,13 @@
 //! before a response or RPC result leaves the object (the output gate).
 //!
 //! Values are bytes: the runtime stores structured-serialized JavaScript values.
+//!
+//! Replication (a cluster, where another server may take an object over): an object's storage
+//! is then a copy of its *log*, which the cluster keeps. After each commit the storage hands
+//! out what the commits changed since the last time ([`ObjectStorage::unreplicated`]), as one
+//! opaque log entry; the runtime appends it to the log before the output gate opens, and tells
+//! the storage where it landed. Another server rebuilds the object from the log's entries
+//! ([`ObjectStore::open_replica`]).
 
 use crate::{SqlOutcome, SqlValue, StorageError};
 
@@ -57,8 +64,20 @@ pub trait ObjectStorage {
     fn set_alarm(&mut self, at: Option<f64>) -> Result<(), StorageError>;
     /// Makes every write so far durable.
     fn commit(&mut self) -> Result<(), StorageError>;
-    /// Whether writes are waiting for [`ObjectStorage::commit`].
+    /// Whether writes are waiting for [`ObjectStorage::commit`], or, when replicated, for
+    /// [`ObjectStorage::replicated`].
     fn has_uncommitted_writes(&self) -> bool;
+    /// When replicated: what the commits since the last call changed, as one log entry
+    /// (`None` when nothing did, or the storage is not replicated).
+    fn unreplicated(&mut self) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(None)
+    }
+    /// Records that the entry [`ObjectStorage::unreplicated`] last gave is entry `position` of
+    /// the object's log — or, with `None`, that it could not be appended: this copy then holds
+    /// writes the log lacks, and is rebuilt from the log when next opened.
+    fn replicated(&mut self, _position: Option<u64>) -> Result<(), StorageError> {
+        Ok(())
+    }
     /// Whether a nested transaction is open (which a commit would end).
     fn in_transaction(&self) -> bool;
     /// Bytes the storage takes.
@@ -83,6 +102,26 @@ pub trait ObjectStore: Send + Sync {
     /// The objects whose committed storage had an alarm set, last time it was committed: where
     /// a restarted server looks for alarms to run. (Each object's own storage is the truth.)
     fn alarms(&self) -> Result<Vec<StoredAlarm>, StorageError>;
+    /// The position in its log of the last entry this server's copy of the object holds, if
+    /// the copy is exactly that: `Some(0)` for an object this server never held, `None` for a
+    /// copy that may hold writes its log lacks (or none that can be told), which
+    /// [`ObjectStore::open_replica`] must rebuild from the start.
+    fn replica_position(
+        &self,
+        script: &str,
+        class: &str,
+        id: &str,
+    ) -> Result<Option<u64>, StorageError>;
+    /// Brings this server's copy of an object (script, class, id) up to date with `entries` of its log (the ones
+    /// after [`ObjectStore::replica_position`], or all of them into an empty copy when
+    /// `from_start`) and opens it, replicated, as being at position `position` of the log.
+    fn open_replica(
+        &self,
+        object: (&str, &str, &str),
+        from_start: bool,
+        entries: &[bytes::Bytes],
+        position: u64,
+    ) -> Result<Box<dyn ObjectStorage>, StorageError>;
 }
 
 /// One of `[[migrations]]`, as storage applies it.

@@ -5,8 +5,14 @@
 //! writes of many events reach the disk in one commit (WAL, synced as D1's are). Beside them,
 //! `DIR/objects.sqlite` lists the objects whose committed storage has an alarm, for a restarted
 //! server to find, and the `[[migrations]]` applied.
+//!
+//! Replicated (a cluster): the file is a copy of the object's log, whose entries are its WAL
+//! frames (`wal_log.rs`). Beside it, `ID.replicated` notes the log position the file has
+//! reached and how far into the WAL that is; it is written once the log has the frames and
+//! removed when the file gets writes the log may lack, so a copy is trusted again only when
+//! it is exactly at a position.
 
-use super::{is_reserved, Database, Rules, SqlLimits};
+use super::{beside, is_reserved, wal_log, Database, Rules, SqlLimits};
 use rusqlite::{Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -74,13 +80,9 @@ fn backend(path: &Path, error: impl std::fmt::Display) -> StorageError {
     StorageError::Backend(format!("{}: {error}", path.display()))
 }
 
-impl ObjectStore for ObjectFiles {
-    fn open(
-        &self,
-        script: &str,
-        class: &str,
-        id: &str,
-    ) -> Result<Box<dyn ObjectStorage>, StorageError> {
+impl ObjectFiles {
+    /// The file of object `id`, its directory made if need be.
+    fn object_path(&self, script: &str, class: &str, id: &str) -> Result<PathBuf, StorageError> {
         if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(StorageError::Invalid(format!(
                 "\"{id}\" is not a Durable Object id"
@@ -88,9 +90,22 @@ impl ObjectStore for ObjectFiles {
         }
         let dir = self.class_dir(script, class);
         std::fs::create_dir_all(&dir).map_err(|e| backend(&dir, e))?;
-        let path = dir.join(format!("{}.sqlite", id.to_ascii_lowercase()));
+        Ok(dir.join(format!("{}.sqlite", id.to_ascii_lowercase())))
+    }
+
+    /// Opens the object's file, replicated from log position `replica` when given.
+    fn open_file(
+        &self,
+        (script, class, id): (&str, &str, &str),
+        replica: Option<u64>,
+    ) -> Result<Box<dyn ObjectStorage>, StorageError> {
+        let path = self.object_path(script, class, id)?;
         let open = || -> rusqlite::Result<Database> {
             let database = Database::open(&path, Rules::DurableObject)?;
+            if replica.is_some() {
+                // Frames stay in the WAL until the log has them: see ObjectFile::replicated.
+                database.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+            }
             database.conn.execute_batch(
                 "CREATE TABLE IF NOT EXISTS _cf_KV (key TEXT PRIMARY KEY, value BLOB NOT NULL) \
                  WITHOUT ROWID;
@@ -99,6 +114,27 @@ impl ObjectStore for ObjectFiles {
             Ok(database)
         };
         let database = open().map_err(|e| backend(&path, e))?;
+        let replica = match replica {
+            Some(position) => {
+                let wal = beside(&path, "-wal");
+                // Creating the tables of a new object is a commit the log must get too.
+                let frames = wal_log::frames_after(&wal, 0).map_err(|e| backend(&wal, e))?;
+                let replica = Replica {
+                    mark: beside(&path, ".replicated"),
+                    wal,
+                    position,
+                    published: 0,
+                    pending: None,
+                    dirty: frames.is_some(),
+                    diverged: false,
+                };
+                if !replica.dirty {
+                    replica.note()?;
+                }
+                Some(replica)
+            }
+            None => None,
+        };
         Ok(Box::new(ObjectFile {
             database,
             limits: self.limits.clone(),
@@ -106,7 +142,103 @@ impl ObjectStore for ObjectFiles {
             index: self.index.clone(),
             address: [script.to_owned(), class.to_owned(), id.to_ascii_lowercase()],
             alarm_changed: None,
+            replica,
         }))
+    }
+}
+
+impl Replica {
+    /// Notes where the file stands, in `ID.replicated` (see [`read_mark`]).
+    fn note(&self) -> Result<(), StorageError> {
+        let temporary = beside(&self.mark, ".tmp");
+        std::fs::write(&temporary, format!("{} {}", self.position, self.published))
+            .and_then(|()| std::fs::rename(&temporary, &self.mark))
+            .map_err(|e| backend(&self.mark, e))
+    }
+}
+
+/// What `ID.replicated` notes: the log position a file is at, and the WAL offset it is at.
+fn read_mark(mark: &Path) -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string(mark).ok()?;
+    let (position, offset) = text.trim().split_once(' ')?;
+    Some((position.parse().ok()?, offset.parse().ok()?))
+}
+
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |meta| meta.len())
+}
+
+fn remove_if_present(path: &Path) -> Result<(), StorageError> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(backend(path, e)),
+        _ => Ok(()),
+    }
+}
+
+impl ObjectStore for ObjectFiles {
+    fn open(
+        &self,
+        script: &str,
+        class: &str,
+        id: &str,
+    ) -> Result<Box<dyn ObjectStorage>, StorageError> {
+        self.open_file((script, class, id), None)
+    }
+
+    fn replica_position(
+        &self,
+        script: &str,
+        class: &str,
+        id: &str,
+    ) -> Result<Option<u64>, StorageError> {
+        let path = self.object_path(script, class, id)?;
+        if !path.exists() {
+            return Ok(Some(0));
+        }
+        let Some((position, offset)) = read_mark(&beside(&path, ".replicated")) else {
+            return Ok(None);
+        };
+        // A WAL longer than noted holds commits made after the mark, which the log may lack.
+        let wal = file_len(&beside(&path, "-wal"));
+        Ok((wal == 0 || wal == offset).then_some(position))
+    }
+
+    fn open_replica(
+        &self,
+        (script, class, id): (&str, &str, &str),
+        from_start: bool,
+        entries: &[bytes::Bytes],
+        position: u64,
+    ) -> Result<Box<dyn ObjectStorage>, StorageError> {
+        let path = self.object_path(script, class, id)?;
+        let (wal, shm) = (beside(&path, "-wal"), beside(&path, "-shm"));
+        remove_if_present(&beside(&path, ".replicated"))?;
+        if from_start {
+            for file in [&path, &wal, &shm] {
+                remove_if_present(file)?;
+            }
+        } else if file_len(&wal) > 0 {
+            // The WAL's frames go into the file first (closing the last connection
+            // checkpoints them), so that the entries' pages land over them.
+            super::open_synced(&path)
+                .and_then(|conn| conn.close().map_err(|(_, e)| e))
+                .map_err(|e| backend(&path, e))?;
+        }
+        if !entries.is_empty() {
+            let mut file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(|e| backend(&path, e))?;
+            for entry in entries {
+                wal_log::apply(&mut file, entry)?;
+            }
+            file.sync_all().map_err(|e| backend(&path, e))?;
+            remove_if_present(&shm)?;
+        }
+        self.open_file((script, class, id), Some(position))
     }
 
     fn alarms(&self) -> Result<Vec<StoredAlarm>, StorageError> {
@@ -189,6 +321,25 @@ struct ObjectFile {
     address: [String; 3],
     /// The alarm as the open transaction last set it, for the list once it commits.
     alarm_changed: Option<Option<f64>>,
+    /// Where the file stands against its log, when replicated.
+    replica: Option<Replica>,
+}
+
+/// A replicated file's place in its log.
+struct Replica {
+    wal: PathBuf,
+    /// `ID.replicated`: see [`read_mark`].
+    mark: PathBuf,
+    /// The log position of the last entry made of this file's frames (or applied to it).
+    position: u64,
+    /// The WAL offset up to which the log has the frames.
+    published: u64,
+    /// The offset after the frames of the entry handed out and not yet confirmed.
+    pending: Option<u64>,
+    /// Whether commits were made that the log does not have yet.
+    dirty: bool,
+    /// Whether an entry could not be appended: the file holds writes the log lacks.
+    diverged: bool,
 }
 
 impl ObjectFile {
@@ -401,6 +552,10 @@ impl ObjectStorage for ObjectFile {
             .conn
             .execute_batch("COMMIT")
             .map_err(|e| self.error(e))?;
+        if let Some(replica) = &mut self.replica {
+            // An empty transaction (reads under BEGIN IMMEDIATE) writes no frame.
+            replica.dirty |= file_len(&replica.wal) > replica.published.max(32);
+        }
         if let Some(at) = self.alarm_changed.take() {
             let conn = self.index.lock().unwrap_or_else(PoisonError::into_inner);
             let [script, class, id] = &self.address;
@@ -424,7 +579,58 @@ impl ObjectStorage for ObjectFile {
     }
 
     fn has_uncommitted_writes(&self) -> bool {
-        !self.database.conn.is_autocommit()
+        !self.database.conn.is_autocommit() || self.replica.as_ref().is_some_and(|r| r.dirty)
+    }
+
+    fn unreplicated(&mut self) -> Result<Option<Vec<u8>>, StorageError> {
+        let Some(replica) = &mut self.replica else {
+            return Ok(None);
+        };
+        if replica.diverged {
+            return Err(StorageError::Backend(
+                "this copy of the Durable Object holds writes its log lacks".into(),
+            ));
+        }
+        let frames = wal_log::frames_after(&replica.wal, replica.published)
+            .map_err(|e| backend(&replica.wal, e))?;
+        replica.dirty = frames.is_some();
+        Ok(frames.map(|(entry, end)| {
+            replica.pending = Some(end);
+            entry
+        }))
+    }
+
+    fn replicated(&mut self, position: Option<u64>) -> Result<(), StorageError> {
+        let Some(replica) = &mut self.replica else {
+            return Ok(());
+        };
+        let Some(position) = position else {
+            replica.diverged = true;
+            replica.pending = None;
+            return remove_if_present(&replica.mark);
+        };
+        if let Some(end) = replica.pending.take() {
+            replica.published = end;
+        }
+        replica.position = position;
+        let wal = file_len(&replica.wal);
+        replica.dirty = wal > replica.published;
+        replica.note()?;
+        // With every frame in the log, the WAL starts over, so that it does not grow forever.
+        if !replica.dirty && self.database.conn.is_autocommit() {
+            let (busy, _, _): (i64, i64, i64) = self
+                .database
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })
+                .map_err(|e| self.database.error(e, &self.limits))?;
+            if busy == 0 {
+                replica.published = 0;
+                replica.note()?;
+            }
+        }
+        Ok(())
     }
 
     fn in_transaction(&self) -> bool {
@@ -440,6 +646,10 @@ impl Drop for ObjectFile {
     fn drop(&mut self) {
         if let Err(error) = self.commit() {
             tracing::error!("a Durable Object's last writes could not be committed: {error}");
+        }
+        // Closing checkpoints the WAL, after which no one could tell its frames from the log's.
+        if let Some(replica) = self.replica.as_ref().filter(|r| r.dirty || r.diverged) {
+            let _ = remove_if_present(&replica.mark);
         }
     }
 }
@@ -516,6 +726,121 @@ mod tests {
         assert!(storage.list(&KeyRange::default()).unwrap().is_empty());
         assert!(storage.exec("SELECT n FROM t", &[]).is_err());
         assert!(files.open("app", "Counter", "not-an-id").is_err());
+    }
+
+    /// Appends what `storage` committed to `log`, as a cluster's runtime does.
+    fn replicate(storage: &mut Box<dyn ObjectStorage>, log: &mut Vec<bytes::Bytes>) {
+        if let Some(entry) = storage.unreplicated().unwrap() {
+            log.push(entry.into());
+            storage.replicated(Some(log.len() as u64)).unwrap();
+        }
+        assert!(!storage.has_uncommitted_writes());
+    }
+
+    #[test]
+    fn a_copy_rebuilt_from_the_log_has_every_replicated_write_and_no_other() {
+        let (here, there) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (owner_files, other_files) = (
+            ObjectFiles::open(here.path()).unwrap(),
+            ObjectFiles::open(there.path()).unwrap(),
+        );
+        let object = ("app", "Room", ID);
+        assert_eq!(
+            owner_files.replica_position("app", "Room", ID).unwrap(),
+            Some(0)
+        );
+        let mut log = Vec::new();
+        let mut owner = owner_files.open_replica(object, false, &[], 0).unwrap();
+        assert!(owner.has_uncommitted_writes(), "its tables were made");
+        replicate(&mut owner, &mut log);
+        owner
+            .exec("CREATE TABLE t (n INTEGER, r INTEGER)", &[])
+            .unwrap();
+        for n in 0..40 {
+            let big = vec![n as u8; 20_000];
+            owner.put(&[(format!("k{n:02}"), big)]).unwrap();
+            owner
+                .exec(
+                    "INSERT INTO t VALUES (?, random())",
+                    &[SqlValue::Integer(n)],
+                )
+                .unwrap();
+            owner.commit().unwrap();
+            if n % 3 == 0 {
+                replicate(&mut owner, &mut log);
+            }
+        }
+        replicate(&mut owner, &mut log);
+        owner.delete(&["k07".into()]).unwrap();
+        owner.commit().unwrap();
+        replicate(&mut owner, &mut log);
+        let rows = |storage: &mut Box<dyn ObjectStorage>| {
+            storage
+                .exec("SELECT n, r FROM t ORDER BY n", &[])
+                .unwrap()
+                .rows
+        };
+        let written = rows(&mut owner);
+        // Committed, never appended: a crash before the log had it.
+        owner.put(&[("lost".into(), b"x".to_vec())]).unwrap();
+        owner.commit().unwrap();
+        drop(owner);
+        assert_eq!(
+            owner_files.replica_position("app", "Room", ID).unwrap(),
+            None
+        );
+
+        let position = log.len() as u64;
+        let mut copy = other_files
+            .open_replica(object, true, &log, position)
+            .unwrap();
+        assert_eq!(rows(&mut copy), written, "the same rows, random() included");
+        let listed = copy.list(&KeyRange::default()).unwrap();
+        assert_eq!(listed.len(), 39);
+        assert!(listed
+            .iter()
+            .all(|(key, value)| key != "k07" && value.len() == 20_000));
+        assert_eq!(copy.get(&["lost".into()]).unwrap(), [None]);
+        copy.put(&[("there".into(), b"1".to_vec())]).unwrap();
+        copy.commit().unwrap();
+        replicate(&mut copy, &mut log);
+        drop(copy);
+        let at = other_files.replica_position("app", "Room", ID).unwrap();
+        assert_eq!(at, Some(log.len() as u64), "a clean copy is trusted");
+
+        // The first owner, behind and holding a lost write, starts over from the log.
+        let mut back = owner_files
+            .open_replica(object, true, &log, log.len() as u64)
+            .unwrap();
+        assert_eq!(
+            back.get(&["there".into(), "lost".into()]).unwrap(),
+            [Some(b"1".to_vec()), None]
+        );
+        assert_eq!(rows(&mut back), written);
+        // And a trusted copy catches up with only the entries after its own.
+        drop(back);
+        let mut copy = other_files
+            .open_replica(object, false, &[], log.len() as u64)
+            .unwrap();
+        assert_eq!(copy.get(&["there".into()]).unwrap(), [Some(b"1".to_vec())]);
+        copy.exec("DROP TABLE t", &[]).unwrap();
+        copy.commit().unwrap();
+        let skipped = log.len();
+        replicate(&mut copy, &mut log);
+        drop(copy);
+        let position = owner_files.replica_position("app", "Room", ID).unwrap();
+        assert_eq!(position, Some(skipped as u64));
+        let mut back = owner_files
+            .open_replica(object, false, &log[skipped..], log.len() as u64)
+            .unwrap();
+        assert!(
+            back.exec("SELECT n FROM t", &[]).is_err(),
+            "the table was dropped"
+        );
+        assert_eq!(
+            back.get(&["k39".into()]).unwrap()[0].as_ref().map(Vec::len),
+            Some(20_000)
+        );
     }
 
     #[test]
