@@ -95,7 +95,7 @@ pub(super) fn apply(file: &mut File, entry: &[u8]) -> Result<(), StorageError> {
     }
     let frame = FRAME_HEADER + page as usize;
     let frames = &entry[4..];
-    if frames.len() % frame != 0 {
+    if !frames.len().is_multiple_of(frame) {
         return Err(corrupt("it does not hold whole frames"));
     }
     let failed = |e: std::io::Error| StorageError::Backend(format!("applying a log entry: {e}"));
