@@ -11,7 +11,9 @@
 //! - [`purges`]: cache purges, which every PoP applies to its own cache;
 //! - [`acme`]: the ACME account, certificate and challenges every PoP shares;
 //! - [`d1`]: which PoP is each D1 database's primary, the one the others send its queries;
-//! - [`r2`]: the index of every R2 bucket whose bytes are in a shared S3 bucket.
+//! - [`r2`]: the index of every R2 bucket whose bytes are in a shared S3 bucket;
+//! - [`objects`]: which PoP holds each Durable Object (a lease), and each object's storage as
+//!   a log that another PoP can take it over from.
 //!
 //! And on core NATS, stored nowhere: [`tail`], the console lines of a tailed worker.
 //!
@@ -24,6 +26,7 @@ pub mod acme;
 pub mod d1;
 pub mod deploys;
 pub mod kv;
+pub mod objects;
 pub mod pops;
 pub mod purges;
 pub mod r2;
@@ -39,6 +42,7 @@ use verge_config::ClusterConfig;
 pub use d1::EdgeSql;
 pub use deploys::{Change, Release};
 pub use kv::EdgeKv;
+pub use objects::{EdgeObjects, Placement};
 pub use pops::PopReport;
 pub use r2::EdgeIndex;
 pub use tail::TailLine;
@@ -82,6 +86,8 @@ pub struct Cluster {
     d1: Bucket,
     r2: Bucket,
     acme: Bucket,
+    objects: Bucket,
+    object_log: jetstream::stream::Stream,
     jetstream: jetstream::Context,
     client: async_nats::Client,
     /// When the hub's deploys bucket was made: which hub numbered a version.
@@ -197,6 +203,18 @@ impl Cluster {
         })
         .await?;
         purges::open(&jetstream, replicas).await?;
+        let objects = within("opening the Durable Objects' leases", async {
+            jetstream
+                .create_or_update_key_value(objects::bucket(replicas))
+                .await
+        })
+        .await?;
+        let object_log = within("opening the Durable Objects' log", async {
+            jetstream
+                .get_or_create_stream(objects::log_stream(replicas))
+                .await
+        })
+        .await?;
         let epoch = within("reading the deploys bucket", async {
             let mut stream = jetstream
                 .get_stream(format!("KV_{}", deploys::DEPLOYS_BUCKET))
@@ -214,6 +232,8 @@ impl Cluster {
             d1,
             r2,
             acme,
+            objects,
+            object_log,
             jetstream,
             client,
             epoch,

@@ -1,0 +1,487 @@
+//! Durable Objects across PoPs. Each object is held by one PoP at a time, under a *lease* in
+//! the hub's KV bucket [`OBJECTS_BUCKET`]: the key names the object, the value the PoP, and the
+//! bucket's `max_age` ([`LEASE_TTL`]) ends a lease its holder stops renewing — by the hub's
+//! clock, not a PoP's. The first PoP an object is used at claims it (a KV `create`); the others
+//! send its events there ([`EdgeObjects::forward`], NATS request/reply, answered by the
+//! holder's [`Handler`]).
+//!
+//! An object's storage is a copy of its *log*: the subject `verge.objlog.<key>` of the stream
+//! [`OBJECT_LOG`], whose entries the storage makes of its commits. The holder appends them
+//! before the output gate opens, each with JetStream's expected-last-sequence check, so an
+//! append made after another PoP took the object over fails instead of forking the log; a PoP
+//! taking an object over reads the log, then appends a *takeover* marker, which fences off any
+//! holder that does not know yet. An entry larger than a message is appended in parts; parts
+//! a marker interrupts are no entry.
+//!
+//! Lifecycle: one [`EdgeObjects`] per PoP, given the hub once joined ([`EdgeObjects::serve`]),
+//! which then renews this PoP's leases and answers the events others forward.
+
+use crate::replica::HubSlot;
+use crate::{within, Cluster, ClusterError};
+use async_nats::jetstream::{kv, stream};
+use bytes::Bytes;
+use futures_util::StreamExt as _;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use verge_storage::StorageError;
+
+/// The KV bucket of leases: which PoP holds each object.
+pub const OBJECTS_BUCKET: &str = "verge_objects";
+
+/// The stream of every object's log.
+pub const OBJECT_LOG: &str = "verge_object_log";
+
+/// How long a lease lasts unless renewed, by the hub's clock.
+pub const LEASE_TTL: Duration = Duration::from_secs(6);
+
+/// How often a holder renews its leases.
+const RENEW_EVERY: Duration = Duration::from_secs(2);
+
+/// How long a lease counts as held here after its last renewal got through: less than
+/// [`LEASE_TTL`], so that a PoP cut off from the hub stops serving an object before another
+/// can take it over.
+const TRUST_FOR: Duration = Duration::from_secs(4);
+
+/// The largest part of a log entry one message carries (NATS' default `max_payload` is 1 MiB).
+const PART_BYTES: usize = 512 * 1024;
+
+/// How long an event forwarded to the holder may take, answer included: an RPC call's own limit
+/// (30 s) and then some.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(35);
+
+/// The header numbering an entry's parts (`2/3`), when it has several.
+const PART_HEADER: &str = "Verge-Part";
+
+/// The header of a takeover marker, naming the PoP that took the object over.
+const TAKEOVER_HEADER: &str = "Verge-Takeover";
+
+pub(crate) fn bucket(replicas: usize) -> kv::Config {
+    kv::Config {
+        bucket: OBJECTS_BUCKET.into(),
+        description: "which PoP holds each Durable Object".into(),
+        history: 1,
+        max_age: LEASE_TTL,
+        num_replicas: replicas,
+        ..Default::default()
+    }
+}
+
+pub(crate) fn log_stream(replicas: usize) -> stream::Config {
+    stream::Config {
+        name: OBJECT_LOG.into(),
+        description: Some("each Durable Object's storage, as its log of page changes".into()),
+        subjects: vec!["verge.objlog.>".into()],
+        allow_direct: true,
+        num_replicas: replicas,
+        ..Default::default()
+    }
+}
+
+/// Where PoP `pop` takes the events other PoPs forward to its objects.
+fn events_subject(pop: &str) -> String {
+    format!("verge.objects.{pop}")
+}
+
+fn log_subject(key: &str) -> String {
+    format!("verge.objlog.{key}")
+}
+
+/// The hub's name of the object `id` of class `class` of worker `script`.
+pub fn object_key(script: &str, class: &str, id: &str) -> String {
+    // The id is hex already; the names may hold any character, a NATS token only a few.
+    format!(
+        "{}.{}",
+        crate::replica::encode_key(script, class),
+        id.to_ascii_lowercase()
+    )
+}
+
+/// Who holds an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placement {
+    /// This PoP, under the lease it acquired at revision `lease` (which a takeover changes).
+    Here { lease: u64 },
+    /// Another PoP, under the lease the hub has at revision `lease`.
+    There { pop: String, lease: u64 },
+}
+
+/// Why a forwarded event got no answer.
+#[derive(Debug)]
+pub enum ForwardError {
+    /// No one takes events at the holder: it is gone.
+    Unreachable(String),
+    /// It took them, but this one failed or timed out (it may have run).
+    Failed(String),
+}
+
+/// What answers the events other PoPs forward to this one: the request's bytes in, the
+/// answer's out.
+pub type Handler = Arc<dyn Fn(Bytes) -> Pin<Box<dyn Future<Output = Bytes> + Send>> + Send + Sync>;
+
+/// Durable Objects' placement and logs, at one PoP.
+#[derive(Clone)]
+pub struct EdgeObjects {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    pop: String,
+    hub: HubSlot,
+    /// The leases this PoP holds, by object key.
+    held: Mutex<HashMap<String, Held>>,
+    handler: OnceLock<Handler>,
+}
+
+struct Held {
+    /// The revision the lease was acquired at: the token of this holding.
+    acquired: u64,
+    /// Its revision now, after renewals.
+    revision: u64,
+    renewed: Instant,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn hub_error(error: ClusterError) -> StorageError {
+    StorageError::Backend(format!("Durable Objects across PoPs: {error}"))
+}
+
+impl EdgeObjects {
+    /// Durable Objects at PoP `pop` of the hub at `hubs`.
+    pub fn new(pop: &str, hubs: String) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                pop: pop.to_owned(),
+                hub: HubSlot::new(hubs),
+                held: Mutex::default(),
+                handler: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// This PoP's name.
+    pub fn pop(&self) -> &str {
+        &self.shared.pop
+    }
+
+    /// Sets what answers the events forwarded to this PoP (once; the server's objects).
+    pub fn set_handler(&self, handler: Handler) {
+        let _ = self.shared.handler.set(handler);
+    }
+
+    /// Renews this PoP's leases and answers the events forwarded to it, for as long as the
+    /// server runs.
+    pub async fn serve(&self, cluster: Arc<Cluster>) {
+        self.shared.hub.join(cluster.clone());
+        tokio::spawn(renew(self.shared.clone(), cluster.clone()));
+        let subject = events_subject(&self.shared.pop);
+        loop {
+            match cluster.client.subscribe(subject.clone()).await {
+                Ok(mut events) => {
+                    while let Some(event) = events.next().await {
+                        let (Some(reply), Some(handler)) = (event.reply, self.shared.handler.get())
+                        else {
+                            continue;
+                        };
+                        let (answer, client) = (handler(event.payload), cluster.client.clone());
+                        tokio::spawn(async move {
+                            let _ = client.publish(reply, answer.await).await;
+                        });
+                    }
+                }
+                Err(e) => tracing::warn!("cannot take Durable Object events from other PoPs: {e}"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    fn hub(&self) -> Result<Arc<Cluster>, StorageError> {
+        self.shared.hub.get("Durable Objects")
+    }
+
+    /// Who holds the object `key`: this PoP if it holds the lease, or claims it now because no
+    /// one does; else the PoP the hub names.
+    pub async fn place(&self, key: &str) -> Result<Placement, StorageError> {
+        if let Some(held) = lock(&self.shared.held).get(key) {
+            if held.renewed.elapsed() < TRUST_FOR {
+                return Ok(Placement::Here {
+                    lease: held.acquired,
+                });
+            }
+        }
+        let hub = self.hub()?;
+        let pop = &self.shared.pop;
+        for _ in 0..3 {
+            let entry = within("finding a Durable Object's PoP", hub.objects.entry(key))
+                .await
+                .map_err(hub_error)?;
+            let current = entry.filter(|entry| entry.operation == kv::Operation::Put);
+            let expected = match current {
+                Some(entry) if entry.value != pop.as_bytes() => {
+                    let holder = String::from_utf8_lossy(&entry.value).into_owned();
+                    return Ok(Placement::There {
+                        pop: holder,
+                        lease: entry.revision,
+                    });
+                }
+                // This PoP's own lease, unrenewed for a while or from before a restart.
+                Some(entry) => Some(entry.revision),
+                None => None,
+            };
+            let what = "claiming a Durable Object";
+            let claimed =
+                hub.put_expecting(&hub.objects, key, pop.clone().into_bytes(), expected, what);
+            match claimed.await {
+                Ok(revision) => {
+                    let mut held = lock(&self.shared.held);
+                    let acquired = match (expected, held.get(key)) {
+                        (Some(_), Some(kept)) => kept.acquired,
+                        _ => revision,
+                    };
+                    held.insert(
+                        key.to_owned(),
+                        Held {
+                            acquired,
+                            revision,
+                            renewed: Instant::now(),
+                        },
+                    );
+                    return Ok(Placement::Here { lease: acquired });
+                }
+                Err(ClusterError::Conflict(_)) => continue,
+                Err(e) => return Err(hub_error(e)),
+            }
+        }
+        Err(StorageError::Backend(format!(
+            "Durable Object {key}: PoPs keep claiming it at once; try again"
+        )))
+    }
+
+    /// Who holds the object `key`, now that its holder under lease `lost` cannot be reached:
+    /// once that lease lapses (within [`LEASE_TTL`]), this PoP claims the object.
+    pub async fn place_after_loss(&self, key: &str, lost: u64) -> Result<Placement, StorageError> {
+        let deadline = Instant::now() + LEASE_TTL + Duration::from_secs(3);
+        loop {
+            let placement = self.place(key).await?;
+            let still_lost = matches!(&placement, Placement::There { lease, .. } if *lease == lost);
+            if !still_lost {
+                return Ok(placement);
+            }
+            if Instant::now() >= deadline {
+                return Err(StorageError::Backend(format!(
+                    "the PoP holding Durable Object {key} cannot be reached, and its lease did \
+                     not lapse within {:?}",
+                    LEASE_TTL + Duration::from_secs(3)
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Gives up this PoP's lease on `key` (its object is no longer in use here), so that the
+    /// next PoP to use it claims it at once.
+    pub fn release(&self, key: &str) {
+        let Some(held) = lock(&self.shared.held).remove(key) else {
+            return;
+        };
+        let Ok(hub) = self.hub() else { return };
+        let key = key.to_owned();
+        tokio::spawn(async move {
+            let what = "releasing a Durable Object's lease";
+            let _ = hub
+                .delete_expecting(OBJECTS_BUCKET, &key, Some(held.revision), what)
+                .await;
+        });
+    }
+
+    /// The entries of `key`'s log after position `after`, and the position of the last message
+    /// read (`after` when there is none).
+    pub async fn log(&self, key: &str, after: u64) -> Result<(Vec<Bytes>, u64), StorageError> {
+        let hub = self.hub()?;
+        let subject = log_subject(key);
+        let (mut entries, mut parts, mut last) = (Vec::new(), Vec::<Bytes>::new(), after);
+        loop {
+            let next = hub
+                .object_log
+                .direct_get_next_for_subject(&subject, Some(last + 1));
+            let message = match tokio::time::timeout(crate::CALL_TIMEOUT, next).await {
+                Ok(Ok(message)) => message,
+                Ok(Err(e)) if e.kind() == stream::DirectGetErrorKind::NotFound => break,
+                Ok(Err(e)) => {
+                    return Err(StorageError::Backend(format!(
+                        "reading Durable Object {key}'s log: {e}"
+                    )))
+                }
+                Err(_) => {
+                    return Err(hub_error(ClusterError::Timeout(
+                        crate::CALL_TIMEOUT,
+                        "reading a Durable Object's log",
+                    )))
+                }
+            };
+            last = message.sequence;
+            let part = message
+                .headers
+                .get(PART_HEADER)
+                .and_then(|value| value.as_str().split_once('/'))
+                .and_then(|(at, of)| Some((at.parse::<usize>().ok()?, of.parse::<usize>().ok()?)));
+            match part {
+                Some((at, of)) => {
+                    if at == 1 {
+                        parts.clear();
+                    }
+                    if at == parts.len() + 1 {
+                        parts.push(message.payload);
+                    }
+                    if at == of && parts.len() == of {
+                        entries.push(Bytes::from(parts.concat()));
+                        parts.clear();
+                    }
+                }
+                None => {
+                    parts.clear();
+                    if message.headers.get(TAKEOVER_HEADER).is_none() {
+                        entries.push(message.payload);
+                    }
+                }
+            }
+        }
+        Ok((entries, last))
+    }
+
+    /// Appends `entry` to `key`'s log, if its last message is still at `after`; the position
+    /// of the entry (its last part). A message of another PoP's since then fails it: the
+    /// object was taken over.
+    pub async fn append(&self, key: &str, after: u64, entry: Bytes) -> Result<u64, StorageError> {
+        let parts: Vec<Bytes> = (0..entry.len().div_ceil(PART_BYTES).max(1))
+            .map(|index| {
+                entry.slice(index * PART_BYTES..((index + 1) * PART_BYTES).min(entry.len()))
+            })
+            .collect();
+        let count = parts.len();
+        let mut last = after;
+        for (index, part) in parts.into_iter().enumerate() {
+            let mut headers = async_nats::HeaderMap::new();
+            if count > 1 {
+                headers.insert(PART_HEADER, format!("{}/{count}", index + 1).as_str());
+            }
+            last = self.publish(key, last, headers, part).await?;
+        }
+        Ok(last)
+    }
+
+    /// Appends a takeover marker to `key`'s log, if its last message is still at `after`: any
+    /// PoP that held the object before can append no more. The marker's position.
+    pub async fn take_over(&self, key: &str, after: u64) -> Result<u64, StorageError> {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(TAKEOVER_HEADER, self.shared.pop.as_str());
+        self.publish(key, after, headers, Bytes::new()).await
+    }
+
+    async fn publish(
+        &self,
+        key: &str,
+        after: u64,
+        mut headers: async_nats::HeaderMap,
+        payload: Bytes,
+    ) -> Result<u64, StorageError> {
+        use async_nats::jetstream::context::PublishErrorKind;
+        let hub = self.hub()?;
+        headers.insert(
+            async_nats::header::NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
+            async_nats::HeaderValue::from(after),
+        );
+        let published = tokio::time::timeout(crate::CALL_TIMEOUT, async {
+            let ack = hub
+                .jetstream
+                .publish_with_headers(log_subject(key), headers, payload)
+                .await
+                .map_err(|e| e.to_string())?;
+            ack.await
+                .map(|ack| ack.sequence)
+                .map_err(|e| match e.kind() {
+                    PublishErrorKind::WrongLastSequence => format!(
+                        "another PoP took Durable Object {key} over (its log moved past {after})"
+                    ),
+                    _ => e.to_string(),
+                })
+        })
+        .await;
+        match published {
+            Ok(Ok(position)) => Ok(position),
+            Ok(Err(cause)) => Err(StorageError::Backend(format!(
+                "appending to a Durable Object's log: {cause}"
+            ))),
+            Err(_) => Err(hub_error(ClusterError::Timeout(
+                crate::CALL_TIMEOUT,
+                "appending to a Durable Object's log",
+            ))),
+        }
+    }
+
+    /// Sends `event` to PoP `pop` and waits for its answer.
+    pub async fn forward(&self, pop: &str, event: Bytes) -> Result<Bytes, ForwardError> {
+        use async_nats::RequestErrorKind;
+        let hub = self
+            .hub()
+            .map_err(|e| ForwardError::Failed(e.to_string()))?;
+        let asked = hub.client.request(events_subject(pop), event);
+        match tokio::time::timeout(FORWARD_TIMEOUT, asked).await {
+            Ok(Ok(answer)) => Ok(answer.payload),
+            Ok(Err(e)) if e.kind() == RequestErrorKind::NoResponders => Err(
+                ForwardError::Unreachable(format!("PoP {pop} takes no Durable Object events")),
+            ),
+            Ok(Err(e)) => Err(ForwardError::Failed(format!("PoP {pop}: {e}"))),
+            Err(_) => Err(ForwardError::Failed(format!(
+                "PoP {pop} did not answer within {FORWARD_TIMEOUT:?}"
+            ))),
+        }
+    }
+}
+
+/// Renews the leases this PoP holds every [`RENEW_EVERY`]; a lease another PoP took is no
+/// longer held.
+async fn renew(shared: Arc<Shared>, cluster: Arc<Cluster>) {
+    let mut ticks = tokio::time::interval(RENEW_EVERY);
+    loop {
+        ticks.tick().await;
+        let leases: Vec<(String, u64)> = lock(&shared.held)
+            .iter()
+            .map(|(key, held)| (key.clone(), held.revision))
+            .collect();
+        for (key, revision) in leases {
+            let what = "renewing a Durable Object's lease";
+            let value = shared.pop.clone().into_bytes();
+            let renewed = cluster
+                .put_expecting(&cluster.objects, &key, value, Some(revision), what)
+                .await;
+            let mut held = lock(&shared.held);
+            let Some(entry) = held
+                .get_mut(&key)
+                .filter(|entry| entry.revision == revision)
+            else {
+                continue;
+            };
+            match renewed {
+                Ok(revision) => {
+                    entry.revision = revision;
+                    entry.renewed = Instant::now();
+                }
+                Err(ClusterError::Conflict(_)) => {
+                    held.remove(&key);
+                    tracing::warn!(
+                        "the lease of Durable Object {key} lapsed: another PoP may hold it now"
+                    );
+                }
+                Err(e) => tracing::warn!("{e}"),
+            }
+        }
+    }
+}
