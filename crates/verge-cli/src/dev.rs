@@ -105,6 +105,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
         isolate_idle: None,
         isolate_budget: None,
         stores,
+        object_network: None,
         geo: Arc::new(Geo::local()),
         redirect_https: None,
         acme_challenges: None,

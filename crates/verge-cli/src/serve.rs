@@ -7,7 +7,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use verge_cluster::{EdgeIndex, EdgeKv, EdgeSql};
+use verge_cluster::{EdgeIndex, EdgeKv, EdgeObjects, EdgeSql};
 use verge_config::{ObjectsConfig, ServerConfig};
 use verge_runtime::{NetworkPolicy, Stores, WorkerLimits};
 use verge_server::{
@@ -87,6 +87,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             cluster.d1_primaries.clone(),
         )
     });
+    // At a PoP, each Durable Object is held by one PoP, which the others forward its events to.
+    let edge_objects = config
+        .cluster
+        .as_ref()
+        .map(|cluster| EdgeObjects::new(&cluster.pop, cluster.nats.join(", ")));
     // At a PoP whose R2 bytes are in S3, the index is shared too; else it is this server's.
     let (buckets, edge_index) = match (&config.cluster, &config.objects) {
         (Some(cluster), ObjectsConfig::S3 { .. }) => {
@@ -139,13 +144,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             )),
             sql: Some(sql),
             buckets: Some(buckets.clone()),
-            // A PoP would hold its own copy of each object; until objects are placed across the
-            // cluster (issue #22), they run on servers without [cluster] only.
-            objects: match &config.cluster {
-                Some(_) => None,
-                None => Some(Arc::new(crate::state::open_objects(&data_dir)?)),
-            },
+            // At a PoP, the copies of the objects it holds, each kept from its log in the hub.
+            objects: Some(Arc::new(crate::state::open_objects(&data_dir)?)),
         },
+        object_network: edge_objects.clone(),
         geo: Arc::new(geo),
         crons: Crons::Scheduled,
         redirect_https: None,

@@ -765,35 +765,172 @@ export default {
 };
 "#;
 
+/// A counter Durable Object: `POST /` (by fetch) or `POST /rpc` (by RPC) adds one and answers
+/// the count; `GET /` answers the count and how many rows its SQL table has, one per increment.
+const COUNTER_WORKER: &str = r#"
+import { DurableObject } from 'cloudflare:workers';
+export class Counter extends DurableObject {
+  async increment() {
+    const n = ((await this.ctx.storage.get('n')) ?? 0) + 1;
+    await this.ctx.storage.put('n', n);
+    this.ctx.storage.sql.exec('CREATE TABLE IF NOT EXISTS seen (n INTEGER PRIMARY KEY)');
+    this.ctx.storage.sql.exec('INSERT INTO seen VALUES (?)', n);
+    return n;
+  }
+  async fetch(request) {
+    if (request.method === 'POST') return new Response(String(await this.increment()));
+    const n = (await this.ctx.storage.get('n')) ?? 0;
+    const seen = n === 0 ? 0 : this.ctx.storage.sql.exec('SELECT count(*) AS c FROM seen').one().c;
+    return new Response(`${n} ${seen}`);
+  }
+}
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    if (url.pathname === '/ready') return new Response('ready');
+    const counter = env.COUNTER.getByName('shared');
+    if (url.pathname === '/rpc') return new Response(String(await counter.increment()));
+    return counter.fetch(request);
+  },
+};
+"#;
+
+impl Pop {
+    fn deploy_counter(&self) {
+        use base64::Engine as _;
+        let encode = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+        let config = "name = \"counter\"\nmain = \"index.js\"\nroutes = [\"counter.test/*\"]\n\
+                      [[durable_objects.bindings]]\nname = \"COUNTER\"\nclass_name = \"Counter\"\n\
+                      [[migrations]]\ntag = \"v1\"\nnew_sqlite_classes = [\"Counter\"]\n";
+        let upload = serde_json::json!({
+            "config_file": "wrangler.toml",
+            "files": { "wrangler.toml": encode(config), "index.js": encode(COUNTER_WORKER) },
+        });
+        let (status, reply) = self.admin("PUT", "/workers/counter", &upload.to_string());
+        assert_eq!(status, 200, "{reply}");
+    }
+
+    /// A request to the counter worker: its status and body, or `None` if it got no answer
+    /// within `bound`.
+    fn counter(&self, method: &str, path: &str, bound: Duration) -> Option<(u16, String)> {
+        let request = http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.server().base))
+            .header("Host", "counter.test")
+            .body(Vec::new())
+            .unwrap();
+        let mut response = client_with_timeout(bound).run(request).ok()?;
+        let body = response.body_mut().read_to_string().ok()?;
+        Some((response.status().as_u16(), body))
+    }
+}
+
 #[test]
-fn durable_objects_are_refused_at_a_pop_naming_why() {
-    use base64::Engine as _;
+fn a_durable_object_is_held_by_one_pop_and_taken_over_with_every_acknowledged_write() {
     let hub = Hub::start();
-    let syd = Pop::start("syd", "127.0.0.2", &hub);
-    let encode = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
-    let config = "name = \"counter\"\nmain = \"index.js\"\nroutes = [\"counter.test/*\"]\n\
-                  [[durable_objects.bindings]]\nname = \"COUNTER\"\nclass_name = \"Counter\"\n";
-    let worker = "import { DurableObject } from 'cloudflare:workers';\n\
-                  export class Counter extends DurableObject { fetch() { return new Response('1'); } }\n\
-                  export default { fetch: (r, env) => env.COUNTER.getByName('a').fetch(r) };\n";
-    let upload = serde_json::json!({
-        "config_file": "wrangler.toml",
-        "files": { "wrangler.toml": encode(config), "index.js": encode(worker) },
+    let mut syd = Pop::start("syd", "127.0.0.2", &hub);
+    let fra = Pop::start("fra", "127.0.0.3", &hub);
+    syd.deploy_counter();
+    let bound = Duration::from_secs(30);
+    let ready = |pop: &Pop| {
+        pop.counter("GET", "/ready", bound)
+            .is_some_and(|(status, _)| status == 200)
+    };
+    assert!(wait_until(REACHES_EVERY_POP, || ready(&syd) && ready(&fra)));
+
+    // First used at syd, the object is held there; fra's events travel to it.
+    assert_eq!(syd.counter("POST", "/", bound), Some((200, "1".into())));
+    let acknowledged: Vec<u64> = std::thread::scope(|scope| {
+        let writers: Vec<_> = [(&syd, "/"), (&syd, "/rpc"), (&fra, "/"), (&fra, "/rpc")]
+            .into_iter()
+            .map(|(pop, path)| {
+                scope.spawn(move || {
+                    (0..25)
+                        .map(|_| {
+                            let (status, body) = pop.counter("POST", path, bound).unwrap();
+                            assert_eq!(status, 200, "{body}");
+                            body.parse::<u64>().unwrap()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        writers
+            .into_iter()
+            .flat_map(|writer| writer.join().unwrap())
+            .collect()
     });
-    let (status, reply) = syd.admin("PUT", "/workers/counter", &upload.to_string());
-    assert_eq!(status, 200, "{reply}");
-    let request = http::Request::get(format!("{}/", syd.server().base))
-        .header("Host", "counter.test")
-        .body(Vec::new())
-        .unwrap();
-    // Rather than each PoP holding its own copy of the object.
-    assert_eq!(support::send(&client(), request).status, 500);
-    let explained = wait_until(Duration::from_secs(10), || {
-        syd.server()
-            .stderr()
-            .contains("a PoP of a cluster does not run Durable Objects yet")
+    let mut counts = acknowledged.clone();
+    counts.sort_unstable();
+    assert_eq!(
+        counts,
+        (2..=101).collect::<Vec<u64>>(),
+        "each increment once, none lost"
+    );
+    for pop in [&syd, &fra] {
+        assert_eq!(
+            pop.counter("GET", "/", bound),
+            Some((200, "101 101".into()))
+        );
+    }
+
+    // The holder killed while fra keeps writing: fra takes the object over, with every write
+    // that was acknowledged, within 10 s.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (acknowledged, took_over) = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            let mut acknowledged = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Some((200, body)) = fra.counter("POST", "/", bound) {
+                    acknowledged.push(body.parse::<u64>().unwrap());
+                }
+            }
+            acknowledged
+        });
+        assert!(wait_until(bound, || syd
+            .counter("GET", "/", bound)
+            .is_some_and(|(_, body)| !body.starts_with("101 "))));
+        syd.kill();
+        let killed = std::time::Instant::now();
+        let probe = fra.counter("POST", "/rpc", bound);
+        let took_over = killed.elapsed();
+        assert!(matches!(&probe, Some((200, _))), "{probe:?}");
+        let mut acknowledged = vec![probe.unwrap().1.parse::<u64>().unwrap()];
+        std::thread::sleep(Duration::from_millis(500));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        acknowledged.extend(writer.join().unwrap());
+        (acknowledged, took_over)
     });
-    assert!(explained, "{}", syd.server().stderr());
+    assert!(took_over < Duration::from_secs(10), "took {took_over:?}");
+    let (status, body) = fra.counter("GET", "/", bound).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let (count, seen) = body.split_once(' ').unwrap();
+    let count: u64 = count.parse().unwrap();
+    assert_eq!(seen, count.to_string(), "the SQL table and the key agree");
+    let mut distinct = acknowledged.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        acknowledged.len(),
+        "no count acknowledged twice"
+    );
+    assert!(
+        acknowledged.iter().all(|&n| n > 101 && n <= count),
+        "{acknowledged:?} within {count}"
+    );
+
+    // Back, syd forwards to the object's new holder.
+    syd.restart();
+    assert!(wait_until(REACHES_EVERY_POP, || ready(&syd)));
+    assert_eq!(
+        syd.counter("GET", "/", bound),
+        Some((200, format!("{count} {count}")))
+    );
+    assert_eq!(
+        syd.counter("POST", "/", bound),
+        Some((200, (count + 1).to_string()))
+    );
 }
 
 #[test]

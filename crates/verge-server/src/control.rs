@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
-use verge_cluster::{Cluster, ClusterError, EdgeIndex, EdgeKv, EdgeSql};
+use verge_cluster::{Cluster, ClusterError, EdgeIndex, EdgeKv, EdgeObjects, EdgeSql};
 use verge_config::ClusterConfig;
 use verge_storage::{CacheStore, IndexCopy};
 
@@ -95,6 +95,7 @@ async fn run(
 ) -> Result<(), ControlError> {
     let hubs = plane.cluster.as_ref().map(|c| c.nats.join(", "));
     let stores = plane.options.stores.clone();
+    let objects = plane.options.object_network.clone();
     let releases = Rc::new(Releases::new(
         plane.records,
         plane.site.clone(),
@@ -105,6 +106,7 @@ async fn run(
         metrics: plane.metrics.clone(),
         kv: plane.kv,
         sql: plane.sql,
+        objects,
         r2: plane.r2,
         directory: plane.directory,
         cache: stores.cache.clone(),
@@ -149,6 +151,8 @@ struct Followed {
     kv: Option<EdgeKv>,
     /// D1, which answers other PoPs' queries.
     sql: Option<EdgeSql>,
+    /// Durable Objects: this PoP's leases, and the events others forward to its objects.
+    objects: Option<EdgeObjects>,
     /// R2's shared index and this PoP's copy of it.
     r2: Option<(EdgeIndex, Arc<dyn IndexCopy>)>,
     /// Geo DNS's view of the PoPs.
@@ -159,8 +163,9 @@ struct Followed {
 }
 
 /// This PoP has joined its hub: from now on it sends heartbeats, follows the deploys and the
-/// purges, feeds its copies of KV and of R2's index, answers D1 queries for its databases, and
-/// forwards console lines to tails elsewhere.
+/// purges, feeds its copies of KV and of R2's index, answers D1 queries for its databases,
+/// renews the leases of the Durable Objects it holds and runs the events other PoPs forward to
+/// them, and forwards console lines to tails elsewhere.
 fn joined(releases: &Rc<Releases>, followed: &Followed, cluster: Arc<Cluster>) {
     releases.joined(cluster.clone());
     tokio::task::spawn_local(crate::tail::forward_to_cluster(
@@ -179,6 +184,10 @@ fn joined(releases: &Rc<Releases>, followed: &Followed, cluster: Arc<Cluster>) {
     if let Some(sql) = followed.sql.clone() {
         let cluster = cluster.clone();
         tokio::task::spawn_local(async move { sql.serve(cluster).await });
+    }
+    if let Some(objects) = followed.objects.clone() {
+        let cluster = cluster.clone();
+        tokio::task::spawn_local(async move { objects.serve(cluster).await });
     }
     if let Some((index, copy)) = followed.r2.clone() {
         let cluster = cluster.clone();

@@ -19,6 +19,7 @@ mod bindings;
 mod check;
 mod cron;
 mod dispatch;
+mod forwarded;
 pub(crate) mod http;
 mod isolates;
 mod objects;
@@ -61,6 +62,8 @@ pub struct EdgeOptions {
     pub isolate_budget: Option<usize>,
     /// The stores workers' bindings reach.
     pub stores: Stores,
+    /// At a PoP of a cluster: which PoP holds each Durable Object, and their logs.
+    pub object_network: Option<verge_cluster::EdgeObjects>,
     /// Where `request.cf` comes from, and whose forwarding headers are believed.
     pub geo: Arc<Geo>,
     /// Cron triggers: run on schedule (`verge serve`), or on demand at `/__scheduled?cron=…`
@@ -155,9 +158,11 @@ pub fn serve_site(
     eager: bool,
 ) -> RunningServer {
     let (loaded_sender, loaded) = mpsc::channel();
-    let (object_router, object_inboxes) = objects::ObjectRouter::new(listeners.listeners.len());
+    let (object_router, object_inboxes) =
+        objects::ObjectRouter::new(listeners.listeners.len(), options.object_network.clone());
     let mut object_inboxes = object_inboxes.into_iter();
-    if let Some(store) = &options.stores.objects {
+    // At a PoP, an object's alarm runs where the object is held, once it is used again.
+    if let (Some(store), None) = (&options.stores.objects, &options.object_network) {
         object_router.wake_alarms(store.as_ref());
     }
     let (shutdown, stop) = tokio::sync::watch::channel(false);

@@ -16,6 +16,13 @@
 //! with exponential backoff. A restarted server finds the objects with alarms in the store's
 //! list ([`ObjectRouter::wake_alarms`]).
 //!
+//! In a cluster, each object is held by one PoP at a time (`verge_cluster::objects`): an event
+//! for an object held elsewhere is forwarded there (`forwarded.rs`), and the storage of one
+//! held here is a copy of its log in the hub, opened by bringing it up to date and fencing off
+//! any previous holder, and replicated — every commit appended to the log — before the output
+//! gate opens. A commit the log does not take fails its event and resets the object, whose
+//! next event starts again from the log.
+//!
 //! Lifecycle: one router per server; per thread, a slot per object in use (its storage and
 //! gate) holding the object's isolate of the current version.
 
@@ -31,6 +38,7 @@ use std::rc::{Rc, Weak};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
+use verge_cluster::{objects::object_key, EdgeObjects, Placement};
 use verge_runtime::{
     deeper, Body, CallFuture, Frame, HeaderList, HeldSocket, HibernatableSockets, HostSocket,
     LoadError, ObjectAddress, ObjectGate, ObjectHost, ObjectState, OpError, OutboundFuture,
@@ -58,14 +66,14 @@ const ALARM_RETRIES: u32 = 6;
 const ALARM_BACKOFF: Duration = Duration::from_secs(2);
 
 /// A request on its way to an object's thread.
-struct Sent {
-    method: String,
-    url: String,
-    headers: HeaderList,
-    body: Body,
-    cf: Option<String>,
-    redirect: RedirectMode,
-    depth: u32,
+pub(super) struct Sent {
+    pub(super) method: String,
+    pub(super) url: String,
+    pub(super) headers: HeaderList,
+    pub(super) body: Body,
+    pub(super) cf: Option<String>,
+    pub(super) redirect: RedirectMode,
+    pub(super) depth: u32,
 }
 
 impl From<Request> for Sent {
@@ -97,16 +105,26 @@ impl From<Sent> for Request {
 }
 
 /// Why an event for an object failed, as the caller's promise rejects.
-type Failure = String;
+pub(super) type Failure = String;
 
-enum ObjectEvent {
-    Fetch(Sent, oneshot::Sender<Result<Response, Failure>>),
+/// What is asked of an object.
+pub(super) enum Asked {
+    Fetch(Sent),
     Call {
         method: String,
         args: String,
         depth: u32,
-        reply: oneshot::Sender<Result<String, Failure>>,
     },
+}
+
+/// What an object answers.
+pub(super) enum Answer {
+    Response(Response),
+    Reply(String),
+}
+
+enum ObjectEvent {
+    Ask(Asked, oneshot::Sender<Result<Answer, Failure>>),
     /// Look at the object's alarm and start its timer: a restarted server's.
     Wake,
 }
@@ -115,37 +133,49 @@ impl ObjectEvent {
     /// Answers the event with `failure`, if it expects an answer.
     fn fail(self, failure: Failure) {
         match self {
-            ObjectEvent::Fetch(_, reply) => drop(reply.send(Err(failure))),
-            ObjectEvent::Call { reply, .. } => drop(reply.send(Err(failure))),
+            ObjectEvent::Ask(_, reply) => drop(reply.send(Err(failure))),
             ObjectEvent::Wake => {}
         }
     }
 }
 
-/// An event for the object at `address`.
+/// An event for the object at `address`; in a cluster, with the lease under which this PoP
+/// holds the object.
 pub(super) struct ObjectMessage {
     address: ObjectAddress,
     event: ObjectEvent,
+    lease: Option<u64>,
 }
 
-/// Where each object lives: the inbox of each serving thread, shared by all of them.
+/// Where each object lives: the inbox of each serving thread, shared by all of them, and in a
+/// cluster the PoP that holds it.
 pub(crate) struct ObjectRouter {
     inboxes: Vec<mpsc::UnboundedSender<ObjectMessage>>,
     /// The workers (by name and version) whose `[[migrations]]` this process has applied.
     migrated: Mutex<HashSet<(String, u64)>>,
+    /// At a PoP: who holds each object, and their logs.
+    pub(super) network: Option<EdgeObjects>,
 }
 
 impl ObjectRouter {
-    /// A router over `threads` serving threads, and each thread's inbox, in order.
-    pub(crate) fn new(threads: usize) -> (Arc<Self>, Vec<mpsc::UnboundedReceiver<ObjectMessage>>) {
+    /// A router over `threads` serving threads, and each thread's inbox, in order; at a PoP, over
+    /// the cluster's `network` too, whose events for objects held here it takes.
+    pub(crate) fn new(
+        threads: usize,
+        network: Option<EdgeObjects>,
+    ) -> (Arc<Self>, Vec<mpsc::UnboundedReceiver<ObjectMessage>>) {
         let (inboxes, receivers) = (0..threads.max(1))
             .map(|_| mpsc::unbounded_channel())
             .unzip();
-        let router = Self {
+        let router = Arc::new(Self {
             inboxes,
             migrated: Mutex::default(),
-        };
-        (Arc::new(router), receivers)
+            network,
+        });
+        if let Some(network) = &router.network {
+            network.set_handler(super::forwarded::handler(Arc::downgrade(&router)));
+        }
+        (router, receivers)
     }
 
     /// Starts the timers of the alarms `store` lists, each on its object's thread.
@@ -163,17 +193,75 @@ impl ObjectRouter {
                 id: alarm.id,
                 name: None,
             };
-            let _ = self.send(address, ObjectEvent::Wake);
+            let _ = self.send(address, ObjectEvent::Wake, None);
         }
     }
 
-    fn send(&self, address: ObjectAddress, event: ObjectEvent) -> Result<(), Failure> {
+    fn send(
+        &self,
+        address: ObjectAddress,
+        event: ObjectEvent,
+        lease: Option<u64>,
+    ) -> Result<(), Failure> {
         let mut hasher = DefaultHasher::new();
         (&address.script, &address.class, &address.id).hash(&mut hasher);
         let owner = (hasher.finish() % self.inboxes.len() as u64) as usize;
+        let message = ObjectMessage {
+            address,
+            event,
+            lease,
+        };
         self.inboxes[owner]
-            .send(ObjectMessage { address, event })
+            .send(message)
             .map_err(|_| "the server is stopping".to_owned())
+    }
+
+    /// Runs `asked` on the object at `address`, on this server (held under `lease`, at a PoP).
+    pub(super) async fn ask_here(
+        &self,
+        address: ObjectAddress,
+        asked: Asked,
+        lease: Option<u64>,
+    ) -> Result<Answer, Failure> {
+        let (reply, replied) = oneshot::channel();
+        self.send(address, ObjectEvent::Ask(asked, reply), lease)?;
+        replied
+            .await
+            .map_err(|_| "the Durable Object was reset".to_owned())?
+    }
+
+    /// Runs `asked` on the object at `address`, wherever it is held.
+    async fn ask(&self, address: ObjectAddress, mut asked: Asked) -> Result<Answer, Failure> {
+        let Some(network) = &self.network else {
+            return self.ask_here(address, asked, None).await;
+        };
+        let key = object_key(&address.script, &address.class, &address.id);
+        let mut placement = network.place(&key).await.map_err(|e| e.to_string())?;
+        // The holder may move while the event travels: a few turns, then it fails.
+        for _ in 0..4 {
+            let (pop, lease) = match placement {
+                Placement::Here { lease } => {
+                    return self.ask_here(address, asked, Some(lease)).await
+                }
+                Placement::There { pop, lease } => (pop, lease),
+            };
+            placement = match super::forwarded::forward(network, &pop, &address, &mut asked).await
+            {
+                Ok(Some(answer)) => return Ok(answer),
+                // It no longer holds the object, which the hub will tell.
+                Ok(None) => network.place(&key).await,
+                Err(verge_cluster::objects::ForwardError::Unreachable(cause)) => {
+                    tracing::warn!(object = %address.id, "{cause}: waiting for its lease to lapse");
+                    network.place_after_loss(&key, lease).await
+                }
+                Err(verge_cluster::objects::ForwardError::Failed(cause)) => return Err(cause),
+            }
+            .map_err(|e| e.to_string())?;
+        }
+        Err(format!(
+            "the Durable Object {} kept moving between PoPs; try again",
+            address.id
+        ))
     }
 }
 
@@ -186,34 +274,33 @@ impl ObjectHost for RoutedObjects {
             Ok(depth) => request.depth = depth,
             Err(refused) => return Box::pin(async move { Err(OpError::Error(refused)) }),
         }
-        self.ask(object, |reply| ObjectEvent::Fetch(request.into(), reply))
+        let router = self.0.clone();
+        Box::pin(async move {
+            match router.ask(object, Asked::Fetch(request.into())).await {
+                Ok(Answer::Response(response)) => Ok(response),
+                Ok(Answer::Reply(_)) => Err(OpError::Error(
+                    "the Durable Object's fetch() answered no Response".into(),
+                )),
+                Err(failure) => Err(OpError::Error(failure)),
+            }
+        })
     }
 
     fn call(&self, object: ObjectAddress, method: String, args: String, depth: u32) -> CallFuture {
-        self.ask(object, |reply| ObjectEvent::Call {
+        let router = self.0.clone();
+        let asked = Asked::Call {
             method,
             args,
             depth,
-            reply,
-        })
-    }
-}
-
-impl RoutedObjects {
-    /// Sends `object` the event `event` makes around a reply channel, and waits for the reply.
-    fn ask<T: 'static>(
-        &self,
-        object: ObjectAddress,
-        event: impl FnOnce(oneshot::Sender<Result<T, Failure>>) -> ObjectEvent,
-    ) -> Pin<Box<dyn Future<Output = Result<T, OpError>>>> {
-        let (reply, replied) = oneshot::channel();
-        let sent = self.0.send(object, event(reply));
+        };
         Box::pin(async move {
-            sent.map_err(OpError::Error)?;
-            replied
-                .await
-                .map_err(|_| OpError::Error("the Durable Object was reset".into()))?
-                .map_err(OpError::Error)
+            match router.ask(object, asked).await {
+                Ok(Answer::Reply(reply)) => Ok(reply),
+                Ok(Answer::Response(_)) => Err(OpError::Error(
+                    "the Durable Object's method answered nothing".into(),
+                )),
+                Err(failure) => Err(OpError::Error(failure)),
+            }
         })
     }
 }
@@ -241,6 +328,23 @@ struct Slot {
     /// Messages the object sent to its held sockets while writes of its were uncommitted: they
     /// leave once those writes are durable (the output gate).
     outbox: RefCell<Vec<(u32, Frame)>>,
+    /// At a PoP: the object's log, which its commits are appended to.
+    replica: Option<Replica>,
+    /// Whether its storage can no longer be used (a commit the log did not take): its next
+    /// event opens the object anew.
+    broken: Cell<bool>,
+}
+
+/// Where a held object's commits go, at a PoP.
+struct Replica {
+    network: EdgeObjects,
+    key: String,
+    /// The lease under which this PoP holds the object.
+    lease: u64,
+    /// The position of the log's last entry, which the next append expects.
+    position: Cell<u64>,
+    /// One append at a time, in commit order.
+    turn: tokio::sync::Mutex<()>,
 }
 
 /// A held WebSocket: where frames for its client go, its tags and attachment, and whether its
@@ -253,19 +357,61 @@ struct Held {
 }
 
 impl Slot {
-    /// Commits the object's writes, then sends the messages that waited for them; if the
-    /// commit fails, those messages are dropped (what they told of was not kept).
-    fn commit(&self, address: &ObjectAddress) -> Result<(), Failure> {
+    /// Commits the object's writes (and at a PoP appends them to its log), then sends the
+    /// messages that waited for them; if that fails, those messages are dropped (what they
+    /// told of was not kept).
+    async fn commit(&self, address: &ObjectAddress) -> Result<(), Failure> {
         let committed = self.storage.borrow_mut().commit();
-        let outbox = std::mem::take(&mut *self.outbox.borrow_mut());
+        let mut outbox = std::mem::take(&mut *self.outbox.borrow_mut());
         if let Err(error) = committed {
             tracing::error!(object = %address.id, "Durable Object storage could not commit: {error}");
             return Err(format!("Durable Object storage failed: {error}"));
+        }
+        if let Some(replica) = &self.replica {
+            self.replicate(address, replica).await?;
+            // Messages sent meanwhile may go too, if nothing they follow is still unreplicated.
+            if !self.storage.borrow().has_uncommitted_writes() {
+                outbox.append(&mut self.outbox.borrow_mut());
+            }
         }
         for (number, frame) in outbox {
             self.send_now(address, number, frame);
         }
         Ok(())
+    }
+
+    /// Appends what the object committed to its log; if the log does not take it, the object
+    /// is reset and its storage dropped, for its next event to start again from the log.
+    async fn replicate(&self, address: &ObjectAddress, replica: &Replica) -> Result<(), Failure> {
+        let _turn = replica.turn.lock().await;
+        let entry = self.storage.borrow_mut().unreplicated();
+        let appended = match entry {
+            Ok(None) => return Ok(()),
+            Ok(Some(entry)) => {
+                let after = replica.position.get();
+                replica
+                    .network
+                    .append(&replica.key, after, entry.into())
+                    .await
+            }
+            Err(error) => Err(error),
+        };
+        let kept = appended.and_then(|position| {
+            replica.position.set(position);
+            self.storage.borrow_mut().replicated(Some(position))
+        });
+        kept.map_err(|error| {
+            let _ = self.storage.borrow_mut().replicated(None);
+            tracing::error!(object = %address.id, class = %address.class, "Durable Object reset: its writes could not be replicated: {error}");
+            self.broken.set(true);
+            self.reset();
+            format!("Durable Object storage could not be replicated: {error}")
+        })
+    }
+
+    /// Whether the object has writes or messages waiting for a commit.
+    fn has_pending_commit(&self) -> bool {
+        self.storage.borrow().has_uncommitted_writes() || !self.outbox.borrow().is_empty()
     }
 
     fn send_now(&self, address: &ObjectAddress, number: u32, frame: Frame) {
@@ -338,6 +484,8 @@ impl Slot {
 #[derive(Default)]
 pub(super) struct LocalObjects {
     slots: RefCell<HashMap<ObjectAddress, Rc<Slot>>>,
+    /// At a PoP, one object opened at a time (see [`slot`]).
+    opening: tokio::sync::Mutex<()>,
 }
 
 impl LocalObjects {
@@ -347,12 +495,23 @@ impl LocalObjects {
     pub(super) fn evict(&self, idle: Option<Duration>) {
         let idle = idle.unwrap_or(DEFAULT_IDLE);
         self.slots.borrow_mut().retain(|address, slot| {
+            if slot.broken.get() {
+                return false;
+            }
             if slot.busy.get() > 0 {
                 return true;
             }
             // Writes made outside events (by a socket's listener, a timer) are committed
             // within a period of this sweep, and the messages that waited for them leave.
-            let _ = slot.commit(address);
+            if slot.has_pending_commit() {
+                let (slot, address) = (slot.clone(), address.clone());
+                tokio::task::spawn_local(async move { slot.commit(&address).await });
+                return true;
+            }
+            // At a PoP, an object with an alarm set stays held here, for its timer to run it.
+            if slot.replica.is_some() && slot.alarm_timer.get().is_some() {
+                return true;
+            }
             let unused = slot.last_used.get().elapsed();
             if unused < idle.min(HIBERNATE_AFTER) || slot.isolate_holds_sockets() {
                 return true;
@@ -367,6 +526,9 @@ impl LocalObjects {
             let keep = unused < idle;
             if !keep {
                 tracing::debug!(object = %address.id, class = %address.class, "Durable Object evicted after {idle:?} idle");
+                if let Some(replica) = &slot.replica {
+                    replica.network.release(&replica.key);
+                }
             }
             keep
         });
@@ -408,9 +570,13 @@ pub(super) async fn serve_objects(
 }
 
 async fn deliver(state: &dyn ObjectThread, message: ObjectMessage) {
-    let ObjectMessage { address, event } = message;
+    let ObjectMessage {
+        address,
+        event,
+        lease,
+    } = message;
     let site = state.site();
-    let slot = match slot(state, &site, &address).await {
+    let slot = match slot(state, &site, &address, lease).await {
         Ok(slot) => slot,
         Err(failure) => {
             tracing::error!(object = %address.id, class = %address.class, "{failure}");
@@ -424,28 +590,30 @@ async fn deliver(state: &dyn ObjectThread, message: ObjectMessage) {
                 schedule_alarm(state, &address, &slot, at);
             }
         }
-        ObjectEvent::Fetch(request, reply) => {
+        ObjectEvent::Ask(Asked::Fetch(request), reply) => {
             let request = request.into();
             let outcome = on_object(state, &site, &address, &slot, |live| async move {
                 live.worker.fetch(request).await
             });
             let answer = outcome.await.and_then(|outcome| match outcome {
-                Outcome::Response(response) => Ok(response),
+                Outcome::Response(response) => Ok(Answer::Response(response)),
                 _ => Err("the Durable Object's fetch() answered no Response".to_owned()),
             });
             let _ = reply.send(answer);
         }
-        ObjectEvent::Call {
-            method,
-            args,
-            depth,
+        ObjectEvent::Ask(
+            Asked::Call {
+                method,
+                args,
+                depth,
+            },
             reply,
-        } => {
+        ) => {
             let outcome = on_object(state, &site, &address, &slot, |live| async move {
                 live.worker.call(None, method, args, depth).await
             });
             let answer = outcome.await.and_then(|outcome| match outcome {
-                Outcome::Reply(reply) => Ok(reply),
+                Outcome::Reply(reply) => Ok(Answer::Reply(reply)),
                 _ => Err("the Durable Object's method answered nothing".to_owned()),
             });
             let _ = reply.send(answer);
@@ -508,7 +676,8 @@ fn schedule_alarm(state: &dyn ObjectThread, address: &ObjectAddress, slot: &Slot
 /// retried later with backoff, up to [`ALARM_RETRIES`] times.
 async fn fire_alarm(state: &dyn ObjectThread, address: ObjectAddress, at: f64) {
     let site = state.site();
-    let slot = match slot(state, &site, &address).await {
+    // At a PoP, the slot that set the timer, if it still holds the object.
+    let slot = match slot(state, &site, &address, None).await {
         Ok(slot) => slot,
         Err(failure) => return tracing::error!(object = %address.id, "alarm not run: {failure}"),
     };
@@ -545,43 +714,55 @@ async fn fire_alarm(state: &dyn ObjectThread, address: ObjectAddress, at: f64) {
     let backoff = ALARM_BACKOFF.as_secs_f64() * 1000.0 * f64::from(2u32.pow(retries));
     tracing::warn!(object = %address.id, class = %address.class, "alarm() failed; retried in {backoff} ms: {failure}");
     slot.alarm_retries.set(retries + 1);
-    let mut storage = slot.storage.borrow_mut();
     // Unless the handler set an alarm of its own before it failed.
-    if let Ok(None) = storage.alarm() {
+    let unset = matches!(slot.storage.borrow_mut().alarm(), Ok(None));
+    if unset {
         let retry_at = now_ms() + backoff;
-        if storage
-            .set_alarm(Some(retry_at))
-            .and_then(|()| storage.commit())
-            .is_ok()
-        {
-            drop(storage);
+        let set = slot.storage.borrow_mut().set_alarm(Some(retry_at));
+        if set.is_ok() && slot.commit(&address).await.is_ok() {
             schedule_alarm(state, &address, &slot, retry_at);
         }
     }
 }
 
-/// The slot of the object at `address`, its storage opened on first use.
+/// The slot of the object at `address`, its storage opened on first use — at a PoP, for
+/// `lease`, the one this PoP holds the object under (`None`: only a slot already open).
 async fn slot(
     state: &dyn ObjectThread,
     site: &Site,
     address: &ObjectAddress,
+    lease: Option<u64>,
 ) -> Result<Rc<Slot>, Failure> {
     // One slot per object, however its id was reached (a name, a string, a restart's alarm).
     let key = ObjectAddress {
         name: None,
         ..address.clone()
     };
-    if let Some(slot) = state.objects().slots.borrow().get(&key) {
-        slot.last_used.set(Instant::now());
-        if slot.name.borrow().is_none() {
-            *slot.name.borrow_mut() = address.name.clone();
+    let network = state.router().network.clone();
+    // At a PoP, opening takes turns: it reads the object's log, and two events for one new
+    // object must not both open it.
+    let _opening = match &network {
+        Some(_) => Some(state.objects().opening.lock().await),
+        None => None,
+    };
+    let open = state.objects().slots.borrow().get(&key).cloned();
+    if let Some(slot) = open {
+        let current = !slot.broken.get()
+            && (lease.is_none() || slot.replica.as_ref().map(|r| r.lease) == lease);
+        if current {
+            slot.last_used.set(Instant::now());
+            if slot.name.borrow().is_none() {
+                *slot.name.borrow_mut() = address.name.clone();
+            }
+            return Ok(slot);
         }
-        return Ok(slot.clone());
+        // Held anew (or broken): what this PoP had of it may be stale.
+        slot.reset();
+        state.objects().slots.borrow_mut().remove(&key);
     }
-    let store = state.object_store().ok_or(
-        "this server keeps no Durable Object storage: a PoP of a cluster does not run \
-             Durable Objects yet (each PoP would hold its own copy of every object)",
-    )?;
+    let store = state
+        .object_store()
+        .ok_or("this server keeps no Durable Object storage")?;
     let index = site.position(&address.script).ok_or_else(|| {
         format!(
             "no worker named \"{}\" runs on this server, so its Durable Objects cannot",
@@ -590,9 +771,22 @@ async fn slot(
     })?;
     let deployed = &site.workers[index];
     migrate(state, store.as_ref(), deployed)?;
-    let storage = store
-        .open(&address.script, &address.class, &address.id)
-        .map_err(|e| e.to_string())?;
+    let (storage, replica) = match (network, lease) {
+        (None, _) => {
+            let storage = store.open(&address.script, &address.class, &address.id);
+            (storage.map_err(|e| e.to_string())?, None)
+        }
+        (Some(network), Some(lease)) => {
+            let (storage, replica) = open_replica(store.as_ref(), network, address, lease).await?;
+            (storage, Some(replica))
+        }
+        (Some(_), None) => {
+            return Err(format!(
+                "Durable Object {} is no longer held by this PoP",
+                address.id
+            ))
+        }
+    };
     let slot = Rc::new(Slot {
         name: RefCell::new(address.name.clone()),
         storage: Rc::new(RefCell::new(storage)),
@@ -606,9 +800,60 @@ async fn slot(
         next_socket: Cell::new(0),
         auto_response: RefCell::default(),
         outbox: RefCell::default(),
+        replica,
+        broken: Cell::new(false),
     });
     state.objects().slots.borrow_mut().insert(key, slot.clone());
+    if slot.replica.is_some() {
+        // An alarm the previous holder left is this PoP's to run now.
+        let stored = slot.storage.borrow_mut().alarm();
+        if let Ok(Some(at)) = stored {
+            schedule_alarm(state, address, &slot, at);
+        }
+    }
     Ok(slot)
+}
+
+/// Opens this PoP's copy of the object at `address`, held under `lease`: brought up to date
+/// with the object's log (from the start, unless the copy is exactly at a position of it),
+/// after which a takeover marker fences off any previous holder.
+async fn open_replica(
+    store: &dyn verge_storage::ObjectStore,
+    network: EdgeObjects,
+    address: &ObjectAddress,
+    lease: u64,
+) -> Result<(Box<dyn ObjectStorage>, Replica), Failure> {
+    let (script, class, id) = (&*address.script, &*address.class, &*address.id);
+    let key = object_key(script, class, id);
+    let failed = |error: verge_storage::StorageError| {
+        format!("Durable Object {id} could not be opened from its log: {error}")
+    };
+    let mut copy_at = store.replica_position(script, class, id).map_err(failed)?;
+    for _ in 0..3 {
+        let (entries, last) = network
+            .log(&key, copy_at.unwrap_or(0))
+            .await
+            .map_err(failed)?;
+        // A previous holder appending meanwhile moves the log on: read it again.
+        let Ok(position) = network.take_over(&key, last).await else {
+            copy_at = None;
+            continue;
+        };
+        let storage = store
+            .open_replica((script, class, id), copy_at.is_none(), &entries, position)
+            .map_err(failed)?;
+        let replica = Replica {
+            network,
+            key,
+            lease,
+            position: Cell::new(position),
+            turn: tokio::sync::Mutex::default(),
+        };
+        return Ok((storage, replica));
+    }
+    Err(format!(
+        "Durable Object {id} could not be taken over: its log kept moving"
+    ))
 }
 
 /// Applies `deployed`'s `[[migrations]]` not applied before (the store records them), once
@@ -741,7 +986,7 @@ async fn settle(
     if in_transaction {
         slot.open_gate(address).await?;
     }
-    slot.commit(address)?;
+    slot.commit(address).await?;
     match failure {
         Some(failure) => Err(failure),
         None => Ok(outcome),
