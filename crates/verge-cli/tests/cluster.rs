@@ -767,6 +767,8 @@ export default {
 
 /// A counter Durable Object: `POST /` (by fetch) or `POST /rpc` (by RPC) adds one and answers
 /// the count; `GET /` answers the count and how many rows its SQL table has, one per increment.
+/// A message on a WebSocket to it (`/ws`) adds one too, and goes to every socket it holds with
+/// the count.
 const COUNTER_WORKER: &str = r#"
 import { DurableObject } from 'cloudflare:workers';
 export class Counter extends DurableObject {
@@ -778,10 +780,19 @@ export class Counter extends DurableObject {
     return n;
   }
   async fetch(request) {
+    if (request.headers.get('Upgrade') === 'websocket') {
+      const [client, server] = Object.values(new WebSocketPair());
+      this.ctx.acceptWebSocket(server);
+      return new Response(null, { status: 101, webSocket: client });
+    }
     if (request.method === 'POST') return new Response(String(await this.increment()));
     const n = (await this.ctx.storage.get('n')) ?? 0;
     const seen = n === 0 ? 0 : this.ctx.storage.sql.exec('SELECT count(*) AS c FROM seen').one().c;
     return new Response(`${n} ${seen}`);
+  }
+  async webSocketMessage(ws, message) {
+    const n = await this.increment();
+    for (const socket of this.ctx.getWebSockets()) socket.send(`${message} ${n}`);
   }
 }
 export default {
@@ -825,8 +836,45 @@ impl Pop {
     }
 }
 
+type Socket = tokio_websockets::WebSocketStream<tokio::net::TcpStream>;
+
+/// A WebSocket to the counter object, through `pop`.
+async fn counter_socket(pop: &Pop) -> Socket {
+    let address = pop.server().base.trim_start_matches("http://").to_owned();
+    let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let builder = tokio_websockets::ClientBuilder::new()
+        .uri("ws://counter.test/ws")
+        .unwrap();
+    let connecting = builder.connect_on(stream);
+    let (socket, _) = tokio::time::timeout(Duration::from_secs(30), connecting)
+        .await
+        .unwrap()
+        .unwrap();
+    socket
+}
+
+/// The next message `socket` receives within 30 s: its text, or the close code.
+async fn next_message(socket: &mut Socket) -> Result<String, Option<u16>> {
+    use futures_util::StreamExt as _;
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(30), socket.next()).await;
+        let message = match next.unwrap() {
+            Some(Ok(message)) => message,
+            _ => return Err(None),
+        };
+        if let Some(text) = message.as_text() {
+            return Ok(text.to_owned());
+        }
+        if let Some((code, _)) = message.as_close() {
+            return Err(Some(code.into()));
+        }
+    }
+}
+
 #[test]
 fn a_durable_object_is_held_by_one_pop_and_taken_over_with_every_acknowledged_write() {
+    use futures_util::SinkExt as _;
+    use tokio_websockets::Message;
     let hub = Hub::start();
     let mut syd = Pop::start("syd", "127.0.0.2", &hub);
     let fra = Pop::start("fra", "127.0.0.3", &hub);
@@ -874,6 +922,24 @@ fn a_durable_object_is_held_by_one_pop_and_taken_over_with_every_acknowledged_wr
         );
     }
 
+    // WebSockets to the object at either PoP: a message from one reaches both.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut far = runtime.block_on(async {
+        let (mut near, mut far) = (counter_socket(&syd).await, counter_socket(&fra).await);
+        far.send(Message::text("from fra")).await.unwrap();
+        for socket in [&mut near, &mut far] {
+            assert_eq!(next_message(socket).await, Ok("from fra 102".into()));
+        }
+        near.send(Message::text("from syd")).await.unwrap();
+        for socket in [&mut near, &mut far] {
+            assert_eq!(next_message(socket).await, Ok("from syd 103".into()));
+        }
+        far
+    });
+
     // The holder killed while fra keeps writing: fra takes the object over, with every write
     // that was acknowledged, within 10 s.
     let stop = std::sync::atomic::AtomicBool::new(false);
@@ -889,7 +955,7 @@ fn a_durable_object_is_held_by_one_pop_and_taken_over_with_every_acknowledged_wr
         });
         assert!(wait_until(bound, || syd
             .counter("GET", "/", bound)
-            .is_some_and(|(_, body)| !body.starts_with("101 "))));
+            .is_some_and(|(_, body)| !body.starts_with("103 "))));
         syd.kill();
         let killed = std::time::Instant::now();
         let probe = fra.counter("POST", "/rpc", bound);
@@ -916,9 +982,20 @@ fn a_durable_object_is_held_by_one_pop_and_taken_over_with_every_acknowledged_wr
         "no count acknowledged twice"
     );
     assert!(
-        acknowledged.iter().all(|&n| n > 101 && n <= count),
+        acknowledged.iter().all(|&n| n > 103 && n <= count),
         "{acknowledged:?} within {count}"
     );
+
+    // The socket through fra to the object at syd is closed once syd falls silent; a new one
+    // reaches the object where it is now.
+    runtime.block_on(async {
+        assert_eq!(next_message(&mut far).await, Err(Some(1011)));
+        let mut again = counter_socket(&fra).await;
+        again.send(Message::text("again")).await.unwrap();
+        let expected = format!("again {}", count + 1);
+        assert_eq!(next_message(&mut again).await, Ok(expected));
+    });
+    let count = count + 1;
 
     // Back, syd forwards to the object's new holder.
     syd.restart();

@@ -13,6 +13,9 @@
 //! holder that does not know yet. An entry larger than a message is appended in parts; parts
 //! a marker interrupts are no entry.
 //!
+//! A WebSocket a client opens at one PoP to an object held at another travels through a
+//! [`Tunnel`]: two core NATS subjects named by an unguessable id, one each way.
+//!
 //! Lifecycle: one [`EdgeObjects`] per PoP, given the hub once joined ([`EdgeObjects::serve`]),
 //! which then renews this PoP's leases and answers the events others forward.
 
@@ -51,6 +54,10 @@ const PART_BYTES: usize = 512 * 1024;
 /// How long an event forwarded to the holder may take, answer included: an RPC call's own limit
 /// (30 s) and then some.
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(35);
+
+/// How often a PoP waiting for a forwarded event's answer asks whether the holder is still
+/// there.
+const STILL_THERE_EVERY: Duration = Duration::from_secs(2);
 
 /// The header numbering an entry's parts (`2/3`), when it has several.
 const PART_HEADER: &str = "Verge-Part";
@@ -121,6 +128,25 @@ pub enum ForwardError {
 /// answer's out.
 pub type Handler = Arc<dyn Fn(Bytes) -> Pin<Box<dyn Future<Output = Bytes> + Send>> + Send + Sync>;
 
+/// Which end of a [`Tunnel`] a PoP is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TunnelEnd {
+    /// The PoP holding the object.
+    Holder,
+    /// The PoP the object's client is connected to.
+    Client,
+}
+
+/// Messages both ways between two PoPs for one WebSocket: what is sent on `outgoing` arrives at
+/// the other end's `incoming`, in order. Dropping both ends of one side ends it there.
+pub struct Tunnel {
+    pub outgoing: tokio::sync::mpsc::Sender<Bytes>,
+    pub incoming: tokio::sync::mpsc::Receiver<Bytes>,
+}
+
+/// How many messages a tunnel holds in each direction before its sender waits.
+const TUNNEL_QUEUE: usize = 64;
+
 /// Durable Objects' placement and logs, at one PoP.
 #[derive(Clone)]
 pub struct EdgeObjects {
@@ -190,6 +216,11 @@ impl EdgeObjects {
                         else {
                             continue;
                         };
+                        // An empty event asks whether this PoP is still there.
+                        if event.payload.is_empty() {
+                            let _ = cluster.client.publish(reply, Bytes::new()).await;
+                            continue;
+                        }
                         let (answer, client) = (handler(event.payload), cluster.client.clone());
                         tokio::spawn(async move {
                             let _ = client.publish(reply, answer.await).await;
@@ -262,6 +293,14 @@ impl EdgeObjects {
         Err(StorageError::Backend(format!(
             "Durable Object {key}: PoPs keep claiming it at once; try again"
         )))
+    }
+
+    /// Whether this PoP still holds `key` under the lease it acquired at `lease`, as far as it
+    /// knows without asking the hub (its last renewal is recent enough).
+    pub fn holds(&self, key: &str, lease: u64) -> bool {
+        lock(&self.shared.held)
+            .get(key)
+            .is_some_and(|held| held.acquired == lease && held.renewed.elapsed() < TRUST_FOR)
     }
 
     /// Who holds the object `key`, now that its holder under lease `lost` cannot be reached:
@@ -426,23 +465,94 @@ impl EdgeObjects {
         }
     }
 
-    /// Sends `event` to PoP `pop` and waits for its answer.
+    /// Sends `event` to PoP `pop` and waits for its answer, asking every [`STILL_THERE_EVERY`]
+    /// whether `pop` is still there: one that went away meanwhile fails the event at once (it
+    /// may have run: it is not sent again).
     pub async fn forward(&self, pop: &str, event: Bytes) -> Result<Bytes, ForwardError> {
         use async_nats::RequestErrorKind;
         let hub = self
             .hub()
             .map_err(|e| ForwardError::Failed(e.to_string()))?;
-        let asked = hub.client.request(events_subject(pop), event);
-        match tokio::time::timeout(FORWARD_TIMEOUT, asked).await {
-            Ok(Ok(answer)) => Ok(answer.payload),
-            Ok(Err(e)) if e.kind() == RequestErrorKind::NoResponders => Err(
-                ForwardError::Unreachable(format!("PoP {pop} takes no Durable Object events")),
-            ),
-            Ok(Err(e)) => Err(ForwardError::Failed(format!("PoP {pop}: {e}"))),
-            Err(_) => Err(ForwardError::Failed(format!(
-                "PoP {pop} did not answer within {FORWARD_TIMEOUT:?}"
+        let subject = events_subject(pop);
+        let asked = hub.client.request(subject.clone(), event);
+        let gone = async {
+            loop {
+                tokio::time::sleep(STILL_THERE_EVERY).await;
+                let asked = hub.client.request(subject.clone(), Bytes::new());
+                let answer = tokio::time::timeout(STILL_THERE_EVERY, asked).await;
+                if matches!(answer, Ok(Err(e)) if e.kind() == RequestErrorKind::NoResponders) {
+                    return;
+                }
+            }
+        };
+        tokio::select! {
+            answer = tokio::time::timeout(FORWARD_TIMEOUT, asked) => match answer {
+                Ok(Ok(answer)) => Ok(answer.payload),
+                Ok(Err(e)) if e.kind() == RequestErrorKind::NoResponders => Err(
+                    ForwardError::Unreachable(format!("PoP {pop} takes no Durable Object events")),
+                ),
+                Ok(Err(e)) => Err(ForwardError::Failed(format!("PoP {pop}: {e}"))),
+                Err(_) => Err(ForwardError::Failed(format!(
+                    "PoP {pop} did not answer within {FORWARD_TIMEOUT:?}"
+                ))),
+            },
+            () = gone => Err(ForwardError::Failed(format!(
+                "PoP {pop}, which holds the Durable Object, went away while running the event"
             ))),
         }
+    }
+}
+
+impl EdgeObjects {
+    /// A new tunnel's id: unguessable, and one NATS token.
+    pub fn new_tunnel_id(&self) -> Result<String, StorageError> {
+        let hub = self.hub()?;
+        let inbox = hub.client.new_inbox();
+        let id = inbox.rsplit('.').next().unwrap_or_default();
+        Ok(id.chars().filter(char::is_ascii_alphanumeric).collect())
+    }
+
+    /// This PoP's `end` of tunnel `id`, listening once this returns: the other end's messages
+    /// sent from now on arrive.
+    pub async fn tunnel(&self, id: &str, end: TunnelEnd) -> Result<Tunnel, StorageError> {
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(StorageError::Invalid(format!(
+                "\"{id}\" is not a tunnel id"
+            )));
+        }
+        let hub = self.hub()?;
+        let (to_holder, to_client) = (format!("verge.ws.{id}.h"), format!("verge.ws.{id}.c"));
+        let (listen, send) = match end {
+            TunnelEnd::Holder => (to_holder, to_client),
+            TunnelEnd::Client => (to_client, to_holder),
+        };
+        let mut subscription = within("opening a WebSocket tunnel", hub.client.subscribe(listen))
+            .await
+            .map_err(hub_error)?;
+        let (incoming_tx, incoming) = tokio::sync::mpsc::channel(TUNNEL_QUEUE);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    message = subscription.next() => {
+                        let Some(message) = message else { break };
+                        if incoming_tx.send(message.payload).await.is_err() {
+                            break;
+                        }
+                    }
+                    () = incoming_tx.closed() => break,
+                }
+            }
+        });
+        let (outgoing, mut outgoing_rx) = tokio::sync::mpsc::channel::<Bytes>(TUNNEL_QUEUE);
+        let client = hub.client.clone();
+        tokio::spawn(async move {
+            while let Some(message) = outgoing_rx.recv().await {
+                if client.publish(send.clone(), message).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Tunnel { outgoing, incoming })
     }
 }
 

@@ -3,18 +3,31 @@
 //! with the response or result. On the wire, an event or answer is a length-prefixed JSON head
 //! followed by the body's bytes, bodies being buffered (at most [`MAX_FORWARDED_BODY`]).
 //!
-//! Not forwarded yet: a WebSocket an object returns (an upgrade for an object held elsewhere
-//! fails, naming why), and RPC arguments passed by reference (functions, `RpcTarget`s), whose
-//! stubs would call back into an isolate on the other PoP.
+//! A WebSocket upgrade travels as a request whose answer is the object's WebSocket: the
+//! requesting PoP opens a tunnel first (`verge_cluster::objects::Tunnel`) and names it in the
+//! event; the holder joins the object's end of the socket to it ([`bridge`]), and so does the
+//! requester with the end it hands the worker. Each end pings the other every
+//! [`TUNNEL_PING`]; an end silent for [`TUNNEL_SILENCE`] (its PoP died) closes the socket with
+//! 1011.
+//!
+//! Not forwarded yet: RPC arguments passed by reference (functions, `RpcTarget`s), whose stubs
+//! would call back into an isolate on the other PoP.
 
 use super::objects::{Answer, Asked, Failure, ObjectRouter, Sent};
 use bytes::Bytes;
 use http_body_util::BodyExt as _;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Weak};
-use verge_cluster::objects::{object_key, ForwardError, Handler, Placement};
+use std::time::Duration;
+use verge_cluster::objects::{object_key, ForwardError, Handler, Placement, Tunnel, TunnelEnd};
 use verge_cluster::EdgeObjects;
-use verge_runtime::{Body, HeaderList, ObjectAddress, RedirectMode, Response};
+use verge_runtime::{Body, Frame, HeaderList, HostSocket, ObjectAddress, RedirectMode, Response};
+
+/// How often each end of a WebSocket's tunnel tells the other it is there.
+const TUNNEL_PING: Duration = Duration::from_secs(3);
+
+/// How long an end waits for a word from the other before closing the socket.
+const TUNNEL_SILENCE: Duration = Duration::from_secs(12);
 
 /// The largest request or response body an event forwarded between PoPs carries (a NATS
 /// message carries 1 MiB by default).
@@ -39,6 +52,8 @@ enum WireAsked {
         cf: Option<String>,
         redirect: WireRedirect,
         depth: u32,
+        /// The tunnel an upgrade's WebSocket is to travel through.
+        tunnel: Option<String>,
     },
     Call {
         method: String,
@@ -62,6 +77,8 @@ enum WireAnswer {
         status: u16,
         status_text: String,
         headers: Vec<(String, String)>,
+        /// Whether the object's WebSocket was joined to the event's tunnel.
+        websocket: bool,
     },
     Reply(String),
     Failed(String),
@@ -143,8 +160,22 @@ pub(super) async fn forward(
     address: &ObjectAddress,
     asked: &mut Asked,
 ) -> Result<Option<Answer>, ForwardError> {
+    let mut tunnel = None;
     let (wire, body) = match asked {
         Asked::Fetch(sent) => {
+            // An upgrade's tunnel listens before the holder can send anything through it.
+            let upgrade = sent.headers.get("upgrade");
+            if upgrade.is_some_and(|value| value.eq_ignore_ascii_case("websocket")) {
+                let failed = |e: verge_storage::StorageError| ForwardError::Failed(e.to_string());
+                let id = network.new_tunnel_id().map_err(failed)?;
+                tunnel = Some((
+                    network
+                        .tunnel(&id, TunnelEnd::Client)
+                        .await
+                        .map_err(failed)?,
+                    id,
+                ));
+            }
             let body = std::mem::replace(&mut sent.body, Body::Empty);
             let body = buffered(body, "the request's body")
                 .await
@@ -161,6 +192,7 @@ pub(super) async fn forward(
                     RedirectMode::Error => WireRedirect::Error,
                 },
                 depth: sent.depth,
+                tunnel: tunnel.as_ref().map(|(_, id)| id.clone()),
             };
             (wire, body)
         }
@@ -191,6 +223,7 @@ pub(super) async fn forward(
             status,
             status_text,
             headers,
+            websocket,
         } => {
             let body = if body.is_empty() {
                 Body::Empty
@@ -199,6 +232,11 @@ pub(super) async fn forward(
             };
             let mut response = Response::new(status, header_list(headers), body);
             response.status_text = status_text;
+            if let (true, Some((tunnel, _))) = (websocket, tunnel) {
+                let (worker_end, tunnel_end) = HostSocket::pair();
+                tokio::spawn(bridge(tunnel_end, tunnel));
+                response.websocket = Some(worker_end);
+            }
             Ok(Some(Answer::Response(response)))
         }
         WireAnswer::Reply(reply) => Ok(Some(Answer::Reply(reply))),
@@ -214,9 +252,9 @@ pub(super) fn handler(router: Weak<ObjectRouter>) -> Handler {
         let router = router.clone();
         Box::pin(async move {
             let (head, body) = match run(router, event).await {
-                Ok(Some(Answer::Response(response))) => respond(response).await,
-                Ok(Some(Answer::Reply(reply))) => (WireAnswer::Reply(reply), Bytes::new()),
-                Ok(None) => (WireAnswer::NotHere, Bytes::new()),
+                Ok((Some(Answer::Response(response)), tunnel)) => respond(response, tunnel).await,
+                Ok((Some(Answer::Reply(reply)), _)) => (WireAnswer::Reply(reply), Bytes::new()),
+                Ok((None, _)) => (WireAnswer::NotHere, Bytes::new()),
                 Err(failure) => (WireAnswer::Failed(failure), Bytes::new()),
             };
             frame(&head, &body)
@@ -224,7 +262,12 @@ pub(super) fn handler(router: Weak<ObjectRouter>) -> Handler {
     })
 }
 
-async fn run(router: Weak<ObjectRouter>, event: Bytes) -> Result<Option<Answer>, Failure> {
+/// Runs a forwarded event here, if this PoP holds its object: the answer (`None`: not held
+/// here), and where a WebSocket in it is to go — the tunnel the event names, at this end.
+async fn run(
+    router: Weak<ObjectRouter>,
+    event: Bytes,
+) -> Result<(Option<Answer>, Option<(EdgeObjects, String)>), Failure> {
     let router = router
         .upgrade()
         .ok_or_else(|| "the server is stopping".to_owned())?;
@@ -239,6 +282,7 @@ async fn run(router: Weak<ObjectRouter>, event: Bytes) -> Result<Option<Answer>,
         id: event.id,
         name: event.name,
     };
+    let mut tunnel = None;
     let asked = match event.asked {
         WireAsked::Fetch {
             method,
@@ -247,23 +291,27 @@ async fn run(router: Weak<ObjectRouter>, event: Bytes) -> Result<Option<Answer>,
             cf,
             redirect,
             depth,
-        } => Asked::Fetch(Sent {
-            method,
-            url,
-            headers: header_list(headers),
-            body: if body.is_empty() {
-                Body::Empty
-            } else {
-                Body::Full(body)
-            },
-            cf,
-            redirect: match redirect {
-                WireRedirect::Follow => RedirectMode::Follow,
-                WireRedirect::Manual => RedirectMode::Manual,
-                WireRedirect::Error => RedirectMode::Error,
-            },
-            depth,
-        }),
+            tunnel: id,
+        } => {
+            tunnel = id.map(|id| (network.clone(), id));
+            Asked::Fetch(Sent {
+                method,
+                url,
+                headers: header_list(headers),
+                body: if body.is_empty() {
+                    Body::Empty
+                } else {
+                    Body::Full(body)
+                },
+                cf,
+                redirect: match redirect {
+                    WireRedirect::Follow => RedirectMode::Follow,
+                    WireRedirect::Manual => RedirectMode::Manual,
+                    WireRedirect::Error => RedirectMode::Error,
+                },
+                depth,
+            })
+        }
         WireAsked::Call {
             method,
             args,
@@ -276,27 +324,135 @@ async fn run(router: Weak<ObjectRouter>, event: Bytes) -> Result<Option<Answer>,
     };
     let key = object_key(&address.script, &address.class, &address.id);
     match network.place(&key).await.map_err(|e| e.to_string())? {
-        Placement::Here { lease } => router.ask_here(address, asked, Some(lease)).await.map(Some),
-        Placement::There { .. } => Ok(None),
+        Placement::Here { lease } => {
+            let answer = router.ask_here(address, asked, Some(lease)).await?;
+            Ok((Some(answer), tunnel))
+        }
+        Placement::There { .. } => Ok((None, None)),
     }
 }
 
-/// The wire form of an object's response to a forwarded request.
-async fn respond(response: Response) -> (WireAnswer, Bytes) {
-    if response.websocket.is_some() {
-        let refused = "the Durable Object answered with a WebSocket, which is not forwarded \
-                       between PoPs yet: connect to the PoP that holds the object";
-        return (WireAnswer::Failed(refused.into()), Bytes::new());
-    }
+/// The wire form of an object's response to a forwarded request, its WebSocket joined to
+/// `tunnel`.
+async fn respond(
+    mut response: Response,
+    tunnel: Option<(EdgeObjects, String)>,
+) -> (WireAnswer, Bytes) {
+    let websocket = match (response.websocket.take(), tunnel) {
+        (None, _) => false,
+        (Some(socket), Some((network, id))) => match network.tunnel(&id, TunnelEnd::Holder).await {
+            Ok(tunnel) => {
+                tokio::spawn(bridge(socket, tunnel));
+                true
+            }
+            Err(e) => return (WireAnswer::Failed(e.to_string()), Bytes::new()),
+        },
+        (Some(_), None) => {
+            let refused = "the Durable Object answered a request that asked for no WebSocket \
+                           with one";
+            return (WireAnswer::Failed(refused.into()), Bytes::new());
+        }
+    };
     match buffered(response.body, "the Durable Object's response body").await {
         Ok(body) => {
             let head = WireAnswer::Response {
                 status: response.status,
                 status_text: response.status_text,
                 headers: headers_of(&response.headers),
+                websocket,
             };
             (head, body)
         }
         Err(failure) => (WireAnswer::Failed(failure), Bytes::new()),
+    }
+}
+
+/// A frame as a tunnel carries it: a kind byte (0 a ping, 1 text, 2 binary, 3 close with its
+/// code), then the payload.
+fn encode_frame(frame: Option<&Frame>) -> Bytes {
+    let mut encoded = Vec::new();
+    match frame {
+        None => encoded.push(0),
+        Some(Frame::Text(text)) => {
+            encoded.push(1);
+            encoded.extend_from_slice(text.as_bytes());
+        }
+        Some(Frame::Binary(bytes)) => {
+            encoded.push(2);
+            encoded.extend_from_slice(bytes);
+        }
+        Some(Frame::Close { code, reason }) => {
+            encoded.push(3);
+            encoded.extend_from_slice(&code.to_be_bytes());
+            encoded.extend_from_slice(reason.as_bytes());
+        }
+    }
+    encoded.into()
+}
+
+/// The frame a tunnel message carries (`Ok(None)`: a ping).
+fn decode_frame(message: &Bytes) -> Result<Option<Frame>, ()> {
+    let text = |bytes: &[u8]| String::from_utf8(bytes.to_vec()).map_err(drop);
+    match message.first() {
+        Some(0) => Ok(None),
+        Some(1) => Ok(Some(Frame::Text(text(&message[1..])?))),
+        Some(2) => Ok(Some(Frame::Binary(message.slice(1..)))),
+        Some(3) if message.len() >= 3 => Ok(Some(Frame::Close {
+            code: u16::from_be_bytes([message[1], message[2]]),
+            reason: text(&message[3..])?,
+        })),
+        _ => Err(()),
+    }
+}
+
+/// Joins `end` of a WebSocket to `tunnel` until both sides have closed, or the other end of the
+/// tunnel falls silent, which closes `end` with 1011.
+async fn bridge(end: HostSocket, tunnel: Tunnel) {
+    let HostSocket { tx, mut rx } = end;
+    let Tunnel {
+        outgoing,
+        mut incoming,
+    } = tunnel;
+    let mut ping = tokio::time::interval(TUNNEL_PING);
+    let silence = tokio::time::sleep(TUNNEL_SILENCE);
+    tokio::pin!(silence);
+    let (mut sent_close, mut got_close) = (false, false);
+    let gone = || Frame::Close {
+        code: 1011,
+        reason: "the PoP at the other end went away".to_owned(),
+    };
+    while !(sent_close && got_close) {
+        tokio::select! {
+            frame = rx.recv(), if !sent_close => {
+                let frame = frame.unwrap_or(Frame::Close { code: 1006, reason: String::new() });
+                sent_close = matches!(frame, Frame::Close { .. });
+                if outgoing.send(encode_frame(Some(&frame))).await.is_err() {
+                    break;
+                }
+            }
+            message = incoming.recv() => {
+                silence.as_mut().reset(tokio::time::Instant::now() + TUNNEL_SILENCE);
+                match message.as_ref().map(decode_frame) {
+                    Some(Ok(None)) => {}
+                    Some(Ok(Some(frame))) => {
+                        got_close = matches!(frame, Frame::Close { .. });
+                        if tx.send(frame).await.is_err() && !sent_close {
+                            break;
+                        }
+                    }
+                    _ => {
+                        let _ = tx.send(gone()).await;
+                        break;
+                    }
+                }
+            }
+            _ = ping.tick() => {
+                let _ = outgoing.try_send(encode_frame(None));
+            }
+            () = &mut silence => {
+                let _ = tx.send(gone()).await;
+                break;
+            }
+        }
     }
 }

@@ -633,6 +633,18 @@ async fn on_object<F>(
 where
     F: std::future::Future<Output = Outcome>,
 {
+    // An object this PoP no longer holds (its lease lapsed) runs nothing more here: its timers'
+    // and sockets' events fail, and it is dropped.
+    if let Some(replica) = slot.replica.as_ref() {
+        if !replica.network.holds(&replica.key, replica.lease) {
+            slot.broken.set(true);
+            slot.reset();
+            return Err(format!(
+                "Durable Object {} is no longer held by this PoP",
+                address.id
+            ));
+        }
+    }
     slot.busy.set(slot.busy.get() + 1);
     let run = async {
         let live = instance(state, site, address, slot).await?;
