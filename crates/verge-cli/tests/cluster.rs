@@ -768,7 +768,7 @@ export default {
 /// A counter Durable Object: `POST /` (by fetch) or `POST /rpc` (by RPC) adds one and answers
 /// the count; `GET /` answers the count and how many rows its SQL table has, one per increment.
 /// A message on a WebSocket to it (`/ws`) adds one too, and goes to every socket it holds with
-/// the count.
+/// the count. `POST /alarm` sets an alarm 4 s away, `GET /alarmed` tells whether it ran.
 const COUNTER_WORKER: &str = r#"
 import { DurableObject } from 'cloudflare:workers';
 export class Counter extends DurableObject {
@@ -785,10 +785,19 @@ export class Counter extends DurableObject {
       this.ctx.acceptWebSocket(server);
       return new Response(null, { status: 101, webSocket: client });
     }
+    const path = new URL(request.url).pathname;
+    if (path === '/alarm') {
+      await this.ctx.storage.setAlarm(Date.now() + 4000);
+      return new Response('set');
+    }
+    if (path === '/alarmed') return new Response((await this.ctx.storage.get('alarmed')) ? 'yes' : 'no');
     if (request.method === 'POST') return new Response(String(await this.increment()));
     const n = (await this.ctx.storage.get('n')) ?? 0;
     const seen = n === 0 ? 0 : this.ctx.storage.sql.exec('SELECT count(*) AS c FROM seen').one().c;
     return new Response(`${n} ${seen}`);
+  }
+  async alarm() {
+    await this.ctx.storage.put('alarmed', true);
   }
   async webSocketMessage(ws, message) {
     const n = await this.increment();
@@ -940,8 +949,12 @@ fn a_durable_object_is_held_by_one_pop_and_taken_over_with_every_acknowledged_wr
         far
     });
 
-    // The holder killed while fra keeps writing: fra takes the object over, with every write
-    // that was acknowledged, within 10 s.
+    // The holder killed while fra keeps writing, its alarm not run yet: fra takes the object
+    // over, with every write that was acknowledged, within 10 s, and runs the alarm.
+    assert_eq!(
+        syd.counter("POST", "/alarm", bound),
+        Some((200, "set".into()))
+    );
     let stop = std::sync::atomic::AtomicBool::new(false);
     let (acknowledged, took_over) = std::thread::scope(|scope| {
         let writer = scope.spawn(|| {
@@ -996,6 +1009,10 @@ fn a_durable_object_is_held_by_one_pop_and_taken_over_with_every_acknowledged_wr
         assert_eq!(next_message(&mut again).await, Ok(expected));
     });
     let count = count + 1;
+    let alarmed = wait_until(Duration::from_secs(15), || {
+        fra.counter("GET", "/alarmed", bound) == Some((200, "yes".into()))
+    });
+    assert!(alarmed, "the alarm set at syd ran at fra");
 
     // Back, syd forwards to the object's new holder.
     syd.restart();

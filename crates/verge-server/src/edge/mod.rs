@@ -161,8 +161,7 @@ pub fn serve_site(
     let (object_router, object_inboxes) =
         objects::ObjectRouter::new(listeners.listeners.len(), options.object_network.clone());
     let mut object_inboxes = object_inboxes.into_iter();
-    // At a PoP, an object's alarm runs where the object is held, once it is used again.
-    if let (Some(store), None) = (&options.stores.objects, &options.object_network) {
+    if let Some(store) = &options.stores.objects {
         object_router.wake_alarms(store.as_ref());
     }
     let (shutdown, stop) = tokio::sync::watch::channel(false);

@@ -573,8 +573,15 @@ async fn deliver(state: &dyn ObjectThread, message: ObjectMessage) {
     let ObjectMessage {
         address,
         event,
-        lease,
+        mut lease,
     } = message;
+    // At a PoP, a restart's alarm runs where the object is held: here, if no other PoP is.
+    if let (ObjectEvent::Wake, None, Some(network)) = (&event, lease, &state.router().network) {
+        match wake_here(network, &address).await {
+            Some(held) => lease = Some(held),
+            None => return,
+        }
+    }
     let site = state.site();
     let slot = match slot(state, &site, &address, lease).await {
         Ok(slot) => slot,
@@ -619,6 +626,22 @@ async fn deliver(state: &dyn ObjectThread, message: ObjectMessage) {
             let _ = reply.send(answer);
         }
     }
+}
+
+/// The lease under which this PoP holds the object at `address`, claimed if no other PoP holds
+/// it; `None` if another does. A PoP that just started may not have reached its hub yet: it
+/// keeps asking for a minute.
+async fn wake_here(network: &EdgeObjects, address: &ObjectAddress) -> Option<u64> {
+    let key = object_key(&address.script, &address.class, &address.id);
+    for _ in 0..60 {
+        match network.place(&key).await {
+            Ok(Placement::Here { lease }) => return Some(lease),
+            Ok(Placement::There { .. }) => return None,
+            Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+        }
+    }
+    tracing::error!(object = %address.id, class = %address.class, "the Durable Object's alarm was not run: the hub could not be reached");
+    None
 }
 
 /// Runs one event on the object of `slot` — `event` given its isolate, loaded if need be, once
