@@ -11,7 +11,9 @@
 //! append made after another PoP took the object over fails instead of forking the log; a PoP
 //! taking an object over reads the log, then appends a *takeover* marker, which fences off any
 //! holder that does not know yet. An entry larger than a message is appended in parts; parts
-//! a marker interrupts are no entry.
+//! a marker interrupts are no entry. Once the entries since the last snapshot outweigh the
+//! object, the holder appends a snapshot (the whole file) and the entries before it are
+//! purged, so a log stays within about twice its object's size.
 //!
 //! A WebSocket a client opens at one PoP to an object held at another travels through a
 //! [`Tunnel`]: two core NATS subjects named by an unguessable id, one each way.
@@ -399,21 +401,59 @@ impl EdgeObjects {
     /// of the entry (its last part). A message of another PoP's since then fails it: the
     /// object was taken over.
     pub async fn append(&self, key: &str, after: u64, entry: Bytes) -> Result<u64, StorageError> {
+        self.append_parts(key, after, entry)
+            .await
+            .map(|(_, last)| last)
+    }
+
+    /// Appends `snapshot`, an entry from which the object can be rebuilt alone, as
+    /// [`EdgeObjects::append`] does, then drops the entries before it from the log.
+    pub async fn append_snapshot(
+        &self,
+        key: &str,
+        after: u64,
+        snapshot: Bytes,
+    ) -> Result<u64, StorageError> {
+        let (first, last) = self.append_parts(key, after, snapshot).await?;
+        let hub = self.hub()?;
+        let purge = hub
+            .object_log
+            .purge()
+            .filter(log_subject(key))
+            .sequence(first);
+        // What is left over is read and overwritten by the snapshot: only space is lost.
+        let purge = std::future::IntoFuture::into_future(purge);
+        if let Err(e) = within("dropping a Durable Object's older log entries", purge).await {
+            tracing::warn!("{e}");
+        }
+        Ok(last)
+    }
+
+    /// Appends `entry` in parts: the positions of its first and last.
+    async fn append_parts(
+        &self,
+        key: &str,
+        after: u64,
+        entry: Bytes,
+    ) -> Result<(u64, u64), StorageError> {
         let parts: Vec<Bytes> = (0..entry.len().div_ceil(PART_BYTES).max(1))
             .map(|index| {
                 entry.slice(index * PART_BYTES..((index + 1) * PART_BYTES).min(entry.len()))
             })
             .collect();
         let count = parts.len();
-        let mut last = after;
+        let (mut first, mut last) = (0, after);
         for (index, part) in parts.into_iter().enumerate() {
             let mut headers = async_nats::HeaderMap::new();
             if count > 1 {
                 headers.insert(PART_HEADER, format!("{}/{count}", index + 1).as_str());
             }
             last = self.publish(key, last, headers, part).await?;
+            if index == 0 {
+                first = last;
+            }
         }
-        Ok(last)
+        Ok((first, last))
     }
 
     /// Appends a takeover marker to `key`'s log, if its last message is still at `after`: any

@@ -11,7 +11,8 @@
 //! out what the commits changed since the last time ([`ObjectStorage::unreplicated`]), as one
 //! opaque log entry; the runtime appends it to the log before the output gate opens, and tells
 //! the storage where it landed. Another server rebuilds the object from the log's entries
-//! ([`ObjectStore::open_replica`]).
+//! ([`ObjectStore::open_replica`]); a snapshot entry ([`ObjectStorage::snapshot`]) lets the log
+//! drop the entries before it.
 
 use crate::{SqlOutcome, SqlValue, StorageError};
 
@@ -70,6 +71,12 @@ pub trait ObjectStorage {
     /// When replicated: what the commits since the last call changed, as one log entry
     /// (`None` when nothing did, or the storage is not replicated).
     fn unreplicated(&mut self) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(None)
+    }
+    /// When replicated and every commit is: the whole storage as one log entry, which a copy
+    /// can be rebuilt from alone (the entries before it may then be dropped). `None` when
+    /// commits are still unreplicated, or the storage is not replicated.
+    fn snapshot(&mut self) -> Result<Option<Vec<u8>>, StorageError> {
         Ok(None)
     }
     /// Records that the entry [`ObjectStorage::unreplicated`] last gave is entry `position` of

@@ -345,7 +345,12 @@ struct Replica {
     position: Cell<u64>,
     /// One append at a time, in commit order.
     turn: tokio::sync::Mutex<()>,
+    /// Bytes in the log since its last snapshot (as far as this PoP read or wrote it).
+    logged: Cell<u64>,
 }
+
+/// The log bytes past which a snapshot is appended, unless the object is larger.
+const SNAPSHOT_AFTER: u64 = 1024 * 1024;
 
 /// A held WebSocket: where frames for its client go, its tags and attachment, and whether its
 /// events go to listeners in the object's isolate (`accept()`) rather than its handlers.
@@ -390,16 +395,37 @@ impl Slot {
             Ok(Some(entry)) => {
                 let after = replica.position.get();
                 replica
+                    .logged
+                    .set(replica.logged.get() + entry.len() as u64);
+                replica
                     .network
                     .append(&replica.key, after, entry.into())
                     .await
             }
             Err(error) => Err(error),
         };
-        let kept = appended.and_then(|position| {
+        let mut kept = appended.and_then(|position| {
             replica.position.set(position);
             self.storage.borrow_mut().replicated(Some(position))
         });
+        // Once the log outweighs the object, a snapshot lets it drop what came before.
+        let size = self.storage.borrow_mut().size().unwrap_or(0);
+        if kept.is_ok() && replica.logged.get() > size.max(SNAPSHOT_AFTER) {
+            let snapshot = self.storage.borrow_mut().snapshot();
+            if let Ok(Some(snapshot)) = snapshot {
+                let (after, logged) = (replica.position.get(), snapshot.len() as u64);
+                let network = &replica.network;
+                kept = network
+                    .append_snapshot(&replica.key, after, snapshot.into())
+                    .await
+                    .and_then(|position| {
+                        tracing::debug!(object = %address.id, "snapshot of {logged} bytes at log position {position}");
+                        replica.position.set(position);
+                        replica.logged.set(logged);
+                        self.storage.borrow_mut().replicated(Some(position))
+                    });
+            }
+        }
         kept.map_err(|error| {
             let _ = self.storage.borrow_mut().replicated(None);
             tracing::error!(object = %address.id, class = %address.class, "Durable Object reset: its writes could not be replicated: {error}");
@@ -869,6 +895,7 @@ async fn open_replica(
             .log(&key, copy_at.unwrap_or(0))
             .await
             .map_err(failed)?;
+        let logged = entries.iter().map(|entry| entry.len() as u64).sum();
         // A previous holder appending meanwhile moves the log on: read it again.
         let Ok(position) = network.take_over(&key, last).await else {
             copy_at = None;
@@ -883,6 +910,7 @@ async fn open_replica(
             lease,
             position: Cell::new(position),
             turn: tokio::sync::Mutex::default(),
+            logged: Cell::new(logged),
         };
         return Ok((storage, replica));
     }

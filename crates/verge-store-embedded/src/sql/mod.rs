@@ -95,7 +95,7 @@ pub(crate) enum Rules {
 pub(crate) struct Database {
     pub(crate) conn: Connection,
     /// The database's file, and its write-ahead log.
-    path: PathBuf,
+    pub(crate) path: PathBuf,
     wal: PathBuf,
     /// Whether the statements being prepared are a script's, which the authorizer checks.
     checking: Arc<AtomicBool>,

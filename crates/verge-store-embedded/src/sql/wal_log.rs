@@ -8,7 +8,8 @@
 //! ([`frames_after`]); no checkpoint moves them meanwhile, since the connection's automatic
 //! checkpoints are off and the owner checkpoints only once the log has every frame. Another
 //! server writes an entry's pages straight into its copy of the file ([`apply`]), as a
-//! checkpoint would.
+//! checkpoint would. A snapshot ([`snapshot`]) is an entry of every page of the file, which
+//! applies the same way.
 
 use std::fs::File;
 use std::io::{Read as _, Seek as _, SeekFrom};
@@ -119,4 +120,31 @@ pub(super) fn apply(file: &mut File, entry: &[u8]) -> Result<(), StorageError> {
             .map_err(failed)?;
     }
     Ok(())
+}
+
+/// The database file at `path` (whose WAL is empty) as one entry: every page, the last one
+/// committing the file's size.
+pub(super) fn snapshot(path: &Path) -> std::io::Result<Vec<u8>> {
+    let file = std::fs::read(path)?;
+    let page = if file.len() >= 100 {
+        page_size(u32::from(u16::from_be_bytes([file[16], file[17]])))
+    } else {
+        4096
+    };
+    let pages = file.len() / page as usize;
+    let mut entry = Vec::with_capacity(4 + pages * (FRAME_HEADER + page as usize));
+    entry.extend_from_slice(&page.to_be_bytes());
+    for (index, content) in file.chunks_exact(page as usize).enumerate() {
+        let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        let commit = if index + 1 == pages {
+            u32::try_from(pages).unwrap_or(u32::MAX)
+        } else {
+            0
+        };
+        entry.extend_from_slice(&number.to_be_bytes());
+        entry.extend_from_slice(&commit.to_be_bytes());
+        entry.extend_from_slice(&[0; FRAME_HEADER - 8]);
+        entry.extend_from_slice(content);
+    }
+    Ok(entry)
 }
