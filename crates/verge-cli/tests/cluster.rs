@@ -1027,6 +1027,104 @@ fn a_durable_object_is_held_by_one_pop_and_taken_over_with_every_acknowledged_wr
     );
 }
 
+/// Rooms, Durable Objects that log where they run: `GET /NAME?hint=H` reaches room NAME with
+/// `locationHint` H, if given; a hint the platform does not know is a 400 naming it.
+const ROOM_WORKER: &str = r#"
+import { DurableObject } from 'cloudflare:workers';
+export class Room extends DurableObject {
+  fetch(request) {
+    console.log(`room ${new URL(request.url).pathname.slice(1)} runs here`);
+    return new Response('ok');
+  }
+}
+export default {
+  fetch(request, env) {
+    const url = new URL(request.url);
+    if (url.pathname === '/ready') return new Response('ready');
+    const hint = url.searchParams.get('hint');
+    const options = hint === null ? undefined : { locationHint: hint };
+    try {
+      return env.ROOM.get(env.ROOM.idFromName(url.pathname.slice(1)), options).fetch(request);
+    } catch (error) {
+      return new Response(`${error.name}: ${error.message}`, { status: 400 });
+    }
+  },
+};
+"#;
+
+#[test]
+fn a_location_hint_places_a_new_object_at_the_pop_nearest_its_region() {
+    use base64::Engine as _;
+    let hub = Hub::start();
+    let located = |name: &str, address: &str, lat: f64, lon: f64| {
+        let project = pop_project(name, address, &hub.url, HUB_PASSWORD);
+        let config = std::fs::read_to_string(config_of(project.path())).unwrap();
+        let location = format!("[cluster]\nlocation = {{ lat = {lat}, lon = {lon} }}\n");
+        let config = config.replace("[cluster]\n", &location);
+        std::fs::write(config_of(project.path()), config).unwrap();
+        Pop::start_in(project)
+    };
+    let syd = located("syd", "127.0.0.2", -33.87, 151.21);
+    let fra = located("fra", "127.0.0.3", 50.11, 8.68);
+    let encode = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+    let config = "name = \"rooms\"\nmain = \"index.js\"\nroutes = [\"rooms.test/*\"]\n\
+                  [[durable_objects.bindings]]\nname = \"ROOM\"\nclass_name = \"Room\"\n\
+                  [[migrations]]\ntag = \"v1\"\nnew_sqlite_classes = [\"Room\"]\n";
+    let upload = serde_json::json!({
+        "config_file": "wrangler.toml",
+        "files": { "wrangler.toml": encode(config), "index.js": encode(ROOM_WORKER) },
+    });
+    let (status, reply) = syd.admin("PUT", "/workers/rooms", &upload.to_string());
+    assert_eq!(status, 200, "{reply}");
+    let call = |pop: &Pop, path: &str| {
+        let request = http::Request::get(format!("{}{path}", pop.server().base))
+            .header("Host", "rooms.test")
+            .body(Vec::new())
+            .unwrap();
+        let reply = support::send(&client(), request);
+        (reply.status, reply.body)
+    };
+    // Both serve the worker, and each has seen the other's heartbeat (and where it is).
+    assert!(wait_until(REACHES_EVERY_POP, || {
+        [&syd, &fra]
+            .iter()
+            .all(|pop| call(pop, "/ready").0 == 200 && cluster_pops(&pop.admin).len() == 2)
+    }));
+    let runs_at = |pop: &Pop, room: &str| {
+        let line = format!("room {room} runs here");
+        wait_until(Duration::from_secs(10), || {
+            pop.server().stdout().contains(&line)
+        })
+    };
+
+    assert_eq!(call(&syd, "/europe?hint=weur"), (200, "ok".into()));
+    assert!(
+        runs_at(&fra, "europe"),
+        "a weur object asked for at syd is held at fra"
+    );
+    assert_eq!(call(&fra, "/sydney?hint=oc"), (200, "ok".into()));
+    assert!(runs_at(&syd, "sydney"));
+    assert_eq!(call(&syd, "/nearby"), (200, "ok".into()));
+    assert!(
+        runs_at(&syd, "nearby"),
+        "without a hint, where it is first used"
+    );
+    // A hint only places a new object: once held, it stays where it is.
+    assert_eq!(call(&fra, "/nearby?hint=weur"), (200, "ok".into()));
+    let (syd_out, fra_out) = (syd.server().stdout(), fra.server().stdout());
+    assert!(
+        !fra_out.contains("room nearby") && !syd_out.contains("room europe"),
+        "{syd_out}\n{fra_out}"
+    );
+
+    let (status, refused) = call(&syd, "/x?hint=mars");
+    assert_eq!(status, 400);
+    assert!(
+        refused.starts_with("TypeError: \"mars\" is not a locationHint"),
+        "{refused}"
+    );
+}
+
 #[test]
 fn a_cache_purge_at_one_pop_reaches_every_pop() {
     use base64::Engine as _;

@@ -240,8 +240,9 @@ impl EdgeObjects {
     }
 
     /// Who holds the object `key`: this PoP if it holds the lease, or claims it now because no
-    /// one does; else the PoP the hub names.
-    pub async fn place(&self, key: &str) -> Result<Placement, StorageError> {
+    /// one does; else the PoP the hub names. An object no one holds yet, given a `locationHint`
+    /// (`hint`), is claimed for the PoP nearest the hint's region instead.
+    pub async fn place(&self, key: &str, hint: Option<&str>) -> Result<Placement, StorageError> {
         if let Some(held) = lock(&self.shared.held).get(key) {
             if held.renewed.elapsed() < TRUST_FOR {
                 return Ok(Placement::Here {
@@ -268,6 +269,26 @@ impl EdgeObjects {
                 Some(entry) => Some(entry.revision),
                 None => None,
             };
+            if let (None, Some(place)) = (expected, hint.and_then(verge_config::location_hint)) {
+                let nearest = nearest_pop(&hub, place).await;
+                if let Some(nearest) = nearest.filter(|nearest| nearest != pop) {
+                    let what = "claiming a Durable Object for the PoP its locationHint names";
+                    let value = nearest.clone().into_bytes();
+                    match hub
+                        .put_expecting(&hub.objects, key, value, None, what)
+                        .await
+                    {
+                        Ok(lease) => {
+                            return Ok(Placement::There {
+                                pop: nearest,
+                                lease,
+                            })
+                        }
+                        Err(ClusterError::Conflict(_)) => continue,
+                        Err(e) => return Err(hub_error(e)),
+                    }
+                }
+            }
             let what = "claiming a Durable Object";
             let claimed =
                 hub.put_expecting(&hub.objects, key, pop.clone().into_bytes(), expected, what);
@@ -310,7 +331,7 @@ impl EdgeObjects {
     pub async fn place_after_loss(&self, key: &str, lost: u64) -> Result<Placement, StorageError> {
         let deadline = Instant::now() + LEASE_TTL + Duration::from_secs(3);
         loop {
-            let placement = self.place(key).await?;
+            let placement = self.place(key, None).await?;
             let still_lost = matches!(&placement, Placement::There { lease, .. } if *lease == lost);
             if !still_lost {
                 return Ok(placement);
@@ -594,6 +615,20 @@ impl EdgeObjects {
         });
         Ok(Tunnel { outgoing, incoming })
     }
+}
+
+/// How recent a PoP's heartbeat must be for a new object to be placed there.
+const ALIVE_WITHIN_MS: u64 = 5_000;
+
+/// The live PoP nearest to `place` among those that say where they are, if any does.
+async fn nearest_pop(cluster: &Cluster, place: verge_config::Location) -> Option<String> {
+    let reports = cluster.status().await.ok()?;
+    reports
+        .into_iter()
+        .filter(|report| report.age_ms() < ALIVE_WITHIN_MS && !report.drain)
+        .filter_map(|report| Some((report.location?.distance_km(place), report.pop)))
+        .min_by(|(a, _), (b, _)| a.total_cmp(b))
+        .map(|(_, pop)| pop)
 }
 
 /// Renews the leases this PoP holds every [`RENEW_EVERY`]; a lease another PoP took is no

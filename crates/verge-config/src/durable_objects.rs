@@ -133,6 +133,82 @@ pub fn check(bindings: &[DurableObjectBinding], migrations: &[Migration]) -> Res
     Ok(())
 }
 
+/// Cloudflare's `locationHint`s for Durable Objects, each with a place in its region, which
+/// the PoP nearest to holds a new object given it.
+pub const LOCATION_HINTS: &[(&str, crate::Location)] = &[
+    (
+        "wnam",
+        crate::Location {
+            lat: 37.77,
+            lon: -122.42,
+        },
+    ),
+    (
+        "enam",
+        crate::Location {
+            lat: 40.71,
+            lon: -74.01,
+        },
+    ),
+    (
+        "sam",
+        crate::Location {
+            lat: -23.55,
+            lon: -46.63,
+        },
+    ),
+    (
+        "weur",
+        crate::Location {
+            lat: 48.86,
+            lon: 2.35,
+        },
+    ),
+    (
+        "eeur",
+        crate::Location {
+            lat: 52.23,
+            lon: 21.01,
+        },
+    ),
+    (
+        "apac",
+        crate::Location {
+            lat: 1.35,
+            lon: 103.82,
+        },
+    ),
+    (
+        "oc",
+        crate::Location {
+            lat: -33.87,
+            lon: 151.21,
+        },
+    ),
+    (
+        "afr",
+        crate::Location {
+            lat: -26.2,
+            lon: 28.05,
+        },
+    ),
+    (
+        "me",
+        crate::Location {
+            lat: 25.2,
+            lon: 55.27,
+        },
+    ),
+];
+
+/// Where `locationHint` `hint` points, if it is one of [`LOCATION_HINTS`].
+pub fn location_hint(hint: &str) -> Option<crate::Location> {
+    LOCATION_HINTS
+        .iter()
+        .find(|(name, _)| *name == hint)
+        .map(|(_, place)| *place)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

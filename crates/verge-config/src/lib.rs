@@ -7,7 +7,8 @@
 mod durable_objects;
 
 pub use durable_objects::{
-    replay as replay_migrations, DurableObjectBinding, DurableObjects, Migration, RenamedClass,
+    location_hint, replay as replay_migrations, DurableObjectBinding, DurableObjects, Migration,
+    RenamedClass, LOCATION_HINTS,
 };
 
 use serde::Deserialize;

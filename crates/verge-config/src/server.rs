@@ -118,6 +118,18 @@ pub struct Location {
     pub lon: f64,
 }
 
+impl Location {
+    /// The great-circle distance to `other`, in kilometres (haversine).
+    pub fn distance_km(self, other: Location) -> f64 {
+        const EARTH_RADIUS_KM: f64 = 6371.0;
+        let (lat_a, lat_b) = (self.lat.to_radians(), other.lat.to_radians());
+        let half_lat = (lat_b - lat_a) / 2.0;
+        let half_lon = (other.lon - self.lon).to_radians() / 2.0;
+        let h = half_lat.sin().powi(2) + lat_a.cos() * lat_b.cos() * half_lon.sin().powi(2);
+        2.0 * EARTH_RADIUS_KM * h.sqrt().asin()
+    }
+}
+
 /// `[dns]`: the authoritative name server every PoP runs, answering each client with the
 /// nearest healthy PoP.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -430,3 +430,25 @@ fn a_cluster_section_names_its_hub_and_pop_and_is_refused_when_inconsistent() {
     let single = ServerConfig::load(&path).unwrap();
     assert_eq!((single.cluster, single.colo.as_str()), (None, "lhr"));
 }
+
+#[test]
+fn distances_are_great_circles() {
+    use crate::Location;
+    let sydney = Location {
+        lat: -33.87,
+        lon: 151.21,
+    };
+    let frankfurt = Location {
+        lat: 50.11,
+        lon: 8.68,
+    };
+    let san_francisco = Location {
+        lat: 37.77,
+        lon: -122.42,
+    };
+    let km = |a: Location, b| a.distance_km(b).round();
+    assert_eq!(km(sydney, sydney), 0.0);
+    assert!((16_400.0..16_600.0).contains(&km(sydney, frankfurt)));
+    assert!((11_900.0..12_000.0).contains(&km(sydney, san_francisco)));
+    assert_eq!(km(sydney, frankfurt), km(frankfurt, sydney));
+}

@@ -17,8 +17,12 @@
   Object.defineProperty(DurableObjectId.prototype, Symbol.toStringTag, { value: 'DurableObjectId' });
   internals.makeObjectId = (hex, name) => new DurableObjectId(hex, name ?? undefined);
 
-  // Where a stub's requests and calls go: the id, and the name it was made from, if any.
-  const target = (id) => (id.name === undefined ? id.toString() : `${id.toString()}:${id.name}`);
+  // Where a stub's requests and calls go: the id, its locationHint and the name it was made
+  // from, if any (`ID@HINT:NAME`).
+  const target = (id, hint) => {
+    const at = hint === undefined ? id.toString() : `${id.toString()}@${hint}`;
+    return id.name === undefined ? at : `${at}:${id.name}`;
+  };
 
   class DurableObjectStub {
     #fetcher; #id;
@@ -50,7 +54,12 @@
     }
     get(id, options = undefined) {
       if (!(id instanceof DurableObjectId)) throw new TypeError("Failed to execute 'get' on 'DurableObjectNamespace': parameter 1 is not of type 'DurableObjectId'.");
-      const to = target(id);
+      let hint = options?.locationHint;
+      if (hint !== undefined) {
+        hint = String(hint);
+        ops.objectCheckHint(hint);
+      }
+      const to = target(id, hint);
       const stub = new DurableObjectStub(internals.makeFetcher(this.#fetcherId, to), id);
       const binding = this.#binding;
       return internals.rpcStub(stub, (method, args) => ops.objectCall(binding, to, method, args));

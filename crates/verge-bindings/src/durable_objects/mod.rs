@@ -46,6 +46,8 @@ pub struct ObjectAddress {
     pub id: String,
     /// The name its id was made from, if it was (`ctx.id.name`).
     pub name: Option<String>,
+    /// The stub's `locationHint`, if it had one: where a new object would rather be held.
+    pub hint: Option<String>,
 }
 
 /// Where requests and calls for Durable Objects go: granted by the server, which runs each
@@ -101,17 +103,22 @@ impl NamespaceBinding {
         bytes.len() == 32 && self.id(&bytes[..16]).eq_ignore_ascii_case(text)
     }
 
-    /// The object a stub's target (`ID` or `ID:NAME`) stands for.
+    /// The object a stub's target (`ID[@HINT][:NAME]`) stands for.
     fn address(&self, target: &str) -> ObjectAddress {
         let (id, name) = match target.split_once(':') {
             Some((id, name)) => (id, Some(name.to_owned())),
             None => (target, None),
+        };
+        let (id, hint) = match id.split_once('@') {
+            Some((id, hint)) => (id, Some(hint.to_owned())),
+            None => (id, None),
         };
         ObjectAddress {
             script: self.script.clone(),
             class: self.class.clone(),
             id: id.to_ascii_lowercase(),
             name,
+            hint,
         }
     }
 }
@@ -330,6 +337,22 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result
             rquickjs::Exception::throw_message(&ctx, &format!("no randomness for an id: {e}"))
         })?;
         Ok::<_, rquickjs::Error>(namespace.id(&body))
+    })?;
+    ops.add("objectCheckHint", |ctx: Ctx<'js>, hint: String| {
+        if verge_config::location_hint(&hint).is_some() {
+            return Ok(());
+        }
+        let known: Vec<&str> = verge_config::LOCATION_HINTS
+            .iter()
+            .map(|(name, _)| *name)
+            .collect();
+        Err(rquickjs::Exception::throw_type(
+            &ctx,
+            &format!(
+                "\"{hint}\" is not a locationHint; the hints are {}.",
+                known.join(", ")
+            ),
+        ))
     })?;
     ops.add("objectIdValid", |ctx: Ctx<'js>, id: usize, text: String| {
         let namespace: NamespaceBinding = verge_web::bound(&ctx, id)?;

@@ -12,7 +12,7 @@ use hickory_proto::rr::rdata::{A, AAAA, NS, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use std::net::IpAddr;
 use std::sync::Arc;
-use verge_config::{DnsConfig, Location};
+use verge_config::DnsConfig;
 
 /// The most a UDP answer may be without EDNS, and the most it may be at all (RFC 9715's
 /// advice, which keeps answers from fragmenting).
@@ -175,7 +175,7 @@ fn nearest<'p>(
     if let Some(here) = at.geo.coordinates(client) {
         return healthy
             .iter()
-            .map(|pop| (pop, distance_km(here, pop.location)))
+            .map(|pop| (pop, here.distance_km(pop.location)))
             .min_by(|(_, a), (_, b)| a.total_cmp(b))
             .map(|(pop, _)| pop);
     }
@@ -184,16 +184,6 @@ fn nearest<'p>(
         .iter()
         .find(|pop| pop.pop == fallback)
         .or_else(|| healthy.first())
-}
-
-/// The great-circle distance between two places, in kilometres (haversine).
-pub(super) fn distance_km(a: Location, b: Location) -> f64 {
-    const EARTH_RADIUS_KM: f64 = 6371.0;
-    let (lat_a, lat_b) = (a.lat.to_radians(), b.lat.to_radians());
-    let half_lat = (lat_b - lat_a) / 2.0;
-    let half_lon = (b.lon - a.lon).to_radians() / 2.0;
-    let h = half_lat.sin().powi(2) + lat_a.cos() * lat_b.cos() * half_lon.sin().powi(2);
-    2.0 * EARTH_RADIUS_KM * h.sqrt().asin()
 }
 
 /// `response` as bytes: over UDP no larger than the client takes, else truncated.
@@ -211,31 +201,4 @@ fn encode(mut response: Message, udp: bool, edns: Option<&Edns>) -> Option<Vec<u
     response.take_additionals();
     response.set_truncated(true);
     response.to_vec().ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::distance_km;
-    use verge_config::Location;
-
-    #[test]
-    fn distances_are_great_circles() {
-        let sydney = Location {
-            lat: -33.87,
-            lon: 151.21,
-        };
-        let frankfurt = Location {
-            lat: 50.11,
-            lon: 8.68,
-        };
-        let san_francisco = Location {
-            lat: 37.77,
-            lon: -122.42,
-        };
-        let km = |a, b| distance_km(a, b).round();
-        assert_eq!(km(sydney, sydney), 0.0);
-        assert!((16_400.0..16_600.0).contains(&km(sydney, frankfurt)));
-        assert!((11_900.0..12_000.0).contains(&km(sydney, san_francisco)));
-        assert_eq!(km(sydney, frankfurt), km(frankfurt, sydney));
-    }
 }

@@ -281,6 +281,7 @@ async fn run(
         class: event.class,
         id: event.id,
         name: event.name,
+        hint: None,
     };
     let mut tunnel = None;
     let asked = match event.asked {
@@ -323,7 +324,7 @@ async fn run(
         },
     };
     let key = object_key(&address.script, &address.class, &address.id);
-    match network.place(&key).await.map_err(|e| e.to_string())? {
+    match network.place(&key, None).await.map_err(|e| e.to_string())? {
         Placement::Here { lease } => {
             let answer = router.ask_here(address, asked, Some(lease)).await?;
             Ok((Some(answer), tunnel))

@@ -192,6 +192,7 @@ impl ObjectRouter {
                 class: alarm.class,
                 id: alarm.id,
                 name: None,
+                hint: None,
             };
             let _ = self.send(address, ObjectEvent::Wake, None);
         }
@@ -236,7 +237,9 @@ impl ObjectRouter {
             return self.ask_here(address, asked, None).await;
         };
         let key = object_key(&address.script, &address.class, &address.id);
-        let mut placement = network.place(&key).await.map_err(|e| e.to_string())?;
+        let hint = address.hint.as_deref();
+        let placement = network.place(&key, hint).await;
+        let mut placement = placement.map_err(|e| e.to_string())?;
         // The holder may move while the event travels: a few turns, then it fails.
         for _ in 0..4 {
             let (pop, lease) = match placement {
@@ -249,7 +252,7 @@ impl ObjectRouter {
             {
                 Ok(Some(answer)) => return Ok(answer),
                 // It no longer holds the object, which the hub will tell.
-                Ok(None) => network.place(&key).await,
+                Ok(None) => network.place(&key, None).await,
                 Err(verge_cluster::objects::ForwardError::Unreachable(cause)) => {
                     tracing::warn!(object = %address.id, "{cause}: waiting for its lease to lapse");
                     network.place_after_loss(&key, lease).await
@@ -660,7 +663,7 @@ async fn deliver(state: &dyn ObjectThread, message: ObjectMessage) {
 async fn wake_here(network: &EdgeObjects, address: &ObjectAddress) -> Option<u64> {
     let key = object_key(&address.script, &address.class, &address.id);
     for _ in 0..60 {
-        match network.place(&key).await {
+        match network.place(&key, None).await {
             Ok(Placement::Here { lease }) => return Some(lease),
             Ok(Placement::There { .. }) => return None,
             Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
@@ -797,6 +800,7 @@ async fn slot(
     // One slot per object, however its id was reached (a name, a string, a restart's alarm).
     let key = ObjectAddress {
         name: None,
+        hint: None,
         ..address.clone()
     };
     let network = state.router().network.clone();

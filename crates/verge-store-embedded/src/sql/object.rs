@@ -24,6 +24,9 @@ use verge_storage::{
 /// The file beside the objects' that lists their alarms and the migrations applied.
 const INDEX: &str = "objects.sqlite";
 
+/// How long a replicated object's WAL may grow before it starts over, once the log has it all.
+const WAL_RESTART: u64 = 4 * 1024 * 1024;
+
 /// The objects' storage under one directory.
 pub struct ObjectFiles {
     dir: PathBuf,
@@ -640,8 +643,9 @@ impl ObjectStorage for ObjectFile {
         let wal = file_len(&replica.wal);
         replica.dirty = wal > replica.published;
         replica.note()?;
-        // With every frame in the log, the WAL starts over, so that it does not grow forever.
-        if !replica.dirty && self.database.conn.is_autocommit() {
+        // With every frame in the log, a long WAL starts over, so that it does not grow forever
+        // (not after every commit: a checkpoint costs a sync of the file).
+        if !replica.dirty && replica.published > WAL_RESTART && self.database.conn.is_autocommit() {
             let (busy, _, _): (i64, i64, i64) = self
                 .database
                 .conn
