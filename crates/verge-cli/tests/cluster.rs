@@ -768,7 +768,8 @@ export default {
 /// A counter Durable Object: `POST /` (by fetch) or `POST /rpc` (by RPC) adds one and answers
 /// the count; `GET /` answers the count and how many rows its SQL table has, one per increment.
 /// A message on a WebSocket to it (`/ws`) adds one too, and goes to every socket it holds with
-/// the count. `POST /alarm` sets an alarm 4 s away, `GET /alarmed` tells whether it ran.
+/// the count. `GET /callback` has the object call a function of the caller's, by RPC, with the
+/// count. `POST /alarm` sets an alarm 4 s away, `GET /alarmed` tells whether it ran.
 const COUNTER_WORKER: &str = r#"
 import { DurableObject } from 'cloudflare:workers';
 export class Counter extends DurableObject {
@@ -799,6 +800,9 @@ export class Counter extends DurableObject {
   async alarm() {
     await this.ctx.storage.put('alarmed', true);
   }
+  async report(callback) {
+    return await callback((await this.ctx.storage.get('n')) ?? 0);
+  }
   async webSocketMessage(ws, message) {
     const n = await this.increment();
     for (const socket of this.ctx.getWebSockets()) socket.send(`${message} ${n}`);
@@ -810,6 +814,9 @@ export default {
     if (url.pathname === '/ready') return new Response('ready');
     const counter = env.COUNTER.getByName('shared');
     if (url.pathname === '/rpc') return new Response(String(await counter.increment()));
+    if (url.pathname === '/callback') {
+      return new Response(await counter.report((n) => `count is ${n}`));
+    }
     return counter.fetch(request);
   },
 };
@@ -929,6 +936,11 @@ fn a_durable_object_is_held_by_one_pop_and_taken_over_with_every_acknowledged_wr
             pop.counter("GET", "/", bound),
             Some((200, "101 101".into()))
         );
+    }
+    // A function passed by reference is called back where it lives, across PoPs too.
+    for pop in [&syd, &fra] {
+        let called_back = pop.counter("GET", "/callback", bound);
+        assert_eq!(called_back, Some((200, "count is 101".into())));
     }
 
     // WebSockets to the object at either PoP: a message from one reaches both.

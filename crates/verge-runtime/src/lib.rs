@@ -15,6 +15,7 @@ mod platform;
 mod policy;
 mod worker;
 
+pub use entry::exports::{call_export, connect_exports, ExportFuture, ExportedCall, RemoteExports};
 pub use entry::Outcome;
 pub use outbound::HttpClient;
 pub use policy::NetworkPolicy;

@@ -10,12 +10,18 @@
 //! at that depth; it may run [`CALL_TIME`] at most, and each entry into the isolate is under
 //! the isolate's CPU limit.
 //!
+//! Across servers (a cluster's PoPs, [`connect_exports`]), an endpoint's id names its server
+//! too (`POP:ID`): a call to an endpoint of another server goes there ([`RemoteExports`]),
+//! which runs it as its own ([`call_export`]).
+//!
 //! Lifecycle: an isolate's endpoint is made on its first export and dropped with the isolate;
 //! each export lives as long as the isolate, or until 10,000 later ones push it out (rpc.js).
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use verge_js::rquickjs::{self, Ctx, Function, Value};
@@ -38,6 +44,61 @@ type Endpoints = HashMap<String, mpsc::UnboundedSender<ExportCall>>;
 
 /// Every isolate's endpoint, by id.
 static ENDPOINTS: Mutex<Option<Endpoints>> = Mutex::new(None);
+
+/// A call through a stub, as [`RemoteExports`] carries it and [`call_export`] runs it.
+pub struct ExportedCall {
+    /// The endpoint's id, `POP:ID`.
+    pub endpoint: String,
+    pub export: String,
+    /// The method of an `RpcTarget`, or `None` for a function.
+    pub method: Option<String>,
+    /// The arguments, structured-serialized.
+    pub args: String,
+    pub depth: u32,
+}
+
+/// What a call through a stub answers: its result, structured-serialized, or why it failed.
+pub type ExportFuture = Pin<Box<dyn Future<Output = Result<String, String>> + Send>>;
+
+/// Where calls to the endpoints of other servers go.
+pub trait RemoteExports: Send + Sync {
+    /// Runs `call` at the server `server` named in its endpoint's id.
+    fn call(&self, server: &str, call: ExportedCall) -> ExportFuture;
+}
+
+/// This server's name in endpoint ids, and where calls to other servers' endpoints go.
+static REMOTE: OnceLock<(String, Arc<dyn RemoteExports>)> = OnceLock::new();
+
+/// Makes this process's endpoints reachable from other servers as `server`'s, and reaches
+/// theirs through `remote` (once per process).
+pub fn connect_exports(server: &str, remote: Arc<dyn RemoteExports>) {
+    let _ = REMOTE.set((server.to_owned(), remote));
+}
+
+/// Runs a call through a stub whose endpoint is this server's, for another server.
+pub fn call_export(call: ExportedCall) -> ExportFuture {
+    let (reply, replied) = oneshot::channel();
+    let sent = endpoints(|all| {
+        all.get(&call.endpoint).map(|sender| {
+            sender
+                .send(ExportCall {
+                    export: call.export,
+                    method: call.method,
+                    args: call.args,
+                    depth: call.depth,
+                    reply,
+                })
+                .is_ok()
+        })
+    });
+    Box::pin(async move {
+        let gone = || "the RPC stub's worker is gone".to_owned();
+        if sent != Some(true) {
+            return Err(gone());
+        }
+        replied.await.map_err(|_| gone())?
+    })
+}
 
 /// The tags of calls through stubs, apart from those `Worker` gives requests.
 static NEXT_TAG: AtomicU64 = AtomicU64::new(1 << 62);
@@ -69,7 +130,10 @@ fn endpoint(ctx: &Ctx<'_>) -> rquickjs::Result<String> {
     if let Some(id) = verge_js::with_host_state(ctx, |endpoint: &Endpoint| endpoint.0.clone()) {
         return Ok(id);
     }
-    let id = token(ctx)?;
+    let id = match REMOTE.get() {
+        Some((server, _)) => format!("{server}:{}", token(ctx)?),
+        None => token(ctx)?,
+    };
     let isolate = IsolateHandle::of(ctx)?;
     // Kept by the isolate first: once registered, the endpoint goes when the isolate does.
     verge_js::store_host_state(ctx, Endpoint(id.clone()))?;
@@ -128,24 +192,25 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result
         |ctx: Ctx<'js>, endpoint: String, export: String, method: Option<String>, args: String| {
             // A stub's call counts toward the depth of the request that makes it.
             let depth = verge_web::next_depth(&ctx)?;
-            let (reply, replied) = oneshot::channel();
-            let call = ExportCall {
+            let call = ExportedCall {
+                endpoint,
                 export,
                 method,
                 args,
                 depth,
-                reply,
             };
-            let sent = endpoints(|all| all.get(&endpoint).map(|sender| sender.send(call).is_ok()));
+            // An endpoint of another server is reached there.
+            let elsewhere = REMOTE.get().and_then(|(here, remote)| {
+                let (server, _) = call.endpoint.split_once(':')?;
+                (server != here).then(|| (server.to_owned(), remote.clone()))
+            });
+            let answer = match elsewhere {
+                Some((server, remote)) => remote.call(&server, call),
+                None => call_export(call),
+            };
             verge_js::spawn_promise(
                 &ctx,
-                async move {
-                    let gone = || OpError::Error("the RPC stub's worker is gone".into());
-                    if sent != Some(true) {
-                        return Err(gone());
-                    }
-                    replied.await.map_err(|_| gone())?.map_err(OpError::Error)
-                },
+                async move { answer.await.map_err(OpError::Error) },
                 |ctx, reply| {
                     rquickjs::String::from_str(ctx.clone(), &reply).map(|s| s.into_value())
                 },

@@ -13,7 +13,7 @@
 //! a Durable Object's isolate, [`construct_object`]); then [`dispatch`] once per event, each answering an [`Outcome`] (and, when the handler called
 //! `ctx.waitUntil`, a promise of that work).
 
-mod exports;
+pub mod exports;
 
 use rquickjs::{Array, Ctx, Function, Object, Promise, Value};
 use verge_js::{rquickjs, JsError, Settled};

@@ -10,8 +10,9 @@
 //! [`TUNNEL_PING`]; an end silent for [`TUNNEL_SILENCE`] (its PoP died) closes the socket with
 //! 1011.
 //!
-//! Not forwarded yet: RPC arguments passed by reference (functions, `RpcTarget`s), whose stubs
-//! would call back into an isolate on the other PoP.
+//! A function or `RpcTarget` passed by reference in an RPC call's arguments or result stays
+//! with the isolate that has it; a call through its stub at another PoP travels back the same
+//! way ([`ClusterExports`]), as an event for the endpoint rather than for an object.
 
 use super::objects::{Answer, Asked, Failure, ObjectRouter, Sent};
 use bytes::Bytes;
@@ -21,7 +22,10 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 use verge_cluster::objects::{object_key, ForwardError, Handler, Placement, Tunnel, TunnelEnd};
 use verge_cluster::EdgeObjects;
-use verge_runtime::{Body, Frame, HeaderList, HostSocket, ObjectAddress, RedirectMode, Response};
+use verge_runtime::{
+    call_export, Body, ExportFuture, ExportedCall, Frame, HeaderList, HostSocket, ObjectAddress,
+    RedirectMode, RemoteExports, Response,
+};
 
 /// How often each end of a WebSocket's tunnel tells the other it is there.
 const TUNNEL_PING: Duration = Duration::from_secs(3);
@@ -34,12 +38,24 @@ const TUNNEL_SILENCE: Duration = Duration::from_secs(12);
 pub(super) const MAX_FORWARDED_BODY: usize = 768 * 1024;
 
 #[derive(Serialize, Deserialize)]
-struct WireEvent {
-    script: String,
-    class: String,
-    id: String,
-    name: Option<String>,
-    asked: WireAsked,
+#[serde(rename_all = "snake_case")]
+enum WireEvent {
+    /// An event for a Durable Object the receiving PoP holds.
+    Object {
+        script: String,
+        class: String,
+        id: String,
+        name: Option<String>,
+        asked: WireAsked,
+    },
+    /// A call through an RPC stub whose endpoint is at the receiving PoP.
+    Export {
+        endpoint: String,
+        export: String,
+        method: Option<String>,
+        args: String,
+        depth: u32,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -209,7 +225,7 @@ pub(super) async fn forward(
             (wire, Bytes::new())
         }
     };
-    let event = WireEvent {
+    let event = WireEvent::Object {
         script: address.script.clone(),
         class: address.class.clone(),
         id: address.id.clone(),
@@ -276,15 +292,40 @@ async fn run(
         .as_ref()
         .ok_or_else(|| "this server is not a PoP of a cluster".to_owned())?;
     let (event, body) = unframe::<WireEvent>(&event)?;
+    let (script, class, id, name, asked) = match event {
+        WireEvent::Object {
+            script,
+            class,
+            id,
+            name,
+            asked,
+        } => (script, class, id, name, asked),
+        WireEvent::Export {
+            endpoint,
+            export,
+            method,
+            args,
+            depth,
+        } => {
+            let call = ExportedCall {
+                endpoint,
+                export,
+                method,
+                args,
+                depth,
+            };
+            return Ok((Some(Answer::Reply(call_export(call).await?)), None));
+        }
+    };
     let address = ObjectAddress {
-        script: event.script,
-        class: event.class,
-        id: event.id,
-        name: event.name,
+        script,
+        class,
+        id,
+        name,
         hint: None,
     };
     let mut tunnel = None;
-    let asked = match event.asked {
+    let asked = match asked {
         WireAsked::Fetch {
             method,
             url,
@@ -455,5 +496,34 @@ async fn bridge(end: HostSocket, tunnel: Tunnel) {
                 break;
             }
         }
+    }
+}
+
+/// Calls through RPC stubs whose endpoints are at other PoPs, sent there as events.
+pub(super) struct ClusterExports(pub(super) EdgeObjects);
+
+impl RemoteExports for ClusterExports {
+    fn call(&self, server: &str, call: ExportedCall) -> ExportFuture {
+        let (network, server) = (self.0.clone(), server.to_owned());
+        Box::pin(async move {
+            let event = WireEvent::Export {
+                endpoint: call.endpoint,
+                export: call.export,
+                method: call.method,
+                args: call.args,
+                depth: call.depth,
+            };
+            let answer = network
+                .forward(&server, frame(&event, &[]))
+                .await
+                .map_err(|error| match error {
+                    ForwardError::Unreachable(cause) | ForwardError::Failed(cause) => cause,
+                })?;
+            match unframe::<WireAnswer>(&answer)?.0 {
+                WireAnswer::Reply(reply) => Ok(reply),
+                WireAnswer::Failed(failure) => Err(failure),
+                _ => Err(format!("PoP {server} answered an RPC call with no result")),
+            }
+        })
     }
 }

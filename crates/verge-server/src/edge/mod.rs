@@ -164,6 +164,10 @@ pub fn serve_site(
     if let Some(store) = &options.stores.objects {
         object_router.wake_alarms(store.as_ref());
     }
+    if let Some(network) = &options.object_network {
+        let remote = Arc::new(forwarded::ClusterExports(network.clone()));
+        verge_runtime::connect_exports(network.pop(), remote);
+    }
     let (shutdown, stop) = tokio::sync::watch::channel(false);
     let (mut tls_listeners, acceptor) = match listeners.tls {
         Some(tls) => (tls.listeners, Some(tls.acceptor)),
