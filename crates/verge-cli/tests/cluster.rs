@@ -768,7 +768,8 @@ export default {
 /// A counter Durable Object: `POST /` (by fetch) or `POST /rpc` (by RPC) adds one and answers
 /// the count; `GET /` answers the count and how many rows its SQL table has, one per increment.
 /// A message on a WebSocket to it (`/ws`) adds one too, and goes to every socket it holds with
-/// the count. `GET /callback` has the object call a function of the caller's, by RPC, with the
+/// the count. `POST /big` stores 1 MiB in one commit, `GET /big` reads it back.
+/// `GET /callback` has the object call a function of the caller's, by RPC, with the
 /// count. `POST /alarm` sets an alarm 4 s away, `GET /alarmed` tells whether it ran.
 const COUNTER_WORKER: &str = r#"
 import { DurableObject } from 'cloudflare:workers';
@@ -787,6 +788,15 @@ export class Counter extends DurableObject {
       return new Response(null, { status: 101, webSocket: client });
     }
     const path = new URL(request.url).pathname;
+    const big = Array.from({ length: 9 }, (_, i) => `big${i}`);
+    if (path === '/big' && request.method === 'POST') {
+      await this.ctx.storage.put(Object.fromEntries(big.map((key) => [key, 'x'.repeat(120 * 1024)])));
+      return new Response('stored');
+    }
+    if (path === '/big') {
+      const values = [...(await this.ctx.storage.get(big)).values()];
+      return new Response(String(values.reduce((sum, value) => sum + value.length, 0)));
+    }
     if (path === '/alarm') {
       await this.ctx.storage.setAlarm(Date.now() + 4000);
       return new Response('set');
@@ -893,7 +903,7 @@ fn a_durable_object_is_held_by_one_pop_and_taken_over_with_every_acknowledged_wr
     use tokio_websockets::Message;
     let hub = Hub::start();
     let mut syd = Pop::start("syd", "127.0.0.2", &hub);
-    let fra = Pop::start("fra", "127.0.0.3", &hub);
+    let mut fra = Pop::start("fra", "127.0.0.3", &hub);
     syd.deploy_counter();
     let bound = Duration::from_secs(30);
     let ready = |pop: &Pop| {
@@ -961,6 +971,13 @@ fn a_durable_object_is_held_by_one_pop_and_taken_over_with_every_acknowledged_wr
         far
     });
 
+    // A commit larger than a log message (in parts), and an object larger than 1 MiB.
+    assert_eq!(
+        fra.counter("POST", "/big", bound),
+        Some((200, "stored".into()))
+    );
+    let big = (9 * 120 * 1024).to_string();
+
     // The holder killed while fra keeps writing, its alarm not run yet: fra takes the object
     // over, with every write that was acknowledged, within 10 s, and runs the alarm.
     assert_eq!(
@@ -1025,6 +1042,7 @@ fn a_durable_object_is_held_by_one_pop_and_taken_over_with_every_acknowledged_wr
         fra.counter("GET", "/alarmed", bound) == Some((200, "yes".into()))
     });
     assert!(alarmed, "the alarm set at syd ran at fra");
+    assert_eq!(fra.counter("GET", "/big", bound), Some((200, big.clone())));
 
     // Back, syd forwards to the object's new holder.
     syd.restart();
@@ -1037,6 +1055,14 @@ fn a_durable_object_is_held_by_one_pop_and_taken_over_with_every_acknowledged_wr
         syd.counter("POST", "/", bound),
         Some((200, (count + 1).to_string()))
     );
+
+    // And back at syd when fra is killed: its copy, as far as it had it, caught up from the log.
+    fra.kill();
+    assert_eq!(
+        syd.counter("POST", "/", bound),
+        Some((200, (count + 2).to_string()))
+    );
+    assert_eq!(syd.counter("GET", "/big", bound), Some((200, big)));
 }
 
 /// Rooms, Durable Objects that log where they run: `GET /NAME?hint=H` reaches room NAME with
@@ -1135,6 +1161,24 @@ fn a_location_hint_places_a_new_object_at_the_pop_nearest_its_region() {
         refused.starts_with("TypeError: \"mars\" is not a locationHint"),
         "{refused}"
     );
+
+    // Objects are kept at the hub by class: a rename is refused at deploy, naming why.
+    let renamed = format!(
+        "{}[[migrations]]\ntag = \"v2\"\n\
+         renamed_classes = [{{ from = \"Room\", to = \"Hall\" }}]\n",
+        config.replace("class_name = \"Room\"", "class_name = \"Hall\"")
+    );
+    let script = ROOM_WORKER.replace("class Room", "class Hall");
+    let upload = serde_json::json!({
+        "config_file": "wrangler.toml",
+        "files": { "wrangler.toml": encode(&renamed), "index.js": encode(&script) },
+    });
+    let (status, reply) = syd.admin("PUT", "/workers/rooms", &upload.to_string());
+    assert_ne!(status, 200);
+    let why = "renamed_classes and deleted_classes migrations are not supported in a cluster";
+    assert!(reply.to_string().contains(why), "{reply}");
+    let served = call(&fra, "/europe");
+    assert_eq!(served, (200, "ok".into()), "the running version serves on");
 }
 
 #[test]

@@ -42,7 +42,7 @@ use verge_config::ClusterConfig;
 pub use d1::EdgeSql;
 pub use deploys::{Change, Release};
 pub use kv::EdgeKv;
-pub use objects::{EdgeObjects, Placement};
+pub use objects::{EdgeObjects, LogRead, Placement};
 pub use pops::PopReport;
 pub use r2::EdgeIndex;
 pub use tail::TailLine;

@@ -64,6 +64,9 @@ const STILL_THERE_EVERY: Duration = Duration::from_secs(2);
 /// The header numbering an entry's parts (`2/3`), when it has several.
 const PART_HEADER: &str = "Verge-Part";
 
+/// The header marking a snapshot's parts.
+const SNAPSHOT_HEADER: &str = "Verge-Snapshot";
+
 /// The header of a takeover marker, naming the PoP that took the object over.
 const TAKEOVER_HEADER: &str = "Verge-Takeover";
 
@@ -129,6 +132,15 @@ pub enum ForwardError {
 /// What answers the events other PoPs forward to this one: the request's bytes in, the
 /// answer's out.
 pub type Handler = Arc<dyn Fn(Bytes) -> Pin<Box<dyn Future<Output = Bytes> + Send>> + Send + Sync>;
+
+/// What [`EdgeObjects::log`] read.
+pub struct LogRead {
+    pub entries: Vec<Bytes>,
+    /// The position of the last message read.
+    pub last: u64,
+    /// The bytes of the entries after the last snapshot read (all of them, if none was).
+    pub since_snapshot: u64,
+}
 
 /// Which end of a [`Tunnel`] a PoP is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -290,6 +302,7 @@ impl EdgeObjects {
                 }
             }
             let what = "claiming a Durable Object";
+            let sent = Instant::now();
             let claimed =
                 hub.put_expecting(&hub.objects, key, pop.clone().into_bytes(), expected, what);
             match claimed.await {
@@ -304,7 +317,7 @@ impl EdgeObjects {
                         Held {
                             acquired,
                             revision,
-                            renewed: Instant::now(),
+                            renewed: sent,
                         },
                     );
                     return Ok(Placement::Here { lease: acquired });
@@ -363,12 +376,14 @@ impl EdgeObjects {
         });
     }
 
-    /// The entries of `key`'s log after position `after`, and the position of the last message
-    /// read (`after` when there is none).
-    pub async fn log(&self, key: &str, after: u64) -> Result<(Vec<Bytes>, u64), StorageError> {
+    /// The entries of `key`'s log after position `after`: the entries, the position of the last
+    /// message read (`after` when there is none), and how many bytes of entries follow the last
+    /// snapshot among them (all of them, if none is).
+    pub async fn log(&self, key: &str, after: u64) -> Result<LogRead, StorageError> {
         let hub = self.hub()?;
         let subject = log_subject(key);
         let (mut entries, mut parts, mut last) = (Vec::new(), Vec::<Bytes>::new(), after);
+        let mut since_snapshot = 0;
         loop {
             let next = hub
                 .object_log
@@ -389,6 +404,11 @@ impl EdgeObjects {
                 }
             };
             last = message.sequence;
+            if message.headers.get(SNAPSHOT_HEADER).is_some() {
+                since_snapshot = 0;
+            } else {
+                since_snapshot += message.payload.len() as u64;
+            }
             let part = message
                 .headers
                 .get(PART_HEADER)
@@ -415,14 +435,18 @@ impl EdgeObjects {
                 }
             }
         }
-        Ok((entries, last))
+        Ok(LogRead {
+            entries,
+            last,
+            since_snapshot,
+        })
     }
 
     /// Appends `entry` to `key`'s log, if its last message is still at `after`; the position
     /// of the entry (its last part). A message of another PoP's since then fails it: the
     /// object was taken over.
     pub async fn append(&self, key: &str, after: u64, entry: Bytes) -> Result<u64, StorageError> {
-        self.append_parts(key, after, entry)
+        self.append_parts(key, after, entry, false)
             .await
             .map(|(_, last)| last)
     }
@@ -435,7 +459,7 @@ impl EdgeObjects {
         after: u64,
         snapshot: Bytes,
     ) -> Result<u64, StorageError> {
-        let (first, last) = self.append_parts(key, after, snapshot).await?;
+        let (first, last) = self.append_parts(key, after, snapshot, true).await?;
         let hub = self.hub()?;
         let purge = hub
             .object_log
@@ -450,12 +474,13 @@ impl EdgeObjects {
         Ok(last)
     }
 
-    /// Appends `entry` in parts: the positions of its first and last.
+    /// Appends `entry` (a `snapshot` or not) in parts: the positions of its first and last.
     async fn append_parts(
         &self,
         key: &str,
         after: u64,
         entry: Bytes,
+        snapshot: bool,
     ) -> Result<(u64, u64), StorageError> {
         let parts: Vec<Bytes> = (0..entry.len().div_ceil(PART_BYTES).max(1))
             .map(|index| {
@@ -468,6 +493,9 @@ impl EdgeObjects {
             let mut headers = async_nats::HeaderMap::new();
             if count > 1 {
                 headers.insert(PART_HEADER, format!("{}/{count}", index + 1).as_str());
+            }
+            if snapshot {
+                headers.insert(SNAPSHOT_HEADER, "1");
             }
             last = self.publish(key, last, headers, part).await?;
             if index == 0 {
@@ -641,12 +669,24 @@ async fn renew(shared: Arc<Shared>, cluster: Arc<Cluster>) {
             .iter()
             .map(|(key, held)| (key.clone(), held.revision))
             .collect();
-        for (key, revision) in leases {
-            let what = "renewing a Durable Object's lease";
-            let value = shared.pop.clone().into_bytes();
-            let renewed = cluster
-                .put_expecting(&cluster.objects, &key, value, Some(revision), what)
-                .await;
+        // All at once: one slow renewal must not let the others lapse.
+        let renewals = leases.into_iter().map(|(key, revision)| {
+            let (cluster, value) = (cluster.clone(), shared.pop.clone().into_bytes());
+            async move {
+                // Trust runs from before the hub stamped the renewal.
+                let sent = Instant::now();
+                let what = "renewing a Durable Object's lease";
+                let renewed = cluster
+                    .put_expecting(&cluster.objects, &key, value, Some(revision), what)
+                    .await;
+                (key, revision, sent, renewed)
+            }
+        });
+        let renewed: Vec<_> = futures_util::stream::iter(renewals)
+            .buffer_unordered(64)
+            .collect()
+            .await;
+        for (key, revision, sent, renewed) in renewed {
             let mut held = lock(&shared.held);
             let Some(entry) = held
                 .get_mut(&key)
@@ -657,7 +697,7 @@ async fn renew(shared: Arc<Shared>, cluster: Arc<Cluster>) {
             match renewed {
                 Ok(revision) => {
                     entry.revision = revision;
-                    entry.renewed = Instant::now();
+                    entry.renewed = sent;
                 }
                 Err(ClusterError::Conflict(_)) => {
                     held.remove(&key);

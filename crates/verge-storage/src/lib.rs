@@ -11,8 +11,8 @@ pub use bucket::{
 };
 
 pub use object::{
-    check_object_keys, check_object_value, object_limits, KeyRange, MigrationStep, ObjectStorage,
-    ObjectStore, StoredAlarm,
+    check_object_keys, check_object_value, object_limits, ClosedStorage, KeyRange, MigrationStep,
+    ObjectStorage, ObjectStore, StoredAlarm,
 };
 
 use bytes::Bytes;

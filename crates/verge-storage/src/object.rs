@@ -65,6 +65,9 @@ pub trait ObjectStorage {
     fn set_alarm(&mut self, at: Option<f64>) -> Result<(), StorageError>;
     /// Makes every write so far durable.
     fn commit(&mut self) -> Result<(), StorageError>;
+    /// Drops the writes not committed yet, and the storage with them (its replacement must be
+    /// the only one writing the object).
+    fn discard(self: Box<Self>) {}
     /// Whether writes are waiting for [`ObjectStorage::commit`], or, when replicated, for
     /// [`ObjectStorage::replicated`].
     fn has_uncommitted_writes(&self) -> bool;
@@ -185,4 +188,58 @@ pub fn check_object_value(key: &str, value: &[u8]) -> Result<(), StorageError> {
         )));
     }
     Ok(())
+}
+
+/// The storage of an object that was reset: every call fails, naming why.
+pub struct ClosedStorage;
+
+fn closed<T>() -> Result<T, StorageError> {
+    Err(StorageError::Backend(
+        "the Durable Object was reset: its storage is closed".into(),
+    ))
+}
+
+impl ObjectStorage for ClosedStorage {
+    fn get(&mut self, _: &[String]) -> Result<Vec<Option<Vec<u8>>>, StorageError> {
+        closed()
+    }
+    fn put(&mut self, _: &[(String, Vec<u8>)]) -> Result<(), StorageError> {
+        closed()
+    }
+    fn delete(&mut self, _: &[String]) -> Result<u64, StorageError> {
+        closed()
+    }
+    fn list(&mut self, _: &KeyRange) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
+        closed()
+    }
+    fn delete_all(&mut self) -> Result<(), StorageError> {
+        closed()
+    }
+    fn exec(&mut self, _: &str, _: &[SqlValue]) -> Result<SqlOutcome, StorageError> {
+        closed()
+    }
+    fn begin_transaction(&mut self) -> Result<(), StorageError> {
+        closed()
+    }
+    fn end_transaction(&mut self, _: bool) -> Result<(), StorageError> {
+        closed()
+    }
+    fn alarm(&mut self) -> Result<Option<f64>, StorageError> {
+        closed()
+    }
+    fn set_alarm(&mut self, _: Option<f64>) -> Result<(), StorageError> {
+        closed()
+    }
+    fn commit(&mut self) -> Result<(), StorageError> {
+        closed()
+    }
+    fn has_uncommitted_writes(&self) -> bool {
+        false
+    }
+    fn in_transaction(&self) -> bool {
+        false
+    }
+    fn size(&mut self) -> Result<u64, StorageError> {
+        closed()
+    }
 }

@@ -62,6 +62,17 @@ pub async fn check_workers_here(
         config, modules, ..
     } in workers
     {
+        // A PoP's objects live in logs keyed by class, which a rename or deletion would have to
+        // move at the hub.
+        let moving = config
+            .migrations
+            .iter()
+            .any(|step| !step.renamed_classes.is_empty() || !step.deleted_classes.is_empty());
+        if options.object_network.is_some() && moving {
+            let refused = "renamed_classes and deleted_classes migrations are not supported in a \
+                           cluster yet: Durable Objects there are kept at the hub by class name";
+            return Err((config.name.clone(), LoadError::Unsupported(refused.into())));
+        }
         // A check runs the worker's top level, no request: like Workers, it may not reach the
         // network then (nor, on `verge serve`, anything its outbound policy would refuse).
         const NO_IO: &str = "fetch() is not available while a worker is loaded: I/O belongs in a request handler, as on Workers";

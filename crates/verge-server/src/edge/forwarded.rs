@@ -273,7 +273,16 @@ pub(super) fn handler(router: Weak<ObjectRouter>) -> Handler {
                 Ok((None, _)) => (WireAnswer::NotHere, Bytes::new()),
                 Err(failure) => (WireAnswer::Failed(failure), Bytes::new()),
             };
-            frame(&head, &body)
+            let answer = frame(&head, &body);
+            // NATS would drop a message over its limit, and the caller wait for nothing.
+            if answer.len() > MAX_FORWARDED_BODY + 64 * 1024 {
+                let refused = WireAnswer::Failed(format!(
+                    "the Durable Object's answer is larger than the {MAX_FORWARDED_BODY} bytes \
+                     an answer forwarded between PoPs may carry"
+                ));
+                return frame(&refused, &[]);
+            }
+            answer
         })
     })
 }

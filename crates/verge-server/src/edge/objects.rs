@@ -44,7 +44,7 @@ use verge_runtime::{
     LoadError, ObjectAddress, ObjectGate, ObjectHost, ObjectState, OpError, OutboundFuture,
     Outcome, RedirectMode, Request, Response,
 };
-use verge_storage::{MigrationStep, ObjectStorage};
+use verge_storage::{ClosedStorage, MigrationStep, ObjectStorage};
 
 /// How long an object may sit idle before its isolate is dropped, unless the server says.
 const DEFAULT_IDLE: Duration = Duration::from_secs(70);
@@ -407,28 +407,10 @@ impl Slot {
             }
             Err(error) => Err(error),
         };
-        let mut kept = appended.and_then(|position| {
+        let kept = appended.and_then(|position| {
             replica.position.set(position);
             self.storage.borrow_mut().replicated(Some(position))
         });
-        // Once the log outweighs the object, a snapshot lets it drop what came before.
-        let size = self.storage.borrow_mut().size().unwrap_or(0);
-        if kept.is_ok() && replica.logged.get() > size.max(SNAPSHOT_AFTER) {
-            let snapshot = self.storage.borrow_mut().snapshot();
-            if let Ok(Some(snapshot)) = snapshot {
-                let (after, logged) = (replica.position.get(), snapshot.len() as u64);
-                let network = &replica.network;
-                kept = network
-                    .append_snapshot(&replica.key, after, snapshot.into())
-                    .await
-                    .and_then(|position| {
-                        tracing::debug!(object = %address.id, "snapshot of {logged} bytes at log position {position}");
-                        replica.position.set(position);
-                        replica.logged.set(logged);
-                        self.storage.borrow_mut().replicated(Some(position))
-                    });
-            }
-        }
         kept.map_err(|error| {
             let _ = self.storage.borrow_mut().replicated(None);
             tracing::error!(object = %address.id, class = %address.class, "Durable Object reset: its writes could not be replicated: {error}");
@@ -436,6 +418,73 @@ impl Slot {
             self.reset();
             format!("Durable Object storage could not be replicated: {error}")
         })
+    }
+
+    /// Closes the object's storage, dropping writes not committed (a replacement opens it
+    /// anew, and must be the only one writing it), and at a PoP gives its lease up.
+    fn close(&self) {
+        let storage = std::mem::replace(&mut *self.storage.borrow_mut(), Box::new(ClosedStorage));
+        storage.discard();
+        if let Some(replica) = &self.replica {
+            replica.network.release(&replica.key);
+        }
+    }
+
+    /// Whether the object's log has outweighed it since its last snapshot.
+    fn wants_snapshot(&self) -> bool {
+        let Some(replica) = &self.replica else {
+            return false;
+        };
+        let size = self.storage.borrow_mut().size().unwrap_or(0);
+        replica.logged.get() > size.max(SNAPSHOT_AFTER)
+    }
+
+    /// Appends a snapshot of the object to its log, which then drops the entries before it.
+    /// Run after the events that asked for it were answered; a failure only leaves the log
+    /// longer.
+    async fn snapshot(&self, address: &ObjectAddress) {
+        let Some(replica) = &self.replica else { return };
+        let _turn = replica.turn.lock().await;
+        if !self.wants_snapshot() {
+            return;
+        }
+        let snapshot = match self.storage.borrow_mut().snapshot() {
+            Ok(Some(snapshot)) => snapshot,
+            Ok(None) => return,
+            Err(error) => return tracing::warn!(object = %address.id, "no snapshot: {error}"),
+        };
+        let (after, bytes) = (replica.position.get(), snapshot.len());
+        let appended = replica
+            .network
+            .append_snapshot(&replica.key, after, snapshot.into());
+        let kept = appended.await.and_then(|position| {
+            tracing::debug!(object = %address.id, "snapshot of {bytes} bytes at log position {position}");
+            replica.position.set(position);
+            replica.logged.set(0);
+            self.storage.borrow_mut().replicated(Some(position))
+        });
+        if let Err(error) = kept {
+            // Whether the log took it is not known: the next event starts from the log.
+            tracing::warn!(object = %address.id, "the snapshot could not be appended: {error}");
+            let _ = self.storage.borrow_mut().replicated(None);
+            self.broken.set(true);
+        }
+    }
+
+    /// At a PoP, fails (and breaks the slot) unless this PoP still holds the object.
+    fn check_held(&self, address: &ObjectAddress) -> Result<(), Failure> {
+        let Some(replica) = &self.replica else {
+            return Ok(());
+        };
+        if replica.network.holds(&replica.key, replica.lease) {
+            return Ok(());
+        }
+        self.broken.set(true);
+        self.reset();
+        Err(format!(
+            "Durable Object {} is no longer held by this PoP",
+            address.id
+        ))
     }
 
     /// Whether the object has writes or messages waiting for a commit.
@@ -525,6 +574,7 @@ impl LocalObjects {
         let idle = idle.unwrap_or(DEFAULT_IDLE);
         self.slots.borrow_mut().retain(|address, slot| {
             if slot.broken.get() {
+                slot.close();
                 return false;
             }
             if slot.busy.get() > 0 {
@@ -537,11 +587,15 @@ impl LocalObjects {
                 tokio::task::spawn_local(async move { slot.commit(&address).await });
                 return true;
             }
-            // At a PoP, an object with an alarm set stays held here, for its timer to run it.
+            let unused = slot.last_used.get().elapsed();
+            // At a PoP, an object with an alarm set stays held here, for its timer to run it;
+            // idle, it keeps no isolate.
             if slot.replica.is_some() && slot.alarm_timer.get().is_some() {
+                if unused >= idle && !slot.isolate_holds_sockets() {
+                    slot.live.borrow_mut().take();
+                }
                 return true;
             }
-            let unused = slot.last_used.get().elapsed();
             if unused < idle.min(HIBERNATE_AFTER) || slot.isolate_holds_sockets() {
                 return true;
             }
@@ -555,9 +609,7 @@ impl LocalObjects {
             let keep = unused < idle;
             if !keep {
                 tracing::debug!(object = %address.id, class = %address.class, "Durable Object evicted after {idle:?} idle");
-                if let Some(replica) = &slot.replica {
-                    replica.network.release(&replica.key);
-                }
+                slot.close();
             }
             keep
         });
@@ -687,16 +739,7 @@ where
 {
     // An object this PoP no longer holds (its lease lapsed) runs nothing more here: its timers'
     // and sockets' events fail, and it is dropped.
-    if let Some(replica) = slot.replica.as_ref() {
-        if !replica.network.holds(&replica.key, replica.lease) {
-            slot.broken.set(true);
-            slot.reset();
-            return Err(format!(
-                "Durable Object {} is no longer held by this PoP",
-                address.id
-            ));
-        }
-    }
+    slot.check_held(address)?;
     slot.busy.set(slot.busy.get() + 1);
     let run = async {
         let live = instance(state, site, address, slot).await?;
@@ -708,6 +751,10 @@ where
     let settled = run.await;
     slot.busy.set(slot.busy.get() - 1);
     slot.last_used.set(Instant::now());
+    if slot.wants_snapshot() {
+        let (slot, address) = (slot.clone(), address.clone());
+        tokio::task::spawn_local(async move { slot.snapshot(&address).await });
+    }
     settled
 }
 
@@ -740,9 +787,14 @@ fn schedule_alarm(state: &dyn ObjectThread, address: &ObjectAddress, slot: &Slot
 /// retried later with backoff, up to [`ALARM_RETRIES`] times.
 async fn fire_alarm(state: &dyn ObjectThread, address: ObjectAddress, at: f64) {
     let site = state.site();
-    // At a PoP, the slot that set the timer, if it still holds the object.
+    // At a PoP, the slot that set the timer, if it still holds the object; if it does not,
+    // the alarm is woken where the object is held now (here again, if no PoP holds it).
     let slot = match slot(state, &site, &address, None).await {
         Ok(slot) => slot,
+        Err(_) if state.router().network.is_some() => {
+            let _ = state.router().send(address, ObjectEvent::Wake, None);
+            return;
+        }
         Err(failure) => return tracing::error!(object = %address.id, "alarm not run: {failure}"),
     };
     // A timer of an evicted slot finds a fresh one, whose timer is unset.
@@ -804,25 +856,35 @@ async fn slot(
         ..address.clone()
     };
     let network = state.router().network.clone();
+    let current = || {
+        let open = state.objects().slots.borrow().get(&key).cloned()?;
+        let current = !open.broken.get()
+            && (lease.is_none() || open.replica.as_ref().map(|r| r.lease) == lease);
+        current.then(|| {
+            open.last_used.set(Instant::now());
+            if open.name.borrow().is_none() {
+                *open.name.borrow_mut() = address.name.clone();
+            }
+            open
+        })
+    };
+    if let Some(open) = current() {
+        return Ok(open);
+    }
     // At a PoP, opening takes turns: it reads the object's log, and two events for one new
     // object must not both open it.
     let _opening = match &network {
         Some(_) => Some(state.objects().opening.lock().await),
         None => None,
     };
-    let open = state.objects().slots.borrow().get(&key).cloned();
-    if let Some(slot) = open {
-        let current = !slot.broken.get()
-            && (lease.is_none() || slot.replica.as_ref().map(|r| r.lease) == lease);
-        if current {
-            slot.last_used.set(Instant::now());
-            if slot.name.borrow().is_none() {
-                *slot.name.borrow_mut() = address.name.clone();
-            }
-            return Ok(slot);
-        }
+    if let Some(open) = current() {
+        return Ok(open);
+    }
+    let stale = state.objects().slots.borrow().get(&key).cloned();
+    if let Some(slot) = stale {
         // Held anew (or broken): what this PoP had of it may be stale.
         slot.reset();
+        slot.close();
         state.objects().slots.borrow_mut().remove(&key);
     }
     let store = state
@@ -842,7 +904,11 @@ async fn slot(
             (storage.map_err(|e| e.to_string())?, None)
         }
         (Some(network), Some(lease)) => {
-            let (storage, replica) = open_replica(store.as_ref(), network, address, lease).await?;
+            let opened = open_replica(store.as_ref(), network.clone(), address, lease).await;
+            // A lease claimed for an object that cannot be opened here is given up at once.
+            let (storage, replica) = opened.inspect_err(|_| {
+                network.release(&object_key(&address.script, &address.class, &address.id));
+            })?;
             (storage, Some(replica))
         }
         (Some(_), None) => {
@@ -893,28 +959,40 @@ async fn open_replica(
     let failed = |error: verge_storage::StorageError| {
         format!("Durable Object {id} could not be opened from its log: {error}")
     };
-    let mut copy_at = store.replica_position(script, class, id).map_err(failed)?;
-    for _ in 0..3 {
-        let (entries, last) = network
+    let copy_at = store.replica_position(script, class, id).map_err(failed)?;
+    for attempt in 0..3 {
+        // A previous holder appending meanwhile moves the log on: it is read again, and at
+        // last from the start (a copy ahead of the log was made with another hub).
+        let copy_at = copy_at.filter(|_| attempt < 2);
+        let read = network
             .log(&key, copy_at.unwrap_or(0))
             .await
             .map_err(failed)?;
-        let logged = entries.iter().map(|entry| entry.len() as u64).sum();
-        // A previous holder appending meanwhile moves the log on: read it again.
-        let Ok(position) = network.take_over(&key, last).await else {
-            copy_at = None;
+        let Ok(mut position) = network.take_over(&key, read.last).await else {
             continue;
         };
-        let storage = store
-            .open_replica((script, class, id), copy_at.is_none(), &entries, position)
+        // A copy the log has never heard of holds the object from before this server joined
+        // a cluster: it becomes the log's first entry, rather than being emptied.
+        let adopt = copy_at.is_none() && read.last == 0;
+        let object = (script, class, id);
+        let from_start = copy_at.is_none() && !adopt;
+        let mut storage = store
+            .open_replica(object, from_start, &read.entries, position)
             .map_err(failed)?;
+        if adopt {
+            if let Some(snapshot) = storage.snapshot().map_err(failed)? {
+                let appended = network.append_snapshot(&key, position, snapshot.into());
+                position = appended.await.map_err(failed)?;
+                storage.replicated(Some(position)).map_err(failed)?;
+            }
+        }
         let replica = Replica {
             network,
             key,
             lease,
             position: Cell::new(position),
             turn: tokio::sync::Mutex::default(),
-            logged: Cell::new(logged),
+            logged: Cell::new(read.since_snapshot),
         };
         return Ok((storage, replica));
     }
@@ -1054,6 +1132,8 @@ async fn settle(
         slot.open_gate(address).await?;
     }
     slot.commit(address).await?;
+    // A PoP whose lease lapsed meanwhile may have been overtaken: nothing it says leaves.
+    slot.check_held(address)?;
     match failure {
         Some(failure) => Err(failure),
         None => Ok(outcome),

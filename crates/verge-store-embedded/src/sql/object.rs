@@ -12,7 +12,7 @@
 //! removed when the file gets writes the log may lack, so a copy is trusted again only when
 //! it is exactly at a position.
 
-use super::{beside, is_reserved, wal_log, Database, Rules, SqlLimits};
+use super::{beside, committed_wal_length, is_reserved, wal_log, Database, Rules, SqlLimits};
 use rusqlite::{Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -119,12 +119,14 @@ impl ObjectFiles {
         let database = open().map_err(|e| backend(&path, e))?;
         let replica = match replica {
             Some(position) => {
-                let wal = beside(&path, "-wal");
+                let (wal, shm) = (beside(&path, "-wal"), beside(&path, "-shm"));
                 // Creating the tables of a new object is a commit the log must get too.
-                let frames = wal_log::frames_after(&wal, 0).map_err(|e| backend(&wal, e))?;
+                let frames = wal_log::frames_after(&wal, 0, committed_end(&wal, &shm))
+                    .map_err(|e| backend(&wal, e))?;
                 let replica = Replica {
                     mark: beside(&path, ".replicated"),
                     wal,
+                    shm,
                     position,
                     published: 0,
                     pending: None,
@@ -138,7 +140,7 @@ impl ObjectFiles {
             }
             None => None,
         };
-        Ok(Box::new(ObjectFile {
+        let mut file = ObjectFile {
             database,
             limits: self.limits.clone(),
             savepoints: 0,
@@ -146,11 +148,23 @@ impl ObjectFiles {
             address: [script.to_owned(), class.to_owned(), id.to_ascii_lowercase()],
             alarm_changed: None,
             replica,
-        }))
+            discarded: false,
+        };
+        if file.replica.is_some() {
+            // A copy brought up to date from the log may have an alarm this server did not set.
+            let alarm = file.alarm()?;
+            file.list_alarm(alarm);
+        }
+        Ok(Box::new(file))
     }
 }
 
 impl Replica {
+    /// Where the WAL's last committed frame ends (see [`committed_end`]).
+    fn committed(&self) -> u64 {
+        committed_end(&self.wal, &self.shm)
+    }
+
     /// Notes where the file stands, in `ID.replicated` (see [`read_mark`]).
     fn note(&self) -> Result<(), StorageError> {
         let temporary = beside(&self.mark, ".tmp");
@@ -158,6 +172,12 @@ impl Replica {
             .and_then(|()| std::fs::rename(&temporary, &self.mark))
             .map_err(|e| backend(&self.mark, e))
     }
+}
+
+/// Where the last committed frame of the WAL at `wal` ends, as its wal-index at `shm` says
+/// (its file's length if that cannot tell): frames past it belong to no commit.
+fn committed_end(wal: &Path, shm: &Path) -> u64 {
+    committed_wal_length(shm).unwrap_or_else(|_| file_len(wal))
 }
 
 /// What `ID.replicated` notes: the log position a file is at, and the WAL offset it is at.
@@ -226,6 +246,10 @@ impl ObjectStore for ObjectFiles {
             super::open_synced(&path)
                 .and_then(|conn| conn.close().map_err(|(_, e)| e))
                 .map_err(|e| backend(&path, e))?;
+            // Another connection to the file (which there must not be) would have kept it.
+            if file_len(&wal) > 0 {
+                return Err(backend(&wal, "the WAL could not be folded into the file"));
+            }
         }
         if !entries.is_empty() {
             let mut file = std::fs::OpenOptions::new()
@@ -326,11 +350,15 @@ struct ObjectFile {
     alarm_changed: Option<Option<f64>>,
     /// Where the file stands against its log, when replicated.
     replica: Option<Replica>,
+    /// Whether its uncommitted writes were dropped: closing commits nothing.
+    discarded: bool,
 }
 
 /// A replicated file's place in its log.
 struct Replica {
     wal: PathBuf,
+    /// The wal-index, which tells where the last commit ends.
+    shm: PathBuf,
     /// `ID.replicated`: see [`read_mark`].
     mark: PathBuf,
     /// The log position of the last entry made of this file's frames (or applied to it).
@@ -348,6 +376,27 @@ struct Replica {
 impl ObjectFile {
     fn error(&self, error: rusqlite::Error) -> StorageError {
         self.database.error(error, &self.limits)
+    }
+
+    /// Records the object's committed alarm in the store's list, for a restart to find.
+    fn list_alarm(&self, at: Option<f64>) {
+        let conn = self.index.lock().unwrap_or_else(PoisonError::into_inner);
+        let [script, class, id] = &self.address;
+        let listed = match at {
+            Some(at) => conn.execute(
+                "INSERT INTO alarms VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT DO UPDATE SET at = excluded.at",
+                rusqlite::params![script, class, id, at],
+            ),
+            None => conn.execute(
+                "DELETE FROM alarms WHERE script = ?1 AND class = ?2 AND id = ?3",
+                [script, class, id],
+            ),
+        };
+        // The object's own storage holds the alarm; the list only helps find it.
+        if let Err(error) = listed {
+            tracing::warn!("the list of Durable Object alarms could not be updated: {error}");
+        }
     }
 
     /// Opens the transaction that gathers writes until the next commit, if none is open.
@@ -557,28 +606,19 @@ impl ObjectStorage for ObjectFile {
             .map_err(|e| self.error(e))?;
         if let Some(replica) = &mut self.replica {
             // An empty transaction (reads under BEGIN IMMEDIATE) writes no frame.
-            replica.dirty |= file_len(&replica.wal) > replica.published.max(32);
+            replica.dirty |= replica.committed() > replica.published.max(32);
         }
         if let Some(at) = self.alarm_changed.take() {
-            let conn = self.index.lock().unwrap_or_else(PoisonError::into_inner);
-            let [script, class, id] = &self.address;
-            let listed = match at {
-                Some(at) => conn.execute(
-                    "INSERT INTO alarms VALUES (?1, ?2, ?3, ?4) \
-                     ON CONFLICT DO UPDATE SET at = excluded.at",
-                    rusqlite::params![script, class, id, at],
-                ),
-                None => conn.execute(
-                    "DELETE FROM alarms WHERE script = ?1 AND class = ?2 AND id = ?3",
-                    [script, class, id],
-                ),
-            };
-            // The object's own storage holds the alarm; the list only helps find it.
-            if let Err(error) = listed {
-                tracing::warn!("the list of Durable Object alarms could not be updated: {error}");
-            }
+            self.list_alarm(at);
         }
         Ok(())
+    }
+
+    fn discard(mut self: Box<Self>) {
+        if !self.database.conn.is_autocommit() {
+            let _ = self.database.conn.execute_batch("ROLLBACK");
+        }
+        self.discarded = true;
     }
 
     fn has_uncommitted_writes(&self) -> bool {
@@ -594,7 +634,12 @@ impl ObjectStorage for ObjectFile {
                 "this copy of the Durable Object holds writes its log lacks".into(),
             ));
         }
-        let frames = wal_log::frames_after(&replica.wal, replica.published)
+        let committed = replica.committed();
+        // A WAL shorter than what the log has was started over: all of it is new.
+        if committed < replica.published {
+            replica.published = 0;
+        }
+        let frames = wal_log::frames_after(&replica.wal, replica.published, committed)
             .map_err(|e| backend(&replica.wal, e))?;
         replica.dirty = frames.is_some();
         Ok(frames.map(|(entry, end)| {
@@ -623,6 +668,7 @@ impl ObjectStorage for ObjectFile {
         let entry = wal_log::snapshot(&path).map_err(|e| backend(&path, e))?;
         if let Some(replica) = &mut self.replica {
             replica.published = 0;
+            replica.note()?;
         }
         Ok(Some(entry))
     }
@@ -640,8 +686,7 @@ impl ObjectStorage for ObjectFile {
             replica.published = end;
         }
         replica.position = position;
-        let wal = file_len(&replica.wal);
-        replica.dirty = wal > replica.published;
+        replica.dirty = replica.committed() > replica.published.max(32);
         replica.note()?;
         // With every frame in the log, a long WAL starts over, so that it does not grow forever
         // (not after every commit: a checkpoint costs a sync of the file).
@@ -672,6 +717,9 @@ impl ObjectStorage for ObjectFile {
 
 impl Drop for ObjectFile {
     fn drop(&mut self) {
+        if self.discarded {
+            return;
+        }
         if let Err(error) = self.commit() {
             tracing::error!("a Durable Object's last writes could not be committed: {error}");
         }
@@ -898,6 +946,54 @@ mod tests {
             assert_eq!(copy.list(&KeyRange::default()).unwrap(), expected);
             assert!(copy.exec("SELECT n FROM t", &[]).is_err());
         }
+    }
+
+    #[test]
+    fn discarded_and_rolled_back_writes_never_reach_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = ObjectFiles::open(dir.path()).unwrap();
+        let object = ("app", "Room", ID);
+        let mut log = Vec::new();
+        let mut owner = files.open_replica(object, false, &[], 0).unwrap();
+        owner.put(&[("kept".into(), b"1".to_vec())]).unwrap();
+        owner.commit().unwrap();
+        replicate(&mut owner, &mut log);
+        owner.put(&[("dropped".into(), b"2".to_vec())]).unwrap();
+        owner.discard();
+        let position = files.replica_position("app", "Room", ID).unwrap();
+        assert_eq!(
+            position,
+            Some(log.len() as u64),
+            "still exactly at its position"
+        );
+
+        let mut again = files
+            .open_replica(object, false, &[], log.len() as u64)
+            .unwrap();
+        let read = again.get(&["kept".into(), "dropped".into()]).unwrap();
+        assert_eq!(read, [Some(b"1".to_vec()), None]);
+        // Pages spilled to the WAL by a transaction rolled back belong to no commit.
+        again.begin_transaction().unwrap();
+        for n in 0..40 {
+            again.put(&[(format!("big{n}"), vec![7; 100_000])]).unwrap();
+        }
+        again.end_transaction(false).unwrap();
+        again.commit().unwrap();
+        replicate(&mut again, &mut log);
+        assert!(!again.has_uncommitted_writes(), "nothing left to replicate");
+        drop(again);
+        let elsewhere = tempfile::tempdir().unwrap();
+        let elsewhere = ObjectFiles::open(elsewhere.path()).unwrap();
+        let mut copy = elsewhere
+            .open_replica(object, true, &log, log.len() as u64)
+            .unwrap();
+        let keys: Vec<String> = copy
+            .list(&KeyRange::default())
+            .unwrap()
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect();
+        assert_eq!(keys, ["kept"]);
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! applies the same way.
 
 use std::fs::File;
-use std::io::{Read as _, Seek as _, SeekFrom};
+use std::io::{Read, Seek as _, SeekFrom};
 use std::path::Path;
 use verge_storage::StorageError;
 
@@ -41,9 +41,14 @@ fn corrupt(what: &str) -> StorageError {
     ))
 }
 
-/// The committed frames of the WAL at `wal` from byte `from` on, as one log entry, and the
-/// offset after the last of them; `None` when there are none.
-pub(super) fn frames_after(wal: &Path, from: u64) -> std::io::Result<Option<(Vec<u8>, u64)>> {
+/// The committed frames of the WAL at `wal` from byte `from` up to `committed` (where its last
+/// commit ends), as one log entry, and the offset after the last of them; `None` when there are
+/// none.
+pub(super) fn frames_after(
+    wal: &Path,
+    from: u64,
+    committed: u64,
+) -> std::io::Result<Option<(Vec<u8>, u64)>> {
     let mut file = match File::open(wal) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -58,7 +63,8 @@ pub(super) fn frames_after(wal: &Path, from: u64) -> std::io::Result<Option<(Vec
     let start = from.max(WAL_HEADER);
     file.seek(SeekFrom::Start(start))?;
     let mut tail = Vec::new();
-    file.read_to_end(&mut tail)?;
+    file.take(committed.saturating_sub(start))
+        .read_to_end(&mut tail)?;
     let frame = FRAME_HEADER + page as usize;
     // Frames of this WAL's generation, up to the last commit frame: anything after it was
     // written by a transaction that rolled back.
