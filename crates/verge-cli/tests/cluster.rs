@@ -832,18 +832,31 @@ export default {
 };
 "#;
 
+/// The wrangler.toml of worker `name`, on `NAME.test`, binding `binding` to its Durable Object
+/// class `class`.
+fn object_worker_config(name: &str, binding: &str, class: &str) -> String {
+    format!(
+        "name = \"{name}\"\nmain = \"index.js\"\nroutes = [\"{name}.test/*\"]\n\
+         [[durable_objects.bindings]]\nname = \"{binding}\"\nclass_name = \"{class}\"\n\
+         [[migrations]]\ntag = \"v1\"\nnew_sqlite_classes = [\"{class}\"]\n"
+    )
+}
+
 impl Pop {
-    fn deploy_counter(&self) {
+    /// Deploys worker `name` with `config` and `script`: the admin API's status and answer.
+    fn deploy_script(&self, name: &str, config: &str, script: &str) -> (u16, serde_json::Value) {
         use base64::Engine as _;
         let encode = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
-        let config = "name = \"counter\"\nmain = \"index.js\"\nroutes = [\"counter.test/*\"]\n\
-                      [[durable_objects.bindings]]\nname = \"COUNTER\"\nclass_name = \"Counter\"\n\
-                      [[migrations]]\ntag = \"v1\"\nnew_sqlite_classes = [\"Counter\"]\n";
         let upload = serde_json::json!({
             "config_file": "wrangler.toml",
-            "files": { "wrangler.toml": encode(config), "index.js": encode(COUNTER_WORKER) },
+            "files": { "wrangler.toml": encode(config), "index.js": encode(script) },
         });
-        let (status, reply) = self.admin("PUT", "/workers/counter", &upload.to_string());
+        self.admin("PUT", &format!("/workers/{name}"), &upload.to_string())
+    }
+
+    fn deploy_counter(&self) {
+        let config = object_worker_config("counter", "COUNTER", "Counter");
+        let (status, reply) = self.deploy_script("counter", &config, COUNTER_WORKER);
         assert_eq!(status, 200, "{reply}");
     }
 
@@ -1092,7 +1105,6 @@ export default {
 
 #[test]
 fn a_location_hint_places_a_new_object_at_the_pop_nearest_its_region() {
-    use base64::Engine as _;
     let hub = Hub::start();
     let located = |name: &str, address: &str, lat: f64, lon: f64| {
         let project = pop_project(name, address, &hub.url, HUB_PASSWORD);
@@ -1104,15 +1116,8 @@ fn a_location_hint_places_a_new_object_at_the_pop_nearest_its_region() {
     };
     let syd = located("syd", "127.0.0.2", -33.87, 151.21);
     let fra = located("fra", "127.0.0.3", 50.11, 8.68);
-    let encode = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
-    let config = "name = \"rooms\"\nmain = \"index.js\"\nroutes = [\"rooms.test/*\"]\n\
-                  [[durable_objects.bindings]]\nname = \"ROOM\"\nclass_name = \"Room\"\n\
-                  [[migrations]]\ntag = \"v1\"\nnew_sqlite_classes = [\"Room\"]\n";
-    let upload = serde_json::json!({
-        "config_file": "wrangler.toml",
-        "files": { "wrangler.toml": encode(config), "index.js": encode(ROOM_WORKER) },
-    });
-    let (status, reply) = syd.admin("PUT", "/workers/rooms", &upload.to_string());
+    let config = object_worker_config("rooms", "ROOM", "Room");
+    let (status, reply) = syd.deploy_script("rooms", &config, ROOM_WORKER);
     assert_eq!(status, 200, "{reply}");
     let call = |pop: &Pop, path: &str| {
         let request = http::Request::get(format!("{}{path}", pop.server().base))
@@ -1169,11 +1174,7 @@ fn a_location_hint_places_a_new_object_at_the_pop_nearest_its_region() {
         config.replace("class_name = \"Room\"", "class_name = \"Hall\"")
     );
     let script = ROOM_WORKER.replace("class Room", "class Hall");
-    let upload = serde_json::json!({
-        "config_file": "wrangler.toml",
-        "files": { "wrangler.toml": encode(&renamed), "index.js": encode(&script) },
-    });
-    let (status, reply) = syd.admin("PUT", "/workers/rooms", &upload.to_string());
+    let (status, reply) = syd.deploy_script("rooms", &renamed, &script);
     assert_ne!(status, 200);
     let why = "renamed_classes and deleted_classes migrations are not supported in a cluster";
     assert!(reply.to_string().contains(why), "{reply}");
