@@ -360,10 +360,17 @@ impl EdgeObjects {
         }
     }
 
-    /// Gives up this PoP's lease on `key` (its object is no longer in use here), so that the
-    /// next PoP to use it claims it at once.
-    pub fn release(&self, key: &str) {
-        let Some(held) = lock(&self.shared.held).remove(key) else {
+    /// Gives up this PoP's lease on `key` acquired at `lease` (its object is no longer in use
+    /// here), so that the next PoP to use it claims it at once. A lease acquired since is kept.
+    pub fn release(&self, key: &str, lease: u64) {
+        let held = {
+            let mut held = lock(&self.shared.held);
+            match held.get(key) {
+                Some(entry) if entry.acquired == lease => held.remove(key),
+                _ => None,
+            }
+        };
+        let Some(held) = held else {
             return;
         };
         let Ok(hub) = self.hub() else { return };

@@ -420,13 +420,19 @@ impl Slot {
         })
     }
 
-    /// Closes the object's storage, dropping writes not committed (a replacement opens it
-    /// anew, and must be the only one writing it), and at a PoP gives its lease up.
+    /// Closes the object's storage, dropping writes not committed: a replacement opens it
+    /// anew, and must be the only one writing it.
     fn close(&self) {
         let storage = std::mem::replace(&mut *self.storage.borrow_mut(), Box::new(ClosedStorage));
         storage.discard();
+    }
+
+    /// Closes the object's storage and, at a PoP, gives its lease up: the object is no longer
+    /// in use here.
+    fn evict(&self) {
+        self.close();
         if let Some(replica) = &self.replica {
-            replica.network.release(&replica.key);
+            replica.network.release(&replica.key, replica.lease);
         }
     }
 
@@ -574,7 +580,7 @@ impl LocalObjects {
         let idle = idle.unwrap_or(DEFAULT_IDLE);
         self.slots.borrow_mut().retain(|address, slot| {
             if slot.broken.get() {
-                slot.close();
+                slot.evict();
                 return false;
             }
             if slot.busy.get() > 0 {
@@ -609,7 +615,7 @@ impl LocalObjects {
             let keep = unused < idle;
             if !keep {
                 tracing::debug!(object = %address.id, class = %address.class, "Durable Object evicted after {idle:?} idle");
-                slot.close();
+                slot.evict();
             }
             keep
         });
@@ -907,7 +913,8 @@ async fn slot(
             let opened = open_replica(store.as_ref(), network.clone(), address, lease).await;
             // A lease claimed for an object that cannot be opened here is given up at once.
             let (storage, replica) = opened.inspect_err(|_| {
-                network.release(&object_key(&address.script, &address.class, &address.id));
+                let key = object_key(&address.script, &address.class, &address.id);
+                network.release(&key, lease);
             })?;
             (storage, Some(replica))
         }
