@@ -1078,14 +1078,17 @@ fn a_durable_object_is_held_by_one_pop_and_taken_over_with_every_acknowledged_wr
     assert_eq!(syd.counter("GET", "/big", bound), Some((200, big)));
 }
 
-/// Rooms, Durable Objects that log where they run: `GET /NAME?hint=H` reaches room NAME with
-/// `locationHint` H, if given; a hint the platform does not know is a 400 naming it.
+/// Rooms, Durable Objects that log where they run and count their visits: `GET /NAME?hint=H`
+/// reaches room NAME with `locationHint` H, if given; a hint the platform does not know is a
+/// 400 naming it.
 const ROOM_WORKER: &str = r#"
 import { DurableObject } from 'cloudflare:workers';
 export class Room extends DurableObject {
-  fetch(request) {
+  async fetch(request) {
     console.log(`room ${new URL(request.url).pathname.slice(1)} runs here`);
-    return new Response('ok');
+    const visits = ((await this.ctx.storage.get('visits')) ?? 0) + 1;
+    await this.ctx.storage.put('visits', visits);
+    return new Response(String(visits));
   }
 }
 export default {
@@ -1140,20 +1143,20 @@ fn a_location_hint_places_a_new_object_at_the_pop_nearest_its_region() {
         })
     };
 
-    assert_eq!(call(&syd, "/europe?hint=weur"), (200, "ok".into()));
+    assert_eq!(call(&syd, "/europe?hint=weur"), (200, "1".into()));
     assert!(
         runs_at(&fra, "europe"),
         "a weur object asked for at syd is held at fra"
     );
-    assert_eq!(call(&fra, "/sydney?hint=oc"), (200, "ok".into()));
+    assert_eq!(call(&fra, "/sydney?hint=oc"), (200, "1".into()));
     assert!(runs_at(&syd, "sydney"));
-    assert_eq!(call(&syd, "/nearby"), (200, "ok".into()));
+    assert_eq!(call(&syd, "/nearby"), (200, "1".into()));
     assert!(
         runs_at(&syd, "nearby"),
         "without a hint, where it is first used"
     );
     // A hint only places a new object: once held, it stays where it is.
-    assert_eq!(call(&fra, "/nearby?hint=weur"), (200, "ok".into()));
+    assert_eq!(call(&fra, "/nearby?hint=weur"), (200, "2".into()));
     let (syd_out, fra_out) = (syd.server().stdout(), fra.server().stdout());
     assert!(
         !fra_out.contains("room nearby") && !syd_out.contains("room europe"),
@@ -1167,7 +1170,7 @@ fn a_location_hint_places_a_new_object_at_the_pop_nearest_its_region() {
         "{refused}"
     );
 
-    // Objects are kept at the hub by class: a rename is refused at deploy, naming why.
+    // A rename is refused at a PoP's deploy, naming why, and the running version serves on.
     let renamed = format!(
         "{}[[migrations]]\ntag = \"v2\"\n\
          renamed_classes = [{{ from = \"Room\", to = \"Hall\" }}]\n",
@@ -1178,8 +1181,13 @@ fn a_location_hint_places_a_new_object_at_the_pop_nearest_its_region() {
     assert_ne!(status, 200);
     let why = "renamed_classes and deleted_classes migrations are not supported in a cluster";
     assert!(reply.to_string().contains(why), "{reply}");
-    let served = call(&fra, "/europe");
-    assert_eq!(served, (200, "ok".into()), "the running version serves on");
+    let again = call(&syd, "/europe");
+    assert_eq!(again, (200, "2".into()), "held at fra, its visits kept");
+    let twice = wait_until(Duration::from_secs(10), || {
+        let out = fra.server().stdout();
+        out.matches("room europe runs here").count() == 2
+    });
+    assert!(twice, "{}", fra.server().stdout());
 }
 
 #[test]

@@ -360,6 +360,31 @@ fn acknowledged_writes_survive_sigkill() {
 }
 
 #[test]
+fn a_renamed_class_keeps_its_objects_and_their_ids() {
+    let dir = project(&[("wrangler.toml", CONFIG), ("index.js", WORKER)]);
+    let state = dir.path().join("state");
+    let state_arg = state.to_str().unwrap();
+    let agent = client();
+    let server = DevServer::start(dir.path(), &["--persist-to", state_arg]);
+    for expected in 1..=3 {
+        let reply = get(&agent, &format!("{}/count?name=kept", server.base));
+        assert_eq!(reply.body, expected.to_string());
+    }
+    drop(server);
+    // Counter becomes Tally: idFromName("kept") is the same object, with its storage.
+    let renamed = format!(
+        "{}[[migrations]]\ntag = \"v2\"\nrenamed_classes = [{{ from = \"Counter\", to = \"Tally\" }}]\n",
+        CONFIG.replace("class_name = \"Counter\"", "class_name = \"Tally\"")
+    );
+    std::fs::write(dir.path().join("wrangler.toml"), renamed).unwrap();
+    let script = WORKER.replace("export class Counter", "export class Tally");
+    std::fs::write(dir.path().join("index.js"), script).unwrap();
+    let server = DevServer::start(dir.path(), &["--persist-to", state_arg]);
+    let reply = get(&agent, &format!("{}/count?name=kept", server.base));
+    assert_eq!(reply.body, "4", "{}", server.stderr());
+}
+
+#[test]
 fn inconsistent_object_config_is_refused_naming_the_class() {
     let stale = CONFIG.replace(
         "new_sqlite_classes = [\"Counter\"]",

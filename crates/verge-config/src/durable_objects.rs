@@ -133,6 +133,46 @@ pub fn check(bindings: &[DurableObjectBinding], migrations: &[Migration]) -> Res
     Ok(())
 }
 
+/// Where a Durable Object class began: the migration that created it and the name it had
+/// then, which renames keep. Its namespace (ids, and in a cluster its objects' logs) belongs to
+/// this origin, not to the name it has now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassOrigin {
+    /// The tag of the migration that created it; `None` for a class no migration creates.
+    pub tag: Option<String>,
+    pub name: String,
+}
+
+/// The origin of the class named `class` once `migrations` are applied.
+pub fn class_origin(migrations: &[Migration], class: &str) -> ClassOrigin {
+    let mut origins = std::collections::HashMap::new();
+    for migration in migrations {
+        for created in migration
+            .new_classes
+            .iter()
+            .chain(&migration.new_sqlite_classes)
+        {
+            let origin = ClassOrigin {
+                tag: Some(migration.tag.clone()),
+                name: created.clone(),
+            };
+            origins.insert(created.clone(), origin);
+        }
+        for RenamedClass { from, to } in &migration.renamed_classes {
+            if let Some(origin) = origins.remove(from) {
+                origins.insert(to.clone(), origin);
+            }
+        }
+        for deleted in &migration.deleted_classes {
+            origins.remove(deleted);
+        }
+    }
+    origins.remove(class).unwrap_or_else(|| ClassOrigin {
+        tag: None,
+        name: class.to_owned(),
+    })
+}
+
 /// Cloudflare's `locationHint`s for Durable Objects, each with a place in its region, which
 /// the PoP nearest to holds a new object given it.
 pub const LOCATION_HINTS: &[(&str, crate::Location)] = &[

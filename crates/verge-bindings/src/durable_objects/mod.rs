@@ -48,6 +48,18 @@ pub struct ObjectAddress {
     pub name: Option<String>,
     /// The stub's `locationHint`, if it had one: where a new object would rather be held.
     pub hint: Option<String>,
+    /// Its class's origin (`TAG:NAME`, see [`verge_config::ClassOrigin`]), which renames keep:
+    /// what a cluster names the object by.
+    pub origin: String,
+}
+
+/// `origin` as [`ObjectAddress::origin`] carries it.
+pub fn origin_label(origin: &verge_config::ClassOrigin) -> String {
+    format!(
+        "{}:{}",
+        origin.tag.as_deref().unwrap_or_default(),
+        origin.name
+    )
 }
 
 /// Where requests and calls for Durable Objects go: granted by the server, which runs each
@@ -56,6 +68,13 @@ pub trait ObjectHost {
     fn fetch(&self, object: ObjectAddress, request: Request) -> OutboundFuture;
     /// Calls `method` of `object` with the serialized `args`, for a request `depth` calls deep.
     fn call(&self, object: ObjectAddress, method: String, args: String, depth: u32) -> CallFuture;
+    /// Where class `class` of worker `script` began, as that worker's `[[migrations]]` tell.
+    fn class_origin(&self, _script: &str, class: &str) -> verge_config::ClassOrigin {
+        verge_config::ClassOrigin {
+            tag: None,
+            name: class.to_owned(),
+        }
+    }
 }
 
 /// A `durable_objects` binding: the namespace of one class.
@@ -64,19 +83,23 @@ struct NamespaceBinding {
     host: Rc<dyn ObjectHost>,
     script: String,
     class: String,
+    origin: String,
     key: hmac::Key,
 }
 
 impl NamespaceBinding {
     fn new(host: Rc<dyn ObjectHost>, script: &str, class: &str) -> Self {
+        // Keyed by the name the class was created with, so that a rename keeps its ids.
+        let origin = host.class_origin(script, class);
         let secret = digest::digest(
             &digest::SHA256,
-            format!("verge durable object namespace\0{script}\0{class}").as_bytes(),
+            format!("verge durable object namespace\0{script}\0{}", origin.name).as_bytes(),
         );
         Self {
             host,
             script: script.to_owned(),
             class: class.to_owned(),
+            origin: origin_label(&origin),
             key: hmac::Key::new(hmac::HMAC_SHA256, secret.as_ref()),
         }
     }
@@ -119,6 +142,7 @@ impl NamespaceBinding {
             id: id.to_ascii_lowercase(),
             name,
             hint,
+            origin: self.origin.clone(),
         }
     }
 }

@@ -20,7 +20,7 @@ use http_body_util::BodyExt as _;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
-use verge_cluster::objects::{object_key, ForwardError, Handler, Placement, Tunnel, TunnelEnd};
+use verge_cluster::objects::{ForwardError, Handler, Placement, Tunnel, TunnelEnd};
 use verge_cluster::EdgeObjects;
 use verge_runtime::{
     call_export, Body, ExportFuture, ExportedCall, Frame, HeaderList, HostSocket, ObjectAddress,
@@ -46,6 +46,7 @@ enum WireEvent {
         class: String,
         id: String,
         name: Option<String>,
+        origin: String,
         asked: WireAsked,
     },
     /// A call through an RPC stub whose endpoint is at the receiving PoP.
@@ -230,6 +231,7 @@ pub(super) async fn forward(
         class: address.class.clone(),
         id: address.id.clone(),
         name: address.name.clone(),
+        origin: address.origin.clone(),
         asked: wire,
     };
     let answer = network.forward(pop, frame(&event, &body)).await?;
@@ -301,14 +303,15 @@ async fn run(
         .as_ref()
         .ok_or_else(|| "this server is not a PoP of a cluster".to_owned())?;
     let (event, body) = unframe::<WireEvent>(&event)?;
-    let (script, class, id, name, asked) = match event {
+    let (script, class, id, name, origin, asked) = match event {
         WireEvent::Object {
             script,
             class,
             id,
             name,
+            origin,
             asked,
-        } => (script, class, id, name, asked),
+        } => (script, class, id, name, origin, asked),
         WireEvent::Export {
             endpoint,
             export,
@@ -332,6 +335,7 @@ async fn run(
         id,
         name,
         hint: None,
+        origin,
     };
     let mut tunnel = None;
     let asked = match asked {
@@ -373,7 +377,7 @@ async fn run(
             depth,
         },
     };
-    let key = object_key(&address.script, &address.class, &address.id);
+    let key = super::objects::log_key(&address);
     match network.place(&key, None).await.map_err(|e| e.to_string())? {
         Placement::Here { lease } => {
             let answer = router.ask_here(address, asked, Some(lease)).await?;

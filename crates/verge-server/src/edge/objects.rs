@@ -193,6 +193,8 @@ impl ObjectRouter {
                 id: alarm.id,
                 name: None,
                 hint: None,
+                // Filled in where the site is known (see `deliver`).
+                origin: String::new(),
             };
             let _ = self.send(address, ObjectEvent::Wake, None);
         }
@@ -236,7 +238,7 @@ impl ObjectRouter {
         let Some(network) = &self.network else {
             return self.ask_here(address, asked, None).await;
         };
-        let key = object_key(&address.script, &address.class, &address.id);
+        let key = log_key(&address);
         let hint = address.hint.as_deref();
         let placement = network.place(&key, hint).await;
         let mut placement = placement.map_err(|e| e.to_string())?;
@@ -268,8 +270,28 @@ impl ObjectRouter {
     }
 }
 
-/// The [`ObjectHost`] every isolate of this server is granted.
-pub(super) struct RoutedObjects(pub(super) Arc<ObjectRouter>);
+/// The [`ObjectHost`] every isolate of this server is granted, with the site it was loaded
+/// from (whose workers' migrations tell where their classes began).
+pub(super) struct RoutedObjects {
+    pub(super) router: Arc<ObjectRouter>,
+    pub(super) site: Arc<Site>,
+}
+
+/// The hub's name of the object at `address` (by its class's origin, which renames keep).
+pub(super) fn log_key(address: &ObjectAddress) -> String {
+    object_key(&address.script, &address.origin, &address.id)
+}
+
+/// Where class `class` of worker `script` of `site` began.
+fn class_origin(site: &Site, script: &str, class: &str) -> verge_runtime::ClassOrigin {
+    match site.position(script) {
+        Some(index) => verge_config::class_origin(&site.workers[index].config.migrations, class),
+        None => verge_runtime::ClassOrigin {
+            tag: None,
+            name: class.to_owned(),
+        },
+    }
+}
 
 impl ObjectHost for RoutedObjects {
     fn fetch(&self, object: ObjectAddress, mut request: Request) -> OutboundFuture {
@@ -277,7 +299,7 @@ impl ObjectHost for RoutedObjects {
             Ok(depth) => request.depth = depth,
             Err(refused) => return Box::pin(async move { Err(OpError::Error(refused)) }),
         }
-        let router = self.0.clone();
+        let router = self.router.clone();
         Box::pin(async move {
             match router.ask(object, Asked::Fetch(request.into())).await {
                 Ok(Answer::Response(response)) => Ok(response),
@@ -290,7 +312,7 @@ impl ObjectHost for RoutedObjects {
     }
 
     fn call(&self, object: ObjectAddress, method: String, args: String, depth: u32) -> CallFuture {
-        let router = self.0.clone();
+        let router = self.router.clone();
         let asked = Asked::Call {
             method,
             args,
@@ -305,6 +327,10 @@ impl ObjectHost for RoutedObjects {
                 Err(failure) => Err(OpError::Error(failure)),
             }
         })
+    }
+
+    fn class_origin(&self, script: &str, class: &str) -> verge_runtime::ClassOrigin {
+        class_origin(&self.site, script, class)
     }
 }
 
@@ -658,10 +684,14 @@ pub(super) async fn serve_objects(
 
 async fn deliver(state: &dyn ObjectThread, message: ObjectMessage) {
     let ObjectMessage {
-        address,
+        mut address,
         event,
         mut lease,
     } = message;
+    if address.origin.is_empty() {
+        let origin = class_origin(&state.site(), &address.script, &address.class);
+        address.origin = verge_runtime::origin_label(&origin);
+    }
     // At a PoP, a restart's alarm runs where the object is held: here, if no other PoP is.
     if let (ObjectEvent::Wake, None, Some(network)) = (&event, lease, &state.router().network) {
         match wake_here(network, &address).await {
@@ -719,7 +749,7 @@ async fn deliver(state: &dyn ObjectThread, message: ObjectMessage) {
 /// it; `None` if another does. A PoP that just started may not have reached its hub yet: it
 /// keeps asking for a minute.
 async fn wake_here(network: &EdgeObjects, address: &ObjectAddress) -> Option<u64> {
-    let key = object_key(&address.script, &address.class, &address.id);
+    let key = log_key(address);
     for _ in 0..60 {
         match network.place(&key, None).await {
             Ok(Placement::Here { lease }) => return Some(lease),
@@ -913,8 +943,7 @@ async fn slot(
             let opened = open_replica(store.as_ref(), network.clone(), address, lease).await;
             // A lease claimed for an object that cannot be opened here is given up at once.
             let (storage, replica) = opened.inspect_err(|_| {
-                let key = object_key(&address.script, &address.class, &address.id);
-                network.release(&key, lease);
+                network.release(&log_key(address), lease);
             })?;
             (storage, Some(replica))
         }
@@ -962,7 +991,7 @@ async fn open_replica(
     lease: u64,
 ) -> Result<(Box<dyn ObjectStorage>, Replica), Failure> {
     let (script, class, id) = (&*address.script, &*address.class, &*address.id);
-    let key = object_key(script, class, id);
+    let key = log_key(address);
     let failed = |error: verge_storage::StorageError| {
         format!("Durable Object {id} could not be opened from its log: {error}")
     };

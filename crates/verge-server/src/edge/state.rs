@@ -98,7 +98,10 @@ impl ThreadState {
                     .assets
                     .clone()
                     .map(|assets| -> Rc<dyn Outbound> { Rc::new(AssetsOutbound { assets }) }),
-                objects: Some(Rc::new(RoutedObjects(self.object_router.clone()))),
+                objects: Some(Rc::new(RoutedObjects {
+                    router: self.object_router.clone(),
+                    site: self.site.current(),
+                })),
             },
         }
     }
