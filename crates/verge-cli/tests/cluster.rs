@@ -1170,7 +1170,7 @@ fn a_location_hint_places_a_new_object_at_the_pop_nearest_its_region() {
         "{refused}"
     );
 
-    // A rename is refused at a PoP's deploy, naming why, and the running version serves on.
+    // Renamed, a class keeps its objects: the same ids, held where they were, with their storage.
     let renamed = format!(
         "{}[[migrations]]\ntag = \"v2\"\n\
          renamed_classes = [{{ from = \"Room\", to = \"Hall\" }}]\n",
@@ -1178,16 +1178,23 @@ fn a_location_hint_places_a_new_object_at_the_pop_nearest_its_region() {
     );
     let script = ROOM_WORKER.replace("class Room", "class Hall");
     let (status, reply) = syd.deploy_script("rooms", &renamed, &script);
-    assert_ne!(status, 200);
-    let why = "renamed_classes and deleted_classes migrations are not supported in a cluster";
-    assert!(reply.to_string().contains(why), "{reply}");
-    let again = call(&syd, "/europe");
-    assert_eq!(again, (200, "2".into()), "held at fra, its visits kept");
+    assert_eq!(status, 200, "{reply}");
+    let version = reply["version"].as_u64().unwrap();
+    assert!(wait_until(REACHES_EVERY_POP, || {
+        [&syd, &fra].iter().all(|pop| {
+            let (_, status) = pop.admin("GET", "/workers", "");
+            status
+                .to_string()
+                .contains(&format!("\"version\":{version}"))
+        })
+    }));
+    assert_eq!(call(&syd, "/europe"), (200, "2".into()), "its visits kept");
     let twice = wait_until(Duration::from_secs(10), || {
         let out = fra.server().stdout();
         out.matches("room europe runs here").count() == 2
     });
-    assert!(twice, "{}", fra.server().stdout());
+    assert!(twice, "still held at fra: {}", fra.server().stdout());
+    assert!(!syd.server().stdout().contains("room europe"));
 }
 
 #[test]

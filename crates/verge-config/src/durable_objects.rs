@@ -145,6 +145,25 @@ pub struct ClassOrigin {
 
 /// The origin of the class named `class` once `migrations` are applied.
 pub fn class_origin(migrations: &[Migration], class: &str) -> ClassOrigin {
+    origins(migrations)
+        .remove(class)
+        .unwrap_or_else(|| ClassOrigin {
+            tag: None,
+            name: class.to_owned(),
+        })
+}
+
+/// The class, once `migrations` are applied, that was created as `name` (itself, if no
+/// migration creates it).
+pub fn class_created_as(migrations: &[Migration], name: &str) -> String {
+    origins(migrations)
+        .into_iter()
+        .find(|(_, origin)| origin.name == name)
+        .map_or_else(|| name.to_owned(), |(class, _)| class)
+}
+
+/// Each class `migrations` leave defined, with its origin.
+fn origins(migrations: &[Migration]) -> std::collections::HashMap<String, ClassOrigin> {
     let mut origins = std::collections::HashMap::new();
     for migration in migrations {
         for created in migration
@@ -167,10 +186,7 @@ pub fn class_origin(migrations: &[Migration], class: &str) -> ClassOrigin {
             origins.remove(deleted);
         }
     }
-    origins.remove(class).unwrap_or_else(|| ClassOrigin {
-        tag: None,
-        name: class.to_owned(),
-    })
+    origins
 }
 
 /// Cloudflare's `locationHint`s for Durable Objects, each with a place in its region, which

@@ -7,8 +7,8 @@
 mod durable_objects;
 
 pub use durable_objects::{
-    class_origin, location_hint, replay as replay_migrations, ClassOrigin, DurableObjectBinding,
-    DurableObjects, Migration, RenamedClass, LOCATION_HINTS,
+    class_created_as, class_origin, location_hint, replay as replay_migrations, ClassOrigin,
+    DurableObjectBinding, DurableObjects, Migration, RenamedClass, LOCATION_HINTS,
 };
 
 use serde::Deserialize;

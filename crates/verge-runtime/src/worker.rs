@@ -77,9 +77,6 @@ pub enum LoadError {
     Script(JsError),
     #[error("{0}")]
     Internal(JsError),
-    /// The worker's config asks for what this server cannot do.
-    #[error("{0}")]
-    Unsupported(String),
 }
 
 /// An isolate with the Web APIs installed that belongs to no worker yet. A server makes one

@@ -97,7 +97,8 @@ pub trait ObjectStorage {
 /// Where Durable Objects keep their storage, shared by every thread.
 pub trait ObjectStore: Send + Sync {
     /// The storage of object `id` (64 hex digits) of class `class` of worker `script`, created
-    /// empty on first use.
+    /// empty on first use. A class is named by the name it was created with, which renames
+    /// keep; so are the classes [`ObjectStore::alarms`] lists.
     fn open(
         &self,
         script: &str,
@@ -105,9 +106,10 @@ pub trait ObjectStore: Send + Sync {
         id: &str,
     ) -> Result<Box<dyn ObjectStorage>, StorageError>;
     /// Applies the steps of `script`'s `[[migrations]]` not applied before, in order, and
-    /// records them: a rename gives the objects of one class to another (storage, alarms and
-    /// all), a deletion deletes them. Steps already recorded are skipped, so that a class
-    /// deleted and later created again keeps its new objects.
+    /// records them: a deletion deletes the objects of its classes (storage, alarms and all).
+    /// Steps already recorded are skipped, so that a class deleted and later created again
+    /// keeps its new objects. A rename moves nothing: storage knows a class by the name it was
+    /// created with (see `verge_config::ClassOrigin`), which renames keep.
     fn migrate(&self, script: &str, steps: &[MigrationStep]) -> Result<(), StorageError>;
     /// The objects whose committed storage had an alarm set, last time it was committed: where
     /// a restarted server looks for alarms to run. (Each object's own storage is the truth.)
@@ -138,8 +140,7 @@ pub trait ObjectStore: Send + Sync {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MigrationStep {
     pub tag: String,
-    /// `(from, to)` class names.
-    pub renamed: Vec<(String, String)>,
+    /// The classes it deletes, by the names they were created with.
     pub deleted: Vec<String>,
 }
 

@@ -62,17 +62,6 @@ pub async fn check_workers_here(
         config, modules, ..
     } in workers
     {
-        // At a PoP, a renamed class's objects would be routed by their new name while the old
-        // one's may still be open elsewhere in the process (objects are placed by class name).
-        let moving = config
-            .migrations
-            .iter()
-            .any(|step| !step.renamed_classes.is_empty() || !step.deleted_classes.is_empty());
-        if options.object_network.is_some() && moving {
-            let refused = "renamed_classes and deleted_classes migrations are not supported in a \
-                           cluster yet";
-            return Err((config.name.clone(), LoadError::Unsupported(refused.into())));
-        }
         // A check runs the worker's top level, no request: like Workers, it may not reach the
         // network then (nor, on `verge serve`, anything its outbound policy would refuse).
         const NO_IO: &str = "fetch() is not available while a worker is loaded: I/O belongs in a request handler, as on Workers";

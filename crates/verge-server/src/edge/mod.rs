@@ -162,7 +162,7 @@ pub fn serve_site(
         objects::ObjectRouter::new(listeners.listeners.len(), options.object_network.clone());
     let mut object_inboxes = object_inboxes.into_iter();
     if let Some(store) = &options.stores.objects {
-        object_router.wake_alarms(store.as_ref());
+        object_router.wake_alarms(store.as_ref(), &site.current());
     }
     if let Some(network) = &options.object_network {
         let remote = Arc::new(forwarded::ClusterExports(network.clone()));

@@ -179,7 +179,7 @@ impl ObjectRouter {
     }
 
     /// Starts the timers of the alarms `store` lists, each on its object's thread.
-    pub(crate) fn wake_alarms(&self, store: &dyn verge_storage::ObjectStore) {
+    pub(crate) fn wake_alarms(&self, store: &dyn verge_storage::ObjectStore, site: &Site) {
         let alarms = match store.alarms() {
             Ok(alarms) => alarms,
             Err(error) => {
@@ -187,14 +187,22 @@ impl ObjectRouter {
             }
         };
         for alarm in alarms {
+            // The store knows the class by the name it was created with.
+            let class = match site.position(&alarm.script) {
+                Some(index) => {
+                    let migrations = &site.workers[index].config.migrations;
+                    verge_config::class_created_as(migrations, &alarm.class)
+                }
+                None => alarm.class,
+            };
+            let origin = class_origin(site, &alarm.script, &class);
             let address = ObjectAddress {
                 script: alarm.script,
-                class: alarm.class,
+                class,
                 id: alarm.id,
                 name: None,
                 hint: None,
-                // Filled in where the site is known (see `deliver`).
-                origin: String::new(),
+                origin: verge_runtime::origin_label(&origin),
             };
             let _ = self.send(address, ObjectEvent::Wake, None);
         }
@@ -206,8 +214,9 @@ impl ObjectRouter {
         event: ObjectEvent,
         lease: Option<u64>,
     ) -> Result<(), Failure> {
+        // By the class's origin, so that a rename keeps each object on its thread.
         let mut hasher = DefaultHasher::new();
-        (&address.script, &address.class, &address.id).hash(&mut hasher);
+        (&address.script, &address.origin, &address.id).hash(&mut hasher);
         let owner = (hasher.finish() % self.inboxes.len() as u64) as usize;
         let message = ObjectMessage {
             address,
@@ -280,6 +289,14 @@ pub(super) struct RoutedObjects {
 /// The hub's name of the object at `address` (by its class's origin, which renames keep).
 pub(super) fn log_key(address: &ObjectAddress) -> String {
     object_key(&address.script, &address.origin, &address.id)
+}
+
+/// The name the class of the object at `address` was created with: storage's name for it.
+fn stored_class(address: &ObjectAddress) -> &str {
+    address
+        .origin
+        .rsplit_once(':')
+        .map_or(&*address.class, |(_, name)| name)
 }
 
 /// Where class `class` of worker `script` of `site` began.
@@ -684,14 +701,10 @@ pub(super) async fn serve_objects(
 
 async fn deliver(state: &dyn ObjectThread, message: ObjectMessage) {
     let ObjectMessage {
-        mut address,
+        address,
         event,
         mut lease,
     } = message;
-    if address.origin.is_empty() {
-        let origin = class_origin(&state.site(), &address.script, &address.class);
-        address.origin = verge_runtime::origin_label(&origin);
-    }
     // At a PoP, a restart's alarm runs where the object is held: here, if no other PoP is.
     if let (ObjectEvent::Wake, None, Some(network)) = (&event, lease, &state.router().network) {
         match wake_here(network, &address).await {
@@ -885,10 +898,12 @@ async fn slot(
     address: &ObjectAddress,
     lease: Option<u64>,
 ) -> Result<Rc<Slot>, Failure> {
-    // One slot per object, however its id was reached (a name, a string, a restart's alarm).
+    // One slot per object, however its id was reached (a name, a string, a restart's alarm),
+    // and whatever its class is called now.
     let key = ObjectAddress {
         name: None,
         hint: None,
+        class: String::new(),
         ..address.clone()
     };
     let network = state.router().network.clone();
@@ -936,7 +951,7 @@ async fn slot(
     migrate(state, store.as_ref(), deployed)?;
     let (storage, replica) = match (network, lease) {
         (None, _) => {
-            let storage = store.open(&address.script, &address.class, &address.id);
+            let storage = store.open(&address.script, stored_class(address), &address.id);
             (storage.map_err(|e| e.to_string())?, None)
         }
         (Some(network), Some(lease)) => {
@@ -990,7 +1005,7 @@ async fn open_replica(
     address: &ObjectAddress,
     lease: u64,
 ) -> Result<(Box<dyn ObjectStorage>, Replica), Failure> {
-    let (script, class, id) = (&*address.script, &*address.class, &*address.id);
+    let (script, class, id) = (&*address.script, stored_class(address), &*address.id);
     let key = log_key(address);
     let failed = |error: verge_storage::StorageError| {
         format!("Durable Object {id} could not be opened from its log: {error}")
@@ -1054,17 +1069,19 @@ fn migrate(
     if migrated.contains(&key) {
         return Ok(());
     }
-    let steps: Vec<MigrationStep> = config
-        .migrations
+    // Storage knows each class by the name it was created with: a deleted class by its
+    // origin at the migration that deletes it.
+    let migrations = &config.migrations;
+    let steps: Vec<MigrationStep> = migrations
         .iter()
-        .map(|migration| MigrationStep {
+        .enumerate()
+        .map(|(at, migration)| MigrationStep {
             tag: migration.tag.clone(),
-            renamed: migration
-                .renamed_classes
+            deleted: migration
+                .deleted_classes
                 .iter()
-                .map(|rename| (rename.from.clone(), rename.to.clone()))
+                .map(|class| verge_config::class_origin(&migrations[..at], class).name)
                 .collect(),
-            deleted: migration.deleted_classes.clone(),
         })
         .collect();
     store
@@ -1113,9 +1130,14 @@ async fn instance(
                 address: address.clone(),
                 slot: Rc::downgrade(slot),
             };
+            // The class as this version names it: an event sent by an isolate of an older
+            // version may still call it by its name before a rename.
+            let migrations = &deployed.config.migrations;
+            let class = verge_config::class_created_as(migrations, stored_class(address));
             let object = ObjectState {
                 address: ObjectAddress {
                     name: slot.name.borrow().clone(),
+                    class,
                     ..address.clone()
                 },
                 storage: slot.storage.clone(),

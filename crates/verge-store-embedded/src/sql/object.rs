@@ -299,18 +299,6 @@ impl ObjectStore for ObjectFiles {
             if applied {
                 continue;
             }
-            for (from, to) in &step.renamed {
-                let (from_dir, to_dir) = (self.class_dir(script, from), self.class_dir(script, to));
-                if from_dir.is_dir() && !to_dir.exists() {
-                    std::fs::rename(&from_dir, &to_dir).map_err(|e| backend(&from_dir, e))?;
-                }
-                index
-                    .execute(
-                        "UPDATE alarms SET class = ?3 WHERE script = ?1 AND class = ?2",
-                        [script, from, to],
-                    )
-                    .map_err(failed)?;
-            }
             for class in &step.deleted {
                 let dir = self.class_dir(script, class);
                 match std::fs::remove_dir_all(&dir) {
@@ -1014,27 +1002,26 @@ mod tests {
                 .unwrap()
         };
         write("Old", b"kept");
+        // A rename (a step deleting nothing) leaves the objects where they are.
         let rename = MigrationStep {
             tag: "v2".into(),
-            renamed: vec![("Old".into(), "New".into())],
             deleted: vec![],
         };
         files.migrate("app", std::slice::from_ref(&rename)).unwrap();
-        assert_eq!(read("New"), [Some(b"kept".to_vec())]);
-        assert_eq!(files.alarms().unwrap()[0].class, "New");
+        assert_eq!(read("Old"), [Some(b"kept".to_vec())]);
+        assert_eq!(files.alarms().unwrap()[0].class, "Old");
         // Deleted, then created again: a restart replaying the history keeps the new objects.
         let delete = MigrationStep {
             tag: "v3".into(),
-            renamed: vec![],
-            deleted: vec!["New".into()],
+            deleted: vec!["Old".into()],
         };
         files
             .migrate("app", &[rename.clone(), delete.clone()])
             .unwrap();
-        assert_eq!(read("New"), [None]);
+        assert_eq!(read("Old"), [None]);
         assert!(files.alarms().unwrap().is_empty());
-        write("New", b"second life");
+        write("Old", b"second life");
         files.migrate("app", &[rename, delete]).unwrap();
-        assert_eq!(read("New"), [Some(b"second life".to_vec())]);
+        assert_eq!(read("Old"), [Some(b"second life".to_vec())]);
     }
 }
