@@ -24,8 +24,8 @@ mod r2;
 mod service;
 
 pub use durable_objects::{
-    object_state, origin_label, CallFuture, HeldSocket, HibernatableSockets, ObjectAddress,
-    ObjectGate, ObjectHost, ObjectState,
+    object_state, CallFuture, HeldSocket, HibernatableSockets, ObjectAddress, ObjectGate,
+    ObjectHost, ObjectState,
 };
 
 use std::rc::Rc;

@@ -133,60 +133,78 @@ pub fn check(bindings: &[DurableObjectBinding], migrations: &[Migration]) -> Res
     Ok(())
 }
 
-/// Where a Durable Object class began: the migration that created it and the name it had
-/// then, which renames keep. Its namespace (ids, and in a cluster its objects' logs) belongs to
-/// this origin, not to the name it has now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClassOrigin {
-    /// The tag of the migration that created it; `None` for a class no migration creates.
-    pub tag: Option<String>,
-    pub name: String,
-}
-
-/// The origin of the class named `class` once `migrations` are applied.
-pub fn class_origin(migrations: &[Migration], class: &str) -> ClassOrigin {
-    origins(migrations)
+/// A Durable Object class's identity: the name it was created with, which renames keep,
+/// followed by `@TAG` (its creating migration's tag) when that name had been created before —
+/// a class renamed away or deleted, then created again — so that no two classes ever share
+/// one. A class's ids, its objects' storage and, in a cluster, their leases and logs belong to
+/// its identity, not to the name it has now. A class no migration creates is its own identity.
+pub fn class_identity(migrations: &[Migration], class: &str) -> String {
+    replay_identities(migrations)
+        .live
         .remove(class)
-        .unwrap_or_else(|| ClassOrigin {
-            tag: None,
-            name: class.to_owned(),
-        })
+        .unwrap_or_else(|| class.to_owned())
 }
 
-/// The class, once `migrations` are applied, that was created as `name` (itself, if no
-/// migration creates it).
-pub fn class_created_as(migrations: &[Migration], name: &str) -> String {
-    origins(migrations)
+/// The class, once `migrations` are applied, whose identity is `identity` (or a class of that
+/// name, when none is).
+pub fn class_with_identity(migrations: &[Migration], identity: &str) -> String {
+    replay_identities(migrations)
+        .live
         .into_iter()
-        .find(|(_, origin)| origin.name == name)
-        .map_or_else(|| name.to_owned(), |(class, _)| class)
+        .find(|(_, live)| live == identity)
+        .map_or_else(|| identity.to_owned(), |(class, _)| class)
 }
 
-/// Each class `migrations` leave defined, with its origin.
-fn origins(migrations: &[Migration]) -> std::collections::HashMap<String, ClassOrigin> {
-    let mut origins = std::collections::HashMap::new();
+/// How `migrations` treat identities.
+pub struct Identities {
+    /// Each class defined at the end, with its identity.
+    live: std::collections::HashMap<String, String>,
+    /// Per migration, its tag and the identities of the classes it deletes (after its own
+    /// creations and renames).
+    pub deleted: Vec<(String, Vec<String>)>,
+    /// Each rename, as the name a class took and its identity.
+    pub renamed: Vec<(String, String)>,
+}
+
+/// How `migrations` treat identities: what each deletes, and what each rename named.
+pub fn migration_identities(migrations: &[Migration]) -> Identities {
+    replay_identities(migrations)
+}
+
+fn replay_identities(migrations: &[Migration]) -> Identities {
+    let mut created = std::collections::HashSet::new();
+    let mut replayed = Identities {
+        live: std::collections::HashMap::new(),
+        deleted: Vec::new(),
+        renamed: Vec::new(),
+    };
     for migration in migrations {
-        for created in migration
+        for class in migration
             .new_classes
             .iter()
             .chain(&migration.new_sqlite_classes)
         {
-            let origin = ClassOrigin {
-                tag: Some(migration.tag.clone()),
-                name: created.clone(),
+            let identity = if created.insert(class.clone()) {
+                class.clone()
+            } else {
+                format!("{class}@{}", migration.tag)
             };
-            origins.insert(created.clone(), origin);
+            replayed.live.insert(class.clone(), identity);
         }
         for RenamedClass { from, to } in &migration.renamed_classes {
-            if let Some(origin) = origins.remove(from) {
-                origins.insert(to.clone(), origin);
+            if let Some(identity) = replayed.live.remove(from) {
+                replayed.renamed.push((to.clone(), identity.clone()));
+                replayed.live.insert(to.clone(), identity);
             }
         }
-        for deleted in &migration.deleted_classes {
-            origins.remove(deleted);
-        }
+        let deleted = migration
+            .deleted_classes
+            .iter()
+            .filter_map(|class| replayed.live.remove(class))
+            .collect();
+        replayed.deleted.push((migration.tag.clone(), deleted));
     }
-    origins
+    replayed
 }
 
 /// Cloudflare's `locationHint`s for Durable Objects, each with a place in its region, which
@@ -360,5 +378,44 @@ mod tests {
             let refused = replay(&migrations).map(|_| ()).unwrap_err();
             assert!(refused.contains(expected), "{refused}");
         }
+    }
+
+    #[test]
+    fn identities_survive_renames_and_never_repeat() {
+        let migration =
+            |tag: &str, new: &[&str], renamed: &[(&str, &str)], deleted: &[&str]| Migration {
+                tag: tag.into(),
+                new_sqlite_classes: new.iter().map(|c| c.to_string()).collect(),
+                renamed_classes: renamed
+                    .iter()
+                    .map(|(from, to)| RenamedClass {
+                        from: from.to_string(),
+                        to: to.to_string(),
+                    })
+                    .collect(),
+                deleted_classes: deleted.iter().map(|c| c.to_string()).collect(),
+                ..Default::default()
+            };
+        let history = [
+            migration("v1", &["A", "Gone"], &[], &[]),
+            migration("v2", &[], &[("A", "B")], &[]),
+            migration("v3", &["A"], &[("Gone", "Went")], &["Went"]),
+            migration("v4", &["Gone"], &[], &[]),
+        ];
+        assert_eq!(super::class_identity(&history, "B"), "A");
+        assert_eq!(super::class_identity(&history, "A"), "A@v3");
+        assert_eq!(super::class_identity(&history, "Gone"), "Gone@v4");
+        assert_eq!(super::class_identity(&history, "Unmigrated"), "Unmigrated");
+        assert_eq!(super::class_with_identity(&history, "A"), "B");
+        assert_eq!(super::class_with_identity(&history, "A@v3"), "A");
+        let identities = super::migration_identities(&history);
+        assert_eq!(
+            identities.deleted[2],
+            ("v3".to_string(), vec!["Gone".to_string()])
+        );
+        assert_eq!(
+            identities.renamed,
+            [("B".into(), "A".into()), ("Went".into(), "Gone".into())]
+        );
     }
 }

@@ -7,8 +7,9 @@
 mod durable_objects;
 
 pub use durable_objects::{
-    class_created_as, class_origin, location_hint, replay as replay_migrations, ClassOrigin,
-    DurableObjectBinding, DurableObjects, Migration, RenamedClass, LOCATION_HINTS,
+    class_identity, class_with_identity, location_hint, migration_identities,
+    replay as replay_migrations, DurableObjectBinding, DurableObjects, Identities, Migration,
+    RenamedClass, LOCATION_HINTS,
 };
 
 use serde::Deserialize;

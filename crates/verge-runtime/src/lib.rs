@@ -20,10 +20,9 @@ pub use entry::Outcome;
 pub use outbound::HttpClient;
 pub use policy::NetworkPolicy;
 pub use verge_bindings::{
-    origin_label, CallFuture, Capabilities, HeldSocket, HibernatableSockets, ObjectAddress,
-    ObjectGate, ObjectHost, ObjectState, Service, ServiceResolver, Stores,
+    CallFuture, Capabilities, HeldSocket, HibernatableSockets, ObjectAddress, ObjectGate,
+    ObjectHost, ObjectState, Service, ServiceResolver, Stores,
 };
-pub use verge_config::ClassOrigin;
 pub use verge_js::{ModuleCache, OpError};
 pub use verge_web::{
     deeper, is_hop_by_hop, pump_websocket, websocket_accept_key, websocket_limits, with_length,

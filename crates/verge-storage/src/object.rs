@@ -97,8 +97,8 @@ pub trait ObjectStorage {
 /// Where Durable Objects keep their storage, shared by every thread.
 pub trait ObjectStore: Send + Sync {
     /// The storage of object `id` (64 hex digits) of class `class` of worker `script`, created
-    /// empty on first use. A class is named by the name it was created with, which renames
-    /// keep; so are the classes [`ObjectStore::alarms`] lists.
+    /// empty on first use. A class is named by its identity (`verge_config::class_identity`),
+    /// which renames keep; so are the classes [`ObjectStore::alarms`] lists.
     fn open(
         &self,
         script: &str,
@@ -108,9 +108,14 @@ pub trait ObjectStore: Send + Sync {
     /// Applies the steps of `script`'s `[[migrations]]` not applied before, in order, and
     /// records them: a deletion deletes the objects of its classes (storage, alarms and all).
     /// Steps already recorded are skipped, so that a class deleted and later created again
-    /// keeps its new objects. A rename moves nothing: storage knows a class by the name it was
-    /// created with (see `verge_config::ClassOrigin`), which renames keep.
+    /// keeps its new objects. A rename moves nothing: storage knows a class by its identity.
     fn migrate(&self, script: &str, steps: &[MigrationStep]) -> Result<(), StorageError>;
+    /// Moves the objects of `script` stored under class name `from` to `to`, unless `to` has
+    /// objects already: what an older store did on a rename (it moved them to the new name)
+    /// undone, now that objects stay under their class's identity.
+    fn relocate(&self, _script: &str, _from: &str, _to: &str) -> Result<(), StorageError> {
+        Ok(())
+    }
     /// The objects whose committed storage had an alarm set, last time it was committed: where
     /// a restarted server looks for alarms to run. (Each object's own storage is the truth.)
     fn alarms(&self) -> Result<Vec<StoredAlarm>, StorageError>;
@@ -140,7 +145,7 @@ pub trait ObjectStore: Send + Sync {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MigrationStep {
     pub tag: String,
-    /// The classes it deletes, by the names they were created with.
+    /// The classes it deletes, by identity.
     pub deleted: Vec<String>,
 }
 

@@ -48,18 +48,9 @@ pub struct ObjectAddress {
     pub name: Option<String>,
     /// The stub's `locationHint`, if it had one: where a new object would rather be held.
     pub hint: Option<String>,
-    /// Its class's origin (`TAG:NAME`, see [`verge_config::ClassOrigin`]), which renames keep:
-    /// what a cluster names the object by.
-    pub origin: String,
-}
-
-/// `origin` as [`ObjectAddress::origin`] carries it.
-pub fn origin_label(origin: &verge_config::ClassOrigin) -> String {
-    format!(
-        "{}:{}",
-        origin.tag.as_deref().unwrap_or_default(),
-        origin.name
-    )
+    /// Its class's identity (see [`verge_config::class_identity`]), which renames keep: what
+    /// the object's id, storage and, in a cluster, its lease and log belong to.
+    pub identity: String,
 }
 
 /// Where requests and calls for Durable Objects go: granted by the server, which runs each
@@ -68,12 +59,10 @@ pub trait ObjectHost {
     fn fetch(&self, object: ObjectAddress, request: Request) -> OutboundFuture;
     /// Calls `method` of `object` with the serialized `args`, for a request `depth` calls deep.
     fn call(&self, object: ObjectAddress, method: String, args: String, depth: u32) -> CallFuture;
-    /// Where class `class` of worker `script` began, as that worker's `[[migrations]]` tell.
-    fn class_origin(&self, _script: &str, class: &str) -> verge_config::ClassOrigin {
-        verge_config::ClassOrigin {
-            tag: None,
-            name: class.to_owned(),
-        }
+    /// The identity of class `class` of worker `script`, as that worker's `[[migrations]]`
+    /// tell.
+    fn class_identity(&self, _script: &str, class: &str) -> String {
+        class.to_owned()
     }
 }
 
@@ -83,23 +72,23 @@ struct NamespaceBinding {
     host: Rc<dyn ObjectHost>,
     script: String,
     class: String,
-    origin: String,
+    identity: String,
     key: hmac::Key,
 }
 
 impl NamespaceBinding {
     fn new(host: Rc<dyn ObjectHost>, script: &str, class: &str) -> Self {
-        // Keyed by the name the class was created with, so that a rename keeps its ids.
-        let origin = host.class_origin(script, class);
+        // Keyed by the class's identity, so that a rename keeps its ids.
+        let identity = host.class_identity(script, class);
         let secret = digest::digest(
             &digest::SHA256,
-            format!("verge durable object namespace\0{script}\0{}", origin.name).as_bytes(),
+            format!("verge durable object namespace\0{script}\0{identity}").as_bytes(),
         );
         Self {
             host,
             script: script.to_owned(),
             class: class.to_owned(),
-            origin: origin_label(&origin),
+            identity,
             key: hmac::Key::new(hmac::HMAC_SHA256, secret.as_ref()),
         }
     }
@@ -142,7 +131,7 @@ impl NamespaceBinding {
             id: id.to_ascii_lowercase(),
             name,
             hint,
-            origin: self.origin.clone(),
+            identity: self.identity.clone(),
         }
     }
 }

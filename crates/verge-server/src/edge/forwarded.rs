@@ -46,7 +46,7 @@ enum WireEvent {
         class: String,
         id: String,
         name: Option<String>,
-        origin: String,
+        identity: String,
         asked: WireAsked,
     },
     /// A call through an RPC stub whose endpoint is at the receiving PoP.
@@ -231,7 +231,7 @@ pub(super) async fn forward(
         class: address.class.clone(),
         id: address.id.clone(),
         name: address.name.clone(),
-        origin: address.origin.clone(),
+        identity: address.identity.clone(),
         asked: wire,
     };
     let answer = network.forward(pop, frame(&event, &body)).await?;
@@ -303,15 +303,15 @@ async fn run(
         .as_ref()
         .ok_or_else(|| "this server is not a PoP of a cluster".to_owned())?;
     let (event, body) = unframe::<WireEvent>(&event)?;
-    let (script, class, id, name, origin, asked) = match event {
+    let (script, class, id, name, identity, asked) = match event {
         WireEvent::Object {
             script,
             class,
             id,
             name,
-            origin,
+            identity,
             asked,
-        } => (script, class, id, name, origin, asked),
+        } => (script, class, id, name, identity, asked),
         WireEvent::Export {
             endpoint,
             export,
@@ -335,7 +335,7 @@ async fn run(
         id,
         name,
         hint: None,
-        origin,
+        identity,
     };
     let mut tunnel = None;
     let asked = match asked {

@@ -187,22 +187,21 @@ impl ObjectRouter {
             }
         };
         for alarm in alarms {
-            // The store knows the class by the name it was created with.
+            // The store knows the class by its identity; its events by its name now.
             let class = match site.position(&alarm.script) {
                 Some(index) => {
                     let migrations = &site.workers[index].config.migrations;
-                    verge_config::class_created_as(migrations, &alarm.class)
+                    verge_config::class_with_identity(migrations, &alarm.class)
                 }
-                None => alarm.class,
+                None => alarm.class.clone(),
             };
-            let origin = class_origin(site, &alarm.script, &class);
             let address = ObjectAddress {
                 script: alarm.script,
                 class,
                 id: alarm.id,
                 name: None,
                 hint: None,
-                origin: verge_runtime::origin_label(&origin),
+                identity: alarm.class,
             };
             let _ = self.send(address, ObjectEvent::Wake, None);
         }
@@ -214,9 +213,9 @@ impl ObjectRouter {
         event: ObjectEvent,
         lease: Option<u64>,
     ) -> Result<(), Failure> {
-        // By the class's origin, so that a rename keeps each object on its thread.
+        // By the class's identity, so that a rename keeps each object on its thread.
         let mut hasher = DefaultHasher::new();
-        (&address.script, &address.origin, &address.id).hash(&mut hasher);
+        (&address.script, &address.identity, &address.id).hash(&mut hasher);
         let owner = (hasher.finish() % self.inboxes.len() as u64) as usize;
         let message = ObjectMessage {
             address,
@@ -279,34 +278,23 @@ impl ObjectRouter {
     }
 }
 
-/// The [`ObjectHost`] every isolate of this server is granted, with the site it was loaded
-/// from (whose workers' migrations tell where their classes began).
+/// The [`ObjectHost`] every isolate of this server is granted, with the site (whose workers'
+/// migrations tell their classes' identities).
 pub(super) struct RoutedObjects {
     pub(super) router: Arc<ObjectRouter>,
-    pub(super) site: Arc<Site>,
+    pub(super) site: super::SiteHandle,
 }
 
-/// The hub's name of the object at `address` (by its class's origin, which renames keep).
+/// The hub's name of the object at `address` (by its class's identity, which renames keep).
 pub(super) fn log_key(address: &ObjectAddress) -> String {
-    object_key(&address.script, &address.origin, &address.id)
+    object_key(&address.script, &address.identity, &address.id)
 }
 
-/// The name the class of the object at `address` was created with: storage's name for it.
-fn stored_class(address: &ObjectAddress) -> &str {
-    address
-        .origin
-        .rsplit_once(':')
-        .map_or(&*address.class, |(_, name)| name)
-}
-
-/// Where class `class` of worker `script` of `site` began.
-fn class_origin(site: &Site, script: &str, class: &str) -> verge_runtime::ClassOrigin {
+/// The identity of class `class` of worker `script` of `site`.
+fn class_identity(site: &Site, script: &str, class: &str) -> String {
     match site.position(script) {
-        Some(index) => verge_config::class_origin(&site.workers[index].config.migrations, class),
-        None => verge_runtime::ClassOrigin {
-            tag: None,
-            name: class.to_owned(),
-        },
+        Some(index) => verge_config::class_identity(&site.workers[index].config.migrations, class),
+        None => class.to_owned(),
     }
 }
 
@@ -346,8 +334,8 @@ impl ObjectHost for RoutedObjects {
         })
     }
 
-    fn class_origin(&self, script: &str, class: &str) -> verge_runtime::ClassOrigin {
-        class_origin(&self.site, script, class)
+    fn class_identity(&self, script: &str, class: &str) -> String {
+        class_identity(&self.site.current(), script, class)
     }
 }
 
@@ -931,6 +919,16 @@ async fn slot(
     if let Some(open) = current() {
         return Ok(open);
     }
+    // An event placed under a lease this PoP no longer holds (it was held anew since) must not
+    // replace the slot of the current holding.
+    if let (Some(network), Some(lease)) = (&network, lease) {
+        if !network.holds(&log_key(address), lease) {
+            return Err(format!(
+                "Durable Object {} is no longer held by this PoP",
+                address.id
+            ));
+        }
+    }
     let stale = state.objects().slots.borrow().get(&key).cloned();
     if let Some(slot) = stale {
         // Held anew (or broken): what this PoP had of it may be stale.
@@ -938,37 +936,12 @@ async fn slot(
         slot.close();
         state.objects().slots.borrow_mut().remove(&key);
     }
-    let store = state
-        .object_store()
-        .ok_or("this server keeps no Durable Object storage")?;
-    let index = site.position(&address.script).ok_or_else(|| {
-        format!(
-            "no worker named \"{}\" runs on this server, so its Durable Objects cannot",
-            address.script
-        )
-    })?;
-    let deployed = &site.workers[index];
-    migrate(state, store.as_ref(), deployed)?;
-    let (storage, replica) = match (network, lease) {
-        (None, _) => {
-            let storage = store.open(&address.script, stored_class(address), &address.id);
-            (storage.map_err(|e| e.to_string())?, None)
-        }
-        (Some(network), Some(lease)) => {
-            let opened = open_replica(store.as_ref(), network.clone(), address, lease).await;
-            // A lease claimed for an object that cannot be opened here is given up at once.
-            let (storage, replica) = opened.inspect_err(|_| {
-                network.release(&log_key(address), lease);
-            })?;
-            (storage, Some(replica))
-        }
-        (Some(_), None) => {
-            return Err(format!(
-                "Durable Object {} is no longer held by this PoP",
-                address.id
-            ))
-        }
-    };
+    let opened = open_storage(state, site, address, network.clone(), lease).await;
+    // A lease claimed for an object that cannot be opened here is given up at once.
+    if let (Err(_), Some(network), Some(lease)) = (&opened, &network, lease) {
+        network.release(&log_key(address), lease);
+    }
+    let (storage, replica) = opened?;
     let slot = Rc::new(Slot {
         name: RefCell::new(address.name.clone()),
         storage: Rc::new(RefCell::new(storage)),
@@ -996,6 +969,41 @@ async fn slot(
     Ok(slot)
 }
 
+/// The storage of the object at `address`: its file, or at a PoP (`network`) its copy of the
+/// log, held under `lease`; `deployed`'s migrations applied first.
+async fn open_storage(
+    state: &dyn ObjectThread,
+    site: &Site,
+    address: &ObjectAddress,
+    network: Option<EdgeObjects>,
+    lease: Option<u64>,
+) -> Result<(Box<dyn ObjectStorage>, Option<Replica>), Failure> {
+    let store = state
+        .object_store()
+        .ok_or("this server keeps no Durable Object storage")?;
+    let index = site.position(&address.script).ok_or_else(|| {
+        format!(
+            "no worker named \"{}\" runs on this server, so its Durable Objects cannot",
+            address.script
+        )
+    })?;
+    migrate(state, store.as_ref(), &site.workers[index])?;
+    match (network, lease) {
+        (None, _) => {
+            let storage = store.open(&address.script, &address.identity, &address.id);
+            Ok((storage.map_err(|e| e.to_string())?, None))
+        }
+        (Some(network), Some(lease)) => {
+            let (storage, replica) = open_replica(store.as_ref(), network, address, lease).await?;
+            Ok((storage, Some(replica)))
+        }
+        (Some(_), None) => Err(format!(
+            "Durable Object {} is no longer held by this PoP",
+            address.id
+        )),
+    }
+}
+
 /// Opens this PoP's copy of the object at `address`, held under `lease`: brought up to date
 /// with the object's log (from the start, unless the copy is exactly at a position of it),
 /// after which a takeover marker fences off any previous holder.
@@ -1005,7 +1013,7 @@ async fn open_replica(
     address: &ObjectAddress,
     lease: u64,
 ) -> Result<(Box<dyn ObjectStorage>, Replica), Failure> {
-    let (script, class, id) = (&*address.script, stored_class(address), &*address.id);
+    let (script, class, id) = (&*address.script, &*address.identity, &*address.id);
     let key = log_key(address);
     let failed = |error: verge_storage::StorageError| {
         format!("Durable Object {id} could not be opened from its log: {error}")
@@ -1069,24 +1077,21 @@ fn migrate(
     if migrated.contains(&key) {
         return Ok(());
     }
-    // Storage knows each class by the name it was created with: a deleted class by its
-    // origin at the migration that deletes it.
-    let migrations = &config.migrations;
-    let steps: Vec<MigrationStep> = migrations
-        .iter()
-        .enumerate()
-        .map(|(at, migration)| MigrationStep {
-            tag: migration.tag.clone(),
-            deleted: migration
-                .deleted_classes
-                .iter()
-                .map(|class| verge_config::class_origin(&migrations[..at], class).name)
-                .collect(),
-        })
+    // Storage knows each class by its identity.
+    let identities = verge_config::migration_identities(&config.migrations);
+    let (deleted, renamed) = (identities.deleted, identities.renamed);
+    let failed = |e: verge_storage::StorageError| e.to_string();
+    // Objects an older Verge moved to a renamed class's new name go back under its identity.
+    for (name, identity) in &renamed {
+        store
+            .relocate(&config.name, name, identity)
+            .map_err(failed)?;
+    }
+    let steps: Vec<MigrationStep> = deleted
+        .into_iter()
+        .map(|(tag, deleted)| MigrationStep { tag, deleted })
         .collect();
-    store
-        .migrate(&config.name, &steps)
-        .map_err(|e| e.to_string())?;
+    store.migrate(&config.name, &steps).map_err(failed)?;
     migrated.insert(key);
     Ok(())
 }
@@ -1133,7 +1138,7 @@ async fn instance(
             // The class as this version names it: an event sent by an isolate of an older
             // version may still call it by its name before a rename.
             let migrations = &deployed.config.migrations;
-            let class = verge_config::class_created_as(migrations, stored_class(address));
+            let class = verge_config::class_with_identity(migrations, &address.identity);
             let object = ObjectState {
                 address: ObjectAddress {
                     name: slot.name.borrow().clone(),

@@ -100,7 +100,7 @@ impl ThreadState {
                     .map(|assets| -> Rc<dyn Outbound> { Rc::new(AssetsOutbound { assets }) }),
                 objects: Some(Rc::new(RoutedObjects {
                     router: self.object_router.clone(),
-                    site: self.site.current(),
+                    site: self.site.clone(),
                 })),
             },
         }

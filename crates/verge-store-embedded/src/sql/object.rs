@@ -285,6 +285,22 @@ impl ObjectStore for ObjectFiles {
         read().map_err(|e| backend(&self.dir.join(INDEX), e))
     }
 
+    fn relocate(&self, script: &str, from: &str, to: &str) -> Result<(), StorageError> {
+        let (from_dir, to_dir) = (self.class_dir(script, from), self.class_dir(script, to));
+        if !from_dir.is_dir() || to_dir.exists() {
+            return Ok(());
+        }
+        std::fs::rename(&from_dir, &to_dir).map_err(|e| backend(&from_dir, e))?;
+        let index = self.index.lock().unwrap_or_else(PoisonError::into_inner);
+        index
+            .execute(
+                "UPDATE alarms SET class = ?3 WHERE script = ?1 AND class = ?2",
+                [script, from, to],
+            )
+            .map_err(|e| backend(&self.dir.join(INDEX), e))?;
+        Ok(())
+    }
+
     fn migrate(&self, script: &str, steps: &[MigrationStep]) -> Result<(), StorageError> {
         let index = self.index.lock().unwrap_or_else(PoisonError::into_inner);
         let failed = |e: rusqlite::Error| backend(&self.dir.join(INDEX), e);
@@ -1023,5 +1039,18 @@ mod tests {
         write("Old", b"second life");
         files.migrate("app", &[rename, delete]).unwrap();
         assert_eq!(read("Old"), [Some(b"second life".to_vec())]);
+
+        // What an older store moved to a class's new name goes back under its identity, once.
+        write("Moved", b"renamed long ago");
+        files.relocate("app", "Moved", "First").unwrap();
+        assert_eq!(read("First"), [Some(b"renamed long ago".to_vec())]);
+        assert!(files
+            .alarms()
+            .unwrap()
+            .iter()
+            .any(|alarm| alarm.class == "First"));
+        write("Moved", b"a class of that name since");
+        files.relocate("app", "Moved", "First").unwrap();
+        assert_eq!(read("First"), [Some(b"renamed long ago".to_vec())]);
     }
 }
