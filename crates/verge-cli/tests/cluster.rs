@@ -1247,7 +1247,9 @@ fn a_cache_purge_at_one_pop_reaches_every_pop() {
     );
     assert_eq!(status, 200, "{reply}");
     fra.restart();
-    let purged = wait_until(REACHES_EVERY_POP, || get(&fra, "/kept") == "miss");
+    // Restarted, it rejoins the hub before it hears of the purge: under a loaded machine that
+    // takes longer than a change takes to travel.
+    let purged = wait_until(Duration::from_secs(30), || get(&fra, "/kept") == "miss");
     assert!(
         purged,
         "a purge made while the PoP was away did not reach it"

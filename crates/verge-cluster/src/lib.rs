@@ -155,18 +155,17 @@ impl Cluster {
             })?;
         let jetstream = jetstream::new(client.clone());
         let replicas = config.replicas;
-        let pops = within("opening the heartbeat bucket", async {
-            jetstream
-                .create_or_update_key_value(pops::bucket(replicas))
+        // Each bucket and stream is one round trip to the hub: all at once, so that joining
+        // (and with it everything a PoP follows) does not wait for them one by one.
+        let open_bucket = |what: &'static str, config: async_nats::jetstream::kv::Config| {
+            let jetstream = jetstream.clone();
+            async move {
+                within(what, async move {
+                    jetstream.create_or_update_key_value(config).await
+                })
                 .await
-        })
-        .await?;
-        let deploys = within("opening the deploys bucket", async {
-            jetstream
-                .create_or_update_key_value(deploys::bucket(replicas))
-                .await
-        })
-        .await?;
+            }
+        };
         let code = within("opening the code store", async {
             match jetstream.get_object_store(deploys::CODE_STORE).await {
                 Ok(store) => Ok(store),
@@ -176,45 +175,43 @@ impl Cluster {
                         .await
                 }
             }
-        })
-        .await?;
-        let kv = within("opening the KV bucket", async {
-            jetstream
-                .create_or_update_key_value(crate::kv::bucket(replicas))
-                .await
-        })
-        .await?;
-        let d1 = within("opening the D1 bucket", async {
-            jetstream
-                .create_or_update_key_value(d1::bucket(replicas))
-                .await
-        })
-        .await?;
-        let r2 = within("opening the R2 index bucket", async {
-            jetstream
-                .create_or_update_key_value(r2::bucket(replicas))
-                .await
-        })
-        .await?;
-        let acme = within("opening the ACME bucket", async {
-            jetstream
-                .create_or_update_key_value(acme::bucket(replicas))
-                .await
-        })
-        .await?;
-        purges::open(&jetstream, replicas).await?;
-        let objects = within("opening the Durable Objects' leases", async {
-            jetstream
-                .create_or_update_key_value(objects::bucket(replicas))
-                .await
-        })
-        .await?;
+        });
         let object_log = within("opening the Durable Objects' log", async {
             jetstream
                 .get_or_create_stream(objects::log_stream(replicas))
                 .await
-        })
-        .await?;
+        });
+        // Boxed: together, the calls' futures are larger than a thread's stack in a debug build.
+        let (pops, deploys, code, kv, d1, r2, acme, objects, object_log, ()) = tokio::try_join!(
+            Box::pin(open_bucket(
+                "opening the heartbeat bucket",
+                pops::bucket(replicas)
+            )),
+            Box::pin(open_bucket(
+                "opening the deploys bucket",
+                deploys::bucket(replicas)
+            )),
+            Box::pin(code),
+            Box::pin(open_bucket(
+                "opening the KV bucket",
+                crate::kv::bucket(replicas)
+            )),
+            Box::pin(open_bucket("opening the D1 bucket", d1::bucket(replicas))),
+            Box::pin(open_bucket(
+                "opening the R2 index bucket",
+                r2::bucket(replicas)
+            )),
+            Box::pin(open_bucket(
+                "opening the ACME bucket",
+                acme::bucket(replicas)
+            )),
+            Box::pin(open_bucket(
+                "opening the Durable Objects' leases",
+                objects::bucket(replicas)
+            )),
+            Box::pin(object_log),
+            Box::pin(purges::open(&jetstream, replicas)),
+        )?;
         let epoch = within("reading the deploys bucket", async {
             let mut stream = jetstream
                 .get_stream(format!("KV_{}", deploys::DEPLOYS_BUCKET))
