@@ -1,6 +1,6 @@
-//! Durable Object events that cross PoPs: a request or RPC call for an object another PoP
-//! holds is sent there ([`forward`]) and run by that PoP's router ([`handler`]), which answers
-//! with the response or result. On the wire, an event or answer is a length-prefixed JSON head
+//! Where Durable Object events go ([`RoutedObjects`], the host every isolate is granted): to
+//! the object's thread here, or — for an object another PoP holds — there ([`forward`]), to be
+//! run by that PoP's router ([`handler`]), which answers with the response or result. On the wire, an event or answer is a length-prefixed JSON head
 //! followed by the body's bytes, bodies being buffered (at most [`MAX_FORWARDED_BODY`]).
 //!
 //! A WebSocket upgrade travels as a request whose answer is the object's WebSocket: the
@@ -14,7 +14,8 @@
 //! with the isolate that has it; a call through its stub at another PoP travels back the same
 //! way ([`ClusterExports`]), as an event for the endpoint rather than for an object.
 
-use super::objects::{Answer, Asked, Failure, ObjectRouter, Sent};
+use super::objects::{log_key, Answer, Asked, Failure, ObjectRouter, Sent};
+use super::Site;
 use bytes::Bytes;
 use http_body_util::BodyExt as _;
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,7 @@ use verge_runtime::{
     call_export, Body, ExportFuture, ExportedCall, Frame, HeaderList, HostSocket, ObjectAddress,
     RedirectMode, RemoteExports, Response,
 };
+use verge_runtime::{deeper, CallFuture, ObjectHost, OpError, OutboundFuture, Request};
 
 /// How often each end of a WebSocket's tunnel tells the other it is there.
 const TUNNEL_PING: Duration = Duration::from_secs(3);
@@ -166,6 +168,100 @@ async fn buffered(body: Body, what: &str) -> Result<Bytes, String> {
             Ok(collected.into())
         }
     }
+}
+
+/// The [`ObjectHost`] every isolate of this server is granted, with the site (whose workers'
+/// migrations tell their classes' identities).
+pub(super) struct RoutedObjects {
+    pub(super) router: Arc<ObjectRouter>,
+    pub(super) site: super::SiteHandle,
+}
+
+/// The identity of class `class` of worker `script` of `site`.
+fn class_identity(site: &Site, script: &str, class: &str) -> String {
+    match site.position(script) {
+        Some(index) => verge_config::class_identity(&site.workers[index].config.migrations, class),
+        None => class.to_owned(),
+    }
+}
+
+impl ObjectHost for RoutedObjects {
+    fn fetch(&self, object: ObjectAddress, mut request: Request) -> OutboundFuture {
+        match deeper(request.depth) {
+            Ok(depth) => request.depth = depth,
+            Err(refused) => return Box::pin(async move { Err(OpError::Error(refused)) }),
+        }
+        let router = self.router.clone();
+        Box::pin(async move {
+            match ask(&router, object, Asked::Fetch(request.into())).await {
+                Ok(Answer::Response(response)) => Ok(response),
+                Ok(Answer::Reply(_)) => Err(OpError::Error(
+                    "the Durable Object's fetch() answered no Response".into(),
+                )),
+                Err(failure) => Err(OpError::Error(failure)),
+            }
+        })
+    }
+
+    fn call(&self, object: ObjectAddress, method: String, args: String, depth: u32) -> CallFuture {
+        let router = self.router.clone();
+        let asked = Asked::Call {
+            method,
+            args,
+            depth,
+        };
+        Box::pin(async move {
+            match ask(&router, object, asked).await {
+                Ok(Answer::Reply(reply)) => Ok(reply),
+                Ok(Answer::Response(_)) => Err(OpError::Error(
+                    "the Durable Object's method answered nothing".into(),
+                )),
+                Err(failure) => Err(OpError::Error(failure)),
+            }
+        })
+    }
+
+    fn class_identity(&self, script: &str, class: &str) -> String {
+        class_identity(&self.site.current(), script, class)
+    }
+}
+
+/// Runs `asked` on the object at `address`, wherever it is held: here, or forwarded to the
+/// PoP that holds it.
+async fn ask(
+    router: &ObjectRouter,
+    address: ObjectAddress,
+    mut asked: Asked,
+) -> Result<Answer, Failure> {
+    let Some(network) = &router.network else {
+        return router.ask_here(address, asked, None).await;
+    };
+    let key = log_key(&address);
+    let hint = address.hint.as_deref();
+    let placement = network.place(&key, hint).await;
+    let mut placement = placement.map_err(|e| e.to_string())?;
+    // The holder may move while the event travels: a few turns, then it fails.
+    for _ in 0..4 {
+        let (pop, lease) = match placement {
+            Placement::Here { lease } => return router.ask_here(address, asked, Some(lease)).await,
+            Placement::There { pop, lease } => (pop, lease),
+        };
+        placement = match forward(network, &pop, &address, &mut asked).await {
+            Ok(Some(answer)) => return Ok(answer),
+            // It no longer holds the object, which the hub will tell.
+            Ok(None) => network.place(&key, None).await,
+            Err(ForwardError::Unreachable(cause)) => {
+                tracing::warn!(object = %address.id, "{cause}: waiting for its lease to lapse");
+                network.place_after_loss(&key, lease).await
+            }
+            Err(ForwardError::Failed(cause)) => return Err(cause),
+        }
+        .map_err(|e| e.to_string())?;
+    }
+    Err(format!(
+        "the Durable Object {} kept moving between PoPs; try again",
+        address.id
+    ))
 }
 
 /// Sends `asked` for the object at `address` to PoP `pop`: its answer, or `None` when that
@@ -377,7 +473,7 @@ async fn run(
             depth,
         },
     };
-    let key = super::objects::log_key(&address);
+    let key = log_key(&address);
     match network.place(&key, None).await.map_err(|e| e.to_string())? {
         Placement::Here { lease } => {
             let answer = router.ask_here(address, asked, Some(lease)).await?;

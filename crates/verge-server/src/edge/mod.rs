@@ -165,6 +165,7 @@ pub fn serve_site(
         object_router.wake_alarms(store.as_ref(), &site.current());
     }
     if let Some(network) = &options.object_network {
+        network.set_handler(forwarded::handler(Arc::downgrade(&object_router)));
         let remote = Arc::new(forwarded::ClusterExports(network.clone()));
         verge_runtime::connect_exports(network.pop(), remote);
     }

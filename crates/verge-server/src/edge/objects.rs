@@ -40,9 +40,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use verge_cluster::{objects::object_key, EdgeObjects, Placement};
 use verge_runtime::{
-    deeper, Body, CallFuture, Frame, HeaderList, HeldSocket, HibernatableSockets, HostSocket,
-    LoadError, ObjectAddress, ObjectGate, ObjectHost, ObjectState, OpError, OutboundFuture,
-    Outcome, RedirectMode, Request, Response,
+    Body, Frame, HeaderList, HeldSocket, HibernatableSockets, HostSocket, LoadError, ObjectAddress,
+    ObjectGate, ObjectState, Outcome, RedirectMode, Request, Response,
 };
 use verge_storage::{ClosedStorage, MigrationStep, ObjectStorage};
 
@@ -172,9 +171,6 @@ impl ObjectRouter {
             migrated: Mutex::default(),
             network,
         });
-        if let Some(network) = &router.network {
-            network.set_handler(super::forwarded::handler(Arc::downgrade(&router)));
-        }
         (router, receivers)
     }
 
@@ -240,103 +236,11 @@ impl ObjectRouter {
             .await
             .map_err(|_| "the Durable Object was reset".to_owned())?
     }
-
-    /// Runs `asked` on the object at `address`, wherever it is held.
-    async fn ask(&self, address: ObjectAddress, mut asked: Asked) -> Result<Answer, Failure> {
-        let Some(network) = &self.network else {
-            return self.ask_here(address, asked, None).await;
-        };
-        let key = log_key(&address);
-        let hint = address.hint.as_deref();
-        let placement = network.place(&key, hint).await;
-        let mut placement = placement.map_err(|e| e.to_string())?;
-        // The holder may move while the event travels: a few turns, then it fails.
-        for _ in 0..4 {
-            let (pop, lease) = match placement {
-                Placement::Here { lease } => {
-                    return self.ask_here(address, asked, Some(lease)).await
-                }
-                Placement::There { pop, lease } => (pop, lease),
-            };
-            placement = match super::forwarded::forward(network, &pop, &address, &mut asked).await
-            {
-                Ok(Some(answer)) => return Ok(answer),
-                // It no longer holds the object, which the hub will tell.
-                Ok(None) => network.place(&key, None).await,
-                Err(verge_cluster::objects::ForwardError::Unreachable(cause)) => {
-                    tracing::warn!(object = %address.id, "{cause}: waiting for its lease to lapse");
-                    network.place_after_loss(&key, lease).await
-                }
-                Err(verge_cluster::objects::ForwardError::Failed(cause)) => return Err(cause),
-            }
-            .map_err(|e| e.to_string())?;
-        }
-        Err(format!(
-            "the Durable Object {} kept moving between PoPs; try again",
-            address.id
-        ))
-    }
-}
-
-/// The [`ObjectHost`] every isolate of this server is granted, with the site (whose workers'
-/// migrations tell their classes' identities).
-pub(super) struct RoutedObjects {
-    pub(super) router: Arc<ObjectRouter>,
-    pub(super) site: super::SiteHandle,
 }
 
 /// The hub's name of the object at `address` (by its class's identity, which renames keep).
 pub(super) fn log_key(address: &ObjectAddress) -> String {
     object_key(&address.script, &address.identity, &address.id)
-}
-
-/// The identity of class `class` of worker `script` of `site`.
-fn class_identity(site: &Site, script: &str, class: &str) -> String {
-    match site.position(script) {
-        Some(index) => verge_config::class_identity(&site.workers[index].config.migrations, class),
-        None => class.to_owned(),
-    }
-}
-
-impl ObjectHost for RoutedObjects {
-    fn fetch(&self, object: ObjectAddress, mut request: Request) -> OutboundFuture {
-        match deeper(request.depth) {
-            Ok(depth) => request.depth = depth,
-            Err(refused) => return Box::pin(async move { Err(OpError::Error(refused)) }),
-        }
-        let router = self.router.clone();
-        Box::pin(async move {
-            match router.ask(object, Asked::Fetch(request.into())).await {
-                Ok(Answer::Response(response)) => Ok(response),
-                Ok(Answer::Reply(_)) => Err(OpError::Error(
-                    "the Durable Object's fetch() answered no Response".into(),
-                )),
-                Err(failure) => Err(OpError::Error(failure)),
-            }
-        })
-    }
-
-    fn call(&self, object: ObjectAddress, method: String, args: String, depth: u32) -> CallFuture {
-        let router = self.router.clone();
-        let asked = Asked::Call {
-            method,
-            args,
-            depth,
-        };
-        Box::pin(async move {
-            match router.ask(object, asked).await {
-                Ok(Answer::Reply(reply)) => Ok(reply),
-                Ok(Answer::Response(_)) => Err(OpError::Error(
-                    "the Durable Object's method answered nothing".into(),
-                )),
-                Err(failure) => Err(OpError::Error(failure)),
-            }
-        })
-    }
-
-    fn class_identity(&self, script: &str, class: &str) -> String {
-        class_identity(&self.site.current(), script, class)
-    }
 }
 
 /// One object on this thread: its storage and gate, which outlive its isolate.

@@ -3,8 +3,9 @@
 //! granted — when a request first needs it.
 
 use super::bindings::{AssetsOutbound, LocalWorkers, ServiceOutbound};
+use super::forwarded::RoutedObjects;
 use super::isolates::{Isolates, LiveWorker};
-use super::objects::{LocalObjects, ObjectRouter, ObjectThread, RoutedObjects};
+use super::objects::{LocalObjects, ObjectRouter, ObjectThread};
 use super::{Deployed, EdgeOptions, Mode, Site, SiteHandle};
 use crate::geo::CfCache;
 use crate::metrics::Metrics;
