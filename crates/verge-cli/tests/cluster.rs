@@ -860,18 +860,35 @@ impl Pop {
         assert_eq!(status, 200, "{reply}");
     }
 
-    /// A request to the counter worker: its status and body, or `None` if it got no answer
+    /// A bodiless request for `host` at this PoP: its status and body, or why it got none
     /// within `bound`.
-    fn counter(&self, method: &str, path: &str, bound: Duration) -> Option<(u16, String)> {
+    fn request(
+        &self,
+        host: &str,
+        method: &str,
+        path: &str,
+        bound: Duration,
+    ) -> Result<(u16, String), String> {
         let request = http::Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.server().base))
-            .header("Host", "counter.test")
+            .header("Host", host)
             .body(Vec::new())
             .unwrap();
-        let mut response = client_with_timeout(bound).run(request).ok()?;
-        let body = response.body_mut().read_to_string().ok()?;
-        Some((response.status().as_u16(), body))
+        let mut response = client_with_timeout(bound)
+            .run(request)
+            .map_err(|e| e.to_string())?;
+        let body = response
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| e.to_string())?;
+        Ok((response.status().as_u16(), body))
+    }
+
+    /// A request to the counter worker: its status and body, or `None` if it got no answer
+    /// within `bound`.
+    fn counter(&self, method: &str, path: &str, bound: Duration) -> Option<(u16, String)> {
+        self.request("counter.test", method, path, bound).ok()
     }
 }
 
@@ -1123,12 +1140,8 @@ fn a_location_hint_places_a_new_object_at_the_pop_nearest_its_region() {
     let (status, reply) = syd.deploy_script("rooms", &config, ROOM_WORKER);
     assert_eq!(status, 200, "{reply}");
     let call = |pop: &Pop, path: &str| {
-        let request = http::Request::get(format!("{}{path}", pop.server().base))
-            .header("Host", "rooms.test")
-            .body(Vec::new())
-            .unwrap();
-        let reply = support::send(&client(), request);
-        (reply.status, reply.body)
+        let bound = Duration::from_secs(30);
+        pop.request("rooms.test", "GET", path, bound).unwrap()
     };
     // Both serve the worker, and each has seen the other's heartbeat (and where it is).
     assert!(wait_until(REACHES_EVERY_POP, || {
@@ -1454,14 +1467,8 @@ fn d1_queries_at_every_pop_go_to_the_database_s_primary() {
         200
     );
     let call = |pop: &Pop, method: &str, path: &str| {
-        let request = http::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", pop.server().base))
-            .header("Host", "d1.test")
-            .body(Vec::new())
-            .unwrap();
-        let reply = support::send(&client_with_timeout(Duration::from_secs(30)), request);
-        (reply.status, reply.body)
+        let bound = Duration::from_secs(30);
+        pop.request("d1.test", method, path, bound).unwrap()
     };
     assert!(wait_until(REACHES_EVERY_POP, || [&syd, &fra, &mel]
         .iter()

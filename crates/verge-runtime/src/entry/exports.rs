@@ -46,6 +46,7 @@ type Endpoints = HashMap<String, mpsc::UnboundedSender<ExportCall>>;
 static ENDPOINTS: Mutex<Option<Endpoints>> = Mutex::new(None);
 
 /// A call through a stub, as [`RemoteExports`] carries it and [`call_export`] runs it.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct ExportedCall {
     /// The endpoint's id, `POP:ID`.
     pub endpoint: String,

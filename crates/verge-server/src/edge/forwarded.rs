@@ -52,13 +52,7 @@ enum WireEvent {
         asked: WireAsked,
     },
     /// A call through an RPC stub whose endpoint is at the receiving PoP.
-    Export {
-        endpoint: String,
-        export: String,
-        method: Option<String>,
-        args: String,
-        depth: u32,
-    },
+    Export(ExportedCall),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -408,20 +402,7 @@ async fn run(
             identity,
             asked,
         } => (script, class, id, name, identity, asked),
-        WireEvent::Export {
-            endpoint,
-            export,
-            method,
-            args,
-            depth,
-        } => {
-            let call = ExportedCall {
-                endpoint,
-                export,
-                method,
-                args,
-                depth,
-            };
+        WireEvent::Export(call) => {
             return Ok((Some(Answer::Reply(call_export(call).await?)), None));
         }
     };
@@ -615,15 +596,8 @@ impl RemoteExports for ClusterExports {
     fn call(&self, server: &str, call: ExportedCall) -> ExportFuture {
         let (network, server) = (self.0.clone(), server.to_owned());
         Box::pin(async move {
-            let event = WireEvent::Export {
-                endpoint: call.endpoint,
-                export: call.export,
-                method: call.method,
-                args: call.args,
-                depth: call.depth,
-            };
             let answer = network
-                .forward(&server, frame(&event, &[]))
+                .forward(&server, frame(&WireEvent::Export(call), &[]))
                 .await
                 .map_err(|error| match error {
                     ForwardError::Unreachable(cause) | ForwardError::Failed(cause) => cause,
