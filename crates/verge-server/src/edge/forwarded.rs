@@ -1,7 +1,8 @@
 //! Where Durable Object events go ([`RoutedObjects`], the host every isolate is granted): to
 //! the object's thread here, or — for an object another PoP holds — there ([`forward`]), to be
-//! run by that PoP's router ([`handler`]), which answers with the response or result. On the wire, an event or answer is a length-prefixed JSON head
-//! followed by the body's bytes, bodies being buffered (at most [`MAX_FORWARDED_BODY`]).
+//! run by that PoP's router ([`handler`]), which answers with the response or result. On the
+//! wire, an event or answer is a length-prefixed JSON head followed by the body's bytes,
+//! bodies being buffered (at most [`MAX_FORWARDED_BODY`]).
 //!
 //! A WebSocket upgrade travels as a request whose answer is the object's WebSocket: the
 //! requesting PoP opens a tunnel first (`verge_cluster::objects::Tunnel`) and names it in the
@@ -24,10 +25,10 @@ use std::time::Duration;
 use verge_cluster::objects::{ForwardError, Handler, Placement, Tunnel, TunnelEnd};
 use verge_cluster::EdgeObjects;
 use verge_runtime::{
-    call_export, Body, ExportFuture, ExportedCall, Frame, HeaderList, HostSocket, ObjectAddress,
-    RedirectMode, RemoteExports, Response,
+    call_export, deeper, Body, CallFuture, ExportFuture, ExportedCall, Frame, HeaderList,
+    HostSocket, ObjectAddress, ObjectHost, OpError, OutboundFuture, RedirectMode, RemoteExports,
+    Request, Response,
 };
-use verge_runtime::{deeper, CallFuture, ObjectHost, OpError, OutboundFuture, Request};
 
 /// How often each end of a WebSocket's tunnel tells the other it is there.
 const TUNNEL_PING: Duration = Duration::from_secs(3);
@@ -37,7 +38,7 @@ const TUNNEL_SILENCE: Duration = Duration::from_secs(12);
 
 /// The largest request or response body an event forwarded between PoPs carries (a NATS
 /// message carries 1 MiB by default).
-pub(super) const MAX_FORWARDED_BODY: usize = 768 * 1024;
+const MAX_FORWARDED_BODY: usize = 768 * 1024;
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -261,7 +262,7 @@ async fn ask(
 /// Sends `asked` for the object at `address` to PoP `pop`: its answer, or `None` when that
 /// PoP does not hold the object. A request's body is buffered into `asked` first, so that it
 /// can be sent again elsewhere.
-pub(super) async fn forward(
+async fn forward(
     network: &EdgeObjects,
     pop: &str,
     address: &ObjectAddress,
