@@ -164,8 +164,13 @@ export default {
         ),
         ("add.wasm", "\0asm"),
     ]);
+    // A truncated module stops the load, naming the file and where its bytes go wrong.
     let message = support::dev_refusal(wasm.path());
-    assert!(message.contains("add.wasm is WebAssembly"), "{message}");
+    assert!(
+        message.contains("add.wasm is not a WebAssembly module"),
+        "{message}"
+    );
+    assert!(message.contains("offset"), "{message}");
 
     let bad = project(&[
         (

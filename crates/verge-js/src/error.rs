@@ -37,7 +37,7 @@ pub enum ErrorKind {
 }
 
 /// The engine's message for a script it stopped at the CPU deadline (an `InternalError`).
-const INTERRUPTED: &str = "interrupted";
+pub(crate) const INTERRUPTED: &str = "interrupted";
 /// The engine's message when an allocation would pass the memory limit (an `InternalError`).
 const OUT_OF_MEMORY: &str = "out of memory";
 

@@ -7,6 +7,7 @@
 //! an [`IsolateHandle`] when it completes. This crate knows nothing of the Web APIs or of HTTP; it
 //! must never let a script's error or resource use become a Rust panic.
 
+mod budget;
 mod bytes;
 mod commonjs;
 mod error;
@@ -23,7 +24,9 @@ mod script;
 mod settle;
 mod typescript;
 
+pub use budget::{interrupted, reserve_memory};
 pub use bytes::bytes_of;
+pub(crate) use error::INTERRUPTED;
 pub use error::{ErrorKind, JsError};
 pub use fallback::fallback_prototype;
 pub use host_state::{
@@ -87,6 +90,9 @@ struct IsolateCore {
     cpu_slice: Cell<Option<Duration>>,
     /// Bytes the heap may hold; see [`IsolateLimits::memory_bytes`].
     memory_limit: Cell<usize>,
+    /// Bytes outside the heap counted against `memory_limit` (see [`reserve_memory`]), by
+    /// which the heap's own limit is lower.
+    external_memory: Cell<usize>,
     /// The request the JavaScript now running works for (0: none); see [`Isolate::enter_as`].
     /// Shared with the isolate's userdata, so ops can read it from a `Ctx` ([`current_tag`]).
     current_tag: Rc<Cell<u64>>,
@@ -175,6 +181,7 @@ impl Isolate {
                 deadline,
                 cpu_slice: Cell::new(limits.cpu_slice),
                 memory_limit: Cell::new(limits.memory_bytes),
+                external_memory: Cell::default(),
                 current_tag,
                 interrupted,
                 interrupt_listener: RefCell::new(None),
@@ -194,7 +201,9 @@ impl Isolate {
     /// the worker it is given to. A heap already larger than the new memory limit fails its next
     /// allocation.
     pub fn set_limits(&self, limits: &IsolateLimits) {
-        self.core.runtime.set_memory_limit(limits.memory_bytes);
+        let external = self.core.external_memory.get();
+        let heap_limit = limits.memory_bytes.saturating_sub(external);
+        self.core.runtime.set_memory_limit(heap_limit);
         self.core.runtime.set_max_stack_size(limits.stack_bytes);
         self.core.cpu_slice.set(limits.cpu_slice);
         self.core.memory_limit.set(limits.memory_bytes);
@@ -272,6 +281,15 @@ impl Isolate {
 }
 
 impl IsolateCore {
+    /// Whether the entry now running has passed its CPU deadline, which marks it interrupted.
+    fn past_deadline(&self) -> bool {
+        let past = self.deadline.get().is_some_and(|d| Instant::now() >= d);
+        if past {
+            self.interrupted.set(true);
+        }
+        past
+    }
+
     fn enter_as<R>(
         &self,
         tag: u64,

@@ -192,11 +192,8 @@ fn as_module(
             )
             .into_bytes()
         }
-        Some(Treat::Wasm) => {
-            return Err(format!(
-                "{name} is WebAssembly (CompiledWasm), which Verge cannot run: QuickJS has no WebAssembly"
-            ))
-        }
+        // The module itself is the host's (`Builtins::wasm_module`), attached by `load`.
+        Some(Treat::Wasm) => b"export default import.meta.exports();\n".to_vec(),
         _ if crate::is_typescript(name) => {
             let (code, positions) = crate::strip_types_mapped(name, &text()?)?;
             loader.remember_positions(name, positions);
@@ -281,11 +278,13 @@ impl Loader for ProjectLoader {
                 .map(|module| (module, false))
                 .map_err(|message| Error::new_loading_message(name, message))
         })?;
+        let (files, name) = (self.files.clone(), name.to_owned());
         if facade {
-            let (files, name) = (self.files.clone(), name.to_owned());
             commonjs::attach_exports(ctx, &module, move |ctx| {
                 commonjs::require_file(ctx, &files, &name)
             })?;
+        } else if self.rules.treat(&name) == Some(Treat::Wasm) {
+            commonjs::attach_exports(ctx, &module, move |ctx| files.wasm_module(ctx, &name))?;
         }
         Ok(module)
     }

@@ -17,6 +17,16 @@ pub trait Builtins {
     /// The exports of the builtin `name` (an object or function whose own enumerable keys are
     /// its named exports).
     fn exports<'js>(&self, ctx: &Ctx<'js>, name: &str) -> Result<Value<'js>>;
+
+    /// The default export of the project's WebAssembly file `name` (a `WebAssembly.Module`),
+    /// made from its `bytes`; an error naming the file if they are not a module this host
+    /// runs.
+    fn wasm_module<'js>(&self, _ctx: &Ctx<'js>, name: &str, _bytes: Vec<u8>) -> Result<Value<'js>> {
+        Err(Error::new_loading_message(
+            name,
+            format!("{name} is WebAssembly (CompiledWasm), which this host cannot run"),
+        ))
+    }
 }
 
 /// The files of one project, under its root directory, and the builtins found before them.
@@ -243,6 +253,18 @@ impl ProjectFiles {
         match &self.builtins {
             Some(builtins) => builtins.exports(ctx, name),
             None => Err(Error::new_loading_message(name, "no such builtin module")),
+        }
+    }
+
+    /// The `WebAssembly.Module` of the project's Wasm file `name`; see [`Builtins::wasm_module`].
+    pub(crate) fn wasm_module<'js>(&self, ctx: &Ctx<'js>, name: &str) -> Result<Value<'js>> {
+        let bytes = self.read(name)?;
+        match &self.builtins {
+            Some(builtins) => builtins.wasm_module(ctx, name, bytes),
+            None => Err(Error::new_loading_message(
+                name,
+                "no host to compile WebAssembly",
+            )),
         }
     }
 

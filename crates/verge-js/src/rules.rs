@@ -15,7 +15,7 @@ pub enum Treat {
     Text,
     /// Its bytes, as an ArrayBuffer, as the default export.
     Data,
-    /// WebAssembly, which QuickJS cannot run.
+    /// WebAssembly: a `WebAssembly.Module` as the default export, compiled by the host.
     Wasm,
 }
 

@@ -31,4 +31,13 @@ impl Builtins for WorkerBuiltins {
         }
         self.node.exports(ctx, name)
     }
+
+    fn wasm_module<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> rquickjs::Result<Value<'js>> {
+        verge_wasm::module_value(ctx, name, &bytes)
+    }
 }

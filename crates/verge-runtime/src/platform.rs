@@ -1,6 +1,6 @@
 //! The JavaScript every worker's isolate gets, in the order its eager files run: the Web
-//! platform (`verge-web`), Workers' bindings (`verge-bindings`), then the worker's entry points
-//! (`entry`).
+//! platform (`verge-web`), `WebAssembly` (`verge-wasm`), Workers' bindings (`verge-bindings`),
+//! then the worker's entry points (`entry`).
 
 use verge_web::{Api, Platform};
 
@@ -10,6 +10,7 @@ pub static PLATFORM: Platform = Platform::new(apis);
 fn apis() -> Vec<&'static Api> {
     verge_web::APIS
         .iter()
+        .chain([&verge_wasm::API])
         .chain(verge_bindings::apis())
         .chain(crate::entry::APIS)
         .collect()

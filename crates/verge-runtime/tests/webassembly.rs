@@ -1,0 +1,285 @@
+//! WebAssembly in a worker: a deployed `.wasm` file imported as a `WebAssembly.Module`,
+//! instantiated with JavaScript imports, its exports called with values converted as the JS API
+//! says; memory seen without a copy; traps as catchable RuntimeErrors; and the isolate's CPU and
+//! memory limits holding inside Wasm.
+
+// Test code fails by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::rc::Rc;
+use std::time::Duration;
+use verge_config::WorkerConfig;
+use verge_js::IsolateLimits;
+use verge_runtime::{
+    BlankIsolate, Body, Capabilities, Grants, HttpClient, Outcome, Refused, Request, Stores,
+    Worker, WorkerLimits,
+};
+
+/// The module every worker here imports, assembled from its text.
+const MODULE: &str = r#"
+(module
+  (import "env" "double" (func $double (param i32) (result i32)))
+  (import "env" "thrower" (func $thrower))
+  (import "env" "bias" (global $bias i32))
+  (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+  (func (export "add64") (param i64 i64) (result i64) (i64.add (local.get 0) (local.get 1)))
+  (func (export "neg") (param f64) (result f64) (f64.neg (local.get 0)))
+  (func (export "pair") (param i32) (result i32 i64) (local.get 0) (i64.extend_i32_s (local.get 0)))
+  (func (export "callDouble") (param i32) (result i32)
+    (i32.add (call $double (local.get 0)) (global.get $bias)))
+  (func (export "callThrower") (call $thrower))
+  (func (export "unreachable") unreachable)
+  (func (export "divide") (param i32 i32) (result i32) (i32.div_s (local.get 0) (local.get 1)))
+  (func $recurse (export "recurse") (param i32) (result i32) (call $recurse (local.get 0)))
+  (func (export "spin") (loop (br 0)))
+  (memory (export "memory") 1)
+  (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+  (func (export "store") (param i32 i32) (i32.store8 (local.get 0) (local.get 1)))
+  (func (export "load") (param i32) (result i32) (i32.load8_u (local.get 0)))
+  (global (export "counter") (mut i32) (i32.const 7))
+  (func (export "bump") (global.set 1 (i32.add (global.get 1) (i32.const 1))))
+  (table $refs (export "refs") 2 externref)
+  (func (export "keep") (param externref) (table.set $refs (i32.const 0) (local.get 0)))
+  (func (export "kept") (result externref) (table.get $refs (i32.const 0)))
+  (@custom "verge" "custom bytes")
+)
+"#;
+
+const WORKER: &str = r#"
+import wasm from './math.wasm';
+
+const imports = {
+  env: {
+    double: (x) => x * 2,
+    thrower: () => { throw new Error('thrown by JavaScript'); },
+    bias: 100,
+  },
+};
+
+function instantiate() {
+  return new WebAssembly.Instance(wasm, imports);
+}
+
+function caught(f) {
+  try { f(); return 'no error'; } catch (error) { return `${error.name}: ${error.message}`; }
+}
+
+export default {
+  async fetch(request) {
+    const which = new URL(request.url).pathname;
+    const e = instantiate().exports;
+    if (which === '/spin') { e.spin(); return new Response('unreachable'); }
+    if (which === '/spin-caught') { caught(() => e.spin()); return new Response('caught'); }
+    const view = new Uint8Array(e.memory.buffer);
+    e.store(5, 42);
+    view[6] = 9;
+    const sharedBytes = [view[5], e.load(6)];
+    const before = e.memory.buffer;
+    const grown = e.grow(1);
+    const object = { marker: 'kept' };
+    e.keep(object);
+    const fromJs = await WebAssembly.instantiate(wasm, imports);
+    return Response.json({
+      isModule: wasm instanceof WebAssembly.Module,
+      imports: WebAssembly.Module.imports(wasm),
+      exports: WebAssembly.Module.exports(wasm).length,
+      custom: new TextDecoder().decode(WebAssembly.Module.customSections(wasm, 'verge')[0]),
+      add: e.add(2, 3),
+      addCoerced: e.add('40', true),
+      add64: String(e.add64(2n ** 62n, 2n ** 62n)),
+      add64Number: caught(() => e.add64(1, 2)),
+      negZero: Object.is(e.neg(0), -0),
+      nan: Number.isNaN(e.neg(NaN)),
+      pair: String(e.pair(-3)),
+      callDouble: e.callDouble(21),
+      callThrower: caught(() => e.callThrower()),
+      unreachable: caught(() => e.unreachable()),
+      divide: caught(() => e.divide(1, 0)),
+      recurse: caught(() => e.recurse(1)),
+      sharedBytes,
+      viewAfterGrow: view.length,
+      grown,
+      detached: before.byteLength,
+      bufferAfterGrow: e.memory.buffer.byteLength,
+      sameBuffer: e.memory.buffer === e.memory.buffer,
+      jsGrow: e.memory.grow(1),
+      growPastLimit: e.grow(4000),
+      memoryPastLimit: caught(() => new WebAssembly.Memory({ initial: 4000 })),
+      counter: (e.bump(), e.counter.value),
+      kept: e.kept() === object,
+      sameFunction: e.add === e.add,
+      refsLength: e.refs.length,
+      compileRefused: caught(() => new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]))),
+      instantiateBytes: await WebAssembly.instantiate(new Uint8Array(8)).then(() => 'resolved', (error) => error.name),
+      instantiated: fromJs instanceof WebAssembly.Instance,
+      missingImport: caught(() => new WebAssembly.Instance(wasm, { env: {} })),
+      validate: [WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])), WebAssembly.validate(new Uint8Array(3))],
+      global: new WebAssembly.Global({ value: 'i64', mutable: true }, 5n).value === 5n,
+      table: (() => { const t = new WebAssembly.Table({ element: 'externref', initial: 1 }); t.set(0, 'x'); t.grow(2, 'y'); return [t.length, t.get(0), t.get(2)]; })(),
+    });
+  },
+};
+"#;
+
+fn grants() -> Grants {
+    Grants {
+        console: Rc::new(|_, _| {}),
+        outbound: Rc::new(HttpClient::new()),
+        bindings: Capabilities {
+            stores: Stores::default(),
+            services: Rc::new(|_| Rc::new(Refused("no services"))),
+            assets: None,
+            objects: None,
+        },
+    }
+}
+
+/// A project of the worker above with `wasm` as its module, in a temporary directory.
+fn project(wasm: &[u8]) -> tempfile::TempDir {
+    let project = tempfile::tempdir().unwrap();
+    let root = project.path();
+    std::fs::write(
+        root.join("wrangler.toml"),
+        "name = \"wasm\"\nmain = \"index.js\"\n[limits]\ncpu_ms = 200\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("index.js"), WORKER).unwrap();
+    std::fs::write(root.join("math.wasm"), wasm).unwrap();
+    project
+}
+
+async fn load(root: &std::path::Path) -> Result<Worker, String> {
+    let config = WorkerConfig::locate(root).map_err(|e| e.to_string())?;
+    let limits = WorkerLimits {
+        isolate: IsolateLimits {
+            cpu_slice: Some(Duration::from_millis(200)),
+            ..IsolateLimits::default()
+        },
+        ..WorkerLimits::default()
+    };
+    Worker::load(
+        &config,
+        limits,
+        grants(),
+        None,
+        BlankIsolate::new().unwrap(),
+    )
+    .await
+    .map_err(|e| e.to_string())
+}
+
+async fn get(worker: &Worker, path: &str) -> Outcome {
+    worker
+        .fetch(Request::new("GET", format!("http://wasm.example{path}")))
+        .await
+}
+
+fn body(outcome: Outcome) -> String {
+    match outcome {
+        Outcome::Response(response) => match response.body {
+            Body::Full(bytes) => String::from_utf8(bytes.to_vec()).unwrap(),
+            other => panic!("expected a full body, got {other:?}"),
+        },
+        Outcome::Exception { error, .. } => panic!("{error}"),
+        Outcome::LimitExceeded { message } => panic!("{message}"),
+        Outcome::Completed | Outcome::Reply(_) => panic!("the fetch handler answered nothing"),
+    }
+}
+
+fn run(test: impl std::future::Future<Output = ()>) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    tokio::task::LocalSet::new().block_on(&runtime, test);
+}
+
+#[test]
+fn a_deployed_module_runs_as_the_js_api_says() {
+    let project = project(&wat::parse_str(MODULE).unwrap());
+    run(async {
+        let worker = load(project.path()).await.unwrap();
+        let answer: serde_json::Value =
+            serde_json::from_str(&body(get(&worker, "/").await)).unwrap();
+        let expected = serde_json::json!({
+            "isModule": true,
+            "imports": [
+                { "module": "env", "name": "double", "kind": "function" },
+                { "module": "env", "name": "thrower", "kind": "function" },
+                { "module": "env", "name": "bias", "kind": "global" },
+            ],
+            "exports": 19,
+            "custom": "custom bytes",
+            "add": 5,
+            "addCoerced": 41,
+            "add64": "-9223372036854775808",
+            "add64Number": "TypeError: an i64 takes a BigInt, not a number",
+            "negZero": true,
+            "nan": true,
+            "pair": "-3,-3",
+            "callDouble": 142,
+            "callThrower": "Error: thrown by JavaScript",
+            "unreachable": "RuntimeError: wasm trap: wasm `unreachable` instruction executed",
+            "divide": "RuntimeError: wasm trap: integer divide by zero",
+            "recurse": "RuntimeError: wasm trap: call stack exhausted",
+            "sharedBytes": [42, 9],
+            "viewAfterGrow": 0,
+            "grown": 1,
+            "detached": 0,
+            "bufferAfterGrow": 2 * 65536,
+            "sameBuffer": true,
+            "jsGrow": 2,
+            "growPastLimit": -1,
+            "memoryPastLimit": "RangeError: WebAssembly memory would exceed the worker's memory limit",
+            "counter": 8,
+            "kept": true,
+            "sameFunction": true,
+            "refsLength": 2,
+            "compileRefused": "CompileError: WebAssembly.Module(): Wasm code generation disallowed by embedder",
+            "instantiateBytes": "CompileError",
+            "instantiated": true,
+            "missingImport": "LinkError: WebAssembly.Instance(): import env.double must be a function",
+            "validate": [true, false],
+            "global": true,
+            "table": [3, "x", "y"],
+        });
+        let wrong: Vec<String> = expected
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(key, want)| answer[key] != **want)
+            .map(|(key, want)| format!("{key}: got {}, want {want}", answer[key]))
+            .collect();
+        assert!(wrong.is_empty(), "{wrong:#?}");
+    });
+}
+
+#[test]
+fn wasm_that_never_returns_is_stopped_at_the_cpu_limit_and_the_isolate_serves_on() {
+    let project = project(&wat::parse_str(MODULE).unwrap());
+    run(async {
+        let worker = load(project.path()).await.unwrap();
+        for path in ["/spin", "/spin-caught"] {
+            match get(&worker, path).await {
+                Outcome::LimitExceeded { message } => {
+                    assert!(message.contains("CPU"), "{path}: {message}")
+                }
+                other => panic!("{path}: expected the CPU limit, got {other:?}"),
+            }
+        }
+        let fresh = load(project.path()).await.unwrap();
+        assert!(body(get(&fresh, "/").await).contains("\"add\":5"));
+    });
+}
+
+#[test]
+fn a_malformed_wasm_file_stops_the_load_naming_the_file_and_the_offset() {
+    let mut bytes = wat::parse_str(MODULE).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    let project = project(&bytes);
+    run(async {
+        let error = load(project.path()).await.err().expect("the load fails");
+        assert!(error.contains("math.wasm"), "{error}");
+        assert!(error.contains("offset"), "{error}");
+    });
+}

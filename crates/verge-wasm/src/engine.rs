@@ -1,0 +1,179 @@
+//! The process's one wasmtime engine, the clock that lets the CPU limit reach into Wasm, and the
+//! compiled modules, shared by every isolate whose worker deployed the same bytes.
+//!
+//! Cranelift compiles a module once, when the first isolate loads it; every later isolate (other
+//! threads, other workers with the same file, isolates made again after eviction while one still
+//! lives) instantiates the same machine code.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
+use wasmtime::{Config, Engine, Module};
+
+/// How often the engine's epoch advances: each advance makes running Wasm check its isolate's
+/// CPU deadline (see `store`), so this is how far past the deadline Wasm may run.
+const TICK: Duration = Duration::from_millis(5);
+
+/// Native stack one entry into Wasm may use: deeper recursion traps (a RangeError-like
+/// `RuntimeError`), well before the thread's stack ends.
+const MAX_WASM_STACK: usize = 512 * 1024;
+
+/// The engine, made on first use with its ticker thread; the reason if it cannot be.
+pub(crate) fn engine() -> Result<&'static Engine, String> {
+    static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| {
+            let mut config = Config::new();
+            config
+                .epoch_interruption(true)
+                .max_wasm_stack(MAX_WASM_STACK)
+                // An `ArrayBuffer` over a memory points at its bytes; they must stay put.
+                .memory_may_move(false);
+            let engine = Engine::new(&config).map_err(|e| format!("{e:#}"))?;
+            let ticking = engine.clone();
+            std::thread::Builder::new()
+                .name("verge-wasm-epoch".into())
+                .spawn(move || loop {
+                    std::thread::sleep(TICK);
+                    ticking.increment_epoch();
+                })
+                .map_err(|e| format!("starting the Wasm clock: {e}"))?;
+            Ok(engine)
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// A compiled module and what the JavaScript API reads from its bytes that wasmtime does not
+/// keep: its custom sections.
+pub(crate) struct Compiled {
+    pub(crate) module: Module,
+    pub(crate) custom_sections: Vec<(String, Arc<[u8]>)>,
+}
+
+/// Compiled modules by the SHA-256 of their bytes, while some isolate holds them.
+type Cache = Mutex<HashMap<[u8; 32], Weak<Compiled>>>;
+
+/// Compiles `bytes`, the deployed file `name`, or finds them compiled; an error naming the
+/// file and, for a malformed module, the byte offset where it goes wrong.
+pub(crate) fn compile(name: &str, bytes: &[u8]) -> Result<Arc<Compiled>, String> {
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    let mut key = [0u8; 32];
+    key.copy_from_slice(digest.as_ref());
+    let cache = CACHE.get_or_init(Cache::default);
+    let cached = lock(cache).get(&key).and_then(Weak::upgrade);
+    if let Some(compiled) = cached {
+        return Ok(compiled);
+    }
+    // Compiled outside the lock: other modules need not wait. Two isolates loading the same
+    // new module at once both compile it; the second's replaces the first's in the cache.
+    let module = Module::new(engine()?, bytes)
+        .map_err(|e| format!("{name} is not a WebAssembly module Verge can run: {e:#}"))?;
+    let compiled = Arc::new(Compiled {
+        module,
+        custom_sections: custom_sections(bytes),
+    });
+    let mut entries = lock(cache);
+    entries.retain(|_, entry| entry.strong_count() > 0);
+    entries.insert(key, Arc::downgrade(&compiled));
+    Ok(compiled)
+}
+
+/// Whether `bytes` are a valid module, by the engine's features.
+pub(crate) fn validate(bytes: &[u8]) -> Result<bool, String> {
+    Ok(Module::validate(engine()?, bytes).is_ok())
+}
+
+/// The cache; a panic elsewhere cannot leave a half-written entry, so a poisoned lock is still
+/// good.
+fn lock(cache: &Cache) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Weak<Compiled>>> {
+    cache
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The custom sections of a module already validated, in order: each its name and contents
+/// (the binary format's section 0: a name, then bytes to the section's end).
+fn custom_sections(bytes: &[u8]) -> Vec<(String, Arc<[u8]>)> {
+    let mut sections = Vec::new();
+    let mut at = 8; // magic and version
+    while at < bytes.len() {
+        let id = bytes[at];
+        at += 1;
+        let Some((size, after)) = leb128(bytes, at) else {
+            break;
+        };
+        let Some(body) = bytes.get(after..after + size) else {
+            break;
+        };
+        at = after + size;
+        if id != 0 {
+            continue;
+        }
+        let Some((name_len, name_at)) = leb128(body, 0) else {
+            continue;
+        };
+        let Some(name) = body.get(name_at..name_at + name_len) else {
+            continue;
+        };
+        let name = String::from_utf8_lossy(name).into_owned();
+        sections.push((name, Arc::from(&body[name_at + name_len..])));
+    }
+    sections
+}
+
+/// The unsigned LEB128 number at `at`, and where what follows it starts.
+fn leb128(bytes: &[u8], mut at: usize) -> Option<(usize, usize)> {
+    let mut value: usize = 0;
+    for shift in (0..35).step_by(7) {
+        let byte = *bytes.get(at)?;
+        at += 1;
+        value |= usize::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Some((value, at));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    // Test code fails by panicking.
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// The empty module with one custom section named `name` holding `payload`.
+    fn with_custom_section(name: &str, payload: &[u8]) -> Vec<u8> {
+        let mut bytes = b"\0asm\x01\0\0\0".to_vec();
+        let mut body = vec![name.len() as u8];
+        body.extend_from_slice(name.as_bytes());
+        body.extend_from_slice(payload);
+        bytes.push(0);
+        bytes.push(body.len() as u8);
+        bytes.extend(body);
+        bytes
+    }
+
+    #[test]
+    fn a_module_is_compiled_once_while_it_is_held() {
+        let bytes = with_custom_section("once", b"held");
+        let first = compile("a.wasm", &bytes).unwrap();
+        let second = compile("b.wasm", &bytes).unwrap();
+        assert!(Arc::ptr_eq(&first, &second));
+        assert_eq!(first.custom_sections.len(), 1);
+        assert_eq!(first.custom_sections[0].0, "once");
+        assert_eq!(&*first.custom_sections[0].1, b"held");
+    }
+
+    #[test]
+    fn a_malformed_module_is_refused_naming_the_file_and_the_offset() {
+        let mut bytes = with_custom_section("x", b"");
+        bytes.extend_from_slice(&[1, 0x7f]); // a type section longer than the file
+        let error = compile("broken.wasm", &bytes).err().unwrap();
+        assert!(error.contains("broken.wasm"), "{error}");
+        assert!(error.contains("offset"), "{error}");
+        assert!(!validate(&bytes).unwrap());
+    }
+}

@@ -1,0 +1,361 @@
+//! One isolate's WebAssembly: the wasmtime `Store` that holds every instance, memory, table and
+//! global its scripts made, the JavaScript values Wasm holds (imported functions, externrefs),
+//! and how calls cross between the two engines in both directions.
+//!
+//! The store lives in the isolate's host state and is made on first use. JavaScript enters it
+//! through [`WasmIsolate::with_store`]; Wasm calls JavaScript back (an imported function) from
+//! inside a wasmtime call, where only that call's `Caller` may touch the store, so a callback
+//! lends its caller ([`WasmIsolate::lend`]) to whatever JavaScript it runs. Limits reach into
+//! Wasm here too: the epoch callback checks the isolate's CPU deadline, and the resource limiter
+//! counts memories against the isolate's memory limit (`verge_js::reserve_memory`).
+//!
+//! This module holds the crate's `unsafe`: the context pointer callbacks re-enter JavaScript
+//! with, the lent callers, and `ArrayBuffer`s over memories. Each use says why it is sound.
+#![allow(unsafe_code)]
+
+use crate::engine::{self, Compiled};
+use rquickjs::{qjs, ArrayBuffer, ArrayBufferSource, Ctx, Function, Persistent, Symbol, Value};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ptr::NonNull;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use verge_js::{rquickjs, IsolateHandle};
+use wasmtime::{
+    AsContextMut, Memory, ResourceLimiter, RootScope, Store, StoreContextMut, Trap, UpdateDeadline,
+};
+
+/// Elements a table may grow to: far beyond any real module's, short of exhausting the host.
+const MAX_TABLE_ELEMENTS: usize = 10_000_000;
+
+/// The store's data: what Wasm's callbacks need, and the host objects JavaScript refers to by
+/// index (the `#id` of a `WebAssembly.Memory`, …).
+pub(crate) struct State {
+    /// The isolate's one context, which callbacks re-enter JavaScript with (see [`State::ctx`]).
+    context: NonNull<qjs::JSContext>,
+    isolate: IsolateHandle,
+    pub(crate) modules: Vec<Arc<Compiled>>,
+    pub(crate) memories: Vec<Memory>,
+    /// The `ArrayBuffer` each memory's `buffer` gives now, by memory index: detached when the
+    /// memory grows (see [`sync_buffers`]).
+    pub(crate) buffers: Vec<Option<Persistent<ArrayBuffer<'static>>>>,
+    pub(crate) tables: Vec<wasmtime::Table>,
+    pub(crate) globals: Vec<wasmtime::Global>,
+    /// Exported functions by index: what a JavaScript function made for one refers to.
+    pub(crate) funcs: Vec<wasmtime::Func>,
+    /// The JavaScript function made for each exported function, by its `Func::to_raw` address,
+    /// so that a function reads as the same object however it is reached.
+    pub(crate) functions: HashMap<usize, Persistent<Function<'static>>>,
+    /// JavaScript functions imported by instances, by the index their host function calls.
+    pub(crate) imports: Vec<Persistent<Function<'static>>>,
+    /// JavaScript values held by Wasm as externrefs, by slot; see [`JsRef`].
+    pub(crate) refs: Vec<Option<Persistent<Value<'static>>>>,
+    pub(crate) free_refs: Vec<u32>,
+    pub(crate) dropped_refs: Arc<Mutex<Vec<u32>>>,
+    /// What JavaScript threw inside a callback, to be thrown again where Wasm was entered.
+    pub(crate) pending: Option<Persistent<Value<'static>>>,
+    pub(crate) limiter: MemoryLimiter,
+}
+
+impl State {
+    /// The isolate's context, for code that wasmtime calls back (imported functions) to reach
+    /// JavaScript with.
+    pub(crate) fn ctx<'js>(&self) -> Ctx<'js> {
+        context(self.context)
+    }
+}
+
+/// The `Ctx` of `context`, the isolate's one context.
+fn context<'js>(context: NonNull<qjs::JSContext>) -> Ctx<'js> {
+    // SAFETY: the store is driven only from inside the isolate (ops, on its thread, within
+    // `Context::with`), so whenever wasmtime calls back, the context is alive and its runtime
+    // locked by this thread; the `Ctx` made here lives no longer than the callback.
+    unsafe { Ctx::from_raw(context) }
+}
+
+/// Counts the store's memories against the isolate's memory limit.
+pub(crate) struct MemoryLimiter {
+    context: NonNull<qjs::JSContext>,
+    /// Set when memory was refused, so that the failure reads as a RangeError saying so.
+    pub(crate) refused: bool,
+}
+
+// SAFETY: wasmtime asks a limiter to be `Send` for stores that move between threads; this one's
+// store never does (its data holds `Rc`s, so `Store<State>` is not `Send`).
+unsafe impl Send for MemoryLimiter {}
+
+/// The host data of an externref: the slot of its JavaScript value in [`State::refs`], given
+/// back when wasmtime collects the reference.
+pub(crate) struct JsRef {
+    pub(crate) slot: u32,
+    dropped: Arc<Mutex<Vec<u32>>>,
+}
+
+impl JsRef {
+    pub(crate) fn new(slot: u32, state: &State) -> Self {
+        Self {
+            slot,
+            dropped: state.dropped_refs.clone(),
+        }
+    }
+}
+
+impl Drop for JsRef {
+    fn drop(&mut self) {
+        self.dropped
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(self.slot);
+    }
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let granted =
+            verge_js::reserve_memory(&context(self.context), desired.saturating_sub(current));
+        self.refused |= !granted;
+        Ok(granted)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}
+
+/// A store's context, lent by a callback while it runs JavaScript; see [`WasmIsolate::lend`].
+type Lent = NonNull<StoreContextMut<'static, State>>;
+
+/// An isolate's WebAssembly, in its host state.
+pub(crate) struct WasmIsolate {
+    store: RefCell<Store<State>>,
+    /// Store contexts lent by callbacks now running JavaScript, innermost last. One is on the
+    /// stack only while no one uses it: [`WasmIsolate::with_store`] takes it off while it does.
+    lent: RefCell<Vec<Lent>>,
+    /// The key under which a function made for an exported function keeps its index.
+    pub(crate) function_key: Persistent<Symbol<'static>>,
+}
+
+impl WasmIsolate {
+    /// The isolate's WebAssembly, made on first use.
+    pub(crate) fn of(ctx: &Ctx<'_>) -> rquickjs::Result<Rc<Self>> {
+        if let Some(wasm) = verge_js::with_host_state(ctx, |wasm: &Rc<Self>| wasm.clone()) {
+            return Ok(wasm);
+        }
+        let engine = engine::engine().map_err(|why| {
+            rquickjs::Exception::throw_internal(ctx, &format!("WebAssembly is unavailable: {why}"))
+        })?;
+        let state = State {
+            context: ctx.as_raw(),
+            isolate: IsolateHandle::of(ctx)?,
+            modules: Vec::new(),
+            memories: Vec::new(),
+            buffers: Vec::new(),
+            tables: Vec::new(),
+            globals: Vec::new(),
+            funcs: Vec::new(),
+            functions: HashMap::new(),
+            imports: Vec::new(),
+            refs: Vec::new(),
+            free_refs: Vec::new(),
+            dropped_refs: Arc::default(),
+            pending: None,
+            limiter: MemoryLimiter {
+                context: ctx.as_raw(),
+                refused: false,
+            },
+        };
+        let mut store = Store::new(engine, state);
+        store.limiter(|state| &mut state.limiter);
+        store.epoch_deadline_callback(|cx| {
+            if cx.data().isolate.past_deadline() {
+                Err(Trap::Interrupt.into())
+            } else {
+                Ok(UpdateDeadline::Continue(1))
+            }
+        });
+        let function_key = Symbol::with_description(ctx.clone(), "verge.wasm.function")?;
+        let wasm = Rc::new(Self {
+            store: RefCell::new(store),
+            lent: RefCell::default(),
+            function_key: Persistent::save(ctx, function_key),
+        });
+        verge_js::store_host_state(ctx, wasm.clone())?;
+        Ok(wasm)
+    }
+
+    /// Runs `f` with the store: the context lent by the innermost callback running JavaScript,
+    /// or else the store itself, entered afresh with a new epoch deadline and a scope that
+    /// frees the GC roots `f` makes. An error if the store is in use outside any callback (a
+    /// `valueOf` run while converting arguments that calls Wasm again).
+    pub(crate) fn with_store<R>(
+        &self,
+        ctx: &Ctx<'_>,
+        f: impl FnOnce(&mut StoreContextMut<'_, State>) -> rquickjs::Result<R>,
+    ) -> rquickjs::Result<R> {
+        let lent = self.lent.borrow_mut().pop();
+        if let Some(mut lent) = lent {
+            // SAFETY: a lent context points at a callback's `StoreContextMut`, alive while the
+            // callback runs JavaScript (`lend` takes it back before returning); it was taken off
+            // the stack, so nothing else uses it until `f` is done and it is put back.
+            let cx = unsafe { lent.as_mut() };
+            let result = f(cx);
+            self.lent.borrow_mut().push(lent);
+            return result;
+        }
+        let Ok(mut store) = self.store.try_borrow_mut() else {
+            return Err(rquickjs::Exception::throw_type(
+                ctx,
+                "WebAssembly was re-entered while converting arguments for it",
+            ));
+        };
+        store.set_epoch_deadline(1);
+        let mut scope = RootScope::new(&mut *store);
+        f(&mut scope.as_context_mut())
+    }
+
+    /// Runs `f`, JavaScript called from Wasm, with `cx` lent to any Wasm it calls in turn.
+    pub(crate) fn lend<R>(&self, cx: &mut StoreContextMut<'_, State>, f: impl FnOnce() -> R) -> R {
+        let lent: Lent = NonNull::from(cx).cast();
+        self.lent.borrow_mut().push(lent);
+        let result = f();
+        let mut stack = self.lent.borrow_mut();
+        if let Some(at) = stack.iter().rposition(|other| *other == lent) {
+            stack.remove(at);
+        }
+        result
+    }
+}
+
+/// The bytes of a memory as an `ArrayBuffer` sees them.
+struct MemoryView {
+    start: *mut u8,
+    len: usize,
+}
+
+// SAFETY: memories never move (`Config::memory_may_move(false)`) and live in the store until the
+// isolate's runtime frees its userdata, after its context is gone and so after the last
+// JavaScript that could read the buffer. A buffer over a memory that grows is detached
+// (`sync_buffers`) before JavaScript runs again; its old bytes stay valid in any case.
+unsafe impl ArrayBufferSource for MemoryView {
+    fn as_ptr(&self) -> *mut u8 {
+        self.start
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+}
+
+/// The `ArrayBuffer` over memory `index` as it is now: the one given before unless the memory
+/// grew since, when that one is detached and a new one made.
+pub(crate) fn memory_buffer<'js>(
+    ctx: &Ctx<'js>,
+    cx: &mut StoreContextMut<'_, State>,
+    index: usize,
+) -> rquickjs::Result<ArrayBuffer<'js>> {
+    sync_buffers(ctx, cx)?;
+    let Some(memory) = cx.data().memories.get(index).copied() else {
+        return Err(rquickjs::Exception::throw_type(
+            ctx,
+            "not a WebAssembly.Memory",
+        ));
+    };
+    if let Some(Some(buffer)) = cx.data().buffers.get(index) {
+        return buffer.clone().restore(ctx);
+    }
+    let view = MemoryView {
+        start: memory.data_ptr(&*cx),
+        len: memory.data_size(&*cx),
+    };
+    let buffer = ArrayBuffer::from_source(ctx.clone(), view)?;
+    let buffers = &mut cx.data_mut().buffers;
+    if buffers.len() <= index {
+        buffers.resize_with(index + 1, || None);
+    }
+    buffers[index] = Some(Persistent::save(ctx, buffer.clone()));
+    Ok(buffer)
+}
+
+/// Detaches the buffer of every memory that grew since it was made, as the JavaScript API asks
+/// (and as wasm-bindgen's glue expects, to know when to look again): run whenever control comes
+/// back to JavaScript from Wasm that may have grown one.
+pub(crate) fn sync_buffers(
+    ctx: &Ctx<'_>,
+    cx: &mut StoreContextMut<'_, State>,
+) -> rquickjs::Result<()> {
+    for index in 0..cx.data().buffers.len() {
+        let memory = cx.data().memories[index];
+        let size = memory.data_size(&*cx);
+        let Some(buffer) = cx.data().buffers[index].clone() else {
+            continue;
+        };
+        let mut buffer = buffer.restore(ctx)?;
+        if buffer.len() != size {
+            buffer.detach();
+            cx.data_mut().buffers[index] = None;
+        }
+    }
+    Ok(())
+}
+
+/// Detaches the buffer of memory `index`, which JavaScript grew.
+pub(crate) fn detach_buffer(
+    ctx: &Ctx<'_>,
+    cx: &mut StoreContextMut<'_, State>,
+    index: usize,
+) -> rquickjs::Result<()> {
+    if let Some(buffer) = cx.data_mut().buffers.get_mut(index).and_then(Option::take) {
+        buffer.restore(ctx)?.detach();
+    }
+    Ok(())
+}
+
+/// `error` from a call into Wasm as JavaScript sees it: what JavaScript threw in a callback,
+/// thrown again; the CPU deadline as the engine's own interrupt; a trap as a `RuntimeError`.
+pub(crate) fn thrown(
+    ctx: &Ctx<'_>,
+    cx: &mut StoreContextMut<'_, State>,
+    error: wasmtime::Error,
+    otherwise: &str,
+) -> rquickjs::Error {
+    if let Some(pending) = cx.data_mut().pending.take() {
+        return match pending.restore(ctx) {
+            Ok(value) => ctx.throw(value),
+            Err(error) => error,
+        };
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => verge_js::interrupted(ctx),
+        Some(trap) => crate::throw(ctx, "RuntimeError", &trap.to_string()),
+        None if std::mem::take(&mut cx.data_mut().limiter.refused) => crate::throw(
+            ctx,
+            "RangeError",
+            "WebAssembly memory would exceed the worker's memory limit",
+        ),
+        None => crate::throw(ctx, otherwise, &format!("{error:#}")),
+    }
+}
+
+/// Keeps what JavaScript threw inside a callback (`error`) for [`thrown`] to throw again where
+/// Wasm was entered, and returns the error that unwinds Wasm to there.
+pub(crate) fn stash(ctx: &Ctx<'_>, state: &mut State, error: rquickjs::Error) -> wasmtime::Error {
+    let value = match error {
+        rquickjs::Error::Exception => ctx.catch(),
+        other => {
+            let _ = rquickjs::Exception::throw_type(ctx, &other.to_string());
+            ctx.catch()
+        }
+    };
+    state.pending = Some(Persistent::save(ctx, value));
+    wasmtime::Error::msg("JavaScript threw inside a WebAssembly import")
+}
