@@ -283,3 +283,53 @@ fn a_malformed_wasm_file_stops_the_load_naming_the_file_and_the_offset() {
         assert!(error.contains("offset"), "{error}");
     });
 }
+
+#[test]
+fn truncated_and_corrupted_wasm_files_never_take_the_process_down() {
+    let intact = wat::parse_str(MODULE).unwrap();
+    let mut variants: Vec<Vec<u8>> = (0..intact.len())
+        .step_by(7)
+        .map(|len| intact[..len].to_vec())
+        .collect();
+    // Deterministic byte flips (xorshift), a few per variant, anywhere after the header.
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..120 {
+        let mut bytes = intact.clone();
+        for _ in 0..1 + next() % 4 {
+            let at = 8 + (next() as usize) % (bytes.len() - 8);
+            bytes[at] = next() as u8;
+        }
+        variants.push(bytes);
+    }
+    let project = project(&intact);
+    run(async {
+        let (mut refused, mut served) = (0, 0);
+        for bytes in &variants {
+            std::fs::write(project.path().join("math.wasm"), bytes).unwrap();
+            match load(project.path()).await {
+                Err(error) => {
+                    assert!(error.contains("math.wasm"), "{error}");
+                    refused += 1;
+                }
+                // Whatever a corrupted module that still validates does, it does as a worker.
+                Ok(worker) => {
+                    let _ = get(&worker, "/").await;
+                    served += 1;
+                }
+            }
+        }
+        assert!(
+            refused > variants.len() / 2,
+            "{refused} refused, {served} served"
+        );
+        std::fs::write(project.path().join("math.wasm"), &intact).unwrap();
+        let worker = load(project.path()).await.unwrap();
+        assert!(body(get(&worker, "/").await).contains("\"add\":5"));
+    });
+}

@@ -2,11 +2,11 @@
 //! compiled modules, shared by every isolate whose worker deployed the same bytes.
 //!
 //! Cranelift compiles a module once, when the first isolate loads it; every later isolate (other
-//! threads, other workers with the same file, isolates made again after eviction while one still
-//! lives) instantiates the same machine code.
+//! threads, other workers with the same file, a new version that kept the file, isolates made
+//! again after eviction) instantiates the same machine code.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use wasmtime::{Config, Engine, Module};
 
@@ -51,18 +51,55 @@ pub(crate) struct Compiled {
     pub(crate) custom_sections: Vec<(String, Arc<[u8]>)>,
 }
 
-/// Compiled modules by the SHA-256 of their bytes, while some isolate holds them.
-type Cache = Mutex<HashMap<[u8; 32], Weak<Compiled>>>;
+/// Modules no isolate holds that stay compiled, the most recently used: enough for a worker's
+/// isolates to be replaced (a reload, an eviction) without compiling again.
+const IDLE_MODULES: usize = 32;
+
+/// Compiled modules by the SHA-256 of their bytes, each with when it was last asked for: those
+/// isolates hold, and the [`IDLE_MODULES`] most recently used of the rest.
+#[derive(Default)]
+struct Cache {
+    modules: HashMap<[u8; 32], (Arc<Compiled>, u64)>,
+    uses: u64,
+}
+
+impl Cache {
+    fn get(&mut self, key: &[u8; 32]) -> Option<Arc<Compiled>> {
+        self.uses += 1;
+        let uses = self.uses;
+        self.modules.get_mut(key).map(|(compiled, used)| {
+            *used = uses;
+            compiled.clone()
+        })
+    }
+
+    fn insert(&mut self, key: [u8; 32], compiled: Arc<Compiled>) {
+        self.uses += 1;
+        self.modules.insert(key, (compiled, self.uses));
+        let mut idle: Vec<([u8; 32], u64)> = self
+            .modules
+            .iter()
+            .filter(|(_, (compiled, _))| Arc::strong_count(compiled) == 1)
+            .map(|(key, (_, used))| (*key, *used))
+            .collect();
+        if idle.len() > IDLE_MODULES {
+            idle.sort_by_key(|(_, used)| *used);
+            for (key, _) in &idle[..idle.len() - IDLE_MODULES] {
+                self.modules.remove(key);
+            }
+        }
+    }
+}
 
 /// Compiles `bytes`, the deployed file `name`, or finds them compiled; an error naming the
 /// file and, for a malformed module, the byte offset where it goes wrong.
 pub(crate) fn compile(name: &str, bytes: &[u8]) -> Result<Arc<Compiled>, String> {
-    static CACHE: OnceLock<Cache> = OnceLock::new();
+    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
     let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
     let mut key = [0u8; 32];
     key.copy_from_slice(digest.as_ref());
-    let cache = CACHE.get_or_init(Cache::default);
-    let cached = lock(cache).get(&key).and_then(Weak::upgrade);
+    let cache = CACHE.get_or_init(Mutex::default);
+    let cached = lock(cache).get(&key);
     if let Some(compiled) = cached {
         return Ok(compiled);
     }
@@ -74,9 +111,7 @@ pub(crate) fn compile(name: &str, bytes: &[u8]) -> Result<Arc<Compiled>, String>
         module,
         custom_sections: custom_sections(bytes),
     });
-    let mut entries = lock(cache);
-    entries.retain(|_, entry| entry.strong_count() > 0);
-    entries.insert(key, Arc::downgrade(&compiled));
+    lock(cache).insert(key, compiled.clone());
     Ok(compiled)
 }
 
@@ -87,7 +122,7 @@ pub(crate) fn validate(bytes: &[u8]) -> Result<bool, String> {
 
 /// The cache; a panic elsewhere cannot leave a half-written entry, so a poisoned lock is still
 /// good.
-fn lock(cache: &Cache) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Weak<Compiled>>> {
+fn lock(cache: &Mutex<Cache>) -> std::sync::MutexGuard<'_, Cache> {
     cache
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -157,7 +192,7 @@ mod tests {
     }
 
     #[test]
-    fn a_module_is_compiled_once_while_it_is_held() {
+    fn a_module_is_compiled_once() {
         let bytes = with_custom_section("once", b"held");
         let first = compile("a.wasm", &bytes).unwrap();
         let second = compile("b.wasm", &bytes).unwrap();

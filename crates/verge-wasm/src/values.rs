@@ -43,17 +43,15 @@ pub(crate) fn to_ref<'js>(
     value: Value<'js>,
     ty: &RefType,
 ) -> rquickjs::Result<Ref> {
-    if value.is_null() {
-        if !ty.is_nullable() {
-            return Err(type_error(
-                ctx,
-                "null is not a value of this non-nullable reference type",
-            ));
-        }
-        return Ok(Ref::Func(None));
+    let null = value.is_null();
+    if null && !ty.is_nullable() {
+        let message = "null is not a value of this non-nullable reference type";
+        return Err(type_error(ctx, message));
     }
     match ty.heap_type() {
+        HeapType::Extern if null => Ok(Ref::Extern(None)),
         HeapType::Extern => Ok(Ref::Extern(Some(externref(ctx, cx, value)?))),
+        HeapType::Func | HeapType::ConcreteFunc(_) if null => Ok(Ref::Func(None)),
         HeapType::Func | HeapType::ConcreteFunc(_) => {
             let func = value
                 .as_function()
