@@ -3,7 +3,9 @@
 the module's fetch handler an env holding ORIGIN). Peers come from npm into bench/.peers. Also
 the loopback nginx origin that proxy workers fetch from."""
 
+import glob
 import os
+import re
 import shutil
 import subprocess
 
@@ -69,6 +71,9 @@ def start(runtime, binaries, work, port, worker, origin="", threads=1):
     os.makedirs(project, exist_ok=True)
     module = os.path.join(project, "worker.js")
     shutil.copy(os.path.join(WORKERS, f"{worker}.js"), module)
+    wasm = [os.path.basename(path) for path in glob.glob(os.path.join(WORKERS, "*.wasm"))]
+    for name in wasm:
+        shutil.copy(os.path.join(WORKERS, name), project)
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     if runtime == "verge":
         return subprocess.Popen([VERGE, "dev", module, "--port", str(port), "--threads", str(threads),
@@ -85,7 +90,7 @@ const config :Workerd.Config = (
   sockets = [ (name = "http", address = "127.0.0.1:{port}", http = (), service = "main") ],
 );
 const worker :Workerd.Worker = (
-  modules = [ (name = "worker.js", esModule = embed "worker.js") ],
+  modules = [ (name = "worker.js", esModule = embed "worker.js"){"".join(f', (name = "{name}", wasm = embed "{name}")' for name in wasm)} ],
   compatibilityDate = "2024-09-23",
   bindings = [ (name = "ORIGIN", text = "{origin}") ],
   globalOutbound = "net",
@@ -93,6 +98,14 @@ const worker :Workerd.Worker = (
 """)
         return subprocess.Popen([binaries["workerd"], "serve", os.path.join(project, "config.capnp")], **quiet)
     if runtime == "deno":
+        # Deno imports no `.wasm` as a WebAssembly.Module: the worker reads and compiles it.
+        with open(module) as f:
+            source = f.read()
+        source = re.sub(r"import (\w+) from '\./([^']+\.wasm)';",
+                        r"const \1 = new WebAssembly.Module(await Deno.readFile(new URL('./\2', import.meta.url)));",
+                        source)
+        with open(module, "w") as f:
+            f.write(source)
         return subprocess.Popen([binaries["deno"], "run", "--allow-net", "--allow-read",
                                  os.path.join(WORKERS, "deno_main.js"), module, str(port), origin],
                                 env={**os.environ, "DENO_NO_UPDATE_CHECK": "1",

@@ -13,7 +13,12 @@ use std::time::Duration;
 use verge_js::rquickjs::context::EvalOptions;
 use verge_js::rquickjs::{Array, Promise};
 use verge_js::{Isolate, IsolateLimits, OpError};
-use verge_web::{Body, HeaderList, Outbound, OutboundFuture, Request, Response, WebHost};
+use verge_web::{Body, HeaderList, Outbound, OutboundFuture, Platform, Request, Response, WebHost};
+
+/// The Web platform and `WebAssembly` (whose shared memories WPT's helpers make
+/// SharedArrayBuffers with): what a worker's global scope has, without Workers' bindings.
+static PLATFORM: Platform =
+    Platform::new(|| verge_web::APIS.iter().chain([&verge_wasm::API]).collect());
 
 const ORIGIN: &str = "http://wpt.test";
 
@@ -229,7 +234,7 @@ pub async fn run_file(
         }),
         subrequest_limit: u32::MAX,
     };
-    if let Err(e) = verge_web::install(&isolate, host, &verge_web::WEB) {
+    if let Err(e) = verge_web::install(&isolate, host, &PLATFORM) {
         return failure("(file)", e.to_string());
     }
     let base = format!("{ORIGIN}/{relative}");

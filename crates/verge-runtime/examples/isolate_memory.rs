@@ -2,7 +2,10 @@
 //! with a counting allocator, so that what QuickJS holds from the allocator can be set beside
 //! what its own accounting adds up to; the difference is, mostly, the unused part of its
 //! small-block arenas (a 4 KiB arena per size class in use, per runtime). Then a worker at each
-//! step of a cold start, as the growth of this process's RSS per isolate over many of them.
+//! step of a cold start, as the growth of this process's RSS per isolate over many of them; and
+//! then workers that instantiate a small WebAssembly module (one 64 KiB page of memory) as they
+//! load, for what Wasm adds to a worker that uses it (one that does not pays nothing: the
+//! namespace is a lazy API).
 //!
 //! `cargo run --release -p verge-runtime --example isolate_memory [-- ISOLATES]` (default 500).
 
@@ -21,6 +24,12 @@ use verge_runtime::{
 
 /// The bench's worker (bench/tenants.py): it parses the URL and sets a header.
 const WORKER: &str = "export default {\n  fetch(request) {\n    const url = new URL(request.url);\n    return new Response(`worker: ${url.pathname}`, { headers: { 'x-worker': '1' } });\n  },\n};\n";
+
+/// A worker that instantiates [`SMALL_MODULE`] as it loads and calls it on each request.
+const WASM_WORKER: &str = "import module from './small.wasm';\nconst { add } = new WebAssembly.Instance(module, {}).exports;\nexport default {\n  fetch(request) {\n    return new Response(`worker: ${add(1, new URL(request.url).pathname.length)}`);\n  },\n};\n";
+
+/// A small module: one function, one page of memory.
+const SMALL_MODULE: &str = "(module (memory (export \"memory\") 1) (func (export \"add\") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1))))";
 
 fn main() -> Result<(), Box<dyn Error>> {
     let isolates: usize = match std::env::args().nth(1) {
@@ -110,12 +119,15 @@ fn engine_alone() -> Result<(), Box<dyn Error>> {
 }
 
 async fn cold_start_steps(isolates: usize) -> Result<(), Box<dyn Error>> {
+    let small_module = wat::parse_str(SMALL_MODULE)?;
     let projects = (0..isolates)
         .map(|index| {
             let project = tempfile::tempdir()?;
             let config = format!("name = \"w{index}\"\nmain = \"index.js\"\n");
             std::fs::write(project.path().join("wrangler.toml"), config)?;
             std::fs::write(project.path().join("index.js"), WORKER)?;
+            std::fs::write(project.path().join("wasm.js"), WASM_WORKER)?;
+            std::fs::write(project.path().join("small.wasm"), &small_module)?;
             Ok(project)
         })
         .collect::<std::io::Result<Vec<_>>>()?;
@@ -170,6 +182,30 @@ async fn cold_start_steps(isolates: usize) -> Result<(), Box<dyn Error>> {
         }
     }
     step("one request served", since);
+
+    // The same projects again, their entry the Wasm worker.
+    for project in &projects {
+        let config = "name = \"wasm\"\nmain = \"wasm.js\"\n";
+        std::fs::write(project.path().join("wrangler.toml"), config)?;
+    }
+    let wasm_configs = projects
+        .iter()
+        .map(|project| WorkerConfig::locate(project.path()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let since = rss_bytes();
+    let mut wasm_workers = Vec::with_capacity(isolates);
+    for config in &wasm_configs {
+        let isolate = BlankIsolate::new()?;
+        let worker = Worker::load(config, Default::default(), grants(), None, isolate).await?;
+        let request = Request::new("GET", "http://w.example/path");
+        match worker.fetch(request).await {
+            Outcome::Response(_) => {}
+            _ => return Err(format!("{} did not answer", worker.name()).into()),
+        }
+        wasm_workers.push(worker);
+    }
+    step("Wasm worker, one request served", since);
+    drop(wasm_workers);
     // Last, so that no step above reuses memory this one freed.
     let since = rss_bytes();
     let bare = (0..isolates)

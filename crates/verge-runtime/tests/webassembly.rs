@@ -115,6 +115,15 @@ export default {
       missingImport: caught(() => new WebAssembly.Instance(wasm, { env: {} })),
       validate: [WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])), WebAssembly.validate(new Uint8Array(3))],
       global: new WebAssembly.Global({ value: 'i64', mutable: true }, 5n).value === 5n,
+      shared: (() => {
+        const memory = new WebAssembly.Memory({ initial: 1, maximum: 2, shared: true });
+        const before = memory.buffer;
+        new Uint8Array(before)[3] = 5;
+        return [Object.prototype.toString.call(before), before.byteLength, memory.grow(1),
+          memory.buffer.byteLength, before.byteLength, new Uint8Array(memory.buffer)[3]];
+      })(),
+      sharedWithoutMaximum: caught(() => new WebAssembly.Memory({ initial: 1, shared: true })),
+      wrongKindImport: caught(() => new WebAssembly.Instance(wasm, { env: { ...imports.env, double: new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }) } })),
       table: (() => { const t = new WebAssembly.Table({ element: 'externref', initial: 1 }); t.set(0, 'x'); t.grow(2, 'y'); return [t.length, t.get(0), t.get(2)]; })(),
     });
   },
@@ -242,6 +251,9 @@ fn a_deployed_module_runs_as_the_js_api_says() {
             "validate": [true, false],
             "global": true,
             "table": [3, "x", "y"],
+            "shared": ["[object SharedArrayBuffer]", 65536, 1, 131072, 65536, 5],
+            "wrongKindImport": "LinkError: WebAssembly.Instance(): import env.double must be a function",
+            "sharedWithoutMaximum": "TypeError: WebAssembly.Memory(): a shared memory needs 'maximum'",
         });
         let wrong: Vec<String> = expected
             .as_object()
@@ -331,5 +343,65 @@ fn truncated_and_corrupted_wasm_files_never_take_the_process_down() {
         std::fs::write(project.path().join("math.wasm"), &intact).unwrap();
         let worker = load(project.path()).await.unwrap();
         assert!(body(get(&worker, "/").await).contains("\"add\":5"));
+    });
+}
+
+/// bench/workers, where bench/wasm.py's workers and their module are.
+fn bench_workers() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/workers")
+}
+
+#[test]
+fn the_benchmark_sha256_is_its_text_and_agrees_with_the_javascript_and_the_standard() {
+    let workers = bench_workers();
+    let wasm = std::fs::read(workers.join("sha256.wasm")).unwrap();
+    assert_eq!(
+        wat::parse_file(workers.join("sha256.wat")).unwrap(),
+        wasm,
+        "bench/workers/sha256.wasm is not sha256.wat assembled"
+    );
+    let vectors = r#"
+import module from './sha256.wasm';
+const { memory, sha256, input } = new WebAssembly.Instance(module, {}).exports;
+const hex = (digest) => Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+function digest(text) {
+  const bytes = new TextEncoder().encode(text);
+  new Uint8Array(memory.buffer).set(bytes, input.value);
+  sha256(input.value, bytes.length, 0x8000);
+  return hex(new Uint8Array(memory.buffer, 0x8000, 32));
+}
+export default {
+  fetch() {
+    return Response.json(['', 'abc', 'abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq'].map(digest));
+  },
+};
+"#;
+    let project = tempfile::tempdir().unwrap();
+    let root = project.path();
+    std::fs::copy(workers.join("sha256.wasm"), root.join("sha256.wasm")).unwrap();
+    std::fs::copy(workers.join("sha256.js"), root.join("sha256.js")).unwrap();
+    std::fs::copy(workers.join("wasm.js"), root.join("wasm.js")).unwrap();
+    std::fs::write(root.join("vectors.js"), vectors).unwrap();
+    run(async {
+        // FIPS 180-4's examples: one block, padding into a second.
+        let config = |main: &str| format!("name = \"sha\"\nmain = \"{main}\"\n");
+        std::fs::write(root.join("wrangler.toml"), config("vectors.js")).unwrap();
+        let worker = load(root).await.unwrap();
+        assert_eq!(
+            body(get(&worker, "/").await),
+            "[\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\",\
+              \"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\",\
+              \"248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1\"]"
+        );
+        // The benchmark's two workers compute the same digest (Python's hashlib agrees).
+        for main in ["wasm.js", "sha256.js"] {
+            std::fs::write(root.join("wrangler.toml"), config(main)).unwrap();
+            let worker = load(root).await.unwrap();
+            assert_eq!(
+                body(get(&worker, "/").await),
+                "1e7b921f056481bf96aabea057236621e89e054c9d83966e8244128eb9c9db20",
+                "{main}"
+            );
+        }
     });
 }

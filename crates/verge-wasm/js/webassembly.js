@@ -101,6 +101,7 @@
   const tables = new Map();
   const globals = new Map();
   const memoryIds = new WeakMap();
+  const sharedMemoryIds = new WeakMap();
   const tableIds = new WeakMap();
   const globalIds = new WeakMap();
   function objectFor(cache, Class, id) {
@@ -117,6 +118,8 @@
     return id;
   }
 
+  // A shared memory (`shared: true`) is a different host object, its buffer a SharedArrayBuffer;
+  // no module can import one (src/store.rs says why).
   class Memory {
     constructor(descriptor, id) {
       if (descriptor === wrap) {
@@ -126,18 +129,26 @@
       if (new.target === undefined) throw new TypeError("Constructor WebAssembly.Memory requires 'new'");
       descriptorObject(descriptor, 'WebAssembly.Memory()');
       const { initial, maximum } = limits(descriptor, 'WebAssembly.Memory()', 65536);
-      if (descriptor.shared) throw new TypeError('WebAssembly.Memory(): shared memories are not supported');
+      if (descriptor.shared) {
+        if (maximum === undefined) throw new TypeError("WebAssembly.Memory(): a shared memory needs 'maximum'");
+        sharedMemoryIds.set(this, ops.wasmSharedMemoryNew(initial, maximum));
+        return;
+      }
       const memoryId = ops.wasmMemoryNew(initial, maximum);
       memoryIds.set(this, memoryId);
       memories.set(memoryId, this);
     }
 
     grow(delta) {
-      const id = idOf(memoryIds, this, 'WebAssembly.Memory.prototype.grow');
-      return ops.wasmMemoryGrow(id, enforceU32(delta, 'WebAssembly.Memory.grow(): delta'));
+      delta = enforceU32(delta, 'WebAssembly.Memory.grow(): delta');
+      const shared = sharedMemoryIds.get(this);
+      if (shared !== undefined) return ops.wasmSharedMemoryGrow(shared, delta);
+      return ops.wasmMemoryGrow(idOf(memoryIds, this, 'WebAssembly.Memory.prototype.grow'), delta);
     }
 
     get buffer() {
+      const shared = sharedMemoryIds.get(this);
+      if (shared !== undefined) return ops.wasmSharedMemoryBuffer(shared);
       return ops.wasmMemoryBuffer(idOf(memoryIds, this, 'WebAssembly.Memory.prototype.buffer'));
     }
   }
@@ -256,6 +267,7 @@
           if (typeof value === 'number' || typeof value === 'bigint') return ['value', value];
           throw new LinkError(`${where} must be a number, a BigInt or a WebAssembly.Global`);
         case 'memory':
+          if (sharedMemoryIds.has(value)) return ['sharedMemory', sharedMemoryIds.get(value)];
           if (!memoryIds.has(value)) throw new LinkError(`${where} must be a WebAssembly.Memory`);
           return ['memory', memoryIds.get(value)];
         case 'table':

@@ -2,7 +2,7 @@
 //! globals JavaScript refers to by index into the store's [`State`]. Argument checks that the
 //! specification states in WebIDL terms are the JavaScript file's; these ops trust their types.
 
-use crate::store::{self, State, WasmIsolate};
+use crate::store::{self, SharedMemory, State, WasmIsolate};
 use crate::values::{
     exported_func, function_object, host_function, to_js, to_ref, to_wasm, type_of,
 };
@@ -167,6 +167,13 @@ fn instantiate<'js>(
                         None => Extern::Func(host_function(&ctx, cx, function, ty)),
                     }
                 }
+                (ExternType::Memory(_), "sharedMemory") => {
+                    return Err(crate::throw(&ctx, "LinkError", &format!(
+                        "import {}.{}: a module cannot import a shared memory (the threads proposal is off)",
+                        import.module(),
+                        import.name()
+                    )))
+                }
                 (ExternType::Memory(_), "memory") => Extern::Memory(item(
                     &ctx,
                     &cx.data().memories,
@@ -249,6 +256,7 @@ fn instantiate<'js>(
                     cx.data_mut().globals.push(global);
                     ("global", index_value(&ctx, cx.data().globals.len() - 1))
                 }
+                // No module declares one: the threads proposal is off.
                 Extern::SharedMemory(_) | Extern::Tag(_) => continue,
             };
             let entry = Array::new(ctx.clone())?;
@@ -311,7 +319,62 @@ fn register_memory<'js>(ops: &Ops<'js>) -> rquickjs::Result<()> {
     ops.add("wasmMemoryBuffer", |ctx: Ctx<'js>, index: usize| {
         let wasm = WasmIsolate::of(&ctx)?;
         wasm.with_store(&ctx, |cx| store::memory_buffer(&ctx, cx, index))
+    })?;
+    // A shared memory's bytes are made for its maximum, which is counted now.
+    ops.add(
+        "wasmSharedMemoryNew",
+        |ctx: Ctx<'js>, initial: u32, maximum: u32| {
+            let (initial, maximum) = (initial as usize, maximum as usize);
+            if !verge_js::reserve_memory(&ctx, maximum.saturating_mul(store::PAGE)) {
+                return Err(range_error(
+                    &ctx,
+                    "WebAssembly.Memory(): a shared memory's maximum would exceed the worker's memory limit",
+                ));
+            }
+            let wasm = WasmIsolate::of(&ctx)?;
+            wasm.with_store(&ctx, |cx| {
+                let shared = &mut cx.data_mut().shared;
+                shared.push(SharedMemory::new(initial, maximum));
+                Ok(shared.len() - 1)
+            })
+        },
+    )?;
+    ops.add(
+        "wasmSharedMemoryGrow",
+        |ctx: Ctx<'js>, index: usize, delta: u32| {
+            let wasm = WasmIsolate::of(&ctx)?;
+            wasm.with_store(&ctx, |cx| {
+                let memory = shared_memory(&ctx, cx.data_mut(), index)?;
+                let old = memory.pages;
+                let pages = old.saturating_add(delta as usize);
+                if pages > memory.maximum {
+                    return Err(range_error(
+                        &ctx,
+                        "WebAssembly.Memory.grow(): Maximum memory size exceeded",
+                    ));
+                }
+                memory.pages = pages;
+                Ok(old)
+            })
+        },
+    )?;
+    ops.add("wasmSharedMemoryBuffer", |ctx: Ctx<'js>, index: usize| {
+        let wasm = WasmIsolate::of(&ctx)?;
+        wasm.with_store(&ctx, |cx| {
+            store::shared_buffer(&ctx, shared_memory(&ctx, cx.data_mut(), index)?)
+        })
     })
+}
+
+fn shared_memory<'a>(
+    ctx: &Ctx<'_>,
+    state: &'a mut State,
+    index: usize,
+) -> rquickjs::Result<&'a mut SharedMemory> {
+    state
+        .shared
+        .get_mut(index)
+        .ok_or_else(|| type_error(ctx, "not a shared WebAssembly.Memory of this isolate"))
 }
 
 fn register_table<'js>(ops: &Ops<'js>) -> rquickjs::Result<()> {

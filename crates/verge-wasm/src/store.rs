@@ -39,6 +39,8 @@ pub(crate) struct State {
     /// The `ArrayBuffer` each memory's `buffer` gives now, by memory index: detached when the
     /// memory grows (see [`sync_buffers`]).
     pub(crate) buffers: Vec<Option<Persistent<ArrayBuffer<'static>>>>,
+    /// Shared memories (`shared: true`); see [`SharedMemory`].
+    pub(crate) shared: Vec<SharedMemory>,
     pub(crate) tables: Vec<wasmtime::Table>,
     pub(crate) globals: Vec<wasmtime::Global>,
     /// Exported functions by index: what a JavaScript function made for one refers to.
@@ -160,6 +162,7 @@ impl WasmIsolate {
             modules: Vec::new(),
             memories: Vec::new(),
             buffers: Vec::new(),
+            shared: Vec::new(),
             tables: Vec::new(),
             globals: Vec::new(),
             funcs: Vec::new(),
@@ -236,16 +239,67 @@ impl WasmIsolate {
     }
 }
 
+/// A shared `WebAssembly.Memory`: bytes for its maximum, of which its SharedArrayBuffers see
+/// the pages it has grown to. The threads proposal is off (wasmtime's shared memories are
+/// tier 2, without security fixes), so no module can import one: it is JavaScript's alone.
+pub(crate) struct SharedMemory {
+    bytes: Rc<SharedBytes>,
+    pub(crate) pages: usize,
+    pub(crate) maximum: usize,
+    /// The buffer given last, and its length.
+    buffer: Option<(Persistent<ArrayBuffer<'static>>, usize)>,
+}
+
+impl SharedMemory {
+    pub(crate) fn new(pages: usize, maximum: usize) -> Self {
+        Self {
+            bytes: Rc::new(SharedBytes::zeroed(maximum.saturating_mul(PAGE))),
+            pages,
+            maximum,
+            buffer: None,
+        }
+    }
+}
+
+/// A Wasm page.
+pub(crate) const PAGE: usize = 64 * 1024;
+
+/// Zeroed bytes that several SharedArrayBuffers view, freed when the last lets go.
+struct SharedBytes {
+    start: NonNull<u8>,
+    len: usize,
+}
+
+impl SharedBytes {
+    fn zeroed(len: usize) -> Self {
+        // `vec!` of zeroes is `calloc`: the pages cost nothing until written.
+        let bytes: Box<[u8]> = vec![0; len].into_boxed_slice();
+        let start = NonNull::from(Box::leak(bytes)).cast::<u8>();
+        Self { start, len }
+    }
+}
+
+impl Drop for SharedBytes {
+    fn drop(&mut self) {
+        let bytes = std::ptr::slice_from_raw_parts_mut(self.start.as_ptr(), self.len);
+        // SAFETY: `start` and `len` are the boxed slice leaked in `zeroed`, freed only here.
+        drop(unsafe { Box::from_raw(bytes) });
+    }
+}
+
 /// The bytes of a memory as an `ArrayBuffer` sees them.
 struct MemoryView {
     start: *mut u8,
     len: usize,
+    /// A shared memory's bytes live as long as any buffer over them: each holds them.
+    _shared: Option<Rc<SharedBytes>>,
 }
 
 // SAFETY: memories never move (`Config::memory_may_move(false)`) and live in the store until the
 // isolate's runtime frees its userdata, after its context is gone and so after the last
-// JavaScript that could read the buffer. A buffer over a memory that grows is detached
-// (`sync_buffers`) before JavaScript runs again; its old bytes stay valid in any case.
+// JavaScript that could read the buffer; a shared memory's bytes, as long as a buffer holds
+// them. A buffer over a memory that grows is detached (`sync_buffers`) before JavaScript runs
+// again; its old bytes stay valid in any case.
 unsafe impl ArrayBufferSource for MemoryView {
     fn as_ptr(&self) -> *mut u8 {
         self.start
@@ -276,6 +330,7 @@ pub(crate) fn memory_buffer<'js>(
     let view = MemoryView {
         start: memory.data_ptr(&*cx),
         len: memory.data_size(&*cx),
+        _shared: None,
     };
     let buffer = ArrayBuffer::from_source(ctx.clone(), view)?;
     let buffers = &mut cx.data_mut().buffers;
@@ -283,6 +338,28 @@ pub(crate) fn memory_buffer<'js>(
         buffers.resize_with(index + 1, || None);
     }
     buffers[index] = Some(Persistent::save(ctx, buffer.clone()));
+    Ok(buffer)
+}
+
+/// The SharedArrayBuffer over `memory` as it is now: the one given before unless the memory
+/// grew since (a shared buffer is never detached: the old one keeps its length).
+pub(crate) fn shared_buffer<'js>(
+    ctx: &Ctx<'js>,
+    memory: &mut SharedMemory,
+) -> rquickjs::Result<ArrayBuffer<'js>> {
+    let len = memory.pages * PAGE;
+    if let Some((buffer, given)) = &memory.buffer {
+        if *given == len {
+            return buffer.clone().restore(ctx);
+        }
+    }
+    let view = MemoryView {
+        start: memory.bytes.start.as_ptr(),
+        len,
+        _shared: Some(memory.bytes.clone()),
+    };
+    let buffer = ArrayBuffer::from_source_shared(ctx.clone(), view)?;
+    memory.buffer = Some((Persistent::save(ctx, buffer.clone()), len));
     Ok(buffer)
 }
 
