@@ -87,6 +87,9 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
     let console = stdio_console();
     let limits = WorkerLimits::default();
     let state = crate::state::dir(&config.root, args.persist_to.as_deref());
+    // Beside the bindings' data, which is not watched: Wasm compiled once stays compiled
+    // across `verge dev` runs.
+    verge_wasm::keep_compiled_in(state.join("compiled-wasm"));
     let stores = open_stores(&config, &state)?;
 
     let addr = SocketAddr::new(args.ip, args.port);

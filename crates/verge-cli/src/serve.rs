@@ -36,6 +36,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .data_dir
         .clone()
         .unwrap_or_else(|| config.file.with_file_name("verge-data"));
+    // Wasm compiled once stays compiled across restarts.
+    verge_wasm::keep_compiled_in(data_dir.join("compiled-wasm"));
     let mut configured = Vec::new();
     for worker in &config.workers {
         let mut worker = worker.clone();

@@ -1,7 +1,7 @@
 //! WebAssembly from npm: `@cf-wasm/png`, a Rust PNG codec built with wasm-bindgen for Workers,
 //! loads through its `workerd` export (a `.wasm` import and wasm-bindgen's glue, with externref
 //! tables) and encodes and decodes images inside a worker under `verge dev`, unmodified as npm
-//! installs it (`.ci/run` installs it into .ci/npm).
+//! installs it (`.ci/run` installs it into .ci/npm); its machine code is kept on disk.
 
 // Test code fails by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -62,6 +62,13 @@ fn a_wasm_bindgen_png_codec_from_npm_encodes_and_decodes_in_a_worker() {
         .map(|at| u8::from_str_radix(&hex[at..at + 2], 16).unwrap())
         .collect();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "a PNG signature");
+    // Its machine code is kept beside the bindings' data, for the next `verge dev`.
+    let kept = std::fs::read_dir(dir.path().join(".verge/state/compiled-wasm"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().extension().is_some_and(|e| e == "cwasm"))
+        .count();
+    assert_eq!(kept, 1, "one compiled module kept");
 
     // The bytes through HTTP and back into the codec.
     let post = |body: Vec<u8>| {

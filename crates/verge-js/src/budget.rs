@@ -2,7 +2,7 @@
 //! QuickJS's interrupt handler and allocator never see, checks the CPU deadline here and has its
 //! memory counted here against the same limit as the heap.
 
-use crate::{host_state, IsolateCore, ThisIsolate, INTERRUPTED};
+use crate::{host_state, IsolateCore, ThisIsolate, INTERRUPTED, OUT_OF_MEMORY};
 use rquickjs::{qjs, Ctx};
 use std::rc::Rc;
 
@@ -22,7 +22,19 @@ impl crate::IsolateHandle {
 /// `InternalError: interrupted`, so that native code stopped there ends the entry just as
 /// JavaScript would.
 pub fn interrupted(ctx: &Ctx<'_>) -> rquickjs::Error {
-    let error = rquickjs::Exception::from_message(ctx.clone(), INTERRUPTED).and_then(|error| {
+    engine_error(ctx, INTERRUPTED)
+}
+
+/// The error of an isolate out of memory: the engine's own uncatchable `InternalError: out of
+/// memory`, for memory outside the heap that the limit refuses where the script cannot be told
+/// by a return value, so that the entry ends, and the isolate is replaced, as when the heap is
+/// full.
+pub fn out_of_memory(ctx: &Ctx<'_>) -> rquickjs::Error {
+    engine_error(ctx, OUT_OF_MEMORY)
+}
+
+fn engine_error(ctx: &Ctx<'_>, message: &str) -> rquickjs::Error {
+    let error = rquickjs::Exception::from_message(ctx.clone(), message).and_then(|error| {
         error.set("name", "InternalError")?;
         Ok(error)
     });
@@ -38,28 +50,24 @@ pub fn interrupted(ctx: &Ctx<'_>) -> rquickjs::Error {
 }
 
 /// Counts `bytes` more of memory outside the heap against the isolate's memory limit, and
-/// lowers the heap's own limit by as much; false, counting nothing, if the heap in use and the
-/// memory already counted leave no room for them.
+/// lowers the heap's own limit by as much; false, counting nothing, if the memory already
+/// counted leaves no room for them. (A heap already larger than its lowered limit fails its
+/// next allocation, as after `Isolate::set_limits`.)
 pub fn reserve_memory(ctx: &Ctx<'_>, bytes: usize) -> bool {
     let Some(core) = core_of(ctx) else {
         return false;
     };
+    let limit = core.memory_limit.get();
+    let external = core.external_memory.get().saturating_add(bytes);
+    if external >= limit {
+        return false;
+    }
+    core.external_memory.set(external);
     #[allow(unsafe_code)]
     // SAFETY: `ctx` is a live context, so its runtime is; these calls neither run JavaScript nor
     // take the runtime's lock, which the caller, inside the isolate, holds already.
     unsafe {
         let runtime = qjs::JS_GetRuntime(ctx.as_raw().as_ptr());
-        let mut usage = std::mem::zeroed::<qjs::JSMemoryUsage>();
-        qjs::JS_ComputeMemoryUsage(runtime, &mut usage);
-        let heap = usize::try_from(usage.malloc_size).unwrap_or(usize::MAX);
-        let limit = core.memory_limit.get();
-        let external = core.external_memory.get();
-        let used = heap.saturating_add(external);
-        if used.saturating_add(bytes) > limit {
-            return false;
-        }
-        let external = external + bytes;
-        core.external_memory.set(external);
         qjs::JS_SetMemoryLimit(runtime, (limit - external) as _);
     }
     true

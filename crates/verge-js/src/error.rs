@@ -39,7 +39,7 @@ pub enum ErrorKind {
 /// The engine's message for a script it stopped at the CPU deadline (an `InternalError`).
 pub(crate) const INTERRUPTED: &str = "interrupted";
 /// The engine's message when an allocation would pass the memory limit (an `InternalError`).
-const OUT_OF_MEMORY: &str = "out of memory";
+pub(crate) const OUT_OF_MEMORY: &str = "out of memory";
 
 impl JsError {
     /// An error of the runtime's own.

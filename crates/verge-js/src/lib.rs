@@ -24,10 +24,10 @@ mod script;
 mod settle;
 mod typescript;
 
-pub use budget::{interrupted, reserve_memory};
+pub use budget::{interrupted, out_of_memory, reserve_memory};
 pub use bytes::bytes_of;
-pub(crate) use error::INTERRUPTED;
 pub use error::{ErrorKind, JsError};
+pub(crate) use error::{INTERRUPTED, OUT_OF_MEMORY};
 pub use fallback::fallback_prototype;
 pub use host_state::{
     ensure as ensure_host_state, store as store_host_state, with as with_host_state,
@@ -202,7 +202,8 @@ impl Isolate {
     /// allocation.
     pub fn set_limits(&self, limits: &IsolateLimits) {
         let external = self.core.external_memory.get();
-        let heap_limit = limits.memory_bytes.saturating_sub(external);
+        // Never 0, which QuickJS reads as no limit at all.
+        let heap_limit = limits.memory_bytes.saturating_sub(external).max(1);
         self.core.runtime.set_memory_limit(heap_limit);
         self.core.runtime.set_max_stack_size(limits.stack_bytes);
         self.core.cpu_slice.set(limits.cpu_slice);

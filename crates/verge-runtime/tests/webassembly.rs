@@ -5,6 +5,8 @@
 
 // Test code fails by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// The expected answer is one large `json!`.
+#![recursion_limit = "256"]
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -70,6 +72,8 @@ export default {
     const e = instantiate().exports;
     if (which === '/spin') { e.spin(); return new Response('unreachable'); }
     if (which === '/spin-caught') { caught(() => e.spin()); return new Response('caught'); }
+    if (which === '/memory-bomb') { caught(() => new WebAssembly.Memory({ initial: 4000 })); return new Response('survived'); }
+    if (which === '/instances') { for (;;) caught(() => instantiate()); }
     const view = new Uint8Array(e.memory.buffer);
     e.store(5, 42);
     view[6] = 9;
@@ -104,7 +108,9 @@ export default {
       sameBuffer: e.memory.buffer === e.memory.buffer,
       jsGrow: e.memory.grow(1),
       growPastLimit: e.grow(4000),
-      memoryPastLimit: caught(() => new WebAssembly.Memory({ initial: 4000 })),
+      maximumPastWasm: caught(() => new WebAssembly.Memory({ initial: 1, maximum: 70000 })),
+      growPastMaximum: caught(() => new WebAssembly.Memory({ initial: 1, maximum: 1 }).grow(1)),
+      transferred: (() => { const m = new WebAssembly.Memory({ initial: 1 }); m.buffer.transfer(); return m.buffer.byteLength; })(),
       counter: (e.bump(), e.counter.value),
       kept: e.kept() === object,
       sameFunction: e.add === e.add,
@@ -239,7 +245,9 @@ fn a_deployed_module_runs_as_the_js_api_says() {
             "sameBuffer": true,
             "jsGrow": 2,
             "growPastLimit": -1,
-            "memoryPastLimit": "RangeError: WebAssembly memory would exceed the worker's memory limit",
+            "maximumPastWasm": "RangeError: WebAssembly.Memory(): 'maximum' is above 65536",
+            "growPastMaximum": "RangeError: WebAssembly.Memory.grow(): Maximum memory size exceeded",
+            "transferred": 65536,
             "counter": 8,
             "kept": true,
             "sameFunction": true,
@@ -281,6 +289,22 @@ fn wasm_that_never_returns_is_stopped_at_the_cpu_limit_and_the_isolate_serves_on
         }
         let fresh = load(project.path()).await.unwrap();
         assert!(body(get(&fresh, "/").await).contains("\"add\":5"));
+    });
+}
+
+#[test]
+fn wasm_past_the_memory_limit_ends_the_request_as_running_out_of_memory_does() {
+    let project = project(&wat::parse_str(MODULE).unwrap());
+    run(async {
+        // A memory larger than the limit, and instances without end (each with a memory,
+        // never freed while the isolate lives): neither can be caught, both end the isolate.
+        for path in ["/memory-bomb", "/instances"] {
+            let worker = load(project.path()).await.unwrap();
+            match get(&worker, path).await {
+                outcome @ Outcome::Exception { .. } if outcome.ends_isolate() => {}
+                other => panic!("{path}: expected out of memory, got {other:?}"),
+            }
+        }
     });
 }
 

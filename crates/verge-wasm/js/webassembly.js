@@ -56,6 +56,7 @@
     if (descriptor.maximum !== undefined) {
       maximum = enforceU32(descriptor.maximum, `${what}: 'maximum'`);
       if (maximum < initial) throw new RangeError(`${what}: 'maximum' is below 'initial'`);
+      if (maximum > maxAllowed) throw new RangeError(`${what}: 'maximum' is above ${maxAllowed}`);
     }
     if (initial > maxAllowed) throw new RangeError(`${what}: 'initial' is above ${maxAllowed}`);
     return { initial, maximum };

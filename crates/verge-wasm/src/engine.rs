@@ -3,9 +3,12 @@
 //!
 //! Cranelift compiles a module once, when the first isolate loads it; every later isolate (other
 //! threads, other workers with the same file, a new version that kept the file, isolates made
-//! again after eviction) instantiates the same machine code.
+//! again after eviction) instantiates the same machine code. Where the server keeps its data
+//! ([`keep_compiled_in`]), the machine code is kept on disk too, so that a restart compiles
+//! nothing it compiled before.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use wasmtime::{Config, Engine, Module};
@@ -105,14 +108,80 @@ pub(crate) fn compile(name: &str, bytes: &[u8]) -> Result<Arc<Compiled>, String>
     }
     // Compiled outside the lock: other modules need not wait. Two isolates loading the same
     // new module at once both compile it; the second's replaces the first's in the cache.
-    let module = Module::new(engine()?, bytes)
-        .map_err(|e| format!("{name} is not a WebAssembly module Verge can run: {e:#}"))?;
+    let engine = engine()?;
+    let kept = DISK
+        .get()
+        .map(|dir| dir.join(format!("{}.cwasm", hex(&key))));
+    let module = match kept.as_deref().and_then(|path| read_kept(engine, path)) {
+        Some(module) => module,
+        None => {
+            let module = Module::new(engine, bytes)
+                .map_err(|e| format!("{name} is not a WebAssembly module Verge can run: {e:#}"))?;
+            if let Some(path) = &kept {
+                keep(&module, path);
+            }
+            module
+        }
+    };
     let compiled = Arc::new(Compiled {
         module,
         custom_sections: custom_sections(bytes),
     });
     lock(cache).insert(key, compiled.clone());
     Ok(compiled)
+}
+
+/// Where compiled modules are kept on disk, if anywhere; see [`keep_compiled_in`].
+static DISK: OnceLock<PathBuf> = OnceLock::new();
+
+/// Keeps compiled modules in `dir` (the server's data directory's), by the SHA-256 of their
+/// bytes, and reads them from there before compiling. Set once, at start; later calls change
+/// nothing.
+pub fn keep_compiled_in(dir: PathBuf) {
+    let _ = DISK.set(dir);
+}
+
+/// The module kept at `path`, if there is one this engine can run.
+#[allow(unsafe_code)]
+fn read_kept(engine: &Engine, path: &Path) -> Option<Module> {
+    if !path.is_file() {
+        return None;
+    }
+    // SAFETY: the files in this directory are written only by `keep`, whole (written aside,
+    // then renamed), from modules this engine compiled; wasmtime refuses a file compiled by
+    // another version or configuration. The directory is the server's own data directory,
+    // trusted as its configuration is.
+    match unsafe { Module::deserialize_file(engine, path) } {
+        Ok(module) => Some(module),
+        Err(error) => {
+            tracing::warn!(target: "verge::wasm", "compiling again: {}: {error:#}", path.display());
+            None
+        }
+    }
+}
+
+/// Writes `module`'s machine code to `path` for the next start; a failure costs only that.
+fn keep(module: &Module, path: &Path) {
+    let written = module
+        .serialize()
+        .map_err(|e| format!("{e:#}"))
+        .and_then(|code| {
+            // Aside under a name of its own: two threads may keep the same module at once.
+            static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let write = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let aside = path.with_extension(format!("{}.{write}.part", std::process::id()));
+            std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))
+                .and_then(|()| std::fs::write(&aside, code))
+                .and_then(|()| std::fs::rename(&aside, path))
+                .map_err(|e| e.to_string())
+        });
+    if let Err(error) = written {
+        tracing::warn!(target: "verge::wasm", "keeping {}: {error}", path.display());
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// Whether `bytes` are a valid module, by the engine's features.
@@ -200,6 +269,26 @@ mod tests {
         assert_eq!(first.custom_sections.len(), 1);
         assert_eq!(first.custom_sections[0].0, "once");
         assert_eq!(&*first.custom_sections[0].1, b"held");
+    }
+
+    #[test]
+    fn compiled_modules_are_kept_on_disk_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        keep_compiled_in(dir.path().to_owned());
+        let kept_in = DISK.get().unwrap();
+        let bytes = with_custom_section("kept", b"on disk");
+        let compiled = compile("kept.wasm", &bytes).unwrap();
+        let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
+        let path = kept_in.join(format!("{}.cwasm", hex(digest.as_ref())));
+        // Another test may have set the directory first: the file is in whichever it is.
+        assert!(path.is_file(), "{} was not kept", path.display());
+        let engine = engine().unwrap();
+        let read = read_kept(engine, &path).unwrap();
+        assert_eq!(read.exports().count(), compiled.module.exports().count());
+        // A file that is not this engine's code is refused, and the module compiled again.
+        let garbage = dir.path().join("garbage.cwasm");
+        std::fs::write(&garbage, b"\x7fELF not a module").unwrap();
+        assert!(read_kept(engine, &garbage).is_none());
     }
 
     #[test]

@@ -19,6 +19,8 @@ use rquickjs::{Ctx, Function, Value};
 use verge_js::rquickjs;
 use verge_web::{api, Api};
 
+pub use engine::keep_compiled_in;
+
 /// The `WebAssembly` namespace, lazy: its file loads when a script first reads the global or
 /// a module imports a `.wasm` file.
 pub const API: Api = api!("js/webassembly.js", ops::register;

@@ -10,8 +10,8 @@ use rquickjs::{Array, ArrayBuffer, Ctx, Function, TypedArray, Value};
 use verge_js::{bytes_of, rquickjs, Ops};
 use verge_web::WebHost;
 use wasmtime::{
-    Extern, ExternType, Global, GlobalType, Instance, Memory, MemoryType, Mutability, Ref, RefType,
-    StoreContextMut, Table, TableType, ValType,
+    Extern, ExternType, Global, GlobalType, Instance, Memory, MemoryType, MemoryTypeBuilder,
+    Mutability, Ref, RefType, StoreContextMut, Table, TableType, ValType,
 };
 
 fn type_error(ctx: &Ctx<'_>, message: &str) -> rquickjs::Error {
@@ -269,6 +269,24 @@ fn instantiate<'js>(
     })
 }
 
+/// A memory type of `initial` pages and at most `maximum`; a RangeError past what Wasm allows.
+fn memory_type(ctx: &Ctx<'_>, initial: u32, maximum: Option<u32>) -> rquickjs::Result<MemoryType> {
+    let mut builder = MemoryTypeBuilder::new();
+    builder.min(u64::from(initial)).max(maximum.map(u64::from));
+    builder
+        .build()
+        .map_err(|e| range_error(ctx, &format!("WebAssembly.Memory(): {e:#}")))
+}
+
+/// Refuses one more host object of a kind the store holds `held` of, past `most`: the limit
+/// ends the entry as running out of memory does (see `store::thrown`).
+fn count_host(ctx: &Ctx<'_>, held: usize, most: usize) -> rquickjs::Result<()> {
+    if held >= most {
+        return Err(verge_js::out_of_memory(ctx));
+    }
+    Ok(())
+}
+
 fn value_index(ctx: &Ctx<'_>, value: Value<'_>) -> rquickjs::Result<usize> {
     value
         .as_int()
@@ -286,7 +304,13 @@ fn register_memory<'js>(ops: &Ops<'js>) -> rquickjs::Result<()> {
         |ctx: Ctx<'js>, initial: u32, maximum: Option<u32>| {
             let wasm = WasmIsolate::of(&ctx)?;
             wasm.with_store(&ctx, |cx| {
-                let memory = Memory::new(&mut *cx, MemoryType::new(initial, maximum))
+                count_host(
+                    &ctx,
+                    cx.data().memories.len() + cx.data().shared.len(),
+                    store::MAX_MEMORIES,
+                )?;
+                let ty = memory_type(&ctx, initial, maximum)?;
+                let memory = Memory::new(&mut *cx, ty)
                     .map_err(|error| store::thrown(&ctx, cx, error, "RangeError"))?;
                 Ok(memory_index(cx, memory))
             })
@@ -326,13 +350,12 @@ fn register_memory<'js>(ops: &Ops<'js>) -> rquickjs::Result<()> {
         |ctx: Ctx<'js>, initial: u32, maximum: u32| {
             let (initial, maximum) = (initial as usize, maximum as usize);
             if !verge_js::reserve_memory(&ctx, maximum.saturating_mul(store::PAGE)) {
-                return Err(range_error(
-                    &ctx,
-                    "WebAssembly.Memory(): a shared memory's maximum would exceed the worker's memory limit",
-                ));
+                return Err(verge_js::out_of_memory(&ctx));
             }
             let wasm = WasmIsolate::of(&ctx)?;
             wasm.with_store(&ctx, |cx| {
+                let held = cx.data().memories.len() + cx.data().shared.len();
+                count_host(&ctx, held, store::MAX_MEMORIES)?;
                 let shared = &mut cx.data_mut().shared;
                 shared.push(SharedMemory::new(initial, maximum));
                 Ok(shared.len() - 1)
@@ -387,6 +410,7 @@ fn register_table<'js>(ops: &Ops<'js>) -> rquickjs::Result<()> {
             let wasm = WasmIsolate::of(&ctx)?;
             wasm.with_store(&ctx, |cx| {
                 let init = to_ref(&ctx, &wasm, cx, value, &element)?;
+                count_host(&ctx, cx.data().tables.len(), store::MAX_TABLES)?;
                 let table = Table::new(&mut *cx, TableType::new(element, initial, maximum), init)
                     .map_err(|error| store::thrown(&ctx, cx, error, "RangeError"))?;
                 cx.data_mut().tables.push(table);
@@ -474,6 +498,7 @@ fn register_global<'js>(ops: &Ops<'js>) -> rquickjs::Result<()> {
             let content = value_type(&ctx, &ty)?;
             let wasm = WasmIsolate::of(&ctx)?;
             wasm.with_store(&ctx, |cx| {
+                count_host(&ctx, cx.data().globals.len(), store::MAX_GLOBALS)?;
                 let value = to_wasm(&ctx, &wasm, cx, value, &content)?;
                 let mutability = if mutable {
                     Mutability::Var

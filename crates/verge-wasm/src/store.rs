@@ -15,7 +15,7 @@
 
 use crate::engine::{self, Compiled};
 use rquickjs::{qjs, ArrayBuffer, ArrayBufferSource, Ctx, Function, Persistent, Symbol, Value};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ptr::NonNull;
 use std::rc::Rc;
@@ -27,6 +27,16 @@ use wasmtime::{
 
 /// Elements a table may grow to: far beyond any real module's, short of exhausting the host.
 const MAX_TABLE_ELEMENTS: usize = 10_000_000;
+
+/// Instances, memories and tables one isolate may make, its own and its modules' together:
+/// each memory reserves 4 GiB of address space (memories never move), so their number is
+/// bounded here rather than by bytes. A worker that instantiates per request reaches these
+/// and has its isolate replaced, as one that allocates without end does.
+pub(crate) const MAX_INSTANCES: usize = 1_000;
+pub(crate) const MAX_MEMORIES: usize = 16;
+pub(crate) const MAX_TABLES: usize = 1_000;
+/// Globals a script may make itself: small each, but not without end.
+pub(crate) const MAX_GLOBALS: usize = 100_000;
 
 /// The store's data: what Wasm's callbacks need, and the host objects JavaScript refers to by
 /// index (the `#id` of a `WebAssembly.Memory`, …).
@@ -116,33 +126,73 @@ impl ResourceLimiter for MemoryLimiter {
         &mut self,
         current: usize,
         desired: usize,
-        _maximum: Option<usize>,
+        maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let granted =
-            verge_js::reserve_memory(&context(self.context), desired.saturating_sub(current));
-        self.refused |= !granted;
-        Ok(granted)
+        // Past its own maximum the grow fails anyway: nothing is counted for it.
+        if maximum.is_some_and(|maximum| desired > maximum) {
+            return Ok(false);
+        }
+        Ok(self.reserve(desired.saturating_sub(current)))
     }
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired <= MAX_TABLE_ELEMENTS)
+        if desired > MAX_TABLE_ELEMENTS {
+            return Ok(false);
+        }
+        let elements = desired.saturating_sub(current);
+        Ok(self.reserve(elements.saturating_mul(std::mem::size_of::<usize>())))
+    }
+
+    fn instances(&self) -> usize {
+        MAX_INSTANCES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES
+    }
+}
+
+impl MemoryLimiter {
+    /// Counts `bytes` against the isolate's memory limit, remembering a refusal.
+    fn reserve(&mut self, bytes: usize) -> bool {
+        let granted = verge_js::reserve_memory(&context(self.context), bytes);
+        self.refused |= !granted;
+        granted
     }
 }
 
 /// A store's context, lent by a callback while it runs JavaScript; see [`WasmIsolate::lend`].
 type Lent = NonNull<StoreContextMut<'static, State>>;
 
+/// Puts a lent context back where it was, however the scope is left (a panic unwinding
+/// through JavaScript included): no pointer to a callback's frame outlives the callback.
+struct Restore<'a> {
+    slot: &'a Cell<Option<Lent>>,
+    lent: Option<Lent>,
+}
+
+impl Drop for Restore<'_> {
+    fn drop(&mut self) {
+        self.slot.set(self.lent);
+    }
+}
+
 /// An isolate's WebAssembly, in its host state.
 pub(crate) struct WasmIsolate {
     store: RefCell<Store<State>>,
-    /// Store contexts lent by callbacks now running JavaScript, innermost last. One is on the
-    /// stack only while no one uses it: [`WasmIsolate::with_store`] takes it off while it does.
-    lent: RefCell<Vec<Lent>>,
+    /// The store context lent by the callback now running JavaScript, while no one uses it:
+    /// [`WasmIsolate::with_store`] takes it while it does. (A callback runs inside a call that
+    /// took the one lent before it, so there is never more than one.)
+    lent: Cell<Option<Lent>>,
     /// The key under which a function made for an exported function keeps its index.
     pub(crate) function_key: Persistent<Symbol<'static>>,
 }
@@ -189,7 +239,7 @@ impl WasmIsolate {
         let function_key = Symbol::with_description(ctx.clone(), "verge.wasm.function")?;
         let wasm = Rc::new(Self {
             store: RefCell::new(store),
-            lent: RefCell::default(),
+            lent: Cell::default(),
             function_key: Persistent::save(ctx, function_key),
         });
         verge_js::store_host_state(ctx, wasm.clone())?;
@@ -205,15 +255,16 @@ impl WasmIsolate {
         ctx: &Ctx<'_>,
         f: impl FnOnce(&mut StoreContextMut<'_, State>) -> rquickjs::Result<R>,
     ) -> rquickjs::Result<R> {
-        let lent = self.lent.borrow_mut().pop();
-        if let Some(mut lent) = lent {
+        if let Some(mut lent) = self.lent.take() {
+            let _restore = Restore {
+                slot: &self.lent,
+                lent: Some(lent),
+            };
             // SAFETY: a lent context points at a callback's `StoreContextMut`, alive while the
-            // callback runs JavaScript (`lend` takes it back before returning); it was taken off
-            // the stack, so nothing else uses it until `f` is done and it is put back.
+            // callback runs JavaScript (`lend` takes it back before returning); it was taken, so
+            // nothing else uses it until `f` is done and it is put back.
             let cx = unsafe { lent.as_mut() };
-            let result = f(cx);
-            self.lent.borrow_mut().push(lent);
-            return result;
+            return f(cx);
         }
         let Ok(mut store) = self.store.try_borrow_mut() else {
             return Err(rquickjs::Exception::throw_type(
@@ -222,6 +273,7 @@ impl WasmIsolate {
             ));
         };
         store.set_epoch_deadline(1);
+        store.data_mut().limiter.refused = false;
         let mut scope = RootScope::new(&mut *store);
         f(&mut scope.as_context_mut())
     }
@@ -229,13 +281,11 @@ impl WasmIsolate {
     /// Runs `f`, JavaScript called from Wasm, with `cx` lent to any Wasm it calls in turn.
     pub(crate) fn lend<R>(&self, cx: &mut StoreContextMut<'_, State>, f: impl FnOnce() -> R) -> R {
         let lent: Lent = NonNull::from(cx).cast();
-        self.lent.borrow_mut().push(lent);
-        let result = f();
-        let mut stack = self.lent.borrow_mut();
-        if let Some(at) = stack.iter().rposition(|other| *other == lent) {
-            stack.remove(at);
-        }
-        result
+        let _restore = Restore {
+            slot: &self.lent,
+            lent: self.lent.replace(Some(lent)),
+        };
+        f()
     }
 }
 
@@ -325,6 +375,7 @@ pub(crate) fn memory_buffer<'js>(
         ));
     };
     if let Some(Some(buffer)) = cx.data().buffers.get(index) {
+        // `sync_buffers` just now dropped any the memory outgrew or a script detached.
         return buffer.clone().restore(ctx);
     }
     let view = MemoryView {
@@ -371,18 +422,32 @@ pub(crate) fn sync_buffers(
     cx: &mut StoreContextMut<'_, State>,
 ) -> rquickjs::Result<()> {
     for index in 0..cx.data().buffers.len() {
-        let memory = cx.data().memories[index];
-        let size = memory.data_size(&*cx);
+        let size = cx.data().memories[index].data_size(&*cx);
         let Some(buffer) = cx.data().buffers[index].clone() else {
             continue;
         };
         let mut buffer = buffer.restore(ctx)?;
-        if buffer.len() != size {
-            buffer.detach();
-            cx.data_mut().buffers[index] = None;
+        match current_len(ctx, &buffer) {
+            Some(len) if len == size => {}
+            Some(_) => {
+                buffer.detach();
+                cx.data_mut().buffers[index] = None;
+            }
+            None => cx.data_mut().buffers[index] = None,
         }
     }
     Ok(())
+}
+
+/// The length of `buffer`; `None` once a script detached it (`transfer()`), when the memory
+/// needs a new one.
+fn current_len(ctx: &Ctx<'_>, buffer: &ArrayBuffer<'_>) -> Option<usize> {
+    let len = buffer.as_raw().map(|bytes| bytes.len());
+    if len.is_none() {
+        // Reading a detached buffer left a TypeError pending: it is no one's.
+        let _ = ctx.catch();
+    }
+    len
 }
 
 /// Detaches the buffer of memory `index`, which JavaScript grew.
@@ -398,7 +463,10 @@ pub(crate) fn detach_buffer(
 }
 
 /// `error` from a call into Wasm as JavaScript sees it: what JavaScript threw in a callback,
-/// thrown again; the CPU deadline as the engine's own interrupt; a trap as a `RuntimeError`.
+/// thrown again; the CPU deadline as the engine's own interrupt; a trap as a `RuntimeError`;
+/// the memory limit or the counts refusing an instance, memory or table as the engine's own
+/// out-of-memory error, which ends the entry and has the isolate replaced (a worker that
+/// instantiates per request keeps serving, from a fresh isolate each time it reaches them).
 pub(crate) fn thrown(
     ctx: &Ctx<'_>,
     cx: &mut StoreContextMut<'_, State>,
@@ -411,14 +479,13 @@ pub(crate) fn thrown(
             Err(error) => error,
         };
     }
+    let exhausted = std::mem::take(&mut cx.data_mut().limiter.refused)
+        // wasmtime's own words when an instance would pass the limiter's counts.
+        || format!("{error:#}").contains("resource limit exceeded");
     match error.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => verge_js::interrupted(ctx),
         Some(trap) => crate::throw(ctx, "RuntimeError", &trap.to_string()),
-        None if std::mem::take(&mut cx.data_mut().limiter.refused) => crate::throw(
-            ctx,
-            "RangeError",
-            "WebAssembly memory would exceed the worker's memory limit",
-        ),
+        None if exhausted => verge_js::out_of_memory(ctx),
         None => crate::throw(ctx, otherwise, &format!("{error:#}")),
     }
 }

@@ -176,15 +176,26 @@ pub(crate) fn to_js<'js>(
     })
 }
 
-/// The Wasm function a JavaScript function made by [`function_object`] calls.
+/// The Wasm function a JavaScript function made by [`function_object`] calls; `None` for any
+/// other function, however it dresses up as one (the index it carries must lead back to it).
 pub(crate) fn exported_func(
     wasm: &WasmIsolate,
-    cx: &StoreContextMut<'_, State>,
+    cx: &mut StoreContextMut<'_, State>,
     function: &Function<'_>,
 ) -> Option<Func> {
-    let key = wasm.function_key.clone().restore(function.ctx()).ok()?;
+    let ctx = function.ctx();
+    let key = wasm.function_key.clone().restore(ctx).ok()?;
     let index: usize = function.get(key).ok()?;
-    cx.data().funcs.get(index).copied()
+    let func = cx.data().funcs.get(index).copied()?;
+    let address = func.to_raw(&mut *cx) as usize;
+    let made = cx
+        .data()
+        .functions
+        .get(&address)?
+        .clone()
+        .restore(ctx)
+        .ok()?;
+    (made == *function).then_some(func)
 }
 
 /// The JavaScript function for the Wasm function `func`: the same object each time.
