@@ -429,3 +429,63 @@ export default {
         }
     });
 }
+
+#[test]
+fn memories_tables_and_globals_made_in_javascript_are_imported_and_shared() {
+    let module = wat::parse_str(
+        r#"(module
+          (import "js" "memory" (memory 1 4))
+          (import "js" "table" (table 2 funcref))
+          (import "js" "counter" (global $counter (mut i64)))
+          (type $unary (func (param i32) (result i32)))
+          (func (export "peek") (param i32) (result i32) (i32.load8_u (local.get 0)))
+          (func (export "poke") (param i32 i32) (i32.store8 (local.get 0) (local.get 1)))
+          (func (export "bump") (global.set $counter (i64.add (global.get $counter) (i64.const 1))))
+          (func (export "callAt") (param i32 i32) (result i32)
+            (call_indirect (type $unary) (local.get 1) (local.get 0)))
+          (func $inc (export "inc") (param i32) (result i32) (i32.add (local.get 0) (i32.const 1))))"#,
+    )
+    .unwrap();
+    let worker = r#"
+import module from './shared.wasm';
+export default {
+  fetch() {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 4 });
+    const table = new WebAssembly.Table({ element: 'anyfunc', initial: 2 });
+    const counter = new WebAssembly.Global({ value: 'i64', mutable: true }, 41n);
+    const { exports: e } = new WebAssembly.Instance(module, { js: { memory, table, counter } });
+    new Uint8Array(memory.buffer)[10] = 77;
+    e.poke(11, 88);
+    e.bump();
+    table.set(1, e.inc);
+    const other = new WebAssembly.Instance(module, { js: { memory, table, counter } }).exports;
+    return Response.json({
+      peek: e.peek(10),
+      poked: new Uint8Array(memory.buffer)[11],
+      counter: String(counter.value),
+      callAt: e.callAt(1, 9),
+      sameIncrement: table.get(1) === e.inc,
+      otherSeesMemory: other.peek(11),
+      nullSlot: (() => { try { e.callAt(0, 1); return 'called'; } catch (error) { return error.name; } })(),
+      notAFunction: (() => { try { table.set(0, () => 1); return 'set'; } catch (error) { return error.name; } })(),
+    });
+  },
+};
+"#;
+    let project = tempfile::tempdir().unwrap();
+    let root = project.path();
+    std::fs::write(
+        root.join("wrangler.toml"),
+        "name = \"shared\"\nmain = \"index.js\"\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("index.js"), worker).unwrap();
+    std::fs::write(root.join("shared.wasm"), module).unwrap();
+    run(async {
+        let worker = load(root).await.unwrap();
+        assert_eq!(
+            body(get(&worker, "/").await),
+            r#"{"peek":77,"poked":88,"counter":"42","callAt":10,"sameIncrement":true,"otherSeesMemory":88,"nullSlot":"RuntimeError","notAFunction":"TypeError"}"#
+        );
+    });
+}
