@@ -431,7 +431,7 @@ export default {
 }
 
 #[test]
-fn memories_tables_and_globals_made_in_javascript_are_imported_and_shared() {
+fn memories_tables_and_globals_made_in_javascript_are_imported_and_shared_by_a_ruled_module() {
     let module = wat::parse_str(
         r#"(module
           (import "js" "memory" (memory 1 4))
@@ -447,7 +447,7 @@ fn memories_tables_and_globals_made_in_javascript_are_imported_and_shared() {
     )
     .unwrap();
     let worker = r#"
-import module from './shared.wasm';
+import module from './shared.module';
 export default {
   fetch() {
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 4 });
@@ -474,13 +474,12 @@ export default {
 "#;
     let project = tempfile::tempdir().unwrap();
     let root = project.path();
-    std::fs::write(
-        root.join("wrangler.toml"),
-        "name = \"shared\"\nmain = \"index.js\"\n",
-    )
-    .unwrap();
+    // A file wrangler's default rules would not load, by a `CompiledWasm` rule of the project's.
+    let config = "name = \"shared\"\nmain = \"index.js\"\n\
+                  [[rules]]\ntype = \"CompiledWasm\"\nglobs = [\"**/*.module\"]\n";
+    std::fs::write(root.join("wrangler.toml"), config).unwrap();
     std::fs::write(root.join("index.js"), worker).unwrap();
-    std::fs::write(root.join("shared.wasm"), module).unwrap();
+    std::fs::write(root.join("shared.module"), module).unwrap();
     run(async {
         let worker = load(root).await.unwrap();
         assert_eq!(

@@ -4,7 +4,7 @@
 
 use crate::store::{self, SharedMemory, State, WasmIsolate};
 use crate::values::{
-    exported_func, function_object, host_function, to_js, to_ref, to_wasm, type_of,
+    exported_func, function_object, host_function, to_js, to_ref, to_wasm, type_error, type_of,
 };
 use rquickjs::{Array, ArrayBuffer, Ctx, Function, TypedArray, Value};
 use verge_js::{bytes_of, rquickjs, Ops};
@@ -13,10 +13,6 @@ use wasmtime::{
     Extern, ExternType, Global, GlobalType, Instance, Memory, MemoryType, MemoryTypeBuilder,
     Mutability, Ref, RefType, StoreContextMut, Table, TableType, ValType,
 };
-
-fn type_error(ctx: &Ctx<'_>, message: &str) -> rquickjs::Error {
-    rquickjs::Exception::throw_type(ctx, message)
-}
 
 /// The kind of an import or export as the JavaScript API names it.
 fn kind_of(ty: &ExternType) -> &'static str {

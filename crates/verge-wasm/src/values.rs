@@ -13,7 +13,7 @@ use wasmtime::{
 };
 
 /// Throws a TypeError with `message`.
-fn type_error(ctx: &Ctx<'_>, message: &str) -> rquickjs::Error {
+pub(crate) fn type_error(ctx: &Ctx<'_>, message: &str) -> rquickjs::Error {
     rquickjs::Exception::throw_type(ctx, message)
 }
 
