@@ -41,15 +41,3 @@ pub fn module_value<'js>(ctx: &Ctx<'js>, name: &str, bytes: &[u8]) -> rquickjs::
     let make: Function = verge_web::internals(ctx)?.get("wasmModule")?;
     make.call((index,))
 }
-
-/// Throws the error `kind` (`RuntimeError`, `LinkError`, `CompileError`, or an ECMAScript
-/// error's name) with `message`, made by the API's file.
-pub(crate) fn throw(ctx: &Ctx<'_>, kind: &str, message: &str) -> rquickjs::Error {
-    let made = verge_web::internals(ctx)
-        .and_then(|internals| internals.get::<_, Function>("wasmError"))
-        .and_then(|make| make.call::<_, Value>((kind, message)));
-    match made {
-        Ok(error) => ctx.throw(error),
-        Err(error) => error,
-    }
-}

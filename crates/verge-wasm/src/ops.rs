@@ -164,7 +164,7 @@ fn instantiate<'js>(
                     }
                 }
                 (ExternType::Memory(_), "sharedMemory") => {
-                    return Err(crate::throw(&ctx, "LinkError", &format!(
+                    return Err(store::throw(&ctx, "LinkError", &format!(
                         "import {}.{}: a module cannot import a shared memory (the threads proposal is off)",
                         import.module(),
                         import.name()
@@ -192,7 +192,7 @@ fn instantiate<'js>(
                     let content = ty.content().clone();
                     let is_bigint = value.type_of() == rquickjs::Type::BigInt;
                     if is_bigint != matches!(content, ValType::I64) {
-                        return Err(crate::throw(
+                        return Err(store::throw(
                             &ctx,
                             "LinkError",
                             &format!(
@@ -206,11 +206,11 @@ fn instantiate<'js>(
                     }
                     let value = to_wasm(&ctx, &wasm, cx, value, &content)?;
                     let global = Global::new(&mut *cx, ty, value)
-                        .map_err(|e| crate::throw(&ctx, "LinkError", &format!("{e:#}")))?;
+                        .map_err(|e| store::throw(&ctx, "LinkError", &format!("{e:#}")))?;
                     Extern::Global(global)
                 }
                 (ty, _) => {
-                    return Err(crate::throw(
+                    return Err(store::throw(
                         &ctx,
                         "LinkError",
                         &format!(
@@ -322,12 +322,12 @@ fn register_memory<'js>(ops: &Ops<'js>) -> rquickjs::Result<()> {
                 store::detach_buffer(&ctx, cx, index)?;
                 match grown {
                 Ok(old) => Ok(old),
-                Err(_) if std::mem::take(&mut cx.data_mut().limiter.refused) => Err(crate::throw(
+                Err(_) if std::mem::take(&mut cx.data_mut().limiter.refused) => Err(store::throw(
                     &ctx,
                     "RangeError",
                     "WebAssembly.Memory.grow(): the worker's memory limit would be exceeded",
                 )),
-                Err(_) => Err(crate::throw(
+                Err(_) => Err(store::throw(
                     &ctx,
                     "RangeError",
                     "WebAssembly.Memory.grow(): Maximum memory size exceeded",
@@ -484,7 +484,7 @@ fn table_value<'js>(
 }
 
 fn range_error(ctx: &Ctx<'_>, message: &str) -> rquickjs::Error {
-    crate::throw(ctx, "RangeError", message)
+    store::throw(ctx, "RangeError", message)
 }
 
 fn register_global<'js>(ops: &Ops<'js>) -> rquickjs::Result<()> {

@@ -484,9 +484,9 @@ pub(crate) fn thrown(
         || format!("{error:#}").contains("resource limit exceeded");
     match error.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => verge_js::interrupted(ctx),
-        Some(trap) => crate::throw(ctx, "RuntimeError", &trap.to_string()),
+        Some(trap) => throw(ctx, "RuntimeError", &trap.to_string()),
         None if exhausted => verge_js::out_of_memory(ctx),
-        None => crate::throw(ctx, otherwise, &format!("{error:#}")),
+        None => throw(ctx, otherwise, &format!("{error:#}")),
     }
 }
 
@@ -502,4 +502,16 @@ pub(crate) fn stash(ctx: &Ctx<'_>, state: &mut State, error: rquickjs::Error) ->
     };
     state.pending = Some(Persistent::save(ctx, value));
     wasmtime::Error::msg("JavaScript threw inside a WebAssembly import")
+}
+
+/// Throws the error `kind` (`RuntimeError`, `LinkError`, `CompileError`, or an ECMAScript
+/// error's name) with `message`, made by the API's file.
+pub(crate) fn throw(ctx: &Ctx<'_>, kind: &str, message: &str) -> rquickjs::Error {
+    let made = verge_web::internals(ctx)
+        .and_then(|internals| internals.get::<_, Function>("wasmError"))
+        .and_then(|make| make.call::<_, Value>((kind, message)));
+    match made {
+        Ok(error) => ctx.throw(error),
+        Err(error) => error,
+    }
 }
