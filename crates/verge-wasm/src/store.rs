@@ -9,8 +9,9 @@
 //! Wasm here too: the epoch callback checks the isolate's CPU deadline, and the resource limiter
 //! counts memories against the isolate's memory limit (`verge_js::reserve_memory`).
 //!
-//! This module holds the crate's `unsafe`: the context pointer callbacks re-enter JavaScript
-//! with, the lent callers, and `ArrayBuffer`s over memories. Each use says why it is sound.
+//! This module holds the crate's `unsafe` but one (reading kept machine code, in `engine`): the
+//! context pointer callbacks re-enter JavaScript with, the lent callers, and `ArrayBuffer`s over
+//! memories. Each use says why it is sound.
 #![allow(unsafe_code)]
 
 use crate::engine::{self, Compiled};
