@@ -47,9 +47,9 @@ pub(crate) struct State {
     isolate: IsolateHandle,
     pub(crate) modules: Vec<Arc<Compiled>>,
     pub(crate) memories: Vec<Memory>,
-    /// The `ArrayBuffer` each memory's `buffer` gives now, by memory index: detached when the
-    /// memory grows (see [`sync_buffers`]).
-    pub(crate) buffers: Vec<Option<Persistent<ArrayBuffer<'static>>>>,
+    /// The `ArrayBuffer` each memory's `buffer` gives now, by memory index, with the size it
+    /// was made for: detached when the memory grows (see [`sync_buffers`]).
+    pub(crate) buffers: Vec<Option<(Persistent<ArrayBuffer<'static>>, usize)>>,
     /// Shared memories (`shared: true`); see [`SharedMemory`].
     pub(crate) shared: Vec<SharedMemory>,
     pub(crate) tables: Vec<wasmtime::Table>,
@@ -362,7 +362,7 @@ unsafe impl ArrayBufferSource for MemoryView {
 }
 
 /// The `ArrayBuffer` over memory `index` as it is now: the one given before unless the memory
-/// grew since, when that one is detached and a new one made.
+/// grew since (when that one is detached) or a script detached it, when a new one is made.
 pub(crate) fn memory_buffer<'js>(
     ctx: &Ctx<'js>,
     cx: &mut StoreContextMut<'_, State>,
@@ -375,13 +375,16 @@ pub(crate) fn memory_buffer<'js>(
             "not a WebAssembly.Memory",
         ));
     };
-    if let Some(Some(buffer)) = cx.data().buffers.get(index) {
-        // `sync_buffers` just now dropped any the memory outgrew or a script detached.
-        return buffer.clone().restore(ctx);
+    if let Some(Some((buffer, _))) = cx.data().buffers.get(index) {
+        let buffer = buffer.clone().restore(ctx)?;
+        if !is_detached(ctx, &buffer) {
+            return Ok(buffer);
+        }
     }
+    let len = memory.data_size(&*cx);
     let view = MemoryView {
         start: memory.data_ptr(&*cx),
-        len: memory.data_size(&*cx),
+        len,
         _shared: None,
     };
     let buffer = ArrayBuffer::from_source(ctx.clone(), view)?;
@@ -389,7 +392,7 @@ pub(crate) fn memory_buffer<'js>(
     if buffers.len() <= index {
         buffers.resize_with(index + 1, || None);
     }
-    buffers[index] = Some(Persistent::save(ctx, buffer.clone()));
+    buffers[index] = Some((Persistent::save(ctx, buffer.clone()), len));
     Ok(buffer)
 }
 
@@ -417,38 +420,37 @@ pub(crate) fn shared_buffer<'js>(
 
 /// Detaches the buffer of every memory that grew since it was made, as the JavaScript API asks
 /// (and as wasm-bindgen's glue expects, to know when to look again): run whenever control comes
-/// back to JavaScript from Wasm that may have grown one.
+/// back to JavaScript from Wasm that may have grown one, so it compares sizes only, touching
+/// JavaScript for a memory that grew.
 pub(crate) fn sync_buffers(
     ctx: &Ctx<'_>,
     cx: &mut StoreContextMut<'_, State>,
 ) -> rquickjs::Result<()> {
     for index in 0..cx.data().buffers.len() {
-        let size = cx.data().memories[index].data_size(&*cx);
-        let Some(buffer) = cx.data().buffers[index].clone() else {
+        let Some((_, made_for)) = &cx.data().buffers[index] else {
             continue;
         };
-        let mut buffer = buffer.restore(ctx)?;
-        match current_len(ctx, &buffer) {
-            Some(len) if len == size => {}
-            Some(_) => {
+        if *made_for == cx.data().memories[index].data_size(&*cx) {
+            continue;
+        }
+        if let Some((buffer, _)) = cx.data_mut().buffers[index].take() {
+            let mut buffer = buffer.restore(ctx)?;
+            if !is_detached(ctx, &buffer) {
                 buffer.detach();
-                cx.data_mut().buffers[index] = None;
             }
-            None => cx.data_mut().buffers[index] = None,
         }
     }
     Ok(())
 }
 
-/// The length of `buffer`; `None` once a script detached it (`transfer()`), when the memory
-/// needs a new one.
-fn current_len(ctx: &Ctx<'_>, buffer: &ArrayBuffer<'_>) -> Option<usize> {
-    let len = buffer.as_raw().map(|bytes| bytes.len());
-    if len.is_none() {
+/// Whether a script detached `buffer` (`transfer()`), when its memory needs a new one.
+fn is_detached(ctx: &Ctx<'_>, buffer: &ArrayBuffer<'_>) -> bool {
+    let detached = buffer.as_raw().is_none();
+    if detached {
         // Reading a detached buffer left a TypeError pending: it is no one's.
         let _ = ctx.catch();
     }
-    len
+    detached
 }
 
 /// Detaches the buffer of memory `index`, which JavaScript grew.
@@ -457,7 +459,7 @@ pub(crate) fn detach_buffer(
     cx: &mut StoreContextMut<'_, State>,
     index: usize,
 ) -> rquickjs::Result<()> {
-    if let Some(buffer) = cx.data_mut().buffers.get_mut(index).and_then(Option::take) {
+    if let Some((buffer, _)) = cx.data_mut().buffers.get_mut(index).and_then(Option::take) {
         buffer.restore(ctx)?.detach();
     }
     Ok(())

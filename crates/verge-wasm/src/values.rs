@@ -210,9 +210,15 @@ pub(crate) fn function_object<'js>(
     if let Some(function) = cx.data().functions.get(&address) {
         return function.clone().restore(ctx);
     }
-    let arity = func.ty(&*cx).params().len();
+    // The signature, read once: each call converts by it.
+    let ty = func.ty(&*cx);
+    let signature = Signature {
+        params: ty.params().collect(),
+        results: ty.results().len(),
+    };
+    let arity = signature.params.len();
     let function = Function::new(ctx.clone(), move |ctx: Ctx<'js>, args: Rest<Value<'js>>| {
-        call_exported(&ctx, func, args.0)
+        call_exported(&ctx, func, &signature, args.0)
     })?;
     function.set_name(name)?;
     function.set_length(arity)?;
@@ -228,25 +234,31 @@ pub(crate) fn function_object<'js>(
     Ok(function)
 }
 
+/// An exported function's parameter types and how many results it has.
+struct Signature {
+    params: Vec<ValType>,
+    results: usize,
+}
+
 /// Calls the exported function `func` with JavaScript's `args`: its result (`undefined` for
 /// none, an array for several).
 fn call_exported<'js>(
     ctx: &Ctx<'js>,
     func: Func,
+    signature: &Signature,
     args: Vec<Value<'js>>,
 ) -> rquickjs::Result<Value<'js>> {
     let wasm = WasmIsolate::of(ctx)?;
     wasm.with_store(ctx, |cx| {
-        let ty = func.ty(&*cx);
-        let mut params = Vec::with_capacity(ty.params().len());
+        let mut params = Vec::with_capacity(signature.params.len());
         let mut args = args.into_iter();
-        for param in ty.params() {
+        for param in &signature.params {
             let arg = args
                 .next()
                 .unwrap_or_else(|| Value::new_undefined(ctx.clone()));
-            params.push(to_wasm(ctx, &wasm, cx, arg, &param)?);
+            params.push(to_wasm(ctx, &wasm, cx, arg, param)?);
         }
-        let mut results = vec![Val::I32(0); ty.results().len()];
+        let mut results = vec![Val::I32(0); signature.results];
         let called = func.call(&mut *cx, &params, &mut results);
         store::sync_buffers(ctx, cx)?;
         if let Err(error) = called {
