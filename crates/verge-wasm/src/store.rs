@@ -23,7 +23,8 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use verge_js::{rquickjs, IsolateHandle};
 use wasmtime::{
-    AsContextMut, Memory, ResourceLimiter, RootScope, Store, StoreContextMut, Trap, UpdateDeadline,
+    AsContextMut, Func, Memory, ResourceLimiter, RootScope, Store, StoreContextMut, Trap,
+    UpdateDeadline, Val, ValRaw, ValType,
 };
 
 /// Elements a table may grow to: far beyond any real module's, short of exhausting the host.
@@ -517,4 +518,32 @@ pub(crate) fn throw(ctx: &Ctx<'_>, kind: &str, message: &str) -> rquickjs::Error
         Ok(error) => ctx.throw(error),
         Err(error) => error,
     }
+}
+
+/// Calls `func`, one of this store's, with `params` converted to its parameter types, and gives
+/// its results, of the types `results`: wasmtime's unchecked call, which skips reading the
+/// function's type from the engine's registry on every call to check what the conversion
+/// already made sure of.
+pub(crate) fn call(
+    cx: &mut StoreContextMut<'_, State>,
+    func: Func,
+    params: &[Val],
+    results: &[ValType],
+) -> wasmtime::Result<Vec<Val>> {
+    let mut raw = Vec::with_capacity(params.len().max(results.len()));
+    for param in params {
+        raw.push(param.to_raw(&mut *cx)?);
+    }
+    raw.resize(params.len().max(results.len()), ValRaw::i32(0));
+    // SAFETY: `func` is this store's (exported functions are made per store, and JavaScript
+    // cannot carry one to another isolate); `params` are of its parameter types, in order
+    // (`values::call_exported` converts by the signature read from `func`), and stay rooted in
+    // `params` during the call; `raw` has room for every parameter and result.
+    unsafe { func.call_unchecked(&mut *cx, raw.as_mut_slice() as *mut [ValRaw])? };
+    Ok(results
+        .iter()
+        .zip(raw)
+        // SAFETY: the call wrote a value of each result type, in order, in this store.
+        .map(|(ty, raw)| unsafe { Val::from_raw(&mut *cx, raw, ty.clone()) })
+        .collect())
 }

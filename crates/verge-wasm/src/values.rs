@@ -57,7 +57,19 @@ pub(crate) fn to_ref<'js>(
                 .as_function()
                 .and_then(|function| exported_func(wasm, cx, function));
             match func {
-                Some(func) => Ok(Ref::Func(Some(func))),
+                // A typed function reference takes only functions of its type.
+                Some(func)
+                    if ty
+                        .heap_type()
+                        .as_concrete_func()
+                        .is_none_or(|wanted| func.matches_ty(&*cx, wanted)) =>
+                {
+                    Ok(Ref::Func(Some(func)))
+                }
+                Some(_) => Err(type_error(
+                    ctx,
+                    "the function is not of the reference's type",
+                )),
                 None => Err(type_error(
                     ctx,
                     "a funcref must be an exported WebAssembly function or null",
@@ -214,7 +226,7 @@ pub(crate) fn function_object<'js>(
     let ty = func.ty(&*cx);
     let signature = Signature {
         params: ty.params().collect(),
-        results: ty.results().len(),
+        results: ty.results().collect(),
     };
     let arity = signature.params.len();
     let function = Function::new(ctx.clone(), move |ctx: Ctx<'js>, args: Rest<Value<'js>>| {
@@ -234,10 +246,10 @@ pub(crate) fn function_object<'js>(
     Ok(function)
 }
 
-/// An exported function's parameter types and how many results it has.
+/// An exported function's parameter and result types.
 struct Signature {
     params: Vec<ValType>,
-    results: usize,
+    results: Vec<ValType>,
 }
 
 /// Calls the exported function `func` with JavaScript's `args`: its result (`undefined` for
@@ -258,12 +270,9 @@ fn call_exported<'js>(
                 .unwrap_or_else(|| Value::new_undefined(ctx.clone()));
             params.push(to_wasm(ctx, &wasm, cx, arg, param)?);
         }
-        let mut results = vec![Val::I32(0); signature.results];
-        let called = func.call(&mut *cx, &params, &mut results);
+        let called = store::call(cx, func, &params, &signature.results);
         store::sync_buffers(ctx, cx)?;
-        if let Err(error) = called {
-            return Err(store::thrown(ctx, cx, error, "RuntimeError"));
-        }
+        let results = called.map_err(|error| store::thrown(ctx, cx, error, "RuntimeError"))?;
         match results.as_slice() {
             [] => Ok(Value::new_undefined(ctx.clone())),
             [one] => to_js(ctx, &wasm, cx, one),
