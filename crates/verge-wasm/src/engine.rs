@@ -58,33 +58,45 @@ pub(crate) struct Compiled {
 /// isolates to be replaced (a reload, an eviction) without compiling again.
 const IDLE_MODULES: usize = 32;
 
+/// One module's place in the cache: empty until compiled, by whichever isolate asks first;
+/// others asking meanwhile wait on its lock rather than compile it again. Empty after a failed
+/// compile, so that the next asker gets the error under its own file's name.
+type Entry = Arc<Mutex<Option<Arc<Compiled>>>>;
+
 /// Compiled modules by the SHA-256 of their bytes, each with when it was last asked for: those
 /// isolates hold, and the [`IDLE_MODULES`] most recently used of the rest.
 #[derive(Default)]
 struct Cache {
-    modules: HashMap<[u8; 32], (Arc<Compiled>, u64)>,
+    modules: HashMap<[u8; 32], (Entry, u64)>,
     uses: u64,
 }
 
 impl Cache {
-    fn get(&mut self, key: &[u8; 32]) -> Option<Arc<Compiled>> {
+    /// The entry for `key`, made empty if there is none, marked as just used.
+    fn entry(&mut self, key: [u8; 32]) -> Entry {
         self.uses += 1;
-        let uses = self.uses;
-        self.modules.get_mut(key).map(|(compiled, used)| {
-            *used = uses;
-            compiled.clone()
-        })
+        let (entry, used) = self.modules.entry(key).or_default();
+        *used = self.uses;
+        entry.clone()
     }
 
-    fn insert(&mut self, key: [u8; 32], compiled: Arc<Compiled>) {
-        self.uses += 1;
-        self.modules.insert(key, (compiled, self.uses));
-        let mut idle: Vec<([u8; 32], u64)> = self
-            .modules
-            .iter()
-            .filter(|(_, (compiled, _))| Arc::strong_count(compiled) == 1)
-            .map(|(key, (_, used))| (*key, *used))
-            .collect();
+    /// Drops the entries no one uses, compiled or not, past the most recent [`IDLE_MODULES`]
+    /// compiled ones.
+    fn trim(&mut self) {
+        let mut idle: Vec<([u8; 32], u64)> = Vec::new();
+        self.modules.retain(|key, (entry, used)| {
+            if Arc::strong_count(entry) > 1 {
+                return true; // someone is compiling it, or waiting for it
+            }
+            match entry.try_lock().as_deref() {
+                Ok(Some(compiled)) if Arc::strong_count(compiled) == 1 => {
+                    idle.push((*key, *used));
+                    true
+                }
+                Ok(Some(_)) | Err(_) => true,
+                Ok(None) => false,
+            }
+        });
         if idle.len() > IDLE_MODULES {
             idle.sort_by_key(|(_, used)| *used);
             for (key, _) in &idle[..idle.len() - IDLE_MODULES] {
@@ -102,12 +114,13 @@ pub(crate) fn compile(name: &str, bytes: &[u8]) -> Result<Arc<Compiled>, String>
     let mut key = [0u8; 32];
     key.copy_from_slice(digest.as_ref());
     let cache = CACHE.get_or_init(Mutex::default);
-    let cached = lock(cache).get(&key);
-    if let Some(compiled) = cached {
-        return Ok(compiled);
+    let entry = lock(cache).entry(key);
+    // Compiled outside the cache's lock, under the entry's: other modules need not wait, and
+    // isolates loading this one at once compile it once.
+    let mut slot = lock(&entry);
+    if let Some(compiled) = &*slot {
+        return Ok(compiled.clone());
     }
-    // Compiled outside the lock: other modules need not wait. Two isolates loading the same
-    // new module at once both compile it; the second's replaces the first's in the cache.
     let engine = engine()?;
     let kept = DISK
         .get()
@@ -127,10 +140,12 @@ pub(crate) fn compile(name: &str, bytes: &[u8]) -> Result<Arc<Compiled>, String>
         module,
         custom_sections: custom_sections(bytes),
     });
-    lock(cache).insert(key, compiled.clone());
+    *slot = Some(compiled.clone());
+    drop(slot);
+    drop(entry);
+    lock(cache).trim();
     Ok(compiled)
 }
-
 /// Where compiled modules are kept on disk, if anywhere; see [`keep_compiled_in`].
 static DISK: OnceLock<PathBuf> = OnceLock::new();
 
@@ -189,10 +204,10 @@ pub(crate) fn validate(bytes: &[u8]) -> Result<bool, String> {
     Ok(Module::validate(engine()?, bytes).is_ok())
 }
 
-/// The cache; a panic elsewhere cannot leave a half-written entry, so a poisoned lock is still
-/// good.
-fn lock(cache: &Mutex<Cache>) -> std::sync::MutexGuard<'_, Cache> {
-    cache
+/// A lock of the cache or of an entry; a panic elsewhere cannot leave a half-written one, so a
+/// poisoned lock is still good.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -269,6 +284,23 @@ mod tests {
         assert_eq!(first.custom_sections.len(), 1);
         assert_eq!(first.custom_sections[0].0, "once");
         assert_eq!(&*first.custom_sections[0].1, b"held");
+    }
+
+    #[test]
+    fn isolates_loading_a_new_module_at_once_compile_it_once() {
+        let bytes = Arc::new(with_custom_section("at once", b"racing"));
+        let start = Arc::new(std::sync::Barrier::new(4));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let (bytes, start) = (bytes.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    compile("race.wasm", &bytes).unwrap()
+                })
+            })
+            .collect();
+        let compiled: Vec<Arc<Compiled>> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        assert!(compiled.iter().all(|c| Arc::ptr_eq(c, &compiled[0])));
     }
 
     #[test]
