@@ -7,11 +7,12 @@
 //! inside a wasmtime call, where only that call's `Caller` may touch the store, so a callback
 //! lends its caller ([`WasmIsolate::lend`]) to whatever JavaScript it runs. Limits reach into
 //! Wasm here too: the epoch callback checks the isolate's CPU deadline, and the resource limiter
-//! counts memories against the isolate's memory limit (`verge_js::reserve_memory`).
+//! counts memories and tables against the isolate's memory limit (`verge_js::reserve_memory`)
+//! and bounds how many of each an isolate holds.
 //!
 //! This module holds the crate's `unsafe` but one (reading kept machine code, in `engine`): the
-//! context pointer callbacks re-enter JavaScript with, the lent callers, and `ArrayBuffer`s over
-//! memories. Each use says why it is sound.
+//! context pointer callbacks re-enter JavaScript with, the lent store contexts, `ArrayBuffer`s
+//! over memories, and the unchecked call ([`call`]). Each use says why it is sound.
 #![allow(unsafe_code)]
 
 use crate::engine::{self, Compiled};
