@@ -110,6 +110,12 @@ export default {
       growPastLimit: e.grow(4000),
       maximumPastWasm: caught(() => new WebAssembly.Memory({ initial: 1, maximum: 70000 })),
       growPastMaximum: caught(() => new WebAssembly.Memory({ initial: 1, maximum: 1 }).grow(1)),
+      bufferAfterFailedGrow: (() => {
+        const memory = new WebAssembly.Memory({ initial: 1, maximum: 1 });
+        const before = memory.buffer;
+        caught(() => memory.grow(1));
+        return [before.byteLength, memory.buffer === before];
+      })(),
       transferred: (() => { const m = new WebAssembly.Memory({ initial: 1 }); m.buffer.transfer(); return m.buffer.byteLength; })(),
       counter: (e.bump(), e.counter.value),
       kept: e.kept() === object,
@@ -247,6 +253,7 @@ fn a_deployed_module_runs_as_the_js_api_says() {
             "growPastLimit": -1,
             "maximumPastWasm": "RangeError: WebAssembly.Memory(): 'maximum' is above 65536",
             "growPastMaximum": "RangeError: WebAssembly.Memory.grow(): Maximum memory size exceeded",
+            "bufferAfterFailedGrow": [65536, true],
             "transferred": 65536,
             "counter": 8,
             "kept": true,

@@ -318,21 +318,18 @@ fn register_memory<'js>(ops: &Ops<'js>) -> rquickjs::Result<()> {
             let wasm = WasmIsolate::of(&ctx)?;
             wasm.with_store(&ctx, |cx| {
                 let memory = item(&ctx, &cx.data().memories, index, "memory")?;
-                let grown = memory.grow(&mut *cx, u64::from(delta));
-                store::detach_buffer(&ctx, cx, index)?;
-                match grown {
-                Ok(old) => Ok(old),
-                Err(_) if std::mem::take(&mut cx.data_mut().limiter.refused) => Err(store::throw(
-                    &ctx,
-                    "RangeError",
-                    "WebAssembly.Memory.grow(): the worker's memory limit would be exceeded",
-                )),
-                Err(_) => Err(store::throw(
-                    &ctx,
-                    "RangeError",
-                    "WebAssembly.Memory.grow(): Maximum memory size exceeded",
-                )),
-            }
+                let message = match memory.grow(&mut *cx, u64::from(delta)) {
+                    // Only a grow that happened detaches the buffer: a failed one changes nothing.
+                    Ok(old) => {
+                        store::detach_buffer(&ctx, cx, index)?;
+                        return Ok(old);
+                    }
+                    Err(_) if std::mem::take(&mut cx.data_mut().limiter.refused) => {
+                        "WebAssembly.Memory.grow(): the worker's memory limit would be exceeded"
+                    }
+                    Err(_) => "WebAssembly.Memory.grow(): Maximum memory size exceeded",
+                };
+                Err(range_error(&ctx, message))
             })
         },
     )?;
