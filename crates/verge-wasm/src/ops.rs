@@ -2,11 +2,13 @@
 //! globals JavaScript refers to by index into the store's [`State`]. Argument checks that the
 //! specification states in WebIDL terms are the JavaScript file's; these ops trust their types.
 
+use crate::engine::Compiled;
 use crate::store::{self, SharedMemory, State, WasmIsolate};
 use crate::values::{
     exported_func, function_object, host_function, to_js, to_ref, to_wasm, type_error, type_of,
 };
 use rquickjs::{Array, ArrayBuffer, Ctx, Function, TypedArray, Value};
+use std::sync::Arc;
 use verge_js::{bytes_of, rquickjs, Ops};
 use verge_web::WebHost;
 use wasmtime::{
@@ -59,6 +61,15 @@ fn item<T: Copy>(ctx: &Ctx<'_>, items: &[T], index: usize, what: &str) -> rquick
         .ok_or_else(|| type_error(ctx, &format!("not a {what} of this isolate")))
 }
 
+/// The module JavaScript's `WebAssembly.Module` number `index` stands for.
+fn compiled_module(ctx: &Ctx<'_>, index: usize) -> rquickjs::Result<Arc<Compiled>> {
+    let wasm = WasmIsolate::of(ctx)?;
+    wasm.with_store(ctx, |cx| {
+        let module = cx.data().modules.get(index).cloned();
+        module.ok_or_else(|| type_error(ctx, "not a WebAssembly.Module of this isolate"))
+    })
+}
+
 /// The index of `memory` in the state, added if it is new: a memory has one index however it
 /// is reached, so its `WebAssembly.Memory` object is one.
 fn memory_index(cx: &mut StoreContextMut<'_, State>, memory: Memory) -> usize {
@@ -72,50 +83,36 @@ fn memory_index(cx: &mut StoreContextMut<'_, State>, memory: Memory) -> usize {
 }
 
 pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
-    ops.add("wasmModuleImports", |ctx: Ctx<'js>, module: usize| {
-        let wasm = WasmIsolate::of(&ctx)?;
-        wasm.with_store(&ctx, |cx| {
-            let Some(compiled) = cx.data().modules.get(module).cloned() else {
-                return Err(type_error(&ctx, "not a WebAssembly.Module of this isolate"));
-            };
-            compiled
-                .module
-                .imports()
-                .map(|import| {
-                    let kind = kind_of(&import.ty());
-                    Ok(vec![
-                        import.module().to_owned(),
-                        import.name().to_owned(),
-                        kind.into(),
-                    ])
-                })
-                .collect::<rquickjs::Result<Vec<Vec<String>>>>()
-        })
-    })?;
-    ops.add("wasmModuleExports", |ctx: Ctx<'js>, module: usize| {
-        let wasm = WasmIsolate::of(&ctx)?;
-        wasm.with_store(&ctx, |cx| {
-            let Some(compiled) = cx.data().modules.get(module).cloned() else {
-                return Err(type_error(&ctx, "not a WebAssembly.Module of this isolate"));
-            };
-            Ok(compiled
+    ops.add(
+        "wasmModuleImports",
+        |ctx: Ctx<'js>, module: usize| -> rquickjs::Result<_> {
+            let compiled = compiled_module(&ctx, module)?;
+            let imports = compiled.module.imports().map(|import| {
+                let kind = kind_of(&import.ty());
+                vec![
+                    import.module().to_owned(),
+                    import.name().to_owned(),
+                    kind.into(),
+                ]
+            });
+            Ok(imports.collect::<Vec<Vec<String>>>())
+        },
+    )?;
+    ops.add(
+        "wasmModuleExports",
+        |ctx: Ctx<'js>, module: usize| -> rquickjs::Result<_> {
+            let compiled = compiled_module(&ctx, module)?;
+            let exports = compiled
                 .module
                 .exports()
-                .map(|export| vec![export.name().to_owned(), kind_of(&export.ty()).into()])
-                .collect::<Vec<Vec<String>>>())
-        })
-    })?;
+                .map(|export| vec![export.name().to_owned(), kind_of(&export.ty()).into()]);
+            Ok(exports.collect::<Vec<Vec<String>>>())
+        },
+    )?;
     ops.add(
         "wasmCustomSections",
         |ctx: Ctx<'js>, module: usize, name: String| {
-            let wasm = WasmIsolate::of(&ctx)?;
-            let compiled = wasm.with_store(&ctx, |cx| {
-                cx.data()
-                    .modules
-                    .get(module)
-                    .cloned()
-                    .ok_or_else(|| type_error(&ctx, "not a WebAssembly.Module of this isolate"))
-            })?;
+            let compiled = compiled_module(&ctx, module)?;
             compiled
                 .custom_sections
                 .iter()
@@ -145,11 +142,9 @@ fn instantiate<'js>(
     module: usize,
     given: Array<'js>,
 ) -> rquickjs::Result<Vec<Array<'js>>> {
+    let compiled = compiled_module(&ctx, module)?;
     let wasm = WasmIsolate::of(&ctx)?;
     wasm.with_store(&ctx, |cx| {
-        let Some(compiled) = cx.data().modules.get(module).cloned() else {
-            return Err(type_error(&ctx, "not a WebAssembly.Module of this isolate"));
-        };
         let mut externs = Vec::new();
         for (index, import) in compiled.module.imports().enumerate() {
             let entry: Array = given.get(index)?;
