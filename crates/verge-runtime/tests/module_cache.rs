@@ -4,37 +4,18 @@
 // Test code fails by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::rc::Rc;
+mod support;
+
+use support::{body, grants, run};
 use verge_config::WorkerConfig;
-use verge_runtime::{
-    BlankIsolate, Body, Capabilities, Grants, HttpClient, ModuleCache, Outcome, Refused, Request,
-    Stores, Worker,
-};
+use verge_runtime::{BlankIsolate, ModuleCache, Request, Worker};
 
 async fn answer(worker: &Worker) -> String {
-    let request = Request::new("GET", "http://cached.example/");
-    match worker.fetch(request).await {
-        Outcome::Response(response) => match response.body {
-            Body::Full(bytes) => String::from_utf8(bytes.to_vec()).unwrap(),
-            other => panic!("expected a full body, got {other:?}"),
-        },
-        Outcome::Exception { error, .. } => panic!("{error}"),
-        Outcome::LimitExceeded { message } => panic!("{message}"),
-        Outcome::Completed | Outcome::Reply(_) => panic!("the fetch handler answered nothing"),
-    }
-}
-
-fn grants() -> Grants {
-    Grants {
-        console: Rc::new(|_, _| {}),
-        outbound: Rc::new(HttpClient::new()),
-        bindings: Capabilities {
-            stores: Stores::default(),
-            services: Rc::new(|_| Rc::new(Refused("no services"))),
-            assets: None,
-            objects: None,
-        },
-    }
+    body(
+        worker
+            .fetch(Request::new("GET", "http://cached.example/"))
+            .await,
+    )
 }
 
 async fn load(config: &WorkerConfig, modules: &ModuleCache) -> Worker {
@@ -73,11 +54,7 @@ fn a_second_isolate_reads_modules_from_bytecode() {
     .unwrap();
     let config = WorkerConfig::locate(root).unwrap();
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    tokio::task::LocalSet::new().block_on(&runtime, async {
+    run(async {
         let modules = ModuleCache::default();
         let first = load(&config, &modules).await;
         assert_eq!(answer(&first).await, "hello cache");

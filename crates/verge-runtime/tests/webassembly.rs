@@ -8,14 +8,13 @@
 // The expected answer is one large `json!`.
 #![recursion_limit = "256"]
 
-use std::rc::Rc;
+mod support;
+
 use std::time::Duration;
+use support::{body, grants, run};
 use verge_config::WorkerConfig;
 use verge_js::IsolateLimits;
-use verge_runtime::{
-    BlankIsolate, Body, Capabilities, Grants, HttpClient, Outcome, Refused, Request, Stores,
-    Worker, WorkerLimits,
-};
+use verge_runtime::{BlankIsolate, Outcome, Request, Worker, WorkerLimits};
 
 /// The module every worker here imports, assembled from its text.
 const MODULE: &str = r#"
@@ -142,19 +141,6 @@ export default {
 };
 "#;
 
-fn grants() -> Grants {
-    Grants {
-        console: Rc::new(|_, _| {}),
-        outbound: Rc::new(HttpClient::new()),
-        bindings: Capabilities {
-            stores: Stores::default(),
-            services: Rc::new(|_| Rc::new(Refused("no services"))),
-            assets: None,
-            objects: None,
-        },
-    }
-}
-
 /// A project of the worker above with `wasm` as its module, in a temporary directory.
 fn project(wasm: &[u8]) -> tempfile::TempDir {
     let project = tempfile::tempdir().unwrap();
@@ -193,26 +179,6 @@ async fn get(worker: &Worker, path: &str) -> Outcome {
     worker
         .fetch(Request::new("GET", format!("http://wasm.example{path}")))
         .await
-}
-
-fn body(outcome: Outcome) -> String {
-    match outcome {
-        Outcome::Response(response) => match response.body {
-            Body::Full(bytes) => String::from_utf8(bytes.to_vec()).unwrap(),
-            other => panic!("expected a full body, got {other:?}"),
-        },
-        Outcome::Exception { error, .. } => panic!("{error}"),
-        Outcome::LimitExceeded { message } => panic!("{message}"),
-        Outcome::Completed | Outcome::Reply(_) => panic!("the fetch handler answered nothing"),
-    }
-}
-
-fn run(test: impl std::future::Future<Output = ()>) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    tokio::task::LocalSet::new().block_on(&runtime, test);
 }
 
 #[test]
