@@ -212,48 +212,17 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The custom sections of a module already validated, in order: each its name and contents
-/// (the binary format's section 0: a name, then bytes to the section's end).
+/// The custom sections of a module already validated, in order: each its name and contents.
 fn custom_sections(bytes: &[u8]) -> Vec<(String, Arc<[u8]>)> {
-    let mut sections = Vec::new();
-    let mut at = 8; // magic and version
-    while at < bytes.len() {
-        let id = bytes[at];
-        at += 1;
-        let Some((size, after)) = leb128(bytes, at) else {
-            break;
-        };
-        let Some(body) = bytes.get(after..after + size) else {
-            break;
-        };
-        at = after + size;
-        if id != 0 {
-            continue;
-        }
-        let Some((name_len, name_at)) = leb128(body, 0) else {
-            continue;
-        };
-        let Some(name) = body.get(name_at..name_at + name_len) else {
-            continue;
-        };
-        let name = String::from_utf8_lossy(name).into_owned();
-        sections.push((name, Arc::from(&body[name_at + name_len..])));
-    }
-    sections
-}
-
-/// The unsigned LEB128 number at `at`, and where what follows it starts.
-fn leb128(bytes: &[u8], mut at: usize) -> Option<(usize, usize)> {
-    let mut value: usize = 0;
-    for shift in (0..35).step_by(7) {
-        let byte = *bytes.get(at)?;
-        at += 1;
-        value |= usize::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Some((value, at));
-        }
-    }
-    None
+    wasmparser::Parser::new(0)
+        .parse_all(bytes)
+        .filter_map(|payload| match payload {
+            Ok(wasmparser::Payload::CustomSection(section)) => {
+                Some((section.name().to_owned(), Arc::from(section.data())))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]
