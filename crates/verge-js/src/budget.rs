@@ -6,7 +6,7 @@ use crate::{host_state, IsolateCore, ThisIsolate, INTERRUPTED, OUT_OF_MEMORY};
 use rquickjs::{qjs, Ctx};
 use std::rc::Rc;
 
-fn core_of(ctx: &Ctx<'_>) -> Option<Rc<IsolateCore>> {
+pub(crate) fn core_of(ctx: &Ctx<'_>) -> Option<Rc<IsolateCore>> {
     host_state::with(ctx, |this: &ThisIsolate| this.0.core.upgrade()).flatten()
 }
 

@@ -14,6 +14,7 @@ mod error;
 mod fallback;
 mod host_state;
 mod id_table;
+mod json;
 mod loader;
 mod ops;
 mod project;
@@ -172,7 +173,10 @@ impl Isolate {
             .map_err(|e| JsError::internal(format!("creating context: {e}")))?;
         let current_tag: Rc<Cell<u64>> = Rc::default();
         context
-            .with(|ctx| host_state::store(&ctx, CurrentTag(current_tag.clone())))
+            .with(|ctx| {
+                json::install(&ctx)?;
+                host_state::store(&ctx, CurrentTag(current_tag.clone()))
+            })
             .map_err(|e: rquickjs::Error| JsError::internal(format!("creating context: {e}")))?;
         let isolate = Self {
             core: Rc::new(IsolateCore {

@@ -1,0 +1,173 @@
+//! `JSON.parse` and `JSON.stringify` in native code, installed over QuickJS's own in every
+//! isolate.
+//!
+//! QuickJS's JSON is general rather than fast: `stringify` makes a JavaScript array of every
+//! object's keys, a string of every array index and a quoted copy of every string before
+//! concatenating it, and spends ~30 ns a byte of output; JSON is most of what CPU-bound workers
+//! do. These walk the same values through the same engine calls (`[[OwnPropertyKeys]]`, `Get`,
+//! `toJSON`, proxies' traps, in the order the specification gives) into one Rust buffer, and
+//! parse straight into objects and fast arrays. What the fast path leaves to the engine is
+//! delegated whole, before anything observable happens: a `replacer` or `space` argument to
+//! `stringify`, a `reviver` to `parse`.
+//!
+//! Both run native code on the isolate's behalf, so both observe its limits: the CPU deadline
+//! (checked every few thousand values), the memory limit (the output buffer may not outgrow
+//! it) and a bound on nesting (a RangeError, as deep recursion in JavaScript gives).
+
+#![allow(unsafe_code)]
+
+mod parse;
+mod stringify;
+
+use crate::IsolateCore;
+use rquickjs::function::Rest;
+use rquickjs::{qjs, Ctx, Function, Object, Value};
+use std::rc::Rc;
+
+/// Arrays and objects one value may nest: beyond, a RangeError, as V8's stack gives. Both walks
+/// keep open containers on the heap, not the native stack. (QuickJS's own stop near 10,000 when
+/// parsing, 4,000 when serializing.)
+const MAX_NESTING: usize = 100_000;
+
+/// Values handled between looks at the CPU deadline.
+const DEADLINE_EVERY: u32 = 4096;
+
+/// Replaces `JSON.parse` and `JSON.stringify` in the context of `ctx` with the native ones,
+/// which keep the originals for the arguments they delegate.
+pub(crate) fn install<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<()> {
+    let json: Object = ctx.globals().get("JSON")?;
+    let classes = stringify::Classes::of(ctx)?;
+
+    let original: Function<'js> = json.get("stringify")?;
+    let stringify = Function::new(ctx.clone(), move |ctx: Ctx<'js>, args: Rest<Value<'js>>| {
+        let delegate = args.0.iter().skip(1).any(|arg| !arg.is_undefined());
+        match args.0.first() {
+            Some(value) if !delegate => stringify::stringify(&ctx, value, &classes),
+            _ => original.call((Rest(args.0),)),
+        }
+    })?
+    .with_name("stringify")?;
+    stringify.set_length(3)?;
+    json.set("stringify", stringify)?;
+
+    let original: Function<'js> = json.get("parse")?;
+    let parse = Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>, args: Rest<Value<'js>>| match args.0.as_slice() {
+            [text] => parse::parse(&ctx, text),
+            [text, reviver] if !reviver.is_function() => parse::parse(&ctx, text),
+            _ => original.call((Rest(args.0),)),
+        },
+    )?
+    .with_name("parse")?;
+    parse.set_length(2)?;
+    json.set("parse", parse)
+}
+
+/// What a native walk needs of its isolate: when to stop, and how far it may go.
+struct Budget {
+    core: Option<Rc<IsolateCore>>,
+    ticks: u32,
+}
+
+impl Budget {
+    fn new(ctx: &Ctx<'_>) -> Self {
+        Self {
+            core: crate::budget::core_of(ctx),
+            ticks: 0,
+        }
+    }
+
+    /// Bytes the output may grow to: the isolate's memory limit.
+    fn memory_limit(&self) -> usize {
+        self.core
+            .as_ref()
+            .map_or(usize::MAX, |core| core.memory_limit.get())
+    }
+
+    /// Counts one value; the engine's uncatchable interrupt error once the entry is past its
+    /// CPU deadline.
+    #[inline]
+    fn step(&mut self, ctx: &Ctx<'_>) -> rquickjs::Result<()> {
+        self.ticks = self.ticks.wrapping_add(1);
+        if self.ticks.is_multiple_of(DEADLINE_EVERY)
+            && self.core.as_ref().is_some_and(|core| core.past_deadline())
+        {
+            return Err(crate::interrupted(ctx));
+        }
+        Ok(())
+    }
+}
+
+/// A value this module holds a reference to, released when it goes.
+struct Owned {
+    ctx: *mut qjs::JSContext,
+    value: qjs::JSValue,
+}
+
+impl Owned {
+    /// Takes `value`, returned by an engine call that hands over a reference: the pending
+    /// exception if the call failed.
+    ///
+    /// # Safety
+    /// `ctx` is live and `value` carries a reference the caller gives up.
+    unsafe fn new(ctx: *mut qjs::JSContext, value: qjs::JSValue) -> rquickjs::Result<Self> {
+        if qjs::JS_IsException(value) {
+            return Err(rquickjs::Error::Exception);
+        }
+        Ok(Self { ctx, value })
+    }
+
+    /// Gives the reference up to the caller.
+    fn into_raw(self) -> qjs::JSValue {
+        let value = self.value;
+        std::mem::forget(self);
+        value
+    }
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        // SAFETY: `new` took a reference to `value` in the live context `ctx`; this releases it.
+        unsafe { qjs::JS_FreeValue(self.ctx, self.value) }
+    }
+}
+
+/// The UTF-8 bytes of a string value (WTF-8: a lone surrogate as its 3-byte sequence), valid
+/// until dropped. ASCII strings are read in place.
+struct StringBytes {
+    ctx: *mut qjs::JSContext,
+    ptr: *const std::ffi::c_char,
+    len: usize,
+}
+
+impl StringBytes {
+    /// The bytes of `value`, a string.
+    ///
+    /// # Safety
+    /// `ctx` is live and `value` a string of it.
+    unsafe fn of(ctx: *mut qjs::JSContext, value: qjs::JSValue) -> rquickjs::Result<Self> {
+        let mut len = 0;
+        let ptr = qjs::JS_ToCStringLen2(ctx, &mut len, value, false);
+        if ptr.is_null() {
+            return Err(rquickjs::Error::Exception);
+        }
+        Ok(Self {
+            ctx,
+            ptr,
+            len: len as usize,
+        })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: the engine returned `len` bytes at `ptr`, kept until `JS_FreeCString`.
+        unsafe { std::slice::from_raw_parts(self.ptr.cast(), self.len) }
+    }
+}
+
+impl Drop for StringBytes {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` came from `JS_ToCStringLen2` in the live context `ctx`.
+        unsafe { qjs::JS_FreeCString(self.ctx, self.ptr) }
+    }
+}
