@@ -24,9 +24,14 @@
     while (end > start && isWhitespace(value.charCodeAt(end - 1))) end--;
     return start === 0 && end === value.length ? value : value.slice(start, end);
   }
+  // Short values already checked, normalized: the same few recur too (cache-control, content
+  // types). Bounded, and only short ones, as values come from anyone.
+  const checkedValues = new Set();
   function checkValue(value, name) {
     value = normalize(value);
+    if (checkedValues.has(value)) return value;
     if (INVALID_VALUE.test(value)) throw new TypeError(`Invalid header value for '${name}'`);
+    if (value.length <= 64 && checkedValues.size < 128) checkedValues.add(value);
     return value;
   }
 

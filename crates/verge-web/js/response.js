@@ -11,41 +11,62 @@
   }
 
   class Response extends internals.BodyMixin {
-    #status = 200; #statusText = ''; #headers; #type = 'default'; #url = ''; #redirected = false; #webSocket = null;
-    constructor(body = null, init = {}) {
+    #status = 200; #statusText = ''; #type = 'default'; #url = ''; #redirected = false; #webSocket = null;
+    // Made when first asked for: most responses are handed to the host with no more headers
+    // than their body's content type, kept apart until then.
+    #headers = null; #contentType = null;
+    constructor(body = null, init = undefined) {
       super();
-      init ??= {};
-      if (typeof init !== 'object') throw new TypeError("Failed to construct 'Response': init must be an object.");
-      const status = init.status === undefined ? 200 : Number(init.status);
-      if (init.webSocket != null) {
-        if (status !== 101) throw new RangeError('Responses with a WebSocket must have status code 101.');
-        this.#webSocket = init.webSocket;
-      } else if (!Number.isInteger(status) || status < 200 || status > 599) {
-        throw new RangeError(`Failed to construct 'Response': The status provided (${init.status}) is outside the range [200, 599].`);
+      if (init !== undefined && init !== null) {
+        if (typeof init !== 'object') throw new TypeError("Failed to construct 'Response': init must be an object.");
+        const status = init.status === undefined ? 200 : Number(init.status);
+        if (init.webSocket != null) {
+          if (status !== 101) throw new RangeError('Responses with a WebSocket must have status code 101.');
+          this.#webSocket = init.webSocket;
+        } else if (!Number.isInteger(status) || status < 200 || status > 599) {
+          throw new RangeError(`Failed to construct 'Response': The status provided (${init.status}) is outside the range [200, 599].`);
+        }
+        const statusText = init.statusText === undefined ? '' : String(init.statusText);
+        if (statusText !== '' && !REASON.test(statusText)) throw new TypeError("Failed to construct 'Response': Invalid statusText.");
+        this.#status = status;
+        this.#statusText = statusText;
+        const headers = init.headers;
+        if (headers !== undefined) this.#headers = new Headers(headers);
       }
-      const statusText = init.statusText === undefined ? '' : String(init.statusText);
-      if (statusText !== '' && !REASON.test(statusText)) throw new TypeError("Failed to construct 'Response': Invalid statusText.");
-      this.#status = status;
-      this.#statusText = statusText;
-      this.#headers = new Headers(init.headers);
-      let bytes = null;
-      if (body !== null && body !== undefined) {
-        refuseBodyFor(status);
-        const extracted = internals.extractBody(body);
-        bytes = extracted.bytes;
-        if (extracted.contentType) internals.defaultContentType(this.#headers, extracted.contentType);
+      if (body === null || body === undefined) {
+        this[BODY] = null;
+        return;
       }
-      this[BODY] = bytes;
+      refuseBodyFor(this.#status);
+      if (typeof body === 'string') {
+        this[BODY] = body;
+        this.#defaultContentType('text/plain;charset=UTF-8');
+        return;
+      }
+      const extracted = internals.extractBody(body);
+      this[BODY] = extracted.bytes;
+      if (extracted.contentType) this.#defaultContentType(extracted.contentType);
     }
-    static json(data, init = {}) {
+    #defaultContentType(value) {
+      if (this.#headers === null) this.#contentType = value;
+      else internals.defaultContentType(this.#headers, value);
+    }
+    #headersObject() {
+      if (this.#headers === null) {
+        this.#headers = new Headers();
+        if (this.#contentType !== null) internals.defaultContentType(this.#headers, this.#contentType);
+      }
+      return this.#headers;
+    }
+    static json(data, init = undefined) {
       const text = JSON.stringify(data);
       if (text === undefined) throw new TypeError('Response.json: the value cannot be serialized as JSON.');
       // Initialized as the constructor would with a JSON body, but with one Headers, not one
       // made here and copied into the response.
       const response = new Response(null, init);
       refuseBodyFor(response.#status);
-      response[BODY] = internals.extractBody(text).bytes;
-      internals.defaultContentType(response.#headers, 'application/json');
+      response[BODY] = text;
+      response.#defaultContentType('application/json');
       return response;
     }
     static redirect(url, status = 302) {
@@ -54,27 +75,28 @@
       status = Number(status);
       if (!REDIRECT_STATUS.includes(status)) throw new RangeError(`Invalid status code ${status}: a redirect must be 301, 302, 303, 307 or 308.`);
       const response = new Response(null, { status, headers: { location: parsed.href } });
-      internals.setHeadersGuard(response.#headers, 'immutable');
+      internals.setHeadersGuard(response.#headersObject(), 'immutable');
       return response;
     }
     static error() {
       const response = new Response(null, { status: 200 });
       response.#status = 0;
       response.#type = 'error';
-      internals.setHeadersGuard(response.#headers, 'immutable');
+      internals.setHeadersGuard(response.#headersObject(), 'immutable');
       return response;
     }
     get status() { return this.#status; }
     get statusText() { return this.#statusText; }
     get ok() { return this.#status >= 200 && this.#status <= 299; }
-    get headers() { return this.#headers; }
+    get headers() { return this.#headersObject(); }
     get type() { return this.#type; }
     get url() { return this.#url; }
     get redirected() { return this.#redirected; }
     get webSocket() { return this.#webSocket; }
     clone() {
       if (this.bodyUsed) throw new TypeError('Cannot clone a Response whose body has already been used.');
-      const copy = new Response(null, { status: this.#status === 0 ? 200 : this.#status, statusText: this.#statusText, headers: this.#headers });
+      const copy = new Response(null, { status: this.#status === 0 ? 200 : this.#status, statusText: this.#statusText, headers: this.#headers ?? undefined });
+      copy.#contentType = this.#contentType;
       copy.#status = this.#status;
       copy.#type = this.#type;
       copy.#url = this.#url;
@@ -95,7 +117,10 @@
     // What the host takes of a response: a WebSocket in it is handed over (see websocket.js).
     static _parts(response) {
       const socket = response.#webSocket === null ? undefined : internals.exportSocket(response.#webSocket);
-      return [response.#status, response.#statusText, internals.headersToList(response.#headers), internals.hostBody(response), socket];
+      const headers = response.#headers === null
+        ? (response.#contentType === null ? [] : ['content-type', response.#contentType])
+        : internals.headersToList(response.#headers);
+      return [response.#status, response.#statusText, headers, internals.hostBody(response), socket];
     }
   }
   Object.defineProperty(Response.prototype, Symbol.toStringTag, { value: 'Response' });
