@@ -274,17 +274,35 @@ fn deep_nesting_is_a_range_error_and_the_isolate_serves_on() {
 
 #[test]
 fn a_huge_output_hits_the_memory_limit_and_a_long_one_the_cpu_deadline() {
-    let limits = IsolateLimits {
+    let isolate = Isolate::new(IsolateLimits {
+        memory_bytes: 16 * 1024 * 1024,
+        cpu_slice: Some(Duration::from_secs(20)),
+        ..IsolateLimits::default()
+    })
+    .unwrap();
+    for script in [
+        // One 100 KB string referenced 10,000 times: a gigabyte of output from a small heap.
+        "JSON.stringify(Array(10000).fill('x'.repeat(100000)))",
+        // Output that grows without strings: `null` four billion times; raw JSON repeated.
+        "const holes = []; holes.length = 2 ** 32 - 1; JSON.stringify(holes)",
+        "JSON.stringify(Array(3000).fill(JSON.rawJSON('\"' + 'x'.repeat(1e6) + '\"')))",
+        // Parsed elements wait outside the heap for their array: counted against the limit too.
+        "JSON.parse('[' + '0,'.repeat(5e6) + '0]')",
+    ] {
+        let error = isolate.enter(|ctx| ctx.eval::<(), _>(script)).unwrap_err();
+        assert_eq!(
+            isolate.explain(error).kind,
+            ErrorKind::OutOfMemory,
+            "{script}"
+        );
+    }
+
+    let isolate = Isolate::new(IsolateLimits {
         memory_bytes: 64 * 1024 * 1024,
         cpu_slice: Some(Duration::from_millis(20)),
         ..IsolateLimits::default()
-    };
-    let isolate = Isolate::new(limits).unwrap();
-    // One 100 KB string referenced 10,000 times: a gigabyte of output from a small heap.
-    let error = isolate
-        .enter(|ctx| ctx.eval::<String, _>("JSON.stringify(Array(10000).fill('x'.repeat(100000)))"))
-        .unwrap_err();
-    assert_eq!(isolate.explain(error).kind, ErrorKind::OutOfMemory);
+    })
+    .unwrap();
     // One call, no JavaScript running while it serializes a million objects: only the native
     // code's own look at the deadline can stop it.
     let error = isolate

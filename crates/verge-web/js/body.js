@@ -1,11 +1,13 @@
 // The Body mixin (Fetch §5.3) shared by Request and Response: extracting a body from what a
 // script passes in, and reading it once as text, JSON, bytes or an ArrayBuffer.
 (function (ops, internals) {
+  const TEXT = 'text/plain;charset=UTF-8';
+  internals.textContentType = TEXT;
   // Returns { bytes, contentType }: bytes is null, a string, a Uint8Array or a ReadableStream.
   internals.extractBody = function extractBody(init) {
     if (init === undefined || init === null) return { bytes: null, contentType: null };
     // A string stays a string until someone needs its bytes: most are handed straight to the host.
-    if (typeof init === 'string') return { bytes: init, contentType: 'text/plain;charset=UTF-8' };
+    if (typeof init === 'string') return { bytes: init, contentType: TEXT };
     if (internals.isA(init, 'URLSearchParams')) {
       return { bytes: internals.utf8Encode(init.toString()), contentType: 'application/x-www-form-urlencoded;charset=UTF-8' };
     }
@@ -18,7 +20,7 @@
     }
     if (internals.isA(init, 'Blob')) return { bytes: internals.blobBytes(init), contentType: init.type || null };
     if (internals.isA(init, 'FormData')) return internals.serializeFormData(init);
-    return { bytes: internals.utf8Encode(String(init)), contentType: 'text/plain;charset=UTF-8' };
+    return { bytes: internals.utf8Encode(String(init)), contentType: TEXT };
   };
 
   const used = Symbol('bodyUsed');

@@ -39,8 +39,9 @@
       }
       refuseBodyFor(this.#status);
       if (typeof body === 'string') {
+        // extractBody's first case, without the object it returns.
         this[BODY] = body;
-        this.#defaultContentType('text/plain;charset=UTF-8');
+        this.#defaultContentType(internals.textContentType);
         return;
       }
       const extracted = internals.extractBody(body);

@@ -19,15 +19,18 @@
 mod parse;
 mod stringify;
 
-use crate::IsolateCore;
+use crate::{host_state, IsolateCore};
 use rquickjs::function::Rest;
-use rquickjs::{qjs, Ctx, Function, Object, Value};
+use rquickjs::{qjs, Ctx, Function, Object, Persistent, Value};
 use std::rc::Rc;
 
 /// Arrays and objects one value may nest: beyond, a RangeError, as V8's stack gives. Both walks
 /// keep open containers on the heap, not the native stack. (QuickJS's own stop near 10,000 when
 /// parsing, 4,000 when serializing.)
 const MAX_NESTING: usize = 100_000;
+
+/// Keys a walk keeps ready (quoted, or as atoms) and reuses: objects of one shape repeat theirs.
+const KEY_CACHE: usize = 1024;
 
 /// Values handled between looks at the CPU deadline.
 const DEADLINE_EVERY: u32 = 4096;
@@ -36,32 +39,69 @@ const DEADLINE_EVERY: u32 = 4096;
 /// which keep the originals for the arguments they delegate.
 pub(crate) fn install<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<()> {
     let json: Object = ctx.globals().get("JSON")?;
+    let boolean: Object = ctx.globals().get("Boolean")?;
+    let boolean: Object = boolean.get("prototype")?;
+    host_state::store(
+        ctx,
+        Originals {
+            stringify: Persistent::save(ctx, json.get::<_, Function>("stringify")?),
+            parse: Persistent::save(ctx, json.get::<_, Function>("parse")?),
+            boolean_value: Persistent::save(ctx, boolean.get::<_, Function>("valueOf")?),
+        },
+    )?;
+    // The closures hold no JavaScript value: the collector cannot see into them, so one would
+    // keep the whole heap alive past the isolate.
     let classes = stringify::Classes::of(ctx)?;
-
-    let original: Function<'js> = json.get("stringify")?;
     let stringify = Function::new(ctx.clone(), move |ctx: Ctx<'js>, args: Rest<Value<'js>>| {
         let delegate = args.0.iter().skip(1).any(|arg| !arg.is_undefined());
         match args.0.first() {
             Some(value) if !delegate => stringify::stringify(&ctx, value, &classes),
-            _ => original.call((Rest(args.0),)),
+            _ => original(&ctx, |originals| &originals.stringify)?.call((Rest(args.0),)),
         }
     })?
     .with_name("stringify")?;
     stringify.set_length(3)?;
     json.set("stringify", stringify)?;
 
-    let original: Function<'js> = json.get("parse")?;
     let parse = Function::new(
         ctx.clone(),
         move |ctx: Ctx<'js>, args: Rest<Value<'js>>| match args.0.as_slice() {
             [text] => parse::parse(&ctx, text),
             [text, reviver] if !reviver.is_function() => parse::parse(&ctx, text),
-            _ => original.call((Rest(args.0),)),
+            _ => original(&ctx, |originals| &originals.parse)?.call((Rest(args.0),)),
         },
     )?
     .with_name("parse")?;
     parse.set_length(2)?;
     json.set("parse", parse)
+}
+
+/// The engine's own functions the native ones fall back on, kept in the isolate's host state,
+/// which is released before its heap.
+struct Originals {
+    stringify: Persistent<Function<'static>>,
+    parse: Persistent<Function<'static>>,
+    /// `Boolean.prototype.valueOf`: a Boolean object's value, which no C call reads.
+    boolean_value: Persistent<Function<'static>>,
+}
+
+/// One of the [`Originals`] of the isolate of `ctx`.
+fn original<'js>(
+    ctx: &Ctx<'js>,
+    pick: impl FnOnce(&Originals) -> &Persistent<Function<'static>>,
+) -> rquickjs::Result<Function<'js>> {
+    match host_state::with(ctx, |originals: &Originals| pick(originals).clone()) {
+        Some(function) => function.restore(ctx),
+        None => Err(rquickjs::Exception::throw_internal(
+            ctx,
+            "JSON is not installed",
+        )),
+    }
+}
+
+/// The RangeError of nesting past [`MAX_NESTING`], as V8's stack gives.
+fn too_deep(ctx: &Ctx<'_>) -> rquickjs::Error {
+    rquickjs::Exception::throw_range(ctx, "Maximum call stack size exceeded")
 }
 
 /// What a native walk needs of its isolate: when to stop, and how far it may go.
@@ -78,11 +118,15 @@ impl Budget {
         }
     }
 
-    /// Bytes the output may grow to: the isolate's memory limit.
+    /// Bytes a walk may hold outside the heap: the isolate's memory limit, less what is counted
+    /// against it outside the heap already. (What the heap holds is not known cheaply; the
+    /// result, made in the heap, fails there if it does not fit.)
     fn memory_limit(&self) -> usize {
-        self.core
-            .as_ref()
-            .map_or(usize::MAX, |core| core.memory_limit.get())
+        self.core.as_ref().map_or(usize::MAX, |core| {
+            core.memory_limit
+                .get()
+                .saturating_sub(core.external_memory.get())
+        })
     }
 
     /// Counts one value; the engine's uncatchable interrupt error once the entry is past its
@@ -142,6 +186,23 @@ struct StringBytes {
 }
 
 impl StringBytes {
+    /// The name of `atom`.
+    ///
+    /// # Safety
+    /// `ctx` is live and `atom` an atom of it.
+    unsafe fn of_atom(ctx: *mut qjs::JSContext, atom: qjs::JSAtom) -> rquickjs::Result<Self> {
+        let mut len = 0;
+        let ptr = qjs::JS_AtomToCStringLen(ctx, &mut len, atom);
+        if ptr.is_null() {
+            return Err(rquickjs::Error::Exception);
+        }
+        Ok(Self {
+            ctx,
+            ptr,
+            len: len as usize,
+        })
+    }
+
     /// The bytes of `value`, a string.
     ///
     /// # Safety

@@ -1,12 +1,9 @@
 //! `JSON.parse(text)` without a reviver: the JSON grammar (ECMA-404) read from the string's
 //! bytes straight into objects, fast arrays, strings and numbers, with V8's error messages.
 
-use super::{Budget, Owned, StringBytes};
+use super::{Budget, Owned, StringBytes, KEY_CACHE};
 use rquickjs::{qjs, Ctx, Value};
 use std::collections::HashMap;
-
-/// Keys turned into atoms once per call and reused: objects of one shape repeat their keys.
-const KEY_CACHE: usize = 1024;
 
 /// Parses `text` (after ToString) as `JSON.parse(text)` does.
 pub(super) fn parse<'js>(ctx: &Ctx<'js>, text: &Value<'js>) -> rquickjs::Result<Value<'js>> {
@@ -24,7 +21,10 @@ pub(super) fn parse<'js>(ctx: &Ctx<'js>, text: &Value<'js>) -> rquickjs::Result<
             scratch: Vec::new(),
             atoms: HashMap::new(),
             budget: Budget::new(ctx),
+            held: 0,
+            limit: 0,
         };
+        parser.limit = parser.budget.memory_limit();
         let value = parser.value()?;
         parser.skip_whitespace();
         if parser.pos < parser.bytes.len() {
@@ -51,6 +51,10 @@ struct Parser<'a, 'js> {
     /// ASCII keys and the atoms this parser holds a reference to.
     atoms: HashMap<Box<[u8]>, qjs::JSAtom>,
     budget: Budget,
+    /// Elements of the open arrays, held outside the heap until their arrays are made...
+    held: usize,
+    /// ...which may take no more than these bytes: see [`Budget::memory_limit`].
+    limit: usize,
 }
 
 impl Drop for Parser<'_, '_> {
@@ -177,6 +181,14 @@ impl Parser<'_, '_> {
                 match container {
                     Open::Array(mut elements) => {
                         elements.values.push(value.into_raw());
+                        self.held += 1;
+                        if self
+                            .held
+                            .saturating_mul(std::mem::size_of::<qjs::JSValue>())
+                            > self.limit
+                        {
+                            return Err(crate::out_of_memory(self.ctx));
+                        }
                         match self.peek() {
                             Some(b',') => {
                                 self.pos += 1;
@@ -235,10 +247,7 @@ impl Parser<'_, '_> {
     /// Pushes a container opened, within the bound on nesting.
     fn open(&self, open: &mut Vec<Open>, container: Open) -> rquickjs::Result<()> {
         if open.len() >= super::MAX_NESTING {
-            return Err(rquickjs::Exception::throw_range(
-                self.ctx,
-                "Maximum call stack size exceeded",
-            ));
+            return Err(super::too_deep(self.ctx));
         }
         open.push(container);
         Ok(())
@@ -277,11 +286,12 @@ impl Parser<'_, '_> {
     }
 
     /// The array of `elements`, as a fast array.
-    unsafe fn array(&self, mut elements: Elements) -> rquickjs::Result<Owned> {
+    unsafe fn array(&mut self, mut elements: Elements) -> rquickjs::Result<Owned> {
         let Ok(count) = i32::try_from(elements.values.len()) else {
             return Err(crate::out_of_memory(self.ctx));
         };
         let values = std::mem::take(&mut elements.values);
+        self.held -= values.len();
         // `JS_NewArrayFrom` takes the elements' references, whether or not it succeeds.
         Owned::new(
             self.raw,
@@ -480,9 +490,21 @@ impl Parser<'_, '_> {
             return rquickjs::Exception::throw_syntax(self.ctx, "Unexpected end of JSON input");
         };
         let token = String::from_utf8_lossy(&rest[..utf8_width(rest[0]).min(rest.len())]);
-        let before = String::from_utf8_lossy(&self.bytes[..self.pos]);
-        let after = String::from_utf8_lossy(rest);
-        let context = if before.chars().count() + after.chars().count() <= 40 {
+        // A window of the text around the token, cut at character boundaries.
+        let boundary = |mut at: usize| {
+            while at < self.bytes.len() && (0x80..0xc0).contains(&self.bytes[at]) {
+                at += 1;
+            }
+            at
+        };
+        let (start, end) = (
+            boundary(self.pos.saturating_sub(40)),
+            boundary(self.pos + 40),
+        );
+        let before = String::from_utf8_lossy(&self.bytes[start..self.pos]);
+        let after = String::from_utf8_lossy(&self.bytes[self.pos..end.min(self.bytes.len())]);
+        let whole = start == 0 && end >= self.bytes.len();
+        let context = if whole && before.chars().count() + after.chars().count() <= 40 {
             format!("\"{before}{after}\"")
         } else {
             let mut near: Vec<char> = before.chars().rev().take(10).collect();

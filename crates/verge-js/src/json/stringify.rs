@@ -1,29 +1,25 @@
 //! `JSON.stringify(value)` without a replacer or indentation: SerializeJSONProperty (ECMA-262
 //! §25.5.2.2) over the engine's own property calls, written into one buffer.
 
-use super::{Budget, Owned, StringBytes};
+use super::{Budget, Owned, StringBytes, KEY_CACHE};
 use rquickjs::{qjs, Ctx, Function, Object, Value};
 use std::collections::{HashMap, HashSet};
 
 /// Open containers searched one by one for a cycle; those deeper are found in a set.
 const SCANNED: usize = 32;
 
-/// Keys quoted once per call and reused: objects of one shape repeat their keys.
-const KEY_CACHE: usize = 1024;
-
 /// Class ids of the objects serialized by their primitive value, read from the engine (its
-/// class table is internal), and `Boolean.prototype.valueOf` for a Boolean's.
-pub(super) struct Classes<'js> {
+/// class table is internal).
+pub(super) struct Classes {
     number: qjs::JSClassID,
     string: qjs::JSClassID,
     boolean: qjs::JSClassID,
     bigint: qjs::JSClassID,
     raw_json: Option<qjs::JSClassID>,
-    boolean_value: Function<'js>,
 }
 
-impl<'js> Classes<'js> {
-    pub(super) fn of(ctx: &Ctx<'js>) -> rquickjs::Result<Self> {
+impl Classes {
+    pub(super) fn of<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Self> {
         let class_of = |value: Value<'js>| -> rquickjs::Result<qjs::JSClassID> {
             // SAFETY: `value` is a live value of `ctx`; `JS_ToObject` returns a new reference,
             // which `Owned` releases.
@@ -40,15 +36,12 @@ impl<'js> Classes<'js> {
             Some(raw) => Some(class_of(raw.call(("0",))?)?),
             None => None,
         };
-        let boolean: Object = ctx.globals().get("Boolean")?;
-        let prototype: Object = boolean.get("prototype")?;
         Ok(Self {
             number: class_of(Value::new_number(ctx.clone(), 0.5))?,
             string: class_of(rquickjs::String::from_str(ctx.clone(), "")?.into_value())?,
             boolean: class_of(Value::new_bool(ctx.clone(), false))?,
             bigint: class_of(rquickjs::BigInt::from_i64(ctx.clone(), 0)?.into_value())?,
             raw_json,
-            boolean_value: prototype.get("valueOf")?,
         })
     }
 }
@@ -57,7 +50,7 @@ impl<'js> Classes<'js> {
 pub(super) fn stringify<'js>(
     ctx: &Ctx<'js>,
     value: &Value<'js>,
-    classes: &Classes<'js>,
+    classes: &Classes,
 ) -> rquickjs::Result<Value<'js>> {
     let raw = ctx.as_raw().as_ptr();
     let mut writer = Writer {
@@ -129,7 +122,7 @@ impl Container {
 struct Writer<'a, 'js> {
     ctx: &'a Ctx<'js>,
     raw: *mut qjs::JSContext,
-    classes: &'a Classes<'js>,
+    classes: &'a Classes,
     out: Vec<u8>,
     /// The arrays and objects being serialized, innermost last: on a heap stack, so nesting
     /// costs no native stack; an object found in it again is a cycle.
@@ -141,7 +134,7 @@ struct Writer<'a, 'js> {
     keys: HashMap<qjs::JSAtom, Box<[u8]>>,
     to_json: qjs::JSAtom,
     budget: Budget,
-    /// Bytes the output may not outgrow: the isolate's memory limit.
+    /// Bytes the output may not outgrow: see [`Budget::memory_limit`].
     limit: usize,
 }
 
@@ -176,7 +169,7 @@ impl<'js> Writer<'_, 'js> {
                         length,
                     } => {
                         if *next == *length {
-                            self.close(b']')?;
+                            self.close(b']');
                             continue;
                         }
                         let (holder, index) = (holder.value, *next);
@@ -199,7 +192,7 @@ impl<'js> Writer<'_, 'js> {
                         empty,
                     } => {
                         let Some(atom) = keys.entries().get(*next).map(|entry| entry.atom) else {
-                            self.close(b'}')?;
+                            self.close(b'}');
                             continue;
                         };
                         let (holder, first) = (holder.value, *empty);
@@ -222,11 +215,21 @@ impl<'js> Writer<'_, 'js> {
                 }
             }
         }
+        self.within_limit()?;
         Ok(written)
     }
 
+    /// The engine's uncatchable out-of-memory error once the output has outgrown the memory
+    /// limit.
+    fn within_limit(&self) -> rquickjs::Result<()> {
+        if self.out.len() > self.limit {
+            return Err(crate::out_of_memory(self.ctx));
+        }
+        Ok(())
+    }
+
     /// Ends the innermost container with `bracket`.
-    fn close(&mut self, bracket: u8) -> rquickjs::Result<()> {
+    fn close(&mut self, bracket: u8) {
         if let Some(container) = self.open.pop() {
             if self.open.len() >= SCANNED {
                 // SAFETY: reading the pointer of a live object's value.
@@ -235,15 +238,13 @@ impl<'js> Writer<'_, 'js> {
             }
         }
         self.out.push(bracket);
-        if self.out.len() > self.limit {
-            return Err(crate::out_of_memory(self.ctx));
-        }
-        Ok(())
     }
 
     /// SerializeJSONProperty: `value`, found under `key`, after its `toJSON`.
     fn property(&mut self, key: Key, value: Owned) -> rquickjs::Result<Written> {
         self.budget.step(self.ctx)?;
+        // Looked at before each value, the output outgrows the limit by one value at most.
+        self.within_limit()?;
         let value = self.apply_to_json(key, value)?;
         // SAFETY: `value` is a live value of this context, and every call below returns either
         // a borrowed answer or a reference that `Owned` takes.
@@ -338,9 +339,8 @@ impl<'js> Writer<'_, 'js> {
         }
         if class == classes.boolean {
             let this = Value::from_raw(self.ctx.clone(), qjs::JS_DupValue(self.raw, v));
-            let primitive: bool = classes
-                .boolean_value
-                .call((rquickjs::function::This(this),))?;
+            let value_of = super::original(self.ctx, |originals| &originals.boolean_value)?;
+            let primitive: bool = value_of.call((rquickjs::function::This(this),))?;
             self.out
                 .extend_from_slice(if primitive { b"true" } else { b"false" });
             return Ok(true);
@@ -366,10 +366,7 @@ impl<'js> Writer<'_, 'js> {
             ));
         }
         if self.open.len() >= super::MAX_NESTING {
-            return Err(rquickjs::Exception::throw_range(
-                self.ctx,
-                "Maximum call stack size exceeded",
-            ));
+            return Err(super::too_deep(self.ctx));
         }
         let container = if self.is_array(v)? {
             let mut length = 0i64;
@@ -401,8 +398,7 @@ impl<'js> Writer<'_, 'js> {
 
     /// Whether the object at `pointer` is open already: a cycle.
     fn is_open(&self, pointer: *mut std::ffi::c_void) -> bool {
-        let scanned = self.open.iter().take(SCANNED);
-        scanned.into_iter().any(|open| {
+        self.open.iter().take(SCANNED).any(|open| {
             // SAFETY: reading the pointer of a live object's value.
             unsafe { qjs::JS_VALUE_GET_PTR(open.holder().value) == pointer }
         }) || self.deep.contains(&pointer)
@@ -417,14 +413,9 @@ impl<'js> Writer<'_, 'js> {
             return Ok(qjs::JS_IsArray(v));
         }
         let mut target = Owned::new(self.raw, qjs::JS_GetProxyTarget(self.raw, v))?;
+        // A revoked proxy has no target: the engine throws its TypeError.
         while qjs::JS_IsProxy(target.value) {
             target = Owned::new(self.raw, qjs::JS_GetProxyTarget(self.raw, target.value))?;
-        }
-        if qjs::JS_IsNull(target.value) {
-            return Err(rquickjs::Exception::throw_type(
-                self.ctx,
-                "Cannot perform 'IsArray' on a proxy that has been revoked",
-            ));
         }
         Ok(qjs::JS_IsArray(target.value))
     }
@@ -439,16 +430,7 @@ impl<'js> Writer<'_, 'js> {
             self.out.extend_from_slice(quoted);
             return Ok(());
         }
-        let mut len = 0;
-        let name = qjs::JS_AtomToCStringLen(self.raw, &mut len, atom);
-        if name.is_null() {
-            return Err(rquickjs::Error::Exception);
-        }
-        let bytes = StringBytes {
-            ctx: self.raw,
-            ptr: name,
-            len: len as usize,
-        };
+        let bytes = StringBytes::of_atom(self.raw, atom)?;
         let start = self.out.len();
         quote(&mut self.out, bytes.bytes());
         self.out.push(b':');
@@ -467,9 +449,6 @@ impl<'js> Writer<'_, 'js> {
     unsafe fn string(&mut self, v: qjs::JSValue) -> rquickjs::Result<()> {
         let bytes = StringBytes::of(self.raw, v)?;
         quote(&mut self.out, bytes.bytes());
-        if self.out.len() > self.limit {
-            return Err(crate::out_of_memory(self.ctx));
-        }
         Ok(())
     }
 
