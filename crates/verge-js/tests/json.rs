@@ -135,9 +135,13 @@ fn stringify_matches_the_engine_on_random_values() {
     let script = r#"
         const random = makeRandom(7);
         const out = [];
+        // Indentation: numbers clamped to 0..10, strings cut to 10, anything else none.
+        const spaces = [2, '\t', 0, 12, -1, NaN, 1.9, 'abcdefghijklm', '', '→→', new Number(3), true, null, undefined, Symbol()];
         for (let i = 0; i < 3000; i++) {
           const value = randomValue(random, 0);
           try { out.push(String(JSON.stringify(value))); } catch (e) { out.push(`threw ${e.name}`); }
+          const space = spaces[i % spaces.length];
+          try { out.push(encodeURIComponent(String(JSON.stringify(value, null, space)))); } catch (e) { out.push(`threw ${e.name}`); }
         }
         out.join('\n')
     "#;

@@ -7,8 +7,8 @@
 //! do. These walk the same values through the same engine calls (`[[OwnPropertyKeys]]`, `Get`,
 //! `toJSON`, proxies' traps, in the order the specification gives) into one Rust buffer, and
 //! parse straight into objects and fast arrays. What the fast path leaves to the engine is
-//! delegated whole, before anything observable happens: a `replacer` or `space` argument to
-//! `stringify`, a `reviver` to `parse`.
+//! delegated whole, before anything observable happens: a `replacer` function or array and a
+//! Number or String object as `space` to `stringify`, a `reviver` to `parse`.
 //!
 //! Both run native code on the isolate's behalf, so both observe its limits: the CPU deadline
 //! (checked every few thousand values), the memory limit (the output buffer may not outgrow
@@ -53,9 +53,13 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<()> {
     // keep the whole heap alive past the isolate.
     let classes = stringify::Classes::of(ctx)?;
     let stringify = Function::new(ctx.clone(), move |ctx: Ctx<'js>, args: Rest<Value<'js>>| {
-        let delegate = args.0.iter().skip(1).any(|arg| !arg.is_undefined());
-        match args.0.first() {
-            Some(value) if !delegate => stringify::stringify(&ctx, value, &classes),
+        // A replacer that is neither a function nor an array is ignored, as the spec says.
+        let replacer = args.0.get(1).is_some_and(Value::is_object);
+        let gap = args.0.get(2).map_or(Some(Vec::new()), stringify::gap);
+        match (args.0.first(), gap) {
+            (Some(value), Some(gap)) if !replacer => {
+                stringify::stringify(&ctx, value, &classes, gap)
+            }
             _ => original(&ctx, |originals| &originals.stringify)?.call((Rest(args.0),)),
         }
     })?

@@ -46,11 +46,32 @@ impl Classes {
     }
 }
 
-/// Serializes `value` as `JSON.stringify(value)` does: a string, or undefined.
+/// The indentation `space` asks for, when the fast path can give it: at most 10 spaces for a
+/// number, the first 10 characters of an ASCII string, none for another primitive. `None` for
+/// what the engine's own is left to unwrap (a Number or String object, a non-ASCII string).
+pub(super) fn gap(space: &Value<'_>) -> Option<Vec<u8>> {
+    if let Some(number) = space.as_number() {
+        let count = if number.is_nan() {
+            0.0
+        } else {
+            number.trunc().clamp(0.0, 10.0)
+        };
+        return Some(vec![b' '; count as usize]);
+    }
+    if let Some(string) = space.as_string() {
+        let text = string.to_string().ok().filter(|text| text.is_ascii())?;
+        return Some(text.as_bytes()[..text.len().min(10)].to_vec());
+    }
+    (!space.is_object()).then(Vec::new)
+}
+
+/// Serializes `value` as `JSON.stringify(value, null, space)` does, with `gap` as [`gap`] reads
+/// `space`: a string, or undefined.
 pub(super) fn stringify<'js>(
     ctx: &Ctx<'js>,
     value: &Value<'js>,
     classes: &Classes,
+    gap: Vec<u8>,
 ) -> rquickjs::Result<Value<'js>> {
     let raw = ctx.as_raw().as_ptr();
     let mut writer = Writer {
@@ -59,6 +80,7 @@ pub(super) fn stringify<'js>(
         classes,
         out: Vec::new(),
         open: Vec::new(),
+        gap,
         deep: HashSet::new(),
         keys: HashMap::new(),
         to_json: 0,
@@ -127,6 +149,8 @@ struct Writer<'a, 'js> {
     /// The arrays and objects being serialized, innermost last: on a heap stack, so nesting
     /// costs no native stack; an object found in it again is a cycle.
     open: Vec<Container>,
+    /// The indentation of one level (`space`), ASCII; empty for none.
+    gap: Vec<u8>,
     /// The objects of containers open deeper than the first `SCANNED`, which a linear search
     /// would make quadratic.
     deep: HashSet<*mut std::ffi::c_void>,
@@ -169,7 +193,8 @@ impl<'js> Writer<'_, 'js> {
                         length,
                     } => {
                         if *next == *length {
-                            self.close(b']');
+                            let had_content = *length > 0;
+                            self.close(b']', had_content);
                             continue;
                         }
                         let (holder, index) = (holder.value, *next);
@@ -177,6 +202,7 @@ impl<'js> Writer<'_, 'js> {
                         if index > 0 {
                             self.out.push(b',');
                         }
+                        self.newline(depth + 1);
                         let element = Owned::new(
                             self.raw,
                             qjs::JS_GetPropertyInt64(self.raw, holder, index),
@@ -192,7 +218,8 @@ impl<'js> Writer<'_, 'js> {
                         empty,
                     } => {
                         let Some(atom) = keys.entries().get(*next).map(|entry| entry.atom) else {
-                            self.close(b'}');
+                            let had_content = !*empty;
+                            self.close(b'}', had_content);
                             continue;
                         };
                         let (holder, first) = (holder.value, *empty);
@@ -203,7 +230,11 @@ impl<'js> Writer<'_, 'js> {
                         if !first {
                             self.out.push(b',');
                         }
+                        self.newline(depth + 1);
                         self.key(atom)?;
+                        if !self.gap.is_empty() {
+                            self.out.push(b' ');
+                        }
                         if !self.property(Key::Atom(atom), value)? {
                             self.out.truncate(mark);
                         } else if let Some(Container::Object { empty, .. }) =
@@ -228,14 +259,29 @@ impl<'js> Writer<'_, 'js> {
         Ok(())
     }
 
-    /// Ends the innermost container with `bracket`.
-    fn close(&mut self, bracket: u8) {
+    /// With indentation, a line break and `depth` gaps.
+    fn newline(&mut self, depth: usize) {
+        if self.gap.is_empty() {
+            return;
+        }
+        self.out.push(b'\n');
+        for _ in 0..depth {
+            self.out.extend_from_slice(&self.gap);
+        }
+    }
+
+    /// Ends the innermost container with `bracket`, on a line of its own when indented and not
+    /// empty.
+    fn close(&mut self, bracket: u8, had_content: bool) {
         if let Some(container) = self.open.pop() {
             if self.open.len() >= SCANNED {
                 // SAFETY: reading the pointer of a live object's value.
                 self.deep
                     .remove(&unsafe { qjs::JS_VALUE_GET_PTR(container.holder().value) });
             }
+        }
+        if had_content {
+            self.newline(self.open.len());
         }
         self.out.push(bracket);
     }
