@@ -197,14 +197,7 @@ impl StringBytes {
     unsafe fn of_atom(ctx: *mut qjs::JSContext, atom: qjs::JSAtom) -> rquickjs::Result<Self> {
         let mut len = 0;
         let ptr = qjs::JS_AtomToCStringLen(ctx, &mut len, atom);
-        if ptr.is_null() {
-            return Err(rquickjs::Error::Exception);
-        }
-        Ok(Self {
-            ctx,
-            ptr,
-            len: len as usize,
-        })
+        Self::taken(ctx, ptr, len as usize)
     }
 
     /// The bytes of `value`, a string.
@@ -214,14 +207,22 @@ impl StringBytes {
     unsafe fn of(ctx: *mut qjs::JSContext, value: qjs::JSValue) -> rquickjs::Result<Self> {
         let mut len = 0;
         let ptr = qjs::JS_ToCStringLen2(ctx, &mut len, value, false);
+        Self::taken(ctx, ptr, len as usize)
+    }
+
+    /// What the engine returned: the pending exception if `ptr` is null.
+    ///
+    /// # Safety
+    /// `ptr` is null or `len` bytes from `ctx` that `JS_FreeCString` releases.
+    unsafe fn taken(
+        ctx: *mut qjs::JSContext,
+        ptr: *const std::ffi::c_char,
+        len: usize,
+    ) -> rquickjs::Result<Self> {
         if ptr.is_null() {
             return Err(rquickjs::Error::Exception);
         }
-        Ok(Self {
-            ctx,
-            ptr,
-            len: len as usize,
-        })
+        Ok(Self { ctx, ptr, len })
     }
 
     fn bytes(&self) -> &[u8] {
