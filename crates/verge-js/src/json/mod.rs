@@ -11,8 +11,9 @@
 //! Number or String object as `space` to `stringify`, a `reviver` to `parse`.
 //!
 //! Both run native code on the isolate's behalf, so both observe its limits: the CPU deadline
-//! (checked every few thousand values), the memory limit (the output buffer may not outgrow
-//! it) and a bound on nesting (a RangeError, as deep recursion in JavaScript gives).
+//! (checked every few thousand values), the memory limit (what they hold outside the heap — the
+//! output, parsed elements — may not outgrow it) and a bound on nesting (a RangeError, as deep
+//! recursion in JavaScript gives).
 
 #![allow(unsafe_code)]
 
@@ -53,7 +54,8 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<()> {
     // keep the whole heap alive past the isolate.
     let classes = stringify::Classes::of(ctx)?;
     let stringify = Function::new(ctx.clone(), move |ctx: Ctx<'js>, args: Rest<Value<'js>>| {
-        // A replacer that is neither a function nor an array is ignored, as the spec says.
+        // A replacer that is no object is ignored, as the spec says; any object (a function, an
+        // array, or one the spec would ignore) goes to the engine's own.
         let replacer = args.0.get(1).is_some_and(Value::is_object);
         let gap = args.0.get(2).map_or(Some(Vec::new()), stringify::gap);
         match (args.0.first(), gap) {
