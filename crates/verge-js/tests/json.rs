@@ -130,6 +130,14 @@ fn outcome(ctx: &Ctx<'_>, script: &str) -> String {
     }
 }
 
+/// Each line of `native` as in `reference`, the first that differs named by its `what` and number.
+fn assert_same_lines(reference: &str, native: &str, what: &str) {
+    for (line, (expected, actual)) in reference.lines().zip(native.lines()).enumerate() {
+        assert_eq!(actual, expected, "{what} {line}");
+    }
+    assert_eq!(native.lines().count(), reference.lines().count());
+}
+
 #[test]
 fn stringify_matches_the_engine_on_random_values() {
     let script = r#"
@@ -147,10 +155,7 @@ fn stringify_matches_the_engine_on_random_values() {
     "#;
     let (reference, native) = both(script, outcome);
     assert!(reference.len() > 50_000, "{}", reference.len());
-    for (line, (expected, actual)) in reference.lines().zip(native.lines()).enumerate() {
-        assert_eq!(actual, expected, "value {line}");
-    }
-    assert_eq!(native.lines().count(), reference.lines().count());
+    assert_same_lines(&reference, &native, "value");
 }
 
 #[test]
@@ -190,10 +195,7 @@ fn parse_matches_the_engine_on_valid_and_broken_texts() {
         "only {errors} broken texts: {}",
         &reference[..reference.len().min(300)]
     );
-    for (line, (expected, actual)) in reference.lines().zip(native.lines()).enumerate() {
-        assert_eq!(actual, expected, "text {line}");
-    }
-    assert_eq!(native.lines().count(), reference.lines().count());
+    assert_same_lines(&reference, &native, "text");
 }
 
 #[test]

@@ -60,7 +60,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<()> {
         let gap = args.0.get(2).map_or(Some(Vec::new()), stringify::gap);
         match (args.0.first(), gap) {
             (Some(value), Some(gap)) if !replacer => {
-                stringify::stringify(&ctx, value, &classes, gap)
+                stringify::stringify(&ctx, value, classes, gap)
             }
             _ => original(&ctx, |originals| &originals.stringify)?.call((Rest(args.0),)),
         }

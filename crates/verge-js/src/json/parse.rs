@@ -13,6 +13,7 @@ pub(super) fn parse<'js>(ctx: &Ctx<'js>, text: &Value<'js>) -> rquickjs::Result<
     unsafe {
         let string = Owned::new(raw, qjs::JS_ToString(raw, text.as_raw()))?;
         let source = StringBytes::of(raw, string.value)?;
+        let budget = Budget::new(ctx);
         let mut parser = Parser {
             ctx,
             raw,
@@ -20,11 +21,10 @@ pub(super) fn parse<'js>(ctx: &Ctx<'js>, text: &Value<'js>) -> rquickjs::Result<
             pos: 0,
             scratch: Vec::new(),
             atoms: HashMap::new(),
-            budget: Budget::new(ctx),
             held: 0,
-            limit: 0,
+            limit: budget.memory_limit(),
+            budget,
         };
-        parser.limit = parser.budget.memory_limit();
         let value = parser.value()?;
         parser.skip_whitespace();
         if parser.pos < parser.bytes.len() {

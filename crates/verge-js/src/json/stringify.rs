@@ -1,15 +1,17 @@
-//! `JSON.stringify(value)` without a replacer or indentation: SerializeJSONProperty (ECMA-262
+//! `JSON.stringify(value, null, space)` without a replacer: SerializeJSONProperty (ECMA-262
 //! §25.5.2.2) over the engine's own property calls, written into one buffer.
 
 use super::{Budget, Owned, StringBytes, KEY_CACHE};
 use rquickjs::{qjs, Ctx, Function, Object, Value};
 use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
 
 /// Open containers searched one by one for a cycle; those deeper are found in a set.
 const SCANNED: usize = 32;
 
 /// Class ids of the objects serialized by their primitive value, read from the engine (its
-/// class table is internal).
+/// class table is internal). Built-in classes have the same ids in every runtime: read once per
+/// process, not at each isolate's start.
 pub(super) struct Classes {
     number: qjs::JSClassID,
     string: qjs::JSClassID,
@@ -19,7 +21,16 @@ pub(super) struct Classes {
 }
 
 impl Classes {
-    pub(super) fn of<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Self> {
+    pub(super) fn of(ctx: &Ctx<'_>) -> rquickjs::Result<&'static Self> {
+        static CLASSES: OnceLock<Classes> = OnceLock::new();
+        if let Some(classes) = CLASSES.get() {
+            return Ok(classes);
+        }
+        let classes = Self::read(ctx)?;
+        Ok(CLASSES.get_or_init(|| classes))
+    }
+
+    fn read<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Self> {
         let class_of = |value: Value<'js>| -> rquickjs::Result<qjs::JSClassID> {
             // SAFETY: `value` is a live value of `ctx`; `JS_ToObject` returns a new reference,
             // which `Owned` releases.
@@ -74,6 +85,7 @@ pub(super) fn stringify<'js>(
     gap: Vec<u8>,
 ) -> rquickjs::Result<Value<'js>> {
     let raw = ctx.as_raw().as_ptr();
+    let budget = Budget::new(ctx);
     let mut writer = Writer {
         ctx,
         raw,
@@ -83,13 +95,11 @@ pub(super) fn stringify<'js>(
         gap,
         deep: HashSet::new(),
         keys: HashMap::new(),
-        to_json: 0,
-        budget: Budget::new(ctx),
-        limit: 0,
+        // SAFETY: `raw` is the live context of `ctx`; "toJSON" is a NUL-terminated name.
+        to_json: unsafe { qjs::JS_NewAtom(raw, c"toJSON".as_ptr()) },
+        limit: budget.memory_limit(),
+        budget,
     };
-    writer.limit = writer.budget.memory_limit();
-    // SAFETY: `raw` is the live context of `ctx`; "toJSON" is a NUL-terminated name.
-    writer.to_json = unsafe { qjs::JS_NewAtom(raw, c"toJSON".as_ptr()) };
     // SAFETY: a new reference to the argument, which the writer releases.
     let value = unsafe { Owned::new(raw, qjs::JS_DupValue(raw, value.as_raw()))? };
     let written = writer.serialize(value)?;
