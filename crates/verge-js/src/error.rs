@@ -57,6 +57,11 @@ impl JsError {
         Self::new(ErrorKind::OutOfMemory, "InternalError", OUT_OF_MEMORY)
     }
 
+    /// The script was stopped at its CPU deadline.
+    pub fn interrupted() -> Self {
+        Self::new(ErrorKind::Interrupted, "InternalError", INTERRUPTED)
+    }
+
     fn new(kind: ErrorKind, name: &str, message: impl Into<String>) -> Self {
         Self {
             kind,

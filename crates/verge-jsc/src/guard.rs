@@ -1,0 +1,201 @@
+//! The limits of one VM, enforced from JavaScriptCore's watchdog: the engine has an execution
+//! time limit but no heap limit, so the watchdog is armed with a short tick of CPU time, and
+//! each tick checks the CPU deadline and the memory limit before re-arming it.
+//!
+//! Measuring a VM's heap exactly means a full collection and a walk of the heap (tens of
+//! milliseconds for a large one), far too dear for every tick. What is cheap is the process's
+//! resident memory, which a runaway heap cannot hide from. So a tick measures exactly only when
+//! the process has grown, since this VM was last measured, by more than the room the VM had
+//! left: growth that other VMs caused (or that the allocator keeps after freeing) only costs a
+//! measurement, which rebases the VM; a VM past its limit is stopped with its entry failing as
+//! out of memory. The same check runs as each entry ends, for a heap that grows a little at
+//! every request rather than within one.
+
+#![allow(unsafe_code)]
+
+use crate::sys::{self, Api, JSContextRef};
+use std::cell::Cell;
+use std::ffi::c_void;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::time::{Duration, Instant};
+use verge_js::ErrorKind;
+
+/// CPU time between two checks of a running script: how late past its deadline a loop stops,
+/// and about how much a runaway heap can grow before it is seen. Not less: each firing of the
+/// watchdog costs the optimized code it interrupts (with 2 ms, a hot loop ran 2.5x slower).
+const TICK: Duration = Duration::from_millis(5);
+
+pub(crate) struct Guard {
+    api: &'static Api,
+    group: sys::JSContextGroupRef,
+    memory_limit: usize,
+    cpu_slice: Option<Duration>,
+    deadline: Cell<Option<Instant>>,
+    /// How deep in nested entries the VM is: only the outermost sets the deadline.
+    depth: Cell<u32>,
+    /// What the last exact measurement found the heap to hold, and the process's resident
+    /// memory at that moment.
+    heap_measured: Cell<usize>,
+    resident_then: Cell<usize>,
+    /// Why the watchdog stopped the script, when it did.
+    breach: Cell<Option<ErrorKind>>,
+    /// Exact measurements made, for tests and metrics.
+    measurements: Cell<u64>,
+    /// Set while a tick runs.
+    ticking: Cell<bool>,
+}
+
+impl Guard {
+    pub(crate) fn new(
+        api: &'static Api,
+        group: sys::JSContextGroupRef,
+        memory_limit: usize,
+        cpu_slice: Option<Duration>,
+    ) -> Box<Self> {
+        Box::new(Self {
+            api,
+            group,
+            memory_limit,
+            cpu_slice,
+            deadline: Cell::new(None),
+            depth: Cell::new(0),
+            heap_measured: Cell::new(0),
+            resident_then: Cell::new(resident_bytes()),
+            breach: Cell::new(None),
+            measurements: Cell::new(0),
+            ticking: Cell::new(false),
+        })
+    }
+
+    /// Arms the watchdog; `self` must stay where it is until the group is released.
+    pub(crate) fn arm(&self) {
+        // SAFETY: `group` is live while the VM is, and `self` outlives it (see `Vm::drop`).
+        unsafe {
+            (self.api.JSContextGroupSetExecutionTimeLimit)(
+                self.group,
+                TICK.as_secs_f64(),
+                on_tick,
+                self as *const Self as *mut c_void,
+            );
+        }
+    }
+
+    /// Marks the start of an entry into JavaScript; the outermost one starts the CPU slice.
+    pub(crate) fn enter(&self) {
+        if self.depth.get() == 0 {
+            self.breach.set(None);
+            self.deadline
+                .set(self.cpu_slice.map(|slice| Instant::now() + slice));
+        }
+        self.depth.set(self.depth.get() + 1);
+    }
+
+    /// Marks the end of an entry; after the outermost, checks the memory the VM may have kept.
+    pub(crate) fn leave(&self, context: JSContextRef) {
+        self.depth.set(self.depth.get().saturating_sub(1));
+        if self.depth.get() == 0 && self.breach.get().is_none() && self.over_limit(context) {
+            self.breach.set(Some(ErrorKind::OutOfMemory));
+        }
+    }
+
+    /// Why the watchdog stopped the last entry, if it did.
+    pub(crate) fn breach(&self) -> Option<ErrorKind> {
+        self.breach.get()
+    }
+
+    pub(crate) fn measurements(&self) -> u64 {
+        self.measurements.get()
+    }
+
+    /// Whether the VM's heap is past its limit: measured exactly only when the process grew
+    /// by more than the VM had room for since its last measurement.
+    fn over_limit(&self, context: JSContextRef) -> bool {
+        let resident = resident_bytes();
+        let grown = resident.saturating_sub(self.resident_then.get());
+        if self.heap_measured.get().saturating_add(grown) <= self.memory_limit {
+            return false;
+        }
+        let heap = self.heap_bytes(context);
+        self.heap_measured.set(heap);
+        self.resident_then.set(resident_bytes());
+        heap > self.memory_limit
+    }
+
+    /// The bytes the VM's heap holds after a full collection, outside memory included.
+    pub(crate) fn heap_bytes(&self, context: JSContextRef) -> usize {
+        self.measurements.set(self.measurements.get() + 1);
+        let api = self.api;
+        // SAFETY: `context` is the VM's live context, and this runs on its thread, inside the
+        // VM or between entries.
+        unsafe {
+            (api.JSSynchronousGarbageCollectForDebugging)(context);
+            let statistics = (api.JSGetMemoryUsageStatistics)(context);
+            ["heapSize", "extraMemorySize"]
+                .iter()
+                .map(|name| {
+                    let name = crate::text::JsString::new(api, name);
+                    let value = (api.JSObjectGetProperty)(
+                        context,
+                        statistics,
+                        name.raw(),
+                        std::ptr::null_mut(),
+                    );
+                    let bytes = (api.JSValueToNumber)(context, value, std::ptr::null_mut());
+                    if bytes.is_finite() && bytes > 0.0 {
+                        bytes as usize
+                    } else {
+                        0
+                    }
+                })
+                .sum()
+        }
+    }
+}
+
+/// The watchdog's tick: stops the script past its deadline or its memory limit. It re-arms the
+/// watchdog (the engine calls it once per arming) even when stopping: the engine goes on with
+/// the microtask queue after a stopped job, so a script that queues itself forever must be
+/// stopped again and again.
+unsafe extern "C" fn on_tick(context: JSContextRef, data: *mut c_void) -> bool {
+    // SAFETY: `data` is the VM's boxed guard (see `Guard::arm`), alive while the VM runs.
+    let guard = unsafe { &*(data as *const Guard) };
+    // A measurement runs JavaScriptCore's collector, during which the tick may come again.
+    if guard.ticking.replace(true) {
+        return false;
+    }
+    if guard.breach.get().is_none() {
+        if guard.deadline.get().is_some_and(|at| Instant::now() >= at) {
+            guard.breach.set(Some(ErrorKind::Interrupted));
+        } else if guard.over_limit(context) {
+            guard.breach.set(Some(ErrorKind::OutOfMemory));
+        }
+    }
+    guard.arm();
+    guard.ticking.set(false);
+    guard.breach.get().is_some()
+}
+
+thread_local! {
+    static STATM: Option<File> = File::open("/proc/self/statm").ok();
+}
+
+/// The process's resident memory, read from `/proc/self/statm` (0 where it cannot be read,
+/// which leaves the check at each entry's end as the only one).
+pub(crate) fn resident_bytes() -> usize {
+    let mut text = [0u8; 128];
+    let read = STATM.with(|file| {
+        file.as_ref()
+            .and_then(|file| file.read_at(&mut text, 0).ok())
+    });
+    let Some(read) = read else { return 0 };
+    let pages = text[..read]
+        .split(|&byte| byte == b' ')
+        .nth(1)
+        .and_then(|field| std::str::from_utf8(field).ok())
+        .and_then(|field| field.parse::<usize>().ok())
+        .unwrap_or(0);
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    pages.saturating_mul(usize::try_from(page).unwrap_or(4096))
+}

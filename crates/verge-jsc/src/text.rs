@@ -1,0 +1,54 @@
+//! Strings across the C API: JavaScriptCore's `JSStringRef` holds UTF-16, owned here until
+//! dropped.
+
+#![allow(unsafe_code)]
+
+use crate::sys::{Api, JSStringRef};
+
+/// One `JSStringRef`, released when dropped.
+pub(crate) struct JsString {
+    api: &'static Api,
+    raw: JSStringRef,
+}
+
+impl JsString {
+    pub(crate) fn new(api: &'static Api, text: &str) -> Self {
+        let units: Vec<u16> = text.encode_utf16().collect();
+        // SAFETY: the engine copies `units`, which are valid for their length.
+        let raw = unsafe { (api.JSStringCreateWithCharacters)(units.as_ptr(), units.len()) };
+        Self { api, raw }
+    }
+
+    /// Takes ownership of a string the engine returned (a `…Copy` function's result).
+    ///
+    /// # Safety
+    /// `raw` must be a live `JSStringRef` that nothing else releases, or null.
+    pub(crate) unsafe fn adopt(api: &'static Api, raw: JSStringRef) -> Option<Self> {
+        (!raw.is_null()).then_some(Self { api, raw })
+    }
+
+    pub(crate) fn raw(&self) -> JSStringRef {
+        self.raw
+    }
+
+    /// The text, with lone surrogates replaced as Rust strings require.
+    pub(crate) fn to_rust(&self) -> String {
+        // SAFETY: the characters pointer is valid for the string's length while it lives.
+        let units = unsafe {
+            let length = (self.api.JSStringGetLength)(self.raw);
+            let units = (self.api.JSStringGetCharactersPtr)(self.raw);
+            if units.is_null() || length == 0 {
+                return String::new();
+            }
+            std::slice::from_raw_parts(units, length)
+        };
+        String::from_utf16_lossy(units)
+    }
+}
+
+impl Drop for JsString {
+    fn drop(&mut self) {
+        // SAFETY: this owns one reference to the string.
+        unsafe { (self.api.JSStringRelease)(self.raw) }
+    }
+}
