@@ -15,6 +15,7 @@ mod fallback;
 mod host_state;
 mod id_table;
 mod json;
+mod link;
 mod loader;
 mod ops;
 mod project;
@@ -34,6 +35,7 @@ pub use host_state::{
     ensure as ensure_host_state, store as store_host_state, with as with_host_state,
 };
 pub use id_table::IdTable;
+pub use link::{link, LinkError, ModuleSource};
 pub use loader::{ModuleCache, ProjectLoader};
 pub use ops::Ops;
 pub use project::Builtins;

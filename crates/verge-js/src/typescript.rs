@@ -99,7 +99,7 @@ fn transform(name: &str, source: &str) -> Result<(String, PositionMap), String> 
 }
 
 /// `name:line:column: message`, from the error's first labelled place.
-fn describe(name: &str, source: &str, error: &OxcDiagnostic) -> String {
+pub(crate) fn describe(name: &str, source: &str, error: &OxcDiagnostic) -> String {
     let Some(offset) = error.labels.first().map(|label| label.offset() as usize) else {
         return format!("{name}: {}", error.message);
     };

@@ -1,0 +1,72 @@
+//! Linking a worker's ES module graph into one classic script, for an engine that runs scripts
+//! only (JavaScriptCore's C API). Each module becomes a function registered under its id, its
+//! imports rewritten to reads of its dependencies' namespace objects — so bindings stay live —
+//! and its exports a table the namespace's getters read through. The script's completion value
+//! is a promise of the entry module's namespace, settled once the graph has been instantiated
+//! (each module's function is a generator run up to its bindings) and evaluated in
+//! the specification's order (dependencies first, depth first; a cycle's back edge skipped;
+//! modules with top-level `await` awaited before their dependents).
+//!
+//! What differs from real modules, by design: a namespace's properties are accessors rather
+//! than data properties, and an anonymous default function or class is an expression, not a
+//! hoisted declaration.
+
+mod module;
+mod runtime;
+
+use std::collections::HashMap;
+
+/// Where the linker finds a worker's modules.
+pub trait ModuleSource {
+    /// The id of the module that `specifier` names when imported from module `importer`.
+    fn resolve(&mut self, importer: &str, specifier: &str) -> Result<String, String>;
+    /// The JavaScript source of module `id` (TypeScript already stripped).
+    fn source(&mut self, id: &str) -> Result<String, String>;
+}
+
+/// Why a graph could not be linked: the module and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{module}: {message}")]
+pub struct LinkError {
+    pub module: String,
+    pub message: String,
+}
+
+/// Links the graph under `entry` into one script (see the module's doc).
+pub fn link(entry: &str, modules: &mut dyn ModuleSource) -> Result<String, LinkError> {
+    let mut linked: HashMap<String, module::Linked> = HashMap::new();
+    let mut order = Vec::new();
+    let mut pending = vec![entry.to_owned()];
+    while let Some(id) = pending.pop() {
+        if linked.contains_key(&id) {
+            continue;
+        }
+        let fail = |message: String| LinkError {
+            module: id.clone(),
+            message,
+        };
+        let source = modules.source(&id).map_err(fail)?;
+        let module = module::rewrite(&id, &source, &mut |specifier| {
+            modules.resolve(&id, specifier)
+        })
+        .map_err(fail)?;
+        pending.extend(module.requested().map(str::to_owned));
+        order.push(id.clone());
+        linked.insert(id, module);
+    }
+    let exports = module::resolve_star_exports(&linked);
+    let mut script = String::with_capacity(
+        runtime::RUNTIME.len() + linked.values().map(module::Linked::len).sum::<usize>(),
+    );
+    script.push_str("(() => {\n");
+    script.push_str(runtime::RUNTIME);
+    for id in &order {
+        if let (Some(module), Some(exports)) = (linked.get(id), exports.get(id)) {
+            module.write(id, exports, &mut script);
+        }
+    }
+    script.push_str("return start(");
+    script.push_str(&module::quoted(entry));
+    script.push_str(");\n})()");
+    Ok(script)
+}

@@ -1,0 +1,452 @@
+//! One module rewritten for the linked script: imports become reads of dependencies'
+//! namespaces, `export` keywords go, and the export table is made from the module record.
+//! Text is edited in place by spans, so that everything else keeps its line.
+
+use crate::typescript::describe;
+use oxc::allocator::Allocator;
+use oxc::ast::ast::{ExportDefaultDeclarationKind, ImportDeclarationSpecifier, ModuleDeclaration};
+use oxc::ast::AstKind;
+use oxc::parser::Parser;
+use oxc::semantic::SemanticBuilder;
+use oxc::span::{GetSpan, SourceType, Span};
+use oxc::syntax::module_record::{ExportExportName, ExportImportName, ExportLocalName};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// The parameters of each module's function: its dependencies' namespaces, the hand-over of its
+/// own bindings' getters, `import.meta` and `import()`. Named so as not to meet a module's own.
+const DEPS: &str = "$verge_deps";
+const LOCALS: &str = "$verge_locals";
+const META: &str = "$verge_meta";
+const IMPORT: &str = "$verge_import";
+/// The binding of an `export default` expression.
+const DEFAULT: &str = "$verge_default";
+
+/// What one export name of a module reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Export {
+    /// A binding of the module's own.
+    Local(String),
+    /// Export `name` of module `module`.
+    Reexport { module: String, name: String },
+    /// The namespace of module `module`.
+    Namespace(String),
+}
+
+/// A module, rewritten.
+pub(super) struct Linked {
+    body: String,
+    /// The ids of its static dependencies, in order; an import from the k-th reads `DEPS[k]`.
+    deps: Vec<String>,
+    /// What each specifier it imports (statically, or by `import()` of a string) names.
+    imports: BTreeMap<String, String>,
+    exports: BTreeMap<String, Export>,
+    /// Modules whose exports it re-exports by `export * from`.
+    stars: Vec<String>,
+    is_async: bool,
+}
+
+impl Linked {
+    /// The modules it needs in the graph.
+    pub(super) fn requested(&self) -> impl Iterator<Item = &str> {
+        self.imports.values().map(String::as_str)
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.body.len()
+    }
+
+    /// Appends the module's `define(…)` call, with `exports` (its own and those `export *`
+    /// brings) as its table.
+    pub(super) fn write(&self, id: &str, exports: &BTreeMap<String, Export>, out: &mut String) {
+        out.push_str("define(");
+        out.push_str(&quoted(id));
+        out.push_str(", [");
+        out.push_str(&list(self.deps.iter().map(|dep| quoted(dep))));
+        out.push_str("], {");
+        out.push_str(&list(self.imports.iter().map(|(specifier, id)| {
+            format!("{}: {}", quoted(specifier), quoted(id))
+        })));
+        out.push_str("}, {");
+        out.push_str(&list(exports.iter().map(|(name, export)| {
+            let entry = match export {
+                Export::Local(local) => format!("[0, {}]", quoted(local)),
+                Export::Reexport { module, name } => {
+                    format!("[1, {}, {}]", quoted(module), quoted(name))
+                }
+                Export::Namespace(module) => format!("[2, {}]", quoted(module)),
+            };
+            format!("{}: {entry}", quoted(name))
+        })));
+        out.push_str("}, ");
+        out.push_str(if self.is_async {
+            "true, async "
+        } else {
+            "false, "
+        });
+        out.push_str(&format!(
+            "function* ({DEPS}, {LOCALS}, {META}, {IMPORT}) {{\"use strict\"; {LOCALS}({{"
+        ));
+        let locals: HashSet<&str> = self
+            .exports
+            .values()
+            .filter_map(|export| match export {
+                Export::Local(local) => Some(local.as_str()),
+                _ => None,
+            })
+            .collect();
+        let mut locals: Vec<&str> = locals.into_iter().collect();
+        locals.sort_unstable();
+        out.push_str(&list(
+            locals
+                .iter()
+                .map(|local| format!("{}: () => {local}", quoted(local))),
+        ));
+        out.push_str("}); yield;\n");
+        out.push_str(&self.body);
+        out.push_str("\n});\n");
+    }
+}
+
+/// A JavaScript string literal of `text`.
+pub(super) fn quoted(text: &str) -> String {
+    serde_json::Value::String(text.to_owned()).to_string()
+}
+
+fn list(items: impl Iterator<Item = String>) -> String {
+    items.collect::<Vec<_>>().join(", ")
+}
+
+/// One text edit: `span` of the source replaced by `with`.
+struct Edit {
+    span: Span,
+    with: String,
+}
+
+/// Rewrites module `id` (see the module's doc); `resolve` gives the id a specifier names.
+pub(super) fn rewrite(
+    id: &str,
+    source: &str,
+    resolve: &mut dyn FnMut(&str) -> Result<String, String>,
+) -> Result<Linked, String> {
+    let allocator = Allocator::default();
+    let parsed = Parser::new(&allocator, source, SourceType::mjs()).parse();
+    if let Some(error) = parsed
+        .diagnostics
+        .iter()
+        .find(|d| d.severity == oxc::diagnostics::Severity::Error)
+    {
+        return Err(format!("SyntaxError: {}", describe(id, source, error)));
+    }
+    let program = &parsed.program;
+    let record = &parsed.module_record;
+    let semantic = SemanticBuilder::new()
+        .with_build_nodes(true)
+        .build(program)
+        .semantic;
+    let scoping = semantic.scoping();
+    let nodes = semantic.nodes();
+
+    let mut deps: Vec<String> = Vec::new();
+    let mut imports = BTreeMap::new();
+    let mut dep_index = |specifier: &str,
+                         deps: &mut Vec<String>,
+                         imports: &mut BTreeMap<String, String>|
+     -> Result<usize, String> {
+        let target = match imports.get(specifier) {
+            Some(target) => String::clone(target),
+            None => {
+                resolve(specifier).map_err(|why| format!("cannot import '{specifier}': {why}"))?
+            }
+        };
+        imports.insert(specifier.to_owned(), target.clone());
+        Ok(match deps.iter().position(|dep| *dep == target) {
+            Some(index) => index,
+            None => {
+                deps.push(target);
+                deps.len() - 1
+            }
+        })
+    };
+
+    let mut edits = Vec::new();
+    // Imported bindings: local name -> what reads it.
+    let mut imported: HashMap<String, (usize, Option<String>)> = HashMap::new();
+    let mut default_local = None;
+    let mut blanked: Vec<Span> = Vec::new();
+    for statement in &program.body {
+        let Some(declaration) = statement.as_module_declaration() else {
+            continue;
+        };
+        match declaration {
+            ModuleDeclaration::ImportDeclaration(import) => {
+                let index = dep_index(import.source.value.as_str(), &mut deps, &mut imports)?;
+                for specifier in import.specifiers.iter().flatten() {
+                    let (local, name) = match specifier {
+                        ImportDeclarationSpecifier::ImportSpecifier(named) => (
+                            named.local.name.as_str(),
+                            Some(named.imported.name().as_str().to_owned()),
+                        ),
+                        ImportDeclarationSpecifier::ImportDefaultSpecifier(default) => {
+                            (default.local.name.as_str(), Some("default".to_owned()))
+                        }
+                        ImportDeclarationSpecifier::ImportNamespaceSpecifier(namespace) => {
+                            (namespace.local.name.as_str(), None)
+                        }
+                    };
+                    imported.insert(local.to_owned(), (index, name));
+                }
+                blanked.push(import.span);
+            }
+            ModuleDeclaration::ExportDeclaration(export) => {
+                edits.push(Edit {
+                    span: Span::new(export.span.start, export.declaration.span().start),
+                    with: String::new(),
+                });
+            }
+            ModuleDeclaration::ExportDefaultDeclaration(export) => {
+                let start = export.declaration.span().start;
+                let named = match &export.declaration {
+                    ExportDefaultDeclarationKind::FunctionDeclaration(function) => {
+                        function.id.as_ref().map(|id| id.name.as_str().to_owned())
+                    }
+                    ExportDefaultDeclarationKind::ClassDeclaration(class) => {
+                        class.id.as_ref().map(|id| id.name.as_str().to_owned())
+                    }
+                    _ => None,
+                };
+                match named {
+                    Some(name) => {
+                        edits.push(Edit {
+                            span: Span::new(export.span.start, start),
+                            with: String::new(),
+                        });
+                        default_local = Some(name);
+                    }
+                    None => {
+                        edits.push(Edit {
+                            span: Span::new(export.span.start, start),
+                            with: format!("const {DEFAULT} = "),
+                        });
+                        let end = export.declaration.span().end;
+                        edits.push(Edit {
+                            span: Span::new(end, end),
+                            with: ";".to_owned(),
+                        });
+                        default_local = Some(DEFAULT.to_owned());
+                    }
+                }
+            }
+            ModuleDeclaration::ExportNamedDeclaration(export) => blanked.push(export.span),
+            ModuleDeclaration::ExportFromDeclaration(export) => {
+                dep_index(export.source.value.as_str(), &mut deps, &mut imports)?;
+                blanked.push(export.span);
+            }
+            ModuleDeclaration::ExportAllDeclaration(export) => {
+                dep_index(export.source.value.as_str(), &mut deps, &mut imports)?;
+                blanked.push(export.span);
+            }
+            _ => {}
+        }
+    }
+
+    // Each read of an imported binding becomes a read of the dependency's namespace, called
+    // with `this` undefined as a binding would be (`(0, ns.f)()`).
+    for (local, (index, name)) in &imported {
+        let Some(symbol) = scoping.get_root_binding(local.as_str().into()) else {
+            continue;
+        };
+        let read = match name {
+            Some(name) => format!("(0, {DEPS}[{index}][{}])", quoted(name)),
+            None => format!("{DEPS}[{index}]"),
+        };
+        for &reference in scoping.get_resolved_reference_ids(symbol) {
+            let node = scoping.get_reference(reference).node_id();
+            let span = nodes.kind(node).span();
+            if blanked
+                .iter()
+                .any(|outer| outer.start <= span.start && span.end <= outer.end)
+            {
+                continue;
+            }
+            match nodes.parent_kind(node) {
+                AstKind::ObjectProperty(property) if property.shorthand => edits.push(Edit {
+                    span: property.span,
+                    with: format!("{local}: {read}"),
+                }),
+                _ => edits.push(Edit {
+                    span,
+                    with: read.clone(),
+                }),
+            }
+        }
+    }
+    for span in &blanked {
+        edits.push(Edit {
+            span: *span,
+            with: newlines_in(&source[span.start as usize..span.end as usize]),
+        });
+    }
+    for meta in &record.import_metas {
+        edits.push(Edit {
+            span: *meta,
+            with: META.to_owned(),
+        });
+    }
+    for dynamic in &record.dynamic_imports {
+        edits.push(Edit {
+            span: Span::new(
+                dynamic.span.start,
+                dynamic.span.start + "import".len() as u32,
+            ),
+            with: IMPORT.to_owned(),
+        });
+        let request =
+            &source[dynamic.module_request.start as usize..dynamic.module_request.end as usize];
+        if let Some(specifier) = string_literal(request) {
+            // Resolved now so that the module joins the graph; one that cannot be found is
+            // the promise's rejection, when the script asks for it.
+            if let Ok(target) = resolve(&specifier) {
+                imports.insert(specifier, target);
+            }
+        }
+    }
+
+    let mut exports = BTreeMap::new();
+    let mut stars = Vec::new();
+    for entry in &record.local_export_entries {
+        let name = match &entry.export_name {
+            ExportExportName::Name(name) => name.name.as_str().to_owned(),
+            ExportExportName::Default(_) => "default".to_owned(),
+            ExportExportName::Null => continue,
+        };
+        let local = match &entry.local_name {
+            ExportLocalName::Name(local) => local.name.as_str().to_owned(),
+            ExportLocalName::Default(_) | ExportLocalName::Null => match &default_local {
+                Some(local) => local.clone(),
+                None => continue,
+            },
+        };
+        let export = match imported.get(&local) {
+            Some((index, Some(imported_name))) => Export::Reexport {
+                module: deps[*index].clone(),
+                name: imported_name.clone(),
+            },
+            Some((index, None)) => Export::Namespace(deps[*index].clone()),
+            None => Export::Local(local),
+        };
+        exports.insert(name, export);
+    }
+    for entry in &record.indirect_export_entries {
+        let (Some(request), ExportExportName::Name(name)) =
+            (&entry.module_request, &entry.export_name)
+        else {
+            continue;
+        };
+        let module = imports
+            .get(request.name.as_str())
+            .cloned()
+            .ok_or_else(|| format!("cannot import '{}'", request.name))?;
+        let export = match &entry.import_name {
+            ExportImportName::Name(imported_name) => Export::Reexport {
+                module,
+                name: imported_name.name.as_str().to_owned(),
+            },
+            _ => Export::Namespace(module),
+        };
+        exports.insert(name.name.as_str().to_owned(), export);
+    }
+    for entry in &record.star_export_entries {
+        if let Some(request) = &entry.module_request {
+            if let Some(module) = imports.get(request.name.as_str()) {
+                stars.push(module.clone());
+            }
+        }
+    }
+
+    let is_async = nodes.iter().any(|node| {
+        matches!(node.kind(), AstKind::AwaitExpression(_))
+            || matches!(node.kind(), AstKind::ForOfStatement(each) if each.r#await)
+    } && !nodes.ancestor_kinds(node.id()).any(|kind| {
+        matches!(kind, AstKind::Function(_) | AstKind::ArrowFunctionExpression(_))
+    }));
+
+    Ok(Linked {
+        body: apply(source, edits),
+        deps,
+        imports,
+        exports,
+        stars,
+        is_async,
+    })
+}
+
+/// `source` with `edits` made; where edits nest (a shorthand property inside a blanked
+/// statement), the outer one wins.
+fn apply(source: &str, mut edits: Vec<Edit>) -> String {
+    edits.sort_by_key(|edit| (edit.span.start, std::cmp::Reverse(edit.span.end)));
+    let mut out = String::with_capacity(source.len() + edits.len() * 16);
+    let mut at = 0usize;
+    for edit in edits {
+        let (start, end) = (edit.span.start as usize, edit.span.end as usize);
+        if start < at {
+            continue;
+        }
+        out.push_str(&source[at..start]);
+        out.push_str(&edit.with);
+        at = end;
+    }
+    out.push_str(&source[at..]);
+    out
+}
+
+/// As many line breaks as `text` has, so that what follows keeps its line.
+fn newlines_in(text: &str) -> String {
+    "\n".repeat(text.matches('\n').count())
+}
+
+/// The value of `text` if it is one string literal.
+fn string_literal(text: &str) -> Option<String> {
+    let text = text.trim();
+    let quote = text.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let inner = text.strip_prefix(quote)?.strip_suffix(quote)?;
+    (!inner.contains(['\\', quote, '\n'])).then(|| inner.to_owned())
+}
+
+/// Each module's export table with what its `export * from` brings: every name of the modules
+/// named (theirs, recursively) but `default`, unless the module exports that name itself.
+pub(super) fn resolve_star_exports(
+    linked: &HashMap<String, Linked>,
+) -> HashMap<String, BTreeMap<String, Export>> {
+    fn names(
+        id: &str,
+        linked: &HashMap<String, Linked>,
+        visiting: &mut HashSet<String>,
+    ) -> BTreeMap<String, Export> {
+        let Some(module) = linked.get(id) else {
+            return BTreeMap::new();
+        };
+        let mut exports = module.exports.clone();
+        if !visiting.insert(id.to_owned()) {
+            return exports;
+        }
+        for star in &module.stars {
+            for name in names(star, linked, visiting).into_keys() {
+                if name != "default" && !exports.contains_key(&name) {
+                    exports.insert(
+                        name.clone(),
+                        Export::Reexport {
+                            module: star.clone(),
+                            name,
+                        },
+                    );
+                }
+            }
+        }
+        visiting.remove(id);
+        exports
+    }
+    linked
+        .keys()
+        .map(|id| (id.clone(), names(id, linked, &mut HashSet::new())))
+        .collect()
+}

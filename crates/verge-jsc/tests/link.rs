@@ -1,0 +1,189 @@
+//! A module graph linked into one script (`verge_js::link`) keeps what ES modules mean — live
+//! bindings, namespaces, re-exports, cycles, evaluation order, top-level `await`,
+//! `import.meta` and `import()` — when JavaScriptCore runs it, and QuickJS alike.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use verge_js::{link, Isolate, IsolateLimits, LinkError, ModuleSource};
+use verge_jsc::{Vm, VmLimits};
+
+/// Modules in memory, by id; `./x.js` from any module names `x.js`.
+struct Files(HashMap<&'static str, &'static str>);
+
+impl ModuleSource for Files {
+    fn resolve(&mut self, _importer: &str, specifier: &str) -> Result<String, String> {
+        let id = specifier.strip_prefix("./").unwrap_or(specifier);
+        if self.0.contains_key(id) {
+            Ok(id.to_owned())
+        } else {
+            Err(format!("no module '{specifier}'"))
+        }
+    }
+
+    fn source(&mut self, id: &str) -> Result<String, String> {
+        self.0
+            .get(id)
+            .map(|source| source.to_string())
+            .ok_or_else(|| format!("no file {id}"))
+    }
+}
+
+fn linked(modules: &[(&'static str, &'static str)]) -> Result<String, LinkError> {
+    link("main.js", &mut Files(modules.iter().copied().collect()))
+}
+
+/// Runs the graph on JavaScriptCore and on QuickJS (the script is engine-neutral: the same
+/// output from both), and gives `JSON.stringify` of the entry's export `result`, or the error
+/// it rejected with.
+fn run(modules: &[(&'static str, &'static str)]) -> String {
+    let script = format!(
+        "var out = 'pending'; ({}).then((ns) => {{ out = JSON.stringify(ns.result) }}, \
+         (e) => {{ out = 'rejected: ' + e }})",
+        linked(modules).unwrap()
+    );
+    // Each engine runs promise jobs as each entry ends.
+    let vm = Vm::new(VmLimits::default()).unwrap();
+    vm.evaluate(&script, "linked.js").unwrap();
+    let on_jsc = vm.evaluate("out", "out.js").unwrap().to_string().unwrap();
+    let isolate = Isolate::new(IsolateLimits::default()).unwrap();
+    isolate
+        .enter(|ctx| ctx.eval::<(), _>(script.as_str()))
+        .unwrap();
+    let on_quickjs = isolate.enter(|ctx| ctx.eval::<String, _>("out")).unwrap();
+    assert_eq!(on_jsc, on_quickjs, "JavaScriptCore and QuickJS disagree");
+    on_jsc
+}
+
+#[test]
+fn imported_bindings_are_live() {
+    let result = run(&[
+        (
+            "counter.js",
+            "export let count = 0; export function inc() { count++ }",
+        ),
+        (
+            "main.js",
+            "import { count, inc } from './counter.js';\n\
+             const before = count; inc(); inc();\n\
+             export const result = { before, after: count, short: { count }.count };",
+        ),
+    ]);
+    assert_eq!(result, r#"{"before":0,"after":2,"short":2}"#);
+}
+
+#[test]
+fn defaults_names_and_namespaces() {
+    let result = run(&[
+        ("expr.js", "export default 40 + 2;"),
+        ("fn.js", "export default function named() { return 'f' }"),
+        ("class.js", "export default class { static kind = 'c' }"),
+        ("m.js", "export const b = 1, a = 2; export function who() { return this }"),
+        (
+            "main.js",
+            "import answer from './expr.js'; import f from './fn.js'; import C from './class.js';\n\
+             import * as ns from './m.js'; import { a as renamed, who } from './m.js';\n\
+             export const result = [answer, f(), f.name, C.kind, renamed, Object.keys(ns),\n\
+               Object.prototype.toString.call(ns), who() === undefined, Object.isExtensible(ns)];",
+        ),
+    ]);
+    assert_eq!(
+        result,
+        r#"[42,"f","named","c",2,["a","b","who"],"[object Module]",true,false]"#
+    );
+}
+
+#[test]
+fn re_exports_reach_through() {
+    let result = run(&[
+        ("a.js", "export const x = 'x'; export default 'a-default';"),
+        ("b.js", "export const y = 'y'; export const z = 'b-z'; export default 'b-default';"),
+        ("c.js", "export const w = 'w';"),
+        (
+            "hub.js",
+            "export { x as renamed, default as aDefault } from './a.js';\n\
+             export * from './b.js';\n\
+             export * as c from './c.js';\n\
+             export const z = 'hub-z';\n\
+             import { y } from './b.js'; export { y as again };",
+        ),
+        (
+            "main.js",
+            "import * as hub from './hub.js';\n\
+             export const result = [Object.keys(hub), hub.renamed, hub.aDefault, hub.y, hub.z, hub.c.w, hub.again, 'default' in hub];",
+        ),
+    ]);
+    assert_eq!(
+        result,
+        r#"[["aDefault","again","c","renamed","y","z"],"x","a-default","y","hub-z","w","y",false]"#
+    );
+}
+
+#[test]
+fn evaluation_follows_module_order_with_cycles() {
+    let result = run(&[
+        ("log.js", "export const log = [];"),
+        (
+            "a.js",
+            "import { log } from './log.js'; import { fromB } from './b.js';\n\
+             log.push('a'); export function fromA() { return 'A' + fromB() } export const late = 1;",
+        ),
+        (
+            "b.js",
+            "import { log } from './log.js'; import * as a from './a.js';\n\
+             log.push('b'); let early; try { a.late } catch (e) { early = e.name }\n\
+             export function fromB() { return 'B' } export const seen = [typeof a.fromA, early];",
+        ),
+        (
+            "main.js",
+            "import { log } from './log.js'; import { fromA } from './a.js'; import { seen } from './b.js';\n\
+             log.push('main'); export const result = [log, fromA(), seen];",
+        ),
+    ]);
+    assert_eq!(
+        result,
+        r#"[["b","a","main"],"AB",["function","ReferenceError"]]"#
+    );
+}
+
+#[test]
+fn top_level_await_meta_and_dynamic_import() {
+    let result = run(&[
+        ("slow.js", "await Promise.resolve(); export const ready = 'ready';"),
+        ("lazy.js", "export const lazy = import.meta.url;"),
+        (
+            "main.js",
+            "import { ready } from './slow.js';\n\
+             const lazy = await import('./lazy.js');\n\
+             let missing; try { await import('./nowhere.js') } catch (e) { missing = e.constructor.name }\n\
+             export const result = [ready, lazy.lazy, import.meta.url, missing];",
+        ),
+    ]);
+    assert_eq!(result, r#"["ready","lazy.js","main.js","TypeError"]"#);
+}
+
+#[test]
+fn a_module_that_throws_rejects_the_graph() {
+    let result = run(&[
+        ("bad.js", "throw new RangeError('at load')"),
+        ("main.js", "import './bad.js'; export const result = 1;"),
+    ]);
+    assert_eq!(result, "rejected: RangeError: at load");
+}
+
+#[test]
+fn broken_graphs_are_refused_naming_the_module() {
+    let error = linked(&[("main.js", "import { x } from './gone.js';")]).unwrap_err();
+    assert_eq!(error.module, "main.js");
+    assert!(error.message.contains("./gone.js"), "{error}");
+    let error = linked(&[
+        ("main.js", "import './bad.js';"),
+        ("bad.js", "export const = 1;"),
+    ])
+    .unwrap_err();
+    assert_eq!(error.module, "bad.js");
+    assert!(
+        error.message.starts_with("SyntaxError: bad.js:1:"),
+        "{error}"
+    );
+}
