@@ -109,7 +109,7 @@ fn jsc(script: &str, iterations: u32, per_iteration: bool) -> Result<Duration, J
     })?;
     vm.evaluate(script, "engines.js")?;
     let run_loop = vm.global("loop")?;
-    let run = |count: u32| run_loop.call(&[verge_jsc::Value::number(&vm, f64::from(count))]);
+    let run = |count: u32| run_loop.call(&[vm.scope().number(f64::from(count))]);
     run(iterations / 10)?;
     let started = Instant::now();
     if per_iteration {

@@ -52,8 +52,8 @@ impl Guard {
         group: sys::JSContextGroupRef,
         memory_limit: usize,
         cpu_slice: Option<Duration>,
-    ) -> Box<Self> {
-        Box::new(Self {
+    ) -> Self {
+        Self {
             api,
             group,
             memory_limit,
@@ -65,10 +65,11 @@ impl Guard {
             breach: Cell::new(None),
             measurements: Cell::new(0),
             ticking: Cell::new(false),
-        })
+        }
     }
 
-    /// Arms the watchdog; `self` must stay where it is until the group is released.
+    /// Arms the watchdog; `self` must stay where it is (boxed in the VM) until the group is
+    /// released.
     pub(crate) fn arm(&self) {
         // SAFETY: `group` is live while the VM is, and `self` outlives it (see `Vm::drop`).
         unsafe {

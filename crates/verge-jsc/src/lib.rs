@@ -15,7 +15,7 @@ mod text;
 mod vm;
 
 pub use verge_js::{ErrorKind, JsError};
-pub use vm::{Value, Vm, VmLimits};
+pub use vm::{Scope, Value, Vm, VmLimits};
 
 /// Whether JavaScriptCore can be used on this machine; the error says what to install.
 pub fn available() -> Result<(), String> {

@@ -8,7 +8,7 @@
 
 #![allow(unsafe_code, non_snake_case, non_camel_case_types)]
 
-use std::ffi::{c_int, c_void};
+use std::ffi::{c_char, c_int, c_uint, c_void};
 use std::sync::OnceLock;
 
 pub type JSContextGroupRef = *const c_void;
@@ -21,6 +21,45 @@ pub type JSObjectRef = *mut c_void;
 
 /// Asked when a context group's time limit passes: true stops the script.
 pub type JSShouldTerminateCallback = unsafe extern "C" fn(JSContextRef, *mut c_void) -> bool;
+
+/// Called when an object of a class with it is called as a function.
+pub type JSObjectCallAsFunctionCallback = unsafe extern "C" fn(
+    JSContextRef,
+    JSObjectRef,
+    JSObjectRef,
+    usize,
+    *const JSValueRef,
+    *mut JSValueRef,
+) -> JSValueRef;
+
+/// `JSClassDefinition`, version 0; the callbacks Verge does not use are left null.
+#[repr(C)]
+pub struct JSClassDefinition {
+    pub version: c_int,
+    pub attributes: c_uint,
+    pub class_name: *const c_char,
+    pub parent_class: JSClassRef,
+    pub static_values: *const c_void,
+    pub static_functions: *const c_void,
+    pub initialize: *const c_void,
+    pub finalize: *const c_void,
+    pub has_property: *const c_void,
+    pub get_property: *const c_void,
+    pub set_property: *const c_void,
+    pub delete_property: *const c_void,
+    pub get_property_names: *const c_void,
+    pub call_as_function: Option<JSObjectCallAsFunctionCallback>,
+    pub call_as_constructor: *const c_void,
+    pub has_instance: *const c_void,
+    pub convert_to_type: *const c_void,
+}
+
+/// `kJSPropertyAttributeNone`.
+pub const PROPERTY_NONE: c_uint = 0;
+/// `kJSTypedArrayTypeUint8Array`, `…ArrayBuffer` and `…None`.
+pub const TYPED_ARRAY_UINT8: c_uint = 3;
+pub const TYPED_ARRAY_BUFFER: c_uint = 9;
+pub const TYPED_ARRAY_NONE: c_uint = 10;
 
 /// The shared libraries that carry the C API, newest first: WebKitGTK's for GTK 4 and GTK 3.
 const LIBRARIES: [&str; 2] = [
@@ -76,6 +115,33 @@ api! {
     ) -> JSValueRef;
     fn JSStringCreateWithCharacters(units: *const u16, length: usize) -> JSStringRef;
     fn JSStringRelease(string: JSStringRef);
+    fn JSClassCreate(definition: *const JSClassDefinition) -> JSClassRef;
+    fn JSObjectMake(context: JSContextRef, class: JSClassRef, data: *mut c_void) -> JSObjectRef;
+    fn JSObjectGetPrivate(object: JSObjectRef) -> *mut c_void;
+    fn JSObjectCallAsConstructor(
+        context: JSContextRef,
+        constructor: JSObjectRef,
+        count: usize,
+        arguments: *const JSValueRef,
+        exception: *mut JSValueRef,
+    ) -> JSObjectRef;
+    fn JSObjectSetProperty(
+        context: JSContextRef,
+        object: JSObjectRef,
+        name: JSStringRef,
+        value: JSValueRef,
+        attributes: c_uint,
+        exception: *mut JSValueRef,
+    );
+    fn JSValueMakeNull(context: JSContextRef) -> JSValueRef;
+    fn JSValueMakeBoolean(context: JSContextRef, boolean: bool) -> JSValueRef;
+    fn JSValueToBoolean(context: JSContextRef, value: JSValueRef) -> bool;
+    fn JSValueGetTypedArrayType(context: JSContextRef, value: JSValueRef, exception: *mut JSValueRef) -> c_uint;
+    fn JSObjectMakeTypedArray(context: JSContextRef, kind: c_uint, length: usize, exception: *mut JSValueRef) -> JSObjectRef;
+    fn JSObjectGetTypedArrayBytesPtr(context: JSContextRef, object: JSObjectRef, exception: *mut JSValueRef) -> *mut c_void;
+    fn JSObjectGetTypedArrayByteLength(context: JSContextRef, object: JSObjectRef, exception: *mut JSValueRef) -> usize;
+    fn JSObjectGetArrayBufferBytesPtr(context: JSContextRef, object: JSObjectRef, exception: *mut JSValueRef) -> *mut c_void;
+    fn JSObjectGetArrayBufferByteLength(context: JSContextRef, object: JSObjectRef, exception: *mut JSValueRef) -> usize;
     fn JSStringGetLength(string: JSStringRef) -> usize;
     fn JSStringGetCharactersPtr(string: JSStringRef) -> *const u16;
     fn JSValueMakeUndefined(context: JSContextRef) -> JSValueRef;

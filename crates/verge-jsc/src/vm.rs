@@ -1,13 +1,20 @@
-//! One VM and its values: every call into the C API that runs JavaScript goes through
-//! [`Vm::enter`], which arms the guard's deadline and turns what was thrown, or why the guard
-//! stopped the script, into a [`JsError`].
+//! One VM, its values and its host functions: every call into the C API that runs JavaScript
+//! goes through `Scope::enter`, which arms the guard's deadline and turns what was thrown, or
+//! why the guard stopped the script, into a [`JsError`].
 
 #![allow(unsafe_code)]
 
 use crate::guard;
-use crate::sys::{self, Api, JSContextGroupRef, JSGlobalContextRef, JSValueRef};
+use crate::sys::{
+    self, Api, JSClassRef, JSContextGroupRef, JSContextRef, JSGlobalContextRef, JSObjectRef,
+    JSValueRef,
+};
 use crate::text::JsString;
+use std::cell::RefCell;
+use std::ffi::c_void;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
+use std::sync::OnceLock;
 use std::time::Duration;
 use verge_js::{ErrorKind, JsError};
 
@@ -31,10 +38,29 @@ impl Default for VmLimits {
 
 /// One JavaScriptCore VM and its global context.
 pub struct Vm {
-    api: &'static Api,
     group: JSContextGroupRef,
     context: JSGlobalContextRef,
-    guard: Box<guard::Guard>,
+    /// Boxed: the watchdog and the host functions hold its address.
+    state: Box<State>,
+}
+
+/// What a VM's values and host functions reach it through.
+struct State {
+    api: &'static Api,
+    guard: guard::Guard,
+    /// The host functions made in this VM, freed with it: the engine finalizes objects on any
+    /// thread, where a closure's state (`Rc`s) must not be dropped. Boxed, as each function
+    /// object's data is the address of its host, which a growing `Vec` would move.
+    #[allow(clippy::vec_box)]
+    hosts: RefCell<Vec<Box<Host>>>,
+}
+
+/// A host function: the Rust closure behind a callable object.
+type HostFn = dyn for<'s> Fn(Scope<'s>, &[Value<'s>]) -> Result<Value<'s>, JsError>;
+
+struct Host {
+    state: *const State,
+    call: Box<HostFn>,
 }
 
 impl Vm {
@@ -56,24 +82,78 @@ impl Vm {
             }
             (group, context)
         };
-        let guard = guard::Guard::new(api, group, limits.memory_bytes, limits.cpu_slice);
-        guard.arm();
-        Ok(Self {
+        let state = Box::new(State {
             api,
+            guard: guard::Guard::new(api, group, limits.memory_bytes, limits.cpu_slice),
+            hosts: RefCell::new(Vec::new()),
+        });
+        state.guard.arm();
+        Ok(Self {
             group,
             context,
-            guard,
+            state,
         })
+    }
+
+    /// The VM as its values see it.
+    pub fn scope(&self) -> Scope<'_> {
+        Scope {
+            state: &self.state,
+            context: self.context,
+        }
     }
 
     /// Runs `source` as a classic script named `url`, and gives its completion value.
     pub fn evaluate(&self, source: &str, url: &str) -> Result<Value<'_>, JsError> {
-        let source = JsString::new(self.api, source);
-        let url = JsString::new(self.api, url);
+        self.scope().evaluate(source, url)
+    }
+
+    /// The global object's property `name`.
+    pub fn global(&self, name: &str) -> Result<Value<'_>, JsError> {
+        self.scope().global().get(name)
+    }
+
+    /// The bytes the heap holds after a full collection: exact, and as dear as a collection.
+    pub fn heap_bytes(&self) -> usize {
+        self.state.guard.heap_bytes(self.context)
+    }
+
+    /// How many times the guard has measured the heap exactly.
+    pub fn heap_measurements(&self) -> u64 {
+        self.state.guard.measurements()
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        let api = self.state.api;
+        // SAFETY: the context and group are this VM's own, released once; the state (the
+        // watchdog's data, the host functions') is dropped after them.
+        unsafe {
+            (api.JSContextGroupClearExecutionTimeLimit)(self.group);
+            (api.JSGlobalContextRelease)(self.context);
+            (api.JSContextGroupRelease)(self.group);
+        }
+    }
+}
+
+/// A VM as its values reach it: from the VM, or from the context a host function is called in.
+#[derive(Clone, Copy)]
+pub struct Scope<'vm> {
+    state: &'vm State,
+    context: JSContextRef,
+}
+
+impl<'vm> Scope<'vm> {
+    /// Runs `source` as a classic script named `url`, and gives its completion value.
+    pub fn evaluate(self, source: &str, url: &str) -> Result<Value<'vm>, JsError> {
+        let api = self.state.api;
+        let source = JsString::new(api, source);
+        let url = JsString::new(api, url);
         self.enter(|exception| {
             // SAFETY: the context is live and the strings outlive the call.
             unsafe {
-                (self.api.JSEvaluateScript)(
+                (api.JSEvaluateScript)(
                     self.context,
                     source.raw(),
                     ptr::null_mut(),
@@ -85,34 +165,94 @@ impl Vm {
         })
     }
 
-    /// The global object's property `name`.
-    pub fn global(&self, name: &str) -> Result<Value<'_>, JsError> {
+    /// The global object.
+    pub fn global(self) -> Value<'vm> {
         // SAFETY: the context is live.
-        let global = unsafe { (self.api.JSContextGetGlobalObject)(self.context) };
-        self.value(global).get(name)
+        self.value(unsafe { (self.state.api.JSContextGetGlobalObject)(self.context) })
     }
 
-    /// The bytes the heap holds after a full collection: exact, and as dear as a collection.
-    pub fn heap_bytes(&self) -> usize {
-        self.guard.heap_bytes(self.context)
+    pub fn undefined(self) -> Value<'vm> {
+        self.value(ptr::null())
     }
 
-    /// How many times the guard has measured the heap exactly.
-    pub fn heap_measurements(&self) -> u64 {
-        self.guard.measurements()
+    pub fn null(self) -> Value<'vm> {
+        // SAFETY: the context is live.
+        self.value(unsafe { (self.state.api.JSValueMakeNull)(self.context) })
+    }
+
+    pub fn boolean(self, value: bool) -> Value<'vm> {
+        // SAFETY: the context is live.
+        self.value(unsafe { (self.state.api.JSValueMakeBoolean)(self.context, value) })
+    }
+
+    pub fn number(self, number: f64) -> Value<'vm> {
+        // SAFETY: the context is live.
+        self.value(unsafe { (self.state.api.JSValueMakeNumber)(self.context, number) })
+    }
+
+    pub fn string(self, text: &str) -> Value<'vm> {
+        let text = JsString::new(self.state.api, text);
+        // SAFETY: the context and string are live; the engine copies the string.
+        self.value(unsafe { (self.state.api.JSValueMakeString)(self.context, text.raw()) })
+    }
+
+    /// A `Uint8Array` holding a copy of `bytes`.
+    pub fn bytes(self, bytes: &[u8]) -> Result<Value<'vm>, JsError> {
+        let api = self.state.api;
+        self.enter(|exception| {
+            // SAFETY: the context is live; the array is `bytes.len()` long, so the copy stays
+            // inside its backing store.
+            unsafe {
+                let array = (api.JSObjectMakeTypedArray)(
+                    self.context,
+                    sys::TYPED_ARRAY_UINT8,
+                    bytes.len(),
+                    exception,
+                );
+                if array.is_null() {
+                    return ptr::null();
+                }
+                let store = (api.JSObjectGetTypedArrayBytesPtr)(self.context, array, exception);
+                if !store.is_null() && !bytes.is_empty() {
+                    ptr::copy_nonoverlapping(bytes.as_ptr(), store.cast::<u8>(), bytes.len());
+                }
+                array
+            }
+        })
+    }
+
+    /// A function that runs `call` with the arguments it is given. It lives as long as the VM:
+    /// this is for the fixed set of functions a VM's runtime is given (its ops), not for
+    /// functions made per request.
+    pub fn function(
+        self,
+        call: impl for<'s> Fn(Scope<'s>, &[Value<'s>]) -> Result<Value<'s>, JsError> + 'static,
+    ) -> Result<Value<'vm>, JsError> {
+        let class = host_class(self.state.api)?;
+        let host = Box::new(Host {
+            state: self.state,
+            call: Box::new(call),
+        });
+        let data = &*host as *const Host as *mut c_void;
+        self.state.hosts.borrow_mut().push(host);
+        // SAFETY: the class is live for the process; `data` stays valid while the VM is (the
+        // box is freed in `Vm::drop`'s wake, after the context is released).
+        let object = unsafe { (self.state.api.JSObjectMake)(self.context, class, data) };
+        Ok(self.value(object))
     }
 
     /// Calls into the engine through `run`, which is given the slot for an exception; turns
     /// what it threw, or why the guard stopped it, into an error.
-    fn enter(&self, run: impl FnOnce(*mut JSValueRef) -> JSValueRef) -> Result<Value<'_>, JsError> {
-        self.guard.enter();
+    fn enter(self, run: impl FnOnce(*mut JSValueRef) -> JSValueRef) -> Result<Value<'vm>, JsError> {
+        let guard = &self.state.guard;
+        guard.enter();
         let mut exception: JSValueRef = ptr::null();
         let result = run(&mut exception);
         // The value is rooted before the guard's check may collect garbage.
         let result = self.value(result);
         let thrown = (!exception.is_null()).then(|| self.value(exception));
-        self.guard.leave(self.context);
-        match self.guard.breach() {
+        guard.leave(self.context);
+        match guard.breach() {
             Some(ErrorKind::Interrupted) => Err(JsError::interrupted()),
             Some(_) => Err(JsError::out_of_memory()),
             None => match thrown {
@@ -122,102 +262,291 @@ impl Vm {
         }
     }
 
-    fn value(&self, raw: JSValueRef) -> Value<'_> {
+    fn value(self, raw: JSValueRef) -> Value<'vm> {
+        let api = self.state.api;
         let raw = if raw.is_null() {
             // SAFETY: the context is live.
-            unsafe { (self.api.JSValueMakeUndefined)(self.context) }
+            unsafe { (api.JSValueMakeUndefined)(self.context) }
         } else {
             raw
         };
         // SAFETY: `raw` is a value of this VM; protection keeps it alive wherever Rust keeps it,
         // until `Value::drop` unprotects it.
-        unsafe { (self.api.JSValueProtect)(self.context, raw) };
-        Value { vm: self, raw }
+        unsafe { (api.JSValueProtect)(self.context, raw) };
+        Value { scope: self, raw }
     }
-}
 
-impl Drop for Vm {
-    fn drop(&mut self) {
-        // SAFETY: the context and group are this VM's own, released once; the guard (the
-        // watchdog's data) is dropped after the group that could call it.
-        unsafe {
-            (self.api.JSContextGroupClearExecutionTimeLimit)(self.group);
-            (self.api.JSGlobalContextRelease)(self.context);
-            (self.api.JSContextGroupRelease)(self.group);
+    /// The JavaScript error that `error` describes: an instance of the global class it names
+    /// (`TypeError`…), or of `Error` when there is none.
+    fn error_value(self, error: &JsError) -> JSValueRef {
+        let api = self.state.api;
+        let message = self.string(&error.message);
+        let class = self
+            .global()
+            .get(&error.name)
+            .ok()
+            .filter(|class| class.is_function())
+            .or_else(|| self.global().get("Error").ok());
+        let Some(class) = class else {
+            return message.raw;
+        };
+        let mut exception: JSValueRef = ptr::null();
+        // SAFETY: the context, the constructor and the message are live.
+        let made = unsafe {
+            (api.JSObjectCallAsConstructor)(
+                self.context,
+                class.raw as JSObjectRef,
+                1,
+                &message.raw,
+                &mut exception,
+            )
+        };
+        if made.is_null() {
+            message.raw
+        } else {
+            made
         }
     }
 }
 
+/// The one class of host functions, made once per process (classes are not bound to a VM).
+fn host_class(api: &'static Api) -> Result<JSClassRef, JsError> {
+    struct Class(JSClassRef);
+    // SAFETY: a JSClassRef is an immutable description, usable from any thread.
+    unsafe impl Send for Class {}
+    unsafe impl Sync for Class {}
+    static CLASS: OnceLock<Class> = OnceLock::new();
+    let class = CLASS.get_or_init(|| {
+        let definition = sys::JSClassDefinition {
+            version: 0,
+            attributes: 0,
+            class_name: c"VergeHostFunction".as_ptr(),
+            parent_class: ptr::null_mut(),
+            static_values: ptr::null(),
+            static_functions: ptr::null(),
+            initialize: ptr::null(),
+            finalize: ptr::null(),
+            has_property: ptr::null(),
+            get_property: ptr::null(),
+            set_property: ptr::null(),
+            delete_property: ptr::null(),
+            get_property_names: ptr::null(),
+            call_as_function: Some(call_host),
+            call_as_constructor: ptr::null(),
+            has_instance: ptr::null(),
+            convert_to_type: ptr::null(),
+        };
+        // SAFETY: the definition is complete, and copied by the engine.
+        Class(unsafe { (api.JSClassCreate)(&definition) })
+    });
+    if class.0.is_null() {
+        Err(JsError::internal(
+            "JavaScriptCore could not create the host function class",
+        ))
+    } else {
+        Ok(class.0)
+    }
+}
+
+/// Calls a host function's closure; what it returns goes back to JavaScript, an error is
+/// thrown there, and a panic, which must not unwind into the engine, becomes an error.
+unsafe extern "C" fn call_host(
+    context: JSContextRef,
+    function: JSObjectRef,
+    _this: JSObjectRef,
+    count: usize,
+    arguments: *const JSValueRef,
+    exception: *mut JSValueRef,
+) -> JSValueRef {
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: every object of the host class is made by `Scope::function` with a `Host` as
+        // its data, alive while its VM is; the engine gives `count` arguments.
+        let (host, arguments) = unsafe {
+            let host = &*((sys::api().ok()?.JSObjectGetPrivate)(function) as *const Host);
+            let arguments = if count == 0 || arguments.is_null() {
+                &[][..]
+            } else {
+                std::slice::from_raw_parts(arguments, count)
+            };
+            (host, arguments)
+        };
+        // SAFETY: the state outlives every call of its host functions.
+        let scope = Scope {
+            state: unsafe { &*host.state },
+            context,
+        };
+        let arguments: Vec<Value<'_>> = arguments.iter().map(|&raw| scope.value(raw)).collect();
+        Some(match (host.call)(scope, &arguments) {
+            Ok(value) => value.raw,
+            Err(error) => {
+                // SAFETY: the engine gives a valid exception slot.
+                unsafe { *exception = scope.error_value(&error) };
+                ptr::null()
+            }
+        })
+    }));
+    outcome.ok().flatten().unwrap_or(ptr::null())
+}
+
 /// A JavaScript value of one VM, kept alive (protected from collection) while held.
 pub struct Value<'vm> {
-    vm: &'vm Vm,
+    scope: Scope<'vm>,
     raw: JSValueRef,
 }
 
 impl<'vm> Value<'vm> {
+    /// The VM this value belongs to.
+    pub fn scope(&self) -> Scope<'vm> {
+        self.scope
+    }
+
     /// The value as `String(value)` gives it.
     pub fn to_string(&self) -> Result<String, JsError> {
-        let vm = self.vm;
+        let (api, context) = (self.scope.state.api, self.scope.context);
         let mut exception: JSValueRef = ptr::null();
         // SAFETY: the value and context are live; the copy is adopted and released once.
         let text = unsafe {
-            let raw = (vm.api.JSValueToStringCopy)(vm.context, self.raw, &mut exception);
-            JsString::adopt(vm.api, raw)
+            let raw = (api.JSValueToStringCopy)(context, self.raw, &mut exception);
+            JsString::adopt(api, raw)
         };
         match text {
             Some(text) if exception.is_null() => Ok(text.to_rust()),
-            _ => Err(vm.value(exception).to_error()),
+            _ => Err(self.scope.value(exception).to_error()),
         }
     }
 
     /// The value as `Number(value)` gives it.
     pub fn to_number(&self) -> Result<f64, JsError> {
-        let vm = self.vm;
+        let (api, context) = (self.scope.state.api, self.scope.context);
         let mut exception: JSValueRef = ptr::null();
         // SAFETY: the value and context are live.
-        let number = unsafe { (vm.api.JSValueToNumber)(vm.context, self.raw, &mut exception) };
+        let number = unsafe { (api.JSValueToNumber)(context, self.raw, &mut exception) };
         if exception.is_null() {
             Ok(number)
         } else {
-            Err(vm.value(exception).to_error())
+            Err(self.scope.value(exception).to_error())
         }
     }
 
-    /// The property `name` of this object (undefined for a primitive without it).
+    /// The value as `Boolean(value)` gives it.
+    pub fn to_bool(&self) -> bool {
+        // SAFETY: the value and context are live.
+        unsafe { (self.scope.state.api.JSValueToBoolean)(self.scope.context, self.raw) }
+    }
+
+    /// A copy of the bytes a typed array, a DataView's view or an ArrayBuffer holds; `None` for
+    /// any other value.
+    pub fn to_bytes(&self) -> Option<Vec<u8>> {
+        let (api, context) = (self.scope.state.api, self.scope.context);
+        let mut exception: JSValueRef = ptr::null();
+        // SAFETY: the value and context are live; the pointer and length describe the object's
+        // backing store, read before anything can run that might detach or resize it.
+        unsafe {
+            let kind = (api.JSValueGetTypedArrayType)(context, self.raw, &mut exception);
+            let object = self.raw as JSObjectRef;
+            let (store, length) = match kind {
+                sys::TYPED_ARRAY_NONE => return None,
+                sys::TYPED_ARRAY_BUFFER => (
+                    (api.JSObjectGetArrayBufferBytesPtr)(context, object, &mut exception),
+                    (api.JSObjectGetArrayBufferByteLength)(context, object, &mut exception),
+                ),
+                _ => (
+                    (api.JSObjectGetTypedArrayBytesPtr)(context, object, &mut exception),
+                    (api.JSObjectGetTypedArrayByteLength)(context, object, &mut exception),
+                ),
+            };
+            if !exception.is_null() {
+                return None;
+            }
+            if store.is_null() || length == 0 {
+                return Some(Vec::new());
+            }
+            Some(std::slice::from_raw_parts(store.cast::<u8>(), length).to_vec())
+        }
+    }
+
+    pub fn is_undefined(&self) -> bool {
+        // SAFETY: the value and context are live.
+        unsafe { (self.scope.state.api.JSValueIsUndefined)(self.scope.context, self.raw) }
+    }
+
+    pub fn is_object(&self) -> bool {
+        // SAFETY: the value and context are live.
+        unsafe { (self.scope.state.api.JSValueIsObject)(self.scope.context, self.raw) }
+    }
+
+    pub fn is_function(&self) -> bool {
+        // SAFETY: the value and context are live; only an object is asked whether it is
+        // callable.
+        self.is_object()
+            && unsafe {
+                (self.scope.state.api.JSObjectIsFunction)(
+                    self.scope.context,
+                    self.raw as JSObjectRef,
+                )
+            }
+    }
+
+    /// The property `name` of this value (a primitive is boxed first).
     pub fn get(&self, name: &str) -> Result<Value<'vm>, JsError> {
-        let vm = self.vm;
-        let name = JsString::new(vm.api, name);
-        let object = self.raw;
-        vm.enter(|exception| {
-            // SAFETY: the value, context and name are live; a primitive is boxed first.
+        let (api, context) = (self.scope.state.api, self.scope.context);
+        let name = JsString::new(api, name);
+        let value = self.raw;
+        self.scope.enter(|exception| {
+            // SAFETY: the value, context and name are live.
             unsafe {
-                let object = (vm.api.JSValueToObject)(vm.context, object, exception);
+                let object = (api.JSValueToObject)(context, value, exception);
                 if object.is_null() {
                     return ptr::null();
                 }
-                (vm.api.JSObjectGetProperty)(vm.context, object, name.raw(), exception)
+                (api.JSObjectGetProperty)(context, object, name.raw(), exception)
             }
         })
     }
 
+    /// Sets the property `name` of this object to `value`.
+    pub fn set(&self, name: &str, value: &Value<'vm>) -> Result<(), JsError> {
+        let (api, context) = (self.scope.state.api, self.scope.context);
+        if !self.is_object() {
+            return Err(JsError::thrown(
+                "TypeError",
+                "cannot set a property of a primitive",
+            ));
+        }
+        let name = JsString::new(api, name);
+        let object = self.raw as JSObjectRef;
+        self.scope
+            .enter(|exception| {
+                // SAFETY: the object, value, context and name are live.
+                unsafe {
+                    (api.JSObjectSetProperty)(
+                        context,
+                        object,
+                        name.raw(),
+                        value.raw,
+                        sys::PROPERTY_NONE,
+                        exception,
+                    );
+                }
+                ptr::null()
+            })
+            .map(drop)
+    }
+
     /// Calls this function with `arguments` and `this` undefined.
     pub fn call(&self, arguments: &[Value<'vm>]) -> Result<Value<'vm>, JsError> {
-        let vm = self.vm;
-        // SAFETY: the value and context are live; only an object is asked whether it is callable.
-        let callable = unsafe {
-            (vm.api.JSValueIsObject)(vm.context, self.raw)
-                && (vm.api.JSObjectIsFunction)(vm.context, self.raw as sys::JSObjectRef)
-        };
-        if !callable {
+        if !self.is_function() {
             return Err(JsError::thrown("TypeError", "value is not a function"));
         }
+        let (api, context) = (self.scope.state.api, self.scope.context);
         let arguments: Vec<JSValueRef> = arguments.iter().map(|argument| argument.raw).collect();
-        vm.enter(|exception| {
+        let function = self.raw as JSObjectRef;
+        self.scope.enter(|exception| {
             // SAFETY: the function, arguments and context are live.
             unsafe {
-                (vm.api.JSObjectCallAsFunction)(
-                    vm.context,
-                    self.raw as sys::JSObjectRef,
+                (api.JSObjectCallAsFunction)(
+                    context,
+                    function,
                     ptr::null_mut(),
                     arguments.len(),
                     arguments.as_ptr(),
@@ -227,34 +556,16 @@ impl<'vm> Value<'vm> {
         })
     }
 
-    /// A string value of this VM.
-    pub fn string(vm: &'vm Vm, text: &str) -> Value<'vm> {
-        let text = JsString::new(vm.api, text);
-        // SAFETY: the context and string are live; the engine copies the string.
-        vm.value(unsafe { (vm.api.JSValueMakeString)(vm.context, text.raw()) })
-    }
-
-    /// A number value of this VM.
-    pub fn number(vm: &'vm Vm, number: f64) -> Value<'vm> {
-        // SAFETY: the context is live.
-        vm.value(unsafe { (vm.api.JSValueMakeNumber)(vm.context, number) })
-    }
-
     /// The error that throwing this value makes: class name, message and stack of an error
     /// object, or the value itself as the message.
     fn to_error(&self) -> JsError {
         let field = |name: &str| {
             self.get(name)
                 .ok()
-                .filter(|value| {
-                    // SAFETY: the value and context are live.
-                    !unsafe { (self.vm.api.JSValueIsUndefined)(self.vm.context, value.raw) }
-                })
+                .filter(|value| !value.is_undefined())
                 .and_then(|value| value.to_string().ok())
         };
-        // SAFETY: the value and context are live.
-        let is_object = unsafe { (self.vm.api.JSValueIsObject)(self.vm.context, self.raw) };
-        if is_object {
+        if self.is_object() {
             if let (Some(name), Some(message)) = (field("name"), field("message")) {
                 let mut error = JsError::thrown(&name, message);
                 error.stack = field("stack").unwrap_or_default();
@@ -276,13 +587,13 @@ impl std::fmt::Debug for Value<'_> {
 
 impl Clone for Value<'_> {
     fn clone(&self) -> Self {
-        self.vm.value(self.raw)
+        self.scope.value(self.raw)
     }
 }
 
 impl Drop for Value<'_> {
     fn drop(&mut self) {
-        // SAFETY: `value` protected this value once; this undoes it once.
-        unsafe { (self.vm.api.JSValueUnprotect)(self.vm.context, self.raw) }
+        // SAFETY: `Scope::value` protected this value once; this undoes it once.
+        unsafe { (self.scope.state.api.JSValueUnprotect)(self.scope.context, self.raw) }
     }
 }

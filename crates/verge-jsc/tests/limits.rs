@@ -65,7 +65,7 @@ fn scripts_run_and_throw_as_javascript_would() {
     assert_eq!(error.name, "SyntaxError");
     // The VM is still usable after each error.
     let square = vm.evaluate("(n) => n * n", "fn.js").unwrap();
-    let nine = square.call(&[verge_jsc::Value::number(&vm, 3.0)]).unwrap();
+    let nine = square.call(&[vm.scope().number(3.0)]).unwrap();
     assert_eq!(nine.to_number().unwrap(), 9.0);
     let not_a_function = vm
         .evaluate("({})", "object.js")
@@ -206,4 +206,65 @@ fn a_microtask_storm_stops_at_the_cpu_slice() {
         Ok(Err(ErrorKind::Interrupted)),
         "the storm was not stopped in 10 s"
     );
+}
+
+#[test]
+fn host_functions_take_and_give_values_and_throw_errors() {
+    let vm = vm(64);
+    let global = vm.scope().global();
+    let add = vm
+        .scope()
+        .function(|scope, arguments| {
+            let sum: f64 = arguments
+                .iter()
+                .map(|a| a.to_number().unwrap_or(f64::NAN))
+                .sum();
+            Ok(scope.number(sum))
+        })
+        .unwrap();
+    global.set("add", &add).unwrap();
+    let reverse = vm
+        .scope()
+        .function(|scope, arguments| {
+            let Some(bytes) = arguments.first().and_then(|a| a.to_bytes()) else {
+                return Err(verge_jsc::JsError::thrown(
+                    "TypeError",
+                    "reverse wants bytes",
+                ));
+            };
+            scope.bytes(&bytes.into_iter().rev().collect::<Vec<u8>>())
+        })
+        .unwrap();
+    global.set("reverse", &reverse).unwrap();
+    // A host function that calls back into JavaScript, which the CPU slice still bounds.
+    let call = vm
+        .scope()
+        .function(|_, arguments| match arguments.first() {
+            Some(callback) => callback.call(&[]),
+            None => Err(verge_jsc::JsError::thrown(
+                "TypeError",
+                "call wants a function",
+            )),
+        })
+        .unwrap();
+    global.set("call", &call).unwrap();
+    let result = vm
+        .evaluate(
+            "let caught; try { reverse(42) } catch (e) { caught = e instanceof TypeError && e.message }\n\
+             [typeof add, add(1, 2, 3), [...reverse(new Uint8Array([1, 2, 3]))].join(), \
+              [...reverse(new Uint8Array([9, 1, 2, 3]).subarray(1).buffer)].join(), \
+              caught, call(() => 'back')].join(' ')",
+            "host.js",
+        )
+        .unwrap();
+    assert_eq!(
+        result.to_string().unwrap(),
+        "function 6 3,2,1 3,2,1,9 reverse wants bytes back"
+    );
+    let started = Instant::now();
+    let error = vm
+        .evaluate("call(() => { for (;;) {} })", "loop.js")
+        .unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Interrupted);
+    assert!(started.elapsed() < Duration::from_secs(2));
 }
