@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
-use verge_js::{link, Isolate, IsolateLimits, LinkError, ModuleSource};
+use verge_js::{link, Isolate, IsolateLimits, LinkError, ModuleSource, ProjectModules};
 use verge_jsc::{Vm, VmLimits};
 
 /// Modules in memory, by id; `./x.js` from any module names `x.js`.
@@ -185,5 +185,57 @@ fn broken_graphs_are_refused_naming_the_module() {
     assert!(
         error.message.starts_with("SyntaxError: bad.js:1:"),
         "{error}"
+    );
+}
+
+/// A real npm package's graph (Hono, as `.ci/run` installs it), resolved by the rules the
+/// QuickJS loader follows, with a TypeScript entry: it links, and routes alike on both engines.
+#[test]
+fn a_real_framework_links_and_routes() {
+    let installed =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.ci/npm/node_modules");
+    assert!(
+        installed.join("hono/package.json").is_file(),
+        "run .ci/run first: it installs hono"
+    );
+    let project = std::env::temp_dir().join(format!("verge-link-hono-{}", std::process::id()));
+    std::fs::create_dir_all(&project).unwrap();
+    let modules = project.join("node_modules");
+    if !modules.exists() {
+        std::os::unix::fs::symlink(&installed, &modules).unwrap();
+    }
+    std::fs::write(
+        project.join("main.ts"),
+        "import { Hono } from 'hono';\n\
+         const app = new Hono();\n\
+         app.get('/items/:id', (c) => c.text('item'));\n\
+         const routes: string[] = app.routes.map((route) => `${route.method} ${route.path}`);\n\
+         export const result = [typeof Hono, routes];\n",
+    )
+    .unwrap();
+    let script = link("main.ts", &mut ProjectModules::new(&project)).unwrap();
+    std::fs::remove_dir_all(&project).unwrap();
+    let expected = r#"["function",["GET /items/:id"]]"#;
+    let vm = Vm::new(VmLimits::default()).unwrap();
+    vm.evaluate(
+        &format!("var out; ({script}).then((ns) => {{ out = JSON.stringify(ns.result) }}, (e) => {{ out = String(e) }})"),
+        "hono.js",
+    )
+    .unwrap();
+    assert_eq!(
+        vm.evaluate("out", "out.js").unwrap().to_string().unwrap(),
+        expected
+    );
+    let isolate = Isolate::new(IsolateLimits::default()).unwrap();
+    isolate
+        .enter(|ctx| {
+            ctx.eval::<(), _>(format!(
+                "var out; ({script}).then((ns) => {{ out = JSON.stringify(ns.result) }}, (e) => {{ out = String(e) }})"
+            ))
+        })
+        .unwrap();
+    assert_eq!(
+        isolate.enter(|ctx| ctx.eval::<String, _>("out")).unwrap(),
+        expected
     );
 }

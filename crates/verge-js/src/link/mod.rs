@@ -12,7 +12,10 @@
 //! hoisted declaration.
 
 mod module;
+mod project;
 mod runtime;
+
+pub use project::ProjectModules;
 
 use std::collections::HashMap;
 

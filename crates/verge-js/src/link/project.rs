@@ -1,0 +1,54 @@
+//! A worker project's files as the linker reads them: found by the rules the QuickJS loader
+//! follows (`project.rs`: relative paths, extensionless imports, npm packages by their
+//! `exports`), TypeScript stripped as it is read. What the QuickJS loader takes through
+//! facades — CommonJS files, the embedder's builtins, text, data and WebAssembly modules — is
+//! refused by name here until the engine interface brings those facades to every engine.
+
+use super::ModuleSource;
+use crate::commonjs;
+use crate::project::{ProjectFiles, Want};
+use std::path::PathBuf;
+
+/// The modules of the project under one root directory.
+pub struct ProjectModules {
+    files: ProjectFiles,
+}
+
+impl ProjectModules {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self {
+            files: ProjectFiles::new(root, None),
+        }
+    }
+}
+
+impl ModuleSource for ProjectModules {
+    fn resolve(&mut self, importer: &str, specifier: &str) -> Result<String, String> {
+        self.files.resolve_file(importer, specifier, Want::Import)
+    }
+
+    fn source(&mut self, id: &str) -> Result<String, String> {
+        let lower = id.to_ascii_lowercase();
+        let javascript = [".js", ".mjs", ".cjs"]
+            .iter()
+            .any(|end| lower.ends_with(end));
+        if !javascript && !crate::is_typescript(id) {
+            return Err(format!(
+                "{id} is not JavaScript or TypeScript, which only the QuickJS engine loads yet"
+            ));
+        }
+        let text = self
+            .files
+            .read_text(id)
+            .map_err(|error| error.to_string())?;
+        if crate::is_typescript(id) {
+            return crate::strip_types(id, &text);
+        }
+        if commonjs::is_commonjs(&self.files, id, &text) {
+            return Err(format!(
+                "{id} is CommonJS, which only the QuickJS engine loads yet"
+            ));
+        }
+        Ok(text)
+    }
+}
