@@ -3,7 +3,10 @@
 //! the ratio, for work run in one entry and for work run one entry per iteration (as requests
 //! are).
 //!
-//! `cargo run --release -p verge-jsc --example engines [ITERATIONS]`
+//! Then the cost of many: N engines (a QuickJS isolate, a JavaScriptCore VM) each given the same
+//! small worker-like script, for the time to make one and the resident memory each adds.
+//!
+//! `cargo run --release -p verge-jsc --example engines [ITERATIONS] [ENGINES]`
 
 use std::time::{Duration, Instant};
 use verge_js::rquickjs::Function;
@@ -63,7 +66,60 @@ fn main() -> Result<(), JsError> {
             );
         }
     }
+    let count: usize = std::env::args()
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1000);
+    println!("\n{count} engines, each with a small script: per engine");
+    println!("{:<16} {:>12} {:>12}", "engine", "made in", "memory");
+    let (made, bytes) = many(count, || {
+        let isolate = Isolate::new(IsolateLimits::default())?;
+        isolate.enter(|ctx| ctx.eval::<(), _>(SMALL_WORKER))?;
+        Ok(isolate)
+    })?;
+    println!(
+        "{:<16} {:>9.1} µs {:>8.1} KiB",
+        "QuickJS",
+        made,
+        bytes / 1024.0
+    );
+    let (made, bytes) = many(count, || {
+        let vm = Vm::new(VmLimits::default())?;
+        vm.evaluate(SMALL_WORKER, "worker.js")?;
+        Ok(vm)
+    })?;
+    println!(
+        "{:<16} {:>9.1} µs {:>8.1} KiB",
+        "JavaScriptCore",
+        made,
+        bytes / 1024.0
+    );
     Ok(())
+}
+
+/// What a small worker holds once loaded: a handler and a little state.
+const SMALL_WORKER: &str = "var worker = { hits: 0, fetch(request) { this.hits++; return JSON.stringify({ hits: this.hits }) } }; worker.fetch()";
+
+/// Makes `count` engines with `make`, all kept until the end: microseconds to make one, and
+/// the process's resident bytes each added.
+fn many<T>(count: usize, make: impl Fn() -> Result<T, JsError>) -> Result<(f64, f64), JsError> {
+    let before = resident_bytes();
+    let started = Instant::now();
+    let mut kept = Vec::with_capacity(count);
+    for _ in 0..count {
+        kept.push(make()?);
+    }
+    let made = started.elapsed().as_secs_f64() * 1e6 / count as f64;
+    let grown = resident_bytes().saturating_sub(before) as f64 / count as f64;
+    drop(kept);
+    Ok((made, grown))
+}
+
+fn resident_bytes() -> usize {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|statm| statm.split(' ').nth(1)?.parse::<usize>().ok())
+        .map_or(0, |pages| pages * 4096)
 }
 
 fn micros(elapsed: Duration, iterations: u32) -> f64 {
