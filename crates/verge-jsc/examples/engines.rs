@@ -103,23 +103,19 @@ const SMALL_WORKER: &str = "var worker = { hits: 0, fetch(request) { this.hits++
 /// Makes `count` engines with `make`, all kept until the end: microseconds to make one, and
 /// the process's resident bytes each added.
 fn many<T>(count: usize, make: impl Fn() -> Result<T, JsError>) -> Result<(f64, f64), JsError> {
-    let before = resident_bytes();
+    let before = verge_jsc::resident_bytes().unwrap_or(0);
     let started = Instant::now();
     let mut kept = Vec::with_capacity(count);
     for _ in 0..count {
         kept.push(make()?);
     }
     let made = started.elapsed().as_secs_f64() * 1e6 / count as f64;
-    let grown = resident_bytes().saturating_sub(before) as f64 / count as f64;
+    let grown = verge_jsc::resident_bytes()
+        .unwrap_or(0)
+        .saturating_sub(before) as f64
+        / count as f64;
     drop(kept);
     Ok((made, grown))
-}
-
-fn resident_bytes() -> usize {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|statm| statm.split(' ').nth(1)?.parse::<usize>().ok())
-        .map_or(0, |pages| pages * 4096)
 }
 
 fn micros(elapsed: Duration, iterations: u32) -> f64 {

@@ -2,14 +2,14 @@
 //! time limit but no heap limit, so the watchdog is armed with a short tick of CPU time, and
 //! each tick checks the CPU deadline and the memory limit before re-arming it.
 //!
-//! Measuring a VM's heap exactly means a full collection and a walk of the heap (tens of
-//! milliseconds for a large one), far too dear for every tick. What is cheap is the process's
-//! resident memory, which a runaway heap cannot hide from. So a tick measures exactly only when
-//! the process has grown, since this VM was last measured, by more than the room the VM had
-//! left: growth that other VMs caused (or that the allocator keeps after freeing) only costs a
-//! measurement, which rebases the VM; a VM past its limit is stopped with its entry failing as
-//! out of memory. The same check runs as each entry ends, for a heap that grows a little at
-//! every request rather than within one.
+//! Measuring a VM's heap exactly means a full collection and a walk of the heap (100-370 ms at
+//! 200 MB), far too dear for every tick. What is cheap is the process's resident memory, which
+//! a runaway heap cannot hide from. So a check measures exactly when the process has grown,
+//! since this VM was last measured, by more than the room the VM had left (growth that other
+//! VMs caused only costs a measurement, which rebases the VM), and every
+//! `CHECKS_PER_MEASUREMENT` checks whatever the process did; a VM past its limit is stopped,
+//! its entry failing as out of memory. The same check runs as each entry ends, for a heap that
+//! grows a little at every request rather than within one.
 
 #![allow(unsafe_code)]
 
@@ -25,6 +25,10 @@ use verge_js::ErrorKind;
 /// and about how much a runaway heap can grow before it is seen. Not less: each firing of the
 /// watchdog costs the optimized code it interrupts (with 2 ms, a hot loop ran 2.5x slower).
 const TICK: Duration = Duration::from_millis(5);
+
+/// Checks (ticks, ends of entries) after which the heap is measured whatever the process's
+/// resident size says: about once a second for a VM serving a thousand requests a second.
+const CHECKS_PER_MEASUREMENT: u32 = 1024;
 
 pub(crate) struct Guard {
     api: &'static Api,
@@ -42,6 +46,8 @@ pub(crate) struct Guard {
     breach: Cell<Option<ErrorKind>>,
     /// Exact measurements made, for tests and metrics.
     measurements: Cell<u64>,
+    /// Checks since the last measurement.
+    checks: Cell<u32>,
     /// Set while a tick runs.
     ticking: Cell<bool>,
 }
@@ -61,9 +67,10 @@ impl Guard {
             deadline: Cell::new(None),
             depth: Cell::new(0),
             heap_measured: Cell::new(0),
-            resident_then: Cell::new(resident_bytes()),
+            resident_then: Cell::new(resident_bytes().unwrap_or(0)),
             breach: Cell::new(None),
             measurements: Cell::new(0),
+            checks: Cell::new(0),
             ticking: Cell::new(false),
         }
     }
@@ -109,21 +116,37 @@ impl Guard {
         self.measurements.get()
     }
 
-    /// Whether the VM's heap is past its limit: measured exactly only when the process grew
-    /// by more than the VM had room for since its last measurement.
+    /// Whether the VM's heap is past its limit: measured exactly when the process has grown by
+    /// more than the VM had room for since its last measurement, and at least every
+    /// `CHECKS_PER_MEASUREMENT` checks whatever the process did (growth that reuses memory
+    /// another VM freed leaves the resident size flat).
     fn over_limit(&self, context: JSContextRef) -> bool {
-        let resident = resident_bytes();
-        let grown = resident.saturating_sub(self.resident_then.get());
-        if self.heap_measured.get().saturating_add(grown) <= self.memory_limit {
+        let checks = self.checks.get() + 1;
+        self.checks.set(checks);
+        let due = checks >= CHECKS_PER_MEASUREMENT
+            || match resident_bytes() {
+                // Without the process's resident size, every check measures.
+                None => true,
+                Some(resident) => {
+                    // A fall (another VM dropped) lowers the baseline, so that growth from
+                    // there is seen.
+                    let base = self.resident_then.get().min(resident);
+                    self.resident_then.set(base);
+                    self.heap_measured.get().saturating_add(resident - base) > self.memory_limit
+                }
+            };
+        if !due {
             return false;
         }
+        self.checks.set(0);
         let heap = self.heap_bytes(context);
         self.heap_measured.set(heap);
-        self.resident_then.set(resident_bytes());
+        self.resident_then.set(resident_bytes().unwrap_or(0));
         heap > self.memory_limit
     }
 
-    /// The bytes the VM's heap holds after a full collection, outside memory included.
+    /// The bytes the VM's heap holds after a full collection: JavaScriptCore's `heapSize`,
+    /// which counts what its objects hold outside the heap (array buffers' bytes) too.
     pub(crate) fn heap_bytes(&self, context: JSContextRef) -> usize {
         self.measurements.set(self.measurements.get() + 1);
         let api = self.api;
@@ -132,24 +155,15 @@ impl Guard {
         unsafe {
             (api.JSSynchronousGarbageCollectForDebugging)(context);
             let statistics = (api.JSGetMemoryUsageStatistics)(context);
-            ["heapSize", "extraMemorySize"]
-                .iter()
-                .map(|name| {
-                    let name = crate::text::JsString::new(api, name);
-                    let value = (api.JSObjectGetProperty)(
-                        context,
-                        statistics,
-                        name.raw(),
-                        std::ptr::null_mut(),
-                    );
-                    let bytes = (api.JSValueToNumber)(context, value, std::ptr::null_mut());
-                    if bytes.is_finite() && bytes > 0.0 {
-                        bytes as usize
-                    } else {
-                        0
-                    }
-                })
-                .sum()
+            let name = crate::text::JsString::new(api, "heapSize");
+            let value =
+                (api.JSObjectGetProperty)(context, statistics, name.raw(), std::ptr::null_mut());
+            let bytes = (api.JSValueToNumber)(context, value, std::ptr::null_mut());
+            if bytes.is_finite() && bytes > 0.0 {
+                bytes as usize
+            } else {
+                0
+            }
         }
     }
 }
@@ -181,22 +195,19 @@ thread_local! {
     static STATM: Option<File> = File::open("/proc/self/statm").ok();
 }
 
-/// The process's resident memory, read from `/proc/self/statm` (0 where it cannot be read,
-/// which leaves the check at each entry's end as the only one).
-pub(crate) fn resident_bytes() -> usize {
+/// The process's resident memory, read from `/proc/self/statm`; `None` where it cannot be read.
+pub fn resident_bytes() -> Option<usize> {
     let mut text = [0u8; 128];
     let read = STATM.with(|file| {
         file.as_ref()
             .and_then(|file| file.read_at(&mut text, 0).ok())
-    });
-    let Some(read) = read else { return 0 };
+    })?;
     let pages = text[..read]
         .split(|&byte| byte == b' ')
         .nth(1)
         .and_then(|field| std::str::from_utf8(field).ok())
-        .and_then(|field| field.parse::<usize>().ok())
-        .unwrap_or(0);
+        .and_then(|field| field.parse::<usize>().ok())?;
     // SAFETY: sysconf has no preconditions.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    pages.saturating_mul(usize::try_from(page).unwrap_or(4096))
+    Some(pages.saturating_mul(usize::try_from(page).ok()?))
 }

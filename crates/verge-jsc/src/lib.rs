@@ -14,6 +14,7 @@ mod sys;
 mod text;
 mod vm;
 
+pub use guard::resident_bytes;
 pub use verge_js::{ErrorKind, JsError};
 pub use vm::{Scope, Value, Vm, VmLimits};
 

@@ -24,7 +24,8 @@ impl JsString {
     /// # Safety
     /// `raw` must be a live `JSStringRef` that nothing else releases, or null.
     pub(crate) unsafe fn adopt(api: &'static Api, raw: JSStringRef) -> Option<Self> {
-        (!raw.is_null()).then_some(Self { api, raw })
+        // Built only when not null: dropping one releases it.
+        (!raw.is_null()).then(|| Self { api, raw })
     }
 
     pub(crate) fn raw(&self) -> JSStringRef {

@@ -10,7 +10,7 @@ use crate::sys::{
     JSValueRef,
 };
 use crate::text::JsString;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
@@ -53,6 +53,8 @@ struct State {
     /// object's data is the address of its host, which a growing `Vec` would move.
     #[allow(clippy::vec_box)]
     hosts: RefCell<Vec<Box<Host>>>,
+    /// Set while a thrown value is being described (see `Scope::run`).
+    describing: Cell<bool>,
 }
 
 /// A host function: the Rust closure behind a callable object.
@@ -86,6 +88,7 @@ impl Vm {
             api,
             guard: guard::Guard::new(api, group, limits.memory_bytes, limits.cpu_slice),
             hosts: RefCell::new(Vec::new()),
+            describing: Cell::new(false),
         });
         state.guard.arm();
         Ok(Self {
@@ -241,25 +244,39 @@ impl<'vm> Scope<'vm> {
         Ok(self.value(object))
     }
 
-    /// Calls into the engine through `run`, which is given the slot for an exception; turns
-    /// what it threw, or why the guard stopped it, into an error.
-    fn enter(self, run: impl FnOnce(*mut JSValueRef) -> JSValueRef) -> Result<Value<'vm>, JsError> {
-        let guard = &self.state.guard;
-        guard.enter();
+    /// Calls into the engine through `call`, which is given the slot for an exception, as one
+    /// entry: turns what it threw, or why the guard stopped it, into an error.
+    fn run<R>(self, call: impl FnOnce(*mut JSValueRef) -> R) -> Result<R, JsError> {
+        let state = self.state;
+        state.guard.enter();
         let mut exception: JSValueRef = ptr::null();
-        let result = run(&mut exception);
-        // The value is rooted before the guard's check may collect garbage.
-        let result = self.value(result);
+        let result = call(&mut exception);
+        // Rooted before the guard's check may collect garbage.
         let thrown = (!exception.is_null()).then(|| self.value(exception));
-        guard.leave(self.context);
-        match guard.breach() {
-            Some(ErrorKind::Interrupted) => Err(JsError::interrupted()),
-            Some(_) => Err(JsError::out_of_memory()),
-            None => match thrown {
-                Some(thrown) => Err(thrown.to_error()),
-                None => Ok(result),
-            },
+        state.guard.leave(self.context);
+        if let Some(kind) = state.guard.breach() {
+            return Err(breach(kind));
         }
+        match thrown {
+            None => Ok(result),
+            // Describing a thrown value runs its getters, which may throw in turn: what they
+            // throw is not described again.
+            Some(_) if state.describing.get() => Err(JsError::thrown("Uncaught", "")),
+            Some(thrown) => {
+                state.describing.set(true);
+                let error = thrown.to_error();
+                state.describing.set(false);
+                Err(error)
+            }
+        }
+    }
+
+    /// `run` for a call that gives a value, rooted as it returns.
+    fn enter(
+        self,
+        call: impl FnOnce(*mut JSValueRef) -> JSValueRef,
+    ) -> Result<Value<'vm>, JsError> {
+        self.run(|exception| self.value(call(exception)))
     }
 
     fn value(self, raw: JSValueRef) -> Value<'vm> {
@@ -306,6 +323,21 @@ impl<'vm> Scope<'vm> {
         } else {
             made
         }
+    }
+}
+
+fn another_vm() -> JsError {
+    JsError::thrown(
+        "TypeError",
+        "a value of another VM cannot be used in this one",
+    )
+}
+
+/// The error of an entry the guard stopped.
+fn breach(kind: ErrorKind) -> JsError {
+    match kind {
+        ErrorKind::Interrupted => JsError::interrupted(),
+        _ => JsError::out_of_memory(),
     }
 }
 
@@ -395,37 +427,33 @@ pub struct Value<'vm> {
 }
 
 impl<'vm> Value<'vm> {
+    /// Whether `other` belongs to this value's VM: one VM's values must never reach another,
+    /// which would keep them past their own VM's end.
+    fn same_vm(&self, other: &Value<'_>) -> bool {
+        ptr::eq(self.scope.state, other.scope.state)
+    }
+
     /// The VM this value belongs to.
     pub fn scope(&self) -> Scope<'vm> {
         self.scope
     }
 
-    /// The value as `String(value)` gives it.
+    /// The value as `String(value)` gives it (which may run the script's `toString`).
     pub fn to_string(&self) -> Result<String, JsError> {
-        let (api, context) = (self.scope.state.api, self.scope.context);
-        let mut exception: JSValueRef = ptr::null();
-        // SAFETY: the value and context are live; the copy is adopted and released once.
-        let text = unsafe {
-            let raw = (api.JSValueToStringCopy)(context, self.raw, &mut exception);
-            JsString::adopt(api, raw)
-        };
-        match text {
-            Some(text) if exception.is_null() => Ok(text.to_rust()),
-            _ => Err(self.scope.value(exception).to_error()),
-        }
+        let (api, context, raw) = (self.scope.state.api, self.scope.context, self.raw);
+        let text = self.scope.run(|exception| {
+            // SAFETY: the value and context are live; the copy is adopted and released once.
+            unsafe { JsString::adopt(api, (api.JSValueToStringCopy)(context, raw, exception)) }
+        })?;
+        Ok(text.map(|text| text.to_rust()).unwrap_or_default())
     }
 
-    /// The value as `Number(value)` gives it.
+    /// The value as `Number(value)` gives it (which may run the script's `valueOf`).
     pub fn to_number(&self) -> Result<f64, JsError> {
-        let (api, context) = (self.scope.state.api, self.scope.context);
-        let mut exception: JSValueRef = ptr::null();
+        let (api, context, raw) = (self.scope.state.api, self.scope.context, self.raw);
         // SAFETY: the value and context are live.
-        let number = unsafe { (api.JSValueToNumber)(context, self.raw, &mut exception) };
-        if exception.is_null() {
-            Ok(number)
-        } else {
-            Err(self.scope.value(exception).to_error())
-        }
+        self.scope
+            .run(|exception| unsafe { (api.JSValueToNumber)(context, raw, exception) })
     }
 
     /// The value as `Boolean(value)` gives it.
@@ -513,6 +541,9 @@ impl<'vm> Value<'vm> {
                 "cannot set a property of a primitive",
             ));
         }
+        if !self.same_vm(value) {
+            return Err(another_vm());
+        }
         let name = JsString::new(api, name);
         let object = self.raw as JSObjectRef;
         self.scope
@@ -538,6 +569,9 @@ impl<'vm> Value<'vm> {
         if !self.is_function() {
             return Err(JsError::thrown("TypeError", "value is not a function"));
         }
+        if arguments.iter().any(|argument| !self.same_vm(argument)) {
+            return Err(another_vm());
+        }
         let (api, context) = (self.scope.state.api, self.scope.context);
         let arguments: Vec<JSValueRef> = arguments.iter().map(|argument| argument.raw).collect();
         let function = self.raw as JSObjectRef;
@@ -557,22 +591,43 @@ impl<'vm> Value<'vm> {
     }
 
     /// The error that throwing this value makes: class name, message and stack of an error
-    /// object, or the value itself as the message.
+    /// object, or the value itself as the message. Describing it runs the script's getters: a
+    /// limit they reach is the error then.
     fn to_error(&self) -> JsError {
-        let field = |name: &str| {
-            self.get(name)
-                .ok()
-                .filter(|value| !value.is_undefined())
-                .and_then(|value| value.to_string().ok())
-        };
-        if self.is_object() {
-            if let (Some(name), Some(message)) = (field("name"), field("message")) {
-                let mut error = JsError::thrown(&name, message);
-                error.stack = field("stack").unwrap_or_default();
-                return error;
+        self.describe().unwrap_or_else(|limit| limit)
+    }
+
+    fn describe(&self) -> Result<JsError, JsError> {
+        // What a getter throws leaves that field out; a limit it reaches ends the description.
+        fn unless_limit<T>(result: Result<T, JsError>) -> Result<Option<T>, JsError> {
+            match result {
+                Ok(value) => Ok(Some(value)),
+                Err(error) if error.kind == ErrorKind::Thrown => Ok(None),
+                Err(limit) => Err(limit),
             }
         }
-        JsError::thrown("Uncaught", self.to_string().unwrap_or_default())
+        let field = |name: &str| -> Result<Option<String>, JsError> {
+            let Some(value) = unless_limit(self.get(name))?.filter(|v| !v.is_undefined()) else {
+                return Ok(None);
+            };
+            unless_limit(value.to_string())
+        };
+        if self.is_object() {
+            if let (Some(name), Some(message)) = (field("name")?, field("message")?) {
+                let mut error = JsError::thrown(&name, message);
+                error.stack = field("stack")?.unwrap_or_default();
+                return Ok(error);
+            }
+        }
+        // `String(value)`, which, unlike ToString, describes a symbol too.
+        let described = self
+            .scope
+            .global()
+            .get("String")
+            .and_then(|string| string.call(std::slice::from_ref(self)))
+            .and_then(|text| text.to_string());
+        let text = unless_limit(described)?.unwrap_or_default();
+        Ok(JsError::thrown("Uncaught", text))
     }
 }
 

@@ -268,3 +268,86 @@ fn host_functions_take_and_give_values_and_throw_errors() {
     assert_eq!(error.kind, ErrorKind::Interrupted);
     assert!(started.elapsed() < Duration::from_secs(2));
 }
+
+#[test]
+fn any_thrown_value_is_described() {
+    let vm = vm(64);
+    for (script, message) in [
+        ("throw Symbol('boom')", "Symbol(boom)"),
+        ("throw Object.create(null)", ""),
+        (
+            "throw { get name() { throw this }, message: 'm' }",
+            "[object Object]",
+        ),
+    ] {
+        let error = vm.evaluate(script, "throw.js").unwrap_err();
+        assert_eq!(
+            (error.kind, error.message.as_str()),
+            (ErrorKind::Thrown, message),
+            "{script}"
+        );
+    }
+    // A getter that reaches a limit while the error is described makes that limit the error.
+    let error = vm
+        .evaluate(
+            "throw { get name() { for (;;) {} }, message: 'm' }",
+            "limit.js",
+        )
+        .unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Interrupted);
+}
+
+#[test]
+fn a_value_of_another_vm_is_refused() {
+    let (a, b) = (vm(64), vm(64));
+    let keep = a
+        .evaluate("(v) => { globalThis.kept = v }", "a.js")
+        .unwrap();
+    let foreign = b.evaluate("({ f() { return 1 } })", "b.js").unwrap();
+    let error = keep.call(&[foreign.clone()]).unwrap_err();
+    assert_eq!(error.name, "TypeError");
+    let error = a.scope().global().set("kept", &foreign).unwrap_err();
+    assert_eq!(error.name, "TypeError");
+    drop(foreign);
+    drop(b);
+    assert_eq!(
+        a.evaluate("typeof kept", "a.js")
+            .unwrap()
+            .to_string()
+            .unwrap(),
+        "undefined"
+    );
+}
+
+#[test]
+fn buffers_count_once_against_the_limit() {
+    let vm = vm_with_slice(64, Duration::from_secs(5));
+    // 34 MiB held, and garbage enough to have the heap measured: well under 64 MiB.
+    vm.evaluate(
+        "globalThis.held = new Uint8Array(34 * 1024 * 1024).fill(1);\n\
+         for (let i = 0; i < 200; i++) new Array(100000).fill(i);",
+        "buffer.js",
+    )
+    .unwrap();
+    let heap = vm.heap_bytes();
+    assert!(heap > 34 * MIB && heap < 48 * MIB, "{} MiB", heap / MIB);
+}
+
+#[test]
+fn growth_after_another_vm_freed_memory_is_still_seen() {
+    let big = vm_with_slice(512, Duration::from_secs(10));
+    big.evaluate(
+        "globalThis.a = []; for (let i = 0; i < 3e6; i++) a.push({ i })",
+        "big.js",
+    )
+    .unwrap();
+    let victim = vm_with_slice(64, Duration::from_secs(10));
+    drop(big);
+    let error = victim
+        .evaluate(
+            "let b = []; for (let i = 0; i < 4e6; i++) b.push({ i })",
+            "victim.js",
+        )
+        .unwrap_err();
+    assert_eq!(error.kind, ErrorKind::OutOfMemory);
+}
