@@ -304,7 +304,7 @@ fn a_value_of_another_vm_is_refused() {
         .evaluate("(v) => { globalThis.kept = v }", "a.js")
         .unwrap();
     let foreign = b.evaluate("({ f() { return 1 } })", "b.js").unwrap();
-    let error = keep.call(&[foreign.clone()]).unwrap_err();
+    let error = keep.call(std::slice::from_ref(&foreign)).unwrap_err();
     assert_eq!(error.name, "TypeError");
     let error = a.scope().global().set("kept", &foreign).unwrap_err();
     assert_eq!(error.name, "TypeError");
