@@ -9,7 +9,7 @@ use verge_js::{link, Isolate, IsolateLimits, LinkError, ModuleSource, ProjectMod
 use verge_jsc::{Vm, VmLimits};
 
 /// Modules in memory, by id; `./x.js` from any module names `x.js`.
-struct Files(HashMap<&'static str, &'static str>);
+struct Files(HashMap<String, String>);
 
 impl ModuleSource for Files {
     fn resolve(&mut self, _importer: &str, specifier: &str) -> Result<String, String> {
@@ -29,14 +29,17 @@ impl ModuleSource for Files {
     }
 }
 
-fn linked(modules: &[(&'static str, &'static str)]) -> Result<String, LinkError> {
-    link("main.js", &mut Files(modules.iter().copied().collect()))
+fn linked<S: AsRef<str>>(modules: &[(S, S)]) -> Result<String, LinkError> {
+    let files = modules
+        .iter()
+        .map(|(id, source)| (id.as_ref().to_owned(), source.as_ref().to_owned()));
+    link("main.js", &mut Files(files.collect()))
 }
 
 /// Runs the graph on JavaScriptCore and on QuickJS (the script is engine-neutral: the same
 /// output from both), and gives `JSON.stringify` of the entry's export `result`, or the error
 /// it rejected with.
-fn run(modules: &[(&'static str, &'static str)]) -> String {
+fn run<S: AsRef<str>>(modules: &[(S, S)]) -> String {
     let script = format!(
         "var out = 'pending'; ({}).then((ns) => {{ out = JSON.stringify(ns.result) }}, \
          (e) => {{ out = 'rejected: ' + e }})",
@@ -238,4 +241,81 @@ fn a_real_framework_links_and_routes() {
         isolate.enter(|ctx| ctx.eval::<String, _>("out")).unwrap(),
         expected
     );
+}
+
+#[test]
+fn module_text_that_scripts_do_not_allow_still_links() {
+    let result = run(&[
+        ("value.js", "export let x = 1; export const d = 'd-import';"),
+        (
+            "main.js",
+            "#!/usr/bin/env node\n\
+             import { x, d } from './value.js';\n\
+             function never() { x = 2; ({ x } = {}); [x] = [3]; }\n\
+             let refused; try { x++ } catch (e) { refused = e.constructor.name }\n\
+             export default function () { return 'anonymous' }d\n\
+             export const result = [x, refused];",
+        ),
+    ]);
+    assert_eq!(result, r#"[1,"TypeError"]"#);
+}
+
+#[test]
+fn the_linkers_own_names_stay_out_of_sight() {
+    let result = run(&[
+        ("m.js", "export const p = 'proto'; export { p as __proto__ };"),
+        (
+            "main.js",
+            "import * as m from './m.js';\n\
+             export const result = [typeof define, typeof start, typeof records, typeof evaluate, Object.keys(m), m.__proto__];",
+        ),
+    ]);
+    assert_eq!(
+        result,
+        r#"["undefined","undefined","undefined","undefined",["__proto__","p"],"proto"]"#
+    );
+}
+
+#[test]
+fn long_chains_of_star_exports_link_quickly() {
+    // Each level re-exports both of the two below it: 2^40 paths, one table per module.
+    let mut sources: Vec<(String, String)> = (0..40)
+        .map(|level| {
+            let own = format!("export const v{level} = {level};");
+            let source = if level >= 38 {
+                own
+            } else {
+                let (next, after) = (level + 1, level + 2);
+                format!("export * from './m{next}.js'; export * from './m{after}.js'; {own}")
+            };
+            (format!("m{level}.js"), source)
+        })
+        .collect();
+    sources.push((
+        "main.js".to_owned(),
+        "import * as top from './m0.js'; export const result = Object.keys(top).length;".to_owned(),
+    ));
+    let started = std::time::Instant::now();
+    assert_eq!(run(&sources), "40");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn dynamic_imports_resolve_as_written_and_fail_alone() {
+    let result = run(&[
+        ("b.js", "export const b = 'b';"),
+        ("broken.js", "export const = 1;"),
+        (
+            "main.js",
+            "const escaped = await import('./b\\x2ejs');\n\
+             const template = await import(`./b.js`);\n\
+             let broken; try { await import('./broken.js') } catch (e) { broken = e.name }\n\
+             export const result = [escaped.b, template.b, broken];",
+        ),
+    ]);
+    assert_eq!(result, r#"["b","b","SyntaxError"]"#);
 }

@@ -7,9 +7,11 @@
 //! the specification's order (dependencies first, depth first; a cycle's back edge skipped;
 //! modules with top-level `await` awaited before their dependents).
 //!
-//! What differs from real modules, by design: a namespace's properties are accessors rather
-//! than data properties, and an anonymous default function or class is an expression, not a
-//! hoisted declaration.
+//! What differs from real modules: a namespace's properties are accessors rather than data
+//! properties; an anonymous default function or class is an expression, not a hoisted
+//! declaration, and its `name` is `$verge_default`; importing a name a module does not export
+//! gives `undefined` rather than a SyntaxError at link time; a name two `export *` bring is
+//! the first's rather than left out; and module code sees its function's `arguments`.
 
 mod module;
 mod project;
@@ -39,21 +41,32 @@ pub struct LinkError {
 pub fn link(entry: &str, modules: &mut dyn ModuleSource) -> Result<String, LinkError> {
     let mut linked: HashMap<String, module::Linked> = HashMap::new();
     let mut order = Vec::new();
-    let mut pending = vec![entry.to_owned()];
-    while let Some(id) = pending.pop() {
+    let mut pending = vec![(entry.to_owned(), false)];
+    while let Some((id, dynamic)) = pending.pop() {
         if linked.contains_key(&id) {
             continue;
         }
-        let fail = |message: String| LinkError {
-            module: id.clone(),
-            message,
+        let module = modules.source(&id).and_then(|source| {
+            module::rewrite(&id, &source, &mut |specifier| {
+                modules.resolve(&id, specifier)
+            })
+        });
+        let module = match module {
+            Ok(module) => module,
+            // A module only `import()` asks for fails when it is asked for.
+            Err(message) if dynamic => module::Linked::failed(&message),
+            Err(message) => {
+                return Err(LinkError {
+                    module: id,
+                    message,
+                })
+            }
         };
-        let source = modules.source(&id).map_err(fail)?;
-        let module = module::rewrite(&id, &source, &mut |specifier| {
-            modules.resolve(&id, specifier)
-        })
-        .map_err(fail)?;
-        pending.extend(module.requested().map(str::to_owned));
+        pending.extend(
+            module
+                .requested()
+                .map(|(id, dynamic)| (id.to_owned(), dynamic)),
+        );
         order.push(id.clone());
         linked.insert(id, module);
     }
@@ -61,14 +74,16 @@ pub fn link(entry: &str, modules: &mut dyn ModuleSource) -> Result<String, LinkE
     let mut script = String::with_capacity(
         runtime::RUNTIME.len() + linked.values().map(module::Linked::len).sum::<usize>(),
     );
-    script.push_str("(() => {\n");
+    // The runtime's own names are out of the modules' sight: they see `$verge_link` alone.
+    script.push_str("(() => {\nconst $verge_link = (() => {\n");
     script.push_str(runtime::RUNTIME);
+    script.push_str("return { define, start };\n})();\n");
     for id in &order {
         if let (Some(module), Some(exports)) = (linked.get(id), exports.get(id)) {
             module.write(id, exports, &mut script);
         }
     }
-    script.push_str("return start(");
+    script.push_str("return $verge_link.start(");
     script.push_str(&module::quoted(entry));
     script.push_str(");\n})()");
     Ok(script)

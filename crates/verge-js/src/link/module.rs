@@ -4,13 +4,15 @@
 
 use crate::typescript::describe;
 use oxc::allocator::Allocator;
-use oxc::ast::ast::{ExportDefaultDeclarationKind, ImportDeclarationSpecifier, ModuleDeclaration};
+use oxc::ast::ast::{
+    ExportDefaultDeclarationKind, Expression, ImportDeclarationSpecifier, ModuleDeclaration,
+};
 use oxc::ast::AstKind;
 use oxc::parser::Parser;
 use oxc::semantic::SemanticBuilder;
 use oxc::span::{GetSpan, SourceType, Span};
 use oxc::syntax::module_record::{ExportExportName, ExportImportName, ExportLocalName};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// The parameters of each module's function: its dependencies' namespaces, the hand-over of its
 /// own bindings' getters, `import.meta` and `import()`. Named so as not to meet a module's own.
@@ -42,13 +44,40 @@ pub(super) struct Linked {
     exports: BTreeMap<String, Export>,
     /// Modules whose exports it re-exports by `export * from`.
     stars: Vec<String>,
+    /// Modules only its `import()`s name.
+    dynamic: BTreeSet<String>,
     is_async: bool,
 }
 
 impl Linked {
-    /// The modules it needs in the graph.
-    pub(super) fn requested(&self) -> impl Iterator<Item = &str> {
-        self.imports.values().map(String::as_str)
+    /// The modules it needs in the graph, each with whether only `import()` asks for it (one
+    /// that cannot be loaded then rejects that promise rather than failing the graph).
+    pub(super) fn requested(&self) -> impl Iterator<Item = (&str, bool)> {
+        let static_deps: BTreeSet<&str> = self.deps.iter().map(String::as_str).collect();
+        self.imports.values().map(move |id| {
+            let id = id.as_str();
+            (id, !static_deps.contains(id) && self.dynamic.contains(id))
+        })
+    }
+
+    /// A module that could not be loaded, reached only by `import()`: evaluating it throws
+    /// what went wrong.
+    pub(super) fn failed(message: &str) -> Self {
+        let class = if message.starts_with("SyntaxError: ") {
+            "SyntaxError"
+        } else {
+            "TypeError"
+        };
+        let message = message.strip_prefix("SyntaxError: ").unwrap_or(message);
+        Self {
+            body: format!("throw new {class}({});", quoted(message)),
+            deps: Vec::new(),
+            imports: BTreeMap::new(),
+            exports: BTreeMap::new(),
+            stars: Vec::new(),
+            dynamic: BTreeSet::new(),
+            is_async: false,
+        }
     }
 
     pub(super) fn len(&self) -> usize {
@@ -58,26 +87,27 @@ impl Linked {
     /// Appends the module's `define(…)` call, with `exports` (its own and those `export *`
     /// brings) as its table.
     pub(super) fn write(&self, id: &str, exports: &BTreeMap<String, Export>, out: &mut String) {
-        out.push_str("define(");
+        out.push_str("$verge_link.define(");
         out.push_str(&quoted(id));
         out.push_str(", [");
         out.push_str(&list(self.deps.iter().map(|dep| quoted(dep))));
-        out.push_str("], {");
+        // Pairs in arrays, not object literals, where `"__proto__": …` would set a prototype.
+        out.push_str("], [");
         out.push_str(&list(self.imports.iter().map(|(specifier, id)| {
-            format!("{}: {}", quoted(specifier), quoted(id))
+            format!("[{}, {}]", quoted(specifier), quoted(id))
         })));
-        out.push_str("}, {");
+        out.push_str("], [");
         out.push_str(&list(exports.iter().map(|(name, export)| {
-            let entry = match export {
-                Export::Local(local) => format!("[0, {}]", quoted(local)),
-                Export::Reexport { module, name } => {
-                    format!("[1, {}, {}]", quoted(module), quoted(name))
+            let name = quoted(name);
+            match export {
+                Export::Local(local) => format!("[{name}, 0, {}]", quoted(local)),
+                Export::Reexport { module, name: from } => {
+                    format!("[{name}, 1, {}, {}]", quoted(module), quoted(from))
                 }
-                Export::Namespace(module) => format!("[2, {}]", quoted(module)),
-            };
-            format!("{}: {entry}", quoted(name))
+                Export::Namespace(module) => format!("[{name}, 2, {}]", quoted(module)),
+            }
         })));
-        out.push_str("}, ");
+        out.push_str("], ");
         out.push_str(if self.is_async {
             "true, async "
         } else {
@@ -99,7 +129,7 @@ impl Linked {
         out.push_str(&list(
             locals
                 .iter()
-                .map(|local| format!("{}: () => {local}", quoted(local))),
+                .map(|local| format!("[{}]: () => {local}", quoted(local))),
         ));
         out.push_str("}); yield;\n");
         out.push_str(&self.body);
@@ -169,6 +199,13 @@ pub(super) fn rewrite(
     };
 
     let mut edits = Vec::new();
+    // A `#!` line is only allowed first in a file, which a module's code here is not.
+    if let Some(hashbang) = &program.hashbang {
+        edits.push(Edit {
+            span: hashbang.span,
+            with: String::new(),
+        });
+    }
     // Imported bindings: local name -> what reads it.
     let mut imported: HashMap<String, (usize, Option<String>)> = HashMap::new();
     let mut default_local = None;
@@ -255,12 +292,19 @@ pub(super) fn rewrite(
         let Some(symbol) = scoping.get_root_binding(local.as_str().into()) else {
             continue;
         };
-        let read = match name {
-            Some(name) => format!("(0, {DEPS}[{index}][{}])", quoted(name)),
+        // A write (which strict mode refuses, the namespace having no setters) must stay an
+        // assignment target: the member itself, not `(0, member)`.
+        let member = match name {
+            Some(name) => format!("{DEPS}[{index}][{}]", quoted(name)),
             None => format!("{DEPS}[{index}]"),
         };
+        let read = match name {
+            Some(_) => format!("(0, {member})"),
+            None => member.clone(),
+        };
         for &reference in scoping.get_resolved_reference_ids(symbol) {
-            let node = scoping.get_reference(reference).node_id();
+            let reference = scoping.get_reference(reference);
+            let node = reference.node_id();
             let span = nodes.kind(node).span();
             if blanked
                 .iter()
@@ -268,16 +312,25 @@ pub(super) fn rewrite(
             {
                 continue;
             }
-            match nodes.parent_kind(node) {
-                AstKind::ObjectProperty(property) if property.shorthand => edits.push(Edit {
+            let edit = match nodes.parent_kind(node) {
+                AstKind::ObjectProperty(property) if property.shorthand => Edit {
                     span: property.span,
                     with: format!("{local}: {read}"),
-                }),
-                _ => edits.push(Edit {
+                },
+                AstKind::AssignmentTargetPropertyIdentifier(_) => Edit {
+                    span,
+                    with: format!("{local}: {member}"),
+                },
+                _ if reference.is_write() => Edit {
+                    span,
+                    with: member.clone(),
+                },
+                _ => Edit {
                     span,
                     with: read.clone(),
-                }),
-            }
+                },
+            };
+            edits.push(edit);
         }
     }
     for span in &blanked {
@@ -292,20 +345,31 @@ pub(super) fn rewrite(
             with: META.to_owned(),
         });
     }
-    for dynamic in &record.dynamic_imports {
+    let mut dynamic = BTreeSet::new();
+    for node in nodes.iter() {
+        let AstKind::ImportExpression(import) = node.kind() else {
+            continue;
+        };
         edits.push(Edit {
-            span: Span::new(
-                dynamic.span.start,
-                dynamic.span.start + "import".len() as u32,
-            ),
+            span: Span::new(import.span.start, import.span.start + "import".len() as u32),
             with: IMPORT.to_owned(),
         });
-        let request =
-            &source[dynamic.module_request.start as usize..dynamic.module_request.end as usize];
-        if let Some(specifier) = string_literal(request) {
-            // Resolved now so that the module joins the graph; one that cannot be found is
-            // the promise's rejection, when the script asks for it.
+        // A specifier written as a string (its escapes decoded) is resolved now, so that its
+        // module joins the graph; any other is looked up among those when the script runs.
+        let specifier = match &import.source {
+            Expression::StringLiteral(literal) => Some(literal.value.as_str().to_owned()),
+            Expression::TemplateLiteral(template) if template.expressions.is_empty() => template
+                .quasis
+                .first()
+                .and_then(|quasi| quasi.value.cooked.as_ref())
+                .map(|cooked| cooked.as_str().to_owned()),
+            _ => None,
+        };
+        if let Some(specifier) = specifier {
             if let Ok(target) = resolve(&specifier) {
+                if !imports.contains_key(&specifier) {
+                    dynamic.insert(target.clone());
+                }
                 imports.insert(specifier, target);
             }
         }
@@ -376,14 +440,22 @@ pub(super) fn rewrite(
         imports,
         exports,
         stars,
+        dynamic,
         is_async,
     })
 }
 
-/// `source` with `edits` made; where edits nest (a shorthand property inside a blanked
-/// statement), the outer one wins.
+/// `source` with `edits` made: an insertion (an empty span) before an edit starting where it
+/// is; where edits would overlap, the first wins.
 fn apply(source: &str, mut edits: Vec<Edit>) -> String {
-    edits.sort_by_key(|edit| (edit.span.start, std::cmp::Reverse(edit.span.end)));
+    edits.sort_by_key(|edit| {
+        let span = edit.span;
+        (
+            span.start,
+            span.end != span.start,
+            std::cmp::Reverse(span.end),
+        )
+    });
     let mut out = String::with_capacity(source.len() + edits.len() * 16);
     let mut at = 0usize;
     for edit in edits {
@@ -399,21 +471,20 @@ fn apply(source: &str, mut edits: Vec<Edit>) -> String {
     out
 }
 
-/// As many line breaks as `text` has, so that what follows keeps its line.
+/// As many line breaks as `text` has line terminators (`\r\n` one, and `\r`, `\n`, U+2028
+/// and U+2029), so that what follows keeps its line.
 fn newlines_in(text: &str) -> String {
-    "\n".repeat(text.matches('\n').count())
-}
-
-/// The value of `text` if it is one string literal.
-fn string_literal(text: &str) -> Option<String> {
-    let text = text.trim();
-    let quote = text.chars().next().filter(|c| *c == '"' || *c == '\'')?;
-    let inner = text.strip_prefix(quote)?.strip_suffix(quote)?;
-    (!inner.contains(['\\', quote, '\n'])).then(|| inner.to_owned())
+    let breaks = text.replace("\r\n", "\n");
+    let count = breaks
+        .chars()
+        .filter(|c| matches!(c, '\n' | '\r' | '\u{2028}' | '\u{2029}'))
+        .count();
+    "\n".repeat(count)
 }
 
 /// Each module's export table with what its `export * from` brings: every name of the modules
 /// named (theirs, recursively) but `default`, unless the module exports that name itself.
+/// Each module's table is made once, so that chains of `export *` cost what they hold.
 pub(super) fn resolve_star_exports(
     linked: &HashMap<String, Linked>,
 ) -> HashMap<String, BTreeMap<String, Export>> {
@@ -421,16 +492,21 @@ pub(super) fn resolve_star_exports(
         id: &str,
         linked: &HashMap<String, Linked>,
         visiting: &mut HashSet<String>,
+        done: &mut HashMap<String, BTreeMap<String, Export>>,
     ) -> BTreeMap<String, Export> {
+        if let Some(exports) = done.get(id) {
+            return exports.clone();
+        }
         let Some(module) = linked.get(id) else {
             return BTreeMap::new();
         };
         let mut exports = module.exports.clone();
+        // A cycle of `export *` stops where it began.
         if !visiting.insert(id.to_owned()) {
             return exports;
         }
         for star in &module.stars {
-            for name in names(star, linked, visiting).into_keys() {
+            for name in names(star, linked, visiting, done).into_keys() {
                 if name != "default" && !exports.contains_key(&name) {
                     exports.insert(
                         name.clone(),
@@ -443,10 +519,12 @@ pub(super) fn resolve_star_exports(
             }
         }
         visiting.remove(id);
+        done.insert(id.to_owned(), exports.clone());
         exports
     }
-    linked
-        .keys()
-        .map(|id| (id.clone(), names(id, linked, &mut HashSet::new())))
-        .collect()
+    let mut done = HashMap::new();
+    for id in linked.keys() {
+        names(id, linked, &mut HashSet::new(), &mut done);
+    }
+    done
 }

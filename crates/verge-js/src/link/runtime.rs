@@ -1,12 +1,14 @@
 //! The registry a linked script carries: `define` for each module, then `start` for the entry.
 
-/// Records modules, instantiates them (each module's function is a generator, stopped after it
+/// Records modules (their imports and exports as arrays of pairs: an object literal's
+/// `"__proto__"` key would set its prototype), instantiates them (each module's function is a generator, stopped after it
 /// has handed over its getters) and evaluates them. A module's exports are
-/// `[0, local]` (a binding of its own, read through the getters its function hands over first),
-/// `[1, module, name]` (another module's export) or `[2, module]` (another's namespace).
+/// `[name, 0, local]` (a binding of its own, read through the getters its function hands over
+/// first), `[name, 1, module, export]` (another module's export) or `[name, 2, module]`
+/// (another's namespace), sorted by name.
 pub(super) const RUNTIME: &str = r#"const records = new Map();
 function define(id, deps, imports, exports, isAsync, body) {
-  records.set(id, { id, deps, imports, exports, isAsync, body, ns: null, locals: null, state: 0, done: undefined, error: undefined });
+  records.set(id, { id, deps, imports: new Map(imports), exports, isAsync, body, ns: null, locals: null, state: 0, done: undefined, error: undefined });
 }
 function record(id) {
   const found = records.get(id);
@@ -17,8 +19,7 @@ function namespaceOf(record) {
   if (record.ns !== null) return record.ns;
   const ns = Object.create(null);
   record.ns = ns;
-  for (const name of Object.keys(record.exports).sort()) {
-    const [kind, a, b] = record.exports[name];
+  for (const [name, kind, a, b] of record.exports) {
     let get;
     if (kind === 0) {
       get = () => {
@@ -37,7 +38,7 @@ function namespaceOf(record) {
   return ns;
 }
 function dynamicImport(from, specifier) {
-  const id = from.imports[String(specifier)];
+  const id = from.imports.get(String(specifier));
   if (id === undefined) {
     return Promise.reject(new TypeError(`Cannot find module '${String(specifier)}' imported from ${from.id}`));
   }
