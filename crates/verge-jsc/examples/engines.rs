@@ -122,6 +122,24 @@ fn micros(elapsed: Duration, iterations: u32) -> f64 {
     elapsed.as_secs_f64() * 1e6 / f64::from(iterations)
 }
 
+/// Times `iterations` of `run`'s loop, after a warm-up: in one call, or one call each.
+fn timed<T>(
+    iterations: u32,
+    per_iteration: bool,
+    run: impl Fn(u32) -> Result<T, JsError>,
+) -> Result<Duration, JsError> {
+    run(iterations / 10)?;
+    let started = Instant::now();
+    if per_iteration {
+        for _ in 0..iterations {
+            run(1)?;
+        }
+    } else {
+        run(iterations)?;
+    }
+    Ok(started.elapsed())
+}
+
 fn limits() -> (usize, Option<Duration>) {
     (128 * 1024 * 1024, Some(Duration::from_secs(60)))
 }
@@ -141,16 +159,7 @@ fn quickjs(script: &str, iterations: u32, per_iteration: bool) -> Result<Duratio
                 .call::<_, f64>((count,))
         })
     };
-    run(iterations / 10)?;
-    let started = Instant::now();
-    if per_iteration {
-        for _ in 0..iterations {
-            run(1)?;
-        }
-    } else {
-        run(iterations)?;
-    }
-    Ok(started.elapsed())
+    timed(iterations, per_iteration, run)
 }
 
 fn jsc(script: &str, iterations: u32, per_iteration: bool) -> Result<Duration, JsError> {
@@ -162,14 +171,5 @@ fn jsc(script: &str, iterations: u32, per_iteration: bool) -> Result<Duration, J
     vm.evaluate(script, "engines.js")?;
     let run_loop = vm.global("loop")?;
     let run = |count: u32| run_loop.call(&[vm.scope().number(f64::from(count))]);
-    run(iterations / 10)?;
-    let started = Instant::now();
-    if per_iteration {
-        for _ in 0..iterations {
-            run(1)?;
-        }
-    } else {
-        run(iterations)?;
-    }
-    Ok(started.elapsed())
+    timed(iterations, per_iteration, run)
 }
