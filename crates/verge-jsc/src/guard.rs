@@ -89,14 +89,21 @@ impl Guard {
         }
     }
 
-    /// Marks the start of an entry into JavaScript; the outermost one starts the CPU slice.
-    pub(crate) fn enter(&self) {
-        if self.depth.get() == 0 {
+    /// Marks the start of an entry into JavaScript; the outermost one starts the CPU slice,
+    /// unless it only describes what the last entry threw (`fresh` false), which stays under
+    /// that entry's deadline.
+    pub(crate) fn enter(&self, fresh: bool) {
+        if self.depth.get() == 0 && fresh {
             self.breach.set(None);
             self.deadline
                 .set(self.cpu_slice.map(|slice| Instant::now() + slice));
         }
         self.depth.set(self.depth.get() + 1);
+    }
+
+    /// Whether an entry is under way: a host function's call into JavaScript is nested.
+    pub(crate) fn nested(&self) -> bool {
+        self.depth.get() > 0
     }
 
     /// Marks the end of an entry; after the outermost, checks the memory the VM may have kept.

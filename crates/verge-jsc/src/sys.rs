@@ -54,6 +54,8 @@ pub struct JSClassDefinition {
     pub convert_to_type: *const c_void,
 }
 
+/// `kJSClassAttributeNoAutomaticPrototype`.
+pub const CLASS_NO_AUTOMATIC_PROTOTYPE: c_uint = 1 << 1;
 /// `kJSPropertyAttributeNone`.
 pub const PROPERTY_NONE: c_uint = 0;
 /// `kJSTypedArrayTypeUint8Array`, `…ArrayBuffer` and `…None`.
@@ -139,6 +141,8 @@ api! {
     fn JSValueGetTypedArrayType(context: JSContextRef, value: JSValueRef, exception: *mut JSValueRef) -> c_uint;
     fn JSObjectMakeTypedArray(context: JSContextRef, kind: c_uint, length: usize, exception: *mut JSValueRef) -> JSObjectRef;
     fn JSObjectGetTypedArrayBytesPtr(context: JSContextRef, object: JSObjectRef, exception: *mut JSValueRef) -> *mut c_void;
+    fn JSObjectGetTypedArrayByteOffset(context: JSContextRef, object: JSObjectRef, exception: *mut JSValueRef) -> usize;
+    fn JSObjectSetPrototype(context: JSContextRef, object: JSObjectRef, prototype: JSValueRef);
     fn JSObjectGetTypedArrayByteLength(context: JSContextRef, object: JSObjectRef, exception: *mut JSValueRef) -> usize;
     fn JSObjectGetArrayBufferBytesPtr(context: JSContextRef, object: JSObjectRef, exception: *mut JSValueRef) -> *mut c_void;
     fn JSObjectGetArrayBufferByteLength(context: JSContextRef, object: JSObjectRef, exception: *mut JSValueRef) -> usize;

@@ -10,7 +10,7 @@ use crate::sys::{
     JSValueRef,
 };
 use crate::text::JsString;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
@@ -53,8 +53,6 @@ struct State {
     /// object's data is the address of its host, which a growing `Vec` would move.
     #[allow(clippy::vec_box)]
     hosts: RefCell<Vec<Box<Host>>>,
-    /// Set while a thrown value is being described (see `Scope::run`).
-    describing: Cell<bool>,
 }
 
 /// A host function: the Rust closure behind a callable object.
@@ -88,7 +86,6 @@ impl Vm {
             api,
             guard: guard::Guard::new(api, group, limits.memory_bytes, limits.cpu_slice),
             hosts: RefCell::new(Vec::new()),
-            describing: Cell::new(false),
         });
         state.guard.arm();
         Ok(Self {
@@ -241,42 +238,77 @@ impl<'vm> Scope<'vm> {
         // SAFETY: the class is live for the process; `data` stays valid while the VM is (the
         // box is freed in `Vm::drop`'s wake, after the context is released).
         let object = unsafe { (self.state.api.JSObjectMake)(self.context, class, data) };
-        Ok(self.value(object))
+        let object = self.value(object);
+        // A function like any other: `call`, `bind`, `instanceof Function`.
+        if let Ok(prototype) = self
+            .global()
+            .get("Function")
+            .and_then(|f| f.get("prototype"))
+        {
+            // SAFETY: the object and the prototype are live values of this VM.
+            unsafe {
+                (self.state.api.JSObjectSetPrototype)(
+                    self.context,
+                    object.raw as JSObjectRef,
+                    prototype.raw,
+                );
+            }
+        }
+        Ok(object)
     }
 
     /// Calls into the engine through `call`, which is given the slot for an exception, as one
     /// entry: turns what it threw, or why the guard stopped it, into an error.
     fn run<R>(self, call: impl FnOnce(*mut JSValueRef) -> R) -> Result<R, JsError> {
-        let state = self.state;
-        state.guard.enter();
+        self.run_as(Entry::Script, call)
+    }
+
+    fn run_as<R>(
+        self,
+        entry: Entry,
+        call: impl FnOnce(*mut JSValueRef) -> R,
+    ) -> Result<R, JsError> {
+        let guard = &self.state.guard;
+        // Once the guard has stopped the script, a host function that goes on calling into it
+        // gets the same answer without running anything: the stop then reaches the script
+        // that called the host function.
+        if guard.nested() {
+            if let Some(kind) = guard.breach() {
+                return Err(breach(kind));
+            }
+        }
+        guard.enter(entry == Entry::Script);
         let mut exception: JSValueRef = ptr::null();
         let result = call(&mut exception);
         // Rooted before the guard's check may collect garbage.
         let thrown = (!exception.is_null()).then(|| self.value(exception));
-        state.guard.leave(self.context);
-        if let Some(kind) = state.guard.breach() {
+        guard.leave(self.context);
+        if let Some(kind) = guard.breach() {
             return Err(breach(kind));
         }
         match thrown {
             None => Ok(result),
             // Describing a thrown value runs its getters, which may throw in turn: what they
             // throw is not described again.
-            Some(_) if state.describing.get() => Err(JsError::thrown("Uncaught", "")),
-            Some(thrown) => {
-                state.describing.set(true);
-                let error = thrown.to_error();
-                state.describing.set(false);
-                Err(error)
-            }
+            Some(_) if entry == Entry::Describing => Err(JsError::thrown("Uncaught", "")),
+            Some(thrown) => Err(thrown.to_error()),
         }
     }
 
-    /// `run` for a call that gives a value, rooted as it returns.
+    /// `run_as` for a call that gives a value, rooted as it returns.
+    fn enter_as(
+        self,
+        entry: Entry,
+        call: impl FnOnce(*mut JSValueRef) -> JSValueRef,
+    ) -> Result<Value<'vm>, JsError> {
+        self.run_as(entry, |exception| self.value(call(exception)))
+    }
+
     fn enter(
         self,
         call: impl FnOnce(*mut JSValueRef) -> JSValueRef,
     ) -> Result<Value<'vm>, JsError> {
-        self.run(|exception| self.value(call(exception)))
+        self.enter_as(Entry::Script, call)
     }
 
     fn value(self, raw: JSValueRef) -> Value<'vm> {
@@ -303,7 +335,8 @@ impl<'vm> Scope<'vm> {
             .get(&error.name)
             .ok()
             .filter(|class| class.is_function())
-            .or_else(|| self.global().get("Error").ok());
+            .or_else(|| self.global().get("Error").ok())
+            .filter(|class| class.is_function());
         let Some(class) = class else {
             return message.raw;
         };
@@ -333,6 +366,16 @@ fn another_vm() -> JsError {
     )
 }
 
+/// What an entry into the engine is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Entry {
+    /// Running script, under a CPU slice of its own when outermost.
+    Script,
+    /// Describing what the last entry threw (its getters run): under that entry's deadline,
+    /// and what it throws in turn is not described.
+    Describing,
+}
+
 /// The error of an entry the guard stopped.
 fn breach(kind: ErrorKind) -> JsError {
     match kind {
@@ -351,7 +394,7 @@ fn host_class(api: &'static Api) -> Result<JSClassRef, JsError> {
     let class = CLASS.get_or_init(|| {
         let definition = sys::JSClassDefinition {
             version: 0,
-            attributes: 0,
+            attributes: sys::CLASS_NO_AUTOMATIC_PROTOTYPE,
             class_name: c"VergeHostFunction".as_ptr(),
             parent_class: ptr::null_mut(),
             static_values: ptr::null(),
@@ -408,8 +451,19 @@ unsafe extern "C" fn call_host(
             context,
         };
         let arguments: Vec<Value<'_>> = arguments.iter().map(|&raw| scope.value(raw)).collect();
-        Some(match (host.call)(scope, &arguments) {
-            Ok(value) => value.raw,
+        let result = match (host.call)(scope, &arguments) {
+            Ok(value) if ptr::eq(value.scope.state, scope.state) => Ok(value.raw),
+            Ok(_) => Err(another_vm()),
+            Err(error) => Err(error),
+        };
+        // A stop the closure let pass (by dropping the error of its call into JavaScript) is
+        // thrown here all the same; the guard's next tick then stops the calling script.
+        let result = match scope.state.guard.breach() {
+            Some(kind) => Err(breach(kind)),
+            None => result,
+        };
+        Some(match result {
+            Ok(raw) => raw,
             Err(error) => {
                 // SAFETY: the engine gives a valid exception slot.
                 unsafe { *exception = scope.error_value(&error) };
@@ -417,7 +471,22 @@ unsafe extern "C" fn call_host(
             }
         })
     }));
-    outcome.ok().flatten().unwrap_or(ptr::null())
+    match outcome {
+        Ok(Some(raw)) => raw,
+        // A panic (or no API, which cannot be once a VM exists) must not unwind into the
+        // engine: it becomes an error thrown in JavaScript.
+        _ => {
+            if let Some(api) = sys::api().ok() {
+                // SAFETY: the context and the exception slot are the engine's, valid here.
+                unsafe {
+                    let text = JsString::new(api, "a host function failed");
+                    let message = (api.JSValueMakeString)(context, text.raw());
+                    *exception = message;
+                }
+            }
+            ptr::null()
+        }
+    }
 }
 
 /// A JavaScript value of one VM, kept alive (protected from collection) while held.
@@ -440,8 +509,12 @@ impl<'vm> Value<'vm> {
 
     /// The value as `String(value)` gives it (which may run the script's `toString`).
     pub fn to_string(&self) -> Result<String, JsError> {
+        self.to_string_as(Entry::Script)
+    }
+
+    fn to_string_as(&self, entry: Entry) -> Result<String, JsError> {
         let (api, context, raw) = (self.scope.state.api, self.scope.context, self.raw);
-        let text = self.scope.run(|exception| {
+        let text = self.scope.run_as(entry, |exception| {
             // SAFETY: the value and context are live; the copy is adopted and released once.
             unsafe { JsString::adopt(api, (api.JSValueToStringCopy)(context, raw, exception)) }
         })?;
@@ -462,8 +535,8 @@ impl<'vm> Value<'vm> {
         unsafe { (self.scope.state.api.JSValueToBoolean)(self.scope.context, self.raw) }
     }
 
-    /// A copy of the bytes a typed array, a DataView's view or an ArrayBuffer holds; `None` for
-    /// any other value.
+    /// A copy of the bytes a typed array's view or an ArrayBuffer holds; `None` for any other
+    /// value (a DataView included, which the C API does not tell apart from a plain object).
     pub fn to_bytes(&self) -> Option<Vec<u8>> {
         let (api, context) = (self.scope.state.api, self.scope.context);
         let mut exception: JSValueRef = ptr::null();
@@ -478,8 +551,16 @@ impl<'vm> Value<'vm> {
                     (api.JSObjectGetArrayBufferBytesPtr)(context, object, &mut exception),
                     (api.JSObjectGetArrayBufferByteLength)(context, object, &mut exception),
                 ),
+                // The pointer is to the start of the whole buffer, not of the view.
                 _ => (
-                    (api.JSObjectGetTypedArrayBytesPtr)(context, object, &mut exception),
+                    (api.JSObjectGetTypedArrayBytesPtr)(context, object, &mut exception)
+                        .cast::<u8>()
+                        .wrapping_add((api.JSObjectGetTypedArrayByteOffset)(
+                            context,
+                            object,
+                            &mut exception,
+                        ))
+                        .cast::<c_void>(),
                     (api.JSObjectGetTypedArrayByteLength)(context, object, &mut exception),
                 ),
             };
@@ -517,10 +598,14 @@ impl<'vm> Value<'vm> {
 
     /// The property `name` of this value (a primitive is boxed first).
     pub fn get(&self, name: &str) -> Result<Value<'vm>, JsError> {
+        self.get_as(Entry::Script, name)
+    }
+
+    fn get_as(&self, entry: Entry, name: &str) -> Result<Value<'vm>, JsError> {
         let (api, context) = (self.scope.state.api, self.scope.context);
         let name = JsString::new(api, name);
         let value = self.raw;
-        self.scope.enter(|exception| {
+        self.scope.enter_as(entry, |exception| {
             // SAFETY: the value, context and name are live.
             unsafe {
                 let object = (api.JSValueToObject)(context, value, exception);
@@ -566,6 +651,10 @@ impl<'vm> Value<'vm> {
 
     /// Calls this function with `arguments` and `this` undefined.
     pub fn call(&self, arguments: &[Value<'vm>]) -> Result<Value<'vm>, JsError> {
+        self.call_as(Entry::Script, arguments)
+    }
+
+    fn call_as(&self, entry: Entry, arguments: &[Value<'vm>]) -> Result<Value<'vm>, JsError> {
         if !self.is_function() {
             return Err(JsError::thrown("TypeError", "value is not a function"));
         }
@@ -575,7 +664,7 @@ impl<'vm> Value<'vm> {
         let (api, context) = (self.scope.state.api, self.scope.context);
         let arguments: Vec<JSValueRef> = arguments.iter().map(|argument| argument.raw).collect();
         let function = self.raw as JSObjectRef;
-        self.scope.enter(|exception| {
+        self.scope.enter_as(entry, |exception| {
             // SAFETY: the function, arguments and context are live.
             unsafe {
                 (api.JSObjectCallAsFunction)(
@@ -607,10 +696,11 @@ impl<'vm> Value<'vm> {
             }
         }
         let field = |name: &str| -> Result<Option<String>, JsError> {
-            let Some(value) = unless_limit(self.get(name))?.filter(|v| !v.is_undefined()) else {
+            let value = unless_limit(self.get_as(Entry::Describing, name))?;
+            let Some(value) = value.filter(|value| !value.is_undefined()) else {
                 return Ok(None);
             };
-            unless_limit(value.to_string())
+            unless_limit(value.to_string_as(Entry::Describing))
         };
         if self.is_object() {
             if let (Some(name), Some(message)) = (field("name")?, field("message")?) {
@@ -623,9 +713,9 @@ impl<'vm> Value<'vm> {
         let described = self
             .scope
             .global()
-            .get("String")
-            .and_then(|string| string.call(std::slice::from_ref(self)))
-            .and_then(|text| text.to_string());
+            .get_as(Entry::Describing, "String")
+            .and_then(|string| string.call_as(Entry::Describing, std::slice::from_ref(self)))
+            .and_then(|text| text.to_string_as(Entry::Describing));
         let text = unless_limit(described)?.unwrap_or_default();
         Ok(JsError::thrown("Uncaught", text))
     }

@@ -351,3 +351,94 @@ fn growth_after_another_vm_freed_memory_is_still_seen() {
         .unwrap_err();
     assert_eq!(error.kind, ErrorKind::OutOfMemory);
 }
+
+#[test]
+fn a_host_function_that_swallows_a_stop_does_not_keep_the_script_running() {
+    let vm = vm(64);
+    let swallow = vm
+        .scope()
+        .function(|scope, arguments| {
+            // Drops whatever its callback's call gave, a stop included.
+            if let Some(callback) = arguments.first() {
+                let _ = callback.call(&[]);
+            }
+            Ok(scope.undefined())
+        })
+        .unwrap();
+    vm.scope().global().set("swallow", &swallow).unwrap();
+    let started = Instant::now();
+    let error = vm
+        .evaluate(
+            "for (;;) { try { swallow(() => { for (;;) {} }) } catch {} }",
+            "swallow.js",
+        )
+        .unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Interrupted);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+#[allow(clippy::panic)]
+fn host_functions_are_functions_and_keep_to_their_vm() {
+    let vm = vm(64);
+    let other: &'static verge_jsc::Vm =
+        Box::leak(Box::new(vm_with_slice(64, Duration::from_secs(1))));
+    let scope = vm.scope();
+    let foreign = scope
+        .function(move |_, _| Ok(other.scope().number(1.0)))
+        .unwrap();
+    let bytes = scope
+        .function(|scope, arguments| {
+            let bytes = arguments
+                .first()
+                .and_then(|value| value.to_bytes())
+                .unwrap_or_default();
+            scope.bytes(&bytes)
+        })
+        .unwrap();
+    let panicky = scope
+        .function(|_, _| panic!("a bug in a host function"))
+        .unwrap();
+    for (name, function) in [
+        ("foreign", &foreign),
+        ("bytes", &bytes),
+        ("panicky", &panicky),
+    ] {
+        scope.global().set(name, function).unwrap();
+    }
+    let result = vm
+        .evaluate(
+            "const outcome = (f) => { try { return String(f()) } catch (e) { return 'threw ' + (e.name ?? e) } };\n\
+             [outcome(foreign), outcome(panicky), [...bytes(new Uint8Array([9, 1, 2, 3]).subarray(1, 3))].join(),\n\
+              typeof bytes.call, bytes instanceof Function].join(' | ')",
+            "host.js",
+        )
+        .unwrap();
+    assert_eq!(
+        result.to_string().unwrap(),
+        "threw TypeError | threw a host function failed | 1,2 | function | true"
+    );
+}
+
+#[test]
+fn describing_an_error_stays_under_the_entrys_deadline() {
+    let vm = vm(64);
+    let started = Instant::now();
+    let error = vm
+        .evaluate(
+            "const spin = () => { const end = Date.now() + 250; while (Date.now() < end); return 'x' };\n\
+             throw { get name() { return spin() }, get message() { return spin() }, get stack() { return spin() } }",
+            "slow.js",
+        )
+        .unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Interrupted);
+    assert!(
+        started.elapsed() < Duration::from_millis(700),
+        "{:?}",
+        started.elapsed()
+    );
+}
