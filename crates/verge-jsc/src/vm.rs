@@ -476,7 +476,7 @@ unsafe extern "C" fn call_host(
         // A panic (or no API, which cannot be once a VM exists) must not unwind into the
         // engine: it becomes an error thrown in JavaScript.
         _ => {
-            if let Some(api) = sys::api().ok() {
+            if let Ok(api) = sys::api() {
                 // SAFETY: the context and the exception slot are the engine's, valid here.
                 unsafe {
                     let text = JsString::new(api, "a host function failed");
