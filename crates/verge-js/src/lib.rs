@@ -10,6 +10,7 @@
 mod budget;
 mod bytes;
 mod commonjs;
+mod data;
 mod error;
 mod fallback;
 mod host_state;
@@ -28,6 +29,7 @@ mod typescript;
 
 pub use budget::{interrupted, out_of_memory, reserve_memory};
 pub use bytes::bytes_of;
+pub use data::{data_op, Data, DataOp, FromData, IntoData, IntoDataOp};
 pub use error::{ErrorKind, JsError};
 pub(crate) use error::{INTERRUPTED, OUT_OF_MEMORY};
 pub use fallback::fallback_prototype;

@@ -1,8 +1,10 @@
 //! Registering native ops: the functions that a file of the runtime's JavaScript receives in its
 //! hidden `ops` object, each added by name in one line with its Rust closure, whose arguments and
-//! result rquickjs converts (`Ctx` first where the op needs the isolate).
+//! result rquickjs converts (`Ctx` first where the op needs the isolate), or, for an op written
+//! once for every engine, over [`Data`](crate::Data).
 
-use rquickjs::function::IntoJsFunc;
+use crate::{Data, DataOp};
+use rquickjs::function::{IntoJsFunc, Rest};
 use rquickjs::{Ctx, Function, Object};
 
 /// The `ops` object of one isolate's runtime files.
@@ -17,6 +19,17 @@ impl<'js> Ops<'js> {
     /// Adds `op` as `ops[name]`, replacing an op of that name.
     pub fn add<P>(&self, name: &str, op: impl IntoJsFunc<'js, P> + 'js) -> rquickjs::Result<()> {
         self.0.set(name, Function::new(self.ctx().clone(), op)?)
+    }
+
+    /// Adds the engine-neutral `op` as `ops[name]`: its arguments taken as [`Data`], its result
+    /// given back, or its error thrown.
+    pub fn add_data(&self, name: &str, op: DataOp) -> rquickjs::Result<()> {
+        self.add(
+            name,
+            move |ctx: Ctx<'js>, arguments: Rest<Data>| -> rquickjs::Result<Data> {
+                op(arguments.0).map_err(|error| ctx.throw(error.into_value(&ctx)))
+            },
+        )
     }
 
     pub fn ctx(&self) -> &Ctx<'js> {

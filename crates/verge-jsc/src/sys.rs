@@ -136,6 +136,13 @@ api! {
         exception: *mut JSValueRef,
     );
     fn JSValueMakeNull(context: JSContextRef) -> JSValueRef;
+    fn JSValueIsNull(context: JSContextRef, value: JSValueRef) -> bool;
+    fn JSValueIsBoolean(context: JSContextRef, value: JSValueRef) -> bool;
+    fn JSValueIsNumber(context: JSContextRef, value: JSValueRef) -> bool;
+    fn JSValueIsString(context: JSContextRef, value: JSValueRef) -> bool;
+    fn JSValueIsArray(context: JSContextRef, value: JSValueRef) -> bool;
+    fn JSObjectMakeArray(context: JSContextRef, count: usize, values: *const JSValueRef, exception: *mut JSValueRef) -> JSObjectRef;
+    fn JSObjectGetPropertyAtIndex(context: JSContextRef, object: JSObjectRef, index: c_uint, exception: *mut JSValueRef) -> JSValueRef;
     fn JSValueMakeBoolean(context: JSContextRef, boolean: bool) -> JSValueRef;
     fn JSValueToBoolean(context: JSContextRef, value: JSValueRef) -> bool;
     fn JSValueGetTypedArrayType(context: JSContextRef, value: JSValueRef, exception: *mut JSValueRef) -> c_uint;

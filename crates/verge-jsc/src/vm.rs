@@ -16,7 +16,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 use std::sync::OnceLock;
 use std::time::Duration;
-use verge_js::{ErrorKind, JsError};
+use verge_js::{Data, DataOp, ErrorKind, JsError, OpError};
 
 /// The limits of one VM, as `verge_js::IsolateLimits` gives them for QuickJS.
 #[derive(Debug, Clone)]
@@ -257,6 +257,45 @@ impl<'vm> Scope<'vm> {
         Ok(object)
     }
 
+    /// A function that runs the engine-neutral `op` (see [`Data`]): what `Scope::function` is
+    /// for ops written once for every engine.
+    pub fn data_function(self, op: DataOp) -> Result<Value<'vm>, JsError> {
+        self.function(move |scope, arguments| {
+            let arguments = arguments
+                .iter()
+                .map(Value::to_data)
+                .collect::<Result<Vec<_>, _>>()?;
+            let result = op(arguments).map_err(|error| op_error(&error))?;
+            scope.from_data(result)
+        })
+    }
+
+    /// The value `data` describes.
+    pub fn from_data(self, data: Data) -> Result<Value<'vm>, JsError> {
+        match data {
+            Data::Undefined => Ok(self.undefined()),
+            Data::Null => Ok(self.null()),
+            Data::Bool(value) => Ok(self.boolean(value)),
+            Data::Number(number) => Ok(self.number(number)),
+            Data::String(text) => Ok(self.string(&text)),
+            Data::Bytes(bytes) => self.bytes(&bytes),
+            Data::List(items) => {
+                let items = items
+                    .into_iter()
+                    .map(|item| self.from_data(item))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let raw: Vec<JSValueRef> = items.iter().map(|item| item.raw).collect();
+                let api = self.state.api;
+                self.enter(|exception| {
+                    // SAFETY: the context and the items (rooted in `items`) are live.
+                    unsafe {
+                        (api.JSObjectMakeArray)(self.context, raw.len(), raw.as_ptr(), exception)
+                    }
+                })
+            }
+        }
+    }
+
     /// Calls into the engine through `call`, which is given the slot for an exception, as one
     /// entry: turns what it threw, or why the guard stopped it, into an error.
     fn run<R>(self, call: impl FnOnce(*mut JSValueRef) -> R) -> Result<R, JsError> {
@@ -356,6 +395,16 @@ impl<'vm> Scope<'vm> {
         } else {
             made
         }
+    }
+}
+
+/// The error an op gave, as JavaScript will see it thrown.
+fn op_error(error: &OpError) -> JsError {
+    match error {
+        OpError::Type(message) => JsError::thrown("TypeError", message.clone()),
+        OpError::Range(message) => JsError::thrown("RangeError", message.clone()),
+        OpError::Dom { name, message } => JsError::thrown(name, message.clone()),
+        OpError::Error(message) => JsError::thrown("Error", message.clone()),
     }
 }
 
@@ -527,6 +576,63 @@ impl<'vm> Value<'vm> {
         // SAFETY: the value and context are live.
         self.scope
             .run(|exception| unsafe { (api.JSValueToNumber)(context, raw, exception) })
+    }
+
+    /// The value as [`Data`]: primitives, a `Uint8Array`'s bytes and arrays of those; a
+    /// TypeError for anything else.
+    pub fn to_data(&self) -> Result<Data, JsError> {
+        let (api, context, raw) = (self.scope.state.api, self.scope.context, self.raw);
+        // SAFETY: the value and context are live.
+        let is = |test: unsafe extern "C" fn(JSContextRef, JSValueRef) -> bool| unsafe {
+            test(context, raw)
+        };
+        if self.is_undefined() {
+            return Ok(Data::Undefined);
+        }
+        if is(api.JSValueIsNull) {
+            return Ok(Data::Null);
+        }
+        if is(api.JSValueIsBoolean) {
+            return Ok(Data::Bool(self.to_bool()));
+        }
+        if is(api.JSValueIsNumber) {
+            return self.to_number().map(Data::Number);
+        }
+        if is(api.JSValueIsString) {
+            return self.to_string().map(Data::String);
+        }
+        if is(api.JSValueIsArray) {
+            let length = self.get("length")?.to_number()?;
+            let length = if length.is_finite() && length >= 0.0 {
+                length as u32
+            } else {
+                0
+            };
+            return (0..length)
+                .map(|index| {
+                    let item = self.scope.enter(|exception| {
+                        // SAFETY: the array and context are live.
+                        unsafe {
+                            (api.JSObjectGetPropertyAtIndex)(
+                                context,
+                                raw as JSObjectRef,
+                                index,
+                                exception,
+                            )
+                        }
+                    })?;
+                    item.to_data()
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Data::List);
+        }
+        if let Some(bytes) = self.to_bytes() {
+            return Ok(Data::Bytes(bytes));
+        }
+        Err(JsError::thrown(
+            "TypeError",
+            "an op takes strings, numbers, bytes and arrays of them",
+        ))
     }
 
     /// The value as `Boolean(value)` gives it.

@@ -4,7 +4,7 @@
 use crate::WebHost;
 use std::borrow::Cow;
 use url::{quirks, Url};
-use verge_js::{rquickjs, Ops};
+use verge_js::{data_op, rquickjs, DataOp, Ops};
 
 /// The components in the order `url.js` reads them: href, origin, protocol, username, password,
 /// host, hostname, port, pathname, search, hash.
@@ -94,36 +94,65 @@ fn set(url: &mut Url, setter: &str, value: &str) {
     };
 }
 
-/// The parser and setters of `url.js`.
-pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
-    ops.add("urlParse", |input: String, base: Option<String>| {
-        parse(&input, base.as_deref()).map(|url| components(&url))
-    })?;
-    ops.add("urlHref", |input: String| {
-        parse(&input, None).map(String::from)
-    })?;
-    ops.add("urlSet", |href: String, setter: String, value: String| {
-        parse(&href, None).map(|mut url| {
-            set(&mut url, &setter, &value);
-            components(&url)
-        })
-    })
+/// The parser and setters of `url.js`, written once for every engine.
+pub fn url_ops() -> [(&'static str, DataOp); 3] {
+    [
+        (
+            "urlParse",
+            data_op(|input: String, base: Option<String>| {
+                parse(&input, base.as_deref()).map(|url| components(&url))
+            }),
+        ),
+        (
+            "urlHref",
+            data_op(|input: String| parse(&input, None).map(String::from)),
+        ),
+        (
+            "urlSet",
+            data_op(|href: String, setter: String, value: String| {
+                parse(&href, None).map(|mut url| {
+                    set(&mut url, &setter, &value);
+                    components(&url)
+                })
+            }),
+        ),
+    ]
 }
 
-/// The urlencoded codec of `url_search_params.js`.
+/// The urlencoded codec of `url_search_params.js`, written once for every engine.
+pub fn form_ops() -> [(&'static str, DataOp); 2] {
+    [
+        (
+            "formDecode",
+            data_op(|query: String| {
+                url::form_urlencoded::parse(query.as_bytes())
+                    .map(|(k, v)| vec![k.into_owned(), v.into_owned()])
+                    .collect::<Vec<_>>()
+            }),
+        ),
+        (
+            "formEncode",
+            data_op(|pairs: Vec<Vec<String>>| {
+                let mut serializer = url::form_urlencoded::Serializer::new(String::new());
+                for pair in &pairs {
+                    if let [name, value] = pair.as_slice() {
+                        serializer.append_pair(name, value);
+                    }
+                }
+                serializer.finish()
+            }),
+        ),
+    ]
+}
+
+pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
+    url_ops()
+        .into_iter()
+        .try_for_each(|(name, op)| ops.add_data(name, op))
+}
+
 pub(crate) fn register_form<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
-    ops.add("formDecode", |query: String| {
-        url::form_urlencoded::parse(query.as_bytes())
-            .map(|(k, v)| vec![k.into_owned(), v.into_owned()])
-            .collect::<Vec<_>>()
-    })?;
-    ops.add("formEncode", |pairs: Vec<Vec<String>>| {
-        let mut serializer = url::form_urlencoded::Serializer::new(String::new());
-        for pair in &pairs {
-            if let [name, value] = pair.as_slice() {
-                serializer.append_pair(name, value);
-            }
-        }
-        serializer.finish()
-    })
+    form_ops()
+        .into_iter()
+        .try_for_each(|(name, op)| ops.add_data(name, op))
 }

@@ -1,0 +1,191 @@
+//! Values as ops take and give them, the same on every engine: most ops only move data
+//! (strings, numbers, bytes, lists of them), so written against [`Data`] they are written once
+//! and each engine converts its own values (`IntoJs`/`FromJs` here for QuickJS; `verge-jsc`
+//! for JavaScriptCore).
+
+use crate::OpError;
+use rquickjs::{Ctx, FromJs, IntoJs, Value};
+
+/// A value crossing between an op and JavaScript.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Data {
+    Undefined,
+    Null,
+    Bool(bool),
+    Number(f64),
+    String(String),
+    /// A `Uint8Array` given, or given back.
+    Bytes(Vec<u8>),
+    /// An array.
+    List(Vec<Data>),
+}
+
+/// A Rust type an op takes, made from the data JavaScript gave.
+pub trait FromData: Sized {
+    fn from_data(data: Data) -> Result<Self, OpError>;
+}
+
+/// A Rust type an op gives, as data for JavaScript.
+pub trait IntoData {
+    fn into_data(self) -> Data;
+}
+
+/// An op over data, whatever the engine: its arguments in, its result out.
+pub type DataOp = Box<dyn Fn(Vec<Data>) -> Result<Data, OpError>>;
+
+/// A Rust function of typed arguments, as a [`DataOp`]: `data_op(|a: String, b: Option<String>| …)`.
+pub fn data_op<Args, F: IntoDataOp<Args>>(op: F) -> DataOp {
+    op.into_data_op()
+}
+
+/// Implemented for `Fn`s of up to three [`FromData`] arguments giving an [`IntoData`] result.
+pub trait IntoDataOp<Args> {
+    fn into_data_op(self) -> DataOp;
+}
+
+macro_rules! into_data_op {
+    ($($arg:ident),*) => {
+        impl<F, R, $($arg),*> IntoDataOp<($($arg,)*)> for F
+        where
+            F: Fn($($arg),*) -> R + 'static,
+            R: IntoData,
+            $($arg: FromData,)*
+        {
+            #[allow(non_snake_case, unused_mut, unused_variables)]
+            fn into_data_op(self) -> DataOp {
+                Box::new(move |arguments: Vec<Data>| {
+                    let mut arguments = arguments.into_iter();
+                    $(let $arg = $arg::from_data(arguments.next().unwrap_or(Data::Undefined))?;)*
+                    Ok(self($($arg),*).into_data())
+                })
+            }
+        }
+    };
+}
+into_data_op!();
+into_data_op!(A);
+into_data_op!(A, B);
+into_data_op!(A, B, C);
+
+impl FromData for Data {
+    fn from_data(data: Data) -> Result<Self, OpError> {
+        Ok(data)
+    }
+}
+
+impl FromData for String {
+    fn from_data(data: Data) -> Result<Self, OpError> {
+        match data {
+            Data::String(text) => Ok(text),
+            other => Err(OpError::Type(format!(
+                "expected a string, got {}",
+                other.kind()
+            ))),
+        }
+    }
+}
+
+impl<T: FromData> FromData for Option<T> {
+    fn from_data(data: Data) -> Result<Self, OpError> {
+        match data {
+            Data::Undefined | Data::Null => Ok(None),
+            other => T::from_data(other).map(Some),
+        }
+    }
+}
+
+impl<T: FromData> FromData for Vec<T> {
+    fn from_data(data: Data) -> Result<Self, OpError> {
+        match data {
+            Data::List(items) => items.into_iter().map(T::from_data).collect(),
+            other => Err(OpError::Type(format!(
+                "expected an array, got {}",
+                other.kind()
+            ))),
+        }
+    }
+}
+
+impl IntoData for Data {
+    fn into_data(self) -> Data {
+        self
+    }
+}
+
+impl IntoData for String {
+    fn into_data(self) -> Data {
+        Data::String(self)
+    }
+}
+
+/// `None` is `undefined`, as rquickjs gives it.
+impl<T: IntoData> IntoData for Option<T> {
+    fn into_data(self) -> Data {
+        self.map_or(Data::Undefined, IntoData::into_data)
+    }
+}
+
+impl<T: IntoData> IntoData for Vec<T> {
+    fn into_data(self) -> Data {
+        Data::List(self.into_iter().map(IntoData::into_data).collect())
+    }
+}
+
+impl Data {
+    /// What kind of value this is, for error messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Data::Undefined => "undefined",
+            Data::Null => "null",
+            Data::Bool(_) => "a boolean",
+            Data::Number(_) => "a number",
+            Data::String(_) => "a string",
+            Data::Bytes(_) => "bytes",
+            Data::List(_) => "an array",
+        }
+    }
+}
+
+impl<'js> FromJs<'js> for Data {
+    fn from_js(ctx: &Ctx<'js>, value: Value<'js>) -> rquickjs::Result<Self> {
+        if value.is_undefined() {
+            return Ok(Data::Undefined);
+        }
+        if value.is_null() {
+            return Ok(Data::Null);
+        }
+        if let Some(boolean) = value.as_bool() {
+            return Ok(Data::Bool(boolean));
+        }
+        if let Some(number) = value.as_number() {
+            return Ok(Data::Number(number));
+        }
+        if let Some(text) = value.as_string() {
+            return text.to_string().map(Data::String);
+        }
+        if let Some(array) = value.as_array() {
+            return array
+                .iter::<Data>()
+                .collect::<rquickjs::Result<_>>()
+                .map(Data::List);
+        }
+        if let Ok(bytes) = rquickjs::TypedArray::<u8>::from_js(ctx, value.clone()) {
+            return Ok(Data::Bytes(crate::bytes_of(&bytes)));
+        }
+        Err(rquickjs::Error::new_from_js(value.type_name(), "data"))
+    }
+}
+
+impl<'js> IntoJs<'js> for Data {
+    fn into_js(self, ctx: &Ctx<'js>) -> rquickjs::Result<Value<'js>> {
+        match self {
+            Data::Undefined => Ok(Value::new_undefined(ctx.clone())),
+            Data::Null => Ok(Value::new_null(ctx.clone())),
+            Data::Bool(boolean) => boolean.into_js(ctx),
+            Data::Number(number) => number.into_js(ctx),
+            Data::String(text) => text.into_js(ctx),
+            Data::Bytes(bytes) => rquickjs::TypedArray::<u8>::new(ctx.clone(), bytes)?.into_js(ctx),
+            Data::List(items) => items.into_js(ctx),
+        }
+    }
+}

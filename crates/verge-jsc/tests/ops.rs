@@ -1,0 +1,46 @@
+//! Ops written once over `verge_js::Data` run on JavaScriptCore as they do on QuickJS: the URL
+//! parser's ops, under the runtime's own `url.js`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use verge_jsc::{Vm, VmLimits};
+
+const URL_JS: &str = include_str!("../../verge-web/js/url.js");
+
+#[test]
+fn url_js_runs_on_javascriptcore_over_the_same_ops() {
+    let vm = Vm::new(VmLimits::default()).unwrap();
+    let scope = vm.scope();
+    let ops = vm.evaluate("({})", "ops.js").unwrap();
+    for (name, op) in verge_web::url_ops()
+        .into_iter()
+        .chain(verge_web::form_ops())
+    {
+        ops.set(name, &scope.data_function(op).unwrap()).unwrap();
+    }
+    let internals = vm
+        .evaluate(
+            "({ defineGlobal(name, value) { globalThis[name] = value } })",
+            "internals.js",
+        )
+        .unwrap();
+    let install = vm.evaluate(URL_JS, "verge:web/url.js").unwrap();
+    install.call(&[ops.clone(), internals]).unwrap();
+    vm.scope().global().set("ops", &ops).unwrap();
+    let result = vm
+        .evaluate(
+            "const u = new URL('../b?q=1#h', 'https://user@例え.jp:8080/a/c');\n\
+             u.hash = 'x y';\n\
+             let bad; try { new URL('/relative') } catch (e) { bad = e.name }\n\
+             let wrong; try { ops.urlParse(42) } catch (e) { wrong = `${e.name}: ${e.message}` }\n\
+             [u.href, u.host, u.pathname, u.search, URL.canParse('nope'), bad, wrong,\n\
+              ops.formEncode([['a b', 'c&d']]), JSON.stringify(ops.formDecode('x=1&y=%20'))].join(' | ')",
+            "use.js",
+        )
+        .unwrap();
+    assert_eq!(
+        result.to_string().unwrap(),
+        "https://user@xn--r8jz45g.jp:8080/b?q=1#x%20y | xn--r8jz45g.jp:8080 | /b | ?q=1 | false | \
+         TypeError | TypeError: expected a string, got a number | a+b=c%26d | [[\"x\",\"1\"],[\"y\",\" \"]]"
+    );
+}
