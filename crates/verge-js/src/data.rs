@@ -146,34 +146,61 @@ impl Data {
     }
 }
 
+/// How deep lists may nest, and how many values in all, in what an op is given: a cyclic or
+/// enormous array is refused rather than followed.
+pub const MAX_DEPTH: usize = 32;
+pub const MAX_VALUES: usize = 1 << 20;
+
+/// The error for data past [`MAX_DEPTH`] or [`MAX_VALUES`].
+pub fn too_large() -> OpError {
+    OpError::Type(format!(
+        "an op takes at most {MAX_VALUES} values nested at most {MAX_DEPTH} deep"
+    ))
+}
+
 impl<'js> FromJs<'js> for Data {
     fn from_js(ctx: &Ctx<'js>, value: Value<'js>) -> rquickjs::Result<Self> {
-        if value.is_undefined() {
-            return Ok(Data::Undefined);
-        }
-        if value.is_null() {
-            return Ok(Data::Null);
-        }
-        if let Some(boolean) = value.as_bool() {
-            return Ok(Data::Bool(boolean));
-        }
-        if let Some(number) = value.as_number() {
-            return Ok(Data::Number(number));
-        }
-        if let Some(text) = value.as_string() {
-            return text.to_string().map(Data::String);
-        }
-        if let Some(array) = value.as_array() {
-            return array
-                .iter::<Data>()
-                .collect::<rquickjs::Result<_>>()
-                .map(Data::List);
-        }
-        if let Ok(bytes) = rquickjs::TypedArray::<u8>::from_js(ctx, value.clone()) {
-            return Ok(Data::Bytes(crate::bytes_of(&bytes)));
-        }
-        Err(rquickjs::Error::new_from_js(value.type_name(), "data"))
+        let mut budget = MAX_VALUES;
+        data_of(ctx, value, 0, &mut budget)
     }
+}
+
+fn data_of<'js>(
+    ctx: &Ctx<'js>,
+    value: Value<'js>,
+    depth: usize,
+    budget: &mut usize,
+) -> rquickjs::Result<Data> {
+    if depth > MAX_DEPTH || *budget == 0 {
+        return Err(ctx.throw(too_large().into_value(ctx)));
+    }
+    *budget -= 1;
+    if value.is_undefined() {
+        return Ok(Data::Undefined);
+    }
+    if value.is_null() {
+        return Ok(Data::Null);
+    }
+    if let Some(boolean) = value.as_bool() {
+        return Ok(Data::Bool(boolean));
+    }
+    if let Some(number) = value.as_number() {
+        return Ok(Data::Number(number));
+    }
+    if let Some(text) = value.as_string() {
+        return text.to_string().map(Data::String);
+    }
+    if let Some(array) = value.as_array() {
+        return array
+            .iter::<Value<'js>>()
+            .map(|item| data_of(ctx, item?, depth + 1, budget))
+            .collect::<rquickjs::Result<_>>()
+            .map(Data::List);
+    }
+    if let Ok(bytes) = rquickjs::TypedArray::<u8>::from_js(ctx, value.clone()) {
+        return Ok(Data::Bytes(crate::bytes_of(&bytes)));
+    }
+    Err(rquickjs::Error::new_from_js(value.type_name(), "data"))
 }
 
 impl<'js> IntoJs<'js> for Data {

@@ -16,7 +16,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 use std::sync::OnceLock;
 use std::time::Duration;
-use verge_js::{Data, DataOp, ErrorKind, JsError, OpError};
+use verge_js::{Data, DataOp, ErrorKind, JsError, OpError, MAX_DEPTH, MAX_VALUES};
 
 /// The limits of one VM, as `verge_js::IsolateLimits` gives them for QuickJS.
 #[derive(Debug, Clone)]
@@ -579,8 +579,18 @@ impl<'vm> Value<'vm> {
     }
 
     /// The value as [`Data`]: primitives, a `Uint8Array`'s bytes and arrays of those; a
-    /// TypeError for anything else.
+    /// TypeError for anything else, and for arrays nested deeper than `verge_js::MAX_DEPTH` or
+    /// holding more than `verge_js::MAX_VALUES` values in all (a cyclic one included).
     pub fn to_data(&self) -> Result<Data, JsError> {
+        let mut budget = MAX_VALUES;
+        self.data_within(0, &mut budget)
+    }
+
+    fn data_within(&self, depth: usize, budget: &mut usize) -> Result<Data, JsError> {
+        if depth > MAX_DEPTH || *budget == 0 {
+            return Err(op_error(&verge_js::data_too_large()));
+        }
+        *budget -= 1;
         let (api, context, raw) = (self.scope.state.api, self.scope.context, self.raw);
         // SAFETY: the value and context are live.
         let is = |test: unsafe extern "C" fn(JSContextRef, JSValueRef) -> bool| unsafe {
@@ -621,7 +631,7 @@ impl<'vm> Value<'vm> {
                             )
                         }
                     })?;
-                    item.to_data()
+                    item.data_within(depth + 1, budget)
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Data::List);

@@ -44,3 +44,38 @@ fn url_js_runs_on_javascriptcore_over_the_same_ops() {
          TypeError | TypeError: expected a string, got a number | a+b=c%26d | [[\"x\",\"1\"],[\"y\",\" \"]]"
     );
 }
+
+/// What an op is given is bounded on both engines: a cyclic array or one of a billion holes is
+/// a TypeError, not a crash or a hang.
+#[test]
+fn cyclic_and_enormous_arguments_are_refused_on_both_engines() {
+    const SCRIPT: &str = "const cyclic = []; cyclic.push(cyclic);\n\
+        const huge = []; huge.length = 1e9;\n\
+        [cyclic, huge, [['a', 'b']]].map((pairs) => { try { return formEncode(pairs) } catch (e) { return e.name } }).join(' ')";
+    const EXPECTED: &str = "TypeError TypeError a=b";
+    let vm = Vm::new(VmLimits::default()).unwrap();
+    let [_, (name, op)] = verge_web::form_ops();
+    vm.scope()
+        .global()
+        .set(name, &vm.scope().data_function(op).unwrap())
+        .unwrap();
+    assert_eq!(
+        vm.evaluate(SCRIPT, "args.js").unwrap().to_string().unwrap(),
+        EXPECTED
+    );
+
+    let isolate = verge_js::Isolate::new(verge_js::IsolateLimits::default()).unwrap();
+    let on_quickjs = isolate
+        .enter(|ctx| {
+            let ops = verge_js::Ops::new(ctx)?;
+            let [_, (name, op)] = verge_web::form_ops();
+            ops.add_data(name, op)?;
+            ctx.globals().set(
+                name,
+                ops.object().get::<_, verge_js::rquickjs::Value>(name)?,
+            )?;
+            ctx.eval::<String, _>(SCRIPT)
+        })
+        .unwrap();
+    assert_eq!(on_quickjs, EXPECTED);
+}
