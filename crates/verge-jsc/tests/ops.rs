@@ -1,5 +1,5 @@
 //! Ops written once over `verge_js::Data` run on JavaScriptCore as they do on QuickJS: the URL
-//! parser's ops, under the runtime's own `url.js`.
+//! parser's ops, under the runtime's own `url.js`, and base64's.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,10 +12,11 @@ fn url_js_runs_on_javascriptcore_over_the_same_ops() {
     let vm = Vm::new(VmLimits::default()).unwrap();
     let scope = vm.scope();
     let ops = vm.evaluate("({})", "ops.js").unwrap();
-    for (name, op) in verge_web::url_ops()
+    let written_once = verge_web::url_ops()
         .into_iter()
         .chain(verge_web::form_ops())
-    {
+        .chain(verge_web::base64_ops());
+    for (name, op) in written_once {
         ops.set(name, &scope.data_function(op).unwrap()).unwrap();
     }
     let internals = vm
@@ -34,14 +35,16 @@ fn url_js_runs_on_javascriptcore_over_the_same_ops() {
              let bad; try { new URL('/relative') } catch (e) { bad = e.name }\n\
              let wrong; try { ops.urlParse(42) } catch (e) { wrong = `${e.name}: ${e.message}` }\n\
              [u.href, u.host, u.pathname, u.search, URL.canParse('nope'), bad, wrong,\n\
-              ops.formEncode([['a b', 'c&d']]), JSON.stringify(ops.formDecode('x=1&y=%20'))].join(' | ')",
+              ops.formEncode([['a b', 'c&d']]), JSON.stringify(ops.formDecode('x=1&y=%20')),\n\
+              ops.btoa('hi\\xff'), ops.atob(' aGk= '), String(ops.atob('a'))].join(' | ')",
             "use.js",
         )
         .unwrap();
     assert_eq!(
         result.to_string().unwrap(),
         "https://user@xn--r8jz45g.jp:8080/b?q=1#x%20y | xn--r8jz45g.jp:8080 | /b | ?q=1 | false | \
-         TypeError | TypeError: expected a string, got a number | a+b=c%26d | [[\"x\",\"1\"],[\"y\",\" \"]]"
+         TypeError | TypeError: expected a string, got a number | a+b=c%26d | [[\"x\",\"1\"],[\"y\",\" \"]] | \
+         aGn/ | hi | undefined"
     );
 }
 

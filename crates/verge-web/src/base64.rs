@@ -5,7 +5,7 @@ use base64::alphabet::STANDARD;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
-use verge_js::{rquickjs, Ops};
+use verge_js::{data_op, rquickjs, DataOp, Ops};
 
 const FORGIVING: GeneralPurpose = GeneralPurpose::new(
     &STANDARD,
@@ -40,18 +40,34 @@ pub fn forgiving_decode(input: &str) -> Option<Vec<u8>> {
     FORGIVING.decode(&data).ok()
 }
 
+/// The codec of `base64.js`, written once for every engine.
+pub fn base64_ops() -> [(&'static str, DataOp); 2] {
+    [
+        (
+            "atob",
+            data_op(|input: String| {
+                forgiving_decode(&input)
+                    .map(|bytes| bytes.into_iter().map(char::from).collect::<String>())
+            }),
+        ),
+        // The caller has checked that every code unit is at most 0xFF.
+        (
+            "btoa",
+            data_op(|input: String| {
+                let bytes: Vec<u8> = input
+                    .chars()
+                    .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+                    .collect();
+                base64::engine::general_purpose::STANDARD.encode(bytes)
+            }),
+        ),
+    ]
+}
+
 pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
-    ops.add("atob", |input: String| {
-        forgiving_decode(&input).map(|bytes| bytes.into_iter().map(char::from).collect::<String>())
-    })?;
-    // The caller has checked that every code unit is at most 0xFF.
-    ops.add("btoa", |input: String| {
-        let bytes: Vec<u8> = input
-            .chars()
-            .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
-            .collect();
-        base64::engine::general_purpose::STANDARD.encode(bytes)
-    })
+    base64_ops()
+        .into_iter()
+        .try_for_each(|(name, op)| ops.add_data(name, op))
 }
 
 #[cfg(test)]

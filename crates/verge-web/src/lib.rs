@@ -26,6 +26,7 @@ mod timers;
 mod url;
 mod websocket;
 
+pub use self::base64::base64_ops;
 pub use self::url::{form_ops, url_ops};
 pub use body::{
     host_body_from_js, host_body_to_js, native_stream, with_length, Body, BoxError, ChannelBody,
