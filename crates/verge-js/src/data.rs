@@ -106,6 +106,28 @@ impl<T: FromData> FromData for Vec<T> {
     }
 }
 
+/// Bytes an op takes or gives: a `Uint8Array` in JavaScript.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Bytes(pub Vec<u8>);
+
+impl FromData for Bytes {
+    fn from_data(data: Data) -> Result<Self, OpError> {
+        match data {
+            Data::Bytes(bytes) => Ok(Bytes(bytes)),
+            other => Err(OpError::Type(format!(
+                "expected a Uint8Array, got {}",
+                other.kind()
+            ))),
+        }
+    }
+}
+
+impl IntoData for Bytes {
+    fn into_data(self) -> Data {
+        Data::Bytes(self.0)
+    }
+}
+
 impl IntoData for Data {
     fn into_data(self) -> Data {
         self

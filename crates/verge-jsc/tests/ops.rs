@@ -1,5 +1,5 @@
 //! Ops written once over `verge_js::Data` run on JavaScriptCore as they do on QuickJS: the URL
-//! parser's ops, under the runtime's own `url.js`, and base64's.
+//! parser's ops, under the runtime's own `url.js`, and base64's and encoding's.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -15,7 +15,8 @@ fn url_js_runs_on_javascriptcore_over_the_same_ops() {
     let written_once = verge_web::url_ops()
         .into_iter()
         .chain(verge_web::form_ops())
-        .chain(verge_web::base64_ops());
+        .chain(verge_web::base64_ops())
+        .chain(verge_web::encoding_ops());
     for (name, op) in written_once {
         ops.set(name, &scope.data_function(op).unwrap()).unwrap();
     }
@@ -36,7 +37,9 @@ fn url_js_runs_on_javascriptcore_over_the_same_ops() {
              let wrong; try { ops.urlParse(42) } catch (e) { wrong = `${e.name}: ${e.message}` }\n\
              [u.href, u.host, u.pathname, u.search, URL.canParse('nope'), bad, wrong,\n\
               ops.formEncode([['a b', 'c&d']]), JSON.stringify(ops.formDecode('x=1&y=%20')),\n\
-              ops.btoa('hi\\xff'), ops.atob(' aGk= '), String(ops.atob('a'))].join(' | ')",
+              ops.btoa('hi\\xff'), ops.atob(' aGk= '), String(ops.atob('a')),\n\
+              ops.utf8Encode('é€').join(), ops.utf8Decode(new Uint8Array([0xef, 0xbb, 0xbf, 0x68, 0xc3])),\n\
+              ops.encodingForLabel(' Latin1 '), String(ops.encodingForLabel('nope'))].join(' | ')",
             "use.js",
         )
         .unwrap();
@@ -44,7 +47,7 @@ fn url_js_runs_on_javascriptcore_over_the_same_ops() {
         result.to_string().unwrap(),
         "https://user@xn--r8jz45g.jp:8080/b?q=1#x%20y | xn--r8jz45g.jp:8080 | /b | ?q=1 | false | \
          TypeError | TypeError: expected a string, got a number | a+b=c%26d | [[\"x\",\"1\"],[\"y\",\" \"]] | \
-         aGn/ | hi | undefined"
+         aGn/ | hi | undefined | 195,169,226,130,172 | h\u{fffd} | windows-1252 | undefined"
     );
 }
 

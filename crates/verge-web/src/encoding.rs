@@ -7,7 +7,7 @@
 use crate::{type_error, WebHost};
 use encoding_rs::{CoderResult, Decoder, DecoderResult, Encoding};
 use rquickjs::{Ctx, TypedArray};
-use verge_js::{bytes_of, rquickjs, IdTable, Ops};
+use verge_js::{bytes_of, data_op, rquickjs, Bytes, DataOp, IdTable, Ops};
 
 struct StreamDecoder {
     encoding: &'static Encoding,
@@ -61,22 +61,36 @@ pub fn encoding_for_label(label: &str) -> Option<String> {
     Encoding::for_label(label.as_bytes()).map(|e| e.name().to_ascii_lowercase())
 }
 
+/// The stateless ops of `encoding.js` (UTF-8 both ways, labels), written once for every
+/// engine; the streaming decoders keep their state in the isolate.
+pub fn encoding_ops() -> [(&'static str, DataOp); 3] {
+    [
+        (
+            "encodingForLabel",
+            data_op(|label: String| encoding_for_label(&label)),
+        ),
+        (
+            "utf8Encode",
+            data_op(|text: String| Bytes(text.into_bytes())),
+        ),
+        (
+            "utf8Decode",
+            data_op(|bytes: Bytes| {
+                encoding_rs::UTF_8
+                    .decode_with_bom_removal(&bytes.0)
+                    .0
+                    .into_owned()
+            }),
+        ),
+    ]
+}
+
 pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
     let ctx = ops.ctx();
     verge_js::ensure_host_state::<DecoderTable>(ctx)?;
-    ops.add("encodingForLabel", |label: String| {
-        encoding_for_label(&label)
-    })?;
-    ops.add("utf8Encode", |ctx: Ctx<'js>, text: String| {
-        TypedArray::<u8>::new(ctx, text.into_bytes())
-    })?;
-    ops.add("utf8Decode", |bytes: TypedArray<'js, u8>| {
-        let bytes = bytes_of(&bytes);
-        encoding_rs::UTF_8
-            .decode_with_bom_removal(&bytes)
-            .0
-            .into_owned()
-    })?;
+    for (name, op) in encoding_ops() {
+        ops.add_data(name, op)?;
+    }
     ops.add(
         "decoderNew",
         |ctx: Ctx<'js>, name: String, fatal: bool, ignore_bom: bool| {

@@ -33,6 +33,7 @@ pub use body::{
     NativeBody,
 };
 pub use console::{ConsoleSink, LogLevel};
+pub use encoding::encoding_ops;
 pub use fetch::{
     deeper, fetcher, forget_request, next_depth, set_request_depth, Outbound, OutboundFuture,
     MAX_CALL_DEPTH,
