@@ -84,7 +84,7 @@ pub fn link(entry: &str, modules: &mut dyn ModuleSource) -> Result<String, LinkE
         }
     }
     script.push_str("return $verge_link.start(");
-    script.push_str(&module::quoted(entry));
+    script.push_str(&crate::loader::js_string(entry));
     script.push_str(");\n})()");
     Ok(script)
 }

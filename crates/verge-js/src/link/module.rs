@@ -2,6 +2,7 @@
 //! namespaces, `export` keywords go, and the export table is made from the module record.
 //! Text is edited in place by spans, so that everything else keeps its line.
 
+use crate::loader::js_string;
 use crate::typescript::describe;
 use oxc::allocator::Allocator;
 use oxc::ast::ast::{
@@ -44,8 +45,6 @@ pub(super) struct Linked {
     exports: BTreeMap<String, Export>,
     /// Modules whose exports it re-exports by `export * from`.
     stars: Vec<String>,
-    /// Modules only its `import()`s name.
-    dynamic: BTreeSet<String>,
     is_async: bool,
 }
 
@@ -53,11 +52,10 @@ impl Linked {
     /// The modules it needs in the graph, each with whether only `import()` asks for it (one
     /// that cannot be loaded then rejects that promise rather than failing the graph).
     pub(super) fn requested(&self) -> impl Iterator<Item = (&str, bool)> {
-        let static_deps: BTreeSet<&str> = self.deps.iter().map(String::as_str).collect();
-        self.imports.values().map(move |id| {
-            let id = id.as_str();
-            (id, !static_deps.contains(id) && self.dynamic.contains(id))
-        })
+        // What it imports but not statically, `import()` alone asks for.
+        self.imports
+            .values()
+            .map(|id| (id.as_str(), !self.deps.contains(id)))
     }
 
     /// A module that could not be loaded, reached only by `import()`: evaluating it throws
@@ -70,12 +68,11 @@ impl Linked {
         };
         let message = message.strip_prefix("SyntaxError: ").unwrap_or(message);
         Self {
-            body: format!("throw new {class}({});", quoted(message)),
+            body: format!("throw new {class}({});", js_string(message)),
             deps: Vec::new(),
             imports: BTreeMap::new(),
             exports: BTreeMap::new(),
             stars: Vec::new(),
-            dynamic: BTreeSet::new(),
             is_async: false,
         }
     }
@@ -88,23 +85,23 @@ impl Linked {
     /// brings) as its table.
     pub(super) fn write(&self, id: &str, exports: &BTreeMap<String, Export>, out: &mut String) {
         out.push_str("$verge_link.define(");
-        out.push_str(&quoted(id));
+        out.push_str(&js_string(id));
         out.push_str(", [");
-        out.push_str(&list(self.deps.iter().map(|dep| quoted(dep))));
+        out.push_str(&list(self.deps.iter().map(|dep| js_string(dep))));
         // Pairs in arrays, not object literals, where `"__proto__": …` would set a prototype.
         out.push_str("], [");
         out.push_str(&list(self.imports.iter().map(|(specifier, id)| {
-            format!("[{}, {}]", quoted(specifier), quoted(id))
+            format!("[{}, {}]", js_string(specifier), js_string(id))
         })));
         out.push_str("], [");
         out.push_str(&list(exports.iter().map(|(name, export)| {
-            let name = quoted(name);
+            let name = js_string(name);
             match export {
-                Export::Local(local) => format!("[{name}, 0, {}]", quoted(local)),
+                Export::Local(local) => format!("[{name}, 0, {}]", js_string(local)),
                 Export::Reexport { module, name: from } => {
-                    format!("[{name}, 1, {}, {}]", quoted(module), quoted(from))
+                    format!("[{name}, 1, {}, {}]", js_string(module), js_string(from))
                 }
-                Export::Namespace(module) => format!("[{name}, 2, {}]", quoted(module)),
+                Export::Namespace(module) => format!("[{name}, 2, {}]", js_string(module)),
             }
         })));
         out.push_str("], ");
@@ -116,7 +113,7 @@ impl Linked {
         out.push_str(&format!(
             "function* ({DEPS}, {LOCALS}, {META}, {IMPORT}) {{\"use strict\"; {LOCALS}({{"
         ));
-        let locals: HashSet<&str> = self
+        let locals: BTreeSet<&str> = self
             .exports
             .values()
             .filter_map(|export| match export {
@@ -124,22 +121,15 @@ impl Linked {
                 _ => None,
             })
             .collect();
-        let mut locals: Vec<&str> = locals.into_iter().collect();
-        locals.sort_unstable();
         out.push_str(&list(
             locals
                 .iter()
-                .map(|local| format!("[{}]: () => {local}", quoted(local))),
+                .map(|local| format!("[{}]: () => {local}", js_string(local))),
         ));
         out.push_str("}); yield;\n");
         out.push_str(&self.body);
         out.push_str("\n});\n");
     }
-}
-
-/// A JavaScript string literal of `text`.
-pub(super) fn quoted(text: &str) -> String {
-    serde_json::Value::String(text.to_owned()).to_string()
 }
 
 fn list(items: impl Iterator<Item = String>) -> String {
@@ -295,7 +285,7 @@ pub(super) fn rewrite(
         // A write (which strict mode refuses, the namespace having no setters) must stay an
         // assignment target: the member itself, not `(0, member)`.
         let member = match name {
-            Some(name) => format!("{DEPS}[{index}][{}]", quoted(name)),
+            Some(name) => format!("{DEPS}[{index}][{}]", js_string(name)),
             None => format!("{DEPS}[{index}]"),
         };
         let read = match name {
@@ -345,7 +335,6 @@ pub(super) fn rewrite(
             with: META.to_owned(),
         });
     }
-    let mut dynamic = BTreeSet::new();
     for node in nodes.iter() {
         let AstKind::ImportExpression(import) = node.kind() else {
             continue;
@@ -367,9 +356,6 @@ pub(super) fn rewrite(
         };
         if let Some(specifier) = specifier {
             if let Ok(target) = resolve(&specifier) {
-                if !imports.contains_key(&specifier) {
-                    dynamic.insert(target.clone());
-                }
                 imports.insert(specifier, target);
             }
         }
@@ -440,7 +426,6 @@ pub(super) fn rewrite(
         imports,
         exports,
         stars,
-        dynamic,
         is_async,
     })
 }

@@ -1,9 +1,9 @@
 //! The registry a linked script carries: `define` for each module, then `start` for the entry.
 
 /// Records modules (their imports and exports as arrays of pairs: an object literal's
-/// `"__proto__"` key would set its prototype), instantiates them (each module's function is a generator, stopped after it
-/// has handed over its getters) and evaluates them. A module's exports are
-/// `[name, 0, local]` (a binding of its own, read through the getters its function hands over
+/// `"__proto__"` key would set its prototype), instantiates them (each module's function is a
+/// generator, stopped after it has handed over its getters) and evaluates them. A module's
+/// exports are `[name, 0, local]` (a binding of its own, read through the getters its function hands over
 /// first), `[name, 1, module, export]` (another module's export) or `[name, 2, module]`
 /// (another's namespace), sorted by name.
 pub(super) const RUNTIME: &str = r#"const records = new Map();
