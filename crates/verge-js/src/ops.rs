@@ -21,15 +21,20 @@ impl<'js> Ops<'js> {
         self.0.set(name, Function::new(self.ctx().clone(), op)?)
     }
 
-    /// Adds the engine-neutral `op` as `ops[name]`: its arguments taken as [`Data`], its result
-    /// given back, or its error thrown.
-    pub fn add_data(&self, name: &str, op: DataOp) -> rquickjs::Result<()> {
-        self.add(
-            name,
-            move |ctx: Ctx<'js>, arguments: Rest<Data>| -> rquickjs::Result<Data> {
-                op(arguments.0).map_err(|error| ctx.throw(error.into_value(&ctx)))
-            },
-        )
+    /// Adds each engine-neutral op of `table` as `ops[name]`: its arguments taken as [`Data`],
+    /// its result given back, or its error thrown.
+    pub fn add_data(
+        &self,
+        table: impl IntoIterator<Item = (&'static str, DataOp)>,
+    ) -> rquickjs::Result<()> {
+        table.into_iter().try_for_each(|(name, op)| {
+            self.add(
+                name,
+                move |ctx: Ctx<'js>, arguments: Rest<Data>| -> rquickjs::Result<Data> {
+                    op(arguments.0).map_err(|error| ctx.throw(error.into_value(&ctx)))
+                },
+            )
+        })
     }
 
     pub fn ctx(&self) -> &Ctx<'js> {

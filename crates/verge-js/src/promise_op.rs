@@ -5,7 +5,7 @@
 //! holds only the id and a weak handle. Dropping the isolate drops the table, which aborts every
 //! pending task, so no JavaScript value outlives its runtime.
 
-use crate::{host_state, IdTable, IsolateHandle};
+use crate::{host_state, IdTable, IsolateHandle, JsError};
 use rquickjs::{Ctx, Exception, Function, Persistent, Promise, Value};
 use std::future::Future;
 use tokio::task::AbortHandle;
@@ -50,6 +50,19 @@ impl OpError {
             OpError::Error(message) => Exception::throw_message(ctx, &message),
         };
         ctx.catch()
+    }
+}
+
+/// The error as a script sees it thrown, for an engine that makes it from class name and
+/// message (a `DOMException`'s name stands for its class).
+impl From<OpError> for JsError {
+    fn from(error: OpError) -> Self {
+        match error {
+            OpError::Type(message) => JsError::thrown("TypeError", message),
+            OpError::Range(message) => JsError::thrown("RangeError", message),
+            OpError::Dom { name, message } => JsError::thrown(name, message),
+            OpError::Error(message) => JsError::thrown("Error", message),
+        }
     }
 }
 

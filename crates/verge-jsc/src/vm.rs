@@ -1,5 +1,5 @@
 //! One VM, its values and its host functions: every call into the C API that runs JavaScript
-//! goes through `Scope::enter`, which arms the guard's deadline and turns what was thrown, or
+//! goes through `Scope::run_as`, which arms the guard's deadline and turns what was thrown, or
 //! why the guard stopped the script, into a [`JsError`].
 
 #![allow(unsafe_code)]
@@ -16,7 +16,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 use std::sync::OnceLock;
 use std::time::Duration;
-use verge_js::{Data, DataOp, ErrorKind, JsError, OpError, MAX_DEPTH, MAX_VALUES};
+use verge_js::{Data, DataOp, ErrorKind, JsError, MAX_DEPTH, MAX_VALUES};
 
 /// The limits of one VM, as `verge_js::IsolateLimits` gives them for QuickJS.
 #[derive(Debug, Clone)]
@@ -265,7 +265,7 @@ impl<'vm> Scope<'vm> {
                 .iter()
                 .map(Value::to_data)
                 .collect::<Result<Vec<_>, _>>()?;
-            let result = op(arguments).map_err(|error| op_error(&error))?;
+            let result = op(arguments).map_err(JsError::from)?;
             scope.from_data(result)
         })
     }
@@ -298,10 +298,6 @@ impl<'vm> Scope<'vm> {
 
     /// Calls into the engine through `call`, which is given the slot for an exception, as one
     /// entry: turns what it threw, or why the guard stopped it, into an error.
-    fn run<R>(self, call: impl FnOnce(*mut JSValueRef) -> R) -> Result<R, JsError> {
-        self.run_as(Entry::Script, call)
-    }
-
     fn run_as<R>(
         self,
         entry: Entry,
@@ -398,16 +394,6 @@ impl<'vm> Scope<'vm> {
     }
 }
 
-/// The error an op gave, as JavaScript will see it thrown.
-fn op_error(error: &OpError) -> JsError {
-    match error {
-        OpError::Type(message) => JsError::thrown("TypeError", message.clone()),
-        OpError::Range(message) => JsError::thrown("RangeError", message.clone()),
-        OpError::Dom { name, message } => JsError::thrown(name, message.clone()),
-        OpError::Error(message) => JsError::thrown("Error", message.clone()),
-    }
-}
-
 fn another_vm() -> JsError {
     JsError::thrown(
         "TypeError",
@@ -473,7 +459,7 @@ fn host_class(api: &'static Api) -> Result<JSClassRef, JsError> {
 }
 
 /// Calls a host function's closure; what it returns goes back to JavaScript, an error is
-/// thrown there, and a panic, which must not unwind into the engine, becomes an error.
+/// thrown there, and a panic, which must not unwind into the engine, is thrown as a message.
 unsafe extern "C" fn call_host(
     context: JSContextRef,
     function: JSObjectRef,
@@ -523,7 +509,7 @@ unsafe extern "C" fn call_host(
     match outcome {
         Ok(Some(raw)) => raw,
         // A panic (or no API, which cannot be once a VM exists) must not unwind into the
-        // engine: it becomes an error thrown in JavaScript.
+        // engine: its message is thrown in JavaScript instead.
         _ => {
             if let Ok(api) = sys::api() {
                 // SAFETY: the context and the exception slot are the engine's, valid here.
@@ -574,8 +560,9 @@ impl<'vm> Value<'vm> {
     pub fn to_number(&self) -> Result<f64, JsError> {
         let (api, context, raw) = (self.scope.state.api, self.scope.context, self.raw);
         // SAFETY: the value and context are live.
-        self.scope
-            .run(|exception| unsafe { (api.JSValueToNumber)(context, raw, exception) })
+        self.scope.run_as(Entry::Script, |exception| unsafe {
+            (api.JSValueToNumber)(context, raw, exception)
+        })
     }
 
     /// The value as [`Data`]: primitives, a `Uint8Array`'s bytes and arrays of those; a
@@ -588,7 +575,7 @@ impl<'vm> Value<'vm> {
 
     fn data_within(&self, depth: usize, budget: &mut usize) -> Result<Data, JsError> {
         if depth > MAX_DEPTH || *budget == 0 {
-            return Err(op_error(&verge_js::data_too_large()));
+            return Err(verge_js::data_too_large().into());
         }
         *budget -= 1;
         let (api, context, raw) = (self.scope.state.api, self.scope.context, self.raw);

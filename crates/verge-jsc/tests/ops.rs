@@ -75,7 +75,7 @@ fn cyclic_and_enormous_arguments_are_refused_on_both_engines() {
         .enter(|ctx| {
             let ops = verge_js::Ops::new(ctx)?;
             let [_, (name, op)] = verge_web::form_ops();
-            ops.add_data(name, op)?;
+            ops.add_data([(name, op)])?;
             ctx.globals().set(
                 name,
                 ops.object().get::<_, verge_js::rquickjs::Value>(name)?,

@@ -65,9 +65,7 @@ pub fn base64_ops() -> [(&'static str, DataOp); 2] {
 }
 
 pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
-    base64_ops()
-        .into_iter()
-        .try_for_each(|(name, op)| ops.add_data(name, op))
+    ops.add_data(base64_ops())
 }
 
 #[cfg(test)]

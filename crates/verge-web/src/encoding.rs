@@ -88,9 +88,7 @@ pub fn encoding_ops() -> [(&'static str, DataOp); 3] {
 pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
     let ctx = ops.ctx();
     verge_js::ensure_host_state::<DecoderTable>(ctx)?;
-    for (name, op) in encoding_ops() {
-        ops.add_data(name, op)?;
-    }
+    ops.add_data(encoding_ops())?;
     ops.add(
         "decoderNew",
         |ctx: Ctx<'js>, name: String, fatal: bool, ignore_bom: bool| {

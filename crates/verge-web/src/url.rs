@@ -146,13 +146,9 @@ pub fn form_ops() -> [(&'static str, DataOp); 2] {
 }
 
 pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
-    url_ops()
-        .into_iter()
-        .try_for_each(|(name, op)| ops.add_data(name, op))
+    ops.add_data(url_ops())
 }
 
 pub(crate) fn register_form<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
-    form_ops()
-        .into_iter()
-        .try_for_each(|(name, op)| ops.add_data(name, op))
+    ops.add_data(form_ops())
 }
