@@ -38,7 +38,24 @@ pub fn data_op<Args, F: IntoDataOp<Args>>(op: F) -> DataOp {
     op.into_data_op()
 }
 
-/// Implemented for `Fn`s of up to three [`FromData`] arguments giving an [`IntoData`] result.
+/// What an op's Rust function may return: a value, or a `Result` whose error is thrown.
+pub trait OpResult {
+    fn into_result(self) -> Result<Data, OpError>;
+}
+
+impl<T: IntoData> OpResult for T {
+    fn into_result(self) -> Result<Data, OpError> {
+        Ok(self.into_data())
+    }
+}
+
+impl<T: IntoData> OpResult for Result<T, OpError> {
+    fn into_result(self) -> Result<Data, OpError> {
+        self.map(IntoData::into_data)
+    }
+}
+
+/// Implemented for `Fn`s of up to three [`FromData`] arguments giving an [`OpResult`].
 pub trait IntoDataOp<Args> {
     fn into_data_op(self) -> DataOp;
 }
@@ -48,7 +65,7 @@ macro_rules! into_data_op {
         impl<F, R, $($arg),*> IntoDataOp<($($arg,)*)> for F
         where
             F: Fn($($arg),*) -> R + 'static,
-            R: IntoData,
+            R: OpResult,
             $($arg: FromData,)*
         {
             #[allow(non_snake_case, unused_mut, unused_variables)]
@@ -56,7 +73,7 @@ macro_rules! into_data_op {
                 Box::new(move |arguments: Vec<Data>| {
                     let mut arguments = arguments.into_iter();
                     $(let $arg = $arg::from_data(arguments.next().unwrap_or(Data::Undefined))?;)*
-                    Ok(self($($arg),*).into_data())
+                    self($($arg),*).into_result()
                 })
             }
         }
@@ -79,6 +96,43 @@ impl FromData for String {
             Data::String(text) => Ok(text),
             other => Err(OpError::Type(format!(
                 "expected a string, got {}",
+                other.kind()
+            ))),
+        }
+    }
+}
+
+impl FromData for f64 {
+    fn from_data(data: Data) -> Result<Self, OpError> {
+        match data {
+            Data::Number(number) => Ok(number),
+            other => Err(OpError::Type(format!(
+                "expected a number, got {}",
+                other.kind()
+            ))),
+        }
+    }
+}
+
+/// An id or a count: a number, truncated and clamped into range as `as` does.
+impl FromData for u32 {
+    fn from_data(data: Data) -> Result<Self, OpError> {
+        f64::from_data(data).map(|number| number as u32)
+    }
+}
+
+impl FromData for i32 {
+    fn from_data(data: Data) -> Result<Self, OpError> {
+        f64::from_data(data).map(|number| number as i32)
+    }
+}
+
+impl FromData for bool {
+    fn from_data(data: Data) -> Result<Self, OpError> {
+        match data {
+            Data::Bool(value) => Ok(value),
+            other => Err(OpError::Type(format!(
+                "expected a boolean, got {}",
                 other.kind()
             ))),
         }
@@ -131,6 +185,43 @@ impl IntoData for Bytes {
 impl IntoData for Data {
     fn into_data(self) -> Data {
         self
+    }
+}
+
+impl IntoData for () {
+    fn into_data(self) -> Data {
+        Data::Undefined
+    }
+}
+
+impl IntoData for bool {
+    fn into_data(self) -> Data {
+        Data::Bool(self)
+    }
+}
+
+impl IntoData for f64 {
+    fn into_data(self) -> Data {
+        Data::Number(self)
+    }
+}
+
+impl IntoData for u32 {
+    fn into_data(self) -> Data {
+        Data::Number(self.into())
+    }
+}
+
+impl IntoData for usize {
+    fn into_data(self) -> Data {
+        // Ids and counts, far below 2^53.
+        Data::Number(self as f64)
+    }
+}
+
+impl IntoData for &str {
+    fn into_data(self) -> Data {
+        Data::String(self.to_owned())
     }
 }
 

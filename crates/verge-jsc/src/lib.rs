@@ -10,13 +10,15 @@
 //! discarded.
 
 mod guard;
+mod platform;
 mod sys;
 mod text;
 mod vm;
 
 pub use guard::resident_bytes;
+pub use platform::Web;
 pub use verge_js::{ErrorKind, JsError};
-pub use vm::{Scope, Value, Vm, VmLimits};
+pub use vm::{Kept, Scope, Value, Vm, VmLimits};
 
 /// Whether JavaScriptCore can be used on this machine; the error says what to install.
 pub fn available() -> Result<(), String> {

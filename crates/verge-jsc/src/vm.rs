@@ -53,6 +53,16 @@ struct State {
     /// object's data is the address of its host, which a growing `Vec` would move.
     #[allow(clippy::vec_box)]
     hosts: RefCell<Vec<Box<Host>>>,
+    /// Values kept for the VM's whole life (see `Scope::keep`), protected until it ends.
+    kept: RefCell<Vec<JSValueRef>>,
+}
+
+/// A value kept for the VM's whole life, to be found again from a later entry (a timer's
+/// callback, the runtime's hidden objects).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kept {
+    vm: *const c_void,
+    index: usize,
 }
 
 /// A host function: the Rust closure behind a callable object.
@@ -86,6 +96,7 @@ impl Vm {
             api,
             guard: guard::Guard::new(api, group, limits.memory_bytes, limits.cpu_slice),
             hosts: RefCell::new(Vec::new()),
+            kept: RefCell::new(Vec::new()),
         });
         state.guard.arm();
         Ok(Self {
@@ -131,6 +142,9 @@ impl Drop for Vm {
         // watchdog's data, the host functions') is dropped after them.
         unsafe {
             (api.JSContextGroupClearExecutionTimeLimit)(self.group);
+            for raw in self.state.kept.borrow_mut().drain(..) {
+                (api.JSValueUnprotect)(self.context, raw);
+            }
             (api.JSGlobalContextRelease)(self.context);
             (api.JSContextGroupRelease)(self.group);
         }
@@ -268,6 +282,31 @@ impl<'vm> Scope<'vm> {
             let result = op(arguments).map_err(JsError::from)?;
             scope.from_data(result)
         })
+    }
+
+    /// Keeps `value` alive until the VM ends, to be found with [`Scope::kept`]: for the fixed
+    /// set of values a VM's runtime holds, never per request.
+    pub fn keep(self, value: &Value<'vm>) -> Result<Kept, JsError> {
+        if !ptr::eq(value.scope.state, self.state) {
+            return Err(another_vm());
+        }
+        // SAFETY: the value is live in this VM; the protection is released in `Vm::drop`.
+        unsafe { (self.state.api.JSValueProtect)(self.context, value.raw) };
+        let mut kept = self.state.kept.borrow_mut();
+        kept.push(value.raw);
+        Ok(Kept {
+            vm: ptr::from_ref(self.state).cast(),
+            index: kept.len() - 1,
+        })
+    }
+
+    /// The value kept as `kept`; a TypeError if it was kept by another VM.
+    pub fn kept(self, kept: Kept) -> Result<Value<'vm>, JsError> {
+        let raw = ptr::eq(kept.vm, ptr::from_ref(self.state).cast())
+            .then(|| self.state.kept.borrow().get(kept.index).copied())
+            .flatten()
+            .ok_or_else(another_vm)?;
+        Ok(self.value(raw))
     }
 
     /// The value `data` describes.
@@ -785,7 +824,7 @@ impl<'vm> Value<'vm> {
     /// The error that throwing this value makes: class name, message and stack of an error
     /// object, or the value itself as the message. Describing it runs the script's getters: a
     /// limit they reach is the error then.
-    fn to_error(&self) -> JsError {
+    pub fn to_error(&self) -> JsError {
         self.describe().unwrap_or_else(|limit| limit)
     }
 

@@ -23,7 +23,7 @@ pub use engine::keep_compiled_in;
 
 /// The `WebAssembly` namespace, lazy: its file loads when a script first reads the global or
 /// a module imports a `.wasm` file.
-pub const API: Api = api!("js/webassembly.js", ops::register;
+pub const API: Api = api!("js/webassembly.js", quickjs ops::register;
     globals ["WebAssembly"];
     internals ["wasmModule", "wasmError"]);
 

@@ -5,10 +5,15 @@
 // the first read of one loads its file (`ops.loadApi`, see src/lib.rs), whose `defineGlobal`
 // calls put the real values in place. A new isolate so skips the files it may never need, most
 // of the cost of a cold start; and the names live once per process, in Rust (`ops.lazyApi`),
-// not in every isolate.
+// not in every isolate. An engine with no fallback prototype (JavaScriptCore's global object
+// has an immutable prototype) gives `ops.lazyNames` instead, and each lazy name is an accessor
+// pair of the global (or internals) object until its file loads.
 (function (ops, internals) {
   // Indices of the lazy APIs loaded.
   const loaded = new Set();
+  // The getters of the lazy names that are own accessors (see `ops.lazyNames`).
+  const lazyGetters = new WeakSet();
+  const isLazy = (target, name) => lazyGetters.has(Object.getOwnPropertyDescriptor(target, name)?.get);
   // The value each name was given by `defineGlobal`: what internal type checks compare with,
   // whatever a script later does to the global.
   const defined = new Map();
@@ -17,7 +22,7 @@
   internals.defineGlobal = (name, value) => {
     defined.set(name, value);
     // A script that assigned a lazy global before its file loaded keeps its own value.
-    if (loading && Object.hasOwn(globalThis, name)) return;
+    if (loading && Object.hasOwn(globalThis, name) && !isLazy(globalThis, name)) return;
     Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
   };
 
@@ -32,9 +37,17 @@
   function load(index) {
     if (loaded.has(index)) return;
     loaded.add(index);
+    let init;
+    try {
+      init = ops.loadApi(index, ops);
+    } catch (error) {
+      // Refused before anything ran (an engine that cannot load it): the next use asks again.
+      loaded.delete(index);
+      throw error;
+    }
     loading++;
     try {
-      ops.loadApi(index, ops)(ops, internals);
+      init(ops, internals);
     } finally {
       loading--;
     }
@@ -51,7 +64,7 @@
       return !describe || {
         get() {
           load(index);
-          if (!Object.hasOwn(target, name)) throw new TypeError(`${name} is unavailable: its file did not define it.`);
+          if (!Object.hasOwn(target, name) || isLazy(target, name)) throw new TypeError(`${name} is unavailable: its file did not define it.`);
           return target[name];
         },
         set(value) {
@@ -59,7 +72,15 @@
         },
       };
     };
-    Object.setPrototypeOf(target, ops.fallbackPrototype(Object.getPrototypeOf(target), answer));
+    if (ops.lazyNames === undefined) {
+      Object.setPrototypeOf(target, ops.fallbackPrototype(Object.getPrototypeOf(target), answer));
+      continue;
+    }
+    for (const name of ops.lazyNames(global)) {
+      const { get, set } = answer(name, true);
+      lazyGetters.add(get);
+      Object.defineProperty(target, name, { get, set, configurable: true, enumerable: false });
+    }
   }
   // The indices of the lazy APIs loaded so far.
   internals.loadedApis = () => [...loaded];

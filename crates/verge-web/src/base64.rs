@@ -5,7 +5,7 @@ use base64::alphabet::STANDARD;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
-use verge_js::{data_op, rquickjs, DataOp, Ops};
+use verge_js::{data_op, DataOp};
 
 const FORGIVING: GeneralPurpose = GeneralPurpose::new(
     &STANDARD,
@@ -41,8 +41,8 @@ pub fn forgiving_decode(input: &str) -> Option<Vec<u8>> {
 }
 
 /// The codec of `base64.js`, written once for every engine.
-pub fn base64_ops() -> [(&'static str, DataOp); 2] {
-    [
+pub fn base64_ops(_host: &WebHost) -> Vec<(&'static str, DataOp)> {
+    vec![
         (
             "atob",
             data_op(|input: String| {
@@ -62,10 +62,6 @@ pub fn base64_ops() -> [(&'static str, DataOp); 2] {
             }),
         ),
     ]
-}
-
-pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
-    ops.add_data(base64_ops())
 }
 
 #[cfg(test)]

@@ -2,9 +2,13 @@
 
 use crate::WebHost;
 use std::time::Instant;
-use verge_js::{rquickjs, Ops};
+use verge_js::{data_op, DataOp};
 
-pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
+/// `now()`: milliseconds since the isolate's ops were made.
+pub(crate) fn ops(_host: &WebHost) -> Vec<(&'static str, DataOp)> {
     let origin = Instant::now();
-    ops.add("now", move || origin.elapsed().as_secs_f64() * 1000.0)
+    vec![(
+        "now",
+        data_op(move || origin.elapsed().as_secs_f64() * 1000.0),
+    )]
 }

@@ -2,7 +2,7 @@
 
 use crate::WebHost;
 use std::rc::Rc;
-use verge_js::{rquickjs, Ops};
+use verge_js::{data_op, DataOp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogLevel {
@@ -15,9 +15,10 @@ pub enum LogLevel {
 /// Receives each line (or multi-line message) a worker logs.
 pub type ConsoleSink = Rc<dyn Fn(LogLevel, &str)>;
 
-pub(crate) fn register<'js>(ops: &Ops<'js>, host: &WebHost) -> rquickjs::Result<()> {
+/// `print(level, text)`, to the host's sink.
+pub(crate) fn ops(host: &WebHost) -> Vec<(&'static str, DataOp)> {
     let sink = host.console.clone();
-    ops.add("print", move |level: i32, text: String| {
+    let print = data_op(move |level: i32, text: String| {
         let level = match level {
             0 => LogLevel::Debug,
             2 => LogLevel::Warn,
@@ -25,5 +26,6 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, host: &WebHost) -> rquickjs::Result<
             _ => LogLevel::Log,
         };
         sink(level, &text);
-    })
+    });
+    vec![("print", print)]
 }

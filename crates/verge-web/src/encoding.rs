@@ -2,12 +2,12 @@
 //! Standard's label table and decoders exactly.
 //!
 //! A streaming `TextDecoder` keeps an encoding_rs decoder across calls; those live in a
-//! per-isolate table keyed by id, freed by the JS object's finalizer or with the isolate.
+//! per-isolate table keyed by id, freed by the JS object's finalizer or with the isolate's ops.
 
-use crate::{type_error, WebHost};
+use crate::WebHost;
 use encoding_rs::{CoderResult, Decoder, DecoderResult, Encoding};
-use rquickjs::{Ctx, TypedArray};
-use verge_js::{bytes_of, data_op, rquickjs, Bytes, DataOp, IdTable, Ops};
+use std::rc::Rc;
+use verge_js::{data_op, Bytes, DataOp, IdTable, OpError};
 
 struct StreamDecoder {
     encoding: &'static Encoding,
@@ -53,18 +53,18 @@ impl StreamDecoder {
     }
 }
 
-type DecoderTable = IdTable<StreamDecoder>;
-
 /// The Encoding Standard's name for `label`, lower-cased as `TextDecoder.encoding` reports it.
 pub fn encoding_for_label(label: &str) -> Option<String> {
     // encoding_rs trims ASCII whitespace only, as the Encoding Standard says (not \v or U+00A0).
     Encoding::for_label(label.as_bytes()).map(|e| e.name().to_ascii_lowercase())
 }
 
-/// The stateless ops of `encoding.js` (UTF-8 both ways, labels), written once for every
-/// engine; the streaming decoders keep their state in the isolate.
-pub fn encoding_ops() -> [(&'static str, DataOp); 3] {
-    [
+/// The ops of `encoding.js` (UTF-8 both ways, labels, streaming decoders), written once for
+/// every engine; the decoders of one isolate live in a table its ops share.
+pub fn encoding_ops(_host: &WebHost) -> Vec<(&'static str, DataOp)> {
+    let decoders: Rc<IdTable<StreamDecoder>> = Rc::default();
+    let (new, decode, free) = (decoders.clone(), decoders.clone(), decoders);
+    vec![
         (
             "encodingForLabel",
             data_op(|label: String| encoding_for_label(&label)),
@@ -82,43 +82,34 @@ pub fn encoding_ops() -> [(&'static str, DataOp); 3] {
                     .into_owned()
             }),
         ),
+        (
+            "decoderNew",
+            data_op(move |name: String, fatal: bool, ignore_bom: bool| {
+                let encoding = Encoding::for_label(name.as_bytes())
+                    .ok_or_else(|| OpError::Type(format!("unknown encoding {name}")))?;
+                Ok(new.insert(StreamDecoder {
+                    encoding,
+                    fatal,
+                    ignore_bom,
+                    decoder: StreamDecoder::fresh_decoder(encoding, ignore_bom),
+                }))
+            }),
+        ),
+        (
+            "decode",
+            data_op(move |id: u32, bytes: Bytes, stream: bool| {
+                match decode.with(id, |d| d.decode(&bytes.0, !stream)) {
+                    Some(Some(text)) => Ok(text),
+                    Some(None) => Err(OpError::Type("The encoded data was not valid.".into())),
+                    None => Err(OpError::Type("TextDecoder: decoder state is gone".into())),
+                }
+            }),
+        ),
+        (
+            "decoderFree",
+            data_op(move |id: u32| {
+                free.remove(id);
+            }),
+        ),
     ]
-}
-
-pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
-    let ctx = ops.ctx();
-    verge_js::ensure_host_state::<DecoderTable>(ctx)?;
-    ops.add_data(encoding_ops())?;
-    ops.add(
-        "decoderNew",
-        |ctx: Ctx<'js>, name: String, fatal: bool, ignore_bom: bool| {
-            let encoding = Encoding::for_label(name.as_bytes())
-                .ok_or_else(|| type_error(&ctx, &format!("unknown encoding {name}")))?;
-            let decoder = StreamDecoder {
-                encoding,
-                fatal,
-                ignore_bom,
-                decoder: StreamDecoder::fresh_decoder(encoding, ignore_bom),
-            };
-            let id = verge_js::with_host_state(&ctx, |table: &DecoderTable| table.insert(decoder));
-            Ok::<_, rquickjs::Error>(id.unwrap_or(0))
-        },
-    )?;
-    ops.add(
-        "decode",
-        |ctx: Ctx<'js>, id: u32, bytes: TypedArray<'js, u8>, stream: bool| {
-            let bytes = bytes_of(&bytes);
-            let decoded = verge_js::with_host_state(&ctx, |table: &DecoderTable| {
-                table.with(id, |d| d.decode(&bytes, !stream))
-            });
-            match decoded.flatten() {
-                Some(Some(text)) => Ok(text),
-                Some(None) => Err(type_error(&ctx, "The encoded data was not valid.")),
-                None => Err(type_error(&ctx, "TextDecoder: decoder state is gone")),
-            }
-        },
-    )?;
-    ops.add("decoderFree", |ctx: Ctx<'js>, id: u32| {
-        verge_js::with_host_state(&ctx, |table: &DecoderTable| table.remove(id));
-    })
 }

@@ -40,7 +40,9 @@ pub use fetch::{
 };
 pub use message::{is_hop_by_hop, HeaderList, InvalidHeader, RedirectMode, Request, Response};
 pub use node::{install_globals as install_node_globals, NodeModules};
-pub use platform::{install, internals, set_host, Api, Load, Platform, RegisterOps};
+pub use platform::{
+    install, internals, set_host, Api, DataOps, Load, Platform, Register, RegisterOps,
+};
 pub use websocket::{
     accept_key as websocket_accept_key, frame_of, frame_to_js, limits as websocket_limits,
     new_key as new_websocket_key, open_sockets, park_socket, pump as pump_websocket, take_socket,
@@ -90,15 +92,15 @@ pub const APIS: &[Api] = &[
     api!("js/install.js"),
     api!("js/dom_exception.js"; globals ["DOMException"]; internals []),
     api!("js/iterators.js"; globals []; internals ["makeIterator"]),
-    api!("js/events.js", clock::register; globals ["Event", "EventTarget"]; internals []),
-    api!("js/console.js", console::register, clock::register;
+    api!("js/events.js", data clock::ops; globals ["Event", "EventTarget"]; internals []),
+    api!("js/console.js", data console::ops, data clock::ops;
         globals ["console"];
         internals ["inspect", "reportError"]),
-    api!("js/timers.js", timers::register;
+    api!("js/timers.js", event_loop timers::register;
         globals ["setTimeout", "setInterval", "clearTimeout", "clearInterval", "queueMicrotask"];
         internals []),
     api!("js/abort.js"; globals ["AbortSignal", "AbortController"]; internals ["newAbortSignal"]),
-    api!("js/encoding.js", encoding::register;
+    api!("js/encoding.js", data encoding_ops;
         globals ["TextEncoder", "TextDecoder"];
         internals ["toBytes", "utf8Encode", "utf8Decode"]),
     api!("js/streams.js";
@@ -110,18 +112,18 @@ pub const APIS: &[Api] = &[
             "ByteLengthQueuingStrategy", "CountQueuingStrategy",
         ];
         internals ["isDisturbed", "readAllBytes"]),
-    api!("js/native_body.js", body::register;
+    api!("js/native_body.js", quickjs body::register;
         globals [];
         internals ["nativeStream", "readAllNative", "untouchedNativeBody"]),
-    api!("js/transform_streams.js", compression::register;
+    api!("js/transform_streams.js", quickjs compression::register;
         globals ["TextEncoderStream", "TextDecoderStream", "CompressionStream", "DecompressionStream"];
         internals []),
-    api!("js/base64.js", base64::register; globals ["btoa", "atob"]; internals []),
-    api!("js/mime.js", base64::register; globals []; internals ["bodyMimeType", "fetchDataUrl"]),
-    api!("js/url.js", url::register;
+    api!("js/base64.js", data base64_ops; globals ["btoa", "atob"]; internals []),
+    api!("js/mime.js", data base64_ops; globals []; internals ["bodyMimeType", "fetchDataUrl"]),
+    api!("js/url.js", data url_ops;
         globals ["URL"];
         internals ["parseHref", "setUrlQuery", "toUSV"]),
-    api!("js/url_search_params.js", url::register_form;
+    api!("js/url_search_params.js", data form_ops;
         globals ["URLSearchParams"];
         internals ["linkedSearchParams", "reparseSearchParams"]),
     api!("js/blob.js"; globals ["Blob", "File"]; internals ["blobBytes", "makeBlob", "setBlobType"]),
@@ -130,17 +132,17 @@ pub const APIS: &[Api] = &[
     api!("js/body.js"),
     api!("js/request.js"),
     api!("js/response.js"),
-    api!("js/fetch.js", fetch::register; globals ["fetch"]; internals ["makeFetcher", "fetcherId"]),
+    api!("js/fetch.js", quickjs fetch::register; globals ["fetch"]; internals ["makeFetcher", "fetcherId"]),
     api!("js/structured_clone.js";
         globals ["structuredClone"];
         internals ["structuredSerialize", "structuredDeserialize"]),
-    api!("js/subtle.js", subtle::register; globals ["SubtleCrypto", "CryptoKey"]; internals ["subtle"]),
-    api!("js/crypto.js", crypto::register; globals ["Crypto", "crypto"]; internals []),
-    api!("js/navigator.js", clock::register;
+    api!("js/subtle.js", quickjs subtle::register; globals ["SubtleCrypto", "CryptoKey"]; internals ["subtle"]),
+    api!("js/crypto.js", data crypto::ops; globals ["Crypto", "crypto"]; internals []),
+    api!("js/navigator.js", data clock::ops;
         globals ["Performance", "performance", "Navigator", "navigator", "self"];
         internals []),
-    api!("js/html_rewriter.js", html_rewriter::register; globals ["HTMLRewriter"]; internals []),
-    api!("js/websocket.js", websocket::register;
+    api!("js/html_rewriter.js", quickjs html_rewriter::register; globals ["HTMLRewriter"]; internals []),
+    api!("js/websocket.js", quickjs websocket::register;
     globals ["WebSocket", "WebSocketPair", "MessageEvent", "CloseEvent", "ErrorEvent"];
     internals [
         "exportSocket", "socketFromHost", "wsDeliver", "holdSocket", "heldSocket",
@@ -148,12 +150,12 @@ pub const APIS: &[Api] = &[
     ]),
     // nodejs_compat's modules: loaded when a worker imports one (see `node`).
     api!("js/node/events.js"; globals []; internals ["node:events"]),
-    api!("js/node/buffer.js", node::register; globals []; internals ["node:buffer"]),
+    api!("js/node/buffer.js", quickjs node::register; globals []; internals ["node:buffer"]),
     api!("js/node/util.js"; globals []; internals ["node:util", "node:util/types", "isDeepEqual"]),
     api!("js/node/assert.js"; globals []; internals ["node:assert", "node:assert/strict"]),
     api!("js/node/path.js"; globals []; internals ["node:path", "node:path/posix"]),
-    api!("js/node/async_hooks.js", node::register; globals []; internals ["node:async_hooks"]),
-    api!("js/node/crypto.js", node::register, subtle::register; globals []; internals ["node:crypto"]),
+    api!("js/node/async_hooks.js", quickjs node::register; globals []; internals ["node:async_hooks"]),
+    api!("js/node/crypto.js", quickjs node::register, quickjs subtle::register; globals []; internals ["node:crypto"]),
     api!("js/node/process.js"; globals []; internals ["node:process"]),
     api!("js/codegen.js"),
 ];

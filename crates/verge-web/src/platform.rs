@@ -18,10 +18,26 @@ use rquickjs::context::EvalOptions;
 use rquickjs::{Ctx, Function, Object, Persistent};
 use std::collections::HashMap;
 use std::sync::OnceLock;
-use verge_js::{rquickjs, Isolate, JsError, Ops};
+use verge_js::{rquickjs, DataOp, Isolate, JsError, Ops};
 
-/// Adds one file's native ops, made for `host`, to `ops`.
+/// Adds one file's native ops, made for `host`, to a QuickJS isolate's `ops`.
 pub type RegisterOps = for<'js> fn(&Ops<'js>, &WebHost) -> rquickjs::Result<()>;
+
+/// One file's engine-neutral ops (see `verge_js::Data`), made for `host`: each engine adds
+/// them to its own `ops` object. State they share lives in the closures, one set per isolate.
+pub type DataOps = fn(&WebHost) -> Vec<(&'static str, DataOp)>;
+
+/// How a file's native ops are made: once for every engine, by each engine's event loop, or
+/// for QuickJS alone (such a file cannot load on another engine yet).
+#[derive(Clone, Copy)]
+pub enum Register {
+    Data(DataOps),
+    /// The timer ops (`timerInit(fire)`, `timerStart(id, delayMs)`, `timerCancel(id)`), which
+    /// call back into the engine later: each engine's event loop supplies its own, QuickJS's
+    /// through this function.
+    EventLoop(RegisterOps),
+    QuickJs(RegisterOps),
+}
 
 /// When an API's file runs in a new isolate.
 pub enum Load {
@@ -44,7 +60,7 @@ pub struct Api {
     source: &'static str,
     /// The bytecode the build compiled it to.
     bytecode: &'static [u8],
-    ops: &'static [RegisterOps],
+    ops: &'static [Register],
     load: Load,
 }
 
@@ -61,7 +77,7 @@ impl Api {
         name: &'static str,
         source: &'static str,
         bytecode: &'static [u8],
-        ops: &'static [RegisterOps],
+        ops: &'static [Register],
         load: Load,
     ) -> Self {
         Self {
@@ -78,28 +94,64 @@ impl Api {
     pub fn file(&self) -> &'static str {
         self.file
     }
+
+    /// Its script name in stack traces: `verge:<crate>/<file>`.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Its JavaScript: `(function (ops, internals) { … })`.
+    pub fn source(&self) -> &'static str {
+        self.source
+    }
+
+    /// How its native ops are made.
+    pub fn ops(&self) -> &'static [Register] {
+        self.ops
+    }
+
+    /// When it loads.
+    pub fn load(&self) -> &Load {
+        &self.load
+    }
+}
+
+/// Adds each of `registers`' ops, made for `host`, to a QuickJS isolate's `ops`.
+fn register_all(ops: &Ops<'_>, registers: &[Register], host: &WebHost) -> rquickjs::Result<()> {
+    for register in registers {
+        match register {
+            Register::Data(make) => ops.add_data(make(host))?,
+            Register::EventLoop(register) | Register::QuickJs(register) => register(ops, host)?,
+        }
+    }
+    Ok(())
 }
 
 /// An [`Api`] of the calling crate's file `$path` (relative to the crate; its build script
-/// compiles it with `verge_js_build::compile_dirs`) and the functions that register its ops;
-/// lazy when followed by `; globals [..]; internals [..]`, the names it defines.
+/// compiles it with `verge_js_build::compile_dirs`) and the functions that make its ops, each
+/// `data f` (a [`DataOps`], for every engine), `event_loop f` (see [`Register::EventLoop`]) or
+/// `quickjs f` (a [`RegisterOps`]); lazy when
+/// followed by `; globals [..]; internals [..]`, the names it defines.
 #[macro_export]
 macro_rules! api {
-    ($path:literal $(, $ops:path)*) => {
-        $crate::api!(@make $path, [$($ops),*], $crate::Load::Eager)
+    ($path:literal $(, $kind:ident $ops:path)*) => {
+        $crate::api!(@make $path, [$($crate::api!(@op $kind $ops)),*], $crate::Load::Eager)
     };
-    ($path:literal $(, $ops:path)*; globals $globals:expr; internals $internals:expr) => {
-        $crate::api!(@make $path, [$($ops),*], $crate::Load::Lazy {
+    ($path:literal $(, $kind:ident $ops:path)*; globals $globals:expr; internals $internals:expr) => {
+        $crate::api!(@make $path, [$($crate::api!(@op $kind $ops)),*], $crate::Load::Lazy {
             globals: &$globals,
             internals: &$internals,
         })
     };
-    (@make $path:literal, [$($ops:path),*], $load:expr) => {{
+    (@op data $ops:path) => { $crate::Register::Data($ops) };
+    (@op event_loop $ops:path) => { $crate::Register::EventLoop($ops) };
+    (@op quickjs $ops:path) => { $crate::Register::QuickJs($ops) };
+    (@make $path:literal, [$($ops:expr),*], $load:expr) => {{
         const FILE: &str = $path;
         const NAME: &str = concat!("verge:", env!("CARGO_PKG_NAME"), "/", $path);
         const SOURCE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $path));
         const BYTECODE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/", $path, ".bin"));
-        const OPS: &[$crate::RegisterOps] = &[$($ops),*];
+        const OPS: &[$crate::Register] = &[$($ops),*];
         const LOAD: $crate::Load = $load;
         #[allow(unsafe_code)]
         // SAFETY: the bytes are those the crate's build script compiled this very file to
@@ -134,8 +186,21 @@ impl Platform {
         self.apis.get_or_init(self.parts)
     }
 
+    /// The names the lazy APIs define as globals (`global`) or internals.
+    pub fn lazy_names(&self, global: bool) -> Vec<&'static str> {
+        self.apis()
+            .iter()
+            .filter_map(|api| match api.load {
+                Load::Lazy { globals, internals } => Some(if global { globals } else { internals }),
+                Load::Eager => None,
+            })
+            .flatten()
+            .copied()
+            .collect()
+    }
+
     /// The index of the lazy API that defines `name` as a global (`global`) or an internal.
-    fn lazy_api(&self, global: bool, name: &str) -> Option<usize> {
+    pub fn lazy_api(&self, global: bool, name: &str) -> Option<usize> {
         let names = self.names.get_or_init(|| {
             let mut names = HashMap::new();
             for (index, api) in self.apis().iter().enumerate() {
@@ -259,9 +324,7 @@ pub fn install(
         for api in platform.apis() {
             match api.load {
                 Load::Eager => {
-                    for register in api.ops {
-                        register(&ops, &host)?;
-                    }
+                    register_all(&ops, api.ops, &host)?;
                     init_function(ctx, api)?
                         .call::<_, ()>((ops.object().clone(), internals.clone()))?;
                 }
@@ -329,10 +392,7 @@ fn register_loader<'js>(ops: &Ops<'js>, platform: &'static Platform) -> rquickjs
             .ok_or_else(|| type_error(&ctx, "no such API"))?;
         let host = verge_js::with_host_state(&ctx, |host: &WebHost| host.clone())
             .ok_or_else(|| type_error(&ctx, "the isolate has no host"))?;
-        let ops = Ops::from(ops);
-        for register in api.ops {
-            register(&ops, &host)?;
-        }
+        register_all(&Ops::from(ops), api.ops, &host)?;
         init_function(&ctx, api)
     };
     ops.add("loadApi", load)?;

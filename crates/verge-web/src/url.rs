@@ -4,7 +4,7 @@
 use crate::WebHost;
 use std::borrow::Cow;
 use url::{quirks, Url};
-use verge_js::{data_op, rquickjs, DataOp, Ops};
+use verge_js::{data_op, DataOp};
 
 /// The components in the order `url.js` reads them: href, origin, protocol, username, password,
 /// host, hostname, port, pathname, search, hash.
@@ -95,8 +95,8 @@ fn set(url: &mut Url, setter: &str, value: &str) {
 }
 
 /// The parser and setters of `url.js`, written once for every engine.
-pub fn url_ops() -> [(&'static str, DataOp); 3] {
-    [
+pub fn url_ops(_host: &WebHost) -> Vec<(&'static str, DataOp)> {
+    vec![
         (
             "urlParse",
             data_op(|input: String, base: Option<String>| {
@@ -120,8 +120,8 @@ pub fn url_ops() -> [(&'static str, DataOp); 3] {
 }
 
 /// The urlencoded codec of `url_search_params.js`, written once for every engine.
-pub fn form_ops() -> [(&'static str, DataOp); 2] {
-    [
+pub fn form_ops(_host: &WebHost) -> Vec<(&'static str, DataOp)> {
+    vec![
         (
             "formDecode",
             data_op(|query: String| {
@@ -143,12 +143,4 @@ pub fn form_ops() -> [(&'static str, DataOp); 2] {
             }),
         ),
     ]
-}
-
-pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
-    ops.add_data(url_ops())
-}
-
-pub(crate) fn register_form<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
-    ops.add_data(form_ops())
 }

@@ -13,7 +13,7 @@ use verge_storage::{CacheStore, CachedResponse};
 use verge_web::{HeaderList, WebHost};
 
 pub(crate) const KIND: Kind = Kind {
-    api: Some(verge_web::api!("src/cache/cache.js", register;
+    api: Some(verge_web::api!("src/cache/cache.js", quickjs register;
         globals ["Cache", "CacheStorage", "caches"];
         internals [])),
     bind,

@@ -11,7 +11,9 @@ use verge_storage::{SqlOutcome, SqlQuery, SqlStore, SqlValue, StorageError};
 use verge_web::WebHost;
 
 pub(crate) const KIND: Kind = Kind {
-    api: Some(verge_web::api!("src/d1/d1.js", register; globals []; internals ["makeD1Database"])),
+    api: Some(
+        verge_web::api!("src/d1/d1.js", quickjs register; globals []; internals ["makeD1Database"]),
+    ),
     bind,
 };
 

@@ -26,7 +26,7 @@ use verge_web::{Outbound, OutboundFuture, Request, WebHost};
 
 pub(crate) const KIND: Kind = Kind {
     api: Some(
-        verge_web::api!("src/durable_objects/durable_objects.js", register;
+        verge_web::api!("src/durable_objects/durable_objects.js", quickjs register;
         globals ["WebSocketRequestResponsePair"];
         internals ["makeDurableObjectNamespace", "makeObjectState", "makeObjectId"]),
     ),

@@ -10,7 +10,9 @@ use verge_storage::{check_kv_entry, check_kv_key, KvEntry, KvStore};
 use verge_web::WebHost;
 
 pub(crate) const KIND: Kind = Kind {
-    api: Some(verge_web::api!("src/kv/kv.js", register; globals []; internals ["makeKvNamespace"])),
+    api: Some(
+        verge_web::api!("src/kv/kv.js", quickjs register; globals []; internals ["makeKvNamespace"]),
+    ),
     bind,
 };
 

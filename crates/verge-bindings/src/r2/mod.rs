@@ -15,7 +15,9 @@ use verge_storage::{
 use verge_web::{Body, BoxError, ChannelBody, NativeBody, WebHost};
 
 pub(crate) const KIND: Kind = Kind {
-    api: Some(verge_web::api!("src/r2/r2.js", register; globals []; internals ["makeR2Bucket"])),
+    api: Some(
+        verge_web::api!("src/r2/r2.js", quickjs register; globals []; internals ["makeR2Bucket"]),
+    ),
     bind,
 };
 

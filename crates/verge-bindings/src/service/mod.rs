@@ -11,7 +11,7 @@ use verge_js::Ops;
 use verge_web::WebHost;
 
 pub(crate) const KIND: Kind = Kind {
-    api: Some(verge_web::api!("src/service/service.js", register;
+    api: Some(verge_web::api!("src/service/service.js", quickjs register;
         globals [];
         internals ["makeServiceBinding"])),
     bind,

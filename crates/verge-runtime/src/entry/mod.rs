@@ -37,7 +37,7 @@ pub(crate) const APIS: &[Api] = &[
     api!("src/entry/cloudflare_workers.js";
         globals [];
         internals ["cloudflare:workers", "WorkerEntrypoint", "DurableObject", "isRpcTarget"]),
-    api!("src/entry/rpc.js", exports::register;
+    api!("src/entry/rpc.js", quickjs exports::register;
     globals [];
     internals [
         "constructObject", "dispatchCall", "dispatchAlarm", "dispatchSocket", "rpcSettle",

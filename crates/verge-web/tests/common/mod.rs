@@ -1,11 +1,13 @@
-//! Running a JavaScript test file (with `js/harness.js`) in a fresh isolate with the Web APIs.
+//! Running a JavaScript test file (with `js/harness.js`) in a fresh isolate with the Web APIs,
+//! on QuickJS or on JavaScriptCore.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 use verge_js::rquickjs::context::EvalOptions;
 use verge_js::rquickjs::{Function, Object, Promise};
-use verge_js::{Isolate, IsolateLimits};
+use verge_js::{Data, Isolate, IsolateLimits};
+use verge_jsc::{VmLimits, Web};
 use verge_web::{LogLevel, WebHost};
 
 const HARNESS: &str = include_str!("../js/harness.js");
@@ -28,24 +30,53 @@ impl verge_web::Outbound for NoNetwork {
 /// The outcome of each `test(name, fn)` in order: `None` for a pass, the message for a failure.
 pub type Results = Vec<(String, Option<String>)>;
 
-/// Runs `source` (named `name` in stack traces) after the harness. `data`, if given, is JSON made
-/// available as the global `DATA`. Must run inside a `LocalSet`.
-pub async fn run_js(name: &str, source: &str, data: Option<&str>) -> Result<Results, String> {
+/// The engines a test file runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    QuickJs,
+    JavaScriptCore,
+}
+
+pub const ENGINES: [Engine; 2] = [Engine::QuickJs, Engine::JavaScriptCore];
+
+/// Runs `source` (named `name` in stack traces) after the harness, on `engine`. `data`, if given,
+/// is JSON made available as the global `DATA`. Must run inside a `LocalSet`.
+pub async fn run_js(
+    engine: Engine,
+    name: &str,
+    source: &str,
+    data: Option<&str>,
+) -> Result<Results, String> {
+    match engine {
+        Engine::QuickJs => run_on_quickjs(name, source, data).await,
+        Engine::JavaScriptCore => run_on_javascriptcore(name, source, data).await,
+    }
+}
+
+/// Which of `apis` (files of the platform) `error` says is not available on JavaScriptCore yet:
+/// its ops are still QuickJS's alone.
+pub fn waits_on<'a>(error: &str, apis: &[&'a str]) -> Option<&'a str> {
+    apis.iter()
+        .find(|api| error.contains(&format!("{api} is not available on JavaScriptCore yet")))
+        .copied()
+}
+
+/// A host whose console output `takeConsole()` returns.
+fn host(lines: Rc<RefCell<Vec<String>>>) -> WebHost {
+    WebHost {
+        console: Rc::new(move |level: LogLevel, text: &str| {
+            lines.borrow_mut().push(format!("{level:?}: {text}"))
+        }),
+        outbound: Rc::new(NoNetwork),
+        subrequest_limit: 1000,
+    }
+}
+
+async fn run_on_quickjs(name: &str, source: &str, data: Option<&str>) -> Result<Results, String> {
     let isolate = Isolate::new(IsolateLimits::default()).map_err(|e| e.to_string())?;
     let lines: Rc<RefCell<Vec<String>>> = Rc::default();
-    let sink_lines = lines.clone();
-    verge_web::install(
-        &isolate,
-        WebHost {
-            console: Rc::new(move |level: LogLevel, text: &str| {
-                sink_lines.borrow_mut().push(format!("{level:?}: {text}"))
-            }),
-            outbound: Rc::new(NoNetwork),
-            subrequest_limit: 1000,
-        },
-        &verge_web::WEB,
-    )
-    .map_err(|e| e.to_string())?;
+    verge_web::install(&isolate, host(lines.clone()), &verge_web::WEB)
+        .map_err(|e| e.to_string())?;
     let settled = isolate
         .enter(|ctx| {
             // Tests read what console printed through this global.
@@ -79,6 +110,66 @@ pub async fn run_js(name: &str, source: &str, data: Option<&str>) -> Result<Resu
         .map_err(|_| format!("{name}: timed out"))?
         .map_err(|_| format!("{name}: isolate dropped"))?
         .map_err(|e| format!("{name}: {e}"))
+}
+
+async fn run_on_javascriptcore(
+    name: &str,
+    source: &str,
+    data: Option<&str>,
+) -> Result<Results, String> {
+    verge_jsc::available()?;
+    let lines: Rc<RefCell<Vec<String>>> = Rc::default();
+    let web = Web::new(VmLimits::default(), host(lines.clone()), &verge_web::WEB)
+        .map_err(|e| e.to_string())?;
+    let settled = {
+        let vm = web.vm();
+        let scope = vm.scope();
+        let take_console = scope
+            .function(move |scope, _| {
+                let taken = std::mem::take(&mut *lines.borrow_mut());
+                scope.from_data(Data::List(taken.into_iter().map(Data::String).collect()))
+            })
+            .map_err(|e| e.to_string())?;
+        let run = scope
+            .global()
+            .set("takeConsole", &take_console)
+            .and_then(|()| match data {
+                Some(data) => {
+                    let parse = vm.evaluate("JSON.parse", "data.js")?;
+                    scope
+                        .global()
+                        .set("DATA", &parse.call(&[scope.string(data)])?)
+                }
+                None => Ok(()),
+            })
+            .and_then(|()| vm.evaluate(HARNESS, "harness.js"))
+            .and_then(|_| vm.evaluate(source, name))
+            .and_then(|_| vm.evaluate("__run().then((r) => JSON.stringify(r))", "run.js"))
+            .map_err(|e| format!("{name}: {e}"))?;
+        web.settle(&run).map_err(|e| e.to_string())?
+    };
+    let outcome = tokio::time::timeout(Duration::from_secs(60), settled)
+        .await
+        .map_err(|_| format!("{name}: timed out"))?
+        .map_err(|e| format!("{name}: {e}"))?;
+    let Data::String(json) = outcome else {
+        return Err(format!("{name}: the harness answered {outcome:?}"));
+    };
+    let outcome: serde_json::Value = serde_json::from_str(&json).map_err(|e| e.to_string())?;
+    let (Some(names), Some(errors)) = (outcome["names"].as_array(), outcome["errors"].as_array())
+    else {
+        return Err(format!("{name}: the harness answered {json}"));
+    };
+    Ok(names
+        .iter()
+        .zip(errors)
+        .map(|(test, error)| {
+            (
+                test.as_str().unwrap_or_default().to_owned(),
+                error.as_str().map(str::to_owned),
+            )
+        })
+        .collect())
 }
 
 /// Runs `f` on a current-thread runtime inside a `LocalSet`, as the server does.

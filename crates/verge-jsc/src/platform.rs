@@ -1,0 +1,296 @@
+//! The Web platform on JavaScriptCore: the same `verge_web::Platform` (its JavaScript files and
+//! their engine-neutral ops) that QuickJS isolates get, installed into a [`Vm`] by [`Web::new`],
+//! with the event loop those files need: timers as local tokio tasks, and promises settled
+//! into Rust futures ([`Web::settle`]).
+//!
+//! A file whose ops are still written for QuickJS alone (`verge_web::Register::QuickJs`) cannot
+//! load here: touching one of its names throws a TypeError that says so.
+//!
+//! Lifecycle: one `Web` per VM, on the thread (and inside the `LocalSet`) that made it; its
+//! timers are aborted when the VM ends.
+
+use crate::vm::{Kept, Scope, Value, Vm, VmLimits};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::future::Future;
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::task::AbortHandle;
+use verge_js::{data_op, Data, JsError};
+use verge_web::{Api, Load, Platform, Register, WebHost};
+
+/// Reports each settlement of a watched promise to `settled(id, fulfilled, value)`.
+const WATCH: &str = "(settled) => (promise, id) => Promise.resolve(promise).then(\
+     (value) => settled(id, true, value), (reason) => settled(id, false, reason))";
+
+/// Removes the global properties named.
+const FORGET: &str = "(names) => { for (const name of names) delete globalThis[name]; }";
+
+/// A VM with a Web platform installed.
+pub struct Web {
+    vm: Rc<Vm>,
+    internals: Kept,
+    watch: Kept,
+    promises: Rc<Promises>,
+}
+
+/// Promises whose settlement Rust awaits, by id.
+#[derive(Default)]
+struct Promises {
+    next: Cell<u32>,
+    waiting: RefCell<HashMap<u32, oneshot::Sender<Result<Data, JsError>>>>,
+}
+
+impl Web {
+    /// A new VM under `limits` with `platform` installed for `host`: its eager files run now,
+    /// the lazy ones on first use of a name they define.
+    pub fn new(
+        limits: VmLimits,
+        host: WebHost,
+        platform: &'static Platform,
+    ) -> Result<Self, JsError> {
+        let vm = Rc::new(Vm::new(limits)?);
+        let promises: Rc<Promises> = Rc::default();
+        let loader = Loader {
+            platform,
+            host,
+            vm: Rc::downgrade(&vm),
+        };
+        let (internals, watch) = install(vm.scope(), loader, Rc::downgrade(&promises))?;
+        Ok(Self {
+            vm,
+            internals,
+            watch,
+            promises,
+        })
+    }
+
+    pub fn vm(&self) -> &Vm {
+        &self.vm
+    }
+
+    /// The platform's hidden `internals` object.
+    pub fn internals<'vm>(&self, scope: Scope<'vm>) -> Result<Value<'vm>, JsError> {
+        scope.kept(self.internals)
+    }
+
+    /// What `value` (a promise, or any value, as `Promise.resolve` takes it) settles with, as
+    /// data; its rejection as the error it throws.
+    pub fn settle(
+        &self,
+        value: &Value<'_>,
+    ) -> Result<impl Future<Output = Result<Data, JsError>>, JsError> {
+        let scope = value.scope();
+        let id = self.promises.next.get().wrapping_add(1);
+        self.promises.next.set(id);
+        let (sender, receiver) = oneshot::channel();
+        self.promises.waiting.borrow_mut().insert(id, sender);
+        let watched = scope
+            .kept(self.watch)
+            .and_then(|watch| watch.call(&[value.clone(), scope.number(id.into())]));
+        if let Err(error) = watched {
+            self.promises.waiting.borrow_mut().remove(&id);
+            return Err(error);
+        }
+        Ok(async move {
+            receiver.await.unwrap_or_else(|_| {
+                Err(JsError::internal("the VM ended before the promise settled"))
+            })
+        })
+    }
+}
+
+/// Installs `loader`'s platform in the VM of `scope`: gives the kept `internals` object and
+/// the function that watches a promise for `promises`.
+fn install(
+    scope: Scope<'_>,
+    loader: Loader,
+    promises: Weak<Promises>,
+) -> Result<(Kept, Kept), JsError> {
+    let platform = loader.platform;
+    let ops = scope.evaluate("({})", "verge:jsc/ops")?;
+    let eager = loader.clone();
+    ops.set(
+        "loadApi",
+        &scope.function(move |scope, arguments| loader.load(scope, arguments))?,
+    )?;
+    let lazy_api = data_op(move |global: bool, name: String| platform.lazy_api(global, &name));
+    ops.set("lazyApi", &scope.data_function(lazy_api)?)?;
+    let lazy_names = data_op(move |global: bool| platform.lazy_names(global));
+    ops.set("lazyNames", &scope.data_function(lazy_names)?)?;
+    let internals = scope.evaluate("({})", "verge:jsc/internals")?;
+    // The engine's own versions of lazy names (JavaScriptCore has a `console`) give way to
+    // ours, before `install.js` puts its accessors in their place.
+    let names = platform
+        .lazy_names(true)
+        .into_iter()
+        .map(|name| Data::String(name.into()));
+    scope
+        .evaluate(FORGET, "verge:jsc/forget")?
+        .call(&[scope.from_data(Data::List(names.collect()))?])?;
+    for api in platform.apis() {
+        if let Load::Eager = api.load() {
+            let init = eager.prepare(scope, api, &ops)?;
+            init.call(&[ops.clone(), internals.clone()])?;
+        }
+    }
+    let settled = settled_function(scope, promises)?;
+    let watch = scope.evaluate(WATCH, "verge:jsc/watch")?.call(&[settled])?;
+    Ok((scope.keep(&internals)?, scope.keep(&watch)?))
+}
+
+/// `settled(id, fulfilled, value)`: hands a watched promise's outcome to its waiter. What it
+/// fulfilled with must be data; anything else is an error for the waiter, never thrown here,
+/// where it would only reject a promise nobody watches.
+fn settled_function<'vm>(
+    scope: Scope<'vm>,
+    promises: Weak<Promises>,
+) -> Result<Value<'vm>, JsError> {
+    scope.function(move |scope, arguments| {
+        let argument = |index: usize| {
+            arguments
+                .get(index)
+                .cloned()
+                .unwrap_or_else(|| scope.undefined())
+        };
+        let id = argument(0).to_number()? as u32;
+        let outcome = if argument(1).to_bool() {
+            argument(2).to_data()
+        } else {
+            Err(argument(2).to_error())
+        };
+        let waiter = promises
+            .upgrade()
+            .and_then(|promises| promises.waiting.borrow_mut().remove(&id));
+        if let Some(waiter) = waiter {
+            let _ = waiter.send(outcome);
+        }
+        Ok(scope.undefined())
+    })
+}
+
+/// `ops.loadApi(index, ops)`, which `install.js` calls on first use of a lazy file's name.
+#[derive(Clone)]
+struct Loader {
+    platform: &'static Platform,
+    host: WebHost,
+    vm: Weak<Vm>,
+}
+
+impl Loader {
+    fn load<'s>(&self, scope: Scope<'s>, arguments: &[Value<'s>]) -> Result<Value<'s>, JsError> {
+        let (Some(index), Some(ops)) = (arguments.first(), arguments.get(1)) else {
+            return Err(JsError::thrown("TypeError", "loadApi(index, ops)"));
+        };
+        let api = self
+            .platform
+            .apis()
+            .get(index.to_number()? as usize)
+            .ok_or_else(|| JsError::thrown("TypeError", "no such API"))?;
+        self.prepare(scope, api, ops)
+    }
+
+    /// Adds `api`'s ops to `ops` and gives its init function: a file whose ops are QuickJS's
+    /// alone is refused by name.
+    fn prepare<'s>(
+        &self,
+        scope: Scope<'s>,
+        api: &Api,
+        ops: &Value<'s>,
+    ) -> Result<Value<'s>, JsError> {
+        for register in api.ops() {
+            match register {
+            Register::Data(make) => {
+                for (name, op) in make(&self.host) {
+                    ops.set(name, &scope.data_function(op)?)?;
+                }
+            }
+            Register::EventLoop(_) => add_timers(scope, ops, self.vm.clone())?,
+            Register::QuickJs(_) => {
+                return Err(JsError::thrown(
+                    "TypeError",
+                    format!(
+                        "{} is not available on JavaScriptCore yet: its native ops are written for QuickJS alone",
+                        api.file()
+                    ),
+                ))
+            }
+        }
+        }
+        // The same line as the source's first, so that its line numbers hold.
+        let source = format!("'use strict'; {}", api.source());
+        scope.evaluate(&source, api.name())
+    }
+}
+
+/// The timers of one VM: each pending one a local task that sleeps, then calls the `fire`
+/// function `timers.js` gave. Dropped with the VM's ops, which aborts them all.
+#[derive(Default)]
+struct Timers {
+    fire: Cell<Option<Kept>>,
+    pending: RefCell<HashMap<u32, AbortHandle>>,
+}
+
+impl Drop for Timers {
+    fn drop(&mut self) {
+        for (_, task) in self.pending.get_mut().drain() {
+            task.abort();
+        }
+    }
+}
+
+/// Browsers treat a delay above 2^31-1 ms as 0 (HTML §8.6, step 10 of the timer steps).
+const MAX_DELAY_MS: f64 = 2_147_483_647.0;
+
+/// `timerInit(fire)`, `timerStart(id, delayMs)` and `timerCancel(id)` on `ops`.
+fn add_timers<'s>(scope: Scope<'s>, ops: &Value<'s>, vm: Weak<Vm>) -> Result<(), JsError> {
+    let timers: Rc<Timers> = Rc::default();
+    let table = timers.clone();
+    let init = scope.function(move |scope, arguments| {
+        let fire = arguments
+            .first()
+            .ok_or_else(|| JsError::thrown("TypeError", "timerInit(fire)"))?;
+        table.fire.set(Some(scope.keep(fire)?));
+        Ok(scope.undefined())
+    })?;
+    let table = Rc::downgrade(&timers);
+    let start = data_op(move |id: u32, delay_ms: f64| {
+        let Some(timers) = table.upgrade() else {
+            return;
+        };
+        let delay_ms = if (0.0..=MAX_DELAY_MS).contains(&delay_ms) {
+            delay_ms
+        } else {
+            0.0
+        };
+        let (vm, table) = (vm.clone(), table.clone());
+        let task = tokio::task::spawn_local(async move {
+            tokio::time::sleep(Duration::from_secs_f64(delay_ms / 1000.0)).await;
+            let (Some(vm), Some(timers)) = (vm.upgrade(), table.upgrade()) else {
+                return;
+            };
+            timers.pending.borrow_mut().remove(&id);
+            let scope = vm.scope();
+            let fired = timers
+                .fire
+                .get()
+                .ok_or_else(|| JsError::internal("timerInit was not called"))
+                .and_then(|fire| scope.kept(fire))
+                .and_then(|fire| fire.call(&[scope.number(id.into())]));
+            if let Err(error) = fired {
+                tracing::error!(target: "verge::js", "timer {id} failed: {error}");
+            }
+        });
+        timers.pending.borrow_mut().insert(id, task.abort_handle());
+    });
+    let table = timers;
+    let cancel = data_op(move |id: u32| {
+        if let Some(task) = table.pending.borrow_mut().remove(&id) {
+            task.abort();
+        }
+    });
+    ops.set("timerInit", &init)?;
+    ops.set("timerStart", &scope.data_function(start)?)?;
+    ops.set("timerCancel", &scope.data_function(cancel)?)
+}
