@@ -6,13 +6,13 @@
 //! relative URLs resolve against `http://wpt.test/<path of the test>` (a shim in the glue, since
 //! Workers have no base URL), and an `Outbound` serves that host from disk.
 
-use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
 use verge_js::rquickjs::context::EvalOptions;
 use verge_js::rquickjs::{Array, Promise};
-use verge_js::{Isolate, IsolateLimits, OpError};
+use verge_js::{Data, Isolate, IsolateLimits, OpError};
+use verge_jsc::Web;
 use verge_web::{Body, HeaderList, Outbound, OutboundFuture, Platform, Request, Response, WebHost};
 
 /// The Web platform and `WebAssembly` (whose shared memories WPT's helpers make
@@ -174,7 +174,9 @@ globalThis.__wptDone = new Promise((resolve) => {
 });
 {
   const base = globalThis.__wptBase;
-  const realFetch = fetch;
+  // On an engine where fetch() cannot load yet, the tests that fetch fail with its reason.
+  let realFetch;
+  try { realFetch = fetch; } catch (error) { realFetch = () => Promise.reject(error); }
   globalThis.fetch = (input, init) => {
     if (typeof input !== 'string' && !(input instanceof URL)) return realFetch(input, init);
     let url;
@@ -187,7 +189,15 @@ globalThis.__wptDone = new Promise((resolve) => {
 }
 "#;
 
+/// The engine a file runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    Quickjs,
+    Jsc,
+}
+
 pub async fn run_file(
+    engine: Engine,
     root: &Path,
     file: &Path,
     testharness: &str,
@@ -220,13 +230,6 @@ pub async fn run_file(
             Err(e) => return failure("(file)", format!("META script {script}: {e}")),
         }
     }
-    let isolate = match Isolate::new(IsolateLimits {
-        memory_bytes: 1 << 30,
-        ..IsolateLimits::default()
-    }) {
-        Ok(isolate) => isolate,
-        Err(e) => return failure("(file)", e.to_string()),
-    };
     let host = WebHost {
         console: Rc::new(|_, _| {}),
         outbound: Rc::new(CheckoutFiles {
@@ -234,22 +237,46 @@ pub async fn run_file(
         }),
         subrequest_limit: u32::MAX,
     };
+    let base = format!("{ORIGIN}/{relative}");
+    let mut all = vec![
+        (
+            "resources/testharness.js".to_owned(),
+            as_script(testharness.to_owned()),
+        ),
+        ("glue".to_owned(), GLUE.to_owned()),
+    ];
+    all.extend(scripts);
+    all.push((relative, source));
+    let limit = if meta.long { timeout * 4 } else { timeout };
+    match engine {
+        Engine::Quickjs => on_quickjs(host, &base, all, limit).await,
+        Engine::Jsc => on_javascriptcore(host, &base, all, limit).await,
+    }
+}
+
+/// Memory a file's engine may use: some WPT files build large buffers on purpose.
+const MEMORY_BYTES: usize = 1 << 30;
+
+/// Runs `scripts` in a new QuickJS isolate, as a classic script each.
+async fn on_quickjs(
+    host: WebHost,
+    base: &str,
+    scripts: Vec<(String, String)>,
+    limit: Duration,
+) -> FileOutcome {
+    let isolate = match Isolate::new(IsolateLimits {
+        memory_bytes: MEMORY_BYTES,
+        ..IsolateLimits::default()
+    }) {
+        Ok(isolate) => isolate,
+        Err(e) => return failure("(file)", e.to_string()),
+    };
     if let Err(e) = verge_web::install(&isolate, host, &PLATFORM) {
         return failure("(file)", e.to_string());
     }
-    let base = format!("{ORIGIN}/{relative}");
     let started = isolate.enter(|ctx| {
-        ctx.globals().set("__wptBase", base.as_str())?;
-        let mut all = vec![
-            (
-                "resources/testharness.js".to_owned(),
-                as_script(testharness.to_owned()),
-            ),
-            ("glue".to_owned(), GLUE.to_owned()),
-        ];
-        all.extend(scripts.iter().cloned());
-        all.push((relative.clone(), source.clone()));
-        for (name, text) in all {
+        ctx.globals().set("__wptBase", base)?;
+        for (name, text) in scripts {
             let mut options = EvalOptions::default();
             options.global = true;
             // WPT files are classic scripts: sloppy unless they say otherwise.
@@ -267,7 +294,6 @@ pub async fn run_file(
         Ok(receiver) => receiver,
         Err(error) => return with_results(&isolate, Some(format!("the file threw: {error}"))),
     };
-    let limit = if meta.long { timeout * 4 } else { timeout };
     let harness_error = match tokio::time::timeout(limit, receiver).await {
         Ok(Ok(Ok((0, _)))) => None,
         Ok(Ok(Ok((status, message)))) => Some(format!("harness status {status}: {message}")),
@@ -278,33 +304,92 @@ pub async fn run_file(
     with_results(&isolate, harness_error)
 }
 
+/// Runs `scripts` in a new JavaScriptCore VM with the same platform.
+async fn on_javascriptcore(
+    host: WebHost,
+    base: &str,
+    scripts: Vec<(String, String)>,
+    limit: Duration,
+) -> FileOutcome {
+    let limits = verge_jsc::VmLimits {
+        memory_bytes: MEMORY_BYTES,
+        ..verge_jsc::VmLimits::default()
+    };
+    let web = match Web::new(limits, host, &PLATFORM) {
+        Ok(web) => web,
+        Err(e) => return failure("(file)", e.to_string()),
+    };
+    let vm = web.vm();
+    let started = vm
+        .scope()
+        .global()
+        .set("__wptBase", &vm.scope().string(base))
+        .and_then(|()| {
+            scripts
+                .iter()
+                .try_for_each(|(name, text)| vm.evaluate(text, name).map(drop))
+        })
+        .and_then(|()| vm.evaluate("__wptDone.then((s) => JSON.stringify(s))", "done.js"))
+        .and_then(|done| web.settle(&done));
+    let harness_error = match started {
+        Err(error) => Some(format!("the file threw: {error}")),
+        Ok(done) => match tokio::time::timeout(limit, done).await {
+            Ok(Ok(Data::String(status))) => match serde_json::from_str::<(i32, String)>(&status) {
+                Ok((0, _)) => None,
+                Ok((status, message)) => Some(format!("harness status {status}: {message}")),
+                Err(error) => Some(format!("the harness's status {status}: {error}")),
+            },
+            Ok(Ok(other)) => Some(format!("the harness's status was {other:?}")),
+            Ok(Err(error)) => Some(error.to_string()),
+            Err(_) => Some(format!("timed out after {limit:?}")),
+        },
+    };
+    let reported = vm
+        .evaluate("JSON.stringify(__wptResults)", "results.js")
+        .and_then(|results| results.to_string())
+        .ok()
+        .and_then(|json| serde_json::from_str::<Vec<(String, i32, String)>>(&json).ok())
+        .unwrap_or_default();
+    outcome(reported, harness_error)
+}
+
 fn failure(name: &str, message: String) -> FileOutcome {
     FileOutcome {
         results: vec![(name.to_owned(), Status::Fail(message))],
     }
 }
 
-/// The subtests reported so far, plus the harness's own error as a failing entry.
+/// The subtests a QuickJS isolate reported, plus the harness's own error.
 fn with_results(isolate: &Isolate, harness_error: Option<String>) -> FileOutcome {
-    let collected: Rc<RefCell<Vec<(String, Status)>>> = Rc::default();
-    let sink = collected.clone();
-    let _ = isolate.enter(|ctx| {
-        let results: Array = ctx.globals().get("__wptResults")?;
-        for entry in results.iter::<Array>() {
-            let entry = entry?;
-            let name: String = entry.get(0)?;
-            let status: i32 = entry.get(1)?;
-            let message: String = entry.get(2)?;
+    let reported = isolate
+        .enter(|ctx| {
+            let results: Array = ctx.globals().get("__wptResults")?;
+            results
+                .iter::<Array>()
+                .map(|entry| {
+                    let entry = entry?;
+                    Ok((entry.get(0)?, entry.get(1)?, entry.get(2)?))
+                })
+                .collect::<verge_js::rquickjs::Result<Vec<(String, i32, String)>>>()
+        })
+        .unwrap_or_default();
+    outcome(reported, harness_error)
+}
+
+/// The subtests reported (name, status, message), plus the harness's own error as a failing
+/// entry.
+fn outcome(reported: Vec<(String, i32, String)>, harness_error: Option<String>) -> FileOutcome {
+    let mut results: Vec<(String, Status)> = reported
+        .into_iter()
+        .map(|(name, status, message)| {
             let status = if status == 0 {
                 Status::Pass
             } else {
                 Status::Fail(format!("{} {message}", status_name(status)))
             };
-            sink.borrow_mut().push((name, status));
-        }
-        Ok(())
-    });
-    let mut results = collected.take();
+            (name, status)
+        })
+        .collect();
     if let Some(error) = harness_error {
         results.push(("(harness)".into(), Status::Fail(error)));
     }

@@ -40,6 +40,10 @@ struct Args {
     /// Seconds a file may run (files marked `timeout=long` get four times as long).
     #[arg(long, default_value_t = 10)]
     timeout: u64,
+    /// The engine to run on: `quickjs`, or `jsc` (JavaScriptCore, where the APIs whose ops are
+    /// still QuickJS's alone fail, saying so).
+    #[arg(long, value_enum, default_value_t = harness::Engine::Quickjs)]
+    engine: harness::Engine,
 }
 
 /// Known failures: file (relative to the checkout) → subtest → reason. A file in which nothing
@@ -101,6 +105,7 @@ fn run(args: Args) -> anyhow::Result<bool> {
             let outcome = local.block_on(
                 &runtime,
                 harness::run_file(
+                    args.engine,
                     &args.wpt,
                     &file,
                     &testharness,
