@@ -45,6 +45,10 @@ pub struct DevArgs {
     /// Run the scheduled handler when `/__scheduled?cron=…` is requested, as wrangler does.
     #[arg(long)]
     test_scheduled: bool,
+    /// The JavaScript engine: `quickjs`, or `jsc` (JavaScriptCore: opt-in, for trusted code;
+    /// the Web APIs alone so far, no bindings; needs `libjavascriptcoregtk-4.1-0`).
+    #[arg(long, default_value = "quickjs")]
+    engine: verge_config::Engine,
 }
 
 /// What `verge dev`'s Cache API may hold in memory, and on disk behind it.
@@ -81,9 +85,12 @@ fn open_stores(config: &WorkerConfig, state: &std::path::Path) -> anyhow::Result
 }
 
 pub fn run(args: DevArgs) -> anyhow::Result<()> {
-    let mut config = WorkerConfig::locate(&args.path)?;
-    config.apply_dev_vars()?;
-    config.apply_var_overrides(&args.vars)?;
+    let project = Project {
+        path: args.path.clone(),
+        vars: args.vars.clone(),
+        engine: args.engine,
+    };
+    let config = project.config()?;
     let console = stdio_console();
     let limits = WorkerLimits::default();
     let state = crate::state::dir(&config.root, args.persist_to.as_deref());
@@ -131,7 +138,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<()> {
     let loaded = server.wait_loaded();
     progress.finish(loaded.is_ok());
     loaded.with_context(|| format!("could not load worker {}", entry.display()))?;
-    watch_and_reload(args.path.clone(), args.vars.clone(), site, options, &state);
+    watch_and_reload(project, site, options, &state);
     crate::signals::serve_until_stopped(server, shown);
     Ok(())
 }
@@ -204,8 +211,7 @@ const WATCH_PERIOD: std::time::Duration = std::time::Duration::from_millis(300);
 /// The bindings' data (`state`, which `--persist-to` may put inside the project) is not watched:
 /// its writes are no change of the code.
 fn watch_and_reload(
-    path: PathBuf,
-    vars: Vec<String>,
+    project: Project,
     site: SiteHandle,
     options: EdgeOptions,
     state: &std::path::Path,
@@ -227,7 +233,7 @@ fn watch_and_reload(
                 seen = now;
                 version += 1;
                 let started = std::time::Instant::now();
-                match reload(&path, &vars, version, &options) {
+                match reload(&project, version, &options) {
                     Ok(deployed) => {
                         site.replace(Site::single_version(deployed));
                         println!(
@@ -248,15 +254,26 @@ fn watch_and_reload(
 }
 
 /// The project as it is now, checked by loading it once.
-fn reload(
-    path: &std::path::Path,
-    vars: &[String],
-    version: u64,
-    options: &EdgeOptions,
-) -> anyhow::Result<Deployed> {
-    let mut config = WorkerConfig::locate(path)?;
-    config.apply_dev_vars()?;
-    config.apply_var_overrides(vars)?;
+/// What `verge dev` was asked to run: the project, `--var` overrides and the engine.
+struct Project {
+    path: PathBuf,
+    vars: Vec<String>,
+    engine: verge_config::Engine,
+}
+
+impl Project {
+    /// The project's config as it is on disk now, with the command line's overrides.
+    fn config(&self) -> anyhow::Result<WorkerConfig> {
+        let mut config = WorkerConfig::locate(&self.path)?;
+        config.apply_dev_vars()?;
+        config.apply_var_overrides(&self.vars)?;
+        config.engine = self.engine;
+        Ok(config)
+    }
+}
+
+fn reload(project: &Project, version: u64, options: &EdgeOptions) -> anyhow::Result<Deployed> {
+    let config = project.config()?;
     let deployed = Deployed::new(Arc::new(config), version);
     verge_server::check_workers(std::slice::from_ref(&deployed), options)
         .map_err(|(_, error)| anyhow::anyhow!("{error}"))?;

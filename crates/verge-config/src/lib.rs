@@ -96,6 +96,35 @@ pub struct WorkerConfig {
     pub durable_objects: Vec<DurableObjectBinding>,
     /// `[[migrations]]`: the history of the Durable Object classes this worker exports.
     pub migrations: Vec<Migration>,
+    /// The JavaScript engine it runs on: not wrangler's, but `verge.toml`'s `[[workers]]
+    /// engine` or `verge dev --engine`.
+    pub engine: Engine,
+}
+
+/// A JavaScript engine a worker can run on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// QuickJS, the default: every API, every limit.
+    #[default]
+    QuickJs,
+    /// JavaScriptCore, opt-in for trusted code: compiles hot JavaScript, but has the Web APIs
+    /// alone so far and cannot stop a storm of short microtasks (see docs/DESIGN.md).
+    Jsc,
+}
+
+impl std::str::FromStr for Engine {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        match name {
+            "quickjs" => Ok(Engine::QuickJs),
+            "jsc" => Ok(Engine::Jsc),
+            other => Err(format!(
+                "unknown engine {other:?}: expected \"quickjs\" or \"jsc\""
+            )),
+        }
+    }
 }
 
 /// One of wrangler's `[[rules]]`: files matching `globs` load as `kind`; unless `fallthrough`,
@@ -542,6 +571,7 @@ impl WorkerConfig {
             crons: raw.triggers.crons,
             assets,
             rules: raw.rules,
+            engine: Engine::default(),
             durable_objects: raw.durable_objects.bindings,
             migrations: raw.migrations,
         })

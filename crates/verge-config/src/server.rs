@@ -4,7 +4,7 @@
 //! `request.cf` comes from. Unknown keys are errors, and every error
 //! names the file, the key and the line.
 
-use crate::{ConfigError, WorkerConfig};
+use crate::{ConfigError, Engine, WorkerConfig};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -335,6 +335,8 @@ struct RawAdmin {
 #[serde(deny_unknown_fields)]
 struct RawWorker {
     path: PathBuf,
+    #[serde(default)]
+    engine: Engine,
 }
 
 #[derive(Default, Deserialize)]
@@ -400,13 +402,14 @@ impl ServerConfig {
         let mut named: std::collections::HashMap<String, usize> = Default::default();
         for (index, worker) in raw.workers.iter().enumerate() {
             let dir = base.join(&worker.path);
-            let config = WorkerConfig::locate(&dir).map_err(|e| {
+            let mut config = WorkerConfig::locate(&dir).map_err(|e| {
                 error(format!(
                     "[[workers]] #{} (path = {:?}): {e}",
                     index + 1,
                     worker.path
                 ))
             })?;
+            config.engine = worker.engine;
             if let Some(&other) = named.get(&config.name) {
                 return Err(error(format!(
                     "two workers are named {:?} ({} and {})",

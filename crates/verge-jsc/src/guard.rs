@@ -123,6 +123,11 @@ impl Guard {
         self.measurements.get()
     }
 
+    /// What the last exact measurement found the heap to hold.
+    pub(crate) fn heap_measured(&self) -> usize {
+        self.heap_measured.get()
+    }
+
     /// Whether the VM's heap is past its limit: measured exactly when the process has grown by
     /// more than the VM had room for since its last measurement, and at least every
     /// `CHECKS_PER_MEASUREMENT` checks whatever the process did (growth that reuses memory

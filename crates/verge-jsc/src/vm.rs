@@ -129,6 +129,12 @@ impl Vm {
         self.state.guard.heap_bytes(self.context)
     }
 
+    /// What the guard's last exact measurement found the heap to hold: free to ask, unlike
+    /// [`Vm::heap_bytes`].
+    pub fn heap_measured(&self) -> usize {
+        self.state.guard.heap_measured()
+    }
+
     /// How many times the guard has measured the heap exactly.
     pub fn heap_measurements(&self) -> u64 {
         self.state.guard.measurements()

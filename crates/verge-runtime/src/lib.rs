@@ -10,6 +10,7 @@
 mod builtins;
 mod entry;
 mod format;
+mod jsc;
 mod outbound;
 mod platform;
 mod policy;

@@ -2,6 +2,7 @@
 
 use crate::entry::{self, Event, Outcome};
 use crate::format;
+use crate::jsc::JscWorker;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -58,7 +59,7 @@ const NEVER_SETTLES: &str =
     "the script will never generate a response: its promise was dropped without settling";
 
 /// Completes after `bound`, or never.
-async fn wall_clock(bound: Option<Duration>) {
+pub(crate) async fn wall_clock(bound: Option<Duration>) {
     match bound {
         Some(bound) => tokio::time::sleep(bound).await,
         None => std::future::pending().await,
@@ -98,35 +99,21 @@ const ASSETS_ONLY_NAME: &str = "verge:assets-only.js";
 const ASSETS_ONLY: &str =
     "export default { fetch: () => new Response('Not Found', { status: 404 }) };\n";
 
-/// A worker loaded into an isolate on the current thread.
-pub struct Worker {
-    name: String,
-    isolate: Isolate,
-    limits: WorkerLimits,
-    /// The tag of the last request started (see `Isolate::enter_as`).
-    last_request: std::cell::Cell<u64>,
-    /// Requests in flight that the CPU deadline may stop, by tag.
-    interruptible: Rc<RefCell<HashMap<u64, oneshot::Sender<()>>>>,
-    cpu_slice: Option<Duration>,
-    /// WebSockets open through the host (see `verge_web::open_sockets`).
-    sockets: Rc<std::cell::Cell<usize>>,
+/// A worker loaded on the current thread, on the engine its config names.
+pub struct Worker(Engine);
+
+enum Engine {
+    QuickJs(QuickJsWorker),
+    Jsc(JscWorker),
 }
 
 impl Worker {
-    /// How many WebSockets the isolate holds open: dropping it would close them.
-    pub fn open_sockets(&self) -> usize {
-        self.sockets.get()
-    }
-
-    /// Time this worker's isolate has spent running JavaScript.
-    pub fn busy_time(&self) -> Duration {
-        self.isolate.busy_time()
-    }
-
     /// Loads `config`'s project into `isolate`: gives it the worker's limits and `grants`
     /// (console, network), builds `env` from its vars and bindings, evaluates the entry (as an
     /// ES module or a service-worker script) and finds its fetch handler. ES modules come from
     /// `modules` where it holds them, and go into it otherwise. Must run inside a `LocalSet`.
+    /// A worker whose config says `engine = "jsc"` gets a JavaScriptCore VM instead (see
+    /// `jsc.rs`), and `isolate` is not used.
     pub async fn load(
         config: &WorkerConfig,
         limits: WorkerLimits,
@@ -134,7 +121,14 @@ impl Worker {
         modules: Option<ModuleCache>,
         isolate: BlankIsolate,
     ) -> Result<Self, LoadError> {
-        Self::load_as(config, limits, grants, modules, isolate, None).await
+        if config.engine == verge_config::Engine::Jsc {
+            return JscWorker::load(config, limits, grants)
+                .await
+                .map(|worker| Self(Engine::Jsc(worker)));
+        }
+        QuickJsWorker::load_as(config, limits, grants, modules, isolate, None)
+            .await
+            .map(|worker| Self(Engine::QuickJs(worker)))
     }
 
     /// Loads `config`'s project as [`Worker::load`] does, then makes the Durable Object of
@@ -148,9 +142,145 @@ impl Worker {
         isolate: BlankIsolate,
         object: ObjectState,
     ) -> Result<Self, LoadError> {
-        Self::load_as(config, limits, grants, modules, isolate, Some(object)).await
+        QuickJsWorker::load_as(config, limits, grants, modules, isolate, Some(object))
+            .await
+            .map(|worker| Self(Engine::QuickJs(worker)))
     }
 
+    pub fn name(&self) -> &str {
+        match &self.0 {
+            Engine::QuickJs(worker) => &worker.name,
+            Engine::Jsc(worker) => worker.name(),
+        }
+    }
+
+    /// How many WebSockets the isolate holds open: dropping it would close them.
+    pub fn open_sockets(&self) -> usize {
+        match &self.0 {
+            Engine::QuickJs(worker) => worker.sockets.get(),
+            Engine::Jsc(_) => 0,
+        }
+    }
+
+    /// Time this worker's engine has spent running JavaScript.
+    pub fn busy_time(&self) -> Duration {
+        match &self.0 {
+            Engine::QuickJs(worker) => worker.isolate.busy_time(),
+            Engine::Jsc(worker) => worker.busy_time(),
+        }
+    }
+
+    /// Bytes the worker's JavaScript heap holds (on JavaScriptCore: at its last measurement).
+    pub fn heap_bytes(&self) -> usize {
+        match &self.0 {
+            Engine::QuickJs(worker) => worker.isolate.heap_bytes(),
+            Engine::Jsc(worker) => worker.heap_bytes(),
+        }
+    }
+
+    /// Runs the fetch handler for `request`. `ctx.waitUntil` work goes on in a local task after
+    /// this returns, for at most the configured bound.
+    pub async fn fetch(&self, request: Request) -> Outcome {
+        self.fetch_entrypoint(request, None).await
+    }
+
+    /// Runs the fetch handler of `entrypoint`, a `WorkerEntrypoint` class the worker exports
+    /// (`None`: the default export), for `request`, as [`Worker::fetch`] does.
+    pub async fn fetch_entrypoint(&self, request: Request, entrypoint: Option<String>) -> Outcome {
+        match &self.0 {
+            Engine::QuickJs(worker) => {
+                let depth = request.depth;
+                worker
+                    .dispatch(depth, Event::Fetch(request, entrypoint))
+                    .await
+            }
+            Engine::Jsc(worker) => worker.fetch(request, entrypoint).await,
+        }
+    }
+
+    /// Calls `method` with the arguments `args` serializes, on this isolate's Durable Object or
+    /// on a new instance of `entrypoint` (`None`: the default export): [`Outcome::Reply`] with
+    /// the serialized result or the method's exception, under the same limits as a request.
+    pub async fn call(
+        &self,
+        entrypoint: Option<String>,
+        method: String,
+        args: String,
+        depth: u32,
+    ) -> Outcome {
+        let event = Event::Call {
+            entrypoint,
+            method,
+            args,
+        };
+        self.quickjs_only(depth, event, "RPC").await
+    }
+
+    /// Runs the Durable Object's `alarm()` handler, after `retry_count` failed runs:
+    /// [`Outcome::Completed`] unless it throws or runs past a limit.
+    pub async fn alarm(&self, retry_count: u32) -> Outcome {
+        self.quickjs_only(0, Event::Alarm { retry_count }, "Durable Object alarms")
+            .await
+    }
+
+    /// Delivers `frame`, from the client of the Durable Object's held `socket`, to its
+    /// `webSocketMessage` (or `webSocketClose`, `webSocketError`) handler.
+    pub async fn socket_event(
+        &self,
+        socket: verge_bindings::HeldSocket,
+        frame: verge_web::Frame,
+    ) -> Outcome {
+        self.quickjs_only(0, Event::Socket { socket, frame }, "WebSockets")
+            .await
+    }
+
+    /// Runs the scheduled handler for cron trigger `cron` firing at `scheduled_time_ms` (ms
+    /// since the epoch): [`Outcome::Completed`] unless it throws or runs past a limit, with the
+    /// same limits and `ctx.waitUntil` as a request.
+    pub async fn scheduled(&self, cron: &str, scheduled_time_ms: f64) -> Outcome {
+        match &self.0 {
+            Engine::QuickJs(worker) => {
+                let event = Event::Scheduled {
+                    cron: cron.to_owned(),
+                    time_ms: scheduled_time_ms,
+                };
+                worker.dispatch(0, event).await
+            }
+            Engine::Jsc(worker) => worker.scheduled(cron, scheduled_time_ms).await,
+        }
+    }
+
+    /// Dispatches `event` on QuickJS; on JavaScriptCore, which has no `what` yet, an exception
+    /// that says so.
+    async fn quickjs_only(&self, depth: u32, event: Event, what: &str) -> Outcome {
+        match &self.0 {
+            Engine::QuickJs(worker) => worker.dispatch(depth, event).await,
+            Engine::Jsc(_) => Outcome::Exception {
+                error: JsError::thrown(
+                    "TypeError",
+                    format!("{what} are not available on the JavaScriptCore engine yet"),
+                ),
+                pass_through: false,
+            },
+        }
+    }
+}
+
+/// A worker loaded into a QuickJS isolate.
+struct QuickJsWorker {
+    name: String,
+    isolate: Isolate,
+    limits: WorkerLimits,
+    /// The tag of the last request started (see `Isolate::enter_as`).
+    last_request: std::cell::Cell<u64>,
+    /// Requests in flight that the CPU deadline may stop, by tag.
+    interruptible: Rc<RefCell<HashMap<u64, oneshot::Sender<()>>>>,
+    cpu_slice: Option<Duration>,
+    /// WebSockets open through the host (see `verge_web::open_sockets`).
+    sockets: Rc<std::cell::Cell<usize>>,
+}
+
+impl QuickJsWorker {
     async fn load_as(
         config: &WorkerConfig,
         limits: WorkerLimits,
@@ -284,74 +414,6 @@ impl Worker {
             cpu_slice,
             sockets,
         })
-    }
-
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Bytes the worker's JavaScript heap holds now.
-    pub fn heap_bytes(&self) -> usize {
-        self.isolate.heap_bytes()
-    }
-
-    /// Runs the fetch handler for `request`. `ctx.waitUntil` work goes on in a local task after
-    /// this returns, for at most the configured bound.
-    pub async fn fetch(&self, request: Request) -> Outcome {
-        self.fetch_entrypoint(request, None).await
-    }
-
-    /// Runs the fetch handler of `entrypoint`, a `WorkerEntrypoint` class the worker exports
-    /// (`None`: the default export), for `request`, as [`Worker::fetch`] does.
-    pub async fn fetch_entrypoint(&self, request: Request, entrypoint: Option<String>) -> Outcome {
-        let depth = request.depth;
-        self.dispatch(depth, Event::Fetch(request, entrypoint))
-            .await
-    }
-
-    /// Calls `method` with the arguments `args` serializes, on this isolate's Durable Object or
-    /// on a new instance of `entrypoint` (`None`: the default export): [`Outcome::Reply`] with
-    /// the serialized result or the method's exception, under the same limits as a request.
-    pub async fn call(
-        &self,
-        entrypoint: Option<String>,
-        method: String,
-        args: String,
-        depth: u32,
-    ) -> Outcome {
-        let event = Event::Call {
-            entrypoint,
-            method,
-            args,
-        };
-        self.dispatch(depth, event).await
-    }
-
-    /// Runs the Durable Object's `alarm()` handler, after `retry_count` failed runs:
-    /// [`Outcome::Completed`] unless it throws or runs past a limit.
-    pub async fn alarm(&self, retry_count: u32) -> Outcome {
-        self.dispatch(0, Event::Alarm { retry_count }).await
-    }
-
-    /// Delivers `frame`, from the client of the Durable Object's held `socket`, to its
-    /// `webSocketMessage` (or `webSocketClose`, `webSocketError`) handler.
-    pub async fn socket_event(
-        &self,
-        socket: verge_bindings::HeldSocket,
-        frame: verge_web::Frame,
-    ) -> Outcome {
-        self.dispatch(0, Event::Socket { socket, frame }).await
-    }
-
-    /// Runs the scheduled handler for cron trigger `cron` firing at `scheduled_time_ms` (ms
-    /// since the epoch): [`Outcome::Completed`] unless it throws or runs past a limit, with the
-    /// same limits and `ctx.waitUntil` as a request.
-    pub async fn scheduled(&self, cron: &str, scheduled_time_ms: f64) -> Outcome {
-        let event = Event::Scheduled {
-            cron: cron.to_owned(),
-            time_ms: scheduled_time_ms,
-        };
-        self.dispatch(0, event).await
     }
 
     /// Runs `event` (that came through `depth` service bindings) under the CPU and wall-time

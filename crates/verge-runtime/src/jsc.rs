@@ -1,0 +1,423 @@
+//! A worker on JavaScriptCore (`engine = "jsc"`): the same platform files and entry points as
+//! on QuickJS, installed by `verge_jsc::Web`, the module graph linked into one script
+//! (`verge_js::link`), and the fetch and scheduled events dispatched through the same
+//! `internals.dispatchFetch`/`dispatchScheduled` as QuickJS's. Opt-in, for trusted code: it
+//! holds the CPU slice and the memory limit by the guard's measurements, but not a storm of
+//! short microtasks (see docs/DESIGN.md § JavaScriptCore).
+//!
+//! What is not here yet is refused when the worker loads, by name: bindings, `nodejs_compat`,
+//! module rules, Durable Objects; and APIs whose ops are still QuickJS's alone (`fetch()`
+//! among them) throw when first touched.
+
+use crate::entry::Outcome;
+use crate::worker::{wall_clock, Grants, LoadError, WorkerLimits};
+use bytes::Bytes;
+use std::cell::Cell;
+use std::rc::{Rc, Weak};
+use std::time::{Duration, Instant};
+use verge_config::WorkerConfig;
+use verge_js::{Data, JsError, ProjectModules};
+use verge_jsc::{Kept, Scope, Value, VmLimits, Web};
+use verge_web::{Body, ChannelBody, HeaderList, Request, Response, WebHost};
+
+/// How the host reaches the entry points: each dispatch function answers `[answer,
+/// passThrough, done]`, three promises: what the host reads of the outcome (see
+/// `read_answer`), whether the worker asked to pass through on failure, and the end of its
+/// `ctx.waitUntil` work.
+const GLUE: &str = r#"(internals) => {
+  function split(outcome) {
+    outcome = Promise.resolve(outcome);
+    const answer = outcome.then((o) => {
+      if (o.parts === undefined) {
+        if (o.error === undefined) return ['completed'];
+        throw o.error;
+      }
+      const [status, statusText, headers, body] = o.parts;
+      if (body !== null && typeof body === 'object' && !(body instanceof Uint8Array)) {
+        if (body.pump === undefined) throw new TypeError('This body cannot be sent from JavaScriptCore yet.');
+        return ['response', status, statusText, headers, ['pump', body.pump]];
+      }
+      return ['response', status, statusText, headers, body];
+    });
+    return [answer, outcome.then((o) => o.passThrough === true), outcome.then((o) => o.done)];
+  }
+  return {
+    env(vars) { internals.env = JSON.parse(vars); },
+    finish(evaluation, namespace) { return internals.finishLoad(evaluation, namespace); },
+    fetch(method, url, headers, body, cf, entrypoint) {
+      return split(internals.dispatchFetch(method, url, headers, body, cf, internals.env, entrypoint));
+    },
+    scheduled(cron, time) { return split(internals.dispatchScheduled(cron, time, internals.env)); },
+    pumpRead(id) { return internals.pumpRead(id); },
+    pumpCancel(id) { internals.pumpCancel(id); },
+  };
+}"#;
+
+/// Finds the handlers once the linked graph (a promise of the entry's namespace) has evaluated.
+const FINISH_MODULES: &str =
+    "(glue, linked) => linked.then((namespace) => glue.finish(undefined, namespace))";
+
+pub(crate) struct JscWorker {
+    web: Rc<Web>,
+    glue: Kept,
+    limits: WorkerLimits,
+    name: String,
+    busy: Cell<Duration>,
+}
+
+impl JscWorker {
+    /// Loads `config`'s project into a new JavaScriptCore VM.
+    pub(crate) async fn load(
+        config: &WorkerConfig,
+        limits: WorkerLimits,
+        grants: Grants,
+    ) -> Result<Self, LoadError> {
+        refuse_what_is_not_here_yet(config)?;
+        verge_jsc::available().map_err(|missing| {
+            LoadError::Internal(JsError::internal(format!(
+                "the worker asks for engine = \"jsc\": {missing}"
+            )))
+        })?;
+        let host = WebHost {
+            console: grants.console,
+            outbound: grants.outbound,
+            subrequest_limit: config.limits.subrequests.unwrap_or(limits.subrequests),
+        };
+        let vm_limits = VmLimits {
+            memory_bytes: limits.isolate.memory_bytes,
+            cpu_slice: config
+                .limits
+                .cpu_ms
+                .map(Duration::from_millis)
+                .or(limits.isolate.cpu_slice),
+        };
+        let web = Rc::new(
+            Web::new(vm_limits, host, &crate::platform::PLATFORM).map_err(LoadError::Internal)?,
+        );
+        let script = |error: JsError| LoadError::Script(error);
+        let main = config.main.as_deref().ok_or_else(|| {
+            script(JsError::thrown(
+                "TypeError",
+                "a project of [assets] alone has no worker to run on JavaScriptCore",
+            ))
+        })?;
+        let vars = serde_json::Value::Object(config.vars.clone().into_iter().collect()).to_string();
+        let (glue, loaded) = {
+            let vm = web.vm();
+            let scope = vm.scope();
+            let internals = web.internals(scope).map_err(LoadError::Internal)?;
+            let glue = vm
+                .evaluate(GLUE, "verge:runtime/jsc-glue.js")
+                .and_then(|glue| glue.call(&[internals]))
+                .map_err(LoadError::Internal)?;
+            call(&glue, "env", &[scope.string(&vars)]).map_err(script)?;
+            let source = std::fs::read_to_string(config.root.join(main)).map_err(|source| {
+                LoadError::Read {
+                    path: config.root.join(main).display().to_string(),
+                    source,
+                }
+            })?;
+            let finished = if crate::format::is_module(&source) {
+                let linked = verge_js::link(main, &mut ProjectModules::new(&config.root))
+                    .map_err(|error| script(JsError::thrown("SyntaxError", error.to_string())))?;
+                let linked = vm.evaluate(&linked, main).map_err(script)?;
+                vm.evaluate(FINISH_MODULES, "verge:runtime/jsc-finish.js")
+                    .and_then(|finish| finish.call(&[glue.clone(), linked]))
+            } else {
+                let source = if verge_js::is_typescript(main) {
+                    verge_js::strip_types(main, &source)
+                        .map_err(|message| script(JsError::thrown("SyntaxError", message)))?
+                } else {
+                    source
+                };
+                // Service-worker syntax: vars are globals, as on Workers.
+                for (key, value) in &config.vars {
+                    let value = vm
+                        .evaluate("JSON.parse", "verge:runtime/json.js")
+                        .and_then(|parse| parse.call(&[scope.string(&value.to_string())]))
+                        .map_err(script)?;
+                    scope.global().set(key, &value).map_err(script)?;
+                }
+                vm.evaluate(&source, main)
+                    .and_then(|_| call(&glue, "finish", &[scope.undefined(), scope.undefined()]))
+            }
+            .map_err(script)?;
+            let loaded = web.settle(&finished).map_err(script)?;
+            (scope.keep(&glue).map_err(LoadError::Internal)?, loaded)
+        };
+        loaded.await.map_err(script)?;
+        Ok(Self {
+            web,
+            glue,
+            limits,
+            name: config.name.clone(),
+            busy: Cell::default(),
+        })
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What the guard last measured the heap to hold (measuring now would collect garbage).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.web.vm().heap_measured()
+    }
+
+    /// Time spent in entries into the VM, promise jobs they ran included.
+    pub(crate) fn busy_time(&self) -> Duration {
+        self.busy.get()
+    }
+
+    /// Runs the fetch handler of `entrypoint` (`None`: the default export) for `request`.
+    pub(crate) async fn fetch(&self, request: Request, entrypoint: Option<String>) -> Outcome {
+        let Request {
+            method,
+            url,
+            headers,
+            body,
+            cf,
+            ..
+        } = request;
+        let body = match body {
+            Body::Empty => Data::Null,
+            Body::Full(bytes) => Data::Bytes(bytes.to_vec()),
+            // Read whole for now: the streaming request body is native_body.js's, still QuickJS's.
+            Body::Stream(stream) => match http_body_util::BodyExt::collect(stream).await {
+                Ok(collected) => Data::Bytes(collected.to_bytes().to_vec()),
+                Err(error) => {
+                    return exception(JsError::thrown(
+                        "TypeError",
+                        format!("the request body could not be read: {error}"),
+                    ))
+                }
+            },
+        };
+        let arguments = [
+            Data::String(method),
+            Data::String(url),
+            Data::List(headers.into_js().into_iter().map(Data::String).collect()),
+            body,
+            cf.map_or(Data::Undefined, |cf| Data::String(cf.to_string())),
+            entrypoint.map_or(Data::Undefined, Data::String),
+        ];
+        self.dispatch("fetch", arguments.into()).await
+    }
+
+    /// Runs the scheduled handler for cron trigger `cron` firing at `time_ms`.
+    pub(crate) async fn scheduled(&self, cron: &str, time_ms: f64) -> Outcome {
+        let arguments = vec![Data::String(cron.to_owned()), Data::Number(time_ms)];
+        self.dispatch("scheduled", arguments).await
+    }
+
+    /// Calls the glue's dispatch function `name`, then waits for its answer (within the
+    /// wall-time limit) and keeps its `ctx.waitUntil` work alive (within its bound).
+    async fn dispatch(&self, name: &str, arguments: Vec<Data>) -> Outcome {
+        let started = self.timed(|web| {
+            let scope = web.vm().scope();
+            let arguments = arguments
+                .into_iter()
+                .map(|argument| scope.from_data(argument))
+                .collect::<Result<Vec<_>, _>>()?;
+            let split = call(&scope.kept(self.glue)?, name, &arguments)?;
+            let [answer, pass_through, done] =
+                ["0", "1", "2"].map(|index| split.get(index).and_then(|p| web.settle(&p)));
+            Ok((answer?, pass_through?, done?))
+        });
+        let (answer, pass_through, done) = match started {
+            Ok(started) => started,
+            Err(error) => return self.failed(error, false),
+        };
+        let answer = tokio::select! {
+            answer = answer => answer,
+            () = wall_clock(self.limits.wall_time) => {
+                let bound = self.limits.wall_time.unwrap_or_default();
+                return Outcome::LimitExceeded {
+                    message: format!(
+                        "the worker did not respond within its wall-time limit ({} ms)",
+                        bound.as_millis()
+                    ),
+                };
+            }
+        };
+        let bound = self.limits.wait_until;
+        let name = self.name.clone();
+        tokio::task::spawn_local(async move {
+            if tokio::time::timeout(bound, done).await.is_err() {
+                tracing::warn!(worker = %name, "ctx.waitUntil() work was cancelled after {bound:?}");
+            }
+        });
+        match answer.and_then(|answer| self.read_answer(answer)) {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                let pass_through = matches!(pass_through.await, Ok(Data::Bool(true)));
+                self.failed(error, pass_through)
+            }
+        }
+    }
+
+    /// The outcome a dispatch's answer describes: `['completed']`, or `['response', status,
+    /// statusText, headers, body]` with body null, a string, bytes or `['pump', id]`.
+    fn read_answer(&self, answer: Data) -> Result<Outcome, JsError> {
+        let malformed = || JsError::internal("the entry points answered something unexpected");
+        let Data::List(items) = answer else {
+            return Err(malformed());
+        };
+        let mut items = items.into_iter();
+        match items.next() {
+            Some(Data::String(kind)) if kind == "completed" => Ok(Outcome::Completed),
+            Some(Data::String(kind)) if kind == "response" => {
+                let (
+                    Some(Data::Number(status)),
+                    Some(Data::String(status_text)),
+                    Some(Data::List(headers)),
+                    Some(body),
+                ) = (items.next(), items.next(), items.next(), items.next())
+                else {
+                    return Err(malformed());
+                };
+                if status == 0.0 {
+                    return Err(JsError::thrown(
+                        "TypeError",
+                        "The worker returned an error response (Response.error()).",
+                    ));
+                }
+                let headers = headers
+                    .into_iter()
+                    .map(|header| match header {
+                        Data::String(text) => Ok(text),
+                        _ => Err(malformed()),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let body = match body {
+                    Data::Null | Data::Undefined => Body::Empty,
+                    Data::String(text) => Body::Full(Bytes::from(text)),
+                    Data::Bytes(bytes) => Body::Full(Bytes::from(bytes)),
+                    Data::List(pump) => match pump.as_slice() {
+                        [Data::String(kind), Data::Number(id)] if kind == "pump" => {
+                            Body::Stream(pump_body(Rc::downgrade(&self.web), self.glue, *id))
+                        }
+                        _ => return Err(malformed()),
+                    },
+                    _ => return Err(malformed()),
+                };
+                Ok(Outcome::Response(Response {
+                    status_text,
+                    ..Response::new(status as u16, HeaderList::from_js(headers), body)
+                }))
+            }
+            _ => Err(malformed()),
+        }
+    }
+
+    /// The outcome of a dispatch that failed with `error`.
+    fn failed(&self, error: JsError, pass_through: bool) -> Outcome {
+        if error.is_interrupt() {
+            return Outcome::LimitExceeded {
+                message: match self.limits.isolate.cpu_slice {
+                    Some(slice) => format!(
+                        "the worker exceeded its CPU time limit ({} ms)",
+                        slice.as_millis()
+                    ),
+                    None => "the worker exceeded its CPU time limit".into(),
+                },
+            };
+        }
+        Outcome::Exception {
+            error,
+            pass_through,
+        }
+    }
+
+    /// Runs `f`, counting its time as the VM's.
+    fn timed<R>(&self, f: impl FnOnce(&Web) -> R) -> R {
+        let started = Instant::now();
+        let result = f(&self.web);
+        self.busy.set(self.busy.get() + started.elapsed());
+        result
+    }
+}
+
+fn exception(error: JsError) -> Outcome {
+    Outcome::Exception {
+        error,
+        pass_through: false,
+    }
+}
+
+/// Calls `object.name(...arguments)`.
+fn call<'vm>(
+    object: &Value<'vm>,
+    name: &str,
+    arguments: &[Value<'vm>],
+) -> Result<Value<'vm>, JsError> {
+    object.get(name)?.call(arguments)
+}
+
+/// A body fed by reading the worker's stream `id` chunk by chunk through the glue's
+/// `pumpRead`; the stream is cancelled if the client goes away.
+fn pump_body(web: Weak<Web>, glue: Kept, id: f64) -> verge_web::NativeBody {
+    let (sender, body) = ChannelBody::channel(1);
+    tokio::task::spawn_local(async move {
+        loop {
+            let read = {
+                let Some(web) = web.upgrade() else { return };
+                let scope: Scope<'_> = web.vm().scope();
+                let chunk = scope
+                    .kept(glue)
+                    .and_then(|glue| call(&glue, "pumpRead", &[scope.number(id)]))
+                    .and_then(|chunk| web.settle(&chunk));
+                chunk
+            };
+            let chunk = match read {
+                Ok(chunk) => chunk.await,
+                Err(error) => Err(error),
+            };
+            match chunk {
+                Ok(Data::Bytes(bytes)) => {
+                    if sender.send(Ok(Bytes::from(bytes))).await.is_err() {
+                        if let Some(web) = web.upgrade() {
+                            let scope = web.vm().scope();
+                            let _ = scope
+                                .kept(glue)
+                                .and_then(|glue| call(&glue, "pumpCancel", &[scope.number(id)]));
+                        }
+                        return;
+                    }
+                }
+                Ok(_) => return,
+                Err(error) => {
+                    tracing::warn!("a response body stream failed: {error}");
+                    let _ = sender.send(Err(Box::new(error))).await;
+                    return;
+                }
+            }
+        }
+    });
+    body
+}
+
+/// Refuses, naming it, what a worker on JavaScriptCore cannot have yet.
+fn refuse_what_is_not_here_yet(config: &WorkerConfig) -> Result<(), LoadError> {
+    let missing = [
+        (!config.kv_namespaces.is_empty(), "KV bindings"),
+        (!config.d1_databases.is_empty(), "D1 bindings"),
+        (!config.r2_buckets.is_empty(), "R2 bindings"),
+        (!config.services.is_empty(), "service bindings"),
+        (!config.durable_objects.is_empty(), "Durable Objects"),
+        (!config.rules.is_empty(), "[[rules]]"),
+        (
+            verge_web::NodeModules::enabled_by(&config.compatibility_flags),
+            "nodejs_compat",
+        ),
+    ];
+    match missing.iter().find(|(present, _)| *present) {
+        Some((_, what)) => Err(LoadError::Script(JsError::thrown(
+            "TypeError",
+            format!(
+                "{what} are not available on the JavaScriptCore engine yet: remove engine = \"jsc\" to run this worker on QuickJS"
+            ),
+        ))),
+        None => Ok(()),
+    }
+}
