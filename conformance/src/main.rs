@@ -62,6 +62,11 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<bool> {
+    if args.update && args.engine != harness::Engine::Quickjs {
+        anyhow::bail!(
+            "--update writes QuickJS's expectations: run it without --engine (the other engines are measured against them)"
+        );
+    }
     let testharness = std::fs::read_to_string(args.wpt.join("resources/testharness.js"))
         .with_context(|| {
             format!(
@@ -83,6 +88,8 @@ fn run(args: Args) -> anyhow::Result<bool> {
     let mut fixed = Vec::new();
     let mut table = Vec::new();
     let (mut all_passed, mut all_total) = (0, 0);
+    // Failures of a file reaching an API an engine cannot load yet (see `waits_on_quickjs_ops`).
+    let mut waiting = 0;
     for area in &args.areas {
         let dir = args.wpt.join(area);
         if !dir.is_dir() {
@@ -125,6 +132,12 @@ fn run(args: Args) -> anyhow::Result<bool> {
                             fixed.push(format!("{name} › {subtest}"));
                         }
                     }
+                    harness::Status::Fail(message) if waits_on_quickjs_ops(message) => {
+                        waiting += 1;
+                        if args.verbose {
+                            println!("  WAITS {name} › {subtest}: {message}");
+                        }
+                    }
                     harness::Status::Fail(message) => {
                         let listed = known.get(subtest).or(whole_file.as_ref());
                         if listed.is_none() {
@@ -160,6 +173,9 @@ fn run(args: Args) -> anyhow::Result<bool> {
         all_total += total;
     }
     println!("{:<34} {all_passed:>6} / {all_total:<6}", "all");
+    if waiting > 0 {
+        println!("({waiting} failed only because an API they reach still has QuickJS-only ops)");
+    }
     if args.update {
         let mut merged = expectations.clone();
         // Only the files this run covered are rewritten.
@@ -187,6 +203,12 @@ fn run(args: Args) -> anyhow::Result<bool> {
         println!("UNEXPECTED FAILURE: {line}");
     }
     Ok(regressions.is_empty())
+}
+
+/// Whether a failure is an engine refusing an API whose ops are still QuickJS's alone: not a
+/// conformance failure, counted apart.
+fn waits_on_quickjs_ops(message: &str) -> bool {
+    message.contains("is not available on JavaScriptCore yet")
 }
 
 /// The reason given most often among a file's failures.

@@ -22,12 +22,16 @@ impl<'js> Ops<'js> {
     }
 
     /// Adds each engine-neutral op of `table` as `ops[name]`: its arguments taken as [`Data`],
-    /// its result given back, or its error thrown.
+    /// its result given back, or its error thrown. A name the object has already is kept as
+    /// it is: two files that share an op share its state (the clock's origin).
     pub fn add_data(
         &self,
         table: impl IntoIterator<Item = (&'static str, DataOp)>,
     ) -> rquickjs::Result<()> {
         table.into_iter().try_for_each(|(name, op)| {
+            if self.0.contains_key(name)? {
+                return Ok(());
+            }
             self.add(
                 name,
                 move |ctx: Ctx<'js>, arguments: Rest<Data>| -> rquickjs::Result<Data> {

@@ -14,7 +14,6 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
 use std::rc::{Rc, Weak};
-use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
 use verge_js::{data_op, Data, JsError};
@@ -76,7 +75,7 @@ impl Web {
     }
 
     /// What `value` (a promise, or any value, as `Promise.resolve` takes it) settles with, as
-    /// data; its rejection as the error it throws.
+    /// data; its rejection as the error it throws. Dropping the future forgets the promise.
     pub fn settle(
         &self,
         value: &Value<'_>,
@@ -86,18 +85,34 @@ impl Web {
         self.promises.next.set(id);
         let (sender, receiver) = oneshot::channel();
         self.promises.waiting.borrow_mut().insert(id, sender);
-        let watched = scope
+        let waiting = Waiting {
+            promises: Rc::downgrade(&self.promises),
+            id,
+        };
+        scope
             .kept(self.watch)
-            .and_then(|watch| watch.call(&[value.clone(), scope.number(id.into())]));
-        if let Err(error) = watched {
-            self.promises.waiting.borrow_mut().remove(&id);
-            return Err(error);
-        }
+            .and_then(|watch| watch.call(&[value.clone(), scope.number(id.into())]))?;
         Ok(async move {
+            let _waiting = waiting;
             receiver.await.unwrap_or_else(|_| {
                 Err(JsError::internal("the VM ended before the promise settled"))
             })
         })
+    }
+}
+
+/// A promise Rust waits for: forgotten when the waiter goes, settled or not, so that a
+/// promise that never settles keeps nothing.
+struct Waiting {
+    promises: Weak<Promises>,
+    id: u32,
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if let Some(promises) = self.promises.upgrade() {
+            promises.waiting.borrow_mut().remove(&self.id);
+        }
     }
 }
 
@@ -191,37 +206,56 @@ impl Loader {
         self.prepare(scope, api, ops)
     }
 
-    /// Adds `api`'s ops to `ops` and gives its init function: a file whose ops are QuickJS's
-    /// alone is refused by name.
+    /// Adds `api`'s ops to `ops` (keeping those an earlier file added: files that share an op
+    /// share its state) and gives its init function. A file with ops written for QuickJS
+    /// alone is refused by name, before anything of it is added.
     fn prepare<'s>(
         &self,
         scope: Scope<'s>,
         api: &Api,
         ops: &Value<'s>,
     ) -> Result<Value<'s>, JsError> {
+        if api
+            .ops()
+            .iter()
+            .any(|register| matches!(register, Register::QuickJs(_)))
+        {
+            return Err(not_yet(api));
+        }
+        let add = |name: &str, op: Value<'s>| -> Result<(), JsError> {
+            if ops.get(name)?.is_undefined() {
+                ops.set(name, &op)?;
+            }
+            Ok(())
+        };
         for register in api.ops() {
             match register {
-            Register::Data(make) => {
-                for (name, op) in make(&self.host) {
-                    ops.set(name, &scope.data_function(op)?)?;
+                Register::Data(make) => {
+                    for (name, op) in make(&self.host) {
+                        add(name, scope.data_function(op)?)?;
+                    }
                 }
+                Register::Timers(_) => {
+                    for (name, op) in timer_ops(scope, self.vm.clone())? {
+                        add(name, op)?;
+                    }
+                }
+                Register::QuickJs(_) => return Err(not_yet(api)),
             }
-            Register::EventLoop(_) => add_timers(scope, ops, self.vm.clone())?,
-            Register::QuickJs(_) => {
-                return Err(JsError::thrown(
-                    "TypeError",
-                    format!(
-                        "{} is not available on JavaScriptCore yet: its native ops are written for QuickJS alone",
-                        api.file()
-                    ),
-                ))
-            }
-        }
         }
         // The same line as the source's first, so that its line numbers hold.
         let source = format!("'use strict'; {}", api.source());
         scope.evaluate(&source, api.name())
     }
+}
+
+/// Why `api` cannot load here.
+fn not_yet(api: &Api) -> JsError {
+    let file = api.file();
+    JsError::thrown(
+        "TypeError",
+        format!("{file} is not available on JavaScriptCore yet: its native ops are written for QuickJS alone"),
+    )
 }
 
 /// The timers of one VM: each pending one a local task that sleeps, then calls the `fire`
@@ -240,11 +274,11 @@ impl Drop for Timers {
     }
 }
 
-/// Browsers treat a delay above 2^31-1 ms as 0 (HTML §8.6, step 10 of the timer steps).
-const MAX_DELAY_MS: f64 = 2_147_483_647.0;
-
-/// `timerInit(fire)`, `timerStart(id, delayMs)` and `timerCancel(id)` on `ops`.
-fn add_timers<'s>(scope: Scope<'s>, ops: &Value<'s>, vm: Weak<Vm>) -> Result<(), JsError> {
+/// `timerInit(fire)`, `timerStart(id, delayMs)` and `timerCancel(id)`.
+fn timer_ops<'s>(
+    scope: Scope<'s>,
+    vm: Weak<Vm>,
+) -> Result<[(&'static str, Value<'s>); 3], JsError> {
     let timers: Rc<Timers> = Rc::default();
     let table = timers.clone();
     let init = scope.function(move |scope, arguments| {
@@ -259,14 +293,10 @@ fn add_timers<'s>(scope: Scope<'s>, ops: &Value<'s>, vm: Weak<Vm>) -> Result<(),
         let Some(timers) = table.upgrade() else {
             return;
         };
-        let delay_ms = if (0.0..=MAX_DELAY_MS).contains(&delay_ms) {
-            delay_ms
-        } else {
-            0.0
-        };
+        let delay = verge_web::timer_delay(delay_ms);
         let (vm, table) = (vm.clone(), table.clone());
         let task = tokio::task::spawn_local(async move {
-            tokio::time::sleep(Duration::from_secs_f64(delay_ms / 1000.0)).await;
+            tokio::time::sleep(delay).await;
             let (Some(vm), Some(timers)) = (vm.upgrade(), table.upgrade()) else {
                 return;
             };
@@ -284,13 +314,14 @@ fn add_timers<'s>(scope: Scope<'s>, ops: &Value<'s>, vm: Weak<Vm>) -> Result<(),
         });
         timers.pending.borrow_mut().insert(id, task.abort_handle());
     });
-    let table = timers;
     let cancel = data_op(move |id: u32| {
-        if let Some(task) = table.pending.borrow_mut().remove(&id) {
+        if let Some(task) = timers.pending.borrow_mut().remove(&id) {
             task.abort();
         }
     });
-    ops.set("timerInit", &init)?;
-    ops.set("timerStart", &scope.data_function(start)?)?;
-    ops.set("timerCancel", &scope.data_function(cancel)?)
+    Ok([
+        ("timerInit", init),
+        ("timerStart", scope.data_function(start)?),
+        ("timerCancel", scope.data_function(cancel)?),
+    ])
 }

@@ -55,13 +55,16 @@ struct State {
     hosts: RefCell<Vec<Box<Host>>>,
     /// Values kept for the VM's whole life (see `Scope::keep`), protected until it ends.
     kept: RefCell<Vec<JSValueRef>>,
+    /// Which VM of the process this is, for the `Kept`s it hands out: unlike its address, never
+    /// that of a VM made later.
+    id: u64,
 }
 
 /// A value kept for the VM's whole life, to be found again from a later entry (a timer's
 /// callback, the runtime's hidden objects).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Kept {
-    vm: *const c_void,
+    vm: u64,
     index: usize,
 }
 
@@ -97,6 +100,10 @@ impl Vm {
             guard: guard::Guard::new(api, group, limits.memory_bytes, limits.cpu_slice),
             hosts: RefCell::new(Vec::new()),
             kept: RefCell::new(Vec::new()),
+            id: {
+                static VMS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                VMS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            },
         });
         state.guard.arm();
         Ok(Self {
@@ -301,14 +308,14 @@ impl<'vm> Scope<'vm> {
         let mut kept = self.state.kept.borrow_mut();
         kept.push(value.raw);
         Ok(Kept {
-            vm: ptr::from_ref(self.state).cast(),
+            vm: self.state.id,
             index: kept.len() - 1,
         })
     }
 
     /// The value kept as `kept`; a TypeError if it was kept by another VM.
     pub fn kept(self, kept: Kept) -> Result<Value<'vm>, JsError> {
-        let raw = ptr::eq(kept.vm, ptr::from_ref(self.state).cast())
+        let raw = (kept.vm == self.state.id)
             .then(|| self.state.kept.borrow().get(kept.index).copied())
             .flatten()
             .ok_or_else(another_vm)?;

@@ -181,8 +181,10 @@ fn a_regex_bomb_stops_at_the_cpu_slice() {
         .evaluate("/(x+x+)+y/.test('x'.repeat(100000))", "regex.js")
         .unwrap_err();
     assert_eq!(error.kind, ErrorKind::Interrupted);
+    // Wall time, on a machine that may be busy: the kind above is the proof (the engine's own
+    // limit would have given `false`), this only bounds how late.
     assert!(
-        started.elapsed() < Duration::from_secs(1),
+        started.elapsed() < Duration::from_secs(5),
         "{:?}",
         started.elapsed()
     );
@@ -384,7 +386,9 @@ fn a_host_function_that_swallows_a_stop_does_not_keep_the_script_running() {
 #[test]
 #[allow(clippy::panic)]
 fn host_functions_are_functions_and_keep_to_their_vm() {
-    let vm = vm(64);
+    // A long slice: the panic below is reported (its backtrace symbolized, with RUST_BACKTRACE
+    // set) on this thread, inside the entry, which can take longer than the usual 200 ms.
+    let vm = vm_with_slice(64, Duration::from_secs(30));
     let other: &'static verge_jsc::Vm =
         Box::leak(Box::new(vm_with_slice(64, Duration::from_secs(1))));
     let scope = vm.scope();

@@ -7,7 +7,9 @@
 // of the cost of a cold start; and the names live once per process, in Rust (`ops.lazyApi`),
 // not in every isolate. An engine with no fallback prototype (JavaScriptCore's global object
 // has an immutable prototype) gives `ops.lazyNames` instead, and each lazy name is an accessor
-// pair of the global (or internals) object until its file loads.
+// pair of the global (or internals) object until its file loads. What differs there: deleting
+// a lazy name before its file loads removes it for good, and a lazy name read while its own
+// file loads (or one the file did not define) throws rather than reading undefined.
 (function (ops, internals) {
   // Indices of the lazy APIs loaded.
   const loaded = new Set();
@@ -41,7 +43,7 @@
     try {
       init = ops.loadApi(index, ops);
     } catch (error) {
-      // Refused before anything ran (an engine that cannot load it): the next use asks again.
+      // Refused before the file ran (an engine that cannot load it): the next use asks again.
       loaded.delete(index);
       throw error;
     }

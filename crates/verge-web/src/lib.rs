@@ -43,6 +43,7 @@ pub use node::{install_globals as install_node_globals, NodeModules};
 pub use platform::{
     install, internals, set_host, Api, DataOps, Load, Platform, Register, RegisterOps,
 };
+pub use timers::timer_delay;
 pub use websocket::{
     accept_key as websocket_accept_key, frame_of, frame_to_js, limits as websocket_limits,
     new_key as new_websocket_key, open_sockets, park_socket, pump as pump_websocket, take_socket,
@@ -96,7 +97,7 @@ pub const APIS: &[Api] = &[
     api!("js/console.js", data console::ops, data clock::ops;
         globals ["console"];
         internals ["inspect", "reportError"]),
-    api!("js/timers.js", event_loop timers::register;
+    api!("js/timers.js", timers timers::register;
         globals ["setTimeout", "setInterval", "clearTimeout", "clearInterval", "queueMicrotask"];
         internals []),
     api!("js/abort.js"; globals ["AbortSignal", "AbortController"]; internals ["newAbortSignal"]),

@@ -24,7 +24,9 @@ use verge_js::{rquickjs, DataOp, Isolate, JsError, Ops};
 pub type RegisterOps = for<'js> fn(&Ops<'js>, &WebHost) -> rquickjs::Result<()>;
 
 /// One file's engine-neutral ops (see `verge_js::Data`), made for `host`: each engine adds
-/// them to its own `ops` object. State they share lives in the closures, one set per isolate.
+/// them to its own `ops` object, keeping an op that an earlier file added (so that files
+/// sharing an op share its state). State they share lives in the closures, one set per
+/// isolate.
 pub type DataOps = fn(&WebHost) -> Vec<(&'static str, DataOp)>;
 
 /// How a file's native ops are made: once for every engine, by each engine's event loop, or
@@ -35,7 +37,7 @@ pub enum Register {
     /// The timer ops (`timerInit(fire)`, `timerStart(id, delayMs)`, `timerCancel(id)`), which
     /// call back into the engine later: each engine's event loop supplies its own, QuickJS's
     /// through this function.
-    EventLoop(RegisterOps),
+    Timers(RegisterOps),
     QuickJs(RegisterOps),
 }
 
@@ -121,7 +123,7 @@ fn register_all(ops: &Ops<'_>, registers: &[Register], host: &WebHost) -> rquick
     for register in registers {
         match register {
             Register::Data(make) => ops.add_data(make(host))?,
-            Register::EventLoop(register) | Register::QuickJs(register) => register(ops, host)?,
+            Register::Timers(register) | Register::QuickJs(register) => register(ops, host)?,
         }
     }
     Ok(())
@@ -129,7 +131,7 @@ fn register_all(ops: &Ops<'_>, registers: &[Register], host: &WebHost) -> rquick
 
 /// An [`Api`] of the calling crate's file `$path` (relative to the crate; its build script
 /// compiles it with `verge_js_build::compile_dirs`) and the functions that make its ops, each
-/// `data f` (a [`DataOps`], for every engine), `event_loop f` (see [`Register::EventLoop`]) or
+/// `data f` (a [`DataOps`], for every engine), `timers f` (see [`Register::Timers`]) or
 /// `quickjs f` (a [`RegisterOps`]); lazy when
 /// followed by `; globals [..]; internals [..]`, the names it defines.
 #[macro_export]
@@ -144,7 +146,7 @@ macro_rules! api {
         })
     };
     (@op data $ops:path) => { $crate::Register::Data($ops) };
-    (@op event_loop $ops:path) => { $crate::Register::EventLoop($ops) };
+    (@op timers $ops:path) => { $crate::Register::Timers($ops) };
     (@op quickjs $ops:path) => { $crate::Register::QuickJs($ops) };
     (@make $path:literal, [$($ops:expr),*], $load:expr) => {{
         const FILE: &str = $path;

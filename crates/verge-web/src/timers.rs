@@ -15,6 +15,16 @@ use verge_js::{rquickjs, Ops};
 /// Browsers treat a delay above 2^31-1 ms as 0 (HTML §8.6, step 10 of the timer steps).
 const MAX_DELAY_MS: f64 = 2_147_483_647.0;
 
+/// How long a timer asked to wait `delay_ms` waits: a delay out of range (negative, NaN, past
+/// 2^31-1 ms) is none.
+pub fn timer_delay(delay_ms: f64) -> Duration {
+    if (0.0..=MAX_DELAY_MS).contains(&delay_ms) {
+        Duration::from_secs_f64(delay_ms / 1000.0)
+    } else {
+        Duration::ZERO
+    }
+}
+
 struct TimerTable {
     fire: RefCell<Option<Persistent<Function<'static>>>>,
     pending: RefCell<HashMap<u32, AbortHandle>>,
@@ -47,15 +57,11 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result
     ops.add(
         "timerStart",
         move |ctx: Ctx<'js>, id: u32, delay_ms: f64| {
-            let delay_ms = if (0.0..=MAX_DELAY_MS).contains(&delay_ms) {
-                delay_ms
-            } else {
-                0.0
-            };
+            let delay = timer_delay(delay_ms);
             let isolate = isolate.clone();
             let tag = isolate.current_tag();
             let task = tokio::task::spawn_local(async move {
-                tokio::time::sleep(Duration::from_secs_f64(delay_ms / 1000.0)).await;
+                tokio::time::sleep(delay).await;
                 let fired = isolate.enter_as(tag, |ctx| {
                     let fire = verge_js::with_host_state(ctx, |table: &TimerTable| {
                         table.pending.borrow_mut().remove(&id);

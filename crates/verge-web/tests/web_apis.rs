@@ -61,10 +61,11 @@ fn web_api_unit_tests() {
             }
             if engine == Engine::JavaScriptCore {
                 let expected: BTreeSet<&str> = NOT_YET_ON_JAVASCRIPTCORE.iter().copied().collect();
-                assert_eq!(
-                    not_yet, expected,
-                    "the APIs these tests found not yet on JavaScriptCore"
-                );
+                if not_yet != expected {
+                    failures.push(format!(
+                        "the APIs these tests found not yet on JavaScriptCore: {not_yet:?}, not {expected:?}"
+                    ));
+                }
             }
             assert!(total > 0);
             eprintln!(
