@@ -189,6 +189,7 @@ fn reads_verge_toml_and_names_the_line_of_a_bad_key() {
     ]);
     let config = ServerConfig::load(&dir.path().join("verge.toml")).unwrap();
     assert_eq!(config.workers[0].name, "a");
+    assert_eq!(config.workers[0].engine, crate::Engine::QuickJs);
     assert_eq!(config.limits.cpu_ms, 50);
     assert_eq!(config.limits.memory_mib, 128);
     assert_eq!(config.admin.unwrap().token, "0123456789abcdef");
@@ -206,6 +207,31 @@ fn reads_verge_toml_and_names_the_line_of_a_bad_key() {
         error.contains("verge.toml") && error.contains("line 5") && error.contains("cpu"),
         "{error}"
     );
+    // A worker's engine: JavaScriptCore by name, anything else refused naming the choices.
+    for (engine, expected) in [
+        ("jsc", Ok(crate::Engine::Jsc)),
+        ("v8", Err("unknown variant `v8`")),
+    ] {
+        std::fs::write(
+            dir.path().join("verge.toml"),
+            format!("[server]\nlisten = \"127.0.0.1:0\"\n[[workers]]\npath = \"a\"\nengine = \"{engine}\"\n"),
+        )
+        .unwrap();
+        match (ServerConfig::load(&dir.path().join("verge.toml")), expected) {
+            (Ok(config), Ok(expected)) => assert_eq!(config.workers[0].engine, expected),
+            (Err(error), Err(expected)) => {
+                let error = error.to_string();
+                assert!(
+                    error.contains(expected) && error.contains("line 5") && error.contains("jsc"),
+                    "{error}"
+                );
+            }
+            (outcome, _) => panic!(
+                "engine = {engine:?}: {:?}",
+                outcome.map(|c| c.workers[0].engine)
+            ),
+        }
+    }
     std::fs::write(
         dir.path().join("verge.toml"),
         "[server]\nlisten = \"127.0.0.1:0\"\n[[workers]]\npath = \"missing\"\n",

@@ -63,7 +63,7 @@
       this[used] = true;
       if (internals.isA(body, 'ReadableStream')) {
         if (body.locked) return Promise.reject(new TypeError(`${kind}: the body stream is locked.`));
-        return internals.readAllNative(body) ?? internals.readAllBytes(body);
+        return internals.ifLoaded('readAllNative')?.(body) ?? internals.readAllBytes(body);
       }
       return Promise.resolve(body);
     }
@@ -102,7 +102,7 @@
   internals.hostBody = (owner) => {
     const body = owner[BODY];
     if (!internals.isA(body, 'ReadableStream')) return typeof body === 'string' ? body.toWellFormed() : body;
-    const native = internals.untouchedNativeBody(body);
+    const native = internals.ifLoaded('untouchedNativeBody')?.(body);
     if (native !== undefined) return { native };
     if (body.locked || internals.isDisturbed(body)) throw new TypeError('The response body stream is locked or was already read.');
     const id = nextPump++;

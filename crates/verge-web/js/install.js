@@ -28,6 +28,10 @@
     Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
   };
 
+  // The internal `name` if its file has loaded, without loading it: for a check that cannot
+  // matter before then (no native body stream exists before native_body.js loads).
+  internals.ifLoaded = (name) => (Object.hasOwn(internals, name) && !isLazy(internals, name) ? internals[name] : undefined);
+
   // `value instanceof` the class `defineGlobal` gave `name`; false before its file is loaded,
   // when no instance can exist yet, without loading it.
   internals.isA = (value, name) => {

@@ -16,7 +16,6 @@ use std::path::Path;
 /// test that needs one fails on JavaScriptCore with an error naming it.
 const NOT_YET_ON_JAVASCRIPTCORE: &[&str] = &[
     "js/html_rewriter.js",
-    "js/native_body.js",
     "js/subtle.js",
     "js/transform_streams.js",
 ];
