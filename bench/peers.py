@@ -10,6 +10,9 @@ per worker with --tenants distinct workers behind one server (bench/tenants.py's
 Verge's `verge serve` beside workerd (one socket per worker) up to --workerd-max workers; Deno
 and Bun have no many-tenant server to compare.
 
+`--peers verge-jsc,…` adds Verge on JavaScriptCore (`verge dev --engine jsc`) as a row of its
+own; the ratio column stays Verge on QuickJS ÷ each row.
+
 Usage: python3 bench/peers.py [--seconds 10] [--connections 50] [--peers workerd,deno,bun]
                               [--workers hello,headers,proxy,json] [--starts 5]
                               [--tenants 1,100,1000,10000] [--workerd-max 1000]
@@ -28,6 +31,10 @@ import time
 from common import VERGE, free_port, http_ok, measure_load, stop, tree_rss_kib, wait_ready
 from runtimes import install_peers, start, start_nginx
 from tenants import percentiles, run_verge, run_workerd
+
+
+# What a runtime cannot run yet, and why.
+NOT_YET = {("verge-jsc", "proxy"): "fetch() is not on JavaScriptCore yet"}
 
 
 def start_to_first_response(runtime, binaries, work, runs):
@@ -74,6 +81,8 @@ def main():
         for runtime in runtimes:
             starts[runtime] = start_to_first_response(runtime, binaries, work, args.starts)
             for worker in workers:
+                if (runtime, worker) in NOT_YET:
+                    continue
                 port = free_port()
                 process = start(runtime, binaries, work, port, worker, origin)
                 path = "/index.html" if worker == "proxy" else "/"
@@ -91,22 +100,28 @@ def main():
     cores = os.cpu_count()
     print(f"wrk -c {args.connections} for {args.seconds} s per cell, one run, {cores} cores shared with wrk; "
           "verge dev --threads 1")
-    print(f"{'worker':<8} {'runtime':<8} {'req/s':>8} {'req/s/core':>11} {'verge ÷':>8} {'p50':>9} {'p99':>9} "
-          f"{'errors':>7} {'RSS idle':>9} {'loaded':>8}")
+    print(f"{'worker':<8} {'runtime':<9} {'req/s':>8} {'req/s/core':>11} {'verge ÷':>8} {'÷ workerd':>9} "
+          f"{'p50':>9} {'p99':>9} {'errors':>7} {'RSS idle':>9} {'loaded':>8}")
+    nan = float("nan")
     for worker in workers:
         base = rows[(worker, "verge")]["rps_per_core"]
+        workerd = rows[(worker, "workerd")]["rps_per_core"] if "workerd" in runtimes else 0
         for runtime in runtimes:
-            r = rows[(worker, runtime)]
-            ratio = base / r["rps_per_core"] if r["rps_per_core"] else float("nan")
-            print(f"{worker:<8} {runtime:<8} {r['rps']:>8.0f} {r['rps_per_core']:>11.0f} {ratio:>8.2f} "
+            r = rows.get((worker, runtime))
+            if r is None:
+                print(f"{worker:<8} {runtime:<9} ({NOT_YET[(runtime, worker)]})")
+                continue
+            ratio = base / r["rps_per_core"] if r["rps_per_core"] else nan
+            to_workerd = r["rps_per_core"] / workerd if workerd else nan
+            print(f"{worker:<8} {runtime:<9} {r['rps']:>8.0f} {r['rps_per_core']:>11.0f} {ratio:>8.2f} {to_workerd:>9.2f} "
                   f"{r['p50']:>9} {r['p99']:>9} {r['errors']:>7} {r['idle_mib']:>6.1f} MiB {r['loaded_mib']:>4.0f} MiB")
     print(f"process start to first response (hello, median of {args.starts}): " +
           ", ".join(f"{runtime} {ms:.1f} ms" for runtime, ms in starts.items()))
     tenant_table([int(n) for n in args.tenants.split(",") if n], "workerd" in peers and binaries["workerd"],
-                  args.workerd_max)
+                  args.workerd_max, "verge-jsc" in peers)
 
 
-def tenant_table(counts, workerd, workerd_max):
+def tenant_table(counts, workerd, workerd_max, jsc):
     """Per-worker cost at each count of distinct workers behind one server."""
     if not counts:
         return
@@ -117,13 +132,15 @@ def tenant_table(counts, workerd, workerd_max):
         runs = {}
         with tempfile.TemporaryDirectory() as work:
             runs["verge"] = run_verge(work, count)
+            if jsc:
+                runs["verge-jsc"] = run_verge(work, count, engine="jsc")
             if workerd and count <= workerd_max:
                 runs["workerd"] = run_workerd(work, count, workerd)
         for name, (ready_ms, ready_rss, loaded_rss, first, _) in runs.items():
             # Verge makes isolates on first requests; workerd loads every worker at start.
-            per_worker = (loaded_rss - (ready_rss if name == "verge" else 0)) / count
+            per_worker = (loaded_rss - (ready_rss if name.startswith("verge") else 0)) / count
             p50, p99 = percentiles(first)
-            print(f"{count:>7} {name:<8} {ready_ms:9.0f} {ready_rss / 1024:7.1f} MiB {loaded_rss / 1024:8.1f} MiB "
+            print(f"{count:>7} {name:<9} {ready_ms:9.0f} {ready_rss / 1024:7.1f} MiB {loaded_rss / 1024:8.1f} MiB "
                   f"{per_worker:11.0f} {p50:8.2f} ms {p99:7.2f} ms")
 
 

@@ -20,6 +20,7 @@ GIB = 1024 * 1024 * 1024
 def install_peers(names):
     """The binaries of the named peers, installed with npm into bench/.peers when missing."""
     bins = os.path.join(PEERS, "node_modules", ".bin")
+    names = [n for n in names if n != "verge-jsc"]  # Verge itself, on JavaScriptCore
     missing = [PEER_PACKAGES[n] for n in names if not os.path.exists(os.path.join(bins, n))]
     if missing:
         os.makedirs(PEERS, exist_ok=True)
@@ -75,9 +76,10 @@ def start(runtime, binaries, work, port, worker, origin="", threads=1):
     for name in wasm:
         shutil.copy(os.path.join(WORKERS, name), project)
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    if runtime == "verge":
+    if runtime in ("verge", "verge-jsc"):
+        engine = ["--engine", "jsc"] if runtime == "verge-jsc" else []
         return subprocess.Popen([VERGE, "dev", module, "--port", str(port), "--threads", str(threads),
-                                 "--var", f"ORIGIN:{origin}"],
+                                 "--var", f"ORIGIN:{origin}", *engine],
                                 env={**os.environ, "VERGE_LOG": "warn"}, **quiet)
     if runtime == "workerd":
         with open(os.path.join(project, "config.capnp"), "w") as f:

@@ -69,17 +69,18 @@ def wait_for_line(process, needle, seconds):
     sys.exit(f"the server did not print {needle!r} within {seconds} s")
 
 
-def run_verge(work, count):
+def run_verge(work, count, engine="quickjs"):
     port = free_port()
     workers = []
+    runtime = "verge" if engine == "quickjs" else f"verge-{engine}"
     for index in range(count):
-        project = os.path.join(work, "verge", f"w{index}")
+        project = os.path.join(work, runtime, f"w{index}")
         os.makedirs(project)
         with open(os.path.join(project, "index.js"), "w") as f:
             f.write(WORKER % {"index": index})
         with open(os.path.join(project, "wrangler.toml"), "w") as f:
             f.write(f'name = "w{index}"\nmain = "index.js"\nroute = "w{index}.test/*"\n')
-        workers.append(f'[[workers]]\npath = "verge/w{index}"\n')
+        workers.append(f'[[workers]]\npath = "{runtime}/w{index}"\nengine = "{engine}"\n')
     config = os.path.join(work, "verge.toml")
     with open(config, "w") as f:
         f.write(f'[server]\nlisten = "127.0.0.1:{port}"\n\n' + "".join(workers))

@@ -144,9 +144,13 @@ fn what_javascriptcore_cannot_run_yet_is_refused_by_name() {
 
 const LOOP: &str = r#"
 export default {
-  fetch(request) {
+  async fetch(request) {
     const path = new URL(request.url).pathname;
     if (path.endsWith('/spin')) { for (;;) {} }
+    if (path.endsWith('/spin-later')) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      for (;;) {}
+    }
     if (path.endsWith('/regex')) return new Response(String(/^(a+)+$/.test('a'.repeat(40) + 'b')));
     if (path.endsWith('/hang')) return new Promise((resolve) => { globalThis.pending = resolve; });
     if (path.endsWith('/recurse')) {
@@ -238,6 +242,10 @@ fn hostile_tenants_on_javascriptcore_fail_their_request_alone() {
         get_host(&base, "loop.test", "/ok").body,
         "loop tenant is fine"
     );
+    // Stopped in a timer's continuation rather than in the request's own entry.
+    let later = get_host(&base, "loop.test", "/spin-later");
+    assert_eq!(later.status, 503, "{}", later.body);
+    assert!(later.body.contains("1102"), "{}", later.body);
     let regex = get_host(&base, "loop.test", "/regex");
     assert_eq!(regex.status, 503, "{}", regex.body);
     assert_eq!(get_host(&base, "loop.test", "/recurse").body, "RangeError");

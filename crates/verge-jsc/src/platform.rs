@@ -31,6 +31,7 @@ pub struct Web {
     vm: Rc<Vm>,
     internals: Kept,
     watch: Kept,
+    settled: Kept,
     promises: Rc<Promises>,
 }
 
@@ -39,6 +40,18 @@ pub struct Web {
 struct Promises {
     next: Cell<u32>,
     waiting: RefCell<HashMap<u32, oneshot::Sender<Result<Data, JsError>>>>,
+}
+
+impl Promises {
+    /// Fails every waiter with `error` when it is a limit the VM was stopped at: the VM is
+    /// done, and what it was to settle never will be.
+    fn abandon_at_limit(&self, error: &JsError) {
+        if error.is_interrupt() || error.is_out_of_memory() {
+            for (_, waiter) in self.waiting.borrow_mut().drain() {
+                let _ = waiter.send(Err(error.clone()));
+            }
+        }
+    }
 }
 
 impl Web {
@@ -55,12 +68,14 @@ impl Web {
             platform,
             host,
             vm: Rc::downgrade(&vm),
+            promises: Rc::downgrade(&promises),
         };
-        let (internals, watch) = install(vm.scope(), loader, Rc::downgrade(&promises))?;
+        let [internals, watch, settled] = install(vm.scope(), loader, Rc::downgrade(&promises))?;
         Ok(Self {
             vm,
             internals,
             watch,
+            settled,
             promises,
         })
     }
@@ -81,6 +96,17 @@ impl Web {
         value: &Value<'_>,
     ) -> Result<impl Future<Output = Result<Data, JsError>>, JsError> {
         let scope = value.scope();
+        let (id, settled) = self.expect();
+        scope
+            .kept(self.watch)
+            .and_then(|watch| watch.call(&[value.clone(), scope.number(id.into())]))?;
+        Ok(settled)
+    }
+
+    /// An outcome to wait for: its id, for JavaScript to report it with `settled(id,
+    /// fulfilled, value)` (see [`Web::settled`]), and the future of it. Dropping the future
+    /// forgets the id.
+    pub fn expect(&self) -> (u32, impl Future<Output = Result<Data, JsError>>) {
         let id = self.promises.next.get().wrapping_add(1);
         self.promises.next.set(id);
         let (sender, receiver) = oneshot::channel();
@@ -89,15 +115,26 @@ impl Web {
             promises: Rc::downgrade(&self.promises),
             id,
         };
-        scope
-            .kept(self.watch)
-            .and_then(|watch| watch.call(&[value.clone(), scope.number(id.into())]))?;
-        Ok(async move {
+        let settled = async move {
             let _waiting = waiting;
             receiver.await.unwrap_or_else(|_| {
                 Err(JsError::internal("the VM ended before the promise settled"))
             })
-        })
+        };
+        (id, settled)
+    }
+
+    /// Fails every outcome waited for when `error` is a limit the VM was stopped at (see
+    /// `Vm`): for a caller whose own entry into the VM met the stop.
+    pub fn abandon_at_limit(&self, error: &JsError) {
+        self.promises.abandon_at_limit(error);
+    }
+
+    /// `settled(id, fulfilled, value)`: hands the outcome [`Web::expect`] gave `id` to its
+    /// waiter: the value as data, or the error thrown. What is not data is an error for the
+    /// waiter, never thrown back.
+    pub fn settled<'vm>(&self, scope: Scope<'vm>) -> Result<Value<'vm>, JsError> {
+        scope.kept(self.settled)
     }
 }
 
@@ -116,13 +153,13 @@ impl Drop for Waiting {
     }
 }
 
-/// Installs `loader`'s platform in the VM of `scope`: gives the kept `internals` object and
-/// the function that watches a promise for `promises`.
+/// Installs `loader`'s platform in the VM of `scope`: gives the kept `internals` object, the
+/// function that watches a promise for `promises`, and the `settled` function it reports to.
 fn install(
     scope: Scope<'_>,
     loader: Loader,
     promises: Weak<Promises>,
-) -> Result<(Kept, Kept), JsError> {
+) -> Result<[Kept; 3], JsError> {
     let platform = loader.platform;
     let ops = scope.evaluate("({})", "verge:jsc/ops")?;
     let eager = loader.clone();
@@ -151,8 +188,14 @@ fn install(
         }
     }
     let settled = settled_function(scope, promises)?;
-    let watch = scope.evaluate(WATCH, "verge:jsc/watch")?.call(&[settled])?;
-    Ok((scope.keep(&internals)?, scope.keep(&watch)?))
+    let watch = scope
+        .evaluate(WATCH, "verge:jsc/watch")?
+        .call(std::slice::from_ref(&settled))?;
+    Ok([
+        scope.keep(&internals)?,
+        scope.keep(&watch)?,
+        scope.keep(&settled)?,
+    ])
 }
 
 /// `settled(id, fulfilled, value)`: hands a watched promise's outcome to its waiter. What it
@@ -191,6 +234,7 @@ struct Loader {
     platform: &'static Platform,
     host: WebHost,
     vm: Weak<Vm>,
+    promises: Weak<Promises>,
 }
 
 impl Loader {
@@ -236,7 +280,7 @@ impl Loader {
                     }
                 }
                 Register::Timers(_) => {
-                    for (name, op) in timer_ops(scope, self.vm.clone())? {
+                    for (name, op) in timer_ops(scope, self.vm.clone(), self.promises.clone())? {
                         add(name, op)?;
                     }
                 }
@@ -275,9 +319,11 @@ impl Drop for Timers {
 }
 
 /// `timerInit(fire)`, `timerStart(id, delayMs)` and `timerCancel(id)`.
+/// A timer whose callback is stopped at a limit fails every outcome Rust waits for.
 fn timer_ops<'s>(
     scope: Scope<'s>,
     vm: Weak<Vm>,
+    promises: Weak<Promises>,
 ) -> Result<[(&'static str, Value<'s>); 3], JsError> {
     let timers: Rc<Timers> = Rc::default();
     let table = timers.clone();
@@ -294,7 +340,7 @@ fn timer_ops<'s>(
             return;
         };
         let delay = verge_web::timer_delay(delay_ms);
-        let (vm, table) = (vm.clone(), table.clone());
+        let (vm, table, promises) = (vm.clone(), table.clone(), promises.clone());
         let task = tokio::task::spawn_local(async move {
             tokio::time::sleep(delay).await;
             let (Some(vm), Some(timers)) = (vm.upgrade(), table.upgrade()) else {
@@ -310,6 +356,9 @@ fn timer_ops<'s>(
                 .and_then(|fire| fire.call(&[scope.number(id.into())]));
             if let Err(error) = fired {
                 tracing::error!(target: "verge::js", "timer {id} failed: {error}");
+                if let Some(promises) = promises.upgrade() {
+                    promises.abandon_at_limit(&error);
+                }
             }
         });
         timers.pending.borrow_mut().insert(id, task.abort_handle());

@@ -132,8 +132,9 @@ impl Vm {
     }
 
     /// The bytes the heap holds after a full collection: exact, and as dear as a collection.
+    /// The guard keeps the figure (see [`Vm::heap_measured`]).
     pub fn heap_bytes(&self) -> usize {
-        self.state.guard.heap_bytes(self.context)
+        self.state.guard.measure(self.context)
     }
 
     /// What the guard's last exact measurement found the heap to hold: free to ask, unlike

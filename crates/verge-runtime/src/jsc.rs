@@ -20,34 +20,54 @@ use verge_js::{Data, JsError, ProjectModules};
 use verge_jsc::{Kept, Scope, Value, VmLimits, Web};
 use verge_web::{Body, ChannelBody, HeaderList, Request, Response, WebHost};
 
-/// How the host reaches the entry points: each dispatch function answers `[answer,
-/// passThrough, done]`, three promises: what the host reads of the outcome (see
-/// `read_answer`), whether the worker asked to pass through on failure, and the end of its
-/// `ctx.waitUntil` work.
-const GLUE: &str = r#"(internals) => {
-  function split(outcome) {
-    outcome = Promise.resolve(outcome);
-    const answer = outcome.then((o) => {
+/// How the host reaches the entry points: `dispatchFetch(ids, …)` and `dispatchScheduled(ids,
+/// …)` run an event, and report through `settled` (see `verge_jsc::Web::expect`) to the three
+/// ids: what the host reads of the outcome (see `read_answer`), whether the worker asked to
+/// pass through on failure, and the end of its `ctx.waitUntil` work. A handler that returned
+/// its Response at once is reported within the same call.
+const GLUE: &str = r#"(internals, settled) => {
+  function report(dispatch, [answer, passThrough, done]) {
+    const fail = (error) => {
+      settled(passThrough, true, false);
+      settled(done, true, undefined);
+      settled(answer, false, error);
+    };
+    const deliver = (o) => {
+      settled(passThrough, true, o.passThrough === true);
+      if (o.done === undefined) settled(done, true, undefined);
+      else o.done.then(() => settled(done, true, undefined), (error) => settled(done, false, error));
       if (o.parts === undefined) {
-        if (o.error === undefined) return ['completed'];
-        throw o.error;
+        if (o.error === undefined) settled(answer, true, ['completed']);
+        else settled(answer, false, o.error);
+        return;
       }
       const [status, statusText, headers, body] = o.parts;
-      if (body !== null && typeof body === 'object' && !(body instanceof Uint8Array)) {
-        if (body.pump === undefined) throw new TypeError('This body cannot be sent from JavaScriptCore yet.');
-        return ['response', status, statusText, headers, ['pump', body.pump]];
+      if (body === null || typeof body !== 'object' || body instanceof Uint8Array) {
+        settled(answer, true, ['response', status, statusText, headers, body]);
+      } else if (body.pump !== undefined) {
+        settled(answer, true, ['response', status, statusText, headers, ['pump', body.pump]]);
+      } else {
+        settled(answer, false, new TypeError('This body cannot be sent from JavaScriptCore yet.'));
       }
-      return ['response', status, statusText, headers, body];
-    });
-    return [answer, outcome.then((o) => o.passThrough === true), outcome.then((o) => o.done)];
+    };
+    let outcome;
+    try {
+      outcome = dispatch();
+    } catch (error) {
+      return fail(error);
+    }
+    if (outcome instanceof Promise) outcome.then(deliver, fail);
+    else deliver(outcome);
   }
   return {
     env(vars) { internals.env = JSON.parse(vars); },
     finish(evaluation, namespace) { return internals.finishLoad(evaluation, namespace); },
-    fetch(method, url, headers, body, cf, entrypoint) {
-      return split(internals.dispatchFetch(method, url, headers, body, cf, internals.env, entrypoint));
+    dispatchFetch(ids, method, url, headers, body, cf, entrypoint) {
+      report(() => internals.dispatchFetch(method, url, headers, body, cf, internals.env, entrypoint), ids);
     },
-    scheduled(cron, time) { return split(internals.dispatchScheduled(cron, time, internals.env)); },
+    dispatchScheduled(ids, cron, time) {
+      report(() => internals.dispatchScheduled(cron, time, internals.env), ids);
+    },
     pumpRead(id) { return internals.pumpRead(id); },
     pumpCancel(id) { internals.pumpCancel(id); },
   };
@@ -59,7 +79,10 @@ const FINISH_MODULES: &str =
 
 pub(crate) struct JscWorker {
     web: Rc<Web>,
+    /// The glue object (see `GLUE`), and its two dispatch functions.
     glue: Kept,
+    dispatch_fetch: Kept,
+    dispatch_scheduled: Kept,
     limits: WorkerLimits,
     name: String,
     busy: Cell<Duration>,
@@ -102,13 +125,13 @@ impl JscWorker {
             ))
         })?;
         let vars = serde_json::Value::Object(config.vars.clone().into_iter().collect()).to_string();
-        let (glue, loaded) = {
+        let (glue, [dispatch_fetch, dispatch_scheduled], loaded) = {
             let vm = web.vm();
             let scope = vm.scope();
             let internals = web.internals(scope).map_err(LoadError::Internal)?;
             let glue = vm
                 .evaluate(GLUE, "verge:runtime/jsc-glue.js")
-                .and_then(|glue| glue.call(&[internals]))
+                .and_then(|glue| glue.call(&[internals, web.settled(scope)?]))
                 .map_err(LoadError::Internal)?;
             call(&glue, "env", &[scope.string(&vars)]).map_err(script)?;
             let source = std::fs::read_to_string(config.root.join(main)).map_err(|source| {
@@ -143,12 +166,27 @@ impl JscWorker {
             }
             .map_err(script)?;
             let loaded = web.settle(&finished).map_err(script)?;
-            (scope.keep(&glue).map_err(LoadError::Internal)?, loaded)
+            let keep = |name: &str| {
+                glue.get(name)
+                    .and_then(|function| scope.keep(&function))
+                    .map_err(LoadError::Internal)
+            };
+            let kept = [keep("dispatchFetch")?, keep("dispatchScheduled")?];
+            (
+                scope.keep(&glue).map_err(LoadError::Internal)?,
+                kept,
+                loaded,
+            )
         };
         loaded.await.map_err(script)?;
+        // Measured once now, so that the server's memory budget sees this VM from the start
+        // (later figures come from the guard's own measurements).
+        web.vm().heap_bytes();
         Ok(Self {
             web,
             glue,
+            dispatch_fetch,
+            dispatch_scheduled,
             limits,
             name: config.name.clone(),
             busy: Cell::default(),
@@ -201,33 +239,34 @@ impl JscWorker {
             cf.map_or(Data::Undefined, |cf| Data::String(cf.to_string())),
             entrypoint.map_or(Data::Undefined, Data::String),
         ];
-        self.dispatch("fetch", arguments.into()).await
+        self.dispatch(self.dispatch_fetch, arguments.into()).await
     }
 
     /// Runs the scheduled handler for cron trigger `cron` firing at `time_ms`.
     pub(crate) async fn scheduled(&self, cron: &str, time_ms: f64) -> Outcome {
         let arguments = vec![Data::String(cron.to_owned()), Data::Number(time_ms)];
-        self.dispatch("scheduled", arguments).await
+        self.dispatch(self.dispatch_scheduled, arguments).await
     }
 
-    /// Calls the glue's dispatch function `name`, then waits for its answer (within the
-    /// wall-time limit) and keeps its `ctx.waitUntil` work alive (within its bound).
-    async fn dispatch(&self, name: &str, arguments: Vec<Data>) -> Outcome {
-        let started = self.timed(|web| {
+    /// Calls the glue's `dispatch` function, then waits for its answer (within the wall-time
+    /// limit) and keeps its `ctx.waitUntil` work alive (within its bound).
+    async fn dispatch(&self, dispatch: Kept, arguments: Vec<Data>) -> Outcome {
+        let (answer_id, answer) = self.web.expect();
+        let (pass_through_id, pass_through) = self.web.expect();
+        let (done_id, done) = self.web.expect();
+        let ids = [answer_id, pass_through_id, done_id].map(|id| Data::Number(id.into()));
+        let called = self.timed(|web| {
             let scope = web.vm().scope();
-            let arguments = arguments
-                .into_iter()
+            let arguments = std::iter::once(Data::List(ids.into()))
+                .chain(arguments)
                 .map(|argument| scope.from_data(argument))
                 .collect::<Result<Vec<_>, _>>()?;
-            let split = call(&scope.kept(self.glue)?, name, &arguments)?;
-            let [answer, pass_through, done] =
-                ["0", "1", "2"].map(|index| split.get(index).and_then(|p| web.settle(&p)));
-            Ok((answer?, pass_through?, done?))
+            scope.kept(dispatch)?.call(&arguments).map(drop)
         });
-        let (answer, pass_through, done) = match started {
-            Ok(started) => started,
-            Err(error) => return self.failed(error, false),
-        };
+        if let Err(error) = called {
+            self.web.abandon_at_limit(&error);
+            return self.failed(error, false);
+        }
         let answer = tokio::select! {
             answer = answer => answer,
             () = wall_clock(self.limits.wall_time) => {
@@ -371,7 +410,12 @@ fn pump_body(web: Weak<Web>, glue: Kept, id: f64) -> verge_web::NativeBody {
             };
             let chunk = match read {
                 Ok(chunk) => chunk.await,
-                Err(error) => Err(error),
+                Err(error) => {
+                    if let Some(web) = web.upgrade() {
+                        web.abandon_at_limit(&error);
+                    }
+                    Err(error)
+                }
             };
             match chunk {
                 Ok(Data::Bytes(bytes)) => {
