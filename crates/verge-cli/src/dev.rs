@@ -253,7 +253,6 @@ fn watch_and_reload(
     }
 }
 
-/// The project as it is now, checked by loading it once.
 /// What `verge dev` was asked to run: the project, `--var` overrides and the engine.
 struct Project {
     path: PathBuf,
@@ -272,6 +271,7 @@ impl Project {
     }
 }
 
+/// The project as it is now, checked by loading it once.
 fn reload(project: &Project, version: u64, options: &EdgeOptions) -> anyhow::Result<Deployed> {
     let config = project.config()?;
     let deployed = Deployed::new(Arc::new(config), version);

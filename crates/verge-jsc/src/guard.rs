@@ -8,7 +8,7 @@
 //! since this VM was last measured, by more than the room the VM had left (growth that other
 //! VMs caused only costs a measurement, which rebases the VM), and every
 //! `CHECKS_PER_MEASUREMENT` checks whatever the process did; a VM past its limit is stopped,
-//! its entry failing as out of memory. The same check runs as each entry ends, for a heap that
+//! its entry failing as out of memory. The same check runs as each entry that ran script ends, for a heap that
 //! grows a little at every request rather than within one.
 
 #![allow(unsafe_code)]
@@ -26,16 +26,10 @@ use verge_js::ErrorKind;
 /// watchdog costs the optimized code it interrupts (with 2 ms, a hot loop ran 2.5x slower).
 const TICK: Duration = Duration::from_millis(5);
 
-/// Checks (ticks, ends of entries) after which the heap is measured whatever the process's
-/// resident size says: about once a second at most, as checks at the ends of entries are
-/// spaced by `ENTRY_CHECK_SPACING`.
+/// Checks (ticks, ends of entries that ran script) after which the heap is measured whatever
+/// the process's resident size says: about once a second for a VM serving a thousand requests
+/// a second.
 const CHECKS_PER_MEASUREMENT: u32 = 1024;
-
-/// The least wall time between two memory checks at the ends of entries. A check reads
-/// `/proc/self/statm` (a system call: 12% of a busy server's time when done at every entry of
-/// every request); the memory a script can touch in a millisecond is far below any limit, and
-/// a longer entry is checked at its ticks anyway.
-const ENTRY_CHECK_SPACING: Duration = Duration::from_millis(1);
 
 pub(crate) struct Guard {
     api: &'static Api,
@@ -57,8 +51,9 @@ pub(crate) struct Guard {
     checks: Cell<u32>,
     /// Set while a tick runs.
     ticking: Cell<bool>,
-    /// When an entry's end last checked the memory.
-    entry_checked: Cell<Option<Instant>>,
+    /// When the outermost entry under way began, and the time spent in outermost entries.
+    entered: Cell<Option<Instant>>,
+    busy: Cell<Duration>,
 }
 
 impl Guard {
@@ -81,7 +76,8 @@ impl Guard {
             measurements: Cell::new(0),
             checks: Cell::new(0),
             ticking: Cell::new(false),
-            entry_checked: Cell::new(None),
+            entered: Cell::new(None),
+            busy: Cell::new(Duration::ZERO),
         }
     }
 
@@ -103,12 +99,20 @@ impl Guard {
     /// unless it only describes what the last entry threw (`fresh` false), which stays under
     /// that entry's deadline.
     pub(crate) fn enter(&self, fresh: bool) {
-        if self.depth.get() == 0 && fresh {
-            self.breach.set(None);
-            self.deadline
-                .set(self.cpu_slice.map(|slice| Instant::now() + slice));
+        if self.depth.get() == 0 {
+            let now = Instant::now();
+            self.entered.set(Some(now));
+            if fresh {
+                self.breach.set(None);
+                self.deadline.set(self.cpu_slice.map(|slice| now + slice));
+            }
         }
         self.depth.set(self.depth.get() + 1);
+    }
+
+    /// Wall time spent in outermost entries (promise jobs they drained included).
+    pub(crate) fn busy(&self) -> Duration {
+        self.busy.get()
     }
 
     /// Whether an entry is under way: a host function's call into JavaScript is nested.
@@ -116,23 +120,20 @@ impl Guard {
         self.depth.get() > 0
     }
 
-    /// Marks the end of an entry; after the outermost (at most once per
-    /// `ENTRY_CHECK_SPACING`), checks the memory the VM may have kept.
-    pub(crate) fn leave(&self, context: JSContextRef) {
+    /// Marks the end of an entry; after the outermost, when it ran script (`ran_script`),
+    /// checks the memory the VM may have kept. An entry that only made a value (an array, a
+    /// typed array) is left to the next that runs script: each check reads
+    /// `/proc/self/statm`, a system call (12% of a busy server's time when every entry of
+    /// every request did).
+    pub(crate) fn leave(&self, context: JSContextRef, ran_script: bool) {
         self.depth.set(self.depth.get().saturating_sub(1));
-        if self.depth.get() > 0 || self.breach.get().is_some() {
+        if self.depth.get() > 0 {
             return;
         }
-        let now = Instant::now();
-        if self
-            .entry_checked
-            .get()
-            .is_some_and(|at| now.duration_since(at) < ENTRY_CHECK_SPACING)
-        {
-            return;
+        if let Some(entered) = self.entered.take() {
+            self.busy.set(self.busy.get() + entered.elapsed());
         }
-        self.entry_checked.set(Some(now));
-        if self.over_limit(context) {
+        if ran_script && self.breach.get().is_none() && self.over_limit(context) {
             self.breach.set(Some(ErrorKind::OutOfMemory));
         }
     }

@@ -40,6 +40,8 @@ pub struct Web {
 struct Promises {
     next: Cell<u32>,
     waiting: RefCell<HashMap<u32, oneshot::Sender<Result<Data, JsError>>>>,
+    /// Set once a limit stopped the VM: it must not serve again.
+    spent: Cell<bool>,
 }
 
 impl Promises {
@@ -47,6 +49,7 @@ impl Promises {
     /// done, and what it was to settle never will be.
     fn abandon_at_limit(&self, error: &JsError) {
         if error.is_interrupt() || error.is_out_of_memory() {
+            self.spent.set(true);
             for (_, waiter) in self.waiting.borrow_mut().drain() {
                 let _ = waiter.send(Err(error.clone()));
             }
@@ -130,6 +133,12 @@ impl Web {
         self.promises.abandon_at_limit(error);
     }
 
+    /// Whether a limit stopped the VM (as [`Web::abandon_at_limit`] or a timer saw): it is to
+    /// be dropped.
+    pub fn is_spent(&self) -> bool {
+        self.promises.spent.get()
+    }
+
     /// `settled(id, fulfilled, value)`: hands the outcome [`Web::expect`] gave `id` to its
     /// waiter: the value as data, or the error thrown. What is not data is an error for the
     /// waiter, never thrown back.
@@ -198,9 +207,10 @@ fn install(
     ])
 }
 
-/// `settled(id, fulfilled, value)`: hands a watched promise's outcome to its waiter. What it
-/// fulfilled with must be data; anything else is an error for the waiter, never thrown here,
-/// where it would only reject a promise nobody watches.
+/// `settled(id, fulfilled, value)`: hands the outcome waited for as `id` (a watched promise's,
+/// or one JavaScript reports itself: see `Web::expect`) to its waiter. What it fulfilled with
+/// must be data; anything else is an error for the waiter, never thrown here, where it would
+/// only reject a promise nobody watches.
 fn settled_function<'vm>(
     scope: Scope<'vm>,
     promises: Weak<Promises>,

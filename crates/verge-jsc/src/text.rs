@@ -49,6 +49,7 @@ impl JsString {
         };
         // Most text crossing here (headers, bodies, JSON) is ASCII: copied byte for byte, far
         // faster than decoding it character by character.
+        // (Collected as bytes, not chars: a `String` built char by char is the slow path.)
         if units.iter().all(|&unit| unit < 0x80) {
             let bytes: Vec<u8> = units.iter().map(|&unit| unit as u8).collect();
             if let Ok(text) = String::from_utf8(bytes) {

@@ -143,6 +143,11 @@ impl Vm {
         self.state.guard.heap_measured()
     }
 
+    /// Wall time spent in entries into the VM, the promise jobs they drained included.
+    pub fn busy_time(&self) -> Duration {
+        self.state.guard.busy()
+    }
+
     /// How many times the guard has measured the heap exactly.
     pub fn heap_measurements(&self) -> u64 {
         self.state.guard.measurements()
@@ -227,7 +232,7 @@ impl<'vm> Scope<'vm> {
     /// A `Uint8Array` holding a copy of `bytes`.
     pub fn bytes(self, bytes: &[u8]) -> Result<Value<'vm>, JsError> {
         let api = self.state.api;
-        self.enter(|exception| {
+        self.enter_as(Entry::Making, |exception| {
             // SAFETY: the context is live; the array is `bytes.len()` long, so the copy stays
             // inside its backing store.
             unsafe {
@@ -339,7 +344,7 @@ impl<'vm> Scope<'vm> {
                     .collect::<Result<Vec<_>, _>>()?;
                 let raw: Vec<JSValueRef> = items.iter().map(|item| item.raw).collect();
                 let api = self.state.api;
-                self.enter(|exception| {
+                self.enter_as(Entry::Making, |exception| {
                     // SAFETY: the context and the items (rooted in `items`) are live.
                     unsafe {
                         (api.JSObjectMakeArray)(self.context, raw.len(), raw.as_ptr(), exception)
@@ -370,7 +375,7 @@ impl<'vm> Scope<'vm> {
         let result = call(&mut exception);
         // Rooted before the guard's check may collect garbage.
         let thrown = (!exception.is_null()).then(|| self.value(exception));
-        guard.leave(self.context);
+        guard.leave(self.context, entry != Entry::Making);
         if let Some(kind) = guard.breach() {
             return Err(breach(kind));
         }
@@ -462,6 +467,9 @@ enum Entry {
     /// Describing what the last entry threw (its getters run): under that entry's deadline,
     /// and what it throws in turn is not described.
     Describing,
+    /// Making a value (an array, a typed array): no script runs, so no CPU slice starts and
+    /// the memory is checked by the next entry that runs script.
+    Making,
 }
 
 /// The error of an entry the guard stopped.

@@ -12,13 +12,12 @@
 use crate::entry::Outcome;
 use crate::worker::{wall_clock, Grants, LoadError, WorkerLimits};
 use bytes::Bytes;
-use std::cell::Cell;
 use std::rc::{Rc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use verge_config::WorkerConfig;
 use verge_js::{Data, JsError, ProjectModules};
-use verge_jsc::{Kept, Scope, Value, VmLimits, Web};
-use verge_web::{Body, ChannelBody, HeaderList, Request, Response, WebHost};
+use verge_jsc::{Kept, Value, VmLimits, Web};
+use verge_web::{Body, BoxError, ChannelBody, HeaderList, Request, Response, WebHost};
 
 /// How the host reaches the entry points: `dispatchFetch(ids, …)` and `dispatchScheduled(ids,
 /// …)` run an event, and report through `settled` (see `verge_jsc::Web::expect`) to the three
@@ -84,8 +83,9 @@ pub(crate) struct JscWorker {
     dispatch_fetch: Kept,
     dispatch_scheduled: Kept,
     limits: WorkerLimits,
+    /// The CPU slice the VM runs under: the worker's `[limits] cpu_ms`, or the server's.
+    cpu_slice: Option<Duration>,
     name: String,
-    busy: Cell<Duration>,
 }
 
 impl JscWorker {
@@ -106,13 +106,14 @@ impl JscWorker {
             outbound: grants.outbound,
             subrequest_limit: config.limits.subrequests.unwrap_or(limits.subrequests),
         };
+        let cpu_slice = config
+            .limits
+            .cpu_ms
+            .map(Duration::from_millis)
+            .or(limits.isolate.cpu_slice);
         let vm_limits = VmLimits {
             memory_bytes: limits.isolate.memory_bytes,
-            cpu_slice: config
-                .limits
-                .cpu_ms
-                .map(Duration::from_millis)
-                .or(limits.isolate.cpu_slice),
+            cpu_slice,
         };
         let web = Rc::new(
             Web::new(vm_limits, host, &crate::platform::PLATFORM).map_err(LoadError::Internal)?,
@@ -188,8 +189,8 @@ impl JscWorker {
             dispatch_fetch,
             dispatch_scheduled,
             limits,
+            cpu_slice,
             name: config.name.clone(),
-            busy: Cell::default(),
         })
     }
 
@@ -204,7 +205,12 @@ impl JscWorker {
 
     /// Time spent in entries into the VM, promise jobs they ran included.
     pub(crate) fn busy_time(&self) -> Duration {
-        self.busy.get()
+        self.web.vm().busy_time()
+    }
+
+    /// Whether a limit stopped the VM outside a request's own entry (see `Worker::is_spent`).
+    pub(crate) fn is_spent(&self) -> bool {
+        self.web.is_spent()
     }
 
     /// Runs the fetch handler of `entrypoint` (`None`: the default export) for `request`.
@@ -255,14 +261,17 @@ impl JscWorker {
         let (pass_through_id, pass_through) = self.web.expect();
         let (done_id, done) = self.web.expect();
         let ids = [answer_id, pass_through_id, done_id].map(|id| Data::Number(id.into()));
-        let called = self.timed(|web| {
-            let scope = web.vm().scope();
+        let called = {
+            let scope = self.web.vm().scope();
             let arguments = std::iter::once(Data::List(ids.into()))
                 .chain(arguments)
                 .map(|argument| scope.from_data(argument))
-                .collect::<Result<Vec<_>, _>>()?;
-            scope.kept(dispatch)?.call(&arguments).map(drop)
-        });
+                .collect::<Result<Vec<_>, _>>();
+            scope
+                .kept(dispatch)
+                .and_then(|dispatch| dispatch.call(&arguments?))
+                .map(drop)
+        };
         if let Err(error) = called {
             self.web.abandon_at_limit(&error);
             return self.failed(error, false);
@@ -270,13 +279,7 @@ impl JscWorker {
         let answer = tokio::select! {
             answer = answer => answer,
             () = wall_clock(self.limits.wall_time) => {
-                let bound = self.limits.wall_time.unwrap_or_default();
-                return Outcome::LimitExceeded {
-                    message: format!(
-                        "the worker did not respond within its wall-time limit ({} ms)",
-                        bound.as_millis()
-                    ),
-                };
+                return Outcome::wall_time_limit(self.limits.wall_time.unwrap_or_default());
             }
         };
         let bound = self.limits.wait_until;
@@ -352,28 +355,12 @@ impl JscWorker {
     /// The outcome of a dispatch that failed with `error`.
     fn failed(&self, error: JsError, pass_through: bool) -> Outcome {
         if error.is_interrupt() {
-            return Outcome::LimitExceeded {
-                message: match self.limits.isolate.cpu_slice {
-                    Some(slice) => format!(
-                        "the worker exceeded its CPU time limit ({} ms)",
-                        slice.as_millis()
-                    ),
-                    None => "the worker exceeded its CPU time limit".into(),
-                },
-            };
+            return Outcome::cpu_limit(self.cpu_slice);
         }
         Outcome::Exception {
             error,
             pass_through,
         }
-    }
-
-    /// Runs `f`, counting its time as the VM's.
-    fn timed<R>(&self, f: impl FnOnce(&Web) -> R) -> R {
-        let started = Instant::now();
-        let result = f(&self.web);
-        self.busy.set(self.busy.get() + started.elapsed());
-        result
     }
 }
 
@@ -394,48 +381,59 @@ fn call<'vm>(
 }
 
 /// A body fed by reading the worker's stream `id` chunk by chunk through the glue's
-/// `pumpRead`; the stream is cancelled if the client goes away.
+/// `pumpRead`. The stream is cancelled if the client goes away; if the VM goes first, the body
+/// ends in an error rather than looking complete.
 fn pump_body(web: Weak<Web>, glue: Kept, id: f64) -> verge_web::NativeBody {
     let (sender, body) = ChannelBody::channel(1);
     tokio::task::spawn_local(async move {
+        let gone =
+            || -> BoxError { "the worker's VM ended while its response was streaming".into() };
         loop {
-            let read = {
-                let Some(web) = web.upgrade() else { return };
-                let scope: Scope<'_> = web.vm().scope();
-                let chunk = scope
+            let Some(read) = web.upgrade().map(|web| {
+                let scope = web.vm().scope();
+                scope
                     .kept(glue)
                     .and_then(|glue| call(&glue, "pumpRead", &[scope.number(id)]))
-                    .and_then(|chunk| web.settle(&chunk));
-                chunk
+                    .and_then(|chunk| web.settle(&chunk))
+            }) else {
+                let _ = sender.send(Err(gone())).await;
+                return;
             };
             let chunk = match read {
-                Ok(chunk) => chunk.await,
-                Err(error) => {
-                    if let Some(web) = web.upgrade() {
-                        web.abandon_at_limit(&error);
-                    }
-                    Err(error)
-                }
+                Ok(chunk) => tokio::select! {
+                    chunk = chunk => chunk,
+                    () = sender.closed() => Err(JsError::internal("the client went away")),
+                },
+                Err(error) => Err(error),
             };
             match chunk {
                 Ok(Data::Bytes(bytes)) => {
-                    if sender.send(Ok(Bytes::from(bytes))).await.is_err() {
-                        if let Some(web) = web.upgrade() {
-                            let scope = web.vm().scope();
-                            let _ = scope
-                                .kept(glue)
-                                .and_then(|glue| call(&glue, "pumpCancel", &[scope.number(id)]));
-                        }
-                        return;
+                    if sender.send(Ok(Bytes::from(bytes))).await.is_ok() {
+                        continue;
                     }
                 }
                 Ok(_) => return,
-                Err(error) => {
+                Err(error) if !sender.is_closed() => {
+                    if let Some(web) = web.upgrade() {
+                        web.abandon_at_limit(&error);
+                    }
                     tracing::warn!("a response body stream failed: {error}");
                     let _ = sender.send(Err(Box::new(error))).await;
                     return;
                 }
+                Err(_) => {}
             }
+            // The client went away: the stream is cancelled.
+            if let Some(web) = web.upgrade() {
+                let scope = web.vm().scope();
+                let cancelled = scope
+                    .kept(glue)
+                    .and_then(|glue| call(&glue, "pumpCancel", &[scope.number(id)]));
+                if let Err(error) = cancelled {
+                    web.abandon_at_limit(&error);
+                }
+            }
+            return;
         }
     });
     body
@@ -449,6 +447,13 @@ fn refuse_what_is_not_here_yet(config: &WorkerConfig) -> Result<(), LoadError> {
         (!config.r2_buckets.is_empty(), "R2 bindings"),
         (!config.services.is_empty(), "service bindings"),
         (!config.durable_objects.is_empty(), "Durable Objects"),
+        (
+            config
+                .assets
+                .as_ref()
+                .is_some_and(|assets| assets.binding.is_some()),
+            "an [assets] binding",
+        ),
         (!config.rules.is_empty(), "[[rules]]"),
         (
             verge_web::NodeModules::enabled_by(&config.compatibility_flags),

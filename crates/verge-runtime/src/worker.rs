@@ -83,14 +83,28 @@ pub enum LoadError {
 /// An isolate with the Web APIs installed that belongs to no worker yet. A server makes one
 /// ahead of time, off the request path, so that a cold start skips creating the engine and
 /// installing the APIs: [`Worker::load`] gives it the worker's limits, console and network.
-pub struct BlankIsolate(Isolate);
+/// [`BlankIsolate::on_demand`] stands for one not made yet: for a worker on another engine,
+/// which needs none.
+pub struct BlankIsolate(Option<Isolate>);
 
 impl BlankIsolate {
     pub fn new() -> Result<Self, LoadError> {
         let isolate = Isolate::new(IsolateLimits::default()).map_err(LoadError::Internal)?;
         verge_web::install(&isolate, WebHost::unreachable(), &crate::platform::PLATFORM)
             .map_err(LoadError::Internal)?;
-        Ok(Self(isolate))
+        Ok(Self(Some(isolate)))
+    }
+
+    /// No isolate yet: one is made if the worker turns out to need it.
+    pub fn on_demand() -> Self {
+        Self(None)
+    }
+
+    fn take(self) -> Result<Isolate, LoadError> {
+        match self.0 {
+            Some(isolate) => Ok(isolate),
+            None => Self::new()?.take(),
+        }
     }
 }
 
@@ -121,7 +135,8 @@ impl Worker {
         modules: Option<ModuleCache>,
         isolate: BlankIsolate,
     ) -> Result<Self, LoadError> {
-        if config.engine == verge_config::Engine::Jsc {
+        // A project of [assets] alone has only the 404 stub below, the same on every engine.
+        if config.engine == verge_config::Engine::Jsc && config.main.is_some() {
             return JscWorker::load(config, limits, grants)
                 .await
                 .map(|worker| Self(Engine::Jsc(worker)));
@@ -151,6 +166,16 @@ impl Worker {
         match &self.0 {
             Engine::QuickJs(worker) => &worker.name,
             Engine::Jsc(worker) => worker.name(),
+        }
+    }
+
+    /// Whether the engine was stopped at a limit outside any request (in `ctx.waitUntil` work,
+    /// a timer, a body stream) and must be replaced before it serves again. A QuickJS isolate
+    /// stopped so fails the request that next enters it, which replaces it.
+    pub fn is_spent(&self) -> bool {
+        match &self.0 {
+            Engine::QuickJs(_) => false,
+            Engine::Jsc(worker) => worker.is_spent(),
         }
     }
 
@@ -312,7 +337,7 @@ impl QuickJsWorker {
             isolate_limits.cpu_slice = Some(Duration::from_millis(cpu_ms));
         }
         let cpu_slice = isolate_limits.cpu_slice;
-        let BlankIsolate(isolate) = isolate;
+        let isolate = isolate.take()?;
         isolate.set_limits(&isolate_limits);
         let interruptible: Rc<RefCell<HashMap<u64, oneshot::Sender<()>>>> = Rc::default();
         let stopped = interruptible.clone();
@@ -477,26 +502,14 @@ impl QuickJsWorker {
     fn stopped(&self, tag: u64) -> Outcome {
         self.interruptible.borrow_mut().remove(&tag);
         self.finish(tag);
-        let limit = match self.cpu_slice {
-            Some(slice) => format!("its CPU time limit ({} ms)", slice.as_millis()),
-            None => "its CPU time limit".to_owned(),
-        };
-        Outcome::LimitExceeded {
-            message: format!("the worker exceeded {limit}"),
-        }
+        Outcome::cpu_limit(self.cpu_slice)
     }
 
     /// Ends a request that waited past the wall-time limit without a response.
     fn timed_out(&self, tag: u64) -> Outcome {
         self.interruptible.borrow_mut().remove(&tag);
         self.finish(tag);
-        let bound = self.limits.wall_time.unwrap_or_default();
-        Outcome::LimitExceeded {
-            message: format!(
-                "the worker did not respond within its wall-time limit ({} ms)",
-                bound.as_millis()
-            ),
-        }
+        Outcome::wall_time_limit(self.limits.wall_time.unwrap_or_default())
     }
 
     /// Lets `ctx.waitUntil` work run on (bounded), then forgets the request.

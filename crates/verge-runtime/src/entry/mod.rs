@@ -68,6 +68,27 @@ pub enum Outcome {
 impl Outcome {
     /// Whether the event left its isolate unfit to serve on: stopped at a limit (jobs it queued
     /// may still be waiting to run), or out of memory. The host drops the isolate.
+    /// A request stopped at its CPU time limit, `slice` if it is known.
+    pub(crate) fn cpu_limit(slice: Option<std::time::Duration>) -> Self {
+        let limit = match slice {
+            Some(slice) => format!("its CPU time limit ({} ms)", slice.as_millis()),
+            None => "its CPU time limit".to_owned(),
+        };
+        Outcome::LimitExceeded {
+            message: format!("the worker exceeded {limit}"),
+        }
+    }
+
+    /// A request that waited past the wall-time limit `bound` without a response.
+    pub(crate) fn wall_time_limit(bound: std::time::Duration) -> Self {
+        Outcome::LimitExceeded {
+            message: format!(
+                "the worker did not respond within its wall-time limit ({} ms)",
+                bound.as_millis()
+            ),
+        }
+    }
+
     pub fn ends_isolate(&self) -> bool {
         match self {
             Outcome::LimitExceeded { .. } => true,

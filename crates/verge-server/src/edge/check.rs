@@ -75,7 +75,7 @@ pub async fn check_workers_here(
                 assets: Some(Rc::new(Refused(NO_IO))),
             },
         };
-        let isolate = BlankIsolate::new().map_err(|error| (config.name.clone(), error))?;
+        let isolate = BlankIsolate::on_demand();
         Worker::load(
             config,
             options.limits.clone(),

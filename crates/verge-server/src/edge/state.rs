@@ -15,8 +15,8 @@ use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::Instant;
 use verge_runtime::{
-    Capabilities, ConsoleSink, Grants, HttpClient, LoadError, LogLevel, ObjectState, Outbound,
-    Worker,
+    BlankIsolate, Capabilities, ConsoleSink, Grants, HttpClient, LoadError, LogLevel, ObjectState,
+    Outbound, Worker,
 };
 
 /// What one serving thread shares between its connections.
@@ -46,15 +46,25 @@ impl ThreadState {
     ) -> Result<Rc<LiveWorker>, LoadError> {
         let deployed = &site.workers[index];
         let name = &deployed.config.name;
-        let cell = self.isolates.cell(name, deployed.version);
+        let mut cell = self.isolates.cell(name, deployed.version);
+        // An engine stopped at a limit outside any request is replaced before it serves.
+        if cell.get().is_some_and(|live| live.worker.is_spent()) {
+            self.isolates.discard(name);
+            cell = self.isolates.cell(name, deployed.version);
+        }
         cell.get_or_try_init(|| async {
             let started = Instant::now();
+            // The spare QuickJS isolate is for QuickJS workers alone.
+            let isolate = match deployed.config.engine {
+                verge_config::Engine::QuickJs => self.isolates.blank()?,
+                verge_config::Engine::Jsc => BlankIsolate::on_demand(),
+            };
             let worker = Worker::load(
                 &deployed.config,
                 self.options.limits.clone(),
                 self.grants(site, deployed),
                 Some(deployed.modules.clone()),
-                self.isolates.blank()?,
+                isolate,
             )
             .await?;
             tracing::debug!(
