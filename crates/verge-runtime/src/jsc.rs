@@ -10,7 +10,7 @@
 //! among them) throw when first touched.
 
 use crate::entry::Outcome;
-use crate::worker::{wall_clock, Grants, LoadError, WorkerLimits};
+use crate::host::{wall_clock, Grants, LoadError, WorkerLimits};
 use bytes::Bytes;
 use std::rc::{Rc, Weak};
 use std::time::Duration;

@@ -10,6 +10,7 @@
 mod builtins;
 mod entry;
 mod format;
+mod host;
 mod jsc;
 mod outbound;
 mod platform;
@@ -18,6 +19,7 @@ mod worker;
 
 pub use entry::exports::{call_export, connect_exports, ExportFuture, ExportedCall, RemoteExports};
 pub use entry::Outcome;
+pub use host::{Grants, LoadError, WorkerLimits};
 pub use outbound::HttpClient;
 pub use policy::NetworkPolicy;
 pub use verge_bindings::{
@@ -30,4 +32,4 @@ pub use verge_web::{
     Body, BoxError, ChannelBody, ConsoleSink, Frame, HeaderList, HostSocket, LogLevel, NativeBody,
     Outbound, OutboundFuture, RedirectMode, Refused, Request, Response,
 };
-pub use worker::{BlankIsolate, Grants, LoadError, Worker, WorkerLimits};
+pub use worker::{BlankIsolate, Worker};

@@ -1,84 +1,25 @@
-//! One loaded worker on one thread: its isolate, its entry point and `env`, and the fetch path.
+//! One loaded worker on one thread, on the engine its config names: QuickJS here (its
+//! isolate, entry point and `env`, and the fetch path), JavaScriptCore in `jsc.rs`.
 
 use crate::entry::{self, Event, Outcome};
 use crate::format;
+use crate::host::{wall_clock, Grants, LoadError, WorkerLimits};
 use crate::jsc::JscWorker;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 use tokio::sync::oneshot;
-use verge_bindings::{Capabilities, ObjectState};
+use verge_bindings::ObjectState;
 use verge_config::WorkerConfig;
 use verge_js::rquickjs::context::EvalOptions;
 use verge_js::rquickjs::Value;
 use verge_js::{Isolate, IsolateLimits, JsError, ModuleCache};
-use verge_web::{ConsoleSink, Outbound, Request, WebHost};
-
-/// Per-worker limits; defaults follow Workers' paid plan where one exists.
-#[derive(Debug, Clone)]
-pub struct WorkerLimits {
-    pub isolate: IsolateLimits,
-    /// How long `ctx.waitUntil` work may run on after the response (Workers: 30 s).
-    pub wait_until: Duration,
-    /// `fetch()` calls per request unless the worker's `[limits] subrequests` says otherwise
-    /// (Workers' paid plan: 1000).
-    pub subrequests: u32,
-    /// How long a request may wait for the worker's response, CPU or not: a handler whose
-    /// promise never settles is ended here. `None`: no bound.
-    pub wall_time: Option<Duration>,
-}
-
-impl Default for WorkerLimits {
-    fn default() -> Self {
-        Self {
-            isolate: IsolateLimits {
-                cpu_slice: Some(Duration::from_secs(30)),
-                ..IsolateLimits::default()
-            },
-            wait_until: Duration::from_secs(30),
-            subrequests: 1000,
-            wall_time: None,
-        }
-    }
-}
-
-/// What a worker reaches outside its isolate, granted by the host.
-#[derive(Clone)]
-pub struct Grants {
-    /// Where its console output goes.
-    pub console: ConsoleSink,
-    /// Where its `fetch()` goes.
-    pub outbound: Rc<dyn Outbound>,
-    /// What its bindings reach.
-    pub bindings: Capabilities,
-}
+use verge_web::{Request, WebHost};
 
 /// Why a request failed whose handler's promise was collected unsettled: nothing can settle it.
 const NEVER_SETTLES: &str =
     "the script will never generate a response: its promise was dropped without settling";
-
-/// Completes after `bound`, or never.
-pub(crate) async fn wall_clock(bound: Option<Duration>) {
-    match bound {
-        Some(bound) => tokio::time::sleep(bound).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Why a worker could not be loaded; each says which file and what is wrong.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{0}")]
-    Script(JsError),
-    #[error("{0}")]
-    Internal(JsError),
-}
 
 /// An isolate with the Web APIs installed that belongs to no worker yet. A server makes one
 /// ahead of time, off the request path, so that a cold start skips creating the engine and
