@@ -76,6 +76,12 @@ const GLUE: &str = r#"(internals, settled) => {
 const FINISH_MODULES: &str =
     "(glue, linked) => linked.then((namespace) => glue.finish(undefined, namespace))";
 
+/// The wall-time limit of a request on JavaScriptCore when the host sets none (`verge dev`):
+/// `verge serve`'s default. QuickJS needs none there, as it sees at once a handler's promise
+/// that nothing can settle (freed by reference counting); JavaScriptCore's collector gives no
+/// such word, so such a request would otherwise wait forever.
+const DEFAULT_WALL_TIME: Duration = Duration::from_secs(120);
+
 pub(crate) struct JscWorker {
     web: Rc<Web>,
     /// The glue object (see `GLUE`), and its two dispatch functions.
@@ -96,6 +102,10 @@ impl JscWorker {
         grants: Grants,
     ) -> Result<Self, LoadError> {
         refuse_what_is_not_here_yet(config)?;
+        let limits = WorkerLimits {
+            wall_time: limits.wall_time.or(Some(DEFAULT_WALL_TIME)),
+            ..limits
+        };
         verge_jsc::available().map_err(|missing| {
             LoadError::Internal(JsError::internal(format!(
                 "the worker asks for engine = \"jsc\": {missing}"
