@@ -152,6 +152,13 @@ impl Guard {
         self.heap_measured.get()
     }
 
+    /// Takes `bytes` as the heap's size until the next exact measurement, with the process's
+    /// resident memory now as the baseline: an estimate that costs no collection.
+    pub(crate) fn estimate(&self, bytes: usize) {
+        self.heap_measured.set(bytes);
+        self.resident_then.set(resident_bytes().unwrap_or(0));
+    }
+
     /// Whether the VM's heap is past its limit: measured exactly when the process has grown by
     /// more than the VM had room for since its last measurement, and at least every
     /// `CHECKS_PER_MEASUREMENT` checks whatever the process did (growth that reuses memory

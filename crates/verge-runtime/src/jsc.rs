@@ -106,6 +106,7 @@ impl JscWorker {
             wall_time: limits.wall_time.or(Some(DEFAULT_WALL_TIME)),
             ..limits
         };
+        let resident_before = verge_jsc::resident_bytes();
         verge_jsc::available().map_err(|missing| {
             LoadError::Internal(JsError::internal(format!(
                 "the worker asks for engine = \"jsc\": {missing}"
@@ -190,9 +191,11 @@ impl JscWorker {
             )
         };
         loaded.await.map_err(script)?;
-        // Measured once now, so that the server's memory budget sees this VM from the start
-        // (later figures come from the guard's own measurements).
-        web.vm().heap_bytes();
+        // The process's growth while loading stands for the heap until the guard measures it,
+        // so that the server's memory budget sees this VM from the start.
+        if let (Some(before), Some(after)) = (resident_before, verge_jsc::resident_bytes()) {
+            web.vm().estimate_heap(after.saturating_sub(before));
+        }
         Ok(Self {
             web,
             glue,
