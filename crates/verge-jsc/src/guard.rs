@@ -34,8 +34,8 @@ const CHECKS_PER_MEASUREMENT: u32 = 1024;
 pub(crate) struct Guard {
     api: &'static Api,
     group: sys::JSContextGroupRef,
-    memory_limit: usize,
-    cpu_slice: Option<Duration>,
+    memory_limit: Cell<usize>,
+    cpu_slice: Cell<Option<Duration>>,
     deadline: Cell<Option<Instant>>,
     /// How deep in nested entries the VM is: only the outermost sets the deadline.
     depth: Cell<u32>,
@@ -66,8 +66,8 @@ impl Guard {
         Self {
             api,
             group,
-            memory_limit,
-            cpu_slice,
+            memory_limit: Cell::new(memory_limit),
+            cpu_slice: Cell::new(cpu_slice),
             deadline: Cell::new(None),
             depth: Cell::new(0),
             heap_measured: Cell::new(0),
@@ -104,7 +104,8 @@ impl Guard {
             self.entered.set(Some(now));
             if fresh {
                 self.breach.set(None);
-                self.deadline.set(self.cpu_slice.map(|slice| now + slice));
+                self.deadline
+                    .set(self.cpu_slice.get().map(|slice| now + slice));
             }
         }
         self.depth.set(self.depth.get() + 1);
@@ -147,6 +148,12 @@ impl Guard {
         self.measurements.get()
     }
 
+    /// Takes new limits, from the next entry on.
+    pub(crate) fn set_limits(&self, memory_limit: usize, cpu_slice: Option<Duration>) {
+        self.memory_limit.set(memory_limit);
+        self.cpu_slice.set(cpu_slice);
+    }
+
     /// What the last exact measurement found the heap to hold.
     pub(crate) fn heap_measured(&self) -> usize {
         self.heap_measured.get()
@@ -175,14 +182,15 @@ impl Guard {
                     // there is seen.
                     let base = self.resident_then.get().min(resident);
                     self.resident_then.set(base);
-                    self.heap_measured.get().saturating_add(resident - base) > self.memory_limit
+                    self.heap_measured.get().saturating_add(resident - base)
+                        > self.memory_limit.get()
                 }
             };
         if !due {
             return false;
         }
         self.checks.set(0);
-        self.measure(context) > self.memory_limit
+        self.measure(context) > self.memory_limit.get()
     }
 
     /// Measures the heap exactly (see `heap_bytes`) and keeps the figure, with the process's

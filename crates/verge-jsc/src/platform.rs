@@ -33,6 +33,9 @@ pub struct Web {
     watch: Kept,
     settled: Kept,
     promises: Rc<Promises>,
+    /// What the lazy files' ops are made for, and whether one has loaded (then it is fixed).
+    host: Rc<RefCell<WebHost>>,
+    lazy_loaded: Rc<Cell<bool>>,
 }
 
 /// Promises whose settlement Rust awaits, by id.
@@ -67,9 +70,12 @@ impl Web {
     ) -> Result<Self, JsError> {
         let vm = Rc::new(Vm::new(limits)?);
         let promises: Rc<Promises> = Rc::default();
+        let host = Rc::new(RefCell::new(host));
+        let lazy_loaded: Rc<Cell<bool>> = Rc::default();
         let loader = Loader {
             platform,
-            host,
+            host: host.clone(),
+            lazy_loaded: lazy_loaded.clone(),
             vm: Rc::downgrade(&vm),
             promises: Rc::downgrade(&promises),
         };
@@ -80,7 +86,22 @@ impl Web {
             watch,
             settled,
             promises,
+            host,
+            lazy_loaded,
         })
+    }
+
+    /// Gives a VM set up ahead of time (for [`WebHost::unreachable`]) its worker's host: how a
+    /// spare VM becomes a worker's. Refused once a lazy file has loaded, whose ops were made
+    /// for the host before.
+    pub fn set_host(&self, host: WebHost) -> Result<(), JsError> {
+        if self.lazy_loaded.get() {
+            return Err(JsError::internal(
+                "the host cannot change: a lazy file of the platform has loaded",
+            ));
+        }
+        *self.host.borrow_mut() = host;
+        Ok(())
     }
 
     pub fn vm(&self) -> &Vm {
@@ -242,7 +263,8 @@ fn settled_function<'vm>(
 #[derive(Clone)]
 struct Loader {
     platform: &'static Platform,
-    host: WebHost,
+    host: Rc<RefCell<WebHost>>,
+    lazy_loaded: Rc<Cell<bool>>,
     vm: Weak<Vm>,
     promises: Weak<Promises>,
 }
@@ -257,7 +279,9 @@ impl Loader {
             .apis()
             .get(index.to_number()? as usize)
             .ok_or_else(|| JsError::thrown("TypeError", "no such API"))?;
-        self.prepare(scope, api, ops)
+        let init = self.prepare(scope, api, ops)?;
+        self.lazy_loaded.set(true);
+        Ok(init)
     }
 
     /// Adds `api`'s ops to `ops` (keeping those an earlier file added: files that share an op
@@ -285,7 +309,8 @@ impl Loader {
         for register in api.ops() {
             match register {
                 Register::Data(make) => {
-                    for (name, op) in make(&self.host) {
+                    let host = self.host.borrow().clone();
+                    for (name, op) in make(&host) {
                         add(name, scope.data_function(op)?)?;
                     }
                 }

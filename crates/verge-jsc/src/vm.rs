@@ -148,6 +148,13 @@ impl Vm {
         self.state.guard.busy()
     }
 
+    /// Takes `limits` from the next entry on: how a VM made ahead of time becomes a worker's.
+    pub fn set_limits(&self, limits: &VmLimits) {
+        self.state
+            .guard
+            .set_limits(limits.memory_bytes, limits.cpu_slice);
+    }
+
     /// Takes `bytes` (the process's growth while the VM was set up, say) as the heap's size
     /// until the guard next measures it exactly: a figure for [`Vm::heap_measured`] without
     /// a collection (0.8 ms on a new VM, 8% of a cold start).

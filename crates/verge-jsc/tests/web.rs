@@ -41,3 +41,25 @@ fn lazy_globals_load_on_use_and_unknown_names_stay_reference_errors() {
         );
     }
 }
+
+/// A VM made ahead of time takes its worker's host until a lazy file has loaded, whose ops
+/// were made for the host before.
+#[test]
+fn a_spare_vm_takes_a_host_until_a_lazy_file_loads() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let web = Web::new(VmLimits::default(), WebHost::unreachable(), &verge_web::WEB).unwrap();
+    let lines: Rc<RefCell<Vec<String>>> = Rc::default();
+    let sink = lines.clone();
+    let host = WebHost {
+        console: Rc::new(move |_, text: &str| sink.borrow_mut().push(text.to_owned())),
+        ..WebHost::unreachable()
+    };
+    web.set_host(host).unwrap();
+    web.vm()
+        .evaluate("console.log('to the worker')", "log.js")
+        .unwrap();
+    assert_eq!(*lines.borrow(), ["to the worker"]);
+    let refused = web.set_host(WebHost::unreachable()).unwrap_err();
+    assert!(refused.message.contains("cannot change"), "{refused}");
+}

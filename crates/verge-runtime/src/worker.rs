@@ -24,27 +24,51 @@ const NEVER_SETTLES: &str =
 /// An isolate with the Web APIs installed that belongs to no worker yet. A server makes one
 /// ahead of time, off the request path, so that a cold start skips creating the engine and
 /// installing the APIs: [`Worker::load`] gives it the worker's limits, console and network.
-/// [`BlankIsolate::on_demand`] stands for one not made yet: for a worker on another engine,
-/// which needs none.
-pub struct BlankIsolate(Option<Isolate>);
+/// A JavaScriptCore VM with the platform installed ([`BlankIsolate::new_for`]) is the same for
+/// a worker on that engine; [`BlankIsolate::on_demand`] stands for one not made yet, made if
+/// the worker turns out to need it.
+pub struct BlankIsolate(Spare);
+
+enum Spare {
+    QuickJs(Isolate),
+    Jsc(verge_jsc::Web),
+    OnDemand,
+}
 
 impl BlankIsolate {
+    /// A QuickJS isolate.
     pub fn new() -> Result<Self, LoadError> {
         let isolate = Isolate::new(IsolateLimits::default()).map_err(LoadError::Internal)?;
         verge_web::install(&isolate, WebHost::unreachable(), &crate::platform::PLATFORM)
             .map_err(LoadError::Internal)?;
-        Ok(Self(Some(isolate)))
+        Ok(Self(Spare::QuickJs(isolate)))
     }
 
-    /// No isolate yet: one is made if the worker turns out to need it.
+    /// One for a worker on `engine`.
+    pub fn new_for(engine: verge_config::Engine) -> Result<Self, LoadError> {
+        match engine {
+            verge_config::Engine::QuickJs => Self::new(),
+            verge_config::Engine::Jsc => crate::jsc::blank_vm().map(|web| Self(Spare::Jsc(web))),
+        }
+    }
+
+    /// None made yet: one is made if the worker turns out to need it.
     pub fn on_demand() -> Self {
-        Self(None)
+        Self(Spare::OnDemand)
     }
 
     fn take(self) -> Result<Isolate, LoadError> {
         match self.0 {
-            Some(isolate) => Ok(isolate),
-            None => Self::new()?.take(),
+            Spare::QuickJs(isolate) => Ok(isolate),
+            _ => Self::new()?.take(),
+        }
+    }
+
+    /// The JavaScriptCore VM, if this is one.
+    fn take_vm(self) -> Option<verge_jsc::Web> {
+        match self.0 {
+            Spare::Jsc(web) => Some(web),
+            _ => None,
         }
     }
 }
@@ -78,7 +102,7 @@ impl Worker {
     ) -> Result<Self, LoadError> {
         // A project of [assets] alone has only the 404 stub below, the same on every engine.
         if config.engine == verge_config::Engine::Jsc && config.main.is_some() {
-            return JscWorker::load(config, limits, grants)
+            return JscWorker::load(config, limits, grants, isolate.take_vm())
                 .await
                 .map(|worker| Self(Engine::Jsc(worker)));
         }

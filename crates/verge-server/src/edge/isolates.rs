@@ -66,7 +66,11 @@ pub(super) struct Isolates {
     /// The isolate the next cold start takes (serving many workers), made once the request
     /// that took the last one is answered.
     spare: RefCell<Option<BlankIsolate>>,
-    /// A task to make the spare is queued.
+    /// The same for JavaScriptCore, kept once a worker on it has loaded on this thread (a
+    /// thread that serves none makes none).
+    spare_vm: RefCell<Option<BlankIsolate>>,
+    vm_wanted: Cell<bool>,
+    /// A task to make the spares is queued.
     making_spare: Cell<bool>,
     /// The site the last eviction round saw; a different one may have dropped workers.
     evicted_for: RefCell<Option<Arc<Site>>>,
@@ -96,11 +100,20 @@ impl Isolates {
         spare.map_or_else(BlankIsolate::new, Ok)
     }
 
+    /// A JavaScriptCore VM for a cold start: the spare if there is one, else one made by the
+    /// worker as it loads.
+    pub(super) fn blank_vm(&self) -> BlankIsolate {
+        self.vm_wanted.set(true);
+        let spare = self.spare_vm.borrow_mut().take();
+        spare.unwrap_or_else(BlankIsolate::on_demand)
+    }
+
     /// Queues making a spare isolate if there is none. Called as a response is handed to the
     /// connection, which writes it before this thread's next task runs: the work stays off
     /// every request's path.
     pub(super) fn replenish_spare(self: &Rc<Self>) {
-        if self.spare.borrow().is_some() || self.making_spare.replace(true) {
+        let vm_missing = self.vm_wanted.get() && self.spare_vm.borrow().is_none();
+        if (self.spare.borrow().is_some() && !vm_missing) || self.making_spare.replace(true) {
             return;
         }
         let isolates: Weak<Self> = Rc::downgrade(self);
@@ -109,9 +122,17 @@ impl Isolates {
                 return;
             };
             isolates.making_spare.set(false);
-            match BlankIsolate::new() {
-                Ok(spare) => *isolates.spare.borrow_mut() = Some(spare),
-                Err(e) => tracing::warn!("cannot make a spare isolate: {e}"),
+            if isolates.spare.borrow().is_none() {
+                match BlankIsolate::new() {
+                    Ok(spare) => *isolates.spare.borrow_mut() = Some(spare),
+                    Err(e) => tracing::warn!("cannot make a spare isolate: {e}"),
+                }
+            }
+            if isolates.vm_wanted.get() && isolates.spare_vm.borrow().is_none() {
+                match BlankIsolate::new_for(verge_config::Engine::Jsc) {
+                    Ok(spare) => *isolates.spare_vm.borrow_mut() = Some(spare),
+                    Err(e) => tracing::warn!("cannot make a spare JavaScriptCore VM: {e}"),
+                }
             }
         });
     }

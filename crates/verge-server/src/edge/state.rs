@@ -15,8 +15,8 @@ use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::Instant;
 use verge_runtime::{
-    BlankIsolate, Capabilities, ConsoleSink, Grants, HttpClient, LoadError, LogLevel, ObjectState,
-    Outbound, Worker,
+    Capabilities, ConsoleSink, Grants, HttpClient, LoadError, LogLevel, ObjectState, Outbound,
+    Worker,
 };
 
 /// What one serving thread shares between its connections.
@@ -57,7 +57,7 @@ impl ThreadState {
             // The spare QuickJS isolate is for QuickJS workers alone.
             let isolate = match deployed.config.engine {
                 verge_config::Engine::QuickJs => self.isolates.blank()?,
-                verge_config::Engine::Jsc => BlankIsolate::on_demand(),
+                verge_config::Engine::Jsc => self.isolates.blank_vm(),
             };
             let worker = Worker::load(
                 &deployed.config,
