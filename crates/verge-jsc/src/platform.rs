@@ -16,7 +16,7 @@ use std::future::Future;
 use std::rc::{Rc, Weak};
 use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
-use verge_js::{data_op, Data, JsError};
+use verge_js::{data_op, Data, IntoData, JsError};
 use verge_web::{Api, Load, Platform, Register, WebHost};
 
 /// Reports each settlement of a watched promise to `settled(id, fulfilled, value)`.
@@ -197,9 +197,17 @@ fn install(
         "loadApi",
         &scope.function(move |scope, arguments| loader.load(scope, arguments))?,
     )?;
-    let lazy_api = data_op(move |global: bool, name: String| platform.lazy_api(global, &name));
-    ops.set("lazyApi", &scope.data_function(lazy_api)?)?;
-    let lazy_names = data_op(move |global: bool| platform.lazy_names(global));
+    // `[name, index]` pairs: the accessors are made without asking `lazyApi` name by name.
+    let lazy_names = data_op(move |global: bool| {
+        let pair = |(name, index): (&str, usize)| {
+            Data::List(vec![Data::String(name.into()), index.into_data()])
+        };
+        platform
+            .lazy_names(global)
+            .into_iter()
+            .map(pair)
+            .collect::<Vec<_>>()
+    });
     ops.set("lazyNames", &scope.data_function(lazy_names)?)?;
     let internals = scope.evaluate("({})", "verge:jsc/internals")?;
     // The engine's own versions of lazy names (JavaScriptCore has a `console`) give way to
@@ -207,7 +215,7 @@ fn install(
     let names = platform
         .lazy_names(true)
         .into_iter()
-        .map(|name| Data::String(name.into()));
+        .map(|(name, _)| Data::String(name.into()));
     scope
         .evaluate(FORGET, "verge:jsc/forget")?
         .call(&[scope.from_data(Data::List(names.collect()))?])?;

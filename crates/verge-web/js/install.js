@@ -63,27 +63,29 @@
     // What a lookup that finds no own property of `target` meets next: a lazy name whose file
     // is not loaded (`ops.lazyApi` knows which file defines it) loads it on first read; one
     // assigned before that becomes the script's own.
+    // The accessors of `name`, which lazy API `index` defines.
+    const accessors = (name, index) => ({
+      get() {
+        load(index);
+        if (!Object.hasOwn(target, name) || isLazy(target, name)) throw new TypeError(`${name} is unavailable: its file did not define it.`);
+        return target[name];
+      },
+      set(value) {
+        Object.defineProperty(this, name, { value, writable: true, configurable: true, enumerable: false });
+      },
+    });
     const answer = (name, describe) => {
       if (typeof name !== 'string') return false;
       const index = ops.lazyApi(global, name);
       if (index === undefined || loaded.has(index)) return false;
-      return !describe || {
-        get() {
-          load(index);
-          if (!Object.hasOwn(target, name) || isLazy(target, name)) throw new TypeError(`${name} is unavailable: its file did not define it.`);
-          return target[name];
-        },
-        set(value) {
-          Object.defineProperty(this, name, { value, writable: true, configurable: true, enumerable: false });
-        },
-      };
+      return !describe || accessors(name, index);
     };
     if (ops.lazyNames === undefined) {
       Object.setPrototypeOf(target, ops.fallbackPrototype(Object.getPrototypeOf(target), answer));
       continue;
     }
-    for (const name of ops.lazyNames(global)) {
-      const { get, set } = answer(name, true);
+    for (const [name, index] of ops.lazyNames(global)) {
+      const { get, set } = accessors(name, index);
       lazyGetters.add(get);
       Object.defineProperty(target, name, { get, set, configurable: true, enumerable: false });
     }

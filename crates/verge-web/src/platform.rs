@@ -188,16 +188,20 @@ impl Platform {
         self.apis.get_or_init(self.parts)
     }
 
-    /// The names the lazy APIs define as globals (`global`) or internals.
-    pub fn lazy_names(&self, global: bool) -> Vec<&'static str> {
+    /// The names the lazy APIs define as globals (`global`) or internals, each with the index
+    /// of the API that defines it.
+    pub fn lazy_names(&self, global: bool) -> Vec<(&'static str, usize)> {
         self.apis()
             .iter()
-            .filter_map(|api| match api.load {
-                Load::Lazy { globals, internals } => Some(if global { globals } else { internals }),
+            .enumerate()
+            .filter_map(|(index, api)| match api.load {
+                Load::Lazy { globals, internals } => {
+                    let names = if global { globals } else { internals };
+                    Some(names.iter().map(move |name| (*name, index)))
+                }
                 Load::Eager => None,
             })
             .flatten()
-            .copied()
             .collect()
     }
 
