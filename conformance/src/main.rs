@@ -208,7 +208,7 @@ fn run(args: Args) -> anyhow::Result<bool> {
 /// Whether a failure is an engine refusing an API whose ops are still QuickJS's alone: not a
 /// conformance failure, counted apart.
 fn waits_on_quickjs_ops(message: &str) -> bool {
-    message.contains("is not available on JavaScriptCore yet")
+    message.contains(verge_jsc::NOT_YET)
 }
 
 /// The reason given most often among a file's failures.

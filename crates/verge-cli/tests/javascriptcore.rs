@@ -187,25 +187,6 @@ export default {
 
 const NEIGHBOUR: &str = "export default { fetch: () => new Response('neighbour is fine') };\n";
 
-fn tenant(dir: &std::path::Path, name: &str, script: &str, extra: &str) {
-    let root = dir.join(name);
-    std::fs::create_dir_all(&root).unwrap();
-    std::fs::write(root.join("index.js"), script).unwrap();
-    std::fs::write(
-        root.join("wrangler.toml"),
-        format!("name = \"{name}\"\nmain = \"index.js\"\n{extra}"),
-    )
-    .unwrap();
-}
-
-fn get_host(base: &str, host: &str, path: &str) -> Reply {
-    let request = http::Request::get(format!("{base}{path}"))
-        .header("host", host)
-        .body(Vec::new())
-        .unwrap();
-    send(&client(), request)
-}
-
 #[test]
 fn hostile_tenants_on_javascriptcore_fail_their_request_alone() {
     let dir = tempfile::tempdir().unwrap();

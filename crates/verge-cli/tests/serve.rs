@@ -91,30 +91,11 @@ export default {
 };
 "#;
 
-fn tenant(dir: &Path, name: &str, script: &str, extra: &str) {
-    let root = dir.join(name);
-    std::fs::create_dir_all(&root).unwrap();
-    std::fs::write(root.join("index.js"), script).unwrap();
-    std::fs::write(
-        root.join("wrangler.toml"),
-        format!("name = \"{name}\"\nmain = \"index.js\"\n{extra}"),
-    )
-    .unwrap();
-}
-
 /// Writes `toml` as `dir`'s verge.toml; its path.
 fn write_config(dir: &Path, toml: &str) -> std::path::PathBuf {
     let config = dir.join("verge.toml");
     std::fs::write(&config, toml).unwrap();
     config
-}
-
-fn get_host(base: &str, host: &str, path: &str) -> Reply {
-    let request = http::Request::get(format!("{base}{path}"))
-        .header("host", host)
-        .body(Vec::new())
-        .unwrap();
-    send(&client(), request)
 }
 
 #[test]

@@ -204,7 +204,7 @@ impl Guard {
 
     /// The bytes the VM's heap holds after a full collection: JavaScriptCore's `heapSize`,
     /// which counts what its objects hold outside the heap (array buffers' bytes) too.
-    pub(crate) fn heap_bytes(&self, context: JSContextRef) -> usize {
+    fn heap_bytes(&self, context: JSContextRef) -> usize {
         self.measurements.set(self.measurements.get() + 1);
         let api = self.api;
         // SAFETY: `context` is the VM's live context, and this runs on its thread, inside the

@@ -16,7 +16,7 @@ mod text;
 mod vm;
 
 pub use guard::resident_bytes;
-pub use platform::Web;
+pub use platform::{Web, NOT_YET};
 pub use verge_js::{ErrorKind, JsError};
 pub use vm::{Kept, Scope, Value, Vm, VmLimits};
 

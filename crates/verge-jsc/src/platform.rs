@@ -79,7 +79,7 @@ impl Web {
             vm: Rc::downgrade(&vm),
             promises: Rc::downgrade(&promises),
         };
-        let [internals, watch, settled] = install(vm.scope(), loader, Rc::downgrade(&promises))?;
+        let [internals, watch, settled] = install(vm.scope(), loader)?;
         Ok(Self {
             vm,
             internals,
@@ -184,13 +184,11 @@ impl Drop for Waiting {
 }
 
 /// Installs `loader`'s platform in the VM of `scope`: gives the kept `internals` object, the
-/// function that watches a promise for `promises`, and the `settled` function it reports to.
-fn install(
-    scope: Scope<'_>,
-    loader: Loader,
-    promises: Weak<Promises>,
-) -> Result<[Kept; 3], JsError> {
+/// function that watches a promise for the loader's `promises`, and the `settled` function it
+/// reports to.
+fn install(scope: Scope<'_>, loader: Loader) -> Result<[Kept; 3], JsError> {
     let platform = loader.platform;
+    let promises = loader.promises.clone();
     let ops = scope.evaluate("({})", "verge:jsc/ops")?;
     let eager = loader.clone();
     ops.set(
@@ -336,12 +334,16 @@ impl Loader {
     }
 }
 
+/// What the error of a platform file that cannot load on JavaScriptCore says after the file's
+/// name: for runners that count such failures apart.
+pub const NOT_YET: &str = "is not available on JavaScriptCore yet";
+
 /// Why `api` cannot load here.
 fn not_yet(api: &Api) -> JsError {
     let file = api.file();
     JsError::thrown(
         "TypeError",
-        format!("{file} is not available on JavaScriptCore yet: its native ops are written for QuickJS alone"),
+        format!("{file} {NOT_YET}: its native ops are written for QuickJS alone"),
     )
 }
 

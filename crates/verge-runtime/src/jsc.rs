@@ -252,10 +252,8 @@ impl JscWorker {
             Body::Stream(stream) => match http_body_util::BodyExt::collect(stream).await {
                 Ok(collected) => Data::Bytes(collected.to_bytes().to_vec()),
                 Err(error) => {
-                    return exception(JsError::thrown(
-                        "TypeError",
-                        format!("the request body could not be read: {error}"),
-                    ))
+                    let message = format!("the request body could not be read: {error}");
+                    return self.failed(JsError::thrown("TypeError", message), false);
                 }
             },
         };
@@ -341,10 +339,7 @@ impl JscWorker {
                     return Err(malformed());
                 };
                 if status == 0.0 {
-                    return Err(JsError::thrown(
-                        "TypeError",
-                        "The worker returned an error response (Response.error()).",
-                    ));
+                    return Err(crate::entry::error_response());
                 }
                 let headers = headers
                     .into_iter()
@@ -386,17 +381,9 @@ impl JscWorker {
     }
 }
 
-fn exception(error: JsError) -> Outcome {
-    Outcome::Exception {
-        error,
-        pass_through: false,
-    }
-}
-
 /// A VM with the platform installed that belongs to no worker yet: made ahead of time, off the
 /// request path, it spares a cold start the VM and the platform (3.7 ms of it).
 pub(crate) fn blank_vm() -> Result<Web, LoadError> {
-    verge_jsc::available().map_err(|missing| LoadError::Internal(JsError::internal(missing)))?;
     Web::new(
         VmLimits::default(),
         WebHost::unreachable(),

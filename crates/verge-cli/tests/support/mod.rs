@@ -279,3 +279,25 @@ pub fn read_request_head(stream: &mut impl Read) -> Option<String> {
     }
     Some(String::from_utf8_lossy(&head).into_owned())
 }
+
+/// Writes worker project `name` under `dir`: `script` as its `index.js` and a wrangler.toml
+/// naming it, with `extra` lines (routes, limits) after.
+pub fn tenant(dir: &Path, name: &str, script: &str, extra: &str) {
+    let root = dir.join(name);
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("index.js"), script).unwrap();
+    std::fs::write(
+        root.join("wrangler.toml"),
+        format!("name = \"{name}\"\nmain = \"index.js\"\n{extra}"),
+    )
+    .unwrap();
+}
+
+/// `GET base + path` with `host` as its Host header.
+pub fn get_host(base: &str, host: &str, path: &str) -> Reply {
+    let request = http::Request::get(format!("{base}{path}"))
+        .header("host", host)
+        .body(Vec::new())
+        .unwrap();
+    send(&client(), request)
+}

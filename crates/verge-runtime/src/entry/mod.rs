@@ -213,6 +213,14 @@ pub(crate) fn construct_object<'js>(
     construct.call((class, state, env))
 }
 
+/// Why a request whose handler answered `Response.error()` fails, on either engine.
+pub(crate) fn error_response() -> JsError {
+    JsError::thrown(
+        "TypeError",
+        "The worker returned an error response (Response.error()).",
+    )
+}
+
 /// Reads `{ parts, reply, error, passThrough, done }`, what the dispatch functions answer.
 fn read_outcome<'js>(
     ctx: &Ctx<'js>,
@@ -233,11 +241,7 @@ fn read_outcome<'js>(
         let headers = HeaderList::from_js(parts.get(2)?);
         let body = verge_web::host_body_from_js(ctx, parts.get(3)?)?;
         if status == 0 {
-            let error = JsError::thrown(
-                "TypeError",
-                "The worker returned an error response (Response.error()).",
-            );
-            return Ok((exception(error), done));
+            return Ok((exception(error_response()), done));
         }
         let websocket = match parts.get::<Option<u32>>(4)? {
             Some(socket) => verge_web::take_socket(ctx, socket),

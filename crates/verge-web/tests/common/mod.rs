@@ -57,7 +57,7 @@ pub async fn run_js(
 /// its ops are still QuickJS's alone.
 pub fn waits_on<'a>(error: &str, apis: &[&'a str]) -> Option<&'a str> {
     apis.iter()
-        .find(|api| error.contains(&format!("{api} is not available on JavaScriptCore yet")))
+        .find(|api| error.contains(&format!("{api} {}", verge_jsc::NOT_YET)))
         .copied()
 }
 
