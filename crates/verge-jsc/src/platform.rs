@@ -15,9 +15,8 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::rc::{Rc, Weak};
 use tokio::sync::oneshot;
-use tokio::task::AbortHandle;
 use verge_js::{data_op, Data, IntoData, JsError};
-use verge_web::{Api, Load, Platform, Register, WebHost};
+use verge_web::{Api, Load, Platform, Register, TimerTasks, WebHost};
 
 /// Reports each settlement of a watched promise to `settled(id, fulfilled, value)`.
 const WATCH: &str = "(settled) => (promise, id) => Promise.resolve(promise).then(\
@@ -325,7 +324,8 @@ impl Loader {
                         add(name, op)?;
                     }
                 }
-                Register::QuickJs(_) => return Err(not_yet(api)),
+                // Refused above, before anything was added.
+                Register::QuickJs(_) => {}
             }
         }
         // The same line as the source's first, so that its line numbers hold.
@@ -352,15 +352,7 @@ fn not_yet(api: &Api) -> JsError {
 #[derive(Default)]
 struct Timers {
     fire: Cell<Option<Kept>>,
-    pending: RefCell<HashMap<u32, AbortHandle>>,
-}
-
-impl Drop for Timers {
-    fn drop(&mut self) {
-        for (_, task) in self.pending.get_mut().drain() {
-            task.abort();
-        }
-    }
+    pending: TimerTasks,
 }
 
 /// `timerInit(fire)`, `timerStart(id, delayMs)` and `timerCancel(id)`.
@@ -391,7 +383,7 @@ fn timer_ops<'s>(
             let (Some(vm), Some(timers)) = (vm.upgrade(), table.upgrade()) else {
                 return;
             };
-            timers.pending.borrow_mut().remove(&id);
+            timers.pending.fired(id);
             let scope = vm.scope();
             let fired = timers
                 .fire
@@ -406,12 +398,10 @@ fn timer_ops<'s>(
                 }
             }
         });
-        timers.pending.borrow_mut().insert(id, task.abort_handle());
+        timers.pending.insert(id, task.abort_handle());
     });
     let cancel = data_op(move |id: u32| {
-        if let Some(task) = timers.pending.borrow_mut().remove(&id) {
-            task.abort();
-        }
+        timers.pending.cancel(id);
     });
     Ok([
         ("timerInit", init),

@@ -43,7 +43,7 @@ pub use node::{install_globals as install_node_globals, NodeModules};
 pub use platform::{
     install, internals, set_host, Api, DataOps, Load, Platform, Register, RegisterOps,
 };
-pub use timers::timer_delay;
+pub use timers::{timer_delay, TimerTasks};
 pub use websocket::{
     accept_key as websocket_accept_key, frame_of, frame_to_js, limits as websocket_limits,
     new_key as new_websocket_key, open_sockets, park_socket, pump as pump_websocket, take_socket,

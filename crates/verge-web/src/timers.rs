@@ -1,8 +1,8 @@
 //! The clock behind `setTimeout` and `setInterval`: each pending timer is a local tokio task
 //! that sleeps, then re-enters the isolate and calls the JS-side `fire(id)`.
 //!
-//! Lifecycle: one [`TimerTable`] per isolate, in its userdata. Dropping the isolate drops the
-//! table, which aborts every pending task, so no timer outlives its isolate.
+//! Lifecycle: one `TimerTable` per isolate, in its userdata. Dropping the isolate drops the
+//! table, whose [`TimerTasks`] abort every pending task, so no timer outlives its isolate.
 
 use crate::WebHost;
 use rquickjs::{Ctx, Function, Persistent};
@@ -25,17 +25,41 @@ pub fn timer_delay(delay_ms: f64) -> Duration {
     }
 }
 
-struct TimerTable {
-    fire: RefCell<Option<Persistent<Function<'static>>>>,
-    pending: RefCell<HashMap<u32, AbortHandle>>,
-}
+/// The tasks of one isolate's pending timers, by id: a cancelled one is aborted, and all of
+/// them when the table is dropped (with its isolate), so no timer outlives it. Each engine's
+/// timer ops keep one.
+#[derive(Default)]
+pub struct TimerTasks(RefCell<HashMap<u32, AbortHandle>>);
 
-impl Drop for TimerTable {
-    fn drop(&mut self) {
-        for (_, task) in self.pending.borrow_mut().drain() {
+impl TimerTasks {
+    pub fn insert(&self, id: u32, task: AbortHandle) {
+        self.0.borrow_mut().insert(id, task);
+    }
+
+    /// Forgets timer `id`, which is firing.
+    pub fn fired(&self, id: u32) {
+        self.0.borrow_mut().remove(&id);
+    }
+
+    /// Aborts timer `id`, if it is pending.
+    pub fn cancel(&self, id: u32) {
+        if let Some(task) = self.0.borrow_mut().remove(&id) {
             task.abort();
         }
     }
+}
+
+impl Drop for TimerTasks {
+    fn drop(&mut self) {
+        for (_, task) in self.0.get_mut().drain() {
+            task.abort();
+        }
+    }
+}
+
+struct TimerTable {
+    fire: RefCell<Option<Persistent<Function<'static>>>>,
+    pending: TimerTasks,
 }
 
 pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
@@ -44,7 +68,7 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result
         ctx,
         TimerTable {
             fire: RefCell::new(None),
-            pending: RefCell::default(),
+            pending: TimerTasks::default(),
         },
     )?;
     ops.add("timerInit", |ctx: Ctx<'js>, fire: Function<'js>| {
@@ -64,7 +88,7 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result
                 tokio::time::sleep(delay).await;
                 let fired = isolate.enter_as(tag, |ctx| {
                     let fire = verge_js::with_host_state(ctx, |table: &TimerTable| {
-                        table.pending.borrow_mut().remove(&id);
+                        table.pending.fired(id);
                         table.fire.borrow().clone()
                     });
                     match fire.flatten() {
@@ -77,15 +101,11 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result
                 }
             });
             verge_js::with_host_state(&ctx, |table: &TimerTable| {
-                table.pending.borrow_mut().insert(id, task.abort_handle())
+                table.pending.insert(id, task.abort_handle())
             });
         },
     )?;
     ops.add("timerCancel", |ctx: Ctx<'js>, id: u32| {
-        verge_js::with_host_state(&ctx, |table: &TimerTable| {
-            if let Some(task) = table.pending.borrow_mut().remove(&id) {
-                task.abort();
-            }
-        });
+        verge_js::with_host_state(&ctx, |table: &TimerTable| table.pending.cancel(id));
     })
 }
