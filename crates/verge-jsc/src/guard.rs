@@ -8,8 +8,8 @@
 //! since this VM was last measured, by more than the room the VM had left (growth that other
 //! VMs caused only costs a measurement, which rebases the VM), and every
 //! `CHECKS_PER_MEASUREMENT` checks whatever the process did; a VM past its limit is stopped,
-//! its entry failing as out of memory. The same check runs as each entry that ran script ends, for a heap that
-//! grows a little at every request rather than within one.
+//! its entry failing as out of memory. The same check runs as each entry that ran script
+//! ends, for a heap that grows a little at every request rather than within one.
 
 #![allow(unsafe_code)]
 
@@ -197,8 +197,7 @@ impl Guard {
     /// resident memory now as the baseline for the cheap checks that follow.
     pub(crate) fn measure(&self, context: JSContextRef) -> usize {
         let heap = self.heap_bytes(context);
-        self.heap_measured.set(heap);
-        self.resident_then.set(resident_bytes().unwrap_or(0));
+        self.estimate(heap);
         heap
     }
 
