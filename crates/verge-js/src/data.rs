@@ -55,7 +55,7 @@ impl<T: IntoData> OpResult for Result<T, OpError> {
     }
 }
 
-/// Implemented for `Fn`s of up to three [`FromData`] arguments giving an [`OpResult`].
+/// Implemented for `Fn`s of up to six [`FromData`] arguments giving an [`OpResult`].
 pub trait IntoDataOp<Args> {
     fn into_data_op(self) -> DataOp;
 }
@@ -83,6 +83,9 @@ into_data_op!();
 into_data_op!(A);
 into_data_op!(A, B);
 into_data_op!(A, B, C);
+into_data_op!(A, B, C, D);
+into_data_op!(A, B, C, D, E);
+into_data_op!(A, B, C, D, E, G);
 
 impl FromData for Data {
     fn from_data(data: Data) -> Result<Self, OpError> {
@@ -118,6 +121,12 @@ impl FromData for f64 {
 impl FromData for u32 {
     fn from_data(data: Data) -> Result<Self, OpError> {
         f64::from_data(data).map(|number| number as u32)
+    }
+}
+
+impl FromData for usize {
+    fn from_data(data: Data) -> Result<Self, OpError> {
+        f64::from_data(data).map(|number| number as usize)
     }
 }
 
@@ -235,6 +244,13 @@ impl IntoData for String {
 impl<T: IntoData> IntoData for Option<T> {
     fn into_data(self) -> Data {
         self.map_or(Data::Undefined, IntoData::into_data)
+    }
+}
+
+/// A pair is a two-item array.
+impl<A: IntoData, B: IntoData> IntoData for (A, B) {
+    fn into_data(self) -> Data {
+        Data::List(vec![self.0.into_data(), self.1.into_data()])
     }
 }
 

@@ -2,14 +2,14 @@
 //! deflate (zlib) and deflate-raw through `flate2`. Each stream keeps its coder in a per-isolate
 //! table by id, fed one chunk at a time so memory stays bounded by the chunk size.
 
-use crate::{type_error, WebHost};
+use crate::WebHost;
 use flate2::write::{
     DeflateDecoder, DeflateEncoder, GzDecoder, GzEncoder, ZlibDecoder, ZlibEncoder,
 };
 use flate2::Compression;
-use rquickjs::{Ctx, TypedArray};
 use std::io::Write;
-use verge_js::{bytes_of, rquickjs, IdTable, Ops};
+use std::rc::Rc;
+use verge_js::{data_op, Bytes, DataOp, IdTable, OpError};
 
 enum Coder {
     GzipEncode(GzEncoder<Vec<u8>>),
@@ -65,63 +65,57 @@ impl Coder {
     }
 }
 
-type CoderTable = IdTable<Coder>;
-
-pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
-    let ctx = ops.ctx();
-    verge_js::ensure_host_state::<CoderTable>(ctx)?;
-    ops.add(
-        "coderNew",
-        |ctx: Ctx<'js>, format: String, compress: bool| {
-            let coder = Coder::new(&format, compress).ok_or_else(|| {
-                type_error(
-                    &ctx,
-                    &format!(
+/// The ops, sharing one table of coders by id.
+pub(crate) fn ops(_host: &WebHost) -> Vec<(&'static str, DataOp)> {
+    let coders: Rc<IdTable<Coder>> = Rc::default();
+    let (new, write, finish, free) = (coders.clone(), coders.clone(), coders.clone(), coders);
+    vec![
+        (
+            "coderNew",
+            data_op(move |format: String, compress: bool| {
+                let coder = Coder::new(&format, compress).ok_or_else(|| {
+                    OpError::Type(format!(
                         "Unsupported compression format: '{format}' (gzip, deflate or deflate-raw)"
-                    ),
-                )
-            })?;
-            Ok::<_, rquickjs::Error>(
-                verge_js::with_host_state(&ctx, |table: &CoderTable| table.insert(coder))
-                    .unwrap_or_default(),
-            )
-        },
-    )?;
-    ops.add(
-        "coderWrite",
-        |ctx: Ctx<'js>, id: u32, chunk: TypedArray<'js, u8>| {
-            let input = bytes_of(&chunk);
-            let output = verge_js::with_host_state(&ctx, |table: &CoderTable| {
-                let result = table.with(id, |coder| coder.write(&input));
-                if matches!(result, Some(Err(_))) {
-                    table.remove(id);
+                    ))
+                })?;
+                Ok(new.insert(coder))
+            }),
+        ),
+        (
+            "coderWrite",
+            data_op(move |id: u32, chunk: Bytes| {
+                let output = write.with(id, |coder| coder.write(&chunk.0));
+                match output {
+                    Some(Ok(bytes)) => Ok(Bytes(bytes)),
+                    Some(Err(e)) => {
+                        write.remove(id);
+                        Err(OpError::Type(format!(
+                            "The compressed data is invalid: {e}"
+                        )))
+                    }
+                    None => Err(closed()),
                 }
-                result
-            })
-            .flatten();
-            match output {
-                Some(Ok(bytes)) => TypedArray::<u8>::new(ctx.clone(), bytes),
-                Some(Err(e)) => Err(type_error(
-                    &ctx,
-                    &format!("The compressed data is invalid: {e}"),
-                )),
-                None => Err(type_error(&ctx, "The compression stream is closed.")),
-            }
-        },
-    )?;
-    ops.add("coderFinish", |ctx: Ctx<'js>, id: u32| {
-        let coder =
-            verge_js::with_host_state(&ctx, |table: &CoderTable| table.remove(id)).flatten();
-        match coder.map(Coder::finish) {
-            Some(Ok(bytes)) => TypedArray::<u8>::new(ctx.clone(), bytes),
-            Some(Err(e)) => Err(type_error(
-                &ctx,
-                &format!("The compressed data is invalid or truncated: {e}"),
-            )),
-            None => Err(type_error(&ctx, "The compression stream is closed.")),
-        }
-    })?;
-    ops.add("coderFree", |ctx: Ctx<'js>, id: u32| {
-        verge_js::with_host_state(&ctx, |table: &CoderTable| table.remove(id));
-    })
+            }),
+        ),
+        (
+            "coderFinish",
+            data_op(move |id: u32| match finish.remove(id).map(Coder::finish) {
+                Some(Ok(bytes)) => Ok(Bytes(bytes)),
+                Some(Err(e)) => Err(OpError::Type(format!(
+                    "The compressed data is invalid or truncated: {e}"
+                ))),
+                None => Err(closed()),
+            }),
+        ),
+        (
+            "coderFree",
+            data_op(move |id: u32| {
+                free.remove(id);
+            }),
+        ),
+    ]
+}
+
+fn closed() -> OpError {
+    OpError::Type("The compression stream is closed.".into())
 }

@@ -11,7 +11,7 @@
 //! and output collects in a buffer JavaScript drains after every step, so memory stays bounded
 //! by the chunk size.
 
-use crate::{type_error, WebHost};
+use crate::WebHost;
 use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 use lol_html::html_content::{
@@ -21,11 +21,10 @@ use lol_html::{
     AsciiCompatibleEncoding, DocumentContentHandlers, ElementContentHandlers, HandlerResult,
     HtmlRewriter, MemorySettings, Selector, Settings,
 };
-use rquickjs::{Array, Ctx, IntoJs, TypedArray, Value};
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use verge_js::{bytes_of, rquickjs, IdTable, Ops};
+use verge_js::{data_op, Bytes, Data, DataOp, IdTable, IntoData, OpError};
 
 /// The coroutine's own stack: lol_html keeps its element stack on the heap, so this only holds
 /// a few frames of parsing and selector matching. Untouched pages cost no memory.
@@ -482,166 +481,153 @@ impl Rewriter {
 
 type RewriterTable = IdTable<Rewriter>;
 
-fn resume<'js>(ctx: &Ctx<'js>, id: u32, input: Resume) -> rquickjs::Result<Step> {
-    let step = verge_js::with_host_state(ctx, |table: &RewriterTable| {
-        table.with(id, |rewriter| rewriter.resume(input))
-    })
-    .flatten()
-    .ok_or_else(|| type_error(ctx, "This HTMLRewriter has finished or failed."))?;
-    Ok(step)
+fn resume(table: &RewriterTable, id: u32, input: Resume) -> Result<Step, OpError> {
+    table
+        .with(id, |rewriter| rewriter.resume(input))
+        .ok_or_else(|| OpError::Type("This HTMLRewriter has finished or failed.".into()))
 }
 
-fn reply_to_js<'js>(ctx: &Ctx<'js>, reply: Reply) -> rquickjs::Result<Value<'js>> {
-    match reply {
-        Reply::Undefined => Ok(Value::new_undefined(ctx.clone())),
-        Reply::Null => Ok(Value::new_null(ctx.clone())),
-        Reply::Bool(b) => b.into_js(ctx),
-        Reply::Str(s) => s.into_js(ctx),
-        Reply::Pairs(pairs) => {
-            let array = Array::new(ctx.clone())?;
-            for (i, (name, value)) in pairs.into_iter().enumerate() {
-                array.set(i, vec![name, value])?;
-            }
-            Ok(array.into_value())
-        }
-        Reply::Error(message) => Err(type_error(ctx, &message)),
-    }
+fn reply_to_data(reply: Reply) -> Result<Data, OpError> {
+    Ok(match reply {
+        Reply::Undefined => Data::Undefined,
+        Reply::Null => Data::Null,
+        Reply::Bool(b) => Data::Bool(b),
+        Reply::Str(s) => Data::String(s),
+        Reply::Pairs(pairs) => pairs.into_data(),
+        Reply::Error(message) => return Err(OpError::Type(message)),
+    })
 }
 
 /// An event as JavaScript sees it: `0` for "write more", `-1` for "finished", or
 /// `[kind, callback, ...fields]`.
-fn event_to_js<'js>(ctx: &Ctx<'js>, step: Step) -> rquickjs::Result<Value<'js>> {
+fn event_to_data(step: Step) -> Result<Data, OpError> {
     match step {
-        Step::Finished => (-1).into_js(ctx),
-        Step::Failed(message) => Err(type_error(ctx, &format!("HTMLRewriter: {message}"))),
-        Step::Event(Event::NeedInput) => 0.into_js(ctx),
-        Step::Event(Event::Reply(_)) => Err(type_error(ctx, "HTMLRewriter: unexpected reply")),
+        Step::Finished => Ok(Data::Number(-1.0)),
+        Step::Failed(message) => Err(OpError::Type(format!("HTMLRewriter: {message}"))),
+        Step::Event(Event::NeedInput) => Ok(Data::Number(0.0)),
+        Step::Event(Event::Reply(_)) => Err(OpError::Type("HTMLRewriter: unexpected reply".into())),
         Step::Event(Event::Call {
             callback,
             kind,
             fields,
         }) => {
-            let array = Array::new(ctx.clone())?;
-            array.set(0, kind as u32)?;
-            array.set(1, callback)?;
-            for (i, field) in fields.into_iter().enumerate() {
-                array.set(i + 2, field)?;
-            }
-            Ok(array.into_value())
+            let head = [Data::Number(f64::from(kind as u32)), callback.into_data()];
+            let fields = fields.into_iter().map(IntoData::into_data);
+            Ok(Data::List(head.into_iter().chain(fields).collect()))
         }
     }
 }
 
-pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
-    let ctx = ops.ctx();
-    verge_js::ensure_host_state::<RewriterTable>(ctx)?;
-    ops.add("htmlCheckSelector", |ctx: Ctx<'js>, selector: String| {
-        selector
-            .parse::<Selector>()
-            .map(|_| ())
-            .map_err(|e| type_error(&ctx, &format!("Invalid selector \"{selector}\": {e}")))
-    })?;
-    ops.add(
-        "htmlRewriterNew",
-        |ctx: Ctx<'js>,
-         selectors: Vec<String>,
-         element_callbacks: Vec<i32>,
-         document_callbacks: Vec<i32>,
-         charset: String| {
-            let encoding = encoding_rs::Encoding::for_label(charset.as_bytes())
-                .and_then(AsciiCompatibleEncoding::new)
-                .ok_or_else(|| {
-                    type_error(
-                        &ctx,
-                        &format!("HTMLRewriter cannot rewrite content in charset \"{charset}\"."),
-                    )
-                })?;
-            let callback = |index: Option<&i32>| index.and_then(|&i| u32::try_from(i).ok());
-            let plan = Plan {
-                elements: selectors
-                    .into_iter()
-                    .zip(element_callbacks.chunks(3))
-                    .map(|(selector, c)| ElementCallbacks {
-                        selector,
-                        element: callback(c.first()),
-                        comments: callback(c.get(1)),
-                        text: callback(c.get(2)),
+/// The ops, sharing one table of rewriters by id.
+pub(crate) fn ops(_host: &WebHost) -> Vec<(&'static str, DataOp)> {
+    let rewriters: Rc<RewriterTable> = Rc::default();
+    let (new, step, op) = (rewriters.clone(), rewriters.clone(), rewriters.clone());
+    let (output, free) = (rewriters.clone(), rewriters);
+    vec![
+        (
+            "htmlCheckSelector",
+            data_op(|selector: String| {
+                selector
+                    .parse::<Selector>()
+                    .map(|_| ())
+                    .map_err(|e| OpError::Type(format!("Invalid selector \"{selector}\": {e}")))
+            }),
+        ),
+        (
+            "htmlRewriterNew",
+            data_op(
+                move |selectors: Vec<String>,
+                      element_callbacks: Vec<i32>,
+                      document_callbacks: Vec<i32>,
+                      charset: String| {
+                    let encoding = encoding_rs::Encoding::for_label(charset.as_bytes())
+                        .and_then(AsciiCompatibleEncoding::new)
+                        .ok_or_else(|| {
+                            OpError::Type(format!(
+                                "HTMLRewriter cannot rewrite content in charset \"{charset}\"."
+                            ))
+                        })?;
+                    let callback = |index: Option<&i32>| index.and_then(|&i| u32::try_from(i).ok());
+                    let plan = Plan {
+                        elements: selectors
+                            .into_iter()
+                            .zip(element_callbacks.chunks(3))
+                            .map(|(selector, c)| ElementCallbacks {
+                                selector,
+                                element: callback(c.first()),
+                                comments: callback(c.get(1)),
+                                text: callback(c.get(2)),
+                            })
+                            .collect(),
+                        documents: document_callbacks
+                            .chunks(4)
+                            .map(|c| DocumentCallbacks {
+                                doctype: callback(c.first()),
+                                comments: callback(c.get(1)),
+                                text: callback(c.get(2)),
+                                end: callback(c.get(3)),
+                            })
+                            .collect(),
+                        encoding,
+                    };
+                    let rewriter = Rewriter::new(plan).map_err(|e| {
+                        OpError::Type(format!("HTMLRewriter could not allocate its stack: {e}"))
+                    })?;
+                    Ok(new.insert(rewriter))
+                },
+            ),
+        ),
+        // Steps: 0 writes a chunk, 1 ends the input, 2 reports the handler done, 3 failed.
+        (
+            "htmlRewriterStep",
+            data_op(move |id: u32, kind: u32, chunk: Option<Bytes>| {
+                let input = match kind {
+                    0 => Resume::Chunk(chunk.map(|bytes| bytes.0).unwrap_or_default()),
+                    1 => Resume::End,
+                    2 => Resume::HandlerDone,
+                    _ => Resume::HandlerFailed,
+                };
+                event_to_data(resume(&step, id, input)?)
+            }),
+        ),
+        (
+            "htmlRewriterOp",
+            data_op(
+                move |id: u32, code: u32, text: String, value: String, html: bool| {
+                    let request = Op {
+                        code,
+                        text,
+                        value,
+                        html,
+                    };
+                    match resume(&op, id, Resume::Op(request))? {
+                        Step::Event(Event::Reply(reply)) => reply_to_data(reply),
+                        Step::Failed(message) => {
+                            Err(OpError::Type(format!("HTMLRewriter: {message}")))
+                        }
+                        _ => Err(OpError::Type(
+                            "HTMLRewriter: no content handler is running".into(),
+                        )),
+                    }
+                },
+            ),
+        ),
+        (
+            "htmlRewriterOutput",
+            data_op(move |id: u32| {
+                let drained = output
+                    .with(id, |rewriter| {
+                        std::mem::take(&mut *rewriter.output.borrow_mut())
                     })
-                    .collect(),
-                documents: document_callbacks
-                    .chunks(4)
-                    .map(|c| DocumentCallbacks {
-                        doctype: callback(c.first()),
-                        comments: callback(c.get(1)),
-                        text: callback(c.get(2)),
-                        end: callback(c.get(3)),
-                    })
-                    .collect(),
-                encoding,
-            };
-            let rewriter = Rewriter::new(plan).map_err(|e| {
-                type_error(
-                    &ctx,
-                    &format!("HTMLRewriter could not allocate its stack: {e}"),
-                )
-            })?;
-            Ok::<_, rquickjs::Error>(
-                verge_js::with_host_state(&ctx, |table: &RewriterTable| table.insert(rewriter))
-                    .unwrap_or_default(),
-            )
-        },
-    )?;
-    // Steps: 0 writes a chunk, 1 ends the input, 2 reports the handler done, 3 failed.
-    ops.add(
-        "htmlRewriterStep",
-        |ctx: Ctx<'js>,
-         id: u32,
-         step: u32,
-         chunk: rquickjs::function::Opt<Option<TypedArray<'js, u8>>>| {
-            let input = match step {
-                0 => Resume::Chunk(chunk.0.flatten().as_ref().map(bytes_of).unwrap_or_default()),
-                1 => Resume::End,
-                2 => Resume::HandlerDone,
-                _ => Resume::HandlerFailed,
-            };
-            let step = resume(&ctx, id, input)?;
-            event_to_js(&ctx, step)
-        },
-    )?;
-    ops.add(
-        "htmlRewriterOp",
-        |ctx: Ctx<'js>, id: u32, code: u32, text: String, value: String, html: bool| {
-            let op = Op {
-                code,
-                text,
-                value,
-                html,
-            };
-            match resume(&ctx, id, Resume::Op(op))? {
-                Step::Event(Event::Reply(reply)) => reply_to_js(&ctx, reply),
-                Step::Failed(message) => Err(type_error(&ctx, &format!("HTMLRewriter: {message}"))),
-                _ => Err(type_error(
-                    &ctx,
-                    "HTMLRewriter: no content handler is running",
-                )),
-            }
-        },
-    )?;
-    ops.add("htmlRewriterOutput", |ctx: Ctx<'js>, id: u32| {
-        let output = verge_js::with_host_state(&ctx, |table: &RewriterTable| {
-            table.with(id, |rewriter| {
-                std::mem::take(&mut *rewriter.output.borrow_mut())
-            })
-        })
-        .flatten()
-        .unwrap_or_default();
-        if output.is_empty() {
-            Ok(Value::new_undefined(ctx.clone()))
-        } else {
-            TypedArray::<u8>::new(ctx.clone(), output).map(TypedArray::into_value)
-        }
-    })?;
-    ops.add("htmlRewriterFree", |ctx: Ctx<'js>, id: u32| {
-        verge_js::with_host_state(&ctx, |table: &RewriterTable| table.remove(id));
-    })
+                    .unwrap_or_default();
+                (!drained.is_empty()).then_some(Bytes(drained))
+            }),
+        ),
+        (
+            "htmlRewriterFree",
+            data_op(move |id: u32| {
+                free.remove(id);
+            }),
+        ),
+    ]
 }

@@ -116,7 +116,7 @@ pub const APIS: &[Api] = &[
     api!("js/native_body.js", quickjs body::register;
         globals [];
         internals ["nativeStream", "readAllNative", "untouchedNativeBody"]),
-    api!("js/transform_streams.js", quickjs compression::register;
+    api!("js/transform_streams.js", data compression::ops;
         globals ["TextEncoderStream", "TextDecoderStream", "CompressionStream", "DecompressionStream"];
         internals []),
     api!("js/base64.js", data base64_ops; globals ["btoa", "atob"]; internals []),
@@ -137,12 +137,12 @@ pub const APIS: &[Api] = &[
     api!("js/structured_clone.js";
         globals ["structuredClone"];
         internals ["structuredSerialize", "structuredDeserialize"]),
-    api!("js/subtle.js", quickjs subtle::register; globals ["SubtleCrypto", "CryptoKey"]; internals ["subtle"]),
+    api!("js/subtle.js", data subtle::ops; globals ["SubtleCrypto", "CryptoKey"]; internals ["subtle"]),
     api!("js/crypto.js", data crypto::ops; globals ["Crypto", "crypto"]; internals []),
     api!("js/navigator.js", data clock::ops;
         globals ["Performance", "performance", "Navigator", "navigator", "self"];
         internals []),
-    api!("js/html_rewriter.js", quickjs html_rewriter::register; globals ["HTMLRewriter"]; internals []),
+    api!("js/html_rewriter.js", data html_rewriter::ops; globals ["HTMLRewriter"]; internals []),
     api!("js/websocket.js", quickjs websocket::register;
     globals ["WebSocket", "WebSocketPair", "MessageEvent", "CloseEvent", "ErrorEvent"];
     internals [
@@ -156,7 +156,7 @@ pub const APIS: &[Api] = &[
     api!("js/node/assert.js"; globals []; internals ["node:assert", "node:assert/strict"]),
     api!("js/node/path.js"; globals []; internals ["node:path", "node:path/posix"]),
     api!("js/node/async_hooks.js", quickjs node::register; globals []; internals ["node:async_hooks"]),
-    api!("js/node/crypto.js", quickjs node::register, quickjs subtle::register; globals []; internals ["node:crypto"]),
+    api!("js/node/crypto.js", quickjs node::register, data subtle::ops; globals []; internals ["node:crypto"]),
     api!("js/node/process.js"; globals []; internals ["node:process"]),
     api!("js/codegen.js"),
 ];

@@ -34,6 +34,14 @@ const SUITES: &[(&str, &[&str])] = &[
 /// fails on JavaScriptCore, saying so, until fetch.js's ops are written for every engine.
 const NOT_YET_ON_JAVASCRIPTCORE: &[&str] = &["js/fetch.js"];
 
+/// Which of `apis` (files of the platform) `error` says is not available on JavaScriptCore yet:
+/// its ops are still QuickJS's alone.
+fn waits_on<'a>(error: &str, apis: &[&'a str]) -> Option<&'a str> {
+    apis.iter()
+        .find(|api| error.contains(&format!("{api} {}", verge_jsc::NOT_YET)))
+        .copied()
+}
+
 /// The suite's data: one file as it is, or several arrays joined.
 fn read_data(dir: &Path, files: &[&str]) -> String {
     let read = |file: &str| std::fs::read_to_string(dir.join(file)).unwrap();
@@ -92,7 +100,7 @@ fn wpt_data_driven() {
             for (name, error) in &results {
                 let not_yet = error
                     .as_deref()
-                    .and_then(|error| common::waits_on(error, NOT_YET_ON_JAVASCRIPTCORE));
+                    .and_then(|error| waits_on(error, NOT_YET_ON_JAVASCRIPTCORE));
                 if let (Engine::JavaScriptCore, Some(_)) = (engine, not_yet) {
                     waiting += 1;
                     continue;

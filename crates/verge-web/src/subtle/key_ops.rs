@@ -1,143 +1,99 @@
 //! The ops behind `subtle.js`'s asymmetric keys: generating, importing and exporting them
-//! (`keys`) and using them (`operations`), with their results as JavaScript values.
+//! (`keys`) and using them (`operations`), over data.
 
 use super::keys::{from_parts, generate, import, parts, Kind};
 use super::operations::{derive, rsa_oaep, sign, verify, Scheme};
-use super::{to_js, Bytes, Hash, OpResult};
-use rquickjs::{Array, Ctx, TypedArray};
-use verge_js::{bytes_of, rquickjs, Ops};
+use super::{failed, Hash};
+use verge_js::{data_op, Bytes, DataOp, OpError};
 
-fn throw(ctx: &Ctx<'_>, message: String) -> rquickjs::Error {
-    rquickjs::Exception::throw_message(ctx, &message)
+fn kind_of(name: &str) -> Result<Kind, OpError> {
+    Kind::named(name).map_err(failed)
 }
 
-fn pair_to_js<'js>(ctx: &Ctx<'js>, a: Vec<u8>, b: Vec<u8>) -> rquickjs::Result<Array<'js>> {
-    let array = Array::new(ctx.clone())?;
-    array.set(0, TypedArray::<u8>::new(ctx.clone(), a)?)?;
-    array.set(1, TypedArray::<u8>::new(ctx.clone(), b)?)?;
-    Ok(array)
+fn hash_of(name: &str) -> Result<Hash, OpError> {
+    Hash::named(name).map_err(failed)
 }
 
-/// `[private, der]` for JavaScript.
-fn imported_to_js<'js>(
-    ctx: &Ctx<'js>,
-    result: OpResult<(bool, Vec<u8>)>,
-) -> rquickjs::Result<Array<'js>> {
-    let (private, der) = result.map_err(|m| throw(ctx, m))?;
-    let array = Array::new(ctx.clone())?;
-    array.set(0, private)?;
-    array.set(1, TypedArray::<u8>::new(ctx.clone(), der)?)?;
-    Ok(array)
+/// `algorithm` is [scheme, key type, hash]: ECDSA, Ed25519, RSASSA-PKCS1-v1_5 or RSA-PSS.
+fn algorithm_of(names: &[String]) -> Result<(Scheme, Kind, Hash), OpError> {
+    let [scheme, kind, hash] = names else {
+        return Err(failed("expected [scheme, key type, hash]".into()));
+    };
+    let scheme = Scheme::named(scheme).map_err(failed)?;
+    Ok((scheme, kind_of(kind)?, hash_of(hash)?))
 }
 
-pub(super) fn register<'js>(ops: &Ops<'js>) -> rquickjs::Result<()> {
-    let kind_of = |ctx: &Ctx<'js>, name: &str| Kind::named(name).map_err(|m| throw(ctx, m));
-    let hash_of = |ctx: &Ctx<'js>, name: &str| Hash::named(name).map_err(|m| throw(ctx, m));
-    ops.add(
-        "keyGenerate",
-        move |ctx: Ctx<'js>, kind: String, modulus_bits: u32, exponent: Bytes<'js>| {
-            let kind = kind_of(&ctx, &kind)?;
-            let (private, public) =
-                generate(kind, modulus_bits, &bytes_of(&exponent)).map_err(|m| throw(&ctx, m))?;
-            pair_to_js(&ctx, private, public)
-        },
-    )?;
-    ops.add(
-        "keyImport",
-        move |ctx: Ctx<'js>, kind: String, format: String, data: Bytes<'js>| {
-            let kind = kind_of(&ctx, &kind)?;
-            imported_to_js(&ctx, import(kind, &format, &bytes_of(&data)))
-        },
-    )?;
-    ops.add(
-        "keyFromParts",
-        move |ctx: Ctx<'js>, kind: String, parts: Vec<Bytes<'js>>| {
-            let kind = kind_of(&ctx, &kind)?;
-            let parts: Vec<Vec<u8>> = parts.iter().map(bytes_of).collect();
-            imported_to_js(&ctx, from_parts(kind, &parts))
-        },
-    )?;
-    ops.add(
-        "keyParts",
-        move |ctx: Ctx<'js>, kind: String, private: bool, der: Bytes<'js>| {
-            let kind = kind_of(&ctx, &kind)?;
-            let parts = parts(kind, private, &bytes_of(&der)).map_err(|m| throw(&ctx, m))?;
-            parts
-                .into_iter()
-                .map(|part| TypedArray::<u8>::new(ctx.clone(), part))
-                .collect::<rquickjs::Result<Vec<_>>>()
-        },
-    )?;
-    // `algorithm` is [scheme, key type, hash]: ECDSA, Ed25519, RSASSA-PKCS1-v1_5 or RSA-PSS.
-    let algorithm_of =
-        move |ctx: &Ctx<'js>, names: &[String]| -> rquickjs::Result<(Scheme, Kind, Hash)> {
-            let [scheme, kind, hash] = names else {
-                return Err(throw(ctx, "expected [scheme, key type, hash]".into()));
-            };
-            let scheme = Scheme::named(scheme).map_err(|m| throw(ctx, m))?;
-            Ok((scheme, kind_of(ctx, kind)?, hash_of(ctx, hash)?))
-        };
-    ops.add(
-        "keySign",
-        move |ctx: Ctx<'js>,
-              algorithm: Vec<String>,
-              key: Bytes<'js>,
-              data: Bytes<'js>,
-              salt: u32| {
-            let (scheme, kind, hash) = algorithm_of(&ctx, &algorithm)?;
-            to_js(
-                &ctx,
-                sign(scheme, kind, hash, &bytes_of(&key), &bytes_of(&data), salt),
-            )
-        },
-    )?;
-    ops.add(
-        "keyVerify",
-        move |ctx: Ctx<'js>,
-              algorithm: Vec<String>,
-              key: Bytes<'js>,
-              signature: Bytes<'js>,
-              data: Bytes<'js>,
-              salt: u32| {
-            let (scheme, kind, hash) = algorithm_of(&ctx, &algorithm)?;
-            verify(
-                scheme,
-                kind,
-                hash,
-                &bytes_of(&key),
-                &bytes_of(&signature),
-                &bytes_of(&data),
-                salt,
-            )
-            .map_err(|m| throw(&ctx, m))
-        },
-    )?;
-    ops.add(
-        "keyDerive",
-        move |ctx: Ctx<'js>, kind: String, key: Bytes<'js>, peer: Bytes<'js>| {
-            let kind = kind_of(&ctx, &kind)?;
-            to_js(&ctx, derive(kind, &bytes_of(&key), &bytes_of(&peer)))
-        },
-    )?;
-    ops.add(
-        "rsaOaep",
-        move |ctx: Ctx<'js>,
-              encrypt: bool,
-              hash: String,
-              key: Bytes<'js>,
-              label: Bytes<'js>,
-              data: Bytes<'js>| {
-            let hash = hash_of(&ctx, &hash)?;
-            to_js(
-                &ctx,
-                rsa_oaep(
-                    encrypt,
-                    hash,
-                    &bytes_of(&key),
-                    &bytes_of(&label),
-                    &bytes_of(&data),
-                ),
-            )
-        },
-    )
+pub(super) fn ops() -> Vec<(&'static str, DataOp)> {
+    vec![
+        (
+            "keyGenerate",
+            // `[private, public]`.
+            data_op(|kind: String, modulus_bits: u32, exponent: Bytes| {
+                let (private, public) =
+                    generate(kind_of(&kind)?, modulus_bits, &exponent.0).map_err(failed)?;
+                Ok((Bytes(private), Bytes(public)))
+            }),
+        ),
+        (
+            "keyImport",
+            // `[private, der]`.
+            data_op(|kind: String, format: String, data: Bytes| {
+                let (private, der) = import(kind_of(&kind)?, &format, &data.0).map_err(failed)?;
+                Ok((private, Bytes(der)))
+            }),
+        ),
+        (
+            "keyFromParts",
+            data_op(|kind: String, parts: Vec<Bytes>| {
+                let parts: Vec<Vec<u8>> = parts.into_iter().map(|part| part.0).collect();
+                let (private, der) = from_parts(kind_of(&kind)?, &parts).map_err(failed)?;
+                Ok((private, Bytes(der)))
+            }),
+        ),
+        (
+            "keyParts",
+            data_op(|kind: String, private: bool, der: Bytes| {
+                let parts = parts(kind_of(&kind)?, private, &der.0).map_err(failed)?;
+                Ok(parts.into_iter().map(Bytes).collect::<Vec<_>>())
+            }),
+        ),
+        (
+            "keySign",
+            data_op(
+                |algorithm: Vec<String>, key: Bytes, data: Bytes, salt: u32| {
+                    let (scheme, kind, hash) = algorithm_of(&algorithm)?;
+                    sign(scheme, kind, hash, &key.0, &data.0, salt)
+                        .map(Bytes)
+                        .map_err(failed)
+                },
+            ),
+        ),
+        (
+            "keyVerify",
+            data_op(
+                |algorithm: Vec<String>, key: Bytes, signature: Bytes, data: Bytes, salt: u32| {
+                    let (scheme, kind, hash) = algorithm_of(&algorithm)?;
+                    verify(scheme, kind, hash, &key.0, &signature.0, &data.0, salt).map_err(failed)
+                },
+            ),
+        ),
+        (
+            "keyDerive",
+            data_op(|kind: String, key: Bytes, peer: Bytes| {
+                derive(kind_of(&kind)?, &key.0, &peer.0)
+                    .map(Bytes)
+                    .map_err(failed)
+            }),
+        ),
+        (
+            "rsaOaep",
+            data_op(
+                |encrypt: bool, hash: String, key: Bytes, label: Bytes, data: Bytes| {
+                    rsa_oaep(encrypt, hash_of(&hash)?, &key.0, &label.0, &data.0)
+                        .map(Bytes)
+                        .map_err(failed)
+                },
+            ),
+        ),
+    ]
 }

@@ -8,14 +8,13 @@ mod key_ops;
 mod keys;
 mod operations;
 
-use crate::{type_error, WebHost};
+use crate::WebHost;
 use aws_lc_rs::cipher::{
     DecryptionContext, EncryptingKey, EncryptionContext, PaddedBlockDecryptingKey,
     PaddedBlockEncryptingKey, UnboundCipherKey,
 };
 use aws_lc_rs::{digest, hmac};
-use rquickjs::{Ctx, TypedArray};
-use verge_js::{bytes_of, rquickjs, Ops};
+use verge_js::{data_op, Bytes, DataOp, OpError};
 
 /// The hash functions WebCrypto names, as `subtle.js` normalizes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -347,131 +346,98 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
-type Bytes<'js> = TypedArray<'js, u8>;
-
-/// An op's bytes for JavaScript, or its failure as a plain `Error`.
-fn to_js<'js>(ctx: &Ctx<'js>, result: OpResult<Vec<u8>>) -> rquickjs::Result<Bytes<'js>> {
-    match result {
-        Ok(bytes) => TypedArray::new(ctx.clone(), bytes),
-        Err(message) => Err(rquickjs::Exception::throw_message(ctx, &message)),
-    }
+/// A primitive's failure, as the plain `Error` whose message `subtle.js` rewraps.
+fn failed(message: String) -> OpError {
+    OpError::Error(message)
 }
 
-fn hash_of(ctx: &Ctx<'_>, name: &str) -> rquickjs::Result<Hash> {
-    Hash::named(name).map_err(|message| type_error(ctx, &message))
+fn hash_of(name: &str) -> Result<Hash, OpError> {
+    Hash::named(name).map_err(OpError::Type)
 }
 
-pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
-    ops.add("digest", |ctx: Ctx<'js>, hash: String, data: Bytes<'js>| {
-        let output = digest::digest(hash_of(&ctx, &hash)?.digest(), &bytes_of(&data));
-        TypedArray::<u8>::new(ctx.clone(), output.as_ref().to_vec())
-    })?;
-    ops.add(
-        "hmacSign",
-        |ctx: Ctx<'js>, hash: String, key: Bytes<'js>, data: Bytes<'js>| {
-            let key = hmac::Key::new(hash_of(&ctx, &hash)?.hmac(), &bytes_of(&key));
-            let tag = hmac::sign(&key, &bytes_of(&data));
-            TypedArray::<u8>::new(ctx.clone(), tag.as_ref().to_vec())
-        },
-    )?;
-    ops.add(
-        "hmacVerify",
-        |ctx: Ctx<'js>, hash: String, key: Bytes<'js>, signature: Bytes<'js>, data: Bytes<'js>| {
-            let key = hmac::Key::new(hash_of(&ctx, &hash)?.hmac(), &bytes_of(&key));
-            Ok::<_, rquickjs::Error>(
-                hmac::verify(&key, &bytes_of(&data), &bytes_of(&signature)).is_ok(),
-            )
-        },
-    )?;
-    ops.add(
-        "aesGcm",
-        |ctx: Ctx<'js>,
-         encrypt: bool,
-         key: Bytes<'js>,
-         iv: Bytes<'js>,
-         aad: Bytes<'js>,
-         data: Bytes<'js>,
-         tag_bits: usize| {
-            let (key, iv, aad) = (bytes_of(&key), bytes_of(&iv), bytes_of(&aad));
-            let result = aes_gcm(encrypt, &key, &iv, &aad, bytes_of(&data), tag_bits / 8);
-            to_js(&ctx, result)
-        },
-    )?;
-    ops.add(
-        "aesCbc",
-        |ctx: Ctx<'js>, encrypt: bool, key: Bytes<'js>, iv: Bytes<'js>, data: Bytes<'js>| {
-            to_js(
-                &ctx,
-                aes_cbc(encrypt, &bytes_of(&key), &bytes_of(&iv), bytes_of(&data)),
-            )
-        },
-    )?;
-    ops.add(
-        "aesCtr",
-        |ctx: Ctx<'js>, key: Bytes<'js>, counter: Bytes<'js>, length: u32, data: Bytes<'js>| {
-            to_js(
-                &ctx,
-                aes_ctr(
-                    &bytes_of(&key),
-                    &bytes_of(&counter),
-                    length,
-                    bytes_of(&data),
-                ),
-            )
-        },
-    )?;
-    ops.add(
-        "aesKw",
-        |ctx: Ctx<'js>, wrap: bool, key: Bytes<'js>, data: Bytes<'js>| {
-            to_js(&ctx, aes_kw(wrap, &bytes_of(&key), &bytes_of(&data)))
-        },
-    )?;
-    ops.add(
-        "pbkdf2",
-        |ctx: Ctx<'js>,
-         hash: String,
-         password: Bytes<'js>,
-         salt: Bytes<'js>,
-         iterations: u32,
-         bytes: usize| {
-            let hash = hash_of(&ctx, &hash)?;
-            to_js(
-                &ctx,
-                pbkdf2(
-                    hash,
-                    &bytes_of(&password),
-                    &bytes_of(&salt),
-                    iterations,
-                    bytes,
-                ),
-            )
-        },
-    )?;
-    ops.add(
-        "hkdf",
-        |ctx: Ctx<'js>,
-         hash: String,
-         key: Bytes<'js>,
-         salt: Bytes<'js>,
-         info: Bytes<'js>,
-         bytes: usize| {
-            let hash = hash_of(&ctx, &hash)?;
-            to_js(
-                &ctx,
-                hkdf(
-                    hash,
-                    &bytes_of(&key),
-                    &bytes_of(&salt),
-                    &bytes_of(&info),
-                    bytes,
-                ),
-            )
-        },
-    )?;
-    ops.add("timingSafeEqual", |a: Bytes<'js>, b: Bytes<'js>| {
-        constant_time_eq(&bytes_of(&a), &bytes_of(&b))
-    })?;
-    key_ops::register(ops)
+/// The ops, over data: every argument is a name, a number or bytes.
+pub(crate) fn ops(_host: &WebHost) -> Vec<(&'static str, DataOp)> {
+    let mut ops = vec![
+        (
+            "digest",
+            data_op(|hash: String, data: Bytes| {
+                let output = digest::digest(hash_of(&hash)?.digest(), &data.0);
+                Ok(Bytes(output.as_ref().to_vec()))
+            }),
+        ),
+        (
+            "hmacSign",
+            data_op(|hash: String, key: Bytes, data: Bytes| {
+                let key = hmac::Key::new(hash_of(&hash)?.hmac(), &key.0);
+                Ok(Bytes(hmac::sign(&key, &data.0).as_ref().to_vec()))
+            }),
+        ),
+        (
+            "hmacVerify",
+            data_op(|hash: String, key: Bytes, signature: Bytes, data: Bytes| {
+                let key = hmac::Key::new(hash_of(&hash)?.hmac(), &key.0);
+                Ok(hmac::verify(&key, &data.0, &signature.0).is_ok())
+            }),
+        ),
+        (
+            "aesGcm",
+            data_op(
+                |encrypt: bool, key: Bytes, iv: Bytes, aad: Bytes, data: Bytes, tag_bits: usize| {
+                    aes_gcm(encrypt, &key.0, &iv.0, &aad.0, data.0, tag_bits / 8)
+                        .map(Bytes)
+                        .map_err(failed)
+                },
+            ),
+        ),
+        (
+            "aesCbc",
+            data_op(|encrypt: bool, key: Bytes, iv: Bytes, data: Bytes| {
+                aes_cbc(encrypt, &key.0, &iv.0, data.0)
+                    .map(Bytes)
+                    .map_err(failed)
+            }),
+        ),
+        (
+            "aesCtr",
+            data_op(|key: Bytes, counter: Bytes, length: u32, data: Bytes| {
+                aes_ctr(&key.0, &counter.0, length, data.0)
+                    .map(Bytes)
+                    .map_err(failed)
+            }),
+        ),
+        (
+            "aesKw",
+            data_op(|wrap: bool, key: Bytes, data: Bytes| {
+                aes_kw(wrap, &key.0, &data.0).map(Bytes).map_err(failed)
+            }),
+        ),
+        (
+            "pbkdf2",
+            data_op(
+                |hash: String, password: Bytes, salt: Bytes, iterations: u32, bytes: usize| {
+                    pbkdf2(hash_of(&hash)?, &password.0, &salt.0, iterations, bytes)
+                        .map(Bytes)
+                        .map_err(failed)
+                },
+            ),
+        ),
+        (
+            "hkdf",
+            data_op(
+                |hash: String, key: Bytes, salt: Bytes, info: Bytes, bytes: usize| {
+                    hkdf(hash_of(&hash)?, &key.0, &salt.0, &info.0, bytes)
+                        .map(Bytes)
+                        .map_err(failed)
+                },
+            ),
+        ),
+        (
+            "timingSafeEqual",
+            data_op(|a: Bytes, b: Bytes| constant_time_eq(&a.0, &b.0)),
+        ),
+    ];
+    ops.extend(key_ops::ops());
+    ops
 }
 
 #[cfg(test)]

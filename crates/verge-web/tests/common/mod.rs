@@ -53,14 +53,6 @@ pub async fn run_js(
     }
 }
 
-/// Which of `apis` (files of the platform) `error` says is not available on JavaScriptCore yet:
-/// its ops are still QuickJS's alone.
-pub fn waits_on<'a>(error: &str, apis: &[&'a str]) -> Option<&'a str> {
-    apis.iter()
-        .find(|api| error.contains(&format!("{api} {}", verge_jsc::NOT_YET)))
-        .copied()
-}
-
 /// A host whose console output `takeConsole()` returns.
 fn host(lines: Rc<RefCell<Vec<String>>>) -> WebHost {
     WebHost {
