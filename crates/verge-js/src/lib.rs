@@ -48,7 +48,7 @@ pub use promise_op::{spawn_promise, OpError};
 pub use rquickjs;
 pub use rules::{ModuleRules, Treat};
 pub use script::{compile_script, run_script};
-pub use settle::{settle, settle_value, Settled};
+pub use settle::{jobs_pending, settle, settle_value, Settled};
 pub use typescript::{is_typescript, strip_types};
 pub(crate) use typescript::{strip_types_mapped, PositionMap};
 

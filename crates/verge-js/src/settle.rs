@@ -2,7 +2,7 @@
 
 use crate::JsError;
 use rquickjs::function::This;
-use rquickjs::{Ctx, Function, Promise, Value};
+use rquickjs::{qjs, Ctx, Function, Promise, Value};
 use std::cell::RefCell;
 use std::rc::Rc;
 use tokio::sync::oneshot;
@@ -54,5 +54,16 @@ pub fn settle_value<'js, T: 'static>(
             let _ = sender.send(convert(ctx, value).map_err(|e| JsError::from_rquickjs(ctx, e)));
             Ok(receiver)
         }
+    }
+}
+
+/// Whether promise jobs are waiting to run: while none is, what a fulfilled promise holds can be
+/// read at once without changing what any script observes.
+pub fn jobs_pending(ctx: &Ctx<'_>) -> bool {
+    #[allow(unsafe_code)]
+    // SAFETY: `ctx` is a live context, so its runtime is; the call only reads the job list of
+    // the runtime whose lock the caller, inside the isolate, holds.
+    unsafe {
+        qjs::JS_IsJobPending(qjs::JS_GetRuntime(ctx.as_raw().as_ptr()))
     }
 }

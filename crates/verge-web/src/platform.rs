@@ -15,7 +15,8 @@
 
 use crate::{type_error, WebHost};
 use rquickjs::context::EvalOptions;
-use rquickjs::{Ctx, Function, Object, Persistent};
+use rquickjs::promise::PromiseState;
+use rquickjs::{Ctx, Function, Object, Persistent, Value};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 use verge_js::{rquickjs, DataOp, Isolate, JsError, Ops};
@@ -388,8 +389,9 @@ pub fn internals<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
 
 /// Registers what `install.js` needs: `ops.loadApi(index, ops)`, which loads a lazy API (it adds
 /// that API's ops to `ops`, made for the isolate's host at that moment, and returns its init
-/// function), `ops.fallbackPrototype`, which answers for the names not loaded yet, and
-/// `ops.lazyApi`, which names the API defining one.
+/// function), `ops.fallbackPrototype`, which answers for the names not loaded yet,
+/// `ops.lazyApi`, which names the API defining one, and `ops.fulfilled`, which reads a promise
+/// already fulfilled (an engine's own op: JavaScriptCore's C API cannot tell).
 fn register_loader<'js>(ops: &Ops<'js>, platform: &'static Platform) -> rquickjs::Result<()> {
     let load = move |ctx: Ctx<'js>, index: usize, ops: Object<'js>| {
         let api = platform
@@ -407,7 +409,25 @@ fn register_loader<'js>(ops: &Ops<'js>, platform: &'static Platform) -> rquickjs
     };
     ops.add("fallbackPrototype", fallback)?;
     let lazy_api = move |global: bool, name: String| platform.lazy_api(global, &name);
-    ops.add("lazyApi", lazy_api)
+    ops.add("lazyApi", lazy_api)?;
+    ops.add("fulfilled", fulfilled)
+}
+
+/// What `value` is fulfilled with if it is a promise already fulfilled and no promise job is
+/// waiting (so reading it now is what reading it through `then` would observe), `undefined`
+/// for any other promise, and `value` itself if it is none: an async handler that answered
+/// without awaiting is read at once, as a plain function's answer is, sparing the three promise
+/// jobs that reading it through `then` costs (a fifth of hello's time on QuickJS).
+fn fulfilled<'js>(ctx: Ctx<'js>, value: Value<'js>) -> rquickjs::Result<Value<'js>> {
+    let Some(promise) = value.as_promise() else {
+        return Ok(value);
+    };
+    match promise.state() {
+        PromiseState::Resolved if !verge_js::jobs_pending(&ctx) => promise
+            .result()
+            .unwrap_or_else(|| Ok(Value::new_undefined(ctx.clone()))),
+        _ => Ok(Value::new_undefined(ctx)),
+    }
 }
 
 /// The init function of `api`, from its built bytecode where this QuickJS reads it.

@@ -13,6 +13,12 @@ export default {
       return new Response('floated');
     }
     if (pathname === '/bad-status') return new Response('x', { status: 99 });
+    if (pathname === '/set-later') {
+      // Read after the microtasks the handler queued, as reading through \`then\` would be.
+      const response = new Response('later');
+      Promise.resolve().then(() => response.headers.set('x-set', 'in a microtask'));
+      return response;
+    }
     return new Response('fine');
   },
 };

@@ -124,7 +124,9 @@
       if (entry) {
         if (typeof entry.fetch !== 'function') throw new TypeError(`The worker's ${entrypoint ?? 'default export'} has no fetch() handler.`);
         const response = entry.fetch(request, env, new ExecutionContext(state));
-        result = response instanceof Response ? { parts: parts(response) } : toParts(response);
+        // An async handler that did not await is answered already, where the engine can tell.
+        const answer = ops.fulfilled ? ops.fulfilled(response) : response;
+        result = answer instanceof Response ? { parts: parts(answer) } : toParts(response);
       } else {
         result = toParts(internals.dispatchFetchEvent(request, state));
       }
