@@ -70,6 +70,9 @@ fn main() -> Result<(), JsError> {
         .nth(2)
         .and_then(|n| n.parse().ok())
         .unwrap_or(1000);
+    if count == 0 {
+        return Ok(());
+    }
     println!("\n{count} engines, each with a small script: per engine");
     println!("{:<16} {:>12} {:>12}", "engine", "made in", "memory");
     let (made, bytes) = many(count, || {
