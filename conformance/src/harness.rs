@@ -236,6 +236,7 @@ pub async fn run_file(
             root: root.to_owned(),
         }),
         subrequest_limit: u32::MAX,
+        ..WebHost::unreachable()
     };
     let base = format!("{ORIGIN}/{relative}");
     let mut all = vec![

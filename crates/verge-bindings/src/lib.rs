@@ -27,6 +27,7 @@ pub use durable_objects::{
     object_state, CallFuture, HeldSocket, HibernatableSockets, ObjectAddress, ObjectGate,
     ObjectHost, ObjectState,
 };
+pub use kv::keep_namespaces as keep_kv_namespaces;
 
 use std::rc::Rc;
 use std::sync::Arc;

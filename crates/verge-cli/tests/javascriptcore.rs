@@ -146,7 +146,7 @@ fn what_javascriptcore_cannot_run_yet_is_refused_by_name() {
     let dir = project(&[
         (
             "wrangler.toml",
-            "name = \"kv\"\nmain = \"index.js\"\n[[kv_namespaces]]\nbinding = \"KV\"\nid = \"a\"\n",
+            "name = \"d1\"\nmain = \"index.js\"\n[[d1_databases]]\nbinding = \"DB\"\ndatabase_name = \"a\"\ndatabase_id = \"a\"\n",
         ),
         (
             "index.js",
@@ -162,7 +162,7 @@ fn what_javascriptcore_cannot_run_yet_is_refused_by_name() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("KV bindings") && stderr.contains("JavaScriptCore"),
+        stderr.contains("D1 bindings") && stderr.contains("JavaScriptCore"),
         "{stderr}"
     );
 

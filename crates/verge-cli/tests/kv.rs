@@ -1,5 +1,6 @@
 //! KV bindings end to end: a worker under `verge dev` uses every part of the KV API against the
-//! redb store, and what it wrote survives the server being killed with SIGKILL.
+//! redb store, and what it wrote survives the server being killed with SIGKILL — on QuickJS and
+//! on JavaScriptCore alike (KV's ops are written once, for every engine).
 
 // Test code fails by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -76,14 +77,24 @@ fn project() -> tempfile::TempDir {
     dir
 }
 
+/// The `verge dev` arguments that pick each engine.
+const ENGINES: [&[&str]; 2] = [&[], &["--engine", "jsc"]];
+
 #[test]
 fn a_worker_uses_the_whole_kv_api() {
+    for engine in ENGINES {
+        uses_the_whole_kv_api(engine);
+    }
+}
+
+fn uses_the_whole_kv_api(engine: &[&str]) {
     let project = project();
-    let server = DevServer::start(project.path(), &[]);
+    let server = DevServer::start(project.path(), engine);
     let reply = get(&client(), &format!("{}/all", server.base));
-    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.status, 200, "{engine:?}: {}", reply.body);
     let seen: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
-    let expect = |key: &str, value: serde_json::Value| assert_eq!(seen[key], value, "{key}");
+    let expect =
+        |key: &str, value: serde_json::Value| assert_eq!(seen[key], value, "{engine:?}: {key}");
     use serde_json::json;
     expect("text", json!("héllo"));
     expect("json", json!({ "n": 1, "list": [1, 2] }));
@@ -124,11 +135,18 @@ fn a_worker_uses_the_whole_kv_api() {
 
 #[test]
 fn an_acknowledged_write_survives_sigkill() {
+    for engine in ENGINES {
+        survives_sigkill(engine);
+    }
+}
+
+fn survives_sigkill(engine: &[&str]) {
     let project = project();
     let state = tempfile::tempdir().unwrap();
     let persist = state.path().to_str().unwrap();
     let value: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
-    let server = DevServer::start(project.path(), &["--persist-to", persist]);
+    let arguments = [&["--persist-to", persist], engine].concat();
+    let server = DevServer::start(project.path(), &arguments);
     let agent = client();
     let reply = send(
         &agent,
@@ -140,7 +158,7 @@ fn an_acknowledged_write_survives_sigkill() {
     // Dropping the server kills it with SIGKILL: no shutdown, no flush.
     drop(server);
 
-    let server = DevServer::start(project.path(), &["--persist-to", persist]);
+    let server = DevServer::start(project.path(), &arguments);
     let response = agent
         .get(format!("{}/get?key=blob", server.base))
         .call()

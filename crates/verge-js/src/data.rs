@@ -5,6 +5,8 @@
 
 use crate::OpError;
 use rquickjs::{Ctx, FromJs, IntoJs, Value};
+use std::future::Future;
+use std::pin::Pin;
 
 /// A value crossing between an op and JavaScript.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +34,25 @@ pub trait IntoData {
 
 /// An op over data, whatever the engine: its arguments in, its result out.
 pub type DataOp = Box<dyn Fn(Vec<Data>) -> Result<Data, OpError>>;
+
+/// What an async op gives: its result, later.
+pub type OpFuture = Pin<Box<dyn Future<Output = Result<Data, OpError>>>>;
+
+/// An op whose result comes later, whatever the engine: a promise in JavaScript, settled by the
+/// future. An error before there is a future (arguments of the wrong kind) is thrown.
+pub type AsyncDataOp = Box<dyn Fn(Vec<Data>) -> Result<OpFuture, OpError>>;
+
+/// A Rust function of typed arguments giving a future, as an [`AsyncDataOp`]:
+/// `async_data_op(|key: String| async move { … })`.
+pub fn async_data_op<Args, F: IntoAsyncDataOp<Args>>(op: F) -> AsyncDataOp {
+    op.into_async_data_op()
+}
+
+/// Implemented for `Fn`s of up to six [`FromData`] arguments giving a future of an
+/// [`OpResult`].
+pub trait IntoAsyncDataOp<Args> {
+    fn into_async_data_op(self) -> AsyncDataOp;
+}
 
 /// A Rust function of typed arguments, as a [`DataOp`]: `data_op(|a: String, b: Option<String>| …)`.
 pub fn data_op<Args, F: IntoDataOp<Args>>(op: F) -> DataOp {
@@ -79,6 +100,35 @@ macro_rules! into_data_op {
         }
     };
 }
+macro_rules! into_async_data_op {
+    ($($arg:ident),*) => {
+        impl<F, Fut, R, $($arg),*> IntoAsyncDataOp<($($arg,)*)> for F
+        where
+            F: Fn($($arg),*) -> Fut + 'static,
+            Fut: Future<Output = R> + 'static,
+            R: OpResult,
+            $($arg: FromData,)*
+        {
+            #[allow(non_snake_case, unused_mut, unused_variables)]
+            fn into_async_data_op(self) -> AsyncDataOp {
+                Box::new(move |arguments: Vec<Data>| {
+                    let mut arguments = arguments.into_iter();
+                    $(let $arg = $arg::from_data(arguments.next().unwrap_or(Data::Undefined))?;)*
+                    let future = self($($arg),*);
+                    Ok(Box::pin(async move { future.await.into_result() }) as OpFuture)
+                })
+            }
+        }
+    };
+}
+into_async_data_op!();
+into_async_data_op!(A);
+into_async_data_op!(A, B);
+into_async_data_op!(A, B, C);
+into_async_data_op!(A, B, C, D);
+into_async_data_op!(A, B, C, D, E);
+into_async_data_op!(A, B, C, D, E, G);
+
 into_data_op!();
 into_data_op!(A);
 into_data_op!(A, B);
@@ -121,6 +171,13 @@ impl FromData for f64 {
 impl FromData for u32 {
     fn from_data(data: Data) -> Result<Self, OpError> {
         f64::from_data(data).map(|number| number as u32)
+    }
+}
+
+/// A count or a time in seconds: a number, truncated and clamped into range as `as` does.
+impl FromData for u64 {
+    fn from_data(data: Data) -> Result<Self, OpError> {
+        f64::from_data(data).map(|number| number as u64)
     }
 }
 
@@ -218,6 +275,13 @@ impl IntoData for f64 {
 impl IntoData for u32 {
     fn into_data(self) -> Data {
         Data::Number(self.into())
+    }
+}
+
+/// Times in seconds and counts, far below 2^53.
+impl IntoData for u64 {
+    fn into_data(self) -> Data {
+        Data::Number(self as f64)
     }
 }
 

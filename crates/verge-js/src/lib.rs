@@ -30,8 +30,8 @@ mod typescript;
 pub use budget::{interrupted, out_of_memory, reserve_memory};
 pub use bytes::bytes_of;
 pub use data::{
-    data_op, too_large as data_too_large, Bytes, Data, DataOp, FromData, IntoData, IntoDataOp,
-    OpResult, MAX_DEPTH, MAX_VALUES,
+    async_data_op, data_op, too_large as data_too_large, AsyncDataOp, Bytes, Data, DataOp,
+    FromData, IntoAsyncDataOp, IntoData, IntoDataOp, OpFuture, OpResult, MAX_DEPTH, MAX_VALUES,
 };
 pub use error::{ErrorKind, JsError};
 pub(crate) use error::{INTERRUPTED, OUT_OF_MEMORY};

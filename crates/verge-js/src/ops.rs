@@ -3,9 +3,9 @@
 //! result rquickjs converts (`Ctx` first where the op needs the isolate), or, for an op written
 //! once for every engine, over [`Data`](crate::Data).
 
-use crate::{Data, DataOp};
+use crate::{AsyncDataOp, Data, DataOp};
 use rquickjs::function::{IntoJsFunc, Rest};
-use rquickjs::{Ctx, Function, Object};
+use rquickjs::{Ctx, Function, IntoJs, Object, Promise};
 
 /// The `ops` object of one isolate's runtime files.
 #[derive(Clone)]
@@ -36,6 +36,27 @@ impl<'js> Ops<'js> {
                 name,
                 move |ctx: Ctx<'js>, arguments: Rest<Data>| -> rquickjs::Result<Data> {
                     op(arguments.0).map_err(|error| ctx.throw(error.into_value(&ctx)))
+                },
+            )
+        })
+    }
+
+    /// Adds each engine-neutral async op of `table` as `ops[name]`, returning a promise its
+    /// future settles; a name the object has already is kept, as by [`Ops::add_data`].
+    pub fn add_async_data(
+        &self,
+        table: impl IntoIterator<Item = (&'static str, AsyncDataOp)>,
+    ) -> rquickjs::Result<()> {
+        table.into_iter().try_for_each(|(name, op)| {
+            if self.0.contains_key(name)? {
+                return Ok(());
+            }
+            self.add(
+                name,
+                move |ctx: Ctx<'js>, arguments: Rest<Data>| -> rquickjs::Result<Promise<'js>> {
+                    let future =
+                        op(arguments.0).map_err(|error| ctx.throw(error.into_value(&ctx)))?;
+                    crate::spawn_promise(&ctx, future, |ctx, data: Data| data.into_js(ctx))
                 },
             )
         })

@@ -15,12 +15,18 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::rc::{Rc, Weak};
 use tokio::sync::oneshot;
-use verge_js::{data_op, Data, IntoData, JsError};
+use verge_js::{data_op, AsyncDataOp, Data, IntoData, JsError};
 use verge_web::{Api, Load, Platform, Register, TimerTasks, WebHost};
 
 /// Reports each settlement of a watched promise to `settled(id, fulfilled, value)`.
 const WATCH: &str = "(settled) => (promise, id) => Promise.resolve(promise).then(\
      (value) => settled(id, true, value), (reason) => settled(id, false, reason))";
+
+/// `[open, settle]`: `open()` gives `[id, promise]`, and `settle(id, fulfilled, value)`
+/// settles that promise: how an async op hands JavaScript a promise its future settles later.
+const DEFERRED: &str = "(() => { const pending = new Map(); let next = 0; return [\
+     () => { const id = ++next; return [id, new Promise((resolve, reject) => pending.set(id, [resolve, reject]))]; },\
+     (id, fulfilled, value) => { const settle = pending.get(id); pending.delete(id); settle?.[fulfilled ? 0 : 1](value); }]; })()";
 
 /// Removes the global properties named.
 const FORGET: &str = "(names) => { for (const name of names) delete globalThis[name]; }";
@@ -77,6 +83,7 @@ impl Web {
             lazy_loaded: lazy_loaded.clone(),
             vm: Rc::downgrade(&vm),
             promises: Rc::downgrade(&promises),
+            deferred: Rc::default(),
         };
         let [internals, watch, settled] = install(vm.scope(), loader)?;
         Ok(Self {
@@ -272,6 +279,8 @@ struct Loader {
     lazy_loaded: Rc<Cell<bool>>,
     vm: Weak<Vm>,
     promises: Weak<Promises>,
+    /// `DEFERRED`'s two functions, made when the first async op is.
+    deferred: Rc<Cell<Option<[Kept; 2]>>>,
 }
 
 impl Loader {
@@ -319,6 +328,12 @@ impl Loader {
                         add(name, scope.data_function(op)?)?;
                     }
                 }
+                Register::AsyncData(make) => {
+                    let host = self.host.borrow().clone();
+                    for (name, op) in make(&host) {
+                        add(name, self.async_function(scope, op)?)?;
+                    }
+                }
                 Register::Timers(_) => {
                     for (name, op) in timer_ops(scope, self.vm.clone(), self.promises.clone())? {
                         add(name, op)?;
@@ -331,6 +346,57 @@ impl Loader {
         // The same line as the source's first, so that its line numbers hold.
         let source = format!("'use strict'; {}", api.source());
         scope.evaluate(&source, api.name())
+    }
+}
+
+impl Loader {
+    /// A function that runs the engine-neutral async `op`: it returns a promise, settled when
+    /// the op's future completes (a local task, which re-enters the VM if it still lives). A
+    /// limit met while settling fails every outcome Rust waits for, as a timer's does.
+    fn async_function<'s>(&self, scope: Scope<'s>, op: AsyncDataOp) -> Result<Value<'s>, JsError> {
+        let [open, settle] = match self.deferred.get() {
+            Some(kept) => kept,
+            None => {
+                let made = scope.evaluate(DEFERRED, "verge:jsc/deferred")?;
+                let kept = [scope.keep(&made.get("0")?)?, scope.keep(&made.get("1")?)?];
+                self.deferred.set(Some(kept));
+                kept
+            }
+        };
+        let (vm, promises) = (self.vm.clone(), self.promises.clone());
+        scope.function(move |scope, arguments| {
+            let arguments = arguments
+                .iter()
+                .map(Value::to_data)
+                .collect::<Result<Vec<_>, _>>()?;
+            let future = op(arguments).map_err(JsError::from)?;
+            let opened = scope.kept(open)?.call(&[])?;
+            let id = opened.get("0")?.to_number()?;
+            let promise = opened.get("1")?;
+            let (vm, promises) = (vm.clone(), promises.clone());
+            tokio::task::spawn_local(async move {
+                let outcome = future.await;
+                let Some(vm) = vm.upgrade() else {
+                    return;
+                };
+                let scope = vm.scope();
+                let (fulfilled, value) = match outcome.map(|data| scope.from_data(data)) {
+                    Ok(Ok(value)) => (true, value),
+                    Ok(Err(error)) => (false, scope.error(&error)),
+                    Err(error) => (false, scope.error(&JsError::from(error))),
+                };
+                let settled = scope.kept(settle).and_then(|settle| {
+                    settle.call(&[scope.number(id), scope.boolean(fulfilled), value])
+                });
+                if let Err(error) = settled {
+                    tracing::error!(target: "verge::js", "settling an op's promise failed: {error}");
+                    if let Some(promises) = promises.upgrade() {
+                        promises.abandon_at_limit(&error);
+                    }
+                }
+            });
+            Ok(promise)
+        })
     }
 }
 

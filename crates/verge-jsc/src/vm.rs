@@ -368,6 +368,11 @@ impl<'vm> Scope<'vm> {
         }
     }
 
+    /// The JavaScript error that `error` describes (see `error_value`).
+    pub fn error(self, error: &JsError) -> Value<'vm> {
+        self.value(self.error_value(error))
+    }
+
     /// Calls into the engine through `call`, which is given the slot for an exception, as one
     /// entry: turns what it threw, or why the guard stopped it, into an error.
     fn run_as<R>(

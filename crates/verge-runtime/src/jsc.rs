@@ -60,6 +60,7 @@ const GLUE: &str = r#"(internals, settled) => {
   }
   return {
     env(vars) { internals.env = JSON.parse(vars); },
+    bind(name, maker, id) { return (internals.env[name] = internals[maker](id)); },
     finish(evaluation, namespace) { return internals.finishLoad(evaluation, namespace); },
     dispatchFetch(ids, method, url, headers, body, cf, entrypoint) {
       report(() => internals.dispatchFetch(method, url, headers, body, cf, internals.env, entrypoint), ids);
@@ -114,10 +115,14 @@ impl JscWorker {
                 "the worker asks for engine = \"jsc\": {missing}"
             )))
         })?;
+        let bindings = Rc::new(verge_web::BindingTable::default());
+        let kv_namespaces = verge_bindings::keep_kv_namespaces(config, &grants.bindings, &bindings)
+            .map_err(|message| LoadError::Script(JsError::thrown("TypeError", message)))?;
         let host = WebHost {
             console: grants.console,
             outbound: grants.outbound,
             subrequest_limit: config.limits.subrequests.unwrap_or(limits.subrequests),
+            bindings,
         };
         let cpu_slice = config
             .limits
@@ -155,6 +160,15 @@ impl JscWorker {
                 .and_then(|glue| glue.call(&[internals, web.settled(scope)?]))
                 .map_err(LoadError::Internal)?;
             call(&glue, "env", &[scope.string(&vars)]).map_err(script)?;
+            let mut binding_objects = Vec::new();
+            for (name, id) in &kv_namespaces {
+                let made = [
+                    scope.string(name),
+                    scope.string("makeKvNamespace"),
+                    scope.number(*id as f64),
+                ];
+                binding_objects.push((name, call(&glue, "bind", &made).map_err(script)?));
+            }
             let source = std::fs::read_to_string(config.root.join(main)).map_err(|source| {
                 LoadError::Read {
                     path: config.root.join(main).display().to_string(),
@@ -174,7 +188,10 @@ impl JscWorker {
                 } else {
                     source
                 };
-                // Service-worker syntax: vars are globals, as on Workers.
+                // Service-worker syntax: vars and bindings are globals, as on Workers.
+                for (name, object) in &binding_objects {
+                    scope.global().set(name, object).map_err(script)?;
+                }
                 for (key, value) in &config.vars {
                     let value = vm
                         .evaluate("JSON.parse", "verge:runtime/json.js")
@@ -463,7 +480,6 @@ fn pump_body(web: Weak<Web>, glue: Kept, id: f64) -> verge_web::NativeBody {
 /// Refuses, naming it, what a worker on JavaScriptCore cannot have yet.
 fn refuse_what_is_not_here_yet(config: &WorkerConfig) -> Result<(), LoadError> {
     let missing = [
-        (!config.kv_namespaces.is_empty(), "KV bindings"),
         (!config.d1_databases.is_empty(), "D1 bindings"),
         (!config.r2_buckets.is_empty(), "R2 bindings"),
         (!config.services.is_empty(), "service bindings"),

@@ -317,6 +317,7 @@ impl QuickJsWorker {
                 console,
                 outbound,
                 subrequest_limit: config.limits.subrequests.unwrap_or(limits.subrequests),
+                bindings: Rc::default(),
             },
         )
         .map_err(LoadError::Internal)?;

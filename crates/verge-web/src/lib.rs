@@ -41,7 +41,7 @@ pub use fetch::{
 pub use message::{is_hop_by_hop, HeaderList, InvalidHeader, RedirectMode, Request, Response};
 pub use node::{install_globals as install_node_globals, NodeModules};
 pub use platform::{
-    install, internals, set_host, Api, DataOps, Load, Platform, Register, RegisterOps,
+    install, internals, set_host, Api, AsyncDataOps, DataOps, Load, Platform, Register, RegisterOps,
 };
 pub use timers::{timer_delay, TimerTasks};
 pub use websocket::{
@@ -62,6 +62,8 @@ pub struct WebHost {
     pub outbound: std::rc::Rc<dyn Outbound>,
     /// The most `fetch()` calls one request may make.
     pub subrequest_limit: u32,
+    /// What the isolate's binding objects stand for: one table per isolate, made with its host.
+    pub bindings: std::rc::Rc<BindingTable>,
 }
 
 impl WebHost {
@@ -72,6 +74,7 @@ impl WebHost {
             console: std::rc::Rc::new(|_, _| {}),
             outbound: std::rc::Rc::new(Refused("this isolate reaches no network")),
             subrequest_limit: 0,
+            bindings: std::rc::Rc::default(),
         }
     }
 }
@@ -164,13 +167,37 @@ pub const APIS: &[Api] = &[
 /// The Web platform alone: what a host without Workers' bindings and entry points installs.
 pub static WEB: Platform = Platform::new(|| APIS.iter().collect());
 
-/// The host-side values of an isolate's binding objects of one kind (service bindings, KV
-/// namespaces…), by id: the index each JavaScript object carries.
-struct Bindings<T>(std::cell::RefCell<Vec<T>>);
+/// The host-side values of an isolate's binding objects (service bindings, KV namespaces…),
+/// by kind and id: the index each JavaScript object carries. Engine-neutral ops find them
+/// through their [`WebHost`]; QuickJS's typed ops through [`bound`].
+#[derive(Default)]
+pub struct BindingTable(
+    std::cell::RefCell<std::collections::HashMap<std::any::TypeId, Box<dyn std::any::Any>>>,
+);
 
-impl<T> Default for Bindings<T> {
-    fn default() -> Self {
-        Self(std::cell::RefCell::default())
+impl BindingTable {
+    /// Keeps `value` and returns its id among the values of its kind.
+    pub fn keep<T: 'static>(&self, value: T) -> usize {
+        let mut kinds = self.0.borrow_mut();
+        let entry = kinds
+            .entry(std::any::TypeId::of::<T>())
+            .or_insert_with(|| Box::new(Vec::<T>::new()));
+        match entry.downcast_mut::<Vec<T>>() {
+            Some(values) => {
+                values.push(value);
+                values.len() - 1
+            }
+            // The entry of `T`'s type id holds `Vec<T>`: unreachable, and harmless (an id
+            // that finds nothing).
+            None => usize::MAX,
+        }
+    }
+
+    /// The value of kind `T` kept as `id`.
+    pub fn get<T: Clone + 'static>(&self, id: usize) -> Option<T> {
+        let kinds = self.0.borrow();
+        let values = kinds.get(&std::any::TypeId::of::<T>())?;
+        values.downcast_ref::<Vec<T>>()?.get(id).cloned()
     }
 }
 
@@ -187,22 +214,15 @@ pub fn bind<'js, T: 'static>(
 
 /// Keeps `value` for the isolate of `ctx` and returns its id, by which [`bound`] finds it.
 pub fn keep<T: 'static>(ctx: &Ctx<'_>, value: T) -> rquickjs::Result<usize> {
-    verge_js::ensure_host_state::<Bindings<T>>(ctx)?;
-    verge_js::with_host_state(ctx, |bindings: &Bindings<T>| {
-        let mut bindings = bindings.0.borrow_mut();
-        bindings.push(value);
-        bindings.len() - 1
-    })
-    .ok_or_else(|| type_error(ctx, "the isolate's bindings are unavailable"))
+    verge_js::with_host_state(ctx, |host: &WebHost| host.bindings.keep(value))
+        .ok_or_else(|| type_error(ctx, "the isolate's bindings are unavailable"))
 }
 
 /// The value behind binding object `id` of kind `T`; a TypeError if there is none.
 pub fn bound<T: Clone + 'static>(ctx: &Ctx<'_>, id: usize) -> rquickjs::Result<T> {
-    verge_js::with_host_state(ctx, |bindings: &Bindings<T>| {
-        bindings.0.borrow().get(id).cloned()
-    })
-    .flatten()
-    .ok_or_else(|| type_error(ctx, "not a binding of this worker"))
+    verge_js::with_host_state(ctx, |host: &WebHost| host.bindings.get(id))
+        .flatten()
+        .ok_or_else(|| type_error(ctx, "not a binding of this worker"))
 }
 
 /// Throws a JavaScript `TypeError` with `message`.

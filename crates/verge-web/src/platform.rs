@@ -19,7 +19,7 @@ use rquickjs::promise::PromiseState;
 use rquickjs::{Ctx, Function, Object, Persistent, Value};
 use std::collections::HashMap;
 use std::sync::OnceLock;
-use verge_js::{rquickjs, DataOp, Isolate, JsError, Ops};
+use verge_js::{rquickjs, AsyncDataOp, DataOp, Isolate, JsError, Ops};
 
 /// Adds one file's native ops, made for `host`, to a QuickJS isolate's `ops`.
 pub type RegisterOps = for<'js> fn(&Ops<'js>, &WebHost) -> rquickjs::Result<()>;
@@ -30,11 +30,16 @@ pub type RegisterOps = for<'js> fn(&Ops<'js>, &WebHost) -> rquickjs::Result<()>;
 /// isolate.
 pub type DataOps = fn(&WebHost) -> Vec<(&'static str, DataOp)>;
 
+/// One file's engine-neutral async ops (see `verge_js::AsyncDataOp`), made as [`DataOps`] are:
+/// each returns a promise its future settles.
+pub type AsyncDataOps = fn(&WebHost) -> Vec<(&'static str, AsyncDataOp)>;
+
 /// How a file's native ops are made: once for every engine, by each engine's event loop, or
 /// for QuickJS alone (such a file cannot load on another engine yet).
 #[derive(Clone, Copy)]
 pub enum Register {
     Data(DataOps),
+    AsyncData(AsyncDataOps),
     /// The timer ops (`timerInit(fire)`, `timerStart(id, delayMs)`, `timerCancel(id)`), which
     /// call back into the engine later: each engine's event loop supplies its own, QuickJS's
     /// through this function.
@@ -124,6 +129,7 @@ fn register_all(ops: &Ops<'_>, registers: &[Register], host: &WebHost) -> rquick
     for register in registers {
         match register {
             Register::Data(make) => ops.add_data(make(host))?,
+            Register::AsyncData(make) => ops.add_async_data(make(host))?,
             Register::Timers(register) | Register::QuickJs(register) => register(ops, host)?,
         }
     }
@@ -132,7 +138,7 @@ fn register_all(ops: &Ops<'_>, registers: &[Register], host: &WebHost) -> rquick
 
 /// An [`Api`] of the calling crate's file `$path` (relative to the crate; its build script
 /// compiles it with `verge_js_build::compile_dirs`) and the functions that make its ops, each
-/// `data f` (a [`DataOps`], for every engine), `timers f` (see [`Register::Timers`]) or
+/// `data f` (a [`DataOps`], for every engine), `async_data f` (an [`AsyncDataOps`]), `timers f` (see [`Register::Timers`]) or
 /// `quickjs f` (a [`RegisterOps`]); lazy when
 /// followed by `; globals [..]; internals [..]`, the names it defines.
 #[macro_export]
@@ -147,6 +153,7 @@ macro_rules! api {
         })
     };
     (@op data $ops:path) => { $crate::Register::Data($ops) };
+    (@op async_data $ops:path) => { $crate::Register::AsyncData($ops) };
     (@op timers $ops:path) => { $crate::Register::Timers($ops) };
     (@op quickjs $ops:path) => { $crate::Register::QuickJs($ops) };
     (@make $path:literal, [$($ops:expr),*], $load:expr) => {{

@@ -1,17 +1,17 @@
 //! KV namespace bindings (`kv_namespaces` → [`KvStore`] → `env.MY_KV`): the ops behind
 //! `kv.js`. Each binding of an isolate has an id, its index in the isolate's table of bindings.
 
-use crate::{binding_call, undefined, Capabilities, Kind, Namespace};
+use crate::{storage_error, Capabilities, Kind, Namespace};
 use bytes::Bytes;
-use rquickjs::{Ctx, Object, TypedArray, Value};
+use rquickjs::{Ctx, Object};
 use verge_config::WorkerConfig;
-use verge_js::{rquickjs, Ops};
+use verge_js::{async_data_op, rquickjs, AsyncDataOp, Data, IntoData, OpError};
 use verge_storage::{check_kv_entry, check_kv_key, KvEntry, KvStore};
-use verge_web::WebHost;
+use verge_web::{BindingTable, WebHost};
 
 pub(crate) const KIND: Kind = Kind {
     api: Some(
-        verge_web::api!("src/kv/kv.js", quickjs register; globals []; internals ["makeKvNamespace"]),
+        verge_web::api!("src/kv/kv.js", async_data ops; globals []; internals ["makeKvNamespace"]),
     ),
     bind,
 };
@@ -28,84 +28,126 @@ fn bind<'js>(
     crate::bind_namespaces(ctx, env, "KV", store, "makeKvNamespace", named)
 }
 
+/// The worker's KV namespaces kept in `table`, as (binding, id): for an engine that makes the
+/// binding objects itself, each with `internals.makeKvNamespace(id)` (JavaScriptCore's).
+pub fn keep_namespaces(
+    config: &WorkerConfig,
+    capabilities: &Capabilities,
+    table: &BindingTable,
+) -> Result<Vec<(String, usize)>, String> {
+    let store = &capabilities.stores.kv;
+    config
+        .kv_namespaces
+        .iter()
+        .map(|kv| {
+            let store = store
+                .clone()
+                .ok_or_else(|| format!("KV binding {} has no store to use", kv.binding))?;
+            let namespace: KvBinding = Namespace {
+                store,
+                name: kv.namespace().to_owned(),
+            };
+            Ok((kv.binding.clone(), table.keep(namespace)))
+        })
+        .collect()
+}
+
 /// One KV namespace as a worker sees it.
 type KvBinding = Namespace<dyn KvStore>;
 
-pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
-    ops.add("kvGet", move |ctx: Ctx<'js>, id: usize, key: String| {
-        let checked = check_kv_key(&key);
-        binding_call(
-            &ctx,
-            id,
-            checked,
-            move |kv: KvBinding| kv.store.get(&kv.name, &key),
-            |ctx, entry| match entry {
-                None => Ok(Value::new_null(ctx.clone())),
-                Some(entry) => {
-                    let found = rquickjs::Array::new(ctx.clone())?;
-                    found.set(
-                        0,
-                        TypedArray::<u8>::new_copy(ctx.clone(), &entry.value[..])?,
-                    )?;
-                    found.set(1, entry.metadata)?;
-                    found.set(2, entry.expiration)?;
-                    Ok(found.into_value())
+/// The ops, over data for every engine: each finds its namespace by id in the host's table.
+fn ops(host: &WebHost) -> Vec<(&'static str, AsyncDataOp)> {
+    let namespace = {
+        let bindings = host.bindings.clone();
+        move |id: usize| -> Result<KvBinding, OpError> {
+            bindings
+                .get::<KvBinding>(id)
+                .ok_or_else(|| OpError::Type("not a binding of this worker".into()))
+        }
+    };
+    let (get, put, delete, list) = (
+        namespace.clone(),
+        namespace.clone(),
+        namespace.clone(),
+        namespace,
+    );
+    vec![
+        (
+            "kvGet",
+            async_data_op(move |id: usize, key: String| {
+                let call = get(id).map(|kv| {
+                    check_kv_key(&key).map(|()| async move { kv.store.get(&kv.name, &key).await })
+                });
+                async move {
+                    let entry = call?.map_err(storage_error)?.await.map_err(storage_error)?;
+                    Ok(entry.map_or(Data::Null, |entry| {
+                        Data::List(vec![
+                            Data::Bytes(entry.value.to_vec()),
+                            entry.metadata.into_data(),
+                            entry.expiration.into_data(),
+                        ])
+                    }))
                 }
-            },
-        )
-    })?;
-    ops.add(
-        "kvPut",
-        move |ctx: Ctx<'js>,
-              id: usize,
-              key: String,
-              value: TypedArray<'js, u8>,
-              expiration: Option<u64>,
-              metadata: Option<String>| {
-            let entry = KvEntry {
-                value: Bytes::from(verge_js::bytes_of(&value)),
-                expiration,
-                metadata,
-            };
-            let checked = check_kv_key(&key).and_then(|()| check_kv_entry(&entry));
-            binding_call(
-                &ctx,
-                id,
-                checked,
-                move |kv: KvBinding| kv.store.put(&kv.name, &key, entry),
-                undefined,
-            )
-        },
-    )?;
-    ops.add("kvDelete", move |ctx: Ctx<'js>, id: usize, key: String| {
-        let checked = check_kv_key(&key);
-        binding_call(
-            &ctx,
-            id,
-            checked,
-            move |kv: KvBinding| kv.store.delete(&kv.name, &key),
-            undefined,
-        )
-    })?;
-    ops.add(
-        "kvList",
-        move |ctx: Ctx<'js>, id: usize, prefix: String, cursor: Option<String>, limit: usize| {
-            let list =
-                move |kv: KvBinding| kv.store.list(&kv.name, &prefix, cursor.as_deref(), limit);
-            binding_call(&ctx, id, Ok(()), list, |ctx, page| {
-                let keys = rquickjs::Array::new(ctx.clone())?;
-                for (index, key) in page.keys.into_iter().enumerate() {
-                    let entry = rquickjs::Array::new(ctx.clone())?;
-                    entry.set(0, key.name)?;
-                    entry.set(1, key.metadata)?;
-                    entry.set(2, key.expiration)?;
-                    keys.set(index, entry)?;
-                }
-                let result = rquickjs::Array::new(ctx.clone())?;
-                result.set(0, keys)?;
-                result.set(1, page.cursor)?;
-                Ok(result.into_value())
-            })
-        },
-    )
+            }),
+        ),
+        (
+            "kvPut",
+            async_data_op(
+                move |id: usize,
+                      key: String,
+                      value: verge_js::Bytes,
+                      expiration: Option<u64>,
+                      metadata: Option<String>| {
+                    let entry = KvEntry {
+                        value: Bytes::from(value.0),
+                        expiration,
+                        metadata,
+                    };
+                    let call = put(id).map(|kv| {
+                        check_kv_key(&key)
+                            .and_then(|()| check_kv_entry(&entry))
+                            .map(|()| async move { kv.store.put(&kv.name, &key, entry).await })
+                    });
+                    async move { call?.map_err(storage_error)?.await.map_err(storage_error) }
+                },
+            ),
+        ),
+        (
+            "kvDelete",
+            async_data_op(move |id: usize, key: String| {
+                let call = delete(id).map(|kv| {
+                    check_kv_key(&key)
+                        .map(|()| async move { kv.store.delete(&kv.name, &key).await })
+                });
+                async move { call?.map_err(storage_error)?.await.map_err(storage_error) }
+            }),
+        ),
+        (
+            "kvList",
+            async_data_op(
+                move |id: usize, prefix: String, cursor: Option<String>, limit: usize| {
+                    let call = list(id);
+                    async move {
+                        let kv = call?;
+                        let page = kv
+                            .store
+                            .list(&kv.name, &prefix, cursor.as_deref(), limit)
+                            .await
+                            .map_err(storage_error)?;
+                        let keys = page.keys.into_iter().map(|key| {
+                            Data::List(vec![
+                                Data::String(key.name),
+                                key.metadata.into_data(),
+                                key.expiration.into_data(),
+                            ])
+                        });
+                        Ok(Data::List(vec![
+                            Data::List(keys.collect()),
+                            page.cursor.into_data(),
+                        ]))
+                    }
+                },
+            ),
+        ),
+    ]
 }

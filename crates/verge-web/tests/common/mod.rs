@@ -61,6 +61,7 @@ fn host(lines: Rc<RefCell<Vec<String>>>) -> WebHost {
         }),
         outbound: Rc::new(NoNetwork),
         subrequest_limit: 1000,
+        ..WebHost::unreachable()
     }
 }
 
