@@ -27,7 +27,6 @@ pub use durable_objects::{
     object_state, CallFuture, HeldSocket, HibernatableSockets, ObjectAddress, ObjectGate,
     ObjectHost, ObjectState,
 };
-pub use kv::keep_namespaces as keep_kv_namespaces;
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -148,6 +147,61 @@ impl<S: ?Sized> Clone for Namespace<S> {
     }
 }
 
+/// A binding object an engine makes itself: `env[binding] = internals[maker](id)`.
+pub struct BindingObject {
+    pub binding: String,
+    pub maker: &'static str,
+    pub id: usize,
+}
+
+/// The bindings of `config` whose ops are written for every engine (KV namespaces and D1
+/// databases), kept in `table`: for an engine that makes the objects itself (JavaScriptCore's).
+/// Bindings with no store stop the worker loading, naming the first.
+pub fn keep_engine_neutral(
+    config: &WorkerConfig,
+    capabilities: &Capabilities,
+    table: &verge_web::BindingTable,
+) -> Result<Vec<BindingObject>, String> {
+    let kv = config.kv_namespaces.iter();
+    let kv = kv.map(|kv| (kv.binding.as_str(), kv.namespace()));
+    let d1 = config.d1_databases.iter();
+    let d1 = d1.map(|d1| (d1.binding.as_str(), d1.database()));
+    let mut kept = keep_namespaces(
+        table,
+        ("KV", "makeKvNamespace"),
+        &capabilities.stores.kv,
+        kv,
+    )?;
+    let sql = &capabilities.stores.sql;
+    kept.extend(keep_namespaces(table, ("D1", "makeD1Database"), sql, d1)?);
+    Ok(kept)
+}
+
+/// [`keep_engine_neutral`] for one kind of namespace binding (`kind`'s name, its maker).
+fn keep_namespaces<'a, S: ?Sized + 'static>(
+    table: &verge_web::BindingTable,
+    (kind, maker): (&str, &'static str),
+    store: &Option<Arc<S>>,
+    bindings: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Result<Vec<BindingObject>, String> {
+    bindings
+        .map(|(binding, name)| {
+            let store = store
+                .clone()
+                .ok_or_else(|| format!("{kind} binding {binding} has no store to use"))?;
+            let namespace = Namespace {
+                store,
+                name: name.to_owned(),
+            };
+            Ok(BindingObject {
+                binding: binding.to_owned(),
+                maker,
+                id: table.keep(namespace),
+            })
+        })
+        .collect()
+}
+
 /// Puts on `env`, for each `(binding, namespace)` of a config section of bindings of `kind`, the
 /// object `internals[maker]` makes for that namespace of `store`. Bindings with no store stop
 /// the worker loading, naming the first.
@@ -197,6 +251,16 @@ fn binding_call<'js, B: Clone + 'static, T: 'static>(
 /// Converts a store's `()` for a promise that resolves to `undefined`.
 fn undefined<'js>(ctx: &Ctx<'js>, (): ()) -> rquickjs::Result<Value<'js>> {
     Ok(Value::new_undefined(ctx.clone()))
+}
+
+/// The binding of kind `B` kept in `table` as `id`, for an engine-neutral op.
+fn namespace<B: Clone + 'static>(
+    table: &verge_web::BindingTable,
+    id: usize,
+) -> Result<B, verge_js::OpError> {
+    table
+        .get(id)
+        .ok_or_else(|| verge_js::OpError::Type("not a binding of this worker".into()))
 }
 
 /// How a storage failure rejects a script's promise: a broken rule or limit as a TypeError, a

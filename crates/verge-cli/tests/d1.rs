@@ -1,6 +1,7 @@
 //! D1 bindings end to end: a worker under `verge dev` uses the whole D1 API against SQLite;
 //! `verge d1 migrations apply` and `verge d1 execute` work on the same database while the
-//! server runs; what a worker wrote survives the server being killed with SIGKILL.
+//! server runs; what a worker wrote survives the server being killed with SIGKILL. The worker's
+//! tests run on QuickJS and on JavaScriptCore alike (D1's ops are written once, for both).
 
 // Test code fails by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -56,6 +57,7 @@ export default {
     seen.begin = await error(() => db.exec('BEGIN TRANSACTION'));
     seen.attach = await error(() => db.exec("ATTACH DATABASE '/tmp/x.db' AS x"));
     seen.session = (await db.withSession('first-primary').prepare('SELECT 1 AS one').first()).one;
+    seen.bigint = await db.prepare('SELECT ?1 + 1 AS n').bind(2n ** 40n).first('n');
     return Response.json(seen);
   },
 };
@@ -92,14 +94,24 @@ fn d1(project: &std::path::Path, args: &[&str]) -> Result<String, String> {
     }
 }
 
+/// The `verge dev` arguments that pick each engine.
+const ENGINES: [&[&str]; 2] = [&[], &["--engine", "jsc"]];
+
 #[test]
 fn a_worker_uses_the_whole_d1_api() {
+    for engine in ENGINES {
+        uses_the_whole_d1_api(engine);
+    }
+}
+
+fn uses_the_whole_d1_api(engine: &[&str]) {
     let project = project();
-    let server = DevServer::start(project.path(), &[]);
+    let server = DevServer::start(project.path(), engine);
     let reply = get(&client(), &format!("{}/all", server.base));
-    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.status, 200, "{engine:?}: {}", reply.body);
     let seen: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
-    let expect = |key: &str, value: serde_json::Value| assert_eq!(seen[key], value, "{key}");
+    let expect =
+        |key: &str, value: serde_json::Value| assert_eq!(seen[key], value, "{engine:?}: {key}");
     assert_eq!(seen["exec"]["count"], 2, "{}", seen["exec"]);
     expect(
         "runMeta",
@@ -118,6 +130,7 @@ fn a_worker_uses_the_whole_d1_api() {
     expect("rawNames", json!([["id", "name"], [1, "ana"]]));
     expect("afterFailedBatch", json!(3));
     expect("session", json!(1));
+    expect("bigint", json!(1_099_511_627_777_u64));
     let error = |key: &str, needles: &[&str]| {
         let message = seen[key].as_str().unwrap();
         for needle in needles {
@@ -237,11 +250,17 @@ fn migrations_and_execute_share_the_database_with_a_running_worker() {
 
 #[test]
 fn an_acknowledged_write_survives_sigkill() {
+    for engine in ENGINES {
+        survives_sigkill(engine);
+    }
+}
+
+fn survives_sigkill(engine: &[&str]) {
     let project = project();
     std::fs::create_dir(project.path().join("migrations")).unwrap();
     std::fs::write(project.path().join("migrations/0001_notes.sql"), MIGRATION).unwrap();
     d1(project.path(), &["migrations", "apply", "DB"]).unwrap();
-    let server = DevServer::start(project.path(), &[]);
+    let server = DevServer::start(project.path(), engine);
     let agent = client();
     for body in ["one", "two"] {
         let reply = get(&agent, &format!("{}/add?body={body}", server.base));
@@ -249,7 +268,7 @@ fn an_acknowledged_write_survives_sigkill() {
     }
     // Dropping the server kills it with SIGKILL: no shutdown, no checkpoint.
     drop(server);
-    let server = DevServer::start(project.path(), &[]);
+    let server = DevServer::start(project.path(), engine);
     assert_eq!(
         get(&agent, &format!("{}/notes", server.base)).body,
         r#"[{"id":1,"body":"one"},{"id":2,"body":"two"}]"#

@@ -146,7 +146,7 @@ fn what_javascriptcore_cannot_run_yet_is_refused_by_name() {
     let dir = project(&[
         (
             "wrangler.toml",
-            "name = \"d1\"\nmain = \"index.js\"\n[[d1_databases]]\nbinding = \"DB\"\ndatabase_name = \"a\"\ndatabase_id = \"a\"\n",
+            "name = \"r2\"\nmain = \"index.js\"\n[[r2_buckets]]\nbinding = \"BUCKET\"\nbucket_name = \"a\"\n",
         ),
         (
             "index.js",
@@ -162,7 +162,7 @@ fn what_javascriptcore_cannot_run_yet_is_refused_by_name() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("D1 bindings") && stderr.contains("JavaScriptCore"),
+        stderr.contains("R2 bindings") && stderr.contains("JavaScriptCore"),
         "{stderr}"
     );
 

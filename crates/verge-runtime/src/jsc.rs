@@ -116,8 +116,9 @@ impl JscWorker {
             )))
         })?;
         let bindings = Rc::new(verge_web::BindingTable::default());
-        let kv_namespaces = verge_bindings::keep_kv_namespaces(config, &grants.bindings, &bindings)
-            .map_err(|message| LoadError::Script(JsError::thrown("TypeError", message)))?;
+        let binding_objects =
+            verge_bindings::keep_engine_neutral(config, &grants.bindings, &bindings)
+                .map_err(|message| LoadError::Script(JsError::thrown("TypeError", message)))?;
         let host = WebHost {
             console: grants.console,
             outbound: grants.outbound,
@@ -160,14 +161,14 @@ impl JscWorker {
                 .and_then(|glue| glue.call(&[internals, web.settled(scope)?]))
                 .map_err(LoadError::Internal)?;
             call(&glue, "env", &[scope.string(&vars)]).map_err(script)?;
-            let mut binding_objects = Vec::new();
-            for (name, id) in &kv_namespaces {
+            let mut objects = Vec::new();
+            for object in &binding_objects {
                 let made = [
-                    scope.string(name),
-                    scope.string("makeKvNamespace"),
-                    scope.number(*id as f64),
+                    scope.string(&object.binding),
+                    scope.string(object.maker),
+                    scope.number(object.id as f64),
                 ];
-                binding_objects.push((name, call(&glue, "bind", &made).map_err(script)?));
+                objects.push((&object.binding, call(&glue, "bind", &made).map_err(script)?));
             }
             let source = std::fs::read_to_string(config.root.join(main)).map_err(|source| {
                 LoadError::Read {
@@ -189,7 +190,7 @@ impl JscWorker {
                     source
                 };
                 // Service-worker syntax: vars and bindings are globals, as on Workers.
-                for (name, object) in &binding_objects {
+                for (name, object) in &objects {
                     scope.global().set(name, object).map_err(script)?;
                 }
                 for (key, value) in &config.vars {
@@ -480,7 +481,6 @@ fn pump_body(web: Weak<Web>, glue: Kept, id: f64) -> verge_web::NativeBody {
 /// Refuses, naming it, what a worker on JavaScriptCore cannot have yet.
 fn refuse_what_is_not_here_yet(config: &WorkerConfig) -> Result<(), LoadError> {
     let missing = [
-        (!config.d1_databases.is_empty(), "D1 bindings"),
         (!config.r2_buckets.is_empty(), "R2 bindings"),
         (!config.services.is_empty(), "service bindings"),
         (!config.durable_objects.is_empty(), "Durable Objects"),

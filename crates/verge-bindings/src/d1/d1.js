@@ -8,8 +8,10 @@
     switch (typeof value) {
       case 'string':
       case 'number':
-      case 'bigint':
         return value;
+      case 'bigint':
+        // Ops take data, which has no bigints: one crosses as its decimal text, in a list.
+        return [String(value)];
       case 'boolean':
         return value ? 1 : 0;
       case 'object':

@@ -2,17 +2,17 @@
 //! behind `d1.js`. JavaScript checks and normalizes bound values; here they become SQL values, and
 //! rows become JavaScript values as D1 gives them (BLOBs as arrays of byte values).
 
-use crate::{binding_call, Capabilities, Kind, Namespace};
+use crate::{storage_error, Capabilities, Kind, Namespace};
 use bytes::Bytes;
-use rquickjs::{Array, Ctx, Object, TypedArray, Value};
+use rquickjs::{Ctx, Object};
 use verge_config::WorkerConfig;
-use verge_js::{rquickjs, Ops};
+use verge_js::{async_data_op, rquickjs, AsyncDataOp, Data, IntoData};
 use verge_storage::{SqlOutcome, SqlQuery, SqlStore, SqlValue, StorageError};
 use verge_web::WebHost;
 
 pub(crate) const KIND: Kind = Kind {
     api: Some(
-        verge_web::api!("src/d1/d1.js", quickjs register; globals []; internals ["makeD1Database"]),
+        verge_web::api!("src/d1/d1.js", async_data ops; globals []; internals ["makeD1Database"]),
     ),
     bind,
 };
@@ -32,142 +32,134 @@ fn bind<'js>(
 /// One SQL database as a worker sees it.
 type D1Binding = Namespace<dyn SqlStore>;
 
-/// A bound value as `d1.js` normalized it: null, a number, a bigint, a string or bytes.
-pub(crate) fn sql_value(value: &Value<'_>) -> Result<SqlValue, StorageError> {
-    if value.is_null() || value.is_undefined() {
-        return Ok(SqlValue::Null);
-    }
-    if let Some(n) = value.as_int() {
-        return Ok(SqlValue::Integer(n.into()));
-    }
-    if let Some(x) = value.as_float() {
-        // JavaScript has one number type; a whole one is stored as an INTEGER, as D1 does.
-        const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
-        #[allow(clippy::cast_possible_truncation)]
-        return Ok(
+/// A bound value as `d1.js` normalized it: null, a number, a string, bytes, or a bigint as a
+/// one-item list of its decimal text (ops take data, which has no bigints).
+pub(crate) fn sql_value(value: Data) -> Result<SqlValue, StorageError> {
+    Ok(match value {
+        Data::Null | Data::Undefined => SqlValue::Null,
+        Data::Number(x) => {
+            // JavaScript has one number type; a whole one is stored as an INTEGER, as D1 does.
+            const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+            #[allow(clippy::cast_possible_truncation)]
             if x.fract() == 0.0 && (-TWO_POW_63..TWO_POW_63).contains(&x) {
                 SqlValue::Integer(x as i64)
             } else {
                 SqlValue::Real(x)
-            },
-        );
-    }
-    if let Some(text) = value.as_string() {
-        return text
-            .to_string()
-            .map(SqlValue::Text)
-            .map_err(|e| StorageError::Invalid(format!("D1_TYPE_ERROR: {e}")));
-    }
-    if let Some(big) = value.as_big_int() {
-        return big
-            .clone()
-            .to_i64()
-            .map(SqlValue::Integer)
-            .map_err(|_| StorageError::Invalid("D1_TYPE_ERROR: a BigInt over 64 bits".into()));
-    }
-    if let Some(bytes) = value
-        .as_object()
-        .and_then(|o| TypedArray::<u8>::from_object(o.clone()).ok())
-    {
-        return Ok(SqlValue::Blob(Bytes::from(verge_js::bytes_of(&bytes))));
-    }
-    Err(StorageError::Invalid(
+            }
+        }
+        Data::String(text) => SqlValue::Text(text),
+        Data::Bytes(bytes) => SqlValue::Blob(Bytes::from(bytes)),
+        Data::List(items) => match items.as_slice() {
+            [Data::String(digits)] => digits.parse().map(SqlValue::Integer).map_err(|_| {
+                StorageError::Invalid("D1_TYPE_ERROR: a BigInt over 64 bits".into())
+            })?,
+            _ => return Err(type_error()),
+        },
+        Data::Bool(_) => return Err(type_error()),
+    })
+}
+
+fn type_error() -> StorageError {
+    StorageError::Invalid(
         "D1_TYPE_ERROR: a bound value must be null, a number, a bigint, a string, a boolean \
          or bytes"
             .into(),
-    ))
+    )
 }
 
 /// The queries of a batch as JavaScript hands them over: `[[sql, [values…]], …]`.
-fn queries(list: &Array<'_>) -> rquickjs::Result<Result<Vec<SqlQuery>, StorageError>> {
-    let mut queries = Vec::with_capacity(list.len());
-    for entry in list.iter::<Array>() {
-        let entry = entry?;
-        let params: Array = entry.get(1)?;
-        let params = params
-            .iter::<Value>()
-            .map(|value| value.map(|v| sql_value(&v)))
-            .collect::<rquickjs::Result<Result<Vec<_>, _>>>()?;
-        match params {
-            Ok(params) => queries.push(SqlQuery {
-                sql: entry.get(0)?,
-                params,
-            }),
-            Err(error) => return Ok(Err(error)),
-        }
-    }
-    Ok(Ok(queries))
+fn queries(list: Vec<Data>) -> Result<Vec<SqlQuery>, StorageError> {
+    list.into_iter()
+        .map(|entry| match entry {
+            Data::List(entry) => {
+                let mut entry = entry.into_iter();
+                let (Some(Data::String(sql)), Some(Data::List(params))) =
+                    (entry.next(), entry.next())
+                else {
+                    return Err(StorageError::Invalid("expected [sql, [values]]".into()));
+                };
+                let params = params
+                    .into_iter()
+                    .map(sql_value)
+                    .collect::<Result<_, _>>()?;
+                Ok(SqlQuery { sql, params })
+            }
+            _ => Err(StorageError::Invalid("expected [sql, [values]]".into())),
+        })
+        .collect()
 }
 
-fn js_value<'js>(ctx: &Ctx<'js>, value: SqlValue) -> rquickjs::Result<Value<'js>> {
-    Ok(match value {
-        SqlValue::Null => Value::new_null(ctx.clone()),
+fn data_value(value: SqlValue) -> Data {
+    match value {
+        SqlValue::Null => Data::Null,
         // D1 answers with numbers: beyond 2^53 they lose precision, as there.
         #[allow(clippy::cast_precision_loss)]
-        SqlValue::Integer(n) => Value::new_number(ctx.clone(), n as f64),
-        SqlValue::Real(x) => Value::new_number(ctx.clone(), x),
-        SqlValue::Text(text) => rquickjs::String::from_str(ctx.clone(), &text)?.into_value(),
+        SqlValue::Integer(n) => Data::Number(n as f64),
+        SqlValue::Real(x) => Data::Number(x),
+        SqlValue::Text(text) => Data::String(text),
+        // As D1 gives BLOBs: arrays of byte values.
         SqlValue::Blob(blob) => {
-            let bytes = Array::new(ctx.clone())?;
-            for (index, byte) in blob.iter().enumerate() {
-                bytes.set(index, *byte)?;
-            }
-            bytes.into_value()
+            Data::List(blob.iter().map(|&byte| Data::Number(byte.into())).collect())
         }
-    })
+    }
 }
 
 /// One statement's outcome as `[columns, rows, [duration, changes, lastRowId, wrote, size]]`.
-fn outcome<'js>(ctx: &Ctx<'js>, outcome: SqlOutcome) -> rquickjs::Result<Value<'js>> {
-    let rows = Array::new(ctx.clone())?;
-    for (index, row) in outcome.rows.into_iter().enumerate() {
-        let values = Array::new(ctx.clone())?;
-        for (column, value) in row.into_iter().enumerate() {
-            values.set(column, js_value(ctx, value)?)?;
-        }
-        rows.set(index, values)?;
-    }
-    let meta = Array::new(ctx.clone())?;
-    meta.set(0, outcome.duration_ms)?;
-    #[allow(clippy::cast_precision_loss)]
-    {
-        meta.set(1, outcome.changes as f64)?;
-        meta.set(2, outcome.last_row_id as f64)?;
-        meta.set(4, outcome.size_after as f64)?;
-    }
-    meta.set(3, outcome.wrote)?;
-    let result = Array::new(ctx.clone())?;
-    result.set(0, outcome.columns)?;
-    result.set(1, rows)?;
-    result.set(2, meta)?;
-    Ok(result.into_value())
+#[allow(clippy::cast_precision_loss)]
+fn outcome(outcome: SqlOutcome) -> Data {
+    let rows = outcome
+        .rows
+        .into_iter()
+        .map(|row| Data::List(row.into_iter().map(data_value).collect()));
+    let meta = vec![
+        Data::Number(outcome.duration_ms),
+        Data::Number(outcome.changes as f64),
+        Data::Number(outcome.last_row_id as f64),
+        Data::Bool(outcome.wrote),
+        Data::Number(outcome.size_after as f64),
+    ];
+    Data::List(vec![
+        outcome.columns.into_data(),
+        Data::List(rows.collect()),
+        Data::List(meta),
+    ])
 }
 
-pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
-    ops.add(
-        "d1Batch",
-        move |ctx: Ctx<'js>, id: usize, list: Array<'js>| {
-            let (checked, queries) = match queries(&list)? {
-                Ok(queries) => (Ok(()), queries),
-                Err(error) => (Err(error), Vec::new()),
-            };
-            let run = move |d1: D1Binding| d1.store.batch(&d1.name, queries);
-            binding_call(&ctx, id, checked, run, |ctx, outcomes| {
-                let results = Array::new(ctx.clone())?;
-                for (index, each) in outcomes.into_iter().enumerate() {
-                    results.set(index, outcome(ctx, each)?)?;
+/// The ops, over data for every engine: each finds its database by id in the host's table.
+fn ops(host: &WebHost) -> Vec<(&'static str, AsyncDataOp)> {
+    let (batch, exec) = (host.bindings.clone(), host.bindings.clone());
+    vec![
+        (
+            "d1Batch",
+            async_data_op(move |id: usize, list: Vec<Data>| {
+                let call = crate::namespace::<D1Binding>(&batch, id).map(|d1| {
+                    queries(list)
+                        .map(|queries| async move { d1.store.batch(&d1.name, queries).await })
+                });
+                async move {
+                    let outcomes = call?.map_err(storage_error)?.await.map_err(storage_error)?;
+                    Ok(Data::List(outcomes.into_iter().map(outcome).collect()))
                 }
-                Ok(results.into_value())
-            })
-        },
-    )?;
-    ops.add("d1Exec", move |ctx: Ctx<'js>, id: usize, script: String| {
-        let run = move |d1: D1Binding| d1.store.exec(&d1.name, &script);
-        binding_call(&ctx, id, Ok(()), run, |ctx, outcomes| {
-            let result = Array::new(ctx.clone())?;
-            result.set(0, outcomes.len())?;
-            result.set(1, outcomes.iter().map(|o| o.duration_ms).sum::<f64>())?;
-            Ok(result.into_value())
-        })
-    })
+            }),
+        ),
+        (
+            "d1Exec",
+            async_data_op(move |id: usize, script: String| {
+                let call = crate::namespace::<D1Binding>(&exec, id);
+                async move {
+                    let d1 = call?;
+                    let outcomes = d1
+                        .store
+                        .exec(&d1.name, &script)
+                        .await
+                        .map_err(storage_error)?;
+                    let duration: f64 = outcomes.iter().map(|o| o.duration_ms).sum();
+                    Ok(Data::List(vec![
+                        outcomes.len().into_data(),
+                        Data::Number(duration),
+                    ]))
+                }
+            }),
+        ),
+    ]
 }

@@ -150,7 +150,9 @@
         if (typeof value === 'boolean') return value ? 1 : 0;
         if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) return internals.toBytes(value, 'sql.exec');
         if (value === undefined) return null;
-        if (value === null || typeof value === 'number' || typeof value === 'string' || typeof value === 'bigint') return value;
+        if (value === null || typeof value === 'number' || typeof value === 'string') return value;
+        // Ops take data, which has no bigints: one crosses as its decimal text, in a list.
+        if (typeof value === 'bigint') return [String(value)];
         throw new TypeError(`sql.exec() cannot bind a value of type ${typeof value}.`);
       });
       return new SqlStorageCursor(ops.objectSql(this.#id, query, params));

@@ -557,9 +557,9 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result
     })?;
     ops.add(
         "objectSql",
-        |ctx: Ctx<'js>, id: usize, query: String, params: Vec<Value<'js>>| {
+        |ctx: Ctx<'js>, id: usize, query: String, params: Vec<verge_js::Data>| {
             let params = params
-                .iter()
+                .into_iter()
                 .map(crate::d1::sql_value)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|error| throw(&ctx, error))?;

@@ -5,9 +5,9 @@ use crate::{storage_error, Capabilities, Kind, Namespace};
 use bytes::Bytes;
 use rquickjs::{Ctx, Object};
 use verge_config::WorkerConfig;
-use verge_js::{async_data_op, rquickjs, AsyncDataOp, Data, IntoData, OpError};
+use verge_js::{async_data_op, rquickjs, AsyncDataOp, Data, IntoData};
 use verge_storage::{check_kv_entry, check_kv_key, KvEntry, KvStore};
-use verge_web::{BindingTable, WebHost};
+use verge_web::WebHost;
 
 pub(crate) const KIND: Kind = Kind {
     api: Some(
@@ -28,30 +28,6 @@ fn bind<'js>(
     crate::bind_namespaces(ctx, env, "KV", store, "makeKvNamespace", named)
 }
 
-/// The worker's KV namespaces kept in `table`, as (binding, id): for an engine that makes the
-/// binding objects itself, each with `internals.makeKvNamespace(id)` (JavaScriptCore's).
-pub fn keep_namespaces(
-    config: &WorkerConfig,
-    capabilities: &Capabilities,
-    table: &BindingTable,
-) -> Result<Vec<(String, usize)>, String> {
-    let store = &capabilities.stores.kv;
-    config
-        .kv_namespaces
-        .iter()
-        .map(|kv| {
-            let store = store
-                .clone()
-                .ok_or_else(|| format!("KV binding {} has no store to use", kv.binding))?;
-            let namespace: KvBinding = Namespace {
-                store,
-                name: kv.namespace().to_owned(),
-            };
-            Ok((kv.binding.clone(), table.keep(namespace)))
-        })
-        .collect()
-}
-
 /// One KV namespace as a worker sees it.
 type KvBinding = Namespace<dyn KvStore>;
 
@@ -59,11 +35,7 @@ type KvBinding = Namespace<dyn KvStore>;
 fn ops(host: &WebHost) -> Vec<(&'static str, AsyncDataOp)> {
     let namespace = {
         let bindings = host.bindings.clone();
-        move |id: usize| -> Result<KvBinding, OpError> {
-            bindings
-                .get::<KvBinding>(id)
-                .ok_or_else(|| OpError::Type("not a binding of this worker".into()))
-        }
+        move |id: usize| crate::namespace::<KvBinding>(&bindings, id)
     };
     let (get, put, delete, list) = (
         namespace.clone(),
