@@ -210,21 +210,16 @@ fn bind_namespaces<'a, 'js, S: ?Sized + 'static>(
     env: &Object<'js>,
     kind: &str,
     store: &Option<Arc<S>>,
-    maker: &str,
+    maker: &'static str,
     bindings: impl Iterator<Item = (&'a str, &'a str)>,
 ) -> rquickjs::Result<()> {
-    for (binding, name) in bindings {
-        let store = store.clone().ok_or_else(|| {
-            rquickjs::Exception::throw_type(
-                ctx,
-                &format!("{kind} binding {binding} has no store to use"),
-            )
-        })?;
-        let namespace = Namespace {
-            store,
-            name: name.to_owned(),
-        };
-        env.set(binding, verge_web::bind(ctx, namespace, maker)?)?;
+    let throw = |message: &str| rquickjs::Exception::throw_type(ctx, message);
+    let table = verge_js::with_host_state(ctx, |host: &verge_web::WebHost| host.bindings.clone())
+        .ok_or_else(|| throw("the isolate has no host"))?;
+    let objects = keep_namespaces(&table, (kind, maker), store, bindings).map_err(|m| throw(&m))?;
+    let make: rquickjs::Function = verge_web::internals(ctx)?.get(maker)?;
+    for object in objects {
+        env.set(object.binding, make.call::<_, Value>((object.id,))?)?;
     }
     Ok(())
 }
@@ -253,14 +248,25 @@ fn undefined<'js>(ctx: &Ctx<'js>, (): ()) -> rquickjs::Result<Value<'js>> {
     Ok(Value::new_undefined(ctx.clone()))
 }
 
-/// The binding of kind `B` kept in `table` as `id`, for an engine-neutral op.
-fn namespace<B: Clone + 'static>(
+/// The store's future for one call on binding `id` of kind `B` kept in `table`, for an
+/// engine-neutral op: a TypeError if there is no such binding, `checked`'s error if the
+/// arguments broke a rule, else what the store's future `call(binding)` gives.
+fn store_call<B: Clone + 'static, T: 'static>(
     table: &verge_web::BindingTable,
     id: usize,
-) -> Result<B, verge_js::OpError> {
-    table
+    checked: Result<(), StorageError>,
+    call: impl FnOnce(B) -> StorageFuture<T>,
+) -> impl std::future::Future<Output = Result<T, verge_js::OpError>> {
+    let binding = table
         .get(id)
-        .ok_or_else(|| verge_js::OpError::Type("not a binding of this worker".into()))
+        .ok_or_else(|| verge_js::OpError::Type("not a binding of this worker".into()));
+    let pending = binding.map(|binding| checked.map(|()| call(binding)));
+    async move {
+        pending?
+            .map_err(storage_error)?
+            .await
+            .map_err(storage_error)
+    }
 }
 
 /// How a storage failure rejects a script's promise: a broken rule or limit as a TypeError, a

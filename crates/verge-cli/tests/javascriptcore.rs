@@ -57,6 +57,13 @@ export default {
       const back = new Response(new Blob([zipped]).stream().pipeThrough(new DecompressionStream('gzip')));
       return Response.json({ zipped: zipped.byteLength, text: await back.text() });
     }
+    if (url.pathname === '/count') {
+      // A streamed request body, read chunk by chunk as it arrives.
+      let bytes = 0, chunks = 0;
+      for await (const chunk of request.body) { bytes += chunk.byteLength; chunks++; }
+      return Response.json({ bytes, chunks });
+    }
+    if (url.pathname === '/mirror') return new Response(request.body);
     if (url.pathname === '/throw') throw new TypeError('thrown on purpose');
     if (url.pathname === '/fetch') return fetch('https://example.com/');
     return new Response(render(env.GREETING, text.shout(url.searchParams.get('who') ?? 'world'), counter()));
@@ -98,6 +105,23 @@ fn a_module_project_serves_on_javascriptcore() {
         echo.body,
         r#"{"method":"POST","body":"a body","type":"text/plain"}"#
     );
+    // A request body streams in, and one nothing read goes back out whole.
+    let upload: Vec<u8> = (0..=255u8).cycle().take(4 << 20).collect();
+    let counted = send(
+        &agent,
+        http::Request::post(format!("{}/count", server.base))
+            .body(upload.clone())
+            .unwrap(),
+    );
+    let counted: serde_json::Value = serde_json::from_str(&counted.body).unwrap();
+    assert_eq!(counted["bytes"], upload.len(), "{counted}");
+    assert!(counted["chunks"].as_u64().unwrap() > 1, "{counted}");
+    let mirrored = agent
+        .post(format!("{}/mirror", server.base))
+        .send(&upload[..])
+        .unwrap();
+    assert_eq!(mirrored.status(), 200);
+    assert!(mirrored.into_body().read_to_vec().unwrap() == upload);
     // A stream the worker writes after responding, with timers between its chunks.
     let stream = get(&agent, &format!("{}/stream", server.base));
     assert_eq!(

@@ -56,6 +56,7 @@ export default {
     const error = async (f) => { try { await f(); return 'no error'; } catch (e) { return `${e.name}: ${e.message}`; } };
     seen.longKey = await error(() => kv.put('k'.repeat(513), 'x'));
     seen.shortTtl = await error(() => kv.put('k', 'x', { expirationTtl: 10 }));
+    seen.endless = await error(() => kv.put('k', 'x', { expiration: Infinity }));
     seen.bigMetadata = await error(() => kv.put('k', 'x', { metadata: 'm'.repeat(1100) }));
     seen.badType = await error(() => kv.get('k', 'blob'));
     seen.badCursor = await error(() => kv.list({ cursor: '!!' }));
@@ -125,6 +126,7 @@ fn uses_the_whole_kv_api(engine: &[&str]) {
     };
     error("longKey", "513 bytes");
     error("shortTtl", "Expiration TTL must be at least 60");
+    error("endless", "Invalid expiration of Infinity");
     error("bigMetadata", "metadata");
     error("badType", "Unknown response type");
     error("badCursor", "cursor");

@@ -167,31 +167,26 @@ impl FromData for f64 {
     }
 }
 
-/// An id or a count: a number, truncated and clamped into range as `as` does.
-impl FromData for u32 {
-    fn from_data(data: Data) -> Result<Self, OpError> {
-        f64::from_data(data).map(|number| number as u32)
-    }
+/// Ids, counts and times: a number, its fraction dropped; one that is not finite or does not
+/// fit the type is a TypeError, as rquickjs's conversions refuse it.
+macro_rules! integer_from_data {
+    ($($int:ty),*) => {$(
+        impl FromData for $int {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+            fn from_data(data: Data) -> Result<Self, OpError> {
+                let number = f64::from_data(data)?.trunc();
+                if number.is_finite() && number >= <$int>::MIN as f64 && number <= <$int>::MAX as f64 {
+                    Ok(number as $int)
+                } else {
+                    Err(OpError::Type(format!(
+                        "{number} is out of range for {}", stringify!($int)
+                    )))
+                }
+            }
+        }
+    )*};
 }
-
-/// A count or a time in seconds: a number, truncated and clamped into range as `as` does.
-impl FromData for u64 {
-    fn from_data(data: Data) -> Result<Self, OpError> {
-        f64::from_data(data).map(|number| number as u64)
-    }
-}
-
-impl FromData for usize {
-    fn from_data(data: Data) -> Result<Self, OpError> {
-        f64::from_data(data).map(|number| number as usize)
-    }
-}
-
-impl FromData for i32 {
-    fn from_data(data: Data) -> Result<Self, OpError> {
-        f64::from_data(data).map(|number| number as i32)
-    }
-}
+integer_from_data!(u32, u64, usize, i32);
 
 impl FromData for bool {
     fn from_data(data: Data) -> Result<Self, OpError> {

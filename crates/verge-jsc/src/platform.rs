@@ -24,9 +24,15 @@ const WATCH: &str = "(settled) => (promise, id) => Promise.resolve(promise).then
 
 /// `[open, settle]`: `open()` gives `[id, promise]`, and `settle(id, fulfilled, value)`
 /// settles that promise: how an async op hands JavaScript a promise its future settles later.
-const DEFERRED: &str = "(() => { const pending = new Map(); let next = 0; return [\
-     () => { const id = ++next; return [id, new Promise((resolve, reject) => pending.set(id, [resolve, reject]))]; },\
-     (id, fulfilled, value) => { const settle = pending.get(id); pending.delete(id); settle?.[fulfilled ? 0 : 1](value); }]; })()";
+/// Made before any worker code runs, with the built-ins it uses captured then, so that a
+/// script replacing `Promise` or patching `Map.prototype` cannot reach the resolvers.
+const DEFERRED: &str = "(() => { const P = Promise, apply = Reflect.apply, \
+     { get, set, delete: remove } = Map.prototype, pending = new Map(); let next = 0; return [\
+     () => { const id = ++next; let settle; \
+       const promise = new P((resolve, reject) => { settle = [resolve, reject]; }); \
+       apply(set, pending, [id, settle]); return [id, promise]; },\
+     (id, fulfilled, value) => { const settle = apply(get, pending, [id]); \
+       apply(remove, pending, [id]); if (settle !== undefined) settle[fulfilled ? 0 : 1](value); }]; })()";
 
 /// Removes the global properties named.
 const FORGET: &str = "(names) => { for (const name of names) delete globalThis[name]; }";
@@ -84,6 +90,7 @@ impl Web {
             vm: Rc::downgrade(&vm),
             promises: Rc::downgrade(&promises),
             deferred: Rc::default(),
+            tasks: Rc::default(),
         };
         let [internals, watch, settled] = install(vm.scope(), loader)?;
         Ok(Self {
@@ -99,11 +106,16 @@ impl Web {
 
     /// Gives a VM set up ahead of time (for [`WebHost::unreachable`]) its worker's host: how a
     /// spare VM becomes a worker's. Refused once a lazy file has loaded, whose ops were made
-    /// for the host before.
+    /// for the host before, or once binding objects were made, which its table holds.
     pub fn set_host(&self, host: WebHost) -> Result<(), JsError> {
         if self.lazy_loaded.get() {
             return Err(JsError::internal(
                 "the host cannot change: a lazy file of the platform has loaded",
+            ));
+        }
+        if !self.host.borrow().bindings.is_empty() {
+            return Err(JsError::internal(
+                "the host cannot change: binding objects were made for it",
             ));
         }
         *self.host.borrow_mut() = host;
@@ -196,6 +208,12 @@ fn install(scope: Scope<'_>, loader: Loader) -> Result<[Kept; 3], JsError> {
     let platform = loader.platform;
     let promises = loader.promises.clone();
     let ops = scope.evaluate("({})", "verge:jsc/ops")?;
+    let deferred = scope.evaluate(DEFERRED, "verge:jsc/deferred")?;
+    let deferred = [
+        scope.keep(&deferred.get("0")?)?,
+        scope.keep(&deferred.get("1")?)?,
+    ];
+    loader.deferred.set(Some(deferred));
     let eager = loader.clone();
     ops.set(
         "loadApi",
@@ -279,8 +297,10 @@ struct Loader {
     lazy_loaded: Rc<Cell<bool>>,
     vm: Weak<Vm>,
     promises: Weak<Promises>,
-    /// `DEFERRED`'s two functions, made when the first async op is.
+    /// `DEFERRED`'s two functions, made as the platform is installed.
     deferred: Rc<Cell<Option<[Kept; 2]>>>,
+    /// The async ops' pending tasks, by promise id: all aborted with the VM.
+    tasks: Rc<TimerTasks>,
 }
 
 impl Loader {
@@ -354,16 +374,11 @@ impl Loader {
     /// the op's future completes (a local task, which re-enters the VM if it still lives). A
     /// limit met while settling fails every outcome Rust waits for, as a timer's does.
     fn async_function<'s>(&self, scope: Scope<'s>, op: AsyncDataOp) -> Result<Value<'s>, JsError> {
-        let [open, settle] = match self.deferred.get() {
-            Some(kept) => kept,
-            None => {
-                let made = scope.evaluate(DEFERRED, "verge:jsc/deferred")?;
-                let kept = [scope.keep(&made.get("0")?)?, scope.keep(&made.get("1")?)?];
-                self.deferred.set(Some(kept));
-                kept
-            }
-        };
-        let (vm, promises) = (self.vm.clone(), self.promises.clone());
+        let [open, settle] = self
+            .deferred
+            .get()
+            .ok_or_else(|| JsError::internal("the platform is not installed"))?;
+        let (vm, promises, tasks) = (self.vm.clone(), self.promises.clone(), self.tasks.clone());
         scope.function(move |scope, arguments| {
             let arguments = arguments
                 .iter()
@@ -373,15 +388,23 @@ impl Loader {
             let opened = scope.kept(open)?.call(&[])?;
             let id = opened.get("0")?.to_number()?;
             let promise = opened.get("1")?;
-            let (vm, promises) = (vm.clone(), promises.clone());
-            tokio::task::spawn_local(async move {
+            let (vm, promises, pending) = (vm.clone(), promises.clone(), Rc::downgrade(&tasks));
+            let task = tokio::task::spawn_local(async move {
                 let outcome = future.await;
-                let Some(vm) = vm.upgrade() else {
+                let (Some(vm), Some(pending)) = (vm.upgrade(), pending.upgrade()) else {
                     return;
                 };
+                pending.fired(id as u32);
                 let scope = vm.scope();
                 let (fulfilled, value) = match outcome.map(|data| scope.from_data(data)) {
                     Ok(Ok(value)) => (true, value),
+                    // A limit met while making the result: the VM is done.
+                    Ok(Err(error)) if error.is_interrupt() || error.is_out_of_memory() => {
+                        if let Some(promises) = promises.upgrade() {
+                            promises.abandon_at_limit(&error);
+                        }
+                        return;
+                    }
                     Ok(Err(error)) => (false, scope.error(&error)),
                     Err(error) => (false, scope.error(&JsError::from(error))),
                 };
@@ -395,6 +418,7 @@ impl Loader {
                     }
                 }
             });
+            tasks.insert(id as u32, task.abort_handle());
             Ok(promise)
         })
     }

@@ -17,7 +17,9 @@ use std::time::Duration;
 use verge_config::WorkerConfig;
 use verge_js::{Data, JsError, ProjectModules};
 use verge_jsc::{Kept, Value, VmLimits, Web};
-use verge_web::{Body, BoxError, ChannelBody, HeaderList, Request, Response, WebHost};
+use verge_web::{
+    Body, BoxError, ChannelBody, HeaderList, NativeBodies, Request, Response, WebHost,
+};
 
 /// How the host reaches the entry points: `dispatchFetch(ids, …)` and `dispatchScheduled(ids,
 /// …)` run an event, and report through `settled` (see `verge_jsc::Web::expect`) to the three
@@ -45,6 +47,8 @@ const GLUE: &str = r#"(internals, settled) => {
         settled(answer, true, ['response', status, statusText, headers, body]);
       } else if (body.pump !== undefined) {
         settled(answer, true, ['response', status, statusText, headers, ['pump', body.pump]]);
+      } else if (body.native !== undefined) {
+        settled(answer, true, ['response', status, statusText, headers, ['native', body.native]]);
       } else {
         settled(answer, false, new TypeError('This body cannot be sent from JavaScriptCore yet.'));
       }
@@ -63,6 +67,8 @@ const GLUE: &str = r#"(internals, settled) => {
     bind(name, maker, id) { return (internals.env[name] = internals[maker](id)); },
     finish(evaluation, namespace) { return internals.finishLoad(evaluation, namespace); },
     dispatchFetch(ids, method, url, headers, body, cf, entrypoint) {
+      // A streamed body comes as ['native', id].
+      if (Array.isArray(body)) body = internals.nativeStream(body[1]);
       report(() => internals.dispatchFetch(method, url, headers, body, cf, internals.env, entrypoint), ids);
     },
     dispatchScheduled(ids, cron, time) {
@@ -85,6 +91,8 @@ const DEFAULT_WALL_TIME: Duration = Duration::from_secs(120);
 
 pub(crate) struct JscWorker {
     web: Rc<Web>,
+    /// The VM's native bodies: request bodies handed to it, response bodies taken back.
+    bodies: Rc<NativeBodies>,
     /// The glue object (see `GLUE`), and its two dispatch functions.
     glue: Kept,
     dispatch_fetch: Kept,
@@ -116,6 +124,7 @@ impl JscWorker {
             )))
         })?;
         let bindings = Rc::new(verge_web::BindingTable::default());
+        let bodies: Rc<NativeBodies> = Rc::default();
         let binding_objects =
             verge_bindings::keep_engine_neutral(config, &grants.bindings, &bindings)
                 .map_err(|message| LoadError::Script(JsError::thrown("TypeError", message)))?;
@@ -124,6 +133,7 @@ impl JscWorker {
             outbound: grants.outbound,
             subrequest_limit: config.limits.subrequests.unwrap_or(limits.subrequests),
             bindings,
+            bodies: bodies.clone(),
         };
         let cpu_slice = config
             .limits
@@ -225,6 +235,7 @@ impl JscWorker {
         }
         Ok(Self {
             web,
+            bodies,
             glue,
             dispatch_fetch,
             dispatch_scheduled,
@@ -266,14 +277,8 @@ impl JscWorker {
         let body = match body {
             Body::Empty => Data::Null,
             Body::Full(bytes) => Data::Bytes(bytes.to_vec()),
-            // Read whole for now: the streaming request body is native_body.js's, still QuickJS's.
-            Body::Stream(stream) => match http_body_util::BodyExt::collect(stream).await {
-                Ok(collected) => Data::Bytes(collected.to_bytes().to_vec()),
-                Err(error) => {
-                    let message = format!("the request body could not be read: {error}");
-                    return self.failed(JsError::thrown("TypeError", message), false);
-                }
-            },
+            // Streamed: the glue makes it `internals.nativeStream(id)`, as QuickJS's host does.
+            Body::Stream(stream) => native(self.bodies.register(stream, 0)),
         };
         let arguments = [
             Data::String(method),
@@ -337,7 +342,8 @@ impl JscWorker {
     }
 
     /// The outcome a dispatch's answer describes: `['completed']`, or `['response', status,
-    /// statusText, headers, body]` with body null, a string, bytes or `['pump', id]`.
+    /// statusText, headers, body]` with body null, a string, bytes, `['pump', id]` or
+    /// `['native', id]`.
     fn read_answer(&self, answer: Data) -> Result<Outcome, JsError> {
         let malformed = || JsError::internal("the entry points answered something unexpected");
         let Data::List(items) = answer else {
@@ -370,10 +376,15 @@ impl JscWorker {
                     Data::Null | Data::Undefined => Body::Empty,
                     Data::String(text) => Body::Full(Bytes::from(text)),
                     Data::Bytes(bytes) => Body::Full(Bytes::from(bytes)),
-                    Data::List(pump) => match pump.as_slice() {
+                    Data::List(stream) => match stream.as_slice() {
                         [Data::String(kind), Data::Number(id)] if kind == "pump" => {
                             Body::Stream(pump_body(Rc::downgrade(&self.web), self.glue, *id))
                         }
+                        // A native body nothing read, handed back whole.
+                        [Data::String(kind), Data::Number(id)] if kind == "native" => self
+                            .bodies
+                            .take(*id as u32)
+                            .map_or(Body::Empty, Body::Stream),
                         _ => return Err(malformed()),
                     },
                     _ => return Err(malformed()),
@@ -417,6 +428,11 @@ fn call<'vm>(
     arguments: &[Value<'vm>],
 ) -> Result<Value<'vm>, JsError> {
     object.get(name)?.call(arguments)
+}
+
+/// A native body as the glue takes it: `['native', id]`.
+fn native(id: u32) -> Data {
+    Data::List(vec![Data::String("native".into()), Data::Number(id.into())])
 }
 
 /// A body fed by reading the worker's stream `id` chunk by chunk through the glue's

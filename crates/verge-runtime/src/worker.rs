@@ -317,7 +317,7 @@ impl QuickJsWorker {
                 console,
                 outbound,
                 subrequest_limit: config.limits.subrequests.unwrap_or(limits.subrequests),
-                bindings: Rc::default(),
+                ..WebHost::unreachable()
             },
         )
         .map_err(LoadError::Internal)?;

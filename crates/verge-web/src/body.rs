@@ -2,9 +2,10 @@
 //! body. JavaScript reads them by id through ops; a stream that JavaScript never touched can be
 //! handed back to the host whole, so a pass-through proxy copies no bytes through the isolate.
 //!
-//! Lifecycle: one [`BodyTable`] per isolate, in its userdata. A source leaves the table when it
-//! ends, is cancelled, is taken back by the host, or when its stream is garbage-collected (the
-//! JS side registers a finalizer), so an unread body never pins a connection.
+//! Lifecycle: one [`NativeBodies`] per isolate, in its [`WebHost`]. A source leaves the table
+//! when it ends, is cancelled, is taken back by the host, when the request it was made for ends
+//! unread, or when its stream is garbage-collected (the JS side registers a finalizer), so an
+//! unread body never pins a connection.
 
 use crate::WebHost;
 use bytes::Bytes;
@@ -13,7 +14,9 @@ use http_body_util::BodyExt;
 use rquickjs::{Ctx, Function, Promise, TypedArray, Value};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use verge_js::{rquickjs, IdTable, IsolateHandle, JsError, OpError, Ops};
+use verge_js::{
+    async_data_op, data_op, rquickjs, AsyncDataOp, DataOp, IdTable, IsolateHandle, JsError, OpError,
+};
 
 /// Errors a body can fail with while being read.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -23,8 +26,6 @@ pub type NativeBody = BoxBody<Bytes, BoxError>;
 
 type Slot = Rc<RefCell<Option<NativeBody>>>;
 
-type BodyTable = IdTable<Source>;
-
 struct Source {
     slot: Slot,
     /// The request it was made for: like Workers' I/O objects, it does not outlive that
@@ -33,43 +34,58 @@ struct Source {
     touched: Cell<bool>,
 }
 
-/// Registers `body` in the isolate and returns its id, for `internals.nativeStream(id)`.
-pub fn register_body(ctx: &Ctx<'_>, body: NativeBody) -> u32 {
-    let source = Source {
-        slot: Rc::new(RefCell::new(Some(body))),
-        tag: verge_js::current_tag(ctx),
-        touched: Cell::new(false),
-    };
-    // The table may not exist yet: the host hands over a body before native_body.js loads.
-    if verge_js::ensure_host_state::<BodyTable>(ctx).is_err() {
-        return 0;
+/// An isolate's native bodies by id, in its [`WebHost`]: the host registers them, and
+/// `native_body.js`'s ops (written once, for every engine) read them.
+#[derive(Default)]
+pub struct NativeBodies(IdTable<Source>);
+
+impl NativeBodies {
+    /// Registers `body`, made for request `tag` (0: none), and returns its id, for
+    /// `internals.nativeStream(id)`.
+    pub fn register(&self, body: NativeBody, tag: u64) -> u32 {
+        self.0.insert(Source {
+            slot: Rc::new(RefCell::new(Some(body))),
+            tag,
+            touched: Cell::new(false),
+        })
     }
-    verge_js::with_host_state(ctx, |table: &BodyTable| table.insert(source)).unwrap_or(0)
+
+    /// Takes a native body back (the stream wrapping it was never read).
+    pub fn take(&self, id: u32) -> Option<NativeBody> {
+        let source = self.0.remove(id)?;
+        let body = source.slot.borrow_mut().take();
+        body
+    }
+
+    /// Drops the bodies made for request `tag` that nothing has started reading.
+    fn drop_unread(&self, tag: u64) {
+        self.0
+            .retain(|source| source.tag != tag || source.touched.get());
+    }
+
+    fn slot(&self, id: u32) -> Option<Slot> {
+        self.0.with(id, |source| {
+            source.touched.set(true);
+            source.slot.clone()
+        })
+    }
+}
+
+/// Registers `body` in the isolate of `ctx`, for its current request, and returns its id.
+pub fn register_body(ctx: &Ctx<'_>, body: NativeBody) -> u32 {
+    let tag = verge_js::current_tag(ctx);
+    verge_js::with_host_state(ctx, |host: &WebHost| host.bodies.register(body, tag)).unwrap_or(0)
 }
 
 /// Takes a native body back out of the isolate (the stream wrapping it was never read).
 pub fn take_body(ctx: &Ctx<'_>, id: u32) -> Option<NativeBody> {
-    let source = verge_js::with_host_state(ctx, |table: &BodyTable| table.remove(id)).flatten()?;
-    let body = source.slot.borrow_mut().take();
-    body
+    verge_js::with_host_state(ctx, |host: &WebHost| host.bodies.take(id)).flatten()
 }
 
 /// Drops the bodies made for request `tag` that nothing has started reading: an unread fetch
 /// response closes its connection when its request ends, not when the garbage collector runs.
 pub(crate) fn drop_unread(ctx: &Ctx<'_>, tag: u64) {
-    verge_js::with_host_state(ctx, |table: &BodyTable| {
-        table.retain(|source| source.tag != tag || source.touched.get())
-    });
-}
-
-fn slot(ctx: &Ctx<'_>, id: u32) -> Option<Slot> {
-    verge_js::with_host_state(ctx, |table: &BodyTable| {
-        table.with(id, |source| {
-            source.touched.set(true);
-            source.slot.clone()
-        })
-    })
-    .flatten()
+    verge_js::with_host_state(ctx, |host: &WebHost| host.bodies.drop_unread(tag));
 }
 
 fn read_error(error: BoxError) -> OpError {
@@ -101,47 +117,49 @@ async fn next_chunk(slot: &Slot) -> Result<Option<Bytes>, OpError> {
     result
 }
 
-pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
-    let ctx = ops.ctx();
-    verge_js::ensure_host_state::<BodyTable>(ctx)?;
-    ops.add("bodyRead", move |ctx: Ctx<'js>, id: u32| {
-        let slot = slot(&ctx, id);
-        verge_js::spawn_promise(
-            &ctx,
-            async move {
-                match slot {
-                    Some(slot) => next_chunk(&slot).await,
-                    None => Ok(None),
+/// `bodyRead(id)` (the next chunk, `undefined` at the end) and `bodyReadAll(id)`, over the
+/// host's [`NativeBodies`].
+pub(crate) fn read_ops(host: &WebHost) -> Vec<(&'static str, AsyncDataOp)> {
+    let (read, read_all) = (host.bodies.clone(), host.bodies.clone());
+    vec![
+        (
+            "bodyRead",
+            async_data_op(move |id: u32| {
+                let slot = read.slot(id);
+                async move {
+                    let chunk = match slot {
+                        Some(slot) => next_chunk(&slot).await?,
+                        None => None,
+                    };
+                    Ok(chunk.map(|bytes| verge_js::Bytes(bytes.to_vec())))
                 }
-            },
-            |ctx, chunk| match chunk {
-                Some(bytes) => {
-                    Ok(TypedArray::<u8>::new_copy(ctx.clone(), &bytes[..])?.into_value())
+            }),
+        ),
+        (
+            "bodyReadAll",
+            async_data_op(move |id: u32| {
+                let body = read_all.take(id);
+                async move {
+                    let bytes = match body {
+                        Some(body) => body.collect().await.map_err(read_error)?.to_bytes(),
+                        None => Bytes::new(),
+                    };
+                    Ok(verge_js::Bytes(bytes.to_vec()))
                 }
-                None => Ok(Value::new_undefined(ctx.clone())),
-            },
-        )
-    })?;
-    ops.add("bodyReadAll", move |ctx: Ctx<'js>, id: u32| {
-        let body = take_body(&ctx, id);
-        verge_js::spawn_promise(
-            &ctx,
-            async move {
-                match body {
-                    Some(body) => body
-                        .collect()
-                        .await
-                        .map(|c| c.to_bytes())
-                        .map_err(read_error),
-                    None => Ok(Bytes::new()),
-                }
-            },
-            |ctx, bytes| Ok(TypedArray::<u8>::new_copy(ctx.clone(), &bytes[..])?.into_value()),
-        )
-    })?;
-    ops.add("bodyCancel", |ctx: Ctx<'js>, id: u32| {
-        drop(take_body(&ctx, id));
-    })
+            }),
+        ),
+    ]
+}
+
+/// `bodyCancel(id)`: drops the body.
+pub(crate) fn cancel_ops(host: &WebHost) -> Vec<(&'static str, DataOp)> {
+    let bodies = host.bodies.clone();
+    vec![(
+        "bodyCancel",
+        data_op(move |id: u32| {
+            drop(bodies.take(id));
+        }),
+    )]
 }
 
 /// A body fed through a channel: the receiving half of a producer that applies backpressure by

@@ -30,7 +30,7 @@ pub use self::base64::base64_ops;
 pub use self::url::{form_ops, url_ops};
 pub use body::{
     host_body_from_js, host_body_to_js, native_stream, with_length, Body, BoxError, ChannelBody,
-    NativeBody,
+    NativeBodies, NativeBody,
 };
 pub use console::{ConsoleSink, LogLevel};
 pub use encoding::encoding_ops;
@@ -64,6 +64,8 @@ pub struct WebHost {
     pub subrequest_limit: u32,
     /// What the isolate's binding objects stand for: one table per isolate, made with its host.
     pub bindings: std::rc::Rc<BindingTable>,
+    /// The isolate's native bodies (see `body.rs`): one table per isolate, made with its host.
+    pub bodies: std::rc::Rc<NativeBodies>,
 }
 
 impl WebHost {
@@ -75,6 +77,7 @@ impl WebHost {
             outbound: std::rc::Rc::new(Refused("this isolate reaches no network")),
             subrequest_limit: 0,
             bindings: std::rc::Rc::default(),
+            bodies: std::rc::Rc::default(),
         }
     }
 }
@@ -116,7 +119,7 @@ pub const APIS: &[Api] = &[
             "ByteLengthQueuingStrategy", "CountQueuingStrategy",
         ];
         internals ["isDisturbed", "readAllBytes"]),
-    api!("js/native_body.js", quickjs body::register;
+    api!("js/native_body.js", async_data body::read_ops, data body::cancel_ops;
         globals [];
         internals ["nativeStream", "readAllNative", "untouchedNativeBody"]),
     api!("js/transform_streams.js", data compression::ops;
@@ -191,6 +194,11 @@ impl BindingTable {
             // that finds nothing).
             None => usize::MAX,
         }
+    }
+
+    /// Whether nothing was kept.
+    pub fn is_empty(&self) -> bool {
+        self.0.borrow().is_empty()
     }
 
     /// The value of kind `T` kept as `id`.

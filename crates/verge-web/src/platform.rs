@@ -381,6 +381,13 @@ pub fn set_host(isolate: &Isolate, host: WebHost) -> Result<(), JsError> {
                 ),
             ));
         }
+        let bound = verge_js::with_host_state(ctx, |old: &WebHost| !old.bindings.is_empty());
+        if bound == Some(true) {
+            return Err(type_error(
+                ctx,
+                "the host cannot change: binding objects were made for it",
+            ));
+        }
         verge_js::store_host_state(ctx, host)
     })
 }

@@ -32,6 +32,18 @@
     }
   }
 
+  // Runs `queries` as one batch; BLOBs come as bytes and are given as D1 gives them, arrays of
+  // byte values (made here, in the isolate's metered heap).
+  async function runBatch(id, queries) {
+    const outcomes = await d1Call(() => ops.d1Batch(id, queries));
+    for (const [, rows] of outcomes) {
+      for (const row of rows) {
+        for (let i = 0; i < row.length; i++) if (row[i] instanceof Uint8Array) row[i] = Array.from(row[i]);
+      }
+    }
+    return outcomes;
+  }
+
   function result([columns, rows, [duration, changes, lastRowId, wrote, size]], shape) {
     const results = shape === 'raw' ? rows : rows.map((row) => rowObject(columns, row));
     return {
@@ -78,7 +90,7 @@
     }
 
     async #run() {
-      const [outcome] = await d1Call(() => ops.d1Batch(this.#id, [[this.#sql, this.#params]]));
+      const [outcome] = await runBatch(this.#id, [[this.#sql, this.#params]]);
       return outcome;
     }
 
@@ -118,7 +130,7 @@
       if (!Array.isArray(statements)) throw new TypeError('D1 batch() takes an array of prepared statements.');
       const queries = statements.map((statement) => D1PreparedStatement.query(statement, this[ID]));
       if (queries.length === 0) return [];
-      const outcomes = await d1Call(() => ops.d1Batch(this[ID], queries));
+      const outcomes = await runBatch(this[ID], queries);
       return outcomes.map((outcome) => result(outcome, 'objects'));
     }
 

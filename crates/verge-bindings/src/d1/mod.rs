@@ -2,7 +2,7 @@
 //! behind `d1.js`. JavaScript checks and normalizes bound values; here they become SQL values, and
 //! rows become JavaScript values as D1 gives them (BLOBs as arrays of byte values).
 
-use crate::{storage_error, Capabilities, Kind, Namespace};
+use crate::{store_call, Capabilities, Kind, Namespace};
 use bytes::Bytes;
 use rquickjs::{Ctx, Object};
 use verge_config::WorkerConfig;
@@ -97,10 +97,8 @@ fn data_value(value: SqlValue) -> Data {
         SqlValue::Integer(n) => Data::Number(n as f64),
         SqlValue::Real(x) => Data::Number(x),
         SqlValue::Text(text) => Data::String(text),
-        // As D1 gives BLOBs: arrays of byte values.
-        SqlValue::Blob(blob) => {
-            Data::List(blob.iter().map(|&byte| Data::Number(byte.into())).collect())
-        }
+        // Bytes: d1.js gives them as D1 does, arrays of byte values, in the metered heap.
+        SqlValue::Blob(blob) => Data::Bytes(blob.to_vec()),
     }
 }
 
@@ -132,27 +130,24 @@ fn ops(host: &WebHost) -> Vec<(&'static str, AsyncDataOp)> {
         (
             "d1Batch",
             async_data_op(move |id: usize, list: Vec<Data>| {
-                let call = crate::namespace::<D1Binding>(&batch, id).map(|d1| {
-                    queries(list)
-                        .map(|queries| async move { d1.store.batch(&d1.name, queries).await })
+                let (checked, queries) = match queries(list) {
+                    Ok(queries) => (Ok(()), queries),
+                    Err(error) => (Err(error), Vec::new()),
+                };
+                let call = store_call(&batch, id, checked, move |d1: D1Binding| {
+                    d1.store.batch(&d1.name, queries)
                 });
-                async move {
-                    let outcomes = call?.map_err(storage_error)?.await.map_err(storage_error)?;
-                    Ok(Data::List(outcomes.into_iter().map(outcome).collect()))
-                }
+                async move { Ok(Data::List(call.await?.into_iter().map(outcome).collect())) }
             }),
         ),
         (
             "d1Exec",
             async_data_op(move |id: usize, script: String| {
-                let call = crate::namespace::<D1Binding>(&exec, id);
+                let call = store_call(&exec, id, Ok(()), move |d1: D1Binding| {
+                    d1.store.exec(&d1.name, &script)
+                });
                 async move {
-                    let d1 = call?;
-                    let outcomes = d1
-                        .store
-                        .exec(&d1.name, &script)
-                        .await
-                        .map_err(storage_error)?;
+                    let outcomes = call.await?;
                     let duration: f64 = outcomes.iter().map(|o| o.duration_ms).sum();
                     Ok(Data::List(vec![
                         outcomes.len().into_data(),

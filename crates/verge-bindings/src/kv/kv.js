@@ -38,14 +38,14 @@
     const now = Math.floor(Date.now() / 1000);
     if (options?.expiration !== undefined) {
       const at = Math.floor(Number(options.expiration));
-      if (!(at >= now + MIN_TTL)) {
+      if (!(at >= now + MIN_TTL) || !Number.isSafeInteger(at)) {
         throw new TypeError(`KV PUT failed: 400 Invalid expiration of ${options.expiration}. Please specify integer greater than the current number of seconds since the UNIX epoch plus ${MIN_TTL}.`);
       }
       return at;
     }
     if (options?.expirationTtl !== undefined) {
       const ttl = Math.floor(Number(options.expirationTtl));
-      if (!(ttl >= MIN_TTL)) {
+      if (!(ttl >= MIN_TTL) || !Number.isSafeInteger(now + ttl)) {
         throw new TypeError(`KV PUT failed: 400 Invalid expiration_ttl of ${options.expirationTtl}. Expiration TTL must be at least ${MIN_TTL}.`);
       }
       return now + ttl;

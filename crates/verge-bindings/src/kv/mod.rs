@@ -1,7 +1,7 @@
 //! KV namespace bindings (`kv_namespaces` → [`KvStore`] → `env.MY_KV`): the ops behind
 //! `kv.js`. Each binding of an isolate has an id, its index in the isolate's table of bindings.
 
-use crate::{storage_error, Capabilities, Kind, Namespace};
+use crate::{store_call, Capabilities, Kind, Namespace};
 use bytes::Bytes;
 use rquickjs::{Ctx, Object};
 use verge_config::WorkerConfig;
@@ -33,26 +33,18 @@ type KvBinding = Namespace<dyn KvStore>;
 
 /// The ops, over data for every engine: each finds its namespace by id in the host's table.
 fn ops(host: &WebHost) -> Vec<(&'static str, AsyncDataOp)> {
-    let namespace = {
-        let bindings = host.bindings.clone();
-        move |id: usize| crate::namespace::<KvBinding>(&bindings, id)
-    };
-    let (get, put, delete, list) = (
-        namespace.clone(),
-        namespace.clone(),
-        namespace.clone(),
-        namespace,
-    );
+    let table = &host.bindings;
+    let (get, put, delete, list) = (table.clone(), table.clone(), table.clone(), table.clone());
     vec![
         (
             "kvGet",
             async_data_op(move |id: usize, key: String| {
-                let call = get(id).map(|kv| {
-                    check_kv_key(&key).map(|()| async move { kv.store.get(&kv.name, &key).await })
+                let checked = check_kv_key(&key);
+                let call = store_call(&get, id, checked, move |kv: KvBinding| {
+                    kv.store.get(&kv.name, &key)
                 });
                 async move {
-                    let entry = call?.map_err(storage_error)?.await.map_err(storage_error)?;
-                    Ok(entry.map_or(Data::Null, |entry| {
+                    Ok(call.await?.map_or(Data::Null, |entry| {
                         Data::List(vec![
                             Data::Bytes(entry.value.to_vec()),
                             entry.metadata.into_data(),
@@ -75,37 +67,31 @@ fn ops(host: &WebHost) -> Vec<(&'static str, AsyncDataOp)> {
                         expiration,
                         metadata,
                     };
-                    let call = put(id).map(|kv| {
-                        check_kv_key(&key)
-                            .and_then(|()| check_kv_entry(&entry))
-                            .map(|()| async move { kv.store.put(&kv.name, &key, entry).await })
-                    });
-                    async move { call?.map_err(storage_error)?.await.map_err(storage_error) }
+                    let checked = check_kv_key(&key).and_then(|()| check_kv_entry(&entry));
+                    store_call(&put, id, checked, move |kv: KvBinding| {
+                        kv.store.put(&kv.name, &key, entry)
+                    })
                 },
             ),
         ),
         (
             "kvDelete",
             async_data_op(move |id: usize, key: String| {
-                let call = delete(id).map(|kv| {
-                    check_kv_key(&key)
-                        .map(|()| async move { kv.store.delete(&kv.name, &key).await })
-                });
-                async move { call?.map_err(storage_error)?.await.map_err(storage_error) }
+                let checked = check_kv_key(&key);
+                store_call(&delete, id, checked, move |kv: KvBinding| {
+                    kv.store.delete(&kv.name, &key)
+                })
             }),
         ),
         (
             "kvList",
             async_data_op(
                 move |id: usize, prefix: String, cursor: Option<String>, limit: usize| {
-                    let call = list(id);
+                    let call = store_call(&list, id, Ok(()), move |kv: KvBinding| {
+                        kv.store.list(&kv.name, &prefix, cursor.as_deref(), limit)
+                    });
                     async move {
-                        let kv = call?;
-                        let page = kv
-                            .store
-                            .list(&kv.name, &prefix, cursor.as_deref(), limit)
-                            .await
-                            .map_err(storage_error)?;
+                        let page = call.await?;
                         let keys = page.keys.into_iter().map(|key| {
                             Data::List(vec![
                                 Data::String(key.name),

@@ -14,6 +14,8 @@
   }
 
   internals.ExecutionContext = ExecutionContext;
+  // The built-in, as it was before any worker code ran.
+  const PROMISE = Promise.prototype;
   internals.defineGlobal('ExecutionContext', ExecutionContext);
 
   // The default export of an ES-module worker (or what stands for it: see `classEntry` and
@@ -124,8 +126,10 @@
       if (entry) {
         if (typeof entry.fetch !== 'function') throw new TypeError(`The worker's ${entrypoint ?? 'default export'} has no fetch() handler.`);
         const response = entry.fetch(request, env, new ExecutionContext(state));
-        // An async handler that did not await is answered already, where the engine can tell.
-        const answer = ops.fulfilled ? ops.fulfilled(response) : response;
+        // An async handler that did not await is answered already, where the engine can tell
+        // (a plain promise only: a subclass's own `then` is called, as reading through it would).
+        const plain = !(response instanceof Promise) || Object.getPrototypeOf(response) === PROMISE;
+        const answer = ops.fulfilled && plain ? ops.fulfilled(response) : response;
         result = answer instanceof Response ? { parts: parts(answer) } : toParts(response);
       } else {
         result = toParts(internals.dispatchFetchEvent(request, state));
