@@ -28,10 +28,7 @@ impl<'js> Ops<'js> {
         &self,
         table: impl IntoIterator<Item = (&'static str, DataOp)>,
     ) -> rquickjs::Result<()> {
-        table.into_iter().try_for_each(|(name, op)| {
-            if self.0.contains_key(name)? {
-                return Ok(());
-            }
+        self.add_missing(table, |name, op| {
             self.add(
                 name,
                 move |ctx: Ctx<'js>, arguments: Rest<Data>| -> rquickjs::Result<Data> {
@@ -47,10 +44,7 @@ impl<'js> Ops<'js> {
         &self,
         table: impl IntoIterator<Item = (&'static str, AsyncDataOp)>,
     ) -> rquickjs::Result<()> {
-        table.into_iter().try_for_each(|(name, op)| {
-            if self.0.contains_key(name)? {
-                return Ok(());
-            }
+        self.add_missing(table, |name, op| {
             self.add(
                 name,
                 move |ctx: Ctx<'js>, arguments: Rest<Data>| -> rquickjs::Result<Promise<'js>> {
@@ -59,6 +53,20 @@ impl<'js> Ops<'js> {
                     crate::spawn_promise(&ctx, future, |ctx, data: Data| data.into_js(ctx))
                 },
             )
+        })
+    }
+
+    /// Runs `add` for each op of `table` whose name the object does not have yet.
+    fn add_missing<Op>(
+        &self,
+        table: impl IntoIterator<Item = (&'static str, Op)>,
+        mut add: impl FnMut(&str, Op) -> rquickjs::Result<()>,
+    ) -> rquickjs::Result<()> {
+        table.into_iter().try_for_each(|(name, op)| {
+            if self.0.contains_key(name)? {
+                return Ok(());
+            }
+            add(name, op)
         })
     }
 
