@@ -93,6 +93,8 @@ pub(crate) struct JscWorker {
     web: Rc<Web>,
     /// The VM's native bodies: request bodies handed to it, response bodies taken back.
     bodies: Rc<NativeBodies>,
+    /// The tag of the last request: its body, unread when it ends, is dropped then.
+    last_tag: std::cell::Cell<u64>,
     /// The glue object (see `GLUE`), and its two dispatch functions.
     glue: Kept,
     dispatch_fetch: Kept,
@@ -236,6 +238,7 @@ impl JscWorker {
         Ok(Self {
             web,
             bodies,
+            last_tag: std::cell::Cell::new(0),
             glue,
             dispatch_fetch,
             dispatch_scheduled,
@@ -274,11 +277,13 @@ impl JscWorker {
             cf,
             ..
         } = request;
+        let tag = self.last_tag.get() + 1;
+        self.last_tag.set(tag);
         let body = match body {
             Body::Empty => Data::Null,
             Body::Full(bytes) => Data::Bytes(bytes.to_vec()),
             // Streamed: the glue makes it `internals.nativeStream(id)`, as QuickJS's host does.
-            Body::Stream(stream) => native(self.bodies.register(stream, 0)),
+            Body::Stream(stream) => native(self.bodies.register(stream, tag)),
         };
         let arguments = [
             Data::String(method),
@@ -288,18 +293,28 @@ impl JscWorker {
             cf.map_or(Data::Undefined, |cf| Data::String(cf.to_string())),
             entrypoint.map_or(Data::Undefined, Data::String),
         ];
-        self.dispatch(self.dispatch_fetch, arguments.into()).await
+        self.dispatch(self.dispatch_fetch, arguments.into(), Some(tag))
+            .await
     }
 
     /// Runs the scheduled handler for cron trigger `cron` firing at `time_ms`.
     pub(crate) async fn scheduled(&self, cron: &str, time_ms: f64) -> Outcome {
         let arguments = vec![Data::String(cron.to_owned()), Data::Number(time_ms)];
-        self.dispatch(self.dispatch_scheduled, arguments).await
+        self.dispatch(self.dispatch_scheduled, arguments, None)
+            .await
     }
 
     /// Calls the glue's `dispatch` function, then waits for its answer (within the wall-time
-    /// limit) and keeps its `ctx.waitUntil` work alive (within its bound).
-    async fn dispatch(&self, dispatch: Kept, arguments: Vec<Data>) -> Outcome {
+    /// limit) and keeps its `ctx.waitUntil` work alive (within its bound). When that ends, the
+    /// bodies of request `tag` that nothing started reading are dropped, as on QuickJS, so
+    /// that the connection they came on can serve its next request.
+    async fn dispatch(&self, dispatch: Kept, arguments: Vec<Data>, tag: Option<u64>) -> Outcome {
+        let bodies = self.bodies.clone();
+        let forget = move || {
+            if let Some(tag) = tag {
+                bodies.drop_unread(tag);
+            }
+        };
         let (answer_id, answer) = self.web.expect();
         let (pass_through_id, pass_through) = self.web.expect();
         let (done_id, done) = self.web.expect();
@@ -317,11 +332,13 @@ impl JscWorker {
         };
         if let Err(error) = called {
             self.web.abandon_at_limit(&error);
+            forget();
             return self.failed(error, false);
         }
         let answer = tokio::select! {
             answer = answer => answer,
             () = wall_clock(self.limits.wall_time) => {
+                forget();
                 return Outcome::wall_time_limit(self.limits.wall_time.unwrap_or_default());
             }
         };
@@ -331,6 +348,7 @@ impl JscWorker {
             if tokio::time::timeout(bound, done).await.is_err() {
                 tracing::warn!(worker = %name, "ctx.waitUntil() work was cancelled after {bound:?}");
             }
+            forget();
         });
         match answer.and_then(|answer| self.read_answer(answer)) {
             Ok(outcome) => outcome,

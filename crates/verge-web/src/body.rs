@@ -58,7 +58,7 @@ impl NativeBodies {
     }
 
     /// Drops the bodies made for request `tag` that nothing has started reading.
-    fn drop_unread(&self, tag: u64) {
+    pub fn drop_unread(&self, tag: u64) {
         self.0
             .retain(|source| source.tag != tag || source.touched.get());
     }
