@@ -380,11 +380,7 @@ impl Loader {
             .ok_or_else(|| JsError::internal("the platform is not installed"))?;
         let (vm, promises, tasks) = (self.vm.clone(), self.promises.clone(), self.tasks.clone());
         scope.function(move |scope, arguments| {
-            let arguments = arguments
-                .iter()
-                .map(Value::to_data)
-                .collect::<Result<Vec<_>, _>>()?;
-            let future = op(arguments).map_err(JsError::from)?;
+            let future = op(Value::all_to_data(arguments)?).map_err(JsError::from)?;
             let opened = scope.kept(open)?.call(&[])?;
             let id = opened.get("0")?.to_number()?;
             let promise = opened.get("1")?;

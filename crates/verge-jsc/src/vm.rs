@@ -308,11 +308,7 @@ impl<'vm> Scope<'vm> {
     /// for ops written once for every engine.
     pub fn data_function(self, op: DataOp) -> Result<Value<'vm>, JsError> {
         self.function(move |scope, arguments| {
-            let arguments = arguments
-                .iter()
-                .map(Value::to_data)
-                .collect::<Result<Vec<_>, _>>()?;
-            let result = op(arguments).map_err(JsError::from)?;
+            let result = op(Value::all_to_data(arguments)?).map_err(JsError::from)?;
             scope.from_data(result)
         })
     }
@@ -643,6 +639,11 @@ impl<'vm> Value<'vm> {
         self.scope.run_as(Entry::Script, |exception| unsafe {
             (api.JSValueToNumber)(context, raw, exception)
         })
+    }
+
+    /// The data `values` describe, as an engine-neutral op takes its arguments.
+    pub fn all_to_data(values: &[Value<'vm>]) -> Result<Vec<Data>, JsError> {
+        values.iter().map(Value::to_data).collect()
     }
 
     /// The value as [`Data`]: primitives, a `Uint8Array`'s bytes and arrays of those; a
