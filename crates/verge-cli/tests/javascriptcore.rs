@@ -65,7 +65,6 @@ export default {
     }
     if (url.pathname === '/mirror') return new Response(request.body);
     if (url.pathname === '/throw') throw new TypeError('thrown on purpose');
-    if (url.pathname === '/fetch') return fetch('https://example.com/');
     return new Response(render(env.GREETING, text.shout(url.searchParams.get('who') ?? 'world'), counter()));
   },
 };
@@ -172,15 +171,116 @@ fn a_module_project_serves_on_javascriptcore() {
     let thrown = get(&agent, &format!("{}/throw", server.base));
     assert_eq!(thrown.status, 500, "{}", thrown.body);
     assert!(logged("thrown on purpose"), "the error is logged");
-    // fetch() is among the APIs whose ops are still QuickJS's alone: it says so.
-    let fetched = get(&agent, &format!("{}/fetch", server.base));
-    assert_eq!(fetched.status, 500, "{}", fetched.body);
-    assert!(
-        logged("js/fetch.js is not available on JavaScriptCore yet"),
-        "{}",
-        server.stderr()
-    );
     assert_eq!(get(&agent, &server.base).status, 200);
+}
+
+/// The origin `a_worker_on_javascriptcore_fetches` fetches from, on QuickJS.
+const ORIGIN: &str = r#"export default {
+  async fetch(request) {
+    const url = new URL(request.url);
+    if (url.pathname === '/echo') {
+      return Response.json({ method: request.method, body: await request.text(), seen: request.headers.get('x-seen') });
+    }
+    if (url.pathname === '/slow') {
+      await new Promise((resolve) => setTimeout(resolve, 10000));
+      return new Response('late');
+    }
+    return new Response('from the origin', { headers: { 'x-origin': 'yes' } });
+  },
+};
+"#;
+
+/// `fetch()` on JavaScriptCore: a response passed through, a streamed request body, an abort,
+/// and the subrequest limit counted per request across awaits.
+const FETCHER: &str = r#"export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    if (url.pathname === '/through') return fetch(env.ORIGIN);
+    if (url.pathname === '/post') {
+      const { readable, writable } = new TransformStream();
+      const writer = writable.getWriter();
+      (async () => {
+        for (const part of ['streamed ', 'in ', 'parts']) await writer.write(new TextEncoder().encode(part));
+        await writer.close();
+      })();
+      const sent = await fetch(`${env.ORIGIN}/echo`, { method: 'POST', body: readable, duplex: 'half', headers: { 'x-seen': 'by the origin' } });
+      return new Response(await sent.text());
+    }
+    if (url.pathname === '/abort') {
+      try {
+        await fetch(`${env.ORIGIN}/slow`, { signal: AbortSignal.timeout(50) });
+        return new Response('not aborted');
+      } catch (error) {
+        return new Response(error.name);
+      }
+    }
+    if (url.pathname === '/many') {
+      const made = [];
+      for (let i = 0; i < 4; i++) {
+        try {
+          made.push((await fetch(env.ORIGIN)).status);
+        } catch (error) {
+          made.push(error.message);
+        }
+      }
+      return Response.json(made);
+    }
+    return new Response('no such path', { status: 404 });
+  },
+};
+"#;
+
+#[test]
+fn a_worker_on_javascriptcore_fetches() {
+    let dir = project(&[
+        ("origin.js", ORIGIN),
+        ("fetcher/index.js", FETCHER),
+        (
+            "fetcher/wrangler.toml",
+            "name = \"fetcher\"\nmain = \"index.js\"\n[limits]\nsubrequests = 3\n",
+        ),
+    ]);
+    let origin = DevServer::start(&dir.path().join("origin.js"), &[]);
+    let fetcher = DevServer::start(
+        &dir.path().join("fetcher"),
+        &[
+            "--engine",
+            "jsc",
+            "--var",
+            &format!("ORIGIN:{}", origin.base),
+        ],
+    );
+    let agent = client();
+    let at = |path: &str| get(&agent, &format!("{}{path}", fetcher.base));
+
+    let through = at("/through");
+    assert_eq!(
+        (through.status, through.body.as_str()),
+        (200, "from the origin"),
+        "{}",
+        fetcher.stderr()
+    );
+    let echoed: serde_json::Value = serde_json::from_str(&at("/post").body).unwrap();
+    assert_eq!(
+        echoed,
+        serde_json::json!({ "method": "POST", "body": "streamed in parts", "seen": "by the origin" })
+    );
+    let started = Instant::now();
+    assert_eq!(at("/abort").body, "TimeoutError");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the abort cancels the fetch"
+    );
+    // Three subrequests each, counted against the request that made them after every await:
+    // the fourth is refused, and the next request starts again from none.
+    for _ in 0..2 {
+        let made: Vec<serde_json::Value> = serde_json::from_str(&at("/many").body).unwrap();
+        assert_eq!(made[0..3], [200, 200, 200], "{made:?}");
+        assert!(
+            made[3].as_str().unwrap().contains("Too many subrequests"),
+            "{made:?}"
+        );
+    }
 }
 
 #[test]

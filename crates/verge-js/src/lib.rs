@@ -86,6 +86,32 @@ impl Default for IsolateLimits {
     }
 }
 
+/// The request the JavaScript now running works for (0: none), as an engine tracks it: set as
+/// the host enters for a request, captured by async work as it starts and restored as that work
+/// completes, so that what an op does counts against the request that caused it. Cloning
+/// shares it: one per isolate, held by the engine and by the ops made for it.
+#[derive(Clone, Default)]
+pub struct CurrentRequest(Rc<Cell<u64>>);
+
+impl CurrentRequest {
+    pub fn get(&self) -> u64 {
+        self.0.get()
+    }
+
+    /// Makes `tag` current and gives the one before.
+    pub fn replace(&self, tag: u64) -> u64 {
+        self.0.replace(tag)
+    }
+
+    /// Runs `f` on behalf of request `tag`, then restores the request before.
+    pub fn run_as<R>(&self, tag: u64, f: impl FnOnce() -> R) -> R {
+        let previous = self.replace(tag);
+        let result = f();
+        self.0.set(previous);
+        result
+    }
+}
+
 /// Told the request tag of an entry stopped at the CPU deadline.
 type InterruptListener = Box<dyn Fn(u64)>;
 
@@ -103,7 +129,7 @@ struct IsolateCore {
     external_memory: Cell<usize>,
     /// The request the JavaScript now running works for (0: none); see [`Isolate::enter_as`].
     /// Shared with the isolate's userdata, so ops can read it from a `Ctx` ([`current_tag`]).
-    current_tag: Rc<Cell<u64>>,
+    current_tag: CurrentRequest,
     /// Set by the interrupt handler when it stops JavaScript at the CPU deadline.
     interrupted: Rc<Cell<bool>>,
     /// Told the tag of each entry that was interrupted; see [`Isolate::on_interrupt`].
@@ -121,7 +147,7 @@ pub struct Isolate {
     core: Rc<IsolateCore>,
 }
 
-struct CurrentTag(Rc<Cell<u64>>);
+struct CurrentTag(CurrentRequest);
 
 /// The isolate itself, for what runs in it to reach it again later.
 struct ThisIsolate(IsolateHandle);
@@ -178,7 +204,7 @@ impl Isolate {
         runtime.set_host_promise_rejection_tracker(Some(Box::new(rejections::track)));
         let context = Context::custom::<EcmaScript>(&runtime)
             .map_err(|e| JsError::internal(format!("creating context: {e}")))?;
-        let current_tag: Rc<Cell<u64>> = Rc::default();
+        let current_tag = CurrentRequest::default();
         context
             .with(|ctx| {
                 json::install(&ctx)?;
@@ -280,6 +306,11 @@ impl Isolate {
         self.core.enter_as(tag, f)
     }
 
+    /// The isolate's [`CurrentRequest`], for ops made outside it to read.
+    pub fn current_request(&self) -> CurrentRequest {
+        self.core.current_tag.clone()
+    }
+
     /// Time spent running this isolate's JavaScript so far (entries measured on the wall clock:
     /// JavaScript runs to completion on its thread, so this is its CPU time plus preemption).
     pub fn busy_time(&self) -> Duration {
@@ -307,10 +338,7 @@ impl IsolateCore {
         tag: u64,
         f: impl FnOnce(&Ctx<'_>) -> rquickjs::Result<R>,
     ) -> Result<R, JsError> {
-        let previous = self.current_tag.replace(tag);
-        let result = self.enter(f);
-        self.current_tag.set(previous);
-        result
+        self.current_tag.run_as(tag, || self.enter(f))
     }
 
     fn enter<R>(&self, f: impl FnOnce(&Ctx<'_>) -> rquickjs::Result<R>) -> Result<R, JsError> {

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::rc::{Rc, Weak};
 use tokio::sync::oneshot;
-use verge_js::{data_op, AsyncDataOp, Data, IntoData, JsError};
+use verge_js::{data_op, AsyncDataOp, CurrentRequest, Data, IntoData, JsError};
 use verge_web::{Api, Load, Platform, Register, TimerTasks, WebHost};
 
 /// Reports each settlement of a watched promise to `settled(id, fulfilled, value)`.
@@ -47,6 +47,9 @@ pub struct Web {
     /// What the lazy files' ops are made for, and whether one has loaded (then it is fixed).
     host: Rc<RefCell<WebHost>>,
     lazy_loaded: Rc<Cell<bool>>,
+    /// The request the VM's JavaScript works for: set by the host as it dispatches, restored
+    /// by each async op and timer as it completes (see [`Web::run_as`]).
+    current_request: CurrentRequest,
 }
 
 /// Promises whose settlement Rust awaits, by id.
@@ -81,7 +84,11 @@ impl Web {
     ) -> Result<Self, JsError> {
         let vm = Rc::new(Vm::new(limits)?);
         let promises: Rc<Promises> = Rc::default();
-        let host = Rc::new(RefCell::new(host));
+        let current_request = CurrentRequest::default();
+        let host = Rc::new(RefCell::new(WebHost {
+            current_request: current_request.clone(),
+            ..host
+        }));
         let lazy_loaded: Rc<Cell<bool>> = Rc::default();
         let loader = Loader {
             platform,
@@ -101,6 +108,7 @@ impl Web {
             promises,
             host,
             lazy_loaded,
+            current_request,
         })
     }
 
@@ -118,8 +126,22 @@ impl Web {
                 "the host cannot change: binding objects were made for it",
             ));
         }
-        *self.host.borrow_mut() = host;
+        *self.host.borrow_mut() = WebHost {
+            current_request: self.current_request.clone(),
+            ..host
+        };
         Ok(())
+    }
+
+    /// Runs `f` (which enters the VM) on behalf of request `tag`: the ops and timers it
+    /// starts count against that request, and carry it into the callbacks they run later.
+    pub fn run_as<R>(&self, tag: u64, f: impl FnOnce() -> R) -> R {
+        self.current_request.run_as(tag, f)
+    }
+
+    /// The host the platform's ops are made for.
+    pub fn host(&self) -> WebHost {
+        self.host.borrow().clone()
     }
 
     pub fn vm(&self) -> &Vm {
@@ -355,7 +377,9 @@ impl Loader {
                     }
                 }
                 Register::Timers(_) => {
-                    for (name, op) in timer_ops(scope, self.vm.clone(), self.promises.clone())? {
+                    let request = self.host.borrow().current_request.clone();
+                    let (vm, promises) = (self.vm.clone(), self.promises.clone());
+                    for (name, op) in timer_ops(scope, vm, promises, request)? {
                         add(name, op)?;
                     }
                 }
@@ -379,8 +403,10 @@ impl Loader {
             .get()
             .ok_or_else(|| JsError::internal("the platform is not installed"))?;
         let (vm, promises, tasks) = (self.vm.clone(), self.promises.clone(), self.tasks.clone());
+        let request = self.host.borrow().current_request.clone();
         scope.function(move |scope, arguments| {
             let future = op(Value::all_to_data(arguments)?).map_err(JsError::from)?;
+            let (request, tag) = (request.clone(), request.get());
             let opened = scope.kept(open)?.call(&[])?;
             let id = opened.get("0")?.to_number()?;
             let promise = opened.get("1")?;
@@ -404,8 +430,10 @@ impl Loader {
                     Ok(Err(error)) => (false, scope.error(&error)),
                     Err(error) => (false, scope.error(&JsError::from(error))),
                 };
-                let settled = scope.kept(settle).and_then(|settle| {
-                    settle.call(&[scope.number(id), scope.boolean(fulfilled), value])
+                let settled = request.run_as(tag, || {
+                    scope.kept(settle).and_then(|settle| {
+                        settle.call(&[scope.number(id), scope.boolean(fulfilled), value])
+                    })
                 });
                 if let Err(error) = settled {
                     tracing::error!(target: "verge::js", "settling an op's promise failed: {error}");
@@ -441,12 +469,14 @@ struct Timers {
     pending: TimerTasks,
 }
 
-/// `timerInit(fire)`, `timerStart(id, delayMs)` and `timerCancel(id)`.
+/// `timerInit(fire)`, `timerStart(id, delayMs)` and `timerCancel(id)`; a timer fires on behalf
+/// of the request that started it.
 /// A timer whose callback is stopped at a limit fails every outcome Rust waits for.
 fn timer_ops<'s>(
     scope: Scope<'s>,
     vm: Weak<Vm>,
     promises: Weak<Promises>,
+    request: CurrentRequest,
 ) -> Result<[(&'static str, Value<'s>); 3], JsError> {
     let timers: Rc<Timers> = Rc::default();
     let table = timers.clone();
@@ -464,6 +494,7 @@ fn timer_ops<'s>(
         };
         let delay = verge_web::timer_delay(delay_ms);
         let (vm, table, promises) = (vm.clone(), table.clone(), promises.clone());
+        let (request, tag) = (request.clone(), request.get());
         let task = tokio::task::spawn_local(async move {
             tokio::time::sleep(delay).await;
             let (Some(vm), Some(timers)) = (vm.upgrade(), table.upgrade()) else {
@@ -471,12 +502,14 @@ fn timer_ops<'s>(
             };
             timers.pending.fired(id);
             let scope = vm.scope();
-            let fired = timers
-                .fire
-                .get()
-                .ok_or_else(|| JsError::internal("timerInit was not called"))
-                .and_then(|fire| scope.kept(fire))
-                .and_then(|fire| fire.call(&[scope.number(id.into())]));
+            let fired = request.run_as(tag, || {
+                timers
+                    .fire
+                    .get()
+                    .ok_or_else(|| JsError::internal("timerInit was not called"))
+                    .and_then(|fire| scope.kept(fire))
+                    .and_then(|fire| fire.call(&[scope.number(id.into())]))
+            });
             if let Err(error) = fired {
                 tracing::error!(target: "verge::js", "timer {id} failed: {error}");
                 if let Some(promises) = promises.upgrade() {

@@ -31,12 +31,12 @@ fn lazy_globals_load_on_use_and_unknown_names_stay_reference_errors() {
     for _ in 0..2 {
         let refused = web
             .vm()
-            .evaluate("fetch('https://a.example/')", "fetch.js")
+            .evaluate("new WebSocketPair()", "pair.js")
             .unwrap_err();
         assert!(
             refused
                 .message
-                .contains("js/fetch.js is not available on JavaScriptCore yet"),
+                .contains("js/websocket.js is not available on JavaScriptCore yet"),
             "{refused}"
         );
     }

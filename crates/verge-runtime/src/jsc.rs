@@ -5,21 +5,18 @@
 //! holds the CPU slice and the memory limit by the guard's measurements, but not a storm of
 //! short microtasks (see docs/DESIGN.md § JavaScriptCore).
 //!
-//! What is not here yet is refused when the worker loads, by name: bindings, `nodejs_compat`,
-//! module rules, Durable Objects; and APIs whose ops are still QuickJS's alone (`fetch()`
-//! among them) throw when first touched.
+//! What is not here yet is refused when the worker loads, by name: R2, service and Durable
+//! Object bindings, `nodejs_compat`, module rules; and APIs whose ops are still QuickJS's
+//! alone (WebSockets) throw when first touched.
 
 use crate::entry::Outcome;
 use crate::host::{wall_clock, Grants, LoadError, WorkerLimits};
-use bytes::Bytes;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use std::time::Duration;
 use verge_config::WorkerConfig;
 use verge_js::{Data, JsError, ProjectModules};
 use verge_jsc::{Kept, Value, VmLimits, Web};
-use verge_web::{
-    Body, BoxError, ChannelBody, HeaderList, NativeBodies, Request, Response, WebHost,
-};
+use verge_web::{HeaderList, Request, Response, WebHost};
 
 /// How the host reaches the entry points: `dispatchFetch(ids, …)` and `dispatchScheduled(ids,
 /// …)` run an event, and report through `settled` (see `verge_jsc::Web::expect`) to the three
@@ -43,15 +40,7 @@ const GLUE: &str = r#"(internals, settled) => {
         return;
       }
       const [status, statusText, headers, body] = o.parts;
-      if (body === null || typeof body !== 'object' || body instanceof Uint8Array) {
-        settled(answer, true, ['response', status, statusText, headers, body]);
-      } else if (body.pump !== undefined) {
-        settled(answer, true, ['response', status, statusText, headers, ['pump', body.pump]]);
-      } else if (body.native !== undefined) {
-        settled(answer, true, ['response', status, statusText, headers, ['native', body.native]]);
-      } else {
-        settled(answer, false, new TypeError('This body cannot be sent from JavaScriptCore yet.'));
-      }
+      settled(answer, true, ['response', status, statusText, headers, body]);
     };
     let outcome;
     try {
@@ -74,8 +63,6 @@ const GLUE: &str = r#"(internals, settled) => {
     dispatchScheduled(ids, cron, time) {
       report(() => internals.dispatchScheduled(cron, time, internals.env), ids);
     },
-    pumpRead(id) { return internals.pumpRead(id); },
-    pumpCancel(id) { internals.pumpCancel(id); },
   };
 }"#;
 
@@ -91,12 +78,12 @@ const DEFAULT_WALL_TIME: Duration = Duration::from_secs(120);
 
 pub(crate) struct JscWorker {
     web: Rc<Web>,
-    /// The VM's native bodies: request bodies handed to it, response bodies taken back.
-    bodies: Rc<NativeBodies>,
-    /// The tag of the last request: its body, unread when it ends, is dropped then.
+    /// What the platform keeps for the VM: request bodies handed to it, response bodies taken
+    /// back, each request's subrequests.
+    host: WebHost,
+    /// The tag of the last event dispatched: what it keeps is forgotten when it ends.
     last_tag: std::cell::Cell<u64>,
-    /// The glue object (see `GLUE`), and its two dispatch functions.
-    glue: Kept,
+    /// The glue's two dispatch functions (see `GLUE`).
     dispatch_fetch: Kept,
     dispatch_scheduled: Kept,
     limits: WorkerLimits,
@@ -126,7 +113,6 @@ impl JscWorker {
             )))
         })?;
         let bindings = Rc::new(verge_web::BindingTable::default());
-        let bodies: Rc<NativeBodies> = Rc::default();
         let binding_objects =
             verge_bindings::keep_engine_neutral(config, &grants.bindings, &bindings)
                 .map_err(|message| LoadError::Script(JsError::thrown("TypeError", message)))?;
@@ -135,7 +121,7 @@ impl JscWorker {
             outbound: grants.outbound,
             subrequest_limit: config.limits.subrequests.unwrap_or(limits.subrequests),
             bindings,
-            bodies: bodies.clone(),
+            ..WebHost::unreachable()
         };
         let cpu_slice = config
             .limits
@@ -164,7 +150,7 @@ impl JscWorker {
             ))
         })?;
         let vars = serde_json::Value::Object(config.vars.clone().into_iter().collect()).to_string();
-        let (glue, [dispatch_fetch, dispatch_scheduled], loaded) = {
+        let ([dispatch_fetch, dispatch_scheduled], loaded) = {
             let vm = web.vm();
             let scope = vm.scope();
             let internals = web.internals(scope).map_err(LoadError::Internal)?;
@@ -222,12 +208,7 @@ impl JscWorker {
                     .and_then(|function| scope.keep(&function))
                     .map_err(LoadError::Internal)
             };
-            let kept = [keep("dispatchFetch")?, keep("dispatchScheduled")?];
-            (
-                scope.keep(&glue).map_err(LoadError::Internal)?,
-                kept,
-                loaded,
-            )
+            ([keep("dispatchFetch")?, keep("dispatchScheduled")?], loaded)
         };
         loaded.await.map_err(script)?;
         // The process's growth while loading stands for the heap until the guard measures it,
@@ -236,10 +217,9 @@ impl JscWorker {
             web.vm().estimate_heap(after.saturating_sub(before));
         }
         Ok(Self {
+            host: web.host(),
             web,
-            bodies,
             last_tag: std::cell::Cell::new(0),
-            glue,
             dispatch_fetch,
             dispatch_scheduled,
             limits,
@@ -277,14 +257,10 @@ impl JscWorker {
             cf,
             ..
         } = request;
-        let tag = self.last_tag.get() + 1;
-        self.last_tag.set(tag);
-        let body = match body {
-            Body::Empty => Data::Null,
-            Body::Full(bytes) => Data::Bytes(bytes.to_vec()),
-            // Streamed: the glue makes it `internals.nativeStream(id)`, as QuickJS's host does.
-            Body::Stream(stream) => native(self.bodies.register(stream, tag)),
-        };
+        let tag = self.next_tag();
+        // Streamed, it comes as ['native', id]: the glue makes it `internals.nativeStream(id)`,
+        // as QuickJS's host does.
+        let body = self.host.bodies.to_data(body, tag);
         let arguments = [
             Data::String(method),
             Data::String(url),
@@ -293,33 +269,37 @@ impl JscWorker {
             cf.map_or(Data::Undefined, |cf| Data::String(cf.to_string())),
             entrypoint.map_or(Data::Undefined, Data::String),
         ];
-        self.dispatch(self.dispatch_fetch, arguments.into(), Some(tag))
+        self.dispatch(self.dispatch_fetch, arguments.into(), tag)
             .await
+    }
+
+    /// A tag for the next event, by which what it does is counted and then forgotten.
+    fn next_tag(&self) -> u64 {
+        let tag = self.last_tag.get() + 1;
+        self.last_tag.set(tag);
+        tag
     }
 
     /// Runs the scheduled handler for cron trigger `cron` firing at `time_ms`.
     pub(crate) async fn scheduled(&self, cron: &str, time_ms: f64) -> Outcome {
         let arguments = vec![Data::String(cron.to_owned()), Data::Number(time_ms)];
-        self.dispatch(self.dispatch_scheduled, arguments, None)
+        self.dispatch(self.dispatch_scheduled, arguments, self.next_tag())
             .await
     }
 
     /// Calls the glue's `dispatch` function, then waits for its answer (within the wall-time
-    /// limit) and keeps its `ctx.waitUntil` work alive (within its bound). When that ends, the
-    /// bodies of request `tag` that nothing started reading are dropped, as on QuickJS, so
-    /// that the connection they came on can serve its next request.
-    async fn dispatch(&self, dispatch: Kept, arguments: Vec<Data>, tag: Option<u64>) -> Outcome {
-        let bodies = self.bodies.clone();
-        let forget = move || {
-            if let Some(tag) = tag {
-                bodies.drop_unread(tag);
-            }
-        };
+    /// limit) and keeps its `ctx.waitUntil` work alive (within its bound), all on behalf of
+    /// event `tag`. When that ends, what the event kept is forgotten, as on QuickJS: the
+    /// bodies nothing started reading are dropped, so that the connection they came on can
+    /// serve its next request.
+    async fn dispatch(&self, dispatch: Kept, arguments: Vec<Data>, tag: u64) -> Outcome {
+        let host = self.host.clone();
+        let forget = move || host.forget_request(tag);
         let (answer_id, answer) = self.web.expect();
         let (pass_through_id, pass_through) = self.web.expect();
         let (done_id, done) = self.web.expect();
         let ids = [answer_id, pass_through_id, done_id].map(|id| Data::Number(id.into()));
-        let called = {
+        let called = self.web.run_as(tag, || {
             let scope = self.web.vm().scope();
             let arguments = std::iter::once(Data::List(ids.into()))
                 .chain(arguments)
@@ -329,7 +309,7 @@ impl JscWorker {
                 .kept(dispatch)
                 .and_then(|dispatch| dispatch.call(&arguments?))
                 .map(drop)
-        };
+        });
         if let Err(error) = called {
             self.web.abandon_at_limit(&error);
             forget();
@@ -360,8 +340,7 @@ impl JscWorker {
     }
 
     /// The outcome a dispatch's answer describes: `['completed']`, or `['response', status,
-    /// statusText, headers, body]` with body null, a string, bytes, `['pump', id]` or
-    /// `['native', id]`.
+    /// statusText, headers, body]` with body as `NativeBodies::from_data` takes it.
     fn read_answer(&self, answer: Data) -> Result<Outcome, JsError> {
         let malformed = || JsError::internal("the entry points answered something unexpected");
         let Data::List(items) = answer else {
@@ -390,23 +369,7 @@ impl JscWorker {
                         _ => Err(malformed()),
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                let body = match body {
-                    Data::Null | Data::Undefined => Body::Empty,
-                    Data::String(text) => Body::Full(Bytes::from(text)),
-                    Data::Bytes(bytes) => Body::Full(Bytes::from(bytes)),
-                    Data::List(stream) => match stream.as_slice() {
-                        [Data::String(kind), Data::Number(id)] if kind == "pump" => {
-                            Body::Stream(pump_body(Rc::downgrade(&self.web), self.glue, *id))
-                        }
-                        // A native body nothing read, handed back whole.
-                        [Data::String(kind), Data::Number(id)] if kind == "native" => self
-                            .bodies
-                            .take(*id as u32)
-                            .map_or(Body::Empty, Body::Stream),
-                        _ => return Err(malformed()),
-                    },
-                    _ => return Err(malformed()),
-                };
+                let body = self.host.bodies.from_data(body).map_err(|_| malformed())?;
                 Ok(Outcome::Response(Response {
                     status_text,
                     ..Response::new(status as u16, HeaderList::from_js(headers), body)
@@ -446,70 +409,6 @@ fn call<'vm>(
     arguments: &[Value<'vm>],
 ) -> Result<Value<'vm>, JsError> {
     object.get(name)?.call(arguments)
-}
-
-/// A native body as the glue takes it: `['native', id]`.
-fn native(id: u32) -> Data {
-    Data::List(vec![Data::String("native".into()), Data::Number(id.into())])
-}
-
-/// A body fed by reading the worker's stream `id` chunk by chunk through the glue's
-/// `pumpRead`. The stream is cancelled if the client goes away; if the VM goes first, the body
-/// ends in an error rather than looking complete.
-fn pump_body(web: Weak<Web>, glue: Kept, id: f64) -> verge_web::NativeBody {
-    let (sender, body) = ChannelBody::channel(1);
-    tokio::task::spawn_local(async move {
-        let gone =
-            || -> BoxError { "the worker's VM ended while its response was streaming".into() };
-        loop {
-            let Some(read) = web.upgrade().map(|web| {
-                let scope = web.vm().scope();
-                scope
-                    .kept(glue)
-                    .and_then(|glue| call(&glue, "pumpRead", &[scope.number(id)]))
-                    .and_then(|chunk| web.settle(&chunk))
-            }) else {
-                let _ = sender.send(Err(gone())).await;
-                return;
-            };
-            let chunk = match read {
-                Ok(chunk) => tokio::select! {
-                    chunk = chunk => chunk,
-                    () = sender.closed() => Err(JsError::internal("the client went away")),
-                },
-                Err(error) => Err(error),
-            };
-            match chunk {
-                Ok(Data::Bytes(bytes)) => {
-                    if sender.send(Ok(Bytes::from(bytes))).await.is_ok() {
-                        continue;
-                    }
-                }
-                Ok(_) => return,
-                Err(error) if !sender.is_closed() => {
-                    if let Some(web) = web.upgrade() {
-                        web.abandon_at_limit(&error);
-                    }
-                    tracing::warn!("a response body stream failed: {error}");
-                    let _ = sender.send(Err(Box::new(error))).await;
-                    return;
-                }
-                Err(_) => {}
-            }
-            // The client went away: the stream is cancelled.
-            if let Some(web) = web.upgrade() {
-                let scope = web.vm().scope();
-                let cancelled = scope
-                    .kept(glue)
-                    .and_then(|glue| call(&glue, "pumpCancel", &[scope.number(id)]));
-                if let Err(error) = cancelled {
-                    web.abandon_at_limit(&error);
-                }
-            }
-            return;
-        }
-    });
-    body
 }
 
 /// Refuses, naming it, what a worker on JavaScriptCore cannot have yet.

@@ -95,39 +95,14 @@
     return theirs;
   };
 
-  // The body as the host takes it: null, a string, bytes, { native: id } for a native body no
-  // script has touched, or { pump: id } for a stream the host reads through pumpRead(id).
-  const pumps = new Map();
-  let nextPump = 1;
+  // The body as the host takes it: null, a string, bytes, or ['native', id]: the native body
+  // of a stream no script has touched, or one the stream is piped into (see native_body.js).
   internals.hostBody = (owner) => {
     const body = owner[BODY];
     if (!internals.isA(body, 'ReadableStream')) return typeof body === 'string' ? body.toWellFormed() : body;
     const native = internals.ifLoaded('untouchedNativeBody')?.(body);
-    if (native !== undefined) return { native };
+    if (native !== undefined) return ['native', native];
     if (body.locked || internals.isDisturbed(body)) throw new TypeError('The response body stream is locked or was already read.');
-    const id = nextPump++;
-    pumps.set(id, body.getReader());
-    return { pump: id };
-  };
-  // Next chunk of a pumped stream as a Uint8Array; undefined at the end.
-  internals.pumpRead = async (id) => {
-    const reader = pumps.get(id);
-    if (!reader) return undefined;
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) { pumps.delete(id); return undefined; }
-        if (!(value instanceof Uint8Array)) throw new TypeError('A body stream chunk was not a Uint8Array.');
-        if (value.byteLength) return value;
-      }
-    } catch (error) {
-      pumps.delete(id);
-      throw error;
-    }
-  };
-  internals.pumpCancel = (id, reason) => {
-    const reader = pumps.get(id);
-    pumps.delete(id);
-    if (reader) reader.cancel(reason).catch(() => {});
+    return ['native', internals.pipeToHost(body)];
   };
 })

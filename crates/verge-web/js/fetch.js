@@ -50,38 +50,45 @@
     return send(fetcher, request, target);
   }
 
+  let nextFetch = 0;
   function send(fetcher, request, target = undefined) {
     const signal = internals.requestSignal(request);
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (request.url.startsWith('data:')) return internals.fetchDataUrl(request);
-    let parts;
+    // An id to cancel it by, if a signal may.
+    const id = signal ? ++nextFetch : 0;
+    let sent;
     try {
-      parts = [request.method, request.url, internals.headersToList(request.headers), internals.hostBody(request), request.redirect];
+      const parts = [request.method, request.url, internals.headersToList(request.headers), internals.hostBody(request), request.redirect];
+      sent = ops.fetch(id, parts, fetcher, target);
     } catch (error) {
       return Promise.reject(error);
     }
-    let id, sent;
-    try {
-      [id, sent] = ops.fetch(parts, fetcher, target);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    if (!signal) return sent.then(fetched);
     return new Promise((resolve, reject) => {
-      let body = null;
+      // The response's stream, once there is one: an abort errors it.
+      let stream = null;
       const onAbort = () => {
         ops.fetchAbort(id);
-        if (body) body.cancel(signal.reason).catch(() => {});
+        stream?.cancel(signal.reason).catch(() => {});
         reject(signal.reason);
       };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      sent.then(([status, statusText, headerList, url, redirected, bodySource, socket]) => {
-        body = bodySource;
-        resolve(internals.fetchedResponse(status, statusText, headerList, body, url, redirected, socket));
+      signal.addEventListener('abort', onAbort, { once: true });
+      sent.then((parts) => {
+        const response = fetched(parts);
+        if (Array.isArray(parts[5])) stream = response.body;
+        resolve(response);
       }, (error) => {
-        signal?.removeEventListener('abort', onAbort);
+        signal.removeEventListener('abort', onAbort);
         reject(error);
       });
     });
+  }
+
+  // The Response the `fetch` op's answer describes; a streamed body comes as ['native', id].
+  function fetched([status, statusText, headerList, url, redirected, body, socket]) {
+    if (Array.isArray(body)) body = internals.nativeStream(body[1]);
+    return internals.fetchedResponse(status, statusText, headerList, body, url, redirected, socket);
   }
 
   internals.defineGlobal('fetch', function fetch(input, init = undefined) {

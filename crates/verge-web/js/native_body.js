@@ -32,6 +32,26 @@
     stream.getReader();
     return id;
   };
+  // Pipes `stream` into a new native body for the host to send: its id. Each chunk waits for
+  // room (the host reads as fast as its client takes); if the host stops reading, the stream
+  // is cancelled; if it fails, so does the body.
+  internals.pipeToHost = function (stream) {
+    const reader = stream.getReader();
+    const id = ops.bodyPipe();
+    (async () => {
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) return await ops.bodyClose(id);
+          if (!(value instanceof Uint8Array)) throw new TypeError('A body stream chunk was not a Uint8Array.');
+          if (value.byteLength && !(await ops.bodyWrite(id, value))) return await reader.cancel();
+        }
+      } catch (error) {
+        await ops.bodyClose(id, String(error?.stack ?? error));
+      }
+    })();
+    return id;
+  };
   // Reads a whole native body in one op when nothing has touched its stream.
   internals.readAllNative = function (stream) {
     const id = internals.untouchedNativeBody(stream);

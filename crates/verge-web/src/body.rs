@@ -1,6 +1,11 @@
 //! Native byte sources behind `ReadableStream`s: an incoming request body, a fetched response
 //! body. JavaScript reads them by id through ops; a stream that JavaScript never touched can be
 //! handed back to the host whole, so a pass-through proxy copies no bytes through the isolate.
+//! The other way, a stream JavaScript made is piped into a native body (`bodyPipe`), which the
+//! host sends as it would any other: JavaScript writes each chunk and waits for room.
+//!
+//! Between the engine and the host a body is data (see [`NativeBodies::to_data`]): null, a
+//! string, bytes, or `['native', id]`.
 //!
 //! Lifecycle: one [`NativeBodies`] per isolate, in its [`WebHost`]. A source leaves the table
 //! when it ends, is cancelled, is taken back by the host, when the request it was made for ends
@@ -11,12 +16,12 @@ use crate::WebHost;
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::BodyExt;
-use rquickjs::{Ctx, Function, Promise, TypedArray, Value};
+use rquickjs::{Ctx, FromJs, Function, TypedArray, Value};
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
-use verge_js::{
-    async_data_op, data_op, rquickjs, AsyncDataOp, DataOp, IdTable, IsolateHandle, JsError, OpError,
-};
+use tokio::sync::mpsc;
+use verge_js::{async_data_op, data_op, rquickjs, AsyncDataOp, Data, DataOp, IdTable, OpError};
 
 /// Errors a body can fail with while being read.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -35,15 +40,19 @@ struct Source {
 }
 
 /// An isolate's native bodies by id, in its [`WebHost`]: the host registers them, and
-/// `native_body.js`'s ops (written once, for every engine) read them.
+/// `native_body.js`'s ops (written once, for every engine) read them; and the writing ends of
+/// the bodies JavaScript pipes to the host, by the same id.
 #[derive(Default)]
-pub struct NativeBodies(IdTable<Source>);
+pub struct NativeBodies {
+    sources: IdTable<Source>,
+    pipes: RefCell<HashMap<u32, mpsc::Sender<Piece>>>,
+}
 
 impl NativeBodies {
     /// Registers `body`, made for request `tag` (0: none), and returns its id, for
     /// `internals.nativeStream(id)`.
     pub fn register(&self, body: NativeBody, tag: u64) -> u32 {
-        self.0.insert(Source {
+        self.sources.insert(Source {
             slot: Rc::new(RefCell::new(Some(body))),
             tag,
             touched: Cell::new(false),
@@ -52,40 +61,73 @@ impl NativeBodies {
 
     /// Takes a native body back (the stream wrapping it was never read).
     pub fn take(&self, id: u32) -> Option<NativeBody> {
-        let source = self.0.remove(id)?;
+        let source = self.sources.remove(id)?;
         let body = source.slot.borrow_mut().take();
         body
     }
 
     /// Drops the bodies made for request `tag` that nothing has started reading.
     pub fn drop_unread(&self, tag: u64) {
-        self.0
+        self.sources
             .retain(|source| source.tag != tag || source.touched.get());
     }
 
+    /// `body` as data for JavaScript: null, bytes, or `['native', id]` for a stream,
+    /// registered for request `tag` (which `internals.nativeStream(id)` makes a stream of).
+    pub fn to_data(&self, body: Body, tag: u64) -> Data {
+        match body {
+            Body::Empty => Data::Null,
+            Body::Full(bytes) => Data::Bytes(bytes.to_vec()),
+            Body::Stream(stream) => native(self.register(stream, tag)),
+        }
+    }
+
+    /// The body `data` describes, as JavaScript's `internals.hostBody` gives it: null, a
+    /// string, bytes, or `['native', id]` (taken back from this table).
+    pub fn from_data(&self, data: Data) -> Result<Body, OpError> {
+        match data {
+            Data::Null | Data::Undefined => Ok(Body::Empty),
+            Data::String(text) => Ok(Body::Full(Bytes::from(text))),
+            Data::Bytes(bytes) => Ok(Body::Full(Bytes::from(bytes))),
+            Data::List(native) => match native.as_slice() {
+                [Data::String(kind), Data::Number(id)] if kind == "native" => {
+                    Ok(self.take(*id as u32).map_or(Body::Empty, Body::Stream))
+                }
+                _ => Err(OpError::Type("not a body the host can take".into())),
+            },
+            _ => Err(OpError::Type("not a body the host can take".into())),
+        }
+    }
+
     fn slot(&self, id: u32) -> Option<Slot> {
-        self.0.with(id, |source| {
+        self.sources.with(id, |source| {
             source.touched.set(true);
             source.slot.clone()
         })
     }
+
+    /// A body JavaScript writes into (see `bodyPipe`): its id, here and among the pipes.
+    fn pipe(&self, tag: u64) -> u32 {
+        let (sender, receiver) = mpsc::channel(1);
+        let id = self.register(PipedBody { receiver }.boxed(), tag);
+        self.pipes.borrow_mut().insert(id, sender);
+        id
+    }
+
+    fn pipe_end(&self, id: u32) -> Option<mpsc::Sender<Piece>> {
+        self.pipes.borrow().get(&id).cloned()
+    }
+}
+
+/// A native body as data: `['native', id]`.
+fn native(id: u32) -> Data {
+    Data::List(vec![Data::String("native".into()), Data::Number(id.into())])
 }
 
 /// Registers `body` in the isolate of `ctx`, for its current request, and returns its id.
 pub fn register_body(ctx: &Ctx<'_>, body: NativeBody) -> u32 {
     let tag = verge_js::current_tag(ctx);
     verge_js::with_host_state(ctx, |host: &WebHost| host.bodies.register(body, tag)).unwrap_or(0)
-}
-
-/// Takes a native body back out of the isolate (the stream wrapping it was never read).
-pub fn take_body(ctx: &Ctx<'_>, id: u32) -> Option<NativeBody> {
-    verge_js::with_host_state(ctx, |host: &WebHost| host.bodies.take(id)).flatten()
-}
-
-/// Drops the bodies made for request `tag` that nothing has started reading: an unread fetch
-/// response closes its connection when its request ends, not when the garbage collector runs.
-pub(crate) fn drop_unread(ctx: &Ctx<'_>, tag: u64) {
-    verge_js::with_host_state(ctx, |host: &WebHost| host.bodies.drop_unread(tag));
 }
 
 fn read_error(error: BoxError) -> OpError {
@@ -118,10 +160,45 @@ async fn next_chunk(slot: &Slot) -> Result<Option<Bytes>, OpError> {
 }
 
 /// `bodyRead(id)` (the next chunk, `undefined` at the end) and `bodyReadAll(id)`, over the
-/// host's [`NativeBodies`].
+/// host's [`NativeBodies`]; `bodyWrite(id, bytes)` (whether whoever reads the pipe is still
+/// there, once the chunk has room) and `bodyClose(id, error)`, for a pipe.
 pub(crate) fn read_ops(host: &WebHost) -> Vec<(&'static str, AsyncDataOp)> {
     let (read, read_all) = (host.bodies.clone(), host.bodies.clone());
+    let (write, close) = (host.bodies.clone(), host.bodies.clone());
     vec![
+        (
+            "bodyWrite",
+            async_data_op(move |id: u32, chunk: verge_js::Bytes| {
+                let (bodies, pipe) = (write.clone(), write.pipe_end(id));
+                async move {
+                    let sent = match pipe {
+                        Some(pipe) => pipe.send(Piece::Chunk(Bytes::from(chunk.0))).await.is_ok(),
+                        None => false,
+                    };
+                    if !sent {
+                        bodies.pipes.borrow_mut().remove(&id);
+                    }
+                    sent
+                }
+            }),
+        ),
+        (
+            "bodyClose",
+            async_data_op(move |id: u32, error: Option<String>| {
+                let pipe = close.pipes.borrow_mut().remove(&id);
+                async move {
+                    let Some(pipe) = pipe else { return };
+                    let piece = match error {
+                        None => Piece::End,
+                        Some(error) => {
+                            tracing::warn!("a body stream failed: {error}");
+                            Piece::Failed(error)
+                        }
+                    };
+                    let _ = pipe.send(piece).await;
+                }
+            }),
+        ),
         (
             "bodyRead",
             async_data_op(move |id: u32| {
@@ -151,15 +228,61 @@ pub(crate) fn read_ops(host: &WebHost) -> Vec<(&'static str, AsyncDataOp)> {
     ]
 }
 
-/// `bodyCancel(id)`: drops the body.
+/// `bodyCancel(id)`: drops the body. `bodyPipe()`: a body for the current request that
+/// JavaScript writes through `bodyWrite` and ends with `bodyClose`: its id.
 pub(crate) fn cancel_ops(host: &WebHost) -> Vec<(&'static str, DataOp)> {
-    let bodies = host.bodies.clone();
-    vec![(
-        "bodyCancel",
-        data_op(move |id: u32| {
-            drop(bodies.take(id));
-        }),
-    )]
+    let (bodies, pipes, request) = (
+        host.bodies.clone(),
+        host.bodies.clone(),
+        host.current_request.clone(),
+    );
+    vec![
+        (
+            "bodyCancel",
+            data_op(move |id: u32| {
+                drop(bodies.take(id));
+            }),
+        ),
+        ("bodyPipe", data_op(move || pipes.pipe(request.get()))),
+    ]
+}
+
+/// What JavaScript writes into a pipe.
+enum Piece {
+    Chunk(Bytes),
+    End,
+    Failed(String),
+}
+
+/// The reading end of a pipe: it ends when JavaScript says so, and fails if JavaScript stops
+/// writing without saying (its isolate went), so that a cut-off body never looks complete.
+struct PipedBody {
+    receiver: mpsc::Receiver<Piece>,
+}
+
+impl http_body::Body for PipedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        self.receiver.poll_recv(cx).map(|piece| match piece {
+            Some(Piece::Chunk(bytes)) => Some(Ok(http_body::Frame::data(bytes))),
+            Some(Piece::End) => {
+                self.receiver.close();
+                None
+            }
+            Some(Piece::Failed(error)) => {
+                self.receiver.close();
+                Some(Err(error.into()))
+            }
+            None => Some(Err(
+                "the worker stopped writing this body before its end".into()
+            )),
+        })
+    }
 }
 
 /// A body fed through a channel: the receiving half of a producer that applies backpressure by
@@ -311,70 +434,13 @@ pub fn host_body_to_js<'js>(ctx: &Ctx<'js>, body: Body) -> rquickjs::Result<Valu
     }
 }
 
-/// Converts the body `internals.hostBody` handed over (see `body.js`).
+/// Converts the body `internals.hostBody` handed over (see `body.js`): data as
+/// [`NativeBodies::from_data`] takes it.
 pub fn host_body_from_js<'js>(ctx: &Ctx<'js>, body: Value<'js>) -> rquickjs::Result<Body> {
-    if let Some(text) = body.as_string() {
-        return Ok(Body::Full(Bytes::from(text.to_string()?)));
-    }
-    if let Some(object) = body.as_object() {
-        if let Ok(bytes) = TypedArray::<u8>::from_object(object.clone()) {
-            return Ok(Body::Full(Bytes::from(verge_js::bytes_of(&bytes))));
-        }
-        if let Some(id) = object.get::<_, Option<u32>>("native")? {
-            return Ok(take_body(ctx, id).map_or(Body::Empty, Body::Stream));
-        }
-        if let Some(id) = object.get::<_, Option<u32>>("pump")? {
-            let isolate = IsolateHandle::of(ctx)?;
-            return Ok(Body::Stream(pump(isolate, id)));
-        }
-    }
-    Ok(Body::Empty)
-}
-
-/// A body fed by reading a JavaScript stream chunk by chunk (`internals.pumpRead`). The channel
-/// holds one chunk, so the stream is read only as fast as the client takes it; if the client
-/// goes away, the stream is cancelled.
-fn pump(isolate: IsolateHandle, id: u32) -> NativeBody {
-    let (sender, body) = ChannelBody::channel(1);
-    let tag = isolate.current_tag();
-    tokio::task::spawn_local(async move {
-        loop {
-            let read = isolate.enter_as(tag, |ctx| {
-                let read: Function = crate::internals(ctx)?.get("pumpRead")?;
-                let chunk: Promise = read.call((id,))?;
-                verge_js::settle(ctx, chunk, |_, value: Value| {
-                    Ok(TypedArray::<u8>::from_value(value)
-                        .ok()
-                        .map(|bytes| Bytes::from(verge_js::bytes_of(&bytes))))
-                })
-            });
-            let chunk = match read {
-                None => return,
-                Some(Ok(receiver)) => receiver
-                    .await
-                    .unwrap_or_else(|_| Err(JsError::internal("the isolate was dropped"))),
-                Some(Err(error)) => Err(error),
-            };
-            match chunk {
-                Ok(Some(bytes)) => {
-                    if sender.send(Ok(bytes)).await.is_err() {
-                        isolate.enter(|ctx| {
-                            let cancel: Function = crate::internals(ctx)?.get("pumpCancel")?;
-                            cancel.call::<_, ()>((id,))
-                        });
-                        return;
-                    }
-                }
-                Ok(None) => return,
-                Err(error) => {
-                    tracing::warn!("a response body stream failed: {error}");
-                    let _ = sender.send(Err(Box::new(error))).await;
-                    return;
-                }
-            }
-        }
-    });
-    body
+    let body = Data::from_js(ctx, body)?;
+    verge_js::with_host_state(ctx, |host: &WebHost| host.bodies.from_data(body))
+        .ok_or_else(|| crate::type_error(ctx, "the isolate's bodies are unavailable"))?
+        .map_err(|error| ctx.throw(error.into_value(ctx)))
 }
 
 #[cfg(test)]

@@ -1,18 +1,20 @@
-//! `fetch()`'s native half. The network is the host's: an [`Outbound`] capability decides where
-//! a request may go and carries it (the runtime's HTTP client, an origin, another worker). This
-//! module turns the JS request into a [`Request`], runs it as a cancellable op, and hands the
-//! response back with its body as a native stream.
+//! `fetch()`'s native half, written once for every engine. The network is the host's: an
+//! [`Outbound`] capability decides where a request may go and carries it (the runtime's HTTP
+//! client, an origin, another worker). This module turns the request's parts into a
+//! [`Request`], counted against the request that made it, runs it as a cancellable async op,
+//! and hands the response back with its body as a native stream.
 
-use crate::body::{host_body_from_js, host_body_to_js};
+use crate::body::NativeBodies;
 use crate::message::{HeaderList, RedirectMode, Request, Response};
 use crate::WebHost;
-use rquickjs::{Array, Ctx, Value};
+use rquickjs::{Ctx, Value};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use tokio::sync::oneshot;
-use verge_js::{rquickjs, IdTable, OpError, Ops};
+use std::rc::Rc;
+use tokio::sync::Notify;
+use verge_js::{async_data_op, data_op, rquickjs, AsyncDataOp, Data, DataOp, FromData, OpError};
 
 pub type OutboundFuture = Pin<Box<dyn Future<Output = Result<Response, OpError>>>>;
 
@@ -30,19 +32,17 @@ pub trait Outbound {
 
 /// A `Fetcher` object for `env` whose `fetch()` goes to `outbound` (a service binding: another
 /// worker), counted and cancellable as `fetch()` is.
-pub fn fetcher<'js>(
-    ctx: &Ctx<'js>,
-    outbound: std::rc::Rc<dyn Outbound>,
-) -> rquickjs::Result<Value<'js>> {
+pub fn fetcher<'js>(ctx: &Ctx<'js>, outbound: Rc<dyn Outbound>) -> rquickjs::Result<Value<'js>> {
     crate::bind(ctx, outbound, "makeFetcher")
 }
 
+/// What `fetch()` keeps of an isolate's requests, in its [`WebHost`]: each request's
+/// subrequests and depth, by request tag, and the fetches in flight that an AbortSignal may
+/// cancel, by the id `fetch.js` gave them.
 #[derive(Default)]
-struct FetchTable {
-    /// In-flight fetches that an AbortSignal may cancel.
-    cancel: IdTable<oneshot::Sender<()>>,
-    /// What fetch() keeps of each request in flight, by request tag.
+pub struct Subrequests {
     requests: RefCell<HashMap<u64, InFlight>>,
+    cancel: RefCell<HashMap<u32, Rc<Notify>>>,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -53,11 +53,45 @@ struct InFlight {
     depth: u32,
 }
 
+impl Subrequests {
+    pub(crate) fn forget(&self, tag: u64) {
+        self.requests.borrow_mut().remove(&tag);
+    }
+
+    fn depth(&self, tag: u64) -> u32 {
+        self.requests
+            .borrow()
+            .get(&tag)
+            .map_or(0, |request| request.depth)
+    }
+
+    /// Counts one more subrequest of request `tag` (0: none, uncounted), an error once it is
+    /// over `limit`; the request as it now stands.
+    fn count(&self, tag: u64, limit: u32) -> Result<InFlight, OpError> {
+        if tag == 0 {
+            return Ok(InFlight::default());
+        }
+        let mut requests = self.requests.borrow_mut();
+        let request = requests.entry(tag).or_default();
+        request.subrequests += 1;
+        if request.subrequests > limit {
+            return Err(OpError::Error(format!(
+                "Too many subrequests: this request has made more than {limit} (set [limits] subrequests in the wrangler config to allow more)."
+            )));
+        }
+        Ok(*request)
+    }
+}
+
 /// Records that request `tag` came through `depth` service bindings; its subrequests carry it.
 pub fn set_request_depth(ctx: &Ctx<'_>, tag: u64, depth: u32) -> rquickjs::Result<()> {
-    verge_js::ensure_host_state::<FetchTable>(ctx)?;
-    verge_js::with_host_state(ctx, |table: &FetchTable| {
-        table.requests.borrow_mut().entry(tag).or_default().depth = depth;
+    verge_js::with_host_state(ctx, |host: &WebHost| {
+        host.subrequests
+            .requests
+            .borrow_mut()
+            .entry(tag)
+            .or_default()
+            .depth = depth;
     });
     Ok(())
 }
@@ -65,10 +99,7 @@ pub fn set_request_depth(ctx: &Ctx<'_>, tag: u64, depth: u32) -> rquickjs::Resul
 /// Forgets a finished request: its subrequest count and depth, the bodies made for it that
 /// nothing is reading, and its AsyncLocalStorage stores.
 pub fn forget_request(ctx: &Ctx<'_>, tag: u64) {
-    verge_js::with_host_state(ctx, |table: &FetchTable| {
-        table.requests.borrow_mut().remove(&tag)
-    });
-    crate::body::drop_unread(ctx, tag);
+    verge_js::with_host_state(ctx, |host: &WebHost| host.forget_request(tag));
     crate::node::forget_async_context(ctx, tag);
 }
 
@@ -80,14 +111,8 @@ pub const MAX_CALL_DEPTH: u32 = 32;
 /// its own, or an error past [`MAX_CALL_DEPTH`].
 pub fn next_depth(ctx: &Ctx<'_>) -> rquickjs::Result<u32> {
     let tag = verge_js::current_tag(ctx);
-    let depth = verge_js::with_host_state(ctx, |table: &FetchTable| {
-        table
-            .requests
-            .borrow()
-            .get(&tag)
-            .map_or(0, |request| request.depth)
-    })
-    .unwrap_or(0);
+    let depth =
+        verge_js::with_host_state(ctx, |host: &WebHost| host.subrequests.depth(tag)).unwrap_or(0);
     deeper(depth).map_err(|refused| rquickjs::Exception::throw_message(ctx, &refused))
 }
 
@@ -103,101 +128,134 @@ pub fn deeper(depth: u32) -> Result<u32, String> {
     Ok(deeper)
 }
 
-/// Counts one more subrequest for the current request, an error once it is over the limit;
-/// the request as it now stands.
-fn count_subrequest(ctx: &Ctx<'_>, host: &WebHost) -> rquickjs::Result<InFlight> {
-    let tag = verge_js::current_tag(ctx);
-    if tag == 0 {
-        return Ok(InFlight::default());
-    }
-    let request = verge_js::with_host_state(ctx, |table: &FetchTable| {
-        let mut requests = table.requests.borrow_mut();
-        let request = requests.entry(tag).or_default();
-        request.subrequests += 1;
-        *request
+/// `fetch(id, parts, fetcher, target)`: sends the request `parts` describe (`[method, url,
+/// header list, body, redirect]`) through the isolate's outbound, or through bound fetcher
+/// `fetcher` (to `target`, one of its destinations); gives `[status, statusText, header
+/// list, url, redirected, body, socket]`. An `id` other than 0 is what `fetchAbort(id)`
+/// cancels it by.
+pub(crate) fn ops(host: &WebHost) -> Vec<(&'static str, AsyncDataOp)> {
+    let host = host.clone();
+    let fetch = async_data_op(
+        move |id: u32, parts: Vec<Data>, fetcher: Option<usize>, target: Option<String>| {
+            let sent = send(&host, id, parts, fetcher, target);
+            async move { sent?.await }
+        },
+    );
+    vec![("fetch", fetch)]
+}
+
+/// `fetchAbort(id)`: cancels fetch `id` if it is still in flight.
+pub(crate) fn abort_ops(host: &WebHost) -> Vec<(&'static str, DataOp)> {
+    let subrequests = host.subrequests.clone();
+    let abort = data_op(move |id: u32| {
+        if let Some(cancel) = subrequests.cancel.borrow_mut().remove(&id) {
+            cancel.notify_one();
+        }
+    });
+    vec![("fetchAbort", abort)]
+}
+
+/// Starts the fetch the `fetch` op describes, counted against the current request: the future
+/// of its response as data.
+fn send(
+    host: &WebHost,
+    id: u32,
+    parts: Vec<Data>,
+    fetcher: Option<usize>,
+    target: Option<String>,
+) -> Result<impl Future<Output = Result<Data, OpError>>, OpError> {
+    let outbound = match fetcher {
+        None => host.outbound.clone(),
+        Some(index) => host
+            .bindings
+            .get::<Rc<dyn Outbound>>(index)
+            .ok_or_else(|| OpError::Type("not a binding of this worker".into()))?,
+    };
+    let tag = host.current_request.get();
+    let depth = host.subrequests.count(tag, host.subrequest_limit)?.depth;
+    let request = read_request(parts, depth, &host.bodies)?;
+    let response = match target {
+        Some(target) => outbound.fetch_to(target, request),
+        None => outbound.fetch(request),
+    };
+    let cancel = (id != 0).then(|| {
+        let cancel = Rc::new(Notify::new());
+        host.subrequests
+            .cancel
+            .borrow_mut()
+            .insert(id, cancel.clone());
+        cancel
+    });
+    let (subrequests, bodies, sockets) = (
+        host.subrequests.clone(),
+        host.bodies.clone(),
+        host.sockets.clone(),
+    );
+    Ok(async move {
+        let response = match cancel {
+            None => response.await,
+            Some(cancel) => {
+                let response = tokio::select! {
+                    response = response => response,
+                    () = cancel.notified() => Err(OpError::Dom {
+                        name: "AbortError",
+                        message: "The operation was aborted.".into(),
+                    }),
+                };
+                subrequests.cancel.borrow_mut().remove(&id);
+                response
+            }
+        }?;
+        let Response {
+            status,
+            status_text,
+            headers,
+            body,
+            url,
+            redirected,
+            websocket,
+        } = response;
+        let socket = match websocket {
+            Some(socket) => Data::Number(sockets.park(socket).map_err(OpError::Range)?.into()),
+            None => Data::Undefined,
+        };
+        Ok(Data::List(vec![
+            Data::Number(status.into()),
+            Data::String(status_text),
+            strings(headers.into_js()),
+            Data::String(url),
+            Data::Bool(redirected),
+            bodies.to_data(body, tag),
+            socket,
+        ]))
     })
-    .unwrap_or_default();
-    if request.subrequests > host.subrequest_limit {
-        return Err(rquickjs::Exception::throw_message(
-            ctx,
-            &format!(
-                "Too many subrequests: this request has made more than {} (set [limits] subrequests in the wrangler config to allow more).",
-                host.subrequest_limit
-            ),
-        ));
-    }
-    Ok(request)
+}
+
+fn strings(list: Vec<String>) -> Data {
+    Data::List(list.into_iter().map(Data::String).collect())
 }
 
 /// The request `parts` describe, made by a request that came through `depth` service bindings.
-fn read_request<'js>(ctx: &Ctx<'js>, parts: Array<'js>, depth: u32) -> rquickjs::Result<Request> {
-    let redirect = match parts.get::<String>(4)?.as_str() {
+fn read_request(parts: Vec<Data>, depth: u32, bodies: &NativeBodies) -> Result<Request, OpError> {
+    let malformed = || OpError::Type("fetch(): malformed request parts".into());
+    let [method, url, headers, body, redirect]: [Data; 5] =
+        parts.try_into().map_err(|_| malformed())?;
+    let (Data::String(method), Data::String(url), Data::String(redirect)) = (method, url, redirect)
+    else {
+        return Err(malformed());
+    };
+    let redirect = match redirect.as_str() {
         "manual" => RedirectMode::Manual,
         "error" => RedirectMode::Error,
         _ => RedirectMode::Follow,
     };
     Ok(Request {
-        method: parts.get(0)?,
-        url: parts.get(1)?,
-        headers: HeaderList::from_js(parts.get(2)?),
-        body: host_body_from_js(ctx, parts.get(3)?)?,
+        method,
+        url,
+        headers: HeaderList::from_js(Vec::<String>::from_data(headers)?),
+        body: bodies.from_data(body)?,
         cf: None,
         redirect,
         depth,
-    })
-}
-
-pub(crate) fn register<'js>(ops: &Ops<'js>, host: &WebHost) -> rquickjs::Result<()> {
-    let ctx = ops.ctx();
-    verge_js::ensure_host_state::<FetchTable>(ctx)?;
-    let fetch_host = host.clone();
-    ops.add("fetch", move |ctx: Ctx<'js>, parts: Array<'js>, fetcher: Option<usize>, target: Option<String>| {
-            let outbound = match fetcher {
-                None => fetch_host.outbound.clone(),
-                Some(id) => crate::bound::<std::rc::Rc<dyn Outbound>>(&ctx, id)?,
-            };
-            let depth = count_subrequest(&ctx, &fetch_host)?.depth;
-            let request = read_request(&ctx, parts, depth)?;
-            let (cancel, cancelled) = oneshot::channel();
-            let id = verge_js::with_host_state(&ctx, |table: &FetchTable| table.cancel.insert(cancel))
-                .unwrap_or_default();
-            let response = match target {
-                Some(target) => outbound.fetch_to(target, request),
-                None => outbound.fetch(request),
-            };
-            let promise = verge_js::spawn_promise(&ctx,
-                async move {
-                    tokio::select! {
-                        response = response => response,
-                        _ = cancelled => Err(OpError::Dom { name: "AbortError", message: "The operation was aborted.".into() }),
-                    }
-                },
-                move |ctx, response| {
-                    verge_js::with_host_state(ctx, |table: &FetchTable| table.cancel.remove(id));
-                    let Response { status, status_text, headers, body, url, redirected, websocket } = response;
-                    let out = Array::new(ctx.clone())?;
-                    out.set(0, status)?;
-                    out.set(1, status_text)?;
-                    out.set(2, headers.into_js())?;
-                    out.set(3, url)?;
-                    out.set(4, redirected)?;
-                    out.set(5, host_body_to_js(ctx, body)?)?;
-                    if let Some(socket) = websocket {
-                        out.set(6, crate::websocket::park_socket(ctx, socket)?)?;
-                    }
-                    Ok(out.into_value())
-                },
-            )?;
-            let pair = Array::new(ctx.clone())?;
-            pair.set(0, id)?;
-            pair.set(1, promise)?;
-            Ok::<_, rquickjs::Error>(pair)
-        })?;
-    ops.add("fetchAbort", |ctx: Ctx<'js>, id: u32| {
-        if let Some(Some(cancel)) =
-            verge_js::with_host_state(&ctx, |table: &FetchTable| table.cancel.remove(id))
-        {
-            let _ = cancel.send(());
-        }
     })
 }

@@ -36,7 +36,7 @@ pub use console::{ConsoleSink, LogLevel};
 pub use encoding::encoding_ops;
 pub use fetch::{
     deeper, fetcher, forget_request, next_depth, set_request_depth, Outbound, OutboundFuture,
-    MAX_CALL_DEPTH,
+    Subrequests, MAX_CALL_DEPTH,
 };
 pub use message::{is_hop_by_hop, HeaderList, InvalidHeader, RedirectMode, Request, Response};
 pub use node::{install_globals as install_node_globals, NodeModules};
@@ -47,7 +47,7 @@ pub use timers::{timer_delay, TimerTasks};
 pub use websocket::{
     accept_key as websocket_accept_key, frame_of, frame_to_js, limits as websocket_limits,
     new_key as new_websocket_key, open_sockets, park_socket, pump as pump_websocket, take_socket,
-    Frame, HostSocket, MAX_MESSAGE as MAX_WEBSOCKET_MESSAGE,
+    Frame, HostSocket, Sockets, MAX_MESSAGE as MAX_WEBSOCKET_MESSAGE,
 };
 
 use rquickjs::{Ctx, Function, Value};
@@ -66,6 +66,13 @@ pub struct WebHost {
     pub bindings: std::rc::Rc<BindingTable>,
     /// The isolate's native bodies (see `body.rs`): one table per isolate, made with its host.
     pub bodies: std::rc::Rc<NativeBodies>,
+    /// Each request's subrequests and the fetches in flight (see `fetch.rs`).
+    pub subrequests: std::rc::Rc<Subrequests>,
+    /// The WebSocket ends the host holds for the isolate (see `websocket.rs`).
+    pub sockets: std::rc::Rc<Sockets>,
+    /// The request the isolate's JavaScript now works for. The engine's own: installing the
+    /// host into an isolate puts the isolate's here, whatever the host was made with.
+    pub current_request: verge_js::CurrentRequest,
 }
 
 impl WebHost {
@@ -78,7 +85,20 @@ impl WebHost {
             subrequest_limit: 0,
             bindings: std::rc::Rc::default(),
             bodies: std::rc::Rc::default(),
+            subrequests: std::rc::Rc::default(),
+            sockets: std::rc::Rc::default(),
+            current_request: verge_js::CurrentRequest::default(),
         }
+    }
+}
+
+impl WebHost {
+    /// Forgets what the isolate kept for request `tag`, which has ended: its subrequest count
+    /// and depth, and the bodies made for it that nothing started reading (an unread fetch
+    /// response closes its connection now, not when the garbage collector runs).
+    pub fn forget_request(&self, tag: u64) {
+        self.subrequests.forget(tag);
+        self.bodies.drop_unread(tag);
     }
 }
 
@@ -121,7 +141,7 @@ pub const APIS: &[Api] = &[
         internals ["isDisturbed", "readAllBytes"]),
     api!("js/native_body.js", async_data body::read_ops, data body::cancel_ops;
         globals [];
-        internals ["nativeStream", "readAllNative", "untouchedNativeBody"]),
+        internals ["nativeStream", "readAllNative", "untouchedNativeBody", "pipeToHost"]),
     api!("js/transform_streams.js", data compression::ops;
         globals ["TextEncoderStream", "TextDecoderStream", "CompressionStream", "DecompressionStream"];
         internals []),
@@ -139,7 +159,7 @@ pub const APIS: &[Api] = &[
     api!("js/body.js"),
     api!("js/request.js"),
     api!("js/response.js"),
-    api!("js/fetch.js", quickjs fetch::register; globals ["fetch"]; internals ["makeFetcher", "fetcherId"]),
+    api!("js/fetch.js", async_data fetch::ops, data fetch::abort_ops; globals ["fetch"]; internals ["makeFetcher", "fetcherId"]),
     api!("js/structured_clone.js";
         globals ["structuredClone"];
         internals ["structuredSerialize", "structuredDeserialize"]),

@@ -331,6 +331,10 @@ pub fn install(
     host: WebHost,
     platform: &'static Platform,
 ) -> Result<(), JsError> {
+    let host = WebHost {
+        current_request: isolate.current_request(),
+        ..host
+    };
     isolate.enter(|ctx| {
         let ops = Ops::new(ctx)?;
         register_loader(&ops, platform)?;
@@ -361,6 +365,10 @@ pub fn install(
 /// before anyone knew which worker would need it, becomes that worker's. Refused once a lazy
 /// API has loaded, since the ops it registered were made for the host before.
 pub fn set_host(isolate: &Isolate, host: WebHost) -> Result<(), JsError> {
+    let host = WebHost {
+        current_request: isolate.current_request(),
+        ..host
+    };
     isolate.enter(|ctx| {
         let Some(platform) = verge_js::with_host_state(ctx, |installed: &Installed| installed.0)
         else {

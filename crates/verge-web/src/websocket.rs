@@ -165,9 +165,9 @@ fn close_message(code: u16, reason: &str) -> Message {
     Message::close(code, reason)
 }
 
-/// An isolate's WebSocket ends that the host holds, by id.
+/// An isolate's WebSocket ends that the host holds, by id: in its [`WebHost`].
 #[derive(Default)]
-struct Sockets {
+pub struct Sockets {
     ends: IdTable<Slot>,
     open: std::rc::Rc<std::cell::Cell<usize>>,
 }
@@ -189,6 +189,15 @@ impl Sockets {
             self.open.set(self.open.get().saturating_sub(1));
         }
     }
+
+    /// Keeps `socket`, a fetched response's: its id, for the `WebSocket` object that stands
+    /// for it.
+    pub(crate) fn park(&self, socket: HostSocket) -> Result<u32, String> {
+        self.insert(Slot {
+            tx: None,
+            parked: Some(socket),
+        })
+    }
 }
 
 /// One end: where a `WebSocket` object's frames go once it is live, and the end a response
@@ -201,35 +210,34 @@ struct Slot {
 /// How many WebSockets the isolate of `ctx` has open through the host, as it changes: what
 /// keeps an isolate from being dropped while idle.
 pub fn open_sockets(ctx: &Ctx<'_>) -> rquickjs::Result<std::rc::Rc<std::cell::Cell<usize>>> {
-    verge_js::ensure_host_state::<Sockets>(ctx)?;
-    verge_js::with_host_state(ctx, |sockets: &Sockets| sockets.open.clone())
+    verge_js::with_host_state(ctx, |host: &WebHost| host.sockets.open.clone())
         .ok_or_else(|| crate::type_error(ctx, "the isolate's sockets are unavailable"))
 }
 
 /// Keeps `socket`, a fetched response's, for the isolate of `ctx`: its id, for the
 /// `WebSocket` object that stands for it.
 pub fn park_socket(ctx: &Ctx<'_>, socket: HostSocket) -> rquickjs::Result<u32> {
-    keep(
-        ctx,
-        Slot {
-            tx: None,
-            parked: Some(socket),
-        },
-    )
+    with_sockets(ctx, |sockets| sockets.park(socket))?
+        .map_err(|why| rquickjs::Exception::throw_range(ctx, &why))
 }
 
 /// Keeps `slot` in the isolate's table: its id; a RangeError past the limit.
 fn keep(ctx: &Ctx<'_>, slot: Slot) -> rquickjs::Result<u32> {
-    verge_js::ensure_host_state::<Sockets>(ctx)?;
-    verge_js::with_host_state(ctx, |sockets: &Sockets| sockets.insert(slot))
-        .ok_or_else(|| crate::type_error(ctx, "the isolate's sockets are unavailable"))?
+    with_sockets(ctx, |sockets| sockets.insert(slot))?
         .map_err(|why| rquickjs::Exception::throw_range(ctx, &why))
+}
+
+/// Runs `f` with the isolate's [`Sockets`].
+fn with_sockets<R>(ctx: &Ctx<'_>, f: impl FnOnce(&Sockets) -> R) -> rquickjs::Result<R> {
+    verge_js::with_host_state(ctx, |host: &WebHost| f(&host.sockets))
+        .ok_or_else(|| crate::type_error(ctx, "the isolate's sockets are unavailable"))
 }
 
 /// Takes the end that socket `id` hands to the host (in a 101 response), if it has one; a
 /// fetched socket handed on so is forgotten here.
 pub fn take_socket(ctx: &Ctx<'_>, id: u32) -> Option<HostSocket> {
-    verge_js::with_host_state(ctx, |sockets: &Sockets| {
+    verge_js::with_host_state(ctx, |host: &WebHost| {
+        let sockets = &host.sockets;
         let (socket, live) = sockets
             .ends
             .with(id, |slot| (slot.parked.take(), slot.tx.is_some()))?;
@@ -295,7 +303,7 @@ fn deliver(ctx: &Ctx<'_>, id: u32, mut rx: mpsc::Receiver<Frame>) -> rquickjs::R
             }
         }
         isolate.enter(|ctx| {
-            verge_js::with_host_state(ctx, |sockets: &Sockets| sockets.remove(id));
+            verge_js::with_host_state(ctx, |host: &WebHost| host.sockets.remove(id));
             Ok(())
         });
     });
@@ -321,7 +329,6 @@ pub fn frame_of<'js>(kind: &str, data: Value<'js>) -> rquickjs::Result<Frame> {
 }
 
 pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
-    verge_js::ensure_host_state::<Sockets>(ops.ctx())?;
     // An end of a pair handed to the host: the other end of a new host WebSocket goes out with
     // the response, frames for this end's peer arrive here.
     ops.add("wsExport", |ctx: Ctx<'js>| {
@@ -336,8 +343,8 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result
     })?;
     // A fetched socket accepted here: its frames arrive here, and this isolate sends on it.
     ops.add("wsStart", |ctx: Ctx<'js>, id: u32| {
-        let socket = verge_js::with_host_state(&ctx, |sockets: &Sockets| {
-            sockets
+        let socket = verge_js::with_host_state(&ctx, |host: &WebHost| {
+            host.sockets
                 .ends
                 .with(id, |slot| {
                     let socket = slot.parked.take()?;
@@ -354,8 +361,8 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result
         "wsSend",
         |ctx: Ctx<'js>, id: u32, kind: String, data: Value<'js>| {
             let frame = frame_of(&kind, data)?;
-            let sent = verge_js::with_host_state(&ctx, |sockets: &Sockets| {
-                sockets
+            let sent = verge_js::with_host_state(&ctx, |host: &WebHost| {
+                host.sockets
                     .ends
                     .with(id, |slot| slot.tx.as_ref().map(|tx| tx.try_send(frame)))
                     .flatten()
