@@ -154,8 +154,8 @@ pub struct BindingObject {
     pub id: usize,
 }
 
-/// The bindings of `config` whose ops are written for every engine (KV namespaces and D1
-/// databases), kept in `table`: for an engine that makes the objects itself (JavaScriptCore's).
+/// The bindings of `config` whose ops are written for every engine (KV namespaces, D1
+/// databases and R2 buckets), kept in `table`: for an engine that makes the objects itself (JavaScriptCore's).
 /// Bindings with no store stop the worker loading, naming the first.
 pub fn keep_engine_neutral(
     config: &WorkerConfig,
@@ -174,6 +174,10 @@ pub fn keep_engine_neutral(
     )?;
     let sql = &capabilities.stores.sql;
     kept.extend(keep_namespaces(table, ("D1", "makeD1Database"), sql, d1)?);
+    let r2 = config.r2_buckets.iter();
+    let r2 = r2.map(|r2| (r2.binding.as_str(), r2.bucket()));
+    let buckets = &capabilities.stores.buckets;
+    kept.extend(keep_namespaces(table, ("R2", "makeR2Bucket"), buckets, r2)?);
     Ok(kept)
 }
 
@@ -222,30 +226,6 @@ fn bind_namespaces<'a, 'js, S: ?Sized + 'static>(
         env.set(object.binding, make.call::<_, Value>((object.id,))?)?;
     }
     Ok(())
-}
-
-/// A promise of one call on binding object `id` of kind `B`: rejected with `checked`'s error if
-/// the arguments broke a rule, else settled by the store's future `call(binding)`, whose output
-/// `convert` turns into JavaScript.
-fn binding_call<'js, B: Clone + 'static, T: 'static>(
-    ctx: &Ctx<'js>,
-    id: usize,
-    checked: Result<(), StorageError>,
-    call: impl FnOnce(B) -> StorageFuture<T>,
-    convert: impl for<'a> FnOnce(&Ctx<'a>, T) -> rquickjs::Result<Value<'a>> + 'static,
-) -> rquickjs::Result<rquickjs::Promise<'js>> {
-    let binding: B = verge_web::bound(ctx, id)?;
-    let pending = checked.map(|()| call(binding));
-    verge_js::spawn_promise(
-        ctx,
-        async move { pending.map_err(storage_error)?.await.map_err(storage_error) },
-        convert,
-    )
-}
-
-/// Converts a store's `()` for a promise that resolves to `undefined`.
-fn undefined<'js>(ctx: &Ctx<'js>, (): ()) -> rquickjs::Result<Value<'js>> {
-    Ok(Value::new_undefined(ctx.clone()))
 }
 
 /// The store's future for one call on binding `id` of kind `B` kept in `table`, for an

@@ -288,7 +288,7 @@ fn what_javascriptcore_cannot_run_yet_is_refused_by_name() {
     let dir = project(&[
         (
             "wrangler.toml",
-            "name = \"r2\"\nmain = \"index.js\"\n[[r2_buckets]]\nbinding = \"BUCKET\"\nbucket_name = \"a\"\n",
+            "name = \"caller\"\nmain = \"index.js\"\n[[services]]\nbinding = \"OTHER\"\nservice = \"other\"\n",
         ),
         (
             "index.js",
@@ -304,7 +304,7 @@ fn what_javascriptcore_cannot_run_yet_is_refused_by_name() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("R2 bindings") && stderr.contains("JavaScriptCore"),
+        stderr.contains("service bindings") && stderr.contains("JavaScriptCore"),
         "{stderr}"
     );
 

@@ -1,7 +1,8 @@
 //! R2 bindings end to end: a worker under `verge dev` uses the R2 API against the filesystem
 //! store — metadata, checksums, ranges, conditions, delimiter listings, multipart uploads —
-//! streams large objects in and out, shares its bucket with `verge r2 object`, and keeps what it
-//! wrote across a SIGKILL.
+//! and streams large objects in and out, on QuickJS and on JavaScriptCore alike (R2's ops are
+//! written once, for every engine); shares its bucket with `verge r2 object`, and keeps what
+//! it wrote across a SIGKILL.
 
 // Test code fails by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -116,14 +117,24 @@ fn project() -> tempfile::TempDir {
     dir
 }
 
+/// The `verge dev` arguments that pick each engine.
+const ENGINES: [&[&str]; 2] = [&[], &["--engine", "jsc"]];
+
 #[test]
 fn a_worker_uses_the_r2_api() {
+    for engine in ENGINES {
+        uses_the_r2_api(engine);
+    }
+}
+
+fn uses_the_r2_api(engine: &[&str]) {
     let project = project();
-    let server = DevServer::start(project.path(), &[]);
+    let server = DevServer::start(project.path(), engine);
     let reply = get(&client(), &format!("{}/all", server.base));
-    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.status, 200, "{engine:?}: {}", reply.body);
     let seen: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
-    let expect = |key: &str, value: serde_json::Value| assert_eq!(seen[key], value, "{key}");
+    let expect =
+        |key: &str, value: serde_json::Value| assert_eq!(seen[key], value, "{engine:?}: {key}");
     // The MD5 of "hello world".
     let md5 = "5eb63bbbe01eeed093cb22bb8f5acdc3";
     expect(
@@ -182,7 +193,7 @@ fn a_worker_uses_the_r2_api() {
     expect("multipartTail", json!("\u{7}end"));
     let error = |key: &str, needle: &str| {
         let message = seen[key].as_str().unwrap();
-        assert!(message.contains(needle), "{key}: {message}");
+        assert!(message.contains(needle), "{engine:?}: {key}: {message}");
     };
     error("pastEnd", "past the end");
     error("badMd5", "md5 checksum");
@@ -193,8 +204,14 @@ fn a_worker_uses_the_r2_api() {
 
 #[test]
 fn large_objects_stream_in_and_out_with_ranges_and_conditions() {
+    for engine in ENGINES {
+        streams_large_objects(engine);
+    }
+}
+
+fn streams_large_objects(engine: &[&str]) {
     let project = project();
-    let server = DevServer::start(project.path(), &[]);
+    let server = DevServer::start(project.path(), engine);
     // The server's own footprint (a debug binary is tens of MiB) before any object.
     let at_start = server.peak_rss_kib();
     let agent = client();
@@ -250,7 +267,7 @@ fn large_objects_stream_in_and_out_with_ranges_and_conditions() {
     let growth = server.peak_rss_kib() - at_start;
     assert!(
         growth < 20 * 1024,
-        "the server's peak RSS grew by {growth} KiB for a 40 MiB object"
+        "{engine:?}: the server's peak RSS grew by {growth} KiB for a 40 MiB object"
     );
 }
 

@@ -5,7 +5,7 @@
 //! holds the CPU slice and the memory limit by the guard's measurements, but not a storm of
 //! short microtasks (see docs/DESIGN.md § JavaScriptCore).
 //!
-//! What is not here yet is refused when the worker loads, by name: R2, service and Durable
+//! What is not here yet is refused when the worker loads, by name: service and Durable
 //! Object bindings, `nodejs_compat`, module rules; and APIs whose ops are still QuickJS's
 //! alone (WebSockets) throw when first touched.
 
@@ -414,7 +414,6 @@ fn call<'vm>(
 /// Refuses, naming it, what a worker on JavaScriptCore cannot have yet.
 fn refuse_what_is_not_here_yet(config: &WorkerConfig) -> Result<(), LoadError> {
     let missing = [
-        (!config.r2_buckets.is_empty(), "R2 bindings"),
         (!config.services.is_empty(), "service bindings"),
         (!config.durable_objects.is_empty(), "Durable Objects"),
         (

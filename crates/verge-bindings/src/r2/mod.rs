@@ -1,13 +1,14 @@
 //! Object bucket bindings (`r2_buckets` → [`BucketStore`] → `env.BUCKET`, the R2 API): the
-//! ops behind `r2.js`. Bodies stream both ways: a `put` reads the script's stream as the store
-//! writes it, and a `get` hands the script a stream fed by the store.
+//! ops behind `r2.js`, over data for every engine. Bodies stream both ways: a `put` reads the
+//! script's stream as the store writes it, and a `get` hands the script a stream fed by the
+//! store.
 
-use crate::{binding_call, undefined, Capabilities, Kind, Namespace};
+use crate::{store_call, Capabilities, Kind, Namespace};
 use futures_util::StreamExt as _;
 use http_body_util::BodyDataStream;
-use rquickjs::{Array, Ctx, Object, Value};
+use rquickjs::{Ctx, Object};
 use verge_config::WorkerConfig;
-use verge_js::{rquickjs, Ops};
+use verge_js::{async_data_op, rquickjs, AsyncDataOp, Data, FromData, IntoData, OpError};
 use verge_storage::{
     check_r2_key, BucketStore, ByteStream, Conditions, GetOutcome, ListOptions, NewObject,
     ObjectInfo, ObjectRange, StorageError, UploadedPart,
@@ -16,7 +17,7 @@ use verge_web::{Body, BoxError, ChannelBody, NativeBody, WebHost};
 
 pub(crate) const KIND: Kind = Kind {
     api: Some(
-        verge_web::api!("src/r2/r2.js", quickjs register; globals []; internals ["makeR2Bucket"]),
+        verge_web::api!("src/r2/r2.js", async_data ops; globals []; internals ["makeR2Bucket"]),
     ),
     bind,
 };
@@ -38,58 +39,65 @@ type R2Binding = Namespace<dyn BucketStore>;
 
 /// An object's description as `r2.js` reads it:
 /// `[key, version, size, etag, uploaded, httpMetadata, customMetadata, checksums]`.
-fn info<'js>(ctx: &Ctx<'js>, info: ObjectInfo) -> rquickjs::Result<Value<'js>> {
-    let array = Array::new(ctx.clone())?;
-    array.set(0, info.key)?;
-    array.set(1, info.version)?;
-    #[allow(clippy::cast_precision_loss)]
-    {
-        array.set(2, info.size as f64)?;
-        array.set(4, info.uploaded_ms as f64)?;
-    }
-    array.set(3, info.etag)?;
-    array.set(5, info.http_metadata)?;
-    array.set(6, info.custom_metadata)?;
-    array.set(7, info.checksums)?;
-    Ok(array.into_value())
+#[allow(clippy::cast_precision_loss)]
+fn info(info: ObjectInfo) -> Data {
+    Data::List(vec![
+        Data::String(info.key),
+        Data::String(info.version),
+        Data::Number(info.size as f64),
+        Data::String(info.etag),
+        Data::Number(info.uploaded_ms as f64),
+        Data::String(info.http_metadata),
+        Data::String(info.custom_metadata),
+        Data::String(info.checksums),
+    ])
 }
 
-fn maybe_info<'js>(ctx: &Ctx<'js>, found: Option<ObjectInfo>) -> rquickjs::Result<Value<'js>> {
-    match found {
-        Some(found) => info(ctx, found),
-        None => Ok(Value::new_null(ctx.clone())),
+fn maybe_info(found: Option<ObjectInfo>) -> Data {
+    found.map_or(Data::Null, info)
+}
+
+/// The fields of a list `r2.js` made, each taken in turn (`undefined` past the end).
+struct Fields(std::vec::IntoIter<Data>);
+
+impl Fields {
+    fn next<T: FromData>(&mut self) -> Result<T, OpError> {
+        T::from_data(self.0.next().unwrap_or(Data::Undefined))
     }
 }
 
-/// `onlyIf` as `r2.js` normalized it: `{ etagMatches, etagDoesNotMatch, uploadedBefore,
-/// uploadedAfter, secondsGranularity }`, each optional.
-fn conditions(only_if: Option<Object<'_>>) -> rquickjs::Result<Conditions> {
+/// A time or byte count as `r2.js` gave it: milliseconds or bytes, never below 0.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn whole(n: f64) -> u64 {
+    n.max(0.0) as u64
+}
+
+/// `onlyIf` as `r2.js` normalized it: `[etagMatches, etagDoesNotMatch, uploadedBefore,
+/// uploadedAfter, secondsGranularity]`, each optional.
+fn conditions(only_if: Option<Vec<Data>>) -> Result<Conditions, OpError> {
     let Some(only_if) = only_if else {
         return Ok(Conditions::default());
     };
-    let time = |name: &str| -> rquickjs::Result<Option<u64>> {
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        Ok(only_if
-            .get::<_, Option<f64>>(name)?
-            .map(|ms| ms.max(0.0) as u64))
-    };
+    let mut fields = Fields(only_if.into_iter());
     Ok(Conditions {
-        etag_matches: only_if.get("etagMatches")?,
-        etag_does_not_match: only_if.get("etagDoesNotMatch")?,
-        uploaded_before_ms: time("uploadedBefore")?,
-        uploaded_after_ms: time("uploadedAfter")?,
-        seconds_granularity: only_if.get::<_, Option<bool>>("secondsGranularity")? == Some(true),
+        etag_matches: fields.next()?,
+        etag_does_not_match: fields.next()?,
+        uploaded_before_ms: fields.next::<Option<f64>>()?.map(whole),
+        uploaded_after_ms: fields.next::<Option<f64>>()?.map(whole),
+        seconds_granularity: fields.next::<Option<bool>>()? == Some(true),
     })
 }
 
-/// What `put` and `createMultipartUpload` give a new object: `{ http, custom, checksums }`.
-fn new_object(object: &Object<'_>) -> rquickjs::Result<NewObject> {
-    let checksums: Option<Vec<Vec<String>>> = object.get("checksums")?;
+/// What `put` and `createMultipartUpload` give a new object: `[http, custom, checksums]`,
+/// the checksums as `[name, hex]` pairs.
+fn new_object(object: Vec<Data>) -> Result<NewObject, OpError> {
+    let mut fields = Fields(object.into_iter());
+    let (http_metadata, custom_metadata) = (fields.next()?, fields.next()?);
+    let checksums: Vec<Vec<String>> = fields.next()?;
     Ok(NewObject {
-        http_metadata: object.get("http")?,
-        custom_metadata: object.get("custom")?,
+        http_metadata,
+        custom_metadata,
         expected: checksums
-            .unwrap_or_default()
             .into_iter()
             .filter_map(|pair| match <[String; 2]>::try_from(pair) {
                 Ok([name, hex]) => Some((name, hex)),
@@ -97,6 +105,19 @@ fn new_object(object: &Object<'_>) -> rquickjs::Result<NewObject> {
             })
             .collect(),
     })
+}
+
+/// `range` as `r2.js` normalized it: `[offset, length, suffix]`, each optional.
+fn range(range: Vec<Option<f64>>) -> Option<ObjectRange> {
+    let at = |index: usize| range.get(index).copied().flatten();
+    match (at(0), at(1), at(2)) {
+        (_, _, Some(suffix)) => Some(ObjectRange::Suffix(whole(suffix))),
+        (None, None, None) => None,
+        (offset, length, None) => Some(ObjectRange::From {
+            offset: offset.map_or(0, whole),
+            length: length.map(whole),
+        }),
+    }
 }
 
 /// The bytes of a body the script handed over, as the store reads them.
@@ -125,169 +146,194 @@ fn native_body(mut stream: ByteStream) -> NativeBody {
     body
 }
 
-/// A body value from JavaScript (`internals.hostBody`) as a stream for the store.
-fn body_of<'js>(ctx: &Ctx<'js>, body: Value<'js>) -> rquickjs::Result<ByteStream> {
-    Ok(byte_stream(verge_web::host_body_from_js(ctx, body)?))
+/// The ops: each finds its bucket by id in the host's table.
+fn ops(host: &WebHost) -> Vec<(&'static str, AsyncDataOp)> {
+    let mut ops = object_ops(host);
+    ops.extend(multipart_ops(host));
+    ops
 }
 
-pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
-    ops.add("r2Head", move |ctx: Ctx<'js>, id: usize, key: String| {
-        let checked = check_r2_key(&key);
-        let head = move |r2: R2Binding| r2.store.head(&r2.name, &key);
-        binding_call(&ctx, id, checked, head, maybe_info)
-    })?;
-    ops.add(
-        "r2Get",
-        move |ctx: Ctx<'js>,
-              id: usize,
-              key: String,
-              range: Array<'js>,
-              only_if: Option<Object<'js>>| {
-            let checked = check_r2_key(&key);
-            let (offset, length, suffix): (Option<f64>, Option<f64>, Option<f64>) =
-                (range.get(0)?, range.get(1)?, range.get(2)?);
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let whole = |n: f64| n.max(0.0) as u64;
-            let range = match (offset, length, suffix) {
-                (_, _, Some(suffix)) => Some(ObjectRange::Suffix(whole(suffix))),
-                (None, None, None) => None,
-                (offset, length, None) => Some(ObjectRange::From {
-                    offset: offset.map_or(0, whole),
-                    length: length.map(whole),
-                }),
-            };
-            let only_if = conditions(only_if)?;
-            let get = move |r2: R2Binding| r2.store.get(&r2.name, &key, range, only_if);
-            binding_call(&ctx, id, checked, get, |ctx, outcome| {
-                // null; [info, null] when the conditions failed; [info, span, stream].
-                let found = Array::new(ctx.clone())?;
-                match outcome {
-                    GetOutcome::Missing => return Ok(Value::new_null(ctx.clone())),
-                    GetOutcome::Unmet(object) => {
-                        found.set(0, info(ctx, object)?)?;
-                        found.set(1, Value::new_null(ctx.clone()))?;
+fn object_ops(host: &WebHost) -> Vec<(&'static str, AsyncDataOp)> {
+    let (head, get, put) = (host.clone(), host.clone(), host.clone());
+    let (delete, list) = (host.clone(), host.clone());
+    vec![
+        (
+            "r2Head",
+            async_data_op(move |id: usize, key: String| {
+                let checked = check_r2_key(&key);
+                let call = store_call(&head.bindings, id, checked, move |r2: R2Binding| {
+                    r2.store.head(&r2.name, &key)
+                });
+                async move { Ok(maybe_info(call.await?)) }
+            }),
+        ),
+        (
+            // null; [info, null] when the conditions failed; [info, span, body].
+            "r2Get",
+            async_data_op(
+                move |id: usize,
+                      key: String,
+                      span: Vec<Option<f64>>,
+                      only_if: Option<Vec<Data>>| {
+                    let checked = check_r2_key(&key);
+                    let (range, tag) = (range(span), get.current_request.get());
+                    let bodies = get.bodies.clone();
+                    let call = conditions(only_if).map(|only_if| {
+                        store_call(&get.bindings, id, checked, move |r2: R2Binding| {
+                            r2.store.get(&r2.name, &key, range, only_if)
+                        })
+                    });
+                    async move {
+                        Ok(match call?.await? {
+                            GetOutcome::Missing => Data::Null,
+                            GetOutcome::Unmet(object) => Data::List(vec![info(object), Data::Null]),
+                            GetOutcome::Found {
+                                info: object,
+                                span,
+                                body,
+                            } => {
+                                let body = Body::Stream(native_body(body));
+                                Data::List(vec![
+                                    info(object),
+                                    vec![span.0, span.1].into_data(),
+                                    bodies.to_data(body, tag),
+                                ])
+                            }
+                        })
                     }
-                    GetOutcome::Found {
-                        info: object,
-                        span,
-                        body,
-                    } => {
-                        found.set(0, info(ctx, object)?)?;
-                        #[allow(clippy::cast_precision_loss)]
-                        found.set(1, vec![span.0 as f64, span.1 as f64])?;
-                        found.set(2, verge_web::native_stream(ctx, native_body(body))?)?;
-                    }
-                }
-                Ok(found.into_value())
-            })
-        },
-    )?;
-    ops.add(
-        "r2Put",
-        move |ctx: Ctx<'js>,
-              id: usize,
-              key: String,
-              body: Value<'js>,
-              object: Object<'js>,
-              only_if: Option<Object<'js>>| {
-            let checked = check_r2_key(&key);
-            let body = body_of(&ctx, body)?;
-            let (object, only_if) = (new_object(&object)?, conditions(only_if)?);
-            let put = move |r2: R2Binding| r2.store.put(&r2.name, &key, body, object, only_if);
-            binding_call(&ctx, id, checked, put, maybe_info)
-        },
-    )?;
-    ops.add(
-        "r2Delete",
-        move |ctx: Ctx<'js>, id: usize, keys: Vec<String>| {
-            let checked = keys.iter().try_for_each(|key| check_r2_key(key));
-            let delete = move |r2: R2Binding| r2.store.delete(&r2.name, keys);
-            binding_call(&ctx, id, checked, delete, undefined)
-        },
-    )?;
-    ops.add(
-        "r2List",
-        move |ctx: Ctx<'js>, id: usize, options: Object<'js>| {
-            let options = ListOptions {
-                prefix: options
-                    .get::<_, Option<String>>("prefix")?
-                    .unwrap_or_default(),
-                delimiter: options.get("delimiter")?,
-                cursor: options.get("cursor")?,
-                start_after: options.get("startAfter")?,
-                limit: options.get("limit")?,
-            };
-            let list = move |r2: R2Binding| r2.store.list(&r2.name, options);
-            binding_call(&ctx, id, Ok(()), list, |ctx, page| {
-                let objects = Array::new(ctx.clone())?;
-                for (index, object) in page.objects.into_iter().enumerate() {
-                    objects.set(index, info(ctx, object)?)?;
-                }
-                let result = Array::new(ctx.clone())?;
-                result.set(0, objects)?;
-                result.set(1, page.delimited_prefixes)?;
-                result.set(2, page.cursor)?;
-                Ok(result.into_value())
-            })
-        },
-    )?;
-    register_multipart(ops)
-}
-
-fn register_multipart<'js>(ops: &Ops<'js>) -> rquickjs::Result<()> {
-    ops.add(
-        "r2CreateMultipart",
-        move |ctx: Ctx<'js>, id: usize, key: String, object: Object<'js>| {
-            let checked = check_r2_key(&key);
-            let object = new_object(&object)?;
-            let create = move |r2: R2Binding| r2.store.create_multipart(&r2.name, &key, object);
-            binding_call(&ctx, id, checked, create, |ctx, upload_id| {
-                Ok(rquickjs::String::from_str(ctx.clone(), &upload_id)?.into_value())
-            })
-        },
-    )?;
-    ops.add(
-        "r2UploadPart",
-        move |ctx: Ctx<'js>,
-              id: usize,
-              key: String,
-              upload_id: String,
-              part_number: u32,
-              body: Value<'js>| {
-            let body = body_of(&ctx, body)?;
-            let upload = move |r2: R2Binding| {
-                r2.store
-                    .upload_part(&r2.name, &key, &upload_id, part_number, body)
-            };
-            binding_call(&ctx, id, Ok(()), upload, |ctx, etag| {
-                Ok(rquickjs::String::from_str(ctx.clone(), &etag)?.into_value())
-            })
-        },
-    )?;
-    ops.add(
-        "r2CompleteMultipart",
-        move |ctx: Ctx<'js>, id: usize, key: String, upload_id: String, parts: Vec<Array<'js>>| {
-            let parts = parts
-                .iter()
-                .map(|part| {
-                    Ok(UploadedPart {
-                        part_number: part.get(0)?,
-                        etag: part.get(1)?,
-                    })
+                },
+            ),
+        ),
+        (
+            "r2Put",
+            async_data_op(
+                move |id: usize,
+                      key: String,
+                      body: Data,
+                      object: Vec<Data>,
+                      only_if: Option<Vec<Data>>| {
+                    let checked = check_r2_key(&key);
+                    let call = put.bodies.from_data(body).and_then(|body| {
+                        let (object, only_if) = (new_object(object)?, conditions(only_if)?);
+                        let body = byte_stream(body);
+                        Ok(store_call(
+                            &put.bindings,
+                            id,
+                            checked,
+                            move |r2: R2Binding| {
+                                r2.store.put(&r2.name, &key, body, object, only_if)
+                            },
+                        ))
+                    });
+                    async move { Ok(maybe_info(call?.await?)) }
+                },
+            ),
+        ),
+        (
+            "r2Delete",
+            async_data_op(move |id: usize, keys: Vec<String>| {
+                let checked = keys.iter().try_for_each(|key| check_r2_key(key));
+                store_call(&delete.bindings, id, checked, move |r2: R2Binding| {
+                    r2.store.delete(&r2.name, keys)
                 })
-                .collect::<rquickjs::Result<_>>()?;
-            let complete = move |r2: R2Binding| {
-                r2.store
-                    .complete_multipart(&r2.name, &key, &upload_id, parts)
-            };
-            binding_call(&ctx, id, Ok(()), complete, info)
-        },
-    )?;
-    ops.add(
-        "r2AbortMultipart",
-        move |ctx: Ctx<'js>, id: usize, key: String, upload_id: String| {
-            let abort = move |r2: R2Binding| r2.store.abort_multipart(&r2.name, &key, &upload_id);
-            binding_call(&ctx, id, Ok(()), abort, undefined)
-        },
-    )
+            }),
+        ),
+        (
+            // [prefix, delimiter, cursor, startAfter, limit] → [infos, delimitedPrefixes, cursor].
+            "r2List",
+            async_data_op(move |id: usize, options: Vec<Data>| {
+                let mut fields = Fields(options.into_iter());
+                let options = (|| {
+                    Ok::<_, OpError>(ListOptions {
+                        prefix: fields.next::<Option<String>>()?.unwrap_or_default(),
+                        delimiter: fields.next()?,
+                        cursor: fields.next()?,
+                        start_after: fields.next()?,
+                        limit: fields.next()?,
+                    })
+                })();
+                let call = options.map(|options| {
+                    store_call(&list.bindings, id, Ok(()), move |r2: R2Binding| {
+                        r2.store.list(&r2.name, options)
+                    })
+                });
+                async move {
+                    let page = call?.await?;
+                    let objects = page.objects.into_iter().map(info).collect();
+                    Ok(Data::List(vec![
+                        Data::List(objects),
+                        page.delimited_prefixes.into_data(),
+                        page.cursor.into_data(),
+                    ]))
+                }
+            }),
+        ),
+    ]
+}
+
+fn multipart_ops(host: &WebHost) -> Vec<(&'static str, AsyncDataOp)> {
+    let (create, upload) = (host.clone(), host.clone());
+    let (complete, abort) = (host.clone(), host.clone());
+    vec![
+        (
+            "r2CreateMultipart",
+            async_data_op(move |id: usize, key: String, object: Vec<Data>| {
+                let checked = check_r2_key(&key);
+                let call = new_object(object).map(|object| {
+                    store_call(&create.bindings, id, checked, move |r2: R2Binding| {
+                        r2.store.create_multipart(&r2.name, &key, object)
+                    })
+                });
+                async move { call?.await }
+            }),
+        ),
+        (
+            "r2UploadPart",
+            async_data_op(
+                move |id: usize, key: String, upload_id: String, part_number: u32, body: Data| {
+                    let call = upload.bodies.from_data(body).map(|body| {
+                        let body = byte_stream(body);
+                        store_call(&upload.bindings, id, Ok(()), move |r2: R2Binding| {
+                            r2.store
+                                .upload_part(&r2.name, &key, &upload_id, part_number, body)
+                        })
+                    });
+                    async move { call?.await }
+                },
+            ),
+        ),
+        (
+            // parts: [partNumber, etag] pairs.
+            "r2CompleteMultipart",
+            async_data_op(
+                move |id: usize, key: String, upload_id: String, parts: Vec<Vec<Data>>| {
+                    let parts = parts
+                        .into_iter()
+                        .map(|part| {
+                            let mut fields = Fields(part.into_iter());
+                            Ok(UploadedPart {
+                                part_number: fields.next()?,
+                                etag: fields.next()?,
+                            })
+                        })
+                        .collect::<Result<Vec<_>, OpError>>();
+                    let call = parts.map(|parts| {
+                        store_call(&complete.bindings, id, Ok(()), move |r2: R2Binding| {
+                            r2.store
+                                .complete_multipart(&r2.name, &key, &upload_id, parts)
+                        })
+                    });
+                    async move { Ok(info(call?.await?)) }
+                },
+            ),
+        ),
+        (
+            "r2AbortMultipart",
+            async_data_op(move |id: usize, key: String, upload_id: String| {
+                store_call(&abort.bindings, id, Ok(()), move |r2: R2Binding| {
+                    r2.store.abort_multipart(&r2.name, &key, &upload_id)
+                })
+            }),
+        ),
+    ]
 }

@@ -63,14 +63,11 @@
       if (given === undefined) continue;
       checksums.push([name, typeof given === 'string' ? given.toLowerCase() : toHex(internals.toBytes(given, `R2 ${name}`))]);
     }
-    return {
-      http: httpMetadataJson(options?.httpMetadata),
-      custom: customMetadataJson(options?.customMetadata),
-      checksums,
-    };
+    return [httpMetadataJson(options?.httpMetadata), customMetadataJson(options?.customMetadata), checksums];
   }
 
-  // onlyIf, as an R2Conditional or as Headers, in the store's terms.
+  // onlyIf, as an R2Conditional or as Headers, in the store's terms: [etagMatches,
+  // etagDoesNotMatch, uploadedBefore, uploadedAfter, secondsGranularity].
   function conditionsOf(onlyIf) {
     if (onlyIf == null) return undefined;
     if (internals.isA(onlyIf, 'Headers')) {
@@ -80,24 +77,24 @@
         return Number.isNaN(time) ? undefined : time;
       };
       const unmodifiedSince = date('if-unmodified-since');
-      return {
-        etagMatches: etags('if-match'),
-        etagDoesNotMatch: etags('if-none-match'),
+      return [
+        etags('if-match'),
+        etags('if-none-match'),
         // If-Unmodified-Since holds at the very second named; uploadedBefore is strict.
-        uploadedBefore: unmodifiedSince === undefined ? undefined : unmodifiedSince + 1000,
-        uploadedAfter: date('if-modified-since'),
-        secondsGranularity: true,
-      };
+        unmodifiedSince === undefined ? undefined : unmodifiedSince + 1000,
+        date('if-modified-since'),
+        true,
+      ];
     }
     const list = (value) => (value === undefined ? undefined : (Array.isArray(value) ? value : [value]).map((etag) => String(etag).replace(/^"(.*)"$/, '$1')));
     const time = (value) => (value === undefined ? undefined : new Date(value).getTime());
-    return {
-      etagMatches: list(onlyIf.etagMatches),
-      etagDoesNotMatch: list(onlyIf.etagDoesNotMatch),
-      uploadedBefore: time(onlyIf.uploadedBefore),
-      uploadedAfter: time(onlyIf.uploadedAfter),
-      secondsGranularity: Boolean(onlyIf.secondsGranularity),
-    };
+    return [
+      list(onlyIf.etagMatches),
+      list(onlyIf.etagDoesNotMatch),
+      time(onlyIf.uploadedBefore),
+      time(onlyIf.uploadedAfter),
+      Boolean(onlyIf.secondsGranularity),
+    ];
   }
 
   function byteCount(value, what) {
@@ -230,7 +227,7 @@
       if (found === null) return null;
       const [info, span, body] = found;
       if (span === null) return new R2Object(info);
-      return new R2ObjectBody(info, range.length === 0 ? undefined : span, body);
+      return new R2ObjectBody(info, range.length === 0 ? undefined : span, internals.nativeStream(body[1]));
     }
 
     async put(key, value, options = undefined) {
@@ -250,13 +247,13 @@
       if (!(Number.isInteger(limit) && limit >= 1 && limit <= 1000)) throw new TypeError(`Invalid list limit of ${options.limit}: it must be between 1 and 1000.`);
       const include = options?.include ?? [];
       const optional = (value) => (value == null ? undefined : String(value));
-      const [infos, delimitedPrefixes, cursor] = await ops.r2List(this[ID], {
-        prefix: optional(options?.prefix),
-        delimiter: optional(options?.delimiter),
-        cursor: optional(options?.cursor),
-        startAfter: optional(options?.startAfter),
+      const [infos, delimitedPrefixes, cursor] = await ops.r2List(this[ID], [
+        optional(options?.prefix),
+        optional(options?.delimiter),
+        optional(options?.cursor),
+        optional(options?.startAfter),
         limit,
-      });
+      ]);
       const objects = infos.map((info) => {
         const object = new R2Object(info);
         if (!include.includes('httpMetadata')) object.httpMetadata = {};
