@@ -155,7 +155,7 @@ pub struct BindingObject {
 }
 
 /// The bindings of `config` whose ops are written for every engine (KV namespaces, D1
-/// databases and R2 buckets), kept in `table`: for an engine that makes the objects itself (JavaScriptCore's).
+/// databases, R2 buckets, and the worker's scope of the Cache API), kept in `table`: for an engine that makes the objects itself (JavaScriptCore's).
 /// Bindings with no store stop the worker loading, naming the first.
 pub fn keep_engine_neutral(
     config: &WorkerConfig,
@@ -178,6 +178,7 @@ pub fn keep_engine_neutral(
     let r2 = r2.map(|r2| (r2.binding.as_str(), r2.bucket()));
     let buckets = &capabilities.stores.buckets;
     kept.extend(keep_namespaces(table, ("R2", "makeR2Bucket"), buckets, r2)?);
+    cache::keep_scope(config, capabilities, table);
     Ok(kept)
 }
 

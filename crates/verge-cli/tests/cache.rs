@@ -1,6 +1,6 @@
 //! The Cache API end to end under `verge dev`: a MISS then a HIT with the same body across
 //! requests and across a restart (the disk tier), and HTTP caching semantics observed from a
-//! worker.
+//! worker, on QuickJS and on JavaScriptCore alike (the Cache API's ops are written once).
 
 // Test code fails by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -64,16 +64,25 @@ export default {
 };
 "#;
 
+/// The `verge dev` arguments that pick each engine.
+const ENGINES: [&[&str]; 2] = [&[], &["--engine", "jsc"]];
+
 #[test]
 fn the_cache_api_stores_matches_and_follows_http_caching() {
+    for engine in ENGINES {
+        stores_matches_and_follows_http_caching(engine);
+    }
+}
+
+fn stores_matches_and_follows_http_caching(engine: &[&str]) {
     let project = tempfile::tempdir().unwrap();
     let script = project.path().join("worker.js");
     std::fs::write(&script, WORKER).unwrap();
-    let server = DevServer::start(&script, &[]);
+    let server = DevServer::start(&script, engine);
     let agent = client();
 
     let first = agent.get(format!("{}/page", server.base)).call().unwrap();
-    assert_eq!(first.headers()["cf-cache-status"], "MISS");
+    assert_eq!(first.headers()["cf-cache-status"], "MISS", "{engine:?}");
     assert_eq!(first.into_body().read_to_string().unwrap(), "page made 1");
     let second = agent.get(format!("{}/page", server.base)).call().unwrap();
     assert_eq!(second.headers()["cf-cache-status"], "HIT");
@@ -98,7 +107,8 @@ fn the_cache_api_stores_matches_and_follows_http_caching() {
     let reply = get(&agent, &format!("{}/semantics", server.base));
     let seen: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
     use serde_json::json;
-    let expect = |key: &str, value: serde_json::Value| assert_eq!(seen[key], value, "{key}");
+    let expect =
+        |key: &str, value: serde_json::Value| assert_eq!(seen[key], value, "{engine:?}: {key}");
     expect("noStore", json!(null));
     expect("private", json!(null));
     expect("cookie", json!(null));
@@ -113,7 +123,7 @@ fn the_cache_api_stores_matches_and_follows_http_caching() {
         let message = seen[key].as_str().unwrap();
         assert!(
             message.starts_with("TypeError") && message.contains(needle),
-            "{key}: {message}"
+            "{engine:?}: {key}: {message}"
         );
     };
     error("post", "non-GET");

@@ -186,7 +186,7 @@ macro_rules! integer_from_data {
         }
     )*};
 }
-integer_from_data!(u32, u64, usize, i32);
+integer_from_data!(u16, u32, u64, usize, i32);
 
 impl FromData for bool {
     fn from_data(data: Data) -> Result<Self, OpError> {

@@ -5,122 +5,136 @@
 
 use crate::{storage_error, Capabilities, Kind};
 use bytes::Bytes;
-use rquickjs::{Array, Ctx, Object, TypedArray, Value};
+use rquickjs::{Ctx, Object};
+use std::rc::Rc;
 use std::sync::Arc;
 use verge_config::WorkerConfig;
-use verge_js::{rquickjs, Ops};
+use verge_js::{async_data_op, rquickjs, AsyncDataOp, Data, OpError};
 use verge_storage::{CacheStore, CachedResponse};
-use verge_web::{HeaderList, WebHost};
+use verge_web::{BindingTable, HeaderList, WebHost};
 
 pub(crate) const KIND: Kind = Kind {
-    api: Some(verge_web::api!("src/cache/cache.js", quickjs register;
+    api: Some(verge_web::api!("src/cache/cache.js", async_data ops;
         globals ["Cache", "CacheStorage", "caches"];
         internals [])),
     bind,
 };
 
-/// The cache a worker's `caches` reach, and the scope its cache names live in.
+/// The cache a worker's `caches` reach, and the scope its cache names live in: the one value
+/// of its kind in the isolate's binding table.
 struct CacheScope {
     store: Arc<dyn CacheStore>,
     scope: String,
 }
 
-/// Gives the worker its scope of the server's cache, if the server has one.
 fn bind<'js>(
     ctx: &Ctx<'js>,
     config: &WorkerConfig,
     capabilities: &Capabilities,
     _env: &Object<'js>,
 ) -> rquickjs::Result<()> {
-    let Some(store) = capabilities.stores.cache.clone() else {
-        return Ok(());
-    };
-    let scope = config.name.clone();
-    verge_js::store_host_state(ctx, CacheScope { store, scope })
+    verge_js::with_host_state(ctx, |host: &WebHost| {
+        keep_scope(config, capabilities, &host.bindings);
+    });
+    Ok(())
+}
+
+/// Gives the worker its scope of the server's cache, if the server has one.
+pub(crate) fn keep_scope(config: &WorkerConfig, capabilities: &Capabilities, table: &BindingTable) {
+    if let Some(store) = capabilities.stores.cache.clone() {
+        let scope = config.name.clone();
+        table.keep(Rc::new(CacheScope { store, scope }));
+    }
 }
 
 /// The store behind the worker's cache `name`, and that cache's name in it (in the worker's
 /// scope).
-fn cache_of(ctx: &Ctx<'_>, name: &str) -> rquickjs::Result<(Arc<dyn CacheStore>, String)> {
-    verge_js::with_host_state(ctx, |cache: &CacheScope| {
-        (cache.store.clone(), format!("{}/{name}", cache.scope))
-    })
-    .ok_or_else(|| rquickjs::Exception::throw_type(ctx, "this server has no cache"))
+fn cache_of(table: &BindingTable, name: &str) -> Result<(Arc<dyn CacheStore>, String), OpError> {
+    let cache: Rc<CacheScope> = table
+        .get(0)
+        .ok_or_else(|| OpError::Type("this server has no cache".into()))?;
+    Ok((cache.store.clone(), format!("{}/{name}", cache.scope)))
 }
 
-pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result<()> {
-    ops.add(
-        "cacheMatch",
-        move |ctx: Ctx<'js>, name: String, url: String, request_headers: Vec<String>| {
-            let (store, cache) = cache_of(&ctx, &name)?;
-            let found = store.get(&cache, &url);
-            let request_headers = HeaderList::from_js(request_headers);
-            verge_js::spawn_promise(
-                &ctx,
-                async move { found.await.map_err(storage_error) },
-                move |ctx, found| {
-                    // A stored response matches only a request with the same values of the
-                    // headers its Vary names.
-                    let value_of = |name: &str| request_headers.get(name).map(str::to_owned);
-                    let found = found.filter(|response| {
-                        response
-                            .vary
-                            .iter()
-                            .all(|(name, value)| value_of(name) == *value)
-                    });
-                    let Some(response) = found else {
-                        return Ok(Value::new_undefined(ctx.clone()));
-                    };
-                    let out = Array::new(ctx.clone())?;
-                    out.set(0, response.status)?;
-                    out.set(1, HeaderList::from(response.headers).into_js())?;
-                    out.set(
-                        2,
-                        TypedArray::<u8>::new_copy(ctx.clone(), &response.body[..])?,
-                    )?;
-                    Ok(out.into_value())
+fn ops(host: &WebHost) -> Vec<(&'static str, AsyncDataOp)> {
+    let (matching, put, delete) = (
+        host.bindings.clone(),
+        host.bindings.clone(),
+        host.bindings.clone(),
+    );
+    vec![
+        (
+            // [status, header list, body bytes], or undefined.
+            "cacheMatch",
+            async_data_op(
+                move |name: String, url: String, request_headers: Vec<String>| {
+                    let found =
+                        cache_of(&matching, &name).map(|(store, cache)| store.get(&cache, &url));
+                    let request_headers = HeaderList::from_js(request_headers);
+                    async move {
+                        let found = found?.await.map_err(storage_error)?;
+                        // A stored response matches only a request with the same values of the
+                        // headers its Vary names.
+                        let value_of = |name: &str| request_headers.get(name).map(str::to_owned);
+                        let found = found.filter(|response| {
+                            response
+                                .vary
+                                .iter()
+                                .all(|(name, value)| value_of(name) == *value)
+                        });
+                        Ok(found.map_or(Data::Undefined, |response| {
+                            let headers = HeaderList::from(response.headers).into_js();
+                            Data::List(vec![
+                                Data::Number(response.status.into()),
+                                Data::List(headers.into_iter().map(Data::String).collect()),
+                                Data::Bytes(response.body.to_vec()),
+                            ])
+                        }))
+                    }
                 },
-            )
-        },
-    )?;
-    ops.add(
-        "cachePut", // `parts`: status, header list, body bytes, expiry (ms since the epoch, or undefined)
-        // and Vary's headers as name, value (or null: the request had none), name, value….
-        move |ctx: Ctx<'js>, name: String, url: String, parts: Array<'js>| {
-            let (store, cache) = cache_of(&ctx, &name)?;
-            let body: TypedArray<'js, u8> = parts.get(2)?;
-            let expires_ms: Option<f64> = parts.get(3)?;
-            let vary: Vec<Option<String>> = parts.get(4)?;
-            let response = CachedResponse {
-                status: parts.get(0)?,
-                headers: HeaderList::from_js(parts.get(1)?).into(),
-                body: Bytes::from(verge_js::bytes_of(&body)),
-                // Whole milliseconds since the epoch: the cast only drops a fraction.
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                expires_ms: expires_ms.map(|ms| ms.max(0.0) as u64),
-                vary: vary
-                    .chunks_exact(2)
-                    .map(|pair| (pair[0].clone().unwrap_or_default(), pair[1].clone()))
-                    .collect(),
-            };
-            let stored = store.put(&cache, &url, response);
-            verge_js::spawn_promise(
-                &ctx,
-                async move { stored.await.map_err(storage_error) },
-                |ctx, ()| Ok(Value::new_undefined(ctx.clone())),
-            )
-        },
-    )?;
-    ops.add(
-        "cacheDelete",
-        move |ctx: Ctx<'js>, name: String, url: String| {
-            let (store, cache) = cache_of(&ctx, &name)?;
-            let deleted = store.delete(&cache, &url);
-            verge_js::spawn_promise(
-                &ctx,
-                async move { deleted.await.map_err(storage_error) },
-                |ctx, deleted| Ok(Value::new_bool(ctx.clone(), deleted)),
-            )
-        },
-    )
+            ),
+        ),
+        (
+            // `parts`: status, header list, body bytes, expiry (ms since the epoch, or
+            // undefined) and Vary's headers as name, value (or null: the request had none),
+            // name, value….
+            "cachePut",
+            async_data_op(move |name: String, url: String, parts: Vec<Data>| {
+                let stored = cache_of(&put, &name).and_then(|(store, cache)| {
+                    let response = cached_response(parts)?;
+                    Ok(store.put(&cache, &url, response))
+                });
+                async move { stored?.await.map_err(storage_error) }
+            }),
+        ),
+        (
+            "cacheDelete",
+            async_data_op(move |name: String, url: String| {
+                let deleted =
+                    cache_of(&delete, &name).map(|(store, cache)| store.delete(&cache, &url));
+                async move { deleted?.await.map_err(storage_error) }
+            }),
+        ),
+    ]
+}
+
+/// The response `cachePut`'s parts describe.
+fn cached_response(parts: Vec<Data>) -> Result<CachedResponse, OpError> {
+    use verge_js::FromData;
+    let malformed = || OpError::Type("cachePut(): malformed response parts".into());
+    let [status, headers, body, expires_ms, vary]: [Data; 5] =
+        parts.try_into().map_err(|_| malformed())?;
+    let vary = Vec::<Option<String>>::from_data(vary)?;
+    Ok(CachedResponse {
+        status: u16::from_data(status)?,
+        headers: HeaderList::from_js(Vec::from_data(headers)?).into(),
+        body: Bytes::from(verge_js::Bytes::from_data(body)?.0),
+        // Whole milliseconds since the epoch: the cast only drops a fraction.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        expires_ms: Option::<f64>::from_data(expires_ms)?.map(|ms| ms.max(0.0) as u64),
+        vary: vary
+            .chunks_exact(2)
+            .map(|pair| (pair[0].clone().unwrap_or_default(), pair[1].clone()))
+            .collect(),
+    })
 }
