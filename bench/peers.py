@@ -33,9 +33,6 @@ from runtimes import install_peers, start, start_nginx
 from tenants import percentiles, run_verge, run_workerd
 
 
-# What a runtime cannot run yet, and why.
-NOT_YET = {("verge-jsc", "proxy"): "fetch() is not on JavaScriptCore yet"}
-
 
 def start_to_first_response(runtime, binaries, work, runs):
     """Median ms from spawning the runtime (hello worker) to its first 200 response."""
@@ -81,8 +78,6 @@ def main():
         for runtime in runtimes:
             starts[runtime] = start_to_first_response(runtime, binaries, work, args.starts)
             for worker in workers:
-                if (runtime, worker) in NOT_YET:
-                    continue
                 port = free_port()
                 process = start(runtime, binaries, work, port, worker, origin)
                 path = "/index.html" if worker == "proxy" else "/"
@@ -107,10 +102,7 @@ def main():
         base = rows[(worker, "verge")]["rps_per_core"]
         workerd = rows[(worker, "workerd")]["rps_per_core"] if "workerd" in runtimes else 0
         for runtime in runtimes:
-            r = rows.get((worker, runtime))
-            if r is None:
-                print(f"{worker:<8} {runtime:<9} ({NOT_YET[(runtime, worker)]})")
-                continue
+            r = rows[(worker, runtime)]
             ratio = base / r["rps_per_core"] if r["rps_per_core"] else nan
             to_workerd = r["rps_per_core"] / workerd if workerd else nan
             print(f"{worker:<8} {runtime:<9} {r['rps']:>8.0f} {r['rps_per_core']:>11.0f} {ratio:>8.2f} {to_workerd:>9.2f} "

@@ -321,15 +321,19 @@ async fn on_javascriptcore(
         Err(e) => return failure("(file)", e.to_string()),
     };
     let vm = web.vm();
-    let started = vm
-        .scope()
+    let scope = vm.scope();
+    // All in one entry, as on QuickJS: the VM runs promise jobs when an entry ends, and
+    // testharness.js takes the file as loaded at its first job.
+    let run_all = scope.function(move |scope, _| {
+        for (name, text) in &scripts {
+            scope.evaluate(text, name)?;
+        }
+        Ok(scope.undefined())
+    });
+    let started = scope
         .global()
-        .set("__wptBase", &vm.scope().string(base))
-        .and_then(|()| {
-            scripts
-                .iter()
-                .try_for_each(|(name, text)| vm.evaluate(text, name).map(drop))
-        })
+        .set("__wptBase", &scope.string(base))
+        .and_then(|()| run_all?.call(&[]).map(drop))
         .and_then(|()| vm.evaluate("__wptDone.then((s) => JSON.stringify(s))", "done.js"))
         .and_then(|done| web.settle(&done));
     let harness_error = match started {
