@@ -185,6 +185,11 @@ const ORIGIN: &str = r#"export default {
       await new Promise((resolve) => setTimeout(resolve, 10000));
       return new Response('late');
     }
+    if (url.pathname === '/ws') {
+      const [client, server] = Object.values(new WebSocketPair());
+      server.accept();
+      return new Response(null, { status: 101, webSocket: client });
+    }
     return new Response('from the origin', { headers: { 'x-origin': 'yes' } });
   },
 };
@@ -212,6 +217,15 @@ const FETCHER: &str = r#"export default {
         return new Response('not aborted');
       } catch (error) {
         return new Response(error.name);
+      }
+    }
+    if (url.pathname === '/ws') {
+      // WebSockets are QuickJS's alone yet: the fetch fails, saying so, and does not hang.
+      try {
+        await fetch(`${env.ORIGIN}/ws`, { headers: { upgrade: 'websocket' }, signal: AbortSignal.timeout(5000) });
+        return new Response('taken up');
+      } catch (error) {
+        return new Response(error.message);
       }
     }
     if (url.pathname === '/many') {
@@ -270,6 +284,17 @@ fn a_worker_on_javascriptcore_fetches() {
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "the abort cancels the fetch"
+    );
+    let started = Instant::now();
+    let upgraded = at("/ws").body;
+    assert!(
+        upgraded.contains("js/websocket.js is not available on JavaScriptCore yet"),
+        "{upgraded}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
     );
     // Three subrequests each, counted against the request that made them after every await:
     // the fourth is refused, and the next request starts again from none.

@@ -97,3 +97,101 @@ fn hundreds_of_mib_stream_through_a_worker_in_bounded_memory() {
         peak / 1024
     );
 }
+
+/// Streams a worker writes that stop: one whose client goes while it is quiet, and one whose
+/// JavaScript is stopped at the CPU limit between chunks.
+const STOPPING: &str = r#"
+let cancelled = 0;
+export default {
+  async fetch(request) {
+    const url = new URL(request.url);
+    if (url.pathname === '/quiet') {
+      return new Response(new ReadableStream({
+        start(controller) { controller.enqueue(new TextEncoder().encode('first')); },
+        cancel() { cancelled++; },
+      }));
+    }
+    if (url.pathname === '/cancelled') return new Response(String(cancelled));
+    if (url.pathname === '/spin') {
+      let sent = 0;
+      return new Response(new ReadableStream({
+        async pull(controller) {
+          if (sent++ === 0) return controller.enqueue(new TextEncoder().encode('first'));
+          // Well after the response went out.
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          for (;;) {}
+        },
+      }));
+    }
+    return new Response('no such path', { status: 404 });
+  },
+};
+"#;
+
+/// The `verge dev` arguments that pick each engine.
+const ENGINES: [&[&str]; 2] = [&[], &["--engine", "jsc"]];
+
+#[test]
+fn a_stream_ends_with_its_client_or_its_worker() {
+    for engine in ENGINES {
+        ends_with_its_client_or_its_worker(engine);
+    }
+}
+
+fn ends_with_its_client_or_its_worker(engine: &[&str]) {
+    let dir = project(&[
+        ("index.js", STOPPING),
+        (
+            "wrangler.toml",
+            "name = \"stopping\"\nmain = \"index.js\"\n[limits]\ncpu_ms = 50\n",
+        ),
+    ]);
+    let server = DevServer::start(dir.path(), engine);
+    let address = server.base.trim_start_matches("http://").to_owned();
+
+    // The client reads the first chunk and goes while the stream waits for a second that
+    // never comes: the stream is cancelled at once, not at its next chunk.
+    let mut reader = std::net::TcpStream::connect(&address).unwrap();
+    std::io::Write::write_all(
+        &mut reader,
+        b"GET /quiet HTTP/1.1\r\nhost: verge.test\r\n\r\n",
+    )
+    .unwrap();
+    let mut seen = Vec::new();
+    let mut buffer = [0u8; 1024];
+    while !String::from_utf8_lossy(&seen).contains("first") {
+        let read = reader.read(&mut buffer).unwrap();
+        assert!(read > 0, "{engine:?}: the stream ended early");
+        seen.extend_from_slice(&buffer[..read]);
+    }
+    drop(reader);
+    let agent = client();
+    let cancelled = wait_until(std::time::Duration::from_secs(5), || {
+        get(&agent, &format!("{}/cancelled", server.base)).body == "1"
+    });
+    assert!(cancelled, "{engine:?}: the quiet stream was not cancelled");
+
+    // Stopped at the CPU limit after its first chunk went out, the stream's body fails: the
+    // client sees it cut off, not a hang and not a complete body.
+    let started = std::time::Instant::now();
+    let quick = client_with_timeout(std::time::Duration::from_secs(20));
+    let read = quick
+        .get(format!("{}/spin", server.base))
+        .call()
+        .map_err(|error| error.to_string())
+        .and_then(|response| {
+            response
+                .into_body()
+                .read_to_string()
+                .map_err(|error| error.to_string())
+        });
+    assert!(
+        read.is_err(),
+        "{engine:?}: a cut-off body looked complete: {read:?}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{engine:?}: the cut-off body took {:?} to fail",
+        started.elapsed()
+    );
+}

@@ -53,23 +53,25 @@ pub struct Web {
 }
 
 /// Promises whose settlement Rust awaits, by id.
-#[derive(Default)]
 struct Promises {
     next: Cell<u32>,
     waiting: RefCell<HashMap<u32, oneshot::Sender<Result<Data, JsError>>>>,
     /// Set once a limit stopped the VM: it must not serve again.
     spent: Cell<bool>,
+    /// The host, whose bodies a stopped VM was writing.
+    host: Rc<RefCell<WebHost>>,
 }
 
 impl Promises {
     /// Fails every waiter with `error` when it is a limit the VM was stopped at: the VM is
-    /// done, and what it was to settle never will be.
+    /// done, and what it was to settle never will be; nor will the bodies it was writing end.
     fn abandon_at_limit(&self, error: &JsError) {
         if error.is_interrupt() || error.is_out_of_memory() {
             self.spent.set(true);
             for (_, waiter) in self.waiting.borrow_mut().drain() {
                 let _ = waiter.send(Err(error.clone()));
             }
+            self.host.borrow().bodies.fail_pipes();
         }
     }
 }
@@ -83,12 +85,17 @@ impl Web {
         platform: &'static Platform,
     ) -> Result<Self, JsError> {
         let vm = Rc::new(Vm::new(limits)?);
-        let promises: Rc<Promises> = Rc::default();
         let current_request = CurrentRequest::default();
         let host = Rc::new(RefCell::new(WebHost {
             current_request: current_request.clone(),
             ..host
         }));
+        let promises = Rc::new(Promises {
+            next: Cell::default(),
+            waiting: RefCell::default(),
+            spent: Cell::default(),
+            host: host.clone(),
+        });
         let lazy_loaded: Rc<Cell<bool>> = Rc::default();
         let loader = Loader {
             platform,

@@ -306,10 +306,14 @@ impl QuickJsWorker {
         isolate.set_limits(&isolate_limits);
         let interruptible: Rc<RefCell<HashMap<u64, oneshot::Sender<()>>>> = Rc::default();
         let stopped = interruptible.clone();
+        let bodies: Rc<verge_web::NativeBodies> = Rc::default();
+        let unfinished = bodies.clone();
         isolate.on_interrupt(move |tag| {
             if let Some(stop) = stopped.borrow_mut().remove(&tag) {
                 let _ = stop.send(());
             }
+            // A stopped isolate writes no more: the bodies it was writing fail now.
+            unfinished.fail_pipes();
         });
         verge_web::set_host(
             &isolate,
@@ -317,6 +321,7 @@ impl QuickJsWorker {
                 console,
                 outbound,
                 subrequest_limit: config.limits.subrequests.unwrap_or(limits.subrequests),
+                bodies,
                 ..WebHost::unreachable()
             },
         )

@@ -74,9 +74,8 @@
         reject(signal.reason);
       };
       signal.addEventListener('abort', onAbort, { once: true });
-      sent.then((parts) => {
-        const response = fetched(parts);
-        if (Array.isArray(parts[5])) stream = response.body;
+      sent.then((parts) => [fetched(parts), Array.isArray(parts[5])]).then(([response, streamed]) => {
+        if (streamed) stream = response.body;
         resolve(response);
       }, (error) => {
         signal.removeEventListener('abort', onAbort);
@@ -86,9 +85,15 @@
   }
 
   // The Response the `fetch` op's answer describes; a streamed body comes as ['native', id].
+  // A WebSocket the response cannot take up (on an engine without them) is let go.
   function fetched([status, statusText, headerList, url, redirected, body, socket]) {
-    if (Array.isArray(body)) body = internals.nativeStream(body[1]);
-    return internals.fetchedResponse(status, statusText, headerList, body, url, redirected, socket);
+    try {
+      if (Array.isArray(body)) body = internals.nativeStream(body[1]);
+      return internals.fetchedResponse(status, statusText, headerList, body, url, redirected, socket);
+    } catch (error) {
+      if (socket !== undefined) ops.fetchSocketDrop(socket);
+      throw error;
+    }
   }
 
   internals.defineGlobal('fetch', function fetch(input, init = undefined) {

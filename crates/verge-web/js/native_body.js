@@ -33,11 +33,14 @@
     return id;
   };
   // Pipes `stream` into a new native body for the host to send: its id. Each chunk waits for
-  // room (the host reads as fast as its client takes); if the host stops reading, the stream
-  // is cancelled; if it fails, so does the body.
+  // room (the host reads as fast as its client takes); if the host drops the body, the stream
+  // is cancelled; if the stream fails, so does the body.
   internals.pipeToHost = function (stream) {
     const reader = stream.getReader();
     const id = ops.bodyPipe();
+    // Whoever reads the body went away (or read it all): the stream is cancelled at once,
+    // even while it waits for its next chunk.
+    ops.bodyPipeGone(id).then(() => reader.cancel().catch(() => {}));
     (async () => {
       try {
         for (;;) {

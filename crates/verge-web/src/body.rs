@@ -20,7 +20,7 @@ use rquickjs::{Ctx, FromJs, Function, TypedArray, Value};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use verge_js::{async_data_op, data_op, rquickjs, AsyncDataOp, Data, DataOp, IdTable, OpError};
 
 /// Errors a body can fail with while being read.
@@ -45,7 +45,14 @@ struct Source {
 #[derive(Default)]
 pub struct NativeBodies {
     sources: IdTable<Source>,
-    pipes: RefCell<HashMap<u32, mpsc::Sender<Piece>>>,
+    pipes: RefCell<HashMap<u32, Pipe>>,
+}
+
+/// The writing end of a pipe, and the word that its reading end was dropped (taken once, by
+/// `bodyPipeGone`).
+struct Pipe {
+    sender: mpsc::Sender<Piece>,
+    gone: Option<oneshot::Receiver<()>>,
 }
 
 impl NativeBodies {
@@ -109,13 +116,26 @@ impl NativeBodies {
     /// A body JavaScript writes into (see `bodyPipe`): its id, here and among the pipes.
     fn pipe(&self, tag: u64) -> u32 {
         let (sender, receiver) = mpsc::channel(1);
-        let id = self.register(PipedBody { receiver }.boxed(), tag);
-        self.pipes.borrow_mut().insert(id, sender);
+        let (dropped, gone) = oneshot::channel();
+        let body = PipedBody {
+            receiver,
+            _dropped: dropped,
+            ended: false,
+        };
+        let id = self.register(body.boxed(), tag);
+        let gone = Some(gone);
+        self.pipes.borrow_mut().insert(id, Pipe { sender, gone });
         id
     }
 
     fn pipe_end(&self, id: u32) -> Option<mpsc::Sender<Piece>> {
-        self.pipes.borrow().get(&id).cloned()
+        self.pipes.borrow().get(&id).map(|pipe| pipe.sender.clone())
+    }
+
+    /// Fails every pipe still being written: the isolate writing them was stopped at a limit
+    /// and will write no more. Each body ends in an error once what was written is read.
+    pub fn fail_pipes(&self) {
+        self.pipes.borrow_mut().clear();
     }
 }
 
@@ -160,12 +180,32 @@ async fn next_chunk(slot: &Slot) -> Result<Option<Bytes>, OpError> {
 }
 
 /// `bodyRead(id)` (the next chunk, `undefined` at the end) and `bodyReadAll(id)`, over the
-/// host's [`NativeBodies`]; `bodyWrite(id, bytes)` (whether whoever reads the pipe is still
-/// there, once the chunk has room) and `bodyClose(id, error)`, for a pipe.
+/// host's [`NativeBodies`]; for a pipe, `bodyWrite(id, bytes)` (whether whoever reads the pipe
+/// is still there, once the chunk has room), `bodyClose(id, error)`, and `bodyPipeGone(id)`,
+/// settled when the pipe's reader is dropped (its client went away, or it was read to the end).
 pub(crate) fn read_ops(host: &WebHost) -> Vec<(&'static str, AsyncDataOp)> {
     let (read, read_all) = (host.bodies.clone(), host.bodies.clone());
-    let (write, close) = (host.bodies.clone(), host.bodies.clone());
+    let (write, close, gone) = (
+        host.bodies.clone(),
+        host.bodies.clone(),
+        host.bodies.clone(),
+    );
     vec![
+        (
+            "bodyPipeGone",
+            async_data_op(move |id: u32| {
+                let gone = gone
+                    .pipes
+                    .borrow_mut()
+                    .get_mut(&id)
+                    .and_then(|pipe| pipe.gone.take());
+                async move {
+                    if let Some(gone) = gone {
+                        let _ = gone.await;
+                    }
+                }
+            }),
+        ),
         (
             "bodyWrite",
             async_data_op(move |id: u32, chunk: verge_js::Bytes| {
@@ -187,7 +227,9 @@ pub(crate) fn read_ops(host: &WebHost) -> Vec<(&'static str, AsyncDataOp)> {
             async_data_op(move |id: u32, error: Option<String>| {
                 let pipe = close.pipes.borrow_mut().remove(&id);
                 async move {
-                    let Some(pipe) = pipe else { return };
+                    let Some(Pipe { sender: pipe, .. }) = pipe else {
+                        return;
+                    };
                     let piece = match error {
                         None => Piece::End,
                         Some(error) => {
@@ -255,9 +297,12 @@ enum Piece {
 }
 
 /// The reading end of a pipe: it ends when JavaScript says so, and fails if JavaScript stops
-/// writing without saying (its isolate went), so that a cut-off body never looks complete.
+/// writing without saying (its isolate went or was stopped), so that a cut-off body never
+/// looks complete. Dropping it tells `bodyPipeGone`.
 struct PipedBody {
     receiver: mpsc::Receiver<Piece>,
+    _dropped: oneshot::Sender<()>,
+    ended: bool,
 }
 
 impl http_body::Body for PipedBody {
@@ -268,19 +313,23 @@ impl http_body::Body for PipedBody {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
-        self.receiver.poll_recv(cx).map(|piece| match piece {
-            Some(Piece::Chunk(bytes)) => Some(Ok(http_body::Frame::data(bytes))),
-            Some(Piece::End) => {
+        if self.ended {
+            return std::task::Poll::Ready(None);
+        }
+        let polled = self.receiver.poll_recv(cx);
+        polled.map(|piece| {
+            if !matches!(piece, Some(Piece::Chunk(_))) {
+                self.ended = true;
                 self.receiver.close();
-                None
             }
-            Some(Piece::Failed(error)) => {
-                self.receiver.close();
-                Some(Err(error.into()))
+            match piece {
+                Some(Piece::Chunk(bytes)) => Some(Ok(http_body::Frame::data(bytes))),
+                Some(Piece::End) => None,
+                Some(Piece::Failed(error)) => Some(Err(error.into())),
+                None => Some(Err(
+                    "the worker stopped writing this body before its end".into()
+                )),
             }
-            None => Some(Err(
-                "the worker stopped writing this body before its end".into()
-            )),
         })
     }
 }

@@ -14,7 +14,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use tokio::sync::Notify;
-use verge_js::{async_data_op, data_op, rquickjs, AsyncDataOp, Data, DataOp, FromData, OpError};
+use verge_js::{
+    async_data_op, data_op, rquickjs, AsyncDataOp, Data, DataOp, FromData, IntoData, OpError,
+};
 
 pub type OutboundFuture = Pin<Box<dyn Future<Output = Result<Response, OpError>>>>;
 
@@ -144,15 +146,17 @@ pub(crate) fn ops(host: &WebHost) -> Vec<(&'static str, AsyncDataOp)> {
     vec![("fetch", fetch)]
 }
 
-/// `fetchAbort(id)`: cancels fetch `id` if it is still in flight.
+/// `fetchAbort(id)`: cancels fetch `id` if it is still in flight. `fetchSocketDrop(socket)`:
+/// lets go of a fetched WebSocket that no `WebSocket` object took up.
 pub(crate) fn abort_ops(host: &WebHost) -> Vec<(&'static str, DataOp)> {
-    let subrequests = host.subrequests.clone();
+    let (subrequests, sockets) = (host.subrequests.clone(), host.sockets.clone());
     let abort = data_op(move |id: u32| {
         if let Some(cancel) = subrequests.cancel.borrow_mut().remove(&id) {
             cancel.notify_one();
         }
     });
-    vec![("fetchAbort", abort)]
+    let drop_socket = data_op(move |socket: u32| sockets.remove(socket));
+    vec![("fetchAbort", abort), ("fetchSocketDrop", drop_socket)]
 }
 
 /// Starts the fetch the `fetch` op describes, counted against the current request: the future
@@ -171,9 +175,10 @@ fn send(
             .get::<Rc<dyn Outbound>>(index)
             .ok_or_else(|| OpError::Type("not a binding of this worker".into()))?,
     };
+    // The body first, so that a request refused below drops it (and its stream is cancelled).
+    let mut request = read_request(parts, &host.bodies)?;
     let tag = host.current_request.get();
-    let depth = host.subrequests.count(tag, host.subrequest_limit)?.depth;
-    let request = read_request(parts, depth, &host.bodies)?;
+    request.depth = host.subrequests.count(tag, host.subrequest_limit)?.depth;
     let response = match target {
         Some(target) => outbound.fetch_to(target, request),
         None => outbound.fetch(request),
@@ -222,7 +227,7 @@ fn send(
         Ok(Data::List(vec![
             Data::Number(status.into()),
             Data::String(status_text),
-            strings(headers.into_js()),
+            headers.into_js().into_data(),
             Data::String(url),
             Data::Bool(redirected),
             bodies.to_data(body, tag),
@@ -231,12 +236,8 @@ fn send(
     })
 }
 
-fn strings(list: Vec<String>) -> Data {
-    Data::List(list.into_iter().map(Data::String).collect())
-}
-
-/// The request `parts` describe, made by a request that came through `depth` service bindings.
-fn read_request(parts: Vec<Data>, depth: u32, bodies: &NativeBodies) -> Result<Request, OpError> {
+/// The request `parts` describe (its depth still to be set).
+fn read_request(parts: Vec<Data>, bodies: &NativeBodies) -> Result<Request, OpError> {
     let malformed = || OpError::Type("fetch(): malformed request parts".into());
     let [method, url, headers, body, redirect]: [Data; 5] =
         parts.try_into().map_err(|_| malformed())?;
@@ -256,6 +257,6 @@ fn read_request(parts: Vec<Data>, depth: u32, bodies: &NativeBodies) -> Result<R
         body: bodies.from_data(body)?,
         cf: None,
         redirect,
-        depth,
+        depth: 0,
     })
 }

@@ -184,7 +184,7 @@ impl Sockets {
         Ok(self.ends.insert(slot))
     }
 
-    fn remove(&self, id: u32) {
+    pub(crate) fn remove(&self, id: u32) {
         if self.ends.remove(id).is_some() {
             self.open.set(self.open.get().saturating_sub(1));
         }

@@ -9,7 +9,7 @@ use rquickjs::{Ctx, Object};
 use std::rc::Rc;
 use std::sync::Arc;
 use verge_config::WorkerConfig;
-use verge_js::{async_data_op, rquickjs, AsyncDataOp, Data, OpError};
+use verge_js::{async_data_op, rquickjs, AsyncDataOp, Data, IntoData, OpError};
 use verge_storage::{CacheStore, CachedResponse};
 use verge_web::{BindingTable, HeaderList, WebHost};
 
@@ -86,7 +86,7 @@ fn ops(host: &WebHost) -> Vec<(&'static str, AsyncDataOp)> {
                             let headers = HeaderList::from(response.headers).into_js();
                             Data::List(vec![
                                 Data::Number(response.status.into()),
-                                Data::List(headers.into_iter().map(Data::String).collect()),
+                                headers.into_data(),
                                 Data::Bytes(response.body.to_vec()),
                             ])
                         }))

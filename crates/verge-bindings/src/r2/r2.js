@@ -197,8 +197,10 @@
     }
 
     async uploadPart(partNumber, value) {
-      const etag = await ops.r2UploadPart(this.#bucket, this.key, this.uploadId, Number(partNumber), hostBody(value));
-      return { partNumber: Number(partNumber), etag };
+      const part = Number(partNumber);
+      if (!(Number.isInteger(part) && part >= 1 && part <= 10000)) throw new RangeError(`Invalid part number ${partNumber}: it must be between 1 and 10000.`);
+      const etag = await ops.r2UploadPart(this.#bucket, this.key, this.uploadId, part, hostBody(value));
+      return { partNumber: part, etag };
     }
 
     async abort() {
@@ -232,7 +234,9 @@
 
     async put(key, value, options = undefined) {
       if (arguments.length < 2) throw new TypeError("Failed to execute 'put' on 'R2Bucket': 2 arguments required.");
-      const info = await ops.r2Put(this[ID], String(key), hostBody(value), newObject(options), conditionsOf(options?.onlyIf));
+      // The body last: what may throw first must not leave its stream locked.
+      const [object, onlyIf] = [newObject(options), conditionsOf(options?.onlyIf)];
+      const info = await ops.r2Put(this[ID], String(key), hostBody(value), object, onlyIf);
       return info === null ? null : new R2Object(info);
     }
 
