@@ -1,6 +1,7 @@
 //! Scenario tests: each folder under `tests/scenarios/` is a case with a `scenario.json` saying
 //! which project to serve (default: the folder itself), the requests to send and the responses
-//! expected, or the load error expected. See `tests/scenarios/README.md`.
+//! expected, or the load error expected. See `tests/scenarios/README.md`. Every scenario runs on
+//! QuickJS and again on JavaScriptCore (`verge dev --engine jsc`).
 
 // Test code fails by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -23,24 +24,27 @@ fn scenarios() {
     cases.sort();
     assert!(!cases.is_empty(), "no scenarios under {}", root.display());
     let mut failures = Vec::new();
-    for case in &cases {
-        let name = case.file_name().unwrap().to_string_lossy().into_owned();
-        if let Err(message) = run_scenario(case) {
-            failures.push(format!("{name}: {message}"));
-        } else {
-            eprintln!("scenario {name}: ok");
+    for engine in ["quickjs", "jsc"] {
+        for case in &cases {
+            let name = case.file_name().unwrap().to_string_lossy().into_owned();
+            if let Err(message) = run_scenario(case, engine) {
+                failures.push(format!("{name} on {engine}: {message}"));
+            } else {
+                eprintln!("scenario {name} on {engine}: ok");
+            }
         }
     }
     assert!(
         failures.is_empty(),
-        "{} of {} scenarios failed:\n{}",
+        "{} of {} scenario runs failed:\n{}",
         failures.len(),
-        cases.len(),
+        cases.len() * 2,
         failures.join("\n")
     );
 }
 
-fn run_scenario(dir: &Path) -> Result<(), String> {
+/// Runs the scenario in `dir` on `engine` (`quickjs` or `jsc`).
+fn run_scenario(dir: &Path, engine: &str) -> Result<(), String> {
     let spec: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("scenario.json")).unwrap())
             .map_err(|e| format!("scenario.json: {e}"))?;
@@ -66,6 +70,7 @@ fn run_scenario(dir: &Path) -> Result<(), String> {
             format!("ORIGIN:{}", origin.base),
         ]);
     }
+    args.extend(["--engine".into(), engine.into()]);
     // Bindings keep their data in a directory of this run's own, never in the repository.
     let state = tempfile::tempdir().unwrap();
     args.extend([

@@ -40,7 +40,7 @@ pub use host_state::{
     ensure as ensure_host_state, store as store_host_state, with as with_host_state,
 };
 pub use id_table::IdTable;
-pub use link::{link, LinkError, ModuleSource, ProjectModules};
+pub use link::{link, LinkError, LinkedScript, ModuleLines, ModuleSource, ProjectModules};
 pub use loader::{ModuleCache, ProjectLoader};
 pub use ops::Ops;
 pub use project::Builtins;

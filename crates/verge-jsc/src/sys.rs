@@ -104,6 +104,11 @@ api! {
     fn JSContextGroupClearExecutionTimeLimit(group: JSContextGroupRef);
     fn JSGlobalContextCreateInGroup(group: JSContextGroupRef, class: JSClassRef) -> JSGlobalContextRef;
     fn JSGlobalContextRelease(context: JSGlobalContextRef);
+    fn JSGlobalContextSetUnhandledRejectionCallback(
+        context: JSGlobalContextRef,
+        function: JSObjectRef,
+        exception: *mut JSValueRef,
+    );
     fn JSContextGetGlobalObject(context: JSContextRef) -> JSObjectRef;
     fn JSGetMemoryUsageStatistics(context: JSContextRef) -> JSObjectRef;
     fn JSSynchronousGarbageCollectForDebugging(context: JSContextRef);

@@ -58,6 +58,8 @@ struct State {
     /// Which VM of the process this is, for the `Kept`s it hands out: unlike its address, never
     /// that of a VM made later.
     id: u64,
+    /// Where a script's lines really come from (see [`Vm::map_positions`]).
+    positions: RefCell<Option<Positions>>,
 }
 
 /// A value kept for the VM's whole life, to be found again from a later entry (a timer's
@@ -100,17 +102,58 @@ impl Vm {
             guard: guard::Guard::new(api, group, limits.memory_bytes, limits.cpu_slice),
             hosts: RefCell::new(Vec::new()),
             kept: RefCell::new(Vec::new()),
+            positions: RefCell::new(None),
             id: {
                 static VMS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
                 VMS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             },
         });
         state.guard.arm();
-        Ok(Self {
+        let vm = Self {
             group,
             context,
             state,
-        })
+        };
+        vm.report_unhandled_rejections()?;
+        Ok(vm)
+    }
+
+    /// Logs each promise rejected with no handler once the jobs have run, as QuickJS's
+    /// isolates do: `Uncaught (in promise)` and the reason.
+    fn report_unhandled_rejections(&self) -> Result<(), JsError> {
+        let report = self.scope().function(|scope, arguments| {
+            if let Some(reason) = arguments.get(1) {
+                let reason = reason.to_error();
+                tracing::error!(target: "verge::js", "Uncaught (in promise) {reason}");
+            }
+            Ok(scope.undefined())
+        })?;
+        let mut exception: JSValueRef = ptr::null();
+        // SAFETY: the context is live, and `report` is a function object of it, kept alive by
+        // the context once set.
+        unsafe {
+            (self.state.api.JSGlobalContextSetUnhandledRejectionCallback)(
+                self.context,
+                report.raw as JSObjectRef,
+                &mut exception,
+            );
+        }
+        match exception.is_null() {
+            true => Ok(()),
+            false => Err(JsError::internal(
+                "JavaScriptCore refused the unhandled-rejection callback",
+            )),
+        }
+    }
+
+    /// Names the lines of the scripts run here by where they come from, in the stacks of the
+    /// errors described from now on: `positions(url, line)` gives the file and line that line
+    /// `line` of script `url` is (a linked module graph's modules, say), or `None` to keep it.
+    pub fn map_positions(
+        &self,
+        positions: impl Fn(&str, usize) -> Option<(String, usize)> + 'static,
+    ) {
+        *self.state.positions.borrow_mut() = Some(Box::new(positions));
     }
 
     /// The VM as its values see it.
@@ -465,6 +508,43 @@ impl<'vm> Scope<'vm> {
             made
         }
     }
+}
+
+/// Where a line of a script comes from: see [`Vm::map_positions`].
+type Positions = Box<dyn Fn(&str, usize) -> Option<(String, usize)>>;
+
+/// JavaScriptCore's stack (a frame a line, `name@url:line:column`) as V8 and QuickJS write
+/// theirs (`    at name (url:line:column)`), each position mapped through `positions`: the
+/// form Workers' users read in their logs.
+fn v8_stack(stack: &str, positions: Option<&Positions>) -> String {
+    let frame = |line: &str| {
+        let (name, location) = line.split_once('@').unwrap_or(("", line));
+        let mut parts = location.rsplitn(3, ':');
+        let location = match (parts.next(), parts.next(), parts.next()) {
+            (Some(column), Some(row), Some(url)) => {
+                let mapped = row
+                    .parse()
+                    .ok()
+                    .and_then(|row| positions.and_then(|positions| positions(url, row)));
+                match mapped {
+                    Some((file, row)) => format!("{file}:{row}:{column}"),
+                    None => location.to_owned(),
+                }
+            }
+            _ => location.to_owned(),
+        };
+        match name {
+            // A script's top level, which V8 leaves unnamed.
+            "" | "global code" | "eval code" | "module code" => format!("    at {location}"),
+            name => format!("    at {name} ({location})"),
+        }
+    };
+    stack
+        .lines()
+        .filter(|line| !line.is_empty())
+        .map(frame)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn another_vm() -> JsError {
@@ -889,7 +969,8 @@ impl<'vm> Value<'vm> {
         if self.is_object() {
             if let (Some(name), Some(message)) = (field("name")?, field("message")?) {
                 let mut error = JsError::thrown(&name, message);
-                error.stack = field("stack")?.unwrap_or_default();
+                let stack = field("stack")?.unwrap_or_default();
+                error.stack = v8_stack(&stack, self.scope.state.positions.borrow().as_ref());
                 return Ok(error);
             }
         }

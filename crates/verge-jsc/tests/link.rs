@@ -33,7 +33,7 @@ fn linked<S: AsRef<str>>(modules: &[(S, S)]) -> Result<String, LinkError> {
     let files = modules
         .iter()
         .map(|(id, source)| (id.as_ref().to_owned(), source.as_ref().to_owned()));
-    link("main.js", &mut Files(files.collect()))
+    link("main.js", &mut Files(files.collect())).map(|linked| linked.script)
 }
 
 /// Runs the graph on JavaScriptCore and on QuickJS (see `on_both_engines`).
@@ -220,7 +220,9 @@ fn a_real_framework_links_and_routes() {
          export const result = [typeof Hono, routes];\n",
     )
     .unwrap();
-    let script = link("main.ts", &mut ProjectModules::new(&project)).unwrap();
+    let script = link("main.ts", &mut ProjectModules::new(&project))
+        .unwrap()
+        .script;
     std::fs::remove_dir_all(&project).unwrap();
     assert_eq!(
         on_both_engines(&script),
@@ -303,4 +305,68 @@ fn dynamic_imports_resolve_as_written_and_fail_alone() {
         ),
     ]);
     assert_eq!(result, r#"["b","b","SyntaxError"]"#);
+}
+
+/// Each module keeps its lines in the linked script, and the script's lines say whose they
+/// are: an error's stack on JavaScriptCore names the module's own file and line.
+#[test]
+fn a_line_of_the_linked_script_is_a_line_of_its_module() {
+    let files = [
+        (
+            "main.js",
+            "import { f } from './b.js';\n\nexport const x = f(); // MARK_A\n",
+        ),
+        (
+            "b.js",
+            "// one\n// two\n\nexport function f() { return 1; } // MARK_B\n",
+        ),
+    ];
+    let files = files.map(|(id, source)| (id.to_owned(), source.to_owned()));
+    let linked = link("main.js", &mut Files(files.into_iter().collect())).unwrap();
+    let line_of = |mark: &str| {
+        linked
+            .script
+            .lines()
+            .position(|line| line.contains(mark))
+            .unwrap()
+            + 1
+    };
+    assert_eq!(
+        linked.lines.position(line_of("MARK_A")),
+        Some(("main.js", 3))
+    );
+    assert_eq!(linked.lines.position(line_of("MARK_B")), Some(("b.js", 4)));
+    // The linker's own lines, before the first module, are no module's.
+    assert_eq!(linked.lines.position(1), None);
+
+    let files = [
+        (
+            "main.js",
+            "import { f } from './b.js';\nglobalThis.thrower = f;\n",
+        ),
+        (
+            "b.js",
+            "\n\nexport function f() {\n  throw new Error('from b');\n}\n",
+        ),
+    ];
+    let files = files.map(|(id, source)| (id.to_owned(), source.to_owned()));
+    let linked = link("main.js", &mut Files(files.into_iter().collect())).unwrap();
+    let vm = Vm::new(VmLimits::default()).unwrap();
+    let lines = linked.lines.clone();
+    vm.map_positions(move |url, line| {
+        let (module, line) = lines.position(line).filter(|_| url == "linked.js")?;
+        Some((module.to_owned(), line))
+    });
+    vm.evaluate(&linked.script, "linked.js").unwrap();
+    let error = vm.evaluate("thrower()", "call.js").unwrap_err();
+    assert!(
+        error.stack.starts_with("    at f (b.js:4:"),
+        "{}",
+        error.stack
+    );
+    assert!(
+        error.stack.contains("\n    at call.js:1:"),
+        "{}",
+        error.stack
+    );
 }

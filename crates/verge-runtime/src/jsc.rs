@@ -14,7 +14,7 @@ use crate::host::{wall_clock, Grants, LoadError, WorkerLimits};
 use std::rc::Rc;
 use std::time::Duration;
 use verge_config::WorkerConfig;
-use verge_js::{Data, JsError, ProjectModules};
+use verge_js::{Data, JsError, LinkedScript, ProjectModules};
 use verge_jsc::{Kept, Value, VmLimits, Web};
 use verge_web::{HeaderList, Request, Response, WebHost};
 
@@ -177,7 +177,17 @@ impl JscWorker {
             let finished = if crate::format::is_module(&source) {
                 let linked = verge_js::link(main, &mut ProjectModules::new(&config.root))
                     .map_err(|error| script(JsError::thrown("SyntaxError", error.to_string())))?;
-                let linked = vm.evaluate(&linked, main).map_err(script)?;
+                // Errors' stacks name each module's own file and line, not the linked script's.
+                let LinkedScript {
+                    script: source,
+                    lines,
+                } = linked;
+                let script_url = main.to_owned();
+                vm.map_positions(move |url, line| {
+                    let (module, line) = lines.position(line).filter(|_| url == script_url)?;
+                    Some((module.to_owned(), line))
+                });
+                let linked = vm.evaluate(&source, main).map_err(script)?;
                 vm.evaluate(FINISH_MODULES, "verge:runtime/jsc-finish.js")
                     .and_then(|finish| finish.call(&[glue.clone(), linked]))
             } else {

@@ -37,8 +37,32 @@ pub struct LinkError {
     pub message: String,
 }
 
+/// A linked graph: the script, and where each module's code lies in it.
+#[derive(Debug, Clone)]
+pub struct LinkedScript {
+    pub script: String,
+    pub lines: ModuleLines,
+}
+
+/// Where each module's code lies in a linked script: each module keeps its lines as they
+/// were, so a line of the script is a line of one module.
+#[derive(Debug, Clone, Default)]
+pub struct ModuleLines {
+    /// The line of the script (1-based) where each module's code starts, and its id, in order.
+    starts: Vec<(usize, String)>,
+}
+
+impl ModuleLines {
+    /// The module and line (1-based) that line `line` of the script is, if it is a module's.
+    pub fn position(&self, line: usize) -> Option<(&str, usize)> {
+        let index = self.starts.partition_point(|(start, _)| *start <= line);
+        let (start, id) = self.starts.get(index.checked_sub(1)?)?;
+        Some((id.as_str(), line - start + 1))
+    }
+}
+
 /// Links the graph under `entry` into one script (see the module's doc).
-pub fn link(entry: &str, modules: &mut dyn ModuleSource) -> Result<String, LinkError> {
+pub fn link(entry: &str, modules: &mut dyn ModuleSource) -> Result<LinkedScript, LinkError> {
     let mut linked: HashMap<String, module::Linked> = HashMap::new();
     let mut order = Vec::new();
     let mut pending = vec![(entry.to_owned(), false)];
@@ -78,13 +102,23 @@ pub fn link(entry: &str, modules: &mut dyn ModuleSource) -> Result<String, LinkE
     script.push_str("(() => {\nconst $verge_link = (() => {\n");
     script.push_str(runtime::RUNTIME);
     script.push_str("return { define, start };\n})();\n");
+    let mut starts = Vec::with_capacity(order.len());
+    // Lines counted as the script grows, each part once.
+    let (mut lines, mut counted) = (1, 0);
     for id in &order {
         if let (Some(module), Some(exports)) = (linked.get(id), exports.get(id)) {
-            module.write(id, exports, &mut script);
+            let start = module.write(id, exports, &mut script);
+            lines += script[counted..start].matches('\n').count();
+            starts.push((lines, id.clone()));
+            lines += script[start..].matches('\n').count();
+            counted = script.len();
         }
     }
     script.push_str("return $verge_link.start(");
     script.push_str(&crate::loader::js_string(entry));
     script.push_str(");\n})()");
-    Ok(script)
+    Ok(LinkedScript {
+        script,
+        lines: ModuleLines { starts },
+    })
 }

@@ -82,8 +82,13 @@ impl Linked {
     }
 
     /// Appends the module's `define(…)` call, with `exports` (its own and those `export *`
-    /// brings) as its table.
-    pub(super) fn write(&self, id: &str, exports: &BTreeMap<String, Export>, out: &mut String) {
+    /// brings) as its table; gives the offset in `out` where the module's own code starts.
+    pub(super) fn write(
+        &self,
+        id: &str,
+        exports: &BTreeMap<String, Export>,
+        out: &mut String,
+    ) -> usize {
         out.push_str("$verge_link.define(");
         out.push_str(&js_string(id));
         out.push_str(", [");
@@ -127,8 +132,10 @@ impl Linked {
                 .map(|local| format!("[{}]: () => {local}", js_string(local))),
         ));
         out.push_str("}); yield;\n");
+        let start = out.len();
         out.push_str(&self.body);
         out.push_str("\n});\n");
+        start
     }
 }
 
