@@ -155,7 +155,8 @@ pub struct BindingObject {
 }
 
 /// The bindings of `config` whose ops are written for every engine (KV namespaces, D1
-/// databases, R2 buckets, and the worker's scope of the Cache API), kept in `table`: for an engine that makes the objects itself (JavaScriptCore's).
+/// databases, R2 buckets, the `[assets]` binding, and the worker's scope of the Cache API),
+/// kept in `table`: for an engine that makes the objects itself (JavaScriptCore's).
 /// Bindings with no store stop the worker loading, naming the first.
 pub fn keep_engine_neutral(
     config: &WorkerConfig,
@@ -179,6 +180,17 @@ pub fn keep_engine_neutral(
     let buckets = &capabilities.stores.buckets;
     kept.extend(keep_namespaces(table, ("R2", "makeR2Bucket"), buckets, r2)?);
     cache::keep_scope(config, capabilities, table);
+    let assets = config
+        .assets
+        .as_ref()
+        .and_then(|assets| assets.binding.as_deref());
+    if let (Some(binding), Some(assets)) = (assets, &capabilities.assets) {
+        kept.push(BindingObject {
+            binding: binding.to_owned(),
+            maker: "makeFetcher",
+            id: table.keep(assets.clone()),
+        });
+    }
     Ok(kept)
 }
 

@@ -1,7 +1,8 @@
 //! Static assets (`[assets]`) in front of a worker that owns `/api/*`, as a user's site would
 //! be: HTML, CSS and JS with their types, ETags and 304s, HTML paths and their redirects, byte
 //! ranges, the `ASSETS` binding, the nearest `404.html` for what matches nothing, and no way
-//! out of the directory — not by `..`, encoded or not, nor by a symlink.
+//! out of the directory — not by `..`, encoded or not, nor by a symlink; the site with its
+//! worker on QuickJS and on JavaScriptCore alike.
 
 // Test code fails by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -85,10 +86,20 @@ fn raw(base: &str, path: &str) -> String {
     answer
 }
 
+/// The `verge dev` arguments that pick each engine.
+const ENGINES: [&[&str]; 2] = [&[], &["--engine", "jsc"]];
+
 #[test]
 fn a_site_is_served_from_its_assets_around_its_worker() {
+    for engine in ENGINES {
+        serves_a_site_around_its_worker(engine);
+    }
+}
+
+/// The site on `engine`: the assets are the server's, the worker and its binding the engine's.
+fn serves_a_site_around_its_worker(engine: &[&str]) {
     let project = site();
-    let server = DevServer::start(project.path(), &[]);
+    let server = DevServer::start(project.path(), engine);
     let base = server.base.as_str();
     let get = |path: &str| request(base, "GET", path, &[]);
 
@@ -132,7 +143,8 @@ fn a_site_is_served_from_its_assets_around_its_worker() {
     assert_eq!(get("/api/users").body, r#"{"api":"/api/users"}"#);
     assert_eq!(
         get("/api/styles").body,
-        "via the binding: body { color: teal }"
+        "via the binding: body { color: teal }",
+        "{engine:?}"
     );
     let missing = get("/nothing/here");
     assert_eq!(

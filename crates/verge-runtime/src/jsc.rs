@@ -426,13 +426,6 @@ fn refuse_what_is_not_here_yet(config: &WorkerConfig) -> Result<(), LoadError> {
     let missing = [
         (!config.services.is_empty(), "service bindings"),
         (!config.durable_objects.is_empty(), "Durable Objects"),
-        (
-            config
-                .assets
-                .as_ref()
-                .is_some_and(|assets| assets.binding.is_some()),
-            "an [assets] binding",
-        ),
         (!config.rules.is_empty(), "[[rules]]"),
         (
             verge_web::NodeModules::enabled_by(&config.compatibility_flags),
