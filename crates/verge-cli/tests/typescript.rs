@@ -56,8 +56,17 @@ fn a_typescript_syntax_error_names_the_file_and_line() {
     assert!(stderr.contains("src/broken.ts:2:"), "{stderr}");
 }
 
+/// The `verge dev` arguments that pick each engine.
+const ENGINES: [&[&str]; 2] = [&[], &["--engine", "jsc"]];
+
 #[test]
 fn json_text_and_data_files_import_as_wrangler_s_rules_have_them() {
+    for engine in ENGINES {
+        import_as_wrangler_s_rules_have_them(engine);
+    }
+}
+
+fn import_as_wrangler_s_rules_have_them(engine: &[&str]) {
     let dir = project(&[
         ("wrangler.toml", CONFIG),
         (
@@ -85,9 +94,9 @@ export default {
         ("src/query.sql", "SELECT 1;"),
         ("src/blob.bin", "\u{1}AB"),
     ]);
-    let server = DevServer::start(dir.path(), &[]);
+    let server = DevServer::start(dir.path(), engine);
     let reply = get(&client(), &format!("{}/", server.base));
-    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.status, 200, "{engine:?}: {}", reply.body);
     let seen: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
     assert_eq!(
         seen["config"],
@@ -151,6 +160,21 @@ export default {
     assert_eq!(
         reply.body,
         r##"{"readme":"# Hello\n","logo":127,"blob":4,"legacy":"legacy"}"##
+    );
+    drop(server);
+    // On JavaScriptCore the same rules hold: the CommonJS rule makes the plain file CommonJS,
+    // which that engine does not load yet, and says so.
+    let output = support::verge()
+        .arg("dev")
+        .arg(dir.path())
+        .args(["--port", "0", "--engine", "jsc"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("legacy/old.js is CommonJS, which only the QuickJS engine loads yet"),
+        "{stderr}"
     );
 
     let wasm = project(&[

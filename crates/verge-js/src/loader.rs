@@ -171,41 +171,59 @@ impl ProjectLoader {
 }
 
 /// A file as the module JavaScript sees, by what a rule says of it (`treat`) or else its
-/// name: Text as a string and Data as an ArrayBuffer (the default export); TypeScript with its
-/// types stripped (its position map kept by `loader`); JSON as its value; anything else as
-/// JavaScript.
+/// name: a value module (see [`value_module`]); TypeScript with its types stripped (its
+/// position map kept by `loader`); anything else as JavaScript.
 fn as_module(
     loader: &ProjectLoader,
     name: &str,
     treat: Option<Treat>,
     source: Vec<u8>,
 ) -> std::result::Result<Vec<u8>, String> {
-    let text =
-        || String::from_utf8(source.clone()).map_err(|_| format!("{name} is not UTF-8 text"));
+    if let Some(module) = value_module(name, treat, &source)? {
+        return Ok(module.into_bytes());
+    }
     Ok(match treat {
-        Some(Treat::Text) => format!("export default {};\n", js_string(&text()?)).into_bytes(),
-        Some(Treat::Data) => {
-            let bytes: Vec<String> = source.iter().map(u8::to_string).collect();
-            format!(
-                "export default new Uint8Array([{}]).buffer;\n",
-                bytes.join(",")
-            )
-            .into_bytes()
-        }
         // The module itself is the host's (`Builtins::wasm_module`), attached by `load`.
         Some(Treat::Wasm) => b"export default import.meta.exports();\n".to_vec(),
         _ if crate::is_typescript(name) => {
-            let (code, positions) = crate::strip_types_mapped(name, &text()?)?;
+            let text = String::from_utf8(source).map_err(|_| not_utf8(name))?;
+            let (code, positions) = crate::strip_types_mapped(name, &text)?;
             loader.remember_positions(name, positions);
             code.into_bytes()
         }
-        _ if name.to_ascii_lowercase().ends_with(".json") => format!(
-            "export default {};\n",
-            text()?.trim_start_matches('\u{feff}')
-        )
-        .into_bytes(),
         _ => source,
     })
+}
+
+/// The module a file that is a value, not code, stands for, by what a rule says of it
+/// (`treat`) or else its name: Text as a string and Data as an ArrayBuffer (the default
+/// export), JSON as its value; `None` for code. Every engine's loader makes them alike.
+pub(crate) fn value_module(
+    name: &str,
+    treat: Option<Treat>,
+    source: &[u8],
+) -> std::result::Result<Option<String>, String> {
+    let text = || std::str::from_utf8(source).map_err(|_| not_utf8(name));
+    Ok(match treat {
+        Some(Treat::Text) => Some(format!("export default {};\n", js_string(text()?))),
+        Some(Treat::Data) => {
+            let bytes: Vec<String> = source.iter().map(u8::to_string).collect();
+            Some(format!(
+                "export default new Uint8Array([{}]).buffer;\n",
+                bytes.join(",")
+            ))
+        }
+        Some(Treat::Wasm) => None,
+        _ if name.to_ascii_lowercase().ends_with(".json") => Some(format!(
+            "export default {};\n",
+            text()?.trim_start_matches('\u{feff}')
+        )),
+        _ => None,
+    })
+}
+
+fn not_utf8(name: &str) -> String {
+    format!("{name} is not UTF-8 text")
 }
 
 /// `text` as a JavaScript string literal.

@@ -6,8 +6,8 @@
 //! short microtasks (see docs/DESIGN.md § JavaScriptCore).
 //!
 //! What is not here yet is refused when the worker loads, by name: service and Durable
-//! Object bindings, `nodejs_compat`, module rules; and APIs whose ops are still QuickJS's
-//! alone (WebSockets) throw when first touched.
+//! Object bindings, `nodejs_compat`, and CommonJS and WebAssembly modules; and APIs whose ops
+//! are still QuickJS's alone (WebSockets, WebAssembly) throw when first touched.
 
 use crate::entry::Outcome;
 use crate::host::{wall_clock, Grants, LoadError, WorkerLimits};
@@ -175,7 +175,10 @@ impl JscWorker {
                 }
             })?;
             let finished = if crate::format::is_module(&source) {
-                let linked = verge_js::link(main, &mut ProjectModules::new(&config.root))
+                let rules = crate::worker::module_rules(main, &config.rules)
+                    .map_err(|message| script(JsError::thrown("TypeError", message)))?;
+                let mut modules = ProjectModules::new(&config.root).with_rules(rules);
+                let linked = verge_js::link(main, &mut modules)
                     .map_err(|error| script(JsError::thrown("SyntaxError", error.to_string())))?;
                 // Errors' stacks name each module's own file and line, not the linked script's.
                 let LinkedScript {
@@ -426,7 +429,6 @@ fn refuse_what_is_not_here_yet(config: &WorkerConfig) -> Result<(), LoadError> {
     let missing = [
         (!config.services.is_empty(), "service bindings"),
         (!config.durable_objects.is_empty(), "Durable Objects"),
-        (!config.rules.is_empty(), "[[rules]]"),
         (
             verge_web::NodeModules::enabled_by(&config.compatibility_flags),
             "nodejs_compat",

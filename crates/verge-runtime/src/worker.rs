@@ -512,7 +512,7 @@ impl QuickJsWorker {
 }
 
 /// The loader's rules from wrangler's `[[rules]]` of a worker whose entry is `main`.
-fn module_rules(
+pub(crate) fn module_rules(
     main: &str,
     rules: &[verge_config::ModuleRule],
 ) -> Result<verge_js::ModuleRules, String> {
