@@ -5,7 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
-use verge_js::{link, Isolate, IsolateLimits, LinkError, ModuleSource, ProjectModules};
+use verge_js::{
+    link, Isolate, IsolateLimits, LinkError, LinkedScript, ModuleSource, ProjectModules,
+};
 use verge_jsc::{Vm, VmLimits};
 
 /// Modules in memory, by id; `./x.js` from any module names `x.js`.
@@ -30,10 +32,15 @@ impl ModuleSource for Files {
 }
 
 fn linked<S: AsRef<str>>(modules: &[(S, S)]) -> Result<String, LinkError> {
+    link_files(modules).map(|linked| linked.script)
+}
+
+/// The graph of `modules` (`main.js` first) linked, with its lines.
+fn link_files<S: AsRef<str>>(modules: &[(S, S)]) -> Result<LinkedScript, LinkError> {
     let files = modules
         .iter()
         .map(|(id, source)| (id.as_ref().to_owned(), source.as_ref().to_owned()));
-    link("main.js", &mut Files(files.collect())).map(|linked| linked.script)
+    link("main.js", &mut Files(files.collect()))
 }
 
 /// Runs the graph on JavaScriptCore and on QuickJS (see `on_both_engines`).
@@ -311,7 +318,7 @@ fn dynamic_imports_resolve_as_written_and_fail_alone() {
 /// are: an error's stack on JavaScriptCore names the module's own file and line.
 #[test]
 fn a_line_of_the_linked_script_is_a_line_of_its_module() {
-    let files = [
+    let linked = link_files(&[
         (
             "main.js",
             "import { f } from './b.js';\n\nexport const x = f(); // MARK_A\n",
@@ -320,9 +327,8 @@ fn a_line_of_the_linked_script_is_a_line_of_its_module() {
             "b.js",
             "// one\n// two\n\nexport function f() { return 1; } // MARK_B\n",
         ),
-    ];
-    let files = files.map(|(id, source)| (id.to_owned(), source.to_owned()));
-    let linked = link("main.js", &mut Files(files.into_iter().collect())).unwrap();
+    ])
+    .unwrap();
     let line_of = |mark: &str| {
         linked
             .script
@@ -339,7 +345,7 @@ fn a_line_of_the_linked_script_is_a_line_of_its_module() {
     // The linker's own lines, before the first module, are no module's.
     assert_eq!(linked.lines.position(1), None);
 
-    let files = [
+    let linked = link_files(&[
         (
             "main.js",
             "import { f } from './b.js';\nglobalThis.thrower = f;\n",
@@ -348,9 +354,8 @@ fn a_line_of_the_linked_script_is_a_line_of_its_module() {
             "b.js",
             "\n\nexport function f() {\n  throw new Error('from b');\n}\n",
         ),
-    ];
-    let files = files.map(|(id, source)| (id.to_owned(), source.to_owned()));
-    let linked = link("main.js", &mut Files(files.into_iter().collect())).unwrap();
+    ])
+    .unwrap();
     let vm = Vm::new(VmLimits::default()).unwrap();
     let lines = linked.lines.clone();
     vm.map_positions(move |url, line| {
