@@ -1,4 +1,5 @@
-//! Telling an ES module from a service-worker script.
+//! Telling an ES module from a service-worker script, and how a worker's other files load
+//! (its module rules).
 //!
 //! Wrangler asks its bundler whether the entry has ES module syntax; without a bundler, the
 //! same question is answered by looking for a top-level `import`/`export` statement. A script
@@ -20,6 +21,28 @@ pub fn is_module(source: &str) -> bool {
         }
         false
     })
+}
+
+/// The loader's rules from wrangler's `[[rules]]` of a worker whose entry is `main`.
+pub(crate) fn module_rules(
+    main: &str,
+    rules: &[verge_config::ModuleRule],
+) -> Result<verge_js::ModuleRules, String> {
+    use verge_config::ModuleKind;
+    use verge_js::Treat;
+    verge_js::ModuleRules::new(
+        main,
+        rules.iter().map(|rule| {
+            let treat = match rule.kind {
+                ModuleKind::ESModule => Treat::EsModule,
+                ModuleKind::CommonJS => Treat::CommonJs,
+                ModuleKind::Text => Treat::Text,
+                ModuleKind::Data => Treat::Data,
+                ModuleKind::CompiledWasm => Treat::Wasm,
+            };
+            (treat, rule.globs.clone(), rule.fallthrough)
+        }),
+    )
 }
 
 #[cfg(test)]

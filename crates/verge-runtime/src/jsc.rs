@@ -175,7 +175,7 @@ impl JscWorker {
                 }
             })?;
             let finished = if crate::format::is_module(&source) {
-                let rules = crate::worker::module_rules(main, &config.rules)
+                let rules = crate::format::module_rules(main, &config.rules)
                     .map_err(|message| script(JsError::thrown("TypeError", message)))?;
                 let mut modules = ProjectModules::new(&config.root).with_rules(rules);
                 let linked = verge_js::link(main, &mut modules)

@@ -332,7 +332,7 @@ impl QuickJsWorker {
                 enabled: nodejs_compat,
             },
         };
-        let rules = module_rules(main, &config.rules)
+        let rules = crate::format::module_rules(main, &config.rules)
             .map_err(|message| LoadError::Script(JsError::thrown("TypeError", message)))?;
         let loader =
             isolate.set_loader(config.root.clone(), modules, Some(Rc::new(builtins)), rules);
@@ -509,26 +509,4 @@ impl QuickJsWorker {
             Ok(())
         });
     }
-}
-
-/// The loader's rules from wrangler's `[[rules]]` of a worker whose entry is `main`.
-pub(crate) fn module_rules(
-    main: &str,
-    rules: &[verge_config::ModuleRule],
-) -> Result<verge_js::ModuleRules, String> {
-    use verge_config::ModuleKind;
-    use verge_js::Treat;
-    verge_js::ModuleRules::new(
-        main,
-        rules.iter().map(|rule| {
-            let treat = match rule.kind {
-                ModuleKind::ESModule => Treat::EsModule,
-                ModuleKind::CommonJS => Treat::CommonJs,
-                ModuleKind::Text => Treat::Text,
-                ModuleKind::Data => Treat::Data,
-                ModuleKind::CompiledWasm => Treat::Wasm,
-            };
-            (treat, rule.globs.clone(), rule.fallthrough)
-        }),
-    )
 }
