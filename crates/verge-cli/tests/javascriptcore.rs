@@ -185,6 +185,12 @@ const ORIGIN: &str = r#"export default {
       await new Promise((resolve) => setTimeout(resolve, 10000));
       return new Response('late');
     }
+    if (url.pathname === '/drip') {
+      // One chunk, then nothing more for as long as the reader waits.
+      const { readable, writable } = new TransformStream();
+      writable.getWriter().write(new TextEncoder().encode('first'));
+      return new Response(readable);
+    }
     if (url.pathname === '/ws') {
       const [client, server] = Object.values(new WebSocketPair());
       server.accept();
@@ -195,8 +201,9 @@ const ORIGIN: &str = r#"export default {
 };
 "#;
 
-/// `fetch()` on JavaScriptCore: a response passed through, a streamed request body, an abort,
-/// and the subrequest limit counted per request across awaits.
+/// `fetch()` on JavaScriptCore (and the same worker on QuickJS): a response passed through, a
+/// streamed request body, an abort before the answer and one while its body is read, and the
+/// subrequest limit counted per request across awaits.
 const FETCHER: &str = r#"export default {
   async fetch(request, env) {
     const url = new URL(request.url);
@@ -215,6 +222,23 @@ const FETCHER: &str = r#"export default {
       try {
         await fetch(`${env.ORIGIN}/slow`, { signal: AbortSignal.timeout(50) });
         return new Response('not aborted');
+      } catch (error) {
+        return new Response(error.name);
+      }
+    }
+    if (url.pathname === '/abort-body') {
+      // The signal fires while the body is being read: the read fails with its reason.
+      const response = await fetch(`${env.ORIGIN}/drip`, { signal: AbortSignal.timeout(300) });
+      const how = url.searchParams.get('how');
+      try {
+        if (how === 'reader') {
+          const reader = response.body.getReader();
+          await reader.read();
+          await reader.read();
+        } else {
+          await response.text();
+        }
+        return new Response('read to the end');
       } catch (error) {
         return new Response(error.name);
       }
@@ -246,6 +270,12 @@ const FETCHER: &str = r#"export default {
 
 #[test]
 fn a_worker_on_javascriptcore_fetches() {
+    for engine in ["jsc", "quickjs"] {
+        fetches_on(engine);
+    }
+}
+
+fn fetches_on(engine: &str) {
     let dir = project(&[
         ("origin.js", ORIGIN),
         ("fetcher/index.js", FETCHER),
@@ -259,7 +289,7 @@ fn a_worker_on_javascriptcore_fetches() {
         &dir.path().join("fetcher"),
         &[
             "--engine",
-            "jsc",
+            engine,
             "--var",
             &format!("ORIGIN:{}", origin.base),
         ],
@@ -285,12 +315,19 @@ fn a_worker_on_javascriptcore_fetches() {
         started.elapsed() < Duration::from_secs(5),
         "the abort cancels the fetch"
     );
+    for how in ["text", "reader"] {
+        let started = Instant::now();
+        let aborted = at(&format!("/abort-body?how={how}")).body;
+        assert_eq!(aborted, "TimeoutError", "{engine} {how}");
+        assert!(started.elapsed() < Duration::from_secs(4), "{engine} {how}");
+    }
     let started = Instant::now();
     let upgraded = at("/ws").body;
-    assert!(
-        upgraded.contains("js/websocket.js is not available on JavaScriptCore yet"),
-        "{upgraded}"
-    );
+    let expected = match engine {
+        "jsc" => "js/websocket.js is not available on JavaScriptCore yet",
+        _ => "taken up",
+    };
+    assert!(upgraded.contains(expected), "{engine}: {upgraded}");
     assert!(
         started.elapsed() < Duration::from_secs(4),
         "{:?}",

@@ -66,11 +66,11 @@
     }
     if (!signal) return sent.then(fetched);
     return new Promise((resolve, reject) => {
-      // The response's stream, once there is one: an abort errors it.
+      // The response's stream, once there is one: an abort errors it, even mid-read.
       let stream = null;
       const onAbort = () => {
         ops.fetchAbort(id);
-        stream?.cancel(signal.reason).catch(() => {});
+        internals.abortNative(stream, signal.reason);
         reject(signal.reason);
       };
       signal.addEventListener('abort', onAbort, { once: true });

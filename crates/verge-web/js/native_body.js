@@ -2,10 +2,15 @@
 // its source id, so that while JavaScript has not read it the host can take the body back whole.
 (function (ops, internals) {
   const NATIVE = Symbol('nativeBody');
+  // How to error a native stream and its source, and a whole read of it in flight.
+  const ABORT = Symbol('abortNative');
+  const ABORT_READ = Symbol('abortNativeRead');
   const registry = new FinalizationRegistry((id) => ops.bodyCancel(id));
   internals.nativeStream = function (id) {
+    let source;
     const stream = new ReadableStream({
       type: 'bytes',
+      start(controller) { source = controller; },
       async pull(controller) {
         const chunk = await ops.bodyRead(id);
         if (chunk === undefined) {
@@ -19,9 +24,17 @@
       cancel() { ops.bodyCancel(id); },
     }, { highWaterMark: 0 });
     stream[NATIVE] = id;
+    stream[ABORT] = (reason) => {
+      try { source.error(reason); } catch { /* already closed or errored */ }
+      ops.bodyCancel(id);
+      stream[ABORT_READ]?.(reason);
+    };
     registry.register(stream, id, stream);
     return stream;
   };
+  // Errors a native stream with `reason` wherever its reading is (an AbortSignal that fires
+  // after its fetch() answered), and drops the body behind it.
+  internals.abortNative = (stream, reason) => stream?.[ABORT]?.(reason);
   // The native body behind `stream` if nothing has read, locked or wrapped it yet; it leaves the
   // stream, which is no longer usable.
   internals.untouchedNativeBody = function (stream) {
@@ -58,6 +71,10 @@
   // Reads a whole native body in one op when nothing has touched its stream.
   internals.readAllNative = function (stream) {
     const id = internals.untouchedNativeBody(stream);
-    return id === undefined ? undefined : ops.bodyReadAll(id);
+    if (id === undefined) return undefined;
+    return new Promise((resolve, reject) => {
+      stream[ABORT_READ] = reject;
+      ops.bodyReadAll(id).then(resolve, reject);
+    });
   };
 })

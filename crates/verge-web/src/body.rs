@@ -19,8 +19,9 @@ use http_body_util::BodyExt;
 use rquickjs::{Ctx, FromJs, Function, TypedArray, Value};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::future::Future;
 use std::rc::Rc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 use verge_js::{async_data_op, data_op, rquickjs, AsyncDataOp, Data, DataOp, IdTable, OpError};
 
 /// Errors a body can fail with while being read.
@@ -46,6 +47,8 @@ struct Source {
 pub struct NativeBodies {
     sources: IdTable<Source>,
     pipes: RefCell<HashMap<u32, Pipe>>,
+    /// The read in flight of each body being read, which cancelling the body ends.
+    reads: RefCell<HashMap<u32, Rc<Notify>>>,
 }
 
 /// The writing end of a pipe, and the word that its reading end was dropped (taken once, by
@@ -103,6 +106,40 @@ impl NativeBodies {
                 _ => Err(OpError::Type("not a body the host can take".into())),
             },
             _ => Err(OpError::Type("not a body the host can take".into())),
+        }
+    }
+
+    /// Drops body `id`, and ends the read of it in flight, if any.
+    pub fn cancel(&self, id: u32) {
+        drop(self.take(id));
+        if let Some(read) = self.reads.borrow_mut().remove(&id) {
+            read.notify_one();
+        }
+    }
+
+    /// Runs `read` of body `id` until it ends or the body is cancelled. Called as the read
+    /// starts, so that a cancel before its first poll still ends it.
+    fn cancellable<T>(
+        self: &Rc<Self>,
+        id: u32,
+        read: impl Future<Output = Result<T, OpError>>,
+    ) -> impl Future<Output = Result<T, OpError>> {
+        let cancelled = Rc::new(Notify::new());
+        self.reads.borrow_mut().insert(id, cancelled.clone());
+        let bodies = self.clone();
+        async move {
+            let result = tokio::select! {
+                result = read => result,
+                () = cancelled.notified() => Err(OpError::Type("the body was cancelled".into())),
+            };
+            let mut reads = bodies.reads.borrow_mut();
+            if reads
+                .get(&id)
+                .is_some_and(|read| Rc::ptr_eq(read, &cancelled))
+            {
+                reads.remove(&id);
+            }
+            result
         }
     }
 
@@ -245,32 +282,32 @@ pub(crate) fn read_ops(host: &WebHost) -> Vec<(&'static str, AsyncDataOp)> {
             "bodyRead",
             async_data_op(move |id: u32| {
                 let slot = read.slot(id);
-                async move {
+                read.cancellable(id, async move {
                     let chunk = match slot {
                         Some(slot) => next_chunk(&slot).await?,
                         None => None,
                     };
                     Ok(chunk.map(|bytes| verge_js::Bytes(bytes.to_vec())))
-                }
+                })
             }),
         ),
         (
             "bodyReadAll",
             async_data_op(move |id: u32| {
                 let body = read_all.take(id);
-                async move {
+                read_all.cancellable(id, async move {
                     let bytes = match body {
                         Some(body) => body.collect().await.map_err(read_error)?.to_bytes(),
                         None => Bytes::new(),
                     };
                     Ok(verge_js::Bytes(bytes.to_vec()))
-                }
+                })
             }),
         ),
     ]
 }
 
-/// `bodyCancel(id)`: drops the body. `bodyPipe()`: a body for the current request that
+/// `bodyCancel(id)`: drops the body, ending a read of it in flight. `bodyPipe()`: a body for the current request that
 /// JavaScript writes through `bodyWrite` and ends with `bodyClose`: its id.
 pub(crate) fn cancel_ops(host: &WebHost) -> Vec<(&'static str, DataOp)> {
     let (bodies, pipes, request) = (
@@ -279,12 +316,7 @@ pub(crate) fn cancel_ops(host: &WebHost) -> Vec<(&'static str, DataOp)> {
         host.current_request.clone(),
     );
     vec![
-        (
-            "bodyCancel",
-            data_op(move |id: u32| {
-                drop(bodies.take(id));
-            }),
-        ),
+        ("bodyCancel", data_op(move |id: u32| bodies.cancel(id))),
         ("bodyPipe", data_op(move || pipes.pipe(request.get()))),
     ]
 }

@@ -141,7 +141,7 @@ pub const APIS: &[Api] = &[
         internals ["isDisturbed", "readAllBytes"]),
     api!("js/native_body.js", async_data body::read_ops, data body::cancel_ops;
         globals [];
-        internals ["nativeStream", "readAllNative", "untouchedNativeBody", "pipeToHost"]),
+        internals ["nativeStream", "readAllNative", "untouchedNativeBody", "pipeToHost", "abortNative"]),
     api!("js/transform_streams.js", data compression::ops;
         globals ["TextEncoderStream", "TextDecoderStream", "CompressionStream", "DecompressionStream"];
         internals []),
