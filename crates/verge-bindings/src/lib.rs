@@ -155,7 +155,8 @@ pub struct BindingObject {
 }
 
 /// The bindings of `config` whose ops are written for every engine (KV namespaces, D1
-/// databases, R2 buckets, the `[assets]` binding, and the worker's scope of the Cache API),
+/// databases, R2 buckets, service bindings' `fetch()`, the `[assets]` binding, and the
+/// worker's scope of the Cache API),
 /// kept in `table`: for an engine that makes the objects itself (JavaScriptCore's).
 /// Bindings with no store stop the worker loading, naming the first.
 pub fn keep_engine_neutral(
@@ -180,6 +181,15 @@ pub fn keep_engine_neutral(
     let buckets = &capabilities.stores.buckets;
     kept.extend(keep_namespaces(table, ("R2", "makeR2Bucket"), buckets, r2)?);
     cache::keep_scope(config, capabilities, table);
+    // Fetch only: JS RPC is still QuickJS's (`service.js`).
+    for service in &config.services {
+        let outbound: Rc<dyn Outbound> = (capabilities.services)(service);
+        kept.push(BindingObject {
+            binding: service.binding.clone(),
+            maker: "makeServiceFetcher",
+            id: table.keep(outbound),
+        });
+    }
     let assets = config
         .assets
         .as_ref()

@@ -350,7 +350,7 @@ fn what_javascriptcore_cannot_run_yet_is_refused_by_name() {
     let dir = project(&[
         (
             "wrangler.toml",
-            "name = \"caller\"\nmain = \"index.js\"\n[[services]]\nbinding = \"OTHER\"\nservice = \"other\"\n",
+            "name = \"node\"\nmain = \"index.js\"\ncompatibility_flags = [\"nodejs_compat\"]\n",
         ),
         (
             "index.js",
@@ -366,7 +366,7 @@ fn what_javascriptcore_cannot_run_yet_is_refused_by_name() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("service bindings") && stderr.contains("JavaScriptCore"),
+        stderr.contains("nodejs_compat") && stderr.contains("JavaScriptCore"),
         "{stderr}"
     );
 

@@ -5,8 +5,8 @@
 //! holds the CPU slice and the memory limit by the guard's measurements, but not a storm of
 //! short microtasks (see docs/DESIGN.md § JavaScriptCore).
 //!
-//! What is not here yet is refused when the worker loads, by name: service and Durable
-//! Object bindings, `nodejs_compat`, and CommonJS and WebAssembly modules; and APIs whose ops
+//! What is not here yet is refused when the worker loads, by name: Durable Object bindings,
+//! `nodejs_compat`, and CommonJS and WebAssembly modules; and APIs whose ops
 //! are still QuickJS's alone (WebSockets, WebAssembly) throw when first touched.
 
 use crate::entry::Outcome;
@@ -268,9 +268,12 @@ impl JscWorker {
             headers,
             body,
             cf,
+            depth,
             ..
         } = request;
         let tag = self.next_tag();
+        // Its subrequests through service bindings go one deeper.
+        self.host.subrequests.set_depth(tag, depth);
         // Streamed, it comes as ['native', id]: the glue makes it `internals.nativeStream(id)`,
         // as QuickJS's host does.
         let body = self.host.bodies.to_data(body, tag);
@@ -427,7 +430,6 @@ fn call<'vm>(
 /// Refuses, naming it, what a worker on JavaScriptCore cannot have yet.
 fn refuse_what_is_not_here_yet(config: &WorkerConfig) -> Result<(), LoadError> {
     let missing = [
-        (!config.services.is_empty(), "service bindings"),
         (!config.durable_objects.is_empty(), "Durable Objects"),
         (
             verge_web::NodeModules::enabled_by(&config.compatibility_flags),

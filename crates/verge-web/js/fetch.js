@@ -109,5 +109,13 @@
   }
   Object.defineProperty(Fetcher.prototype, Symbol.toStringTag, { value: 'Fetcher' });
   internals.makeFetcher = (id, target = undefined) => new Fetcher(id, target);
+  // A service binding on an engine without JS RPC yet (JavaScriptCore): its fetch() works, and
+  // any other method says why it cannot.
+  internals.makeServiceFetcher = (id) => new Proxy(new Fetcher(id), {
+    get(fetcher, property) {
+      if (typeof property === 'symbol' || property === 'then' || property in fetcher) return Reflect.get(fetcher, property);
+      return () => Promise.reject(new TypeError(`${property}(): JS RPC through a service binding is not available on JavaScriptCore yet (its fetch() is)`));
+    },
+  });
   internals.fetcherId = (fetcher) => fetcher[FETCHER];
 })

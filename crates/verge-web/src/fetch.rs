@@ -56,6 +56,12 @@ struct InFlight {
 }
 
 impl Subrequests {
+    /// Records that request `tag` came through `depth` service bindings; its subrequests
+    /// carry it.
+    pub fn set_depth(&self, tag: u64, depth: u32) {
+        self.requests.borrow_mut().entry(tag).or_default().depth = depth;
+    }
+
     pub(crate) fn forget(&self, tag: u64) {
         self.requests.borrow_mut().remove(&tag);
     }
@@ -87,14 +93,7 @@ impl Subrequests {
 
 /// Records that request `tag` came through `depth` service bindings; its subrequests carry it.
 pub fn set_request_depth(ctx: &Ctx<'_>, tag: u64, depth: u32) -> rquickjs::Result<()> {
-    verge_js::with_host_state(ctx, |host: &WebHost| {
-        host.subrequests
-            .requests
-            .borrow_mut()
-            .entry(tag)
-            .or_default()
-            .depth = depth;
-    });
+    verge_js::with_host_state(ctx, |host: &WebHost| host.subrequests.set_depth(tag, depth));
     Ok(())
 }
 

@@ -159,7 +159,7 @@ pub const APIS: &[Api] = &[
     api!("js/body.js"),
     api!("js/request.js"),
     api!("js/response.js"),
-    api!("js/fetch.js", async_data fetch::ops, data fetch::abort_ops; globals ["fetch"]; internals ["makeFetcher", "fetcherId"]),
+    api!("js/fetch.js", async_data fetch::ops, data fetch::abort_ops; globals ["fetch"]; internals ["makeFetcher", "fetcherId", "makeServiceFetcher"]),
     api!("js/structured_clone.js";
         globals ["structuredClone"];
         internals ["structuredSerialize", "structuredDeserialize"]),
