@@ -39,7 +39,7 @@ pub fn strip_types_mapped(name: &str, source: &str) -> Result<(String, PositionM
 
 /// Places in generated code mapped to places in its source: the source map of one module,
 /// kept as a sorted list of (generated line, column, source line, column), all from 0.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct PositionMap(Vec<[u32; 4]>);
 
 impl PositionMap {

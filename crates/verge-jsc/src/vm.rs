@@ -146,12 +146,13 @@ impl Vm {
         }
     }
 
-    /// Names the lines of the scripts run here by where they come from, in the stacks of the
-    /// errors described from now on: `positions(url, line)` gives the file and line that line
-    /// `line` of script `url` is (a linked module graph's modules, say), or `None` to keep it.
+    /// Names the places of the scripts run here by where they come from, in the stacks of the
+    /// errors described from now on: `positions(url, line, column)` gives the file, line and
+    /// column that place of script `url` is (a linked module graph's modules, say), or `None`
+    /// to keep it.
     pub fn map_positions(
         &self,
-        positions: impl Fn(&str, usize) -> Option<(String, usize)> + 'static,
+        positions: impl Fn(&str, usize, usize) -> Option<(String, usize, usize)> + 'static,
     ) {
         *self.state.positions.borrow_mut() = Some(Box::new(positions));
     }
@@ -511,7 +512,7 @@ impl<'vm> Scope<'vm> {
 }
 
 /// Where a line of a script comes from: see [`Vm::map_positions`].
-type Positions = Box<dyn Fn(&str, usize) -> Option<(String, usize)>>;
+type Positions = Box<dyn Fn(&str, usize, usize) -> Option<(String, usize, usize)>>;
 
 /// JavaScriptCore's stack (a frame a line, `name@url:line:column`) as V8 and QuickJS write
 /// theirs (`    at name (url:line:column)`), each position mapped through `positions`: the
@@ -522,12 +523,12 @@ fn v8_stack(stack: &str, positions: Option<&Positions>) -> String {
         let mut parts = location.rsplitn(3, ':');
         let location = match (parts.next(), parts.next(), parts.next()) {
             (Some(column), Some(row), Some(url)) => {
-                let mapped = row
-                    .parse()
-                    .ok()
-                    .and_then(|row| positions.and_then(|positions| positions(url, row)));
+                let mapped = match (row.parse(), column.parse(), positions) {
+                    (Ok(row), Ok(column), Some(positions)) => positions(url, row, column),
+                    _ => None,
+                };
                 match mapped {
-                    Some((file, row)) => format!("{file}:{row}:{column}"),
+                    Some((file, row, column)) => format!("{file}:{row}:{column}"),
                     None => location.to_owned(),
                 }
             }

@@ -338,12 +338,16 @@ fn a_line_of_the_linked_script_is_a_line_of_its_module() {
             + 1
     };
     assert_eq!(
-        linked.lines.position(line_of("MARK_A")),
-        Some(("main.js", 3))
+        linked.lines.position(line_of("MARK_A"), 5),
+        Some(("main.js", 3, 5))
     );
-    assert_eq!(linked.lines.position(line_of("MARK_B")), Some(("b.js", 4)));
-    // The linker's own lines, before the first module, are no module's.
-    assert_eq!(linked.lines.position(1), None);
+    assert_eq!(
+        linked.lines.position(line_of("MARK_B"), 5),
+        Some(("b.js", 4, 5))
+    );
+    // The linker's own lines, before the first module and between two, are no module's.
+    assert_eq!(linked.lines.position(1, 1), None);
+    assert_eq!(linked.lines.position(line_of("MARK_B") + 2, 1), None);
 
     let linked = link_files(&[
         (
@@ -358,9 +362,11 @@ fn a_line_of_the_linked_script_is_a_line_of_its_module() {
     .unwrap();
     let vm = Vm::new(VmLimits::default()).unwrap();
     let lines = linked.lines.clone();
-    vm.map_positions(move |url, line| {
-        let (module, line) = lines.position(line).filter(|_| url == "linked.js")?;
-        Some((module.to_owned(), line))
+    vm.map_positions(move |url, line, column| {
+        let (module, line, column) = lines
+            .position(line, column)
+            .filter(|_| url == "linked.js")?;
+        Some((module.to_owned(), line, column))
     });
     vm.evaluate(&linked.script, "linked.js").unwrap();
     let error = vm.evaluate("thrower()", "call.js").unwrap_err();

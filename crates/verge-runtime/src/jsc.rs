@@ -186,9 +186,10 @@ impl JscWorker {
                     lines,
                 } = linked;
                 let script_url = main.to_owned();
-                vm.map_positions(move |url, line| {
-                    let (module, line) = lines.position(line).filter(|_| url == script_url)?;
-                    Some((module.to_owned(), line))
+                vm.map_positions(move |url, line, column| {
+                    let (module, line, column) =
+                        lines.position(line, column).filter(|_| url == script_url)?;
+                    Some((module.to_owned(), line, column))
                 });
                 let linked = vm.evaluate(&source, main).map_err(script)?;
                 vm.evaluate(FINISH_MODULES, "verge:runtime/jsc-finish.js")

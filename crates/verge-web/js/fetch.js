@@ -113,7 +113,9 @@
   // any other method says why it cannot.
   internals.makeServiceFetcher = (id) => new Proxy(new Fetcher(id), {
     get(fetcher, property) {
-      if (typeof property === 'symbol' || property === 'then' || property in fetcher) return Reflect.get(fetcher, property);
+      if (typeof property === 'symbol' || property === 'then' || property === 'toJSON' || property in fetcher) {
+        return Reflect.get(fetcher, property);
+      }
       return () => Promise.reject(new TypeError(`${property}(): JS RPC through a service binding is not available on JavaScriptCore yet (its fetch() is)`));
     },
   });

@@ -126,20 +126,17 @@ impl NativeBodies {
     ) -> impl Future<Output = Result<T, OpError>> {
         let cancelled = Rc::new(Notify::new());
         self.reads.borrow_mut().insert(id, cancelled.clone());
-        let bodies = self.clone();
+        // Leaves the table with the future, whether it ran or not.
+        let entry = ReadEntry {
+            bodies: self.clone(),
+            id,
+            cancelled,
+        };
         async move {
-            let result = tokio::select! {
+            tokio::select! {
                 result = read => result,
-                () = cancelled.notified() => Err(OpError::Type("the body was cancelled".into())),
-            };
-            let mut reads = bodies.reads.borrow_mut();
-            if reads
-                .get(&id)
-                .is_some_and(|read| Rc::ptr_eq(read, &cancelled))
-            {
-                reads.remove(&id);
+                () = entry.cancelled.notified() => Err(OpError::Type("the body was cancelled".into())),
             }
-            result
         }
     }
 
@@ -173,6 +170,25 @@ impl NativeBodies {
     /// and will write no more. Each body ends in an error once what was written is read.
     pub fn fail_pipes(&self) {
         self.pipes.borrow_mut().clear();
+    }
+}
+
+/// A read in flight in [`NativeBodies`]'s table, which it leaves when dropped.
+struct ReadEntry {
+    bodies: Rc<NativeBodies>,
+    id: u32,
+    cancelled: Rc<Notify>,
+}
+
+impl Drop for ReadEntry {
+    fn drop(&mut self) {
+        let mut reads = self.bodies.reads.borrow_mut();
+        if reads
+            .get(&self.id)
+            .is_some_and(|read| Rc::ptr_eq(read, &self.cancelled))
+        {
+            reads.remove(&self.id);
+        }
     }
 }
 

@@ -27,6 +27,13 @@ pub trait ModuleSource {
     fn resolve(&mut self, importer: &str, specifier: &str) -> Result<String, String>;
     /// The JavaScript source of module `id` (TypeScript already stripped).
     fn source(&mut self, id: &str) -> Result<String, String>;
+
+    /// Where the places of module `id`'s source (as [`source`](Self::source) gave it) come
+    /// from in its file, when they moved (TypeScript stripped); taken once.
+    fn positions(&mut self, id: &str) -> Option<crate::PositionMap> {
+        let _ = id;
+        None
+    }
 }
 
 /// Why a graph could not be linked: the module and what is wrong with it.
@@ -45,25 +52,45 @@ pub struct LinkedScript {
 }
 
 /// Where each module's code lies in a linked script: each module keeps its lines as they
-/// were, so a line of the script is a line of one module.
+/// were, so a line of the script is a line of one module (of its source as the linker read
+/// it: a stripped TypeScript module's places are mapped back to its file).
 #[derive(Debug, Clone, Default)]
 pub struct ModuleLines {
-    /// The line of the script (1-based) where each module's code starts, and its id, in order.
-    starts: Vec<(usize, String)>,
+    /// Each module's lines in the script (1-based, from `start` to before `end`), in order.
+    modules: Vec<ModuleSpan>,
+}
+
+#[derive(Debug, Clone)]
+struct ModuleSpan {
+    start: usize,
+    end: usize,
+    id: String,
+    positions: Option<crate::PositionMap>,
 }
 
 impl ModuleLines {
-    /// The module and line (1-based) that line `line` of the script is, if it is a module's.
-    pub fn position(&self, line: usize) -> Option<(&str, usize)> {
-        let index = self.starts.partition_point(|(start, _)| *start <= line);
-        let (start, id) = self.starts.get(index.checked_sub(1)?)?;
-        Some((id.as_str(), line - start + 1))
+    /// The module, line and column (from 1) that a place of the script is, if it is a
+    /// module's; the linker's own lines are none.
+    pub fn position(&self, line: usize, column: usize) -> Option<(&str, usize, usize)> {
+        let index = self.modules.partition_point(|span| span.start <= line);
+        let span = self.modules.get(index.checked_sub(1)?)?;
+        if line >= span.end {
+            return None;
+        }
+        let line = line - span.start + 1;
+        let Some(positions) = &span.positions else {
+            return Some((span.id.as_str(), line, column));
+        };
+        let as_u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let (line, column) = positions.original(as_u32(line), as_u32(column))?;
+        Some((span.id.as_str(), line as usize, column as usize))
     }
 }
 
 /// Links the graph under `entry` into one script (see the module's doc).
 pub fn link(entry: &str, modules: &mut dyn ModuleSource) -> Result<LinkedScript, LinkError> {
     let mut linked: HashMap<String, module::Linked> = HashMap::new();
+    let mut maps: HashMap<String, crate::PositionMap> = HashMap::new();
     let mut order = Vec::new();
     let mut pending = vec![(entry.to_owned(), false)];
     while let Some((id, dynamic)) = pending.pop() {
@@ -71,6 +98,9 @@ pub fn link(entry: &str, modules: &mut dyn ModuleSource) -> Result<LinkedScript,
             continue;
         }
         let module = modules.source(&id).and_then(|source| {
+            if let Some(positions) = modules.positions(&id) {
+                maps.insert(id.clone(), positions);
+            }
             module::rewrite(&id, &source, &mut |specifier| {
                 modules.resolve(&id, specifier)
             })
@@ -102,15 +132,21 @@ pub fn link(entry: &str, modules: &mut dyn ModuleSource) -> Result<LinkedScript,
     script.push_str("(() => {\nconst $verge_link = (() => {\n");
     script.push_str(runtime::RUNTIME);
     script.push_str("return { define, start };\n})();\n");
-    let mut starts = Vec::with_capacity(order.len());
-    // Lines counted as the script grows, each part once.
-    let (mut lines, mut counted) = (1, 0);
+    let mut spans = Vec::with_capacity(order.len());
+    // Lines counted as the script grows, each part once, as JavaScript counts them.
+    let (mut line, mut counted) = (1, 0);
     for id in &order {
         if let (Some(module), Some(exports)) = (linked.get(id), exports.get(id)) {
-            let start = module.write(id, exports, &mut script);
-            lines += script[counted..start].matches('\n').count();
-            starts.push((lines, id.clone()));
-            lines += script[start..].matches('\n').count();
+            let body = module.write(id, exports, &mut script);
+            line += module::line_breaks(&script[counted..body]);
+            let body_lines = module::line_breaks(&script[body..body + module.len()]) + 1;
+            spans.push(ModuleSpan {
+                start: line,
+                end: line + body_lines,
+                id: id.clone(),
+                positions: maps.remove(id),
+            });
+            line += module::line_breaks(&script[body..]);
             counted = script.len();
         }
     }
@@ -119,6 +155,6 @@ pub fn link(entry: &str, modules: &mut dyn ModuleSource) -> Result<LinkedScript,
     script.push_str(");\n})()");
     Ok(LinkedScript {
         script,
-        lines: ModuleLines { starts },
+        lines: ModuleLines { modules: spans },
     })
 }

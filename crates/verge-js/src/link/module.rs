@@ -466,12 +466,22 @@ fn apply(source: &str, mut edits: Vec<Edit>) -> String {
 /// As many line breaks as `text` has line terminators (`\r\n` one, and `\r`, `\n`, U+2028
 /// and U+2029), so that what follows keeps its line.
 fn newlines_in(text: &str) -> String {
-    let breaks = text.replace("\r\n", "\n");
-    let count = breaks
-        .chars()
-        .filter(|c| matches!(c, '\n' | '\r' | '\u{2028}' | '\u{2029}'))
-        .count();
-    "\n".repeat(count)
+    "\n".repeat(line_breaks(text))
+}
+
+/// How many line terminators `text` has, as JavaScript counts them (`\r\n` one, and `\r`,
+/// `\n`, U+2028 and U+2029).
+pub(super) fn line_breaks(text: &str) -> usize {
+    let mut chars = text.chars().peekable();
+    let mut count = 0;
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' | '\r' | '\u{2028}' | '\u{2029}' => count += 1,
+            _ => {}
+        }
+    }
+    count
 }
 
 /// Each module's export table with what its `export * from` brings: every name of the modules

@@ -8,13 +8,16 @@
 use super::ModuleSource;
 use crate::commonjs;
 use crate::project::{ProjectFiles, Want};
-use crate::{ModuleRules, Treat};
+use crate::{ModuleRules, PositionMap, Treat};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 /// The modules of the project under one root directory.
 pub struct ProjectModules {
     files: ProjectFiles,
     rules: ModuleRules,
+    /// Where the places of stripped TypeScript modules come from, until the linker takes them.
+    positions: HashMap<String, PositionMap>,
 }
 
 impl ProjectModules {
@@ -22,6 +25,7 @@ impl ProjectModules {
         Self {
             files: ProjectFiles::new(root, None),
             rules: ModuleRules::default(),
+            positions: HashMap::new(),
         }
     }
 
@@ -66,7 +70,9 @@ impl ModuleSource for ProjectModules {
         }
         let text = String::from_utf8(bytes).map_err(|_| format!("{id} is not UTF-8 text"))?;
         if crate::is_typescript(id) {
-            return crate::strip_types(id, &text);
+            let (code, positions) = crate::strip_types_mapped(id, &text)?;
+            self.positions.insert(id.to_owned(), positions);
+            return Ok(code);
         }
         if commonjs::is_commonjs(&self.files, id, &text) {
             return Err(format!(
@@ -74,5 +80,9 @@ impl ModuleSource for ProjectModules {
             ));
         }
         Ok(text)
+    }
+
+    fn positions(&mut self, id: &str) -> Option<PositionMap> {
+        self.positions.remove(id)
     }
 }
