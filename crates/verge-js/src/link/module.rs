@@ -530,3 +530,18 @@ pub(super) fn resolve_star_exports(
     }
     done
 }
+
+#[cfg(test)]
+mod tests {
+    use super::line_breaks;
+
+    /// Lines as JavaScript counts them, so that a module's lines in the linked script are
+    /// counted as the engine numbers them.
+    #[test]
+    fn line_breaks_are_counted_as_javascript_counts_them() {
+        assert_eq!(line_breaks("a\r\nb\rc\nd\u{2028}e\u{2029}f"), 5);
+        assert_eq!(line_breaks("no break"), 0);
+        assert_eq!(line_breaks("\r\n\r\n"), 2);
+        assert_eq!(line_breaks("\n\r"), 2);
+    }
+}
