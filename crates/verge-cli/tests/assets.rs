@@ -10,7 +10,7 @@
 mod support;
 
 use std::io::{Read, Write};
-use support::{client, send, DevServer, Reply};
+use support::{client, send, DevServer, Reply, ENGINES};
 
 const WORKER: &str = r#"
 export default {
@@ -85,9 +85,6 @@ fn raw(base: &str, path: &str) -> String {
     stream.read_to_string(&mut answer).unwrap();
     answer
 }
-
-/// The `verge dev` arguments that pick each engine.
-const ENGINES: [&[&str]; 2] = [&[], &["--engine", "jsc"]];
 
 #[test]
 fn a_site_is_served_from_its_assets_around_its_worker() {

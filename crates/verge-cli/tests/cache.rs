@@ -7,7 +7,7 @@
 
 mod support;
 
-use support::{client, get, send, DevServer};
+use support::{client, get, send, DevServer, ENGINES};
 
 const WORKER: &str = r#"
 let made = 0;
@@ -63,9 +63,6 @@ export default {
   },
 };
 "#;
-
-/// The `verge dev` arguments that pick each engine.
-const ENGINES: [&[&str]; 2] = [&[], &["--engine", "jsc"]];
 
 #[test]
 fn the_cache_api_stores_matches_and_follows_http_caching() {

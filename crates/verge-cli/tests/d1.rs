@@ -9,7 +9,7 @@
 mod support;
 
 use serde_json::json;
-use support::{client, get, DevServer};
+use support::{client, get, DevServer, ENGINES};
 
 const WORKER: &str = r#"
 export default {
@@ -93,9 +93,6 @@ fn d1(project: &std::path::Path, args: &[&str]) -> Result<String, String> {
         Err(String::from_utf8_lossy(&output.stderr).into_owned())
     }
 }
-
-/// The `verge dev` arguments that pick each engine.
-const ENGINES: [&[&str]; 2] = [&[], &["--engine", "jsc"]];
 
 #[test]
 fn a_worker_uses_the_whole_d1_api() {

@@ -10,7 +10,7 @@
 mod support;
 
 use serde_json::json;
-use support::{client, get, send, DevServer};
+use support::{client, get, send, DevServer, ENGINES};
 
 const WORKER: &str = r#"
 export default {
@@ -116,9 +116,6 @@ fn project() -> tempfile::TempDir {
     std::fs::write(dir.path().join("wrangler.toml"), CONFIG).unwrap();
     dir
 }
-
-/// The `verge dev` arguments that pick each engine.
-const ENGINES: [&[&str]; 2] = [&[], &["--engine", "jsc"]];
 
 #[test]
 fn a_worker_uses_the_r2_api() {

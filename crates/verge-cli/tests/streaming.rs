@@ -128,9 +128,6 @@ export default {
 };
 "#;
 
-/// The `verge dev` arguments that pick each engine.
-const ENGINES: [&[&str]; 2] = [&[], &["--engine", "jsc"]];
-
 #[test]
 fn a_stream_ends_with_its_client_or_its_worker() {
     for engine in ENGINES {

@@ -9,7 +9,7 @@
 
 mod support;
 
-use support::{client, get, project, DevServer};
+use support::{client, get, project, DevServer, ENGINES};
 
 const CONFIG: &str = "name = \"ts\"\nmain = \"src/index.ts\"\n[vars]\nGREETING = \"hello\"\n";
 
@@ -55,9 +55,6 @@ fn a_typescript_syntax_error_names_the_file_and_line() {
     let stderr = support::dev_refusal(dir.path());
     assert!(stderr.contains("src/broken.ts:2:"), "{stderr}");
 }
-
-/// The `verge dev` arguments that pick each engine.
-const ENGINES: [&[&str]; 2] = [&[], &["--engine", "jsc"]];
 
 #[test]
 fn json_text_and_data_files_import_as_wrangler_s_rules_have_them() {

@@ -12,6 +12,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// The `verge dev` arguments that pick each engine: QuickJS, then JavaScriptCore.
+pub const ENGINES: [&[&str]; 2] = [&[], &["--engine", "jsc"]];
+
 pub fn verge() -> Command {
     Command::new(env!("CARGO_BIN_EXE_verge"))
 }
