@@ -47,9 +47,6 @@ pub struct Web {
     /// What the lazy files' ops are made for, and whether one has loaded (then it is fixed).
     host: Rc<RefCell<WebHost>>,
     lazy_loaded: Rc<Cell<bool>>,
-    /// The request the VM's JavaScript works for: set by the host as it dispatches, restored
-    /// by each async op and timer as it completes (see [`Web::run_as`]).
-    current_request: CurrentRequest,
 }
 
 /// Promises whose settlement Rust awaits, by id.
@@ -85,9 +82,9 @@ impl Web {
         platform: &'static Platform,
     ) -> Result<Self, JsError> {
         let vm = Rc::new(Vm::new(limits)?);
-        let current_request = CurrentRequest::default();
+        // The VM's own, kept through every host it is given (see `Web::run_as`).
         let host = Rc::new(RefCell::new(WebHost {
-            current_request: current_request.clone(),
+            current_request: CurrentRequest::default(),
             ..host
         }));
         let promises = Rc::new(Promises {
@@ -115,7 +112,6 @@ impl Web {
             promises,
             host,
             lazy_loaded,
-            current_request,
         })
     }
 
@@ -133,8 +129,9 @@ impl Web {
                 "the host cannot change: binding objects were made for it",
             ));
         }
+        let current_request = self.host.borrow().current_request.clone();
         *self.host.borrow_mut() = WebHost {
-            current_request: self.current_request.clone(),
+            current_request,
             ..host
         };
         Ok(())
@@ -143,7 +140,8 @@ impl Web {
     /// Runs `f` (which enters the VM) on behalf of request `tag`: the ops and timers it
     /// starts count against that request, and carry it into the callbacks they run later.
     pub fn run_as<R>(&self, tag: u64, f: impl FnOnce() -> R) -> R {
-        self.current_request.run_as(tag, f)
+        let current_request = self.host.borrow().current_request.clone();
+        current_request.run_as(tag, f)
     }
 
     /// The host the platform's ops are made for.

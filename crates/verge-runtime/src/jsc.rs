@@ -77,7 +77,7 @@ const FINISH_MODULES: &str =
 const DEFAULT_WALL_TIME: Duration = Duration::from_secs(120);
 
 pub(crate) struct JscWorker {
-    web: Rc<Web>,
+    web: Web,
     /// What the platform keeps for the VM: request bodies handed to it, response bodies taken
     /// back, each request's subrequests.
     host: WebHost,
@@ -141,7 +141,6 @@ impl JscWorker {
             None => Web::new(vm_limits, host, &crate::platform::PLATFORM)
                 .map_err(LoadError::Internal)?,
         };
-        let web = Rc::new(web);
         let script = |error: JsError| LoadError::Script(error);
         let main = config.main.as_deref().ok_or_else(|| {
             script(JsError::thrown(
