@@ -9,7 +9,9 @@ Requests go one at a time, --gap-ms apart (default 2), as from clients arriving 
 rather than back to back: a server may work between requests (Verge makes the isolate its next
 cold start will take then), and both servers get the same pauses.
 
-Usage: python3 bench/tenants.py [--workers 1000] [--peers workerd] [--gap-ms 2]
+`--peers verge-jsc` adds Verge on JavaScriptCore (each worker `engine = "jsc"`) as a row.
+
+Usage: python3 bench/tenants.py [--workers 1000] [--peers workerd,verge-jsc] [--gap-ms 2]
 Needs `cargo build --release`; installs workerd into bench/.peers (npm) unless --peers "".
 """
 
@@ -166,17 +168,19 @@ def main():
     runs = {}
     with tempfile.TemporaryDirectory() as work:
         runs["verge"] = run_verge(work, args.workers)
+        if "verge-jsc" in args.peers.split(","):
+            runs["verge-jsc"] = run_verge(work, args.workers, engine="jsc")
         if "workerd" in args.peers.split(","):
             runs["workerd"] = run_workerd(work, args.workers, install_peers(["workerd"])["workerd"])
     print(f"{args.workers} workers, one run, requests {args.gap_ms:g} ms apart (ms, MiB; per worker: KiB)")
-    print(f"{'server':8} {'ready ms':>9} {'RSS ready':>10} {'RSS loaded':>11} {'per worker':>11} "
+    print(f"{'server':9} {'ready ms':>9} {'RSS ready':>10} {'RSS loaded':>11} {'per worker':>11} "
           f"{'first p50':>10} {'first p99':>10} {'second p50':>11}")
     for name, (ready_ms, ready_rss, loaded_rss, first, second) in runs.items():
-        base = ready_rss if name == "verge" else 0
+        base = ready_rss if name.startswith("verge") else 0
         per_worker = (loaded_rss - base) / args.workers
         first_p50, first_p99 = percentiles(first)
         second_p50, _ = percentiles(second)
-        print(f"{name:8} {ready_ms:9.0f} {ready_rss / 1024:10.1f} {loaded_rss / 1024:11.1f} {per_worker:11.0f} "
+        print(f"{name:9} {ready_ms:9.0f} {ready_rss / 1024:10.1f} {loaded_rss / 1024:11.1f} {per_worker:11.0f} "
               f"{first_p50:10.2f} {first_p99:10.2f} {second_p50:11.2f}")
     print("verge's per-worker cost is RSS loaded minus RSS ready (its isolates are made on the first "
           "request); workerd's is its RSS with every worker loaded at start-up, divided by the count.")
