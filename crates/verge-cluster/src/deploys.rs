@@ -44,7 +44,7 @@ pub(crate) fn code_store(replicas: usize) -> object_store::Config {
 }
 
 /// One version of a worker, as the hub keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Release {
     /// The digest of the upload it runs, the name of that upload in [`CODE_STORE`].
     pub code: String,
@@ -53,6 +53,23 @@ pub struct Release {
     /// Its secrets, by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub secrets: BTreeMap<String, String>,
+    /// Routes set apart from the code, as Cloudflare's API sets them: they replace the
+    /// config's own; none, the config's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routes: Option<Vec<ReleaseRoute>>,
+    /// Cron triggers set apart from the code, likewise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crons: Option<Vec<String>>,
+}
+
+/// A route of a [`Release`]: a pattern, or a custom domain.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ReleaseRoute {
+    pub pattern: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_name: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub custom_domain: bool,
 }
 
 /// A change to a worker somewhere in the cluster.

@@ -88,7 +88,7 @@ async fn a_change_over_one_it_did_not_see_is_refused() {
     let release = |code: &str| Release {
         code: code.into(),
         config_file: "wrangler.toml".into(),
-        secrets: Default::default(),
+        ..Default::default()
     };
 
     // Two PoPs that both saw no release of `w`: the first to publish wins, the other is told.

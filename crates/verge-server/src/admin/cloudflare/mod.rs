@@ -1,0 +1,281 @@
+//! Cloudflare's v4 API — the part `wrangler` uses — under `/client/v4` on the admin listener,
+//! so that the real `wrangler` deploys to Verge: `CLOUDFLARE_API_BASE_URL` names this prefix,
+//! `CLOUDFLARE_API_TOKEN` is the admin token and `CLOUDFLARE_ACCOUNT_ID` any name (Verge is one
+//! account; the id in a path is not checked).
+//!
+//! Every answer is Cloudflare's envelope, `{"success", "errors": [{"code", "message"}],
+//! "messages", "result"}`, but for the raw bytes of a KV value. A missing token is a 401 and a
+//! wrong one a 403, in the envelope; an endpoint Verge does not implement is a 404 with code
+//! 7000 saying so. The endpoints are the admin API's own operations — the same releases and the
+//! same KV store — in Cloudflare's shapes:
+//!
+//! - `GET /user/tokens/verify`, `/user`, `/accounts`, `/memberships`: `wrangler whoami`;
+//! - `/accounts/{account}/storage/kv/namespaces/…`: Workers KV ([`kv`]);
+//! - `/accounts/{account}/workers/…`: scripts, their deploys, routes and crons ([`workers`]);
+//! - `GET /accounts/{account}/r2/buckets/{bucket}`: whether a bucket exists, which every
+//!   valid name does;
+//! - `GET /zones?name=` and `/zones/{zone}/workers/routes`: every host is a zone of its own,
+//!   and its routes are the workers' routes under it.
+
+mod kv;
+mod workers;
+
+use super::{is_admin_token, Admin, AdminBody};
+use crate::assets::percent_decode;
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+/// Where the API sits on the admin listener, as `CLOUDFLARE_API_BASE_URL` names it.
+pub(super) const PREFIX: &str = "/client/v4";
+
+/// Verge's one account, as `/accounts` lists it.
+const ACCOUNT: &str = "verge";
+
+/// Answers `request`, whose path starts with [`PREFIX`].
+pub(super) async fn endpoint(admin: &Admin, request: Request<Incoming>) -> Response<AdminBody> {
+    if let Err(refusal) = authenticate(admin, &request) {
+        return refusal.into();
+    }
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    // Segments are decoded one by one: a KV key may hold an encoded `/`.
+    let segments: Vec<String> = path
+        .strip_prefix(PREFIX)
+        .unwrap_or_default()
+        .split('/')
+        .filter(|segment| !segment.is_empty())
+        .map(percent_decode)
+        .collect();
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let account = json!({ "id": ACCOUNT, "name": "Verge" });
+    match (&method, segments.as_slice()) {
+        (&Method::GET, ["user", "tokens", "verify"]) => {
+            success(json!({ "id": "admin", "status": "active" }))
+        }
+        // Code 9109 is how Cloudflare answers a token that may not read its user: `wrangler
+        // whoami` then shows the account alone.
+        (&Method::GET, ["user"]) => failure(
+            StatusCode::FORBIDDEN,
+            9109,
+            "Verge has accounts, not users: the admin token is the account's",
+        )
+        .into(),
+        (&Method::GET, ["accounts"]) => listed(vec![account]),
+        (&Method::GET, ["memberships"]) => listed(vec![json!({
+            "id": ACCOUNT,
+            "status": "accepted",
+            "account": account,
+            "roles": ["Administrator"],
+        })]),
+        (_, ["accounts", _, "storage", "kv", "namespaces", rest @ ..]) => {
+            kv::endpoint(admin, request, rest).await
+        }
+        (_, ["accounts", _, "workers", rest @ ..]) => workers::endpoint(admin, request, rest).await,
+        (&Method::GET, ["accounts", _, "r2", "buckets", bucket]) => answer(r2_bucket(bucket)),
+        (&Method::GET, ["zones"]) => zones(&request),
+        (&Method::GET, ["zones", zone, "workers", "routes"]) => {
+            workers::zone_routes(&admin.releases, zone)
+        }
+        _ => not_implemented(&method, &path).into(),
+    }
+}
+
+/// `GET /accounts/{account}/r2/buckets/{bucket}`: a bucket of Verge's R2 exists once named
+/// (a worker's binding writes into it as it is), so any name R2 allows is answered.
+fn r2_bucket(bucket: &str) -> Result<Value, Refusal> {
+    let valid = (3..=63).contains(&bucket.len())
+        && bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !bucket.starts_with('-')
+        && !bucket.ends_with('-');
+    if !valid {
+        return Err(failure(
+            StatusCode::BAD_REQUEST,
+            10005,
+            format!(
+                "{bucket:?} is not a bucket name: 3 to 63 lowercase letters, digits and \
+                 hyphens, not starting or ending with a hyphen"
+            ),
+        ));
+    }
+    Ok(json!({ "name": bucket }))
+}
+
+/// `GET /zones?name=`: Verge keeps no zones; every host name is a zone of its own, named and
+/// identified by itself, so that wrangler can look up the routes under it.
+fn zones(request: &Request<Incoming>) -> Response<AdminBody> {
+    let zones = match query(request).get("name") {
+        Some(name) => vec![json!({
+            "id": name, "name": name, "status": "active",
+            "account": { "id": ACCOUNT, "name": "Verge" },
+        })],
+        None => Vec::new(),
+    };
+    listed(zones)
+}
+
+/// The admin token as Cloudflare's API takes a token, `Authorization: Bearer …`.
+fn authenticate(admin: &Admin, request: &Request<Incoming>) -> Result<(), Refusal> {
+    let presented = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    match presented {
+        None => Err(failure(
+            StatusCode::UNAUTHORIZED,
+            10000,
+            "Authentication error: send the admin token as `Authorization: Bearer <token>` \
+             (wrangler's CLOUDFLARE_API_TOKEN)",
+        )),
+        Some(token) if is_admin_token(token.as_bytes(), admin.token.as_bytes()) => Ok(()),
+        Some(_) => Err(failure(
+            StatusCode::FORBIDDEN,
+            9109,
+            "Invalid access token: it is not this server's admin token",
+        )),
+    }
+}
+
+fn envelope(status: StatusCode, body: Value) -> Response<AdminBody> {
+    super::json(status, body)
+}
+
+/// A successful answer carrying `result`.
+pub(super) fn success(result: Value) -> Response<AdminBody> {
+    envelope(
+        StatusCode::OK,
+        json!({ "success": true, "errors": [], "messages": [], "result": result }),
+    )
+}
+
+/// A successful answer carrying one page of a list, with Cloudflare's `result_info`.
+fn paged(result: Vec<Value>, result_info: Value) -> Response<AdminBody> {
+    envelope(
+        StatusCode::OK,
+        json!({
+            "success": true, "errors": [], "messages": [],
+            "result": result, "result_info": result_info,
+        }),
+    )
+}
+
+/// A whole list as one page.
+fn listed(result: Vec<Value>) -> Response<AdminBody> {
+    let count = result.len();
+    paged(
+        result,
+        json!({ "page": 1, "per_page": count.max(1), "count": count, "total_count": count }),
+    )
+}
+
+/// A refusal as Cloudflare's API makes one: an HTTP status, and the API's error code with a
+/// message.
+pub(super) struct Refusal {
+    status: StatusCode,
+    code: u32,
+    message: String,
+}
+
+/// A refusal: `status`, and Cloudflare's error `code` with `message`.
+pub(super) fn failure(status: StatusCode, code: u32, message: impl Into<String>) -> Refusal {
+    Refusal {
+        status,
+        code,
+        message: message.into(),
+    }
+}
+
+impl From<Refusal> for Response<AdminBody> {
+    fn from(
+        Refusal {
+            status,
+            code,
+            message,
+        }: Refusal,
+    ) -> Self {
+        envelope(
+            status,
+            json!({
+                "success": false,
+                "errors": [{ "code": code, "message": message }],
+                "messages": [],
+                "result": null,
+            }),
+        )
+    }
+}
+
+/// An answer: `result` in the envelope, or the refusal.
+pub(super) fn answer(outcome: Result<Value, Refusal>) -> Response<AdminBody> {
+    match outcome {
+        Ok(result) => success(result),
+        Err(refusal) => refusal.into(),
+    }
+}
+
+/// Cloudflare's answer to a path it has no route for, saying that Verge lacks it.
+fn not_implemented(method: &Method, path: &str) -> Refusal {
+    failure(
+        StatusCode::NOT_FOUND,
+        7000,
+        format!("No route for that URI: Verge does not implement {method} {path}"),
+    )
+}
+
+/// A request's query parameters.
+fn query(request: &Request<Incoming>) -> HashMap<String, String> {
+    request
+        .uri()
+        .query()
+        .map(|query| {
+            url::form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The body of `request`, up to `limit` bytes; a 413 in the envelope beyond.
+async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes, Refusal> {
+    match Limited::new(request.into_body(), limit).collect().await {
+        Ok(body) => Ok(body.to_bytes()),
+        Err(e) => Err(failure(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            10011,
+            format!("the body could not be read (at most {limit} bytes): {e}"),
+        )),
+    }
+}
+
+/// The body of `request` as JSON of type `T`, up to `limit` bytes; a 400 naming what is wrong
+/// (whatever its content type: wrangler sends some JSON as text/plain).
+async fn read_json<T: serde::de::DeserializeOwned>(
+    request: Request<Incoming>,
+    limit: usize,
+    what: &str,
+) -> Result<T, Refusal> {
+    let body = read_body(request, limit).await?;
+    serde_json::from_slice(&body).map_err(|e| {
+        failure(
+            StatusCode::BAD_REQUEST,
+            10026,
+            format!("{what} is not valid: {e}"),
+        )
+    })
+}
+
+/// Raw bytes, for a KV value.
+fn raw(body: Bytes) -> Response<AdminBody> {
+    let mut response = Response::new(Full::new(body).boxed_unsync());
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/octet-stream"),
+    );
+    response
+}

@@ -1,0 +1,628 @@
+//! `/accounts/{account}/workers/…`: scripts as `wrangler deploy` uploads them, their versions
+//! and deployments, and the routes and crons it sets apart from the code.
+//!
+//! An upload is a form: a `metadata` part (the entry module, bindings, compatibility date and
+//! flags, Durable Object migrations) and one part per module, already bundled by wrangler. It
+//! becomes the same upload `verge deploy` sends — a `wrangler.json` written from the metadata,
+//! beside the modules — and is deployed by the same [`Releases::deploy`], so it is checked,
+//! versioned, kept and (in a cluster) published like any other; a refused upload leaves the
+//! running version as it was. Routes (`PUT …/routes`) and crons (`PUT …/schedules`) are kept
+//! with the release apart from its code, as Cloudflare keeps them, and carried to the next.
+//!
+//! A version is numbered by the server; to wrangler it is the UUID-shaped [`version_id`].
+//! Verge serves no `workers.dev`: a script's subdomain is answered as disabled.
+
+use super::{
+    answer, failure, listed, not_implemented, read_json, success, Admin, AdminBody, Refusal,
+};
+use crate::releases::{ReleaseError, Releases};
+use base64::Engine as _;
+use bytes::Bytes;
+use futures_util::StreamExt as _;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::BodyDataStream;
+use hyper::body::Incoming;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use verge_cluster::ReleaseRoute;
+
+/// The largest upload one deploy may send (as the admin API's own deploys).
+const MAX_UPLOAD: usize = super::super::MAX_UPLOAD;
+
+/// The config file an upload's metadata becomes.
+const CONFIG_FILE: &str = "wrangler.json";
+
+/// Answers `request` for `rest`, the path's segments after `workers`.
+pub(super) async fn endpoint(
+    admin: &Admin,
+    request: Request<Incoming>,
+    rest: &[&str],
+) -> Response<AdminBody> {
+    let releases = &admin.releases;
+    let method = request.method().clone();
+    match (&method, rest) {
+        (&Method::GET, ["services", name]) => service(releases, name),
+        (&Method::GET, ["subdomain"]) => success(json!({ "subdomain": "verge" })),
+        (&Method::GET, ["workers", name]) => match current(releases, name) {
+            Some(_) => success(json!({ "subdomain": no_subdomain() })),
+            None => not_found(name).into(),
+        },
+        (&Method::PUT, ["scripts", name]) | (&Method::POST, ["scripts", name, "versions"]) => {
+            match deploy(releases, name, request).await {
+                Ok(version) => success(json!({
+                    "id": version_id(version),
+                    "deployment_id": version_id(version),
+                    "number": version,
+                    "startup_time_ms": 0,
+                    "resources": { "script": { "etag": version_id(version) } },
+                })),
+                Err(refusal) => refusal.into(),
+            }
+        }
+        (&Method::DELETE, ["scripts", name]) => match releases.delete(name).await {
+            Ok(()) => success(Value::Null),
+            Err(refusal) => refused(name, refusal).into(),
+        },
+        (&Method::GET, ["scripts", name, "deployments"]) => match current(releases, name) {
+            Some(version) => success(json!({ "deployments": [deployment(version)] })),
+            None => not_found(name).into(),
+        },
+        (&Method::POST, ["scripts", name, "deployments"]) => {
+            answer(deploy_version(releases, name, request).await)
+        }
+        (&Method::GET, ["scripts", name, "secrets"]) => match current(releases, name) {
+            None => not_found(name).into(),
+            Some(_) => match releases.secrets_of(name).await {
+                Ok(secrets) => success(Value::Array(
+                    secrets
+                        .keys()
+                        .map(|key| json!({ "name": key, "type": "secret_text" }))
+                        .collect(),
+                )),
+                Err(refusal) => refused(name, refusal).into(),
+            },
+        },
+        (&Method::POST, ["scripts", name, "subdomain"]) => match current(releases, name) {
+            Some(_) => success(no_subdomain()),
+            None => not_found(name).into(),
+        },
+        (&Method::GET, ["scripts", name, "routes"]) => match config_of(releases, name) {
+            Some(config) => success(Value::Array(
+                config
+                    .routes
+                    .iter()
+                    .map(|route| json!({ "id": route.pattern, "pattern": route.pattern, "script": name }))
+                    .collect(),
+            )),
+            None => not_found(name).into(),
+        },
+        (&Method::PUT, ["scripts", name, "routes"]) => {
+            answer(set_routes(releases, name, request).await)
+        }
+        (&Method::GET, ["scripts", name, "schedules"]) => match config_of(releases, name) {
+            Some(config) => success(json!({ "schedules": schedules(&config.crons) })),
+            None => not_found(name).into(),
+        },
+        (&Method::PUT, ["scripts", name, "schedules"]) => {
+            answer(set_schedules(releases, name, request).await)
+        }
+        _ => not_implemented(&method, request.uri().path()).into(),
+    }
+}
+
+/// `GET /zones/{zone}/workers/routes`: the routes of every worker whose host is `zone` or
+/// under it.
+pub(super) fn zone_routes(releases: &Releases, zone: &str) -> Response<AdminBody> {
+    let site = releases.site().current();
+    let under = |pattern: &str| {
+        let host = pattern
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches('*');
+        let host = host.trim_start_matches('.');
+        host == zone || host.ends_with(&format!(".{zone}"))
+    };
+    let routes = site
+        .workers
+        .iter()
+        .flat_map(|worker| {
+            worker.config.routes.iter().filter(|route| under(&route.pattern)).map(|route| {
+                json!({ "id": route.pattern, "pattern": route.pattern, "script": worker.config.name })
+            })
+        })
+        .collect();
+    listed(routes)
+}
+
+type Outcome = Result<Value, Refusal>;
+
+/// The version id wrangler shows for version `number`: UUID-shaped, the number in its last
+/// group, so that it reads back ([`version_number`]).
+pub(super) fn version_id(number: u64) -> String {
+    format!("00000000-0000-4000-8000-{number:012x}")
+}
+
+fn version_number(id: &str) -> Option<u64> {
+    let digits = id.strip_prefix("00000000-0000-4000-8000-")?;
+    (digits.len() == 12)
+        .then(|| u64::from_str_radix(digits, 16).ok())
+        .flatten()
+}
+
+fn no_subdomain() -> Value {
+    json!({ "enabled": false, "previews_enabled": false })
+}
+
+/// Cloudflare's "no such script", which wrangler takes for a worker to create.
+fn not_found(name: &str) -> Refusal {
+    failure(
+        StatusCode::NOT_FOUND,
+        10007,
+        format!("workers.api.error.script_not_found: no worker is named {name:?}"),
+    )
+}
+
+/// The version of `name` serving now, if it is deployed.
+fn current(releases: &Releases, name: &str) -> Option<u64> {
+    let site = releases.site().current();
+    site.position(name).map(|index| site.workers[index].version)
+}
+
+fn config_of(
+    releases: &Releases,
+    name: &str,
+) -> Option<std::sync::Arc<verge_config::WorkerConfig>> {
+    let site = releases.site().current();
+    site.position(name)
+        .map(|index| site.workers[index].config.clone())
+}
+
+/// `GET services/{name}`: the worker, if deployed. No migration tag is reported, so wrangler
+/// sends a worker's whole migration history with each upload (the config it becomes needs it).
+fn service(releases: &Releases, name: &str) -> Response<AdminBody> {
+    if current(releases, name).is_none() {
+        return failure(
+            StatusCode::NOT_FOUND,
+            10090,
+            format!("workers.api.error.service_not_found: no worker is named {name:?}"),
+        )
+        .into();
+    }
+    success(json!({
+        "id": name,
+        "default_environment": {
+            "environment": "production",
+            "script": { "id": name, "tag": name, "tags": [], "last_deployed_from": "wrangler" },
+        },
+    }))
+}
+
+/// The deployment that serves `version`, whole.
+fn deployment(version: u64) -> Value {
+    json!({
+        "id": version_id(version),
+        "source": "wrangler",
+        "strategy": "percentage",
+        "versions": [{ "version_id": version_id(version), "percentage": 100 }],
+    })
+}
+
+/// A refused change in Cloudflare's envelope.
+fn refused(name: &str, refusal: ReleaseError) -> Refusal {
+    let (status, code) = match &refusal {
+        ReleaseError::Invalid(_) => (StatusCode::BAD_REQUEST, 10021),
+        ReleaseError::NoSuchWorker(_) => return not_found(name),
+        ReleaseError::NoSuchSecret { .. } | ReleaseError::NoSuchVersion { .. } => {
+            (StatusCode::NOT_FOUND, 10007)
+        }
+        ReleaseError::Hub(verge_cluster::ClusterError::Conflict(_)) => {
+            (StatusCode::CONFLICT, 10001)
+        }
+        ReleaseError::Hub(_) | ReleaseError::NotJoined(_) => {
+            (StatusCode::SERVICE_UNAVAILABLE, 10001)
+        }
+        ReleaseError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, 10001),
+    };
+    tracing::warn!(worker = %name, "change refused: {refusal}");
+    failure(status, code, refusal.to_string())
+}
+
+/// One part of a form.
+pub(super) struct Part {
+    pub(super) name: String,
+    pub(super) content_type: Option<String>,
+    pub(super) bytes: Bytes,
+}
+
+/// The parts of `request`'s `multipart/form-data` body (split at `boundary`), at most `limit`
+/// bytes in all; a malformed form is a 400 saying where.
+pub(super) async fn form_parts(
+    request: Request<Incoming>,
+    limit: usize,
+    boundary: String,
+) -> Result<Vec<Part>, Refusal> {
+    let constraints =
+        multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(limit as u64));
+    let stream =
+        BodyDataStream::new(request.into_body()).map(|chunk| chunk.map_err(std::io::Error::other));
+    let mut form = multer::Multipart::with_constraints(stream, boundary, constraints);
+    let mut parts = Vec::new();
+    let bad = |e: multer::Error, index: usize| match e {
+        multer::Error::StreamSizeExceeded { .. } => failure(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            10011,
+            format!("the form is larger than {limit} bytes"),
+        ),
+        e => failure(
+            StatusCode::BAD_REQUEST,
+            10026,
+            format!("the form is malformed at part {}: {e}", index + 1),
+        ),
+    };
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => return Ok(parts),
+            Err(e) => return Err(bad(e, parts.len())),
+        };
+        let name = field.name().unwrap_or_default().to_owned();
+        let content_type = field.content_type().map(ToString::to_string);
+        let bytes = field.bytes().await.map_err(|e| bad(e, parts.len()))?;
+        parts.push(Part {
+            name,
+            content_type,
+            bytes,
+        });
+    }
+}
+
+/// What an upload's `metadata` part says; keys Verge has no use for are ignored.
+#[derive(serde::Deserialize)]
+struct Metadata {
+    main_module: Option<String>,
+    body_part: Option<String>,
+    #[serde(default)]
+    bindings: Vec<Value>,
+    compatibility_date: Option<String>,
+    #[serde(default)]
+    compatibility_flags: Vec<String>,
+    migrations: Option<Migrations>,
+    limits: Option<Value>,
+    assets: Option<Value>,
+}
+
+/// An upload's Durable Object migrations: the steps after `old_tag`, up to `new_tag`.
+#[derive(serde::Deserialize)]
+struct Migrations {
+    new_tag: Option<String>,
+    #[serde(default)]
+    steps: Vec<Map<String, Value>>,
+}
+
+/// Deploys the form `request` carries as a new version of `name`; that version.
+async fn deploy(
+    releases: &Releases,
+    name: &str,
+    request: Request<Incoming>,
+) -> Result<u64, Refusal> {
+    let boundary = request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| multer::parse_boundary(value).ok())
+        .ok_or_else(|| {
+            failure(
+                StatusCode::BAD_REQUEST,
+                10026,
+                "an upload is a multipart/form-data body with a `metadata` part",
+            )
+        })?;
+    let parts = form_parts(request, MAX_UPLOAD, boundary).await?;
+    let upload = upload(name, parts)?;
+    releases
+        .deploy(name, &upload, true)
+        .await
+        .map_err(|refusal| refused(name, refusal))
+}
+
+fn invalid(message: String) -> Refusal {
+    failure(StatusCode::BAD_REQUEST, 10021, message)
+}
+
+/// The upload `verge deploy` would send for the form's `parts`: the modules, and a
+/// `wrangler.json` written from the metadata.
+fn upload(name: &str, parts: Vec<Part>) -> Result<Vec<u8>, Refusal> {
+    let mut metadata = None;
+    let mut files = BTreeMap::new();
+    let mut rules: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for part in parts {
+        if part.name == "metadata" {
+            metadata = Some(
+                serde_json::from_slice::<Metadata>(&part.bytes)
+                    .map_err(|e| invalid(format!("the metadata part is not valid: {e}")))?,
+            );
+            continue;
+        }
+        let content_type = part.content_type.as_deref().unwrap_or_default();
+        let kind = match content_type.split(';').next().unwrap_or_default().trim() {
+            "application/javascript+module" => Some("ESModule"),
+            "application/javascript" | "text/javascript" => Some("CommonJS"),
+            "text/plain" => Some("Text"),
+            "application/octet-stream" => Some("Data"),
+            "application/wasm" => Some("CompiledWasm"),
+            // Kept beside the module it maps; not a module.
+            "application/source-map" => None,
+            other => {
+                return Err(invalid(format!(
+                    "part {:?}: Verge does not take modules of type {other:?}",
+                    part.name
+                )))
+            }
+        };
+        if part.name == CONFIG_FILE {
+            return Err(invalid(format!(
+                "part {CONFIG_FILE:?}: that name is the config Verge writes from the metadata"
+            )));
+        }
+        if let Some(kind) = kind.filter(|kind| *kind != "ESModule") {
+            rules.entry(kind).or_default().push(part.name.clone());
+        }
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&part.bytes);
+        files.insert(part.name, encoded);
+    }
+    let metadata = metadata.ok_or_else(|| invalid("the upload has no `metadata` part".into()))?;
+    let config = config(name, metadata, rules)?;
+    let config = serde_json::to_vec_pretty(&config)
+        .map_err(|e| invalid(format!("the config could not be written: {e}")))?;
+    files.insert(
+        CONFIG_FILE.to_owned(),
+        base64::engine::general_purpose::STANDARD.encode(config),
+    );
+    serde_json::to_vec(&json!({ "config_file": CONFIG_FILE, "files": files }))
+        .map_err(|e| invalid(format!("the upload could not be written: {e}")))
+}
+
+/// The wrangler config an upload's metadata means, with module `rules` for the modules that
+/// are not ES modules.
+fn config(
+    name: &str,
+    metadata: Metadata,
+    rules: BTreeMap<&str, Vec<String>>,
+) -> Result<Value, Refusal> {
+    if metadata.body_part.is_some() {
+        return Err(invalid(
+            "Verge takes ES module workers from wrangler: a service-worker script (body_part) \
+             is not implemented"
+                .into(),
+        ));
+    }
+    if metadata.assets.is_some() {
+        return Err(invalid(
+            "Verge does not implement [assets] uploads through wrangler yet: deploy the \
+             project with `verge deploy`"
+                .into(),
+        ));
+    }
+    let main = metadata
+        .main_module
+        .ok_or_else(|| invalid("the metadata names no main_module".into()))?;
+    let mut config = json!({
+        "name": name,
+        "main": main,
+        "compatibility_flags": metadata.compatibility_flags,
+        "rules": rules
+            .into_iter()
+            .map(|(kind, globs)| json!({ "type": kind, "globs": globs }))
+            .collect::<Vec<_>>(),
+    });
+    if let Some(date) = metadata.compatibility_date {
+        config["compatibility_date"] = date.into();
+    }
+    if let Some(cpu_ms) = metadata
+        .limits
+        .as_ref()
+        .and_then(|limits| limits.get("cpu_ms"))
+    {
+        config["limits"] = json!({ "cpu_ms": cpu_ms });
+    }
+    let mut vars = Map::new();
+    let mut keyed: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+    for binding in &metadata.bindings {
+        let field = |key: &str| binding.get(key).cloned().unwrap_or(Value::Null);
+        let name = binding
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let kind = binding
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if name.is_empty() {
+            return Err(invalid(format!("a binding has no name: {binding}")));
+        }
+        let (list, entry) = match kind {
+            "plain_text" => {
+                vars.insert(name.to_owned(), field("text"));
+                continue;
+            }
+            "json" => {
+                vars.insert(name.to_owned(), field("json"));
+                continue;
+            }
+            "kv_namespace" => (
+                "kv_namespaces",
+                json!({ "binding": name, "id": field("namespace_id") }),
+            ),
+            "d1" => (
+                "d1_databases",
+                json!({ "binding": name, "database_id": field("id"), "database_name": field("database_name") }),
+            ),
+            "r2_bucket" => (
+                "r2_buckets",
+                json!({ "binding": name, "bucket_name": field("bucket_name") }),
+            ),
+            "service" => (
+                "services",
+                json!({ "binding": name, "service": field("service"), "entrypoint": field("entrypoint") }),
+            ),
+            "durable_object_namespace" => (
+                "durable_objects",
+                json!({ "name": name, "class_name": field("class_name"), "script_name": field("script_name") }),
+            ),
+            other => {
+                return Err(invalid(format!(
+                    "binding {name:?}: Verge does not implement bindings of type {other:?} \
+                     through wrangler"
+                )))
+            }
+        };
+        let mut entry = entry;
+        if let Some(object) = entry.as_object_mut() {
+            object.retain(|_, value| !value.is_null());
+        }
+        keyed.entry(list).or_default().push(entry);
+    }
+    config["vars"] = Value::Object(vars);
+    for (list, entries) in keyed {
+        config[list] = match list {
+            "durable_objects" => json!({ "bindings": entries }),
+            _ => Value::Array(entries),
+        };
+    }
+    if let Some(migrations) = metadata.migrations {
+        let tag = migrations.new_tag.unwrap_or_else(|| "v1".into());
+        let count = migrations.steps.len();
+        let steps: Vec<Value> = migrations
+            .steps
+            .into_iter()
+            .enumerate()
+            .map(|(index, mut step)| {
+                // Each step is a migration of its own; the last carries the upload's tag.
+                let step_tag = match index + 1 == count {
+                    true => tag.clone(),
+                    false => format!("{tag}.{index}"),
+                };
+                step.insert("tag".into(), step_tag.into());
+                Value::Object(step)
+            })
+            .collect();
+        config["migrations"] = Value::Array(steps);
+    }
+    Ok(config)
+}
+
+#[derive(serde::Deserialize)]
+struct DeploymentRequest {
+    versions: Vec<DeployedVersion>,
+}
+
+#[derive(serde::Deserialize)]
+struct DeployedVersion {
+    version_id: String,
+    percentage: f64,
+}
+
+/// `POST scripts/{name}/deployments`: one version at 100%. The version serving now is left
+/// serving; an older one is rolled back to (as a new version). Gradual deployments, two
+/// versions at once, are not implemented.
+async fn deploy_version(releases: &Releases, name: &str, request: Request<Incoming>) -> Outcome {
+    let requested: DeploymentRequest = read_json(request, 64 * 1024, "the deployment").await?;
+    let only = match requested.versions.as_slice() {
+        [only] if only.percentage == 100.0 => only,
+        _ => {
+            return Err(invalid(
+                "Verge deploys one version at 100%: gradual deployments are not implemented".into(),
+            ))
+        }
+    };
+    let version = version_number(&only.version_id).ok_or_else(|| {
+        failure(
+            StatusCode::NOT_FOUND,
+            10007,
+            format!("no version {:?} of {name}", only.version_id),
+        )
+    })?;
+    let serving = current(releases, name).ok_or_else(|| not_found(name))?;
+    let deployed = match version == serving {
+        true => serving,
+        false => releases
+            .rollback(name, Some(version))
+            .await
+            .map_err(|refusal| refused(name, refusal))?,
+    };
+    Ok(deployment(deployed))
+}
+
+/// One of the routes `PUT scripts/{name}/routes` takes: a pattern, or a table.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum RouteRequest {
+    Pattern(String),
+    Table {
+        pattern: String,
+        zone_name: Option<String>,
+        zone_id: Option<String>,
+        #[serde(default)]
+        custom_domain: bool,
+    },
+}
+
+async fn set_routes(releases: &Releases, name: &str, request: Request<Incoming>) -> Outcome {
+    let requested: Vec<RouteRequest> = read_json(request, 1024 * 1024, "the routes").await?;
+    let routes: Vec<ReleaseRoute> = requested
+        .into_iter()
+        .map(|route| match route {
+            RouteRequest::Pattern(pattern) => ReleaseRoute {
+                pattern,
+                zone_name: None,
+                custom_domain: false,
+            },
+            RouteRequest::Table {
+                pattern,
+                zone_name,
+                zone_id,
+                custom_domain,
+            } => ReleaseRoute {
+                pattern,
+                zone_name: zone_name.or(zone_id),
+                custom_domain,
+            },
+        })
+        .collect();
+    let shown: Vec<Value> = routes
+        .iter()
+        .map(|route| json!({ "id": route.pattern, "pattern": route.pattern, "script": name }))
+        .collect();
+    releases
+        .set_triggers(name, Some(routes), None)
+        .await
+        .map_err(|refusal| refused(name, refusal))?;
+    Ok(Value::Array(shown))
+}
+
+#[derive(serde::Deserialize)]
+struct Schedule {
+    cron: String,
+}
+
+fn schedules(crons: &[String]) -> Vec<Value> {
+    crons.iter().map(|cron| json!({ "cron": cron })).collect()
+}
+
+async fn set_schedules(releases: &Releases, name: &str, request: Request<Incoming>) -> Outcome {
+    let requested: Vec<Schedule> = read_json(request, 64 * 1024, "the schedules").await?;
+    let mut crons = Vec::with_capacity(requested.len());
+    for Schedule { cron } in requested {
+        if let Err(e) = cron.parse::<croner::Cron>() {
+            return Err(invalid(format!("{cron:?} is not a cron expression: {e}")));
+        }
+        crons.push(cron);
+    }
+    let shown = schedules(&crons);
+    releases
+        .set_triggers(name, None, Some(crons))
+        .await
+        .map_err(|refusal| refused(name, refusal))?;
+    Ok(json!({ "schedules": shown }))
+}
