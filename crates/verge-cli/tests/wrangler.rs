@@ -54,6 +54,19 @@ struct Run {
 /// `wrangler ARGS…` in `project`, against the API at `admin` with `token`, non-interactive
 /// (no TTY, `CI`), its config and logs kept in `home`.
 fn wrangler(project: &Path, home: &Path, admin: &str, token: &str, args: &[&str]) -> Run {
+    wrangler_with_input(project, home, admin, token, args, "")
+}
+
+/// [`wrangler`], with `input` on its standard input.
+fn wrangler_with_input(
+    project: &Path,
+    home: &Path,
+    admin: &str,
+    token: &str,
+    args: &[&str],
+    input: &str,
+) -> Run {
+    use std::io::Write as _;
     let (node, script) = wrangler_install();
     let node_dir = node.parent().unwrap();
     let path = format!(
@@ -61,7 +74,7 @@ fn wrangler(project: &Path, home: &Path, admin: &str, token: &str, args: &[&str]
         node_dir.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let output = Command::new(&node)
+    let mut child = Command::new(&node)
         .arg(&script)
         .args(args)
         .current_dir(project)
@@ -78,9 +91,15 @@ fn wrangler(project: &Path, home: &Path, admin: &str, token: &str, args: &[&str]
         .env("NO_COLOR", "1")
         .env_remove("HTTP_PROXY")
         .env_remove("HTTPS_PROXY")
-        .stdin(Stdio::null())
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run wrangler");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().expect("run wrangler");
     Run {
         ok: output.status.success(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -233,7 +252,7 @@ fn wrangler_whoami_kv_and_deploy_work_against_verge() {
         project.join("src/index.ts"),
         "import { DurableObject } from 'cloudflare:workers';\n\
          interface Env {\n\
-           GREETING: string; LIMIT: number; SETTINGS: KVNamespace; DB: D1Database;\n\
+           GREETING: string; LIMIT: number; SETTINGS: KVNamespace; DB: D1Database; TOKEN?: string;\n\
            FILES: R2Bucket; COUNTER: DurableObjectNamespace<Counter>; SELF: Fetcher;\n\
          }\n\
          export class Counter extends DurableObject {\n\
@@ -254,6 +273,7 @@ fn wrangler_whoami_kv_and_deploy_work_against_verge() {
                const own = await (await env.SELF.fetch('http://self/')).text();\n\
                return Response.json({ one, note, count: await counter.next(), own });\n\
              }\n\
+             if (path === '/secret') return new Response(env.TOKEN ?? 'none');\n\
              const stored = await env.SETTINGS.get('greeting');\n\
              return new Response(`${env.GREETING} ${env.LIMIT} ${stored}`);\n\
            },\n\
@@ -362,5 +382,56 @@ fn wrangler_whoami_kv_and_deploy_work_against_verge() {
     assert_eq!(
         get_host(&server.base, "wr.test", "/").body,
         "hello again 3 hello from KV"
+    );
+
+    // Versions and deployments; a rollback to the first upload, with a message.
+    let versions = run(&["versions", "list", "--json"]).expect_ok("versions list");
+    let versions: serde_json::Value = serde_json::from_str(&versions.stdout).unwrap();
+    let ids: Vec<&str> = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_str().unwrap())
+        .collect();
+    let first_upload = "00000000-0000-4000-8000-000000000001";
+    assert!(ids.contains(&first_upload), "{ids:?}");
+    assert_eq!(versions[0]["annotations"]["workers/triggered_by"], "upload");
+    run(&["rollback", first_upload, "-m", "back to hi"]).expect_ok("rollback");
+    assert_eq!(
+        get_host(&server.base, "wr.test", "/").body,
+        "hi 3 hello from KV"
+    );
+    let deployments = run(&["deployments", "list", "--json"]).expect_ok("deployments list");
+    let deployments: serde_json::Value = serde_json::from_str(&deployments.stdout).unwrap();
+    // wrangler lists the newest last.
+    let newest = deployments.as_array().unwrap().last().unwrap();
+    assert_eq!(
+        newest["annotations"]["workers/triggered_by"], "rollback",
+        "{deployments}"
+    );
+    assert_eq!(newest["annotations"]["workers/message"], "back to hi");
+
+    // A secret reaches env; it is listed by name, never by value, and deleted.
+    let secret = "s3cr3t-value-never-shown";
+    wrangler_with_input(
+        &project,
+        &home,
+        &admin,
+        TOKEN,
+        &["secret", "put", "TOKEN"],
+        secret,
+    )
+    .expect_ok("secret put");
+    assert_eq!(get_host(&server.base, "wr.test", "/secret").body, secret);
+    let listed = run(&["secret", "list"]).expect_ok("secret list");
+    assert!(listed.stdout.contains("TOKEN"), "{}", listed.stdout);
+    assert!(!listed.stdout.contains(secret), "{}", listed.stdout);
+    run(&["secret", "delete", "TOKEN"]).expect_ok("secret delete");
+    assert_eq!(get_host(&server.base, "wr.test", "/secret").body, "none");
+    assert!(!server.stdout().contains(secret) && !server.stderr().contains(secret));
+    // The secret outlived the rollback's code: still the first upload's.
+    assert_eq!(
+        get_host(&server.base, "wr.test", "/").body,
+        "hi 3 hello from KV"
     );
 }

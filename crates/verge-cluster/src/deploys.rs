@@ -60,6 +60,47 @@ pub struct Release {
     /// Cron triggers set apart from the code, likewise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crons: Option<Vec<String>>,
+    /// What made this version, and when; none for one made before versions were stamped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub made: Option<Made>,
+}
+
+impl Release {
+    /// Whether `self` serves what `other` does (when and why each was made aside).
+    pub fn serves_as(&self, other: &Release) -> bool {
+        let unstamped = |release: &Release| Release {
+            made: None,
+            ..release.clone()
+        };
+        unstamped(self) == unstamped(other)
+    }
+}
+
+/// When a version was made, by what change, and the message given with it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Made {
+    /// Milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    /// `upload`, `secret`, `rollback` or `triggers`.
+    pub by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl Made {
+    /// Made now, by `by`.
+    pub fn now(by: &str, message: Option<String>) -> Self {
+        let at_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| {
+                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+            });
+        Self {
+            at_ms,
+            by: by.to_owned(),
+            message,
+        }
+    }
 }
 
 /// A route of a [`Release`]: a pattern, or a custom domain.

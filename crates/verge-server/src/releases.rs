@@ -23,7 +23,9 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
-use verge_cluster::{Change, Cluster, ClusterError, Release, ReleaseRoute, FOLLOW_AGAIN_AFTER};
+use verge_cluster::{
+    Change, Cluster, ClusterError, Made, Release, ReleaseRoute, FOLLOW_AGAIN_AFTER,
+};
 use verge_config::WorkerConfig;
 
 /// How often a quiet follower of the hub's deploys checks that it is not behind.
@@ -57,6 +59,14 @@ pub enum ReleaseError {
     /// This server failed, as a disk that cannot be written.
     #[error("{0}")]
     Internal(String),
+}
+
+/// Who uploaded a deploy.
+pub enum Uploader {
+    /// `verge deploy`, through the admin API: the project's config is the whole truth.
+    Verge,
+    /// wrangler, through Cloudflare's API, with the message given to `wrangler deploy`.
+    Wrangler { message: Option<String> },
 }
 
 /// A deploy's upload: `{"config_file": "wrangler.toml", "files": {"path": "<base64>", …}}`.
@@ -319,13 +329,13 @@ impl Releases {
     }
 
     /// Deploys `body`, an upload, as a new version of `worker`; that version. The worker keeps
-    /// its secrets; it keeps the routes and cron triggers set apart from its code
-    /// ([`Releases::set_triggers`]) if `keep_triggers`, else its config's own apply.
+    /// its secrets; an upload `from` wrangler keeps the routes and cron triggers set apart from
+    /// its code ([`Releases::set_triggers`]), one from `verge deploy` brings its config's own.
     pub async fn deploy(
         &self,
         worker: &str,
         body: &[u8],
-        keep_triggers: bool,
+        from: Uploader,
     ) -> Result<u64, ReleaseError> {
         let invalid = ReleaseError::Invalid;
         if worker.is_empty()
@@ -345,9 +355,12 @@ impl Releases {
         unpack(&dir, &upload.files).map_err(invalid)?;
         let _turn = self.turn.lock().await;
         let head = self.head(worker).await?;
-        let (routes, crons) = match (&head.release, keep_triggers) {
-            (Some(current), true) => (current.routes.clone(), current.crons.clone()),
-            _ => (None, None),
+        let (routes, crons, message) = match (&head.release, from) {
+            (Some(current), Uploader::Wrangler { message }) => {
+                (current.routes.clone(), current.crons.clone(), message)
+            }
+            (None, Uploader::Wrangler { message }) => (None, None, message),
+            (_, Uploader::Verge) => (None, None, None),
         };
         let release = Release {
             code: digest,
@@ -355,6 +368,7 @@ impl Releases {
             secrets: self.secrets_in(worker, &head)?,
             routes,
             crons,
+            made: Some(Made::now("upload", message)),
         };
         self.release(worker, release, head.version, Some(body))
             .await
@@ -377,9 +391,10 @@ impl Releases {
         let release = Release {
             routes: routes.or_else(|| current.routes.clone()),
             crons: crons.or_else(|| current.crons.clone()),
+            made: Some(Made::now("triggers", None)),
             ..current.clone()
         };
-        if release == current {
+        if release.serves_as(&current) {
             return Ok(version);
         }
         self.release(worker, release, Some(version), None).await
@@ -430,7 +445,11 @@ impl Releases {
             None => {}
         }
         if let Some(release) = head.release {
-            let release = Release { secrets, ..release };
+            let release = Release {
+                secrets,
+                made: Some(Made::now("secret", None)),
+                ..release
+            };
             return self.release(worker, release, head.version, None).await;
         }
         let site = self.site.current();
@@ -459,21 +478,15 @@ impl Releases {
     /// Rolls `worker` back to its `version`, or to the release before its current one: that
     /// code, with the secrets it has now (a secret changed since is not brought back), as a new
     /// version; that version.
-    pub async fn rollback(&self, worker: &str, version: Option<u64>) -> Result<u64, ReleaseError> {
+    pub async fn rollback(
+        &self,
+        worker: &str,
+        version: Option<u64>,
+        message: Option<String>,
+    ) -> Result<u64, ReleaseError> {
         let _turn = self.turn.lock().await;
         let head = self.head(worker).await?;
-        let kept: Vec<(u64, Release)> = match self.cluster()? {
-            Some(cluster) => cluster.releases(worker).await?,
-            None => self
-                .records
-                .borrow()
-                .by_worker
-                .get(worker)
-                .into_iter()
-                .flatten()
-                .filter_map(|r| r.release.clone().map(|release| (r.version, release)))
-                .collect(),
-        };
+        let kept = self.versions(worker).await?;
         let target = match version {
             Some(version) => kept.iter().find(|(v, _)| *v == version),
             None => kept.iter().rev().nth(1),
@@ -497,9 +510,27 @@ impl Releases {
             secrets: self.secrets_in(worker, &head)?,
             routes,
             crons,
+            made: Some(Made::now("rollback", message)),
             ..target.clone()
         };
         self.release(worker, release, head.version, None).await
+    }
+
+    /// The versions of `worker` that can be rolled back to, oldest first: the hub's, in a
+    /// cluster, else this server's records.
+    pub async fn versions(&self, worker: &str) -> Result<Vec<(u64, Release)>, ReleaseError> {
+        Ok(match self.cluster()? {
+            Some(cluster) => cluster.releases(worker).await?,
+            None => self
+                .records
+                .borrow()
+                .by_worker
+                .get(worker)
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r.release.clone().map(|release| (r.version, release)))
+                .collect(),
+        })
     }
 
     /// Withdraws `worker` (from every PoP, in a cluster).

@@ -33,7 +33,7 @@ pub(crate) mod kv;
 
 use crate::edge::Deployed;
 use crate::metrics::Metrics;
-use crate::releases::{ReleaseError, Releases};
+use crate::releases::{ReleaseError, Releases, Uploader};
 use bytes::Bytes;
 use futures_util::StreamExt as _;
 use http::{Method, Request, Response, StatusCode};
@@ -199,10 +199,10 @@ async fn handle(admin: &Admin, request: Request<Incoming>) -> Response<AdminBody
                 },
                 Err(response) => return response,
             };
-            changed(name, releases.rollback(name, version).await)
+            changed(name, releases.rollback(name, version, None).await)
         }
         (Method::PUT, _, Some(name)) => match read_body(request, MAX_UPLOAD).await {
-            Ok(body) => changed(&name, releases.deploy(&name, &body, false).await),
+            Ok(body) => changed(&name, releases.deploy(&name, &body, Uploader::Verge).await),
             Err(response) => response,
         },
         (Method::DELETE, _, Some(name)) => match releases.delete(&name).await {
@@ -328,18 +328,8 @@ async fn secrets_endpoint(
             Err(e) => refused(worker, e),
         };
     }
-    let valid = key
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !valid {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "invalid secret name {key:?}: letters, digits and '_', not starting with a digit"
-            ),
-        );
+    if let Err(message) = check_secret_name(key) {
+        return error(StatusCode::BAD_REQUEST, message);
     }
     let value = match method {
         Method::PUT => match read_body(request, MAX_SECRET).await {
@@ -359,6 +349,21 @@ async fn secrets_endpoint(
         tracing::info!(worker = %worker, secret = %key, "secret changed");
     }
     changed(worker, version)
+}
+
+/// A secret's name as `env` can carry it: letters, digits and `_`, not starting with a digit.
+fn check_secret_name(key: &str) -> Result<(), String> {
+    let valid = key
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    match valid {
+        true => Ok(()),
+        false => Err(format!(
+            "invalid secret name {key:?}: letters, digits and '_', not starting with a digit"
+        )),
+    }
 }
 
 #[derive(serde::Deserialize)]

@@ -9,13 +9,17 @@
 //! running version as it was. Routes (`PUT …/routes`) and crons (`PUT …/schedules`) are kept
 //! with the release apart from its code, as Cloudflare keeps them, and carried to the next.
 //!
-//! A version is numbered by the server; to wrangler it is the UUID-shaped [`version_id`].
+//! A version is numbered by the server; to wrangler it is the UUID-shaped [`version_id`], and
+//! each is stamped with when and by what it was made (`upload`, `secret`, `rollback`,
+//! `triggers`) and the message given. Verge deploys each version whole as it is made, so the
+//! deployments are the versions; deploying an older one (`wrangler rollback`) makes it a new
+//! version. Secrets (`PUT`, `DELETE …/secrets`) are the admin API's, listed by name only.
 //! Verge serves no `workers.dev`: a script's subdomain is answered as disabled.
 
 use super::{
     answer, failure, listed, not_implemented, read_json, success, Admin, AdminBody, Refusal,
 };
-use crate::releases::{ReleaseError, Releases};
+use crate::releases::{ReleaseError, Releases, Uploader};
 use base64::Engine as _;
 use bytes::Bytes;
 use futures_util::StreamExt as _;
@@ -24,7 +28,7 @@ use http_body_util::BodyDataStream;
 use hyper::body::Incoming;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
-use verge_cluster::ReleaseRoute;
+use verge_cluster::{Release, ReleaseRoute};
 
 /// The largest upload one deploy may send (as the admin API's own deploys).
 const MAX_UPLOAD: usize = super::super::MAX_UPLOAD;
@@ -63,10 +67,39 @@ pub(super) async fn endpoint(
             Ok(()) => success(Value::Null),
             Err(refusal) => refused(name, refusal).into(),
         },
-        (&Method::GET, ["scripts", name, "deployments"]) => match current(releases, name) {
-            Some(version) => success(json!({ "deployments": [deployment(version)] })),
-            None => not_found(name).into(),
-        },
+        (&Method::GET, ["scripts", name, "deployments"]) => {
+            answer(versions(releases, name).await.map(|versions| {
+                let deployments: Vec<Value> =
+                    versions.iter().rev().map(|(n, release)| deployment(*n, release)).collect();
+                json!({ "deployments": deployments })
+            }))
+        }
+        (&Method::GET, ["scripts", name, "versions"]) => {
+            answer(versions(releases, name).await.map(|versions| {
+                let items: Vec<Value> =
+                    versions.iter().map(|(n, release)| version_item(*n, release)).collect();
+                json!({ "items": items })
+            }))
+        }
+        (&Method::GET, ["scripts", name, "versions", id]) => {
+            answer(versions(releases, name).await.and_then(|versions| {
+                versions
+                    .iter()
+                    .find(|(n, _)| Some(*n) == version_number(id))
+                    .map(|(n, release)| version_item(*n, release))
+                    .ok_or_else(|| no_version(name, id))
+            }))
+        }
+        (&Method::PUT, ["scripts", name, "secrets"]) => {
+            answer(put_secret(releases, name, request).await)
+        }
+        (&Method::DELETE, ["scripts", name, "secrets", key]) => answer(
+            releases
+                .set_secret(name, key, None)
+                .await
+                .map(|_| Value::Null)
+                .map_err(|refusal| refused(name, refusal)),
+        ),
         (&Method::POST, ["scripts", name, "deployments"]) => {
             answer(deploy_version(releases, name, request).await)
         }
@@ -198,13 +231,65 @@ fn service(releases: &Releases, name: &str) -> Response<AdminBody> {
     }))
 }
 
-/// The deployment that serves `version`, whole.
-fn deployment(version: u64) -> Value {
+/// The versions of `name` Verge keeps, oldest first; 10007 if there is no such worker.
+async fn versions(releases: &Releases, name: &str) -> Result<Vec<(u64, Release)>, Refusal> {
+    if current(releases, name).is_none() {
+        return Err(not_found(name));
+    }
+    releases
+        .versions(name)
+        .await
+        .map_err(|refusal| refused(name, refusal))
+}
+
+fn no_version(name: &str, id: &str) -> Refusal {
+    failure(
+        StatusCode::NOT_FOUND,
+        10007,
+        format!("no version {id:?} of {name} is kept"),
+    )
+}
+
+/// When `release` was made, as Cloudflare writes times; the epoch for one never stamped.
+fn created_on(release: &Release) -> String {
+    let at_ms = release.made.as_ref().map_or(0, |made| made.at_ms);
+    chrono::DateTime::from_timestamp_millis(i64::try_from(at_ms).unwrap_or(i64::MAX))
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// What made `release` and the message given with it, as wrangler's annotations.
+fn annotations(release: &Release) -> Value {
+    let mut annotations = Map::new();
+    if let Some(made) = &release.made {
+        annotations.insert("workers/triggered_by".into(), made.by.clone().into());
+        if let Some(message) = &made.message {
+            annotations.insert("workers/message".into(), message.clone().into());
+        }
+    }
+    Value::Object(annotations)
+}
+
+/// Version `number` as `wrangler versions list` reads one.
+fn version_item(number: u64, release: &Release) -> Value {
     json!({
-        "id": version_id(version),
-        "source": "wrangler",
+        "id": version_id(number),
+        "number": number,
+        "metadata": { "created_on": created_on(release), "source": "api", "author_email": "" },
+        "annotations": annotations(release),
+    })
+}
+
+/// The deployment of version `number`: each version Verge makes serves whole when it is made.
+fn deployment(number: u64, release: &Release) -> Value {
+    json!({
+        "id": version_id(number),
+        "created_on": created_on(release),
+        "source": "api",
+        "author_email": "",
         "strategy": "percentage",
-        "versions": [{ "version_id": version_id(version), "percentage": 100 }],
+        "annotations": annotations(release),
+        "versions": [{ "version_id": version_id(number), "percentage": 100 }],
     })
 }
 
@@ -290,6 +375,7 @@ struct Metadata {
     migrations: Option<Migrations>,
     limits: Option<Value>,
     assets: Option<Value>,
+    annotations: Option<Map<String, Value>>,
 }
 
 /// An upload's Durable Object migrations: the steps after `old_tag`, up to `new_tag`.
@@ -319,9 +405,9 @@ async fn deploy(
             )
         })?;
     let parts = form_parts(request, MAX_UPLOAD, boundary).await?;
-    let upload = upload(name, parts)?;
+    let (upload, message) = upload(name, parts)?;
     releases
-        .deploy(name, &upload, true)
+        .deploy(name, &upload, Uploader::Wrangler { message })
         .await
         .map_err(|refusal| refused(name, refusal))
 }
@@ -332,7 +418,7 @@ fn invalid(message: String) -> Refusal {
 
 /// The upload `verge deploy` would send for the form's `parts`: the modules, and a
 /// `wrangler.json` written from the metadata.
-fn upload(name: &str, parts: Vec<Part>) -> Result<Vec<u8>, Refusal> {
+fn upload(name: &str, parts: Vec<Part>) -> Result<(Vec<u8>, Option<String>), Refusal> {
     let mut metadata = None;
     let mut files = BTreeMap::new();
     let mut rules: BTreeMap<&str, Vec<String>> = BTreeMap::new();
@@ -371,7 +457,13 @@ fn upload(name: &str, parts: Vec<Part>) -> Result<Vec<u8>, Refusal> {
         let encoded = base64::engine::general_purpose::STANDARD.encode(&part.bytes);
         files.insert(part.name, encoded);
     }
-    let metadata = metadata.ok_or_else(|| invalid("the upload has no `metadata` part".into()))?;
+    let mut metadata =
+        metadata.ok_or_else(|| invalid("the upload has no `metadata` part".into()))?;
+    let message = metadata
+        .annotations
+        .take()
+        .and_then(|mut annotations| annotations.remove("workers/message"))
+        .and_then(|message| message.as_str().map(str::to_owned));
     let config = config(name, metadata, rules)?;
     let config = serde_json::to_vec_pretty(&config)
         .map_err(|e| invalid(format!("the config could not be written: {e}")))?;
@@ -379,8 +471,9 @@ fn upload(name: &str, parts: Vec<Part>) -> Result<Vec<u8>, Refusal> {
         CONFIG_FILE.to_owned(),
         base64::engine::general_purpose::STANDARD.encode(config),
     );
-    serde_json::to_vec(&json!({ "config_file": CONFIG_FILE, "files": files }))
-        .map_err(|e| invalid(format!("the upload could not be written: {e}")))
+    let upload = serde_json::to_vec(&json!({ "config_file": CONFIG_FILE, "files": files }))
+        .map_err(|e| invalid(format!("the upload could not be written: {e}")))?;
+    Ok((upload, message))
 }
 
 /// The wrangler config an upload's metadata means, with module `rules` for the modules that
@@ -515,6 +608,7 @@ fn config(
 #[derive(serde::Deserialize)]
 struct DeploymentRequest {
     versions: Vec<DeployedVersion>,
+    annotations: Option<Map<String, Value>>,
 }
 
 #[derive(serde::Deserialize)]
@@ -544,14 +638,61 @@ async fn deploy_version(releases: &Releases, name: &str, request: Request<Incomi
         )
     })?;
     let serving = current(releases, name).ok_or_else(|| not_found(name))?;
+    let message = requested
+        .annotations
+        .and_then(|mut annotations| annotations.remove("workers/message"))
+        .and_then(|message| message.as_str().map(str::to_owned));
     let deployed = match version == serving {
         true => serving,
         false => releases
-            .rollback(name, Some(version))
+            .rollback(name, Some(version), message)
             .await
             .map_err(|refusal| refused(name, refusal))?,
     };
-    Ok(deployment(deployed))
+    let kept = releases
+        .versions(name)
+        .await
+        .map_err(|refusal| refused(name, refusal))?;
+    let (number, release) = kept
+        .iter()
+        .find(|(number, _)| *number == deployed)
+        .ok_or_else(|| no_version(name, &version_id(deployed)))?;
+    Ok(deployment(*number, release))
+}
+
+#[derive(serde::Deserialize)]
+struct SecretRequest {
+    name: String,
+    text: String,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+/// `PUT scripts/{name}/secrets`: a `secret_text`, as a new version. Its value is never logged
+/// nor shown again.
+async fn put_secret(releases: &Releases, name: &str, request: Request<Incoming>) -> Outcome {
+    let SecretRequest {
+        name: key,
+        text,
+        kind,
+    } = read_json(request, super::super::MAX_SECRET + 1024, "the secret").await?;
+    if kind != "secret_text" {
+        return Err(invalid(format!(
+            "secret {key:?}: Verge keeps secrets of type \"secret_text\", not {kind:?}"
+        )));
+    }
+    super::super::check_secret_name(&key).map_err(invalid)?;
+    if text.len() > super::super::MAX_SECRET {
+        return Err(invalid(format!(
+            "secret {key:?} is larger than {} bytes",
+            super::super::MAX_SECRET
+        )));
+    }
+    releases
+        .set_secret(name, &key, Some(text))
+        .await
+        .map_err(|refusal| refused(name, refusal))?;
+    Ok(json!({ "name": key, "type": "secret_text" }))
 }
 
 /// One of the routes `PUT scripts/{name}/routes` takes: a pattern, or a table.
