@@ -208,7 +208,8 @@ pub fn run(args: D1Args) -> anyhow::Result<()> {
                     .await
                     .with_context(|| format!("D1 database {}", target.name))?;
                 if json {
-                    let results: Vec<serde_json::Value> = outcomes.iter().map(to_json).collect();
+                    let results: Vec<serde_json::Value> =
+                        outcomes.iter().map(SqlOutcome::to_d1_json).collect();
                     println!("{}", serde_json::to_string_pretty(&results)?);
                 } else {
                     for outcome in outcomes.iter().filter(|o| !o.columns.is_empty()) {
@@ -291,50 +292,12 @@ async fn apply(opened: &Opened) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One statement's outcome as the D1 API returns it.
-fn to_json(outcome: &SqlOutcome) -> serde_json::Value {
-    let results: Vec<serde_json::Value> = outcome
-        .rows
-        .iter()
-        .map(|row| {
-            let object: serde_json::Map<String, serde_json::Value> = outcome
-                .columns
-                .iter()
-                .cloned()
-                .zip(row.iter().map(json_value))
-                .collect();
-            serde_json::Value::Object(object)
-        })
-        .collect();
-    serde_json::json!({
-        "results": results,
-        "success": true,
-        "meta": {
-            "duration": outcome.duration_ms,
-            "changes": outcome.changes,
-            "last_row_id": outcome.last_row_id,
-            "changed_db": outcome.wrote,
-            "size_after": outcome.size_after,
-        },
-    })
-}
-
-fn json_value(value: &SqlValue) -> serde_json::Value {
-    match value {
-        SqlValue::Null => serde_json::Value::Null,
-        SqlValue::Integer(n) => (*n).into(),
-        SqlValue::Real(x) => (*x).into(),
-        SqlValue::Text(text) => text.clone().into(),
-        SqlValue::Blob(blob) => blob.to_vec().into(),
-    }
-}
-
 /// Rows as a text table with a header, each column as wide as its widest value.
 fn table(outcome: &SqlOutcome) -> String {
     let cells: Vec<Vec<String>> = outcome
         .rows
         .iter()
-        .map(|row| row.iter().map(|v| json_value(v).to_string()).collect())
+        .map(|row| row.iter().map(|v| v.to_json().to_string()).collect())
         .collect();
     let widths: Vec<usize> = (0..outcome.columns.len())
         .map(|column| {

@@ -131,19 +131,19 @@ pub fn run(args: R2Args) -> anyhow::Result<()> {
                         bytes
                     }
                 };
-                // The same shape verge-bindings' `r2/r2.js` stores.
-                let http: serde_json::Map<String, serde_json::Value> = [
-                    ("contentType", content_type),
-                    ("contentDisposition", content_disposition),
-                    ("contentEncoding", content_encoding),
-                    ("contentLanguage", content_language),
-                    ("cacheControl", cache_control),
-                ]
-                .into_iter()
-                .filter_map(|(name, value)| Some((name.to_owned(), value?.into())))
-                .collect();
+                let http_metadata = verge_storage::http_metadata(|header| {
+                    match header {
+                        "content-type" => &content_type,
+                        "content-disposition" => &content_disposition,
+                        "content-encoding" => &content_encoding,
+                        "content-language" => &content_language,
+                        "cache-control" => &cache_control,
+                        _ => &None,
+                    }
+                    .clone()
+                });
                 let object = NewObject {
-                    http_metadata: serde_json::Value::Object(http).to_string(),
+                    http_metadata,
                     custom_metadata: "{}".into(),
                     expected: Vec::new(),
                 };

@@ -435,3 +435,134 @@ fn wrangler_whoami_kv_and_deploy_work_against_verge() {
         "hi 3 hello from KV"
     );
 }
+
+#[test]
+fn wrangler_d1_and_r2_work_against_verge() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let (server, admin) = server(dir.path());
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(project.join("migrations")).unwrap();
+    let run = |args: &[&str]| wrangler(&project, &home, &admin, TOKEN, args);
+
+    // D1: a database, its migrations, statements in one transaction each.
+    let created = run(&["d1", "create", "notes-db"]).expect_ok("d1 create");
+    let uuid = created
+        .stdout
+        .split('"')
+        .find(|word| word.len() == 36 && word.matches('-').count() == 4)
+        .unwrap_or_else(|| panic!("no database id in:\n{}", created.stdout))
+        .to_owned();
+    let listed = run(&["d1", "list", "--json"]).expect_ok("d1 list");
+    assert!(
+        listed.stdout.contains("notes-db") && listed.stdout.contains(&uuid),
+        "{}",
+        listed.stdout
+    );
+    std::fs::write(
+        project.join("migrations/0001_notes.sql"),
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("index.js"),
+        "export default {\n\
+           async fetch(request, env) {\n\
+             const { n } = await env.DB.prepare('SELECT count(*) AS n FROM notes').first();\n\
+             const file = await env.FILES.get('dir/hello.txt');\n\
+             const text = file ? `${await file.text()} (${file.httpMetadata.contentType})` : 'no file';\n\
+             return new Response(`${n} notes; ${text}`);\n\
+           },\n\
+         };\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("wrangler.toml"),
+        format!(
+            "name = \"notes\"\nmain = \"index.js\"\ncompatibility_date = \"2025-01-01\"\n\
+             workers_dev = false\nroutes = [{{ pattern = \"notes.test/*\", zone_name = \"notes.test\" }}]\n\n\
+             [[d1_databases]]\nbinding = \"DB\"\ndatabase_name = \"notes-db\"\ndatabase_id = \"{uuid}\"\n\n\
+             [[r2_buckets]]\nbinding = \"FILES\"\nbucket_name = \"uploads\"\n"
+        ),
+    )
+    .unwrap();
+    run(&["d1", "migrations", "apply", "notes-db", "--remote"]).expect_ok("d1 migrations apply");
+    let execute = |sql: &str| {
+        run(&[
+            "d1",
+            "execute",
+            "notes-db",
+            "--remote",
+            "--json",
+            "--command",
+            sql,
+        ])
+    };
+    execute("INSERT INTO notes (body) VALUES ('one'); INSERT INTO notes (body) VALUES ('two')")
+        .expect_ok("d1 execute");
+    // A statement that fails undoes the ones before it in the same command.
+    let failed =
+        execute("INSERT INTO notes (body) VALUES ('three'); INSERT INTO missing VALUES (1)");
+    assert!(!failed.ok);
+    assert!(
+        failed.stdout.contains("no such table"),
+        "{}\n{}",
+        failed.stdout,
+        failed.stderr
+    );
+    let counted = execute("SELECT count(*) AS n FROM notes").expect_ok("d1 execute");
+    let counted: serde_json::Value = serde_json::from_str(&counted.stdout).unwrap();
+    assert_eq!(counted[0]["results"][0]["n"], 2, "{counted}");
+    let applied = execute("SELECT name FROM d1_migrations").expect_ok("d1 execute");
+    assert!(
+        applied.stdout.contains("0001_notes.sql"),
+        "{}",
+        applied.stdout
+    );
+
+    // R2: a bucket, an object with its content type, and the rules of deleting.
+    run(&["r2", "bucket", "create", "uploads"]).expect_ok("r2 bucket create");
+    let buckets = run(&["r2", "bucket", "list"]).expect_ok("r2 bucket list");
+    assert!(buckets.stdout.contains("uploads"), "{}", buckets.stdout);
+    let file = dir.path().join("hello.txt");
+    std::fs::write(&file, "hello from R2").unwrap();
+    let object = "uploads/dir/hello.txt";
+    run(&[
+        "r2",
+        "object",
+        "put",
+        object,
+        "--file",
+        file.to_str().unwrap(),
+        "--content-type",
+        "text/plain",
+        "--remote",
+    ])
+    .expect_ok("r2 object put");
+    let got =
+        run(&["r2", "object", "get", object, "--pipe", "--remote"]).expect_ok("r2 object get");
+    assert_eq!(got.stdout, "hello from R2");
+
+    // The worker's bindings see what wrangler wrote.
+    run(&["deploy"]).expect_ok("wrangler deploy");
+    assert_eq!(
+        get_host(&server.base, "notes.test", "/").body,
+        "2 notes; hello from R2 (text/plain)"
+    );
+
+    let not_empty = run(&["r2", "bucket", "delete", "uploads"]);
+    assert!(!not_empty.ok, "a bucket with an object was deleted");
+    run(&["r2", "object", "delete", object, "--remote"]).expect_ok("r2 object delete");
+    assert_eq!(
+        get_host(&server.base, "notes.test", "/").body,
+        "2 notes; no file"
+    );
+    run(&["r2", "bucket", "delete", "uploads"]).expect_ok("r2 bucket delete");
+    let buckets = run(&["r2", "bucket", "list"]).expect_ok("r2 bucket list");
+    assert!(!buckets.stdout.contains("uploads"), "{}", buckets.stdout);
+
+    run(&["d1", "delete", "notes-db", "-y"]).expect_ok("d1 delete");
+    let listed = run(&["d1", "list", "--json"]).expect_ok("d1 list");
+    assert!(!listed.stdout.contains("notes-db"), "{}", listed.stdout);
+}

@@ -516,6 +516,19 @@ impl WorkerConfig {
                 message,
             },
         )?;
+        // The API keeps its lists of namespaces, databases and buckets in KV namespaces of
+        // this prefix, which no binding may reach.
+        if let Some(id) = raw
+            .kv_namespaces
+            .iter()
+            .filter_map(|namespace| namespace.id.as_deref())
+            .find(|id| id.starts_with("verge:"))
+        {
+            return Err(ConfigError::Parse {
+                path: path.to_owned(),
+                message: format!("kv_namespaces: the id {id:?} is reserved: ids starting with \"verge:\" are Verge's own"),
+            });
+        }
         for cron in &raw.triggers.crons {
             if let Err(error) = cron.parse::<croner::Cron>() {
                 return Err(ConfigError::BadCron {

@@ -478,3 +478,19 @@ fn distances_are_great_circles() {
     assert!((11_900.0..12_000.0).contains(&km(sydney, san_francisco)));
     assert_eq!(km(sydney, frankfurt), km(frankfurt, sydney));
 }
+
+#[test]
+fn a_kv_binding_cannot_reach_the_apis_own_lists() {
+    let dir = project(&[
+        (
+            "wrangler.toml",
+            "main = \"index.js\"\n[[kv_namespaces]]\nbinding = \"KV\"\nid = \"verge:kv-namespaces\"\n",
+        ),
+        ("index.js", ""),
+    ]);
+    let error = WorkerConfig::locate(dir.path()).unwrap_err().to_string();
+    assert!(
+        error.contains("\"verge:kv-namespaces\" is reserved"),
+        "{error}"
+    );
+}

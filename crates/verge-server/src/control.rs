@@ -135,6 +135,8 @@ async fn run(
             releases,
             kv: stores.kv,
             cache: stores.cache.clone(),
+            sql: stores.sql,
+            buckets: stores.buckets,
         };
         tokio::task::spawn_local(serve_admin(listener, admin));
     }

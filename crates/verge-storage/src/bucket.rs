@@ -8,6 +8,31 @@ use std::pin::Pin;
 /// Bytes flowing into or out of a bucket, chunk by chunk.
 pub type ByteStream = Pin<Box<dyn futures_util::Stream<Item = Result<Bytes, StorageError>> + Send>>;
 
+/// An object's HTTP metadata as the R2 binding keeps it (`r2.js`'s `HTTP_FIELDS`): JSON of
+/// these fields, each from the header beside it, and `cacheExpiry` in ms from `expires`.
+pub const HTTP_METADATA_FIELDS: [(&str, &str); 5] = [
+    ("contentType", "content-type"),
+    ("contentLanguage", "content-language"),
+    ("contentDisposition", "content-disposition"),
+    ("contentEncoding", "content-encoding"),
+    ("cacheControl", "cache-control"),
+];
+
+/// The HTTP metadata JSON of an object whose headers `header` gives (by lowercase name).
+pub fn http_metadata(header: impl Fn(&str) -> Option<String>) -> String {
+    let mut metadata: serde_json::Map<String, serde_json::Value> = HTTP_METADATA_FIELDS
+        .iter()
+        .filter_map(|(field, name)| Some(((*field).to_owned(), header(name)?.into())))
+        .collect();
+    let expires = header("expires")
+        .and_then(|date| chrono::DateTime::parse_from_rfc2822(&date).ok())
+        .map(|date| date.timestamp_millis());
+    if let Some(expires) = expires {
+        metadata.insert("cacheExpiry".into(), expires.into());
+    }
+    serde_json::Value::Object(metadata).to_string()
+}
+
 /// R2's limits.
 pub mod r2_limits {
     /// Bytes of a key, UTF-8 encoded.

@@ -6,8 +6,9 @@ mod bucket;
 mod object;
 
 pub use bucket::{
-    check_r2_key, r2_limits, BucketStore, ByteStream, Conditions, GetOutcome, IndexChange,
-    IndexCopy, IndexLog, ListOptions, NewObject, ObjectInfo, ObjectPage, ObjectRange, UploadedPart,
+    check_r2_key, http_metadata, r2_limits, BucketStore, ByteStream, Conditions, GetOutcome,
+    IndexChange, IndexCopy, IndexLog, ListOptions, NewObject, ObjectInfo, ObjectPage, ObjectRange,
+    UploadedPart,
 };
 
 pub use object::{
@@ -179,6 +180,51 @@ pub struct SqlOutcome {
     pub wrote: bool,
     /// The database's size in bytes after the statement.
     pub size_after: u64,
+}
+
+impl SqlValue {
+    /// The value as D1's API shows it: a blob as an array of its bytes.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            SqlValue::Null => serde_json::Value::Null,
+            SqlValue::Integer(n) => (*n).into(),
+            SqlValue::Real(x) => (*x).into(),
+            SqlValue::Text(text) => text.clone().into(),
+            SqlValue::Blob(blob) => blob.to_vec().into(),
+        }
+    }
+}
+
+impl SqlOutcome {
+    /// One statement's outcome as D1's API returns it: its rows as objects, and its meta.
+    pub fn to_d1_json(&self) -> serde_json::Value {
+        let results: Vec<serde_json::Value> = self
+            .rows
+            .iter()
+            .map(|row| {
+                let object: serde_json::Map<String, serde_json::Value> = self
+                    .columns
+                    .iter()
+                    .cloned()
+                    .zip(row.iter().map(SqlValue::to_json))
+                    .collect();
+                serde_json::Value::Object(object)
+            })
+            .collect();
+        serde_json::json!({
+            "results": results,
+            "success": true,
+            "meta": {
+                "duration": self.duration_ms,
+                "changes": self.changes,
+                "last_row_id": self.last_row_id,
+                "changed_db": self.wrote,
+                "size_after": self.size_after,
+                "rows_read": self.rows.len(),
+                "rows_written": self.changes,
+            },
+        })
+    }
 }
 
 /// SQL databases by name (D1). Each call is one transaction: it takes effect whole or not at

@@ -46,7 +46,7 @@ use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::rc::Rc;
 use std::sync::Arc;
-use verge_storage::{CacheStore, KvStore};
+use verge_storage::{BucketStore, CacheStore, KvStore, SqlStore};
 
 /// The largest upload one deploy may send.
 const MAX_UPLOAD: usize = 64 * 1024 * 1024;
@@ -63,6 +63,9 @@ pub struct Admin {
     pub kv: Option<Arc<dyn KvStore>>,
     /// The Cache API's store, for purges.
     pub cache: Option<Arc<dyn CacheStore>>,
+    /// D1's and R2's stores, for Cloudflare's API.
+    pub sql: Option<Arc<dyn SqlStore>>,
+    pub buckets: Option<Arc<dyn BucketStore>>,
 }
 
 /// Serves the admin API on `listener`, inside the control thread's `LocalSet`.

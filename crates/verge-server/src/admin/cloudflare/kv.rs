@@ -1,8 +1,7 @@
 //! `/accounts/{account}/storage/kv/namespaces/…`: Workers KV as `wrangler kv` reaches it.
 //!
-//! Namespaces made here (`wrangler kv namespace create`) are listed in the KV store itself, in
-//! [`REGISTRY`], each key a namespace's id and its metadata `{"title"}`: a PoP's replica and
-//! the hub have the list as they have the keys. A worker's config may name any id, listed or
+//! Namespaces made here (`wrangler kv namespace create`) are listed in the KV store itself
+//! ([`KV_NAMESPACES`], described by `{"title"}`). A worker's config may name any id, listed or
 //! not, and its keys are reached here all the same; deleting a namespace deletes its keys.
 //!
 //! - `GET` / `POST {"title"}` on the namespaces; `DELETE`, `GET` and `PUT {"title"}` on one;
@@ -14,19 +13,16 @@
 //!   is written.
 
 use super::super::kv::{failed, list_page, store_value};
+use super::registry::{fresh_id, is_registry, KV_NAMESPACES};
 use super::{answer, failure, paged, query, raw, read_body, read_json, Admin, AdminBody, Refusal};
 use base64::Engine as _;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 use verge_storage::{check_kv_key, kv_limits, KvEntry, KvStore};
-
-/// The namespace that lists the namespaces made through the API. Its `:` keeps it apart from
-/// the ids the API makes (hexadecimal).
-pub(crate) const REGISTRY: &str = "verge:kv-namespaces";
 
 /// Most keys one bulk request may carry, as Cloudflare's API allows.
 const BULK_KEYS: usize = 10_000;
@@ -47,7 +43,7 @@ pub(super) async fn endpoint(
     let outcome = match (&method, rest) {
         (&Method::GET, []) => return list_namespaces(store, &query(&request)).await,
         (&Method::POST, []) => create_namespace(store, request).await,
-        (_, [id, ..]) if *id == REGISTRY => Err(not_found(id)),
+        (_, [id, ..]) if is_registry(id) => Err(not_found(id)),
         (&Method::GET, [id]) => namespace(store, id).await,
         (&Method::PUT, [id]) => rename_namespace(store, id, request).await,
         (&Method::DELETE, [id]) => delete_namespace(store, id).await,
@@ -87,29 +83,15 @@ fn store_failure((status, message): (StatusCode, String)) -> Refusal {
 
 /// Every namespace of the registry, as `{"id", "title", "supports_url_encoding"}`.
 async fn registered(store: &Arc<dyn KvStore>) -> Result<Vec<Value>, Refusal> {
-    let mut namespaces = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = store
-            .list(REGISTRY, "", cursor.as_deref(), kv_limits::LIST_LIMIT)
-            .await
-            .map_err(|e| store_failure(failed(e)))?;
-        for key in page.keys {
-            let title = key
-                .metadata
-                .as_deref()
-                .and_then(|metadata| serde_json::from_str::<Value>(metadata).ok())
-                .and_then(|metadata| metadata["title"].as_str().map(str::to_owned))
-                .unwrap_or_default();
-            namespaces.push(json!({
-                "id": key.name, "title": title, "supports_url_encoding": true,
-            }));
-        }
-        match page.cursor {
-            Some(next) => cursor = Some(next),
-            None => return Ok(namespaces),
-        }
-    }
+    Ok(KV_NAMESPACES
+        .all(store)
+        .await?
+        .into_iter()
+        .map(|(id, description)| {
+            let title = description.get("title").cloned().unwrap_or_default();
+            json!({ "id": id, "title": title, "supports_url_encoding": true })
+        })
+        .collect())
 }
 
 /// `GET namespaces?page=&per_page=&order=&direction=`: a page of the registry, by title or id.
@@ -168,17 +150,11 @@ fn check_title(title: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Writes `id`'s registry entry: its title, kept as the key's metadata.
+/// Writes `id`'s registry entry: its title.
 async fn register(store: &Arc<dyn KvStore>, id: &str, title: &str) -> Result<(), Refusal> {
-    let entry = KvEntry {
-        value: Bytes::new(),
-        expiration: None,
-        metadata: Some(json!({ "title": title }).to_string()),
-    };
-    store
-        .put(REGISTRY, id, entry)
-        .await
-        .map_err(|e| store_failure(failed(e)))
+    let mut description = Map::new();
+    description.insert("title".into(), title.into());
+    KV_NAMESPACES.put(store, id, description).await
 }
 
 /// `POST namespaces {"title"}`: a new namespace with a fresh id; code 10014 if the title is
@@ -201,22 +177,6 @@ async fn create_namespace(store: &Arc<dyn KvStore>, request: Request<Incoming>) 
     register(store, &id, &title).await?;
     tracing::info!(namespace = %id, %title, "KV namespace created");
     Ok(json!({ "id": id, "title": title, "supports_url_encoding": true }))
-}
-
-/// 32 random hexadecimal digits, as Cloudflare's ids are.
-fn fresh_id() -> Result<String, Refusal> {
-    use ring::rand::SecureRandom as _;
-    let mut bytes = [0u8; 16];
-    ring::rand::SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|_| {
-            failure(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                10001,
-                "no randomness for a namespace id",
-            )
-        })?;
-    Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
 }
 
 async fn namespace(store: &Arc<dyn KvStore>, id: &str) -> Outcome {
@@ -258,10 +218,7 @@ async fn delete_namespace(store: &Arc<dyn KvStore>, id: &str) -> Outcome {
                 .map_err(|e| store_failure(failed(e)))?;
         }
     }
-    store
-        .delete(REGISTRY, id)
-        .await
-        .map_err(|e| store_failure(failed(e)))?;
+    KV_NAMESPACES.remove(store, id).await?;
     tracing::info!(namespace = %id, "KV namespace deleted");
     Ok(Value::Null)
 }

@@ -12,12 +12,15 @@
 //! - `GET /user/tokens/verify`, `/user`, `/accounts`, `/memberships`: `wrangler whoami`;
 //! - `/accounts/{account}/storage/kv/namespaces/…`: Workers KV ([`kv`]);
 //! - `/accounts/{account}/workers/…`: scripts, their deploys, routes and crons ([`workers`]);
-//! - `GET /accounts/{account}/r2/buckets/{bucket}`: whether a bucket exists, which every
-//!   valid name does;
+//! - `/accounts/{account}/d1/database/…`: D1 databases and their queries ([`d1`]);
+//! - `/accounts/{account}/r2/buckets/…`: R2 buckets and objects ([`r2`]);
 //! - `GET /zones?name=` and `/zones/{zone}/workers/routes`: every host is a zone of its own,
 //!   and its routes are the workers' routes under it.
 
+mod d1;
 mod kv;
+mod r2;
+mod registry;
 mod workers;
 
 use super::{is_admin_token, Admin, AdminBody};
@@ -75,35 +78,18 @@ pub(super) async fn endpoint(admin: &Admin, request: Request<Incoming>) -> Respo
             kv::endpoint(admin, request, rest).await
         }
         (_, ["accounts", _, "workers", rest @ ..]) => workers::endpoint(admin, request, rest).await,
-        (&Method::GET, ["accounts", _, "r2", "buckets", bucket]) => answer(r2_bucket(bucket)),
+        (_, ["accounts", _, "d1", "database", rest @ ..]) => {
+            d1::endpoint(admin, request, rest).await
+        }
+        (_, ["accounts", _, "r2", "buckets", rest @ ..]) => {
+            r2::endpoint(admin, request, rest, &path).await
+        }
         (&Method::GET, ["zones"]) => zones(&request),
         (&Method::GET, ["zones", zone, "workers", "routes"]) => {
             workers::zone_routes(&admin.releases, zone)
         }
         _ => not_implemented(&method, &path).into(),
     }
-}
-
-/// `GET /accounts/{account}/r2/buckets/{bucket}`: a bucket of Verge's R2 exists once named
-/// (a worker's binding writes into it as it is), so any name R2 allows is answered.
-fn r2_bucket(bucket: &str) -> Result<Value, Refusal> {
-    let valid = (3..=63).contains(&bucket.len())
-        && bucket
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !bucket.starts_with('-')
-        && !bucket.ends_with('-');
-    if !valid {
-        return Err(failure(
-            StatusCode::BAD_REQUEST,
-            10005,
-            format!(
-                "{bucket:?} is not a bucket name: 3 to 63 lowercase letters, digits and \
-                 hyphens, not starting or ending with a hyphen"
-            ),
-        ));
-    }
-    Ok(json!({ "name": bucket }))
 }
 
 /// `GET /zones?name=`: Verge keeps no zones; every host name is a zone of its own, named and
