@@ -1,6 +1,7 @@
 //! The real `wrangler` (npm's, pinned in .ci/run, on npm's Node 22) against `verge serve`'s
-//! Cloudflare API: `whoami`, `kv`, and `deploy` of a TypeScript project, each checked by HTTP
-//! requests to the server and its deployed worker.
+//! Cloudflare API: `whoami`, `kv`, `d1`, `r2`, `secret`, `versions`, `deployments`, `rollback`
+//! and `deploy` (TypeScript, bindings, routes, crons, `[assets]`), each checked by HTTP requests
+//! to the server and its deployed workers.
 
 // Test code fails by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -161,6 +162,15 @@ fn the_api_answers_in_cloudflares_envelope() {
         message.contains("Verge does not implement GET"),
         "{message}"
     );
+
+    // Asset files take an upload session's token, which the admin token is not.
+    let upload = api(
+        "POST",
+        &format!("{v4}/accounts/verge/workers/assets/upload?base64=true"),
+        Some(TOKEN),
+        b"",
+    );
+    assert_eq!(upload.status, 403, "{}", upload.body);
 
     // A malformed upload is refused naming what is wrong.
     let bad = http::Request::put(format!("{v4}/accounts/verge/workers/scripts/broken"))
@@ -565,4 +575,71 @@ fn wrangler_d1_and_r2_work_against_verge() {
     run(&["d1", "delete", "notes-db", "-y"]).expect_ok("d1 delete");
     let listed = run(&["d1", "list", "--json"]).expect_ok("d1 list");
     assert!(!listed.stdout.contains("notes-db"), "{}", listed.stdout);
+}
+
+#[test]
+fn wrangler_deploys_assets_beside_a_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let (server, admin) = server(dir.path());
+    let project = dir.path().join("site");
+    std::fs::create_dir_all(project.join("public/css")).unwrap();
+    std::fs::write(project.join("public/index.html"), "<h1>home</h1>").unwrap();
+    std::fs::write(project.join("public/css/site.css"), "h1 { color: teal }").unwrap();
+    std::fs::write(
+        project.join("index.js"),
+        "export default {\n\
+           async fetch(request, env) {\n\
+             const url = new URL(request.url);\n\
+             if (url.pathname === '/api/home') return env.ASSETS.fetch(new URL('/', url));\n\
+             return new Response(`api ${url.pathname}`);\n\
+           },\n\
+         };\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("wrangler.toml"),
+        "name = \"site\"\nmain = \"index.js\"\ncompatibility_date = \"2025-01-01\"\n\
+         workers_dev = false\nroutes = [{ pattern = \"site.test/*\", zone_name = \"site.test\" }]\n\n\
+         [assets]\ndirectory = \"./public\"\nbinding = \"ASSETS\"\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| wrangler(&project, &home, &admin, TOKEN, args);
+    run(&["deploy"]).expect_ok("wrangler deploy with assets");
+
+    let page = get_host(&server.base, "site.test", "/");
+    assert_eq!((page.status, page.body.as_str()), (200, "<h1>home</h1>"));
+    let css = get_host(&server.base, "site.test", "/css/site.css");
+    assert_eq!(css.body, "h1 { color: teal }");
+    assert!(css.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/css"));
+    assert_eq!(
+        get_host(&server.base, "site.test", "/api/x").body,
+        "api /api/x"
+    );
+    assert_eq!(
+        get_host(&server.base, "site.test", "/api/home").body,
+        "<h1>home</h1>"
+    );
+
+    // A second deploy sends only what changed.
+    std::fs::write(project.join("public/index.html"), "<h1>home, again</h1>").unwrap();
+    let second = run(&["deploy"]).expect_ok("the second deploy with assets");
+    // The server asked only for the changed file: the other was staged by the first deploy.
+    assert!(
+        second.stdout.contains("(1 already uploaded)"),
+        "{}",
+        second.stdout
+    );
+    assert_eq!(
+        get_host(&server.base, "site.test", "/").body,
+        "<h1>home, again</h1>"
+    );
+    assert_eq!(
+        get_host(&server.base, "site.test", "/css/site.css").body,
+        "h1 { color: teal }"
+    );
 }

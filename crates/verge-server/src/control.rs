@@ -137,6 +137,7 @@ async fn run(
             cache: stores.cache.clone(),
             sql: stores.sql,
             buckets: stores.buckets,
+            asset_sessions: Default::default(),
         };
         tokio::task::spawn_local(serve_admin(listener, admin));
     }

@@ -66,6 +66,8 @@ pub struct Admin {
     /// D1's and R2's stores, for Cloudflare's API.
     pub sql: Option<Arc<dyn SqlStore>>,
     pub buckets: Option<Arc<dyn BucketStore>>,
+    /// wrangler's `[assets]` upload sessions under way.
+    pub(crate) asset_sessions: cloudflare::AssetSessions,
 }
 
 /// Serves the admin API on `listener`, inside the control thread's `LocalSet`.

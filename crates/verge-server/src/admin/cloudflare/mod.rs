@@ -11,12 +11,14 @@
 //!
 //! - `GET /user/tokens/verify`, `/user`, `/accounts`, `/memberships`: `wrangler whoami`;
 //! - `/accounts/{account}/storage/kv/namespaces/…`: Workers KV ([`kv`]);
-//! - `/accounts/{account}/workers/…`: scripts, their deploys, routes and crons ([`workers`]);
+//! - `/accounts/{account}/workers/…`: scripts, their deploys, routes and crons ([`workers`]),
+//!   and their `[assets]` ([`assets`], whose uploads a session's token authorizes);
 //! - `/accounts/{account}/d1/database/…`: D1 databases and their queries ([`d1`]);
 //! - `/accounts/{account}/r2/buckets/…`: R2 buckets and objects ([`r2`]);
 //! - `GET /zones?name=` and `/zones/{zone}/workers/routes`: every host is a zone of its own,
 //!   and its routes are the workers' routes under it.
 
+mod assets;
 mod d1;
 mod kv;
 mod r2;
@@ -35,11 +37,17 @@ use std::collections::HashMap;
 /// Where the API sits on the admin listener, as `CLOUDFLARE_API_BASE_URL` names it.
 pub(super) const PREFIX: &str = "/client/v4";
 
+pub(crate) use assets::AssetSessions;
+
 /// Verge's one account, as `/accounts` lists it.
 const ACCOUNT: &str = "verge";
 
 /// Answers `request`, whose path starts with [`PREFIX`].
 pub(super) async fn endpoint(admin: &Admin, request: Request<Incoming>) -> Response<AdminBody> {
+    if request.method() == Method::POST && request.uri().path().ends_with("/workers/assets/upload")
+    {
+        return answer(upload_assets(admin, request).await);
+    }
     if let Err(refusal) = authenticate(admin, &request) {
         return refusal.into();
     }
@@ -103,6 +111,41 @@ fn zones(request: &Request<Incoming>) -> Response<AdminBody> {
         None => Vec::new(),
     };
     listed(zones)
+}
+
+/// `POST /accounts/{account}/workers/assets/upload`: files of an asset upload session,
+/// authorized by the session's token rather than the admin token, as Cloudflare's API does.
+async fn upload_assets(admin: &Admin, request: Request<Incoming>) -> Result<Value, Refusal> {
+    let token = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::to_owned)
+        .filter(|token| admin.asset_sessions.is_open(token))
+        .ok_or_else(|| {
+            failure(
+                StatusCode::FORBIDDEN,
+                9109,
+                "Invalid access token: not an open asset upload session's",
+            )
+        })?;
+    let boundary = request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| multer::parse_boundary(value).ok())
+        .ok_or_else(|| {
+            failure(
+                StatusCode::BAD_REQUEST,
+                10026,
+                "an asset upload is a multipart/form-data body, one part per file",
+            )
+        })?;
+    let parts = workers::form_parts(request, super::MAX_UPLOAD, boundary).await?;
+    admin
+        .asset_sessions
+        .stage(&admin.releases.data_dir(), &token, parts)
 }
 
 /// The admin token as Cloudflare's API takes a token, `Authorization: Bearer …`.

@@ -16,6 +16,7 @@
 //! version. Secrets (`PUT`, `DELETE …/secrets`) are the admin API's, listed by name only.
 //! Verge serves no `workers.dev`: a script's subdomain is answered as disabled.
 
+use super::assets;
 use super::{
     answer, failure, listed, not_implemented, read_json, success, Admin, AdminBody, Refusal,
 };
@@ -51,8 +52,14 @@ pub(super) async fn endpoint(
             Some(_) => success(json!({ "subdomain": no_subdomain() })),
             None => not_found(name).into(),
         },
+        (&Method::POST, ["scripts", _, "assets-upload-session"]) => {
+            answer(match super::read_body(request, 64 * 1024 * 1024).await {
+                Ok(body) => admin.asset_sessions.open(&releases.data_dir(), &body),
+                Err(refusal) => Err(refusal),
+            })
+        }
         (&Method::PUT, ["scripts", name]) | (&Method::POST, ["scripts", name, "versions"]) => {
-            match deploy(releases, name, request).await {
+            match deploy(admin, name, request).await {
                 Ok(version) => success(json!({
                     "id": version_id(version),
                     "deployment_id": version_id(version),
@@ -387,11 +394,7 @@ struct Migrations {
 }
 
 /// Deploys the form `request` carries as a new version of `name`; that version.
-async fn deploy(
-    releases: &Releases,
-    name: &str,
-    request: Request<Incoming>,
-) -> Result<u64, Refusal> {
+async fn deploy(admin: &Admin, name: &str, request: Request<Incoming>) -> Result<u64, Refusal> {
     let boundary = request
         .headers()
         .get(http::header::CONTENT_TYPE)
@@ -405,8 +408,9 @@ async fn deploy(
             )
         })?;
     let parts = form_parts(request, MAX_UPLOAD, boundary).await?;
-    let (upload, message) = upload(name, parts)?;
-    releases
+    let (upload, message) = upload(admin, name, parts)?;
+    admin
+        .releases
         .deploy(name, &upload, Uploader::Wrangler { message })
         .await
         .map_err(|refusal| refused(name, refusal))
@@ -416,9 +420,13 @@ fn invalid(message: String) -> Refusal {
     failure(StatusCode::BAD_REQUEST, 10021, message)
 }
 
-/// The upload `verge deploy` would send for the form's `parts`: the modules, and a
-/// `wrangler.json` written from the metadata.
-fn upload(name: &str, parts: Vec<Part>) -> Result<(Vec<u8>, Option<String>), Refusal> {
+/// The upload `verge deploy` would send for the form's `parts`: the modules, a
+/// `wrangler.json` written from the metadata, and the assets of the upload session it names.
+fn upload(
+    admin: &Admin,
+    name: &str,
+    parts: Vec<Part>,
+) -> Result<(Vec<u8>, Option<String>), Refusal> {
     let mut metadata = None;
     let mut files = BTreeMap::new();
     let mut rules: BTreeMap<&str, Vec<String>> = BTreeMap::new();
@@ -446,9 +454,10 @@ fn upload(name: &str, parts: Vec<Part>) -> Result<(Vec<u8>, Option<String>), Ref
                 )))
             }
         };
-        if part.name == CONFIG_FILE {
+        if part.name == CONFIG_FILE || part.name.starts_with(&format!("{}/", assets::DIRECTORY)) {
             return Err(invalid(format!(
-                "part {CONFIG_FILE:?}: that name is the config Verge writes from the metadata"
+                "part {:?}: that name is Verge's own, for the config or the assets it writes",
+                part.name
             )));
         }
         if let Some(kind) = kind.filter(|kind| *kind != "ESModule") {
@@ -464,6 +473,18 @@ fn upload(name: &str, parts: Vec<Part>) -> Result<(Vec<u8>, Option<String>), Ref
         .take()
         .and_then(|mut annotations| annotations.remove("workers/message"))
         .and_then(|message| message.as_str().map(str::to_owned));
+    let token = metadata
+        .assets
+        .as_ref()
+        .and_then(|assets| assets.get("jwt"))
+        .and_then(Value::as_str);
+    if let Some(token) = token {
+        let data_dir = admin.releases.data_dir();
+        for (path, bytes) in admin.asset_sessions.take(&data_dir, token)? {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(&bytes);
+            files.insert(format!("{}/{path}", assets::DIRECTORY), encoded);
+        }
+    }
     let config = config(name, metadata, rules)?;
     let config = serde_json::to_vec_pretty(&config)
         .map_err(|e| invalid(format!("the config could not be written: {e}")))?;
@@ -490,25 +511,20 @@ fn config(
                 .into(),
         ));
     }
-    if metadata.assets.is_some() {
-        return Err(invalid(
-            "Verge does not implement [assets] uploads through wrangler yet: deploy the \
-             project with `verge deploy`"
-                .into(),
-        ));
+    if metadata.main_module.is_none() && metadata.assets.is_none() {
+        return Err(invalid("the metadata names no main_module".into()));
     }
-    let main = metadata
-        .main_module
-        .ok_or_else(|| invalid("the metadata names no main_module".into()))?;
     let mut config = json!({
         "name": name,
-        "main": main,
         "compatibility_flags": metadata.compatibility_flags,
         "rules": rules
             .into_iter()
             .map(|(kind, globs)| json!({ "type": kind, "globs": globs }))
             .collect::<Vec<_>>(),
     });
+    if let Some(main) = metadata.main_module {
+        config["main"] = main.into();
+    }
     if let Some(date) = metadata.compatibility_date {
         config["compatibility_date"] = date.into();
     }
@@ -521,6 +537,7 @@ fn config(
     }
     let mut vars = Map::new();
     let mut keyed: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+    let mut assets_binding = None;
     for binding in &metadata.bindings {
         let field = |key: &str| binding.get(key).cloned().unwrap_or(Value::Null);
         let name = binding
@@ -541,6 +558,10 @@ fn config(
             }
             "json" => {
                 vars.insert(name.to_owned(), field("json"));
+                continue;
+            }
+            "assets" => {
+                assets_binding = Some(name.to_owned());
                 continue;
             }
             "kv_namespace" => (
@@ -577,6 +598,9 @@ fn config(
         keyed.entry(list).or_default().push(entry);
     }
     config["vars"] = Value::Object(vars);
+    if let Some(uploaded) = &metadata.assets {
+        config["assets"] = assets::config(uploaded.get("config"), assets_binding.as_deref())?;
+    }
     for (list, entries) in keyed {
         config[list] = match list {
             "durable_objects" => json!({ "bindings": entries }),

@@ -1,0 +1,248 @@
+//! `[assets]` as `wrangler deploy` uploads them: a session per deploy, then the files, then the
+//! upload of the worker naming the session.
+//!
+//! 1. `POST scripts/{name}/assets-upload-session {"manifest": {"/path": {"hash", "size"}}}`
+//!    opens a session and answers which hashes to send (`buckets`): those not staged yet. Its
+//!    token (a JWT in shape, unsigned: wrangler reads its payload) is the session's.
+//! 2. `POST /accounts/{account}/workers/assets/upload?base64=true`, authorized by that token
+//!    instead of the admin token, carries the files as a form, one part per hash, base64. Each
+//!    is staged under `<data_dir>/wrangler-assets/<hash>`, so a later deploy of the same file
+//!    sends nothing.
+//! 3. The worker's upload names the token in its metadata's `assets.jwt`: the manifest's files,
+//!    read from the stage, go into the project under [`DIRECTORY`], and its `[assets]` config
+//!    says so, with the metadata's `html_handling`, `not_found_handling` and
+//!    `run_worker_first`.
+//!
+//! Sessions live in memory for [`SESSION_LIFETIME`]; a server restarted between the steps
+//! answers the deploy with an error naming the session, and wrangler is run again.
+
+use super::{failure, Refusal};
+use base64::Engine as _;
+use bytes::Bytes;
+use http::StatusCode;
+use serde_json::{json, Value};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Where a deploy's assets go in the project it becomes.
+pub(super) const DIRECTORY: &str = "assets";
+
+/// How long an upload session may take, from its start to the worker's upload.
+const SESSION_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// Files a session asks for in one upload request.
+const BUCKET_SIZE: usize = 50;
+
+/// The open upload sessions, by token.
+#[derive(Default)]
+pub(crate) struct AssetSessions {
+    sessions: RefCell<HashMap<String, Session>>,
+}
+
+struct Session {
+    /// Each asset's path (without its leading `/`) and hash.
+    manifest: BTreeMap<String, String>,
+    opened: Instant,
+}
+
+#[derive(serde::Deserialize)]
+struct ManifestEntry {
+    hash: String,
+}
+
+#[derive(serde::Deserialize)]
+struct SessionRequest {
+    manifest: BTreeMap<String, ManifestEntry>,
+}
+
+fn invalid(message: String) -> Refusal {
+    failure(StatusCode::BAD_REQUEST, 10026, message)
+}
+
+/// A hash as wrangler makes them: 32 hexadecimal digits (and so a safe file name).
+fn check_hash(hash: &str) -> Result<(), Refusal> {
+    match hash.len() == 32 && hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        true => Ok(()),
+        false => Err(invalid(format!(
+            "{hash:?} is not an asset hash: 32 hex digits"
+        ))),
+    }
+}
+
+/// An asset's path as the project will hold it: relative, without `.`, `..` or empty parts.
+fn check_path(path: &str) -> Result<String, Refusal> {
+    let relative = path.trim_start_matches('/');
+    let safe = !relative.is_empty()
+        && relative
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != ".." && !part.contains('\\'));
+    match safe {
+        true => Ok(relative.to_owned()),
+        false => Err(invalid(format!("{path:?} is not an asset path"))),
+    }
+}
+
+fn stage(data_dir: &Path) -> PathBuf {
+    data_dir.join("wrangler-assets")
+}
+
+impl AssetSessions {
+    /// Opens a session for the manifest in `body`: its token and the hashes to send, in
+    /// buckets.
+    pub(super) fn open(&self, data_dir: &Path, body: &[u8]) -> Result<Value, Refusal> {
+        let request: SessionRequest = serde_json::from_slice(body)
+            .map_err(|e| invalid(format!("the asset manifest is not valid: {e}")))?;
+        let mut manifest = BTreeMap::new();
+        for (path, entry) in request.manifest {
+            check_hash(&entry.hash)?;
+            manifest.insert(check_path(&path)?, entry.hash);
+        }
+        let stage = stage(data_dir);
+        let mut missing: Vec<&String> = manifest
+            .values()
+            .filter(|hash| !stage.join(hash).is_file())
+            .collect();
+        missing.sort();
+        missing.dedup();
+        let buckets: Vec<Vec<&String>> = missing.chunks(BUCKET_SIZE).map(<[_]>::to_vec).collect();
+        let token = session_token()?;
+        let mut sessions = self.sessions.borrow_mut();
+        sessions.retain(|_, session| session.opened.elapsed() < SESSION_LIFETIME);
+        let answer = json!({ "jwt": token, "buckets": buckets });
+        sessions.insert(
+            token,
+            Session {
+                manifest,
+                opened: Instant::now(),
+            },
+        );
+        Ok(answer)
+    }
+
+    /// Whether `token` names an open session.
+    pub(super) fn is_open(&self, token: &str) -> bool {
+        self.sessions
+            .borrow()
+            .get(token)
+            .is_some_and(|session| session.opened.elapsed() < SESSION_LIFETIME)
+    }
+
+    /// Stages the files of an upload form (`parts`: hash and base64 text) for session `token`;
+    /// the completion token, the session's own.
+    pub(super) fn stage(
+        &self,
+        data_dir: &Path,
+        token: &str,
+        parts: Vec<super::workers::Part>,
+    ) -> Result<Value, Refusal> {
+        let expected: Vec<String> = match self.sessions.borrow().get(token) {
+            Some(session) => session.manifest.values().cloned().collect(),
+            None => return Err(no_session()),
+        };
+        let stage = stage(data_dir);
+        std::fs::create_dir_all(&stage).map_err(|e| internal(&stage, e))?;
+        for part in parts {
+            check_hash(&part.name)?;
+            if !expected.contains(&part.name) {
+                return Err(invalid(format!(
+                    "asset {} is not in the session's manifest",
+                    part.name
+                )));
+            }
+            let text: Vec<u8> = part
+                .bytes
+                .iter()
+                .copied()
+                .filter(|b| !b.is_ascii_whitespace())
+                .collect();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(&text)
+                .map_err(|e| invalid(format!("asset {} is not base64: {e}", part.name)))?;
+            // Written aside, then renamed: a file under its hash is always whole.
+            let partial = stage.join(format!("{}.partial", part.name));
+            std::fs::write(&partial, &bytes).map_err(|e| internal(&partial, e))?;
+            let staged = stage.join(&part.name);
+            std::fs::rename(&partial, &staged).map_err(|e| internal(&staged, e))?;
+        }
+        Ok(json!({ "jwt": token }))
+    }
+
+    /// The files of session `token` (each path and bytes), for the worker's upload; the
+    /// session ends.
+    pub(super) fn take(
+        &self,
+        data_dir: &Path,
+        token: &str,
+    ) -> Result<Vec<(String, Bytes)>, Refusal> {
+        let session = self
+            .sessions
+            .borrow_mut()
+            .remove(token)
+            .filter(|session| session.opened.elapsed() < SESSION_LIFETIME)
+            .ok_or_else(no_session)?;
+        let stage = stage(data_dir);
+        session
+            .manifest
+            .into_iter()
+            .map(|(path, hash)| {
+                let file = stage.join(&hash);
+                std::fs::read(&file)
+                    .map(|bytes| (path.clone(), Bytes::from(bytes)))
+                    .map_err(|_| invalid(format!("asset {path:?} ({hash}) was never uploaded")))
+            })
+            .collect()
+    }
+}
+
+fn no_session() -> Refusal {
+    failure(
+        StatusCode::BAD_REQUEST,
+        10026,
+        "no such asset upload session (it expired, or the server restarted): run wrangler deploy again",
+    )
+}
+
+fn internal(path: &Path, e: std::io::Error) -> Refusal {
+    failure(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        10001,
+        format!("{}: {e}", path.display()),
+    )
+}
+
+/// A fresh session token: a JWT in shape (wrangler decodes its payload), unsigned, whose
+/// payload carries 128 random bits.
+fn session_token() -> Result<String, Refusal> {
+    let url = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let id = super::registry::fresh_id()?;
+    let header = url.encode(r#"{"alg":"none","typ":"JWT"}"#);
+    let payload = url.encode(json!({ "session": id }).to_string());
+    Ok(format!("{header}.{payload}.verge"))
+}
+
+/// The `[assets]` config of a deploy whose metadata's `assets.config` is `config`, with the
+/// binding named `binding`. `_headers` and `_redirects` files, which Verge does not apply, are
+/// refused rather than left out unsaid.
+pub(super) fn config(config: Option<&Value>, binding: Option<&str>) -> Result<Value, Refusal> {
+    for file in ["_headers", "_redirects"] {
+        if config.and_then(|config| config.get(file)).is_some() {
+            return Err(failure(
+                StatusCode::BAD_REQUEST,
+                10021,
+                format!("Verge does not implement an assets directory's {file} file yet: remove it to deploy"),
+            ));
+        }
+    }
+    let mut assets = json!({ "directory": DIRECTORY });
+    if let Some(binding) = binding {
+        assets["binding"] = binding.into();
+    }
+    for key in ["html_handling", "not_found_handling", "run_worker_first"] {
+        if let Some(value) = config.and_then(|config| config.get(key)) {
+            assets[key] = value.clone();
+        }
+    }
+    Ok(assets)
+}
