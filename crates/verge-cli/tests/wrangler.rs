@@ -521,9 +521,26 @@ fn wrangler_d1_and_r2_work_against_verge() {
         failed.stdout,
         failed.stderr
     );
+    // A file goes up through the import flow: uploaded by its MD5, then run whole.
+    let seed = dir.path().join("seed.sql");
+    std::fs::write(
+        &seed,
+        "INSERT INTO notes (body) VALUES ('three');\nINSERT INTO notes (body) VALUES ('four');\n",
+    )
+    .unwrap();
+    run(&[
+        "d1",
+        "execute",
+        "notes-db",
+        "--remote",
+        "--yes",
+        "--file",
+        seed.to_str().unwrap(),
+    ])
+    .expect_ok("d1 execute --file");
     let counted = execute("SELECT count(*) AS n FROM notes").expect_ok("d1 execute");
     let counted: serde_json::Value = serde_json::from_str(&counted.stdout).unwrap();
-    assert_eq!(counted[0]["results"][0]["n"], 2, "{counted}");
+    assert_eq!(counted[0]["results"][0]["n"], 4, "{counted}");
     let applied = execute("SELECT name FROM d1_migrations").expect_ok("d1 execute");
     assert!(
         applied.stdout.contains("0001_notes.sql"),
@@ -558,7 +575,7 @@ fn wrangler_d1_and_r2_work_against_verge() {
     run(&["deploy"]).expect_ok("wrangler deploy");
     assert_eq!(
         get_host(&server.base, "notes.test", "/").body,
-        "2 notes; hello from R2 (text/plain)"
+        "4 notes; hello from R2 (text/plain)"
     );
 
     let not_empty = run(&["r2", "bucket", "delete", "uploads"]);
@@ -566,7 +583,7 @@ fn wrangler_d1_and_r2_work_against_verge() {
     run(&["r2", "object", "delete", object, "--remote"]).expect_ok("r2 object delete");
     assert_eq!(
         get_host(&server.base, "notes.test", "/").body,
-        "2 notes; no file"
+        "4 notes; no file"
     );
     run(&["r2", "bucket", "delete", "uploads"]).expect_ok("r2 bucket delete");
     let buckets = run(&["r2", "bucket", "list"]).expect_ok("r2 bucket list");

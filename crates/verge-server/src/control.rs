@@ -138,6 +138,7 @@ async fn run(
             sql: stores.sql,
             buckets: stores.buckets,
             asset_sessions: Default::default(),
+            d1_imports: Default::default(),
         };
         tokio::task::spawn_local(serve_admin(listener, admin));
     }

@@ -68,6 +68,8 @@ pub struct Admin {
     pub buckets: Option<Arc<dyn BucketStore>>,
     /// wrangler's `[assets]` upload sessions under way.
     pub(crate) asset_sessions: cloudflare::AssetSessions,
+    /// `wrangler d1 execute --file` imports under way.
+    pub(crate) d1_imports: cloudflare::D1Imports,
 }
 
 /// Serves the admin API on `listener`, inside the control thread's `LocalSet`.

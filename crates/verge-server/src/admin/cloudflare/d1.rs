@@ -9,14 +9,21 @@
 //!   on one, a delete dropping its tables;
 //! - `POST {id}/query {"sql", "params"?}`: the statements of `sql` in one transaction (all or
 //!   nothing), one result each, as D1's API answers — which `wrangler d1 execute --command` and
-//!   `wrangler d1 migrations apply` send.
+//!   `wrangler d1 migrations apply` send;
+//! - `POST {id}/import` and the one-time upload URL it gives: `wrangler d1 execute --file`,
+//!   the file's statements in one transaction.
 
 use super::registry::{fresh_uuid, kv_store, now, D1_DATABASES};
 use super::{answer, failure, not_implemented, query, read_json, Admin, AdminBody, Refusal};
+use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
+use md5::Digest as _;
 use serde_json::{json, Map, Value};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use verge_storage::{SqlQuery, SqlStore, SqlValue, StorageError};
 
 /// The largest query body.
@@ -35,6 +42,7 @@ pub(super) async fn endpoint(
         (&Method::GET, [database]) => answer(describe(admin, database).await),
         (&Method::DELETE, [database]) => answer(delete(admin, database).await),
         (&Method::POST, [database, "query"]) => answer(run(admin, database, request).await),
+        (&Method::POST, [database, "import"]) => answer(import(admin, database, request).await),
         _ => not_implemented(&method, request.uri().path()).into(),
     }
 }
@@ -240,4 +248,194 @@ async fn run(admin: &Admin, database: &str, request: Request<Incoming>) -> Resul
             .map(|outcome| outcome.to_d1_json())
             .collect(),
     ))
+}
+
+/// How long an import may wait between its steps.
+const IMPORT_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// The largest SQL file an import takes.
+const MAX_IMPORT: usize = super::super::MAX_UPLOAD;
+
+/// Where a file import's upload goes, under [`super::PREFIX`]: `PUT {IMPORTS}/{token}`.
+pub(super) const IMPORTS: &str = "/verge/d1-imports/";
+
+/// The SQL file imports under way (`wrangler d1 execute --file`): by token, each a database,
+/// the MD5 the file must have, and the file once uploaded.
+#[derive(Default)]
+pub(crate) struct D1Imports {
+    imports: RefCell<HashMap<String, Import>>,
+}
+
+struct Import {
+    database: String,
+    etag: String,
+    file: Option<Bytes>,
+    opened: Instant,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(tag = "action", rename_all = "lowercase")]
+enum ImportStep {
+    Init { etag: String },
+    Ingest { etag: String },
+    Poll {},
+}
+
+/// `POST database/{id}/import`: `init` answers where to upload the file (a one-time URL on
+/// this listener, as the client reached it); `ingest` runs the uploaded file's statements in
+/// one transaction and answers the import complete (`poll` has nothing left to wait for).
+async fn import(
+    admin: &Admin,
+    database: &str,
+    request: Request<Incoming>,
+) -> Result<Value, Refusal> {
+    let store = sql(admin)?;
+    let host = request
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+        .ok_or_else(|| failure(StatusCode::BAD_REQUEST, 7400, "the request names no Host"))?;
+    let step: ImportStep = read_json(request, 64 * 1024, "the import step").await?;
+    let imports = &admin.d1_imports;
+    match step {
+        ImportStep::Init { etag } => {
+            let valid = etag.len() == 32 && etag.bytes().all(|b| b.is_ascii_hexdigit());
+            if !valid {
+                return Err(failure(
+                    StatusCode::BAD_REQUEST,
+                    7400,
+                    format!("{etag:?} is not an MD5"),
+                ));
+            }
+            let token = super::registry::fresh_id()?;
+            let mut pending = imports.imports.borrow_mut();
+            pending.retain(|_, import| import.opened.elapsed() < IMPORT_LIFETIME);
+            pending.insert(
+                token.clone(),
+                Import {
+                    database: database.to_owned(),
+                    etag: etag.to_ascii_lowercase(),
+                    file: None,
+                    opened: Instant::now(),
+                },
+            );
+            Ok(json!({
+                "upload_url": format!("http://{host}{}{IMPORTS}{token}", super::PREFIX),
+                "filename": format!("{etag}.sql"),
+            }))
+        }
+        ImportStep::Ingest { etag } => {
+            let etag = etag.to_ascii_lowercase();
+            let file = {
+                let mut pending = imports.imports.borrow_mut();
+                let token = pending
+                    .iter()
+                    .find(|(_, import)| {
+                        import.database == database && import.etag == etag && import.file.is_some()
+                    })
+                    .map(|(token, _)| token.clone());
+                token
+                    .and_then(|token| pending.remove(&token))
+                    .and_then(|import| import.file)
+                    .ok_or_else(|| {
+                        failure(
+                            StatusCode::BAD_REQUEST,
+                            7400,
+                            format!("no file with MD5 {etag} was uploaded for this database"),
+                        )
+                    })?
+            };
+            let script = std::str::from_utf8(&file)
+                .map_err(|_| failure(StatusCode::BAD_REQUEST, 7400, "the SQL file is not UTF-8"))?;
+            let started = Instant::now();
+            let outcomes = match store.exec(database, script).await {
+                Ok(outcomes) => outcomes,
+                Err(e) => {
+                    let message = match e {
+                        StorageError::Refused(message) => message,
+                        e => e.to_string(),
+                    };
+                    return Ok(json!({
+                        "success": false, "status": "error", "error": message,
+                        "errors": [message], "messages": [], "at_bookmark": etag,
+                    }));
+                }
+            };
+            let written: u64 = outcomes.iter().map(|outcome| outcome.changes).sum();
+            let read: usize = outcomes.iter().map(|outcome| outcome.rows.len()).sum();
+            let size_after = outcomes.last().map_or(0, |outcome| outcome.size_after);
+            Ok(json!({
+                "success": true,
+                "status": "complete",
+                "at_bookmark": etag,
+                "messages": [],
+                "errors": [],
+                "result": {
+                    "num_queries": outcomes.len(),
+                    "final_bookmark": etag,
+                    "meta": {
+                        "duration": started.elapsed().as_secs_f64() * 1000.0,
+                        "rows_read": read,
+                        "rows_written": written,
+                        "size_after": size_after,
+                    },
+                },
+            }))
+        }
+        ImportStep::Poll {} => Err(failure(
+            StatusCode::BAD_REQUEST,
+            7400,
+            "Verge completes an import when it is ingested: there is nothing to poll",
+        )),
+    }
+}
+
+/// `PUT {IMPORTS}{token}`: the SQL file of import `token`, authorized by the token alone (as
+/// Cloudflare's upload URL is); it must have the MD5 its `init` named, which the answer's
+/// ETag repeats.
+pub(super) async fn upload(
+    admin: &Admin,
+    token: &str,
+    request: Request<Incoming>,
+) -> Response<AdminBody> {
+    let known = admin
+        .d1_imports
+        .imports
+        .borrow()
+        .get(token)
+        .filter(|import| import.opened.elapsed() < IMPORT_LIFETIME)
+        .map(|import| import.etag.clone());
+    let Some(etag) = known else {
+        return failure(
+            StatusCode::FORBIDDEN,
+            9109,
+            "no import is waiting for this upload",
+        )
+        .into();
+    };
+    let file = match super::read_body(request, MAX_IMPORT).await {
+        Ok(file) => file,
+        Err(refusal) => return refusal.into(),
+    };
+    let digest: String = md5::Md5::digest(&file)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    if digest != etag {
+        return failure(
+            StatusCode::BAD_REQUEST,
+            7400,
+            format!("the file's MD5 is {digest}, not {etag} as the import said"),
+        )
+        .into();
+    }
+    if let Some(import) = admin.d1_imports.imports.borrow_mut().get_mut(token) {
+        import.file = Some(file);
+    }
+    let mut response = super::success(Value::Null);
+    if let Ok(value) = http::HeaderValue::from_str(&format!("\"{digest}\"")) {
+        response.headers_mut().insert(http::header::ETAG, value);
+    }
+    response
 }

@@ -38,6 +38,7 @@ use std::collections::HashMap;
 pub(super) const PREFIX: &str = "/client/v4";
 
 pub(crate) use assets::AssetSessions;
+pub(crate) use d1::D1Imports;
 
 /// Verge's one account, as `/accounts` lists it.
 const ACCOUNT: &str = "verge";
@@ -47,6 +48,15 @@ pub(super) async fn endpoint(admin: &Admin, request: Request<Incoming>) -> Respo
     if request.method() == Method::POST && request.uri().path().ends_with("/workers/assets/upload")
     {
         return answer(upload_assets(admin, request).await);
+    }
+    let imported = request
+        .uri()
+        .path()
+        .strip_prefix(PREFIX)
+        .and_then(|rest| rest.strip_prefix(d1::IMPORTS))
+        .map(str::to_owned);
+    if let (&Method::PUT, Some(token)) = (request.method(), imported) {
+        return d1::upload(admin, &token, request).await;
     }
     if let Err(refusal) = authenticate(admin, &request) {
         return refusal.into();
