@@ -4,6 +4,7 @@
 //! answers with its name as `request.cf.colo`. A change made at any PoP's admin API (deploy,
 //! secret, rollback, delete) reaches every PoP; a PoP that was away, killed or cut off from the
 //! hub serves what it had and catches up. A PoP the hub refuses does not start, and says why.
+//! The real wrangler, talking to either PoP, changes the whole cluster.
 
 // Test code fails by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -1975,4 +1976,111 @@ fn a_certificate_is_obtained_from_acme_proved_through_verge_s_own_dns() {
     assert!(pop
         .stderr()
         .contains("ACME: a certificate for shop.example.test serves now"));
+}
+
+#[test]
+fn wrangler_changes_through_any_pop_reach_every_pop() {
+    use support::wrangler::{wrangler, wrangler_with_input};
+    let hub = Hub::start();
+    let syd = Pop::start("syd", "127.0.0.2", &hub);
+    let fra = Pop::start("fra", "127.0.0.3", &hub);
+    let dir = tempfile::tempdir().unwrap();
+    let (home, project) = (dir.path().join("home"), dir.path().join("project"));
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(&project).unwrap();
+    let at = |pop: &Pop, args: &[&str]| wrangler(&project, &home, &pop.admin, TOKEN, args);
+
+    // A namespace made at one PoP is listed at the other; a key written there is read here.
+    let created =
+        at(&syd, &["kv", "namespace", "create", "shared"]).expect_ok("kv namespace create");
+    let id = created
+        .stdout
+        .split('"')
+        .find(|word| word.len() == 32 && word.chars().all(|c| c.is_ascii_hexdigit()))
+        .unwrap_or_else(|| panic!("no namespace id in:\n{}", created.stdout))
+        .to_owned();
+    assert!(
+        wait_until(REACHES_EVERY_POP, || at(&fra, &["kv", "namespace", "list"])
+            .stdout
+            .contains(&id)),
+        "the namespace made at syd is not listed at fra"
+    );
+    at(
+        &fra,
+        &[
+            "kv",
+            "key",
+            "put",
+            "greeting",
+            "hello from fra",
+            "--namespace-id",
+            &id,
+            "--remote",
+        ],
+    )
+    .expect_ok("kv key put");
+
+    // A deploy through syd serves at both.
+    std::fs::write(
+        project.join("index.js"),
+        "export default {\n\
+           async fetch(request, env) {\n\
+             return new Response(`${await env.KV.get('greeting')}, ${env.TOKEN ?? 'no secret'}`);\n\
+           },\n\
+         };\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("wrangler.toml"),
+        format!(
+            "name = \"wr\"\nmain = \"index.js\"\ncompatibility_date = \"2025-01-01\"\n\
+             workers_dev = false\nroutes = [{{ pattern = \"wr.test/*\", zone_name = \"wr.test\" }}]\n\n\
+             [[kv_namespaces]]\nbinding = \"KV\"\nid = \"{id}\"\n"
+        ),
+    )
+    .unwrap();
+    at(&syd, &["deploy"]).expect_ok("wrangler deploy through syd");
+    let answers = |expected: &str| {
+        wait_until(REACHES_EVERY_POP, || {
+            [&syd, &fra]
+                .iter()
+                .all(|pop| pop.get("wr.test") == (200, expected.to_owned()))
+        })
+    };
+    assert!(
+        answers("hello from fra, no secret"),
+        "the deploy did not reach every PoP"
+    );
+
+    // A secret put through fra reaches syd; its versions are the hub's, at either PoP.
+    wrangler_with_input(
+        &project,
+        &home,
+        &fra.admin,
+        TOKEN,
+        &["secret", "put", "TOKEN"],
+        "from-fra",
+    )
+    .expect_ok("secret put through fra");
+    assert!(
+        answers("hello from fra, from-fra"),
+        "the secret did not reach every PoP"
+    );
+    let versions = |pop: &Pop| {
+        at(pop, &["versions", "list", "--json"])
+            .expect_ok("versions list")
+            .stdout
+    };
+    let (at_syd, at_fra) = (versions(&syd), versions(&fra));
+    let ids = |text: &str| -> Vec<String> {
+        let versions: serde_json::Value = serde_json::from_str(text).unwrap();
+        versions
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids(&at_syd), ids(&at_fra));
+    assert!(ids(&at_syd).len() >= 2, "{at_syd}");
 }

