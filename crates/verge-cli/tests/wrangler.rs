@@ -191,6 +191,7 @@ fn wrangler_whoami_kv_and_deploy_work_against_verge() {
              return count;\n\
            }\n\
          }\n\
+         export class Ledger extends DurableObject {}\n\
          export default {\n\
            async fetch(request: Request, env: Env): Promise<Response> {\n\
              const path = new URL(request.url).pathname;\n\
@@ -278,7 +279,15 @@ fn wrangler_whoami_kv_and_deploy_work_against_verge() {
         bindings.body,
         r#"{"one":1,"note":"filed","count":1,"own":"hello again 3 hello from KV"}"#
     );
-    run(&["deploy"]).expect_ok("a third wrangler deploy");
+    // A migration added later: wrangler sends only it, after the worker's last tag, and the
+    // first class keeps its objects.
+    let with_ledger = format!(
+        "{}\n[[durable_objects.bindings]]\nname = \"LEDGER\"\nclass_name = \"Ledger\"\n\n\
+         [[migrations]]\ntag = \"v2\"\nnew_sqlite_classes = [\"Ledger\"]\n",
+        wrangler_toml("hello again")
+    );
+    std::fs::write(project.join("wrangler.toml"), with_ledger).unwrap();
+    run(&["deploy"]).expect_ok("a third wrangler deploy, with a migration");
     let bindings = get_host(&server.base, "wr.test", "/bindings");
     assert_eq!(
         bindings.body,
@@ -295,7 +304,7 @@ fn wrangler_whoami_kv_and_deploy_work_against_verge() {
     // A project that does not load is refused, and the running version keeps serving.
     std::fs::write(
         project.join("src/index.ts"),
-        "export class Counter {}\n\
+        "export class Counter {}\nexport class Ledger {}\n\
          export default { fetch() { return new Response('x'); } };\n\
          throw new Error('broken at load');\n",
     )

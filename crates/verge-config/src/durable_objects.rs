@@ -4,7 +4,7 @@
 //! the class and the key; nothing here touches storage (the server applies renames and
 //! deletions that [`replay`] reports).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 /// `[durable_objects]`.
@@ -29,7 +29,7 @@ pub struct DurableObjectBinding {
 }
 
 /// One of `[[migrations]]`, applied in order.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Migration {
     pub tag: String,
@@ -47,7 +47,7 @@ pub struct Migration {
 }
 
 /// `renamed_classes = [{ from, to }]`: the objects of `from` become `to`'s, storage and all.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RenamedClass {
     pub from: String,

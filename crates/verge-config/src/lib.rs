@@ -285,6 +285,15 @@ impl KvNamespace {
     }
 }
 
+/// The prefix of the KV namespaces Verge keeps for itself (the lists of what Cloudflare's API
+/// makes), which no binding, and no API call from outside, may reach.
+pub const RESERVED_KV_PREFIX: &str = "verge:";
+
+/// Whether `namespace` is one of Verge's own (see [`RESERVED_KV_PREFIX`]).
+pub fn is_reserved_kv_namespace(namespace: &str) -> bool {
+    namespace.starts_with(RESERVED_KV_PREFIX)
+}
+
 /// One of wrangler's `r2_buckets`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct R2Bucket {
@@ -516,17 +525,18 @@ impl WorkerConfig {
                 message,
             },
         )?;
-        // The API keeps its lists of namespaces, databases and buckets in KV namespaces of
-        // this prefix, which no binding may reach.
-        if let Some(id) = raw
+        if let Some(namespace) = raw
             .kv_namespaces
             .iter()
-            .filter_map(|namespace| namespace.id.as_deref())
-            .find(|id| id.starts_with("verge:"))
+            .map(KvNamespace::namespace)
+            .find(|namespace| is_reserved_kv_namespace(namespace))
         {
             return Err(ConfigError::Parse {
                 path: path.to_owned(),
-                message: format!("kv_namespaces: the id {id:?} is reserved: ids starting with \"verge:\" are Verge's own"),
+                message: format!(
+                    "kv_namespaces: the namespace {namespace:?} is reserved: namespaces starting \
+                     with \"{RESERVED_KV_PREFIX}\" are Verge's own"
+                ),
             });
         }
         for cron in &raw.triggers.crons {

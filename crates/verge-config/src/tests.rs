@@ -493,4 +493,17 @@ fn a_kv_binding_cannot_reach_the_apis_own_lists() {
         error.contains("\"verge:kv-namespaces\" is reserved"),
         "{error}"
     );
+    // Nor by its binding's name, which names the namespace when there is no id.
+    let dir = project(&[
+        (
+            "wrangler.toml",
+            "main = \"index.js\"\n[[kv_namespaces]]\nbinding = \"verge:d1-databases\"\n",
+        ),
+        ("index.js", ""),
+    ]);
+    let error = WorkerConfig::locate(dir.path()).unwrap_err().to_string();
+    assert!(
+        error.contains("\"verge:d1-databases\" is reserved"),
+        "{error}"
+    );
 }

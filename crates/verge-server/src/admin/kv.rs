@@ -40,6 +40,12 @@ pub(super) async fn endpoint(
         .unwrap_or_default();
     let (namespace, what) = rest.split_once('/').unwrap_or((rest, ""));
     let namespace = percent_decode(namespace);
+    if verge_config::is_reserved_kv_namespace(&namespace) {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("namespace {namespace:?} is Verge's own"),
+        );
+    }
     let outcome = match (request.method().clone(), what.split_once('/')) {
         (Method::GET, None) if what == "keys" => list(store, &namespace, &query).await,
         (method, Some(("values", key))) => {

@@ -13,7 +13,7 @@
 //!   is written.
 
 use super::super::kv::{failed, list_page, store_value};
-use super::registry::{fresh_id, is_registry, KV_NAMESPACES};
+use super::registry::{fresh_id, KV_NAMESPACES};
 use super::{answer, failure, paged, query, raw, read_body, read_json, Admin, AdminBody, Refusal};
 use base64::Engine as _;
 use bytes::Bytes;
@@ -43,7 +43,7 @@ pub(super) async fn endpoint(
     let outcome = match (&method, rest) {
         (&Method::GET, []) => return list_namespaces(store, &query(&request)).await,
         (&Method::POST, []) => create_namespace(store, request).await,
-        (_, [id, ..]) if is_registry(id) => Err(not_found(id)),
+        (_, [id, ..]) if verge_config::is_reserved_kv_namespace(id) => Err(not_found(id)),
         (&Method::GET, [id]) => namespace(store, id).await,
         (&Method::PUT, [id]) => rename_namespace(store, id, request).await,
         (&Method::DELETE, [id]) => delete_namespace(store, id).await,

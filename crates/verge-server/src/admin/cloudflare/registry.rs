@@ -19,11 +19,6 @@ pub(super) const KV_NAMESPACES: Registry = Registry("verge:kv-namespaces");
 pub(super) const D1_DATABASES: Registry = Registry("verge:d1-databases");
 pub(super) const R2_BUCKETS: Registry = Registry("verge:r2-buckets");
 
-/// Whether `namespace` holds one of the lists, which no binding may reach.
-pub(crate) fn is_registry(namespace: &str) -> bool {
-    [KV_NAMESPACES.0, D1_DATABASES.0, R2_BUCKETS.0].contains(&namespace)
-}
-
 fn store_failure(e: verge_storage::StorageError) -> Refusal {
     let (status, message) = failed(e);
     failure(status, 10001, message)

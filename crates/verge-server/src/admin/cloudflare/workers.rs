@@ -218,22 +218,29 @@ fn config_of(
         .map(|index| site.workers[index].config.clone())
 }
 
-/// `GET services/{name}`: the worker, if deployed. No migration tag is reported, so wrangler
-/// sends a worker's whole migration history with each upload (the config it becomes needs it).
+/// `GET services/{name}`: the worker, if deployed, with its last migration's tag, after which
+/// wrangler sends only the new steps.
 fn service(releases: &Releases, name: &str) -> Response<AdminBody> {
-    if current(releases, name).is_none() {
+    let Some(config) = config_of(releases, name) else {
         return failure(
             StatusCode::NOT_FOUND,
             10090,
             format!("workers.api.error.service_not_found: no worker is named {name:?}"),
         )
         .into();
-    }
+    };
+    let migration_tag = config
+        .migrations
+        .last()
+        .map(|migration| migration.tag.clone());
     success(json!({
         "id": name,
         "default_environment": {
             "environment": "production",
-            "script": { "id": name, "tag": name, "tags": [], "last_deployed_from": "wrangler" },
+            "script": {
+                "id": name, "tag": name, "tags": [], "last_deployed_from": "wrangler",
+                "migration_tag": migration_tag,
+            },
         },
     }))
 }
@@ -388,6 +395,7 @@ struct Metadata {
 /// An upload's Durable Object migrations: the steps after `old_tag`, up to `new_tag`.
 #[derive(serde::Deserialize)]
 struct Migrations {
+    old_tag: Option<String>,
     new_tag: Option<String>,
     #[serde(default)]
     steps: Vec<Map<String, Value>>,
@@ -485,7 +493,10 @@ fn upload(
             files.insert(format!("{}/{path}", assets::DIRECTORY), encoded);
         }
     }
-    let config = config(name, metadata, rules)?;
+    let history = config_of(&admin.releases, name)
+        .map(|current| current.migrations.clone())
+        .unwrap_or_default();
+    let config = config(name, metadata, rules, &history)?;
     let config = serde_json::to_vec_pretty(&config)
         .map_err(|e| invalid(format!("the config could not be written: {e}")))?;
     files.insert(
@@ -498,11 +509,12 @@ fn upload(
 }
 
 /// The wrangler config an upload's metadata means, with module `rules` for the modules that
-/// are not ES modules.
+/// are not ES modules, after the worker's migration `history`.
 fn config(
     name: &str,
     metadata: Metadata,
     rules: BTreeMap<&str, Vec<String>>,
+    history: &[verge_config::Migration],
 ) -> Result<Value, Refusal> {
     if metadata.body_part.is_some() {
         return Err(invalid(
@@ -607,25 +619,31 @@ fn config(
             _ => Value::Array(entries),
         };
     }
-    if let Some(migrations) = metadata.migrations {
-        let tag = migrations.new_tag.unwrap_or_else(|| "v1".into());
-        let count = migrations.steps.len();
-        let steps: Vec<Value> = migrations
-            .steps
-            .into_iter()
-            .enumerate()
-            .map(|(index, mut step)| {
-                // Each step is a migration of its own; the last carries the upload's tag.
-                let step_tag = match index + 1 == count {
-                    true => tag.clone(),
-                    false => format!("{tag}.{index}"),
-                };
-                step.insert("tag".into(), step_tag.into());
-                Value::Object(step)
-            })
-            .collect();
-        config["migrations"] = Value::Array(steps);
+    // The worker's migration history so far (wrangler, told its last tag, sends only the
+    // steps after it), then those steps, each a migration whose tag is fixed from now on.
+    let last_tag = history.last().map(|migration| migration.tag.clone());
+    let mut migrations = serde_json::to_value(history)
+        .map_err(|e| invalid(format!("the migration history could not be written: {e}")))?;
+    if let (Some(added), Value::Array(migrations)) = (metadata.migrations, &mut migrations) {
+        if added.old_tag != last_tag {
+            return Err(invalid(format!(
+                "the upload's migrations follow tag {:?}, but the worker's last is {last_tag:?}: \
+                 deploy again",
+                added.old_tag
+            )));
+        }
+        let tag = added.new_tag.unwrap_or_else(|| "v1".into());
+        let count = added.steps.len();
+        for (index, mut step) in added.steps.into_iter().enumerate() {
+            let step_tag = match index + 1 == count {
+                true => tag.clone(),
+                false => format!("{tag}.{index}"),
+            };
+            step.insert("tag".into(), step_tag.into());
+            migrations.push(Value::Object(step));
+        }
     }
+    config["migrations"] = migrations;
     Ok(config)
 }
 
