@@ -517,7 +517,19 @@ fn wrangler_d1_and_r2_work_against_verge() {
     let buckets = run(&["r2", "bucket", "list"]).expect_ok("r2 bucket list");
     assert!(!buckets.stdout.contains("uploads"), "{}", buckets.stdout);
 
+    // A delete drops every table, a child's foreign key to a parent notwithstanding.
+    execute("CREATE TABLE tags (note INTEGER REFERENCES notes (id), tag TEXT); INSERT INTO tags VALUES (1, 'x')")
+        .expect_ok("d1 execute");
     run(&["d1", "delete", "notes-db", "-y"]).expect_ok("d1 delete");
+    let schema = api(
+        "POST",
+        &format!("{admin}/client/v4/accounts/verge/d1/database/{uuid}/query"),
+        Some(TOKEN),
+        // SQLite's own (sqlite_sequence) stays, emptied.
+        br#"{"sql": "SELECT count(*) AS n FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"}"#,
+    );
+    let schema: serde_json::Value = serde_json::from_str(&schema.body).unwrap();
+    assert_eq!(schema["result"][0]["results"][0]["n"], 0, "{schema}");
     let listed = run(&["d1", "list", "--json"]).expect_ok("d1 list");
     assert!(!listed.stdout.contains("notes-db"), "{}", listed.stdout);
 }

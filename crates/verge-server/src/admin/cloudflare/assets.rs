@@ -13,8 +13,12 @@
 //!    says so, with the metadata's `html_handling`, `not_found_handling` and
 //!    `run_worker_first`.
 //!
-//! Sessions live in memory for [`SESSION_LIFETIME`]; a server restarted between the steps
-//! answers the deploy with an error naming the session, and wrangler is run again.
+//! A deploy carries at most [`MAX_FILES`] assets of [`MAX_FILE_BYTES`] each (Cloudflare's
+//! limits) and [`MAX_TOTAL_BYTES`] in all (its upload is held whole, as `verge deploy`'s). A
+//! session stages only the files it asked for, and a staged file is never replaced; nothing
+//! removes staged files yet. Sessions live in memory for [`SESSION_LIFETIME`]; a server
+//! restarted between the steps answers the deploy with an error naming the session, and
+//! wrangler is run again.
 
 use super::{failure, Refusal};
 use base64::Engine as _;
@@ -22,7 +26,7 @@ use bytes::Bytes;
 use http::StatusCode;
 use serde_json::{json, Value};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -35,6 +39,13 @@ const SESSION_LIFETIME: Duration = Duration::from_secs(3600);
 /// Files a session asks for in one upload request.
 const BUCKET_SIZE: usize = 50;
 
+/// Cloudflare's limits on a deploy's assets: files, and bytes of one.
+const MAX_FILES: usize = 20_000;
+const MAX_FILE_BYTES: u64 = 25 * 1024 * 1024;
+
+/// The most bytes of assets one deploy carries: they go into its upload, which is held whole.
+const MAX_TOTAL_BYTES: u64 = super::super::MAX_UPLOAD as u64;
+
 /// The open upload sessions, by token.
 #[derive(Default)]
 pub(crate) struct AssetSessions {
@@ -44,12 +55,15 @@ pub(crate) struct AssetSessions {
 struct Session {
     /// Each asset's path (without its leading `/`) and hash.
     manifest: BTreeMap<String, String>,
+    /// The hashes it asked for: the only files it may stage.
+    requested: BTreeSet<String>,
     opened: Instant,
 }
 
 #[derive(serde::Deserialize)]
 struct ManifestEntry {
     hash: String,
+    size: u64,
 }
 
 #[derive(serde::Deserialize)]
@@ -94,18 +108,37 @@ impl AssetSessions {
     pub(super) fn open(&self, data_dir: &Path, body: &[u8]) -> Result<Value, Refusal> {
         let request: SessionRequest = serde_json::from_slice(body)
             .map_err(|e| invalid(format!("the asset manifest is not valid: {e}")))?;
+        if request.manifest.len() > MAX_FILES {
+            return Err(invalid(format!(
+                "{} assets: a deploy carries at most {MAX_FILES}",
+                request.manifest.len()
+            )));
+        }
         let mut manifest = BTreeMap::new();
+        let mut total: u64 = 0;
         for (path, entry) in request.manifest {
             check_hash(&entry.hash)?;
+            if entry.size > MAX_FILE_BYTES {
+                return Err(invalid(format!(
+                    "asset {path:?} is {} bytes: one is at most {MAX_FILE_BYTES}",
+                    entry.size
+                )));
+            }
+            total = total.saturating_add(entry.size);
             manifest.insert(check_path(&path)?, entry.hash);
         }
+        if total > MAX_TOTAL_BYTES {
+            return Err(invalid(format!(
+                "the assets are {total} bytes: Verge deploys at most {MAX_TOTAL_BYTES} with a worker"
+            )));
+        }
         let stage = stage(data_dir);
-        let mut missing: Vec<&String> = manifest
+        let requested: BTreeSet<String> = manifest
             .values()
             .filter(|hash| !stage.join(hash).is_file())
+            .cloned()
             .collect();
-        missing.sort();
-        missing.dedup();
+        let missing: Vec<&String> = requested.iter().collect();
         let buckets: Vec<Vec<&String>> = missing.chunks(BUCKET_SIZE).map(<[_]>::to_vec).collect();
         let token = session_token()?;
         let mut sessions = self.sessions.borrow_mut();
@@ -115,6 +148,7 @@ impl AssetSessions {
             token,
             Session {
                 manifest,
+                requested,
                 opened: Instant::now(),
             },
         );
@@ -137,19 +171,24 @@ impl AssetSessions {
         token: &str,
         parts: Vec<super::workers::Part>,
     ) -> Result<Value, Refusal> {
-        let expected: Vec<String> = match self.sessions.borrow().get(token) {
-            Some(session) => session.manifest.values().cloned().collect(),
+        let requested = match self.sessions.borrow().get(token) {
+            Some(session) => session.requested.clone(),
             None => return Err(no_session()),
         };
         let stage = stage(data_dir);
         std::fs::create_dir_all(&stage).map_err(|e| internal(&stage, e))?;
         for part in parts {
             check_hash(&part.name)?;
-            if !expected.contains(&part.name) {
+            if !requested.contains(&part.name) {
                 return Err(invalid(format!(
-                    "asset {} is not in the session's manifest",
+                    "asset {} is not one this session asked for",
                     part.name
                 )));
+            }
+            // A staged file is never replaced: other deploys may be built on it.
+            let staged = stage.join(&part.name);
+            if staged.is_file() {
+                continue;
             }
             let text: Vec<u8> = part
                 .bytes
@@ -163,7 +202,6 @@ impl AssetSessions {
             // Written aside, then renamed: a file under its hash is always whole.
             let partial = stage.join(format!("{}.partial", part.name));
             std::fs::write(&partial, &bytes).map_err(|e| internal(&partial, e))?;
-            let staged = stage.join(&part.name);
             std::fs::rename(&partial, &staged).map_err(|e| internal(&staged, e))?;
         }
         Ok(json!({ "jwt": token }))
@@ -183,16 +221,20 @@ impl AssetSessions {
             .filter(|session| session.opened.elapsed() < SESSION_LIFETIME)
             .ok_or_else(no_session)?;
         let stage = stage(data_dir);
-        session
-            .manifest
-            .into_iter()
-            .map(|(path, hash)| {
-                let file = stage.join(&hash);
-                std::fs::read(&file)
-                    .map(|bytes| (path.clone(), Bytes::from(bytes)))
-                    .map_err(|_| invalid(format!("asset {path:?} ({hash}) was never uploaded")))
-            })
-            .collect()
+        let mut files = Vec::with_capacity(session.manifest.len());
+        let mut total: u64 = 0;
+        for (path, hash) in session.manifest {
+            let bytes = std::fs::read(stage.join(&hash))
+                .map_err(|_| invalid(format!("asset {path:?} ({hash}) was never uploaded")))?;
+            total = total.saturating_add(bytes.len() as u64);
+            if total > MAX_TOTAL_BYTES {
+                return Err(invalid(format!(
+                    "the assets are over {MAX_TOTAL_BYTES} bytes, which Verge deploys with a worker"
+                )));
+            }
+            files.push((path, Bytes::from(bytes)));
+        }
+        Ok(files)
     }
 }
 
@@ -245,4 +287,41 @@ pub(super) fn config(config: Option<&Value>, binding: Option<&str>) -> Result<Va
         }
     }
     Ok(assets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{check_hash, check_path};
+
+    #[test]
+    fn asset_paths_stay_inside_the_directory() {
+        assert_eq!(
+            check_path("/css/site.css").ok(),
+            Some("css/site.css".into())
+        );
+        for bad in [
+            "/",
+            "",
+            "/../etc/passwd",
+            "/a/../../b",
+            "/a//b",
+            "/./a",
+            "/a\\b",
+        ] {
+            assert!(check_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn hashes_are_32_hex_digits() {
+        assert!(check_hash("0123456789abcdef0123456789ABCDEF").is_ok());
+        for bad in [
+            "",
+            "../../../../etc/passwd",
+            "0123456789abcdef0123456789abcdeg",
+            "00",
+        ] {
+            assert!(check_hash(bad).is_err(), "{bad}");
+        }
+    }
 }

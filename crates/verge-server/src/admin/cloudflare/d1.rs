@@ -175,30 +175,30 @@ fn store_failure(e: StorageError) -> Refusal {
     }
 }
 
-/// `DELETE database/{id}`: its tables dropped, in one transaction, then its listing.
+/// `DELETE database/{id}`: its triggers, views and tables dropped, in one transaction (foreign
+/// keys checked only at its end, so the order of the tables does not matter), then its listing.
 async fn delete(admin: &Admin, database: &str) -> Result<Value, Refusal> {
     let (uuid, _) = lookup(admin, database).await?;
     let store = sql(admin)?;
-    let tables = store
+    let schema = store
         .exec(
             &uuid,
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            "SELECT type, name FROM sqlite_master \
+             WHERE type IN ('trigger', 'view', 'table') AND name NOT LIKE 'sqlite_%' \
+             ORDER BY CASE type WHEN 'trigger' THEN 0 WHEN 'view' THEN 1 ELSE 2 END",
         )
         .await
         .map_err(store_failure)?;
-    let drops: String = tables
-        .iter()
-        .flat_map(|outcome| &outcome.rows)
-        .filter_map(|row| match row.first() {
-            Some(SqlValue::Text(name)) => {
-                Some(format!("DROP TABLE \"{}\";", name.replace('"', "\"\"")))
-            }
-            _ => None,
-        })
-        .collect();
-    if !drops.is_empty() {
-        store.exec(&uuid, &drops).await.map_err(store_failure)?;
+    let mut drops = String::from("PRAGMA defer_foreign_keys = ON;");
+    for row in schema.iter().flat_map(|outcome| &outcome.rows) {
+        if let [SqlValue::Text(kind), SqlValue::Text(name)] = row.as_slice() {
+            let kind = kind.to_ascii_uppercase();
+            let name = name.replace('"', "\"\"");
+            // IF EXISTS: dropping a virtual table drops its shadow tables with it.
+            drops.push_str(&format!("DROP {kind} IF EXISTS \"{name}\";"));
+        }
     }
+    store.exec(&uuid, &drops).await.map_err(store_failure)?;
     D1_DATABASES
         .remove(kv_store(admin.kv.as_ref())?, &uuid)
         .await?;

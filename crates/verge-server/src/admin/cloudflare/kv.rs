@@ -203,19 +203,21 @@ async fn rename_namespace(
 /// leaves it listed, to be deleted again).
 async fn delete_namespace(store: &Arc<dyn KvStore>, id: &str) -> Outcome {
     namespace(store, id).await?;
+    let mut cursor: Option<String> = None;
     loop {
         let page = store
-            .list(id, "", None, kv_limits::LIST_LIMIT)
+            .list(id, "", cursor.as_deref(), kv_limits::LIST_LIMIT)
             .await
             .map_err(|e| store_failure(failed(e)))?;
-        if page.keys.is_empty() {
-            break;
-        }
         for key in page.keys {
             store
                 .delete(id, &key.name)
                 .await
                 .map_err(|e| store_failure(failed(e)))?;
+        }
+        match page.cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
         }
     }
     KV_NAMESPACES.remove(store, id).await?;

@@ -40,10 +40,7 @@ pub(super) async fn endpoint(
         (&Method::GET, [bucket]) => answer(check_name(bucket).map(|()| json!({ "name": bucket }))),
         (&Method::DELETE, [bucket]) => answer(delete(admin, bucket).await),
         (_, [bucket, "objects", _, ..]) => {
-            let key = raw_path
-                .split_once("/objects/")
-                .map(|(_, key)| percent_decode(key))
-                .unwrap_or_default();
+            let key = object_key(raw_path);
             let store = match buckets(admin).and_then(|store| {
                 check_name(bucket)?;
                 check_r2_key(&key)
@@ -68,6 +65,16 @@ pub(super) async fn endpoint(
         }
         _ => not_implemented(&method, raw_path).into(),
     }
+}
+
+/// An object's key: the rest of the path as sent, `/` and all, after
+/// `/client/v4/accounts/{account}/r2/buckets/{bucket}/objects/` (whatever those are named).
+fn object_key(raw_path: &str) -> String {
+    raw_path
+        .splitn(10, '/')
+        .nth(9)
+        .map(percent_decode)
+        .unwrap_or_default()
 }
 
 fn buckets(admin: &Admin) -> Result<&Arc<dyn BucketStore>, Refusal> {
@@ -235,5 +242,30 @@ async fn get(store: &Arc<dyn BucketStore>, bucket: &str, key: &str) -> Response<
         )
         .into(),
         Err(e) => store_failure(e).into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{check_name, object_key};
+
+    #[test]
+    fn an_objects_key_is_the_whole_rest_of_its_path() {
+        let key = |bucket: &str, rest: &str| {
+            object_key(&format!(
+                "/client/v4/accounts/objects/r2/buckets/{bucket}/objects/{rest}"
+            ))
+        };
+        assert_eq!(key("files", "a/b.txt"), "a/b.txt");
+        assert_eq!(key("objects", "objects/a"), "objects/a");
+        assert_eq!(key("files", "with%20space/%2F"), "with space//");
+    }
+
+    #[test]
+    fn bucket_names_are_r2s() {
+        assert!(check_name("my-bucket-1").is_ok());
+        for bad in ["ab", "-ab", "ab-", "Upper", "a_b", "a.b", &"x".repeat(64)] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -469,7 +469,11 @@ fn upload(
             )));
         }
         if let Some(kind) = kind.filter(|kind| *kind != "ESModule") {
-            rules.entry(kind).or_default().push(part.name.clone());
+            // A rule's globs are patterns: the name is escaped to match itself alone.
+            rules
+                .entry(kind)
+                .or_default()
+                .push(globset::escape(&part.name));
         }
         let encoded = base64::engine::general_purpose::STANDARD.encode(&part.bytes);
         files.insert(part.name, encoded);
@@ -808,4 +812,18 @@ async fn set_schedules(releases: &Releases, name: &str, request: Request<Incomin
         .await
         .map_err(|refusal| refused(name, refusal))?;
     Ok(json!({ "schedules": shown }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{version_id, version_number};
+
+    #[test]
+    fn a_version_id_reads_back_as_its_number() {
+        for number in [1, 42, 0xffff_ffff_ffff] {
+            assert_eq!(version_number(&version_id(number)), Some(number));
+        }
+        assert_eq!(version_number("00000000-0000-4000-8000-00000000000g"), None);
+        assert_eq!(version_number("6f1a2b3c-0000-4000-8000-000000000001"), None);
+    }
 }
