@@ -29,15 +29,7 @@ pub(super) async fn endpoint(
     let Some(store) = store else {
         return error(StatusCode::NOT_FOUND, "this server has no KV store");
     };
-    let query: HashMap<String, String> = request
-        .uri()
-        .query()
-        .map(|query| {
-            url::form_urlencoded::parse(query.as_bytes())
-                .into_owned()
-                .collect()
-        })
-        .unwrap_or_default();
+    let query = super::query_params(&request);
     let (namespace, what) = rest.split_once('/').unwrap_or((rest, ""));
     let namespace = percent_decode(namespace);
     if verge_config::is_reserved_kv_namespace(&namespace) {

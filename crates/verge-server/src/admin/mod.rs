@@ -118,13 +118,30 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response<AdminBody> 
 }
 
 fn authorized(admin: &Admin, request: &Request<Incoming>) -> bool {
-    let presented = request
+    let presented = bearer(request).unwrap_or_default();
+    is_admin_token(presented.as_bytes(), admin.token.as_bytes())
+}
+
+/// The token a request presents as `Authorization: Bearer <token>`.
+fn bearer(request: &Request<Incoming>) -> Option<&str> {
+    request
         .headers()
         .get(http::header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    is_admin_token(presented.as_bytes(), admin.token.as_bytes())
+}
+
+/// A request's query parameters.
+fn query_params(request: &Request<Incoming>) -> std::collections::HashMap<String, String> {
+    request
+        .uri()
+        .query()
+        .map(|query| {
+            url::form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Whether `presented` is the admin `token`, in a time that tells neither where they differ

@@ -83,19 +83,10 @@ async fn list(
             .and_then(Value::as_str)
             .cmp(&b.get("name").and_then(Value::as_str))
     });
-    let number = |name: &str, default: usize| {
-        query
-            .get(name)
-            .and_then(|value| value.parse::<usize>().ok())
-            .filter(|&n| n > 0)
-            .unwrap_or(default)
-    };
-    let (page, per_page) = (number("page", 1), number("per_page", 1000).min(10_000));
+    let (shown, _, _) = super::page_of(databases, query, 1000, 10_000);
     Ok(Value::Array(
-        databases
+        shown
             .into_iter()
-            .skip((page - 1).saturating_mul(per_page))
-            .take(per_page)
             .map(|(uuid, description)| described(uuid, &description))
             .collect(),
     ))
@@ -164,14 +155,11 @@ async fn describe(admin: &Admin, database: &str) -> Result<Value, Refusal> {
     Ok(described(uuid, &description))
 }
 
-fn store_failure(e: StorageError) -> Refusal {
+fn sql_failure(e: StorageError) -> Refusal {
     match e {
         // The database refused a statement: the user's SQL, named as D1 names it.
         StorageError::Refused(message) => failure(StatusCode::BAD_REQUEST, 7500, message),
-        e => {
-            let (status, message) = super::super::kv::failed(e);
-            failure(status, 7500, message)
-        }
+        e => super::store_failure(7500, e),
     }
 }
 
@@ -188,7 +176,7 @@ async fn delete(admin: &Admin, database: &str) -> Result<Value, Refusal> {
              ORDER BY CASE type WHEN 'trigger' THEN 0 WHEN 'view' THEN 1 ELSE 2 END",
         )
         .await
-        .map_err(store_failure)?;
+        .map_err(sql_failure)?;
     let mut drops = String::from("PRAGMA defer_foreign_keys = ON;");
     for row in schema.iter().flat_map(|outcome| &outcome.rows) {
         if let [SqlValue::Text(kind), SqlValue::Text(name)] = row.as_slice() {
@@ -198,7 +186,7 @@ async fn delete(admin: &Admin, database: &str) -> Result<Value, Refusal> {
             drops.push_str(&format!("DROP {kind} IF EXISTS \"{name}\";"));
         }
     }
-    store.exec(&uuid, &drops).await.map_err(store_failure)?;
+    store.exec(&uuid, &drops).await.map_err(sql_failure)?;
     D1_DATABASES
         .remove(kv_store(admin.kv.as_ref())?, &uuid)
         .await?;
@@ -241,7 +229,7 @@ async fn run(admin: &Admin, database: &str, request: Request<Incoming>) -> Resul
             store.batch(database, vec![SqlQuery { sql, params }]).await
         }
     }
-    .map_err(store_failure)?;
+    .map_err(sql_failure)?;
     Ok(Value::Array(
         outcomes
             .iter()

@@ -12,7 +12,7 @@
 //!   "metadata"?}]`) and `DELETE {id}/bulk` (`["key", …]`), each checked whole before a key
 //!   is written.
 
-use super::super::kv::{failed, list_page, store_value};
+use super::super::kv::{list_page, store_value};
 use super::registry::{fresh_id, KV_NAMESPACES};
 use super::{answer, failure, paged, query, raw, read_body, read_json, Admin, AdminBody, Refusal};
 use base64::Engine as _;
@@ -77,7 +77,7 @@ fn not_found(id: &str) -> Refusal {
     )
 }
 
-fn store_failure((status, message): (StatusCode, String)) -> Refusal {
+fn kv_failure((status, message): (StatusCode, String)) -> Refusal {
     failure(status, 10001, message)
 }
 
@@ -112,20 +112,8 @@ async fn list_namespaces(
     if query.get("direction").is_some_and(|d| d == "desc") {
         namespaces.reverse();
     }
-    let number = |name: &str, default: usize| {
-        query
-            .get(name)
-            .and_then(|value| value.parse::<usize>().ok())
-            .filter(|&n| n > 0)
-            .unwrap_or(default)
-    };
-    let (page, per_page) = (number("page", 1), number("per_page", 20).min(1000));
     let total = namespaces.len();
-    let shown: Vec<Value> = namespaces
-        .into_iter()
-        .skip((page - 1).saturating_mul(per_page))
-        .take(per_page)
-        .collect();
+    let (shown, page, per_page) = super::page_of(namespaces, query, 20, 1000);
     let count = shown.len();
     paged(
         shown,
@@ -208,12 +196,12 @@ async fn delete_namespace(store: &Arc<dyn KvStore>, id: &str) -> Outcome {
         let page = store
             .list(id, "", cursor.as_deref(), kv_limits::LIST_LIMIT)
             .await
-            .map_err(|e| store_failure(failed(e)))?;
+            .map_err(|e| super::store_failure(10001, e))?;
         for key in page.keys {
             store
                 .delete(id, &key.name)
                 .await
-                .map_err(|e| store_failure(failed(e)))?;
+                .map_err(|e| super::store_failure(10001, e))?;
         }
         match page.cursor {
             Some(next) => cursor = Some(next),
@@ -245,7 +233,7 @@ async fn value(
                 10009,
                 format!("get: 'key not found': {key:?}"),
             )),
-            Err(e) => Err(store_failure(failed(e))),
+            Err(e) => Err(super::store_failure(10001, e)),
         },
         Method::PUT => {
             let query = query(&request);
@@ -254,7 +242,7 @@ async fn value(
                     store_value(store, namespace, key, &query, value, metadata)
                         .await
                         .map(|()| Value::Null)
-                        .map_err(store_failure)
+                        .map_err(kv_failure)
                 }
                 Err(refusal) => Err(refusal),
             }
@@ -263,7 +251,7 @@ async fn value(
             .delete(namespace, key)
             .await
             .map(|()| Value::Null)
-            .map_err(|e| store_failure(failed(e))),
+            .map_err(|e| super::store_failure(10001, e)),
         _ => return super::not_implemented(&method, request.uri().path()).into(),
     };
     answer(outcome)
@@ -272,12 +260,7 @@ async fn value(
 /// A value's bytes and metadata from a `PUT`: the body itself, or the `value` and `metadata`
 /// parts of a form.
 async fn put_body(request: Request<Incoming>) -> Result<(Bytes, Option<String>), Refusal> {
-    let boundary = request
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .filter(|value| value.starts_with("multipart/form-data"))
-        .and_then(|value| multer::parse_boundary(value).ok());
+    let boundary = super::form_boundary(&request);
     let too_large = || {
         failure(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -395,7 +378,7 @@ async fn bulk_put(
         store
             .put(namespace, &key, entry)
             .await
-            .map_err(|e| store_failure(failed(e)))?;
+            .map_err(|e| super::store_failure(10001, e))?;
     }
     Ok(json!({ "successful_key_count": count, "unsuccessful_keys": [] }))
 }
@@ -425,7 +408,7 @@ async fn bulk_delete(
         store
             .delete(namespace, key)
             .await
-            .map_err(|e| store_failure(failed(e)))?;
+            .map_err(|e| super::store_failure(10001, e))?;
     }
     Ok(json!({ "successful_key_count": keys.len(), "unsuccessful_keys": [] }))
 }

@@ -126,11 +126,7 @@ fn zones(request: &Request<Incoming>) -> Response<AdminBody> {
 /// `POST /accounts/{account}/workers/assets/upload`: files of an asset upload session,
 /// authorized by the session's token rather than the admin token, as Cloudflare's API does.
 async fn upload_assets(admin: &Admin, request: Request<Incoming>) -> Result<Value, Refusal> {
-    let token = request
-        .headers()
-        .get(http::header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
+    let token = super::bearer(&request)
         .map(str::to_owned)
         .filter(|token| admin.asset_sessions.is_open(token))
         .ok_or_else(|| {
@@ -140,18 +136,13 @@ async fn upload_assets(admin: &Admin, request: Request<Incoming>) -> Result<Valu
                 "Invalid access token: not an open asset upload session's",
             )
         })?;
-    let boundary = request
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| multer::parse_boundary(value).ok())
-        .ok_or_else(|| {
-            failure(
-                StatusCode::BAD_REQUEST,
-                10026,
-                "an asset upload is a multipart/form-data body, one part per file",
-            )
-        })?;
+    let boundary = form_boundary(&request).ok_or_else(|| {
+        failure(
+            StatusCode::BAD_REQUEST,
+            10026,
+            "an asset upload is a multipart/form-data body, one part per file",
+        )
+    })?;
     let parts = workers::form_parts(request, super::MAX_UPLOAD, boundary).await?;
     admin
         .asset_sessions
@@ -160,12 +151,7 @@ async fn upload_assets(admin: &Admin, request: Request<Incoming>) -> Result<Valu
 
 /// The admin token as Cloudflare's API takes a token, `Authorization: Bearer …`.
 fn authenticate(admin: &Admin, request: &Request<Incoming>) -> Result<(), Refusal> {
-    let presented = request
-        .headers()
-        .get(http::header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
-    match presented {
+    match super::bearer(request) {
         None => Err(failure(
             StatusCode::UNAUTHORIZED,
             10000,
@@ -269,15 +255,48 @@ fn not_implemented(method: &Method, path: &str) -> Refusal {
 
 /// A request's query parameters.
 fn query(request: &Request<Incoming>) -> HashMap<String, String> {
+    super::query_params(request)
+}
+
+/// The page of `items` that `query` asks for (`page` from 1, `per_page` up to `max`, else
+/// `per_page`), and the page size used.
+fn page_of<T>(
+    items: Vec<T>,
+    query: &HashMap<String, String>,
+    per_page: usize,
+    max: usize,
+) -> (Vec<T>, usize, usize) {
+    let number = |name: &str, default: usize| {
+        query
+            .get(name)
+            .and_then(|value| value.parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or(default)
+    };
+    let (page, per_page) = (number("page", 1), number("per_page", per_page).min(max));
+    let shown = items
+        .into_iter()
+        .skip((page - 1).saturating_mul(per_page))
+        .take(per_page)
+        .collect();
+    (shown, page, per_page)
+}
+
+/// The boundary of a `multipart/form-data` body, if `request` carries one.
+fn form_boundary(request: &Request<Incoming>) -> Option<String> {
     request
-        .uri()
-        .query()
-        .map(|query| {
-            url::form_urlencoded::parse(query.as_bytes())
-                .into_owned()
-                .collect()
-        })
-        .unwrap_or_default()
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| value.starts_with("multipart/form-data"))
+        .and_then(|value| multer::parse_boundary(value).ok())
+}
+
+/// A store's failure as an API error with `code`: the client's fault when it broke a rule, the
+/// hub's or the disk's else.
+fn store_failure(code: u32, e: verge_storage::StorageError) -> Refusal {
+    let (status, message) = super::kv::failed(e);
+    failure(status, code, message)
 }
 
 /// The body of `request`, up to `limit` bytes; a 413 in the envelope beyond.

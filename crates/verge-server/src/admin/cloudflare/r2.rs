@@ -12,7 +12,9 @@
 //!   `cache-control` and `expires` kept as the object's HTTP metadata; the bytes streamed out.
 
 use super::registry::{kv_store, now, R2_BUCKETS};
-use super::{answer, failure, not_implemented, read_json, Admin, AdminBody, Refusal};
+use super::{
+    answer, failure, not_implemented, read_json, store_failure, Admin, AdminBody, Refusal,
+};
 use crate::assets::percent_decode;
 use futures_util::StreamExt as _;
 use http::{Method, Request, Response, StatusCode};
@@ -58,7 +60,7 @@ pub(super) async fn endpoint(
                         .delete(bucket, vec![key.clone()])
                         .await
                         .map(|()| Value::Null)
-                        .map_err(store_failure),
+                        .map_err(|e| store_failure(10001, e)),
                 ),
                 _ => not_implemented(&method, raw_path).into(),
             }
@@ -82,11 +84,6 @@ fn buckets(admin: &Admin) -> Result<&Arc<dyn BucketStore>, Refusal> {
         .buckets
         .as_ref()
         .ok_or_else(|| failure(StatusCode::NOT_FOUND, 10006, "this server has no R2 store"))
-}
-
-fn store_failure(e: StorageError) -> Refusal {
-    let (status, message) = super::super::kv::failed(e);
-    failure(status, 10001, message)
 }
 
 /// A bucket name as R2 allows one: 3 to 63 lowercase letters, digits and hyphens, not
@@ -159,7 +156,10 @@ async fn delete(admin: &Admin, bucket: &str) -> Result<Value, Refusal> {
         limit: 1,
         ..ListOptions::default()
     };
-    let page = store.list(bucket, options).await.map_err(store_failure)?;
+    let page = store
+        .list(bucket, options)
+        .await
+        .map_err(|e| store_failure(10001, e))?;
     if !page.objects.is_empty() {
         return Err(failure(
             StatusCode::CONFLICT,
@@ -204,7 +204,7 @@ async fn put(
     let stored = store
         .put(bucket, key, body, object, Conditions::default())
         .await
-        .map_err(store_failure)?
+        .map_err(|e| store_failure(10001, e))?
         .ok_or_else(|| failure(StatusCode::CONFLICT, 10001, "the object was not stored"))?;
     Ok(json!({
         "key": stored.key,
@@ -241,7 +241,7 @@ async fn get(store: &Arc<dyn BucketStore>, bucket: &str, key: &str) -> Response<
             format!("The specified key does not exist: {key}"),
         )
         .into(),
-        Err(e) => store_failure(e).into(),
+        Err(e) => store_failure(10001, e).into(),
     }
 }
 

@@ -4,8 +4,7 @@
 //! they have every key. Their prefix `verge:` keeps them apart from the ids the API makes
 //! (hexadecimal), and verge-config refuses a binding that names one.
 
-use super::super::kv::failed;
-use super::{failure, Refusal};
+use super::{failure, store_failure, Refusal};
 use bytes::Bytes;
 use http::StatusCode;
 use serde_json::{Map, Value};
@@ -18,11 +17,6 @@ pub(super) struct Registry(pub(super) &'static str);
 pub(super) const KV_NAMESPACES: Registry = Registry("verge:kv-namespaces");
 pub(super) const D1_DATABASES: Registry = Registry("verge:d1-databases");
 pub(super) const R2_BUCKETS: Registry = Registry("verge:r2-buckets");
-
-fn store_failure(e: verge_storage::StorageError) -> Refusal {
-    let (status, message) = failed(e);
-    failure(status, 10001, message)
-}
 
 /// The KV store that holds the lists; a server without one cannot make anything through the
 /// API.
@@ -48,7 +42,7 @@ impl Registry {
             let page = store
                 .list(self.0, "", cursor.as_deref(), kv_limits::LIST_LIMIT)
                 .await
-                .map_err(store_failure)?;
+                .map_err(|e| store_failure(10001, e))?;
             for key in page.keys {
                 let description = key
                     .metadata
@@ -84,7 +78,10 @@ impl Registry {
         store: &Arc<dyn KvStore>,
         id: &str,
     ) -> Result<Option<Map<String, Value>>, Refusal> {
-        let entry = store.get(self.0, id).await.map_err(store_failure)?;
+        let entry = store
+            .get(self.0, id)
+            .await
+            .map_err(|e| store_failure(10001, e))?;
         Ok(entry.map(|entry| {
             entry
                 .metadata
@@ -106,11 +103,17 @@ impl Registry {
             expiration: None,
             metadata: Some(Value::Object(description).to_string()),
         };
-        store.put(self.0, id, entry).await.map_err(store_failure)
+        store
+            .put(self.0, id, entry)
+            .await
+            .map_err(|e| store_failure(10001, e))
     }
 
     pub(super) async fn remove(&self, store: &Arc<dyn KvStore>, id: &str) -> Result<(), Refusal> {
-        store.delete(self.0, id).await.map_err(store_failure)
+        store
+            .delete(self.0, id)
+            .await
+            .map_err(|e| store_failure(10001, e))
     }
 }
 

@@ -403,18 +403,13 @@ struct Migrations {
 
 /// Deploys the form `request` carries as a new version of `name`; that version.
 async fn deploy(admin: &Admin, name: &str, request: Request<Incoming>) -> Result<u64, Refusal> {
-    let boundary = request
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| multer::parse_boundary(value).ok())
-        .ok_or_else(|| {
-            failure(
-                StatusCode::BAD_REQUEST,
-                10026,
-                "an upload is a multipart/form-data body with a `metadata` part",
-            )
-        })?;
+    let boundary = super::form_boundary(&request).ok_or_else(|| {
+        failure(
+            StatusCode::BAD_REQUEST,
+            10026,
+            "an upload is a multipart/form-data body with a `metadata` part",
+        )
+    })?;
     let parts = form_parts(request, MAX_UPLOAD, boundary).await?;
     let (upload, message) = upload(admin, name, parts)?;
     admin
