@@ -563,6 +563,26 @@ fn wrangler_deploys_assets_beside_a_worker() {
     )
     .unwrap();
     let run = |args: &[&str]| wrangler(&project, &home, &admin, TOKEN, args);
+
+    // wrangler's default asks for a workers.dev URL, which Verge does not serve: it says so.
+    let plain = dir.path().join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    std::fs::copy(project.join("index.js"), plain.join("index.js")).unwrap();
+    std::fs::write(
+        plain.join("wrangler.toml"),
+        "name = \"plain\"\nmain = \"index.js\"\ncompatibility_date = \"2025-01-01\"\n",
+    )
+    .unwrap();
+    let refused = wrangler(&plain, &home, &admin, TOKEN, &["deploy"]);
+    assert!(!refused.ok);
+    assert!(
+        refused.stderr.contains("Verge serves no workers.dev URL")
+            || refused.stdout.contains("Verge serves no workers.dev URL"),
+        "{}\n{}",
+        refused.stdout,
+        refused.stderr
+    );
+
     run(&["deploy"]).expect_ok("wrangler deploy with assets");
 
     let page = get_host(&server.base, "site.test", "/");

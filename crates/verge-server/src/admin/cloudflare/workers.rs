@@ -14,7 +14,8 @@
 //! `triggers`) and the message given. Verge deploys each version whole as it is made, so the
 //! deployments are the versions; deploying an older one (`wrangler rollback`) makes it a new
 //! version. Secrets (`PUT`, `DELETE …/secrets`) are the admin API's, listed by name only.
-//! Verge serves no `workers.dev`: a script's subdomain is answered as disabled.
+//! Verge serves no `workers.dev`: a script's subdomain is answered as disabled, and asking to
+//! enable it is refused with what to do instead.
 
 use super::assets;
 use super::{
@@ -122,10 +123,9 @@ pub(super) async fn endpoint(
                 Err(refusal) => refused(name, refusal).into(),
             },
         },
-        (&Method::POST, ["scripts", name, "subdomain"]) => match current(releases, name) {
-            Some(_) => success(no_subdomain()),
-            None => not_found(name).into(),
-        },
+        (&Method::POST, ["scripts", name, "subdomain"]) => {
+            answer(subdomain(releases, name, request).await)
+        }
         (&Method::GET, ["scripts", name, "routes"]) => match config_of(releases, name) {
             Some(config) => success(Value::Array(
                 config
@@ -192,6 +192,25 @@ fn version_number(id: &str) -> Option<u64> {
 
 fn no_subdomain() -> Value {
     json!({ "enabled": false, "previews_enabled": false })
+}
+
+#[derive(serde::Deserialize)]
+struct SubdomainRequest {
+    enabled: bool,
+}
+
+/// `POST scripts/{name}/subdomain`: Verge serves no `workers.dev`, so asking for it is refused
+/// with what to do instead (the worker itself is deployed by then); not asking is answered.
+async fn subdomain(releases: &Releases, name: &str, request: Request<Incoming>) -> Outcome {
+    current(releases, name).ok_or_else(|| not_found(name))?;
+    let SubdomainRequest { enabled } = read_json(request, 64 * 1024, "the subdomain").await?;
+    if enabled {
+        return Err(invalid(format!(
+            "{name} is deployed, but Verge serves no workers.dev URL: reach it by its routes \
+             (set workers_dev = false and routes in wrangler.toml)"
+        )));
+    }
+    Ok(no_subdomain())
 }
 
 /// Cloudflare's "no such script", which wrangler takes for a worker to create.
