@@ -620,3 +620,68 @@ fn wrangler_deploys_assets_beside_a_worker() {
         "h1 { color: teal }"
     );
 }
+
+#[test]
+fn wrangler_tail_follows_a_workers_console() {
+    use support::wrangler::Running;
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let (server, admin) = server(dir.path());
+    let project = dir.path().join("logger");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(
+        project.join("index.js"),
+        "export default {\n\
+           fetch(request) {\n\
+             const path = new URL(request.url).pathname;\n\
+             console.log('seen', path);\n\
+             console.log('noise', path);\n\
+             return new Response('ok');\n\
+           },\n\
+         };\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("wrangler.toml"),
+        "name = \"logger\"\nmain = \"index.js\"\ncompatibility_date = \"2025-01-01\"\n\
+         workers_dev = false\nroutes = [{ pattern = \"log.test/*\", zone_name = \"log.test\" }]\n",
+    )
+    .unwrap();
+    wrangler(&project, &home, &admin, TOKEN, &["deploy"]).expect_ok("wrangler deploy");
+
+    let tail = Running::start(
+        &project,
+        &home,
+        &admin,
+        TOKEN,
+        &["tail", "logger", "--format", "json", "--search", "seen"],
+    );
+    // Requests until one's line arrives: the tail connects in its own time.
+    let arrived = support::wait_until(std::time::Duration::from_secs(30), || {
+        get_host(&server.base, "log.test", "/hello");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        tail.stdout().contains("seen /hello")
+    });
+    let output = tail.stdout();
+    assert!(arrived, "no line reached wrangler tail:\n{output}");
+    assert!(output.contains("\"scriptName\": \"logger\""), "{output}");
+    // --search seen lets the other line through nowhere.
+    assert!(!output.contains("noise"), "{output}");
+
+    let refused = wrangler(
+        &project,
+        &home,
+        &admin,
+        TOKEN,
+        &["tail", "logger", "--method", "GET"],
+    );
+    assert!(!refused.ok);
+    assert!(
+        format!("{}{}", refused.stdout, refused.stderr)
+            .contains("method filter is not implemented"),
+        "{}\n{}",
+        refused.stdout,
+        refused.stderr
+    );
+}

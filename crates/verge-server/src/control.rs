@@ -139,6 +139,7 @@ async fn run(
             buckets: stores.buckets,
             asset_sessions: Default::default(),
             d1_imports: Default::default(),
+            tails: Default::default(),
         };
         tokio::task::spawn_local(serve_admin(listener, admin));
     }

@@ -39,6 +39,60 @@ pub fn wrangler_with_input(
     input: &str,
 ) -> Run {
     use std::io::Write as _;
+    let mut child = command(project, home, admin, token, args)
+        .spawn()
+        .expect("run wrangler");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().expect("run wrangler");
+    Run {
+        ok: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// A wrangler left running (`wrangler tail`): its output as it comes; stopped (by its PID)
+/// when dropped.
+pub struct Running {
+    child: std::process::Child,
+    stdout: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Running {
+    pub fn start(project: &Path, home: &Path, admin: &str, token: &str, args: &[&str]) -> Self {
+        use std::io::Read as _;
+        let mut child = command(project, home, admin, token, args)
+            .spawn()
+            .expect("run wrangler");
+        let stdout = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (mut from, into) = (child.stdout.take().unwrap(), stdout.clone());
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(read @ 1..) = from.read(&mut chunk) {
+                into.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&chunk[..read]));
+            }
+        });
+        Self { child, stdout }
+    }
+
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The command that runs wrangler as [`wrangler`] describes.
+fn command(project: &Path, home: &Path, admin: &str, token: &str, args: &[&str]) -> Command {
     let (node, script) = wrangler_install();
     let node_dir = node.parent().unwrap();
     let path = format!(
@@ -46,7 +100,8 @@ pub fn wrangler_with_input(
         node_dir.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let mut child = Command::new(&node)
+    let mut command = Command::new(&node);
+    command
         .arg(&script)
         .args(args)
         .current_dir(project)
@@ -65,18 +120,8 @@ pub fn wrangler_with_input(
         .env_remove("HTTPS_PROXY")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run wrangler");
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(input.as_bytes()).unwrap();
-    drop(stdin);
-    let output = child.wait_with_output().expect("run wrangler");
-    Run {
-        ok: output.status.success(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+        .stderr(Stdio::piped());
+    command
 }
 
 impl Run {

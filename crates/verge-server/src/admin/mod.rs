@@ -70,6 +70,8 @@ pub struct Admin {
     pub(crate) asset_sessions: cloudflare::AssetSessions,
     /// `wrangler d1 execute --file` imports under way.
     pub(crate) d1_imports: cloudflare::D1Imports,
+    /// `wrangler tail`s made.
+    pub(crate) tails: cloudflare::Tails,
 }
 
 /// Serves the admin API on `listener`, inside the control thread's `LocalSet`.
@@ -85,8 +87,10 @@ pub async fn serve_admin(listener: tokio::net::TcpListener, admin: Admin) {
                 let admin = admin.clone();
                 async move { Ok::<_, Infallible>(handle(&admin, request).await) }
             });
+            // With upgrades: `wrangler tail` follows its tail over a WebSocket.
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades()
                 .await;
         });
     }
@@ -293,17 +297,44 @@ async fn tail(admin: &Admin, name: &str) -> Response<AdminBody> {
             format!("no worker is named {name:?}"),
         );
     }
+    let (hello, events) = match tail_events(admin, name).await {
+        Ok(tail) => tail,
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
+    };
     let line = |value: serde_json::Value| Ok(Frame::data(Bytes::from(format!("{value}\n"))));
-    let (hello, events): (_, futures_util::stream::BoxStream<_>) = match admin.releases.cluster() {
+    let hello = serde_json::json!({ "level": "info", "message": hello });
+    let first = futures_util::stream::once(std::future::ready(line(hello)));
+    let mut response = Response::new(StreamBody::new(first.chain(events.map(line))).boxed_unsync());
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/x-ndjson"),
+    );
+    response
+}
+
+/// Worker `name`'s console lines and exceptions as they happen, each `{"level", "message"}`
+/// (and `"pop"`: at a PoP, every PoP's), and what the tail is of; why there is none, if the
+/// hub cannot be reached.
+async fn tail_events(
+    admin: &Admin,
+    name: &str,
+) -> Result<
+    (
+        String,
+        futures_util::stream::BoxStream<'static, serde_json::Value>,
+    ),
+    String,
+> {
+    match admin.releases.cluster() {
         // At a PoP, every PoP's lines, each with its PoP's name.
         Ok(Some(cluster)) => match cluster.tail(name).await {
-            Ok(tail) => (
+            Ok(tail) => Ok((
                 format!("tailing {name} at every PoP"),
-                Box::pin(tail.map(move |event| line(serde_json::json!(event)))),
-            ),
-            Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+                Box::pin(tail.map(|event| serde_json::json!(event))),
+            )),
+            Err(e) => Err(e.to_string()),
         },
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        Err(e) => Err(e.to_string()),
         Ok(None) => {
             let receiver = admin.metrics.tail.subscribe(name);
             let events = futures_util::stream::unfold(receiver, move |mut receiver| async move {
@@ -316,19 +347,11 @@ async fn tail(admin: &Admin, name: &str) -> Response<AdminBody> {
                     }),
                     Err(RecvError::Closed) => return None,
                 };
-                Some((line(value), receiver))
+                Some((value, receiver))
             });
-            (format!("tailing {name}"), Box::pin(events))
+            Ok((format!("tailing {name}"), Box::pin(events)))
         }
-    };
-    let hello = serde_json::json!({ "level": "info", "message": hello });
-    let first = futures_util::stream::once(std::future::ready(line(hello)));
-    let mut response = Response::new(StreamBody::new(first.chain(events)).boxed_unsync());
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/x-ndjson"),
-    );
-    response
+    }
 }
 
 /// `/workers/{worker}/secrets[/{key}]`.

@@ -12,7 +12,8 @@
 //! - `GET /user/tokens/verify`, `/user`, `/accounts`, `/memberships`: `wrangler whoami`;
 //! - `/accounts/{account}/storage/kv/namespaces/…`: Workers KV ([`kv`]);
 //! - `/accounts/{account}/workers/…`: scripts, their deploys, routes and crons ([`workers`]),
-//!   and their `[assets]` ([`assets`], whose uploads a session's token authorizes);
+//!   their `[assets]` ([`assets`], whose uploads a session's token authorizes) and tails
+//!   ([`tail`], followed over a WebSocket its id authorizes);
 //! - `/accounts/{account}/d1/database/…`: D1 databases and their queries ([`d1`]);
 //! - `/accounts/{account}/r2/buckets/…`: R2 buckets and objects ([`r2`]);
 //! - `GET /zones?name=` and `/zones/{zone}/workers/routes`: every host is a zone of its own,
@@ -23,6 +24,7 @@ mod d1;
 mod kv;
 mod r2;
 mod registry;
+mod tail;
 mod workers;
 
 use super::{is_admin_token, Admin, AdminBody};
@@ -39,6 +41,7 @@ pub(super) const PREFIX: &str = "/client/v4";
 
 pub(crate) use assets::AssetSessions;
 pub(crate) use d1::D1Imports;
+pub(crate) use tail::Tails;
 
 /// Verge's one account, as `/accounts` lists it.
 const ACCOUNT: &str = "verge";
@@ -57,6 +60,15 @@ pub(super) async fn endpoint(admin: &Admin, request: Request<Incoming>) -> Respo
         .map(str::to_owned);
     if let (&Method::PUT, Some(token)) = (request.method(), imported) {
         return d1::upload(admin, &token, request).await;
+    }
+    let followed = request
+        .uri()
+        .path()
+        .strip_prefix(PREFIX)
+        .and_then(|rest| rest.strip_prefix(tail::TAILS))
+        .map(str::to_owned);
+    if let (&Method::GET, Some(id)) = (request.method(), followed) {
+        return tail::follow(admin, &id, request).await;
     }
     if let Err(refusal) = authenticate(admin, &request) {
         return refusal.into();

@@ -123,6 +123,14 @@ pub(super) async fn endpoint(
                 Err(refusal) => refused(name, refusal).into(),
             },
         },
+        (&Method::POST, ["scripts", name, "tails"]) => answer(match current(releases, name) {
+            Some(_) => admin.tails.open(name, request).await,
+            None => Err(not_found(name)),
+        }),
+        (&Method::DELETE, ["scripts", _, "tails", id]) => {
+            admin.tails.delete(id);
+            success(Value::Null)
+        }
         (&Method::POST, ["scripts", name, "subdomain"]) => {
             answer(subdomain(releases, name, request).await)
         }
