@@ -522,3 +522,66 @@ fn hostile_tenants_on_javascriptcore_fail_their_request_alone() {
         "neighbour is fine"
     );
 }
+
+/// A process holds a bounded number of JavaScriptCore VMs (each maps memory of its own, and
+/// past `vm.max_map_count` the process dies): at the cap, a cold start drops the least recently
+/// used VM, and every worker still answers.
+#[test]
+fn javascriptcore_vms_are_capped_least_recently_used_first() {
+    const TOKEN: &str = "jsc-cap-admin-token-0123456789";
+    let dir = tempfile::tempdir().unwrap();
+    let mut workers = String::new();
+    for index in 0..4 {
+        let name = format!("vm{index}");
+        let script = format!("export default {{ fetch: () => new Response('{name}') }};\n");
+        tenant(
+            dir.path(),
+            &name,
+            &script,
+            &format!("route = \"{name}.test/*\"\n"),
+        );
+        workers.push_str(&format!(
+            "[[workers]]\npath = \"{name}\"\nengine = \"jsc\"\n"
+        ));
+    }
+    let config = dir.path().join("verge.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n\n[admin]\nlisten = \"127.0.0.1:0\"\n\
+             token = \"{TOKEN}\"\n\n{workers}"
+        ),
+    )
+    .unwrap();
+    let server =
+        DevServer::serve_with_env(&config, &["--threads", "1"], &[("VERGE_MAX_JSC_VMS", "2")]);
+    let admin = server
+        .stdout()
+        .lines()
+        .find_map(|l| l.strip_prefix("Admin API on ").map(|a| a.trim().to_owned()))
+        .unwrap();
+    let live = || {
+        let request = http::Request::get(format!("{admin}/metrics"))
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .body(Vec::new())
+            .unwrap();
+        send(&client(), request)
+            .body
+            .lines()
+            .filter(|line| line.starts_with("verge_live_isolates{"))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<i64>().ok())
+            .sum::<i64>()
+    };
+    for round in 0..2 {
+        for index in 0..4 {
+            let name = format!("vm{index}");
+            let reply = get_host(&server.base, &format!("{name}.test"), "/");
+            assert_eq!(
+                (reply.status, reply.body.as_str()),
+                (200, name.as_str()),
+                "round {round}"
+            );
+            assert!(live() <= 2, "more than two VMs live: {}", live());
+        }
+    }
+}

@@ -66,4 +66,7 @@ pub enum LoadError {
     Script(JsError),
     #[error("{0}")]
     Internal(JsError),
+    /// The server holds as many isolates of the kind as it can: none is made now.
+    #[error("{0}")]
+    AtCapacity(String),
 }

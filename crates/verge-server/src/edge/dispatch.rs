@@ -178,6 +178,13 @@ async fn run_worker(
     let name = site.workers[index].config.name.as_str();
     let live = match state.worker(site, index).await {
         Ok(live) => live,
+        Err(verge_runtime::LoadError::AtCapacity(why)) => {
+            tracing::warn!(worker = name, "not loaded: {why}");
+            return plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Error 503: the server is at capacity; try again\n",
+            );
+        }
         Err(error) => {
             tracing::error!(worker = name, "cannot load the worker: {error}");
             return plain(

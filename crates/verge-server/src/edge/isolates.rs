@@ -9,10 +9,38 @@ use crate::metrics::WorkerMetrics;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::rc::{Rc, Weak};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use verge_runtime::{BlankIsolate, LoadError, Worker};
+
+/// Live JavaScriptCore VMs in the process. Each maps memory regions of its own, more as it
+/// serves (3.1 after a worker's first request, 14.6 after its second, measured at 500 workers:
+/// README, § Measured), and a mapping refused past Linux's `vm.max_map_count` ends the whole
+/// process: so the VMs are capped ([`vm_cap`]).
+static LIVE_VMS: AtomicUsize = AtomicUsize::new(0);
+
+/// The mappings counted per VM against `vm.max_map_count`: the 14.6 measured, with room for a
+/// VM that grows further and for the rest of the process.
+const MAPPINGS_PER_VM: usize = 24;
+
+/// How many JavaScriptCore VMs the process may hold: `vm.max_map_count` over
+/// [`MAPPINGS_PER_VM`] (2,730 at Linux's default), or `VERGE_MAX_JSC_VMS`.
+fn vm_cap() -> usize {
+    static CAP: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CAP.get_or_init(|| {
+        let configured = std::env::var("VERGE_MAX_JSC_VMS")
+            .ok()
+            .and_then(|cap| cap.parse().ok());
+        configured.unwrap_or_else(|| {
+            let mappings = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+                .ok()
+                .and_then(|text| text.trim().parse::<usize>().ok())
+                .unwrap_or(65_530);
+            (mappings / MAPPINGS_PER_VM).max(1)
+        })
+    })
+}
 
 /// A loaded isolate of a worker, counted among the live ones while it exists.
 pub(super) struct LiveWorker {
@@ -20,16 +48,22 @@ pub(super) struct LiveWorker {
     pub(super) metrics: Arc<WorkerMetrics>,
     /// The isolate's busy time already added to the metrics.
     busy_counted: Cell<Duration>,
+    /// Whether it is a JavaScriptCore VM, counted in [`LIVE_VMS`].
+    vm: bool,
 }
 
 impl LiveWorker {
-    pub(super) fn new(worker: Worker, metrics: Arc<WorkerMetrics>) -> Self {
+    pub(super) fn new(worker: Worker, metrics: Arc<WorkerMetrics>, vm: bool) -> Self {
         metrics.cold_starts.fetch_add(1, Ordering::Relaxed);
         metrics.live_isolates.fetch_add(1, Ordering::Relaxed);
+        if vm {
+            LIVE_VMS.fetch_add(1, Ordering::Relaxed);
+        }
         Self {
             worker,
             metrics,
             busy_counted: Cell::default(),
+            vm,
         }
     }
 
@@ -45,6 +79,9 @@ impl LiveWorker {
 impl Drop for LiveWorker {
     fn drop(&mut self) {
         self.metrics.live_isolates.fetch_sub(1, Ordering::Relaxed);
+        if self.vm {
+            LIVE_VMS.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -100,12 +137,37 @@ impl Isolates {
         spare.map_or_else(BlankIsolate::new, Ok)
     }
 
-    /// A JavaScriptCore VM for a cold start: the spare if there is one, else one made by the
-    /// worker as it loads.
-    pub(super) fn blank_vm(&self) -> BlankIsolate {
+    /// A JavaScriptCore VM for worker `name`'s cold start: the spare if there is one, else
+    /// one made by the worker as it loads. At the process's cap of VMs ([`vm_cap`]), this
+    /// thread's least recently used VMs are dropped first (requests in flight keep theirs); if
+    /// the VMs are other threads', none is made.
+    pub(super) fn blank_vm(&self, name: &str) -> Result<BlankIsolate, LoadError> {
+        let cap = vm_cap();
+        while LIVE_VMS.load(Ordering::Relaxed) >= cap {
+            let mut tenants = self.tenants.borrow_mut();
+            let oldest = tenants
+                .iter()
+                .filter(|(other, tenant)| {
+                    *other != name
+                        && tenant
+                            .cell
+                            .get()
+                            .is_some_and(|live| live.vm && live.worker.open_sockets() == 0)
+                })
+                .min_by_key(|(_, tenant)| tenant.last_used.get())
+                .map(|(other, _)| other.clone());
+            let Some(oldest) = oldest else {
+                return Err(LoadError::AtCapacity(format!(
+                    "this server holds its most JavaScriptCore VMs ({cap}): try again when one \
+                     is idle"
+                )));
+            };
+            tracing::debug!(worker = %oldest, "VM dropped: the process holds its most");
+            tenants.remove(&oldest);
+        }
         self.vm_wanted.set(true);
         let spare = self.spare_vm.borrow_mut().take();
-        spare.unwrap_or_else(BlankIsolate::on_demand)
+        Ok(spare.unwrap_or_else(BlankIsolate::on_demand))
     }
 
     /// Queues making a spare isolate if there is none. Called as a response is handed to the

@@ -57,7 +57,7 @@ impl ThreadState {
             // The spare QuickJS isolate is for QuickJS workers alone.
             let isolate = match deployed.config.engine {
                 verge_config::Engine::QuickJs => self.isolates.blank()?,
-                verge_config::Engine::Jsc => self.isolates.blank_vm(),
+                verge_config::Engine::Jsc => self.isolates.blank_vm(name)?,
             };
             let worker = Worker::load(
                 &deployed.config,
@@ -72,7 +72,12 @@ impl ThreadState {
                 "isolate created in {:.2} ms",
                 started.elapsed().as_secs_f64() * 1000.0
             );
-            Ok(Rc::new(LiveWorker::new(worker, self.metrics.worker(name))))
+            let vm = deployed.config.engine == verge_config::Engine::Jsc;
+            Ok(Rc::new(LiveWorker::new(
+                worker,
+                self.metrics.worker(name),
+                vm,
+            )))
         })
         .await
         .cloned()
@@ -165,7 +170,7 @@ impl ObjectThread for ThreadState {
             )
             .await?;
             let metrics = self.metrics.worker(&deployed.config.name);
-            Ok(Rc::new(LiveWorker::new(worker, metrics)))
+            Ok(Rc::new(LiveWorker::new(worker, metrics, false)))
         })
     }
 }
