@@ -663,10 +663,16 @@ fn wrangler_tail_follows_a_workers_console() {
         std::thread::sleep(std::time::Duration::from_millis(200));
         tail.stdout().contains("seen /hello")
     });
+    assert!(arrived, "no line reached wrangler tail:\n{}", tail.stdout());
+    // One more request: once its line is here, the noise of every request before it would be.
+    get_host(&server.base, "log.test", "/last");
+    let last = support::wait_until(std::time::Duration::from_secs(10), || {
+        tail.stdout().contains("seen /last")
+    });
     let output = tail.stdout();
-    assert!(arrived, "no line reached wrangler tail:\n{output}");
+    assert!(last, "{output}");
     assert!(output.contains("\"scriptName\": \"logger\""), "{output}");
-    // --search seen lets the other line through nowhere.
+    // --search seen lets the other lines through nowhere.
     assert!(!output.contains("noise"), "{output}");
 
     let refused = wrangler(

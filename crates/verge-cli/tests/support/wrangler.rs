@@ -63,7 +63,9 @@ pub struct Running {
 impl Running {
     pub fn start(project: &Path, home: &Path, admin: &str, token: &str, args: &[&str]) -> Self {
         use std::io::Read as _;
+        // Its errors unread would fill the pipe and stop it.
         let mut child = command(project, home, admin, token, args)
+            .stderr(Stdio::null())
             .spawn()
             .expect("run wrangler");
         let stdout = std::sync::Arc::new(std::sync::Mutex::new(String::new()));

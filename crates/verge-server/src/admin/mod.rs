@@ -344,6 +344,7 @@ async fn tail_events(
                     Err(RecvError::Lagged(missed)) => serde_json::json!({
                         "level": "warn",
                         "message": format!("{missed} lines were dropped: the tail fell behind"),
+                        "dropped": missed,
                     }),
                     Err(RecvError::Closed) => return None,
                 };

@@ -26,7 +26,7 @@ mod objects;
 mod site;
 mod state;
 mod thread;
-mod websocket;
+pub(crate) mod websocket;
 
 pub use check::{check_workers, check_workers_here};
 pub use site::{Deployed, Mode, Site, SiteHandle};

@@ -12,14 +12,14 @@ use verge_runtime::{NativeBody, Response};
 
 /// A request's way to become a WebSocket: the key of its handshake, and the connection that
 /// hyper gives up once the 101 is sent.
-pub(super) struct Upgrade {
+pub(crate) struct Upgrade {
     key: HeaderValue,
     connection: OnUpgrade,
 }
 
 impl Upgrade {
     /// The upgrade `request` asks for, if it is a WebSocket handshake (RFC 6455 §4.1).
-    pub(super) fn of(request: &mut http::Request<Incoming>) -> Option<Self> {
+    pub(crate) fn of(request: &mut http::Request<Incoming>) -> Option<Self> {
         let headers = request.headers();
         let has = |name: &str, token: &str| {
             headers.get_all(name).iter().any(|value| {
@@ -36,6 +36,11 @@ impl Upgrade {
             key,
             connection: hyper::upgrade::on(request),
         })
+    }
+
+    /// The handshake's key and the connection hyper gives up once the 101 is sent.
+    pub(crate) fn into_parts(self) -> (HeaderValue, OnUpgrade) {
+        (self.key, self.connection)
     }
 }
 

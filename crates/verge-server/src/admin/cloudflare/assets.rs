@@ -26,7 +26,7 @@ use bytes::Bytes;
 use http::StatusCode;
 use serde_json::{json, Value};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -43,8 +43,9 @@ const BUCKET_SIZE: usize = 50;
 const MAX_FILES: usize = 20_000;
 const MAX_FILE_BYTES: u64 = 25 * 1024 * 1024;
 
-/// The most bytes of assets one deploy carries: they go into its upload, which is held whole.
-const MAX_TOTAL_BYTES: u64 = super::super::MAX_UPLOAD as u64;
+/// The most bytes of assets one deploy carries: they go into its upload, which is held whole;
+/// as much as `verge deploy` uploads.
+const MAX_TOTAL_BYTES: u64 = 48 * 1024 * 1024;
 
 /// The open upload sessions, by token.
 #[derive(Default)]
@@ -55,8 +56,8 @@ pub(crate) struct AssetSessions {
 struct Session {
     /// Each asset's path (without its leading `/`) and hash.
     manifest: BTreeMap<String, String>,
-    /// The hashes it asked for: the only files it may stage.
-    requested: BTreeSet<String>,
+    /// The hashes it asked for, the only files it may stage, with the size each must have.
+    requested: BTreeMap<String, u64>,
     opened: Instant,
 }
 
@@ -115,6 +116,7 @@ impl AssetSessions {
             )));
         }
         let mut manifest = BTreeMap::new();
+        let mut sizes = BTreeMap::new();
         let mut total: u64 = 0;
         for (path, entry) in request.manifest {
             check_hash(&entry.hash)?;
@@ -125,6 +127,7 @@ impl AssetSessions {
                 )));
             }
             total = total.saturating_add(entry.size);
+            sizes.insert(entry.hash.clone(), entry.size);
             manifest.insert(check_path(&path)?, entry.hash);
         }
         if total > MAX_TOTAL_BYTES {
@@ -133,12 +136,11 @@ impl AssetSessions {
             )));
         }
         let stage = stage(data_dir);
-        let requested: BTreeSet<String> = manifest
-            .values()
-            .filter(|hash| !stage.join(hash).is_file())
-            .cloned()
+        let requested: BTreeMap<String, u64> = sizes
+            .into_iter()
+            .filter(|(hash, _)| !stage.join(hash).is_file())
             .collect();
-        let missing: Vec<&String> = requested.iter().collect();
+        let missing: Vec<&String> = requested.keys().collect();
         let buckets: Vec<Vec<&String>> = missing.chunks(BUCKET_SIZE).map(<[_]>::to_vec).collect();
         let token = session_token()?;
         let mut sessions = self.sessions.borrow_mut();
@@ -179,12 +181,12 @@ impl AssetSessions {
         std::fs::create_dir_all(&stage).map_err(|e| internal(&stage, e))?;
         for part in parts {
             check_hash(&part.name)?;
-            if !requested.contains(&part.name) {
+            let Some(&size) = requested.get(&part.name) else {
                 return Err(invalid(format!(
                     "asset {} is not one this session asked for",
                     part.name
                 )));
-            }
+            };
             // A staged file is never replaced: other deploys may be built on it.
             let staged = stage.join(&part.name);
             if staged.is_file() {
@@ -199,6 +201,14 @@ impl AssetSessions {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(&text)
                 .map_err(|e| invalid(format!("asset {} is not base64: {e}", part.name)))?;
+            // A staged file is kept for good: it must at least be as large as the manifest said.
+            if bytes.len() as u64 != size {
+                return Err(invalid(format!(
+                    "asset {} is {} bytes, not {size} as the manifest said",
+                    part.name,
+                    bytes.len()
+                )));
+            }
             // Written aside, then renamed: a file under its hash is always whole.
             let partial = stage.join(format!("{}.partial", part.name));
             std::fs::write(&partial, &bytes).map_err(|e| internal(&partial, e))?;

@@ -172,21 +172,29 @@ async fn delete(admin: &Admin, database: &str) -> Result<Value, Refusal> {
         .exec(
             &uuid,
             "SELECT type, name FROM sqlite_master \
-             WHERE type IN ('trigger', 'view', 'table') AND name NOT LIKE 'sqlite_%' \
-             ORDER BY CASE type WHEN 'trigger' THEN 0 WHEN 'view' THEN 1 ELSE 2 END",
+             WHERE type IN ('trigger', 'view', 'table') AND substr(name, 1, 7) <> 'sqlite_' \
+             ORDER BY CASE type WHEN 'trigger' THEN 0 WHEN 'view' THEN 1 ELSE 2 END, rowid",
         )
         .await
         .map_err(sql_failure)?;
-    let mut drops = String::from("PRAGMA defer_foreign_keys = ON;");
+    // One statement each (a script of thousands would pass SQLite's statement length), in
+    // one batch, which is one transaction.
+    let mut drops = vec![SqlQuery {
+        sql: "PRAGMA defer_foreign_keys = ON".into(),
+        params: Vec::new(),
+    }];
     for row in schema.iter().flat_map(|outcome| &outcome.rows) {
         if let [SqlValue::Text(kind), SqlValue::Text(name)] = row.as_slice() {
             let kind = kind.to_ascii_uppercase();
             let name = name.replace('"', "\"\"");
             // IF EXISTS: dropping a virtual table drops its shadow tables with it.
-            drops.push_str(&format!("DROP {kind} IF EXISTS \"{name}\";"));
+            drops.push(SqlQuery {
+                sql: format!("DROP {kind} IF EXISTS \"{name}\""),
+                params: Vec::new(),
+            });
         }
     }
-    store.exec(&uuid, &drops).await.map_err(sql_failure)?;
+    store.batch(&uuid, drops).await.map_err(sql_failure)?;
     D1_DATABASES
         .remove(kv_store(admin.kv.as_ref())?, &uuid)
         .await?;

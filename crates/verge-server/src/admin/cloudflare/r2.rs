@@ -42,6 +42,16 @@ pub(super) async fn endpoint(
         (&Method::GET, [bucket]) => answer(check_name(bucket).map(|()| json!({ "name": bucket }))),
         (&Method::DELETE, [bucket]) => answer(delete(admin, bucket).await),
         (_, [bucket, "objects", _, ..]) => {
+            // The key is read from the path as sent, by position: a path with empty segments
+            // would put it elsewhere.
+            if raw_path.contains("//") {
+                return failure(
+                    StatusCode::BAD_REQUEST,
+                    10020,
+                    "the path has an empty segment",
+                )
+                .into();
+            }
             let key = object_key(raw_path);
             let store = match buckets(admin).and_then(|store| {
                 check_name(bucket)?;

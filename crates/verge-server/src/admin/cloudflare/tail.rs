@@ -1,16 +1,20 @@
 //! `wrangler tail`: a tail made with `POST scripts/{name}/tails {"filters"}` and followed over a
 //! WebSocket (subprotocol `trace-v1`) at the URL it answers, authorized by the tail's id as
-//! Cloudflare's tail URLs are, until the client goes or `DELETE …/tails/{id}`.
+//! Cloudflare's tail URLs are.
 //!
 //! Each of the worker's console lines and exceptions (every PoP's, at a PoP: the admin API's
 //! own tail, `tail_events`) is sent as one trace event: `logs` or `exceptions`, `outcome`,
 //! `scriptName`, `eventTimestamp`. Verge does not yet group a request's lines into one event
 //! with the request, so `event` is null and the filters that need the request (`--method`,
-//! `--header`, `--ip`) are refused by name; `--status`, `--search` and `--sampling-rate` apply.
+//! `--header`, `--ip`) are refused by name; `--status`, `--search` and `--sampling-rate` apply,
+//! but never to a notice that lines were lost.
 //!
 //! The WebSocket is read leniently: wrangler sends its first frame unmasked, which RFC 6455
 //! forbids a client and a strict server refuses. Frames are read with or without a mask;
-//! pings are answered, a close ends the tail.
+//! pings are answered, a close ends the follow. A tail has one follower at a time (a new one
+//! ends the old), and a follow ends at the tail's expiry, at its `DELETE`, when a write waits
+//! longer than [`WRITE_TIMEOUT`], or when the client sends nothing (not even the pong to the
+//! server's ping every [`PING_EVERY`]) for [`SILENCE`].
 
 use super::{failure, read_json, Admin, AdminBody, Refusal};
 use bytes::{Buf as _, BytesMut};
@@ -24,6 +28,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio_util::sync::CancellationToken;
 
 /// Where a tail is followed, under [`super::PREFIX`]: `GET {TAILS}{id}`.
 pub(super) const TAILS: &str = "/verge/tails/";
@@ -31,8 +36,18 @@ pub(super) const TAILS: &str = "/verge/tails/";
 /// How long a tail may be followed, as Cloudflare's expire.
 const TAIL_LIFETIME: Duration = Duration::from_secs(6 * 3600);
 
+/// Tails one worker may have at once.
+const TAILS_PER_WORKER: usize = 16;
+
 /// The largest frame a client may send: wrangler sends small JSON and pings.
 const MAX_FRAME: u64 = 64 * 1024;
+
+/// How long one frame may take to be written to the client.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How often the server pings the client, and how long it waits to hear anything from it.
+const PING_EVERY: Duration = Duration::from_secs(30);
+const SILENCE: Duration = Duration::from_secs(90);
 
 /// The tails made and not deleted, by id.
 #[derive(Default)]
@@ -45,6 +60,8 @@ struct Tail {
     worker: String,
     filters: Filters,
     opened: Instant,
+    /// Ends the follow under way, if any.
+    follower: CancellationToken,
 }
 
 /// What a tail lets through.
@@ -68,6 +85,70 @@ fn invalid(message: String) -> Refusal {
     failure(StatusCode::BAD_REQUEST, 10026, message)
 }
 
+impl Filters {
+    /// The filters of a `POST …/tails`, each refused by name if Verge cannot apply it.
+    fn of(requested: Vec<serde_json::Map<String, Value>>) -> Result<Self, Refusal> {
+        let mut filters = Filters::default();
+        for (name, value) in requested.into_iter().flatten() {
+            match name.as_str() {
+                "outcome" => {
+                    let outcomes = serde_json::from_value(value)
+                        .map_err(|e| invalid(format!("the outcome filter is not a list: {e}")))?;
+                    filters.outcomes = Some(outcomes);
+                }
+                "query" => {
+                    let query = value.as_str().map(str::to_owned);
+                    filters.query =
+                        Some(query.ok_or_else(|| invalid(format!("{value} is not a search")))?);
+                }
+                "sampling_rate" => {
+                    let rate = value.as_f64().filter(|rate| *rate > 0.0 && *rate <= 1.0);
+                    filters.sampling_rate = Some(
+                        rate.ok_or_else(|| invalid(format!("{value} is not a sampling rate")))?,
+                    );
+                }
+                // One version serves at a time.
+                "scriptVersion" => {}
+                "method" | "header" | "client_ip" => {
+                    return Err(invalid(format!(
+                        "Verge's tail does not yet know each line's request: the {name} filter \
+                         is not implemented"
+                    )))
+                }
+                other => return Err(invalid(format!("unknown tail filter {other:?}"))),
+            }
+        }
+        Ok(filters)
+    }
+
+    /// Whether a line of `outcome` and `message` passes.
+    fn pass(&self, outcome: &str, message: &str) -> bool {
+        if self
+            .outcomes
+            .as_ref()
+            .is_some_and(|outcomes| !outcomes.iter().any(|o| o == outcome))
+        {
+            return false;
+        }
+        if self
+            .query
+            .as_ref()
+            .is_some_and(|query| !message.contains(query.as_str()))
+        {
+            return false;
+        }
+        match self.sampling_rate {
+            None => true,
+            Some(rate) => {
+                use ring::rand::SecureRandom as _;
+                let mut bytes = [0u8; 4];
+                let _ = ring::rand::SystemRandom::new().fill(&mut bytes);
+                f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX) < rate
+            }
+        }
+    }
+}
+
 impl Tails {
     /// `POST scripts/{worker}/tails`: a tail of `worker` with the request's filters; its id,
     /// the URL to follow it at (on this listener, as the client reached it) and its expiry.
@@ -82,46 +163,25 @@ impl Tails {
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned)
             .ok_or_else(|| invalid("the request names no Host".into()))?;
-        let TailRequest { filters: requested } = read_json(request, 64 * 1024, "the tail").await?;
-        let mut filters = Filters::default();
-        for filter in requested {
-            for (name, value) in filter {
-                match name.as_str() {
-                    "outcome" => {
-                        let outcomes = serde_json::from_value(value).map_err(|e| {
-                            invalid(format!("the outcome filter is not a list: {e}"))
-                        })?;
-                        filters.outcomes = Some(outcomes);
-                    }
-                    "query" => filters.query = value.as_str().map(str::to_owned),
-                    "sampling_rate" => {
-                        let rate = value.as_f64().filter(|rate| *rate > 0.0 && *rate <= 1.0);
-                        filters.sampling_rate =
-                            Some(rate.ok_or_else(|| {
-                                invalid(format!("{value} is not a sampling rate"))
-                            })?);
-                    }
-                    // One version serves at a time.
-                    "scriptVersion" => {}
-                    "method" | "header" | "client_ip" => {
-                        return Err(invalid(format!(
-                            "Verge's tail does not yet know each line's request: the {name} \
-                             filter is not implemented"
-                        )))
-                    }
-                    other => return Err(invalid(format!("unknown tail filter {other:?}"))),
-                }
-            }
-        }
+        let TailRequest { filters } = read_json(request, 64 * 1024, "the tail").await?;
+        let filters = Filters::of(filters)?;
         let id = super::registry::fresh_id()?;
         let mut tails = self.tails.borrow_mut();
         tails.retain(|_, tail| tail.opened.elapsed() < TAIL_LIFETIME);
+        if tails.values().filter(|tail| tail.worker == worker).count() >= TAILS_PER_WORKER {
+            return Err(failure(
+                StatusCode::TOO_MANY_REQUESTS,
+                10057,
+                format!("{worker} has {TAILS_PER_WORKER} tails already: delete one first"),
+            ));
+        }
         tails.insert(
             id.clone(),
             Tail {
                 worker: worker.to_owned(),
                 filters,
                 opened: Instant::now(),
+                follower: CancellationToken::new(),
             },
         );
         let expires = chrono::Utc::now() + TAIL_LIFETIME;
@@ -132,27 +192,57 @@ impl Tails {
         }))
     }
 
-    /// `DELETE scripts/{worker}/tails/{id}`.
-    pub(super) fn delete(&self, id: &str) {
-        self.tails.borrow_mut().remove(id);
+    /// `DELETE scripts/{worker}/tails/{id}`: the tail, and its follow under way.
+    pub(super) fn delete(&self, worker: &str, id: &str) -> Result<Value, Refusal> {
+        let mut tails = self.tails.borrow_mut();
+        match tails.get(id).filter(|tail| tail.worker == worker) {
+            Some(tail) => tail.follower.cancel(),
+            None => return Err(failure(StatusCode::NOT_FOUND, 10007, "no such tail")),
+        }
+        tails.remove(id);
+        Ok(Value::Null)
     }
 
-    fn get(&self, id: &str) -> Option<Tail> {
-        self.tails
-            .borrow()
-            .get(id)
-            .filter(|tail| tail.opened.elapsed() < TAIL_LIFETIME)
-            .cloned()
+    /// Tail `id`, if it is live, with a fresh follower token: a follow under way ends.
+    fn follow(&self, id: &str) -> Option<Tail> {
+        let mut tails = self.tails.borrow_mut();
+        let tail = tails
+            .get_mut(id)
+            .filter(|tail| tail.opened.elapsed() < TAIL_LIFETIME)?;
+        tail.follower.cancel();
+        tail.follower = CancellationToken::new();
+        Some(tail.clone())
     }
 }
 
-/// `GET {TAILS}{id}`, a WebSocket handshake: switches to the tail's events.
+/// `GET {TAILS}{id}`, a WebSocket handshake offering `trace-v1`: switches to the tail's events.
 pub(super) async fn follow(
     admin: &Admin,
     id: &str,
     mut request: Request<Incoming>,
 ) -> Response<AdminBody> {
-    let Some(tail) = admin.tails.get(id) else {
+    let offered = request
+        .headers()
+        .get_all("sec-websocket-protocol")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|value| {
+            value
+                .split(',')
+                .any(|protocol| protocol.trim() == "trace-v1")
+        });
+    let upgrade = match crate::edge::websocket::Upgrade::of(&mut request) {
+        Some(upgrade) if offered => upgrade,
+        _ => {
+            return failure(
+                StatusCode::BAD_REQUEST,
+                10026,
+                "a tail is followed over a WebSocket with the subprotocol trace-v1",
+            )
+            .into()
+        }
+    };
+    let Some(tail) = admin.tails.follow(id) else {
         return failure(
             StatusCode::NOT_FOUND,
             10007,
@@ -160,23 +250,25 @@ pub(super) async fn follow(
         )
         .into();
     };
-    let Some(key) = request.headers().get("sec-websocket-key").cloned() else {
-        return failure(
-            StatusCode::BAD_REQUEST,
-            10026,
-            "a tail is followed over a WebSocket",
-        )
-        .into();
-    };
     let (_, events) = match super::super::tail_events(admin, &tail.worker).await {
         Ok(events) => events,
         Err(e) => return failure(StatusCode::SERVICE_UNAVAILABLE, 10001, e).into(),
     };
-    let upgrade = hyper::upgrade::on(&mut request);
-    let worker = tail.worker.clone();
+    let (key, upgrade) = upgrade.into_parts();
+    let ends = tokio::time::Instant::from_std(tail.opened + TAIL_LIFETIME);
     tokio::task::spawn_local(async move {
         if let Ok(connection) = upgrade.await {
-            stream(TokioIo::new(connection), &worker, &tail.filters, events).await;
+            let follow = stream(
+                TokioIo::new(connection),
+                &tail.worker,
+                &tail.filters,
+                events,
+            );
+            tokio::select! {
+                () = follow => {}
+                () = tail.follower.cancelled() => {}
+                () = tokio::time::sleep_until(ends) => {}
+            }
         }
     });
     let mut response = Response::new(Empty::new().boxed_unsync());
@@ -198,8 +290,8 @@ pub(super) async fn follow(
     response
 }
 
-/// A console line (`{"level", "message"}`) of `worker` as a trace event, if `filters` let it
-/// through.
+/// A console line (`{"level", "message"}`, or a notice of lines lost, `"dropped"`) of `worker`
+/// as a trace event, if `filters` let it through (a notice always passes).
 fn trace_event(worker: &str, line: &Value, filters: &Filters) -> Option<Value> {
     let level = line["level"].as_str().unwrap_or("log");
     let message = line["message"].as_str().unwrap_or_default();
@@ -207,27 +299,8 @@ fn trace_event(worker: &str, line: &Value, filters: &Filters) -> Option<Value> {
         "exception" => "exception",
         _ => "ok",
     };
-    if filters
-        .outcomes
-        .as_ref()
-        .is_some_and(|outcomes| !outcomes.iter().any(|o| o == outcome))
-    {
+    if line.get("dropped").is_none() && !filters.pass(outcome, message) {
         return None;
-    }
-    if filters
-        .query
-        .as_ref()
-        .is_some_and(|query| !message.contains(query.as_str()))
-    {
-        return None;
-    }
-    if let Some(rate) = filters.sampling_rate {
-        let mut byte = [0u8; 1];
-        use ring::rand::SecureRandom as _;
-        let _ = ring::rand::SystemRandom::new().fill(&mut byte);
-        if f64::from(byte[0]) / 256.0 >= rate {
-            return None;
-        }
     }
     let now = chrono::Utc::now().timestamp_millis();
     let (logs, exceptions) = match outcome {
@@ -250,8 +323,17 @@ fn trace_event(worker: &str, line: &Value, filters: &Filters) -> Option<Value> {
     }))
 }
 
-/// Sends `events` to the client on `connection` as trace events, answering its pings, until
-/// it closes or goes.
+/// Why a follow ends.
+enum Ended {
+    /// The client closed, went, or broke the protocol: it is told with this close code, if
+    /// it can still hear.
+    Client(Option<u16>),
+    /// The tail's source ended.
+    Source,
+}
+
+/// Sends `events` to the client on `connection` as trace events, answering its pings and
+/// pinging it, until it closes, goes silent or cannot keep up, or the events end.
 async fn stream<S>(
     connection: S,
     worker: &str,
@@ -262,45 +344,71 @@ async fn stream<S>(
 {
     let (mut reader, mut writer) = tokio::io::split(connection);
     let mut buffer = BytesMut::new();
-    loop {
-        tokio::select! {
-            event = events.next() => {
-                let Some(line) = event else { break };
-                let Some(trace) = trace_event(worker, &line, filters) else { continue };
-                if writer.write_all(&frame(0x1, trace.to_string().as_bytes())).await.is_err() {
-                    break;
+    let mut pings = tokio::time::interval(PING_EVERY);
+    let mut heard = tokio::time::Instant::now();
+    let ended = loop {
+        let outgoing: Vec<(u8, Vec<u8>)> = tokio::select! {
+            event = events.next() => match event {
+                None => break Ended::Source,
+                Some(line) => trace_event(worker, &line, filters)
+                    .map(|trace| (0x1, trace.to_string().into_bytes()))
+                    .into_iter()
+                    .collect(),
+            },
+            _ = pings.tick() => {
+                if heard.elapsed() > SILENCE {
+                    break Ended::Client(Some(1001));
                 }
+                vec![(0x9, Vec::new())]
             }
             read = reader.read_buf(&mut buffer) => {
                 if !matches!(read, Ok(n) if n > 0) {
-                    break;
+                    break Ended::Client(None);
                 }
-                let mut closed = false;
-                loop {
+                heard = tokio::time::Instant::now();
+                // Every whole frame read: pings answered, a close or a frame too large ends.
+                let mut answers = Vec::new();
+                let closing = loop {
                     match next_frame(&mut buffer) {
-                        Ok(Some((0x9, payload))) => {
-                            if writer.write_all(&frame(0xA, &payload)).await.is_err() {
-                                closed = true;
-                            }
-                        }
-                        Ok(Some((0x8, _))) | Err(()) => {
-                            let _ = writer.write_all(&frame(0x8, &1000u16.to_be_bytes())).await;
-                            closed = true;
-                        }
+                        Ok(Some((0x9, payload))) => answers.push((0xA, payload)),
+                        Ok(Some((0x8, _))) => break Some(1000),
+                        Err(()) => break Some(1009),
                         Ok(Some(_)) => {}
-                        Ok(None) => break,
+                        Ok(None) => break None,
                     }
-                    if closed {
-                        break;
-                    }
+                };
+                if let Some(code) = closing {
+                    break Ended::Client(Some(code));
                 }
-                if closed {
-                    break;
-                }
+                answers
             }
+        };
+        let mut written = true;
+        for (opcode, payload) in outgoing {
+            written = written && send(&mut writer, opcode, &payload).await;
         }
+        if !written {
+            break Ended::Client(None);
+        }
+    };
+    let code = match ended {
+        Ended::Client(code) => code,
+        Ended::Source => Some(1000),
+    };
+    if let Some(code) = code {
+        send(&mut writer, 0x8, &code.to_be_bytes()).await;
     }
-    let _ = writer.shutdown().await;
+}
+
+/// Writes one frame within [`WRITE_TIMEOUT`]; whether it was written.
+async fn send<W: tokio::io::AsyncWrite + Unpin>(
+    writer: &mut W,
+    opcode: u8,
+    payload: &[u8],
+) -> bool {
+    let frame = frame(opcode, payload);
+    let written = tokio::time::timeout(WRITE_TIMEOUT, writer.write_all(&frame)).await;
+    matches!(written, Ok(Ok(())))
 }
 
 /// A server's frame (unmasked, final) of `opcode` carrying `payload`.
@@ -375,8 +483,81 @@ fn next_frame(buffer: &mut BytesMut) -> Result<Option<(u8, Vec<u8>)>, ()> {
 
 #[cfg(test)]
 mod tests {
-    use super::{frame, next_frame};
+    use super::{frame, next_frame, stream, Filters};
     use bytes::BytesMut;
+    use futures_util::StreamExt as _;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    /// The frames the client has received by now (reading until none comes for a moment).
+    async fn received(
+        client: &mut tokio::io::DuplexStream,
+        buffer: &mut BytesMut,
+    ) -> Vec<(u8, Vec<u8>)> {
+        let mut frames = Vec::new();
+        while let Ok(Ok(read @ 1..)) = tokio::time::timeout(
+            std::time::Duration::from_millis(200),
+            client.read_buf(buffer),
+        )
+        .await
+        {
+            let _ = read;
+            while let Ok(Some(frame)) = next_frame(buffer) {
+                frames.push(frame);
+            }
+        }
+        frames
+    }
+
+    #[tokio::test]
+    async fn a_follow_answers_pings_sends_lines_and_ends_at_a_close() {
+        let (server, mut client) = tokio::io::duplex(64 * 1024);
+        let lines = futures_util::stream::iter([
+            serde_json::json!({ "level": "log", "message": "seen /a" }),
+            serde_json::json!({ "level": "log", "message": "noise" }),
+        ])
+        .chain(futures_util::stream::pending())
+        .boxed();
+        let filters = Filters {
+            query: Some("seen".into()),
+            ..Filters::default()
+        };
+        let follow = stream(server, "w", &filters, lines);
+        let talk = async {
+            let mut buffer = BytesMut::new();
+            // wrangler's first frame, unmasked; then a masked ping.
+            client
+                .write_all(&frame(0x1, b"{\"debug\":false}"))
+                .await
+                .unwrap();
+            let mask = [9, 8, 7, 6];
+            let mut ping = vec![0x89, 0x80 | 1];
+            ping.extend_from_slice(&mask);
+            ping.push(b'p' ^ mask[0]);
+            client.write_all(&ping).await.unwrap();
+            let frames = received(&mut client, &mut buffer).await;
+            let texts: Vec<String> = frames
+                .iter()
+                .filter(|(opcode, _)| *opcode == 0x1)
+                .map(|(_, payload)| String::from_utf8_lossy(payload).into_owned())
+                .collect();
+            assert_eq!(texts.len(), 1, "{texts:?}");
+            assert!(texts[0].contains("seen /a") && texts[0].contains("\"scriptName\":\"w\""));
+            assert!(
+                frames.contains(&(0xA, b"p".to_vec())),
+                "no pong: {frames:?}"
+            );
+            client
+                .write_all(&frame(0x8, &1000u16.to_be_bytes()))
+                .await
+                .unwrap();
+            received(&mut client, &mut buffer).await
+        };
+        let ((), after_close) = tokio::join!(follow, talk);
+        assert!(
+            after_close.iter().any(|(opcode, _)| *opcode == 0x8),
+            "{after_close:?}"
+        );
+    }
 
     #[test]
     fn frames_are_read_masked_or_not_and_whole() {

@@ -127,10 +127,7 @@ pub(super) async fn endpoint(
             Some(_) => admin.tails.open(name, request).await,
             None => Err(not_found(name)),
         }),
-        (&Method::DELETE, ["scripts", _, "tails", id]) => {
-            admin.tails.delete(id);
-            success(Value::Null)
-        }
+        (&Method::DELETE, ["scripts", name, "tails", id]) => answer(admin.tails.delete(name, id)),
         (&Method::POST, ["scripts", name, "subdomain"]) => {
             answer(subdomain(releases, name, request).await)
         }
