@@ -372,6 +372,20 @@ fn wrangler_whoami_kv_and_deploy_work_against_verge() {
         get_host(&server.base, "wr.test", "/").body,
         "hi 3 hello from KV"
     );
+
+    // A bulk delete; then the namespace itself goes, its keys with it.
+    let gone = dir.path().join("gone.json");
+    std::fs::write(&gone, r#"["a/2"]"#).unwrap();
+    run(&[&["kv", "bulk", "delete", gone.to_str().unwrap()], &ns[..]].concat())
+        .expect_ok("kv bulk delete");
+    let keys =
+        run(&[&["kv", "key", "list", "--prefix", "a/"], &ns[..]].concat()).expect_ok("kv key list");
+    assert_eq!(keys.stdout.trim(), "[]");
+    run(&["kv", "namespace", "delete", "--namespace-id", &namespace])
+        .expect_ok("kv namespace delete");
+    let listed = run(&["kv", "namespace", "list"]).expect_ok("kv namespace list");
+    assert!(!listed.stdout.contains(&namespace), "{}", listed.stdout);
+    assert_eq!(get_host(&server.base, "wr.test", "/").body, "hi 3 null");
 }
 
 #[test]

@@ -52,22 +52,15 @@ pub(super) async fn endpoint(admin: &Admin, request: Request<Incoming>) -> Respo
     {
         return answer(upload_assets(admin, request).await);
     }
-    let imported = request
-        .uri()
-        .path()
-        .strip_prefix(PREFIX)
-        .and_then(|rest| rest.strip_prefix(d1::IMPORTS))
-        .map(str::to_owned);
-    if let (&Method::PUT, Some(token)) = (request.method(), imported) {
+    // The two URLs the API hands out, which their own token (the path's last part) authorizes.
+    let capability = |route: &str| {
+        let rest = request.uri().path().strip_prefix(PREFIX)?;
+        rest.strip_prefix(route).map(str::to_owned)
+    };
+    if let (&Method::PUT, Some(token)) = (request.method(), capability(d1::IMPORTS)) {
         return d1::upload(admin, &token, request).await;
     }
-    let followed = request
-        .uri()
-        .path()
-        .strip_prefix(PREFIX)
-        .and_then(|rest| rest.strip_prefix(tail::TAILS))
-        .map(str::to_owned);
-    if let (&Method::GET, Some(id)) = (request.method(), followed) {
+    if let (&Method::GET, Some(id)) = (request.method(), capability(tail::TAILS)) {
         return tail::follow(admin, &id, request).await;
     }
     if let Err(refusal) = authenticate(admin, &request) {
