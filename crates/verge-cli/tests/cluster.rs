@@ -4,7 +4,8 @@
 //! answers with its name as `request.cf.colo`. A change made at any PoP's admin API (deploy,
 //! secret, rollback, delete) reaches every PoP; a PoP that was away, killed or cut off from the
 //! hub serves what it had and catches up. A PoP the hub refuses does not start, and says why.
-//! The real wrangler, talking to either PoP, changes the whole cluster.
+//! The real wrangler, talking to either PoP, changes the whole cluster: KV, deploys, secrets,
+//! D1 and R2.
 
 // Test code fails by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -1982,8 +1983,10 @@ fn a_certificate_is_obtained_from_acme_proved_through_verge_s_own_dns() {
 fn wrangler_changes_through_any_pop_reach_every_pop() {
     use support::wrangler::{wrangler, wrangler_with_input};
     let hub = Hub::start();
-    let syd = Pop::start("syd", "127.0.0.2", &hub);
-    let fra = Pop::start("fra", "127.0.0.3", &hub);
+    // R2 is one bucket at every PoP on a shared S3 backend.
+    let s3 = S3Server::start("verge-wrangler");
+    let syd = Pop::start_on_s3("syd", "127.0.0.2", &hub, &s3, "verge-wrangler");
+    let fra = Pop::start_on_s3("fra", "127.0.0.3", &hub, &s3, "verge-wrangler");
     let dir = tempfile::tempdir().unwrap();
     let (home, project) = (dir.path().join("home"), dir.path().join("project"));
     std::fs::create_dir_all(&home).unwrap();
@@ -2083,4 +2086,59 @@ fn wrangler_changes_through_any_pop_reach_every_pop() {
     };
     assert_eq!(ids(&at_syd), ids(&at_fra));
     assert!(ids(&at_syd).len() >= 2, "{at_syd}");
+
+    // A D1 database made and written through one PoP is read through the other; so is an R2
+    // object.
+    at(&syd, &["d1", "create", "shared-db"]).expect_ok("d1 create");
+    let sql = |pop: &Pop, sql: &str| {
+        at(
+            pop,
+            &[
+                "d1",
+                "execute",
+                "shared-db",
+                "--remote",
+                "--json",
+                "--command",
+                sql,
+            ],
+        )
+    };
+    sql(
+        &syd,
+        "CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('from syd')",
+    )
+    .expect_ok("d1 execute");
+    assert!(
+        wait_until(REACHES_EVERY_POP, || sql(&fra, "SELECT v FROM t")
+            .stdout
+            .contains("from syd")),
+        "the database written through syd is not read through fra"
+    );
+    let file = dir.path().join("object.txt");
+    std::fs::write(&file, "an object from syd").unwrap();
+    at(
+        &syd,
+        &[
+            "r2",
+            "object",
+            "put",
+            "shared/k",
+            "--file",
+            file.to_str().unwrap(),
+            "--remote",
+        ],
+    )
+    .expect_ok("r2 object put");
+    assert!(
+        wait_until(REACHES_EVERY_POP, || {
+            at(
+                &fra,
+                &["r2", "object", "get", "shared/k", "--pipe", "--remote"],
+            )
+            .stdout
+                == "an object from syd"
+        }),
+        "the object put through syd is not read through fra"
+    );
 }
