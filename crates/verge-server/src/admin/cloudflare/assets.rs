@@ -171,7 +171,7 @@ impl AssetSessions {
         &self,
         data_dir: &Path,
         token: &str,
-        parts: Vec<super::workers::Part>,
+        parts: Vec<super::Part>,
     ) -> Result<Value, Refusal> {
         let requested = match self.sessions.borrow().get(token) {
             Some(session) => session.requested.clone(),

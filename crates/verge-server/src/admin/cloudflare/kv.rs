@@ -274,8 +274,7 @@ async fn put_body(request: Request<Incoming>) -> Result<(Bytes, Option<String>),
             .map_err(|_| too_large())?;
         return Ok((value, None));
     };
-    let parts =
-        super::workers::form_parts(request, kv_limits::VALUE_BYTES + 64 * 1024, boundary).await?;
+    let parts = super::form_parts(request, kv_limits::VALUE_BYTES + 64 * 1024, boundary).await?;
     let mut value = None;
     let mut metadata = None;
     for part in parts {

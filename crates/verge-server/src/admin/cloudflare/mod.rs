@@ -30,8 +30,9 @@ mod workers;
 use super::{is_admin_token, Admin, AdminBody};
 use crate::assets::percent_decode;
 use bytes::Bytes;
+use futures_util::StreamExt as _;
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyDataStream, BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -148,7 +149,7 @@ async fn upload_assets(admin: &Admin, request: Request<Incoming>) -> Result<Valu
             "an asset upload is a multipart/form-data body, one part per file",
         )
     })?;
-    let parts = workers::form_parts(request, super::MAX_UPLOAD, boundary).await?;
+    let parts = form_parts(request, super::MAX_UPLOAD, boundary).await?;
     admin
         .asset_sessions
         .stage(&admin.releases.data_dir(), &token, parts)
@@ -285,6 +286,55 @@ fn page_of<T>(
         .take(per_page)
         .collect();
     (shown, page, per_page)
+}
+
+/// One part of a form.
+pub(super) struct Part {
+    pub(super) name: String,
+    pub(super) content_type: Option<String>,
+    pub(super) bytes: Bytes,
+}
+
+/// The parts of `request`'s `multipart/form-data` body (split at `boundary`), at most `limit`
+/// bytes in all; a malformed form is a 400 saying where.
+pub(super) async fn form_parts(
+    request: Request<Incoming>,
+    limit: usize,
+    boundary: String,
+) -> Result<Vec<Part>, Refusal> {
+    let constraints =
+        multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(limit as u64));
+    let stream =
+        BodyDataStream::new(request.into_body()).map(|chunk| chunk.map_err(std::io::Error::other));
+    let mut form = multer::Multipart::with_constraints(stream, boundary, constraints);
+    let mut parts = Vec::new();
+    let bad = |e: multer::Error, index: usize| match e {
+        multer::Error::StreamSizeExceeded { .. } => failure(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            10011,
+            format!("the form is larger than {limit} bytes"),
+        ),
+        e => failure(
+            StatusCode::BAD_REQUEST,
+            10026,
+            format!("the form is malformed at part {}: {e}", index + 1),
+        ),
+    };
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => return Ok(parts),
+            Err(e) => return Err(bad(e, parts.len())),
+        };
+        let name = field.name().unwrap_or_default().to_owned();
+        let content_type = field.content_type().map(ToString::to_string);
+        let bytes = field.bytes().await.map_err(|e| bad(e, parts.len()))?;
+        parts.push(Part {
+            name,
+            content_type,
+            bytes,
+        });
+    }
 }
 
 /// The boundary of a `multipart/form-data` body, if `request` carries one.

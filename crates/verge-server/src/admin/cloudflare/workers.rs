@@ -23,10 +23,7 @@ use super::{
 };
 use crate::releases::{ReleaseError, Releases, Uploader};
 use base64::Engine as _;
-use bytes::Bytes;
-use futures_util::StreamExt as _;
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::BodyDataStream;
 use hyper::body::Incoming;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -77,15 +74,20 @@ pub(super) async fn endpoint(
         },
         (&Method::GET, ["scripts", name, "deployments"]) => {
             answer(versions(releases, name).await.map(|versions| {
-                let deployments: Vec<Value> =
-                    versions.iter().rev().map(|(n, release)| deployment(*n, release)).collect();
+                let deployments: Vec<Value> = versions
+                    .iter()
+                    .rev()
+                    .map(|(n, release)| deployment(*n, release))
+                    .collect();
                 json!({ "deployments": deployments })
             }))
         }
         (&Method::GET, ["scripts", name, "versions"]) => {
             answer(versions(releases, name).await.map(|versions| {
-                let items: Vec<Value> =
-                    versions.iter().map(|(n, release)| version_item(*n, release)).collect();
+                let items: Vec<Value> = versions
+                    .iter()
+                    .map(|(n, release)| version_item(*n, release))
+                    .collect();
                 json!({ "items": items })
             }))
         }
@@ -136,7 +138,7 @@ pub(super) async fn endpoint(
                 config
                     .routes
                     .iter()
-                    .map(|route| json!({ "id": route.pattern, "pattern": route.pattern, "script": name }))
+                    .map(|route| route_json(&route.pattern, name))
                     .collect(),
             )),
             None => not_found(name).into(),
@@ -172,15 +174,23 @@ pub(super) fn zone_routes(releases: &Releases, zone: &str) -> Response<AdminBody
         .workers
         .iter()
         .flat_map(|worker| {
-            worker.config.routes.iter().filter(|route| under(&route.pattern)).map(|route| {
-                json!({ "id": route.pattern, "pattern": route.pattern, "script": worker.config.name })
-            })
+            worker
+                .config
+                .routes
+                .iter()
+                .filter(|route| under(&route.pattern))
+                .map(|route| route_json(&route.pattern, &worker.config.name))
         })
         .collect();
     listed(routes)
 }
 
 type Outcome = Result<Value, Refusal>;
+
+/// A route of `script` as Cloudflare's API lists one (its pattern is its id here).
+fn route_json(pattern: &str, script: &str) -> Value {
+    json!({ "id": pattern, "pattern": pattern, "script": script })
+}
 
 /// The version id wrangler shows for version `number`: UUID-shaped, the number in its last
 /// group, so that it reads back ([`version_number`]).
@@ -351,55 +361,6 @@ fn refused(name: &str, refusal: ReleaseError) -> Refusal {
     failure(status, code, refusal.to_string())
 }
 
-/// One part of a form.
-pub(super) struct Part {
-    pub(super) name: String,
-    pub(super) content_type: Option<String>,
-    pub(super) bytes: Bytes,
-}
-
-/// The parts of `request`'s `multipart/form-data` body (split at `boundary`), at most `limit`
-/// bytes in all; a malformed form is a 400 saying where.
-pub(super) async fn form_parts(
-    request: Request<Incoming>,
-    limit: usize,
-    boundary: String,
-) -> Result<Vec<Part>, Refusal> {
-    let constraints =
-        multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(limit as u64));
-    let stream =
-        BodyDataStream::new(request.into_body()).map(|chunk| chunk.map_err(std::io::Error::other));
-    let mut form = multer::Multipart::with_constraints(stream, boundary, constraints);
-    let mut parts = Vec::new();
-    let bad = |e: multer::Error, index: usize| match e {
-        multer::Error::StreamSizeExceeded { .. } => failure(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            10011,
-            format!("the form is larger than {limit} bytes"),
-        ),
-        e => failure(
-            StatusCode::BAD_REQUEST,
-            10026,
-            format!("the form is malformed at part {}: {e}", index + 1),
-        ),
-    };
-    loop {
-        let field = match form.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => return Ok(parts),
-            Err(e) => return Err(bad(e, parts.len())),
-        };
-        let name = field.name().unwrap_or_default().to_owned();
-        let content_type = field.content_type().map(ToString::to_string);
-        let bytes = field.bytes().await.map_err(|e| bad(e, parts.len()))?;
-        parts.push(Part {
-            name,
-            content_type,
-            bytes,
-        });
-    }
-}
-
 /// What an upload's `metadata` part says; keys Verge has no use for are ignored.
 #[derive(serde::Deserialize)]
 struct Metadata {
@@ -434,7 +395,7 @@ async fn deploy(admin: &Admin, name: &str, request: Request<Incoming>) -> Result
             "an upload is a multipart/form-data body with a `metadata` part",
         )
     })?;
-    let parts = form_parts(request, MAX_UPLOAD, boundary).await?;
+    let parts = super::form_parts(request, MAX_UPLOAD, boundary).await?;
     let (upload, message) = upload(admin, name, parts)?;
     admin
         .releases
@@ -452,7 +413,7 @@ fn invalid(message: String) -> Refusal {
 fn upload(
     admin: &Admin,
     name: &str,
-    parts: Vec<Part>,
+    parts: Vec<super::Part>,
 ) -> Result<(Vec<u8>, Option<String>), Refusal> {
     let mut metadata = None;
     let mut files = BTreeMap::new();
@@ -798,7 +759,7 @@ async fn set_routes(releases: &Releases, name: &str, request: Request<Incoming>)
         .collect();
     let shown: Vec<Value> = routes
         .iter()
-        .map(|route| json!({ "id": route.pattern, "pattern": route.pattern, "script": name }))
+        .map(|route| route_json(&route.pattern, name))
         .collect();
     releases
         .set_triggers(name, Some(routes), None)
