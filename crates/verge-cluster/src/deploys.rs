@@ -56,7 +56,7 @@ pub struct Release {
     /// Routes set apart from the code, as Cloudflare's API sets them: they replace the
     /// config's own; none, the config's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub routes: Option<Vec<ReleaseRoute>>,
+    pub routes: Option<Vec<verge_config::Route>>,
     /// Cron triggers set apart from the code, likewise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crons: Option<Vec<String>>,
@@ -101,16 +101,6 @@ impl Made {
             message,
         }
     }
-}
-
-/// A route of a [`Release`]: a pattern, or a custom domain.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ReleaseRoute {
-    pub pattern: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub zone_name: Option<String>,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub custom_domain: bool,
 }
 
 /// A change to a worker somewhere in the cluster.

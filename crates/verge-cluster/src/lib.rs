@@ -40,7 +40,7 @@ use std::time::Duration;
 use verge_config::ClusterConfig;
 
 pub use d1::EdgeSql;
-pub use deploys::{Change, Made, Release, ReleaseRoute};
+pub use deploys::{Change, Made, Release};
 pub use kv::EdgeKv;
 pub use objects::{EdgeObjects, LogRead, Placement};
 pub use pops::PopReport;

@@ -351,14 +351,17 @@ impl D1Database {
     }
 }
 
-/// One of a worker's routes, as wrangler writes them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One of a worker's routes, as wrangler writes them (and as a release set apart from its
+/// code keeps them: serialized).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 pub struct Route {
     /// `host/path` with `*` wildcards (`example.com/api/*`, `*.example.com/*`), or a bare host
     /// for a custom domain.
     pub pattern: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zone_name: Option<String>,
     /// The worker is the whole of `pattern`'s host (every path).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub custom_domain: bool,
 }
 

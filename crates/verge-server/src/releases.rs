@@ -23,9 +23,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
-use verge_cluster::{
-    Change, Cluster, ClusterError, Made, Release, ReleaseRoute, FOLLOW_AGAIN_AFTER,
-};
+use verge_cluster::{Change, Cluster, ClusterError, Made, Release, FOLLOW_AGAIN_AFTER};
 use verge_config::WorkerConfig;
 
 /// How often a quiet follower of the hub's deploys checks that it is not behind.
@@ -59,6 +57,13 @@ pub enum ReleaseError {
     /// This server failed, as a disk that cannot be written.
     #[error("{0}")]
     Internal(String),
+}
+
+/// The routes and crons `release` keeps apart from its code, for the release that follows it.
+fn triggers(release: Option<&Release>) -> (Option<Vec<verge_config::Route>>, Option<Vec<String>>) {
+    release.map_or((None, None), |release| {
+        (release.routes.clone(), release.crons.clone())
+    })
 }
 
 /// Who uploaded a deploy.
@@ -227,14 +232,7 @@ impl Records {
         config.name = worker.to_owned();
         secrets::apply(&mut config, &release.secrets);
         if let Some(routes) = &release.routes {
-            config.routes = routes
-                .iter()
-                .map(|route| verge_config::Route {
-                    pattern: route.pattern.clone(),
-                    zone_name: route.zone_name.clone(),
-                    custom_domain: route.custom_domain,
-                })
-                .collect();
+            config.routes = routes.clone();
         }
         if let Some(crons) = &release.crons {
             config.crons = crons.clone();
@@ -355,13 +353,11 @@ impl Releases {
         unpack(&dir, &upload.files).map_err(invalid)?;
         let _turn = self.turn.lock().await;
         let head = self.head(worker).await?;
-        let (routes, crons, message) = match (&head.release, from) {
-            (Some(current), Uploader::Wrangler { message }) => {
-                (current.routes.clone(), current.crons.clone(), message)
-            }
-            (None, Uploader::Wrangler { message }) => (None, None, message),
-            (_, Uploader::Verge) => (None, None, None),
+        let (kept, message) = match from {
+            Uploader::Wrangler { message } => (head.release.as_ref(), message),
+            Uploader::Verge => (None, None),
         };
+        let (routes, crons) = triggers(kept);
         let release = Release {
             code: digest,
             config_file: upload.config_file,
@@ -380,7 +376,7 @@ impl Releases {
     pub async fn set_triggers(
         &self,
         worker: &str,
-        routes: Option<Vec<ReleaseRoute>>,
+        routes: Option<Vec<verge_config::Route>>,
         crons: Option<Vec<String>>,
     ) -> Result<u64, ReleaseError> {
         let _turn = self.turn.lock().await;
@@ -503,9 +499,7 @@ impl Releases {
             });
         };
         // Routes and crons set apart from the code are the worker's now, not its old version's.
-        let (routes, crons) = head.release.as_ref().map_or((None, None), |current| {
-            (current.routes.clone(), current.crons.clone())
-        });
+        let (routes, crons) = triggers(head.release.as_ref());
         let release = Release {
             secrets: self.secrets_in(worker, &head)?,
             routes,

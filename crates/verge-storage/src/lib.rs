@@ -193,6 +193,21 @@ impl SqlValue {
             SqlValue::Blob(blob) => blob.to_vec().into(),
         }
     }
+
+    /// A parameter as D1's API takes one (a string, number, boolean or null); anything else is
+    /// given back.
+    pub fn from_json(value: serde_json::Value) -> Result<Self, serde_json::Value> {
+        match value {
+            serde_json::Value::Null => Ok(SqlValue::Null),
+            serde_json::Value::Bool(b) => Ok(SqlValue::Integer(i64::from(b))),
+            serde_json::Value::Number(n) => Ok(match n.as_i64() {
+                Some(n) => SqlValue::Integer(n),
+                None => SqlValue::Real(n.as_f64().unwrap_or(f64::NAN)),
+            }),
+            serde_json::Value::String(text) => Ok(SqlValue::Text(text)),
+            other => Err(other),
+        }
+    }
 }
 
 impl SqlOutcome {

@@ -183,11 +183,31 @@ pub(super) async fn store_value(
             })
             .transpose()
     };
-    let expiration = kv_expiration(number("expiration")?, number("expiration_ttl")?, unix_now())
-        .map_err(failed)?;
+    let entry = checked_entry(
+        value,
+        number("expiration")?,
+        number("expiration_ttl")?,
+        metadata,
+    )?;
+    store.put(namespace, key, entry).await.map_err(failed)
+}
+
+/// `value` as a KV entry, with its expiration (an absolute `expiration` or an
+/// `expiration_ttl`) and `metadata` (JSON text), checked against Workers KV's limits.
+pub(super) fn checked_entry(
+    value: bytes::Bytes,
+    expiration: Option<u64>,
+    expiration_ttl: Option<u64>,
+    metadata: Option<String>,
+) -> Result<KvEntry, (StatusCode, String)> {
+    let expiration = kv_expiration(expiration, expiration_ttl, unix_now()).map_err(failed)?;
     if let Some(metadata) = &metadata {
-        serde_json::from_str::<serde_json::Value>(metadata)
-            .map_err(|e| bad(format!("metadata is not JSON: {e}")))?;
+        serde_json::from_str::<serde_json::Value>(metadata).map_err(|e| {
+            (
+                StatusCode::BAD_REQUEST,
+                format!("metadata is not JSON: {e}"),
+            )
+        })?;
     }
     let entry = KvEntry {
         value,
@@ -195,5 +215,5 @@ pub(super) async fn store_value(
         metadata,
     };
     check_kv_entry(&entry).map_err(failed)?;
-    store.put(namespace, key, entry).await.map_err(failed)
+    Ok(entry)
 }

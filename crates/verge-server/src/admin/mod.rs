@@ -255,11 +255,17 @@ struct Rollback {
 
 /// The body of `request`, up to `limit` bytes; a 413 beyond.
 async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes, Response<AdminBody>> {
+    body_within(request, limit)
+        .await
+        .map_err(|message| error(StatusCode::PAYLOAD_TOO_LARGE, message))
+}
+
+/// The body of `request`, up to `limit` bytes; else why it could not be read.
+async fn body_within(request: Request<Incoming>, limit: usize) -> Result<Bytes, String> {
     match Limited::new(request.into_body(), limit).collect().await {
         Ok(body) => Ok(body.to_bytes()),
-        Err(e) => Err(error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the body could not be read (at most {limit} bytes): {e}"),
+        Err(e) => Err(format!(
+            "the body could not be read (at most {limit} bytes): {e}"
         )),
     }
 }

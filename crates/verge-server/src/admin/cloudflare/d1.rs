@@ -219,19 +219,16 @@ async fn run(admin: &Admin, database: &str, request: Request<Incoming>) -> Resul
         false => {
             let params = params
                 .into_iter()
-                .map(|param| match param {
-                    Value::Null => Ok(SqlValue::Null),
-                    Value::Bool(b) => Ok(SqlValue::Integer(i64::from(b))),
-                    Value::Number(n) => Ok(match n.as_i64() {
-                        Some(n) => SqlValue::Integer(n),
-                        None => SqlValue::Real(n.as_f64().unwrap_or(f64::NAN)),
-                    }),
-                    Value::String(text) => Ok(SqlValue::Text(text)),
-                    other => Err(failure(
-                        StatusCode::BAD_REQUEST,
-                        7400,
-                        format!("a parameter is a string, number, boolean or null, not {other}"),
-                    )),
+                .map(|param| {
+                    SqlValue::from_json(param).map_err(|other| {
+                        failure(
+                            StatusCode::BAD_REQUEST,
+                            7400,
+                            format!(
+                                "a parameter is a string, number, boolean or null, not {other}"
+                            ),
+                        )
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             store.batch(database, vec![SqlQuery { sql, params }]).await
@@ -286,12 +283,7 @@ async fn import(
     request: Request<Incoming>,
 ) -> Result<Value, Refusal> {
     let store = sql(admin)?;
-    let host = request
-        .headers()
-        .get(http::header::HOST)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned)
-        .ok_or_else(|| failure(StatusCode::BAD_REQUEST, 7400, "the request names no Host"))?;
+    let uploads = super::handed_out(&request, "http", IMPORTS, 7400)?;
     let step: ImportStep = read_json(request, 64 * 1024, "the import step").await?;
     let imports = &admin.d1_imports;
     match step {
@@ -317,7 +309,7 @@ async fn import(
                 },
             );
             Ok(json!({
-                "upload_url": format!("http://{host}{}{IMPORTS}{token}", super::PREFIX),
+                "upload_url": format!("{uploads}{token}"),
                 "filename": format!("{etag}.sql"),
             }))
         }

@@ -12,9 +12,9 @@
 //!   "metadata"?}]`) and `DELETE {id}/bulk` (`["key", …]`), each checked whole before a key
 //!   is written.
 
-use super::super::kv::{list_page, store_value};
+use super::super::kv::{checked_entry, list_page, store_value};
 use super::registry::{fresh_id, KV_NAMESPACES};
-use super::{answer, failure, paged, query, raw, read_body, read_json, Admin, AdminBody, Refusal};
+use super::{answer, failure, paged, query, read_body, read_json, Admin, AdminBody, Refusal};
 use base64::Engine as _;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
@@ -22,7 +22,7 @@ use hyper::body::Incoming;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
-use verge_storage::{check_kv_key, kv_limits, KvEntry, KvStore};
+use verge_storage::{check_kv_key, kv_limits, KvStore};
 
 /// Most keys one bulk request may carry, as Cloudflare's API allows.
 const BULK_KEYS: usize = 10_000;
@@ -227,7 +227,13 @@ async fn value(
     let method = request.method().clone();
     let outcome: Outcome = match method {
         Method::GET => match store.get(namespace, key).await {
-            Ok(Some(entry)) => return raw(entry.value),
+            Ok(Some(entry)) => {
+                return super::super::reply_bytes(
+                    StatusCode::OK,
+                    "application/octet-stream",
+                    entry.value,
+                )
+            }
             Ok(None) => Err(failure(
                 StatusCode::NOT_FOUND,
                 10009,
@@ -344,33 +350,32 @@ async fn bulk_put(
     }
     let mut checked = Vec::with_capacity(entries.len());
     for (index, entry) in entries.into_iter().enumerate() {
+        let BulkEntry {
+            key,
+            value,
+            base64: encoded,
+            expiration,
+            expiration_ttl,
+            metadata,
+        } = entry;
         let bad = |message: String| {
             failure(
                 StatusCode::BAD_REQUEST,
                 10026,
-                format!("entry {index} ({:?}): {message}", entry.key),
+                format!("entry {index} ({key:?}): {message}"),
             )
         };
-        check_kv_key(&entry.key).map_err(|e| bad(e.to_string()))?;
-        let value = match entry.base64 {
+        check_kv_key(&key).map_err(|e| bad(e.to_string()))?;
+        let value = match encoded {
             true => base64::engine::general_purpose::STANDARD
-                .decode(&entry.value)
+                .decode(&value)
                 .map_err(|e| bad(format!("the value is not base64: {e}")))?,
-            false => entry.value.clone().into_bytes(),
+            false => value.into_bytes(),
         };
-        let expiration = verge_storage::kv_expiration(
-            entry.expiration,
-            entry.expiration_ttl,
-            verge_storage::unix_now(),
-        )
-        .map_err(|e| bad(e.to_string()))?;
-        let kv_entry = KvEntry {
-            value: Bytes::from(value),
-            expiration,
-            metadata: entry.metadata.as_ref().map(Value::to_string),
-        };
-        verge_storage::check_kv_entry(&kv_entry).map_err(|e| bad(e.to_string()))?;
-        checked.push((entry.key, kv_entry));
+        let metadata = metadata.as_ref().map(Value::to_string);
+        let kv_entry = checked_entry(Bytes::from(value), expiration, expiration_ttl, metadata)
+            .map_err(|(_, message)| bad(message))?;
+        checked.push((key, kv_entry));
     }
     let count = checked.len();
     for (key, entry) in checked {

@@ -27,12 +27,12 @@ mod registry;
 mod tail;
 mod workers;
 
-use super::{is_admin_token, Admin, AdminBody};
+use super::{is_admin_token, query_params as query, Admin, AdminBody};
 use crate::assets::percent_decode;
 use bytes::Bytes;
 use futures_util::StreamExt as _;
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyDataStream, BodyExt, Full, Limited};
+use http_body_util::BodyDataStream;
 use hyper::body::Incoming;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -53,7 +53,8 @@ pub(super) async fn endpoint(admin: &Admin, request: Request<Incoming>) -> Respo
     {
         return answer(upload_assets(admin, request).await);
     }
-    // The two URLs the API hands out, which their own token (the path's last part) authorizes.
+    // The two URLs the API hands out (`handed_out`), which their own token (the path's last
+    // part) authorizes.
     let capability = |route: &str| {
         let rest = request.uri().path().strip_prefix(PREFIX)?;
         rest.strip_prefix(route).map(str::to_owned)
@@ -116,6 +117,23 @@ pub(super) async fn endpoint(admin: &Admin, request: Request<Incoming>) -> Respo
     }
 }
 
+/// Where the URLs of `route` on this listener begin, as `request` reached it, with `scheme`:
+/// the API hands them out, each ending in the token that alone authorizes it. A request
+/// naming no Host is refused with `code`.
+fn handed_out(
+    request: &Request<Incoming>,
+    scheme: &str,
+    route: &str,
+    code: u32,
+) -> Result<String, Refusal> {
+    let host = request
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .ok_or_else(|| failure(StatusCode::BAD_REQUEST, code, "the request names no Host"))?;
+    Ok(format!("{scheme}://{host}{PREFIX}{route}"))
+}
+
 /// `GET /zones?name=`: Verge keeps no zones; every host name is a zone of its own, named and
 /// identified by itself, so that wrangler can look up the routes under it.
 fn zones(request: &Request<Incoming>) -> Response<AdminBody> {
@@ -142,14 +160,12 @@ async fn upload_assets(admin: &Admin, request: Request<Incoming>) -> Result<Valu
                 "Invalid access token: not an open asset upload session's",
             )
         })?;
-    let boundary = form_boundary(&request).ok_or_else(|| {
-        failure(
-            StatusCode::BAD_REQUEST,
-            10026,
-            "an asset upload is a multipart/form-data body, one part per file",
-        )
-    })?;
-    let parts = form_parts(request, super::MAX_UPLOAD, boundary).await?;
+    let parts = read_form(
+        request,
+        super::MAX_UPLOAD,
+        "an asset upload is a multipart/form-data body, one part per file",
+    )
+    .await?;
     admin
         .asset_sessions
         .stage(&admin.releases.data_dir(), &token, parts)
@@ -173,13 +189,9 @@ fn authenticate(admin: &Admin, request: &Request<Incoming>) -> Result<(), Refusa
     }
 }
 
-fn envelope(status: StatusCode, body: Value) -> Response<AdminBody> {
-    super::json(status, body)
-}
-
 /// A successful answer carrying `result`.
 pub(super) fn success(result: Value) -> Response<AdminBody> {
-    envelope(
+    super::json(
         StatusCode::OK,
         json!({ "success": true, "errors": [], "messages": [], "result": result }),
     )
@@ -187,7 +199,7 @@ pub(super) fn success(result: Value) -> Response<AdminBody> {
 
 /// A successful answer carrying one page of a list, with Cloudflare's `result_info`.
 fn paged(result: Vec<Value>, result_info: Value) -> Response<AdminBody> {
-    envelope(
+    super::json(
         StatusCode::OK,
         json!({
             "success": true, "errors": [], "messages": [],
@@ -230,7 +242,7 @@ impl From<Refusal> for Response<AdminBody> {
             message,
         }: Refusal,
     ) -> Self {
-        envelope(
+        super::json(
             status,
             json!({
                 "success": false,
@@ -257,11 +269,6 @@ fn not_implemented(method: &Method, path: &str) -> Refusal {
         7000,
         format!("No route for that URI: Verge does not implement {method} {path}"),
     )
-}
-
-/// A request's query parameters.
-fn query(request: &Request<Incoming>) -> HashMap<String, String> {
-    super::query_params(request)
 }
 
 /// The page of `items` that `query` asks for (`page` from 1, `per_page` up to `max`, else
@@ -337,6 +344,18 @@ pub(super) async fn form_parts(
     }
 }
 
+/// The parts of `request`'s form, up to `limit` bytes; a 400 saying what the body should be
+/// (`expected`) when it is no form.
+async fn read_form(
+    request: Request<Incoming>,
+    limit: usize,
+    expected: &str,
+) -> Result<Vec<Part>, Refusal> {
+    let boundary =
+        form_boundary(&request).ok_or_else(|| failure(StatusCode::BAD_REQUEST, 10026, expected))?;
+    form_parts(request, limit, boundary).await
+}
+
 /// The boundary of a `multipart/form-data` body, if `request` carries one.
 fn form_boundary(request: &Request<Incoming>) -> Option<String> {
     request
@@ -356,14 +375,9 @@ fn store_failure(code: u32, e: verge_storage::StorageError) -> Refusal {
 
 /// The body of `request`, up to `limit` bytes; a 413 in the envelope beyond.
 async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes, Refusal> {
-    match Limited::new(request.into_body(), limit).collect().await {
-        Ok(body) => Ok(body.to_bytes()),
-        Err(e) => Err(failure(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            10011,
-            format!("the body could not be read (at most {limit} bytes): {e}"),
-        )),
-    }
+    super::body_within(request, limit)
+        .await
+        .map_err(|message| failure(StatusCode::PAYLOAD_TOO_LARGE, 10011, message))
 }
 
 /// The body of `request` as JSON of type `T`, up to `limit` bytes; a 400 naming what is wrong
@@ -381,14 +395,4 @@ async fn read_json<T: serde::de::DeserializeOwned>(
             format!("{what} is not valid: {e}"),
         )
     })
-}
-
-/// Raw bytes, for a KV value.
-fn raw(body: Bytes) -> Response<AdminBody> {
-    let mut response = Response::new(Full::new(body).boxed_unsync());
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/octet-stream"),
-    );
-    response
 }

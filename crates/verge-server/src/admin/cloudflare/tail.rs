@@ -157,12 +157,7 @@ impl Tails {
         worker: &str,
         request: Request<Incoming>,
     ) -> Result<Value, Refusal> {
-        let host = request
-            .headers()
-            .get(http::header::HOST)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned)
-            .ok_or_else(|| invalid("the request names no Host".into()))?;
+        let follows = super::handed_out(&request, "ws", TAILS, 10026)?;
         let TailRequest { filters } = read_json(request, 64 * 1024, "the tail").await?;
         let filters = Filters::of(filters)?;
         let id = super::registry::fresh_id()?;
@@ -187,7 +182,7 @@ impl Tails {
         let expires = chrono::Utc::now() + TAIL_LIFETIME;
         Ok(json!({
             "id": id,
-            "url": format!("ws://{host}{}{TAILS}{id}", super::PREFIX),
+            "url": format!("{follows}{id}"),
             "expires_at": expires.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         }))
     }

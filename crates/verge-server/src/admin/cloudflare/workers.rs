@@ -27,7 +27,8 @@ use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
-use verge_cluster::{Release, ReleaseRoute};
+use verge_cluster::Release;
+use verge_config::Route;
 
 /// The largest upload one deploy may send (as the admin API's own deploys).
 const MAX_UPLOAD: usize = super::super::MAX_UPLOAD;
@@ -388,14 +389,12 @@ struct Migrations {
 
 /// Deploys the form `request` carries as a new version of `name`; that version.
 async fn deploy(admin: &Admin, name: &str, request: Request<Incoming>) -> Result<u64, Refusal> {
-    let boundary = super::form_boundary(&request).ok_or_else(|| {
-        failure(
-            StatusCode::BAD_REQUEST,
-            10026,
-            "an upload is a multipart/form-data body with a `metadata` part",
-        )
-    })?;
-    let parts = super::form_parts(request, MAX_UPLOAD, boundary).await?;
+    let parts = super::read_form(
+        request,
+        MAX_UPLOAD,
+        "an upload is a multipart/form-data body with a `metadata` part",
+    )
+    .await?;
     let (upload, message) = upload(admin, name, parts)?;
     admin
         .releases
@@ -737,10 +736,10 @@ enum RouteRequest {
 
 async fn set_routes(releases: &Releases, name: &str, request: Request<Incoming>) -> Outcome {
     let requested: Vec<RouteRequest> = read_json(request, 1024 * 1024, "the routes").await?;
-    let routes: Vec<ReleaseRoute> = requested
+    let routes: Vec<Route> = requested
         .into_iter()
         .map(|route| match route {
-            RouteRequest::Pattern(pattern) => ReleaseRoute {
+            RouteRequest::Pattern(pattern) => Route {
                 pattern,
                 zone_name: None,
                 custom_domain: false,
@@ -750,7 +749,7 @@ async fn set_routes(releases: &Releases, name: &str, request: Request<Incoming>)
                 zone_name,
                 zone_id,
                 custom_domain,
-            } => ReleaseRoute {
+            } => Route {
                 pattern,
                 zone_name: zone_name.or(zone_id),
                 custom_domain,
