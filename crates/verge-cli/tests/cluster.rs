@@ -1996,12 +1996,7 @@ fn wrangler_changes_through_any_pop_reach_every_pop() {
     // A namespace made at one PoP is listed at the other; a key written there is read here.
     let created =
         at(&syd, &["kv", "namespace", "create", "shared"]).expect_ok("kv namespace create");
-    let id = created
-        .stdout
-        .split('"')
-        .find(|word| word.len() == 32 && word.chars().all(|c| c.is_ascii_hexdigit()))
-        .unwrap_or_else(|| panic!("no namespace id in:\n{}", created.stdout))
-        .to_owned();
+    let id = created.namespace_id();
     assert!(
         wait_until(REACHES_EVERY_POP, || at(&fra, &["kv", "namespace", "list"])
             .stdout

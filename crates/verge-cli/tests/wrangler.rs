@@ -135,12 +135,7 @@ fn wrangler_whoami_kv_and_deploy_work_against_verge() {
 
     // KV: a namespace, its keys one by one and in bulk.
     let created = run(&["kv", "namespace", "create", "settings"]).expect_ok("kv namespace create");
-    let namespace = created
-        .stdout
-        .split('"')
-        .find(|word| word.len() == 32 && word.chars().all(|c| c.is_ascii_hexdigit()))
-        .unwrap_or_else(|| panic!("no namespace id in:\n{}", created.stdout))
-        .to_owned();
+    let namespace = created.namespace_id();
     let listed = run(&["kv", "namespace", "list"]).expect_ok("kv namespace list");
     let listed: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
     assert_eq!(listed[0]["id"], namespace.as_str());
@@ -400,12 +395,7 @@ fn wrangler_d1_and_r2_work_against_verge() {
 
     // D1: a database, its migrations, statements in one transaction each.
     let created = run(&["d1", "create", "notes-db"]).expect_ok("d1 create");
-    let uuid = created
-        .stdout
-        .split('"')
-        .find(|word| word.len() == 36 && word.matches('-').count() == 4)
-        .unwrap_or_else(|| panic!("no database id in:\n{}", created.stdout))
-        .to_owned();
+    let uuid = created.quoted(|word| word.len() == 36 && word.matches('-').count() == 4);
     let listed = run(&["d1", "list", "--json"]).expect_ok("d1 list");
     assert!(
         listed.stdout.contains("notes-db") && listed.stdout.contains(&uuid),

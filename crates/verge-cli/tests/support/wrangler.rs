@@ -127,6 +127,20 @@ fn command(project: &Path, home: &Path, admin: &str, token: &str, args: &[&str])
 }
 
 impl Run {
+    /// The id of the KV namespace `wrangler kv namespace create` printed: 32 hex digits, quoted.
+    pub fn namespace_id(&self) -> String {
+        self.quoted(|word| word.len() == 32 && word.chars().all(|c| c.is_ascii_hexdigit()))
+    }
+
+    /// The quoted word of its output that `is` picks.
+    pub fn quoted(&self, is: impl Fn(&str) -> bool) -> String {
+        self.stdout
+            .split('"')
+            .find(|word| is(word))
+            .unwrap_or_else(|| panic!("no such id in:\n{}", self.stdout))
+            .to_owned()
+    }
+
     pub fn expect_ok(self, what: &str) -> Self {
         assert!(self.ok, "{what} failed:\n{}\n{}", self.stdout, self.stderr);
         self

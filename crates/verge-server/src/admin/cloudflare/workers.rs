@@ -403,6 +403,14 @@ async fn deploy(admin: &Admin, name: &str, request: Request<Incoming>) -> Result
         .map_err(|refusal| refused(name, refusal))
 }
 
+/// The message wrangler gives with a change (`--message`), among its annotations.
+fn message_in(annotations: Option<Map<String, Value>>) -> Option<String> {
+    annotations?
+        .remove("workers/message")?
+        .as_str()
+        .map(str::to_owned)
+}
+
 fn invalid(message: String) -> Refusal {
     failure(StatusCode::BAD_REQUEST, 10021, message)
 }
@@ -459,11 +467,7 @@ fn upload(
     }
     let mut metadata =
         metadata.ok_or_else(|| invalid("the upload has no `metadata` part".into()))?;
-    let message = metadata
-        .annotations
-        .take()
-        .and_then(|mut annotations| annotations.remove("workers/message"))
-        .and_then(|message| message.as_str().map(str::to_owned));
+    let message = message_in(metadata.annotations.take());
     let token = metadata
         .assets
         .as_ref()
@@ -663,10 +667,7 @@ async fn deploy_version(releases: &Releases, name: &str, request: Request<Incomi
         )
     })?;
     let serving = current(releases, name).ok_or_else(|| not_found(name))?;
-    let message = requested
-        .annotations
-        .and_then(|mut annotations| annotations.remove("workers/message"))
-        .and_then(|message| message.as_str().map(str::to_owned));
+    let message = message_in(requested.annotations);
     let deployed = match version == serving {
         true => serving,
         false => releases
