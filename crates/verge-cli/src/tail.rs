@@ -1,6 +1,7 @@
 //! `verge tail NAME`: follow a worker's console output and exceptions on a running
 //! `verge serve`, live, through its admin API; at a PoP, at every PoP, each line led by the
-//! PoP's name.
+//! PoP's name. A request's lines come when it has ended, after a line that says what it was
+//! and how it ended.
 
 use anyhow::Context as _;
 use clap::Args;
@@ -46,11 +47,23 @@ pub fn run(args: TailArgs) -> anyhow::Result<()> {
     for line in reader.lines() {
         let line = line.context("the server closed the tail")?;
         let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        let lead = event["pop"]
+            .as_str()
+            .map_or_else(String::new, |pop| format!("{pop} "));
         let level = event["level"].as_str().unwrap_or("log");
         let message = event["message"].as_str().unwrap_or(&line);
-        match event["pop"].as_str() {
-            Some(pop) => writeln!(stdout, "{pop} [{level}] {message}")?,
-            None => writeln!(stdout, "[{level}] {message}")?,
+        writeln!(stdout, "{lead}[{level}] {message}")?;
+        // A traced event's lines and exceptions follow its summary.
+        let trace = &event["trace"];
+        for logged in trace["logs"].as_array().into_iter().flatten() {
+            let level = logged["level"].as_str().unwrap_or("log");
+            let message = logged["message"].as_str().unwrap_or_default();
+            writeln!(stdout, "{lead}[{level}] {message}")?;
+        }
+        for exception in trace["exceptions"].as_array().into_iter().flatten() {
+            let name = exception["name"].as_str().unwrap_or("Error");
+            let message = exception["message"].as_str().unwrap_or_default();
+            writeln!(stdout, "{lead}[exception] {name}: {message}")?;
         }
         stdout.flush()?;
     }

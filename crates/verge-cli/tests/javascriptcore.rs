@@ -585,3 +585,76 @@ fn javascriptcore_vms_are_capped_least_recently_used_first() {
         }
     }
 }
+
+/// `verge tail` of a worker on JavaScriptCore: each request's lines (after an `await`, and in
+/// `ctx.waitUntil` work, too) come together after the line that says what the request was.
+#[test]
+fn a_tail_gets_each_request_with_its_lines() {
+    const TOKEN: &str = "jsc-tail-admin-token-0123456789";
+    let dir = tempfile::tempdir().unwrap();
+    tenant(
+        dir.path(),
+        "told",
+        "export default {\n\
+           async fetch(request, env, ctx) {\n\
+             const path = new URL(request.url).pathname;\n\
+             console.log('sync', path);\n\
+             await new Promise((resolve) => setTimeout(resolve, 5));\n\
+             console.log('awaited', path);\n\
+             ctx.waitUntil(new Promise((resolve) => setTimeout(resolve, 5)).then(() => console.warn('later', path)));\n\
+             return new Response('told');\n\
+           },\n\
+         };\n",
+        "route = \"told.test/*\"\n",
+    );
+    let config = dir.path().join("verge.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n\n[admin]\nlisten = \"127.0.0.1:0\"\n\
+             token = \"{TOKEN}\"\n\n[[workers]]\npath = \"told\"\nengine = \"jsc\"\n"
+        ),
+    )
+    .unwrap();
+    let server = DevServer::serve(&config, &["--threads", "1"]);
+    let admin = server
+        .stdout()
+        .lines()
+        .find_map(|l| l.strip_prefix("Admin API on ").map(|a| a.trim().to_owned()))
+        .unwrap();
+    let mut tail = std::process::Command::new(env!("CARGO_BIN_EXE_verge"))
+        .args(["tail", "told", "--server", &admin, "--token", TOKEN])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    {
+        let (lines, stdout) = (lines.clone(), tail.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            use std::io::BufRead as _;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                lines.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+    }
+    let shown = || lines.lock().unwrap().clone();
+    assert!(wait_until(Duration::from_secs(10), || shown().contains("tailing told")));
+    assert_eq!(get_host(&server.base, "told.test", "/one").body, "told");
+    let followed = wait_until(Duration::from_secs(10), || {
+        shown().contains("[warn] later /one")
+    });
+    let _ = tail.kill();
+    let _ = tail.wait();
+    let output = shown();
+    assert!(followed, "{output}");
+    assert!(
+        output.contains(
+            "[request] GET http://told.test/one 200 ok\n[log] sync /one\n\
+             [log] awaited /one\n[warn] later /one\n"
+        ),
+        "{output}"
+    );
+}

@@ -626,7 +626,7 @@ fn wrangler_deploys_assets_beside_a_worker() {
 }
 
 #[test]
-fn wrangler_tail_follows_a_workers_console() {
+fn wrangler_tail_follows_a_workers_requests() {
     use support::wrangler::Running;
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
@@ -637,10 +637,11 @@ fn wrangler_tail_follows_a_workers_console() {
     std::fs::write(
         project.join("index.js"),
         "export default {\n\
-           fetch(request) {\n\
+           fetch(request, env, ctx) {\n\
              const path = new URL(request.url).pathname;\n\
              console.log('seen', path);\n\
-             console.log('noise', path);\n\
+             ctx.waitUntil(Promise.resolve().then(() => console.warn('after', path)));\n\
+             if (path === '/boom') throw new TypeError('boom at ' + path);\n\
              return new Response('ok');\n\
            },\n\
          };\n",
@@ -653,45 +654,113 @@ fn wrangler_tail_follows_a_workers_console() {
     )
     .unwrap();
     wrangler(&project, &home, &admin, TOKEN, &["deploy"]).expect_ok("wrangler deploy");
+    let request = |method: &str, path: &str, probe: bool| {
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", server.base))
+            .header("host", "log.test")
+            .header("authorization", "Bearer client-secret");
+        if probe {
+            request = request.header("x-probe", "yes");
+        }
+        support::send(&support::client(), request.body(Vec::new()).unwrap()).status
+    };
 
+    // JSON: each request is one event with its lines (ctx.waitUntil's too), filtered by its
+    // method and a header.
     let tail = Running::start(
         &project,
         &home,
         &admin,
         TOKEN,
-        &["tail", "logger", "--format", "json", "--search", "seen"],
+        &[
+            "tail",
+            "logger",
+            "--format",
+            "json",
+            "--method",
+            "POST",
+            "--header",
+            "x-probe: yes",
+        ],
     );
-    // Requests until one's line arrives: the tail connects in its own time.
+    // Requests until one's event arrives: the tail connects in its own time.
     let arrived = support::wait_until(std::time::Duration::from_secs(30), || {
-        get_host(&server.base, "log.test", "/hello");
+        request("POST", "/first", true);
         std::thread::sleep(std::time::Duration::from_millis(200));
-        tail.stdout().contains("seen /hello")
+        tail.stdout().contains("seen /first")
     });
-    assert!(arrived, "no line reached wrangler tail:\n{}", tail.stdout());
-    // One more request: once its line is here, the noise of every request before it would be.
-    get_host(&server.base, "log.test", "/last");
+    assert!(
+        arrived,
+        "no event reached wrangler tail:\n{}",
+        tail.stdout()
+    );
+    // Requests the filters exclude, then one they pass: once its event is here, theirs would be.
+    assert_eq!(request("GET", "/get", true), 200);
+    assert_eq!(request("POST", "/unprobed", false), 200);
+    assert_eq!(request("POST", "/last", true), 200);
     let last = support::wait_until(std::time::Duration::from_secs(10), || {
-        tail.stdout().contains("seen /last")
+        tail.stdout().contains("after /last")
     });
     let output = tail.stdout();
     assert!(last, "{output}");
-    assert!(output.contains("\"scriptName\": \"logger\""), "{output}");
-    // --search seen lets the other lines through nowhere.
-    assert!(!output.contains("noise"), "{output}");
+    assert!(
+        !output.contains("/get") && !output.contains("/unprobed"),
+        "{output}"
+    );
+    let event = output
+        .split("\n}\n")
+        .find(|event| event.contains("seen /last"))
+        .unwrap_or_default();
+    for expected in [
+        "\"scriptName\": \"logger\"",
+        "\"outcome\": \"ok\"",
+        "\"method\": \"POST\"",
+        "\"url\": \"http://log.test/last\"",
+        "\"status\": 200",
+        "\"x-probe\": \"yes\"",
+        "\"authorization\": \"REDACTED\"",
+        "\"level\": \"warn\"",
+    ] {
+        assert!(event.contains(expected), "{expected} is not in {event}");
+    }
+    assert!(!output.contains("client-secret"), "{output}");
+    drop(tail);
 
-    let refused = wrangler(
+    // Pretty: a request that throws, as wrangler prints it, for `--status error` from this
+    // machine's own address; a request that succeeds does not pass.
+    let tail = Running::start(
         &project,
         &home,
         &admin,
         TOKEN,
-        &["tail", "logger", "--method", "GET"],
+        &[
+            "tail", "logger", "--format", "pretty", "--status", "error", "--ip", "self",
+        ],
     );
-    assert!(!refused.ok);
+    let arrived = support::wait_until(std::time::Duration::from_secs(30), || {
+        request("GET", "/boom", false);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        tail.stdout().contains("Exception Thrown")
+    });
     assert!(
-        format!("{}{}", refused.stdout, refused.stderr)
-            .contains("method filter is not implemented"),
-        "{}\n{}",
-        refused.stdout,
-        refused.stderr
+        arrived,
+        "no event reached wrangler tail:\n{}",
+        tail.stdout()
     );
+    assert_eq!(request("GET", "/fine", false), 200);
+    assert_eq!(request("GET", "/boom", false), 500);
+    let output = tail.stdout();
+    assert!(
+        output.contains("GET http://log.test/boom - Exception Thrown @"),
+        "{output}"
+    );
+    assert!(output.contains("(log) seen /boom"), "{output}");
+    let boomed = support::wait_until(std::time::Duration::from_secs(10), || {
+        tail.stdout().matches("Exception Thrown").count() >= 2
+    });
+    assert!(boomed, "{}", tail.stdout());
+    assert!(!tail.stdout().contains("/fine"), "{}", tail.stdout());
+    let stderr = tail.stderr();
+    assert!(stderr.contains("TypeError: boom at /boom"), "{stderr}");
 }

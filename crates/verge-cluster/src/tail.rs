@@ -19,12 +19,15 @@ const ANNOUNCE_EVERY: Duration = Duration::from_secs(5);
 /// How long a PoP forwards a worker's lines after the last announcement of a tail.
 pub const TAIL_LEASE: Duration = Duration::from_secs(15);
 
-/// One console line or exception of a worker, at a PoP.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// One console line or exception of a worker, or one of its traced events, at a PoP.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TailLine {
     pub pop: String,
     pub level: String,
     pub message: String,
+    /// A traced event's details, as the server that traced it writes them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<serde_json::Value>,
 }
 
 /// The subject of worker `worker`'s lines (its name encoded: a subject allows few characters).
@@ -99,12 +102,20 @@ impl Cluster {
         }))
     }
 
-    /// Sends one of worker `worker`'s lines here to whoever tails it.
-    pub async fn send_tail_line(&self, worker: &str, level: &str, message: &str) {
+    /// Sends one of worker `worker`'s lines (or traced events, with its `trace`) here to
+    /// whoever tails it.
+    pub async fn send_tail_line(
+        &self,
+        worker: &str,
+        level: &str,
+        message: &str,
+        trace: Option<serde_json::Value>,
+    ) {
         let line = TailLine {
             pop: self.pop.clone(),
             level: level.to_owned(),
             message: message.to_owned(),
+            trace,
         };
         if let Ok(payload) = serde_json::to_vec(&line) {
             let _ = self

@@ -16,7 +16,7 @@ use std::time::Duration;
 use verge_config::WorkerConfig;
 use verge_js::{Data, JsError, LinkedScript, ProjectModules};
 use verge_jsc::{Kept, Value, VmLimits, Web};
-use verge_web::{HeaderList, Request, Response, WebHost};
+use verge_web::{ConsoleSink, HeaderList, Request, Response, WebHost};
 
 /// How the host reaches the entry points: `dispatchFetch(ids, …)` and `dispatchScheduled(ids,
 /// …)` run an event, and report through `settled` (see `verge_jsc::Web::expect`) to the three
@@ -261,7 +261,12 @@ impl JscWorker {
     }
 
     /// Runs the fetch handler of `entrypoint` (`None`: the default export) for `request`.
-    pub(crate) async fn fetch(&self, request: Request, entrypoint: Option<String>) -> Outcome {
+    pub(crate) async fn fetch(
+        &self,
+        request: Request,
+        entrypoint: Option<String>,
+        console: Option<ConsoleSink>,
+    ) -> Outcome {
         let Request {
             method,
             url,
@@ -285,7 +290,7 @@ impl JscWorker {
             cf.map_or(Data::Undefined, |cf| Data::String(cf.to_string())),
             entrypoint.map_or(Data::Undefined, Data::String),
         ];
-        self.dispatch(self.dispatch_fetch, arguments.into(), tag)
+        self.dispatch(self.dispatch_fetch, arguments.into(), tag, console)
             .await
     }
 
@@ -297,18 +302,33 @@ impl JscWorker {
     }
 
     /// Runs the scheduled handler for cron trigger `cron` firing at `time_ms`.
-    pub(crate) async fn scheduled(&self, cron: &str, time_ms: f64) -> Outcome {
+    pub(crate) async fn scheduled(
+        &self,
+        cron: &str,
+        time_ms: f64,
+        console: Option<ConsoleSink>,
+    ) -> Outcome {
         let arguments = vec![Data::String(cron.to_owned()), Data::Number(time_ms)];
-        self.dispatch(self.dispatch_scheduled, arguments, self.next_tag())
+        let tag = self.next_tag();
+        self.dispatch(self.dispatch_scheduled, arguments, tag, console)
             .await
     }
 
     /// Calls the glue's `dispatch` function, then waits for its answer (within the wall-time
     /// limit) and keeps its `ctx.waitUntil` work alive (within its bound), all on behalf of
-    /// event `tag`. When that ends, what the event kept is forgotten, as on QuickJS: the
-    /// bodies nothing started reading are dropped, so that the connection they came on can
-    /// serve its next request.
-    async fn dispatch(&self, dispatch: Kept, arguments: Vec<Data>, tag: u64) -> Outcome {
+    /// event `tag`, which logs to `console` if given. When that ends, what the event kept is
+    /// forgotten, as on QuickJS: the bodies nothing started reading are dropped, so that the
+    /// connection they came on can serve its next request.
+    async fn dispatch(
+        &self,
+        dispatch: Kept,
+        arguments: Vec<Data>,
+        tag: u64,
+        console: Option<ConsoleSink>,
+    ) -> Outcome {
+        if let Some(console) = console {
+            self.host.event_consoles.insert(tag, console);
+        }
         let host = self.host.clone();
         let forget = move || host.forget_request(tag);
         let (answer_id, answer) = self.web.expect();

@@ -18,7 +18,7 @@ mod policy;
 mod worker;
 
 pub use entry::exports::{call_export, connect_exports, ExportFuture, ExportedCall, RemoteExports};
-pub use entry::Outcome;
+pub use entry::{Limit, Outcome};
 pub use host::{Grants, LoadError, WorkerLimits};
 pub use outbound::HttpClient;
 pub use policy::NetworkPolicy;

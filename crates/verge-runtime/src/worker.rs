@@ -15,7 +15,7 @@ use verge_config::WorkerConfig;
 use verge_js::rquickjs::context::EvalOptions;
 use verge_js::rquickjs::Value;
 use verge_js::{Isolate, IsolateLimits, JsError, ModuleCache};
-use verge_web::{Request, WebHost};
+use verge_web::{ConsoleSink, Request, WebHost};
 
 /// Why a request failed whose handler's promise was collected unsettled: nothing can settle it.
 const NEVER_SETTLES: &str =
@@ -171,20 +171,26 @@ impl Worker {
     /// Runs the fetch handler for `request`. `ctx.waitUntil` work goes on in a local task after
     /// this returns, for at most the configured bound.
     pub async fn fetch(&self, request: Request) -> Outcome {
-        self.fetch_entrypoint(request, None).await
+        self.fetch_entrypoint(request, None, None).await
     }
 
     /// Runs the fetch handler of `entrypoint`, a `WorkerEntrypoint` class the worker exports
-    /// (`None`: the default export), for `request`, as [`Worker::fetch`] does.
-    pub async fn fetch_entrypoint(&self, request: Request, entrypoint: Option<String>) -> Outcome {
+    /// (`None`: the default export), for `request`, as [`Worker::fetch`] does. What it logs
+    /// (until its `ctx.waitUntil` work ends) goes to `console` if given, else to the worker's.
+    pub async fn fetch_entrypoint(
+        &self,
+        request: Request,
+        entrypoint: Option<String>,
+        console: Option<ConsoleSink>,
+    ) -> Outcome {
         match &self.0 {
             Engine::QuickJs(worker) => {
                 let depth = request.depth;
                 worker
-                    .dispatch(depth, Event::Fetch(request, entrypoint))
+                    .dispatch(depth, Event::Fetch(request, entrypoint), console)
                     .await
             }
-            Engine::Jsc(worker) => worker.fetch(request, entrypoint).await,
+            Engine::Jsc(worker) => worker.fetch(request, entrypoint, console).await,
         }
     }
 
@@ -226,17 +232,22 @@ impl Worker {
 
     /// Runs the scheduled handler for cron trigger `cron` firing at `scheduled_time_ms` (ms
     /// since the epoch): [`Outcome::Completed`] unless it throws or runs past a limit, with the
-    /// same limits and `ctx.waitUntil` as a request.
-    pub async fn scheduled(&self, cron: &str, scheduled_time_ms: f64) -> Outcome {
+    /// same limits, `ctx.waitUntil` and `console` as a request.
+    pub async fn scheduled(
+        &self,
+        cron: &str,
+        scheduled_time_ms: f64,
+        console: Option<ConsoleSink>,
+    ) -> Outcome {
         match &self.0 {
             Engine::QuickJs(worker) => {
                 let event = Event::Scheduled {
                     cron: cron.to_owned(),
                     time_ms: scheduled_time_ms,
                 };
-                worker.dispatch(0, event).await
+                worker.dispatch(0, event, console).await
             }
-            Engine::Jsc(worker) => worker.scheduled(cron, scheduled_time_ms).await,
+            Engine::Jsc(worker) => worker.scheduled(cron, scheduled_time_ms, console).await,
         }
     }
 
@@ -244,7 +255,7 @@ impl Worker {
     /// that says so.
     async fn quickjs_only(&self, depth: u32, event: Event, what: &str) -> Outcome {
         match &self.0 {
-            Engine::QuickJs(worker) => worker.dispatch(depth, event).await,
+            Engine::QuickJs(worker) => worker.dispatch(depth, event, None).await,
             Engine::Jsc(_) => Outcome::Exception {
                 error: JsError::thrown(
                     "TypeError",
@@ -413,8 +424,8 @@ impl QuickJsWorker {
     }
 
     /// Runs `event` (that came through `depth` service bindings) under the CPU and wall-time
-    /// limits, with `ctx.waitUntil` work kept alive after.
-    async fn dispatch(&self, depth: u32, event: Event) -> Outcome {
+    /// limits, with `ctx.waitUntil` work kept alive after, logging to `console` if given.
+    async fn dispatch(&self, depth: u32, event: Event, console: Option<ConsoleSink>) -> Outcome {
         let tag = self.last_request.get() + 1;
         self.last_request.set(tag);
         let (stop, mut stopped) = oneshot::channel();
@@ -422,6 +433,9 @@ impl QuickJsWorker {
         let dispatched = self.isolate.enter_as(tag, |ctx| {
             if depth > 0 {
                 verge_web::set_request_depth(ctx, tag, depth)?;
+            }
+            if let Some(console) = console {
+                verge_web::set_event_console(ctx, tag, console);
             }
             entry::dispatch(ctx, event)
         });

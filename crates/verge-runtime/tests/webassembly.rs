@@ -254,7 +254,7 @@ fn wasm_that_never_returns_is_stopped_at_the_cpu_limit_and_the_isolate_serves_on
         let worker = load(project.path()).await.unwrap();
         for path in ["/spin", "/spin-caught"] {
             match get(&worker, path).await {
-                Outcome::LimitExceeded { message } => {
+                Outcome::LimitExceeded { message, .. } => {
                     assert!(message.contains("CPU"), "{path}: {message}")
                 }
                 other => panic!("{path}: expected the CPU limit, got {other:?}"),

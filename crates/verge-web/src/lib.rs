@@ -32,7 +32,7 @@ pub use body::{
     host_body_from_js, host_body_to_js, native_stream, with_length, Body, BoxError, ChannelBody,
     NativeBodies, NativeBody,
 };
-pub use console::{ConsoleSink, LogLevel};
+pub use console::{set_event_console, ConsoleSink, EventConsoles, LogLevel};
 pub use encoding::encoding_ops;
 pub use fetch::{
     deeper, fetcher, forget_request, next_depth, set_request_depth, Outbound, OutboundFuture,
@@ -58,6 +58,8 @@ use verge_js::rquickjs;
 pub struct WebHost {
     /// Where `console.*` output goes.
     pub console: ConsoleSink,
+    /// Where `console.*` output of single events goes instead (see [`EventConsoles`]).
+    pub event_consoles: std::rc::Rc<EventConsoles>,
     /// Where `fetch()` goes.
     pub outbound: std::rc::Rc<dyn Outbound>,
     /// The most `fetch()` calls one request may make.
@@ -81,6 +83,7 @@ impl WebHost {
     pub fn unreachable() -> Self {
         Self {
             console: std::rc::Rc::new(|_, _| {}),
+            event_consoles: std::rc::Rc::default(),
             outbound: std::rc::Rc::new(Refused("this isolate reaches no network")),
             subrequest_limit: 0,
             bindings: std::rc::Rc::default(),
@@ -94,10 +97,11 @@ impl WebHost {
 
 impl WebHost {
     /// Forgets what the isolate kept for request `tag`, which has ended: its subrequest count
-    /// and depth, and the bodies made for it that nothing started reading (an unread fetch
-    /// response closes its connection now, not when the garbage collector runs).
+    /// and depth, its console, and the bodies made for it that nothing started reading (an
+    /// unread fetch response closes its connection now, not when the garbage collector runs).
     pub fn forget_request(&self, tag: u64) {
         self.subrequests.forget(tag);
+        self.event_consoles.forget(tag);
         self.bodies.drop_unread(tag);
     }
 }

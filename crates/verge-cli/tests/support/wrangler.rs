@@ -53,36 +53,52 @@ pub fn wrangler_with_input(
     }
 }
 
-/// A wrangler left running (`wrangler tail`): its output as it comes; stopped (by its PID)
-/// when dropped.
+/// A wrangler left running (`wrangler tail`): its output and errors as they come; stopped (by
+/// its PID) when dropped.
 pub struct Running {
     child: std::process::Child,
     stdout: std::sync::Arc<std::sync::Mutex<String>>,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+/// What `from` writes, gathered as it comes (read to the end, so that no pipe fills).
+fn gathered(
+    mut from: impl std::io::Read + Send + 'static,
+) -> std::sync::Arc<std::sync::Mutex<String>> {
+    let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let into = text.clone();
+    std::thread::spawn(move || {
+        let mut chunk = [0u8; 4096];
+        while let Ok(read @ 1..) = from.read(&mut chunk) {
+            into.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&chunk[..read]));
+        }
+    });
+    text
 }
 
 impl Running {
     pub fn start(project: &Path, home: &Path, admin: &str, token: &str, args: &[&str]) -> Self {
-        use std::io::Read as _;
-        // Its errors unread would fill the pipe and stop it.
         let mut child = command(project, home, admin, token, args)
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("run wrangler");
-        let stdout = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let (mut from, into) = (child.stdout.take().unwrap(), stdout.clone());
-        std::thread::spawn(move || {
-            let mut chunk = [0u8; 4096];
-            while let Ok(read @ 1..) = from.read(&mut chunk) {
-                into.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&chunk[..read]));
-            }
-        });
-        Self { child, stdout }
+        let stdout = gathered(child.stdout.take().unwrap());
+        let stderr = gathered(child.stderr.take().unwrap());
+        Self {
+            child,
+            stdout,
+            stderr,
+        }
     }
 
     pub fn stdout(&self) -> String {
         self.stdout.lock().unwrap().clone()
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
     }
 }
 

@@ -54,8 +54,9 @@ pub enum Outcome {
         error: JsError,
         pass_through: bool,
     },
-    /// The event ran past a limit (CPU or wall time) and was stopped; the message names it.
+    /// The event ran past `limit` and was stopped; the message names it.
     LimitExceeded {
+        limit: Limit,
         message: String,
     },
     /// A handler that answers nothing (`scheduled`) finished without throwing.
@@ -65,9 +66,14 @@ pub enum Outcome {
     Reply(String),
 }
 
+/// The limit an event ran past.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    Cpu,
+    WallTime,
+}
+
 impl Outcome {
-    /// Whether the event left its isolate unfit to serve on: stopped at a limit (jobs it queued
-    /// may still be waiting to run), or out of memory. The host drops the isolate.
     /// A request stopped at its CPU time limit, `slice` if it is known.
     pub(crate) fn cpu_limit(slice: Option<std::time::Duration>) -> Self {
         let limit = match slice {
@@ -75,6 +81,7 @@ impl Outcome {
             None => "its CPU time limit".to_owned(),
         };
         Outcome::LimitExceeded {
+            limit: Limit::Cpu,
             message: format!("the worker exceeded {limit}"),
         }
     }
@@ -82,6 +89,7 @@ impl Outcome {
     /// A request that waited past the wall-time limit `bound` without a response.
     pub(crate) fn wall_time_limit(bound: std::time::Duration) -> Self {
         Outcome::LimitExceeded {
+            limit: Limit::WallTime,
             message: format!(
                 "the worker did not respond within its wall-time limit ({} ms)",
                 bound.as_millis()
@@ -89,6 +97,8 @@ impl Outcome {
         }
     }
 
+    /// Whether the event left its isolate unfit to serve on: stopped at a limit (jobs it queued
+    /// may still be waiting to run), or out of memory. The host drops the isolate.
     pub fn ends_isolate(&self) -> bool {
         match self {
             Outcome::LimitExceeded { .. } => true,

@@ -26,7 +26,7 @@ pub fn body(outcome: Outcome) -> String {
             other => panic!("expected a full body, got {other:?}"),
         },
         Outcome::Exception { error, .. } => panic!("{error}"),
-        Outcome::LimitExceeded { message } => panic!("{message}"),
+        Outcome::LimitExceeded { message, .. } => panic!("{message}"),
         Outcome::Completed | Outcome::Reply(_) => panic!("the fetch handler answered nothing"),
     }
 }

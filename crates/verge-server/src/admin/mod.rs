@@ -48,6 +48,10 @@ use std::rc::Rc;
 use std::sync::Arc;
 use verge_storage::{BucketStore, CacheStore, KvStore, SqlStore};
 
+/// The address an admin request came from (a request extension).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Peer(pub std::net::SocketAddr);
+
 /// The largest upload one deploy may send.
 const MAX_UPLOAD: usize = 64 * 1024 * 1024;
 
@@ -78,13 +82,14 @@ pub struct Admin {
 pub async fn serve_admin(listener: tokio::net::TcpListener, admin: Admin) {
     let admin = Rc::new(admin);
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
+        let Ok((stream, peer)) = listener.accept().await else {
             continue;
         };
         let admin = admin.clone();
         tokio::task::spawn_local(async move {
-            let service = service_fn(move |request| {
+            let service = service_fn(move |mut request: Request<Incoming>| {
                 let admin = admin.clone();
+                request.extensions_mut().insert(Peer(peer));
                 async move { Ok::<_, Infallible>(handle(&admin, request).await) }
             });
             // With upgrades: `wrangler tail` follows its tail over a WebSocket.
@@ -349,7 +354,7 @@ async fn tail_events(
                     Ok(event) => serde_json::json!(event),
                     Err(RecvError::Lagged(missed)) => serde_json::json!({
                         "level": "warn",
-                        "message": format!("{missed} lines were dropped: the tail fell behind"),
+                        "message": format!("{missed} events were dropped: the tail fell behind"),
                         "dropped": missed,
                     }),
                     Err(RecvError::Closed) => return None,

@@ -5,6 +5,7 @@
 use super::http::plain;
 use super::state::ThreadState;
 use super::Site;
+use crate::tail::Tracer;
 use http::StatusCode;
 use std::time::Duration;
 use verge_runtime::{Outcome, Response};
@@ -23,15 +24,20 @@ async fn run_scheduled(
         .worker(site, index)
         .await
         .map_err(|error| format!("cannot load the worker: {error}"))?;
+    let tracer = Tracer::of_scheduled(&state.metrics, name, cron, at.timestamp_millis());
+    let console = state.event_console(site, name, tracer.as_ref());
     #[allow(clippy::cast_precision_loss)]
     let outcome = live
         .worker
-        .scheduled(cron, at.timestamp_millis() as f64)
+        .scheduled(cron, at.timestamp_millis() as f64, console)
         .await;
     live.count_busy();
+    if let Some(tracer) = &tracer {
+        tracer.ended(&outcome);
+    }
     let failure = match outcome {
         Outcome::Completed | Outcome::Response(_) | Outcome::Reply(_) => None,
-        Outcome::LimitExceeded { message } => {
+        Outcome::LimitExceeded { message, .. } => {
             state.isolates.discard(name);
             Some(message)
         }
@@ -49,7 +55,10 @@ async fn run_scheduled(
         }
         Some(failure) => {
             tracing::error!(worker = name, "scheduled \"{cron}\" failed: {failure}");
-            state.metrics.tail.publish(name, "exception", &failure);
+            // A traced event's failure goes out with its trace.
+            if tracer.is_none() {
+                state.metrics.tail.publish(name, "exception", &failure);
+            }
             Err(failure)
         }
     }

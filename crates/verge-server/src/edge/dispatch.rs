@@ -12,6 +12,7 @@ use super::state::ThreadState;
 use super::websocket;
 use super::{Connection, Crons, Mode, Site};
 use crate::routes::strip_port;
+use crate::tail::Tracer;
 use http::StatusCode;
 use hyper::body::Incoming;
 use std::convert::Infallible;
@@ -196,11 +197,19 @@ async fn run_worker(
     let has_origin = state.options.origin.is_some() || !site.zones.is_empty();
     // What pass-through needs to resend the request; a streamed body cannot be replayed.
     let replay = has_origin.then(|| request.replay()).flatten();
-    let outcome = live.worker.fetch_entrypoint(request, entrypoint).await;
+    let tracer = Tracer::of_request(&state.metrics, name, &request);
+    let console = state.event_console(site, name, tracer.as_ref());
+    let outcome = live
+        .worker
+        .fetch_entrypoint(request, entrypoint, console)
+        .await;
     live.count_busy();
-    match outcome {
+    if let Some(tracer) = &tracer {
+        tracer.ended(&outcome);
+    }
+    let response = match outcome {
         Outcome::Response(response) => response,
-        Outcome::LimitExceeded { message } => {
+        Outcome::LimitExceeded { message, .. } => {
             tracing::error!(worker = name, "request stopped: {message}");
             // Jobs the stopped script queued may still be waiting to run: the isolate goes,
             // and the next request gets a fresh one.
@@ -227,10 +236,13 @@ async fn run_worker(
             pass_through,
         } => {
             tracing::error!(worker = name, "uncaught exception: {error}");
-            state
-                .metrics
-                .tail
-                .publish(name, "exception", &error.to_string());
+            // A traced request's exception goes out with its trace.
+            if tracer.is_none() {
+                state
+                    .metrics
+                    .tail
+                    .publish(name, "exception", &error.to_string());
+            }
             match replay {
                 Some(request) if pass_through => to_origin(state, name, request).await,
                 _ => plain(
@@ -239,7 +251,11 @@ async fn run_worker(
                 ),
             }
         }
+    };
+    if let Some(tracer) = tracer {
+        tracer.answered(response.status);
     }
+    response
 }
 
 /// Sends `request` to the origin behind the worker `name` (a pass-through, or a zone's request
@@ -300,7 +316,7 @@ impl LocalWorkers for ThreadState {
             }
             match outcome {
                 Outcome::Reply(reply) => Ok(reply),
-                Outcome::LimitExceeded { message } => Err(OpError::Error(format!(
+                Outcome::LimitExceeded { message, .. } => Err(OpError::Error(format!(
                     "Worker exceeded resource limits: {message}"
                 ))),
                 Outcome::Exception { error, .. } => Err(OpError::Error(error.to_string())),

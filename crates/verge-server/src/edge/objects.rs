@@ -1083,7 +1083,7 @@ async fn settle(
     outcome: Outcome,
 ) -> Result<Outcome, Failure> {
     let failure = match &outcome {
-        Outcome::LimitExceeded { message } => Some(format!("Durable Object reset: {message}")),
+        Outcome::LimitExceeded { message, .. } => Some(format!("Durable Object reset: {message}")),
         Outcome::Exception { error, .. } if error.is_out_of_memory() => {
             Some("Durable Object reset: it ran out of memory".to_owned())
         }

@@ -9,14 +9,14 @@ use super::objects::{LocalObjects, ObjectRouter, ObjectThread};
 use super::{Deployed, EdgeOptions, Mode, Site, SiteHandle};
 use crate::geo::CfCache;
 use crate::metrics::Metrics;
+use crate::tail::{level_name, Tracer};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::Instant;
 use verge_runtime::{
-    Capabilities, ConsoleSink, Grants, HttpClient, LoadError, LogLevel, ObjectState, Outbound,
-    Worker,
+    Capabilities, ConsoleSink, Grants, HttpClient, LoadError, ObjectState, Outbound, Worker,
 };
 
 /// What one serving thread shares between its connections.
@@ -83,17 +83,41 @@ impl ThreadState {
         .cloned()
     }
 
+    /// Where `verge serve` prints worker `name`'s console lines: the server's output, each led
+    /// by the name.
+    fn echo(&self, name: &str) -> ConsoleSink {
+        let (sink, name) = (self.options.console.clone(), name.to_owned());
+        Rc::new(move |level, text| sink(level, &format!("[{name}] {text}")))
+    }
+
+    /// The console of one event of `site`'s worker `name`, traced by `tracer` (see
+    /// [`Tracer`]): none in `verge dev`, which has no tails.
+    pub(super) fn event_console(
+        &self,
+        site: &Site,
+        name: &str,
+        tracer: Option<&Rc<Tracer>>,
+    ) -> Option<ConsoleSink> {
+        match site.mode {
+            Mode::Dev => None,
+            Mode::Serve(_) => tracer.map(|tracer| tracer.console(self.echo(name))),
+        }
+    }
+
     /// What `deployed`, a worker of `site`, reaches from its isolate on this thread.
     pub(super) fn grants(&self, site: &Site, deployed: &Deployed) -> Grants {
-        let sink = self.options.console.clone();
         let console: ConsoleSink = match site.mode {
-            Mode::Dev => Rc::new(move |level, text| sink(level, text)),
+            Mode::Dev => {
+                let sink = self.options.console.clone();
+                Rc::new(move |level, text| sink(level, text))
+            }
             Mode::Serve(_) => {
                 let name = deployed.config.name.clone();
                 let metrics = self.metrics.clone();
+                let echo = self.echo(&name);
                 Rc::new(move |level, text| {
                     metrics.tail.publish(&name, level_name(level), text);
-                    sink(level, &format!("[{name}] {text}"))
+                    echo(level, text)
                 })
             }
         };
@@ -120,15 +144,6 @@ impl ThreadState {
                 })),
             },
         }
-    }
-}
-
-fn level_name(level: LogLevel) -> &'static str {
-    match level {
-        LogLevel::Debug => "debug",
-        LogLevel::Log => "log",
-        LogLevel::Warn => "warn",
-        LogLevel::Error => "error",
     }
 }
 

@@ -2,12 +2,15 @@
 //! WebSocket (subprotocol `trace-v1`) at the URL it answers, authorized by the tail's id as
 //! Cloudflare's tail URLs are.
 //!
-//! Each of the worker's console lines and exceptions (every PoP's, at a PoP: the admin API's
-//! own tail, `tail_events`) is sent as one trace event: `logs` or `exceptions`, `outcome`,
-//! `scriptName`, `eventTimestamp`. Verge does not yet group a request's lines into one event
-//! with the request, so `event` is null and the filters that need the request (`--method`,
-//! `--header`, `--ip`) are refused by name; `--status`, `--search` and `--sampling-rate` apply,
-//! but never to a notice that lines were lost.
+//! Each of the worker's requests and cron events (every PoP's, at a PoP: the admin API's own
+//! tail, `tail_events`) is sent once it has ended as one trace event: `event` (the request's
+//! method, URL, headers and response status, or the cron and its time), `outcome`, and the
+//! `logs` and `exceptions` it made; a line outside any event (a module's top level) is sent
+//! alone, with `event` null. The filters apply as on Cloudflare: `--status`, `--method`,
+//! `--header` (a name, or `name: value`), `--ip` (addresses, or `self`: the address the tail
+//! was made from), `--search` (text in a line or exception) and `--sampling-rate`. A filter of
+//! the request passes no event that is not one; a notice that events were lost always
+//! passes.
 //!
 //! The WebSocket is read leniently: wrangler sends its first frame unmasked, which RFC 6455
 //! forbids a client and a strict server refuses. Frames are read with or without a mask;
@@ -69,10 +72,23 @@ struct Tail {
 struct Filters {
     /// Outcomes let through (`ok`, `exception`…); none: all.
     outcomes: Option<Vec<String>>,
-    /// Text a line must contain.
+    /// Request methods let through, upper-case.
+    methods: Option<Vec<String>>,
+    /// A request header that must be present (lower-case), and the value it must have.
+    header: Option<(String, Option<String>)>,
+    /// Client addresses let through.
+    client_ips: Option<Vec<String>>,
+    /// Text a line or exception must contain.
     query: Option<String>,
     /// The share of events sent, in (0, 1].
     sampling_rate: Option<f64>,
+}
+
+/// A `header` filter as wrangler sends it.
+#[derive(serde::Deserialize)]
+struct HeaderFilter {
+    key: String,
+    query: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -86,8 +102,12 @@ fn invalid(message: String) -> Refusal {
 }
 
 impl Filters {
-    /// The filters of a `POST …/tails`, each refused by name if Verge cannot apply it.
-    fn of(requested: Vec<serde_json::Map<String, Value>>) -> Result<Self, Refusal> {
+    /// The filters of a `POST …/tails` made from `peer` (for `--ip self`), each refused by
+    /// name if malformed.
+    fn of(
+        requested: Vec<serde_json::Map<String, Value>>,
+        peer: Option<std::net::IpAddr>,
+    ) -> Result<Self, Refusal> {
         let mut filters = Filters::default();
         for (name, value) in requested.into_iter().flatten() {
             match name.as_str() {
@@ -107,22 +127,42 @@ impl Filters {
                         rate.ok_or_else(|| invalid(format!("{value} is not a sampling rate")))?,
                     );
                 }
+                "method" => {
+                    let methods: Vec<String> = serde_json::from_value(value)
+                        .map_err(|e| invalid(format!("the method filter is not a list: {e}")))?;
+                    filters.methods = Some(methods.iter().map(|m| m.to_uppercase()).collect());
+                }
+                "header" => {
+                    let HeaderFilter { key, query } = serde_json::from_value(value)
+                        .map_err(|e| invalid(format!("the header filter is malformed: {e}")))?;
+                    filters.header = Some((key.trim().to_lowercase(), query));
+                }
+                "client_ip" => {
+                    let ips: Vec<String> = serde_json::from_value(value)
+                        .map_err(|e| invalid(format!("the client_ip filter is not a list: {e}")))?;
+                    let ips = ips.into_iter().map(|ip| match (ip.as_str(), peer) {
+                        ("self", Some(peer)) => Ok(peer.to_string()),
+                        ("self", None) => Err(invalid("the tail's own address is unknown".into())),
+                        _ => Ok(ip),
+                    });
+                    filters.client_ips = Some(ips.collect::<Result<_, _>>()?);
+                }
                 // One version serves at a time.
                 "scriptVersion" => {}
-                "method" | "header" | "client_ip" => {
-                    return Err(invalid(format!(
-                        "Verge's tail does not yet know each line's request: the {name} filter \
-                         is not implemented"
-                    )))
-                }
                 other => return Err(invalid(format!("unknown tail filter {other:?}"))),
             }
         }
         Ok(filters)
     }
 
-    /// Whether a line of `outcome` and `message` passes.
-    fn pass(&self, outcome: &str, message: &str) -> bool {
+    /// Whether an event passes: one of `outcome`, made by `request` (its method and headers)
+    /// if it was one, whose lines and exceptions are `texts`.
+    fn pass<'t>(
+        &self,
+        outcome: &str,
+        request: Option<&Value>,
+        mut texts: impl Iterator<Item = &'t str>,
+    ) -> bool {
         if self
             .outcomes
             .as_ref()
@@ -130,10 +170,40 @@ impl Filters {
         {
             return false;
         }
+        let asks_for_request =
+            self.methods.is_some() || self.header.is_some() || self.client_ips.is_some();
+        if let Some(request) = request {
+            let method = request["method"].as_str().unwrap_or_default();
+            if self
+                .methods
+                .as_ref()
+                .is_some_and(|methods| !methods.iter().any(|m| m == method))
+            {
+                return false;
+            }
+            let headers = &request["headers"];
+            if let Some((name, wanted)) = &self.header {
+                match (headers[name.as_str()].as_str(), wanted) {
+                    (None, _) => return false,
+                    (Some(value), Some(wanted)) if value != wanted => return false,
+                    _ => {}
+                }
+            }
+            let client = headers["cf-connecting-ip"].as_str().unwrap_or_default();
+            if self
+                .client_ips
+                .as_ref()
+                .is_some_and(|ips| !ips.iter().any(|ip| ip == client))
+            {
+                return false;
+            }
+        } else if asks_for_request {
+            return false;
+        }
         if self
             .query
             .as_ref()
-            .is_some_and(|query| !message.contains(query.as_str()))
+            .is_some_and(|query| !texts.any(|text| text.contains(query.as_str())))
         {
             return false;
         }
@@ -158,8 +228,12 @@ impl Tails {
         request: Request<Incoming>,
     ) -> Result<Value, Refusal> {
         let follows = super::handed_out(&request, "ws", TAILS, 10026)?;
+        let peer = request
+            .extensions()
+            .get::<crate::admin::Peer>()
+            .map(|peer| peer.0.ip());
         let TailRequest { filters } = read_json(request, 64 * 1024, "the tail").await?;
-        let filters = Filters::of(filters)?;
+        let filters = Filters::of(filters, peer)?;
         let id = super::registry::fresh_id()?;
         let mut tails = self.tails.borrow_mut();
         tails.retain(|_, tail| tail.opened.elapsed() < TAIL_LIFETIME);
@@ -285,16 +359,85 @@ pub(super) async fn follow(
     response
 }
 
-/// A console line (`{"level", "message"}`, or a notice of lines lost, `"dropped"`) of `worker`
-/// as a trace event, if `filters` let it through (a notice always passes).
-fn trace_event(worker: &str, line: &Value, filters: &Filters) -> Option<Value> {
+/// What the admin API's tail sends (a line, `{"level", "message"}`; a traced event, with
+/// `"trace"`; a notice of events lost, with `"dropped"`) as a trace event of `worker`, if
+/// `filters` let it through.
+fn trace_event(worker: &str, sent: &Value, filters: &Filters) -> Option<Value> {
+    let Some(trace) = sent.get("trace") else {
+        return line_event(worker, sent, filters);
+    };
+    let outcome = trace["outcome"].as_str().unwrap_or("unknown");
+    let request = trace["event"].get("request");
+    let logs = trace["logs"].as_array().map_or(&[][..], Vec::as_slice);
+    let exceptions = trace["exceptions"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice);
+    let texts = logs
+        .iter()
+        .chain(exceptions)
+        .filter_map(|line| line["message"].as_str());
+    if !filters.pass(outcome, request, texts) {
+        return None;
+    }
+    let event = match (request, trace["event"].get("scheduled")) {
+        (Some(request), _) => json!({
+            "request": {
+                "url": request["url"],
+                "method": request["method"],
+                "headers": request["headers"],
+            },
+            "response": request["status"].as_u64().map(|status| json!({ "status": status })),
+        }),
+        (None, Some(scheduled)) => json!({
+            "cron": scheduled["cron"],
+            "scheduledTime": scheduled["scheduled_ms"],
+        }),
+        (None, None) => Value::Null,
+    };
+    let logs: Vec<Value> = logs
+        .iter()
+        .map(|line| {
+            json!({
+                "message": [line["message"]],
+                "level": line["level"],
+                "timestamp": line["at_ms"],
+            })
+        })
+        .collect();
+    let exceptions: Vec<Value> = exceptions
+        .iter()
+        .map(|exception| {
+            let stack = exception["stack"]
+                .as_str()
+                .filter(|stack| !stack.is_empty());
+            json!({
+                "name": exception["name"],
+                "message": exception["message"],
+                "stack": stack,
+                "timestamp": exception["at_ms"],
+            })
+        })
+        .collect();
+    Some(json!({
+        "outcome": outcome,
+        "scriptName": worker,
+        "eventTimestamp": trace["at_ms"],
+        "logs": logs,
+        "exceptions": exceptions,
+        "event": event,
+    }))
+}
+
+/// A line outside any event (or a notice of events lost, which always passes) as a trace
+/// event of `worker` with `event` null, if `filters` let it through.
+fn line_event(worker: &str, line: &Value, filters: &Filters) -> Option<Value> {
     let level = line["level"].as_str().unwrap_or("log");
     let message = line["message"].as_str().unwrap_or_default();
     let outcome = match level {
         "exception" => "exception",
         _ => "ok",
     };
-    if line.get("dropped").is_none() && !filters.pass(outcome, message) {
+    if line.get("dropped").is_none() && !filters.pass(outcome, None, std::iter::once(message)) {
         return None;
     }
     let now = chrono::Utc::now().timestamp_millis();
