@@ -2,7 +2,8 @@
 //! be: HTML, CSS and JS with their types, ETags and 304s, HTML paths and their redirects, byte
 //! ranges, the `ASSETS` binding, the nearest `404.html` for what matches nothing, and no way
 //! out of the directory — not by `..`, encoded or not, nor by a symlink; the site with its
-//! worker on QuickJS and on JavaScriptCore alike.
+//! worker on QuickJS and on JavaScriptCore alike. And a directory's `_redirects` and
+//! `_headers` rules.
 
 // Test code fails by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -234,5 +235,82 @@ fn a_project_of_assets_alone_needs_no_worker() {
     assert!(
         message.contains("no `main` entry point (nor `[assets]`)"),
         "{message}"
+    );
+}
+
+/// An assets directory's `_redirects` (redirects with their status, a splat carried over, a
+/// page served at another path) and `_headers` (set, added to, removed) apply as on Workers,
+/// neither file is served, and a line that breaks a rule is skipped while the others apply.
+#[test]
+fn redirects_and_headers_files_apply() {
+    let dir = support::project(&[
+        (
+            "wrangler.toml",
+            "name = \"rules\"\nassets = { directory = \"site\" }\n",
+        ),
+        ("site/index.html", "<h1>home</h1>"),
+        ("site/app.html", "<div id=app></div>"),
+        ("site/docs/new.html", "<h1>new docs</h1>"),
+        ("site/static/a.css", "a { }"),
+        (
+            "site/_redirects",
+            "# moved pages\n/old /docs/new 301\n/docs/v1/* /docs/:splat 308\n\
+             /app/* /app.html 200\n/broken\n/home / 302 # inline comment\n",
+        ),
+        (
+            "site/_headers",
+            "/*\n  X-Frame-Options: DENY\n  Cache-Control: no-cache\n\
+             /static/*\n  Cache-Control: max-age=31536000, immutable\n  ! X-Frame-Options\n\
+             /docs/:page\n  X-Doc: :page\n",
+        ),
+    ]);
+    let mut server = DevServer::start(dir.path(), &[]);
+    let base = server.base.clone();
+    let get = |path: &str| request(&base, "GET", path, &[]);
+
+    let moved = get("/old?from=mail");
+    assert_eq!(moved.status, 301);
+    assert_eq!(moved.headers["location"], "/docs/new?from=mail");
+    let versioned = get("/docs/v1/new");
+    assert_eq!(
+        (
+            versioned.status,
+            versioned.headers["location"].to_str().unwrap()
+        ),
+        (308, "/docs/new")
+    );
+    assert_eq!(get("/home").headers["location"], "/");
+    // A 200 rule serves the page at the path asked for, as a single-page app's routes want.
+    let routed = get("/app/settings/profile");
+    assert_eq!(
+        (routed.status, routed.body.as_str()),
+        (200, "<div id=app></div>")
+    );
+
+    let page = get("/docs/new");
+    assert_eq!(page.body, "<h1>new docs</h1>");
+    assert_eq!(page.headers["x-frame-options"], "DENY");
+    assert_eq!(page.headers["x-doc"], "new");
+    assert_eq!(page.headers["cache-control"], "no-cache");
+    let css = get("/static/a.css");
+    let cache: Vec<&str> = css
+        .headers
+        .get_all("cache-control")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(cache, ["no-cache", "max-age=31536000, immutable"]);
+    assert!(css.headers.get("x-frame-options").is_none());
+
+    for file in ["/_redirects", "/_headers"] {
+        assert_eq!(get(file).status, 404, "{file} was served");
+    }
+    assert!(
+        server.wait_for_stderr(
+            "_redirects: line 5 (/broken)",
+            std::time::Duration::from_secs(5)
+        ),
+        "{}",
+        server.stderr()
     );
 }

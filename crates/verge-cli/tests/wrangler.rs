@@ -548,6 +548,13 @@ fn wrangler_deploys_assets_beside_a_worker() {
     std::fs::create_dir_all(project.join("public/css")).unwrap();
     std::fs::write(project.join("public/index.html"), "<h1>home</h1>").unwrap();
     std::fs::write(project.join("public/css/site.css"), "h1 { color: teal }").unwrap();
+    // wrangler sends these two in the upload's metadata, not as assets.
+    std::fs::write(
+        project.join("public/_redirects"),
+        "/old /css/site.css 301\n",
+    )
+    .unwrap();
+    std::fs::write(project.join("public/_headers"), "/css/*\n  X-Styled: yes\n").unwrap();
     std::fs::write(
         project.join("index.js"),
         "export default {\n\
@@ -597,6 +604,17 @@ fn wrangler_deploys_assets_beside_a_worker() {
         .to_str()
         .unwrap()
         .starts_with("text/css"));
+    assert_eq!(css.headers["x-styled"], "yes");
+    let moved = get_host(&server.base, "site.test", "/old");
+    assert_eq!(
+        (moved.status, moved.headers["location"].to_str().unwrap()),
+        (301, "/css/site.css")
+    );
+    // Not an asset: the worker answers.
+    assert_eq!(
+        get_host(&server.base, "site.test", "/_headers").body,
+        "api /_headers"
+    );
     assert_eq!(
         get_host(&server.base, "site.test", "/api/x").body,
         "api /api/x"

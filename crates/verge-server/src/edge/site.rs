@@ -33,7 +33,7 @@ impl Deployed {
         let assets = config
             .assets
             .as_ref()
-            .map(|assets| Arc::new(Assets::new(assets)));
+            .map(|assets| Arc::new(Assets::new(&config.name, assets)));
         Self {
             config,
             version,

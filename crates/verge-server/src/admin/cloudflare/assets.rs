@@ -275,18 +275,8 @@ fn session_token() -> Result<String, Refusal> {
 }
 
 /// The `[assets]` config of a deploy whose metadata's `assets.config` is `config`, with the
-/// binding named `binding`. `_headers` and `_redirects` files, which Verge does not apply, are
-/// refused rather than left out unsaid.
-pub(super) fn config(config: Option<&Value>, binding: Option<&str>) -> Result<Value, Refusal> {
-    for file in ["_headers", "_redirects"] {
-        if config.and_then(|config| config.get(file)).is_some() {
-            return Err(failure(
-                StatusCode::BAD_REQUEST,
-                10021,
-                format!("Verge does not implement an assets directory's {file} file yet: remove it to deploy"),
-            ));
-        }
-    }
+/// binding named `binding`.
+pub(super) fn config(config: Option<&Value>, binding: Option<&str>) -> Value {
     let mut assets = json!({ "directory": DIRECTORY });
     if let Some(binding) = binding {
         assets["binding"] = binding.into();
@@ -296,7 +286,18 @@ pub(super) fn config(config: Option<&Value>, binding: Option<&str>) -> Result<Va
             assets[key] = value.clone();
         }
     }
-    Ok(assets)
+    assets
+}
+
+/// The `_headers` and `_redirects` files that wrangler sends as text in the metadata's
+/// `assets.config` (it uploads neither as an asset), by name, to be written beside the assets.
+pub(super) fn rule_files(config: Option<&Value>) -> impl Iterator<Item = (&'static str, &str)> {
+    ["_headers", "_redirects"]
+        .into_iter()
+        .filter_map(move |file| {
+            let text = config?.get(file)?.as_str()?;
+            Some((file, text))
+        })
 }
 
 #[cfg(test)]

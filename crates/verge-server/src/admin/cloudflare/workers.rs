@@ -479,6 +479,14 @@ fn upload(
             let encoded = base64::engine::general_purpose::STANDARD.encode(&bytes);
             files.insert(format!("{}/{path}", assets::DIRECTORY), encoded);
         }
+        let config = metadata
+            .assets
+            .as_ref()
+            .and_then(|assets| assets.get("config"));
+        for (file, text) in assets::rule_files(config) {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+            files.insert(format!("{}/{file}", assets::DIRECTORY), encoded);
+        }
     }
     let history = config_of(&admin.releases, name)
         .map(|current| current.migrations.clone())
@@ -598,7 +606,7 @@ fn config(
     }
     config["vars"] = Value::Object(vars);
     if let Some(uploaded) = &metadata.assets {
-        config["assets"] = assets::config(uploaded.get("config"), assets_binding.as_deref())?;
+        config["assets"] = assets::config(uploaded.get("config"), assets_binding.as_deref());
     }
     for (list, entries) in keyed {
         config[list] = match list {

@@ -2,14 +2,18 @@
 //! Static Assets serves them — paths mapped to HTML files by `html_handling`, the other
 //! spellings redirected (307) to the canonical one, content types by extension, strong ETags
 //! with `If-None-Match` → 304, one byte `Range` → 206 (or 416), and `not_found_handling` for
-//! the rest. No path reaches outside the directory: `..` segments, backslashes and NULs match
-//! nothing, and a file whose real path (symlinks followed) leaves it is not served.
+//! the rest; its `_redirects` and `_headers` files apply ([`rules`]) and are not served. No path
+//! reaches outside the directory: `..` segments, backslashes and NULs match nothing, and a file
+//! whose real path (symlinks followed) leaves it is not served.
+
+pub mod rules;
 
 use crate::edge::http::plain as plain_response;
 use bytes::Bytes;
 use futures_util::TryStreamExt as _;
 use http::StatusCode;
 use http_body_util::{BodyExt, StreamBody};
+use rules::{HeaderRules, Redirected, Redirects};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -17,6 +21,9 @@ use std::time::SystemTime;
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 use verge_config::{HtmlHandling, NotFoundHandling, RunWorkerFirst};
 use verge_runtime::{Body, HeaderList, Response};
+
+/// Files of the directory's root that configure it rather than being served.
+const CONFIG_FILES: &[&str] = &["_headers", "_redirects", ".assetsignore"];
 
 /// Files bigger than this stream from disk; smaller ones are read whole.
 const READ_WHOLE_BYTES: u64 = 1024 * 1024;
@@ -27,6 +34,8 @@ pub struct Assets {
     not_found: NotFoundHandling,
     html: HtmlHandling,
     worker_first: RunWorkerFirst,
+    redirects: Redirects,
+    headers: HeaderRules,
     /// ETags by file, valid while its size and modification time stay.
     etags: Mutex<HashMap<PathBuf, (u64, SystemTime, String)>>,
 }
@@ -40,7 +49,28 @@ enum Found {
 }
 
 impl Assets {
-    pub fn new(config: &verge_config::Assets) -> Self {
+    /// The assets of `config`, with the rules of its `_redirects` and `_headers` (a line
+    /// that breaks a rule is logged, naming the worker `name`, and skipped).
+    pub fn new(name: &str, config: &verge_config::Assets) -> Self {
+        let rules = |file: &str| {
+            let text = std::fs::read_to_string(config.directory.join(file)).ok()?;
+            Some(text)
+        };
+        let warn = |file: &str, warnings: Vec<String>| {
+            for warning in warnings {
+                tracing::warn!(worker = name, "{file}: {warning}: skipped");
+            }
+        };
+        let redirects = rules("_redirects").map_or_else(Redirects::default, |text| {
+            let (redirects, warnings) = Redirects::parse(&text);
+            warn("_redirects", warnings);
+            redirects
+        });
+        let headers = rules("_headers").map_or_else(HeaderRules::default, |text| {
+            let (headers, warnings) = HeaderRules::parse(&text);
+            warn("_headers", warnings);
+            headers
+        });
         Self {
             root: config
                 .directory
@@ -49,6 +79,8 @@ impl Assets {
             not_found: config.not_found_handling,
             html: config.html_handling,
             worker_first: config.run_worker_first.clone(),
+            redirects,
+            headers,
             etags: Mutex::default(),
         }
     }
@@ -58,7 +90,8 @@ impl Assets {
         self.worker_first.applies_to(path)
     }
 
-    /// The answer of the assets to a request, if a file (or a redirect to one) answers it.
+    /// The answer of the assets to a request, if a file (or a redirect) answers it, with the
+    /// headers `_headers` gives it.
     pub async fn serve(
         &self,
         method: &str,
@@ -71,6 +104,53 @@ impl Assets {
         let (path, query) = path_and_query
             .split_once('?')
             .map_or((path_and_query, None), |(path, query)| (path, Some(query)));
+        let mut response = match self.redirects.find(path, query) {
+            Some(Redirected::To { status, location }) => {
+                let mut response = empty(StatusCode::from_u16(status).ok()?);
+                response.headers.push("location", location);
+                response
+            }
+            Some(Redirected::Rewrite(to)) => self.rewritten(method, &to, headers).await?,
+            None => self.serve_path(method, path, query, headers).await?,
+        };
+        self.add_headers(path, headers, &mut response);
+        Some(response)
+    }
+
+    /// Applies `_headers` to `response`, the answer to a request for `path` with `headers`.
+    fn add_headers(&self, path: &str, headers: &HeaderList, response: &mut Response) {
+        let host = headers
+            .get("host")
+            .map(|host| crate::routes::strip_port(host));
+        self.headers.apply(host, path, &mut response.headers);
+    }
+
+    /// The file a rewrite (a `_redirects` rule of status 200) leads to, at `to` or at its
+    /// canonical spelling: the client asked for another path, and is not redirected.
+    async fn rewritten(&self, method: &str, to: &str, headers: &HeaderList) -> Option<Response> {
+        let to = to.split_once('?').map_or(to, |(path, _)| path);
+        let file = match self.find(to).await {
+            Found::File(file) => file,
+            Found::Redirect(canonical) => match self.find(&canonical).await {
+                Found::File(file) => file,
+                _ => return None,
+            },
+            Found::Missing => return None,
+        };
+        Some(
+            self.file_response(&file, method, headers, StatusCode::OK)
+                .await,
+        )
+    }
+
+    /// The file (or the redirect to its canonical spelling) at `path`, if there is one.
+    async fn serve_path(
+        &self,
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+        headers: &HeaderList,
+    ) -> Option<Response> {
         match self.find(path).await {
             Found::File(file) => Some(
                 self.file_response(&file, method, headers, StatusCode::OK)
@@ -89,8 +169,15 @@ impl Assets {
         }
     }
 
-    /// What a request that no asset (and no worker) answers gets, by `not_found_handling`.
+    /// What a request that no asset (and no worker) answers gets, by `not_found_handling`,
+    /// with the headers `_headers` gives it.
     pub async fn not_found(&self, method: &str, path: &str, headers: &HeaderList) -> Response {
+        let mut response = self.not_found_page(method, path, headers).await;
+        self.add_headers(path, headers, &mut response);
+        response
+    }
+
+    async fn not_found_page(&self, method: &str, path: &str, headers: &HeaderList) -> Response {
         match self.not_found {
             NotFoundHandling::SinglePageApplication => {
                 if let Some(index) = self.existing("index.html").await {
@@ -190,8 +277,12 @@ impl Assets {
         Found::Missing
     }
 
-    /// The file at `relative` under the root if it is one, and really is under the root.
+    /// The file at `relative` under the root if it is one, really is under the root, and is
+    /// not one of the directory's [`CONFIG_FILES`].
     async fn existing(&self, relative: &str) -> Option<PathBuf> {
+        if CONFIG_FILES.contains(&relative) {
+            return None;
+        }
         let path = self.root.join(relative);
         let real = tokio::fs::canonicalize(&path).await.ok()?;
         let file = tokio::fs::metadata(&real).await.ok()?.is_file();
