@@ -119,9 +119,7 @@ impl Assets {
 
     /// Applies `_headers` to `response`, the answer to a request for `path` with `headers`.
     fn add_headers(&self, path: &str, headers: &HeaderList, response: &mut Response) {
-        let host = headers
-            .get("host")
-            .map(|host| crate::routes::strip_port(host));
+        let host = headers.get("host").map(crate::routes::strip_port);
         self.headers.apply(host, path, &mut response.headers);
     }
 
