@@ -15,8 +15,10 @@
 //!
 //! A deploy carries at most [`MAX_FILES`] assets of [`MAX_FILE_BYTES`] each (Cloudflare's
 //! limits) and [`MAX_TOTAL_BYTES`] in all (its upload is held whole, as `verge deploy`'s). A
-//! session stages only the files it asked for, and a staged file is never replaced; nothing
-//! removes staged files yet. Sessions live in memory for [`SESSION_LIFETIME`]; a server
+//! session stages only the files it asked for, and a staged file is never replaced. A staged
+//! file is a cache of what wrangler sent (a deploy carries its own copy): one no session has
+//! named for [`STAGE_KEEP`] is removed as the next session opens, and a later deploy of it
+//! sends it again. Sessions live in memory for [`SESSION_LIFETIME`]; a server
 //! restarted between the steps answers the deploy with an error naming the session, and
 //! wrangler is run again.
 
@@ -35,6 +37,9 @@ pub(super) const DIRECTORY: &str = "assets";
 
 /// How long an upload session may take, from its start to the worker's upload.
 const SESSION_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// How long a staged file is kept after the last session that named it.
+const STAGE_KEEP: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Files a session asks for in one upload request.
 const BUCKET_SIZE: usize = 50;
@@ -136,15 +141,17 @@ impl AssetSessions {
             )));
         }
         let stage = stage(data_dir);
+        // What is staged already is named again: kept for another STAGE_KEEP.
         let requested: BTreeMap<String, u64> = sizes
             .into_iter()
-            .filter(|(hash, _)| !stage.join(hash).is_file())
+            .filter(|(hash, _)| !renew(&stage.join(hash)))
             .collect();
         let missing: Vec<&String> = requested.keys().collect();
         let buckets: Vec<Vec<&String>> = missing.chunks(BUCKET_SIZE).map(<[_]>::to_vec).collect();
         let token = session_token()?;
         let mut sessions = self.sessions.borrow_mut();
         sessions.retain(|_, session| session.opened.elapsed() < SESSION_LIFETIME);
+        sweep(&stage, &sessions, &manifest);
         let answer = json!({ "jwt": token, "buckets": buckets });
         sessions.insert(
             token,
@@ -248,6 +255,47 @@ impl AssetSessions {
     }
 }
 
+/// Whether `staged` is a staged file, whose keeping starts again now.
+fn renew(staged: &Path) -> bool {
+    std::fs::File::options()
+        .write(true)
+        .open(staged)
+        .and_then(|file| file.set_modified(std::time::SystemTime::now()))
+        .is_ok()
+}
+
+/// Removes from `stage` the files no session has named for [`STAGE_KEEP`] (and the partial
+/// writes older than a session), but none that an open session's manifest (or `opening`)
+/// names.
+fn sweep(stage: &Path, open: &HashMap<String, Session>, opening: &BTreeMap<String, String>) {
+    let Ok(entries) = std::fs::read_dir(stage) else {
+        return;
+    };
+    let named = |hash: &str| {
+        opening.values().any(|named| named == hash)
+            || open
+                .values()
+                .any(|session| session.manifest.values().any(|named| named == hash))
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let keep = match name.strip_suffix(".partial") {
+            Some(_) => SESSION_LIFETIME,
+            None => STAGE_KEEP,
+        };
+        let idle = entry
+            .metadata()
+            .and_then(|metadata| metadata.modified())
+            .ok()
+            .and_then(|modified| modified.elapsed().ok());
+        if idle.is_some_and(|idle| idle > keep) && !named(&name) {
+            if let Err(e) = std::fs::remove_file(entry.path()) {
+                tracing::warn!("cannot remove the staged asset {name}: {e}");
+            }
+        }
+    }
+}
+
 fn no_session() -> Refusal {
     failure(
         StatusCode::BAD_REQUEST,
@@ -302,7 +350,52 @@ pub(super) fn rule_files(config: Option<&Value>) -> impl Iterator<Item = (&'stat
 
 #[cfg(test)]
 mod tests {
-    use super::{check_hash, check_path};
+    // Test code fails by panicking.
+    #![allow(clippy::unwrap_used)]
+
+    use super::{check_hash, check_path, stage, AssetSessions, STAGE_KEEP};
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn staged_files_no_session_names_for_a_week_are_removed() {
+        let data_dir = tempfile::tempdir().unwrap();
+        let stage = stage(data_dir.path());
+        std::fs::create_dir_all(&stage).unwrap();
+        let long_ago = SystemTime::now() - STAGE_KEEP - Duration::from_secs(60);
+        let hash = |n: u8| format!("{:032x}", n);
+        let staged = |name: &str, modified: SystemTime| {
+            let path = stage.join(name);
+            std::fs::write(&path, b"x").unwrap();
+            let file = std::fs::File::options().write(true).open(&path).unwrap();
+            file.set_modified(modified).unwrap();
+        };
+        staged(&hash(1), long_ago);
+        staged(&hash(2), long_ago);
+        staged(&hash(3), SystemTime::now());
+        staged(&format!("{}.partial", hash(4)), long_ago);
+        let sessions = AssetSessions::default();
+        let manifest = format!(
+            r#"{{"manifest": {{"/a.txt": {{"hash": "{}", "size": 1}}}}}}"#,
+            hash(2)
+        );
+        let answer = sessions
+            .open(data_dir.path(), manifest.as_bytes())
+            .ok()
+            .unwrap();
+        // The file it names is staged: nothing to send, and it is kept.
+        assert_eq!(answer["buckets"], serde_json::json!([]));
+        let left: std::collections::BTreeSet<String> = std::fs::read_dir(&stage)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, [hash(2), hash(3)].into_iter().collect());
+        // Named again, its week starts again.
+        let renewed = std::fs::metadata(stage.join(hash(2)))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert!(renewed.elapsed().unwrap() < Duration::from_secs(60));
+    }
 
     #[test]
     fn asset_paths_stay_inside_the_directory() {
