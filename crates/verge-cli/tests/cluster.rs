@@ -2033,10 +2033,14 @@ fn wrangler_changes_through_any_pop_reach_every_pop() {
         format!(
             "name = \"wr\"\nmain = \"index.js\"\ncompatibility_date = \"2025-01-01\"\n\
              workers_dev = false\nroutes = [{{ pattern = \"wr.test/*\", zone_name = \"wr.test\" }}]\n\n\
-             [[kv_namespaces]]\nbinding = \"KV\"\nid = \"{id}\"\n"
+             [[kv_namespaces]]\nbinding = \"KV\"\nid = \"{id}\"\n\n\
+             [assets]\ndirectory = \"public\"\n"
         ),
     )
     .unwrap();
+    std::fs::create_dir_all(project.join("public")).unwrap();
+    std::fs::write(project.join("public/page.html"), "<p>page</p>").unwrap();
+    std::fs::write(project.join("public/_headers"), "/page\n  X-Page: yes\n").unwrap();
     at(&syd, &["deploy"]).expect_ok("wrangler deploy through syd");
     let answers = |expected: &str| {
         wait_until(REACHES_EVERY_POP, || {
@@ -2049,6 +2053,12 @@ fn wrangler_changes_through_any_pop_reach_every_pop() {
         answers("hello from fra, no secret"),
         "the deploy did not reach every PoP"
     );
+    // Its assets, with their _headers, serve at both.
+    for (name, pop) in [("syd", &syd), ("fra", &fra)] {
+        let page = support::get_host(&pop.server().base, "wr.test", "/page");
+        assert_eq!(page.body, "<p>page</p>", "at {name}");
+        assert_eq!(page.headers["x-page"], "yes", "at {name}");
+    }
 
     // A secret put through fra reaches syd; its versions are the hub's, at either PoP.
     wrangler_with_input(
