@@ -5,12 +5,15 @@
 //! (and, where the parser knows it, the line) that is wrong.
 
 mod durable_objects;
+mod queues;
 
 pub use durable_objects::{
     class_identity, class_with_identity, location_hint, migration_identities,
     replay as replay_migrations, DurableObjectBinding, DurableObjects, Identities, Migration,
     RenamedClass, LOCATION_HINTS,
 };
+
+pub use queues::{check_queue_name, limits as queue_limits, QueueConsumer, QueueProducer, Queues};
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -85,6 +88,8 @@ pub struct WorkerConfig {
     pub d1_databases: Vec<D1Database>,
     /// `r2_buckets`: object buckets on `env`.
     pub r2_buckets: Vec<R2Bucket>,
+    /// `[queues]`: queues sent to from `env`, and consumed by the `queue` handler.
+    pub queues: Queues,
     /// `[triggers] crons`: when the `scheduled` handler runs under `verge serve` (UTC, five
     /// fields, with Workers' `L`, `W` and `#`).
     pub crons: Vec<String>,
@@ -434,6 +439,8 @@ struct RawConfig {
     #[serde(default)]
     r2_buckets: Vec<R2Bucket>,
     #[serde(default)]
+    queues: Queues,
+    #[serde(default)]
     triggers: RawTriggers,
     assets: Option<RawAssets>,
     #[serde(default)]
@@ -542,6 +549,10 @@ impl WorkerConfig {
                 ),
             });
         }
+        raw.queues.check().map_err(|message| ConfigError::Parse {
+            path: path.to_owned(),
+            message,
+        })?;
         for cron in &raw.triggers.crons {
             if let Err(error) = cron.parse::<croner::Cron>() {
                 return Err(ConfigError::BadCron {
@@ -594,6 +605,7 @@ impl WorkerConfig {
             services: raw.services,
             d1_databases: raw.d1_databases,
             r2_buckets: raw.r2_buckets,
+            queues: raw.queues,
             crons: raw.triggers.crons,
             assets,
             rules: raw.rules,

@@ -507,3 +507,52 @@ fn a_kv_binding_cannot_reach_the_apis_own_lists() {
         "{error}"
     );
 }
+
+#[test]
+fn reads_queues_with_cloudflares_defaults_and_refuses_what_it_refuses() {
+    let dir = project(&[
+        (
+            "wrangler.toml",
+            "main = \"a.js\"\n\
+             [[queues.producers]]\nbinding = \"JOBS\"\nqueue = \"jobs\"\n\
+             [[queues.consumers]]\nqueue = \"jobs\"\nmax_batch_size = 25\ndead_letter_queue = \"jobs-dlq\"\n\
+             [[queues.consumers]]\nqueue = \"only-consumed\"\n",
+        ),
+        ("a.js", ""),
+    ]);
+    let queues = WorkerConfig::locate(dir.path()).unwrap().queues;
+    assert_eq!(
+        queues.producers,
+        [QueueProducer {
+            binding: "JOBS".into(),
+            queue: "jobs".into(),
+            delivery_delay: 0,
+        }]
+    );
+    let jobs = &queues.consumers[0];
+    assert_eq!(
+        (
+            jobs.max_batch_size,
+            jobs.max_batch_timeout,
+            jobs.max_retries
+        ),
+        (25, 5.0, 3)
+    );
+    assert_eq!(jobs.dead_letter_queue.as_deref(), Some("jobs-dlq"));
+    // A queue consumed and sent to by nobody here is fine.
+    assert_eq!(queues.consumers[1].queue, "only-consumed");
+
+    for (bad, named) in [
+        ("[[queues.consumers]]\nqueue = \"q\"\nmax_batch_size = 101\n", "queues.consumers[0].max_batch_size"),
+        ("[[queues.consumers]]\nqueue = \"q\"\nmax_batch_timeout = 61\n", "queues.consumers[0].max_batch_timeout"),
+        ("[[queues.consumers]]\nqueue = \"q\"\ndead_letter_queue = \"q\"\n", "queues.consumers[0].dead_letter_queue"),
+        ("[[queues.consumers]]\nqueue = \"q\"\n[[queues.consumers]]\nqueue = \"q\"\n", "queues.consumers[1].queue"),
+        ("[[queues.producers]]\nbinding = \"Q\"\nqueue = \"no spaces\"\n", "queues.producers[0].queue"),
+        ("[[queues.producers]]\nbinding = \"Q\"\nqueue = \"a\"\n[[queues.producers]]\nbinding = \"Q\"\nqueue = \"b\"\n", "queues.producers[1].binding"),
+        ("[[queues.producers]]\nbinding = \"Q\"\nqueue = \"a\"\ndelivery_delay = 50000\n", "queues.producers[0].delivery_delay"),
+    ] {
+        let dir = project(&[("wrangler.toml", &format!("main = \"a.js\"\n{bad}")), ("a.js", "")]);
+        let error = WorkerConfig::locate(dir.path()).unwrap_err().to_string();
+        assert!(error.contains(named), "{bad}: {error}");
+    }
+}

@@ -4,11 +4,16 @@
 
 mod bucket;
 mod object;
+mod queue;
 
 pub use bucket::{
     check_r2_key, http_metadata, r2_limits, BucketStore, ByteStream, Conditions, GetOutcome,
     IndexChange, IndexCopy, IndexLog, ListOptions, NewObject, ObjectInfo, ObjectPage, ObjectRange,
     UploadedPart,
+};
+
+pub use queue::{
+    queue_limits, ContentType, NewMessage, QueueCounts, QueueStore, QueuedMessage, Settlement,
 };
 
 pub use object::{

@@ -1,0 +1,105 @@
+//! Queues (Cloudflare Queues): the store a producer's messages wait in until a consumer has
+//! them, and Queues' limits. A message is leased to one delivery at a time; it leaves the
+//! queue when acknowledged, is delivered again when retried or when its lease runs out (the
+//! consumer's server died), and moves to a dead-letter queue when it has failed too often.
+
+use crate::StorageFuture;
+use bytes::Bytes;
+
+/// Cloudflare Queues' limits on what a producer sends.
+pub mod queue_limits {
+    /// Bytes of one message's body, serialized.
+    pub const MESSAGE_BYTES: usize = 128 * 1000;
+    /// Messages in one `sendBatch`.
+    pub const BATCH_MESSAGES: usize = 100;
+    /// Bytes of one `sendBatch`, all bodies together.
+    pub const BATCH_BYTES: usize = 256 * 1000;
+}
+
+/// How a message's body is encoded, as `send`'s `contentType` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentType {
+    Json,
+    Text,
+    Bytes,
+    /// The structured clone of a value (`v8` on Workers).
+    V8,
+}
+
+impl ContentType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ContentType::Json => "json",
+            ContentType::Text => "text",
+            ContentType::Bytes => "bytes",
+            ContentType::V8 => "v8",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "json" => Some(ContentType::Json),
+            "text" => Some(ContentType::Text),
+            "bytes" => Some(ContentType::Bytes),
+            "v8" => Some(ContentType::V8),
+            _ => None,
+        }
+    }
+}
+
+/// A message to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    pub body: Bytes,
+    pub content_type: ContentType,
+    /// Milliseconds from now before it may be delivered.
+    pub delay_ms: u64,
+}
+
+/// A message as a consumer receives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedMessage {
+    /// 32 hex digits, unique.
+    pub id: String,
+    pub body: Bytes,
+    pub content_type: ContentType,
+    /// When it was sent, in milliseconds since the epoch.
+    pub sent_ms: u64,
+    /// Its deliveries so far, this one included.
+    pub attempts: u32,
+}
+
+/// What a consumer made of the messages of a batch it was given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settlement {
+    /// Done with: they leave the queue.
+    pub acked: Vec<String>,
+    /// Delivered again after the delay (milliseconds).
+    pub retried: Vec<(String, u64)>,
+    /// Given up on: moved to the named dead-letter queue, or dropped when `None`.
+    pub dead: Vec<(String, Option<String>)>,
+}
+
+/// One queue's counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueCounts {
+    pub queue: String,
+    /// Messages in it, delivered or not.
+    pub messages: u64,
+    /// Of those, the ones that may be delivered now (the backlog).
+    pub ready: u64,
+}
+
+/// Queues of messages, by name. A send is durable once its future resolves.
+pub trait QueueStore: Send + Sync {
+    fn send(&self, queue: &str, messages: Vec<NewMessage>) -> StorageFuture<()>;
+    /// Up to `max` messages of `queue` that may be delivered now, each leased for `lease_ms`
+    /// (not delivered again before then unless settled) and counted as an attempt.
+    fn lease(&self, queue: &str, max: usize, lease_ms: u64) -> StorageFuture<Vec<QueuedMessage>>;
+    /// Applies what a consumer made of messages it leased from `queue`, all at once.
+    fn settle(&self, queue: &str, settlement: Settlement) -> StorageFuture<()>;
+    /// Removes every message of `queue`; how many there were.
+    fn purge(&self, queue: &str) -> StorageFuture<u64>;
+    /// The counts of every queue holding a message.
+    fn counts(&self) -> StorageFuture<Vec<QueueCounts>>;
+}

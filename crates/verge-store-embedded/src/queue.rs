@@ -1,0 +1,292 @@
+//! Queues in one SQLite file (WAL, synced on every commit): a row per message, which records
+//! its queue, body, attempts and when it may next be delivered (`visible_ms`: after its delay,
+//! or after its lease runs out). A lease moves `visible_ms` forward, so a message leased by a
+//! server that then dies is delivered again once its lease ends; a settlement deletes what was
+//! acknowledged, moves a retried message's `visible_ms` and a dead one to its dead-letter
+//! queue, in one transaction. Calls run on tokio's blocking pool, one at a time.
+
+use crate::sql::open_synced;
+use rusqlite::{params, Connection};
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use verge_storage::{
+    unix_now_ms, ContentType, NewMessage, QueueCounts, QueueStore, QueuedMessage, Settlement,
+    StorageError, StorageFuture,
+};
+
+/// Every queue of a server; cheap to clone.
+#[derive(Clone)]
+pub struct SqliteQueues {
+    db: Arc<Mutex<Connection>>,
+}
+
+fn backend(error: impl std::fmt::Display) -> StorageError {
+    StorageError::Backend(error.to_string())
+}
+
+fn as_sql(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// 32 random hex digits.
+fn message_id() -> Result<String, StorageError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| backend(format!("no randomness for an id: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+impl SqliteQueues {
+    /// The queues in `path`, made if missing.
+    pub fn open(path: &Path) -> Result<Self, StorageError> {
+        let at = |e: rusqlite::Error| backend(format!("{}: {e}", path.display()));
+        let db = open_synced(path).map_err(at)?;
+        db.execute_batch(
+            "CREATE TABLE IF NOT EXISTS messages (
+                 seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                 queue TEXT NOT NULL,
+                 id TEXT NOT NULL UNIQUE,
+                 body BLOB NOT NULL,
+                 content_type TEXT NOT NULL,
+                 sent_ms INTEGER NOT NULL,
+                 attempts INTEGER NOT NULL DEFAULT 0,
+                 visible_ms INTEGER NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS messages_due ON messages (queue, visible_ms, seq);",
+        )
+        .map_err(at)?;
+        Ok(Self {
+            db: Arc::new(Mutex::new(db)),
+        })
+    }
+
+    /// Runs `call` in a transaction on the blocking pool.
+    fn transaction<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StorageError> + Send + 'static,
+    ) -> StorageFuture<T> {
+        let db = self.db.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let mut db = db.lock().unwrap_or_else(PoisonError::into_inner);
+                let transaction = db.transaction().map_err(backend)?;
+                let result = call(&transaction)?;
+                transaction.commit().map_err(backend)?;
+                Ok(result)
+            })
+            .await
+            .map_err(|e| backend(format!("the queue task failed: {e}")))?
+        })
+    }
+}
+
+impl QueueStore for SqliteQueues {
+    fn send(&self, queue: &str, messages: Vec<NewMessage>) -> StorageFuture<()> {
+        let queue = queue.to_owned();
+        self.transaction(move |db| {
+            let now = unix_now_ms();
+            let mut insert = db
+                .prepare_cached(
+                    "INSERT INTO messages (queue, id, body, content_type, sent_ms, visible_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(backend)?;
+            for message in messages {
+                let visible = now.saturating_add(message.delay_ms);
+                insert
+                    .execute(params![
+                        queue,
+                        message_id()?,
+                        &message.body[..],
+                        message.content_type.name(),
+                        as_sql(now),
+                        as_sql(visible),
+                    ])
+                    .map_err(backend)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn lease(&self, queue: &str, max: usize, lease_ms: u64) -> StorageFuture<Vec<QueuedMessage>> {
+        let queue = queue.to_owned();
+        self.transaction(move |db| {
+            let now = unix_now_ms();
+            let mut due = db
+                .prepare_cached(
+                    "SELECT seq, id, body, content_type, sent_ms, attempts FROM messages
+                     WHERE queue = ?1 AND visible_ms <= ?2 ORDER BY visible_ms, seq LIMIT ?3",
+                )
+                .map_err(backend)?;
+            let rows = due
+                .query_map(params![queue, as_sql(now), as_sql(max as u64)], |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, Vec<u8>>(2)?,
+                        row.get::<_, String>(3)?,
+                        row.get::<_, i64>(4)?,
+                        row.get::<_, i64>(5)?,
+                    ))
+                })
+                .map_err(backend)?;
+            let mut leased = Vec::new();
+            let mut seqs = Vec::new();
+            for row in rows {
+                let (seq, id, body, content_type, sent_ms, attempts) = row.map_err(backend)?;
+                seqs.push(seq);
+                leased.push(QueuedMessage {
+                    id,
+                    body: body.into(),
+                    content_type: ContentType::from_name(&content_type)
+                        .unwrap_or(ContentType::Bytes),
+                    sent_ms: u64::try_from(sent_ms).unwrap_or(0),
+                    attempts: u32::try_from(attempts).unwrap_or(0).saturating_add(1),
+                });
+            }
+            let mut lease = db
+                .prepare_cached(
+                    "UPDATE messages SET visible_ms = ?1, attempts = attempts + 1 WHERE seq = ?2",
+                )
+                .map_err(backend)?;
+            for seq in seqs {
+                lease
+                    .execute(params![as_sql(now.saturating_add(lease_ms)), seq])
+                    .map_err(backend)?;
+            }
+            Ok(leased)
+        })
+    }
+
+    fn settle(&self, queue: &str, settlement: Settlement) -> StorageFuture<()> {
+        let queue = queue.to_owned();
+        self.transaction(move |db| {
+            let now = unix_now_ms();
+            let mut ack = db
+                .prepare_cached("DELETE FROM messages WHERE queue = ?1 AND id = ?2")
+                .map_err(backend)?;
+            for id in &settlement.acked {
+                ack.execute(params![queue, id]).map_err(backend)?;
+            }
+            let mut retry = db
+                .prepare_cached("UPDATE messages SET visible_ms = ?1 WHERE queue = ?2 AND id = ?3")
+                .map_err(backend)?;
+            for (id, delay_ms) in &settlement.retried {
+                retry
+                    .execute(params![as_sql(now.saturating_add(*delay_ms)), queue, id])
+                    .map_err(backend)?;
+            }
+            let mut move_to = db
+                .prepare_cached(
+                    "UPDATE messages SET queue = ?1, attempts = 0, visible_ms = ?2
+                     WHERE queue = ?3 AND id = ?4",
+                )
+                .map_err(backend)?;
+            for (id, dead_letters) in &settlement.dead {
+                match dead_letters {
+                    Some(dead_letters) => move_to
+                        .execute(params![dead_letters, as_sql(now), queue, id])
+                        .map_err(backend)?,
+                    None => ack.execute(params![queue, id]).map_err(backend)?,
+                };
+            }
+            Ok(())
+        })
+    }
+
+    fn purge(&self, queue: &str) -> StorageFuture<u64> {
+        let queue = queue.to_owned();
+        self.transaction(move |db| {
+            let removed = db
+                .execute("DELETE FROM messages WHERE queue = ?1", params![queue])
+                .map_err(backend)?;
+            Ok(removed as u64)
+        })
+    }
+
+    fn counts(&self) -> StorageFuture<Vec<QueueCounts>> {
+        self.transaction(move |db| {
+            let mut counts = db
+                .prepare_cached(
+                    "SELECT queue, COUNT(*), SUM(visible_ms <= ?1) FROM messages
+                     GROUP BY queue ORDER BY queue",
+                )
+                .map_err(backend)?;
+            let rows = counts
+                .query_map(params![as_sql(unix_now_ms())], |row| {
+                    Ok(QueueCounts {
+                        queue: row.get(0)?,
+                        messages: u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
+                        ready: u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
+                    })
+                })
+                .map_err(backend)?;
+            rows.collect::<Result<_, _>>().map_err(backend)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    // Test code fails by panicking.
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn message(text: &str, delay_ms: u64) -> NewMessage {
+        NewMessage {
+            body: bytes::Bytes::copy_from_slice(text.as_bytes()),
+            content_type: ContentType::Text,
+            delay_ms,
+        }
+    }
+
+    #[tokio::test]
+    async fn messages_are_leased_settled_and_kept_across_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("queues.sqlite");
+        let queues = SqliteQueues::open(&path).unwrap();
+        let sent = vec![message("a", 0), message("b", 0), message("later", 60_000)];
+        queues.send("jobs", sent).await.unwrap();
+        let leased = queues.lease("jobs", 10, 30_000).await.unwrap();
+        let bodies: Vec<&[u8]> = leased.iter().map(|m| &m.body[..]).collect();
+        assert_eq!(bodies, [b"a", b"b"]);
+        assert!(leased.iter().all(|m| m.attempts == 1));
+        // Leased: not delivered again while the lease lasts.
+        assert!(queues.lease("jobs", 10, 30_000).await.unwrap().is_empty());
+        let settlement = Settlement {
+            acked: vec![leased[0].id.clone()],
+            retried: vec![(leased[1].id.clone(), 0)],
+            dead: Vec::new(),
+        };
+        queues.settle("jobs", settlement).await.unwrap();
+        drop(queues);
+
+        let queues = SqliteQueues::open(&path).unwrap();
+        let again = queues.lease("jobs", 10, 30_000).await.unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!((&again[0].body[..], again[0].attempts), (&b"b"[..], 2));
+        let settlement = Settlement {
+            dead: vec![(again[0].id.clone(), Some("jobs-dlq".into()))],
+            ..Settlement::default()
+        };
+        queues.settle("jobs", settlement).await.unwrap();
+        let counts = queues.counts().await.unwrap();
+        assert_eq!(
+            counts,
+            [
+                QueueCounts {
+                    queue: "jobs".into(),
+                    messages: 1,
+                    ready: 0
+                },
+                QueueCounts {
+                    queue: "jobs-dlq".into(),
+                    messages: 1,
+                    ready: 1
+                },
+            ]
+        );
+        assert_eq!(queues.purge("jobs").await.unwrap(), 1);
+        assert_eq!(queues.counts().await.unwrap().len(), 1);
+    }
+}
