@@ -1,6 +1,6 @@
 //! `verge-bindings` owns Workers' platform bindings: what a worker's config grants it on `env` —
-//! KV namespaces, D1 databases, R2 buckets, service bindings (with JS RPC), Durable Object
-//! namespaces, its assets — and the Cache API's
+//! KV namespaces, D1 databases, R2 buckets, queue producers, service bindings (with JS RPC),
+//! Durable Object namespaces, its assets — and the Cache API's
 //! `caches`, which reaches the server's cache in the worker's own scope.
 //!
 //! A binding kind is one folder and one line of [`KINDS`] (and a field of [`Stores`] when its
@@ -20,6 +20,7 @@ mod cache;
 mod d1;
 mod durable_objects;
 mod kv;
+mod queues;
 mod r2;
 mod service;
 
@@ -32,7 +33,9 @@ use std::rc::Rc;
 use std::sync::Arc;
 use verge_config::WorkerConfig;
 use verge_js::rquickjs::{self, Ctx, Object, Value};
-use verge_storage::{BucketStore, CacheStore, KvStore, SqlStore, StorageError, StorageFuture};
+use verge_storage::{
+    BucketStore, CacheStore, KvStore, QueueStore, SqlStore, StorageError, StorageFuture,
+};
 use verge_web::{Api, Outbound};
 
 /// One kind of binding.
@@ -50,6 +53,7 @@ pub const KINDS: &[Kind] = &[
     kv::KIND,
     d1::KIND,
     r2::KIND,
+    queues::KIND,
     service::KIND,
     durable_objects::KIND,
     assets::KIND,
@@ -88,6 +92,8 @@ pub struct Stores {
     pub buckets: Option<Arc<dyn BucketStore>>,
     /// Where Durable Objects keep their storage; `None`: their events fail, naming it.
     pub objects: Option<Arc<dyn verge_storage::ObjectStore>>,
+    /// Where queues keep their messages; `None`: a worker with queue producers does not load.
+    pub queues: Option<Arc<dyn QueueStore>>,
 }
 
 /// Another worker as a service binding reaches it: by request (`fetch`), or by a method call
@@ -155,7 +161,7 @@ pub struct BindingObject {
 }
 
 /// The bindings of `config` whose ops are written for every engine (KV namespaces, D1
-/// databases, R2 buckets, service bindings' `fetch()`, the `[assets]` binding, and the
+/// databases, R2 buckets, queue producers, service bindings' `fetch()`, the `[assets]` binding, and the
 /// worker's scope of the Cache API),
 /// kept in `table`: for an engine that makes the objects itself (JavaScriptCore's).
 /// Bindings with no store stop the worker loading, naming the first.
@@ -180,6 +186,7 @@ pub fn keep_engine_neutral(
     let r2 = r2.map(|r2| (r2.binding.as_str(), r2.bucket()));
     let buckets = &capabilities.stores.buckets;
     kept.extend(keep_namespaces(table, ("R2", "makeR2Bucket"), buckets, r2)?);
+    kept.extend(queues::keep(config, capabilities, table)?);
     cache::keep_scope(config, capabilities, table);
     // Fetch only: JS RPC is still QuickJS's (`service.js`).
     for service in &config.services {
