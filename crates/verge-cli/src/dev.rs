@@ -55,8 +55,8 @@ pub struct DevArgs {
 const DEV_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 const DEV_CACHE_DISK_BYTES: u64 = 256 * 1024 * 1024;
 
-/// The stores behind a project's bindings: KV, SQL and buckets opened under `state` only if
-/// it has bindings of that kind, and a cache in memory in front of one in `state`.
+/// The stores behind a project's bindings: KV, SQL, buckets and queues opened under `state`
+/// only if it has bindings of that kind, and a cache in memory in front of one in `state`.
 fn open_stores(config: &WorkerConfig, state: &std::path::Path) -> anyhow::Result<Stores> {
     let mut stores = Stores {
         kv: None,
@@ -68,6 +68,7 @@ fn open_stores(config: &WorkerConfig, state: &std::path::Path) -> anyhow::Result
         sql: None,
         buckets: None,
         objects: None,
+        queues: None,
     };
     if !config.durable_objects.is_empty() {
         stores.objects = Some(Arc::new(crate::state::open_objects(state)?));
@@ -80,6 +81,9 @@ fn open_stores(config: &WorkerConfig, state: &std::path::Path) -> anyhow::Result
     }
     if !config.r2_buckets.is_empty() {
         stores.buckets = Some(Arc::new(crate::state::open_buckets(state, Blobs::Local)?));
+    }
+    if !config.queues.producers.is_empty() || !config.queues.consumers.is_empty() {
+        stores.queues = Some(Arc::new(crate::state::open_queues(state)?));
     }
     Ok(stores)
 }

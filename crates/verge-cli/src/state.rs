@@ -37,6 +37,13 @@ pub fn open_sql(dir: &Path) -> anyhow::Result<SqliteSql> {
 }
 
 /// The storage of Durable Objects, a file per object under `dir/objects`.
+/// The queues' messages, in `dir/queues.sqlite`.
+pub fn open_queues(dir: &Path) -> anyhow::Result<verge_store_embedded::SqliteQueues> {
+    let path = dir.join("queues.sqlite");
+    verge_store_embedded::SqliteQueues::open(&path)
+        .with_context(|| format!("cannot open the queues' store {}", path.display()))
+}
+
 pub fn open_objects(dir: &Path) -> anyhow::Result<ObjectFiles> {
     let path = dir.join("objects");
     ObjectFiles::open(&path).with_context(|| {

@@ -60,6 +60,9 @@ pub fn run(args: TailArgs) -> anyhow::Result<()> {
             let message = logged["message"].as_str().unwrap_or_default();
             writeln!(stdout, "{lead}[{level}] {message}")?;
         }
+        if let Some(dropped) = trace["dropped"].as_u64().filter(|dropped| *dropped > 0) {
+            writeln!(stdout, "{lead}[warn] {dropped} more lines were left out")?;
+        }
         for exception in trace["exceptions"].as_array().into_iter().flatten() {
             let name = exception["name"].as_str().unwrap_or("Error");
             let message = exception["message"].as_str().unwrap_or_default();

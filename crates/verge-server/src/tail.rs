@@ -21,11 +21,46 @@ use verge_runtime::{ConsoleSink, Limit, LogLevel, Outcome};
 /// Events a subscriber may fall behind by before it loses some.
 const BACKLOG: usize = 1024;
 
-/// Lines one traced event keeps; past them it keeps a count of what it dropped.
+/// Lines one traced event keeps, and bytes of them in all (a trace crosses the cluster as one
+/// NATS message, 1 MiB at most); past either it keeps a count of what it dropped.
 const LINES_PER_TRACE: usize = 256;
+const BYTES_PER_TRACE: usize = 256 * 1024;
 
-/// Request headers a trace shows without their value.
-const REDACTED_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization"];
+/// Whether a request header's value is left out of a trace, as workerd leaves it out: cookies,
+/// and any header whose name says it carries a credential.
+fn is_secret_header(name: &str) -> bool {
+    matches!(name, "cookie" | "set-cookie")
+        || ["auth", "jwt", "key", "secret", "token"]
+            .iter()
+            .any(|word| name.contains(word))
+}
+
+/// `url` with what looks like an id or a credential in it (32 or more hex digits, or 21 or
+/// more characters of base64 mixing digits, lower and upper case) replaced by `REDACTED`, as
+/// workerd's tails redact URLs.
+fn redact_url(url: &str) -> String {
+    let is_hex = |c: char| c.is_ascii_hexdigit();
+    let is_base64 = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '-' | '_');
+    let mut out = String::with_capacity(url.len());
+    let mut rest = url;
+    while let Some(start) = rest.find(|c: char| is_base64(c) && c != '/') {
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let run = rest
+            .find(|c: char| !is_base64(c) || c == '/')
+            .unwrap_or(rest.len());
+        let word = &rest[..run];
+        let hex = word.len() >= 32 && word.chars().all(is_hex);
+        let mixed = word.len() >= 21
+            && word.chars().any(|c| c.is_ascii_digit())
+            && word.chars().any(|c| c.is_ascii_lowercase())
+            && word.chars().any(|c| c.is_ascii_uppercase());
+        out.push_str(if hex || mixed { "REDACTED" } else { word });
+        rest = &rest[run..];
+    }
+    out.push_str(rest);
+    out
+}
 
 /// What a worker's tail receives: a line (its level, `log`, `warn`, `error`, `exception`…, and
 /// text), or a traced event (level `request` or `scheduled`, a one-line summary, and the trace).
@@ -59,7 +94,7 @@ pub struct Trace {
     pub at_ms: i64,
     pub logs: Vec<TracedLine>,
     pub exceptions: Vec<TracedException>,
-    /// Lines past [`LINES_PER_TRACE`], dropped.
+    /// Lines past [`LINES_PER_TRACE`] or [`BYTES_PER_TRACE`], dropped.
     #[serde(skip_serializing_if = "is_zero")]
     pub dropped: usize,
 }
@@ -71,7 +106,8 @@ fn is_zero(count: &usize) -> bool {
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TracedEvent {
-    /// A request, with its headers (credentials redacted) and the status it was answered with.
+    /// A request, with its headers (credentials redacted, repeated ones joined by `, `) and the
+    /// status it was answered with; ids in its URL redacted.
     Request {
         method: String,
         url: String,
@@ -142,14 +178,23 @@ impl TailHub {
     }
 }
 
-/// Gathers one event of a tailed worker: the lines its console sends (see [`Tracer::console`])
-/// and how it ended. Both the server and the runtime hold it — the runtime until the event's
-/// `ctx.waitUntil` work is done — and the trace is published when the last lets go.
-pub(crate) struct Tracer {
+/// The server's hold on the trace of one event of a tailed worker: what the event's console
+/// sends (see [`Tracer::console`]) and how it ended go into it. The event's console holds it
+/// too, until the runtime forgets the event after its `ctx.waitUntil` work, and the trace is
+/// published when both have let go — or at once, `canceled`, if the server lets go before it
+/// recorded the end (the client went away and the request was dropped).
+pub(crate) struct Tracer(Rc<Gathering>);
+
+/// A trace as it is gathered.
+struct Gathering {
     worker: String,
     metrics: Arc<crate::Metrics>,
     /// Taken when published.
     trace: RefCell<Option<Trace>>,
+    /// Bytes of lines kept.
+    bytes: std::cell::Cell<usize>,
+    /// Whether the server recorded the event's end.
+    ended: std::cell::Cell<bool>,
 }
 
 fn now_ms() -> i64 {
@@ -162,22 +207,29 @@ impl Tracer {
         metrics: &Arc<crate::Metrics>,
         worker: &str,
         request: &verge_runtime::Request,
-    ) -> Option<Rc<Self>> {
-        let event = || TracedEvent::Request {
-            method: request.method.clone(),
-            url: request.url.clone(),
-            headers: request
-                .headers
-                .iter()
-                .map(|(name, value)| {
-                    let value = match REDACTED_HEADERS.contains(&name) {
-                        true => "REDACTED",
-                        false => value,
-                    };
-                    (name.to_owned(), value.to_owned())
-                })
-                .collect(),
-            status: None,
+    ) -> Option<Self> {
+        let event = || {
+            let mut headers: BTreeMap<String, String> = BTreeMap::new();
+            for (name, value) in request.headers.iter() {
+                let value = if is_secret_header(name) {
+                    "REDACTED"
+                } else {
+                    value
+                };
+                headers
+                    .entry(name.to_owned())
+                    .and_modify(|known| {
+                        known.push_str(", ");
+                        known.push_str(value);
+                    })
+                    .or_insert_with(|| value.to_owned());
+            }
+            TracedEvent::Request {
+                method: request.method.clone(),
+                url: redact_url(&request.url),
+                headers,
+                status: None,
+            }
         };
         Self::of(metrics, worker, event)
     }
@@ -188,7 +240,7 @@ impl Tracer {
         worker: &str,
         cron: &str,
         scheduled_ms: i64,
-    ) -> Option<Rc<Self>> {
+    ) -> Option<Self> {
         Self::of(metrics, worker, || TracedEvent::Scheduled {
             cron: cron.to_owned(),
             scheduled_ms,
@@ -199,32 +251,60 @@ impl Tracer {
         metrics: &Arc<crate::Metrics>,
         worker: &str,
         event: impl FnOnce() -> TracedEvent,
-    ) -> Option<Rc<Self>> {
+    ) -> Option<Self> {
         metrics.tail.is_tailed(worker).then(|| {
-            Rc::new(Self {
+            Self(Rc::new(Gathering {
                 worker: worker.to_owned(),
                 metrics: metrics.clone(),
+                bytes: std::cell::Cell::new(0),
+                ended: std::cell::Cell::new(false),
                 trace: RefCell::new(Some(Trace {
                     event: event(),
-                    outcome: "ok",
+                    outcome: "canceled",
                     at_ms: now_ms(),
                     logs: Vec::new(),
                     exceptions: Vec::new(),
                     dropped: 0,
                 })),
-            })
+            }))
         })
     }
 
     /// The event's console: each line goes into the trace, and to `echo` as well.
-    pub(crate) fn console(self: &Rc<Self>, echo: ConsoleSink) -> ConsoleSink {
-        let tracer = self.clone();
+    pub(crate) fn console(&self, echo: ConsoleSink) -> ConsoleSink {
+        let gathering = self.0.clone();
         Rc::new(move |level, text| {
-            tracer.line(level_name(level), text);
+            gathering.line(level_name(level), text);
             echo(level, text);
         })
     }
 
+    /// Records how the event ended, from its outcome.
+    pub(crate) fn ended(&self, outcome: &Outcome) {
+        self.0.ended.set(true);
+        self.0
+            .update(|trace| trace.outcome = outcome_name(trace, outcome));
+    }
+
+    /// Records the status the request was answered with.
+    pub(crate) fn answered(&self, status: u16) {
+        self.0.update(|trace| {
+            if let TracedEvent::Request { status: slot, .. } = &mut trace.event {
+                *slot = Some(status);
+            }
+        });
+    }
+}
+
+impl Drop for Tracer {
+    fn drop(&mut self) {
+        if !self.0.ended.get() {
+            self.0.publish();
+        }
+    }
+}
+
+impl Gathering {
     /// Changes the trace, unless it is published.
     fn update(&self, change: impl FnOnce(&mut Trace)) {
         if let Some(trace) = self.trace.borrow_mut().as_mut() {
@@ -233,11 +313,13 @@ impl Tracer {
     }
 
     fn line(&self, level: &'static str, message: &str) {
+        let bytes = self.bytes.get() + message.len();
         self.update(|trace| {
-            if trace.logs.len() >= LINES_PER_TRACE {
+            if trace.logs.len() >= LINES_PER_TRACE || bytes > BYTES_PER_TRACE {
                 trace.dropped += 1;
                 return;
             }
+            self.bytes.set(bytes);
             trace.logs.push(TracedLine {
                 level,
                 message: message.to_owned(),
@@ -246,17 +328,32 @@ impl Tracer {
         });
     }
 
-    /// Records how the event ended, from its outcome.
-    pub(crate) fn ended(&self, outcome: &Outcome) {
-        self.update(|trace| trace.outcome = outcome_name(trace, outcome));
-    }
-
-    /// Records the status the request was answered with.
-    pub(crate) fn answered(&self, status: u16) {
-        self.update(|trace| {
-            if let TracedEvent::Request { status: slot, .. } = &mut trace.event {
-                *slot = Some(status);
+    /// Sends the trace to whoever tails the worker, unless it was sent.
+    fn publish(&self) {
+        let Some(trace) = self.trace.borrow_mut().take() else {
+            return;
+        };
+        let (level, message) = match &trace.event {
+            TracedEvent::Request {
+                method,
+                url,
+                status,
+                ..
+            } => {
+                let status = status.map_or_else(|| "-".to_owned(), |s| s.to_string());
+                (
+                    "request",
+                    format!("{method} {url} {status} {}", trace.outcome),
+                )
             }
+            TracedEvent::Scheduled { cron, .. } => {
+                ("scheduled", format!("\"{cron}\" {}", trace.outcome))
+            }
+        };
+        self.metrics.tail.send(&self.worker, || TailEvent {
+            level,
+            message,
+            trace: Some(Arc::new(trace)),
         });
     }
 }
@@ -285,33 +382,9 @@ fn outcome_name(trace: &mut Trace, outcome: &Outcome) -> &'static str {
     }
 }
 
-impl Drop for Tracer {
+impl Drop for Gathering {
     fn drop(&mut self) {
-        let Some(trace) = self.trace.get_mut().take() else {
-            return;
-        };
-        let (level, message) = match &trace.event {
-            TracedEvent::Request {
-                method,
-                url,
-                status,
-                ..
-            } => {
-                let status = status.map_or_else(|| "-".to_owned(), |s| s.to_string());
-                (
-                    "request",
-                    format!("{method} {url} {status} {}", trace.outcome),
-                )
-            }
-            TracedEvent::Scheduled { cron, .. } => {
-                ("scheduled", format!("\"{cron}\" {}", trace.outcome))
-            }
-        };
-        self.metrics.tail.send(&self.worker, || TailEvent {
-            level,
-            message,
-            trace: Some(Arc::new(trace)),
-        });
+        self.publish();
     }
 }
 
@@ -387,6 +460,39 @@ async fn forward(worker: String, cluster: Arc<Cluster>, hub: Arc<crate::Metrics>
                     return;
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_secret_header, redact_url};
+
+    #[test]
+    fn credentials_and_ids_are_redacted() {
+        for name in [
+            "authorization",
+            "cookie",
+            "x-api-key",
+            "cf-access-jwt-assertion",
+            "x-auth-token",
+        ] {
+            assert!(is_secret_header(name), "{name}");
+        }
+        assert!(!is_secret_header("accept") && !is_secret_header("user-agent"));
+        assert_eq!(
+            redact_url("https://app.test/users/0123456789abcdef0123456789abcdef?page=2"),
+            "https://app.test/users/REDACTED?page=2"
+        );
+        assert_eq!(
+            redact_url("https://app.test/reset?token=eyJhbGciOiJIUzI1NiJ9x1"),
+            "https://app.test/reset?token=REDACTED"
+        );
+        for kept in [
+            "https://app.test/blog/a-long-readable-article-title",
+            "https://app.test/blog/2026-12-07-release-notes-v2",
+        ] {
+            assert_eq!(redact_url(kept), kept);
         }
     }
 }

@@ -90,55 +90,57 @@ impl Assets {
         self.worker_first.applies_to(path)
     }
 
-    /// The answer of the assets to a request, if a file (or a redirect) answers it, with the
-    /// headers `_headers` gives it.
+    /// The answer of the assets to a request for `path_and_query` at `host`, if a redirect or
+    /// a file answers it, with the headers `_headers` gives it. Redirects apply to every
+    /// method, files to GET and HEAD.
     pub async fn serve(
         &self,
         method: &str,
+        host: Option<&str>,
         path_and_query: &str,
         headers: &HeaderList,
     ) -> Option<Response> {
-        if method != "GET" && method != "HEAD" {
-            return None;
-        }
         let (path, query) = path_and_query
             .split_once('?')
             .map_or((path_and_query, None), |(path, query)| (path, Some(query)));
-        let mut response = match self.redirects.find(path, query) {
-            Some(Redirected::To { status, location }) => {
-                let mut response = empty(StatusCode::from_u16(status).ok()?);
-                response.headers.push("location", location);
-                response
-            }
-            Some(Redirected::Rewrite(to)) => self.rewritten(method, &to, headers).await?,
+        let redirected = self.redirects.find(path, query);
+        if redirected.is_none() && method != "GET" && method != "HEAD" {
+            return None;
+        }
+        let mut response = match redirected {
+            Some(Redirected::To { status, location }) => redirect(status, location),
+            Some(Redirected::Rewrite(to)) => self.rewritten(method, &to, headers).await,
             None => self.serve_path(method, path, query, headers).await?,
         };
-        self.add_headers(path, headers, &mut response);
+        self.headers.apply(
+            host.map(crate::routes::strip_port),
+            path,
+            &mut response.headers,
+        );
         Some(response)
     }
 
-    /// Applies `_headers` to `response`, the answer to a request for `path` with `headers`.
-    fn add_headers(&self, path: &str, headers: &HeaderList, response: &mut Response) {
-        let host = headers.get("host").map(crate::routes::strip_port);
-        self.headers.apply(host, path, &mut response.headers);
-    }
-
     /// The file a rewrite (a `_redirects` rule of status 200) leads to, at `to` or at its
-    /// canonical spelling: the client asked for another path, and is not redirected.
-    async fn rewritten(&self, method: &str, to: &str, headers: &HeaderList) -> Option<Response> {
+    /// canonical spelling (the client asked for another path, and is not redirected); a 404
+    /// if there is none.
+    async fn rewritten(&self, method: &str, to: &str, headers: &HeaderList) -> Response {
         let to = to.split_once('?').map_or(to, |(path, _)| path);
         let file = match self.find(to).await {
-            Found::File(file) => file,
+            Found::File(file) => Some(file),
             Found::Redirect(canonical) => match self.find(&canonical).await {
-                Found::File(file) => file,
-                _ => return None,
+                Found::File(file) => Some(file),
+                _ => None,
             },
-            Found::Missing => return None,
+            Found::Missing => None,
         };
-        Some(
-            self.file_response(&file, method, headers, StatusCode::OK)
-                .await,
-        )
+        match file {
+            Some(file) if method == "GET" || method == "HEAD" => {
+                self.file_response(&file, method, headers, StatusCode::OK)
+                    .await
+            }
+            Some(_) => plain_response(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n"),
+            None => plain_response(StatusCode::NOT_FOUND, "Not Found\n"),
+        }
     }
 
     /// The file (or the redirect to its canonical spelling) at `path`, if there is one.
@@ -159,19 +161,27 @@ impl Assets {
                     Some(query) => format!("{to}?{query}"),
                     None => to,
                 };
-                let mut response = empty(StatusCode::TEMPORARY_REDIRECT);
-                response.headers.push("location", location);
-                Some(response)
+                Some(redirect(307, location))
             }
             Found::Missing => None,
         }
     }
 
-    /// What a request that no asset (and no worker) answers gets, by `not_found_handling`,
-    /// with the headers `_headers` gives it.
-    pub async fn not_found(&self, method: &str, path: &str, headers: &HeaderList) -> Response {
+    /// What a request for `path` at `host` that no asset (and no worker) answers gets, by
+    /// `not_found_handling`, with the headers `_headers` gives it.
+    pub async fn not_found(
+        &self,
+        method: &str,
+        host: Option<&str>,
+        path: &str,
+        headers: &HeaderList,
+    ) -> Response {
         let mut response = self.not_found_page(method, path, headers).await;
-        self.add_headers(path, headers, &mut response);
+        self.headers.apply(
+            host.map(crate::routes::strip_port),
+            path,
+            &mut response.headers,
+        );
         response
     }
 
@@ -276,15 +286,18 @@ impl Assets {
     }
 
     /// The file at `relative` under the root if it is one, really is under the root, and is
-    /// not one of the directory's [`CONFIG_FILES`].
+    /// not one of the directory's [`CONFIG_FILES`] (by any name: a link to one is not served).
     async fn existing(&self, relative: &str) -> Option<PathBuf> {
-        if CONFIG_FILES.contains(&relative) {
-            return None;
-        }
         let path = self.root.join(relative);
         let real = tokio::fs::canonicalize(&path).await.ok()?;
         let file = tokio::fs::metadata(&real).await.ok()?.is_file();
-        (file && real.starts_with(&self.root)).then_some(real)
+        let config = CONFIG_FILES.iter().any(|name| {
+            real.parent() == Some(self.root.as_path())
+                && real
+                    .file_name()
+                    .is_some_and(|file| file.eq_ignore_ascii_case(name))
+        });
+        (file && !config && real.starts_with(&self.root)).then_some(real)
     }
 
     async fn etag(&self, file: &Path, size: u64, modified: SystemTime) -> Option<String> {
@@ -456,6 +469,13 @@ fn byte_range(value: &str, size: u64) -> Option<(u64, u64)> {
             (first <= last && first < size).then(|| (first, last.min(size - 1)))
         }
     }
+}
+
+/// A redirect with `status` to `location`.
+fn redirect(status: u16, location: String) -> Response {
+    let mut headers = HeaderList::default();
+    headers.push("location", location);
+    Response::new(status, headers, Body::Empty)
 }
 
 fn empty(status: StatusCode) -> Response {

@@ -15,24 +15,32 @@
 use std::collections::HashMap;
 use verge_runtime::HeaderList;
 
-/// Cloudflare's limits: static and dynamic `_redirects` rules, `_headers` rules, and a line.
+/// Cloudflare's limits: static and dynamic `_redirects` rules, `_headers` rules, and the
+/// characters of a line of each.
 pub const MAX_STATIC_REDIRECTS: usize = 2000;
 pub const MAX_DYNAMIC_REDIRECTS: usize = 100;
 pub const MAX_HEADER_RULES: usize = 100;
-const MAX_LINE: usize = 2000;
+const MAX_REDIRECTS_LINE: usize = 1000;
+const MAX_HEADERS_LINE: usize = 2000;
 
-/// A piece of a pattern.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Token {
-    Text(String),
-    /// `*`: anything, even empty or across segments.
-    Splat,
-    /// `:name`: one segment's worth (no `/`), not empty.
-    Placeholder(String),
+/// Where a pattern matches: a URL path, whose placeholders stop at `/`, or a host, whose
+/// placeholders stop at `.` too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Path,
+    Host,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Pattern(Vec<Token>);
+/// A pattern, compiled to a regular expression (which matches in time linear in the text,
+/// whatever the pattern: the text may be any client's path).
+#[derive(Debug, Clone)]
+struct Pattern {
+    /// As written, which two rules compare by.
+    source: String,
+    regex: regex::Regex,
+    /// Without `*` or placeholders: it matches itself alone.
+    is_static: bool,
+}
 
 /// What a pattern's `*` and `:name`s matched, by name (`splat` for `*`).
 type Captures = Vec<(String, String)>;
@@ -42,81 +50,65 @@ fn is_name_char(c: char) -> bool {
 }
 
 impl Pattern {
-    /// `text` as a pattern; an error if it has more than one `*`.
-    fn parse(text: &str) -> Result<Self, String> {
-        let mut tokens = Vec::new();
-        let mut literal = String::new();
+    /// `text` as a pattern of `part`; an error if it has more than one `*`, or a placeholder
+    /// twice.
+    fn parse(text: &str, part: Part) -> Result<Self, String> {
+        let segment = match part {
+            Part::Path => "[^/]+",
+            Part::Host => "[^./]+",
+        };
+        let mut regex = String::from("^");
+        let (mut splats, mut placeholders) = (0, Vec::new());
         let mut rest = text;
         while let Some(c) = rest.chars().next() {
             let after = &rest[c.len_utf8()..];
-            let name_len = after
-                .find(|c: char| !is_name_char(c))
-                .unwrap_or(after.len());
             match c {
                 '*' => {
-                    tokens.push(Token::Text(std::mem::take(&mut literal)));
-                    tokens.push(Token::Splat);
+                    splats += 1;
+                    regex.push_str("(?P<splat>.*)");
                     rest = after;
                 }
                 ':' if after.starts_with(|c: char| c.is_ascii_alphabetic()) => {
-                    tokens.push(Token::Text(std::mem::take(&mut literal)));
-                    tokens.push(Token::Placeholder(after[..name_len].to_owned()));
-                    rest = &after[name_len..];
+                    let length = after
+                        .find(|c: char| !is_name_char(c))
+                        .unwrap_or(after.len());
+                    let name = &after[..length];
+                    if placeholders.contains(&name) {
+                        return Err(format!("{text} names :{name} twice"));
+                    }
+                    placeholders.push(name);
+                    regex.push_str(&format!("(?P<{name}>{segment})"));
+                    rest = &after[length..];
                 }
                 c => {
-                    literal.push(c);
+                    regex.push_str(&regex::escape(c.encode_utf8(&mut [0; 4])));
                     rest = after;
                 }
             }
         }
-        tokens.push(Token::Text(literal));
-        tokens.retain(|token| *token != Token::Text(String::new()));
-        if tokens.iter().filter(|t| **t == Token::Splat).count() > 1 {
+        if splats > 1 {
             return Err(format!(
                 "{text} has more than one *: use a named placeholder (:name) for the others"
             ));
         }
-        Ok(Self(tokens))
-    }
-
-    fn is_static(&self) -> bool {
-        self.0.iter().all(|token| matches!(token, Token::Text(_)))
+        regex.push('$');
+        let regex = regex::Regex::new(&regex).map_err(|e| format!("{text}: {e}"))?;
+        Ok(Self {
+            source: text.to_owned(),
+            regex,
+            is_static: splats == 0 && placeholders.is_empty(),
+        })
     }
 
     /// What `text` gives the pattern's `*` and `:name`s, if the whole of it matches.
     fn matches(&self, text: &str) -> Option<Captures> {
-        let mut captures = Vec::new();
-        match_from(&self.0, text, &mut captures).then_some(captures)
-    }
-}
-
-fn match_from(tokens: &[Token], text: &str, captures: &mut Captures) -> bool {
-    let Some((first, rest)) = tokens.split_first() else {
-        return text.is_empty();
-    };
-    match first {
-        Token::Text(literal) => text
-            .strip_prefix(literal.as_str())
-            .is_some_and(|after| match_from(rest, after, captures)),
-        Token::Splat | Token::Placeholder(_) => {
-            let (name, longest) = match first {
-                Token::Placeholder(name) => (name.as_str(), text.find('/').unwrap_or(text.len())),
-                _ => ("splat", text.len()),
-            };
-            let shortest = usize::from(matches!(first, Token::Placeholder(_)));
-            // Longest first, as a greedy regular expression would.
-            (shortest..=longest)
-                .rev()
-                .filter(|end| text.is_char_boundary(*end))
-                .any(|end| {
-                    captures.push((name.to_owned(), text[..end].to_owned()));
-                    if match_from(rest, &text[end..], captures) {
-                        return true;
-                    }
-                    captures.pop();
-                    false
-                })
-        }
+        let found = self.regex.captures(text)?;
+        let names = self.regex.capture_names().flatten();
+        Some(
+            names
+                .filter_map(|name| Some((name.to_owned(), found.name(name)?.as_str().to_owned())))
+                .collect(),
+        )
     }
 }
 
@@ -149,9 +141,10 @@ fn substitute(template: &str, captures: &Captures) -> String {
 }
 
 /// The lines of a rules file worth reading, numbered from 1: trimmed, without blanks and
-/// comments; a line too long is a warning instead.
+/// comments; a line longer than `max` characters is a warning instead.
 fn lines<'t>(
     text: &'t str,
+    max: usize,
     warnings: &'t mut Vec<String>,
 ) -> impl Iterator<Item = (usize, &'t str)> + 't {
     text.lines()
@@ -159,14 +152,27 @@ fn lines<'t>(
         .map(|(index, line)| (index + 1, line.trim()))
         .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
         .filter(move |(number, line)| {
-            let fits = line.len() <= MAX_LINE;
+            let fits = line.chars().count() <= max;
             if !fits {
-                warnings.push(format!(
-                    "line {number} is longer than {MAX_LINE} characters"
-                ));
+                warnings.push(format!("line {number} is longer than {max} characters"));
             }
             fits
         })
+}
+
+/// `to` with the request's `query` added, unless `to` has a query of its own, before its
+/// fragment.
+fn with_query(to: String, query: Option<&str>) -> String {
+    let (target, fragment) = to
+        .split_once('#')
+        .map_or((to.as_str(), None), |(t, f)| (t, Some(f)));
+    match query {
+        Some(query) if !target.contains('?') => match fragment {
+            Some(fragment) => format!("{target}?{query}#{fragment}"),
+            None => format!("{target}?{query}"),
+        },
+        _ => to,
+    }
 }
 
 /// Where `_redirects` sends a request.
@@ -196,8 +202,7 @@ impl Redirects {
         let mut warnings = Vec::new();
         let mut skipped = Vec::new();
         let mut rules = Self::default();
-        for (number, line) in lines(text, &mut warnings) {
-            let line = line.split(" #").next().unwrap_or(line);
+        for (number, line) in lines(text, MAX_REDIRECTS_LINE, &mut warnings) {
             match rules.add(line) {
                 Ok(()) => {}
                 Err(why) => skipped.push(format!("line {number} ({line}): {why}")),
@@ -208,7 +213,13 @@ impl Redirects {
     }
 
     fn add(&mut self, line: &str) -> Result<(), String> {
-        let tokens: Vec<&str> = line.split_whitespace().collect();
+        // A comment may follow the first two tokens.
+        let tokens: Vec<&str> = line
+            .split_whitespace()
+            .enumerate()
+            .take_while(|(index, token)| *index < 2 || !token.starts_with('#'))
+            .map(|(_, token)| token)
+            .collect();
         let (from, to, status) = match tokens[..] {
             [from, to] => (from, to, "302"),
             [from, to, status] => (from, to, status),
@@ -228,15 +239,20 @@ impl Redirects {
         if status == 200 && absolute {
             return Err("a rule of status 200 serves another asset: TO must be a path".into());
         }
-        let pattern = Pattern::parse(from)?;
+        // The page's canonical spelling drops `/index`, and such a rule would match it again.
+        let to_index = !absolute && (to.ends_with("/index") || to.ends_with("/index.html"));
+        if to_index && (from.ends_with("/*") || from.ends_with('/')) {
+            return Err("it would redirect to itself forever: name the page without /index".into());
+        }
+        let pattern = Pattern::parse(from, Part::Path)?;
         let redirect = Redirect {
             to: to.to_owned(),
             status,
         };
-        if self.by_path.contains_key(from) || self.in_order.iter().any(|(p, _)| *p == pattern) {
+        if self.by_path.contains_key(from) || self.in_order.iter().any(|(p, _)| p.source == from) {
             return Err(format!("a rule for {from} came before"));
         }
-        if pattern.is_static() && self.in_order.is_empty() {
+        if pattern.is_static && self.in_order.is_empty() {
             if self.by_path.len() >= MAX_STATIC_REDIRECTS {
                 return Err(format!(
                     "past {MAX_STATIC_REDIRECTS} rules without a pattern"
@@ -265,13 +281,9 @@ impl Redirects {
         if redirect.status == 200 {
             return Some(Redirected::Rewrite(to));
         }
-        let location = match query {
-            Some(query) if !to.contains('?') => format!("{to}?{query}"),
-            _ => to,
-        };
         Some(Redirected::To {
             status: redirect.status,
-            location,
+            location: with_query(to, query),
         })
     }
 }
@@ -296,8 +308,13 @@ impl HeaderRules {
         let mut rules: Vec<HeaderRule> = Vec::new();
         // Until the next pattern, lines belong to a rule that was skipped.
         let mut skipping = false;
-        for (number, line) in lines(text, &mut warnings) {
+        for (number, line) in lines(text, MAX_HEADERS_LINE, &mut warnings) {
             let mut skip = |why: String| skipped.push(format!("line {number} ({line}): {why}"));
+            if line.starts_with("http://") {
+                skip("a URL pattern begins with / or https://".into());
+                skipping = true;
+                continue;
+            }
             if line.starts_with('/') || line.starts_with("https://") {
                 if rules.len() >= MAX_HEADER_RULES {
                     skip(format!("past {MAX_HEADER_RULES} rules"));
@@ -355,6 +372,11 @@ impl HeaderRules {
 
     /// Applies the rules that match `host` and `path` to `headers`, an asset response's.
     pub fn apply(&self, host: Option<&str>, path: &str, headers: &mut HeaderList) {
+        if self.0.is_empty() {
+            return;
+        }
+        let host = host.map(str::to_ascii_lowercase);
+        let host = host.as_deref();
         let mut set_here: Vec<String> = Vec::new();
         for rule in &self.0 {
             let host_captures = match (&rule.host, host) {
@@ -389,14 +411,18 @@ impl HeaderRules {
 /// An `https://host/path` or `/path` pattern of `_headers`: its host, if any, and path.
 fn header_pattern(line: &str) -> Result<(Option<Pattern>, Pattern), String> {
     let Some(rest) = line.strip_prefix("https://") else {
-        return Ok((None, Pattern::parse(line)?));
+        return Ok((None, Pattern::parse(line, Part::Path)?));
     };
     let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    if host.contains(':') && !host.starts_with(':') {
+    let port = host.rsplit_once(':').map(|(_, port)| port);
+    if port.is_some_and(|port| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())) {
         return Err("a port cannot be given".into());
     }
     let path = if path.is_empty() { "/" } else { path };
-    Ok((Some(Pattern::parse(host)?), Pattern::parse(path)?))
+    Ok((
+        Some(Pattern::parse(host, Part::Host)?),
+        Pattern::parse(path, Part::Path)?,
+    ))
 }
 
 #[cfg(test)]
@@ -408,7 +434,7 @@ mod tests {
 
     #[test]
     fn patterns_capture_splats_and_placeholders() {
-        let pattern = Pattern::parse("/blog/:year/:slug/*").unwrap();
+        let pattern = Pattern::parse("/blog/:year/:slug/*", Part::Path).unwrap();
         assert_eq!(
             pattern.matches("/blog/2026/hello/a/b.png"),
             Some(vec![
@@ -419,9 +445,27 @@ mod tests {
         );
         assert_eq!(pattern.matches("/blog/2026/hello"), None);
         // A placeholder is one segment, never empty.
-        let one = Pattern::parse("/u/:id").unwrap();
+        let one = Pattern::parse("/u/:id", Part::Path).unwrap();
         assert!(one.matches("/u/").is_none() && one.matches("/u/a/b").is_none());
-        assert!(Pattern::parse("/a/*/b/*").is_err());
+        assert!(Pattern::parse("/a/*/b/*", Part::Path).is_err());
+        assert!(Pattern::parse("/:a/:a", Part::Path).is_err());
+        // In a host, a placeholder is one label.
+        let host = Pattern::parse(":project.pages.dev", Part::Host).unwrap();
+        assert!(host.matches("staging.proj.pages.dev").is_none());
+        assert!(host.matches("proj.pages.dev").is_some());
+        // A client's long path against patterns that backtracking would take forever on.
+        let long = format!("/{}", "-".repeat(60_000));
+        for pattern in ["/:y-:m-:d/x", "/*-:a-:b.jpg"] {
+            let started = std::time::Instant::now();
+            assert!(Pattern::parse(pattern, Part::Path)
+                .unwrap()
+                .matches(&long)
+                .is_none());
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(1),
+                "{pattern}"
+            );
+        }
         let captures = vec![("splat".into(), "x/y".into()), ("id".into(), "7".into())];
         assert_eq!(
             substitute("/new/:id/:splat?a=:b", &captures),
@@ -433,7 +477,7 @@ mod tests {
     fn redirects_are_found_by_path_then_in_order() {
         let (rules, warnings) = Redirects::parse(
             "# moved\n/old /new 301\n/gone https://example.com/ 308\n\
-             /blog/* /posts/:splat\n/app/* /index.html 200\n/proxy https://x.test/ 200\n\
+             /blog/* /posts/:splat\n/app/* /app.html 200\n/proxy https://x.test/ 200\n\
              /nope /x 404\n/one /a /b /c\n/old /again\n",
         );
         assert_eq!(warnings.len(), 4, "{warnings:?}");
@@ -454,9 +498,20 @@ mod tests {
         );
         assert_eq!(
             rules.find("/app/settings", None),
-            Some(Redirected::Rewrite("/index.html".into()))
+            Some(Redirected::Rewrite("/app.html".into()))
         );
         assert_eq!(rules.find("/elsewhere", None), None);
+        let (rules, warnings) = Redirects::parse(
+            "/page /page2/#part 301 # moved\n/* /index.html 200\n/docs/ /docs/index 301\n",
+        );
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert_eq!(
+            rules.find("/page", Some("q=1")),
+            Some(Redirected::To {
+                status: 301,
+                location: "/page2/?q=1#part".into()
+            })
+        );
     }
 
     #[test]

@@ -123,9 +123,10 @@ impl Outbound for AssetsOutbound {
                 Some(query) => format!("{}?{query}", url.path()),
                 None => url.path().to_owned(),
             };
-            let response = match assets.serve(method, &path, headers).await {
+            let host = url.host_str();
+            let response = match assets.serve(method, host, &path, headers).await {
                 Some(response) => response,
-                None => assets.not_found(method, url.path(), headers).await,
+                None => assets.not_found(method, host, url.path(), headers).await,
             };
             Ok(local_response(response, request.url))
         })

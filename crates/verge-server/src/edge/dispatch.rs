@@ -109,11 +109,14 @@ async fn answer(
         .filter(|assets| assets_only || !assets.worker_first(path_only(path)))
     {
         let (method, headers) = (&request.method, &request.headers);
-        let answered = match assets.serve(method, path, headers).await {
+        let host = Some(host);
+        let answered = match assets.serve(method, host, path, headers).await {
             Some(response) => Some(response),
-            None if assets_only || assets.serves_navigation(headers) => {
-                Some(assets.not_found(method, path_only(path), headers).await)
-            }
+            None if assets_only || assets.serves_navigation(headers) => Some(
+                assets
+                    .not_found(method, host, path_only(path), headers)
+                    .await,
+            ),
             None => None,
         };
         if let Some(response) = answered {

@@ -96,7 +96,7 @@ impl ThreadState {
         &self,
         site: &Site,
         name: &str,
-        tracer: Option<&Rc<Tracer>>,
+        tracer: Option<&Tracer>,
     ) -> Option<ConsoleSink> {
         match site.mode {
             Mode::Dev => None,

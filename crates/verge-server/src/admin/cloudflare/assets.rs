@@ -271,12 +271,11 @@ fn sweep(stage: &Path, open: &HashMap<String, Session>, opening: &BTreeMap<Strin
     let Ok(entries) = std::fs::read_dir(stage) else {
         return;
     };
-    let named = |hash: &str| {
-        opening.values().any(|named| named == hash)
-            || open
-                .values()
-                .any(|session| session.manifest.values().any(|named| named == hash))
-    };
+    let named: std::collections::HashSet<&str> = opening
+        .values()
+        .chain(open.values().flat_map(|session| session.manifest.values()))
+        .map(String::as_str)
+        .collect();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let keep = match name.strip_suffix(".partial") {
@@ -288,7 +287,7 @@ fn sweep(stage: &Path, open: &HashMap<String, Session>, opening: &BTreeMap<Strin
             .and_then(|metadata| metadata.modified())
             .ok()
             .and_then(|modified| modified.elapsed().ok());
-        if idle.is_some_and(|idle| idle > keep) && !named(&name) {
+        if idle.is_some_and(|idle| idle > keep) && !named.contains(name.as_str()) {
             if let Err(e) = std::fs::remove_file(entry.path()) {
                 tracing::warn!("cannot remove the staged asset {name}: {e}");
             }

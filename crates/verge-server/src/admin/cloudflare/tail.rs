@@ -141,7 +141,7 @@ impl Filters {
                     let ips: Vec<String> = serde_json::from_value(value)
                         .map_err(|e| invalid(format!("the client_ip filter is not a list: {e}")))?;
                     let ips = ips.into_iter().map(|ip| match (ip.as_str(), peer) {
-                        ("self", Some(peer)) => Ok(peer.to_string()),
+                        ("self", Some(peer)) => Ok(peer.to_canonical().to_string()),
                         ("self", None) => Err(invalid("the tail's own address is unknown".into())),
                         _ => Ok(ip),
                     });
@@ -394,7 +394,7 @@ fn trace_event(worker: &str, sent: &Value, filters: &Filters) -> Option<Value> {
         }),
         (None, None) => Value::Null,
     };
-    let logs: Vec<Value> = logs
+    let mut logs: Vec<Value> = logs
         .iter()
         .map(|line| {
             json!({
@@ -404,6 +404,13 @@ fn trace_event(worker: &str, sent: &Value, filters: &Filters) -> Option<Value> {
             })
         })
         .collect();
+    if let Some(dropped) = trace["dropped"].as_u64().filter(|dropped| *dropped > 0) {
+        logs.push(json!({
+            "message": [format!("{dropped} more lines were left out of this event: it logged too much")],
+            "level": "warn",
+            "timestamp": trace["at_ms"],
+        }));
+    }
     let exceptions: Vec<Value> = exceptions
         .iter()
         .map(|exception| {
