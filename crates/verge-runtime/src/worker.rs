@@ -251,6 +251,26 @@ impl Worker {
         }
     }
 
+    /// Runs the queue handler for a batch of `queue`'s `messages`: [`Outcome::Reply`] with what
+    /// it decided of them (JSON of `{ each: [[id, ['ack'] | ['retry', delay]]…], all, error }`,
+    /// `error` the handler's failure), under the same limits, `ctx.waitUntil` and `console` as
+    /// a request.
+    pub async fn queue(
+        &self,
+        queue: &str,
+        messages: Vec<verge_storage::QueuedMessage>,
+        console: Option<ConsoleSink>,
+    ) -> Outcome {
+        let event = Event::Queue {
+            queue: queue.to_owned(),
+            messages,
+        };
+        match &self.0 {
+            Engine::QuickJs(worker) => worker.dispatch(0, event, console).await,
+            Engine::Jsc(_) => self.quickjs_only(0, event, "Queue consumers").await,
+        }
+    }
+
     /// Dispatches `event` on QuickJS; on JavaScriptCore, which has no `what` yet, an exception
     /// that says so.
     async fn quickjs_only(&self, depth: u32, event: Event, what: &str) -> Outcome {

@@ -1,9 +1,10 @@
 //! Queues in one SQLite file (WAL, synced on every commit): a row per message, which records
 //! its queue, body, attempts and when it may next be delivered (`visible_ms`: after its delay,
-//! or after its lease runs out). A lease moves `visible_ms` forward, so a message leased by a
-//! server that then dies is delivered again once its lease ends; a settlement deletes what was
-//! acknowledged, moves a retried message's `visible_ms` and a dead one to its dead-letter
-//! queue, in one transaction. Calls run on tokio's blocking pool, one at a time.
+//! or after its lease runs out). A lease moves `visible_ms` forward and marks the message
+//! leased; a settlement deletes what was acknowledged, moves a retried message's `visible_ms`
+//! and a dead one to its dead-letter queue, in one transaction. The file is one server's: what
+//! it finds leased when it opens the file was leased by a server that died, and is delivered
+//! again at once. Calls run on tokio's blocking pool, one at a time.
 
 use crate::sql::open_synced;
 use rusqlite::{params, Connection};
@@ -49,9 +50,15 @@ impl SqliteQueues {
                  content_type TEXT NOT NULL,
                  sent_ms INTEGER NOT NULL,
                  attempts INTEGER NOT NULL DEFAULT 0,
-                 visible_ms INTEGER NOT NULL
+                 visible_ms INTEGER NOT NULL,
+                 leased INTEGER NOT NULL DEFAULT 0
              );
              CREATE INDEX IF NOT EXISTS messages_due ON messages (queue, visible_ms, seq);",
+        )
+        .map_err(at)?;
+        db.execute(
+            "UPDATE messages SET visible_ms = ?1, leased = 0 WHERE leased = 1",
+            params![as_sql(unix_now_ms())],
         )
         .map_err(at)?;
         Ok(Self {
@@ -145,7 +152,8 @@ impl QueueStore for SqliteQueues {
             }
             let mut lease = db
                 .prepare_cached(
-                    "UPDATE messages SET visible_ms = ?1, attempts = attempts + 1 WHERE seq = ?2",
+                    "UPDATE messages SET visible_ms = ?1, attempts = attempts + 1, leased = 1
+                     WHERE seq = ?2",
                 )
                 .map_err(backend)?;
             for seq in seqs {
@@ -168,7 +176,9 @@ impl QueueStore for SqliteQueues {
                 ack.execute(params![queue, id]).map_err(backend)?;
             }
             let mut retry = db
-                .prepare_cached("UPDATE messages SET visible_ms = ?1 WHERE queue = ?2 AND id = ?3")
+                .prepare_cached(
+                    "UPDATE messages SET visible_ms = ?1, leased = 0 WHERE queue = ?2 AND id = ?3",
+                )
                 .map_err(backend)?;
             for (id, delay_ms) in &settlement.retried {
                 retry
@@ -177,7 +187,7 @@ impl QueueStore for SqliteQueues {
             }
             let mut move_to = db
                 .prepare_cached(
-                    "UPDATE messages SET queue = ?1, attempts = 0, visible_ms = ?2
+                    "UPDATE messages SET queue = ?1, attempts = 0, visible_ms = ?2, leased = 0
                      WHERE queue = ?3 AND id = ?4",
                 )
                 .map_err(backend)?;
@@ -259,12 +269,14 @@ mod tests {
             dead: Vec::new(),
         };
         queues.settle("jobs", settlement).await.unwrap();
-        drop(queues);
-
-        let queues = SqliteQueues::open(&path).unwrap();
         let again = queues.lease("jobs", 10, 30_000).await.unwrap();
         assert_eq!(again.len(), 1);
         assert_eq!((&again[0].body[..], again[0].attempts), (&b"b"[..], 2));
+        // Leased by a server that died: the next to open the file delivers it again at once.
+        drop(queues);
+        let queues = SqliteQueues::open(&path).unwrap();
+        let again = queues.lease("jobs", 10, 30_000).await.unwrap();
+        assert_eq!((&again[0].body[..], again[0].attempts), (&b"b"[..], 3));
         let settlement = Settlement {
             dead: vec![(again[0].id.clone(), Some("jobs-dlq".into()))],
             ..Settlement::default()

@@ -30,7 +30,7 @@
   // instance, constructed with the event's ctx and env.
   function classEntry(Class) {
     const entry = {};
-    for (const name of ['fetch', 'scheduled']) {
+    for (const name of ['fetch', 'scheduled', 'queue']) {
       if (typeof Class.prototype[name] === 'function') {
         entry[name] = (event, env, ctx) => new Class(ctx, env)[name](event);
       }
@@ -64,7 +64,7 @@
     let entry = namespace?.default;
     if (typeof entry === 'function' && entry.prototype instanceof internals.WorkerEntrypoint) entry = classEntry(entry);
     const handles = (name) => typeof entry?.[name] === 'function';
-    if (entry && typeof entry === 'object' && (handles('fetch') || handles('scheduled'))) {
+    if (entry && typeof entry === 'object' && (handles('fetch') || handles('scheduled') || handles('queue'))) {
       moduleEntry = entry;
       return 'modules';
     }
@@ -74,7 +74,7 @@
       return 'modules';
     }
     // Checked only now: a module worker never loads the service-worker globals.
-    if (internals.hasFetchListeners() || internals.hasScheduledListeners()) return 'service-worker';
+    if (internals.hasFetchListeners() || internals.hasScheduledListeners() || internals.hasQueueListeners()) return 'service-worker';
     if (entry !== undefined) {
       throw new TypeError('The default export has no fetch() handler: export default { async fetch(request, env, ctx) { … } }');
     }

@@ -25,14 +25,15 @@ pub(crate) const APIS: &[Api] = &[
     api!("src/entry/scheduled.js";
         globals ["ScheduledController"];
         internals ["dispatchScheduled"]),
+    api!("src/entry/queue.js"; globals []; internals ["dispatchQueue", "MessageBatch"]),
     api!("src/entry/service_worker.js";
     globals [
-        "FetchEvent", "ScheduledEvent", "addEventListener", "removeEventListener",
+        "FetchEvent", "ScheduledEvent", "QueueEvent", "addEventListener", "removeEventListener",
         "dispatchEvent",
     ];
     internals [
         "hasFetchListeners", "dispatchFetchEvent", "hasScheduledListeners",
-        "dispatchScheduledEvent",
+        "dispatchScheduledEvent", "hasQueueListeners", "dispatchQueueEvent",
     ]),
     api!("src/entry/cloudflare_workers.js";
         globals [];
@@ -114,6 +115,11 @@ pub(crate) enum Event {
     Fetch(Request, Option<String>),
     /// Cron trigger `cron` firing at `time_ms` (ms since the epoch), for `scheduled`.
     Scheduled { cron: String, time_ms: f64 },
+    /// A batch of `queue`'s messages, for `queue`.
+    Queue {
+        queue: String,
+        messages: Vec<verge_storage::QueuedMessage>,
+    },
     /// An RPC call of `method` with the arguments `args` serializes, on the Durable Object or
     /// on `entrypoint` (`None`: the default export).
     Call {
@@ -188,6 +194,24 @@ pub(crate) fn dispatch(ctx: &Ctx<'_>, event: Event) -> rquickjs::Result<Dispatch
         Event::Scheduled { cron, time_ms } => {
             let dispatch: Function = internals.get("dispatchScheduled")?;
             dispatch.call((cron, time_ms, env))?
+        }
+        Event::Queue { queue, messages } => {
+            let dispatch: Function = internals.get("dispatchQueue")?;
+            let batch = Array::new(ctx.clone())?;
+            for (index, message) in messages.into_iter().enumerate() {
+                let entry = Array::new(ctx.clone())?;
+                entry.set(0, message.id)?;
+                #[allow(clippy::cast_precision_loss)]
+                entry.set(1, message.sent_ms as f64)?;
+                entry.set(
+                    2,
+                    rquickjs::TypedArray::<u8>::new(ctx.clone(), message.body.to_vec())?,
+                )?;
+                entry.set(3, message.content_type.name())?;
+                entry.set(4, message.attempts)?;
+                batch.set(index, entry)?;
+            }
+            dispatch.call((queue, batch, env))?
         }
         Event::Call {
             entrypoint,

@@ -1,5 +1,5 @@
-// Service-worker syntax: `addEventListener('fetch' | 'scheduled', …)` on the global scope,
-// FetchEvent and ScheduledEvent.
+// Service-worker syntax: `addEventListener('fetch' | 'scheduled' | 'queue', …)` on the global
+// scope, FetchEvent, ScheduledEvent and QueueEvent.
 // Loaded when a script first touches one of them (see install.js).
 (function (ops, internals) {
   class FetchEvent extends Event {
@@ -35,10 +35,26 @@
   }
   internals.defineGlobal('ScheduledEvent', ScheduledEvent);
 
+  // A batch of a queue's messages, as a 'queue' listener gets it.
+  class QueueEvent extends Event {
+    #batch; #ctx;
+    constructor(type, init) {
+      super(type);
+      this.#batch = init.batch;
+      this.#ctx = new internals.ExecutionContext(init.state);
+    }
+    get queue() { return this.#batch.queue; }
+    get messages() { return this.#batch.messages; }
+    ackAll() { this.#batch.ackAll(); }
+    retryAll(options) { this.#batch.retryAll(options); }
+    waitUntil(promise) { this.#ctx.waitUntil(promise); }
+  }
+  internals.defineGlobal('QueueEvent', QueueEvent);
+
   // Service-worker syntax: the global scope is the event target. Exceptions thrown by a fetch
   // listener must fail the request, so those listeners are called directly, not through
   // EventTarget's error reporting.
-  const listeners = { fetch: [], scheduled: [] };
+  const listeners = { fetch: [], scheduled: [], queue: [] };
   const globalTarget = new EventTarget();
   internals.defineGlobal('addEventListener', (type, listener, options) => {
     if (type in listeners) {
@@ -55,6 +71,13 @@
 
   internals.hasFetchListeners = () => listeners.fetch.length > 0;
   internals.hasScheduledListeners = () => listeners.scheduled.length > 0;
+  internals.hasQueueListeners = () => listeners.queue.length > 0;
+  // Runs the queue listeners for `batch`; the host awaits what they gave `waitUntil`.
+  internals.dispatchQueueEvent = (batch, state) => {
+    if (listeners.queue.length === 0) throw new TypeError("The worker has no queue listener: addEventListener('queue', event => { … }).");
+    const event = new QueueEvent('queue', { batch, state });
+    for (const listener of listeners.queue) listener.call(globalThis, event);
+  };
   // Runs the scheduled listeners; a promise of what they gave `waitUntil` is awaited by the host.
   internals.dispatchScheduledEvent = (controller, state) => {
     if (listeners.scheduled.length === 0) throw new TypeError("The worker has no scheduled listener: addEventListener('scheduled', event => { … }).");

@@ -23,6 +23,7 @@ mod forwarded;
 pub(crate) mod http;
 mod isolates;
 mod objects;
+mod queues;
 mod site;
 mod state;
 mod thread;

@@ -118,6 +118,9 @@ pub(super) fn serve_thread(
         if first && state.options.crons == Crons::Scheduled {
             tokio::task::spawn_local(run_crons(Rc::downgrade(&state)));
         }
+        if first && state.options.stores.queues.is_some() {
+            tokio::task::spawn_local(super::queues::run_consumers(Rc::downgrade(&state)));
+        }
         let mut builder = auto::Builder::new(LocalExec);
         builder
             .http1()

@@ -1,0 +1,340 @@
+//! Queues under `verge dev`: a worker that produces on each request and consumes into KV, as a
+//! user's would — 1,000 messages sent under load each processed, a delayed message held back,
+//! batches cut by size and by timeout, retries up to `max_retries` and then the dead-letter
+//! queue, an explicit `ack()` kept when the handler throws, every content type, Cloudflare's
+//! size limit named; and SIGKILL between send and consume losing no message whose `send`
+//! resolved, while an acknowledged one is not delivered again.
+
+// Test code fails by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::time::Duration;
+use support::{client, get, DevServer};
+
+const WORKER: &str = r#"
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    const n = url.searchParams.get('n');
+    switch (url.pathname) {
+      case '/send':
+        await env.JOBS.send({ n: Number(n) });
+        return new Response('sent');
+      case '/later':
+        await env.JOBS.send({ n: Number(n), at: Date.now() }, { delaySeconds: 1 });
+        return new Response('sent');
+      case '/batch': {
+        const messages = Array.from({ length: Number(n) }, (_, i) => ({ body: `m${i}`, contentType: 'text' }));
+        await env.BATCHED.sendBatch(messages);
+        return new Response('sent');
+      }
+      case '/flaky':
+        await env.FLAKY.send(n, { contentType: 'text' });
+        return new Response('sent');
+      case '/kinds':
+        await env.KINDS.sendBatch([
+          { body: { json: true } },
+          { body: 'plain', contentType: 'text' },
+          { body: new Uint8Array([1, 2, 3]), contentType: 'bytes' },
+          { body: new Map([['at', new Date(0)]]), contentType: 'v8' },
+        ]);
+        return new Response('sent');
+      case '/throws':
+        await env.THROWS.sendBatch([{ body: 'keep' }, { body: 'again' }]);
+        return new Response('sent');
+      case '/too-large':
+        try {
+          await env.JOBS.send('x'.repeat(130000), { contentType: 'text' });
+          return new Response('sent');
+        } catch (error) {
+          return new Response(`${error.name}: ${error.message}`, { status: 400 });
+        }
+      case '/get':
+        return new Response((await env.KV.get(url.searchParams.get('key'))) ?? 'none');
+      case '/count': {
+        let count = 0;
+        let cursor;
+        do {
+          const page = await env.KV.list({ prefix: url.searchParams.get('prefix'), cursor });
+          count += page.keys.length;
+          cursor = page.list_complete ? undefined : page.cursor;
+        } while (cursor);
+        return new Response(String(count));
+      }
+      case '/values': {
+        const { keys } = await env.KV.list({ prefix: url.searchParams.get('prefix') });
+        const values = await Promise.all(keys.map((key) => env.KV.get(key.name)));
+        return Response.json(values);
+      }
+    }
+    return new Response('no such path', { status: 404 });
+  },
+
+  async queue(batch, env) {
+    switch (batch.queue) {
+      case 'jobs':
+        for (const message of batch.messages) {
+          const { n, at } = message.body;
+          const seen = Number((await env.KV.get(`seen:${n}`)) ?? 0);
+          await env.KV.put(`seen:${n}`, String(seen + 1));
+          await env.KV.put(`done:${n}`, String(message.attempts));
+          if (at !== undefined) await env.KV.put(`waited:${n}`, String(Date.now() - at));
+        }
+        return;
+      case 'batched': {
+        const waited = Date.now() - batch.messages[0].timestamp.getTime();
+        await env.KV.put(`batch:${batch.messages[0].body}`, JSON.stringify([batch.messages.length, waited]));
+        batch.ackAll();
+        return;
+      }
+      case 'flaky':
+        for (const message of batch.messages) {
+          const tries = (await env.KV.get(`tries:${message.body}`)) ?? '';
+          await env.KV.put(`tries:${message.body}`, `${tries}${message.attempts},`);
+          message.retry();
+        }
+        return;
+      case 'flaky-dlq':
+        for (const message of batch.messages) await env.KV.put(`dead:${message.body}`, String(message.attempts));
+        return;
+      case 'kinds': {
+        const describe = (body) => body instanceof ArrayBuffer
+          ? `bytes ${[...new Uint8Array(body)]}`
+          : body instanceof Map ? `map ${body.get('at').toISOString()}` : JSON.stringify(body);
+        await env.KV.put('kinds', batch.messages.map((m) => describe(m.body)).join(' | '));
+        return;
+      }
+      case 'throws':
+        for (const message of batch.messages) {
+          const seen = (await env.KV.get(`thrown:${message.body}`)) ?? '';
+          await env.KV.put(`thrown:${message.body}`, `${seen}${message.attempts},`);
+        }
+        if (batch.messages.some((m) => m.attempts > 1)) return;
+        batch.messages.find((m) => m.body === 'keep')?.ack();
+        throw new Error('the batch failed');
+    }
+  },
+};
+"#;
+
+const CONFIG: &str = r#"name = "queues"
+main = "index.js"
+kv_namespaces = [{ binding = "KV" }]
+
+[[queues.producers]]
+binding = "JOBS"
+queue = "jobs"
+
+[[queues.producers]]
+binding = "BATCHED"
+queue = "batched"
+
+[[queues.producers]]
+binding = "FLAKY"
+queue = "flaky"
+
+[[queues.producers]]
+binding = "KINDS"
+queue = "kinds"
+
+[[queues.producers]]
+binding = "THROWS"
+queue = "throws"
+
+[[queues.consumers]]
+queue = "jobs"
+max_batch_size = 100
+max_batch_timeout = JOBS_TIMEOUT
+
+[[queues.consumers]]
+queue = "batched"
+max_batch_size = 5
+max_batch_timeout = 1
+
+[[queues.consumers]]
+queue = "flaky"
+max_retries = 2
+dead_letter_queue = "flaky-dlq"
+max_batch_timeout = 0
+
+[[queues.consumers]]
+queue = "flaky-dlq"
+max_batch_timeout = 0
+
+[[queues.consumers]]
+queue = "kinds"
+max_batch_timeout = 0
+
+[[queues.consumers]]
+queue = "throws"
+max_batch_timeout = 0
+"#;
+
+/// The project, its `jobs` consumer waiting `jobs_timeout` seconds for a batch to fill.
+fn write_project(dir: &std::path::Path, jobs_timeout: &str) {
+    std::fs::write(dir.join("index.js"), WORKER).unwrap();
+    std::fs::write(
+        dir.join("wrangler.toml"),
+        CONFIG.replace("JOBS_TIMEOUT", jobs_timeout),
+    )
+    .unwrap();
+}
+
+fn call(server: &DevServer, path: &str) -> (u16, String) {
+    let reply = get(&client(), &format!("{}{path}", server.base));
+    (reply.status, reply.body)
+}
+
+/// Waits (bounded) until `path` answers `expected`; what it answered last.
+fn wait_for(server: &DevServer, path: &str, expected: &str, bound: Duration) -> String {
+    let mut last = String::new();
+    support::wait_until(bound, || {
+        last = call(server, path).1;
+        last == expected
+    });
+    last
+}
+
+#[test]
+fn producers_and_consumers_run_under_verge_dev() {
+    let dir = tempfile::tempdir().unwrap();
+    write_project(dir.path(), "0.05");
+    let server = DevServer::start(dir.path(), &["--threads", "2"]);
+
+    // 1,000 messages from 8 clients at once: each is processed, once.
+    std::thread::scope(|scope| {
+        for client_index in 0..8 {
+            let server = &server;
+            scope.spawn(move || {
+                for i in 0..125 {
+                    let n = client_index * 125 + i;
+                    assert_eq!(call(server, &format!("/send?n={n}")), (200, "sent".into()));
+                }
+            });
+        }
+    });
+    let done = wait_for(
+        &server,
+        "/count?prefix=done:",
+        "1000",
+        Duration::from_secs(60),
+    );
+    assert_eq!(done, "1000");
+    let deliveries = call(&server, "/values?prefix=seen:1").1;
+    let deliveries: Vec<String> = serde_json::from_str(&deliveries).unwrap();
+    assert!(
+        !deliveries.is_empty() && deliveries.iter().all(|d| d == "1"),
+        "{deliveries:?}"
+    );
+
+    // A delayed message waits its delay.
+    assert_eq!(call(&server, "/later?n=5000").0, 200);
+    let delivered = wait_for(&server, "/get?key=done:5000", "1", Duration::from_secs(10));
+    assert_eq!(delivered, "1");
+    let waited: u64 = call(&server, "/get?key=waited:5000").1.parse().unwrap();
+    assert!(waited >= 1000, "delivered after {waited} ms");
+
+    // Twelve messages at once, batches of five: two full at once, the rest at the timeout.
+    assert_eq!(call(&server, "/batch?n=12").0, 200);
+    let batches = wait_for(
+        &server,
+        "/count?prefix=batch:",
+        "3",
+        Duration::from_secs(10),
+    );
+    assert_eq!(batches, "3");
+    let batches: Vec<String> =
+        serde_json::from_str(&call(&server, "/values?prefix=batch:").1).unwrap();
+    let mut batches: Vec<(u64, u64)> = batches
+        .iter()
+        .map(|b| serde_json::from_str(b).unwrap())
+        .collect();
+    batches.sort();
+    assert_eq!(
+        batches.iter().map(|(size, _)| *size).collect::<Vec<_>>(),
+        [2, 5, 5],
+        "{batches:?}"
+    );
+    assert!(
+        batches[0].1 >= 900,
+        "the partial batch came early: {batches:?}"
+    );
+
+    // Retried until max_retries, then the dead-letter queue.
+    assert_eq!(call(&server, "/flaky?n=f1").0, 200);
+    let dead = wait_for(&server, "/get?key=dead:f1", "1", Duration::from_secs(10));
+    assert_eq!(dead, "1");
+    assert_eq!(call(&server, "/get?key=tries:f1").1, "1,2,3,");
+
+    // Each content type comes back as it was sent.
+    assert_eq!(call(&server, "/kinds").0, 200);
+    let kinds = "{\"json\":true} | \"plain\" | bytes 1,2,3 | map 1970-01-01T00:00:00.000Z";
+    assert_eq!(
+        wait_for(&server, "/get?key=kinds", kinds, Duration::from_secs(10)),
+        kinds
+    );
+
+    // A handler that throws: what it acknowledged stays acknowledged, the rest comes again.
+    assert_eq!(call(&server, "/throws").0, 200);
+    let again = wait_for(
+        &server,
+        "/get?key=thrown:again",
+        "1,2,",
+        Duration::from_secs(10),
+    );
+    assert_eq!(again, "1,2,");
+    assert_eq!(call(&server, "/get?key=thrown:keep").1, "1,");
+    assert!(
+        server.stderr().contains("the batch failed"),
+        "{}",
+        server.stderr()
+    );
+
+    // Cloudflare's limit on a message, named.
+    let (status, refused) = call(&server, "/too-large");
+    assert_eq!(status, 400);
+    assert!(
+        refused.contains("TypeError") && refused.contains("128000"),
+        "{refused}"
+    );
+}
+
+#[test]
+fn a_sent_message_survives_kill_9_and_an_acknowledged_one_is_not_delivered_again() {
+    let dir = tempfile::tempdir().unwrap();
+    // The batch waits 30 s to fill: the server is killed while it holds the messages.
+    write_project(dir.path(), "30");
+    let mut server = DevServer::start(dir.path(), &[]);
+    for n in 0..10 {
+        assert_eq!(call(&server, &format!("/send?n={n}")), (200, "sent".into()));
+    }
+    assert_eq!(call(&server, "/count?prefix=done:").1, "0");
+    server.kill();
+
+    // Restarted with batches cut at once: every message whose send resolved is processed.
+    write_project(dir.path(), "0");
+    let mut server = DevServer::start(dir.path(), &[]);
+    let done = wait_for(
+        &server,
+        "/count?prefix=done:",
+        "10",
+        Duration::from_secs(30),
+    );
+    assert_eq!(done, "10");
+    server.kill();
+
+    // Once more: the acknowledged ones stay acknowledged. A message sent after the restart is
+    // delivered after any that would come again.
+    let server = DevServer::start(dir.path(), &[]);
+    assert_eq!(call(&server, "/send?n=100").0, 200);
+    assert_eq!(
+        wait_for(&server, "/get?key=done:100", "1", Duration::from_secs(30)),
+        "1"
+    );
+    let deliveries: Vec<String> =
+        serde_json::from_str(&call(&server, "/values?prefix=seen:").1).unwrap();
+    assert_eq!(deliveries.len(), 11);
+    assert!(deliveries.iter().all(|d| d == "1"), "{deliveries:?}");
+}

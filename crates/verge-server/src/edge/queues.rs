@@ -1,0 +1,257 @@
+//! Queue consumers: the first serving thread's loops that hand each `[[queues.consumers]]`
+//! batches of its queue's messages to the worker's `queue` handler, and settle what it decided.
+//! An acknowledged message leaves the queue; a retried one comes back after its delay (the
+//! `retry()`'s, else the consumer's `retry_delay`), unless it has been delivered more than
+//! `max_retries` times already: then it goes to the dead-letter queue, or is dropped with a log
+//! line. A message the handler decided nothing of is acknowledged if the handler succeeded and
+//! retried if it failed.
+//!
+//! A batch is delivered when it holds `max_batch_size` messages, or `max_batch_timeout` after
+//! its first arrived, whichever is sooner; each consumer has one batch in flight. Its messages
+//! are leased for the wait and the request's limits, so a server that dies holding a batch
+//! leaves it to be delivered again when the lease ends: delivery is at least once.
+
+use super::state::ThreadState;
+use super::Site;
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use verge_config::QueueConsumer;
+use verge_runtime::Outcome;
+use verge_storage::{QueueStore, QueuedMessage, Settlement};
+
+/// How often an idle consumer looks for messages, and a filling batch for more.
+const POLL: Duration = Duration::from_millis(20);
+
+/// How often the consumers are matched to the site's workers, as deploys change them.
+const RESCAN: Duration = Duration::from_secs(1);
+
+/// What a batch's lease allows beyond its wait and the request's limits.
+const LEASE_MARGIN: Duration = Duration::from_secs(60);
+
+/// A worker's consumer of a queue, by the worker's and the queue's names.
+type ConsumerKey = (String, String);
+
+/// Starts a consumer loop for every consumer the site's workers declare, as they come (on
+/// the first serving thread, for as long as the server runs).
+pub(super) async fn run_consumers(state: Weak<ThreadState>) {
+    let running: Rc<RefCell<HashSet<ConsumerKey>>> = Rc::default();
+    loop {
+        let Some(site) = state.upgrade().map(|state| state.site.current()) else {
+            return;
+        };
+        for deployed in &site.workers {
+            for consumer in &deployed.config.queues.consumers {
+                let key = (deployed.config.name.clone(), consumer.queue.clone());
+                if running.borrow_mut().insert(key.clone()) {
+                    let (state, running) = (state.clone(), running.clone());
+                    tokio::task::spawn_local(async move {
+                        consume(&state, &key).await;
+                        running.borrow_mut().remove(&key);
+                    });
+                }
+            }
+        }
+        drop(site);
+        tokio::time::sleep(RESCAN).await;
+    }
+}
+
+/// The worker's index in `site` and its consumer of `queue`, if it still has one.
+fn consumer_in(site: &Site, (worker, queue): &ConsumerKey) -> Option<(usize, QueueConsumer)> {
+    let index = site.position(worker)?;
+    let consumer = site.workers[index]
+        .config
+        .queues
+        .consumers
+        .iter()
+        .find(|consumer| consumer.queue == *queue)?;
+    Some((index, consumer.clone()))
+}
+
+/// Delivers batches of the consumer `key` names until the worker no longer declares it.
+async fn consume(state: &Weak<ThreadState>, key: &ConsumerKey) {
+    loop {
+        let Some((store, lease, max)) = state.upgrade().and_then(|state| {
+            let site = state.site.current();
+            let (_, consumer) = consumer_in(&site, key)?;
+            let store = state.options.stores.queues.clone()?;
+            let limits = &state.options.limits;
+            let lease = Duration::from_secs_f64(consumer.max_batch_timeout)
+                + limits.wall_time.unwrap_or(Duration::from_secs(120))
+                + limits.wait_until
+                + LEASE_MARGIN;
+            Some((store, lease, consumer))
+        }) else {
+            return;
+        };
+        let batch = gather(&store, &key.1, &max, lease).await;
+        if batch.is_empty() {
+            tokio::time::sleep(POLL).await;
+            continue;
+        }
+        let Some(state) = state.upgrade() else {
+            return;
+        };
+        deliver(&state, &store, key, batch).await;
+    }
+}
+
+/// A batch of `queue`'s messages for `consumer`: as many as are ready, then more until it is
+/// full or its timeout has passed since the first; empty if none is ready.
+async fn gather(
+    store: &Arc<dyn QueueStore>,
+    queue: &str,
+    consumer: &QueueConsumer,
+    lease: Duration,
+) -> Vec<QueuedMessage> {
+    let lease_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);
+    let max = consumer.max_batch_size as usize;
+    let mut batch: Vec<QueuedMessage> = Vec::new();
+    let mut deadline: Option<Instant> = None;
+    loop {
+        match store.lease(queue, max - batch.len(), lease_ms).await {
+            Ok(leased) => batch.extend(leased),
+            Err(error) => tracing::error!("cannot read queue \"{queue}\": {error}"),
+        }
+        if batch.is_empty() {
+            return batch;
+        }
+        let deadline = *deadline.get_or_insert_with(|| {
+            Instant::now() + Duration::from_secs_f64(consumer.max_batch_timeout)
+        });
+        let now = Instant::now();
+        if batch.len() >= max || now >= deadline {
+            return batch;
+        }
+        tokio::time::sleep(POLL.min(deadline - now)).await;
+    }
+}
+
+/// What a queue handler answered of its batch: JSON of `{ each: [[id, decision]…], all,
+/// error }`.
+#[derive(serde::Deserialize)]
+struct Decided {
+    each: Vec<(String, serde_json::Value)>,
+    all: Option<serde_json::Value>,
+    error: Option<String>,
+}
+
+/// What was decided of a message.
+#[derive(Clone, Copy)]
+enum Decision {
+    Ack,
+    /// With the `delaySeconds` asked for, if any.
+    Retry(Option<u32>),
+}
+
+impl Decision {
+    /// `["ack"]` or `["retry", delaySeconds or null]`, as `queue.js` writes them.
+    fn read(value: &serde_json::Value) -> Option<Self> {
+        match value.as_array()?.as_slice() {
+            [kind] if kind == "ack" => Some(Decision::Ack),
+            [kind, delay] if kind == "retry" => Some(Decision::Retry(
+                delay.as_u64().and_then(|delay| u32::try_from(delay).ok()),
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// Hands `batch` to the worker of `key`'s `queue` handler, then settles it.
+async fn deliver(
+    state: &ThreadState,
+    store: &Arc<dyn QueueStore>,
+    key: &ConsumerKey,
+    batch: Vec<QueuedMessage>,
+) {
+    let (worker, queue) = key;
+    let site = state.site.current();
+    let Some((index, consumer)) = consumer_in(&site, key) else {
+        // Gone meanwhile: its lease lapses and another consumer, if any, gets it.
+        return;
+    };
+    let decided = match state.worker(&site, index).await {
+        Ok(live) => {
+            let outcome = live.worker.queue(queue, batch.clone(), None).await;
+            live.count_busy();
+            if outcome.ends_isolate() {
+                state.isolates.discard(worker);
+            }
+            read_decisions(outcome)
+        }
+        Err(error) => Err(format!("cannot load the worker: {error}")),
+    };
+    let (each, all, failure) = match decided {
+        Ok(Decided { each, all, error }) => {
+            let each: Vec<(String, Decision)> = each
+                .iter()
+                .filter_map(|(id, decision)| Some((id.clone(), Decision::read(decision)?)))
+                .collect();
+            (each, all.as_ref().and_then(Decision::read), error)
+        }
+        Err(failure) => (Vec::new(), None, Some(failure)),
+    };
+    if let Some(failure) = &failure {
+        tracing::error!(worker = %worker, "queue \"{queue}\": a batch of {} failed: {failure}", batch.len());
+        state.metrics.tail.publish(worker, "exception", failure);
+    }
+    let fallback = all.unwrap_or(match failure {
+        Some(_) => Decision::Retry(None),
+        None => Decision::Ack,
+    });
+    let mut settlement = Settlement::default();
+    for message in batch {
+        let decision = each
+            .iter()
+            .find(|(id, _)| *id == message.id)
+            .map_or(fallback, |(_, decision)| *decision);
+        match decision {
+            Decision::Ack => settlement.acked.push(message.id),
+            Decision::Retry(_) if message.attempts > consumer.max_retries => {
+                match &consumer.dead_letter_queue {
+                    Some(dead_letters) => tracing::warn!(
+                        worker = %worker,
+                        "queue \"{queue}\": message {} failed {} times: moved to \"{dead_letters}\"",
+                        message.id,
+                        message.attempts
+                    ),
+                    None => tracing::warn!(
+                        worker = %worker,
+                        "queue \"{queue}\": message {} failed {} times and has no dead-letter queue: dropped",
+                        message.id,
+                        message.attempts
+                    ),
+                }
+                settlement
+                    .dead
+                    .push((message.id, consumer.dead_letter_queue.clone()));
+            }
+            Decision::Retry(delay) => {
+                let delay = delay.unwrap_or(consumer.retry_delay);
+                settlement
+                    .retried
+                    .push((message.id, u64::from(delay) * 1000));
+            }
+        }
+    }
+    if let Err(error) = store.settle(queue, settlement).await {
+        // Unsettled, the batch comes back when its lease ends.
+        tracing::error!(worker = %worker, "queue \"{queue}\": a batch could not be settled: {error}");
+    }
+}
+
+/// What a queue handler's outcome says it decided, or why it failed as a whole.
+fn read_decisions(outcome: Outcome) -> Result<Decided, String> {
+    match outcome {
+        Outcome::Reply(reply) => serde_json::from_str(&reply)
+            .map_err(|e| format!("the queue handler's answer was unreadable: {e}")),
+        Outcome::Exception { error, .. } => Err(error.to_string()),
+        Outcome::LimitExceeded { message, .. } => Err(message),
+        Outcome::Response(_) | Outcome::Completed => {
+            Err("the queue handler answered something unexpected".into())
+        }
+    }
+}
