@@ -83,7 +83,7 @@ fn open_stores(config: &WorkerConfig, state: &std::path::Path) -> anyhow::Result
         stores.buckets = Some(Arc::new(crate::state::open_buckets(state, Blobs::Local)?));
     }
     if !config.queues.producers.is_empty() || !config.queues.consumers.is_empty() {
-        stores.queues = Some(Arc::new(crate::state::open_queues(state)?));
+        stores.queues = Some(Arc::new(crate::state::serve_queues(state)?));
     }
     Ok(stores)
 }

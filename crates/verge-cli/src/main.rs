@@ -7,6 +7,7 @@ mod deploy;
 mod dev;
 mod init;
 mod kv;
+mod queues;
 mod r2;
 mod rollback;
 mod secret;
@@ -53,6 +54,8 @@ enum Command {
     D1(d1::D1Args),
     /// Read and write objects of a project's local R2 buckets.
     R2(r2::R2Args),
+    /// List and purge queues: a project's local ones, or a running `verge serve`'s.
+    Queues(queues::QueuesArgs),
     /// Set, list and delete a worker's secrets on a running `verge serve`.
     Secret(secret::SecretArgs),
 }
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
         Command::Kv(args) => kv::run(args),
         Command::D1(args) => d1::run(args),
         Command::R2(args) => r2::run(args),
+        Command::Queues(args) => queues::run(args),
         Command::Secret(args) => secret::run(args),
     };
     match result {

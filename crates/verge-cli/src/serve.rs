@@ -148,7 +148,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             buckets: Some(buckets.clone()),
             // At a PoP, the copies of the objects it holds, each kept from its log in the hub.
             objects: Some(Arc::new(crate::state::open_objects(&data_dir)?)),
-            queues: Some(Arc::new(crate::state::open_queues(&data_dir)?)),
+            queues: Some(Arc::new(crate::state::serve_queues(&data_dir)?)),
         },
         object_network: edge_objects.clone(),
         geo: Arc::new(geo),

@@ -37,6 +37,16 @@ pub fn open_sql(dir: &Path) -> anyhow::Result<SqliteSql> {
 }
 
 /// The storage of Durable Objects, a file per object under `dir/objects`.
+/// The queues' messages, in `dir/queues.sqlite`, as a server starting on them opens them: what
+/// a server before it had leased is delivered again.
+pub fn serve_queues(dir: &Path) -> anyhow::Result<verge_store_embedded::SqliteQueues> {
+    let queues = open_queues(dir)?;
+    queues
+        .release_leases()
+        .context("cannot release the queues' leases")?;
+    Ok(queues)
+}
+
 /// The queues' messages, in `dir/queues.sqlite`.
 pub fn open_queues(dir: &Path) -> anyhow::Result<verge_store_embedded::SqliteQueues> {
     let path = dir.join("queues.sqlite");

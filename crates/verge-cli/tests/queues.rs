@@ -338,3 +338,105 @@ fn a_sent_message_survives_kill_9_and_an_acknowledged_one_is_not_delivered_again
     assert_eq!(deliveries.len(), 11);
     assert!(deliveries.iter().all(|d| d == "1"), "{deliveries:?}");
 }
+
+/// `verge serve` consumes too, and its queues are listed, counted in `/metrics` and purged
+/// through the admin API (`verge queues … --server`) or from its data directory.
+#[test]
+fn queues_are_listed_counted_and_purged() {
+    const TOKEN: &str = "queues-admin-token-0123456789abcdef";
+    let dir = tempfile::tempdir().unwrap();
+    support::tenant(
+        dir.path(),
+        "app",
+        "export default {\n\
+           async fetch(request, env) {\n\
+             const url = new URL(request.url);\n\
+             if (url.pathname === '/hold') { await env.HELD.send('waiting'); return new Response('held'); }\n\
+             if (url.pathname === '/flow') { await env.FLOWING.send('moving'); return new Response('sent'); }\n\
+             return new Response((await env.KV.get('flowed')) ?? 'none');\n\
+           },\n\
+           async queue(batch, env) { await env.KV.put('flowed', batch.messages[0].body); },\n\
+         };\n",
+        "route = \"app.test/*\"\nkv_namespaces = [{ binding = \"KV\" }]\n\
+         [[queues.producers]]\nbinding = \"HELD\"\nqueue = \"held\"\n\
+         [[queues.producers]]\nbinding = \"FLOWING\"\nqueue = \"flowing\"\n\
+         [[queues.consumers]]\nqueue = \"flowing\"\nmax_batch_timeout = 0\n",
+    );
+    let config = dir.path().join("verge.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n\n[admin]\n\
+             listen = \"127.0.0.1:0\"\ntoken = \"{TOKEN}\"\n\n[[workers]]\npath = \"app\"\n"
+        ),
+    )
+    .unwrap();
+    let server = DevServer::serve(&config, &[]);
+    let admin = server
+        .stdout()
+        .lines()
+        .find_map(|l| l.strip_prefix("Admin API on ").map(|a| a.trim().to_owned()))
+        .unwrap();
+    let at = |path: &str| support::get_host(&server.base, "app.test", path).body;
+    for _ in 0..3 {
+        assert_eq!(at("/hold"), "held");
+    }
+    assert_eq!(at("/flow"), "sent");
+    let mut flowed = String::new();
+    support::wait_until(Duration::from_secs(10), || {
+        flowed = at("/");
+        flowed == "moving"
+    });
+    assert_eq!(flowed, "moving");
+
+    let queues = |args: &[&str]| {
+        let output = support::verge().arg("queues").args(args).output().unwrap();
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        text
+    };
+    let row = |listing: &str, queue: &str| -> Vec<String> {
+        let line = listing
+            .lines()
+            .find(|line| line.split_whitespace().next() == Some(queue))
+            .unwrap_or_else(|| panic!("no {queue} in {listing}"));
+        line.split_whitespace().skip(1).map(str::to_owned).collect()
+    };
+    let remote = ["--server", admin.as_str(), "--token", TOKEN];
+    let listing = queues(&[&["list"][..], &remote].concat());
+    assert_eq!(row(&listing, "held"), ["3", "3"], "{listing}");
+    assert_eq!(row(&listing, "flowing"), ["0", "0"], "{listing}");
+    // From the data directory, beside the running server.
+    let app = dir.path().join("app");
+    let data = dir.path().join("data");
+    let local = [
+        "--config",
+        app.to_str().unwrap(),
+        "--persist-to",
+        data.to_str().unwrap(),
+    ];
+    let listing = queues(&[&["list"][..], &local].concat());
+    assert_eq!(row(&listing, "held"), ["3", "3"], "{listing}");
+
+    let metrics = {
+        let request = http::Request::get(format!("{admin}/metrics"))
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .body(Vec::new())
+            .unwrap();
+        support::send(&client(), request).body
+    };
+    assert!(
+        metrics.contains("verge_queue_messages{queue=\"held\"} 3")
+            && metrics.contains("verge_queue_backlog{queue=\"held\"} 3"),
+        "{metrics}"
+    );
+
+    let purged = queues(&[&["purge", "held"][..], &remote].concat());
+    assert!(purged.contains("Purged 3 messages from held"), "{purged}");
+    let listing = queues(&[&["list"][..], &local].concat());
+    assert_eq!(row(&listing, "held"), ["0", "0"], "{listing}");
+}

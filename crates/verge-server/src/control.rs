@@ -137,6 +137,7 @@ async fn run(
             cache: stores.cache.clone(),
             sql: stores.sql,
             buckets: stores.buckets,
+            queues: stores.queues,
             asset_sessions: Default::default(),
             d1_imports: Default::default(),
             tails: Default::default(),

@@ -3,8 +3,9 @@
 //! or after its lease runs out). A lease moves `visible_ms` forward and marks the message
 //! leased; a settlement deletes what was acknowledged, moves a retried message's `visible_ms`
 //! and a dead one to its dead-letter queue, in one transaction. The file is one server's: what
-//! it finds leased when it opens the file was leased by a server that died, and is delivered
-//! again at once. Calls run on tokio's blocking pool, one at a time.
+//! it finds leased when it starts ([`SqliteQueues::release_leases`]) was leased by a server
+//! that died, and is delivered again at once. Other processes (`verge queues`) may read and
+//! purge it meanwhile. Calls run on tokio's blocking pool, one at a time.
 
 use crate::sql::open_synced;
 use rusqlite::{params, Connection};
@@ -56,14 +57,21 @@ impl SqliteQueues {
              CREATE INDEX IF NOT EXISTS messages_due ON messages (queue, visible_ms, seq);",
         )
         .map_err(at)?;
+        Ok(Self {
+            db: Arc::new(Mutex::new(db)),
+        })
+    }
+
+    /// Makes every leased message deliverable now: what a server starting on the file calls,
+    /// since the server that leased them is gone.
+    pub fn release_leases(&self) -> Result<(), StorageError> {
+        let db = self.db.lock().unwrap_or_else(PoisonError::into_inner);
         db.execute(
             "UPDATE messages SET visible_ms = ?1, leased = 0 WHERE leased = 1",
             params![as_sql(unix_now_ms())],
         )
-        .map_err(at)?;
-        Ok(Self {
-            db: Arc::new(Mutex::new(db)),
-        })
+        .map_err(backend)?;
+        Ok(())
     }
 
     /// Runs `call` in a transaction on the blocking pool.
@@ -275,6 +283,8 @@ mod tests {
         // Leased by a server that died: the next to open the file delivers it again at once.
         drop(queues);
         let queues = SqliteQueues::open(&path).unwrap();
+        assert!(queues.lease("jobs", 10, 30_000).await.unwrap().is_empty());
+        queues.release_leases().unwrap();
         let again = queues.lease("jobs", 10, 30_000).await.unwrap();
         assert_eq!((&again[0].body[..], again[0].attempts), (&b"b"[..], 3));
         let settlement = Settlement {

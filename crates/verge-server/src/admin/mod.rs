@@ -13,12 +13,14 @@
 //! - `DELETE /workers/{name}`;
 //! - `PUT /workers/{name}/secrets/{key}` (the body is the value), `DELETE` of the same, and
 //!   `GET /workers/{name}/secrets` (names only): each change is a new version of the worker;
-//! - `GET /workers/{name}/tail`: the worker's console output and exceptions as they happen, one
-//!   JSON object per line (`{"level": …, "message": …}`, and `"pop"` at a PoP, whose tail is
-//!   every PoP's), until the client goes away;
+//! - `GET /workers/{name}/tail`: the worker's console output and exceptions, one JSON object
+//!   per line (`{"level": …, "message": …}`, and `"pop"` at a PoP, whose tail is every PoP's;
+//!   a request's lines come when it has ended, in its `"trace"`), until the client goes away;
 //! - `GET /cluster`: at a point of presence, every PoP's last heartbeat; `POST /cluster/drain`
 //!   with `{"drain": true}` takes this PoP out of geo DNS answers (`false` puts it back);
-//! - `GET /metrics`: Prometheus text, labelled by worker;
+//! - `GET /metrics`: Prometheus text, labelled by worker (and by queue);
+//! - `GET /queues`, `DELETE /queues/{name}/messages`: the queues and their counts, a purge
+//!   ([`queues`]);
 //! - `/kv/namespaces/{namespace}/…`: Workers KV ([`kv`]);
 //! - `POST /cache/purge`: the Cache API's purge ([`cache`]);
 //! - `/client/v4/…`: Cloudflare's API, the part `wrangler` uses ([`cloudflare`]), on the
@@ -30,6 +32,7 @@
 mod cache;
 mod cloudflare;
 pub(crate) mod kv;
+mod queues;
 
 use crate::edge::Deployed;
 use crate::metrics::Metrics;
@@ -46,7 +49,7 @@ use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::rc::Rc;
 use std::sync::Arc;
-use verge_storage::{BucketStore, CacheStore, KvStore, SqlStore};
+use verge_storage::{BucketStore, CacheStore, KvStore, QueueStore, SqlStore};
 
 /// The address an admin request came from (a request extension).
 #[derive(Debug, Clone, Copy)]
@@ -70,6 +73,8 @@ pub struct Admin {
     /// D1's and R2's stores, for Cloudflare's API.
     pub sql: Option<Arc<dyn SqlStore>>,
     pub buckets: Option<Arc<dyn BucketStore>>,
+    /// The queues' store, for `/queues` and `/metrics`.
+    pub queues: Option<Arc<dyn QueueStore>>,
     /// wrangler's `[assets]` upload sessions under way.
     pub(crate) asset_sessions: cloudflare::AssetSessions,
     /// `wrangler d1 execute --file` imports under way.
@@ -192,12 +197,20 @@ async fn handle(admin: &Admin, request: Request<Incoming>) -> Response<AdminBody
     if request.method() == Method::POST && path == "/cache/purge" {
         return cache::purge(admin.cache.as_ref(), releases, request).await;
     }
+    if let Some(queue) = path
+        .strip_prefix("/queues/")
+        .and_then(|rest| rest.strip_suffix("/messages"))
+        .filter(|_| request.method() == Method::DELETE)
+    {
+        return queues::purge(admin.queues.as_ref(), queue).await;
+    }
     match (request.method().clone(), path.as_str(), name) {
-        (Method::GET, "/metrics", _) => reply(
-            StatusCode::OK,
-            "text/plain; version=0.0.4",
-            admin.metrics.render(),
-        ),
+        (Method::GET, "/metrics", _) => {
+            let mut text = admin.metrics.render();
+            text.push_str(&queues::metrics(admin.queues.as_ref(), releases).await);
+            reply(StatusCode::OK, "text/plain; version=0.0.4", text)
+        }
+        (Method::GET, "/queues", _) => queues::list(admin.queues.as_ref(), releases).await,
         (Method::GET, "/cluster", _) => cluster_status(admin).await,
         (Method::POST, "/cluster/drain", _) => drain(admin, request).await,
         (Method::GET, "/workers", _) => {
