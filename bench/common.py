@@ -83,10 +83,12 @@ def tree_rss_kib(pid):
     return total
 
 
-def wrk(url, seconds, connections):
-    """Runs wrk; returns requests, errors, p50 and p99 latency (as wrk prints them)."""
+def wrk(url, seconds, connections, headers=()):
+    """Runs wrk (with `headers`, each "Name: value"); returns requests, errors, p50 and p99
+    latency (as wrk prints them)."""
+    extra = [arg for header in headers for arg in ("-H", header)]
     out = subprocess.run(
-        ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "--latency", url],
+        ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "--latency", *extra, url],
         capture_output=True, text=True, check=True,
     ).stdout
     requests = int(re.search(r"(\d+) requests in", out).group(1))

@@ -7,7 +7,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use verge_cluster::{EdgeIndex, EdgeKv, EdgeObjects, EdgeSql};
+use verge_cluster::{EdgeIndex, EdgeKv, EdgeObjects, EdgeQueues, EdgeSql};
 use verge_config::{ObjectsConfig, ServerConfig};
 use verge_runtime::{NetworkPolicy, Stores, WorkerLimits};
 use verge_server::{
@@ -114,6 +114,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             None,
         ),
     };
+    // At a PoP, the queues are the hub's: a message sent anywhere is consumed once, anywhere.
+    let edge_queues = config
+        .cluster
+        .as_ref()
+        .map(|cluster| EdgeQueues::new(cluster.nats.join(", ")));
+    let queues: Arc<dyn verge_storage::QueueStore> = match &edge_queues {
+        Some(edge_queues) => Arc::new(edge_queues.clone()),
+        None => Arc::new(crate::state::serve_queues(&data_dir)?),
+    };
     let sql: Arc<dyn verge_storage::SqlStore> = match &edge_sql {
         Some(edge_sql) => Arc::new(edge_sql.clone()),
         None => local_sql,
@@ -148,7 +157,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             buckets: Some(buckets.clone()),
             // At a PoP, the copies of the objects it holds, each kept from its log in the hub.
             objects: Some(Arc::new(crate::state::open_objects(&data_dir)?)),
-            queues: Some(Arc::new(crate::state::serve_queues(&data_dir)?)),
+            queues: Some(queues),
         },
         object_network: edge_objects.clone(),
         geo: Arc::new(geo),
@@ -231,6 +240,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         cluster: config.cluster.clone(),
         kv: edge_kv,
         sql: edge_sql,
+        queues: edge_queues,
         r2: edge_index,
         directory: directory.clone(),
         acme,

@@ -2147,3 +2147,157 @@ fn wrangler_changes_through_any_pop_reach_every_pop() {
         "the object put through syd is not read through fra"
     );
 }
+
+const QUEUE_WORKER: &str = r#"
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    const n = url.searchParams.get('n');
+    switch (url.pathname) {
+      case '/send': await env.JOBS.send({ n }); return new Response('sent');
+      case '/flaky': await env.FLAKY.send(n, { contentType: 'text' }); return new Response('sent');
+      case '/hang': await env.SLOW.send(n, { contentType: 'text' }); return new Response('sent');
+      case '/get': return new Response((await env.KV.get(url.searchParams.get('key'))) ?? 'none');
+      case '/count': {
+        let count = 0, cursor;
+        do {
+          const page = await env.KV.list({ prefix: url.searchParams.get('prefix'), cursor });
+          count += page.keys.length;
+          cursor = page.list_complete ? undefined : page.cursor;
+        } while (cursor);
+        return new Response(String(count));
+      }
+      case '/values': {
+        const { keys } = await env.KV.list({ prefix: url.searchParams.get('prefix') });
+        return Response.json(await Promise.all(keys.map((key) => env.KV.get(key.name))));
+      }
+    }
+    return new Response('no such path', { status: 404 });
+  },
+  async queue(batch, env) {
+    for (const message of batch.messages) {
+      if (batch.queue === 'jobs') {
+        const seen = Number((await env.KV.get(`seen:${message.body.n}`)) ?? 0);
+        await env.KV.put(`seen:${message.body.n}`, String(seen + 1));
+      } else if (batch.queue === 'flaky') {
+        const tries = (await env.KV.get(`tries:${message.body}`)) ?? '';
+        await env.KV.put(`tries:${message.body}`, `${tries}${message.attempts},`);
+        message.retry();
+      } else if (batch.queue === 'flaky-dlq') {
+        await env.KV.put(`dead:${message.body}`, 'yes');
+      } else if (batch.queue === 'slow') {
+        await env.KV.put(`started:${message.body}:${message.attempts}`, 'yes');
+        // The first delivery never ends: its PoP is killed meanwhile.
+        if (message.attempts === 1) await new Promise((resolve) => setTimeout(resolve, 100000));
+        await env.KV.put(`finished:${message.body}`, String(message.attempts));
+      }
+    }
+  },
+};
+"#;
+
+const QUEUE_CONFIG: &str = r#"name = "queues"
+main = "index.js"
+routes = ["queues.test/*"]
+kv_namespaces = [{ binding = "KV", id = "queued" }]
+
+[[queues.producers]]
+binding = "JOBS"
+queue = "jobs"
+
+[[queues.producers]]
+binding = "FLAKY"
+queue = "flaky"
+
+[[queues.producers]]
+binding = "SLOW"
+queue = "slow"
+
+[[queues.consumers]]
+queue = "jobs"
+max_batch_size = 10
+max_batch_timeout = 0.05
+
+[[queues.consumers]]
+queue = "flaky"
+max_retries = 1
+dead_letter_queue = "flaky-dlq"
+max_batch_timeout = 0
+
+[[queues.consumers]]
+queue = "flaky-dlq"
+max_batch_timeout = 0
+
+[[queues.consumers]]
+queue = "slow"
+max_batch_timeout = 0
+"#;
+
+impl Pop {
+    /// A request to the queue worker at this PoP: its body.
+    fn queues(&self, path: &str) -> String {
+        self.request("queues.test", "GET", path, Duration::from_secs(10))
+            .map(|(_, body)| body)
+            .unwrap_or_default()
+    }
+}
+
+/// Queues on JetStream: messages sent at either PoP are each consumed once, at whichever PoP
+/// pulls them; the hub's redelivery drives retries and the dead-letter queue; and a PoP killed
+/// in the middle of a batch has its message delivered again at the other.
+#[test]
+fn queue_messages_sent_at_any_pop_are_consumed_once() {
+    let hub = Hub::start();
+    let mut syd = Pop::start("syd", "127.0.0.2", &hub);
+    let (status, reply) = syd.deploy_script("queues", QUEUE_CONFIG, QUEUE_WORKER);
+    assert_eq!(status, 200, "{reply}");
+    // The first delivery of a slow message, at syd before another PoP is there, never ends.
+    assert_eq!(syd.queues("/hang?n=s1"), "sent");
+    assert!(wait_until(Duration::from_secs(30), || syd
+        .queues("/get?key=started:s1:1")
+        == "yes"));
+    let fra = Pop::start("fra", "127.0.0.3", &hub);
+    assert!(wait_until(REACHES_EVERY_POP, || fra
+        .queues("/count?prefix=seen:")
+        == "0"));
+
+    // 100 messages sent at each PoP, each consumed once.
+    std::thread::scope(|scope| {
+        for (pop, from) in [(&syd, 0), (&fra, 100)] {
+            scope.spawn(move || {
+                for n in from..from + 100 {
+                    assert_eq!(pop.queues(&format!("/send?n={n}")), "sent");
+                }
+            });
+        }
+    });
+    let consumed = wait_until(Duration::from_secs(60), || {
+        fra.queues("/count?prefix=seen:") == "200"
+    });
+    assert!(consumed, "{} consumed", fra.queues("/count?prefix=seen:"));
+    let seen: Vec<String> = serde_json::from_str(&fra.queues("/values?prefix=seen:")).unwrap();
+    assert!(seen.iter().all(|count| count == "1"), "{seen:?}");
+
+    // Retried by the hub once, then moved to the dead-letter queue.
+    assert_eq!(fra.queues("/flaky?n=f1"), "sent");
+    assert!(
+        wait_until(Duration::from_secs(30), || fra.queues("/get?key=dead:f1")
+            == "yes"),
+        "tries: {}",
+        fra.queues("/get?key=tries:f1")
+    );
+    assert_eq!(fra.queues("/get?key=tries:f1"), "1,2,");
+
+    // syd, still in the middle of the slow message's batch, is killed: fra gets it again once
+    // the lease syd kept renewing lapses.
+    assert_eq!(fra.queues("/get?key=finished:s1"), "none");
+    syd.kill();
+    let finished = wait_until(Duration::from_secs(90), || {
+        fra.queues("/get?key=finished:s1") == "2"
+    });
+    assert!(
+        finished,
+        "started: {}",
+        fra.queues("/values?prefix=started:")
+    );
+}

@@ -13,7 +13,8 @@
 //! - [`d1`]: which PoP is each D1 database's primary, the one the others send its queries;
 //! - [`r2`]: the index of every R2 bucket whose bytes are in a shared S3 bucket;
 //! - [`objects`]: which PoP holds each Durable Object (a lease), and each object's storage as
-//!   a log that another PoP can take it over from.
+//!   a log that another PoP can take it over from;
+//! - [`queues`]: every queue's messages, in one stream, consumed at whichever PoP pulls them.
 //!
 //! And on core NATS, stored nowhere: [`tail`], the console lines of a tailed worker.
 //!
@@ -29,6 +30,7 @@ pub mod kv;
 pub mod objects;
 pub mod pops;
 pub mod purges;
+pub mod queues;
 pub mod r2;
 mod replica;
 pub mod tail;
@@ -44,6 +46,7 @@ pub use deploys::{Change, Made, Release};
 pub use kv::EdgeKv;
 pub use objects::{EdgeObjects, LogRead, Placement};
 pub use pops::PopReport;
+pub use queues::EdgeQueues;
 pub use r2::EdgeIndex;
 pub use tail::TailLine;
 
@@ -182,7 +185,7 @@ impl Cluster {
                 .await
         });
         // Boxed: together, the calls' futures are larger than a thread's stack in a debug build.
-        let (pops, deploys, code, kv, d1, r2, acme, objects, object_log, ()) = tokio::try_join!(
+        let (pops, deploys, code, kv, d1, r2, acme, objects, object_log, (), ()) = tokio::try_join!(
             Box::pin(open_bucket(
                 "opening the heartbeat bucket",
                 pops::bucket(replicas)
@@ -211,6 +214,7 @@ impl Cluster {
             )),
             Box::pin(object_log),
             Box::pin(purges::open(&jetstream, replicas)),
+            Box::pin(queues::open(&jetstream, replicas)),
         )?;
         let epoch = within("reading the deploys bucket", async {
             let mut stream = jetstream

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
-use verge_cluster::{Cluster, ClusterError, EdgeIndex, EdgeKv, EdgeObjects, EdgeSql};
+use verge_cluster::{Cluster, ClusterError, EdgeIndex, EdgeKv, EdgeObjects, EdgeQueues, EdgeSql};
 use verge_config::ClusterConfig;
 use verge_storage::{CacheStore, IndexCopy};
 
@@ -42,6 +42,8 @@ pub struct ControlPlane {
     pub kv: Option<EdgeKv>,
     /// At a PoP, D1, which takes other PoPs' queries for the databases it is primary of.
     pub sql: Option<EdgeSql>,
+    /// At a PoP, the queues, at the hub once joined.
+    pub queues: Option<EdgeQueues>,
     /// At a PoP sharing R2's index, its log and this PoP's copy of the index.
     pub r2: Option<(EdgeIndex, Arc<dyn IndexCopy>)>,
     /// At a PoP answering geo DNS, the PoPs it answers with, which the heartbeats keep.
@@ -106,6 +108,7 @@ async fn run(
         metrics: plane.metrics.clone(),
         kv: plane.kv,
         sql: plane.sql,
+        queues: plane.queues,
         objects,
         r2: plane.r2,
         directory: plane.directory,
@@ -157,6 +160,8 @@ struct Followed {
     kv: Option<EdgeKv>,
     /// D1, which answers other PoPs' queries.
     sql: Option<EdgeSql>,
+    /// The queues, which reach the hub once joined.
+    queues: Option<EdgeQueues>,
     /// Durable Objects: this PoP's leases, and the events others forward to its objects.
     objects: Option<EdgeObjects>,
     /// R2's shared index and this PoP's copy of it.
@@ -190,6 +195,9 @@ fn joined(releases: &Rc<Releases>, followed: &Followed, cluster: Arc<Cluster>) {
     if let Some(sql) = followed.sql.clone() {
         let cluster = cluster.clone();
         tokio::task::spawn_local(async move { sql.serve(cluster).await });
+    }
+    if let Some(queues) = &followed.queues {
+        queues.join(cluster.clone());
     }
     if let Some(objects) = followed.objects.clone() {
         let cluster = cluster.clone();

@@ -96,6 +96,9 @@ pub trait QueueStore: Send + Sync {
     /// Up to `max` messages of `queue` that may be delivered now, each leased for `lease_ms`
     /// (not delivered again before then unless settled) and counted as an attempt.
     fn lease(&self, queue: &str, max: usize, lease_ms: u64) -> StorageFuture<Vec<QueuedMessage>>;
+    /// Leases the messages `ids` of `queue`, which this consumer holds, for `lease_ms` more
+    /// (from now): a long batch keeps its messages while it runs.
+    fn renew(&self, queue: &str, ids: Vec<String>, lease_ms: u64) -> StorageFuture<()>;
     /// Applies what a consumer made of messages it leased from `queue`, all at once.
     fn settle(&self, queue: &str, settlement: Settlement) -> StorageFuture<()>;
     /// Removes every message of `queue`; how many there were.

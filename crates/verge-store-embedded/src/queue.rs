@@ -173,6 +173,24 @@ impl QueueStore for SqliteQueues {
         })
     }
 
+    fn renew(&self, queue: &str, ids: Vec<String>, lease_ms: u64) -> StorageFuture<()> {
+        let queue = queue.to_owned();
+        self.transaction(move |db| {
+            let until = unix_now_ms().saturating_add(lease_ms);
+            let mut renew = db
+                .prepare_cached(
+                    "UPDATE messages SET visible_ms = ?1 WHERE queue = ?2 AND id = ?3 AND leased = 1",
+                )
+                .map_err(backend)?;
+            for id in &ids {
+                renew
+                    .execute(params![as_sql(until), queue, id])
+                    .map_err(backend)?;
+            }
+            Ok(())
+        })
+    }
+
     fn settle(&self, queue: &str, settlement: Settlement) -> StorageFuture<()> {
         let queue = queue.to_owned();
         self.transaction(move |db| {

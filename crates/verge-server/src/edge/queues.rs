@@ -8,8 +8,9 @@
 //!
 //! A batch is delivered when it holds `max_batch_size` messages, or `max_batch_timeout` after
 //! its first arrived, whichever is sooner; each consumer has one batch in flight. Its messages
-//! are leased for the wait and the request's limits, so a server that dies holding a batch
-//! leaves it to be delivered again when the lease ends: delivery is at least once.
+//! are leased for [`LEASE`], renewed while the batch fills and while its handler runs, so a
+//! server that dies holding a batch leaves it to be delivered again (elsewhere, in a cluster)
+//! within a lease: delivery is at least once.
 
 use super::state::ThreadState;
 use super::Site;
@@ -28,8 +29,25 @@ const POLL: Duration = Duration::from_millis(20);
 /// How often the consumers are matched to the site's workers, as deploys change them.
 const RESCAN: Duration = Duration::from_secs(1);
 
-/// What a batch's lease allows beyond its wait and the request's limits.
-const LEASE_MARGIN: Duration = Duration::from_secs(60);
+/// How long a held message stays leased without a renewal, which comes every third of it.
+const LEASE: Duration = Duration::from_secs(30);
+
+fn lease_ms() -> u64 {
+    u64::try_from(LEASE.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Renews the lease of `batch`'s messages, every third of a lease, until dropped.
+async fn renewing(store: &Arc<dyn QueueStore>, queue: &str, batch: &[QueuedMessage]) {
+    let ids: Vec<String> = batch.iter().map(|message| message.id.clone()).collect();
+    let mut ticks = tokio::time::interval(LEASE / 3);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        if let Err(error) = store.renew(queue, ids.clone(), lease_ms()).await {
+            tracing::warn!("queue \"{queue}\": a batch's lease could not be renewed: {error}");
+        }
+    }
+}
 
 /// A worker's consumer of a queue, by the worker's and the queue's names.
 type ConsumerKey = (String, String);
@@ -74,20 +92,14 @@ fn consumer_in(site: &Site, (worker, queue): &ConsumerKey) -> Option<(usize, Que
 /// Delivers batches of the consumer `key` names until the worker no longer declares it.
 async fn consume(state: &Weak<ThreadState>, key: &ConsumerKey) {
     loop {
-        let Some((store, lease, max)) = state.upgrade().and_then(|state| {
+        let Some((store, consumer)) = state.upgrade().and_then(|state| {
             let site = state.site.current();
             let (_, consumer) = consumer_in(&site, key)?;
-            let store = state.options.stores.queues.clone()?;
-            let limits = &state.options.limits;
-            let lease = Duration::from_secs_f64(consumer.max_batch_timeout)
-                + limits.wall_time.unwrap_or(Duration::from_secs(120))
-                + limits.wait_until
-                + LEASE_MARGIN;
-            Some((store, lease, consumer))
+            Some((state.options.stores.queues.clone()?, consumer))
         }) else {
             return;
         };
-        let batch = gather(&store, &key.1, &max, lease).await;
+        let batch = gather(&store, &key.1, &consumer).await;
         if batch.is_empty() {
             tokio::time::sleep(POLL).await;
             continue;
@@ -95,7 +107,10 @@ async fn consume(state: &Weak<ThreadState>, key: &ConsumerKey) {
         let Some(state) = state.upgrade() else {
             return;
         };
-        deliver(&state, &store, key, batch).await;
+        tokio::select! {
+            () = deliver(&state, &store, key, &batch) => {}
+            () = renewing(&store, &key.1, &batch) => {}
+        }
     }
 }
 
@@ -105,14 +120,20 @@ async fn gather(
     store: &Arc<dyn QueueStore>,
     queue: &str,
     consumer: &QueueConsumer,
-    lease: Duration,
 ) -> Vec<QueuedMessage> {
-    let lease_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);
     let max = consumer.max_batch_size as usize;
     let mut batch: Vec<QueuedMessage> = Vec::new();
     let mut deadline: Option<Instant> = None;
+    let mut renewed = Instant::now();
     loop {
-        match store.lease(queue, max - batch.len(), lease_ms).await {
+        if !batch.is_empty() && renewed.elapsed() >= LEASE / 3 {
+            let ids = batch.iter().map(|message| message.id.clone()).collect();
+            if let Err(error) = store.renew(queue, ids, lease_ms()).await {
+                tracing::warn!("queue \"{queue}\": a batch's lease could not be renewed: {error}");
+            }
+            renewed = Instant::now();
+        }
+        match store.lease(queue, max - batch.len(), lease_ms()).await {
             Ok(leased) => batch.extend(leased),
             Err(error) => tracing::error!("cannot read queue \"{queue}\": {error}"),
         }
@@ -165,7 +186,7 @@ async fn deliver(
     state: &ThreadState,
     store: &Arc<dyn QueueStore>,
     key: &ConsumerKey,
-    batch: Vec<QueuedMessage>,
+    batch: &[QueuedMessage],
 ) {
     let (worker, queue) = key;
     let site = state.site.current();
@@ -175,7 +196,7 @@ async fn deliver(
     };
     let decided = match state.worker(&site, index).await {
         Ok(live) => {
-            let outcome = live.worker.queue(queue, batch.clone(), None).await;
+            let outcome = live.worker.queue(queue, batch.to_vec(), None).await;
             live.count_busy();
             if outcome.ends_isolate() {
                 state.isolates.discard(worker);
@@ -203,7 +224,7 @@ async fn deliver(
         None => Decision::Ack,
     });
     let mut settlement = Settlement::default();
-    for message in batch {
+    for message in batch.iter().cloned() {
         let decision = each
             .iter()
             .find(|(id, _)| *id == message.id)

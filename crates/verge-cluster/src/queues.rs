@@ -1,0 +1,392 @@
+//! Queues across PoPs: one JetStream stream at the hub, `VERGE_QUEUES`, with work-queue
+//! retention, a subject per queue (`verge.queues.<name>`) and a durable pull consumer per queue
+//! (`queue-<name>`) that every PoP pulls from. A message sent at any PoP is stored at the hub
+//! before `send` resolves, and is consumed once, at whichever PoP pulls it: JetStream hands it
+//! to one pull at a time. A delivery unacknowledged within the consumer's `ack_wait` (the lease;
+//! a PoP that died mid-batch) is redelivered, to any PoP; a retry is a NAK with the retry's
+//! delay, so the hub's redelivery drives retries, and its delivery count is `attempts`. An
+//! acknowledgement waits for the hub's confirmation, after which the message is gone.
+//!
+//! A delayed `send` carries the time it may be delivered in a header: a delivery before then is
+//! NAKed with the time left, once, and not counted as an attempt (nor seen by the handler).
+//! Leased messages' acknowledgement handles stay in this PoP's memory until settled.
+
+use crate::replica::HubSlot;
+use crate::{within, Cluster, ClusterError};
+use async_nats::jetstream::consumer::pull::Config as PullConfig;
+use async_nats::jetstream::consumer::{AckPolicy, PullConsumer};
+use async_nats::jetstream::{self, stream, AckKind};
+use async_nats::HeaderMap;
+use futures_util::TryStreamExt as _;
+use std::collections::HashMap;
+use std::future::IntoFuture as _;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use verge_storage::{
+    unix_now_ms, ContentType, NewMessage, QueueCounts, QueueStore, QueuedMessage, Settlement,
+    StorageError, StorageFuture,
+};
+
+/// The stream every queue's messages are in.
+pub(crate) const QUEUE_STREAM: &str = "VERGE_QUEUES";
+
+/// The headers a message carries: its content type, when it was sent, and when it may first
+/// be delivered (if its send asked for a delay).
+const CONTENT_TYPE: &str = "Verge-Content-Type";
+const SENT: &str = "Verge-Sent-Ms";
+const NOT_BEFORE: &str = "Verge-Not-Before-Ms";
+
+pub(crate) fn stream_config(replicas: usize) -> stream::Config {
+    stream::Config {
+        name: QUEUE_STREAM.into(),
+        description: Some("every queue's messages, a subject per queue".into()),
+        subjects: vec!["verge.queues.>".into()],
+        retention: stream::RetentionPolicy::WorkQueue,
+        num_replicas: replicas,
+        ..Default::default()
+    }
+}
+
+fn subject(queue: &str) -> String {
+    format!("verge.queues.{queue}")
+}
+
+fn consumer_name(queue: &str) -> String {
+    format!("queue-{queue}")
+}
+
+/// Queues at the cluster's hub; cheap to clone.
+#[derive(Clone)]
+pub struct EdgeQueues {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    hub: HubSlot,
+    /// Each queue's consumer, once made.
+    consumers: Mutex<HashMap<String, PullConsumer>>,
+    /// The messages this PoP has leased and not settled, by queue and id, to acknowledge.
+    leased: Mutex<HashMap<(String, String), jetstream::Message>>,
+}
+
+fn backend(error: impl std::fmt::Display) -> StorageError {
+    StorageError::Backend(error.to_string())
+}
+
+impl EdgeQueues {
+    /// Queues at the hub at `hubs`, reachable once [`EdgeQueues::join`] is called.
+    pub fn new(hubs: String) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                hub: HubSlot::new(hubs),
+                consumers: Mutex::default(),
+                leased: Mutex::default(),
+            }),
+        }
+    }
+
+    /// Reaches the hub through `cluster`, this PoP's membership.
+    pub fn join(&self, cluster: Arc<Cluster>) {
+        self.shared.hub.join(cluster);
+    }
+}
+
+impl Shared {
+    fn cluster(&self) -> Result<Arc<Cluster>, StorageError> {
+        self.hub.get("queues")
+    }
+
+    /// The consumer of `queue`, made (with `lease` as its `ack_wait`) if it is not yet.
+    async fn consumer(&self, queue: &str, lease: Duration) -> Result<PullConsumer, StorageError> {
+        let known = self
+            .consumers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(queue)
+            .cloned();
+        if let Some(consumer) = known {
+            return Ok(consumer);
+        }
+        let cluster = self.cluster()?;
+        let name = consumer_name(queue);
+        let config = PullConfig {
+            durable_name: Some(name.clone()),
+            filter_subject: subject(queue),
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: lease,
+            ..Default::default()
+        };
+        let consumer = within("opening a queue's consumer", async {
+            let stream = cluster.jetstream.get_stream(QUEUE_STREAM).await?;
+            stream
+                .get_or_create_consumer(&name, config)
+                .await
+                .map_err(Box::<dyn std::error::Error + Send + Sync>::from)
+        })
+        .await
+        .map_err(backend)?;
+        self.consumers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(queue.to_owned(), consumer.clone());
+        Ok(consumer)
+    }
+
+    /// Takes this PoP's handle of leased message `id` of `queue`.
+    fn take(&self, queue: &str, id: &str) -> Option<jetstream::Message> {
+        self.leased
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&(queue.to_owned(), id.to_owned()))
+    }
+}
+
+/// A header's value as a number.
+fn header_number(headers: Option<&HeaderMap>, name: &str) -> Option<u64> {
+    headers?.get(name)?.as_str().parse().ok()
+}
+
+impl QueueStore for EdgeQueues {
+    fn send(&self, queue: &str, messages: Vec<NewMessage>) -> StorageFuture<()> {
+        let (shared, subject) = (self.shared.clone(), subject(queue));
+        Box::pin(async move {
+            let cluster = shared.cluster()?;
+            let now = unix_now_ms();
+            // Every message published, then every acknowledgement awaited: one round trip.
+            let mut acks = Vec::with_capacity(messages.len());
+            for message in messages {
+                let mut headers = HeaderMap::new();
+                headers.insert(CONTENT_TYPE, message.content_type.name());
+                headers.insert(SENT, now.to_string().as_str());
+                if message.delay_ms > 0 {
+                    let not_before = now.saturating_add(message.delay_ms);
+                    headers.insert(NOT_BEFORE, not_before.to_string().as_str());
+                }
+                let published = within("sending to a queue", async {
+                    cluster
+                        .jetstream
+                        .publish_with_headers(subject.clone(), headers, message.body)
+                        .await
+                })
+                .await
+                .map_err(backend)?;
+                acks.push(published);
+            }
+            for ack in acks {
+                within("sending to a queue", ack.into_future())
+                    .await
+                    .map_err(backend)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn lease(&self, queue: &str, max: usize, lease_ms: u64) -> StorageFuture<Vec<QueuedMessage>> {
+        let (shared, queue) = (self.shared.clone(), queue.to_owned());
+        Box::pin(async move {
+            let consumer = shared
+                .consumer(&queue, Duration::from_millis(lease_ms))
+                .await?;
+            let fetched: Vec<jetstream::Message> = within("reading a queue", async {
+                consumer
+                    .fetch()
+                    .max_messages(max)
+                    .messages()
+                    .await?
+                    .try_collect::<Vec<_>>()
+                    .await
+            })
+            .await
+            .map_err(backend)?;
+            let now = unix_now_ms();
+            let mut leased = Vec::with_capacity(fetched.len());
+            for message in fetched {
+                let headers = message.headers.as_ref();
+                let not_before = header_number(headers, NOT_BEFORE);
+                if let Some(wait) = not_before
+                    .map(|at| at.saturating_sub(now))
+                    .filter(|w| *w > 0)
+                {
+                    // Not yet: back to the hub until its time, not counted as an attempt.
+                    let nak = AckKind::Nak(Some(Duration::from_millis(wait)));
+                    if let Err(e) = message.ack_with(nak).await {
+                        tracing::debug!("a delayed message could not be put back: {e}");
+                    }
+                    continue;
+                }
+                let Ok(info) = message.info() else {
+                    continue;
+                };
+                let id = info.stream_sequence.to_string();
+                let delivered = u32::try_from(info.delivered).unwrap_or(u32::MAX);
+                let attempts = match not_before {
+                    Some(_) => delivered.saturating_sub(1).max(1),
+                    None => delivered.max(1),
+                };
+                let content_type = headers
+                    .and_then(|h| h.get(CONTENT_TYPE))
+                    .and_then(|v| ContentType::from_name(v.as_str()))
+                    .unwrap_or(ContentType::Bytes);
+                leased.push(QueuedMessage {
+                    id: id.clone(),
+                    body: message.payload.clone(),
+                    content_type,
+                    sent_ms: header_number(headers, SENT).unwrap_or(0),
+                    attempts,
+                });
+                shared
+                    .leased
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert((queue.clone(), id), message);
+            }
+            Ok(leased)
+        })
+    }
+
+    fn renew(&self, queue: &str, ids: Vec<String>, _lease_ms: u64) -> StorageFuture<()> {
+        let (shared, queue) = (self.shared.clone(), queue.to_owned());
+        Box::pin(async move {
+            // Each delivery's `ack_wait` starts again: the consumer's own length.
+            let held: Vec<jetstream::Message> = {
+                let leased = shared.leased.lock().unwrap_or_else(PoisonError::into_inner);
+                ids.iter()
+                    .filter_map(|id| leased.get(&(queue.clone(), id.clone())).cloned())
+                    .collect()
+            };
+            for message in held {
+                within("renewing a lease", message.ack_with(AckKind::Progress))
+                    .await
+                    .map_err(backend)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn settle(&self, queue: &str, settlement: Settlement) -> StorageFuture<()> {
+        let (shared, queue) = (self.shared.clone(), queue.to_owned());
+        Box::pin(async move {
+            let cluster = shared.cluster()?;
+            for id in &settlement.acked {
+                if let Some(message) = shared.take(&queue, id) {
+                    within("acknowledging a message", message.double_ack())
+                        .await
+                        .map_err(backend)?;
+                }
+            }
+            for (id, delay_ms) in &settlement.retried {
+                if let Some(message) = shared.take(&queue, id) {
+                    let nak = AckKind::Nak(Some(Duration::from_millis(*delay_ms)));
+                    within("retrying a message", message.ack_with(nak))
+                        .await
+                        .map_err(backend)?;
+                }
+            }
+            for (id, dead_letters) in &settlement.dead {
+                let Some(message) = shared.take(&queue, id) else {
+                    continue;
+                };
+                if let Some(dead_letters) = dead_letters {
+                    // Moved: stored in the dead-letter queue before it leaves this one.
+                    let mut headers = message.headers.clone().unwrap_or_default();
+                    headers.insert(NOT_BEFORE, "0");
+                    let published = within("moving a message to its dead-letter queue", async {
+                        cluster
+                            .jetstream
+                            .publish_with_headers(
+                                subject(dead_letters),
+                                headers,
+                                message.payload.clone(),
+                            )
+                            .await?
+                            .await
+                            .map_err(Box::<dyn std::error::Error + Send + Sync>::from)
+                    })
+                    .await;
+                    published.map_err(backend)?;
+                }
+                within("acknowledging a message", message.double_ack())
+                    .await
+                    .map_err(backend)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn purge(&self, queue: &str) -> StorageFuture<u64> {
+        let (shared, queue) = (self.shared.clone(), queue.to_owned());
+        Box::pin(async move {
+            let cluster = shared.cluster()?;
+            let purged = within("purging a queue", async {
+                let stream = cluster.jetstream.get_stream(QUEUE_STREAM).await?;
+                stream
+                    .purge()
+                    .filter(subject(&queue))
+                    .await
+                    .map_err(Box::<dyn std::error::Error + Send + Sync>::from)
+            })
+            .await
+            .map_err(backend)?;
+            shared
+                .leased
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .retain(|(leased_queue, _), _| *leased_queue != queue);
+            Ok(purged.purged)
+        })
+    }
+
+    fn counts(&self) -> StorageFuture<Vec<QueueCounts>> {
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            let cluster = shared.cluster()?;
+            let counted: Vec<(String, u64, u64)> = within("counting the queues", async {
+                let stream = cluster.jetstream.get_stream(QUEUE_STREAM).await?;
+                let subjects: Vec<(String, usize)> = stream
+                    .info_with_subjects("verge.queues.>")
+                    .await?
+                    .try_collect()
+                    .await?;
+                let mut counted = Vec::with_capacity(subjects.len());
+                for (subject, messages) in subjects {
+                    let Some(queue) = subject.strip_prefix("verge.queues.") else {
+                        continue;
+                    };
+                    // What no consumer has been given yet is ready; without a consumer, all.
+                    let ready = match stream.consumer_info(consumer_name(queue)).await {
+                        Ok(info) => info.num_pending,
+                        Err(_) => messages as u64,
+                    };
+                    counted.push((queue.to_owned(), messages as u64, ready));
+                }
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(counted)
+            })
+            .await
+            .map_err(backend)?;
+            let mut counts: Vec<QueueCounts> = counted
+                .into_iter()
+                .map(|(queue, messages, ready)| QueueCounts {
+                    queue,
+                    messages,
+                    ready,
+                })
+                .collect();
+            counts.sort_by(|a, b| a.queue.cmp(&b.queue));
+            Ok(counts)
+        })
+    }
+}
+
+/// Opens (or creates) the stream of every queue's messages.
+pub(crate) async fn open(
+    jetstream: &jetstream::Context,
+    replicas: usize,
+) -> Result<(), ClusterError> {
+    within("opening the queues' stream", async {
+        jetstream
+            .get_or_create_stream(stream_config(replicas))
+            .await
+    })
+    .await
+    .map(drop)
+}
