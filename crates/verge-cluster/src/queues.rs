@@ -267,48 +267,58 @@ impl QueueStore for EdgeQueues {
         let (shared, queue) = (self.shared.clone(), queue.to_owned());
         Box::pin(async move {
             let cluster = shared.cluster()?;
+            // Every message's answer at once: a batch costs one round trip to the hub, not one
+            // a message.
+            let mut answers: Vec<futures_util::future::BoxFuture<'_, Result<(), ClusterError>>> =
+                Vec::new();
             for id in &settlement.acked {
                 if let Some(message) = shared.take(&queue, id) {
-                    within("acknowledging a message", message.double_ack())
-                        .await
-                        .map_err(backend)?;
+                    answers.push(Box::pin(async move {
+                        within("acknowledging a message", message.double_ack()).await
+                    }));
                 }
             }
             for (id, delay_ms) in &settlement.retried {
                 if let Some(message) = shared.take(&queue, id) {
                     let nak = AckKind::Nak(Some(Duration::from_millis(*delay_ms)));
-                    within("retrying a message", message.ack_with(nak))
-                        .await
-                        .map_err(backend)?;
+                    answers.push(Box::pin(async move {
+                        within("retrying a message", message.ack_with(nak)).await
+                    }));
                 }
             }
             for (id, dead_letters) in &settlement.dead {
                 let Some(message) = shared.take(&queue, id) else {
                     continue;
                 };
-                if let Some(dead_letters) = dead_letters {
-                    // Moved: stored in the dead-letter queue before it leaves this one.
-                    let mut headers = message.headers.clone().unwrap_or_default();
-                    headers.insert(NOT_BEFORE, "0");
-                    let published = within("moving a message to its dead-letter queue", async {
-                        cluster
-                            .jetstream
-                            .publish_with_headers(
-                                subject(dead_letters),
-                                headers,
-                                message.payload.clone(),
-                            )
-                            .await?
-                            .await
-                            .map_err(Box::<dyn std::error::Error + Send + Sync>::from)
-                    })
-                    .await;
-                    published.map_err(backend)?;
-                }
-                within("acknowledging a message", message.double_ack())
-                    .await
-                    .map_err(backend)?;
+                let cluster = cluster.clone();
+                answers.push(Box::pin(async move {
+                    if let Some(dead_letters) = dead_letters {
+                        // Stored in the dead-letter queue before it leaves this one, as a new
+                        // message there (its delay, if any, long past).
+                        let mut headers = HeaderMap::new();
+                        for name in [CONTENT_TYPE, SENT] {
+                            if let Some(value) = message.headers.as_ref().and_then(|h| h.get(name))
+                            {
+                                headers.insert(name, value.clone());
+                            }
+                        }
+                        let payload = message.payload.clone();
+                        within("moving a message to its dead-letter queue", async {
+                            cluster
+                                .jetstream
+                                .publish_with_headers(subject(dead_letters), headers, payload)
+                                .await?
+                                .await
+                                .map_err(Box::<dyn std::error::Error + Send + Sync>::from)
+                        })
+                        .await?;
+                    }
+                    within("acknowledging a message", message.double_ack()).await
+                }));
             }
+            futures_util::future::try_join_all(answers)
+                .await
+                .map_err(backend)?;
             Ok(())
         })
     }
