@@ -3,7 +3,9 @@
 //! batches cut by size and by timeout, retries up to `max_retries` and then the dead-letter
 //! queue, an explicit `ack()` kept when the handler throws, every content type, Cloudflare's
 //! size limit named; and SIGKILL between send and consume losing no message whose `send`
-//! resolved, while an acknowledged one is not delivered again.
+//! resolved, while an acknowledged one is not delivered again; batches in flight bounded by
+//! `max_concurrency`; under `verge serve`, a batch in `verge tail`, and the queues listed,
+//! counted and purged.
 
 // Test code fails by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -14,6 +16,8 @@ use std::time::Duration;
 use support::{client, get, DevServer};
 
 const WORKER: &str = r#"
+let running = 0;
+let most = 0;
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
@@ -43,6 +47,9 @@ export default {
         return new Response('sent');
       case '/throws':
         await env.THROWS.sendBatch([{ body: 'keep' }, { body: 'again' }]);
+        return new Response('sent');
+      case '/parallel':
+        await env.PARALLEL.sendBatch([1, 2, 3, 4, 5, 6].map((body) => ({ body })));
         return new Response('sent');
       case '/too-large':
         try {
@@ -106,6 +113,13 @@ export default {
         await env.KV.put('kinds', batch.messages.map((m) => describe(m.body)).join(' | '));
         return;
       }
+      case 'parallel':
+        running += 1;
+        most = Math.max(most, running);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        running -= 1;
+        await env.KV.put(`parallel:${batch.messages[0].body}`, String(most));
+        return;
       case 'throws':
         for (const message of batch.messages) {
           const seen = (await env.KV.get(`thrown:${message.body}`)) ?? '';
@@ -142,6 +156,16 @@ queue = "kinds"
 [[queues.producers]]
 binding = "THROWS"
 queue = "throws"
+
+[[queues.producers]]
+binding = "PARALLEL"
+queue = "parallel"
+
+[[queues.consumers]]
+queue = "parallel"
+max_batch_size = 1
+max_batch_timeout = 0
+max_concurrency = 2
 
 [[queues.consumers]]
 queue = "jobs"
@@ -292,6 +316,20 @@ fn producers_and_consumers_run_under_verge_dev() {
         server.stderr()
     );
 
+    // Batches of one, two at a time: never more in flight than max_concurrency.
+    assert_eq!(call(&server, "/parallel").0, 200);
+    let done = wait_for(
+        &server,
+        "/count?prefix=parallel:",
+        "6",
+        Duration::from_secs(10),
+    );
+    assert_eq!(done, "6");
+    let most: Vec<String> =
+        serde_json::from_str(&call(&server, "/values?prefix=parallel:").1).unwrap();
+    let most = most.iter().map(|m| m.parse::<u32>().unwrap()).max();
+    assert_eq!(most, Some(2));
+
     // Cloudflare's limit on a message, named.
     let (status, refused) = call(&server, "/too-large");
     assert_eq!(status, 400);
@@ -355,7 +393,7 @@ fn queues_are_listed_counted_and_purged() {
              if (url.pathname === '/flow') { await env.FLOWING.send('moving'); return new Response('sent'); }\n\
              return new Response((await env.KV.get('flowed')) ?? 'none');\n\
            },\n\
-           async queue(batch, env) { await env.KV.put('flowed', batch.messages[0].body); },\n\
+           async queue(batch, env) { console.log('consumed', batch.messages[0].body); await env.KV.put('flowed', batch.messages[0].body); },\n\
          };\n",
         "route = \"app.test/*\"\nkv_namespaces = [{ binding = \"KV\" }]\n\
          [[queues.producers]]\nbinding = \"HELD\"\nqueue = \"held\"\n\
@@ -381,7 +419,39 @@ fn queues_are_listed_counted_and_purged() {
     for _ in 0..3 {
         assert_eq!(at("/hold"), "held");
     }
+    // `verge tail` shows each batch with its lines.
+    let mut tail = support::verge()
+        .args(["tail", "app", "--server", &admin, "--token", TOKEN])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let tailed = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    {
+        let (tailed, stdout) = (tailed.clone(), tail.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            use std::io::BufRead as _;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                tailed.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+    }
+    assert!(support::wait_until(Duration::from_secs(10), || tailed
+        .lock()
+        .unwrap()
+        .contains("tailing app")));
     assert_eq!(at("/flow"), "sent");
+    let shown = support::wait_until(Duration::from_secs(10), || {
+        tailed
+            .lock()
+            .unwrap()
+            .contains("[queue] flowing (1 messages) ok\n[log] consumed moving")
+    });
+    let _ = tail.kill();
+    let _ = tail.wait();
+    assert!(shown, "{}", tailed.lock().unwrap());
     let mut flowed = String::new();
     support::wait_until(Duration::from_secs(10), || {
         flowed = at("/");

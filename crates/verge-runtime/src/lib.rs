@@ -26,7 +26,7 @@ pub use verge_bindings::{
     CallFuture, Capabilities, HeldSocket, HibernatableSockets, ObjectAddress, ObjectGate,
     ObjectHost, ObjectState, Service, ServiceResolver, Stores,
 };
-pub use verge_js::{ModuleCache, OpError};
+pub use verge_js::{JsError, ModuleCache, OpError};
 pub use verge_web::{
     deeper, is_hop_by_hop, pump_websocket, websocket_accept_key, websocket_limits, with_length,
     Body, BoxError, ChannelBody, ConsoleSink, Frame, HeaderList, HostSocket, LogLevel, NativeBody,

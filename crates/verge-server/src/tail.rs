@@ -118,6 +118,11 @@ pub enum TracedEvent {
         cron: String,
         scheduled_ms: i64,
     },
+    /// A batch of a queue's messages for its consumer.
+    Queue {
+        queue: String,
+        batch_size: usize,
+    },
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -247,6 +252,20 @@ impl Tracer {
         })
     }
 
+    /// A tracer of a batch of `batch_size` messages of `queue` for `worker`'s consumer, if
+    /// someone tails it.
+    pub(crate) fn of_queue(
+        metrics: &Arc<crate::Metrics>,
+        worker: &str,
+        queue: &str,
+        batch_size: usize,
+    ) -> Option<Self> {
+        Self::of(metrics, worker, || TracedEvent::Queue {
+            queue: queue.to_owned(),
+            batch_size,
+        })
+    }
+
     fn of(
         metrics: &Arc<crate::Metrics>,
         worker: &str,
@@ -349,6 +368,10 @@ impl Gathering {
             TracedEvent::Scheduled { cron, .. } => {
                 ("scheduled", format!("\"{cron}\" {}", trace.outcome))
             }
+            TracedEvent::Queue { queue, batch_size } => (
+                "queue",
+                format!("{queue} ({batch_size} messages) {}", trace.outcome),
+            ),
         };
         self.metrics.tail.send(&self.worker, || TailEvent {
             level,

@@ -7,13 +7,15 @@
 //! retried if it failed.
 //!
 //! A batch is delivered when it holds `max_batch_size` messages, or `max_batch_timeout` after
-//! its first arrived, whichever is sooner; each consumer has one batch in flight. Its messages
+//! its first arrived, whichever is sooner; a consumer has `max_concurrency` batches in flight
+//! at most (one, unless it says more). Its messages
 //! are leased for [`LEASE`], renewed while the batch fills and while its handler runs, so a
 //! server that dies holding a batch leaves it to be delivered again (elsewhere, in a cluster)
 //! within a lease: delivery is at least once.
 
 use super::state::ThreadState;
 use super::Site;
+use crate::tail::Tracer;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::rc::{Rc, Weak};
@@ -91,6 +93,8 @@ fn consumer_in(site: &Site, (worker, queue): &ConsumerKey) -> Option<(usize, Que
 
 /// Delivers batches of the consumer `key` names until the worker no longer declares it.
 async fn consume(state: &Weak<ThreadState>, key: &ConsumerKey) {
+    let in_flight = Rc::new(std::cell::Cell::new(0u32));
+    let finished = Rc::new(tokio::sync::Notify::new());
     loop {
         let Some((store, consumer)) = state.upgrade().and_then(|state| {
             let site = state.site.current();
@@ -99,6 +103,11 @@ async fn consume(state: &Weak<ThreadState>, key: &ConsumerKey) {
         }) else {
             return;
         };
+        // At most `max_concurrency` batches in flight (one if it is not set).
+        if in_flight.get() >= consumer.max_concurrency.unwrap_or(1) {
+            finished.notified().await;
+            continue;
+        }
         let batch = gather(&store, &key.1, &consumer).await;
         if batch.is_empty() {
             tokio::time::sleep(POLL).await;
@@ -107,10 +116,16 @@ async fn consume(state: &Weak<ThreadState>, key: &ConsumerKey) {
         let Some(state) = state.upgrade() else {
             return;
         };
-        tokio::select! {
-            () = deliver(&state, &store, key, &batch) => {}
-            () = renewing(&store, &key.1, &batch) => {}
-        }
+        in_flight.set(in_flight.get() + 1);
+        let (in_flight, finished, key) = (in_flight.clone(), finished.clone(), key.clone());
+        tokio::task::spawn_local(async move {
+            tokio::select! {
+                () = deliver(&state, &store, &key, &batch) => {}
+                () = renewing(&store, &key.1, &batch) => {}
+            }
+            in_flight.set(in_flight.get() - 1);
+            finished.notify_one();
+        });
     }
 }
 
@@ -194,12 +209,17 @@ async fn deliver(
         // Gone meanwhile: its lease lapses and another consumer, if any, gets it.
         return;
     };
+    let tracer = Tracer::of_queue(&state.metrics, worker, queue, batch.len());
     let decided = match state.worker(&site, index).await {
         Ok(live) => {
-            let outcome = live.worker.queue(queue, batch.to_vec(), None).await;
+            let console = state.event_console(&site, worker, tracer.as_ref());
+            let outcome = live.worker.queue(queue, batch.to_vec(), console).await;
             live.count_busy();
             if outcome.ends_isolate() {
                 state.isolates.discard(worker);
+            }
+            if let Some(tracer) = &tracer {
+                tracer.ended(&outcome);
             }
             read_decisions(outcome)
         }
@@ -217,8 +237,22 @@ async fn deliver(
     };
     if let Some(failure) = &failure {
         tracing::error!(worker = %worker, "queue \"{queue}\": a batch of {} failed: {failure}", batch.len());
-        state.metrics.tail.publish(worker, "exception", failure);
+        match &tracer {
+            // The handler's failure, which its reply carried, goes out with the batch's trace.
+            Some(tracer) => {
+                let (name, message) = failure
+                    .split_once(": ")
+                    .filter(|(name, _)| !name.contains(' '))
+                    .unwrap_or(("Error", failure));
+                tracer.ended(&Outcome::Exception {
+                    error: verge_runtime::JsError::thrown(name, message),
+                    pass_through: false,
+                });
+            }
+            None => state.metrics.tail.publish(worker, "exception", failure),
+        }
     }
+    drop(tracer);
     let fallback = all.unwrap_or(match failure {
         Some(_) => Decision::Retry(None),
         None => Decision::Ack,

@@ -2,9 +2,10 @@
 //! WebSocket (subprotocol `trace-v1`) at the URL it answers, authorized by the tail's id as
 //! Cloudflare's tail URLs are.
 //!
-//! Each of the worker's requests and cron events (every PoP's, at a PoP: the admin API's own
-//! tail, `tail_events`) is sent once it has ended as one trace event: `event` (the request's
-//! method, URL, headers and response status, or the cron and its time), `outcome`, and the
+//! Each of the worker's requests, cron events and queue batches (every PoP's, at a PoP: the
+//! admin API's own tail, `tail_events`) is sent once it has ended as one trace event: `event`
+//! (the request's method, URL, headers and response status, the cron and its time, or the
+//! queue and the batch's size), `outcome`, and the
 //! `logs` and `exceptions` it made; a line outside any event (a module's top level) is sent
 //! alone, with `event` null. The filters apply as on Cloudflare: `--status`, `--method`,
 //! `--header` (a name, or `name: value`), `--ip` (addresses, or `self`: the address the tail
@@ -392,7 +393,10 @@ fn trace_event(worker: &str, sent: &Value, filters: &Filters) -> Option<Value> {
             "cron": scheduled["cron"],
             "scheduledTime": scheduled["scheduled_ms"],
         }),
-        (None, None) => Value::Null,
+        (None, None) => match trace["event"].get("queue") {
+            Some(queue) => json!({ "queue": queue["queue"], "batchSize": queue["batch_size"] }),
+            None => Value::Null,
+        },
     };
     let mut logs: Vec<Value> = logs
         .iter()
