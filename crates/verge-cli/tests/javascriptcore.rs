@@ -658,3 +658,51 @@ fn a_tail_gets_each_request_with_its_lines() {
         "{output}"
     );
 }
+
+/// A queue's producer and consumer on JavaScriptCore: every content type round-trips, and a
+/// retried message comes again with its attempts counted.
+#[test]
+fn queues_produce_and_consume_on_javascriptcore() {
+    let dir = support::project(&[
+        (
+            "wrangler.toml",
+            "name = \"jscq\"\nmain = \"index.js\"\nkv_namespaces = [{ binding = \"KV\" }]\n\
+             [[queues.producers]]\nbinding = \"Q\"\nqueue = \"q\"\n\
+             [[queues.consumers]]\nqueue = \"q\"\nmax_batch_timeout = 0\n",
+        ),
+        (
+            "index.js",
+            "export default {\n\
+               async fetch(request, env) {\n\
+                 const url = new URL(request.url);\n\
+                 if (url.pathname === '/send') {\n\
+                   await env.Q.sendBatch([\n\
+                     { body: { json: true } },\n\
+                     { body: 'plain', contentType: 'text' },\n\
+                     { body: new Uint8Array([1, 2, 3]), contentType: 'bytes' },\n\
+                     { body: new Map([['k', 1]]), contentType: 'v8' },\n\
+                   ]);\n\
+                   return new Response('sent');\n\
+                 }\n\
+                 return new Response((await env.KV.get('seen')) ?? 'none');\n\
+               },\n\
+               async queue(batch, env) {\n\
+                 if (batch.messages[0].attempts === 1) { batch.retryAll(); return; }\n\
+                 const describe = (body) => body instanceof ArrayBuffer ? `bytes ${[...new Uint8Array(body)]}`\n\
+                   : body instanceof Map ? `map ${body.get('k')}` : JSON.stringify(body);\n\
+                 await env.KV.put('seen', batch.messages.map((m) => `${describe(m.body)}@${m.attempts}`).join(' | '));\n\
+               },\n\
+             };\n",
+        ),
+    ]);
+    let server = DevServer::start(dir.path(), &["--engine", "jsc"]);
+    let reply = get(&client(), &format!("{}/send", server.base));
+    assert_eq!((reply.status, reply.body.as_str()), (200, "sent"));
+    let expected = "{\"json\":true}@2 | \"plain\"@2 | bytes 1,2,3@2 | map 1@2";
+    let mut seen = String::new();
+    wait_until(Duration::from_secs(15), || {
+        seen = get(&client(), &server.base).body;
+        seen == expected
+    });
+    assert_eq!(seen, expected, "{}", server.stderr());
+}

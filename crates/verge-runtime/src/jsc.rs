@@ -18,8 +18,8 @@ use verge_js::{Data, JsError, LinkedScript, ProjectModules};
 use verge_jsc::{Kept, Value, VmLimits, Web};
 use verge_web::{ConsoleSink, HeaderList, Request, Response, WebHost};
 
-/// How the host reaches the entry points: `dispatchFetch(ids, …)` and `dispatchScheduled(ids,
-/// …)` run an event, and report through `settled` (see `verge_jsc::Web::expect`) to the three
+/// How the host reaches the entry points: `dispatchFetch(ids, …)`, `dispatchScheduled(ids, …)`
+/// and `dispatchQueue(ids, …)` run an event, and report through `settled` (see `verge_jsc::Web::expect`) to the three
 /// ids: what the host reads of the outcome (see `read_answer`), whether the worker asked to
 /// pass through on failure, and the end of its `ctx.waitUntil` work. A handler that returned
 /// its Response at once is reported within the same call.
@@ -34,6 +34,7 @@ const GLUE: &str = r#"(internals, settled) => {
       settled(passThrough, true, o.passThrough === true);
       if (o.done === undefined) settled(done, true, undefined);
       else o.done.then(() => settled(done, true, undefined), (error) => settled(done, false, error));
+      if (o.reply !== undefined) return settled(answer, true, ['reply', o.reply]);
       if (o.parts === undefined) {
         if (o.error === undefined) settled(answer, true, ['completed']);
         else settled(answer, false, o.error);
@@ -63,6 +64,9 @@ const GLUE: &str = r#"(internals, settled) => {
     dispatchScheduled(ids, cron, time) {
       report(() => internals.dispatchScheduled(cron, time, internals.env), ids);
     },
+    dispatchQueue(ids, queue, messages) {
+      report(() => internals.dispatchQueue(queue, messages, internals.env), ids);
+    },
   };
 }"#;
 
@@ -83,9 +87,10 @@ pub(crate) struct JscWorker {
     host: WebHost,
     /// The tag of the last event dispatched: what it keeps is forgotten when it ends.
     last_tag: std::cell::Cell<u64>,
-    /// The glue's two dispatch functions (see `GLUE`).
+    /// The glue's dispatch functions (see `GLUE`).
     dispatch_fetch: Kept,
     dispatch_scheduled: Kept,
+    dispatch_queue: Kept,
     limits: WorkerLimits,
     /// The CPU slice the VM runs under: the worker's `[limits] cpu_ms`, or the server's.
     cpu_slice: Option<Duration>,
@@ -149,7 +154,7 @@ impl JscWorker {
             ))
         })?;
         let vars = serde_json::Value::Object(config.vars.clone().into_iter().collect()).to_string();
-        let ([dispatch_fetch, dispatch_scheduled], loaded) = {
+        let ([dispatch_fetch, dispatch_scheduled, dispatch_queue], loaded) = {
             let vm = web.vm();
             let scope = vm.scope();
             let internals = web.internals(scope).map_err(LoadError::Internal)?;
@@ -221,7 +226,12 @@ impl JscWorker {
                     .and_then(|function| scope.keep(&function))
                     .map_err(LoadError::Internal)
             };
-            ([keep("dispatchFetch")?, keep("dispatchScheduled")?], loaded)
+            let dispatchers = [
+                keep("dispatchFetch")?,
+                keep("dispatchScheduled")?,
+                keep("dispatchQueue")?,
+            ];
+            (dispatchers, loaded)
         };
         loaded.await.map_err(script)?;
         // The process's growth while loading stands for the heap until the guard measures it,
@@ -235,6 +245,7 @@ impl JscWorker {
             last_tag: std::cell::Cell::new(0),
             dispatch_fetch,
             dispatch_scheduled,
+            dispatch_queue,
             limits,
             cpu_slice,
             name: config.name.clone(),
@@ -314,6 +325,32 @@ impl JscWorker {
             .await
     }
 
+    /// Runs the queue handler for a batch of `queue`'s `messages` (see `Worker::queue`).
+    pub(crate) async fn queue(
+        &self,
+        queue: &str,
+        messages: Vec<verge_storage::QueuedMessage>,
+        console: Option<ConsoleSink>,
+    ) -> Outcome {
+        #[allow(clippy::cast_precision_loss)]
+        let batch = messages
+            .into_iter()
+            .map(|message| {
+                Data::List(vec![
+                    Data::String(message.id),
+                    Data::Number(message.sent_ms as f64),
+                    Data::Bytes(message.body.to_vec()),
+                    Data::String(message.content_type.name().to_owned()),
+                    Data::Number(message.attempts.into()),
+                ])
+            })
+            .collect();
+        let arguments = vec![Data::String(queue.to_owned()), Data::List(batch)];
+        let tag = self.next_tag();
+        self.dispatch(self.dispatch_queue, arguments, tag, console)
+            .await
+    }
+
     /// Calls the glue's `dispatch` function, then waits for its answer (within the wall-time
     /// limit) and keeps its `ctx.waitUntil` work alive (within its bound), all on behalf of
     /// event `tag`, which logs to `console` if given. When that ends, what the event kept is
@@ -385,6 +422,10 @@ impl JscWorker {
         let mut items = items.into_iter();
         match items.next() {
             Some(Data::String(kind)) if kind == "completed" => Ok(Outcome::Completed),
+            Some(Data::String(kind)) if kind == "reply" => match items.next() {
+                Some(Data::String(reply)) => Ok(Outcome::Reply(reply)),
+                _ => Err(malformed()),
+            },
             Some(Data::String(kind)) if kind == "response" => {
                 let (
                     Some(Data::Number(status)),

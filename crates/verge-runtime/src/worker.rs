@@ -261,13 +261,15 @@ impl Worker {
         messages: Vec<verge_storage::QueuedMessage>,
         console: Option<ConsoleSink>,
     ) -> Outcome {
-        let event = Event::Queue {
-            queue: queue.to_owned(),
-            messages,
-        };
         match &self.0 {
-            Engine::QuickJs(worker) => worker.dispatch(0, event, console).await,
-            Engine::Jsc(_) => self.quickjs_only(0, event, "Queue consumers").await,
+            Engine::QuickJs(worker) => {
+                let event = Event::Queue {
+                    queue: queue.to_owned(),
+                    messages,
+                };
+                worker.dispatch(0, event, console).await
+            }
+            Engine::Jsc(worker) => worker.queue(queue, messages, console).await,
         }
     }
 
