@@ -5,12 +5,16 @@
 //! and a dead one to its dead-letter queue, in one transaction. The file is one server's: what
 //! it finds leased when it starts ([`SqliteQueues::release_leases`]) was leased by a server
 //! that died, and is delivered again at once. Other processes (`verge queues`) may read and
-//! purge it meanwhile. Calls run on tokio's blocking pool, one at a time.
+//! purge it meanwhile.
+//!
+//! Calls go to one thread that owns the file, which runs every call waiting for it in one
+//! transaction (each in a savepoint of its own, so that one failing undoes itself alone) and
+//! answers them once it is committed: concurrent `send`s share a commit and its sync.
 
 use crate::sql::open_synced;
 use rusqlite::{params, Connection};
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::mpsc;
 use verge_storage::{
     unix_now_ms, ContentType, NewMessage, QueueCounts, QueueStore, QueuedMessage, Settlement,
     StorageError, StorageFuture,
@@ -19,7 +23,50 @@ use verge_storage::{
 /// Every queue of a server; cheap to clone.
 #[derive(Clone)]
 pub struct SqliteQueues {
-    db: Arc<Mutex<Connection>>,
+    calls: mpsc::Sender<Call>,
+}
+
+/// One call for the thread that owns the file: run in a savepoint, it gives what answers its
+/// caller once the transaction is committed (or failed), or nothing if it failed on its own
+/// (its caller has been told).
+type Call = Box<dyn FnOnce(&Connection) -> Option<Answer> + Send>;
+type Answer = Box<dyn FnOnce(Result<(), StorageError>) + Send>;
+
+/// Calls committed together at most.
+const CALLS_PER_COMMIT: usize = 256;
+
+/// Runs the calls that come on `calls` against `db`, as many as wait in one transaction, until
+/// every sender is gone.
+fn own(mut db: Connection, calls: &mpsc::Receiver<Call>) {
+    while let Ok(first) = calls.recv() {
+        let mut batch = vec![first];
+        while batch.len() < CALLS_PER_COMMIT {
+            match calls.try_recv() {
+                Ok(call) => batch.push(call),
+                Err(_) => break,
+            }
+        }
+        let mut answers = Vec::with_capacity(batch.len());
+        let committed = (|| {
+            let mut transaction = db.transaction()?;
+            for call in batch {
+                let savepoint = transaction.savepoint()?;
+                match call(&savepoint) {
+                    Some(answer) => {
+                        savepoint.commit()?;
+                        answers.push(answer);
+                    }
+                    // Dropped: rolled back.
+                    None => drop(savepoint),
+                }
+            }
+            transaction.commit()
+        })()
+        .map_err(backend);
+        for answer in answers {
+            answer(committed.clone());
+        }
+    }
 }
 
 fn backend(error: impl std::fmt::Display) -> StorageError {
@@ -57,39 +104,60 @@ impl SqliteQueues {
              CREATE INDEX IF NOT EXISTS messages_due ON messages (queue, visible_ms, seq);",
         )
         .map_err(at)?;
-        Ok(Self {
-            db: Arc::new(Mutex::new(db)),
-        })
+        let (calls, owned) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("verge-queues".into())
+            .spawn(move || own(db, &owned))
+            .map_err(|e| backend(format!("cannot start the queues' thread: {e}")))?;
+        Ok(Self { calls })
     }
 
     /// Makes every leased message deliverable now: what a server starting on the file calls,
     /// since the server that leased them is gone.
     pub fn release_leases(&self) -> Result<(), StorageError> {
-        let db = self.db.lock().unwrap_or_else(PoisonError::into_inner);
-        db.execute(
-            "UPDATE messages SET visible_ms = ?1, leased = 0 WHERE leased = 1",
-            params![as_sql(unix_now_ms())],
-        )
-        .map_err(backend)?;
-        Ok(())
+        let (answer, answered) = mpsc::channel();
+        let call: Call = Box::new(move |db| {
+            let released = db.execute(
+                "UPDATE messages SET visible_ms = ?1, leased = 0 WHERE leased = 1",
+                params![as_sql(unix_now_ms())],
+            );
+            match released {
+                Ok(_) => Some(Box::new(move |committed: Result<(), StorageError>| {
+                    let _ = answer.send(committed);
+                })),
+                Err(error) => {
+                    let _ = answer.send(Err(backend(error)));
+                    None
+                }
+            }
+        });
+        let stopped = || backend("the queues' thread stopped");
+        self.calls.send(call).map_err(|_| stopped())?;
+        answered.recv().unwrap_or_else(|_| Err(stopped()))
     }
 
-    /// Runs `call` in a transaction on the blocking pool.
-    fn transaction<T: Send + 'static>(
+    /// Runs `call` on the file's thread, in the transaction of the calls beside it; its result
+    /// once that is committed.
+    fn call<T: Send + 'static>(
         &self,
-        call: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StorageError> + Send + 'static,
+        call: impl FnOnce(&Connection) -> Result<T, StorageError> + Send + 'static,
     ) -> StorageFuture<T> {
-        let db = self.db.clone();
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let call: Call = Box::new(move |db| match call(db) {
+            Ok(value) => Some(Box::new(move |committed: Result<(), StorageError>| {
+                let _ = answer.send(committed.map(|()| value));
+            })),
+            Err(error) => {
+                let _ = answer.send(Err(error));
+                None
+            }
+        });
+        let sent = self.calls.send(call);
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || {
-                let mut db = db.lock().unwrap_or_else(PoisonError::into_inner);
-                let transaction = db.transaction().map_err(backend)?;
-                let result = call(&transaction)?;
-                transaction.commit().map_err(backend)?;
-                Ok(result)
-            })
-            .await
-            .map_err(|e| backend(format!("the queue task failed: {e}")))?
+            sent.map_err(|_| backend("the queues' thread stopped"))?;
+            answered
+                .await
+                .unwrap_or_else(|_| Err(backend("the queues' thread stopped")))
         })
     }
 }
@@ -97,7 +165,7 @@ impl SqliteQueues {
 impl QueueStore for SqliteQueues {
     fn send(&self, queue: &str, messages: Vec<NewMessage>) -> StorageFuture<()> {
         let queue = queue.to_owned();
-        self.transaction(move |db| {
+        self.call(move |db| {
             let now = unix_now_ms();
             let mut insert = db
                 .prepare_cached(
@@ -124,7 +192,7 @@ impl QueueStore for SqliteQueues {
 
     fn lease(&self, queue: &str, max: usize, lease_ms: u64) -> StorageFuture<Vec<QueuedMessage>> {
         let queue = queue.to_owned();
-        self.transaction(move |db| {
+        self.call(move |db| {
             let now = unix_now_ms();
             let mut due = db
                 .prepare_cached(
@@ -175,7 +243,7 @@ impl QueueStore for SqliteQueues {
 
     fn renew(&self, queue: &str, ids: Vec<String>, lease_ms: u64) -> StorageFuture<()> {
         let queue = queue.to_owned();
-        self.transaction(move |db| {
+        self.call(move |db| {
             let until = unix_now_ms().saturating_add(lease_ms);
             let mut renew = db
                 .prepare_cached(
@@ -193,7 +261,7 @@ impl QueueStore for SqliteQueues {
 
     fn settle(&self, queue: &str, settlement: Settlement) -> StorageFuture<()> {
         let queue = queue.to_owned();
-        self.transaction(move |db| {
+        self.call(move |db| {
             let now = unix_now_ms();
             let mut ack = db
                 .prepare_cached("DELETE FROM messages WHERE queue = ?1 AND id = ?2")
@@ -231,7 +299,7 @@ impl QueueStore for SqliteQueues {
 
     fn purge(&self, queue: &str) -> StorageFuture<u64> {
         let queue = queue.to_owned();
-        self.transaction(move |db| {
+        self.call(move |db| {
             let removed = db
                 .execute("DELETE FROM messages WHERE queue = ?1", params![queue])
                 .map_err(backend)?;
@@ -240,7 +308,7 @@ impl QueueStore for SqliteQueues {
     }
 
     fn counts(&self) -> StorageFuture<Vec<QueueCounts>> {
-        self.transaction(move |db| {
+        self.call(move |db| {
             let mut counts = db
                 .prepare_cached(
                     "SELECT queue, COUNT(*), SUM(visible_ms <= ?1) FROM messages
