@@ -28,8 +28,8 @@ use verge_storage::{QueueStore, QueuedMessage, Settlement};
 /// How often an idle consumer looks for messages, and a filling batch for more.
 const POLL: Duration = Duration::from_millis(20);
 
-/// How often the consumers are matched to the site's workers, as deploys change them.
-const RESCAN: Duration = Duration::from_secs(1);
+/// How often the site is looked at for a change (a deploy) that adds consumers.
+const RESCAN: Duration = Duration::from_millis(50);
 
 /// How long a held message stays leased without a renewal, which comes every third of it.
 const LEASE: Duration = Duration::from_secs(30);
@@ -58,10 +58,16 @@ type ConsumerKey = (String, String);
 /// the first serving thread, for as long as the server runs).
 pub(super) async fn run_consumers(state: Weak<ThreadState>) {
     let running: Rc<RefCell<HashSet<ConsumerKey>>> = Rc::default();
+    let mut seen: Option<Arc<Site>> = None;
     loop {
         let Some(site) = state.upgrade().map(|state| state.site.current()) else {
             return;
         };
+        // The workers are gone through only when the site changed.
+        if seen.as_ref().is_some_and(|seen| Arc::ptr_eq(seen, &site)) {
+            tokio::time::sleep(RESCAN).await;
+            continue;
+        }
         for deployed in &site.workers {
             for consumer in &deployed.config.queues.consumers {
                 let key = (deployed.config.name.clone(), consumer.queue.clone());
@@ -74,7 +80,7 @@ pub(super) async fn run_consumers(state: Weak<ThreadState>) {
                 }
             }
         }
-        drop(site);
+        seen = Some(site);
         tokio::time::sleep(RESCAN).await;
     }
 }
