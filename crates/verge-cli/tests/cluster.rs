@@ -2157,6 +2157,7 @@ export default {
       case '/send': await env.JOBS.send({ n }); return new Response('sent');
       case '/flaky': await env.FLAKY.send(n, { contentType: 'text' }); return new Response('sent');
       case '/hang': await env.SLOW.send(n, { contentType: 'text' }); return new Response('sent');
+      case '/hold': await env.HELD.send(n); return new Response('sent');
       case '/get': return new Response((await env.KV.get(url.searchParams.get('key'))) ?? 'none');
       case '/count': {
         let count = 0, cursor;
@@ -2212,6 +2213,10 @@ queue = "flaky"
 [[queues.producers]]
 binding = "SLOW"
 queue = "slow"
+
+[[queues.producers]]
+binding = "HELD"
+queue = "held"
 
 [[queues.consumers]]
 queue = "jobs"
@@ -2287,6 +2292,30 @@ fn queue_messages_sent_at_any_pop_are_consumed_once() {
         fra.queues("/get?key=tries:f1")
     );
     assert_eq!(fra.queues("/get?key=tries:f1"), "1,2,");
+
+    // A queue nobody consumes, sent to at syd, is counted and purged through fra.
+    for n in 0..3 {
+        assert_eq!(syd.queues(&format!("/hold?n={n}")), "sent");
+    }
+    let (status, listed) = fra.admin("GET", "/queues", "");
+    assert_eq!(status, 200, "{listed}");
+    let held = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|queue| queue["queue"] == "held")
+        .cloned();
+    assert_eq!(
+        held,
+        Some(serde_json::json!({ "queue": "held", "messages": 3, "backlog": 3 })),
+        "{listed}"
+    );
+    let (status, purged) = fra.admin("DELETE", "/queues/held/messages", "");
+    assert_eq!(
+        (status, purged["purged"].as_u64()),
+        (200, Some(3)),
+        "{purged}"
+    );
 
     // syd, still in the middle of the slow message's batch, is killed: fra gets it again once
     // the lease syd kept renewing lapses.

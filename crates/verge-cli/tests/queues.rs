@@ -99,8 +99,8 @@ export default {
       case 'flaky':
         for (const message of batch.messages) {
           const tries = (await env.KV.get(`tries:${message.body}`)) ?? '';
-          await env.KV.put(`tries:${message.body}`, `${tries}${message.attempts},`);
-          message.retry();
+          await env.KV.put(`tries:${message.body}`, `${tries}${message.attempts}@${Date.now()},`);
+          message.retry({ delaySeconds: 1 });
         }
         return;
       case 'flaky-dlq':
@@ -286,11 +286,30 @@ fn producers_and_consumers_run_under_verge_dev() {
         "the partial batch came early: {batches:?}"
     );
 
-    // Retried until max_retries, then the dead-letter queue.
+    // Retried a second later each time until max_retries, then the dead-letter queue.
     assert_eq!(call(&server, "/flaky?n=f1").0, 200);
-    let dead = wait_for(&server, "/get?key=dead:f1", "1", Duration::from_secs(10));
+    let dead = wait_for(&server, "/get?key=dead:f1", "1", Duration::from_secs(15));
     assert_eq!(dead, "1");
-    assert_eq!(call(&server, "/get?key=tries:f1").1, "1,2,3,");
+    let tries = call(&server, "/get?key=tries:f1").1;
+    let tries: Vec<(u32, u64)> = tries
+        .trim_end_matches(',')
+        .split(',')
+        .map(|t| {
+            let (attempt, at) = t.split_once('@').unwrap();
+            (attempt.parse().unwrap(), at.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        tries
+            .iter()
+            .map(|(attempt, _)| *attempt)
+            .collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert!(
+        tries.windows(2).all(|pair| pair[1].1 - pair[0].1 >= 950),
+        "retried before its delay: {tries:?}"
+    );
 
     // Each content type comes back as it was sent.
     assert_eq!(call(&server, "/kinds").0, 200);
@@ -509,4 +528,33 @@ fn queues_are_listed_counted_and_purged() {
     assert!(purged.contains("Purged 3 messages from held"), "{purged}");
     let listing = queues(&[&["list"][..], &local].concat());
     assert_eq!(row(&listing, "held"), ["0", "0"], "{listing}");
+}
+
+/// Service-worker syntax: a `queue` listener consumes.
+#[test]
+fn a_queue_listener_consumes_in_a_service_worker_script() {
+    let dir = support::project(&[
+        (
+            "wrangler.toml",
+            "name = \"sw\"\nmain = \"worker.js\"\nkv_namespaces = [{ binding = \"KV\" }]\n\
+             [[queues.producers]]\nbinding = \"Q\"\nqueue = \"sw\"\n\
+             [[queues.consumers]]\nqueue = \"sw\"\nmax_batch_timeout = 0\n",
+        ),
+        (
+            "worker.js",
+            "addEventListener('fetch', (event) => event.respondWith((async () => {\n\
+               if (new URL(event.request.url).pathname === '/send') { await Q.send('hi'); return new Response('sent'); }\n\
+               return new Response((await KV.get('got')) ?? 'none');\n\
+             })()));\n\
+             addEventListener('queue', (event) => {\n\
+               event.waitUntil(KV.put('got', `${event.queue}: ${event.messages.map((m) => m.body).join()}`));\n\
+             });\n",
+        ),
+    ]);
+    let server = DevServer::start(dir.path(), &[]);
+    assert_eq!(call(&server, "/send"), (200, "sent".into()));
+    assert_eq!(
+        wait_for(&server, "/", "sw: hi", Duration::from_secs(10)),
+        "sw: hi"
+    );
 }

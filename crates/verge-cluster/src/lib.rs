@@ -14,7 +14,8 @@
 //! - [`r2`]: the index of every R2 bucket whose bytes are in a shared S3 bucket;
 //! - [`objects`]: which PoP holds each Durable Object (a lease), and each object's storage as
 //!   a log that another PoP can take it over from;
-//! - [`queues`]: every queue's messages, in one stream, consumed at whichever PoP pulls them.
+//! - [`queues`]: each queue's messages, a stream per queue, consumed at whichever PoP pulls
+//!   them.
 //!
 //! And on core NATS, stored nowhere: [`tail`], the console lines of a tailed worker.
 //!
@@ -99,6 +100,8 @@ pub struct Cluster {
     location: Option<verge_config::Location>,
     addresses: Vec<std::net::IpAddr>,
     drain: std::sync::atomic::AtomicBool,
+    /// How many hub nodes keep each stream and bucket.
+    replicas: usize,
 }
 
 impl Cluster {
@@ -185,7 +188,7 @@ impl Cluster {
                 .await
         });
         // Boxed: together, the calls' futures are larger than a thread's stack in a debug build.
-        let (pops, deploys, code, kv, d1, r2, acme, objects, object_log, (), ()) = tokio::try_join!(
+        let (pops, deploys, code, kv, d1, r2, acme, objects, object_log, ()) = tokio::try_join!(
             Box::pin(open_bucket(
                 "opening the heartbeat bucket",
                 pops::bucket(replicas)
@@ -214,7 +217,6 @@ impl Cluster {
             )),
             Box::pin(object_log),
             Box::pin(purges::open(&jetstream, replicas)),
-            Box::pin(queues::open(&jetstream, replicas)),
         )?;
         let epoch = within("reading the deploys bucket", async {
             let mut stream = jetstream
@@ -241,6 +243,7 @@ impl Cluster {
             location: config.location,
             addresses: config.addresses.clone(),
             drain: std::sync::atomic::AtomicBool::new(config.drain),
+            replicas,
         })
     }
 

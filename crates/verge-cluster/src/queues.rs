@@ -1,6 +1,6 @@
-//! Queues across PoPs: one JetStream stream at the hub, `VERGE_QUEUES`, with work-queue
-//! retention, a subject per queue (`verge.queues.<name>`) and a durable pull consumer per queue
-//! (`queue-<name>`) that every PoP pulls from. A message sent at any PoP is stored at the hub
+//! Queues across PoPs: each queue is a JetStream stream at the hub, `VERGE_QUEUE_<name>`
+//! (subject `verge.queues.<name>`), with work-queue retention, made when first sent to or
+//! consumed, and a durable pull consumer (`queue-<name>`) that every PoP pulls from. A message sent at any PoP is stored at the hub
 //! before `send` resolves, and is consumed once, at whichever PoP pulls it: JetStream hands it
 //! to one pull at a time. A delivery unacknowledged within the consumer's `ack_wait` (the lease;
 //! a PoP that died mid-batch) is redelivered, to any PoP; a retry is a NAK with the retry's
@@ -27,8 +27,8 @@ use verge_storage::{
     StorageError, StorageFuture,
 };
 
-/// The stream every queue's messages are in.
-pub(crate) const QUEUE_STREAM: &str = "VERGE_QUEUES";
+/// The prefix of each queue's stream's name.
+const STREAM_PREFIX: &str = "VERGE_QUEUE_";
 
 /// The headers a message carries: its content type, when it was sent, and when it may first
 /// be delivered (if its send asked for a delay).
@@ -36,11 +36,15 @@ const CONTENT_TYPE: &str = "Verge-Content-Type";
 const SENT: &str = "Verge-Sent-Ms";
 const NOT_BEFORE: &str = "Verge-Not-Before-Ms";
 
-pub(crate) fn stream_config(replicas: usize) -> stream::Config {
+fn stream_name(queue: &str) -> String {
+    format!("{STREAM_PREFIX}{queue}")
+}
+
+fn stream_config(queue: &str, replicas: usize) -> stream::Config {
     stream::Config {
-        name: QUEUE_STREAM.into(),
-        description: Some("every queue's messages, a subject per queue".into()),
-        subjects: vec!["verge.queues.>".into()],
+        name: stream_name(queue),
+        description: Some(format!("the messages of queue {queue}")),
+        subjects: vec![subject(queue)],
         retention: stream::RetentionPolicy::WorkQueue,
         num_replicas: replicas,
         ..Default::default()
@@ -63,6 +67,8 @@ pub struct EdgeQueues {
 
 struct Shared {
     hub: HubSlot,
+    /// Each queue's stream, once this PoP made sure it exists.
+    streams: Mutex<HashMap<String, stream::Stream>>,
     /// Each queue's consumer, once made.
     consumers: Mutex<HashMap<String, PullConsumer>>,
     /// The messages this PoP has leased and not settled, by queue and id, to acknowledge.
@@ -79,6 +85,7 @@ impl EdgeQueues {
         Self {
             shared: Arc::new(Shared {
                 hub: HubSlot::new(hubs),
+                streams: Mutex::default(),
                 consumers: Mutex::default(),
                 leased: Mutex::default(),
             }),
@@ -96,6 +103,33 @@ impl Shared {
         self.hub.get("queues")
     }
 
+    /// The stream of `queue`, made if it is not yet.
+    async fn stream(&self, queue: &str) -> Result<stream::Stream, StorageError> {
+        let known = self
+            .streams
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(queue)
+            .cloned();
+        if let Some(stream) = known {
+            return Ok(stream);
+        }
+        let cluster = self.cluster()?;
+        let stream = within("opening a queue's stream", async {
+            cluster
+                .jetstream
+                .get_or_create_stream(stream_config(queue, cluster.replicas))
+                .await
+        })
+        .await
+        .map_err(backend)?;
+        self.streams
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(queue.to_owned(), stream.clone());
+        Ok(stream)
+    }
+
     /// The consumer of `queue`, made (with `lease` as its `ack_wait`) if it is not yet.
     async fn consumer(&self, queue: &str, lease: Duration) -> Result<PullConsumer, StorageError> {
         let known = self
@@ -107,7 +141,7 @@ impl Shared {
         if let Some(consumer) = known {
             return Ok(consumer);
         }
-        let cluster = self.cluster()?;
+        let stream = self.stream(queue).await?;
         let name = consumer_name(queue);
         let config = PullConfig {
             durable_name: Some(name.clone()),
@@ -117,11 +151,7 @@ impl Shared {
             ..Default::default()
         };
         let consumer = within("opening a queue's consumer", async {
-            let stream = cluster.jetstream.get_stream(QUEUE_STREAM).await?;
-            stream
-                .get_or_create_consumer(&name, config)
-                .await
-                .map_err(Box::<dyn std::error::Error + Send + Sync>::from)
+            stream.get_or_create_consumer(&name, config).await
         })
         .await
         .map_err(backend)?;
@@ -148,9 +178,11 @@ fn header_number(headers: Option<&HeaderMap>, name: &str) -> Option<u64> {
 
 impl QueueStore for EdgeQueues {
     fn send(&self, queue: &str, messages: Vec<NewMessage>) -> StorageFuture<()> {
-        let (shared, subject) = (self.shared.clone(), subject(queue));
+        let (shared, queue) = (self.shared.clone(), queue.to_owned());
         Box::pin(async move {
             let cluster = shared.cluster()?;
+            shared.stream(&queue).await?;
+            let subject = subject(&queue);
             let now = unix_now_ms();
             // Every message published, then every acknowledgement awaited: one round trip.
             let mut acks = Vec::with_capacity(messages.len());
@@ -290,9 +322,16 @@ impl QueueStore for EdgeQueues {
                 let Some(message) = shared.take(&queue, id) else {
                     continue;
                 };
-                let cluster = cluster.clone();
+                let (cluster, shared) = (cluster.clone(), shared.clone());
                 answers.push(Box::pin(async move {
                     if let Some(dead_letters) = dead_letters {
+                        shared
+                            .stream(dead_letters)
+                            .await
+                            .map_err(|e| ClusterError::Hub {
+                                what: "opening a dead-letter queue",
+                                cause: e.to_string(),
+                            })?;
                         // Stored in the dead-letter queue before it leaves this one, as a new
                         // message there (its delay, if any, long past).
                         let mut headers = HeaderMap::new();
@@ -327,13 +366,25 @@ impl QueueStore for EdgeQueues {
         let (shared, queue) = (self.shared.clone(), queue.to_owned());
         Box::pin(async move {
             let cluster = shared.cluster()?;
+            // A queue never sent to has no stream, and nothing to purge.
             let purged = within("purging a queue", async {
-                let stream = cluster.jetstream.get_stream(QUEUE_STREAM).await?;
-                stream
-                    .purge()
-                    .filter(subject(&queue))
-                    .await
-                    .map_err(Box::<dyn std::error::Error + Send + Sync>::from)
+                match cluster.jetstream.get_stream(stream_name(&queue)).await {
+                    Ok(stream) => stream
+                        .purge()
+                        .await
+                        .map(|purged| purged.purged)
+                        .map_err(Box::<dyn std::error::Error + Send + Sync>::from),
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            jetstream::context::GetStreamErrorKind::JetStream(error)
+                                if error.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND
+                        ) =>
+                    {
+                        Ok(0)
+                    }
+                    Err(e) => Err(e.into()),
+                }
             })
             .await
             .map_err(backend)?;
@@ -342,7 +393,7 @@ impl QueueStore for EdgeQueues {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .retain(|(leased_queue, _), _| *leased_queue != queue);
-            Ok(purged.purged)
+            Ok(purged)
         })
     }
 
@@ -351,23 +402,23 @@ impl QueueStore for EdgeQueues {
         Box::pin(async move {
             let cluster = shared.cluster()?;
             let counted: Vec<(String, u64, u64)> = within("counting the queues", async {
-                let stream = cluster.jetstream.get_stream(QUEUE_STREAM).await?;
-                let subjects: Vec<(String, usize)> = stream
-                    .info_with_subjects("verge.queues.>")
-                    .await?
-                    .try_collect()
-                    .await?;
-                let mut counted = Vec::with_capacity(subjects.len());
-                for (subject, messages) in subjects {
-                    let Some(queue) = subject.strip_prefix("verge.queues.") else {
+                let names: Vec<String> = cluster.jetstream.stream_names().try_collect().await?;
+                let mut counted = Vec::new();
+                for name in names {
+                    let Some(queue) = name.strip_prefix(STREAM_PREFIX) else {
                         continue;
                     };
+                    let mut stream = cluster.jetstream.get_stream(&name).await?;
+                    let messages = stream.info().await?.state.messages;
+                    if messages == 0 {
+                        continue;
+                    }
                     // What no consumer has been given yet is ready; without a consumer, all.
                     let ready = match stream.consumer_info(consumer_name(queue)).await {
                         Ok(info) => info.num_pending,
-                        Err(_) => messages as u64,
+                        Err(_) => messages,
                     };
-                    counted.push((queue.to_owned(), messages as u64, ready));
+                    counted.push((queue.to_owned(), messages, ready));
                 }
                 Ok::<_, Box<dyn std::error::Error + Send + Sync>>(counted)
             })
@@ -385,18 +436,4 @@ impl QueueStore for EdgeQueues {
             Ok(counts)
         })
     }
-}
-
-/// Opens (or creates) the stream of every queue's messages.
-pub(crate) async fn open(
-    jetstream: &jetstream::Context,
-    replicas: usize,
-) -> Result<(), ClusterError> {
-    within("opening the queues' stream", async {
-        jetstream
-            .get_or_create_stream(stream_config(replicas))
-            .await
-    })
-    .await
-    .map(drop)
 }
