@@ -36,7 +36,6 @@ pub fn open_sql(dir: &Path) -> anyhow::Result<SqliteSql> {
         .with_context(|| format!("cannot open the SQL databases in {}", path.display()))
 }
 
-/// The storage of Durable Objects, a file per object under `dir/objects`.
 /// The queues' messages, in `dir/queues.sqlite`, as a server starting on them opens them: what
 /// a server before it had leased is delivered again.
 pub fn serve_queues(dir: &Path) -> anyhow::Result<verge_store_embedded::SqliteQueues> {
@@ -54,6 +53,7 @@ pub fn open_queues(dir: &Path) -> anyhow::Result<verge_store_embedded::SqliteQue
         .with_context(|| format!("cannot open the queues' store {}", path.display()))
 }
 
+/// The storage of Durable Objects, a file per object under `dir/objects`.
 pub fn open_objects(dir: &Path) -> anyhow::Result<ObjectFiles> {
     let path = dir.join("objects");
     ObjectFiles::open(&path).with_context(|| {

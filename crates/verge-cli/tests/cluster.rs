@@ -2155,6 +2155,7 @@ export default {
     const n = url.searchParams.get('n');
     switch (url.pathname) {
       case '/send': await env.JOBS.send({ n }); return new Response('sent');
+      case '/later': await env.JOBS.send({ n, at: Date.now() }, { delaySeconds: 2 }); return new Response('sent');
       case '/flaky': await env.FLAKY.send(n, { contentType: 'text' }); return new Response('sent');
       case '/hang': await env.SLOW.send(n, { contentType: 'text' }); return new Response('sent');
       case '/hold': await env.HELD.send(n); return new Response('sent');
@@ -2178,8 +2179,9 @@ export default {
   async queue(batch, env) {
     for (const message of batch.messages) {
       if (batch.queue === 'jobs') {
-        const seen = Number((await env.KV.get(`seen:${message.body.n}`)) ?? 0);
-        await env.KV.put(`seen:${message.body.n}`, String(seen + 1));
+        // A key of its own for each delivery: two PoPs handling one message would make two.
+        await env.KV.put(`delivery:${message.body.n}:${crypto.randomUUID()}`, String(message.attempts));
+        if (message.body.at !== undefined) await env.KV.put(`waited:${message.body.n}`, String(Date.now() - message.body.at));
       } else if (batch.queue === 'flaky') {
         const tries = (await env.KV.get(`tries:${message.body}`)) ?? '';
         await env.KV.put(`tries:${message.body}`, `${tries}${message.attempts},`);
@@ -2247,26 +2249,43 @@ impl Pop {
     }
 }
 
-/// Queues on JetStream: messages sent at either PoP are each consumed once, at whichever PoP
-/// pulls them; the hub's redelivery drives retries and the dead-letter queue; and a PoP killed
-/// in the middle of a batch has its message delivered again at the other.
+/// Queues on JetStream: a PoP killed in the middle of a batch has its message delivered again at
+/// the other; messages sent at either PoP are each delivered once, at whichever PoP pulls them;
+/// a delayed send waits at the hub; the hub's redelivery drives retries and the dead-letter
+/// queue; a queue is counted and purged through any PoP.
 #[test]
 fn queue_messages_sent_at_any_pop_are_consumed_once() {
     let hub = Hub::start();
     let mut syd = Pop::start("syd", "127.0.0.2", &hub);
     let (status, reply) = syd.deploy_script("queues", QUEUE_CONFIG, QUEUE_WORKER);
     assert_eq!(status, 200, "{reply}");
-    // The first delivery of a slow message, at syd before another PoP is there, never ends.
+
+    // The first delivery of a slow message, at syd before another PoP is there, never ends
+    // (within the 100 s it waits); syd is killed in the middle of it, and fra gets it again
+    // once the lease syd kept renewing lapses.
     assert_eq!(syd.queues("/hang?n=s1"), "sent");
     assert!(wait_until(Duration::from_secs(30), || syd
         .queues("/get?key=started:s1:1")
         == "yes"));
     let fra = Pop::start("fra", "127.0.0.3", &hub);
     assert!(wait_until(REACHES_EVERY_POP, || fra
-        .queues("/count?prefix=seen:")
-        == "0"));
+        .queues("/get?key=finished:s1")
+        == "none"));
+    syd.kill();
+    let finished = wait_until(Duration::from_secs(90), || {
+        fra.queues("/get?key=finished:s1") == "2"
+    });
+    assert!(
+        finished,
+        "started: {}",
+        fra.queues("/values?prefix=started:")
+    );
+    syd.restart();
+    assert!(wait_until(REACHES_EVERY_POP, || syd
+        .queues("/get?key=finished:s1")
+        == "2"));
 
-    // 100 messages sent at each PoP, each consumed once.
+    // 100 messages sent at each PoP, each delivered once, at one PoP or the other.
     std::thread::scope(|scope| {
         for (pop, from) in [(&syd, 0), (&fra, 100)] {
             scope.spawn(move || {
@@ -2277,11 +2296,29 @@ fn queue_messages_sent_at_any_pop_are_consumed_once() {
         }
     });
     let consumed = wait_until(Duration::from_secs(60), || {
-        fra.queues("/count?prefix=seen:") == "200"
+        fra.queues("/count?prefix=delivery:") == "200"
     });
-    assert!(consumed, "{} consumed", fra.queues("/count?prefix=seen:"));
-    let seen: Vec<String> = serde_json::from_str(&fra.queues("/values?prefix=seen:")).unwrap();
-    assert!(seen.iter().all(|count| count == "1"), "{seen:?}");
+    assert!(
+        consumed,
+        "{} delivered",
+        fra.queues("/count?prefix=delivery:")
+    );
+    let attempts: Vec<String> =
+        serde_json::from_str(&fra.queues("/values?prefix=delivery:")).unwrap();
+    assert!(attempts.iter().all(|a| a == "1"), "{attempts:?}");
+
+    // A delayed send waits at the hub, and its one delivery is its first attempt.
+    assert_eq!(syd.queues("/later?n=d1"), "sent");
+    let mut waited = String::new();
+    assert!(wait_until(Duration::from_secs(30), || {
+        waited = fra.queues("/get?key=waited:d1");
+        waited != "none"
+    }));
+    let waited: u64 = waited.parse().unwrap();
+    assert!(waited >= 1900, "delivered after {waited} ms");
+    let attempts: Vec<String> =
+        serde_json::from_str(&fra.queues("/values?prefix=delivery:d1:")).unwrap();
+    assert_eq!(attempts, ["1"]);
 
     // Retried by the hub once, then moved to the dead-letter queue.
     assert_eq!(fra.queues("/flaky?n=f1"), "sent");
@@ -2315,18 +2352,5 @@ fn queue_messages_sent_at_any_pop_are_consumed_once() {
         (status, purged["purged"].as_u64()),
         (200, Some(3)),
         "{purged}"
-    );
-
-    // syd, still in the middle of the slow message's batch, is killed: fra gets it again once
-    // the lease syd kept renewing lapses.
-    assert_eq!(fra.queues("/get?key=finished:s1"), "none");
-    syd.kill();
-    let finished = wait_until(Duration::from_secs(90), || {
-        fra.queues("/get?key=finished:s1") == "2"
-    });
-    assert!(
-        finished,
-        "started: {}",
-        fra.queues("/values?prefix=started:")
     );
 }

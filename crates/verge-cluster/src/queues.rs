@@ -7,9 +7,12 @@
 //! delay, so the hub's redelivery drives retries, and its delivery count is `attempts`. An
 //! acknowledgement waits for the hub's confirmation, after which the message is gone.
 //!
-//! A delayed `send` carries the time it may be delivered in a header: a delivery before then is
-//! NAKed with the time left, once, and not counted as an attempt (nor seen by the handler).
-//! Leased messages' acknowledgement handles stay in this PoP's memory until settled.
+//! A delayed `send` is a JetStream message schedule (`@at` its time, aimed at the queue's
+//! subject, on a subject of its own in the same stream): the hub publishes it to the queue when
+//! it is due, so no PoP sees it before, and its deliveries are its attempts. Each message
+//! carries an id of its own (`Verge-Id`, also its `Nats-Msg-Id`, so that a publish tried twice
+//! is stored once), which it keeps into its dead-letter queue. Leased messages'
+//! acknowledgement handles stay in this PoP's memory until settled.
 
 use crate::replica::HubSlot;
 use crate::{within, Cluster, ClusterError};
@@ -30,11 +33,10 @@ use verge_storage::{
 /// The prefix of each queue's stream's name.
 const STREAM_PREFIX: &str = "VERGE_QUEUE_";
 
-/// The headers a message carries: its content type, when it was sent, and when it may first
-/// be delivered (if its send asked for a delay).
+/// The headers a message carries: its content type, when it was sent, and its id.
 const CONTENT_TYPE: &str = "Verge-Content-Type";
 const SENT: &str = "Verge-Sent-Ms";
-const NOT_BEFORE: &str = "Verge-Not-Before-Ms";
+const ID: &str = "Verge-Id";
 
 fn stream_name(queue: &str) -> String {
     format!("{STREAM_PREFIX}{queue}")
@@ -44,11 +46,24 @@ fn stream_config(queue: &str, replicas: usize) -> stream::Config {
     stream::Config {
         name: stream_name(queue),
         description: Some(format!("the messages of queue {queue}")),
-        subjects: vec![subject(queue)],
+        subjects: vec![subject(queue), format!("{}.*", schedules_subject(queue))],
         retention: stream::RetentionPolicy::WorkQueue,
+        allow_message_schedules: true,
         num_replicas: replicas,
         ..Default::default()
     }
+}
+
+/// Where the schedules of `queue`'s delayed messages are, each on a subject of its own.
+fn schedules_subject(queue: &str) -> String {
+    format!("verge.queue-schedules.{queue}")
+}
+
+/// 32 random hex digits.
+fn message_id() -> Result<String, StorageError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| backend(format!("no randomness for an id: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn subject(queue: &str) -> String {
@@ -148,6 +163,8 @@ impl Shared {
             filter_subject: subject(queue),
             ack_policy: AckPolicy::Explicit,
             ack_wait: lease,
+            // Retries waiting out their delay are pending too: no cap may stall the queue.
+            max_ack_pending: -1,
             ..Default::default()
         };
         let consumer = within("opening a queue's consumer", async {
@@ -187,17 +204,29 @@ impl QueueStore for EdgeQueues {
             // Every message published, then every acknowledgement awaited: one round trip.
             let mut acks = Vec::with_capacity(messages.len());
             for message in messages {
+                let id = message_id()?;
                 let mut headers = HeaderMap::new();
                 headers.insert(CONTENT_TYPE, message.content_type.name());
                 headers.insert(SENT, now.to_string().as_str());
-                if message.delay_ms > 0 {
-                    let not_before = now.saturating_add(message.delay_ms);
-                    headers.insert(NOT_BEFORE, not_before.to_string().as_str());
-                }
+                headers.insert(ID, id.as_str());
+                headers.insert("Nats-Msg-Id", id.as_str());
+                let to = match message.delay_ms {
+                    0 => subject.clone(),
+                    delay_ms => {
+                        let at = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(
+                            i64::try_from(now.saturating_add(delay_ms)).unwrap_or(i64::MAX),
+                        )
+                        .unwrap_or_default();
+                        let at = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+                        headers.insert("Nats-Schedule", format!("@at {at}").as_str());
+                        headers.insert("Nats-Schedule-Target", subject.as_str());
+                        format!("{}.{id}", schedules_subject(&queue))
+                    }
+                };
                 let published = within("sending to a queue", async {
                     cluster
                         .jetstream
-                        .publish_with_headers(subject.clone(), headers, message.body)
+                        .publish_with_headers(to, headers, message.body)
                         .await
                 })
                 .await
@@ -230,31 +259,18 @@ impl QueueStore for EdgeQueues {
             })
             .await
             .map_err(backend)?;
-            let now = unix_now_ms();
             let mut leased = Vec::with_capacity(fetched.len());
             for message in fetched {
                 let headers = message.headers.as_ref();
-                let not_before = header_number(headers, NOT_BEFORE);
-                if let Some(wait) = not_before
-                    .map(|at| at.saturating_sub(now))
-                    .filter(|w| *w > 0)
-                {
-                    // Not yet: back to the hub until its time, not counted as an attempt.
-                    let nak = AckKind::Nak(Some(Duration::from_millis(wait)));
-                    if let Err(e) = message.ack_with(nak).await {
-                        tracing::debug!("a delayed message could not be put back: {e}");
-                    }
-                    continue;
-                }
                 let Ok(info) = message.info() else {
                     continue;
                 };
-                let id = info.stream_sequence.to_string();
-                let delivered = u32::try_from(info.delivered).unwrap_or(u32::MAX);
-                let attempts = match not_before {
-                    Some(_) => delivered.saturating_sub(1).max(1),
-                    None => delivered.max(1),
-                };
+                // A message Verge did not send is known by its place in the stream.
+                let id = headers.and_then(|h| h.get(ID)).map_or_else(
+                    || format!("seq-{}", info.stream_sequence),
+                    |id| id.to_string(),
+                );
+                let attempts = u32::try_from(info.delivered).unwrap_or(u32::MAX).max(1);
                 let content_type = headers
                     .and_then(|h| h.get(CONTENT_TYPE))
                     .and_then(|v| ContentType::from_name(v.as_str()))
@@ -335,7 +351,7 @@ impl QueueStore for EdgeQueues {
                         // Stored in the dead-letter queue before it leaves this one, as a new
                         // message there (its delay, if any, long past).
                         let mut headers = HeaderMap::new();
-                        for name in [CONTENT_TYPE, SENT] {
+                        for name in [CONTENT_TYPE, SENT, ID] {
                             if let Some(value) = message.headers.as_ref().and_then(|h| h.get(name))
                             {
                                 headers.insert(name, value.clone());

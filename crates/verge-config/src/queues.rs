@@ -56,7 +56,7 @@ pub struct QueueConsumer {
     /// Seconds a retried message waits, unless `retry()` says otherwise.
     #[serde(default)]
     pub retry_delay: u32,
-    /// Batches in flight at once; `None`: as many as the server sees fit.
+    /// Batches in flight at once; `None`: one.
     pub max_concurrency: Option<u32>,
 }
 

@@ -12,7 +12,7 @@
 //! answers them once it is committed: concurrent `send`s share a commit and its sync.
 
 use crate::sql::open_synced;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, TransactionBehavior};
 use std::path::Path;
 use std::sync::mpsc;
 use verge_storage::{
@@ -48,7 +48,9 @@ fn own(mut db: Connection, calls: &mpsc::Receiver<Call>) {
         }
         let mut answers = Vec::with_capacity(batch.len());
         let committed = (|| {
-            let mut transaction = db.transaction()?;
+            // Immediate: the write lock first, so that a read never meets another process's
+            // newer snapshot (`verge queues purge`) halfway.
+            let mut transaction = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
             for call in batch {
                 let savepoint = transaction.savepoint()?;
                 match call(&savepoint) {

@@ -25,7 +25,7 @@ pub(crate) const APIS: &[Api] = &[
     api!("src/entry/scheduled.js";
         globals ["ScheduledController"];
         internals ["dispatchScheduled"]),
-    api!("src/entry/queue.js"; globals []; internals ["dispatchQueue", "MessageBatch"]),
+    api!("src/entry/queue.js"; globals []; internals ["dispatchQueue"]),
     api!("src/entry/service_worker.js";
     globals [
         "FetchEvent", "ScheduledEvent", "QueueEvent", "addEventListener", "removeEventListener",

@@ -57,7 +57,6 @@
     retryAll(options = undefined) { this.#decisions.decideAll(['retry', delayOf(options)]); }
   }
   Object.defineProperty(MessageBatch.prototype, Symbol.toStringTag, { value: 'MessageBatch' });
-  internals.MessageBatch = MessageBatch;
 
   // Runs the queue handler for a batch of `queue`'s `messages` (each `[id, sentMs, bytes,
   // contentType, attempts]`). Returns a promise that never rejects, of `{ reply }`: JSON of

@@ -212,7 +212,18 @@ async fn deliver(
     let (worker, queue) = key;
     let site = state.site.current();
     let Some((index, consumer)) = consumer_in(&site, key) else {
-        // Gone meanwhile: its lease lapses and another consumer, if any, gets it.
+        // Gone meanwhile: back to the queue at once, for whoever consumes it now.
+        let retried = batch
+            .iter()
+            .map(|message| (message.id.clone(), 0))
+            .collect();
+        let settlement = Settlement {
+            retried,
+            ..Settlement::default()
+        };
+        if let Err(error) = store.settle(queue, settlement).await {
+            tracing::warn!("queue \"{queue}\": a batch could not be put back: {error}");
+        }
         return;
     };
     let tracer = Tracer::of_queue(&state.metrics, worker, queue, batch.len());
@@ -224,13 +235,28 @@ async fn deliver(
             if outcome.ends_isolate() {
                 state.isolates.discard(worker);
             }
+            let decided = read_decisions(&outcome);
             if let Some(tracer) = &tracer {
-                tracer.ended(&outcome);
+                // A handler's failure comes in its reply: the trace says so.
+                match &decided {
+                    Ok(Decided {
+                        error: Some(failure),
+                        ..
+                    }) => tracer.ended(&failed(failure)),
+                    _ => tracer.ended(&outcome),
+                }
             }
-            read_decisions(outcome)
+            decided
         }
-        Err(error) => Err(format!("cannot load the worker: {error}")),
+        Err(error) => {
+            let failure = format!("cannot load the worker: {error}");
+            if let Some(tracer) = &tracer {
+                tracer.ended(&failed(&failure));
+            }
+            Err(failure)
+        }
     };
+    drop(tracer);
     let (each, all, failure) = match decided {
         Ok(Decided { each, all, error }) => {
             let each: Vec<(String, Decision)> = each
@@ -243,22 +269,7 @@ async fn deliver(
     };
     if let Some(failure) = &failure {
         tracing::error!(worker = %worker, "queue \"{queue}\": a batch of {} failed: {failure}", batch.len());
-        match &tracer {
-            // The handler's failure, which its reply carried, goes out with the batch's trace.
-            Some(tracer) => {
-                let (name, message) = failure
-                    .split_once(": ")
-                    .filter(|(name, _)| !name.contains(' '))
-                    .unwrap_or(("Error", failure));
-                tracer.ended(&Outcome::Exception {
-                    error: verge_runtime::JsError::thrown(name, message),
-                    pass_through: false,
-                });
-            }
-            None => state.metrics.tail.publish(worker, "exception", failure),
-        }
     }
-    drop(tracer);
     let fallback = all.unwrap_or(match failure {
         Some(_) => Decision::Retry(None),
         None => Decision::Ack,
@@ -305,14 +316,26 @@ async fn deliver(
 }
 
 /// What a queue handler's outcome says it decided, or why it failed as a whole.
-fn read_decisions(outcome: Outcome) -> Result<Decided, String> {
+fn read_decisions(outcome: &Outcome) -> Result<Decided, String> {
     match outcome {
-        Outcome::Reply(reply) => serde_json::from_str(&reply)
+        Outcome::Reply(reply) => serde_json::from_str(reply)
             .map_err(|e| format!("the queue handler's answer was unreadable: {e}")),
         Outcome::Exception { error, .. } => Err(error.to_string()),
-        Outcome::LimitExceeded { message, .. } => Err(message),
+        Outcome::LimitExceeded { message, .. } => Err(message.clone()),
         Outcome::Response(_) | Outcome::Completed => {
             Err("the queue handler answered something unexpected".into())
         }
+    }
+}
+
+/// A handler's failure, as written `Name: message`, as the outcome a trace records.
+fn failed(failure: &str) -> Outcome {
+    let (name, message) = failure
+        .split_once(": ")
+        .filter(|(name, _)| !name.contains(' '))
+        .unwrap_or(("Error", failure));
+    Outcome::Exception {
+        error: verge_runtime::JsError::thrown(name, message),
+        pass_through: false,
     }
 }
