@@ -94,22 +94,27 @@ impl Cluster {
         }
     }
 
+    /// Notes in `mark`, unless it notes one already, that this PoP's purges start after the
+    /// stream's last: a PoP with no cache yet has nothing older to purge. Its purge sequence
+    /// from then on.
+    pub async fn mark_purges_start(&self, mark: &Path) -> Result<u64, String> {
+        if let Some(applied) = read_mark(mark) {
+            return Ok(applied);
+        }
+        let last = within("reading the purges stream", async {
+            let mut stream = self.jetstream.get_stream(PURGES_STREAM).await?;
+            let info = stream.info().await?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(info.state.last_sequence)
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        write_mark(mark, last)?;
+        Ok(last)
+    }
+
     /// Applies the purges after `mark`'s until the stream of them ends or fails.
     async fn apply_purges(&self, cache: &dyn CacheStore, mark: &Path) -> Result<(), String> {
-        let applied = match read_mark(mark) {
-            Some(applied) => applied,
-            None => {
-                let last = within("reading the purges stream", async {
-                    let mut stream = self.jetstream.get_stream(PURGES_STREAM).await?;
-                    let info = stream.info().await?;
-                    Ok::<_, Box<dyn std::error::Error + Send + Sync>>(info.state.last_sequence)
-                })
-                .await
-                .map_err(|e| e.to_string())?;
-                write_mark(mark, last)?;
-                last
-            }
-        };
+        let applied = self.mark_purges_start(mark).await?;
         let mut purges = self
             .purges_after(applied)
             .await

@@ -117,7 +117,17 @@ async fn run(
     };
     if let Some(config) = plane.cluster {
         match Cluster::join(&config).await {
-            Ok(cluster) => joined(&releases, &followed, Arc::new(cluster)),
+            Ok(cluster) => {
+                // Where this PoP's purges start is noted before it serves: one killed before
+                // its follower got to it would otherwise, on its return, start after a purge
+                // made while it was away, and keep what that purge emptied elsewhere.
+                if followed.cache.is_some() {
+                    if let Err(e) = cluster.mark_purges_start(&followed.purges_mark).await {
+                        tracing::warn!("{e}");
+                    }
+                }
+                joined(&releases, &followed, Arc::new(cluster));
+            }
             Err(e) if e.is_refusal() => return Err(e.into()),
             Err(e) => {
                 tracing::warn!(

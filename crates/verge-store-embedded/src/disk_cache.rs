@@ -253,30 +253,61 @@ impl CacheStore for DiskCache {
 }
 
 /// Memory in front of disk: a read that misses memory and finds the entry on disk brings it
-/// back into memory; writes and deletes reach both.
+/// back into memory; writes and deletes reach both. A read that brought back an entry while a
+/// delete or purge ran takes it out of memory again: it may have read the entry from disk just
+/// before the purge removed it there, and would otherwise keep it alive in memory.
 #[derive(Clone)]
 pub struct TieredCache {
     memory: MemoryCache,
     disk: DiskCache,
+    /// Moved on as each delete or purge starts and ends.
+    removals: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl TieredCache {
     pub fn new(memory: MemoryCache, disk: DiskCache) -> Self {
-        Self { memory, disk }
+        Self {
+            memory,
+            disk,
+            removals: Arc::default(),
+        }
+    }
+
+    /// The removal (a delete or a purge of both tiers) `start` starts, with
+    /// [`TieredCache::removals`] moved on before it starts and after it ends.
+    fn removing<T: Send + 'static>(
+        &self,
+        start: impl FnOnce() -> StorageFuture<T>,
+    ) -> StorageFuture<T> {
+        use std::sync::atomic::Ordering;
+        let removals = self.removals.clone();
+        removals.fetch_add(1, Ordering::SeqCst);
+        let removal = start();
+        Box::pin(async move {
+            let result = removal.await;
+            removals.fetch_add(1, Ordering::SeqCst);
+            result
+        })
     }
 }
 
 impl CacheStore for TieredCache {
     fn get(&self, cache: &str, url: &str) -> StorageFuture<Option<CachedResponse>> {
+        use std::sync::atomic::Ordering;
         let (memory, disk) = (self.memory.clone(), self.disk.clone());
+        let removals = self.removals.clone();
         let (cache, url) = (cache.to_owned(), url.to_owned());
         Box::pin(async move {
             if let Some(found) = memory.get(&cache, &url).await? {
                 return Ok(Some(found));
             }
+            let before = removals.load(Ordering::SeqCst);
             let found = disk.get(&cache, &url).await?;
             if let Some(found) = &found {
                 memory.put(&cache, &url, found.clone()).await?;
+                if removals.load(Ordering::SeqCst) != before {
+                    memory.delete(&cache, &url).await?;
+                }
             }
             Ok(found)
         })
@@ -292,16 +323,20 @@ impl CacheStore for TieredCache {
     }
 
     fn delete(&self, cache: &str, url: &str) -> StorageFuture<bool> {
-        let in_memory = self.memory.delete(cache, url);
-        let on_disk = self.disk.delete(cache, url);
-        Box::pin(async move { Ok(in_memory.await? | on_disk.await?) })
+        self.removing(|| {
+            let in_memory = self.memory.delete(cache, url);
+            let on_disk = self.disk.delete(cache, url);
+            Box::pin(async move { Ok(in_memory.await? | on_disk.await?) })
+        })
     }
 
     /// How many entries went from the tier that lost more (an entry is in both, or only one).
     fn purge(&self, purge: &Purge) -> StorageFuture<usize> {
-        let in_memory = self.memory.purge(purge);
-        let on_disk = self.disk.purge(purge);
-        Box::pin(async move { Ok(in_memory.await?.max(on_disk.await?)) })
+        self.removing(|| {
+            let in_memory = self.memory.purge(purge);
+            let on_disk = self.disk.purge(purge);
+            Box::pin(async move { Ok(in_memory.await?.max(on_disk.await?)) })
+        })
     }
 }
 
