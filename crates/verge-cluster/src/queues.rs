@@ -48,6 +48,7 @@ fn stream_config(queue: &str, replicas: usize) -> stream::Config {
         description: Some(format!("the messages of queue {queue}")),
         subjects: vec![subject(queue), format!("{}.*", schedules_subject(queue))],
         retention: stream::RetentionPolicy::WorkQueue,
+        max_age: Duration::from_millis(verge_storage::queue_limits::RETENTION_MS),
         allow_message_schedules: true,
         num_replicas: replicas,
         ..Default::default()

@@ -14,6 +14,9 @@ pub mod queue_limits {
     pub const BATCH_MESSAGES: usize = 100;
     /// Bytes of one `sendBatch`, all bodies together.
     pub const BATCH_BYTES: usize = 256 * 1000;
+    /// How long a queue keeps a message from its send, delivered or not: Cloudflare's default
+    /// retention, 4 days.
+    pub const RETENTION_MS: u64 = 4 * 24 * 3600 * 1000;
 }
 
 /// How a message's body is encoded, as `send`'s `contentType` names it.

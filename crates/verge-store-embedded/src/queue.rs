@@ -16,8 +16,8 @@ use rusqlite::{params, Connection, TransactionBehavior};
 use std::path::Path;
 use std::sync::mpsc;
 use verge_storage::{
-    unix_now_ms, ContentType, NewMessage, QueueCounts, QueueStore, QueuedMessage, Settlement,
-    StorageError, StorageFuture,
+    queue_limits, unix_now_ms, ContentType, NewMessage, QueueCounts, QueueStore, QueuedMessage,
+    Settlement, StorageError, StorageFuture,
 };
 
 /// Every queue of a server; cheap to clone.
@@ -103,7 +103,8 @@ impl SqliteQueues {
                  visible_ms INTEGER NOT NULL,
                  leased INTEGER NOT NULL DEFAULT 0
              );
-             CREATE INDEX IF NOT EXISTS messages_due ON messages (queue, visible_ms, seq);",
+             CREATE INDEX IF NOT EXISTS messages_due ON messages (queue, visible_ms, seq);
+             CREATE INDEX IF NOT EXISTS messages_age ON messages (queue, sent_ms);",
         )
         .map_err(at)?;
         let (calls, owned) = mpsc::channel();
@@ -196,6 +197,11 @@ impl QueueStore for SqliteQueues {
         let queue = queue.to_owned();
         self.call(move |db| {
             let now = unix_now_ms();
+            // Past its retention, a message leaves the queue undelivered, as on Cloudflare.
+            let oldest = now.saturating_sub(queue_limits::RETENTION_MS);
+            db.prepare_cached("DELETE FROM messages WHERE queue = ?1 AND sent_ms < ?2")
+                .and_then(|mut expire| expire.execute(params![queue, as_sql(oldest)]))
+                .map_err(backend)?;
             let mut due = db
                 .prepare_cached(
                     "SELECT seq, id, body, content_type, sent_ms, attempts FROM messages
@@ -398,5 +404,16 @@ mod tests {
         );
         assert_eq!(queues.purge("jobs").await.unwrap(), 1);
         assert_eq!(queues.counts().await.unwrap().len(), 1);
+
+        // Past its retention, a message is gone before anyone leases it.
+        queues.send("old", vec![message("stale", 0)]).await.unwrap();
+        let aged = Connection::open(&path).unwrap();
+        aged.execute(
+            "UPDATE messages SET sent_ms = sent_ms - ?1 WHERE queue = 'old'",
+            params![as_sql(queue_limits::RETENTION_MS + 1)],
+        )
+        .unwrap();
+        assert!(queues.lease("old", 10, 30_000).await.unwrap().is_empty());
+        assert_eq!(queues.purge("old").await.unwrap(), 0);
     }
 }
