@@ -29,8 +29,11 @@ pub struct ServeArgs {
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = ServerConfig::load(&args.config)?;
-    // Routes that collide in verge.toml itself are named as its fault.
+    // Routes that collide in verge.toml itself, or a queue two of its workers consume, are
+    // named as its fault.
     RouteTable::new(&config.workers)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", config.file.display()))?;
+    verge_config::check_one_consumer_each(&config.workers)
         .map_err(|e| anyhow::anyhow!("{}: {e}", config.file.display()))?;
     let data_dir = config
         .data_dir
@@ -50,6 +53,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let records = Records::open(&data_dir).map_err(anyhow::Error::msg)?;
     let workers = records.restore(configured).map_err(anyhow::Error::msg)?;
     let routes = RouteTable::new(&workers)
+        .map_err(|e| anyhow::anyhow!("{} with its deployed workers: {e}", config.file.display()))?;
+    verge_config::check_one_consumer_each(&workers)
         .map_err(|e| anyhow::anyhow!("{} with its deployed workers: {e}", config.file.display()))?;
     let site = Site::new(
         workers,

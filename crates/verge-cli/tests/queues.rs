@@ -534,6 +534,35 @@ fn queues_are_listed_counted_and_purged() {
         "{metrics}"
     );
 
+    // A queue has one consumer: a second worker consuming it is refused, naming both.
+    let upload = {
+        use base64::Engine as _;
+        let encode = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+        let config = "name = \"second\"\nmain = \"index.js\"\n\
+                      [[queues.consumers]]\nqueue = \"flowing\"\n";
+        let script = "export default { queue() {} };\n";
+        serde_json::json!({
+            "config_file": "wrangler.toml",
+            "files": { "wrangler.toml": encode(config), "index.js": encode(script) },
+        })
+        .to_string()
+    };
+    let refused = support::send(
+        &client(),
+        http::Request::put(format!("{admin}/workers/second"))
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .body(upload.into_bytes())
+            .unwrap(),
+    );
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(
+        refused
+            .body
+            .contains("queue \\\"flowing\\\" has a consumer already, worker \\\"app\\\""),
+        "{}",
+        refused.body
+    );
+
     let purged = queues(&[&["purge", "held"][..], &remote].concat());
     assert!(purged.contains("Purged 3 messages from held"), "{purged}");
     let listing = queues(&[&["list"][..], &local].concat());

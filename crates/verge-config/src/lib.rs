@@ -13,7 +13,10 @@ pub use durable_objects::{
     RenamedClass, LOCATION_HINTS,
 };
 
-pub use queues::{check_queue_name, limits as queue_limits, QueueConsumer, QueueProducer, Queues};
+pub use queues::{
+    check_one_consumer_each, check_queue_name, limits as queue_limits, QueueConsumer,
+    QueueProducer, Queues,
+};
 
 use serde::Deserialize;
 use std::collections::BTreeMap;

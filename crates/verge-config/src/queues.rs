@@ -167,3 +167,25 @@ impl Queues {
         Ok(())
     }
 }
+
+/// Whether the workers of one server consume each queue once at most, as Cloudflare allows one
+/// consumer per queue: an error naming a queue two of them consume.
+pub fn check_one_consumer_each<W: std::borrow::Borrow<crate::WorkerConfig>>(
+    workers: &[W],
+) -> Result<(), String> {
+    let mut consumers: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    for worker in workers.iter().map(std::borrow::Borrow::borrow) {
+        for consumer in &worker.queues.consumers {
+            if let Some(other) = consumers.insert(&consumer.queue, &worker.name) {
+                if other != worker.name {
+                    return Err(format!(
+                        "queue {:?} has a consumer already, worker {other:?}: worker {:?} cannot \
+                         consume it too (a queue has one consumer)",
+                        consumer.queue, worker.name
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -782,7 +782,8 @@ impl Releases {
         Ok(())
     }
 
-    /// The site with `deployed` as `worker` (or without `worker`), if its routes do not collide.
+    /// The site with `deployed` as `worker` (or without `worker`), if its routes do not collide
+    /// and no queue gets a second consumer.
     fn switch(&self, worker: &str, deployed: Option<Deployed>) -> Result<Site, ReleaseError> {
         let current = self.site.current();
         let mut workers = current.workers.clone();
@@ -795,6 +796,7 @@ impl Releases {
             (None, None) => {}
         }
         let routes = RouteTable::new(&workers).map_err(ReleaseError::Invalid)?;
+        verge_config::check_one_consumer_each(&workers).map_err(ReleaseError::Invalid)?;
         Ok(Site::new(
             workers,
             Mode::Serve(routes),
