@@ -112,6 +112,22 @@
   internals.drainWaitUntil = drainWaitUntil;
   internals.reportFailures = reportFailures;
 
+  // The end of an event that lasts until its `ctx.waitUntil` work is done too (a cron
+  // trigger's, a queue batch's): settles once the handler's `result` and that work have,
+  // rejecting with the handler's error, else with the first of that work's; the rest are
+  // reported.
+  internals.eventEnd = (result, state) => result.then(
+    async () => {
+      const [first, ...rest] = await drainWaitUntil(state.waitUntil);
+      reportFailures(rest);
+      if (first !== undefined) throw first;
+    },
+    async (error) => {
+      reportFailures(await drainWaitUntil(state.waitUntil));
+      throw error;
+    },
+  );
+
   // Runs the fetch handler for one request. Returns `{ parts, error, passThrough, done }`, or a
   // promise of it that never rejects: the response's parts for the host (or the error that
   // failed the request), whether the worker asked to pass through to the origin on failure, and

@@ -80,15 +80,6 @@
     } catch (error) {
       result = Promise.reject(error);
     }
-    const finished = async () => {
-      const [first, ...rest] = await internals.drainWaitUntil(state.waitUntil);
-      internals.reportFailures(rest);
-      if (first !== undefined) throw first;
-    };
-    const failed = async (error) => {
-      internals.reportFailures(await internals.drainWaitUntil(state.waitUntil));
-      throw error;
-    };
     const reply = (error) => ({
       reply: JSON.stringify({
         each: [...decisions.each],
@@ -96,6 +87,6 @@
         error: error === undefined ? null : describe(error),
       }),
     });
-    return result.then(finished, failed).then(() => reply(undefined), (error) => reply(error ?? null));
+    return internals.eventEnd(result, state).then(() => reply(undefined), (error) => reply(error ?? null));
   };
 })

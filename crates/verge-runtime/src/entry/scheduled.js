@@ -32,15 +32,6 @@
     } catch (error) {
       result = Promise.reject(error);
     }
-    const finished = async () => {
-      const [first, ...rest] = await internals.drainWaitUntil(state.waitUntil);
-      internals.reportFailures(rest);
-      if (first !== undefined) throw first;
-    };
-    const failed = async (error) => {
-      internals.reportFailures(await internals.drainWaitUntil(state.waitUntil));
-      throw error;
-    };
-    return result.then(finished, failed).then(() => ({}), (error) => ({ error }));
+    return internals.eventEnd(result, state).then(() => ({}), (error) => ({ error }));
   };
 })
