@@ -38,16 +38,21 @@ fn lease_ms() -> u64 {
     u64::try_from(LEASE.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Renews the lease of `batch`'s messages, every third of a lease, until dropped.
+/// Renews the lease of `batch`'s messages for another [`LEASE`].
+async fn renew(store: &Arc<dyn QueueStore>, queue: &str, batch: &[QueuedMessage]) {
+    let ids = batch.iter().map(|message| message.id.clone()).collect();
+    if let Err(error) = store.renew(queue, ids, lease_ms()).await {
+        tracing::warn!("queue \"{queue}\": a batch's lease could not be renewed: {error}");
+    }
+}
+
+/// Renews the lease of `batch`'s messages every third of a lease, until dropped.
 async fn renewing(store: &Arc<dyn QueueStore>, queue: &str, batch: &[QueuedMessage]) {
-    let ids: Vec<String> = batch.iter().map(|message| message.id.clone()).collect();
     let mut ticks = tokio::time::interval(LEASE / 3);
     ticks.tick().await;
     loop {
         ticks.tick().await;
-        if let Err(error) = store.renew(queue, ids.clone(), lease_ms()).await {
-            tracing::warn!("queue \"{queue}\": a batch's lease could not be renewed: {error}");
-        }
+        renew(store, queue, batch).await;
     }
 }
 
@@ -148,10 +153,7 @@ async fn gather(
     let mut renewed = Instant::now();
     loop {
         if !batch.is_empty() && renewed.elapsed() >= LEASE / 3 {
-            let ids = batch.iter().map(|message| message.id.clone()).collect();
-            if let Err(error) = store.renew(queue, ids, lease_ms()).await {
-                tracing::warn!("queue \"{queue}\": a batch's lease could not be renewed: {error}");
-            }
+            renew(store, queue, &batch).await;
             renewed = Instant::now();
         }
         match store.lease(queue, max - batch.len(), lease_ms()).await {
