@@ -8,10 +8,9 @@
 //!
 //! A batch is delivered when it holds `max_batch_size` messages, or `max_batch_timeout` after
 //! its first arrived, whichever is sooner; a consumer has `max_concurrency` batches in flight
-//! at most (one, unless it says more). Its messages
-//! are leased for [`LEASE`], renewed while the batch fills and while its handler runs, so a
-//! server that dies holding a batch leaves it to be delivered again (elsewhere, in a cluster)
-//! within a lease: delivery is at least once.
+//! at most (one, unless it says more). Its messages are leased for [`LEASE`], renewed while
+//! the batch fills and while its handler runs, so a server that dies holding a batch leaves it
+//! to be delivered again (elsewhere, in a cluster) within a lease: delivery is at least once.
 
 use super::state::ThreadState;
 use super::Site;
