@@ -57,61 +57,39 @@ impl Target {
         }
     }
 
-    /// The project's local store, and the queues its config names.
-    fn local(&self) -> anyhow::Result<(verge_store_embedded::SqliteQueues, Vec<String>)> {
+    /// The project's local store, and its config.
+    fn local(&self) -> anyhow::Result<(verge_store_embedded::SqliteQueues, WorkerConfig)> {
         let config = WorkerConfig::locate(&self.config)?;
         let dir = crate::state::dir(&config.root, self.persist_to.as_deref());
-        let named = &config.queues;
-        let mut queues: Vec<String> = named
-            .producers
-            .iter()
-            .map(|p| p.queue.clone())
-            .chain(named.consumers.iter().map(|c| c.queue.clone()))
-            .chain(
-                named
-                    .consumers
-                    .iter()
-                    .filter_map(|c| c.dead_letter_queue.clone()),
-            )
-            .collect();
-        queues.sort();
-        queues.dedup();
-        Ok((crate::state::open_queues(&dir)?, queues))
+        Ok((crate::state::open_queues(&dir)?, config))
     }
 }
 
 pub fn run(args: QueuesArgs) -> anyhow::Result<()> {
     match args.command {
         QueuesCommand::List { target } => {
-            let listed = match target.server()? {
+            let rows: Vec<(String, u64, u64)> = match target.server()? {
                 Some((server, token)) => {
-                    call_admin("GET", &format!("{server}/queues"), token, None)?
+                    let listed = call_admin("GET", &format!("{server}/queues"), token, None)?;
+                    let rows = listed.as_array().into_iter().flatten().map(|row| {
+                        let queue = row["queue"].as_str().unwrap_or_default().to_owned();
+                        let count = |field: &str| row[field].as_u64().unwrap_or(0);
+                        (queue, count("messages"), count("backlog"))
+                    });
+                    rows.collect()
                 }
                 None => {
-                    let (store, named) = target.local()?;
+                    let (store, config) = target.local()?;
                     let counts = block_on(store.counts())?;
-                    let mut rows: std::collections::BTreeMap<String, (u64, u64)> =
-                        named.into_iter().map(|queue| (queue, (0, 0))).collect();
-                    for counted in counts {
-                        rows.insert(counted.queue, (counted.messages, counted.ready));
-                    }
-                    let rows: Vec<serde_json::Value> = rows
+                    verge_storage::queue_listing(config.queues.names(), counts)
                         .into_iter()
-                        .map(|(queue, (messages, backlog))| {
-                            serde_json::json!({ "queue": queue, "messages": messages, "backlog": backlog })
-                        })
-                        .collect();
-                    serde_json::json!(rows)
+                        .map(|counted| (counted.queue, counted.messages, counted.ready))
+                        .collect()
                 }
             };
             println!("{:<40} {:>10} {:>10}", "QUEUE", "MESSAGES", "BACKLOG");
-            for row in listed.as_array().into_iter().flatten() {
-                println!(
-                    "{:<40} {:>10} {:>10}",
-                    row["queue"].as_str().unwrap_or_default(),
-                    row["messages"],
-                    row["backlog"]
-                );
+            for (queue, messages, backlog) in rows {
+                println!("{queue:<40} {messages:>10} {backlog:>10}");
             }
             Ok(())
         }

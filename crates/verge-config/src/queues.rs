@@ -89,6 +89,18 @@ pub fn check_queue_name(name: &str) -> Result<(), String> {
 }
 
 impl Queues {
+    /// Every queue this config names: sent to, consumed, or a consumer's dead-letter queue.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        let producers = self
+            .producers
+            .iter()
+            .map(|producer| producer.queue.as_str());
+        let consumers = self.consumers.iter().flat_map(|consumer| {
+            std::iter::once(consumer.queue.as_str()).chain(consumer.dead_letter_queue.as_deref())
+        });
+        producers.chain(consumers)
+    }
+
     /// Checks what Cloudflare refuses, naming the key at fault.
     pub fn check(&self) -> Result<(), String> {
         for (index, producer) in self.producers.iter().enumerate() {

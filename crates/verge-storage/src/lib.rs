@@ -13,7 +13,8 @@ pub use bucket::{
 };
 
 pub use queue::{
-    queue_limits, ContentType, NewMessage, QueueCounts, QueueStore, QueuedMessage, Settlement,
+    queue_limits, queue_listing, ContentType, NewMessage, QueueCounts, QueueStore, QueuedMessage,
+    Settlement,
 };
 
 pub use object::{

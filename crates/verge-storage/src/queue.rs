@@ -109,3 +109,26 @@ pub trait QueueStore: Send + Sync {
     /// The counts of every queue holding a message.
     fn counts(&self) -> StorageFuture<Vec<QueueCounts>>;
 }
+
+/// The queues to list: every one `named` (counted as empty unless `counts` has it) and every
+/// one `counts` has, once each, by name.
+pub fn queue_listing<'a>(
+    named: impl IntoIterator<Item = &'a str>,
+    counts: Vec<QueueCounts>,
+) -> Vec<QueueCounts> {
+    let mut listing: std::collections::BTreeMap<String, QueueCounts> = named
+        .into_iter()
+        .map(|queue| {
+            let empty = QueueCounts {
+                queue: queue.to_owned(),
+                messages: 0,
+                ready: 0,
+            };
+            (queue.to_owned(), empty)
+        })
+        .collect();
+    for counted in counts {
+        listing.insert(counted.queue.clone(), counted);
+    }
+    listing.into_values().collect()
+}

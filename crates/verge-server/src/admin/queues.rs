@@ -5,33 +5,32 @@
 use super::{error, json, AdminBody};
 use crate::releases::Releases;
 use http::{Response, StatusCode};
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
-use verge_storage::QueueStore;
+use verge_storage::{queue_listing, QueueCounts, QueueStore};
 
 /// Each queue's messages and how many may be delivered now, by name: every queue the site's
-/// workers send to or consume, and every queue holding a message.
+/// workers name, and every queue holding a message.
 async fn counts(
     store: &Arc<dyn QueueStore>,
     releases: &Releases,
-) -> Result<BTreeMap<String, (u64, u64)>, String> {
-    let mut queues: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    for deployed in &releases.site().current().workers {
-        let named = &deployed.config.queues;
-        let producers = named.producers.iter().map(|p| &p.queue);
-        let consumers = named
-            .consumers
-            .iter()
-            .flat_map(|c| std::iter::once(&c.queue).chain(c.dead_letter_queue.as_ref()));
-        for queue in producers.chain(consumers) {
-            queues.entry(queue.clone()).or_default();
-        }
-    }
-    for counted in store.counts().await.map_err(|e| e.to_string())? {
-        queues.insert(counted.queue, (counted.messages, counted.ready));
-    }
-    Ok(queues)
+) -> Result<Vec<QueueCounts>, String> {
+    let counts = store.counts().await.map_err(|e| e.to_string())?;
+    let site = releases.site().current();
+    let named = site
+        .workers
+        .iter()
+        .flat_map(|deployed| deployed.config.queues.names());
+    Ok(queue_listing(named, counts))
+}
+
+/// A queue's counts as the admin API and `verge queues list` show them.
+fn queue_row(counted: &QueueCounts) -> serde_json::Value {
+    serde_json::json!({
+        "queue": counted.queue,
+        "messages": counted.messages,
+        "backlog": counted.ready,
+    })
 }
 
 /// `GET /queues`: `[{ "queue", "messages", "backlog" }]`.
@@ -44,12 +43,7 @@ pub(super) async fn list(
     };
     match counts(store, releases).await {
         Ok(queues) => {
-            let listed: Vec<serde_json::Value> = queues
-                .into_iter()
-                .map(|(queue, (messages, ready))| {
-                    serde_json::json!({ "queue": queue, "messages": messages, "backlog": ready })
-                })
-                .collect();
+            let listed: Vec<serde_json::Value> = queues.iter().map(queue_row).collect();
             json(StatusCode::OK, serde_json::json!(listed))
         }
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
@@ -82,14 +76,17 @@ pub(super) async fn metrics(store: Option<&Arc<dyn QueueStore>>, releases: &Rele
         "# HELP verge_queue_messages Messages a queue holds, delivered or not.\n\
          # TYPE verge_queue_messages gauge\n",
     );
-    for (queue, (messages, _)) in &queues {
+    for QueueCounts {
+        queue, messages, ..
+    } in &queues
+    {
         let _ = writeln!(text, "verge_queue_messages{{queue=\"{queue}\"}} {messages}");
     }
     text.push_str(
         "# HELP verge_queue_backlog Messages of a queue that may be delivered now.\n\
          # TYPE verge_queue_backlog gauge\n",
     );
-    for (queue, (_, ready)) in &queues {
+    for QueueCounts { queue, ready, .. } in &queues {
         let _ = writeln!(text, "verge_queue_backlog{{queue=\"{queue}\"}} {ready}");
     }
     text
