@@ -76,18 +76,8 @@ struct Target {
     /// The namespace id itself.
     #[arg(long, conflicts_with = "binding")]
     namespace_id: Option<String>,
-    /// The project directory or its wrangler config.
-    #[arg(long, default_value = ".")]
-    config: PathBuf,
-    /// Where the data is; by default `.verge/state` in the project, as for `verge dev`.
-    #[arg(long, value_name = "DIR", conflicts_with = "server")]
-    persist_to: Option<PathBuf>,
-    /// A running `verge serve`'s admin API (e.g. http://127.0.0.1:9000) whose KV to use.
-    #[arg(long)]
-    server: Option<String>,
-    /// The admin token, with --server (or set VERGE_TOKEN).
-    #[arg(long, env = "VERGE_TOKEN", hide_env_values = true)]
-    token: Option<String>,
+    #[command(flatten)]
+    place: crate::state::DataPlace,
 }
 
 /// The KV a command works on.
@@ -199,13 +189,13 @@ fn admin_call(method: &str, url: &str, token: &str, body: Vec<u8>) -> anyhow::Re
 impl Target {
     /// The namespace's name in the store, and the store.
     fn open(&self) -> anyhow::Result<(String, Store)> {
-        let project = WorkerConfig::locate(&self.config).ok();
+        let project = WorkerConfig::locate(&self.place.config).ok();
         let namespace = match (&self.namespace_id, &self.binding) {
             (Some(id), _) => id.clone(),
             (None, Some(binding)) => {
-                let project = project
-                    .as_ref()
-                    .with_context(|| format!("no wrangler config at {}", self.config.display()))?;
+                let project = project.as_ref().with_context(|| {
+                    format!("no wrangler config at {}", self.place.config.display())
+                })?;
                 project
                     .kv_namespaces
                     .iter()
@@ -217,22 +207,15 @@ impl Target {
             }
             (None, None) => anyhow::bail!("name the namespace with --binding or --namespace-id"),
         };
-        if let Some(server) = &self.server {
-            let token = self
-                .token
-                .clone()
-                .context("--server needs the admin token: --token or VERGE_TOKEN")?;
-            let base = format!(
-                "{}/kv/namespaces/{}/",
-                server.trim_end_matches('/'),
-                encode(&namespace)
-            );
+        if let Some((server, token)) = self.place.server()? {
+            let base = format!("{server}/kv/namespaces/{}/", encode(&namespace));
             return Ok((namespace, Store::Remote { base, token }));
         }
         let root = project
             .as_ref()
             .map_or(Path::new("."), |project| &project.root);
-        let store = crate::state::open_kv(&crate::state::dir(root, self.persist_to.as_deref()))?;
+        let store =
+            crate::state::open_kv(&crate::state::dir(root, self.place.persist_to.as_deref()))?;
         Ok((namespace, Store::Local(store)))
     }
 }

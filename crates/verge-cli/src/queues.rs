@@ -2,8 +2,8 @@
 //! running meanwhile), or with `--server` a running `verge serve`'s, through its admin API.
 
 use crate::secret::call_admin;
+use crate::state::DataPlace;
 use clap::{Args, Subcommand};
-use std::path::PathBuf;
 use verge_config::WorkerConfig;
 use verge_storage::QueueStore as _;
 
@@ -18,51 +18,21 @@ enum QueuesCommand {
     /// Lists the queues with their messages and backlog (what may be delivered now).
     List {
         #[command(flatten)]
-        target: Target,
+        target: DataPlace,
     },
     /// Removes every message of a queue.
     Purge {
         queue: String,
         #[command(flatten)]
-        target: Target,
+        target: DataPlace,
     },
 }
 
-/// Where the queues are.
-#[derive(Args)]
-struct Target {
-    /// The project directory or its wrangler config.
-    #[arg(long, default_value = ".")]
-    config: PathBuf,
-    /// Where the data is; by default `.verge/state` in the project, as for `verge dev`.
-    #[arg(long, value_name = "DIR", conflicts_with = "server")]
-    persist_to: Option<PathBuf>,
-    /// A running `verge serve`'s admin API (e.g. http://127.0.0.1:9000) whose queues to use.
-    #[arg(long)]
-    server: Option<String>,
-    /// The admin token, with --server (or set VERGE_TOKEN).
-    #[arg(long, env = "VERGE_TOKEN", hide_env_values = true)]
-    token: Option<String>,
-}
-
-impl Target {
-    /// The running server's admin API and token, if one is named.
-    fn server(&self) -> anyhow::Result<Option<(String, &str)>> {
-        match (&self.server, &self.token) {
-            (Some(server), Some(token)) => {
-                Ok(Some((server.trim_end_matches('/').to_owned(), token)))
-            }
-            (Some(_), None) => anyhow::bail!("--server needs --token (or VERGE_TOKEN)"),
-            (None, _) => Ok(None),
-        }
-    }
-
-    /// The project's local store, and its config.
-    fn local(&self) -> anyhow::Result<(verge_store_embedded::SqliteQueues, WorkerConfig)> {
-        let config = WorkerConfig::locate(&self.config)?;
-        let dir = crate::state::dir(&config.root, self.persist_to.as_deref());
-        Ok((crate::state::open_queues(&dir)?, config))
-    }
+/// The local store `place` names, and its project's config.
+fn local(place: &DataPlace) -> anyhow::Result<(verge_store_embedded::SqliteQueues, WorkerConfig)> {
+    let config = WorkerConfig::locate(&place.config)?;
+    let dir = crate::state::dir(&config.root, place.persist_to.as_deref());
+    Ok((crate::state::open_queues(&dir)?, config))
 }
 
 pub fn run(args: QueuesArgs) -> anyhow::Result<()> {
@@ -70,7 +40,7 @@ pub fn run(args: QueuesArgs) -> anyhow::Result<()> {
         QueuesCommand::List { target } => {
             let rows: Vec<(String, u64, u64)> = match target.server()? {
                 Some((server, token)) => {
-                    let listed = call_admin("GET", &format!("{server}/queues"), token, None)?;
+                    let listed = call_admin("GET", &format!("{server}/queues"), &token, None)?;
                     let rows = listed.as_array().into_iter().flatten().map(|row| {
                         let queue = row["queue"].as_str().unwrap_or_default().to_owned();
                         let count = |field: &str| row[field].as_u64().unwrap_or(0);
@@ -79,7 +49,7 @@ pub fn run(args: QueuesArgs) -> anyhow::Result<()> {
                     rows.collect()
                 }
                 None => {
-                    let (store, config) = target.local()?;
+                    let (store, config) = local(&target)?;
                     let counts = block_on(store.counts())?;
                     verge_storage::queue_listing(config.queues.names(), counts)
                         .into_iter()
@@ -98,12 +68,12 @@ pub fn run(args: QueuesArgs) -> anyhow::Result<()> {
             let purged = match target.server()? {
                 Some((server, token)) => {
                     let url = format!("{server}/queues/{queue}/messages");
-                    call_admin("DELETE", &url, token, None)?["purged"]
+                    call_admin("DELETE", &url, &token, None)?["purged"]
                         .as_u64()
                         .unwrap_or(0)
                 }
                 None => {
-                    let (store, _) = target.local()?;
+                    let (store, _) = local(&target)?;
                     block_on(store.purge(&queue))?
                 }
             };

@@ -1,8 +1,10 @@
-//! Where the commands keep bindings' data on this machine: `verge dev`, `verge kv`, `verge d1`
-//! and `verge r2` under a project's `.verge/state` (or `--persist-to`), `verge serve` under its
-//! `data_dir`.
+//! Where the commands keep bindings' data on this machine: `verge dev`, `verge kv`, `verge d1`,
+//! `verge r2` and `verge queues` under a project's `.verge/state` (or `--persist-to`), `verge
+//! serve` under its `data_dir`; and [`DataPlace`], how `verge kv` and `verge queues` are told
+//! to use a project's data or a running server's.
 
 use anyhow::Context as _;
+use clap::Args;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use verge_storage::CacheStore;
@@ -10,6 +12,37 @@ use verge_store_embedded::{
     Blobs, DiskCache, MemoryCache, ObjectBuckets, ObjectFiles, RedbKv, SqlLimits, SqliteSql,
     TieredCache,
 };
+
+/// Where a command's data is: a project's local store, or a running server's.
+#[derive(Args)]
+pub struct DataPlace {
+    /// The project directory or its wrangler config.
+    #[arg(long, default_value = ".")]
+    pub config: PathBuf,
+    /// Where the data is; by default `.verge/state` in the project, as for `verge dev`.
+    #[arg(long, value_name = "DIR", conflicts_with = "server")]
+    pub persist_to: Option<PathBuf>,
+    /// A running `verge serve`'s admin API (e.g. http://127.0.0.1:9000) whose data to use.
+    #[arg(long)]
+    pub server: Option<String>,
+    /// The admin token, with --server (or set VERGE_TOKEN).
+    #[arg(long, env = "VERGE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+impl DataPlace {
+    /// The running server's admin API (without a trailing `/`) and token, if one is named.
+    pub fn server(&self) -> anyhow::Result<Option<(String, String)>> {
+        let Some(server) = &self.server else {
+            return Ok(None);
+        };
+        let token = self
+            .token
+            .clone()
+            .context("--server needs the admin token: --token or VERGE_TOKEN")?;
+        Ok(Some((server.trim_end_matches('/').to_owned(), token)))
+    }
+}
 
 /// A project's state directory unless `--persist-to` names another.
 pub fn dir(project_root: &Path, persist_to: Option<&Path>) -> PathBuf {
