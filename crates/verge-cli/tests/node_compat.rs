@@ -301,3 +301,93 @@ export default { ...router };
     let missing = get(&agent, &format!("{}/nothing", server.base));
     assert_eq!(missing.status, 404);
 }
+
+/// `tests/node/behaviour.mjs` under Node 22 and under `verge dev`: streams (paused and flowing,
+/// backpressure, pipe, pipeline with generators, errors, Duplex, web bridges), the string
+/// decoder, querystring, the legacy url API, punycode, timers/promises, os and
+/// diagnostics_channel must give Node's results, key by key.
+#[test]
+fn node_modules_behave_as_under_node() {
+    let checks = std::fs::read_to_string(
+        support::repo_root().join("crates/verge-cli/tests/node/behaviour.mjs"),
+    )
+    .unwrap();
+    let dir = project(&[
+        ("wrangler.toml", CONFIG),
+        ("checks.mjs", &checks),
+        (
+            "index.js",
+            "import { run } from './checks.mjs';\nexport default { async fetch() { return Response.json(await run()); } };\n",
+        ),
+        ("node-run.mjs", "import { run } from './checks.mjs';\nconsole.log(JSON.stringify(await run()));\n"),
+    ]);
+    let under_node = std::process::Command::new(support::node())
+        .arg("--no-deprecation")
+        .arg("node-run.mjs")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        under_node.status.success(),
+        "{}",
+        String::from_utf8_lossy(&under_node.stderr)
+    );
+    let expected: serde_json::Value = serde_json::from_slice(&under_node.stdout).unwrap();
+
+    let server = DevServer::start(dir.path(), &[]);
+    let reply = get(&client(), &format!("{}/", server.base));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let got: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    let expected = expected.as_object().unwrap();
+    assert!(expected.len() >= 28, "{expected:?}");
+    for (key, value) in expected {
+        assert_eq!(
+            &got[key], value,
+            "{key}: Verge's result differs from Node's"
+        );
+    }
+}
+
+/// What Workers cannot offer loads, and fails when called with Node's error naming the module
+/// and function, as on workerd.
+#[test]
+fn child_process_loads_and_refuses_to_run() {
+    let dir = project(&[
+        ("wrangler.toml", CONFIG),
+        (
+            "index.js",
+            r#"import { spawn, execSync } from 'node:child_process';
+import { Worker, isMainThread } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+const require = createRequire(import.meta.url ?? '/index.js');
+const tty = require('tty');
+export default {
+  fetch() {
+    const refusals = [];
+    for (const call of [() => spawn('ls'), () => execSync('ls'), () => new Worker('x.js')]) {
+      try { call(); refusals.push('ran'); } catch (error) { refusals.push(`${error.code}: ${error.message}`); }
+    }
+    return Response.json({ refusals, isMainThread, isatty: tty.isatty(1), builtin: require('node:module').isBuiltin('stream') });
+  },
+};
+"#,
+        ),
+    ]);
+    let server = DevServer::start(dir.path(), &[]);
+    let reply = get(&client(), &format!("{}/", server.base));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let got: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(
+        got,
+        serde_json::json!({
+            "refusals": [
+                "ERR_METHOD_NOT_IMPLEMENTED: The child_process.spawn method is not implemented",
+                "ERR_METHOD_NOT_IMPLEMENTED: The child_process.execSync method is not implemented",
+                "ERR_METHOD_NOT_IMPLEMENTED: The worker_threads.Worker method is not implemented",
+            ],
+            "isMainThread": true,
+            "isatty": false,
+            "builtin": true,
+        })
+    );
+}

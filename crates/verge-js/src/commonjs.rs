@@ -120,6 +120,35 @@ pub(crate) fn require_file<'js>(
     module.get("exports")
 }
 
+/// The files of the project an isolate loads, for `require`s made after loading.
+pub(crate) struct IsolateFiles(pub(crate) ProjectFiles);
+
+/// A `require` that resolves as one in the project file `filename` would (an absolute path in
+/// the project, or its `file://` URL, as `import.meta.url` gives it): Node's
+/// `module.createRequire`. A name ending in `/` is a directory of the project.
+pub fn create_require<'js>(ctx: &Ctx<'js>, filename: &str) -> Result<Function<'js>> {
+    let Some(files) = with_host_state(ctx, |files: &IsolateFiles| files.0.clone()) else {
+        return Err(Exception::throw_message(
+            ctx,
+            "createRequire: this isolate loads no project",
+        ));
+    };
+    let path = filename.strip_prefix("file://").unwrap_or(filename);
+    let Some(relative) = path.strip_prefix('/') else {
+        return Err(Exception::throw_type(
+            ctx,
+            &format!("createRequire: {filename} is not an absolute path or file URL"),
+        ));
+    };
+    // A directory stands for a file in it, which is what resolution starts from.
+    let importer = if relative.is_empty() || relative.ends_with('/') {
+        format!("{relative}index.js")
+    } else {
+        relative.to_owned()
+    };
+    require_function(ctx, &files, &importer)
+}
+
 /// The `require` of the CommonJS module `importer`, with `require.resolve`.
 fn require_function<'js>(
     ctx: &Ctx<'js>,

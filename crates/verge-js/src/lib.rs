@@ -29,6 +29,7 @@ mod typescript;
 
 pub use budget::{interrupted, out_of_memory, reserve_memory};
 pub use bytes::bytes_of;
+pub use commonjs::create_require;
 pub use data::{
     async_data_op, data_op, too_large as data_too_large, AsyncDataOp, Bytes, Data, DataOp,
     FromData, IntoAsyncDataOp, IntoData, IntoDataOp, OpFuture, OpResult, MAX_DEPTH, MAX_VALUES,
@@ -277,8 +278,13 @@ impl Isolate {
         let loader = ProjectLoader::new(root, cache, builtins, rules);
         self.core.runtime.set_loader(loader.clone(), loader.clone());
         let positions = loader::IsolatePositions(loader.positions());
-        // Without its host state the isolate still runs; its stack traces stay unmapped.
-        let _ = self.enter(|ctx| host_state::store(ctx, positions));
+        let files = commonjs::IsolateFiles(loader.files());
+        // Without its host state the isolate still runs; its stack traces stay unmapped, and
+        // `module.createRequire` says it has no project.
+        let _ = self.enter(|ctx| {
+            host_state::store(ctx, positions)?;
+            host_state::store(ctx, files)
+        });
         loader
     }
 

@@ -98,6 +98,11 @@ impl ProjectLoader {
         }
     }
 
+    /// The project's files, as its modules find them.
+    pub(crate) fn files(&self) -> ProjectFiles {
+        self.files.clone()
+    }
+
     /// The position maps the isolate's stack traces are mapped with.
     pub(crate) fn positions(&self) -> PositionMaps {
         self.positions.clone()

@@ -180,6 +180,8 @@ pub const APIS: &[Api] = &[
         "heldSocketTags", "heldSocketClosed", "heldSocketListening", "heldSocketReceive",
     ]),
     // nodejs_compat's modules: loaded when a worker imports one (see `node`).
+    api!("js/node/errors.js"; globals []; internals ["nodeError", "NodeAbortError"]),
+    api!("js/node/callsite.js"; globals []; internals ["completeCallSites"]),
     api!("js/node/events.js"; globals []; internals ["node:events"]),
     api!("js/node/buffer.js", quickjs node::register; globals []; internals ["node:buffer"]),
     api!("js/node/util.js"; globals []; internals ["node:util", "node:util/types", "isDeepEqual"]),
@@ -188,6 +190,20 @@ pub const APIS: &[Api] = &[
     api!("js/node/async_hooks.js", quickjs node::register; globals []; internals ["node:async_hooks"]),
     api!("js/node/crypto.js", quickjs node::register, data subtle::ops; globals []; internals ["node:crypto"]),
     api!("js/node/process.js"; globals []; internals ["node:process"]),
+    api!("js/node/string_decoder.js"; globals []; internals ["node:string_decoder"]),
+    api!("js/node/stream.js"; globals []; internals ["node:stream", "node:stream/promises", "node:stream/web"]),
+    api!("js/node/os.js"; globals []; internals ["node:os"]),
+    api!("js/node/tty.js"; globals []; internals ["node:tty"]),
+    api!("js/node/querystring.js"; globals []; internals ["node:querystring"]),
+    api!("js/node/punycode.js"; globals []; internals ["node:punycode"]),
+    api!("js/node/url.js"; globals []; internals ["node:url"]),
+    api!("js/node/timers.js"; globals []; internals ["node:timers", "node:timers/promises"]),
+    api!("js/node/perf_hooks.js"; globals []; internals ["node:perf_hooks"]),
+    api!("js/node/diagnostics_channel.js"; globals []; internals ["node:diagnostics_channel"]),
+    api!("js/node/module.js", quickjs node::register; globals []; internals ["node:module"]),
+    api!("js/node/unavailable.js";
+        globals [];
+        internals ["node:child_process", "node:cluster", "node:worker_threads"]),
     api!("js/codegen.js"),
 ];
 

