@@ -302,14 +302,13 @@ export default { ...router };
     assert_eq!(missing.status, 404);
 }
 
-/// `tests/node/behaviour.mjs` under Node 22 and under `verge dev`: streams (paused and flowing,
-/// backpressure, pipe, pipeline with generators, errors, Duplex, web bridges), the string
-/// decoder, querystring, the legacy url API, punycode, timers/promises, os and
-/// diagnostics_channel must give Node's results, key by key.
-#[test]
-fn node_modules_behave_as_under_node() {
+/// Runs `tests/node/NAME` (a module exporting `run()`) under Node 22 and as a worker under
+/// `verge dev`, and asserts that every key of Node's result is Verge's too.
+fn behaves_as_under_node(name: &str, at_least: usize) {
     let checks = std::fs::read_to_string(
-        support::repo_root().join("crates/verge-cli/tests/node/behaviour.mjs"),
+        support::repo_root()
+            .join("crates/verge-cli/tests/node")
+            .join(name),
     )
     .unwrap();
     let dir = project(&[
@@ -319,7 +318,10 @@ fn node_modules_behave_as_under_node() {
             "index.js",
             "import { run } from './checks.mjs';\nexport default { async fetch() { return Response.json(await run()); } };\n",
         ),
-        ("node-run.mjs", "import { run } from './checks.mjs';\nconsole.log(JSON.stringify(await run()));\n"),
+        (
+            "node-run.mjs",
+            "import { run } from './checks.mjs';\nconsole.log(JSON.stringify(await run()));\n",
+        ),
     ]);
     let under_node = std::process::Command::new(support::node())
         .arg("--no-deprecation")
@@ -339,13 +341,115 @@ fn node_modules_behave_as_under_node() {
     assert_eq!(reply.status, 200, "{}", reply.body);
     let got: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
     let expected = expected.as_object().unwrap();
-    assert!(expected.len() >= 28, "{expected:?}");
+    assert!(expected.len() >= at_least, "{expected:?}");
     for (key, value) in expected {
         assert_eq!(
             &got[key], value,
-            "{key}: Verge's result differs from Node's"
+            "{name}, {key}: Verge's result differs from Node's"
         );
     }
+}
+
+/// Streams (paused and flowing, backpressure, pipe, pipeline with generators, errors, Duplex,
+/// web bridges), the string decoder, querystring, the legacy url API, punycode,
+/// timers/promises, os and diagnostics_channel give Node's results.
+#[test]
+fn node_modules_behave_as_under_node() {
+    behaves_as_under_node("behaviour.mjs", 28);
+}
+
+/// node:crypto's keys (PKCS#1, SEC 1, PKCS#8, SPKI, JWK), signatures (RSA PKCS#1 v1.5 and PSS,
+/// ECDSA in DER and P1363, Ed25519), OAEP, AES-CBC/CTR/GCM and pbkdf2/scrypt/hkdf give
+/// Node's results, and fail with Node's error codes.
+#[test]
+fn node_crypto_behaves_as_under_node() {
+    behaves_as_under_node("crypto.mjs", 20);
+}
+
+/// A project whose `node_modules` is .ci/npm's (as `npm install` lays it out), after checking
+/// that `packages` are there.
+fn npm_project(files: &[(&str, &str)], packages: &[&str]) -> tempfile::TempDir {
+    let installed = support::repo_root().join(".ci/npm/node_modules");
+    for package in packages {
+        assert!(
+            installed.join(package).join("package.json").is_file(),
+            "no {package} in {}: run .ci/run (it installs it with npm)",
+            installed.display()
+        );
+    }
+    let dir = project(files);
+    std::os::unix::fs::symlink(&installed, dir.path().join("node_modules")).unwrap();
+    dir
+}
+
+/// jsonwebtoken from npm, unmodified: HS256 and RS256 tokens (and ES256 and PS256) signed and
+/// verified, a wrong secret and a tampered token refused.
+#[test]
+fn jsonwebtoken_signs_and_verifies_tokens() {
+    let keys = std::fs::read_to_string(
+        support::repo_root().join("crates/verge-cli/tests/node/crypto.mjs"),
+    )
+    .unwrap();
+    // The test keys of crypto.mjs, as a module of their own.
+    let keys = keys
+        [keys.find("const KEYS").unwrap()..keys.find("export async function run").unwrap()]
+        .replacen("const KEYS", "export const KEYS", 1);
+    let dir = npm_project(
+        &[
+            ("wrangler.toml", CONFIG),
+            ("keys.mjs", &keys),
+            (
+                "index.js",
+                r#"import jwt from 'jsonwebtoken';
+import { createPublicKey } from 'node:crypto';
+import { KEYS } from './keys.mjs';
+const refusal = (token, key) => { try { jwt.verify(token, key); return 'accepted'; } catch (error) { return `${error.name}: ${error.message}`; } };
+export default {
+  fetch() {
+    const hs = jwt.sign({ sub: 'ada' }, 'shared secret', { algorithm: 'HS256', expiresIn: '1h' });
+    const publicPem = createPublicKey(KEYS.rsaPkcs1).export({ type: 'spki', format: 'pem' });
+    const rs = jwt.sign({ sub: 'grace', role: 'admin' }, KEYS.rsaPkcs1, { algorithm: 'RS256', keyid: 'k1' });
+    const es = jwt.sign({ sub: 'es' }, KEYS.ecSec1, { algorithm: 'ES256' });
+    const ps = jwt.sign({ sub: 'ps' }, KEYS.rsaPkcs1, { algorithm: 'PS256' });
+    const [head, body] = rs.split('.');
+    const forged = `${head}.${btoa(JSON.stringify({ sub: 'grace', role: 'root' })).replace(/=+$/, '')}.${rs.split('.')[2]}`;
+    return Response.json({
+      hs: jwt.verify(hs, 'shared secret').sub,
+      hsHeader: jwt.decode(hs, { complete: true }).header,
+      rs: jwt.verify(rs, publicPem, { algorithms: ['RS256'] }),
+      rsHeader: JSON.parse(atob(head)),
+      es: jwt.verify(es, createPublicKey(KEYS.ecSec1)).sub,
+      ps: jwt.verify(ps, publicPem).sub,
+      wrongSecret: refusal(hs, 'another secret'),
+      forged: refusal(forged, publicPem),
+      body: JSON.parse(atob(body)).sub,
+    });
+  },
+};
+"#,
+            ),
+        ],
+        &["jsonwebtoken"],
+    );
+    let server = DevServer::start(dir.path(), &[]);
+    let reply = get(&client(), &format!("{}/", server.base));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let got: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(got["hs"], "ada");
+    assert_eq!(
+        got["hsHeader"],
+        serde_json::json!({ "alg": "HS256", "typ": "JWT" })
+    );
+    assert_eq!(got["rs"]["role"], "admin");
+    assert_eq!(
+        got["rsHeader"],
+        serde_json::json!({ "alg": "RS256", "typ": "JWT", "kid": "k1" })
+    );
+    assert_eq!(got["es"], "es");
+    assert_eq!(got["ps"], "ps");
+    assert_eq!(got["wrongSecret"], "JsonWebTokenError: invalid signature");
+    assert_eq!(got["forged"], "JsonWebTokenError: invalid signature");
+    assert_eq!(got["body"], "grace");
 }
 
 /// What Workers cannot offer loads, and fails when called with Node's error naming the module

@@ -188,6 +188,7 @@ pub const APIS: &[Api] = &[
     api!("js/node/assert.js"; globals []; internals ["node:assert", "node:assert/strict"]),
     api!("js/node/path.js"; globals []; internals ["node:path", "node:path/posix"]),
     api!("js/node/async_hooks.js", quickjs node::register; globals []; internals ["node:async_hooks"]),
+    api!("js/node/crypto_keys.js", data subtle::ops; globals []; internals ["nodeCryptoKeys"]),
     api!("js/node/crypto.js", quickjs node::register, data subtle::ops; globals []; internals ["node:crypto"]),
     api!("js/node/process.js"; globals []; internals ["node:process"]),
     api!("js/node/string_decoder.js"; globals []; internals ["node:string_decoder"]),

@@ -100,8 +100,9 @@
       let offset = 0;
       for (const item of list) {
         if (!(item instanceof Uint8Array)) throw new TypeError('The "list" argument must contain only Buffer or Uint8Array');
+        if (offset >= total) break;
         const room = Math.min(item.length, total - offset);
-        if (room <= 0) break;
+        if (room === 0) continue;
         result.set(room === item.length ? item : item.subarray(0, room), offset);
         offset += room;
       }

@@ -1,5 +1,6 @@
-// node:crypto — hashes, HMACs and random values, over the same native primitives as
-// crypto.subtle, synchronous as Node's are.
+// node:crypto — hashes, HMACs, AES ciphers and random values, over the same native primitives
+// as crypto.subtle, synchronous as Node's are; keys, signatures and key derivation are in
+// crypto_keys.js.
 (function (ops, internals) {
   const { Buffer } = internals['node:buffer'];
   const HASHES = new Map([
@@ -51,11 +52,106 @@
   }
 
   class Hmac extends Digester {
-    constructor(algorithm, key) {
+    constructor(algorithm, key, options) {
       const hash = hashNamed(algorithm);
       if (hash === 'MD5') throw new Error('HMAC with MD5 is not supported; use sha256');
-      const secret = Uint8Array.from(toBytes(key));
+      const secret = Uint8Array.from(keys().secretBytes(key, options?.encoding));
       super((data) => ops.hmacSign(hash, secret, data));
+    }
+  }
+
+  // --- ciphers: AES in CBC, CTR and GCM ----------------------------------------------------
+  // [mode, key bytes, iv bytes]; GCM takes any IV length, 12 by default.
+  const CIPHERS = {};
+  for (const bits of [128, 192, 256]) {
+    CIPHERS[`aes-${bits}-cbc`] = ['cbc', bits / 8, 16];
+    CIPHERS[`aes-${bits}-ctr`] = ['ctr', bits / 8, 16];
+    CIPHERS[`aes-${bits}-gcm`] = ['gcm', bits / 8, 12];
+    CIPHERS[`id-aes${bits}-gcm`] = ['gcm', bits / 8, 12];
+  }
+  CIPHERS.aes128 = CIPHERS['aes-128-cbc'];
+  CIPHERS.aes192 = CIPHERS['aes-192-cbc'];
+  CIPHERS.aes256 = CIPHERS['aes-256-cbc'];
+  const EMPTY = new Uint8Array(0);
+
+  // Gathers what update() is given and transforms it all in final(): update() returns nothing
+  // yet, and final() everything, so `update() + final()` is Node's output.
+  class Cipheriv {
+    #encrypt; #mode; #key; #iv; #chunks = []; #aad = EMPTY; #tag = null; #tagLength = 16;
+    #done = false; #padding = true;
+    constructor(encrypt, algorithm, key, iv, options) {
+      const cipher = CIPHERS[String(algorithm).toLowerCase()];
+      if (!cipher) throw internals.nodeError('ERR_CRYPTO_UNKNOWN_CIPHER');
+      const [mode, keyLength, ivLength] = cipher;
+      this.#encrypt = encrypt;
+      this.#mode = mode;
+      this.#key = Uint8Array.from(keys().secretBytes(key));
+      if (this.#key.length !== keyLength) throw internals.nodeError('ERR_CRYPTO_INVALID_KEYLEN');
+      this.#iv = Uint8Array.from(toBytes(iv ?? EMPTY));
+      if (mode === 'gcm' ? this.#iv.length === 0 : this.#iv.length !== ivLength) throw internals.nodeError('ERR_CRYPTO_INVALID_IV');
+      if (options?.authTagLength !== undefined) this.#tagLength = options.authTagLength;
+    }
+    update(data, inputEncoding, outputEncoding) {
+      if (this.#done) throw internals.nodeError('ERR_CRYPTO_INVALID_STATE', 'update');
+      this.#chunks.push(Uint8Array.from(toBytes(data, inputEncoding)));
+      return finish(EMPTY, outputEncoding);
+    }
+    final(outputEncoding) {
+      if (this.#done) throw internals.nodeError('ERR_CRYPTO_INVALID_STATE', 'final');
+      this.#done = true;
+      return finish(this.#run(join(this.#chunks.length ? this.#chunks : [EMPTY])), outputEncoding);
+    }
+    #run(data) {
+      const key = this.#key, iv = this.#iv;
+      const fail = () => new Error(this.#mode === 'gcm' ? 'Unsupported state or unable to authenticate data' : 'bad decrypt');
+      try {
+        switch (this.#mode) {
+          case 'ctr': return ops.aesCtr(key, iv, 128, data);
+          case 'cbc': return this.#padding ? ops.aesCbc(this.#encrypt, key, iv, data) : this.#cbcUnpadded(data);
+          default: {
+            if (this.#encrypt) {
+              const sealed = ops.aesGcm(true, key, iv, this.#aad, data, this.#tagLength * 8);
+              this.#tag = sealed.slice(sealed.length - this.#tagLength);
+              return sealed.subarray(0, sealed.length - this.#tagLength);
+            }
+            if (!this.#tag) throw fail();
+            return ops.aesGcm(false, key, iv, this.#aad, join([data, this.#tag]), this.#tag.length * 8);
+          }
+        }
+      } catch (error) {
+        if (error.code) throw error;
+        throw fail();
+      }
+    }
+    // CBC without padding, through the padded op: a whole-block input encrypts to the same
+    // blocks plus one of padding, and a padding block can be made for any ciphertext.
+    #cbcUnpadded(data) {
+      if (data.length % 16 !== 0) throw new Error('wrong final block length');
+      if (this.#encrypt) return ops.aesCbc(true, this.#key, this.#iv, data).subarray(0, data.length);
+      if (data.length === 0) return EMPTY;
+      const last = data.subarray(data.length - 16);
+      const padding = ops.aesCbc(true, this.#key, last, new Uint8Array(16).fill(16)).subarray(0, 16);
+      return ops.aesCbc(false, this.#key, this.#iv, join([data, padding]));
+    }
+    setAAD(aad) {
+      if (this.#mode !== 'gcm' || this.#done) throw internals.nodeError('ERR_CRYPTO_INVALID_STATE', 'setAAD');
+      this.#aad = Uint8Array.from(toBytes(aad));
+      return this;
+    }
+    getAuthTag() {
+      if (!this.#encrypt || !this.#tag) throw internals.nodeError('ERR_CRYPTO_INVALID_STATE', 'getAuthTag');
+      return Buffer.from(this.#tag);
+    }
+    setAuthTag(tag) {
+      if (this.#encrypt || this.#mode !== 'gcm' || this.#done) throw internals.nodeError('ERR_CRYPTO_INVALID_STATE', 'setAuthTag');
+      const bytes = Uint8Array.from(toBytes(tag));
+      if (![4, 8, 12, 13, 14, 15, 16].includes(bytes.length)) throw internals.nodeError('ERR_CRYPTO_INVALID_AUTH_TAG', bytes.length);
+      this.#tag = bytes;
+      return this;
+    }
+    setAutoPadding(padding = true) {
+      this.#padding = !!padding;
+      return this;
     }
   }
 
@@ -89,9 +185,18 @@
     return crypto.subtle.timingSafeEqual(x, y);
   }
 
+  const keys = () => internals.nodeCryptoKeys;
+  const { secretBytes: _secretBytes, ...keyExports } = keys();
   internals['node:crypto'] = {
+    ...keyExports,
     createHash: (algorithm) => new Hash(algorithm),
-    createHmac: (algorithm, key) => new Hmac(algorithm, key),
+    hash: (algorithm, data, outputEncoding = 'hex') => new Hash(algorithm).update(data).digest(outputEncoding),
+    createHmac: (algorithm, key, options) => new Hmac(algorithm, key, options),
+    createCipheriv: (algorithm, key, iv, options) => new Cipheriv(true, algorithm, key, iv, options),
+    createDecipheriv: (algorithm, key, iv, options) => new Cipheriv(false, algorithm, key, iv, options),
+    Cipheriv,
+    Decipheriv: Cipheriv,
+    getCiphers: () => Object.keys(CIPHERS),
     Hash,
     Hmac,
     randomBytes,
@@ -104,6 +209,9 @@
     getRandomValues: (array) => crypto.getRandomValues(array),
     timingSafeEqual,
     getHashes: () => ['md5', 'sha1', 'sha256', 'sha384', 'sha512'],
+    getFips: () => 0,
+    setFips() {},
+    secureHeapUsed: () => ({ total: 0, min: 0, used: 0, utilization: 0 }),
     webcrypto: globalThis.crypto,
     subtle: globalThis.crypto.subtle,
   };

@@ -36,6 +36,15 @@
     ERR_INVALID_CHAR: [TypeError, (what, name) => `Invalid character in ${what} ["${name}"]`],
     ERR_HTTP_INVALID_STATUS_CODE: [RangeError, (code) => `Invalid status code: ${code}`],
     ERR_ABORTED: [Error, () => 'The operation was aborted'],
+    ERR_CRYPTO_INCOMPATIBLE_KEY_OPTIONS: [Error, (encoding, usable) => `The selected key encoding ${encoding} can only be used for ${usable}.`],
+    ERR_CRYPTO_INVALID_JWK: [TypeError, () => 'Invalid JWK data'],
+    ERR_CRYPTO_INVALID_KEY_OBJECT_TYPE: [TypeError, (actual, expected) => `Invalid key object type ${actual}, expected ${expected}.`],
+    ERR_CRYPTO_INVALID_SCRYPT_PARAMS: [RangeError, (detail) => `Invalid scrypt params${detail ? `: ${detail}` : ''}`],
+    ERR_CRYPTO_UNKNOWN_CIPHER: [Error, () => 'Unknown cipher'],
+    ERR_CRYPTO_INVALID_AUTH_TAG: [TypeError, (tag) => `Invalid authentication tag length: ${tag}`],
+    ERR_CRYPTO_INVALID_STATE: [Error, (method) => `Invalid state for operation ${method}`],
+    ERR_CRYPTO_INVALID_IV: [TypeError, () => 'Invalid initialization vector'],
+    ERR_CRYPTO_INVALID_KEYLEN: [RangeError, () => 'Invalid key length'],
   };
 
   /** An error of Node's `code`, made with the arguments its message names. */

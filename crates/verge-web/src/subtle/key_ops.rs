@@ -1,6 +1,7 @@
 //! The ops behind `subtle.js`'s asymmetric keys: generating, importing and exporting them
 //! (`keys`) and using them (`operations`), over data.
 
+use super::key_files;
 use super::keys::{from_parts, generate, import, parts, Kind};
 use super::operations::{derive, rsa_oaep, sign, verify, Scheme};
 use super::{failed, Hash};
@@ -40,6 +41,21 @@ pub(super) fn ops() -> Vec<(&'static str, DataOp)> {
             data_op(|kind: String, format: String, data: Bytes| {
                 let (private, der) = import(kind_of(&kind)?, &format, &data.0).map_err(failed)?;
                 Ok((private, Bytes(der)))
+            }),
+        ),
+        (
+            "keyRead",
+            // `[type, der]`, the type as `Kind::named` spells it (the label says whether the
+            // key is private).
+            data_op(|label: String, data: Bytes| {
+                let (kind, der) = key_files::read(&label, &data.0).map_err(failed)?;
+                Ok((kind.name().to_owned(), Bytes(der)))
+            }),
+        ),
+        (
+            "keyPkcs1",
+            data_op(|private: bool, der: Bytes| {
+                key_files::pkcs1(private, &der.0).map(Bytes).map_err(failed)
             }),
         ),
         (

@@ -46,6 +46,17 @@ impl Kind {
         })
     }
 
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Kind::P256 => "P-256",
+            Kind::P384 => "P-384",
+            Kind::P521 => "P-521",
+            Kind::Ed25519 => "Ed25519",
+            Kind::X25519 => "X25519",
+            Kind::Rsa => "RSA",
+        }
+    }
+
     pub(super) fn ecdh(self) -> OpResult<&'static agreement::Algorithm> {
         Ok(match self {
             Kind::P256 => &agreement::ECDH_P256,
@@ -173,7 +184,10 @@ pub(super) fn generate(
 }
 
 /// (PKCS#8, SPKI) of an EC or X25519 private key.
-fn agreement_pair(kind: Kind, private: &agreement::PrivateKey) -> OpResult<(Vec<u8>, Vec<u8>)> {
+pub(super) fn agreement_pair(
+    kind: Kind,
+    private: &agreement::PrivateKey,
+) -> OpResult<(Vec<u8>, Vec<u8>)> {
     let public = private
         .compute_public_key()
         .map_err(|_| "the public key could not be computed")?;

@@ -1,9 +1,12 @@
-//! The primitives behind `crypto.subtle`, on `aws-lc-rs`: digests, HMAC, PBKDF2, HKDF and the
-//! AES modes here; the asymmetric algorithms (EC, Ed25519/X25519, RSA) in [`keys`]; and a
-//! constant-time comparison for Workers' `timingSafeEqual`. Algorithm normalization, CryptoKey
-//! objects and the WebCrypto error rules are in `subtle.js`: these ops see bytes and names, and
-//! throw plain errors whose message `subtle.js` puts in the right DOMException.
+//! The primitives behind `crypto.subtle` and `node:crypto`, on `aws-lc-rs`: digests, HMAC,
+//! PBKDF2, HKDF and the AES modes here, and scrypt (RustCrypto's, which aws-lc-rs lacks); the
+//! asymmetric algorithms (EC, Ed25519/X25519, RSA) in [`keys`], and the key files Node reads in
+//! [`key_files`]; and a constant-time comparison for Workers' `timingSafeEqual`. Algorithm
+//! normalization, CryptoKey objects and the WebCrypto error rules are in `subtle.js`: these ops
+//! see bytes and names, and throw plain errors whose message `subtle.js` puts in the right
+//! DOMException.
 
+mod key_files;
 mod key_ops;
 mod keys;
 mod operations;
@@ -341,6 +344,28 @@ fn pbkdf2(
     Ok(out)
 }
 
+/// scrypt (RFC 7914) with N = 2^`log_n`; `node:crypto` has checked its memory bound.
+fn scrypt(
+    password: &[u8],
+    salt: &[u8],
+    log_n: u32,
+    r: u32,
+    p: u32,
+    bytes: usize,
+) -> OpResult<Vec<u8>> {
+    let log_n = u8::try_from(log_n).map_err(|_| "scrypt's N is too large".to_owned())?;
+    // The length a Params names is for password hashes; the output's own length rules here.
+    let params = scrypt::Params::new(log_n, r, p, scrypt::Params::RECOMMENDED_LEN)
+        .map_err(|e| format!("Invalid scrypt params: {e}"))?;
+    let mut out = vec![0u8; bytes];
+    if bytes == 0 {
+        return Ok(out);
+    }
+    scrypt::scrypt(password, salt, &params, &mut out)
+        .map_err(|e| format!("Invalid scrypt params: {e}"))?;
+    Ok(out)
+}
+
 /// Compares without an early exit, so the time taken does not tell where two secrets differ.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
@@ -426,6 +451,16 @@ pub(crate) fn ops(_host: &WebHost) -> Vec<(&'static str, DataOp)> {
             data_op(
                 |hash: String, key: Bytes, salt: Bytes, info: Bytes, bytes: usize| {
                     hkdf(hash_of(&hash)?, &key.0, &salt.0, &info.0, bytes)
+                        .map(Bytes)
+                        .map_err(failed)
+                },
+            ),
+        ),
+        (
+            "scrypt",
+            data_op(
+                |password: Bytes, salt: Bytes, log_n: u32, r: u32, p: u32, bytes: usize| {
+                    scrypt(&password.0, &salt.0, log_n, r, p, bytes)
                         .map(Bytes)
                         .map_err(failed)
                 },
