@@ -366,6 +366,14 @@ fn node_crypto_behaves_as_under_node() {
     behaves_as_under_node("crypto.mjs", 20);
 }
 
+/// node:zlib: what Node compressed (gzip with two members, zlib, raw deflate, brotli)
+/// decompresses; what Verge compresses round-trips; the sync, callback and stream forms; and
+/// zlib's error codes and messages for a bad header and a truncated stream.
+#[test]
+fn node_zlib_behaves_as_under_node() {
+    behaves_as_under_node("zlib.mjs", 10);
+}
+
 /// A project whose `node_modules` is .ci/npm's (as `npm install` lays it out), after checking
 /// that `packages` are there.
 fn npm_project(files: &[(&str, &str)], packages: &[&str]) -> tempfile::TempDir {

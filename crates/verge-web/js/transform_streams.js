@@ -42,7 +42,8 @@
   const registry = new FinalizationRegistry((id) => ops.coderFree(id));
   function coderStream(format, compress) {
     if (format === undefined) throw new TypeError('a compression format is required');
-    const id = ops.coderNew(String(format), compress);
+    if (!['gzip', 'deflate', 'deflate-raw'].includes(String(format))) throw new TypeError(`Unsupported compression format: '${format}' (gzip, deflate or deflate-raw)`);
+    const id = ops.coderNew(String(format), compress, -1, 0);
     const transform = new TransformStream({
       transform(chunk, controller) {
         const out = ops.coderWrite(id, internals.toBytes(chunk, compress ? 'CompressionStream' : 'DecompressionStream'));

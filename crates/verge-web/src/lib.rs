@@ -202,6 +202,7 @@ pub const APIS: &[Api] = &[
     api!("js/node/perf_hooks.js"; globals []; internals ["node:perf_hooks"]),
     api!("js/node/diagnostics_channel.js"; globals []; internals ["node:diagnostics_channel"]),
     api!("js/node/module.js", quickjs node::register; globals []; internals ["node:module"]),
+    api!("js/node/zlib.js", data compression::ops; globals []; internals ["node:zlib"]),
     api!("js/node/unavailable.js";
         globals [];
         internals ["node:child_process", "node:cluster", "node:worker_threads"]),

@@ -40,6 +40,7 @@ pub const MODULES: &[&str] = &[
     "util",
     "util/types",
     "worker_threads",
+    "zlib",
 ];
 
 /// The Node.js builtins of one worker: usable when its compatibility flags hold
