@@ -28,6 +28,15 @@ impl<T> IdTable<T> {
         id
     }
 
+    /// How many items are kept.
+    pub fn len(&self) -> usize {
+        self.items.borrow().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.borrow().is_empty()
+    }
+
     pub fn remove(&self, id: u32) -> Option<T> {
         self.items.borrow_mut().remove(&id)
     }

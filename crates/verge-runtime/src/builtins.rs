@@ -1,5 +1,5 @@
-//! The modules a worker imports by name rather than by path: Workers' `cloudflare:workers`,
-//! and the Node.js modules of `nodejs_compat` (verge-web's [`NodeModules`]).
+//! The modules a worker imports by name rather than by path: Workers' `cloudflare:workers` and
+//! `cloudflare:sockets`, and the Node.js modules of `nodejs_compat` (verge-web's [`NodeModules`]).
 
 use verge_js::rquickjs::{self, Ctx, Value};
 use verge_js::Builtins;
@@ -10,23 +10,25 @@ pub(crate) struct WorkerBuiltins {
     pub(crate) node: NodeModules,
 }
 
-const CLOUDFLARE_WORKERS: &str = "cloudflare:workers";
+/// The `cloudflare:` modules, whose exports sit on `internals` under their names.
+const CLOUDFLARE: &[&str] = &["cloudflare:workers", "cloudflare:sockets"];
 
 impl Builtins for WorkerBuiltins {
     fn resolve(&self, specifier: &str) -> Option<Result<String, String>> {
-        if specifier == CLOUDFLARE_WORKERS {
+        if CLOUDFLARE.contains(&specifier) {
             return Some(Ok(specifier.to_owned()));
         }
         if specifier.starts_with("cloudflare:") {
             return Some(Err(format!(
-                "Verge has no module {specifier}; it provides {CLOUDFLARE_WORKERS}"
+                "Verge has no module {specifier}; it provides {}",
+                CLOUDFLARE.join(", ")
             )));
         }
         self.node.resolve(specifier)
     }
 
     fn exports<'js>(&self, ctx: &Ctx<'js>, name: &str) -> rquickjs::Result<Value<'js>> {
-        if name == CLOUDFLARE_WORKERS {
+        if CLOUDFLARE.contains(&name) {
             return verge_web::internals(ctx)?.get(name);
         }
         self.node.exports(ctx, name)

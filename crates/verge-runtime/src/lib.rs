@@ -8,6 +8,7 @@
 //! [`Response`]), so the server and the tests share one path.
 
 mod builtins;
+mod dns;
 mod entry;
 mod format;
 mod host;

@@ -1,6 +1,7 @@
 //! The HTTP client behind a worker's `fetch()`: HTTP/1.1 and HTTP/2 over TCP or TLS (rustls with
 //! the system's roots, falling back to the webpki roots), pooled connections, redirects followed
-//! as the Fetch standard says, and `Content-Encoding` decoded as Workers do.
+//! as the Fetch standard says, and `Content-Encoding` decoded as Workers do. It also opens
+//! `cloudflare:sockets`' TCP connections, under the same policy and TLS roots.
 //!
 //! Lifecycle: one client per serving thread, shared by every worker on it.
 
@@ -20,8 +21,8 @@ use url::Url;
 use verge_config::Zone;
 use verge_js::OpError;
 use verge_web::{
-    Body, BoxError, HeaderList, NativeBody, Outbound, OutboundFuture, RedirectMode, Request,
-    Response,
+    Body, BoxError, ConnectFuture, Connected, HeaderList, NativeBody, Outbound, OutboundFuture,
+    RedirectMode, Request, Response, SocketIo,
 };
 
 /// The most redirects one fetch follows (Fetch §4.4, step 5).
@@ -42,6 +43,8 @@ pub struct HttpClient {
     upgrades: Rc<std::cell::OnceCell<Pooled>>,
     trusted_upgrades: Rc<std::cell::OnceCell<Pooled>>,
     policy: Arc<NetworkPolicy>,
+    /// TLS for `cloudflare:sockets`' connections, made on the first that asks for it.
+    socket_tls: Rc<std::cell::OnceCell<tokio_rustls::TlsConnector>>,
     /// Zones whose hosts are served by an origin (`verge serve`'s `[[zones]]`): a request to
     /// the zone's host (or a subdomain) goes to the origin, with the host it named.
     zones: Rc<Vec<Zone>>,
@@ -67,6 +70,7 @@ impl HttpClient {
             upgrades: Rc::default(),
             trusted_upgrades: Rc::default(),
             policy: Arc::new(policy),
+            socket_tls: Rc::default(),
             zones: Rc::new(zones),
         }
     }
@@ -310,7 +314,149 @@ impl HttpClient {
     }
 }
 
+/// How long a socket's TCP connection and TLS handshake may take.
+const SOCKET_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl HttpClient {
+    /// A TCP connection to `host`:`port` for `cloudflare:sockets`, to the first address the
+    /// policy permits that answers.
+    async fn open_socket(
+        policy: Arc<NetworkPolicy>,
+        host: String,
+        port: u16,
+    ) -> Result<tokio::net::TcpStream, OpError> {
+        let failed = |why: String| OpError::Error(format!("{host}:{port}: {why}"));
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let addresses: Vec<std::net::SocketAddr> = match bare.parse::<std::net::IpAddr>() {
+            Ok(ip) => vec![std::net::SocketAddr::new(ip, port)],
+            Err(_) => tokio::net::lookup_host((bare, port))
+                .await
+                .map_err(|e| failed(format!("could not resolve the host: {e}")))?
+                .collect(),
+        };
+        let permitted: Vec<_> = addresses
+            .into_iter()
+            .filter(|address| policy.permits(address.ip()))
+            .collect();
+        if permitted.is_empty() {
+            return Err(failed(refusal(bare)));
+        }
+        let connecting = tokio::net::TcpStream::connect(&permitted[..]);
+        let stream = tokio::time::timeout(SOCKET_CONNECT_TIMEOUT, connecting)
+            .await
+            .map_err(|_| failed("the connection timed out".into()))?
+            .map_err(|e| failed(e.to_string()))?;
+        // Without this, each small protocol message would wait for the last one's ACK.
+        let _ = stream.set_nodelay(true);
+        Ok(stream)
+    }
+
+    fn socket_tls(&self) -> tokio_rustls::TlsConnector {
+        self.socket_tls
+            .get_or_init(|| tokio_rustls::TlsConnector::from(Arc::new(tls_config())))
+            .clone()
+    }
+}
+
+/// The name servers a worker set (`ip`, `ip:port` or `[ipv6]:port`), each one the policy
+/// permits: a worker must not reach a private network by way of DNS.
+fn name_servers(
+    policy: &NetworkPolicy,
+    servers: &[String],
+) -> Result<Vec<std::net::SocketAddr>, OpError> {
+    servers
+        .iter()
+        .map(|server| {
+            let address = server
+                .parse::<std::net::SocketAddr>()
+                .or_else(|_| server.parse::<std::net::IpAddr>().map(|ip| (ip, 53).into()))
+                .map_err(|_| OpError::Type(format!("Invalid IP address: {server}")))?;
+            if !policy.permits(address.ip()) {
+                return Err(OpError::Type(refusal(&address.ip().to_string())));
+            }
+            Ok(address)
+        })
+        .collect()
+}
+
+/// TLS to `host` over `io`, the server's certificate checked against the roots `fetch()`
+/// trusts.
+async fn tls_over(
+    connector: tokio_rustls::TlsConnector,
+    io: Box<dyn SocketIo>,
+    host: String,
+) -> Result<Box<dyn SocketIo>, OpError> {
+    let bare = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let name = rustls::pki_types::ServerName::try_from(bare.clone())
+        .map_err(|_| OpError::Type(format!("startTls(): {host} is not a valid server name")))?;
+    let handshake = connector.connect(name, io);
+    let tls = tokio::time::timeout(SOCKET_CONNECT_TIMEOUT, handshake)
+        .await
+        .map_err(|_| OpError::Error(format!("{bare}: the TLS handshake timed out")))?
+        .map_err(|e| OpError::Error(format!("{bare}: TLS handshake failed: {e}")))?;
+    Ok(Box::new(tls))
+}
+
 impl Outbound for HttpClient {
+    fn lookup(
+        &self,
+        host: String,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<String>, OpError>>>> {
+        Box::pin(async move {
+            let found = crate::dns::lookup(&host).await?;
+            Ok(found.iter().map(ToString::to_string).collect())
+        })
+    }
+
+    fn resolve(
+        &self,
+        servers: Vec<String>,
+        name: String,
+        kind: String,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<verge_js::Data, OpError>>>> {
+        let policy = self.policy.clone();
+        Box::pin(async move {
+            let servers = if servers.is_empty() {
+                crate::dns::system_servers()
+            } else {
+                name_servers(&policy, &servers)?
+            };
+            crate::dns::resolve(&servers, &name, &kind).await
+        })
+    }
+
+    fn connect(&self, host: String, port: u16, secure: bool) -> ConnectFuture {
+        let policy = self.policy.clone();
+        let tls = secure.then(|| self.socket_tls());
+        Box::pin(async move {
+            let stream = Self::open_socket(policy, host.clone(), port).await?;
+            let address = |found: std::io::Result<std::net::SocketAddr>| {
+                found.map(|a| a.to_string()).unwrap_or_default()
+            };
+            let (remote, local) = (address(stream.peer_addr()), address(stream.local_addr()));
+            let io: Box<dyn SocketIo> = match tls {
+                Some(connector) => tls_over(connector, Box::new(stream), host).await?,
+                None => Box::new(stream),
+            };
+            Ok(Connected { io, remote, local })
+        })
+    }
+
+    fn start_tls(&self, io: Box<dyn SocketIo>, host: String) -> ConnectFuture {
+        let connector = self.socket_tls();
+        Box::pin(async move {
+            let io = tls_over(connector, io, host).await?;
+            Ok(Connected {
+                io,
+                remote: String::new(),
+                local: String::new(),
+            })
+        })
+    }
+
     fn fetch(&self, request: Request) -> OutboundFuture {
         let client = self.clone();
         let upgrade = request

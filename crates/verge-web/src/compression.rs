@@ -6,8 +6,7 @@
 
 use crate::WebHost;
 use flate2::write::{
-    DeflateDecoder, DeflateEncoder, GzDecoder, GzEncoder, MultiGzDecoder, ZlibDecoder,
-    ZlibEncoder,
+    DeflateDecoder, DeflateEncoder, GzDecoder, GzEncoder, MultiGzDecoder, ZlibDecoder, ZlibEncoder,
 };
 use flate2::Compression;
 use std::io::Write;
@@ -66,7 +65,11 @@ impl Coder {
     fn new(format: &str, compress: bool, level: i32, limit: usize) -> Option<Self> {
         let sink = Bounded {
             out: Vec::new(),
-            limit: if limit == 0 { MAX_OUTPUT } else { limit.min(MAX_OUTPUT) },
+            limit: if limit == 0 {
+                MAX_OUTPUT
+            } else {
+                limit.min(MAX_OUTPUT)
+            },
         };
         let deflate_level = u32::try_from(level).map_or(Compression::default(), |level| {
             Compression::new(level.min(9))
@@ -188,14 +191,16 @@ pub(crate) fn ops(_host: &WebHost) -> Vec<(&'static str, DataOp)> {
     vec![
         (
             "coderNew",
-            data_op(move |format: String, compress: bool, level: i32, limit: usize| {
-                let coder = Coder::new(&format, compress, level, limit).ok_or_else(|| {
-                    OpError::Type(format!(
+            data_op(
+                move |format: String, compress: bool, level: i32, limit: usize| {
+                    let coder = Coder::new(&format, compress, level, limit).ok_or_else(|| {
+                        OpError::Type(format!(
                         "Unsupported compression format: '{format}' (gzip, deflate or deflate-raw)"
                     ))
-                })?;
-                Ok(new.insert(coder))
-            }),
+                    })?;
+                    Ok(new.insert(coder))
+                },
+            ),
         ),
         (
             "coderWrite",
@@ -217,7 +222,9 @@ pub(crate) fn ops(_host: &WebHost) -> Vec<(&'static str, DataOp)> {
             "coderFlush",
             data_op(move |id: u32| match flush.with(id, Coder::flush) {
                 Some(Ok(bytes)) => Ok(Bytes(bytes)),
-                Some(Err(e)) => Err(OpError::Type(format!("The compressed data is invalid: {e}"))),
+                Some(Err(e)) => Err(OpError::Type(format!(
+                    "The compressed data is invalid: {e}"
+                ))),
                 None => Err(closed()),
             }),
         ),

@@ -30,6 +30,48 @@ pub trait Outbound {
         let _ = (target, request);
         Box::pin(async { Err(OpError::Type("this binding has no targets".into())) })
     }
+
+    /// A TCP connection to `host`:`port` (`cloudflare:sockets`' `connect()`), TLS if `secure`.
+    fn connect(&self, host: String, port: u16, secure: bool) -> crate::sockets::ConnectFuture {
+        let _ = (host, port, secure);
+        crate::sockets::refused()
+    }
+
+    /// The addresses `host` resolves to (`node:dns`' `lookup`).
+    fn lookup(&self, host: String) -> Pin<Box<dyn Future<Output = Result<Vec<String>, OpError>>>> {
+        let _ = host;
+        Box::pin(async {
+            Err(OpError::Type(
+                "this worker cannot resolve names here".into(),
+            ))
+        })
+    }
+
+    /// `name`'s DNS records of type `kind`, asked of `servers` (`ip` or `ip:port`; none for the
+    /// host's own): `node:dns`' `resolve*`, each record a list of its parts.
+    fn resolve(
+        &self,
+        servers: Vec<String>,
+        name: String,
+        kind: String,
+    ) -> Pin<Box<dyn Future<Output = Result<Data, OpError>>>> {
+        let _ = (servers, name, kind);
+        Box::pin(async {
+            Err(OpError::Type(
+                "this worker cannot resolve names here".into(),
+            ))
+        })
+    }
+
+    /// TLS over the plain connection `io`, to `host` (a socket's `startTls()`).
+    fn start_tls(
+        &self,
+        io: Box<dyn crate::sockets::SocketIo>,
+        host: String,
+    ) -> crate::sockets::ConnectFuture {
+        let _ = (io, host);
+        crate::sockets::refused()
+    }
 }
 
 /// A `Fetcher` object for `env` whose `fetch()` goes to `outbound` (a service binding: another
@@ -45,10 +87,12 @@ pub fn fetcher<'js>(ctx: &Ctx<'js>, outbound: Rc<dyn Outbound>) -> rquickjs::Res
 pub struct Subrequests {
     requests: RefCell<HashMap<u64, InFlight>>,
     cancel: RefCell<HashMap<u32, Rc<Notify>>>,
+    /// The TCP connections `cloudflare:sockets` opened (see `sockets.rs`).
+    tcp: Rc<verge_js::IdTable<crate::sockets::Socket>>,
 }
 
 #[derive(Default, Clone, Copy)]
-struct InFlight {
+pub(crate) struct InFlight {
     /// Subrequests made so far.
     subrequests: u32,
     /// Through how many service bindings the request came.
@@ -60,6 +104,10 @@ impl Subrequests {
     /// carry it.
     pub fn set_depth(&self, tag: u64, depth: u32) {
         self.requests.borrow_mut().entry(tag).or_default().depth = depth;
+    }
+
+    pub(crate) fn tcp_sockets(&self) -> Rc<verge_js::IdTable<crate::sockets::Socket>> {
+        self.tcp.clone()
     }
 
     pub(crate) fn forget(&self, tag: u64) {
@@ -75,7 +123,7 @@ impl Subrequests {
 
     /// Counts one more subrequest of request `tag` (0: none, uncounted), an error once it is
     /// over `limit`; the request as it now stands.
-    fn count(&self, tag: u64, limit: u32) -> Result<InFlight, OpError> {
+    pub(crate) fn count(&self, tag: u64, limit: u32) -> Result<InFlight, OpError> {
         if tag == 0 {
             return Ok(InFlight::default());
         }
@@ -129,6 +177,9 @@ pub fn deeper(depth: u32) -> Result<u32, String> {
     Ok(deeper)
 }
 
+/// `dnsLookup(host)` and `dnsResolve(servers, name, kind)`: `node:dns`' questions, which the
+/// isolate's outbound answers.
+///
 /// `fetch(id, parts, fetcher, target)`: sends the request `parts` describe (`[method, url,
 /// header list, body, redirect]`) through the isolate's outbound, or through bound fetcher
 /// `fetcher` (to `target`, one of its destinations); gives `[status, statusText, header
@@ -136,13 +187,22 @@ pub fn deeper(depth: u32) -> Result<u32, String> {
 /// cancels it by.
 pub(crate) fn ops(host: &WebHost) -> Vec<(&'static str, AsyncDataOp)> {
     let host = host.clone();
+    let (looker, resolver) = (host.outbound.clone(), host.outbound.clone());
     let fetch = async_data_op(
         move |id: u32, parts: Vec<Data>, fetcher: Option<usize>, target: Option<String>| {
             let sent = send(&host, id, parts, fetcher, target);
             async move { sent?.await }
         },
     );
-    vec![("fetch", fetch)]
+    let lookup = async_data_op(move |name: String| looker.lookup(name));
+    let resolve = async_data_op(move |servers: Vec<String>, name: String, kind: String| {
+        resolver.resolve(servers, name, kind)
+    });
+    vec![
+        ("fetch", fetch),
+        ("dnsLookup", lookup),
+        ("dnsResolve", resolve),
+    ]
 }
 
 /// `fetchAbort(id)`: cancels fetch `id` if it is still in flight. `fetchSocketDrop(socket)`:

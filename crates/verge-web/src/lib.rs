@@ -21,6 +21,7 @@ mod html_rewriter;
 mod message;
 mod node;
 mod platform;
+mod sockets;
 mod subtle;
 mod timers;
 mod url;
@@ -43,6 +44,7 @@ pub use node::{install_globals as install_node_globals, NodeModules};
 pub use platform::{
     install, internals, set_host, Api, AsyncDataOps, DataOps, Load, Platform, Register, RegisterOps,
 };
+pub use sockets::{ConnectFuture, Connected, SocketIo};
 pub use timers::{timer_delay, TimerTasks};
 pub use websocket::{
     accept_key as websocket_accept_key, frame_of, frame_to_js, limits as websocket_limits,
@@ -179,6 +181,9 @@ pub const APIS: &[Api] = &[
         "exportSocket", "socketFromHost", "wsDeliver", "holdSocket", "heldSocket",
         "heldSocketTags", "heldSocketClosed", "heldSocketListening", "heldSocketReceive",
     ]),
+    api!("js/sockets.js", async_data sockets::ops, data sockets::sync_ops;
+        globals [];
+        internals ["cloudflare:sockets"]),
     // nodejs_compat's modules: loaded when a worker imports one (see `node`).
     api!("js/node/errors.js"; globals []; internals ["nodeError", "NodeAbortError"]),
     api!("js/node/callsite.js"; globals []; internals ["completeCallSites"]),
@@ -203,6 +208,8 @@ pub const APIS: &[Api] = &[
     api!("js/node/diagnostics_channel.js"; globals []; internals ["node:diagnostics_channel"]),
     api!("js/node/module.js", quickjs node::register; globals []; internals ["node:module"]),
     api!("js/node/zlib.js", data compression::ops; globals []; internals ["node:zlib"]),
+    api!("js/node/dns.js", async_data fetch::ops; globals []; internals ["node:dns", "node:dns/promises", "ipFamily"]),
+    api!("js/node/net.js"; globals []; internals ["node:net", "node:tls"]),
     api!("js/node/unavailable.js";
         globals [];
         internals ["node:child_process", "node:cluster", "node:worker_threads"]),
