@@ -179,11 +179,11 @@ fn without_the_flag_a_node_import_is_refused_naming_the_flag() {
         ("wrangler.toml", CONFIG),
         (
             "index.js",
-            "import fs from 'node:fs';\nexport default { fetch: () => new Response(typeof fs) };\n",
+            "import inspector from 'node:inspector';\nexport default { fetch: () => new Response(typeof inspector) };\n",
         ),
     ]);
     let message = dev_refusal(dir.path());
-    assert!(message.contains("no module node:fs"), "{message}");
+    assert!(message.contains("no module node:inspector"), "{message}");
 }
 
 #[test]
@@ -458,6 +458,280 @@ export default {
     assert_eq!(got["wrongSecret"], "JsonWebTokenError: invalid signature");
     assert_eq!(got["forged"], "JsonWebTokenError: invalid signature");
     assert_eq!(got["body"], "grace");
+}
+
+/// Cloudflare's "Express on Workers" example, as its guide writes it: Express from npm,
+/// `env.DB` (a local D1) from `cloudflare:workers`, `app.listen(3000)` and cloudflare:node's
+/// `httpServerHandler({ port: 3000 })` — routes with params, query strings and JSON bodies, a
+/// 201, Express's 404 page, and an error middleware.
+#[test]
+fn express_on_workers_serves_routes_with_d1() {
+    let dir = npm_project(
+        &[
+            (
+                "wrangler.toml",
+                "name = \"express\"\nmain = \"index.js\"\ncompatibility_flags = [\"nodejs_compat\"]\nd1_databases = [{ binding = \"DB\", database_name = \"members\", database_id = \"e1\" }]\n",
+            ),
+            (
+                "index.js",
+                r#"import { env } from 'cloudflare:workers';
+import { httpServerHandler } from 'cloudflare:node';
+import express from 'express';
+
+const app = express();
+app.use(express.json());
+const ready = env.DB.exec('CREATE TABLE IF NOT EXISTS members (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL)');
+
+app.get('/', (req, res) => res.json({ message: 'Express.js running on Cloudflare Workers!' }));
+app.get('/api/members', async (req, res) => {
+  await ready;
+  const { results } = await env.DB.prepare('SELECT * FROM members ORDER BY id').all();
+  res.json({ success: true, members: results });
+});
+app.get('/api/members/:id', async (req, res) => {
+  await ready;
+  const member = await env.DB.prepare('SELECT * FROM members WHERE id = ?').bind(req.params.id).first();
+  if (!member) return res.status(404).json({ success: false, error: 'Member not found' });
+  res.json({ success: true, member, fields: req.query.fields ?? null });
+});
+app.post('/api/members', async (req, res) => {
+  await ready;
+  const { name, email } = req.body;
+  if (!name || !email) return res.status(400).json({ success: false, error: 'Name and email are required' });
+  const { meta } = await env.DB.prepare('INSERT INTO members (name, email) VALUES (?, ?)').bind(name, email).run();
+  res.status(201).set('x-member', String(meta.last_row_id)).json({ success: true, id: meta.last_row_id });
+});
+app.get('/boom', () => { throw new Error('kaboom'); });
+app.use((err, req, res, next) => res.status(500).json({ error: err.message }));
+
+app.listen(3000);
+export default httpServerHandler({ port: 3000 });
+"#,
+            ),
+        ],
+        &["express"],
+    );
+    let server = DevServer::start(dir.path(), &[]);
+    let agent = client();
+    let at = |path: &str| format!("{}{path}", server.base);
+
+    let root = get(&agent, &at("/"));
+    assert_eq!(root.status, 200, "{}", root.body);
+    assert_eq!(
+        root.body,
+        r#"{"message":"Express.js running on Cloudflare Workers!"}"#
+    );
+
+    let post = |body: &str| {
+        support::send(
+            &agent,
+            http::Request::post(at("/api/members"))
+                .header("content-type", "application/json")
+                .body(body.as_bytes().to_vec())
+                .unwrap(),
+        )
+    };
+    let created = post(r#"{"name":"Ada","email":"ada@example.com"}"#);
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.body, r#"{"success":true,"id":1}"#);
+    assert_eq!(
+        post(r#"{"name":"Grace","email":"grace@example.com"}"#).status,
+        201
+    );
+    let refused = post(r#"{"name":"Nobody"}"#);
+    assert_eq!(refused.status, 400);
+    assert_eq!(
+        refused.body,
+        r#"{"success":false,"error":"Name and email are required"}"#
+    );
+
+    let members: serde_json::Value =
+        serde_json::from_str(&get(&agent, &at("/api/members")).body).unwrap();
+    assert_eq!(
+        members,
+        serde_json::json!({ "success": true, "members": [
+            { "id": 1, "name": "Ada", "email": "ada@example.com" },
+            { "id": 2, "name": "Grace", "email": "grace@example.com" },
+        ]})
+    );
+    let one: serde_json::Value =
+        serde_json::from_str(&get(&agent, &at("/api/members/2?fields=name")).body).unwrap();
+    assert_eq!(one["member"]["name"], "Grace");
+    assert_eq!(one["fields"], "name");
+    let missing = get(&agent, &at("/api/members/9"));
+    assert_eq!(missing.status, 404);
+
+    let unknown = get(&agent, &at("/nowhere"));
+    assert_eq!(unknown.status, 404);
+    assert!(
+        unknown.body.contains("Cannot GET /nowhere"),
+        "{}",
+        unknown.body
+    );
+    let boom = get(&agent, &at("/boom"));
+    assert_eq!(boom.status, 500);
+    assert_eq!(boom.body, r#"{"error":"kaboom"}"#);
+}
+
+/// axios from npm, unmodified, against a test origin (another worker): a GET with params and
+/// headers, a JSON POST, and a 404 rejected as an AxiosError — through node:http, the adapter
+/// axios picks on Workers, and through fetch.
+#[test]
+fn axios_requests_a_test_origin() {
+    let origin_dir = project(&[
+        ("wrangler.toml", "name = \"origin\"\nmain = \"index.js\"\n"),
+        (
+            "index.js",
+            r#"export default {
+  async fetch(request) {
+    const url = new URL(request.url);
+    if (url.pathname.startsWith('/status/')) return Response.json({ status: 'x' }, { status: Number(url.pathname.slice(8)) });
+    const body = request.method === 'POST' ? await request.json() : null;
+    return Response.json({ method: request.method, path: url.pathname + url.search, probe: request.headers.get('x-probe'), type: request.headers.get('content-type'), body });
+  },
+};
+"#,
+        ),
+    ]);
+    let origin = DevServer::start(origin_dir.path(), &[]);
+    let dir = npm_project(
+        &[
+            ("wrangler.toml", CONFIG),
+            (
+                "index.js",
+                r#"import axios from 'axios';
+export default {
+  async fetch(request) {
+    const origin = new URL(request.url).searchParams.get('origin');
+    const results = {};
+    for (const adapter of ['http', 'fetch']) {
+      const got = await axios.get(`${origin}/items`, { adapter, params: { page: 2 }, headers: { 'x-probe': adapter } });
+      const posted = await axios.post(`${origin}/items`, { name: 'widget' }, { adapter });
+      const failed = await axios.get(`${origin}/status/404`, { adapter }).then(() => null, (error) => [error.name, error.response.status, error.message]);
+      results[adapter] = { status: got.status, got: got.data, posted: posted.data, failed };
+    }
+    results.default = axios.defaults.adapter;
+    return Response.json(results);
+  },
+};
+"#,
+            ),
+        ],
+        &["axios"],
+    );
+    let server = DevServer::start(dir.path(), &[]);
+    let reply = get(
+        &client(),
+        &format!("{}/?origin={}", server.base, origin.base),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let got: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    for adapter in ["http", "fetch"] {
+        let result = &got[adapter];
+        assert_eq!(result["status"], 200, "{adapter}: {result}");
+        assert_eq!(
+            result["got"],
+            serde_json::json!({ "method": "GET", "path": "/items?page=2", "probe": adapter, "type": null, "body": null }),
+            "{adapter}"
+        );
+        assert_eq!(
+            result["posted"]["body"],
+            serde_json::json!({ "name": "widget" }),
+            "{adapter}"
+        );
+        assert!(
+            result["posted"]["type"]
+                .as_str()
+                .unwrap()
+                .starts_with("application/json"),
+            "{adapter}"
+        );
+        assert_eq!(
+            result["failed"],
+            serde_json::json!(["AxiosError", 404, "Request failed with status code 404"]),
+            "{adapter}"
+        );
+    }
+}
+
+/// node:fs: the project's files under /bundle (read-only, relative paths from it), /tmp
+/// writable and each request's own, and Node's error codes.
+#[test]
+fn node_fs_is_the_virtual_file_system_workerd_documents() {
+    let dir = project(&[
+        ("wrangler.toml", CONFIG),
+        ("data.txt", "bundled text\n"),
+        ("sub/conf.json", r#"{"a":1}"#),
+        (
+            "index.js",
+            r#"import fs from 'node:fs';
+import { readFile, writeFile, readdir, mkdir } from 'node:fs/promises';
+const error = (fn) => { try { fn(); return 'ok'; } catch (e) { return `${e.code}: ${e.message}`; } };
+export default {
+  async fetch() {
+    const out = {};
+    out.seenBefore = fs.existsSync('/tmp/note.txt');
+    out.bundle = [
+      fs.readFileSync('/bundle/data.txt', 'utf8'), fs.readFileSync('data.txt', 'utf8'),
+      fs.readdirSync('/bundle'), fs.statSync('/bundle/sub').isDirectory(), fs.statSync('/bundle/data.txt').size,
+      JSON.parse(await readFile('/bundle/sub/conf.json', 'utf8')), process.cwd(),
+    ];
+    fs.writeFileSync('/tmp/note.txt', 'first ');
+    fs.appendFileSync('/tmp/note.txt', 'second');
+    await mkdir('/tmp/a/b', { recursive: true });
+    await writeFile('/tmp/a/b/c.bin', new Uint8Array([1, 2, 3]));
+    const fd = fs.openSync('/tmp/fd.txt', 'w+');
+    fs.writeSync(fd, 'hello fd');
+    const buffer = Buffer.alloc(5);
+    fs.readSync(fd, buffer, 0, 5, 0);
+    fs.closeSync(fd);
+    const streamed = [];
+    for await (const chunk of fs.createReadStream('/bundle/data.txt', { encoding: 'utf8', start: 0, end: 7 })) streamed.push(chunk);
+    out.tmp = [
+      fs.readFileSync('/tmp/note.txt', 'utf8'), await readdir('/tmp'),
+      fs.readdirSync('/tmp/a/b', { withFileTypes: true }).map((d) => [d.name, d.isFile()]),
+      [...fs.readFileSync('/tmp/a/b/c.bin')], buffer.toString(), streamed.join(''),
+    ];
+    out.errors = [
+      error(() => fs.writeFileSync('/bundle/data.txt', 'x')),
+      error(() => fs.readFileSync('/nope.txt')),
+      error(() => fs.mkdirSync('/tmp/x/y')),
+      error(() => fs.rmdirSync('/tmp/a')),
+      error(() => fs.readdirSync('/tmp/note.txt')),
+      error(() => fs.readFileSync('/bundle/../etc/passwd')),
+      error(() => fs.readFileSync('/bundle/.verge')),
+    ];
+    return Response.json(out);
+  },
+};
+"#,
+        ),
+    ]);
+    let server = DevServer::start(dir.path(), &[]);
+    let agent = client();
+    let first: serde_json::Value =
+        serde_json::from_str(&get(&agent, &format!("{}/", server.base)).body).unwrap();
+    assert_eq!(
+        first,
+        serde_json::json!({
+            "seenBefore": false,
+            "bundle": ["bundled text\n", "bundled text\n", ["data.txt", "index.js", "sub", "wrangler.toml"], true, 13, { "a": 1 }, "/bundle"],
+            "tmp": ["first second", ["a", "fd.txt", "note.txt"], [["c.bin", true]], [1, 2, 3], "hello", "bundled "],
+            "errors": [
+                "EROFS: EROFS: read-only file system, open '/bundle/data.txt'",
+                "ENOENT: ENOENT: no such file or directory, open '/nope.txt'",
+                "ENOENT: ENOENT: no such file or directory, mkdir '/tmp/x/y'",
+                "ENOTEMPTY: ENOTEMPTY: directory not empty, rmdir '/tmp/a'",
+                "ENOTDIR: ENOTDIR: not a directory, scandir '/tmp/note.txt'",
+                "ENOENT: ENOENT: no such file or directory, open '/bundle/../etc/passwd'",
+                "ENOENT: ENOENT: no such file or directory, open '/bundle/.verge'",
+            ],
+        })
+    );
+    // The second request has a /tmp of its own: the first one's file is gone.
+    let second: serde_json::Value =
+        serde_json::from_str(&get(&agent, &format!("{}/", server.base)).body).unwrap();
+    assert_eq!(second["seenBefore"], false);
 }
 
 /// What Workers cannot offer loads, and fails when called with Node's error naming the module

@@ -149,6 +149,65 @@ pub fn create_require<'js>(ctx: &Ctx<'js>, filename: &str) -> Result<Function<'j
     require_function(ctx, &files, &importer)
 }
 
+/// What `node:fs` sees of the project's file `relative` (a path under its root without `..`):
+/// `None` if there is nothing there (or the isolate has no project).
+pub enum BundleEntry {
+    File { size: u64, modified_ms: f64 },
+    Directory { modified_ms: f64 },
+}
+
+/// The project path `relative` (its parts joined by `/`), under the root. Hidden names (a
+/// leading `.`: `..`, and `.verge`, where the project's local data lives) are not part of it.
+fn bundle_path(ctx: &Ctx<'_>, relative: &str) -> Option<std::path::PathBuf> {
+    let root = with_host_state(ctx, |files: &IsolateFiles| files.0.root())?;
+    let parts: Vec<&str> = relative
+        .split('/')
+        .filter(|part| !part.is_empty())
+        .collect();
+    if parts.iter().any(|part| part.starts_with('.')) {
+        return None;
+    }
+    Some(parts.iter().fold(root, |path, part| path.join(part)))
+}
+
+/// What is at the project path `relative` (see [`BundleEntry`]).
+pub fn bundle_entry(ctx: &Ctx<'_>, relative: &str) -> Option<BundleEntry> {
+    let metadata = std::fs::metadata(bundle_path(ctx, relative)?).ok()?;
+    #[allow(clippy::cast_precision_loss)]
+    let modified_ms = metadata
+        .modified()
+        .ok()
+        .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0.0, |since| since.as_millis() as f64);
+    if metadata.is_dir() {
+        return Some(BundleEntry::Directory { modified_ms });
+    }
+    Some(BundleEntry::File {
+        size: metadata.len(),
+        modified_ms,
+    })
+}
+
+/// The bytes of the project file `relative`.
+pub fn bundle_read(ctx: &Ctx<'_>, relative: &str) -> Option<Vec<u8>> {
+    std::fs::read(bundle_path(ctx, relative)?).ok()
+}
+
+/// The names in the project directory `relative`, each with whether it is a directory.
+pub fn bundle_list(ctx: &Ctx<'_>, relative: &str) -> Option<Vec<(String, bool)>> {
+    let mut names: Vec<(String, bool)> = std::fs::read_dir(bundle_path(ctx, relative)?)
+        .ok()?
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let is_dir = entry.path().is_dir();
+            let name = entry.file_name().into_string().ok()?;
+            (!name.starts_with('.')).then_some((name, is_dir))
+        })
+        .collect();
+    names.sort();
+    Some(names)
+}
+
 /// The `require` of the CommonJS module `importer`, with `require.resolve`.
 fn require_function<'js>(
     ctx: &Ctx<'js>,

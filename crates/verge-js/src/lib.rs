@@ -29,7 +29,7 @@ mod typescript;
 
 pub use budget::{interrupted, out_of_memory, reserve_memory};
 pub use bytes::bytes_of;
-pub use commonjs::create_require;
+pub use commonjs::{bundle_entry, bundle_list, bundle_read, create_require, BundleEntry};
 pub use data::{
     async_data_op, data_op, too_large as data_too_large, AsyncDataOp, Bytes, Data, DataOp,
     FromData, IntoAsyncDataOp, IntoData, IntoDataOp, OpFuture, OpResult, MAX_DEPTH, MAX_VALUES,

@@ -286,6 +286,11 @@ impl ProjectFiles {
         Ok(self.with_extension(resolved))
     }
 
+    /// The project's root directory.
+    pub(crate) fn root(&self) -> PathBuf {
+        self.root.as_ref().clone()
+    }
+
     pub(crate) fn is_file(&self, name: &str) -> bool {
         self.root.join(name).is_file()
     }

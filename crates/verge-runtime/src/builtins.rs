@@ -1,5 +1,5 @@
-//! The modules a worker imports by name rather than by path: Workers' `cloudflare:workers` and
-//! `cloudflare:sockets`, and the Node.js modules of `nodejs_compat` (verge-web's [`NodeModules`]).
+//! The modules a worker imports by name rather than by path: Workers' `cloudflare:workers`,
+//! `cloudflare:sockets` and `cloudflare:node`, and the Node.js modules of `nodejs_compat` (verge-web's [`NodeModules`]).
 
 use verge_js::rquickjs::{self, Ctx, Value};
 use verge_js::Builtins;
@@ -11,7 +11,11 @@ pub(crate) struct WorkerBuiltins {
 }
 
 /// The `cloudflare:` modules, whose exports sit on `internals` under their names.
-const CLOUDFLARE: &[&str] = &["cloudflare:workers", "cloudflare:sockets"];
+const CLOUDFLARE: &[&str] = &[
+    "cloudflare:workers",
+    "cloudflare:sockets",
+    "cloudflare:node",
+];
 
 impl Builtins for WorkerBuiltins {
     fn resolve(&self, specifier: &str) -> Option<Result<String, String>> {

@@ -149,7 +149,7 @@ pub fn set_request_depth(ctx: &Ctx<'_>, tag: u64, depth: u32) -> rquickjs::Resul
 /// nothing is reading, and its AsyncLocalStorage stores.
 pub fn forget_request(ctx: &Ctx<'_>, tag: u64) {
     verge_js::with_host_state(ctx, |host: &WebHost| host.forget_request(tag));
-    crate::node::forget_async_context(ctx, tag);
+    crate::node::forget_request(ctx, tag);
 }
 
 /// Through how many service bindings, RPC calls and Durable Object stubs one request may go,

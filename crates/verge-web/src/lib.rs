@@ -208,11 +208,13 @@ pub const APIS: &[Api] = &[
     api!("js/node/diagnostics_channel.js"; globals []; internals ["node:diagnostics_channel"]),
     api!("js/node/module.js", quickjs node::register; globals []; internals ["node:module"]),
     api!("js/node/zlib.js", data compression::ops; globals []; internals ["node:zlib"]),
+    api!("js/node/fs.js", quickjs node::register; globals []; internals ["node:fs", "node:fs/promises"]),
     api!("js/node/dns.js", async_data fetch::ops; globals []; internals ["node:dns", "node:dns/promises", "ipFamily"]),
     api!("js/node/net.js"; globals []; internals ["node:net", "node:tls"]),
+    api!("js/node/http.js"; globals []; internals ["node:http", "node:https", "cloudflare:node"]),
     api!("js/node/unavailable.js";
         globals [];
-        internals ["node:child_process", "node:cluster", "node:worker_threads"]),
+        internals ["node:child_process", "node:cluster", "node:worker_threads", "node:http2"]),
     api!("js/codegen.js"),
 ];
 

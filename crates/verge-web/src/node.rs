@@ -23,6 +23,11 @@ pub const MODULES: &[&str] = &[
     "dns",
     "dns/promises",
     "events",
+    "fs",
+    "fs/promises",
+    "http",
+    "http2",
+    "https",
     "module",
     "net",
     "os",
@@ -91,8 +96,8 @@ impl Builtins for NodeModules {
     }
 }
 
-/// Sets `Buffer`, `process` and `global` on the global scope, as `nodejs_compat` does on
-/// Workers, with `vars` (the worker's string vars and secrets) as `process.env`, and gives
+/// Sets `Buffer`, `process`, `global`, `setImmediate` and `clearImmediate` on the global
+/// scope, as `nodejs_compat` does on Workers, with `vars` (the worker's string vars and secrets) as `process.env`, and gives
 /// stack traces' CallSites V8's methods.
 pub fn install_globals<'js>(ctx: &Ctx<'js>, vars: &Object<'js>) -> rquickjs::Result<()> {
     let internals = crate::internals(ctx)?;
@@ -109,7 +114,10 @@ pub fn install_globals<'js>(ctx: &Ctx<'js>, vars: &Object<'js>) -> rquickjs::Res
     internals
         .get::<_, rquickjs::Function>("completeCallSites")?
         .call::<_, ()>(())?;
+    let timers: Object = internals.get("node:timers")?;
     let globals = ctx.globals();
+    globals.set("setImmediate", timers.get::<_, Value>("setImmediate")?)?;
+    globals.set("clearImmediate", timers.get::<_, Value>("clearImmediate")?)?;
     globals.set("Buffer", buffer.get::<_, Value>("Buffer")?)?;
     globals.set("process", process)?;
     globals.set("global", globals.clone())
@@ -211,6 +219,30 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result
     ops.add("createRequire", |ctx: Ctx<'js>, filename: String| {
         verge_js::create_require(&ctx, &filename)
     })?;
+    // node:fs' /bundle: the project's files, read-only. Kind 1 is a file, 2 a directory.
+    ops.add("bundleStat", |ctx: Ctx<'js>, path: String| {
+        verge_js::bundle_entry(&ctx, &path).map(|entry| match entry {
+            #[allow(clippy::cast_precision_loss)]
+            verge_js::BundleEntry::File { size, modified_ms } => {
+                vec![1.0, size as f64, modified_ms]
+            }
+            verge_js::BundleEntry::Directory { modified_ms } => vec![2.0, 0.0, modified_ms],
+        })
+    })?;
+    ops.add("bundleRead", |ctx: Ctx<'js>, path: String| {
+        verge_js::bundle_read(&ctx, &path)
+            .map(|bytes| TypedArray::<u8>::new(ctx.clone(), bytes))
+            .transpose()
+    })?;
+    // A directory's names, each directory's with a `/` after it.
+    ops.add("bundleList", |ctx: Ctx<'js>, path: String| {
+        verge_js::bundle_list(&ctx, &path).map(|names| {
+            names
+                .into_iter()
+                .map(|(name, is_dir)| if is_dir { format!("{name}/") } else { name })
+                .collect::<Vec<_>>()
+        })
+    })?;
     ops.add("md5", |ctx: Ctx<'js>, data: TypedArray<'js, u8>| {
         use md5::Digest;
         let digest = md5::Md5::digest(bytes_of(&data));
@@ -257,9 +289,16 @@ fn tag_of(tag: f64) -> u64 {
 #[derive(Default)]
 struct AsyncContexts(RefCell<HashMap<u64, Persistent<Value<'static>>>>);
 
-/// Drops the AsyncLocalStorage context of the finished request `tag`.
-pub(crate) fn forget_async_context(ctx: &Ctx<'_>, tag: u64) {
+/// Drops what the Node modules kept for the finished request `tag`: its AsyncLocalStorage
+/// context, and its `/tmp` if `node:fs` was loaded.
+pub(crate) fn forget_request(ctx: &Ctx<'_>, tag: u64) {
     verge_js::with_host_state(ctx, |contexts: &AsyncContexts| {
         contexts.0.borrow_mut().remove(&tag)
     });
+    let forget_tmp = crate::internals(ctx)
+        .and_then(|internals| internals.get::<_, Option<rquickjs::Function>>("forgetTmp"));
+    if let Ok(Some(forget)) = forget_tmp {
+        #[allow(clippy::cast_precision_loss)]
+        let _ = forget.call::<_, ()>((tag as f64,));
+    }
 }

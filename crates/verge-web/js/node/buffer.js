@@ -205,6 +205,13 @@
   }
 
   const kMaxLength = 2 ** 32 - 1;
+  // Node's Buffer functions are enumerable, and packages copy them with for…in (safer-buffer,
+  // which body-parser's iconv-lite uses).
+  for (const name of Object.getOwnPropertyNames(Buffer)) {
+    if (['length', 'name', 'prototype'].includes(name)) continue;
+    Object.defineProperty(Buffer, name, { enumerable: true });
+  }
+
   internals['node:buffer'] = {
     Buffer, kMaxLength, kStringMaxLength: 2 ** 29 - 24,
     constants: { MAX_LENGTH: kMaxLength, MAX_STRING_LENGTH: 2 ** 29 - 24 },

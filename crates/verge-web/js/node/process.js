@@ -27,7 +27,8 @@
     exitCode: undefined,
     features: {},
     config: {},
-    cwd: () => '/',
+    // Where relative paths start, in node:fs' virtual file system (as on workerd).
+    cwd: () => '/bundle',
     chdir() { throw new Error('process.chdir() is not supported in Workers'); },
     exit() { throw new Error('process.exit() is not supported in Workers'); },
     abort() { throw new Error('process.abort() is not supported in Workers'); },
@@ -67,5 +68,7 @@
     let made;
     Object.defineProperty(process, name, { get: () => (made ??= make()), configurable: true, enumerable: true });
   }
+  // Object.prototype.toString says "[object process]", as Node's does (axios checks it).
+  Object.defineProperty(process, Symbol.toStringTag, { value: 'process', configurable: true });
   internals['node:process'] = process;
 })

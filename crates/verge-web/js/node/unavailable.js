@@ -1,5 +1,6 @@
 // The node: modules Workers have but cannot serve, because an isolate starts no processes or
-// threads: `child_process`, `cluster` and `worker_threads`. They load, so that a package that
+// threads and opens no HTTP/2 sessions: `child_process`, `cluster`, `worker_threads` and
+// `http2`. They load, so that a package that
 // only names them still runs; calling them throws Node's ERR_METHOD_NOT_IMPLEMENTED naming the
 // module and function, as workerd does.
 (function (ops, internals) {
@@ -26,6 +27,28 @@
     Worker: refuse('cluster', 'Worker'),
     ...refusing('cluster', ['disconnect', 'fork', 'setupMaster', 'setupPrimary']),
   });
+  const pseudo = { STATUS: ':status', METHOD: ':method', AUTHORITY: ':authority', SCHEME: ':scheme', PATH: ':path', PROTOCOL: ':protocol' };
+  const headerNames = ['accept', 'accept-encoding', 'accept-language', 'authorization', 'cache-control',
+    'connection', 'content-encoding', 'content-length', 'content-type', 'cookie', 'date', 'etag', 'host',
+    'location', 'set-cookie', 'user-agent', 'te', 'upgrade', 'keep-alive', 'transfer-encoding'];
+  const http2Constants = {
+    NGHTTP2_NO_ERROR: 0, NGHTTP2_PROTOCOL_ERROR: 1, NGHTTP2_INTERNAL_ERROR: 2, NGHTTP2_CANCEL: 8,
+    HTTP2_METHOD_GET: 'GET', HTTP2_METHOD_POST: 'POST', HTTP2_METHOD_PUT: 'PUT', HTTP2_METHOD_DELETE: 'DELETE',
+    HTTP2_METHOD_HEAD: 'HEAD', HTTP2_METHOD_OPTIONS: 'OPTIONS', HTTP2_METHOD_PATCH: 'PATCH',
+    HTTP_STATUS_OK: 200, HTTP_STATUS_NOT_FOUND: 404, HTTP_STATUS_INTERNAL_SERVER_ERROR: 500,
+  };
+  for (const [name, value] of Object.entries(pseudo)) http2Constants[`HTTP2_HEADER_${name}`] = value;
+  for (const name of headerNames) http2Constants[`HTTP2_HEADER_${name.toUpperCase().replace(/-/g, '_')}`] = name;
+  internals['node:http2'] = {
+    constants: http2Constants,
+    sensitiveHeaders: Symbol('nodejs.http2.sensitiveHeaders'),
+    getDefaultSettings: () => ({}),
+    getPackedSettings: () => new Uint8Array(0),
+    getUnpackedSettings: () => ({}),
+    ...refusing('http2', ['connect', 'createServer', 'createSecureServer', 'performServerHandshake']),
+    Http2ServerRequest: refuse('http2', 'Http2ServerRequest'),
+    Http2ServerResponse: refuse('http2', 'Http2ServerResponse'),
+  };
   internals['node:worker_threads'] = {
     isMainThread: true,
     parentPort: null,
