@@ -355,7 +355,7 @@ fn behaves_as_under_node(name: &str, at_least: usize) {
 /// timers/promises, os and diagnostics_channel give Node's results.
 #[test]
 fn node_modules_behave_as_under_node() {
-    behaves_as_under_node("behaviour.mjs", 28);
+    behaves_as_under_node("behaviour.mjs", 31);
 }
 
 /// node:crypto's keys (PKCS#1, SEC 1, PKCS#8, SPKI, JWK), signatures (RSA PKCS#1 v1.5 and PSS,

@@ -9,6 +9,7 @@ import punycode from 'node:punycode';
 import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
 import dc from 'node:diagnostics_channel';
+import dns from 'node:dns';
 
 
 export async function run() {
@@ -111,5 +112,9 @@ export async function run() {
   ch.subscribe((m, name) => seen.push([m, name]));
   ch.publish({ a: 1 });
   out.dc = [seen, dc.hasSubscribers('verge.test')];
+  // dns.lookup through the system's resolver: the same machine answers both runtimes.
+  out.lookup = await new Promise((resolve) => dns.lookup('localhost', { family: 4 }, (error, address, family) => resolve([error, address, family])));
+  out.lookupAll = await dns.promises.lookup('127.0.0.1', { all: true });
+  out.lookupMissing = await dns.promises.lookup('no-such-host.invalid').then(() => 'found', (error) => [error.code, error.syscall, error.hostname, error.message]);
   return out;
 }
