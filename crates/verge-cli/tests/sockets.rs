@@ -1,8 +1,8 @@
 //! Outbound TCP and DNS: `cloudflare:sockets`' connect() and `node:net`/`node:tls` on it
-//! against a real echo server, real TLS servers (from the start and by STARTTLS), `node:dns`
-//! against a real name server, and a real PostgreSQL (Debian's, started by the test) queried by `pg` from
-//! npm, unmodified; under `verge serve`'s outbound policy, a private address is refused unless
-//! `[outbound] allow` lists it.
+//! against a real echo server and real TLS servers (from the start and by STARTTLS),
+//! `node:dns` against a real name server, and a real PostgreSQL (Debian's, started by the
+//! test) queried by `pg` from npm, unmodified; under `verge serve`'s outbound policy, a
+//! private address is refused unless `[outbound] allow` lists it.
 
 // Test code fails by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
