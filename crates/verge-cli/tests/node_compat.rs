@@ -374,6 +374,48 @@ fn node_zlib_behaves_as_under_node() {
     behaves_as_under_node("zlib.mjs", 10);
 }
 
+/// Inputs that would make the host allocate or compute without bound are refused with an
+/// error the script can catch, and the worker goes on serving.
+#[test]
+fn hostile_crypto_and_zlib_inputs_are_refused() {
+    let dir = project(&[
+        ("wrangler.toml", CONFIG),
+        (
+            "index.js",
+            r#"import crypto from 'node:crypto';
+import zlib from 'node:zlib';
+const refused = (fn) => { try { fn(); return 'ran'; } catch (error) { return `${error.code}: ${error.message}`; } };
+export default {
+  fetch() {
+    return Response.json([
+      refused(() => crypto.scryptSync('a', 'b', 2 ** 31)),
+      refused(() => crypto.scryptSync('a', 'b', 32, { N: 2 ** 14, r: 8, p: 2 ** 20, maxmem: 2 ** 40 })),
+      refused(() => crypto.pbkdf2Sync('a', 'b', 10_000_000, 32, 'sha256')),
+      refused(() => crypto.pbkdf2Sync('a', 'b', 1, 2 ** 30, 'sha256')),
+      refused(() => zlib.brotliCompressSync(crypto.randomBytes(4096), { maxOutputLength: 64 })),
+      refused(() => zlib.gunzipSync(zlib.gzipSync(Buffer.alloc(1 << 20)), { maxOutputLength: 1024 })),
+      crypto.scryptSync('a', 'b', 16, { N: 1024 }).length,
+    ]);
+  },
+};
+"#,
+        ),
+    ]);
+    let server = DevServer::start(dir.path(), &[]);
+    let reply = get(&client(), &format!("{}/", server.base));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let got: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    let got = got.as_array().unwrap();
+    for (index, outcome) in got[..6].iter().enumerate() {
+        assert_ne!(outcome, "ran", "input {index} was not refused: {got:?}");
+    }
+    assert!(got[0].as_str().unwrap().contains("at most"), "{got:?}");
+    assert!(got[2].as_str().unwrap().contains("100000"), "{got:?}");
+    assert!(got[4].as_str().unwrap().starts_with("ERR_BUFFER_TOO_LARGE"), "{got:?}");
+    assert!(got[5].as_str().unwrap().starts_with("ERR_BUFFER_TOO_LARGE"), "{got:?}");
+    assert_eq!(got[6], 16);
+}
+
 /// A project whose `node_modules` is .ci/npm's (as `npm install` lays it out), after checking
 /// that `packages` are there.
 fn npm_project(files: &[(&str, &str)], packages: &[&str]) -> tempfile::TempDir {
@@ -735,22 +777,32 @@ export default {
 }
 
 /// What Workers cannot offer loads, and fails when called with Node's error naming the module
-/// and function, as on workerd.
+/// and function, as on workerd: a package that shells out (`git-head`, CommonJS) loads and
+/// fails only when it runs a command.
 #[test]
 fn child_process_loads_and_refuses_to_run() {
     let dir = project(&[
         ("wrangler.toml", CONFIG),
         (
+            "node_modules/git-head/package.json",
+            r#"{ "name": "git-head", "main": "index.js" }"#,
+        ),
+        (
+            "node_modules/git-head/index.js",
+            "const { execSync } = require('child_process');\nmodule.exports = () => execSync('git rev-parse HEAD').toString().trim();\n",
+        ),
+        (
             "index.js",
-            r#"import { spawn, execSync } from 'node:child_process';
+            r#"import { spawn } from 'node:child_process';
 import { Worker, isMainThread } from 'node:worker_threads';
 import { createRequire } from 'node:module';
+import gitHead from 'git-head';
 const require = createRequire(import.meta.url ?? '/index.js');
 const tty = require('tty');
 export default {
   fetch() {
     const refusals = [];
-    for (const call of [() => spawn('ls'), () => execSync('ls'), () => new Worker('x.js')]) {
+    for (const call of [() => spawn('ls'), gitHead, () => new Worker('x.js')]) {
       try { call(); refusals.push('ran'); } catch (error) { refusals.push(`${error.code}: ${error.message}`); }
     }
     return Response.json({ refusals, isMainThread, isatty: tty.isatty(1), builtin: require('node:module').isBuiltin('stream') });

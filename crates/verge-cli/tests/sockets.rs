@@ -14,13 +14,17 @@ use support::postgres::Postgres;
 use support::{client, get, get_host, project, tenant, DevServer};
 
 /// A TCP server on a free loopback port that answers each connection with what it reads,
-/// upper-cased, and closes its side when the client closes its own.
-fn echo_server() -> u16 {
+/// upper-cased, and closes its side when the client closes its own; with the count of
+/// connections whose client has gone.
+fn echo_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
+    let ended = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = ended.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { return };
+            let counted = counted.clone();
             std::thread::spawn(move || {
                 let mut buffer = [0u8; 4096];
                 while let Ok(read) = stream.read(&mut buffer) {
@@ -35,10 +39,20 @@ fn echo_server() -> u16 {
                     }
                 }
                 let _ = stream.shutdown(std::net::Shutdown::Write);
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             });
         }
     });
-    port
+    (port, ended)
+}
+
+/// A loopback port nothing listens on (one just let go of).
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 const ECHO_WORKER: &str = r#"
@@ -110,6 +124,14 @@ export default {
         return Response.json({ opened, closed, net: await refusedByNet(port) });
       }
       case '/tls': return Response.json(await tlsToPlain(port));
+      case '/left-open': {
+        // Opened, used, and never closed: the request's end closes it.
+        const socket = connect({ hostname: '127.0.0.1', port });
+        const writer = socket.writable.getWriter();
+        await writer.write(new TextEncoder().encode('still here?'));
+        const { value } = await socket.readable.getReader().read();
+        return Response.json(text(value));
+      }
       case '/limits': {
         const outcomes = [];
         for (const address of ['no port here', { hostname: '127.0.0.1', port: 25 }, { hostname: '127.0.0.1', port }, { hostname: '127.0.0.1', port }, { hostname: '127.0.0.1', port }]) {
@@ -125,7 +147,7 @@ export default {
 
 #[test]
 fn sockets_and_node_net_speak_tcp() {
-    let port = echo_server();
+    let (port, ended) = echo_server();
     let dir = project(&[
         (
             "wrangler.toml",
@@ -156,15 +178,8 @@ fn sockets_and_node_net_speak_tcp() {
     assert_eq!(net["bytesWritten"], 9);
 
     // A port nothing listens on: refused, as an error both ways.
-    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let reply = get(
-        &agent,
-        &format!("{}/refused?port={closed_port}", server.base),
-    );
+    let unused = closed_port();
+    let reply = get(&agent, &format!("{}/refused?port={unused}", server.base));
     let refused: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
     assert!(
         refused["opened"].as_str().unwrap().contains("refused"),
@@ -175,11 +190,21 @@ fn sockets_and_node_net_speak_tcp() {
     assert_eq!(refused["net"][1], "connect");
     assert_eq!(
         refused["net"][2],
-        format!("connect ECONNREFUSED 127.0.0.1:{closed_port}")
+        format!("connect ECONNREFUSED 127.0.0.1:{unused}")
     );
 
     // TLS to a server that does not speak it fails the handshake, as an error event.
     assert_eq!(ask("/tls"), "error: true");
+
+    // A socket its request left open is closed when the request ends, as on Workers.
+    let before = ended.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(ask("/left-open"), "STILL HERE?");
+    assert!(
+        support::wait_until(std::time::Duration::from_secs(5), || ended
+            .load(std::sync::atomic::Ordering::SeqCst)
+            > before),
+        "the socket the request left open stayed open"
+    );
 
     // A malformed address and port 25 are refused before connecting; then the subrequest
     // limit (2) stops the third connection.
@@ -609,12 +634,8 @@ fn pg_queries_a_real_postgresql() {
     );
     assert_eq!(bad["after"], 1);
 
-    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let refused = ask(&format!("/refused?port={closed_port}"));
+    let unused = closed_port();
+    let refused = ask(&format!("/refused?port={unused}"));
     assert!(refused.as_str().unwrap().contains("refused"), "{refused}");
     // 127.0.0.2 is loopback too, but not in [outbound] allow.
     let private = ask("/private");

@@ -134,19 +134,28 @@ pub fn create_require<'js>(ctx: &Ctx<'js>, filename: &str) -> Result<Function<'j
         ));
     };
     let path = filename.strip_prefix("file://").unwrap_or(filename);
-    let Some(relative) = path.strip_prefix('/') else {
+    if !path.starts_with('/') {
         return Err(Exception::throw_type(
             ctx,
             &format!("createRequire: {filename} is not an absolute path or file URL"),
         ));
-    };
+    }
+    // The path within the project, `..` taken lexically and never above its root.
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
     // A directory stands for a file in it, which is what resolution starts from.
-    let importer = if relative.is_empty() || relative.ends_with('/') {
-        format!("{relative}index.js")
-    } else {
-        relative.to_owned()
-    };
-    require_function(ctx, &files, &importer)
+    if path.ends_with('/') || parts.is_empty() {
+        parts.push("index.js");
+    }
+    require_function(ctx, &files, &parts.join("/"))
 }
 
 /// What `node:fs` sees of the project's file `relative` (a path under its root without `..`):
@@ -188,9 +197,17 @@ pub fn bundle_entry(ctx: &Ctx<'_>, relative: &str) -> Option<BundleEntry> {
     })
 }
 
-/// The bytes of the project file `relative`.
+/// The most bytes one read of a project file gives: files a worker reads are its own
+/// templates and data, and this bounds what the host allocates for one.
+pub const BUNDLE_READ_LIMIT: u64 = 128 * 1024 * 1024;
+
+/// The bytes of the project file `relative`, unless it is larger than [`BUNDLE_READ_LIMIT`].
 pub fn bundle_read(ctx: &Ctx<'_>, relative: &str) -> Option<Vec<u8>> {
-    std::fs::read(bundle_path(ctx, relative)?).ok()
+    let path = bundle_path(ctx, relative)?;
+    if std::fs::metadata(&path).ok()?.len() > BUNDLE_READ_LIMIT {
+        return None;
+    }
+    std::fs::read(path).ok()
 }
 
 /// The names in the project directory `relative`, each with whether it is a directory.

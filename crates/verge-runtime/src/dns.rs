@@ -12,6 +12,10 @@ use verge_js::{Data, OpError};
 
 /// How long one server has to answer one query.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one `resolve` may take over every server it asks.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most name servers one `resolve` asks, in turn.
+pub(crate) const MAX_SERVERS: usize = 4;
 
 /// Node's error codes, which `node:dns` puts on its errors.
 fn code(code: &str) -> OpError {
@@ -79,14 +83,19 @@ pub(crate) async fn resolve(
         .set_recursion_desired(true)
         .add_query(Query::query(name, record_type));
     let bytes = query.to_vec().map_err(|_| code("EBADNAME"))?;
-    let mut last = code("ECONNREFUSED");
-    for server in servers {
-        match ask(*server, &bytes, query.id()).await {
-            Ok(answer) => return answers(&answer, record_type),
-            Err(error) => last = error,
+    let asking = async {
+        let mut last = code("ECONNREFUSED");
+        for server in servers.iter().take(MAX_SERVERS) {
+            match ask(*server, &bytes, query.id()).await {
+                Ok(answer) => return answers(&answer, record_type),
+                Err(error) => last = error,
+            }
         }
-    }
-    Err(last)
+        Err(last)
+    };
+    tokio::time::timeout(RESOLVE_TIMEOUT, asking)
+        .await
+        .map_err(|_| code("ETIMEOUT"))?
 }
 
 fn rand_id() -> u16 {
@@ -112,8 +121,9 @@ async fn ask(server: SocketAddr, query: &[u8], id: u16) -> Result<Message, OpErr
         .await
         .map_err(|_| code("ECONNREFUSED"))?;
     let mut buffer = vec![0u8; 4096];
+    let deadline = tokio::time::Instant::now() + QUERY_TIMEOUT;
     let answer = loop {
-        let (length, from) = tokio::time::timeout(QUERY_TIMEOUT, socket.recv_from(&mut buffer))
+        let (length, from) = tokio::time::timeout_at(deadline, socket.recv_from(&mut buffer))
             .await
             .map_err(|_| code("ETIMEOUT"))?
             .map_err(|_| code("ECONNREFUSED"))?;

@@ -22,7 +22,7 @@ use verge_config::Zone;
 use verge_js::OpError;
 use verge_web::{
     Body, BoxError, ConnectFuture, Connected, HeaderList, NativeBody, Outbound, OutboundFuture,
-    RedirectMode, Request, Response, SocketIo,
+    RedirectMode, Request, Response, SocketIo, UpgradeFuture,
 };
 
 /// The most redirects one fetch follows (Fetch §4.4, step 5).
@@ -43,8 +43,9 @@ pub struct HttpClient {
     upgrades: Rc<std::cell::OnceCell<Pooled>>,
     trusted_upgrades: Rc<std::cell::OnceCell<Pooled>>,
     policy: Arc<NetworkPolicy>,
-    /// TLS for `cloudflare:sockets`' connections, made on the first that asks for it.
-    socket_tls: Rc<std::cell::OnceCell<tokio_rustls::TlsConnector>>,
+    /// TLS for fetch's pools and sockets' connections, made (reading the system's certificate
+    /// store) on the first that asks for it.
+    tls: Rc<std::cell::OnceCell<Arc<rustls::ClientConfig>>>,
     /// Zones whose hosts are served by an origin (`verge serve`'s `[[zones]]`): a request to
     /// the zone's host (or a subdomain) goes to the origin, with the host it named.
     zones: Rc<Vec<Zone>>,
@@ -70,7 +71,7 @@ impl HttpClient {
             upgrades: Rc::default(),
             trusted_upgrades: Rc::default(),
             policy: Arc::new(policy),
-            socket_tls: Rc::default(),
+            tls: Rc::default(),
             zones: Rc::new(zones),
         }
     }
@@ -88,7 +89,8 @@ impl HttpClient {
             true => Arc::new(NetworkPolicy::open()),
             false => self.policy.clone(),
         };
-        cell.get_or_init(|| build_client(policy(), http2)).clone()
+        cell.get_or_init(|| build_client(policy(), self.tls(), http2))
+            .clone()
     }
 
     /// Where a request for `url` goes instead, when a zone serves its host: the zone origin's
@@ -107,13 +109,13 @@ impl HttpClient {
     }
 }
 
-fn build_client(policy: Arc<NetworkPolicy>, http2: bool) -> Pooled {
+fn build_client(policy: Arc<NetworkPolicy>, tls: Arc<rustls::ClientConfig>, http2: bool) -> Pooled {
     let mut http = HttpConnector::new_with_resolver(PolicyResolver::new(policy));
     http.enforce_http(false);
     http.set_nodelay(true);
     http.set_connect_timeout(Some(Duration::from_secs(10)));
     let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls_config())
+        .with_tls_config((*tls).clone())
         .https_or_http()
         .enable_http1();
     let https = if http2 {
@@ -334,13 +336,7 @@ impl HttpClient {
                 .map_err(|e| failed(format!("could not resolve the host: {e}")))?
                 .collect(),
         };
-        let permitted: Vec<_> = addresses
-            .into_iter()
-            .filter(|address| policy.permits(address.ip()))
-            .collect();
-        if permitted.is_empty() {
-            return Err(failed(refusal(bare)));
-        }
+        let permitted = crate::policy::permitted(&policy, bare, addresses).map_err(failed)?;
         let connecting = tokio::net::TcpStream::connect(&permitted[..]);
         let stream = tokio::time::timeout(SOCKET_CONNECT_TIMEOUT, connecting)
             .await
@@ -351,10 +347,12 @@ impl HttpClient {
         Ok(stream)
     }
 
+    fn tls(&self) -> Arc<rustls::ClientConfig> {
+        self.tls.get_or_init(|| Arc::new(tls_config())).clone()
+    }
+
     fn socket_tls(&self) -> tokio_rustls::TlsConnector {
-        self.socket_tls
-            .get_or_init(|| tokio_rustls::TlsConnector::from(Arc::new(tls_config())))
-            .clone()
+        tokio_rustls::TlsConnector::from(self.tls())
     }
 }
 
@@ -366,6 +364,7 @@ fn name_servers(
 ) -> Result<Vec<std::net::SocketAddr>, OpError> {
     servers
         .iter()
+        .take(crate::dns::MAX_SERVERS)
         .map(|server| {
             let address = server
                 .parse::<std::net::SocketAddr>()
@@ -445,16 +444,8 @@ impl Outbound for HttpClient {
         })
     }
 
-    fn start_tls(&self, io: Box<dyn SocketIo>, host: String) -> ConnectFuture {
-        let connector = self.socket_tls();
-        Box::pin(async move {
-            let io = tls_over(connector, io, host).await?;
-            Ok(Connected {
-                io,
-                remote: String::new(),
-                local: String::new(),
-            })
-        })
+    fn start_tls(&self, io: Box<dyn SocketIo>, host: String) -> UpgradeFuture {
+        Box::pin(tls_over(self.socket_tls(), io, host))
     }
 
     fn fetch(&self, request: Request) -> OutboundFuture {

@@ -49,7 +49,7 @@ impl NetworkPolicy {
 fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped().or_else(|| embedded_v4(v6)) {
             Some(v4) => is_public_v4(v4),
             None => is_public_v6(v6),
         },
@@ -72,6 +72,22 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || a >= 240)
 }
 
+/// The IPv4 address a NAT64 (64:ff9b::/96) or 6to4 (2002::/16) address leads to: one of
+/// those is as private as the address inside it.
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let segments = ip.segments();
+    let octets = ip.octets();
+    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return Some(Ipv4Addr::new(
+            octets[12], octets[13], octets[14], octets[15],
+        ));
+    }
+    if segments[0] == 0x2002 {
+        return Some(Ipv4Addr::new(octets[2], octets[3], octets[4], octets[5]));
+    }
+    None
+}
+
 fn is_public_v6(ip: Ipv6Addr) -> bool {
     let first = ip.segments()[0];
     !(ip.is_loopback()
@@ -90,6 +106,22 @@ pub fn refusal(host: &str) -> String {
         "{host} is not a public address; this server lets workers reach only public addresses \
          (allow a network with [outbound] allow in verge.toml)"
     )
+}
+
+/// The addresses `host` resolved to that `policy` permits; why it is refused if none.
+pub fn permitted(
+    policy: &NetworkPolicy,
+    host: &str,
+    addresses: impl IntoIterator<Item = SocketAddr>,
+) -> Result<Vec<SocketAddr>, String> {
+    let addresses: Vec<SocketAddr> = addresses
+        .into_iter()
+        .filter(|address| policy.permits(address.ip()))
+        .collect();
+    if addresses.is_empty() {
+        return Err(refusal(host));
+    }
+    Ok(addresses)
 }
 
 /// A DNS resolver that drops the addresses the policy refuses, and fails when none is left.
@@ -125,16 +157,9 @@ impl tower_service::Service<Name> for PolicyResolver {
         let host = name.as_str().to_owned();
         let resolving = self.inner.call(name);
         Box::pin(async move {
-            let addresses: Vec<SocketAddr> = resolving
-                .await?
-                .filter(|address| policy.permits(address.ip()))
-                .collect();
-            if addresses.is_empty() {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::PermissionDenied,
-                    refusal(&host),
-                ));
-            }
+            let addresses = permitted(&policy, &host, resolving.await?).map_err(|refused| {
+                std::io::Error::new(std::io::ErrorKind::PermissionDenied, refused)
+            })?;
             Ok(addresses.into_iter())
         })
     }

@@ -17,19 +17,33 @@ use verge_js::{data_op, Bytes, DataOp, IdTable, OpError};
 /// `maxOutputLength` is checked against it too.
 const MAX_OUTPUT: usize = 256 * 1024 * 1024;
 
-/// A coder's output, refusing to grow past `limit` bytes between two takes.
+/// A coder's output, refusing to grow past `limit` bytes between two takes. It remembers a
+/// refusal, for the brotli encoder, whose finish swallows its sink's errors.
 struct Bounded {
     out: Vec<u8>,
     limit: usize,
+    overflowed: bool,
+}
+
+impl Bounded {
+    fn new(limit: usize) -> Self {
+        Self {
+            out: Vec::new(),
+            limit,
+            overflowed: false,
+        }
+    }
+
+    fn too_large(limit: usize) -> std::io::Error {
+        std::io::Error::other(format!("the output is larger than {limit} bytes"))
+    }
 }
 
 impl Write for Bounded {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         if self.out.len() + bytes.len() > self.limit {
-            return Err(std::io::Error::other(format!(
-                "the output is larger than {} bytes",
-                self.limit
-            )));
+            self.overflowed = true;
+            return Err(Self::too_large(self.limit));
         }
         self.out.extend_from_slice(bytes);
         Ok(bytes.len())
@@ -63,14 +77,11 @@ impl Coder {
     /// A coder of `format` at `level` (-1 for the format's default), whose every write or
     /// finish produces at most `limit` bytes (0 for the default bound).
     fn new(format: &str, compress: bool, level: i32, limit: usize) -> Option<Self> {
-        let sink = Bounded {
-            out: Vec::new(),
-            limit: if limit == 0 {
-                MAX_OUTPUT
-            } else {
-                limit.min(MAX_OUTPUT)
-            },
-        };
+        let sink = Bounded::new(if limit == 0 {
+            MAX_OUTPUT
+        } else {
+            limit.min(MAX_OUTPUT)
+        });
         let deflate_level = u32::try_from(level).map_or(Compression::default(), |level| {
             Compression::new(level.min(9))
         });
@@ -124,10 +135,7 @@ impl Coder {
                     return Ok(Vec::new());
                 }
                 let seen = std::mem::take(seen);
-                let sink = Bounded {
-                    out: Vec::new(),
-                    limit: sink.limit,
-                };
+                let sink = Bounded::new(sink.limit);
                 *self = if seen.starts_with(&[0x1f, 0x8b]) {
                     Coder::GzipMembersDecode(MultiGzDecoder::new(sink))
                 } else {
@@ -167,7 +175,13 @@ impl Coder {
             Coder::GzipEncode(c) => c.finish()?.out,
             Coder::DeflateEncode(c) => c.finish()?.out,
             Coder::RawEncode(c) => c.finish()?.out,
-            Coder::BrotliEncode(c) => c.into_inner().out,
+            Coder::BrotliEncode(c) => {
+                let sink = c.into_inner();
+                if sink.overflowed {
+                    return Err(Bounded::too_large(sink.limit));
+                }
+                sink.out
+            }
             Coder::GzipDecode(c) => c.finish()?.out,
             Coder::GzipMembersDecode(c) => c.finish()?.out,
             Coder::DeflateDecode(c) => c.finish()?.out,

@@ -68,7 +68,7 @@ pub trait Outbound {
         &self,
         io: Box<dyn crate::sockets::SocketIo>,
         host: String,
-    ) -> crate::sockets::ConnectFuture {
+    ) -> crate::sockets::UpgradeFuture {
         let _ = (io, host);
         crate::sockets::refused()
     }
@@ -88,7 +88,7 @@ pub struct Subrequests {
     requests: RefCell<HashMap<u64, InFlight>>,
     cancel: RefCell<HashMap<u32, Rc<Notify>>>,
     /// The TCP connections `cloudflare:sockets` opened (see `sockets.rs`).
-    tcp: Rc<verge_js::IdTable<crate::sockets::Socket>>,
+    tcp: Rc<crate::sockets::TcpSockets>,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -106,12 +106,13 @@ impl Subrequests {
         self.requests.borrow_mut().entry(tag).or_default().depth = depth;
     }
 
-    pub(crate) fn tcp_sockets(&self) -> Rc<verge_js::IdTable<crate::sockets::Socket>> {
+    pub(crate) fn tcp_sockets(&self) -> Rc<crate::sockets::TcpSockets> {
         self.tcp.clone()
     }
 
     pub(crate) fn forget(&self, tag: u64) {
         self.requests.borrow_mut().remove(&tag);
+        self.tcp.forget(tag);
     }
 
     fn depth(&self, tag: u64) -> u32 {
@@ -187,16 +188,26 @@ pub fn deeper(depth: u32) -> Result<u32, String> {
 /// cancels it by.
 pub(crate) fn ops(host: &WebHost) -> Vec<(&'static str, AsyncDataOp)> {
     let host = host.clone();
-    let (looker, resolver) = (host.outbound.clone(), host.outbound.clone());
+    let (looker, resolver) = (host.clone(), host.clone());
     let fetch = async_data_op(
         move |id: u32, parts: Vec<Data>, fetcher: Option<usize>, target: Option<String>| {
             let sent = send(&host, id, parts, fetcher, target);
             async move { sent?.await }
         },
     );
-    let lookup = async_data_op(move |name: String| looker.lookup(name));
+    // Each DNS question counts as a subrequest, as each query is one.
+    let counted = |host: &WebHost| {
+        host.subrequests
+            .count(host.current_request.get(), host.subrequest_limit)
+            .map(|_| ())
+    };
+    let lookup = async_data_op(move |name: String| {
+        let asked = counted(&looker).map(|()| looker.outbound.lookup(name));
+        async move { asked?.await }
+    });
     let resolve = async_data_op(move |servers: Vec<String>, name: String, kind: String| {
-        resolver.resolve(servers, name, kind)
+        let asked = counted(&resolver).map(|()| resolver.outbound.resolve(servers, name, kind));
+        async move { asked?.await }
     });
     vec![
         ("fetch", fetch),

@@ -44,7 +44,7 @@ pub use node::{install_globals as install_node_globals, NodeModules};
 pub use platform::{
     install, internals, set_host, Api, AsyncDataOps, DataOps, Load, Platform, Register, RegisterOps,
 };
-pub use sockets::{ConnectFuture, Connected, SocketIo};
+pub use sockets::{ConnectFuture, Connected, SocketIo, UpgradeFuture};
 pub use timers::{timer_delay, TimerTasks};
 pub use websocket::{
     accept_key as websocket_accept_key, frame_of, frame_to_js, limits as websocket_limits,

@@ -243,6 +243,12 @@ pub(crate) fn register<'js>(ops: &Ops<'js>, _host: &WebHost) -> rquickjs::Result
                 .collect::<Vec<_>>()
         })
     })?;
+    ops.add(
+        "setForgetTmp",
+        |ctx: Ctx<'js>, forget: rquickjs::Function<'js>| {
+            verge_js::store_host_state(&ctx, ForgetTmp(Persistent::save(&ctx, forget)))
+        },
+    )?;
     ops.add("md5", |ctx: Ctx<'js>, data: TypedArray<'js, u8>| {
         use md5::Digest;
         let digest = md5::Md5::digest(bytes_of(&data));
@@ -295,10 +301,13 @@ pub(crate) fn forget_request(ctx: &Ctx<'_>, tag: u64) {
     verge_js::with_host_state(ctx, |contexts: &AsyncContexts| {
         contexts.0.borrow_mut().remove(&tag)
     });
-    let forget_tmp = crate::internals(ctx)
-        .and_then(|internals| internals.get::<_, Option<rquickjs::Function>>("forgetTmp"));
-    if let Ok(Some(forget)) = forget_tmp {
+    let forget_tmp = verge_js::with_host_state(ctx, |hook: &ForgetTmp| hook.0.clone());
+    if let Some(Ok(forget)) = forget_tmp.map(|hook| hook.restore(ctx)) {
         #[allow(clippy::cast_precision_loss)]
         let _ = forget.call::<_, ()>((tag as f64,));
     }
 }
+
+/// What `node:fs` gave to drop a finished request's `/tmp` (kept once it has loaded, so that
+/// a worker that never touches it pays nothing when a request ends).
+struct ForgetTmp(Persistent<rquickjs::Function<'static>>);

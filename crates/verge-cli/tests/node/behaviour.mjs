@@ -112,6 +112,25 @@ export async function run() {
   ch.subscribe((m, name) => seen.push([m, name]));
   ch.publish({ a: 1 });
   out.dc = [seen, dc.hasSubscribers('verge.test')];
+  // An async transform that also calls back; a synchronous read loop on Readable.from.
+  const asyncTransform = new Transform({ async transform(chunk, encoding, callback) { callback(null, String(chunk).toUpperCase()); } });
+  out.asyncTransform = await new Promise((resolve) => {
+    const got = [];
+    asyncTransform.on('data', (data) => got.push(String(data)));
+    asyncTransform.on('error', (error) => resolve(`error ${error.code}`));
+    asyncTransform.on('end', () => resolve(got));
+    asyncTransform.write('a');
+    asyncTransform.end('b');
+  });
+  const loop = Readable.from(['x', 'y', 'z']);
+  out.readLoop = await new Promise((resolve) => {
+    const got = [];
+    loop.on('readable', () => {
+      let chunk;
+      while ((chunk = loop.read()) !== null) got.push(chunk);
+    });
+    loop.on('end', () => resolve(got));
+  });
   // dns.lookup through the system's resolver: the same machine answers both runtimes.
   out.lookup = await new Promise((resolve) => dns.lookup('localhost', { family: 4 }, (error, address, family) => resolve([error, address, family])));
   out.lookupAll = await dns.promises.lookup('127.0.0.1', { all: true });

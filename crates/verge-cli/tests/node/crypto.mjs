@@ -96,6 +96,18 @@ export async function run() {
   } catch (error) {
     out.publicAsPrivate = error.code;
   }
+  // CTR gives every byte as it comes; CBC whole blocks, decryption holding the last back.
+  const key16 = key.subarray(0, 16);
+  const ctrParts = crypto.createCipheriv('aes-128-ctr', key16, iv);
+  out.ctrParts = [ctrParts.update('abc').toString('hex'), ctrParts.update('defghijklmnopqrstu').toString('hex'), ctrParts.final().length];
+  const cbcParts = crypto.createCipheriv('aes-128-cbc', key16, iv);
+  const cbcPieces = [cbcParts.update(Buffer.alloc(10, 1)), cbcParts.update(Buffer.alloc(30, 2)), cbcParts.final()];
+  const uncbcParts = crypto.createDecipheriv('aes-128-cbc', key16, iv);
+  const whole = Buffer.concat(cbcPieces);
+  out.cbcParts = [
+    cbcPieces.map((piece) => piece.toString('hex')),
+    [uncbcParts.update(whole.subarray(0, 16)).length, uncbcParts.update(whole.subarray(16)).length, uncbcParts.final().toString('hex')],
+  ];
   out.hash = crypto.hash('sha1', 'abc');
   // Last: Node leaves this failure in OpenSSL's error queue, where later messages pick it up.
   try {

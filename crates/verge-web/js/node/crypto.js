@@ -74,11 +74,15 @@
   CIPHERS.aes256 = CIPHERS['aes-256-cbc'];
   const EMPTY = new Uint8Array(0);
 
-  // Gathers what update() is given and transforms it all in final(): update() returns nothing
-  // yet, and final() everything, so `update() + final()` is Node's output.
+  // CBC and CTR give their output as update() is called, as Node's do: CTR byte for byte, CBC
+  // in whole blocks (decryption holding back the last, which may be padding). GCM gathers its
+  // input and gives it all from final(), where the tag is made or checked.
   class Cipheriv {
     #encrypt; #mode; #key; #iv; #chunks = []; #aad = EMPTY; #tag = null; #tagLength = 16;
     #done = false; #padding = true;
+    // CBC: input not yet in a whole block. CTR: how far into its current block the key
+    // stream is.
+    #pending = EMPTY; #offset = 0;
     constructor(encrypt, algorithm, key, iv, options) {
       const cipher = CIPHERS[String(algorithm).toLowerCase()];
       if (!cipher) throw internals.nodeError('ERR_CRYPTO_UNKNOWN_CIPHER');
@@ -93,45 +97,83 @@
     }
     update(data, inputEncoding, outputEncoding) {
       if (this.#done) throw internals.nodeError('ERR_CRYPTO_INVALID_STATE', 'update');
-      this.#chunks.push(Uint8Array.from(toBytes(data, inputEncoding)));
-      return finish(EMPTY, outputEncoding);
+      const bytes = Uint8Array.from(toBytes(data, inputEncoding));
+      switch (this.#mode) {
+        case 'ctr': return finish(this.#ctr(bytes), outputEncoding);
+        case 'cbc': return finish(this.#cbc(bytes), outputEncoding);
+        default:
+          this.#chunks.push(bytes);
+          return finish(EMPTY, outputEncoding);
+      }
     }
     final(outputEncoding) {
       if (this.#done) throw internals.nodeError('ERR_CRYPTO_INVALID_STATE', 'final');
       this.#done = true;
-      return finish(this.#run(join(this.#chunks.length ? this.#chunks : [EMPTY])), outputEncoding);
-    }
-    #run(data) {
-      const key = this.#key, iv = this.#iv;
-      const fail = () => new Error(this.#mode === 'gcm' ? 'Unsupported state or unable to authenticate data' : 'bad decrypt');
-      try {
-        switch (this.#mode) {
-          case 'ctr': return ops.aesCtr(key, iv, 128, data);
-          case 'cbc': return this.#padding ? ops.aesCbc(this.#encrypt, key, iv, data) : this.#cbcUnpadded(data);
-          default: {
-            if (this.#encrypt) {
-              const sealed = ops.aesGcm(true, key, iv, this.#aad, data, this.#tagLength * 8);
-              this.#tag = sealed.slice(sealed.length - this.#tagLength);
-              return sealed.subarray(0, sealed.length - this.#tagLength);
-            }
-            if (!this.#tag) throw fail();
-            return ops.aesGcm(false, key, iv, this.#aad, join([data, this.#tag]), this.#tag.length * 8);
-          }
-        }
-      } catch (error) {
-        if (error.code) throw error;
-        throw fail();
+      switch (this.#mode) {
+        case 'ctr': return finish(EMPTY, outputEncoding);
+        case 'cbc': return finish(this.#cbcFinal(), outputEncoding);
+        default: return finish(this.#gcm(join(this.#chunks.length ? this.#chunks : [EMPTY])), outputEncoding);
       }
     }
-    // CBC without padding, through the padded op: a whole-block input encrypts to the same
-    // blocks plus one of padding, and a padding block can be made for any ciphertext.
-    #cbcUnpadded(data) {
-      if (data.length % 16 !== 0) throw new Error('wrong final block length');
-      if (this.#encrypt) return ops.aesCbc(true, this.#key, this.#iv, data).subarray(0, data.length);
-      if (data.length === 0) return EMPTY;
-      const last = data.subarray(data.length - 16);
+    // The key stream picks up where the last update left it, mid-block or not.
+    #ctr(bytes) {
+      if (bytes.length === 0) return EMPTY;
+      const padded = join([new Uint8Array(this.#offset), bytes]);
+      const out = ops.aesCtr(this.#key, this.#iv, 128, padded).subarray(this.#offset);
+      const total = this.#offset + bytes.length;
+      this.#iv = addToCounter(this.#iv, Math.floor(total / 16));
+      this.#offset = total % 16;
+      return out;
+    }
+    #cbc(bytes) {
+      const all = join([this.#pending, bytes]);
+      let whole = all.length - (all.length % 16);
+      if (!this.#encrypt && this.#padding && whole === all.length) whole -= 16;
+      if (whole <= 0) {
+        this.#pending = all;
+        return EMPTY;
+      }
+      const blocks = all.subarray(0, whole);
+      const out = this.#cbcBlocks(blocks);
+      this.#iv = Uint8Array.from((this.#encrypt ? out : blocks).subarray(whole - 16));
+      this.#pending = Uint8Array.from(all.subarray(whole));
+      return out;
+    }
+    #cbcFinal() {
+      const rest = this.#pending;
+      if (!this.#padding) {
+        if (rest.length) throw new Error('wrong final block length');
+        return EMPTY;
+      }
+      if (!this.#encrypt && rest.length !== 16) throw new Error('wrong final block length');
+      try {
+        return ops.aesCbc(this.#encrypt, this.#key, this.#iv, rest);
+      } catch {
+        throw new Error('bad decrypt');
+      }
+    }
+    // Whole blocks through the padded op: a whole-block input encrypts to the same blocks plus
+    // one of padding, and a padding block can be made for any ciphertext.
+    #cbcBlocks(blocks) {
+      if (this.#encrypt) return ops.aesCbc(true, this.#key, this.#iv, blocks).subarray(0, blocks.length);
+      const last = blocks.subarray(blocks.length - 16);
       const padding = ops.aesCbc(true, this.#key, last, new Uint8Array(16).fill(16)).subarray(0, 16);
-      return ops.aesCbc(false, this.#key, this.#iv, join([data, padding]));
+      return ops.aesCbc(false, this.#key, this.#iv, join([blocks, padding]));
+    }
+    #gcm(data) {
+      const key = this.#key, iv = this.#iv;
+      const fail = () => new Error('Unsupported state or unable to authenticate data');
+      if (this.#encrypt) {
+        const sealed = ops.aesGcm(true, key, iv, this.#aad, data, this.#tagLength * 8);
+        this.#tag = sealed.slice(sealed.length - this.#tagLength);
+        return sealed.subarray(0, sealed.length - this.#tagLength);
+      }
+      if (!this.#tag) throw fail();
+      try {
+        return ops.aesGcm(false, key, iv, this.#aad, join([data, this.#tag]), this.#tag.length * 8);
+      } catch {
+        throw fail();
+      }
     }
     setAAD(aad) {
       if (this.#mode !== 'gcm' || this.#done) throw internals.nodeError('ERR_CRYPTO_INVALID_STATE', 'setAAD');
@@ -153,6 +195,17 @@
       this.#padding = !!padding;
       return this;
     }
+  }
+  // A 128-bit big-endian counter `blocks` further on.
+  function addToCounter(counter, blocks) {
+    const next = Uint8Array.from(counter);
+    let carry = blocks;
+    for (let i = 15; i >= 0 && carry > 0; i--) {
+      const sum = next[i] + (carry % 256);
+      next[i] = sum % 256;
+      carry = Math.floor(carry / 256) + (sum >= 256 ? 1 : 0);
+    }
+    return next;
   }
 
   function randomBytes(size, callback) {

@@ -436,6 +436,8 @@
     const p = options.p ?? options.parallelization ?? 1;
     const maxmem = Math.min(options.maxmem ?? 32 * 1024 * 1024, SCRYPT_MEMORY_CEILING);
     if (!Number.isInteger(N) || N < 2 || (N & (N - 1)) !== 0) throw nodeError('ERR_CRYPTO_INVALID_SCRYPT_PARAMS');
+    if (!Number.isInteger(r) || r < 1 || !Number.isInteger(p) || p < 1) throw nodeError('ERR_CRYPTO_INVALID_SCRYPT_PARAMS');
+    if (!Number.isInteger(keylen) || keylen < 0) throw nodeError('ERR_OUT_OF_RANGE', 'keylen', '>= 0', keylen);
     if (128 * N * r > maxmem || 128 * r * p > maxmem) throw nodeError('ERR_CRYPTO_INVALID_SCRYPT_PARAMS', 'memory limit exceeded');
     return Buffer.from(native(() => ops.scrypt(secretBytes(password), secretBytes(salt), Math.log2(N), r, p, keylen)));
   }

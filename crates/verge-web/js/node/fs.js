@@ -1,18 +1,19 @@
 // node:fs and node:fs/promises — the virtual file system workerd documents: /bundle holds the
 // worker's project files, read-only; /tmp is writable, in memory, and each request sees only
-// its own (gone when the request ends); /dev/null reads empty and swallows writes. Anything
-// else does not exist. The sync, callback and promise forms share one implementation.
+// its own (gone when the request ends); /dev/null reads empty and swallows writes. Other
+// absolute paths are the project's too (a module's __dirname is /node_modules/…), read-only.
+// The sync, callback and promise forms share one implementation.
 (function (ops, internals) {
   const { Buffer } = internals['node:buffer'];
   const path = internals['node:path'];
   const nodeError = internals.nodeError;
 
-  const ERRNO = { ENOENT: -2, EBADF: -9, EEXIST: -17, ENOTDIR: -20, EISDIR: -21, EINVAL: -22, EROFS: -30, ENOTEMPTY: -39, EPERM: -1, ENOSPC: -28 };
+  const ERRNO = { ENOENT: -2, EBADF: -9, EEXIST: -17, ENOTDIR: -20, EISDIR: -21, EINVAL: -22, EROFS: -30, ENOTEMPTY: -39, EPERM: -1, ENOSPC: -28, EFBIG: -27 };
   const DESCRIPTION = {
     ENOENT: 'no such file or directory', EBADF: 'bad file descriptor', EEXIST: 'file already exists',
     ENOTDIR: 'not a directory', EISDIR: 'illegal operation on a directory', EINVAL: 'invalid argument',
     EROFS: 'read-only file system', ENOTEMPTY: 'directory not empty', EPERM: 'operation not permitted',
-    ENOSPC: 'no space left on device',
+    ENOSPC: 'no space left on device', EFBIG: 'file too large',
   };
   function fsError(code, syscall, target, dest) {
     const where = target === undefined ? '' : ` '${target}'${dest === undefined ? '' : ` -> '${dest}'`}`;
@@ -41,7 +42,7 @@
     return tmp;
   }
   // The host calls this when a request has ended.
-  internals.forgetTmp = (tag) => tmps.delete(tag);
+  ops.setForgetTmp((tag) => tmps.delete(tag));
 
   function toPath(target, name = 'path') {
     if (target instanceof URL) target = internals['node:url'].fileURLToPath(target);
@@ -51,10 +52,13 @@
     return target;
   }
   const resolved = (target) => path.resolve('/bundle', target);
-  const area = (full) => (full === '/bundle' || full.startsWith('/bundle/') ? 'bundle'
-    : full === '/tmp' || full.startsWith('/tmp/') ? 'tmp'
-      : full === '/dev/null' ? 'null'
-        : full === '/' || full === '/dev' ? 'root' : 'none');
+  const area = (full) => (full === '/tmp' || full.startsWith('/tmp/') ? 'tmp'
+    : full === '/dev/null' ? 'null'
+      : full === '/' || full === '/dev' ? 'root' : 'bundle');
+  // A project path, as the bundle ops take it.
+  const inBundle = (full) => (full === '/bundle' || full.startsWith('/bundle/') ? full.slice('/bundle'.length) : full);
+  // What one read of a project file may be (the host refuses more).
+  const BUNDLE_READ_LIMIT = 128 * 1024 * 1024;
 
   class Stats {
     constructor(kind, size, mtimeMs) {
@@ -94,7 +98,7 @@
   function look(full) {
     switch (area(full)) {
       case 'bundle': {
-        const found = ops.bundleStat(full.slice('/bundle'.length));
+        const found = ops.bundleStat(inBundle(full));
         if (!found) return null;
         return { kind: found[0] === 2 ? 'dir' : 'file', size: found[1], mtime: found[2] };
       }
@@ -131,16 +135,23 @@
     if (mode & constants.W_OK && area(full) !== 'tmp' && area(full) !== 'null') throw fsError('EROFS', 'access', toPath(target));
   }
 
-  function readBytes(full, syscall, original) {
+  // The bytes of the file at `full`; a /tmp file's own (callers that hand them out copy).
+  function contents(full, syscall, original) {
     const found = look(full);
     if (!found) throw fsError('ENOENT', syscall, original);
     if (found.kind === 'dir') throw fsError('EISDIR', 'read');
     switch (area(full)) {
-      case 'bundle': return Buffer.from(ops.bundleRead(full.slice('/bundle'.length)));
-      case 'tmp': return Buffer.from(tmpOf().entries.get(full).data);
+      case 'bundle': {
+        if (found.size > BUNDLE_READ_LIMIT) throw fsError('EFBIG', syscall, original);
+        const bytes = ops.bundleRead(inBundle(full));
+        if (!bytes) throw fsError('ENOENT', syscall, original);
+        return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      }
+      case 'tmp': return tmpOf().entries.get(full).data;
       default: return Buffer.alloc(0);
     }
   }
+  const readBytes = (full, syscall, original) => Buffer.from(contents(full, syscall, original));
   const encodingOf = (options) => (typeof options === 'string' ? options : options?.encoding ?? null);
   function readFileSync(target, options) {
     if (typeof target === 'number') return readFd(target, encodingOf(options));
@@ -196,7 +207,7 @@
     if (found.kind !== 'dir') throw fsError('ENOTDIR', 'scandir', original);
     let names;
     switch (area(full)) {
-      case 'bundle': names = ops.bundleList(full.slice('/bundle'.length)).map((name) => (name.endsWith('/') ? [name.slice(0, -1), true] : [name, false])); break;
+      case 'bundle': names = ops.bundleList(inBundle(full)).map((name) => (name.endsWith('/') ? [name.slice(0, -1), true] : [name, false])); break;
       case 'tmp': {
         names = [];
         for (const [entry, value] of tmpOf().entries) {
@@ -347,9 +358,13 @@
     descriptor(fd, 'close');
     descriptors.delete(fd);
   }
+  // An open file's bytes: a project file's read once for the descriptor.
+  const dataOf = (open) => (area(open.full) === 'bundle'
+    ? (open.bytes ??= contents(open.full, 'read', open.original))
+    : contents(open.full, 'read', open.original));
   function readFd(fd, encoding) {
     const open = descriptor(fd, 'read');
-    const bytes = readBytes(open.full, 'read', open.original).subarray(open.position);
+    const bytes = Buffer.from(dataOf(open).subarray(open.position));
     open.position += bytes.length;
     return encoding && encoding !== 'buffer' ? bytes.toString(encoding) : Buffer.from(bytes);
   }
@@ -358,21 +373,34 @@
     const open = descriptor(fd, 'read');
     length ??= buffer.byteLength - offset;
     const start = position ?? open.position;
-    const bytes = readBytes(open.full, 'read', open.original).subarray(start, start + length);
+    const bytes = dataOf(open).subarray(start, start + length);
     new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength).set(bytes, offset);
     if (position === null || position === undefined) open.position += bytes.length;
     return bytes.length;
   }
+  // Writes into a /tmp file in place, growing its storage by doubling, so a file written in
+  // many pieces costs what its bytes do.
   function writeFd(fd, bytes, position) {
     const open = descriptor(fd, 'write');
     if (!open.writes) throw fsError('EBADF', 'write');
     if (area(open.full) === 'null') return bytes.length;
-    const current = readBytes(open.full, 'write', open.original);
+    const tmp = tmpOf();
+    const current = contents(open.full, 'write', open.original);
     const at = open.append ? current.length : position ?? open.position;
-    const out = Buffer.alloc(Math.max(current.length, at + bytes.length));
-    out.set(current);
-    out.set(bytes, at);
-    store(tmpOf(), open.full, out, 'write', open.original);
+    const length = Math.max(current.length, at + bytes.length);
+    const grown = tmp.bytes - current.length + length;
+    if (grown > TMP_LIMIT) throw fsError('ENOSPC', 'write', open.original);
+    let data = current;
+    if (current.byteOffset + length > current.buffer.byteLength) {
+      const storage = Buffer.alloc(Math.min(Math.max(length, current.length * 2, 256), TMP_LIMIT));
+      storage.set(current);
+      data = storage.subarray(0, length);
+    } else {
+      data = Buffer.from(current.buffer, current.byteOffset, length);
+    }
+    data.set(bytes, at);
+    tmp.bytes = grown;
+    tmp.entries.set(open.full, { dir: false, data, mtime: Date.now() });
     if (position === null || position === undefined) open.position = at + bytes.length;
     return bytes.length;
   }

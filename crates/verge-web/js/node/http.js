@@ -218,7 +218,11 @@
     }
     const protocol = settings.protocol ?? defaultProtocol;
     if (protocol !== 'http:' && protocol !== 'https:') throw Object.assign(new TypeError(`Protocol "${protocol}" not supported. Expected "${defaultProtocol}"`), { code: 'ERR_INVALID_PROTOCOL' });
-    const host = settings.hostname ?? settings.host?.replace(/:\d+$/, '') ?? 'localhost';
+    // `host` may carry a port, and an IPv6 literal colons of its own (brackets or not).
+    const named = settings.hostname ?? settings.host ?? 'localhost';
+    const host = settings.hostname !== undefined || named.split(':').length > 2 && !named.startsWith('[')
+      ? named.replace(/^\[|\]$/g, '')
+      : named.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
     const port = settings.port ?? settings.defaultPort ?? (protocol === 'https:' ? 443 : 80);
     const method = String(settings.method ?? 'GET').toUpperCase();
     if (!TOKEN.test(method)) throw nodeError('ERR_INVALID_HTTP_TOKEN', 'Method', method);

@@ -536,7 +536,7 @@
     state.pipes.push(dest);
     const endAtEnd = options?.end !== false;
     const onend = () => dest.end();
-    const unpipe = () => dest.end === undefined || cleanup();
+    const unpipe = () => source.unpipe(dest);
     const endFn = endAtEnd ? onend : unpipe;
     if (state.endEmitted) nextTick(endFn);
     else source.once('end', endFn);
@@ -845,23 +845,32 @@
       read() {
         if (reading) return;
         reading = true;
-        pump().then(() => { reading = false; }, (error) => readable.destroy(error));
+        pump().catch((error) => {
+          reading = false;
+          readable.destroy(error);
+        });
       },
       destroy(error, callback) {
         const closing = error || typeof iterator.return !== 'function' ? Promise.resolve() : Promise.resolve(iterator.return());
         closing.then(() => callback(error), (failure) => callback(error ?? failure));
       },
     });
+    // Pulls until the stream wants no more; `reading` is cleared before the push that says so
+    // returns, so a read() made from within that push starts the next pull.
     async function pump() {
       while (true) {
         const { value, done } = await iterator.next();
         if (done) {
+          reading = false;
           readable.push(null);
           return;
         }
         const chunk = value && typeof value.then === 'function' ? await value : value;
         if (chunk === null) throw nodeError('ERR_STREAM_NULL_VALUES');
+        reading = false;
         if (!readable.push(chunk)) return;
+        if (reading) return;
+        reading = true;
       }
     }
     return readable;
@@ -1155,8 +1164,9 @@
         }
       };
       try {
+        // An async _final may also call back: the promise counts only if it did not.
         const result = stream._final(done);
-        if (result && typeof result.then === 'function') result.then(() => done(), done);
+        if (result && typeof result.then === 'function') result.then(() => called || done(), (error) => called || done(error));
       } catch (error) {
         done(error);
       }
@@ -1329,7 +1339,7 @@
     if (typeof stream._flush === 'function' && !stream.destroyed) {
       try {
         const result = stream._flush(done);
-        if (result && typeof result.then === 'function') result.then((data) => done(null, data), done);
+        if (result && typeof result.then === 'function') result.then((data) => called || done(null, data), (error) => called || done(error));
       } catch (error) {
         done(error);
       }
@@ -1360,7 +1370,7 @@
     };
     try {
       const result = this._transform(chunk, encoding, done);
-      if (result && typeof result.then === 'function') result.then((data) => done(null, data), done);
+      if (result && typeof result.then === 'function') result.then((data) => called || done(null, data), (error) => called || done(error));
     } catch (error) {
       done(error);
     }

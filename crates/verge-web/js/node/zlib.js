@@ -101,12 +101,18 @@
   }
 
   // --- streams -----------------------------------------------------------------------------
+  // A coder lives on the host; a stream dropped without being ended lets its coder go with it.
+  const registry = new FinalizationRegistry((id) => ops.coderFree(id));
+  // flush() writes this chunk, so the flush happens after what was written before it.
+  const kFlush = Buffer.alloc(0);
+
   function ZlibBase(kind, options) {
     Transform.call(this, { ...options, objectMode: false, readableObjectMode: false, writableObjectMode: false });
     if (options?.dictionary) throw nodeError('ERR_METHOD_NOT_IMPLEMENTED', 'zlib with a dictionary');
     this._kind = kind;
     this._options = options;
     this._id = ops.coderNew(KINDS[kind][0], KINDS[kind][1], levelOf(kind, options), 0);
+    registry.register(this, this._id, this);
     this.bytesWritten = 0;
     this._finishFlush = options?.finishFlush ?? constants.Z_FINISH;
   }
@@ -115,6 +121,11 @@
   Object.assign(ZlibBase.prototype, {
     _transform(chunk, encoding, callback) {
       try {
+        if (chunk === kFlush) {
+          const out = ops.coderFlush(this._id);
+          if (out.byteLength) this.push(asBuffer(out));
+          return callback();
+        }
         this._head ??= chunk.subarray(0, 2);
         const out = ops.coderWrite(this._id, chunk);
         this.bytesWritten += chunk.length;
@@ -134,18 +145,17 @@
       }
     },
     _destroy(error, callback) {
+      registry.unregister(this);
       ops.coderFree(this._id);
       callback(error);
     },
     flush(kind, callback) {
       if (typeof kind === 'function') callback = kind;
-      try {
-        const out = ops.coderFlush(this._id);
-        if (out.byteLength) this.push(asBuffer(out));
+      if (this.writableEnded) {
         if (typeof callback === 'function') queueMicrotask(callback);
-      } catch (error) {
-        this.destroy(zlibError(error, this._kind));
+        return;
       }
+      this.write(kFlush, typeof callback === 'function' ? () => callback() : undefined);
     },
     close(callback) {
       if (typeof callback === 'function') this.once('close', callback);
@@ -156,8 +166,10 @@
     },
     reset() {
       ops.coderFree(this._id);
+      registry.unregister(this);
       const [format, compress] = KINDS[this._kind];
       this._id = ops.coderNew(format, compress, levelOf(this._kind, this._options), 0);
+      registry.register(this, this._id, this);
     },
   });
   Object.defineProperty(ZlibBase.prototype, '_handle', { get() { return this.destroyed ? null : {}; }, configurable: true });

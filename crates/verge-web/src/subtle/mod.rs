@@ -338,13 +338,26 @@ fn pbkdf2(
     if len > MAX_DERIVED_BYTES {
         return Err(format!("PBKDF2 derives at most {MAX_DERIVED_BYTES} bytes"));
     }
+    // Workers' own bound: one derivation must not hold a thread for seconds.
+    if iterations > MAX_PBKDF2_ITERATIONS {
+        return Err(format!(
+            "PBKDF2 iteration counts above {MAX_PBKDF2_ITERATIONS} are not supported (requested {iterations})"
+        ));
+    }
     let iterations = std::num::NonZeroU32::new(iterations).ok_or("iterations must be positive")?;
     let mut out = vec![0u8; len];
     aws_lc_rs::pbkdf2::derive(hash.pbkdf2(), iterations, salt, password, &mut out);
     Ok(out)
 }
 
-/// scrypt (RFC 7914) with N = 2^`log_n`; `node:crypto` has checked its memory bound.
+/// The most PBKDF2 iterations one derivation may ask for, as on Workers.
+const MAX_PBKDF2_ITERATIONS: u32 = 100_000;
+
+/// The most memory traffic (128·N·r·p bytes) one scrypt derivation may cost: a few seconds of
+/// one thread, which no CPU limit can interrupt inside the op.
+const MAX_SCRYPT_WORK: u64 = 1 << 30;
+
+/// scrypt (RFC 7914) with N = 2^`log_n`; `node:crypto` has checked its memory bound (`maxmem`).
 fn scrypt(
     password: &[u8],
     salt: &[u8],
@@ -353,6 +366,18 @@ fn scrypt(
     p: u32,
     bytes: usize,
 ) -> OpResult<Vec<u8>> {
+    if bytes > MAX_DERIVED_BYTES {
+        return Err(format!("scrypt derives at most {MAX_DERIVED_BYTES} bytes"));
+    }
+    let work = 128u64
+        .saturating_mul(1u64.checked_shl(log_n).unwrap_or(u64::MAX))
+        .saturating_mul(r.into())
+        .saturating_mul(p.into());
+    if work > MAX_SCRYPT_WORK {
+        return Err(format!(
+            "Invalid scrypt params: 128·N·r·p is over {MAX_SCRYPT_WORK} bytes of work"
+        ));
+    }
     let log_n = u8::try_from(log_n).map_err(|_| "scrypt's N is too large".to_owned())?;
     // The length a Params names is for password hashes; the output's own length rules here.
     let params = scrypt::Params::new(log_n, r, p, scrypt::Params::RECOMMENDED_LEN)
