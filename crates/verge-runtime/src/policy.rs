@@ -188,10 +188,19 @@ mod tests {
             "fe80::1",
             "::ffff:127.0.0.1",
             "224.0.0.1",
+            // NAT64 and 6to4 addresses of private IPv4 ones.
+            "64:ff9b::a9fe:a9fe",
+            "2002:7f00:1::1",
         ] {
             assert!(!permits(refused), "{refused} should be refused");
         }
-        for allowed in ["1.1.1.1", "8.8.8.8", "2606:4700::1111", "10.1.2.3"] {
+        for allowed in [
+            "1.1.1.1",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "10.1.2.3",
+            "64:ff9b::101:101",
+        ] {
             assert!(permits(allowed), "{allowed} should be allowed");
         }
         assert!(

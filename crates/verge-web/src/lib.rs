@@ -185,7 +185,7 @@ pub const APIS: &[Api] = &[
         globals [];
         internals ["cloudflare:sockets"]),
     // nodejs_compat's modules: loaded when a worker imports one (see `node`).
-    api!("js/node/errors.js"; globals []; internals ["nodeError", "NodeAbortError"]),
+    api!("js/node/errors.js"; globals []; internals ["nodeError", "NodeAbortError", "callBackLater"]),
     api!("js/node/callsite.js"; globals []; internals ["completeCallSites"]),
     api!("js/node/events.js"; globals []; internals ["node:events"]),
     api!("js/node/buffer.js", quickjs node::register; globals []; internals ["node:buffer"]),

@@ -261,13 +261,10 @@
       callback = options;
       options = {};
     }
-    let result, error = null;
-    try {
-      result = generateKeyPairSync(type, options);
-    } catch (failure) {
-      error = failure;
-    }
-    queueMicrotask(() => (error ? callback(error) : callback(null, result.publicKey, result.privateKey)));
+    internals.callBackLater(() => {
+      const { publicKey, privateKey } = generateKeyPairSync(type, options);
+      return [publicKey, privateKey];
+    }, callback, 'callback', true);
   }
   function generateKeySync(type, { length } = {}) {
     if (type === 'hmac' ? !(length >= 8 && length <= 2 ** 31 - 1) : !(type === 'aes' && [128, 192, 256].includes(length))) {
@@ -394,17 +391,8 @@
       return verifyWith(this.#hash, this.gathered(), key, bytesOf(signature, signatureEncoding));
     }
   }
-  function oneShot(work, callback) {
-    if (typeof callback !== 'function') return work();
-    let result, error = null;
-    try {
-      result = work();
-    } catch (failure) {
-      error = failure;
-    }
-    queueMicrotask(() => callback(error, result));
-    return undefined;
-  }
+  // crypto.sign/verify: synchronous without a callback, else called back.
+  const oneShot = (work, callback) => (callback === undefined ? work() : internals.callBackLater(work, callback));
 
   // --- RSA-OAEP ----------------------------------------------------------------------------
   function oaep(encrypt, want, input, data) {
@@ -441,11 +429,7 @@
     if (128 * N * r > maxmem || 128 * r * p > maxmem) throw nodeError('ERR_CRYPTO_INVALID_SCRYPT_PARAMS', 'memory limit exceeded');
     return Buffer.from(native(() => ops.scrypt(secretBytes(password), secretBytes(salt), Math.log2(N), r, p, keylen)));
   }
-  // The callback forms run now and call back on a later tick, as a worker has no thread pool.
-  const later = (work, callback) => {
-    if (typeof callback !== 'function') throw nodeError('ERR_INVALID_ARG_TYPE', 'callback', 'of type function', callback);
-    oneShot(work, callback);
-  };
+  const later = internals.callBackLater;
 
   internals.nodeCryptoKeys = {
     KeyObject,

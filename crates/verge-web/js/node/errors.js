@@ -1,5 +1,6 @@
 // Node's coded errors (`err.code`), as the node: modules throw them: the message and class
-// Node gives each code, so code that checks `err.code` or the text behaves as under Node.
+// Node gives each code, so code that checks `err.code` or the text behaves as under Node; and
+// the error-first callback forms of synchronous work.
 (function (ops, internals) {
   const typeName = (value) => {
     if (value === null) return 'null';
@@ -64,6 +65,21 @@
     }
   }
 
+  /** Runs `work` now and hands its result (or error) to the Node-style `callback` on a later
+   * tick, as the callback forms of fs, zlib and crypto do here: a worker has no thread pool to
+   * run them on. `spread` gives the callback the result's items as separate arguments. */
+  function callBackLater(work, callback, name = 'callback', spread = false) {
+    if (typeof callback !== 'function') throw nodeError('ERR_INVALID_ARG_TYPE', name, 'of type function', callback);
+    let result, error = null;
+    try {
+      result = work();
+    } catch (failure) {
+      error = failure;
+    }
+    queueMicrotask(() => (error || !spread ? callback(error, result) : callback(null, ...result)));
+  }
+
   internals.nodeError = nodeError;
+  internals.callBackLater = callBackLater;
   internals.NodeAbortError = AbortError;
 })

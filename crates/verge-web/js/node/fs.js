@@ -496,16 +496,11 @@
   for (const [name, fn] of Object.entries(sync)) {
     const base = name.slice(0, -'Sync'.length);
     if (base === 'exists') continue;
+    // read and write call back with the buffer too.
+    const withBuffer = base === 'read' || base === 'write';
     callbacks[base] = function (...args) {
       const callback = args.pop();
-      if (typeof callback !== 'function') throw nodeError('ERR_INVALID_ARG_TYPE', 'cb', 'of type function', callback);
-      let result, error = null;
-      try {
-        result = fn(...args);
-      } catch (failure) {
-        error = failure;
-      }
-      queueMicrotask(() => (base === 'read' || base === 'write' ? callback(error, result, args[1]) : callback(error, result)));
+      internals.callBackLater(() => (withBuffer ? [fn(...args), args[1]] : fn(...args)), callback, 'cb', withBuffer);
     };
     promises[base] = async (...args) => fn(...args);
   }

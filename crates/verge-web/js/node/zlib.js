@@ -195,14 +195,7 @@
         callback = options;
         options = {};
       }
-      if (typeof callback !== 'function') throw nodeError('ERR_INVALID_ARG_TYPE', 'callback', 'of type function', callback);
-      let result, error = null;
-      try {
-        result = sync(buffer, options);
-      } catch (failure) {
-        error = failure;
-      }
-      queueMicrotask(() => callback(error, result));
+      internals.callBackLater(() => sync(buffer, options), callback);
     };
   }
 
