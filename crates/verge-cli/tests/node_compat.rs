@@ -411,8 +411,14 @@ export default {
     }
     assert!(got[0].as_str().unwrap().contains("at most"), "{got:?}");
     assert!(got[2].as_str().unwrap().contains("100000"), "{got:?}");
-    assert!(got[4].as_str().unwrap().starts_with("ERR_BUFFER_TOO_LARGE"), "{got:?}");
-    assert!(got[5].as_str().unwrap().starts_with("ERR_BUFFER_TOO_LARGE"), "{got:?}");
+    assert!(
+        got[4].as_str().unwrap().starts_with("ERR_BUFFER_TOO_LARGE"),
+        "{got:?}"
+    );
+    assert!(
+        got[5].as_str().unwrap().starts_with("ERR_BUFFER_TOO_LARGE"),
+        "{got:?}"
+    );
     assert_eq!(got[6], 16);
 }
 
