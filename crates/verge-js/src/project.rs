@@ -230,12 +230,31 @@ impl ProjectFiles {
         if exists(&name) {
             return name;
         }
+        // A directory with a package.json naming its `main` means that file, as in Node.
+        if let Some(main) = self.directory_main(&name) {
+            return main;
+        }
         let stem = name.strip_suffix(".js").unwrap_or(&name);
         IMPLIED
             .iter()
-            .map(|suffix| format!("{stem}{suffix}"))
+            // The project root's own index is `index.js`, not `/index.js`.
+            .map(|suffix| format!("{stem}{suffix}").trim_start_matches('/').to_owned())
             .find(|candidate| exists(candidate))
             .unwrap_or(name)
+    }
+
+    /// The file the `main` of directory `name`'s package.json names, if it is one.
+    fn directory_main(&self, name: &str) -> Option<String> {
+        let manifest = std::fs::read_to_string(self.root.join(name).join("package.json")).ok()?;
+        let json: serde_json::Value = serde_json::from_str(&manifest).ok()?;
+        let main = json.get("main")?.as_str()?;
+        let target = resolve_relative(&format!("{name}/package.json"), &format!("./{main}"))?;
+        let exists = |candidate: &str| self.root.join(candidate).is_file();
+        IMPLIED
+            .iter()
+            .map(|suffix| format!("{target}{suffix}"))
+            .chain(std::iter::once(target.clone()))
+            .find(|candidate| exists(candidate))
     }
 }
 
@@ -275,7 +294,10 @@ impl ProjectFiles {
         specifier: &str,
         want: Want,
     ) -> std::result::Result<String, String> {
-        if !(specifier.starts_with("./") || specifier.starts_with("../")) {
+        let relative = matches!(specifier, "." | "..")
+            || specifier.starts_with("./")
+            || specifier.starts_with("../");
+        if !relative {
             if specifier.starts_with('/') {
                 return Err("absolute paths are not modules; import relative to the file".into());
             }
@@ -348,5 +370,41 @@ mod tests {
     fn refuses_to_climb_above_the_root() {
         assert_eq!(resolve_relative("index.js", "../secret.js"), None);
         assert_eq!(resolve_relative("src/a.js", "../../etc/passwd"), None);
+    }
+
+    /// `require('.')` and `require('..')` name directories, as in Node: a package.json's
+    /// `main` there, else its index; the project root's index is a project file.
+    #[test]
+    fn dot_and_dot_dot_are_directories() -> std::io::Result<()> {
+        use super::{ProjectFiles, Want};
+        let dir = tempfile::tempdir()?;
+        let write = |name: &str, text: &str| -> std::io::Result<()> {
+            let path = dir.path().join(name);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(path, text)
+        };
+        write("index.js", "")?;
+        write("lib/index.js", "")?;
+        write("lib/deep/a.js", "")?;
+        write("pkg/package.json", r#"{ "main": "dist/main" }"#)?;
+        write("pkg/dist/main.js", "")?;
+        write("pkg/sub/b.js", "")?;
+        let files = ProjectFiles::new(dir.path(), None);
+        let resolve = |importer: &str, specifier: &str| {
+            files.resolve_file(importer, specifier, Want::Require).ok()
+        };
+        assert_eq!(
+            resolve("lib/deep/a.js", "..").as_deref(),
+            Some("lib/index.js")
+        );
+        assert_eq!(resolve("lib/a.js", ".").as_deref(), Some("lib/index.js"));
+        assert_eq!(
+            resolve("pkg/sub/b.js", "..").as_deref(),
+            Some("pkg/dist/main.js")
+        );
+        assert_eq!(resolve("lib/a.js", "..").as_deref(), Some("index.js"));
+        Ok(())
     }
 }

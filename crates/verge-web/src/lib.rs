@@ -214,7 +214,7 @@ pub const APIS: &[Api] = &[
     api!("js/node/http.js"; globals []; internals ["node:http", "node:https", "cloudflare:node"]),
     api!("js/node/unavailable.js";
         globals [];
-        internals ["node:child_process", "node:cluster", "node:worker_threads", "node:http2"]),
+        internals ["node:child_process", "node:cluster", "node:worker_threads", "node:http2", "node:v8"]),
     api!("js/codegen.js"),
 ];
 

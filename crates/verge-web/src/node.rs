@@ -48,6 +48,7 @@ pub const MODULES: &[&str] = &[
     "url",
     "util",
     "util/types",
+    "v8",
     "worker_threads",
     "zlib",
 ];

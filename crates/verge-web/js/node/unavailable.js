@@ -1,6 +1,7 @@
 // The node: modules Workers have but cannot serve, because an isolate starts no processes or
 // threads and opens no HTTP/2 sessions: `child_process`, `cluster`, `worker_threads` and
-// `http2`. They load, so that a package that
+// `http2`; and `v8`, whose heap figures and snapshots an isolate here does not have (its
+// statistics read zero, as workerd's do). They load, so that a package that
 // only names them still runs; calling them throws Node's ERR_METHOD_NOT_IMPLEMENTED naming the
 // module and function, as workerd does.
 (function (ops, internals) {
@@ -48,6 +49,28 @@
     ...refusing('http2', ['connect', 'createServer', 'createSecureServer', 'performServerHandshake']),
     Http2ServerRequest: refuse('http2', 'Http2ServerRequest'),
     Http2ServerResponse: refuse('http2', 'Http2ServerResponse'),
+  };
+  const heap = {
+    total_heap_size: 0, total_heap_size_executable: 0, total_physical_size: 0, total_available_size: 0,
+    used_heap_size: 0, heap_size_limit: 0, malloced_memory: 0, peak_malloced_memory: 0,
+    does_zap_garbage: 0, number_of_native_contexts: 0, number_of_detached_contexts: 0,
+    total_global_handles_size: 0, used_global_handles_size: 0, external_memory: 0,
+  };
+  internals['node:v8'] = {
+    cachedDataVersionTag: () => 0,
+    getHeapStatistics: () => ({ ...heap }),
+    getHeapSpaceStatistics: () => [],
+    getHeapCodeStatistics: () => ({ code_and_metadata_size: 0, bytecode_and_metadata_size: 0, external_script_source_size: 0, cpu_profiler_metadata_size: 0 }),
+    setFlagsFromString() {},
+    setHeapSnapshotNearHeapLimit() {},
+    isStringOneByteRepresentation: (text) => !/[^\u0000-\u00ff]/.test(String(text)),
+    startupSnapshot: {
+      isBuildingSnapshot: () => false,
+      ...refusing('v8.startupSnapshot', ['addSerializeCallback', 'addDeserializeCallback', 'setDeserializeMainFunction']),
+    },
+    ...refusing('v8', ['serialize', 'deserialize', 'getHeapSnapshot', 'writeHeapSnapshot', 'takeCoverage', 'stopCoverage']),
+    Serializer: refuse('v8', 'Serializer'),
+    Deserializer: refuse('v8', 'Deserializer'),
   };
   internals['node:worker_threads'] = {
     isMainThread: true,
