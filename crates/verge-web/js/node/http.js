@@ -67,19 +67,35 @@
 
   // --- messages ----------------------------------------------------------------------------
   // The stand-in for a message's socket: what libraries read of one.
-  function fakeSocket({ remoteAddress, encrypted, localPort }) {
-    const socket = new EventEmitter();
-    Object.assign(socket, {
-      remoteAddress, remotePort: 0, remoteFamily: remoteAddress?.includes(':') ? 'IPv6' : 'IPv4',
-      localAddress: '127.0.0.1', localPort: localPort ?? 0, encrypted: !!encrypted, readable: true,
-      writable: true, destroyed: false, bytesRead: 0, bytesWritten: 0,
-      setTimeout() { return socket; }, setNoDelay() { return socket; }, setKeepAlive() { return socket; },
-      ref() { return socket; }, unref() { return socket; }, address: () => ({ address: '127.0.0.1', family: 'IPv4', port: localPort ?? 0 }),
-      destroy() { socket.destroyed = true; socket.emit('close'); return socket; },
-      end() { return socket; },
-    });
-    return socket;
+  class StandInSocket extends EventEmitter {
+    constructor({ remoteAddress, encrypted, localPort }) {
+      super();
+      this.remoteAddress = remoteAddress;
+      this.remotePort = 0;
+      this.remoteFamily = remoteAddress?.includes(':') ? 'IPv6' : 'IPv4';
+      this.localAddress = '127.0.0.1';
+      this.localPort = localPort ?? 0;
+      this.encrypted = !!encrypted;
+      this.readable = true;
+      this.writable = true;
+      this.destroyed = false;
+      this.bytesRead = 0;
+      this.bytesWritten = 0;
+    }
+    setTimeout() { return this; }
+    setNoDelay() { return this; }
+    setKeepAlive() { return this; }
+    ref() { return this; }
+    unref() { return this; }
+    end() { return this; }
+    address() { return { address: this.localAddress, family: 'IPv4', port: this.localPort }; }
+    destroy() {
+      this.destroyed = true;
+      this.emit('close');
+      return this;
+    }
   }
+  const fakeSocket = (options) => new StandInSocket(options);
 
   function IncomingMessage(socket) {
     if (!(this instanceof IncomingMessage)) return new IncomingMessage(socket);
@@ -456,7 +472,9 @@
     assignSocket() {},
     detachSocket() {},
     // Hands the runtime its Response: the status and headers now, the body as it is written.
-    _sendHeaders() {
+    // `whole`, when given, is the entire body (end() with nothing written before): it goes out
+    // as it is, without a stream.
+    _sendHeaders(whole) {
       if (this.headersSent) return;
       this.headersSent = true;
       const status = this.statusCode;
@@ -464,7 +482,9 @@
       const headers = this._fetchHeaders();
       if (this.sendDate && !headers.has('date')) headers.set('date', new Date().toUTCString());
       let body = null;
-      if (!bodiless) {
+      if (whole !== undefined) {
+        body = bodiless ? null : whole;
+      } else if (!bodiless) {
         body = new ReadableStream({
           start: (controller) => { this._controller = controller; },
           pull: () => this._drained?.(),
@@ -500,9 +520,19 @@
       callback();
     },
     end(chunk, encoding, callback) {
-      if (!this.headersSent && chunk !== undefined && chunk !== null && typeof chunk !== 'function' && !this.hasHeader('content-length')) {
-        const bytes = chunkOf(chunk, typeof encoding === 'string' ? encoding : undefined);
-        this.setHeader('Content-Length', bytes.length);
+      if (typeof chunk === 'function') {
+        callback = chunk;
+        chunk = undefined;
+      } else if (typeof encoding === 'function') {
+        callback = encoding;
+        encoding = undefined;
+      }
+      // The usual case: the whole body at once, before anything was written.
+      if (!this.headersSent && !this.writableEnded && !this.destroyed) {
+        const bytes = chunk === undefined || chunk === null ? new Uint8Array(0) : chunkOf(chunk, encoding);
+        if (!this.hasHeader('content-length')) this.setHeader('Content-Length', bytes.length);
+        this._sendHeaders(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+        return Writable.prototype.end.call(this, callback);
       }
       return Writable.prototype.end.call(this, chunk, encoding, callback);
     },
