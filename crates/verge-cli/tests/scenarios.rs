@@ -105,7 +105,7 @@ fn run_scenario(dir: &Path, engine: &str) -> Result<(), String> {
     }
 
     let mut server = DevServer::start(&project, &args);
-    let agent = client();
+    let agent = support::client_without_reuse();
     for (index, step) in spec["requests"]
         .as_array()
         .ok_or("no requests")?

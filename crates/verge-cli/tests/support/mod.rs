@@ -252,10 +252,24 @@ pub fn client() -> ureq::Agent {
 /// Like [`client`], with a bound on each whole exchange fit for transfers of hundreds of MiB
 /// through a debug build on a loaded machine.
 pub fn client_with_timeout(bound: Duration) -> ureq::Agent {
+    client_config(bound).build().into()
+}
+
+/// What every client here is: statuses as they are, no redirects, `bound` on each exchange.
+fn client_config(bound: Duration) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
         .timeout_global(Some(bound))
+}
+
+/// Like [`client`], on a fresh connection for every request. A keep-alive connection the
+/// server has just closed fails the next request sent on it with a broken pipe (HTTP/1.1's own
+/// race, which browsers answer by retrying); a test that sends request after request for a
+/// condition must not fail on it.
+pub fn client_without_reuse() -> ureq::Agent {
+    client_config(Duration::from_secs(30))
+        .max_idle_connections(0)
         .build()
         .into()
 }
