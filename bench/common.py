@@ -36,6 +36,23 @@ def wait_ready(port, process, seconds=20, path="/"):
         time.sleep(0.01)
 
 
+def first_response_ms(launch, seconds=20, poll=0.0002, name="the server"):
+    """Milliseconds from `launch(port)` (which starts a server on a fresh port and returns its
+    process) to the server's first 200 on `/`, polling every `poll` seconds; the server is
+    stopped after."""
+    port = free_port()
+    began = time.perf_counter()
+    process = launch(port)
+    while not http_ok(port):
+        if time.perf_counter() - began > seconds or process.poll() is not None:
+            stop(process)
+            sys.exit(f"{name} did not answer within {seconds} s")
+        time.sleep(poll)
+    elapsed = (time.perf_counter() - began) * 1000
+    stop(process)
+    return elapsed
+
+
 def stop(process):
     if process is None or process.poll() is not None:
         return

@@ -16,9 +16,8 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 
-from common import VERGE, ROOT, free_port, http_ok, measure_load, memory_kib, stop, wait_ready
+from common import VERGE, ROOT, first_response_ms, free_port, measure_load, memory_kib, stop, wait_ready
 
 PROJECT = os.path.join(ROOT, "examples", "hello")
 
@@ -33,20 +32,7 @@ def start(port, threads):
 
 
 def startup_times(runs, threads):
-    times = []
-    for _ in range(runs):
-        port = free_port()
-        started = time.perf_counter()
-        process = start(port, threads)
-        deadline = started + 10
-        while not http_ok(port):
-            if time.perf_counter() > deadline or process.poll() is not None:
-                stop(process)
-                sys.exit("verge dev did not answer within 10 s")
-            time.sleep(0.0002)
-        times.append((time.perf_counter() - started) * 1000)
-        stop(process)
-    return times
+    return [first_response_ms(lambda port: start(port, threads), seconds=10, name="verge dev") for _ in range(runs)]
 
 
 def load(seconds, connections, threads):

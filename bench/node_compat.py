@@ -20,9 +20,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
-from common import VERGE, ROOT, free_port, http_ok, measure_load, stop, wait_ready
+from common import VERGE, ROOT, first_response_ms, free_port, measure_load, stop, wait_ready
 
 MODULES = os.path.join(ROOT, ".ci", "npm", "node_modules")
 CONFIG = 'name = "{name}"\nmain = "index.js"\ncompatibility_flags = ["nodejs_compat"]\n'
@@ -73,19 +72,7 @@ def start(directory, port):
 
 
 def startup_ms(directory, runs):
-    times = []
-    for _ in range(runs):
-        port = free_port()
-        started = time.perf_counter()
-        process = start(directory, port)
-        while not http_ok(port):
-            if time.perf_counter() - started > 20 or process.poll() is not None:
-                stop(process)
-                sys.exit(f"{directory} did not answer within 20 s")
-            time.sleep(0.0002)
-        times.append((time.perf_counter() - started) * 1000)
-        stop(process)
-    return statistics.median(times)
+    return statistics.median(first_response_ms(lambda port: start(directory, port), name=directory) for _ in range(runs))
 
 
 def main():

@@ -26,9 +26,8 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
 
-from common import VERGE, free_port, http_ok, measure_load, stop, tree_rss_kib, wait_ready
+from common import VERGE, first_response_ms, free_port, measure_load, stop, tree_rss_kib, wait_ready
 from runtimes import install_peers, start, start_nginx
 from tenants import percentiles, run_verge, run_workerd
 
@@ -36,20 +35,8 @@ from tenants import percentiles, run_verge, run_workerd
 
 def start_to_first_response(runtime, binaries, work, runs):
     """Median ms from spawning the runtime (hello worker) to its first 200 response."""
-    times = []
-    for _ in range(runs):
-        port = free_port()
-        began = time.perf_counter()
-        process = start(runtime, binaries, work, port, "hello")
-        deadline = began + 20
-        while not http_ok(port):
-            if time.perf_counter() > deadline or process.poll() is not None:
-                stop(process)
-                sys.exit(f"{runtime} did not answer within 20 s")
-            time.sleep(0.0005)
-        times.append((time.perf_counter() - began) * 1000)
-        stop(process)
-    return statistics.median(times)
+    launch = lambda port: start(runtime, binaries, work, port, "hello")  # noqa: E731
+    return statistics.median(first_response_ms(launch, poll=0.0005, name=runtime) for _ in range(runs))
 
 
 def main():

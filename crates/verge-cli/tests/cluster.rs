@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use support::s3::S3Server;
-use support::{client, client_with_timeout, get, project, verge, wait_until, DevServer};
+use support::{client, client_with_timeout, free_port, get, project, verge, wait_until, DevServer};
 
 const TOKEN: &str = "cluster-admin-token-0123456789";
 const HUB_USER: &str = "verge";
@@ -47,14 +47,6 @@ fn nats_server() -> PathBuf {
         return ci;
     }
     "nats-server".into()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Hub {

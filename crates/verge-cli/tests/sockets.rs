@@ -46,15 +46,6 @@ fn echo_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     (port, ended)
 }
 
-/// A loopback port nothing listens on (one just let go of).
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 const ECHO_WORKER: &str = r#"
 import { connect } from 'cloudflare:sockets';
 import net from 'node:net';
@@ -178,7 +169,7 @@ fn sockets_and_node_net_speak_tcp() {
     assert_eq!(net["bytesWritten"], 9);
 
     // A port nothing listens on: refused, as an error both ways.
-    let unused = closed_port();
+    let unused = support::free_port();
     let reply = get(&agent, &format!("{}/refused?port={unused}", server.base));
     let refused: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
     assert!(
@@ -634,7 +625,7 @@ fn pg_queries_a_real_postgresql() {
     );
     assert_eq!(bad["after"], 1);
 
-    let unused = closed_port();
+    let unused = support::free_port();
     let refused = ask(&format!("/refused?port={unused}"));
     assert!(refused.as_str().unwrap().contains("refused"), "{refused}");
     // 127.0.0.2 is loopback too, but not in [outbound] allow.

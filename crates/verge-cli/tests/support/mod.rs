@@ -48,6 +48,16 @@ pub fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
+/// A free loopback port: one the system just gave and let go of, so that nothing listens on
+/// it (a server the test starts takes it next).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// npm's Node 22, as .ci/run installs it (for wrangler, and to compare Verge's `node:`
 /// modules with Node's own).
 pub fn node() -> PathBuf {

@@ -34,11 +34,7 @@ fn moto_server() -> PathBuf {
 impl S3Server {
     /// A server with one bucket, `bucket`, made.
     pub fn start(bucket: &str) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = super::free_port();
         let program = moto_server();
         let child = Command::new(&program)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
