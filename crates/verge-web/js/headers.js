@@ -28,8 +28,10 @@
   // types). Bounded, and only short ones, as values come from anyone.
   const checkedValues = new Set();
   function checkValue(value, name) {
-    value = normalize(value);
+    value = String(value);
+    // One met before is valid and normalized already: no scan.
     if (checkedValues.has(value)) return value;
+    value = normalize(value);
     if (INVALID_VALUE.test(value)) throw new TypeError(`Invalid header value for '${name}'`);
     if (value.length <= 64 && checkedValues.size < 128) checkedValues.add(value);
     return value;
@@ -80,8 +82,11 @@
       return headers;
     }
     static _toList(headers) {
+      // forEach, not for-of: no entry arrays nor iterators made for every response.
       const list = [];
-      for (const [name, values] of headers.#map) for (const v of values) list.push(name, v);
+      headers.#map.forEach((values, name) => {
+        for (let i = 0; i < values.length; i++) list.push(name, values[i]);
+      });
       return list;
     }
     #mutable() {

@@ -4,24 +4,57 @@
 use crate::WebHost;
 use std::borrow::Cow;
 use url::{quirks, Url};
-use verge_js::{data_op, DataOp};
+use verge_js::{data_op, Data, DataOp};
 
-/// The components in the order `url.js` reads them: href, origin, protocol, username, password,
-/// host, hostname, port, pathname, search, hash.
-fn components(url: &Url) -> Vec<String> {
-    vec![
-        quirks::href(url).to_owned(),
-        quirks::origin(url),
-        quirks::protocol(url).to_owned(),
-        quirks::username(url).to_owned(),
-        quirks::password(url).to_owned(),
-        quirks::host(url).to_owned(),
-        quirks::hostname(url).to_owned(),
-        quirks::port(url).to_owned(),
-        quirks::pathname(url).to_owned(),
-        quirks::search(url).to_owned(),
-        quirks::hash(url).to_owned(),
-    ]
+/// `url`'s serialization, then where each component lies in it (start and end), in the order
+/// `url.js` reads them: protocol, username, password, host, hostname, port, pathname, search,
+/// hash. Every component is a slice of the serialization, so JavaScript is given one string and
+/// numbers rather than ten strings, most of which no script reads; the origin, which is not a
+/// slice, is `urlOrigin`'s.
+fn components(url: &Url) -> Data {
+    let href = quirks::href(url);
+    let parts = [
+        quirks::protocol(url),
+        quirks::username(url),
+        quirks::password(url),
+        quirks::host(url),
+        quirks::hostname(url),
+        quirks::port(url),
+        quirks::pathname(url),
+        quirks::search(url),
+        quirks::hash(url),
+    ];
+    // Offsets in UTF-16 code units, as JavaScript's strings count: the bytes themselves, for
+    // the serialization is ASCII (everything else is percent-encoded or Punycode).
+    let ascii = href.is_ascii();
+    let offset = |byte: usize| -> Data {
+        let units = if ascii {
+            byte
+        } else {
+            href.get(..byte)
+                .map_or(0, |head| head.encode_utf16().count())
+        };
+        #[allow(clippy::cast_precision_loss)] // a URL is far shorter than 2^53
+        Data::Number(units as f64)
+    };
+    let mut list = Vec::with_capacity(1 + 2 * parts.len());
+    list.push(Data::String(href.to_owned()));
+    for part in parts {
+        let (start, end) = span(href, part);
+        list.push(offset(start));
+        list.push(offset(end));
+    }
+    Data::List(list)
+}
+
+/// Where `part` lies in `href`, of which `quirks`' getters give slices (or an empty string).
+fn span(href: &str, part: &str) -> (usize, usize) {
+    let start = (part.as_ptr() as usize).wrapping_sub(href.as_ptr() as usize);
+    let end = start.checked_add(part.len());
+    match end.and_then(|end| href.get(start..end)) {
+        Some(slice) if !part.is_empty() && std::ptr::eq(slice, part) => (start, start + part.len()),
+        _ => (0, 0),
+    }
 }
 
 /// Parses `input` against an optional `base`, as `new URL(input, base)` does.
@@ -53,6 +86,9 @@ fn encode_space_before_query(url: &mut Url) {
 /// `///host/p` means `//host/p` rather than being an error.
 fn skip_extra_authority_slashes<'a>(input: &'a str, base: Option<&Url>) -> Cow<'a, str> {
     let special = base.is_some_and(|b| b.is_special() && b.scheme() != "file");
+    if !special {
+        return Cow::Borrowed(input);
+    }
     let cleaned: String = input
         .trim_start_matches(|c: char| c <= ' ')
         .chars()
@@ -62,7 +98,7 @@ fn skip_extra_authority_slashes<'a>(input: &'a str, base: Option<&Url>) -> Cow<'
         .chars()
         .take_while(|c| matches!(c, '/' | '\\'))
         .count();
-    if special && slashes > 2 {
+    if slashes > 2 {
         Cow::Owned(format!("//{}", &cleaned[slashes..]))
     } else {
         Cow::Borrowed(input)
@@ -102,6 +138,10 @@ pub fn url_ops(_host: &WebHost) -> Vec<(&'static str, DataOp)> {
             data_op(|input: String, base: Option<String>| {
                 parse(&input, base.as_deref()).map(|url| components(&url))
             }),
+        ),
+        (
+            "urlOrigin",
+            data_op(|href: String| parse(&href, None).map(|url| quirks::origin(&url))),
         ),
         (
             "urlHref",
