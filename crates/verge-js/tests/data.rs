@@ -27,7 +27,7 @@ fn data_keeps_its_values_through_javascript() {
     let isolate = Isolate::new(IsolateLimits::default()).unwrap();
     isolate
         .enter(|ctx| {
-            let value = data.clone().into_js(&ctx)?;
+            let value = data.clone().into_js(ctx)?;
             // What scripts see: -0 stays -0, an integer is an integer, a list an Array.
             let describe: Function = ctx.eval(
                 "(list) => [Array.isArray(list), list.length, Object.is(list[1], -0), \
@@ -36,7 +36,7 @@ fn data_keeps_its_values_through_javascript() {
             )?;
             let seen: String = describe.call((value.clone(),))?;
             assert_eq!(seen, "true 13 true true 12 true deep");
-            let back: Data = rquickjs::FromJs::from_js(&ctx, value)?;
+            let back: Data = rquickjs::FromJs::from_js(ctx, value)?;
             assert_eq!(back, data);
             Ok(())
         })
