@@ -41,11 +41,15 @@
     // lower-cased name -> array of values, in insertion order of first appearance
     #map = new Map();
     #guard = 'none';
+    // The sorted and combined list, kept until the headers change: an iterator asks for it at
+    // every step (WebIDL §3.7.10.1), which would sort the whole list again each time.
+    #sortedList = null;
     constructor(init = undefined) {
       if (init === undefined) return;
       if (init === null) throw new TypeError("Failed to construct 'Headers': null is not a valid initializer.");
       if (init instanceof Headers && init[Symbol.iterator] === Headers.prototype[Symbol.iterator]) {
-        for (const [name, values] of init.#map) this.#map.set(name, values.slice());
+        const map = this.#map;
+        init.#map.forEach((values, name) => { map.set(name, values.slice()); });
       } else if (typeof init === 'object' || typeof init === 'function') {
         if (typeof init[Symbol.iterator] === 'function') {
           for (const pair of init) {
@@ -58,7 +62,8 @@
           }
         } else {
           // A record: its own enumerable string keys, in order.
-          for (const key of Object.keys(init)) this.#append(key, init[key], false);
+          const keys = Object.keys(init);
+          for (let i = 0; i < keys.length; i++) this.#append(keys[i], init[keys[i]], false);
         }
       } else {
         throw new TypeError("Failed to construct 'Headers': The provided value is not of type '(record<ByteString, ByteString> or sequence<sequence<ByteString>>)'.");
@@ -67,7 +72,10 @@
     static _guard(headers, guard) { headers.#guard = guard; }
     // A body's own content type, a constant the runtime knows valid: set unless one is there.
     static _defaultContentType(headers, value) {
-      if (!headers.#map.has('content-type')) headers.#map.set('content-type', [value]);
+      if (!headers.#map.has('content-type')) {
+        headers.#map.set('content-type', [value]);
+        headers.#sortedList = null;
+      }
     }
     static _fromList(list, guard) {
       // Trusted input from the host (valid HTTP, names lower-cased as `http::HeaderName` and
@@ -101,11 +109,13 @@
       if (guarded) this.#mutable();
       const values = this.#map.get(key);
       if (values) values.push(value); else this.#map.set(key, [value]);
+      this.#sortedList = null;
     }
     delete(name) {
       const key = checkName(name);
       this.#mutable();
       this.#map.delete(key);
+      this.#sortedList = null;
     }
     get(name) {
       const values = this.#map.get(checkName(name));
@@ -125,19 +135,22 @@
       value = checkValue(value, name);
       this.#mutable();
       this.#map.set(key, [value]);
+      this.#sortedList = null;
     }
     #sorted() {
+      if (this.#sortedList !== null) return this.#sortedList;
       const names = [...this.#map.keys()].sort();
       const out = [];
-      for (const name of names) {
-        const values = this.#map.get(name);
-        if (name === 'set-cookie') for (const v of values) out.push([name, v]);
-        else out.push([name, values.join(', ')]);
+      for (let i = 0; i < names.length; i++) {
+        const name = names[i], values = this.#map.get(name);
+        if (name === 'set-cookie') for (let j = 0; j < values.length; j++) out.push([name, values[j]]);
+        else out.push([name, values.length === 1 ? values[0] : values.join(', ')]);
       }
-      return out;
+      return (this.#sortedList = out);
     }
     forEach(callback, thisArg) {
-      for (const [name, value] of this.#sorted()) callback.call(thisArg, value, name, this);
+      const pairs = this.#sorted();
+      for (let i = 0; i < pairs.length; i++) callback.call(thisArg, pairs[i][1], pairs[i][0], this);
     }
     // Iterators see the list as it is at each step (WebIDL §3.7.10.1: the index is kept, the
     // sorted list recomputed), so changes made while iterating show.

@@ -13,8 +13,10 @@
         if (!state) throw new TypeError(`next() called on an object that is not a ${tag}`);
         const list = state.list();
         if (state.index >= list.length) return { value: undefined, done: true };
-        const [key, value] = list[state.index++];
-        return { value: state.kind === 'keys' ? key : state.kind === 'values' ? value : [key, value], done: false };
+        // Indexed, not destructured: QuickJS destructures an array through an iterator object.
+        const pair = list[state.index++];
+        const kind = state.kind;
+        return { value: kind === 'keys' ? pair[0] : kind === 'values' ? pair[1] : [pair[0], pair[1]], done: false };
       },
       writable: true, configurable: true,
     },

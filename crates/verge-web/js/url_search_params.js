@@ -42,7 +42,13 @@
       else { value = toUSV(value); this.#list = this.#list.filter(([k, v]) => k !== name || v !== value); }
       this.#update();
     }
-    get(name) { name = toUSV(name); return this.#list.find(([k]) => k === name)?.[1] ?? null; }
+    get(name) {
+      name = toUSV(name);
+      // Indexed, not `find(([k]) => …)`: QuickJS destructures an array through an iterator object.
+      const list = this.#list;
+      for (let i = 0; i < list.length; i++) if (list[i][0] === name) return list[i][1];
+      return null;
+    }
     getAll(name) { name = toUSV(name); return this.#list.filter(([k]) => k === name).map(([, v]) => v); }
     has(name, value) {
       name = toUSV(name);
