@@ -467,7 +467,10 @@ impl QuickJsWorker {
                 biased;
                 Ok(()) = &mut stopped => return self.stopped(tag),
                 settled = receiver => settled.unwrap_or_else(|_| Err(JsError::internal(NEVER_SETTLES))),
-                () = wall_clock(self.limits.wall_time) => return self.timed_out(tag),
+                () = wall_clock(self.limits.wall_time) => {
+                    drop(stopped); // before its sender, as below
+                    return self.timed_out(tag);
+                }
             },
             Err(error) if error.is_interrupt() => return self.stopped(tag),
             Err(error) => Err(error),

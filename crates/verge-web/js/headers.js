@@ -149,8 +149,12 @@
       return (this.#sortedList = out);
     }
     forEach(callback, thisArg) {
-      const pairs = this.#sorted();
-      for (let i = 0; i < pairs.length; i++) callback.call(thisArg, pairs[i][1], pairs[i][0], this);
+      if (typeof callback !== 'function') throw new TypeError("Failed to execute 'forEach' on 'Headers': parameter 1 is not of type 'Function'.");
+      // The list as it is at each step: a callback may change the headers (WebIDL §3.7.10.1).
+      for (let i = 0; i < this.#sorted().length; i++) {
+        const pair = this.#sorted()[i];
+        callback.call(thisArg, pair[1], pair[0], this);
+      }
     }
     // Iterators see the list as it is at each step (WebIDL §3.7.10.1: the index is kept, the
     // sorted list recomputed), so changes made while iterating show.

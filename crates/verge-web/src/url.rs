@@ -141,7 +141,10 @@ pub fn url_ops(_host: &WebHost) -> Vec<(&'static str, DataOp)> {
         ),
         (
             "urlOrigin",
-            data_op(|href: String| parse(&href, None).map(|url| quirks::origin(&url))),
+            // A serialization parses again; were it not to, its origin is opaque.
+            data_op(|href: String| {
+                parse(&href, None).map_or_else(|| "null".to_owned(), |url| quirks::origin(&url))
+            }),
         ),
         (
             "urlHref",
