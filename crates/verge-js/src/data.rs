@@ -434,11 +434,13 @@ unsafe fn raw_of(ctx: &Ctx<'_>, data: Data) -> qjs::JSValue {
         Data::String(text) => qjs::JS_NewStringLen(raw_ctx, text.as_ptr().cast(), text.len() as _),
         Data::Bytes(bytes) => match rquickjs::TypedArray::<u8>::new(ctx.clone(), bytes) {
             Ok(array) => qjs::JS_DupValue(raw_ctx, array.as_value().as_raw()),
-            Err(_) => qjs::JS_EXCEPTION,
+            // An exception the engine raised is pending already; any other error becomes one.
+            Err(rquickjs::Error::Exception) => qjs::JS_EXCEPTION,
+            Err(error) => thrown(ctx, &error.to_string()),
         },
         Data::List(items) => {
             let Ok(count) = i32::try_from(items.len()) else {
-                return qjs::JS_EXCEPTION;
+                return thrown(ctx, "a list too long for an array");
             };
             let mut values = Vec::with_capacity(items.len());
             for item in items {
@@ -455,4 +457,11 @@ unsafe fn raw_of(ctx: &Ctx<'_>, data: Data) -> qjs::JSValue {
             qjs::JS_NewArrayFrom(raw_ctx, count, values.as_ptr())
         }
     }
+}
+
+/// The exception marker, with an InternalError saying `why` pending, as a failed engine call
+/// leaves it.
+fn thrown(ctx: &Ctx<'_>, why: &str) -> qjs::JSValue {
+    let _pending = rquickjs::Exception::throw_internal(ctx, why);
+    qjs::JS_EXCEPTION
 }
