@@ -52,7 +52,7 @@ pub fn wrangler_with_input(
 }
 
 /// A wrangler left running (`wrangler tail`): its output and errors as they come; stopped (by
-/// its PID) when dropped.
+/// its process group, which its PID names) when dropped.
 pub struct Running {
     child: std::process::Child,
     stdout: std::sync::Arc<std::sync::Mutex<String>>,
@@ -78,8 +78,10 @@ fn gathered(
 
 impl Running {
     pub fn start(project: &Path, home: &Path, admin: &str, token: &str, args: &[&str]) -> Self {
+        use std::os::unix::process::CommandExt as _;
         let mut child = command(project, home, admin, token, args)
             .stderr(Stdio::piped())
+            .process_group(0)
             .spawn()
             .expect("run wrangler");
         let stdout = gathered(child.stdout.take().unwrap());
@@ -102,6 +104,11 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
+        // wrangler's bin script runs the CLI as a child of its own, which outlived the script
+        // (left behind by CI runs): the process group the child leads goes with it.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
