@@ -69,6 +69,10 @@ pub(super) async fn handle(
         let metrics = state.metrics.worker(from);
         return Ok(websocket::switch(from, metrics, upgrade, response));
     }
+    // Every connection whose request is ready runs its worker before any response goes out:
+    // the responses then leave together, and the client is woken once for many of them, not
+    // once for each (a wake-up costs the sender ~8 µs of kernel time on loopback).
+    tokio::task::yield_now().await;
     Ok(to_hyper(from, response, method == http::Method::HEAD))
 }
 
