@@ -16,18 +16,10 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import tempfile
 
-from common import free_port, measure_load, stop, wait_ready
+from common import free_port, measure_load, stop, verge_dev, wait_ready
 from runtimes import WORKERS
-
-
-def start(binary, project, port):
-    """`binary dev` serving `project` on one thread, its request log off as in bench/peers.py."""
-    return subprocess.Popen([binary, "dev", project, "--port", str(port), "--threads", "1"],
-                            env={**os.environ, "VERGE_LOG": "warn"},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def main():
@@ -51,7 +43,7 @@ def main():
             os.makedirs(project)
             shutil.copy(os.path.join(WORKERS, f"{args.worker}.js"), os.path.join(project, "index.js"))
             port = free_port()
-            processes.append(start(binary, os.path.join(project, "index.js"), port))
+            processes.append(verge_dev(os.path.join(project, "index.js"), port, "--threads", "1", binary=binary))
             ports.append(port)
         for port, process in zip(ports, processes):
             wait_ready(port, process)

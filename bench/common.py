@@ -53,6 +53,14 @@ def first_response_ms(launch, seconds=20, poll=0.0002, name="the server"):
     return elapsed
 
 
+def verge_dev(project, port, *args, binary=VERGE):
+    """`verge dev project` on `port` (with `args`): its output discarded and its request log off,
+    as every benchmark runs it (the log is one line a request)."""
+    return subprocess.Popen([binary, "dev", project, "--port", str(port), *args],
+                            env={**os.environ, "VERGE_LOG": "warn"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def stop(process):
     if process is None or process.poll() is not None:
         return

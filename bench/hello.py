@@ -14,21 +14,15 @@ Needs: a release build (cargo build --release) and wrk (apt-get install wrk).
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 
-from common import VERGE, ROOT, first_response_ms, free_port, measure_load, memory_kib, stop, wait_ready
+from common import VERGE, ROOT, first_response_ms, free_port, measure_load, memory_kib, stop, verge_dev, wait_ready
 
 PROJECT = os.path.join(ROOT, "examples", "hello")
 
 
 def start(port, threads):
-    return subprocess.Popen(
-        [VERGE, "dev", PROJECT, "--port", str(port), "--threads", str(threads)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "VERGE_LOG": "warn"},
-    )
+    return verge_dev(PROJECT, port, "--threads", str(threads))
 
 
 def startup_times(runs, threads):

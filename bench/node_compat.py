@@ -17,11 +17,10 @@ Needs: a release build (cargo build --release), wrk, and express and jsonwebtoke
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 
-from common import VERGE, ROOT, first_response_ms, free_port, measure_load, stop, wait_ready
+from common import VERGE, ROOT, first_response_ms, free_port, measure_load, stop, verge_dev, wait_ready
 
 MODULES = os.path.join(ROOT, ".ci", "npm", "node_modules")
 CONFIG = 'name = "{name}"\nmain = "index.js"\ncompatibility_flags = ["nodejs_compat"]\n'
@@ -62,17 +61,8 @@ def project(root, name, script):
     return directory
 
 
-def start(directory, port):
-    return subprocess.Popen(
-        [VERGE, "dev", directory, "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "VERGE_LOG": "warn"},
-    )
-
-
 def startup_ms(directory, runs):
-    return statistics.median(first_response_ms(lambda port: start(directory, port), name=directory) for _ in range(runs))
+    return statistics.median(first_response_ms(lambda port: verge_dev(directory, port), name=directory) for _ in range(runs))
 
 
 def main():
@@ -93,7 +83,7 @@ def main():
             directory = project(root, name, script)
             started = startup_ms(directory, args.runs)
             port = free_port()
-            process = start(directory, port)
+            process = verge_dev(directory, port)
             wait_ready(port, process)
             results[name] = (started, measure_load(process.pid, f"http://127.0.0.1:{port}/", args.seconds, args.connections))
             stop(process)

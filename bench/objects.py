@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 
-from common import ROOT, VERGE, free_port, measure_load, stop, tree_cpu_seconds, tree_rss_kib, wait_ready
+from common import ROOT, VERGE, free_port, measure_load, stop, tree_cpu_seconds, tree_rss_kib, verge_dev, wait_ready
 from runtimes import WORKERS, install_peers
 
 WS_LOAD = os.path.join(ROOT, "target", "release", "examples", "ws_load")
@@ -64,9 +64,7 @@ def start(runtime, workerd, work, port):
     if runtime == "verge":
         with open(os.path.join(project, "wrangler.toml"), "w") as f:
             f.write(WRANGLER)
-        return subprocess.Popen([VERGE, "dev", project, "--port", str(port), "--threads", "2",
-                                 "--persist-to", os.path.join(project, "state")],
-                                env={**os.environ, "VERGE_LOG": "warn"}, **quiet)
+        return verge_dev(project, port, "--threads", "2", "--persist-to", os.path.join(project, "state"))
     storage = os.path.join(project, "storage")
     os.makedirs(storage)
     with open(os.path.join(project, "config.capnp"), "w") as f:

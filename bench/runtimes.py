@@ -9,7 +9,7 @@ import re
 import shutil
 import subprocess
 
-from common import ROOT, VERGE, free_port, wait_ready
+from common import ROOT, free_port, verge_dev, wait_ready
 
 WORKERS = os.path.join(ROOT, "bench", "workers")
 PEERS = os.path.join(ROOT, "bench", ".peers")
@@ -78,9 +78,7 @@ def start(runtime, binaries, work, port, worker, origin="", threads=1):
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     if runtime in ("verge", "verge-jsc"):
         engine = ["--engine", "jsc"] if runtime == "verge-jsc" else []
-        return subprocess.Popen([VERGE, "dev", module, "--port", str(port), "--threads", str(threads),
-                                 "--var", f"ORIGIN:{origin}", *engine],
-                                env={**os.environ, "VERGE_LOG": "warn"}, **quiet)
+        return verge_dev(module, port, "--threads", str(threads), "--var", f"ORIGIN:{origin}", *engine)
     if runtime == "workerd":
         with open(os.path.join(project, "config.capnp"), "w") as f:
             f.write(f"""using Workerd = import "/workerd/workerd.capnp";

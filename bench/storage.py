@@ -18,11 +18,10 @@ Needs: a release build (cargo build --release) and wrk (apt-get install wrk).
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 
-from common import VERGE, free_port, http_ok, stop, wait_ready, wrk
+from common import VERGE, free_port, http_ok, stop, verge_dev, wait_ready, wrk
 
 WORKER = """
 let written = 0;
@@ -86,9 +85,7 @@ def main():
                     'd1_databases = [{ binding = "DB", database_name = "bench" }]\n'
                     'r2_buckets = [{ binding = "R2", bucket_name = "bench" }]\n')
         port = free_port()
-        process = subprocess.Popen([VERGE, "dev", project, "--port", str(port)],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                   env={**os.environ, "VERGE_LOG": "warn"})
+        process = verge_dev(project, port)
         try:
             wait_ready(port, process)
             if not http_ok(port, "/seed"):
