@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
-use support::{body, grants, run};
+use support::{body, grants, project, run};
 use verge_config::{Engine, WorkerConfig};
 use verge_runtime::{BlankIsolate, Outcome, Request, Worker, WorkerLimits};
 
@@ -34,7 +34,7 @@ fn an_answer_given_at_once_takes_one_poll_and_no_wake() {
     let script = "export default {\n  fetch(request) {\n    const response = new Response('answered');\n\
                   return request.url.endsWith('1') ? Promise.resolve(response) : response;\n  },\n};\n";
     for engine in [Engine::QuickJs, Engine::Jsc] {
-        let project = project(script);
+        let project = worker_project(script);
         run(async {
             let worker = load(project.path(), engine, WorkerLimits::default()).await;
             let wakes = Arc::new(Wakes::default());
@@ -61,7 +61,7 @@ fn an_answer_given_at_once_takes_one_poll_and_no_wake() {
 fn a_request_ended_at_its_wall_time_is_woken_once() {
     let script = "export default {\n  fetch() { return new Promise((resolve) => setTimeout(resolve, 60000)); },\n};\n";
     for engine in [Engine::QuickJs, Engine::Jsc] {
-        let project = project(script);
+        let project = worker_project(script);
         run(async {
             let limits = WorkerLimits {
                 wall_time: Some(Duration::from_millis(50)),
@@ -103,16 +103,14 @@ fn a_request_ended_at_its_wall_time_is_woken_once() {
 }
 
 /// A project of one worker, `index.js` holding `script`.
-fn project(script: &str) -> tempfile::TempDir {
-    let project = tempfile::tempdir().unwrap();
-    let root = project.path();
-    std::fs::write(
-        root.join("wrangler.toml"),
-        "name = \"at-once\"\nmain = \"index.js\"\n",
-    )
-    .unwrap();
-    std::fs::write(root.join("index.js"), script).unwrap();
-    project
+fn worker_project(script: &str) -> tempfile::TempDir {
+    project(&[
+        (
+            "wrangler.toml",
+            b"name = \"at-once\"\nmain = \"index.js\"\n",
+        ),
+        ("index.js", script.as_bytes()),
+    ])
 }
 
 async fn load(root: &std::path::Path, engine: Engine, limits: WorkerLimits) -> Worker {

@@ -6,7 +6,7 @@
 
 mod support;
 
-use support::{body, grants, run};
+use support::{body, grants, project, run};
 use verge_config::WorkerConfig;
 use verge_runtime::{BlankIsolate, ModuleCache, Request, Worker};
 
@@ -32,26 +32,22 @@ async fn load(config: &WorkerConfig, modules: &ModuleCache) -> Worker {
 
 #[test]
 fn a_second_isolate_reads_modules_from_bytecode() {
-    let project = tempfile::tempdir().unwrap();
+    let project = project(&[
+        (
+            "wrangler.toml",
+            b"name = \"cached\"\nmain = \"src/index.js\"\n",
+        ),
+        (
+            "src/index.js",
+            b"import { greet } from './lib/greet.js';\n\
+              export default { fetch() { return new Response(greet('cache')); } };\n",
+        ),
+        (
+            "src/lib/greet.js",
+            b"export const greet = (who) => `hello ${who}`;\n",
+        ),
+    ]);
     let root = project.path();
-    std::fs::create_dir(root.join("src")).unwrap();
-    std::fs::write(
-        root.join("wrangler.toml"),
-        "name = \"cached\"\nmain = \"src/index.js\"\n",
-    )
-    .unwrap();
-    std::fs::write(
-        root.join("src/index.js"),
-        "import { greet } from './lib/greet.js';\n\
-         export default { fetch() { return new Response(greet('cache')); } };\n",
-    )
-    .unwrap();
-    std::fs::create_dir(root.join("src/lib")).unwrap();
-    std::fs::write(
-        root.join("src/lib/greet.js"),
-        "export const greet = (who) => `hello ${who}`;\n",
-    )
-    .unwrap();
     let config = WorkerConfig::locate(root).unwrap();
 
     run(async {

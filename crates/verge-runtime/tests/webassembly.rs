@@ -11,7 +11,7 @@
 mod support;
 
 use std::time::Duration;
-use support::{body, grants, run};
+use support::{body, grants, project, run};
 use verge_config::WorkerConfig;
 use verge_js::IsolateLimits;
 use verge_runtime::{BlankIsolate, Outcome, Request, Worker, WorkerLimits};
@@ -142,17 +142,15 @@ export default {
 "#;
 
 /// A project of the worker above with `wasm` as its module, in a temporary directory.
-fn project(wasm: &[u8]) -> tempfile::TempDir {
-    let project = tempfile::tempdir().unwrap();
-    let root = project.path();
-    std::fs::write(
-        root.join("wrangler.toml"),
-        "name = \"wasm\"\nmain = \"index.js\"\n[limits]\ncpu_ms = 200\n",
-    )
-    .unwrap();
-    std::fs::write(root.join("index.js"), WORKER).unwrap();
-    std::fs::write(root.join("math.wasm"), wasm).unwrap();
-    project
+fn wasm_project(wasm: &[u8]) -> tempfile::TempDir {
+    project(&[
+        (
+            "wrangler.toml",
+            b"name = \"wasm\"\nmain = \"index.js\"\n[limits]\ncpu_ms = 200\n",
+        ),
+        ("index.js", WORKER.as_bytes()),
+        ("math.wasm", wasm),
+    ])
 }
 
 async fn load(root: &std::path::Path) -> Result<Worker, String> {
@@ -183,7 +181,7 @@ async fn get(worker: &Worker, path: &str) -> Outcome {
 
 #[test]
 fn a_deployed_module_runs_as_the_js_api_says() {
-    let project = project(&wat::parse_str(MODULE).unwrap());
+    let project = wasm_project(&wat::parse_str(MODULE).unwrap());
     run(async {
         let worker = load(project.path()).await.unwrap();
         let answer: serde_json::Value =
@@ -249,7 +247,7 @@ fn a_deployed_module_runs_as_the_js_api_says() {
 
 #[test]
 fn wasm_that_never_returns_is_stopped_at_the_cpu_limit_and_the_isolate_serves_on() {
-    let project = project(&wat::parse_str(MODULE).unwrap());
+    let project = wasm_project(&wat::parse_str(MODULE).unwrap());
     run(async {
         let worker = load(project.path()).await.unwrap();
         for path in ["/spin", "/spin-caught"] {
@@ -267,7 +265,7 @@ fn wasm_that_never_returns_is_stopped_at_the_cpu_limit_and_the_isolate_serves_on
 
 #[test]
 fn wasm_past_the_memory_limit_ends_the_request_as_running_out_of_memory_does() {
-    let project = project(&wat::parse_str(MODULE).unwrap());
+    let project = wasm_project(&wat::parse_str(MODULE).unwrap());
     run(async {
         // A memory larger than the limit, and instances without end (each with a memory,
         // never freed while the isolate lives): neither can be caught, both end the isolate.
@@ -285,7 +283,7 @@ fn wasm_past_the_memory_limit_ends_the_request_as_running_out_of_memory_does() {
 fn a_malformed_wasm_file_stops_the_load_naming_the_file_and_the_offset() {
     let mut bytes = wat::parse_str(MODULE).unwrap();
     bytes.truncate(bytes.len() / 2);
-    let project = project(&bytes);
+    let project = wasm_project(&bytes);
     run(async {
         let error = load(project.path()).await.err().expect("the load fails");
         assert!(error.contains("math.wasm"), "{error}");
@@ -316,7 +314,7 @@ fn truncated_and_corrupted_wasm_files_never_take_the_process_down() {
         }
         variants.push(bytes);
     }
-    let project = project(&intact);
+    let project = wasm_project(&intact);
     run(async {
         let (mut refused, mut served) = (0, 0);
         for bytes in &variants {

@@ -1,5 +1,6 @@
 //! What the runtime's tests share: the grants of a worker that reaches nothing but the network,
-//! the text of a response, and a thread to run a test's isolates on.
+//! the text of a response, a project's files in a temporary directory, and a thread to run a
+//! test's isolates on.
 
 use std::rc::Rc;
 use verge_runtime::{Body, Capabilities, Grants, HttpClient, Outcome, Refused, Stores};
@@ -29,6 +30,20 @@ pub fn body(outcome: Outcome) -> String {
         Outcome::LimitExceeded { message, .. } => panic!("{message}"),
         Outcome::Completed | Outcome::Reply(_) => panic!("the fetch handler answered nothing"),
     }
+}
+
+/// A project in a temporary directory: each of `files` (a path in it, its contents) written,
+/// with the directories it needs.
+pub fn project(files: &[(&str, &[u8])]) -> tempfile::TempDir {
+    let project = tempfile::tempdir().unwrap();
+    for (name, contents) in files {
+        let path = project.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(path, contents).unwrap();
+    }
+    project
 }
 
 /// Runs `test` on this thread, as a serving thread runs isolates: one `LocalSet`.
