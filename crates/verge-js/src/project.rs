@@ -226,8 +226,7 @@ const IMPLIED: &[&str] = &[
 impl ProjectFiles {
     /// `name` if it is a file of the project, else the first file an import of it could mean.
     fn with_extension(&self, name: String) -> String {
-        let exists = |candidate: &str| self.root.join(candidate).is_file();
-        if exists(&name) {
+        if self.is_file(&name) {
             return name;
         }
         // A directory with a package.json naming its `main` means that file, as in Node.
@@ -239,7 +238,7 @@ impl ProjectFiles {
             .iter()
             // The project root's own index is `index.js`, not `/index.js`.
             .map(|suffix| format!("{stem}{suffix}").trim_start_matches('/').to_owned())
-            .find(|candidate| exists(candidate))
+            .find(|candidate| self.is_file(candidate))
             .unwrap_or(name)
     }
 
@@ -249,12 +248,11 @@ impl ProjectFiles {
         let json: serde_json::Value = serde_json::from_str(&manifest).ok()?;
         let main = json.get("main")?.as_str()?;
         let target = resolve_relative(&format!("{name}/package.json"), &format!("./{main}"))?;
-        let exists = |candidate: &str| self.root.join(candidate).is_file();
         IMPLIED
             .iter()
             .map(|suffix| format!("{target}{suffix}"))
             .chain(std::iter::once(target.clone()))
-            .find(|candidate| exists(candidate))
+            .find(|candidate| self.is_file(candidate))
     }
 }
 
@@ -313,6 +311,7 @@ impl ProjectFiles {
         self.root.as_ref().clone()
     }
 
+    /// Whether `name` is a file of the project.
     pub(crate) fn is_file(&self, name: &str) -> bool {
         self.root.join(name).is_file()
     }

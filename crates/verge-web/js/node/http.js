@@ -95,7 +95,6 @@
       return this;
     }
   }
-  const fakeSocket = (options) => new StandInSocket(options);
 
   function IncomingMessage(socket) {
     if (!(this instanceof IncomingMessage)) return new IncomingMessage(socket);
@@ -278,7 +277,7 @@
       if (settings.signal.aborted) queueMicrotask(onabort);
       else settings.signal.addEventListener('abort', onabort, { once: true });
     }
-    this.socket = fakeSocket({ remoteAddress: this.host, encrypted: this.protocol === 'https:' });
+    this.socket = new StandInSocket({ remoteAddress: this.host, encrypted: this.protocol === 'https:' });
     queueMicrotask(() => this.emit('socket', this.socket));
   }
   const pairsFromRaw = (raw) => {
@@ -544,7 +543,7 @@
     const server = listening.get(Number(port));
     if (!server) return Promise.reject(new Error(`handleAsNodeRequest: no http server is listening on port ${port}; call server.listen(${port}) first`));
     const url = new URL(request.url);
-    const socket = fakeSocket({
+    const socket = new StandInSocket({
       remoteAddress: request.headers.get('cf-connecting-ip') ?? '127.0.0.1',
       encrypted: url.protocol === 'https:',
       localPort: Number(port),
