@@ -36,6 +36,12 @@
   }
 
   function fetchVia(fetcher, input, init, target = undefined) {
+    // A URL alone, as most subrequests are, needs no Request to be sent: a GET with no headers,
+    // no body, no signal and no `cf`.
+    if (init === undefined && typeof input === 'string') {
+      const href = internals.parseHref(input);
+      if (href !== undefined && !href.startsWith('data:')) return sendParts(['GET', href, [], null, 'follow'], fetcher, target);
+    }
     let request;
     try {
       request = new Request(input, init);
@@ -55,16 +61,21 @@
     const signal = internals.requestSignal(request);
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (request.url.startsWith('data:')) return internals.fetchDataUrl(request);
-    // An id to cancel it by, if a signal may.
-    const id = signal ? ++nextFetch : 0;
+    let parts;
+    try {
+      parts = [request.method, request.url, internals.headersToList(request.headers), internals.hostBody(request), request.redirect];
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (!signal) return sendParts(parts, fetcher, target);
+    // An id to cancel it by.
+    const id = ++nextFetch;
     let sent;
     try {
-      const parts = [request.method, request.url, internals.headersToList(request.headers), internals.hostBody(request), request.redirect];
       sent = ops.fetch(id, parts, fetcher, target);
     } catch (error) {
       return Promise.reject(error);
     }
-    if (!signal) return sent.then(fetched);
     return new Promise((resolve, reject) => {
       // The response's stream, once there is one: an abort errors it, even mid-read.
       let stream = null;
@@ -82,6 +93,15 @@
         reject(error);
       });
     });
+  }
+
+  // Sends a request no signal can cancel: [method, url, header list, host body, redirect mode].
+  function sendParts(parts, fetcher, target) {
+    try {
+      return ops.fetch(0, parts, fetcher, target).then(fetched);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   // The Response the `fetch` op's answer describes; a streamed body comes as ['native', id].

@@ -8,7 +8,7 @@
   const registry = new FinalizationRegistry((id) => ops.bodyCancel(id));
   internals.nativeStream = function (id) {
     let source;
-    const stream = new ReadableStream({
+    const stream = internals.deferredByteStream(() => ({
       type: 'bytes',
       start(controller) { source = controller; },
       async pull(controller) {
@@ -22,10 +22,12 @@
         }
       },
       cancel() { ops.bodyCancel(id); },
-    }, { highWaterMark: 0 });
+    }));
     stream[NATIVE] = id;
     stream[ABORT] = (reason) => {
-      try { source.error(reason); } catch { /* already closed or errored */ }
+      // Set up first, unless the host took it, so that a later read fails with `reason`.
+      internals.setUpDeferred(stream);
+      try { source?.error(reason); } catch { /* already closed or errored */ }
       ops.bodyCancel(id);
       stream[ABORT_READ]?.(reason);
     };
@@ -39,10 +41,10 @@
   // stream, which is no longer usable.
   internals.untouchedNativeBody = function (stream) {
     const id = stream?.[NATIVE];
-    if (id === undefined || stream.locked || internals.isDisturbed(stream)) return undefined;
+    if (id === undefined || !internals.isUntouched(stream)) return undefined;
     registry.unregister(stream);
     delete stream[NATIVE];
-    stream.getReader();
+    internals.lockForHost(stream);
     return id;
   };
   // Pipes `stream` into a new native body for the host to send: its id. Each chunk waits for

@@ -47,6 +47,8 @@
   const token = Symbol('internal');
   class ReadableStream {
     _state = 'readable'; _reader = undefined; _storedError = undefined; _disturbed = false; _controller = undefined;
+    // A byte source not set up yet (see internals.deferredByteStream): a function giving it.
+    _deferred = undefined;
     constructor(source = undefined, strategy = undefined) {
       if (source === token) return;
       if (source !== undefined && source !== null && !isObj(source)) throw new TypeError('underlyingSource must be an object');
@@ -152,6 +154,7 @@
   }
 
   function cancelStream(stream, reason) {
+    setUpDeferred(stream);
     stream._disturbed = true;
     if (stream._state === 'closed') return resolved(undefined);
     if (stream._state === 'errored') return rejected(stream._storedError);
@@ -455,6 +458,32 @@
     }
     callPullIfNeeded(c);
   }
+  // A byte stream (high-water mark 0) whose source is set up only when something first reads,
+  // cancels or tees it: a fetch() response's body that is handed on whole, as a proxy does,
+  // never pays for a controller. Nothing tells the two apart: with no room to fill, a source is
+  // not pulled before a read. `makeSource()` gives the underlying source.
+  internals.deferredByteStream = function (makeSource) {
+    const stream = new ReadableStream(token);
+    stream._deferred = makeSource;
+    return stream;
+  };
+  function setUpDeferred(stream) {
+    const makeSource = stream._deferred;
+    if (makeSource === undefined) return;
+    stream._deferred = undefined;
+    setupByteController(stream, makeSource(), 0);
+  }
+  internals.setUpDeferred = setUpDeferred;
+  // Locks `stream` for good for the host, which took its source: a deferred one is never set up.
+  const HOST_READER = Object.freeze({});
+  internals.lockForHost = (stream) => {
+    if (stream._deferred === undefined) {
+      stream.getReader();
+      return;
+    }
+    stream._deferred = undefined;
+    stream._reader = HOST_READER;
+  };
   function setupByteController(stream, source, hwm) {
     const c = new ReadableByteStreamController(token);
     let autoAllocate = source.autoAllocateChunkSize;
@@ -472,6 +501,7 @@
 
   // ---- readers ----
   function genericInitialize(reader, stream) {
+    setUpDeferred(stream);
     reader._stream = stream;
     stream._reader = reader;
     reader._closed = deferred();
@@ -530,6 +560,7 @@
     constructor(stream) {
       if (!(stream instanceof ReadableStream)) throw new TypeError('ReadableStreamBYOBReader needs a ReadableStream');
       if (stream.locked) throw new TypeError('ReadableStream is locked');
+      setUpDeferred(stream);
       if (!(stream._controller instanceof ReadableByteStreamController)) throw new TypeError('BYOB readers need a byte stream');
       genericInitialize(this, stream);
       this._readIntoRequests = [];
@@ -1160,6 +1191,9 @@
     });
   };
   internals.isDisturbed = (stream) => stream._disturbed;
+  // Whether nothing has locked, read, cancelled or errored `stream` (an aborted fetch() errors
+  // its body before any read).
+  internals.isUntouched = (stream) => stream._reader === undefined && !stream._disturbed && stream._state === 'readable';
 
   for (const [name, value] of Object.entries({ ReadableStream, ReadableStreamDefaultReader, ReadableStreamBYOBReader,
     ReadableStreamDefaultController, ReadableByteStreamController, ReadableStreamBYOBRequest, WritableStream,

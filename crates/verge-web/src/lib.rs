@@ -144,7 +144,7 @@ pub const APIS: &[Api] = &[
             "WritableStreamDefaultController", "TransformStream", "TransformStreamDefaultController",
             "ByteLengthQueuingStrategy", "CountQueuingStrategy",
         ];
-        internals ["isDisturbed", "readAllBytes"]),
+        internals ["isDisturbed", "isUntouched", "readAllBytes", "deferredByteStream", "setUpDeferred", "lockForHost"]),
     api!("js/native_body.js", async_data body::read_ops, data body::cancel_ops;
         globals [];
         internals ["nativeStream", "readAllNative", "untouchedNativeBody", "pipeToHost", "abortNative"]),
