@@ -1,7 +1,9 @@
 //! A fetch() response's body is a stream whose source is set up only when something reads,
 //! cancels or tees it (streams.js' `deferredByteStream`): every way of reading one still works
 //! as on a stream made at once, on both engines, and one handed on whole reaches the client.
-//! A URL alone goes out without a Request (fetch.js' fast path) as a plain GET.
+//! A URL alone goes out without a Request (fetch.js' fast path) as a plain GET. A fetched
+//! response keeps the host's header list until a script asks for its headers, and a response
+//! made from it shares the list (response.js): each still sees the headers it should.
 
 // Test code fails by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -29,7 +31,7 @@ export default {
         if (sent++ < 3) controller.enqueue(new TextEncoder().encode(`part ${sent};`));
         else controller.close();
       },
-    }, { highWaterMark: 0 }));
+    }, { highWaterMark: 0 }), { headers: { 'x-origin': 'yes' } });
   },
 };
 "#;
@@ -88,6 +90,22 @@ export default {
       if (upstream.body.locked || upstream.bodyUsed) return new Response('touched', { status: 500 });
       return new Response(upstream.body, upstream);
     }
+    if (url.pathname === '/headers') {
+      const fetched = await fetch(`${env.ORIGIN}/parts`);
+      // Made before the fetched response's own headers are.
+      const copy = new Response(null, fetched);
+      const text = new Response('text', fetched);
+      const fromText = new Response(null, text);
+      const clone = fetched.clone();
+      copy.headers.set('x-copy', '1');
+      const immutable = (() => { try { fetched.headers.set('x-fetched', '1'); return 'set'; } catch (error) { return error.name; } })();
+      return Response.json({
+        fetched: [fetched.headers.get('x-origin'), fetched.headers.get('x-copy'), immutable],
+        copy: [copy.headers.get('x-origin'), copy.headers.get('x-copy')],
+        text: [text.headers.get('x-origin'), text.headers.get('content-type'), fromText.headers.get('content-type')],
+        clone: [clone.headers.get('x-origin'), await clone.text()],
+      });
+    }
     if (url.pathname === '/aborted') {
       const controller = new AbortController();
       const response = await fetch(`${env.ORIGIN}/stalled`, { signal: controller.signal });
@@ -124,6 +142,20 @@ fn check_every_way(proxy: &DevServer) {
     assert_eq!(
         (reply.status, reply.body.as_str()),
         (200, "part 1;part 2;part 3;")
+    );
+    assert_eq!(reply.headers["x-origin"], "yes");
+
+    let reply = get(&agent, &format!("{}/headers", proxy.base));
+    let headers: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    let text = "text/plain;charset=UTF-8";
+    assert_eq!(
+        headers,
+        serde_json::json!({
+            "fetched": ["yes", null, "TypeError"],
+            "copy": ["yes", "1"],
+            "text": ["yes", text, text],
+            "clone": ["yes", "part 1;part 2;part 3;"],
+        })
     );
 
     let reply = get(&agent, &format!("{}/aborted", proxy.base));

@@ -13,8 +13,9 @@
   class Response extends internals.BodyMixin {
     #status = 200; #statusText = ''; #type = 'default'; #url = ''; #redirected = false; #webSocket = null;
     // Made when first asked for: most responses are handed to the host with no more headers
-    // than their body's content type, kept apart until then.
-    #headers = null; #contentType = null;
+    // than their body's content type, or than the host's list of a fetched response (which a
+    // response made from one shares), kept apart until then; the list's Headers get its guard.
+    #headers = null; #contentType = null; #headerList = null; #listGuard = 'none';
     constructor(body = null, init = undefined) {
       super();
       if (init !== undefined && init !== null) {
@@ -30,8 +31,13 @@
         if (statusText !== '' && !REASON.test(statusText)) throw new TypeError("Failed to construct 'Response': Invalid statusText.");
         this.#status = status;
         this.#statusText = statusText;
-        const headers = init.headers;
-        if (headers !== undefined) this.#headers = new Headers(headers);
+        if (#status in init && init.#headers === null && init.#headerList !== null && init.#contentType === null) {
+          // A fetched response's headers, not yet made: its list serves this one too.
+          this.#headerList = init.#headerList;
+        } else {
+          const headers = init.headers;
+          if (headers !== undefined) this.#headers = new Headers(headers);
+        }
       }
       if (body === null || body === undefined) {
         this[BODY] = null;
@@ -54,7 +60,9 @@
     }
     #headersObject() {
       if (this.#headers === null) {
-        this.#headers = new Headers();
+        const list = this.#headerList;
+        this.#headers = list === null ? new Headers() : internals.headersFromList(list, this.#listGuard);
+        this.#headerList = null;
         if (this.#contentType !== null) internals.defaultContentType(this.#headers, this.#contentType);
       }
       return this.#headers;
@@ -98,6 +106,7 @@
       if (this.bodyUsed) throw new TypeError('Cannot clone a Response whose body has already been used.');
       const copy = new Response(null, { status: this.#status === 0 ? 200 : this.#status, statusText: this.#statusText, headers: this.#headers ?? undefined });
       copy.#contentType = this.#contentType;
+      copy.#headerList = this.#headerList;
       copy.#status = this.#status;
       copy.#type = this.#type;
       copy.#url = this.#url;
@@ -105,11 +114,12 @@
       return copy;
     }
     static _fetched(status, statusText, headerList, body, url, redirected, socket) {
-      const response = new Response(null, { status: 200 });
+      const response = new Response(null);
       if (socket !== undefined) response.#webSocket = internals.socketFromHost(socket);
       response.#status = status;
       response.#statusText = statusText;
-      response.#headers = internals.headersFromList(headerList, 'immutable');
+      response.#headerList = headerList;
+      response.#listGuard = 'immutable';
       response.#url = url;
       response.#redirected = redirected;
       response[BODY] = body;
@@ -118,9 +128,10 @@
     // What the host takes of a response: a WebSocket in it is handed over (see websocket.js).
     static _parts(response) {
       const socket = response.#webSocket === null ? undefined : internals.exportSocket(response.#webSocket);
-      const headers = response.#headers === null
-        ? (response.#contentType === null ? [] : ['content-type', response.#contentType])
-        : internals.headersToList(response.#headers);
+      let headers;
+      if (response.#headers === null && response.#contentType === null) headers = response.#headerList ?? [];
+      else if (response.#headers === null && response.#headerList === null) headers = ['content-type', response.#contentType];
+      else headers = internals.headersToList(response.#headersObject());
       return [response.#status, response.#statusText, headers, internals.hostBody(response), socket];
     }
   }
