@@ -97,13 +97,17 @@ export default {
       const text = new Response('text', fetched);
       const fromText = new Response(null, text);
       const clone = fetched.clone();
+      const setting = (headers) => { try { headers.set('x-set', '1'); return 'set'; } catch (error) { return error.name; } };
       copy.headers.set('x-copy', '1');
-      const immutable = (() => { try { fetched.headers.set('x-fetched', '1'); return 'set'; } catch (error) { return error.name; } })();
+      const immutable = setting(fetched.headers);
+      // A clone made once the fetched response's headers exist.
+      const later = fetched.clone();
       return Response.json({
         fetched: [fetched.headers.get('x-origin'), fetched.headers.get('x-copy'), immutable],
         copy: [copy.headers.get('x-origin'), copy.headers.get('x-copy')],
         text: [text.headers.get('x-origin'), text.headers.get('content-type'), fromText.headers.get('content-type')],
-        clone: [clone.headers.get('x-origin'), await clone.text()],
+        clone: [clone.headers.get('x-origin'), setting(clone.headers), await clone.text()],
+        later: [later.headers.get('x-origin'), setting(later.headers)],
       });
     }
     if (url.pathname === '/aborted') {
@@ -154,7 +158,8 @@ fn check_every_way(proxy: &DevServer) {
             "fetched": ["yes", null, "TypeError"],
             "copy": ["yes", "1"],
             "text": ["yes", text, text],
-            "clone": ["yes", "part 1;part 2;part 3;"],
+            "clone": ["yes", "TypeError", "part 1;part 2;part 3;"],
+            "later": ["yes", "TypeError"],
         })
     );
 

@@ -155,7 +155,7 @@ impl Guard {
         self.measurements.get()
     }
 
-    /// Takes new limits, from the next entry on.
+    /// Takes new limits: the tick at once, the rest from the next entry on.
     pub(crate) fn set_limits(&self, memory_limit: usize, cpu_slice: Option<Duration>) {
         self.memory_limit.set(memory_limit);
         self.cpu_slice.set(cpu_slice);

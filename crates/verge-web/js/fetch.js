@@ -1,7 +1,8 @@
-// fetch() (Fetch §5.6) as Workers have it: the request is built and validated here, sent by the
-// host's Outbound capability, and the response's body arrives as a native stream. An AbortSignal
-// cancels the request in flight and errors a body still being read. A service binding is a
-// Fetcher whose `fetch` goes the same way to another worker (`fetcher`: its id, see src/fetch.rs).
+// fetch() (Fetch §5.6) as Workers have it: the request is validated here (made a Request unless
+// it is a URL alone), sent by the host's Outbound capability, and the response's body arrives
+// as a native stream. An AbortSignal cancels the request in flight and errors a body still
+// being read. A service binding is a Fetcher whose `fetch` goes the same way to another worker
+// (`fetcher`: its id, see src/fetch.rs).
 // A GET with `cf: { cacheTtl, cacheEverything, cacheKey }` goes through `caches.default`, where
 // the platform has the Cache API (verge-bindings' cache.js; the Web platform alone has none).
 (function (ops, internals) {

@@ -70,6 +70,7 @@
       }
     }
     static _guard(headers, guard) { headers.#guard = guard; }
+    static _guardOf(headers) { return headers.#guard; }
     // A body's own content type, a constant the runtime knows valid: set unless one is there.
     static _defaultContentType(headers, value) {
       if (!headers.#map.has('content-type')) {
@@ -165,9 +166,10 @@
   }
   Object.defineProperty(Headers.prototype, Symbol.toStringTag, { value: 'Headers' });
   internals.setHeadersGuard = Headers._guard;
+  internals.headersGuard = Headers._guardOf;
   internals.defaultContentType = Headers._defaultContentType;
   internals.headersFromList = Headers._fromList;
   internals.headersToList = Headers._toList;
-  delete Headers._guard; delete Headers._defaultContentType; delete Headers._fromList; delete Headers._toList;
+  delete Headers._guard; delete Headers._guardOf; delete Headers._defaultContentType; delete Headers._fromList; delete Headers._toList;
   internals.defineGlobal('Headers', Headers);
 })

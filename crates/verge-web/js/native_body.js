@@ -37,8 +37,8 @@
   // Errors a native stream with `reason` wherever its reading is (an AbortSignal that fires
   // after its fetch() answered), and drops the body behind it.
   internals.abortNative = (stream, reason) => stream?.[ABORT]?.(reason);
-  // The native body behind `stream` if nothing has read, locked or wrapped it yet; it leaves the
-  // stream, which is no longer usable.
+  // The native body behind `stream` if nothing has read, locked, wrapped or errored it yet; it
+  // leaves the stream, which is no longer usable.
   internals.untouchedNativeBody = function (stream) {
     const id = stream?.[NATIVE];
     if (id === undefined || !internals.isUntouched(stream)) return undefined;

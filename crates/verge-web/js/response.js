@@ -31,8 +31,10 @@
         if (statusText !== '' && !REASON.test(statusText)) throw new TypeError("Failed to construct 'Response': Invalid statusText.");
         this.#status = status;
         this.#statusText = statusText;
-        if (#status in init && init.#headers === null && init.#headerList !== null && init.#contentType === null) {
-          // A fetched response's headers, not yet made: its list serves this one too.
+        if (#status in init && init.#headers === null && init.#headerList !== null && init.#contentType === null
+          && Object.getPrototypeOf(init) === Response.prototype && !Object.hasOwn(init, 'headers')) {
+          // A fetched response's headers, not yet made and read through the class's own
+          // getter: its list serves this one too.
           this.#headerList = init.#headerList;
         } else {
           const headers = init.headers;
@@ -106,7 +108,13 @@
       if (this.bodyUsed) throw new TypeError('Cannot clone a Response whose body has already been used.');
       const copy = new Response(null, { status: this.#status === 0 ? 200 : this.#status, statusText: this.#statusText, headers: this.#headers ?? undefined });
       copy.#contentType = this.#contentType;
+      // The copy's headers are guarded as the original's are (immutable for a fetched one).
       copy.#headerList = this.#headerList;
+      copy.#listGuard = this.#listGuard;
+      if (this.#headers !== null && internals.headersGuard(this.#headers) === 'immutable') {
+        internals.setHeadersGuard(copy.#headers, 'immutable');
+      }
+      copy.#redirected = this.#redirected;
       copy.#status = this.#status;
       copy.#type = this.#type;
       copy.#url = this.#url;

@@ -169,7 +169,7 @@
   function closeStream(stream) {
     stream._state = 'closed';
     const reader = stream._reader;
-    if (!reader) return;
+    if (!reader || reader === HOST_READER) return;
     reader._closed.resolve(undefined);
     if (reader instanceof ReadableStreamDefaultReader) {
       const requests = reader._readRequests; reader._readRequests = [];
@@ -180,7 +180,7 @@
     stream._state = 'errored';
     stream._storedError = e;
     const reader = stream._reader;
-    if (!reader) return;
+    if (!reader || reader === HOST_READER) return;
     reader._closed.reject(e); markHandled(reader._closed.promise);
     if (reader instanceof ReadableStreamDefaultReader) {
       const requests = reader._readRequests; reader._readRequests = [];
@@ -458,10 +458,11 @@
     }
     callPullIfNeeded(c);
   }
-  // A byte stream (high-water mark 0) whose source is set up only when something first reads,
-  // cancels or tees it: a fetch() response's body that is handed on whole, as a proxy does,
-  // never pays for a controller. Nothing tells the two apart: with no room to fill, a source is
-  // not pulled before a read. `makeSource()` gives the underlying source.
+  // A byte stream (high-water mark 0) whose source is set up only when something first locks
+  // it (a reader, pipeTo, async iteration, tee), cancels it or errors it (an abort): a fetch()
+  // response's body that is handed on whole, as a proxy does, never pays for a controller.
+  // The streams API cannot tell the two apart: with no room to fill, a source is not pulled
+  // before a read. `makeSource()` gives the underlying source.
   internals.deferredByteStream = function (makeSource) {
     const stream = new ReadableStream(token);
     stream._deferred = makeSource;
@@ -478,7 +479,7 @@
   const HOST_READER = Object.freeze({});
   internals.lockForHost = (stream) => {
     if (stream._deferred === undefined) {
-      stream.getReader();
+      new ReadableStreamDefaultReader(stream);
       return;
     }
     stream._deferred = undefined;
