@@ -182,18 +182,6 @@ fn every_way_of_reading_a_fetched_body_works_on_quickjs() {
 
 #[test]
 fn every_way_of_reading_a_fetched_body_works_on_javascriptcore() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("origin.js"), ORIGIN).unwrap();
-    std::fs::write(dir.path().join("proxy.js"), PROXY).unwrap();
-    let origin = DevServer::start(&dir.path().join("origin.js"), &[]);
-    let proxy = DevServer::start(
-        &dir.path().join("proxy.js"),
-        &[
-            "--var",
-            &format!("ORIGIN:{}", origin.base),
-            "--engine",
-            "jsc",
-        ],
-    );
+    let (_dir, _origin, proxy) = origin_and_proxy_with(ORIGIN, PROXY, &["--engine", "jsc"]);
     check_every_way(&proxy);
 }

@@ -231,14 +231,23 @@ impl Drop for DevServer {
 /// An origin worker and a proxy worker in front of it (its var ORIGIN names the origin), each
 /// under its own `verge dev`; the directory holds their scripts while they run.
 pub fn origin_and_proxy(origin: &str, proxy: &str) -> (tempfile::TempDir, DevServer, DevServer) {
+    origin_and_proxy_with(origin, proxy, &[])
+}
+
+/// [`origin_and_proxy`], the proxy's `verge dev` given `proxy_args` too.
+pub fn origin_and_proxy_with(
+    origin: &str,
+    proxy: &str,
+    proxy_args: &[&str],
+) -> (tempfile::TempDir, DevServer, DevServer) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("origin.js"), origin).unwrap();
     std::fs::write(dir.path().join("proxy.js"), proxy).unwrap();
     let origin = DevServer::start(&dir.path().join("origin.js"), &[]);
-    let proxy = DevServer::start(
-        &dir.path().join("proxy.js"),
-        &["--var", &format!("ORIGIN:{}", origin.base)],
-    );
+    let var = format!("ORIGIN:{}", origin.base);
+    let mut args = vec!["--var", var.as_str()];
+    args.extend_from_slice(proxy_args);
+    let proxy = DevServer::start(&dir.path().join("proxy.js"), &args);
     (dir, origin, proxy)
 }
 
