@@ -16,7 +16,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use support::s3::S3Server;
-use support::{client, client_with_timeout, free_port, get, project, verge, wait_until, DevServer};
+use support::{
+    client, client_with_timeout, free_port, free_port_on, get, project, verge, wait_until,
+    DevServer,
+};
 
 const TOKEN: &str = "cluster-admin-token-0123456789";
 const HUB_USER: &str = "verge";
@@ -1902,15 +1905,9 @@ impl Pebble {
 #[test]
 fn a_certificate_is_obtained_from_acme_proved_through_verge_s_own_dns() {
     let hub = Hub::start();
-    let http_port = {
-        let listener = std::net::TcpListener::bind("127.0.0.2:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let http_port = free_port_on("127.0.0.2");
     // The PoP's DNS first, for pebble to resolve through; then the PoP, told pebble's address.
-    let dns_port = {
-        let socket = std::net::UdpSocket::bind("127.0.0.2:0").unwrap();
-        socket.local_addr().unwrap().port()
-    };
+    let dns_port = free_port_on("127.0.0.2");
     let pebble = Pebble::start(http_port, format!("127.0.0.2:{dns_port}").parse().unwrap());
     let project = pop_project("fra", "127.0.0.2", &hub.url, HUB_PASSWORD);
     let config = std::fs::read_to_string(config_of(project.path())).unwrap();

@@ -34,24 +34,44 @@ impl Hub {
                 ci.is_file().then_some(ci)
             })
             .unwrap_or_else(|| "nats-server".into());
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        // The server picks its own port (-1) and writes it to a ports file: a port picked here
+        // and let go of could be taken by another test's socket before the server binds it.
         let store = tempfile::tempdir().unwrap();
+        let ports = tempfile::tempdir().unwrap();
         let child = Command::new(&program)
-            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .args(["-js", "-a", "127.0.0.1", "-p", "-1", "-sd"])
             .arg(store.path())
+            .arg("--ports_file_dir")
+            .arg(ports.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {} ({e})", program.display()));
         let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        let port = loop {
+            // The one file in the directory (named after the server's PID, which a wrapper
+            // script would not share).
+            let written = std::fs::read_dir(ports.path())
+                .ok()
+                .and_then(|mut files| std::fs::read_to_string(files.next()?.ok()?.path()).ok());
+            let listed =
+                written.and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
+            let port = listed.and_then(|ports| {
+                let client = ports["nats"][0]
+                    .as_str()?
+                    .rsplit(':')
+                    .next()?
+                    .parse::<u16>()
+                    .ok()?;
+                std::net::TcpStream::connect(("127.0.0.1", client)).ok()?;
+                Some(client)
+            });
+            if let Some(port) = port {
+                break port;
+            }
             assert!(Instant::now() < deadline, "nats-server did not start");
             std::thread::sleep(Duration::from_millis(10));
-        }
+        };
         Self {
             child,
             url: format!("nats://127.0.0.1:{port}"),

@@ -48,14 +48,45 @@ pub fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
-/// A free loopback port: one the system just gave and let go of, so that nothing listens on
-/// it (a server the test starts takes it next).
+/// A free port on 127.0.0.1, for a server that must be told its port up front.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    free_port_on("127.0.0.1")
+}
+
+/// A port on loopback address `ip` that nothing holds, for TCP and UDP alike, handed out once
+/// per test process. It is taken below the kernel's ephemeral range: a port that `bind(:0)`
+/// gave and the test let go of can be given to any other socket (a parallel test's server or
+/// an outgoing connection) before the server the test starts binds it, as a CI run saw.
+pub fn free_port_on(ip: &str) -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOWEST: u32 = 10_000;
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32_768);
+    let span = ephemeral_start.saturating_sub(LOWEST).max(1);
+    // A random start per process, so that two test processes on one machine seldom walk the
+    // same ports.
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        (std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+            % u64::from(span)) as u32,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    for _ in 0..span {
+        let port = (LOWEST + NEXT.fetch_add(1, Ordering::Relaxed) % span) as u16;
+        if std::net::TcpListener::bind((ip, port)).is_ok()
+            && std::net::UdpSocket::bind((ip, port)).is_ok()
+        {
+            return port;
+        }
+    }
+    panic!("no free port on {ip} below the ephemeral range {ephemeral_start}..");
 }
 
 /// npm's Node 22, as .ci/run installs it (for wrangler, and to compare Verge's `node:`
