@@ -60,13 +60,6 @@ enum Command {
     Secret(secret::SecretArgs),
 }
 
-/// mimalloc for the server's own allocations (hyper's, tokio's, the ops' buffers): a proxied
-/// request 4% cheaper than on glibc's malloc, hello 4%, for ~9 MiB more resident at start
-/// (`bench/builds.py`; docs/DESIGN.md § Request path). QuickJS keeps glibc's: on mimalloc its
-/// isolates gained nothing and a cold start's p99 at 1,000 workers went from 1.5 to 6-8 ms.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     init_logs();
     // One TLS provider for every client and server in the process (ACME's client asks for
