@@ -60,33 +60,31 @@ pub fn free_port() -> u16 {
 pub fn free_port_on(ip: &str) -> u16 {
     use std::hash::{BuildHasher, Hasher};
     use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::OnceLock;
     const LOWEST: u32 = 10_000;
-    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
-        .unwrap_or(32_768);
-    let span = ephemeral_start.saturating_sub(LOWEST).max(1);
-    // A random start per process, so that two test processes on one machine seldom walk the
-    // same ports.
-    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
-    let _ = NEXT.compare_exchange(
-        u32::MAX,
-        (std::collections::hash_map::RandomState::new()
+    // The ports below the ephemeral range, and the next to try: from a random start per
+    // process, so that two test processes on one machine seldom walk the same ports.
+    static PORTS: OnceLock<(u32, AtomicU32)> = OnceLock::new();
+    let (span, next) = PORTS.get_or_init(|| {
+        let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
+            .unwrap_or(32_768);
+        let span = ephemeral_start.saturating_sub(LOWEST).max(1);
+        let random = std::collections::hash_map::RandomState::new()
             .build_hasher()
-            .finish()
-            % u64::from(span)) as u32,
-        Ordering::Relaxed,
-        Ordering::Relaxed,
-    );
-    for _ in 0..span {
-        let port = (LOWEST + NEXT.fetch_add(1, Ordering::Relaxed) % span) as u16;
+            .finish();
+        (span, AtomicU32::new((random % u64::from(span)) as u32))
+    });
+    for _ in 0..*span {
+        let port = (LOWEST + next.fetch_add(1, Ordering::Relaxed) % span) as u16;
         if std::net::TcpListener::bind((ip, port)).is_ok()
             && std::net::UdpSocket::bind((ip, port)).is_ok()
         {
             return port;
         }
     }
-    panic!("no free port on {ip} below the ephemeral range {ephemeral_start}..");
+    panic!("no free port on {ip} from {LOWEST} below the ephemeral range");
 }
 
 /// npm's Node 22, as .ci/run installs it (for wrangler, and to compare Verge's `node:`
